@@ -1,0 +1,276 @@
+//! SMTP commands (RFC 5321 §4.1 and the extensions we speak) and their canonical encoding.
+
+use std::fmt::{self, Write as _};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::types::{ForwardPath, Host, ReversePath, Secret};
+
+/// One SMTP command line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `EHLO domain` or `EHLO [address-literal]`.
+    Ehlo(Host),
+    /// `HELO domain`.
+    Helo(Host),
+    /// `MAIL FROM:<path> [params]`.
+    Mail {
+        /// The sender.
+        from: ReversePath,
+        /// ESMTP parameters.
+        params: MailParams,
+    },
+    /// `RCPT TO:<path> [params]`.
+    Rcpt {
+        /// The recipient.
+        to: ForwardPath,
+        /// ESMTP parameters.
+        params: RcptParams,
+    },
+    /// `DATA`.
+    Data,
+    /// `BDAT size [LAST]` (RFC 3030).
+    Bdat {
+        /// Octets in the chunk that follows the command line.
+        size: u64,
+        /// Whether this is the message's last chunk.
+        last: bool,
+    },
+    /// `RSET`.
+    Rset,
+    /// `NOOP [string]`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+    /// `VRFY string`.
+    Vrfy(String),
+    /// `EXPN string`.
+    Expn(String),
+    /// `HELP [string]`.
+    Help(Option<String>),
+    /// `STARTTLS` (RFC 3207).
+    StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954).
+    Auth {
+        /// The SASL mechanism name, upper case.
+        mechanism: String,
+        /// The initial response as sent: base64 text, or `=` for an empty one.
+        initial_response: Option<Secret<String>>,
+    },
+}
+
+/// `BODY=` (RFC 6152, RFC 3030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `7BIT`.
+    SevenBit,
+    /// `8BITMIME`.
+    EightBitMime,
+    /// `BINARYMIME` (needs BDAT).
+    BinaryMime,
+}
+
+/// `RET=` of DSN (RFC 3461).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ret {
+    /// `FULL`.
+    Full,
+    /// `HDRS`.
+    Hdrs,
+}
+
+/// Parameters of MAIL FROM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailParams {
+    /// `SIZE=` (RFC 1870).
+    pub size: Option<u64>,
+    /// `BODY=`.
+    pub body: Option<Body>,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// `RET=` (RFC 3461).
+    pub ret: Option<Ret>,
+    /// `ENVID=`, still xtext-encoded (RFC 3461).
+    pub envid: Option<String>,
+    /// `AUTH=`, still xtext-encoded (RFC 4954 §5).
+    pub auth: Option<String>,
+    /// Parameters this crate does not know, keyword upper case; the session refuses them.
+    pub unknown: Vec<(String, Option<String>)>,
+}
+
+/// `NOTIFY=` of DSN (RFC 3461).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notify {
+    /// `SUCCESS`.
+    pub success: bool,
+    /// `FAILURE`.
+    pub failure: bool,
+    /// `DELAY`.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub fn is_never(&self) -> bool {
+        !self.success && !self.failure && !self.delay
+    }
+}
+
+/// Parameters of RCPT TO.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RcptParams {
+    /// `NOTIFY=` (RFC 3461).
+    pub notify: Option<Notify>,
+    /// `ORCPT=addr-type;xtext` (RFC 3461), as the address type and the xtext.
+    pub orcpt: Option<(String, String)>,
+    /// Parameters this crate does not know, keyword upper case; the session refuses them.
+    pub unknown: Vec<(String, Option<String>)>,
+}
+
+impl Command {
+    /// The verb, for logs and errors.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Ehlo(_) => "EHLO",
+            Command::Helo(_) => "HELO",
+            Command::Mail { .. } => "MAIL",
+            Command::Rcpt { .. } => "RCPT",
+            Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
+            Command::Rset => "RSET",
+            Command::Noop => "NOOP",
+            Command::Quit => "QUIT",
+            Command::Vrfy(_) => "VRFY",
+            Command::Expn(_) => "EXPN",
+            Command::Help(_) => "HELP",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } => "AUTH",
+        }
+    }
+
+    /// Appends the canonical form of the command, CRLF included.
+    pub fn encode(&self, out: &mut BytesMut) {
+        let mut s = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_line(&mut s);
+        out.put_slice(s.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+
+    fn write_line(&self, s: &mut String) -> fmt::Result {
+        match self {
+            Command::Ehlo(h) => write!(s, "EHLO {h}"),
+            Command::Helo(h) => write!(s, "HELO {h}"),
+            Command::Mail { from, params } => {
+                write!(s, "MAIL FROM:{from}")?;
+                if let Some(size) = params.size {
+                    write!(s, " SIZE={size}")?;
+                }
+                if let Some(body) = params.body {
+                    let b = match body {
+                        Body::SevenBit => "7BIT",
+                        Body::EightBitMime => "8BITMIME",
+                        Body::BinaryMime => "BINARYMIME",
+                    };
+                    write!(s, " BODY={b}")?;
+                }
+                if params.smtputf8 {
+                    s.push_str(" SMTPUTF8");
+                }
+                if let Some(ret) = params.ret {
+                    s.push_str(match ret {
+                        Ret::Full => " RET=FULL",
+                        Ret::Hdrs => " RET=HDRS",
+                    });
+                }
+                if let Some(envid) = &params.envid {
+                    write!(s, " ENVID={envid}")?;
+                }
+                if let Some(auth) = &params.auth {
+                    write!(s, " AUTH={auth}")?;
+                }
+                write_unknown(s, &params.unknown)
+            }
+            Command::Rcpt { to, params } => {
+                write!(s, "RCPT TO:{to}")?;
+                if let Some(n) = params.notify {
+                    if n.is_never() {
+                        s.push_str(" NOTIFY=NEVER");
+                    } else {
+                        let parts: Vec<&str> = [
+                            (n.success, "SUCCESS"),
+                            (n.failure, "FAILURE"),
+                            (n.delay, "DELAY"),
+                        ]
+                        .iter()
+                        .filter(|(on, _)| *on)
+                        .map(|(_, name)| *name)
+                        .collect();
+                        write!(s, " NOTIFY={}", parts.join(","))?;
+                    }
+                }
+                if let Some((kind, addr)) = &params.orcpt {
+                    write!(s, " ORCPT={kind};{addr}")?;
+                }
+                write_unknown(s, &params.unknown)
+            }
+            Command::Data => write!(s, "DATA"),
+            Command::Bdat { size, last } => {
+                write!(s, "BDAT {size}{}", if *last { " LAST" } else { "" })
+            }
+            Command::Rset => write!(s, "RSET"),
+            Command::Noop => write!(s, "NOOP"),
+            Command::Quit => write!(s, "QUIT"),
+            Command::Vrfy(a) => write!(s, "VRFY {a}"),
+            Command::Expn(a) => write!(s, "EXPN {a}"),
+            Command::Help(None) => write!(s, "HELP"),
+            Command::Help(Some(a)) => write!(s, "HELP {a}"),
+            Command::StartTls => write!(s, "STARTTLS"),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => {
+                write!(s, "AUTH {mechanism}")?;
+                if let Some(ir) = initial_response {
+                    write!(s, " {}", ir.expose())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn write_unknown(s: &mut String, unknown: &[(String, Option<String>)]) -> fmt::Result {
+    for (k, v) in unknown {
+        match v {
+            Some(v) => write!(s, " {k}={v}")?,
+            None => write!(s, " {k}")?,
+        }
+    }
+    Ok(())
+}
+
+/// Decodes xtext (RFC 3461 §4): `+XX` hex escapes.
+pub fn xtext_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            if !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+            {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,508 @@
+//! Byte scanners that find frame boundaries before anything is parsed: command lines, the DATA
+//! body (dot-unstuffing and end detection), BDAT chunks, and dot-stuffing for the other direction.
+
+use bytes::{Bytes, BytesMut};
+
+/// Where the next command line ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineStatus {
+    /// A line of `len` octets including its line end; `content` octets before CR/LF.
+    Complete {
+        /// Octets to consume, line end included.
+        len: usize,
+        /// Octets of the line without its line end.
+        content: usize,
+    },
+    /// No line end yet, and the line is still within the limit.
+    Incomplete,
+    /// No line end within `max` octets: the line must be discarded up to its end.
+    TooLong,
+}
+
+/// Finds the first line in `buf`. A line ends with LF (the CR before it is optional in command
+/// mode, as Postfix accepts); `max` counts the line end.
+pub fn find_line(buf: &[u8], max: usize) -> LineStatus {
+    let window = &buf[..buf.len().min(max)];
+    match memchr::memchr(b'\n', window) {
+        Some(i) => {
+            let content = if i > 0 && window[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            LineStatus::Complete {
+                len: i + 1,
+                content,
+            }
+        }
+        None if buf.len() >= max => LineStatus::TooLong,
+        None => LineStatus::Incomplete,
+    }
+}
+
+/// What to do with a body defect (bare CR or LF, NUL, over-long line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DefectPolicy {
+    /// Consume the body to its real terminator, then reject it (Postfix's behaviour).
+    #[default]
+    Reject,
+    /// Pass the bytes through unchanged.
+    Allow,
+}
+
+/// A reason a message body was refused while it streamed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyDefect {
+    /// A CR not followed by LF, or an LF not preceded by CR (RFC 5321 §2.3.8).
+    BareLineEnding,
+    /// A NUL octet.
+    Nul,
+    /// A line longer than the configured limit.
+    LineTooLong,
+    /// More octets than the message size limit.
+    TooLarge,
+}
+
+/// Limits and policies for the DATA body decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyRules {
+    /// Largest message in octets after unstuffing; 0 means no limit.
+    pub max_size: u64,
+    /// Longest body line in octets, CRLF included; 0 means no limit.
+    pub max_line: usize,
+    /// Bare CR or LF.
+    pub bare_line_ending: DefectPolicy,
+    /// NUL octets.
+    pub nul: DefectPolicy,
+    /// Lines longer than `max_line`.
+    pub long_line: DefectPolicy,
+}
+
+impl Default for BodyRules {
+    fn default() -> Self {
+        Self {
+            max_size: 0,
+            max_line: 1000,
+            bare_line_ending: DefectPolicy::Reject,
+            nul: DefectPolicy::Reject,
+            long_line: DefectPolicy::Reject,
+        }
+    }
+}
+
+/// One step of the DATA decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataItem {
+    /// Message content, unstuffed; split off the input without copying.
+    Chunk(Bytes),
+    /// The terminating CRLF.CRLF was consumed. The CRLF before the dot was content.
+    End,
+}
+
+/// Streaming decoder for a DATA body (RFC 5321 §4.1.1.4, §4.5.2).
+///
+/// Only CRLF "." CRLF ends the body: bare-LF and bare-CR variants of it are content (or defects),
+/// never a terminator, so a message cannot smuggle a second one past a lenient relay. A leading dot
+/// is removed from every line that has one, the first line included. Memory stays within the
+/// caller's buffer: content is emitted as soon as its meaning is known, and only a line-initial
+/// `.` or `.\r` is held back until the next octet arrives.
+#[derive(Debug, Clone)]
+pub struct DataDecoder {
+    rules: BodyRules,
+    line_start: bool,
+    /// The last content octet was CR, so an LF arriving first in the next read ends a line.
+    after_cr: bool,
+    line_len: usize,
+    size: u64,
+    defect: Option<BodyDefect>,
+    done: bool,
+}
+
+impl DataDecoder {
+    /// A decoder positioned at the start of the body.
+    pub fn new(rules: BodyRules) -> Self {
+        Self {
+            rules,
+            line_start: true,
+            after_cr: false,
+            line_len: 0,
+            size: 0,
+            defect: None,
+            done: false,
+        }
+    }
+
+    /// Octets of content delivered so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The first defect found; once set, content is consumed but no longer emitted.
+    pub fn defect(&self) -> Option<BodyDefect> {
+        self.defect
+    }
+
+    fn flag(&mut self, defect: BodyDefect, policy: DefectPolicy) {
+        if policy == DefectPolicy::Reject && self.defect.is_none() {
+            self.defect = Some(defect);
+        }
+    }
+
+    /// Consumes from `buf` and returns the next chunk, the end, or `None` when more input is
+    /// needed (everything that could be consumed has been).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Option<DataItem> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if buf.is_empty() {
+                return None;
+            }
+            if self.line_start && buf[0] == b'.' {
+                match (buf.get(1), buf.get(2)) {
+                    (None, _) | (Some(b'\r'), None) => return None,
+                    (Some(b'\r'), Some(b'\n')) => {
+                        let _ = buf.split_to(3);
+                        self.done = true;
+                        return Some(DataItem::End);
+                    }
+                    _ => {
+                        // A stuffed dot: drop it, the rest of the line is content.
+                        let _ = buf.split_to(1);
+                        self.line_start = false;
+                        self.line_len = 1;
+                        continue;
+                    }
+                }
+            }
+            let run = self.scan(buf);
+            if run == 0 {
+                continue;
+            }
+            let chunk = buf.split_to(run).freeze();
+            if self.defect.is_some() {
+                continue;
+            }
+            let new_size = self.size + run as u64;
+            if self.rules.max_size != 0 && new_size > self.rules.max_size {
+                self.defect = Some(BodyDefect::TooLarge);
+                continue;
+            }
+            self.size = new_size;
+            return Some(DataItem::Chunk(chunk));
+        }
+    }
+
+    /// Length of the longest prefix of `buf` that is plain content: it stops at the start of a
+    /// line beginning with a dot, or at the end of `buf`. Tracks lines, CRs and defects.
+    fn scan(&mut self, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        if self.line_start {
+            self.line_start = false;
+            self.line_len = 0;
+        }
+        while pos < buf.len() {
+            let rest = &buf[pos..];
+            if self.after_cr && rest[0] != b'\n' {
+                // The CR that ended the previous read was not followed by LF.
+                self.flag(BodyDefect::BareLineEnding, self.rules.bare_line_ending);
+                self.after_cr = false;
+            }
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    let line = &rest[..i];
+                    let crlf = if i == 0 {
+                        self.after_cr
+                    } else {
+                        line[i - 1] == b'\r'
+                    };
+                    let body = if crlf && i > 0 { &line[..i - 1] } else { line };
+                    self.check_content(body);
+                    if !crlf {
+                        self.flag(BodyDefect::BareLineEnding, self.rules.bare_line_ending);
+                    }
+                    self.line_len += i + 1;
+                    self.check_line_len();
+                    pos += i + 1;
+                    self.after_cr = false;
+                    if crlf {
+                        self.line_len = 0;
+                        if buf.get(pos) == Some(&b'.') || pos == buf.len() {
+                            // The next line's first octet decides between a stuffed dot and the
+                            // terminator, or is not here yet.
+                            self.line_start = true;
+                            return pos;
+                        }
+                    }
+                }
+                None => {
+                    // A trailing CR may be the first half of CRLF; it is content either way.
+                    let (body, trailing_cr) = match rest.last() {
+                        Some(b'\r') => (&rest[..rest.len() - 1], true),
+                        _ => (rest, false),
+                    };
+                    self.check_content(body);
+                    self.after_cr = trailing_cr;
+                    self.line_len += rest.len();
+                    self.check_line_len();
+                    return buf.len();
+                }
+            }
+        }
+        pos
+    }
+
+    /// Checks line content (without its line end) for NUL and bare CR.
+    fn check_content(&mut self, body: &[u8]) {
+        if memchr::memchr(b'\r', body).is_some() {
+            self.flag(BodyDefect::BareLineEnding, self.rules.bare_line_ending);
+        }
+        if memchr::memchr(0, body).is_some() {
+            self.flag(BodyDefect::Nul, self.rules.nul);
+        }
+    }
+
+    fn check_line_len(&mut self) {
+        if self.rules.max_line != 0 && self.line_len > self.rules.max_line {
+            self.flag(BodyDefect::LineTooLong, self.rules.long_line);
+        }
+    }
+}
+
+/// Streaming dot-stuffer for the sending side: doubles a line-initial dot and appends the
+/// terminating CRLF.CRLF (adding a CRLF first if the content does not end with one).
+#[derive(Debug, Clone)]
+pub struct DotStuffer {
+    line_start: bool,
+    last_two: [u8; 2],
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DotStuffer {
+    /// A stuffer at the start of a body.
+    pub fn new() -> Self {
+        Self {
+            line_start: true,
+            last_two: [b'\r', b'\n'],
+        }
+    }
+
+    /// Appends the stuffed form of `input` to `out`.
+    pub fn stuff(&mut self, input: &[u8], out: &mut BytesMut) {
+        let mut rest = input;
+        while !rest.is_empty() {
+            if self.line_start && rest[0] == b'.' {
+                out.extend_from_slice(b".");
+            }
+            self.line_start = false;
+            let end = match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    let crlf = if i > 0 {
+                        rest[i - 1] == b'\r'
+                    } else {
+                        out.last() == Some(&b'\r')
+                    };
+                    self.line_start = crlf;
+                    i + 1
+                }
+                None => rest.len(),
+            };
+            out.extend_from_slice(&rest[..end]);
+            rest = &rest[end..];
+        }
+        match input.len() {
+            0 => {}
+            1 => self.last_two = [self.last_two[1], input[0]],
+            n => self.last_two = [input[n - 2], input[n - 1]],
+        }
+    }
+
+    /// Appends the terminator.
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.last_two != [b'\r', b'\n'] {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        *self = Self::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(
+        input: &[u8],
+        splits: &[usize],
+        rules: BodyRules,
+    ) -> (Vec<u8>, bool, DataDecoder, usize) {
+        let mut dec = DataDecoder::new(rules);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut ended = false;
+        let mut fed = 0;
+        let mut cuts: Vec<usize> = splits.to_vec();
+        cuts.push(input.len());
+        for cut in cuts {
+            if ended {
+                break;
+            }
+            let cut = cut.min(input.len()).max(fed);
+            buf.extend_from_slice(&input[fed..cut]);
+            fed = cut;
+            while let Some(item) = dec.decode(&mut buf) {
+                match item {
+                    DataItem::Chunk(c) => out.extend_from_slice(&c),
+                    DataItem::End => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let left = buf.len() + (input.len() - fed);
+        (out, ended, dec, left)
+    }
+
+    #[test]
+    fn plain_body() {
+        let (out, end, d, left) = decode_all(
+            b"Hello\r\nWorld\r\n.\r\nQUIT\r\n",
+            &[],
+            BodyRules::default(),
+        );
+        assert!(end);
+        assert_eq!(out, b"Hello\r\nWorld\r\n");
+        assert_eq!(d.defect(), None);
+        assert_eq!(left, 6);
+    }
+
+    #[test]
+    fn unstuffing_first_line_and_others() {
+        let (out, end, ..) = decode_all(b"..a\r\n.\r\n", &[], BodyRules::default());
+        assert!(end);
+        assert_eq!(out, b".a\r\n");
+        let (out, end, ..) = decode_all(b"x\r\n..\r\n.b\r\n.\r\n", &[], BodyRules::default());
+        assert!(end);
+        assert_eq!(out, b"x\r\n.\r\nb\r\n");
+    }
+
+    #[test]
+    fn empty_body() {
+        let (out, end, ..) = decode_all(b".\r\n", &[], BodyRules::default());
+        assert!(end);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn smuggling_variants_do_not_end() {
+        for body in [
+            &b"a\n.\nb\r\n.\r\n"[..],
+            b"a\n.\r\nb\r\n.\r\n",
+            b"a\r.\r\nb\r\n.\r\n",
+            b"a\r.\rb\r\n.\r\n",
+            b"a\r\n.\nb\r\n.\r\n",
+        ] {
+            let (out, end, d, left) = decode_all(body, &[], BodyRules::default());
+            assert!(end, "{body:?}");
+            assert_eq!(left, 0, "{body:?} ended early");
+            assert_eq!(d.defect(), Some(BodyDefect::BareLineEnding), "{body:?}");
+            // Content before the defect may have been handed out; the abort tells the embedder
+            // to drop it.
+            assert!(out.len() <= 3);
+            let allow = BodyRules {
+                bare_line_ending: DefectPolicy::Allow,
+                ..BodyRules::default()
+            };
+            let (_, end, d, left) = decode_all(body, &[], allow);
+            assert!(end && left == 0 && d.defect().is_none(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn every_split_gives_same_result() {
+        let input = b"..x\r\nab\rc\r\n.\r\r\n..\r\nlast\r\n.\r\n";
+        let allow = BodyRules {
+            bare_line_ending: DefectPolicy::Allow,
+            ..BodyRules::default()
+        };
+        let (whole, ..) = decode_all(input, &[], allow);
+        for i in 0..input.len() {
+            for j in i..input.len() {
+                let (out, end, _, left) = decode_all(input, &[i, j], allow);
+                assert!(end);
+                assert_eq!(left, 0);
+                assert_eq!(out, whole, "split at {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn cr_across_reads_is_crlf() {
+        let input = b"ab\r\n.\r\n";
+        for i in 0..input.len() {
+            let (out, end, d, _) = decode_all(input, &[i], BodyRules::default());
+            assert!(end);
+            assert_eq!(out, b"ab\r\n");
+            assert_eq!(d.defect(), None, "split {i}");
+        }
+    }
+
+    #[test]
+    fn defects() {
+        let (_, end, d, _) = decode_all(b"a\0b\r\n.\r\n", &[], BodyRules::default());
+        assert!(end);
+        assert_eq!(d.defect(), Some(BodyDefect::Nul));
+        let long = [vec![b'x'; 1200], b"\r\n.\r\n".to_vec()].concat();
+        let (_, end, d, _) = decode_all(&long, &[500], BodyRules::default());
+        assert!(end);
+        assert_eq!(d.defect(), Some(BodyDefect::LineTooLong));
+        let rules = BodyRules {
+            max_size: 5,
+            ..BodyRules::default()
+        };
+        let (_, end, d, _) = decode_all(b"123\r\n4\r\n.\r\n", &[], rules);
+        assert!(end);
+        assert_eq!(d.defect(), Some(BodyDefect::TooLarge));
+        let (_, end, d, _) = decode_all(b"123\r\n.\r\n", &[], rules);
+        assert!(end);
+        assert_eq!(d.defect(), None);
+        assert_eq!(d.size(), 5);
+    }
+
+    #[test]
+    fn stuff_roundtrip() {
+        let body = b".a\r\nb\r\n.\r\n..\r\nno-final-crlf";
+        let mut s = DotStuffer::new();
+        let mut out = BytesMut::new();
+        s.stuff(&body[..3], &mut out);
+        s.stuff(&body[3..], &mut out);
+        s.finish(&mut out);
+        let (decoded, end, _, left) = decode_all(&out, &[], BodyRules::default());
+        assert!(end && left == 0);
+        assert_eq!(decoded, [&body[..], b"\r\n"].concat());
+    }
+
+    #[test]
+    fn line_framing() {
+        assert_eq!(
+            find_line(b"NOOP\r\nX", 512),
+            LineStatus::Complete { len: 6, content: 4 }
+        );
+        assert_eq!(
+            find_line(b"NOOP\n", 512),
+            LineStatus::Complete { len: 5, content: 4 }
+        );
+        assert_eq!(find_line(b"NOOP", 512), LineStatus::Incomplete);
+        assert_eq!(find_line(b"NOOPNOOP", 8), LineStatus::TooLong);
+        assert_eq!(
+            find_line(b"NOOPNO\r\n", 8),
+            LineStatus::Complete { len: 8, content: 6 }
+        );
+    }
+}

@@ -1,0 +1,685 @@
+//! Parsers for one complete command line (the framer found its end) and for replies.
+//!
+//! Grammar: RFC 5321 §4.1 (commands, paths, mailboxes), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+//! RFC 3030 (BDAT, BINARYMIME), RFC 3461 (DSN parameters), RFC 4954 (AUTH), RFC 6531 (UTF-8).
+
+use nom::{
+    IResult, Parser,
+    branch::alt,
+    bytes::complete::{tag, take_while, take_while1},
+    character::complete::char,
+    combinator::{all_consuming, opt, recognize},
+    multi::{many0, separated_list1},
+    sequence::{delimited, preceded},
+};
+use thiserror::Error;
+
+use crate::command::{Body, Command, MailParams, Notify, RcptParams, Ret};
+use crate::types::{
+    EnhancedStatus, ForwardPath, Host, Mailbox, Reply, ReversePath, Secret, is_atext,
+    validate_address_literal, validate_domain,
+};
+
+/// Why a command line was refused. Each reason maps to the reply the session sends.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    /// The line was empty.
+    #[error("empty command")]
+    Empty,
+    /// The verb is not one we know.
+    #[error("unrecognized command")]
+    UnknownCommand,
+    /// Octets that are not UTF-8.
+    #[error("command is not valid UTF-8")]
+    InvalidUtf8,
+    /// The arguments do not follow the command's syntax.
+    #[error("syntax error in {verb} arguments")]
+    Syntax {
+        /// The command.
+        verb: &'static str,
+        /// The expected syntax, shown to the client.
+        usage: &'static str,
+    },
+    /// A sender or recipient address that is not a valid RFC 5321 path.
+    #[error("bad {verb} address syntax")]
+    Address {
+        /// `MAIL` or `RCPT`.
+        verb: &'static str,
+    },
+    /// A MAIL or RCPT parameter with a bad value.
+    #[error("bad parameter {0}")]
+    Parameter(&'static str),
+}
+
+impl ParseError {
+    /// The reply RFC 5321 and RFC 3463 call for.
+    pub fn reply(&self) -> Reply {
+        match self {
+            ParseError::Empty | ParseError::UnknownCommand => {
+                Reply::fixed(500, 5, 5, 2, "Error: command not recognized")
+            }
+            ParseError::InvalidUtf8 => {
+                Reply::fixed(500, 5, 5, 2, "Error: command contains invalid UTF-8")
+            }
+            ParseError::Syntax { usage, .. } => {
+                Reply::fixed(501, 5, 5, 4, &format!("Syntax: {usage}"))
+            }
+            ParseError::Address { verb: "MAIL" } => {
+                Reply::fixed(501, 5, 1, 7, "Bad sender address syntax")
+            }
+            ParseError::Address { .. } => {
+                Reply::fixed(501, 5, 1, 3, "Bad recipient address syntax")
+            }
+            ParseError::Parameter(p) => {
+                Reply::fixed(501, 5, 5, 4, &format!("Bad {p} parameter value"))
+            }
+        }
+    }
+}
+
+type PResult<'a, T> = IResult<&'a str, T>;
+
+/// Parses one command line, without its CRLF.
+pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
+    let line = std::str::from_utf8(line).map_err(|_| ParseError::InvalidUtf8)?;
+    let line = line.trim_end_matches([' ', '\t']);
+    if line.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let (verb, rest) = match line.find([' ', '\t']) {
+        Some(i) => (&line[..i], line[i + 1..].trim_start_matches([' ', '\t'])),
+        None => (line, ""),
+    };
+    let upper = verb.to_ascii_uppercase();
+    let no_args = |cmd: Command, usage: &'static str| {
+        if rest.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(ParseError::Syntax {
+                verb: cmd.verb(),
+                usage,
+            })
+        }
+    };
+    match upper.as_str() {
+        "EHLO" | "HELO" => {
+            let host = Host::parse(rest).map_err(|_| ParseError::Syntax {
+                verb: if upper == "EHLO" { "EHLO" } else { "HELO" },
+                usage: "EHLO hostname",
+            })?;
+            Ok(if upper == "EHLO" {
+                Command::Ehlo(host)
+            } else {
+                Command::Helo(host)
+            })
+        }
+        "MAIL" => parse_mail(rest),
+        "RCPT" => parse_rcpt(rest),
+        "DATA" => no_args(Command::Data, "DATA"),
+        "RSET" => no_args(Command::Rset, "RSET"),
+        "QUIT" => no_args(Command::Quit, "QUIT"),
+        "STARTTLS" => no_args(Command::StartTls, "STARTTLS"),
+        // NOOP's argument has no meaning (RFC 5321 §4.1.1.9).
+        "NOOP" => Ok(Command::Noop),
+        "VRFY" | "EXPN" if rest.is_empty() => Err(ParseError::Syntax {
+            verb: if upper == "VRFY" { "VRFY" } else { "EXPN" },
+            usage: "VRFY|EXPN string",
+        }),
+        "VRFY" => Ok(Command::Vrfy(rest.to_owned())),
+        "EXPN" => Ok(Command::Expn(rest.to_owned())),
+        "HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_owned()))),
+        "BDAT" => parse_bdat(rest),
+        "AUTH" => parse_auth(rest),
+        _ => Err(ParseError::UnknownCommand),
+    }
+}
+
+fn parse_bdat(rest: &str) -> Result<Command, ParseError> {
+    const USAGE: ParseError = ParseError::Syntax {
+        verb: "BDAT",
+        usage: "BDAT chunk-size [LAST]",
+    };
+    let mut words = rest.split_ascii_whitespace();
+    let size = words.next().ok_or(USAGE)?;
+    if size.is_empty() || size.len() > 19 || !size.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(USAGE);
+    }
+    let size: u64 = size.parse().map_err(|_| USAGE)?;
+    let last = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return Err(USAGE),
+    };
+    if words.next().is_some() {
+        return Err(USAGE);
+    }
+    Ok(Command::Bdat { size, last })
+}
+
+fn parse_auth(rest: &str) -> Result<Command, ParseError> {
+    const USAGE: ParseError = ParseError::Syntax {
+        verb: "AUTH",
+        usage: "AUTH mechanism [initial-response]",
+    };
+    let mut words = rest.split_ascii_whitespace();
+    let mechanism = words.next().ok_or(USAGE)?;
+    let mech_ok = mechanism.len() <= 20
+        && mechanism
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if !mech_ok {
+        return Err(USAGE);
+    }
+    let initial_response = match words.next() {
+        None => None,
+        Some(ir) if ir == "=" || is_base64(ir) => Some(Secret::new(ir.to_owned())),
+        Some(_) => return Err(USAGE),
+    };
+    if words.next().is_some() {
+        return Err(USAGE);
+    }
+    Ok(Command::Auth {
+        mechanism: mechanism.to_ascii_uppercase(),
+        initial_response,
+    })
+}
+
+fn is_base64(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=')
+}
+
+/// `FROM:` / `TO:` followed by the path, with the spaces real clients put after the colon.
+fn strip_keyword<'a>(rest: &'a str, keyword: &str) -> Option<&'a str> {
+    let head = rest.get(..keyword.len())?;
+    head.eq_ignore_ascii_case(keyword)
+        .then(|| rest[keyword.len()..].trim_start_matches(' '))
+}
+
+/// Splits `<path> params` into the path text and the parameter text.
+fn split_path(rest: &str) -> (&str, &str) {
+    if rest.starts_with('<') {
+        // A quoted local part may contain '>' and spaces; find the closing bracket outside quotes.
+        let bytes = rest.as_bytes();
+        let mut in_quote = false;
+        let mut i = 1;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if in_quote => i += 1,
+                b'"' => in_quote = !in_quote,
+                b'>' if !in_quote => return (&rest[..=i], &rest[i + 1..]),
+                _ => {}
+            }
+            i += 1;
+        }
+        (rest, "")
+    } else {
+        match rest.find(' ') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        }
+    }
+}
+
+fn parse_mail(rest: &str) -> Result<Command, ParseError> {
+    const USAGE: ParseError = ParseError::Syntax {
+        verb: "MAIL",
+        usage: "MAIL FROM:<address>",
+    };
+    let rest = strip_keyword(rest, "FROM:").ok_or(USAGE)?;
+    let (path, params) = split_path(rest);
+    let from = match path {
+        "<>" => ReversePath::Null,
+        _ => ReversePath::Mailbox(parse_path(path).ok_or(ParseError::Address { verb: "MAIL" })?),
+    };
+    let mut p = MailParams::default();
+    for (key, value) in split_params(params)? {
+        match (key.as_str(), value) {
+            ("SIZE", Some(v)) => {
+                if v.is_empty() || v.len() > 20 || !v.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(ParseError::Parameter("SIZE"));
+                }
+                p.size = Some(v.parse().map_err(|_| ParseError::Parameter("SIZE"))?);
+            }
+            ("BODY", Some(v)) => {
+                p.body = Some(match v.to_ascii_uppercase().as_str() {
+                    "7BIT" => Body::SevenBit,
+                    "8BITMIME" => Body::EightBitMime,
+                    "BINARYMIME" => Body::BinaryMime,
+                    _ => return Err(ParseError::Parameter("BODY")),
+                })
+            }
+            ("SMTPUTF8", None) => p.smtputf8 = true,
+            ("RET", Some(v)) => {
+                p.ret = Some(match v.to_ascii_uppercase().as_str() {
+                    "FULL" => Ret::Full,
+                    "HDRS" => Ret::Hdrs,
+                    _ => return Err(ParseError::Parameter("RET")),
+                })
+            }
+            ("ENVID", Some(v)) if is_xtext(v) && v.len() <= 100 => p.envid = Some(v.to_owned()),
+            ("ENVID", _) => return Err(ParseError::Parameter("ENVID")),
+            ("AUTH", Some(v)) if is_xtext(v) => p.auth = Some(v.to_owned()),
+            ("AUTH", _) => return Err(ParseError::Parameter("AUTH")),
+            ("SIZE" | "BODY" | "RET" | "SMTPUTF8", _) => {
+                return Err(ParseError::Parameter(static_keyword(&key)));
+            }
+            (_, v) => p.unknown.push((key, v.map(str::to_owned))),
+        }
+    }
+    Ok(Command::Mail { from, params: p })
+}
+
+fn static_keyword(key: &str) -> &'static str {
+    match key {
+        "SIZE" => "SIZE",
+        "BODY" => "BODY",
+        "RET" => "RET",
+        "SMTPUTF8" => "SMTPUTF8",
+        "NOTIFY" => "NOTIFY",
+        "ORCPT" => "ORCPT",
+        _ => "unknown",
+    }
+}
+
+fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
+    const USAGE: ParseError = ParseError::Syntax {
+        verb: "RCPT",
+        usage: "RCPT TO:<address>",
+    };
+    let rest = strip_keyword(rest, "TO:").ok_or(USAGE)?;
+    let (path, params) = split_path(rest);
+    let to = if path.eq_ignore_ascii_case("<postmaster>") {
+        ForwardPath::Postmaster
+    } else {
+        ForwardPath::Mailbox(parse_path(path).ok_or(ParseError::Address { verb: "RCPT" })?)
+    };
+    let mut p = RcptParams::default();
+    for (key, value) in split_params(params)? {
+        match (key.as_str(), value) {
+            ("NOTIFY", Some(v)) => {
+                let mut n = Notify::default();
+                for item in v.split(',') {
+                    match item.to_ascii_uppercase().as_str() {
+                        "NEVER" if v.len() == 5 => {}
+                        "SUCCESS" => n.success = true,
+                        "FAILURE" => n.failure = true,
+                        "DELAY" => n.delay = true,
+                        _ => return Err(ParseError::Parameter("NOTIFY")),
+                    }
+                }
+                p.notify = Some(n);
+            }
+            ("ORCPT", Some(v)) => {
+                let (kind, addr) = v.split_once(';').ok_or(ParseError::Parameter("ORCPT"))?;
+                let kind_ok = !kind.is_empty()
+                    && kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+                if !kind_ok || addr.is_empty() || !is_xtext(addr) {
+                    return Err(ParseError::Parameter("ORCPT"));
+                }
+                p.orcpt = Some((kind.to_owned(), addr.to_owned()));
+            }
+            ("NOTIFY" | "ORCPT", _) => return Err(ParseError::Parameter(static_keyword(&key))),
+            (_, v) => p.unknown.push((key, v.map(str::to_owned))),
+        }
+    }
+    Ok(Command::Rcpt { to, params: p })
+}
+
+/// xtext (RFC 3461 §4) and, under SMTPUTF8, UTF-8 (RFC 6533 utf-8-addr-xtext is a superset).
+fn is_xtext(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| (33..=126).contains(&c) && c != b'=' || c >= 0x80)
+}
+
+/// `esmtp-param *(SP esmtp-param)`: keyword upper-cased, value as sent.
+fn split_params(s: &str) -> Result<Vec<(String, Option<&str>)>, ParseError> {
+    let mut out = Vec::new();
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        let (key, value) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word, None),
+        };
+        let key_ok = key
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        let value_ok = value.is_none_or(|v| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|c| (33..=126).contains(&c) && c != b'=' || c >= 0x80)
+        });
+        if !key_ok || !value_ok {
+            return Err(ParseError::Parameter("unknown"));
+        }
+        out.push((key.to_ascii_uppercase(), value));
+    }
+    Ok(out)
+}
+
+/// `Path = "<" [ A-d-l ":" ] Mailbox ">"`, also accepting a bare mailbox as lenient servers do.
+fn parse_path(s: &str) -> Option<Mailbox> {
+    let result: PResult<'_, Mailbox> = if s.starts_with('<') {
+        all_consuming(delimited(
+            char('<'),
+            preceded(opt(source_route), mailbox),
+            char('>'),
+        ))
+        .parse(s)
+    } else {
+        all_consuming(mailbox).parse(s)
+    };
+    result.ok().map(|(_, m)| m)
+}
+
+/// `A-d-l = At-domain *( "," At-domain ) ":"`; the route is obsolete and ignored (RFC 5321 §4.1.2).
+fn source_route(i: &str) -> PResult<'_, &str> {
+    recognize((
+        separated_list1(char(','), preceded(char('@'), domain_text)),
+        char(':'),
+    ))
+    .parse(i)
+}
+
+fn domain_text(i: &str) -> PResult<'_, &str> {
+    take_while1(|c: char| c.is_alphanumeric() || c == '-' || c == '.' || !c.is_ascii())(i)
+}
+
+fn mailbox(i: &str) -> PResult<'_, Mailbox> {
+    let (i, local) = alt((dot_string, quoted_string)).parse(i)?;
+    let (i, _) = char('@')(i)?;
+    let (i, host) = alt((address_literal, domain)).parse(i)?;
+    let mailbox = Mailbox::new(local, host).map_err(|_| fail(i))?;
+    Ok((i, mailbox))
+}
+
+fn fail(i: &str) -> nom::Err<nom::error::Error<&str>> {
+    nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))
+}
+
+fn dot_string(i: &str) -> PResult<'_, String> {
+    let atom = take_while1(|c: char| c.is_ascii() && is_atext(c as u8) || !c.is_ascii());
+    let (i, s) = recognize(separated_list1(char('.'), atom)).parse(i)?;
+    Ok((i, s.to_owned()))
+}
+
+fn quoted_string(i: &str) -> PResult<'_, String> {
+    let qtext =
+        take_while1(|c: char| !c.is_ascii() || matches!(c as u32, 32..=33 | 35..=91 | 93..=126));
+    let quoted_pair = preceded(
+        char('\\'),
+        nom::character::complete::satisfy(|c| (' '..='~').contains(&c)),
+    );
+    let (i, parts) = delimited(
+        char('"'),
+        many0(alt((
+            qtext.map(str::to_owned),
+            quoted_pair.map(|c: char| c.to_string()),
+        ))),
+        char('"'),
+    )
+    .parse(i)?;
+    Ok((i, parts.concat()))
+}
+
+fn address_literal(i: &str) -> PResult<'_, Host> {
+    let (rest, inner) = delimited(
+        tag("["),
+        take_while(|c: char| c != ']' && c != '['),
+        tag("]"),
+    )
+    .parse(i)?;
+    validate_address_literal(inner).map_err(|_| fail(i))?;
+    Ok((rest, Host::Literal(inner.to_owned())))
+}
+
+fn domain(i: &str) -> PResult<'_, Host> {
+    let (rest, d) = domain_text(i)?;
+    validate_domain(d).map_err(|_| fail(i))?;
+    Ok((rest, Host::Domain(d.to_owned())))
+}
+
+/// Parses one complete reply from the start of `buf`; `Ok(None)` means more input is needed.
+/// Returns the reply and the octets it used.
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyParseError> {
+    let mut pos = 0;
+    let mut code = None;
+    let mut lines: Vec<(Option<EnhancedStatus>, String)> = Vec::new();
+    loop {
+        let Some(nl) = memchr::memchr(b'\n', &buf[pos..]) else {
+            return Ok(None);
+        };
+        let raw = &buf[pos..pos + nl];
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        pos += nl + 1;
+        let line = std::str::from_utf8(raw).map_err(|_| ReplyParseError)?;
+        let digits = line.get(..3).ok_or(ReplyParseError)?;
+        if !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(ReplyParseError);
+        }
+        let this: u16 = digits.parse().map_err(|_| ReplyParseError)?;
+        if *code.get_or_insert(this) != this {
+            return Err(ReplyParseError);
+        }
+        let (more, text) = match line.as_bytes().get(3) {
+            None => (false, ""),
+            Some(b' ') => (false, &line[4..]),
+            Some(b'-') => (true, &line[4..]),
+            Some(_) => return Err(ReplyParseError),
+        };
+        lines.push(split_enhanced(this, text));
+        if !more {
+            break;
+        }
+    }
+    let code = code.ok_or(ReplyParseError)?;
+    let first = lines[0].0;
+    let enhanced = first.filter(|_| lines.iter().all(|(e, _)| *e == first));
+    let texts = if enhanced.is_some() {
+        lines.into_iter().map(|(_, t)| t).collect()
+    } else {
+        // Keep the text as sent when the codes are not uniform.
+        lines
+            .into_iter()
+            .map(|(e, t)| match e {
+                Some(e) if t.is_empty() => e.to_string(),
+                Some(e) => format!("{e} {t}"),
+                None => t,
+            })
+            .collect()
+    };
+    let reply = Reply::multiline(code, enhanced, texts).map_err(|_| ReplyParseError)?;
+    Ok(Some((reply, pos)))
+}
+
+/// A reply that does not follow RFC 5321 §4.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("malformed SMTP reply")]
+pub struct ReplyParseError;
+
+fn split_enhanced(code: u16, text: &str) -> (Option<EnhancedStatus>, String) {
+    let (head, tail) = match text.find(' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
+    };
+    let mut parts = head.split('.');
+    let parsed = (|| {
+        let class: u8 = parts.next()?.parse().ok()?;
+        let subject = parts.next()?;
+        let detail = parts.next()?;
+        let ok = |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit());
+        if parts.next().is_some() || !ok(subject) || !ok(detail) || head.starts_with('+') {
+            return None;
+        }
+        if u16::from(class) != code / 100 {
+            return None;
+        }
+        EnhancedStatus::new(class, subject.parse().ok()?, detail.parse().ok()?).ok()
+    })();
+    match parsed {
+        Some(e) => (Some(e), tail.to_owned()),
+        None => (None, text.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(s: &str) -> Mailbox {
+        parse_path(s).unwrap()
+    }
+
+    #[test]
+    fn verbs_case_insensitive() {
+        assert_eq!(parse_command(b"noop"), Ok(Command::Noop));
+        assert_eq!(parse_command(b"NoOp hello"), Ok(Command::Noop));
+        assert_eq!(parse_command(b"QUIT"), Ok(Command::Quit));
+        assert_eq!(
+            parse_command(b"quit now").unwrap_err().reply().code().get(),
+            501
+        );
+        assert_eq!(parse_command(b"FOO"), Err(ParseError::UnknownCommand));
+        assert_eq!(parse_command(b""), Err(ParseError::Empty));
+    }
+
+    #[test]
+    fn mail_from_forms() {
+        let Command::Mail { from, params } =
+            parse_command(b"MAIL FROM:<a@example.com> SIZE=1000 BODY=8BITMIME").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(from.to_string(), "<a@example.com>");
+        assert_eq!(params.size, Some(1000));
+        assert_eq!(params.body, Some(Body::EightBitMime));
+        assert!(matches!(
+            parse_command(b"mail from: <>"),
+            Ok(Command::Mail {
+                from: ReversePath::Null,
+                ..
+            })
+        ));
+        assert!(parse_command(b"MAIL FROM:a@example.com").is_ok());
+        assert!(parse_command(b"MAIL FROM:<@relay.example:a@example.com>").is_ok());
+        assert_eq!(
+            parse_command(b"MAIL FROM:<a@@example.com>"),
+            Err(ParseError::Address { verb: "MAIL" })
+        );
+        assert_eq!(
+            parse_command(b"MAIL FROM:<a@example.com> SIZE=x"),
+            Err(ParseError::Parameter("SIZE"))
+        );
+        assert!(matches!(
+            parse_command(b"MAIL TO:<a@example.com>"),
+            Err(ParseError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn mailboxes() {
+        let m = mb("<\"john doe\"@example.com>");
+        assert_eq!(m.local_part(), "john doe");
+        let m = mb("<\"a\\\"b\"@[192.0.2.1]>");
+        assert_eq!(m.local_part(), "a\"b");
+        assert_eq!(m.host(), &Host::Literal("192.0.2.1".into()));
+        let m = mb("<用户@例子.广告>");
+        assert!(m.is_utf8());
+        assert!(parse_path("<a.@example.com>").is_none());
+        assert!(parse_path("<a@example.com").is_none());
+        assert!(parse_path("<a@-example.com>").is_none());
+        assert!(parse_path("<a@[1.2.3]>").is_none());
+        assert!(parse_path("<a@[IPv6:::1]>").is_some());
+    }
+
+    #[test]
+    fn quoted_local_part_with_bracket_and_space() {
+        let Command::Mail { from, params } =
+            parse_command(b"MAIL FROM:<\"a> b\"@example.com> SMTPUTF8").unwrap()
+        else {
+            panic!()
+        };
+        let ReversePath::Mailbox(m) = from else {
+            panic!()
+        };
+        assert_eq!(m.local_part(), "a> b");
+        assert!(params.smtputf8);
+    }
+
+    #[test]
+    fn rcpt_forms() {
+        assert!(matches!(
+            parse_command(b"RCPT TO:<postmaster>"),
+            Ok(Command::Rcpt {
+                to: ForwardPath::Postmaster,
+                ..
+            })
+        ));
+        let Command::Rcpt { params, .. } = parse_command(
+            b"RCPT TO:<b@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.com",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            params.notify,
+            Some(Notify {
+                success: true,
+                failure: true,
+                delay: false
+            })
+        );
+        assert_eq!(
+            params.orcpt,
+            Some(("rfc822".into(), "b@example.com".into()))
+        );
+        assert_eq!(
+            parse_command(b"RCPT TO:<b@example.com> NOTIFY=NEVER,DELAY"),
+            Err(ParseError::Parameter("NOTIFY"))
+        );
+    }
+
+    #[test]
+    fn bdat_and_auth() {
+        assert_eq!(
+            parse_command(b"BDAT 100 LAST"),
+            Ok(Command::Bdat {
+                size: 100,
+                last: true
+            })
+        );
+        assert_eq!(
+            parse_command(b"bdat 0"),
+            Ok(Command::Bdat {
+                size: 0,
+                last: false
+            })
+        );
+        assert!(parse_command(b"BDAT -1").is_err());
+        assert!(parse_command(b"BDAT 99999999999999999999").is_err());
+        assert_eq!(
+            parse_command(b"AUTH plain AGEAYg=="),
+            Ok(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial_response: Some(Secret::new("AGEAYg==".into()))
+            })
+        );
+        assert!(parse_command(b"AUTH PLAIN a b").is_err());
+    }
+
+    #[test]
+    fn replies() {
+        let (r, n) = parse_reply(b"250-mx.example\r\n250-SIZE 100\r\n250 8BITMIME\r\nX")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 44);
+        assert_eq!(r.lines(), ["mx.example", "SIZE 100", "8BITMIME"]);
+        let (r, _) = parse_reply(b"550 5.1.1 No such user\r\n").unwrap().unwrap();
+        assert_eq!(r.enhanced().unwrap().to_string(), "5.1.1");
+        assert_eq!(parse_reply(b"250-a\r\n250 b"), Ok(None));
+        assert!(parse_reply(b"250-a\r\n251 b\r\n").is_err());
+    }
+}

@@ -1,0 +1,1328 @@
+//! The SMTP server session: a plain state machine that the embedding program drives.
+//!
+//! Bytes in ([`ServerSession::receive`]), events out ([`ServerSession::poll_event`]), the program's
+//! answers in ([`ServerSession::accept`], [`ServerSession::reject`], ...), bytes out
+//! ([`ServerSession::poll_output`]). An event that needs an answer parks the input, so replies
+//! leave in command order however deeply the client pipelines (RFC 2920).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+use crate::command::{Body, Command, MailParams, RcptParams};
+use crate::frame::{
+    BodyDefect, BodyRules, DataDecoder, DataItem, DefectPolicy, LineStatus, find_line,
+};
+use crate::parse::parse_command;
+use crate::types::{ForwardPath, Host, Reply, ReversePath, Secret};
+
+/// SASL mechanisms the session can run itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMechanism {
+    /// RFC 4616.
+    Plain,
+    /// The widely deployed `LOGIN` mechanism (draft-murchison-sasl-login).
+    Login,
+}
+
+impl AuthMechanism {
+    fn name(self) -> &'static str {
+        match self {
+            AuthMechanism::Plain => "PLAIN",
+            AuthMechanism::Login => "LOGIN",
+        }
+    }
+}
+
+/// Every limit the session enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// Longest SASL response line, CRLF included (RFC 4954 §4: 12,288).
+    pub max_sasl_line: usize,
+    /// Largest message in octets, advertised with SIZE; 0 means no limit.
+    pub max_message_size: u64,
+    /// Longest line in a DATA body, CRLF included; 0 means no limit.
+    pub max_data_line: usize,
+    /// Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100).
+    pub max_recipients: usize,
+    /// Refused commands before the session says 421 and closes.
+    pub max_errors: u32,
+    /// Failed authentications before the session says 421 and closes.
+    pub max_auth_failures: u32,
+    /// Octets of unprocessed input the session buffers.
+    pub max_input_buffer: usize,
+    /// How long to wait for a command.
+    pub command_timeout: Duration,
+    /// How long to wait for more of a message body.
+    pub data_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_command_line: 512,
+            max_sasl_line: 12_288,
+            max_message_size: 50 * 1024 * 1024,
+            max_data_line: 1000,
+            max_recipients: 100,
+            max_errors: 20,
+            max_auth_failures: 3,
+            max_input_buffer: 64 * 1024,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How the session behaves; see each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Our host name, in the greeting and the EHLO reply.
+    pub hostname: String,
+    /// Limits.
+    pub limits: Limits,
+    /// Bare CR or LF in a DATA body.
+    pub bare_line_ending: DefectPolicy,
+    /// NUL in a DATA body.
+    pub nul: DefectPolicy,
+    /// A DATA body line longer than `limits.max_data_line`.
+    pub long_data_line: DefectPolicy,
+    /// Offer STARTTLS (the embedder has a certificate).
+    pub starttls: bool,
+    /// The connection is already TLS (port 465).
+    pub implicit_tls: bool,
+    /// SASL mechanisms to offer; empty means no AUTH.
+    pub auth_mechanisms: Vec<AuthMechanism>,
+    /// Allow AUTH without TLS (otherwise it is neither advertised nor accepted before TLS).
+    pub allow_plaintext_auth: bool,
+    /// MAIL needs a successful AUTH first (submission).
+    pub require_auth: bool,
+    /// MAIL needs HELO or EHLO first.
+    pub require_helo: bool,
+    /// Hand VRFY to the embedder; otherwise 502.
+    pub vrfy: bool,
+    /// Hand EXPN to the embedder; otherwise 502.
+    pub expn: bool,
+    /// Advertise and accept SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
+    /// Advertise and accept CHUNKING / BDAT (RFC 3030), with BINARYMIME.
+    pub chunking: bool,
+}
+
+impl Config {
+    /// Defaults for a server called `hostname`.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            limits: Limits::default(),
+            bare_line_ending: DefectPolicy::Reject,
+            nul: DefectPolicy::Reject,
+            long_data_line: DefectPolicy::Reject,
+            starttls: false,
+            implicit_tls: false,
+            auth_mechanisms: Vec::new(),
+            allow_plaintext_auth: false,
+            require_auth: false,
+            require_helo: true,
+            vrfy: false,
+            expn: false,
+            smtputf8: true,
+            chunking: true,
+        }
+    }
+}
+
+/// How a message body arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// DATA: dot-stuffed, text.
+    Data,
+    /// BDAT chunks: octets counted, binary-safe.
+    Bdat,
+}
+
+/// Why a message stopped before the embedder could decide on it. The session has already
+/// queued its reply; the embedder discards what it received of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortReason {
+    /// A defect in the DATA body.
+    Defect(BodyDefect),
+    /// A BDAT chunk would exceed the message size limit.
+    TooLarge,
+}
+
+/// What the session needs the embedder to know or decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// EHLO or HELO. Answer: [`ServerSession::accept`] or [`ServerSession::reject`]. Any open
+    /// transaction is gone.
+    Helo {
+        /// The client's claimed name.
+        host: Host,
+        /// EHLO rather than HELO.
+        extended: bool,
+    },
+    /// MAIL FROM. Answer: accept or reject.
+    MailFrom {
+        /// The sender.
+        from: ReversePath,
+        /// Its parameters.
+        params: MailParams,
+    },
+    /// RCPT TO. Answer: accept or reject.
+    RcptTo {
+        /// The recipient.
+        to: ForwardPath,
+        /// Its parameters.
+        params: RcptParams,
+    },
+    /// DATA, or the first BDAT of a transaction. Answer: accept (DATA gets 354) or reject.
+    MessageStart {
+        /// DATA or BDAT.
+        kind: BodyKind,
+    },
+    /// Part of the message body, in order; no answer.
+    MessageChunk(Bytes),
+    /// The whole body has arrived. Answer: [`ServerSession::finish_message`], once the message
+    /// is stored.
+    MessageEnd {
+        /// Octets of the body.
+        size: u64,
+    },
+    /// The body was refused while it arrived; discard it. No answer.
+    MessageAborted {
+        /// Why.
+        reason: AbortReason,
+    },
+    /// RSET: the transaction is gone. No answer.
+    Reset,
+    /// VRFY (only if enabled). Answer: [`ServerSession::respond`].
+    Verify(String),
+    /// EXPN (only if enabled). Answer: [`ServerSession::respond`].
+    Expand(String),
+    /// The 220 to STARTTLS has been sent: run the TLS handshake on the connection, then call
+    /// [`ServerSession::tls_established`].
+    StartTls,
+    /// AUTH PLAIN or LOGIN finished its exchange. Answer: [`ServerSession::auth_finish`].
+    Authenticate {
+        /// The identity to act as, if the client asked for one (PLAIN only).
+        authzid: Option<String>,
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret<String>,
+    },
+    /// QUIT: the 221 is queued and the session closes. No answer.
+    Quit,
+}
+
+/// An answer the session could not take; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AnswerError {
+    /// No decision of this kind is pending.
+    #[error("no decision of this kind is pending")]
+    WrongState,
+    /// The reply's code does not fit the decision (e.g. a 2xx to reject).
+    #[error("reply {0} does not fit this decision")]
+    UnfitReply(Reply),
+}
+
+/// Misuse or a fatal protocol violation; the session is closed or refuses the input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SessionError {
+    /// The session is closed.
+    #[error("session is closed")]
+    Closed,
+    /// More input than [`ServerSession::input_capacity`] allowed.
+    #[error("input exceeds the session's capacity")]
+    InputOverflow,
+    /// Plaintext arrived between the STARTTLS reply and the handshake (CVE-2011-0411).
+    #[error("plaintext received while waiting for the TLS handshake")]
+    InputDuringTls,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Helo {
+        host: Host,
+        extended: bool,
+    },
+    Mail {
+        params: MailParams,
+    },
+    Rcpt,
+    MessageStart {
+        kind: BodyKind,
+        bdat: Option<(u64, bool)>,
+    },
+    MessageEnd,
+    Auth,
+    Respond,
+}
+
+#[derive(Debug)]
+enum Sasl {
+    PlainResponse,
+    LoginUser,
+    LoginPassword { username: String },
+}
+
+#[derive(Debug)]
+enum Phase {
+    Command,
+    Data(Box<DataDecoder>),
+    Bdat {
+        remaining: u64,
+        last: bool,
+        /// Deliver the octets; otherwise discard them and send this reply at the end.
+        refuse: Option<Reply>,
+    },
+    Sasl(Sasl),
+    /// The 220 is queued; `announced` once [`Event::StartTls`] went out.
+    AwaitingTls {
+        announced: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Transaction {
+    smtputf8: bool,
+    body: Option<BodyKind>,
+    rcpt_accepted: usize,
+    rcpt_attempted: usize,
+    bdat_size: u64,
+    bdat_failed: bool,
+}
+
+/// One SMTP server connection's protocol state. See the crate docs for the driving loop.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Config,
+    input: BytesMut,
+    output: BytesMut,
+    events: VecDeque<Event>,
+    phase: Phase,
+    pending: Option<Pending>,
+    helo: Option<(Host, bool)>,
+    tls: bool,
+    authenticated: bool,
+    tx: Option<Transaction>,
+    errors: u32,
+    auth_failures: u32,
+    discarding_line: bool,
+    closing: bool,
+}
+
+impl ServerSession {
+    /// A new session; the 220 greeting is queued at once.
+    pub fn new(config: Config) -> Self {
+        let tls = config.implicit_tls;
+        let mut session = Self {
+            config,
+            input: BytesMut::new(),
+            output: BytesMut::new(),
+            events: VecDeque::new(),
+            phase: Phase::Command,
+            pending: None,
+            helo: None,
+            tls,
+            authenticated: false,
+            tx: None,
+            errors: 0,
+            auth_failures: 0,
+            discarding_line: false,
+            closing: false,
+        };
+        let greeting = format!("{} ESMTP", session.config.hostname);
+        session.queue_raw(Reply::new(220, None, greeting).unwrap_or_else(|_| {
+            Reply::new(220, None, "ESMTP").unwrap_or_else(|_| unreachable_reply())
+        }));
+        session
+    }
+
+    /// A session whose greeting is a refusal (e.g. too many connections): 421 or 554, then close.
+    pub fn refuse(config: Config, reply: Reply) -> Self {
+        let mut session = Self::new(config);
+        session.output.clear();
+        session.queue_raw(reply);
+        session.closing = true;
+        session
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Whether AUTH succeeded.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// The client's EHLO/HELO name, once accepted.
+    pub fn helo(&self) -> Option<&Host> {
+        self.helo.as_ref().map(|(h, _)| h)
+    }
+
+    /// Octets the session can take now. Zero while a decision or the TLS handshake is pending,
+    /// which is the embedder's cue to stop reading (TCP backpressure).
+    pub fn input_capacity(&self) -> usize {
+        if self.closing || self.pending.is_some() || matches!(self.phase, Phase::AwaitingTls { .. })
+        {
+            return 0;
+        }
+        let limit = self
+            .config
+            .limits
+            .max_input_buffer
+            .max(self.config.limits.max_command_line + 1)
+            .max(self.config.limits.max_sasl_line + 1);
+        limit.saturating_sub(self.input.len())
+    }
+
+    /// Feeds octets read from the client.
+    pub fn receive(&mut self, data: &[u8]) -> Result<(), SessionError> {
+        if self.closing {
+            return Err(SessionError::Closed);
+        }
+        if matches!(self.phase, Phase::AwaitingTls { .. }) && !data.is_empty() {
+            self.closing = true;
+            self.pending = None;
+            return Err(SessionError::InputDuringTls);
+        }
+        if data.len() > self.input_capacity() {
+            return Err(SessionError::InputOverflow);
+        }
+        self.input.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Octets to send to the client, if any. Send them before waiting for more input.
+    pub fn poll_output(&mut self) -> Option<Bytes> {
+        (!self.output.is_empty()).then(|| self.output.split().freeze())
+    }
+
+    /// Whether the session has ended and all its output has been taken.
+    pub fn is_closed(&self) -> bool {
+        self.closing && self.output.is_empty()
+    }
+
+    /// How long the embedder should wait for input before calling [`Self::handle_timeout`].
+    pub fn timeout(&self) -> Duration {
+        match self.phase {
+            Phase::Data(_) | Phase::Bdat { .. } => self.config.limits.data_timeout,
+            _ => self.config.limits.command_timeout,
+        }
+    }
+
+    /// The client was silent too long: queue 421 and close.
+    pub fn handle_timeout(&mut self) {
+        if !self.closing {
+            let text = format!("{} Error: timeout exceeded", self.config.hostname);
+            self.queue(reply_or(421, 4, 4, 2, &text, "Error: timeout exceeded"));
+            self.close();
+        }
+    }
+
+    /// The client went away. Returns whether a message was cut off in the middle.
+    pub fn handle_eof(&mut self) -> bool {
+        let mid_message = matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
+            || self.tx.as_ref().is_some_and(|t| t.body.is_some());
+        self.closing = true;
+        self.output.clear();
+        mid_message
+    }
+
+    /// The next event, or `None` when more input (or an answer) is needed.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if self.closing || self.pending.is_some() {
+                return None;
+            }
+            let progressed = match &mut self.phase {
+                Phase::AwaitingTls { announced } => {
+                    if !*announced && self.output.is_empty() {
+                        *announced = true;
+                        return Some(Event::StartTls);
+                    }
+                    return None;
+                }
+                Phase::Command => self.step_command(),
+                Phase::Data(_) => self.step_data(),
+                Phase::Bdat { .. } => self.step_bdat(),
+                Phase::Sasl(_) => self.step_sasl(),
+            };
+            if !progressed && self.events.is_empty() {
+                return None;
+            }
+        }
+    }
+
+    // ---- answers ----
+
+    /// Accepts the pending EHLO/HELO, MAIL, RCPT or message start with the standard reply.
+    pub fn accept(&mut self) -> Result<(), AnswerError> {
+        match self.pending.take() {
+            Some(Pending::Helo { host, extended }) => {
+                self.tx = None;
+                let reply = self.helo_reply(&host, extended);
+                self.helo = Some((host, extended));
+                self.queue_raw(reply);
+                Ok(())
+            }
+            Some(Pending::Mail { params }) => {
+                self.tx = Some(Transaction {
+                    smtputf8: params.smtputf8,
+                    body: None,
+                    rcpt_accepted: 0,
+                    rcpt_attempted: 0,
+                    bdat_size: 0,
+                    bdat_failed: false,
+                });
+                self.queue(Reply::fixed(250, 2, 1, 0, "Ok"));
+                Ok(())
+            }
+            Some(Pending::Rcpt) => {
+                if let Some(tx) = &mut self.tx {
+                    tx.rcpt_accepted += 1;
+                }
+                self.queue(Reply::fixed(250, 2, 1, 5, "Ok"));
+                Ok(())
+            }
+            Some(Pending::MessageStart { kind, bdat }) => {
+                if let Some(tx) = &mut self.tx {
+                    tx.body = Some(kind);
+                }
+                match bdat {
+                    None => {
+                        self.queue_raw(
+                            Reply::new(354, None, "End data with <CR><LF>.<CR><LF>")
+                                .unwrap_or_else(|_| unreachable_reply()),
+                        );
+                        let rules = BodyRules {
+                            max_size: self.config.limits.max_message_size,
+                            max_line: self.config.limits.max_data_line,
+                            bare_line_ending: self.config.bare_line_ending,
+                            nul: self.config.nul,
+                            long_line: self.config.long_data_line,
+                        };
+                        self.phase = Phase::Data(Box::new(DataDecoder::new(rules)));
+                    }
+                    Some((size, last)) => {
+                        self.phase = Phase::Bdat {
+                            remaining: size,
+                            last,
+                            refuse: None,
+                        };
+                    }
+                }
+                Ok(())
+            }
+            other => {
+                self.pending = other;
+                Err(AnswerError::WrongState)
+            }
+        }
+    }
+
+    /// Refuses the pending EHLO/HELO, MAIL, RCPT or message start with a 4xx or 5xx reply.
+    pub fn reject(&mut self, reply: Reply) -> Result<(), AnswerError> {
+        if !reply.code().is_negative() {
+            return Err(AnswerError::UnfitReply(reply));
+        }
+        match self.pending.take() {
+            Some(Pending::Helo { .. } | Pending::Mail { .. } | Pending::Rcpt) => {
+                self.queue(reply);
+                Ok(())
+            }
+            Some(Pending::MessageStart { bdat, .. }) => {
+                match bdat {
+                    None => self.queue(reply),
+                    Some((size, last)) => {
+                        if let Some(tx) = &mut self.tx {
+                            tx.bdat_failed = true;
+                        }
+                        self.phase = Phase::Bdat {
+                            remaining: size,
+                            last,
+                            refuse: Some(reply),
+                        };
+                    }
+                }
+                Ok(())
+            }
+            other => {
+                self.pending = other;
+                Err(AnswerError::WrongState)
+            }
+        }
+    }
+
+    /// Answers [`Event::MessageEnd`], after the message is stored (2xx) or refused (4xx/5xx).
+    /// The transaction ends either way.
+    pub fn finish_message(&mut self, reply: Reply) -> Result<(), AnswerError> {
+        if reply.code().class() == 3 {
+            return Err(AnswerError::UnfitReply(reply));
+        }
+        match self.pending {
+            Some(Pending::MessageEnd) => {
+                self.pending = None;
+                self.tx = None;
+                self.queue(reply);
+                Ok(())
+            }
+            _ => Err(AnswerError::WrongState),
+        }
+    }
+
+    /// Answers [`Event::Verify`] or [`Event::Expand`].
+    pub fn respond(&mut self, reply: Reply) -> Result<(), AnswerError> {
+        if reply.code().class() == 3 {
+            return Err(AnswerError::UnfitReply(reply));
+        }
+        match self.pending {
+            Some(Pending::Respond) => {
+                self.pending = None;
+                self.queue(reply);
+                Ok(())
+            }
+            _ => Err(AnswerError::WrongState),
+        }
+    }
+
+    /// Answers [`Event::Authenticate`]: `Ok` authenticates the session (235), `Err` carries the
+    /// refusal, normally [`Reply::auth_failed`].
+    pub fn auth_finish(&mut self, result: Result<(), Reply>) -> Result<(), AnswerError> {
+        if !matches!(self.pending, Some(Pending::Auth)) {
+            return Err(AnswerError::WrongState);
+        }
+        match result {
+            Ok(()) => {
+                self.pending = None;
+                self.authenticated = true;
+                self.queue(Reply::fixed(235, 2, 7, 0, "Authentication successful"));
+            }
+            Err(reply) if reply.code().is_negative() => {
+                self.pending = None;
+                self.auth_failures += 1;
+                self.queue(reply);
+                if self.auth_failures >= self.config.limits.max_auth_failures {
+                    self.queue(Reply::fixed(
+                        421,
+                        4,
+                        7,
+                        0,
+                        "Too many failed authentications",
+                    ));
+                    self.close();
+                }
+            }
+            Err(reply) => return Err(AnswerError::UnfitReply(reply)),
+        }
+        Ok(())
+    }
+
+    /// The TLS handshake after [`Event::StartTls`] succeeded: the session starts over as RFC
+    /// 3207 §4.2 requires (EHLO again; nothing learned in plaintext is kept).
+    pub fn tls_established(&mut self) -> Result<(), AnswerError> {
+        match self.phase {
+            Phase::AwaitingTls { announced: true } => {
+                self.phase = Phase::Command;
+                self.tls = true;
+                self.helo = None;
+                self.tx = None;
+                self.authenticated = false;
+                self.input.clear();
+                Ok(())
+            }
+            _ => Err(AnswerError::WrongState),
+        }
+    }
+
+    // ---- internals ----
+
+    fn close(&mut self) {
+        self.closing = true;
+        self.pending = None;
+        self.input.clear();
+    }
+
+    fn esmtp(&self) -> bool {
+        self.helo.as_ref().is_none_or(|(_, extended)| *extended)
+    }
+
+    /// Queues a reply, dropping the enhanced code for a client that said HELO (RFC 2034).
+    fn queue(&mut self, reply: Reply) {
+        if self.esmtp() {
+            reply.encode(&mut self.output);
+        } else {
+            reply.without_enhanced().encode(&mut self.output);
+        }
+    }
+
+    fn queue_raw(&mut self, reply: Reply) {
+        reply.encode(&mut self.output);
+    }
+
+    /// A refused command: reply, count, and close after too many.
+    fn error(&mut self, reply: Reply) {
+        self.queue(reply);
+        self.errors += 1;
+        if self.errors >= self.config.limits.max_errors {
+            self.queue(Reply::fixed(
+                421,
+                4,
+                7,
+                0,
+                "Too many errors, closing connection",
+            ));
+            self.close();
+        }
+    }
+
+    fn auth_advertised(&self) -> bool {
+        !self.config.auth_mechanisms.is_empty()
+            && !self.authenticated
+            && (self.tls || self.config.allow_plaintext_auth)
+    }
+
+    fn helo_reply(&self, host: &Host, extended: bool) -> Reply {
+        let name = &self.config.hostname;
+        if !extended {
+            return Reply::new(250, None, name.clone()).unwrap_or_else(|_| unreachable_reply());
+        }
+        let mut lines = vec![format!("{name} greets {host}")];
+        lines.push("PIPELINING".into());
+        lines.push(format!("SIZE {}", self.config.limits.max_message_size));
+        lines.push("8BITMIME".into());
+        if self.config.smtputf8 {
+            lines.push("SMTPUTF8".into());
+        }
+        lines.push("ENHANCEDSTATUSCODES".into());
+        if self.config.chunking {
+            lines.push("CHUNKING".into());
+            lines.push("BINARYMIME".into());
+        }
+        if self.config.starttls && !self.tls {
+            lines.push("STARTTLS".into());
+        }
+        if self.auth_advertised() {
+            let names: Vec<&str> = self
+                .config
+                .auth_mechanisms
+                .iter()
+                .map(|m| m.name())
+                .collect();
+            lines.push(format!("AUTH {}", names.join(" ")));
+        }
+        Reply::multiline(250, None, lines).unwrap_or_else(|_| unreachable_reply())
+    }
+
+    fn step_command(&mut self) -> bool {
+        if self.discarding_line {
+            match memchr::memchr(b'\n', &self.input) {
+                Some(i) => {
+                    let _ = self.input.split_to(i + 1);
+                    self.discarding_line = false;
+                    self.error(Reply::fixed(500, 5, 5, 2, "Error: line too long"));
+                    return true;
+                }
+                None => {
+                    self.input.clear();
+                    return false;
+                }
+            }
+        }
+        match find_line(&self.input, self.config.limits.max_command_line) {
+            LineStatus::Incomplete => false,
+            LineStatus::TooLong => {
+                self.discarding_line = true;
+                true
+            }
+            LineStatus::Complete { len, content } => {
+                let line = self.input.split_to(len);
+                match parse_command(&line[..content]) {
+                    Ok(command) => self.dispatch(command),
+                    Err(e) => self.error(e.reply()),
+                }
+                true
+            }
+        }
+    }
+
+    fn dispatch(&mut self, command: Command) {
+        match command {
+            Command::Ehlo(host) => self.start_helo(host, true),
+            Command::Helo(host) => self.start_helo(host, false),
+            Command::Mail { from, params } => self.start_mail(from, params),
+            Command::Rcpt { to, params } => self.start_rcpt(to, params),
+            Command::Data => self.start_data(),
+            Command::Bdat { size, last } => self.start_bdat(size, last),
+            Command::Rset => {
+                self.tx = None;
+                self.queue(Reply::fixed(250, 2, 0, 0, "Ok"));
+                self.events.push_back(Event::Reset);
+            }
+            Command::Noop => self.queue(Reply::fixed(250, 2, 0, 0, "Ok")),
+            Command::Quit => {
+                self.queue(Reply::fixed(221, 2, 0, 0, "Bye"));
+                self.events.push_back(Event::Quit);
+                self.close();
+            }
+            Command::Vrfy(arg) if self.config.vrfy => {
+                self.pending = Some(Pending::Respond);
+                self.events.push_back(Event::Verify(arg));
+            }
+            Command::Vrfy(_) => self.error(Reply::fixed(502, 5, 5, 1, "VRFY command is disabled")),
+            Command::Expn(arg) if self.config.expn => {
+                self.pending = Some(Pending::Respond);
+                self.events.push_back(Event::Expand(arg));
+            }
+            Command::Expn(_) => self.error(Reply::fixed(502, 5, 5, 1, "EXPN command is disabled")),
+            Command::Help(_) => self.queue(Reply::fixed(
+                214,
+                2,
+                0,
+                0,
+                "See RFC 5321, https://www.rfc-editor.org/rfc/rfc5321",
+            )),
+            Command::StartTls => self.start_tls(),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.start_auth(&mechanism, initial_response),
+        }
+    }
+
+    fn start_helo(&mut self, host: Host, extended: bool) {
+        self.pending = Some(Pending::Helo {
+            host: host.clone(),
+            extended,
+        });
+        self.events.push_back(Event::Helo { host, extended });
+    }
+
+    fn start_mail(&mut self, from: ReversePath, params: MailParams) {
+        let fail = match () {
+            _ if self.config.require_helo && self.helo.is_none() => {
+                Some(Reply::fixed(503, 5, 5, 1, "Error: send HELO/EHLO first"))
+            }
+            _ if self.config.require_auth && !self.authenticated => {
+                Some(Reply::fixed(530, 5, 7, 0, "Authentication required"))
+            }
+            _ if self.tx.is_some() => {
+                Some(Reply::fixed(503, 5, 5, 1, "Error: nested MAIL command"))
+            }
+            _ => self.check_mail_params(&from, &params),
+        };
+        match fail {
+            Some(reply) => self.error(reply),
+            None => {
+                self.pending = Some(Pending::Mail {
+                    params: params.clone(),
+                });
+                self.events.push_back(Event::MailFrom { from, params });
+            }
+        }
+    }
+
+    fn check_mail_params(&self, from: &ReversePath, params: &MailParams) -> Option<Reply> {
+        let unsupported = |what: &str| {
+            Some(Reply::fixed(
+                555,
+                5,
+                5,
+                4,
+                &format!("Unsupported option: {what}"),
+            ))
+        };
+        if let Some((key, _)) = params.unknown.first() {
+            return unsupported(key);
+        }
+        let has_params = params.size.is_some()
+            || params.body.is_some()
+            || params.smtputf8
+            || params.ret.is_some()
+            || params.envid.is_some()
+            || params.auth.is_some();
+        if has_params && !self.esmtp() {
+            return unsupported("parameters need EHLO");
+        }
+        if params.ret.is_some() || params.envid.is_some() {
+            return unsupported("DSN");
+        }
+        if params.auth.is_some() && !self.auth_advertised() && !self.authenticated {
+            return unsupported("AUTH");
+        }
+        if params.smtputf8 && !self.config.smtputf8 {
+            return unsupported("SMTPUTF8");
+        }
+        if params.body == Some(Body::BinaryMime) && !self.config.chunking {
+            return unsupported("BODY=BINARYMIME");
+        }
+        let max = self.config.limits.max_message_size;
+        if max != 0 && params.size.is_some_and(|s| s > max) {
+            return Some(Reply::fixed(
+                552,
+                5,
+                3,
+                4,
+                "Message size exceeds fixed limit",
+            ));
+        }
+        if let ReversePath::Mailbox(m) = from
+            && m.is_utf8()
+            && !params.smtputf8
+        {
+            return Some(Reply::fixed(553, 5, 6, 7, "Address needs SMTPUTF8"));
+        }
+        None
+    }
+
+    fn start_rcpt(&mut self, to: ForwardPath, params: RcptParams) {
+        let Some(tx) = &mut self.tx else {
+            return self.error(Reply::fixed(503, 5, 5, 1, "Error: need MAIL command"));
+        };
+        if tx.body.is_some() {
+            return self.error(Reply::fixed(
+                503,
+                5,
+                5,
+                1,
+                "Error: message transfer in progress",
+            ));
+        }
+        tx.rcpt_attempted += 1;
+        let smtputf8 = tx.smtputf8;
+        let full = tx.rcpt_accepted >= self.config.limits.max_recipients;
+        let fail = if full {
+            Some(Reply::fixed(452, 4, 5, 3, "Error: too many recipients"))
+        } else if let Some((key, _)) = params.unknown.first() {
+            Some(Reply::fixed(
+                555,
+                5,
+                5,
+                4,
+                &format!("Unsupported option: {key}"),
+            ))
+        } else if params.notify.is_some() || params.orcpt.is_some() {
+            Some(Reply::fixed(555, 5, 5, 4, "Unsupported option: DSN"))
+        } else if matches!(&to, ForwardPath::Mailbox(m) if m.is_utf8()) && !smtputf8 {
+            Some(Reply::fixed(553, 5, 6, 7, "Address needs SMTPUTF8"))
+        } else {
+            None
+        };
+        match fail {
+            // Too many recipients is not the client's syntax error; don't count it.
+            Some(reply) if full => self.queue(reply),
+            Some(reply) => self.error(reply),
+            None => {
+                self.pending = Some(Pending::Rcpt);
+                self.events.push_back(Event::RcptTo { to, params });
+            }
+        }
+    }
+
+    /// Why the transaction cannot take a body now, if it cannot.
+    fn body_refusal(&self) -> Option<Reply> {
+        match &self.tx {
+            None => Some(Reply::fixed(503, 5, 5, 1, "Error: need MAIL command")),
+            Some(tx) if tx.rcpt_accepted == 0 && tx.rcpt_attempted > 0 => {
+                Some(Reply::fixed(554, 5, 5, 1, "Error: no valid recipients"))
+            }
+            Some(tx) if tx.rcpt_accepted == 0 => {
+                Some(Reply::fixed(503, 5, 5, 1, "Error: need RCPT command"))
+            }
+            _ => None,
+        }
+    }
+
+    fn start_data(&mut self) {
+        if let Some(reply) = self.body_refusal() {
+            return self.error(reply);
+        }
+        if self.tx.as_ref().is_some_and(|t| t.body.is_some()) {
+            return self.error(Reply::fixed(503, 5, 5, 1, "Error: DATA after BDAT"));
+        }
+        self.pending = Some(Pending::MessageStart {
+            kind: BodyKind::Data,
+            bdat: None,
+        });
+        self.events.push_back(Event::MessageStart {
+            kind: BodyKind::Data,
+        });
+    }
+
+    fn start_bdat(&mut self, size: u64, last: bool) {
+        // Whatever we answer, the chunk's octets follow the command and must be consumed.
+        let discard = |s: &mut Self, reply: Reply| {
+            s.errors += 1;
+            s.phase = Phase::Bdat {
+                remaining: size,
+                last,
+                refuse: Some(reply),
+            };
+        };
+        if !self.config.chunking {
+            return discard(
+                self,
+                Reply::fixed(502, 5, 5, 1, "Error: BDAT not supported"),
+            );
+        }
+        if let Some(reply) = self.body_refusal() {
+            return discard(self, reply);
+        }
+        let max = self.config.limits.max_message_size;
+        let Some(tx) = &mut self.tx else { return };
+        if tx.bdat_failed {
+            return discard(
+                self,
+                Reply::fixed(503, 5, 5, 1, "Error: earlier BDAT failed, send RSET"),
+            );
+        }
+        let total = tx.bdat_size.saturating_add(size);
+        if max != 0 && total > max {
+            let started = tx.body.is_some();
+            tx.bdat_failed = true;
+            if started {
+                self.events.push_back(Event::MessageAborted {
+                    reason: AbortReason::TooLarge,
+                });
+            }
+            return discard(
+                self,
+                Reply::fixed(552, 5, 3, 4, "Message size exceeds fixed limit"),
+            );
+        }
+        tx.bdat_size = total;
+        if tx.body.is_none() {
+            self.pending = Some(Pending::MessageStart {
+                kind: BodyKind::Bdat,
+                bdat: Some((size, last)),
+            });
+            self.events.push_back(Event::MessageStart {
+                kind: BodyKind::Bdat,
+            });
+        } else {
+            self.phase = Phase::Bdat {
+                remaining: size,
+                last,
+                refuse: None,
+            };
+        }
+    }
+
+    fn step_bdat(&mut self) -> bool {
+        let Phase::Bdat {
+            remaining,
+            last,
+            refuse,
+        } = &mut self.phase
+        else {
+            return false;
+        };
+        if *remaining > 0 {
+            if self.input.is_empty() {
+                return false;
+            }
+            let take = (*remaining).min(self.input.len() as u64) as usize;
+            let chunk = self.input.split_to(take).freeze();
+            *remaining -= take as u64;
+            if refuse.is_none() {
+                self.events.push_back(Event::MessageChunk(chunk));
+            }
+            if *remaining > 0 {
+                return true;
+            }
+        }
+        let last = *last;
+        let refuse = refuse.take();
+        self.phase = Phase::Command;
+        match refuse {
+            Some(reply) => {
+                self.queue(reply);
+                if self.errors >= self.config.limits.max_errors {
+                    self.queue(Reply::fixed(
+                        421,
+                        4,
+                        7,
+                        0,
+                        "Too many errors, closing connection",
+                    ));
+                    self.close();
+                }
+            }
+            None if last => {
+                let size = self.tx.as_ref().map_or(0, |t| t.bdat_size);
+                self.pending = Some(Pending::MessageEnd);
+                self.events.push_back(Event::MessageEnd { size });
+            }
+            None => {
+                let size = self.tx.as_ref().map_or(0, |t| t.bdat_size);
+                let text = format!("Ok, {size} octets received");
+                self.queue(reply_or(250, 2, 0, 0, &text, "Ok"));
+            }
+        }
+        true
+    }
+
+    fn step_data(&mut self) -> bool {
+        let Phase::Data(decoder) = &mut self.phase else {
+            return false;
+        };
+        match decoder.decode(&mut self.input) {
+            None => false,
+            Some(DataItem::Chunk(chunk)) => {
+                self.events.push_back(Event::MessageChunk(chunk));
+                true
+            }
+            Some(DataItem::End) => {
+                let size = decoder.size();
+                let defect = decoder.defect();
+                self.phase = Phase::Command;
+                match defect {
+                    None => {
+                        self.pending = Some(Pending::MessageEnd);
+                        self.events.push_back(Event::MessageEnd { size });
+                    }
+                    Some(defect) => {
+                        self.tx = None;
+                        let reply = self.defect_reply(defect);
+                        self.queue(reply);
+                        self.events.push_back(Event::MessageAborted {
+                            reason: AbortReason::Defect(defect),
+                        });
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn defect_reply(&self, defect: BodyDefect) -> Reply {
+        match defect {
+            BodyDefect::BareLineEnding => Reply::fixed(
+                550,
+                5,
+                6,
+                0,
+                "Message refused: bare CR or LF; SMTP lines end with CRLF",
+            ),
+            BodyDefect::Nul => {
+                Reply::fixed(550, 5, 6, 0, "Message refused: it contains NUL octets")
+            }
+            BodyDefect::LineTooLong => Reply::fixed(
+                550,
+                5,
+                6,
+                0,
+                &format!(
+                    "Message refused: a line is longer than {} octets",
+                    self.config.limits.max_data_line
+                ),
+            ),
+            BodyDefect::TooLarge => Reply::fixed(552, 5, 3, 4, "Message size exceeds fixed limit"),
+        }
+    }
+
+    fn start_tls(&mut self) {
+        if self.tls {
+            return self.error(Reply::fixed(503, 5, 5, 1, "Error: TLS already active"));
+        }
+        if !self.config.starttls {
+            return self.error(Reply::fixed(502, 5, 5, 1, "Error: command not implemented"));
+        }
+        if !self.input.is_empty() {
+            // Anything pipelined after STARTTLS would be taken as if it came over TLS.
+            self.queue(Reply::fixed(
+                554,
+                5,
+                5,
+                1,
+                "Error: input pipelined after STARTTLS",
+            ));
+            return self.close();
+        }
+        self.queue(Reply::fixed(220, 2, 0, 0, "Ready to start TLS"));
+        self.phase = Phase::AwaitingTls { announced: false };
+    }
+
+    fn start_auth(&mut self, mechanism: &str, initial: Option<Secret<String>>) {
+        if self.config.auth_mechanisms.is_empty() {
+            return self.error(Reply::fixed(
+                502,
+                5,
+                5,
+                1,
+                "Error: authentication not enabled",
+            ));
+        }
+        if !self.tls && !self.config.allow_plaintext_auth {
+            return self.error(Reply::fixed(
+                530,
+                5,
+                7,
+                0,
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        if self.helo.is_none() {
+            return self.error(Reply::fixed(503, 5, 5, 1, "Error: send EHLO first"));
+        }
+        if self.authenticated {
+            return self.error(Reply::fixed(503, 5, 5, 1, "Error: already authenticated"));
+        }
+        if self.tx.is_some() {
+            return self.error(Reply::fixed(
+                503,
+                5,
+                5,
+                1,
+                "Error: MAIL transaction in progress",
+            ));
+        }
+        let mech = self
+            .config
+            .auth_mechanisms
+            .iter()
+            .copied()
+            .find(|m| m.name() == mechanism);
+        let Some(mech) = mech else {
+            return self.error(Reply::fixed(
+                504,
+                5,
+                5,
+                4,
+                "Unsupported authentication mechanism",
+            ));
+        };
+        let initial = match initial.as_ref().map(|s| s.expose().as_str()) {
+            None => None,
+            Some("=") => Some(Vec::new()),
+            Some(b64) => match BASE64.decode(b64) {
+                Ok(v) => Some(v),
+                Err(_) => return self.error(Reply::fixed(501, 5, 5, 2, "Invalid base64 data")),
+            },
+        };
+        match (mech, initial) {
+            (AuthMechanism::Plain, Some(data)) => self.finish_plain(&data),
+            (AuthMechanism::Plain, None) => self.challenge(Sasl::PlainResponse, ""),
+            (AuthMechanism::Login, Some(user)) => match String::from_utf8(user) {
+                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
+                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid user name")),
+            },
+            (AuthMechanism::Login, None) => self.challenge(Sasl::LoginUser, "VXNlcm5hbWU6"),
+        }
+    }
+
+    fn challenge(&mut self, next: Sasl, text: &str) {
+        self.queue_raw(Reply::new(334, None, text).unwrap_or_else(|_| unreachable_reply()));
+        self.phase = Phase::Sasl(next);
+    }
+
+    fn finish_plain(&mut self, data: &[u8]) {
+        let mut parts = data.split(|&b| b == 0);
+        let (Some(authzid), Some(user), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return self.error(Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"));
+        };
+        let (Ok(authzid), Ok(username), Ok(password)) = (
+            std::str::from_utf8(authzid),
+            std::str::from_utf8(user),
+            std::str::from_utf8(pass),
+        ) else {
+            return self.error(Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"));
+        };
+        self.request_auth(
+            (!authzid.is_empty()).then(|| authzid.to_owned()),
+            username.to_owned(),
+            password.to_owned(),
+        );
+    }
+
+    fn request_auth(&mut self, authzid: Option<String>, username: String, password: String) {
+        self.pending = Some(Pending::Auth);
+        self.events.push_back(Event::Authenticate {
+            authzid,
+            username,
+            password: Secret::new(password),
+        });
+    }
+
+    fn step_sasl(&mut self) -> bool {
+        let (len, content) = match find_line(&self.input, self.config.limits.max_sasl_line) {
+            LineStatus::Incomplete => return false,
+            LineStatus::TooLong => {
+                self.phase = Phase::Command;
+                self.discarding_line = true;
+                return true;
+            }
+            LineStatus::Complete { len, content } => (len, content),
+        };
+        let line = self.input.split_to(len);
+        let line = &line[..content];
+        let Phase::Sasl(step) = std::mem::replace(&mut self.phase, Phase::Command) else {
+            return false;
+        };
+        if line == b"*" {
+            self.error(Reply::fixed(501, 5, 7, 0, "Authentication aborted"));
+            return true;
+        }
+        let Ok(data) = BASE64.decode(line) else {
+            self.error(Reply::fixed(501, 5, 5, 2, "Invalid base64 data"));
+            return true;
+        };
+        match step {
+            Sasl::PlainResponse => self.finish_plain(&data),
+            Sasl::LoginUser => match String::from_utf8(data) {
+                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
+                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid user name")),
+            },
+            Sasl::LoginPassword { username } => match String::from_utf8(data) {
+                Ok(password) => self.request_auth(None, username, password),
+                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid password encoding")),
+            },
+        }
+        true
+    }
+}
+
+impl Reply {
+    /// `535 5.7.8`, the standard answer to bad credentials (RFC 4954 §6).
+    pub fn auth_failed() -> Reply {
+        Reply::fixed(535, 5, 7, 8, "Authentication credentials invalid")
+    }
+
+    /// `250 2.0.0 Ok: queued as <id>`, the usual answer to a stored message.
+    pub fn queued(id: &str) -> Reply {
+        reply_or(250, 2, 0, 0, &format!("Ok: queued as {id}"), "Ok: queued")
+    }
+}
+
+/// A reply whose text comes partly from configuration; falls back to a fixed text if the
+/// configured part makes it invalid (e.g. too long).
+fn reply_or(code: u16, class: u8, subject: u16, detail: u16, text: &str, fallback: &str) -> Reply {
+    let enhanced = crate::types::EnhancedStatus::new(class, subject, detail).ok();
+    Reply::new(code, enhanced, text)
+        .unwrap_or_else(|_| Reply::fixed(code, class, subject, detail, fallback))
+}
+
+/// Only reached if a constant reply text were invalid, which the tests rule out.
+fn unreachable_reply() -> Reply {
+    Reply::fixed(451, 4, 3, 0, "Internal error")
+}

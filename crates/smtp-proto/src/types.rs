@@ -1,0 +1,512 @@
+//! Validated values of the SMTP grammar: addresses, reply codes, enhanced status codes, replies.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// A value that must never show up in logs: passwords, SASL data, discarded input.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a sensitive value.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The sensitive value itself; the caller takes responsibility for not logging it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+
+    /// Unwraps the sensitive value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("/* REDACTED */")
+    }
+}
+
+/// Why a value could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    /// Reply codes are three digits, 2xx to 5xx, second digit 0 to 5 (RFC 5321 §4.2).
+    #[error("reply code {0} is not a valid SMTP reply code")]
+    ReplyCode(u16),
+    /// Enhanced status codes are `class.subject.detail` (RFC 3463 §2).
+    #[error("enhanced status code is out of range")]
+    EnhancedStatus,
+    /// The enhanced status class must match the reply code's first digit.
+    #[error("enhanced status class {class} does not match reply code {code}")]
+    ClassMismatch {
+        /// The reply code.
+        code: u16,
+        /// The enhanced status class.
+        class: u8,
+    },
+    /// Reply text may not contain CR or LF, and each line is at most 512 octets (RFC 5321 §4.5.3.1.5).
+    #[error("reply text contains CR/LF or is too long")]
+    ReplyText,
+    /// Not a domain name as RFC 5321 §4.1.2 (and RFC 6531 for U-labels) defines it.
+    #[error("invalid domain name")]
+    Domain,
+    /// Not an address literal as RFC 5321 §4.1.3 defines it.
+    #[error("invalid address literal")]
+    AddressLiteral,
+    /// Not a local part as RFC 5321 §4.1.2 defines it.
+    #[error("invalid local part")]
+    LocalPart,
+}
+
+/// A three-digit reply code (RFC 5321 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyCode(u16);
+
+impl ReplyCode {
+    /// Validates a reply code.
+    pub fn new(code: u16) -> Result<Self, ValidationError> {
+        if (200..600).contains(&code) && (code / 10) % 10 <= 5 {
+            Ok(Self(code))
+        } else {
+            Err(ValidationError::ReplyCode(code))
+        }
+    }
+
+    /// The code as a number.
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    /// First digit: 2 positive completion, 3 intermediate, 4 transient, 5 permanent.
+    pub fn class(self) -> u8 {
+        (self.0 / 100) as u8
+    }
+
+    /// A 2xx code.
+    pub fn is_positive(self) -> bool {
+        self.class() == 2
+    }
+
+    /// A 4xx or 5xx code.
+    pub fn is_negative(self) -> bool {
+        self.class() >= 4
+    }
+}
+
+impl fmt::Display for ReplyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An enhanced mail system status code, `class.subject.detail` (RFC 3463).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnhancedStatus {
+    class: u8,
+    subject: u16,
+    detail: u16,
+}
+
+impl EnhancedStatus {
+    /// Validates an enhanced status code: class 2, 4 or 5; subject and detail 0-999.
+    pub fn new(class: u8, subject: u16, detail: u16) -> Result<Self, ValidationError> {
+        if matches!(class, 2 | 4 | 5) && subject < 1000 && detail < 1000 {
+            Ok(Self {
+                class,
+                subject,
+                detail,
+            })
+        } else {
+            Err(ValidationError::EnhancedStatus)
+        }
+    }
+
+    /// The class digit (2, 4 or 5).
+    pub fn class(self) -> u8 {
+        self.class
+    }
+
+    /// The subject number.
+    pub fn subject(self) -> u16 {
+        self.subject
+    }
+
+    /// The detail number.
+    pub fn detail(self) -> u16 {
+        self.detail
+    }
+}
+
+impl fmt::Display for EnhancedStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// The longest reply line RFC 5321 §4.5.3.1.5 allows, code and CRLF included.
+pub const MAX_REPLY_LINE: usize = 512;
+
+/// A server reply: code, optional enhanced status, one or more lines of text.
+///
+/// Only valid replies can be built: the text has no CR or LF, and every encoded line fits in 512
+/// octets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatus>,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// Builds a one-line reply.
+    pub fn new(
+        code: u16,
+        enhanced: Option<EnhancedStatus>,
+        text: impl Into<String>,
+    ) -> Result<Self, ValidationError> {
+        Self::multiline(code, enhanced, vec![text.into()])
+    }
+
+    /// Builds a reply from its lines; an empty list becomes one empty line.
+    pub fn multiline(
+        code: u16,
+        enhanced: Option<EnhancedStatus>,
+        mut lines: Vec<String>,
+    ) -> Result<Self, ValidationError> {
+        let code = ReplyCode::new(code)?;
+        if let Some(e) = enhanced
+            && e.class != code.class()
+        {
+            return Err(ValidationError::ClassMismatch {
+                code: code.get(),
+                class: e.class,
+            });
+        }
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        // "250-" + "5.1.1 " + text + CRLF
+        let overhead = 4 + enhanced.map_or(0, |e| e.to_string().len() + 1) + 2;
+        for line in &lines {
+            if line.bytes().any(|b| b == b'\r' || b == b'\n')
+                || line.len() + overhead > MAX_REPLY_LINE
+            {
+                return Err(ValidationError::ReplyText);
+            }
+        }
+        Ok(Self {
+            code,
+            enhanced,
+            lines,
+        })
+    }
+
+    /// Builds one of the session's own replies, whose texts are constants known to be valid.
+    pub(crate) fn fixed(code: u16, class: u8, subject: u16, detail: u16, text: &str) -> Self {
+        Self {
+            code: ReplyCode(code),
+            enhanced: Some(EnhancedStatus {
+                class,
+                subject,
+                detail,
+            }),
+            lines: vec![text.to_owned()],
+        }
+    }
+
+    /// The reply code.
+    pub fn code(&self) -> ReplyCode {
+        self.code
+    }
+
+    /// The enhanced status code, if any.
+    pub fn enhanced(&self) -> Option<EnhancedStatus> {
+        self.enhanced
+    }
+
+    /// The lines of text.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// Appends the encoded reply (`250-first` continuation lines, `250 last`), CRLF included.
+    pub fn encode(&self, out: &mut bytes::BytesMut) {
+        let last = self.lines.len() - 1;
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            let encoded = match self.enhanced {
+                Some(e) if line.is_empty() => format!("{}{sep}{e}\r\n", self.code),
+                Some(e) => format!("{}{sep}{e} {line}\r\n", self.code),
+                None => format!("{}{sep}{line}\r\n", self.code),
+            };
+            out.extend_from_slice(encoded.as_bytes());
+        }
+    }
+
+    /// A copy of this reply without its enhanced status code, for clients that did not send EHLO.
+    pub fn without_enhanced(&self) -> Self {
+        Self {
+            code: self.code,
+            enhanced: None,
+            lines: self.lines.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(e) = self.enhanced {
+            write!(f, " {e}")?;
+        }
+        write!(f, " {}", self.lines.join(" / "))
+    }
+}
+
+/// The host part of a mailbox, or the argument of EHLO.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A domain name, as written (compare case-insensitively).
+    Domain(String),
+    /// An address literal without its brackets: `192.0.2.1`, `IPv6:2001:db8::1`, or `tag:content`.
+    Literal(String),
+}
+
+impl Host {
+    /// Parses a domain or a bracketed address literal.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            validate_address_literal(inner)?;
+            Ok(Host::Literal(inner.to_owned()))
+        } else {
+            validate_domain(s)?;
+            Ok(Host::Domain(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Literal(l) => write!(f, "[{l}]"),
+        }
+    }
+}
+
+/// Checks a domain name: dot-separated labels of letters, digits and inner hyphens, each at most
+/// 63 octets, 255 in all. Non-ASCII UTF-8 is allowed in labels (RFC 6531 U-labels).
+pub fn validate_domain(s: &str) -> Result<(), ValidationError> {
+    if s.is_empty() || s.len() > 255 {
+        return Err(ValidationError::Domain);
+    }
+    for label in s.split('.') {
+        let b = label.as_bytes();
+        if b.is_empty() || b.len() > 63 {
+            return Err(ValidationError::Domain);
+        }
+        let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+        if !let_dig(b[0]) || !let_dig(b[b.len() - 1]) {
+            return Err(ValidationError::Domain);
+        }
+        if !b.iter().all(|&c| let_dig(c) || c == b'-') {
+            return Err(ValidationError::Domain);
+        }
+    }
+    Ok(())
+}
+
+/// Checks the inside of an address literal (RFC 5321 §4.1.3).
+pub fn validate_address_literal(s: &str) -> Result<(), ValidationError> {
+    if let Some(v6) = s.strip_prefix("IPv6:").or_else(|| s.strip_prefix("ipv6:")) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| ValidationError::AddressLiteral);
+    }
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    // General-address-literal = Standardized-tag ":" 1*dcontent
+    let (tag, content) = s.split_once(':').ok_or(ValidationError::AddressLiteral)?;
+    let tag_ok = !tag.is_empty()
+        && tag.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && !tag.ends_with('-');
+    let content_ok = !content.is_empty()
+        && content
+            .bytes()
+            .all(|c| (33..=90).contains(&c) || (94..=126).contains(&c));
+    if tag_ok && content_ok {
+        Ok(())
+    } else {
+        Err(ValidationError::AddressLiteral)
+    }
+}
+
+/// `atext` of RFC 5322, plus UTF-8 for RFC 6531.
+pub(crate) fn is_atext(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c) || c >= 0x80
+}
+
+/// A mailbox, `local-part@host`. The local part is stored unquoted (its value), so
+/// `"john.doe"@example.com` and `john.doe@example.com` are the same mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    local_part: String,
+    host: Host,
+}
+
+impl Mailbox {
+    /// Builds a mailbox; the local part is any text a quoted string can carry (at most 64 octets).
+    pub fn new(local_part: impl Into<String>, host: Host) -> Result<Self, ValidationError> {
+        let local_part = local_part.into();
+        if local_part.is_empty()
+            || local_part.len() > 64
+            || local_part.bytes().any(|c| c < 0x20 || c == 0x7f)
+        {
+            return Err(ValidationError::LocalPart);
+        }
+        Ok(Self { local_part, host })
+    }
+
+    /// The local part's value (unquoted).
+    pub fn local_part(&self) -> &str {
+        &self.local_part
+    }
+
+    /// The host part.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The domain, if the host is not an address literal.
+    pub fn domain(&self) -> Option<&str> {
+        match &self.host {
+            Host::Domain(d) => Some(d),
+            Host::Literal(_) => None,
+        }
+    }
+
+    /// Whether any part needs SMTPUTF8 (RFC 6531).
+    pub fn is_utf8(&self) -> bool {
+        !self.local_part.is_ascii() || !self.host.to_string().is_ascii()
+    }
+
+    /// Whether the local part is a `Dot-string` and can be written without quotes.
+    fn local_part_is_dot_string(&self) -> bool {
+        self.local_part
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.local_part_is_dot_string() {
+            f.write_str(&self.local_part)?;
+        } else {
+            f.write_str("\"")?;
+            for c in self.local_part.chars() {
+                if c == '"' || c == '\\' {
+                    f.write_str("\\")?;
+                }
+                write!(f, "{c}")?;
+            }
+            f.write_str("\"")?;
+        }
+        write!(f, "@{}", self.host)
+    }
+}
+
+/// The argument of MAIL FROM: a mailbox, or `<>` for bounces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReversePath {
+    /// `<>`, the null reverse path of delivery status notifications.
+    Null,
+    /// A sender mailbox.
+    Mailbox(Mailbox),
+}
+
+impl fmt::Display for ReversePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+/// The argument of RCPT TO: a mailbox, or the bare `<Postmaster>` every server must accept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ForwardPath {
+    /// `<Postmaster>` without a domain (RFC 5321 §4.5.1).
+    Postmaster,
+    /// A recipient mailbox.
+    Mailbox(Mailbox),
+}
+
+impl fmt::Display for ForwardPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_codes() {
+        assert!(ReplyCode::new(250).is_ok());
+        assert!(ReplyCode::new(199).is_err());
+        assert!(ReplyCode::new(600).is_err());
+        assert!(ReplyCode::new(260).is_err());
+    }
+
+    #[test]
+    fn reply_validation() {
+        assert!(Reply::new(250, None, "ok\r\n").is_err());
+        assert!(Reply::new(250, EnhancedStatus::new(5, 1, 1).ok(), "x").is_err());
+        assert!(Reply::new(250, None, "x".repeat(506)).is_ok());
+        assert!(Reply::new(250, None, "x".repeat(507)).is_err());
+    }
+
+    #[test]
+    fn mailbox_display_quotes_when_needed() {
+        let h = Host::parse("example.com").unwrap();
+        assert_eq!(
+            Mailbox::new("a.b", h.clone()).unwrap().to_string(),
+            "a.b@example.com"
+        );
+        assert_eq!(
+            Mailbox::new("a b\"c", h.clone()).unwrap().to_string(),
+            "\"a b\\\"c\"@example.com"
+        );
+        assert_eq!(
+            Mailbox::new(".a", h).unwrap().to_string(),
+            "\".a\"@example.com"
+        );
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(Host::parse("[192.0.2.1]").is_ok());
+        assert!(Host::parse("[IPv6:2001:db8::1]").is_ok());
+        assert!(Host::parse("[300.1.1.1]").is_err());
+        assert!(Host::parse("-a.example").is_err());
+        assert!(Host::parse("bücher.example").is_ok());
+        assert!(Host::parse("a..b").is_err());
+    }
+
+    #[test]
+    fn secret_redacts() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "/* REDACTED */");
+    }
+}
