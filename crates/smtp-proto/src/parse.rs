@@ -141,7 +141,7 @@ fn parse_bdat(rest: &str) -> Result<Command, ParseError> {
     };
     let mut words = rest.split_ascii_whitespace();
     let size = words.next().ok_or(USAGE)?;
-    if size.is_empty() || size.len() > 19 || !size.bytes().all(|c| c.is_ascii_digit()) {
+    if size.is_empty() || size.len() > 20 || !size.bytes().all(|c| c.is_ascii_digit()) {
         return Err(USAGE);
     }
     let size: u64 = size.parse().map_err(|_| USAGE)?;

@@ -1,0 +1,221 @@
+//! Properties: encode/parse round trips, dot-stuffing, and chunking invariance of the session.
+
+mod support;
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use smtp_proto::{
+    Body, Command, EnhancedStatus, ForwardPath, Host, MailParams, Mailbox, RcptParams, Reply,
+    ReversePath, parse_command, parse_reply,
+};
+use support::{Harness, config};
+
+fn domain() -> impl Strategy<Value = String> {
+    "[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?(\\.[a-z]{2,6}){1,2}"
+}
+
+fn host() -> impl Strategy<Value = Host> {
+    prop_oneof![
+        4 => domain().prop_map(Host::Domain),
+        1 => any::<[u8; 4]>().prop_map(|o| Host::Literal(std::net::Ipv4Addr::from(o).to_string())),
+        1 => any::<[u16; 8]>().prop_map(|s| Host::Literal(format!("IPv6:{}", std::net::Ipv6Addr::from(s)))),
+    ]
+}
+
+fn mailbox() -> impl Strategy<Value = Mailbox> {
+    let local = prop_oneof![
+        "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\\.[a-z0-9]{1,5}){0,2}",
+        "[ -~]{1,20}",
+        "[a-zé用]{1,8}",
+    ];
+    (local, host()).prop_map(|(l, h)| Mailbox::new(l, h).unwrap())
+}
+
+fn xtext() -> impl Strategy<Value = String> {
+    "[!-<>-~]{1,20}"
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let mail_params = (
+        proptest::option::of(0u64..100_000_000),
+        proptest::option::of(prop_oneof![
+            Just(Body::SevenBit),
+            Just(Body::EightBitMime),
+            Just(Body::BinaryMime)
+        ]),
+        any::<bool>(),
+        proptest::option::of(xtext()),
+    )
+        .prop_map(|(size, body, smtputf8, auth)| MailParams {
+            size,
+            body,
+            smtputf8,
+            auth,
+            ..MailParams::default()
+        });
+    prop_oneof![
+        host().prop_map(Command::Ehlo),
+        domain().prop_map(|d| Command::Helo(Host::Domain(d))),
+        (proptest::option::of(mailbox()), mail_params).prop_map(|(m, params)| Command::Mail {
+            from: m.map_or(ReversePath::Null, ReversePath::Mailbox),
+            params
+        }),
+        (
+            proptest::option::of(mailbox()),
+            proptest::option::of(("[a-z0-9-]{1,8}", xtext()))
+        )
+            .prop_map(|(m, orcpt)| Command::Rcpt {
+                to: m.map_or(ForwardPath::Postmaster, ForwardPath::Mailbox),
+                params: RcptParams {
+                    orcpt,
+                    ..RcptParams::default()
+                }
+            }),
+        Just(Command::Data),
+        (any::<u64>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat { size, last }),
+        Just(Command::Rset),
+        Just(Command::Noop),
+        Just(Command::Quit),
+        Just(Command::StartTls),
+        "[!-~]([ -~]{0,20}[!-~])?".prop_map(Command::Vrfy),
+        "[!-~]([ -~]{0,20}[!-~])?".prop_map(Command::Expn),
+        proptest::option::of("[!-~]{1,10}").prop_map(Command::Help),
+        (
+            "[A-Z0-9-]{1,20}",
+            proptest::option::of("[A-Za-z0-9+/]{1,40}={0,2}")
+        )
+            .prop_map(|(mechanism, ir)| Command::Auth {
+                mechanism,
+                initial_response: ir.map(smtp_proto::Secret::new)
+            }),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    let code =
+        prop_oneof![Just(2u16), Just(4), Just(5)].prop_flat_map(|c| (Just(c), 0u16..6, 0u16..10));
+    (
+        code,
+        any::<bool>(),
+        0u16..20,
+        0u16..20,
+        proptest::collection::vec("([A-Za-z][ -~]{0,60})?", 1..4),
+    )
+        .prop_map(|((class, mid, last), enhanced, s, d, lines)| {
+            let e = enhanced.then(|| EnhancedStatus::new(class as u8, s, d).unwrap());
+            Reply::multiline(class * 100 + mid * 10 + last, e, lines).unwrap()
+        })
+}
+
+proptest! {
+    #[test]
+    fn command_roundtrip(cmd in command()) {
+        let mut buf = BytesMut::new();
+        cmd.encode(&mut buf);
+        prop_assert!(buf.ends_with(b"\r\n"));
+        let parsed = parse_command(&buf[..buf.len() - 2]);
+        prop_assert_eq!(parsed, Ok(cmd), "{:?}", String::from_utf8_lossy(&buf));
+    }
+
+    #[test]
+    fn reply_roundtrip(r in reply()) {
+        let mut buf = BytesMut::new();
+        r.encode(&mut buf);
+        let (parsed, used) = parse_reply(&buf).unwrap().unwrap();
+        prop_assert_eq!(used, buf.len());
+        prop_assert_eq!(parsed, r);
+    }
+
+    #[test]
+    fn parse_never_panics(line in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = parse_command(&line);
+        let _ = parse_reply(&line);
+    }
+
+    #[test]
+    fn canonical_reparse(line in "(MAIL FROM:|RCPT TO:|EHLO |BDAT |AUTH )[ -~]{0,60}") {
+        if let Ok(cmd) = parse_command(line.as_bytes()) {
+            let mut buf = BytesMut::new();
+            cmd.encode(&mut buf);
+            prop_assert_eq!(parse_command(&buf[..buf.len() - 2]), Ok(cmd));
+        }
+    }
+
+    #[test]
+    fn unstuff_of_stuff_is_identity(
+        lines in proptest::collection::vec("[.]{0,2}[a-z .]{0,10}", 0..20),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let body: Vec<u8> = lines.iter().flat_map(|l| [l.as_bytes(), b"\r\n"].concat()).collect();
+        let mut stuffer = DotStuffer::new();
+        let mut wire = BytesMut::new();
+        stuffer.stuff(&body, &mut wire);
+        stuffer.finish(&mut wire);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(wire.len());
+        let mut dec = DataDecoder::new(BodyRules::default());
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        let mut ended = false;
+        for p in points {
+            buf.extend_from_slice(&wire[fed..p]);
+            fed = p;
+            while let Some(item) = dec.decode(&mut buf) {
+                match item {
+                    DataItem::Chunk(c) => out.extend_from_slice(&c),
+                    DataItem::End => ended = true,
+                }
+            }
+        }
+        prop_assert!(ended);
+        prop_assert!(buf.is_empty());
+        prop_assert_eq!(out, body);
+    }
+
+    #[test]
+    fn session_is_chunking_invariant(
+        bodies in proptest::collection::vec(proptest::collection::vec("[.]{0,2}[a-zA-Z .:]{0,30}", 0..8), 1..4),
+        bdat in any::<bool>(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 1..10),
+    ) {
+        let mut input = b"EHLO client.example\r\n".to_vec();
+        for lines in &bodies {
+            input.extend_from_slice(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nRCPT TO:<nobody@example.com>\r\n");
+            let body: Vec<u8> = lines.iter().flat_map(|l| [l.as_bytes(), b"\r\n"].concat()).collect();
+            if bdat {
+                input.extend_from_slice(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+                input.extend_from_slice(&body);
+            } else {
+                input.extend_from_slice(b"DATA\r\n");
+                let mut wire = BytesMut::new();
+                let mut s = DotStuffer::new();
+                s.stuff(&body, &mut wire);
+                s.finish(&mut wire);
+                input.extend_from_slice(&wire);
+            }
+        }
+        input.extend_from_slice(b"QUIT\r\n");
+        let mut whole = Harness::new(config());
+        whole.feed(&input, 0);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut split = Harness::new(config());
+        let mut fed = 0;
+        for p in points.into_iter().chain([input.len()]) {
+            split.feed(&input[fed..p], 0);
+            fed = p;
+        }
+        prop_assert_eq!(&whole.events, &split.events);
+        prop_assert_eq!(&whole.output, &split.output);
+        prop_assert_eq!(&whole.messages, &split.messages);
+        prop_assert_eq!(whole.messages.len(), bodies.len());
+        for (got, lines) in whole.messages.iter().zip(&bodies) {
+            let want: Vec<u8> = lines.iter().flat_map(|l| [l.as_bytes(), b"\r\n"].concat()).collect();
+            prop_assert_eq!(got, &want);
+        }
+        prop_assert!(whole.session.is_closed());
+    }
+}
