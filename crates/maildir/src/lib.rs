@@ -1,1 +1,398 @@
+//! Durable delivery into Maildir++ mailboxes that Dovecot reads as they are.
+//!
+//! A message is streamed into `tmp/`, fsynced, renamed into `new/` under a unique name of the
+//! standard form `<secs>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>`, and then `new/` itself is
+//! fsynced. Only when [`Delivery::commit`] returns is the message on disk; until then nothing is
+//! visible in `new/`, and a dropped or failed delivery removes its temporary file.
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("maildir-doc-{}", std::process::id()));
+//! let inbox = maildir::Maildir::new(dir.join("alice"));
+//! let mut delivery = maildir::Delivery::begin(&inbox, "mx.example.com")?;
+//! delivery.write(b"Subject: hi\r\n\r\nHello\r\n")?;
+//! let stored = delivery.commit(&[])?;
+//! assert_eq!(std::fs::read(&stored[0])?, b"Subject: hi\r\n\r\nHello\r\n");
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+/// What went wrong, and on which path.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The disk or the user's file system quota is full (ENOSPC, EDQUOT).
+    #[error("no space left on device writing {path}")]
+    NoSpace {
+        /// The file or directory.
+        path: PathBuf,
+    },
+    /// Permission denied.
+    #[error("permission denied on {path}")]
+    PermissionDenied {
+        /// The file or directory.
+        path: PathBuf,
+    },
+    /// Any other I/O error.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    fn from_io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        // ENOSPC = 28, EDQUOT = 122 on Linux.
+        match (source.kind(), source.raw_os_error()) {
+            (io::ErrorKind::StorageFull, _) | (_, Some(28 | 122)) => Error::NoSpace {
+                path: path.to_owned(),
+            },
+            (io::ErrorKind::PermissionDenied, _) => Error::PermissionDenied {
+                path: path.to_owned(),
+            },
+            _ => Error::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
+/// A Maildir: a directory with `tmp/`, `new/` and `cur/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+impl Maildir {
+    /// A Maildir at `root`; nothing is touched until it is used.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates `tmp/`, `new/` and `cur/` (mode 0700) if missing, durably.
+    pub fn create(&self) -> Result<(), Error> {
+        if self.root.join("tmp").is_dir()
+            && self.root.join("new").is_dir()
+            && self.root.join("cur").is_dir()
+        {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        for sub in ["tmp", "new", "cur"] {
+            let dir = self.root.join(sub);
+            builder
+                .create(&dir)
+                .map_err(|e| Error::from_io("creating", &dir, e))?;
+        }
+        // The new directory entries must survive a crash as much as the message will.
+        sync_dir(&self.root)?;
+        if let Some(parent) = self.root.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    /// Names of the messages in `new/` (not yet seen by a mail client).
+    pub fn list_new(&self) -> Result<Vec<String>, Error> {
+        list(&self.root.join("new"))
+    }
+
+    /// Names of the messages in `cur/`.
+    pub fn list_cur(&self) -> Result<Vec<String>, Error> {
+        list(&self.root.join("cur"))
+    }
+}
+
+fn list(dir: &Path) -> Result<Vec<String>, Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::from_io("listing", dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::from_io("listing", dir, e))?;
+        if let Some(name) = entry.file_name().to_str()
+            && !name.starts_with('.')
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::from_io("syncing directory", dir, e))
+}
+
+static DELIVERIES: AtomicU64 = AtomicU64::new(0);
+
+/// Escapes the host name as the Maildir spec asks: `/` and `:` would break the name.
+fn safe_host(host: &str) -> String {
+    host.replace('/', "\\057").replace(':', "\\072")
+}
+
+/// A message being written into a Maildir's `tmp/`.
+#[derive(Debug)]
+pub struct Delivery {
+    maildir: Maildir,
+    base_name: String,
+    tmp_path: PathBuf,
+    file: Option<BufWriter<File>>,
+    size: u64,
+    vsize: u64,
+    last_byte: u8,
+}
+
+impl Delivery {
+    /// Creates the Maildir if needed and opens a new file in its `tmp/`.
+    pub fn begin(maildir: &Maildir, host: &str) -> Result<Self, Error> {
+        maildir.create()?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
+        let base_name = format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            n,
+            safe_host(host)
+        );
+        let tmp_path = maildir.root.join("tmp").join(&base_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp_path)
+            .map_err(|e| Error::from_io("creating", &tmp_path, e))?;
+        Ok(Self {
+            maildir: maildir.clone(),
+            base_name,
+            tmp_path,
+            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            size: 0,
+            vsize: 0,
+            last_byte: b'\n',
+        })
+    }
+
+    /// Octets written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends part of the message.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        file.write_all(chunk)
+            .map_err(|e| Error::from_io("writing", &self.tmp_path, e))?;
+        // W= is the size with CRLF line ends: count the LFs that lack their CR.
+        let mut prev = self.last_byte;
+        let mut bare = 0u64;
+        for i in memchr::memchr_iter(b'\n', chunk) {
+            let before = if i == 0 { prev } else { chunk[i - 1] };
+            if before != b'\r' {
+                bare += 1;
+            }
+        }
+        if let Some(&last) = chunk.last() {
+            prev = last;
+        }
+        self.last_byte = prev;
+        self.size += chunk.len() as u64;
+        self.vsize += chunk.len() as u64 + bare;
+        Ok(())
+    }
+
+    /// Makes the message durable in this Maildir's `new/`, and in each of `also` (hard links
+    /// where the file system allows, copies otherwise). Returns the final paths, this Maildir's
+    /// first. When it returns `Ok`, every copy is on disk.
+    pub fn commit(mut self, also: &[&Maildir]) -> Result<Vec<PathBuf>, Error> {
+        let Some(writer) = self.file.take() else {
+            return Err(Error::Io {
+                action: "committing",
+                path: self.tmp_path.clone(),
+                source: io::Error::other("delivery already finished"),
+            });
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+        drop(file);
+        let final_name = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
+        let mut paths = Vec::with_capacity(1 + also.len());
+        let mut linked: Vec<PathBuf> = Vec::new();
+        let result = (|| {
+            for other in also {
+                other.create()?;
+                let target = other.root.join("new").join(&final_name);
+                match fs::hard_link(&self.tmp_path, &target) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(18) => {
+                        // EXDEV: another file system; copy through its own tmp/.
+                        copy_durably(&self.tmp_path, other, &final_name)?;
+                    }
+                    Err(e) => return Err(Error::from_io("linking", &target, e)),
+                }
+                linked.push(target.clone());
+                paths.push(target);
+            }
+            let target = self.maildir.root.join("new").join(&final_name);
+            fs::rename(&self.tmp_path, &target)
+                .map_err(|e| Error::from_io("renaming", &target, e))?;
+            paths.insert(0, target);
+            let mut dirs: Vec<PathBuf> = paths
+                .iter()
+                .filter_map(|p| p.parent().map(Path::to_path_buf))
+                .collect();
+            dirs.sort();
+            dirs.dedup();
+            for dir in dirs {
+                sync_dir(&dir)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(paths),
+            Err(e) => {
+                // Nothing half-delivered stays visible.
+                for p in linked.iter().chain(paths.first()) {
+                    let _ = fs::remove_file(p);
+                }
+                let _ = fs::remove_file(&self.tmp_path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Abandons the message and removes its temporary file.
+    pub fn abort(mut self) {
+        self.discard();
+    }
+
+    fn discard(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+fn copy_durably(source: &Path, to: &Maildir, name: &str) -> Result<(), Error> {
+    let tmp = to.root.join("tmp").join(name);
+    fs::copy(source, &tmp).map_err(|e| Error::from_io("copying", &tmp, e))?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::from_io("syncing", &tmp, e))?;
+    let target = to.root.join("new").join(name);
+    fs::rename(&tmp, &target).map_err(|e| Error::from_io("renaming", &target, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("maildir-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn deliver_creates_layout_and_names() {
+        let dir = temp("names");
+        let md = Maildir::new(dir.join("a"));
+        let mut d = Delivery::begin(&md, "mx/1:2").unwrap();
+        d.write(b"a\r\nb\n").unwrap();
+        d.write(b"\nc").unwrap();
+        let paths = d.commit(&[]).unwrap();
+        let name = paths[0].file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(name.contains(".mx\\0571\\0722,S=7,W=9"), "{name}");
+        assert!(md.path().join("cur").is_dir());
+        assert_eq!(md.list_new().unwrap(), vec![name]);
+        assert!(
+            fs::read_dir(md.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn dropped_delivery_leaves_nothing() {
+        let dir = temp("drop");
+        let md = Maildir::new(&dir);
+        let mut d = Delivery::begin(&md, "h").unwrap();
+        d.write(b"partial").unwrap();
+        drop(d);
+        assert!(md.list_new().unwrap().is_empty());
+        assert!(fs::read_dir(dir.join("tmp")).unwrap().next().is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn several_mailboxes_get_the_same_bytes() {
+        let dir = temp("multi");
+        let a = Maildir::new(dir.join("a"));
+        let b = Maildir::new(dir.join("b"));
+        let c = Maildir::new(dir.join("c"));
+        let mut d = Delivery::begin(&a, "h").unwrap();
+        d.write(b"hello\r\n").unwrap();
+        let paths = d.commit(&[&b, &c]).unwrap();
+        assert_eq!(paths.len(), 3);
+        for p in &paths {
+            assert_eq!(fs::read(p).unwrap(), b"hello\r\n");
+        }
+        assert_eq!(b.list_new().unwrap().len(), 1);
+        assert!(fs::read_dir(dir.join("a/tmp")).unwrap().next().is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unwritable_mailbox_is_a_typed_error() {
+        let dir = temp("perm");
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("not-a-dir");
+        fs::write(&file, b"x").unwrap();
+        let err = Delivery::begin(&Maildir::new(file.join("sub")), "h").unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
