@@ -1,1 +1,357 @@
-fn main() {}
+//! `mailserver`: the daemon (`serve`) and its admin commands.
+
+mod accounts;
+mod config;
+mod mail;
+mod password;
+mod smtp;
+mod tls;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::password::Scheme;
+
+/// How long sessions in the middle of a message get to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+#[command(
+    name = "mailserver",
+    version,
+    about = "A mail server: SMTP into Maildir, with an admin CLI"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it, the embedded defaults are used.
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Show or check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage the domains we receive mail for.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
+    },
+    /// Manage mailboxes.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage aliases, catch-alls (`@domain`) and forwards.
+    Alias {
+        #[command(subcommand)]
+        command: AliasCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the full default configuration, with comments.
+    Default,
+    /// Load the configuration and report errors.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    /// Accept mail for DOMAIN.
+    Add { domain: String },
+    /// List domains.
+    List,
+    /// Stop accepting mail for DOMAIN (it must have no mailboxes or aliases left).
+    Remove { domain: String },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a mailbox. Without --password-stdin, a random password is generated and printed.
+    Add {
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Password hash scheme.
+        #[arg(long, value_enum, default_value = "argon2id")]
+        scheme: Scheme,
+    },
+    /// List mailboxes, optionally of one domain.
+    List { domain: Option<String> },
+    /// Delete a mailbox account (its mail stays on disk).
+    Remove { address: String },
+    /// Set a mailbox's password.
+    Passwd {
+        address: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long, value_enum, default_value = "argon2id")]
+        scheme: Scheme,
+    },
+}
+
+#[derive(Subcommand)]
+enum AliasCommand {
+    /// Deliver mail for SOURCE (an address, or @domain for a catch-all) to TARGETs.
+    Add {
+        source: String,
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// List aliases, optionally of one domain.
+    List { domain: Option<String> },
+    /// Remove TARGETs from an alias, or the whole alias if none are given.
+    Remove {
+        source: String,
+        targets: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailserver: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+fn run(cli: Cli) -> Result<(), AnyError> {
+    if let Command::Config {
+        command: ConfigCommand::Default,
+    } = cli.command
+    {
+        print!("{}", config::DEFAULT_CONFIG);
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve(config))
+        }
+        Command::Config { .. } => {
+            println!("configuration is valid; hostname {}", config.hostname);
+            Ok(())
+        }
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(admin(config, command))
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILSERVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
+    if !password_stdin {
+        return Ok((password::generate()?, true));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("empty password on standard input".into());
+    }
+    if std::io::stdin().is_terminal() {
+        warn!("the password was typed on a terminal and echoed");
+    }
+    Ok((password, false))
+}
+
+async fn admin(config: Config, command: Command) -> Result<(), AnyError> {
+    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
+    let result = admin_command(&accounts, command).await;
+    accounts.close().await;
+    result
+}
+
+async fn admin_command(accounts: &Accounts, command: Command) -> Result<(), AnyError> {
+    match command {
+        Command::Domain { command } => match command {
+            DomainCommand::Add { domain } => {
+                println!("added domain {}", accounts.add_domain(&domain).await?)
+            }
+            DomainCommand::List => {
+                for (d, active) in accounts.list_domains().await? {
+                    println!("{d}{}", if active { "" } else { " (inactive)" });
+                }
+            }
+            DomainCommand::Remove { domain } => {
+                println!("removed domain {}", accounts.remove_domain(&domain).await?)
+            }
+        },
+        Command::User { command } => match command {
+            UserCommand::Add {
+                address,
+                password_stdin,
+                scheme,
+            } => {
+                accounts::normalize_address(&address)?;
+                let (password, generated) = read_password(password_stdin)?;
+                let hash = password::hash(scheme, &password)?;
+                let address = accounts.add_user(&address, &hash).await?;
+                println!("added user {address}");
+                if generated {
+                    println!("password: {password}");
+                }
+            }
+            UserCommand::List { domain } => {
+                for (user, maildir, active) in accounts.list_users(domain.as_deref()).await? {
+                    println!(
+                        "{user}\t{maildir}{}",
+                        if active { "" } else { "\t(inactive)" }
+                    );
+                }
+            }
+            UserCommand::Remove { address } => {
+                let (address, maildir) = accounts.remove_user(&address).await?;
+                println!(
+                    "removed user {address}; its mail is kept in {}",
+                    maildir.display()
+                );
+            }
+            UserCommand::Passwd {
+                address,
+                password_stdin,
+                scheme,
+            } => {
+                accounts::normalize_address(&address)?;
+                let (password, generated) = read_password(password_stdin)?;
+                let hash = password::hash(scheme, &password)?;
+                let address = accounts.set_password(&address, &hash).await?;
+                println!("password changed for {address}");
+                if generated {
+                    println!("password: {password}");
+                }
+            }
+        },
+        Command::Alias { command } => match command {
+            AliasCommand::Add { source, targets } => {
+                let (source, external) = accounts.add_alias(&source, &targets).await?;
+                println!("alias {source} -> {}", targets.join(", "));
+                if !external.is_empty() {
+                    eprintln!(
+                        "note: {} outside our domains; forwarding needs the outbound queue, which is not \
+                         implemented yet, so mail to {source} is deferred (4xx) rather than lost until then",
+                        external.join(", ")
+                    );
+                }
+            }
+            AliasCommand::List { domain } => {
+                for (address, goto) in accounts.list_aliases(domain.as_deref()).await? {
+                    println!("{address}\t{goto}");
+                }
+            }
+            AliasCommand::Remove { source, targets } => {
+                println!(
+                    "updated alias {}",
+                    accounts.remove_alias(&source, &targets).await?
+                )
+            }
+        },
+        Command::Serve | Command::Config { .. } => {}
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), AnyError> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(config.mail_root())
+        .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
+    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
+    let tls = tls::server_config(&config)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let service = Arc::new(smtp::SmtpService::new(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor),
+    ));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut listeners = Vec::new();
+    for addr in &config.listen.smtp {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} (smtp): {e}"))?;
+        info!(%addr, "listening for smtp");
+        listeners.push(tokio::spawn(smtp::serve(
+            listener,
+            service.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    if listeners.is_empty() {
+        warn!("no listeners configured; nothing to do");
+    }
+    info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "mailserver ready");
+
+    wait_for_signal().await?;
+    info!("shutting down: no new connections; open sessions finish their current message");
+    let _ = shutdown_tx.send(true);
+    for l in listeners {
+        let _ = l.await;
+    }
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while service.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = service.active.load(Ordering::SeqCst);
+    if left > 0 {
+        error!(
+            sessions = left,
+            "grace period over; aborting sessions (unacknowledged messages are discarded)"
+        );
+    }
+    accounts.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<(), AnyError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+    Ok(())
+}

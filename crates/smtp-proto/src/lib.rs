@@ -60,7 +60,7 @@ pub mod types;
 
 pub use command::{Body, Command, MailParams, Notify, RcptParams, Ret};
 pub use frame::{BodyDefect, DefectPolicy};
-pub use parse::{ParseError, parse_command, parse_reply};
+pub use parse::{ParseError, parse_command, parse_mailbox, parse_reply};
 pub use session::{
     AbortReason, AnswerError, AuthMechanism, BodyKind, Config, Event, Limits, ServerSession,
     SessionError,

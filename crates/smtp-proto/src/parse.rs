@@ -360,6 +360,11 @@ fn split_params(s: &str) -> Result<Vec<(String, Option<&str>)>, ParseError> {
     Ok(out)
 }
 
+/// Parses an address, `<local@domain>` or bare `local@domain` (as an admin types it).
+pub fn parse_mailbox(s: &str) -> Option<Mailbox> {
+    parse_path(s)
+}
+
 /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`, also accepting a bare mailbox as lenient servers do.
 fn parse_path(s: &str) -> Option<Mailbox> {
     let result: PResult<'_, Mailbox> = if s.starts_with('<') {

@@ -435,10 +435,25 @@ impl ServerSession {
         }
     }
 
+    /// The server is shutting down: queue 421 and close. Call it between messages; a message
+    /// in progress should be finished (or abandoned) first.
+    pub fn shutdown(&mut self) {
+        if !self.closing {
+            let text = format!("{} Service shutting down", self.config.hostname);
+            self.queue(reply_or(421, 4, 3, 2, &text, "Service shutting down"));
+            self.close();
+        }
+    }
+
+    /// Whether a message body is being received (DATA or BDAT in progress).
+    pub fn in_message(&self) -> bool {
+        matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
+            || self.tx.as_ref().is_some_and(|t| t.body.is_some())
+    }
+
     /// The client went away. Returns whether a message was cut off in the middle.
     pub fn handle_eof(&mut self) -> bool {
-        let mid_message = matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
-            || self.tx.as_ref().is_some_and(|t| t.body.is_some());
+        let mid_message = self.in_message();
         self.closing = true;
         self.output.clear();
         mid_message
@@ -661,13 +676,14 @@ impl ServerSession {
         self.input.clear();
     }
 
-    fn esmtp(&self) -> bool {
+    /// Whether the client said EHLO (or nothing yet) rather than HELO.
+    pub fn is_esmtp(&self) -> bool {
         self.helo.as_ref().is_none_or(|(_, extended)| *extended)
     }
 
     /// Queues a reply, dropping the enhanced code for a client that said HELO (RFC 2034).
     fn queue(&mut self, reply: Reply) {
-        if self.esmtp() {
+        if self.is_esmtp() {
             reply.encode(&mut self.output);
         } else {
             reply.without_enhanced().encode(&mut self.output);
@@ -859,7 +875,7 @@ impl ServerSession {
             || params.ret.is_some()
             || params.envid.is_some()
             || params.auth.is_some();
-        if has_params && !self.esmtp() {
+        if has_params && !self.is_esmtp() {
             return unsupported("parameters need EHLO");
         }
         if params.ret.is_some() || params.envid.is_some() {

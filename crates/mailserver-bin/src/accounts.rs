@@ -1,0 +1,688 @@
+//! Domains, mailboxes and aliases in an SQLite file, in PostfixAdmin's table shapes (`domain`,
+//! `mailbox`, `alias` with comma-separated `goto`), so the same queries serve its MariaDB later.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AccountsError {
+    #[error("unsupported accounts url {0:?}: only sqlite:PATH is implemented so far")]
+    UnsupportedUrl(String),
+    #[error("account database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot create directory for the account database {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0:?} is not a valid domain name")]
+    BadDomain(String),
+    #[error("{0:?} is not a valid email address")]
+    BadAddress(String),
+    #[error("domain {0} already exists")]
+    DuplicateDomain(String),
+    #[error("domain {0} does not exist (add it with `mailserver domain add {0}`)")]
+    UnknownDomain(String),
+    #[error(
+        "domain {domain} still has {mailboxes} mailbox(es) and {aliases} alias(es); remove them first"
+    )]
+    DomainNotEmpty {
+        domain: String,
+        mailboxes: i64,
+        aliases: i64,
+    },
+    #[error("user {0} already exists")]
+    DuplicateUser(String),
+    #[error("user {0} does not exist")]
+    UnknownUser(String),
+    #[error("alias {0} does not exist")]
+    UnknownAlias(String),
+    #[error("alias {source_address} has no target {target}")]
+    UnknownTarget {
+        source_address: String,
+        target: String,
+    },
+}
+
+/// Where mail for a recipient goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Our mailboxes, deduplicated.
+    Local(Vec<LocalMailbox>),
+    /// The domain is not one of ours.
+    NotOurDomain,
+    /// Our domain, but no such mailbox or alias.
+    Unknown,
+    /// An alias forwards outside our domains, which needs the outbound queue (not yet built).
+    ForwardUnavailable(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LocalMailbox {
+    pub username: String,
+    pub maildir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    pool: SqlitePool,
+    mail_root: PathBuf,
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS domain (
+        domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        description TEXT NOT NULL DEFAULT '',
+        aliases INTEGER NOT NULL DEFAULT 0,
+        mailboxes INTEGER NOT NULL DEFAULT 0,
+        maxquota INTEGER NOT NULL DEFAULT 0,
+        quota INTEGER NOT NULL DEFAULT 0,
+        transport TEXT NOT NULL DEFAULT 'virtual',
+        backupmx INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE TABLE IF NOT EXISTS mailbox (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        password TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        maildir TEXT NOT NULL,
+        quota INTEGER NOT NULL DEFAULT 0,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE INDEX IF NOT EXISTS mailbox_domain ON mailbox (domain)",
+    "CREATE TABLE IF NOT EXISTS alias (
+        address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        goto TEXT NOT NULL,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE INDEX IF NOT EXISTS alias_domain ON alias (domain)",
+];
+
+/// How deep alias chains may go before we stop following them.
+const MAX_ALIAS_EXPANSIONS: usize = 100;
+
+fn split_address(address: &str) -> Option<(&str, &str)> {
+    address.rsplit_once('@')
+}
+
+/// Lower-cases and validates a domain name.
+pub fn normalize_domain(domain: &str) -> Result<String, AccountsError> {
+    let d = domain.trim().trim_end_matches('.').to_lowercase();
+    smtp_proto::types::validate_domain(&d).map_err(|_| AccountsError::BadDomain(domain.into()))?;
+    if !d.contains('.') && d != "localhost" {
+        return Err(AccountsError::BadDomain(domain.into()));
+    }
+    Ok(d)
+}
+
+/// Lower-cases and validates an address (`local@domain`).
+pub fn normalize_address(address: &str) -> Result<String, AccountsError> {
+    let bad = || AccountsError::BadAddress(address.into());
+    let mailbox = smtp_proto::parse_mailbox(address.trim()).ok_or_else(bad)?;
+    let domain = mailbox.domain().ok_or_else(bad)?;
+    let domain = normalize_domain(domain).map_err(|_| bad())?;
+    if mailbox.local_part().contains([',', ' ']) {
+        return Err(bad());
+    }
+    Ok(format!("{}@{domain}", mailbox.local_part().to_lowercase()))
+}
+
+impl Accounts {
+    pub async fn open(url: &str, mail_root: &Path) -> Result<Self, AccountsError> {
+        let Some(path) = url.strip_prefix("sqlite:") else {
+            return Err(AccountsError::UnsupportedUrl(url.into()));
+        };
+        let path = path.trim_start_matches("//");
+        if let Some(parent) = Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            mail_root: mail_root.to_owned(),
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- domains ----
+
+    pub async fn add_domain(&self, domain: &str) -> Result<String, AccountsError> {
+        let domain = normalize_domain(domain)?;
+        let result = sqlx::query("INSERT INTO domain (domain) VALUES (?) ON CONFLICT DO NOTHING")
+            .bind(&domain)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::DuplicateDomain(domain));
+        }
+        Ok(domain)
+    }
+
+    pub async fn list_domains(&self) -> Result<Vec<(String, bool)>, AccountsError> {
+        let rows =
+            sqlx::query("SELECT domain, active FROM domain WHERE domain <> 'ALL' ORDER BY domain")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("domain")?, r.try_get::<i64, _>("active")? != 0)))
+            .collect()
+    }
+
+    pub async fn remove_domain(&self, domain: &str) -> Result<String, AccountsError> {
+        let domain = normalize_domain(domain)?;
+        self.require_domain(&domain).await?;
+        let mailboxes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox WHERE domain = ?")
+            .bind(&domain)
+            .fetch_one(&self.pool)
+            .await?;
+        let aliases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alias WHERE domain = ?")
+            .bind(&domain)
+            .fetch_one(&self.pool)
+            .await?;
+        if mailboxes > 0 || aliases > 0 {
+            return Err(AccountsError::DomainNotEmpty {
+                domain,
+                mailboxes,
+                aliases,
+            });
+        }
+        sqlx::query("DELETE FROM domain WHERE domain = ?")
+            .bind(&domain)
+            .execute(&self.pool)
+            .await?;
+        Ok(domain)
+    }
+
+    async fn require_domain(&self, domain: &str) -> Result<(), AccountsError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM domain WHERE domain = ?")
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await?;
+        match found {
+            Some(_) => Ok(()),
+            None => Err(AccountsError::UnknownDomain(domain.into())),
+        }
+    }
+
+    /// Whether we accept mail for `domain` (an active row, PostfixAdmin's `ALL` pseudo row excluded).
+    pub async fn is_local_domain(&self, domain: &str) -> Result<bool, AccountsError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL'",
+        )
+        .bind(domain.trim_end_matches('.'))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    // ---- users ----
+
+    pub async fn add_user(
+        &self,
+        address: &str,
+        password_hash: &str,
+    ) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let (local, domain) =
+            split_address(&address).ok_or_else(|| AccountsError::BadAddress(address.clone()))?;
+        self.require_domain(domain).await?;
+        let maildir = format!("{domain}/{local}/");
+        let result = sqlx::query(
+            "INSERT INTO mailbox (username, password, maildir, local_part, domain) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&address)
+        .bind(password_hash)
+        .bind(&maildir)
+        .bind(local)
+        .bind(domain)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::DuplicateUser(address));
+        }
+        Ok(address)
+    }
+
+    pub async fn list_users(
+        &self,
+        domain: Option<&str>,
+    ) -> Result<Vec<(String, String, bool)>, AccountsError> {
+        let rows = match domain {
+            Some(d) => {
+                let d = normalize_domain(d)?;
+                self.require_domain(&d).await?;
+                sqlx::query("SELECT username, maildir, active FROM mailbox WHERE domain = ? ORDER BY username")
+                    .bind(d)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT username, maildir, active FROM mailbox ORDER BY domain, username",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let maildir: String = r.try_get("maildir")?;
+                Ok((
+                    r.try_get("username")?,
+                    self.maildir_path(&maildir).display().to_string(),
+                    r.try_get::<i64, _>("active")? != 0,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn remove_user(&self, address: &str) -> Result<(String, PathBuf), AccountsError> {
+        let address = normalize_address(address)?;
+        let maildir: Option<String> =
+            sqlx::query_scalar("SELECT maildir FROM mailbox WHERE username = ?")
+                .bind(&address)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(maildir) = maildir else {
+            return Err(AccountsError::UnknownUser(address));
+        };
+        sqlx::query("DELETE FROM mailbox WHERE username = ?")
+            .bind(&address)
+            .execute(&self.pool)
+            .await?;
+        Ok((address, self.maildir_path(&maildir)))
+    }
+
+    pub async fn set_password(
+        &self,
+        address: &str,
+        password_hash: &str,
+    ) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let result = sqlx::query(
+            "UPDATE mailbox SET password = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
+        )
+        .bind(password_hash)
+        .bind(&address)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownUser(address));
+        }
+        Ok(address)
+    }
+
+    /// The stored hash of an active user, for authentication.
+    pub async fn password_hash(&self, address: &str) -> Result<Option<String>, AccountsError> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(None);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT m.password FROM mailbox m JOIN domain d ON d.domain = m.domain
+             WHERE m.username = ? AND m.active = 1 AND d.active = 1",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    fn maildir_path(&self, maildir: &str) -> PathBuf {
+        let p = Path::new(maildir);
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.mail_root.join(p)
+        }
+    }
+
+    // ---- aliases ----
+
+    /// Adds targets to an alias (creating it). `source` is `local@domain` or `@domain`
+    /// (catch-all). Returns the normalized source and the targets outside our domains.
+    pub async fn add_alias(
+        &self,
+        source: &str,
+        targets: &[String],
+    ) -> Result<(String, Vec<String>), AccountsError> {
+        let (source, domain) = normalize_alias_source(source)?;
+        self.require_domain(&domain).await?;
+        let mut goto = self.alias_targets(&source).await?.unwrap_or_default();
+        let mut external = Vec::new();
+        for t in targets {
+            let t = normalize_address(t)?;
+            if let Some((_, d)) = split_address(&t)
+                && !self.is_local_domain(d).await?
+            {
+                external.push(t.clone());
+            }
+            if !goto.contains(&t) {
+                goto.push(t);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO alias (address, goto, domain) VALUES (?, ?, ?)
+             ON CONFLICT (address) DO UPDATE SET goto = excluded.goto, modified = CURRENT_TIMESTAMP",
+        )
+        .bind(&source)
+        .bind(goto.join(","))
+        .bind(&domain)
+        .execute(&self.pool)
+        .await?;
+        Ok((source, external))
+    }
+
+    /// Removes targets from an alias, or the whole alias when `targets` is empty.
+    pub async fn remove_alias(
+        &self,
+        source: &str,
+        targets: &[String],
+    ) -> Result<String, AccountsError> {
+        let (source, _) = normalize_alias_source(source)?;
+        let Some(mut goto) = self.alias_targets(&source).await? else {
+            return Err(AccountsError::UnknownAlias(source));
+        };
+        for t in targets {
+            let t = normalize_address(t)?;
+            let before = goto.len();
+            goto.retain(|g| *g != t);
+            if goto.len() == before {
+                return Err(AccountsError::UnknownTarget {
+                    source_address: source,
+                    target: t,
+                });
+            }
+        }
+        if targets.is_empty() || goto.is_empty() {
+            sqlx::query("DELETE FROM alias WHERE address = ?")
+                .bind(&source)
+                .execute(&self.pool)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE alias SET goto = ?, modified = CURRENT_TIMESTAMP WHERE address = ?",
+            )
+            .bind(goto.join(","))
+            .bind(&source)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(source)
+    }
+
+    pub async fn list_aliases(
+        &self,
+        domain: Option<&str>,
+    ) -> Result<Vec<(String, String)>, AccountsError> {
+        let rows = match domain {
+            Some(d) => {
+                let d = normalize_domain(d)?;
+                self.require_domain(&d).await?;
+                sqlx::query("SELECT address, goto FROM alias WHERE domain = ? AND address <> goto ORDER BY address")
+                    .bind(d)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(
+                "SELECT address, goto FROM alias WHERE address <> goto ORDER BY domain, address",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        };
+        rows.iter()
+            .map(|r| Ok((r.try_get("address")?, r.try_get("goto")?)))
+            .collect()
+    }
+
+    async fn alias_targets(&self, address: &str) -> Result<Option<Vec<String>>, AccountsError> {
+        let goto: Option<String> = sqlx::query_scalar("SELECT goto FROM alias WHERE address = ?")
+            .bind(address)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(goto.map(|g| {
+            g.split(',')
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect()
+        }))
+    }
+
+    async fn active_alias(&self, address: &str) -> Result<Option<Vec<String>>, AccountsError> {
+        let goto: Option<String> =
+            sqlx::query_scalar("SELECT goto FROM alias WHERE address = ? AND active = 1")
+                .bind(address)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(goto.map(|g| {
+            g.split(',')
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect()
+        }))
+    }
+
+    async fn active_mailbox(&self, address: &str) -> Result<Option<LocalMailbox>, AccountsError> {
+        let maildir: Option<String> =
+            sqlx::query_scalar("SELECT maildir FROM mailbox WHERE username = ? AND active = 1")
+                .bind(address)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(maildir.map(|m| LocalMailbox {
+            username: address.to_owned(),
+            maildir: self.maildir_path(&m),
+        }))
+    }
+
+    /// Resolves a recipient: exact alias first (a self-reference in its targets means "keep a
+    /// copy"), then the mailbox, then the domain's catch-all; alias targets resolve recursively.
+    pub async fn resolve(&self, address: &str) -> Result<Resolution, AccountsError> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(Resolution::Unknown);
+        };
+        let Some((_, domain)) = split_address(&address) else {
+            return Ok(Resolution::Unknown);
+        };
+        if !self.is_local_domain(domain).await? {
+            return Ok(Resolution::NotOurDomain);
+        }
+        let mut found: Vec<LocalMailbox> = Vec::new();
+        let mut forwards = Vec::new();
+        let mut seen = HashSet::new();
+        let mut queue = vec![(address.clone(), false)];
+        let mut expansions = 0;
+        while let Some((addr, mailbox_only)) = queue.pop() {
+            if !seen.insert((addr.clone(), mailbox_only)) {
+                continue;
+            }
+            expansions += 1;
+            if expansions > MAX_ALIAS_EXPANSIONS {
+                tracing::warn!(%address, "alias expansion limit reached");
+                break;
+            }
+            let Some((_, d)) = split_address(&addr) else {
+                continue;
+            };
+            if !self.is_local_domain(d).await? {
+                forwards.push(addr);
+                continue;
+            }
+            if !mailbox_only && let Some(targets) = self.active_alias(&addr).await? {
+                for t in targets {
+                    let self_reference = t == addr;
+                    queue.push((t, self_reference));
+                }
+                continue;
+            }
+            if let Some(mb) = self.active_mailbox(&addr).await? {
+                if !found.contains(&mb) {
+                    found.push(mb);
+                }
+                continue;
+            }
+            if mailbox_only {
+                continue;
+            }
+            if let Some(targets) = self.active_alias(&format!("@{d}")).await? {
+                for t in targets {
+                    queue.push((t, false));
+                }
+            } else if addr != address {
+                tracing::warn!(%address, target = %addr, "alias target does not exist");
+            }
+        }
+        if !forwards.is_empty() {
+            return Ok(Resolution::ForwardUnavailable(forwards));
+        }
+        if found.is_empty() {
+            return Ok(Resolution::Unknown);
+        }
+        Ok(Resolution::Local(found))
+    }
+}
+
+fn normalize_alias_source(source: &str) -> Result<(String, String), AccountsError> {
+    if let Some(domain) = source.trim().strip_prefix('@') {
+        let d = normalize_domain(domain)?;
+        return Ok((format!("@{d}"), d));
+    }
+    let address = normalize_address(source)?;
+    let domain = split_address(&address)
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    Ok((address, domain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fresh(name: &str) -> (Accounts, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("accounts-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let accounts = Accounts::open(
+            &format!("sqlite:{}", dir.join("a.db").display()),
+            &dir.join("mail"),
+        )
+        .await
+        .unwrap();
+        (accounts, dir)
+    }
+
+    #[tokio::test]
+    async fn domains_users_aliases() {
+        let (a, dir) = fresh("basic").await;
+        a.add_domain("Example.COM").await.unwrap();
+        assert!(matches!(
+            a.add_domain("example.com").await,
+            Err(AccountsError::DuplicateDomain(_))
+        ));
+        assert!(matches!(
+            a.add_domain("bad_domain").await,
+            Err(AccountsError::BadDomain(_))
+        ));
+        a.add_user("Alice@example.com", "{PLAIN}x").await.unwrap();
+        assert!(matches!(
+            a.add_user("alice@example.com", "x").await,
+            Err(AccountsError::DuplicateUser(_))
+        ));
+        assert!(matches!(
+            a.add_user("bob@nowhere.example", "x").await,
+            Err(AccountsError::UnknownDomain(_))
+        ));
+        assert!(matches!(
+            a.add_user("not an address", "x").await,
+            Err(AccountsError::BadAddress(_))
+        ));
+        let alice = LocalMailbox {
+            username: "alice@example.com".into(),
+            maildir: dir.join("mail/example.com/alice/"),
+        };
+        assert_eq!(
+            a.resolve("ALICE@example.com").await.unwrap(),
+            Resolution::Local(vec![alice.clone()])
+        );
+        assert_eq!(
+            a.resolve("bob@example.com").await.unwrap(),
+            Resolution::Unknown
+        );
+        assert_eq!(
+            a.resolve("bob@other.example").await.unwrap(),
+            Resolution::NotOurDomain
+        );
+        a.add_alias("sales@example.com", &["alice@example.com".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            a.resolve("sales@example.com").await.unwrap(),
+            Resolution::Local(vec![alice.clone()])
+        );
+        a.add_alias("@example.com", &["alice@example.com".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            a.resolve("anyone@example.com").await.unwrap(),
+            Resolution::Local(vec![alice.clone()])
+        );
+        let (_, external) = a
+            .add_alias("fwd@example.com", &["x@elsewhere.example".into()])
+            .await
+            .unwrap();
+        assert_eq!(external, vec!["x@elsewhere.example".to_owned()]);
+        assert!(matches!(
+            a.resolve("fwd@example.com").await.unwrap(),
+            Resolution::ForwardUnavailable(_)
+        ));
+        // A loop ends.
+        a.add_alias("l1@example.com", &["l2@example.com".into()])
+            .await
+            .unwrap();
+        a.add_alias(
+            "l2@example.com",
+            &["l1@example.com".into(), "alice@example.com".into()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            a.resolve("l1@example.com").await.unwrap(),
+            Resolution::Local(vec![alice])
+        );
+        assert!(matches!(
+            a.remove_domain("example.com").await,
+            Err(AccountsError::DomainNotEmpty { .. })
+        ));
+        a.remove_alias("l2@example.com", &["l1@example.com".into()])
+            .await
+            .unwrap();
+        assert!(a.remove_alias("nope@example.com", &[]).await.is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,263 @@
+//! The TOML configuration and its defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The commented default configuration, printed by `mailserver config default`.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub hostname: String,
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    pub tls: Tls,
+    pub accounts: Accounts,
+    pub limits: Limits,
+    pub smtp: Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub smtp: Vec<SocketAddr>,
+    pub submission: Vec<SocketAddr>,
+    pub submissions: Vec<SocketAddr>,
+    pub imap: Vec<SocketAddr>,
+    pub imaps: Vec<SocketAddr>,
+    pub pop3: Vec<SocketAddr>,
+    pub pop3s: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub max_command_line: usize,
+    pub max_data_line: usize,
+    pub max_connections: usize,
+    pub max_errors: u32,
+    pub command_timeout: u64,
+    pub data_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    Reject,
+    Allow,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub require_helo: bool,
+    pub vrfy: bool,
+    pub bare_line_ending: Policy,
+    pub nul: Policy,
+    pub long_lines: Policy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hostname: system_hostname(),
+            data_dir: PathBuf::from("./data"),
+            listen: Listen::default(),
+            tls: Tls::default(),
+            accounts: Accounts::default(),
+            limits: Limits::default(),
+            smtp: Smtp::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Self {
+            smtp: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+            submission: Vec::new(),
+            submissions: Vec::new(),
+            imap: Vec::new(),
+            imaps: Vec::new(),
+            pop3: Vec::new(),
+            pop3s: Vec::new(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 512,
+            max_data_line: 1000,
+            max_connections: 200,
+            max_errors: 20,
+            command_timeout: 300,
+            data_timeout: 600,
+        }
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            require_helo: true,
+            vrfy: false,
+            bare_line_ending: Policy::Reject,
+            nul: Policy::Reject,
+            long_lines: Policy::Reject,
+        }
+    }
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+impl Config {
+    /// Reads `path`, or the embedded defaults when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        smtp_proto::types::validate_domain(&self.hostname).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "hostname {:?} is not a valid domain name",
+                self.hostname
+            ))
+        })?;
+        let unimplemented = [
+            ("submission", &self.listen.submission),
+            ("submissions", &self.listen.submissions),
+            ("imap", &self.listen.imap),
+            ("imaps", &self.listen.imaps),
+            ("pop3", &self.listen.pop3),
+            ("pop3s", &self.listen.pop3s),
+        ];
+        for (name, addrs) in unimplemented {
+            if !addrs.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "[listen] {name}: this listener is not implemented yet; leave the list empty"
+                )));
+            }
+        }
+        if self.limits.max_command_line < 512 {
+            return Err(ConfigError::Invalid(
+                "limits.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into(),
+            ));
+        }
+        if self.limits.max_recipients < 1 || self.limits.max_connections < 1 {
+            return Err(ConfigError::Invalid(
+                "limits.max_recipients and limits.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "set both tls.cert and tls.key, or neither".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The account database URL, defaulting to an SQLite file in the data directory.
+    pub fn accounts_url(&self) -> String {
+        if self.accounts.url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("accounts.db").display())
+        } else {
+            self.accounts.url.clone()
+        }
+    }
+
+    /// Where mail for `local@domain` lives unless the account names another path.
+    pub fn mail_root(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_config_matches_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG).unwrap();
+        let default = Config::default();
+        assert_eq!(
+            format!("{:?}", parsed.listen),
+            format!("{:?}", default.listen)
+        );
+        assert_eq!(
+            format!("{:?}", parsed.limits),
+            format!("{:?}", default.limits)
+        );
+        assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
+        assert_eq!(parsed.data_dir, default.data_dir);
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_unimplemented_listeners_are_errors() {
+        assert!(toml::from_str::<Config>("hostnme = \"x\"").is_err());
+        let c: Config =
+            toml::from_str("hostname = \"mx.example\"\n[listen]\nimap = [\"127.0.0.1:1143\"]")
+                .unwrap();
+        assert!(c.validate().is_err());
+    }
+}

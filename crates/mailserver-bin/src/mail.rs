@@ -1,0 +1,133 @@
+//! Small pieces of mail formatting: queue ids, RFC 5322 dates, the Received: header.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// A queue id unique within this host: microsecond clock and a counter, in upper-case hex.
+pub fn queue_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let micros = now.as_micros() as u64;
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed) & 0xFFFF;
+    format!("{:011X}{seq:04X}", micros & 0xFFF_FFFF_FFFF)
+}
+
+/// `Mon, 23 Nov 2026 01:36:12 +0000` (RFC 5322 §3.3), in UTC.
+pub fn rfc5322_date(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+pub struct ReceivedInfo<'a> {
+    pub helo: Option<&'a str>,
+    pub peer: SocketAddr,
+    pub hostname: &'a str,
+    pub esmtp: bool,
+    pub tls: bool,
+    pub authenticated: bool,
+    pub smtputf8: bool,
+    pub queue_id: &'a str,
+    /// Named in the header only when there is exactly one recipient (RFC 5321 §4.4).
+    pub single_recipient: Option<&'a str>,
+    pub time: SystemTime,
+}
+
+/// The trace header (RFC 5321 §4.4), folded with CRLF + TAB, ending in CRLF.
+pub fn received_header(info: &ReceivedInfo<'_>) -> String {
+    let protocol = match (info.smtputf8, info.esmtp) {
+        (true, _) => "UTF8SMTP",
+        (false, true) => "ESMTP",
+        (false, false) => "SMTP",
+    };
+    let suffix = match (info.tls, info.authenticated) {
+        (true, true) => "SA",
+        (true, false) => "S",
+        (false, true) => "A",
+        (false, false) => "",
+    };
+    let ip = info.peer.ip();
+    let mut h = String::with_capacity(256);
+    let helo = info.helo.unwrap_or("unknown");
+    let _ = write!(
+        h,
+        "Received: from {helo} ([{ip}])\r\n\tby {} (mailserver) with {protocol}{suffix} id {}",
+        info.hostname, info.queue_id
+    );
+    if let Some(rcpt) = info.single_recipient {
+        let _ = write!(h, "\r\n\tfor <{rcpt}>");
+    }
+    let _ = write!(h, ";\r\n\t{}\r\n", rfc5322_date(info.time));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc5322_date(UNIX_EPOCH), "Thu, 1 Jan 1970 00:00:00 +0000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_397_772);
+        assert_eq!(rfc5322_date(t), "Mon, 23 Nov 2026 01:36:12 +0000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc5322_date(leap), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn received() {
+        let h = received_header(&ReceivedInfo {
+            helo: Some("client.example"),
+            peer: "192.0.2.1:4000".parse().unwrap(),
+            hostname: "mx.example.com",
+            esmtp: true,
+            tls: true,
+            authenticated: false,
+            smtputf8: false,
+            queue_id: "ABC",
+            single_recipient: Some("a@example.com"),
+            time: UNIX_EPOCH,
+        });
+        assert_eq!(
+            h,
+            "Received: from client.example ([192.0.2.1])\r\n\tby mx.example.com (mailserver) with ESMTPS id ABC\r\n\tfor <a@example.com>;\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
+        );
+        assert_ne!(queue_id(), queue_id());
+    }
+}

@@ -1,0 +1,92 @@
+//! The TLS server configuration: the configured PEM files, or a self-signed certificate that is
+//! generated on first start and kept under `<data_dir>/tls/`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use thiserror::Error;
+
+use crate::config::Config;
+
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("cannot read TLS file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot write generated TLS file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("invalid TLS certificate or key: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
+    let (cert_path, key_path) = if config.tls.cert.as_os_str().is_empty() {
+        let dir = config.data_dir.join("tls");
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        if !cert.exists() || !key.exists() {
+            generate(&config.hostname, &cert, &key)?;
+        }
+        (cert, key)
+    } else {
+        (config.tls.cert.clone(), config.tls.key.clone())
+    };
+    let read_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| read_err(&cert_path, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| read_err(&cert_path, &e))?;
+    if certs.is_empty() {
+        return Err(read_err(&cert_path, &"no certificate in file"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_err(&key_path, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(server))
+}
+
+fn generate(hostname: &str, cert: &Path, key: &Path) -> Result<(), TlsError> {
+    let names = vec![hostname.to_owned(), "localhost".to_owned()];
+    let generated = rcgen::generate_simple_self_signed(names)?;
+    if let Some(dir) = cert.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    write_file(key, generated.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_file(cert, generated.cert.pem().as_bytes(), 0o644)?;
+    tracing::info!(cert = %cert.display(), "generated a self-signed certificate for {hostname}");
+    Ok(())
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
+    let err = |source| TlsError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(err)?;
+    f.write_all(data).map_err(err)?;
+    f.sync_all().map_err(err)
+}

@@ -1,0 +1,476 @@
+//! The real binary, spoken to by clients this project did not write (Python's smtplib, swaks)
+//! and, where no client does what we need (hand-made pipelines, BDAT), raw TCP.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Server, python, require, strip_received, write_file};
+
+const SEND: &str = r#"
+import smtplib, ssl, sys
+port, starttls, sender, rcpts, path = int(sys.argv[1]), sys.argv[2] == "tls", sys.argv[3], sys.argv[4].split(","), sys.argv[5]
+body = open(path, "rb").read()
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org", timeout=30)
+s.ehlo()
+if starttls:
+    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo()
+opts = ["SMTPUTF8"] if any(ord(c) > 127 for c in sender + "".join(rcpts)) else []
+refused = s.sendmail(sender, rcpts, body, mail_options=opts)
+print("refused", refused)
+s.quit()
+"#;
+
+fn send(server: &Server, tls: bool, from: &str, to: &[&str], body: &[u8]) -> String {
+    let path = server.dir.join(format!("msg-{}.eml", rand_suffix()));
+    write_file(&path, body);
+    python(
+        SEND,
+        &[
+            &server.port.to_string(),
+            if tls { "tls" } else { "plain" },
+            from,
+            &to.join(","),
+            path.to_str().unwrap(),
+        ],
+    )
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn plain_and_starttls_delivery_with_smtplib() {
+    let server = Server::start("basic", "");
+    let body = b"From: a@example.org\r\nSubject: plain\r\n\r\nHello plain\r\n";
+    send(
+        &server,
+        false,
+        "a@example.org",
+        &["alice@example.com"],
+        body,
+    );
+    let tls_body = b"From: a@example.org\r\nSubject: tls\r\n\r\nHello TLS\r\n";
+    send(
+        &server,
+        true,
+        "a@example.org",
+        &["alice@example.com", "bob@example.com"],
+        tls_body,
+    );
+    let alice = server.messages("alice@example.com");
+    assert_eq!(alice.len(), 2);
+    let bodies: Vec<&[u8]> = alice.iter().map(|m| strip_received(m)).collect();
+    assert!(bodies.contains(&&body[..]));
+    assert!(bodies.contains(&&tls_body[..]));
+    let tls_copy = alice
+        .iter()
+        .find(|m| strip_received(m) == tls_body)
+        .unwrap();
+    let header = String::from_utf8_lossy(&tls_copy[..tls_copy.len() - tls_body.len()]).into_owned();
+    assert!(header.contains("with ESMTPS id"), "{header}");
+    assert!(
+        header.contains("from client.example.org ([127.0.0.1])"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("for <"),
+        "two recipients: no for clause: {header}"
+    );
+    assert_eq!(server.messages("bob@example.com").len(), 1);
+    assert!(server.tmp_is_empty("alice@example.com"));
+    // The file name carries sizes Dovecot reads instead of stat()ing.
+    let name = std::fs::read_dir(server.maildir("bob@example.com").join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let name = name.file_name().into_string().unwrap();
+    let len = server.messages("bob@example.com")[0].len();
+    assert!(name.ends_with(&format!(",S={len},W={len}")), "{name}");
+    let log = server.log();
+    assert!(
+        log.contains("result=\"delivered\"") || log.contains("result=delivered"),
+        "{log}"
+    );
+}
+
+#[test]
+fn swaks_starttls_and_pipelining() {
+    require("swaks");
+    let server = Server::start("swaks", "");
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{}", server.port)])
+        .args(["--from", "sender@example.org", "--to", "carol@example.com"])
+        .args(["--tls", "--pipeline", "--helo", "swaks.example.org"])
+        .args([
+            "--header",
+            "Subject: via swaks",
+            "--body",
+            "..dots\nline two",
+        ])
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "swaks failed:\n{transcript}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = server.messages("carol@example.com");
+    assert_eq!(messages.len(), 1);
+    let text = String::from_utf8_lossy(strip_received(&messages[0])).into_owned();
+    assert!(text.contains("Subject: via swaks"));
+    // swaks dot-stuffs the body line "..dots" to "...dots"; it must arrive as "..dots".
+    assert!(text.contains("\r\n..dots\r\nline two\r\n"), "{text:?}");
+}
+
+#[test]
+fn pipelined_session_replies_in_order() {
+    let server = Server::start("pipeline", "");
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    c.send(
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\n\
+          RCPT TO:<x@elsewhere.example>\r\nRCPT TO:<dave@example.com>\r\nDATA\r\n",
+    );
+    let replies: Vec<String> = (0..6).map(|_| c.reply()).collect();
+    let codes: Vec<&str> = replies.iter().map(|r| &r[..9]).collect();
+    assert_eq!(
+        codes,
+        [
+            "250 2.1.0",
+            "250 2.1.5",
+            "550 5.1.1",
+            "554 5.7.1",
+            "250 2.1.5",
+            "354 End d"
+        ],
+        "{replies:?}"
+    );
+    c.send(b"Subject: pipelined\r\n\r\n..one\r\n.\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<erin@example.com>\r\nDATA\r\n");
+    assert!(c.reply().starts_with("250 2.0.0 Ok: queued as"));
+    assert!(c.reply().starts_with("250 2.1.0"));
+    assert!(c.reply().starts_with("250 2.1.5"));
+    assert!(c.reply().starts_with("354"));
+    c.send(b"second\r\n.\r\nQUIT\r\n");
+    assert!(c.reply().starts_with("250 2.0.0"));
+    assert!(c.reply().starts_with("221"));
+    for user in ["alice@example.com", "dave@example.com"] {
+        let m = server.messages(user);
+        assert_eq!(m.len(), 1);
+        assert_eq!(strip_received(&m[0]), b"Subject: pipelined\r\n\r\n.one\r\n");
+    }
+    assert_eq!(
+        strip_received(&server.messages("erin@example.com")[0]),
+        b"second\r\n"
+    );
+}
+
+#[test]
+fn bdat_chunks_are_binary_safe() {
+    let server = Server::start("bdat", "");
+    let mut c = server.connect();
+    assert!(c.command("EHLO raw.example.org").contains("CHUNKING"));
+    c.send(b"MAIL FROM:<a@example.org> BODY=BINARYMIME\r\nRCPT TO:<bob@example.com>\r\n");
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("250"));
+    let part1 = b"Subject: bdat\r\n\r\n.not stuffed\r\n\0binary\n";
+    let part2 = b"\r\n.\r\ntail";
+    c.send(format!("BDAT {}\r\n", part1.len()).as_bytes());
+    c.send(part1);
+    assert!(c.reply().starts_with("250 2.0.0"));
+    c.send(format!("BDAT {} LAST\r\n", part2.len()).as_bytes());
+    c.send(part2);
+    assert!(c.reply().starts_with("250 2.0.0 Ok: queued"));
+    // BDAT 0 LAST with nothing before it is an empty message.
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 0 LAST\r\n");
+    for _ in 0..3 {
+        assert!(c.reply().starts_with("250"));
+    }
+    c.command("QUIT");
+    let m = server.messages("bob@example.com");
+    assert_eq!(m.len(), 2);
+    let bodies: Vec<&[u8]> = m.iter().map(|m| strip_received(m)).collect();
+    assert!(bodies.contains(&&[&part1[..], &part2[..]].concat()[..]));
+    assert!(bodies.contains(&&b""[..]));
+}
+
+#[test]
+fn eight_bit_and_utf8_addresses() {
+    let server = Server::start("utf8", "");
+    server.admin_ok(&["alias", "add", "jürgen@example.com", "alice@example.com"]);
+    let body = "From: Jürgen <jürgen@exämple.org>\r\nSubject: Grüße\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄÖÜ äöü ß €\r\n";
+    let out = send(
+        &server,
+        false,
+        "jürgen@exämple.org",
+        &["jürgen@example.com"],
+        body.as_bytes(),
+    );
+    assert!(out.contains("refused {}"), "{out}");
+    let m = server.messages("alice@example.com");
+    assert_eq!(m.len(), 1);
+    assert_eq!(strip_received(&m[0]), body.as_bytes());
+    let header = String::from_utf8_lossy(&m[0]).into_owned();
+    assert!(header.contains("with UTF8SMTP id"), "{header}");
+    // Without SMTPUTF8 a UTF-8 address is refused.
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    assert!(
+        c.command("MAIL FROM:<jürgen@exämple.org>")
+            .starts_with("553 5.6.7")
+    );
+}
+
+#[test]
+fn refusals_unknown_user_relay_size_long_line() {
+    let server = Server::start("refuse", "[limits]\nmax_message_size = 2000\n");
+    let mut c = server.connect();
+    assert!(c.command("EHLO raw.example.org").contains("SIZE 2000"));
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    let unknown = c.command("RCPT TO:<nobody@example.com>");
+    assert!(unknown.starts_with("550 5.1.1"), "{unknown}");
+    let relay = c.command("RCPT TO:<victim@gmail.com>");
+    assert!(
+        relay.starts_with("554 5.7.1") && relay.contains("Relay access denied"),
+        "{relay}"
+    );
+    assert!(c.command("RCPT TO:<[192.0.2.1]>").starts_with("501"));
+    assert!(
+        c.command("RCPT TO:<x@[192.0.2.1]>")
+            .starts_with("554 5.7.1")
+    );
+    assert!(c.command("RSET").starts_with("250"));
+    // SIZE declared too big.
+    assert!(
+        c.command("MAIL FROM:<a@example.org> SIZE=2001")
+            .starts_with("552 5.3.4")
+    );
+    // Body too big: read to the end, then refused.
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    let big = "x".repeat(100) + "\r\n";
+    c.send(big.repeat(30).as_bytes());
+    assert!(c.command(".").starts_with("552 5.3.4"));
+    // An over-long command line, then the session goes on.
+    let long = format!("NOOP {}", "y".repeat(600));
+    assert!(c.command(&long).starts_with("500 5.5.2"));
+    assert!(c.command("NOOP").starts_with("250"));
+    // An over-long body line.
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    c.send(format!("{}\r\n", "z".repeat(1200)).as_bytes());
+    let r = c.command(".");
+    assert!(r.starts_with("550 5.6.0"), "{r}");
+    // Bare LF (the smuggling shape) is read to the real end, then refused.
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    c.send(b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.org>\r\n");
+    let r = c.command(".");
+    assert!(r.starts_with("550 5.6.0"), "{r}");
+    assert!(c.command("VRFY alice").starts_with("502"));
+    assert!(c.command("QUIT").starts_with("221"));
+    assert!(server.messages("alice@example.com").is_empty());
+    assert!(server.tmp_is_empty("alice@example.com"));
+}
+
+const CONCURRENT: &str = r#"
+import smtplib, sys, os, threading
+port, outbox, sessions = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+names = sorted(n for n in os.listdir(outbox) if n.endswith(".eml"))
+errors = []
+def worker(k):
+    try:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+        s.ehlo("load%d.example.org" % k)
+        for n in names[k::sessions]:
+            rcpts = open(os.path.join(outbox, n[:-4] + ".rcpt")).read().split(",")
+            body = open(os.path.join(outbox, n), "rb").read()
+            refused = s.sendmail("load@example.org", rcpts, body)
+            if refused:
+                errors.append((n, refused))
+        s.quit()
+    except Exception as e:
+        errors.append((k, repr(e)))
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(sessions)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("errors", errors)
+sys.exit(1 if errors else 0)
+"#;
+
+#[test]
+fn fifty_sessions_thousand_messages_exactly_once() {
+    let server = Server::start("load", "");
+    let users = ["alice", "bob", "carol", "dave", "erin"];
+    let outbox = server.dir.join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let mut expected: Vec<Vec<Vec<u8>>> = vec![Vec::new(); users.len()];
+    for i in 0..1000 {
+        // Every 7th message goes to two users; sizes vary; some lines start with dots.
+        let mut rcpt = vec![i % users.len()];
+        if i % 7 == 0 {
+            rcpt.push((i + 2) % users.len());
+        }
+        let mut body =
+            format!("Message-ID: <{i}@load.example.org>\r\nSubject: load {i}\r\n\r\n").into_bytes();
+        for line in 0..(i % 40) {
+            body.extend_from_slice(
+                format!(
+                    "{}line {line} of message {i}\r\n",
+                    if line % 5 == 0 { "." } else { "" }
+                )
+                .as_bytes(),
+            );
+        }
+        write_file(&outbox.join(format!("{i:04}.eml")), &body);
+        let list: Vec<String> = rcpt
+            .iter()
+            .map(|u| format!("{}@example.com", users[*u]))
+            .collect();
+        write_file(
+            &outbox.join(format!("{i:04}.rcpt")),
+            list.join(",").as_bytes(),
+        );
+        for u in rcpt {
+            expected[u].push(body.clone());
+        }
+    }
+    python(
+        CONCURRENT,
+        &[&server.port.to_string(), outbox.to_str().unwrap(), "50"],
+    );
+    for (u, user) in users.iter().enumerate() {
+        let mut got: Vec<Vec<u8>> = server
+            .messages(&format!("{user}@example.com"))
+            .iter()
+            .map(|m| strip_received(m).to_vec())
+            .collect();
+        got.sort();
+        let mut want = expected[u].clone();
+        want.sort();
+        assert_eq!(got.len(), want.len(), "{user}: message count");
+        assert!(got == want, "{user}: contents differ");
+        assert!(server.tmp_is_empty(&format!("{user}@example.com")));
+    }
+}
+
+#[test]
+fn sigterm_lets_a_message_finish_and_refuses_idle_sessions() {
+    let mut server = Server::start("shutdown", "");
+    let mut idle = server.connect();
+    idle.command("EHLO idle.example.org");
+    let mut busy = server.connect();
+    busy.command("EHLO busy.example.org");
+    assert!(busy.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(
+        busy.command("RCPT TO:<alice@example.com>")
+            .starts_with("250")
+    );
+    assert!(busy.command("DATA").starts_with("354"));
+    busy.send(b"Subject: in flight\r\n\r\nfirst half\r\n");
+    server.signal("TERM");
+    // The idle session is told at once.
+    let bye = idle.reply();
+    assert!(bye.starts_with("421 4.3.2"), "{bye}");
+    // New connections are refused.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+    // The message in flight completes and is acknowledged, then the session is closed.
+    busy.send(b"second half\r\n.\r\n");
+    assert!(busy.reply().starts_with("250 2.0.0 Ok: queued"));
+    assert!(busy.reply().starts_with("421 4.3.2"));
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let m = server.messages("alice@example.com");
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        strip_received(&m[0]),
+        b"Subject: in flight\r\n\r\nfirst half\r\nsecond half\r\n"
+    );
+}
+
+#[test]
+fn client_vanishing_mid_message_leaves_nothing() {
+    let server = Server::start("vanish", "");
+    {
+        let mut c = server.connect();
+        c.command("EHLO gone.example.org");
+        c.command("MAIL FROM:<a@example.org>");
+        c.command("RCPT TO:<alice@example.com>");
+        c.command("DATA");
+        // More than the in-memory batch, so a tmp file exists when the client goes away.
+        let chunk = "0123456789".repeat(10) + "\r\n";
+        c.send(chunk.repeat(4000).as_bytes());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.messages("alice@example.com").is_empty());
+    assert!(server.tmp_is_empty("alice@example.com"));
+}
+
+#[test]
+fn admin_cli_reports_bad_input() {
+    let server = Server::start("cli", "");
+    let cases: &[(&[&str], &str)] = &[
+        (&["domain", "add", "example.com"], "already exists"),
+        (&["domain", "add", "not_a_domain"], "not a valid domain"),
+        (
+            &["user", "add", "alice@example.com", "--password-stdin"],
+            "already exists",
+        ),
+        (
+            &["user", "add", "zed@unknown.example", "--password-stdin"],
+            "does not exist",
+        ),
+        (
+            &["user", "add", "no-at-sign", "--password-stdin"],
+            "not a valid email address",
+        ),
+        (&["user", "remove", "ghost@example.com"], "does not exist"),
+        (
+            &["alias", "add", "x@unknown.example", "alice@example.com"],
+            "does not exist",
+        ),
+        (&["alias", "remove", "x@example.com"], "does not exist"),
+        (&["domain", "remove", "example.com"], "remove them first"),
+    ];
+    for (args, message) in cases {
+        let out = server.admin(args, "pw\n");
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    let out = server.admin_ok(&["user", "list", "example.com"]);
+    assert!(out.contains("alice@example.com"));
+    let out = server.admin_ok(&["user", "add", "frank@example.net"]);
+    assert!(
+        out.contains("password: "),
+        "a generated password is shown once"
+    );
+    server.admin_ok(&["domain", "add", "empty.example"]);
+    server.admin_ok(&["domain", "remove", "empty.example"]);
+    let out = Command::new(support::BIN)
+        .args(["config", "default"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[listen]"));
+    let bad = server.dir.join("bad.toml");
+    write_file(&bad, b"[listen]\nimap = [\"127.0.0.1:1143\"]\n");
+    let out = Command::new(support::BIN)
+        .args(["-c", bad.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}

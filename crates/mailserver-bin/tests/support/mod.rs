@@ -1,0 +1,289 @@
+//! Starts the real `mailserver` binary on free loopback ports with a temporary data directory,
+//! and offers helpers to inspect what landed in the Maildirs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mailserver");
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub port: u16,
+    pub child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fails loudly when a peer program the tests need is missing.
+pub fn require(program: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is not installed; run ./scripts/test, which installs the test peers"
+    );
+}
+
+impl Server {
+    /// A server with domain example.com and users alice, bob, carol, dave, erin.
+    pub fn start(name: &str, extra_config: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("mailserver-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let config = dir.join("mailserver.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut server = Server {
+            dir,
+            config,
+            port,
+            child: None,
+        };
+        server.admin_ok(&["domain", "add", "example.com"]);
+        server.admin_ok(&["domain", "add", "example.net"]);
+        for user in ["alice", "bob", "carol", "dave", "erin"] {
+            server.admin_with_stdin(
+                &[
+                    "user",
+                    "add",
+                    &format!("{user}@example.com"),
+                    "--password-stdin",
+                ],
+                "secret\n",
+            );
+        }
+        server.spawn();
+        server
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["-c", self.config.to_str().unwrap(), "serve"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start mailserver");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn admin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = Command::new(BIN)
+            .args(["-c", self.config.to_str().unwrap()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        self.admin_with_stdin(args, "")
+    }
+
+    pub fn admin_with_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.admin(args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        let (local, domain) = user.split_once('@').unwrap();
+        self.dir.join("data/mail").join(domain).join(local)
+    }
+
+    /// The messages in a user's `new/`, sorted by file name.
+    pub fn messages(&self, user: &str) -> Vec<Vec<u8>> {
+        let dir = self.maildir(user).join("new");
+        let mut names: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+            Err(_) => return Vec::new(),
+        };
+        names.sort();
+        names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+
+    pub fn tmp_is_empty(&self, user: &str) -> bool {
+        std::fs::read_dir(self.maildir(user).join("tmp"))
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A raw SMTP connection, after reading the greeting.
+    pub fn connect(&self) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut raw = Raw {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        };
+        let greeting = raw.reply();
+        assert!(greeting.starts_with("220 mx.example.com"), "{greeting}");
+        raw
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("server log ({}):\n{}", self.dir.display(), self.log());
+        }
+    }
+}
+
+/// Strips the Received: header (and its folded lines) that the server prepends.
+pub fn strip_received(message: &[u8]) -> &[u8] {
+    assert!(
+        message.starts_with(b"Received: "),
+        "no Received header: {:?}",
+        String::from_utf8_lossy(&message[..message.len().min(80)])
+    );
+    let mut pos = 0;
+    loop {
+        let end = pos + message[pos..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        pos = end;
+        if message.get(pos) != Some(&b'\t') && message.get(pos) != Some(&b' ') {
+            return &message[pos..];
+        }
+    }
+}
+
+/// A raw TCP SMTP client, for what no ready-made client does (pipelining by hand, BDAT).
+pub struct Raw {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Raw {
+    pub fn send(&mut self, data: &[u8]) {
+        self.stream.write_all(data).unwrap();
+    }
+
+    /// One whole reply (all its lines), joined with `\n`.
+    pub fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "connection closed; replies so far: {lines:?}");
+            let line = line.trim_end().to_owned();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line);
+            if last {
+                return lines.join("\n");
+            }
+        }
+    }
+
+    pub fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    pub fn read_to_end(&mut self) -> String {
+        let mut s = String::new();
+        let _ = self.reader.read_to_string(&mut s);
+        s
+    }
+}
+
+/// Runs a Python 3 script (a real client: smtplib) with arguments; panics on failure.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn write_file(path: &Path, data: &[u8]) {
+    std::fs::write(path, data).unwrap();
+}
