@@ -114,8 +114,26 @@ pub struct DataDecoder {
     after_cr: bool,
     line_len: usize,
     size: u64,
-    defect: Option<BodyDefect>,
+    /// Every defect seen, as a bit set, so the verdict does not depend on read boundaries.
+    defects: u8,
     done: bool,
+}
+
+/// Reported in this order when a body has several defects.
+const DEFECT_PRIORITY: [BodyDefect; 4] = [
+    BodyDefect::TooLarge,
+    BodyDefect::Nul,
+    BodyDefect::BareLineEnding,
+    BodyDefect::LineTooLong,
+];
+
+fn defect_bit(defect: BodyDefect) -> u8 {
+    match defect {
+        BodyDefect::TooLarge => 1,
+        BodyDefect::Nul => 2,
+        BodyDefect::BareLineEnding => 4,
+        BodyDefect::LineTooLong => 8,
+    }
 }
 
 impl DataDecoder {
@@ -127,24 +145,27 @@ impl DataDecoder {
             after_cr: false,
             line_len: 0,
             size: 0,
-            defect: None,
+            defects: 0,
             done: false,
         }
     }
 
-    /// Octets of content delivered so far.
+    /// Octets of content so far (after unstuffing), including any discarded after a defect.
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// The first defect found; once set, content is consumed but no longer emitted.
+    /// The body's defect, if it has one; once there is one, content is consumed but no longer
+    /// emitted. With several, the most severe is reported (size, NUL, bare CR/LF, long line).
     pub fn defect(&self) -> Option<BodyDefect> {
-        self.defect
+        DEFECT_PRIORITY
+            .into_iter()
+            .find(|d| self.defects & defect_bit(*d) != 0)
     }
 
     fn flag(&mut self, defect: BodyDefect, policy: DefectPolicy) {
-        if policy == DefectPolicy::Reject && self.defect.is_none() {
-            self.defect = Some(defect);
+        if policy == DefectPolicy::Reject {
+            self.defects |= defect_bit(defect);
         }
     }
 
@@ -180,15 +201,13 @@ impl DataDecoder {
                 continue;
             }
             let chunk = buf.split_to(run).freeze();
-            if self.defect.is_some() {
+            self.size += run as u64;
+            if self.rules.max_size != 0 && self.size > self.rules.max_size {
+                self.defects |= defect_bit(BodyDefect::TooLarge);
+            }
+            if self.defects != 0 {
                 continue;
             }
-            let new_size = self.size + run as u64;
-            if self.rules.max_size != 0 && new_size > self.rules.max_size {
-                self.defect = Some(BodyDefect::TooLarge);
-                continue;
-            }
-            self.size = new_size;
             return Some(DataItem::Chunk(chunk));
         }
     }
@@ -473,6 +492,17 @@ mod tests {
         assert!(end);
         assert_eq!(d.defect(), None);
         assert_eq!(d.size(), 5);
+    }
+
+    #[test]
+    fn defect_verdict_does_not_depend_on_reads() {
+        // Found by fuzzing: NUL and bare CR in one line were reported in read order.
+        let input = b"Hedl2\0ello\r\r\n..\r\n.\r\n";
+        for i in 0..input.len() {
+            let (_, end, d, _) = decode_all(input, &[i], BodyRules::default());
+            assert!(end);
+            assert_eq!(d.defect(), Some(BodyDefect::Nul), "split {i}");
+        }
     }
 
     #[test]

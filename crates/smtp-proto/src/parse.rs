@@ -201,14 +201,19 @@ fn strip_keyword<'a>(rest: &'a str, keyword: &str) -> Option<&'a str> {
 fn split_path(rest: &str) -> (&str, &str) {
     if rest.starts_with('<') {
         // A quoted local part may contain '>' and spaces; find the closing bracket outside quotes.
+        // Skip '>' inside a quoted local part and inside an address literal, where
+        // general-literal content may contain it (RFC 5321 §4.1.3 dcontent).
         let bytes = rest.as_bytes();
         let mut in_quote = false;
+        let mut in_literal = false;
         let mut i = 1;
         while i < bytes.len() {
             match bytes[i] {
                 b'\\' if in_quote => i += 1,
-                b'"' => in_quote = !in_quote,
-                b'>' if !in_quote => return (&rest[..=i], &rest[i + 1..]),
+                b'"' if !in_literal => in_quote = !in_quote,
+                b'[' if !in_quote => in_literal = true,
+                b']' if !in_quote => in_literal = false,
+                b'>' if !in_quote && !in_literal => return (&rest[..=i], &rest[i + 1..]),
                 _ => {}
             }
             i += 1;
@@ -612,6 +617,21 @@ mod tests {
         };
         assert_eq!(m.local_part(), "a> b");
         assert!(params.smtputf8);
+    }
+
+    #[test]
+    fn address_literal_may_contain_angle_bracket() {
+        // Found by fuzzing: general-literal content may hold '>', so the path ends after ']'.
+        let cmd = parse_command(b"RCPT TO:<a@[x-tag:b>c]> NOTIFY=NEVER").unwrap();
+        let Command::Rcpt {
+            to: ForwardPath::Mailbox(m),
+            params,
+        } = cmd
+        else {
+            panic!()
+        };
+        assert_eq!(m.host(), &Host::Literal("x-tag:b>c".into()));
+        assert!(params.notify.is_some());
     }
 
     #[test]

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SMTP ingest: durable Maildir deliveries per second, our server against Postfix on this same
+# machine in the same run, both driven by Postfix's smtp-source.
+#
+# For each server, sessions (1, 10) and message size (1 KB, 100 KB), smtp-source sends COUNT
+# messages to one local mailbox (one connection per message, as inbound MX traffic arrives), and
+# the clock stops when the last message is a file in the mailbox's Maildir new/. Postfix
+# acknowledges once its queue file is fsynced and delivers afterwards, so waiting for the files
+# is what makes the two comparable: both numbers are messages on disk in the mailbox per second.
+#
+# Needs root (Postfix runs as a private instance under $WORK, on its own port) and the Debian
+# package postfix (installed when missing, configured as "No configuration" so the system
+# instance stays off). Usage: benches/smtp-ingest.sh   (env: COUNT=500 WORK=/tmp/smtp-ingest)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-/tmp/smtp-ingest}
+COUNT=${COUNT:-500}
+OUR_PORT=${OUR_PORT:-12525}
+PF_PORT=${PF_PORT:-12526}
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root (a private Postfix instance is started)" >&2; exit 1; }
+if ! command -v smtp-source >/dev/null; then
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+
+rm -rf "$WORK"; mkdir -p "$WORK"
+cleanup() {
+    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
+    postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
+
+# --- our server ---
+(cd "$ROOT" && cargo build --release --quiet --bin mailserver)
+BIN="$ROOT/target/release/mailserver"
+cat > "$WORK/ours.toml" <<CONF
+hostname = "bench.example"
+data_dir = "$WORK/ours"
+[listen]
+smtp = ["127.0.0.1:$OUR_PORT"]
+[limits]
+max_connections = 1000
+CONF
+"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
+echo secret | "$BIN" -c "$WORK/ours.toml" user add rcpt@bench.example --password-stdin >/dev/null
+MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
+OUR_PID=$!
+wait_port "$OUR_PORT"
+OUR_NEW="$WORK/ours/mail/bench.example/rcpt/new"
+
+# --- Postfix, delivering with virtual(8) into Maildir ---
+PF="$WORK/postfix"
+mkdir -p "$PF/etc" "$PF/spool" "$PF/lib" "$PF/mail/rcpt"
+chown -R nobody:nogroup "$PF/mail"
+cat > "$PF/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/lib
+mail_owner = postfix
+myhostname = pf.bench.example
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = bench.example
+virtual_mailbox_base = $PF/mail
+virtual_mailbox_maps = static:rcpt/
+virtual_uid_maps = static:$(id -u nobody)
+virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
+virtual_destination_concurrency_limit = 20
+message_size_limit = 52428800
+smtpd_client_connection_rate_limit = 0
+maillog_file = $PF/maillog
+CONF
+sed -e "s/^smtp\s\+inet.*/127.0.0.1:$PF_PORT inet n - n - - smtpd/" \
+    -e 's/^\([a-z]\+\s\+\(unix\|fifo\|inet\|unix-dgram\)\s\+[-ny]\s\+[-ny]\s\+\)y/\1n/' \
+    /etc/postfix/master.cf > "$PF/etc/master.cf"
+grep -q '^postlog' "$PF/etc/master.cf" || echo "postlog unix-dgram n - n - 1 postlogd" >> "$PF/etc/master.cf"
+postfix -c "$PF/etc" check >/dev/null 2>&1 || true
+postfix -c "$PF/etc" start >/dev/null 2>&1
+wait_port "$PF_PORT"
+PF_NEW="$PF/mail/rcpt/new"
+
+run() { # name port newdir sessions size
+    local name=$1 port=$2 dir=$3 sessions=$4 size=$5
+    local before; before=$(count "$dir")
+    local start; start=$(date +%s.%N)
+    smtp-source -s "$sessions" -m "$COUNT" -l "$size" -f sender@client.example -t rcpt@bench.example "127.0.0.1:$port"
+    local want=$((before + COUNT))
+    local deadline=$(( $(date +%s) + 600 ))
+    while [ "$(count "$dir")" -lt "$want" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "$name: only $(( $(count "$dir") - before ))/$COUNT delivered" >&2; return 1; }
+        sleep 0.01
+    done
+    local end; end=$(date +%s.%N)
+    echo "$end $start" | awk -v n="$COUNT" '{ printf "%.1f", n / ($1 - $2) }'
+}
+
+printf '\nSMTP ingest, %s messages per run, durable deliveries per second (higher is better)\n' "$COUNT"
+printf '%-10s %-8s %12s %12s %8s\n' sessions size mailserver postfix ratio
+for sessions in 1 10; do
+    for size in 1000 100000; do
+        ours=$(run mailserver "$OUR_PORT" "$OUR_NEW" "$sessions" "$size")
+        pf=$(run postfix "$PF_PORT" "$PF_NEW" "$sessions" "$size")
+        ratio=$(echo "$ours $pf" | awk '{ printf "%.2f", $1 / $2 }')
+        label=$([ "$size" = 1000 ] && echo 1KB || echo 100KB)
+        printf '%-10s %-8s %12s %12s %8s\n' "$sessions" "$label" "$ours" "$pf" "$ratio"
+    done
+done
