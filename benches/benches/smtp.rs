@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench -p benches --bench smtp -- --noplot`
 
+#![allow(clippy::unwrap_used)]
+
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};

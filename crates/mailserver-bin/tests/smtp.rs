@@ -1,6 +1,8 @@
 //! The real binary, spoken to by clients this project did not write (Python's smtplib, swaks)
 //! and, where no client does what we need (hand-made pipelines, BDAT), raw TCP.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::process::Command;

@@ -1,5 +1,7 @@
 //! Properties: encode/parse round trips, dot-stuffing, and chunking invariance of the session.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use bytes::BytesMut;

@@ -1,6 +1,6 @@
 //! Starts the real `mailserver` binary on free loopback ports with a temporary data directory,
 //! and offers helpers to inspect what landed in the Maildirs.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,6 +1,6 @@
 //! A scripted embedder: answers the session's events with a fixed policy and records everything,
 //! so tests can compare transcripts and event logs.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use smtp_proto::{AuthMechanism, Config, EnhancedStatus, Event, ForwardPath, Reply, ServerSession};
 
