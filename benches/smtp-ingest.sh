@@ -56,6 +56,7 @@ OUR_NEW="$WORK/ours/mail/bench.example/rcpt/new"
 PF="$WORK/postfix"
 mkdir -p "$PF/etc" "$PF/spool" "$PF/lib" "$PF/mail/rcpt"
 chown -R nobody:nogroup "$PF/mail"
+chown postfix:postfix "$PF/lib"
 cat > "$PF/etc/main.cf" <<CONF
 compatibility_level = 3.6
 queue_directory = $PF/spool
@@ -73,7 +74,9 @@ virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_destination_concurrency_limit = 20
 message_size_limit = 52428800
+virtual_mailbox_limit = 0
 smtpd_client_connection_rate_limit = 0
+maillog_file_prefixes = $PF
 maillog_file = $PF/maillog
 CONF
 sed -e "s/^smtp\s\+inet.*/127.0.0.1:$PF_PORT inet n - n - - smtpd/" \
@@ -81,7 +84,7 @@ sed -e "s/^smtp\s\+inet.*/127.0.0.1:$PF_PORT inet n - n - - smtpd/" \
     /etc/postfix/master.cf > "$PF/etc/master.cf"
 grep -q '^postlog' "$PF/etc/master.cf" || echo "postlog unix-dgram n - n - 1 postlogd" >> "$PF/etc/master.cf"
 postfix -c "$PF/etc" check >/dev/null 2>&1 || true
-postfix -c "$PF/etc" start >/dev/null 2>&1
+script -qc "postfix -c $PF/etc start" /dev/null || { echo "postfix did not start" >&2; exit 1; }
 wait_port "$PF_PORT"
 PF_NEW="$PF/mail/rcpt/new"
 
@@ -91,7 +94,7 @@ run() { # name port newdir sessions size
     local start; start=$(date +%s.%N)
     smtp-source -s "$sessions" -m "$COUNT" -l "$size" -f sender@client.example -t rcpt@bench.example "127.0.0.1:$port"
     local want=$((before + COUNT))
-    local deadline=$(( $(date +%s) + 600 ))
+    local deadline=$(( $(date +%s) + 120 ))
     while [ "$(count "$dir")" -lt "$want" ]; do
         [ "$(date +%s)" -lt "$deadline" ] || { echo "$name: only $(( $(count "$dir") - before ))/$COUNT delivered" >&2; return 1; }
         sleep 0.01

@@ -468,12 +468,7 @@ impl Accounts {
             .bind(address)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(goto.map(|g| {
-            g.split(',')
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect()
-        }))
+        Ok(goto.map(|g| split_goto(&g)))
     }
 
     async fn active_alias(&self, address: &str) -> Result<Option<Vec<String>>, AccountsError> {
@@ -482,24 +477,33 @@ impl Accounts {
                 .bind(address)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(goto.map(|g| {
-            g.split(',')
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect()
-        }))
+        Ok(goto.map(|g| split_goto(&g)))
     }
 
-    async fn active_mailbox(&self, address: &str) -> Result<Option<LocalMailbox>, AccountsError> {
-        let maildir: Option<String> =
-            sqlx::query_scalar("SELECT maildir FROM mailbox WHERE username = ? AND active = 1")
-                .bind(address)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(maildir.map(|m| LocalMailbox {
-            username: address.to_owned(),
-            maildir: self.maildir_path(&m),
-        }))
+    /// One round trip: whether the address's domain is ours and active, its active alias
+    /// targets, and its active mailbox.
+    async fn lookup(&self, address: &str, domain: &str) -> Result<Lookup, AccountsError> {
+        let row = sqlx::query(
+            "SELECT
+                (SELECT 1 FROM domain WHERE domain = ?2 AND active = 1 AND domain <> 'ALL') AS local,
+                (SELECT goto FROM alias WHERE address = ?1 AND active = 1) AS goto,
+                (SELECT maildir FROM mailbox WHERE username = ?1 AND active = 1) AS maildir",
+        )
+        .bind(address)
+        .bind(domain)
+        .fetch_one(&self.pool)
+        .await?;
+        let local: Option<i64> = row.try_get("local")?;
+        let goto: Option<String> = row.try_get("goto")?;
+        let maildir: Option<String> = row.try_get("maildir")?;
+        Ok(Lookup {
+            local_domain: local.is_some(),
+            alias: goto.map(|g| split_goto(&g)),
+            mailbox: maildir.map(|m| LocalMailbox {
+                username: address.to_owned(),
+                maildir: self.maildir_path(&m),
+            }),
+        })
     }
 
     /// Resolves a recipient: exact alias first (a self-reference in its targets means "keep a
@@ -508,12 +512,6 @@ impl Accounts {
         let Ok(address) = normalize_address(address) else {
             return Ok(Resolution::Unknown);
         };
-        let Some((_, domain)) = split_address(&address) else {
-            return Ok(Resolution::Unknown);
-        };
-        if !self.is_local_domain(domain).await? {
-            return Ok(Resolution::NotOurDomain);
-        }
         let mut found: Vec<LocalMailbox> = Vec::new();
         let mut forwards = Vec::new();
         let mut seen = HashSet::new();
@@ -531,18 +529,22 @@ impl Accounts {
             let Some((_, d)) = split_address(&addr) else {
                 continue;
             };
-            if !self.is_local_domain(d).await? {
+            let found_here = self.lookup(&addr, d).await?;
+            if !found_here.local_domain {
+                if addr == address {
+                    return Ok(Resolution::NotOurDomain);
+                }
                 forwards.push(addr);
                 continue;
             }
-            if !mailbox_only && let Some(targets) = self.active_alias(&addr).await? {
+            if !mailbox_only && let Some(targets) = found_here.alias {
                 for t in targets {
                     let self_reference = t == addr;
                     queue.push((t, self_reference));
                 }
                 continue;
             }
-            if let Some(mb) = self.active_mailbox(&addr).await? {
+            if let Some(mb) = found_here.mailbox {
                 if !found.contains(&mb) {
                     found.push(mb);
                 }
@@ -567,6 +569,19 @@ impl Accounts {
         }
         Ok(Resolution::Local(found))
     }
+}
+
+struct Lookup {
+    local_domain: bool,
+    alias: Option<Vec<String>>,
+    mailbox: Option<LocalMailbox>,
+}
+
+fn split_goto(goto: &str) -> Vec<String> {
+    goto.split(',')
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn normalize_alias_source(source: &str) -> Result<(String, String), AccountsError> {
