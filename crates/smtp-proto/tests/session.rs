@@ -248,3 +248,14 @@ fn secrets_do_not_leak_in_debug() {
     let shown = format!("{event:?} {s:?}");
     assert!(!shown.contains("secret"), "{shown}");
 }
+
+#[test]
+fn replies_quoting_client_input_stay_within_512_octets() {
+    let key = "K".repeat(494);
+    let line = format!("MAIL FROM:<a@b.example> {key}\r\n");
+    assert!(line.len() <= 512);
+    let h = run(config(), format!("EHLO c.example\r\n{line}").as_bytes());
+    let reply = last_reply(&h);
+    assert!(reply.starts_with("555 5.5.4 Unsupported option"), "{reply}");
+    assert!(h.output_lines().iter().all(|l| l.len() + 2 <= 512));
+}
