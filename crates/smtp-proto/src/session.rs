@@ -858,12 +858,13 @@ impl ServerSession {
 
     fn check_mail_params(&self, from: &ReversePath, params: &MailParams) -> Option<Reply> {
         let unsupported = |what: &str| {
-            Some(Reply::fixed(
+            Some(reply_or(
                 555,
                 5,
                 5,
                 4,
                 &format!("Unsupported option: {what}"),
+                "Unsupported option",
             ))
         };
         if let Some((key, _)) = params.unknown.first() {
@@ -928,12 +929,13 @@ impl ServerSession {
         let fail = if full {
             Some(Reply::fixed(452, 4, 5, 3, "Error: too many recipients"))
         } else if let Some((key, _)) = params.unknown.first() {
-            Some(Reply::fixed(
+            Some(reply_or(
                 555,
                 5,
                 5,
                 4,
                 &format!("Unsupported option: {key}"),
+                "Unsupported option",
             ))
         } else if params.notify.is_some() || params.orcpt.is_some() {
             Some(Reply::fixed(555, 5, 5, 4, "Unsupported option: DSN"))
