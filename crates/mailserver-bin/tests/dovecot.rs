@@ -1,0 +1,159 @@
+//! Dovecot (a peer we did not write) serves the Maildir our SMTP service delivered into, as it
+//! is: every message is listed with the size in our file name and reads back byte for byte.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{Server, python, require};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Dovecot {
+    config: std::path::PathBuf,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("dovecot")
+            .args(["-c", self.config.to_str().unwrap(), "stop"])
+            .status();
+    }
+}
+
+fn curl(url: &str, extra: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-s", "--fail", "-u", "alice@example.com:secret", url])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn dovecot_reads_what_we_delivered() {
+    require("dovecot");
+    require("curl");
+    assert!(
+        running_as_root(),
+        "this test starts a private Dovecot, which must be started as root; run ./scripts/test as root (CI does)"
+    );
+    let server = Server::start("dovecot", "");
+    let script = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("a@example.org", ["alice@example.com", "bob@example.com"], b"Subject: one\r\n\r\nfirst\r\n")
+s.sendmail("a@example.org", ["alice@example.com"], "Subject: two\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n..dot and \u00e4\u00f6\u00fc\r\n".encode())
+s.sendmail("a@example.org", ["alice@example.com"], b"Subject: three\r\n\r\n" + b"x" * 70 + b"\r\n" * 3000)
+s.quit()
+"#;
+    python(script, &[&server.port.to_string()]);
+    let maildir = server.maildir("alice@example.com");
+    let mut names: Vec<String> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3);
+    // Dovecot moves messages to cur/ once a client has seen them; keep what we wrote.
+    let stored: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(maildir.join("new").join(n)).unwrap())
+        .collect();
+
+    // Dovecot will not serve mail as root; give the tree to an unprivileged owner, as an
+    // installation's vmail user would own it.
+    let mail_root = server.dir.join("data/mail");
+    assert!(
+        Command::new("chown")
+            .args(["-R", "nobody:nogroup", mail_root.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dir = server.dir.join("dovecot");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let (imap, pop3) = (free_port(), free_port());
+    let config = dir.join("dovecot.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap pop3\n\
+             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain\n\
+             mail_location = maildir:{m}/%d/%n\n\
+             passdb {{\n driver = static\n args = password=secret\n}}\n\
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={m}/%d/%n\n}}\n\
+             service imap-login {{\n inet_listener imap {{\n port = {imap}\n }}\n inet_listener imaps {{\n port = 0\n }}\n}}\n\
+             service pop3-login {{\n inet_listener pop3 {{\n port = {pop3}\n }}\n inet_listener pop3s {{\n port = 0\n }}\n}}\n",
+            d = dir.display(),
+            m = mail_root.display(),
+        ),
+    )
+    .unwrap();
+    assert!(
+        Command::new("dovecot")
+            .args(["-c", config.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _dovecot = Dovecot { config };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", pop3)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dovecot did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // POP3 LIST sizes are the W= sizes in our file names.
+    let list = String::from_utf8(curl(&format!("pop3://127.0.0.1:{pop3}/"), &[])).unwrap();
+    let sizes: Vec<u64> = list
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mut named: Vec<u64> = names
+        .iter()
+        .map(|n| n.rsplit_once(",W=").unwrap().1.parse().unwrap())
+        .collect();
+    let mut listed = sizes.clone();
+    named.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, named, "POP3 LIST: {list}");
+
+    // IMAP returns every file byte for byte (Dovecot orders by file name in new/).
+    for (uid, (name, on_disk)) in names.iter().zip(&stored).enumerate() {
+        let fetched = curl(
+            &format!("imap://127.0.0.1:{imap}/INBOX;UID={}", uid + 1),
+            &[],
+        );
+        assert_eq!(&fetched, on_disk, "message {name}");
+    }
+    let bob = curl(
+        &format!("pop3://127.0.0.1:{pop3}/1"),
+        &["-u", "bob@example.com:secret"],
+    );
+    assert!(String::from_utf8_lossy(&bob).contains("Subject: one"));
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
