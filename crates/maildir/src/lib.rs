@@ -27,6 +27,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod read;
+
+pub use read::{Listing, Message, Subdir};
+
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -55,7 +59,7 @@ pub enum Error {
 }
 
 impl Error {
-    fn from_io(action: &'static str, path: &Path, source: io::Error) -> Self {
+    pub(crate) fn from_io(action: &'static str, path: &Path, source: io::Error) -> Self {
         // ENOSPC = 28, EDQUOT = 122 on Linux.
         match (source.kind(), source.raw_os_error()) {
             (io::ErrorKind::StorageFull, _) | (_, Some(28 | 122)) => Error::NoSpace {
@@ -144,7 +148,7 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Error> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::from_io("syncing directory", dir, e))

@@ -1,0 +1,620 @@
+//! Reading a Maildir as Dovecot does: messages in `new/` and `cur/`, UIDs from
+//! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
+//! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{Error, Maildir};
+
+/// Where a message file lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subdir {
+    /// `new/`: not yet seen by any client.
+    New,
+    /// `cur/`.
+    Cur,
+}
+
+/// One message of a scanned Maildir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its UID (stable across sessions, restarts and moves between `new/` and `cur/`).
+    pub uid: u32,
+    /// The file name up to `:` (the part that never changes).
+    pub base: String,
+    /// The current file name.
+    pub name: String,
+    /// `new/` or `cur/`.
+    pub subdir: Subdir,
+    /// Flags after `:2,`, ASCII-sorted (`DFRST` then keyword letters).
+    pub flags: String,
+    /// Octets on disk.
+    pub size: u64,
+    /// RFC822.SIZE: octets with CRLF line ends, what IMAP and POP3 report.
+    pub vsize: u64,
+    /// A POP3 UIDL kept from an earlier server (uidlist `P` field).
+    pub pop3_uidl: Option<String>,
+}
+
+impl Message {
+    /// Whether the flags contain `flag` (a letter).
+    pub fn has_flag(&self, flag: char) -> bool {
+        self.flags.contains(flag)
+    }
+}
+
+/// A scanned Maildir folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Messages in UID order.
+    pub messages: Vec<Message>,
+}
+
+impl Listing {
+    /// The POP3 UIDL of a message: a migrated one if the uidlist has it, else Dovecot 2.3's
+    /// default `pop3_uidl_format = %08Xu%08Xv`, so clients moving from Dovecot keep theirs.
+    pub fn uidl(&self, message: &Message) -> String {
+        message
+            .pop3_uidl
+            .clone()
+            .unwrap_or_else(|| format!("{:08X}{:08X}", message.uid, self.uid_validity))
+    }
+}
+
+/// A `dovecot-uidlist` record.
+#[derive(Debug, Clone)]
+struct Record {
+    uid: u32,
+    /// Extension fields as written (`P...`, `W...`, `G...`), kept on rewrite.
+    fields: Vec<String>,
+    name: String,
+}
+
+#[derive(Debug, Clone)]
+struct Uidlist {
+    uid_validity: u32,
+    next_uid: u32,
+    /// Header fields other than V and N (e.g. G), kept on rewrite.
+    extra_header: Vec<String>,
+    records: Vec<Record>,
+}
+
+fn base_name(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(b, _)| b)
+}
+
+fn parse_uidlist(text: &str) -> Option<Uidlist> {
+    let mut lines = text.lines();
+    let header = lines.next()?;
+    let mut words = header.split(' ');
+    let version = words.next()?;
+    let mut list = Uidlist {
+        uid_validity: 0,
+        next_uid: 1,
+        extra_header: Vec::new(),
+        records: Vec::new(),
+    };
+    match version {
+        "1" => {
+            list.uid_validity = words.next()?.parse().ok()?;
+            list.next_uid = words.next()?.parse().ok()?;
+        }
+        "3" => {
+            for w in words {
+                match w.split_at_checked(1) {
+                    Some(("V", v)) => list.uid_validity = v.parse().ok()?,
+                    Some(("N", n)) => list.next_uid = n.parse().ok()?,
+                    Some(_) => list.extra_header.push(w.to_owned()),
+                    None => {}
+                }
+            }
+        }
+        _ => return None,
+    }
+    for line in lines {
+        let (head, name) = if version == "1" {
+            line.split_once(' ')?
+        } else {
+            line.split_once(" :").or_else(|| line.split_once(':'))?
+        };
+        let mut parts = head.split(' ');
+        let uid: u32 = parts.next()?.parse().ok()?;
+        list.records.push(Record {
+            uid,
+            fields: parts.filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+            name: name.to_owned(),
+        });
+    }
+    Some(list)
+}
+
+fn encode_uidlist(list: &Uidlist) -> String {
+    let mut out = format!("3 V{} N{}", list.uid_validity, list.next_uid);
+    for h in &list.extra_header {
+        out.push(' ');
+        out.push_str(h);
+    }
+    out.push('\n');
+    for r in &list.records {
+        out.push_str(&r.uid.to_string());
+        for f in &r.fields {
+            out.push(' ');
+            out.push_str(f);
+        }
+        out.push_str(" :");
+        out.push_str(&r.name);
+        out.push('\n');
+    }
+    out
+}
+
+/// `S=` and `W=` from a Maildir file name.
+fn sizes_from_name(name: &str) -> (Option<u64>, Option<u64>) {
+    let base = base_name(name);
+    let mut s = None;
+    let mut w = None;
+    for part in base.split(',').skip(1) {
+        if let Some(v) = part.strip_prefix("S=") {
+            s = v.parse().ok();
+        } else if let Some(v) = part.strip_prefix("W=") {
+            w = v.parse().ok();
+        }
+    }
+    (s, w)
+}
+
+fn flags_of(name: &str) -> String {
+    name.split_once(":2,")
+        .map_or(String::new(), |(_, f)| f.to_owned())
+}
+
+/// The size with CRLF line ends, reading the file (only when the name does not say).
+fn compute_vsize(path: &Path) -> Result<u64, Error> {
+    let mut file = File::open(path).map_err(|e| Error::from_io("reading", path, e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut prev = b'\n';
+    let mut total = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::from_io("reading", path, e))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        let chunk = &buf[..n];
+        total += n as u64;
+        for i in memchr::memchr_iter(b'\n', chunk) {
+            let before = if i == 0 { prev } else { chunk[i - 1] };
+            if before != b'\r' {
+                total += 1;
+            }
+        }
+        prev = chunk[n - 1];
+    }
+}
+
+/// A dot-lock: `<file>.lock` created exclusively; the new content is written into it and
+/// renamed over the file, which both publishes the content and releases the lock (Dovecot's
+/// way for `dovecot-uidlist` and `dovecot-keywords`).
+struct DotLock {
+    path: PathBuf,
+    target: PathBuf,
+    file: Option<File>,
+}
+
+impl DotLock {
+    fn acquire(target: &Path) -> Result<Self, Error> {
+        let mut path = target.as_os_str().to_owned();
+        path.push(".lock");
+        let path = PathBuf::from(path);
+        let deadline = SystemTime::now() + Duration::from_secs(10);
+        loop {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        target: target.to_owned(),
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // A lock older than two minutes belongs to a crashed writer (Dovecot's
+                    // stale timeout is of the same order).
+                    let stale = fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(120))
+                        .unwrap_or(false);
+                    if stale {
+                        let _ = fs::remove_file(&path);
+                    } else if SystemTime::now() > deadline {
+                        return Err(Error::from_io(
+                            "locking",
+                            &path,
+                            io::Error::from(io::ErrorKind::WouldBlock),
+                        ));
+                    } else {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                Err(e) => return Err(Error::from_io("locking", &path, e)),
+            }
+        }
+    }
+
+    fn commit(mut self, content: &[u8]) -> Result<(), Error> {
+        let Some(mut file) = self.file.take() else {
+            return Ok(());
+        };
+        file.write_all(content)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::from_io("writing", &self.path, e))?;
+        fs::rename(&self.path, &self.target)
+            .map_err(|e| Error::from_io("renaming", &self.target, e))?;
+        Ok(())
+    }
+}
+
+impl Drop for DotLock {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn random_u128() -> u128 {
+    let mut bytes = [0u8; 16];
+    let ok = File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if ok {
+        u128::from_le_bytes(bytes)
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            ^ u128::from(std::process::id())
+    }
+}
+
+impl Maildir {
+    fn list_dir(&self, subdir: Subdir) -> Result<Vec<String>, Error> {
+        match subdir {
+            Subdir::New => self.list_new(),
+            Subdir::Cur => self.list_cur(),
+        }
+    }
+
+    /// The path of a message.
+    pub fn message_path(&self, message: &Message) -> PathBuf {
+        let sub = match message.subdir {
+            Subdir::New => "new",
+            Subdir::Cur => "cur",
+        };
+        self.path().join(sub).join(&message.name)
+    }
+
+    /// Lists the folder with UIDs: files known to `dovecot-uidlist` keep theirs; new files get
+    /// the next ones, in file-name (delivery) order, and the uidlist is rewritten under its
+    /// dot-lock. A missing uidlist starts a new UIDVALIDITY.
+    pub fn scan(&self) -> Result<Listing, Error> {
+        let uidlist_path = self.path().join("dovecot-uidlist");
+        let mut files: Vec<(String, Subdir)> = Vec::new();
+        for sub in [Subdir::New, Subdir::Cur] {
+            for name in self.list_dir(sub)? {
+                files.push((name, sub));
+            }
+        }
+        let read = |p: &Path| match fs::read_to_string(p) {
+            Ok(t) => Ok(parse_uidlist(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::from_io("reading", p, e)),
+        };
+        let mut list = read(&uidlist_path)?;
+        let known = |list: &Option<Uidlist>| -> HashMap<String, usize> {
+            list.as_ref()
+                .map(|l| {
+                    l.records
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (base_name(&r.name).to_owned(), i))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut index = known(&list);
+        let unknown = files.iter().any(|(n, _)| !index.contains_key(base_name(n)));
+        if unknown || list.is_none() {
+            // Assign UIDs under the lock, re-reading what another writer may have added.
+            let lock = DotLock::acquire(&uidlist_path)?;
+            list = read(&uidlist_path)?;
+            index = known(&list);
+            let mut l = list.unwrap_or_else(|| Uidlist {
+                uid_validity: (SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs() as u32)
+                    .max(1),
+                next_uid: 1,
+                extra_header: vec![format!("G{:032x}", random_u128())],
+                records: Vec::new(),
+            });
+            let mut new_files: Vec<&(String, Subdir)> = files
+                .iter()
+                .filter(|(n, _)| !index.contains_key(base_name(n)))
+                .collect();
+            new_files.sort_by(|a, b| base_name(&a.0).cmp(base_name(&b.0)));
+            for (name, _) in new_files {
+                index.insert(base_name(name).to_owned(), l.records.len());
+                l.records.push(Record {
+                    uid: l.next_uid,
+                    fields: Vec::new(),
+                    name: name.clone(),
+                });
+                l.next_uid += 1;
+            }
+            // Files that are gone drop out of the list; their UIDs are never reused.
+            let present: std::collections::HashSet<&str> =
+                files.iter().map(|(n, _)| base_name(n)).collect();
+            l.records.retain(|r| present.contains(base_name(&r.name)));
+            lock.commit(encode_uidlist(&l).as_bytes())?;
+            index = l
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (base_name(&r.name).to_owned(), i))
+                .collect();
+            list = Some(l);
+        }
+        let list = list.unwrap_or_else(|| Uidlist {
+            uid_validity: 1,
+            next_uid: 1,
+            extra_header: Vec::new(),
+            records: Vec::new(),
+        });
+        let mut messages = Vec::with_capacity(files.len());
+        for (name, subdir) in files {
+            let Some(&i) = index.get(base_name(&name)) else {
+                continue;
+            };
+            let record = &list.records[i];
+            let field = |key: char| {
+                record
+                    .fields
+                    .iter()
+                    .find_map(|f| f.strip_prefix(key).map(str::to_owned))
+            };
+            let (s, w) = sizes_from_name(&name);
+            let path = self
+                .path()
+                .join(if subdir == Subdir::New { "new" } else { "cur" })
+                .join(&name);
+            let size = match s {
+                Some(s) => s,
+                None => fs::metadata(&path)
+                    .map_err(|e| Error::from_io("reading", &path, e))?
+                    .len(),
+            };
+            let vsize = match w.or_else(|| field('W').and_then(|v| v.parse().ok())) {
+                Some(w) => w,
+                None => compute_vsize(&path)?,
+            };
+            messages.push(Message {
+                uid: record.uid,
+                base: base_name(&name).to_owned(),
+                flags: flags_of(&name),
+                name,
+                subdir,
+                size,
+                vsize,
+                pop3_uidl: field('P'),
+            });
+        }
+        messages.sort_by_key(|m| m.uid);
+        Ok(Listing {
+            uid_validity: list.uid_validity,
+            messages,
+        })
+    }
+
+    /// The letter for `keyword` in file names, adding it to `dovecot-keywords` if needed
+    /// (letters `a`-`z` are keywords 0-25).
+    pub fn keyword_letter(&self, keyword: &str) -> Result<char, Error> {
+        let path = self.path().join("dovecot-keywords");
+        let parse = |text: &str| -> Vec<(u32, String)> {
+            text.lines()
+                .filter_map(|l| l.split_once(' '))
+                .filter_map(|(i, k)| Some((i.parse().ok()?, k.to_owned())))
+                .collect()
+        };
+        let read = || match fs::read_to_string(&path) {
+            Ok(t) => Ok(parse(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::from_io("reading", &path, e)),
+        };
+        let letter = |i: u32| char::from(b'a' + i as u8);
+        if let Some((i, _)) = read()?.iter().find(|(_, k)| k == keyword) {
+            return Ok(letter(*i));
+        }
+        let lock = DotLock::acquire(&path)?;
+        let mut entries = read()?;
+        if let Some((i, _)) = entries.iter().find(|(_, k)| k == keyword) {
+            return Ok(letter(*i));
+        }
+        let free = (0..26)
+            .find(|i| entries.iter().all(|(j, _)| j != i))
+            .ok_or_else(|| Error::Io {
+                action: "adding keyword to",
+                path: path.clone(),
+                source: io::Error::other("all 26 keyword letters are in use"),
+            })?;
+        entries.push((free, keyword.to_owned()));
+        entries.sort();
+        let text: String = entries.iter().map(|(i, k)| format!("{i} {k}\n")).collect();
+        lock.commit(text.as_bytes())?;
+        Ok(letter(free))
+    }
+
+    /// Adds flags (letters) to a message, moving it to `cur/` as `base:2,<sorted flags>`.
+    /// Returns the message as it now is.
+    pub fn add_flags(&self, message: &Message, add: &str) -> Result<Message, Error> {
+        let mut flags: Vec<char> = message.flags.chars().chain(add.chars()).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let flags: String = flags.into_iter().collect();
+        if flags == message.flags && message.subdir == Subdir::Cur {
+            return Ok(message.clone());
+        }
+        let name = format!("{}:2,{flags}", message.base);
+        let from = self.message_path(message);
+        let to = self.path().join("cur").join(&name);
+        fs::rename(&from, &to).map_err(|e| Error::from_io("renaming", &from, e))?;
+        Ok(Message {
+            name,
+            subdir: Subdir::Cur,
+            flags,
+            ..message.clone()
+        })
+    }
+
+    /// Removes a message for good.
+    pub fn expunge(&self, message: &Message) -> Result<(), Error> {
+        let path = self.message_path(message);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::from_io("removing", &path, e)),
+        }
+    }
+
+    /// Makes renames and removals in `new/` and `cur/` durable.
+    pub fn sync(&self) -> Result<(), Error> {
+        crate::sync_dir(&self.path().join("new"))?;
+        crate::sync_dir(&self.path().join("cur"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Delivery;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("maildir-read-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn deliver(md: &Maildir, body: &[u8]) {
+        let mut d = Delivery::begin(md, "host").unwrap();
+        d.write(body).unwrap();
+        d.commit(&[]).unwrap();
+    }
+
+    #[test]
+    fn uids_are_stable_and_extended() {
+        let dir = temp("stable");
+        let md = Maildir::new(&dir);
+        deliver(&md, b"a\r\n");
+        deliver(&md, b"b\n");
+        let first = md.scan().unwrap();
+        assert_eq!(
+            first.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(first.messages[1].vsize, 3);
+        deliver(&md, b"c\r\n");
+        let moved = md.add_flags(&first.messages[0], "S").unwrap();
+        assert!(moved.name.ends_with(":2,S"));
+        let second = md.scan().unwrap();
+        assert_eq!(second.uid_validity, first.uid_validity);
+        assert_eq!(
+            second.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(second.messages[0].subdir, Subdir::Cur);
+        assert_eq!(
+            first.uidl(&first.messages[0]),
+            second.uidl(&second.messages[0])
+        );
+        md.expunge(&second.messages[1]).unwrap();
+        deliver(&md, b"d\r\n");
+        let third = md.scan().unwrap();
+        assert_eq!(
+            third.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 3, 4],
+            "UIDs are never reused"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reads_a_dovecot_uidlist_with_pop3_uidls() {
+        let dir = temp("dovecot");
+        let md = Maildir::new(&dir);
+        md.create().unwrap();
+        fs::write(
+            dir.join("cur/1491941793.M41850P8566.mx1,S=5,W=6:2,S"),
+            b"abc\nd",
+        )
+        .unwrap();
+        fs::write(dir.join("new/1491941794.M1P1.mx1"), b"x\ny\n").unwrap();
+        fs::write(
+            dir.join("dovecot-uidlist"),
+            "3 V1491941700 N20 G0123456789abcdef0123456789abcdef\n\
+             17 P000000a1legacy W6 :1491941793.M41850P8566.mx1,S=5,W=6:2,\n\
+             19 :1491941794.M1P1.mx1\n",
+        )
+        .unwrap();
+        let l = md.scan().unwrap();
+        assert_eq!(l.uid_validity, 1491941700);
+        assert_eq!(l.messages.len(), 2);
+        assert_eq!((l.messages[0].uid, l.messages[0].vsize), (17, 6));
+        assert_eq!(l.uidl(&l.messages[0]), "000000a1legacy");
+        assert_eq!(
+            (l.messages[1].uid, l.messages[1].size, l.messages[1].vsize),
+            (19, 4, 6)
+        );
+        assert_eq!(
+            l.uidl(&l.messages[1]),
+            format!("{:08X}{:08X}", 19, 1491941700)
+        );
+        // Nothing new: the uidlist is left as it was.
+        assert!(
+            fs::read_to_string(dir.join("dovecot-uidlist"))
+                .unwrap()
+                .contains("P000000a1legacy")
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn keywords() {
+        let dir = temp("keywords");
+        let md = Maildir::new(&dir);
+        md.create().unwrap();
+        fs::write(dir.join("dovecot-keywords"), "0 $Junk\n1 $Forwarded\n").unwrap();
+        assert_eq!(md.keyword_letter("$Junk").unwrap(), 'a');
+        assert_eq!(md.keyword_letter("$POP3Deleted").unwrap(), 'c');
+        assert_eq!(md.keyword_letter("$POP3Deleted").unwrap(), 'c');
+        assert!(
+            fs::read_to_string(dir.join("dovecot-keywords"))
+                .unwrap()
+                .contains("2 $POP3Deleted")
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
