@@ -107,6 +107,10 @@ const SCHEMA: &[&str] = &[
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
     "CREATE INDEX IF NOT EXISTS alias_domain ON alias (domain)",
+    // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
+    "CREATE TABLE IF NOT EXISTS pop3_policy (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        delete_policy TEXT NOT NULL)",
 ];
 
 /// How deep alias chains may go before we stop following them.
@@ -354,6 +358,69 @@ impl Accounts {
         .bind(address)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// An active user's mailbox (for logins): the user and its domain must be active.
+    pub async fn mailbox(&self, address: &str) -> Result<Option<LocalMailbox>, AccountsError> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(None);
+        };
+        let maildir: Option<String> = sqlx::query_scalar(
+            "SELECT m.maildir FROM mailbox m JOIN domain d ON d.domain = m.domain
+             WHERE m.username = ? AND m.active = 1 AND d.active = 1",
+        )
+        .bind(&address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(maildir.map(|m| LocalMailbox {
+            maildir: self.maildir_path(&m),
+            username: address,
+        }))
+    }
+
+    /// A user's own POP3 delete policy, if set.
+    pub async fn pop3_policy(&self, address: &str) -> Result<Option<String>, AccountsError> {
+        Ok(
+            sqlx::query_scalar("SELECT delete_policy FROM pop3_policy WHERE username = ?")
+                .bind(address)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets (or with `None`, clears) a user's POP3 delete policy.
+    pub async fn set_pop3_policy(
+        &self,
+        address: &str,
+        policy: Option<&str>,
+    ) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
+            .bind(&address)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(AccountsError::UnknownUser(address));
+        }
+        match policy {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO pop3_policy (username, delete_policy) VALUES (?, ?)
+                     ON CONFLICT (username) DO UPDATE SET delete_policy = excluded.delete_policy",
+                )
+                .bind(&address)
+                .bind(p)
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM pop3_policy WHERE username = ?")
+                    .bind(&address)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(address)
     }
 
     fn maildir_path(&self, maildir: &str) -> PathBuf {

@@ -35,9 +35,58 @@ pub struct Config {
     pub accounts: Accounts,
     pub limits: Limits,
     pub smtp: Smtp,
+    pub pop3: Pop3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletePolicy {
+    Expunge,
+    Keep,
+    Seen,
+}
+
+impl DeletePolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "expunge" => Some(Self::Expunge),
+            "keep" => Some(Self::Keep),
+            "seen" => Some(Self::Seen),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expunge => "expunge",
+            Self::Keep => "keep",
+            Self::Seen => "seen",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    pub delete_policy: DeletePolicy,
+    pub allow_plaintext_auth: bool,
+    pub timeout: u64,
+    pub max_auth_failures: u32,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Self {
+            delete_policy: DeletePolicy::Expunge,
+            allow_plaintext_auth: false,
+            timeout: 600,
+            max_auth_failures: 3,
+        }
+    }
+}
+
+/// In a `[listen]` table, a missing key turns that listener off.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listen {
     pub smtp: Vec<SocketAddr>,
@@ -97,25 +146,24 @@ impl Default for Config {
         Self {
             hostname: system_hostname(),
             data_dir: PathBuf::from("./data"),
-            listen: Listen::default(),
+            listen: Listen::loopback_defaults(),
             tls: Tls::default(),
             accounts: Accounts::default(),
             limits: Limits::default(),
             smtp: Smtp::default(),
+            pop3: Pop3::default(),
         }
     }
 }
 
-impl Default for Listen {
-    fn default() -> Self {
+impl Listen {
+    /// The listeners of a configuration-less start: loopback, unprivileged ports.
+    fn loopback_defaults() -> Self {
         Self {
             smtp: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
-            submission: Vec::new(),
-            submissions: Vec::new(),
-            imap: Vec::new(),
-            imaps: Vec::new(),
-            pop3: Vec::new(),
-            pop3s: Vec::new(),
+            pop3: vec![SocketAddr::from(([127, 0, 0, 1], 1110))],
+            pop3s: vec![SocketAddr::from(([127, 0, 0, 1], 1995))],
+            ..Self::default()
         }
     }
 }
@@ -188,8 +236,6 @@ impl Config {
             ("submissions", &self.listen.submissions),
             ("imap", &self.listen.imap),
             ("imaps", &self.listen.imaps),
-            ("pop3", &self.listen.pop3),
-            ("pop3s", &self.listen.pop3s),
         ];
         for (name, addrs) in unimplemented {
             if !addrs.is_empty() {
@@ -206,6 +252,12 @@ impl Config {
         if self.limits.max_recipients < 1 || self.limits.max_connections < 1 {
             return Err(ConfigError::Invalid(
                 "limits.max_recipients and limits.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.pop3.timeout < 60 || self.pop3.max_auth_failures < 1 {
+            return Err(ConfigError::Invalid(
+                "pop3.timeout must be at least 60 seconds and pop3.max_auth_failures at least 1"
+                    .into(),
             ));
         }
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
@@ -248,6 +300,7 @@ mod tests {
             format!("{:?}", default.limits)
         );
         assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
+        assert_eq!(format!("{:?}", parsed.pop3), format!("{:?}", default.pop3));
         assert_eq!(parsed.data_dir, default.data_dir);
         parsed.validate().unwrap();
     }
@@ -259,5 +312,18 @@ mod tests {
             toml::from_str("hostname = \"mx.example\"\n[listen]\nimap = [\"127.0.0.1:1143\"]")
                 .unwrap();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn a_missing_listener_key_is_off() {
+        let c: Config =
+            toml::from_str("hostname = \"mx.example\"\n[listen]\nsmtp = [\"127.0.0.1:25\"]")
+                .unwrap();
+        assert!(c.listen.pop3.is_empty() && c.listen.pop3s.is_empty());
+        assert_eq!(
+            Config::default().listen.pop3.len(),
+            1,
+            "no config file: loopback defaults"
+        );
     }
 }

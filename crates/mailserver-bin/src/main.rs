@@ -2,8 +2,10 @@
 
 mod accounts;
 mod config;
+mod conn;
 mod mail;
 mod password;
+mod pop3;
 mod smtp;
 mod tls;
 
@@ -99,6 +101,8 @@ enum UserCommand {
     List { domain: Option<String> },
     /// Delete a mailbox account (its mail stays on disk).
     Remove { address: String },
+    /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
+    Pop3Policy { address: String, policy: String },
     /// Set a mailbox's password.
     Passwd {
         address: String,
@@ -248,6 +252,21 @@ async fn admin_command(accounts: &Accounts, command: Command) -> Result<(), AnyE
                     maildir.display()
                 );
             }
+            UserCommand::Pop3Policy { address, policy } => {
+                let value = match policy.as_str() {
+                    "default" => None,
+                    p => Some(
+                        config::DeletePolicy::parse(p)
+                            .ok_or_else(|| format!("unknown POP3 delete policy {p:?}: use expunge, keep, seen or default"))?
+                            .as_str(),
+                    ),
+                };
+                let address = accounts.set_pop3_policy(&address, value).await?;
+                println!(
+                    "POP3 delete policy for {address}: {}",
+                    value.unwrap_or("the server's default")
+                );
+            }
             UserCommand::Passwd {
                 address,
                 password_stdin,
@@ -302,7 +321,13 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
-        Some(acceptor),
+        Some(acceptor.clone()),
+    ));
+    let pop3_service = Arc::new(pop3::Pop3Service::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor,
+        service.active.clone(),
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -317,6 +342,23 @@ async fn serve(config: Config) -> Result<(), AnyError> {
             service.clone(),
             shutdown_rx.clone(),
         )));
+    }
+    for (addrs, implicit_tls, name) in [
+        (&config.listen.pop3, false, "pop3"),
+        (&config.listen.pop3s, true, "pop3s"),
+    ] {
+        for addr in addrs {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+            info!(%addr, "listening for {name}");
+            listeners.push(tokio::spawn(pop3::serve(
+                listener,
+                pop3_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
     }
     if listeners.is_empty() {
         warn!("no listeners configured; nothing to do");

@@ -1,0 +1,435 @@
+//! The POP3 service (110 with STLS, 995 with implicit TLS): drives `pop3_proto::ServerSession`,
+//! logs users in against the account store, serves their INBOX Maildir, and applies the
+//! delete policy at UPDATE.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pop3_proto::{Event, MessageInfo, Response, ServerSession};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+use crate::accounts::Accounts;
+use crate::config::{Config, DeletePolicy};
+use crate::conn::Conn;
+
+/// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
+const POP3_DELETED: &str = "$POP3Deleted";
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_CHUNK: usize = 64 * 1024;
+
+pub struct Pop3Service {
+    pub config: Arc<Config>,
+    pub accounts: Accounts,
+    pub tls: TlsAcceptor,
+    pub connections: Arc<Semaphore>,
+    pub active: Arc<AtomicUsize>,
+    /// Maildrops with a session in TRANSACTION (RFC 1939 §8: one at a time).
+    locked: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Pop3Service {
+    pub fn new(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: TlsAcceptor,
+        active: Arc<AtomicUsize>,
+    ) -> Self {
+        Self {
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            config,
+            accounts,
+            tls,
+            active,
+            locked: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn session_config(&self, implicit_tls: bool, loopback: bool) -> pop3_proto::Config {
+        let mut c = pop3_proto::Config::new(format!("{} POP3 ready", self.config.hostname));
+        c.stls = !implicit_tls;
+        c.implicit_tls = implicit_tls;
+        // Cleartext credentials never cross a network unless the admin allows it.
+        c.allow_plaintext_auth = loopback || self.config.pop3.allow_plaintext_auth;
+        c.limits.timeout = Duration::from_secs(self.config.pop3.timeout);
+        c.limits.max_auth_failures = self.config.pop3.max_auth_failures;
+        c.limits.max_errors = self.config.limits.max_errors;
+        c.expire =
+            (self.config.pop3.delete_policy != DeletePolicy::Expunge).then(|| "NEVER".to_owned());
+        c.implementation = Some("mailserver".into());
+        c
+    }
+}
+
+/// Releases a maildrop's lock when the session ends, however it ends.
+struct MaildropLock {
+    locked: Arc<Mutex<HashSet<String>>>,
+    username: String,
+}
+
+impl Drop for MaildropLock {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.locked.lock() {
+            set.remove(&self.username);
+        }
+    }
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Pop3Service>,
+    implicit_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        service.active.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let active = service.active.clone();
+            connection(stream, peer, service, implicit_tls, shutdown).await;
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// What a logged-in session works on.
+struct Maildrop {
+    username: String,
+    maildir: maildir::Maildir,
+    messages: Vec<maildir::Message>,
+    policy: DeletePolicy,
+    retrieved: HashSet<usize>,
+    uid_validity: u32,
+    _lock: MaildropLock,
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<Pop3Service>,
+    implicit_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Ok(_permit) = service.connections.clone().try_acquire_owned() else {
+        warn!(%peer, "too many POP3 connections, refusing");
+        return;
+    };
+    let mut conn = if implicit_tls {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, service.tls.accept(stream)).await {
+            Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
+            Ok(Err(e)) => return info!(%peer, error = %e, "pop3s handshake failed"),
+            Err(_) => return info!(%peer, "pop3s handshake timed out"),
+        }
+    } else {
+        Conn::Plain(stream)
+    };
+    let mut session =
+        ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
+    let mut maildrop: Option<Maildrop> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut start_tls = false;
+    let mut shutting_down = *shutdown.borrow();
+    info!(%peer, tls = implicit_tls, "pop3 connect");
+    let outcome: String = 'session: loop {
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::StartTls => start_tls = true,
+                Event::Authenticate {
+                    username, password, ..
+                } => {
+                    let answer = login(&service, &username, password.into_inner()).await;
+                    match answer {
+                        Ok(md) => {
+                            let listing: Result<Vec<MessageInfo>, _> = md
+                                .messages
+                                .iter()
+                                .map(|m| MessageInfo::new(m.vsize, md.uidl(m)))
+                                .collect();
+                            match listing {
+                                Ok(listing) => {
+                                    info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
+                                    let _ = session.auth_finish(Ok(listing));
+                                    maildrop = Some(md);
+                                }
+                                Err(_) => {
+                                    warn!(user = %md.username, "a UIDL in the uidlist is not valid for POP3");
+                                    let _ = session.auth_finish(Err(Response::temporary_failure()));
+                                }
+                            }
+                        }
+                        Err(response) => {
+                            info!(%peer, %username, reason = %response, "pop3 login refused");
+                            let _ = session.auth_finish(Err(response));
+                        }
+                    }
+                }
+                Event::Retrieve { index, .. } => {
+                    let Some(md) = maildrop.as_mut() else {
+                        let _ = session.retrieve_fail(Response::temporary_failure());
+                        continue;
+                    };
+                    let path = md.maildir.message_path(&md.messages[index]);
+                    let mut file = match tokio::fs::File::open(&path).await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            warn!(path = %path.display(), error = %e, "message file unreadable");
+                            let _ = session.retrieve_fail(Response::temporary_failure());
+                            continue;
+                        }
+                    };
+                    let _ = session.retrieve_begin();
+                    let mut chunk = vec![0u8; READ_CHUNK];
+                    loop {
+                        let n = match file.read(&mut chunk).await {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) => {
+                                // The +OK is out; all we can do is close without a terminator.
+                                break 'session format!("read error on {}: {e}", path.display());
+                            }
+                        };
+                        let more = session.retrieve_chunk(&chunk[..n]).unwrap_or(false);
+                        if let Some(out) = session.poll_output()
+                            && let Err(e) = conn.write_all(&out).await
+                        {
+                            break 'session format!("write error: {e}");
+                        }
+                        if !more {
+                            break;
+                        }
+                    }
+                    let _ = session.retrieve_end();
+                    md.retrieved.insert(index);
+                }
+                Event::Commit { deleted } => {
+                    let result = match maildrop.take() {
+                        Some(md) => commit(md, deleted, peer).await,
+                        None => Ok(()),
+                    };
+                    let _ =
+                        session.commit_finish(result.map_err(|_| Response::temporary_failure()));
+                }
+                Event::Quit => {}
+            }
+        }
+        if let Some(out) = session.poll_output() {
+            let written = async {
+                conn.write_all(&out).await?;
+                conn.flush().await
+            };
+            if let Err(e) = written.await {
+                break format!("write error: {e}");
+            }
+            continue;
+        }
+        if session.is_closed() {
+            break "closed".into();
+        }
+        if start_tls {
+            start_tls = false;
+            let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Gone) else {
+                break "STLS on a TLS connection".into();
+            };
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, service.tls.accept(tcp)).await {
+                Ok(Ok(tls)) => {
+                    conn = Conn::Tls(Box::new(tls));
+                    let _ = session.tls_established();
+                    continue;
+                }
+                Ok(Err(e)) => break format!("TLS handshake failed: {e}"),
+                Err(_) => break "TLS handshake timed out".into(),
+            }
+        }
+        if shutting_down {
+            session.shutdown();
+            continue;
+        }
+        let capacity = session.input_capacity().min(buf.len());
+        if capacity == 0 {
+            break "session stalled".into();
+        }
+        tokio::select! {
+            read = tokio::time::timeout(session.timeout(), conn.read(&mut buf[..capacity])) => match read {
+                Err(_) => session.handle_timeout(),
+                Ok(Ok(0)) => {
+                    session.handle_eof();
+                    break "client closed".into();
+                }
+                Ok(Ok(n)) => {
+                    if let Err(e) = session.receive(&buf[..n]) {
+                        break format!("protocol violation: {e}");
+                    }
+                }
+                Ok(Err(e)) => break format!("read error: {e}"),
+            },
+            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
+        }
+    };
+    // A session that ends without QUIT never reaches UPDATE: nothing is deleted or flagged.
+    drop(maildrop);
+    let _ = conn.shutdown().await;
+    info!(%peer, %outcome, "pop3 disconnect");
+}
+
+impl Maildrop {
+    /// The UIDL: a migrated one from the uidlist, else Dovecot 2.3's default format
+    /// (`%08Xu%08Xv`), so clients moving between the two servers see the same ids.
+    fn uidl(&self, message: &maildir::Message) -> String {
+        message
+            .pop3_uidl
+            .clone()
+            .unwrap_or_else(|| format!("{:08X}{:08X}", message.uid, self.uid_validity))
+    }
+}
+
+async fn login(
+    service: &Pop3Service,
+    username: &str,
+    password: String,
+) -> Result<Maildrop, Response> {
+    let accounts = &service.accounts;
+    let temp = |e: &dyn std::fmt::Display| {
+        warn!(error = %e, "pop3 login failed on the server side");
+        Response::temporary_failure()
+    };
+    let hash = accounts
+        .password_hash(username)
+        .await
+        .map_err(|e| temp(&e))?;
+    let Some(hash) = hash else {
+        return Err(Response::auth_failed());
+    };
+    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&hash, &password))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(Response::auth_failed());
+    }
+    let mailbox = accounts
+        .mailbox(username)
+        .await
+        .map_err(|e| temp(&e))?
+        .ok_or_else(Response::auth_failed)?;
+    let policy = match accounts
+        .pop3_policy(&mailbox.username)
+        .await
+        .map_err(|e| temp(&e))?
+    {
+        Some(p) => DeletePolicy::parse(&p).unwrap_or(service.config.pop3.delete_policy),
+        None => service.config.pop3.delete_policy,
+    };
+    let lock = {
+        let mut set = service
+            .locked
+            .lock()
+            .map_err(|_| Response::temporary_failure())?;
+        if !set.insert(mailbox.username.clone()) {
+            return Err(Response::in_use());
+        }
+        MaildropLock {
+            locked: service.locked.clone(),
+            username: mailbox.username.clone(),
+        }
+    };
+    let maildir = maildir::Maildir::new(mailbox.maildir.clone());
+    let scanned = {
+        let maildir = maildir.clone();
+        tokio::task::spawn_blocking(move || {
+            maildir.create()?;
+            let letter = maildir.keyword_letter(POP3_DELETED)?;
+            Ok::<_, maildir::Error>((maildir.scan()?, letter))
+        })
+        .await
+    };
+    let (listing, deleted_letter) = match scanned {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(temp(&e)),
+        Err(e) => return Err(temp(&e)),
+    };
+    // Messages a `keep` session deleted stay hidden from POP3 whatever the policy is now.
+    let messages = listing
+        .messages
+        .into_iter()
+        .filter(|m| !m.has_flag(deleted_letter))
+        .collect();
+    Ok(Maildrop {
+        username: mailbox.username,
+        maildir,
+        messages,
+        policy,
+        retrieved: HashSet::new(),
+        uid_validity: listing.uid_validity,
+        _lock: lock,
+    })
+}
+
+/// UPDATE: apply the delete policy to the deleted messages and mark retrieved ones \Seen, then
+/// make the renames durable.
+async fn commit(md: Maildrop, deleted: Vec<usize>, peer: SocketAddr) -> Result<(), maildir::Error> {
+    let user = md.username.clone();
+    let policy = md.policy;
+    let count = deleted.len();
+    let result = tokio::task::spawn_blocking(move || {
+        let deleted_set: HashSet<usize> = deleted.iter().copied().collect();
+        let hide = match policy {
+            DeletePolicy::Expunge => None,
+            DeletePolicy::Keep | DeletePolicy::Seen => {
+                Some(md.maildir.keyword_letter(POP3_DELETED)?)
+            }
+        };
+        for (i, message) in md.messages.iter().enumerate() {
+            let mut add = String::new();
+            if deleted_set.contains(&i) {
+                match hide {
+                    None => {
+                        md.maildir.expunge(message)?;
+                        continue;
+                    }
+                    Some(letter) => add.push(letter),
+                }
+                if policy == DeletePolicy::Seen {
+                    add.push('S');
+                }
+            }
+            if md.retrieved.contains(&i) {
+                add.push('S');
+            }
+            if !add.is_empty() {
+                md.maildir.add_flags(message, &add)?;
+            }
+        }
+        md.maildir.sync()
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(maildir::Error::Io {
+            action: "committing",
+            path: Default::default(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    });
+    match &result {
+        Ok(()) => info!(%peer, %user, deleted = count, policy = policy.as_str(), "pop3 update"),
+        Err(e) => warn!(%peer, %user, error = %e, "pop3 update failed"),
+    }
+    result
+}
