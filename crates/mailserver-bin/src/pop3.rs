@@ -182,7 +182,7 @@ async fn connection(
                         }
                     }
                 }
-                Event::Retrieve { index, .. } => {
+                Event::Retrieve { index, top, .. } => {
                     let Some(md) = maildrop.as_mut() else {
                         let _ = session.retrieve_fail(Response::temporary_failure());
                         continue;
@@ -218,7 +218,10 @@ async fn connection(
                         }
                     }
                     let _ = session.retrieve_end();
-                    md.retrieved.insert(index);
+                    // RETR makes a message \Seen; TOP only peeks (as in Dovecot).
+                    if top.is_none() {
+                        md.retrieved.insert(index);
+                    }
                 }
                 Event::Commit { deleted } => {
                     let result = match maildrop.take() {

@@ -14,6 +14,8 @@ pub struct Server {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub port: u16,
+    pub pop3_port: u16,
+    pub pop3s_port: u16,
     pub child: Option<Child>,
 }
 
@@ -47,11 +49,12 @@ impl Server {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
+        let (pop3_port, pop3s_port) = (free_port(), free_port());
         let config = dir.join("mailserver.toml");
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"127.0.0.1:{pop3_port}\"]\npop3s = [\"127.0.0.1:{pop3s_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -60,6 +63,8 @@ impl Server {
             dir,
             config,
             port,
+            pop3_port,
+            pop3s_port,
             child: None,
         };
         server.admin_ok(&["domain", "add", "example.com"]);
@@ -89,13 +94,15 @@ impl Server {
             .expect("start mailserver");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "server did not start; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        for port in [self.port, self.pop3_port, self.pop3s_port] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "server did not start; log:\n{}",
+                    self.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 
