@@ -29,7 +29,7 @@ use thiserror::Error;
 
 mod read;
 
-pub use read::{Listing, Message, Subdir};
+pub use read::{Listing, Message, Subdir, pop3_uidl};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]

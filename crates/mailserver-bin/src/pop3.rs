@@ -297,10 +297,7 @@ impl Maildrop {
     /// The UIDL: a migrated one from the uidlist, else Dovecot 2.3's default format
     /// (`%08Xu%08Xv`), so clients moving between the two servers see the same ids.
     fn uidl(&self, message: &maildir::Message) -> String {
-        message
-            .pop3_uidl
-            .clone()
-            .unwrap_or_else(|| format!("{:08X}{:08X}", message.uid, self.uid_validity))
+        maildir::pop3_uidl(message, self.uid_validity)
     }
 }
 

@@ -148,6 +148,16 @@ s.quit()
         &["-u", "bob@example.com:secret"],
     );
     assert!(String::from_utf8_lossy(&bob).contains("Subject: one"));
+
+    // Migration: Dovecot assigned the UIDs (dovecot-uidlist) and its clients know its UIDLs;
+    // our POP3 service reports the same ones for the same Maildir.
+    let uidl = |port: u16| {
+        String::from_utf8(curl(&format!("pop3://127.0.0.1:{port}/"), &["-X", "UIDL"])).unwrap()
+    };
+    let theirs = uidl(pop3);
+    let ours = uidl(server.pop3_port);
+    assert_eq!(theirs.lines().count(), 3, "{theirs}");
+    assert_eq!(ours, theirs);
 }
 
 fn running_as_root() -> bool {
