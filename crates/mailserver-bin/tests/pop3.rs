@@ -385,3 +385,63 @@ fn fetchmail_keep_and_fetch() {
     let (code, _, log) = run(&[], "none.bsmtp");
     assert_eq!(code, Some(1), "{log}");
 }
+
+/// This machine's first non-loopback IPv4 address.
+fn non_loopback_ipv4() -> String {
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .expect("this test needs a non-loopback IPv4 address on the machine (hostname -I)")
+        .to_owned()
+}
+
+const CLEARTEXT: &str = r#"
+import poplib, ssl, sys
+host, port = sys.argv[1], int(sys.argv[2])
+p = poplib.POP3(host, port, timeout=20)
+caps = p.capa()
+print("capa", " ".join(sorted(caps)))
+try:
+    p.user("alice@example.com")
+    print("user accepted")
+except poplib.error_proto as e:
+    print("user", e.args[0].decode())
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p.stls(context=ctx)
+print("tls-capa", " ".join(sorted(p.capa())))
+p.user("alice@example.com")
+print("login", p.pass_("secret").decode())
+p.quit()
+"#;
+
+#[test]
+fn no_cleartext_login_from_the_network() {
+    let host = non_loopback_ipv4();
+    let server = Server::start_on("pop3-cleartext", "", &host);
+    let out = python(CLEARTEXT, &[&host, &server.pop3_port.to_string()]);
+    let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    let capa = line(&lines, "capa");
+    assert!(
+        capa.contains("STLS") && !capa.contains("USER") && !capa.contains("SASL"),
+        "{capa}"
+    );
+    assert!(line(&lines, "user").starts_with("-ERR [AUTH]"), "{out}");
+    let tls_capa = line(&lines, "tls-capa");
+    assert!(
+        tls_capa.contains("USER") && tls_capa.contains("SASL") && !tls_capa.contains("STLS"),
+        "{tls_capa}"
+    );
+    assert!(line(&lines, "login").starts_with("+OK"), "{out}");
+
+    let open = Server::start_on(
+        "pop3-cleartext-allowed",
+        "[pop3]\nallow_plaintext_auth = true\n",
+        &host,
+    );
+    let out = python(CLEARTEXT, &[&host, &open.pop3_port.to_string()]);
+    assert!(out.contains("user accepted"), "{out}");
+}

@@ -16,6 +16,7 @@ pub struct Server {
     pub port: u16,
     pub pop3_port: u16,
     pub pop3s_port: u16,
+    pub pop3_host: String,
     pub child: Option<Child>,
 }
 
@@ -45,6 +46,11 @@ pub fn require(program: &str) {
 impl Server {
     /// A server with domain example.com and users alice, bob, carol, dave, erin.
     pub fn start(name: &str, extra_config: &str) -> Server {
+        Self::start_on(name, extra_config, "127.0.0.1")
+    }
+
+    /// Like `start`, with the POP3 listeners on `pop3_host` (e.g. a non-loopback address).
+    pub fn start_on(name: &str, extra_config: &str, pop3_host: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("mailserver-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -54,7 +60,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"127.0.0.1:{pop3_port}\"]\npop3s = [\"127.0.0.1:{pop3s_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -65,6 +71,7 @@ impl Server {
             port,
             pop3_port,
             pop3s_port,
+            pop3_host: pop3_host.to_owned(),
             child: None,
         };
         server.admin_ok(&["domain", "add", "example.com"]);
@@ -94,8 +101,13 @@ impl Server {
             .expect("start mailserver");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        for port in [self.port, self.pop3_port, self.pop3s_port] {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let pop3_host = self.pop3_host.clone();
+        for (host, port) in [
+            ("127.0.0.1", self.port),
+            (pop3_host.as_str(), self.pop3_port),
+            (pop3_host.as_str(), self.pop3s_port),
+        ] {
+            while TcpStream::connect((host, port)).is_err() {
                 assert!(
                     Instant::now() < deadline,
                     "server did not start; log:\n{}",
