@@ -22,7 +22,9 @@ use crate::conn::Conn;
 /// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
 const POP3_DELETED: &str = "$POP3Deleted";
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 128 * 1024;
+/// Output queued while streaming a message before it is written to the socket.
+const WRITE_BATCH: usize = 256 * 1024;
 
 pub struct Pop3Service {
     pub config: Arc<Config>,
@@ -188,8 +190,10 @@ async fn connection(
                         continue;
                     };
                     let path = md.maildir.message_path(&md.messages[index]);
-                    let mut file = match tokio::fs::File::open(&path).await {
-                        Ok(f) => f,
+                    // One trip to the blocking pool opens the file and reads its first chunk,
+                    // which for most mail is all of it.
+                    let (mut file, mut data) = match read_chunk(None, path.clone()).await {
+                        Ok(v) => v,
                         Err(e) => {
                             warn!(path = %path.display(), error = %e, "message file unreadable");
                             let _ = session.retrieve_fail(Response::temporary_failure());
@@ -197,24 +201,25 @@ async fn connection(
                         }
                     };
                     let _ = session.retrieve_begin();
-                    let mut chunk = vec![0u8; READ_CHUNK];
                     loop {
-                        let n = match file.read(&mut chunk).await {
-                            Ok(0) => break,
-                            Ok(n) => n,
-                            Err(e) => {
-                                // The +OK is out; all we can do is close without a terminator.
-                                break 'session format!("read error on {}: {e}", path.display());
-                            }
-                        };
-                        let more = session.retrieve_chunk(&chunk[..n]).unwrap_or(false);
-                        if let Some(out) = session.poll_output()
+                        let at_end = data.len() < READ_CHUNK;
+                        let more = session.retrieve_chunk(&data).unwrap_or(false);
+                        // Large messages go out as they are read; small ones in one write.
+                        if session.pending_output() >= WRITE_BATCH
+                            && let Some(out) = session.poll_output()
                             && let Err(e) = conn.write_all(&out).await
                         {
                             break 'session format!("write error: {e}");
                         }
-                        if !more {
+                        if at_end || !more {
                             break;
+                        }
+                        match read_chunk(Some(file), path.clone()).await {
+                            Ok((f, d)) => (file, data) = (f, d),
+                            // The +OK is out; all we can do is close without a terminator.
+                            Err(e) => {
+                                break 'session format!("read error on {}: {e}", path.display());
+                            }
                         }
                     }
                     let _ = session.retrieve_end();
@@ -291,6 +296,33 @@ async fn connection(
     drop(maildrop);
     let _ = conn.shutdown().await;
     info!(%peer, %outcome, "pop3 disconnect");
+}
+
+/// Reads up to `READ_CHUNK` octets (fewer only at the end of the file), opening the file
+/// first if needed, on the blocking pool.
+async fn read_chunk(
+    file: Option<std::fs::File>,
+    path: std::path::PathBuf,
+) -> std::io::Result<(std::fs::File, Vec<u8>)> {
+    // block_in_place reads on this worker thread (the runtime moves its other tasks away), which
+    // saves the hand-off to the blocking pool that dominated small RETRs.
+    tokio::task::block_in_place(move || {
+        use std::io::Read;
+        let mut file = match file {
+            Some(f) => f,
+            None => std::fs::File::open(&path)?,
+        };
+        let mut data = vec![0u8; READ_CHUNK];
+        let mut filled = 0;
+        while filled < READ_CHUNK {
+            match file.read(&mut data[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        data.truncate(filled);
+        Ok((file, data))
+    })
 }
 
 impl Maildrop {
