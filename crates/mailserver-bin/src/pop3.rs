@@ -62,8 +62,8 @@ impl Pop3Service {
         c.limits.timeout = Duration::from_secs(self.config.pop3.timeout);
         c.limits.max_auth_failures = self.config.pop3.max_auth_failures;
         c.limits.max_errors = self.config.limits.max_errors;
-        c.expire =
-            (self.config.pop3.delete_policy != DeletePolicy::Expunge).then(|| "NEVER".to_owned());
+        // RFC 2449 EXPIRE: we never remove mail on our own, whatever the delete policy.
+        c.expire = Some("NEVER".to_owned());
         c.implementation = Some("mailserver".into());
         c
     }
