@@ -105,10 +105,22 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Accounts {
     pub url: String,
+    pub password_scheme: crate::password::Scheme,
+    pub default_password_scheme: String,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            password_scheme: crate::password::Scheme::Argon2id,
+            default_password_scheme: "CRYPT".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +266,17 @@ impl Config {
                 "limits.max_recipients and limits.max_connections must be at least 1".into(),
             ));
         }
+        let default_scheme = self.accounts.default_password_scheme.to_ascii_uppercase();
+        let base = default_scheme
+            .trim_end_matches(".B64")
+            .trim_end_matches(".HEX");
+        if !crate::password::KNOWN_SCHEMES.contains(&base) {
+            return Err(ConfigError::Invalid(format!(
+                "accounts.default_password_scheme {:?} is not one of {}",
+                self.accounts.default_password_scheme,
+                crate::password::KNOWN_SCHEMES.join(", ")
+            )));
+        }
         if self.pop3.timeout < 60 || self.pop3.max_auth_failures < 1 {
             return Err(ConfigError::Invalid(
                 "pop3.timeout must be at least 60 seconds and pop3.max_auth_failures at least 1"
@@ -302,6 +325,10 @@ mod tests {
         assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
         assert_eq!(format!("{:?}", parsed.pop3), format!("{:?}", default.pop3));
         assert_eq!(parsed.data_dir, default.data_dir);
+        assert_eq!(
+            format!("{:?}", parsed.accounts),
+            format!("{:?}", default.accounts)
+        );
         parsed.validate().unwrap();
     }
 

@@ -93,9 +93,9 @@ enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
-        /// Password hash scheme.
-        #[arg(long, value_enum, default_value = "argon2id")]
-        scheme: Scheme,
+        /// Password hash scheme (default: accounts.password_scheme).
+        #[arg(long, value_enum)]
+        scheme: Option<Scheme>,
     },
     /// List mailboxes, optionally of one domain.
     List { domain: Option<String> },
@@ -108,8 +108,9 @@ enum UserCommand {
         address: String,
         #[arg(long)]
         password_stdin: bool,
-        #[arg(long, value_enum, default_value = "argon2id")]
-        scheme: Scheme,
+        /// Password hash scheme (default: accounts.password_scheme).
+        #[arg(long, value_enum)]
+        scheme: Option<Scheme>,
     },
 }
 
@@ -202,12 +203,16 @@ fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
 
 async fn admin(config: Config, command: Command) -> Result<(), AnyError> {
     let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
-    let result = admin_command(&accounts, command).await;
+    let result = admin_command(&config, &accounts, command).await;
     accounts.close().await;
     result
 }
 
-async fn admin_command(accounts: &Accounts, command: Command) -> Result<(), AnyError> {
+async fn admin_command(
+    config: &Config,
+    accounts: &Accounts,
+    command: Command,
+) -> Result<(), AnyError> {
     match command {
         Command::Domain { command } => match command {
             DomainCommand::Add { domain } => {
@@ -230,7 +235,8 @@ async fn admin_command(accounts: &Accounts, command: Command) -> Result<(), AnyE
             } => {
                 accounts::normalize_address(&address)?;
                 let (password, generated) = read_password(password_stdin)?;
-                let hash = password::hash(scheme, &password)?;
+                let hash =
+                    password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
                 let address = accounts.add_user(&address, &hash).await?;
                 println!("added user {address}");
                 if generated {
@@ -274,7 +280,8 @@ async fn admin_command(accounts: &Accounts, command: Command) -> Result<(), AnyE
             } => {
                 accounts::normalize_address(&address)?;
                 let (password, generated) = read_password(password_stdin)?;
-                let hash = password::hash(scheme, &password)?;
+                let hash =
+                    password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
                 let address = accounts.set_password(&address, &hash).await?;
                 println!("password changed for {address}");
                 if generated {

@@ -350,9 +350,12 @@ async fn login(
     let Some(hash) = hash else {
         return Err(Response::auth_failed());
     };
-    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&hash, &password))
-        .await
-        .unwrap_or(false);
+    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::password::verify_with_default(&hash, &password, &default_scheme)
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
         return Err(Response::auth_failed());
     }

@@ -338,8 +338,10 @@ impl Connection {
                 let ok = match self.service.accounts.password_hash(&username).await {
                     Ok(Some(hash)) => {
                         let password = password.into_inner();
+                        let default_scheme =
+                            self.service.config.accounts.default_password_scheme.clone();
                         tokio::task::spawn_blocking(move || {
-                            crate::password::verify(&hash, &password)
+                            crate::password::verify_with_default(&hash, &password, &default_scheme)
                         })
                         .await
                         .unwrap_or(false)
