@@ -42,6 +42,12 @@ pub enum AccountsError {
     UnknownUser(String),
     #[error("alias {0} does not exist")]
     UnknownAlias(String),
+    #[error("{0} is already a domain of ours; an alias domain must be a different name")]
+    AliasDomainIsDomain(String),
+    #[error("alias domain {0} already exists")]
+    DuplicateAliasDomain(String),
+    #[error("alias domain {0} does not exist")]
+    UnknownAliasDomain(String),
     #[error("alias {source_address} has no target {target}")]
     UnknownTarget {
         source_address: String,
@@ -98,7 +104,7 @@ const SCHEMA: &[&str] = &[
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
-    "CREATE INDEX IF NOT EXISTS mailbox_domain ON mailbox (domain)",
+    "CREATE INDEX IF NOT EXISTS mailbox_by_domain ON mailbox (domain)",
     "CREATE TABLE IF NOT EXISTS alias (
         address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         goto TEXT NOT NULL,
@@ -106,7 +112,16 @@ const SCHEMA: &[&str] = &[
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
-    "CREATE INDEX IF NOT EXISTS alias_domain ON alias (domain)",
+    // Tables and indexes share a namespace in SQLite: the index must not be called alias_domain
+    // (early databases had that name).
+    "DROP INDEX IF EXISTS alias_domain",
+    "CREATE INDEX IF NOT EXISTS alias_by_domain ON alias (domain)",
+    "CREATE TABLE IF NOT EXISTS alias_domain (
+        alias_domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        target_domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
     // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
@@ -212,6 +227,12 @@ impl Accounts {
             .bind(&domain)
             .fetch_one(&self.pool)
             .await?;
+        let alias_domains: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alias_domain WHERE target_domain = ?")
+                .bind(&domain)
+                .fetch_one(&self.pool)
+                .await?;
+        let aliases = aliases + alias_domains;
         if mailboxes > 0 || aliases > 0 {
             return Err(AccountsError::DomainNotEmpty {
                 domain,
@@ -240,12 +261,69 @@ impl Accounts {
     /// Whether we accept mail for `domain` (an active row, PostfixAdmin's `ALL` pseudo row excluded).
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, AccountsError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL'",
+            "SELECT 1 FROM domain WHERE domain = ?1 AND active = 1 AND domain <> 'ALL'
+             UNION ALL
+             SELECT 1 FROM alias_domain a JOIN domain d ON d.domain = a.target_domain
+             WHERE a.alias_domain = ?1 AND a.active = 1 AND d.active = 1",
         )
         .bind(domain.trim_end_matches('.'))
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// Makes `alias` an alias domain of our domain `target`.
+    pub async fn add_alias_domain(
+        &self,
+        alias: &str,
+        target: &str,
+    ) -> Result<(String, String), AccountsError> {
+        let alias = normalize_domain(alias)?;
+        let target = normalize_domain(target)?;
+        self.require_domain(&target).await?;
+        if self.require_domain(&alias).await.is_ok() {
+            return Err(AccountsError::AliasDomainIsDomain(alias));
+        }
+        let result = sqlx::query(
+            "INSERT INTO alias_domain (alias_domain, target_domain) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&alias)
+        .bind(&target)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::DuplicateAliasDomain(alias));
+        }
+        Ok((alias, target))
+    }
+
+    pub async fn remove_alias_domain(&self, alias: &str) -> Result<String, AccountsError> {
+        let alias = normalize_domain(alias)?;
+        let result = sqlx::query("DELETE FROM alias_domain WHERE alias_domain = ?")
+            .bind(&alias)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownAliasDomain(alias));
+        }
+        Ok(alias)
+    }
+
+    pub async fn list_alias_domains(&self) -> Result<Vec<(String, String, bool)>, AccountsError> {
+        let rows = sqlx::query(
+            "SELECT alias_domain, target_domain, active FROM alias_domain ORDER BY alias_domain",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("alias_domain")?,
+                    r.try_get("target_domain")?,
+                    r.try_get::<i64, _>("active")? != 0,
+                ))
+            })
+            .collect()
     }
 
     // ---- users ----
@@ -554,7 +632,8 @@ impl Accounts {
             "SELECT
                 (SELECT 1 FROM domain WHERE domain = ?2 AND active = 1 AND domain <> 'ALL') AS local,
                 (SELECT goto FROM alias WHERE address = ?1 AND active = 1) AS goto,
-                (SELECT maildir FROM mailbox WHERE username = ?1 AND active = 1) AS maildir",
+                (SELECT maildir FROM mailbox WHERE username = ?1 AND active = 1) AS maildir,
+                (SELECT target_domain FROM alias_domain WHERE alias_domain = ?2 AND active = 1) AS target",
         )
         .bind(address)
         .bind(domain)
@@ -563,7 +642,9 @@ impl Accounts {
         let local: Option<i64> = row.try_get("local")?;
         let goto: Option<String> = row.try_get("goto")?;
         let maildir: Option<String> = row.try_get("maildir")?;
+        let target: Option<String> = row.try_get("target")?;
         Ok(Lookup {
+            alias_domain_target: target,
             local_domain: local.is_some(),
             alias: goto.map(|g| split_goto(&g)),
             mailbox: maildir.map(|m| LocalMailbox {
@@ -597,6 +678,15 @@ impl Accounts {
                 continue;
             };
             let found_here = self.lookup(&addr, d).await?;
+            if !found_here.local_domain
+                && let Some(target) = &found_here.alias_domain_target
+            {
+                // user@alias.example is user@target.example, catch-all included (as Postfix's
+                // PostfixAdmin maps resolve it).
+                let local = addr.rsplit_once('@').map_or("", |(l, _)| l);
+                queue.push((format!("{local}@{target}"), mailbox_only));
+                continue;
+            }
             if !found_here.local_domain {
                 if addr == address {
                     return Ok(Resolution::NotOurDomain);
@@ -639,6 +729,8 @@ impl Accounts {
 }
 
 struct Lookup {
+    /// The address's domain is an alias domain of this one (PostfixAdmin `alias_domain`).
+    alias_domain_target: Option<String>,
     local_domain: bool,
     alias: Option<Vec<String>>,
     mailbox: Option<LocalMailbox>,
@@ -761,6 +853,32 @@ mod tests {
             a.remove_domain("example.com").await,
             Err(AccountsError::DomainNotEmpty { .. })
         ));
+        // Alias domains: user@alias resolves as user@target, catch-all included.
+        a.add_alias_domain("example.org", "example.com")
+            .await
+            .unwrap();
+        assert!(matches!(
+            a.add_alias_domain("example.com", "example.com").await,
+            Err(AccountsError::AliasDomainIsDomain(_))
+        ));
+        assert!(matches!(
+            a.add_alias_domain("example.org", "example.com").await,
+            Err(AccountsError::DuplicateAliasDomain(_))
+        ));
+        assert!(a.is_local_domain("example.org").await.unwrap());
+        assert_eq!(
+            a.resolve("alice@example.org").await.unwrap(),
+            a.resolve("alice@example.com").await.unwrap()
+        );
+        assert_eq!(
+            a.resolve("nobody@example.org").await.unwrap(),
+            a.resolve("nobody@example.com").await.unwrap()
+        );
+        a.remove_alias_domain("example.org").await.unwrap();
+        assert_eq!(
+            a.resolve("alice@example.org").await.unwrap(),
+            Resolution::NotOurDomain
+        );
         a.remove_alias("l2@example.com", &["l1@example.com".into()])
             .await
             .unwrap();

@@ -83,6 +83,10 @@ enum DomainCommand {
     List,
     /// Stop accepting mail for DOMAIN (it must have no mailboxes or aliases left).
     Remove { domain: String },
+    /// Make ALIAS an alias domain of TARGET: user@ALIAS is delivered as user@TARGET.
+    AddAlias { alias: String, target: String },
+    /// Remove the alias domain ALIAS.
+    RemoveAlias { alias: String },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +226,22 @@ async fn admin_command(
                 for (d, active) in accounts.list_domains().await? {
                     println!("{d}{}", if active { "" } else { " (inactive)" });
                 }
+                for (alias, target, active) in accounts.list_alias_domains().await? {
+                    println!(
+                        "{alias} -> {target}{}",
+                        if active { "" } else { " (inactive)" }
+                    );
+                }
+            }
+            DomainCommand::AddAlias { alias, target } => {
+                let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
+                println!("added alias domain {alias} -> {target}");
+            }
+            DomainCommand::RemoveAlias { alias } => {
+                println!(
+                    "removed alias domain {}",
+                    accounts.remove_alias_domain(&alias).await?
+                )
             }
             DomainCommand::Remove { domain } => {
                 println!("removed domain {}", accounts.remove_domain(&domain).await?)

@@ -476,3 +476,72 @@ fn admin_cli_reports_bad_input() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
 }
+
+#[test]
+fn alias_domains_multi_target_aliases_and_catch_all() {
+    let server = Server::start("aliases", "");
+    server.admin_ok(&["domain", "add-alias", "example.org", "example.com"]);
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "team@example.com",
+        "alice@example.com",
+        "bob@example.com",
+    ]);
+    server.admin_ok(&["alias", "add", "@example.com", "carol@example.com"]);
+    let listed = server.admin_ok(&["domain", "list"]);
+    assert!(listed.contains("example.org -> example.com"), "{listed}");
+    let refused = server.admin(&["domain", "add-alias", "example.net", "example.com"], "");
+    assert!(
+        !refused.status.success(),
+        "example.net is a real domain already"
+    );
+    send(
+        &server,
+        false,
+        "a@example.net",
+        &["bob@example.org"],
+        b"Subject: via alias domain\r\n\r\n1\r\n",
+    );
+    send(
+        &server,
+        false,
+        "a@example.net",
+        &["team@example.org"],
+        b"Subject: team\r\n\r\n2\r\n",
+    );
+    send(
+        &server,
+        false,
+        "a@example.net",
+        &["whoever@example.org"],
+        b"Subject: catch-all\r\n\r\n3\r\n",
+    );
+    let subjects = |user: &str| -> Vec<String> {
+        server
+            .messages(user)
+            .iter()
+            .map(|m| {
+                String::from_utf8_lossy(strip_received(m))
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let mut bob = subjects("bob@example.com");
+    bob.sort();
+    assert_eq!(bob, ["Subject: team", "Subject: via alias domain"]);
+    assert_eq!(subjects("alice@example.com"), ["Subject: team"]);
+    assert_eq!(subjects("carol@example.com"), ["Subject: catch-all"]);
+    // Remove the alias domain: example.org is foreign again, so relaying is refused.
+    server.admin_ok(&["domain", "remove-alias", "example.org"]);
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    c.command("MAIL FROM:<a@example.net>");
+    assert!(
+        c.command("RCPT TO:<bob@example.org>")
+            .starts_with("554 5.7.1")
+    );
+}
