@@ -326,6 +326,47 @@ impl Accounts {
             .collect()
     }
 
+    /// Activates or deactivates a domain: an inactive domain receives no mail and its users
+    /// cannot log in (PostfixAdmin's `domain.active`).
+    pub async fn set_domain_active(
+        &self,
+        domain: &str,
+        active: bool,
+    ) -> Result<String, AccountsError> {
+        let domain = normalize_domain(domain)?;
+        let result = sqlx::query(
+            "UPDATE domain SET active = ?, modified = CURRENT_TIMESTAMP WHERE domain = ?",
+        )
+        .bind(i64::from(active))
+        .bind(&domain)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownDomain(domain));
+        }
+        Ok(domain)
+    }
+
+    /// Activates or deactivates a mailbox (PostfixAdmin's `mailbox.active`).
+    pub async fn set_user_active(
+        &self,
+        address: &str,
+        active: bool,
+    ) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let result = sqlx::query(
+            "UPDATE mailbox SET active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
+        )
+        .bind(i64::from(active))
+        .bind(&address)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownUser(address));
+        }
+        Ok(address)
+    }
+
     // ---- users ----
 
     pub async fn add_user(

@@ -79,8 +79,16 @@ enum ConfigCommand {
 enum DomainCommand {
     /// Accept mail for DOMAIN.
     Add { domain: String },
-    /// List domains.
-    List,
+    /// List domains and alias domains.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let DOMAIN receive mail and its users log in again.
+    Activate { domain: String },
+    /// Stop DOMAIN receiving mail and its users logging in, keeping everything.
+    Deactivate { domain: String },
     /// Stop accepting mail for DOMAIN (it must have no mailboxes or aliases left).
     Remove { domain: String },
     /// Make ALIAS an alias domain of TARGET: user@ALIAS is delivered as user@TARGET.
@@ -102,9 +110,23 @@ enum UserCommand {
         scheme: Option<Scheme>,
     },
     /// List mailboxes, optionally of one domain.
-    List { domain: Option<String> },
+    List {
+        domain: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a user receive mail and log in again.
+    Activate { address: String },
+    /// Stop a user receiving mail and logging in, keeping the mailbox.
+    Deactivate { address: String },
     /// Delete a mailbox account (its mail stays on disk).
-    Remove { address: String },
+    Remove {
+        address: String,
+        /// Also delete the user's Maildir (all their mail).
+        #[arg(long)]
+        purge: bool,
+    },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
     Pop3Policy { address: String, policy: String },
     /// Set a mailbox's password.
@@ -127,7 +149,12 @@ enum AliasCommand {
         targets: Vec<String>,
     },
     /// List aliases, optionally of one domain.
-    List { domain: Option<String> },
+    List {
+        domain: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove TARGETs from an alias, or the whole alias if none are given.
     Remove {
         source: String,
@@ -222,16 +249,42 @@ async fn admin_command(
             DomainCommand::Add { domain } => {
                 println!("added domain {}", accounts.add_domain(&domain).await?)
             }
-            DomainCommand::List => {
-                for (d, active) in accounts.list_domains().await? {
-                    println!("{d}{}", if active { "" } else { " (inactive)" });
-                }
-                for (alias, target, active) in accounts.list_alias_domains().await? {
-                    println!(
-                        "{alias} -> {target}{}",
-                        if active { "" } else { " (inactive)" }
+            DomainCommand::List { json } => {
+                let domains = accounts.list_domains().await?;
+                let aliases = accounts.list_alias_domains().await?;
+                if json {
+                    let mut out: Vec<serde_json::Value> = domains
+                        .iter()
+                        .map(|(d, a)| serde_json::json!({"domain": d, "active": a, "alias_of": null}))
+                        .collect();
+                    out.extend(aliases.iter().map(
+                        |(d, t, a)| serde_json::json!({"domain": d, "active": a, "alias_of": t}),
+                    ));
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    let mut rows: Vec<Vec<String>> = domains
+                        .iter()
+                        .map(|(d, a)| vec![d.clone(), yes_no(*a), String::new()])
+                        .collect();
+                    rows.extend(
+                        aliases
+                            .iter()
+                            .map(|(d, t, a)| vec![d.clone(), yes_no(*a), t.clone()]),
                     );
+                    print_table(&["DOMAIN", "ACTIVE", "ALIAS OF"], &rows);
                 }
+            }
+            DomainCommand::Activate { domain } => {
+                println!(
+                    "activated domain {}",
+                    accounts.set_domain_active(&domain, true).await?
+                )
+            }
+            DomainCommand::Deactivate { domain } => {
+                println!(
+                    "deactivated domain {}",
+                    accounts.set_domain_active(&domain, false).await?
+                )
             }
             DomainCommand::AddAlias { alias, target } => {
                 let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
@@ -263,20 +316,58 @@ async fn admin_command(
                     println!("password: {password}");
                 }
             }
-            UserCommand::List { domain } => {
-                for (user, maildir, active) in accounts.list_users(domain.as_deref()).await? {
-                    println!(
-                        "{user}\t{maildir}{}",
-                        if active { "" } else { "\t(inactive)" }
-                    );
+            UserCommand::List { domain, json } => {
+                let users = accounts.list_users(domain.as_deref()).await?;
+                if json {
+                    let out: Vec<serde_json::Value> = users
+                        .iter()
+                        .map(|(u, m, a)| serde_json::json!({"address": u, "maildir": m, "active": a}))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    let rows: Vec<Vec<String>> = users
+                        .iter()
+                        .map(|(u, m, a)| vec![u.clone(), yes_no(*a), m.clone()])
+                        .collect();
+                    print_table(&["ADDRESS", "ACTIVE", "MAILDIR"], &rows);
                 }
             }
-            UserCommand::Remove { address } => {
-                let (address, maildir) = accounts.remove_user(&address).await?;
+            UserCommand::Activate { address } => {
                 println!(
-                    "removed user {address}; its mail is kept in {}",
-                    maildir.display()
-                );
+                    "activated user {}",
+                    accounts.set_user_active(&address, true).await?
+                )
+            }
+            UserCommand::Deactivate { address } => {
+                println!(
+                    "deactivated user {}",
+                    accounts.set_user_active(&address, false).await?
+                )
+            }
+            UserCommand::Remove { address, purge } => {
+                let (address, maildir) = accounts.remove_user(&address).await?;
+                if purge {
+                    match std::fs::remove_dir_all(&maildir) {
+                        Ok(()) => {
+                            println!("removed user {address} and deleted {}", maildir.display())
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            println!("removed user {address} (it had no mail on disk)")
+                        }
+                        Err(e) => {
+                            return Err(format!(
+                                "removed user {address}, but could not delete {}: {e}",
+                                maildir.display()
+                            )
+                            .into());
+                        }
+                    }
+                } else {
+                    println!(
+                        "removed user {address}; its mail is kept in {}",
+                        maildir.display()
+                    );
+                }
             }
             UserCommand::Pop3Policy { address, policy } => {
                 let value = match policy.as_str() {
@@ -321,9 +412,20 @@ async fn admin_command(
                     );
                 }
             }
-            AliasCommand::List { domain } => {
-                for (address, goto) in accounts.list_aliases(domain.as_deref()).await? {
-                    println!("{address}\t{goto}");
+            AliasCommand::List { domain, json } => {
+                let aliases = accounts.list_aliases(domain.as_deref()).await?;
+                if json {
+                    let out: Vec<serde_json::Value> = aliases
+                        .iter()
+                        .map(|(a, g)| serde_json::json!({"address": a, "targets": g.split(',').collect::<Vec<_>>()}))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    let rows: Vec<Vec<String>> = aliases
+                        .iter()
+                        .map(|(a, g)| vec![a.clone(), g.replace(',', ", ")])
+                        .collect();
+                    print_table(&["ALIAS", "TARGETS"], &rows);
                 }
             }
             AliasCommand::Remove { source, targets } => {
@@ -336,6 +438,32 @@ async fn admin_command(
         Command::Serve | Command::Config { .. } => {}
     }
     Ok(())
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// Prints rows under a header, columns padded to their widest cell.
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
 }
 
 async fn serve(config: Config) -> Result<(), AnyError> {

@@ -490,7 +490,13 @@ fn alias_domains_multi_target_aliases_and_catch_all() {
     ]);
     server.admin_ok(&["alias", "add", "@example.com", "carol@example.com"]);
     let listed = server.admin_ok(&["domain", "list"]);
-    assert!(listed.contains("example.org -> example.com"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["example.org", "yes", "example.com"]),
+        "{listed}"
+    );
     let refused = server.admin(&["domain", "add-alias", "example.net", "example.com"], "");
     assert!(
         !refused.status.success(),
@@ -544,4 +550,85 @@ fn alias_domains_multi_target_aliases_and_catch_all() {
         c.command("RCPT TO:<bob@example.org>")
             .starts_with("554 5.7.1")
     );
+}
+
+#[test]
+fn deactivated_accounts_and_purge() {
+    let server = Server::start("active", "");
+    send(
+        &server,
+        false,
+        "a@example.net",
+        &["alice@example.com"],
+        b"Subject: before\r\n\r\nx\r\n",
+    );
+    let pop3_login = |user: &str| -> String {
+        let script = r#"
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user(sys.argv[2])
+try:
+    print(p.pass_("secret").decode())
+except poplib.error_proto as e:
+    print(e.args[0].decode())
+"#;
+        python(script, &[&server.pop3_port.to_string(), user])
+            .trim()
+            .to_owned()
+    };
+    let rcpt = |to: &str| -> String {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.net>");
+        c.command(&format!("RCPT TO:<{to}>"))
+    };
+    assert!(pop3_login("alice@example.com").starts_with("+OK"));
+
+    server.admin_ok(&["user", "deactivate", "alice@example.com"]);
+    assert!(rcpt("alice@example.com").starts_with("550 5.1.1"));
+    assert!(pop3_login("alice@example.com").starts_with("-ERR [AUTH]"));
+    let table = server.admin_ok(&["user", "list", "example.com"]);
+    assert!(table.starts_with("ADDRESS"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("alice@example.com") && l.contains(" no ")),
+        "{table}"
+    );
+    server.admin_ok(&["user", "activate", "alice@example.com"]);
+    assert!(rcpt("alice@example.com").starts_with("250"));
+
+    server.admin_ok(&["domain", "deactivate", "example.com"]);
+    assert!(
+        rcpt("bob@example.com").starts_with("554 5.7.1"),
+        "an inactive domain is not ours"
+    );
+    assert!(pop3_login("bob@example.com").starts_with("-ERR [AUTH]"));
+    server.admin_ok(&["domain", "activate", "example.com"]);
+    assert!(pop3_login("bob@example.com").starts_with("+OK"));
+
+    let json = server.admin_ok(&["user", "list", "--json"]);
+    assert!(
+        json.trim_start().starts_with('[') && json.contains("\"address\":\"alice@example.com\""),
+        "{json}"
+    );
+    assert!(
+        server
+            .admin_ok(&["domain", "list", "--json"])
+            .contains("\"domain\":\"example.com\"")
+    );
+
+    // Removing keeps the mail; --purge deletes it.
+    let maildir = server.maildir("alice@example.com");
+    server.admin_ok(&["user", "remove", "alice@example.com"]);
+    assert!(maildir.join("new").is_dir());
+    server.admin_with_stdin(
+        &["user", "add", "alice@example.com", "--password-stdin"],
+        "secret\n",
+    );
+    let out = server.admin_ok(&["user", "remove", "alice@example.com", "--purge"]);
+    assert!(out.contains("deleted"), "{out}");
+    assert!(!maildir.exists());
+    let missing = server.admin(&["user", "deactivate", "ghost@example.com"], "");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
