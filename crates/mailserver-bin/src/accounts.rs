@@ -3,15 +3,17 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum AccountsError {
-    #[error("unsupported accounts url {0:?}: only sqlite:PATH is implemented so far")]
+    #[error(
+        "unsupported accounts url {0:?}: use sqlite:PATH or mysql://user:password@host/database"
+    )]
     UnsupportedUrl(String),
     #[error("account database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -76,11 +78,18 @@ pub struct LocalMailbox {
 
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    pool: SqlitePool,
+    pool: AnyPool,
     mail_root: PathBuf,
 }
 
-const SCHEMA: &[&str] = &[
+/// The SQL dialect behind the pool: queries are written for both; only the DDL differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+const SQLITE_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS domain (
         domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         description TEXT NOT NULL DEFAULT '',
@@ -128,6 +137,80 @@ const SCHEMA: &[&str] = &[
         delete_policy TEXT NOT NULL)",
 ];
 
+/// PostfixAdmin's tables as its setup (schema version 1847, PostfixAdmin 3.3) creates them in
+/// MariaDB/MySQL; created only when missing, so a database PostfixAdmin made is used as it is.
+const MYSQL_SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS config (
+        id int NOT NULL AUTO_INCREMENT,
+        name varchar(20) NOT NULL DEFAULT '',
+        value varchar(20) NOT NULL DEFAULT '',
+        PRIMARY KEY (id), UNIQUE KEY name (name)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='PostfixAdmin settings'",
+    "INSERT IGNORE INTO config (name, value) VALUES ('version', '1847')",
+    "CREATE TABLE IF NOT EXISTS domain (
+        domain varchar(255) NOT NULL,
+        description varchar(255) CHARACTER SET utf8mb4 NOT NULL,
+        aliases int NOT NULL DEFAULT 0,
+        mailboxes int NOT NULL DEFAULT 0,
+        maxquota bigint NOT NULL DEFAULT 0,
+        quota bigint NOT NULL DEFAULT 0,
+        transport varchar(255) NOT NULL,
+        backupmx tinyint(1) NOT NULL DEFAULT 0,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        modified datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        password_expiry int DEFAULT 0,
+        PRIMARY KEY (domain)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Domains'",
+    "CREATE TABLE IF NOT EXISTS mailbox (
+        username varchar(255) NOT NULL,
+        password varchar(255) NOT NULL,
+        name varchar(255) CHARACTER SET utf8mb4 NOT NULL,
+        maildir varchar(255) NOT NULL,
+        quota bigint NOT NULL DEFAULT 0,
+        local_part varchar(255) NOT NULL,
+        domain varchar(255) NOT NULL,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        modified datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        phone varchar(30) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        email_other varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        token varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        token_validity datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        password_expiry datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        PRIMARY KEY (username), KEY domain (domain)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Mailboxes'",
+    "CREATE TABLE IF NOT EXISTS alias (
+        address varchar(255) NOT NULL,
+        goto text NOT NULL,
+        domain varchar(255) NOT NULL,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        modified datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        PRIMARY KEY (address), KEY domain (domain)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Aliases'",
+    "CREATE TABLE IF NOT EXISTS alias_domain (
+        alias_domain varchar(255) NOT NULL DEFAULT '',
+        target_domain varchar(255) NOT NULL DEFAULT '',
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        modified datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        PRIMARY KEY (alias_domain), KEY active (active), KEY target_domain (target_domain)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Domain Aliases'",
+    "CREATE TABLE IF NOT EXISTS quota2 (
+        username varchar(255) NOT NULL,
+        bytes bigint NOT NULL DEFAULT 0,
+        messages int NOT NULL DEFAULT 0,
+        PRIMARY KEY (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
+    "CREATE TABLE IF NOT EXISTS pop3_policy (
+        username varchar(255) NOT NULL,
+        delete_policy varchar(16) NOT NULL,
+        PRIMARY KEY (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+];
+
 /// How deep alias chains may go before we stop following them.
 const MAX_ALIAS_EXPANSIONS: usize = 100;
 
@@ -159,27 +242,43 @@ pub fn normalize_address(address: &str) -> Result<String, AccountsError> {
 
 impl Accounts {
     pub async fn open(url: &str, mail_root: &Path) -> Result<Self, AccountsError> {
-        let Some(path) = url.strip_prefix("sqlite:") else {
+        sqlx::any::install_default_drivers();
+        let (dialect, connect_url) = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            if let Some(parent) = Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
+                    path: parent.to_owned(),
+                    source,
+                })?;
+            }
+            (Dialect::Sqlite, format!("sqlite:{path}?mode=rwc"))
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            (Dialect::MySql, url.replacen("mariadb://", "mysql://", 1))
+        } else {
             return Err(AccountsError::UnsupportedUrl(url.into()));
         };
-        let path = path.trim_start_matches("//");
-        if let Some(parent) = Path::new(path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
-                path: parent.to_owned(),
-                source,
-            })?;
-        }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let pool = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
             .await?;
-        for statement in SCHEMA {
+        let schema = match dialect {
+            Dialect::Sqlite => {
+                pool.execute("PRAGMA journal_mode = WAL").await?;
+                SQLITE_SCHEMA
+            }
+            Dialect::MySql => MYSQL_SCHEMA,
+        };
+        for statement in schema {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Self {
@@ -196,19 +295,24 @@ impl Accounts {
 
     pub async fn add_domain(&self, domain: &str) -> Result<String, AccountsError> {
         let domain = normalize_domain(domain)?;
-        let result = sqlx::query("INSERT INTO domain (domain) VALUES (?) ON CONFLICT DO NOTHING")
-            .bind(&domain)
-            .execute(&self.pool)
-            .await?;
-        if result.rows_affected() == 0 {
+        if self.require_domain(&domain).await.is_ok() {
             return Err(AccountsError::DuplicateDomain(domain));
         }
+        // Every NOT NULL column PostfixAdmin declares without a default gets a value.
+        sqlx::query(
+            "INSERT INTO domain (domain, description, aliases, mailboxes, maxquota, quota, transport,
+                                 backupmx, created, modified, active)
+             VALUES (?, '', 0, 0, 0, 0, 'virtual', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+        )
+        .bind(&domain)
+        .execute(&self.pool)
+        .await?;
         Ok(domain)
     }
 
     pub async fn list_domains(&self) -> Result<Vec<(String, bool)>, AccountsError> {
         let rows =
-            sqlx::query("SELECT domain, active FROM domain WHERE domain <> 'ALL' ORDER BY domain")
+            sqlx::query("SELECT domain, CAST(active AS SIGNED) AS active FROM domain WHERE domain <> 'ALL' ORDER BY domain")
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter()
@@ -223,10 +327,11 @@ impl Accounts {
             .bind(&domain)
             .fetch_one(&self.pool)
             .await?;
-        let aliases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alias WHERE domain = ?")
-            .bind(&domain)
-            .fetch_one(&self.pool)
-            .await?;
+        let aliases: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alias WHERE domain = ? AND address <> goto")
+                .bind(&domain)
+                .fetch_one(&self.pool)
+                .await?;
         let alias_domains: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM alias_domain WHERE target_domain = ?")
                 .bind(&domain)
@@ -261,11 +366,12 @@ impl Accounts {
     /// Whether we accept mail for `domain` (an active row, PostfixAdmin's `ALL` pseudo row excluded).
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, AccountsError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM domain WHERE domain = ?1 AND active = 1 AND domain <> 'ALL'
+            "SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL'
              UNION ALL
              SELECT 1 FROM alias_domain a JOIN domain d ON d.domain = a.target_domain
-             WHERE a.alias_domain = ?1 AND a.active = 1 AND d.active = 1",
+             WHERE a.alias_domain = ? AND a.active = 1 AND d.active = 1",
         )
+        .bind(domain.trim_end_matches('.'))
         .bind(domain.trim_end_matches('.'))
         .fetch_optional(&self.pool)
         .await?;
@@ -284,16 +390,22 @@ impl Accounts {
         if self.require_domain(&alias).await.is_ok() {
             return Err(AccountsError::AliasDomainIsDomain(alias));
         }
-        let result = sqlx::query(
-            "INSERT INTO alias_domain (alias_domain, target_domain) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM alias_domain WHERE alias_domain = ?")
+                .bind(&alias)
+                .fetch_optional(&self.pool)
+                .await?;
+        if exists.is_some() {
+            return Err(AccountsError::DuplicateAliasDomain(alias));
+        }
+        sqlx::query(
+            "INSERT INTO alias_domain (alias_domain, target_domain, created, modified, active)
+             VALUES (?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
         )
         .bind(&alias)
         .bind(&target)
         .execute(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(AccountsError::DuplicateAliasDomain(alias));
-        }
         Ok((alias, target))
     }
 
@@ -311,7 +423,7 @@ impl Accounts {
 
     pub async fn list_alias_domains(&self) -> Result<Vec<(String, String, bool)>, AccountsError> {
         let rows = sqlx::query(
-            "SELECT alias_domain, target_domain, active FROM alias_domain ORDER BY alias_domain",
+            "SELECT alias_domain, target_domain, CAST(active AS SIGNED) AS active FROM alias_domain ORDER BY alias_domain",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -379,9 +491,17 @@ impl Accounts {
             split_address(&address).ok_or_else(|| AccountsError::BadAddress(address.clone()))?;
         self.require_domain(domain).await?;
         let maildir = format!("{domain}/{local}/");
-        let result = sqlx::query(
-            "INSERT INTO mailbox (username, password, maildir, local_part, domain) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT DO NOTHING",
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
+            .bind(&address)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_some() {
+            return Err(AccountsError::DuplicateUser(address));
+        }
+        sqlx::query(
+            "INSERT INTO mailbox (username, password, name, maildir, quota, local_part, domain,
+                                  created, modified, active)
+             VALUES (?, ?, '', ?, 0, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
         )
         .bind(&address)
         .bind(password_hash)
@@ -390,8 +510,21 @@ impl Accounts {
         .bind(domain)
         .execute(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(AccountsError::DuplicateUser(address));
+        // PostfixAdmin gives every mailbox a self-alias; its UI and Postfix maps expect one.
+        let has_alias: Option<i64> = sqlx::query_scalar("SELECT 1 FROM alias WHERE address = ?")
+            .bind(&address)
+            .fetch_optional(&self.pool)
+            .await?;
+        if has_alias.is_none() {
+            sqlx::query(
+                "INSERT INTO alias (address, goto, domain, created, modified, active)
+                 VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+            )
+            .bind(&address)
+            .bind(&address)
+            .bind(domain)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(address)
     }
@@ -404,14 +537,14 @@ impl Accounts {
             Some(d) => {
                 let d = normalize_domain(d)?;
                 self.require_domain(&d).await?;
-                sqlx::query("SELECT username, maildir, active FROM mailbox WHERE domain = ? ORDER BY username")
+                sqlx::query("SELECT username, maildir, CAST(active AS SIGNED) AS active FROM mailbox WHERE domain = ? ORDER BY username")
                     .bind(d)
                     .fetch_all(&self.pool)
                     .await?
             }
             None => {
                 sqlx::query(
-                    "SELECT username, maildir, active FROM mailbox ORDER BY domain, username",
+                    "SELECT username, maildir, CAST(active AS SIGNED) AS active FROM mailbox ORDER BY domain, username",
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -440,6 +573,11 @@ impl Accounts {
             return Err(AccountsError::UnknownUser(address));
         };
         sqlx::query("DELETE FROM mailbox WHERE username = ?")
+            .bind(&address)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM alias WHERE address = ? AND goto = ?")
+            .bind(&address)
             .bind(&address)
             .execute(&self.pool)
             .await?;
@@ -523,14 +661,15 @@ impl Accounts {
         }
         match policy {
             Some(p) => {
-                sqlx::query(
-                    "INSERT INTO pop3_policy (username, delete_policy) VALUES (?, ?)
-                     ON CONFLICT (username) DO UPDATE SET delete_policy = excluded.delete_policy",
-                )
-                .bind(&address)
-                .bind(p)
-                .execute(&self.pool)
-                .await?;
+                sqlx::query("DELETE FROM pop3_policy WHERE username = ?")
+                    .bind(&address)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query("INSERT INTO pop3_policy (username, delete_policy) VALUES (?, ?)")
+                    .bind(&address)
+                    .bind(p)
+                    .execute(&self.pool)
+                    .await?;
             }
             None => {
                 sqlx::query("DELETE FROM pop3_policy WHERE username = ?")
@@ -575,15 +714,25 @@ impl Accounts {
                 goto.push(t);
             }
         }
-        sqlx::query(
-            "INSERT INTO alias (address, goto, domain) VALUES (?, ?, ?)
-             ON CONFLICT (address) DO UPDATE SET goto = excluded.goto, modified = CURRENT_TIMESTAMP",
-        )
-        .bind(&source)
-        .bind(goto.join(","))
-        .bind(&domain)
-        .execute(&self.pool)
-        .await?;
+        if self.alias_targets(&source).await?.is_some() {
+            sqlx::query(
+                "UPDATE alias SET goto = ?, modified = CURRENT_TIMESTAMP WHERE address = ?",
+            )
+            .bind(goto.join(","))
+            .bind(&source)
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO alias (address, goto, domain, created, modified, active)
+                 VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+            )
+            .bind(&source)
+            .bind(goto.join(","))
+            .bind(&domain)
+            .execute(&self.pool)
+            .await?;
+        }
         Ok((source, external))
     }
 
@@ -671,11 +820,13 @@ impl Accounts {
     async fn lookup(&self, address: &str, domain: &str) -> Result<Lookup, AccountsError> {
         let row = sqlx::query(
             "SELECT
-                (SELECT 1 FROM domain WHERE domain = ?2 AND active = 1 AND domain <> 'ALL') AS local,
-                (SELECT goto FROM alias WHERE address = ?1 AND active = 1) AS goto,
-                (SELECT maildir FROM mailbox WHERE username = ?1 AND active = 1) AS maildir,
-                (SELECT target_domain FROM alias_domain WHERE alias_domain = ?2 AND active = 1) AS target",
+                (SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL') AS local,
+                (SELECT goto FROM alias WHERE address = ? AND active = 1) AS goto,
+                (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
+                (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
         )
+        .bind(domain)
+        .bind(address)
         .bind(address)
         .bind(domain)
         .fetch_one(&self.pool)
