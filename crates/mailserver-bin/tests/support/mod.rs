@@ -51,6 +51,15 @@ impl Server {
 
     /// Like `start`, with the POP3 listeners on `pop3_host` (e.g. a non-loopback address).
     pub fn start_on(name: &str, extra_config: &str, pop3_host: &str) -> Server {
+        Self::start_with(name, extra_config, pop3_host, true)
+    }
+
+    /// A server whose accounts the caller provides (e.g. an external database).
+    pub fn start_bare(name: &str, extra_config: &str) -> Server {
+        Self::start_with(name, extra_config, "127.0.0.1", false)
+    }
+
+    fn start_with(name: &str, extra_config: &str, pop3_host: &str, provision: bool) -> Server {
         let dir = std::env::temp_dir().join(format!("mailserver-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -74,6 +83,10 @@ impl Server {
             pop3_host: pop3_host.to_owned(),
             child: None,
         };
+        if !provision {
+            server.spawn();
+            return server;
+        }
         server.admin_ok(&["domain", "add", "example.com"]);
         server.admin_ok(&["domain", "add", "example.net"]);
         for user in ["alice", "bob", "carol", "dave", "erin"] {

@@ -1,0 +1,299 @@
+//! The server against a real MariaDB holding a database as PostfixAdmin 3.3 creates it, with
+//! users whose password hashes came from real tools: logins for every scheme, delivery through
+//! aliases, alias domains, catch-all and multi-target aliases, inactive domains and mailboxes
+//! refused, and our CLI writing rows PostfixAdmin can manage.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{Server, python, require, strip_received};
+
+const USER: &str = "mailserver_test";
+const PASSWORD: &str = "mailserver-test-pw";
+
+fn mariadb(db: Option<&str>, sql: &str) -> String {
+    let mut cmd = Command::new("mariadb");
+    cmd.args(["--batch", "--skip-column-names"]);
+    if let Some(db) = db {
+        cmd.arg(db);
+    }
+    let out = cmd.args(["-e", sql]).output().expect("mariadb client");
+    assert!(
+        out.status.success(),
+        "mariadb {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Database(String);
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("mariadb")
+            .args(["-e", &format!("DROP DATABASE IF EXISTS {}", self.0)])
+            .status();
+    }
+}
+
+/// (mailbox, password, stored hash) for one user per scheme, from the real-tool fixture.
+fn scheme_users() -> Vec<(String, String, String)> {
+    let fixture = include_str!("fixtures/password-hashes.tsv");
+    let mut seen = std::collections::HashSet::new();
+    fixture
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let mut p = l.splitn(3, '\t');
+            let (tool, password, hash) = (p.next()?, p.next()?, p.next()?);
+            if tool == "python-plain-md5-bare" || !seen.insert(tool.to_owned()) {
+                return None;
+            }
+            let local: String = tool
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            Some((
+                format!("{local}@example.com"),
+                password.to_owned(),
+                hash.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+#[test]
+fn postfixadmin_database_on_mariadb() {
+    require("mariadb");
+    let db = Database(format!("mailserver_it_{}", std::process::id()));
+    mariadb(
+        None,
+        &format!(
+            "CREATE DATABASE {} CHARACTER SET latin1 COLLATE latin1_general_ci",
+            db.0
+        ),
+    );
+    let schema = include_str!("fixtures/postfixadmin-3.3-schema.sql");
+    let load = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "mariadb {} < {}/tests/fixtures/postfixadmin-3.3-schema.sql",
+            db.0,
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .status()
+        .unwrap();
+    assert!(load.success() && schema.contains("1847"));
+    mariadb(
+        None,
+        &format!(
+            "CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'; \
+         CREATE USER IF NOT EXISTS '{USER}'@'localhost' IDENTIFIED BY '{PASSWORD}'; \
+         GRANT ALL ON {0}.* TO '{USER}'@'%'; GRANT ALL ON {0}.* TO '{USER}'@'localhost'",
+            db.0
+        ),
+    );
+
+    // Data as PostfixAdmin's UI writes it: domains, mailboxes with self-aliases, aliases.
+    let now = "NOW(), NOW()";
+    let mut sql = format!(
+        "INSERT INTO domain (domain, description, transport, created, modified, active) VALUES \
+         ('example.com', 'Example', 'virtual', {now}, 1), ('example.net', '', 'virtual', {now}, 1), \
+         ('inactive.example', '', 'virtual', {now}, 0); \
+         INSERT INTO alias_domain (alias_domain, target_domain, created, modified, active) VALUES \
+         ('example.org', 'example.com', {now}, 1);"
+    );
+    let users = scheme_users();
+    assert!(users.len() >= 20, "{}", users.len());
+    let mut mailboxes: Vec<(String, String, i32)> = users
+        .iter()
+        .map(|(u, _, h)| (u.clone(), h.clone(), 1))
+        .collect();
+    mailboxes.push(("gone@example.net".into(), "{PLAIN}secret".into(), 0));
+    mailboxes.push(("ann@inactive.example".into(), "{PLAIN}secret".into(), 1));
+    for (user, hash, active) in &mailboxes {
+        let (local, domain) = user.split_once('@').unwrap();
+        sql.push_str(&format!(
+            "INSERT INTO mailbox (username, password, name, maildir, quota, local_part, domain, created, modified, active) \
+             VALUES ({u}, {h}, 'Test', '{domain}/{local}/', 0, '{local}', '{domain}', {now}, {active}); \
+             INSERT INTO alias (address, goto, domain, created, modified, active) VALUES ({u}, {u}, '{domain}', {now}, {active});",
+            u = sql_string(user),
+            h = sql_string(hash),
+        ));
+    }
+    let first = users[0].0.clone();
+    let second = users[1].0.clone();
+    sql.push_str(&format!(
+        "INSERT INTO alias (address, goto, domain, created, modified, active) VALUES \
+         ('sales@example.com', '{first},{second}', 'example.com', {now}, 1), \
+         ('@example.com', '{first}', 'example.com', {now}, 1);"
+    ));
+    mariadb(Some(&db.0), &sql);
+
+    let url = format!("mysql://{USER}:{PASSWORD}@127.0.0.1:3306/{}", db.0);
+    let server = Server::start_bare("mariadb", &format!("[accounts]\nurl = \"{url}\"\n"));
+
+    // Every scheme logs in over POP3 with the password it was made from.
+    let script = r#"
+import poplib, sys, json
+port, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
+for user, password in pairs:
+    p = poplib.POP3("127.0.0.1", port, timeout=20)
+    p.user(user)
+    try:
+        print(user, p.pass_(password).decode().split()[0])
+        p.quit()
+    except poplib.error_proto as e:
+        print(user, e.args[0].decode())
+"#;
+    let pairs: Vec<String> = users
+        .iter()
+        .map(|(u, p, _)| format!("[{:?}, {:?}]", u, p))
+        .chain([
+            "[\"gone@example.net\", \"secret\"]".into(),
+            "[\"ann@inactive.example\", \"secret\"]".into(),
+        ])
+        .collect();
+    let out = python(
+        script,
+        &[
+            &server.pop3_port.to_string(),
+            &format!("[{}]", pairs.join(",")),
+        ],
+    );
+    for (user, _, _) in &users {
+        assert!(
+            out.lines().any(|l| l == format!("{user} +OK")),
+            "{user} could not log in:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("gone@example.net -ERR [AUTH]"),
+        "inactive mailbox: {out}"
+    );
+    assert!(
+        out.contains("ann@inactive.example -ERR [AUTH]"),
+        "inactive domain: {out}"
+    );
+
+    // Delivery: a mailbox, its alias-domain twin, a multi-target alias, the catch-all.
+    let send = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+for rcpt in sys.argv[2:]:
+    try:
+        s.sendmail("a@example.net", [rcpt], ("Subject: to %s\r\n\r\nbody\r\n" % rcpt).encode())
+        print(rcpt, "250")
+    except smtplib.SMTPRecipientsRefused as e:
+        print(rcpt, list(e.recipients.values())[0][0])
+s.quit()
+"#;
+    let second_local = second.split('@').next().unwrap();
+    let out = python(
+        send,
+        &[
+            &server.port.to_string(),
+            &first,
+            &format!("{second_local}@example.org"),
+            "sales@example.com",
+            "nobody@example.com",
+            "gone@example.net",
+            "ann@inactive.example",
+            "someone@elsewhere.example",
+        ],
+    );
+    assert!(out.contains("gone@example.net 550"), "{out}");
+    assert!(out.contains("ann@inactive.example 554"), "{out}");
+    assert!(out.contains("someone@elsewhere.example 554"), "{out}");
+    let subjects = |user: &str| -> Vec<String> {
+        let mut v: Vec<String> = server
+            .messages(user)
+            .iter()
+            .map(|m| {
+                String::from_utf8_lossy(strip_received(m))
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        subjects(&first),
+        [
+            format!("Subject: to {first}"),
+            "Subject: to nobody@example.com".into(),
+            "Subject: to sales@example.com".into()
+        ]
+    );
+    assert_eq!(
+        subjects(&second),
+        [
+            format!("Subject: to {second_local}@example.org"),
+            "Subject: to sales@example.com".into()
+        ]
+    );
+
+    // Our CLI on the same database writes rows PostfixAdmin can manage.
+    server.admin_with_stdin(
+        &["user", "add", "new@example.com", "--password-stdin"],
+        "pw\n",
+    );
+    server.admin_ok(&["alias", "add", "team@example.net", "new@example.com"]);
+    server.admin_ok(&["domain", "add", "fresh.example"]);
+    let row = mariadb(
+        Some(&db.0),
+        "SELECT password, maildir, local_part, domain, active FROM mailbox WHERE username = 'new@example.com'",
+    );
+    assert!(row.starts_with("{ARGON2ID}$argon2id$"), "{row}");
+    assert!(
+        row.contains("example.com/new/\tnew\texample.com\t1"),
+        "{row}"
+    );
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT goto FROM alias WHERE address = 'new@example.com'"
+        )
+        .trim(),
+        "new@example.com"
+    );
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT goto FROM alias WHERE address = 'team@example.net'"
+        )
+        .trim(),
+        "new@example.com"
+    );
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT transport, description FROM domain WHERE domain = 'fresh.example'"
+        )
+        .trim(),
+        "virtual"
+    );
+    let domains = server.admin_ok(&["domain", "list"]);
+    assert!(
+        !domains.lines().any(|l| l.starts_with("ALL ")),
+        "the ALL pseudo-domain is hidden: {domains}"
+    );
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT value FROM config WHERE name = 'version'"
+        )
+        .trim(),
+        "1847"
+    );
+}
