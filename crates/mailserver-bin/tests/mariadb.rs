@@ -296,4 +296,25 @@ s.quit()
         .trim(),
         "1847"
     );
+
+    // A broken backend gives temporary errors, never "unknown user".
+    mariadb(Some(&db.0), "RENAME TABLE mailbox TO mailbox_away");
+    let rcpt = |to: &str| -> String {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.net>");
+        c.command(&format!("RCPT TO:<{to}>"))
+    };
+    let r = rcpt(&first);
+    assert!(r.starts_with("451 4.3.0"), "{r}");
+    let login = python(
+        script,
+        &[
+            &server.pop3_port.to_string(),
+            &format!("[[{first:?}, {:?}]]", users[0].1),
+        ],
+    );
+    assert!(login.contains("-ERR [SYS/TEMP]"), "{login}");
+    mariadb(Some(&db.0), "RENAME TABLE mailbox_away TO mailbox");
+    assert!(rcpt(&first).starts_with("250"));
 }
