@@ -27,8 +27,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod quota;
 mod read;
 
+pub use quota::Usage;
 pub use read::{Listing, Message, Subdir, pop3_uidl};
 
 /// What went wrong, and on which path.

@@ -74,6 +74,8 @@ pub enum Resolution {
 pub struct LocalMailbox {
     pub username: String,
     pub maildir: PathBuf,
+    /// Quota in octets (PostfixAdmin's `mailbox.quota`); 0 means none.
+    pub quota: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,10 @@ const SQLITE_SCHEMA: &[&str] = &[
         active INTEGER NOT NULL DEFAULT 1)",
     // Tables and indexes share a namespace in SQLite: the index must not be called alias_domain
     // (early databases had that name).
+    "CREATE TABLE IF NOT EXISTS quota2 (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0)",
     "DROP INDEX IF EXISTS alias_domain",
     "CREATE INDEX IF NOT EXISTS alias_by_domain ON alias (domain)",
     "CREATE TABLE IF NOT EXISTS alias_domain (
@@ -622,17 +628,78 @@ impl Accounts {
         let Ok(address) = normalize_address(address) else {
             return Ok(None);
         };
-        let maildir: Option<String> = sqlx::query_scalar(
-            "SELECT m.maildir FROM mailbox m JOIN domain d ON d.domain = m.domain
+        let row = sqlx::query(
+            "SELECT m.maildir, CAST(m.quota AS SIGNED) AS quota FROM mailbox m JOIN domain d ON d.domain = m.domain
              WHERE m.username = ? AND m.active = 1 AND d.active = 1",
         )
         .bind(&address)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(maildir.map(|m| LocalMailbox {
-            maildir: self.maildir_path(&m),
+        let Some(row) = row else { return Ok(None) };
+        let maildir: String = row.try_get("maildir")?;
+        let quota: i64 = row.try_get("quota")?;
+        Ok(Some(LocalMailbox {
+            maildir: self.maildir_path(&maildir),
             username: address,
+            quota: quota.max(0) as u64,
         }))
+    }
+
+    /// Sets a mailbox's quota in octets (0: none).
+    pub async fn set_quota(&self, address: &str, bytes: u64) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let result = sqlx::query(
+            "UPDATE mailbox SET quota = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
+        )
+        .bind(bytes as i64)
+        .bind(&address)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownUser(address));
+        }
+        Ok(address)
+    }
+
+    /// Adds to a user's usage in PostfixAdmin's `quota2`, which its UI shows.
+    pub async fn record_usage(
+        &self,
+        address: &str,
+        bytes: i64,
+        messages: i64,
+    ) -> Result<(), AccountsError> {
+        let updated = sqlx::query(
+            "UPDATE quota2 SET bytes = bytes + ?, messages = messages + ? WHERE username = ?",
+        )
+        .bind(bytes)
+        .bind(messages)
+        .bind(address)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query("INSERT INTO quota2 (username, bytes, messages) VALUES (?, ?, ?)")
+                .bind(address)
+                .bind(bytes.max(0))
+                .bind(messages.max(0))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Quotas of users, for `user list`.
+    pub async fn quotas(&self) -> Result<std::collections::HashMap<String, u64>, AccountsError> {
+        let rows = sqlx::query("SELECT username, CAST(quota AS SIGNED) AS quota FROM mailbox")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("username")?,
+                    r.try_get::<i64, _>("quota")?.max(0) as u64,
+                ))
+            })
+            .collect()
     }
 
     /// A user's own POP3 delete policy, if set.
@@ -823,9 +890,11 @@ impl Accounts {
                 (SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL') AS local,
                 (SELECT goto FROM alias WHERE address = ? AND active = 1) AS goto,
                 (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
+                (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
                 (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
         )
         .bind(domain)
+        .bind(address)
         .bind(address)
         .bind(address)
         .bind(domain)
@@ -835,6 +904,7 @@ impl Accounts {
         let goto: Option<String> = row.try_get("goto")?;
         let maildir: Option<String> = row.try_get("maildir")?;
         let target: Option<String> = row.try_get("target")?;
+        let quota: Option<i64> = row.try_get("quota")?;
         Ok(Lookup {
             alias_domain_target: target,
             local_domain: local.is_some(),
@@ -842,6 +912,7 @@ impl Accounts {
             mailbox: maildir.map(|m| LocalMailbox {
                 username: address.to_owned(),
                 maildir: self.maildir_path(&m),
+                quota: quota.unwrap_or(0).max(0) as u64,
             }),
         })
     }
@@ -991,6 +1062,7 @@ mod tests {
         let alice = LocalMailbox {
             username: "alice@example.com".into(),
             maildir: dir.join("mail/example.com/alice/"),
+            quota: 0,
         };
         assert_eq!(
             a.resolve("ALICE@example.com").await.unwrap(),

@@ -146,6 +146,7 @@ pub enum Policy {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Smtp {
+    pub quota_exceeded: QuotaExceeded,
     pub require_helo: bool,
     pub vrfy: bool,
     pub bare_line_ending: Policy,
@@ -195,9 +196,20 @@ impl Default for Limits {
     }
 }
 
+/// How RCPT answers for a mailbox over quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaExceeded {
+    /// 452 4.2.2: the sender retries, and the user has time to make room.
+    Temporary,
+    /// 552 5.2.2: the sender bounces the message at once.
+    Permanent,
+}
+
 impl Default for Smtp {
     fn default() -> Self {
         Self {
+            quota_exceeded: QuotaExceeded::Temporary,
             require_helo: true,
             vrfy: false,
             bare_line_ending: Policy::Reject,

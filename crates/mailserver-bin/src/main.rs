@@ -127,6 +127,8 @@ enum UserCommand {
         #[arg(long)]
         purge: bool,
     },
+    /// Set a mailbox's quota: a size such as 500M, 2G or 1048576 (octets); 0 or none for no limit.
+    Quota { address: String, size: String },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
     Pop3Policy { address: String, policy: String },
     /// Set a mailbox's password.
@@ -318,18 +320,57 @@ async fn admin_command(
             }
             UserCommand::List { domain, json } => {
                 let users = accounts.list_users(domain.as_deref()).await?;
+                let quotas = accounts.quotas().await?;
+                let with_usage: Vec<(String, String, bool, u64, i64)> = users
+                    .into_iter()
+                    .map(|(u, m, a)| {
+                        let quota = quotas.get(&u).copied().unwrap_or(0);
+                        let md = maildir::Maildir::new(&m);
+                        let used = if md.path().join("cur").is_dir() {
+                            md.quota_usage(quota).map(|u| u.bytes).unwrap_or(0)
+                        } else {
+                            0
+                        };
+                        (u, m, a, quota, used)
+                    })
+                    .collect();
                 if json {
-                    let out: Vec<serde_json::Value> = users
+                    let out: Vec<serde_json::Value> = with_usage
                         .iter()
-                        .map(|(u, m, a)| serde_json::json!({"address": u, "maildir": m, "active": a}))
+                        .map(|(u, m, a, q, used)| {
+                            serde_json::json!({"address": u, "maildir": m, "active": a, "quota": q, "used": used})
+                        })
                         .collect();
                     println!("{}", serde_json::Value::Array(out));
                 } else {
-                    let rows: Vec<Vec<String>> = users
+                    let rows: Vec<Vec<String>> = with_usage
                         .iter()
-                        .map(|(u, m, a)| vec![u.clone(), yes_no(*a), m.clone()])
+                        .map(|(u, m, a, q, used)| {
+                            let quota = if *q == 0 {
+                                "-".to_owned()
+                            } else {
+                                human_size(*q)
+                            };
+                            vec![
+                                u.clone(),
+                                yes_no(*a),
+                                human_size((*used).max(0) as u64),
+                                quota,
+                                m.clone(),
+                            ]
+                        })
                         .collect();
-                    print_table(&["ADDRESS", "ACTIVE", "MAILDIR"], &rows);
+                    print_table(&["ADDRESS", "ACTIVE", "USED", "QUOTA", "MAILDIR"], &rows);
+                }
+            }
+            UserCommand::Quota { address, size } => {
+                let bytes = parse_size(&size).ok_or_else(|| {
+                    format!("{size:?} is not a size: use e.g. 500M, 2G, 1048576, or 0/none")
+                })?;
+                let address = accounts.set_quota(&address, bytes).await?;
+                match bytes {
+                    0 => println!("no quota for {address}"),
+                    b => println!("quota for {address}: {b} octets"),
                 }
             }
             UserCommand::Activate { address } => {
@@ -438,6 +479,40 @@ async fn admin_command(
         Command::Serve | Command::Config { .. } => {}
     }
     Ok(())
+}
+
+/// `500M`, `2G`, `100K`, `1048576` (octets), or `0`/`none`.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("unlimited") {
+        return Some(0);
+    }
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        "T" | "TB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
 }
 
 fn yes_no(b: bool) -> String {

@@ -121,6 +121,7 @@ struct Maildrop {
     policy: DeletePolicy,
     retrieved: HashSet<usize>,
     uid_validity: u32,
+    quota: u64,
     _lock: MaildropLock,
 }
 
@@ -230,7 +231,7 @@ async fn connection(
                 }
                 Event::Commit { deleted } => {
                     let result = match maildrop.take() {
-                        Some(md) => commit(md, deleted, peer).await,
+                        Some(md) => commit(md, deleted, peer, &service.accounts).await,
                         None => Ok(()),
                     };
                     let _ =
@@ -413,13 +414,19 @@ async fn login(
         policy,
         retrieved: HashSet::new(),
         uid_validity: listing.uid_validity,
+        quota: mailbox.quota,
         _lock: lock,
     })
 }
 
 /// UPDATE: apply the delete policy to the deleted messages and mark retrieved ones \Seen, then
 /// make the renames durable.
-async fn commit(md: Maildrop, deleted: Vec<usize>, peer: SocketAddr) -> Result<(), maildir::Error> {
+async fn commit(
+    md: Maildrop,
+    deleted: Vec<usize>,
+    peer: SocketAddr,
+    accounts: &Accounts,
+) -> Result<(), maildir::Error> {
     let user = md.username.clone();
     let policy = md.policy;
     let count = deleted.len();
@@ -431,12 +438,14 @@ async fn commit(md: Maildrop, deleted: Vec<usize>, peer: SocketAddr) -> Result<(
                 Some(md.maildir.keyword_letter(POP3_DELETED)?)
             }
         };
+        let mut freed = (0i64, 0i64);
         for (i, message) in md.messages.iter().enumerate() {
             let mut add = String::new();
             if deleted_set.contains(&i) {
                 match hide {
                     None => {
                         md.maildir.expunge(message)?;
+                        freed = (freed.0 + message.size as i64, freed.1 + 1);
                         continue;
                     }
                     Some(letter) => add.push(letter),
@@ -452,7 +461,11 @@ async fn commit(md: Maildrop, deleted: Vec<usize>, peer: SocketAddr) -> Result<(
                 md.maildir.add_flags(message, &add)?;
             }
         }
-        md.maildir.sync()
+        md.maildir.sync()?;
+        if freed.1 > 0 {
+            md.maildir.quota_add(-freed.0, -freed.1, md.quota)?;
+        }
+        Ok(freed)
     })
     .await
     .unwrap_or_else(|e| {
@@ -463,8 +476,14 @@ async fn commit(md: Maildrop, deleted: Vec<usize>, peer: SocketAddr) -> Result<(
         })
     });
     match &result {
-        Ok(()) => info!(%peer, %user, deleted = count, policy = policy.as_str(), "pop3 update"),
+        Ok(_) => info!(%peer, %user, deleted = count, policy = policy.as_str(), "pop3 update"),
         Err(e) => warn!(%peer, %user, error = %e, "pop3 update failed"),
     }
-    result
+    let (bytes, messages) = result?;
+    if messages > 0
+        && let Err(e) = accounts.record_usage(&user, -bytes, -messages).await
+    {
+        warn!(%user, error = %e, "could not update quota2");
+    }
+    Ok(())
 }

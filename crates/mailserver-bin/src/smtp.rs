@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LocalMailbox, Resolution};
-use crate::config::{Config, Policy};
+use crate::config::{Config, Policy, QuotaExceeded};
 use crate::conn::Conn;
 use crate::mail::{ReceivedInfo, queue_id, received_header};
 
@@ -102,6 +102,7 @@ pub async fn serve(
 /// One message's envelope and the writer its body streams into.
 struct Transaction {
     from: Option<ReversePath>,
+    declared_size: Option<u64>,
     smtputf8: bool,
     recipients: Vec<String>,
     mailboxes: Vec<LocalMailbox>,
@@ -112,6 +113,7 @@ impl Transaction {
     fn new() -> Self {
         Self {
             from: None,
+            declared_size: None,
             smtputf8: false,
             recipients: Vec::new(),
             mailboxes: Vec::new(),
@@ -253,6 +255,7 @@ impl Connection {
                 self.tx = Transaction::new();
                 self.tx.from = Some(from);
                 self.tx.smtputf8 = params.smtputf8;
+                self.tx.declared_size = params.size;
                 let _ = session.accept();
             }
             Event::RcptTo { to, .. } => {
@@ -398,7 +401,26 @@ impl Connection {
             },
         };
         match accounts.resolve(&address).await.map_err(temp_fail)? {
-            Resolution::Local(mailboxes) => Ok((address, mailboxes)),
+            Resolution::Local(mailboxes) => {
+                for m in &mailboxes {
+                    if m.quota > 0 && self.over_quota(m).await {
+                        info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
+                        return Err(match self.service.config.smtp.quota_exceeded {
+                            QuotaExceeded::Temporary => reply(
+                                452,
+                                4,
+                                2,
+                                2,
+                                format!("<{address}>: Mailbox full, try again later"),
+                            ),
+                            QuotaExceeded::Permanent => {
+                                reply(552, 5, 2, 2, format!("<{address}>: Mailbox full"))
+                            }
+                        });
+                    }
+                }
+                Ok((address, mailboxes))
+            }
             Resolution::NotOurDomain => Err(reply(
                 554,
                 5,
@@ -428,6 +450,59 @@ impl Connection {
         }
     }
 
+    /// Whether the mailbox is full, or would be with the size MAIL FROM declared. Usage comes
+    /// from its `maildirsize`, so this does not walk the mailbox.
+    async fn over_quota(&self, mailbox: &LocalMailbox) -> bool {
+        let maildir = maildir::Maildir::new(mailbox.maildir.clone());
+        let quota = mailbox.quota;
+        let usage = tokio::task::spawn_blocking(move || {
+            if maildir.path().join("cur").is_dir() {
+                maildir.quota_usage(quota)
+            } else {
+                Ok(maildir::Usage::default())
+            }
+        })
+        .await;
+        match usage {
+            Ok(Ok(u)) => {
+                let used = u.bytes.max(0) as u64;
+                used >= quota
+                    || self
+                        .tx
+                        .declared_size
+                        .is_some_and(|s| used.saturating_add(s) > quota)
+            }
+            Ok(Err(e)) => {
+                // Unknown usage must not lose mail: accept, and say why in the log.
+                warn!(user = %mailbox.username, error = %e, "quota usage unreadable; accepting");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Keeps `maildirsize` and PostfixAdmin's `quota2` current after a delivery.
+    async fn record_delivery(&self, mailboxes: &[LocalMailbox], stored: u64) {
+        for m in mailboxes {
+            let maildir = maildir::Maildir::new(m.maildir.clone());
+            let quota = m.quota;
+            let result =
+                tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, quota))
+                    .await;
+            if let Ok(Err(e)) = result {
+                warn!(user = %m.username, error = %e, "could not update maildirsize");
+            }
+            if let Err(e) = self
+                .service
+                .accounts
+                .record_usage(&m.username, stored as i64, 1)
+                .await
+            {
+                warn!(user = %m.username, error = %e, "could not update quota2");
+            }
+        }
+    }
+
     async fn finish(&mut self, session: &mut ServerSession, size: u64) {
         let tx = std::mem::replace(&mut self.tx, Transaction::new());
         let Some(body) = tx.body else {
@@ -439,6 +514,11 @@ impl Connection {
         match body.commit().await {
             Ok(paths) => {
                 self.messages += 1;
+                let stored = paths
+                    .first()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(size, |m| m.len());
+                self.record_delivery(&tx.mailboxes, stored).await;
                 info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
                       copies = paths.len(), result = "delivered", "message");
                 let _ = session.finish_message(Reply::queued(&queue_id));

@@ -243,6 +243,15 @@ s.quit()
         ]
     );
 
+    // Used quota goes into quota2, which PostfixAdmin's UI shows: three messages for `first`.
+    let usage = mariadb(
+        Some(&db.0),
+        &format!("SELECT bytes, messages FROM quota2 WHERE username = '{first}'"),
+    );
+    let mut cols = usage.split_whitespace();
+    let bytes: u64 = cols.next().unwrap().parse().unwrap();
+    assert!(bytes > 0 && cols.next() == Some("3"), "{usage}");
+
     // Our CLI on the same database writes rows PostfixAdmin can manage.
     server.admin_with_stdin(
         &["user", "add", "new@example.com", "--password-stdin"],

@@ -1,0 +1,175 @@
+//! Maildir++ quota usage in `maildirsize`, as Dovecot and Courier keep it: line 1 is the
+//! limits (`<bytes>S`), then `<bytes> <count>` lines, one per change, appended atomically. The
+//! file is rebuilt from the message file names when it is missing, unreadable or grows past
+//! 5120 octets (Dovecot's threshold), so a check never walks the mailbox for every message.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::{Error, Maildir};
+
+/// Octets and messages in a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Octets on disk.
+    pub bytes: i64,
+    /// Messages.
+    pub messages: i64,
+}
+
+const REBUILD_ABOVE: u64 = 5120;
+
+impl Maildir {
+    /// Current usage, from `maildirsize` (rebuilt when needed). `limit_bytes` (0: none) is
+    /// written as the limits line when the file is rebuilt.
+    pub fn quota_usage(&self, limit_bytes: u64) -> Result<Usage, Error> {
+        let path = self.path().join("maildirsize");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::from_io("reading", &path, e)),
+        };
+        if let Some(text) = text
+            && (text.len() as u64) <= REBUILD_ABOVE
+            && let Some(usage) = parse(&text)
+        {
+            return Ok(usage);
+        }
+        self.rebuild_maildirsize(limit_bytes)
+    }
+
+    /// Records a change (a delivery: `+size, +1`; an expunge: `-size, -1`).
+    pub fn quota_add(&self, bytes: i64, messages: i64, limit_bytes: u64) -> Result<(), Error> {
+        let path = self.path().join("maildirsize");
+        if !path.exists() {
+            // The rebuild counts the change already, since the files are there.
+            self.rebuild_maildirsize(limit_bytes)?;
+            return Ok(());
+        }
+        // One write with O_APPEND keeps concurrent appends whole (Maildir++ relies on it).
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::from_io("opening", &path, e))?;
+        f.write_all(format!("{bytes} {messages}\n").as_bytes())
+            .map_err(|e| Error::from_io("writing", &path, e))
+    }
+
+    /// Recounts from `new/` and `cur/` (sizes from `S=` where the name has it) and replaces
+    /// `maildirsize` atomically.
+    pub fn rebuild_maildirsize(&self, limit_bytes: u64) -> Result<Usage, Error> {
+        let mut usage = Usage::default();
+        for sub in ["new", "cur"] {
+            let dir = self.path().join(sub);
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::from_io("listing", &dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::from_io("listing", &dir, e))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with('.') {
+                    continue;
+                }
+                let from_name = name
+                    .split(':')
+                    .next()
+                    .and_then(|base| base.split(',').find_map(|p| p.strip_prefix("S=")))
+                    .and_then(|s| s.parse::<i64>().ok());
+                let size = match from_name {
+                    Some(s) => s,
+                    None => entry.metadata().map(|m| m.len() as i64).unwrap_or(0),
+                };
+                usage.bytes += size;
+                usage.messages += 1;
+            }
+        }
+        let path = self.path().join("maildirsize");
+        let tmp = self
+            .path()
+            .join(format!("tmp/maildirsize.{}", std::process::id()));
+        let content = format!("{limit_bytes}S\n{} {}\n", usage.bytes, usage.messages);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::from_io("writing", &tmp, e))?;
+        f.write_all(content.as_bytes())
+            .map_err(|e| Error::from_io("writing", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::from_io("renaming", &path, e))?;
+        Ok(usage)
+    }
+}
+
+fn parse(text: &str) -> Option<Usage> {
+    let mut lines = text.lines();
+    lines.next()?;
+    let mut usage = Usage::default();
+    for line in lines {
+        let mut parts = line.split_whitespace();
+        let bytes: i64 = parts.next()?.parse().ok()?;
+        let messages: i64 = parts.next()?.parse().ok()?;
+        usage.bytes += bytes;
+        usage.messages += messages;
+    }
+    Some(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Delivery;
+
+    #[test]
+    fn tracks_deliveries_and_rebuilds() {
+        let dir = std::env::temp_dir().join(format!("maildir-quota-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        let mut d = Delivery::begin(&md, "h").unwrap();
+        d.write(&[b'x'; 100]).unwrap();
+        d.commit(&[]).unwrap();
+        assert_eq!(
+            md.quota_usage(1000).unwrap(),
+            Usage {
+                bytes: 100,
+                messages: 1
+            }
+        );
+        assert!(
+            fs::read_to_string(dir.join("maildirsize"))
+                .unwrap()
+                .starts_with("1000S\n")
+        );
+        md.quota_add(50, 1, 1000).unwrap();
+        assert_eq!(
+            md.quota_usage(1000).unwrap(),
+            Usage {
+                bytes: 150,
+                messages: 2
+            }
+        );
+        md.quota_add(-50, -1, 1000).unwrap();
+        assert_eq!(
+            md.quota_usage(1000).unwrap(),
+            Usage {
+                bytes: 100,
+                messages: 1
+            }
+        );
+        // A corrupt file is rebuilt from the messages.
+        fs::write(dir.join("maildirsize"), "garbage\nnot numbers\n").unwrap();
+        assert_eq!(
+            md.quota_usage(1000).unwrap(),
+            Usage {
+                bytes: 100,
+                messages: 1
+            }
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,99 @@
+//! Per-mailbox quotas: usage kept in Maildir++ `maildirsize`, refusal at RCPT once full (452
+//! 4.2.2, or 552 5.2.2 if configured), room made by a POP3 expunge.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{Server, python};
+
+fn deliver_one(server: &Server, rcpt: &str, mail_from: &str) -> (String, Option<String>) {
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    c.command(mail_from);
+    let rcpt_reply = c.command(&format!("RCPT TO:<{rcpt}>"));
+    if !rcpt_reply.starts_with("250") {
+        return (rcpt_reply, None);
+    }
+    assert!(c.command("DATA").starts_with("354"));
+    let body = format!("Subject: quota\r\n\r\n{}\r\n.", "x".repeat(500));
+    let done = c.command(&body);
+    (rcpt_reply, Some(done))
+}
+
+#[test]
+fn quota_refuses_when_full_and_pop3_makes_room() {
+    let server = Server::start("quota", "");
+    server.admin_ok(&["user", "quota", "alice@example.com", "2K"]);
+    let mut delivered = 0;
+    let full = loop {
+        let (rcpt, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.net>");
+        match done {
+            Some(d) => {
+                assert!(d.starts_with("250"), "{d}");
+                delivered += 1;
+                assert!(delivered < 10, "quota never reached");
+            }
+            None => break rcpt,
+        }
+    };
+    assert!(full.starts_with("452 4.2.2"), "{full}");
+    assert!(delivered >= 2, "{delivered}");
+    let maildirsize =
+        std::fs::read_to_string(server.maildir("alice@example.com").join("maildirsize")).unwrap();
+    assert!(maildirsize.starts_with("2048S\n"), "{maildirsize}");
+    let json = server.admin_ok(&["user", "list", "example.com", "--json"]);
+    assert!(json.contains("\"quota\":2048"), "{json}");
+    // Other users are not affected.
+    assert!(
+        deliver_one(&server, "bob@example.com", "MAIL FROM:<a@example.net>")
+            .1
+            .is_some()
+    );
+
+    // A POP3 client deletes everything: room again.
+    let script = r#"
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user("alice@example.com"); p.pass_("secret")
+n = p.stat()[0]
+for i in range(1, n + 1):
+    p.dele(i)
+p.quit()
+print(n)
+"#;
+    let deleted: usize = python(script, &[&server.pop3_port.to_string()])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(deleted, delivered);
+    let (rcpt, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.net>");
+    assert!(
+        rcpt.starts_with("250") && done.unwrap().starts_with("250"),
+        "{rcpt}"
+    );
+    // A declared SIZE that would not fit is refused before any data is sent.
+    let (rcpt, _) = deliver_one(
+        &server,
+        "alice@example.com",
+        "MAIL FROM:<a@example.net> SIZE=5000",
+    );
+    assert!(rcpt.starts_with("452 4.2.2"), "{rcpt}");
+    let bad = server.admin(&["user", "quota", "alice@example.com", "lots"], "");
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn permanent_quota_refusal_when_configured() {
+    let server = Server::start(
+        "quota-permanent",
+        "[smtp]\nquota_exceeded = \"permanent\"\n",
+    );
+    server.admin_ok(&["user", "quota", "carol@example.com", "100"]);
+    assert!(
+        deliver_one(&server, "carol@example.com", "MAIL FROM:<a@example.net>")
+            .1
+            .is_some()
+    );
+    let (rcpt, _) = deliver_one(&server, "carol@example.com", "MAIL FROM:<a@example.net>");
+    assert!(rcpt.starts_with("552 5.2.2"), "{rcpt}");
+}
