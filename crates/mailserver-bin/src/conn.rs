@@ -4,8 +4,15 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 
 /// A TCP stream before or after STARTTLS.
@@ -54,5 +61,39 @@ impl AsyncWrite for Conn {
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::Gone => Poll::Ready(Ok(())),
         }
+    }
+}
+
+/// Accepts connections until shutdown is signalled, running `handle` for each on its own task
+/// and counting the live ones in `active` (the shutdown waits for it to reach zero).
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    active: Arc<AtomicUsize>,
+    mut shutdown: watch::Receiver<bool>,
+    handle: F,
+) where
+    F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        active.fetch_add(1, Ordering::SeqCst);
+        let session = handle(stream, peer, shutdown.clone());
+        let active = active.clone();
+        tokio::spawn(async move {
+            session.await;
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 }

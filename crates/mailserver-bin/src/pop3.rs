@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,34 +83,18 @@ impl Drop for MaildropLock {
     }
 }
 
+/// Accepts POP3 (or, with `implicit_tls`, POP3S) connections until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Pop3Service>,
     implicit_tls: bool,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let shutdown = shutdown.clone();
-        service.active.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(async move {
-            let active = service.active.clone();
-            connection(stream, peer, service, implicit_tls, shutdown).await;
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
+    let active = service.active.clone();
+    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
+        connection(stream, peer, service.clone(), implicit_tls, shutdown)
+    })
+    .await;
 }
 
 /// What a logged-in session works on.

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -69,34 +69,17 @@ impl SmtpService {
     }
 }
 
-/// Accepts connections until shutdown is signalled.
+/// Accepts SMTP connections until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<SmtpService>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let shutdown = shutdown.clone();
-        service.active.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(async move {
-            let active = service.active.clone();
-            connection(stream, peer, service, shutdown).await;
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
+    let active = service.active.clone();
+    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
+        connection(stream, peer, service.clone(), shutdown)
+    })
+    .await;
 }
 
 /// One message's envelope and the writer its body streams into.
