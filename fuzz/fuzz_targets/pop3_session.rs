@@ -49,7 +49,9 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Event::Retrieve { index, .. } => {
                     if refuse {
-                        session.retrieve_fail(Response::temporary_failure()).unwrap();
+                        session
+                            .retrieve_fail(Response::temporary_failure())
+                            .unwrap();
                     } else {
                         session.retrieve_begin().unwrap();
                         let m = messages[index % 3];
@@ -82,7 +84,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         idle = 0;
-        let n = ((choices.next() % 32) as usize + 1).min(capacity).min(rest.len());
+        let n = ((choices.next() % 32) as usize + 1)
+            .min(capacity)
+            .min(rest.len());
         if session.receive(&rest[..n]).is_err() {
             break;
         }

@@ -9,8 +9,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
@@ -19,23 +17,8 @@ use crate::frame::{LineStatus, MessageEncoder, find_line};
 use crate::parse::parse_command;
 use crate::types::{RespCode, Response, Secret, ValidationError, validate_uid};
 
-/// SASL mechanisms the session runs itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMechanism {
-    /// RFC 4616.
-    Plain,
-    /// The widely deployed `LOGIN` mechanism.
-    Login,
-}
-
-impl AuthMechanism {
-    fn name(self) -> &'static str {
-        match self {
-            AuthMechanism::Plain => "PLAIN",
-            AuthMechanism::Login => "LOGIN",
-        }
-    }
-}
+/// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
+pub use sasl::Mechanism as AuthMechanism;
 
 /// Every limit the session enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,16 +187,9 @@ enum Pending {
 }
 
 #[derive(Debug)]
-enum Sasl {
-    PlainResponse,
-    LoginUser,
-    LoginPassword { username: String },
-}
-
-#[derive(Debug)]
 enum Phase {
     Command,
-    Sasl(Sasl),
+    Sasl(sasl::Exchange),
     AwaitingTls { announced: bool },
     Streaming(Box<MessageEncoder>),
 }
@@ -739,49 +715,35 @@ impl ServerSession {
                 "Unsupported authentication mechanism",
             ));
         };
-        let initial = match initial.as_ref().map(|s| s.expose().as_str()) {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(b64) => match BASE64.decode(b64) {
-                Ok(v) => Some(v),
-                Err(_) => return self.error(Response::fixed(false, None, "Invalid base64 data")),
-            },
-        };
-        match (mech, initial) {
-            (AuthMechanism::Plain, Some(data)) => self.finish_plain(&data),
-            (AuthMechanism::Plain, None) => self.challenge(Sasl::PlainResponse, ""),
-            (AuthMechanism::Login, Some(user)) => match String::from_utf8(user) {
-                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
-                Err(_) => self.error(Response::fixed(false, None, "Invalid user name")),
-            },
-            (AuthMechanism::Login, None) => self.challenge(Sasl::LoginUser, "VXNlcm5hbWU6"),
+        match sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str())) {
+            Ok(progress) => self.sasl_progress(progress),
+            Err(e) => self.sasl_error(e),
         }
     }
 
-    fn challenge(&mut self, next: Sasl, text: &str) {
-        self.output.extend_from_slice(b"+ ");
-        self.output.extend_from_slice(text.as_bytes());
-        self.output.extend_from_slice(b"\r\n");
-        self.phase = Phase::Sasl(next);
+    fn sasl_progress(&mut self, progress: sasl::Progress) {
+        match progress {
+            sasl::Progress::Challenge(exchange, text) => {
+                self.output.extend_from_slice(b"+ ");
+                self.output.extend_from_slice(text.as_bytes());
+                self.output.extend_from_slice(b"\r\n");
+                self.phase = Phase::Sasl(exchange);
+            }
+            sasl::Progress::Done(c) => {
+                self.request_auth(c.authzid, c.username, c.password.into_inner())
+            }
+        }
     }
 
-    fn finish_plain(&mut self, data: &[u8]) {
-        let parts: Vec<&[u8]> = data.split(|&b| b == 0).collect();
-        let [authzid, user, pass] = parts[..] else {
-            return self.error(Response::fixed(false, None, "Invalid PLAIN response"));
+    fn sasl_error(&mut self, error: sasl::SaslError) {
+        let text = match error {
+            sasl::SaslError::Cancelled => "Authentication cancelled",
+            sasl::SaslError::Base64 => "Invalid base64 data",
+            sasl::SaslError::Plain => "Invalid PLAIN response",
+            sasl::SaslError::Username => "Invalid user name",
+            sasl::SaslError::Password => "Invalid password encoding",
         };
-        let (Ok(authzid), Ok(username), Ok(password)) = (
-            std::str::from_utf8(authzid),
-            std::str::from_utf8(user),
-            std::str::from_utf8(pass),
-        ) else {
-            return self.error(Response::fixed(false, None, "Invalid PLAIN response"));
-        };
-        self.request_auth(
-            (!authzid.is_empty()).then(|| authzid.to_owned()),
-            username.to_owned(),
-            password.to_owned(),
-        );
+        self.error(Response::fixed(false, None, text));
     }
 
     fn request_auth(&mut self, authzid: Option<String>, username: String, password: String) {
@@ -805,27 +767,12 @@ impl ServerSession {
         };
         let line = self.input.split_to(len);
         let line = &line[..content];
-        let Phase::Sasl(step) = std::mem::replace(&mut self.phase, Phase::Command) else {
+        let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return false;
         };
-        if line == b"*" {
-            self.error(Response::fixed(false, None, "Authentication cancelled"));
-            return true;
-        }
-        let Ok(data) = BASE64.decode(line) else {
-            self.error(Response::fixed(false, None, "Invalid base64 data"));
-            return true;
-        };
-        match step {
-            Sasl::PlainResponse => self.finish_plain(&data),
-            Sasl::LoginUser => match String::from_utf8(data) {
-                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
-                Err(_) => self.error(Response::fixed(false, None, "Invalid user name")),
-            },
-            Sasl::LoginPassword { username } => match String::from_utf8(data) {
-                Ok(password) => self.request_auth(None, username, password),
-                Err(_) => self.error(Response::fixed(false, None, "Invalid password encoding")),
-            },
+        match exchange.respond(line) {
+            Ok(progress) => self.sasl_progress(progress),
+            Err(e) => self.sasl_error(e),
         }
         true
     }

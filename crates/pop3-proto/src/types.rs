@@ -4,32 +4,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-/// A value that must never show up in logs: passwords, SASL data.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    /// Wraps a sensitive value.
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The sensitive value itself; the caller takes responsibility for not logging it.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-
-    /// Unwraps the sensitive value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("/* REDACTED */")
-    }
-}
+pub use sasl::Secret;
 
 /// Why a value could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -8,8 +8,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
@@ -20,23 +18,8 @@ use crate::frame::{
 use crate::parse::parse_command;
 use crate::types::{ForwardPath, Host, Reply, ReversePath, Secret};
 
-/// SASL mechanisms the session can run itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMechanism {
-    /// RFC 4616.
-    Plain,
-    /// The widely deployed `LOGIN` mechanism (draft-murchison-sasl-login).
-    Login,
-}
-
-impl AuthMechanism {
-    fn name(self) -> &'static str {
-        match self {
-            AuthMechanism::Plain => "PLAIN",
-            AuthMechanism::Login => "LOGIN",
-        }
-    }
-}
+/// SASL mechanisms the session can run itself (the exchange lives in the `sasl` crate).
+pub use sasl::Mechanism as AuthMechanism;
 
 /// Every limit the session enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,13 +250,6 @@ enum Pending {
 }
 
 #[derive(Debug)]
-enum Sasl {
-    PlainResponse,
-    LoginUser,
-    LoginPassword { username: String },
-}
-
-#[derive(Debug)]
 enum Phase {
     Command,
     Data(Box<DataDecoder>),
@@ -283,7 +259,7 @@ enum Phase {
         /// Deliver the octets; otherwise discard them and send this reply at the end.
         refuse: Option<Reply>,
     },
-    Sasl(Sasl),
+    Sasl(sasl::Exchange),
     /// The 220 is queued; `announced` once [`Event::StartTls`] went out.
     AwaitingTls {
         announced: bool,
@@ -1228,58 +1204,38 @@ impl ServerSession {
                 "Unsupported authentication mechanism",
             ));
         };
-        let initial = match initial.as_ref().map(|s| s.expose().as_str()) {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(b64) => match BASE64.decode(b64) {
-                Ok(v) => Some(v),
-                Err(_) => return self.error(Reply::fixed(501, 5, 5, 2, "Invalid base64 data")),
-            },
-        };
-        match (mech, initial) {
-            (AuthMechanism::Plain, Some(data)) => self.finish_plain(&data),
-            (AuthMechanism::Plain, None) => self.challenge(Sasl::PlainResponse, ""),
-            (AuthMechanism::Login, Some(user)) => match String::from_utf8(user) {
-                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
-                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid user name")),
-            },
-            (AuthMechanism::Login, None) => self.challenge(Sasl::LoginUser, "VXNlcm5hbWU6"),
+        match sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str())) {
+            Ok(progress) => self.sasl_progress(progress),
+            Err(e) => self.sasl_error(e),
         }
     }
 
-    fn challenge(&mut self, next: Sasl, text: &str) {
-        self.queue_raw(Reply::new(334, None, text).unwrap_or_else(|_| unreachable_reply()));
-        self.phase = Phase::Sasl(next);
+    fn sasl_progress(&mut self, progress: sasl::Progress) {
+        match progress {
+            sasl::Progress::Challenge(exchange, text) => {
+                self.queue_raw(Reply::new(334, None, text).unwrap_or_else(|_| unreachable_reply()));
+                self.phase = Phase::Sasl(exchange);
+            }
+            sasl::Progress::Done(c) => {
+                self.pending = Some(Pending::Auth);
+                self.events.push_back(Event::Authenticate {
+                    authzid: c.authzid,
+                    username: c.username,
+                    password: c.password,
+                });
+            }
+        }
     }
 
-    fn finish_plain(&mut self, data: &[u8]) {
-        let mut parts = data.split(|&b| b == 0);
-        let (Some(authzid), Some(user), Some(pass), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return self.error(Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"));
+    fn sasl_error(&mut self, error: sasl::SaslError) {
+        let reply = match error {
+            sasl::SaslError::Cancelled => Reply::fixed(501, 5, 7, 0, "Authentication aborted"),
+            sasl::SaslError::Base64 => Reply::fixed(501, 5, 5, 2, "Invalid base64 data"),
+            sasl::SaslError::Plain => Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"),
+            sasl::SaslError::Username => Reply::fixed(501, 5, 5, 2, "Invalid user name"),
+            sasl::SaslError::Password => Reply::fixed(501, 5, 5, 2, "Invalid password encoding"),
         };
-        let (Ok(authzid), Ok(username), Ok(password)) = (
-            std::str::from_utf8(authzid),
-            std::str::from_utf8(user),
-            std::str::from_utf8(pass),
-        ) else {
-            return self.error(Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"));
-        };
-        self.request_auth(
-            (!authzid.is_empty()).then(|| authzid.to_owned()),
-            username.to_owned(),
-            password.to_owned(),
-        );
-    }
-
-    fn request_auth(&mut self, authzid: Option<String>, username: String, password: String) {
-        self.pending = Some(Pending::Auth);
-        self.events.push_back(Event::Authenticate {
-            authzid,
-            username,
-            password: Secret::new(password),
-        });
+        self.error(reply);
     }
 
     fn step_sasl(&mut self) -> bool {
@@ -1294,27 +1250,12 @@ impl ServerSession {
         };
         let line = self.input.split_to(len);
         let line = &line[..content];
-        let Phase::Sasl(step) = std::mem::replace(&mut self.phase, Phase::Command) else {
+        let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return false;
         };
-        if line == b"*" {
-            self.error(Reply::fixed(501, 5, 7, 0, "Authentication aborted"));
-            return true;
-        }
-        let Ok(data) = BASE64.decode(line) else {
-            self.error(Reply::fixed(501, 5, 5, 2, "Invalid base64 data"));
-            return true;
-        };
-        match step {
-            Sasl::PlainResponse => self.finish_plain(&data),
-            Sasl::LoginUser => match String::from_utf8(data) {
-                Ok(username) => self.challenge(Sasl::LoginPassword { username }, "UGFzc3dvcmQ6"),
-                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid user name")),
-            },
-            Sasl::LoginPassword { username } => match String::from_utf8(data) {
-                Ok(password) => self.request_auth(None, username, password),
-                Err(_) => self.error(Reply::fixed(501, 5, 5, 2, "Invalid password encoding")),
-            },
+        match exchange.respond(line) {
+            Ok(progress) => self.sasl_progress(progress),
+            Err(e) => self.sasl_error(e),
         }
         true
     }
