@@ -325,8 +325,17 @@ impl Maildir {
                 files.push((name, sub));
             }
         }
+        // A uidlist we cannot read is an error, never a reason to start over: a new one would
+        // renumber every message and make every client download the mailbox again.
         let read = |p: &Path| match fs::read_to_string(p) {
-            Ok(t) => Ok(parse_uidlist(&t)),
+            Ok(t) => parse_uidlist(&t).map(Some).ok_or_else(|| Error::Io {
+                action: "parsing",
+                path: p.to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not a dovecot-uidlist this reader understands",
+                ),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::from_io("reading", p, e)),
         };
@@ -604,6 +613,20 @@ mod tests {
             fs::read_to_string(dir.join("dovecot-uidlist"))
                 .unwrap()
                 .contains("P000000a1legacy")
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_uidlist_is_an_error_and_is_left_alone() {
+        let dir = temp("bad-uidlist");
+        let md = Maildir::new(&dir);
+        deliver(&md, b"a\r\n");
+        fs::write(dir.join("dovecot-uidlist"), "7 something from the future\n").unwrap();
+        assert!(md.scan().is_err());
+        assert_eq!(
+            fs::read_to_string(dir.join("dovecot-uidlist")).unwrap(),
+            "7 something from the future\n"
         );
         fs::remove_dir_all(dir).unwrap();
     }

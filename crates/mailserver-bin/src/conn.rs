@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 /// A TCP stream before or after STARTTLS.
@@ -60,6 +61,33 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// How long a client gets to complete a TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Conn {
+    /// Writes a session's output and flushes it (TLS buffers records until flushed).
+    pub async fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data).await?;
+        self.flush().await
+    }
+
+    /// Upgrades a plain connection in place (STARTTLS, STLS). On failure the connection is
+    /// gone and the reason is returned for the log.
+    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> Result<(), String> {
+        let Conn::Plain(tcp) = std::mem::replace(self, Conn::Gone) else {
+            return Err("TLS requested on a TLS connection".into());
+        };
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                *self = Conn::Tls(Box::new(tls));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            Err(_) => Err("TLS handshake timed out".into()),
         }
     }
 }

@@ -21,7 +21,6 @@ use crate::conn::Conn;
 
 /// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
 const POP3_DELETED: &str = "$POP3Deleted";
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_CHUNK: usize = 128 * 1024;
 /// Output queued while streaming a message before it is written to the socket.
 const WRITE_BATCH: usize = 256 * 1024;
@@ -121,7 +120,12 @@ async fn connection(
         return;
     };
     let mut conn = if implicit_tls {
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, service.tls.accept(stream)).await {
+        match tokio::time::timeout(
+            crate::conn::TLS_HANDSHAKE_TIMEOUT,
+            service.tls.accept(stream),
+        )
+        .await
+        {
             Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
             Ok(Err(e)) => return info!(%peer, error = %e, "pop3s handshake failed"),
             Err(_) => return info!(%peer, "pop3s handshake timed out"),
@@ -225,11 +229,7 @@ async fn connection(
             }
         }
         if let Some(out) = session.poll_output() {
-            let written = async {
-                conn.write_all(&out).await?;
-                conn.flush().await
-            };
-            if let Err(e) = written.await {
+            if let Err(e) = conn.send(&out).await {
                 break format!("write error: {e}");
             }
             continue;
@@ -239,18 +239,11 @@ async fn connection(
         }
         if start_tls {
             start_tls = false;
-            let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Gone) else {
-                break "STLS on a TLS connection".into();
-            };
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, service.tls.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    conn = Conn::Tls(Box::new(tls));
-                    let _ = session.tls_established();
-                    continue;
-                }
-                Ok(Err(e)) => break format!("TLS handshake failed: {e}"),
-                Err(_) => break "TLS handshake timed out".into(),
+            if let Err(reason) = conn.start_tls(&service.tls).await {
+                break reason;
             }
+            let _ = session.tls_established();
+            continue;
         }
         if shutting_down {
             session.shutdown();
@@ -284,7 +277,7 @@ async fn connection(
 }
 
 /// Reads up to `READ_CHUNK` octets (fewer only at the end of the file), opening the file
-/// first if needed, on the blocking pool.
+/// first if needed.
 async fn read_chunk(
     file: Option<std::fs::File>,
     path: std::path::PathBuf,

@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use smtp_proto::{
-    AbortReason, DefectPolicy, EnhancedStatus, Event, ForwardPath, Reply, ReversePath,
-    ServerSession,
+    AbortReason, DefectPolicy, Event, ForwardPath, Reply, ReversePath, ServerSession,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,7 +25,6 @@ use crate::mail::{ReceivedInfo, queue_id, received_header};
 
 /// Body octets buffered in memory before they are written to the Maildir's tmp file.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SmtpService {
     pub config: Arc<Config>,
@@ -129,10 +127,7 @@ async fn connection(
                 "{} Too many connections, try again later",
                 service.config.hostname
             );
-            let reply =
-                Reply::new(421, EnhancedStatus::new(4, 7, 0).ok(), text).unwrap_or_else(|_| {
-                    Reply::new(421, None, "Too many connections").expect("valid reply")
-                });
+            let reply = Reply::or_fallback(421, 4, 7, 0, &text, "Too many connections");
             ServerSession::refuse(service.session_config.clone(), reply)
         }
     };
@@ -157,11 +152,7 @@ async fn connection(
             state.handle(&mut session, event).await;
         }
         if let Some(out) = session.poll_output() {
-            let written = async {
-                conn.write_all(&out).await?;
-                conn.flush().await
-            };
-            if let Err(e) = written.await {
+            if let Err(e) = conn.send(&out).await {
                 break format!("write error: {e}");
             }
             continue;
@@ -174,18 +165,11 @@ async fn connection(
             let Some(acceptor) = service.tls.clone() else {
                 break "STARTTLS without TLS configuration".into();
             };
-            let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Gone) else {
-                break "STARTTLS on a TLS connection".into();
-            };
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    conn = Conn::Tls(Box::new(tls));
-                    let _ = session.tls_established();
-                    continue;
-                }
-                Ok(Err(e)) => break format!("TLS handshake failed: {e}"),
-                Err(_) => break "TLS handshake timed out".into(),
+            if let Err(reason) = conn.start_tls(&acceptor).await {
+                break reason;
             }
+            let _ = session.tls_established();
+            continue;
         }
         if shutting_down && !session.in_message() {
             session.shutdown();
@@ -221,10 +205,7 @@ async fn connection(
 }
 
 fn reply(code: u16, class: u8, subject: u16, detail: u16, text: String) -> Reply {
-    let enhanced = EnhancedStatus::new(class, subject, detail).ok();
-    Reply::new(code, enhanced, text).unwrap_or_else(|_| {
-        Reply::new(code, enhanced, "Error").unwrap_or_else(|_| Reply::auth_failed())
-    })
+    Reply::or_fallback(code, class, subject, detail, &text, "Error")
 }
 
 impl Connection {
@@ -495,12 +476,8 @@ impl Connection {
         let queue_id = body.queue_id.clone();
         let from = display_from(&tx.from);
         match body.commit().await {
-            Ok(paths) => {
+            Ok((paths, stored)) => {
                 self.messages += 1;
-                let stored = paths
-                    .first()
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .map_or(size, |m| m.len());
                 self.record_delivery(&tx.mailboxes, stored).await;
                 info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
                       copies = paths.len(), result = "delivered", "message");
@@ -589,7 +566,8 @@ impl BodyWriter {
         }
     }
 
-    async fn commit(mut self) -> Result<Vec<PathBuf>, maildir::Error> {
+    /// Returns the stored copies' paths and their size (Received: header included).
+    async fn commit(mut self) -> Result<(Vec<PathBuf>, u64), maildir::Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -598,7 +576,8 @@ impl BodyWriter {
         run_blocking(move || {
             let delivery = job.write()?;
             let also: Vec<&maildir::Maildir> = others.iter().collect();
-            delivery.commit(&also)
+            let size = delivery.size();
+            Ok((delivery.commit(&also)?, size))
         })
         .await
     }

@@ -260,6 +260,28 @@ fn second_session_gets_in_use_and_bad_password_gets_auth() {
         second.command("PASS secret").starts_with("+OK"),
         "the lock is released at QUIT"
     );
+    assert!(second.command("QUIT").starts_with("+OK"));
+}
+
+#[test]
+fn sasl_plain_and_login_through_the_daemon() {
+    let server = Server::start("pop3-sasl", "");
+    let mut c = pop3_raw(&server);
+    // alice@example.com / wrong, then / secret (RFC 5034 initial responses).
+    let r = c.command("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n");
+    assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+    let r = c.command("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==");
+    assert!(r.starts_with("+OK"), "{r}");
+    assert!(c.command("QUIT").starts_with("+OK"));
+    let mut c = pop3_raw(&server);
+    assert!(c.command("AUTH LOGIN").starts_with("+ VXNlcm5hbWU6"));
+    assert!(
+        c.command("YWxpY2VAZXhhbXBsZS5jb20=")
+            .starts_with("+ UGFzc3dvcmQ6")
+    );
+    let r = c.command("c2VjcmV0");
+    assert!(r.starts_with("+OK"), "{r}");
+    assert!(c.command("STAT").starts_with("+OK 0 0"));
 }
 
 struct Pop3Raw {

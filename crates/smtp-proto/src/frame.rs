@@ -293,7 +293,9 @@ impl DataDecoder {
 #[derive(Debug, Clone)]
 pub struct DotStuffer {
     line_start: bool,
-    last_two: [u8; 2],
+    /// The last input octet, so a CR at the end of one chunk pairs with an LF starting the
+    /// next whatever the caller does with the output in between.
+    prev: u8,
 }
 
 impl Default for DotStuffer {
@@ -307,7 +309,7 @@ impl DotStuffer {
     pub fn new() -> Self {
         Self {
             line_start: true,
-            last_two: [b'\r', b'\n'],
+            prev: b'\n',
         }
     }
 
@@ -321,29 +323,21 @@ impl DotStuffer {
             self.line_start = false;
             let end = match memchr::memchr(b'\n', rest) {
                 Some(i) => {
-                    let crlf = if i > 0 {
-                        rest[i - 1] == b'\r'
-                    } else {
-                        out.last() == Some(&b'\r')
-                    };
-                    self.line_start = crlf;
+                    let before = if i > 0 { rest[i - 1] } else { self.prev };
+                    self.line_start = before == b'\r';
                     i + 1
                 }
                 None => rest.len(),
             };
             out.extend_from_slice(&rest[..end]);
+            self.prev = rest[end - 1];
             rest = &rest[end..];
-        }
-        match input.len() {
-            0 => {}
-            1 => self.last_two = [self.last_two[1], input[0]],
-            n => self.last_two = [input[n - 2], input[n - 1]],
         }
     }
 
-    /// Appends the terminator.
+    /// Appends the terminator, after a CRLF if the content did not end with one.
     pub fn finish(&mut self, out: &mut BytesMut) {
-        if self.last_two != [b'\r', b'\n'] {
+        if !self.line_start {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b".\r\n");
@@ -503,6 +497,23 @@ mod tests {
             assert!(end);
             assert_eq!(d.defect(), Some(BodyDefect::Nul), "split {i}");
         }
+    }
+
+    #[test]
+    fn stuffing_does_not_depend_on_the_output_buffer() {
+        // CR ends one chunk, LF starts the next, and the caller drains its buffer in between:
+        // the dot that follows still begins a line and must be doubled.
+        let mut s = DotStuffer::new();
+        let mut wire = Vec::new();
+        for chunk in [&b"a\r"[..], b"\n.b\r\n"] {
+            let mut out = BytesMut::new();
+            s.stuff(chunk, &mut out);
+            wire.extend_from_slice(&out);
+        }
+        let mut out = BytesMut::new();
+        s.finish(&mut out);
+        wire.extend_from_slice(&out);
+        assert_eq!(wire, b"a\r\n..b\r\n.\r\n");
     }
 
     #[test]

@@ -1262,6 +1262,22 @@ impl ServerSession {
 }
 
 impl Reply {
+    /// A reply whose text comes partly from elsewhere (a configured host name, an address):
+    /// if that makes it invalid (too long, CR/LF), `fallback` is sent instead. The caller
+    /// keeps code and enhanced class consistent, as every reply built here does.
+    pub fn or_fallback(
+        code: u16,
+        class: u8,
+        subject: u16,
+        detail: u16,
+        text: &str,
+        fallback: &str,
+    ) -> Reply {
+        let enhanced = crate::types::EnhancedStatus::new(class, subject, detail).ok();
+        Reply::new(code, enhanced, text)
+            .unwrap_or_else(|_| Reply::fixed(code, class, subject, detail, fallback))
+    }
+
     /// `535 5.7.8`, the standard answer to bad credentials (RFC 4954 §6).
     pub fn auth_failed() -> Reply {
         Reply::fixed(535, 5, 7, 8, "Authentication credentials invalid")
@@ -1273,12 +1289,8 @@ impl Reply {
     }
 }
 
-/// A reply whose text comes partly from configuration; falls back to a fixed text if the
-/// configured part makes it invalid (e.g. too long).
 fn reply_or(code: u16, class: u8, subject: u16, detail: u16, text: &str, fallback: &str) -> Reply {
-    let enhanced = crate::types::EnhancedStatus::new(class, subject, detail).ok();
-    Reply::new(code, enhanced, text)
-        .unwrap_or_else(|_| Reply::fixed(code, class, subject, detail, fallback))
+    Reply::or_fallback(code, class, subject, detail, text, fallback)
 }
 
 /// Only reached if a constant reply text were invalid, which the tests rule out.
