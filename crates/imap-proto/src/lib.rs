@@ -1,5 +1,57 @@
-//! Sans-I/O IMAP4rev2 server protocol.
+//! Sans-I/O IMAP4rev1 server protocol (RFC 3501, with RFC 9051's clarifications): command
+//! parser, response encoder, literal framing and the session state machine.
 //!
-//! Not implemented yet: this crate reserves the name and its place in the workspace. The design it
-//! will follow is the same as `smtp-proto`'s (bytes in, events out, answers in, bytes out).
+//! No sockets, no async runtime, no clock and no file system. The embedder feeds bytes, takes
+//! events, answers them with typed responses, and writes what the session produced.
+//!
+//! ```
+//! use imap_proto::{Config, Event, Response, ServerSession, Status};
+//!
+//! let mut config = Config::new("imap.example.com ready");
+//! config.allow_plaintext_auth = true; // a test on loopback
+//! let mut session = ServerSession::new(config);
+//! session.receive(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc LOGOUT\r\n").unwrap();
+//! while let Some(event) = session.poll_event() {
+//!     match event {
+//!         Event::Login { username, .. } => {
+//!             assert_eq!(username, "alice");
+//!             session.auth_finish(Ok(())).unwrap();
+//!         }
+//!         Event::Command { .. } => {
+//!             session.send(&Response::Exists(0)).unwrap();
+//!             session.complete(Status::Ok, None, "SELECT completed").unwrap();
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! let mut out = Vec::new();
+//! while let Some(bytes) = session.poll_output() {
+//!     out.extend_from_slice(&bytes);
+//! }
+//! let text = String::from_utf8(out).unwrap();
+//! assert!(text.contains("* 0 EXISTS\r\nb OK SELECT completed\r\n* BYE"));
+//! assert!(session.is_closed());
+//! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod command;
+pub mod parse;
+pub mod response;
+pub mod session;
+pub mod types;
+
+pub use command::{
+    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, StatusItem, StoreMode,
+};
+pub use parse::{AppendHead, ParseError, parse_command};
+pub use response::{
+    Address, BodyExtension, BodyFields, BodyStructure, Code, Disposition, Envelope, FetchValue,
+    Response, SinglePart, Status,
+};
+pub use session::{
+    AnswerError, AuthMechanism, Config, Event, Limits, ServerSession, SessionError, State,
+};
+pub use types::{
+    Atom, Date, DateTime, Flag, Secret, SeqNumber, SequenceSet, Tag, Text, ValidationError,
+};

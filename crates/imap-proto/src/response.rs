@@ -1,0 +1,924 @@
+//! Server responses and their encoder. Every value is typed; the encoder chooses atoms,
+//! quoted strings or literals so that whatever it writes parses back the same.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::command::{Section, SectionText, StatusItem};
+use crate::types::{Atom, DateTime, Flag, SequenceSet, Tag, Text, encode_mutf7};
+
+/// The result of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// OK: success.
+    Ok,
+    /// NO: the command failed.
+    No,
+    /// BAD: the command was not understood or not allowed.
+    Bad,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+        }
+    }
+}
+
+/// A response code (RFC 9051 §7.1, RFC 5530, RFC 4315, RFC 7162).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// ALERT
+    Alert,
+    /// PARSE
+    Parse,
+    /// READ-ONLY
+    ReadOnly,
+    /// READ-WRITE
+    ReadWrite,
+    /// TRYCREATE
+    TryCreate,
+    /// UIDNEXT n
+    UidNext(u32),
+    /// UIDVALIDITY n
+    UidValidity(u32),
+    /// UNSEEN n
+    Unseen(u32),
+    /// PERMANENTFLAGS (flags [\*])
+    PermanentFlags(Vec<Flag>, bool),
+    /// CAPABILITY ...
+    Capability(Vec<Atom>),
+    /// APPENDUID validity uid
+    AppendUid(u32, u32),
+    /// COPYUID validity source-uids destination-uids
+    CopyUid(u32, SequenceSet, SequenceSet),
+    /// CLOSED
+    Closed,
+    /// TOOBIG
+    TooBig,
+    /// OVERQUOTA
+    OverQuota,
+    /// UNAVAILABLE
+    Unavailable,
+    /// AUTHENTICATIONFAILED
+    AuthenticationFailed,
+    /// AUTHORIZATIONFAILED
+    AuthorizationFailed,
+    /// PRIVACYREQUIRED
+    PrivacyRequired,
+    /// NONEXISTENT
+    NonExistent,
+    /// ALREADYEXISTS
+    AlreadyExists,
+    /// NOPERM
+    NoPerm,
+    /// INUSE
+    InUse,
+    /// EXPUNGEISSUED
+    ExpungeIssued,
+    /// SERVERBUG
+    ServerBug,
+    /// CLIENTBUG
+    ClientBug,
+    /// CANNOT
+    Cannot,
+    /// LIMIT
+    Limit,
+    /// CONTACTADMIN
+    ContactAdmin,
+    /// USEATTR (RFC 6154)
+    UseAttr,
+}
+
+/// An address in an envelope. Fields are raw header octets (encoded words left encoded).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Address {
+    /// Display name.
+    pub name: Option<Bytes>,
+    /// Source route (obsolete).
+    pub adl: Option<Bytes>,
+    /// Local part, or the group name at a group's start (with `host` NIL).
+    pub mailbox: Option<Bytes>,
+    /// Domain; NIL marks group syntax.
+    pub host: Option<Bytes>,
+}
+
+/// ENVELOPE data (RFC 9051 §7.5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Envelope {
+    /// Date:
+    pub date: Option<Bytes>,
+    /// Subject:
+    pub subject: Option<Bytes>,
+    /// From:
+    pub from: Vec<Address>,
+    /// Sender: (From: when absent)
+    pub sender: Vec<Address>,
+    /// Reply-To: (From: when absent)
+    pub reply_to: Vec<Address>,
+    /// To:
+    pub to: Vec<Address>,
+    /// Cc:
+    pub cc: Vec<Address>,
+    /// Bcc:
+    pub bcc: Vec<Address>,
+    /// In-Reply-To:
+    pub in_reply_to: Option<Bytes>,
+    /// Message-ID:
+    pub message_id: Option<Bytes>,
+}
+
+/// Content-Disposition with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposition {
+    /// `inline`, `attachment`...
+    pub kind: String,
+    /// Parameters.
+    pub params: Vec<(String, String)>,
+}
+
+/// The fields every non-multipart body has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyFields {
+    /// Content-Type parameters.
+    pub params: Vec<(String, String)>,
+    /// Content-ID
+    pub id: Option<Bytes>,
+    /// Content-Description
+    pub description: Option<Bytes>,
+    /// Content-Transfer-Encoding (`7BIT` when absent).
+    pub encoding: String,
+    /// Octets of the encoded body.
+    pub size: u64,
+}
+
+/// Extension data of a part (BODYSTRUCTURE only).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BodyExtension {
+    /// Content-MD5 (single parts only).
+    pub md5: Option<Bytes>,
+    /// Content-Disposition.
+    pub disposition: Option<Disposition>,
+    /// Content-Language values.
+    pub language: Vec<String>,
+    /// Content-Location.
+    pub location: Option<Bytes>,
+}
+
+/// A body structure (RFC 9051 §7.5.2 BODYSTRUCTURE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyStructure {
+    /// A leaf part.
+    Single {
+        /// Media type (`text`, `image`...).
+        media_type: String,
+        /// Subtype.
+        subtype: String,
+        /// Common fields.
+        fields: BodyFields,
+        /// Text lines (`text/*`), or the envelope, structure and lines of `message/rfc822`.
+        specific: SinglePart,
+        /// Extension data.
+        extension: BodyExtension,
+    },
+    /// A multipart.
+    Multi {
+        /// The parts.
+        parts: Vec<BodyStructure>,
+        /// Subtype (`mixed`, `alternative`...).
+        subtype: String,
+        /// Content-Type parameters (boundary...).
+        params: Vec<(String, String)>,
+        /// Extension data.
+        extension: BodyExtension,
+    },
+}
+
+/// What depends on a leaf part's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinglePart {
+    /// Anything but text and message/rfc822.
+    Basic,
+    /// `text/*`: its line count.
+    Text {
+        /// Lines.
+        lines: u64,
+    },
+    /// `message/rfc822`.
+    Message {
+        /// The enclosed message's envelope.
+        envelope: Box<Envelope>,
+        /// Its structure.
+        body: Box<BodyStructure>,
+        /// Lines.
+        lines: u64,
+    },
+}
+
+/// A FETCH data item with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchValue {
+    /// FLAGS
+    Flags(Vec<Flag>),
+    /// UID
+    Uid(u32),
+    /// RFC822.SIZE
+    Rfc822Size(u64),
+    /// INTERNALDATE
+    InternalDate(DateTime),
+    /// MODSEQ
+    ModSeq(u64),
+    /// ENVELOPE
+    Envelope(Box<Envelope>),
+    /// BODY (no extension data)
+    Body(Box<BodyStructure>),
+    /// BODYSTRUCTURE
+    BodyStructure(Box<BodyStructure>),
+    /// `BODY[section]<origin>`
+    BodySection {
+        /// The section as asked.
+        section: Section,
+        /// The partial's offset, when a partial was asked.
+        origin: Option<u32>,
+        /// The octets (NIL if the section does not exist).
+        data: Option<Bytes>,
+    },
+    /// RFC822
+    Rfc822(Option<Bytes>),
+    /// RFC822.HEADER
+    Rfc822Header(Option<Bytes>),
+    /// RFC822.TEXT
+    Rfc822Text(Option<Bytes>),
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `tag OK|NO|BAD [code] text`
+    Tagged {
+        /// The command's tag.
+        tag: Tag,
+        /// Result.
+        status: Status,
+        /// Response code.
+        code: Option<Code>,
+        /// Text.
+        text: Text,
+    },
+    /// `* OK|NO|BAD [code] text`
+    Untagged {
+        /// Status.
+        status: Status,
+        /// Response code.
+        code: Option<Code>,
+        /// Text.
+        text: Text,
+    },
+    /// `* BYE text`
+    Bye {
+        /// Response code.
+        code: Option<Code>,
+        /// Text.
+        text: Text,
+    },
+    /// `* CAPABILITY ...`
+    Capability(Vec<Atom>),
+    /// `* ENABLED ...`
+    Enabled(Vec<Atom>),
+    /// `* ID (...)` or `* ID NIL`
+    Id(Option<Vec<(String, String)>>),
+    /// `* NAMESPACE (("" "."))  NIL NIL`: one personal namespace.
+    Namespace {
+        /// Prefix of the personal namespace.
+        prefix: String,
+        /// Its hierarchy delimiter.
+        delimiter: char,
+    },
+    /// `* FLAGS (...)`
+    Flags(Vec<Flag>),
+    /// `* n EXISTS`
+    Exists(u32),
+    /// `* n RECENT`
+    Recent(u32),
+    /// `* n EXPUNGE`
+    Expunge(u32),
+    /// `* LIST (attributes) "delimiter" mailbox` (or LSUB)
+    List {
+        /// `\HasChildren`, `\Noselect`, `\Sent`... without the backslash.
+        attributes: Vec<Atom>,
+        /// Hierarchy delimiter.
+        delimiter: Option<char>,
+        /// The mailbox (UTF-8; sent in modified UTF-7).
+        mailbox: String,
+        /// Answer to LSUB.
+        lsub: bool,
+    },
+    /// `* STATUS mailbox (items)`
+    Status {
+        /// The mailbox.
+        mailbox: String,
+        /// Items and values.
+        items: Vec<(StatusItem, u64)>,
+    },
+    /// `* SEARCH n...`
+    Search(Vec<u32>),
+    /// `* n FETCH (...)`
+    Fetch {
+        /// Sequence number.
+        seq: u32,
+        /// Items.
+        items: Vec<FetchValue>,
+    },
+    /// `+ text`
+    Continue(Text),
+}
+
+impl Response {
+    /// `tag status text` without a code.
+    pub fn tagged(tag: Tag, status: Status, text: &str) -> Self {
+        Response::Tagged {
+            tag,
+            status,
+            code: None,
+            text: Text::lossy(text),
+        }
+    }
+
+    /// `* OK text`
+    pub fn ok(code: Option<Code>, text: &str) -> Self {
+        Response::Untagged {
+            status: Status::Ok,
+            code,
+            text: Text::lossy(text),
+        }
+    }
+
+    /// Encodes the response with its CRLF.
+    pub fn encode(&self, out: &mut BytesMut) {
+        match self {
+            Response::Tagged {
+                tag,
+                status,
+                code,
+                text,
+            } => {
+                out.put_slice(tag.as_str().as_bytes());
+                out.put_u8(b' ');
+                status_line(out, *status, code.as_ref(), text);
+            }
+            Response::Untagged { status, code, text } => {
+                out.put_slice(b"* ");
+                status_line(out, *status, code.as_ref(), text);
+            }
+            Response::Bye { code, text } => {
+                out.put_slice(b"* BYE ");
+                if let Some(code) = code {
+                    encode_code(out, code);
+                    out.put_u8(b' ');
+                }
+                out.put_slice(text.as_str().as_bytes());
+            }
+            Response::Capability(caps) => {
+                out.put_slice(b"* CAPABILITY");
+                for c in caps {
+                    out.put_u8(b' ');
+                    out.put_slice(c.as_str().as_bytes());
+                }
+            }
+            Response::Enabled(caps) => {
+                out.put_slice(b"* ENABLED");
+                for c in caps {
+                    out.put_u8(b' ');
+                    out.put_slice(c.as_str().as_bytes());
+                }
+            }
+            Response::Id(None) => out.put_slice(b"* ID NIL"),
+            Response::Id(Some(fields)) => {
+                out.put_slice(b"* ID (");
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    string(out, k.as_bytes());
+                    out.put_u8(b' ');
+                    string(out, v.as_bytes());
+                }
+                out.put_u8(b')');
+            }
+            Response::Namespace { prefix, delimiter } => {
+                out.put_slice(b"* NAMESPACE ((");
+                string(out, encode_mutf7(prefix).as_bytes());
+                out.put_u8(b' ');
+                delimiter_str(out, Some(*delimiter));
+                out.put_slice(b")) NIL NIL");
+            }
+            Response::Flags(flags) => {
+                out.put_slice(b"* FLAGS ");
+                flag_list(out, flags);
+            }
+            Response::Exists(n) => out.put_slice(format!("* {n} EXISTS").as_bytes()),
+            Response::Recent(n) => out.put_slice(format!("* {n} RECENT").as_bytes()),
+            Response::Expunge(n) => out.put_slice(format!("* {n} EXPUNGE").as_bytes()),
+            Response::List {
+                attributes,
+                delimiter,
+                mailbox,
+                lsub,
+            } => {
+                out.put_slice(if *lsub { b"* LSUB (" } else { b"* LIST (" });
+                for (i, a) in attributes.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    out.put_u8(b'\\');
+                    out.put_slice(a.as_str().as_bytes());
+                }
+                out.put_slice(b") ");
+                delimiter_str(out, *delimiter);
+                out.put_u8(b' ');
+                mailbox_name(out, mailbox);
+            }
+            Response::Status { mailbox, items } => {
+                out.put_slice(b"* STATUS ");
+                mailbox_name(out, mailbox);
+                out.put_slice(b" (");
+                for (i, (item, value)) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    out.put_slice(format!("{} {value}", item.name()).as_bytes());
+                }
+                out.put_u8(b')');
+            }
+            Response::Search(ns) => {
+                out.put_slice(b"* SEARCH");
+                for n in ns {
+                    out.put_slice(format!(" {n}").as_bytes());
+                }
+            }
+            Response::Fetch { seq, items } => {
+                out.put_slice(format!("* {seq} FETCH (").as_bytes());
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    fetch_value(out, item);
+                }
+                out.put_u8(b')');
+            }
+            Response::Continue(text) => {
+                out.put_slice(b"+ ");
+                out.put_slice(text.as_str().as_bytes());
+            }
+        }
+        out.put_slice(b"\r\n");
+    }
+
+    /// The encoded response.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::new();
+        self.encode(&mut out);
+        out.freeze()
+    }
+}
+
+fn status_line(out: &mut BytesMut, status: Status, code: Option<&Code>, text: &Text) {
+    out.put_slice(status.as_str().as_bytes());
+    out.put_u8(b' ');
+    if let Some(code) = code {
+        encode_code(out, code);
+        out.put_u8(b' ');
+    }
+    out.put_slice(text.as_str().as_bytes());
+}
+
+fn encode_code(out: &mut BytesMut, code: &Code) {
+    out.put_u8(b'[');
+    let simple = |out: &mut BytesMut, s: &str| out.put_slice(s.as_bytes());
+    match code {
+        Code::Alert => simple(out, "ALERT"),
+        Code::Parse => simple(out, "PARSE"),
+        Code::ReadOnly => simple(out, "READ-ONLY"),
+        Code::ReadWrite => simple(out, "READ-WRITE"),
+        Code::TryCreate => simple(out, "TRYCREATE"),
+        Code::UidNext(n) => simple(out, &format!("UIDNEXT {n}")),
+        Code::UidValidity(n) => simple(out, &format!("UIDVALIDITY {n}")),
+        Code::Unseen(n) => simple(out, &format!("UNSEEN {n}")),
+        Code::PermanentFlags(flags, any) => {
+            simple(out, "PERMANENTFLAGS (");
+            for (i, f) in flags.iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b' ');
+                }
+                out.put_slice(f.to_string().as_bytes());
+            }
+            if *any {
+                if !flags.is_empty() {
+                    out.put_u8(b' ');
+                }
+                out.put_slice(b"\\*");
+            }
+            out.put_u8(b')');
+        }
+        Code::Capability(caps) => {
+            simple(out, "CAPABILITY");
+            for c in caps {
+                out.put_u8(b' ');
+                out.put_slice(c.as_str().as_bytes());
+            }
+        }
+        Code::AppendUid(v, u) => simple(out, &format!("APPENDUID {v} {u}")),
+        Code::CopyUid(v, from, to) => simple(out, &format!("COPYUID {v} {from} {to}")),
+        Code::Closed => simple(out, "CLOSED"),
+        Code::TooBig => simple(out, "TOOBIG"),
+        Code::OverQuota => simple(out, "OVERQUOTA"),
+        Code::Unavailable => simple(out, "UNAVAILABLE"),
+        Code::AuthenticationFailed => simple(out, "AUTHENTICATIONFAILED"),
+        Code::AuthorizationFailed => simple(out, "AUTHORIZATIONFAILED"),
+        Code::PrivacyRequired => simple(out, "PRIVACYREQUIRED"),
+        Code::NonExistent => simple(out, "NONEXISTENT"),
+        Code::AlreadyExists => simple(out, "ALREADYEXISTS"),
+        Code::NoPerm => simple(out, "NOPERM"),
+        Code::InUse => simple(out, "INUSE"),
+        Code::ExpungeIssued => simple(out, "EXPUNGEISSUED"),
+        Code::ServerBug => simple(out, "SERVERBUG"),
+        Code::ClientBug => simple(out, "CLIENTBUG"),
+        Code::Cannot => simple(out, "CANNOT"),
+        Code::Limit => simple(out, "LIMIT"),
+        Code::ContactAdmin => simple(out, "CONTACTADMIN"),
+        Code::UseAttr => simple(out, "USEATTR"),
+    }
+    out.put_u8(b']');
+}
+
+fn flag_list(out: &mut BytesMut, flags: &[Flag]) {
+    out.put_u8(b'(');
+    for (i, f) in flags.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b' ');
+        }
+        out.put_slice(f.to_string().as_bytes());
+    }
+    out.put_u8(b')');
+}
+
+fn delimiter_str(out: &mut BytesMut, d: Option<char>) {
+    match d {
+        Some(c @ ('"' | '\\')) => out.put_slice(format!("\"\\{c}\"").as_bytes()),
+        Some(c) if c.is_ascii() && !c.is_ascii_control() => {
+            out.put_slice(format!("\"{c}\"").as_bytes())
+        }
+        _ => out.put_slice(b"NIL"),
+    }
+}
+
+fn mailbox_name(out: &mut BytesMut, name: &str) {
+    if name == "INBOX" {
+        out.put_slice(b"INBOX");
+    } else {
+        astring(out, encode_mutf7(name).as_bytes());
+    }
+}
+
+fn quotable(s: &[u8]) -> bool {
+    s.len() <= 1024 && s.iter().all(|&b| (0x20..0x7f).contains(&b))
+}
+
+/// A string: quoted when it is short 7-bit text, a literal otherwise.
+pub(crate) fn string(out: &mut BytesMut, s: &[u8]) {
+    if quotable(s) {
+        out.put_u8(b'"');
+        for &b in s {
+            if b == b'"' || b == b'\\' {
+                out.put_u8(b'\\');
+            }
+            out.put_u8(b);
+        }
+        out.put_u8(b'"');
+    } else {
+        out.put_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+        out.put_slice(s);
+    }
+}
+
+fn astring(out: &mut BytesMut, s: &[u8]) {
+    if !s.is_empty()
+        && s.iter().all(|&b| crate::types::is_astring_char(b))
+        && !s.eq_ignore_ascii_case(b"NIL")
+    {
+        out.put_slice(s);
+    } else {
+        string(out, s);
+    }
+}
+
+fn nstring(out: &mut BytesMut, s: Option<&[u8]>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.put_slice(b"NIL"),
+    }
+}
+
+fn addresses(out: &mut BytesMut, list: &[Address]) {
+    if list.is_empty() {
+        out.put_slice(b"NIL");
+        return;
+    }
+    out.put_u8(b'(');
+    for a in list {
+        out.put_u8(b'(');
+        nstring(out, a.name.as_deref());
+        out.put_u8(b' ');
+        nstring(out, a.adl.as_deref());
+        out.put_u8(b' ');
+        nstring(out, a.mailbox.as_deref());
+        out.put_u8(b' ');
+        nstring(out, a.host.as_deref());
+        out.put_u8(b')');
+    }
+    out.put_u8(b')');
+}
+
+fn envelope(out: &mut BytesMut, e: &Envelope) {
+    out.put_u8(b'(');
+    nstring(out, e.date.as_deref());
+    out.put_u8(b' ');
+    nstring(out, e.subject.as_deref());
+    for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
+        out.put_u8(b' ');
+        addresses(out, list);
+    }
+    out.put_u8(b' ');
+    nstring(out, e.in_reply_to.as_deref());
+    out.put_u8(b' ');
+    nstring(out, e.message_id.as_deref());
+    out.put_u8(b')');
+}
+
+fn params(out: &mut BytesMut, params: &[(String, String)]) {
+    if params.is_empty() {
+        out.put_slice(b"NIL");
+        return;
+    }
+    out.put_u8(b'(');
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b' ');
+        }
+        string(out, k.as_bytes());
+        out.put_u8(b' ');
+        string(out, v.as_bytes());
+    }
+    out.put_u8(b')');
+}
+
+fn extension(out: &mut BytesMut, ext: &BodyExtension) {
+    out.put_u8(b' ');
+    match &ext.disposition {
+        Some(d) => {
+            out.put_u8(b'(');
+            string(out, d.kind.as_bytes());
+            out.put_u8(b' ');
+            params(out, &d.params);
+            out.put_u8(b')');
+        }
+        None => out.put_slice(b"NIL"),
+    }
+    out.put_u8(b' ');
+    match ext.language.as_slice() {
+        [] => out.put_slice(b"NIL"),
+        [one] => string(out, one.as_bytes()),
+        many => {
+            out.put_u8(b'(');
+            for (i, l) in many.iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b' ');
+                }
+                string(out, l.as_bytes());
+            }
+            out.put_u8(b')');
+        }
+    }
+    out.put_u8(b' ');
+    nstring(out, ext.location.as_deref());
+}
+
+fn body_structure(out: &mut BytesMut, b: &BodyStructure, with_extension: bool) {
+    out.put_u8(b'(');
+    match b {
+        BodyStructure::Single {
+            media_type,
+            subtype,
+            fields,
+            specific,
+            extension: ext,
+        } => {
+            string(out, media_type.as_bytes());
+            out.put_u8(b' ');
+            string(out, subtype.as_bytes());
+            out.put_u8(b' ');
+            params(out, &fields.params);
+            out.put_u8(b' ');
+            nstring(out, fields.id.as_deref());
+            out.put_u8(b' ');
+            nstring(out, fields.description.as_deref());
+            out.put_u8(b' ');
+            string(out, fields.encoding.as_bytes());
+            out.put_slice(format!(" {}", fields.size).as_bytes());
+            match specific {
+                SinglePart::Basic => {}
+                SinglePart::Text { lines } => out.put_slice(format!(" {lines}").as_bytes()),
+                SinglePart::Message {
+                    envelope: e,
+                    body,
+                    lines,
+                } => {
+                    out.put_u8(b' ');
+                    envelope(out, e);
+                    out.put_u8(b' ');
+                    body_structure(out, body, with_extension);
+                    out.put_slice(format!(" {lines}").as_bytes());
+                }
+            }
+            if with_extension {
+                out.put_u8(b' ');
+                nstring(out, ext.md5.as_deref());
+                extension(out, ext);
+            }
+        }
+        BodyStructure::Multi {
+            parts,
+            subtype,
+            params: p,
+            extension: ext,
+        } => {
+            for part in parts {
+                body_structure(out, part, with_extension);
+            }
+            out.put_u8(b' ');
+            string(out, subtype.as_bytes());
+            if with_extension {
+                out.put_u8(b' ');
+                params(out, p);
+                extension(out, ext);
+            }
+        }
+    }
+    out.put_u8(b')');
+}
+
+/// `1.2.HEADER.FIELDS ("From")` as in `BODY[...]`.
+pub(crate) fn section_spec(out: &mut BytesMut, s: &Section) {
+    let mut first = true;
+    for p in &s.part {
+        if !first {
+            out.put_u8(b'.');
+        }
+        first = false;
+        out.put_slice(p.to_string().as_bytes());
+    }
+    if let Some(text) = &s.text {
+        if !first {
+            out.put_u8(b'.');
+        }
+        let names = |out: &mut BytesMut, word: &str, names: &[String]| {
+            out.put_slice(word.as_bytes());
+            out.put_slice(b" (");
+            for (i, n) in names.iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b' ');
+                }
+                astring(out, n.as_bytes());
+            }
+            out.put_u8(b')');
+        };
+        match text {
+            SectionText::Header => out.put_slice(b"HEADER"),
+            SectionText::Text => out.put_slice(b"TEXT"),
+            SectionText::Mime => out.put_slice(b"MIME"),
+            SectionText::HeaderFields(n) => names(out, "HEADER.FIELDS", n),
+            SectionText::HeaderFieldsNot(n) => names(out, "HEADER.FIELDS.NOT", n),
+        }
+    }
+}
+
+fn fetch_value(out: &mut BytesMut, v: &FetchValue) {
+    match v {
+        FetchValue::Flags(flags) => {
+            out.put_slice(b"FLAGS ");
+            flag_list(out, flags);
+        }
+        FetchValue::Uid(u) => out.put_slice(format!("UID {u}").as_bytes()),
+        FetchValue::Rfc822Size(n) => out.put_slice(format!("RFC822.SIZE {n}").as_bytes()),
+        FetchValue::InternalDate(d) => out.put_slice(format!("INTERNALDATE \"{d}\"").as_bytes()),
+        FetchValue::ModSeq(m) => out.put_slice(format!("MODSEQ ({m})").as_bytes()),
+        FetchValue::Envelope(e) => {
+            out.put_slice(b"ENVELOPE ");
+            envelope(out, e);
+        }
+        FetchValue::Body(b) => {
+            out.put_slice(b"BODY ");
+            body_structure(out, b, false);
+        }
+        FetchValue::BodyStructure(b) => {
+            out.put_slice(b"BODYSTRUCTURE ");
+            body_structure(out, b, true);
+        }
+        FetchValue::BodySection {
+            section,
+            origin,
+            data,
+        } => {
+            out.put_slice(b"BODY[");
+            section_spec(out, section);
+            out.put_u8(b']');
+            if let Some(o) = origin {
+                out.put_slice(format!("<{o}>").as_bytes());
+            }
+            out.put_u8(b' ');
+            literal_or_nil(out, data.as_deref());
+        }
+        FetchValue::Rfc822(d) => {
+            out.put_slice(b"RFC822 ");
+            literal_or_nil(out, d.as_deref());
+        }
+        FetchValue::Rfc822Header(d) => {
+            out.put_slice(b"RFC822.HEADER ");
+            literal_or_nil(out, d.as_deref());
+        }
+        FetchValue::Rfc822Text(d) => {
+            out.put_slice(b"RFC822.TEXT ");
+            literal_or_nil(out, d.as_deref());
+        }
+    }
+}
+
+/// Message data always goes as a literal: it is what clients expect and it never needs
+/// escaping.
+fn literal_or_nil(out: &mut BytesMut, data: Option<&[u8]>) {
+    match data {
+        Some(d) => {
+            out.put_slice(format!("{{{}}}\r\n", d.len()).as_bytes());
+            out.put_slice(d);
+        }
+        None => out.put_slice(b"NIL"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Response) -> String {
+        String::from_utf8(r.to_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn rfc_examples() {
+        assert_eq!(enc(&Response::Exists(172)), "* 172 EXISTS\r\n");
+        assert_eq!(
+            enc(&Response::Untagged {
+                status: Status::Ok,
+                code: Some(Code::UidValidity(3857529045)),
+                text: Text::lossy("UIDs valid")
+            }),
+            "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Flags(vec![
+                Flag::Answered,
+                Flag::Flagged,
+                Flag::Deleted,
+                Flag::Seen,
+                Flag::Draft
+            ])),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+        );
+        assert_eq!(
+            enc(&Response::List {
+                attributes: vec![Atom::new("HasNoChildren").unwrap()],
+                delimiter: Some('.'),
+                mailbox: "Entwürfe".into(),
+                lsub: false
+            }),
+            "* LIST (\\HasNoChildren) \".\" Entw&APw-rfe\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Fetch {
+                seq: 12,
+                items: vec![
+                    FetchValue::Flags(vec![Flag::Seen]),
+                    FetchValue::Uid(4827313),
+                    FetchValue::BodySection {
+                        section: Section::default(),
+                        origin: None,
+                        data: Some(Bytes::from_static(b"hi"))
+                    }
+                ]
+            }),
+            "* 12 FETCH (FLAGS (\\Seen) UID 4827313 BODY[] {2}\r\nhi)\r\n"
+        );
+    }
+}

@@ -1,0 +1,1091 @@
+//! The IMAP server session: a plain state machine the embedding program drives.
+//!
+//! The session frames input (lines and the literals inside them, sending `+` for
+//! synchronising literals only once a literal is known to be acceptable), parses each complete
+//! command, enforces which command is allowed in which state (RFC 9051 §3), and answers
+//! CAPABILITY, LOGOUT, STARTTLS, ENABLE, ID and the AUTHENTICATE exchange itself. Everything
+//! that needs storage or accounts comes out as an [`Event`]; the embedder answers it with
+//! untagged data ([`ServerSession::send`]) and then [`ServerSession::complete`]. Commands
+//! are handled one at a time, in order; pipelined input waits in the buffer.
+//!
+//! APPEND is streamed: the message literal comes out in chunks as it arrives, never buffered
+//! whole. IDLE (RFC 2177) lets the embedder push untagged data until the client's `DONE`.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+use crate::command::Command;
+use crate::parse::{AppendHead, frame_tag, parse_append_head, parse_command};
+use crate::response::{Code, Response, Status};
+use crate::types::{Atom, Secret, Tag, Text};
+
+/// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
+pub use sasl::Mechanism as AuthMechanism;
+
+/// Every limit the session enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line (between literals), CRLF included.
+    pub max_line: usize,
+    /// Longest literal in a command other than APPEND, once logged in.
+    pub max_literal: usize,
+    /// Longest literal before login (user names and passwords need little).
+    pub max_literal_before_auth: usize,
+    /// Longest command, literals included, APPEND's message excluded.
+    pub max_command: usize,
+    /// Largest message APPEND accepts (advertised as APPENDLIMIT by the embedder).
+    pub max_append: u64,
+    /// Longest SASL response line.
+    pub max_sasl_line: usize,
+    /// Failed logins before the session closes.
+    pub max_auth_failures: u32,
+    /// Refused (BAD) commands before the session closes.
+    pub max_errors: u32,
+    /// Idle time allowed once logged in (RFC 9051 §5.4: at least 30 minutes).
+    pub timeout: Duration,
+    /// Idle time allowed before login.
+    pub timeout_before_auth: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: 64 * 1024,
+            max_literal: 64 * 1024,
+            max_literal_before_auth: 4096,
+            max_command: 1024 * 1024,
+            max_append: 50 * 1024 * 1024,
+            max_sasl_line: 12_288,
+            max_auth_failures: 3,
+            max_errors: 20,
+            timeout: Duration::from_secs(30 * 60),
+            timeout_before_auth: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How the session behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Text of the `* OK` greeting.
+    pub greeting: String,
+    /// Limits.
+    pub limits: Limits,
+    /// Offer STARTTLS (the embedder has a certificate).
+    pub starttls: bool,
+    /// The connection is already TLS (port 993).
+    pub implicit_tls: bool,
+    /// Allow LOGIN and AUTHENTICATE without TLS; otherwise LOGINDISABLED is advertised.
+    pub allow_plaintext_auth: bool,
+    /// SASL mechanisms to offer.
+    pub auth_mechanisms: Vec<AuthMechanism>,
+    /// Capabilities the embedder implements, advertised after login (and before it, so
+    /// clients can plan): e.g. `IDLE`, `NAMESPACE`, `UIDPLUS`, `MOVE`.
+    pub capabilities: Vec<Atom>,
+    /// Fields of the server's `* ID` answer (RFC 2971).
+    pub id: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Defaults: LOGIN and AUTHENTICATE PLAIN/LOGIN, only over TLS; no extensions.
+    pub fn new(greeting: impl Into<String>) -> Self {
+        Self {
+            greeting: greeting.into(),
+            limits: Limits::default(),
+            starttls: false,
+            implicit_tls: false,
+            allow_plaintext_auth: false,
+            auth_mechanisms: vec![AuthMechanism::Plain, AuthMechanism::Login],
+            capabilities: Vec::new(),
+            id: Vec::new(),
+        }
+    }
+}
+
+/// What the session needs the embedder to know or decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// LOGIN or AUTHENTICATE gave credentials. Answer: [`ServerSession::auth_finish`].
+    Login {
+        /// The identity to act as, if the client asked for one (AUTHENTICATE PLAIN).
+        authzid: Option<String>,
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret<String>,
+    },
+    /// A command for the embedder. Answer with any untagged [`ServerSession::send`]s, then
+    /// [`ServerSession::complete`].
+    Command {
+        /// Its tag.
+        tag: Tag,
+        /// The command.
+        command: Command,
+    },
+    /// An APPEND announced its message. Answer [`ServerSession::accept_append`] (the message
+    /// then arrives as [`Event::AppendChunk`]s and an [`Event::AppendEnd`]) or
+    /// [`ServerSession::reject_append`].
+    AppendStart(AppendHead),
+    /// The next octets of the message being appended.
+    AppendChunk(Bytes),
+    /// The whole message arrived. Store it durably, then [`ServerSession::complete`].
+    AppendEnd,
+    /// The APPEND was malformed after its message; the session answered `BAD`. Discard what
+    /// was received. No answer.
+    AppendAborted,
+    /// IDLE. Answer [`ServerSession::idle_accept`] (then push untagged data with
+    /// [`ServerSession::send`] as things change) or [`ServerSession::complete`] to refuse.
+    Idle {
+        /// Its tag.
+        tag: Tag,
+    },
+    /// The client ended IDLE. Send what is pending, then [`ServerSession::complete`].
+    IdleDone,
+    /// The reply to STARTTLS has been sent: run the TLS handshake, then call
+    /// [`ServerSession::tls_established`].
+    StartTls,
+    /// LOGOUT: the session has said goodbye and is closed. No answer.
+    Logout,
+}
+
+/// An answer the session could not take; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AnswerError {
+    /// No decision of this kind is pending.
+    #[error("no decision of this kind is pending")]
+    WrongState,
+}
+
+/// Misuse or a fatal protocol violation.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SessionError {
+    /// The session is closed.
+    #[error("session is closed")]
+    Closed,
+    /// More input than [`ServerSession::input_capacity`] allowed.
+    #[error("input exceeds the session's capacity")]
+    InputOverflow,
+    /// Plaintext arrived between the STARTTLS reply and the handshake (CVE-2011-0411).
+    #[error("plaintext received while waiting for the TLS handshake")]
+    InputDuringTls,
+}
+
+/// The RFC 9051 §3 connection states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Before login.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected.
+    Selected {
+        /// Opened with EXAMINE.
+        read_only: bool,
+    },
+    /// After LOGOUT, BYE or a fatal error.
+    Logout,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Login(Tag),
+    Command(Tag, Transition),
+    AppendDecision(AppendHead),
+    Append(Tag),
+    Idle(Tag),
+}
+
+/// What a successful command does to the state.
+#[derive(Debug, Clone, Copy)]
+enum Transition {
+    None,
+    Select { read_only: bool },
+    Deselect,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Collecting a command: lines up to `scan` are complete; a literal ends at `literal_end`.
+    Command {
+        scan: usize,
+        literal_end: Option<usize>,
+    },
+    Sasl {
+        tag: Tag,
+        exchange: sasl::Exchange,
+    },
+    AwaitingTls {
+        announced: bool,
+    },
+    AppendData {
+        remaining: u64,
+    },
+    /// After the message literal: the line end must follow.
+    AppendTail,
+    /// Throwing away a command: `skip` octets of a literal, then lines until one announces
+    /// no non-synchronising literal; then `BAD` (unless already answered).
+    Discard {
+        skip: u64,
+        answer: Option<(Option<Tag>, &'static str)>,
+    },
+    Idling,
+}
+
+/// An IMAP server session.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Config,
+    state: State,
+    phase: Phase,
+    pending: Option<Pending>,
+    input: BytesMut,
+    output: BytesMut,
+    events: std::collections::VecDeque<Event>,
+    tls: bool,
+    errors: u32,
+    auth_failures: u32,
+    closed: bool,
+}
+
+const CONTINUE_LITERAL: &[u8] = b"+ Ready for literal data\r\n";
+
+impl ServerSession {
+    /// A session whose greeting is already queued.
+    pub fn new(config: Config) -> Self {
+        let mut s = Self {
+            tls: config.implicit_tls,
+            config,
+            state: State::NotAuthenticated,
+            phase: Phase::Command {
+                scan: 0,
+                literal_end: None,
+            },
+            pending: None,
+            input: BytesMut::new(),
+            output: BytesMut::new(),
+            events: Default::default(),
+            errors: 0,
+            auth_failures: 0,
+            closed: false,
+        };
+        let greeting = Response::ok(Some(Code::Capability(s.capabilities())), &s.config.greeting);
+        s.push(&greeting);
+        s
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    fn login_disabled(&self) -> bool {
+        !self.tls && !self.config.allow_plaintext_auth
+    }
+
+    /// What CAPABILITY says now.
+    pub fn capabilities(&self) -> Vec<Atom> {
+        let atom = |s: &str| Atom::new(s).ok();
+        let mut caps: Vec<Atom> = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE"]
+            .into_iter()
+            .filter_map(atom)
+            .collect();
+        if self.state == State::NotAuthenticated {
+            if self.config.starttls && !self.tls {
+                caps.extend(atom("STARTTLS"));
+            }
+            if self.login_disabled() {
+                caps.extend(atom("LOGINDISABLED"));
+            } else {
+                for m in &self.config.auth_mechanisms {
+                    caps.extend(atom(&format!("AUTH={}", m.name())));
+                }
+            }
+        }
+        caps.extend(self.config.capabilities.iter().cloned());
+        caps
+    }
+
+    fn push(&mut self, r: &Response) {
+        r.encode(&mut self.output);
+    }
+
+    fn tagged(&mut self, tag: &Tag, status: Status, code: Option<Code>, text: &str) {
+        if status == Status::Bad {
+            self.errors += 1;
+        }
+        self.push(&Response::Tagged {
+            tag: tag.clone(),
+            status,
+            code,
+            text: Text::lossy(text),
+        });
+        if self.errors >= self.config.limits.max_errors {
+            self.bye(None, "Too many invalid commands");
+        }
+    }
+
+    fn bad(&mut self, tag: Option<Tag>, text: &str) {
+        match tag {
+            Some(t) => self.tagged(&t, Status::Bad, None, text),
+            None => {
+                self.errors += 1;
+                self.push(&Response::Untagged {
+                    status: Status::Bad,
+                    code: None,
+                    text: Text::lossy(text),
+                });
+                if self.errors >= self.config.limits.max_errors {
+                    self.bye(None, "Too many invalid commands");
+                }
+            }
+        }
+    }
+
+    fn bye(&mut self, code: Option<Code>, text: &str) {
+        if self.closed {
+            return;
+        }
+        self.push(&Response::Bye {
+            code,
+            text: Text::lossy(text),
+        });
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        self.state = State::Logout;
+        self.input.clear();
+        self.pending = None;
+    }
+
+    /// How many more octets [`ServerSession::receive`] takes now: 0 while the TLS handshake
+    /// is pending, when closed, or when the buffer is full (read no more until it drains).
+    pub fn input_capacity(&self) -> usize {
+        if self.closed || matches!(self.phase, Phase::AwaitingTls { .. }) {
+            return 0;
+        }
+        let cap = self.config.limits.max_command + self.config.limits.max_line;
+        cap.saturating_sub(self.input.len())
+    }
+
+    /// Feeds octets read from the client.
+    pub fn receive(&mut self, data: &[u8]) -> Result<(), SessionError> {
+        if self.closed {
+            return Err(SessionError::Closed);
+        }
+        if matches!(self.phase, Phase::AwaitingTls { .. }) && !data.is_empty() {
+            self.close();
+            return Err(SessionError::InputDuringTls);
+        }
+        if data.len() > self.input_capacity() {
+            return Err(SessionError::InputOverflow);
+        }
+        self.input.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// The next octets to write to the client.
+    pub fn poll_output(&mut self) -> Option<Bytes> {
+        if self.output.is_empty() {
+            return None;
+        }
+        if let Phase::AwaitingTls { announced } = &mut self.phase
+            && !*announced
+        {
+            *announced = true;
+            self.events.push_back(Event::StartTls);
+        }
+        Some(self.output.split().freeze())
+    }
+
+    /// Octets waiting in [`ServerSession::poll_output`].
+    pub fn pending_output(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Whether the session has ended (drain [`ServerSession::poll_output`] first).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// How long the client may stay silent in the current state.
+    pub fn timeout(&self) -> Duration {
+        match self.state {
+            State::NotAuthenticated => self.config.limits.timeout_before_auth,
+            _ => self.config.limits.timeout,
+        }
+    }
+
+    /// The client stayed silent for [`ServerSession::timeout`]: say goodbye and close.
+    pub fn handle_timeout(&mut self) {
+        self.bye(None, "Autologout; idle for too long");
+    }
+
+    /// The server is shutting down: say goodbye and close.
+    pub fn shutdown(&mut self) {
+        self.bye(Some(Code::Unavailable), "Server shutting down");
+    }
+
+    /// Queues untagged data (EXISTS, EXPUNGE, FETCH...). Refused before login.
+    pub fn send(&mut self, response: &Response) -> Result<(), AnswerError> {
+        if self.closed || self.state == State::NotAuthenticated {
+            return Err(AnswerError::WrongState);
+        }
+        if matches!(response, Response::Tagged { .. } | Response::Continue(_)) {
+            return Err(AnswerError::WrongState);
+        }
+        self.push(response);
+        Ok(())
+    }
+
+    /// Ends the pending command with its tagged status.
+    pub fn complete(
+        &mut self,
+        status: Status,
+        code: Option<Code>,
+        text: &str,
+    ) -> Result<(), AnswerError> {
+        let (tag, transition) = match self.pending.take() {
+            Some(Pending::Command(tag, t)) => (tag, t),
+            Some(Pending::Append(tag)) => (tag, Transition::None),
+            Some(Pending::Idle(tag)) if !matches!(self.phase, Phase::Idling) => {
+                (tag, Transition::None)
+            }
+            other => {
+                self.pending = other;
+                return Err(AnswerError::WrongState);
+            }
+        };
+        match (transition, status) {
+            (Transition::Select { read_only }, Status::Ok) => {
+                self.state = State::Selected { read_only }
+            }
+            // A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2).
+            (Transition::Select { .. }, _) | (Transition::Deselect, Status::Ok) => {
+                self.state = State::Authenticated;
+            }
+            _ => {}
+        }
+        self.tagged(&tag, status, code, text);
+        Ok(())
+    }
+
+    /// Answers [`Event::Login`]: `Ok` logs in, `Err` refuses with the code and text given.
+    pub fn auth_finish(
+        &mut self,
+        result: Result<(), (Option<Code>, &str)>,
+    ) -> Result<(), AnswerError> {
+        let Some(Pending::Login(tag)) = self.pending.take() else {
+            return Err(AnswerError::WrongState);
+        };
+        match result {
+            Ok(()) => {
+                self.state = State::Authenticated;
+                let caps = self.capabilities();
+                self.tagged(&tag, Status::Ok, Some(Code::Capability(caps)), "Logged in");
+            }
+            Err((code, text)) => {
+                self.auth_failures += 1;
+                self.tagged(&tag, Status::No, code, text);
+                if self.auth_failures >= self.config.limits.max_auth_failures {
+                    self.bye(None, "Too many failed logins");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Accepts an announced APPEND: the message will arrive as chunks.
+    pub fn accept_append(&mut self) -> Result<(), AnswerError> {
+        let Some(Pending::AppendDecision(head)) = self.pending.take() else {
+            return Err(AnswerError::WrongState);
+        };
+        if head.synchronizing {
+            self.output.extend_from_slice(CONTINUE_LITERAL);
+        }
+        self.pending = Some(Pending::Append(head.tag));
+        self.phase = Phase::AppendData {
+            remaining: head.size,
+        };
+        Ok(())
+    }
+
+    /// Refuses an announced APPEND (e.g. `NO [TRYCREATE]`, `NO [OVERQUOTA]`).
+    pub fn reject_append(&mut self, code: Option<Code>, text: &str) -> Result<(), AnswerError> {
+        let Some(Pending::AppendDecision(head)) = self.pending.take() else {
+            return Err(AnswerError::WrongState);
+        };
+        self.tagged(&head.tag, Status::No, code, text);
+        if !head.synchronizing {
+            self.phase = Phase::Discard {
+                skip: head.size,
+                answer: None,
+            };
+        }
+        Ok(())
+    }
+
+    /// Starts IDLE: `+ idling` goes out; push changes with [`ServerSession::send`].
+    pub fn idle_accept(&mut self) -> Result<(), AnswerError> {
+        if !matches!(self.pending, Some(Pending::Idle(_))) || matches!(self.phase, Phase::Idling) {
+            return Err(AnswerError::WrongState);
+        }
+        self.output.extend_from_slice(b"+ idling\r\n");
+        self.phase = Phase::Idling;
+        Ok(())
+    }
+
+    /// The TLS handshake after STARTTLS succeeded: the session starts over as RFC 9051
+    /// §6.2.1 requires, without a new greeting.
+    pub fn tls_established(&mut self) -> Result<(), AnswerError> {
+        if !matches!(self.phase, Phase::AwaitingTls { announced: true }) {
+            return Err(AnswerError::WrongState);
+        }
+        self.tls = true;
+        self.state = State::NotAuthenticated;
+        self.phase = Phase::Command {
+            scan: 0,
+            literal_end: None,
+        };
+        Ok(())
+    }
+
+    /// The next event, after processing buffered input as far as possible.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            if self.closed || !self.step() {
+                return self.events.pop_front();
+            }
+        }
+    }
+
+    /// Processes buffered input until an event or a need for more input; `false` if nothing
+    /// more can happen now.
+    fn step(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::AppendData { remaining } => {
+                if self.input.is_empty() {
+                    return false;
+                }
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.input.len());
+                *remaining -= n as u64;
+                if *remaining == 0 {
+                    self.phase = Phase::AppendTail;
+                }
+                let chunk = self.input.split_to(n).freeze();
+                self.events.push_back(Event::AppendChunk(chunk));
+                true
+            }
+            Phase::AppendTail => {
+                let Some(line) = self.take_line(self.config.limits.max_line) else {
+                    return false;
+                };
+                let Some(Pending::Append(tag)) = self.pending.take() else {
+                    return true;
+                };
+                match line {
+                    Ok(l) if l.iter().all(|&b| b == b'\r' || b == b'\n') => {
+                        self.pending = Some(Pending::Append(tag));
+                        self.phase = Phase::Command {
+                            scan: 0,
+                            literal_end: None,
+                        };
+                        self.events.push_back(Event::AppendEnd);
+                    }
+                    Ok(l) => {
+                        self.events.push_back(Event::AppendAborted);
+                        self.phase = Phase::Command {
+                            scan: 0,
+                            literal_end: None,
+                        };
+                        self.start_discard_after(&l, Some(tag), "Only one message per APPEND");
+                    }
+                    Err(()) => {
+                        self.events.push_back(Event::AppendAborted);
+                        self.phase = Phase::Command {
+                            scan: 0,
+                            literal_end: None,
+                        };
+                        self.bad(Some(tag), "Line too long");
+                    }
+                }
+                true
+            }
+            Phase::Discard { skip, answer } => {
+                if *skip > 0 {
+                    if self.input.is_empty() {
+                        return false;
+                    }
+                    let n = usize::try_from(*skip)
+                        .unwrap_or(usize::MAX)
+                        .min(self.input.len());
+                    *skip -= n as u64;
+                    let _ = self.input.split_to(n);
+                    return true;
+                }
+                let answer = answer.take();
+                let Some(line) = self.take_line(self.config.limits.max_line) else {
+                    self.phase = Phase::Discard { skip: 0, answer };
+                    return false;
+                };
+                self.phase = Phase::Command {
+                    scan: 0,
+                    literal_end: None,
+                };
+                match line {
+                    Ok(l) => match literal_announcement(&l) {
+                        Some((n, false)) => self.phase = Phase::Discard { skip: n, answer },
+                        _ => {
+                            if let Some((tag, why)) = answer {
+                                self.bad(tag, why);
+                            }
+                        }
+                    },
+                    Err(()) => {
+                        if let Some((tag, why)) = answer {
+                            self.bad(tag, why);
+                        }
+                    }
+                }
+                true
+            }
+            Phase::Sasl { .. } => self.step_sasl(),
+            Phase::Idling => {
+                let Some(line) = self.take_line(self.config.limits.max_line) else {
+                    return false;
+                };
+                self.phase = Phase::Command {
+                    scan: 0,
+                    literal_end: None,
+                };
+                let done = matches!(&line, Ok(l) if trim_crlf(l).eq_ignore_ascii_case(b"DONE"));
+                if !done {
+                    self.bad(None, "Expected DONE");
+                }
+                self.events.push_back(Event::IdleDone);
+                true
+            }
+            Phase::AwaitingTls { .. } => false,
+            Phase::Command { .. } => {
+                if self.pending.is_some() {
+                    return false;
+                }
+                self.step_command()
+            }
+        }
+    }
+
+    /// A whole line (through LF) from the input; `Err` if it was longer than `max` (then
+    /// discarded through its LF, or the input so far if no LF yet).
+    fn take_line(&mut self, max: usize) -> Option<Result<Bytes, ()>> {
+        match memchr::memchr(b'\n', &self.input) {
+            Some(i) if i < max => Some(Ok(self.input.split_to(i + 1).freeze())),
+            Some(i) => {
+                let _ = self.input.split_to(i + 1);
+                Some(Err(()))
+            }
+            None if self.input.len() >= max => {
+                // Keep discarding to the line end on later input.
+                self.input.clear();
+                self.phase = Phase::Discard {
+                    skip: 0,
+                    answer: Some((None, "Line too long")),
+                };
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// After a bad line that may announce a literal, throw away the rest of the command.
+    fn start_discard_after(&mut self, line: &[u8], tag: Option<Tag>, why: &'static str) {
+        match literal_announcement(line) {
+            Some((n, false)) => {
+                self.phase = Phase::Discard {
+                    skip: n,
+                    answer: Some((tag, why)),
+                };
+            }
+            _ => self.bad(tag, why),
+        }
+    }
+
+    fn step_command(&mut self) -> bool {
+        let Phase::Command { scan, literal_end } = self.phase else {
+            return false;
+        };
+        if let Some(end) = literal_end {
+            if self.input.len() < end {
+                return false;
+            }
+            self.phase = Phase::Command {
+                scan: end,
+                literal_end: None,
+            };
+            return true;
+        }
+        let limits = &self.config.limits;
+        let Some(lf) = memchr::memchr(b'\n', &self.input[scan..]).map(|i| scan + i) else {
+            if self.input.len() - scan >= limits.max_line {
+                let tag = frame_tag(&self.input);
+                self.input.clear();
+                self.phase = Phase::Discard {
+                    skip: 0,
+                    answer: Some((tag, "Line too long")),
+                };
+                return true;
+            }
+            return false;
+        };
+        if lf - scan >= limits.max_line {
+            let tag = frame_tag(&self.input);
+            let _ = self.input.split_to(lf + 1);
+            self.phase = Phase::Command {
+                scan: 0,
+                literal_end: None,
+            };
+            self.bad(tag, "Line too long");
+            return true;
+        }
+        let line = &self.input[scan..=lf];
+        if let Some((size, sync)) = literal_announcement(line) {
+            if let Some(head) = parse_append_head(&self.input[..=lf]) {
+                let _ = self.input.split_to(lf + 1);
+                self.phase = Phase::Command {
+                    scan: 0,
+                    literal_end: None,
+                };
+                self.append_head(head, size, sync);
+                return true;
+            }
+            let limit = if self.state == State::NotAuthenticated {
+                limits.max_literal_before_auth
+            } else {
+                limits.max_literal
+            };
+            let total = (lf + 1) as u64 + size;
+            if size > limit as u64 || total > limits.max_command as u64 {
+                let tag = frame_tag(&self.input);
+                let _ = self.input.split_to(lf + 1);
+                self.phase = Phase::Command {
+                    scan: 0,
+                    literal_end: None,
+                };
+                if sync {
+                    if let Some(t) = tag {
+                        self.tagged(&t, Status::Bad, Some(Code::TooBig), "Literal too large");
+                    } else {
+                        self.bad(None, "Literal too large");
+                    }
+                } else {
+                    self.phase = Phase::Discard {
+                        skip: size,
+                        answer: Some((tag, "Literal too large")),
+                    };
+                }
+                return true;
+            }
+            if sync {
+                self.output.extend_from_slice(CONTINUE_LITERAL);
+            }
+            self.phase = Phase::Command {
+                scan: lf + 1,
+                literal_end: Some(lf + 1 + size as usize),
+            };
+            return true;
+        }
+        let frame = self.input.split_to(lf + 1).freeze();
+        self.phase = Phase::Command {
+            scan: 0,
+            literal_end: None,
+        };
+        if trim_crlf(&frame).is_empty() {
+            // Empty lines between commands are harmless; some clients send them.
+            return true;
+        }
+        match parse_command(&frame) {
+            Ok((tag, command)) => self.dispatch(tag, command),
+            Err(e) => self.bad(e.tag, e.reason),
+        }
+        true
+    }
+
+    fn append_head(
+        &mut self,
+        head: Result<AppendHead, crate::parse::ParseError>,
+        size: u64,
+        sync: bool,
+    ) {
+        match head {
+            Ok(head) if self.state == State::NotAuthenticated => {
+                let tag = head.tag.clone();
+                if sync {
+                    self.bad(Some(tag), "Please log in first");
+                } else {
+                    self.phase = Phase::Discard {
+                        skip: size,
+                        answer: Some((Some(tag), "Please log in first")),
+                    };
+                }
+            }
+            Ok(head) if head.size > self.config.limits.max_append => {
+                let tag = head.tag.clone();
+                self.tagged(&tag, Status::No, Some(Code::TooBig), "Message too large");
+                if !sync {
+                    self.phase = Phase::Discard {
+                        skip: size,
+                        answer: None,
+                    };
+                }
+            }
+            Ok(head) => {
+                self.events.push_back(Event::AppendStart(head.clone()));
+                self.pending = Some(Pending::AppendDecision(head));
+            }
+            Err(e) => {
+                if sync {
+                    self.bad(e.tag, e.reason);
+                } else {
+                    self.phase = Phase::Discard {
+                        skip: size,
+                        answer: Some((e.tag, e.reason)),
+                    };
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, tag: Tag, command: Command) {
+        use State::*;
+        let state = self.state;
+        let authenticated = !matches!(state, NotAuthenticated);
+        let selected = matches!(state, Selected { .. });
+        match command {
+            Command::Capability => {
+                let caps = self.capabilities();
+                self.push(&Response::Capability(caps));
+                self.tagged(&tag, Status::Ok, None, "Capability completed");
+            }
+            Command::Logout => {
+                self.push(&Response::Bye {
+                    code: None,
+                    text: Text::lossy("Logging out"),
+                });
+                self.tagged(&tag, Status::Ok, None, "Logout completed");
+                self.close();
+                self.events.push_back(Event::Logout);
+            }
+            Command::Noop if !authenticated => {
+                self.tagged(&tag, Status::Ok, None, "NOOP completed")
+            }
+            Command::Id(_) => {
+                let fields = self.config.id.clone();
+                self.push(&Response::Id((!fields.is_empty()).then_some(fields)));
+                self.tagged(&tag, Status::Ok, None, "ID completed");
+            }
+            Command::StartTls => {
+                if authenticated || !self.config.starttls || self.tls {
+                    self.bad(Some(tag), "STARTTLS not available");
+                } else {
+                    self.tagged(&tag, Status::Ok, None, "Begin TLS negotiation now");
+                    if !self.input.is_empty() {
+                        // Plaintext pipelined behind STARTTLS would be taken as coming
+                        // through TLS: the CVE-2011-0411 attack.
+                        self.close();
+                        return;
+                    }
+                    self.phase = Phase::AwaitingTls { announced: false };
+                }
+            }
+            Command::Login { username, password } => {
+                if authenticated {
+                    self.bad(Some(tag), "Already logged in");
+                } else if self.login_disabled() {
+                    self.tagged(
+                        &tag,
+                        Status::No,
+                        Some(Code::PrivacyRequired),
+                        "Login is disabled before STARTTLS",
+                    );
+                } else {
+                    self.pending = Some(Pending::Login(tag));
+                    self.events.push_back(Event::Login {
+                        authzid: None,
+                        username,
+                        password,
+                    });
+                }
+            }
+            Command::Authenticate {
+                mechanism,
+                initial_response,
+            } => self.authenticate(tag, &mechanism, initial_response),
+            Command::Enable(_) if !authenticated => self.bad(Some(tag), "Please log in first"),
+            Command::Enable(_) => {
+                // No capability this session offers changes behaviour when enabled.
+                self.push(&Response::Enabled(Vec::new()));
+                self.tagged(&tag, Status::Ok, None, "ENABLE completed");
+            }
+            Command::Append { .. } => {
+                // A complete APPEND frame only arises with a zero-length literal missed by
+                // the streaming path; treat it the same way.
+                self.bad(Some(tag), "APPEND must send its message as a literal");
+            }
+            command if !authenticated => {
+                let _ = command;
+                self.bad(Some(tag), "Please log in first");
+            }
+            Command::Idle => {
+                self.pending = Some(Pending::Idle(tag.clone()));
+                self.events.push_back(Event::Idle { tag });
+            }
+            command @ (Command::Check
+            | Command::Close
+            | Command::Unselect
+            | Command::Expunge
+            | Command::UidExpunge(_)
+            | Command::Search { .. }
+            | Command::Fetch { .. }
+            | Command::Store { .. }
+            | Command::Copy { .. }
+            | Command::Move { .. }) => {
+                if !selected {
+                    self.bad(Some(tag), "No mailbox selected");
+                    return;
+                }
+                let transition = match command {
+                    Command::Close | Command::Unselect => Transition::Deselect,
+                    _ => Transition::None,
+                };
+                self.pending = Some(Pending::Command(tag.clone(), transition));
+                self.events.push_back(Event::Command { tag, command });
+            }
+            command => {
+                let transition = match command {
+                    Command::Select(_) => Transition::Select { read_only: false },
+                    Command::Examine(_) => Transition::Select { read_only: true },
+                    _ => Transition::None,
+                };
+                self.pending = Some(Pending::Command(tag.clone(), transition));
+                self.events.push_back(Event::Command { tag, command });
+            }
+        }
+    }
+
+    fn authenticate(&mut self, tag: Tag, mechanism: &str, initial: Option<Secret<String>>) {
+        if self.state != State::NotAuthenticated {
+            return self.bad(Some(tag), "Already logged in");
+        }
+        if self.login_disabled() {
+            return self.tagged(
+                &tag,
+                Status::No,
+                Some(Code::PrivacyRequired),
+                "Authentication is disabled before STARTTLS",
+            );
+        }
+        let Some(mech) = self
+            .config
+            .auth_mechanisms
+            .iter()
+            .copied()
+            .find(|m| m.name() == mechanism)
+        else {
+            return self.tagged(
+                &tag,
+                Status::No,
+                Some(Code::Cannot),
+                "Unsupported authentication mechanism",
+            );
+        };
+        let progress = sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str()));
+        self.sasl_progress(tag, progress);
+    }
+
+    fn sasl_progress(&mut self, tag: Tag, progress: Result<sasl::Progress, sasl::SaslError>) {
+        match progress {
+            Ok(sasl::Progress::Challenge(exchange, text)) => {
+                self.output.extend_from_slice(b"+ ");
+                self.output.extend_from_slice(text.as_bytes());
+                self.output.extend_from_slice(b"\r\n");
+                self.phase = Phase::Sasl { tag, exchange };
+            }
+            Ok(sasl::Progress::Done(c)) => {
+                self.pending = Some(Pending::Login(tag));
+                self.events.push_back(Event::Login {
+                    authzid: c.authzid,
+                    username: c.username,
+                    password: c.password,
+                });
+            }
+            Err(sasl::SaslError::Cancelled) => self.bad(Some(tag), "Authentication cancelled"),
+            Err(e) => self.bad(
+                Some(tag),
+                match e {
+                    sasl::SaslError::Base64 => "Invalid base64 data",
+                    sasl::SaslError::Plain => "Invalid PLAIN response",
+                    sasl::SaslError::Username => "Invalid user name",
+                    _ => "Invalid password encoding",
+                },
+            ),
+        }
+    }
+
+    fn step_sasl(&mut self) -> bool {
+        let Some(line) = self.take_line(self.config.limits.max_sasl_line) else {
+            return false;
+        };
+        let Phase::Sasl { tag, exchange } = std::mem::replace(
+            &mut self.phase,
+            Phase::Command {
+                scan: 0,
+                literal_end: None,
+            },
+        ) else {
+            return false;
+        };
+        match line {
+            Ok(l) => {
+                let progress = exchange.respond(trim_crlf(&l));
+                self.sasl_progress(tag, progress);
+            }
+            Err(()) => self.bad(Some(tag), "SASL response too long"),
+        }
+        true
+    }
+}
+
+fn trim_crlf(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// `{n}` or `{n+}` at the end of a line: the literal's size and whether it is synchronising.
+fn literal_announcement(line: &[u8]) -> Option<(u64, bool)> {
+    let line = trim_crlf(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', inner)?;
+    let digits = &inner[open + 1..];
+    let (digits, sync) = match digits.strip_suffix(b"+") {
+        Some(d) => (d, false),
+        None => (digits, true),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((n, sync))
+}
