@@ -27,9 +27,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod folders;
 mod quota;
 mod read;
 
+pub use folders::{FolderError, validate_folder_name};
 pub use quota::Usage;
 pub use read::{Listing, Message, Subdir, pop3_uidl};
 
@@ -158,6 +160,22 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 
+/// A new file name, unique on this host: `<secs>.M<usec>P<pid>Q<n>.<host>`.
+pub(crate) fn unique_base_name(host: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}.M{}P{}Q{}.{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        n,
+        safe_host(host)
+    )
+}
+
 /// Escapes the host name as the Maildir spec asks: `/` and `:` would break the name.
 fn safe_host(host: &str) -> String {
     host.replace('/', "\\057").replace(':', "\\072")
@@ -179,18 +197,7 @@ impl Delivery {
     /// Creates the Maildir if needed and opens a new file in its `tmp/`.
     pub fn begin(maildir: &Maildir, host: &str) -> Result<Self, Error> {
         maildir.create()?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
-        let base_name = format!(
-            "{}.M{}P{}Q{}.{}",
-            now.as_secs(),
-            now.subsec_micros(),
-            std::process::id(),
-            n,
-            safe_host(host)
-        );
+        let base_name = unique_base_name(host);
         let tmp_path = maildir.root.join("tmp").join(&base_name);
         let file = OpenOptions::new()
             .write(true)
@@ -300,6 +307,50 @@ impl Delivery {
                 Err(e)
             }
         }
+    }
+
+    /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
+    /// its modification time (IMAP APPEND), durably. Returns the file name.
+    pub fn commit_to_cur(
+        mut self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+    ) -> Result<String, Error> {
+        let Some(writer) = self.file.take() else {
+            return Err(Error::Io {
+                action: "committing",
+                path: self.tmp_path.clone(),
+                source: io::Error::other("delivery already finished"),
+            });
+        };
+        let result = (|| {
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+            if let Some(t) = internal_date {
+                file.set_modified(t)
+                    .map_err(|e| Error::from_io("setting the date of", &self.tmp_path, e))?;
+            }
+            file.sync_all()
+                .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+            let mut letters: Vec<char> = flags.chars().collect();
+            letters.sort_unstable();
+            letters.dedup();
+            let flags: String = letters.into_iter().collect();
+            let name = format!(
+                "{},S={},W={}:2,{flags}",
+                self.base_name, self.size, self.vsize
+            );
+            let target = self.maildir.root.join("cur").join(&name);
+            fs::rename(&self.tmp_path, &target)
+                .map_err(|e| Error::from_io("renaming", &target, e))?;
+            sync_dir(&self.maildir.root.join("cur"))?;
+            Ok(name)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+        result
     }
 
     /// Abandons the message and removes its temporary file.

@@ -53,6 +53,8 @@ impl Message {
 pub struct Listing {
     /// UIDVALIDITY.
     pub uid_validity: u32,
+    /// The UID the next new message will get.
+    pub next_uid: u32,
     /// Messages in UID order.
     pub messages: Vec<Message>,
 }
@@ -210,14 +212,14 @@ fn compute_vsize(path: &Path) -> Result<u64, Error> {
 /// A dot-lock: `<file>.lock` created exclusively; the new content is written into it and
 /// renamed over the file, which both publishes the content and releases the lock (Dovecot's
 /// way for `dovecot-uidlist` and `dovecot-keywords`).
-struct DotLock {
+pub(crate) struct DotLock {
     path: PathBuf,
     target: PathBuf,
     file: Option<File>,
 }
 
 impl DotLock {
-    fn acquire(target: &Path) -> Result<Self, Error> {
+    pub(crate) fn acquire(target: &Path) -> Result<Self, Error> {
         let mut path = target.as_os_str().to_owned();
         path.push(".lock");
         let path = PathBuf::from(path);
@@ -260,7 +262,7 @@ impl DotLock {
         }
     }
 
-    fn commit(mut self, content: &[u8]) -> Result<(), Error> {
+    pub(crate) fn commit(mut self, content: &[u8]) -> Result<(), Error> {
         let Some(mut file) = self.file.take() else {
             return Ok(());
         };
@@ -442,6 +444,7 @@ impl Maildir {
         messages.sort_by_key(|m| m.uid);
         Ok(Listing {
             uid_validity: list.uid_validity,
+            next_uid: list.next_uid,
             messages,
         })
     }
@@ -487,7 +490,14 @@ impl Maildir {
     /// Adds flags (letters) to a message, moving it to `cur/` as `base:2,<sorted flags>`.
     /// Returns the message as it now is.
     pub fn add_flags(&self, message: &Message, add: &str) -> Result<Message, Error> {
-        let mut flags: Vec<char> = message.flags.chars().chain(add.chars()).collect();
+        let all: String = message.flags.chars().chain(add.chars()).collect();
+        self.set_flags(message, &all)
+    }
+
+    /// Replaces a message's flags (letters), moving it to `cur/` as `base:2,<sorted flags>`.
+    /// Returns the message as it now is.
+    pub fn set_flags(&self, message: &Message, flags: &str) -> Result<Message, Error> {
+        let mut flags: Vec<char> = flags.chars().collect();
         flags.sort_unstable();
         flags.dedup();
         let flags: String = flags.into_iter().collect();
@@ -497,7 +507,21 @@ impl Maildir {
         let name = format!("{}:2,{flags}", message.base);
         let from = self.message_path(message);
         let to = self.path().join("cur").join(&name);
-        fs::rename(&from, &to).map_err(|e| Error::from_io("renaming", &from, e))?;
+        if let Err(e) = fs::rename(&from, &to) {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(Error::from_io("renaming", &from, e));
+            }
+            // Another session renamed it (new flags) since we looked: find it under its
+            // current name; if it is gone, it was expunged.
+            let prefix = format!("{}:", message.base);
+            let current = self
+                .list_cur()?
+                .into_iter()
+                .find(|n| n.starts_with(&prefix) || *n == message.base)
+                .ok_or_else(|| Error::from_io("renaming", &from, e))?;
+            let from = self.path().join("cur").join(current);
+            fs::rename(&from, &to).map_err(|e| Error::from_io("renaming", &from, e))?;
+        }
         Ok(Message {
             name,
             subdir: Subdir::Cur,
