@@ -90,6 +90,8 @@ pub enum Code {
     ContactAdmin,
     /// USEATTR (RFC 6154)
     UseAttr,
+    /// BADCHARSET (charsets supported)
+    BadCharset(Vec<Atom>),
 }
 
 /// An address in an envelope. Fields are raw header octets (encoded words left encoded).
@@ -549,6 +551,19 @@ fn encode_code(out: &mut BytesMut, code: &Code) {
         Code::Limit => simple(out, "LIMIT"),
         Code::ContactAdmin => simple(out, "CONTACTADMIN"),
         Code::UseAttr => simple(out, "USEATTR"),
+        Code::BadCharset(charsets) => {
+            simple(out, "BADCHARSET");
+            if !charsets.is_empty() {
+                out.put_slice(b" (");
+                for (i, c) in charsets.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    out.put_slice(c.as_str().as_bytes());
+                }
+                out.put_u8(b')');
+            }
+        }
     }
     out.put_u8(b']');
 }

@@ -317,7 +317,10 @@ pub struct DateTime {
     pub zone_minutes: i16,
 }
 
-pub(crate) const MONTHS: [&str; 12] = [
+pub(crate) const MONTHS: [&str; 12] = MONTH_NAMES;
+
+/// English month abbreviations, as IMAP dates spell them.
+pub const MONTH_NAMES: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 

@@ -36,6 +36,31 @@ pub struct Config {
     pub limits: Limits,
     pub smtp: Smtp,
     pub pop3: Pop3,
+    pub imap: Imap,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    pub allow_plaintext_auth: bool,
+    pub timeout: u64,
+    pub timeout_before_auth: u64,
+    pub max_auth_failures: u32,
+    pub max_line: usize,
+    pub max_literal: usize,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Self {
+            allow_plaintext_auth: false,
+            timeout: 30 * 60,
+            timeout_before_auth: 60,
+            max_auth_failures: 3,
+            max_line: 64 * 1024,
+            max_literal: 64 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -165,6 +190,7 @@ impl Default for Config {
             limits: Limits::default(),
             smtp: Smtp::default(),
             pop3: Pop3::default(),
+            imap: Imap::default(),
         }
     }
 }
@@ -176,6 +202,8 @@ impl Listen {
             smtp: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
             pop3: vec![SocketAddr::from(([127, 0, 0, 1], 1110))],
             pop3s: vec![SocketAddr::from(([127, 0, 0, 1], 1995))],
+            imap: vec![SocketAddr::from(([127, 0, 0, 1], 1143))],
+            imaps: vec![SocketAddr::from(([127, 0, 0, 1], 1993))],
             ..Self::default()
         }
     }
@@ -258,8 +286,6 @@ impl Config {
         let unimplemented = [
             ("submission", &self.listen.submission),
             ("submissions", &self.listen.submissions),
-            ("imap", &self.listen.imap),
-            ("imaps", &self.listen.imaps),
         ];
         for (name, addrs) in unimplemented {
             if !addrs.is_empty() {
@@ -293,6 +319,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "pop3.timeout must be at least 60 seconds and pop3.max_auth_failures at least 1"
                     .into(),
+            ));
+        }
+        if self.imap.timeout < 30 * 60
+            || self.imap.timeout_before_auth < 10
+            || self.imap.max_auth_failures < 1
+        {
+            return Err(ConfigError::Invalid(
+                "imap.timeout must be at least 1800 seconds (RFC 9051 §5.4), imap.timeout_before_auth at least 10 and imap.max_auth_failures at least 1".into(),
+            ));
+        }
+        if self.imap.max_line < 8192 || self.imap.max_literal < 8192 {
+            return Err(ConfigError::Invalid(
+                "imap.max_line and imap.max_literal must be at least 8192 (RFC 7162 §4)".into(),
             ));
         }
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
@@ -347,9 +386,10 @@ mod tests {
     #[test]
     fn unknown_keys_and_unimplemented_listeners_are_errors() {
         assert!(toml::from_str::<Config>("hostnme = \"x\"").is_err());
-        let c: Config =
-            toml::from_str("hostname = \"mx.example\"\n[listen]\nimap = [\"127.0.0.1:1143\"]")
-                .unwrap();
+        let c: Config = toml::from_str(
+            "hostname = \"mx.example\"\n[listen]\nsubmission = [\"127.0.0.1:1587\"]",
+        )
+        .unwrap();
         assert!(c.validate().is_err());
     }
 

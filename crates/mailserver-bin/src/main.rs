@@ -3,6 +3,7 @@
 mod accounts;
 mod config;
 mod conn;
+mod imap;
 mod mail;
 mod password;
 mod pop3;
@@ -556,6 +557,12 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let pop3_service = Arc::new(pop3::Pop3Service::new(
         config.clone(),
         accounts.clone(),
+        acceptor.clone(),
+        service.active.clone(),
+    ));
+    let imap_service = Arc::new(imap::ImapService::new(
+        config.clone(),
+        accounts.clone(),
         acceptor,
         service.active.clone(),
     ));
@@ -585,6 +592,23 @@ async fn serve(config: Config) -> Result<(), AnyError> {
             listeners.push(tokio::spawn(pop3::serve(
                 listener,
                 pop3_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+    for (addrs, implicit_tls, name) in [
+        (&config.listen.imap, false, "imap"),
+        (&config.listen.imaps, true, "imaps"),
+    ] {
+        for addr in addrs {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+            info!(%addr, "listening for {name}");
+            listeners.push(tokio::spawn(imap::serve(
+                listener,
+                imap_service.clone(),
                 implicit_tls,
                 shutdown_rx.clone(),
             )));

@@ -468,7 +468,7 @@ fn admin_cli_reports_bad_input() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("[listen]"));
     let bad = server.dir.join("bad.toml");
-    write_file(&bad, b"[listen]\nimap = [\"127.0.0.1:1143\"]\n");
+    write_file(&bad, b"[listen]\nsubmission = [\"127.0.0.1:1587\"]\n");
     let out = Command::new(support::BIN)
         .args(["-c", bad.to_str().unwrap(), "serve"])
         .output()

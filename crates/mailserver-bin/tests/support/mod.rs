@@ -16,6 +16,8 @@ pub struct Server {
     pub port: u16,
     pub pop3_port: u16,
     pub pop3s_port: u16,
+    pub imap_port: u16,
+    pub imaps_port: u16,
     pub pop3_host: String,
     pub child: Option<Child>,
 }
@@ -65,11 +67,12 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         let (pop3_port, pop3s_port) = (free_port(), free_port());
+        let (imap_port, imaps_port) = (free_port(), free_port());
         let config = dir.join("mailserver.toml");
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\nimap = [\"{pop3_host}:{imap_port}\"]\nimaps = [\"{pop3_host}:{imaps_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -80,6 +83,8 @@ impl Server {
             port,
             pop3_port,
             pop3s_port,
+            imap_port,
+            imaps_port,
             pop3_host: pop3_host.to_owned(),
             child: None,
         };
@@ -119,6 +124,8 @@ impl Server {
             ("127.0.0.1", self.port),
             (pop3_host.as_str(), self.pop3_port),
             (pop3_host.as_str(), self.pop3s_port),
+            (pop3_host.as_str(), self.imap_port),
+            (pop3_host.as_str(), self.imaps_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
                 assert!(

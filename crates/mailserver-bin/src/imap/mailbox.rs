@@ -1,0 +1,1641 @@
+//! A logged-in user: their folders, the selected mailbox's view (sequence numbers, flags,
+//! what this session has told the client), and every command that works on them.
+
+use std::collections::HashMap;
+use std::io;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use imap_proto::types::{decode_mutf7, encode_mutf7};
+use imap_proto::{
+    AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, Mailbox, Response, SearchKey,
+    SectionText, SequenceSet, ServerSession, Status, StatusItem, StoreMode,
+};
+use maildir::{Delivery, FolderError, Maildir};
+use tracing::warn;
+
+use super::{ImapService, WRITE_BATCH, flush, mime, search, unix_secs};
+use crate::accounts::Accounts;
+use crate::conn::Conn;
+
+/// Folders a new mailbox starts with, and their RFC 6154 special use.
+pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
+    ("Drafts", "Drafts"),
+    ("Sent", "Sent"),
+    ("Junk", "Junk"),
+    ("Trash", "Trash"),
+    ("Archive", "Archive"),
+];
+
+const DELIMITER: char = '.';
+
+type Refusal = (Option<Code>, &'static str);
+
+fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// What changes when another session or a delivery touches the folder.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Stamp(Vec<Option<SystemTime>>);
+
+impl Stamp {
+    fn of(md: &Maildir) -> Self {
+        let m = |p: &str| {
+            std::fs::metadata(md.path().join(p))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        Stamp(vec![
+            m("new"),
+            m("cur"),
+            m("dovecot-uidlist"),
+            m("dovecot-keywords"),
+        ])
+    }
+}
+
+/// A message as this session has shown it.
+#[derive(Debug, Clone)]
+pub(super) struct View {
+    pub msg: maildir::Message,
+    pub recent: bool,
+    /// Expunged by someone else while we could not say so yet.
+    pub gone: bool,
+}
+
+/// The selected mailbox.
+#[derive(Debug)]
+pub(super) struct Selected {
+    pub maildir: Maildir,
+    pub read_only: bool,
+    pub next_uid: u32,
+    pub messages: Vec<View>,
+    pub keywords: Vec<(u32, String)>,
+    stamp: Stamp,
+}
+
+impl Selected {
+    pub fn flags(&self, v: &View) -> Vec<Flag> {
+        letters_to_flags(&v.msg.flags, &self.keywords, v.recent)
+    }
+}
+
+fn letters_to_flags(letters: &str, keywords: &[(u32, String)], recent: bool) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    for c in letters.chars() {
+        let f = match c {
+            'D' => Flag::Draft,
+            'F' => Flag::Flagged,
+            'R' => Flag::Answered,
+            'S' => Flag::Seen,
+            'T' => Flag::Deleted,
+            'a'..='z' => {
+                let i = u32::from(c) - u32::from('a');
+                match keywords
+                    .iter()
+                    .find(|(k, _)| *k == i)
+                    .and_then(|(_, n)| imap_proto::Atom::new(n.clone()).ok())
+                {
+                    Some(a) => Flag::Keyword(a),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        flags.push(f);
+    }
+    if recent {
+        flags.push(Flag::Recent);
+    }
+    flags
+}
+
+/// The file-name letters for `flags` in `md` (keywords get letters from `dovecot-keywords`).
+fn flags_to_letters(flags: &[Flag], md: &Maildir) -> Result<String, Refusal> {
+    let mut out = String::new();
+    for f in flags {
+        match f {
+            Flag::Draft => out.push('D'),
+            Flag::Flagged => out.push('F'),
+            Flag::Answered => out.push('R'),
+            Flag::Seen => out.push('S'),
+            Flag::Deleted => out.push('T'),
+            Flag::Recent => {}
+            Flag::Extension(_) => return Err((None, "Unknown system flag")),
+            Flag::Keyword(k) => match md.keyword_letter(k.as_str()) {
+                Ok(l) => out.push(l),
+                Err(e) => {
+                    warn!(error = %e, "keyword");
+                    return Err((Some(Code::Limit), "Too many keywords in this mailbox"));
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+fn sorted(letters: impl Iterator<Item = char>) -> String {
+    let mut v: Vec<char> = letters.collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter().collect()
+}
+
+/// An APPEND in progress.
+struct Append {
+    delivery: Option<Delivery>,
+    folder: Maildir,
+    head: AppendHead,
+    failed: Option<String>,
+}
+
+/// A logged-in user.
+pub struct User {
+    pub username: String,
+    root: Maildir,
+    quota: u64,
+    accounts: Accounts,
+    hostname: String,
+    pub(super) selected: Option<Selected>,
+    append: Option<Append>,
+}
+
+/// Checks credentials and opens the user's mail store.
+pub async fn login(
+    service: &ImapService,
+    username: &str,
+    authzid: Option<&str>,
+    password: String,
+) -> Result<User, Refusal> {
+    let accounts = &service.accounts;
+    const FAILED: Refusal = (Some(Code::AuthenticationFailed), "Authentication failed");
+    const TEMP: Refusal = (
+        Some(Code::Unavailable),
+        "Temporary authentication failure, try again later",
+    );
+    let hash = accounts.password_hash(username).await.map_err(|e| {
+        warn!(error = %e, "imap login: account lookup failed");
+        TEMP
+    })?;
+    let Some(hash) = hash else { return Err(FAILED) };
+    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::password::verify_with_default(&hash, &password, &default_scheme)
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        return Err(FAILED);
+    }
+    let mailbox = accounts
+        .mailbox(username)
+        .await
+        .map_err(|e| {
+            warn!(error = %e, "imap login: mailbox lookup failed");
+            TEMP
+        })?
+        .ok_or(FAILED)?;
+    if let Some(a) = authzid
+        && !a.eq_ignore_ascii_case(&mailbox.username)
+    {
+        return Err((
+            Some(Code::AuthorizationFailed),
+            "Not authorized to act as that user",
+        ));
+    }
+    let root = Maildir::new(mailbox.maildir.clone());
+    block(|| prepare(&root)).map_err(|e| {
+        warn!(user = %mailbox.username, error = %e, "cannot open the mail store");
+        (
+            Some(Code::Unavailable),
+            "Mail store unavailable, try again later",
+        )
+    })?;
+    Ok(User {
+        username: mailbox.username,
+        root,
+        quota: mailbox.quota,
+        accounts: accounts.clone(),
+        hostname: service.config.hostname.clone(),
+        selected: None,
+        append: None,
+    })
+}
+
+/// Creates the mail store and, for a mailbox never opened before, the default folders.
+fn prepare(root: &Maildir) -> Result<(), maildir::Error> {
+    root.create()?;
+    if root.subscriptions()?.is_none() {
+        for (name, _) in DEFAULT_FOLDERS {
+            match root.create_folder(name) {
+                Ok(_) | Err(FolderError::Exists) => {}
+                Err(FolderError::Storage(e)) => return Err(e),
+                Err(e) => warn!(folder = name, error = %e, "default folder"),
+            }
+        }
+        root.set_subscribed("INBOX", true)?;
+        for (name, _) in DEFAULT_FOLDERS {
+            root.set_subscribed(name, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// The storage name of an IMAP mailbox name (`INBOX`, or modified UTF-7 with `.` levels).
+fn storage_name(m: &Mailbox) -> Result<String, Refusal> {
+    if m.is_inbox() {
+        return Ok("INBOX".into());
+    }
+    let name = m.as_str();
+    let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    let storage = encode_mutf7(name);
+    maildir::validate_folder_name(&storage)
+        .map_err(|_| (Some(Code::Cannot), "Invalid mailbox name"))?;
+    Ok(storage)
+}
+
+fn display_name(storage: &str) -> String {
+    decode_mutf7(storage).unwrap_or_else(|| storage.to_owned())
+}
+
+fn special_use(name: &str) -> Option<&'static str> {
+    DEFAULT_FOLDERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, u)| *u)
+}
+
+/// LIST pattern matching: `*` matches anything, `%` anything but the delimiter.
+fn pattern_match(pattern: &[char], name: &[char]) -> bool {
+    match pattern.first() {
+        None => name.is_empty(),
+        Some('*') => (0..=name.len()).any(|i| pattern_match(&pattern[1..], &name[i..])),
+        Some('%') => (0..=name.len())
+            .take_while(|&i| i == 0 || name[i - 1] != DELIMITER)
+            .any(|i| pattern_match(&pattern[1..], &name[i..])),
+        Some(c) => name.first() == Some(c) && pattern_match(&pattern[1..], &name[1..]),
+    }
+}
+
+fn matches_pattern(pattern: &str, name: &str) -> bool {
+    // INBOX matches case-insensitively.
+    let (p, n) =
+        if name == "INBOX" && pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX") {
+            (format!("INBOX{}", &pattern[5..]), name.to_owned())
+        } else {
+            (pattern.to_owned(), name.to_owned())
+        };
+    let p: Vec<char> = p.chars().collect();
+    let n: Vec<char> = n.chars().collect();
+    // Bound the backtracking a hostile pattern could cause.
+    if p.iter().filter(|c| matches!(c, '*' | '%')).count() > 8 {
+        return false;
+    }
+    pattern_match(&p, &n)
+}
+
+impl User {
+    fn internal_error(&self, session: &mut ServerSession, what: &str, e: &dyn std::fmt::Display) {
+        warn!(user = %self.username, error = %e, "imap {what} failed");
+        let _ = session.complete(
+            Status::No,
+            Some(Code::ServerBug),
+            "Internal error, see the server log",
+        );
+    }
+
+    /// Tells the client what changed in the selected mailbox since it last heard. EXPUNGE is
+    /// only sent when `allow_expunge` (not during FETCH, STORE or SEARCH, RFC 9051 §7.5.1).
+    pub fn sync(&mut self, session: &mut ServerSession, allow_expunge: bool) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let stamp = Stamp::of(&sel.maildir);
+        let pending_gone = allow_expunge && sel.messages.iter().any(|m| m.gone);
+        if stamp == sel.stamp && !pending_gone {
+            return;
+        }
+        let scanned =
+            block(|| Ok::<_, maildir::Error>((sel.maildir.scan()?, sel.maildir.keywords()?)));
+        let (listing, keywords) = match scanned {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "imap: rescanning the mailbox failed");
+                return;
+            }
+        };
+        sel.stamp = stamp;
+        sel.keywords = keywords;
+        sel.next_uid = listing.next_uid;
+        let mut by_uid: HashMap<u32, maildir::Message> =
+            listing.messages.into_iter().map(|m| (m.uid, m)).collect();
+        let max_known = sel.messages.last().map_or(0, |v| v.msg.uid);
+        let mut i = 0;
+        while i < sel.messages.len() {
+            let uid = sel.messages[i].msg.uid;
+            match by_uid.remove(&uid) {
+                Some(m) if !sel.messages[i].gone => {
+                    let changed = m.flags != sel.messages[i].msg.flags;
+                    sel.messages[i].msg = m;
+                    if changed {
+                        let flags = sel.flags(&sel.messages[i]);
+                        let _ = session.send(&Response::Fetch {
+                            seq: i as u32 + 1,
+                            items: vec![FetchValue::Uid(uid), FetchValue::Flags(flags)],
+                        });
+                    }
+                    i += 1;
+                }
+                _ if allow_expunge => {
+                    let _ = session.send(&Response::Expunge(i as u32 + 1));
+                    sel.messages.remove(i);
+                }
+                _ => {
+                    sel.messages[i].gone = true;
+                    i += 1;
+                }
+            }
+        }
+        let mut new: Vec<maildir::Message> =
+            by_uid.into_values().filter(|m| m.uid > max_known).collect();
+        if !new.is_empty() {
+            new.sort_by_key(|m| m.uid);
+            for m in new {
+                let recent = m.subdir == maildir::Subdir::New;
+                sel.messages.push(View {
+                    msg: m,
+                    recent,
+                    gone: false,
+                });
+            }
+            let _ = session.send(&Response::Exists(sel.messages.len() as u32));
+            let recent = sel.messages.iter().filter(|v| v.recent).count() as u32;
+            let _ = session.send(&Response::Recent(recent));
+        }
+    }
+
+    /// Runs one command and completes it.
+    pub async fn command(
+        &mut self,
+        session: &mut ServerSession,
+        conn: &mut Conn,
+        command: Command,
+    ) -> io::Result<()> {
+        match command {
+            Command::Noop | Command::Check => {
+                self.sync(session, true);
+                let _ = session.complete(Status::Ok, None, "NOOP completed");
+            }
+            Command::Select(m) => self.select(session, &m, false),
+            Command::Examine(m) => self.select(session, &m, true),
+            Command::Create {
+                mailbox,
+                special_use,
+            } => self.create(session, &mailbox, &special_use),
+            Command::Delete(m) => self.delete(session, &m),
+            Command::Rename { from, to } => self.rename(session, &from, &to),
+            Command::Subscribe(m) => self.subscribe(session, &m, true),
+            Command::Unsubscribe(m) => self.subscribe(session, &m, false),
+            Command::List {
+                reference,
+                patterns,
+                subscribed_only,
+                lsub,
+                ..
+            } => self.list(session, &reference, &patterns, subscribed_only, lsub),
+            Command::Namespace => {
+                let _ = session.send(&Response::Namespace {
+                    prefix: String::new(),
+                    delimiter: DELIMITER,
+                });
+                let _ = session.complete(Status::Ok, None, "NAMESPACE completed");
+            }
+            Command::Status { mailbox, items } => self.status(session, &mailbox, &items),
+            Command::Close => {
+                if let Some(sel) = self.selected.as_ref()
+                    && !sel.read_only
+                {
+                    let all: Vec<usize> = (0..sel.messages.len()).collect();
+                    self.expunge(session, all, false);
+                }
+                self.selected = None;
+                let _ = session.complete(Status::Ok, None, "CLOSE completed");
+            }
+            Command::Unselect => {
+                self.selected = None;
+                let _ = session.complete(Status::Ok, None, "UNSELECT completed");
+            }
+            Command::Expunge => {
+                let all: Vec<usize> = self
+                    .selected
+                    .as_ref()
+                    .map(|s| (0..s.messages.len()).collect())
+                    .unwrap_or_default();
+                if self.writable(session) {
+                    self.expunge(session, all, true);
+                    self.sync(session, true);
+                    let _ = session.complete(Status::Ok, None, "EXPUNGE completed");
+                }
+            }
+            Command::UidExpunge(set) => {
+                if self.writable(session) {
+                    match self.resolve(&set, true) {
+                        Ok(idx) => {
+                            self.expunge(session, idx, true);
+                            self.sync(session, true);
+                            let _ = session.complete(Status::Ok, None, "UID EXPUNGE completed");
+                        }
+                        Err(e) => {
+                            let _ = session.complete(Status::Bad, None, e);
+                        }
+                    }
+                }
+            }
+            Command::Search {
+                uid,
+                charset,
+                criteria,
+                return_options,
+            } => self.search(
+                session,
+                uid,
+                charset.as_deref(),
+                &criteria,
+                return_options.is_some(),
+            ),
+            Command::Fetch {
+                uid,
+                set,
+                attributes,
+            } => self.fetch(session, conn, uid, &set, &attributes).await?,
+            Command::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => self.store(session, uid, &set, mode, silent, &flags),
+            Command::Copy { uid, set, mailbox } => {
+                self.copy(session, uid, &set, &mailbox, false).await
+            }
+            Command::Move { uid, set, mailbox } => {
+                self.copy(session, uid, &set, &mailbox, true).await
+            }
+            other => {
+                let _ = session.complete(
+                    Status::Bad,
+                    None,
+                    &format!("{} is not supported", other.name()),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn writable(&self, session: &mut ServerSession) -> bool {
+        match &self.selected {
+            Some(s) if !s.read_only => true,
+            _ => {
+                let _ = session.complete(Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
+                false
+            }
+        }
+    }
+
+    /// Message indices a set names. Sequence numbers beyond the mailbox are an error; UIDs
+    /// that do not exist are skipped (RFC 9051 §6.4.9).
+    pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, &'static str> {
+        let Some(sel) = &self.selected else {
+            return Err("No mailbox selected");
+        };
+        let len = sel.messages.len();
+        let mut out = Vec::new();
+        for &(a, b) in set.ranges() {
+            if uid {
+                let largest = sel.messages.last().map_or(0, |v| v.msg.uid);
+                let val = |n: imap_proto::SeqNumber| match n {
+                    imap_proto::SeqNumber::Value(v) => v,
+                    imap_proto::SeqNumber::Largest => largest,
+                };
+                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
+                let start = sel.messages.partition_point(|v| v.msg.uid < lo);
+                let end = sel.messages.partition_point(|v| v.msg.uid <= hi);
+                out.extend(start..end);
+            } else {
+                if len == 0 {
+                    return Err("No messages in the mailbox");
+                }
+                let val = |n: imap_proto::SeqNumber| match n {
+                    imap_proto::SeqNumber::Value(v) => v as usize,
+                    imap_proto::SeqNumber::Largest => len,
+                };
+                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
+                if hi > len {
+                    return Err("Invalid message sequence number");
+                }
+                out.extend(lo - 1..hi);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn select(&mut self, session: &mut ServerSession, m: &Mailbox, read_only: bool) {
+        // A failed SELECT leaves no mailbox selected.
+        self.selected = None;
+        let storage = match storage_name(m) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if !self.root.folder_exists(&storage) {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::NonExistent),
+                "Mailbox does not exist",
+            );
+            return;
+        }
+        let md = match self.root.folder(&storage) {
+            Ok(md) => md,
+            Err(e) => return self.internal_error(session, "SELECT", &e),
+        };
+        let opened = block(|| -> Result<_, maildir::Error> {
+            let mut listing = md.scan()?;
+            let mut recent = vec![false; listing.messages.len()];
+            if !read_only {
+                // Messages in new/ are \Recent to the first session that selects them.
+                for (i, m) in listing.messages.iter_mut().enumerate() {
+                    if m.subdir == maildir::Subdir::New {
+                        recent[i] = true;
+                        *m = md.set_flags(m, &m.flags.clone())?;
+                    }
+                }
+            }
+            let keywords = md.keywords()?;
+            Ok((listing, recent, keywords))
+        });
+        let (listing, recent, keywords) = match opened {
+            Ok(v) => v,
+            Err(e) => return self.internal_error(session, "SELECT", &e),
+        };
+        let messages: Vec<View> = listing
+            .messages
+            .into_iter()
+            .zip(recent)
+            .map(|(msg, recent)| View {
+                msg,
+                recent,
+                gone: false,
+            })
+            .collect();
+        let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
+        flags.extend(
+            keywords
+                .iter()
+                .filter_map(|(_, k)| imap_proto::Atom::new(k.clone()).ok())
+                .map(Flag::Keyword),
+        );
+        let _ = session.send(&Response::Flags(flags.clone()));
+        let permanent = if read_only { Vec::new() } else { flags };
+        let _ = session.send(&Response::ok(
+            Some(Code::PermanentFlags(permanent, !read_only)),
+            "Flags permitted",
+        ));
+        let _ = session.send(&Response::Exists(messages.len() as u32));
+        let _ = session.send(&Response::Recent(
+            messages.iter().filter(|v| v.recent).count() as u32,
+        ));
+        if let Some(first) = messages.iter().position(|v| !v.msg.has_flag('S')) {
+            let _ = session.send(&Response::ok(
+                Some(Code::Unseen(first as u32 + 1)),
+                "First unseen",
+            ));
+        }
+        let _ = session.send(&Response::ok(
+            Some(Code::UidValidity(listing.uid_validity)),
+            "UIDs valid",
+        ));
+        let _ = session.send(&Response::ok(
+            Some(Code::UidNext(listing.next_uid)),
+            "Predicted next UID",
+        ));
+        self.selected = Some(Selected {
+            stamp: Stamp::of(&md),
+            maildir: md,
+            read_only,
+            next_uid: listing.next_uid,
+            messages,
+            keywords,
+        });
+        let (code, text) = if read_only {
+            (Code::ReadOnly, "EXAMINE completed")
+        } else {
+            (Code::ReadWrite, "SELECT completed")
+        };
+        let _ = session.complete(Status::Ok, Some(code), text);
+    }
+
+    fn create(&mut self, session: &mut ServerSession, m: &Mailbox, special: &[imap_proto::Atom]) {
+        if !special.is_empty() {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::UseAttr),
+                "Special-use attributes follow the folder name here",
+            );
+            return;
+        }
+        let storage = match storage_name(m) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if storage == "INBOX" {
+            let _ = session.complete(Status::No, Some(Code::AlreadyExists), "INBOX always exists");
+            return;
+        }
+        match block(|| self.root.create_folder(&storage)) {
+            Ok(_) => {
+                let _ = session.complete(Status::Ok, None, "CREATE completed");
+            }
+            Err(FolderError::Exists) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::AlreadyExists),
+                    "Mailbox already exists",
+                );
+            }
+            Err(FolderError::InvalidName(why)) => {
+                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+            }
+            Err(e) => self.internal_error(session, "CREATE", &e),
+        }
+    }
+
+    fn delete(&mut self, session: &mut ServerSession, m: &Mailbox) {
+        let storage = match storage_name(m) {
+            Ok(s) if s != "INBOX" => s,
+            Ok(_) => {
+                let _ = session.complete(Status::No, Some(Code::Cannot), "INBOX cannot be deleted");
+                return;
+            }
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.maildir.path() == self.root.path().join(format!(".{storage}")))
+        {
+            self.selected = None;
+        }
+        match block(|| self.root.delete_folder(&storage)) {
+            Ok(()) => {
+                let _ = session.complete(Status::Ok, None, "DELETE completed");
+            }
+            Err(FolderError::NotFound) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::NonExistent),
+                    "Mailbox does not exist",
+                );
+            }
+            Err(FolderError::InvalidName(why)) => {
+                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+            }
+            Err(e) => self.internal_error(session, "DELETE", &e),
+        }
+    }
+
+    fn rename(&mut self, session: &mut ServerSession, from: &Mailbox, to: &Mailbox) {
+        let names = storage_name(from).and_then(|f| Ok((f, storage_name(to)?)));
+        let (from, to) = match names {
+            Ok((f, _)) if f == "INBOX" => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::Cannot),
+                    "Renaming INBOX is not supported; move its messages instead",
+                );
+                return;
+            }
+            Ok(v) => v,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        match block(|| self.root.rename_folder(&from, &to)) {
+            Ok(()) => {
+                let _ = session.complete(Status::Ok, None, "RENAME completed");
+            }
+            Err(FolderError::NotFound) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::NonExistent),
+                    "Mailbox does not exist",
+                );
+            }
+            Err(FolderError::Exists) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::AlreadyExists),
+                    "Target mailbox already exists",
+                );
+            }
+            Err(FolderError::InvalidName(why)) => {
+                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+            }
+            Err(e) => self.internal_error(session, "RENAME", &e),
+        }
+    }
+
+    fn subscribe(&mut self, session: &mut ServerSession, m: &Mailbox, on: bool) {
+        let storage = match storage_name(m) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if on && !self.root.folder_exists(&storage) {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::NonExistent),
+                "Mailbox does not exist",
+            );
+            return;
+        }
+        match block(|| self.root.set_subscribed(&storage, on)) {
+            Ok(()) => {
+                let _ = session.complete(
+                    Status::Ok,
+                    None,
+                    if on {
+                        "SUBSCRIBE completed"
+                    } else {
+                        "UNSUBSCRIBE completed"
+                    },
+                );
+            }
+            Err(e) => self.internal_error(session, "SUBSCRIBE", &e),
+        }
+    }
+
+    fn list(
+        &mut self,
+        session: &mut ServerSession,
+        reference: &str,
+        patterns: &[String],
+        subscribed_only: bool,
+        lsub: bool,
+    ) {
+        if patterns.len() == 1 && patterns[0].is_empty() {
+            // LIST "" "": the hierarchy delimiter and root.
+            let _ = session.send(&Response::List {
+                attributes: atoms(&["Noselect"]),
+                delimiter: Some(DELIMITER),
+                mailbox: String::new(),
+                lsub,
+            });
+            let _ = session.complete(Status::Ok, None, "LIST completed");
+            return;
+        }
+        let listed = block(|| {
+            Ok::<_, maildir::Error>((
+                self.root.list_folders()?,
+                self.root.subscriptions()?.unwrap_or_default(),
+            ))
+        });
+        let (folders, subscriptions) = match listed {
+            Ok(v) => v,
+            Err(e) => return self.internal_error(session, "LIST", &e),
+        };
+        let mut existing: Vec<String> = vec!["INBOX".to_owned()];
+        existing.extend(folders.iter().map(|f| display_name(f)));
+        let subscribed: Vec<String> = subscriptions
+            .iter()
+            .map(|s| {
+                if s == "INBOX" {
+                    s.clone()
+                } else {
+                    display_name(s)
+                }
+            })
+            .collect();
+        let has_children = |name: &str| {
+            existing.iter().any(|e| {
+                e.len() > name.len()
+                    && e.starts_with(name)
+                    && e[name.len()..].starts_with(DELIMITER)
+            })
+        };
+        // Parents implied by deeper names are listed as \Noselect.
+        let mut names: Vec<(String, bool)> = existing.iter().map(|n| (n.clone(), true)).collect();
+        for n in &existing {
+            let mut prefix = String::new();
+            let levels: Vec<&str> = n.split(DELIMITER).collect();
+            for level in &levels[..levels.len().saturating_sub(1)] {
+                if !prefix.is_empty() {
+                    prefix.push(DELIMITER);
+                }
+                prefix.push_str(level);
+                if !names.iter().any(|(e, _)| *e == prefix) {
+                    names.push((prefix.clone(), false));
+                }
+            }
+        }
+        names.sort();
+        let source: Vec<(String, bool)> = if subscribed_only || lsub {
+            subscribed
+                .iter()
+                .map(|s| (s.clone(), existing.contains(s)))
+                .collect()
+        } else {
+            names
+        };
+        for (name, selectable) in source {
+            let full_patterns: Vec<String> =
+                patterns.iter().map(|p| format!("{reference}{p}")).collect();
+            if !full_patterns.iter().any(|p| matches_pattern(p, &name)) {
+                continue;
+            }
+            let mut attrs: Vec<&str> = Vec::new();
+            if !selectable {
+                attrs.push(if subscribed_only && !lsub {
+                    "NonExistent"
+                } else {
+                    "Noselect"
+                });
+            }
+            if !lsub {
+                attrs.push(if has_children(&name) {
+                    "HasChildren"
+                } else {
+                    "HasNoChildren"
+                });
+            }
+            if subscribed_only && !lsub {
+                attrs.push("Subscribed");
+            }
+            if let Some(u) = special_use(&name) {
+                attrs.push(u);
+            }
+            let _ = session.send(&Response::List {
+                attributes: atoms(&attrs),
+                delimiter: Some(DELIMITER),
+                mailbox: name,
+                lsub,
+            });
+        }
+        let _ = session.complete(
+            Status::Ok,
+            None,
+            if lsub {
+                "LSUB completed"
+            } else {
+                "LIST completed"
+            },
+        );
+    }
+
+    fn status(&mut self, session: &mut ServerSession, m: &Mailbox, items: &[StatusItem]) {
+        let storage = match storage_name(m) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if !self.root.folder_exists(&storage) {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::NonExistent),
+                "Mailbox does not exist",
+            );
+            return;
+        }
+        let scanned = block(|| {
+            self.root
+                .folder(&storage)
+                .map_err(|e| e.to_string())
+                .and_then(|md| md.scan().map_err(|e| e.to_string()))
+        });
+        let listing = match scanned {
+            Ok(l) => l,
+            Err(e) => return self.internal_error(session, "STATUS", &e),
+        };
+        let count = |f: &dyn Fn(&maildir::Message) -> bool| {
+            listing.messages.iter().filter(|m| f(m)).count() as u64
+        };
+        let values = items
+            .iter()
+            .map(|&item| {
+                let v = match item {
+                    StatusItem::Messages => listing.messages.len() as u64,
+                    StatusItem::Recent => count(&|m| m.subdir == maildir::Subdir::New),
+                    StatusItem::UidNext => u64::from(listing.next_uid),
+                    StatusItem::UidValidity => u64::from(listing.uid_validity),
+                    StatusItem::Unseen => count(&|m| !m.has_flag('S')),
+                    StatusItem::Deleted => count(&|m| m.has_flag('T')),
+                    StatusItem::Size => listing.messages.iter().map(|m| m.vsize).sum(),
+                };
+                (item, v)
+            })
+            .collect();
+        let name = if storage == "INBOX" {
+            storage
+        } else {
+            display_name(&storage)
+        };
+        let _ = session.send(&Response::Status {
+            mailbox: name,
+            items: values,
+        });
+        let _ = session.complete(Status::Ok, None, "STATUS completed");
+    }
+
+    /// Removes the `\Deleted` messages among `indices`, telling the client when `announce`.
+    fn expunge(&mut self, session: &mut ServerSession, indices: Vec<usize>, announce: bool) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let targets: Vec<usize> = indices
+            .into_iter()
+            .filter(|&i| sel.messages[i].msg.has_flag('T') && !sel.messages[i].gone)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        let removed = block(|| -> Result<(i64, i64), maildir::Error> {
+            let mut freed = (0i64, 0i64);
+            for &i in &targets {
+                sel.maildir.expunge(&sel.messages[i].msg)?;
+                freed = (freed.0 + sel.messages[i].msg.size as i64, freed.1 + 1);
+            }
+            sel.maildir.sync()?;
+            Ok(freed)
+        });
+        match removed {
+            Ok(freed) => {
+                for &i in targets.iter().rev() {
+                    if announce {
+                        let _ = session.send(&Response::Expunge(i as u32 + 1));
+                    }
+                    sel.messages.remove(i);
+                }
+                self.account_usage(-freed.0, -freed.1);
+            }
+            Err(e) => warn!(user = %self.username, error = %e, "imap expunge failed"),
+        }
+    }
+
+    /// Records a change of stored octets and messages in `maildirsize` and `quota2`.
+    fn account_usage(&self, bytes: i64, messages: i64) {
+        if let Err(e) = block(|| self.root.quota_add(bytes, messages, self.quota)) {
+            warn!(user = %self.username, error = %e, "maildirsize update failed");
+        }
+        let accounts = self.accounts.clone();
+        let user = self.username.clone();
+        tokio::spawn(async move {
+            if let Err(e) = accounts.record_usage(&user, bytes, messages).await {
+                warn!(%user, error = %e, "could not update quota2");
+            }
+        });
+    }
+
+    fn over_quota(&self, adding: u64) -> bool {
+        if self.quota == 0 {
+            return false;
+        }
+        match block(|| self.root.quota_usage(self.quota)) {
+            Ok(usage) => usage.bytes.max(0) as u64 + adding > self.quota,
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "quota check failed; allowing");
+                false
+            }
+        }
+    }
+
+    fn search(
+        &mut self,
+        session: &mut ServerSession,
+        uid: bool,
+        charset: Option<&str>,
+        key: &SearchKey,
+        esearch: bool,
+    ) {
+        if esearch {
+            let _ = session.complete(Status::Bad, None, "SEARCH RETURN is not supported");
+            return;
+        }
+        if let Some(cs) = charset
+            && !matches!(cs, "UTF-8" | "US-ASCII")
+        {
+            let charsets = ["UTF-8", "US-ASCII"]
+                .iter()
+                .filter_map(|c| imap_proto::Atom::new(*c).ok())
+                .collect();
+            let _ = session.complete(
+                Status::No,
+                Some(Code::BadCharset(charsets)),
+                "Unsupported charset",
+            );
+            return;
+        }
+        let Some(sel) = &self.selected else { return };
+        let found = block(|| search::run(sel, key));
+        let numbers: Vec<u32> = found
+            .into_iter()
+            .map(|i| {
+                if uid {
+                    sel.messages[i].msg.uid
+                } else {
+                    i as u32 + 1
+                }
+            })
+            .collect();
+        let _ = session.send(&Response::Search(numbers));
+        self.sync(session, uid);
+        let _ = session.complete(Status::Ok, None, "SEARCH completed");
+    }
+
+    fn store(
+        &mut self,
+        session: &mut ServerSession,
+        uid: bool,
+        set: &SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: &[Flag],
+    ) {
+        if !self.writable(session) {
+            return;
+        }
+        let indices = match self.resolve(set, uid) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = session.complete(Status::Bad, None, e);
+                return;
+            }
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let letters = match block(|| flags_to_letters(flags, &sel.maildir)) {
+            Ok(l) => {
+                // New keywords got letters: the client must see them by name.
+                if flags.iter().any(|f| matches!(f, Flag::Keyword(_))) {
+                    match block(|| sel.maildir.keywords()) {
+                        Ok(k) => sel.keywords = k,
+                        Err(e) => warn!(error = %e, "reading dovecot-keywords"),
+                    }
+                }
+                l
+            }
+            Err((None, text)) => {
+                let _ = session.complete(Status::Bad, None, text);
+                return;
+            }
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        let mut failed = false;
+        for i in indices {
+            let v = &sel.messages[i];
+            if v.gone {
+                continue;
+            }
+            let current = &v.msg.flags;
+            let new = match mode {
+                StoreMode::Replace => sorted(letters.chars()),
+                StoreMode::Add => sorted(current.chars().chain(letters.chars())),
+                StoreMode::Remove => sorted(current.chars().filter(|c| !letters.contains(*c))),
+            };
+            if new != *current || v.msg.subdir == maildir::Subdir::New {
+                match block(|| sel.maildir.set_flags(&v.msg, &new)) {
+                    Ok(m) => sel.messages[i].msg = m,
+                    Err(e) => {
+                        warn!(user = %self.username, error = %e, "imap store failed");
+                        failed = true;
+                        continue;
+                    }
+                }
+            }
+            if !silent {
+                let mut items = vec![FetchValue::Flags(sel.flags(&sel.messages[i]))];
+                if uid {
+                    items.insert(0, FetchValue::Uid(sel.messages[i].msg.uid));
+                }
+                let _ = session.send(&Response::Fetch {
+                    seq: i as u32 + 1,
+                    items,
+                });
+            }
+        }
+        // Our own renames are now known; only others' changes are reported.
+        sel.stamp = Stamp::of(&sel.maildir);
+        self.sync(session, uid);
+        if failed {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::ServerBug),
+                "Some flags could not be stored",
+            );
+        } else {
+            let _ = session.complete(Status::Ok, None, "STORE completed");
+        }
+    }
+
+    async fn copy(
+        &mut self,
+        session: &mut ServerSession,
+        uid: bool,
+        set: &SequenceSet,
+        dest: &Mailbox,
+        is_move: bool,
+    ) {
+        let verb = if is_move { "MOVE" } else { "COPY" };
+        if is_move && !self.writable(session) {
+            return;
+        }
+        let indices = match self.resolve(set, uid) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = session.complete(Status::Bad, None, e);
+                return;
+            }
+        };
+        let storage = match storage_name(dest) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                return;
+            }
+        };
+        if !self.root.folder_exists(&storage) {
+            let _ = session.complete(Status::No, Some(Code::TryCreate), "Mailbox does not exist");
+            return;
+        }
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        let indices: Vec<usize> = indices
+            .into_iter()
+            .filter(|&i| !sel.messages[i].gone)
+            .collect();
+        if indices.is_empty() {
+            let _ = session.complete(
+                Status::Ok,
+                None,
+                &format!("{verb} completed, nothing to do"),
+            );
+            return;
+        }
+        let bytes: u64 = indices.iter().map(|&i| sel.messages[i].msg.size).sum();
+        if !is_move && self.over_quota(bytes) {
+            let _ = session.complete(Status::No, Some(Code::OverQuota), "Quota exceeded");
+            return;
+        }
+        let host = self.hostname.clone();
+        let copied = block(|| -> Result<(Maildir, Vec<String>, u32), maildir::Error> {
+            let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
+                action: "opening",
+                path: self.root.path().to_owned(),
+                source: io::Error::other(e.to_string()),
+            })?;
+            let mut bases = Vec::new();
+            for &i in &indices {
+                let m = &sel.messages[i].msg;
+                // Keyword letters are per folder: translate them by name.
+                let mut letters = String::new();
+                for c in m.flags.chars() {
+                    if c.is_ascii_lowercase() {
+                        let idx = u32::from(c) - u32::from('a');
+                        if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
+                            letters.push(target.keyword_letter(name)?);
+                        }
+                    } else {
+                        letters.push(c);
+                    }
+                }
+                bases.push(
+                    sel.maildir
+                        .copy_into(m, &target, &sorted(letters.chars()), &host)?,
+                );
+            }
+            target.sync_cur()?;
+            let validity = target.scan()?.uid_validity;
+            Ok((target, bases, validity))
+        });
+        let (target, bases, validity) = match copied {
+            Ok(v) => v,
+            Err(e) => return self.internal_error(session, verb, &e),
+        };
+        let listing = match block(|| target.scan()) {
+            Ok(l) => l,
+            Err(e) => return self.internal_error(session, verb, &e),
+        };
+        let by_base: HashMap<&str, u32> = listing
+            .messages
+            .iter()
+            .map(|m| (m.base.as_str(), m.uid))
+            .collect();
+        let dest_uids: Vec<u32> = bases
+            .iter()
+            .filter_map(|b| by_base.get(b.as_str()).copied())
+            .collect();
+        let src_uids: Vec<u32> = indices.iter().map(|&i| sel.messages[i].msg.uid).collect();
+        let copyuid = match (
+            SequenceSet::from_numbers(&src_uids),
+            SequenceSet::from_numbers(&dest_uids),
+        ) {
+            (Ok(a), Ok(b)) if dest_uids.len() == src_uids.len() && ordered(&dest_uids) => {
+                Some(Code::CopyUid(validity, a, b))
+            }
+            _ => None,
+        };
+        if is_move {
+            if let Some(code) = copyuid.clone() {
+                let _ = session.send(&Response::ok(Some(code), "Moved"));
+            }
+            if let Some(sel) = self.selected.as_mut() {
+                for &i in &indices {
+                    let m = sel.messages[i].msg.clone();
+                    if let Err(e) = block(|| sel.maildir.expunge(&m)) {
+                        warn!(user = %self.username, error = %e, "imap move: removing the source failed");
+                    }
+                }
+                if let Err(e) = block(|| sel.maildir.sync()) {
+                    warn!(user = %self.username, error = %e, "imap move: sync failed");
+                }
+                for &i in indices.iter().rev() {
+                    let _ = session.send(&Response::Expunge(i as u32 + 1));
+                    sel.messages.remove(i);
+                }
+                sel.stamp = Stamp::of(&sel.maildir);
+            }
+            self.sync(session, true);
+            let _ = session.complete(Status::Ok, None, "MOVE completed");
+        } else {
+            self.account_usage(bytes as i64, indices.len() as i64);
+            self.sync(session, true);
+            let _ = session.complete(Status::Ok, copyuid, "COPY completed");
+        }
+    }
+
+    pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {
+        let storage = match storage_name(&head.mailbox) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.reject_append(code, text);
+                return;
+            }
+        };
+        if !self.root.folder_exists(&storage) {
+            let _ = session.reject_append(Some(Code::TryCreate), "Mailbox does not exist");
+            return;
+        }
+        if self.over_quota(head.size) {
+            let _ = session.reject_append(Some(Code::OverQuota), "Quota exceeded");
+            return;
+        }
+        let begun = block(|| -> Result<(Maildir, Delivery), String> {
+            let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
+            let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
+            Ok((folder, d))
+        });
+        match begun {
+            Ok((folder, delivery)) => {
+                self.append = Some(Append {
+                    delivery: Some(delivery),
+                    folder,
+                    head,
+                    failed: None,
+                });
+                let _ = session.accept_append();
+            }
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "imap append could not start");
+                let _ = session
+                    .reject_append(Some(Code::ServerBug), "Internal error, see the server log");
+            }
+        }
+    }
+
+    pub fn append_chunk(&mut self, chunk: &Bytes) {
+        let Some(a) = self.append.as_mut() else {
+            return;
+        };
+        if a.failed.is_some() {
+            return;
+        }
+        if let Some(d) = a.delivery.as_mut()
+            && let Err(e) = block(|| d.write(chunk))
+        {
+            a.failed = Some(e.to_string());
+        }
+    }
+
+    pub fn append_abort(&mut self) {
+        if let Some(mut a) = self.append.take()
+            && let Some(d) = a.delivery.take()
+        {
+            d.abort();
+        }
+    }
+
+    pub async fn append_end(&mut self, session: &mut ServerSession) {
+        let Some(mut a) = self.append.take() else {
+            let _ = session.complete(Status::No, Some(Code::ServerBug), "No APPEND in progress");
+            return;
+        };
+        if let Some(e) = a.failed {
+            warn!(user = %self.username, error = %e, "imap append failed");
+            let _ = session.complete(
+                Status::No,
+                Some(Code::ServerBug),
+                "Could not store the message",
+            );
+            return;
+        }
+        let Some(delivery) = a.delivery.take() else {
+            return;
+        };
+        let size = delivery.size();
+        let date = a.head.date.map(|d| {
+            let secs = d.to_unix();
+            if secs >= 0 {
+                UNIX_EPOCH + Duration::from_secs(secs as u64)
+            } else {
+                UNIX_EPOCH
+            }
+        });
+        let stored = block(|| -> Result<(u32, Option<u32>), String> {
+            let letters =
+                flags_to_letters(&a.head.flags, &a.folder).map_err(|(_, t)| t.to_owned())?;
+            let name = delivery
+                .commit_to_cur(&letters, date)
+                .map_err(|e| e.to_string())?;
+            let base = name.split(':').next().unwrap_or(&name).to_owned();
+            let listing = a.folder.scan().map_err(|e| e.to_string())?;
+            let uid = listing
+                .messages
+                .iter()
+                .find(|m| m.base == base)
+                .map(|m| m.uid);
+            Ok((listing.uid_validity, uid))
+        });
+        match stored {
+            Ok((validity, uid)) => {
+                self.account_usage(size as i64, 1);
+                self.sync(session, true);
+                let code = uid.map(|u| Code::AppendUid(validity, u));
+                let _ = session.complete(Status::Ok, code, "APPEND completed");
+            }
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "imap append failed");
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::ServerBug),
+                    "Could not store the message",
+                );
+            }
+        }
+    }
+
+    async fn fetch(
+        &mut self,
+        session: &mut ServerSession,
+        conn: &mut Conn,
+        uid: bool,
+        set: &SequenceSet,
+        attrs: &[FetchAttr],
+    ) -> io::Result<()> {
+        if attrs.contains(&FetchAttr::ModSeq) {
+            let _ = session.complete(
+                Status::Bad,
+                None,
+                "MODSEQ needs CONDSTORE, which is not enabled",
+            );
+            return Ok(());
+        }
+        let indices = match self.resolve(set, uid) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = session.complete(Status::Bad, None, e);
+                return Ok(());
+            }
+        };
+        let needs_body = attrs.iter().any(|a| {
+            matches!(a, FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Rfc822 | FetchAttr::Rfc822Text)
+                || matches!(a, FetchAttr::BodySection { section, .. }
+                    if !section.part.is_empty() || !matches!(section.text, Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_))))
+        });
+        let needs_header = needs_body
+            || attrs.iter().any(|a| {
+                matches!(
+                    a,
+                    FetchAttr::Envelope | FetchAttr::Rfc822Header | FetchAttr::BodySection { .. }
+                )
+            });
+        let mut expunged = false;
+        for i in indices {
+            let Some(sel) = self.selected.as_mut() else {
+                break;
+            };
+            if sel.messages[i].gone {
+                expunged = true;
+                continue;
+            }
+            let path = sel.maildir.message_path(&sel.messages[i].msg);
+            let content = if needs_header {
+                match block(|| read_message(&path, !needs_body)) {
+                    Ok(c) => Some(c),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        expunged = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(path = %path.display(), error = %e, "imap fetch: message unreadable");
+                        expunged = true;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let parsed = content
+                .as_ref()
+                .filter(|_| needs_body)
+                .map(|c| mime::parse(c));
+            let header_len = content.as_ref().map(|c| header_length(c)).unwrap_or(0);
+            let mut items = Vec::with_capacity(attrs.len() + 1);
+            if uid && !attrs.contains(&FetchAttr::Uid) {
+                items.push(FetchValue::Uid(sel.messages[i].msg.uid));
+            }
+            let mut set_seen = false;
+            for attr in attrs {
+                let v = &sel.messages[i];
+                let data = content.as_deref().unwrap_or(&[]);
+                items.push(match attr {
+                    FetchAttr::Flags => FetchValue::Flags(sel.flags(v)),
+                    FetchAttr::Uid => FetchValue::Uid(v.msg.uid),
+                    FetchAttr::Rfc822Size => FetchValue::Rfc822Size(v.msg.vsize),
+                    FetchAttr::InternalDate => {
+                        let t = block(|| sel.maildir.internal_date(&v.msg)).unwrap_or(UNIX_EPOCH);
+                        FetchValue::InternalDate(DateTime::from_unix(unix_secs(t)))
+                    }
+                    FetchAttr::Envelope => {
+                        FetchValue::Envelope(Box::new(mime::envelope(&data[..header_len])))
+                    }
+                    FetchAttr::Body | FetchAttr::BodyStructure => {
+                        let Some(p) = parsed.as_ref() else { continue };
+                        let bs = Box::new(mime::body_structure(data, p));
+                        if *attr == FetchAttr::Body {
+                            FetchValue::Body(bs)
+                        } else {
+                            FetchValue::BodyStructure(bs)
+                        }
+                    }
+                    FetchAttr::BodySection {
+                        peek,
+                        section,
+                        partial,
+                    } => {
+                        set_seen |= !peek;
+                        let octets = match parsed.as_ref() {
+                            Some(p) => mime::section(data, p, section),
+                            None => match &section.text {
+                                Some(SectionText::Header) => Some(data[..header_len].to_vec()),
+                                Some(SectionText::HeaderFields(n)) => {
+                                    Some(mime::header_fields(&data[..header_len], n, false))
+                                }
+                                Some(SectionText::HeaderFieldsNot(n)) => {
+                                    Some(mime::header_fields(&data[..header_len], n, true))
+                                }
+                                _ => None,
+                            },
+                        };
+                        let octets = octets.unwrap_or_default();
+                        let (origin, octets) = match partial {
+                            Some((offset, len)) => {
+                                let start = (*offset as usize).min(octets.len());
+                                let end = start.saturating_add(*len as usize).min(octets.len());
+                                (Some(*offset), octets[start..end].to_vec())
+                            }
+                            None => (None, octets),
+                        };
+                        FetchValue::BodySection {
+                            section: section.clone(),
+                            origin,
+                            data: Some(Bytes::from(octets)),
+                        }
+                    }
+                    FetchAttr::Rfc822 => {
+                        set_seen = true;
+                        FetchValue::Rfc822(Some(Bytes::copy_from_slice(data)))
+                    }
+                    FetchAttr::Rfc822Header => {
+                        FetchValue::Rfc822Header(Some(Bytes::copy_from_slice(&data[..header_len])))
+                    }
+                    FetchAttr::Rfc822Text => {
+                        set_seen = true;
+                        FetchValue::Rfc822Text(Some(Bytes::copy_from_slice(&data[header_len..])))
+                    }
+                    FetchAttr::ModSeq => continue,
+                });
+            }
+            if set_seen && !sel.read_only && !sel.messages[i].msg.has_flag('S') {
+                let m = sel.messages[i].msg.clone();
+                match block(|| sel.maildir.set_flags(&m, &format!("{}S", m.flags))) {
+                    Ok(m) => {
+                        sel.messages[i].msg = m;
+                        sel.stamp = Stamp::of(&sel.maildir);
+                        if !attrs.contains(&FetchAttr::Flags) {
+                            items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "imap fetch: setting \\Seen failed"),
+                }
+            }
+            let _ = session.send(&Response::Fetch {
+                seq: i as u32 + 1,
+                items,
+            });
+            if session.pending_output() >= WRITE_BATCH {
+                flush(session, conn).await?;
+            }
+        }
+        self.sync(session, uid);
+        if expunged {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::ExpungeIssued),
+                "Some messages were expunged",
+            );
+        } else {
+            let _ = session.complete(Status::Ok, None, "FETCH completed");
+        }
+        Ok(())
+    }
+}
+
+fn ordered(v: &[u32]) -> bool {
+    v.windows(2).all(|w| w[0] < w[1])
+}
+
+fn atoms(names: &[&str]) -> Vec<imap_proto::Atom> {
+    names
+        .iter()
+        .filter_map(|n| imap_proto::Atom::new(*n).ok())
+        .collect()
+}
+
+/// Where the header ends in CRLF data (after the blank line).
+fn header_length(data: &[u8]) -> usize {
+    if data.starts_with(b"\r\n") {
+        return 2;
+    }
+    memchr::memmem::find(data, b"\r\n\r\n").map_or(data.len(), |i| i + 4)
+}
+
+/// The message with CRLF line ends; with `header_only`, only as far as the header needs
+/// (whole messages are read only when the body is asked for).
+pub(super) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    if header_only {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if memchr::memmem::find(&data, b"\n\r\n").is_some()
+                || memchr::memmem::find(&data, b"\n\n").is_some()
+                || data.starts_with(b"\r\n")
+                || data.starts_with(b"\n")
+            {
+                break;
+            }
+        }
+    } else {
+        file.read_to_end(&mut data)?;
+    }
+    Ok(mime::to_crlf(data))
+}

@@ -1,0 +1,318 @@
+//! The IMAP service (143 with STARTTLS, 993 with implicit TLS): drives
+//! `imap_proto::ServerSession`, logs users in against the account store, and serves their
+//! Maildir++ folders.
+//!
+//! Storage work runs in `block_in_place`, on this worker thread, as POP3 does: a session is
+//! one client, and the runtime moves its other tasks away meanwhile.
+
+mod mailbox;
+mod mime;
+mod search;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, UNIX_EPOCH};
+
+use imap_proto::{Atom, Code, Event, ServerSession, Status};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::conn::Conn;
+
+pub use mailbox::User;
+
+/// How often a session in IDLE looks for changes.
+const IDLE_POLL: Duration = Duration::from_millis(400);
+/// How often a session in IDLE says it is still there (NAT boxes drop silent connections).
+const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
+/// Output queued before it is written while producing a long response.
+pub(crate) const WRITE_BATCH: usize = 256 * 1024;
+
+pub struct ImapService {
+    pub config: Arc<Config>,
+    pub accounts: Accounts,
+    pub tls: TlsAcceptor,
+    pub connections: Arc<Semaphore>,
+    pub active: Arc<AtomicUsize>,
+}
+
+impl ImapService {
+    pub fn new(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: TlsAcceptor,
+        active: Arc<AtomicUsize>,
+    ) -> Self {
+        Self {
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            config,
+            accounts,
+            tls,
+            active,
+        }
+    }
+
+    /// The capabilities this server implements beyond what the session answers itself.
+    fn capabilities(&self) -> Vec<Atom> {
+        let mut caps: Vec<Atom> = [
+            "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+            "UIDPLUS",
+            "MOVE",
+            "CHILDREN",
+            "SPECIAL-USE",
+        ]
+        .into_iter()
+        .filter_map(|c| Atom::new(c).ok())
+        .collect();
+        caps.extend(
+            Atom::new(format!(
+                "APPENDLIMIT={}",
+                self.config.limits.max_message_size
+            ))
+            .ok(),
+        );
+        caps
+    }
+
+    fn session_config(&self, implicit_tls: bool, loopback: bool) -> imap_proto::Config {
+        let mut c = imap_proto::Config::new(format!("{} IMAP ready", self.config.hostname));
+        c.starttls = !implicit_tls;
+        c.implicit_tls = implicit_tls;
+        // Cleartext credentials never cross a network unless the admin allows it.
+        c.allow_plaintext_auth = loopback || self.config.imap.allow_plaintext_auth;
+        c.limits.timeout = Duration::from_secs(self.config.imap.timeout);
+        c.limits.timeout_before_auth = Duration::from_secs(self.config.imap.timeout_before_auth);
+        c.limits.max_auth_failures = self.config.imap.max_auth_failures;
+        c.limits.max_errors = self.config.limits.max_errors;
+        c.limits.max_append = self.config.limits.max_message_size;
+        c.limits.max_line = self.config.imap.max_line;
+        c.limits.max_literal = self.config.imap.max_literal;
+        c.capabilities = self.capabilities();
+        c.id = vec![("name".into(), "mailserver".into())];
+        c
+    }
+}
+
+/// Accepts IMAP (or, with `implicit_tls`, IMAPS) connections until shutdown is signalled.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<ImapService>,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let active = service.active.clone();
+    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
+        connection(stream, peer, service.clone(), implicit_tls, shutdown)
+    })
+    .await;
+}
+
+/// Writes what the session has queued.
+pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::io::Result<()> {
+    while let Some(out) = session.poll_output() {
+        conn.write_all(&out).await?;
+    }
+    conn.flush().await
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<ImapService>,
+    implicit_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Ok(_permit) = service.connections.clone().try_acquire_owned() else {
+        warn!(%peer, "too many IMAP connections, refusing");
+        let mut stream = stream;
+        let _ = stream
+            .write_all(b"* BYE [UNAVAILABLE] Too many connections\r\n")
+            .await;
+        return;
+    };
+    let mut conn = if implicit_tls {
+        match tokio::time::timeout(
+            crate::conn::TLS_HANDSHAKE_TIMEOUT,
+            service.tls.accept(stream),
+        )
+        .await
+        {
+            Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
+            Ok(Err(e)) => return info!(%peer, error = %e, "imaps handshake failed"),
+            Err(_) => return info!(%peer, "imaps handshake timed out"),
+        }
+    } else {
+        Conn::Plain(stream)
+    };
+    let mut session =
+        ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
+    let mut user: Option<User> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut start_tls = false;
+    let mut idling = false;
+    let mut last_keepalive = tokio::time::Instant::now();
+    let mut shutting_down = *shutdown.borrow();
+    info!(%peer, tls = implicit_tls, "imap connect");
+    let outcome: String = 'session: loop {
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::StartTls => start_tls = true,
+                Event::Login {
+                    authzid,
+                    username,
+                    password,
+                } => {
+                    let result = mailbox::login(
+                        &service,
+                        &username,
+                        authzid.as_deref(),
+                        password.into_inner(),
+                    )
+                    .await;
+                    match result {
+                        Ok(u) => {
+                            info!(%peer, user = %u.username, "imap login");
+                            user = Some(u);
+                            let _ = session.auth_finish(Ok(()));
+                        }
+                        Err((code, text)) => {
+                            info!(%peer, %username, reason = text, "imap login refused");
+                            let _ = session.auth_finish(Err((code, text)));
+                        }
+                    }
+                }
+                Event::Logout => {}
+                Event::Idle { .. } => {
+                    let _ = session.idle_accept();
+                    idling = true;
+                    last_keepalive = tokio::time::Instant::now();
+                    if let Some(u) = user.as_mut() {
+                        u.sync(&mut session, true);
+                    }
+                }
+                Event::IdleDone => {
+                    idling = false;
+                    if let Some(u) = user.as_mut() {
+                        u.sync(&mut session, true);
+                    }
+                    let _ = session.complete(Status::Ok, None, "IDLE terminated");
+                }
+                Event::Command { tag, command } => {
+                    let Some(u) = user.as_mut() else {
+                        let _ =
+                            session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
+                        continue;
+                    };
+                    let name = command.name();
+                    if let Err(e) = u.command(&mut session, &mut conn, command).await {
+                        break 'session format!("write error during {name} ({tag}): {e}");
+                    }
+                }
+                Event::AppendStart(head) => match user.as_mut() {
+                    Some(u) => u.append_start(&mut session, head),
+                    None => {
+                        let _ = session.reject_append(Some(Code::ServerBug), "Not logged in");
+                    }
+                },
+                Event::AppendChunk(chunk) => {
+                    if let Some(u) = user.as_mut() {
+                        u.append_chunk(&chunk);
+                    }
+                }
+                Event::AppendEnd => match user.as_mut() {
+                    Some(u) => u.append_end(&mut session).await,
+                    None => {
+                        let _ =
+                            session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
+                    }
+                },
+                Event::AppendAborted => {
+                    if let Some(u) = user.as_mut() {
+                        u.append_abort();
+                    }
+                }
+            }
+            if session.pending_output() >= WRITE_BATCH
+                && let Err(e) = flush(&mut session, &mut conn).await
+            {
+                break 'session format!("write error: {e}");
+            }
+        }
+        if session.pending_output() > 0 {
+            if let Err(e) = flush(&mut session, &mut conn).await {
+                break format!("write error: {e}");
+            }
+            continue;
+        }
+        if session.is_closed() {
+            break "closed".into();
+        }
+        if start_tls {
+            start_tls = false;
+            if let Err(reason) = conn.start_tls(&service.tls).await {
+                break reason;
+            }
+            let _ = session.tls_established();
+            continue;
+        }
+        if shutting_down {
+            session.shutdown();
+            continue;
+        }
+        let capacity = session.input_capacity().min(buf.len());
+        if capacity == 0 {
+            break "session stalled".into();
+        }
+        let timeout = session.timeout();
+        let idle_tick = async {
+            if idling {
+                tokio::time::sleep(IDLE_POLL).await
+            } else {
+                std::future::pending::<()>().await
+            }
+        };
+        tokio::select! {
+            read = tokio::time::timeout(timeout, conn.read(&mut buf[..capacity])) => match read {
+                Err(_) => session.handle_timeout(),
+                Ok(Ok(0)) => break "client closed".into(),
+                Ok(Ok(n)) => {
+                    if let Err(e) = session.receive(&buf[..n]) {
+                        break format!("protocol violation: {e}");
+                    }
+                }
+                Ok(Err(e)) => break format!("read error: {e}"),
+            },
+            () = idle_tick => {
+                if let Some(u) = user.as_mut() {
+                    u.sync(&mut session, true);
+                }
+                if last_keepalive.elapsed() >= IDLE_KEEPALIVE {
+                    last_keepalive = tokio::time::Instant::now();
+                    let _ = session.send(&imap_proto::Response::ok(None, "Still here"));
+                }
+            }
+            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
+        }
+    };
+    if let Some(u) = user.as_mut() {
+        u.append_abort();
+    }
+    let _ = conn.shutdown().await;
+    info!(%peer, %outcome, "imap disconnect");
+}
+
+/// Seconds since the epoch of a file time.
+pub(crate) fn unix_secs(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}

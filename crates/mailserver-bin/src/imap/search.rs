@@ -1,0 +1,325 @@
+//! SEARCH: evaluating search keys against the selected mailbox. Flag, size and UID keys use
+//! the view alone; date keys stat the file; text keys read the message once, lazily.
+
+use imap_proto::{Date, DateTime, SearchKey};
+
+use super::mailbox::{Selected, View, read_message};
+use super::{mime, unix_secs};
+
+struct Candidate<'a> {
+    seq: u32,
+    view: &'a View,
+    sel: &'a Selected,
+    content: Option<Vec<u8>>,
+}
+
+impl Candidate<'_> {
+    fn content(&mut self) -> &[u8] {
+        if self.content.is_none() {
+            let path = self.sel.maildir.message_path(&self.view.msg);
+            self.content = Some(read_message(&path, false).unwrap_or_default());
+        }
+        self.content.as_deref().unwrap_or(&[])
+    }
+
+    fn header_end(&mut self) -> usize {
+        let c = self.content();
+        if c.starts_with(b"\r\n") {
+            2
+        } else {
+            memchr::memmem::find(c, b"\r\n\r\n").map_or(c.len(), |i| i + 4)
+        }
+    }
+
+    fn header_values(&mut self, name: &str) -> Vec<String> {
+        let end = self.header_end();
+        let header = &self.content()[..end];
+        mime::fields(header)
+            .into_iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| decode_words(&v))
+            .collect()
+    }
+
+    fn internal_date(&self) -> Date {
+        let t = self
+            .sel
+            .maildir
+            .internal_date(&self.view.msg)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        DateTime::from_unix(unix_secs(t)).date
+    }
+
+    fn sent_date(&mut self) -> Option<Date> {
+        let v = self.header_values("Date").into_iter().next()?;
+        parse_header_date(&v)
+    }
+
+    fn has_keyword(&self, keyword: &str) -> bool {
+        self.sel
+            .keywords
+            .iter()
+            .find(|(_, k)| k.eq_ignore_ascii_case(keyword))
+            .is_some_and(|(i, _)| self.view.msg.has_flag(char::from(b'a' + *i as u8)))
+    }
+
+    fn matches(&mut self, key: &SearchKey) -> bool {
+        let flag = |c: char, v: &View| v.msg.has_flag(c);
+        match key {
+            SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
+            SearchKey::All => true,
+            SearchKey::Answered => flag('R', self.view),
+            SearchKey::Deleted => flag('T', self.view),
+            SearchKey::Draft => flag('D', self.view),
+            SearchKey::Flagged => flag('F', self.view),
+            SearchKey::Seen => flag('S', self.view),
+            SearchKey::Unanswered => !flag('R', self.view),
+            SearchKey::Undeleted => !flag('T', self.view),
+            SearchKey::Undraft => !flag('D', self.view),
+            SearchKey::Unflagged => !flag('F', self.view),
+            SearchKey::Unseen => !flag('S', self.view),
+            SearchKey::Recent => self.view.recent,
+            SearchKey::New => self.view.recent && !flag('S', self.view),
+            SearchKey::Old => !self.view.recent,
+            SearchKey::Keyword(k) => self.has_keyword(k.as_str()),
+            SearchKey::Unkeyword(k) => !self.has_keyword(k.as_str()),
+            SearchKey::Larger(n) => self.view.msg.vsize > *n,
+            SearchKey::Smaller(n) => self.view.msg.vsize < *n,
+            SearchKey::Uid(set) => {
+                let largest = self.sel.messages.last().map_or(0, |v| v.msg.uid);
+                set.contains(self.view.msg.uid, largest)
+            }
+            SearchKey::SequenceSet(set) => set.contains(self.seq, self.sel.messages.len() as u32),
+            SearchKey::Not(k) => !self.matches(k),
+            SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
+            SearchKey::Before(d) => self.internal_date() < *d,
+            SearchKey::On(d) => self.internal_date() == *d,
+            SearchKey::Since(d) => self.internal_date() >= *d,
+            SearchKey::SentBefore(d) => self.sent_date().is_some_and(|s| s < *d),
+            SearchKey::SentOn(d) => self.sent_date().is_some_and(|s| s == *d),
+            SearchKey::SentSince(d) => self.sent_date().is_some_and(|s| s >= *d),
+            SearchKey::From(s) => self.header_contains("From", s),
+            SearchKey::To(s) => self.header_contains("To", s),
+            SearchKey::Cc(s) => self.header_contains("Cc", s),
+            SearchKey::Bcc(s) => self.header_contains("Bcc", s),
+            SearchKey::Subject(s) => self.header_contains("Subject", s),
+            SearchKey::Header(name, s) => self.header_contains(name, s),
+            SearchKey::Body(s) => {
+                let end = self.header_end();
+                contains_ci(&self.content()[end..], s)
+            }
+            SearchKey::Text(s) => contains_ci(self.content(), s),
+        }
+    }
+
+    fn header_contains(&mut self, name: &str, needle: &str) -> bool {
+        let values = self.header_values(name);
+        if needle.is_empty() {
+            return !values.is_empty();
+        }
+        values.iter().any(|v| contains_ci(v.as_bytes(), needle))
+    }
+}
+
+/// Case-insensitive substring (ASCII case folding; other text must match exactly).
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return true;
+    }
+    if n.len() > hay.len() {
+        return false;
+    }
+    let lower: Vec<u8> = n.iter().map(u8::to_ascii_lowercase).collect();
+    let first = lower[0];
+    let upper_first = first.to_ascii_uppercase();
+    let mut i = 0;
+    while i + n.len() <= hay.len() {
+        let Some(pos) = memchr::memchr2(first, upper_first, &hay[i..=hay.len() - n.len()]) else {
+            return false;
+        };
+        let at = i + pos;
+        if hay[at..at + n.len()]
+            .iter()
+            .zip(&lower)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+/// Decodes RFC 2047 encoded words in UTF-8, US-ASCII and ISO-8859-1 (others stay encoded).
+pub fn decode_words(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, after) = rest.split_at(start);
+        let decoded = (|| {
+            let inner = &after[2..];
+            let (charset, inner) = inner.split_once('?')?;
+            let (enc, inner) = inner.split_once('?')?;
+            let end = inner.find("?=")?;
+            let payload = &inner[..end];
+            let bytes = match enc {
+                "B" | "b" => base64_decode(payload)?,
+                "Q" | "q" => q_decode(payload),
+                _ => return None,
+            };
+            let charset = charset
+                .split('*')
+                .next()
+                .unwrap_or(charset)
+                .to_ascii_lowercase();
+            let s = match charset.as_str() {
+                "utf-8" | "us-ascii" => String::from_utf8_lossy(&bytes).into_owned(),
+                "iso-8859-1" | "latin1" => bytes.iter().map(|&b| char::from(b)).collect(),
+                _ => return None,
+            };
+            Some((s, 2 + charset.len() + 1 + enc.len() + 1 + end + 2))
+        })();
+        match decoded {
+            Some((s, len)) => {
+                // Whitespace between adjacent encoded words is not part of the text.
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&s);
+                rest = &after[len.min(after.len())..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &after[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn q_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'_' => out.push(b' '),
+            b'=' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'='),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut bits = 0u32;
+    let mut n = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`); the time and
+/// zone are not needed for SENT* keys (RFC 9051 §6.4.4).
+fn parse_header_date(v: &str) -> Option<Date> {
+    let v = v.split_once(',').map_or(v, |(_, r)| r);
+    let mut words = v.split_whitespace();
+    let day: u8 = words.next()?.parse().ok()?;
+    let month = words.next()?.get(..3)?;
+    let month = imap_proto::types::MONTH_NAMES
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))? as u8
+        + 1;
+    let mut year: u16 = words.next()?.parse().ok()?;
+    if year < 50 {
+        year += 2000;
+    } else if year < 1000 {
+        year += 1900;
+    }
+    Some(Date { year, month, day })
+}
+
+/// The indices of messages matching `key`.
+pub(super) fn run(sel: &Selected, key: &SearchKey) -> Vec<usize> {
+    sel.messages
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.gone)
+        .filter(|(i, v)| {
+            Candidate {
+                seq: *i as u32 + 1,
+                view: v,
+                sel,
+                content: None,
+            }
+            .matches(key)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_words() {
+        assert_eq!(
+            decode_words(b"=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?B?S8O2bG4=?="),
+            "Grüße aus Köln"
+        );
+        assert_eq!(decode_words(b"=?utf-8?q?a?= =?utf-8?q?b?="), "ab");
+        assert_eq!(
+            decode_words(b"plain =?x-unknown?q?z?="),
+            "plain =?x-unknown?q?z?="
+        );
+    }
+
+    #[test]
+    fn dates_and_ci() {
+        assert_eq!(
+            parse_header_date("Tue, 1 Jul 2003 10:52:37 +0200"),
+            Some(Date {
+                year: 2003,
+                month: 7,
+                day: 1
+            })
+        );
+        assert!(contains_ci(b"Hello World", "WORLD"));
+        assert!(!contains_ci(b"Hello", "hello!"));
+    }
+}

@@ -1,0 +1,497 @@
+//! IMAP through the real binary, driven by clients we did not write: Python's imaplib (over
+//! STARTTLS and implicit TLS), curl, mbsync and mutt.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{Server, python, require};
+
+const DELIVER: &str = r#"
+import smtplib, sys
+port = int(sys.argv[1])
+s = smtplib.SMTP("127.0.0.1", port)
+s.sendmail("bob@example.org", ["alice@example.com"],
+    b"From: Bob Example <bob@example.org>\r\nTo: alice@example.com\r\nSubject: first\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\nMessage-ID: <one@example.org>\r\n\r\nhello world\r\n")
+s.sendmail("carol@example.org", ["alice@example.com"],
+    b"From: \"Carol, C.\" <carol@example.org>\r\nTo: alice@example.com, Team: x@example.net, y@example.net;\r\n"
+    b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+    b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nthe body text\r\n"
+    b"--b1\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n"
+    b"--b1--\r\n")
+s.sendmail("dave@example.org", ["alice@example.com"], b"Subject: third\r\n\r\nneedle in the body\r\n")
+s.quit()
+"#;
+
+const SESSION: &str = r#"
+import imaplib, json, ssl, sys
+port, mode = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+if mode == "imaps":
+    M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+else:
+    M = imaplib.IMAP4("127.0.0.1", port)
+    M.starttls(ssl_context=ctx)
+out = {}
+def d(x):
+    return [v.decode() if isinstance(v, bytes) else [p.decode(errors="replace") for p in v] if isinstance(v, tuple) else v for v in x]
+out["caps"] = sorted(M.capabilities)
+out["login"] = M.login("alice@example.com", "secret")[0]
+out["list"] = d(M.list('""', "*")[1])
+typ, data = M.select("INBOX")
+out["select"] = [typ, d(data)]
+out["uidvalidity"] = d(M.response("UIDVALIDITY")[1])
+out["envelope"] = d(M.fetch("2", "(ENVELOPE)")[1])
+out["bodystructure"] = d(M.fetch("2", "(BODYSTRUCTURE)")[1])
+out["sections"] = d(M.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[]<0.4>)")[1])
+out["flags_after_peek"] = d(M.fetch("2", "(FLAGS)")[1])
+out["full"] = d(M.fetch("1", "(UID RFC822.SIZE BODY[])")[1])
+out["flags_after_read"] = d(M.fetch("1", "(FLAGS)")[1])
+out["search_from"] = d(M.search(None, "FROM", "carol")[1])
+out["search_subject"] = d(M.search("UTF-8", "SUBJECT", "first")[1])
+out["search_body"] = d(M.uid("SEARCH", "BODY", "needle")[1])
+out["search_unseen"] = d(M.search(None, "UNSEEN")[1])
+out["search_sent"] = d(M.search(None, "SENTBEFORE", "1-Jan-2004")[1])
+out["store"] = d(M.store("3", "+FLAGS", "(\\Deleted $Important)")[1])
+out["copy"] = d(M.copy("1:2", "Archive")[1])
+out["move"] = [M.uid("MOVE", "2", "Trash")[0], d(M.untagged_responses.get("EXPUNGE", []))]
+out["copy_missing"] = M.copy("1", "Nope")[0]
+out["expunge"] = d(M.expunge()[1])
+out["after_expunge"] = d(M.fetch("1:*", "(UID FLAGS)")[1])
+out["append"] = d(M.append("Sent", "(\\Seen)", '"01-Jan-2020 10:00:00 +0100"', b"Subject: sent\r\n\r\nbody\r\n")[1])
+out["status"] = d(M.status("Sent", "(MESSAGES UIDNEXT UNSEEN SIZE)")[1])
+out["create"] = M.create("Projects.2024")[0]
+out["rename"] = M.rename("Projects.2024", "Projects.2025")[0]
+out["subscribe"] = M.subscribe("Projects.2025")[0]
+out["lsub"] = d(M.lsub('""', "Projects*")[1])
+out["delete"] = M.delete("Projects.2025")[0]
+out["list_after"] = d(M.list('""', "Proj*")[1])
+M.select("Sent", readonly=True)
+out["sent"] = d(M.fetch("1", "(FLAGS INTERNALDATE BODY[TEXT])")[1])
+out["logout"] = M.logout()[0]
+print(json.dumps(out))
+"#;
+
+fn session(server: &Server, mode: &str) -> serde_json::Value {
+    let port = if mode == "imaps" {
+        server.imaps_port
+    } else {
+        server.imap_port
+    };
+    let out = python(SESSION, &[&port.to_string(), mode]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+#[test]
+fn imaplib_over_starttls_and_imaps() {
+    for mode in ["starttls", "imaps"] {
+        let server = Server::start(&format!("imap-{mode}"), "");
+        python(DELIVER, &[&server.port.to_string()]);
+        let out = session(&server, mode);
+        let caps: Vec<String> = serde_json::from_value(out["caps"].clone()).unwrap();
+        for c in [
+            "IMAP4REV1",
+            "IDLE",
+            "UIDPLUS",
+            "MOVE",
+            "SPECIAL-USE",
+            "LITERAL+",
+            "SASL-IR",
+            "AUTH=PLAIN",
+            "AUTH=LOGIN",
+        ] {
+            assert!(
+                caps.contains(&c.to_owned()),
+                "{mode}: {c} missing from {caps:?}"
+            );
+        }
+        assert!(
+            !caps.contains(&"STARTTLS".to_owned()),
+            "no STARTTLS once in TLS: {caps:?}"
+        );
+        assert_eq!(out["login"], "OK");
+        let list = text(&out["list"]);
+        for f in [
+            "\\\\Sent) \\\".\\\" Sent",
+            "\\\\Drafts) \\\".\\\" Drafts",
+            "\\\\Trash) \\\".\\\" Trash",
+            "\\\\Junk) \\\".\\\" Junk",
+            "\\\\Archive) \\\".\\\" Archive",
+            "INBOX",
+        ] {
+            assert!(list.contains(f), "{mode}: {f} not in {list}");
+        }
+        assert_eq!(out["select"][0], "OK");
+        assert_eq!(out["select"][1][0], "3");
+        let env = text(&out["envelope"]);
+        assert!(env.contains(r#"=?utf-8?q?Gr=C3=BC=C3=9Fe?="#), "{env}");
+        assert!(
+            env.contains(r#"((\"Carol, C.\" NIL \"carol\" \"example.org\"))"#),
+            "{env}"
+        );
+        assert!(env.contains(r#"(NIL NIL \"Team\" NIL)(NIL NIL \"x\" \"example.net\")(NIL NIL \"y\" \"example.net\")(NIL NIL NIL NIL)"#), "{env}");
+        let bs = text(&out["bodystructure"]);
+        assert!(bs.contains(r#"(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 13 1 NIL NIL NIL NIL)"#), "{bs}");
+        assert!(bs.contains(r#"(\"application\" \"octet-stream\" (\"name\" \"a.bin\") NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL)"#), "{bs}");
+        assert!(
+            bs.contains(r#"\"mixed\" (\"boundary\" \"b1\") NIL NIL NIL"#),
+            "{bs}"
+        );
+        let sections = text(&out["sections"]);
+        assert!(sections.contains("the body text"), "{sections}");
+        assert!(
+            sections.contains("Content-Disposition: attachment"),
+            "{sections}"
+        );
+        assert!(
+            sections.contains(r#"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n"#),
+            "{sections}"
+        );
+        assert!(sections.contains(r#"BODY[]<0> {4}"#), "{sections}");
+        assert!(
+            !text(&out["flags_after_peek"]).contains("Seen"),
+            "PEEK must not set \\Seen"
+        );
+        let full = text(&out["full"]);
+        assert!(full.contains("hello world"), "{full}");
+        assert!(
+            text(&out["flags_after_read"]).contains("\\\\Seen"),
+            "BODY[] sets \\Seen"
+        );
+        assert_eq!(out["search_from"][0], "2");
+        assert_eq!(out["search_subject"][0], "1");
+        assert_eq!(out["search_body"][0], "3");
+        assert_eq!(out["search_unseen"][0], "2 3");
+        assert_eq!(out["search_sent"][0], "1");
+        assert!(
+            text(&out["store"]).contains("$Important"),
+            "{}",
+            out["store"]
+        );
+        assert!(text(&out["copy"]).contains("COPYUID"), "{}", out["copy"]);
+        assert_eq!(out["move"][0], "OK");
+        assert_eq!(out["copy_missing"], "NO");
+        assert_eq!(
+            out["expunge"][0], "2",
+            "message 3 became 2 after the MOVE: {}",
+            out["expunge"]
+        );
+        let after = text(&out["after_expunge"]);
+        assert!(
+            after.contains("UID 1 ") && !after.contains("UID 2 ") && !after.contains("UID 3 "),
+            "{after}"
+        );
+        assert!(
+            text(&out["append"]).contains("[APPENDUID "),
+            "{}",
+            out["append"]
+        );
+        assert!(
+            text(&out["status"]).contains("MESSAGES 1 UIDNEXT 2 UNSEEN 0 SIZE 23"),
+            "{}",
+            out["status"]
+        );
+        for k in ["create", "rename", "subscribe", "delete", "logout"] {
+            assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");
+        }
+        assert!(
+            text(&out["lsub"]).contains("Projects.2025"),
+            "{}",
+            out["lsub"]
+        );
+        let after = text(&out["list_after"]);
+        assert_eq!(after, "[null]", "no folder left under Projects");
+        let sent = text(&out["sent"]);
+        assert!(
+            sent.contains("01-Jan-2020 09:00:00 +0000") && sent.contains("\\\\Seen"),
+            "{sent}"
+        );
+        // The Maildir is Dovecot's: the copy sits in .Archive, the moved one in .Trash.
+        let md = server.maildir("alice@example.com");
+        assert_eq!(
+            std::fs::read_dir(md.join(".Archive/cur")).unwrap().count(),
+            2
+        );
+        assert_eq!(std::fs::read_dir(md.join(".Trash/cur")).unwrap().count(), 1);
+        assert!(
+            std::fs::read_to_string(md.join(".Trash/dovecot-uidlist"))
+                .unwrap()
+                .starts_with("3 V")
+        );
+    }
+}
+
+const IDLE: &str = r#"
+import imaplib, smtplib, sys, time, socket
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("alice@example.com", "secret")
+M.select("INBOX")
+tag = M._new_tag().decode()
+M.send(f"{tag} IDLE\r\n".encode())
+assert M.readline().startswith(b"+"), "no continuation"
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+sent = time.monotonic()
+s.sendmail("x@example.org", ["alice@example.com"], b"Subject: push\r\n\r\nnew mail\r\n")
+acked = time.monotonic()
+s.quit()
+M.sock.settimeout(5)
+line = M.readline()
+seen = time.monotonic()
+M.send(b"DONE\r\n")
+rest = b""
+while not rest.startswith(tag.encode()):
+    rest = M.readline()
+print(line.decode().strip(), "|", rest.decode().strip(), "|", round(seen - acked, 3))
+"#;
+
+#[test]
+fn idle_sees_smtp_delivery_within_a_second() {
+    let server = Server::start("imap-idle", "");
+    let out = python(
+        IDLE,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let parts: Vec<&str> = out.trim().split(" | ").collect();
+    assert_eq!(parts[0], "* 1 EXISTS", "{out}");
+    assert!(parts[1].ends_with("OK IDLE terminated"), "{out}");
+    let delay: f64 = parts[2].parse().unwrap();
+    assert!(delay < 1.0, "IDLE saw the delivery after {delay} s");
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--fail", "--max-time", "20"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn curl_imap_and_imaps() {
+    require("curl");
+    let server = Server::start("imap-curl", "");
+    python(DELIVER, &[&server.port.to_string()]);
+    let user = ["-u", "alice@example.com:secret"];
+    let list = curl(
+        &[
+            &user[..],
+            &[&format!("imap://127.0.0.1:{}/", server.imap_port)],
+        ]
+        .concat(),
+    );
+    assert!(list.contains("\\Sent") && list.contains("INBOX"), "{list}");
+    let body = curl(
+        &[
+            &user[..],
+            &[
+                "--ssl-reqd",
+                "-k",
+                &format!("imap://127.0.0.1:{}/INBOX;UID=1", server.imap_port),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        body.contains("hello world") && body.contains("Subject: first"),
+        "{body}"
+    );
+    let body = curl(
+        &[
+            &user[..],
+            &[
+                "-k",
+                &format!("imaps://127.0.0.1:{}/INBOX;UID=3", server.imaps_port),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(body.contains("needle in the body"), "{body}");
+    let search = curl(
+        &[
+            &user[..],
+            &[
+                "-k",
+                "-X",
+                "SEARCH FROM carol",
+                &format!("imaps://127.0.0.1:{}/INBOX", server.imaps_port),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(search.contains("* SEARCH 2"), "{search}");
+}
+
+fn mbsync(server: &Server, local: &std::path::Path, config_name: &str) -> String {
+    let config = server.dir.join(config_name);
+    std::fs::write(
+        &config,
+        format!(
+            "IMAPAccount test\nHost 127.0.0.1\nPort {port}\nUser alice@example.com\nPass secret\n\
+             SSLType IMAPS\nCertificateFile {cert}\nAuthMechs PLAIN\n\n\
+             IMAPStore remote\nAccount test\n\n\
+             MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n\
+             Channel all\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\n\
+             SyncState *\nSync All\n",
+            port = server.imaps_port,
+            cert = server.dir.join("data/tls/cert.pem").display(),
+            local = local.display(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new("mbsync")
+        .args(["-c", config.to_str().unwrap(), "-V", "all"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "mbsync failed:\n{text}\nserver log:\n{}",
+        server.log()
+    );
+    text
+}
+
+/// Every message file under a Maildir tree, by path relative to it.
+fn tree(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.parent()
+                    .and_then(|p| p.file_name())
+                    .and_then(|n| n.to_str()),
+                Some("cur" | "new")
+            ) {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    ["cur", "new"]
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(dir.join(d))
+                .map(|r| r.count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn mbsync_two_way_then_incremental() {
+    require("mbsync");
+    let server = Server::start("imap-mbsync", "");
+    python(DELIVER, &[&server.port.to_string()]);
+    let local = server.dir.join("local");
+    std::fs::create_dir_all(&local).unwrap();
+
+    // Full sync: the server's INBOX and its default folders arrive locally.
+    mbsync(&server, &local, "mbsyncrc");
+    assert_eq!(count_files(&local.join("INBOX")), 3);
+    for folder in ["Sent", "Drafts", "Trash", "Junk", "Archive"] {
+        assert!(
+            local.join(folder).join("cur").is_dir(),
+            "{folder} not created locally"
+        );
+    }
+
+    // Local changes: a new folder with a message, a draft, a message flagged and one deleted.
+    let write = |dir: &std::path::Path, name: &str, body: &str| {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(dir.join("cur").join(name), body).unwrap();
+    };
+    write(
+        &local.join("Projects"),
+        "1700000000.1_1.local:2,S",
+        "Subject: plan\r\n\r\nlocal folder message\r\n",
+    );
+    write(
+        &local.join("Drafts"),
+        "1700000000.2_1.local:2,D",
+        "Subject: draft\r\n\r\nunfinished\r\n",
+    );
+    let inbox = local.join("INBOX");
+    let mut names: Vec<_> = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(inbox.join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let flag = |p: &std::path::Path, flags: &str| {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        let base = name.split(":2,").next().unwrap();
+        let to = inbox.join("cur").join(format!("{base}:2,{flags}"));
+        std::fs::rename(p, &to).unwrap();
+        to
+    };
+    let _ = flag(&names[0], "FS");
+    let _ = flag(&names[1], "ST");
+
+    // Server-side change meanwhile: one more message over SMTP.
+    python(
+        r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("x@example.org", ["alice@example.com"], b"Subject: fourth\r\n\r\nlate\r\n")
+s.quit()
+"#,
+        &[&server.port.to_string()],
+    );
+
+    let out = mbsync(&server, &local, "mbsyncrc");
+    let md = server.maildir("alice@example.com");
+    // The trashed message was expunged on the server, the new one arrived here.
+    assert_eq!(count_files(&md), 3, "{out}");
+    assert_eq!(count_files(&local.join("INBOX")), 3, "{out}");
+    let server_names: Vec<String> = std::fs::read_dir(md.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        server_names.iter().any(|n| n.ends_with(":2,FS")),
+        "flag not pushed: {server_names:?}"
+    );
+    assert_eq!(count_files(&md.join(".Projects")), 1, "{out}");
+    assert!(md.join(".Projects/maildirfolder").exists());
+    let drafts: Vec<String> = std::fs::read_dir(md.join(".Drafts/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        drafts.len() == 1 && drafts[0].ends_with(":2,D"),
+        "{drafts:?}"
+    );
+
+    // A third run with nothing changed renames, adds or removes nothing on either side.
+    let before = (tree(&md), tree(&local));
+    let out = mbsync(&server, &local, "mbsyncrc");
+    assert_eq!((tree(&md), tree(&local)), before, "{out}");
+}
