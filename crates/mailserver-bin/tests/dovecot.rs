@@ -46,10 +46,6 @@ fn curl(url: &str, extra: &[&str]) -> Vec<u8> {
 fn dovecot_reads_what_we_delivered() {
     require("dovecot");
     require("curl");
-    assert!(
-        running_as_root(),
-        "this test starts a private Dovecot, which must be started as root; run ./scripts/test as root (CI does)"
-    );
     let server = Server::start("dovecot", "");
     let script = r#"
 import smtplib, sys
@@ -73,52 +69,7 @@ s.quit()
         .map(|n| std::fs::read(maildir.join("new").join(n)).unwrap())
         .collect();
 
-    // Dovecot will not serve mail as root; give the tree to an unprivileged owner, as an
-    // installation's vmail user would own it.
-    let mail_root = server.dir.join("data/mail");
-    assert!(
-        Command::new("chown")
-            .args(["-R", "nobody:nogroup", mail_root.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let dir = server.dir.join("dovecot");
-    std::fs::create_dir_all(dir.join("run")).unwrap();
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let (imap, pop3) = (free_port(), free_port());
-    let config = dir.join("dovecot.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap pop3\n\
-             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain\n\
-             mail_location = maildir:{m}/%d/%n\n\
-             passdb {{\n driver = static\n args = password=secret\n}}\n\
-             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={m}/%d/%n\n}}\n\
-             service imap-login {{\n inet_listener imap {{\n port = {imap}\n }}\n inet_listener imaps {{\n port = 0\n }}\n}}\n\
-             service pop3-login {{\n inet_listener pop3 {{\n port = {pop3}\n }}\n inet_listener pop3s {{\n port = 0\n }}\n}}\n",
-            d = dir.display(),
-            m = mail_root.display(),
-        ),
-    )
-    .unwrap();
-    assert!(
-        Command::new("dovecot")
-            .args(["-c", config.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let _dovecot = Dovecot { config };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", pop3)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "dovecot did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (_dovecot, imap, pop3) = start_dovecot(&server);
 
     // POP3 LIST sizes are the W= sizes in our file names.
     let list = String::from_utf8(curl(&format!("pop3://127.0.0.1:{pop3}/"), &[])).unwrap();
@@ -166,4 +117,133 @@ fn running_as_root() -> bool {
         .output()
         .map(|o| o.stdout == b"0\n")
         .unwrap_or(false)
+}
+
+/// A private Dovecot on the server's mail root, with every password "secret". Dovecot will not
+/// serve mail as root, so the tree goes to an unprivileged owner, as an installation's vmail
+/// user would own it.
+fn start_dovecot(server: &Server) -> (Dovecot, u16, u16) {
+    assert!(
+        running_as_root(),
+        "this test starts a private Dovecot, which must be started as root; run ./scripts/test as root (CI does)"
+    );
+    let mail_root = server.dir.join("data/mail");
+    assert!(
+        Command::new("chown")
+            .args(["-R", "nobody:nogroup", mail_root.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dir = server.dir.join("dovecot");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let (imap, pop3) = (free_port(), free_port());
+    let config = dir.join("dovecot.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap pop3\n\
+             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain\n\
+             mail_location = maildir:{m}/%d/%n\n\
+             passdb {{\n driver = static\n args = password=secret\n}}\n\
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={m}/%d/%n\n}}\n\
+             service imap-login {{\n inet_listener imap {{\n port = {imap}\n }}\n inet_listener imaps {{\n port = 0\n }}\n}}\n\
+             service pop3-login {{\n inet_listener pop3 {{\n port = {pop3}\n }}\n inet_listener pop3s {{\n port = 0\n }}\n}}\n",
+            d = dir.display(),
+            m = mail_root.display(),
+        ),
+    )
+    .unwrap();
+    assert!(
+        Command::new("dovecot")
+            .args(["-c", config.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dovecot = Dovecot { config };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", pop3)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dovecot did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    (dovecot, imap, pop3)
+}
+
+/// Fills alice's mailbox through an IMAP server: folders (one with a non-ASCII name), messages
+/// with flags and keywords, and expunged UIDs so the UID sequence has gaps.
+const FILL: &str = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+for name in ["Projects", "&AMQ-rger", "Projects.Q1"]:
+    assert M.create(name)[0] == "OK", name
+    M.subscribe(name)
+for i in range(6):
+    M.append("INBOX", None, None, f"Subject: inbox {i}\r\nMessage-ID: <i{i}@x>\r\n\r\nbody {i}\r\n".encode())
+for i in range(3):
+    M.append("&AMQ-rger", "(\\Seen)", None, f"Subject: other {i}\r\n\r\nx\r\n".encode())
+M.select("INBOX")
+M.store("1", "+FLAGS", "(\\Seen \\Flagged $Label1)")
+M.store("3", "+FLAGS", "(\\Answered Work)")
+M.store("2,4", "+FLAGS", "(\\Deleted)")
+M.expunge()
+M.select("&AMQ-rger")
+M.store("2", "+FLAGS", "(\\Deleted)")
+M.expunge()
+M.logout()
+"#;
+
+/// What a client caches per folder: UIDVALIDITY, UIDNEXT, and each UID's flags.
+const SNAPSHOT: &str = r#"
+import imaplib, json, re, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+out = {"lsub": sorted(l.decode().rsplit(" ", 1)[1] for l in M.lsub('""', "*")[1] if l)}
+for box in ["INBOX", "Projects", "&AMQ-rger", "Projects.Q1"]:
+    typ, _ = M.select(box, readonly=True)
+    assert typ == "OK", box
+    st = M.status(box, "(UIDVALIDITY UIDNEXT MESSAGES)")[1][0].decode()
+    msgs = []
+    typ, data = M.uid("FETCH", "1:*", "(FLAGS)")
+    for item in data:
+        if not item:
+            continue
+        line = item.decode()
+        uid = int(re.search(r"UID (\d+)", line).group(1))
+        flags = sorted(f for f in re.search(r"FLAGS \(([^)]*)\)", line).group(1).split() if f != "\\Recent")
+        msgs.append([uid, flags])
+    pairs = re.search(r"\(([^)]*)\)", st).group(1).split()
+    out[box] = {"status": dict(zip(pairs[::2], pairs[1::2])), "messages": sorted(msgs)}
+M.logout()
+print(json.dumps(out, sort_keys=True))
+"#;
+
+#[test]
+fn a_dovecot_maildir_keeps_its_uids_and_flags_when_we_serve_it() {
+    require("dovecot");
+    let server = Server::start("dovecot-migration", "");
+    let (dovecot, imap, _) = start_dovecot(&server);
+    python(FILL, &[&imap.to_string()]);
+    let theirs = python(SNAPSHOT, &[&imap.to_string()]);
+    drop(dovecot);
+
+    let ours = python(SNAPSHOT, &[&server.imap_port.to_string()]);
+    let parsed: serde_json::Value = serde_json::from_str(&ours).unwrap();
+    assert_eq!(
+        parsed["INBOX"]["messages"].as_array().map(Vec::len),
+        Some(4),
+        "{ours}"
+    );
+    assert!(ours.contains("$Label1") && ours.contains("Work"), "{ours}");
+    assert_eq!(ours, theirs, "a client would re-download or lose flags");
+    // The folders are Dovecot's on-disk names.
+    let md = server.maildir("alice@example.com");
+    assert!(md.join(".&AMQ-rger/dovecot-uidlist").exists());
+    assert!(md.join(".Projects.Q1/cur").is_dir());
 }

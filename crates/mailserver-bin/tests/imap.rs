@@ -495,3 +495,64 @@ s.quit()
     let out = mbsync(&server, &local, "mbsyncrc");
     assert_eq!((tree(&md), tree(&local)), before, "{out}");
 }
+
+#[test]
+fn mutt_sends_in_batch_mode_and_files_the_copy_over_imap() {
+    require("mutt");
+    let server = Server::start("imap-mutt", "");
+    let home = server.dir.join("mutt-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("muttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set from=\"Alice <alice@example.com>\"\n\
+             set smtp_url=\"smtp://127.0.0.1:{smtp}/\"\n\
+             set folder=\"imap://alice%40example.com@127.0.0.1:{imap}/\"\n\
+             set imap_pass=\"secret\"\n\
+             set ssl_starttls=no\nset ssl_force_tls=no\n\
+             set record=\"=Sent\"\nset copy=yes\n\
+             set header_cache=\"\"\nset message_cachedir=\"\"\n",
+            smtp = server.port,
+            imap = server.imap_port,
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("mutt")
+        .args(["-n", "-F", rc.to_str().unwrap()])
+        .args(["-s", "from mutt", "--", "bob@example.com"])
+        .env("HOME", &home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sent by mutt in batch mode\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "mutt failed: {}{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    let inbox = server.messages("bob@example.com");
+    assert_eq!(inbox.len(), 1);
+    assert!(String::from_utf8_lossy(&inbox[0]).contains("sent by mutt in batch mode"));
+    // The Fcc went to alice's Sent folder by IMAP APPEND, marked as read.
+    let sent = server.maildir("alice@example.com").join(".Sent/cur");
+    let files: Vec<_> = std::fs::read_dir(&sent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{}", server.log());
+    assert!(files[0].to_str().unwrap().ends_with(":2,S"), "{files:?}");
+    let copy = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(copy.contains("Subject: from mutt") && copy.contains("sent by mutt in batch mode"));
+}
