@@ -877,14 +877,14 @@ impl ServerSession {
             Command::Capability => {
                 let caps = self.capabilities();
                 self.push(&Response::Capability(caps));
-                self.tagged(&tag, Status::Ok, None, "Capability completed");
+                self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
             }
             Command::Logout => {
                 self.push(&Response::Bye {
                     code: None,
                     text: Text::lossy("Logging out"),
                 });
-                self.tagged(&tag, Status::Ok, None, "Logout completed");
+                self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
                 self.close();
                 self.events.push_back(Event::Logout);
             }

@@ -1,0 +1,268 @@
+//! Known-answer transcripts: the RFC 3501, RFC 2177 and RFC 4959 examples, replayed against
+//! the session turn by turn, whole, and byte by byte, with a scripted embedder answering.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use bytes::Bytes;
+use imap_proto::{
+    Address, BodyExtension, BodyFields, BodyStructure, Code, Command, Date, DateTime, FetchAttr,
+    FetchValue, Flag, Mailbox, Response, SearchKey, SeqNumber, SequenceSet, SinglePart, Status,
+    StatusItem,
+};
+use support::{Answer, Feed, config, plain_ok, replay};
+
+fn transcript(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/transcripts/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn b(s: &str) -> Option<Bytes> {
+    Some(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn addr(name: Option<&str>, mailbox: &str, host: &str) -> Address {
+    Address {
+        name: name.and_then(b),
+        adl: None,
+        mailbox: b(mailbox),
+        host: b(host),
+    }
+}
+
+fn system_flags() -> Vec<Flag> {
+    ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
+        .iter()
+        .map(|f| Flag::parse(f).unwrap())
+        .collect()
+}
+
+fn select(exists: u32, recent: u32, unseen: Option<u32>) -> Answer {
+    let mut out = vec![Response::Exists(exists), Response::Flags(system_flags())];
+    out.push(Response::Recent(recent));
+    if let Some(n) = unseen {
+        out.push(Response::ok(
+            Some(Code::Unseen(n)),
+            &format!("Message {n} is the first unseen message"),
+        ));
+    }
+    out.push(Response::ok(
+        Some(Code::UidValidity(3857529045)),
+        "UIDs valid",
+    ));
+    (
+        out,
+        Status::Ok,
+        Some(Code::ReadWrite),
+        "SELECT completed".into(),
+    )
+}
+
+/// The mailbox of RFC 3501 §8.
+fn rfc3501_server(command: &Command) -> Answer {
+    match command {
+        Command::Select(m) if m.is_inbox() => select(18, 2, Some(17)),
+        Command::Fetch { attributes, .. } if attributes.contains(&FetchAttr::Envelope) => {
+            assert_eq!(
+                attributes,
+                &[
+                    FetchAttr::Flags,
+                    FetchAttr::InternalDate,
+                    FetchAttr::Rfc822Size,
+                    FetchAttr::Envelope,
+                    FetchAttr::Body
+                ],
+                "FULL expands as RFC 3501 §6.4.5 says"
+            );
+            let gray = vec![addr(Some("Terry Gray"), "gray", "cac.washington.edu")];
+            let envelope = imap_proto::Envelope {
+                date: b("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)"),
+                subject: b("IMAP4rev1 WG mtg summary and minutes"),
+                from: gray.clone(),
+                sender: gray.clone(),
+                reply_to: gray,
+                to: vec![addr(None, "imap", "cac.washington.edu")],
+                cc: vec![
+                    addr(None, "minutes", "CNRI.Reston.VA.US"),
+                    addr(Some("John Klensin"), "KLENSIN", "MIT.EDU"),
+                ],
+                bcc: Vec::new(),
+                in_reply_to: None,
+                message_id: b("<B27397-0100000@cac.washington.edu>"),
+            };
+            let body = BodyStructure::Single {
+                media_type: "TEXT".into(),
+                subtype: "PLAIN".into(),
+                fields: BodyFields {
+                    params: vec![("CHARSET".into(), "US-ASCII".into())],
+                    id: None,
+                    description: None,
+                    encoding: "7BIT".into(),
+                    size: 3028,
+                },
+                specific: SinglePart::Text { lines: 92 },
+                extension: BodyExtension::default(),
+            };
+            let date = DateTime {
+                date: Date {
+                    year: 1996,
+                    month: 7,
+                    day: 17,
+                },
+                hour: 2,
+                minute: 44,
+                second: 25,
+                zone_minutes: -7 * 60,
+            };
+            let items = vec![
+                FetchValue::Flags(vec![Flag::parse("\\Seen").unwrap()]),
+                FetchValue::InternalDate(date),
+                FetchValue::Rfc822Size(4286),
+                FetchValue::Envelope(Box::new(envelope)),
+                FetchValue::Body(Box::new(body)),
+            ];
+            let fetch = Response::Fetch { seq: 12, items };
+            (vec![fetch], Status::Ok, None, "FETCH completed".into())
+        }
+        Command::Fetch { attributes, .. } => {
+            let FetchAttr::BodySection { section, .. } = &attributes[0] else {
+                panic!("{attributes:?}")
+            };
+            let items = vec![FetchValue::BodySection {
+                section: section.clone(),
+                origin: None,
+                data: b("Subject: IMAP4rev1 WG mtg summary and minutes\r\n"),
+            }];
+            let fetch = Response::Fetch { seq: 12, items };
+            (vec![fetch], Status::Ok, None, "FETCH completed".into())
+        }
+        Command::Store { flags, .. } => {
+            assert_eq!(flags, &[Flag::parse("\\Deleted").unwrap()]);
+            let mut now = vec![Flag::parse("\\Seen").unwrap()];
+            now.extend(flags.iter().cloned());
+            let fetch = Response::Fetch {
+                seq: 12,
+                items: vec![FetchValue::Flags(now)],
+            };
+            (vec![fetch], Status::Ok, None, "+FLAGS completed".into())
+        }
+        other => plain_ok(other),
+    }
+}
+
+#[test]
+fn rfc3501_sample_connection() {
+    let h = replay(
+        &transcript("rfc3501_example"),
+        config(),
+        rfc3501_server,
+        &[Feed::Whole(0)],
+    );
+    assert!(h.session.is_closed());
+}
+
+/// The answers of RFC 3501 §6's examples.
+fn rfc3501_commands(command: &Command) -> Answer {
+    match command {
+        Command::Login { username, .. } => panic!("LOGIN is an event, not a command: {username}"),
+        Command::Create { mailbox, .. } => {
+            assert_eq!(mailbox, &Mailbox::new("owatagusiam/"));
+            plain_ok(command)
+        }
+        Command::List {
+            reference,
+            patterns,
+            ..
+        } if reference.is_empty() && patterns == &[String::new()] => {
+            let list = Response::List {
+                attributes: vec![imap_proto::Atom::new("Noselect").unwrap()],
+                delimiter: Some('.'),
+                mailbox: String::new(),
+                lsub: false,
+            };
+            (vec![list], Status::Ok, None, "LIST completed".into())
+        }
+        Command::Status { mailbox, items } => {
+            assert_eq!(items, &[StatusItem::UidNext, StatusItem::Messages]);
+            let status = Response::Status {
+                mailbox: mailbox.as_str().into(),
+                items: vec![(StatusItem::Messages, 231), (StatusItem::UidNext, 44292)],
+            };
+            (vec![status], Status::Ok, None, "STATUS completed".into())
+        }
+        Command::Search { criteria, .. } => {
+            let SearchKey::And(keys) = criteria else {
+                panic!("{criteria:?}")
+            };
+            assert_eq!(keys.len(), 3);
+            assert_eq!(keys[0], SearchKey::Flagged);
+            assert_eq!(
+                keys[2],
+                SearchKey::Not(Box::new(SearchKey::From("Smith".into())))
+            );
+            let search = Response::Search(vec![2, 84, 882]);
+            (vec![search], Status::Ok, None, "SEARCH completed".into())
+        }
+        Command::Fetch { uid: true, set, .. } => {
+            assert_eq!(
+                set,
+                &SequenceSet::new(vec![(SeqNumber::Value(4827313), SeqNumber::Value(4828442))])
+                    .unwrap()
+            );
+            let fetch = Response::Fetch {
+                seq: 23,
+                items: vec![
+                    FetchValue::Flags(vec![Flag::parse("\\Seen").unwrap()]),
+                    FetchValue::Uid(4827313),
+                ],
+            };
+            (vec![fetch], Status::Ok, None, "UID FETCH completed".into())
+        }
+        other => plain_ok(other),
+    }
+}
+
+#[test]
+fn rfc3501_command_examples_with_synchronising_literals() {
+    let h = replay(
+        &transcript("rfc3501_commands"),
+        config(),
+        rfc3501_commands,
+        &[],
+    );
+    assert_eq!(
+        h.appended,
+        vec![b"Subject: afternoon meet\r\n\r\n".to_vec()]
+    );
+}
+
+fn idle_server(command: &Command) -> Answer {
+    match command {
+        Command::Select(_) => {
+            let (mut out, status, code, text) = select(3, 0, None);
+            out.swap(0, 1);
+            (out, status, code, text)
+        }
+        other => plain_ok(other),
+    }
+}
+
+#[test]
+fn rfc2177_idle_with_sasl_ir_login() {
+    let h = replay(
+        &transcript("rfc2177_idle"),
+        config(),
+        idle_server,
+        &[Feed::Whole(0)],
+    );
+    assert!(h.events.contains(&"IdleDone".to_owned()));
+}
+
+#[test]
+fn rfc3501_starttls_starts_over() {
+    let h = replay(&transcript("rfc3501_starttls"), config(), plain_ok, &[]);
+    assert!(h.session.is_tls());
+}
