@@ -1,0 +1,503 @@
+//! Properties: command round trips through the client encoder and the parser, the session's
+//! indifference to how input is split, and responses whose strings (quoted or literal) read
+//! back as written.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use bytes::Bytes;
+use imap_proto::{
+    Address, Atom, Command, Date, DateTime, Envelope, FetchAttr, FetchValue, Flag, Mailbox,
+    Response, SearchKey, Secret, Section, SectionText, SeqNumber, SequenceSet, StatusItem,
+    StoreMode, Tag, parse_command,
+};
+use proptest::prelude::*;
+use support::{Harness, config, plain_ok};
+
+fn atom() -> impl Strategy<Value = Atom> {
+    "[A-Za-z0-9$_-]{1,12}".prop_map(|s| Atom::new(s).unwrap())
+}
+
+/// Any text, including quotes, backslashes, CR/LF and non-ASCII: the encoder must choose.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9.]{1,10}",
+        "[ -~]{0,20}",
+        "[ -~\r\n\u{e4}\u{20ac}]{0,20}",
+    ]
+}
+
+fn mailbox() -> impl Strategy<Value = Mailbox> {
+    prop_oneof![
+        Just(Mailbox::new("INBOX")),
+        "[A-Za-z0-9 &.\u{e4}\u{65e5}\"\\\\]{1,16}".prop_map(Mailbox::new),
+    ]
+}
+
+fn flag() -> impl Strategy<Value = Flag> {
+    prop_oneof![
+        Just(Flag::Seen),
+        Just(Flag::Answered),
+        Just(Flag::Flagged),
+        Just(Flag::Deleted),
+        Just(Flag::Draft),
+        "[A-Za-z$][A-Za-z0-9_]{0,10}".prop_map(|k| Flag::parse(&k).unwrap()),
+    ]
+}
+
+fn seq_set() -> impl Strategy<Value = SequenceSet> {
+    let n = prop_oneof![
+        (1..u32::MAX).prop_map(SeqNumber::Value),
+        Just(SeqNumber::Largest)
+    ];
+    prop::collection::vec((n.clone(), n), 1..4).prop_map(|r| SequenceSet::new(r).unwrap())
+}
+
+fn date() -> impl Strategy<Value = Date> {
+    (1..=9999u16, 1..=12u8, 1..=28u8).prop_map(|(year, month, day)| Date { year, month, day })
+}
+
+fn date_time() -> impl Strategy<Value = DateTime> {
+    (date(), 0..24u8, 0..60u8, 0..=60u8, -720..=840i16).prop_map(
+        |(date, hour, minute, second, zone)| DateTime {
+            date,
+            hour,
+            minute,
+            second,
+            zone_minutes: zone,
+        },
+    )
+}
+
+fn search_key() -> impl Strategy<Value = SearchKey> {
+    let leaf = prop_oneof![
+        Just(SearchKey::All),
+        Just(SearchKey::Seen),
+        Just(SearchKey::Unseen),
+        Just(SearchKey::Deleted),
+        Just(SearchKey::Recent),
+        text().prop_map(SearchKey::From),
+        text().prop_map(SearchKey::Subject),
+        text().prop_map(SearchKey::Body),
+        ("[A-Za-z-]{1,10}", text()).prop_map(|(n, v)| SearchKey::Header(n, v)),
+        atom().prop_map(SearchKey::Keyword),
+        (0..=i64::MAX as u64).prop_map(SearchKey::Larger),
+        date().prop_map(SearchKey::Since),
+        date().prop_map(SearchKey::SentBefore),
+        seq_set().prop_map(SearchKey::Uid),
+        seq_set().prop_map(SearchKey::SequenceSet),
+    ];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|k| SearchKey::Not(Box::new(k))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| SearchKey::Or(Box::new(a), Box::new(b))),
+            prop::collection::vec(inner, 1..3).prop_map(SearchKey::And),
+        ]
+    })
+}
+
+fn section() -> impl Strategy<Value = Section> {
+    let names = prop::collection::vec("[A-Za-z-]{1,12}", 1..4);
+    (
+        prop::collection::vec(1..20u32, 0..3),
+        prop_oneof![
+            Just(None),
+            Just(Some(SectionText::Header)),
+            Just(Some(SectionText::Text)),
+            names
+                .clone()
+                .prop_map(|n| Some(SectionText::HeaderFields(n))),
+            names.prop_map(|n| Some(SectionText::HeaderFieldsNot(n))),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(part, text, mime)| {
+            let text = if mime && !part.is_empty() {
+                Some(SectionText::Mime)
+            } else {
+                text
+            };
+            Section { part, text }
+        })
+}
+
+fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
+    prop_oneof![
+        Just(FetchAttr::Envelope),
+        Just(FetchAttr::Flags),
+        Just(FetchAttr::InternalDate),
+        Just(FetchAttr::Rfc822Size),
+        Just(FetchAttr::Uid),
+        Just(FetchAttr::Body),
+        Just(FetchAttr::BodyStructure),
+        (
+            any::<bool>(),
+            section(),
+            proptest::option::of((any::<u32>(), 1..u32::MAX))
+        )
+            .prop_map(|(peek, section, partial)| FetchAttr::BodySection {
+                peek,
+                section,
+                partial
+            }),
+    ]
+}
+
+fn status_items() -> impl Strategy<Value = Vec<StatusItem>> {
+    prop::collection::vec(
+        prop_oneof![
+            Just(StatusItem::Messages),
+            Just(StatusItem::UidNext),
+            Just(StatusItem::UidValidity),
+            Just(StatusItem::Unseen),
+            Just(StatusItem::Size),
+        ],
+        1..4,
+    )
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let uid = any::<bool>();
+    prop_oneof![
+        Just(Command::Capability),
+        Just(Command::Noop),
+        Just(Command::Idle),
+        Just(Command::Expunge),
+        (
+            "[A-Z0-9-]{1,12}",
+            proptest::option::of("[A-Za-z0-9+/]{1,20}={0,2}")
+        )
+            .prop_map(|(mechanism, ir)| Command::Authenticate {
+                mechanism,
+                initial_response: ir.map(Secret::new)
+            }),
+        (text(), text()).prop_map(|(username, p)| Command::Login {
+            username,
+            password: Secret::new(p)
+        }),
+        prop::collection::vec("[A-Z0-9=+-]{1,10}", 1..3)
+            .prop_map(|c| Command::Enable(c.into_iter().map(|a| Atom::new(a).unwrap()).collect())),
+        proptest::option::of(prop::collection::vec(
+            (text(), proptest::option::of(text())),
+            0..3
+        ))
+        .prop_map(Command::Id),
+        mailbox().prop_map(Command::Select),
+        mailbox().prop_map(Command::Examine),
+        (mailbox(), prop::collection::vec(atom(), 0..2)).prop_map(|(mailbox, special_use)| {
+            Command::Create {
+                mailbox,
+                special_use,
+            }
+        }),
+        (mailbox(), mailbox()).prop_map(|(from, to)| Command::Rename { from, to }),
+        (
+            text(),
+            prop::collection::vec("[A-Za-z0-9%*.\u{e4} ]{0,10}", 1..3),
+            any::<bool>(),
+            any::<bool>(),
+            prop_oneof![Just(Vec::new()), status_items()],
+        )
+            .prop_map(
+                |(reference, patterns, sub, special, status)| Command::List {
+                    reference,
+                    patterns,
+                    subscribed_only: sub,
+                    lsub: false,
+                    return_special_use: special,
+                    return_status: status,
+                }
+            ),
+        (text(), "[A-Za-z0-9%*.]{0,10}").prop_map(|(reference, pattern)| Command::List {
+            reference,
+            patterns: vec![pattern],
+            subscribed_only: true,
+            lsub: true,
+            return_special_use: false,
+            return_status: Vec::new(),
+        }),
+        (mailbox(), status_items()).prop_map(|(mailbox, items)| Command::Status { mailbox, items }),
+        (
+            mailbox(),
+            prop::collection::vec(flag(), 0..3),
+            proptest::option::of(date_time()),
+            prop::collection::vec(any::<u8>(), 0..200)
+        )
+            .prop_map(|(mailbox, flags, date, m)| Command::Append {
+                mailbox,
+                flags,
+                date,
+                message: Bytes::from(m)
+            }),
+        seq_set().prop_map(Command::UidExpunge),
+        (
+            uid.clone(),
+            proptest::option::of("[A-Z0-9-]{1,10}"),
+            search_key(),
+            proptest::option::of(prop::collection::vec(
+                "(MIN|MAX|ALL|COUNT)".prop_map(|a| Atom::new(a).unwrap()),
+                0..3
+            ))
+        )
+            .prop_filter("an empty AND is not a key", |(_, _, k, _)| !empty_and(k))
+            .prop_map(|(uid, charset, criteria, return_options)| Command::Search {
+                uid,
+                charset,
+                criteria,
+                return_options
+            }),
+        (
+            uid.clone(),
+            seq_set(),
+            prop::collection::vec(fetch_attr(), 1..4)
+        )
+            .prop_map(|(uid, set, attributes)| Command::Fetch {
+                uid,
+                set,
+                attributes
+            }),
+        (
+            uid.clone(),
+            seq_set(),
+            prop_oneof![
+                Just(StoreMode::Replace),
+                Just(StoreMode::Add),
+                Just(StoreMode::Remove)
+            ],
+            any::<bool>(),
+            prop::collection::vec(flag(), 0..4)
+        )
+            .prop_map(|(uid, set, mode, silent, flags)| Command::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags
+            }),
+        (uid.clone(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Copy {
+            uid,
+            set,
+            mailbox
+        }),
+        (uid, seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Move {
+            uid,
+            set,
+            mailbox
+        }),
+    ]
+}
+
+fn empty_and(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::And(keys) => keys.is_empty() || keys.iter().any(empty_and),
+        SearchKey::Not(k) => empty_and(k),
+        SearchKey::Or(a, b) => empty_and(a) || empty_and(b),
+        _ => false,
+    }
+}
+
+/// What the parser gives back for a command it reads: AND of one key at the top level is that
+/// key (the grammar has no way to write it otherwise).
+fn canonical(command: Command) -> Command {
+    match command {
+        Command::Search {
+            uid,
+            charset,
+            criteria: SearchKey::And(mut keys),
+            return_options,
+        } if keys.len() == 1 => Command::Search {
+            uid,
+            charset,
+            criteria: SearchKey::And(vec![keys.pop().unwrap()]),
+            return_options,
+        },
+        other => other,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn commands_round_trip(cmd in command(), tag in "[A-Za-z0-9.]{1,8}") {
+        let tag = Tag::new(tag).unwrap();
+        let wire = cmd.encode(&tag);
+        let (t, parsed) = parse_command(&wire)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&wire)));
+        prop_assert_eq!(t, tag);
+        prop_assert_eq!(parsed, canonical(cmd));
+    }
+
+    /// Whatever pieces the input arrives in, the session produces the same events and output.
+    #[test]
+    fn session_ignores_how_input_is_split(
+        cmds in prop::collection::vec(command(), 1..6),
+        cuts in prop::collection::vec(1usize..40, 1..20),
+    ) {
+        let mut input = b"a0 LOGIN alice secret\r\n".to_vec();
+        for (i, c) in cmds.iter().enumerate() {
+            if matches!(c, Command::Idle | Command::Authenticate { .. }) {
+                continue;
+            }
+            input.extend(c.encode(&Tag::new(format!("a{}", i + 1)).unwrap()));
+        }
+        let mut whole = Harness::new(config(), plain_ok);
+        whole.feed(&input, 0);
+        let mut split = Harness::new(config(), plain_ok);
+        let mut rest = &input[..];
+        for &n in cuts.iter().cycle() {
+            if rest.is_empty() || split.session.is_closed() {
+                break;
+            }
+            let n = n.min(rest.len());
+            split.feed(&rest[..n], 0);
+            rest = &rest[n..];
+        }
+        prop_assert_eq!(&split.events, &whole.events);
+        prop_assert_eq!(
+            String::from_utf8_lossy(&split.output),
+            String::from_utf8_lossy(&whole.output)
+        );
+        prop_assert_eq!(&split.appended, &whole.appended);
+    }
+
+    /// Envelope strings and section data of any content come back out of the encoded FETCH
+    /// response unchanged.
+    #[test]
+    fn fetch_response_strings_read_back(
+        subject in proptest::option::of(prop::collection::vec(any::<u8>(), 0..60)),
+        name in proptest::option::of(text()),
+        data in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let envelope = Envelope {
+            subject: subject.clone().map(Bytes::from),
+            from: vec![Address {
+                name: name.clone().map(Bytes::from),
+                adl: None,
+                mailbox: Some(Bytes::from_static(b"a")),
+                host: Some(Bytes::from_static(b"example.com")),
+            }],
+            ..Envelope::default()
+        };
+        let response = Response::Fetch {
+            seq: 7,
+            items: vec![
+                FetchValue::Envelope(Box::new(envelope)),
+                FetchValue::BodySection {
+                    section: Section::default(),
+                    origin: None,
+                    data: Some(Bytes::from(data.clone())),
+                },
+            ],
+        };
+        let wire = response.to_bytes();
+        let mut r = Reader { input: &wire, pos: 0 };
+        prop_assert_eq!(r.token(), Token::Atom(b"*".to_vec()));
+        prop_assert_eq!(r.token(), Token::Atom(b"7".to_vec()));
+        prop_assert_eq!(r.token(), Token::Atom(b"FETCH".to_vec()));
+        let Token::List(items) = r.token() else { panic!("no list") };
+        prop_assert_eq!(&wire[r.pos..], b"\r\n");
+        let Token::List(env) = &items[1] else { panic!("no envelope") };
+        prop_assert_eq!(&env[1], &Token::from(subject));
+        let Token::List(from) = &env[2] else { panic!("no from") };
+        let Token::List(first) = &from[0] else { panic!("no address") };
+        prop_assert_eq!(&first[0], &Token::from(name.map(String::into_bytes)));
+        prop_assert_eq!(&items[3], &Token::Str(data));
+    }
+}
+
+/// A generic reader of IMAP response syntax: atoms, NIL, quoted strings, literals, lists.
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    Atom(Vec<u8>),
+    Nil,
+    Str(Vec<u8>),
+    List(Vec<Token>),
+}
+
+impl From<Option<Vec<u8>>> for Token {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        v.map_or(Token::Nil, Token::Str)
+    }
+}
+
+struct Reader<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn token(&mut self) -> Token {
+        while self.input[self.pos] == b' ' {
+            self.pos += 1;
+        }
+        match self.input[self.pos] {
+            b'(' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    while self.input[self.pos] == b' ' {
+                        self.pos += 1;
+                    }
+                    if self.input[self.pos] == b')' {
+                        self.pos += 1;
+                        return Token::List(items);
+                    }
+                    items.push(self.token());
+                }
+            }
+            b'"' => {
+                self.pos += 1;
+                let mut out = Vec::new();
+                loop {
+                    let b = self.input[self.pos];
+                    self.pos += 1;
+                    match b {
+                        b'"' => return Token::Str(out),
+                        b'\\' => {
+                            out.push(self.input[self.pos]);
+                            self.pos += 1;
+                        }
+                        b'\r' | b'\n' => panic!("CR/LF in a quoted string"),
+                        _ => out.push(b),
+                    }
+                }
+            }
+            b'{' => {
+                let close = self.pos
+                    + self.input[self.pos..]
+                        .iter()
+                        .position(|&b| b == b'}')
+                        .unwrap();
+                let n: usize = std::str::from_utf8(&self.input[self.pos + 1..close])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(&self.input[close + 1..close + 3], b"\r\n");
+                let start = close + 3;
+                self.pos = start + n;
+                Token::Str(self.input[start..start + n].to_vec())
+            }
+            _ => {
+                let start = self.pos;
+                let mut depth = 0;
+                while let Some(&b) = self.input.get(self.pos) {
+                    match b {
+                        b'[' => depth += 1,
+                        b']' => depth -= 1,
+                        b' ' | b'(' | b')' | b'\r' if depth == 0 => break,
+                        _ => {}
+                    }
+                    self.pos += 1;
+                }
+                let word = self.input[start..self.pos].to_vec();
+                if word == b"NIL" {
+                    Token::Nil
+                } else {
+                    Token::Atom(word)
+                }
+            }
+        }
+    }
+}
