@@ -82,7 +82,9 @@ fn envelope(i: u32) -> Envelope {
     };
     Envelope {
         date: Some(Bytes::from_static(b"Tue, 1 Jul 2003 10:52:37 +0200")),
-        subject: Some(Bytes::from(format!("Quarterly report number {i} \"draft\""))),
+        subject: Some(Bytes::from(format!(
+            "Quarterly report number {i} \"draft\""
+        ))),
         from: vec![addr("Alice Example", "alice")],
         sender: vec![addr("Alice Example", "alice")],
         reply_to: vec![addr("Alice Example", "alice")],

@@ -3,8 +3,10 @@
 //! Verification accepts every scheme those tools write (see [`verify`]); new passwords are
 //! written as `{ARGON2ID}` or `{SHA512-CRYPT}`.
 
-use argon2::Argon2;
+use std::sync::{Condvar, Mutex, PoisonError};
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::Md5;
@@ -168,9 +170,7 @@ fn digest_matches<D: Digest>(
 
 fn verify_crypt(hash: &str, password: &str) -> bool {
     if hash.starts_with("$argon2") {
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash)
-            .is_ok()
+        verify_argon2(hash, password.as_bytes())
     } else if hash.starts_with("$6$") || hash.starts_with("$5$") {
         ShaCrypt::default()
             .verify_password(password.as_bytes(), hash)
@@ -187,6 +187,86 @@ fn verify_crypt(hash: &str, password: &str) -> bool {
         // Traditional DES crypt is too weak to accept.
         false
     }
+}
+
+/// Argon2 works in its whole memory cost (19 MiB by default) for every verification. Freed,
+/// memory that size stays resident in the allocator, one block per thread that ever verified,
+/// so a burst of logins would leave hundreds of MiB behind. Verifications instead borrow one
+/// of a few buffers that live for the whole process, which also bounds how many run at once.
+struct Argon2Memory {
+    free: Mutex<(Vec<Vec<Block>>, usize)>,
+    returned: Condvar,
+}
+
+const ARGON2_BUFFERS: usize = 2;
+/// Larger memory costs (an odd hash from an imported database) get a buffer of their own.
+const ARGON2_POOLED_BLOCKS: usize = 256 * 1024;
+
+static ARGON2_MEMORY: Argon2Memory = Argon2Memory {
+    free: Mutex::new((Vec::new(), 0)),
+    returned: Condvar::new(),
+};
+
+impl Argon2Memory {
+    fn with<R>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        if blocks > ARGON2_POOLED_BLOCKS {
+            return f(&mut vec![Block::default(); blocks]);
+        }
+        let mut buffer = {
+            let mut guard = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(b) = guard.0.pop() {
+                    break b;
+                }
+                if guard.1 < ARGON2_BUFFERS {
+                    guard.1 += 1;
+                    break Vec::new();
+                }
+                guard = self
+                    .returned
+                    .wait(guard)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if buffer.len() < blocks {
+            buffer.resize(blocks, Block::default());
+        }
+        let result = f(&mut buffer[..blocks]);
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .push(buffer);
+        self.returned.notify_one();
+        result
+    }
+}
+
+fn verify_argon2(hash: &str, password: &[u8]) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    let hashed = ARGON2_MEMORY.with(blocks, |memory| {
+        argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
+    });
+    hashed.is_ok() && constant_time_eq(expected.as_bytes(), &out)
 }
 
 const CRYPT_ALPHABET: &[u8; 64] =

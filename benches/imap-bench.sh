@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# IMAP on a large mailbox: our server against Dovecot's IMAP serving a copy of the same
+# Maildir on another loopback port, in the same run, with the same minimal client.
+#
+# 1. A 100,000-message INBOX (COUNT) is written straight into Maildir cur/ (realistic headers,
+#    ~2 KB bodies, a third of the messages \Seen, 1% with "invoice" in the subject, 0.1% with
+#    "needle" in the body). Each server gets a copy.
+# 2. For each server: one first pass (Dovecot builds its index, we write dovecot-uidlist),
+#    then RUNS passes; each pass logs in and times SELECT INBOX, UID FETCH 1:* (FLAGS),
+#    FETCH 1:* (ENVELOPE), UID SEARCH SUBJECT "invoice" and UID SEARCH BODY "needle".
+#    The best of the RUNS passes is reported, with the first pass beside it.
+# 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
+#    it and IDLE; the proportional set size (PSS, so shared libraries count once) of the whole
+#    server (Dovecot: master and every child) is read before and after.
+#
+# Needs root (Dovecot is started as a private instance under $WORK) and dovecot-imapd
+# (installed when missing).
+# Usage: benches/imap-bench.sh  (env: COUNT=100000 RUNS=3 IDLE_CONNS=1000 WORK=/tmp/imap-bench)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-/tmp/imap-bench}
+COUNT=${COUNT:-100000}
+RUNS=${RUNS:-3}
+IDLE_CONNS=${IDLE_CONNS:-1000}
+OUR_IMAP=${OUR_IMAP:-14143}
+DOVECOT_IMAP=${DOVECOT_IMAP:-14144}
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root (a private Dovecot is started)" >&2; exit 1; }
+command -v dovecot >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+ulimit -n "$(ulimit -Hn)"  # each server and the client hold IDLE_CONNS sockets
+
+rm -rf "$WORK"; mkdir -p "$WORK"
+cleanup() {
+    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
+    dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
+}
+trap cleanup EXIT
+wait_port() { for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+(cd "$ROOT" && cargo build --release --quiet --bin mailserver)
+BIN="$ROOT/target/release/mailserver"
+cat > "$WORK/ours.toml" <<CONF
+hostname = "bench.example"
+data_dir = "$WORK/ours"
+[limits]
+max_connections = $((IDLE_CONNS + 100))
+[imap]
+allow_plaintext_auth = true
+[listen]
+smtp = []
+imap = ["127.0.0.1:$OUR_IMAP"]
+CONF
+"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
+for u in big idle; do
+    echo secret | "$BIN" -c "$WORK/ours.toml" user add "$u@bench.example" --password-stdin >/dev/null
+done
+MAILROOT="$WORK/ours/mail/bench.example"
+
+echo "writing $COUNT messages..."
+python3 - "$MAILROOT/big" "$COUNT" "$MAILROOT/idle" <<'PY'
+import os, random, sys
+root, count, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rng = random.Random(42)
+words = ("alpha beta gamma delta report quarterly meeting budget project update review draft "
+         "schedule customer release network server storage backup holiday lunch").split()
+senders = [f"User {i} <user{i}@example{i % 17}.org>" for i in range(500)]
+def write(dirname, i, flags):
+    subject = " ".join(rng.choice(words) for _ in range(5))
+    if i % 100 == 7:
+        subject = "invoice " + subject
+    body_lines = [" ".join(rng.choice(words) for _ in range(10)) for _ in range(30)]
+    if i % 1000 == 3:
+        body_lines[15] += " needle"
+    msg = (f"Return-Path: <bounce{i}@example.org>\n"
+           f"From: {rng.choice(senders)}\nTo: Big <big@bench.example>\n"
+           f"Subject: {subject}\nDate: Mon, {1 + i % 28} Jan 2024 10:{i % 60:02}:00 +0000\n"
+           f"Message-ID: <{i}.bench@example.org>\nMIME-Version: 1.0\n"
+           f"Content-Type: text/plain; charset=us-ascii\n\n" + "\n".join(body_lines) + "\n").encode()
+    vsize = len(msg) + msg.count(b"\n")
+    name = f"{1700000000 + i}.M{i}P1.bench,S={len(msg)},W={vsize}:2,{flags}"
+    path = os.path.join(dirname, "cur", name)
+    with open(path, "wb") as f:
+        f.write(msg)
+    t = 1700000000 + i
+    os.utime(path, (t, t))
+for d in (root, idle):
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+for i in range(count):
+    write(root, i, "S" if i % 3 == 0 else "")
+for i in range(10):
+    write(idle, i, "S")
+PY
+
+# Dovecot serves a copy of the same Maildirs and checks the same Argon2id password hash.
+mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"
+HASH=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select password from mailbox limit 1").fetchone()[0])' "$WORK/ours/accounts.db")
+printf 'big:%s\nidle:%s\n' "$HASH" "$HASH" > "$WORK/dovecot/passwd"
+cp -a "$MAILROOT/big" "$MAILROOT/idle" "$WORK/dovecot/mail/"
+chown -R nobody:nogroup "$WORK/dovecot/mail"
+cat > "$WORK/dovecot/dovecot.conf" <<CONF
+base_dir = $WORK/dovecot/run
+state_dir = $WORK/dovecot/state
+log_path = $WORK/dovecot/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:$WORK/dovecot/mail/%n
+default_process_limit = $((IDLE_CONNS + 100))
+default_client_limit = $(((IDLE_CONNS + 100) * 3))
+protocol imap {
+  mail_max_userip_connections = $((IDLE_CONNS + 100))
+}
+passdb {
+  driver = passwd-file
+  args = $WORK/dovecot/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$WORK/dovecot/mail/%n
+}
+service imap-login {
+  service_count = 0
+  client_limit = $((IDLE_CONNS + 100))
+  inet_listener imap {
+    port = $DOVECOT_IMAP
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+CONF
+dovecot -c "$WORK/dovecot/dovecot.conf"
+MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
+OUR_PID=$!
+wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
+DOVECOT_PID=$(cat "$WORK/dovecot/run/master.pid")
+
+python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" <<'PY'
+import os, re, socket, sys, time
+ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8])
+
+class Client:
+    """Sends a command and reads until its tagged completion; no response parsing beyond
+    that, so the client costs both servers the same and little."""
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+        self.n = 0
+        self.read_until(b"\r\n")
+    def read_until(self, marker):
+        while marker not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+    def command(self, text):
+        self.n += 1
+        tag = b"t%d" % self.n
+        self.s.sendall(tag + b" " + text.encode() + b"\r\n")
+        data = b""
+        while True:
+            # The tagged line starts a line; scan only what is new.
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            data += chunk
+            j = data.rfind(b"\r\n" + tag + b" ", max(0, len(data) - len(chunk) - 64))
+            if (j >= 0 or data.startswith(tag + b" ")) and data.endswith(b"\r\n"):
+                line = data[(j + 2 if j >= 0 else 0):]
+                if not line.split(b" ")[1].startswith(b"OK"):
+                    raise RuntimeError(f"{text}: {line[:200]!r}")
+                return data
+
+OPS = [
+    ("SELECT INBOX", "SELECT INBOX"),
+    ("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)"),
+    ("FETCH 1:* (ENVELOPE)", "FETCH 1:* (ENVELOPE)"),
+    ("UID SEARCH SUBJECT invoice", 'UID SEARCH SUBJECT "invoice"'),
+    ("UID SEARCH BODY needle", 'UID SEARCH BODY "needle"'),
+]
+
+def one_pass(port, user):
+    c = Client(port)
+    c.command(f"LOGIN {user} secret")
+    times, answers = {}, {}
+    for name, cmd in OPS:
+        start = time.perf_counter()
+        data = c.command(cmd)
+        times[name] = time.perf_counter() - start
+        answers[name] = data
+    c.s.close()
+    exists = int(re.search(rb"\* (\d+) EXISTS", answers["SELECT INBOX"]).group(1))
+    assert exists == count, (port, exists)
+    fetched = answers["UID FETCH 1:* (FLAGS)"].count(b" FETCH (")
+    assert fetched == count, (port, fetched, answers["UID FETCH 1:* (FLAGS)"][:300])
+    hits = lambda d: len(re.search(rb"\* SEARCH([ 0-9]*)", d).group(1).split())
+    return times, (hits(answers["UID SEARCH SUBJECT invoice"]), hits(answers["UID SEARCH BODY needle"]))
+
+results = {}
+for name, port, user in (("mailserver", ours, "big@bench.example"), ("dovecot", theirs, "big")):
+    first, found = one_pass(port, user)
+    best = {}
+    for _ in range(runs):
+        t, f = one_pass(port, user)
+        assert f == found, (name, f, found)
+        for k, v in t.items():
+            best[k] = min(best.get(k, v), v)
+    results[name] = (first, best, found)
+assert results["mailserver"][2] == results["dovecot"][2], "the servers found different messages"
+
+print(f"\nIMAP on a {count}-message INBOX (seconds; best of {runs} runs after a first pass; lower is better)")
+print(f"{'operation':30} {'mailserver':>11} {'dovecot':>11} {'ratio':>7}   {'first: ours':>12} {'dovecot':>9}")
+for name, _ in OPS:
+    o, d = results["mailserver"][1][name], results["dovecot"][1][name]
+    fo, fd = results["mailserver"][0][name], results["dovecot"][0][name]
+    print(f"{name:30} {o:11.3f} {d:11.3f} {d / o:7.2f}   {fo:12.3f} {fd:9.3f}")
+print("ratio = dovecot time / our time (above 1: we are faster)")
+print(f"search hits (subject, body): {results['mailserver'][2]}")
+
+def tree(pid):
+    pids, todo = [], [pid]
+    children = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(p))
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo.extend(children.get(p, []))
+    return pids
+
+def pss_kib(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+def idle_memory(port, user, pid):
+    time.sleep(1)
+    before = pss_kib(pid)
+    conns = []
+    for _ in range(idle_conns):
+        c = Client(port)
+        c.command(f"LOGIN {user} secret")
+        c.command("SELECT INBOX")
+        c.n += 1
+        c.s.sendall(b"t%d IDLE\r\n" % c.n)
+        c.read_until(b"\r\n")
+        conns.append(c)
+    time.sleep(2)
+    after = pss_kib(pid)
+    procs = len(tree(pid))
+    for c in conns:
+        c.s.close()
+    return before, after, procs
+
+print(f"\nMemory with {idle_conns} connections logged in, INBOX (10 messages) selected, in IDLE (PSS)")
+mem = {}
+for name, port, user, pid in (("mailserver", ours, "idle@bench.example", our_pid), ("dovecot", theirs, "idle", dove_pid)):
+    before, after, procs = idle_memory(port, user, pid)
+    per = (after - before) / idle_conns
+    mem[name] = per
+    print(f"{name:12} before {before / 1024:8.1f} MiB  after {after / 1024:8.1f} MiB  "
+          f"per connection {per:7.1f} KiB  ({procs} processes)")
+print(f"ratio (dovecot per connection / ours): {mem['dovecot'] / mem['mailserver']:.1f}")
+PY
