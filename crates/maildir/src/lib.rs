@@ -27,10 +27,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod cache;
 mod folders;
 mod quota;
 mod read;
 
+pub use cache::{FolderStamp, ListingCache, SETTLE};
 pub use folders::{FolderError, validate_folder_name};
 pub use quota::Usage;
 pub use read::{Listing, Message, Subdir, pop3_uidl};

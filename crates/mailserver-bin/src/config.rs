@@ -48,6 +48,7 @@ pub struct Imap {
     pub max_auth_failures: u32,
     pub max_line: usize,
     pub max_literal: usize,
+    pub listing_cache: usize,
 }
 
 impl Default for Imap {
@@ -58,6 +59,7 @@ impl Default for Imap {
             timeout_before_auth: 60,
             max_auth_failures: 3,
             max_line: 64 * 1024,
+            listing_cache: 500_000,
             max_literal: 64 * 1024,
         }
     }

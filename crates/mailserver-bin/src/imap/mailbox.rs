@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use imap_proto::types::{decode_mutf7, encode_mutf7};
@@ -11,7 +12,7 @@ use imap_proto::{
     AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, Mailbox, Response, SearchKey,
     SectionText, SequenceSet, ServerSession, Status, StatusItem, StoreMode,
 };
-use maildir::{Delivery, FolderError, Maildir};
+use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
 
 use super::{ImapService, WRITE_BATCH, flush, mime, search, unix_secs};
@@ -35,26 +36,6 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// What changes when another session or a delivery touches the folder.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Stamp(Vec<Option<SystemTime>>);
-
-impl Stamp {
-    fn of(md: &Maildir) -> Self {
-        let m = |p: &str| {
-            std::fs::metadata(md.path().join(p))
-                .and_then(|m| m.modified())
-                .ok()
-        };
-        Stamp(vec![
-            m("new"),
-            m("cur"),
-            m("dovecot-uidlist"),
-            m("dovecot-keywords"),
-        ])
-    }
-}
-
 /// A message as this session has shown it.
 #[derive(Debug, Clone)]
 pub(super) struct View {
@@ -72,7 +53,7 @@ pub(super) struct Selected {
     pub next_uid: u32,
     pub messages: Vec<View>,
     pub keywords: Vec<(u32, String)>,
-    stamp: Stamp,
+    stamp: FolderStamp,
 }
 
 impl Selected {
@@ -159,6 +140,7 @@ pub struct User {
     hostname: String,
     pub(super) selected: Option<Selected>,
     append: Option<Append>,
+    listings: Arc<ListingCache>,
 }
 
 /// Checks credentials and opens the user's mail store.
@@ -220,6 +202,7 @@ pub async fn login(
         hostname: service.config.hostname.clone(),
         selected: None,
         append: None,
+        listings: Arc::clone(&service.listings),
     })
 }
 
@@ -314,13 +297,15 @@ impl User {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let stamp = Stamp::of(&sel.maildir);
+        let stamp = FolderStamp::of(&sel.maildir);
         let pending_gone = allow_expunge && sel.messages.iter().any(|m| m.gone);
-        if stamp == sel.stamp && !pending_gone {
+        if stamp.unchanged_since(&sel.stamp) && !pending_gone {
             return;
         }
-        let scanned =
-            block(|| Ok::<_, maildir::Error>((sel.maildir.scan()?, sel.maildir.keywords()?)));
+        let listings = &self.listings;
+        let scanned = block(|| {
+            Ok::<_, maildir::Error>((listings.scan(&sel.maildir)?, sel.maildir.keywords()?))
+        });
         let (listing, keywords) = match scanned {
             Ok(v) => v,
             Err(e) => {
@@ -331,8 +316,8 @@ impl User {
         sel.stamp = stamp;
         sel.keywords = keywords;
         sel.next_uid = listing.next_uid;
-        let mut by_uid: HashMap<u32, maildir::Message> =
-            listing.messages.into_iter().map(|m| (m.uid, m)).collect();
+        let mut by_uid: HashMap<u32, &maildir::Message> =
+            listing.messages.iter().map(|m| (m.uid, m)).collect();
         let max_known = sel.messages.last().map_or(0, |v| v.msg.uid);
         let mut i = 0;
         while i < sel.messages.len() {
@@ -340,7 +325,10 @@ impl User {
             match by_uid.remove(&uid) {
                 Some(m) if !sel.messages[i].gone => {
                     let changed = m.flags != sel.messages[i].msg.flags;
-                    sel.messages[i].msg = m;
+                    // Another session may have moved it from new/ to cur/ too.
+                    if *m != sel.messages[i].msg {
+                        sel.messages[i].msg = m.clone();
+                    }
                     if changed {
                         let flags = sel.flags(&sel.messages[i]);
                         let _ = session.send(&Response::Fetch {
@@ -360,8 +348,11 @@ impl User {
                 }
             }
         }
-        let mut new: Vec<maildir::Message> =
-            by_uid.into_values().filter(|m| m.uid > max_known).collect();
+        let mut new: Vec<maildir::Message> = by_uid
+            .into_values()
+            .filter(|m| m.uid > max_known)
+            .cloned()
+            .collect();
         if !new.is_empty() {
             new.sort_by_key(|m| m.uid);
             for m in new {
@@ -567,8 +558,15 @@ impl User {
             Ok(md) => md,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
+        let stamp = FolderStamp::of(&md);
+        let listings = &self.listings;
         let opened = block(|| -> Result<_, maildir::Error> {
-            let mut listing = md.scan()?;
+            let cached = listings.scan(&md)?;
+            let mut listing = maildir::Listing {
+                uid_validity: cached.uid_validity,
+                next_uid: cached.next_uid,
+                messages: cached.messages.clone(),
+            };
             let mut recent = vec![false; listing.messages.len()];
             if !read_only {
                 // Messages in new/ are \Recent to the first session that selects them.
@@ -628,7 +626,7 @@ impl User {
             "Predicted next UID",
         ));
         self.selected = Some(Selected {
-            stamp: Stamp::of(&md),
+            stamp,
             maildir: md,
             read_only,
             next_uid: listing.next_uid,
@@ -929,7 +927,7 @@ impl User {
             self.root
                 .folder(&storage)
                 .map_err(|e| e.to_string())
-                .and_then(|md| md.scan().map_err(|e| e.to_string()))
+                .and_then(|md| self.listings.scan(&md).map_err(|e| e.to_string()))
         });
         let listing = match scanned {
             Ok(l) => l,
@@ -1146,7 +1144,7 @@ impl User {
             }
         }
         // Our own renames are now known; only others' changes are reported.
-        sel.stamp = Stamp::of(&sel.maildir);
+        sel.stamp = FolderStamp::of(&sel.maildir);
         self.sync(session, uid);
         if failed {
             let _ = session.complete(
@@ -1285,7 +1283,7 @@ impl User {
                     let _ = session.send(&Response::Expunge(i as u32 + 1));
                     sel.messages.remove(i);
                 }
-                sel.stamp = Stamp::of(&sel.maildir);
+                sel.stamp = FolderStamp::of(&sel.maildir);
             }
             self.sync(session, true);
             let _ = session.complete(Status::Ok, None, "MOVE completed");
@@ -1563,7 +1561,7 @@ impl User {
                 match block(|| sel.maildir.set_flags(&m, &format!("{}S", m.flags))) {
                     Ok(m) => {
                         sel.messages[i].msg = m;
-                        sel.stamp = Stamp::of(&sel.maildir);
+                        sel.stamp = FolderStamp::of(&sel.maildir);
                         if !attrs.contains(&FetchAttr::Flags) {
                             items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
                         }

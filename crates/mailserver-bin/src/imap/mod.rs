@@ -40,6 +40,8 @@ pub struct ImapService {
     pub tls: TlsAcceptor,
     pub connections: Arc<Semaphore>,
     pub active: Arc<AtomicUsize>,
+    /// Folder listings shared by every session, so opening a large folder again is cheap.
+    pub listings: Arc<maildir::ListingCache>,
 }
 
 impl ImapService {
@@ -51,6 +53,7 @@ impl ImapService {
     ) -> Self {
         Self {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            listings: Arc::new(maildir::ListingCache::new(config.imap.listing_cache)),
             config,
             accounts,
             tls,

@@ -1,0 +1,151 @@
+//! Reusing a folder's listing while nothing in it changed, so opening a large folder again
+//! costs four `stat` calls instead of a directory scan.
+//!
+//! Every change to a Maildir changes the modification time of `new/`, `cur/`,
+//! `dovecot-uidlist` or `dovecot-keywords` (deliveries, flag renames, expunges and UID
+//! assignments all create, rename or remove entries there). File times are coarse, though: the
+//! kernel stamps them from a clock that ticks every few milliseconds, so a change right after a
+//! scan can leave every time as it was. A stamp therefore only vouches for a folder whose times
+//! were all at least [`SETTLE`] old when it was taken, as Dovecot does for its own maildir sync.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{Error, Listing, Maildir};
+
+/// How old every time in a folder must be before a stamp of it can be trusted.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+const PARTS: [&str; 4] = ["new", "cur", "dovecot-uidlist", "dovecot-keywords"];
+
+/// The times, inodes and sizes of what changes when a folder changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FolderStamp {
+    parts: [Option<(i64, i64, u64, u64)>; 4],
+    settled: bool,
+}
+
+impl FolderStamp {
+    /// Stamps `maildir` now.
+    pub fn of(maildir: &Maildir) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut settled = true;
+        let parts = PARTS.map(|p| {
+            let m = std::fs::metadata(maildir.path().join(p)).ok()?;
+            let mtime = Duration::new(
+                u64::try_from(m.mtime()).unwrap_or(0),
+                u32::try_from(m.mtime_nsec()).unwrap_or(0),
+            );
+            if mtime + SETTLE > now {
+                settled = false;
+            }
+            Some((m.mtime(), m.mtime_nsec(), m.ino(), m.size()))
+        });
+        Self { parts, settled }
+    }
+
+    /// Whether this stamp (taken now) proves that nothing changed since `earlier` was taken.
+    pub fn unchanged_since(&self, earlier: &FolderStamp) -> bool {
+        earlier.settled && self.parts == earlier.parts
+    }
+}
+
+/// Listings of recently scanned folders, shared by every session of a process, holding at
+/// most a given number of messages in all.
+#[derive(Debug)]
+pub struct ListingCache {
+    entries: Mutex<HashMap<PathBuf, (FolderStamp, Arc<Listing>)>>,
+    max_messages: usize,
+}
+
+impl ListingCache {
+    /// A cache that keeps listings of up to `max_messages` messages in all.
+    pub fn new(max_messages: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            max_messages,
+        }
+    }
+
+    /// The listing of `maildir`: the cached one when the folder is provably unchanged, else a
+    /// fresh [`Maildir::scan`] (kept for next time when the folder had settled).
+    pub fn scan(&self, maildir: &Maildir) -> Result<Arc<Listing>, Error> {
+        let stamp = FolderStamp::of(maildir);
+        if let Some((cached, listing)) = self.lock().get(maildir.path())
+            && stamp.unchanged_since(cached)
+        {
+            return Ok(Arc::clone(listing));
+        }
+        let listing = Arc::new(maildir.scan()?);
+        if stamp.settled && listing.messages.len() <= self.max_messages {
+            let mut entries = self.lock();
+            entries.remove(maildir.path());
+            let mut held: usize = entries.values().map(|(_, l)| l.messages.len()).sum();
+            // Make room by dropping other folders (no order: any cached folder is as likely
+            // to be opened again as another, and a rescan is only a miss, never wrong).
+            while held + listing.messages.len() > self.max_messages {
+                let Some(victim) = entries.keys().next().cloned() else {
+                    break;
+                };
+                if let Some((_, l)) = entries.remove(&victim) {
+                    held -= l.messages.len();
+                }
+            }
+            entries.insert(maildir.path().to_owned(), (stamp, Arc::clone(&listing)));
+        }
+        Ok(listing)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FolderStamp, Arc<Listing>)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settle(md: &Maildir) {
+        let old = SystemTime::now() - Duration::from_secs(10);
+        for p in PARTS {
+            if let Ok(f) = std::fs::File::options().write(true).open(md.path().join(p)) {
+                f.set_modified(old).unwrap();
+            } else if let Ok(d) = std::fs::File::open(md.path().join(p)) {
+                let _ = d.set_modified(old);
+            }
+        }
+    }
+
+    #[test]
+    fn reuses_a_settled_listing_and_sees_every_change() {
+        let dir = std::env::temp_dir().join(format!("maildir-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        let mut d = crate::Delivery::begin(&md, "host").unwrap();
+        d.write(b"Subject: one\r\n\r\n").unwrap();
+        d.commit(&[]).unwrap();
+        let cache = ListingCache::new(1000);
+        // Fresh changes are never trusted: scanned, not kept.
+        let first = cache.scan(&md).unwrap();
+        assert!(cache.lock().is_empty());
+        settle(&md);
+        let second = cache.scan(&md).unwrap();
+        assert_eq!(first.messages, second.messages);
+        let third = cache.scan(&md).unwrap();
+        assert!(
+            Arc::ptr_eq(&second, &third),
+            "an unchanged folder is not rescanned"
+        );
+        // A delivery within the same clock tick as the cached stamp still shows.
+        let mut d = crate::Delivery::begin(&md, "host").unwrap();
+        d.write(b"Subject: two\r\n\r\n").unwrap();
+        d.commit(&[]).unwrap();
+        assert_eq!(cache.scan(&md).unwrap().messages.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
