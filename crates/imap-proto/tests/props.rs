@@ -232,7 +232,7 @@ fn command() -> impl Strategy<Value = Command> {
             }),
         seq_set().prop_map(Command::UidExpunge),
         (
-            uid.clone(),
+            uid,
             proptest::option::of("[A-Z0-9-]{1,10}"),
             search_key(),
             proptest::option::of(prop::collection::vec(
@@ -248,7 +248,7 @@ fn command() -> impl Strategy<Value = Command> {
                 return_options
             }),
         (
-            uid.clone(),
+            uid,
             seq_set(),
             prop::collection::vec(fetch_attr(), 1..4)
         )
@@ -258,7 +258,7 @@ fn command() -> impl Strategy<Value = Command> {
                 attributes
             }),
         (
-            uid.clone(),
+            uid,
             seq_set(),
             prop_oneof![
                 Just(StoreMode::Replace),
@@ -275,7 +275,7 @@ fn command() -> impl Strategy<Value = Command> {
                 silent,
                 flags
             }),
-        (uid.clone(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Copy {
+        (uid, seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Copy {
             uid,
             set,
             mailbox

@@ -49,6 +49,7 @@ pub struct Imap {
     pub max_line: usize,
     pub max_literal: usize,
     pub listing_cache: usize,
+    pub header_cache_mb: usize,
 }
 
 impl Default for Imap {
@@ -60,6 +61,7 @@ impl Default for Imap {
             max_auth_failures: 3,
             max_line: 64 * 1024,
             listing_cache: 500_000,
+            header_cache_mb: 128,
             max_literal: 64 * 1024,
         }
     }

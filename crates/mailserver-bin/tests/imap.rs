@@ -352,8 +352,8 @@ fn mbsync(server: &Server, local: &std::path::Path, config_name: &str) -> String
         ),
     )
     .unwrap();
-    let out = Command::new("mbsync")
-        .args(["-c", config.to_str().unwrap(), "-V", "all"])
+    let out = Command::new("timeout")
+        .args(["120", "mbsync", "-c", config.to_str().unwrap(), "-V", "all"])
         .output()
         .unwrap();
     let text = format!(
@@ -518,8 +518,8 @@ fn mutt_sends_in_batch_mode_and_files_the_copy_over_imap() {
         ),
     )
     .unwrap();
-    let mut child = Command::new("mutt")
-        .args(["-n", "-F", rc.to_str().unwrap()])
+    let mut child = Command::new("timeout")
+        .args(["120", "mutt", "-n", "-F", rc.to_str().unwrap()])
         .args(["-s", "from mutt", "--", "bob@example.com"])
         .env("HOME", &home)
         .stdin(std::process::Stdio::piped())

@@ -15,6 +15,7 @@ use imap_proto::{
 use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
 
+use super::headers::{self, HeaderCache};
 use super::{ImapService, WRITE_BATCH, flush, mime, search, unix_secs};
 use crate::accounts::Accounts;
 use crate::conn::Conn;
@@ -141,6 +142,7 @@ pub struct User {
     pub(super) selected: Option<Selected>,
     append: Option<Append>,
     listings: Arc<ListingCache>,
+    headers: Arc<HeaderCache>,
 }
 
 /// Checks credentials and opens the user's mail store.
@@ -203,6 +205,7 @@ pub async fn login(
         selected: None,
         append: None,
         listings: Arc::clone(&service.listings),
+        headers: Arc::clone(&service.headers),
     })
 }
 
@@ -1052,7 +1055,20 @@ impl User {
             return;
         }
         let Some(sel) = &self.selected else { return };
-        let found = block(|| search::run(sel, key));
+        let cache = search::uses_headers(key).then(|| {
+            block(|| {
+                self.headers.folder(&sel.maildir, || {
+                    sel.messages.iter().map(|v| v.msg.base.as_str()).collect()
+                })
+            })
+        });
+        let found = block(|| {
+            let found = search::run(sel, key, cache.as_deref());
+            if let Some(c) = &cache {
+                headers::lock_folder(c).flush(&sel.maildir);
+            }
+            found
+        });
         let numbers: Vec<u32> = found
             .into_iter()
             .map(|i| {
@@ -1449,6 +1465,22 @@ impl User {
                     FetchAttr::Envelope | FetchAttr::Rfc822Header | FetchAttr::BodySection { .. }
                 )
             });
+        // ENVELOPE and the usual HEADER.FIELDS lists come from the header cache.
+        let from_cache = needs_header && !needs_body && attrs.iter().all(|a| match a {
+            FetchAttr::Rfc822Header => false,
+            FetchAttr::BodySection { section, .. } => {
+                matches!(&section.text, Some(SectionText::HeaderFields(n)) if headers::covers(n))
+            }
+            _ => true,
+        });
+        let cache = match (&self.selected, from_cache) {
+            (Some(sel), true) => Some(block(|| {
+                self.headers.folder(&sel.maildir, || {
+                    sel.messages.iter().map(|v| v.msg.base.as_str()).collect()
+                })
+            })),
+            _ => None,
+        };
         let mut expunged = false;
         for i in indices {
             let Some(sel) = self.selected.as_mut() else {
@@ -1459,7 +1491,13 @@ impl User {
                 continue;
             }
             let path = sel.maildir.message_path(&sel.messages[i].msg);
-            let content = if needs_header {
+            let cached = cache
+                .as_ref()
+                .and_then(|c| headers::lock_folder(c).get(&sel.messages[i].msg.base));
+            let hit = cached.is_some();
+            let content = if let Some(fields) = cached {
+                Some(fields.to_vec())
+            } else if needs_header {
                 match block(|| read_message(&path, !needs_body)) {
                     Ok(c) => Some(c),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -1475,6 +1513,10 @@ impl User {
             } else {
                 None
             };
+            if let (Some(c), Some(data), false) = (&cache, &content, hit) {
+                let fields = headers::extract(&data[..header_length(data)]);
+                headers::lock_folder(c).insert(&sel.messages[i].msg.base, fields);
+            }
             let parsed = content
                 .as_ref()
                 .filter(|_| needs_body)
@@ -1576,6 +1618,9 @@ impl User {
             if session.pending_output() >= WRITE_BATCH {
                 flush(session, conn).await?;
             }
+        }
+        if let (Some(c), Some(sel)) = (&cache, &self.selected) {
+            block(|| headers::lock_folder(c).flush(&sel.maildir));
         }
         self.sync(session, uid);
         if expunged {

@@ -5,6 +5,7 @@
 //! Storage work runs in `block_in_place`, on this worker thread, as POP3 does: a session is
 //! one client, and the runtime moves its other tasks away meanwhile.
 
+mod headers;
 mod mailbox;
 mod mime;
 mod search;
@@ -42,6 +43,8 @@ pub struct ImapService {
     pub active: Arc<AtomicUsize>,
     /// Folder listings shared by every session, so opening a large folder again is cheap.
     pub listings: Arc<maildir::ListingCache>,
+    /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
+    pub headers: Arc<headers::HeaderCache>,
 }
 
 impl ImapService {
@@ -54,6 +57,7 @@ impl ImapService {
         Self {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             listings: Arc::new(maildir::ListingCache::new(config.imap.listing_cache)),
+            headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
             config,
             accounts,
             tls,

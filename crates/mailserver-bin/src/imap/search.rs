@@ -3,6 +3,11 @@
 
 use imap_proto::{Date, DateTime, SearchKey};
 
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use super::headers::{self, FolderHeaders, lock_folder};
 use super::mailbox::{Selected, View, read_message};
 use super::{mime, unix_secs};
 
@@ -11,9 +16,35 @@ struct Candidate<'a> {
     view: &'a View,
     sel: &'a Selected,
     content: Option<Vec<u8>>,
+    header_cache: Option<&'a Mutex<FolderHeaders>>,
+    cached: Option<Bytes>,
 }
 
 impl Candidate<'_> {
+    /// The cached header fields, from the cache or from the message's header.
+    fn cached_fields(&mut self, cache: &Mutex<FolderHeaders>) -> Bytes {
+        if let Some(c) = &self.cached {
+            return c.clone();
+        }
+        let base = &self.view.msg.base;
+        let hit = lock_folder(cache).get(base);
+        let fields = match hit {
+            Some(f) => f,
+            None => {
+                let header = match &self.content {
+                    Some(c) => c.clone(),
+                    None => read_message(&self.sel.maildir.message_path(&self.view.msg), true)
+                        .unwrap_or_default(),
+                };
+                let f = headers::extract(&header);
+                lock_folder(cache).insert(base, f.clone());
+                f
+            }
+        };
+        self.cached = Some(fields.clone());
+        fields
+    }
+
     fn content(&mut self) -> &[u8] {
         if self.content.is_none() {
             let path = self.sel.maildir.message_path(&self.view.msg);
@@ -32,6 +63,16 @@ impl Candidate<'_> {
     }
 
     fn header_values(&mut self, name: &str) -> Vec<String> {
+        if let Some(cache) = self.header_cache
+            && headers::covers(&[name.to_owned()])
+        {
+            let fields = self.cached_fields(cache);
+            return mime::fields(&fields)
+                .into_iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                .map(|(_, v)| decode_words(&v))
+                .collect();
+        }
         let end = self.header_end();
         let header = &self.content()[..end];
         mime::fields(header)
@@ -274,7 +315,12 @@ fn parse_header_date(v: &str) -> Option<Date> {
 }
 
 /// The indices of messages matching `key`.
-pub(super) fn run(sel: &Selected, key: &SearchKey) -> Vec<usize> {
+/// The messages matching `key`, by index. Header keys use `header_cache` when given.
+pub(super) fn run(
+    sel: &Selected,
+    key: &SearchKey,
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<usize> {
     sel.messages
         .iter()
         .enumerate()
@@ -285,11 +331,32 @@ pub(super) fn run(sel: &Selected, key: &SearchKey) -> Vec<usize> {
                 view: v,
                 sel,
                 content: None,
+                header_cache,
+                cached: None,
             }
             .matches(key)
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Whether evaluating `key` may read header fields.
+pub(super) fn uses_headers(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::And(keys) => keys.iter().any(uses_headers),
+        SearchKey::Not(k) => uses_headers(k),
+        SearchKey::Or(a, b) => uses_headers(a) || uses_headers(b),
+        SearchKey::From(_)
+        | SearchKey::To(_)
+        | SearchKey::Cc(_)
+        | SearchKey::Bcc(_)
+        | SearchKey::Subject(_)
+        | SearchKey::Header(..)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_) => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -306,14 +306,16 @@ impl Raw {
     }
 }
 
-/// Runs a Python 3 script (a real client: smtplib) with arguments; panics on failure.
+/// Runs a Python 3 script (a real client: smtplib) with arguments; panics on failure, and
+/// kills it after two minutes so that a server that stops answering fails the test instead of
+/// hanging it.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
+    let out = Command::new("timeout")
+        .args(["120", "python3", "-c"])
         .arg(script)
         .args(args)
         .output()
-        .expect("python3");
+        .expect("timeout python3");
     assert!(
         out.status.success(),
         "python failed:\nstdout: {}\nstderr: {}",

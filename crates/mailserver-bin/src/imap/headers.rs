@@ -1,0 +1,247 @@
+//! A cache of the header fields clients fetch and search most (those of ENVELOPE, and the
+//! ones Thunderbird and Roundcube list in `BODY.PEEK[HEADER.FIELDS (...)]`), so that listing
+//! a large folder does not open every message file again.
+//!
+//! Per folder, the cache is a file beside Dovecot's, `mailserver.headers`, which Dovecot
+//! ignores: a version line, then one record per message, `<base name> TAB <length> LF` and
+//! that many octets (the selected header lines, CRLF, and the blank line). Maildir files never
+//! change under a base name, so a record stays true until the message is gone; records of
+//! expunged messages are dropped when the file is loaded with too many of them. It is only a
+//! cache: unreadable or torn records are skipped and rebuilt from the messages, and nothing is
+//! fsynced. In memory, folders are kept up to a byte budget shared by all sessions.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use maildir::Maildir;
+use tracing::warn;
+
+use super::mime;
+
+const FILE: &str = "mailserver.headers";
+const VERSION_LINE: &[u8] = b"mailserver-headers 1\n";
+
+/// The fields kept. A request for any other field reads the message.
+pub const CACHED_FIELDS: [&str; 17] = [
+    "Date",
+    "Subject",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "In-Reply-To",
+    "Message-ID",
+    "References",
+    "Content-Type",
+    "Priority",
+    "X-Priority",
+    "Importance",
+    "Newsgroups",
+    "List-Id",
+];
+
+/// Whether every field in `names` is cached.
+pub fn covers(names: &[String]) -> bool {
+    names
+        .iter()
+        .all(|n| CACHED_FIELDS.iter().any(|c| c.eq_ignore_ascii_case(n)))
+}
+
+/// The cached part of a message's header (CRLF header lines, then the blank line).
+pub fn extract(header: &[u8]) -> Bytes {
+    let names: Vec<String> = CACHED_FIELDS.iter().map(|s| (*s).to_owned()).collect();
+    Bytes::from(mime::header_fields(header, &names, false))
+}
+
+#[derive(Debug, Default)]
+pub struct FolderHeaders {
+    by_base: HashMap<String, Bytes>,
+    bytes: usize,
+    /// Records not yet appended to the file.
+    pending: Vec<u8>,
+    /// The file needs writing from scratch (missing, torn, or mostly expunged records).
+    rewrite: bool,
+}
+
+impl FolderHeaders {
+    pub fn get(&self, base: &str) -> Option<Bytes> {
+        self.by_base.get(base).cloned()
+    }
+
+    pub fn insert(&mut self, base: &str, fields: Bytes) {
+        self.pending
+            .extend_from_slice(format!("{base}\t{}\n", fields.len()).as_bytes());
+        self.pending.extend_from_slice(&fields);
+        self.bytes += base.len() + fields.len();
+        self.by_base.insert(base.to_owned(), fields);
+    }
+
+    /// Writes what was added since the last flush.
+    pub fn flush(&mut self, maildir: &Maildir) {
+        if self.pending.is_empty() && !self.rewrite {
+            return;
+        }
+        let path = maildir.path().join(FILE);
+        let result = if self.rewrite {
+            let mut all = VERSION_LINE.to_vec();
+            for (base, fields) in &self.by_base {
+                all.extend_from_slice(format!("{base}\t{}\n", fields.len()).as_bytes());
+                all.extend_from_slice(fields);
+            }
+            let tmp = maildir.path().join(format!("{FILE}.tmp"));
+            std::fs::write(&tmp, &all).and_then(|()| std::fs::rename(&tmp, &path))
+        } else {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(&self.pending))
+        };
+        if let Err(e) = result {
+            warn!(path = %path.display(), error = %e, "imap: writing the header cache failed");
+        }
+        self.pending.clear();
+        self.rewrite = false;
+    }
+}
+
+/// Parses a cache file; `None` past the first record that does not parse.
+fn parse(data: &[u8], live: &HashSet<&str>) -> (HashMap<String, Bytes>, usize, bool) {
+    let mut by_base = HashMap::new();
+    let mut records = 0;
+    let Some(mut rest) = data.strip_prefix(VERSION_LINE) else {
+        return (by_base, 0, true);
+    };
+    let whole = Bytes::copy_from_slice(rest);
+    let mut offset = 0;
+    let mut torn = false;
+    while !rest.is_empty() {
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
+            torn = true;
+            break;
+        };
+        let parsed = std::str::from_utf8(&rest[..nl])
+            .ok()
+            .and_then(|l| l.split_once('\t'))
+            .and_then(|(b, n)| Some((b.to_owned(), n.parse::<usize>().ok()?)));
+        let Some((base, len)) = parsed else {
+            torn = true;
+            break;
+        };
+        let start = nl + 1;
+        if rest.len() < start + len {
+            torn = true;
+            break;
+        }
+        records += 1;
+        if live.contains(base.as_str()) {
+            by_base.insert(base, whole.slice(offset + start..offset + start + len));
+        }
+        rest = &rest[start + len..];
+        offset += start + len;
+    }
+    (by_base, records, torn)
+}
+
+/// The header caches of the folders sessions use, up to a byte budget in memory.
+#[derive(Debug)]
+pub struct HeaderCache {
+    folders: Mutex<HashMap<PathBuf, Arc<Mutex<FolderHeaders>>>>,
+    max_bytes: usize,
+}
+
+impl HeaderCache {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            folders: Mutex::new(HashMap::new()),
+            max_bytes,
+        }
+    }
+
+    /// The cache of `maildir`, loaded from its file on first use. `live` are the base names
+    /// of the messages in the folder now: records of others are dropped.
+    pub fn folder<'a>(
+        &self,
+        maildir: &Maildir,
+        live: impl FnOnce() -> HashSet<&'a str>,
+    ) -> Arc<Mutex<FolderHeaders>> {
+        if let Some(f) = self.lock().get(maildir.path()) {
+            return Arc::clone(f);
+        }
+        let path = maildir.path().join(FILE);
+        let data = std::fs::read(&path).unwrap_or_default();
+        let live = live();
+        let (by_base, records, torn) = parse(&data, &live);
+        let bytes = by_base.iter().map(|(b, f)| b.len() + f.len()).sum();
+        let stale = records - by_base.len().min(records);
+        let folder = Arc::new(Mutex::new(FolderHeaders {
+            by_base,
+            bytes,
+            pending: Vec::new(),
+            rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,
+        }));
+        let mut folders = self.lock();
+        // Make room: other folders are dropped from memory (their files stay).
+        let mut held: usize = folders
+            .values()
+            .map(|f| lock_folder(f).bytes)
+            .sum::<usize>()
+            + bytes;
+        while held > self.max_bytes {
+            let Some(victim) = folders.keys().next().cloned() else {
+                break;
+            };
+            if let Some(f) = folders.remove(&victim) {
+                held -= lock_folder(&f).bytes;
+            }
+        }
+        folders.insert(maildir.path().to_owned(), Arc::clone(&folder));
+        folder
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Arc<Mutex<FolderHeaders>>>> {
+        self.folders.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub fn lock_folder(f: &Mutex<FolderHeaders>) -> MutexGuard<'_, FolderHeaders> {
+    f.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_torn_tails_are_dropped() {
+        let dir = std::env::temp_dir().join(format!("imap-headers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        md.create().unwrap();
+        let cache = HeaderCache::new(1 << 20);
+        let live: HashSet<&str> = ["a", "b"].into_iter().collect();
+        {
+            let f = cache.folder(&md, || live.clone());
+            let mut f = lock_folder(&f);
+            let header = b"Subject: hi\r\nX-Other: no\r\nFrom: a@b\r\n\r\n";
+            f.insert("a", extract(header));
+            f.insert("b", extract(b"\r\n"));
+            f.flush(&md);
+        }
+        let mut data = std::fs::read(dir.join(FILE)).unwrap();
+        let (map, records, torn) = parse(&data, &live);
+        assert_eq!((records, torn), (2, false));
+        assert_eq!(&map["a"][..], b"Subject: hi\r\nFrom: a@b\r\n\r\n");
+        assert_eq!(&map["b"][..], b"\r\n");
+        data.extend_from_slice(b"c\t99\nshort");
+        let (map, records, torn) = parse(&data, &live);
+        assert_eq!((map.len(), records, torn), (2, 2, true));
+        let only_a: HashSet<&str> = ["a"].into_iter().collect();
+        assert_eq!(parse(&data, &only_a).0.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
