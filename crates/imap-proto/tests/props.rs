@@ -247,16 +247,13 @@ fn command() -> impl Strategy<Value = Command> {
                 criteria,
                 return_options
             }),
-        (
-            uid,
-            seq_set(),
-            prop::collection::vec(fetch_attr(), 1..4)
-        )
-            .prop_map(|(uid, set, attributes)| Command::Fetch {
+        (uid, seq_set(), prop::collection::vec(fetch_attr(), 1..4)).prop_map(
+            |(uid, set, attributes)| Command::Fetch {
                 uid,
                 set,
                 attributes
-            }),
+            }
+        ),
         (
             uid,
             seq_set(),

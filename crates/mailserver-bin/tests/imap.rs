@@ -45,6 +45,8 @@ typ, data = M.select("INBOX")
 out["select"] = [typ, d(data)]
 out["uidvalidity"] = d(M.response("UIDVALIDITY")[1])
 out["envelope"] = d(M.fetch("2", "(ENVELOPE)")[1])
+out["envelope_cached"] = d(M.fetch("2", "(ENVELOPE)")[1])
+out["fields"] = [d(M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM subject)])")[1]) for _ in range(2)]
 out["bodystructure"] = d(M.fetch("2", "(BODYSTRUCTURE)")[1])
 out["sections"] = d(M.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[]<0.4>)")[1])
 out["flags_after_peek"] = d(M.fetch("2", "(FLAGS)")[1])
@@ -130,6 +132,14 @@ fn imaplib_over_starttls_and_imaps() {
         }
         assert_eq!(out["select"][0], "OK");
         assert_eq!(out["select"][1][0], "3");
+        // The second answers come from the header cache the first ones filled.
+        assert_eq!(out["envelope"], out["envelope_cached"]);
+        assert_eq!(out["fields"][0], out["fields"][1]);
+        assert!(
+            text(&out["fields"][0]).contains(r#"From: \"Carol, C.\" <carol@example.org>\r\n"#),
+            "{}",
+            out["fields"][0]
+        );
         let env = text(&out["envelope"]);
         assert!(env.contains(r#"=?utf-8?q?Gr=C3=BC=C3=9Fe?="#), "{env}");
         assert!(
