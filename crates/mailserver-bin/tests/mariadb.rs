@@ -183,6 +183,43 @@ for user, password in pairs:
         "inactive domain: {out}"
     );
 
+    // And over IMAP, with LOGIN and with AUTHENTICATE PLAIN.
+    let imap = r#"
+import imaplib, sys, json
+port, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
+for user, password in pairs:
+    for how in ("login", "plain"):
+        M = imaplib.IMAP4("127.0.0.1", port, timeout=20)
+        try:
+            if how == "login":
+                typ = M.login(user, password)[0]
+            else:
+                typ = M.authenticate("PLAIN", lambda _: f"\0{user}\0{password}".encode())[0]
+            print(user, how, typ)
+            M.logout()
+        except imaplib.IMAP4.error as e:
+            print(user, how, "NO", str(e))
+"#;
+    let out = python(
+        imap,
+        &[
+            &server.imap_port.to_string(),
+            &format!("[{}]", pairs.join(",")),
+        ],
+    );
+    for (user, _, _) in &users {
+        for how in ["login", "plain"] {
+            assert!(
+                out.lines().any(|l| l == format!("{user} {how} OK")),
+                "{user} could not log in over IMAP ({how}):\n{out}"
+            );
+        }
+    }
+    assert!(
+        out.contains("gone@example.net login NO") && out.contains("ann@inactive.example plain NO"),
+        "inactive accounts logged in over IMAP: {out}"
+    );
+
     // Delivery: a mailbox, its alias-domain twin, a multi-target alias, the catch-all.
     let send = r#"
 import smtplib, sys
