@@ -104,6 +104,7 @@ fn imaplib_over_starttls_and_imaps() {
             "UIDPLUS",
             "MOVE",
             "SPECIAL-USE",
+            "STATUS=SIZE",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",

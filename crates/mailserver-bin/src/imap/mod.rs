@@ -75,6 +75,7 @@ impl ImapService {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
+            "STATUS=SIZE",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())
