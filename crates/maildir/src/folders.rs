@@ -395,8 +395,8 @@ mod tests {
             .copy_into(&listing.messages[0], &sent, "S", "host")
             .unwrap();
         let copied = sent.scan().unwrap();
-        assert_eq!(copied.messages[0].base, base);
-        assert_eq!(copied.messages[0].flags, "S");
+        assert_eq!(*copied.messages[0].base, *base);
+        assert_eq!(&*copied.messages[0].flags, "S");
         assert_eq!(sent.internal_date(&copied.messages[0]).unwrap(), date);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{Error, Maildir};
@@ -26,13 +27,13 @@ pub struct Message {
     /// Its UID (stable across sessions, restarts and moves between `new/` and `cur/`).
     pub uid: u32,
     /// The file name up to `:` (the part that never changes).
-    pub base: String,
+    pub base: Arc<str>,
     /// The current file name.
-    pub name: String,
+    pub name: Arc<str>,
     /// `new/` or `cur/`.
     pub subdir: Subdir,
     /// Flags after `:2,`, ASCII-sorted (`DFRST` then keyword letters).
-    pub flags: String,
+    pub flags: Arc<str>,
     /// Octets on disk.
     pub size: u64,
     /// RFC822.SIZE: octets with CRLF line ends, what IMAP and POP3 report.
@@ -313,7 +314,7 @@ impl Maildir {
             Subdir::New => "new",
             Subdir::Cur => "cur",
         };
-        self.path().join(sub).join(&message.name)
+        self.path().join(sub).join(&*message.name)
     }
 
     /// Lists the folder with UIDs: files known to `dovecot-uidlist` keep theirs; new files get
@@ -432,9 +433,9 @@ impl Maildir {
             };
             messages.push(Message {
                 uid: record.uid,
-                base: base_name(&name).to_owned(),
-                flags: flags_of(&name),
-                name,
+                base: base_name(&name).into(),
+                flags: flags_of(&name).into(),
+                name: name.into(),
                 subdir,
                 size,
                 vsize,
@@ -501,7 +502,7 @@ impl Maildir {
         flags.sort_unstable();
         flags.dedup();
         let flags: String = flags.into_iter().collect();
-        if flags == message.flags && message.subdir == Subdir::Cur {
+        if *flags == *message.flags && message.subdir == Subdir::Cur {
             return Ok(message.clone());
         }
         let name = format!("{}:2,{flags}", message.base);
@@ -517,15 +518,15 @@ impl Maildir {
             let current = self
                 .list_cur()?
                 .into_iter()
-                .find(|n| n.starts_with(&prefix) || *n == message.base)
+                .find(|n| n.starts_with(&prefix) || **n == *message.base)
                 .ok_or_else(|| Error::from_io("renaming", &from, e))?;
             let from = self.path().join("cur").join(current);
             fs::rename(&from, &to).map_err(|e| Error::from_io("renaming", &from, e))?;
         }
         Ok(Message {
-            name,
+            name: name.into(),
             subdir: Subdir::Cur,
-            flags,
+            flags: flags.into(),
             ..message.clone()
         })
     }

@@ -1058,7 +1058,7 @@ impl User {
         let cache = search::uses_headers(key).then(|| {
             block(|| {
                 self.headers.folder(&sel.maildir, || {
-                    sel.messages.iter().map(|v| v.msg.base.as_str()).collect()
+                    sel.messages.iter().map(|v| &*v.msg.base).collect()
                 })
             })
         });
@@ -1138,7 +1138,7 @@ impl User {
                 StoreMode::Add => sorted(current.chars().chain(letters.chars())),
                 StoreMode::Remove => sorted(current.chars().filter(|c| !letters.contains(*c))),
             };
-            if new != *current || v.msg.subdir == maildir::Subdir::New {
+            if *new != **current || v.msg.subdir == maildir::Subdir::New {
                 match block(|| sel.maildir.set_flags(&v.msg, &new)) {
                     Ok(m) => sel.messages[i].msg = m,
                     Err(e) => {
@@ -1262,11 +1262,8 @@ impl User {
             Ok(l) => l,
             Err(e) => return self.internal_error(session, verb, &e),
         };
-        let by_base: HashMap<&str, u32> = listing
-            .messages
-            .iter()
-            .map(|m| (m.base.as_str(), m.uid))
-            .collect();
+        let by_base: HashMap<&str, u32> =
+            listing.messages.iter().map(|m| (&*m.base, m.uid)).collect();
         let dest_uids: Vec<u32> = bases
             .iter()
             .filter_map(|b| by_base.get(b.as_str()).copied())
@@ -1408,7 +1405,7 @@ impl User {
             let uid = listing
                 .messages
                 .iter()
-                .find(|m| m.base == base)
+                .find(|m| *m.base == *base)
                 .map(|m| m.uid);
             Ok((listing.uid_validity, uid))
         });
@@ -1476,7 +1473,7 @@ impl User {
         let cache = match (&self.selected, from_cache) {
             (Some(sel), true) => Some(block(|| {
                 self.headers.folder(&sel.maildir, || {
-                    sel.messages.iter().map(|v| v.msg.base.as_str()).collect()
+                    sel.messages.iter().map(|v| &*v.msg.base).collect()
                 })
             })),
             _ => None,
