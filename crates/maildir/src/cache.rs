@@ -4,9 +4,11 @@
 //! Every change to a Maildir changes the modification time of `new/`, `cur/`,
 //! `dovecot-uidlist` or `dovecot-keywords` (deliveries, flag renames, expunges and UID
 //! assignments all create, rename or remove entries there). File times are coarse, though: the
-//! kernel stamps them from a clock that ticks every few milliseconds, so a change right after a
-//! scan can leave every time as it was. A stamp therefore only vouches for a folder whose times
-//! were all at least [`SETTLE`] old when it was taken, as Dovecot does for its own maildir sync.
+//! kernel stamps them from a clock that ticks every few milliseconds (and some file systems keep
+//! whole seconds), so a change right after a scan can leave every time as it was. A stamp
+//! therefore only vouches for a folder whose times were all older than one tick of that clock
+//! when it was taken ([`SETTLE`], or [`SETTLE_COARSE`] where the times carry no nanoseconds),
+//! as Dovecot does for its own maildir sync.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -16,8 +18,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{Error, Listing, Maildir};
 
-/// How old every time in a folder must be before a stamp of it can be trusted.
-pub const SETTLE: Duration = Duration::from_secs(2);
+/// How old every time in a folder must be before a stamp of it can be trusted: more than a
+/// kernel clock tick (at most 10 ms).
+pub const SETTLE: Duration = Duration::from_millis(50);
+/// The same, on a file system whose times have whole seconds.
+pub const SETTLE_COARSE: Duration = Duration::from_secs(2);
 
 const PARTS: [&str; 4] = ["new", "cur", "dovecot-uidlist", "dovecot-keywords"];
 
@@ -34,17 +39,18 @@ impl FolderStamp {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let mut settled = true;
         let parts = PARTS.map(|p| {
             let m = std::fs::metadata(maildir.path().join(p)).ok()?;
-            let mtime = Duration::new(
-                u64::try_from(m.mtime()).unwrap_or(0),
-                u32::try_from(m.mtime_nsec()).unwrap_or(0),
-            );
-            if mtime + SETTLE > now {
-                settled = false;
-            }
             Some((m.mtime(), m.mtime_nsec(), m.ino(), m.size()))
+        });
+        let fine = parts.iter().flatten().any(|p| p.1 != 0);
+        let settle = if fine { SETTLE } else { SETTLE_COARSE };
+        let settled = parts.iter().flatten().all(|&(secs, nanos, _, _)| {
+            let mtime = Duration::new(
+                u64::try_from(secs).unwrap_or(0),
+                u32::try_from(nanos).unwrap_or(0),
+            );
+            mtime + settle <= now
         });
         Self { parts, settled }
     }
@@ -131,6 +137,11 @@ mod tests {
         d.commit(&[]).unwrap();
         let cache = ListingCache::new(1000);
         // Fresh changes are never trusted: scanned, not kept.
+        let future = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::open(md.path().join("new"))
+            .unwrap()
+            .set_modified(future)
+            .unwrap();
         let first = cache.scan(&md).unwrap();
         assert!(cache.lock().is_empty());
         settle(&md);

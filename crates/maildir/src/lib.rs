@@ -32,7 +32,7 @@ mod folders;
 mod quota;
 mod read;
 
-pub use cache::{FolderStamp, ListingCache, SETTLE};
+pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
 pub use quota::Usage;
 pub use read::{Listing, Message, Subdir, pop3_uidl};
