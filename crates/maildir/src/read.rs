@@ -68,6 +68,24 @@ impl Listing {
     }
 }
 
+/// The order new files get UIDs in: by delivery time, the seconds and then the microseconds
+/// (`M<usec>`) compared as numbers, as Dovecot's `maildir_filename_sort_cmp` does; a plain
+/// string order puts `M99999` after `M123456`.
+fn delivery_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn key(name: &str) -> (u64, u64) {
+        let digits = |s: &str| -> (u64, usize) {
+            let n = s.bytes().take_while(u8::is_ascii_digit).count();
+            (s[..n].parse().unwrap_or(0), n)
+        };
+        let (secs, n) = digits(name);
+        let usec = name[n..]
+            .strip_prefix(".M")
+            .map_or(0, |rest| digits(rest).0);
+        (secs, usec)
+    }
+    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+}
+
 /// A message's POP3 UIDL: the one kept in the uidlist (`P` field) if any, else what Dovecot
 /// 2.3 sends by default (`pop3_uidl_format = %08Xu%08Xv`, which it renders in lower-case hex:
 /// checked against Dovecot 2.3.19 in the integration tests).
@@ -375,7 +393,7 @@ impl Maildir {
                 .iter()
                 .filter(|(n, _)| !index.contains_key(base_name(n)))
                 .collect();
-            new_files.sort_by(|a, b| base_name(&a.0).cmp(base_name(&b.0)));
+            new_files.sort_by(|a, b| delivery_order(base_name(&a.0), base_name(&b.0)));
             for (name, _) in new_files {
                 index.insert(base_name(name).to_owned(), l.records.len());
                 l.records.push(Record {
@@ -640,6 +658,28 @@ mod tests {
                 .contains("P000000a1legacy")
         );
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn new_files_are_numbered_in_delivery_order() {
+        let mut names = vec![
+            "1700000001.M5P1.h",
+            "1700000000.M999999P1.h",
+            "1700000000.M99999P1.h",
+            "1700000000.M123456P1.h",
+            "custom-name",
+        ];
+        names.sort_by(|a, b| delivery_order(a, b));
+        assert_eq!(
+            names,
+            [
+                "custom-name",
+                "1700000000.M99999P1.h",
+                "1700000000.M123456P1.h",
+                "1700000000.M999999P1.h",
+                "1700000001.M5P1.h",
+            ]
+        );
     }
 
     #[test]
