@@ -326,6 +326,23 @@ pub enum Response {
     },
     /// `* SEARCH n...`
     Search(Vec<u32>),
+    /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731): the
+    /// results a `SEARCH RETURN (...)` asked for. MIN, MAX and ALL are left out when nothing
+    /// matched.
+    ESearch {
+        /// The tag of the SEARCH.
+        tag: Tag,
+        /// Whether the numbers are UIDs.
+        uid: bool,
+        /// Lowest match.
+        min: Option<u32>,
+        /// Highest match.
+        max: Option<u32>,
+        /// Number of matches.
+        count: Option<u32>,
+        /// Every match.
+        all: Option<SequenceSet>,
+    },
     /// `* n FETCH (...)`
     Fetch {
         /// Sequence number.
@@ -458,6 +475,28 @@ impl Response {
                 out.put_slice(b"* SEARCH");
                 for n in ns {
                     out.put_slice(format!(" {n}").as_bytes());
+                }
+            }
+            Response::ESearch {
+                tag,
+                uid,
+                min,
+                max,
+                count,
+                all,
+            } => {
+                // Tags are astring characters without quotes or backslashes: quoting is plain.
+                out.put_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
+                if *uid {
+                    out.put_slice(b" UID");
+                }
+                for (name, v) in [("MIN", min), ("MAX", max), ("COUNT", count)] {
+                    if let Some(v) = v {
+                        out.put_slice(format!(" {name} {v}").as_bytes());
+                    }
+                }
+                if let Some(set) = all {
+                    out.put_slice(format!(" ALL {set}").as_bytes());
                 }
             }
             Response::Fetch { seq, items } => {
@@ -893,6 +932,29 @@ mod tests {
     #[test]
     fn rfc_examples() {
         assert_eq!(enc(&Response::Exists(172)), "* 172 EXISTS\r\n");
+        // RFC 4731 §3.1.
+        assert_eq!(
+            enc(&Response::ESearch {
+                tag: Tag::new("A282").unwrap(),
+                uid: false,
+                min: Some(2),
+                max: None,
+                count: Some(3),
+                all: None
+            }),
+            "* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n"
+        );
+        assert_eq!(
+            enc(&Response::ESearch {
+                tag: Tag::new("A283").unwrap(),
+                uid: true,
+                min: None,
+                max: None,
+                count: None,
+                all: Some(SequenceSet::from_numbers(&[2, 10, 11]).unwrap())
+            }),
+            "* ESEARCH (TAG \"A283\") UID ALL 2,10:11\r\n"
+        );
         assert_eq!(
             enc(&Response::Untagged {
                 status: Status::Ok,

@@ -57,6 +57,10 @@ out["search_subject"] = d(M.search("UTF-8", "SUBJECT", "first")[1])
 out["search_body"] = d(M.uid("SEARCH", "BODY", "needle")[1])
 out["search_unseen"] = d(M.search(None, "UNSEEN")[1])
 out["search_sent"] = d(M.search(None, "SENTBEFORE", "1-Jan-2004")[1])
+M.uid("SEARCH", "RETURN (MIN MAX COUNT ALL)", "ALL")
+out["esearch"] = d(M.response("ESEARCH")[1])
+M.search(None, "RETURN (COUNT MIN)", "FROM", "nobody")
+out["esearch_none"] = d(M.response("ESEARCH")[1])
 out["store"] = d(M.store("3", "+FLAGS", "(\\Deleted $Important)")[1])
 out["copy"] = d(M.copy("1:2", "Archive")[1])
 out["move"] = [M.uid("MOVE", "2", "Trash")[0], d(M.untagged_responses.get("EXPUNGE", []))]
@@ -105,6 +109,7 @@ fn imaplib_over_starttls_and_imaps() {
             "MOVE",
             "SPECIAL-USE",
             "STATUS=SIZE",
+            "ESEARCH",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",
@@ -181,6 +186,13 @@ fn imaplib_over_starttls_and_imaps() {
         assert_eq!(out["search_body"][0], "3");
         assert_eq!(out["search_unseen"][0], "2 3");
         assert_eq!(out["search_sent"][0], "1");
+        let esearch = text(&out["esearch"]);
+        assert!(
+            esearch.contains(r#"\") UID MIN 1 MAX 3 COUNT 3 ALL 1:3"#),
+            "{esearch}"
+        );
+        let none = text(&out["esearch_none"]);
+        assert!(none.ends_with(r#"\") COUNT 0"]"#), "{none}");
         assert!(
             text(&out["store"]).contains("$Important"),
             "{}",

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use imap_proto::types::{decode_mutf7, encode_mutf7};
 use imap_proto::{
     AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, Mailbox, Response, SearchKey,
-    SectionText, SequenceSet, ServerSession, Status, StatusItem, StoreMode,
+    SectionText, SequenceSet, ServerSession, Status, StatusItem, StoreMode, Tag,
 };
 use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
@@ -377,6 +377,7 @@ impl User {
         &mut self,
         session: &mut ServerSession,
         conn: &mut Conn,
+        tag: &Tag,
         command: Command,
     ) -> io::Result<()> {
         match command {
@@ -456,10 +457,11 @@ impl User {
                 return_options,
             } => self.search(
                 session,
+                tag,
                 uid,
                 charset.as_deref(),
                 &criteria,
-                return_options.is_some(),
+                return_options.as_deref(),
             ),
             Command::Fetch {
                 uid,
@@ -1031,13 +1033,33 @@ impl User {
     fn search(
         &mut self,
         session: &mut ServerSession,
+        tag: &Tag,
         uid: bool,
         charset: Option<&str>,
         key: &SearchKey,
-        esearch: bool,
+        return_options: Option<&[imap_proto::Atom]>,
     ) {
-        if esearch {
-            let _ = session.complete(Status::Bad, None, "SEARCH RETURN is not supported");
+        // RFC 4731: MIN, MAX, COUNT, ALL; an empty list means ALL. SAVE (RFC 5182) is not
+        // offered.
+        let esearch = return_options.map(|opts| {
+            let want = |o: &str| opts.iter().any(|a| a.as_str() == o);
+            (
+                want("MIN"),
+                want("MAX"),
+                want("COUNT"),
+                want("ALL") || opts.is_empty(),
+            )
+        });
+        if let Some(opts) = return_options
+            && let Some(bad) = opts
+                .iter()
+                .find(|a| !matches!(a.as_str(), "MIN" | "MAX" | "COUNT" | "ALL"))
+        {
+            let _ = session.complete(
+                Status::Bad,
+                None,
+                &format!("Unsupported SEARCH return option {bad}"),
+            );
             return;
         }
         if let Some(cs) = charset
@@ -1079,7 +1101,23 @@ impl User {
                 }
             })
             .collect();
-        let _ = session.send(&Response::Search(numbers));
+        match esearch {
+            None => {
+                let _ = session.send(&Response::Search(numbers));
+            }
+            Some((min, max, count, all)) => {
+                let _ = session.send(&Response::ESearch {
+                    tag: tag.clone(),
+                    uid,
+                    min: numbers.iter().min().copied().filter(|_| min),
+                    max: numbers.iter().max().copied().filter(|_| max),
+                    count: count.then_some(numbers.len() as u32),
+                    all: (all && !numbers.is_empty())
+                        .then(|| SequenceSet::from_numbers(&numbers).ok())
+                        .flatten(),
+                });
+            }
+        }
         self.sync(session, uid);
         let _ = session.complete(Status::Ok, None, "SEARCH completed");
     }

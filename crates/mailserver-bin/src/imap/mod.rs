@@ -76,6 +76,7 @@ impl ImapService {
             "CHILDREN",
             "SPECIAL-USE",
             "STATUS=SIZE",
+            "ESEARCH",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())
@@ -220,7 +221,7 @@ async fn connection(
                         continue;
                     };
                     let name = command.name();
-                    if let Err(e) = u.command(&mut session, &mut conn, command).await {
+                    if let Err(e) = u.command(&mut session, &mut conn, &tag, command).await {
                         break 'session format!("write error during {name} ({tag}): {e}");
                     }
                 }
