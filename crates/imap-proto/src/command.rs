@@ -370,6 +370,17 @@ pub enum Command {
         /// Destination.
         mailbox: Mailbox,
     },
+    /// `GETQUOTA root` (RFC 9208).
+    GetQuota(String),
+    /// `GETQUOTAROOT mailbox` (RFC 9208).
+    GetQuotaRoot(Mailbox),
+    /// `SETQUOTA root (resource limit ...)` (RFC 9208); resource names upper-cased.
+    SetQuota {
+        /// The quota root.
+        root: String,
+        /// Resources and their new limits.
+        limits: Vec<(Atom, u64)>,
+    },
 }
 
 impl Command {
@@ -407,6 +418,9 @@ impl Command {
             Command::Store { .. } => "STORE",
             Command::Copy { .. } => "COPY",
             Command::Move { .. } => "MOVE",
+            Command::GetQuota(_) => "GETQUOTA",
+            Command::GetQuotaRoot(_) => "GETQUOTAROOT",
+            Command::SetQuota { .. } => "SETQUOTA",
         }
     }
 }
@@ -658,6 +672,26 @@ impl Command {
                 let uid = if *uid { "UID " } else { "" };
                 put(w, &format!("{uid}{} {set} ", self.name()));
                 mailbox(w, m);
+            }
+            Command::GetQuota(root) => {
+                put(w, "GETQUOTA ");
+                astring(w, root.as_bytes());
+            }
+            Command::GetQuotaRoot(m) => {
+                put(w, "GETQUOTAROOT ");
+                mailbox(w, m);
+            }
+            Command::SetQuota { root, limits } => {
+                put(w, "SETQUOTA ");
+                astring(w, root.as_bytes());
+                put(w, " (");
+                for (i, (resource, limit)) in limits.iter().enumerate() {
+                    if i > 0 {
+                        put(w, " ");
+                    }
+                    put(w, &format!("{resource} {limit}"));
+                }
+                put(w, ")");
             }
         }
         out.extend_from_slice(b"\r\n");

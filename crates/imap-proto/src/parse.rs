@@ -877,6 +877,34 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             })
         }
         "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &name, false),
+        "GETQUOTA" => {
+            c.sp()?;
+            Ok(Command::GetQuota(c.astring()?))
+        }
+        "GETQUOTAROOT" => {
+            c.sp()?;
+            Ok(Command::GetQuotaRoot(c.mailbox()?))
+        }
+        "SETQUOTA" => {
+            c.sp()?;
+            let root = c.astring()?;
+            c.sp()?;
+            c.expect(b'(', "Expected (")?;
+            let mut limits = Vec::new();
+            if !c.eat(b')') {
+                loop {
+                    let resource = Atom::new(c.atom()?.to_ascii_uppercase())
+                        .map_err(|_| Fail("Invalid resource name"))?;
+                    c.sp()?;
+                    limits.push((resource, c.number64()?));
+                    if c.eat(b')') {
+                        break;
+                    }
+                    c.sp()?;
+                }
+            }
+            Ok(Command::SetQuota { root, limits })
+        }
         "UID" => {
             c.sp()?;
             let sub = c.atom()?.to_ascii_uppercase();

@@ -326,6 +326,20 @@ pub enum Response {
     },
     /// `* SEARCH n...`
     Search(Vec<u32>),
+    /// `* QUOTA root (resource usage limit ...)` (RFC 9208).
+    Quota {
+        /// The quota root.
+        root: String,
+        /// Each resource with its usage and limit (STORAGE in units of 1024 octets).
+        resources: Vec<(Atom, u64, u64)>,
+    },
+    /// `* QUOTAROOT mailbox root...` (RFC 9208).
+    QuotaRoot {
+        /// The mailbox asked about.
+        mailbox: String,
+        /// The quota roots that apply to it (none when it has no limits).
+        roots: Vec<String>,
+    },
     /// `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]` (RFC 4731): the
     /// results a `SEARCH RETURN (...)` asked for. MIN, MAX and ALL are left out when nothing
     /// matched.
@@ -475,6 +489,26 @@ impl Response {
                 out.put_slice(b"* SEARCH");
                 for n in ns {
                     out.put_slice(format!(" {n}").as_bytes());
+                }
+            }
+            Response::Quota { root, resources } => {
+                out.put_slice(b"* QUOTA ");
+                astring(out, root.as_bytes());
+                out.put_slice(b" (");
+                for (i, (resource, usage, limit)) in resources.iter().enumerate() {
+                    if i > 0 {
+                        out.put_u8(b' ');
+                    }
+                    out.put_slice(format!("{resource} {usage} {limit}").as_bytes());
+                }
+                out.put_u8(b')');
+            }
+            Response::QuotaRoot { mailbox, roots } => {
+                out.put_slice(b"* QUOTAROOT ");
+                mailbox_name(out, mailbox);
+                for root in roots {
+                    out.put_u8(b' ');
+                    astring(out, root.as_bytes());
                 }
             }
             Response::ESearch {
@@ -932,6 +966,21 @@ mod tests {
     #[test]
     fn rfc_examples() {
         assert_eq!(enc(&Response::Exists(172)), "* 172 EXISTS\r\n");
+        // RFC 9208 §4.3.
+        assert_eq!(
+            enc(&Response::QuotaRoot {
+                mailbox: "INBOX".into(),
+                roots: vec![String::new()]
+            }),
+            "* QUOTAROOT INBOX \"\"\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Quota {
+                root: String::new(),
+                resources: vec![(Atom::new("STORAGE").unwrap(), 10, 512)]
+            }),
+            "* QUOTA \"\" (STORAGE 10 512)\r\n"
+        );
         // RFC 4731 §3.1.
         assert_eq!(
             enc(&Response::ESearch {

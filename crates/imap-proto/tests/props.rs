@@ -277,6 +277,19 @@ fn command() -> impl Strategy<Value = Command> {
             set,
             mailbox
         }),
+        text().prop_map(Command::GetQuota),
+        mailbox().prop_map(Command::GetQuotaRoot),
+        (
+            text(),
+            prop::collection::vec(("[A-Z][A-Z0-9-]{0,10}", 0..=i64::MAX as u64), 0..3)
+        )
+            .prop_map(|(root, limits)| Command::SetQuota {
+                root,
+                limits: limits
+                    .into_iter()
+                    .map(|(r, n)| (Atom::new(r).unwrap(), n))
+                    .collect()
+            }),
         (uid, seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Move {
             uid,
             set,

@@ -110,6 +110,8 @@ fn imaplib_over_starttls_and_imaps() {
             "SPECIAL-USE",
             "STATUS=SIZE",
             "ESEARCH",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",

@@ -97,3 +97,57 @@ fn permanent_quota_refusal_when_configured() {
     let (rcpt, _) = deliver_one(&server, "carol@example.com", "MAIL FROM:<a@example.net>");
     assert!(rcpt.starts_with("552 5.2.2"), "{rcpt}");
 }
+
+/// RFC 9208 over IMAP: the quota root and usage a client shows, SETQUOTA refused, and APPEND
+/// refused with OVERQUOTA once the mailbox is full.
+#[test]
+fn imap_reports_the_quota_and_refuses_append_over_it() {
+    let server = Server::start("quota-imap", "");
+    server.admin_ok(&["user", "quota", "alice@example.com", "4K"]);
+    let (rcpt, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.org>");
+    assert!(rcpt.starts_with("250"), "{rcpt}");
+    assert!(done.unwrap().starts_with("250"));
+    let script = r#"
+import imaplib, json, sys
+out = {}
+for user in ("alice@example.com", "bob@example.com"):
+    M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+    M.login(user, "secret")
+    typ, data = M.getquotaroot("INBOX")
+    out[user] = [typ] + [[x.decode() if x else None for x in part] for part in data]
+    if user.startswith("alice"):
+        typ, data = M.getquota('""')
+        out["getquota"] = [typ, data[0].decode()]
+        # imaplib returns NO rather than raising it.
+        typ, data = M.setquota('""', "(STORAGE 99999)")
+        out["setquota"] = typ + " " + data[0].decode()
+        typ, data = M.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"x" * 8000 + b"\r\n")
+        out["append"] = typ + " " + data[0].decode()
+    M.logout()
+print(json.dumps(out))
+"#;
+    let out = python(script, &[&server.imap_port.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["alice@example.com"][0], "OK", "{out}");
+    assert_eq!(v["alice@example.com"][1][0], "INBOX \"\"", "{out}");
+    let quota = v["alice@example.com"][2][0].as_str().unwrap();
+    assert!(quota.starts_with("\"\" (STORAGE 1 4)"), "{out}");
+    assert_eq!(v["getquota"][0], "OK", "{out}");
+    assert!(
+        v["getquota"][1]
+            .as_str()
+            .unwrap()
+            .starts_with("\"\" (STORAGE 1 4)"),
+        "{out}"
+    );
+    assert!(
+        v["setquota"].as_str().unwrap().starts_with("NO [NOPERM]"),
+        "{out}"
+    );
+    assert!(
+        v["append"].as_str().unwrap().starts_with("NO [OVERQUOTA]"),
+        "{out}"
+    );
+    // Without a limit there is no quota root.
+    assert_eq!(v["bob@example.com"][1][0], "INBOX", "{out}");
+}

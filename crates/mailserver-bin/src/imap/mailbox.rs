@@ -481,6 +481,48 @@ impl User {
             Command::Move { uid, set, mailbox } => {
                 self.copy(session, uid, &set, &mailbox, true).await
             }
+            Command::GetQuotaRoot(m) => {
+                let exists = storage_name(&m).is_ok_and(|s| self.root.folder_exists(&s));
+                if !exists {
+                    let _ = session.complete(
+                        Status::No,
+                        Some(Code::NonExistent),
+                        "Mailbox does not exist",
+                    );
+                    return Ok(());
+                }
+                // One quota root, "", covers every folder of the mailbox (Maildir++ counts
+                // them together).
+                let roots = if self.quota > 0 {
+                    vec![String::new()]
+                } else {
+                    Vec::new()
+                };
+                let _ = session.send(&Response::QuotaRoot {
+                    mailbox: m.as_str().to_owned(),
+                    roots,
+                });
+                if self.quota > 0 {
+                    self.send_quota(session);
+                }
+                let _ = session.complete(Status::Ok, None, "GETQUOTAROOT completed");
+            }
+            Command::GetQuota(root) => {
+                if root.is_empty() && self.quota > 0 {
+                    self.send_quota(session);
+                    let _ = session.complete(Status::Ok, None, "GETQUOTA completed");
+                } else {
+                    let _ =
+                        session.complete(Status::No, Some(Code::NonExistent), "No such quota root");
+                }
+            }
+            Command::SetQuota { .. } => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::NoPerm),
+                    "Quotas are set by the administrator",
+                );
+            }
             other => {
                 let _ = session.complete(
                     Status::Bad,
@@ -1014,6 +1056,23 @@ impl User {
             if let Err(e) = accounts.record_usage(&user, bytes, messages).await {
                 warn!(%user, error = %e, "could not update quota2");
             }
+        });
+    }
+
+    /// `* QUOTA "" (STORAGE used limit)`, in units of 1024 octets as RFC 9208 counts them.
+    fn send_quota(&self, session: &mut ServerSession) {
+        let used = match block(|| self.root.quota_usage(self.quota)) {
+            Ok(usage) => usage.bytes.max(0) as u64,
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "reading quota usage failed");
+                return;
+            }
+        };
+        let _ = session.send(&Response::Quota {
+            root: String::new(),
+            resources: imap_proto::Atom::new("STORAGE")
+                .map(|a| vec![(a, used.div_ceil(1024), self.quota / 1024)])
+                .unwrap_or_default(),
         });
     }
 

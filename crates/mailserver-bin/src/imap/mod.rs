@@ -77,6 +77,8 @@ impl ImapService {
             "SPECIAL-USE",
             "STATUS=SIZE",
             "ESEARCH",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())
