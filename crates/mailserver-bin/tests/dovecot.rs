@@ -6,15 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, python, require};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Server, free_port, python, require};
 
 struct Dovecot {
     config: std::path::PathBuf,

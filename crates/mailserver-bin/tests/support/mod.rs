@@ -22,12 +22,20 @@ pub struct Server {
     pub child: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port for a test server. Taken below the kernel's ephemeral range (32768 and up), where
+/// no outgoing connection can take it between this check and the server's bind, and from a
+/// counter, so parallel tests in one binary never pick the same one.
+pub fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + ((std::process::id().wrapping_mul(97) + n) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
 }
 
 /// Fails loudly when a peer program the tests need is missing.
@@ -128,8 +136,12 @@ impl Server {
             (pop3_host.as_str(), self.imaps_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
+                let exited = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
                 assert!(
-                    Instant::now() < deadline,
+                    Instant::now() < deadline && exited.is_none(),
                     "server did not start; log:\n{}",
                     self.log()
                 );
