@@ -128,6 +128,49 @@ pub enum FetchAttr {
     ModSeq,
 }
 
+/// What SORT orders by (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Internal date.
+    Arrival,
+    /// First Cc address's mailbox part.
+    Cc,
+    /// Sent date (the Date header; the internal date when it has none).
+    Date,
+    /// First From address's mailbox part.
+    From,
+    /// RFC822.SIZE.
+    Size,
+    /// Base subject (without Re:, Fwd: and the like).
+    Subject,
+    /// First To address's mailbox part.
+    To,
+}
+
+impl SortKey {
+    /// The keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Arrival => "ARRIVAL",
+            SortKey::Cc => "CC",
+            SortKey::Date => "DATE",
+            SortKey::From => "FROM",
+            SortKey::Size => "SIZE",
+            SortKey::Subject => "SUBJECT",
+            SortKey::To => "TO",
+        }
+    }
+}
+
+/// One SORT criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// Descending.
+    pub reverse: bool,
+    /// The key.
+    pub key: SortKey,
+}
+
 /// How STORE changes flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreMode {
@@ -370,6 +413,17 @@ pub enum Command {
         /// Destination.
         mailbox: Mailbox,
     },
+    /// `[UID] SORT (criteria) charset search-keys` (RFC 5256).
+    Sort {
+        /// UID SORT.
+        uid: bool,
+        /// Sort criteria, most significant first.
+        criteria: Vec<SortCriterion>,
+        /// The charset of the search strings (upper-cased).
+        charset: String,
+        /// Which messages to sort.
+        search: SearchKey,
+    },
     /// `GETQUOTA root` (RFC 9208).
     GetQuota(String),
     /// `GETQUOTAROOT mailbox` (RFC 9208).
@@ -418,6 +472,7 @@ impl Command {
             Command::Store { .. } => "STORE",
             Command::Copy { .. } => "COPY",
             Command::Move { .. } => "MOVE",
+            Command::Sort { .. } => "SORT",
             Command::GetQuota(_) => "GETQUOTA",
             Command::GetQuotaRoot(_) => "GETQUOTAROOT",
             Command::SetQuota { .. } => "SETQUOTA",
@@ -672,6 +727,37 @@ impl Command {
                 let uid = if *uid { "UID " } else { "" };
                 put(w, &format!("{uid}{} {set} ", self.name()));
                 mailbox(w, m);
+            }
+            Command::Sort {
+                uid,
+                criteria,
+                charset,
+                search,
+            } => {
+                put(w, if *uid { "UID SORT (" } else { "SORT (" });
+                for (i, c) in criteria.iter().enumerate() {
+                    if i > 0 {
+                        put(w, " ");
+                    }
+                    if c.reverse {
+                        put(w, "REVERSE ");
+                    }
+                    put(w, c.key.name());
+                }
+                put(w, ") ");
+                astring(w, charset.as_bytes());
+                put(w, " ");
+                match search {
+                    SearchKey::And(keys) if keys.len() > 1 => {
+                        for (i, k) in keys.iter().enumerate() {
+                            if i > 0 {
+                                put(w, " ");
+                            }
+                            search_key(w, k);
+                        }
+                    }
+                    key => search_key(w, key),
+                }
             }
             Command::GetQuota(root) => {
                 put(w, "GETQUOTA ");

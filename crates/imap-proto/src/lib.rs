@@ -42,7 +42,8 @@ pub mod session;
 pub mod types;
 
 pub use command::{
-    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, StatusItem, StoreMode,
+    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, SortCriterion, SortKey,
+    StatusItem, StoreMode,
 };
 pub use parse::{AppendHead, ParseError, parse_command};
 pub use response::{

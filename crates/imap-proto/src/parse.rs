@@ -9,7 +9,8 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{
-    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, StatusItem, StoreMode,
+    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, SortCriterion, SortKey,
+    StatusItem, StoreMode,
 };
 use crate::types::{
     Atom, Date, DateTime, Flag, MONTHS, Secret, SeqNumber, SequenceSet, Tag, decode_mutf7,
@@ -877,6 +878,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             })
         }
         "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &name, false),
+        "SORT" => sort(c, false),
         "GETQUOTA" => {
             c.sp()?;
             Ok(Command::GetQuota(c.astring()?))
@@ -910,6 +912,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             let sub = c.atom()?.to_ascii_uppercase();
             match sub.as_str() {
                 "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &sub, true),
+                "SORT" => sort(c, true),
                 "EXPUNGE" => {
                     c.sp()?;
                     Ok(Command::UidExpunge(c.sequence_set()?))
@@ -919,6 +922,53 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         }
         _ => Err(Fail("Unknown command")),
     }
+}
+
+fn sort(c: &mut Cursor<'_>, uid: bool) -> R<Command> {
+    c.sp()?;
+    c.expect(b'(', "Expected sort criteria")?;
+    let mut criteria = Vec::new();
+    loop {
+        let mut word = c.atom()?.to_ascii_uppercase();
+        let reverse = word == "REVERSE";
+        if reverse {
+            c.sp()?;
+            word = c.atom()?.to_ascii_uppercase();
+        }
+        let key = match word.as_str() {
+            "ARRIVAL" => SortKey::Arrival,
+            "CC" => SortKey::Cc,
+            "DATE" => SortKey::Date,
+            "FROM" => SortKey::From,
+            "SIZE" => SortKey::Size,
+            "SUBJECT" => SortKey::Subject,
+            "TO" => SortKey::To,
+            _ => return Err(Fail("Unknown sort criterion")),
+        };
+        criteria.push(SortCriterion { reverse, key });
+        if c.eat(b')') {
+            break;
+        }
+        c.sp()?;
+    }
+    c.sp()?;
+    let charset = c.astring()?.to_ascii_uppercase();
+    c.sp()?;
+    let mut keys = vec![c.search_key(1)?];
+    while c.eat(b' ') {
+        keys.push(c.search_key(1)?);
+    }
+    let search = if keys.len() == 1 {
+        keys.pop().unwrap_or(SearchKey::All)
+    } else {
+        SearchKey::And(keys)
+    };
+    Ok(Command::Sort {
+        uid,
+        criteria,
+        charset,
+        search,
+    })
 }
 
 fn list(c: &mut Cursor<'_>) -> R<Command> {

@@ -326,6 +326,8 @@ pub enum Response {
     },
     /// `* SEARCH n...`
     Search(Vec<u32>),
+    /// `* SORT n...` (RFC 5256), in sorted order.
+    Sort(Vec<u32>),
     /// `* QUOTA root (resource usage limit ...)` (RFC 9208).
     Quota {
         /// The quota root.
@@ -509,6 +511,12 @@ impl Response {
                 for root in roots {
                     out.put_u8(b' ');
                     astring(out, root.as_bytes());
+                }
+            }
+            Response::Sort(ns) => {
+                out.put_slice(b"* SORT");
+                for n in ns {
+                    out.put_slice(format!(" {n}").as_bytes());
                 }
             }
             Response::ESearch {

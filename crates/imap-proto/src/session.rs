@@ -958,6 +958,7 @@ impl ServerSession {
             | Command::Expunge
             | Command::UidExpunge(_)
             | Command::Search { .. }
+            | Command::Sort { .. }
             | Command::Fetch { .. }
             | Command::Store { .. }
             | Command::Copy { .. }

@@ -8,8 +8,8 @@ mod support;
 use bytes::Bytes;
 use imap_proto::{
     Address, Atom, Command, Date, DateTime, Envelope, FetchAttr, FetchValue, Flag, Mailbox,
-    Response, SearchKey, Secret, Section, SectionText, SeqNumber, SequenceSet, StatusItem,
-    StoreMode, Tag, parse_command,
+    Response, SearchKey, Secret, Section, SectionText, SeqNumber, SequenceSet, SortCriterion,
+    SortKey, StatusItem, StoreMode, Tag, parse_command,
 };
 use proptest::prelude::*;
 use support::{Harness, config, plain_ok};
@@ -277,6 +277,36 @@ fn command() -> impl Strategy<Value = Command> {
             set,
             mailbox
         }),
+        (
+            any::<bool>(),
+            prop::collection::vec(
+                (
+                    any::<bool>(),
+                    prop_oneof![
+                        Just(SortKey::Arrival),
+                        Just(SortKey::Cc),
+                        Just(SortKey::Date),
+                        Just(SortKey::From),
+                        Just(SortKey::Size),
+                        Just(SortKey::Subject),
+                        Just(SortKey::To),
+                    ]
+                ),
+                1..4
+            ),
+            "(UTF-8|US-ASCII)",
+            search_key()
+        )
+            .prop_filter("an empty AND is not a key", |(_, _, _, k)| !empty_and(k))
+            .prop_map(|(uid, criteria, charset, search)| Command::Sort {
+                uid,
+                criteria: criteria
+                    .into_iter()
+                    .map(|(reverse, key)| SortCriterion { reverse, key })
+                    .collect(),
+                charset,
+                search
+            }),
         text().prop_map(Command::GetQuota),
         mailbox().prop_map(Command::GetQuotaRoot),
         (
@@ -311,6 +341,17 @@ fn empty_and(k: &SearchKey) -> bool {
 /// key (the grammar has no way to write it otherwise).
 fn canonical(command: Command) -> Command {
     match command {
+        Command::Sort {
+            uid,
+            criteria,
+            charset,
+            search: SearchKey::And(mut keys),
+        } if keys.len() == 1 => Command::Sort {
+            uid,
+            criteria,
+            charset,
+            search: SearchKey::And(vec![keys.pop().unwrap()]),
+        },
         Command::Search {
             uid,
             charset,

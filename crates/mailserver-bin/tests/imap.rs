@@ -57,6 +57,9 @@ out["search_subject"] = d(M.search("UTF-8", "SUBJECT", "first")[1])
 out["search_body"] = d(M.uid("SEARCH", "BODY", "needle")[1])
 out["search_unseen"] = d(M.search(None, "UNSEEN")[1])
 out["search_sent"] = d(M.search(None, "SENTBEFORE", "1-Jan-2004")[1])
+out["sort_subject"] = d(M.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1])
+out["sort_from"] = d(M.uid("SORT", "(FROM)", "UTF-8", "ALL")[1])
+out["sort_date"] = d(M.sort("(DATE)", "US-ASCII", "ALL")[1])
 M.uid("SEARCH", "RETURN (MIN MAX COUNT ALL)", "ALL")
 out["esearch"] = d(M.response("ESEARCH")[1])
 M.search(None, "RETURN (COUNT MIN)", "FROM", "nobody")
@@ -112,6 +115,7 @@ fn imaplib_over_starttls_and_imaps() {
             "ESEARCH",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "SORT",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",
@@ -188,6 +192,10 @@ fn imaplib_over_starttls_and_imaps() {
         assert_eq!(out["search_body"][0], "3");
         assert_eq!(out["search_unseen"][0], "2 3");
         assert_eq!(out["search_sent"][0], "1");
+        // Subjects first < grüße < third; From: none < bob < carol; only message 1 has a Date.
+        assert_eq!(out["sort_subject"][0], "3 2 1");
+        assert_eq!(out["sort_from"][0], "3 1 2");
+        assert_eq!(out["sort_date"][0], "1 2 3");
         let esearch = text(&out["esearch"]);
         assert!(
             esearch.contains(r#"\") UID MIN 1 MAX 3 COUNT 3 ALL 1:3"#),

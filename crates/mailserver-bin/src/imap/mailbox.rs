@@ -481,6 +481,12 @@ impl User {
             Command::Move { uid, set, mailbox } => {
                 self.copy(session, uid, &set, &mailbox, true).await
             }
+            Command::Sort {
+                uid,
+                criteria,
+                charset,
+                search,
+            } => self.sort(session, uid, &criteria, &charset, &search),
             Command::GetQuotaRoot(m) => {
                 let exists = storage_name(&m).is_ok_and(|s| self.root.folder_exists(&s));
                 if !exists {
@@ -1179,6 +1185,63 @@ impl User {
         }
         self.sync(session, uid);
         let _ = session.complete(Status::Ok, None, "SEARCH completed");
+    }
+
+    fn sort(
+        &mut self,
+        session: &mut ServerSession,
+        uid: bool,
+        criteria: &[imap_proto::SortCriterion],
+        charset: &str,
+        key: &SearchKey,
+    ) {
+        if !matches!(charset, "UTF-8" | "US-ASCII") {
+            let charsets = ["UTF-8", "US-ASCII"]
+                .iter()
+                .filter_map(|c| imap_proto::Atom::new(*c).ok())
+                .collect();
+            let _ = session.complete(
+                Status::No,
+                Some(Code::BadCharset(charsets)),
+                "Unsupported charset",
+            );
+            return;
+        }
+        let Some(sel) = &self.selected else { return };
+        let by_header = criteria.iter().any(|c| {
+            !matches!(
+                c.key,
+                imap_proto::SortKey::Arrival | imap_proto::SortKey::Size
+            )
+        });
+        let cache = (by_header || search::uses_headers(key)).then(|| {
+            block(|| {
+                self.headers.folder(&sel.maildir, || {
+                    sel.messages.iter().map(|v| &*v.msg.base).collect()
+                })
+            })
+        });
+        let sorted = block(|| {
+            let found = search::run(sel, key, cache.as_deref());
+            let sorted = search::sort(sel, found, criteria, cache.as_deref());
+            if let Some(c) = &cache {
+                headers::lock_folder(c).flush(&sel.maildir);
+            }
+            sorted
+        });
+        let numbers = sorted
+            .into_iter()
+            .map(|i| {
+                if uid {
+                    sel.messages[i].msg.uid
+                } else {
+                    i as u32 + 1
+                }
+            })
+            .collect();
+        let _ = session.send(&Response::Sort(numbers));
+        self.sync(session, uid);
+        let _ = session.complete(Status::Ok, None, "SORT completed");
     }
 
     fn store(

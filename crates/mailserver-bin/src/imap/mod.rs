@@ -79,6 +79,7 @@ impl ImapService {
             "ESEARCH",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "SORT",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())

@@ -1,7 +1,7 @@
 //! SEARCH: evaluating search keys against the selected mailbox. Flag, size and UID keys use
 //! the view alone; date keys stat the file; text keys read the message once, lazily.
 
-use imap_proto::{Date, DateTime, SearchKey};
+use imap_proto::{Date, DateTime, SearchKey, SortCriterion, SortKey};
 
 use std::sync::Mutex;
 
@@ -60,6 +60,23 @@ impl Candidate<'_> {
         } else {
             memchr::memmem::find(c, b"\r\n\r\n").map_or(c.len(), |i| i + 4)
         }
+    }
+
+    /// The unfolded, undecoded value of the first `name` field.
+    fn raw_header(&mut self, name: &str) -> Option<Vec<u8>> {
+        let fields = match self.header_cache {
+            Some(cache) if headers::covers(&[name.to_owned()]) => {
+                self.cached_fields(cache).to_vec()
+            }
+            _ => {
+                let end = self.header_end();
+                self.content()[..end].to_vec()
+            }
+        };
+        mime::fields(&fields)
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     fn header_values(&mut self, name: &str) -> Vec<String> {
@@ -296,6 +313,52 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`); the time and
 /// zone are not needed for SENT* keys (RFC 9051 §6.4.4).
+/// A Date header as seconds since the epoch (RFC 5322 §3.3, with the obsolete zone names);
+/// `None` when it does not parse.
+fn parse_header_time(v: &str) -> Option<i64> {
+    let v = v.split_once(',').map_or(v, |(_, r)| r);
+    let mut words = v.split_whitespace();
+    let day: u8 = words.next()?.parse().ok()?;
+    let month = words.next()?.get(..3)?;
+    let month = imap_proto::types::MONTH_NAMES
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))? as u8
+        + 1;
+    let mut year: u16 = words.next()?.parse().ok()?;
+    if year < 50 {
+        year += 2000;
+    } else if year < 1000 {
+        year += 1900;
+    }
+    let mut hms = words.next()?.split(':').map(|p| p.parse::<u8>().ok());
+    let (hour, minute) = (hms.next()??, hms.next()??);
+    let second = hms.next().flatten().unwrap_or(0);
+    let zone = words.next().unwrap_or("+0000");
+    let zone_minutes = match zone.as_bytes() {
+        [sign @ (b'+' | b'-'), ..] if zone.len() == 5 => {
+            let n: i16 = zone[1..].parse().ok()?;
+            let m = n / 100 * 60 + n % 100;
+            if *sign == b'-' { -m } else { m }
+        }
+        _ => match zone.to_ascii_uppercase().as_str() {
+            "EDT" => -4 * 60,
+            "EST" | "CDT" => -5 * 60,
+            "CST" | "MDT" => -6 * 60,
+            "MST" | "PDT" => -7 * 60,
+            "PST" => -8 * 60,
+            _ => 0,
+        },
+    };
+    let t = DateTime {
+        date: Date { year, month, day },
+        hour,
+        minute,
+        second,
+        zone_minutes,
+    };
+    ((1..=31).contains(&day) && hour < 24 && minute < 60 && second <= 60).then(|| t.to_unix())
+}
+
 fn parse_header_date(v: &str) -> Option<Date> {
     let v = v.split_once(',').map_or(v, |(_, r)| r);
     let mut words = v.split_whitespace();
@@ -314,7 +377,6 @@ fn parse_header_date(v: &str) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
-/// The indices of messages matching `key`.
 /// The messages matching `key`, by index. Header keys use `header_cache` when given.
 pub(super) fn run(
     sel: &Selected,
@@ -340,6 +402,159 @@ pub(super) fn run(
         .collect()
 }
 
+/// One message's value for a sort key.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Number(i64),
+    Text(String),
+}
+
+/// Orders the messages at `indices` by `criteria` (RFC 5256 §3): strings compare with
+/// i;ascii-casemap, and messages that compare equal keep mailbox order.
+pub(super) fn sort(
+    sel: &Selected,
+    indices: Vec<usize>,
+    criteria: &[SortCriterion],
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<usize> {
+    let mut rows: Vec<(Vec<SortValue>, usize)> = indices
+        .into_iter()
+        .map(|i| {
+            let mut c = Candidate {
+                seq: i as u32 + 1,
+                view: &sel.messages[i],
+                sel,
+                content: None,
+                header_cache,
+                cached: None,
+            };
+            let values = criteria.iter().map(|cr| c.sort_value(cr.key)).collect();
+            (values, i)
+        })
+        .collect();
+    rows.sort_by(|(a, ia), (b, ib)| {
+        for ((x, y), cr) in a.iter().zip(b).zip(criteria) {
+            let o = if cr.reverse { y.cmp(x) } else { x.cmp(y) };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        ia.cmp(ib)
+    });
+    rows.into_iter().map(|(_, i)| i).collect()
+}
+
+impl Candidate<'_> {
+    fn internal_time(&self) -> i64 {
+        let t = self
+            .sel
+            .maildir
+            .internal_date(&self.view.msg)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        unix_secs(t)
+    }
+
+    fn sort_value(&mut self, key: SortKey) -> SortValue {
+        let first_mailbox = |c: &mut Self, field: &str| {
+            let raw = c.raw_header(field).unwrap_or_default();
+            let mailbox = mime::addresses(&raw)
+                .into_iter()
+                .find(|a| a.host.is_some())
+                .and_then(|a| a.mailbox)
+                .unwrap_or_default();
+            SortValue::Text(String::from_utf8_lossy(&mailbox).to_ascii_lowercase())
+        };
+        match key {
+            SortKey::Arrival => SortValue::Number(self.internal_time()),
+            SortKey::Size => SortValue::Number(self.view.msg.vsize as i64),
+            SortKey::Date => {
+                let sent = self
+                    .raw_header("Date")
+                    .and_then(|v| parse_header_time(&String::from_utf8_lossy(&v)));
+                SortValue::Number(sent.unwrap_or_else(|| self.internal_time()))
+            }
+            SortKey::From => first_mailbox(self, "From"),
+            SortKey::To => first_mailbox(self, "To"),
+            SortKey::Cc => first_mailbox(self, "Cc"),
+            SortKey::Subject => {
+                let raw = self.raw_header("Subject").unwrap_or_default();
+                SortValue::Text(base_subject(&decode_words(&raw)).to_ascii_lowercase())
+            }
+        }
+    }
+}
+
+/// RFC 5256 §2.1's base subject: the subject without reply and forward markers, list tags in
+/// brackets, trailing "(fwd)", and with runs of white space made one space.
+pub(super) fn base_subject(subject: &str) -> String {
+    let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    loop {
+        // (2) trailing "(fwd)" and white space.
+        loop {
+            let t = s.trim_end();
+            match t.len().checked_sub(5) {
+                Some(n) if t.is_char_boundary(n) && t[n..].eq_ignore_ascii_case("(fwd)") => {
+                    s = t[..n].to_owned();
+                }
+                _ => {
+                    s = t.to_owned();
+                    break;
+                }
+            }
+        }
+        // (3) leading "Re:", "Fw:", "Fwd:" (each optionally with [blobs]) and [blobs].
+        loop {
+            let before = s.clone();
+            s = s.trim_start().to_owned();
+            if let Some(rest) = strip_leader(&s) {
+                s = rest.to_owned();
+            }
+            if let Some(rest) = strip_blob(&s)
+                && !rest.trim().is_empty()
+            {
+                s = rest.to_owned();
+            }
+            if s == before {
+                break;
+            }
+        }
+        // (4) "[fwd: ... ]".
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("[fwd:") && s.ends_with(']') {
+            s = s[5..s.len() - 1].to_owned();
+            continue;
+        }
+        return s.trim().to_owned();
+    }
+}
+
+/// `subj-blob`: `[` anything but brackets `]`, then white space.
+fn strip_blob(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix('[')?;
+    let end = rest.find([']', '['])?;
+    if !rest[end..].starts_with(']') {
+        return None;
+    }
+    Some(rest[end + 1..].trim_start())
+}
+
+/// `subj-refwd`: `*subj-blob ("re" / "fw" / "fwd") *WSP [subj-blob] ":"`.
+fn strip_leader(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(r) = strip_blob(rest) {
+        rest = r;
+    }
+    let lower = rest.to_ascii_lowercase();
+    let word = ["fwd", "fw", "re"]
+        .iter()
+        .find(|w| lower.starts_with(**w))?;
+    let mut rest = rest[word.len()..].trim_start();
+    if let Some(r) = strip_blob(rest) {
+        rest = r;
+    }
+    rest.strip_prefix(':')
+}
+
 /// Whether evaluating `key` may read header fields.
 pub(super) fn uses_headers(key: &SearchKey) -> bool {
     match key {
@@ -362,6 +577,34 @@ pub(super) fn uses_headers(key: &SearchKey) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_subjects() {
+        for (subject, base) in [
+            ("Re: hello", "hello"),
+            ("RE:  Re: [list] Fwd: hello  world (fwd)", "hello world"),
+            ("[fwd: Re: hello]", "hello"),
+            ("Fw[x]: hello", "hello"),
+            ("[list]", "[list]"),
+            ("Reply all: the plan", "Reply all: the plan"),
+            ("", ""),
+        ] {
+            assert_eq!(base_subject(subject), base, "{subject:?}");
+        }
+    }
+
+    #[test]
+    fn header_times() {
+        assert_eq!(
+            parse_header_time("Tue, 1 Jul 2003 10:52:37 +0200"),
+            Some(1_057_049_557)
+        );
+        assert_eq!(
+            parse_header_time("1 Jul 2003 08:52 GMT"),
+            Some(1_057_049_520)
+        );
+        assert_eq!(parse_header_time("yesterday"), None);
+    }
 
     #[test]
     fn encoded_words() {
