@@ -7,7 +7,8 @@
 #    "needle" in the body). Each server gets a copy.
 # 2. For each server: one first pass (Dovecot builds its index, we write dovecot-uidlist),
 #    then RUNS passes; each pass logs in and times SELECT INBOX, UID FETCH 1:* (FLAGS),
-#    FETCH 1:* (ENVELOPE), UID SEARCH SUBJECT "invoice" and UID SEARCH BODY "needle".
+#    FETCH 1:* (ENVELOPE), UID SEARCH SUBJECT "invoice", UID SEARCH BODY "needle", and
+#    UID SORT by date and by subject.
 #    The best of the RUNS passes is reported, with the first pass beside it.
 # 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
 #    it and IDLE; the proportional set size (PSS, so shared libraries count once) of the whole
@@ -184,6 +185,8 @@ OPS = [
     ("FETCH 1:* (ENVELOPE)", "FETCH 1:* (ENVELOPE)"),
     ("UID SEARCH SUBJECT invoice", 'UID SEARCH SUBJECT "invoice"'),
     ("UID SEARCH BODY needle", 'UID SEARCH BODY "needle"'),
+    ("UID SORT (REVERSE DATE)", "UID SORT (REVERSE DATE) UTF-8 ALL"),
+    ("UID SORT (SUBJECT)", "UID SORT (SUBJECT) UTF-8 ALL"),
 ]
 
 def one_pass(port, user):
@@ -201,18 +204,21 @@ def one_pass(port, user):
     fetched = answers["UID FETCH 1:* (FLAGS)"].count(b" FETCH (")
     assert fetched == count, (port, fetched, answers["UID FETCH 1:* (FLAGS)"][:300])
     hits = lambda d: len(re.search(rb"\* SEARCH([ 0-9]*)", d).group(1).split())
-    return times, (hits(answers["UID SEARCH SUBJECT invoice"]), hits(answers["UID SEARCH BODY needle"]))
+    order = lambda d: re.search(rb"\* SORT([ 0-9]*)", d).group(1).split()
+    sorts = [order(answers[name]) for name, _ in OPS if name.startswith("UID SORT")]
+    assert all(len(s) == count for s in sorts), (port, [len(s) for s in sorts])
+    return times, (hits(answers["UID SEARCH SUBJECT invoice"]), hits(answers["UID SEARCH BODY needle"])), sorts
 
 results = {}
 for name, port, user in (("mailserver", ours, "big@bench.example"), ("dovecot", theirs, "big")):
-    first, found = one_pass(port, user)
+    first, found, sorts = one_pass(port, user)
     best = {}
     for _ in range(runs):
-        t, f = one_pass(port, user)
+        t, f, _ = one_pass(port, user)
         assert f == found, (name, f, found)
         for k, v in t.items():
             best[k] = min(best.get(k, v), v)
-    results[name] = (first, best, found)
+    results[name] = (first, best, found, sorts)
 assert results["mailserver"][2] == results["dovecot"][2], "the servers found different messages"
 
 print(f"\nIMAP on a {count}-message INBOX (seconds; best of {runs} runs after a first pass; lower is better)")
@@ -223,6 +229,8 @@ for name, _ in OPS:
     print(f"{name:30} {o:11.3f} {d:11.3f} {d / o:7.2f}   {fo:12.3f} {fd:9.3f}")
 print("ratio = dovecot time / our time (above 1: we are faster)")
 print(f"search hits (subject, body): {results['mailserver'][2]}")
+same = [a == b for a, b in zip(results["mailserver"][3], results["dovecot"][3])]
+print(f"SORT answers identical to Dovecot's (by date, by subject): {same}")
 
 def tree(pid):
     pids, todo = [], [pid]
