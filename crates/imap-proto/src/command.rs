@@ -424,6 +424,17 @@ pub enum Command {
         /// Which messages to sort.
         search: SearchKey,
     },
+    /// `[UID] THREAD algorithm charset search-keys` (RFC 5256).
+    Thread {
+        /// UID THREAD.
+        uid: bool,
+        /// The threading algorithm (upper-cased), e.g. `ORDEREDSUBJECT`.
+        algorithm: Atom,
+        /// The charset of the search strings (upper-cased).
+        charset: String,
+        /// Which messages to thread.
+        search: SearchKey,
+    },
     /// `GETQUOTA root` (RFC 9208).
     GetQuota(String),
     /// `GETQUOTAROOT mailbox` (RFC 9208).
@@ -473,6 +484,7 @@ impl Command {
             Command::Copy { .. } => "COPY",
             Command::Move { .. } => "MOVE",
             Command::Sort { .. } => "SORT",
+            Command::Thread { .. } => "THREAD",
             Command::GetQuota(_) => "GETQUOTA",
             Command::GetQuotaRoot(_) => "GETQUOTAROOT",
             Command::SetQuota { .. } => "SETQUOTA",
@@ -663,17 +675,7 @@ impl Command {
                     astring(w, cs.as_bytes());
                     put(w, " ");
                 }
-                match criteria {
-                    SearchKey::And(keys) if keys.len() > 1 => {
-                        for (i, k) in keys.iter().enumerate() {
-                            if i > 0 {
-                                put(w, " ");
-                            }
-                            search_key(w, k);
-                        }
-                    }
-                    key => search_key(w, key),
-                }
+                search_keys(w, criteria);
             }
             Command::Fetch {
                 uid,
@@ -747,17 +749,20 @@ impl Command {
                 put(w, ") ");
                 astring(w, charset.as_bytes());
                 put(w, " ");
-                match search {
-                    SearchKey::And(keys) if keys.len() > 1 => {
-                        for (i, k) in keys.iter().enumerate() {
-                            if i > 0 {
-                                put(w, " ");
-                            }
-                            search_key(w, k);
-                        }
-                    }
-                    key => search_key(w, key),
-                }
+                search_keys(w, search);
+            }
+            Command::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => {
+                put(w, if *uid { "UID THREAD " } else { "THREAD " });
+                put(w, algorithm.as_str());
+                put(w, " ");
+                astring(w, charset.as_bytes());
+                put(w, " ");
+                search_keys(w, search);
             }
             Command::GetQuota(root) => {
                 put(w, "GETQUOTA ");
@@ -862,6 +867,21 @@ fn status_items(out: &mut Vec<u8>, items: &[StatusItem]) {
 fn date(out: &mut Vec<u8>, d: &Date) {
     let month = MONTH_NAMES[usize::from(d.month.clamp(1, 12) - 1)];
     put(out, &format!("{}-{month}-{}", d.day, d.year));
+}
+
+/// The keys of SEARCH, SORT and THREAD: an AND of several is written as a list of keys.
+fn search_keys(out: &mut Vec<u8>, key: &SearchKey) {
+    match key {
+        SearchKey::And(keys) if keys.len() > 1 => {
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    put(out, " ");
+                }
+                search_key(out, k);
+            }
+        }
+        key => search_key(out, key),
+    }
 }
 
 fn search_key(out: &mut Vec<u8>, key: &SearchKey) {

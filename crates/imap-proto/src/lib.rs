@@ -48,7 +48,7 @@ pub use command::{
 pub use parse::{AppendHead, ParseError, parse_command};
 pub use response::{
     Address, BodyExtension, BodyFields, BodyStructure, Code, Disposition, Envelope, FetchValue,
-    Response, SinglePart, Status,
+    Response, SinglePart, Status, ThreadNode,
 };
 pub use session::{
     AnswerError, AuthMechanism, Config, Event, Limits, ServerSession, SessionError, State,

@@ -879,6 +879,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         }
         "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &name, false),
         "SORT" => sort(c, false),
+        "THREAD" => thread(c, false),
         "GETQUOTA" => {
             c.sp()?;
             Ok(Command::GetQuota(c.astring()?))
@@ -913,6 +914,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             match sub.as_str() {
                 "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &sub, true),
                 "SORT" => sort(c, true),
+                "THREAD" => thread(c, true),
                 "EXPUNGE" => {
                     c.sp()?;
                     Ok(Command::UidExpunge(c.sequence_set()?))
@@ -954,20 +956,39 @@ fn sort(c: &mut Cursor<'_>, uid: bool) -> R<Command> {
     c.sp()?;
     let charset = c.astring()?.to_ascii_uppercase();
     c.sp()?;
-    let mut keys = vec![c.search_key(1)?];
-    while c.eat(b' ') {
-        keys.push(c.search_key(1)?);
-    }
-    let search = if keys.len() == 1 {
-        keys.pop().unwrap_or(SearchKey::All)
-    } else {
-        SearchKey::And(keys)
-    };
     Ok(Command::Sort {
         uid,
         criteria,
         charset,
-        search,
+        search: search_program(c)?,
+    })
+}
+
+fn thread(c: &mut Cursor<'_>, uid: bool) -> R<Command> {
+    c.sp()?;
+    let algorithm =
+        Atom::new(c.atom()?.to_ascii_uppercase()).map_err(|_| Fail("Invalid algorithm"))?;
+    c.sp()?;
+    let charset = c.astring()?.to_ascii_uppercase();
+    c.sp()?;
+    Ok(Command::Thread {
+        uid,
+        algorithm,
+        charset,
+        search: search_program(c)?,
+    })
+}
+
+/// One or more search keys to the end of the command; several mean all of them.
+fn search_program(c: &mut Cursor<'_>) -> R<SearchKey> {
+    let mut keys = vec![c.search_key(1)?];
+    while c.eat(b' ') {
+        keys.push(c.search_key(1)?);
+    }
+    Ok(if keys.len() == 1 {
+        keys.pop().unwrap_or(SearchKey::All)
+    } else {
+        SearchKey::And(keys)
     })
 }
 

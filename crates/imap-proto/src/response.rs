@@ -328,6 +328,8 @@ pub enum Response {
     Search(Vec<u32>),
     /// `* SORT n...` (RFC 5256), in sorted order.
     Sort(Vec<u32>),
+    /// `* THREAD (...)...` (RFC 5256): the threads, in order.
+    Thread(Vec<ThreadNode>),
     /// `* QUOTA root (resource usage limit ...)` (RFC 9208).
     Quota {
         /// The quota root.
@@ -519,6 +521,15 @@ impl Response {
                     out.put_slice(format!(" {n}").as_bytes());
                 }
             }
+            Response::Thread(threads) => {
+                out.put_slice(b"* THREAD");
+                if !threads.is_empty() {
+                    out.put_u8(b' ');
+                }
+                for t in threads {
+                    thread_list(out, t);
+                }
+            }
             Response::ESearch {
                 tag,
                 uid,
@@ -575,6 +586,33 @@ fn status_line(out: &mut BytesMut, status: Status, code: Option<&Code>, text: &T
         out.put_u8(b' ');
     }
     out.put_slice(text.as_str().as_bytes());
+}
+
+/// A message in a thread and its replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadNode {
+    /// Its number (UID or sequence number).
+    pub id: u32,
+    /// Replies, in order.
+    pub children: Vec<ThreadNode>,
+}
+
+/// `(a b c)` for a chain, `(a (b)(c))` where a message has several replies (RFC 5256 §4).
+fn thread_list(out: &mut BytesMut, node: &ThreadNode) {
+    out.put_u8(b'(');
+    let mut n = node;
+    out.put_slice(n.id.to_string().as_bytes());
+    while let [only] = n.children.as_slice() {
+        n = only;
+        out.put_slice(format!(" {}", n.id).as_bytes());
+    }
+    if !n.children.is_empty() {
+        out.put_u8(b' ');
+        for child in &n.children {
+            thread_list(out, child);
+        }
+    }
+    out.put_u8(b')');
 }
 
 fn encode_code(out: &mut BytesMut, code: &Code) {
@@ -974,6 +1012,29 @@ mod tests {
     #[test]
     fn rfc_examples() {
         assert_eq!(enc(&Response::Exists(172)), "* 172 EXISTS\r\n");
+        // RFC 5256 §4: (2)(3 6 (4 23)(44 7 96))
+        let leaf = |id| ThreadNode {
+            id,
+            children: Vec::new(),
+        };
+        let node = |id, children| ThreadNode { id, children };
+        assert_eq!(
+            enc(&Response::Thread(vec![
+                leaf(2),
+                node(
+                    3,
+                    vec![node(
+                        6,
+                        vec![
+                            node(4, vec![leaf(23)]),
+                            node(44, vec![node(7, vec![leaf(96)])])
+                        ]
+                    )]
+                )
+            ])),
+            "* THREAD (2)(3 6 (4 23)(44 7 96))\r\n"
+        );
+        assert_eq!(enc(&Response::Thread(Vec::new())), "* THREAD\r\n");
         // RFC 9208 §4.3.
         assert_eq!(
             enc(&Response::QuotaRoot {

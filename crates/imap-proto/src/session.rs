@@ -959,6 +959,7 @@ impl ServerSession {
             | Command::UidExpunge(_)
             | Command::Search { .. }
             | Command::Sort { .. }
+            | Command::Thread { .. }
             | Command::Fetch { .. }
             | Command::Store { .. }
             | Command::Copy { .. }

@@ -307,6 +307,19 @@ fn command() -> impl Strategy<Value = Command> {
                 charset,
                 search
             }),
+        (
+            any::<bool>(),
+            "(ORDEREDSUBJECT|REFERENCES)",
+            "(UTF-8|US-ASCII)",
+            search_key()
+        )
+            .prop_filter("an empty AND is not a key", |(_, _, _, k)| !empty_and(k))
+            .prop_map(|(uid, algorithm, charset, search)| Command::Thread {
+                uid,
+                algorithm: Atom::new(algorithm).unwrap(),
+                charset,
+                search
+            }),
         text().prop_map(Command::GetQuota),
         mailbox().prop_map(Command::GetQuotaRoot),
         (

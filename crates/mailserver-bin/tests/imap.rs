@@ -116,6 +116,7 @@ fn imaplib_over_starttls_and_imaps() {
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
+            "THREAD=ORDEREDSUBJECT",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",
@@ -588,4 +589,45 @@ fn mutt_sends_in_batch_mode_and_files_the_copy_over_imap() {
     assert!(files[0].to_str().unwrap().ends_with(":2,S"), "{files:?}");
     let copy = std::fs::read_to_string(&files[0]).unwrap();
     assert!(copy.contains("Subject: from mutt") && copy.contains("sent by mutt in batch mode"));
+}
+
+const THREAD: &str = r#"
+import imaplib, smtplib, sys, json
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for subject, date in [("plan", "2020"), ("Re: plan", "2021"), ("other", "2019"), ("Fwd: [team] plan (fwd)", "2022")]:
+    s.sendmail("x@example.org", ["alice@example.com"],
+        f"Subject: {subject}\r\nDate: Wed, 1 Jan {date} 10:00:00 +0000\r\n\r\nbody\r\n".encode())
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("alice@example.com", "secret")
+M.select("INBOX")
+out = {"ordered": M.thread("ORDEREDSUBJECT", "UTF-8", "ALL")[1][0].decode()}
+out["uid"] = M.uid("THREAD", "ORDEREDSUBJECT", "UTF-8", "SUBJECT", "plan")[1][0].decode()
+try:
+    M.thread("REFERENCES", "UTF-8", "ALL")
+    out["references"] = "OK"
+except imaplib.IMAP4.error as e:
+    out["references"] = str(e)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn thread_orderedsubject_groups_by_base_subject() {
+    let server = Server::start("imap-thread", "");
+    let out = python(
+        THREAD,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // "other" (2019) starts first; "plan" (2020) has its reply and its forward as children.
+    assert_eq!(v["ordered"], "(3)(1 (2)(4))", "{out}");
+    assert_eq!(v["uid"], "(1 (2)(4))", "{out}");
+    assert!(
+        v["references"]
+            .as_str()
+            .unwrap()
+            .contains("Unsupported threading algorithm"),
+        "{out}"
+    );
 }

@@ -487,6 +487,12 @@ impl User {
                 charset,
                 search,
             } => self.sort(session, uid, &criteria, &charset, &search),
+            Command::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => self.thread(session, uid, algorithm.as_str(), &charset, &search),
             Command::GetQuotaRoot(m) => {
                 let exists = storage_name(&m).is_ok_and(|s| self.root.folder_exists(&s));
                 if !exists {
@@ -1128,17 +1134,8 @@ impl User {
             return;
         }
         if let Some(cs) = charset
-            && !matches!(cs, "UTF-8" | "US-ASCII")
+            && !self.charset_ok(session, cs)
         {
-            let charsets = ["UTF-8", "US-ASCII"]
-                .iter()
-                .filter_map(|c| imap_proto::Atom::new(*c).ok())
-                .collect();
-            let _ = session.complete(
-                Status::No,
-                Some(Code::BadCharset(charsets)),
-                "Unsupported charset",
-            );
             return;
         }
         let Some(sel) = &self.selected else { return };
@@ -1187,6 +1184,80 @@ impl User {
         let _ = session.complete(Status::Ok, None, "SEARCH completed");
     }
 
+    fn thread(
+        &mut self,
+        session: &mut ServerSession,
+        uid: bool,
+        algorithm: &str,
+        charset: &str,
+        key: &SearchKey,
+    ) {
+        if algorithm != "ORDEREDSUBJECT" {
+            let _ = session.complete(
+                Status::Bad,
+                None,
+                "Unsupported threading algorithm (ORDEREDSUBJECT is)",
+            );
+            return;
+        }
+        if !self.charset_ok(session, charset) {
+            return;
+        }
+        let Some(sel) = &self.selected else { return };
+        let cache = block(|| {
+            self.headers.folder(&sel.maildir, || {
+                sel.messages.iter().map(|v| &*v.msg.base).collect()
+            })
+        });
+        let threads = block(|| {
+            let found = search::run(sel, key, Some(&cache));
+            let threads = search::thread_by_subject(sel, found, Some(&cache));
+            headers::lock_folder(&cache).flush(&sel.maildir);
+            threads
+        });
+        let id = |i: usize| {
+            if uid {
+                sel.messages[i].msg.uid
+            } else {
+                i as u32 + 1
+            }
+        };
+        let threads = threads
+            .into_iter()
+            .map(|(parent, replies)| imap_proto::ThreadNode {
+                id: id(parent),
+                children: replies
+                    .into_iter()
+                    .map(|r| imap_proto::ThreadNode {
+                        id: id(r),
+                        children: Vec::new(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let _ = session.send(&Response::Thread(threads));
+        self.sync(session, uid);
+        let _ = session.complete(Status::Ok, None, "THREAD completed");
+    }
+
+    /// Whether SEARCH, SORT or THREAD strings in `charset` can be matched; answers NO
+    /// [BADCHARSET] if not.
+    fn charset_ok(&self, session: &mut ServerSession, charset: &str) -> bool {
+        if matches!(charset, "UTF-8" | "US-ASCII") {
+            return true;
+        }
+        let charsets = ["UTF-8", "US-ASCII"]
+            .iter()
+            .filter_map(|c| imap_proto::Atom::new(*c).ok())
+            .collect();
+        let _ = session.complete(
+            Status::No,
+            Some(Code::BadCharset(charsets)),
+            "Unsupported charset",
+        );
+        false
+    }
+
     fn sort(
         &mut self,
         session: &mut ServerSession,
@@ -1195,16 +1266,7 @@ impl User {
         charset: &str,
         key: &SearchKey,
     ) {
-        if !matches!(charset, "UTF-8" | "US-ASCII") {
-            let charsets = ["UTF-8", "US-ASCII"]
-                .iter()
-                .filter_map(|c| imap_proto::Atom::new(*c).ok())
-                .collect();
-            let _ = session.complete(
-                Status::No,
-                Some(Code::BadCharset(charsets)),
-                "Unsupported charset",
-            );
+        if !self.charset_ok(session, charset) {
             return;
         }
         let Some(sel) = &self.selected else { return };

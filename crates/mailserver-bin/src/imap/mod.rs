@@ -80,6 +80,7 @@ impl ImapService {
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
+            "THREAD=ORDEREDSUBJECT",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())

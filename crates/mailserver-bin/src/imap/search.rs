@@ -484,6 +484,49 @@ impl Candidate<'_> {
     }
 }
 
+/// RFC 5256 ORDEREDSUBJECT: messages with the same base subject form a thread, its first
+/// message (by sent date) the parent and the others its replies; threads in the order of their
+/// first messages' sent dates. Returns (parent, replies) by index.
+pub(super) fn thread_by_subject(
+    sel: &Selected,
+    indices: Vec<usize>,
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<(usize, Vec<usize>)> {
+    let mut rows: Vec<(SortValue, SortValue, usize)> = indices
+        .into_iter()
+        .map(|i| {
+            let mut c = Candidate {
+                seq: i as u32 + 1,
+                view: &sel.messages[i],
+                sel,
+                content: None,
+                header_cache,
+                cached: None,
+            };
+            (
+                c.sort_value(SortKey::Subject),
+                c.sort_value(SortKey::Date),
+                i,
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut threads: Vec<(&SortValue, usize, Vec<usize>)> = Vec::new();
+    let mut previous: Option<&SortValue> = None;
+    for (subject, date, i) in &rows {
+        match threads.last_mut() {
+            Some((_, _, replies)) if previous == Some(subject) => replies.push(*i),
+            _ => threads.push((date, *i, Vec::new())),
+        }
+        previous = Some(subject);
+    }
+    threads.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    threads
+        .into_iter()
+        .map(|(_, parent, replies)| (parent, replies))
+        .collect()
+}
+
 /// RFC 5256 §2.1's base subject: the subject without reply and forward markers, list tags in
 /// brackets, trailing "(fwd)", and with runs of white space made one space.
 pub(super) fn base_subject(subject: &str) -> String {
