@@ -58,6 +58,7 @@ pub fn extract(header: &[u8]) -> Bytes {
     Bytes::from(mime::header_fields(header, &names, false))
 }
 
+/// One folder's cached fields by message base name, and the records not yet in its file.
 #[derive(Debug, Default)]
 pub struct FolderHeaders {
     by_base: HashMap<String, Bytes>,
@@ -109,7 +110,8 @@ impl FolderHeaders {
     }
 }
 
-/// Parses a cache file; `None` past the first record that does not parse.
+/// Parses a cache file: the records of `live` messages, how many records there were, and
+/// whether the file stopped in the middle of one (everything after it is ignored).
 fn parse(data: &[u8], live: &HashSet<&str>) -> (HashMap<String, Bytes>, usize, bool) {
     let mut by_base = HashMap::new();
     let mut records = 0;
