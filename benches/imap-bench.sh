@@ -26,21 +26,17 @@ IDLE_CONNS=${IDLE_CONNS:-1000}
 OUR_IMAP=${OUR_IMAP:-14143}
 DOVECOT_IMAP=${DOVECOT_IMAP:-14144}
 
-[ "$(id -u)" -eq 0 ] || { echo "run as root (a private Dovecot is started)" >&2; exit 1; }
+. "$ROOT/benches/common.sh"
 command -v dovecot >/dev/null ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
 ulimit -n "$(ulimit -Hn)"  # each server and the client hold IDLE_CONNS sockets
 
-rm -rf "$WORK"; mkdir -p "$WORK"
 cleanup() {
     [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
     dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 
-(cd "$ROOT" && cargo build --release --quiet --bin mailserver)
-BIN="$ROOT/target/release/mailserver"
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
 data_dir = "$WORK/ours"

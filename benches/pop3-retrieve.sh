@@ -17,7 +17,7 @@ SMTP_PORT=${SMTP_PORT:-13525}
 OUR_POP3=${OUR_POP3:-13110}
 DOVECOT_POP3=${DOVECOT_POP3:-13111}
 
-[ "$(id -u)" -eq 0 ] || { echo "run as root (a private Dovecot is started)" >&2; exit 1; }
+. "$ROOT/benches/common.sh"
 need=()
 command -v smtp-source >/dev/null || need+=(postfix)
 command -v dovecot >/dev/null || need+=(dovecot-pop3d)
@@ -26,16 +26,12 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-rm -rf "$WORK"; mkdir -p "$WORK"
 cleanup() {
     [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
     dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 
-(cd "$ROOT" && cargo build --release --quiet --bin mailserver)
-BIN="$ROOT/target/release/mailserver"
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
 data_dir = "$WORK/ours"

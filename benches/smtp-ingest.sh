@@ -18,25 +18,21 @@ COUNT=${COUNT:-500}
 OUR_PORT=${OUR_PORT:-12525}
 PF_PORT=${PF_PORT:-12526}
 
-[ "$(id -u)" -eq 0 ] || { echo "run as root (a private Postfix instance is started)" >&2; exit 1; }
+. "$ROOT/benches/common.sh"
 if ! command -v smtp-source >/dev/null; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
 
-rm -rf "$WORK"; mkdir -p "$WORK"
 cleanup() {
     [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
     postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
 # --- our server ---
-(cd "$ROOT" && cargo build --release --quiet --bin mailserver)
-BIN="$ROOT/target/release/mailserver"
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
 data_dir = "$WORK/ours"

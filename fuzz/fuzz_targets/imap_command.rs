@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((tag, command)) = imap_proto::parse_command(data) {
         let wire = command.encode(&tag);
         let (again_tag, again) = imap_proto::parse_command(&wire).unwrap_or_else(|e| {
-            panic!("{e}: {:?} from {:?}", String::from_utf8_lossy(&wire), command)
+            panic!(
+                "{e}: {:?} from {:?}",
+                String::from_utf8_lossy(&wire),
+                command
+            )
         });
         assert_eq!(again_tag, tag);
         assert_eq!(again, command);

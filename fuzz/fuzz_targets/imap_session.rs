@@ -9,16 +9,9 @@ use imap_proto::{
 };
 use libfuzzer_sys::fuzz_target;
 
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "common/choices.rs"]
+mod choices;
+use choices::Choices;
 
 fn answer(command: &Command, choices: &mut Choices) -> Vec<Response> {
     match command {
@@ -55,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (seed, input) = data.split_at(2);
-    let mut choices = Choices(u64::from(u16::from_le_bytes([seed[0], seed[1]])) | 1 << 40);
+    let mut choices = Choices::new([seed[0], seed[1]], 1 << 40);
     let mut config = Config::new("ready");
     config.starttls = true;
     config.allow_plaintext_auth = seed[0] & 1 == 1;

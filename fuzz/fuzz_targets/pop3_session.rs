@@ -6,23 +6,16 @@
 use libfuzzer_sys::fuzz_target;
 use pop3_proto::{Config, Event, MessageInfo, Response, ServerSession, parse_response};
 
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "common/choices.rs"]
+mod choices;
+use choices::Choices;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
     }
     let (seed, input) = data.split_at(2);
-    let mut choices = Choices(u64::from(u16::from_le_bytes([seed[0], seed[1]])) | 1 << 40);
+    let mut choices = Choices::new([seed[0], seed[1]], 1 << 40);
     let mut config = Config::new("ready");
     config.stls = true;
     config.allow_plaintext_auth = seed[0] & 1 == 1;

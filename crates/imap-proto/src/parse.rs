@@ -561,6 +561,28 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    /// APPEND's arguments before its message: ` mailbox [flags] [date-time] `.
+    fn append_args(&mut self) -> R<(Mailbox, Vec<Flag>, Option<DateTime>)> {
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        self.sp()?;
+        let flags = if self.peek() == Some(b'(') {
+            let f = self.flag_list()?;
+            self.sp()?;
+            f
+        } else {
+            Vec::new()
+        };
+        let date = if self.peek() == Some(b'"') {
+            let d = self.date_time()?;
+            self.sp()?;
+            Some(d)
+        } else {
+            None
+        };
+        Ok((mailbox, flags, date))
+    }
+
     fn status_items(&mut self) -> R<Vec<StatusItem>> {
         self.expect(b'(', "Expected status items")?;
         let mut items = Vec::new();
@@ -656,23 +678,7 @@ pub fn parse_append_head(frame: &[u8]) -> Option<Result<AppendHead, ParseError>>
         return None;
     }
     let result = (|| -> R<AppendHead> {
-        c.sp()?;
-        let mailbox = c.mailbox()?;
-        c.sp()?;
-        let flags = if c.peek() == Some(b'(') {
-            let f = c.flag_list()?;
-            c.sp()?;
-            f
-        } else {
-            Vec::new()
-        };
-        let date = if c.peek() == Some(b'"') {
-            let d = c.date_time()?;
-            c.sp()?;
-            Some(d)
-        } else {
-            None
-        };
+        let (mailbox, flags, date) = c.append_args()?;
         c.expect(b'{', "Expected the message literal")?;
         let size = c.number64()?;
         let synchronizing = !c.eat(b'+');
@@ -852,23 +858,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             Ok(Command::Status { mailbox, items })
         }
         "APPEND" => {
-            c.sp()?;
-            let mailbox = c.mailbox()?;
-            c.sp()?;
-            let flags = if c.peek() == Some(b'(') {
-                let f = c.flag_list()?;
-                c.sp()?;
-                f
-            } else {
-                Vec::new()
-            };
-            let date = if c.peek() == Some(b'"') {
-                let d = c.date_time()?;
-                c.sp()?;
-                Some(d)
-            } else {
-                None
-            };
+            let (mailbox, flags, date) = c.append_args()?;
             let message = Bytes::copy_from_slice(c.literal()?);
             Ok(Command::Append {
                 mailbox,

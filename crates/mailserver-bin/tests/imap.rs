@@ -80,6 +80,12 @@ out["delete"] = M.delete("Projects.2025")[0]
 out["list_after"] = d(M.list('""', "Proj*")[1])
 M.select("Sent", readonly=True)
 out["sent"] = d(M.fetch("1", "(FLAGS INTERNALDATE BODY[TEXT])")[1])
+out["unselect"] = M.unselect()[0]
+out["namespace"] = d(M.namespace()[1])
+imaplib.Commands["ID"] = ("NONAUTH", "AUTH", "SELECTED")
+M._simple_command("ID", '("name" "imaplib")')
+out["id"] = d(M.response("ID")[1])
+out["enable"] = M.enable("CONDSTORE")[0]
 out["logout"] = M.logout()[0]
 print(json.dumps(out))
 "#;
@@ -108,6 +114,11 @@ fn imaplib_over_starttls_and_imaps() {
         for c in [
             "IMAP4REV1",
             "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+            "CHILDREN",
+            "ID",
+            "ENABLE",
             "UIDPLUS",
             "MOVE",
             "SPECIAL-USE",
@@ -242,6 +253,13 @@ fn imaplib_over_starttls_and_imaps() {
         );
         let after = text(&out["list_after"]);
         assert_eq!(after, "[null]", "no folder left under Projects");
+        assert_eq!(out["unselect"], "OK");
+        assert_eq!(text(&out["namespace"]), r#"["((\"\" \".\")) NIL NIL"]"#);
+        assert!(text(&out["id"]).contains("name"), "{}", out["id"]);
+        assert_eq!(
+            out["enable"], "OK",
+            "ENABLE of something we lack enables nothing"
+        );
         let sent = text(&out["sent"]);
         assert!(
             sent.contains("01-Jan-2020 09:00:00 +0000") && sent.contains("\\\\Seen"),

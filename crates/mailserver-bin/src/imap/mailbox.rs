@@ -285,6 +285,25 @@ fn matches_pattern(pattern: &str, name: &str) -> bool {
 }
 
 impl User {
+    /// The storage name of `m` when that folder exists; otherwise answers NO and gives `None`.
+    fn existing_folder(&self, session: &mut ServerSession, m: &Mailbox) -> Option<String> {
+        match storage_name(m) {
+            Ok(s) if self.root.folder_exists(&s) => Some(s),
+            Ok(_) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::NonExistent),
+                    "Mailbox does not exist",
+                );
+                None
+            }
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                None
+            }
+        }
+    }
+
     fn internal_error(&self, session: &mut ServerSession, what: &str, e: &dyn std::fmt::Display) {
         warn!(user = %self.username, error = %e, "imap {what} failed");
         let _ = session.complete(
@@ -494,13 +513,7 @@ impl User {
                 search,
             } => self.thread(session, uid, algorithm.as_str(), &charset, &search),
             Command::GetQuotaRoot(m) => {
-                let exists = storage_name(&m).is_ok_and(|s| self.root.folder_exists(&s));
-                if !exists {
-                    let _ = session.complete(
-                        Status::No,
-                        Some(Code::NonExistent),
-                        "Mailbox does not exist",
-                    );
+                if self.existing_folder(session, &m).is_none() {
                     return Ok(());
                 }
                 // One quota root, "", covers every folder of the mailbox (Maildir++ counts
@@ -598,21 +611,9 @@ impl User {
     fn select(&mut self, session: &mut ServerSession, m: &Mailbox, read_only: bool) {
         // A failed SELECT leaves no mailbox selected.
         self.selected = None;
-        let storage = match storage_name(m) {
-            Ok(s) => s,
-            Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
-                return;
-            }
-        };
-        if !self.root.folder_exists(&storage) {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::NonExistent),
-                "Mailbox does not exist",
-            );
+        let Some(storage) = self.existing_folder(session, m) else {
             return;
-        }
+        };
         let md = match self.root.folder(&storage) {
             Ok(md) => md,
             Err(e) => return self.internal_error(session, "SELECT", &e),
@@ -967,21 +968,9 @@ impl User {
     }
 
     fn status(&mut self, session: &mut ServerSession, m: &Mailbox, items: &[StatusItem]) {
-        let storage = match storage_name(m) {
-            Ok(s) => s,
-            Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
-                return;
-            }
-        };
-        if !self.root.folder_exists(&storage) {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::NonExistent),
-                "Mailbox does not exist",
-            );
+        let Some(storage) = self.existing_folder(session, m) else {
             return;
-        }
+        };
         let scanned = block(|| {
             self.root
                 .folder(&storage)

@@ -20,7 +20,22 @@ struct Candidate<'a> {
     cached: Option<Bytes>,
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
+    fn new(
+        sel: &'a Selected,
+        index: usize,
+        header_cache: Option<&'a Mutex<FolderHeaders>>,
+    ) -> Self {
+        Candidate {
+            seq: index as u32 + 1,
+            view: &sel.messages[index],
+            sel,
+            content: None,
+            header_cache,
+            cached: None,
+        }
+    }
+
     /// The cached header fields, from the cache or from the message's header.
     fn cached_fields(&mut self, cache: &Mutex<FolderHeaders>) -> Bytes {
         if let Some(c) = &self.cached {
@@ -387,17 +402,7 @@ pub(super) fn run(
         .iter()
         .enumerate()
         .filter(|(_, v)| !v.gone)
-        .filter(|(i, v)| {
-            Candidate {
-                seq: *i as u32 + 1,
-                view: v,
-                sel,
-                content: None,
-                header_cache,
-                cached: None,
-            }
-            .matches(key)
-        })
+        .filter(|(i, _)| Candidate::new(sel, *i, header_cache).matches(key))
         .map(|(i, _)| i)
         .collect()
 }
@@ -420,14 +425,7 @@ pub(super) fn sort(
     let mut rows: Vec<(Vec<SortValue>, usize)> = indices
         .into_iter()
         .map(|i| {
-            let mut c = Candidate {
-                seq: i as u32 + 1,
-                view: &sel.messages[i],
-                sel,
-                content: None,
-                header_cache,
-                cached: None,
-            };
+            let mut c = Candidate::new(sel, i, header_cache);
             let values = criteria.iter().map(|cr| c.sort_value(cr.key)).collect();
             (values, i)
         })
@@ -495,14 +493,7 @@ pub(super) fn thread_by_subject(
     let mut rows: Vec<(SortValue, SortValue, usize)> = indices
         .into_iter()
         .map(|i| {
-            let mut c = Candidate {
-                seq: i as u32 + 1,
-                view: &sel.messages[i],
-                sel,
-                content: None,
-                header_cache,
-                cached: None,
-            };
+            let mut c = Candidate::new(sel, i, header_cache);
             (
                 c.sort_value(SortKey::Subject),
                 c.sort_value(SortKey::Date),
