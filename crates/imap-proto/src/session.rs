@@ -675,7 +675,10 @@ impl ServerSession {
                 if !done {
                     self.bad(None, "Expected DONE");
                 }
-                self.events.push_back(Event::IdleDone);
+                // Too many errors may have closed the session: then there is no IDLE to end.
+                if !self.closed {
+                    self.events.push_back(Event::IdleDone);
+                }
                 true
             }
             Phase::AwaitingTls { .. } => false,

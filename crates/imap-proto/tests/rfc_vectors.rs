@@ -266,3 +266,20 @@ fn rfc3501_starttls_starts_over() {
     let h = replay(&transcript("rfc3501_starttls"), config(), plain_ok, &[]);
     assert!(h.session.is_tls());
 }
+
+/// Found by the `imap_session` fuzz target: a line other than DONE that exhausts the error
+/// budget closes the session, and no IdleDone may follow (nothing is left to complete).
+#[test]
+fn a_bad_line_in_idle_that_closes_the_session_ends_no_idle() {
+    let mut config = config();
+    config.limits.max_errors = 1;
+    let mut h = support::Harness::new(config, plain_ok);
+    h.feed(
+        b"a LOGIN fred secret\r\nb SELECT INBOX\r\nc IDLE\r\nnot done\r\n",
+        0,
+    );
+    assert!(h.session.is_closed());
+    assert!(!h.events.contains(&"IdleDone".to_owned()), "{:?}", h.events);
+    let out = String::from_utf8_lossy(&h.output).into_owned();
+    assert!(out.contains("* BAD Expected DONE\r\n* BYE"), "{out}");
+}
