@@ -37,6 +37,7 @@ fn answer(command: &Command, choices: &mut Choices) -> Vec<Response> {
                 delimiter: Some('.'),
                 mailbox: m.as_str().to_owned(),
                 lsub: false,
+                extended: Vec::new(),
             },
         ],
         _ => Vec::new(),

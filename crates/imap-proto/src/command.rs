@@ -34,6 +34,56 @@ impl Mailbox {
     }
 }
 
+/// LIST selection options (RFC 5258 §3.1, RFC 6154 §3): which names are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListSelection {
+    /// `SUBSCRIBED`: subscribed names, existing or not.
+    pub subscribed: bool,
+    /// `REMOTE`: include remote mailboxes (there are none here, so it changes nothing).
+    pub remote: bool,
+    /// `RECURSIVEMATCH`: also parents of names that meet the other options.
+    pub recursive_match: bool,
+    /// `SPECIAL-USE`: only mailboxes with a special-use attribute.
+    pub special_use: bool,
+}
+
+impl ListSelection {
+    /// Whether any option narrows the listing (REMOTE alone does not).
+    pub fn filters(&self) -> bool {
+        self.subscribed || self.special_use
+    }
+}
+
+/// LIST return options (RFC 5258 §3.2, RFC 6154 §3, RFC 5819).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    /// `SUBSCRIBED`: mark subscribed names `\Subscribed`. Selecting SUBSCRIBED implies it
+    /// (RFC 5258 §3.1) even when this is false; see [`ListReturn::marks_subscribed`].
+    pub subscribed: bool,
+    /// `CHILDREN`: `\HasChildren` / `\HasNoChildren`.
+    pub children: bool,
+    /// `SPECIAL-USE`: special-use attributes. Selecting SPECIAL-USE implies it (RFC 6154 §3).
+    pub special_use: bool,
+    /// `STATUS (...)`: a STATUS answer for each selectable mailbox listed; empty when not asked.
+    pub status: Vec<StatusItem>,
+}
+
+impl ListReturn {
+    /// Whether `\Subscribed` is due, as asked or as implied by the selection.
+    pub fn marks_subscribed(&self, selection: &ListSelection) -> bool {
+        self.subscribed || selection.subscribed
+    }
+
+    /// Whether special-use attributes are due, as asked or as implied by the selection.
+    pub fn marks_special_use(&self, selection: &ListSelection) -> bool {
+        self.special_use || selection.special_use
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.subscribed && !self.children && !self.special_use && self.status.is_empty()
+    }
+}
+
 /// STATUS data items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
@@ -321,14 +371,12 @@ pub enum Command {
         reference: String,
         /// Patterns with `*` and `%` (decoded).
         patterns: Vec<String>,
-        /// `LIST (SUBSCRIBED)` or LSUB.
-        subscribed_only: bool,
+        /// Selection options (RFC 5258); LSUB selects `SUBSCRIBED`.
+        selection: ListSelection,
+        /// Return options (RFC 5258, RFC 6154, RFC 5819).
+        returns: ListReturn,
         /// LSUB: answer with `* LSUB`.
         lsub: bool,
-        /// `RETURN (SPECIAL-USE)`: attributes only.
-        return_special_use: bool,
-        /// `RETURN (STATUS (...))` (LIST-STATUS).
-        return_status: Vec<StatusItem>,
     },
     /// NAMESPACE
     Namespace,
@@ -586,14 +634,28 @@ impl Command {
             Command::List {
                 reference,
                 patterns,
-                subscribed_only,
+                selection,
+                returns,
                 lsub,
-                return_special_use,
-                return_status,
             } => {
                 put(w, if *lsub { "LSUB " } else { "LIST " });
-                if *subscribed_only && !*lsub {
-                    put(w, "(SUBSCRIBED) ");
+                if !*lsub {
+                    let options = [
+                        (selection.subscribed, "SUBSCRIBED"),
+                        (selection.remote, "REMOTE"),
+                        (selection.recursive_match, "RECURSIVEMATCH"),
+                        (selection.special_use, "SPECIAL-USE"),
+                    ];
+                    if options.iter().any(|(on, _)| *on) {
+                        put(w, "(");
+                        let names: Vec<&str> = options
+                            .iter()
+                            .filter(|(on, _)| *on)
+                            .map(|(_, n)| *n)
+                            .collect();
+                        put(w, &names.join(" "));
+                        put(w, ") ");
+                    }
                 }
                 list_mailbox(w, reference);
                 put(w, " ");
@@ -609,21 +671,29 @@ impl Command {
                     }
                     put(w, ")");
                 }
-                if *return_special_use || !return_status.is_empty() {
-                    put(w, " RETURN (");
-                    if *return_special_use {
-                        put(w, "SPECIAL-USE");
+                if !*lsub && !returns.is_empty() {
+                    let mut options: Vec<&str> = Vec::new();
+                    for (on, name) in [
+                        (returns.subscribed, "SUBSCRIBED"),
+                        (returns.children, "CHILDREN"),
+                        (returns.special_use, "SPECIAL-USE"),
+                    ] {
+                        if on {
+                            options.push(name);
+                        }
                     }
-                    if !return_status.is_empty() {
+                    put(w, " RETURN (");
+                    put(w, &options.join(" "));
+                    if !returns.status.is_empty() {
                         put(
                             w,
-                            if *return_special_use {
-                                " STATUS "
-                            } else {
+                            if options.is_empty() {
                                 "STATUS "
+                            } else {
+                                " STATUS "
                             },
                         );
-                        status_items(w, return_status);
+                        status_items(w, &returns.status);
                     }
                     put(w, ")");
                 }

@@ -42,13 +42,13 @@ pub mod session;
 pub mod types;
 
 pub use command::{
-    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, SortCriterion, SortKey,
-    StatusItem, StoreMode,
+    Command, FetchAttr, ListReturn, ListSelection, Mailbox, SearchKey, Section, SectionText,
+    SortCriterion, SortKey, StatusItem, StoreMode,
 };
 pub use parse::{AppendHead, ParseError, parse_command};
 pub use response::{
     Address, BodyExtension, BodyFields, BodyStructure, Code, Disposition, Envelope, FetchValue,
-    Response, SinglePart, Status, ThreadNode,
+    ListExtended, Response, SinglePart, Status, ThreadNode,
 };
 pub use session::{
     AnswerError, AuthMechanism, Config, Event, Limits, ServerSession, SessionError, State,

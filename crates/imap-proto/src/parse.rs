@@ -9,8 +9,8 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{
-    Command, FetchAttr, Mailbox, SearchKey, Section, SectionText, SortCriterion, SortKey,
-    StatusItem, StoreMode,
+    Command, FetchAttr, ListReturn, ListSelection, Mailbox, SearchKey, Section, SectionText,
+    SortCriterion, SortKey, StatusItem, StoreMode,
 };
 use crate::types::{
     Atom, Date, DateTime, Flag, MONTHS, Secret, SeqNumber, SequenceSet, Tag, decode_mutf7,
@@ -843,10 +843,12 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             Ok(Command::List {
                 reference,
                 patterns: vec![pattern],
-                subscribed_only: true,
+                selection: ListSelection {
+                    subscribed: true,
+                    ..ListSelection::default()
+                },
+                returns: ListReturn::default(),
                 lsub: true,
-                return_special_use: false,
-                return_status: Vec::new(),
             })
         }
         "LIST" => list(c),
@@ -984,14 +986,15 @@ fn search_program(c: &mut Cursor<'_>) -> R<SearchKey> {
 
 fn list(c: &mut Cursor<'_>) -> R<Command> {
     c.sp()?;
-    let mut subscribed_only = false;
+    let mut selection = ListSelection::default();
     if c.eat(b'(') {
-        // LIST-EXTENDED selection options.
         if !c.eat(b')') {
             loop {
                 match c.atom()?.to_ascii_uppercase().as_str() {
-                    "SUBSCRIBED" => subscribed_only = true,
-                    "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE" => {}
+                    "SUBSCRIBED" => selection.subscribed = true,
+                    "REMOTE" => selection.remote = true,
+                    "RECURSIVEMATCH" => selection.recursive_match = true,
+                    "SPECIAL-USE" => selection.special_use = true,
                     _ => return Err(Fail("Unknown LIST selection option")),
                 }
                 if c.eat(b')') {
@@ -999,6 +1002,10 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
                 }
                 c.sp()?;
             }
+        }
+        // RFC 5258 §3.1: RECURSIVEMATCH only refines another selection option.
+        if selection.recursive_match && !selection.filters() {
+            return Err(Fail("RECURSIVEMATCH needs another selection option"));
         }
         c.sp()?;
     }
@@ -1016,8 +1023,7 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
     } else {
         patterns.push(c.list_mailbox()?);
     }
-    let mut return_special_use = false;
-    let mut return_status = Vec::new();
+    let mut returns = ListReturn::default();
     if c.eat(b' ') {
         if !c.keyword("RETURN") {
             return Err(Fail("Expected RETURN"));
@@ -1027,11 +1033,12 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
         if !c.eat(b')') {
             loop {
                 match c.atom()?.to_ascii_uppercase().as_str() {
-                    "SUBSCRIBED" | "CHILDREN" => {}
-                    "SPECIAL-USE" => return_special_use = true,
+                    "SUBSCRIBED" => returns.subscribed = true,
+                    "CHILDREN" => returns.children = true,
+                    "SPECIAL-USE" => returns.special_use = true,
                     "STATUS" => {
                         c.sp()?;
-                        return_status = c.status_items()?;
+                        returns.status = c.status_items()?;
                     }
                     _ => return Err(Fail("Unknown LIST return option")),
                 }
@@ -1045,10 +1052,9 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
     Ok(Command::List {
         reference,
         patterns,
-        subscribed_only,
+        selection,
+        returns,
         lsub: false,
-        return_special_use,
-        return_status,
     })
 }
 
@@ -1273,6 +1279,40 @@ mod tests {
         assert!(
             matches!(cmd("a CREATE &U,BTFw-\r\n"), Command::Create { mailbox, .. } if mailbox.as_str() == "台北")
         );
+    }
+
+    /// RFC 5258 §5 and RFC 5819 §3 command examples.
+    #[test]
+    fn list_extended() {
+        let Command::List {
+            patterns,
+            selection,
+            returns,
+            ..
+        } = cmd("A04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\" RETURN (CHILDREN)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(patterns, ["%"]);
+        assert!(selection.subscribed && selection.recursive_match && !selection.special_use);
+        assert!(returns.children && returns.marks_subscribed(&selection));
+        let Command::List {
+            patterns, returns, ..
+        } = cmd("A02 LIST \"\" (\"INBOX\" \"Drafts\") RETURN (STATUS (MESSAGES UNSEEN))\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(patterns, ["INBOX", "Drafts"]);
+        assert_eq!(returns.status, [StatusItem::Messages, StatusItem::Unseen]);
+        let Command::List { selection, .. } = cmd("t1 LIST (SPECIAL-USE) \"\" \"*\"\r\n") else {
+            panic!()
+        };
+        assert!(selection.special_use && selection.filters());
+        // RECURSIVEMATCH alone, or with REMOTE only, is BAD (RFC 5258 §3.1).
+        assert!(parse_command(b"A01 LIST (RECURSIVEMATCH) \"\" \"%\"\r\n").is_err());
+        assert!(parse_command(b"A01 LIST (REMOTE RECURSIVEMATCH) \"\" \"%\"\r\n").is_err());
+        assert!(parse_command(b"A01 LIST (BOGUS) \"\" \"%\"\r\n").is_err());
+        assert!(parse_command(b"A01 LIST \"\" \"%\" RETURN (BOGUS)\r\n").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::command::{Section, SectionText, StatusItem};
+use crate::command::{ListSelection, Section, SectionText, StatusItem};
 use crate::types::{Atom, DateTime, Flag, SequenceSet, Tag, Text, encode_mutf7};
 
 /// The result of a command.
@@ -255,6 +255,15 @@ pub enum FetchValue {
     Rfc822Text(Option<Bytes>),
 }
 
+/// Extended data of a `* LIST` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListExtended {
+    /// `CHILDINFO (...)` (RFC 5258 §3.5): a descendant meets these selection options
+    /// (SUBSCRIBED, SPECIAL-USE, REMOTE; RECURSIVEMATCH is not one to report).
+    ChildInfo(ListSelection),
+}
+
 /// A response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
@@ -316,6 +325,8 @@ pub enum Response {
         mailbox: String,
         /// Answer to LSUB.
         lsub: bool,
+        /// Extended data items (RFC 5258 §3.5), after the name.
+        extended: Vec<ListExtended>,
     },
     /// `* STATUS mailbox (items)`
     Status {
@@ -463,6 +474,7 @@ impl Response {
                 delimiter,
                 mailbox,
                 lsub,
+                extended,
             } => {
                 out.put_slice(if *lsub { b"* LSUB (" } else { b"* LIST (" });
                 for (i, a) in attributes.iter().enumerate() {
@@ -476,6 +488,29 @@ impl Response {
                 delimiter_str(out, *delimiter);
                 out.put_u8(b' ');
                 mailbox_name(out, mailbox);
+                if !extended.is_empty() {
+                    out.put_slice(b" (");
+                    for (i, item) in extended.iter().enumerate() {
+                        if i > 0 {
+                            out.put_u8(b' ');
+                        }
+                        match item {
+                            ListExtended::ChildInfo(options) => {
+                                out.put_slice(b"CHILDINFO (");
+                                let names = [
+                                    (options.subscribed, "\"SUBSCRIBED\""),
+                                    (options.remote, "\"REMOTE\""),
+                                    (options.special_use, "\"SPECIAL-USE\""),
+                                ];
+                                let on: Vec<&str> =
+                                    names.iter().filter(|(o, _)| *o).map(|(_, n)| *n).collect();
+                                out.put_slice(on.join(" ").as_bytes());
+                                out.put_u8(b')');
+                            }
+                        }
+                    }
+                    out.put_u8(b')');
+                }
             }
             Response::Status { mailbox, items } => {
                 out.put_slice(b"* STATUS ");
@@ -1096,9 +1131,24 @@ mod tests {
                 attributes: vec![Atom::new("HasNoChildren").unwrap()],
                 delimiter: Some('.'),
                 mailbox: "Entwürfe".into(),
-                lsub: false
+                lsub: false,
+                extended: Vec::new(),
             }),
             "* LIST (\\HasNoChildren) \".\" Entw&APw-rfe\r\n"
+        );
+        // CHILDINFO as RFC 5258 §3.5 defines it.
+        assert_eq!(
+            enc(&Response::List {
+                attributes: Vec::new(),
+                delimiter: Some('/'),
+                mailbox: "Foo".into(),
+                lsub: false,
+                extended: vec![ListExtended::ChildInfo(ListSelection {
+                    subscribed: true,
+                    ..ListSelection::default()
+                })],
+            }),
+            "* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))\r\n"
         );
         assert_eq!(
             enc(&Response::Fetch {

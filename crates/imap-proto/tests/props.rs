@@ -7,9 +7,9 @@ mod support;
 
 use bytes::Bytes;
 use imap_proto::{
-    Address, Atom, Command, Date, DateTime, Envelope, FetchAttr, FetchValue, Flag, Mailbox,
-    Response, SearchKey, Secret, Section, SectionText, SeqNumber, SequenceSet, SortCriterion,
-    SortKey, StatusItem, StoreMode, Tag, parse_command,
+    Address, Atom, Command, Date, DateTime, Envelope, FetchAttr, FetchValue, Flag, ListReturn,
+    ListSelection, Mailbox, Response, SearchKey, Secret, Section, SectionText, SeqNumber,
+    SequenceSet, SortCriterion, SortKey, StatusItem, StoreMode, Tag, parse_command,
 };
 use proptest::prelude::*;
 use support::{Harness, config, plain_ok};
@@ -144,6 +144,18 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
     ]
 }
 
+/// Selection options, never RECURSIVEMATCH without one that filters (RFC 5258 §3.1).
+fn list_selection() -> impl Strategy<Value = ListSelection> {
+    any::<[bool; 4]>().prop_map(|[subscribed, remote, recursive_match, special_use]| {
+        ListSelection {
+            subscribed,
+            remote,
+            recursive_match: recursive_match && (subscribed || special_use),
+            special_use,
+        }
+    })
+}
+
 fn status_items() -> impl Strategy<Value = Vec<StatusItem>> {
     prop::collection::vec(
         prop_oneof![
@@ -195,27 +207,42 @@ fn command() -> impl Strategy<Value = Command> {
         (
             text(),
             prop::collection::vec("[A-Za-z0-9%*.\u{e4} ]{0,10}", 1..3),
-            any::<bool>(),
-            any::<bool>(),
-            prop_oneof![Just(Vec::new()), status_items()],
+            list_selection(),
+            (
+                any::<[bool; 3]>(),
+                prop_oneof![Just(Vec::new()), status_items()]
+            ),
         )
             .prop_map(
-                |(reference, patterns, sub, special, status)| Command::List {
+                |(
                     reference,
                     patterns,
-                    subscribed_only: sub,
-                    lsub: false,
-                    return_special_use: special,
-                    return_status: status,
+                    selection,
+                    ([subscribed, children, special_use], status),
+                )| {
+                    Command::List {
+                        reference,
+                        patterns,
+                        selection,
+                        returns: ListReturn {
+                            subscribed,
+                            children,
+                            special_use,
+                            status,
+                        },
+                        lsub: false,
+                    }
                 }
             ),
         (text(), "[A-Za-z0-9%*.]{0,10}").prop_map(|(reference, pattern)| Command::List {
             reference,
             patterns: vec![pattern],
-            subscribed_only: true,
+            selection: ListSelection {
+                subscribed: true,
+                ..ListSelection::default()
+            },
+            returns: ListReturn::default(),
             lsub: true,
-            return_special_use: false,
-            return_status: Vec::new(),
         }),
         (mailbox(), status_items()).prop_map(|(mailbox, items)| Command::Status { mailbox, items }),
         (

@@ -182,6 +182,7 @@ fn rfc3501_commands(command: &Command) -> Answer {
                 delimiter: Some('.'),
                 mailbox: String::new(),
                 lsub: false,
+                extended: Vec::new(),
             };
             (vec![list], Status::Ok, None, "LIST completed".into())
         }

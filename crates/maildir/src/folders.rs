@@ -4,7 +4,7 @@
 //! UTF-7, as on disk. `subscriptions` sits in the root.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::SystemTime;
 
@@ -55,6 +55,7 @@ pub fn validate_folder_name(name: &str) -> Result<(), FolderError> {
 }
 
 const SUBSCRIPTIONS: &str = "subscriptions";
+const SPECIAL_USE: &str = "mailserver-special-use";
 const SUBSCRIPTIONS_V2: &str = "V\t2\n\n";
 
 impl Maildir {
@@ -100,6 +101,17 @@ impl Maildir {
 
     /// Creates a folder, durably.
     pub fn create_folder(&self, name: &str) -> Result<Maildir, FolderError> {
+        self.create_folder_with_use(name, &[])
+    }
+
+    /// Creates a folder with RFC 6154 special-use attributes (names without the backslash,
+    /// such as `Sent`), durably. They live in the folder's own `mailserver-special-use` file, so
+    /// a RENAME carries them and Dovecot ignores them.
+    pub fn create_folder_with_use(
+        &self,
+        name: &str,
+        special_use: &[&str],
+    ) -> Result<Maildir, FolderError> {
         let folder = self.folder(name)?;
         if name == "INBOX" || folder.path().exists() {
             return Err(FolderError::Exists);
@@ -114,8 +126,45 @@ impl Maildir {
             .mode(0o600)
             .open(&marker)
             .map_err(|e| Error::from_io("creating", &marker, e))?;
+        if !special_use.is_empty() {
+            let path = folder.path().join(SPECIAL_USE);
+            let mut text = special_use.join("\n");
+            text.push('\n');
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| {
+                    f.write_all(text.as_bytes())?;
+                    f.sync_all()
+                })
+                .map_err(|e| Error::from_io("writing", &path, e))?;
+        }
         sync_dir(folder.path())?;
         Ok(folder)
+    }
+
+    /// The special-use attributes a folder was created with; empty when none were given
+    /// (INBOX, folders made by other software, plain CREATE).
+    pub fn special_use(&self, name: &str) -> Result<Vec<String>, Error> {
+        if name == "INBOX" {
+            return Ok(Vec::new());
+        }
+        let Ok(folder) = self.folder(name) else {
+            return Ok(Vec::new());
+        };
+        let path = folder.path().join(SPECIAL_USE);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::from_io("reading", &path, e)),
+        }
     }
 
     /// Deletes a folder and its messages. Its subfolders stay (RFC 9051 §6.3.4).
@@ -347,6 +396,13 @@ mod tests {
             md.list_folders().unwrap(),
             ["Archive", "Archive.2024", "Sent"]
         );
+        md.create_folder_with_use("Outbox", &["Sent", "Archive"])
+            .unwrap();
+        assert_eq!(md.special_use("Outbox").unwrap(), ["Sent", "Archive"]);
+        assert!(md.special_use("Sent").unwrap().is_empty());
+        md.rename_folder("Outbox", "Gone").unwrap();
+        assert_eq!(md.special_use("Gone").unwrap(), ["Sent", "Archive"]);
+        md.delete_folder("Gone").unwrap();
         md.rename_folder("Archive", "Old").unwrap();
         assert_eq!(md.list_folders().unwrap(), ["Old", "Old.2024", "Sent"]);
         md.delete_folder("Old").unwrap();

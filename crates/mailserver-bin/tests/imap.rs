@@ -128,6 +128,9 @@ fn imaplib_over_starttls_and_imaps() {
             "QUOTA=RES-STORAGE",
             "SORT",
             "THREAD=ORDEREDSUBJECT",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "CREATE-SPECIAL-USE",
             "LITERAL+",
             "SASL-IR",
             "AUTH=PLAIN",
@@ -648,4 +651,118 @@ fn thread_orderedsubject_groups_by_base_subject() {
             .contains("Unsupported threading algorithm"),
         "{out}"
     );
+}
+
+const LIST_EXTENDED: &str = r#"
+import imaplib, sys, json
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+def raw(command, *args):
+    try:
+        typ, dat = M._simple_command(command, *args)
+    except imaplib.IMAP4.error as e:
+        return ["BAD", str(e)]
+    lists = [x.decode() for x in M.untagged_responses.pop("LIST", []) if x]
+    statuses = [x.decode() for x in M.untagged_responses.pop("STATUS", []) if x]
+    return [typ, dat[-1].decode(), lists, statuses]
+out = {}
+for name in ["Work", "Work.Project", "Work.Old"]:
+    M.create(name)
+M.subscribe("Work.Project")
+M.create("Gone"); M.subscribe("Gone"); M.delete("Gone")
+M.append("Work.Project", None, None, b"Subject: p\r\n\r\nbody\r\n")
+out["recursive"] = raw("LIST", '(SUBSCRIBED RECURSIVEMATCH) "" "%"')
+out["subscribed"] = raw("LIST", '(SUBSCRIBED) "" "*"')
+out["subscribed_return"] = raw("LIST", '"" "Work*" RETURN (SUBSCRIBED CHILDREN)')
+out["status"] = raw("LIST", '"" "Work*" RETURN (STATUS (MESSAGES UIDNEXT))')
+out["patterns"] = raw("LIST", '"" ("INBOX" "Work")')
+out["create_use"] = raw("CREATE", "Outgoing (USE (\\Sent))")
+out["create_all"] = raw("CREATE", "Everything (USE (\\All))")
+out["special"] = raw("LIST", '(SPECIAL-USE) "" "*"')
+out["rename_keeps_use"] = [M.rename("Outgoing", "Outbox")[0], raw("LIST", '"" "Out*"')]
+out["recursive_alone"] = raw("LIST", '(RECURSIVEMATCH) "" "%"')
+out["hostile"] = raw("LIST", '"" "' + "*a" * 40 + '"')
+print(json.dumps(out))
+"#;
+
+#[test]
+fn list_extended_list_status_and_create_special_use() {
+    let server = Server::start("imap-list-extended", "");
+    let out = python(LIST_EXTENDED, &[&server.imap_port.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let lines = |key: &str, i: usize| -> Vec<String> {
+        v[key][i]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {out}"))
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // RFC 5258 §5: Work is not subscribed but has a subscribed child the pattern skips.
+    let recursive = lines("recursive", 2);
+    assert!(
+        recursive.contains(&r#"(\HasChildren) "." Work (CHILDINFO ("SUBSCRIBED"))"#.to_owned()),
+        "{recursive:?}"
+    );
+    assert!(recursive.contains(&r#"(\HasNoChildren \Subscribed) "." INBOX"#.to_owned()));
+    let subscribed = lines("subscribed", 2);
+    assert!(subscribed.contains(&r#"(\HasNoChildren \Subscribed) "." Work.Project"#.to_owned()));
+    assert!(
+        subscribed.contains(&r#"(\NonExistent \HasNoChildren \Subscribed) "." Gone"#.to_owned())
+    );
+    assert!(
+        !subscribed.iter().any(|l| l.contains("Work.Old")),
+        "{subscribed:?}"
+    );
+    assert_eq!(
+        lines("subscribed_return", 2),
+        [
+            r#"(\HasChildren) "." Work"#,
+            r#"(\HasNoChildren) "." Work.Old"#,
+            r#"(\HasNoChildren \Subscribed) "." Work.Project"#,
+        ]
+    );
+    // RFC 5819: a STATUS after each listed mailbox.
+    assert_eq!(
+        lines("status", 3),
+        [
+            r#"Work (MESSAGES 0 UIDNEXT 1)"#,
+            r#"Work.Old (MESSAGES 0 UIDNEXT 1)"#,
+            r#"Work.Project (MESSAGES 1 UIDNEXT 2)"#,
+        ]
+    );
+    assert_eq!(
+        lines("patterns", 2),
+        [
+            r#"(\HasNoChildren) "." INBOX"#,
+            r#"(\HasChildren) "." Work"#
+        ]
+    );
+    assert_eq!(v["create_use"][0], "OK", "{out}");
+    assert_eq!(v["create_all"][0], "NO", "{out}");
+    assert!(
+        v["create_all"][1].as_str().unwrap().contains("[USEATTR]"),
+        "{out}"
+    );
+    let special = lines("special", 2);
+    for f in ["Outgoing", "Sent", "Drafts", "Junk", "Trash", "Archive"] {
+        assert!(
+            special.iter().any(|l| l.ends_with(&format!(" {f}"))),
+            "{f}: {special:?}"
+        );
+    }
+    assert!(special.contains(&r#"(\HasNoChildren \Sent) "." Outgoing"#.to_owned()));
+    assert!(
+        !special
+            .iter()
+            .any(|l| l.contains("INBOX") || l.contains("Work")),
+        "{special:?}"
+    );
+    assert_eq!(v["rename_keeps_use"][0], "OK");
+    assert_eq!(
+        v["rename_keeps_use"][1][2],
+        serde_json::json!([r#"(\HasNoChildren \Sent) "." Outbox"#])
+    );
+    assert_eq!(v["recursive_alone"][0], "BAD", "{out}");
+    assert_eq!(v["hostile"][0], "OK", "{out}");
 }

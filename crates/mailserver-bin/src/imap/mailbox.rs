@@ -1,7 +1,7 @@
 //! A logged-in user: their folders, the selected mailbox's view (sequence numbers, flags,
 //! what this session has told the client), and every command that works on them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -9,8 +9,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use imap_proto::types::{decode_mutf7, encode_mutf7};
 use imap_proto::{
-    AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, Mailbox, Response, SearchKey,
-    SectionText, SequenceSet, ServerSession, Status, StatusItem, StoreMode, Tag,
+    AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, ListExtended, ListReturn,
+    ListSelection, Mailbox, Response, SearchKey, SectionText, SequenceSet, ServerSession, Status,
+    StatusItem, StoreMode, Tag,
 };
 use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
@@ -248,38 +249,129 @@ fn display_name(storage: &str) -> String {
     decode_mutf7(storage).unwrap_or_else(|| storage.to_owned())
 }
 
-fn special_use(name: &str) -> Option<&'static str> {
-    DEFAULT_FOLDERS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, u)| *u)
+/// The folder hierarchy as LIST shows it, by display name.
+struct FolderTree {
+    /// Every name, with its storage name when the folder exists; parents implied by deeper
+    /// names have none.
+    names: BTreeMap<String, Option<String>>,
+    /// Special-use attributes of existing folders.
+    uses: HashMap<String, Vec<String>>,
+    /// Subscribed names, in the file's order.
+    subscribed: Vec<String>,
 }
 
-/// LIST pattern matching: `*` matches anything, `%` anything but the delimiter.
-fn pattern_match(pattern: &[char], name: &[char]) -> bool {
-    match pattern.first() {
-        None => name.is_empty(),
-        Some('*') => (0..=name.len()).any(|i| pattern_match(&pattern[1..], &name[i..])),
-        Some('%') => (0..=name.len())
-            .take_while(|&i| i == 0 || name[i - 1] != DELIMITER)
-            .any(|i| pattern_match(&pattern[1..], &name[i..])),
-        Some(c) => name.first() == Some(c) && pattern_match(&pattern[1..], &name[1..]),
+impl FolderTree {
+    fn read(root: &Maildir) -> Result<Self, maildir::Error> {
+        let mut names = BTreeMap::new();
+        let mut uses = HashMap::new();
+        names.insert("INBOX".to_owned(), Some("INBOX".to_owned()));
+        for storage in root.list_folders()? {
+            let name = display_name(&storage);
+            let mut special = root.special_use(&storage)?;
+            // Folders made without CREATE (USE ...) get the use their name suggests.
+            if special.is_empty()
+                && let Some((_, u)) = DEFAULT_FOLDERS.iter().find(|(n, _)| *n == name)
+            {
+                special.push((*u).to_owned());
+            }
+            uses.insert(name.clone(), special);
+            names.insert(name, Some(storage));
+        }
+        let implied: Vec<String> = names
+            .keys()
+            .flat_map(|n| n.match_indices(DELIMITER).map(|(i, _)| n[..i].to_owned()))
+            .collect();
+        for parent in implied {
+            names.entry(parent).or_insert(None);
+        }
+        let subscribed = root
+            .subscriptions()?
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                if s == "INBOX" {
+                    s.clone()
+                } else {
+                    display_name(s)
+                }
+            })
+            .collect();
+        Ok(Self {
+            names,
+            uses,
+            subscribed,
+        })
     }
+
+    fn exists(&self, name: &str) -> bool {
+        matches!(self.names.get(name), Some(Some(_)))
+    }
+
+    fn is_subscribed(&self, name: &str) -> bool {
+        self.subscribed.iter().any(|s| s == name)
+    }
+
+    fn has_children(&self, name: &str) -> bool {
+        let prefix = format!("{name}{DELIMITER}");
+        self.names
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(n, _)| n.starts_with(&prefix))
+    }
+
+    fn special_use(&self, name: &str) -> &[String] {
+        self.uses.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// LIST pattern matching: `*` matches anything, `%` anything but the delimiter. Dynamic
+/// programming over one row, so a hostile pattern costs pattern × name steps, not more.
+fn pattern_match(pattern: &[char], name: &[char]) -> bool {
+    // row[j]: whether the pattern from the current position on matches name[j..].
+    let mut row: Vec<bool> = (0..=name.len()).map(|j| j == name.len()).collect();
+    for &p in pattern.iter().rev() {
+        let mut next = vec![false; name.len() + 1];
+        for j in (0..=name.len()).rev() {
+            next[j] = match p {
+                '*' => row[j] || (j < name.len() && next[j + 1]),
+                '%' => row[j] || (j < name.len() && name[j] != DELIMITER && next[j + 1]),
+                c => j < name.len() && name[j] == c && row[j + 1],
+            };
+        }
+        row = next;
+    }
+    row[0]
 }
 
 fn matches_pattern(pattern: &str, name: &str) -> bool {
     // INBOX matches case-insensitively.
-    let (p, n) =
+    let pattern =
         if name == "INBOX" && pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX") {
-            (format!("INBOX{}", &pattern[5..]), name.to_owned())
+            format!("INBOX{}", &pattern[5..])
         } else {
-            (pattern.to_owned(), name.to_owned())
+            pattern.to_owned()
         };
-    let p: Vec<char> = p.chars().collect();
-    let n: Vec<char> = n.chars().collect();
-    // Bound the backtracking a hostile pattern could cause.
-    if p.iter().filter(|c| matches!(c, '*' | '%')).count() > 8 {
-        return false;
+    let n: Vec<char> = name.chars().collect();
+    // Runs of wildcards match what their widest member matches; after folding them, a
+    // pattern with more literal characters than the name cannot match it.
+    let mut p: Vec<char> = Vec::new();
+    let mut literals = 0;
+    for c in pattern.chars() {
+        match (c, p.last_mut()) {
+            ('*' | '%', Some(last @ ('*' | '%'))) => {
+                if c == '*' {
+                    *last = '*';
+                }
+            }
+            ('*' | '%', _) => p.push(c),
+            _ => {
+                literals += 1;
+                if literals > n.len() {
+                    return false;
+                }
+                p.push(c);
+            }
+        }
     }
     pattern_match(&p, &n)
 }
@@ -417,10 +509,10 @@ impl User {
             Command::List {
                 reference,
                 patterns,
-                subscribed_only,
+                selection,
+                returns,
                 lsub,
-                ..
-            } => self.list(session, &reference, &patterns, subscribed_only, lsub),
+            } => self.list(session, &reference, &patterns, selection, &returns, lsub),
             Command::Namespace => {
                 let _ = session.send(&Response::Namespace {
                     prefix: String::new(),
@@ -702,13 +794,29 @@ impl User {
     }
 
     fn create(&mut self, session: &mut ServerSession, m: &Mailbox, special: &[imap_proto::Atom]) {
-        if !special.is_empty() {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::UseAttr),
-                "Special-use attributes follow the folder name here",
-            );
-            return;
+        // RFC 6154 §3: the uses a plain folder can serve; \All and \Flagged would need
+        // virtual mailboxes, which this server does not have.
+        let mut uses: Vec<&str> = Vec::new();
+        for attr in special {
+            let known = ["Archive", "Drafts", "Junk", "Sent", "Trash"]
+                .into_iter()
+                .find(|u| {
+                    attr.as_str()
+                        .trim_start_matches('\\')
+                        .eq_ignore_ascii_case(u)
+                });
+            match known {
+                Some(u) if !uses.contains(&u) => uses.push(u),
+                Some(_) => {}
+                None => {
+                    let _ = session.complete(
+                        Status::No,
+                        Some(Code::UseAttr),
+                        "Only \\Archive, \\Drafts, \\Junk, \\Sent and \\Trash can be given here",
+                    );
+                    return;
+                }
+            }
         }
         let storage = match storage_name(m) {
             Ok(s) => s,
@@ -721,7 +829,7 @@ impl User {
             let _ = session.complete(Status::No, Some(Code::AlreadyExists), "INBOX always exists");
             return;
         }
-        match block(|| self.root.create_folder(&storage)) {
+        match block(|| self.root.create_folder_with_use(&storage, &uses)) {
             Ok(_) => {
                 let _ = session.complete(Status::Ok, None, "CREATE completed");
             }
@@ -855,9 +963,15 @@ impl User {
         session: &mut ServerSession,
         reference: &str,
         patterns: &[String],
-        subscribed_only: bool,
+        selection: ListSelection,
+        returns: &ListReturn,
         lsub: bool,
     ) {
+        let done = if lsub {
+            "LSUB completed"
+        } else {
+            "LIST completed"
+        };
         if patterns.len() == 1 && patterns[0].is_empty() {
             // LIST "" "": the hierarchy delimiter and root.
             let _ = session.send(&Response::List {
@@ -865,126 +979,158 @@ impl User {
                 delimiter: Some(DELIMITER),
                 mailbox: String::new(),
                 lsub,
+                extended: Vec::new(),
             });
-            let _ = session.complete(Status::Ok, None, "LIST completed");
+            let _ = session.complete(Status::Ok, None, done);
             return;
         }
-        let listed = block(|| {
-            Ok::<_, maildir::Error>((
-                self.root.list_folders()?,
-                self.root.subscriptions()?.unwrap_or_default(),
-            ))
-        });
-        let (folders, subscriptions) = match listed {
-            Ok(v) => v,
+        let tree = match block(|| FolderTree::read(&self.root)) {
+            Ok(t) => t,
             Err(e) => return self.internal_error(session, "LIST", &e),
         };
-        let mut existing: Vec<String> = vec!["INBOX".to_owned()];
-        existing.extend(folders.iter().map(|f| display_name(f)));
-        let subscribed: Vec<String> = subscriptions
-            .iter()
-            .map(|s| {
-                if s == "INBOX" {
-                    s.clone()
-                } else {
-                    display_name(s)
+        let full_patterns: Vec<String> =
+            patterns.iter().map(|p| format!("{reference}{p}")).collect();
+        let matches = |name: &str| full_patterns.iter().any(|p| matches_pattern(p, name));
+        if lsub {
+            for name in tree.subscribed.iter().filter(|n| matches(n)) {
+                let mut attrs: Vec<&str> = Vec::new();
+                if !tree.exists(name) {
+                    attrs.push("Noselect");
                 }
-            })
-            .collect();
-        let has_children = |name: &str| {
-            existing.iter().any(|e| {
-                e.len() > name.len()
-                    && e.starts_with(name)
-                    && e[name.len()..].starts_with(DELIMITER)
-            })
-        };
-        // Parents implied by deeper names are listed as \Noselect.
-        let mut names: Vec<(String, bool)> = existing.iter().map(|n| (n.clone(), true)).collect();
-        for n in &existing {
-            let mut prefix = String::new();
-            let levels: Vec<&str> = n.split(DELIMITER).collect();
-            for level in &levels[..levels.len().saturating_sub(1)] {
-                if !prefix.is_empty() {
-                    prefix.push(DELIMITER);
-                }
-                prefix.push_str(level);
-                if !names.iter().any(|(e, _)| *e == prefix) {
-                    names.push((prefix.clone(), false));
-                }
+                attrs.extend(tree.special_use(name).iter().map(String::as_str));
+                let _ = session.send(&Response::List {
+                    attributes: atoms(&attrs),
+                    delimiter: Some(DELIMITER),
+                    mailbox: name.clone(),
+                    lsub: true,
+                    extended: Vec::new(),
+                });
             }
+            let _ = session.complete(Status::Ok, None, done);
+            return;
         }
-        names.sort();
-        let source: Vec<(String, bool)> = if subscribed_only || lsub {
-            subscribed
-                .iter()
-                .map(|s| (s.clone(), existing.contains(s)))
-                .collect()
-        } else {
-            names
+        // RFC 5258 §3: the names that meet the selection, and with RECURSIVEMATCH the parents
+        // of such names too (marked with CHILDINFO).
+        let meets = |name: &str| {
+            (!selection.subscribed || tree.is_subscribed(name))
+                && (!selection.special_use || !tree.special_use(name).is_empty())
         };
-        for (name, selectable) in source {
-            let full_patterns: Vec<String> =
-                patterns.iter().map(|p| format!("{reference}{p}")).collect();
-            if !full_patterns.iter().any(|p| matches_pattern(p, &name)) {
+        let mut candidates: Vec<&str> = tree.names.keys().map(String::as_str).collect();
+        if selection.subscribed {
+            candidates.extend(
+                tree.subscribed
+                    .iter()
+                    .filter(|s| !tree.names.contains_key(*s))
+                    .map(String::as_str),
+            );
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        let descendants = |name: &str| {
+            let prefix = format!("{name}{DELIMITER}");
+            candidates
+                .iter()
+                .copied()
+                .filter(move |c| c.starts_with(&prefix))
+        };
+        for &name in &candidates {
+            if !matches(name) {
                 continue;
             }
+            let child_meets = selection.recursive_match && descendants(name).any(meets);
+            let listed = meets(name)
+                || (selection.recursive_match
+                    && descendants(name).any(|d| meets(d) && !matches(d)));
+            if !listed {
+                continue;
+            }
+            let exists = tree.exists(name);
             let mut attrs: Vec<&str> = Vec::new();
-            if !selectable {
-                attrs.push(if subscribed_only && !lsub {
-                    "NonExistent"
-                } else {
+            if !exists {
+                // A parent implied by deeper names is \Noselect in a plain listing; anything
+                // else listed but absent is \NonExistent (RFC 5258 §3.4).
+                attrs.push(if tree.names.contains_key(name) && !selection.filters() {
                     "Noselect"
-                });
-            }
-            if !lsub {
-                attrs.push(if has_children(&name) {
-                    "HasChildren"
                 } else {
-                    "HasNoChildren"
+                    "NonExistent"
                 });
             }
-            if subscribed_only && !lsub {
+            attrs.push(if tree.has_children(name) {
+                "HasChildren"
+            } else {
+                "HasNoChildren"
+            });
+            if returns.marks_subscribed(&selection) && tree.is_subscribed(name) {
                 attrs.push("Subscribed");
             }
-            if let Some(u) = special_use(&name) {
-                attrs.push(u);
-            }
+            attrs.extend(tree.special_use(name).iter().map(String::as_str));
+            let extended = if child_meets {
+                vec![ListExtended::ChildInfo(ListSelection {
+                    recursive_match: false,
+                    remote: false,
+                    ..selection
+                })]
+            } else {
+                Vec::new()
+            };
             let _ = session.send(&Response::List {
                 attributes: atoms(&attrs),
                 delimiter: Some(DELIMITER),
-                mailbox: name,
-                lsub,
+                mailbox: name.to_owned(),
+                lsub: false,
+                extended,
             });
+            // RFC 5819: STATUS right after the LIST of each selectable mailbox; one that
+            // cannot be read is left out rather than failing the listing.
+            if exists
+                && !returns.status.is_empty()
+                && let Some(Some(storage)) = tree.names.get(name)
+                && let Ok(items) = block(|| self.status_values(storage, &returns.status))
+            {
+                let _ = session.send(&Response::Status {
+                    mailbox: name.to_owned(),
+                    items,
+                });
+            }
         }
-        let _ = session.complete(
-            Status::Ok,
-            None,
-            if lsub {
-                "LSUB completed"
-            } else {
-                "LIST completed"
-            },
-        );
+        let _ = session.complete(Status::Ok, None, done);
     }
 
     fn status(&mut self, session: &mut ServerSession, m: &Mailbox, items: &[StatusItem]) {
         let Some(storage) = self.existing_folder(session, m) else {
             return;
         };
-        let scanned = block(|| {
-            self.root
-                .folder(&storage)
-                .map_err(|e| e.to_string())
-                .and_then(|md| self.listings.scan(&md).map_err(|e| e.to_string()))
-        });
-        let listing = match scanned {
-            Ok(l) => l,
+        let values = match block(|| self.status_values(&storage, items)) {
+            Ok(v) => v,
             Err(e) => return self.internal_error(session, "STATUS", &e),
         };
+        let name = if storage == "INBOX" {
+            storage
+        } else {
+            display_name(&storage)
+        };
+        let _ = session.send(&Response::Status {
+            mailbox: name,
+            items: values,
+        });
+        let _ = session.complete(Status::Ok, None, "STATUS completed");
+    }
+
+    /// The STATUS values of a folder, by storage name.
+    fn status_values(
+        &self,
+        storage: &str,
+        items: &[StatusItem],
+    ) -> Result<Vec<(StatusItem, u64)>, String> {
+        let listing = self
+            .root
+            .folder(storage)
+            .map_err(|e| e.to_string())
+            .and_then(|md| self.listings.scan(&md).map_err(|e| e.to_string()))?;
         let count = |f: &dyn Fn(&maildir::Message) -> bool| {
             listing.messages.iter().filter(|m| f(m)).count() as u64
         };
-        let values = items
+        Ok(items
             .iter()
             .map(|&item| {
                 let v = match item {
@@ -998,17 +1144,7 @@ impl User {
                 };
                 (item, v)
             })
-            .collect();
-        let name = if storage == "INBOX" {
-            storage
-        } else {
-            display_name(&storage)
-        };
-        let _ = session.send(&Response::Status {
-            mailbox: name,
-            items: values,
-        });
-        let _ = session.complete(Status::Ok, None, "STATUS completed");
+            .collect())
     }
 
     /// Removes the `\Deleted` messages among `indices`, telling the client when `announce`.
@@ -1889,4 +2025,22 @@ pub(super) fn read_message(path: &std::path::Path, header_only: bool) -> io::Res
         file.read_to_end(&mut data)?;
     }
     Ok(mime::to_crlf(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches_pattern;
+
+    #[test]
+    fn list_patterns() {
+        assert!(matches_pattern("*", "Archive.2024"));
+        assert!(!matches_pattern("%", "Archive.2024"));
+        assert!(matches_pattern("Archive.%", "Archive.2024"));
+        assert!(matches_pattern("inbox", "INBOX"));
+        assert!(matches_pattern("%*%", "a.b"));
+        assert!(!matches_pattern("Arc", "Archive"));
+        // Backtracking would take ages on this; the table takes microseconds.
+        let hostile = "*a".repeat(200) + "b";
+        assert!(!matches_pattern(&hostile, &"a".repeat(300)));
+    }
 }
