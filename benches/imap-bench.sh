@@ -8,7 +8,7 @@
 # 2. For each server: one first pass (Dovecot builds its index, we write dovecot-uidlist),
 #    then RUNS passes; each pass logs in and times SELECT INBOX, UID FETCH 1:* (FLAGS),
 #    FETCH 1:* (ENVELOPE), UID SEARCH SUBJECT "invoice", UID SEARCH BODY "needle", and
-#    UID SORT by date and by subject.
+#    UID SORT by date and by subject, and UID THREAD REFERENCES.
 #    The best of the RUNS passes is reported, with the first pass beside it.
 # 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
 #    it and IDLE; the proportional set size (PSS, so shared libraries count once) of the whole
@@ -73,6 +73,7 @@ def write(dirname, i, flags):
            f"From: {rng.choice(senders)}\nTo: Big <big@bench.example>\n"
            f"Subject: {subject}\nDate: Mon, {1 + i % 28} Jan 2024 10:{i % 60:02}:00 +0000\n"
            f"Message-ID: <{i}.bench@example.org>\nMIME-Version: 1.0\n"
+           + (f"References: <{i - 1}.bench@example.org>\n" if i % 5 == 1 else "") +
            f"Content-Type: text/plain; charset=us-ascii\n\n" + "\n".join(body_lines) + "\n").encode()
     vsize = len(msg) + msg.count(b"\n")
     name = f"{1700000000 + i}.M{i}P1.bench,S={len(msg)},W={vsize}:2,{flags}"
@@ -183,6 +184,7 @@ OPS = [
     ("UID SEARCH BODY needle", 'UID SEARCH BODY "needle"'),
     ("UID SORT (REVERSE DATE)", "UID SORT (REVERSE DATE) UTF-8 ALL"),
     ("UID SORT (SUBJECT)", "UID SORT (SUBJECT) UTF-8 ALL"),
+    ("UID THREAD REFERENCES", "UID THREAD REFERENCES UTF-8 ALL"),
 ]
 
 def one_pass(port, user):
@@ -203,6 +205,7 @@ def one_pass(port, user):
     order = lambda d: re.search(rb"\* SORT([ 0-9]*)", d).group(1).split()
     sorts = [order(answers[name]) for name, _ in OPS if name.startswith("UID SORT")]
     assert all(len(s) == count for s in sorts), (port, [len(s) for s in sorts])
+    sorts.append(re.search(rb"\* THREAD[^\r]*", answers["UID THREAD REFERENCES"]).group(0))
     return times, (hits(answers["UID SEARCH SUBJECT invoice"]), hits(answers["UID SEARCH BODY needle"])), sorts
 
 results = {}
@@ -226,7 +229,7 @@ for name, _ in OPS:
 print("ratio = dovecot time / our time (above 1: we are faster)")
 print(f"search hits (subject, body): {results['mailserver'][2]}")
 same = [a == b for a, b in zip(results["mailserver"][3], results["dovecot"][3])]
-print(f"SORT answers identical to Dovecot's (by date, by subject): {same}")
+print(f"SORT and THREAD answers identical to Dovecot's (by date, by subject, references): {same}")
 
 def tree(pid):
     pids, todo = [], [pid]

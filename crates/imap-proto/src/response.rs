@@ -626,25 +626,46 @@ fn status_line(out: &mut BytesMut, status: Status, code: Option<&Code>, text: &T
 /// A message in a thread and its replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadNode {
-    /// Its number (UID or sequence number).
-    pub id: u32,
+    /// Its number (UID or sequence number); `None` for a placeholder that only groups its
+    /// children (a message they refer to that is not in the mailbox, RFC 5256 REFERENCES).
+    pub id: Option<u32>,
     /// Replies, in order.
     pub children: Vec<ThreadNode>,
 }
 
-/// `(a b c)` for a chain, `(a (b)(c))` where a message has several replies (RFC 5256 §4).
+/// `(a b c)` for a chain, `(a (b)(c))` where a message has several replies, `((b)(c))` for a
+/// placeholder's children (RFC 5256 §4).
 fn thread_list(out: &mut BytesMut, node: &ThreadNode) {
+    // The grammar has no empty list, and a placeholder's list holds two or more.
+    match (node.id, node.children.as_slice()) {
+        (None, []) => return,
+        (None, [only]) => return thread_list(out, only),
+        _ => {}
+    }
     out.put_u8(b'(');
     let mut n = node;
-    out.put_slice(n.id.to_string().as_bytes());
-    while let [only] = n.children.as_slice() {
-        n = only;
-        out.put_slice(format!(" {}", n.id).as_bytes());
+    let mut first = true;
+    if let Some(id) = n.id {
+        out.put_slice(id.to_string().as_bytes());
+        first = false;
+        while let [only @ ThreadNode { id: Some(id), .. }] = n.children.as_slice() {
+            n = only;
+            out.put_slice(format!(" {id}").as_bytes());
+        }
     }
     if !n.children.is_empty() {
-        out.put_u8(b' ');
+        if !first {
+            out.put_u8(b' ');
+        }
         for child in &n.children {
-            thread_list(out, child);
+            if child.id.is_none() && !child.children.is_empty() && n.id.is_some() {
+                // A placeholder below a message adds no level of its own.
+                for grandchild in &child.children {
+                    thread_list(out, grandchild);
+                }
+            } else {
+                thread_list(out, child);
+            }
         }
     }
     out.put_u8(b')');
@@ -1049,10 +1070,13 @@ mod tests {
         assert_eq!(enc(&Response::Exists(172)), "* 172 EXISTS\r\n");
         // RFC 5256 §4: (2)(3 6 (4 23)(44 7 96))
         let leaf = |id| ThreadNode {
-            id,
+            id: Some(id),
             children: Vec::new(),
         };
-        let node = |id, children| ThreadNode { id, children };
+        let node = |id, children| ThreadNode {
+            id: Some(id),
+            children,
+        };
         assert_eq!(
             enc(&Response::Thread(vec![
                 leaf(2),
@@ -1070,6 +1094,15 @@ mod tests {
             "* THREAD (2)(3 6 (4 23)(44 7 96))\r\n"
         );
         assert_eq!(enc(&Response::Thread(Vec::new())), "* THREAD\r\n");
+        // A placeholder parent (REFERENCES) groups its children without a number.
+        let placeholder = ThreadNode {
+            id: None,
+            children: vec![leaf(3), node(5, vec![leaf(8)])],
+        };
+        assert_eq!(
+            enc(&Response::Thread(vec![leaf(1), placeholder])),
+            "* THREAD (1)((3)(5 8))\r\n"
+        );
         // RFC 9208 §4.3.
         assert_eq!(
             enc(&Response::QuotaRoot {

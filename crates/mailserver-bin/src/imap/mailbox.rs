@@ -1317,14 +1317,18 @@ impl User {
         charset: &str,
         key: &SearchKey,
     ) {
-        if algorithm != "ORDEREDSUBJECT" {
-            let _ = session.complete(
-                Status::Bad,
-                None,
-                "Unsupported threading algorithm (ORDEREDSUBJECT is)",
-            );
-            return;
-        }
+        let by_references = match algorithm {
+            "ORDEREDSUBJECT" => false,
+            "REFERENCES" => true,
+            _ => {
+                let _ = session.complete(
+                    Status::Bad,
+                    None,
+                    "Unsupported threading algorithm (ORDEREDSUBJECT and REFERENCES are)",
+                );
+                return;
+            }
+        };
         if !self.charset_ok(session, charset) {
             return;
         }
@@ -1336,7 +1340,11 @@ impl User {
         });
         let threads = block(|| {
             let found = search::run(sel, key, Some(&cache));
-            let threads = search::thread_by_subject(sel, found, Some(&cache));
+            let threads = if by_references {
+                search::thread_by_references(sel, found, Some(&cache))
+            } else {
+                search::thread_by_subject(sel, found, Some(&cache))
+            };
             headers::lock_folder(&cache).flush(&sel.maildir);
             threads
         });
@@ -1347,19 +1355,13 @@ impl User {
                 i as u32 + 1
             }
         };
-        let threads = threads
-            .into_iter()
-            .map(|(parent, replies)| imap_proto::ThreadNode {
-                id: id(parent),
-                children: replies
-                    .into_iter()
-                    .map(|r| imap_proto::ThreadNode {
-                        id: id(r),
-                        children: Vec::new(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        fn node(t: search::Thread, id: &dyn Fn(usize) -> u32) -> imap_proto::ThreadNode {
+            imap_proto::ThreadNode {
+                id: t.message.map(id),
+                children: t.replies.into_iter().map(|r| node(r, id)).collect(),
+            }
+        }
+        let threads = threads.into_iter().map(|t| node(t, &id)).collect();
         let _ = session.send(&Response::Thread(threads));
         self.sync(session, uid);
         let _ = session.complete(Status::Ok, None, "THREAD completed");

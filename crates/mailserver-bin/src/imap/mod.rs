@@ -84,6 +84,7 @@ impl ImapService {
             "QUOTA=RES-STORAGE",
             "SORT",
             "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
         ]
         .into_iter()
         .filter_map(|c| Atom::new(c).ok())

@@ -3,6 +3,7 @@
 
 use imap_proto::{Date, DateTime, SearchKey, SortCriterion, SortKey};
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -482,14 +483,31 @@ impl Candidate<'_> {
     }
 }
 
+/// A thread: a message (by index into the view), or a placeholder for a message its replies
+/// refer to that is not among them, and the replies.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Thread {
+    pub message: Option<usize>,
+    pub replies: Vec<Thread>,
+}
+
+impl Thread {
+    fn leaf(message: usize) -> Self {
+        Thread {
+            message: Some(message),
+            replies: Vec::new(),
+        }
+    }
+}
+
 /// RFC 5256 ORDEREDSUBJECT: messages with the same base subject form a thread, its first
 /// message (by sent date) the parent and the others its replies; threads in the order of their
-/// first messages' sent dates. Returns (parent, replies) by index.
+/// first messages' sent dates.
 pub(super) fn thread_by_subject(
     sel: &Selected,
     indices: Vec<usize>,
     header_cache: Option<&Mutex<FolderHeaders>>,
-) -> Vec<(usize, Vec<usize>)> {
+) -> Vec<Thread> {
     let mut rows: Vec<(SortValue, SortValue, usize)> = indices
         .into_iter()
         .map(|i| {
@@ -502,25 +520,286 @@ pub(super) fn thread_by_subject(
         })
         .collect();
     rows.sort();
-    let mut threads: Vec<(&SortValue, usize, Vec<usize>)> = Vec::new();
+    let mut threads: Vec<(&SortValue, Thread)> = Vec::new();
     let mut previous: Option<&SortValue> = None;
     for (subject, date, i) in &rows {
         match threads.last_mut() {
-            Some((_, _, replies)) if previous == Some(subject) => replies.push(*i),
-            _ => threads.push((date, *i, Vec::new())),
+            Some((_, parent)) if previous == Some(subject) => parent.replies.push(Thread::leaf(*i)),
+            _ => threads.push((date, Thread::leaf(*i))),
         }
         previous = Some(subject);
     }
-    threads.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    threads
-        .into_iter()
-        .map(|(_, parent, replies)| (parent, replies))
-        .collect()
+    threads.sort_by(|a, b| (a.0, a.1.message).cmp(&(b.0, b.1.message)));
+    threads.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The message IDs in a header value, in order: what lies between `<` and `>`, without white
+/// space (folding may have split it).
+fn message_ids(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut ids = Vec::new();
+    let mut rest = &*text;
+    while let Some(open) = rest.find('<') {
+        let Some(len) = rest[open + 1..].find('>') else {
+            break;
+        };
+        let id: String = rest[open + 1..open + 1 + len]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if !id.is_empty() {
+            ids.push(id);
+        }
+        rest = &rest[open + 1 + len + 1..];
+    }
+    ids
+}
+
+/// One container of RFC 5256 §4's REFERENCES algorithm.
+#[derive(Default)]
+struct Container {
+    message: Option<usize>,
+    parent: Option<usize>,
+    children: Vec<usize>,
+}
+
+struct Containers(Vec<Container>);
+
+impl Containers {
+    fn add(&mut self) -> usize {
+        self.0.push(Container::default());
+        self.0.len() - 1
+    }
+
+    /// Whether `a` is `b` or one of its ancestors.
+    fn is_ancestor(&self, a: usize, b: usize) -> bool {
+        let mut n = Some(b);
+        // The parent links never form a cycle, so this walk ends.
+        while let Some(x) = n {
+            if x == a {
+                return true;
+            }
+            n = self.0[x].parent;
+        }
+        false
+    }
+
+    fn unlink(&mut self, child: usize) {
+        if let Some(p) = self.0[child].parent.take() {
+            self.0[p].children.retain(|&c| c != child);
+        }
+    }
+
+    /// Makes `parent` the parent of `child`, unless that would make a loop.
+    fn link(&mut self, parent: usize, child: usize) {
+        if self.is_ancestor(child, parent) {
+            return;
+        }
+        self.unlink(child);
+        self.0[child].parent = Some(parent);
+        self.0[parent].children.push(child);
+    }
+
+    /// Step 4: the threads that stand for container `n` at its level, placeholders without
+    /// a message removed and their replies moved up a level.
+    fn prune(&self, n: usize) -> Vec<Thread> {
+        let replies: Vec<Thread> = self.0[n]
+            .children
+            .iter()
+            .flat_map(|&c| self.prune(c))
+            .collect();
+        match self.0[n].message {
+            Some(message) => vec![Thread {
+                message: Some(message),
+                replies,
+            }],
+            None => replies,
+        }
+    }
+}
+
+/// RFC 5256 §4 REFERENCES: threads from the References and In-Reply-To fields, then threads
+/// whose first messages share a base subject gathered together, siblings ordered by sent
+/// date.
+pub(super) fn thread_by_references(
+    sel: &Selected,
+    indices: Vec<usize>,
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<Thread> {
+    let mut dates: HashMap<usize, i64> = HashMap::new();
+    let mut subjects: HashMap<usize, (String, bool)> = HashMap::new();
+    let mut containers = Containers(Vec::new());
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    // Step 1, message by message in mailbox order, so a duplicate Message-ID stays with
+    // the first message that has it.
+    for i in indices {
+        let mut c = Candidate::new(sel, i, header_cache);
+        if let SortValue::Number(date) = c.sort_value(SortKey::Date) {
+            dates.insert(i, date);
+        }
+        let subject = decode_words(&c.raw_header("Subject").unwrap_or_default());
+        subjects.insert(i, base_subject_and_refwd(&subject));
+        let mut references = message_ids(&c.raw_header("References").unwrap_or_default());
+        if references.is_empty() {
+            references = message_ids(&c.raw_header("In-Reply-To").unwrap_or_default());
+            references.truncate(1);
+        }
+        let own_id = message_ids(&c.raw_header("Message-ID").unwrap_or_default())
+            .into_iter()
+            .next();
+        let mut chain = Vec::with_capacity(references.len());
+        for id in references {
+            let n = match by_id.get(&id) {
+                Some(&n) => n,
+                None => {
+                    let n = containers.add();
+                    by_id.insert(id, n);
+                    n
+                }
+            };
+            chain.push(n);
+        }
+        // 1.A: each reference the parent of the next, keeping links made before.
+        for pair in chain.windows(2) {
+            let (parent, child) = (pair[0], pair[1]);
+            if containers.0[child].parent.is_none() {
+                containers.link(parent, child);
+            }
+        }
+        let own = match own_id.and_then(|id| match by_id.get(&id) {
+            Some(&n) if containers.0[n].message.is_none() => Some(n),
+            Some(_) => None,
+            None => {
+                let n = containers.add();
+                by_id.insert(id, n);
+                Some(n)
+            }
+        }) {
+            Some(n) => n,
+            None => containers.add(),
+        };
+        containers.0[own].message = Some(i);
+        // 1.B: the last reference is the parent, whatever an earlier, truncated References
+        // field said.
+        containers.unlink(own);
+        if let Some(&last) = chain.last() {
+            containers.link(last, own);
+        }
+    }
+    // Steps 2 to 4: the roots, placeholders pruned (one with several replies stays at the
+    // top, as it holds a thread together).
+    let mut roots: Vec<Thread> = Vec::new();
+    for n in 0..containers.0.len() {
+        if containers.0[n].parent.is_some() {
+            continue;
+        }
+        let mut threads = containers.prune(n);
+        if containers.0[n].message.is_none() && threads.len() > 1 {
+            roots.push(Thread {
+                message: None,
+                replies: threads,
+            });
+        } else {
+            roots.append(&mut threads);
+        }
+    }
+    let key = |t: &Thread| thread_key(t, &dates);
+    sort_threads(&mut roots, &key);
+    // Step 5: roots with the same base subject gathered.
+    let subject_of = |t: &Thread| -> Option<(String, bool)> {
+        let mut t = t;
+        while t.message.is_none() {
+            t = t.replies.first()?;
+        }
+        t.message.and_then(|m| subjects.get(&m).cloned())
+    };
+    let mut table: HashMap<String, usize> = HashMap::new();
+    for (k, root) in roots.iter().enumerate() {
+        let Some((subject, refwd)) = subject_of(root) else {
+            continue;
+        };
+        if subject.is_empty() {
+            continue;
+        }
+        match table.get(&subject) {
+            None => {
+                table.insert(subject, k);
+            }
+            Some(&t) => {
+                let theirs = &roots[t];
+                let their_refwd = subject_of(theirs).is_some_and(|(_, r)| r);
+                if (root.message.is_none() && theirs.message.is_some())
+                    || (theirs.message.is_some() && their_refwd && !refwd)
+                {
+                    table.insert(subject, k);
+                }
+            }
+        }
+    }
+    let mut slots: Vec<Option<Thread>> = roots.into_iter().map(Some).collect();
+    for k in 0..slots.len() {
+        let Some((subject, refwd)) = slots[k].as_ref().and_then(&subject_of) else {
+            continue;
+        };
+        let Some(&t) = table.get(&subject) else {
+            continue;
+        };
+        if t == k || subject.is_empty() {
+            continue;
+        }
+        let (Some(mut current), Some(mut theirs)) = (slots[k].take(), slots[t].take()) else {
+            continue;
+        };
+        let their_refwd = subject_of(&theirs).is_some_and(|(_, r)| r);
+        if current.message.is_none() && theirs.message.is_none() {
+            theirs.replies.append(&mut current.replies);
+        } else if theirs.message.is_none() || (refwd && !their_refwd && theirs.message.is_some()) {
+            theirs.replies.push(current);
+        } else {
+            theirs = Thread {
+                message: None,
+                replies: vec![theirs, current],
+            };
+        }
+        slots[t] = Some(theirs);
+    }
+    // Step 6.
+    let mut roots: Vec<Thread> = slots.into_iter().flatten().collect();
+    sort_threads(&mut roots, &key);
+    roots
+}
+
+/// A thread's place among its siblings: its message's sent date, or for a placeholder its
+/// first reply's; ties in mailbox order.
+fn thread_key(t: &Thread, dates: &HashMap<usize, i64>) -> (i64, usize) {
+    match t.message {
+        Some(m) => (dates.get(&m).copied().unwrap_or(0), m),
+        None => t
+            .replies
+            .first()
+            .map_or((0, 0), |first| thread_key(first, dates)),
+    }
+}
+
+/// Sorts each set of siblings, replies before their parents, so a placeholder's first reply
+/// is its earliest.
+fn sort_threads(threads: &mut [Thread], key: &dyn Fn(&Thread) -> (i64, usize)) {
+    for t in threads.iter_mut() {
+        sort_threads(&mut t.replies, key);
+    }
+    threads.sort_by_key(|t| key(t));
 }
 
 /// RFC 5256 §2.1's base subject: the subject without reply and forward markers, list tags in
 /// brackets, trailing "(fwd)", and with runs of white space made one space.
 pub(super) fn base_subject(subject: &str) -> String {
+    base_subject_and_refwd(subject).0
+}
+
+/// The base subject, and whether the subject marked a reply or forward (RFC 5256 §2.1 steps
+/// 2 to 4 removed something other than a list tag).
+fn base_subject_and_refwd(subject: &str) -> (String, bool) {
+    let mut refwd = false;
     let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
     loop {
         // (2) trailing "(fwd)" and white space.
@@ -529,6 +808,7 @@ pub(super) fn base_subject(subject: &str) -> String {
             match t.len().checked_sub(5) {
                 Some(n) if t.is_char_boundary(n) && t[n..].eq_ignore_ascii_case("(fwd)") => {
                     s = t[..n].to_owned();
+                    refwd = true;
                 }
                 _ => {
                     s = t.to_owned();
@@ -542,6 +822,7 @@ pub(super) fn base_subject(subject: &str) -> String {
             s = s.trim_start().to_owned();
             if let Some(rest) = strip_leader(&s) {
                 s = rest.to_owned();
+                refwd = true;
             }
             if let Some(rest) = strip_blob(&s)
                 && !rest.trim().is_empty()
@@ -556,9 +837,10 @@ pub(super) fn base_subject(subject: &str) -> String {
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("[fwd:") && s.ends_with(']') {
             s = s[5..s.len() - 1].to_owned();
+            refwd = true;
             continue;
         }
-        return s.trim().to_owned();
+        return (s.trim().to_owned(), refwd);
     }
 }
 
