@@ -45,11 +45,14 @@ pub const CACHED_FIELDS: [&str; 17] = [
     "List-Id",
 ];
 
+/// Whether the field `name` is cached.
+pub fn covers_field(name: &str) -> bool {
+    CACHED_FIELDS.iter().any(|c| c.eq_ignore_ascii_case(name))
+}
+
 /// Whether every field in `names` is cached.
 pub fn covers(names: &[String]) -> bool {
-    names
-        .iter()
-        .all(|n| CACHED_FIELDS.iter().any(|c| c.eq_ignore_ascii_case(n)))
+    names.iter().all(|n| covers_field(n))
 }
 
 /// The cached part of a message's header (CRLF header lines, then the blank line).

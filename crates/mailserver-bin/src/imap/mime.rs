@@ -81,6 +81,38 @@ pub fn fields(header: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
     out
 }
 
+/// The unfolded value of the first `name` field, as [`fields`] would give it, without
+/// gathering the others.
+pub fn first_field(header: &[u8], name: &str) -> Option<Vec<u8>> {
+    let mut rest = header;
+    let mut found: Option<Vec<u8>> = None;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = &rest[..end];
+        rest = &rest[end..];
+        let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
+        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+        if trimmed.is_empty() {
+            break;
+        }
+        if matches!(trimmed[0], b' ' | b'\t') {
+            if let Some(value) = found.as_mut() {
+                value.extend_from_slice(trimmed);
+            }
+            continue;
+        }
+        if found.is_some() {
+            break;
+        }
+        if let Some(colon) = memchr::memchr(b':', trimmed)
+            && trim(&trimmed[..colon]).eq_ignore_ascii_case(name.as_bytes())
+        {
+            found = Some(trim(&trimmed[colon + 1..]).to_vec());
+        }
+    }
+    found
+}
+
 fn trim(b: &[u8]) -> &[u8] {
     let start = b
         .iter()
@@ -707,6 +739,22 @@ pub fn to_crlf(data: Vec<u8>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_field_unfolds_the_first_match_only() {
+        let header = b"References: <a@x>\r\n\t<b@x>\r\nSubject: one\r\nsubject: two\r\n\r\nX: body\r\n";
+        assert_eq!(
+            first_field(header, "references").as_deref(),
+            Some(&b"<a@x>\t<b@x>"[..])
+        );
+        assert_eq!(first_field(header, "Subject").as_deref(), Some(&b"one"[..]));
+        assert_eq!(first_field(header, "X"), None);
+        for name in ["References", "Subject"] {
+            let all = fields(header);
+            let via_fields = all.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+            assert_eq!(first_field(header, name).as_ref(), via_fields.map(|(_, v)| v));
+        }
+    }
 
     const MULTI: &[u8] = b"From: \"Doe, John\" <john@example.com>\r\nTo: a@b.c, Group: x@y.z, (c) w@v.u;\r\nSubject: =?utf-8?q?hi?=\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\nworld\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--XX--\r\nepilogue\r\n";
 

@@ -80,24 +80,20 @@ impl<'a> Candidate<'a> {
 
     /// The unfolded, undecoded value of the first `name` field.
     fn raw_header(&mut self, name: &str) -> Option<Vec<u8>> {
-        let fields = match self.header_cache {
-            Some(cache) if headers::covers(&[name.to_owned()]) => {
-                self.cached_fields(cache).to_vec()
+        match self.header_cache {
+            Some(cache) if headers::covers_field(name) => {
+                mime::first_field(&self.cached_fields(cache), name)
             }
             _ => {
                 let end = self.header_end();
-                self.content()[..end].to_vec()
+                mime::first_field(&self.content()[..end], name)
             }
-        };
-        mime::fields(&fields)
-            .into_iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        }
     }
 
     fn header_values(&mut self, name: &str) -> Vec<String> {
         if let Some(cache) = self.header_cache
-            && headers::covers(&[name.to_owned()])
+            && headers::covers_field(name)
         {
             let fields = self.cached_fields(cache);
             return mime::fields(&fields)
