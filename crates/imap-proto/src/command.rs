@@ -84,6 +84,29 @@ impl ListReturn {
     }
 }
 
+/// SELECT and EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    /// `CONDSTORE`: report MODSEQs from now on.
+    pub condstore: bool,
+    /// `QRESYNC (...)`: what the client knows, to be told what changed since.
+    pub qresync: Option<QResync>,
+}
+
+/// The `QRESYNC` parameter of SELECT and EXAMINE (RFC 7162 §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResync {
+    /// The UIDVALIDITY the client's cache is of.
+    pub uid_validity: u32,
+    /// The highest MODSEQ the client has seen.
+    pub modseq: u64,
+    /// The UIDs the client knows (all when absent).
+    pub known_uids: Option<SequenceSet>,
+    /// Message numbers and the UIDs the client has for them, to narrow the expunges
+    /// reported when the server's history is incomplete.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
 /// STATUS data items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
@@ -101,6 +124,8 @@ pub enum StatusItem {
     Deleted,
     /// SIZE (RFC 8438)
     Size,
+    /// HIGHESTMODSEQ (RFC 7162)
+    HighestModSeq,
 }
 
 impl StatusItem {
@@ -114,6 +139,7 @@ impl StatusItem {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Deleted => "DELETED",
             StatusItem::Size => "SIZE",
+            StatusItem::HighestModSeq => "HIGHESTMODSEQ",
         }
     }
 }
@@ -295,6 +321,14 @@ pub enum SearchKey {
     To(String),
     /// UID set
     Uid(SequenceSet),
+    /// `MODSEQ [entry-name entry-type] n` (RFC 7162 §3.1.5): changed at or after `n`.
+    ModSeq {
+        /// The MODSEQ.
+        modseq: u64,
+        /// The flag entry and its type (`"/flags/\\draft" all`), which this crate keeps but
+        /// which a server may ignore (RFC 7162 §3.1.5 lets it use the message's MODSEQ).
+        entry: Option<(String, Atom)>,
+    },
     /// UNANSWERED
     Unanswered,
     /// UNDELETED
@@ -342,9 +376,9 @@ pub enum Command {
     /// ID (NIL or field-value pairs), RFC 2971
     Id(Option<Vec<(String, Option<String>)>>),
     /// SELECT mailbox
-    Select(Mailbox),
+    Select(Mailbox, SelectParams),
     /// EXAMINE mailbox
-    Examine(Mailbox),
+    Examine(Mailbox, SelectParams),
     /// CREATE mailbox [(USE (\Special))]
     Create {
         /// The new mailbox.
@@ -429,6 +463,11 @@ pub enum Command {
         set: SequenceSet,
         /// Items (macros expanded).
         attributes: Vec<FetchAttr>,
+        /// `(CHANGEDSINCE n)` (RFC 7162 §3.1.4): only messages whose MODSEQ is above `n`.
+        changed_since: Option<u64>,
+        /// `(VANISHED)` (RFC 7162 §3.2.6, UID FETCH with CHANGEDSINCE): also report expunged
+        /// UIDs of the set.
+        vanished: bool,
     },
     /// STORE / UID STORE
     Store {
@@ -442,6 +481,8 @@ pub enum Command {
         silent: bool,
         /// The flags.
         flags: Vec<Flag>,
+        /// `(UNCHANGEDSINCE n)` (RFC 7162 §3.1.3): only messages whose MODSEQ is at most `n`.
+        unchanged_since: Option<u64>,
     },
     /// COPY / UID COPY
     Copy {
@@ -508,8 +549,8 @@ impl Command {
             Command::Login { .. } => "LOGIN",
             Command::Enable(_) => "ENABLE",
             Command::Id(_) => "ID",
-            Command::Select(_) => "SELECT",
-            Command::Examine(_) => "EXAMINE",
+            Command::Select(..) => "SELECT",
+            Command::Examine(..) => "EXAMINE",
             Command::Create { .. } => "CREATE",
             Command::Delete(_) => "DELETE",
             Command::Rename { .. } => "RENAME",
@@ -601,11 +642,13 @@ impl Command {
                 }
                 put(w, ")");
             }
-            Command::Select(m)
-            | Command::Examine(m)
-            | Command::Delete(m)
-            | Command::Subscribe(m)
-            | Command::Unsubscribe(m) => {
+            Command::Select(m, params) | Command::Examine(m, params) => {
+                put(w, self.name());
+                put(w, " ");
+                mailbox(w, m);
+                select_params(w, params);
+            }
+            Command::Delete(m) | Command::Subscribe(m) | Command::Unsubscribe(m) => {
                 put(w, self.name());
                 put(w, " ");
                 mailbox(w, m);
@@ -751,6 +794,8 @@ impl Command {
                 uid,
                 set,
                 attributes,
+                changed_since,
+                vanished,
             } => {
                 put(
                     w,
@@ -768,6 +813,12 @@ impl Command {
                     }
                     put(w, ")");
                 }
+                match (changed_since, vanished) {
+                    (Some(n), true) => put(w, &format!(" (CHANGEDSINCE {n} VANISHED)")),
+                    (Some(n), false) => put(w, &format!(" (CHANGEDSINCE {n})")),
+                    (None, true) => put(w, " (VANISHED)"),
+                    (None, false) => {}
+                }
             }
             Command::Store {
                 uid,
@@ -775,6 +826,7 @@ impl Command {
                 mode,
                 silent,
                 flags,
+                unchanged_since,
             } => {
                 let sign = match mode {
                     StoreMode::Replace => "",
@@ -783,7 +835,11 @@ impl Command {
                 };
                 let silent = if *silent { ".SILENT" } else { "" };
                 let uid = if *uid { "UID " } else { "" };
-                put(w, &format!("{uid}STORE {set} {sign}FLAGS{silent} "));
+                put(w, &format!("{uid}STORE {set} "));
+                if let Some(n) = unchanged_since {
+                    put(w, &format!("(UNCHANGEDSINCE {n}) "));
+                }
+                put(w, &format!("{sign}FLAGS{silent} "));
                 flag_list(w, flags);
             }
             Command::Copy {
@@ -923,6 +979,27 @@ fn flag_list(out: &mut Vec<u8>, flags: &[Flag]) {
     put(out, ")");
 }
 
+fn select_params(out: &mut Vec<u8>, params: &SelectParams) {
+    let mut parts: Vec<String> = Vec::new();
+    if params.condstore {
+        parts.push("CONDSTORE".into());
+    }
+    if let Some(q) = &params.qresync {
+        let mut p = format!("QRESYNC ({} {}", q.uid_validity, q.modseq);
+        if let Some(known) = &q.known_uids {
+            p.push_str(&format!(" {known}"));
+        }
+        if let Some((seqs, uids)) = &q.seq_match {
+            p.push_str(&format!(" ({seqs} {uids})"));
+        }
+        p.push(')');
+        parts.push(p);
+    }
+    if !parts.is_empty() {
+        put(out, &format!(" ({})", parts.join(" ")));
+    }
+}
+
 fn status_items(out: &mut Vec<u8>, items: &[StatusItem]) {
     put(out, "(");
     for (i, item) in items.iter().enumerate() {
@@ -1023,6 +1100,14 @@ fn search_key(out: &mut Vec<u8>, key: &SearchKey) {
             search_key(out, b);
         }
         SearchKey::Uid(set) => put(out, &format!("UID {set}")),
+        SearchKey::ModSeq { modseq, entry } => {
+            put(out, "MODSEQ ");
+            if let Some((name, kind)) = entry {
+                string(out, name.as_bytes());
+                put(out, &format!(" {} ", kind.as_str()));
+            }
+            put(out, &modseq.to_string());
+        }
         SearchKey::SequenceSet(set) => put(out, &set.to_string()),
     }
 }

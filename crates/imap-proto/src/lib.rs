@@ -42,8 +42,8 @@ pub mod session;
 pub mod types;
 
 pub use command::{
-    Command, FetchAttr, ListReturn, ListSelection, Mailbox, SearchKey, Section, SectionText,
-    SortCriterion, SortKey, StatusItem, StoreMode,
+    Command, FetchAttr, ListReturn, ListSelection, Mailbox, QResync, SearchKey, Section,
+    SectionText, SelectParams, SortCriterion, SortKey, StatusItem, StoreMode,
 };
 pub use parse::{AppendHead, ParseError, parse_command};
 pub use response::{

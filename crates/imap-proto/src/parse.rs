@@ -9,8 +9,8 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{
-    Command, FetchAttr, ListReturn, ListSelection, Mailbox, SearchKey, Section, SectionText,
-    SortCriterion, SortKey, StatusItem, StoreMode,
+    Command, FetchAttr, ListReturn, ListSelection, Mailbox, QResync, SearchKey, Section,
+    SectionText, SelectParams, SortCriterion, SortKey, StatusItem, StoreMode,
 };
 use crate::types::{
     Atom, Date, DateTime, Flag, MONTHS, Secret, SeqNumber, SequenceSet, Tag, decode_mutf7,
@@ -451,6 +451,28 @@ impl<'a> Cursor<'a> {
                 self.sp()?;
                 SearchKey::Uid(self.sequence_set()?)
             }
+            "MODSEQ" => {
+                self.sp()?;
+                let entry = if matches!(self.peek(), Some(b'"' | b'{')) {
+                    let name = self.string()?;
+                    self.sp()?;
+                    let kind = self.atom()?.to_ascii_lowercase();
+                    if !matches!(kind.as_str(), "priv" | "shared" | "all") {
+                        return Err(Fail("Expected priv, shared or all"));
+                    }
+                    self.sp()?;
+                    Some((
+                        name,
+                        Atom::new(kind).map_err(|_| Fail("Invalid entry type"))?,
+                    ))
+                } else {
+                    None
+                };
+                SearchKey::ModSeq {
+                    modseq: self.mod_sequence()?,
+                    entry,
+                }
+            }
             _ => return Err(Fail("Unknown search key")),
         })
     }
@@ -583,6 +605,67 @@ impl<'a> Cursor<'a> {
         Ok((mailbox, flags, date))
     }
 
+    /// `mod-sequence-value`: 1 to 2^63-1 (RFC 7162 §7); `zero_ok` for `mod-sequence-valzer`.
+    fn mod_sequence_value(&mut self, zero_ok: bool) -> R<u64> {
+        let n = self.number64()?;
+        if n > i64::MAX as u64 || (n == 0 && !zero_ok) {
+            return Err(Fail("MODSEQ out of range"));
+        }
+        Ok(n)
+    }
+
+    fn mod_sequence(&mut self) -> R<u64> {
+        self.mod_sequence_value(true)
+    }
+
+    /// SELECT/EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
+    fn select_params(&mut self) -> R<SelectParams> {
+        let mut params = SelectParams::default();
+        if !self.eat(b' ') {
+            return Ok(params);
+        }
+        self.expect(b'(', "Expected (")?;
+        loop {
+            match self.atom()?.to_ascii_uppercase().as_str() {
+                "CONDSTORE" => params.condstore = true,
+                "QRESYNC" if params.qresync.is_none() => {
+                    self.sp()?;
+                    self.expect(b'(', "Expected (")?;
+                    let uid_validity = self.nz_number()?;
+                    self.sp()?;
+                    let modseq = self.mod_sequence_value(false)?;
+                    let mut known_uids = None;
+                    let mut seq_match = None;
+                    if self.eat(b' ') {
+                        if self.peek() != Some(b'(') {
+                            known_uids = Some(self.sequence_set()?);
+                            self.eat(b' ');
+                        }
+                        if self.eat(b'(') {
+                            let seqs = self.sequence_set()?;
+                            self.sp()?;
+                            let uids = self.sequence_set()?;
+                            self.expect(b')', "Expected )")?;
+                            seq_match = Some((seqs, uids));
+                        }
+                    }
+                    self.expect(b')', "Expected )")?;
+                    params.qresync = Some(QResync {
+                        uid_validity,
+                        modseq,
+                        known_uids,
+                        seq_match,
+                    });
+                }
+                _ => return Err(Fail("Unknown SELECT parameter")),
+            }
+            if self.eat(b')') {
+                return Ok(params);
+            }
+            self.sp()?;
+        }
+    }
+
     fn status_items(&mut self) -> R<Vec<StatusItem>> {
         self.expect(b'(', "Expected status items")?;
         let mut items = Vec::new();
@@ -595,6 +678,7 @@ impl<'a> Cursor<'a> {
                 "UNSEEN" => StatusItem::Unseen,
                 "DELETED" => StatusItem::Deleted,
                 "SIZE" => StatusItem::Size,
+                "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
                 _ => return Err(Fail("Unknown status item")),
             };
             items.push(item);
@@ -790,10 +874,11 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         "SELECT" | "EXAMINE" => {
             c.sp()?;
             let mailbox = c.mailbox()?;
+            let params = c.select_params()?;
             Ok(if name == "SELECT" {
-                Command::Select(mailbox)
+                Command::Select(mailbox, params)
             } else {
-                Command::Examine(mailbox)
+                Command::Examine(mailbox, params)
             })
         }
         "CREATE" => {
@@ -1119,13 +1204,48 @@ fn sequence_command(c: &mut Cursor<'_>, name: &str, uid: bool) -> R<Command> {
             } else {
                 c.fetch_attr(&mut attributes)?;
             }
+            // RFC 7162 fetch modifiers.
+            let (mut changed_since, mut vanished) = (None, false);
+            if c.eat(b' ') {
+                c.expect(b'(', "Expected (")?;
+                loop {
+                    match c.atom()?.to_ascii_uppercase().as_str() {
+                        "CHANGEDSINCE" if changed_since.is_none() => {
+                            c.sp()?;
+                            changed_since = Some(c.mod_sequence_value(false)?);
+                        }
+                        "VANISHED" if uid && !vanished => vanished = true,
+                        _ => return Err(Fail("Unknown FETCH modifier")),
+                    }
+                    if c.eat(b')') {
+                        break;
+                    }
+                    c.sp()?;
+                }
+                // RFC 7162 §3.2.6: VANISHED only with CHANGEDSINCE.
+                if vanished && changed_since.is_none() {
+                    return Err(Fail("VANISHED needs CHANGEDSINCE"));
+                }
+            }
             Ok(Command::Fetch {
                 uid,
                 set,
                 attributes,
+                changed_since,
+                vanished,
             })
         }
         "STORE" => {
+            let mut unchanged_since = None;
+            if c.eat(b'(') {
+                if !c.keyword("UNCHANGEDSINCE") {
+                    return Err(Fail("Unknown STORE modifier"));
+                }
+                c.sp()?;
+                unchanged_since = Some(c.mod_sequence()?);
+                c.expect(b')', "Expected )")?;
+                c.sp()?;
+            }
             let mode = if c.eat(b'+') {
                 StoreMode::Add
             } else if c.eat(b'-') {
@@ -1157,6 +1277,7 @@ fn sequence_command(c: &mut Cursor<'_>, name: &str, uid: bool) -> R<Command> {
                 mode,
                 silent,
                 flags,
+                unchanged_since,
             })
         }
         "COPY" => Ok(Command::Copy {
@@ -1191,8 +1312,8 @@ mod tests {
                 password: Secret::new("SESAME".into())
             }
         );
-        assert!(matches!(cmd("A142 SELECT INBOX\r\n"), Command::Select(m) if m.is_inbox()));
-        assert!(matches!(cmd("A142 select inbox\r\n"), Command::Select(m) if m.is_inbox()));
+        assert!(matches!(cmd("A142 SELECT INBOX\r\n"), Command::Select(m, _) if m.is_inbox()));
+        assert!(matches!(cmd("A142 select inbox\r\n"), Command::Select(m, _) if m.is_inbox()));
         let Command::Fetch { attributes, .. } =
             cmd("A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])\r\n")
         else {
@@ -1313,6 +1434,78 @@ mod tests {
         assert!(parse_command(b"A01 LIST (REMOTE RECURSIVEMATCH) \"\" \"%\"\r\n").is_err());
         assert!(parse_command(b"A01 LIST (BOGUS) \"\" \"%\"\r\n").is_err());
         assert!(parse_command(b"A01 LIST \"\" \"%\" RETURN (BOGUS)\r\n").is_err());
+    }
+
+    /// RFC 7162 command examples.
+    #[test]
+    fn condstore_and_qresync() {
+        let Command::Select(_, params) = cmd("A142 SELECT INBOX (CONDSTORE)\r\n") else {
+            panic!()
+        };
+        assert!(params.condstore && params.qresync.is_none());
+        let Command::Select(_, params) =
+            cmd("A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\r\n")
+        else {
+            panic!()
+        };
+        let q = params.qresync.unwrap();
+        assert_eq!((q.uid_validity, q.modseq), (67890007, 20050715194045000));
+        assert_eq!(q.known_uids.unwrap().to_string(), "41,43:211,214:541");
+        let Command::Examine(_, params) = cmd(
+            "B02 EXAMINE INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))\r\n",
+        ) else {
+            panic!()
+        };
+        let (seqs, uids) = params.qresync.unwrap().seq_match.unwrap();
+        assert_eq!(seqs.to_string(), "5000,7500,9000,9990:9999");
+        assert!(uids.to_string().starts_with("15000,22500"));
+        let Command::Store {
+            unchanged_since,
+            silent,
+            ..
+        } = cmd("a103 UID STORE 6,4,8 (UNCHANGEDSINCE 12121230045) +FLAGS.SILENT (\\Deleted)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!((unchanged_since, silent), (Some(12121230045), true));
+        let Command::Fetch {
+            changed_since,
+            vanished,
+            ..
+        } = cmd("s100 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!((changed_since, vanished), (Some(12345), true));
+        let Command::Search { criteria, .. } =
+            cmd("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            criteria,
+            SearchKey::ModSeq {
+                modseq: 620162338,
+                entry: Some(("/flags/\\draft".into(), Atom::new("all").unwrap()))
+            }
+        );
+        let Command::Status { items, .. } =
+            cmd("A042 STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(items[2], StatusItem::HighestModSeq);
+        for bad in [
+            "a FETCH 1 (FLAGS) (CHANGEDSINCE 5 VANISHED)\r\n",
+            "a UID FETCH 1 (FLAGS) (VANISHED)\r\n",
+            "a UID FETCH 1 (FLAGS) (CHANGEDSINCE 0)\r\n",
+            "a SELECT INBOX (QRESYNC (1 0))\r\n",
+            "a SELECT INBOX (BOGUS)\r\n",
+            "a SEARCH MODSEQ \"/flags/x\" other 5\r\n",
+            "a SEARCH MODSEQ 9223372036854775808\r\n",
+        ] {
+            assert!(parse_command(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -54,8 +54,15 @@ pub enum Code {
     AppendUid(u32, u32),
     /// COPYUID validity source-uids destination-uids
     CopyUid(u32, SequenceSet, SequenceSet),
-    /// CLOSED
+    /// CLOSED (RFC 7162 §3.2.11): the previous mailbox is closed, answers about the new one
+    /// follow.
     Closed,
+    /// HIGHESTMODSEQ (RFC 7162 §3.1.2)
+    HighestModSeq(u64),
+    /// NOMODSEQ (RFC 7162 §3.1.2): the mailbox has no MODSEQs.
+    NoModSeq,
+    /// MODIFIED set (RFC 7162 §3.1.3): messages a conditional STORE left alone.
+    Modified(SequenceSet),
     /// TOOBIG
     TooBig,
     /// OVERQUOTA
@@ -335,8 +342,16 @@ pub enum Response {
         /// Items and values.
         items: Vec<(StatusItem, u64)>,
     },
-    /// `* SEARCH n...`
-    Search(Vec<u32>),
+    /// `* SEARCH n... [(MODSEQ m)]`; the MODSEQ (RFC 7162 §3.1.5) when the search had a
+    /// MODSEQ key and found something: the highest of the messages found.
+    Search(Vec<u32>, Option<u64>),
+    /// `* VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10): expunged UIDs, for QRESYNC clients.
+    Vanished {
+        /// `(EARLIER)`: expunged before now, in answer to SELECT or UID FETCH, not news.
+        earlier: bool,
+        /// The UIDs.
+        uids: SequenceSet,
+    },
     /// `* SORT n...` (RFC 5256), in sorted order.
     Sort(Vec<u32>),
     /// `* THREAD (...)...` (RFC 5256): the threads, in order.
@@ -371,6 +386,8 @@ pub enum Response {
         count: Option<u32>,
         /// Every match.
         all: Option<SequenceSet>,
+        /// The highest MODSEQ of the matches, when the search had a MODSEQ key (RFC 7162).
+        modseq: Option<u64>,
     },
     /// `* n FETCH (...)`
     Fetch {
@@ -524,11 +541,21 @@ impl Response {
                 }
                 out.put_u8(b')');
             }
-            Response::Search(ns) => {
+            Response::Search(ns, modseq) => {
                 out.put_slice(b"* SEARCH");
                 for n in ns {
                     out.put_slice(format!(" {n}").as_bytes());
                 }
+                if let Some(m) = modseq {
+                    out.put_slice(format!(" (MODSEQ {m})").as_bytes());
+                }
+            }
+            Response::Vanished { earlier, uids } => {
+                out.put_slice(b"* VANISHED ");
+                if *earlier {
+                    out.put_slice(b"(EARLIER) ");
+                }
+                out.put_slice(uids.to_string().as_bytes());
             }
             Response::Quota { root, resources } => {
                 out.put_slice(b"* QUOTA ");
@@ -572,6 +599,7 @@ impl Response {
                 max,
                 count,
                 all,
+                modseq,
             } => {
                 // Tags are astring characters without quotes or backslashes: quoting is plain.
                 out.put_slice(format!("* ESEARCH (TAG \"{tag}\")").as_bytes());
@@ -585,6 +613,9 @@ impl Response {
                 }
                 if let Some(set) = all {
                     out.put_slice(format!(" ALL {set}").as_bytes());
+                }
+                if let Some(m) = modseq {
+                    out.put_slice(format!(" MODSEQ {m}").as_bytes());
                 }
             }
             Response::Fetch { seq, items } => {
@@ -709,6 +740,9 @@ fn encode_code(out: &mut BytesMut, code: &Code) {
         Code::AppendUid(v, u) => simple(out, &format!("APPENDUID {v} {u}")),
         Code::CopyUid(v, from, to) => simple(out, &format!("COPYUID {v} {from} {to}")),
         Code::Closed => simple(out, "CLOSED"),
+        Code::HighestModSeq(n) => simple(out, &format!("HIGHESTMODSEQ {n}")),
+        Code::NoModSeq => simple(out, "NOMODSEQ"),
+        Code::Modified(set) => simple(out, &format!("MODIFIED {set}")),
         Code::TooBig => simple(out, "TOOBIG"),
         Code::OverQuota => simple(out, "OVERQUOTA"),
         Code::Unavailable => simple(out, "UNAVAILABLE"),
@@ -1126,7 +1160,8 @@ mod tests {
                 min: Some(2),
                 max: None,
                 count: Some(3),
-                all: None
+                all: None,
+                modseq: None,
             }),
             "* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n"
         );
@@ -1137,7 +1172,8 @@ mod tests {
                 min: None,
                 max: None,
                 count: None,
-                all: Some(SequenceSet::from_numbers(&[2, 10, 11]).unwrap())
+                all: Some(SequenceSet::from_numbers(&[2, 10, 11]).unwrap()),
+                modseq: None,
             }),
             "* ESEARCH (TAG \"A283\") UID ALL 2,10:11\r\n"
         );
@@ -1168,6 +1204,38 @@ mod tests {
                 extended: Vec::new(),
             }),
             "* LIST (\\HasNoChildren) \".\" Entw&APw-rfe\r\n"
+        );
+        // RFC 7162 §3.1.2, §3.1.3, §3.1.5 and §3.2.5.
+        assert_eq!(
+            enc(&Response::ok(
+                Some(Code::HighestModSeq(715194045007)),
+                "Highest"
+            )),
+            "* OK [HIGHESTMODSEQ 715194045007] Highest\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Vanished {
+                earlier: true,
+                uids: SequenceSet::from_numbers(&(43..=116).chain([41]).collect::<Vec<_>>())
+                    .unwrap()
+            }),
+            "* VANISHED (EARLIER) 41,43:116\r\n"
+        );
+        assert_eq!(
+            enc(&Response::Search(vec![2, 5, 6], Some(917162500))),
+            "* SEARCH 2 5 6 (MODSEQ 917162500)\r\n"
+        );
+        let mut out = BytesMut::new();
+        Response::Tagged {
+            tag: Tag::new("d105").unwrap(),
+            status: Status::Ok,
+            code: Some(Code::Modified(SequenceSet::from_numbers(&[7, 9]).unwrap())),
+            text: Text::new("Conditional STORE failed").unwrap(),
+        }
+        .encode(&mut out);
+        assert_eq!(
+            &out[..],
+            b"d105 OK [MODIFIED 7,9] Conditional STORE failed\r\n"
         );
         // CHILDINFO as RFC 5258 §3.5 defines it.
         assert_eq!(

@@ -86,6 +86,9 @@ pub struct Config {
     pub capabilities: Vec<Atom>,
     /// Fields of the server's `* ID` answer (RFC 2971).
     pub id: Vec<(String, String)>,
+    /// Extensions ENABLE may turn on (RFC 5161), e.g. `CONDSTORE` and `QRESYNC`; see
+    /// [`ServerSession::is_enabled`]. Enabling QRESYNC enables CONDSTORE too (RFC 7162 §3.2.3).
+    pub enable: Vec<Atom>,
 }
 
 impl Config {
@@ -100,6 +103,7 @@ impl Config {
             auth_mechanisms: vec![AuthMechanism::Plain, AuthMechanism::Login],
             capabilities: Vec::new(),
             id: Vec::new(),
+            enable: Vec::new(),
         }
     }
 }
@@ -247,6 +251,8 @@ pub struct ServerSession {
     errors: u32,
     auth_failures: u32,
     closed: bool,
+    /// Extensions the client enabled.
+    enabled: Vec<Atom>,
 }
 
 const CONTINUE_LITERAL: &[u8] = b"+ Ready for literal data\r\n";
@@ -269,6 +275,7 @@ impl ServerSession {
             errors: 0,
             auth_failures: 0,
             closed: false,
+            enabled: Vec::new(),
         };
         let greeting = Response::ok(Some(Code::Capability(s.capabilities())), &s.config.greeting);
         s.push(&greeting);
@@ -278,6 +285,25 @@ impl ServerSession {
     /// The current state.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Whether the client enabled `extension` (by ENABLE, or by [`ServerSession::enable`]).
+    pub fn is_enabled(&self, extension: &str) -> bool {
+        self.enabled
+            .iter()
+            .any(|e| e.as_str().eq_ignore_ascii_case(extension))
+    }
+
+    /// Marks `extension` enabled without ENABLE, as commands that use it do (RFC 7162 §3.1:
+    /// a CONDSTORE-enabling command). Returns whether it was off before.
+    pub fn enable(&mut self, extension: &str) -> bool {
+        if self.is_enabled(extension) {
+            return false;
+        }
+        if let Ok(atom) = Atom::new(extension.to_ascii_uppercase()) {
+            self.enabled.push(atom);
+        }
+        true
     }
 
     /// Whether the connection is TLS.
@@ -937,9 +963,22 @@ impl ServerSession {
                 initial_response,
             } => self.authenticate(tag, &mechanism, initial_response),
             Command::Enable(_) if !authenticated => self.bad(Some(tag), "Please log in first"),
-            Command::Enable(_) => {
-                // No capability this session offers changes behaviour when enabled.
-                self.push(&Response::Enabled(Vec::new()));
+            Command::Enable(asked) => {
+                let mut newly = Vec::new();
+                for cap in asked {
+                    let offered = self
+                        .config
+                        .enable
+                        .iter()
+                        .any(|e| e.as_str().eq_ignore_ascii_case(cap.as_str()));
+                    if offered && self.enable(cap.as_str()) {
+                        newly.push(cap);
+                    }
+                }
+                if self.is_enabled("QRESYNC") {
+                    self.enable("CONDSTORE");
+                }
+                self.push(&Response::Enabled(newly));
                 self.tagged(&tag, Status::Ok, None, "ENABLE completed");
             }
             Command::Append { .. } => {
@@ -980,8 +1019,8 @@ impl ServerSession {
             }
             command => {
                 let transition = match command {
-                    Command::Select(_) => Transition::Select { read_only: false },
-                    Command::Examine(_) => Transition::Select { read_only: true },
+                    Command::Select(..) => Transition::Select { read_only: false },
+                    Command::Examine(..) => Transition::Select { read_only: true },
                     _ => Transition::None,
                 };
                 self.pending = Some(Pending::Command(tag.clone(), transition));

@@ -8,8 +8,9 @@ mod support;
 use bytes::Bytes;
 use imap_proto::{
     Address, Atom, Command, Date, DateTime, Envelope, FetchAttr, FetchValue, Flag, ListReturn,
-    ListSelection, Mailbox, Response, SearchKey, Secret, Section, SectionText, SeqNumber,
-    SequenceSet, SortCriterion, SortKey, StatusItem, StoreMode, Tag, parse_command,
+    ListSelection, Mailbox, QResync, Response, SearchKey, Secret, Section, SectionText,
+    SelectParams, SeqNumber, SequenceSet, SortCriterion, SortKey, StatusItem, StoreMode, Tag,
+    parse_command,
 };
 use proptest::prelude::*;
 use support::{Harness, config, plain_ok};
@@ -86,6 +87,17 @@ fn search_key() -> impl Strategy<Value = SearchKey> {
         date().prop_map(SearchKey::SentBefore),
         seq_set().prop_map(SearchKey::Uid),
         seq_set().prop_map(SearchKey::SequenceSet),
+        (
+            modseq(),
+            proptest::option::of((
+                "/flags/[\\\\]?[a-z]{1,8}",
+                prop_oneof![Just("priv"), Just("shared"), Just("all")]
+            ))
+        )
+            .prop_map(|(modseq, entry)| SearchKey::ModSeq {
+                modseq,
+                entry: entry.map(|(name, kind)| (name, Atom::new(kind).unwrap())),
+            }),
     ];
     leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
@@ -156,6 +168,32 @@ fn list_selection() -> impl Strategy<Value = ListSelection> {
     })
 }
 
+/// A `mod-sequence-value` (RFC 7162 §7): 1 to 2^63-1.
+fn modseq() -> impl Strategy<Value = u64> {
+    prop_oneof![1..=100u64, 1..=i64::MAX as u64]
+}
+
+fn select_params() -> impl Strategy<Value = SelectParams> {
+    (
+        any::<bool>(),
+        proptest::option::of((
+            1..=u32::MAX,
+            modseq(),
+            proptest::option::of(seq_set()),
+            proptest::option::of((seq_set(), seq_set())),
+        )),
+    )
+        .prop_map(|(condstore, qresync)| SelectParams {
+            condstore,
+            qresync: qresync.map(|(uid_validity, modseq, known_uids, seq_match)| QResync {
+                uid_validity,
+                modseq,
+                known_uids,
+                seq_match,
+            }),
+        })
+}
+
 fn status_items() -> impl Strategy<Value = Vec<StatusItem>> {
     prop::collection::vec(
         prop_oneof![
@@ -164,6 +202,7 @@ fn status_items() -> impl Strategy<Value = Vec<StatusItem>> {
             Just(StatusItem::UidValidity),
             Just(StatusItem::Unseen),
             Just(StatusItem::Size),
+            Just(StatusItem::HighestModSeq),
         ],
         1..4,
     )
@@ -195,8 +234,8 @@ fn command() -> impl Strategy<Value = Command> {
             0..3
         ))
         .prop_map(Command::Id),
-        mailbox().prop_map(Command::Select),
-        mailbox().prop_map(Command::Examine),
+        (mailbox(), select_params()).prop_map(|(m, p)| Command::Select(m, p)),
+        (mailbox(), select_params()).prop_map(|(m, p)| Command::Examine(m, p)),
         (mailbox(), prop::collection::vec(atom(), 0..2)).prop_map(|(mailbox, special_use)| {
             Command::Create {
                 mailbox,
@@ -274,13 +313,23 @@ fn command() -> impl Strategy<Value = Command> {
                 criteria,
                 return_options
             }),
-        (uid, seq_set(), prop::collection::vec(fetch_attr(), 1..4)).prop_map(
-            |(uid, set, attributes)| Command::Fetch {
-                uid,
-                set,
-                attributes
-            }
-        ),
+        (
+            uid,
+            seq_set(),
+            prop::collection::vec(fetch_attr(), 1..4),
+            proptest::option::of(modseq()),
+            any::<bool>()
+        )
+            .prop_map(
+                |(uid, set, attributes, changed_since, vanished)| Command::Fetch {
+                    uid,
+                    set,
+                    attributes,
+                    // VANISHED goes with UID FETCH and CHANGEDSINCE only.
+                    vanished: vanished && uid && changed_since.is_some(),
+                    changed_since,
+                }
+            ),
         (
             uid,
             seq_set(),
@@ -290,15 +339,19 @@ fn command() -> impl Strategy<Value = Command> {
                 Just(StoreMode::Remove)
             ],
             any::<bool>(),
-            prop::collection::vec(flag(), 0..4)
+            prop::collection::vec(flag(), 0..4),
+            proptest::option::of(prop_oneof![Just(0u64), modseq()])
         )
-            .prop_map(|(uid, set, mode, silent, flags)| Command::Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags
-            }),
+            .prop_map(
+                |(uid, set, mode, silent, flags, unchanged_since)| Command::Store {
+                    uid,
+                    set,
+                    mode,
+                    silent,
+                    flags,
+                    unchanged_since,
+                }
+            ),
         (uid, seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| Command::Copy {
             uid,
             set,

@@ -64,7 +64,7 @@ fn select(exists: u32, recent: u32, unseen: Option<u32>) -> Answer {
 /// The mailbox of RFC 3501 §8.
 fn rfc3501_server(command: &Command) -> Answer {
     match command {
-        Command::Select(m) if m.is_inbox() => select(18, 2, Some(17)),
+        Command::Select(m, _) if m.is_inbox() => select(18, 2, Some(17)),
         Command::Fetch { attributes, .. } if attributes.contains(&FetchAttr::Envelope) => {
             assert_eq!(
                 attributes,
@@ -204,7 +204,7 @@ fn rfc3501_commands(command: &Command) -> Answer {
                 keys[2],
                 SearchKey::Not(Box::new(SearchKey::From("Smith".into())))
             );
-            let search = Response::Search(vec![2, 84, 882]);
+            let search = Response::Search(vec![2, 84, 882], None);
             (vec![search], Status::Ok, None, "SEARCH completed".into())
         }
         Command::Fetch { uid: true, set, .. } => {
@@ -242,7 +242,7 @@ fn rfc3501_command_examples_with_synchronising_literals() {
 
 fn idle_server(command: &Command) -> Answer {
     match command {
-        Command::Select(_) => {
+        Command::Select(..) => {
             let (mut out, status, code, text) = select(3, 0, None);
             out.swap(0, 1);
             (out, status, code, text)

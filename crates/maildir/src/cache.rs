@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Error, Listing, Maildir};
+use crate::{Error, Listing, Maildir, ModSeqs};
 
 /// How old every time in a folder must be before a stamp of it can be trusted: more than a
 /// kernel clock tick (at most 10 ms).
@@ -67,6 +67,7 @@ impl FolderStamp {
 pub struct ListingCache {
     entries: Mutex<HashMap<PathBuf, (FolderStamp, Arc<Listing>)>>,
     max_messages: usize,
+    modseqs: ModSeqs,
 }
 
 impl ListingCache {
@@ -75,11 +76,18 @@ impl ListingCache {
         Self {
             entries: Mutex::new(HashMap::new()),
             max_messages,
+            modseqs: ModSeqs::new(max_messages),
         }
     }
 
-    /// The listing of `maildir`: the cached one when the folder is provably unchanged, else a
-    /// fresh [`Maildir::scan`] (kept for next time when the folder had settled).
+    /// The MODSEQ logs that every listing from here has been reconciled with.
+    pub fn modseqs(&self) -> &ModSeqs {
+        &self.modseqs
+    }
+
+    /// The listing of `maildir`, with MODSEQs: the cached one when the folder is provably
+    /// unchanged, else a fresh [`Maildir::scan`] (kept for next time when the folder had
+    /// settled).
     pub fn scan(&self, maildir: &Maildir) -> Result<Arc<Listing>, Error> {
         let stamp = FolderStamp::of(maildir);
         if let Some((cached, listing)) = self.lock().get(maildir.path())
@@ -87,7 +95,9 @@ impl ListingCache {
         {
             return Ok(Arc::clone(listing));
         }
-        let listing = Arc::new(maildir.scan()?);
+        let mut listing = maildir.scan()?;
+        self.modseqs.reconcile(maildir, &mut listing)?;
+        let listing = Arc::new(listing);
         if stamp.settled && listing.messages.len() <= self.max_messages {
             let mut entries = self.lock();
             entries.remove(maildir.path());

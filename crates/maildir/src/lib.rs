@@ -29,11 +29,13 @@ use thiserror::Error;
 
 mod cache;
 mod folders;
+mod modseq;
 mod quota;
 mod read;
 
 pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
+pub use modseq::ModSeqs;
 pub use quota::Usage;
 pub use read::{Listing, Message, Subdir, pop3_uidl};
 

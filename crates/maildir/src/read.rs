@@ -40,6 +40,8 @@ pub struct Message {
     pub vsize: u64,
     /// A POP3 UIDL kept from an earlier server (uidlist `P` field).
     pub pop3_uidl: Option<String>,
+    /// Its MODSEQ (RFC 7162), once a [`crate::ModSeqs`] log has seen this listing; else 0.
+    pub modseq: u64,
 }
 
 impl Message {
@@ -58,6 +60,8 @@ pub struct Listing {
     pub next_uid: u32,
     /// Messages in UID order.
     pub messages: Vec<Message>,
+    /// The folder's highest MODSEQ, once a [`crate::ModSeqs`] log has seen this listing.
+    pub highest_modseq: u64,
 }
 
 impl Listing {
@@ -458,6 +462,7 @@ impl Maildir {
                 size,
                 vsize,
                 pop3_uidl: field('P'),
+                modseq: 0,
             });
         }
         messages.sort_by_key(|m| m.uid);
@@ -465,6 +470,7 @@ impl Maildir {
             uid_validity: list.uid_validity,
             next_uid: list.next_uid,
             messages,
+            highest_modseq: 0,
         })
     }
 

@@ -124,6 +124,8 @@ fn imaplib_over_starttls_and_imaps() {
             "SPECIAL-USE",
             "STATUS=SIZE",
             "ESEARCH",
+            "CONDSTORE",
+            "QRESYNC",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
@@ -766,4 +768,160 @@ fn list_extended_list_status_and_create_special_use() {
     );
     assert_eq!(v["recursive_alone"][0], "BAD", "{out}");
     assert_eq!(v["hostile"][0], "OK", "{out}");
+}
+
+/// RFC 7162 through imaplib: MODSEQs on FETCH and STORE, conditional STORE, CHANGEDSINCE,
+/// SEARCH MODSEQ, VANISHED instead of EXPUNGE, a QRESYNC SELECT from a second client, and a
+/// flag change made on disk by other software.
+const CONDSTORE: &str = r#"
+import imaplib, json, os, re, smtplib, sys, time
+imap_port, smtp_port, maildir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(3):
+    s.sendmail("x@example.org", ["alice@example.com"], f"Subject: m{i}\r\n\r\nbody\r\n".encode())
+s.quit()
+def client():
+    M = imaplib.IMAP4("127.0.0.1", imap_port)
+    M.login("alice@example.com", "secret")
+    imaplib.Commands["ENABLE"] = ("AUTH", "SELECTED")
+    return M
+def raw(M, command, *args):
+    imaplib.Commands.setdefault(command, ("AUTH", "SELECTED"))
+    M.untagged_responses.clear()
+    try:
+        typ, dat = M._simple_command(command, *args)
+    except imaplib.IMAP4.error as e:
+        return {"status": "BAD", "text": str(e)}
+    if command in ("SELECT", "EXAMINE") and typ == "OK":
+        M.state = "SELECTED"
+    untagged = {k: [x.decode() if isinstance(x, bytes) else str(x) for x in v]
+                for k, v in M.untagged_responses.items()}
+    return {"status": typ, "text": dat[-1].decode() if dat and dat[-1] else "", "untagged": untagged}
+out = {}
+A = client()
+out["enable"] = raw(A, "ENABLE", "QRESYNC")
+out["select"] = raw(A, "SELECT", "INBOX")
+h0 = int(out["select"]["untagged"]["HIGHESTMODSEQ"][0])
+v = int(out["select"]["untagged"]["UIDVALIDITY"][0])
+out["h0"] = h0
+out["fetch_modseq"] = raw(A, "UID FETCH", "1:*", "(MODSEQ)")
+out["store"] = raw(A, "STORE", "1", "+FLAGS", "(\\Flagged)")
+out["store_silent"] = raw(A, "STORE", "3", "+FLAGS.SILENT", "(\\Seen)")
+out["conditional_ok"] = raw(A, "UID STORE", "2", f"(UNCHANGEDSINCE {h0})", "+FLAGS", "(\\Seen)")
+out["conditional_fails"] = raw(A, "UID STORE", "1", f"(UNCHANGEDSINCE {h0})", "+FLAGS", "(\\Answered)")
+out["changedsince"] = raw(A, "UID FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {h0})")
+out["search_modseq"] = raw(A, "SEARCH", "MODSEQ", str(h0 + 1))
+out["status"] = raw(A, "STATUS", "INBOX", "(HIGHESTMODSEQ MESSAGES)")
+out["expunge"] = raw(A, "STORE", "3", "+FLAGS.SILENT", "(\\Deleted)")
+out["expunge"] = raw(A, "EXPUNGE")
+out["vanished_fetch"] = raw(A, "UID FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {h0} VANISHED)")
+# Another program renames a message's file to add \Draft.
+cur = os.path.join(maildir, "cur")
+name = sorted(n for n in os.listdir(cur))[0]
+base, flags = name.split(":2,")
+os.rename(os.path.join(cur, name), os.path.join(cur, base + ":2," + "".join(sorted(flags + "D"))))
+time.sleep(0.1)
+out["noop"] = raw(A, "NOOP")
+B = client()
+out["b_enable"] = raw(B, "ENABLE", "QRESYNC")
+out["b_select"] = raw(B, "SELECT", "INBOX", f"(QRESYNC ({v} {h0}))")
+out["b_reselect"] = raw(B, "EXAMINE", "INBOX")
+out["b_unknown_modseq"] = raw(B, "SELECT", "INBOX", f"(QRESYNC ({v} 1 1:10))")
+C = client()
+out["c_qresync_unenabled"] = raw(C, "SELECT", "INBOX", f"(QRESYNC ({v} {h0}))")
+out["c_condstore_select"] = raw(C, "SELECT", "INBOX", "(CONDSTORE)")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn condstore_and_qresync_with_imaplib() {
+    let server = Server::start("imap-condstore", "");
+    let maildir = server.maildir("alice@example.com");
+    let out = python(
+        CONDSTORE,
+        &[
+            &server.imap_port.to_string(),
+            &server.port.to_string(),
+            maildir.to_str().unwrap(),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let untagged = |step: &str, kind: &str| -> Vec<String> {
+        v[step]["untagged"][kind]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let h0 = v["h0"].as_u64().unwrap();
+    assert_eq!(untagged("enable", "ENABLED"), ["QRESYNC"], "{out}");
+    assert!(
+        untagged("fetch_modseq", "FETCH")
+            .iter()
+            .all(|f| f.contains(&format!("MODSEQ ({h0})"))),
+        "{out}"
+    );
+    let modseq_of = |line: &str| -> u64 {
+        let at = line.find("MODSEQ (").unwrap() + 8;
+        line[at..].split(')').next().unwrap().parse().unwrap()
+    };
+    // Every change gets a MODSEQ above the last.
+    let stored = untagged("store", "FETCH");
+    assert!(stored[0].contains("\\Flagged"), "{out}");
+    let h1 = modseq_of(&stored[0]);
+    assert!(h1 > h0);
+    let silent = untagged("store_silent", "FETCH");
+    assert!(silent[0].starts_with("3 (UID 3 MODSEQ ("), "{out}");
+    assert!(!silent[0].contains("FLAGS"), "{out}");
+    assert_eq!(v["conditional_ok"]["status"], "OK");
+    assert!(modseq_of(&untagged("conditional_ok", "FETCH")[0]) > h1);
+    assert_eq!(v["conditional_fails"]["status"], "OK");
+    assert!(
+        v["conditional_fails"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[MODIFIED 1]"),
+        "{out}"
+    );
+    assert!(untagged("conditional_fails", "FETCH").is_empty(), "{out}");
+    let changed = untagged("changedsince", "FETCH");
+    assert_eq!(changed.len(), 3, "all three changed since {h0}: {out}");
+    let search = untagged("search_modseq", "SEARCH");
+    assert!(search[0].starts_with("1 2 3 (MODSEQ "), "{search:?}");
+    assert!(
+        untagged("status", "STATUS")[0].contains("HIGHESTMODSEQ"),
+        "{out}"
+    );
+    // QRESYNC: expunges are VANISHED, never EXPUNGE.
+    assert_eq!(untagged("expunge", "VANISHED"), ["3"], "{out}");
+    assert!(untagged("expunge", "EXPUNGE").is_empty(), "{out}");
+    assert_eq!(
+        untagged("vanished_fetch", "VANISHED"),
+        ["(EARLIER) 3"],
+        "{out}"
+    );
+    // A rename by other software is a change too, with a MODSEQ.
+    let noop = untagged("noop", "FETCH");
+    assert!(
+        noop.len() == 1 && noop[0].contains("\\Draft") && noop[0].contains("MODSEQ"),
+        "{out}"
+    );
+    // A second client resynchronises from what it knew.
+    assert_eq!(untagged("b_select", "VANISHED"), ["(EARLIER) 3"], "{out}");
+    assert_eq!(untagged("b_select", "FETCH").len(), 2, "{out}");
+    assert_eq!(untagged("b_reselect", "CLOSED").len(), 1, "{out}");
+    // A MODSEQ from before this log began: every missing UID it knew (below UIDNEXT) is
+    // reported, and every message as changed.
+    assert_eq!(
+        untagged("b_unknown_modseq", "VANISHED"),
+        ["(EARLIER) 3"],
+        "{out}"
+    );
+    assert_eq!(untagged("b_unknown_modseq", "FETCH").len(), 2, "{out}");
+    assert_eq!(v["c_qresync_unenabled"]["status"], "BAD", "{out}");
+    assert_eq!(v["c_condstore_select"]["status"], "OK", "{out}");
+    assert_eq!(
+        untagged("c_condstore_select", "HIGHESTMODSEQ").len(),
+        1,
+        "{out}"
+    );
 }

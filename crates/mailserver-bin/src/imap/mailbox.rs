@@ -10,8 +10,8 @@ use bytes::Bytes;
 use imap_proto::types::{decode_mutf7, encode_mutf7};
 use imap_proto::{
     AppendHead, Code, Command, DateTime, FetchAttr, FetchValue, Flag, ListExtended, ListReturn,
-    ListSelection, Mailbox, Response, SearchKey, SectionText, SequenceSet, ServerSession, Status,
-    StatusItem, StoreMode, Tag,
+    ListSelection, Mailbox, Response, SearchKey, SectionText, SelectParams, SequenceSet,
+    ServerSession, Status, StatusItem, StoreMode, Tag,
 };
 use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
@@ -47,11 +47,26 @@ pub(super) struct View {
     pub gone: bool,
 }
 
+/// STORE's change: how, which flags, and whether to answer with them.
+pub(super) struct FlagUpdate<'a> {
+    mode: StoreMode,
+    flags: &'a [Flag],
+    silent: bool,
+}
+
+/// FETCH's CHANGEDSINCE modifier, and VANISHED with it (RFC 7162).
+#[derive(Clone, Copy)]
+pub(super) struct ChangedSince {
+    modseq: u64,
+    vanished: bool,
+}
+
 /// The selected mailbox.
 #[derive(Debug)]
 pub(super) struct Selected {
     pub maildir: Maildir,
     pub read_only: bool,
+    pub uid_validity: u32,
     pub next_uid: u32,
     pub messages: Vec<View>,
     pub keywords: Vec<(u32, String)>,
@@ -61,6 +76,62 @@ pub(super) struct Selected {
 impl Selected {
     pub fn flags(&self, v: &View) -> Vec<Flag> {
         letters_to_flags(&v.msg.flags, &self.keywords, v.recent)
+    }
+
+    /// Removes the messages at `indices` (ascending) from the view, telling the client when
+    /// `announce`: by sequence number, or by UID to a QRESYNC client (RFC 7162 §3.2.10).
+    fn remove(&mut self, session: &mut ServerSession, indices: &[usize], announce: bool) {
+        let qresync = announce && session.is_enabled("QRESYNC");
+        if qresync {
+            let uids: Vec<u32> = indices.iter().map(|&i| self.messages[i].msg.uid).collect();
+            if let Ok(uids) = SequenceSet::from_numbers(&uids) {
+                let _ = session.send(&Response::Vanished {
+                    earlier: false,
+                    uids,
+                });
+            }
+        }
+        if announce && !qresync {
+            // From the end, so each number is still right when the client reads it.
+            for &i in indices.iter().rev() {
+                let _ = session.send(&Response::Expunge(i as u32 + 1));
+            }
+        }
+        let mut doomed = vec![false; self.messages.len()];
+        for &i in indices {
+            doomed[i] = true;
+        }
+        let mut index = 0;
+        self.messages.retain(|_| {
+            index += 1;
+            !doomed[index - 1]
+        });
+    }
+
+    /// Logs the flags just stored on the messages at `indices` and gives their views the new
+    /// MODSEQs (a log of another UIDVALIDITY is left to the next rescan).
+    fn record_modseqs(&mut self, modseqs: &maildir::ModSeqs, indices: &[usize]) {
+        if indices.is_empty() {
+            return;
+        }
+        let changes: Vec<(u32, Arc<str>)> = indices
+            .iter()
+            .map(|&i| {
+                (
+                    self.messages[i].msg.uid,
+                    Arc::clone(&self.messages[i].msg.flags),
+                )
+            })
+            .collect();
+        match block(|| modseqs.record_flags(&self.maildir, self.uid_validity, &changes)) {
+            Ok(Some(recorded)) => {
+                for (&i, modseq) in indices.iter().zip(recorded) {
+                    self.messages[i].msg.modseq = modseq;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "imap: logging MODSEQs failed"),
+        }
     }
 }
 
@@ -433,6 +504,11 @@ impl User {
         let mut by_uid: HashMap<u32, &maildir::Message> =
             listing.messages.iter().map(|m| (m.uid, m)).collect();
         let max_known = sel.messages.last().map_or(0, |v| v.msg.uid);
+        let (condstore, qresync) = (
+            session.is_enabled("CONDSTORE"),
+            session.is_enabled("QRESYNC"),
+        );
+        let mut vanished: Vec<u32> = Vec::new();
         let mut i = 0;
         while i < sel.messages.len() {
             let uid = sel.messages[i].msg.uid;
@@ -444,16 +520,26 @@ impl User {
                         sel.messages[i].msg = m.clone();
                     }
                     if changed {
-                        let flags = sel.flags(&sel.messages[i]);
+                        let mut items = vec![
+                            FetchValue::Uid(uid),
+                            FetchValue::Flags(sel.flags(&sel.messages[i])),
+                        ];
+                        if condstore {
+                            items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
+                        }
                         let _ = session.send(&Response::Fetch {
                             seq: i as u32 + 1,
-                            items: vec![FetchValue::Uid(uid), FetchValue::Flags(flags)],
+                            items,
                         });
                     }
                     i += 1;
                 }
                 _ if allow_expunge => {
-                    let _ = session.send(&Response::Expunge(i as u32 + 1));
+                    if qresync {
+                        vanished.push(uid);
+                    } else {
+                        let _ = session.send(&Response::Expunge(i as u32 + 1));
+                    }
                     sel.messages.remove(i);
                 }
                 _ => {
@@ -461,6 +547,12 @@ impl User {
                     i += 1;
                 }
             }
+        }
+        if let Ok(uids) = SequenceSet::from_numbers(&vanished) {
+            let _ = session.send(&Response::Vanished {
+                earlier: false,
+                uids,
+            });
         }
         let mut new: Vec<maildir::Message> = by_uid
             .into_values()
@@ -496,8 +588,8 @@ impl User {
                 self.sync(session, true);
                 let _ = session.complete(Status::Ok, None, "NOOP completed");
             }
-            Command::Select(m) => self.select(session, &m, false),
-            Command::Examine(m) => self.select(session, &m, true),
+            Command::Select(m, params) => self.select(session, &m, &params, false),
+            Command::Examine(m, params) => self.select(session, &m, &params, true),
             Command::Create {
                 mailbox,
                 special_use,
@@ -578,14 +670,28 @@ impl User {
                 uid,
                 set,
                 attributes,
-            } => self.fetch(session, conn, uid, &set, &attributes).await?,
+                changed_since,
+                vanished,
+            } => {
+                let since = changed_since.map(|modseq| ChangedSince { modseq, vanished });
+                self.fetch(session, conn, uid, &set, &attributes, since)
+                    .await?
+            }
             Command::Store {
                 uid,
                 set,
                 mode,
                 silent,
                 flags,
-            } => self.store(session, uid, &set, mode, silent, &flags),
+                unchanged_since,
+            } => {
+                let update = FlagUpdate {
+                    mode,
+                    flags: &flags,
+                    silent,
+                };
+                self.store(session, uid, &set, update, unchanged_since)
+            }
             Command::Copy { uid, set, mailbox } => {
                 self.copy(session, uid, &set, &mailbox, false).await
             }
@@ -700,9 +806,24 @@ impl User {
         Ok(out)
     }
 
-    fn select(&mut self, session: &mut ServerSession, m: &Mailbox, read_only: bool) {
-        // A failed SELECT leaves no mailbox selected.
-        self.selected = None;
+    fn select(
+        &mut self,
+        session: &mut ServerSession,
+        m: &Mailbox,
+        params: &SelectParams,
+        read_only: bool,
+    ) {
+        if params.qresync.is_some() && !session.is_enabled("QRESYNC") {
+            let _ = session.complete(Status::Bad, None, "ENABLE QRESYNC first");
+            return;
+        }
+        if params.condstore {
+            session.enable("CONDSTORE");
+        }
+        // RFC 7162 §3.2.11: the end of the previous mailbox's answers, whatever follows.
+        if self.selected.take().is_some() {
+            let _ = session.send(&Response::ok(Some(Code::Closed), "Previous mailbox closed"));
+        }
         let Some(storage) = self.existing_folder(session, m) else {
             return;
         };
@@ -718,6 +839,7 @@ impl User {
                 uid_validity: cached.uid_validity,
                 next_uid: cached.next_uid,
                 messages: cached.messages.clone(),
+                highest_modseq: cached.highest_modseq,
             };
             let mut recent = vec![false; listing.messages.len()];
             if !read_only {
@@ -777,20 +899,99 @@ impl User {
             Some(Code::UidNext(listing.next_uid)),
             "Predicted next UID",
         ));
-        self.selected = Some(Selected {
+        let _ = session.send(&Response::ok(
+            Some(Code::HighestModSeq(listing.highest_modseq)),
+            "Highest",
+        ));
+        let selected = Selected {
             stamp,
             maildir: md,
             read_only,
+            uid_validity: listing.uid_validity,
             next_uid: listing.next_uid,
             messages,
             keywords,
-        });
+        };
+        if let Some(q) = &params.qresync
+            && q.uid_validity == listing.uid_validity
+        {
+            self.resync(session, &selected, q);
+        }
+        self.selected = Some(selected);
         let (code, text) = if read_only {
             (Code::ReadOnly, "EXAMINE completed")
         } else {
             (Code::ReadWrite, "SELECT completed")
         };
         let _ = session.complete(Status::Ok, Some(code), text);
+    }
+
+    /// Turns CONDSTORE on for a command that uses it (RFC 7162 §3.1); a mailbox selected
+    /// before gets its HIGHESTMODSEQ now, as SELECT would have said.
+    fn condstore_enabled(&self, session: &mut ServerSession) {
+        if session.enable("CONDSTORE")
+            && let Some(sel) = &self.selected
+        {
+            let highest = sel.messages.iter().map(|v| v.msg.modseq).max().unwrap_or(0);
+            let _ = session.send(&Response::ok(Some(Code::HighestModSeq(highest)), "Highest"));
+        }
+    }
+
+    /// QRESYNC (RFC 7162 §3.2.5): what changed since the client's MODSEQ, among the UIDs it
+    /// knows: the expunged as `VANISHED (EARLIER)`, the rest as FETCH with flags and MODSEQ.
+    fn resync(&self, session: &mut ServerSession, sel: &Selected, q: &imap_proto::QResync) {
+        let largest = sel.next_uid.saturating_sub(1);
+        let known = |uid: u32| {
+            q.known_uids
+                .as_ref()
+                .is_none_or(|k| k.contains(uid, largest))
+        };
+        let vanished = self.vanished(sel, q.modseq, &known);
+        if let Some(uids) = vanished {
+            let _ = session.send(&Response::Vanished {
+                earlier: true,
+                uids,
+            });
+        }
+        for (i, v) in sel.messages.iter().enumerate() {
+            if v.msg.modseq > q.modseq && known(v.msg.uid) {
+                let _ = session.send(&Response::Fetch {
+                    seq: i as u32 + 1,
+                    items: vec![
+                        FetchValue::Uid(v.msg.uid),
+                        FetchValue::Flags(sel.flags(v)),
+                        FetchValue::ModSeq(v.msg.modseq),
+                    ],
+                });
+            }
+        }
+    }
+
+    /// The UIDs `known` to the client that were expunged after `modseq`; when the MODSEQ log
+    /// does not reach back that far, every known UID below UIDNEXT that is not in the mailbox
+    /// (RFC 7162 §3.2.5.2 lets a server name more than it must). `None` when there are none.
+    fn vanished(
+        &self,
+        sel: &Selected,
+        modseq: u64,
+        known: &dyn Fn(u32) -> bool,
+    ) -> Option<SequenceSet> {
+        let logged = block(|| {
+            self.listings
+                .modseqs()
+                .vanished_since(&sel.maildir, sel.uid_validity, modseq)
+        });
+        let uids: Vec<u32> = match logged {
+            Ok(Some(uids)) => uids.into_iter().filter(|&u| known(u)).collect(),
+            Ok(None) | Err(_) => {
+                let present: std::collections::HashSet<u32> =
+                    sel.messages.iter().map(|v| v.msg.uid).collect();
+                (1..sel.next_uid)
+                    .filter(|u| known(*u) && !present.contains(u))
+                    .collect()
+            }
+        };
+        SequenceSet::from_numbers(&uids).ok()
     }
 
     fn create(&mut self, session: &mut ServerSession, m: &Mailbox, special: &[imap_proto::Atom]) {
@@ -1100,6 +1301,9 @@ impl User {
         let Some(storage) = self.existing_folder(session, m) else {
             return;
         };
+        if items.contains(&StatusItem::HighestModSeq) {
+            self.condstore_enabled(session);
+        }
         let values = match block(|| self.status_values(&storage, items)) {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "STATUS", &e),
@@ -1141,6 +1345,7 @@ impl User {
                     StatusItem::Unseen => count(&|m| !m.has_flag('S')),
                     StatusItem::Deleted => count(&|m| m.has_flag('T')),
                     StatusItem::Size => listing.messages.iter().map(|m| m.vsize).sum(),
+                    StatusItem::HighestModSeq => listing.highest_modseq,
                 };
                 (item, v)
             })
@@ -1170,12 +1375,7 @@ impl User {
         });
         match removed {
             Ok(freed) => {
-                for &i in targets.iter().rev() {
-                    if announce {
-                        let _ = session.send(&Response::Expunge(i as u32 + 1));
-                    }
-                    sel.messages.remove(i);
-                }
+                sel.remove(session, &targets, announce);
                 self.account_usage(-freed.0, -freed.1);
             }
             Err(e) => warn!(user = %self.username, error = %e, "imap expunge failed"),
@@ -1263,6 +1463,9 @@ impl User {
         {
             return;
         }
+        if search::uses_modseq(key) {
+            self.condstore_enabled(session);
+        }
         let Some(sel) = &self.selected else { return };
         let cache = search::uses_headers(key).then(|| {
             block(|| {
@@ -1278,6 +1481,9 @@ impl User {
             }
             found
         });
+        let modseq = search::uses_modseq(key)
+            .then(|| found.iter().map(|&i| sel.messages[i].msg.modseq).max())
+            .flatten();
         let numbers: Vec<u32> = found
             .into_iter()
             .map(|i| {
@@ -1290,7 +1496,7 @@ impl User {
             .collect();
         match esearch {
             None => {
-                let _ = session.send(&Response::Search(numbers));
+                let _ = session.send(&Response::Search(numbers, modseq));
             }
             Some((min, max, count, all)) => {
                 let _ = session.send(&Response::ESearch {
@@ -1302,6 +1508,7 @@ impl User {
                     all: (all && !numbers.is_empty())
                         .then(|| SequenceSet::from_numbers(&numbers).ok())
                         .flatten(),
+                    modseq,
                 });
             }
         }
@@ -1438,13 +1645,21 @@ impl User {
         session: &mut ServerSession,
         uid: bool,
         set: &SequenceSet,
-        mode: StoreMode,
-        silent: bool,
-        flags: &[Flag],
+        update: FlagUpdate<'_>,
+        unchanged_since: Option<u64>,
     ) {
+        let FlagUpdate {
+            mode,
+            flags,
+            silent,
+        } = update;
         if !self.writable(session) {
             return;
         }
+        if unchanged_since.is_some() {
+            self.condstore_enabled(session);
+        }
+        let condstore = session.is_enabled("CONDSTORE");
         let indices = match self.resolve(set, uid) {
             Ok(i) => i,
             Err(e) => {
@@ -1476,9 +1691,18 @@ impl User {
             }
         };
         let mut failed = false;
+        // RFC 7162 §3.1.3: messages changed after UNCHANGEDSINCE are left alone and named.
+        let mut modified: Vec<u32> = Vec::new();
+        let mut stored: Vec<usize> = Vec::new();
+        // Each message to answer for, and whether its flags changed.
+        let mut answer: Vec<(usize, bool)> = Vec::new();
         for i in indices {
             let v = &sel.messages[i];
             if v.gone {
+                continue;
+            }
+            if unchanged_since.is_some_and(|n| v.msg.modseq > n) {
+                modified.push(if uid { v.msg.uid } else { i as u32 + 1 });
                 continue;
             }
             let current = &v.msg.flags;
@@ -1487,9 +1711,15 @@ impl User {
                 StoreMode::Add => sorted(current.chars().chain(letters.chars())),
                 StoreMode::Remove => sorted(current.chars().filter(|c| !letters.contains(*c))),
             };
-            if *new != **current || v.msg.subdir == maildir::Subdir::New {
+            let changed = *new != **current;
+            if changed || v.msg.subdir == maildir::Subdir::New {
                 match block(|| sel.maildir.set_flags(&v.msg, &new)) {
-                    Ok(m) => sel.messages[i].msg = m,
+                    Ok(m) => {
+                        if changed {
+                            stored.push(i);
+                        }
+                        sel.messages[i].msg = m;
+                    }
                     Err(e) => {
                         warn!(user = %self.username, error = %e, "imap store failed");
                         failed = true;
@@ -1497,11 +1727,22 @@ impl User {
                     }
                 }
             }
+            answer.push((i, changed));
+        }
+        sel.record_modseqs(self.listings.modseqs(), &stored);
+        for (i, changed) in answer {
+            // With CONDSTORE even a silent STORE tells the new MODSEQ of what it changed.
+            let mut items = Vec::new();
+            if uid || (silent && condstore) {
+                items.push(FetchValue::Uid(sel.messages[i].msg.uid));
+            }
             if !silent {
-                let mut items = vec![FetchValue::Flags(sel.flags(&sel.messages[i]))];
-                if uid {
-                    items.insert(0, FetchValue::Uid(sel.messages[i].msg.uid));
-                }
+                items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
+            }
+            if condstore && (!silent || changed) {
+                items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
+            }
+            if !silent || (condstore && changed) {
                 let _ = session.send(&Response::Fetch {
                     seq: i as u32 + 1,
                     items,
@@ -1511,7 +1752,12 @@ impl User {
         // Our own renames are now known; only others' changes are reported.
         sel.stamp = FolderStamp::of(&sel.maildir);
         self.sync(session, uid);
-        if failed {
+        if !modified.is_empty() && !failed {
+            let code = SequenceSet::from_numbers(&modified)
+                .ok()
+                .map(Code::Modified);
+            let _ = session.complete(Status::Ok, code, "Conditional STORE failed for some");
+        } else if failed {
             let _ = session.complete(
                 Status::No,
                 Some(Code::ServerBug),
@@ -1641,10 +1887,7 @@ impl User {
                 if let Err(e) = block(|| sel.maildir.sync()) {
                     warn!(user = %self.username, error = %e, "imap move: sync failed");
                 }
-                for &i in indices.iter().rev() {
-                    let _ = session.send(&Response::Expunge(i as u32 + 1));
-                    sel.messages.remove(i);
-                }
+                sel.remove(session, &indices, true);
                 sel.stamp = FolderStamp::of(&sel.maildir);
             }
             self.sync(session, true);
@@ -1783,22 +2026,44 @@ impl User {
         uid: bool,
         set: &SequenceSet,
         attrs: &[FetchAttr],
+        since: Option<ChangedSince>,
     ) -> io::Result<()> {
-        if attrs.contains(&FetchAttr::ModSeq) {
-            let _ = session.complete(
-                Status::Bad,
-                None,
-                "MODSEQ needs CONDSTORE, which is not enabled",
-            );
+        let changed_since = since.map(|c| c.modseq);
+        let vanished = since.is_some_and(|c| c.vanished);
+        if vanished && !session.is_enabled("QRESYNC") {
+            let _ = session.complete(Status::Bad, None, "ENABLE QRESYNC first");
             return Ok(());
         }
-        let indices = match self.resolve(set, uid) {
+        let mut indices = match self.resolve(set, uid) {
             Ok(i) => i,
             Err(e) => {
                 let _ = session.complete(Status::Bad, None, e);
                 return Ok(());
             }
         };
+        // RFC 7162 §3.1.4: CHANGEDSINCE narrows to the changed messages and reports MODSEQ.
+        let mut with_modseq;
+        let mut attrs = attrs;
+        if attrs.contains(&FetchAttr::ModSeq) || changed_since.is_some() {
+            self.condstore_enabled(session);
+        }
+        if let (Some(since), Some(sel)) = (changed_since, &self.selected) {
+            indices.retain(|&i| sel.messages[i].msg.modseq > since);
+            if vanished {
+                let largest = sel.next_uid.saturating_sub(1);
+                if let Some(uids) = self.vanished(sel, since, &|u| set.contains(u, largest)) {
+                    let _ = session.send(&Response::Vanished {
+                        earlier: true,
+                        uids,
+                    });
+                }
+            }
+            if !attrs.contains(&FetchAttr::ModSeq) {
+                with_modseq = attrs.to_vec();
+                with_modseq.push(FetchAttr::ModSeq);
+                attrs = &with_modseq;
+            }
+        }
         let needs_body = attrs.iter().any(|a| {
             matches!(a, FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Rfc822 | FetchAttr::Rfc822Text)
                 || matches!(a, FetchAttr::BodySection { section, .. }
@@ -1941,7 +2206,7 @@ impl User {
                         set_seen = true;
                         FetchValue::Rfc822Text(Some(Bytes::copy_from_slice(&data[header_len..])))
                     }
-                    FetchAttr::ModSeq => continue,
+                    FetchAttr::ModSeq => FetchValue::ModSeq(v.msg.modseq),
                 });
             }
             if set_seen && !sel.read_only && !sel.messages[i].msg.has_flag('S') {
@@ -1950,8 +2215,13 @@ impl User {
                     Ok(m) => {
                         sel.messages[i].msg = m;
                         sel.stamp = FolderStamp::of(&sel.maildir);
+                        sel.record_modseqs(self.listings.modseqs(), &[i]);
                         if !attrs.contains(&FetchAttr::Flags) {
                             items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
+                        }
+                        if session.is_enabled("CONDSTORE") {
+                            items.retain(|item| !matches!(item, FetchValue::ModSeq(_)));
+                            items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
                         }
                     }
                     Err(e) => warn!(error = %e, "imap fetch: setting \\Seen failed"),

@@ -742,7 +742,8 @@ mod tests {
 
     #[test]
     fn first_field_unfolds_the_first_match_only() {
-        let header = b"References: <a@x>\r\n\t<b@x>\r\nSubject: one\r\nsubject: two\r\n\r\nX: body\r\n";
+        let header =
+            b"References: <a@x>\r\n\t<b@x>\r\nSubject: one\r\nsubject: two\r\n\r\nX: body\r\n";
         assert_eq!(
             first_field(header, "references").as_deref(),
             Some(&b"<a@x>\t<b@x>"[..])
@@ -751,8 +752,13 @@ mod tests {
         assert_eq!(first_field(header, "X"), None);
         for name in ["References", "Subject"] {
             let all = fields(header);
-            let via_fields = all.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
-            assert_eq!(first_field(header, name).as_ref(), via_fields.map(|(_, v)| v));
+            let via_fields = all
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+            assert_eq!(
+                first_field(header, name).as_ref(),
+                via_fields.map(|(_, v)| v)
+            );
         }
     }
 

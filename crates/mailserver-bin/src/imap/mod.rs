@@ -80,6 +80,8 @@ impl ImapService {
             "CREATE-SPECIAL-USE",
             "STATUS=SIZE",
             "ESEARCH",
+            "CONDSTORE",
+            "QRESYNC",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
@@ -113,6 +115,10 @@ impl ImapService {
         c.limits.max_line = self.config.imap.max_line;
         c.limits.max_literal = self.config.imap.max_literal;
         c.capabilities = self.capabilities();
+        c.enable = ["CONDSTORE", "QRESYNC"]
+            .into_iter()
+            .filter_map(|c| Atom::new(c).ok())
+            .collect();
         c.id = vec![("name".into(), "mailserver".into())];
         c
     }

@@ -160,6 +160,8 @@ impl<'a> Candidate<'a> {
                 set.contains(self.view.msg.uid, largest)
             }
             SearchKey::SequenceSet(set) => set.contains(self.seq, self.sel.messages.len() as u32),
+            // RFC 7162 §3.1.5: the message's MODSEQ stands for each of its flags'.
+            SearchKey::ModSeq { modseq, .. } => self.view.msg.modseq >= *modseq,
             SearchKey::Not(k) => !self.matches(k),
             SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
             SearchKey::Before(d) => self.internal_date() < *d,
@@ -865,6 +867,17 @@ fn strip_leader(s: &str) -> Option<&str> {
         rest = r;
     }
     rest.strip_prefix(':')
+}
+
+/// Whether `key` has a MODSEQ key (RFC 7162 §3.1.5), which makes SEARCH report a MODSEQ.
+pub(super) fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::ModSeq { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether evaluating `key` may read header fields.
