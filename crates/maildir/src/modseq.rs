@@ -14,7 +14,8 @@
 //! log, or with Dovecot, never sees a value go backwards. Expunges older than a log's start are
 //! not known; [`ModSeqs::vanished_since`] says so, and the caller reports every missing UID.
 //! Records are appended without fsync (they are recomputable, and Dovecot treats its index the
-//! same way): after a power loss the last changes may get their MODSEQ again.
+//! same way). Loading a log moves its highest MODSEQ up to the current time too, so records a
+//! power cut lost cannot make a value be handed out twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
@@ -100,6 +101,9 @@ impl FolderLog {
                 log.expunged.insert(uid, modseq);
             }
         }
+        // Records lost with a power cut may have handed out MODSEQs above the last one kept;
+        // the clock has passed them all (a log never takes more than one per microsecond).
+        log.highest = log.highest.max(now_modseq());
         Ok(log)
     }
 
@@ -401,14 +405,20 @@ mod tests {
         assert_eq!(rescanned.highest_modseq, start + 3);
         md.set_flags(&rescanned.messages[1], "").unwrap();
         assert_eq!(listed(&modseqs, &md).messages[1].modseq, start + 4);
-        // Another process (a restart) reads the same values back.
+        // Another process (a restart) reads the same values back, and hands out new ones
+        // above the clock, past any a lost record may have held.
         let restarted = ModSeqs::new(1000);
+        let before = now_modseq();
         let reread = listed(&restarted, &md);
-        assert_eq!(reread.highest_modseq, start + 4);
+        assert!(reread.highest_modseq >= before);
         assert_eq!(
             reread.messages.iter().map(|m| m.modseq).collect::<Vec<_>>(),
             [start + 1, start + 4]
         );
+        let flagged = md.set_flags(&reread.messages[0], "FS").unwrap();
+        let after_restart = listed(&restarted, &md);
+        assert_eq!(after_restart.messages[0].uid, flagged.uid);
+        assert!(after_restart.messages[0].modseq > before);
         // A torn last record is ignored; a lost log starts again above everything.
         let mut f = OpenOptions::new()
             .append(true)
@@ -416,7 +426,7 @@ mod tests {
             .unwrap();
         f.write_all(b"99 12").unwrap();
         let torn = listed(&ModSeqs::new(1000), &md);
-        assert_eq!(torn.highest_modseq, start + 4);
+        assert_eq!(torn.messages[1].modseq, start + 4);
         fs::remove_file(dir.join(FILE)).unwrap();
         let rebuilt = listed(&ModSeqs::new(1000), &md);
         assert!(rebuilt.highest_modseq > start + 4);
