@@ -30,7 +30,7 @@ fn answer(command: &Command, choices: &mut Choices) -> Vec<Response> {
                 }],
             }]
         }
-        Command::Select(m) | Command::Examine(m) => vec![
+        Command::Select(m, _) | Command::Examine(m, _) => vec![
             Response::Exists(3),
             Response::List {
                 attributes: Vec::new(),
