@@ -925,3 +925,59 @@ fn condstore_and_qresync_with_imaplib() {
         "{out}"
     );
 }
+
+/// Two sessions on one mailbox: an expunge by one reaches the other only when RFC 9051 §7.5.1
+/// allows (not during FETCH by sequence number), and flag changes arrive with new sequence
+/// numbers after it.
+const TWO_SESSIONS: &str = r#"
+import imaplib, json, smtplib, sys, time
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(3):
+    s.sendmail("x@example.org", ["alice@example.com"], f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
+s.quit()
+A = imaplib.IMAP4("127.0.0.1", imap_port); A.login("alice@example.com", "secret"); A.select("INBOX")
+B = imaplib.IMAP4("127.0.0.1", imap_port); B.login("alice@example.com", "secret"); B.select("INBOX")
+B.store("2", "+FLAGS", "(\\Deleted)"); B.expunge()
+time.sleep(0.1)
+def raw(M, *args):
+    M.untagged_responses.clear()
+    typ, dat = M._simple_command(*args)
+    return [typ, dat[-1].decode(), {k: [x.decode() if isinstance(x, bytes) else str(x) for x in v] for k, v in M.untagged_responses.items()}]
+out = {"flags": raw(A, "FETCH", "1:3", "(FLAGS)"), "fetch": raw(A, "FETCH", "1:3", "(BODY.PEEK[TEXT])")}
+B.store("2", "+FLAGS", "(\\Flagged)")
+time.sleep(0.1)
+out["noop"] = raw(A, "NOOP")
+out["search"] = raw(A, "SEARCH", "ALL")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn another_sessions_expunge_waits_for_a_command_that_may_tell_it() {
+    let server = Server::start("imap-two-sessions", "");
+    let out = python(
+        TWO_SESSIONS,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // Message 2 is still numbered: its flags are known, its content is gone.
+    assert_eq!(v["flags"][0], "OK", "{out}");
+    assert_eq!(v["flags"][2]["FETCH"].as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(v["fetch"][0], "NO", "{out}");
+    assert!(
+        v["fetch"][1].as_str().unwrap().contains("EXPUNGEISSUED"),
+        "{out}"
+    );
+    assert!(v["fetch"][2].get("EXPUNGE").is_none(), "{out}");
+    assert_eq!(v["noop"][2]["EXPUNGE"], serde_json::json!(["2"]), "{out}");
+    assert_eq!(
+        v["noop"][2]["FETCH"],
+        serde_json::json!(["2 (UID 3 FLAGS (\\Flagged \\Recent))"]),
+        "{out}"
+    );
+    assert_eq!(
+        v["search"][2]["SEARCH"],
+        serde_json::json!(["1 2"]),
+        "{out}"
+    );
+}

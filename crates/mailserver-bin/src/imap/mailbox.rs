@@ -39,12 +39,31 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// A message as this session has shown it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct View {
-    pub msg: maildir::Message,
+    entry: Entry,
     pub recent: bool,
     /// Expunged by someone else while we could not say so yet.
     pub gone: bool,
+}
+
+/// Where a session's message is: in the listing it shares with every session that opened the
+/// folder (so opening a large folder copies no messages), or, once this session changed it or
+/// must keep showing it after others expunged it, in a copy of its own.
+#[derive(Debug)]
+enum Entry {
+    Shared(u32),
+    Own(Box<maildir::Message>),
+}
+
+impl View {
+    fn shared(index: usize, recent: bool) -> Self {
+        View {
+            entry: Entry::Shared(index as u32),
+            recent,
+            gone: false,
+        }
+    }
 }
 
 /// STORE's change: how, which flags, and whether to answer with them.
@@ -68,14 +87,70 @@ pub(super) struct Selected {
     pub read_only: bool,
     pub uid_validity: u32,
     pub next_uid: u32,
-    pub messages: Vec<View>,
+    /// The listing the shared views point into.
+    listing: Arc<maildir::Listing>,
+    /// In sequence-number order (which is UID order).
+    pub views: Vec<View>,
     pub keywords: Vec<(u32, String)>,
     stamp: FolderStamp,
 }
 
 impl Selected {
-    pub fn flags(&self, v: &View) -> Vec<Flag> {
-        letters_to_flags(&v.msg.flags, &self.keywords, v.recent)
+    /// How many messages the session shows.
+    pub fn len(&self) -> usize {
+        self.views.len()
+    }
+
+    /// The message at index `i` (sequence number `i + 1`).
+    pub fn msg(&self, i: usize) -> &maildir::Message {
+        match &self.views[i].entry {
+            Entry::Shared(k) => &self.listing.messages[*k as usize],
+            Entry::Own(m) => m,
+        }
+    }
+
+    /// The message at `i`, to change: this session's own copy from now on.
+    fn msg_mut(&mut self, i: usize) -> &mut maildir::Message {
+        if let Entry::Shared(k) = self.views[i].entry {
+            let copy = self.listing.messages[k as usize].clone();
+            self.views[i].entry = Entry::Own(Box::new(copy));
+        }
+        match &mut self.views[i].entry {
+            Entry::Own(m) => m,
+            Entry::Shared(_) => unreachable!("made own above"),
+        }
+    }
+
+    fn set_msg(&mut self, i: usize, m: maildir::Message) {
+        self.views[i].entry = Entry::Own(Box::new(m));
+    }
+
+    /// The messages in sequence-number order.
+    pub fn messages(&self) -> impl Iterator<Item = &maildir::Message> {
+        (0..self.len()).map(|i| self.msg(i))
+    }
+
+    /// The highest UID shown (0 when empty).
+    pub fn last_uid(&self) -> u32 {
+        self.len().checked_sub(1).map_or(0, |i| self.msg(i).uid)
+    }
+
+    /// The index of the first message whose UID is at least `uid`.
+    fn first_at_or_above(&self, uid: u32) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.msg(mid).uid < uid {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    pub fn flags(&self, i: usize) -> Vec<Flag> {
+        letters_to_flags(&self.msg(i).flags, &self.keywords, self.views[i].recent)
     }
 
     /// Removes the messages at `indices` (ascending) from the view, telling the client when
@@ -83,7 +158,7 @@ impl Selected {
     fn remove(&mut self, session: &mut ServerSession, indices: &[usize], announce: bool) {
         let qresync = announce && session.is_enabled("QRESYNC");
         if qresync {
-            let uids: Vec<u32> = indices.iter().map(|&i| self.messages[i].msg.uid).collect();
+            let uids: Vec<u32> = indices.iter().map(|&i| self.msg(i).uid).collect();
             if let Ok(uids) = SequenceSet::from_numbers(&uids) {
                 let _ = session.send(&Response::Vanished {
                     earlier: false,
@@ -97,12 +172,12 @@ impl Selected {
                 let _ = session.send(&Response::Expunge(i as u32 + 1));
             }
         }
-        let mut doomed = vec![false; self.messages.len()];
+        let mut doomed = vec![false; self.len()];
         for &i in indices {
             doomed[i] = true;
         }
         let mut index = 0;
-        self.messages.retain(|_| {
+        self.views.retain(|_| {
             index += 1;
             !doomed[index - 1]
         });
@@ -116,17 +191,12 @@ impl Selected {
         }
         let changes: Vec<(u32, Arc<str>)> = indices
             .iter()
-            .map(|&i| {
-                (
-                    self.messages[i].msg.uid,
-                    Arc::clone(&self.messages[i].msg.flags),
-                )
-            })
+            .map(|&i| (self.msg(i).uid, Arc::clone(&self.msg(i).flags)))
             .collect();
         match block(|| modseqs.record_flags(&self.maildir, self.uid_validity, &changes)) {
             Ok(Some(recorded)) => {
                 for (&i, modseq) in indices.iter().zip(recorded) {
-                    self.messages[i].msg.modseq = modseq;
+                    self.msg_mut(i).modseq = modseq;
                 }
             }
             Ok(None) => {}
@@ -483,7 +553,7 @@ impl User {
             return;
         };
         let stamp = FolderStamp::of(&sel.maildir);
-        let pending_gone = allow_expunge && sel.messages.iter().any(|m| m.gone);
+        let pending_gone = allow_expunge && sel.views.iter().any(|v| v.gone);
         if stamp.unchanged_since(&sel.stamp) && !pending_gone {
             return;
         }
@@ -501,51 +571,61 @@ impl User {
         sel.stamp = stamp;
         sel.keywords = keywords;
         sel.next_uid = listing.next_uid;
-        let mut by_uid: HashMap<u32, &maildir::Message> =
-            listing.messages.iter().map(|m| (m.uid, m)).collect();
-        let max_known = sel.messages.last().map_or(0, |v| v.msg.uid);
+        let max_known = sel.last_uid();
         let (condstore, qresync) = (
             session.is_enabled("CONDSTORE"),
             session.is_enabled("QRESYNC"),
         );
+        // Both are in UID order: walk them together, pointing every view still there into the
+        // new listing.
+        let old_views = std::mem::take(&mut sel.views);
+        let old_listing = std::mem::replace(&mut sel.listing, Arc::clone(&listing));
         let mut vanished: Vec<u32> = Vec::new();
-        let mut i = 0;
-        while i < sel.messages.len() {
-            let uid = sel.messages[i].msg.uid;
-            match by_uid.remove(&uid) {
-                Some(m) if !sel.messages[i].gone => {
-                    let changed = m.flags != sel.messages[i].msg.flags;
-                    // Another session may have moved it from new/ to cur/ too.
-                    if *m != sel.messages[i].msg {
-                        sel.messages[i].msg = m.clone();
+        let mut j = 0;
+        for view in old_views {
+            let old = match &view.entry {
+                Entry::Shared(k) => &old_listing.messages[*k as usize],
+                Entry::Own(m) => &**m,
+            };
+            let uid = old.uid;
+            while j < listing.messages.len() && listing.messages[j].uid < uid {
+                j += 1;
+            }
+            let present = j < listing.messages.len() && listing.messages[j].uid == uid;
+            if present && !view.gone {
+                let changed = listing.messages[j].flags != old.flags;
+                sel.views.push(View {
+                    entry: Entry::Shared(j as u32),
+                    ..view
+                });
+                if changed {
+                    let i = sel.len() - 1;
+                    let mut items = vec![FetchValue::Uid(uid), FetchValue::Flags(sel.flags(i))];
+                    if condstore {
+                        items.push(FetchValue::ModSeq(sel.msg(i).modseq));
                     }
-                    if changed {
-                        let mut items = vec![
-                            FetchValue::Uid(uid),
-                            FetchValue::Flags(sel.flags(&sel.messages[i])),
-                        ];
-                        if condstore {
-                            items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
-                        }
-                        let _ = session.send(&Response::Fetch {
-                            seq: i as u32 + 1,
-                            items,
-                        });
-                    }
-                    i += 1;
+                    let _ = session.send(&Response::Fetch {
+                        seq: i as u32 + 1,
+                        items,
+                    });
                 }
-                _ if allow_expunge => {
-                    if qresync {
-                        vanished.push(uid);
-                    } else {
-                        let _ = session.send(&Response::Expunge(i as u32 + 1));
-                    }
-                    sel.messages.remove(i);
+            } else if allow_expunge {
+                if qresync {
+                    vanished.push(uid);
+                } else {
+                    let _ = session.send(&Response::Expunge(sel.len() as u32 + 1));
                 }
-                _ => {
-                    sel.messages[i].gone = true;
-                    i += 1;
-                }
+            } else {
+                // Shown until the client may be told: keep what it was.
+                let entry = match view.entry {
+                    Entry::Own(m) => Entry::Own(m),
+                    Entry::Shared(_) => Entry::Own(Box::new(old.clone())),
+                };
+                sel.views.push(View {
+                    entry,
+                    recent: view.recent,
+                    gone: true,
+                });
             }
         }
         if let Ok(uids) = SequenceSet::from_numbers(&vanished) {
@@ -554,23 +634,14 @@ impl User {
                 uids,
             });
         }
-        let mut new: Vec<maildir::Message> = by_uid
-            .into_values()
-            .filter(|m| m.uid > max_known)
-            .cloned()
-            .collect();
-        if !new.is_empty() {
-            new.sort_by_key(|m| m.uid);
-            for m in new {
-                let recent = m.subdir == maildir::Subdir::New;
-                sel.messages.push(View {
-                    msg: m,
-                    recent,
-                    gone: false,
-                });
+        let first_new = listing.messages.partition_point(|m| m.uid <= max_known);
+        if first_new < listing.messages.len() {
+            for (k, m) in listing.messages.iter().enumerate().skip(first_new) {
+                sel.views
+                    .push(View::shared(k, m.subdir == maildir::Subdir::New));
             }
-            let _ = session.send(&Response::Exists(sel.messages.len() as u32));
-            let recent = sel.messages.iter().filter(|v| v.recent).count() as u32;
+            let _ = session.send(&Response::Exists(sel.len() as u32));
+            let recent = sel.views.iter().filter(|v| v.recent).count() as u32;
             let _ = session.send(&Response::Recent(recent));
         }
     }
@@ -617,7 +688,7 @@ impl User {
                 if let Some(sel) = self.selected.as_ref()
                     && !sel.read_only
                 {
-                    let all: Vec<usize> = (0..sel.messages.len()).collect();
+                    let all: Vec<usize> = (0..sel.len()).collect();
                     self.expunge(session, all, false);
                 }
                 self.selected = None;
@@ -631,7 +702,7 @@ impl User {
                 let all: Vec<usize> = self
                     .selected
                     .as_ref()
-                    .map(|s| (0..s.messages.len()).collect())
+                    .map(|s| (0..s.len()).collect())
                     .unwrap_or_default();
                 if self.writable(session) {
                     self.expunge(session, all, true);
@@ -773,18 +844,18 @@ impl User {
         let Some(sel) = &self.selected else {
             return Err("No mailbox selected");
         };
-        let len = sel.messages.len();
+        let len = sel.len();
         let mut out = Vec::new();
         for &(a, b) in set.ranges() {
             if uid {
-                let largest = sel.messages.last().map_or(0, |v| v.msg.uid);
+                let largest = sel.last_uid();
                 let val = |n: imap_proto::SeqNumber| match n {
                     imap_proto::SeqNumber::Value(v) => v,
                     imap_proto::SeqNumber::Largest => largest,
                 };
                 let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
-                let start = sel.messages.partition_point(|v| v.msg.uid < lo);
-                let end = sel.messages.partition_point(|v| v.msg.uid <= hi);
+                let start = sel.first_at_or_above(lo);
+                let end = sel.first_at_or_above(hi.saturating_add(1));
                 out.extend(start..end);
             } else {
                 if len == 0 {
@@ -834,40 +905,30 @@ impl User {
         let stamp = FolderStamp::of(&md);
         let listings = &self.listings;
         let opened = block(|| -> Result<_, maildir::Error> {
-            let cached = listings.scan(&md)?;
-            let mut listing = maildir::Listing {
-                uid_validity: cached.uid_validity,
-                next_uid: cached.next_uid,
-                messages: cached.messages.clone(),
-                highest_modseq: cached.highest_modseq,
-            };
-            let mut recent = vec![false; listing.messages.len()];
+            let listing = listings.scan(&md)?;
+            let mut views: Vec<View> = (0..listing.messages.len())
+                .map(|k| View::shared(k, false))
+                .collect();
             if !read_only {
                 // Messages in new/ are \Recent to the first session that selects them.
-                for (i, m) in listing.messages.iter_mut().enumerate() {
+                for (k, m) in listing.messages.iter().enumerate() {
                     if m.subdir == maildir::Subdir::New {
-                        recent[i] = true;
-                        *m = md.set_flags(m, &m.flags.clone())?;
+                        let moved = md.set_flags(m, &m.flags.clone())?;
+                        views[k] = View {
+                            entry: Entry::Own(Box::new(moved)),
+                            recent: true,
+                            gone: false,
+                        };
                     }
                 }
             }
             let keywords = md.keywords()?;
-            Ok((listing, recent, keywords))
+            Ok((listing, views, keywords))
         });
-        let (listing, recent, keywords) = match opened {
+        let (listing, views, keywords) = match opened {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
-        let messages: Vec<View> = listing
-            .messages
-            .into_iter()
-            .zip(recent)
-            .map(|(msg, recent)| View {
-                msg,
-                recent,
-                gone: false,
-            })
-            .collect();
         let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
         flags.extend(
             keywords
@@ -881,11 +942,11 @@ impl User {
             Some(Code::PermanentFlags(permanent, !read_only)),
             "Flags permitted",
         ));
-        let _ = session.send(&Response::Exists(messages.len() as u32));
+        let _ = session.send(&Response::Exists(views.len() as u32));
         let _ = session.send(&Response::Recent(
-            messages.iter().filter(|v| v.recent).count() as u32,
+            views.iter().filter(|v| v.recent).count() as u32
         ));
-        if let Some(first) = messages.iter().position(|v| !v.msg.has_flag('S')) {
+        if let Some(first) = listing.messages.iter().position(|m| !m.has_flag('S')) {
             let _ = session.send(&Response::ok(
                 Some(Code::Unseen(first as u32 + 1)),
                 "First unseen",
@@ -909,11 +970,12 @@ impl User {
             read_only,
             uid_validity: listing.uid_validity,
             next_uid: listing.next_uid,
-            messages,
+            listing,
+            views,
             keywords,
         };
         if let Some(q) = &params.qresync
-            && q.uid_validity == listing.uid_validity
+            && q.uid_validity == selected.uid_validity
         {
             self.resync(session, &selected, q);
         }
@@ -932,7 +994,7 @@ impl User {
         if session.enable("CONDSTORE")
             && let Some(sel) = &self.selected
         {
-            let highest = sel.messages.iter().map(|v| v.msg.modseq).max().unwrap_or(0);
+            let highest = sel.messages().map(|m| m.modseq).max().unwrap_or(0);
             let _ = session.send(&Response::ok(Some(Code::HighestModSeq(highest)), "Highest"));
         }
     }
@@ -953,14 +1015,14 @@ impl User {
                 uids,
             });
         }
-        for (i, v) in sel.messages.iter().enumerate() {
-            if v.msg.modseq > q.modseq && known(v.msg.uid) {
+        for (i, m) in sel.messages().enumerate() {
+            if m.modseq > q.modseq && known(m.uid) {
                 let _ = session.send(&Response::Fetch {
                     seq: i as u32 + 1,
                     items: vec![
-                        FetchValue::Uid(v.msg.uid),
-                        FetchValue::Flags(sel.flags(v)),
-                        FetchValue::ModSeq(v.msg.modseq),
+                        FetchValue::Uid(m.uid),
+                        FetchValue::Flags(sel.flags(i)),
+                        FetchValue::ModSeq(m.modseq),
                     ],
                 });
             }
@@ -985,7 +1047,7 @@ impl User {
             Ok(Some(uids)) => uids.into_iter().filter(|&u| known(u)).collect(),
             Ok(None) | Err(_) => {
                 let present: std::collections::HashSet<u32> =
-                    sel.messages.iter().map(|v| v.msg.uid).collect();
+                    sel.messages().map(|m| m.uid).collect();
                 (1..sel.next_uid)
                     .filter(|u| known(*u) && !present.contains(u))
                     .collect()
@@ -1359,7 +1421,7 @@ impl User {
         };
         let targets: Vec<usize> = indices
             .into_iter()
-            .filter(|&i| sel.messages[i].msg.has_flag('T') && !sel.messages[i].gone)
+            .filter(|&i| sel.msg(i).has_flag('T') && !sel.views[i].gone)
             .collect();
         if targets.is_empty() {
             return;
@@ -1367,8 +1429,8 @@ impl User {
         let removed = block(|| -> Result<(i64, i64), maildir::Error> {
             let mut freed = (0i64, 0i64);
             for &i in &targets {
-                sel.maildir.expunge(&sel.messages[i].msg)?;
-                freed = (freed.0 + sel.messages[i].msg.size as i64, freed.1 + 1);
+                sel.maildir.expunge(sel.msg(i))?;
+                freed = (freed.0 + sel.msg(i).size as i64, freed.1 + 1);
             }
             sel.maildir.sync()?;
             Ok(freed)
@@ -1469,9 +1531,8 @@ impl User {
         let Some(sel) = &self.selected else { return };
         let cache = search::uses_headers(key).then(|| {
             block(|| {
-                self.headers.folder(&sel.maildir, || {
-                    sel.messages.iter().map(|v| &*v.msg.base).collect()
-                })
+                self.headers
+                    .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
             })
         });
         let found = block(|| {
@@ -1482,17 +1543,11 @@ impl User {
             found
         });
         let modseq = search::uses_modseq(key)
-            .then(|| found.iter().map(|&i| sel.messages[i].msg.modseq).max())
+            .then(|| found.iter().map(|&i| sel.msg(i).modseq).max())
             .flatten();
         let numbers: Vec<u32> = found
             .into_iter()
-            .map(|i| {
-                if uid {
-                    sel.messages[i].msg.uid
-                } else {
-                    i as u32 + 1
-                }
-            })
+            .map(|i| if uid { sel.msg(i).uid } else { i as u32 + 1 })
             .collect();
         match esearch {
             None => {
@@ -1541,9 +1596,8 @@ impl User {
         }
         let Some(sel) = &self.selected else { return };
         let cache = block(|| {
-            self.headers.folder(&sel.maildir, || {
-                sel.messages.iter().map(|v| &*v.msg.base).collect()
-            })
+            self.headers
+                .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
         });
         let threads = block(|| {
             let found = search::run(sel, key, Some(&cache));
@@ -1556,11 +1610,7 @@ impl User {
             threads
         });
         let id = |i: usize| {
-            if uid {
-                sel.messages[i].msg.uid
-            } else {
-                i as u32 + 1
-            }
+            if uid { sel.msg(i).uid } else { i as u32 + 1 }
         };
         fn node(t: search::Thread, id: &dyn Fn(usize) -> u32) -> imap_proto::ThreadNode {
             imap_proto::ThreadNode {
@@ -1612,9 +1662,8 @@ impl User {
         });
         let cache = (by_header || search::uses_headers(key)).then(|| {
             block(|| {
-                self.headers.folder(&sel.maildir, || {
-                    sel.messages.iter().map(|v| &*v.msg.base).collect()
-                })
+                self.headers
+                    .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
             })
         });
         let sorted = block(|| {
@@ -1627,13 +1676,7 @@ impl User {
         });
         let numbers = sorted
             .into_iter()
-            .map(|i| {
-                if uid {
-                    sel.messages[i].msg.uid
-                } else {
-                    i as u32 + 1
-                }
-            })
+            .map(|i| if uid { sel.msg(i).uid } else { i as u32 + 1 })
             .collect();
         let _ = session.send(&Response::Sort(numbers));
         self.sync(session, uid);
@@ -1697,28 +1740,28 @@ impl User {
         // Each message to answer for, and whether its flags changed.
         let mut answer: Vec<(usize, bool)> = Vec::new();
         for i in indices {
-            let v = &sel.messages[i];
-            if v.gone {
+            if sel.views[i].gone {
                 continue;
             }
-            if unchanged_since.is_some_and(|n| v.msg.modseq > n) {
-                modified.push(if uid { v.msg.uid } else { i as u32 + 1 });
+            let v = sel.msg(i);
+            if unchanged_since.is_some_and(|n| v.modseq > n) {
+                modified.push(if uid { v.uid } else { i as u32 + 1 });
                 continue;
             }
-            let current = &v.msg.flags;
+            let current = &v.flags;
             let new = match mode {
                 StoreMode::Replace => sorted(letters.chars()),
                 StoreMode::Add => sorted(current.chars().chain(letters.chars())),
                 StoreMode::Remove => sorted(current.chars().filter(|c| !letters.contains(*c))),
             };
             let changed = *new != **current;
-            if changed || v.msg.subdir == maildir::Subdir::New {
-                match block(|| sel.maildir.set_flags(&v.msg, &new)) {
+            if changed || v.subdir == maildir::Subdir::New {
+                match block(|| sel.maildir.set_flags(v, &new)) {
                     Ok(m) => {
                         if changed {
                             stored.push(i);
                         }
-                        sel.messages[i].msg = m;
+                        sel.set_msg(i, m);
                     }
                     Err(e) => {
                         warn!(user = %self.username, error = %e, "imap store failed");
@@ -1734,13 +1777,13 @@ impl User {
             // With CONDSTORE even a silent STORE tells the new MODSEQ of what it changed.
             let mut items = Vec::new();
             if uid || (silent && condstore) {
-                items.push(FetchValue::Uid(sel.messages[i].msg.uid));
+                items.push(FetchValue::Uid(sel.msg(i).uid));
             }
             if !silent {
-                items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
+                items.push(FetchValue::Flags(sel.flags(i)));
             }
             if condstore && (!silent || changed) {
-                items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
+                items.push(FetchValue::ModSeq(sel.msg(i).modseq));
             }
             if !silent || (condstore && changed) {
                 let _ = session.send(&Response::Fetch {
@@ -1803,7 +1846,7 @@ impl User {
         };
         let indices: Vec<usize> = indices
             .into_iter()
-            .filter(|&i| !sel.messages[i].gone)
+            .filter(|&i| !sel.views[i].gone)
             .collect();
         if indices.is_empty() {
             let _ = session.complete(
@@ -1813,7 +1856,7 @@ impl User {
             );
             return;
         }
-        let bytes: u64 = indices.iter().map(|&i| sel.messages[i].msg.size).sum();
+        let bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
         if !is_move && self.over_quota(bytes) {
             let _ = session.complete(Status::No, Some(Code::OverQuota), "Quota exceeded");
             return;
@@ -1827,7 +1870,7 @@ impl User {
             })?;
             let mut bases = Vec::new();
             for &i in &indices {
-                let m = &sel.messages[i].msg;
+                let m = &sel.msg(i);
                 // Keyword letters are per folder: translate them by name.
                 let mut letters = String::new();
                 for c in m.flags.chars() {
@@ -1863,7 +1906,7 @@ impl User {
             .iter()
             .filter_map(|b| by_base.get(b.as_str()).copied())
             .collect();
-        let src_uids: Vec<u32> = indices.iter().map(|&i| sel.messages[i].msg.uid).collect();
+        let src_uids: Vec<u32> = indices.iter().map(|&i| sel.msg(i).uid).collect();
         let copyuid = match (
             SequenceSet::from_numbers(&src_uids),
             SequenceSet::from_numbers(&dest_uids),
@@ -1879,7 +1922,7 @@ impl User {
             }
             if let Some(sel) = self.selected.as_mut() {
                 for &i in &indices {
-                    let m = sel.messages[i].msg.clone();
+                    let m = sel.msg(i).clone();
                     if let Err(e) = block(|| sel.maildir.expunge(&m)) {
                         warn!(user = %self.username, error = %e, "imap move: removing the source failed");
                     }
@@ -2048,7 +2091,7 @@ impl User {
             self.condstore_enabled(session);
         }
         if let (Some(since), Some(sel)) = (changed_since, &self.selected) {
-            indices.retain(|&i| sel.messages[i].msg.modseq > since);
+            indices.retain(|&i| sel.msg(i).modseq > since);
             if vanished {
                 let largest = sel.next_uid.saturating_sub(1);
                 if let Some(uids) = self.vanished(sel, since, &|u| set.contains(u, largest)) {
@@ -2086,9 +2129,8 @@ impl User {
         });
         let cache = match (&self.selected, from_cache) {
             (Some(sel), true) => Some(block(|| {
-                self.headers.folder(&sel.maildir, || {
-                    sel.messages.iter().map(|v| &*v.msg.base).collect()
-                })
+                self.headers
+                    .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
             })),
             _ => None,
         };
@@ -2097,14 +2139,14 @@ impl User {
             let Some(sel) = self.selected.as_mut() else {
                 break;
             };
-            if sel.messages[i].gone {
+            if sel.views[i].gone {
                 expunged = true;
                 continue;
             }
-            let path = sel.maildir.message_path(&sel.messages[i].msg);
+            let path = sel.maildir.message_path(sel.msg(i));
             let cached = cache
                 .as_ref()
-                .and_then(|c| headers::lock_folder(c).get(&sel.messages[i].msg.base));
+                .and_then(|c| headers::lock_folder(c).get(&sel.msg(i).base));
             let hit = cached.is_some();
             let content = if let Some(fields) = cached {
                 Some(fields.to_vec())
@@ -2126,7 +2168,7 @@ impl User {
             };
             if let (Some(c), Some(data), false) = (&cache, &content, hit) {
                 let fields = headers::extract(&data[..header_length(data)]);
-                headers::lock_folder(c).insert(&sel.messages[i].msg.base, fields);
+                headers::lock_folder(c).insert(&sel.msg(i).base, fields);
             }
             let parsed = content
                 .as_ref()
@@ -2135,18 +2177,18 @@ impl User {
             let header_len = content.as_ref().map(|c| header_length(c)).unwrap_or(0);
             let mut items = Vec::with_capacity(attrs.len() + 1);
             if uid && !attrs.contains(&FetchAttr::Uid) {
-                items.push(FetchValue::Uid(sel.messages[i].msg.uid));
+                items.push(FetchValue::Uid(sel.msg(i).uid));
             }
             let mut set_seen = false;
             for attr in attrs {
-                let v = &sel.messages[i];
+                let v = sel.msg(i);
                 let data = content.as_deref().unwrap_or(&[]);
                 items.push(match attr {
-                    FetchAttr::Flags => FetchValue::Flags(sel.flags(v)),
-                    FetchAttr::Uid => FetchValue::Uid(v.msg.uid),
-                    FetchAttr::Rfc822Size => FetchValue::Rfc822Size(v.msg.vsize),
+                    FetchAttr::Flags => FetchValue::Flags(sel.flags(i)),
+                    FetchAttr::Uid => FetchValue::Uid(v.uid),
+                    FetchAttr::Rfc822Size => FetchValue::Rfc822Size(v.vsize),
                     FetchAttr::InternalDate => {
-                        let t = block(|| sel.maildir.internal_date(&v.msg)).unwrap_or(UNIX_EPOCH);
+                        let t = block(|| sel.maildir.internal_date(v)).unwrap_or(UNIX_EPOCH);
                         FetchValue::InternalDate(DateTime::from_unix(unix_secs(t)))
                     }
                     FetchAttr::Envelope => {
@@ -2206,22 +2248,22 @@ impl User {
                         set_seen = true;
                         FetchValue::Rfc822Text(Some(Bytes::copy_from_slice(&data[header_len..])))
                     }
-                    FetchAttr::ModSeq => FetchValue::ModSeq(v.msg.modseq),
+                    FetchAttr::ModSeq => FetchValue::ModSeq(v.modseq),
                 });
             }
-            if set_seen && !sel.read_only && !sel.messages[i].msg.has_flag('S') {
-                let m = sel.messages[i].msg.clone();
+            if set_seen && !sel.read_only && !sel.msg(i).has_flag('S') {
+                let m = sel.msg(i).clone();
                 match block(|| sel.maildir.set_flags(&m, &format!("{}S", m.flags))) {
                     Ok(m) => {
-                        sel.messages[i].msg = m;
+                        sel.set_msg(i, m);
                         sel.stamp = FolderStamp::of(&sel.maildir);
                         sel.record_modseqs(self.listings.modseqs(), &[i]);
                         if !attrs.contains(&FetchAttr::Flags) {
-                            items.push(FetchValue::Flags(sel.flags(&sel.messages[i])));
+                            items.push(FetchValue::Flags(sel.flags(i)));
                         }
                         if session.is_enabled("CONDSTORE") {
                             items.retain(|item| !matches!(item, FetchValue::ModSeq(_)));
-                            items.push(FetchValue::ModSeq(sel.messages[i].msg.modseq));
+                            items.push(FetchValue::ModSeq(sel.msg(i).modseq));
                         }
                     }
                     Err(e) => warn!(error = %e, "imap fetch: setting \\Seen failed"),

@@ -9,12 +9,13 @@ use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::headers::{self, FolderHeaders, lock_folder};
-use super::mailbox::{Selected, View, read_message};
+use super::mailbox::{Selected, read_message};
 use super::{mime, unix_secs};
 
 struct Candidate<'a> {
     seq: u32,
-    view: &'a View,
+    msg: &'a maildir::Message,
+    recent: bool,
     sel: &'a Selected,
     content: Option<Vec<u8>>,
     header_cache: Option<&'a Mutex<FolderHeaders>>,
@@ -29,7 +30,8 @@ impl<'a> Candidate<'a> {
     ) -> Self {
         Candidate {
             seq: index as u32 + 1,
-            view: &sel.messages[index],
+            msg: sel.msg(index),
+            recent: sel.views[index].recent,
             sel,
             content: None,
             header_cache,
@@ -42,14 +44,14 @@ impl<'a> Candidate<'a> {
         if let Some(c) = &self.cached {
             return c.clone();
         }
-        let base = &self.view.msg.base;
+        let base = &self.msg.base;
         let hit = lock_folder(cache).get(base);
         let fields = match hit {
             Some(f) => f,
             None => {
                 let header = match &self.content {
                     Some(c) => c.clone(),
-                    None => read_message(&self.sel.maildir.message_path(&self.view.msg), true)
+                    None => read_message(&self.sel.maildir.message_path(self.msg), true)
                         .unwrap_or_default(),
                 };
                 let f = headers::extract(&header);
@@ -63,7 +65,7 @@ impl<'a> Candidate<'a> {
 
     fn content(&mut self) -> &[u8] {
         if self.content.is_none() {
-            let path = self.sel.maildir.message_path(&self.view.msg);
+            let path = self.sel.maildir.message_path(self.msg);
             self.content = Some(read_message(&path, false).unwrap_or_default());
         }
         self.content.as_deref().unwrap_or(&[])
@@ -115,7 +117,7 @@ impl<'a> Candidate<'a> {
         let t = self
             .sel
             .maildir
-            .internal_date(&self.view.msg)
+            .internal_date(self.msg)
             .unwrap_or(std::time::UNIX_EPOCH);
         DateTime::from_unix(unix_secs(t)).date
     }
@@ -130,38 +132,38 @@ impl<'a> Candidate<'a> {
             .keywords
             .iter()
             .find(|(_, k)| k.eq_ignore_ascii_case(keyword))
-            .is_some_and(|(i, _)| self.view.msg.has_flag(char::from(b'a' + *i as u8)))
+            .is_some_and(|(i, _)| self.msg.has_flag(char::from(b'a' + *i as u8)))
     }
 
     fn matches(&mut self, key: &SearchKey) -> bool {
-        let flag = |c: char, v: &View| v.msg.has_flag(c);
+        let flag = |c: char, m: &maildir::Message| m.has_flag(c);
         match key {
             SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
             SearchKey::All => true,
-            SearchKey::Answered => flag('R', self.view),
-            SearchKey::Deleted => flag('T', self.view),
-            SearchKey::Draft => flag('D', self.view),
-            SearchKey::Flagged => flag('F', self.view),
-            SearchKey::Seen => flag('S', self.view),
-            SearchKey::Unanswered => !flag('R', self.view),
-            SearchKey::Undeleted => !flag('T', self.view),
-            SearchKey::Undraft => !flag('D', self.view),
-            SearchKey::Unflagged => !flag('F', self.view),
-            SearchKey::Unseen => !flag('S', self.view),
-            SearchKey::Recent => self.view.recent,
-            SearchKey::New => self.view.recent && !flag('S', self.view),
-            SearchKey::Old => !self.view.recent,
+            SearchKey::Answered => flag('R', self.msg),
+            SearchKey::Deleted => flag('T', self.msg),
+            SearchKey::Draft => flag('D', self.msg),
+            SearchKey::Flagged => flag('F', self.msg),
+            SearchKey::Seen => flag('S', self.msg),
+            SearchKey::Unanswered => !flag('R', self.msg),
+            SearchKey::Undeleted => !flag('T', self.msg),
+            SearchKey::Undraft => !flag('D', self.msg),
+            SearchKey::Unflagged => !flag('F', self.msg),
+            SearchKey::Unseen => !flag('S', self.msg),
+            SearchKey::Recent => self.recent,
+            SearchKey::New => self.recent && !flag('S', self.msg),
+            SearchKey::Old => !self.recent,
             SearchKey::Keyword(k) => self.has_keyword(k.as_str()),
             SearchKey::Unkeyword(k) => !self.has_keyword(k.as_str()),
-            SearchKey::Larger(n) => self.view.msg.vsize > *n,
-            SearchKey::Smaller(n) => self.view.msg.vsize < *n,
+            SearchKey::Larger(n) => self.msg.vsize > *n,
+            SearchKey::Smaller(n) => self.msg.vsize < *n,
             SearchKey::Uid(set) => {
-                let largest = self.sel.messages.last().map_or(0, |v| v.msg.uid);
-                set.contains(self.view.msg.uid, largest)
+                let largest = self.sel.last_uid();
+                set.contains(self.msg.uid, largest)
             }
-            SearchKey::SequenceSet(set) => set.contains(self.seq, self.sel.messages.len() as u32),
+            SearchKey::SequenceSet(set) => set.contains(self.seq, self.sel.len() as u32),
             // RFC 7162 §3.1.5: the message's MODSEQ stands for each of its flags'.
-            SearchKey::ModSeq { modseq, .. } => self.view.msg.modseq >= *modseq,
+            SearchKey::ModSeq { modseq, .. } => self.msg.modseq >= *modseq,
             SearchKey::Not(k) => !self.matches(k),
             SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
             SearchKey::Before(d) => self.internal_date() < *d,
@@ -397,7 +399,7 @@ pub(super) fn run(
     key: &SearchKey,
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<usize> {
-    sel.messages
+    sel.views
         .iter()
         .enumerate()
         .filter(|(_, v)| !v.gone)
@@ -446,7 +448,7 @@ impl Candidate<'_> {
         let t = self
             .sel
             .maildir
-            .internal_date(&self.view.msg)
+            .internal_date(self.msg)
             .unwrap_or(std::time::UNIX_EPOCH);
         unix_secs(t)
     }
@@ -463,7 +465,7 @@ impl Candidate<'_> {
         };
         match key {
             SortKey::Arrival => SortValue::Number(self.internal_time()),
-            SortKey::Size => SortValue::Number(self.view.msg.vsize as i64),
+            SortKey::Size => SortValue::Number(self.msg.vsize as i64),
             SortKey::Date => {
                 let sent = self
                     .raw_header("Date")
