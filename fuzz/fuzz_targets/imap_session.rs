@@ -58,6 +58,10 @@ fuzz_target!(|data: &[u8]| {
     config.limits.max_literal_before_auth = 16;
     config.limits.max_command = 512;
     config.limits.max_append = 256;
+    config.enable = ["UTF8=ACCEPT", "QRESYNC", "CONDSTORE"]
+        .into_iter()
+        .filter_map(|a| imap_proto::Atom::new(a).ok())
+        .collect();
     let cap_limit = config.limits.max_line + config.limits.max_command;
     let mut session = ServerSession::new(config);
     let mut output = Vec::new();

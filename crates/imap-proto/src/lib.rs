@@ -45,7 +45,7 @@ pub use command::{
     Command, FetchAttr, ListReturn, ListSelection, Mailbox, QResync, SearchKey, Section,
     SectionText, SelectParams, SortCriterion, SortKey, StatusItem, StoreMode,
 };
-pub use parse::{AppendHead, ParseError, parse_command};
+pub use parse::{AppendHead, ParseError, ParseOptions, parse_command, parse_command_with};
 pub use response::{
     Address, BodyExtension, BodyFields, BodyStructure, Code, Disposition, Envelope, FetchValue,
     ListExtended, Response, SinglePart, Status, ThreadNode,

@@ -50,11 +50,22 @@ pub struct AppendHead {
     pub size: u64,
     /// Whether the literal is synchronising (the client waits for `+`).
     pub synchronizing: bool,
+    /// `UTF8 (~{n})` (RFC 6855 §4): a message that may have UTF-8 header fields; a `)`
+    /// follows the literal.
+    pub utf8: bool,
+}
+
+/// How to read mailbox names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Mailbox names are UTF-8 (UTF8=ACCEPT enabled, RFC 6855 §3), not modified UTF-7.
+    pub utf8_names: bool,
 }
 
 struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
+    utf8_names: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -195,7 +206,10 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(b'"' | b'{') => self.string_bytes(),
             _ => {
-                let a = self.take_while(is_astring_char);
+                // With UTF-8 names, 8-bit octets in atoms too: clients such as Python's imaplib
+                // send UTF-8 mailbox names unquoted.
+                let utf8 = self.utf8_names;
+                let a = self.take_while(|b| is_astring_char(b) || (utf8 && b >= 0x80));
                 if a.is_empty() {
                     Err(Fail("Expected a string"))
                 } else {
@@ -215,6 +229,9 @@ impl<'a> Cursor<'a> {
 
     fn mailbox(&mut self) -> R<Mailbox> {
         let raw = self.astring()?;
+        if self.utf8_names {
+            return Ok(Mailbox::new(raw));
+        }
         mailbox_name(&raw)
     }
 
@@ -223,13 +240,19 @@ impl<'a> Cursor<'a> {
         let raw = match self.peek() {
             Some(b'"' | b'{') => self.string()?,
             _ => {
-                let a = self.take_while(|b| is_astring_char(b) || b == b'%' || b == b'*');
+                let utf8 = self.utf8_names;
+                let a = self.take_while(|b| {
+                    is_astring_char(b) || b == b'%' || b == b'*' || (utf8 && b >= 0x80)
+                });
                 if a.is_empty() {
                     return Err(Fail("Expected a mailbox pattern"));
                 }
                 String::from_utf8(a.to_vec()).map_err(|_| Fail("Invalid UTF-8"))?
             }
         };
+        if self.utf8_names {
+            return Ok(raw);
+        }
         decode_mutf7(&raw).ok_or(Fail("Invalid modified UTF-7 in mailbox name"))
     }
 
@@ -718,11 +741,21 @@ fn tag<'a>(c: &mut Cursor<'a>) -> Option<Tag> {
     std::str::from_utf8(t).ok().and_then(|t| Tag::new(t).ok())
 }
 
-/// Parses one complete command, literals included, ending with its CRLF (or bare LF).
+/// Parses one complete command, literals included, ending with its CRLF (or bare LF), with
+/// mailbox names in modified UTF-7.
 pub fn parse_command(frame: &[u8]) -> Result<(Tag, Command), ParseError> {
+    parse_command_with(frame, ParseOptions::default())
+}
+
+/// [`parse_command`], reading mailbox names as `options` say.
+pub fn parse_command_with(
+    frame: &[u8],
+    options: ParseOptions,
+) -> Result<(Tag, Command), ParseError> {
     let mut c = Cursor {
         input: frame,
         pos: 0,
+        utf8_names: options.utf8_names,
     };
     let Some(tag) = tag(&mut c) else {
         return Err(ParseError {
@@ -744,6 +777,7 @@ pub fn frame_tag(frame: &[u8]) -> Option<Tag> {
     let mut c = Cursor {
         input: frame,
         pos: 0,
+        utf8_names: false,
     };
     let t = tag(&mut c)?;
     (c.peek() == Some(b' ')).then_some(t)
@@ -752,10 +786,14 @@ pub fn frame_tag(frame: &[u8]) -> Option<Tag> {
 /// Parses the head of an APPEND up to and including its message literal's announcement
 /// (`tag APPEND mailbox [flags] [date] {n}` and the line end). `None` if the frame is not an
 /// APPEND; `Err` if it is one with bad syntax.
-pub fn parse_append_head(frame: &[u8]) -> Option<Result<AppendHead, ParseError>> {
+pub fn parse_append_head(
+    frame: &[u8],
+    options: ParseOptions,
+) -> Option<Result<AppendHead, ParseError>> {
     let mut c = Cursor {
         input: frame,
         pos: 0,
+        utf8_names: options.utf8_names,
     };
     let tag = tag(&mut c)?;
     if !(c.eat(b' ') && c.keyword("APPEND")) {
@@ -763,6 +801,16 @@ pub fn parse_append_head(frame: &[u8]) -> Option<Result<AppendHead, ParseError>>
     }
     let result = (|| -> R<AppendHead> {
         let (mailbox, flags, date) = c.append_args()?;
+        // RFC 6855 §4: `UTF8 (~{n}...)`, only once the client enabled UTF8=ACCEPT.
+        let utf8 = c.keyword("UTF8");
+        if utf8 {
+            if !options.utf8_names {
+                return Err(Fail("APPEND UTF8 needs ENABLE UTF8=ACCEPT"));
+            }
+            c.sp()?;
+            c.expect(b'(', "Expected (")?;
+            c.expect(b'~', "Expected a literal8")?;
+        }
         c.expect(b'{', "Expected the message literal")?;
         let size = c.number64()?;
         let synchronizing = !c.eat(b'+');
@@ -775,6 +823,7 @@ pub fn parse_append_head(frame: &[u8]) -> Option<Result<AppendHead, ParseError>>
             date,
             size,
             synchronizing,
+            utf8,
         })
     })();
     Some(result.map_err(|Fail(reason)| ParseError {
@@ -1520,19 +1569,49 @@ mod tests {
 
     #[test]
     fn append_head() {
-        let h = parse_append_head(b"A1 APPEND INBOX (\\Seen $Junk) {310}\r\n")
-            .unwrap()
-            .unwrap();
+        let h = parse_append_head(
+            b"A1 APPEND INBOX (\\Seen $Junk) {310}\r\n",
+            ParseOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((h.size, h.synchronizing, h.flags.len()), (310, true, 2));
-        let h = parse_append_head(b"A1 append \"Sent Items\" {3+}\r\n")
-            .unwrap()
-            .unwrap();
+        let h = parse_append_head(
+            b"A1 append \"Sent Items\" {3+}\r\n",
+            ParseOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((h.mailbox.as_str(), h.synchronizing), ("Sent Items", false));
-        assert!(parse_append_head(b"A1 LOGIN {3}\r\n").is_none());
+        assert!(parse_append_head(b"A1 LOGIN {3}\r\n", ParseOptions::default()).is_none());
         assert!(
-            parse_append_head(b"A1 APPEND INBOX (\\Seen {3}\r\n")
+            parse_append_head(b"A1 APPEND INBOX (\\Seen {3}\r\n", ParseOptions::default())
                 .unwrap()
                 .is_err()
+        );
+        // RFC 6855 §4: UTF8 (~{n}) once UTF8=ACCEPT is on, and UTF-8 names as they are.
+        let utf8 = ParseOptions { utf8_names: true };
+        let h = parse_append_head("A1 APPEND \"Entwürfe&\" UTF8 (~{12}\r\n".as_bytes(), utf8)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (h.mailbox.as_str(), h.size, h.utf8),
+            ("Entwürfe&", 12, true)
+        );
+        assert!(
+            parse_append_head(b"A1 APPEND INBOX UTF8 (~{12}\r\n", ParseOptions::default())
+                .unwrap()
+                .is_err()
+        );
+        let (_, cmd) = parse_command_with("a SELECT \"Entwürfe&\"\r\n".as_bytes(), utf8).unwrap();
+        assert_eq!(
+            cmd,
+            Command::Select(Mailbox::new("Entwürfe&"), SelectParams::default())
+        );
+        let (_, cmd) = parse_command(b"a SELECT Entw&APw-rfe&-\r\n").unwrap();
+        assert_eq!(
+            cmd,
+            Command::Select(Mailbox::new("Entwürfe&"), SelectParams::default())
         );
     }
 }

@@ -420,8 +420,13 @@ impl Response {
         }
     }
 
-    /// Encodes the response with its CRLF.
+    /// Encodes the response with its CRLF, mailbox names in modified UTF-7.
     pub fn encode(&self, out: &mut BytesMut) {
+        self.encode_with(out, EncodeOptions::default());
+    }
+
+    /// Encodes the response with its CRLF, as `options` say.
+    pub fn encode_with(&self, out: &mut BytesMut, options: EncodeOptions) {
         match self {
             Response::Tagged {
                 tag,
@@ -474,7 +479,11 @@ impl Response {
             }
             Response::Namespace { prefix, delimiter } => {
                 out.put_slice(b"* NAMESPACE ((");
-                string(out, encode_mutf7(prefix).as_bytes());
+                if options.utf8_names {
+                    string(out, prefix.as_bytes());
+                } else {
+                    string(out, encode_mutf7(prefix).as_bytes());
+                }
                 out.put_u8(b' ');
                 delimiter_str(out, Some(*delimiter));
                 out.put_slice(b")) NIL NIL");
@@ -504,7 +513,7 @@ impl Response {
                 out.put_slice(b") ");
                 delimiter_str(out, *delimiter);
                 out.put_u8(b' ');
-                mailbox_name(out, mailbox);
+                mailbox_name(out, mailbox, options);
                 if !extended.is_empty() {
                     out.put_slice(b" (");
                     for (i, item) in extended.iter().enumerate() {
@@ -531,7 +540,7 @@ impl Response {
             }
             Response::Status { mailbox, items } => {
                 out.put_slice(b"* STATUS ");
-                mailbox_name(out, mailbox);
+                mailbox_name(out, mailbox, options);
                 out.put_slice(b" (");
                 for (i, (item, value)) in items.iter().enumerate() {
                     if i > 0 {
@@ -571,7 +580,7 @@ impl Response {
             }
             Response::QuotaRoot { mailbox, roots } => {
                 out.put_slice(b"* QUOTAROOT ");
-                mailbox_name(out, mailbox);
+                mailbox_name(out, mailbox, options);
                 for root in roots {
                     out.put_u8(b' ');
                     astring(out, root.as_bytes());
@@ -798,12 +807,35 @@ fn delimiter_str(out: &mut BytesMut, d: Option<char>) {
     }
 }
 
-fn mailbox_name(out: &mut BytesMut, name: &str) {
+/// How to write what depends on what the client enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Mailbox names in UTF-8 (UTF8=ACCEPT enabled, RFC 6855 §3), not modified UTF-7.
+    pub utf8_names: bool,
+}
+
+fn mailbox_name(out: &mut BytesMut, name: &str, options: EncodeOptions) {
     if name == "INBOX" {
         out.put_slice(b"INBOX");
+    } else if options.utf8_names && !name.is_ascii() && quotable_utf8(name) {
+        out.put_u8(b'"');
+        for &b in name.as_bytes() {
+            if b == b'"' || b == b'\\' {
+                out.put_u8(b'\\');
+            }
+            out.put_u8(b);
+        }
+        out.put_u8(b'"');
+    } else if options.utf8_names {
+        astring(out, name.as_bytes());
     } else {
         astring(out, encode_mutf7(name).as_bytes());
     }
+}
+
+/// Whether UTF-8 text can go in a quoted string (RFC 6855 §3: no controls).
+fn quotable_utf8(s: &str) -> bool {
+    s.len() <= 1024 && !s.chars().any(char::is_control)
 }
 
 fn quotable(s: &[u8]) -> bool {

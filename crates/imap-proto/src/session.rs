@@ -17,8 +17,8 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::Command;
-use crate::parse::{AppendHead, frame_tag, parse_append_head, parse_command};
-use crate::response::{Code, Response, Status};
+use crate::parse::{AppendHead, ParseOptions, frame_tag, parse_append_head, parse_command_with};
+use crate::response::{Code, EncodeOptions, Response, Status};
 use crate::types::{Atom, Secret, Tag, Text};
 
 /// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
@@ -225,9 +225,12 @@ enum Phase {
     },
     AppendData {
         remaining: u64,
+        utf8: bool,
     },
-    /// After the message literal: the line end must follow.
-    AppendTail,
+    /// After the message literal: the line end must follow (after a `)` for `UTF8 (...)`).
+    AppendTail {
+        utf8: bool,
+    },
     /// Throwing away a command: `skip` octets of a literal, then lines until one announces
     /// no non-synchronising literal; then `BAD` (unless already answered).
     Discard {
@@ -339,7 +342,25 @@ impl ServerSession {
     }
 
     fn push(&mut self, r: &Response) {
-        r.encode(&mut self.output);
+        let options = self.encode_options();
+        r.encode_with(&mut self.output, options);
+    }
+
+    /// UTF-8 mailbox names both ways once the client enabled UTF8=ACCEPT (RFC 6855 §3).
+    fn utf8_names(&self) -> bool {
+        self.is_enabled("UTF8=ACCEPT")
+    }
+
+    fn parse_options(&self) -> ParseOptions {
+        ParseOptions {
+            utf8_names: self.utf8_names(),
+        }
+    }
+
+    fn encode_options(&self) -> EncodeOptions {
+        EncodeOptions {
+            utf8_names: self.utf8_names(),
+        }
     }
 
     fn tagged(&mut self, tag: &Tag, status: Status, code: Option<Code>, text: &str) {
@@ -540,6 +561,7 @@ impl ServerSession {
         self.pending = Some(Pending::Append(head.tag));
         self.phase = Phase::AppendData {
             remaining: head.size,
+            utf8: head.utf8,
         };
         Ok(())
     }
@@ -600,7 +622,7 @@ impl ServerSession {
     /// more can happen now.
     fn step(&mut self) -> bool {
         match &mut self.phase {
-            Phase::AppendData { remaining } => {
+            Phase::AppendData { remaining, utf8 } => {
                 if self.input.is_empty() {
                     return false;
                 }
@@ -609,21 +631,26 @@ impl ServerSession {
                     .min(self.input.len());
                 *remaining -= n as u64;
                 if *remaining == 0 {
-                    self.phase = Phase::AppendTail;
+                    self.phase = Phase::AppendTail { utf8: *utf8 };
                 }
                 let chunk = self.input.split_to(n).freeze();
                 self.events.push_back(Event::AppendChunk(chunk));
                 true
             }
-            Phase::AppendTail => {
+            Phase::AppendTail { utf8 } => {
+                let utf8 = *utf8;
                 let Some(line) = self.take_line(self.config.limits.max_line) else {
                     return false;
                 };
                 let Some(Pending::Append(tag)) = self.pending.take() else {
                     return true;
                 };
+                let rest = |l: &[u8]| -> bool {
+                    let l = if utf8 { l.strip_prefix(b")") } else { Some(l) };
+                    l.is_some_and(|l| l.iter().all(|&b| b == b'\r' || b == b'\n'))
+                };
                 match line {
-                    Ok(l) if l.iter().all(|&b| b == b'\r' || b == b'\n') => {
+                    Ok(l) if rest(&l) => {
                         self.pending = Some(Pending::Append(tag));
                         self.phase = Phase::Command {
                             scan: 0,
@@ -791,7 +818,7 @@ impl ServerSession {
         }
         let line = &self.input[scan..=lf];
         if let Some((size, sync)) = literal_announcement(line) {
-            if let Some(head) = parse_append_head(&self.input[..=lf]) {
+            if let Some(head) = parse_append_head(&self.input[..=lf], self.parse_options()) {
                 let _ = self.input.split_to(lf + 1);
                 self.phase = Phase::Command {
                     scan: 0,
@@ -845,7 +872,7 @@ impl ServerSession {
             // Empty lines between commands are harmless; some clients send them.
             return true;
         }
-        match parse_command(&frame) {
+        match parse_command_with(&frame, self.parse_options()) {
             Ok((tag, command)) => self.dispatch(tag, command),
             Err(e) => self.bad(e.tag, e.reason),
         }

@@ -284,3 +284,65 @@ fn a_bad_line_in_idle_that_closes_the_session_ends_no_idle() {
     let out = String::from_utf8_lossy(&h.output).into_owned();
     assert!(out.contains("* BAD Expected DONE\r\n* BYE"), "{out}");
 }
+
+fn utf8_server(command: &Command) -> Answer {
+    match command {
+        Command::List { .. } => (
+            vec![Response::List {
+                attributes: Vec::new(),
+                delimiter: Some('.'),
+                mailbox: "Entwürfe".into(),
+                lsub: false,
+                extended: Vec::new(),
+            }],
+            Status::Ok,
+            None,
+            "LIST completed".into(),
+        ),
+        Command::Create { mailbox, .. } => {
+            assert_eq!(mailbox.as_str(), "Aufträge&Co");
+            plain_ok(command)
+        }
+        other => plain_ok(other),
+    }
+}
+
+/// RFC 6855: ENABLE UTF8=ACCEPT and CONDSTORE/QRESYNC as the embedder allows, then UTF-8
+/// mailbox names both ways and `APPEND ... UTF8 (~{n})` — however the input is split.
+#[test]
+fn rfc6855_utf8_accept_and_rfc7162_enable() {
+    for step in [0, 1, 7] {
+        let mut config = config();
+        config.enable = ["UTF8=ACCEPT", "QRESYNC", "CONDSTORE"]
+            .iter()
+            .map(|a| imap_proto::Atom::new(*a).unwrap())
+            .collect();
+        let mut h = support::Harness::new(config, utf8_server);
+        let message = "Subject: Grüße\r\n\r\nHallo\r\n";
+        let input = format!(
+            "a LOGIN fred secret\r\nb LIST \"\" \"*\"\r\nc ENABLE QRESYNC X-UNKNOWN UTF8=ACCEPT\r\n\
+             d LIST \"\" \"*\"\r\ne CREATE \"Aufträge&Co\"\r\nf APPEND INBOX UTF8 (~{{{}+}}\r\n{message})\r\n\
+             g NOOP\r\n",
+            message.len()
+        );
+        h.feed(input.as_bytes(), step);
+        let out = String::from_utf8(h.output.clone()).unwrap();
+        assert!(
+            out.contains("* LIST () \".\" Entw&APw-rfe\r\nb OK"),
+            "{out}"
+        );
+        assert!(
+            out.contains("* ENABLED QRESYNC UTF8=ACCEPT\r\nc OK"),
+            "{out}"
+        );
+        assert!(
+            out.contains("* LIST () \".\" \"Entwürfe\"\r\nd OK"),
+            "{out}"
+        );
+        assert!(out.contains("e OK CREATE completed"), "{out}");
+        assert!(out.contains("f OK [APPENDUID"), "{out}");
+        assert!(out.contains("g OK NOOP completed"), "{out}");
+        assert_eq!(h.appended, [message.as_bytes()]);
+        assert!(h.session.is_enabled("CONDSTORE") && h.session.is_enabled("utf8=accept"));
+    }
+}

@@ -126,6 +126,7 @@ fn imaplib_over_starttls_and_imaps() {
             "ESEARCH",
             "CONDSTORE",
             "QRESYNC",
+            "UTF8=ACCEPT",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
@@ -979,5 +980,66 @@ fn another_sessions_expunge_waits_for_a_command_that_may_tell_it() {
         v["search"][2]["SEARCH"],
         serde_json::json!(["1 2"]),
         "{out}"
+    );
+}
+
+/// RFC 6855 through imaplib, which switches to UTF-8 itself after ENABLE UTF8=ACCEPT.
+const UTF8_ACCEPT: &str = r#"
+import imaplib, json, sys
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port)
+M.login("alice@example.com", "secret")
+M.create("Entw&APw-rfe")
+out = {"before": [x.decode() for x in M.list('""', "Entw*")[1]]}
+out["enable"] = M.enable("UTF8=ACCEPT")[0]
+out["after"] = [x.decode() for x in M.list('""', "Entw*")[1]]
+out["create"] = M.create("Привет")[0]
+out["select"] = M.select('"Привет"')[0]
+message = "Subject: Grüße aus Köln\r\nFrom: Jörg <jörg@bücher.example>\r\n\r\nHallo\r\n".encode()
+tag = M._new_tag()
+M.send(tag + (" APPEND \"Привет\" UTF8 (~{%d+}\r\n" % len(message)).encode() + message + b")\r\n")
+out["append"] = M._command_complete("APPEND", tag)[0]
+typ, data = M.fetch("1", "(BODY.PEEK[])")
+out["fetched"] = data[0][1].decode()
+out["status"] = [x.decode() for x in M.status('"Привет"', "(MESSAGES)")[1]]
+M.logout()
+N = imaplib.IMAP4("127.0.0.1", port)
+N.login("alice@example.com", "secret")
+out["other_session"] = [x.decode() for x in N.list('""', "*")[1] if b"&BB" in x or "Привет".encode() in x]
+print(json.dumps(out, ensure_ascii=False))
+"#;
+
+#[test]
+fn utf8_accept_with_imaplib() {
+    let server = Server::start("imap-utf8", "");
+    let out = python(UTF8_ACCEPT, &[&server.imap_port.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        v["before"][0], r#"(\HasNoChildren) "." Entw&APw-rfe"#,
+        "{out}"
+    );
+    assert_eq!(v["enable"], "OK", "{out}");
+    assert_eq!(v["after"][0], r#"(\HasNoChildren) "." "Entwürfe""#, "{out}");
+    assert_eq!(v["create"], "OK", "{out}");
+    assert_eq!(v["select"], "OK", "{out}");
+    assert_eq!(v["append"], "OK", "{out}");
+    assert!(
+        v["fetched"]
+            .as_str()
+            .unwrap()
+            .starts_with("Subject: Grüße aus Köln\r\nFrom: Jörg <jörg@bücher.example>"),
+        "{out}"
+    );
+    assert_eq!(v["status"][0], r#""Привет" (MESSAGES 1)"#, "{out}");
+    // On disk, and to a client that did not enable it, the name is modified UTF-7.
+    assert_eq!(
+        v["other_session"][0], r#"(\HasNoChildren) "." &BB8EQAQ4BDIENQRC-"#,
+        "{out}"
+    );
+    assert!(
+        server
+            .maildir("alice@example.com")
+            .join(".&BB8EQAQ4BDIENQRC-/cur")
+            .is_dir()
     );
 }

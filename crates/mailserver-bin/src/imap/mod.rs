@@ -82,6 +82,7 @@ impl ImapService {
             "ESEARCH",
             "CONDSTORE",
             "QRESYNC",
+            "UTF8=ACCEPT",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
@@ -115,7 +116,7 @@ impl ImapService {
         c.limits.max_line = self.config.imap.max_line;
         c.limits.max_literal = self.config.imap.max_literal;
         c.capabilities = self.capabilities();
-        c.enable = ["CONDSTORE", "QRESYNC"]
+        c.enable = ["CONDSTORE", "QRESYNC", "UTF8=ACCEPT"]
             .into_iter()
             .filter_map(|c| Atom::new(c).ok())
             .collect();
