@@ -289,6 +289,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn sequence_set(&mut self) -> R<SequenceSet> {
+        // RFC 5182 (and RFC 9051): `$` alone stands for the saved search result.
+        if self.eat(b'$') {
+            return Ok(SequenceSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -395,7 +399,7 @@ impl<'a> Cursor<'a> {
             self.expect(b')', "Expected ) after search keys")?;
             return Ok(SearchKey::And(keys));
         }
-        if matches!(self.peek(), Some(b'0'..=b'9' | b'*')) {
+        if matches!(self.peek(), Some(b'0'..=b'9' | b'*' | b'$')) {
             return Ok(SearchKey::SequenceSet(self.sequence_set()?));
         }
         let word = self.atom()?.to_ascii_uppercase();

@@ -226,7 +226,8 @@ impl SeqNumber {
     }
 }
 
-/// A sequence set such as `1:4,7,9:*`.
+/// A sequence set such as `1:4,7,9:*`, or `$`: the result a `SEARCH RETURN (SAVE)` saved
+/// (RFC 5182), which only the server can resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceSet(Vec<(SeqNumber, SeqNumber)>);
 
@@ -255,13 +256,23 @@ impl SequenceSet {
         Self::new(ranges)
     }
 
+    /// `$`, the saved search result.
+    pub fn saved() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether this is `$` (its ranges are then empty: the server knows what it stands for).
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The ranges as written.
     pub fn ranges(&self) -> &[(SeqNumber, SeqNumber)] {
         &self.0
     }
 
     /// Whether `n` is in the set, `*` standing for `largest`. RFC 9051 §9: `a:b` is the same
-    /// as `b:a`.
+    /// as `b:a`. Never for `$`, which the caller must resolve.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
         self.0.iter().any(|(a, b)| {
             let (a, b) = (a.resolve(largest), b.resolve(largest));
@@ -273,6 +284,9 @@ impl SequenceSet {
 
 impl fmt::Display for SequenceSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_saved() {
+            return f.write_str("$");
+        }
         let one = |f: &mut fmt::Formatter<'_>, n: &SeqNumber| match n {
             SeqNumber::Value(v) => write!(f, "{v}"),
             SeqNumber::Largest => f.write_str("*"),

@@ -51,7 +51,10 @@ fn seq_set() -> impl Strategy<Value = SequenceSet> {
         (1..u32::MAX).prop_map(SeqNumber::Value),
         Just(SeqNumber::Largest)
     ];
-    prop::collection::vec((n.clone(), n), 1..4).prop_map(|r| SequenceSet::new(r).unwrap())
+    prop_oneof![
+        9 => prop::collection::vec((n.clone(), n), 1..4).prop_map(|r| SequenceSet::new(r).unwrap()),
+        1 => Just(SequenceSet::saved()),
+    ]
 }
 
 fn date() -> impl Strategy<Value = Date> {

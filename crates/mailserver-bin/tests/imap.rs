@@ -1043,3 +1043,83 @@ fn utf8_accept_with_imaplib() {
             .is_dir()
     );
 }
+
+/// RFC 5182 SEARCHRES (part of IMAP4rev2): `SEARCH RETURN (SAVE)` and `$`.
+const SEARCHRES: &str = r#"
+import imaplib, json, smtplib, sys
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for who in ["ann", "bob", "ann", "cy"]:
+    s.sendmail(f"{who}@example.org", ["alice@example.com"], f"From: {who}@example.org\r\nSubject: hi\r\n\r\nx\r\n".encode())
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("alice@example.com", "secret")
+M.select("INBOX")
+def raw(*args):
+    imaplib.Commands.setdefault(args[0], ("AUTH", "SELECTED"))
+    M.untagged_responses.clear()
+    try:
+        typ, dat = M._simple_command(*args)
+    except imaplib.IMAP4.error as e:
+        return ["BAD", str(e), {}]
+    return [typ, dat[-1].decode(), {k: [x.decode() for x in v if isinstance(x, bytes)] for k, v in M.untagged_responses.items()}]
+out = {}
+out["save"] = raw("SEARCH", "RETURN", "(SAVE)", "FROM", "ann")
+out["fetch_saved"] = raw("FETCH", "$", "(UID)")
+out["search_in_saved"] = raw("UID SEARCH", "UID", "$", "NOT", "UID", "1")
+out["save_max"] = raw("UID SEARCH", "RETURN", "(SAVE MAX COUNT)", "ALL")
+out["fetch_all_saved"] = raw("UID FETCH", "$", "(FLAGS)")
+out["save_min_only"] = raw("SEARCH", "RETURN", "(MIN SAVE)", "ALL")
+out["fetch_min"] = raw("FETCH", "$", "(UID)")
+out["failed"] = raw("SEARCH", "RETURN", "(SAVE)", "CHARSET", "X-NONE", "ALL")
+out["fetch_empty"] = raw("FETCH", "$", "(UID)")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn searchres_saves_a_result_for_dollar() {
+    let server = Server::start("imap-searchres", "");
+    let out = python(
+        SEARCHRES,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let untagged = |step: &str, kind: &str| v[step][2][kind].clone();
+    assert_eq!(v["save"][0], "OK", "{out}");
+    assert!(
+        v["save"][2].as_object().unwrap().is_empty(),
+        "SAVE alone answers nothing: {out}"
+    );
+    assert_eq!(
+        untagged("fetch_saved", "FETCH"),
+        serde_json::json!(["1 (UID 1)", "3 (UID 3)"]),
+        "{out}"
+    );
+    assert_eq!(
+        untagged("search_in_saved", "SEARCH"),
+        serde_json::json!(["3"]),
+        "{out}"
+    );
+    // SAVE with COUNT keeps every match, not just the MAX it also answers.
+    assert_eq!(
+        untagged("save_max", "ESEARCH").as_array().unwrap().len(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        untagged("fetch_all_saved", "FETCH")
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "{out}"
+    );
+    assert_eq!(
+        untagged("fetch_min", "FETCH"),
+        serde_json::json!(["1 (UID 1)"]),
+        "{out}"
+    );
+    assert_eq!(v["failed"][0], "NO", "{out}");
+    assert_eq!(v["fetch_empty"][0], "OK", "{out}");
+    assert!(untagged("fetch_empty", "FETCH").is_null(), "{out}");
+}

@@ -93,6 +93,8 @@ pub(super) struct Selected {
     pub views: Vec<View>,
     pub keywords: Vec<(u32, String)>,
     stamp: FolderStamp,
+    /// The UIDs `SEARCH RETURN (SAVE)` saved, in order: what `$` stands for (RFC 5182).
+    pub saved: Vec<u32>,
 }
 
 impl Selected {
@@ -133,6 +135,11 @@ impl Selected {
     /// The highest UID shown (0 when empty).
     pub fn last_uid(&self) -> u32 {
         self.len().checked_sub(1).map_or(0, |i| self.msg(i).uid)
+    }
+
+    /// Whether UID `uid` is in the saved search result.
+    pub fn is_saved(&self, uid: u32) -> bool {
+        self.saved.binary_search(&uid).is_ok()
     }
 
     /// The index of the first message whose UID is at least `uid`.
@@ -844,6 +851,12 @@ impl User {
         let Some(sel) = &self.selected else {
             return Err("No mailbox selected");
         };
+        if set.is_saved() {
+            // `$`: whichever saved messages are still here (RFC 5182 §2.1).
+            return Ok((0..sel.len())
+                .filter(|&i| sel.is_saved(sel.msg(i).uid))
+                .collect());
+        }
         let len = sel.len();
         let mut out = Vec::new();
         for &(a, b) in set.ranges() {
@@ -973,6 +986,7 @@ impl User {
             listing,
             views,
             keywords,
+            saved: Vec::new(),
         };
         if let Some(q) = &params.qresync
             && q.uid_validity == selected.uid_validity
@@ -1497,10 +1511,12 @@ impl User {
         key: &SearchKey,
         return_options: Option<&[imap_proto::Atom]>,
     ) {
-        // RFC 4731: MIN, MAX, COUNT, ALL; an empty list means ALL. SAVE (RFC 5182) is not
-        // offered.
+        // RFC 4731: MIN, MAX, COUNT, ALL; an empty list means ALL. RFC 5182: SAVE keeps the
+        // result for `$`, and alone asks for no answer.
+        let want =
+            |o: &str| return_options.is_some_and(|opts| opts.iter().any(|a| a.as_str() == o));
+        let save = want("SAVE");
         let esearch = return_options.map(|opts| {
-            let want = |o: &str| opts.iter().any(|a| a.as_str() == o);
             (
                 want("MIN"),
                 want("MAX"),
@@ -1508,10 +1524,14 @@ impl User {
                 want("ALL") || opts.is_empty(),
             )
         });
+        if save && let Some(sel) = self.selected.as_mut() {
+            // A SEARCH that fails leaves `$` empty.
+            sel.saved.clear();
+        }
         if let Some(opts) = return_options
             && let Some(bad) = opts
                 .iter()
-                .find(|a| !matches!(a.as_str(), "MIN" | "MAX" | "COUNT" | "ALL"))
+                .find(|a| !matches!(a.as_str(), "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE"))
         {
             let _ = session.complete(
                 Status::Bad,
@@ -1545,6 +1565,20 @@ impl User {
         let modseq = search::uses_modseq(key)
             .then(|| found.iter().map(|&i| sel.msg(i).modseq).max())
             .flatten();
+        let saved: Option<Vec<u32>> = save.then(|| {
+            let uids: Vec<u32> = found.iter().map(|&i| sel.msg(i).uid).collect();
+            match esearch {
+                // RFC 5182 §2.4: SAVE with only MIN and/or MAX keeps just those.
+                Some((min, max, false, false)) if min || max => {
+                    let mut kept: Vec<u32> = Vec::new();
+                    kept.extend(uids.first().filter(|_| min));
+                    kept.extend(uids.last().filter(|_| max));
+                    kept.dedup();
+                    kept
+                }
+                _ => uids,
+            }
+        });
         let numbers: Vec<u32> = found
             .into_iter()
             .map(|i| if uid { sel.msg(i).uid } else { i as u32 + 1 })
@@ -1553,6 +1587,7 @@ impl User {
             None => {
                 let _ = session.send(&Response::Search(numbers, modseq));
             }
+            Some((false, false, false, false)) => {}
             Some((min, max, count, all)) => {
                 let _ = session.send(&Response::ESearch {
                     tag: tag.clone(),
@@ -1566,6 +1601,9 @@ impl User {
                     modseq,
                 });
             }
+        }
+        if let (Some(saved), Some(sel)) = (saved, self.selected.as_mut()) {
+            sel.saved = saved;
         }
         self.sync(session, uid);
         let _ = session.complete(Status::Ok, None, "SEARCH completed");
@@ -2094,7 +2132,13 @@ impl User {
             indices.retain(|&i| sel.msg(i).modseq > since);
             if vanished {
                 let largest = sel.next_uid.saturating_sub(1);
-                if let Some(uids) = self.vanished(sel, since, &|u| set.contains(u, largest)) {
+                if let Some(uids) = self.vanished(sel, since, &|u| {
+                    if set.is_saved() {
+                        sel.is_saved(u)
+                    } else {
+                        set.contains(u, largest)
+                    }
+                }) {
                     let _ = session.send(&Response::Vanished {
                         earlier: true,
                         uids,

@@ -159,8 +159,13 @@ impl<'a> Candidate<'a> {
             SearchKey::Smaller(n) => self.msg.vsize < *n,
             SearchKey::Uid(set) => {
                 let largest = self.sel.last_uid();
-                set.contains(self.msg.uid, largest)
+                if set.is_saved() {
+                    self.sel.is_saved(self.msg.uid)
+                } else {
+                    set.contains(self.msg.uid, largest)
+                }
             }
+            SearchKey::SequenceSet(set) if set.is_saved() => self.sel.is_saved(self.msg.uid),
             SearchKey::SequenceSet(set) => set.contains(self.seq, self.sel.len() as u32),
             // RFC 7162 §3.1.5: the message's MODSEQ stands for each of its flags'.
             SearchKey::ModSeq { modseq, .. } => self.msg.modseq >= *modseq,
