@@ -202,6 +202,21 @@ pub enum FetchAttr {
     },
     /// MODSEQ (RFC 7162)
     ModSeq,
+    /// `BINARY[part]<partial>` or `BINARY.PEEK[...]` (RFC 3516, IMAP4rev2): the part with its
+    /// content transfer encoding undone.
+    Binary {
+        /// PEEK: do not set `\Seen`.
+        peek: bool,
+        /// Part numbers (empty: the whole message).
+        part: Vec<u32>,
+        /// `<offset.length>`
+        partial: Option<(u32, u32)>,
+    },
+    /// `BINARY.SIZE[part]`: the size of what BINARY would return.
+    BinarySize {
+        /// Part numbers.
+        part: Vec<u32>,
+    },
 }
 
 /// What SORT orders by (RFC 5256 §3).
@@ -1112,6 +1127,14 @@ fn search_key(out: &mut Vec<u8>, key: &SearchKey) {
     }
 }
 
+/// `1.2.3`
+pub(crate) fn part_numbers(part: &[u32]) -> String {
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 fn fetch_attr(out: &mut Vec<u8>, attr: &FetchAttr) {
     let word = match attr {
         FetchAttr::Envelope => "ENVELOPE",
@@ -1125,6 +1148,23 @@ fn fetch_attr(out: &mut Vec<u8>, attr: &FetchAttr) {
         FetchAttr::Body => "BODY",
         FetchAttr::BodyStructure => "BODYSTRUCTURE",
         FetchAttr::ModSeq => "MODSEQ",
+        FetchAttr::Binary {
+            peek,
+            part,
+            partial,
+        } => {
+            put(out, if *peek { "BINARY.PEEK[" } else { "BINARY[" });
+            put(out, &part_numbers(part));
+            put(out, "]");
+            if let Some((offset, len)) = partial {
+                put(out, &format!("<{offset}.{len}>"));
+            }
+            return;
+        }
+        FetchAttr::BinarySize { part } => {
+            put(out, &format!("BINARY.SIZE[{}]", part_numbers(part)));
+            return;
+        }
         FetchAttr::BodySection {
             peek,
             section,

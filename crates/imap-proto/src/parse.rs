@@ -604,6 +604,38 @@ impl<'a> Cursor<'a> {
                 }
             }
             b"BODY" => FetchAttr::Body,
+            b"BINARY" | b"BINARY.PEEK" | b"BINARY.SIZE" => {
+                // RFC 3516: `[` part numbers `]`, no HEADER/TEXT.
+                self.expect(b'[', "Expected [")?;
+                let mut part = Vec::new();
+                if !self.eat(b']') {
+                    loop {
+                        part.push(self.nz_number()?);
+                        if self.eat(b']') {
+                            break;
+                        }
+                        self.expect(b'.', "Invalid BINARY section")?;
+                    }
+                }
+                if word == b"BINARY.SIZE" {
+                    FetchAttr::BinarySize { part }
+                } else {
+                    let partial = if self.eat(b'<') {
+                        let offset = self.number()?;
+                        self.expect(b'.', "Invalid partial")?;
+                        let len = self.nz_number()?;
+                        self.expect(b'>', "Invalid partial")?;
+                        Some((offset, len))
+                    } else {
+                        None
+                    };
+                    FetchAttr::Binary {
+                        peek: word == b"BINARY.PEEK",
+                        part,
+                        partial,
+                    }
+                }
+            }
             _ => return Err(Fail("Unknown FETCH attribute")),
         };
         out.push(attr);
@@ -814,6 +846,9 @@ pub fn parse_append_head(
             c.sp()?;
             c.expect(b'(', "Expected (")?;
             c.expect(b'~', "Expected a literal8")?;
+        } else {
+            // RFC 3516 (IMAP4rev2): a literal8, which may hold NULs; stored as it comes.
+            c.eat(b'~');
         }
         c.expect(b'{', "Expected the message literal")?;
         let size = c.number64()?;

@@ -97,6 +97,8 @@ pub enum Code {
     ContactAdmin,
     /// USEATTR (RFC 6154)
     UseAttr,
+    /// UNKNOWN-CTE (RFC 3516): a part's transfer encoding is one the server cannot undo.
+    UnknownCte,
     /// BADCHARSET (charsets supported)
     BadCharset(Vec<Atom>),
 }
@@ -253,6 +255,22 @@ pub enum FetchValue {
         origin: Option<u32>,
         /// The octets (NIL if the section does not exist).
         data: Option<Bytes>,
+    },
+    /// `BINARY[part]<origin>` (RFC 3516): sent as a literal8 (`~{n}`) when it holds a NUL.
+    Binary {
+        /// Part numbers.
+        part: Vec<u32>,
+        /// The partial's offset, when a partial was asked.
+        origin: Option<u32>,
+        /// The decoded octets (NIL if the part does not exist).
+        data: Option<Bytes>,
+    },
+    /// `BINARY.SIZE[part] n` (RFC 3516).
+    BinarySize {
+        /// Part numbers.
+        part: Vec<u32>,
+        /// Octets BINARY returns.
+        size: u64,
     },
     /// RFC822
     Rfc822(Option<Bytes>),
@@ -769,6 +787,7 @@ fn encode_code(out: &mut BytesMut, code: &Code) {
         Code::Limit => simple(out, "LIMIT"),
         Code::ContactAdmin => simple(out, "CONTACTADMIN"),
         Code::UseAttr => simple(out, "USEATTR"),
+        Code::UnknownCte => simple(out, "UNKNOWN-CTE"),
         Code::BadCharset(charsets) => {
             simple(out, "BADCHARSET");
             if !charsets.is_empty() {
@@ -1082,6 +1101,23 @@ fn fetch_value(out: &mut BytesMut, v: &FetchValue) {
             out.put_slice(b"BODYSTRUCTURE ");
             body_structure(out, b, true);
         }
+        FetchValue::Binary { part, origin, data } => {
+            out.put_slice(format!("BINARY[{}]", crate::command::part_numbers(part)).as_bytes());
+            if let Some(o) = origin {
+                out.put_slice(format!("<{o}>").as_bytes());
+            }
+            out.put_u8(b' ');
+            match data {
+                Some(d) if d.contains(&0) => {
+                    out.put_slice(format!("~{{{}}}\r\n", d.len()).as_bytes());
+                    out.put_slice(d);
+                }
+                other => literal_or_nil(out, other.as_deref()),
+            }
+        }
+        FetchValue::BinarySize { part, size } => out.put_slice(
+            format!("BINARY.SIZE[{}] {size}", crate::command::part_numbers(part)).as_bytes(),
+        ),
         FetchValue::BodySection {
             section,
             origin,

@@ -156,6 +156,18 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
                 section,
                 partial
             }),
+        Just(FetchAttr::ModSeq),
+        (
+            any::<bool>(),
+            prop::collection::vec(1..100u32, 0..3),
+            proptest::option::of((any::<u32>(), 1..u32::MAX))
+        )
+            .prop_map(|(peek, part, partial)| FetchAttr::Binary {
+                peek,
+                part,
+                partial
+            }),
+        prop::collection::vec(1..100u32, 0..3).prop_map(|part| FetchAttr::BinarySize { part }),
     ]
 }
 

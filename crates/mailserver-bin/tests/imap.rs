@@ -49,6 +49,7 @@ out["envelope_cached"] = d(M.fetch("2", "(ENVELOPE)")[1])
 out["fields"] = [d(M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM subject)])")[1]) for _ in range(2)]
 out["bodystructure"] = d(M.fetch("2", "(BODYSTRUCTURE)")[1])
 out["sections"] = d(M.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[]<0.4>)")[1])
+out["binary"] = d(M.fetch("2", "(BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<4.4>)")[1])
 out["flags_after_peek"] = d(M.fetch("2", "(FLAGS)")[1])
 out["full"] = d(M.fetch("1", "(UID RFC822.SIZE BODY[])")[1])
 out["flags_after_read"] = d(M.fetch("1", "(FLAGS)")[1])
@@ -162,6 +163,14 @@ fn imaplib_over_starttls_and_imaps() {
             assert!(list.contains(f), "{mode}: {f} not in {list}");
         }
         assert_eq!(out["select"][0], "OK");
+        // RFC 3516: the base64 attachment decoded, sent as a literal8 since it holds a NUL.
+        let binary = text(&out["binary"]);
+        assert!(
+            binary.contains(r#"BINARY[2] ~{4}","\u0000\u0001\u0002\u0003""#),
+            "{binary}"
+        );
+        assert!(binary.contains("BINARY.SIZE[2] 4"), "{binary}");
+        assert!(binary.contains(r#"BINARY[1]<4> {4}","body""#), "{binary}");
         assert_eq!(out["select"][1][0], "3");
         // The second answers come from the header cache the first ones filled.
         assert_eq!(out["envelope"], out["envelope_cached"]);

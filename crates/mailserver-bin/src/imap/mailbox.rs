@@ -2152,7 +2152,7 @@ impl User {
             }
         }
         let needs_body = attrs.iter().any(|a| {
-            matches!(a, FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Rfc822 | FetchAttr::Rfc822Text)
+            matches!(a, FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Rfc822 | FetchAttr::Rfc822Text | FetchAttr::Binary { .. } | FetchAttr::BinarySize { .. })
                 || matches!(a, FetchAttr::BodySection { section, .. }
                     if !section.part.is_empty() || !matches!(section.text, Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_))))
         });
@@ -2179,6 +2179,7 @@ impl User {
             _ => None,
         };
         let mut expunged = false;
+        let mut unknown_cte = false;
         for i in indices {
             let Some(sel) = self.selected.as_mut() else {
                 break;
@@ -2293,6 +2294,47 @@ impl User {
                         FetchValue::Rfc822Text(Some(Bytes::copy_from_slice(&data[header_len..])))
                     }
                     FetchAttr::ModSeq => FetchValue::ModSeq(v.modseq),
+                    FetchAttr::Binary {
+                        peek,
+                        part,
+                        partial,
+                    } => {
+                        set_seen |= !peek;
+                        let Some(p) = parsed.as_ref() else { continue };
+                        let decoded = match mime::binary(data, p, part) {
+                            Ok(d) => d,
+                            Err(mime::UnknownCte) => {
+                                unknown_cte = true;
+                                continue;
+                            }
+                        };
+                        let (origin, decoded) = match (partial, decoded) {
+                            (Some((offset, len)), Some(d)) => {
+                                let start = (*offset as usize).min(d.len());
+                                let end = start.saturating_add(*len as usize).min(d.len());
+                                (Some(*offset), Some(d[start..end].to_vec()))
+                            }
+                            (_, d) => (None, d),
+                        };
+                        FetchValue::Binary {
+                            part: part.clone(),
+                            origin,
+                            data: decoded.map(Bytes::from),
+                        }
+                    }
+                    FetchAttr::BinarySize { part } => {
+                        let Some(p) = parsed.as_ref() else { continue };
+                        match mime::binary(data, p, part) {
+                            Ok(d) => FetchValue::BinarySize {
+                                part: part.clone(),
+                                size: d.map_or(0, |d| d.len() as u64),
+                            },
+                            Err(mime::UnknownCte) => {
+                                unknown_cte = true;
+                                continue;
+                            }
+                        }
+                    }
                 });
             }
             if set_seen && !sel.read_only && !sel.msg(i).has_flag('S') {
@@ -2325,7 +2367,13 @@ impl User {
             block(|| headers::lock_folder(c).flush(&sel.maildir));
         }
         self.sync(session, uid);
-        if expunged {
+        if unknown_cte {
+            let _ = session.complete(
+                Status::No,
+                Some(Code::UnknownCte),
+                "A part has a transfer encoding this server cannot undo; fetch it with BODY",
+            );
+        } else if expunged {
             let _ = session.complete(
                 Status::No,
                 Some(Code::ExpungeIssued),

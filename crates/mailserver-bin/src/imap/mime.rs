@@ -682,6 +682,92 @@ pub fn section(data: &[u8], top: &Part, section: &Section) -> Option<Vec<u8>> {
     }
 }
 
+/// A part's content transfer encoding is none this server undoes (RFC 3516 UNKNOWN-CTE).
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownCte;
+
+/// What FETCH BINARY returns for `part` (RFC 3516): a leaf's body with its content transfer
+/// encoding undone, any other part as it is, the whole message for no part numbers; `None` if
+/// the part does not exist.
+pub fn binary(data: &[u8], top: &Part, part: &[u32]) -> Result<Option<Vec<u8>>, UnknownCte> {
+    if part.is_empty() {
+        return Ok(Some(data.to_vec()));
+    }
+    let Some(p) = resolve(top, part) else {
+        return Ok(None);
+    };
+    let body = &data[p.body.clone()];
+    if !matches!(p.kind, Kind::Leaf) {
+        return Ok(Some(body.to_vec()));
+    }
+    let cte = first_field(&data[p.header.clone()], "Content-Transfer-Encoding")
+        .map(|v| String::from_utf8_lossy(&v).trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match cte.as_str() {
+        "" | "7bit" | "8bit" | "binary" => Ok(Some(body.to_vec())),
+        "base64" => Ok(Some(decode_base64(body))),
+        "quoted-printable" => Ok(Some(decode_quoted_printable(body))),
+        _ => Err(UnknownCte),
+    }
+}
+
+/// Base64 (RFC 2045 §6.8): white space and other stray characters are skipped, as decoders
+/// must; decoding stops at padding.
+fn decode_base64(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 3 / 4);
+    let (mut bits, mut n) = (0u32, 0);
+    for &c in data {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
+/// Quoted-printable (RFC 2045 §6.7): `=XX` octets, soft line breaks (`=` at a line end)
+/// removed, anything malformed kept as it is.
+fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'=' {
+            let rest = &data[i + 1..];
+            if rest.starts_with(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if rest.starts_with(b"\n") {
+                i += 2;
+                continue;
+            }
+            if let (Some(&h), Some(&l)) = (rest.first(), rest.get(1))
+                && let (Some(h), Some(l)) = (hex(h), hex(l))
+            {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}
+
 /// The header lines (with their continuations) whose names are (or, with `not`, are not) in
 /// `names`, then the blank line.
 pub fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
@@ -760,6 +846,20 @@ mod tests {
                 via_fields.map(|(_, v)| v)
             );
         }
+    }
+
+    #[test]
+    fn binary_undoes_transfer_encodings() {
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\nAw==\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=\r\n=C3=9Fe=3D\r\n--b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n--b--\r\n";
+        let top = parse(msg);
+        assert_eq!(binary(msg, &top, &[1]), Ok(Some(vec![0, 1, 2, 3])));
+        assert_eq!(
+            binary(msg, &top, &[2]),
+            Ok(Some("Grüße=".as_bytes().to_vec()))
+        );
+        assert_eq!(binary(msg, &top, &[3]), Err(UnknownCte));
+        assert_eq!(binary(msg, &top, &[4]), Ok(None));
+        assert_eq!(binary(msg, &top, &[]), Ok(Some(msg.to_vec())));
     }
 
     const MULTI: &[u8] = b"From: \"Doe, John\" <john@example.com>\r\nTo: a@b.c, Group: x@y.z, (c) w@v.u;\r\nSubject: =?utf-8?q?hi?=\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\nworld\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--XX--\r\nepilogue\r\n";
