@@ -346,9 +346,10 @@ impl ServerSession {
         r.encode_with(&mut self.output, options);
     }
 
-    /// UTF-8 mailbox names both ways once the client enabled UTF8=ACCEPT (RFC 6855 §3).
+    /// UTF-8 mailbox names both ways once the client enabled UTF8=ACCEPT (RFC 6855 §3) or
+    /// IMAP4rev2 (RFC 9051 §5.1).
     fn utf8_names(&self) -> bool {
-        self.is_enabled("UTF8=ACCEPT")
+        self.is_enabled("UTF8=ACCEPT") || self.is_enabled("IMAP4rev2")
     }
 
     fn parse_options(&self) -> ParseOptions {

@@ -128,6 +128,7 @@ fn imaplib_over_starttls_and_imaps() {
             "CONDSTORE",
             "QRESYNC",
             "UTF8=ACCEPT",
+            "IMAP4REV2",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "SORT",
@@ -1131,4 +1132,78 @@ fn searchres_saves_a_result_for_dollar() {
     assert_eq!(v["failed"][0], "NO", "{out}");
     assert_eq!(v["fetch_empty"][0], "OK", "{out}");
     assert!(untagged("fetch_empty", "FETCH").is_null(), "{out}");
+}
+
+/// RFC 9051: after ENABLE IMAP4rev2, no RECENT or \Recent, SEARCH answers with ESEARCH, and
+/// mailbox names are UTF-8.
+const REV2: &str = r#"
+import imaplib, json, smtplib, sys
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(2):
+    s.sendmail("x@example.org", ["alice@example.com"], b"Subject: hi\r\n\r\nx\r\n")
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("alice@example.com", "secret")
+M.create("Entw&APw-rfe")
+out = {"caps": sorted(M.capabilities)}
+def raw(*args):
+    imaplib.Commands.setdefault(args[0], ("AUTH", "SELECTED"))
+    M.untagged_responses.clear()
+    typ, dat = M._simple_command(*args)
+    if args[0] == "SELECT" and typ == "OK":
+        M.state = "SELECTED"
+    return [typ, dat[-1].decode(), {k: [x.decode() for x in v if isinstance(x, bytes)] for k, v in M.untagged_responses.items()}]
+out["enable"] = raw("ENABLE", "IMAP4rev2")
+out["select"] = raw("SELECT", "INBOX")
+out["search"] = raw("SEARCH", "ALL")
+out["uid_search_none"] = raw("UID SEARCH", "SUBJECT", "nothing")
+out["fetch"] = raw("FETCH", "1:*", "(FLAGS)")
+out["list"] = raw("LIST", '""', '"Entw*"')
+print(json.dumps(out, ensure_ascii=False))
+"#;
+
+#[test]
+fn imap4rev2_once_enabled() {
+    let server = Server::start("imap-rev2", "");
+    let out = python(
+        REV2,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // imaplib upper-cases capability names.
+    assert!(out.contains("\"IMAP4REV2\""), "{out}");
+    assert_eq!(
+        v["enable"][2]["ENABLED"],
+        serde_json::json!(["IMAP4REV2"]),
+        "{out}"
+    );
+    assert!(v["select"][2].get("RECENT").is_none(), "{out}");
+    assert!(v["select"][2].get("UNSEEN").is_none(), "{out}");
+    assert_eq!(v["select"][2]["EXISTS"], serde_json::json!(["2"]), "{out}");
+    assert!(v["search"][2].get("SEARCH").is_none(), "{out}");
+    assert!(
+        v["search"][2]["ESEARCH"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(") ALL 1:2"),
+        "{out}"
+    );
+    assert!(
+        v["uid_search_none"][2]["ESEARCH"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(") UID"),
+        "{out}"
+    );
+    assert_eq!(
+        v["fetch"][2]["FETCH"],
+        serde_json::json!(["1 (FLAGS ())", "2 (FLAGS ())"]),
+        "{out}"
+    );
+    assert_eq!(
+        v["list"][2]["LIST"],
+        serde_json::json!([r#"(\HasNoChildren) "." "Entwürfe""#]),
+        "{out}"
+    );
 }

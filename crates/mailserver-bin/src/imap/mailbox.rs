@@ -643,13 +643,17 @@ impl User {
         }
         let first_new = listing.messages.partition_point(|m| m.uid <= max_known);
         if first_new < listing.messages.len() {
+            // IMAP4rev2 has no \Recent (RFC 9051 §E).
+            let rev2 = session.is_enabled("IMAP4rev2");
             for (k, m) in listing.messages.iter().enumerate().skip(first_new) {
                 sel.views
-                    .push(View::shared(k, m.subdir == maildir::Subdir::New));
+                    .push(View::shared(k, !rev2 && m.subdir == maildir::Subdir::New));
             }
             let _ = session.send(&Response::Exists(sel.len() as u32));
-            let recent = sel.views.iter().filter(|v| v.recent).count() as u32;
-            let _ = session.send(&Response::Recent(recent));
+            if !rev2 {
+                let recent = sel.views.iter().filter(|v| v.recent).count() as u32;
+                let _ = session.send(&Response::Recent(recent));
+            }
         }
     }
 
@@ -917,6 +921,7 @@ impl User {
         };
         let stamp = FolderStamp::of(&md);
         let listings = &self.listings;
+        let rev2 = session.is_enabled("IMAP4rev2");
         let opened = block(|| -> Result<_, maildir::Error> {
             let listing = listings.scan(&md)?;
             let mut views: Vec<View> = (0..listing.messages.len())
@@ -929,7 +934,7 @@ impl User {
                         let moved = md.set_flags(m, &m.flags.clone())?;
                         views[k] = View {
                             entry: Entry::Own(Box::new(moved)),
-                            recent: true,
+                            recent: !rev2,
                             gone: false,
                         };
                     }
@@ -956,10 +961,13 @@ impl User {
             "Flags permitted",
         ));
         let _ = session.send(&Response::Exists(views.len() as u32));
-        let _ = session.send(&Response::Recent(
-            views.iter().filter(|v| v.recent).count() as u32
-        ));
-        if let Some(first) = listing.messages.iter().position(|m| !m.has_flag('S')) {
+        // RFC 9051 dropped RECENT and the UNSEEN code.
+        if !rev2 {
+            let _ = session.send(&Response::Recent(
+                views.iter().filter(|v| v.recent).count() as u32
+            ));
+        }
+        if !rev2 && let Some(first) = listing.messages.iter().position(|m| !m.has_flag('S')) {
             let _ = session.send(&Response::ok(
                 Some(Code::Unseen(first as u32 + 1)),
                 "First unseen",
@@ -1516,6 +1524,11 @@ impl User {
         let want =
             |o: &str| return_options.is_some_and(|opts| opts.iter().any(|a| a.as_str() == o));
         let save = want("SAVE");
+        // RFC 9051 §7.3.4: an IMAP4rev2 client gets ESEARCH, ALL by default.
+        let return_options = match return_options {
+            None if session.is_enabled("IMAP4rev2") => Some(&[][..]),
+            other => other,
+        };
         let esearch = return_options.map(|opts| {
             (
                 want("MIN"),

@@ -68,6 +68,7 @@ impl ImapService {
     /// The capabilities this server implements beyond what the session answers itself.
     fn capabilities(&self) -> Vec<Atom> {
         let mut caps: Vec<Atom> = [
+            "IMAP4rev2",
             "IDLE",
             "NAMESPACE",
             "UNSELECT",
@@ -116,7 +117,7 @@ impl ImapService {
         c.limits.max_line = self.config.imap.max_line;
         c.limits.max_literal = self.config.imap.max_literal;
         c.capabilities = self.capabilities();
-        c.enable = ["CONDSTORE", "QRESYNC", "UTF8=ACCEPT"]
+        c.enable = ["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4rev2"]
             .into_iter()
             .filter_map(|c| Atom::new(c).ok())
             .collect();
