@@ -36,7 +36,7 @@ mod read;
 pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
 pub use modseq::ModSeqs;
-pub use quota::Usage;
+pub use quota::{QuotaLimits, Usage};
 pub use read::{Listing, Message, Subdir, pop3_uidl};
 
 /// What went wrong, and on which path.

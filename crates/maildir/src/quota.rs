@@ -1,7 +1,9 @@
 //! Maildir++ quota usage in `maildirsize`, as Dovecot and Courier keep it: line 1 is the
-//! limits (`<bytes>S`), then `<bytes> <count>` lines, one per change, appended atomically. The
-//! file is rebuilt from the message file names when it is missing, unreadable or grows past
-//! 5120 octets (Dovecot's threshold), so a check never walks the mailbox for every message.
+//! limits (`<bytes>S`, with `,<count>C` when messages are limited too), then `<bytes> <count>`
+//! lines, one per change, appended atomically. The file covers the whole mailbox, every folder
+//! included. It is rebuilt from the message file names when it is missing, unreadable or grows
+//! past 5120 octets (Dovecot's threshold), so a check never walks the mailbox for every
+//! message.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -20,10 +22,42 @@ pub struct Usage {
 
 const REBUILD_ABOVE: u64 = 5120;
 
+/// A mailbox's limits; 0 means none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QuotaLimits {
+    /// Octets.
+    pub bytes: u64,
+    /// Messages.
+    pub messages: u64,
+}
+
+impl QuotaLimits {
+    /// Whether anything is limited.
+    pub fn any(&self) -> bool {
+        self.bytes > 0 || self.messages > 0
+    }
+
+    /// Whether `usage` plus `adding` (octets, messages) would pass a limit.
+    pub fn exceeded(&self, usage: Usage, adding: (u64, u64)) -> bool {
+        let after = |used: i64, more: u64| (used.max(0) as u64).saturating_add(more);
+        (self.bytes > 0 && after(usage.bytes, adding.0) > self.bytes)
+            || (self.messages > 0 && after(usage.messages, adding.1) > self.messages)
+    }
+
+    /// The limits line of `maildirsize`.
+    fn line(&self) -> String {
+        if self.messages > 0 {
+            format!("{}S,{}C", self.bytes, self.messages)
+        } else {
+            format!("{}S", self.bytes)
+        }
+    }
+}
+
 impl Maildir {
-    /// Current usage, from `maildirsize` (rebuilt when needed). `limit_bytes` (0: none) is
-    /// written as the limits line when the file is rebuilt.
-    pub fn quota_usage(&self, limit_bytes: u64) -> Result<Usage, Error> {
+    /// Current usage, from `maildirsize` (rebuilt when needed, or when its limits line is not
+    /// `limits` any more).
+    pub fn quota_usage(&self, limits: QuotaLimits) -> Result<Usage, Error> {
         let path = self.path().join("maildirsize");
         let text = match fs::read_to_string(&path) {
             Ok(t) => Some(t),
@@ -32,19 +66,20 @@ impl Maildir {
         };
         if let Some(text) = text
             && (text.len() as u64) <= REBUILD_ABOVE
+            && text.lines().next() == Some(limits.line().as_str())
             && let Some(usage) = parse(&text)
         {
             return Ok(usage);
         }
-        self.rebuild_maildirsize(limit_bytes)
+        self.rebuild_maildirsize(limits)
     }
 
     /// Records a change (a delivery: `+size, +1`; an expunge: `-size, -1`).
-    pub fn quota_add(&self, bytes: i64, messages: i64, limit_bytes: u64) -> Result<(), Error> {
+    pub fn quota_add(&self, bytes: i64, messages: i64, limits: QuotaLimits) -> Result<(), Error> {
         let path = self.path().join("maildirsize");
         if !path.exists() {
             // The rebuild counts the change already, since the files are there.
-            self.rebuild_maildirsize(limit_bytes)?;
+            self.rebuild_maildirsize(limits)?;
             return Ok(());
         }
         // One write with O_APPEND keeps concurrent appends whole (Maildir++ relies on it).
@@ -58,10 +93,15 @@ impl Maildir {
 
     /// Recounts from `new/` and `cur/` (sizes from `S=` where the name has it) and replaces
     /// `maildirsize` atomically.
-    pub fn rebuild_maildirsize(&self, limit_bytes: u64) -> Result<Usage, Error> {
+    pub fn rebuild_maildirsize(&self, limits: QuotaLimits) -> Result<Usage, Error> {
         let mut usage = Usage::default();
-        for sub in ["new", "cur"] {
-            let dir = self.path().join(sub);
+        let mut dirs = vec![self.path().join("new"), self.path().join("cur")];
+        for folder in self.list_folders()? {
+            let folder = self.path().join(format!(".{folder}"));
+            dirs.push(folder.join("new"));
+            dirs.push(folder.join("cur"));
+        }
+        for dir in dirs {
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -91,7 +131,7 @@ impl Maildir {
         let tmp = self
             .path()
             .join(format!("tmp/maildirsize.{}", std::process::id()));
-        let content = format!("{limit_bytes}S\n{} {}\n", usage.bytes, usage.messages);
+        let content = format!("{}\n{} {}\n", limits.line(), usage.bytes, usage.messages);
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -130,11 +170,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("maildir-quota-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let md = Maildir::new(&dir);
+        let limits = QuotaLimits {
+            bytes: 1000,
+            messages: 0,
+        };
         let mut d = Delivery::begin(&md, "h").unwrap();
         d.write(&[b'x'; 100]).unwrap();
         d.commit(&[]).unwrap();
         assert_eq!(
-            md.quota_usage(1000).unwrap(),
+            md.quota_usage(limits).unwrap(),
             Usage {
                 bytes: 100,
                 messages: 1
@@ -145,26 +189,69 @@ mod tests {
                 .unwrap()
                 .starts_with("1000S\n")
         );
-        md.quota_add(50, 1, 1000).unwrap();
+        md.quota_add(50, 1, limits).unwrap();
         assert_eq!(
-            md.quota_usage(1000).unwrap(),
+            md.quota_usage(limits).unwrap(),
             Usage {
                 bytes: 150,
                 messages: 2
             }
         );
-        md.quota_add(-50, -1, 1000).unwrap();
+        md.quota_add(-50, -1, limits).unwrap();
         assert_eq!(
-            md.quota_usage(1000).unwrap(),
+            md.quota_usage(limits).unwrap(),
             Usage {
                 bytes: 100,
                 messages: 1
             }
         );
+        // Folders count; new limits are written when they change.
+        let sent = md.create_folder("Sent").unwrap();
+        let mut d = Delivery::begin(&sent, "h").unwrap();
+        d.write(&[b'y'; 10]).unwrap();
+        d.commit(&[]).unwrap();
+        let both = QuotaLimits {
+            bytes: 1000,
+            messages: 5,
+        };
+        assert_eq!(
+            md.quota_usage(both).unwrap(),
+            Usage {
+                bytes: 110,
+                messages: 2
+            }
+        );
+        assert!(
+            fs::read_to_string(dir.join("maildirsize"))
+                .unwrap()
+                .starts_with("1000S,5C\n")
+        );
+        assert!(both.exceeded(
+            Usage {
+                bytes: 110,
+                messages: 5
+            },
+            (0, 1)
+        ));
+        assert!(!both.exceeded(
+            Usage {
+                bytes: 110,
+                messages: 4
+            },
+            (890, 1)
+        ));
+        assert!(both.exceeded(
+            Usage {
+                bytes: 110,
+                messages: 4
+            },
+            (891, 1)
+        ));
+        fs::remove_dir_all(dir.join(".Sent")).unwrap();
         // A corrupt file is rebuilt from the messages.
         fs::write(dir.join("maildirsize"), "garbage\nnot numbers\n").unwrap();
         assert_eq!(
-            md.quota_usage(1000).unwrap(),
+            md.quota_usage(limits).unwrap(),
             Usage {
                 bytes: 100,
                 messages: 1

@@ -161,6 +161,9 @@ pub struct Limits {
     pub max_data_line: usize,
     pub max_connections: usize,
     pub max_errors: u32,
+    /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
+    /// `quota_rule = *:messages=N`; the octet quota is each mailbox's own.
+    pub max_messages_per_mailbox: u64,
     pub command_timeout: u64,
     pub data_timeout: u64,
 }
@@ -181,6 +184,16 @@ pub struct Smtp {
     pub bare_line_ending: Policy,
     pub nul: Policy,
     pub long_lines: Policy,
+}
+
+impl Config {
+    /// The limits of a mailbox whose octet quota is `bytes` (0: none).
+    pub fn quota_limits(&self, bytes: u64) -> maildir::QuotaLimits {
+        maildir::QuotaLimits {
+            bytes,
+            messages: self.limits.max_messages_per_mailbox,
+        }
+    }
 }
 
 impl Default for Config {
@@ -222,6 +235,7 @@ impl Default for Limits {
             max_data_line: 1000,
             max_connections: 200,
             max_errors: 20,
+            max_messages_per_mailbox: 0,
             command_timeout: 300,
             data_timeout: 600,
         }

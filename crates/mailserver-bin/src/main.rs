@@ -328,7 +328,9 @@ async fn admin_command(
                         let quota = quotas.get(&u).copied().unwrap_or(0);
                         let md = maildir::Maildir::new(&m);
                         let used = if md.path().join("cur").is_dir() {
-                            md.quota_usage(quota).map(|u| u.bytes).unwrap_or(0)
+                            md.quota_usage(config.quota_limits(quota))
+                                .map(|u| u.bytes)
+                                .unwrap_or(0)
                         } else {
                             0
                         };

@@ -104,7 +104,7 @@ struct Maildrop {
     policy: DeletePolicy,
     retrieved: HashSet<usize>,
     uid_validity: u32,
-    quota: u64,
+    quota: maildir::QuotaLimits,
     _lock: MaildropLock,
 }
 
@@ -391,7 +391,7 @@ async fn login(
         policy,
         retrieved: HashSet::new(),
         uid_validity: listing.uid_validity,
-        quota: mailbox.quota,
+        quota: service.config.quota_limits(mailbox.quota),
         _lock: lock,
     })
 }

@@ -367,7 +367,7 @@ impl Connection {
         match accounts.resolve(&address).await.map_err(temp_fail)? {
             Resolution::Local(mailboxes) => {
                 for m in &mailboxes {
-                    if m.quota > 0 && self.over_quota(m).await {
+                    if self.over_quota(m).await {
                         info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
                         return Err(match self.service.config.smtp.quota_exceeded {
                             QuotaExceeded::Temporary => reply(
@@ -417,24 +417,27 @@ impl Connection {
     /// Whether the mailbox is full, or would be with the size MAIL FROM declared. Usage comes
     /// from its `maildirsize`, so this does not walk the mailbox.
     async fn over_quota(&self, mailbox: &LocalMailbox) -> bool {
+        let limits = self.service.config.quota_limits(mailbox.quota);
+        if !limits.any() {
+            return false;
+        }
         let maildir = maildir::Maildir::new(mailbox.maildir.clone());
-        let quota = mailbox.quota;
         let usage = tokio::task::spawn_blocking(move || {
             if maildir.path().join("cur").is_dir() {
-                maildir.quota_usage(quota)
+                maildir.quota_usage(limits)
             } else {
                 Ok(maildir::Usage::default())
             }
         })
         .await;
         match usage {
+            // Full already, or would be with the size MAIL FROM declared.
             Ok(Ok(u)) => {
-                let used = u.bytes.max(0) as u64;
-                used >= quota
+                limits.exceeded(u, (1, 1))
                     || self
                         .tx
                         .declared_size
-                        .is_some_and(|s| used.saturating_add(s) > quota)
+                        .is_some_and(|s| limits.exceeded(u, (s, 1)))
             }
             Ok(Err(e)) => {
                 // Unknown usage must not lose mail: accept, and say why in the log.
@@ -449,9 +452,9 @@ impl Connection {
     async fn record_delivery(&self, mailboxes: &[LocalMailbox], stored: u64) {
         for m in mailboxes {
             let maildir = maildir::Maildir::new(m.maildir.clone());
-            let quota = m.quota;
+            let limits = self.service.config.quota_limits(m.quota);
             let result =
-                tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, quota))
+                tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, limits))
                     .await;
             if let Ok(Err(e)) = result {
                 warn!(user = %m.username, error = %e, "could not update maildirsize");

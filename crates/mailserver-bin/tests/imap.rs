@@ -131,6 +131,7 @@ fn imaplib_over_starttls_and_imaps() {
             "IMAP4REV2",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
             "SORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",

@@ -151,3 +151,51 @@ print(json.dumps(out))
     // Without a limit there is no quota root.
     assert_eq!(v["bob@example.com"][1][0], "INBOX", "{out}");
 }
+
+/// A message-count limit for every mailbox (Dovecot's `quota_rule = *:messages=N`): SMTP
+/// refuses the message past it, IMAP reports the MESSAGE resource (QUOTA=RES-MESSAGE) and
+/// refuses APPEND and COPY, and messages in folders count too.
+#[test]
+fn message_count_limit_over_smtp_and_imap() {
+    let server = Server::start("quota-messages", "[limits]\nmax_messages_per_mailbox = 3\n");
+    for _ in 0..2 {
+        let (rcpt, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.org>");
+        assert!(
+            rcpt.starts_with("250") && done.unwrap().starts_with("250"),
+            "{rcpt}"
+        );
+    }
+    let script = r#"
+import imaplib, json, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+out = {"caps": sorted(M.capabilities)}
+out["append_sent"] = M.append("Sent", None, None, b"Subject: s\r\n\r\nx\r\n")[0]
+typ, data = M.getquotaroot("INBOX")
+out["quota"] = [x.decode() if isinstance(x, bytes) else None for x in data[1]]
+M.select("INBOX")
+typ, data = M.copy("1", "Archive")
+out["copy"] = typ + " " + data[0].decode()
+typ, data = M.append("INBOX", None, None, b"Subject: t\r\n\r\nx\r\n")
+out["append"] = typ + " " + data[0].decode()
+print(json.dumps(out))
+"#;
+    let out = python(script, &[&server.imap_port.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(out.contains("QUOTA=RES-MESSAGE"), "{out}");
+    assert_eq!(v["append_sent"], "OK", "{out}");
+    assert_eq!(v["quota"][0], "\"\" (MESSAGE 3 3)", "{out}");
+    assert!(
+        v["copy"].as_str().unwrap().starts_with("NO [OVERQUOTA]"),
+        "{out}"
+    );
+    assert!(
+        v["append"].as_str().unwrap().starts_with("NO [OVERQUOTA]"),
+        "{out}"
+    );
+    let (rcpt, _) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.org>");
+    assert!(rcpt.starts_with("452 4.2.2"), "{rcpt}");
+    let maildirsize =
+        std::fs::read_to_string(server.maildir("alice@example.com").join("maildirsize")).unwrap();
+    assert!(maildirsize.starts_with("0S,3C\n"), "{maildirsize}");
+}

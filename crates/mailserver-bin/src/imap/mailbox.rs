@@ -285,7 +285,7 @@ struct Append {
 pub struct User {
     pub username: String,
     root: Maildir,
-    quota: u64,
+    quota: maildir::QuotaLimits,
     accounts: Accounts,
     hostname: String,
     pub(super) selected: Option<Selected>,
@@ -348,7 +348,7 @@ pub async fn login(
     Ok(User {
         username: mailbox.username,
         root,
-        quota: mailbox.quota,
+        quota: service.config.quota_limits(mailbox.quota),
         accounts: accounts.clone(),
         hostname: service.config.hostname.clone(),
         selected: None,
@@ -798,7 +798,7 @@ impl User {
                 }
                 // One quota root, "", covers every folder of the mailbox (Maildir++ counts
                 // them together).
-                let roots = if self.quota > 0 {
+                let roots = if self.quota.any() {
                     vec![String::new()]
                 } else {
                     Vec::new()
@@ -807,13 +807,13 @@ impl User {
                     mailbox: m.as_str().to_owned(),
                     roots,
                 });
-                if self.quota > 0 {
+                if self.quota.any() {
                     self.send_quota(session);
                 }
                 let _ = session.complete(Status::Ok, None, "GETQUOTAROOT completed");
             }
             Command::GetQuota(root) => {
-                if root.is_empty() && self.quota > 0 {
+                if root.is_empty() && self.quota.any() {
                     self.send_quota(session);
                     let _ = session.complete(Status::Ok, None, "GETQUOTA completed");
                 } else {
@@ -1480,29 +1480,42 @@ impl User {
         });
     }
 
-    /// `* QUOTA "" (STORAGE used limit)`, in units of 1024 octets as RFC 9208 counts them.
+    /// `* QUOTA "" (STORAGE used limit MESSAGE used limit)`, each resource that is limited;
+    /// STORAGE in units of 1024 octets as RFC 9208 counts it.
     fn send_quota(&self, session: &mut ServerSession) {
-        let used = match block(|| self.root.quota_usage(self.quota)) {
-            Ok(usage) => usage.bytes.max(0) as u64,
+        let usage = match block(|| self.root.quota_usage(self.quota)) {
+            Ok(usage) => usage,
             Err(e) => {
                 warn!(user = %self.username, error = %e, "reading quota usage failed");
                 return;
             }
         };
+        let mut resources = Vec::new();
+        if self.quota.bytes > 0 {
+            let used = usage.bytes.max(0) as u64;
+            resources.extend(
+                imap_proto::Atom::new("STORAGE")
+                    .map(|a| (a, used.div_ceil(1024), self.quota.bytes / 1024)),
+            );
+        }
+        if self.quota.messages > 0 {
+            let used = usage.messages.max(0) as u64;
+            resources
+                .extend(imap_proto::Atom::new("MESSAGE").map(|a| (a, used, self.quota.messages)));
+        }
         let _ = session.send(&Response::Quota {
             root: String::new(),
-            resources: imap_proto::Atom::new("STORAGE")
-                .map(|a| vec![(a, used.div_ceil(1024), self.quota / 1024)])
-                .unwrap_or_default(),
+            resources,
         });
     }
 
-    fn over_quota(&self, adding: u64) -> bool {
-        if self.quota == 0 {
+    /// Whether adding `messages` messages of `bytes` octets in all would pass a limit.
+    fn over_quota(&self, bytes: u64, messages: u64) -> bool {
+        if !self.quota.any() {
             return false;
         }
         match block(|| self.root.quota_usage(self.quota)) {
-            Ok(usage) => usage.bytes.max(0) as u64 + adding > self.quota,
+            Ok(usage) => self.quota.exceeded(usage, (bytes, messages)),
             Err(e) => {
                 warn!(user = %self.username, error = %e, "quota check failed; allowing");
                 false
@@ -1908,7 +1921,7 @@ impl User {
             return;
         }
         let bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
-        if !is_move && self.over_quota(bytes) {
+        if !is_move && self.over_quota(bytes, indices.len() as u64) {
             let _ = session.complete(Status::No, Some(Code::OverQuota), "Quota exceeded");
             return;
         }
@@ -2005,7 +2018,7 @@ impl User {
             let _ = session.reject_append(Some(Code::TryCreate), "Mailbox does not exist");
             return;
         }
-        if self.over_quota(head.size) {
+        if self.over_quota(head.size, 1) {
             let _ = session.reject_append(Some(Code::OverQuota), "Quota exceeded");
             return;
         }

@@ -86,6 +86,7 @@ impl ImapService {
             "UTF8=ACCEPT",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
             "SORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",

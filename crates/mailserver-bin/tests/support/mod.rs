@@ -191,14 +191,30 @@ impl Server {
         self.dir.join("data/mail").join(domain).join(local)
     }
 
-    /// The messages in a user's `new/`, sorted by file name.
+    /// The messages in a user's `new/`, in delivery order: by the seconds and microseconds in
+    /// their names (`<secs>.M<usec>P...`), compared as numbers, as the server numbers them.
     pub fn messages(&self, user: &str) -> Vec<Vec<u8>> {
         let dir = self.maildir(user).join("new");
         let mut names: Vec<PathBuf> = match std::fs::read_dir(&dir) {
             Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
             Err(_) => return Vec::new(),
         };
-        names.sort();
+        let when = |p: &PathBuf| -> (u64, u64, String) {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let (secs, rest) = name.split_once('.').unwrap_or((&name, ""));
+            let usec: String = rest
+                .strip_prefix('M')
+                .unwrap_or("")
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (
+                secs.parse().unwrap_or(0),
+                usec.parse().unwrap_or(0),
+                name.clone(),
+            )
+        };
+        names.sort_by_key(when);
         names.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 
