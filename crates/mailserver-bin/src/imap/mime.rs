@@ -682,6 +682,50 @@ pub fn section(data: &[u8], top: &Part, section: &Section) -> Option<Vec<u8>> {
     }
 }
 
+/// The text a person reads in each `text/*` part of a message (attached messages included):
+/// transfer encoding undone and, for the Latin-1 family, converted to UTF-8, so SEARCH BODY
+/// finds words that base64 or quoted-printable hid.
+pub fn text_parts(data: &[u8], top: &Part) -> Vec<Vec<u8>> {
+    fn walk<'a>(part: &'a Part, out: &mut Vec<&'a Part>) {
+        match &part.kind {
+            Kind::Leaf => out.push(part),
+            Kind::Multi(children) => children.iter().for_each(|c| walk(c, out)),
+            Kind::Message(inner) => walk(inner, out),
+        }
+    }
+    let mut leaves = Vec::new();
+    walk(top, &mut leaves);
+    leaves
+        .into_iter()
+        .filter(|p| p.media.0 == "text")
+        .map(|p| {
+            let body = &data[p.body.clone()];
+            let cte = first_field(&data[p.header.clone()], "Content-Transfer-Encoding")
+                .map(|v| String::from_utf8_lossy(&v).trim().to_ascii_lowercase())
+                .unwrap_or_default();
+            let decoded = match cte.as_str() {
+                "base64" => decode_base64(body),
+                "quoted-printable" => decode_quoted_printable(body),
+                _ => body.to_vec(),
+            };
+            let charset = p
+                .params
+                .iter()
+                .find(|(k, _)| k == "charset")
+                .map(|(_, v)| v.to_ascii_lowercase())
+                .unwrap_or_default();
+            match charset.as_str() {
+                "iso-8859-1" | "iso-8859-15" | "latin1" | "windows-1252" | "cp1252" => decoded
+                    .iter()
+                    .map(|&b| b as char)
+                    .collect::<String>()
+                    .into_bytes(),
+                _ => decoded,
+            }
+        })
+        .collect()
+}
+
 /// A part's content transfer encoding is none this server undoes (RFC 3516 UNKNOWN-CTE).
 #[derive(Debug, PartialEq, Eq)]
 pub struct UnknownCte;
@@ -846,6 +890,15 @@ mod tests {
                 via_fields.map(|(_, v)| v)
             );
         }
+    }
+
+    #[test]
+    fn text_parts_are_decoded_for_search() {
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nR3LDvMOfZSBhdXMgS8O2bG4=\r\n--b\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>K=F6ln</p>\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b--\r\n";
+        let texts = text_parts(msg, &parse(msg));
+        assert_eq!(texts.len(), 2);
+        assert_eq!(texts[0], "Grüße aus Köln".as_bytes());
+        assert_eq!(texts[1], "<p>Köln</p>".as_bytes());
     }
 
     #[test]

@@ -183,12 +183,27 @@ impl<'a> Candidate<'a> {
             SearchKey::Bcc(s) => self.header_contains("Bcc", s),
             SearchKey::Subject(s) => self.header_contains("Subject", s),
             SearchKey::Header(name, s) => self.header_contains(name, s),
-            SearchKey::Body(s) => {
+            SearchKey::Body(s) => self.body_contains(s),
+            SearchKey::Text(s) => {
                 let end = self.header_end();
-                contains_ci(&self.content()[end..], s)
+                contains_ci(&self.content()[..end], s)
+                    || contains_ci(decode_words(&self.content()[..end]).as_bytes(), s)
+                    || self.body_contains(s)
             }
-            SearchKey::Text(s) => contains_ci(self.content(), s),
         }
+    }
+
+    /// Whether the body holds `needle`: as stored, or once the text parts are decoded.
+    fn body_contains(&mut self, needle: &str) -> bool {
+        let end = self.header_end();
+        let content = self.content();
+        if contains_ci(&content[end..], needle) {
+            return true;
+        }
+        has_encoded_text(content)
+            && mime::text_parts(content, &mime::parse(content))
+                .iter()
+                .any(|text| contains_ci(text, needle))
     }
 
     fn header_contains(&mut self, name: &str, needle: &str) -> bool {
@@ -201,6 +216,20 @@ impl<'a> Candidate<'a> {
 }
 
 /// Case-insensitive substring (ASCII case folding; other text must match exactly).
+/// Whether a message may have text that only decoding shows (a transfer encoding or a
+/// Latin-1 family charset somewhere).
+fn has_encoded_text(data: &[u8]) -> bool {
+    [
+        "base64",
+        "quoted-printable",
+        "iso-8859",
+        "windows-1252",
+        "latin1",
+    ]
+    .iter()
+    .any(|w| contains_ci(data, w))
+}
+
 fn contains_ci(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     if n.is_empty() {
