@@ -1209,8 +1209,8 @@ fn imap4rev2_once_enabled() {
     );
 }
 
-/// SEARCH BODY and TEXT find words in base64 and quoted-printable text parts, whatever the
-X
+/// SEARCH BODY and TEXT find words in base64 and quoted-printable text parts, in UTF-8 or
+/// Latin-1.
 const DECODED_SEARCH: &str = r#"
 import imaplib, json, smtplib, sys
 imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
