@@ -200,7 +200,7 @@ impl<'a> Candidate<'a> {
         if contains_ci(&content[end..], needle) {
             return true;
         }
-        has_encoded_text(content)
+        has_encoded_text(&content[..end])
             && mime::text_parts(content, &mime::parse(content))
                 .iter()
                 .any(|text| contains_ci(text, needle))
@@ -216,18 +216,23 @@ impl<'a> Candidate<'a> {
 }
 
 /// Case-insensitive substring (ASCII case folding; other text must match exactly).
-/// Whether a message may have text that only decoding shows (a transfer encoding or a
-/// Latin-1 family charset somewhere).
-fn has_encoded_text(data: &[u8]) -> bool {
-    [
-        "base64",
-        "quoted-printable",
-        "iso-8859",
-        "windows-1252",
-        "latin1",
-    ]
-    .iter()
-    .any(|w| contains_ci(data, w))
+/// Whether a message may have text that only decoding shows, judged from its header alone
+/// (a multipart or enclosed message, a transfer encoding, a Latin-1 family charset), so plain
+/// messages cost one raw pass.
+fn has_encoded_text(header: &[u8]) -> bool {
+    let field = |name: &str| {
+        mime::first_field(header, name)
+            .map(|v| String::from_utf8_lossy(&v).to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let content_type = field("Content-Type");
+    let encoding = field("Content-Transfer-Encoding");
+    content_type.starts_with("multipart/")
+        || content_type.starts_with("message/")
+        || ["iso-8859", "windows-1252", "latin1"]
+            .iter()
+            .any(|c| content_type.contains(c))
+        || matches!(encoding.trim(), "base64" | "quoted-printable")
 }
 
 fn contains_ci(hay: &[u8], needle: &str) -> bool {
