@@ -287,6 +287,8 @@ pub enum ListExtended {
     /// `CHILDINFO (...)` (RFC 5258 §3.5): a descendant meets these selection options
     /// (SUBSCRIBED, SPECIAL-USE, REMOTE; RECURSIVEMATCH is not one to report).
     ChildInfo(ListSelection),
+    /// `"OLDNAME" (name)` (RFC 9051 §6.3.9.7): the name the mailbox had, or was asked by.
+    OldName(String),
 }
 
 /// A response.
@@ -539,6 +541,11 @@ impl Response {
                             out.put_u8(b' ');
                         }
                         match item {
+                            ListExtended::OldName(name) => {
+                                out.put_slice(b"\"OLDNAME\" (");
+                                string(out, name.as_bytes());
+                                out.put_u8(b')');
+                            }
                             ListExtended::ChildInfo(options) => {
                                 out.put_slice(b"CHILDINFO (");
                                 let names = [

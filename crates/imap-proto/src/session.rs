@@ -994,13 +994,17 @@ impl ServerSession {
             Command::Enable(asked) => {
                 let mut newly = Vec::new();
                 for cap in asked {
+                    // Named as the server spells it (RFC 9051 §8: `* ENABLED IMAP4rev2`).
                     let offered = self
                         .config
                         .enable
                         .iter()
-                        .any(|e| e.as_str().eq_ignore_ascii_case(cap.as_str()));
-                    if offered && self.enable(cap.as_str()) {
-                        newly.push(cap);
+                        .find(|e| e.as_str().eq_ignore_ascii_case(cap.as_str()))
+                        .cloned();
+                    if let Some(offered) = offered
+                        && self.enable(offered.as_str())
+                    {
+                        newly.push(offered);
                     }
                 }
                 if self.is_enabled("QRESYNC") {

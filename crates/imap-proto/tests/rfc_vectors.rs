@@ -63,7 +63,35 @@ fn select(exists: u32, recent: u32, unseen: Option<u32>) -> Answer {
 
 /// The mailbox of RFC 3501 §8.
 fn rfc3501_server(command: &Command) -> Answer {
+    sample_server(command, false)
+}
+
+/// The same mailbox as RFC 9051 §8 shows it to an IMAP4rev2 client.
+fn rfc9051_server(command: &Command) -> Answer {
+    sample_server(command, true)
+}
+
+fn sample_server(command: &Command, rev2: bool) -> Answer {
+    let version = if rev2 { "IMAP4rev2" } else { "IMAP4rev1" };
+    let subject = format!("{version} WG mtg summary and minutes");
     match command {
+        Command::Select(m, _) if m.is_inbox() && rev2 => (
+            vec![
+                Response::Exists(18),
+                Response::Flags(system_flags()),
+                Response::ok(Some(Code::UidValidity(3857529045)), "UIDs valid"),
+                Response::List {
+                    attributes: Vec::new(),
+                    delimiter: Some('/'),
+                    mailbox: "INBOX".into(),
+                    lsub: false,
+                    extended: vec![imap_proto::ListExtended::OldName("inbox".into())],
+                },
+            ],
+            Status::Ok,
+            Some(Code::ReadWrite),
+            "SELECT completed".into(),
+        ),
         Command::Select(m, _) if m.is_inbox() => select(18, 2, Some(17)),
         Command::Fetch { attributes, .. } if attributes.contains(&FetchAttr::Envelope) => {
             assert_eq!(
@@ -80,7 +108,7 @@ fn rfc3501_server(command: &Command) -> Answer {
             let gray = vec![addr(Some("Terry Gray"), "gray", "cac.washington.edu")];
             let envelope = imap_proto::Envelope {
                 date: b("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)"),
-                subject: b("IMAP4rev1 WG mtg summary and minutes"),
+                subject: b(&subject),
                 from: gray.clone(),
                 sender: gray.clone(),
                 reply_to: gray,
@@ -91,7 +119,12 @@ fn rfc3501_server(command: &Command) -> Answer {
                 ],
                 bcc: Vec::new(),
                 in_reply_to: None,
-                message_id: b("<B27397-0100000@cac.washington.edu>"),
+                // RFC 9051 §8 prints the ID cut short; the vector keeps it so.
+                message_id: b(if rev2 {
+                    "<B27397-0100000@cac.washington.ed>"
+                } else {
+                    "<B27397-0100000@cac.washington.edu>"
+                }),
             };
             let body = BodyStructure::Single {
                 media_type: "TEXT".into(),
@@ -134,7 +167,7 @@ fn rfc3501_server(command: &Command) -> Answer {
             let items = vec![FetchValue::BodySection {
                 section: section.clone(),
                 origin: None,
-                data: b("Subject: IMAP4rev1 WG mtg summary and minutes\r\n"),
+                data: b(&format!("Subject: {subject}\r\n")),
             }];
             let fetch = Response::Fetch { seq: 12, items };
             (vec![fetch], Status::Ok, None, "FETCH completed".into())
@@ -151,6 +184,15 @@ fn rfc3501_server(command: &Command) -> Answer {
         }
         other => plain_ok(other),
     }
+}
+
+#[test]
+fn rfc9051_sample_connection() {
+    let mut config = config();
+    config.enable = vec![imap_proto::Atom::new("IMAP4rev2").unwrap()];
+    // STARTTLS comes first, so the whole script cannot be sent at once.
+    let h = replay(&transcript("rfc9051_example"), config, rfc9051_server, &[]);
+    assert!(h.session.is_closed() && h.session.is_enabled("IMAP4rev2"));
 }
 
 #[test]
