@@ -20,6 +20,7 @@ use maildir::Maildir;
 use tracing::warn;
 
 use super::mime;
+use super::search::MessageKeys;
 
 const FILE: &str = "mailserver.headers";
 const VERSION_LINE: &[u8] = b"mailserver-headers 1\n";
@@ -65,6 +66,8 @@ pub fn extract(header: &[u8]) -> Bytes {
 #[derive(Debug, Default)]
 pub struct FolderHeaders {
     by_base: HashMap<String, Bytes>,
+    /// What SORT and THREAD derive from the fields, kept once worked out (memory only).
+    keys: HashMap<String, Arc<MessageKeys>>,
     bytes: usize,
     /// Records not yet appended to the file.
     pending: Vec<u8>,
@@ -75,6 +78,15 @@ pub struct FolderHeaders {
 impl FolderHeaders {
     pub fn get(&self, base: &str) -> Option<Bytes> {
         self.by_base.get(base).cloned()
+    }
+
+    pub fn keys(&self, base: &str) -> Option<Arc<MessageKeys>> {
+        self.keys.get(base).cloned()
+    }
+
+    pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
+        self.bytes += base.len() + keys.size();
+        self.keys.insert(base.to_owned(), keys);
     }
 
     pub fn insert(&mut self, base: &str, fields: Bytes) {
@@ -185,6 +197,7 @@ impl HeaderCache {
         let stale = records - by_base.len().min(records);
         let folder = Arc::new(Mutex::new(FolderHeaders {
             by_base,
+            keys: HashMap::new(),
             bytes,
             pending: Vec::new(),
             rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,

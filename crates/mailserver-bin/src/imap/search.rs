@@ -4,7 +4,7 @@
 use imap_proto::{Date, DateTime, SearchKey, SortCriterion, SortKey};
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -451,7 +451,116 @@ pub(super) fn run(
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum SortValue {
     Number(i64),
-    Text(String),
+    Text(Arc<str>),
+}
+
+/// What SORT and THREAD need of a message's header, worked out once per message and kept in
+/// the folder's header cache.
+#[derive(Debug)]
+pub struct MessageKeys {
+    /// The Date field, in seconds since the epoch.
+    sent: Option<i64>,
+    /// RFC 5256 base subject, in lower case.
+    subject: Arc<str>,
+    /// Whether the subject marked a reply or forward.
+    refwd: bool,
+    /// The first From, To and Cc mailbox (local part), in lower case.
+    from: Arc<str>,
+    to: Arc<str>,
+    cc: Arc<str>,
+    message_id: Option<String>,
+    /// The References IDs, or the first In-Reply-To ID.
+    references: Vec<String>,
+}
+
+impl MessageKeys {
+    fn of(c: &mut Candidate<'_>) -> Self {
+        let mut first_mailbox = |field: &str| -> Arc<str> {
+            let raw = c.raw_header(field).unwrap_or_default();
+            let mailbox = mime::addresses(&raw)
+                .into_iter()
+                .find(|a| a.host.is_some())
+                .and_then(|a| a.mailbox)
+                .unwrap_or_default();
+            String::from_utf8_lossy(&mailbox)
+                .to_ascii_lowercase()
+                .into()
+        };
+        let (from, to, cc) = (
+            first_mailbox("From"),
+            first_mailbox("To"),
+            first_mailbox("Cc"),
+        );
+        let sent = c
+            .raw_header("Date")
+            .and_then(|v| parse_header_time(&String::from_utf8_lossy(&v)));
+        let (subject, refwd) =
+            base_subject_and_refwd(&decode_words(&c.raw_header("Subject").unwrap_or_default()));
+        let mut references = message_ids(&c.raw_header("References").unwrap_or_default());
+        if references.is_empty() {
+            references = message_ids(&c.raw_header("In-Reply-To").unwrap_or_default());
+            references.truncate(1);
+        }
+        let message_id = message_ids(&c.raw_header("Message-ID").unwrap_or_default())
+            .into_iter()
+            .next();
+        MessageKeys {
+            sent,
+            subject: subject.to_ascii_lowercase().into(),
+            refwd,
+            from,
+            to,
+            cc,
+            message_id,
+            references,
+        }
+    }
+
+    /// Octets held, roughly, for the cache's budget.
+    pub fn size(&self) -> usize {
+        64 + self.subject.len()
+            + self.from.len()
+            + self.to.len()
+            + self.cc.len()
+            + self.message_id.as_ref().map_or(0, String::len)
+            + self.references.iter().map(|r| r.len() + 24).sum::<usize>()
+    }
+}
+
+/// The keys of the messages at `indices`, from the cache where it has them (one lock for
+/// all), worked out and added where not.
+fn message_keys(
+    sel: &Selected,
+    indices: &[usize],
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<Arc<MessageKeys>> {
+    let mut keys: Vec<Option<Arc<MessageKeys>>> = match header_cache {
+        Some(cache) => {
+            let cache = lock_folder(cache);
+            indices
+                .iter()
+                .map(|&i| cache.keys(&sel.msg(i).base))
+                .collect()
+        }
+        None => vec![None; indices.len()],
+    };
+    let mut added = Vec::new();
+    for (k, &i) in keys.iter_mut().zip(indices) {
+        if k.is_none() {
+            let computed = Arc::new(MessageKeys::of(&mut Candidate::new(sel, i, header_cache)));
+            added.push((i, Arc::clone(&computed)));
+            *k = Some(computed);
+        }
+    }
+    if let Some(cache) = header_cache
+        && !added.is_empty()
+    {
+        let mut cache = lock_folder(cache);
+        for (i, k) in added {
+            cache.insert_keys(&sel.msg(i).base, k);
+        }
+    }
+    keys.into_iter().flatten().collect()
 }
 
 /// Orders the messages at `indices` by `criteria` (RFC 5256 §3): strings compare with
@@ -462,11 +571,13 @@ pub(super) fn sort(
     criteria: &[SortCriterion],
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<usize> {
+    let keys = message_keys(sel, &indices, header_cache);
     let mut rows: Vec<(Vec<SortValue>, usize)> = indices
         .into_iter()
-        .map(|i| {
-            let mut c = Candidate::new(sel, i, header_cache);
-            let values = criteria.iter().map(|cr| c.sort_value(cr.key)).collect();
+        .zip(&keys)
+        .map(|(i, k)| {
+            let c = Candidate::new(sel, i, header_cache);
+            let values = criteria.iter().map(|cr| c.sort_value(cr.key, k)).collect();
             (values, i)
         })
         .collect();
@@ -492,32 +603,16 @@ impl Candidate<'_> {
         unix_secs(t)
     }
 
-    fn sort_value(&mut self, key: SortKey) -> SortValue {
-        let first_mailbox = |c: &mut Self, field: &str| {
-            let raw = c.raw_header(field).unwrap_or_default();
-            let mailbox = mime::addresses(&raw)
-                .into_iter()
-                .find(|a| a.host.is_some())
-                .and_then(|a| a.mailbox)
-                .unwrap_or_default();
-            SortValue::Text(String::from_utf8_lossy(&mailbox).to_ascii_lowercase())
-        };
+    fn sort_value(&self, key: SortKey, keys: &MessageKeys) -> SortValue {
         match key {
             SortKey::Arrival => SortValue::Number(self.internal_time()),
             SortKey::Size => SortValue::Number(self.msg.vsize as i64),
-            SortKey::Date => {
-                let sent = self
-                    .raw_header("Date")
-                    .and_then(|v| parse_header_time(&String::from_utf8_lossy(&v)));
-                SortValue::Number(sent.unwrap_or_else(|| self.internal_time()))
-            }
-            SortKey::From => first_mailbox(self, "From"),
-            SortKey::To => first_mailbox(self, "To"),
-            SortKey::Cc => first_mailbox(self, "Cc"),
-            SortKey::Subject => {
-                let raw = self.raw_header("Subject").unwrap_or_default();
-                SortValue::Text(base_subject(&decode_words(&raw)).to_ascii_lowercase())
-            }
+            // RFC 5256: the sent date, or the internal date when there is none.
+            SortKey::Date => SortValue::Number(keys.sent.unwrap_or_else(|| self.internal_time())),
+            SortKey::From => SortValue::Text(Arc::clone(&keys.from)),
+            SortKey::To => SortValue::Text(Arc::clone(&keys.to)),
+            SortKey::Cc => SortValue::Text(Arc::clone(&keys.cc)),
+            SortKey::Subject => SortValue::Text(Arc::clone(&keys.subject)),
         }
     }
 }
@@ -547,13 +642,15 @@ pub(super) fn thread_by_subject(
     indices: Vec<usize>,
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<Thread> {
+    let keys = message_keys(sel, &indices, header_cache);
     let mut rows: Vec<(SortValue, SortValue, usize)> = indices
         .into_iter()
-        .map(|i| {
-            let mut c = Candidate::new(sel, i, header_cache);
+        .zip(&keys)
+        .map(|(i, k)| {
+            let c = Candidate::new(sel, i, header_cache);
             (
-                c.sort_value(SortKey::Subject),
-                c.sort_value(SortKey::Date),
+                c.sort_value(SortKey::Subject, k),
+                c.sort_value(SortKey::Date, k),
                 i,
             )
         })
@@ -665,30 +762,23 @@ pub(super) fn thread_by_references(
     indices: Vec<usize>,
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<Thread> {
+    let keys = message_keys(sel, &indices, header_cache);
     let mut dates: HashMap<usize, i64> = HashMap::new();
-    let mut subjects: HashMap<usize, (String, bool)> = HashMap::new();
+    let mut subjects: HashMap<usize, (Arc<str>, bool)> = HashMap::new();
     let mut containers = Containers(Vec::new());
-    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut by_id: HashMap<&str, usize> = HashMap::new();
     // Step 1, message by message in mailbox order, so a duplicate Message-ID stays with
     // the first message that has it.
-    for i in indices {
-        let mut c = Candidate::new(sel, i, header_cache);
-        if let SortValue::Number(date) = c.sort_value(SortKey::Date) {
+    for (i, k) in indices.into_iter().zip(&keys) {
+        let c = Candidate::new(sel, i, header_cache);
+        if let SortValue::Number(date) = c.sort_value(SortKey::Date, k) {
             dates.insert(i, date);
         }
-        let subject = decode_words(&c.raw_header("Subject").unwrap_or_default());
-        subjects.insert(i, base_subject_and_refwd(&subject));
-        let mut references = message_ids(&c.raw_header("References").unwrap_or_default());
-        if references.is_empty() {
-            references = message_ids(&c.raw_header("In-Reply-To").unwrap_or_default());
-            references.truncate(1);
-        }
-        let own_id = message_ids(&c.raw_header("Message-ID").unwrap_or_default())
-            .into_iter()
-            .next();
-        let mut chain = Vec::with_capacity(references.len());
-        for id in references {
-            let n = match by_id.get(&id) {
+        subjects.insert(i, (Arc::clone(&k.subject), k.refwd));
+        let own_id = k.message_id.as_deref();
+        let mut chain = Vec::with_capacity(k.references.len());
+        for id in &k.references {
+            let n = match by_id.get(id.as_str()) {
                 Some(&n) => n,
                 None => {
                     let n = containers.add();
@@ -745,14 +835,14 @@ pub(super) fn thread_by_references(
     let key = |t: &Thread| thread_key(t, &dates);
     sort_threads(&mut roots, &key);
     // Step 5: roots with the same base subject gathered.
-    let subject_of = |t: &Thread| -> Option<(String, bool)> {
+    let subject_of = |t: &Thread| -> Option<(Arc<str>, bool)> {
         let mut t = t;
         while t.message.is_none() {
             t = t.replies.first()?;
         }
         t.message.and_then(|m| subjects.get(&m).cloned())
     };
-    let mut table: HashMap<String, usize> = HashMap::new();
+    let mut table: HashMap<Arc<str>, usize> = HashMap::new();
     for (k, root) in roots.iter().enumerate() {
         let Some((subject, refwd)) = subject_of(root) else {
             continue;
@@ -829,14 +919,9 @@ fn sort_threads(threads: &mut [Thread], key: &dyn Fn(&Thread) -> (i64, usize)) {
     threads.sort_by_key(|t| key(t));
 }
 
-/// RFC 5256 §2.1's base subject: the subject without reply and forward markers, list tags in
-/// brackets, trailing "(fwd)", and with runs of white space made one space.
-pub(super) fn base_subject(subject: &str) -> String {
-    base_subject_and_refwd(subject).0
-}
-
-/// The base subject, and whether the subject marked a reply or forward (RFC 5256 §2.1 steps
-/// 2 to 4 removed something other than a list tag).
+/// RFC 5256 §2.1's base subject (the subject without reply and forward markers, list tags in
+/// brackets, trailing "(fwd)", and with runs of white space made one space), and whether the
+/// subject marked a reply or forward (steps 2 to 4 removed something other than a list tag).
 fn base_subject_and_refwd(subject: &str) -> (String, bool) {
     let mut refwd = false;
     let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -955,7 +1040,7 @@ mod tests {
             ("Reply all: the plan", "Reply all: the plan"),
             ("", ""),
         ] {
-            assert_eq!(base_subject(subject), base, "{subject:?}");
+            assert_eq!(base_subject_and_refwd(subject).0, base, "{subject:?}");
         }
     }
 
