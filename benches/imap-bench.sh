@@ -258,6 +258,16 @@ def pss_kib(pid):
             pass
     return total
 
+def cpu_seconds(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
 def idle_memory(port, user, pid):
     # Measured between a tenth and all of the connections, so memory the process frees or
     # grows for other reasons at the start (the big mailbox's sessions ending) stays out of it.
@@ -277,17 +287,21 @@ def idle_memory(port, user, pid):
     before = open_idle(first)
     after = open_idle(idle_conns - first)
     procs = len(tree(pid))
+    # What the idling costs: CPU time of the whole process tree over 10 seconds.
+    busy = cpu_seconds(pid)
+    time.sleep(10)
+    busy = cpu_seconds(pid) - busy
     for c in conns:
         c.s.close()
-    return before, after, procs
+    return before, after, procs, busy
 
 print(f"\nMemory from {max(1, idle_conns // 10)} to {idle_conns} connections logged in, INBOX (10 messages) selected, in IDLE (PSS)")
 mem = {}
 for name, port, user, pid in (("mailserver", ours, "idle@bench.example", our_pid), ("dovecot", theirs, "idle", dove_pid)):
-    before, after, procs = idle_memory(port, user, pid)
+    before, after, procs, busy = idle_memory(port, user, pid)
     per = (after - before) / (idle_conns - max(1, idle_conns // 10))
     mem[name] = per
     print(f"{name:12} before {before / 1024:8.1f} MiB  after {after / 1024:8.1f} MiB  "
-          f"per connection {per:7.1f} KiB  ({procs} processes)")
+          f"per connection {per:7.1f} KiB  ({procs} processes)  CPU while idling {busy * 10:.1f}% of a core")
 print(f"ratio (dovecot per connection / ours): {mem['dovecot'] / mem['mailserver']:.1f}")
 PY

@@ -315,11 +315,23 @@ s.quit()
 M.sock.settimeout(5)
 line = M.readline()
 seen = time.monotonic()
+while not line.startswith(b"* 1 EXISTS"):
+    line = M.readline()
+# Another session flags it: the idling one hears of it too.
+N = imaplib.IMAP4("127.0.0.1", imap_port)
+N.login("alice@example.com", "secret")
+N.select("INBOX")
+stored = time.monotonic()
+N.store("1", "+FLAGS", "(\\Flagged)")
+flag_line = M.readline()
+while b"FETCH" not in flag_line:
+    flag_line = M.readline()
+flagged = time.monotonic()
 M.send(b"DONE\r\n")
 rest = b""
 while not rest.startswith(tag.encode()):
     rest = M.readline()
-print(line.decode().strip(), "|", rest.decode().strip(), "|", round(seen - acked, 3))
+print(line.decode().strip(), "|", rest.decode().strip(), "|", round(seen - acked, 3), "|", flag_line.decode().strip(), "|", round(flagged - stored, 3))
 "#;
 
 #[test]
@@ -334,6 +346,17 @@ fn idle_sees_smtp_delivery_within_a_second() {
     assert!(parts[1].ends_with("OK IDLE terminated"), "{out}");
     let delay: f64 = parts[2].parse().unwrap();
     assert!(delay < 1.0, "IDLE saw the delivery after {delay} s");
+    // inotify wakes the session at once; polling would take up to 0.4 s.
+    assert!(delay < 0.2, "IDLE took {delay} s: is the folder watched?");
+    assert!(
+        parts[3].contains("FETCH") && parts[3].contains("\\Flagged"),
+        "{out}"
+    );
+    let delay: f64 = parts[4].parse().unwrap();
+    assert!(
+        delay < 0.2,
+        "IDLE saw another session's flag after {delay} s"
+    );
 }
 
 fn curl(args: &[&str]) -> String {

@@ -657,6 +657,11 @@ impl User {
         }
     }
 
+    /// The directory of the selected folder, if any.
+    pub fn selected_folder(&self) -> Option<std::path::PathBuf> {
+        self.selected.as_ref().map(|s| s.maildir.path().to_owned())
+    }
+
     /// Runs one command and completes it.
     pub async fn command(
         &mut self,

@@ -6,6 +6,7 @@
 //! one client, and the runtime moves its other tasks away meanwhile.
 
 mod headers;
+mod idle_watch;
 mod mailbox;
 mod mime;
 mod search;
@@ -28,8 +29,11 @@ use crate::conn::Conn;
 
 pub use mailbox::User;
 
-/// How often a session in IDLE looks for changes.
+/// How often a session in IDLE looks for changes when its folder cannot be watched.
 const IDLE_POLL: Duration = Duration::from_millis(400);
+/// How often a session in IDLE looks anyway when it is watching (a watch only speeds things
+/// up; this bounds what a missed event could cost).
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// How often a session in IDLE says it is still there (NAT boxes drop silent connections).
 const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
 /// Output queued before it is written while producing a long response.
@@ -45,6 +49,8 @@ pub struct ImapService {
     pub listings: Arc<maildir::ListingCache>,
     /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
     pub headers: Arc<headers::HeaderCache>,
+    /// Wakes sessions in IDLE when their folder changes.
+    pub watcher: idle_watch::FolderWatcher,
 }
 
 impl ImapService {
@@ -58,6 +64,7 @@ impl ImapService {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             listings: Arc::new(maildir::ListingCache::new(config.imap.listing_cache)),
             headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
+            watcher: idle_watch::FolderWatcher::new(),
             config,
             accounts,
             tls,
@@ -184,6 +191,7 @@ async fn connection(
     let mut buf = vec![0u8; 16 * 1024];
     let mut start_tls = false;
     let mut idling = false;
+    let mut folder_watch: Option<idle_watch::FolderWatch> = None;
     let mut last_keepalive = tokio::time::Instant::now();
     let mut shutting_down = *shutdown.borrow();
     info!(%peer, tls = implicit_tls, "imap connect");
@@ -220,12 +228,18 @@ async fn connection(
                     let _ = session.idle_accept();
                     idling = true;
                     last_keepalive = tokio::time::Instant::now();
+                    // Watching first, so a change during the first look still wakes us.
+                    folder_watch = user
+                        .as_ref()
+                        .and_then(User::selected_folder)
+                        .and_then(|dir| service.watcher.watch(&dir));
                     if let Some(u) = user.as_mut() {
                         u.sync(&mut session, true);
                     }
                 }
                 Event::IdleDone => {
                     idling = false;
+                    folder_watch = None;
                     if let Some(u) = user.as_mut() {
                         u.sync(&mut session, true);
                     }
@@ -299,10 +313,15 @@ async fn connection(
         }
         let timeout = session.timeout();
         let idle_tick = async {
-            if idling {
-                tokio::time::sleep(IDLE_POLL).await
-            } else {
-                std::future::pending::<()>().await
+            match (&mut folder_watch, idling) {
+                (Some(w), true) => {
+                    tokio::select! {
+                        () = w.changed() => {}
+                        () = tokio::time::sleep(IDLE_RECHECK) => {}
+                    }
+                }
+                (None, true) => tokio::time::sleep(IDLE_POLL).await,
+                (_, false) => std::future::pending::<()>().await,
             }
         };
         tokio::select! {
