@@ -76,6 +76,10 @@ pub struct LocalMailbox {
     pub maildir: PathBuf,
     /// Quota in octets (PostfixAdmin's `mailbox.quota`); 0 means none.
     pub quota: u64,
+    /// The mailbox's domain, and the quota of all its mailboxes together in octets
+    /// (PostfixAdmin's `domain.quota`, kept in MB; 0 or less means none).
+    pub domain: String,
+    pub domain_quota: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -316,13 +320,22 @@ impl Accounts {
         Ok(domain)
     }
 
-    pub async fn list_domains(&self) -> Result<Vec<(String, bool)>, AccountsError> {
-        let rows =
-            sqlx::query("SELECT domain, CAST(active AS SIGNED) AS active FROM domain WHERE domain <> 'ALL' ORDER BY domain")
-                .fetch_all(&self.pool)
-                .await?;
+    /// Domains, whether active, and their quota for all mailboxes together (octets, 0: none).
+    pub async fn list_domains(&self) -> Result<Vec<(String, bool, u64)>, AccountsError> {
+        let rows = sqlx::query(
+            "SELECT domain, CAST(active AS SIGNED) AS active, CAST(quota AS SIGNED) AS quota
+             FROM domain WHERE domain <> 'ALL' ORDER BY domain",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("domain")?, r.try_get::<i64, _>("active")? != 0)))
+            .map(|r| {
+                Ok((
+                    r.try_get("domain")?,
+                    r.try_get::<i64, _>("active")? != 0,
+                    megabytes(r.try_get("quota")?),
+                ))
+            })
             .collect()
     }
 
@@ -629,7 +642,9 @@ impl Accounts {
             return Ok(None);
         };
         let row = sqlx::query(
-            "SELECT m.maildir, CAST(m.quota AS SIGNED) AS quota FROM mailbox m JOIN domain d ON d.domain = m.domain
+            "SELECT m.maildir, m.domain, CAST(m.quota AS SIGNED) AS quota,
+                    CAST(d.quota AS SIGNED) AS domain_quota
+             FROM mailbox m JOIN domain d ON d.domain = m.domain
              WHERE m.username = ? AND m.active = 1 AND d.active = 1",
         )
         .bind(&address)
@@ -638,10 +653,13 @@ impl Accounts {
         let Some(row) = row else { return Ok(None) };
         let maildir: String = row.try_get("maildir")?;
         let quota: i64 = row.try_get("quota")?;
+        let domain_quota: i64 = row.try_get("domain_quota")?;
         Ok(Some(LocalMailbox {
             maildir: self.maildir_path(&maildir),
             username: address,
             quota: quota.max(0) as u64,
+            domain: row.try_get("domain")?,
+            domain_quota: megabytes(domain_quota),
         }))
     }
 
@@ -659,6 +677,37 @@ impl Accounts {
             return Err(AccountsError::UnknownUser(address));
         }
         Ok(address)
+    }
+
+    /// Sets a domain's quota for all its mailboxes together, in octets (0: none). PostfixAdmin
+    /// keeps it in MB, so it is rounded up to whole MB.
+    pub async fn set_domain_quota(
+        &self,
+        domain: &str,
+        bytes: u64,
+    ) -> Result<(String, u64), AccountsError> {
+        let domain = normalize_domain(domain)?;
+        self.require_domain(&domain).await?;
+        let mb = bytes.div_ceil(1 << 20);
+        sqlx::query("UPDATE domain SET quota = ?, modified = CURRENT_TIMESTAMP WHERE domain = ?")
+            .bind(mb as i64)
+            .bind(&domain)
+            .execute(&self.pool)
+            .await?;
+        Ok((domain, mb << 20))
+    }
+
+    /// Octets used by all of a domain's mailboxes, from `quota2` (kept current by every
+    /// delivery and expunge, as PostfixAdmin expects).
+    pub async fn domain_usage(&self, domain: &str) -> Result<u64, AccountsError> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(q.bytes), 0) AS SIGNED) FROM quota2 q
+             JOIN mailbox m ON m.username = q.username WHERE m.domain = ?",
+        )
+        .bind(domain)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(used.max(0) as u64)
     }
 
     /// Adds to a user's usage in PostfixAdmin's `quota2`, which its UI shows.
@@ -891,6 +940,7 @@ impl Accounts {
                 (SELECT goto FROM alias WHERE address = ? AND active = 1) AS goto,
                 (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
                 (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
+                (SELECT CAST(quota AS SIGNED) FROM domain WHERE domain = ?) AS domain_quota,
                 (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
         )
         .bind(domain)
@@ -898,8 +948,10 @@ impl Accounts {
         .bind(address)
         .bind(address)
         .bind(domain)
+        .bind(domain)
         .fetch_one(&self.pool)
         .await?;
+        let domain_quota: Option<i64> = row.try_get("domain_quota")?;
         let local: Option<i64> = row.try_get("local")?;
         let goto: Option<String> = row.try_get("goto")?;
         let maildir: Option<String> = row.try_get("maildir")?;
@@ -913,6 +965,8 @@ impl Accounts {
                 username: address.to_owned(),
                 maildir: self.maildir_path(&m),
                 quota: quota.unwrap_or(0).max(0) as u64,
+                domain: domain.to_owned(),
+                domain_quota: megabytes(domain_quota.unwrap_or(0)),
             }),
         })
     }
@@ -1018,6 +1072,11 @@ fn normalize_alias_source(source: &str) -> Result<(String, String), AccountsErro
     Ok((address, domain))
 }
 
+/// PostfixAdmin's MB (where 0 and -1 mean no limit) in octets.
+fn megabytes(mb: i64) -> u64 {
+    u64::try_from(mb).unwrap_or(0).saturating_mul(1 << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1063,6 +1122,8 @@ mod tests {
             username: "alice@example.com".into(),
             maildir: dir.join("mail/example.com/alice/"),
             quota: 0,
+            domain: "example.com".into(),
+            domain_quota: 0,
         };
         assert_eq!(
             a.resolve("ALICE@example.com").await.unwrap(),

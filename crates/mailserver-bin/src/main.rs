@@ -90,6 +90,9 @@ enum DomainCommand {
     Activate { domain: String },
     /// Stop DOMAIN receiving mail and its users logging in, keeping everything.
     Deactivate { domain: String },
+    /// Set the quota of all DOMAIN's mailboxes together: a size such as 50G (whole MB, as
+    /// PostfixAdmin keeps it); 0 or none for no limit.
+    Quota { domain: String, size: String },
     /// Stop accepting mail for DOMAIN (it must have no mailboxes or aliases left).
     Remove { domain: String },
     /// Make ALIAS an alias domain of TARGET: user@ALIAS is delivered as user@TARGET.
@@ -248,61 +251,77 @@ async fn admin_command(
     command: Command,
 ) -> Result<(), AnyError> {
     match command {
-        Command::Domain { command } => match command {
-            DomainCommand::Add { domain } => {
-                println!("added domain {}", accounts.add_domain(&domain).await?)
-            }
-            DomainCommand::List { json } => {
-                let domains = accounts.list_domains().await?;
-                let aliases = accounts.list_alias_domains().await?;
-                if json {
-                    let mut out: Vec<serde_json::Value> = domains
+        Command::Domain { command } => {
+            match command {
+                DomainCommand::Add { domain } => {
+                    println!("added domain {}", accounts.add_domain(&domain).await?)
+                }
+                DomainCommand::List { json } => {
+                    let domains = accounts.list_domains().await?;
+                    let aliases = accounts.list_alias_domains().await?;
+                    if json {
+                        let mut out: Vec<serde_json::Value> = domains
                         .iter()
-                        .map(|(d, a)| serde_json::json!({"domain": d, "active": a, "alias_of": null}))
+                        .map(|(d, a, q)| serde_json::json!({"domain": d, "active": a, "alias_of": null, "quota": q}))
                         .collect();
-                    out.extend(aliases.iter().map(
+                        out.extend(aliases.iter().map(
                         |(d, t, a)| serde_json::json!({"domain": d, "active": a, "alias_of": t}),
                     ));
-                    println!("{}", serde_json::Value::Array(out));
-                } else {
-                    let mut rows: Vec<Vec<String>> = domains
-                        .iter()
-                        .map(|(d, a)| vec![d.clone(), yes_no(*a), String::new()])
-                        .collect();
-                    rows.extend(
-                        aliases
+                        println!("{}", serde_json::Value::Array(out));
+                    } else {
+                        let quota = |q: u64| {
+                            if q == 0 {
+                                "none".to_owned()
+                            } else {
+                                q.to_string()
+                            }
+                        };
+                        let mut rows: Vec<Vec<String>> = domains
                             .iter()
-                            .map(|(d, t, a)| vec![d.clone(), yes_no(*a), t.clone()]),
-                    );
-                    print_table(&["DOMAIN", "ACTIVE", "ALIAS OF"], &rows);
+                            .map(|(d, a, q)| vec![d.clone(), yes_no(*a), String::new(), quota(*q)])
+                            .collect();
+                        rows.extend(aliases.iter().map(|(d, t, a)| {
+                            vec![d.clone(), yes_no(*a), t.clone(), String::new()]
+                        }));
+                        print_table(&["DOMAIN", "ACTIVE", "ALIAS OF", "QUOTA"], &rows);
+                    }
+                }
+                DomainCommand::Quota { domain, size } => {
+                    let bytes = parse_size(&size).ok_or_else(|| {
+                        format!("{size:?} is not a size: use e.g. 50G, 500M, or 0/none")
+                    })?;
+                    match accounts.set_domain_quota(&domain, bytes).await? {
+                        (domain, 0) => println!("no quota for domain {domain}"),
+                        (domain, b) => println!("quota for domain {domain}: {b} octets"),
+                    }
+                }
+                DomainCommand::Activate { domain } => {
+                    println!(
+                        "activated domain {}",
+                        accounts.set_domain_active(&domain, true).await?
+                    )
+                }
+                DomainCommand::Deactivate { domain } => {
+                    println!(
+                        "deactivated domain {}",
+                        accounts.set_domain_active(&domain, false).await?
+                    )
+                }
+                DomainCommand::AddAlias { alias, target } => {
+                    let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
+                    println!("added alias domain {alias} -> {target}");
+                }
+                DomainCommand::RemoveAlias { alias } => {
+                    println!(
+                        "removed alias domain {}",
+                        accounts.remove_alias_domain(&alias).await?
+                    )
+                }
+                DomainCommand::Remove { domain } => {
+                    println!("removed domain {}", accounts.remove_domain(&domain).await?)
                 }
             }
-            DomainCommand::Activate { domain } => {
-                println!(
-                    "activated domain {}",
-                    accounts.set_domain_active(&domain, true).await?
-                )
-            }
-            DomainCommand::Deactivate { domain } => {
-                println!(
-                    "deactivated domain {}",
-                    accounts.set_domain_active(&domain, false).await?
-                )
-            }
-            DomainCommand::AddAlias { alias, target } => {
-                let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
-                println!("added alias domain {alias} -> {target}");
-            }
-            DomainCommand::RemoveAlias { alias } => {
-                println!(
-                    "removed alias domain {}",
-                    accounts.remove_alias_domain(&alias).await?
-                )
-            }
-            DomainCommand::Remove { domain } => {
-                println!("removed domain {}", accounts.remove_domain(&domain).await?)
-            }
-        },
+        }
         Command::User { command } => match command {
             UserCommand::Add {
                 address,

@@ -344,8 +344,8 @@ impl Connection {
                 let domains = accounts.list_domains().await.map_err(temp_fail)?;
                 let domain = domains
                     .into_iter()
-                    .find(|(_, active)| *active)
-                    .map(|(d, _)| d);
+                    .find(|(_, active, _)| *active)
+                    .map(|(d, _, _)| d);
                 match domain {
                     Some(d) => format!("postmaster@{d}"),
                     None => {
@@ -417,6 +417,19 @@ impl Connection {
     /// Whether the mailbox is full, or would be with the size MAIL FROM declared. Usage comes
     /// from its `maildirsize`, so this does not walk the mailbox.
     async fn over_quota(&self, mailbox: &LocalMailbox) -> bool {
+        if mailbox.domain_quota > 0 {
+            let adding = self.tx.declared_size.unwrap_or(1);
+            match self.service.accounts.domain_usage(&mailbox.domain).await {
+                Ok(used) if used.saturating_add(adding) > mailbox.domain_quota => {
+                    info!(conn = %self.id, domain = %mailbox.domain, used, "domain over quota");
+                    return true;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(domain = %mailbox.domain, error = %e, "domain usage unreadable; accepting")
+                }
+            }
+        }
         let limits = self.service.config.quota_limits(mailbox.quota);
         if !limits.any() {
             return false;

@@ -199,3 +199,43 @@ print(json.dumps(out))
         std::fs::read_to_string(server.maildir("alice@example.com").join("maildirsize")).unwrap();
     assert!(maildirsize.starts_with("0S,3C\n"), "{maildirsize}");
 }
+
+/// A domain's quota covers all its mailboxes together (PostfixAdmin's `domain.quota`, in
+/// MB): once alice's mail fills it, mail for bob is refused too, over SMTP and IMAP APPEND.
+#[test]
+fn domain_quota_covers_all_its_mailboxes() {
+    let server = Server::start("quota-domain", "");
+    server.admin_ok(&["domain", "quota", "example.com", "1M"]);
+    let listed = server.admin_ok(&["domain", "list", "--json"]);
+    assert!(listed.contains("\"quota\":1048576"), "{listed}");
+    let big = |rcpt: &str| {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.org>");
+        let reply = c.command(&format!("RCPT TO:<{rcpt}>"));
+        if !reply.starts_with("250") {
+            return reply;
+        }
+        assert!(c.command("DATA").starts_with("354"));
+        let line = "x".repeat(998);
+        let body: String = (0..600).map(|_| format!("{line}\r\n")).collect();
+        c.command(&format!("Subject: big\r\n\r\n{body}."))
+    };
+    // Without a declared SIZE, a message is refused once the quota is used up.
+    assert!(big("alice@example.com").starts_with("250"));
+    assert!(big("alice@example.com").starts_with("250"));
+    let refused = big("bob@example.com");
+    assert!(refused.starts_with("452 4.2.2"), "{refused}");
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("bob@example.com", "secret")
+typ, data = M.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"y" * 500000 + b"\r\n")
+print(typ, data[0].decode())
+"#;
+    let out = python(script, &[&server.imap_port.to_string()]);
+    assert!(out.starts_with("NO [OVERQUOTA]"), "{out}");
+    // Another domain is not affected.
+    let other = server.admin_ok(&["domain", "list"]);
+    assert!(other.contains("QUOTA"), "{other}");
+}

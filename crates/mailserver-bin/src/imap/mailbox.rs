@@ -286,6 +286,9 @@ pub struct User {
     pub username: String,
     root: Maildir,
     quota: maildir::QuotaLimits,
+    /// The domain, and the quota of all its mailboxes together (octets; 0: none).
+    domain: String,
+    domain_quota: u64,
     accounts: Accounts,
     hostname: String,
     pub(super) selected: Option<Selected>,
@@ -349,6 +352,8 @@ pub async fn login(
         username: mailbox.username,
         root,
         quota: service.config.quota_limits(mailbox.quota),
+        domain: mailbox.domain,
+        domain_quota: mailbox.domain_quota,
         accounts: accounts.clone(),
         hostname: service.config.hostname.clone(),
         selected: None,
@@ -1516,6 +1521,18 @@ impl User {
 
     /// Whether adding `messages` messages of `bytes` octets in all would pass a limit.
     fn over_quota(&self, bytes: u64, messages: u64) -> bool {
+        if self.domain_quota > 0 {
+            let usage = block(|| {
+                tokio::runtime::Handle::current().block_on(self.accounts.domain_usage(&self.domain))
+            });
+            match usage {
+                Ok(used) if used.saturating_add(bytes) > self.domain_quota => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(domain = %self.domain, error = %e, "domain usage unreadable; allowing")
+                }
+            }
+        }
         if !self.quota.any() {
             return false;
         }
