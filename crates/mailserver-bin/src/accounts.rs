@@ -1,8 +1,10 @@
 //! Domains, mailboxes and aliases in an SQLite file, in PostfixAdmin's table shapes (`domain`,
 //! `mailbox`, `alias` with comma-separated `goto`), so the same queries serve its MariaDB later.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -86,6 +88,43 @@ pub struct LocalMailbox {
 pub struct Accounts {
     pool: AnyPool,
     mail_root: PathBuf,
+    cache: Arc<LookupCache>,
+}
+
+/// Recent recipient and login lookups, so a busy server does not ask the database for the
+/// same address over and over; each answer is kept for `ttl` (off when zero). Errors are never
+/// kept, so a database that is down still gives temporary failures.
+#[derive(Debug, Default)]
+struct LookupCache {
+    ttl: Duration,
+    resolved: Mutex<HashMap<String, (Instant, Resolution)>>,
+    mailboxes: Mutex<HashMap<String, (Instant, Option<LocalMailbox>)>>,
+}
+
+/// Addresses a cache holds before it starts over (a bound, not a tuning knob).
+const CACHE_ENTRIES: usize = 100_000;
+
+impl LookupCache {
+    fn get<T: Clone>(&self, map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put<T>(&self, map: &Mutex<HashMap<String, (Instant, T)>>, key: &str, value: T) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (Instant::now(), value));
+    }
 }
 
 /// The SQL dialect behind the pool: queries are written for both; only the DDL differs.
@@ -294,7 +333,18 @@ impl Accounts {
         Ok(Self {
             pool,
             mail_root: mail_root.to_owned(),
+            cache: Arc::new(LookupCache::default()),
         })
+    }
+
+    /// Keeps recipient and mailbox lookups for `ttl` (`[accounts] cache_ttl`): changes made
+    /// meanwhile, by the admin CLI or PostfixAdmin, show once their entry expires.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache = Arc::new(LookupCache {
+            ttl,
+            ..LookupCache::default()
+        });
+        self
     }
 
     pub async fn close(&self) {
@@ -641,6 +691,19 @@ impl Accounts {
         let Ok(address) = normalize_address(address) else {
             return Ok(None);
         };
+        if let Some(known) = self.cache.get(&self.cache.mailboxes, &address) {
+            return Ok(known);
+        }
+        let mailbox = self.mailbox_uncached(address.clone()).await?;
+        self.cache
+            .put(&self.cache.mailboxes, &address, mailbox.clone());
+        Ok(mailbox)
+    }
+
+    async fn mailbox_uncached(
+        &self,
+        address: String,
+    ) -> Result<Option<LocalMailbox>, AccountsError> {
         let row = sqlx::query(
             "SELECT m.maildir, m.domain, CAST(m.quota AS SIGNED) AS quota,
                     CAST(d.quota AS SIGNED) AS domain_quota
@@ -977,6 +1040,17 @@ impl Accounts {
         let Ok(address) = normalize_address(address) else {
             return Ok(Resolution::Unknown);
         };
+        if let Some(known) = self.cache.get(&self.cache.resolved, &address) {
+            return Ok(known);
+        }
+        let resolution = self.resolve_uncached(&address).await?;
+        self.cache
+            .put(&self.cache.resolved, &address, resolution.clone());
+        Ok(resolution)
+    }
+
+    async fn resolve_uncached(&self, address: &str) -> Result<Resolution, AccountsError> {
+        let address = address.to_owned();
         let mut found: Vec<LocalMailbox> = Vec::new();
         let mut forwards = Vec::new();
         let mut seen = HashSet::new();

@@ -140,6 +140,8 @@ pub struct Accounts {
     pub url: String,
     pub password_scheme: crate::password::Scheme,
     pub default_password_scheme: String,
+    /// Seconds a recipient or mailbox lookup is reused (0: ask the database every time).
+    pub cache_ttl: u64,
 }
 
 impl Default for Accounts {
@@ -148,6 +150,7 @@ impl Default for Accounts {
             url: String::new(),
             password_scheme: crate::password::Scheme::Argon2id,
             default_password_scheme: "CRYPT".into(),
+            cache_ttl: 0,
         }
     }
 }

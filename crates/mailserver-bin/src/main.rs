@@ -567,7 +567,9 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let config = Arc::new(config);
     std::fs::create_dir_all(config.mail_root())
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
-    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
+    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
+        .await?
+        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl));
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let service = Arc::new(smtp::SmtpService::new(

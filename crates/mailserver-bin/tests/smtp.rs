@@ -632,3 +632,29 @@ except poplib.error_proto as e:
     let missing = server.admin(&["user", "deactivate", "ghost@example.com"], "");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
+
+/// `[accounts] cache_ttl`: a lookup is reused until it expires, so a change made meanwhile
+/// shows only then; unknown addresses are remembered the same way.
+#[test]
+fn lookups_are_cached_for_their_ttl() {
+    let server = Server::start("lookup-cache", "[accounts]\ncache_ttl = 2\n");
+    let rcpt = |to: &str| -> String {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.net>");
+        c.command(&format!("RCPT TO:<{to}>"))
+    };
+    assert!(rcpt("alice@example.com").starts_with("250"));
+    assert!(rcpt("zoe@example.com").starts_with("550"));
+    server.admin_ok(&["user", "deactivate", "alice@example.com"]);
+    server.admin_with_stdin(
+        &["user", "add", "zoe@example.com", "--password-stdin"],
+        "secret\n",
+    );
+    // Within the TTL the server still answers from what it looked up.
+    assert!(rcpt("alice@example.com").starts_with("250"));
+    assert!(rcpt("zoe@example.com").starts_with("550"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(rcpt("alice@example.com").starts_with("550 5.1.1"));
+    assert!(rcpt("zoe@example.com").starts_with("250"));
+}
