@@ -42,6 +42,23 @@ pub enum AccountsError {
     },
     #[error("user {0} already exists")]
     DuplicateUser(String),
+    #[error(
+        "domain {domain} may have {} {what}; change it with `mailserver domain limits`",
+        if *limit < 0 { "no".to_owned() } else { format!("at most {limit}") }
+    )]
+    DomainLimit {
+        domain: String,
+        what: &'static str,
+        limit: i64,
+    },
+    #[error(
+        "domain {domain} allows mailboxes of at most {max_mb} MB; a quota of {requested} octets (0 is none) is over it"
+    )]
+    QuotaOverDomainMax {
+        domain: String,
+        max_mb: i64,
+        requested: u64,
+    },
     #[error("user {0} does not exist")]
     UnknownUser(String),
     #[error("alias {0} does not exist")]
@@ -559,6 +576,12 @@ impl Accounts {
         let (local, domain) =
             split_address(&address).ok_or_else(|| AccountsError::BadAddress(address.clone()))?;
         self.require_domain(domain).await?;
+        let limits = self.domain_limits(domain).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox WHERE domain = ?")
+            .bind(domain)
+            .fetch_one(&self.pool)
+            .await?;
+        check_limit(domain, "mailboxes", limits.mailboxes, count)?;
         let maildir = format!("{domain}/{local}/");
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
             .bind(&address)
@@ -729,6 +752,16 @@ impl Accounts {
     /// Sets a mailbox's quota in octets (0: none).
     pub async fn set_quota(&self, address: &str, bytes: u64) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
+        if let Some((_, domain)) = split_address(&address) {
+            let max_mb = self.domain_limits(domain).await?.max_quota_mb;
+            if max_mb > 0 && (bytes == 0 || bytes > megabytes(max_mb)) {
+                return Err(AccountsError::QuotaOverDomainMax {
+                    domain: domain.to_owned(),
+                    max_mb,
+                    requested: bytes,
+                });
+            }
+        }
         let result = sqlx::query(
             "UPDATE mailbox SET quota = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
         )
@@ -740,6 +773,51 @@ impl Accounts {
             return Err(AccountsError::UnknownUser(address));
         }
         Ok(address)
+    }
+
+    /// A domain's PostfixAdmin limits.
+    pub async fn domain_limits(&self, domain: &str) -> Result<DomainLimits, AccountsError> {
+        let row = sqlx::query(
+            "SELECT CAST(mailboxes AS SIGNED) AS mailboxes, CAST(aliases AS SIGNED) AS aliases,
+                    CAST(maxquota AS SIGNED) AS maxquota FROM domain WHERE domain = ?",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| AccountsError::UnknownDomain(domain.to_owned()))?;
+        Ok(DomainLimits {
+            mailboxes: row.try_get("mailboxes")?,
+            aliases: row.try_get("aliases")?,
+            max_quota_mb: row.try_get("maxquota")?,
+        })
+    }
+
+    /// Changes the limits given; the others stay.
+    pub async fn set_domain_limits(
+        &self,
+        domain: &str,
+        mailboxes: Option<i64>,
+        aliases: Option<i64>,
+        max_quota_mb: Option<i64>,
+    ) -> Result<(String, DomainLimits), AccountsError> {
+        let domain = normalize_domain(domain)?;
+        let current = self.domain_limits(&domain).await?;
+        let limits = DomainLimits {
+            mailboxes: mailboxes.unwrap_or(current.mailboxes),
+            aliases: aliases.unwrap_or(current.aliases),
+            max_quota_mb: max_quota_mb.unwrap_or(current.max_quota_mb),
+        };
+        sqlx::query(
+            "UPDATE domain SET mailboxes = ?, aliases = ?, maxquota = ?, modified = CURRENT_TIMESTAMP
+             WHERE domain = ?",
+        )
+        .bind(limits.mailboxes)
+        .bind(limits.aliases)
+        .bind(limits.max_quota_mb)
+        .bind(&domain)
+        .execute(&self.pool)
+        .await?;
+        Ok((domain, limits))
     }
 
     /// Sets a domain's quota for all its mailboxes together, in octets (0: none). PostfixAdmin
@@ -892,6 +970,16 @@ impl Accounts {
             if !goto.contains(&t) {
                 goto.push(t);
             }
+        }
+        if self.alias_targets(&source).await?.is_none() {
+            let limits = self.domain_limits(&domain).await?;
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM alias WHERE domain = ? AND address <> goto",
+            )
+            .bind(&domain)
+            .fetch_one(&self.pool)
+            .await?;
+            check_limit(&domain, "aliases", limits.aliases, count)?;
         }
         if self.alias_targets(&source).await?.is_some() {
             sqlx::query(
@@ -1144,6 +1232,32 @@ fn normalize_alias_source(source: &str) -> Result<(String, String), AccountsErro
         .map(|(_, d)| d.to_owned())
         .unwrap_or_default();
     Ok((address, domain))
+}
+
+/// A domain's limits as PostfixAdmin keeps them: counts of mailboxes and aliases, and the
+/// largest mailbox quota in MB; 0 means unlimited and -1 none allowed (the quota: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DomainLimits {
+    pub mailboxes: i64,
+    pub aliases: i64,
+    pub max_quota_mb: i64,
+}
+
+/// Whether one more of `what` fits under `limit` with `count` there.
+fn check_limit(
+    domain: &str,
+    what: &'static str,
+    limit: i64,
+    count: i64,
+) -> Result<(), AccountsError> {
+    if limit < 0 || (limit > 0 && count >= limit) {
+        return Err(AccountsError::DomainLimit {
+            domain: domain.to_owned(),
+            what,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// PostfixAdmin's MB (where 0 and -1 mean no limit) in octets.

@@ -90,6 +90,21 @@ enum DomainCommand {
     Activate { domain: String },
     /// Stop DOMAIN receiving mail and its users logging in, keeping everything.
     Deactivate { domain: String },
+    /// Show or change DOMAIN's limits, as PostfixAdmin keeps them: how many mailboxes and
+    /// aliases it may have (0: unlimited, -1: none), and the largest mailbox quota.
+    Limits {
+        domain: String,
+        #[arg(long, allow_negative_numbers = true)]
+        mailboxes: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        aliases: Option<i64>,
+        /// A size such as 2G (whole MB); 0 or none for no limit.
+        #[arg(long)]
+        max_quota: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Set the quota of all DOMAIN's mailboxes together: a size such as 50G (whole MB, as
     /// PostfixAdmin keeps it); 0 or none for no limit.
     Quota { domain: String, size: String },
@@ -284,6 +299,49 @@ async fn admin_command(
                             vec![d.clone(), yes_no(*a), t.clone(), String::new()]
                         }));
                         print_table(&["DOMAIN", "ACTIVE", "ALIAS OF", "QUOTA"], &rows);
+                    }
+                }
+                DomainCommand::Limits {
+                    domain,
+                    mailboxes,
+                    aliases,
+                    max_quota,
+                    json,
+                } => {
+                    let max_quota_mb = match max_quota {
+                        Some(size) => Some(
+                            parse_size(&size)
+                                .ok_or_else(|| {
+                                    format!("{size:?} is not a size: use e.g. 2G or 0/none")
+                                })?
+                                .div_ceil(1 << 20) as i64,
+                        ),
+                        None => None,
+                    };
+                    let (domain, limits) = accounts
+                        .set_domain_limits(&domain, mailboxes, aliases, max_quota_mb)
+                        .await?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"domain": domain, "limits": limits})
+                        );
+                    } else {
+                        let show = |n: i64, unit: &str| match n {
+                            0 => "unlimited".to_owned(),
+                            n if n < 0 => "none".to_owned(),
+                            n => format!("{n}{unit}"),
+                        };
+                        println!(
+                            "{domain}: mailboxes {}, aliases {}, largest mailbox quota {}",
+                            show(limits.mailboxes, ""),
+                            show(limits.aliases, ""),
+                            if limits.max_quota_mb <= 0 {
+                                "unlimited".to_owned()
+                            } else {
+                                format!("{} MB", limits.max_quota_mb)
+                            }
+                        );
                     }
                 }
                 DomainCommand::Quota { domain, size } => {

@@ -239,3 +239,56 @@ print(typ, data[0].decode())
     let other = server.admin_ok(&["domain", "list"]);
     assert!(other.contains("QUOTA"), "{other}");
 }
+
+/// PostfixAdmin's domain limits, enforced by the admin CLI: how many mailboxes and aliases a
+/// domain may have, and its largest mailbox quota.
+#[test]
+fn domain_limits_bound_mailboxes_aliases_and_quotas() {
+    let server = Server::start("domain-limits", "");
+    let out = server.admin_ok(&[
+        "domain",
+        "limits",
+        "example.com",
+        "--mailboxes",
+        "5",
+        "--aliases",
+        "1",
+        "--max-quota",
+        "10M",
+    ]);
+    assert!(
+        out.contains("mailboxes 5, aliases 1, largest mailbox quota 10 MB"),
+        "{out}"
+    );
+    let json = server.admin_ok(&["domain", "limits", "example.com", "--json"]);
+    assert!(json.contains("\"max_quota_mb\":10"), "{json}");
+    // The five test users fill it.
+    let full = server.admin(
+        &["user", "add", "zoe@example.com", "--password-stdin"],
+        "pw\n",
+    );
+    assert!(!full.status.success());
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert!(err.contains("at most 5 mailboxes"), "{err}");
+    server.admin_ok(&["alias", "add", "sales@example.com", "alice@example.com"]);
+    let second = server.admin(&["alias", "add", "info@example.com", "bob@example.com"], "");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("at most 1 aliases"));
+    // Adding a target to an existing alias is not a new alias.
+    server.admin_ok(&["alias", "add", "sales@example.com", "bob@example.com"]);
+    let big = server.admin(&["user", "quota", "alice@example.com", "20M"], "");
+    assert!(!big.status.success());
+    assert!(String::from_utf8_lossy(&big.stderr).contains("at most 10 MB"));
+    server.admin_ok(&["user", "quota", "alice@example.com", "5M"]);
+    server.admin_ok(&["domain", "limits", "example.com", "--mailboxes", "-1"]);
+    let none = server.admin(
+        &["user", "add", "zoe@example.com", "--password-stdin"],
+        "pw\n",
+    );
+    assert!(String::from_utf8_lossy(&none.stderr).contains("may have no mailboxes"));
+    server.admin_ok(&["domain", "limits", "example.com", "--mailboxes", "0"]);
+    server.admin_with_stdin(
+        &["user", "add", "zoe@example.com", "--password-stdin"],
+        "pw\n",
+    );
+}
