@@ -343,6 +343,34 @@ s.quit()
         "1847"
     );
 
+    // PostfixAdmin's domain limits and domain quota, kept in its own columns (MB).
+    server.admin_ok(&["domain", "limits", "example.net", "--mailboxes", "1"]);
+    let full = server.admin(
+        &["user", "add", "new@example.net", "--password-stdin"],
+        "pw\n",
+    );
+    assert!(
+        String::from_utf8_lossy(&full.stderr).contains("at most 1 mailboxes"),
+        "{full:?}"
+    );
+    server.admin_ok(&["domain", "limits", "example.com", "--max-quota", "10M"]);
+    let over = server.admin(&["user", "quota", &first, "20M"], "");
+    assert!(!over.status.success(), "{over:?}");
+    server.admin_ok(&["domain", "quota", "example.com", "5M"]);
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT CONCAT(quota, ' ', maxquota, ' ', mailboxes) FROM domain WHERE domain = 'example.com'"
+        )
+        .trim(),
+        "5 10 0"
+    );
+    let listed = server.admin_ok(&["domain", "list", "--json"]);
+    assert!(listed.contains("\"quota\":5242880"), "{listed}");
+    server.admin_ok(&["domain", "quota", "example.com", "0"]);
+    server.admin_ok(&["domain", "limits", "example.com", "--max-quota", "0"]);
+    server.admin_ok(&["domain", "limits", "example.net", "--mailboxes", "0"]);
+
     // A broken backend gives temporary errors, never "unknown user".
     mariadb(Some(&db.0), "RENAME TABLE mailbox TO mailbox_away");
     let rcpt = |to: &str| -> String {
