@@ -11,6 +11,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Executor, Row};
 use thiserror::Error;
 
+use crate::directory::{Directory, DirectoryError};
+
 #[derive(Debug, Error)]
 pub enum AccountsError {
     #[error(
@@ -19,6 +21,8 @@ pub enum AccountsError {
     UnsupportedUrl(String),
     #[error("account database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
     #[error("cannot create directory for the account database {path}: {source}")]
     CreateDir {
         path: PathBuf,
@@ -106,6 +110,9 @@ pub struct Accounts {
     pool: AnyPool,
     mail_root: PathBuf,
     cache: Arc<LookupCache>,
+    /// Users in an LDAP directory, for addresses of our domains the database has no mailbox
+    /// for.
+    directory: Option<Arc<Directory>>,
 }
 
 /// Recent recipient and login lookups, so a busy server does not ask the database for the
@@ -351,7 +358,56 @@ impl Accounts {
             pool,
             mail_root: mail_root.to_owned(),
             cache: Arc::new(LookupCache::default()),
+            directory: None,
         })
+    }
+
+    /// Also looks users up in an LDAP directory (`[ldap]`).
+    pub fn with_directory(mut self, directory: Directory) -> Self {
+        self.directory = Some(Arc::new(directory));
+        self
+    }
+
+    /// The directory's mailbox for `address` of an active local domain, if there is one.
+    async fn directory_mailbox(
+        &self,
+        address: &str,
+        domain_quota: u64,
+    ) -> Result<Option<LocalMailbox>, AccountsError> {
+        let Some(directory) = &self.directory else {
+            return Ok(None);
+        };
+        Ok(directory
+            .mailbox(address)
+            .await?
+            .map(|mb| LocalMailbox { domain_quota, ..mb }))
+    }
+
+    /// Whether `password` is `address`'s: checked against the stored hash (`default_scheme`
+    /// for hashes without a `{SCHEME}` prefix), or by the LDAP directory for users only it
+    /// has. `Err` means the answer is unknown (a backend is down): a temporary failure.
+    pub async fn authenticate(
+        &self,
+        address: &str,
+        password: String,
+        default_scheme: String,
+    ) -> Result<bool, AccountsError> {
+        if let Some(hash) = self.password_hash(address).await? {
+            return Ok(tokio::task::spawn_blocking(move || {
+                crate::password::verify_with_default(&hash, &password, &default_scheme)
+            })
+            .await
+            .unwrap_or(false));
+        }
+        let Ok(address) = normalize_address(address) else {
+            return Ok(false);
+        };
+        match &self.directory {
+            Some(directory) if self.mailbox(&address).await?.is_some() => {
+                Ok(directory.authenticate(&address, &password).await?)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Keeps recipient and mailbox lookups for `ttl` (`[accounts] cache_ttl`): changes made
@@ -736,7 +792,26 @@ impl Accounts {
         .bind(&address)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            if self.directory.is_none() {
+                return Ok(None);
+            }
+            // Not in the database: the directory's, if the domain is ours and active.
+            let Some((_, domain)) = split_address(&address) else {
+                return Ok(None);
+            };
+            let domain_quota: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(quota AS SIGNED) FROM domain
+                 WHERE domain = ? AND active = 1 AND domain <> 'ALL'",
+            )
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await?;
+            return match domain_quota {
+                Some(q) => self.directory_mailbox(&address, megabytes(q)).await,
+                None => Ok(None),
+            };
+        };
         let maildir: String = row.try_get("maildir")?;
         let quota: i64 = row.try_get("quota")?;
         let domain_quota: i64 = row.try_get("domain_quota")?;
@@ -1111,6 +1186,7 @@ impl Accounts {
         Ok(Lookup {
             alias_domain_target: target,
             local_domain: local.is_some(),
+            domain_quota: megabytes(domain_quota.unwrap_or(0)),
             alias: goto.map(|g| split_goto(&g)),
             mailbox: maildir.map(|m| LocalMailbox {
                 username: address.to_owned(),
@@ -1180,7 +1256,14 @@ impl Accounts {
                 }
                 continue;
             }
-            if let Some(mb) = found_here.mailbox {
+            let mailbox = match found_here.mailbox {
+                Some(mb) => Some(mb),
+                None => {
+                    self.directory_mailbox(&addr, found_here.domain_quota)
+                        .await?
+                }
+            };
+            if let Some(mb) = mailbox {
                 if !found.contains(&mb) {
                     found.push(mb);
                 }
@@ -1211,6 +1294,8 @@ struct Lookup {
     /// The address's domain is an alias domain of this one (PostfixAdmin `alias_domain`).
     alias_domain_target: Option<String>,
     local_domain: bool,
+    /// The domain's quota for all its mailboxes (octets; 0: none).
+    domain_quota: u64,
     alias: Option<Vec<String>>,
     mailbox: Option<LocalMailbox>,
 }

@@ -37,6 +37,46 @@ pub struct Config {
     pub smtp: Smtp,
     pub pop3: Pop3,
     pub imap: Imap,
+    /// Users in an LDAP directory, besides those in the accounts database.
+    pub ldap: Option<Ldap>,
+}
+
+/// Where LDAP users are and how to read them (as Dovecot's `dovecot-ldap.conf.ext`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ldap {
+    /// `ldap://host:389` or `ldaps://host:636`.
+    pub url: String,
+    /// The service account that searches (empty: anonymous).
+    pub bind_dn: String,
+    pub bind_password: String,
+    /// Where users are searched, with the subtree below it.
+    pub base: String,
+    /// `%u` the address, `%n` its local part, `%d` its domain; e.g.
+    /// `(&(objectClass=user)(sAMAccountName=%n))` for Active Directory.
+    pub user_filter: String,
+    /// The attribute holding the mail store path (relative paths are under the mail root);
+    /// empty: `<domain>/<local part>/`.
+    pub maildir_attribute: String,
+    /// The attribute holding the quota in octets; empty: none.
+    pub quota_attribute: String,
+    /// Seconds to wait for the server.
+    pub timeout: u64,
+}
+
+impl Default for Ldap {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            bind_dn: String::new(),
+            bind_password: String::new(),
+            base: String::new(),
+            user_filter: "(mail=%u)".into(),
+            maildir_attribute: String::new(),
+            quota_attribute: String::new(),
+            timeout: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +251,7 @@ impl Default for Config {
             smtp: Smtp::default(),
             pop3: Pop3::default(),
             imap: Imap::default(),
+            ldap: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod config;
 mod conn;
+mod directory;
 mod imap;
 mod mail;
 mod password;
@@ -628,6 +629,12 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
         .await?
         .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl));
+    let accounts = match &config.ldap {
+        Some(ldap) => {
+            accounts.with_directory(directory::Directory::new(ldap.clone(), &config.mail_root()))
+        }
+        None => accounts,
+    };
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let service = Arc::new(smtp::SmtpService::new(

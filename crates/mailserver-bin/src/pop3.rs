@@ -321,19 +321,11 @@ async fn login(
         warn!(error = %e, "pop3 login failed on the server side");
         Response::temporary_failure()
     };
-    let hash = accounts
-        .password_hash(username)
+    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let ok = accounts
+        .authenticate(username, password, default_scheme)
         .await
         .map_err(|e| temp(&e))?;
-    let Some(hash) = hash else {
-        return Err(Response::auth_failed());
-    };
-    let default_scheme = service.config.accounts.default_password_scheme.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::password::verify_with_default(&hash, &password, &default_scheme)
-    })
-    .await
-    .unwrap_or(false);
     if !ok {
         return Err(Response::auth_failed());
     }

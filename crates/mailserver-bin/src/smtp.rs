@@ -302,18 +302,18 @@ impl Connection {
             Event::Authenticate {
                 username, password, ..
             } => {
-                let ok = match self.service.accounts.password_hash(&username).await {
-                    Ok(Some(hash)) => {
-                        let password = password.into_inner();
-                        let default_scheme =
-                            self.service.config.accounts.default_password_scheme.clone();
-                        tokio::task::spawn_blocking(move || {
-                            crate::password::verify_with_default(&hash, &password, &default_scheme)
-                        })
-                        .await
-                        .unwrap_or(false)
+                let default_scheme = self.service.config.accounts.default_password_scheme.clone();
+                let ok = match self
+                    .service
+                    .accounts
+                    .authenticate(&username, password.into_inner(), default_scheme)
+                    .await
+                {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        warn!(conn = %self.id, error = %e, "authentication lookup failed");
+                        false
                     }
-                    _ => false,
                 };
                 info!(conn = %self.id, peer = %self.peer, %username, success = ok, "authentication");
                 let _ = session.auth_finish(if ok {

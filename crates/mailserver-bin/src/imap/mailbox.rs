@@ -310,17 +310,14 @@ pub async fn login(
         Some(Code::Unavailable),
         "Temporary authentication failure, try again later",
     );
-    let hash = accounts.password_hash(username).await.map_err(|e| {
-        warn!(error = %e, "imap login: account lookup failed");
-        TEMP
-    })?;
-    let Some(hash) = hash else { return Err(FAILED) };
     let default_scheme = service.config.accounts.default_password_scheme.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::password::verify_with_default(&hash, &password, &default_scheme)
-    })
-    .await
-    .unwrap_or(false);
+    let ok = accounts
+        .authenticate(username, password, default_scheme)
+        .await
+        .map_err(|e| {
+            warn!(error = %e, "imap login: account lookup failed");
+            TEMP
+        })?;
     if !ok {
         return Err(FAILED);
     }

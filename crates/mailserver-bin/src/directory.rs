@@ -1,0 +1,180 @@
+//! Users kept in an LDAP directory (OpenLDAP, Active Directory), as Dovecot's LDAP passdb and
+//! userdb find them: a service account searches for the user with a filter, and the user is
+//! authenticated by binding as the entry found. The mail store path and quota come from
+//! attributes when configured. Domains and aliases stay in the accounts database.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
+use thiserror::Error;
+
+use crate::accounts::LocalMailbox;
+use crate::config::Ldap as LdapConfig;
+
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    #[error("LDAP server {url}: {source}")]
+    Ldap {
+        url: String,
+        source: Box<ldap3::LdapError>,
+    },
+    #[error("LDAP search for {address} found {count} entries; the filter must match one")]
+    Ambiguous { address: String, count: usize },
+}
+
+/// A user found in the directory.
+#[derive(Debug, Clone)]
+struct Entry {
+    dn: String,
+    maildir: Option<String>,
+    quota: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Directory {
+    config: LdapConfig,
+    mail_root: PathBuf,
+}
+
+/// `invalidCredentials` (RFC 4511 §4.1.9).
+const INVALID_CREDENTIALS: u32 = 49;
+
+impl Directory {
+    pub fn new(config: LdapConfig, mail_root: &Path) -> Self {
+        Self {
+            config,
+            mail_root: mail_root.to_owned(),
+        }
+    }
+
+    fn error(&self, source: ldap3::LdapError) -> DirectoryError {
+        DirectoryError::Ldap {
+            url: self.config.url.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    async fn connect(&self) -> Result<ldap3::Ldap, DirectoryError> {
+        let settings =
+            LdapConnSettings::new().set_conn_timeout(Duration::from_secs(self.config.timeout));
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
+            .await
+            .map_err(|e| self.error(e))?;
+        ldap3::drive!(conn);
+        Ok(ldap)
+    }
+
+    /// The filter for `address`: `%u` the address, `%n` its local part, `%d` its domain, each
+    /// escaped (RFC 4515) so an address cannot change the filter.
+    fn filter(&self, address: &str) -> String {
+        let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+        self.config
+            .user_filter
+            .replace("%u", &ldap_escape(address))
+            .replace("%n", &ldap_escape(local))
+            .replace("%d", &ldap_escape(domain))
+    }
+
+    /// The entry for `address`, searched for as the service account.
+    async fn find(&self, address: &str) -> Result<Option<Entry>, DirectoryError> {
+        let mut ldap = self.connect().await?;
+        ldap.simple_bind(&self.config.bind_dn, &self.config.bind_password)
+            .await
+            .and_then(|r| r.success())
+            .map_err(|e| self.error(e))?;
+        let mut attributes: Vec<&str> =
+            [&self.config.maildir_attribute, &self.config.quota_attribute]
+                .into_iter()
+                .filter(|a| !a.is_empty())
+                .map(String::as_str)
+                .collect();
+        if attributes.is_empty() {
+            // RFC 4511 §4.5.1.8: no attributes, only the DN.
+            attributes.push("1.1");
+        }
+        let (entries, _) = ldap
+            .search(
+                &self.config.base,
+                Scope::Subtree,
+                &self.filter(address),
+                attributes,
+            )
+            .await
+            .and_then(|r| r.success())
+            .map_err(|e| self.error(e))?;
+        let _ = ldap.unbind().await;
+        if entries.len() > 1 {
+            return Err(DirectoryError::Ambiguous {
+                address: address.to_owned(),
+                count: entries.len(),
+            });
+        }
+        Ok(entries.into_iter().next().map(|e| {
+            let e = SearchEntry::construct(e);
+            let first = |name: &str| {
+                (!name.is_empty())
+                    .then(|| e.attrs.get(name).and_then(|v| v.first()).cloned())
+                    .flatten()
+            };
+            Entry {
+                maildir: first(&self.config.maildir_attribute),
+                quota: first(&self.config.quota_attribute).and_then(|q| q.trim().parse().ok()),
+                dn: e.dn,
+            }
+        }))
+    }
+
+    /// The mailbox of `address` (lower case, validated) if the directory has it; the domain's
+    /// quota is the caller's to fill in.
+    pub async fn mailbox(&self, address: &str) -> Result<Option<LocalMailbox>, DirectoryError> {
+        Ok(self
+            .find(address)
+            .await?
+            .map(|e| self.to_mailbox(address, &e)))
+    }
+
+    fn to_mailbox(&self, address: &str, entry: &Entry) -> LocalMailbox {
+        let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+        let maildir = match &entry.maildir {
+            // As Dovecot's `mail` attribute mapping: an absolute path as is, a relative one
+            // under the mail root.
+            Some(path) if Path::new(path).is_absolute() => PathBuf::from(path),
+            Some(path) => self.mail_root.join(path),
+            None => self.mail_root.join(format!("{domain}/{local}/")),
+        };
+        LocalMailbox {
+            username: address.to_owned(),
+            maildir,
+            quota: entry.quota.unwrap_or(0),
+            domain: domain.to_owned(),
+            domain_quota: 0,
+        }
+    }
+
+    /// Whether `password` is `address`'s: the entry is found, then bound as. An empty password
+    /// never is (it would be an anonymous bind, which succeeds).
+    pub async fn authenticate(
+        &self,
+        address: &str,
+        password: &str,
+    ) -> Result<bool, DirectoryError> {
+        if password.is_empty() {
+            return Ok(false);
+        }
+        let Some(entry) = self.find(address).await? else {
+            return Ok(false);
+        };
+        let mut ldap = self.connect().await?;
+        let result = ldap
+            .simple_bind(&entry.dn, password)
+            .await
+            .map_err(|e| self.error(e))?;
+        let _ = ldap.unbind().await;
+        match result.rc {
+            0 => Ok(true),
+            INVALID_CREDENTIALS => Ok(false),
+            _ => Err(self.error(ldap3::LdapError::LdapResult { result })),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Users in OpenLDAP (Debian's slapd, started here with a throwaway configuration): found by a
+//! filter as a service account, authenticated by binding as the entry found, their mail store
+//! and quota read from attributes; the database's domains and users keep working beside them.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{Server, free_port, python, require};
+
+/// A private slapd with `dc=example,dc=com`, a service account and two users; stopped on drop.
+struct Slapd {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Slapd {
+    fn start(name: &str) -> Slapd {
+        require("slapd");
+        require("slapadd");
+        let dir =
+            std::env::temp_dir().join(format!("mailserver-ldap-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("db")).unwrap();
+        let conf = format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
+             database mdb\nsuffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"\n\
+             rootpw admin-pw\ndirectory {d}/db\n\
+             access to attrs=userPassword by anonymous auth by * none\n\
+             access to * by dn.exact=\"cn=mail,dc=example,dc=com\" read by self read by * none\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("slapd.conf"), conf).unwrap();
+        let hash = |pw: &str| {
+            let out = Command::new("slappasswd")
+                .args(["-s", pw])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        // homeDirectory holds the mail store path and employeeNumber the quota in octets,
+        // standing in for the site-specific attributes real directories use.
+        let ldif = format!(
+            "dn: dc=example,dc=com\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+             dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\nou: people\n\n\
+             dn: cn=mail,dc=example,dc=com\nobjectClass: person\ncn: mail\nsn: service\nuserPassword: {service}\n\n\
+             dn: uid=lara,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n\
+             uid: lara\ncn: Lara\nsn: Croft\nmail: lara@example.com\nuidNumber: 1001\ngidNumber: 1001\n\
+             homeDirectory: ldap/lara/\nemployeeNumber: 4096\nuserPassword: {lara}\n\n\
+             dn: uid=max,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n\
+             uid: max\ncn: Max\nsn: Power\nmail: max@example.com\nuserPassword: {max}\n",
+            service = hash("service-pw"),
+            lara = hash("lara-pw"),
+            max = hash("max-pw"),
+        );
+        std::fs::write(dir.join("data.ldif"), ldif).unwrap();
+        let conf = dir.join("slapd.conf");
+        let added = Command::new("slapadd")
+            .args(["-f", conf.to_str().unwrap(), "-l"])
+            .arg(dir.join("data.ldif"))
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "slapadd: {added:?}");
+        let port = free_port();
+        let mut slapd = Slapd { dir, port };
+        slapd.run();
+        slapd
+    }
+
+    fn run(&mut self) {
+        let conf = self.dir.join("slapd.conf");
+        let started = Command::new("slapd")
+            .args(["-f", conf.to_str().unwrap(), "-h"])
+            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .status()
+            .unwrap();
+        assert!(started.success(), "slapd did not start");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "slapd is not listening"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("slapd.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+const LOGINS: &str = r#"
+import imaplib, json, poplib, sys
+imap_port, pop3_port = int(sys.argv[1]), int(sys.argv[2])
+out = {}
+for user, password in [("lara@example.com", "lara-pw"), ("lara@example.com", "wrong"),
+                       ("max@example.com", "max-pw"), ("alice@example.com", "secret"),
+                       ("lara@example.com", ""), ("nobody@example.com", "x")]:
+    M = imaplib.IMAP4("127.0.0.1", imap_port)
+    try:
+        M.login(user, password)
+        M.select("INBOX")
+        typ, data = M.getquotaroot("INBOX")
+        out[user + " " + password] = ["OK", M.response("EXISTS")[1][0].decode(), [x.decode() if isinstance(x, bytes) else None for x in data[1]]]
+        M.logout()
+    except imaplib.IMAP4.error as e:
+        out[user + " " + password] = ["NO", str(e)]
+p = poplib.POP3("127.0.0.1", pop3_port)
+p.user("lara@example.com")
+out["pop3"] = p.pass_("lara-pw").decode()
+out["pop3_stat"] = list(p.stat())
+p.quit()
+print(json.dumps(out))
+"#;
+
+#[test]
+fn ldap_users_log_in_by_bind_and_receive_mail() {
+    let mut slapd = Slapd::start("users");
+    let server = Server::start(
+        "ldap",
+        &format!(
+            "[ldap]\nurl = \"ldap://127.0.0.1:{}\"\nbind_dn = \"cn=mail,dc=example,dc=com\"\n\
+             bind_password = \"service-pw\"\nbase = \"ou=people,dc=example,dc=com\"\n\
+             user_filter = \"(&(objectClass=inetOrgPerson)(mail=%u))\"\n\
+             maildir_attribute = \"homeDirectory\"\nquota_attribute = \"employeeNumber\"\n",
+            slapd.port
+        ),
+    );
+    let rcpt = |to: &str| -> String {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.net>");
+        let reply = c.command(&format!("RCPT TO:<{to}>"));
+        if reply.starts_with("250") {
+            assert!(c.command("DATA").starts_with("354"));
+            assert!(
+                c.command("Subject: hi\r\n\r\nfor you\r\n.")
+                    .starts_with("250")
+            );
+        }
+        reply
+    };
+    assert!(rcpt("lara@example.com").starts_with("250"));
+    assert!(rcpt("max@example.com").starts_with("250"));
+    assert!(rcpt("alice@example.com").starts_with("250"));
+    assert!(rcpt("nobody@example.com").starts_with("550 5.1.1"));
+    // A filter metacharacter in the address is escaped, not obeyed.
+    assert!(rcpt("*@example.com").starts_with("550"));
+    // The mail store path comes from the entry, relative to the mail root.
+    let lara_dir = server.dir.join("data/mail/ldap/lara/new");
+    assert_eq!(std::fs::read_dir(&lara_dir).unwrap().count(), 1);
+    assert!(server.maildir("max@example.com").join("new").is_dir());
+
+    let out = python(
+        LOGINS,
+        &[&server.imap_port.to_string(), &server.pop3_port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["lara@example.com lara-pw"][0], "OK", "{out}");
+    assert_eq!(v["lara@example.com lara-pw"][1], "1", "{out}");
+    // employeeNumber 4096 octets: 4 KiB of storage.
+    assert!(
+        v["lara@example.com lara-pw"][2][0]
+            .as_str()
+            .unwrap()
+            .contains("STORAGE 1 4"),
+        "{out}"
+    );
+    assert_eq!(v["lara@example.com wrong"][0], "NO", "{out}");
+    assert_eq!(
+        v["lara@example.com "][0], "NO",
+        "an empty password is no anonymous bind: {out}"
+    );
+    assert_eq!(v["max@example.com max-pw"][0], "OK", "{out}");
+    assert_eq!(v["alice@example.com secret"][0], "OK", "{out}");
+    assert_eq!(v["nobody@example.com x"][0], "NO", "{out}");
+    assert!(v["pop3"].as_str().unwrap().starts_with("+OK"), "{out}");
+    assert_eq!(v["pop3_stat"][0], 1, "{out}");
+
+    // The directory down: temporary failures, never "unknown user".
+    slapd.stop();
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    c.command("MAIL FROM:<a@example.net>");
+    let reply = c.command("RCPT TO:<lara@example.com>");
+    assert!(reply.starts_with("451 4.3.0"), "{reply}");
+    drop(c);
+    slapd.run();
+    assert!(rcpt("lara@example.com").starts_with("250"));
+}
