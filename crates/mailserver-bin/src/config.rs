@@ -62,6 +62,11 @@ pub struct Ldap {
     pub quota_attribute: String,
     /// Seconds to wait for the server.
     pub timeout: u64,
+    /// Upgrade an `ldap://` connection with StartTLS (RFC 4513 §3).
+    pub starttls: bool,
+    /// PEM file of the CA(s) the server's certificate is checked against, for an internal PKI;
+    /// empty: the system's roots.
+    pub ca_file: String,
 }
 
 impl Default for Ldap {
@@ -75,6 +80,8 @@ impl Default for Ldap {
             maildir_attribute: String::new(),
             quota_attribute: String::new(),
             timeout: 5,
+            starttls: false,
+            ca_file: String::new(),
         }
     }
 }

@@ -4,7 +4,12 @@
 //! attributes when configured. Domains and aliases stay in the accounts database.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tracing::warn;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 use thiserror::Error;
@@ -35,17 +40,50 @@ struct Entry {
 pub struct Directory {
     config: LdapConfig,
     mail_root: PathBuf,
+    /// TLS settings when `ca_file` names the CAs to trust.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// `invalidCredentials` (RFC 4511 §4.1.9).
 const INVALID_CREDENTIALS: u32 = 49;
 
 impl Directory {
-    pub fn new(config: LdapConfig, mail_root: &Path) -> Self {
-        Self {
+    /// Fails when `ca_file` cannot be read.
+    pub fn new(config: LdapConfig, mail_root: &Path) -> Result<Self, String> {
+        let plain = config.url.starts_with("ldap://") && !config.starttls;
+        if plain
+            && !["ldap://127.0.0.1", "ldap://localhost", "ldap://[::1]"]
+                .iter()
+                .any(|l| config.url.starts_with(l))
+        {
+            warn!(url = %config.url, "LDAP without TLS: passwords cross the network in clear; use ldaps:// or starttls = true");
+        }
+        let tls = if config.ca_file.is_empty() {
+            None
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(&config.ca_file)
+                .map_err(|e| format!("[ldap] ca_file {}: {e}", config.ca_file))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("[ldap] ca_file {}: {e}", config.ca_file))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("[ldap] ca_file {}: {e}", config.ca_file))?;
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("[ldap] TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            Some(Arc::new(tls))
+        };
+        Ok(Self {
             config,
             mail_root: mail_root.to_owned(),
-        }
+            tls,
+        })
     }
 
     fn error(&self, source: ldap3::LdapError) -> DirectoryError {
@@ -56,8 +94,12 @@ impl Directory {
     }
 
     async fn connect(&self) -> Result<ldap3::Ldap, DirectoryError> {
-        let settings =
-            LdapConnSettings::new().set_conn_timeout(Duration::from_secs(self.config.timeout));
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(Duration::from_secs(self.config.timeout))
+            .set_starttls(self.config.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(Arc::clone(tls));
+        }
         let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
             .await
             .map_err(|e| self.error(e))?;

@@ -630,9 +630,10 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         .await?
         .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl));
     let accounts = match &config.ldap {
-        Some(ldap) => {
-            accounts.with_directory(directory::Directory::new(ldap.clone(), &config.mail_root()))
-        }
+        Some(ldap) => accounts.with_directory(directory::Directory::new(
+            ldap.clone(),
+            &config.mail_root(),
+        )?),
         None => accounts,
     };
     let tls = tls::server_config(&config)?;

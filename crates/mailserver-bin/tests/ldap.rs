@@ -13,6 +13,8 @@ use support::{Server, free_port, python, require};
 struct Slapd {
     dir: std::path::PathBuf,
     port: u16,
+    /// `ldaps://` port, when the server has a certificate.
+    tls_port: Option<u16>,
 }
 
 impl Drop for Slapd {
@@ -23,6 +25,16 @@ impl Drop for Slapd {
 
 impl Slapd {
     fn start(name: &str) -> Slapd {
+        Self::start_with(name, false)
+    }
+
+    /// With a private CA (`ca.pem` in its directory) and a certificate for 127.0.0.1, listening
+    /// for StartTLS on `port` and for `ldaps://` on `tls_port`.
+    fn start_tls(name: &str) -> Slapd {
+        Self::start_with(name, true)
+    }
+
+    fn start_with(name: &str, tls: bool) -> Slapd {
         require("slapd");
         require("slapadd");
         let dir =
@@ -39,6 +51,38 @@ impl Slapd {
              access to * by dn.exact=\"cn=mail,dc=example,dc=com\" read by self read by * none\n",
             d = dir.display()
         );
+        let conf = if tls {
+            require("openssl");
+            let sh = |script: &str| {
+                let ok = Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .current_dir(&dir)
+                    .output()
+                    .unwrap();
+                assert!(ok.status.success(), "{script}: {ok:?}");
+            };
+            sh(
+                "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca",
+            );
+            sh(
+                "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+            );
+            sh(
+                "printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.cnf",
+            );
+            // Before the database section: TLS settings are global.
+            conf.replacen(
+                "database mdb",
+                &format!(
+                    "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\nTLSCertificateKeyFile {d}/server.key\ndatabase mdb",
+                    d = dir.display()
+                ),
+                1,
+            )
+        } else {
+            conf
+        };
         std::fs::write(dir.join("slapd.conf"), conf).unwrap();
         let hash = |pw: &str| {
             let out = Command::new("slappasswd")
@@ -71,16 +115,24 @@ impl Slapd {
             .unwrap();
         assert!(added.status.success(), "slapadd: {added:?}");
         let port = free_port();
-        let mut slapd = Slapd { dir, port };
+        let tls_port = tls.then(free_port);
+        let mut slapd = Slapd {
+            dir,
+            port,
+            tls_port,
+        };
         slapd.run();
         slapd
     }
 
     fn run(&mut self) {
         let conf = self.dir.join("slapd.conf");
+        let mut urls = format!("ldap://127.0.0.1:{}/", self.port);
+        if let Some(p) = self.tls_port {
+            urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
+        }
         let started = Command::new("slapd")
-            .args(["-f", conf.to_str().unwrap(), "-h"])
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .args(["-f", conf.to_str().unwrap(), "-h", &urls])
             .status()
             .unwrap();
         assert!(started.success(), "slapd did not start");
@@ -205,4 +257,56 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
     drop(c);
     slapd.run();
     assert!(rcpt("lara@example.com").starts_with("250"));
+}
+
+/// LDAP over TLS, as a directory on an internal PKI needs: `ldaps://` and StartTLS checked
+/// against `ca_file`; without it, the unknown CA is refused and mail is deferred, not lost.
+#[test]
+fn ldap_over_tls_with_a_private_ca() {
+    let slapd = Slapd::start_tls("tls");
+    let ca = slapd.dir.join("ca.pem");
+    let base = "bind_dn = \"cn=mail,dc=example,dc=com\"\nbind_password = \"service-pw\"\n\
+                base = \"ou=people,dc=example,dc=com\"\n";
+    let login = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+try:
+    print(M.login("lara@example.com", "lara-pw")[0])
+except imaplib.IMAP4.error as e:
+    print("NO", e)
+"#;
+    for (name, url, extra) in [
+        (
+            "ldaps",
+            format!("ldaps://127.0.0.1:{}", slapd.tls_port.unwrap()),
+            String::new(),
+        ),
+        (
+            "starttls",
+            format!("ldap://127.0.0.1:{}", slapd.port),
+            "starttls = true\n".to_owned(),
+        ),
+    ] {
+        let server = Server::start(
+            &format!("ldap-{name}"),
+            &format!(
+                "[ldap]\nurl = \"{url}\"\n{base}{extra}ca_file = \"{}\"\n",
+                ca.display()
+            ),
+        );
+        let out = python(login, &[&server.imap_port.to_string()]);
+        assert_eq!(out.trim(), "OK", "{name}: {out}");
+    }
+    let untrusted = Server::start(
+        "ldap-untrusted",
+        &format!(
+            "[ldap]\nurl = \"ldaps://127.0.0.1:{}\"\n{base}",
+            slapd.tls_port.unwrap()
+        ),
+    );
+    let mut c = untrusted.connect();
+    c.command("EHLO raw.example.org");
+    c.command("MAIL FROM:<a@example.net>");
+    let reply = c.command("RCPT TO:<lara@example.com>");
+    assert!(reply.starts_with("451 4.3.0"), "{reply}");
 }
