@@ -55,6 +55,10 @@ pub struct Ldap {
     /// `%u` the address, `%n` its local part, `%d` its domain; e.g.
     /// `(&(objectClass=user)(sAMAccountName=%n))` for Active Directory.
     pub user_filter: String,
+    /// The attribute holding the user's own address (its first value), so a filter that also
+    /// matches other addresses (`(|(mail=%u)(proxyAddresses=smtp:%u))`) delivers them into the
+    /// user's mailbox; empty: the address looked up.
+    pub address_attribute: String,
     /// The attribute holding the mail store path (relative paths are under the mail root);
     /// empty: `<domain>/<local part>/`.
     pub maildir_attribute: String,
@@ -77,6 +81,7 @@ impl Default for Ldap {
             bind_password: String::new(),
             base: String::new(),
             user_filter: "(mail=%u)".into(),
+            address_attribute: "mail".into(),
             maildir_attribute: String::new(),
             quota_attribute: String::new(),
             timeout: 5,

@@ -32,6 +32,7 @@ pub enum DirectoryError {
 #[derive(Debug, Clone)]
 struct Entry {
     dn: String,
+    address: Option<String>,
     maildir: Option<String>,
     quota: Option<u64>,
 }
@@ -125,12 +126,15 @@ impl Directory {
             .await
             .and_then(|r| r.success())
             .map_err(|e| self.error(e))?;
-        let mut attributes: Vec<&str> =
-            [&self.config.maildir_attribute, &self.config.quota_attribute]
-                .into_iter()
-                .filter(|a| !a.is_empty())
-                .map(String::as_str)
-                .collect();
+        let mut attributes: Vec<&str> = [
+            &self.config.address_attribute,
+            &self.config.maildir_attribute,
+            &self.config.quota_attribute,
+        ]
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .map(String::as_str)
+        .collect();
         if attributes.is_empty() {
             // RFC 4511 §4.5.1.8: no attributes, only the DN.
             attributes.push("1.1");
@@ -160,6 +164,8 @@ impl Directory {
                     .flatten()
             };
             Entry {
+                address: first(&self.config.address_attribute)
+                    .and_then(|a| crate::accounts::normalize_address(&a).ok()),
                 maildir: first(&self.config.maildir_attribute),
                 quota: first(&self.config.quota_attribute).and_then(|q| q.trim().parse().ok()),
                 dn: e.dn,
@@ -176,7 +182,9 @@ impl Directory {
             .map(|e| self.to_mailbox(address, &e)))
     }
 
-    fn to_mailbox(&self, address: &str, entry: &Entry) -> LocalMailbox {
+    fn to_mailbox(&self, looked_up: &str, entry: &Entry) -> LocalMailbox {
+        // The user's own address names the mailbox, whichever of theirs was looked up.
+        let address = entry.address.as_deref().unwrap_or(looked_up);
         let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
         let maildir = match &entry.maildir {
             // As Dovecot's `mail` attribute mapping: an absolute path as is, a relative one

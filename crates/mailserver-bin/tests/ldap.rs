@@ -101,7 +101,8 @@ impl Slapd {
              uid: lara\ncn: Lara\nsn: Croft\nmail: lara@example.com\nuidNumber: 1001\ngidNumber: 1001\n\
              homeDirectory: ldap/lara/\nemployeeNumber: 4096\nuserPassword: {lara}\n\n\
              dn: uid=max,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n\
-             uid: max\ncn: Max\nsn: Power\nmail: max@example.com\nuserPassword: {max}\n",
+             uid: max\ncn: Max\nsn: Power\nmail: max@example.com\nmail: power@example.com\n\
+             userPassword: {max}\n",
             service = hash("service-pw"),
             lara = hash("lara-pw"),
             max = hash("max-pw"),
@@ -219,7 +220,21 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
     // The mail store path comes from the entry, relative to the mail root.
     let lara_dir = server.dir.join("data/mail/ldap/lara/new");
     assert_eq!(std::fs::read_dir(&lara_dir).unwrap().count(), 1);
-    assert!(server.maildir("max@example.com").join("new").is_dir());
+    assert_eq!(
+        std::fs::read_dir(server.maildir("max@example.com").join("new"))
+            .unwrap()
+            .count(),
+        1
+    );
+    // Another of max's addresses matches the filter: it is delivered into his own mailbox.
+    assert!(rcpt("power@example.com").starts_with("250"));
+    assert_eq!(
+        std::fs::read_dir(server.maildir("max@example.com").join("new"))
+            .unwrap()
+            .count(),
+        2
+    );
+    assert!(!server.maildir("power@example.com").exists());
 
     let out = python(
         LOGINS,
