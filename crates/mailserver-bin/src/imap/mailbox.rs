@@ -47,6 +47,15 @@ pub(super) struct View {
     pub gone: bool,
 }
 
+/// The messages a session shows: the listing it shares, as it is (the common case, which a
+/// SELECT makes without touching each message), or one view per message once any differs.
+#[derive(Debug)]
+enum Views {
+    /// Message `i` is the listing's message `i`, neither recent nor gone.
+    Listing(usize),
+    Each(Vec<View>),
+}
+
 /// Where a session's message is: in the listing it shares with every session that opened the
 /// folder (so opening a large folder copies no messages), or, once this session changed it or
 /// must keep showing it after others expunged it, in a copy of its own.
@@ -89,8 +98,8 @@ pub(super) struct Selected {
     pub next_uid: u32,
     /// The listing the shared views point into.
     listing: Arc<maildir::Listing>,
-    /// In sequence-number order (which is UID order).
-    pub views: Vec<View>,
+    /// The messages shown, in sequence-number order (which is UID order).
+    views: Views,
     pub keywords: Vec<(u32, String)>,
     stamp: FolderStamp,
     /// The UIDs `SEARCH RETURN (SAVE)` saved, in order: what `$` stands for (RFC 5182).
@@ -100,31 +109,60 @@ pub(super) struct Selected {
 impl Selected {
     /// How many messages the session shows.
     pub fn len(&self) -> usize {
-        self.views.len()
+        match &self.views {
+            Views::Listing(n) => *n,
+            Views::Each(v) => v.len(),
+        }
     }
 
     /// The message at index `i` (sequence number `i + 1`).
     pub fn msg(&self, i: usize) -> &maildir::Message {
-        match &self.views[i].entry {
-            Entry::Shared(k) => &self.listing.messages[*k as usize],
-            Entry::Own(m) => m,
+        match &self.views {
+            Views::Listing(_) => &self.listing.messages[i],
+            Views::Each(v) => match &v[i].entry {
+                Entry::Shared(k) => &self.listing.messages[*k as usize],
+                Entry::Own(m) => m,
+            },
+        }
+    }
+
+    /// Whether the message at `i` is `\Recent` to this session.
+    pub fn is_recent(&self, i: usize) -> bool {
+        matches!(&self.views, Views::Each(v) if v[i].recent)
+    }
+
+    /// Whether the message at `i` was expunged by someone else and is shown until it may be
+    /// announced.
+    pub fn is_gone(&self, i: usize) -> bool {
+        matches!(&self.views, Views::Each(v) if v[i].gone)
+    }
+
+    /// One view per message, made now if the session still shows the listing as it is.
+    fn each(&mut self) -> &mut Vec<View> {
+        if let Views::Listing(n) = self.views {
+            self.views = Views::Each((0..n).map(|k| View::shared(k, false)).collect());
+        }
+        match &mut self.views {
+            Views::Each(v) => v,
+            Views::Listing(_) => unreachable!("made above"),
         }
     }
 
     /// The message at `i`, to change: this session's own copy from now on.
     fn msg_mut(&mut self, i: usize) -> &mut maildir::Message {
-        if let Entry::Shared(k) = self.views[i].entry {
-            let copy = self.listing.messages[k as usize].clone();
-            self.views[i].entry = Entry::Own(Box::new(copy));
+        let listing = Arc::clone(&self.listing);
+        let view = &mut self.each()[i];
+        if let Entry::Shared(k) = view.entry {
+            view.entry = Entry::Own(Box::new(listing.messages[k as usize].clone()));
         }
-        match &mut self.views[i].entry {
+        match &mut view.entry {
             Entry::Own(m) => m,
             Entry::Shared(_) => unreachable!("made own above"),
         }
     }
 
     fn set_msg(&mut self, i: usize, m: maildir::Message) {
-        self.views[i].entry = Entry::Own(Box::new(m));
+        self.each()[i].entry = Entry::Own(Box::new(m));
     }
 
     /// The messages in sequence-number order.
@@ -157,7 +195,7 @@ impl Selected {
     }
 
     pub fn flags(&self, i: usize) -> Vec<Flag> {
-        letters_to_flags(&self.msg(i).flags, &self.keywords, self.views[i].recent)
+        letters_to_flags(&self.msg(i).flags, &self.keywords, self.is_recent(i))
     }
 
     /// Removes the messages at `indices` (ascending) from the view, telling the client when
@@ -184,7 +222,7 @@ impl Selected {
             doomed[i] = true;
         }
         let mut index = 0;
-        self.views.retain(|_| {
+        self.each().retain(|_| {
             index += 1;
             !doomed[index - 1]
         });
@@ -562,7 +600,8 @@ impl User {
             return;
         };
         let stamp = FolderStamp::of(&sel.maildir);
-        let pending_gone = allow_expunge && sel.views.iter().any(|v| v.gone);
+        let pending_gone =
+            allow_expunge && matches!(&sel.views, Views::Each(v) if v.iter().any(|v| v.gone));
         if stamp.unchanged_since(&sel.stamp) && !pending_gone {
             return;
         }
@@ -587,7 +626,7 @@ impl User {
         );
         // Both are in UID order: walk them together, pointing every view still there into the
         // new listing.
-        let old_views = std::mem::take(&mut sel.views);
+        let old_views = std::mem::take(sel.each());
         let old_listing = std::mem::replace(&mut sel.listing, Arc::clone(&listing));
         let mut vanished: Vec<u32> = Vec::new();
         let mut j = 0;
@@ -603,7 +642,7 @@ impl User {
             let present = j < listing.messages.len() && listing.messages[j].uid == uid;
             if present && !view.gone {
                 let changed = listing.messages[j].flags != old.flags;
-                sel.views.push(View {
+                sel.each().push(View {
                     entry: Entry::Shared(j as u32),
                     ..view
                 });
@@ -630,7 +669,7 @@ impl User {
                     Entry::Own(m) => Entry::Own(m),
                     Entry::Shared(_) => Entry::Own(Box::new(old.clone())),
                 };
-                sel.views.push(View {
+                sel.each().push(View {
                     entry,
                     recent: view.recent,
                     gone: true,
@@ -648,12 +687,12 @@ impl User {
             // IMAP4rev2 has no \Recent (RFC 9051 §E).
             let rev2 = session.is_enabled("IMAP4rev2");
             for (k, m) in listing.messages.iter().enumerate().skip(first_new) {
-                sel.views
+                sel.each()
                     .push(View::shared(k, !rev2 && m.subdir == maildir::Subdir::New));
             }
             let _ = session.send(&Response::Exists(sel.len() as u32));
             if !rev2 {
-                let recent = sel.views.iter().filter(|v| v.recent).count() as u32;
+                let recent = sel.each().iter().filter(|v| v.recent).count() as u32;
                 let _ = session.send(&Response::Recent(recent));
             }
         }
@@ -931,21 +970,28 @@ impl User {
         let rev2 = session.is_enabled("IMAP4rev2");
         let opened = block(|| -> Result<_, maildir::Error> {
             let listing = listings.scan(&md)?;
-            let mut views: Vec<View> = (0..listing.messages.len())
-                .map(|k| View::shared(k, false))
-                .collect();
-            if !read_only {
-                // Messages in new/ are \Recent to the first session that selects them.
+            let mut views = Views::Listing(listing.messages.len());
+            // Messages in new/ are \Recent to the first session that selects them.
+            let fresh = !read_only
+                && listing
+                    .messages
+                    .iter()
+                    .any(|m| m.subdir == maildir::Subdir::New);
+            if fresh {
+                let mut each: Vec<View> = (0..listing.messages.len())
+                    .map(|k| View::shared(k, false))
+                    .collect();
                 for (k, m) in listing.messages.iter().enumerate() {
                     if m.subdir == maildir::Subdir::New {
                         let moved = md.set_flags(m, &m.flags.clone())?;
-                        views[k] = View {
+                        each[k] = View {
                             entry: Entry::Own(Box::new(moved)),
                             recent: !rev2,
                             gone: false,
                         };
                     }
                 }
+                views = Views::Each(each);
             }
             let keywords = md.keywords()?;
             Ok((listing, views, keywords))
@@ -967,12 +1013,14 @@ impl User {
             Some(Code::PermanentFlags(permanent, !read_only)),
             "Flags permitted",
         ));
-        let _ = session.send(&Response::Exists(views.len() as u32));
+        let (exists, recent) = match &views {
+            Views::Listing(n) => (*n, 0),
+            Views::Each(v) => (v.len(), v.iter().filter(|v| v.recent).count()),
+        };
+        let _ = session.send(&Response::Exists(exists as u32));
         // RFC 9051 dropped RECENT and the UNSEEN code.
         if !rev2 {
-            let _ = session.send(&Response::Recent(
-                views.iter().filter(|v| v.recent).count() as u32
-            ));
+            let _ = session.send(&Response::Recent(recent as u32));
         }
         if !rev2 && let Some(first) = listing.messages.iter().position(|m| !m.has_flag('S')) {
             let _ = session.send(&Response::ok(
@@ -1450,7 +1498,7 @@ impl User {
         };
         let targets: Vec<usize> = indices
             .into_iter()
-            .filter(|&i| sel.msg(i).has_flag('T') && !sel.views[i].gone)
+            .filter(|&i| sel.msg(i).has_flag('T') && !sel.is_gone(i))
             .collect();
         if targets.is_empty() {
             return;
@@ -1823,7 +1871,7 @@ impl User {
         // Each message to answer for, and whether its flags changed.
         let mut answer: Vec<(usize, bool)> = Vec::new();
         for i in indices {
-            if sel.views[i].gone {
+            if sel.is_gone(i) {
                 continue;
             }
             let v = sel.msg(i);
@@ -1927,10 +1975,7 @@ impl User {
         let Some(sel) = self.selected.as_ref() else {
             return;
         };
-        let indices: Vec<usize> = indices
-            .into_iter()
-            .filter(|&i| !sel.views[i].gone)
-            .collect();
+        let indices: Vec<usize> = indices.into_iter().filter(|&i| !sel.is_gone(i)).collect();
         if indices.is_empty() {
             let _ = session.complete(
                 Status::Ok,
@@ -2229,7 +2274,7 @@ impl User {
             let Some(sel) = self.selected.as_mut() else {
                 break;
             };
-            if sel.views[i].gone {
+            if sel.is_gone(i) {
                 expunged = true;
                 continue;
             }

@@ -31,7 +31,7 @@ impl<'a> Candidate<'a> {
         Candidate {
             seq: index as u32 + 1,
             msg: sel.msg(index),
-            recent: sel.views[index].recent,
+            recent: sel.is_recent(index),
             sel,
             content: None,
             header_cache,
@@ -438,12 +438,9 @@ pub(super) fn run(
     key: &SearchKey,
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<usize> {
-    sel.views
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !v.gone)
-        .filter(|(i, _)| Candidate::new(sel, *i, header_cache).matches(key))
-        .map(|(i, _)| i)
+    (0..sel.len())
+        .filter(|&i| !sel.is_gone(i))
+        .filter(|&i| Candidate::new(sel, i, header_cache).matches(key))
         .collect()
 }
 
