@@ -303,24 +303,29 @@ impl Connection {
                 username, password, ..
             } => {
                 let default_scheme = self.service.config.accounts.default_password_scheme.clone();
-                let ok = match self
+                let result = match self
                     .service
                     .accounts
                     .authenticate(&username, password.into_inner(), default_scheme)
                     .await
                 {
-                    Ok(ok) => ok,
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Reply::auth_failed()),
+                    // RFC 4954 §6: the credentials could not be checked, which is no reason
+                    // for the client to ask for the password again.
                     Err(e) => {
                         warn!(conn = %self.id, error = %e, "authentication lookup failed");
-                        false
+                        Err(reply(
+                            454,
+                            4,
+                            7,
+                            0,
+                            "Temporary authentication failure, try again later".into(),
+                        ))
                     }
                 };
-                info!(conn = %self.id, peer = %self.peer, %username, success = ok, "authentication");
-                let _ = session.auth_finish(if ok {
-                    Ok(())
-                } else {
-                    Err(Reply::auth_failed())
-                });
+                info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
+                let _ = session.auth_finish(result);
             }
             Event::StartTls | Event::Quit => {}
         }
