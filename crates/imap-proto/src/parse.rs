@@ -557,6 +557,18 @@ impl<'a> Cursor<'a> {
         Ok(section)
     }
 
+    /// `<offset.length>` after a section, if there.
+    fn partial(&mut self) -> R<Option<(u32, u32)>> {
+        if !self.eat(b'<') {
+            return Ok(None);
+        }
+        let offset = self.number()?;
+        self.expect(b'.', "Invalid partial")?;
+        let len = self.nz_number()?;
+        self.expect(b'>', "Invalid partial")?;
+        Ok(Some((offset, len)))
+    }
+
     fn fetch_attr(&mut self, out: &mut Vec<FetchAttr>) -> R<()> {
         let word = self
             .take_while(|b| b.is_ascii_alphanumeric() || b == b'.')
@@ -588,15 +600,7 @@ impl<'a> Cursor<'a> {
             b"MODSEQ" => FetchAttr::ModSeq,
             b"BODY" | b"BODY.PEEK" if self.peek() == Some(b'[') => {
                 let section = self.section()?;
-                let partial = if self.eat(b'<') {
-                    let offset = self.number()?;
-                    self.expect(b'.', "Invalid partial")?;
-                    let len = self.nz_number()?;
-                    self.expect(b'>', "Invalid partial")?;
-                    Some((offset, len))
-                } else {
-                    None
-                };
+                let partial = self.partial()?;
                 FetchAttr::BodySection {
                     peek: word == b"BODY.PEEK",
                     section,
@@ -620,15 +624,7 @@ impl<'a> Cursor<'a> {
                 if word == b"BINARY.SIZE" {
                     FetchAttr::BinarySize { part }
                 } else {
-                    let partial = if self.eat(b'<') {
-                        let offset = self.number()?;
-                        self.expect(b'.', "Invalid partial")?;
-                        let len = self.nz_number()?;
-                        self.expect(b'>', "Invalid partial")?;
-                        Some((offset, len))
-                    } else {
-                        None
-                    };
+                    let partial = self.partial()?;
                     FetchAttr::Binary {
                         peek: word == b"BINARY.PEEK",
                         part,

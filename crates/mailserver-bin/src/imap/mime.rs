@@ -755,9 +755,10 @@ pub fn binary(data: &[u8], top: &Part, part: &[u32]) -> Result<Option<Vec<u8>>, 
     }
 }
 
-/// Base64 (RFC 2045 §6.8): white space and other stray characters are skipped, as decoders
-/// must; decoding stops at padding.
-fn decode_base64(data: &[u8]) -> Vec<u8> {
+/// Base64 (RFC 2045 §6.8), stopping at padding. A body's line breaks and stray characters
+/// are skipped, as decoders must; with `strict` (an encoded word, RFC 2047) any of them makes
+/// the whole invalid.
+pub fn decode_base64_with(data: &[u8], strict: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() * 3 / 4);
     let (mut bits, mut n) = (0u32, 0);
     for &c in data {
@@ -768,6 +769,7 @@ fn decode_base64(data: &[u8]) -> Vec<u8> {
             b'+' => 62,
             b'/' => 63,
             b'=' => break,
+            _ if strict => return None,
             _ => continue,
         };
         bits = (bits << 6) | u32::from(v);
@@ -778,7 +780,11 @@ fn decode_base64(data: &[u8]) -> Vec<u8> {
             bits &= (1 << n) - 1;
         }
     }
-    out
+    Some(out)
+}
+
+fn decode_base64(data: &[u8]) -> Vec<u8> {
+    decode_base64_with(data, false).unwrap_or_default()
 }
 
 /// Quoted-printable (RFC 2045 §6.7): `=XX` octets, soft line breaks (`=` at a line end)
