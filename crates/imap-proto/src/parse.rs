@@ -1624,6 +1624,11 @@ mod tests {
                 .unwrap()
                 .is_err()
         );
+        // RFC 3516: a literal8 message.
+        let h = parse_append_head(b"A1 APPEND INBOX ~{5}\r\n", ParseOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.size, h.utf8), (5, false));
         // RFC 6855 §4: UTF8 (~{n}) once UTF8=ACCEPT is on, and UTF-8 names as they are.
         let utf8 = ParseOptions { utf8_names: true };
         let h = parse_append_head("A1 APPEND \"Entwürfe&\" UTF8 (~{12}\r\n".as_bytes(), utf8)

@@ -403,11 +403,28 @@ impl Accounts {
             return Ok(false);
         };
         match &self.directory {
-            Some(directory) if self.mailbox(&address).await?.is_some() => {
+            // One directory search and one bind: the domain is checked in the database.
+            Some(directory) if self.active_domain_quota(&address).await?.is_some() => {
                 Ok(directory.authenticate(&address, &password).await?)
             }
             _ => Ok(false),
         }
+    }
+
+    /// The quota of the address's domain (octets, 0: none) when the domain is one of ours
+    /// and active; `None` otherwise.
+    async fn active_domain_quota(&self, address: &str) -> Result<Option<u64>, AccountsError> {
+        let Some((_, domain)) = split_address(address) else {
+            return Ok(None);
+        };
+        let quota: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(quota AS SIGNED) FROM domain
+             WHERE domain = ? AND active = 1 AND domain <> 'ALL'",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(quota.map(megabytes))
     }
 
     /// Keeps recipient and mailbox lookups for `ttl` (`[accounts] cache_ttl`): changes made
@@ -797,18 +814,8 @@ impl Accounts {
                 return Ok(None);
             }
             // Not in the database: the directory's, if the domain is ours and active.
-            let Some((_, domain)) = split_address(&address) else {
-                return Ok(None);
-            };
-            let domain_quota: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(quota AS SIGNED) FROM domain
-                 WHERE domain = ? AND active = 1 AND domain <> 'ALL'",
-            )
-            .bind(domain)
-            .fetch_optional(&self.pool)
-            .await?;
-            return match domain_quota {
-                Some(q) => self.directory_mailbox(&address, megabytes(q)).await,
+            return match self.active_domain_quota(&address).await? {
+                Some(q) => self.directory_mailbox(&address, q).await,
                 None => Ok(None),
             };
         };

@@ -53,29 +53,29 @@ fn header_end(data: &[u8], range: &Range<usize>) -> usize {
     }
 }
 
+/// The physical lines of a header, without their line ends, up to the blank line.
+fn header_lines(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    header
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+}
+
+/// Whether a header line continues the field before it (folding, RFC 5322 §2.2.3).
+fn is_continuation(line: &[u8]) -> bool {
+    matches!(line[0], b' ' | b'\t')
+}
+
 /// The header fields of `header` as (name, unfolded value) pairs.
 pub fn fields(header: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
     let mut out: Vec<(&[u8], Vec<u8>)> = Vec::new();
-    let mut rest = header;
-    while !rest.is_empty() {
-        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
-        let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
-        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-        if trimmed.is_empty() {
-            break;
-        }
-        if matches!(trimmed[0], b' ' | b'\t') {
+    for line in header_lines(header) {
+        if is_continuation(line) {
             if let Some((_, value)) = out.last_mut() {
-                value.extend_from_slice(trimmed);
+                value.extend_from_slice(line);
             }
-            continue;
-        }
-        if let Some(colon) = memchr::memchr(b':', trimmed) {
-            let name = trim(&trimmed[..colon]);
-            let value = trim(&trimmed[colon + 1..]);
-            out.push((name, value.to_vec()));
+        } else if let Some(colon) = memchr::memchr(b':', line) {
+            out.push((trim(&line[..colon]), trim(&line[colon + 1..]).to_vec()));
         }
     }
     out
@@ -84,30 +84,19 @@ pub fn fields(header: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
 /// The unfolded value of the first `name` field, as [`fields`] would give it, without
 /// gathering the others.
 pub fn first_field(header: &[u8], name: &str) -> Option<Vec<u8>> {
-    let mut rest = header;
     let mut found: Option<Vec<u8>> = None;
-    while !rest.is_empty() {
-        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
-        let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
-        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-        if trimmed.is_empty() {
-            break;
-        }
-        if matches!(trimmed[0], b' ' | b'\t') {
-            if let Some(value) = found.as_mut() {
-                value.extend_from_slice(trimmed);
+    for line in header_lines(header) {
+        match found.as_mut() {
+            Some(value) if is_continuation(line) => value.extend_from_slice(line),
+            Some(_) => break,
+            None if is_continuation(line) => {}
+            None => {
+                if let Some(colon) = memchr::memchr(b':', line)
+                    && trim(&line[..colon]).eq_ignore_ascii_case(name.as_bytes())
+                {
+                    found = Some(trim(&line[colon + 1..]).to_vec());
+                }
             }
-            continue;
-        }
-        if found.is_some() {
-            break;
-        }
-        if let Some(colon) = memchr::memchr(b':', trimmed)
-            && trim(&trimmed[..colon]).eq_ignore_ascii_case(name.as_bytes())
-        {
-            found = Some(trim(&trimmed[colon + 1..]).to_vec());
         }
     }
     found

@@ -345,11 +345,9 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     mime::decode_base64_with(s.as_bytes(), true)
 }
 
-/// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`); the time and
-/// zone are not needed for SENT* keys (RFC 9051 §6.4.4).
-/// A Date header as seconds since the epoch (RFC 5322 §3.3, with the obsolete zone names);
-/// `None` when it does not parse.
-fn parse_header_time(v: &str) -> Option<i64> {
+/// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`), and the words
+/// after it (the time and zone).
+fn header_date_and_rest(v: &str) -> Option<(Date, std::str::SplitWhitespace<'_>)> {
     let v = v.split_once(',').map_or(v, |(_, r)| r);
     let mut words = v.split_whitespace();
     let day: u8 = words.next()?.parse().ok()?;
@@ -364,6 +362,13 @@ fn parse_header_time(v: &str) -> Option<i64> {
     } else if year < 1000 {
         year += 1900;
     }
+    Some((Date { year, month, day }, words))
+}
+
+/// A Date header as seconds since the epoch (RFC 5322 §3.3, with the obsolete zone names);
+/// `None` when it does not parse.
+fn parse_header_time(v: &str) -> Option<i64> {
+    let (date, mut words) = header_date_and_rest(v)?;
     let mut hms = words.next()?.split(':').map(|p| p.parse::<u8>().ok());
     let (hour, minute) = (hms.next()??, hms.next()??);
     let second = hms.next().flatten().unwrap_or(0);
@@ -383,32 +388,21 @@ fn parse_header_time(v: &str) -> Option<i64> {
             _ => 0,
         },
     };
+    let valid = (1..=31).contains(&date.day) && hour < 24 && minute < 60 && second <= 60;
     let t = DateTime {
-        date: Date { year, month, day },
+        date,
         hour,
         minute,
         second,
         zone_minutes,
     };
-    ((1..=31).contains(&day) && hour < 24 && minute < 60 && second <= 60).then(|| t.to_unix())
+    valid.then(|| t.to_unix())
 }
 
+/// The date of a Date header; the time and zone are not needed for SENT* keys (RFC 9051
+/// §6.4.4).
 fn parse_header_date(v: &str) -> Option<Date> {
-    let v = v.split_once(',').map_or(v, |(_, r)| r);
-    let mut words = v.split_whitespace();
-    let day: u8 = words.next()?.parse().ok()?;
-    let month = words.next()?.get(..3)?;
-    let month = imap_proto::types::MONTH_NAMES
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month))? as u8
-        + 1;
-    let mut year: u16 = words.next()?.parse().ok()?;
-    if year < 50 {
-        year += 2000;
-    } else if year < 1000 {
-        year += 1900;
-    }
-    Some(Date { year, month, day })
+    header_date_and_rest(v).map(|(date, _)| date)
 }
 
 /// The messages matching `key`, by index. Header keys use `header_cache` when given.
