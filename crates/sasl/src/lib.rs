@@ -168,6 +168,22 @@ impl Exchange {
     }
 }
 
+/// The client's PLAIN message (RFC 4616 §2), base64-encoded: `authzid NUL authcid NUL passwd`.
+pub fn plain_response(authzid: Option<&str>, username: &str, password: &str) -> Secret<String> {
+    let mut raw = Vec::with_capacity(username.len() + password.len() + 2);
+    raw.extend_from_slice(authzid.unwrap_or("").as_bytes());
+    raw.push(0);
+    raw.extend_from_slice(username.as_bytes());
+    raw.push(0);
+    raw.extend_from_slice(password.as_bytes());
+    Secret::new(BASE64.encode(raw))
+}
+
+/// One LOGIN response (the user name, then the password), base64-encoded.
+pub fn login_response(text: &str) -> Secret<String> {
+    Secret::new(BASE64.encode(text))
+}
+
 fn login_user(data: Vec<u8>) -> Result<Progress, SaslError> {
     let username = String::from_utf8(data).map_err(|_| SaslError::Username)?;
     Ok(Progress::Challenge(
@@ -197,6 +213,32 @@ fn plain(data: &[u8]) -> Result<Credentials, SaslError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_responses_are_what_the_exchange_reads() {
+        let plain = plain_response(None, "user@example.org", "pa ss\u{e9}");
+        let Ok(Progress::Done(c)) = Exchange::start(Mechanism::Plain, Some(plain.expose())) else {
+            panic!("PLAIN response not accepted");
+        };
+        assert_eq!(
+            (c.username.as_str(), c.password.expose().as_str()),
+            ("user@example.org", "pa ss\u{e9}")
+        );
+        let Ok(Progress::Challenge(ex, _)) = Exchange::start(Mechanism::Login, None) else {
+            panic!("LOGIN did not prompt");
+        };
+        let Ok(Progress::Challenge(ex, _)) = ex.respond(login_response("u").expose().as_bytes())
+        else {
+            panic!("LOGIN did not ask for the password");
+        };
+        let Ok(Progress::Done(c)) = ex.respond(login_response("p").expose().as_bytes()) else {
+            panic!("LOGIN did not finish");
+        };
+        assert_eq!(
+            (c.username.as_str(), c.password.expose().as_str()),
+            ("u", "p")
+        );
+    }
 
     fn done(p: Result<Progress, SaslError>) -> Credentials {
         match p {

@@ -1,4 +1,5 @@
-//! Sans-I/O SMTP server protocol (RFC 5321 and the extensions a modern MX speaks).
+//! Sans-I/O SMTP (RFC 5321 and the extensions a modern MX speaks): the server side, and a
+//! client session for relaying.
 //!
 //! No sockets, no async runtime, no clock and no file system: the embedder feeds the bytes it
 //! read, takes events, answers the ones that need a decision, and writes out the bytes the
@@ -9,6 +10,7 @@
 //! - [`parse`] turns one complete command line into a [`Command`] (nom over the line).
 //! - [`command`] and [`types`] hold the typed, validated values and their encoders.
 //! - [`session`] is the [`ServerSession`] state machine.
+//! - [`client`] is the [`ClientSession`] state machine, for handing mail on.
 //!
 //! # Driving loop
 //!
@@ -52,12 +54,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod command;
 pub mod frame;
 pub mod parse;
 pub mod session;
 pub mod types;
 
+pub use client::{
+    ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts, ClientUsageError,
+    Envelope, Extensions, TlsPolicy,
+};
 pub use command::{Body, Command, MailParams, Notify, RcptParams, Ret};
 pub use frame::{BodyDefect, DefectPolicy};
 pub use parse::{ParseError, parse_command, parse_mailbox, parse_reply};

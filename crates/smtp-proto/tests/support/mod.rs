@@ -2,7 +2,10 @@
 //! so tests can compare transcripts and event logs.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use smtp_proto::{AuthMechanism, Config, EnhancedStatus, Event, ForwardPath, Reply, ServerSession};
+use smtp_proto::{
+    AuthMechanism, ClientConfig, ClientEvent, ClientSession, Config, EnhancedStatus, Envelope,
+    Event, ForwardPath, Reply, ServerSession,
+};
 
 pub struct Harness {
     pub session: ServerSession,
@@ -225,4 +228,63 @@ pub fn replay(text: &str, config: Config, feeds: &[Feed]) -> Harness {
         assert_eq!(other.output, runs[0].output);
     }
     runs.swap_remove(0)
+}
+
+/// Runs the client against our server session; returns the messages the server stored and
+/// every recipient's final code per message.
+pub fn wire(
+    client_config: ClientConfig,
+    server: Config,
+    messages: &[(Envelope, Vec<u8>)],
+    step: usize,
+) -> (Vec<Vec<u8>>, Vec<Vec<u16>>) {
+    let mut c = ClientSession::new(client_config);
+    let mut s = Harness::new(server);
+    s.pump();
+    let mut seen = 0;
+    let mut next = 0;
+    let mut results = Vec::new();
+    let mut current: Vec<u16> = Vec::new();
+    for _ in 0..100_000 {
+        // Server to client, in pieces of `step`.
+        let new = s.output[seen..].to_vec();
+        seen = s.output.len();
+        for piece in new.chunks(step.max(1)) {
+            c.receive(piece);
+        }
+        while let Some(event) = c.poll_event() {
+            match event {
+                ClientEvent::StartTls => c.tls_established().unwrap(),
+                ClientEvent::Ready if next < messages.len() => {
+                    current = vec![0; messages[next].0.recipients.len()];
+                    c.send_message(messages[next].0.clone()).unwrap();
+                }
+                ClientEvent::Ready => c.quit().unwrap(),
+                ClientEvent::Recipient { index, reply } => current[index] = reply.code().get(),
+                ClientEvent::SendBody => {
+                    for piece in messages[next].1.chunks(step.max(1) * 7) {
+                        c.send_body(piece).unwrap();
+                    }
+                    c.end_body().unwrap();
+                }
+                ClientEvent::MessageDone(reply) => {
+                    for code in current.iter_mut() {
+                        if *code < 400 {
+                            *code = reply.code().get();
+                        }
+                    }
+                    results.push(std::mem::take(&mut current));
+                    next += 1;
+                }
+                ClientEvent::Closed(result) => {
+                    result.unwrap();
+                    return (s.messages, results);
+                }
+            }
+        }
+        if let Some(out) = c.poll_output() {
+            s.feed(&out, step);
+        }
+    }
+    panic!("client and server did not finish");
 }
