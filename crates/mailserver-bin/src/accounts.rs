@@ -89,8 +89,12 @@ pub enum Resolution {
     NotOurDomain,
     /// Our domain, but no such mailbox or alias.
     Unknown,
-    /// An alias forwards outside our domains, which needs the outbound queue (not yet built).
-    ForwardUnavailable(Vec<String>),
+    /// Aliases lead (also) outside our domains: these mailboxes, and these remote addresses
+    /// the outbound queue forwards to.
+    Forward {
+        local: Vec<LocalMailbox>,
+        remote: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -1220,6 +1224,38 @@ impl Accounts {
         Ok(resolution)
     }
 
+    /// Whether `login` may use `sender` as its envelope sender (Postfix's
+    /// `reject_sender_login_mismatch` over PostfixAdmin's maps): its own address, or an alias
+    /// (also through an alias domain) whose targets lead to it. A catch-all does not count,
+    /// or every address of the domain would be the login's.
+    pub async fn may_send_as(&self, login: &str, sender: &str) -> Result<bool, AccountsError> {
+        let (Ok(login), Ok(sender)) = (normalize_address(login), normalize_address(sender)) else {
+            return Ok(false);
+        };
+        let mut seen = HashSet::new();
+        let mut queue = vec![sender];
+        while let Some(addr) = queue.pop() {
+            if addr == login {
+                return Ok(true);
+            }
+            if !seen.insert(addr.clone()) || seen.len() > MAX_ALIAS_EXPANSIONS {
+                continue;
+            }
+            let Some((local, d)) = split_address(&addr) else {
+                continue;
+            };
+            let found = self.lookup(&addr, d).await?;
+            if !found.local_domain {
+                if let Some(target) = &found.alias_domain_target {
+                    queue.push(format!("{local}@{target}"));
+                }
+                continue;
+            }
+            queue.extend(found.alias.into_iter().flatten());
+        }
+        Ok(false)
+    }
+
     async fn resolve_uncached(&self, address: &str) -> Result<Resolution, AccountsError> {
         let address = address.to_owned();
         let mut found: Vec<LocalMailbox> = Vec::new();
@@ -1288,7 +1324,10 @@ impl Accounts {
             }
         }
         if !forwards.is_empty() {
-            return Ok(Resolution::ForwardUnavailable(forwards));
+            return Ok(Resolution::Forward {
+                local: found,
+                remote: forwards,
+            });
         }
         if found.is_empty() {
             return Ok(Resolution::Unknown);
@@ -1438,7 +1477,7 @@ mod tests {
         assert_eq!(external, vec!["x@elsewhere.example".to_owned()]);
         assert!(matches!(
             a.resolve("fwd@example.com").await.unwrap(),
-            Resolution::ForwardUnavailable(_)
+            Resolution::Forward { local, remote } if local.is_empty() && remote == vec!["x@elsewhere.example".to_owned()]
         ));
         // A loop ends.
         a.add_alias("l1@example.com", &["l2@example.com".into()])

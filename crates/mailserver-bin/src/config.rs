@@ -37,8 +37,115 @@ pub struct Config {
     pub smtp: Smtp,
     pub pop3: Pop3,
     pub imap: Imap,
+    pub submission: Submission,
+    pub queue: Queue,
+    pub relay: Relay,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
+}
+
+/// The submission listeners (587 with STARTTLS, 465 with implicit TLS).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Submission {
+    /// Accept AUTH before STARTTLS from non-loopback clients.
+    pub allow_plaintext_auth: bool,
+}
+
+/// The outbound queue's schedule (Postfix's names in brackets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Queue {
+    /// Seconds before the first retry (minimal_backoff_time); each later wait doubles.
+    pub min_backoff: u64,
+    /// The longest wait between attempts (maximal_backoff_time).
+    pub max_backoff: u64,
+    /// Seconds a message may stay before it is returned to its sender (maximal_queue_lifetime).
+    pub max_lifetime: u64,
+    /// Messages delivered at once.
+    pub concurrency: usize,
+    /// Seconds to wait for a TCP connection to the next hop.
+    pub connect_timeout: u64,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            min_backoff: 300,
+            max_backoff: 4000,
+            max_lifetime: 5 * 86_400,
+            concurrency: 4,
+            connect_timeout: 30,
+        }
+    }
+}
+
+/// TLS towards the next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// Plain text, credentials included.
+    None,
+    /// STARTTLS when offered, certificate not checked (Postfix's `may`).
+    Opportunistic,
+    /// STARTTLS (or implicit TLS) with a certificate valid for the host name.
+    Required,
+}
+
+/// Where outbound mail goes (Postfix's relayhost).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Relay {
+    /// `[mail.example.org]:25`, `mail.example.org:587` or `[192.0.2.1]:25`; the port
+    /// defaults to 25.
+    pub host: String,
+    pub tls: RelayTls,
+    /// Connect with TLS at once (a relay on port 465).
+    pub implicit_tls: bool,
+    /// PEM file of the CA(s) a `required` relay's certificate is checked against (an
+    /// internal PKI); empty: the system's roots.
+    pub ca_file: String,
+    /// AUTH credentials; empty: no AUTH.
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            tls: RelayTls::Opportunistic,
+            implicit_tls: false,
+            ca_file: String::new(),
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
+impl Relay {
+    /// The host name (brackets and port stripped) and port.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let h = self.host.trim();
+        if h.is_empty() {
+            return None;
+        }
+        let (name, port) = match h.strip_prefix('[') {
+            Some(rest) => {
+                let (name, after) = rest.split_once(']')?;
+                let port = match after {
+                    "" => 25,
+                    p => p.strip_prefix(':')?.parse().ok()?,
+                };
+                (name.to_owned(), port)
+            }
+            None => match h.rsplit_once(':') {
+                Some((name, p)) => (name.to_owned(), p.parse().ok()?),
+                None => (h.to_owned(), 25),
+            },
+        };
+        (!name.is_empty()).then_some((name, port))
+    }
 }
 
 /// Where LDAP users are and how to read them (as Dovecot's `dovecot-ldap.conf.ext`).
@@ -263,6 +370,9 @@ impl Default for Config {
             smtp: Smtp::default(),
             pop3: Pop3::default(),
             imap: Imap::default(),
+            submission: Submission::default(),
+            queue: Queue::default(),
+            relay: Relay::default(),
             ldap: None,
         }
     }
@@ -357,16 +467,17 @@ impl Config {
                 self.hostname
             ))
         })?;
-        let unimplemented = [
-            ("submission", &self.listen.submission),
-            ("submissions", &self.listen.submissions),
-        ];
-        for (name, addrs) in unimplemented {
-            if !addrs.is_empty() {
-                return Err(ConfigError::Invalid(format!(
-                    "[listen] {name}: this listener is not implemented yet; leave the list empty"
-                )));
-            }
+        if !self.relay.host.is_empty() && self.relay.host_port().is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "relay.host {:?} is not host:port or [host]:port",
+                self.relay.host
+            )));
+        }
+        if self.queue.concurrency < 1 || self.queue.min_backoff < 1 || self.queue.max_lifetime < 1 {
+            return Err(ConfigError::Invalid(
+                "queue.concurrency, queue.min_backoff and queue.max_lifetime must be at least 1"
+                    .into(),
+            ));
         }
         if self.limits.max_command_line < 512 {
             return Err(ConfigError::Invalid(
@@ -458,13 +569,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_unimplemented_listeners_are_errors() {
+    fn unknown_keys_and_bad_relay_hosts_are_errors() {
         assert!(toml::from_str::<Config>("hostnme = \"x\"").is_err());
-        let c: Config = toml::from_str(
-            "hostname = \"mx.example\"\n[listen]\nsubmission = [\"127.0.0.1:1587\"]",
-        )
-        .unwrap();
+        let c: Config =
+            toml::from_str("hostname = \"mx.example\"\n[relay]\nhost = \"[a.example\"").unwrap();
         assert!(c.validate().is_err());
+        let relay = |h: &str| Relay {
+            host: h.into(),
+            ..Relay::default()
+        };
+        assert_eq!(
+            relay("[mail.example.org]:587").host_port(),
+            Some(("mail.example.org".into(), 587))
+        );
+        assert_eq!(
+            relay("[192.0.2.1]").host_port(),
+            Some(("192.0.2.1".into(), 25))
+        );
+        assert_eq!(
+            relay("relay.example").host_port(),
+            Some(("relay.example".into(), 25))
+        );
+        assert_eq!(relay("").host_port(), None);
     }
 
     #[test]

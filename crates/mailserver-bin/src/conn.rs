@@ -75,6 +75,19 @@ impl Conn {
         self.flush().await
     }
 
+    /// A new connection: plain, or with the TLS handshake done first (implicit TLS ports).
+    pub async fn open(
+        stream: TcpStream,
+        implicit_tls: bool,
+        acceptor: &TlsAcceptor,
+    ) -> Result<Self, String> {
+        let mut conn = Conn::Plain(stream);
+        if implicit_tls {
+            conn.start_tls(acceptor).await?;
+        }
+        Ok(conn)
+    }
+
     /// Upgrades a plain connection in place (STARTTLS, STLS). On failure the connection is
     /// gone and the reason is returned for the log.
     pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> Result<(), String> {

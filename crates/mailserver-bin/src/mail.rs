@@ -66,6 +66,9 @@ pub struct ReceivedInfo<'a> {
     /// Named in the header only when there is exactly one recipient (RFC 5321 §4.4).
     pub single_recipient: Option<&'a str>,
     pub time: SystemTime,
+    /// Leave out the client's name and address (submission: a user's IP address and
+    /// machine name stay private).
+    pub hide_client: bool,
 }
 
 /// The trace header (RFC 5321 §4.4), folded with CRLF + TAB, ending in CRLF.
@@ -84,16 +87,102 @@ pub fn received_header(info: &ReceivedInfo<'_>) -> String {
     let ip = info.peer.ip();
     let mut h = String::with_capacity(256);
     let helo = info.helo.unwrap_or("unknown");
-    let _ = write!(
-        h,
-        "Received: from {helo} ([{ip}])\r\n\tby {} (mailserver) with {protocol}{suffix} id {}",
-        info.hostname, info.queue_id
-    );
+    if info.hide_client {
+        let _ = write!(
+            h,
+            "Received: by {} (mailserver) with {protocol}{suffix} id {}",
+            info.hostname, info.queue_id
+        );
+    } else {
+        let _ = write!(
+            h,
+            "Received: from {helo} ([{ip}])\r\n\tby {} (mailserver) with {protocol}{suffix} id {}",
+            info.hostname, info.queue_id
+        );
+    }
     if let Some(rcpt) = info.single_recipient {
         let _ = write!(h, "\r\n\tfor <{rcpt}>");
     }
     let _ = write!(h, ";\r\n\t{}\r\n", rfc5322_date(info.time));
     h
+}
+
+/// Watches the header of a submitted message for the fields a submission server adds when
+/// they are missing (RFC 6409 §8.2, §8.3): Message-ID and Date.
+#[derive(Debug, Clone)]
+pub struct HeaderScan {
+    done: bool,
+    in_name: bool,
+    name: [u8; 12],
+    name_len: usize,
+    has_message_id: bool,
+    has_date: bool,
+}
+
+impl Default for HeaderScan {
+    fn default() -> Self {
+        Self {
+            done: false,
+            in_name: true,
+            name: [0; 12],
+            name_len: 0,
+            has_message_id: false,
+            has_date: false,
+        }
+    }
+}
+
+impl HeaderScan {
+    /// Reads more of the message; stops looking at the empty line that ends the header.
+    pub fn feed(&mut self, data: &[u8]) {
+        for &b in data {
+            if self.done {
+                return;
+            }
+            if !self.in_name {
+                if b == b'\n' {
+                    self.in_name = true;
+                    self.name_len = 0;
+                }
+                continue;
+            }
+            match b {
+                b'\n' => {
+                    let blank = self.name_len == 0 || (self.name_len == 1 && self.name[0] == b'\r');
+                    self.done = blank;
+                    self.name_len = 0;
+                }
+                b':' => {
+                    let name = &self.name[..self.name_len.min(self.name.len())];
+                    if self.name_len <= self.name.len() {
+                        self.has_message_id |= name.eq_ignore_ascii_case(b"message-id");
+                        self.has_date |= name.eq_ignore_ascii_case(b"date");
+                    }
+                    self.in_name = false;
+                }
+                // A folded line continues the previous field.
+                b' ' | b'\t' if self.name_len == 0 => self.in_name = false,
+                _ => {
+                    if let Some(slot) = self.name.get_mut(self.name_len) {
+                        *slot = b;
+                    }
+                    self.name_len += 1;
+                }
+            }
+        }
+    }
+
+    /// The fields to put in front of the message.
+    pub fn missing(&self, queue_id: &str, hostname: &str, time: SystemTime) -> String {
+        let mut h = String::new();
+        if !self.has_message_id {
+            let _ = write!(h, "Message-ID: <{queue_id}@{hostname}>\r\n");
+        }
+        if !self.has_date {
+            let _ = write!(h, "Date: {}\r\n", rfc5322_date(time));
+        }
+        h
+    }
 }
 
 #[cfg(test)]
@@ -123,11 +212,29 @@ mod tests {
             queue_id: "ABC",
             single_recipient: Some("a@example.com"),
             time: UNIX_EPOCH,
+            hide_client: false,
         });
         assert_eq!(
             h,
             "Received: from client.example ([192.0.2.1])\r\n\tby mx.example.com (mailserver) with ESMTPS id ABC\r\n\tfor <a@example.com>;\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
         );
         assert_ne!(queue_id(), queue_id());
+    }
+
+    #[test]
+    fn header_scan_finds_fields_in_any_split() {
+        let msg = b"Subject: x\r\nDATE: now\r\nX-Long-Field-Name-Here: y\r\n folded Message-ID: no\r\n\r\nMessage-ID: <body>\r\n";
+        for split in 0..msg.len() {
+            let mut scan = HeaderScan::default();
+            scan.feed(&msg[..split]);
+            scan.feed(&msg[split..]);
+            assert_eq!(
+                scan.missing("Q1", "mx.example", UNIX_EPOCH),
+                "Message-ID: <Q1@mx.example>\r\n"
+            );
+        }
+        let mut scan = HeaderScan::default();
+        scan.feed(b"message-id: <a@b>\nDate: x\n\n");
+        assert_eq!(scan.missing("Q1", "mx.example", UNIX_EPOCH), "");
     }
 }

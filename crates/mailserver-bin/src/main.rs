@@ -3,11 +3,13 @@
 mod accounts;
 mod config;
 mod conn;
+mod delivery;
 mod directory;
 mod imap;
 mod mail;
 mod password;
 mod pop3;
+mod queue;
 mod smtp;
 mod tls;
 
@@ -67,6 +69,33 @@ enum Command {
         #[command(subcommand)]
         command: AliasCommand,
     },
+    /// Look at and steer the outbound queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// List queued messages.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a message's envelope, each recipient's state, and its header.
+    Show { id: String },
+    /// Try every message now (those on hold stay).
+    Flush,
+    /// Try one message now.
+    Retry { id: String },
+    /// Delete a message from the queue, undelivered and without a bounce.
+    Remove { id: String },
+    /// Keep a message in the queue without trying it until `release`.
+    Hold { id: String },
+    /// Let a held message be tried again, now.
+    Release { id: String },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +247,7 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             println!("configuration is valid; hostname {}", config.hostname);
             Ok(())
         }
+        Command::Queue { command } => queue_command(&config, command),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -225,6 +255,68 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             runtime.block_on(admin(config, command))
         }
     }
+}
+
+fn queue_command(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
+    let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
+    use queue::admin;
+    match command {
+        QueueCommand::List { json } => {
+            let rows = admin::rows(&spool)?;
+            let headers = [
+                "id",
+                "size",
+                "age",
+                "attempts",
+                "next",
+                "from",
+                "to",
+                "state",
+                "last reply",
+            ];
+            if json {
+                let list: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::Value::Object(
+                            headers
+                                .iter()
+                                .zip(r)
+                                .map(|(h, v)| (h.replace(' ', "_"), v.clone().into()))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else if rows.is_empty() {
+                println!("the queue is empty");
+            } else {
+                print_table(&headers, &rows);
+            }
+        }
+        QueueCommand::Show { id } => print!("{}", admin::show(&spool, &id)?),
+        QueueCommand::Flush => println!("{} messages to be tried now", admin::flush(&spool)?),
+        QueueCommand::Retry { id } => {
+            admin::update(&spool, &id, |m| m.next_attempt = 0)?;
+            println!("{id} will be tried now");
+        }
+        QueueCommand::Remove { id } => {
+            admin::remove(&spool, &id)?;
+            println!("removed {id}");
+        }
+        QueueCommand::Hold { id } => {
+            admin::update(&spool, &id, |m| m.hold = true)?;
+            println!("{id} is on hold");
+        }
+        QueueCommand::Release { id } => {
+            admin::update(&spool, &id, |m| {
+                m.hold = false;
+                m.next_attempt = 0;
+            })?;
+            println!("{id} released");
+        }
+    }
+    Ok(())
 }
 
 fn init_logging() {
@@ -557,7 +649,7 @@ async fn admin_command(
                 )
             }
         },
-        Command::Serve | Command::Config { .. } => {}
+        Command::Serve | Command::Config { .. } | Command::Queue { .. } => {}
     }
     Ok(())
 }
@@ -638,10 +730,27 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     };
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
+    let relay = queue::relay::Relay::new(&config, tls::client_config(&config.relay.ca_file)?)
+        .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let outbound = Arc::new(queue::Queue::new(
+        spool,
+        config.clone(),
+        accounts.clone(),
+        relay,
+    ));
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
         Some(acceptor.clone()),
+        outbound.clone(),
+    ));
+    let submission_service = Arc::new(smtp::SmtpService::submission(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor.clone()),
+        outbound.clone(),
+        service.active.clone(),
     ));
     let pop3_service = Arc::new(pop3::Pop3Service::new(
         config.clone(),
@@ -658,17 +767,35 @@ async fn serve(config: Config) -> Result<(), AnyError> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut listeners = Vec::new();
-    for addr in &config.listen.smtp {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr} (smtp): {e}"))?;
-        info!(%addr, "listening for smtp");
-        listeners.push(tokio::spawn(smtp::serve(
-            listener,
-            service.clone(),
-            shutdown_rx.clone(),
-        )));
+    for (addrs, smtp_service, implicit_tls, name) in [
+        (&config.listen.smtp, &service, false, "smtp"),
+        (
+            &config.listen.submission,
+            &submission_service,
+            false,
+            "submission",
+        ),
+        (
+            &config.listen.submissions,
+            &submission_service,
+            true,
+            "submissions",
+        ),
+    ] {
+        for addr in addrs {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+            info!(%addr, "listening for {name}");
+            listeners.push(tokio::spawn(smtp::serve(
+                listener,
+                smtp_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
     }
+    let queue_runner = tokio::spawn(outbound.clone().run(shutdown_rx.clone()));
     for (addrs, implicit_tls, name) in [
         (&config.listen.pop3, false, "pop3"),
         (&config.listen.pop3s, true, "pop3s"),
@@ -714,8 +841,11 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     for l in listeners {
         let _ = l.await;
     }
+    let _ = queue_runner.await;
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while service.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+    while (service.active.load(Ordering::SeqCst) > 0 || outbound.busy() > 0)
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let left = service.active.load(Ordering::SeqCst);

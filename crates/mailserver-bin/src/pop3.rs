@@ -119,19 +119,9 @@ async fn connection(
         warn!(%peer, "too many POP3 connections, refusing");
         return;
     };
-    let mut conn = if implicit_tls {
-        match tokio::time::timeout(
-            crate::conn::TLS_HANDSHAKE_TIMEOUT,
-            service.tls.accept(stream),
-        )
-        .await
-        {
-            Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
-            Ok(Err(e)) => return info!(%peer, error = %e, "pop3s handshake failed"),
-            Err(_) => return info!(%peer, "pop3s handshake timed out"),
-        }
-    } else {
-        Conn::Plain(stream)
+    let mut conn = match Conn::open(stream, implicit_tls, &service.tls).await {
+        Ok(c) => c,
+        Err(reason) => return info!(%peer, %reason, "pop3s handshake failed"),
     };
     let mut session =
         ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));

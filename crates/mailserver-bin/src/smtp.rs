@@ -1,16 +1,22 @@
-//! The inbound SMTP service: accepts connections, drives `smtp_proto::ServerSession`, answers
-//! its decisions from the account store, and stores messages with `maildir`.
+//! The SMTP services: inbound mail on port 25 and submission on 587/465. Each accepts
+//! connections, drives `smtp_proto::ServerSession`, answers its decisions from the account
+//! store, and stores messages: straight into Maildir when every recipient is local, into the
+//! outbound queue when one is not.
+//!
+//! Submission (RFC 6409) needs AUTH, lets a user send only as their own addresses, adds
+//! Message-ID and Date when the client left them out, and writes a Received: line without the
+//! client's name or IP address.
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use smtp_proto::{
-    AbortReason, DefectPolicy, Event, ForwardPath, Reply, ReversePath, ServerSession,
+    AbortReason, AuthMechanism, Body, DefectPolicy, Event, ForwardPath, MailParams, RcptParams,
+    Reply, ReversePath, ServerSession,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,7 +27,9 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, LocalMailbox, Resolution};
 use crate::config::{Config, Policy, QuotaExceeded};
 use crate::conn::Conn;
-use crate::mail::{ReceivedInfo, queue_id, received_header};
+use crate::mail::{HeaderScan, ReceivedInfo, queue_id, received_header};
+use crate::queue::Queue;
+use crate::queue::spool::{self, QueuedMessage, Route, Spool, SpoolError};
 
 /// Body octets buffered in memory before they are written to the Maildir's tmp file.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
@@ -33,10 +41,19 @@ pub struct SmtpService {
     pub tls: Option<TlsAcceptor>,
     pub connections: Arc<Semaphore>,
     pub active: Arc<AtomicUsize>,
+    pub queue: Arc<Queue>,
+    /// Submission: AUTH required, relaying for the authenticated user.
+    pub submission: bool,
 }
 
 impl SmtpService {
-    pub fn new(config: Arc<Config>, accounts: Accounts, tls: Option<TlsAcceptor>) -> Self {
+    /// The inbound MX service (port 25): mail for our domains only, no AUTH.
+    pub fn new(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: Option<TlsAcceptor>,
+        queue: Arc<Queue>,
+    ) -> Self {
         let mut s = smtp_proto::Config::new(config.hostname.clone());
         let l = &config.limits;
         s.limits.max_message_size = l.max_message_size;
@@ -63,19 +80,46 @@ impl SmtpService {
             accounts,
             tls,
             active: Arc::new(AtomicUsize::new(0)),
+            queue,
+            submission: false,
         }
+    }
+
+    /// The submission service (587, 465): AUTH PLAIN/LOGIN required before MAIL.
+    pub fn submission(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: Option<TlsAcceptor>,
+        queue: Arc<Queue>,
+        active: Arc<AtomicUsize>,
+    ) -> Self {
+        let mut service = Self::new(config, accounts, tls, queue);
+        service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
+        service.session_config.require_auth = true;
+        service.submission = true;
+        service.active = active;
+        service
+    }
+
+    fn session_config(&self, implicit_tls: bool, loopback: bool) -> smtp_proto::Config {
+        let mut c = self.session_config.clone();
+        c.implicit_tls = implicit_tls;
+        c.starttls &= !implicit_tls;
+        c.allow_plaintext_auth = self.config.submission.allow_plaintext_auth || loopback;
+        c
     }
 }
 
-/// Accepts SMTP connections until shutdown is signalled.
+/// Accepts SMTP connections (with `implicit_tls`, SMTPS on 465) until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<SmtpService>,
+    implicit_tls: bool,
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
     crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
-        connection(stream, peer, service.clone(), shutdown)
+        connection(stream, peer, service.clone(), implicit_tls, shutdown)
     })
     .await;
 }
@@ -83,10 +127,11 @@ pub async fn serve(
 /// One message's envelope and the writer its body streams into.
 struct Transaction {
     from: Option<ReversePath>,
-    declared_size: Option<u64>,
-    smtputf8: bool,
+    params: MailParams,
     recipients: Vec<String>,
     mailboxes: Vec<LocalMailbox>,
+    /// Addresses on other servers, each with the RCPT parameters that led to it.
+    remote: Vec<(String, RcptParams)>,
     body: Option<BodyWriter>,
 }
 
@@ -94,12 +139,48 @@ impl Transaction {
     fn new() -> Self {
         Self {
             from: None,
-            declared_size: None,
-            smtputf8: false,
+            params: MailParams::default(),
             recipients: Vec::new(),
             mailboxes: Vec::new(),
+            remote: Vec::new(),
             body: None,
         }
+    }
+
+    /// The queue entry for this message: local mailboxes by user name, the rest remote.
+    fn queue_entry(&self, id: &str) -> QueuedMessage {
+        let mut recipients: Vec<spool::Recipient> = self
+            .mailboxes
+            .iter()
+            .map(|m| spool::Recipient::new(m.username.clone(), Route::Local(m.username.clone())))
+            .collect();
+        for (address, params) in &self.remote {
+            let mut r = spool::Recipient::new(address.clone(), Route::Remote);
+            r.notify = params.notify.map(|n| spool::Notify {
+                success: n.success,
+                failure: n.failure,
+                delay: n.delay,
+            });
+            r.orcpt = params.orcpt.clone();
+            recipients.push(r);
+        }
+        let from = match &self.from {
+            Some(ReversePath::Mailbox(m)) => m.to_string(),
+            _ => String::new(),
+        };
+        let mut entry = QueuedMessage::new(id.to_owned(), from, recipients);
+        entry.envid = self.params.envid.clone();
+        entry.ret_headers = self.params.ret == Some(smtp_proto::Ret::Hdrs);
+        entry.body = self.params.body.map(|b| {
+            match b {
+                Body::SevenBit => "7BIT",
+                Body::EightBitMime => "8BITMIME",
+                Body::BinaryMime => "BINARYMIME",
+            }
+            .to_owned()
+        });
+        entry.smtputf8 = self.params.smtputf8;
+        entry
     }
 }
 
@@ -109,18 +190,28 @@ struct Connection {
     tx: Transaction,
     messages: u32,
     id: String,
+    /// The authenticated user (submission).
+    login: Option<String>,
 }
 
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<SmtpService>,
+    implicit_tls: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permit = service.connections.clone().try_acquire_owned();
-    let mut conn = Conn::Plain(stream);
+    let mut conn = match (&service.tls, implicit_tls) {
+        (Some(acceptor), true) => match Conn::open(stream, true, acceptor).await {
+            Ok(c) => c,
+            Err(reason) => return info!(%peer, %reason, "smtps handshake failed"),
+        },
+        _ => Conn::Plain(stream),
+    };
+    let config = service.session_config(implicit_tls, peer.ip().is_loopback());
     let mut session = match permit {
-        Ok(_) => ServerSession::new(service.session_config.clone()),
+        Ok(_) => ServerSession::new(config),
         Err(_) => {
             warn!(%peer, "too many connections, refusing");
             let text = format!(
@@ -128,7 +219,7 @@ async fn connection(
                 service.config.hostname
             );
             let reply = Reply::or_fallback(421, 4, 7, 0, &text, "Too many connections");
-            ServerSession::refuse(service.session_config.clone(), reply)
+            ServerSession::refuse(config, reply)
         }
     };
     let _permit = permit;
@@ -138,8 +229,9 @@ async fn connection(
         tx: Transaction::new(),
         messages: 0,
         id: queue_id(),
+        login: None,
     };
-    info!(conn = %state.id, %peer, "connect");
+    info!(conn = %state.id, %peer, submission = service.submission, tls = implicit_tls, "connect");
     let mut buf = vec![0u8; 64 * 1024];
     let mut shutting_down = *shutdown.borrow();
     let mut start_tls = false;
@@ -217,19 +309,28 @@ impl Connection {
             }
             Event::MailFrom { from, params } => {
                 self.tx = Transaction::new();
+                if let Err(r) = self.check_sender(&from).await {
+                    info!(conn = %self.id, peer = %self.peer, from = %from, login = ?self.login, reply = %r, "sender rejected");
+                    let _ = session.reject(r);
+                    return;
+                }
                 self.tx.from = Some(from);
-                self.tx.smtputf8 = params.smtputf8;
-                self.tx.declared_size = params.size;
+                self.tx.params = params;
                 let _ = session.accept();
             }
-            Event::RcptTo { to, .. } => {
+            Event::RcptTo { to, params } => {
                 let answer = self.recipient(&to).await;
                 match answer {
-                    Ok((address, mailboxes)) => {
+                    Ok((address, mailboxes, remote)) => {
                         self.tx.recipients.push(address);
                         for m in mailboxes {
                             if !self.tx.mailboxes.contains(&m) {
                                 self.tx.mailboxes.push(m);
+                            }
+                        }
+                        for r in remote {
+                            if !self.tx.remote.iter().any(|(a, _)| *a == r) {
+                                self.tx.remote.push((r, params.clone()));
                             }
                         }
                         let _ = session.accept();
@@ -251,23 +352,34 @@ impl Connection {
                     esmtp: session.is_esmtp(),
                     tls: session.is_tls(),
                     authenticated: session.is_authenticated(),
-                    smtputf8: self.tx.smtputf8,
+                    smtputf8: self.tx.params.smtputf8,
                     queue_id: &id,
                     single_recipient: single,
                     time: SystemTime::now(),
+                    hide_client: self.service.submission,
                 });
-                let targets = self
-                    .tx
-                    .mailboxes
-                    .iter()
-                    .map(|m| maildir::Maildir::new(m.maildir.clone()))
-                    .collect();
-                self.tx.body = Some(BodyWriter::new(
-                    id,
-                    header,
-                    targets,
-                    self.service.config.hostname.clone(),
-                ));
+                let hostname = self.service.config.hostname.clone();
+                let destination = if self.tx.remote.is_empty() {
+                    Destination::Maildirs {
+                        targets: self
+                            .tx
+                            .mailboxes
+                            .iter()
+                            .map(|m| maildir::Maildir::new(m.maildir.clone()))
+                            .collect(),
+                        hostname: hostname.clone(),
+                    }
+                } else {
+                    Destination::Queue {
+                        spool: self.service.queue.spool().clone(),
+                        entry: Box::new(self.tx.queue_entry(&id)),
+                    }
+                };
+                let completion = self
+                    .service
+                    .submission
+                    .then(|| (HeaderScan::default(), hostname));
+                self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
                 let _ = session.accept();
             }
             Event::MessageChunk(chunk) => {
@@ -325,13 +437,61 @@ impl Connection {
                     }
                 };
                 info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
+                if result.is_ok() {
+                    self.login = Some(username);
+                }
                 let _ = session.auth_finish(result);
             }
             Event::StartTls | Event::Quit => {}
         }
     }
 
-    async fn recipient(&self, to: &ForwardPath) -> Result<(String, Vec<LocalMailbox>), Reply> {
+    /// Submission: only a sender the login may use (553 5.7.1 otherwise, as Postfix's
+    /// reject_sender_login_mismatch); never the null sender, which is for bounces.
+    async fn check_sender(&self, from: &ReversePath) -> Result<(), Reply> {
+        if !self.service.submission {
+            return Ok(());
+        }
+        let Some(login) = &self.login else {
+            return Ok(()); // The session refuses MAIL before AUTH itself.
+        };
+        let ReversePath::Mailbox(m) = from else {
+            return Err(reply(
+                553,
+                5,
+                7,
+                1,
+                "<>: Sender address rejected: not owned by user".into(),
+            ));
+        };
+        let sender = m.to_string();
+        match self.service.accounts.may_send_as(login, &sender).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(reply(
+                553,
+                5,
+                7,
+                1,
+                format!("<{sender}>: Sender address rejected: not owned by user {login}"),
+            )),
+            Err(e) => {
+                warn!(error = %e, "sender lookup failed");
+                Err(reply(
+                    451,
+                    4,
+                    3,
+                    0,
+                    "Temporary lookup failure, try again later".into(),
+                ))
+            }
+        }
+    }
+
+    /// Resolves a recipient to our mailboxes and remote addresses, or the refusal.
+    async fn recipient(
+        &self,
+        to: &ForwardPath,
+    ) -> Result<(String, Vec<LocalMailbox>, Vec<String>), Reply> {
         let accounts = &self.service.accounts;
         let temp_fail = |e: crate::accounts::AccountsError| {
             warn!(error = %e, "recipient lookup failed");
@@ -369,123 +529,51 @@ impl Connection {
                 None => return Err(reply(554, 5, 7, 1, format!("<{m}>: Relay access denied"))),
             },
         };
-        match accounts.resolve(&address).await.map_err(temp_fail)? {
-            Resolution::Local(mailboxes) => {
-                for m in &mailboxes {
-                    if self.over_quota(m).await {
-                        info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
-                        return Err(match self.service.config.smtp.quota_exceeded {
-                            QuotaExceeded::Temporary => reply(
-                                452,
-                                4,
-                                2,
-                                2,
-                                format!("<{address}>: Mailbox full, try again later"),
-                            ),
-                            QuotaExceeded::Permanent => {
-                                reply(552, 5, 2, 2, format!("<{address}>: Mailbox full"))
-                            }
-                        });
-                    }
-                }
-                Ok((address, mailboxes))
+        let (mailboxes, remote) = match accounts.resolve(&address).await.map_err(temp_fail)? {
+            Resolution::Local(mailboxes) => (mailboxes, Vec::new()),
+            Resolution::Forward { local, remote } => (local, remote),
+            // Relaying is what an authenticated submission client is for.
+            Resolution::NotOurDomain if self.service.submission => {
+                (Vec::new(), vec![address.clone()])
             }
-            Resolution::NotOurDomain => Err(reply(
-                554,
-                5,
-                7,
-                1,
-                format!("<{address}>: Relay access denied"),
-            )),
-            Resolution::Unknown => Err(reply(
-                550,
-                5,
-                1,
-                1,
-                format!("<{address}>: Recipient address rejected: User unknown"),
-            )),
-            Resolution::ForwardUnavailable(targets) => {
-                warn!(%address, ?targets, "alias forwards outside our domains; outbound delivery is not available yet");
-                Err(reply(
-                    451,
-                    4,
-                    3,
-                    0,
-                    format!(
-                        "<{address}>: forwarding to other servers is not available yet, try again later"
+            Resolution::NotOurDomain => {
+                return Err(reply(
+                    554,
+                    5,
+                    7,
+                    1,
+                    format!("<{address}>: Relay access denied"),
+                ));
+            }
+            Resolution::Unknown => {
+                return Err(reply(
+                    550,
+                    5,
+                    1,
+                    1,
+                    format!("<{address}>: Recipient address rejected: User unknown"),
+                ));
+            }
+        };
+        for m in &mailboxes {
+            let config = &self.service.config;
+            if crate::delivery::over_quota(config, accounts, m, self.tx.params.size).await {
+                info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
+                return Err(match config.smtp.quota_exceeded {
+                    QuotaExceeded::Temporary => reply(
+                        452,
+                        4,
+                        2,
+                        2,
+                        format!("<{address}>: Mailbox full, try again later"),
                     ),
-                ))
+                    QuotaExceeded::Permanent => {
+                        reply(552, 5, 2, 2, format!("<{address}>: Mailbox full"))
+                    }
+                });
             }
         }
-    }
-
-    /// Whether the mailbox is full, or would be with the size MAIL FROM declared. Usage comes
-    /// from its `maildirsize`, so this does not walk the mailbox.
-    async fn over_quota(&self, mailbox: &LocalMailbox) -> bool {
-        if mailbox.domain_quota > 0 {
-            let adding = self.tx.declared_size.unwrap_or(1);
-            match self.service.accounts.domain_usage(&mailbox.domain).await {
-                Ok(used) if used.saturating_add(adding) > mailbox.domain_quota => {
-                    info!(conn = %self.id, domain = %mailbox.domain, used, "domain over quota");
-                    return true;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(domain = %mailbox.domain, error = %e, "domain usage unreadable; accepting")
-                }
-            }
-        }
-        let limits = self.service.config.quota_limits(mailbox.quota);
-        if !limits.any() {
-            return false;
-        }
-        let maildir = maildir::Maildir::new(mailbox.maildir.clone());
-        let usage = tokio::task::spawn_blocking(move || {
-            if maildir.path().join("cur").is_dir() {
-                maildir.quota_usage(limits)
-            } else {
-                Ok(maildir::Usage::default())
-            }
-        })
-        .await;
-        match usage {
-            // Full already, or would be with the size MAIL FROM declared.
-            Ok(Ok(u)) => {
-                limits.exceeded(u, (1, 1))
-                    || self
-                        .tx
-                        .declared_size
-                        .is_some_and(|s| limits.exceeded(u, (s, 1)))
-            }
-            Ok(Err(e)) => {
-                // Unknown usage must not lose mail: accept, and say why in the log.
-                warn!(user = %mailbox.username, error = %e, "quota usage unreadable; accepting");
-                false
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Keeps `maildirsize` and PostfixAdmin's `quota2` current after a delivery.
-    async fn record_delivery(&self, mailboxes: &[LocalMailbox], stored: u64) {
-        for m in mailboxes {
-            let maildir = maildir::Maildir::new(m.maildir.clone());
-            let limits = self.service.config.quota_limits(m.quota);
-            let result =
-                tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, limits))
-                    .await;
-            if let Ok(Err(e)) = result {
-                warn!(user = %m.username, error = %e, "could not update maildirsize");
-            }
-            if let Err(e) = self
-                .service
-                .accounts
-                .record_usage(&m.username, stored as i64, 1)
-                .await
-            {
-                warn!(user = %m.username, error = %e, "could not update quota2");
-            }
-        }
+        Ok((address, mailboxes, remote))
     }
 
     async fn finish(&mut self, session: &mut ServerSession, size: u64) {
@@ -496,28 +584,40 @@ impl Connection {
         };
         let queue_id = body.queue_id.clone();
         let from = display_from(&tx.from);
+        let queued = !tx.remote.is_empty();
         match body.commit().await {
-            Ok((paths, stored)) => {
+            Ok(stored) => {
                 self.messages += 1;
-                self.record_delivery(&tx.mailboxes, stored).await;
+                if queued {
+                    self.service.queue.wake();
+                } else {
+                    let service = &self.service;
+                    crate::delivery::record(
+                        &service.config,
+                        &service.accounts,
+                        &tx.mailboxes,
+                        stored,
+                    )
+                    .await;
+                }
+                let result = if queued { "queued" } else { "delivered" };
                 info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
-                      copies = paths.len(), result = "delivered", "message");
+                      mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = ?self.login, result, "message");
                 let _ = session.finish_message(Reply::queued(&queue_id));
             }
             Err(e) => {
                 warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
                       error = %e, result = "deferred", "message");
-                let r = match e {
-                    maildir::Error::NoSpace { .. } => {
-                        reply(452, 4, 3, 1, "Insufficient system storage".into())
-                    }
-                    _ => reply(
+                let r = if e.is_no_space() {
+                    reply(452, 4, 3, 1, "Insufficient system storage".into())
+                } else {
+                    reply(
                         451,
                         4,
                         3,
                         0,
                         "Local error in processing, try again later".into(),
-                    ),
+                    )
                 };
                 let _ = session.finish_message(r);
             }
@@ -529,32 +629,74 @@ fn display_from(from: &Option<ReversePath>) -> String {
     from.as_ref().map_or_else(|| "?".into(), |f| f.to_string())
 }
 
-/// Streams a message body into the first target's Maildir `tmp/`, in batches off the async
-/// threads, and commits it to every target at the end.
+/// Where a message body goes.
+#[derive(Clone)]
+enum Destination {
+    /// Straight into these Maildirs: the first gets the file, the others links to it.
+    Maildirs {
+        targets: Vec<maildir::Maildir>,
+        hostname: String,
+    },
+    /// Into the outbound queue, with every recipient of the message.
+    Queue {
+        spool: Spool,
+        entry: Box<QueuedMessage>,
+    },
+}
+
+/// A message file being written.
+enum Open {
+    Maildir(maildir::Delivery),
+    Queue(spool::Incoming),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StoreError {
+    #[error(transparent)]
+    Maildir(#[from] maildir::Error),
+    #[error(transparent)]
+    Queue(#[from] SpoolError),
+    #[error("message storage task failed: {0}")]
+    Task(String),
+    #[error("message has no recipients")]
+    NoRecipients,
+}
+
+impl StoreError {
+    fn is_no_space(&self) -> bool {
+        let queue_full = matches!(self, StoreError::Queue(SpoolError::Io { source, .. })
+            if source.kind() == io::ErrorKind::StorageFull);
+        queue_full || matches!(self, StoreError::Maildir(maildir::Error::NoSpace { .. }))
+    }
+}
+
+/// Streams a message body to its destination in batches off the async threads, and commits
+/// it at the end.
 struct BodyWriter {
     queue_id: String,
     header: Option<Bytes>,
-    targets: Vec<maildir::Maildir>,
-    hostname: String,
-    delivery: Option<maildir::Delivery>,
+    destination: Destination,
+    /// Submission: the header scan and the host name for a Message-ID.
+    completion: Option<(HeaderScan, String)>,
+    open: Option<Open>,
     pending: Vec<Bytes>,
     pending_len: usize,
-    error: Option<maildir::Error>,
+    error: Option<StoreError>,
 }
 
 impl BodyWriter {
     fn new(
         queue_id: String,
         header: String,
-        targets: Vec<maildir::Maildir>,
-        hostname: String,
+        destination: Destination,
+        completion: Option<(HeaderScan, String)>,
     ) -> Self {
         Self {
             queue_id,
             header: Some(Bytes::from(header)),
-            targets,
-            hostname,
-            delivery: None,
+            destination,
+            completion,
+            open: None,
             pending: Vec::new(),
             pending_len: 0,
             error: None,
@@ -565,12 +707,15 @@ impl BodyWriter {
         if self.error.is_some() {
             return;
         }
+        if let Some((scan, _)) = &mut self.completion {
+            scan.feed(&chunk);
+        }
         self.pending_len += chunk.len();
         self.pending.push(chunk);
         if self.pending_len >= FLUSH_THRESHOLD {
             let job = self.job();
             match run_blocking(move || job.write()).await {
-                Ok(delivery) => self.delivery = Some(delivery),
+                Ok(open) => self.open = Some(open),
                 Err(e) => self.error = Some(e),
             }
         }
@@ -578,71 +723,81 @@ impl BodyWriter {
 
     fn job(&mut self) -> WriteJob {
         self.pending_len = 0;
+        let mut header = self.header.take();
+        // The first write decides the fields added in front; the scan has seen the header
+        // by then, or FLUSH_THRESHOLD octets of it.
+        if let (Some(h), Some((scan, hostname))) = (&header, self.completion.take()) {
+            let added = scan.missing(&self.queue_id, &hostname, SystemTime::now());
+            header = Some(Bytes::from([h.as_ref(), added.as_bytes()].concat()));
+        }
         WriteJob {
-            delivery: self.delivery.take(),
-            header: self.header.take(),
+            open: self.open.take(),
+            header,
             chunks: std::mem::take(&mut self.pending),
-            first: self.targets.first().cloned(),
-            hostname: self.hostname.clone(),
+            destination: self.destination.clone(),
+            queue_id: self.queue_id.clone(),
         }
     }
 
-    /// Returns the stored copies' paths and their size (Received: header included).
-    async fn commit(mut self) -> Result<(Vec<PathBuf>, u64), maildir::Error> {
+    /// Returns the stored size (Received: header included).
+    async fn commit(mut self) -> Result<u64, StoreError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         let job = self.job();
-        let others: Vec<maildir::Maildir> = self.targets.iter().skip(1).cloned().collect();
         run_blocking(move || {
-            let delivery = job.write()?;
-            let also: Vec<&maildir::Maildir> = others.iter().collect();
-            let size = delivery.size();
-            Ok((delivery.commit(&also)?, size))
+            let destination = job.destination.clone();
+            match (job.write()?, destination) {
+                (Open::Maildir(delivery), Destination::Maildirs { targets, .. }) => {
+                    let also: Vec<&maildir::Maildir> = targets.iter().skip(1).collect();
+                    let size = delivery.size();
+                    delivery.commit(&also)?;
+                    Ok(size)
+                }
+                (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
+                    Ok(incoming.commit(&spool, *entry)?.size)
+                }
+                _ => Err(StoreError::NoRecipients),
+            }
         })
         .await
     }
 }
 
 struct WriteJob {
-    delivery: Option<maildir::Delivery>,
+    open: Option<Open>,
     header: Option<Bytes>,
     chunks: Vec<Bytes>,
-    first: Option<maildir::Maildir>,
-    hostname: String,
+    destination: Destination,
+    queue_id: String,
 }
 
 impl WriteJob {
-    fn write(self) -> Result<maildir::Delivery, maildir::Error> {
-        let mut delivery = match self.delivery {
-            Some(d) => d,
-            None => {
-                let first = self.first.ok_or_else(|| maildir::Error::Io {
-                    action: "delivering",
-                    path: PathBuf::new(),
-                    source: io::Error::other("message has no recipients"),
-                })?;
-                maildir::Delivery::begin(&first, &self.hostname)?
-            }
+    fn write(self) -> Result<Open, StoreError> {
+        let mut open = match self.open {
+            Some(o) => o,
+            None => match &self.destination {
+                Destination::Maildirs { targets, hostname } => {
+                    let first = targets.first().ok_or(StoreError::NoRecipients)?;
+                    Open::Maildir(maildir::Delivery::begin(first, hostname)?)
+                }
+                Destination::Queue { spool, .. } => Open::Queue(spool.incoming(&self.queue_id)?),
+            },
         };
-        if let Some(header) = self.header {
-            delivery.write(&header)?;
+        for data in self.header.iter().chain(&self.chunks) {
+            match &mut open {
+                Open::Maildir(d) => d.write(data)?,
+                Open::Queue(q) => q.write(data)?,
+            }
         }
-        for chunk in &self.chunks {
-            delivery.write(chunk)?;
-        }
-        Ok(delivery)
+        Ok(open)
     }
 }
 
 async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, maildir::Error> + Send + 'static,
-) -> Result<T, maildir::Error> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(maildir::Error::Io {
-            action: "delivering",
-            path: PathBuf::new(),
-            source: io::Error::other(e.to_string()),
-        })
-    })
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }

@@ -90,3 +90,109 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
     f.write_all(data).map_err(err)?;
     f.sync_all().map_err(err)
 }
+
+/// Where the system keeps its trusted roots on Debian.
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// TLS towards other servers: `verified` checks the certificate against `ca_file` (or the
+/// system's roots) and the host name; `unverified` encrypts without checking, as Postfix's
+/// opportunistic `may` level does (a passive eavesdropper learns nothing; an active one could).
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    pub verified: Arc<rustls::ClientConfig>,
+    pub unverified: Arc<rustls::ClientConfig>,
+}
+
+pub fn client_config(ca_file: &str) -> Result<ClientTls, TlsError> {
+    let path = PathBuf::from(if ca_file.is_empty() {
+        SYSTEM_ROOTS
+    } else {
+        ca_file
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    match CertificateDer::pem_file_iter(&path) {
+        Ok(certs) => {
+            for cert in certs.flatten() {
+                // A bundle may hold certificates rustls cannot use; the others still count.
+                let _ = roots.add(cert);
+            }
+        }
+        // Without a configured file, missing system roots only matter once TLS is required.
+        Err(e) if !ca_file.is_empty() => {
+            return Err(TlsError::Read {
+                path,
+                reason: e.to_string(),
+            });
+        }
+        Err(_) => {}
+    }
+    if !ca_file.is_empty() && roots.is_empty() {
+        return Err(TlsError::Read {
+            path,
+            reason: "no usable CA certificate in file".into(),
+        });
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verified = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let unverified = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(ClientTls {
+        verified: Arc::new(verified),
+        unverified: Arc::new(unverified),
+    })
+}
+
+/// Accepts any certificate, still checking that the handshake is signed by its key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

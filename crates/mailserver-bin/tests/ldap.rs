@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, free_port, python, require};
+use support::{Server, free_port, private_ca, python, require};
 
 /// A private slapd with `dc=example,dc=com`, a service account and two users; stopped on drop.
 struct Slapd {
@@ -52,25 +52,7 @@ impl Slapd {
             d = dir.display()
         );
         let conf = if tls {
-            require("openssl");
-            let sh = |script: &str| {
-                let ok = Command::new("sh")
-                    .arg("-c")
-                    .arg(script)
-                    .current_dir(&dir)
-                    .output()
-                    .unwrap();
-                assert!(ok.status.success(), "{script}: {ok:?}");
-            };
-            sh(
-                "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca",
-            );
-            sh(
-                "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
-            );
-            sh(
-                "printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.cnf",
-            );
+            private_ca(&dir);
             // Before the database section: TLS settings are global.
             conf.replacen(
                 "database mdb",

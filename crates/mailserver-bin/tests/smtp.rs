@@ -468,13 +468,13 @@ fn admin_cli_reports_bad_input() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("[listen]"));
     let bad = server.dir.join("bad.toml");
-    write_file(&bad, b"[listen]\nsubmission = [\"127.0.0.1:1587\"]\n");
+    write_file(&bad, b"[relay]\nhost = \"[relay.example\"\n");
     let out = Command::new(support::BIN)
         .args(["-c", bad.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relay.host"));
 }
 
 #[test]

@@ -18,6 +18,8 @@ pub struct Server {
     pub pop3s_port: u16,
     pub imap_port: u16,
     pub imaps_port: u16,
+    pub submission_port: u16,
+    pub submissions_port: u16,
     pub pop3_host: String,
     pub child: Option<Child>,
 }
@@ -76,11 +78,12 @@ impl Server {
         let port = free_port();
         let (pop3_port, pop3s_port) = (free_port(), free_port());
         let (imap_port, imaps_port) = (free_port(), free_port());
+        let (submission_port, submissions_port) = (free_port(), free_port());
         let config = dir.join("mailserver.toml");
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\nimap = [\"{pop3_host}:{imap_port}\"]\nimaps = [\"{pop3_host}:{imaps_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\nimap = [\"{pop3_host}:{imap_port}\"]\nimaps = [\"{pop3_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -93,6 +96,8 @@ impl Server {
             pop3s_port,
             imap_port,
             imaps_port,
+            submission_port,
+            submissions_port,
             pop3_host: pop3_host.to_owned(),
             child: None,
         };
@@ -134,6 +139,8 @@ impl Server {
             (pop3_host.as_str(), self.pop3s_port),
             (pop3_host.as_str(), self.imap_port),
             (pop3_host.as_str(), self.imaps_port),
+            ("127.0.0.1", self.submission_port),
+            ("127.0.0.1", self.submissions_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
                 let exited = self
@@ -355,4 +362,28 @@ pub fn python(script: &str, args: &[&str]) -> String {
 
 pub fn write_file(path: &Path, data: &[u8]) {
     std::fs::write(path, data).unwrap();
+}
+
+/// A private CA in `dir` (`ca.pem`) and a certificate it signed for 127.0.0.1 (`server.pem`,
+/// `server.key`), as an internal PKI would issue.
+pub fn private_ca(dir: &Path) {
+    require("openssl");
+    let sh = |script: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{script}: {ok:?}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+    );
+    sh(
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.cnf",
+    );
 }

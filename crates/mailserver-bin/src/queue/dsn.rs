@@ -1,0 +1,168 @@
+//! Delivery status notifications (RFC 3464): the bounce that tells a sender which recipients
+//! could not be reached, with the original message (or its header, for RET=HDRS) attached.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::spool::{Incoming, QueuedMessage, Recipient, Route, SpoolError};
+use crate::mail::rfc5322_date;
+
+/// Writes the bounce for `failed` recipients of `original` (whose text is at `message`).
+pub fn write_bounce(
+    incoming: &mut Incoming,
+    original: &QueuedMessage,
+    failed: &[&Recipient],
+    message: &Path,
+    hostname: &str,
+    relay: Option<&str>,
+    id: &str,
+) -> Result<(), SpoolError> {
+    let boundary = format!("{id}/{hostname}");
+    let now = SystemTime::now();
+    let arrival = UNIX_EPOCH + Duration::from_secs(original.created);
+    let mut text = String::with_capacity(2048);
+    text.push_str(&format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+         To: <{to}>\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\n\
+         Date: {date}\r\n\
+         Message-ID: <{id}@{hostname}>\r\n\
+         Auto-Submitted: auto-replied\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status;\r\n\
+         \tboundary=\"{boundary}\"\r\n\
+         \r\n\
+         This is a MIME-encapsulated message.\r\n\
+         \r\n\
+         --{boundary}\r\n\
+         Content-Description: Notification\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         This is the mail system at host {hostname}.\r\n\
+         \r\n\
+         I'm sorry to have to inform you that your message could not\r\n\
+         be delivered to one or more recipients. It's attached below.\r\n\
+         \r\n",
+        to = original.from,
+        date = rfc5322_date(now),
+    ));
+    for r in failed {
+        text.push_str(&format!("<{}>: {}\r\n", r.address, r.last_reply));
+    }
+    text.push_str(&format!(
+        "\r\n--{boundary}\r\n\
+         Content-Description: Delivery report\r\n\
+         Content-Type: message/delivery-status\r\n\
+         \r\n\
+         Reporting-MTA: dns; {hostname}\r\n\
+         X-Mailserver-Queue-ID: {queue_id}\r\n",
+        queue_id = original.id
+    ));
+    if let Some(envid) = &original.envid {
+        text.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
+    }
+    text.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival)));
+    for r in failed {
+        text.push_str(&format!("\r\nFinal-Recipient: rfc822; {}\r\n", r.address));
+        if let Some((kind, addr)) = &r.orcpt {
+            text.push_str(&format!("Original-Recipient: {kind}; {addr}\r\n"));
+        }
+        text.push_str(&format!(
+            "Action: failed\r\nStatus: {}\r\n",
+            status_of(&r.last_reply)
+        ));
+        if let (Route::Remote, Some(relay)) = (&r.route, relay) {
+            text.push_str(&format!("Remote-MTA: dns; {relay}\r\n"));
+        }
+        if r.last_reply.starts_with(|c: char| c.is_ascii_digit()) {
+            text.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", r.last_reply));
+        } else {
+            text.push_str(&format!(
+                "Diagnostic-Code: x-mailserver; {}\r\n",
+                r.last_reply
+            ));
+        }
+    }
+    let part_type = if original.ret_headers {
+        "text/rfc822-headers"
+    } else {
+        "message/rfc822"
+    };
+    text.push_str(&format!(
+        "\r\n--{boundary}\r\n\
+         Content-Description: Undelivered Message\r\n\
+         Content-Type: {part_type}\r\n\
+         \r\n"
+    ));
+    incoming.write(text.as_bytes())?;
+    let io_err = |source| SpoolError::Io {
+        action: "reading",
+        path: message.to_owned(),
+        source,
+    };
+    let file = File::open(message).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    if original.ret_headers {
+        // Up to and including the empty line that ends the header.
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(io_err)?;
+            if n == 0 || line == b"\r\n" || line == b"\n" {
+                break;
+            }
+            incoming.write(&line)?;
+        }
+    } else {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut last = b'\n';
+        loop {
+            let n = reader.read(&mut chunk).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            last = chunk[n - 1];
+            incoming.write(&chunk[..n])?;
+        }
+        if last != b'\n' {
+            incoming.write(b"\r\n")?;
+        }
+    }
+    incoming.write(format!("\r\n--{boundary}--\r\n").as_bytes())
+}
+
+/// The enhanced status code in a reply, or a generic one for its class (RFC 3463).
+pub fn status_of(reply: &str) -> String {
+    let mut words = reply.split_ascii_whitespace();
+    let code = words.next().unwrap_or("");
+    if let Some(enhanced) = words.next() {
+        let parts: Vec<&str> = enhanced.split('.').collect();
+        if parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && code.starts_with(parts[0])
+        {
+            return enhanced.to_owned();
+        }
+    }
+    match code.as_bytes().first() {
+        Some(b'4') => "4.0.0".into(),
+        _ => "5.0.0".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(status_of("550 5.1.1 <x>: unknown"), "5.1.1");
+        assert_eq!(status_of("554 Transaction failed"), "5.0.0");
+        assert_eq!(status_of("451 4.4.2 timeout"), "4.4.2");
+        assert_eq!(status_of("delivery time expired"), "5.0.0");
+    }
+}

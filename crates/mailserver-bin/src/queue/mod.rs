@@ -1,0 +1,539 @@
+//! The outbound queue: messages that leave this server (submission to other domains, forwards)
+//! and those whose local delivery must be retried wait here until every recipient has an
+//! answer. A runner scans the spool, delivers what is due (local recipients into their
+//! Maildir, remote ones through the relay host), retries temporary failures with a doubling
+//! backoff, and returns what failed for good to the sender as a DSN.
+//!
+//! At most once per recipient: a recipient is marked delivered in its envelope as soon as the
+//! attempt ends. A crash between the next hop's 250 and that write means one more delivery
+//! after the restart, the duplicate RFC 5321 §6.1 accepts over a lost message.
+
+pub mod admin;
+pub mod dsn;
+pub mod relay;
+pub mod spool;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smtp_proto::{Body, ForwardPath, MailParams, RcptParams, ReversePath};
+use tokio::sync::{Notify, Semaphore, watch};
+use tracing::{info, warn};
+
+use crate::accounts::{Accounts, Resolution};
+use crate::config::Config;
+use relay::Relay;
+use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
+
+pub struct Queue {
+    spool: Spool,
+    config: Arc<Config>,
+    accounts: Accounts,
+    relay: Option<Relay>,
+    wake: Notify,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("spool", &self.spool).finish()
+    }
+}
+
+/// Why a local delivery did not happen.
+struct LocalFailure {
+    permanent: bool,
+    reason: String,
+}
+
+impl Queue {
+    pub fn new(
+        spool: Spool,
+        config: Arc<Config>,
+        accounts: Accounts,
+        relay: Option<Relay>,
+    ) -> Self {
+        Self {
+            spool,
+            config,
+            accounts,
+            relay,
+            wake: Notify::new(),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// A message was queued: look now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Deliveries in progress.
+    pub fn busy(&self) -> usize {
+        self.in_flight.lock().map_or(0, |s| s.len())
+    }
+
+    /// Delivers until shutdown; attempts under way finish on their own.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.config.queue.concurrency));
+        let mut triggered = self.spool.triggered();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let next_due = self.clone().start_due(&slots).await;
+            let wait = next_due.map_or(Duration::from_secs(60), |due| {
+                Duration::from_secs(due.saturating_sub(now()).clamp(1, 60))
+            });
+            let deadline = tokio::time::Instant::now() + wait;
+            // The admin CLI pokes the trigger file; look at it every second until the deadline.
+            loop {
+                tokio::select! {
+                    _ = self.wake.notified() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => break,
+                }
+                let t = self.spool.triggered();
+                if t != triggered {
+                    triggered = t;
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Starts an attempt for every due message there is a slot for; returns when the next
+    /// waiting message is due.
+    async fn start_due(self: Arc<Self>, slots: &Arc<Semaphore>) -> Option<u64> {
+        let spool = self.spool.clone();
+        let messages = tokio::task::spawn_blocking(move || -> Vec<QueuedMessage> {
+            let ids = match spool.list() {
+                Ok(ids) => ids,
+                Err(e) => {
+                    warn!(error = %e, "cannot list the queue");
+                    return Vec::new();
+                }
+            };
+            ids.iter()
+                .filter_map(|id| match spool.load(id) {
+                    Ok(m) => Some(m),
+                    Err(SpoolError::NotFound(_)) => None,
+                    Err(e) => {
+                        warn!(queue_id = %id, error = %e, "skipping a damaged queue entry");
+                        None
+                    }
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let now = now();
+        let mut next_due: Option<u64> = None;
+        for m in messages {
+            if m.hold {
+                continue;
+            }
+            if m.next_attempt > now {
+                next_due = Some(next_due.map_or(m.next_attempt, |d| d.min(m.next_attempt)));
+                continue;
+            }
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                // Every slot is busy: look again soon.
+                return Some(now + 1);
+            };
+            {
+                let Ok(mut busy) = self.in_flight.lock() else {
+                    return None;
+                };
+                if !busy.insert(m.id.clone()) {
+                    continue;
+                }
+            }
+            let queue = self.clone();
+            tokio::spawn(async move {
+                let id = m.id.clone();
+                queue.attempt(&id).await;
+                if let Ok(mut busy) = queue.in_flight.lock() {
+                    busy.remove(&id);
+                }
+                drop(permit);
+                queue.wake();
+            });
+        }
+        next_due
+    }
+
+    async fn attempt(&self, id: &str) {
+        let spool = self.spool.clone();
+        let owned = id.to_owned();
+        let locked = tokio::task::spawn_blocking(move || {
+            let lock = spool.lock(&owned)?;
+            let message = spool.load(&owned)?;
+            Ok::<_, SpoolError>((lock, message))
+        })
+        .await;
+        let (_lock, mut message) = match locked {
+            Ok(Ok(l)) => l,
+            Ok(Err(SpoolError::Busy(_) | SpoolError::NotFound(_))) => return,
+            Ok(Err(e)) => {
+                warn!(queue_id = %id, error = %e, "cannot open queued message");
+                return;
+            }
+            Err(_) => return,
+        };
+        if message.hold {
+            return;
+        }
+        let path = self.spool.message_path(id);
+        let before: Vec<Status> = message.recipients.iter().map(|r| r.status).collect();
+        for r in message.recipients.iter_mut() {
+            let Route::Local(user) = &r.route else {
+                continue;
+            };
+            if r.status != Status::Pending {
+                continue;
+            }
+            match self.deliver_local(user, &path, message.size).await {
+                Ok(()) => {
+                    r.status = Status::Delivered;
+                    r.last_reply = "delivered to mailbox".into();
+                    info!(queue_id = %id, to = %r.address, mailbox = %user, result = "delivered", "queue delivery");
+                }
+                Err(f) => {
+                    r.last_reply = f.reason;
+                    if f.permanent {
+                        r.status = Status::Failed;
+                    }
+                    info!(queue_id = %id, to = %r.address, reply = %r.last_reply, permanent = f.permanent, "local delivery failed");
+                }
+            }
+        }
+        self.deliver_remote(&mut message, &path).await;
+        message.attempts += 1;
+        let now = now();
+        let lifetime = self.config.queue.max_lifetime;
+        if now.saturating_sub(message.created) >= lifetime {
+            for r in message
+                .recipients
+                .iter_mut()
+                .filter(|r| r.status == Status::Pending)
+            {
+                r.status = Status::Failed;
+                r.last_reply = format!(
+                    "{} (gave up after {} attempts)",
+                    if r.last_reply.is_empty() {
+                        "not delivered"
+                    } else {
+                        &r.last_reply
+                    },
+                    message.attempts
+                );
+            }
+        }
+        let newly_failed: Vec<Recipient> = message
+            .recipients
+            .iter()
+            .zip(&before)
+            .filter(|(r, was)| r.status == Status::Failed && **was != Status::Failed)
+            .map(|(r, _)| r.clone())
+            .collect();
+        if !newly_failed.is_empty() {
+            self.bounce(&message, &newly_failed).await;
+        }
+        let done = message.pending().next().is_none();
+        let spool = self.spool.clone();
+        if !done {
+            let exponent = message.attempts.saturating_sub(1).min(20);
+            let wait = self
+                .config
+                .queue
+                .min_backoff
+                .saturating_mul(1 << exponent)
+                .min(
+                    self.config
+                        .queue
+                        .max_backoff
+                        .max(self.config.queue.min_backoff),
+                );
+            message.next_attempt = now + wait;
+        }
+        let owned = id.to_owned();
+        let saved = tokio::task::spawn_blocking(move || {
+            if done {
+                spool.remove(&owned)
+            } else {
+                spool.save(&message)
+            }
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) if done => info!(queue_id = %id, "removed from the queue"),
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(queue_id = %id, error = %e, "cannot update the queue entry"),
+            Err(_) => {}
+        }
+    }
+
+    async fn deliver_remote(&self, message: &mut QueuedMessage, path: &std::path::Path) {
+        let indexes: Vec<usize> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.route == Route::Remote && r.status == Status::Pending)
+            .map(|(i, _)| i)
+            .collect();
+        if indexes.is_empty() {
+            return;
+        }
+        let id = message.id.clone();
+        let Some(relay) = &self.relay else {
+            for &i in &indexes {
+                message.recipients[i].last_reply =
+                    "4.4.3 no relay host is configured ([relay] host)".into();
+            }
+            warn!(queue_id = %id, "outbound mail waits: no relay host is configured");
+            return;
+        };
+        let envelope = match smtp_envelope(message, &indexes) {
+            Ok(e) => e,
+            Err(reason) => {
+                for &i in &indexes {
+                    message.recipients[i].status = Status::Failed;
+                    message.recipients[i].last_reply = format!("554 5.1.3 {reason}");
+                }
+                return;
+            }
+        };
+        match relay.send(envelope, path).await {
+            Ok(replies) => {
+                for (&i, reply) in indexes.iter().zip(replies) {
+                    let r = &mut message.recipients[i];
+                    r.last_reply = reply_text(&reply);
+                    r.status = match reply.code().class() {
+                        2 => Status::Delivered,
+                        5 => Status::Failed,
+                        _ => Status::Pending,
+                    };
+                    info!(queue_id = %id, to = %r.address, relay = %relay.name(), reply = %r.last_reply,
+                          result = ?r.status, "relay delivery");
+                }
+            }
+            Err(e) => {
+                let permanent = e.is_permanent();
+                warn!(queue_id = %id, relay = %relay.name(), error = %e, permanent, "relay attempt failed");
+                for &i in &indexes {
+                    let r = &mut message.recipients[i];
+                    r.last_reply = e.to_string();
+                    if permanent {
+                        r.status = Status::Failed;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver_local(
+        &self,
+        user: &str,
+        path: &std::path::Path,
+        size: u64,
+    ) -> Result<(), LocalFailure> {
+        let temporary = |reason: String| LocalFailure {
+            permanent: false,
+            reason,
+        };
+        let mailbox = match self.accounts.mailbox(user).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return Err(LocalFailure {
+                    permanent: true,
+                    reason: format!("550 5.1.1 <{user}>: mailbox unavailable"),
+                });
+            }
+            Err(e) => return Err(temporary(format!("451 4.3.0 account lookup failed: {e}"))),
+        };
+        if crate::delivery::over_quota(&self.config, &self.accounts, &mailbox, Some(size)).await {
+            return Err(temporary(format!("452 4.2.2 <{user}>: mailbox full")));
+        }
+        let maildir = maildir::Maildir::new(mailbox.maildir.clone());
+        let hostname = self.config.hostname.clone();
+        let source: PathBuf = path.to_owned();
+        let stored = tokio::task::spawn_blocking(move || -> Result<u64, maildir::Error> {
+            let mut delivery = maildir::Delivery::begin(&maildir, &hostname)?;
+            let mut file = std::fs::File::open(&source).map_err(|e| maildir::Error::Io {
+                action: "reading",
+                path: source.clone(),
+                source: e,
+            })?;
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n =
+                    std::io::Read::read(&mut file, &mut chunk).map_err(|e| maildir::Error::Io {
+                        action: "reading",
+                        path: source.clone(),
+                        source: e,
+                    })?;
+                if n == 0 {
+                    break;
+                }
+                delivery.write(&chunk[..n])?;
+            }
+            let size = delivery.size();
+            delivery.commit(&[])?;
+            Ok(size)
+        })
+        .await
+        .map_err(|e| temporary(format!("451 4.3.0 delivery task failed: {e}")))?
+        .map_err(|e| temporary(format!("451 4.3.0 cannot store the message: {e}")))?;
+        crate::delivery::record(&self.config, &self.accounts, &[mailbox], stored).await;
+        Ok(())
+    }
+
+    /// Queues a DSN to the sender for `failed` recipients (never to the null sender, never
+    /// for recipients that asked for no failure notice).
+    async fn bounce(&self, message: &QueuedMessage, failed: &[Recipient]) {
+        let notify: Vec<&Recipient> = failed.iter().filter(|r| r.wants_failure_notice()).collect();
+        if message.from.is_empty() || notify.is_empty() {
+            info!(queue_id = %message.id, "no bounce: null sender or NOTIFY without FAILURE");
+            return;
+        }
+        let routes = match self.accounts.resolve(&message.from).await {
+            Ok(Resolution::Local(mailboxes)) => mailboxes
+                .into_iter()
+                .map(|m| Route::Local(m.username))
+                .collect(),
+            Ok(Resolution::Forward { local, remote }) => {
+                let mut r: Vec<Route> = local
+                    .into_iter()
+                    .map(|m| Route::Local(m.username))
+                    .collect();
+                r.extend(remote.iter().map(|_| Route::Remote));
+                r
+            }
+            Ok(Resolution::NotOurDomain) => vec![Route::Remote],
+            Ok(Resolution::Unknown) => {
+                warn!(queue_id = %message.id, sender = %message.from, "bounce dropped: the sender does not exist");
+                return;
+            }
+            Err(e) => {
+                warn!(queue_id = %message.id, error = %e, "bounce dropped: cannot resolve the sender");
+                return;
+            }
+        };
+        let bounce_id = crate::mail::queue_id();
+        let recipients: Vec<Recipient> = routes
+            .into_iter()
+            .map(|route| {
+                let mut r = Recipient::new(message.from.clone(), route);
+                // A bounce is never bounced (RFC 3461 §6.2 would send it to <> anyway).
+                r.notify = Some(spool::Notify::default());
+                r
+            })
+            .collect();
+        let mut envelope = QueuedMessage::new(bounce_id.clone(), String::new(), recipients);
+        envelope.body = message.body.clone().filter(|b| b != "7BIT");
+        envelope.smtputf8 = message.smtputf8;
+        let spool = self.spool.clone();
+        let original = message.clone();
+        let failed: Vec<Recipient> = notify.into_iter().cloned().collect();
+        let hostname = self.config.hostname.clone();
+        let relay = self.relay.as_ref().map(Relay::name);
+        let path = self.spool.message_path(&message.id);
+        let written = tokio::task::spawn_blocking(move || {
+            let mut incoming = spool.incoming(&bounce_id)?;
+            let refs: Vec<&Recipient> = failed.iter().collect();
+            dsn::write_bounce(
+                &mut incoming,
+                &original,
+                &refs,
+                &path,
+                &hostname,
+                relay.as_deref(),
+                &bounce_id,
+            )?;
+            incoming.commit(&spool, envelope)
+        })
+        .await;
+        match written {
+            Ok(Ok(b)) => {
+                info!(queue_id = %message.id, bounce = %b.id, to = %message.from, "bounce queued");
+                self.wake();
+            }
+            Ok(Err(e)) => warn!(queue_id = %message.id, error = %e, "cannot queue the bounce"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// `250 2.0.0 Ok` as one line of text.
+fn reply_text(reply: &smtp_proto::Reply) -> String {
+    let mut s = reply.code().to_string();
+    if let Some(e) = reply.enhanced() {
+        s.push(' ');
+        s.push_str(&e.to_string());
+    }
+    for line in reply.lines() {
+        s.push(' ');
+        s.push_str(line);
+    }
+    s
+}
+
+/// The SMTP envelope for the recipients at `indexes`.
+fn smtp_envelope(
+    message: &QueuedMessage,
+    indexes: &[usize],
+) -> Result<smtp_proto::Envelope, String> {
+    let from = if message.from.is_empty() {
+        ReversePath::Null
+    } else {
+        ReversePath::Mailbox(
+            smtp_proto::parse_mailbox(&message.from)
+                .ok_or_else(|| format!("bad sender address {}", message.from))?,
+        )
+    };
+    let body = match message.body.as_deref() {
+        Some("8BITMIME") => Some(Body::EightBitMime),
+        Some("BINARYMIME") => Some(Body::BinaryMime),
+        Some("7BIT") => Some(Body::SevenBit),
+        _ => None,
+    };
+    let params = MailParams {
+        size: Some(message.size),
+        body,
+        smtputf8: message.smtputf8,
+        ret: message.ret_headers.then_some(smtp_proto::Ret::Hdrs),
+        envid: message.envid.clone(),
+        ..MailParams::default()
+    };
+    let mut recipients = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        let r = &message.recipients[i];
+        let to = smtp_proto::parse_mailbox(&r.address)
+            .ok_or_else(|| format!("bad recipient address {}", r.address))?;
+        let params = RcptParams {
+            notify: r.notify.map(|n| smtp_proto::Notify {
+                success: n.success,
+                failure: n.failure,
+                delay: n.delay,
+            }),
+            orcpt: r.orcpt.clone(),
+            ..RcptParams::default()
+        };
+        recipients.push((ForwardPath::Mailbox(to), params));
+    }
+    Ok(smtp_proto::Envelope {
+        from,
+        params,
+        recipients,
+    })
+}

@@ -1,0 +1,509 @@
+//! Submission (587 STARTTLS, 465 TLS) with real clients (Python smtplib, swaks), and the
+//! outbound queue delivering to a relay host played by Postfix's smtp-sink, or by a second
+//! mailserver that requires STARTTLS with a private CA and AUTH.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Server, free_port, private_ca, python, require};
+
+/// Postfix's smtp-sink, dumping each message it accepts into its own file.
+struct Sink {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Sink {
+    fn start(name: &str, port: u16, extra: &[&str]) -> Sink {
+        require("smtp-sink");
+        let dir = std::env::temp_dir().join(format!("smtp-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // smtp-sink drops root privileges to write its files.
+        Command::new("chmod").arg("777").arg(&dir).status().unwrap();
+        let child = Command::new("smtp-sink")
+            .args(["-u", "nobody", "-d"])
+            .arg(format!("{}/%H%M%S.", dir.display()))
+            .args(extra)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("20")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "smtp-sink did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sink { child, dir, port }
+    }
+
+    /// The dumped messages, oldest first.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+
+    fn wait_for(&self, count: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = self.messages();
+            // A file appears when the transaction starts; it is whole after the final dot.
+            if m.len() >= count && m.iter().all(|m| m.ends_with(b"\n")) {
+                std::thread::sleep(Duration::from_millis(200));
+                return self.messages();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "smtp-sink got {} of {count} messages",
+                m.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn relay_config(port: u16, extra: &str) -> String {
+    format!(
+        "[relay]\nhost = \"[127.0.0.1]:{port}\"\ntls = \"none\"\n{extra}\n[queue]\nmin_backoff = 1\nmax_backoff = 2\n"
+    )
+}
+
+/// Sends with smtplib over 587 + STARTTLS as alice; prints the refused recipients.
+const SUBMIT: &str = r#"
+import smtplib, ssl, sys
+port, sender, rcpts, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("laptop.home.example")
+s.starttls(context=ctx)
+s.ehlo("laptop.home.example")
+s.login("alice@example.com", "secret")
+msg = "From: Alice <alice@example.com>\r\nTo: someone\r\nSubject: %s\r\n\r\nHello.\r\n.leading dot\r\n" % subject
+print(s.sendmail(sender, rcpts, msg.encode()))
+s.quit()
+"#;
+
+fn submit(server: &Server, to: &str, subject: &str) {
+    python(
+        SUBMIT,
+        &[
+            &server.submission_port.to_string(),
+            "alice@example.com",
+            to,
+            subject,
+        ],
+    );
+}
+
+fn header_section(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message);
+    text.split("\r\n\r\n").next().unwrap_or("").to_owned()
+}
+
+/// What the relay got, without what smtp-sink puts in front (X-Client-Addr and friends, and
+/// its own Received: line).
+fn relayed_message(dump: &[u8]) -> &[u8] {
+    let ours = b"Received: by mx.example.com";
+    let start = dump
+        .windows(ours.len())
+        .position(|w| w == ours)
+        .expect("no Received: line of ours in the dump");
+    &dump[start..]
+}
+
+#[test]
+fn submission_relays_through_postfix_smtp_sink_and_delivers_locally() {
+    let sink_port = free_port();
+    let sink = Sink::start("relay", sink_port, &[]);
+    let server = Server::start("submission", &relay_config(sink.port, ""));
+    submit(&server, "someone@remote.example,bob@example.com", "first");
+    let dumps = sink.wait_for(1);
+    assert_eq!(dumps.len(), 1);
+    let dump = String::from_utf8_lossy(&dumps[0]).to_string();
+    assert!(dump.contains("X-Mail-Args: <alice@example.com>"), "{dump}");
+    assert!(
+        dump.contains("X-Rcpt-Args: <someone@remote.example>"),
+        "{dump}"
+    );
+    assert!(
+        !dump.contains("bob@example.com>"),
+        "local recipients stay here: {dump}"
+    );
+    // Bob's copy is the one that went out, byte for byte.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.messages("bob@example.com").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "bob got nothing; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let local = server.messages("bob@example.com").remove(0);
+    // smtp-sink stores lines with LF endings and a record separator after the message.
+    let relayed = String::from_utf8_lossy(relayed_message(&dumps[0])).to_string();
+    let local_text = String::from_utf8_lossy(&local).replace("\r\n", "\n");
+    assert_eq!(relayed.strip_suffix('\n'), Some(local_text.as_str()));
+    // RFC 6409 completion, and no client address in the trace.
+    let header = header_section(&local);
+    assert!(header.contains("\r\nMessage-ID: <"), "{header}");
+    assert!(header.contains("\r\nDate: "), "{header}");
+    assert!(
+        header.starts_with("Received: by mx.example.com (mailserver) with ESMTPSA id "),
+        "{header}"
+    );
+    assert!(
+        !header.contains("127.0.0.1") && !header.contains("laptop"),
+        "{header}"
+    );
+    assert!(String::from_utf8_lossy(&local).ends_with("Hello.\r\n.leading dot\r\n"));
+
+    // swaks over 465 (implicit TLS), AUTH LOGIN; a message that has its own Message-ID keeps it.
+    require("swaks");
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", server.submissions_port),
+        ])
+        .args(["--tls-on-connect", "--auth", "LOGIN"])
+        .args([
+            "--auth-user",
+            "alice@example.com",
+            "--auth-password",
+            "secret",
+        ])
+        .args([
+            "--from",
+            "alice@example.com",
+            "--to",
+            "other@remote.example",
+        ])
+        .args(["--header", "Message-Id: <own@alice.example>"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "swaks: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dumps = sink.wait_for(2);
+    // Dump files made in the same second sort in random order.
+    let second = dumps
+        .iter()
+        .map(|d| String::from_utf8_lossy(relayed_message(d)).to_string())
+        .find(|d| d.contains("Message-Id: <own@alice.example>"))
+        .expect("swaks's message was not relayed");
+    assert!(
+        !second.contains("Message-ID: <"),
+        "no second Message-ID: {second}"
+    );
+    assert!(
+        server
+            .admin_ok(&["queue", "list"])
+            .contains("the queue is empty"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn submission_refuses_strangers_and_port_25_never_relays() {
+    let server = Server::start("submission-refusals", &relay_config(free_port(), ""));
+    server.admin_ok(&["alias", "add", "sales@example.com", "alice@example.com"]);
+    server.admin_ok(&["alias", "add", "@example.net", "alice@example.com"]);
+    let script = r#"
+import base64, smtplib, ssl, sys
+port, mx = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def b64(s): return base64.b64encode(s.encode()).decode()
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.example")
+# MAIL before AUTH
+print("noauth", s.docmd("MAIL FROM:<alice@example.com>")[0])
+s.starttls(context=ctx); s.ehlo("client.example")
+print("auth-offered", "PLAIN" in s.esmtp_features.get("auth", "") and "LOGIN" in s.esmtp_features.get("auth", ""))
+# Outlook's AUTH LOGIN with the user name on the command line.
+print("login", s.docmd("AUTH LOGIN " + b64("alice@example.com"))[0], s.docmd(b64("secret"))[0])
+for sender in ["bob@example.com", "sales@example.com", "anyone@example.net", "<>", "alice@example.com"]:
+    code = s.docmd("MAIL FROM:<%s>" % sender.strip("<>"))[0]
+    print("from", sender, code)
+    if code == 250: s.docmd("RSET")
+s.quit()
+m = smtplib.SMTP("127.0.0.1", mx, timeout=30)
+m.ehlo("client.example")
+print("mx-auth", "auth" in m.esmtp_features)
+m.docmd("MAIL FROM:<alice@example.com>")
+print("mx-relay", m.docmd("RCPT TO:<someone@remote.example>")[0])
+m.quit()
+"#;
+    let out = python(
+        script,
+        &[
+            &server.submission_port.to_string(),
+            &server.port.to_string(),
+        ],
+    );
+    let expected = "noauth 530\nauth-offered True\nlogin 334 235\nfrom bob@example.com 553\nfrom sales@example.com 250\nfrom anyone@example.net 553\nfrom <> 553\nfrom alice@example.com 250\nmx-auth False\nmx-relay 554\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn relay_down_then_up_kill_9_in_between_delivers_each_message_once() {
+    let sink_port = free_port();
+    let mut server = Server::start("queue-restart", &relay_config(sink_port, ""));
+    for i in 1..=3 {
+        submit(&server, "someone@remote.example", &format!("queued {i}"));
+    }
+    // Every attempt fails: the relay is down.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = server.admin_ok(&["queue", "list"]);
+        if list.matches("deferred").count() == 3 && list.contains("cannot connect") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not deferred: {list}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = server.admin_ok(&["queue", "list", "--json"]);
+    let id = list
+        .split("\"id\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        server
+            .admin_ok(&["queue", "show", &id])
+            .contains("Subject: queued")
+    );
+    server.admin_ok(&["queue", "hold", &id]);
+    // SIGKILL in the middle of retrying, then a restart with the relay up.
+    let mut child = server.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sink = Sink::start("restart", sink_port, &[]);
+    server.spawn();
+    server.admin_ok(&["queue", "flush"]);
+    let dumps = sink.wait_for(2);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sink.messages().len(), 2, "the held message stays");
+    assert!(server.admin_ok(&["queue", "list"]).contains("hold"));
+    server.admin_ok(&["queue", "release", &id]);
+    sink.wait_for(3);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut subjects: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| {
+            let text = String::from_utf8_lossy(m).to_string();
+            text.lines()
+                .find(|l| l.starts_with("Subject: "))
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "Subject: queued 1",
+            "Subject: queued 2",
+            "Subject: queued 3"
+        ],
+        "each message exactly once"
+    );
+    drop(dumps);
+    assert!(
+        server
+            .admin_ok(&["queue", "list"])
+            .contains("the queue is empty")
+    );
+}
+
+#[test]
+fn a_permanent_refusal_bounces_to_the_sender_mailbox() {
+    let sink_port = free_port();
+    let _sink = Sink::start("reject", sink_port, &["-f", "RCPT"]);
+    let server = Server::start("bounce", &relay_config(sink_port, ""));
+    submit(
+        &server,
+        "nobody@remote.example,bob@example.com",
+        "will bounce",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.messages("alice@example.com").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no bounce; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bounce = String::from_utf8_lossy(&server.messages("alice@example.com")[0]).to_string();
+    assert!(
+        bounce.contains("Content-Type: multipart/report; report-type=delivery-status"),
+        "{bounce}"
+    );
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; nobody@remote.example"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Action: failed"), "{bounce}");
+    assert!(bounce.contains("Status: 5."), "{bounce}");
+    assert!(bounce.contains("Diagnostic-Code: smtp; 5"), "{bounce}");
+    assert!(
+        bounce.contains("Subject: will bounce"),
+        "the original is attached: {bounce}"
+    );
+    assert!(
+        !bounce.contains("bob@example.com"),
+        "bob got his copy: {bounce}"
+    );
+    assert_eq!(server.messages("bob@example.com").len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server
+        .admin_ok(&["queue", "list"])
+        .contains("the queue is empty")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "queue not empty:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn relay_with_starttls_against_a_private_ca_and_auth() {
+    // The relay host: a second mailserver whose submission port wants STARTTLS and AUTH, with
+    // a certificate from a private CA.
+    let ca_dir = std::env::temp_dir().join(format!("relay-ca-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ca_dir);
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    private_ca(&ca_dir);
+    let pem = |f: &str| ca_dir.join(f).display().to_string();
+    let relay = Server::start(
+        "relay-host",
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            pem("server.pem"),
+            pem("server.key")
+        ),
+    );
+    relay.admin_ok(&["domain", "add", "remote.example"]);
+    relay.admin_with_stdin(
+        &["user", "add", "someone@remote.example", "--password-stdin"],
+        "far\n",
+    );
+    let config = format!(
+        "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"required\"\nca_file = \"{}\"\nusername = \"alice@example.com\"\npassword = \"secret\"\n[queue]\nmin_backoff = 1\n",
+        relay.submission_port,
+        pem("ca.pem")
+    );
+    let server = Server::start("relay-client", &config);
+    submit(&server, "someone@remote.example", "over tls");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while relay.messages("someone@remote.example").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing relayed; log:\n{}\nrelay log:\n{}",
+            server.log(),
+            relay.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = String::from_utf8_lossy(&relay.messages("someone@remote.example")[0]).to_string();
+    assert!(
+        got.contains("with ESMTPSA"),
+        "TLS and AUTH on the relay leg: {got}"
+    );
+    assert!(got.contains("Subject: over tls"));
+
+    // The same relay with a CA that did not sign its certificate: nothing goes, it waits.
+    let wrong_ca = ca_dir.join("wrong");
+    std::fs::create_dir_all(&wrong_ca).unwrap();
+    private_ca(&wrong_ca);
+    let config = config.replace(
+        &pem("ca.pem"),
+        &wrong_ca.join("ca.pem").display().to_string(),
+    );
+    let untrusting = Server::start("relay-client-wrong-ca", &config);
+    submit(&untrusting, "someone@remote.example", "must wait");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = untrusting.admin_ok(&["queue", "list"]);
+        if list.contains("deferred") {
+            assert!(list.contains("TLS"), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(relay.messages("someone@remote.example").len(), 1);
+    let _ = std::fs::remove_dir_all(&ca_dir);
+}
+
+#[test]
+fn an_alias_forwarding_outside_goes_through_the_queue_and_keeps_a_copy() {
+    let sink_port = free_port();
+    let sink = Sink::start("forward", sink_port, &[]);
+    let server = Server::start("forward", &relay_config(sink_port, ""));
+    // PostfixAdmin's forward-and-keep: the mailbox is among its own alias's targets.
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "carol@example.com",
+        "carol@example.com",
+        "carol@elsewhere.example",
+    ]);
+    let script = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+print(s.sendmail("sender@outside.example", ["carol@example.com"], b"Subject: fwd\r\n\r\nforward me\r\n"))
+s.quit()
+"#;
+    assert_eq!(python(script, &[&server.port.to_string()]), "{}\n");
+    let dumps = sink.wait_for(1);
+    let dump = String::from_utf8_lossy(&dumps[0]).to_string();
+    assert!(
+        dump.contains("X-Rcpt-Args: <carol@elsewhere.example>"),
+        "{dump}"
+    );
+    assert!(dump.contains("forward me"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.messages("carol@example.com").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "carol kept no copy:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
