@@ -40,6 +40,8 @@ pub struct Config {
     pub submission: Submission,
     pub queue: Queue,
     pub relay: Relay,
+    pub dkim: Dkim,
+    pub dns: Dns,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -50,6 +52,46 @@ pub struct Config {
 pub struct Submission {
     /// Accept AUTH before STARTTLS from non-loopback clients.
     pub allow_plaintext_auth: bool,
+}
+
+/// DKIM signing of outgoing mail whose From: domain has keys (`mailserver dns` makes them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dkim {
+    /// The RSA key's selector (`<selector>._domainkey.<domain>`).
+    pub selector: String,
+    /// Also sign with Ed25519 (RFC 8463), selector `<selector>-ed25519`.
+    pub ed25519: bool,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Self {
+            selector: "mail".into(),
+            ed25519: true,
+        }
+    }
+}
+
+/// What `mailserver dns` prints besides the DKIM keys; `{domain}` and `{hostname}` are
+/// replaced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    pub spf: String,
+    pub dmarc: String,
+    /// Seconds.
+    pub ttl: u32,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Self {
+            spf: "v=spf1 mx -all".into(),
+            dmarc: "v=DMARC1; p=none; rua=mailto:postmaster@{domain}".into(),
+            ttl: 3600,
+        }
+    }
 }
 
 /// The outbound queue's schedule (Postfix's names in brackets).
@@ -373,6 +415,8 @@ impl Default for Config {
             submission: Submission::default(),
             queue: Queue::default(),
             relay: Relay::default(),
+            dkim: Dkim::default(),
+            dns: Dns::default(),
             ldap: None,
         }
     }
@@ -471,6 +515,16 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "relay.host {:?} is not host:port or [host]:port",
                 self.relay.host
+            )));
+        }
+        let selector_ok = !self.dkim.selector.is_empty()
+            && self.dkim.selector.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !selector_ok {
+            return Err(ConfigError::Invalid(format!(
+                "dkim.selector {:?} is not a DNS label",
+                self.dkim.selector
             )));
         }
         if self.queue.concurrency < 1 || self.queue.min_backoff < 1 || self.queue.max_lifetime < 1 {

@@ -5,6 +5,7 @@ mod config;
 mod conn;
 mod delivery;
 mod directory;
+mod dkim;
 mod imap;
 mod mail;
 mod password;
@@ -69,6 +70,9 @@ enum Command {
         #[command(subcommand)]
         command: AliasCommand,
     },
+    /// Make DOMAIN's DKIM keys when missing and print the DNS records to publish for it (MX,
+    /// SPF, DKIM, DMARC, client SRV), in zone-file syntax.
+    Dns { domain: String },
     /// Look at and steer the outbound queue.
     Queue {
         #[command(subcommand)]
@@ -255,6 +259,73 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             runtime.block_on(admin(config, command))
         }
     }
+}
+
+/// The zone-file lines for `domain`; DKIM keys are made first when missing.
+fn dns_records(config: &Config, domain: &str) -> Result<String, AnyError> {
+    let dkim = dkim::Dkim::new(&config.data_dir, &config.dkim.selector, config.dkim.ed25519);
+    let keys = dkim.ensure_keys(domain)?;
+    let ttl = config.dns.ttl;
+    let host = &config.hostname;
+    let fill = |t: &str| t.replace("{domain}", domain).replace("{hostname}", host);
+    // TXT strings hold at most 255 octets each (RFC 1035 §3.3).
+    let txt = |value: &str| -> String {
+        let parts: Vec<String> = value
+            .as_bytes()
+            .chunks(250)
+            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+            .collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!("( {} )", parts.join(" "))
+        }
+    };
+    let mut out = format!("; DNS records for {domain}: publish them in its zone.\n");
+    out.push_str(&format!(
+        "; {host} also needs A/AAAA records, and its addresses a PTR back to {host}.\n"
+    ));
+    out.push_str(&format!("{domain}.\t{ttl}\tIN\tMX\t10 {host}.\n"));
+    out.push_str(&format!(
+        "{domain}.\t{ttl}\tIN\tTXT\t{}\n",
+        txt(&fill(&config.dns.spf))
+    ));
+    let (selector, key) = &keys.rsa;
+    out.push_str(&format!(
+        "{selector}._domainkey.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
+        txt(&format!("v=DKIM1; k=rsa; p={key}"))
+    ));
+    if let Some((selector, key)) = &keys.ed25519 {
+        out.push_str(&format!(
+            "{selector}._domainkey.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
+            txt(&format!("v=DKIM1; k=ed25519; p={key}"))
+        ));
+    }
+    out.push_str(&format!(
+        "_dmarc.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
+        txt(&fill(&config.dns.dmarc))
+    ));
+    out.push_str(
+        "; Where mail programs find the server (RFC 6186, RFC 8314); \".\" means not offered.\n",
+    );
+    let listen = &config.listen;
+    for (service, addrs) in [
+        ("submissions", &listen.submissions),
+        ("submission", &listen.submission),
+        ("imaps", &listen.imaps),
+        ("imap", &listen.imap),
+        ("pop3s", &listen.pop3s),
+        ("pop3", &listen.pop3),
+    ] {
+        let target = match addrs.first() {
+            Some(a) => format!("0 1 {} {host}.", a.port()),
+            None => "0 0 0 .".to_owned(),
+        };
+        out.push_str(&format!(
+            "_{service}._tcp.{domain}.\t{ttl}\tIN\tSRV\t{target}\n"
+        ));
+    }
+    Ok(out)
 }
 
 fn queue_command(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
@@ -649,6 +720,16 @@ async fn admin_command(
                 )
             }
         },
+        Command::Dns { domain } => {
+            let domain = accounts::normalize_domain(&domain)?;
+            if !accounts.is_local_domain(&domain).await? {
+                return Err(format!(
+                    "{domain} is not one of our domains; add it with `mailserver domain add {domain}`"
+                )
+                .into());
+            }
+            print!("{}", dns_records(config, &domain)?);
+        }
         Command::Serve | Command::Config { .. } | Command::Queue { .. } => {}
     }
     Ok(())
@@ -733,11 +814,17 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
     let relay = queue::relay::Relay::new(&config, tls::client_config(&config.relay.ca_file)?)
         .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let dkim = Arc::new(dkim::Dkim::new(
+        &config.data_dir,
+        &config.dkim.selector,
+        config.dkim.ed25519,
+    ));
     let outbound = Arc::new(queue::Queue::new(
         spool,
         config.clone(),
         accounts.clone(),
         relay,
+        dkim,
     ));
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),

@@ -507,3 +507,108 @@ s.quit()
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Checks every DKIM signature of a message (stdin) with dkimpy, the DNS answered from the
+/// records `mailserver dns` printed (argv[1]); prints one result per signature.
+const DKIMPY: &str = r#"
+import re, sys, dkim
+zone = open(sys.argv[1]).read()
+records = {}
+for line in zone.splitlines():
+    m = re.match(r'^(\S+)\s+\d+\s+IN\s+TXT\s+(.*)$', line)
+    if m:
+        records[m.group(1).encode()] = "".join(re.findall(r'"([^"]*)"', m.group(2))).encode()
+def dnsfunc(name, timeout=5):
+    return records.get(name if name.endswith(b".") else name + b".")
+msg = sys.stdin.buffer.read()
+d = dkim.DKIM(msg)
+count = len([l for l in msg.split(b"\r\n") if l.lower().startswith(b"dkim-signature:")])
+for i in range(count):
+    print(i, d.verify(idx=i, dnsfunc=dnsfunc))
+"#;
+
+#[test]
+fn outgoing_mail_is_dkim_signed_and_dkimpy_verifies_it() {
+    let sink_port = free_port();
+    let sink = Sink::start("dkim", sink_port, &[]);
+    let server = Server::start("dkim", &relay_config(sink_port, ""));
+    let zone = server.admin_ok(&["dns", "example.com"]);
+    for expected in [
+        "example.com.\t3600\tIN\tMX\t10 mx.example.com.",
+        "example.com.\t3600\tIN\tTXT\t\"v=spf1 mx -all\"",
+        "mail._domainkey.example.com.\t3600\tIN\tTXT\t( \"v=DKIM1; k=rsa; p=",
+        "mail-ed25519._domainkey.example.com.\t3600\tIN\tTXT\t\"v=DKIM1; k=ed25519; p=",
+        "_dmarc.example.com.\t3600\tIN\tTXT\t\"v=DMARC1; p=none; rua=mailto:postmaster@example.com\"",
+        &format!(
+            "_submission._tcp.example.com.\t3600\tIN\tSRV\t0 1 {} mx.example.com.",
+            server.submission_port
+        ),
+        &format!(
+            "_imaps._tcp.example.com.\t3600\tIN\tSRV\t0 1 {} mx.example.com.",
+            server.imaps_port
+        ),
+    ] {
+        assert!(zone.contains(expected), "missing {expected:?} in\n{zone}");
+    }
+    // The keys stay: asking again prints the same records.
+    assert_eq!(server.admin_ok(&["dns", "example.com"]), zone);
+    let refused = server.admin(&["dns", "not-ours.example"], "");
+    assert!(!refused.status.success());
+    let zone_file = server.dir.join("zone.txt");
+    std::fs::write(&zone_file, &zone).unwrap();
+
+    submit(&server, "someone@remote.example", "signed");
+    let dumps = sink.wait_for(1);
+    let dump = String::from_utf8_lossy(&dumps[0]).to_string();
+    // What the relay received, from our first header on, with its CRLFs back.
+    let start = dump.find("DKIM-Signature:").expect("no DKIM-Signature");
+    let message = dump[start..]
+        .strip_suffix('\n')
+        .unwrap()
+        .replace('\n', "\r\n");
+    assert_eq!(message.matches("DKIM-Signature:").count(), 2, "{message}");
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", DKIMPY, zone_file.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with dkimpy");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let verdicts = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        verdicts,
+        "0 True\n1 True\n",
+        "dkimpy: {verdicts}{}\n{message}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Mail from a domain without keys goes out unsigned.
+    server.admin_ok(&["alias", "add", "alice@example.net", "alice@example.com"]);
+    python(
+        &SUBMIT.replace(
+            "From: Alice <alice@example.com>",
+            "From: Alice <alice@example.net>",
+        ),
+        &[
+            &server.submission_port.to_string(),
+            "alice@example.net",
+            "someone@remote.example",
+            "unsigned",
+        ],
+    );
+    let dumps = sink.wait_for(2);
+    let unsigned = dumps
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).to_string())
+        .find(|d| d.contains("Subject: unsigned"))
+        .unwrap();
+    assert!(!unsigned.contains("DKIM-Signature"), "{unsigned}");
+}

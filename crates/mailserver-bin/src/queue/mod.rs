@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::accounts::{Accounts, Resolution};
 use crate::config::Config;
+use crate::dkim::Dkim;
 use relay::Relay;
 use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
 
@@ -32,6 +33,7 @@ pub struct Queue {
     config: Arc<Config>,
     accounts: Accounts,
     relay: Option<Relay>,
+    dkim: Arc<Dkim>,
     wake: Notify,
     in_flight: Mutex<HashSet<String>>,
 }
@@ -54,12 +56,14 @@ impl Queue {
         config: Arc<Config>,
         accounts: Accounts,
         relay: Option<Relay>,
+        dkim: Arc<Dkim>,
     ) -> Self {
         Self {
             spool,
             config,
             accounts,
             relay,
+            dkim,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
         }
@@ -303,7 +307,16 @@ impl Queue {
             warn!(queue_id = %id, "outbound mail waits: no relay host is configured");
             return;
         };
-        let envelope = match smtp_envelope(message, &indexes) {
+        let dkim = self.dkim.clone();
+        let source = path.to_owned();
+        let signature = tokio::task::spawn_blocking(move || {
+            std::fs::read(&source).ok().and_then(|m| dkim.sign(&m))
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        let envelope = match smtp_envelope(message, &indexes, signature.len() as u64) {
             Ok(e) => e,
             Err(reason) => {
                 for &i in &indexes {
@@ -313,7 +326,7 @@ impl Queue {
                 return;
             }
         };
-        match relay.send(envelope, path).await {
+        match relay.send(envelope, signature.as_bytes(), path).await {
             Ok(replies) => {
                 for (&i, reply) in indexes.iter().zip(replies) {
                     let r = &mut message.recipients[i];
@@ -492,6 +505,7 @@ fn reply_text(reply: &smtp_proto::Reply) -> String {
 fn smtp_envelope(
     message: &QueuedMessage,
     indexes: &[usize],
+    added: u64,
 ) -> Result<smtp_proto::Envelope, String> {
     let from = if message.from.is_empty() {
         ReversePath::Null
@@ -508,7 +522,7 @@ fn smtp_envelope(
         _ => None,
     };
     let params = MailParams {
-        size: Some(message.size),
+        size: Some(message.size + added),
         body,
         smtputf8: message.smtputf8,
         ret: message.ret_headers.then_some(smtp_proto::Ret::Hdrs),

@@ -105,10 +105,12 @@ impl Relay {
         format!("[{}]:{}", self.host, self.port)
     }
 
-    /// Hands one message to the relay; returns each recipient's reply, in envelope order.
+    /// Hands one message (`prefix`, then the file) to the relay; returns each recipient's
+    /// reply, in envelope order.
     pub async fn send(
         &self,
         envelope: Envelope,
+        prefix: &[u8],
         message: &Path,
     ) -> Result<Vec<Reply>, AttemptError> {
         let name = self.name();
@@ -168,7 +170,9 @@ impl Relay {
                             *slot = Some(reply);
                         }
                     }
-                    ClientEvent::SendBody => send_body(&mut session, &mut stream, message).await?,
+                    ClientEvent::SendBody => {
+                        send_body(&mut session, &mut stream, prefix, message).await?
+                    }
                     ClientEvent::MessageDone(reply) => done = Some(reply),
                     ClientEvent::Closed(result) => {
                         if let Some(out) = session.poll_output() {
@@ -242,11 +246,13 @@ fn final_replies(replies: Vec<Option<Reply>>, done: Reply) -> Vec<Reply> {
 async fn send_body(
     session: &mut ClientSession,
     stream: &mut Stream,
+    prefix: &[u8],
     message: &Path,
 ) -> Result<(), AttemptError> {
     let mut file = tokio::fs::File::open(message)
         .await
         .map_err(AttemptError::Message)?;
+    let _ = session.send_body(prefix);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut chunk).await.map_err(AttemptError::Message)?;
