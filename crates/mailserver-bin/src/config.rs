@@ -150,6 +150,10 @@ pub struct Relay {
     /// AUTH credentials; empty: no AUTH.
     pub username: String,
     pub password: String,
+    /// Without a host: the port MX hosts are reached on (Postfix's smtp_tcp_port).
+    pub mx_port: u16,
+    /// Without a host: the name servers asked for MX records; empty: /etc/resolv.conf's.
+    pub nameservers: Vec<SocketAddr>,
 }
 
 impl Default for Relay {
@@ -161,6 +165,8 @@ impl Default for Relay {
             ca_file: String::new(),
             username: String::new(),
             password: String::new(),
+            mx_port: 25,
+            nameservers: Vec::new(),
         }
     }
 }

@@ -812,8 +812,19 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
-    let relay = queue::relay::Relay::new(&config, tls::client_config(&config.relay.ca_file)?)
-        .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let transport =
+        queue::relay::Transport::new(&config, tls::client_config(&config.relay.ca_file)?)
+            .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let next_hop = match queue::relay::Hop::relay(&config) {
+        Some(hop) => queue::NextHop::Relay(hop),
+        None => queue::NextHop::Mx {
+            resolver: Box::new(
+                queue::mx::MxResolver::new(&config.relay.nameservers)
+                    .map_err(|e| format!("cannot set up DNS resolution for MX lookups: {e}"))?,
+            ),
+            port: config.relay.mx_port,
+        },
+    };
     let dkim = Arc::new(dkim::Dkim::new(
         &config.data_dir,
         &config.dkim.selector,
@@ -823,7 +834,8 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         spool,
         config.clone(),
         accounts.clone(),
-        relay,
+        transport,
+        next_hop,
         dkim,
     ));
     let service = Arc::new(smtp::SmtpService::new(

@@ -612,3 +612,122 @@ fn outgoing_mail_is_dkim_signed_and_dkimpy_verifies_it() {
         .unwrap();
     assert!(!unsigned.contains("DKIM-Signature"), "{unsigned}");
 }
+
+/// A small authoritative DNS server on UDP for the MX tests: MX and A records from a JSON
+/// table (argv[2]); names listed under "nxdomain" do not exist; anything else has no records.
+const FAKE_DNS: &str = r#"
+import json, socket, struct, sys
+port, zone = int(sys.argv[1]), json.loads(sys.argv[2])
+def name(n):
+    out = b""
+    for label in n.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(4096)
+    qid, flags = struct.unpack(">HH", data[:4])
+    i, labels = 12, []
+    while data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode().lower())
+        i += 1 + data[i]
+    qtype = struct.unpack(">H", data[i + 1:i + 3])[0]
+    question = data[12:i + 5]
+    qname = ".".join(labels)
+    answers = []
+    for rtype, value in zone.get(qname, {}).items():
+        if rtype == "MX" and qtype == 15:
+            for pref, host in value:
+                answers.append((15, struct.pack(">H", pref) + name(host)))
+        if rtype == "A" and qtype == 1:
+            answers.append((1, socket.inet_aton(value)))
+    rcode = 3 if qname in zone.get("nxdomain", []) else 0
+    reply = struct.pack(">HHHHHH", qid, 0x8400 | (flags & 0x0100) | 0x80 | rcode, 1, len(answers), 0, 0) + question
+    for rtype, rdata in answers:
+        reply += struct.pack(">HHHIH", 0xC00C, rtype, 1, 60, len(rdata)) + rdata
+    s.sendto(reply, peer)
+"#;
+
+#[test]
+fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
+    let sink_port = free_port();
+    let sink = Sink::start("mx", sink_port, &[]);
+    let dns_port = free_port();
+    let zone = r#"{
+        "remote.example": {"MX": [[10, "mx1.remote.example"], [20, "mx2.remote.example"]]},
+        "mx1.remote.example": {"A": "127.0.0.3"},
+        "mx2.remote.example": {"A": "127.0.0.1"},
+        "implicit.example": {"A": "127.0.0.1"},
+        "nullmx.example": {"MX": [[0, "."]]},
+        "nxdomain": ["gone.example"]
+    }"#;
+    let mut dns = Command::new("python3")
+        .args(["-c", FAKE_DNS, &dns_port.to_string(), zone])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(dns.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n");
+    let config = format!(
+        "[relay]\nmx_port = {sink_port}\nnameservers = [\"127.0.0.1:{dns_port}\"]\n[queue]\nmin_backoff = 1\n"
+    );
+    let server = Server::start("mx", &config);
+    submit(
+        &server,
+        "someone@remote.example,other@implicit.example",
+        "via mx",
+    );
+    submit(&server, "a@nullmx.example,b@gone.example", "no route");
+    let dumps = sink.wait_for(2);
+    let texts: Vec<String> = dumps
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).to_string())
+        .collect();
+    // The first MX host refuses connections; the second takes the mail.
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("X-Rcpt-Args: <someone@remote.example>")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("X-Rcpt-Args: <other@implicit.example>")),
+        "{texts:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.messages("alice@example.com").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no bounce; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bounce = String::from_utf8_lossy(&server.messages("alice@example.com")[0]).to_string();
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; a@nullmx.example"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Status: 5.1.10"), "{bounce}");
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; b@gone.example"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Status: 5.1.2"), "{bounce}");
+    assert!(
+        server.log().contains("mx1.remote.example[127.0.0.3]"),
+        "the first MX was tried"
+    );
+    let _ = dns.kill();
+    let _ = dns.wait();
+}

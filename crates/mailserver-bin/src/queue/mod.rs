@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod dsn;
+pub mod mx;
 pub mod relay;
 pub mod spool;
 
@@ -25,14 +26,16 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, Resolution};
 use crate::config::Config;
 use crate::dkim::Dkim;
-use relay::Relay;
+use mx::{MxResolver, RouteError};
+use relay::{AttemptError, Hop, Transport};
 use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
 
 pub struct Queue {
     spool: Spool,
     config: Arc<Config>,
     accounts: Accounts,
-    relay: Option<Relay>,
+    transport: Transport,
+    next_hop: NextHop,
     dkim: Arc<Dkim>,
     wake: Notify,
     in_flight: Mutex<HashSet<String>>,
@@ -41,6 +44,27 @@ pub struct Queue {
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Queue").field("spool", &self.spool).finish()
+    }
+}
+
+/// Where remote recipients go.
+#[derive(Debug)]
+pub enum NextHop {
+    /// Everything through the relay host.
+    Relay(Hop),
+    /// To each domain's MX hosts, on this port (Postfix's smtp_tcp_port).
+    Mx {
+        resolver: Box<MxResolver>,
+        port: u16,
+    },
+}
+
+impl NextHop {
+    fn describe(&self) -> String {
+        match self {
+            NextHop::Relay(hop) => hop.name(),
+            NextHop::Mx { .. } => "MX".into(),
+        }
     }
 }
 
@@ -55,14 +79,16 @@ impl Queue {
         spool: Spool,
         config: Arc<Config>,
         accounts: Accounts,
-        relay: Option<Relay>,
+        transport: Transport,
+        next_hop: NextHop,
         dkim: Arc<Dkim>,
     ) -> Self {
         Self {
             spool,
             config,
             accounts,
-            relay,
+            transport,
+            next_hop,
             dkim,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
@@ -298,15 +324,6 @@ impl Queue {
         if indexes.is_empty() {
             return;
         }
-        let id = message.id.clone();
-        let Some(relay) = &self.relay else {
-            for &i in &indexes {
-                message.recipients[i].last_reply =
-                    "4.4.3 no relay host is configured ([relay] host)".into();
-            }
-            warn!(queue_id = %id, "outbound mail waits: no relay host is configured");
-            return;
-        };
         let dkim = self.dkim.clone();
         let source = path.to_owned();
         let signature = tokio::task::spawn_blocking(move || {
@@ -316,41 +333,129 @@ impl Queue {
         .ok()
         .flatten()
         .unwrap_or_default();
-        let envelope = match smtp_envelope(message, &indexes, signature.len() as u64) {
+        match &self.next_hop {
+            NextHop::Relay(hop) => {
+                self.send_via(
+                    std::slice::from_ref(hop),
+                    message,
+                    &indexes,
+                    &signature,
+                    path,
+                )
+                .await
+            }
+            NextHop::Mx { resolver, port } => {
+                let mut domains: Vec<(String, Vec<usize>)> = Vec::new();
+                for &i in &indexes {
+                    let address = &message.recipients[i].address;
+                    let domain = address
+                        .rsplit_once('@')
+                        .map_or("", |(_, d)| d)
+                        .to_lowercase();
+                    match domains.iter_mut().find(|(d, _)| *d == domain) {
+                        Some((_, list)) => list.push(i),
+                        None => domains.push((domain, vec![i])),
+                    }
+                }
+                for (domain, group) in domains {
+                    let hosts = match resolver.hosts(&domain).await {
+                        Ok(h) => h,
+                        Err(e) => {
+                            let (reply, permanent) = match e {
+                                RouteError::Permanent(r) => (r, true),
+                                RouteError::Temporary(r) => (r, false),
+                            };
+                            info!(queue_id = %message.id, %domain, %reply, permanent, "no route");
+                            for &i in &group {
+                                message.recipients[i].last_reply = reply.clone();
+                                if permanent {
+                                    message.recipients[i].status = Status::Failed;
+                                }
+                            }
+                            continue;
+                        }
+                    };
+                    let tls = self.config.relay.tls;
+                    let hops: Vec<Hop> = hosts
+                        .into_iter()
+                        .flat_map(|(host, addrs)| {
+                            addrs.into_iter().map(move |addr| Hop {
+                                host: host.clone(),
+                                addr: Some(addr),
+                                port: *port,
+                                tls,
+                                implicit_tls: false,
+                                credentials: None,
+                            })
+                        })
+                        .collect();
+                    self.send_via(&hops, message, &group, &signature, path)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Offers the recipients at `indexes` to each hop in turn until one takes the
+    /// transaction; a hop that fails before it (no connection, a refused greeting, TLS that
+    /// does not work) passes them on to the next.
+    async fn send_via(
+        &self,
+        hops: &[Hop],
+        message: &mut QueuedMessage,
+        indexes: &[usize],
+        signature: &str,
+        path: &std::path::Path,
+    ) {
+        let id = message.id.clone();
+        let envelope = match smtp_envelope(message, indexes, signature.len() as u64) {
             Ok(e) => e,
             Err(reason) => {
-                for &i in &indexes {
+                for &i in indexes {
                     message.recipients[i].status = Status::Failed;
                     message.recipients[i].last_reply = format!("554 5.1.3 {reason}");
                 }
                 return;
             }
         };
-        match relay.send(envelope, signature.as_bytes(), path).await {
-            Ok(replies) => {
-                for (&i, reply) in indexes.iter().zip(replies) {
-                    let r = &mut message.recipients[i];
-                    r.last_reply = reply_text(&reply);
-                    r.status = match reply.code().class() {
-                        2 => Status::Delivered,
-                        5 => Status::Failed,
-                        _ => Status::Pending,
-                    };
-                    info!(queue_id = %id, to = %r.address, relay = %relay.name(), reply = %r.last_reply,
-                          result = ?r.status, "relay delivery");
-                }
-            }
-            Err(e) => {
-                let permanent = e.is_permanent();
-                warn!(queue_id = %id, relay = %relay.name(), error = %e, permanent, "relay attempt failed");
-                for &i in &indexes {
-                    let r = &mut message.recipients[i];
-                    r.last_reply = e.to_string();
-                    if permanent {
-                        r.status = Status::Failed;
+        let mut last_error: Option<AttemptError> = None;
+        for hop in hops {
+            match self
+                .transport
+                .send(hop, envelope.clone(), signature.as_bytes(), path)
+                .await
+            {
+                Ok(replies) => {
+                    for (&i, reply) in indexes.iter().zip(replies) {
+                        let r = &mut message.recipients[i];
+                        r.last_reply = reply_text(&reply);
+                        r.status = match reply.code().class() {
+                            2 => Status::Delivered,
+                            5 => Status::Failed,
+                            _ => Status::Pending,
+                        };
+                        info!(queue_id = %id, to = %r.address, hop = %hop.name(), reply = %r.last_reply,
+                              result = ?r.status, "remote delivery");
                     }
+                    return;
+                }
+                Err(e) if e.is_permanent() => {
+                    warn!(queue_id = %id, hop = %hop.name(), error = %e, "permanent failure");
+                    for &i in indexes {
+                        message.recipients[i].status = Status::Failed;
+                        message.recipients[i].last_reply = e.to_string();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    warn!(queue_id = %id, hop = %hop.name(), error = %e, "attempt failed");
+                    last_error = Some(e);
                 }
             }
+        }
+        let reason = last_error.map_or_else(|| "no host to try".to_owned(), |e| e.to_string());
+        for &i in indexes {
+            message.recipients[i].last_reply = reason.clone();
         }
     }
 
@@ -459,7 +564,7 @@ impl Queue {
         let original = message.clone();
         let failed: Vec<Recipient> = notify.into_iter().cloned().collect();
         let hostname = self.config.hostname.clone();
-        let relay = self.relay.as_ref().map(Relay::name);
+        let relay = Some(self.next_hop.describe());
         let path = self.spool.message_path(&message.id);
         let written = tokio::task::spawn_blocking(move || {
             let mut incoming = spool.incoming(&bounce_id)?;

@@ -1,6 +1,8 @@
-//! One delivery attempt to the next hop: a TCP (or TLS) connection driven by
-//! `smtp_proto::ClientSession`, the body streamed from the queue file.
+//! One delivery attempt to a next hop (the relay host, or one address of an MX host): a TCP
+//! (or TLS) connection driven by `smtp_proto::ClientSession`, the body streamed from the queue
+//! file.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,17 +38,43 @@ impl AttemptError {
     }
 }
 
-/// The next hop and how to talk to it.
+/// One server to try, and how to talk to it.
 #[derive(Debug, Clone)]
-pub struct Relay {
-    host: String,
-    port: u16,
-    tls: RelayTls,
-    implicit_tls: bool,
-    credentials: Option<(String, Secret<String>)>,
-    client_tls: ClientTls,
-    hello: Host,
-    connect_timeout: Duration,
+pub struct Hop {
+    /// The host name: what the certificate must be valid for, and what is connected to when
+    /// `addr` is not given.
+    pub host: String,
+    pub addr: Option<IpAddr>,
+    pub port: u16,
+    pub tls: RelayTls,
+    pub implicit_tls: bool,
+    pub credentials: Option<(String, Secret<String>)>,
+}
+
+impl Hop {
+    /// The configured relay host, if any.
+    pub fn relay(config: &config::Config) -> Option<Self> {
+        let relay = &config.relay;
+        let (host, port) = relay.host_port()?;
+        let credentials = (!relay.username.is_empty())
+            .then(|| (relay.username.clone(), Secret::new(relay.password.clone())));
+        Some(Self {
+            host,
+            addr: None,
+            port,
+            tls: relay.tls,
+            implicit_tls: relay.implicit_tls,
+            credentials,
+        })
+    }
+
+    /// `[host]:port`, or `host[addr]:port` for an MX host.
+    pub fn name(&self) -> String {
+        match self.addr {
+            Some(a) => format!("{}[{a}]:{}", self.host, self.port),
+            None => format!("[{}]:{}", self.host, self.port),
+        }
+    }
 }
 
 enum Stream {
@@ -77,65 +105,61 @@ impl Stream {
     }
 }
 
-impl Relay {
-    /// `None` when no relay host is configured.
+/// What every connection to another server shares.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client_tls: ClientTls,
+    hello: Host,
+    connect_timeout: Duration,
+}
+
+impl Transport {
     pub fn new(
         config: &config::Config,
         client_tls: ClientTls,
-    ) -> Result<Option<Self>, smtp_proto::ValidationError> {
-        let relay = &config.relay;
-        let Some((host, port)) = relay.host_port() else {
-            return Ok(None);
-        };
-        let credentials = (!relay.username.is_empty())
-            .then(|| (relay.username.clone(), Secret::new(relay.password.clone())));
-        Ok(Some(Self {
-            host,
-            port,
-            tls: relay.tls,
-            implicit_tls: relay.implicit_tls,
-            credentials,
+    ) -> Result<Self, smtp_proto::ValidationError> {
+        Ok(Self {
             client_tls,
             hello: Host::parse(&config.hostname)?,
             connect_timeout: Duration::from_secs(config.queue.connect_timeout),
-        }))
-    }
-
-    pub fn name(&self) -> String {
-        format!("[{}]:{}", self.host, self.port)
+        })
     }
 
     /// Hands one message (`prefix`, then the file) to the relay; returns each recipient's
     /// reply, in envelope order.
     pub async fn send(
         &self,
+        hop: &Hop,
         envelope: Envelope,
         prefix: &[u8],
         message: &Path,
     ) -> Result<Vec<Reply>, AttemptError> {
-        let name = self.name();
-        let tcp = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        .map_err(|_| AttemptError::Connect {
-            host: name.clone(),
-            reason: "timed out".into(),
-        })?
-        .map_err(|e| AttemptError::Connect {
-            host: name.clone(),
-            reason: e.to_string(),
-        })?;
+        let name = hop.name();
+        let connect = async {
+            match hop.addr {
+                Some(ip) => TcpStream::connect((ip, hop.port)).await,
+                None => TcpStream::connect((hop.host.as_str(), hop.port)).await,
+            }
+        };
+        let tcp = tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| AttemptError::Connect {
+                host: name.clone(),
+                reason: "timed out".into(),
+            })?
+            .map_err(|e| AttemptError::Connect {
+                host: name.clone(),
+                reason: e.to_string(),
+            })?;
         let _ = tcp.set_nodelay(true);
         let mut stream = Stream::Plain(tcp);
-        if self.implicit_tls {
-            stream = self.handshake(stream).await?;
+        if hop.implicit_tls {
+            stream = self.handshake(hop, stream).await?;
         }
         let mut client = ClientConfig::new(self.hello.clone());
-        client.implicit_tls = self.implicit_tls;
-        client.credentials = self.credentials.clone();
-        client.tls = match self.tls {
+        client.implicit_tls = hop.implicit_tls;
+        client.credentials = hop.credentials.clone();
+        client.tls = match hop.tls {
             RelayTls::None => TlsPolicy::None,
             RelayTls::Opportunistic => TlsPolicy::Opportunistic,
             RelayTls::Required => TlsPolicy::Required,
@@ -154,7 +178,7 @@ impl Relay {
             while let Some(event) = session.poll_event() {
                 match event {
                     ClientEvent::StartTls => {
-                        stream = self.handshake(stream).await?;
+                        stream = self.handshake(hop, stream).await?;
                         let _ = session.tls_established();
                     }
                     ClientEvent::Ready => match envelope.take() {
@@ -206,19 +230,19 @@ impl Relay {
         }
     }
 
-    async fn handshake(&self, stream: Stream) -> Result<Stream, AttemptError> {
+    async fn handshake(&self, hop: &Hop, stream: Stream) -> Result<Stream, AttemptError> {
         let Stream::Plain(tcp) = stream else {
             return Ok(stream);
         };
-        let config = match self.tls {
+        let config = match hop.tls {
             RelayTls::Required => self.client_tls.verified.clone(),
             _ => self.client_tls.unverified.clone(),
         };
         let err = |reason: String| AttemptError::Tls {
-            host: self.name(),
+            host: hop.name(),
             reason,
         };
-        let server_name = rustls_pki_types::ServerName::try_from(self.host.clone())
+        let server_name = rustls_pki_types::ServerName::try_from(hop.host.clone())
             .map_err(|e| err(e.to_string()))?;
         let connector = TlsConnector::from(Arc::clone(&config));
         let tls = tokio::time::timeout(

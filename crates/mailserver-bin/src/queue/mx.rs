@@ -1,0 +1,121 @@
+//! Where mail for a domain goes without a relay host (RFC 5321 §5.1): its MX hosts by
+//! preference, the domain itself when it has none, nowhere when it publishes a null MX
+//! (RFC 7505).
+
+use std::net::{IpAddr, SocketAddr};
+
+use mail_auth::common::cache::NoCache;
+use mail_auth::hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
+};
+use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::{IpLookupStrategy, MX, MessageAuthenticator, RecordSet};
+
+/// MX hosts tried per domain and addresses per host, as Postfix's smtp_mx_address_limit
+/// keeps a broken zone from holding a delivery for long.
+const MAX_HOSTS: usize = 5;
+const MAX_ADDRESSES: usize = 4;
+
+/// Why a domain cannot be reached, as a reply line for the recipient's record.
+#[derive(Debug, Clone)]
+pub enum RouteError {
+    Permanent(String),
+    Temporary(String),
+}
+
+pub struct MxResolver(MessageAuthenticator);
+
+impl std::fmt::Debug for MxResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MxResolver")
+    }
+}
+
+impl MxResolver {
+    /// The system's resolvers (`/etc/resolv.conf`), or these name servers.
+    pub fn new(nameservers: &[SocketAddr]) -> Result<Self, String> {
+        let resolver = if nameservers.is_empty() {
+            MessageAuthenticator::new_system_conf()
+        } else {
+            let servers = nameservers
+                .iter()
+                .map(|a| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = a.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = a.port();
+                    NameServerConfig::new(a.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            MessageAuthenticator::new(
+                ResolverConfig::from_parts(None, Vec::new(), servers),
+                ResolverOpts::default(),
+            )
+        };
+        resolver.map(Self).map_err(|e| e.to_string())
+    }
+
+    /// The hosts to try for `domain`, best first, each with its addresses.
+    pub async fn hosts(&self, domain: &str) -> Result<Vec<(String, Vec<IpAddr>)>, RouteError> {
+        let no_mx_cache: Option<&NoCache<Box<str>, RecordSet<MX>>> = None;
+        let names: Vec<String> = match self.0.mx_lookup(domain, no_mx_cache).await {
+            Ok(records) => {
+                let names: Vec<String> = records
+                    .rrset
+                    .iter()
+                    .flat_map(|mx| mx.exchanges.iter())
+                    .map(|e| e.trim_end_matches('.').to_owned())
+                    .collect();
+                if names.iter().all(|n| n.is_empty()) {
+                    return Err(RouteError::Permanent(format!(
+                        "556 5.1.10 {domain} does not accept mail (null MX)"
+                    )));
+                }
+                names.into_iter().filter(|n| !n.is_empty()).collect()
+            }
+            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(
+                ResponseCode::NXDomain,
+            ))) => {
+                return Err(RouteError::Permanent(format!(
+                    "550 5.1.2 {domain}: domain not found"
+                )));
+            }
+            // No MX: the domain itself is the mail host (RFC 5321 §5.1).
+            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(_))) => {
+                vec![domain.to_owned()]
+            }
+            Err(e) => {
+                return Err(RouteError::Temporary(format!(
+                    "451 4.4.3 MX lookup for {domain} failed: {e}"
+                )));
+            }
+        };
+        let mut hosts = Vec::new();
+        let mut last_error = String::new();
+        for name in names.into_iter().take(MAX_HOSTS) {
+            let no_cache4: Option<&NoCache<Box<str>, RecordSet<std::net::Ipv4Addr>>> = None;
+            let no_cache6: Option<&NoCache<Box<str>, RecordSet<std::net::Ipv6Addr>>> = None;
+            match self
+                .0
+                .ip_lookup(
+                    &name,
+                    IpLookupStrategy::Ipv4thenIpv6,
+                    MAX_ADDRESSES,
+                    no_cache4,
+                    no_cache6,
+                )
+                .await
+            {
+                Ok(addrs) if !addrs.is_empty() => hosts.push((name, addrs)),
+                Ok(_) => last_error = format!("{name} has no address"),
+                Err(e) => last_error = format!("{name}: {e}"),
+            }
+        }
+        if hosts.is_empty() {
+            return Err(RouteError::Temporary(format!(
+                "451 4.4.3 no mail host of {domain} has an address ({last_error})"
+            )));
+        }
+        Ok(hosts)
+    }
+}
