@@ -42,6 +42,7 @@ pub struct Config {
     pub relay: Relay,
     pub dkim: Dkim,
     pub dns: Dns,
+    pub srs: Srs,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -69,6 +70,24 @@ impl Default for Dkim {
         Self {
             selector: "mail".into(),
             ed25519: true,
+        }
+    }
+}
+
+/// The Sender Rewriting Scheme for mail forwarded to other servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Srs {
+    pub enabled: bool,
+    /// The domain of rewritten senders; empty: `hostname`. Bounces to it must reach us.
+    pub domain: String,
+}
+
+impl Default for Srs {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            domain: String::new(),
         }
     }
 }
@@ -423,6 +442,7 @@ impl Default for Config {
             relay: Relay::default(),
             dkim: Dkim::default(),
             dns: Dns::default(),
+            srs: Srs::default(),
             ldap: None,
         }
     }
@@ -531,6 +551,14 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "dkim.selector {:?} is not a DNS label",
                 self.dkim.selector
+            )));
+        }
+        if !self.srs.domain.is_empty()
+            && smtp_proto::types::validate_domain(&self.srs.domain).is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "srs.domain {:?} is not a domain name",
+                self.srs.domain
             )));
         }
         if self.queue.concurrency < 1 || self.queue.min_backoff < 1 || self.queue.max_lifetime < 1 {

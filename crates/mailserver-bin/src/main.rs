@@ -12,6 +12,7 @@ mod password;
 mod pop3;
 mod queue;
 mod smtp;
+mod srs;
 mod tls;
 
 use std::io::{BufRead, IsTerminal};
@@ -838,17 +839,33 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         next_hop,
         dkim,
     ));
+    let srs = if config.srs.enabled {
+        let domain = if config.srs.domain.is_empty() {
+            &config.hostname
+        } else {
+            &config.srs.domain
+        };
+        let path = config.data_dir.join("srs.secret");
+        Some(
+            srs::Srs::load_or_create(&path, domain)
+                .map_err(|e| format!("cannot read or create {}: {e}", path.display()))?,
+        )
+    } else {
+        None
+    };
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
         Some(acceptor.clone()),
         outbound.clone(),
+        srs.clone(),
     ));
     let submission_service = Arc::new(smtp::SmtpService::submission(
         config.clone(),
         accounts.clone(),
         Some(acceptor.clone()),
         outbound.clone(),
+        srs,
         service.active.clone(),
     ));
     let pop3_service = Arc::new(pop3::Pop3Service::new(

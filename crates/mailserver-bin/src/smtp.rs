@@ -30,6 +30,7 @@ use crate::conn::Conn;
 use crate::mail::{HeaderScan, ReceivedInfo, queue_id, received_header};
 use crate::queue::Queue;
 use crate::queue::spool::{self, QueuedMessage, Route, Spool, SpoolError};
+use crate::srs::Srs;
 
 /// Body octets buffered in memory before they are written to the Maildir's tmp file.
 const FLUSH_THRESHOLD: usize = 256 * 1024;
@@ -44,6 +45,7 @@ pub struct SmtpService {
     pub queue: Arc<Queue>,
     /// Submission: AUTH required, relaying for the authenticated user.
     pub submission: bool,
+    pub srs: Option<Srs>,
 }
 
 impl SmtpService {
@@ -53,6 +55,7 @@ impl SmtpService {
         accounts: Accounts,
         tls: Option<TlsAcceptor>,
         queue: Arc<Queue>,
+        srs: Option<Srs>,
     ) -> Self {
         let mut s = smtp_proto::Config::new(config.hostname.clone());
         let l = &config.limits;
@@ -82,6 +85,7 @@ impl SmtpService {
             active: Arc::new(AtomicUsize::new(0)),
             queue,
             submission: false,
+            srs,
         }
     }
 
@@ -91,9 +95,10 @@ impl SmtpService {
         accounts: Accounts,
         tls: Option<TlsAcceptor>,
         queue: Arc<Queue>,
+        srs: Option<Srs>,
         active: Arc<AtomicUsize>,
     ) -> Self {
-        let mut service = Self::new(config, accounts, tls, queue);
+        let mut service = Self::new(config, accounts, tls, queue, srs);
         service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
         service.session_config.require_auth = true;
         service.submission = true;
@@ -370,9 +375,11 @@ impl Connection {
                         hostname: hostname.clone(),
                     }
                 } else {
+                    let mut entry = self.tx.queue_entry(&id);
+                    entry.from = self.forward_sender(entry.from).await;
                     Destination::Queue {
                         spool: self.service.queue.spool().clone(),
-                        entry: Box::new(self.tx.queue_entry(&id)),
+                        entry: Box::new(entry),
                     }
                 };
                 let completion = self
@@ -487,6 +494,26 @@ impl Connection {
         }
     }
 
+    /// The envelope sender for mail this service passes on to other servers: inbound mail
+    /// from a foreign sender leaves under an SRS address of ours.
+    async fn forward_sender(&self, from: String) -> String {
+        let Some(srs) = &self.service.srs else {
+            return from;
+        };
+        if self.service.submission || from.is_empty() {
+            return from;
+        }
+        let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+        match self.service.accounts.is_local_domain(domain).await {
+            Ok(true) => from,
+            Ok(false) => srs.forward(&from, crate::srs::today()).unwrap_or(from),
+            Err(e) => {
+                warn!(error = %e, "domain lookup failed; forwarding with the sender unchanged");
+                from
+            }
+        }
+    }
+
     /// Resolves a recipient to our mailboxes and remote addresses, or the refusal.
     async fn recipient(
         &self,
@@ -529,6 +556,15 @@ impl Connection {
                 None => return Err(reply(554, 5, 7, 1, format!("<{m}>: Relay access denied"))),
             },
         };
+        if let Some(srs) = &self.service.srs {
+            match srs.reverse(&address, crate::srs::today()) {
+                Some(Ok(original)) => return Ok((address, Vec::new(), vec![original])),
+                Some(Err(reason)) => {
+                    return Err(reply(550, 5, 1, 1, format!("<{address}>: {reason}")));
+                }
+                None => {}
+            }
+        }
         let (mailboxes, remote) = match accounts.resolve(&address).await.map_err(temp_fail)? {
             Resolution::Local(mailboxes) => (mailboxes, Vec::new()),
             Resolution::Forward { local, remote } => (local, remote),

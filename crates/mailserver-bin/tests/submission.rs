@@ -497,6 +497,18 @@ s.quit()
         "{dump}"
     );
     assert!(dump.contains("forward me"));
+    // SRS: the forward leaves under our domain, so SPF at elsewhere.example checks us.
+    let srs = dump
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Mail-Args: <"))
+        .and_then(|l| l.split('>').next())
+        .unwrap()
+        .to_owned();
+    assert!(srs.starts_with("SRS0="), "{srs}");
+    assert!(
+        srs.ends_with("=outside.example=sender@mx.example.com"),
+        "{srs}"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.messages("carol@example.com").is_empty() {
         assert!(
@@ -506,6 +518,28 @@ s.quit()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A bounce to the SRS address goes back to the original sender; a forged one is refused.
+    let script = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("elsewhere.example")
+s.docmd("MAIL FROM:<>")
+print(s.docmd("RCPT TO:<%s>" % sys.argv[2])[0])
+print(s.docmd("RCPT TO:<%s>" % sys.argv[2].replace("SRS0=", "SRS0=X", 1))[0])
+print(s.docmd("DATA")[0])
+s.send(b"Subject: bounce\r\n\r\nreturned\r\n.\r\n")
+print(s.getreply()[0])
+s.quit()
+"#;
+    let out = python(script, &[&server.port.to_string(), &srs]);
+    assert_eq!(out, "250\n550\n354\n250\n");
+    let dumps = sink.wait_for(2);
+    assert!(
+        dumps
+            .iter()
+            .any(|d| String::from_utf8_lossy(d).contains("X-Rcpt-Args: <sender@outside.example>")),
+        "the bounce went on to the original sender"
+    );
 }
 
 /// Checks every DKIM signature of a message (stdin) with dkimpy, the DNS answered from the

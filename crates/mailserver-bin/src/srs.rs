@@ -1,0 +1,218 @@
+//! The Sender Rewriting Scheme, as postsrsd and libsrs2 spell it: a message forwarded to
+//! another server leaves with `SRS0=HHHH=TT=domain=local@<our domain>` as its envelope sender,
+//! so SPF at the destination checks our servers, not the original sender's; a bounce to that
+//! address is accepted (when the hash is ours and the timestamp recent) and goes back to the
+//! original sender.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest, Sha1};
+
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// Days a rewritten address stays valid, libsrs2's default.
+const MAX_AGE_DAYS: u64 = 21;
+const HASH_LENGTH: usize = 4;
+
+#[derive(Clone)]
+pub struct Srs {
+    secret: Vec<u8>,
+    domain: String,
+}
+
+impl std::fmt::Debug for Srs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Srs").field("domain", &self.domain).finish()
+    }
+}
+
+impl Srs {
+    pub fn new(secret: Vec<u8>, domain: &str) -> Self {
+        Self {
+            secret,
+            domain: domain.to_lowercase(),
+        }
+    }
+
+    /// The secret in `<data_dir>/srs.secret`, made on first use. Keep it across restarts and
+    /// servers: addresses rewritten with another secret no longer take bounces.
+    pub fn load_or_create(path: &Path, domain: &str) -> std::io::Result<Self> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Ok(Self::new(text.trim().as_bytes().to_vec(), domain));
+        }
+        let mut raw = [0u8; 24];
+        getrandom(&mut raw)?;
+        let secret = BASE64.encode(raw);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(secret.as_bytes())?;
+        f.sync_all()?;
+        Ok(Self::new(secret.into_bytes(), domain))
+    }
+
+    /// The rewritten sender for a forward of mail from `sender` (`local@domain`), at day `day`
+    /// (seconds since the epoch / 86400).
+    pub fn forward(&self, sender: &str, day: u64) -> Option<String> {
+        let (local, domain) = sender.rsplit_once('@')?;
+        let tt = timestamp(day);
+        let hash = self.hash(&[&tt, domain, local]);
+        Some(format!("SRS0={hash}={tt}={domain}={local}@{}", self.domain))
+    }
+
+    /// The original sender behind one of our SRS0 addresses; `None` when it is not one, and
+    /// `Err` when it is forged or too old.
+    pub fn reverse(&self, address: &str, day: u64) -> Option<Result<String, &'static str>> {
+        let (local, domain) = address.rsplit_once('@')?;
+        if !domain.eq_ignore_ascii_case(&self.domain) {
+            return None;
+        }
+        let rest = local
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("SRS0="))
+            .map(|_| &local[5..])?;
+        let mut parts = rest.splitn(4, '=');
+        let (Some(hash), Some(tt), Some(orig_domain), Some(orig_local)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Some(Err("malformed SRS address"));
+        };
+        let expected = self.hash(&[tt, orig_domain, orig_local]);
+        if !constant_time_eq_ignore_case(hash.as_bytes(), expected.as_bytes()) {
+            return Some(Err("SRS hash does not match"));
+        }
+        let Some(stamp) = decode_timestamp(tt) else {
+            return Some(Err("malformed SRS timestamp"));
+        };
+        // Days wrap at 1024 (a 10-bit stamp).
+        let age = (day % 1024 + 1024 - stamp) % 1024;
+        if age > MAX_AGE_DAYS {
+            return Some(Err("SRS address has expired"));
+        }
+        Some(Ok(format!("{orig_local}@{orig_domain}")))
+    }
+
+    /// libsrs2's hash: HMAC-SHA1 over the lower-cased fields, base64, the first four characters.
+    fn hash(&self, fields: &[&str]) -> String {
+        let mut data = Vec::new();
+        for f in fields {
+            data.extend(f.bytes().map(|b| b.to_ascii_lowercase()));
+        }
+        let mac = hmac_sha1(&self.secret, &data);
+        BASE64.encode(mac)[..HASH_LENGTH].to_owned()
+    }
+}
+
+pub fn today() -> u64 {
+    crate::queue::spool::now() / 86_400
+}
+
+fn timestamp(day: u64) -> String {
+    let t = day % 1024;
+    let chars = [BASE32[(t >> 5) as usize], BASE32[(t & 31) as usize]];
+    String::from_utf8_lossy(&chars).into_owned()
+}
+
+fn decode_timestamp(tt: &str) -> Option<u64> {
+    let value = |c: u8| {
+        BASE32
+            .iter()
+            .position(|&b| b == c.to_ascii_uppercase())
+            .map(|p| p as u64)
+    };
+    match tt.as_bytes() {
+        [a, b] => Some(value(*a)? << 5 | value(*b)?),
+        _ => None,
+    }
+}
+
+fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..20].copy_from_slice(&Sha1::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| -> [u8; BLOCK] { std::array::from_fn(|i| block[i] ^ byte) };
+    let inner = Sha1::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = Sha1::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.into()
+}
+
+fn constant_time_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| {
+            acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+        }) == 0
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_sha1_matches_rfc_2202() {
+        let mac = hmac_sha1(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+        let long_key = [0xaau8; 80];
+        let mac = hmac_sha1(
+            &long_key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+    }
+
+    #[test]
+    fn forward_then_reverse() {
+        let srs = Srs::new(b"secret".to_vec(), "mx.example.com");
+        let day = 20_000;
+        let rewritten = srs.forward("Sender@Outside.example", day).unwrap();
+        assert!(rewritten.starts_with("SRS0="), "{rewritten}");
+        assert!(rewritten.ends_with("=Outside.example=Sender@mx.example.com"));
+        assert_eq!(
+            srs.reverse(&rewritten, day + 3),
+            Some(Ok("Sender@Outside.example".to_owned()))
+        );
+        // Case changes on the way (some MTAs lower-case addresses) do not matter.
+        assert_eq!(
+            srs.reverse(&rewritten.to_lowercase(), day),
+            Some(Ok("sender@outside.example".to_owned()))
+        );
+        assert_eq!(
+            srs.reverse(&rewritten, day + 30),
+            Some(Err("SRS address has expired"))
+        );
+        let forged = rewritten.replacen("SRS0=", "SRS0=x", 1);
+        assert!(matches!(srs.reverse(&forged, day), Some(Err(_))));
+        assert_eq!(srs.reverse("postmaster@mx.example.com", day), None);
+        assert_eq!(
+            srs.reverse(&rewritten.replace("mx.example.com", "other.example"), day),
+            None
+        );
+        // The 10-bit day stamp wraps.
+        let at_wrap = srs.forward("a@b.example", 1023).unwrap();
+        assert_eq!(
+            srs.reverse(&at_wrap, 1025),
+            Some(Ok("a@b.example".to_owned()))
+        );
+    }
+}
