@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, SystemTime};
@@ -76,6 +77,7 @@ impl SmtpService {
         s.require_helo = config.smtp.require_helo;
         s.vrfy = config.smtp.vrfy;
         s.starttls = tls.is_some();
+        s.dsn = true;
         Self {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             config,
@@ -137,6 +139,8 @@ struct Transaction {
     mailboxes: Vec<LocalMailbox>,
     /// Addresses on other servers, each with the RCPT parameters that led to it.
     remote: Vec<(String, RcptParams)>,
+    /// Local mailboxes (user name) whose RCPT asked for DSN: the address used, its parameters.
+    local_dsn: Vec<(String, String, RcptParams)>,
     body: Option<BodyWriter>,
 }
 
@@ -148,26 +152,45 @@ impl Transaction {
             recipients: Vec::new(),
             mailboxes: Vec::new(),
             remote: Vec::new(),
+            local_dsn: Vec::new(),
             body: None,
         }
     }
 
+    /// The DSN parameters of the RCPT that reached `username`, and the address it used.
+    fn local_dsn(&self, username: &str) -> Option<&(String, String, RcptParams)> {
+        self.local_dsn.iter().find(|(u, _, _)| u == username)
+    }
+
     /// The queue entry for this message: local mailboxes by user name, the rest remote.
     fn queue_entry(&self, id: &str) -> QueuedMessage {
-        let mut recipients: Vec<spool::Recipient> = self
-            .mailboxes
-            .iter()
-            .map(|m| spool::Recipient::new(m.username.clone(), Route::Local(m.username.clone())))
-            .collect();
-        for (address, params) in &self.remote {
-            let mut r = spool::Recipient::new(address.clone(), Route::Remote);
+        let with_params = |mut r: spool::Recipient, params: &RcptParams| {
             r.notify = params.notify.map(|n| spool::Notify {
                 success: n.success,
                 failure: n.failure,
                 delay: n.delay,
             });
             r.orcpt = params.orcpt.clone();
-            recipients.push(r);
+            r
+        };
+        let mut recipients: Vec<spool::Recipient> = self
+            .mailboxes
+            .iter()
+            .map(|m| {
+                let route = Route::Local(m.username.clone());
+                match self.local_dsn(&m.username) {
+                    Some((_, address, params)) => {
+                        with_params(spool::Recipient::new(address.clone(), route), params)
+                    }
+                    None => spool::Recipient::new(m.username.clone(), route),
+                }
+            })
+            .collect();
+        for (address, params) in &self.remote {
+            recipients.push(with_params(
+                spool::Recipient::new(address.clone(), Route::Remote),
+                params,
+            ));
         }
         let from = match &self.from {
             Some(ReversePath::Mailbox(m)) => m.to_string(),
@@ -327,8 +350,13 @@ impl Connection {
                 let answer = self.recipient(&to).await;
                 match answer {
                     Ok((address, mailboxes, remote)) => {
-                        self.tx.recipients.push(address);
+                        self.tx.recipients.push(address.clone());
+                        let dsn = params.notify.is_some() || params.orcpt.is_some();
                         for m in mailboxes {
+                            if dsn && self.tx.local_dsn(&m.username).is_none() {
+                                let entry = (m.username.clone(), address.clone(), params.clone());
+                                self.tx.local_dsn.push(entry);
+                            }
                             if !self.tx.mailboxes.contains(&m) {
                                 self.tx.mailboxes.push(m);
                             }
@@ -613,8 +641,8 @@ impl Connection {
     }
 
     async fn finish(&mut self, session: &mut ServerSession, size: u64) {
-        let tx = std::mem::replace(&mut self.tx, Transaction::new());
-        let Some(body) = tx.body else {
+        let mut tx = std::mem::replace(&mut self.tx, Transaction::new());
+        let Some(body) = tx.body.take() else {
             let _ = session.finish_message(reply(451, 4, 3, 0, "Local error in processing".into()));
             return;
         };
@@ -622,7 +650,7 @@ impl Connection {
         let from = display_from(&tx.from);
         let queued = !tx.remote.is_empty();
         match body.commit().await {
-            Ok(stored) => {
+            Ok((stored, path)) => {
                 self.messages += 1;
                 if queued {
                     self.service.queue.wake();
@@ -635,6 +663,9 @@ impl Connection {
                         stored,
                     )
                     .await;
+                    if let Some(path) = path {
+                        self.report_delivered(&tx, &queue_id, &path).await;
+                    }
                 }
                 let result = if queued { "queued" } else { "delivered" };
                 info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
@@ -657,6 +688,31 @@ impl Connection {
                 };
                 let _ = session.finish_message(r);
             }
+        }
+    }
+}
+
+impl Connection {
+    /// The success notices NOTIFY=SUCCESS asked for, after a delivery straight into Maildir
+    /// (`stored` is one copy).
+    async fn report_delivered(&self, tx: &Transaction, queue_id: &str, stored: &std::path::Path) {
+        let entry = tx.queue_entry(queue_id);
+        let report: Vec<(spool::Recipient, crate::queue::Action)> = entry
+            .recipients
+            .iter()
+            .filter(|r| r.notify.is_some_and(|n| n.success))
+            .map(|r| {
+                let mut r = r.clone();
+                r.status = spool::Status::Delivered;
+                r.last_reply = "delivered to mailbox".into();
+                (r, crate::queue::Action::Delivered)
+            })
+            .collect();
+        if !report.is_empty() {
+            self.service
+                .queue
+                .notify_sender(&entry, stored, &report)
+                .await;
         }
     }
 }
@@ -775,8 +831,8 @@ impl BodyWriter {
         }
     }
 
-    /// Returns the stored size (Received: header included).
-    async fn commit(mut self) -> Result<u64, StoreError> {
+    /// Returns the stored size (Received: header included) and, for Maildir, one copy's path.
+    async fn commit(mut self) -> Result<(u64, Option<PathBuf>), StoreError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -787,11 +843,11 @@ impl BodyWriter {
                 (Open::Maildir(delivery), Destination::Maildirs { targets, .. }) => {
                     let also: Vec<&maildir::Maildir> = targets.iter().skip(1).collect();
                     let size = delivery.size();
-                    delivery.commit(&also)?;
-                    Ok(size)
+                    let paths = delivery.commit(&also)?;
+                    Ok((size, paths.into_iter().next()))
                 }
                 (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
-                    Ok(incoming.commit(&spool, *entry)?.size)
+                    Ok((incoming.commit(&spool, *entry)?.size, None))
                 }
                 _ => Err(StoreError::NoRecipients),
             }

@@ -92,6 +92,8 @@ fn relay_config(port: u16, extra: &str) -> String {
 const SUBMIT: &str = r#"
 import smtplib, ssl, sys
 port, sender, rcpts, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+mail_options = sys.argv[5].split() if len(sys.argv) > 5 else []
+rcpt_options = sys.argv[6].split() if len(sys.argv) > 6 else []
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 s = smtplib.SMTP("127.0.0.1", port, timeout=30)
 s.ehlo("laptop.home.example")
@@ -99,7 +101,7 @@ s.starttls(context=ctx)
 s.ehlo("laptop.home.example")
 s.login("alice@example.com", "secret")
 msg = "From: Alice <alice@example.com>\r\nTo: someone\r\nSubject: %s\r\n\r\nHello.\r\n.leading dot\r\n" % subject
-print(s.sendmail(sender, rcpts, msg.encode()))
+print(s.sendmail(sender, rcpts, msg.encode(), mail_options, rcpt_options))
 s.quit()
 "#;
 
@@ -113,6 +115,42 @@ fn submit(server: &Server, to: &str, subject: &str) {
             subject,
         ],
     );
+}
+
+/// Like `submit`, with DSN parameters for MAIL and for every RCPT.
+fn submit_dsn(server: &Server, to: &str, subject: &str, mail: &str, rcpt: &str) {
+    python(
+        SUBMIT,
+        &[
+            &server.submission_port.to_string(),
+            "alice@example.com",
+            to,
+            subject,
+            mail,
+            rcpt,
+        ],
+    );
+}
+
+/// Waits for `count` messages in `user`'s new/.
+fn wait_messages(server: &Server, user: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = server.messages(user);
+        if got.len() >= count {
+            return got
+                .iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{user} has {} of {count} messages; log:\n{}",
+            got.len(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn header_section(message: &[u8]) -> String {
@@ -764,4 +802,135 @@ fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
     );
     let _ = dns.kill();
     let _ = dns.wait();
+}
+
+#[test]
+fn dsn_success_notices_and_what_notify_and_ret_ask_for() {
+    // A relay without DSN (-N): success there is "relayed", reported by us.
+    let sink_port = free_port();
+    let sink = Sink::start("dsn", sink_port, &["-N"]);
+    let server = Server::start("dsn", &relay_config(sink_port, ""));
+    // Only local: delivered straight into Maildir, then the notice.
+    submit_dsn(
+        &server,
+        "bob@example.com",
+        "local only",
+        "ENVID=QQ1",
+        "NOTIFY=SUCCESS ORCPT=rfc822;Bob+40example.com",
+    );
+    let notices = wait_messages(&server, "alice@example.com", 1);
+    let notice = &notices[0];
+    assert!(
+        notice.contains("Subject: Successful Mail Delivery Report"),
+        "{notice}"
+    );
+    assert!(notice.contains("Original-Envelope-Id: QQ1"), "{notice}");
+    assert!(
+        notice.contains("Final-Recipient: rfc822; bob@example.com"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Original-Recipient: rfc822; Bob@example.com"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Action: delivered\r\nStatus: 2.0.0"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Content-Type: text/rfc822-headers"),
+        "{notice}"
+    );
+    assert!(!notice.contains("Hello."), "headers only: {notice}");
+    // Local and remote in one message: both reported, one as relayed.
+    submit_dsn(
+        &server,
+        "bob@example.com,someone@remote.example",
+        "both",
+        "",
+        "NOTIFY=SUCCESS",
+    );
+    let notices = wait_messages(&server, "alice@example.com", 2);
+    let notice = notices
+        .iter()
+        .find(|n| n.contains("someone@remote.example"))
+        .unwrap();
+    assert!(
+        notice.contains("Final-Recipient: rfc822; bob@example.com\r\nAction: delivered"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Final-Recipient: rfc822; someone@remote.example\r\nAction: relayed"),
+        "{notice}"
+    );
+    // No NOTIFY: no notice.
+    submit(&server, "bob@example.com", "quiet");
+    wait_messages(&server, "bob@example.com", 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.messages("alice@example.com").len(), 2);
+    drop(sink);
+
+    // A relay with DSN takes the request on: nothing from us, NOTIFY passed along.
+    let sink_port = free_port();
+    let sink = Sink::start("dsn-relay", sink_port, &[]);
+    let server = Server::start("dsn-relay", &relay_config(sink_port, ""));
+    submit_dsn(
+        &server,
+        "someone@remote.example",
+        "passed on",
+        "RET=HDRS ENVID=QQ2",
+        "NOTIFY=SUCCESS,FAILURE",
+    );
+    let dumps = sink.wait_for(1);
+    let dump = String::from_utf8_lossy(&dumps[0]).to_string();
+    assert!(
+        dump.contains("RET=HDRS") && dump.contains("ENVID=QQ2"),
+        "{dump}"
+    );
+    assert!(dump.contains("NOTIFY=SUCCESS,FAILURE"), "{dump}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.messages("alice@example.com").is_empty());
+}
+
+#[test]
+fn a_bounce_honours_ret_envid_and_notify_never() {
+    let sink_port = free_port();
+    let _sink = Sink::start("reject-dsn", sink_port, &["-f", "RCPT"]);
+    let server = Server::start("bounce-dsn", &relay_config(sink_port, ""));
+    submit_dsn(
+        &server,
+        "nobody@remote.example",
+        "never tell",
+        "",
+        "NOTIFY=NEVER",
+    );
+    submit_dsn(
+        &server,
+        "nobody@remote.example",
+        "headers only",
+        "RET=HDRS ENVID=Q+2B3",
+        "NOTIFY=FAILURE",
+    );
+    let bounces = wait_messages(&server, "alice@example.com", 1);
+    let bounce = &bounces[0];
+    assert!(bounce.contains("Subject: headers only"), "{bounce}");
+    assert!(bounce.contains("Original-Envelope-Id: Q+3"), "{bounce}");
+    assert!(
+        bounce.contains("Content-Type: text/rfc822-headers"),
+        "{bounce}"
+    );
+    assert!(!bounce.contains("Hello."), "{bounce}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server
+        .admin_ok(&["queue", "list"])
+        .contains("the queue is empty")
+    {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.messages("alice@example.com").len(),
+        1,
+        "NOTIFY=NEVER: no bounce"
+    );
 }

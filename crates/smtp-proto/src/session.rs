@@ -96,6 +96,9 @@ pub struct Config {
     pub smtputf8: bool,
     /// Advertise and accept CHUNKING / BDAT (RFC 3030), with BINARYMIME.
     pub chunking: bool,
+    /// Advertise and accept DSN (RFC 3461): RET, ENVID, NOTIFY, ORCPT. The embedder then owes
+    /// the sender the notifications asked for.
+    pub dsn: bool,
 }
 
 impl Config {
@@ -117,6 +120,7 @@ impl Config {
             expn: false,
             smtputf8: true,
             chunking: true,
+            dsn: false,
         }
     }
 }
@@ -709,6 +713,9 @@ impl ServerSession {
             lines.push("CHUNKING".into());
             lines.push("BINARYMIME".into());
         }
+        if self.config.dsn {
+            lines.push("DSN".into());
+        }
         if self.config.starttls && !self.tls {
             lines.push("STARTTLS".into());
         }
@@ -855,8 +862,16 @@ impl ServerSession {
         if has_params && !self.is_esmtp() {
             return unsupported("parameters need EHLO");
         }
-        if params.ret.is_some() || params.envid.is_some() {
+        if (params.ret.is_some() || params.envid.is_some()) && !self.config.dsn {
             return unsupported("DSN");
+        }
+        // RFC 3461 §4.4: ENVID is at most 100 characters of xtext.
+        if params
+            .envid
+            .as_ref()
+            .is_some_and(|e| e.len() > 100 || crate::command::xtext_decode(e).is_none())
+        {
+            return Some(Reply::fixed(501, 5, 5, 4, "Invalid ENVID"));
         }
         if params.auth.is_some() && !self.auth_advertised() && !self.authenticated {
             return unsupported("AUTH");
@@ -913,8 +928,14 @@ impl ServerSession {
                 &format!("Unsupported option: {key}"),
                 "Unsupported option",
             ))
-        } else if params.notify.is_some() || params.orcpt.is_some() {
+        } else if (params.notify.is_some() || params.orcpt.is_some()) && !self.config.dsn {
             Some(Reply::fixed(555, 5, 5, 4, "Unsupported option: DSN"))
+        } else if params
+            .orcpt
+            .as_ref()
+            .is_some_and(|(_, a)| a.len() > 500 || crate::command::xtext_decode(a).is_none())
+        {
+            Some(Reply::fixed(501, 5, 5, 4, "Invalid ORCPT"))
         } else if matches!(&to, ForwardPath::Mailbox(m) if m.is_utf8()) && !smtputf8 {
             Some(Reply::fixed(553, 5, 6, 7, "Address needs SMTPUTF8"))
         } else {

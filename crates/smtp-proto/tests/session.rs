@@ -261,3 +261,48 @@ fn replies_quoting_client_input_stay_within_512_octets() {
         assert!(l.len() + 2 <= 512, "{} octets: {}", l.len() + 2, &l[..40]);
     }
 }
+
+#[test]
+fn dsn_parameters_only_when_offered() {
+    let input = b"EHLO c.example\r\nMAIL FROM:<a@example.org> RET=HDRS ENVID=QQ314159\r\nRCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+40example.com\r\n";
+    let off = run(config(), input);
+    let lines = off.output_lines();
+    assert!(
+        !lines.iter().any(|l| l == "250-DSN" || l == "250 DSN"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("555 5.5.4 Unsupported option: DSN")),
+        "{lines:?}"
+    );
+    let mut with_dsn = config();
+    with_dsn.dsn = true;
+    let on = run(with_dsn.clone(), input);
+    let lines = on.output_lines();
+    assert!(lines.iter().any(|l| l == "250-DSN"), "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("250 2.1.")).count(),
+        2,
+        "{lines:?}"
+    );
+    // RFC 3461: ENVID and ORCPT are xtext.
+    let bad = run(
+        with_dsn,
+        b"EHLO c.example\r\nMAIL FROM:<a@example.org> ENVID=a+zz\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com> ORCPT=rfc822;x+4\r\n",
+    );
+    let lines = bad.output_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("501 5.5.4 Invalid ENVID")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("501 5.5.4 Invalid ORCPT")),
+        "{lines:?}"
+    );
+}

@@ -9,24 +9,60 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::spool::{Incoming, QueuedMessage, Recipient, Route, SpoolError};
 use crate::mail::rfc5322_date;
 
-/// Writes the bounce for `failed` recipients of `original` (whose text is at `message`).
-pub fn write_bounce(
+/// What happened to one recipient (RFC 3464 §2.3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Failed,
+    /// Into a mailbox here.
+    Delivered,
+    /// Handed to a server that does not speak DSN, so no further notice will come.
+    Relayed,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
+        }
+    }
+}
+
+/// Writes the report on `recipients` of `original` (whose text is at `message`): a bounce
+/// when one failed, a success notice otherwise.
+pub fn write_report(
     incoming: &mut Incoming,
     original: &QueuedMessage,
-    failed: &[&Recipient],
+    recipients: &[(Recipient, Action)],
     message: &Path,
     hostname: &str,
     relay: Option<&str>,
     id: &str,
 ) -> Result<(), SpoolError> {
+    let failure = recipients.iter().any(|(_, a)| *a == Action::Failed);
     let boundary = format!("{id}/{hostname}");
     let now = SystemTime::now();
     let arrival = UNIX_EPOCH + Duration::from_secs(original.created);
+    let (subject, explanation) = if failure {
+        (
+            "Undelivered Mail Returned to Sender",
+            "I'm sorry to have to inform you that your message could not\r\n\
+             be delivered to one or more recipients. It's attached below.",
+        )
+    } else {
+        (
+            "Successful Mail Delivery Report",
+            "Your message was successfully delivered to the destination(s)\r\n\
+             listed below. If the message was delivered to a mailbox you will\r\n\
+             receive no further notifications.",
+        )
+    };
     let mut text = String::with_capacity(2048);
     text.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
          To: <{to}>\r\n\
-         Subject: Undelivered Mail Returned to Sender\r\n\
+         Subject: {subject}\r\n\
          Date: {date}\r\n\
          Message-ID: <{id}@{hostname}>\r\n\
          Auto-Submitted: auto-replied\r\n\
@@ -42,13 +78,12 @@ pub fn write_bounce(
          \r\n\
          This is the mail system at host {hostname}.\r\n\
          \r\n\
-         I'm sorry to have to inform you that your message could not\r\n\
-         be delivered to one or more recipients. It's attached below.\r\n\
+         {explanation}\r\n\
          \r\n",
         to = original.from,
         date = rfc5322_date(now),
     ));
-    for r in failed {
+    for (r, _) in recipients {
         text.push_str(&format!("<{}>: {}\r\n", r.address, r.last_reply));
     }
     text.push_str(&format!(
@@ -61,17 +96,21 @@ pub fn write_bounce(
         queue_id = original.id
     ));
     if let Some(envid) = &original.envid {
-        text.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
+        text.push_str(&format!("Original-Envelope-Id: {}\r\n", xtext(envid)));
     }
     text.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival)));
-    for r in failed {
+    for (r, action) in recipients {
         text.push_str(&format!("\r\nFinal-Recipient: rfc822; {}\r\n", r.address));
         if let Some((kind, addr)) = &r.orcpt {
-            text.push_str(&format!("Original-Recipient: {kind}; {addr}\r\n"));
+            text.push_str(&format!("Original-Recipient: {kind}; {}\r\n", xtext(addr)));
         }
+        let status = match action {
+            Action::Failed => status_of(&r.last_reply),
+            _ => "2.0.0".to_owned(),
+        };
         text.push_str(&format!(
-            "Action: failed\r\nStatus: {}\r\n",
-            status_of(&r.last_reply)
+            "Action: {}\r\nStatus: {status}\r\n",
+            action.name()
         ));
         if let (Route::Remote, Some(relay)) = (&r.route, relay) {
             text.push_str(&format!("Remote-MTA: dns; {relay}\r\n"));
@@ -85,7 +124,9 @@ pub fn write_bounce(
             ));
         }
     }
-    let part_type = if original.ret_headers {
+    // Success notices carry the header only (RFC 3461 §4.3 leaves it to us).
+    let headers_only = original.ret_headers || !failure;
+    let part_type = if headers_only {
         "text/rfc822-headers"
     } else {
         "message/rfc822"
@@ -104,7 +145,7 @@ pub fn write_bounce(
     };
     let file = File::open(message).map_err(io_err)?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
-    if original.ret_headers {
+    if headers_only {
         // Up to and including the empty line that ends the header.
         let mut line = Vec::new();
         loop {
@@ -131,6 +172,14 @@ pub fn write_bounce(
         }
     }
     incoming.write(format!("\r\n--{boundary}--\r\n").as_bytes())
+}
+
+/// ENVID and ORCPT arrive as xtext (RFC 3461 §4); a report carries them decoded.
+fn xtext(value: &str) -> String {
+    smtp_proto::command::xtext_decode(value).map_or_else(
+        || value.to_owned(),
+        |d| String::from_utf8_lossy(&d).into_owned(),
+    )
 }
 
 /// The enhanced status code in a reply, or a generic one for its class (RFC 3463).

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, Resolution};
 use crate::config::Config;
 use crate::dkim::Dkim;
+pub use dsn::Action;
 use mx::{MxResolver, RouteError};
 use relay::{AttemptError, Hop, Transport};
 use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
@@ -247,7 +248,7 @@ impl Queue {
                 }
             }
         }
-        self.deliver_remote(&mut message, &path).await;
+        let passed_on = self.deliver_remote(&mut message, &path).await;
         message.attempts += 1;
         let now = now();
         let lifetime = self.config.queue.max_lifetime;
@@ -269,15 +270,33 @@ impl Queue {
                 );
             }
         }
-        let newly_failed: Vec<Recipient> = message
-            .recipients
-            .iter()
-            .zip(&before)
-            .filter(|(r, was)| r.status == Status::Failed && **was != Status::Failed)
-            .map(|(r, _)| r.clone())
-            .collect();
-        if !newly_failed.is_empty() {
-            self.bounce(&message, &newly_failed).await;
+        let mut failed = Vec::new();
+        let mut succeeded = Vec::new();
+        for (i, (r, was)) in message.recipients.iter().zip(&before).enumerate() {
+            if r.status == *was {
+                continue;
+            }
+            match r.status {
+                Status::Failed if r.wants_failure_notice() => {
+                    failed.push((r.clone(), Action::Failed))
+                }
+                Status::Delivered if r.notify.is_some_and(|n| n.success) => {
+                    match &r.route {
+                        Route::Local(_) => succeeded.push((r.clone(), Action::Delivered)),
+                        // A hop that speaks DSN reports success itself.
+                        Route::Remote if !passed_on.contains(&i) => {
+                            succeeded.push((r.clone(), Action::Relayed))
+                        }
+                        Route::Remote => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        for report in [failed, succeeded] {
+            if !report.is_empty() {
+                self.notify_sender(&message, &path, &report).await;
+            }
         }
         let done = message.pending().next().is_none();
         let spool = self.spool.clone();
@@ -313,7 +332,13 @@ impl Queue {
         }
     }
 
-    async fn deliver_remote(&self, message: &mut QueuedMessage, path: &std::path::Path) {
+    /// Delivers the pending remote recipients; returns those handed to a hop that took their
+    /// DSN requests on.
+    async fn deliver_remote(
+        &self,
+        message: &mut QueuedMessage,
+        path: &std::path::Path,
+    ) -> Vec<usize> {
         let indexes: Vec<usize> = message
             .recipients
             .iter()
@@ -322,7 +347,7 @@ impl Queue {
             .map(|(i, _)| i)
             .collect();
         if indexes.is_empty() {
-            return;
+            return Vec::new();
         }
         let dkim = self.dkim.clone();
         let source = path.to_owned();
@@ -333,16 +358,16 @@ impl Queue {
         .ok()
         .flatten()
         .unwrap_or_default();
+        let mut passed_on = Vec::new();
         match &self.next_hop {
             NextHop::Relay(hop) => {
-                self.send_via(
-                    std::slice::from_ref(hop),
-                    message,
-                    &indexes,
-                    &signature,
-                    path,
-                )
-                .await
+                let hops = std::slice::from_ref(hop);
+                if self
+                    .send_via(hops, message, &indexes, &signature, path)
+                    .await
+                {
+                    passed_on.extend(&indexes);
+                }
             }
             NextHop::Mx { resolver, port } => {
                 let mut domains: Vec<(String, Vec<usize>)> = Vec::new();
@@ -389,16 +414,22 @@ impl Queue {
                             })
                         })
                         .collect();
-                    self.send_via(&hops, message, &group, &signature, path)
-                        .await;
+                    if self
+                        .send_via(&hops, message, &group, &signature, path)
+                        .await
+                    {
+                        passed_on.extend(&group);
+                    }
                 }
             }
         }
+        passed_on
     }
 
     /// Offers the recipients at `indexes` to each hop in turn until one takes the
     /// transaction; a hop that fails before it (no connection, a refused greeting, TLS that
-    /// does not work) passes them on to the next.
+    /// does not work) passes them on to the next. Returns whether the hop that answered speaks
+    /// DSN.
     async fn send_via(
         &self,
         hops: &[Hop],
@@ -406,7 +437,7 @@ impl Queue {
         indexes: &[usize],
         signature: &str,
         path: &std::path::Path,
-    ) {
+    ) -> bool {
         let id = message.id.clone();
         let envelope = match smtp_envelope(message, indexes, signature.len() as u64) {
             Ok(e) => e,
@@ -415,7 +446,7 @@ impl Queue {
                     message.recipients[i].status = Status::Failed;
                     message.recipients[i].last_reply = format!("554 5.1.3 {reason}");
                 }
-                return;
+                return false;
             }
         };
         let mut last_error: Option<AttemptError> = None;
@@ -425,7 +456,7 @@ impl Queue {
                 .send(hop, envelope.clone(), signature.as_bytes(), path)
                 .await
             {
-                Ok(replies) => {
+                Ok((replies, dsn)) => {
                     for (&i, reply) in indexes.iter().zip(replies) {
                         let r = &mut message.recipients[i];
                         r.last_reply = reply_text(&reply);
@@ -437,7 +468,7 @@ impl Queue {
                         info!(queue_id = %id, to = %r.address, hop = %hop.name(), reply = %r.last_reply,
                               result = ?r.status, "remote delivery");
                     }
-                    return;
+                    return dsn;
                 }
                 Err(e) if e.is_permanent() => {
                     warn!(queue_id = %id, hop = %hop.name(), error = %e, "permanent failure");
@@ -445,7 +476,7 @@ impl Queue {
                         message.recipients[i].status = Status::Failed;
                         message.recipients[i].last_reply = e.to_string();
                     }
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     warn!(queue_id = %id, hop = %hop.name(), error = %e, "attempt failed");
@@ -457,6 +488,7 @@ impl Queue {
         for &i in indexes {
             message.recipients[i].last_reply = reason.clone();
         }
+        false
     }
 
     async fn deliver_local(
@@ -516,43 +548,47 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues a DSN to the sender for `failed` recipients (never to the null sender, never
-    /// for recipients that asked for no failure notice).
-    async fn bounce(&self, message: &QueuedMessage, failed: &[Recipient]) {
-        let notify: Vec<&Recipient> = failed.iter().filter(|r| r.wants_failure_notice()).collect();
-        if message.from.is_empty() || notify.is_empty() {
-            info!(queue_id = %message.id, "no bounce: null sender or NOTIFY without FAILURE");
+    /// Queues a DSN to the sender about `report` (never to the null sender): the bounce for
+    /// failed recipients, or the success notice NOTIFY=SUCCESS asked for. `source` is the
+    /// message's text.
+    pub async fn notify_sender(
+        &self,
+        message: &QueuedMessage,
+        source: &std::path::Path,
+        report: &[(Recipient, Action)],
+    ) {
+        if message.from.is_empty() || report.is_empty() {
+            info!(queue_id = %message.id, "no DSN: null sender");
             return;
         }
-        let routes = match self.accounts.resolve(&message.from).await {
-            Ok(Resolution::Local(mailboxes)) => mailboxes
-                .into_iter()
-                .map(|m| Route::Local(m.username))
-                .collect(),
-            Ok(Resolution::Forward { local, remote }) => {
-                let mut r: Vec<Route> = local
-                    .into_iter()
-                    .map(|m| Route::Local(m.username))
-                    .collect();
-                r.extend(remote.iter().map(|_| Route::Remote));
+        let local =
+            |m: crate::accounts::LocalMailbox| (m.username.clone(), Route::Local(m.username));
+        let routes: Vec<(String, Route)> = match self.accounts.resolve(&message.from).await {
+            Ok(Resolution::Local(mailboxes)) => mailboxes.into_iter().map(local).collect(),
+            Ok(Resolution::Forward {
+                local: mailboxes,
+                remote,
+            }) => {
+                let mut r: Vec<(String, Route)> = mailboxes.into_iter().map(local).collect();
+                r.extend(remote.into_iter().map(|a| (a, Route::Remote)));
                 r
             }
-            Ok(Resolution::NotOurDomain) => vec![Route::Remote],
+            Ok(Resolution::NotOurDomain) => vec![(message.from.clone(), Route::Remote)],
             Ok(Resolution::Unknown) => {
-                warn!(queue_id = %message.id, sender = %message.from, "bounce dropped: the sender does not exist");
+                warn!(queue_id = %message.id, sender = %message.from, "DSN dropped: the sender does not exist");
                 return;
             }
             Err(e) => {
-                warn!(queue_id = %message.id, error = %e, "bounce dropped: cannot resolve the sender");
+                warn!(queue_id = %message.id, error = %e, "DSN dropped: cannot resolve the sender");
                 return;
             }
         };
         let bounce_id = crate::mail::queue_id();
         let recipients: Vec<Recipient> = routes
             .into_iter()
-            .map(|route| {
-                let mut r = Recipient::new(message.from.clone(), route);
-                // A bounce is never bounced (RFC 3461 §6.2 would send it to <> anyway).
+            .map(|(address, route)| {
+                let mut r = Recipient::new(address, route);
+                // A DSN is never reported on (RFC 3461 §6.2 would send it to <> anyway).
                 r.notify = Some(spool::Notify::default());
                 r
             })
@@ -562,17 +598,16 @@ impl Queue {
         envelope.smtputf8 = message.smtputf8;
         let spool = self.spool.clone();
         let original = message.clone();
-        let failed: Vec<Recipient> = notify.into_iter().cloned().collect();
+        let report = report.to_vec();
         let hostname = self.config.hostname.clone();
         let relay = Some(self.next_hop.describe());
-        let path = self.spool.message_path(&message.id);
+        let path = source.to_owned();
         let written = tokio::task::spawn_blocking(move || {
             let mut incoming = spool.incoming(&bounce_id)?;
-            let refs: Vec<&Recipient> = failed.iter().collect();
-            dsn::write_bounce(
+            dsn::write_report(
                 &mut incoming,
                 &original,
-                &refs,
+                &report,
                 &path,
                 &hostname,
                 relay.as_deref(),
@@ -583,10 +618,10 @@ impl Queue {
         .await;
         match written {
             Ok(Ok(b)) => {
-                info!(queue_id = %message.id, bounce = %b.id, to = %message.from, "bounce queued");
+                info!(queue_id = %message.id, dsn = %b.id, to = %message.from, "DSN queued");
                 self.wake();
             }
-            Ok(Err(e)) => warn!(queue_id = %message.id, error = %e, "cannot queue the bounce"),
+            Ok(Err(e)) => warn!(queue_id = %message.id, error = %e, "cannot queue the DSN"),
             Err(_) => {}
         }
     }

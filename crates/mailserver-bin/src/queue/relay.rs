@@ -125,15 +125,15 @@ impl Transport {
         })
     }
 
-    /// Hands one message (`prefix`, then the file) to the relay; returns each recipient's
-    /// reply, in envelope order.
+    /// Hands one message (`prefix`, then the file) to the hop; returns each recipient's
+    /// reply, in envelope order, and whether the hop took the DSN requests on (RFC 3461).
     pub async fn send(
         &self,
         hop: &Hop,
         envelope: Envelope,
         prefix: &[u8],
         message: &Path,
-    ) -> Result<Vec<Reply>, AttemptError> {
+    ) -> Result<(Vec<Reply>, bool), AttemptError> {
         let name = hop.name();
         let connect = async {
             match hop.addr {
@@ -204,7 +204,8 @@ impl Transport {
                         }
                         // The transaction's outcome counts even when the goodbye went wrong.
                         if let Some(done) = done {
-                            return Ok(final_replies(replies, done));
+                            let dsn = session.extensions().dsn;
+                            return Ok((final_replies(replies, done), dsn));
                         }
                         result.map_err(session_error)?;
                         return Err(session_error(ClientError::ConnectionLost));
