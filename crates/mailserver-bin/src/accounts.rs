@@ -78,6 +78,10 @@ pub enum AccountsError {
         source_address: String,
         target: String,
     },
+    #[error(
+        "this database's mailbox table has no smtp_active column (PostfixAdmin adds it from version 4.0 on)"
+    )]
+    NoSmtpActiveColumn,
 }
 
 /// Where mail for a recipient goes.
@@ -117,6 +121,8 @@ pub struct Accounts {
     /// Users in an LDAP directory, for addresses of our domains the database has no mailbox
     /// for.
     directory: Option<Arc<Directory>>,
+    /// The database has PostfixAdmin 4's `mailbox.smtp_active` (a 3.3 database has not).
+    smtp_active_column: bool,
 }
 
 /// Recent recipient and login lookups, so a busy server does not ask the database for the
@@ -185,7 +191,8 @@ const SQLITE_SCHEMA: &[&str] = &[
         domain TEXT NOT NULL COLLATE NOCASE,
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        active INTEGER NOT NULL DEFAULT 1)",
+        active INTEGER NOT NULL DEFAULT 1,
+        smtp_active INTEGER NOT NULL DEFAULT 1)",
     "CREATE INDEX IF NOT EXISTS mailbox_by_domain ON mailbox (domain)",
     "CREATE TABLE IF NOT EXISTS alias (
         address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
@@ -255,6 +262,7 @@ const MYSQL_SCHEMA: &[&str] = &[
         token varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
         token_validity datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
         password_expiry datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        smtp_active tinyint(1) NOT NULL DEFAULT 1,
         PRIMARY KEY (username), KEY domain (domain)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Mailboxes'",
     "CREATE TABLE IF NOT EXISTS alias (
@@ -358,11 +366,27 @@ impl Accounts {
         for statement in schema {
             sqlx::query(*statement).execute(&pool).await?;
         }
+        let has_smtp_active = |pool: AnyPool| async move {
+            sqlx::query("SELECT smtp_active FROM mailbox LIMIT 0")
+                .execute(&pool)
+                .await
+                .is_ok()
+        };
+        let mut smtp_active_column = has_smtp_active(pool.clone()).await;
+        // Our own SQLite files from before the column get it; a PostfixAdmin database is
+        // PostfixAdmin's to upgrade.
+        if !smtp_active_column && dialect == Dialect::Sqlite {
+            sqlx::query("ALTER TABLE mailbox ADD COLUMN smtp_active INTEGER NOT NULL DEFAULT 1")
+                .execute(&pool)
+                .await?;
+            smtp_active_column = true;
+        }
         Ok(Self {
             pool,
             mail_root: mail_root.to_owned(),
             cache: Arc::new(LookupCache::default()),
             directory: None,
+            smtp_active_column,
         })
     }
 
@@ -633,6 +657,49 @@ impl Accounts {
             "UPDATE mailbox SET active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
         )
         .bind(i64::from(active))
+        .bind(&address)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(AccountsError::UnknownUser(address));
+        }
+        Ok(address)
+    }
+
+    /// Whether the user may send through submission (PostfixAdmin's `smtp_active`); reading
+    /// mail is not affected. Users without the column, or from the directory, may.
+    pub async fn may_submit(&self, address: &str) -> Result<bool, AccountsError> {
+        if !self.smtp_active_column {
+            return Ok(true);
+        }
+        let Ok(address) = normalize_address(address) else {
+            return Ok(false);
+        };
+        let row = sqlx::query(
+            "SELECT CAST(smtp_active AS SIGNED) AS smtp FROM mailbox WHERE username = ?",
+        )
+        .bind(&address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<i64, _>("smtp")? != 0,
+            None => true,
+        })
+    }
+
+    pub async fn set_smtp_active(
+        &self,
+        address: &str,
+        allowed: bool,
+    ) -> Result<String, AccountsError> {
+        if !self.smtp_active_column {
+            return Err(AccountsError::NoSmtpActiveColumn);
+        }
+        let address = normalize_address(address)?;
+        let result = sqlx::query(
+            "UPDATE mailbox SET smtp_active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
+        )
+        .bind(i64::from(allowed))
         .bind(&address)
         .execute(&self.pool)
         .await?;

@@ -181,6 +181,9 @@ enum UserCommand {
         #[arg(long)]
         purge: bool,
     },
+    /// Let a user send mail through submission (on) or not (off), as PostfixAdmin's
+    /// smtp_active; reading mail stays allowed.
+    Smtp { address: String, access: String },
     /// Set a mailbox's quota: a size such as 500M, 2G or 1048576 (octets); 0 or none for no limit.
     Quota { address: String, size: String },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
@@ -623,6 +626,16 @@ async fn admin_command(
                     "activated user {}",
                     accounts.set_user_active(&address, true).await?
                 )
+            }
+            UserCommand::Smtp { address, access } => {
+                let allowed = match access.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("{other:?}: say on or off").into()),
+                };
+                let address = accounts.set_smtp_active(&address, allowed).await?;
+                let state = if allowed { "may" } else { "may no longer" };
+                println!("{address} {state} send mail through submission");
             }
             UserCommand::Deactivate { address } => {
                 println!(

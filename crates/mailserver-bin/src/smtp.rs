@@ -450,12 +450,26 @@ impl Connection {
                 username, password, ..
             } => {
                 let default_scheme = self.service.config.accounts.default_password_scheme.clone();
-                let result = match self
-                    .service
-                    .accounts
+                let accounts = &self.service.accounts;
+                let result = match accounts
                     .authenticate(&username, password.into_inner(), default_scheme)
                     .await
                 {
+                    // PostfixAdmin's smtp_active: the password is right, sending is off.
+                    Ok(true) if self.service.submission => match accounts.may_submit(&username).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(reply(
+                            535,
+                            5,
+                            7,
+                            8,
+                            "Authentication credentials invalid: sending is disabled for this account".into(),
+                        )),
+                        Err(e) => {
+                            warn!(conn = %self.id, error = %e, "smtp_active lookup failed");
+                            Err(reply(454, 4, 7, 0, "Temporary authentication failure, try again later".into()))
+                        }
+                    },
                     Ok(true) => Ok(()),
                     Ok(false) => Err(Reply::auth_failed()),
                     // RFC 4954 §6: the credentials could not be checked, which is no reason

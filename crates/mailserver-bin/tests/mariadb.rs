@@ -296,6 +296,10 @@ s.quit()
     );
     server.admin_ok(&["alias", "add", "team@example.net", "new@example.com"]);
     server.admin_ok(&["domain", "add", "fresh.example"]);
+    // PostfixAdmin 3.3 has no mailbox.smtp_active: the CLI says so instead of altering its table.
+    let no_column = server.admin(&["user", "smtp", "new@example.com", "off"], "");
+    assert!(!no_column.status.success());
+    assert!(String::from_utf8_lossy(&no_column.stderr).contains("smtp_active"));
     let row = mariadb(
         Some(&db.0),
         "SELECT password, maildir, local_part, domain, active FROM mailbox WHERE username = 'new@example.com'",

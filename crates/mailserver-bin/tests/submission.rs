@@ -303,6 +303,23 @@ m.quit()
     );
     let expected = "noauth 530\nauth-offered True\nlogin 334 235\nfrom bob@example.com 553\nfrom sales@example.com 250\nfrom anyone@example.net 553\nfrom <> 553\nfrom alice@example.com 250\nmx-auth False\nmx-relay 554\n";
     assert_eq!(out, expected);
+
+    // PostfixAdmin's smtp_active: the password still opens the mailbox, not submission.
+    let login = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.starttls(context=ctx)
+try:
+    s.login("bob@example.com", "secret"); print("235")
+except smtplib.SMTPAuthenticationError as e:
+    print(e.smtp_code)
+"#;
+    let port = server.submission_port.to_string();
+    server.admin_ok(&["user", "smtp", "bob@example.com", "off"]);
+    assert_eq!(python(login, &[&port]), "535\n");
+    server.admin_ok(&["user", "smtp", "bob@example.com", "on"]);
+    assert_eq!(python(login, &[&port]), "235\n");
 }
 
 #[test]
