@@ -1,5 +1,6 @@
 //! SMTP hot paths, reported as throughput (MB/s): command parsing, DATA decoding at several
-//! read sizes, dot-stuffing, and a whole pipelined session replayed through the state machine.
+//! read sizes, dot-stuffing, a whole pipelined session replayed through the server state
+//! machine, and the client session sending messages (DATA and BDAT) to a scripted relay.
 //!
 //! Run: `cargo bench -p benches --bench smtp -- --noplot`
 
@@ -8,7 +9,10 @@
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};
-use smtp_proto::{Config, Event, Reply, ServerSession, parse_command};
+use smtp_proto::{
+    ClientConfig, ClientEvent, ClientSession, Config, Envelope, Event, ForwardPath, Host,
+    MailParams, Mailbox, RcptParams, Reply, ReversePath, ServerSession, TlsPolicy, parse_command,
+};
 use std::hint::black_box;
 
 const SIMPLE: &[u8] = b"RCPT TO:<alice@example.com>";
@@ -130,5 +134,75 @@ fn session(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, data, session);
+/// The client's side of a relay: 100 messages of 4 KiB to two recipients, the server's
+/// replies scripted, pipelined; what goes out is counted.
+fn client(c: &mut Criterion) {
+    let message = body(4 * 1024);
+    let host = |s: &str| Host::parse(s).unwrap();
+    let envelope = Envelope {
+        from: ReversePath::Mailbox(Mailbox::new("sender", host("example.org")).unwrap()),
+        params: MailParams {
+            size: Some(message.len() as u64),
+            ..MailParams::default()
+        },
+        recipients: ["alice", "bob"]
+            .iter()
+            .map(|u| {
+                let to = Mailbox::new(*u, host("example.com")).unwrap();
+                (ForwardPath::Mailbox(to), RcptParams::default())
+            })
+            .collect(),
+    };
+    let mut g = c.benchmark_group("client");
+    g.throughput(Throughput::Bytes(100 * message.len() as u64));
+    for chunking in [false, true] {
+        let name = if chunking {
+            "100_messages_4KiB_bdat"
+        } else {
+            "100_messages_4KiB_data"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut config = ClientConfig::new(host("relay.example.org"));
+                config.tls = TlsPolicy::None;
+                config.chunking = chunking;
+                let mut s = ClientSession::new(config);
+                s.receive(
+                    b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n",
+                );
+                let mut sent = 0usize;
+                let mut left = 100;
+                loop {
+                    match s.poll_event() {
+                        Some(ClientEvent::Ready) if left > 0 => {
+                            left -= 1;
+                            s.send_message(envelope.clone()).unwrap();
+                            s.receive(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n");
+                            if !chunking {
+                                s.receive(b"354 go\r\n");
+                            }
+                        }
+                        Some(ClientEvent::Ready) => return sent,
+                        Some(ClientEvent::SendBody) => {
+                            s.send_body(&message).unwrap();
+                            s.end_body().unwrap();
+                            if chunking {
+                                s.receive(b"250 2.0.0 chunk\r\n");
+                            }
+                            s.receive(b"250 2.0.0 Ok: queued\r\n");
+                        }
+                        Some(_) => {}
+                        None => panic!("client stalled"),
+                    }
+                    while let Some(o) = s.poll_output() {
+                        sent += black_box(o.len());
+                    }
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse, data, session, client);
 criterion_main!(benches);

@@ -244,7 +244,50 @@ fn submission_relays_through_postfix_smtp_sink_and_delivers_locally() {
         "swaks: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let dumps = sink.wait_for(2);
+    // And the other way round: swaks on 587 with STARTTLS, smtplib on 465.
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{}", server.submission_port)])
+        .args(["--tls", "--auth", "PLAIN"])
+        .args([
+            "--auth-user",
+            "alice@example.com",
+            "--auth-password",
+            "secret",
+        ])
+        .args([
+            "--from",
+            "alice@example.com",
+            "--to",
+            "third@remote.example",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "swaks: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let smtps = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=30)
+s.login("alice@example.com", "secret")
+print(s.sendmail("alice@example.com", ["fourth@remote.example"], b"Subject: over 465\r\n\r\nhi\r\n"))
+s.quit()
+"#;
+    assert_eq!(
+        python(smtps, &[&server.submissions_port.to_string()]),
+        "{}\n"
+    );
+    let dumps = sink.wait_for(4);
+    for to in ["third@remote.example", "fourth@remote.example"] {
+        assert!(
+            dumps
+                .iter()
+                .any(|d| String::from_utf8_lossy(d).contains(&format!("X-Rcpt-Args: <{to}>"))),
+            "{to} not relayed"
+        );
+    }
     // Dump files made in the same second sort in random order.
     let second = dumps
         .iter()
