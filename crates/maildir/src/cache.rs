@@ -89,11 +89,17 @@ impl ListingCache {
     /// unchanged, else a fresh [`Maildir::scan`] (kept for next time when the folder had
     /// settled).
     pub fn scan(&self, maildir: &Maildir) -> Result<Arc<Listing>, Error> {
+        self.scan_stamped(maildir).map(|(_, listing)| listing)
+    }
+
+    /// [`ListingCache::scan`], with the stamp taken before it: a later stamp equal to it
+    /// proves the listing still current.
+    pub fn scan_stamped(&self, maildir: &Maildir) -> Result<(FolderStamp, Arc<Listing>), Error> {
         let stamp = FolderStamp::of(maildir);
         if let Some((cached, listing)) = self.lock().get(maildir.path())
             && stamp.unchanged_since(cached)
         {
-            return Ok(Arc::clone(listing));
+            return Ok((stamp, Arc::clone(listing)));
         }
         let mut listing = maildir.scan()?;
         self.modseqs.reconcile(maildir, &mut listing)?;
@@ -112,9 +118,9 @@ impl ListingCache {
                     held -= l.messages.len();
                 }
             }
-            entries.insert(maildir.path().to_owned(), (stamp, Arc::clone(&listing)));
+            entries.insert(maildir.path().to_owned(), (stamp.clone(), Arc::clone(&listing)));
         }
-        Ok(listing)
+        Ok((stamp, listing))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FolderStamp, Arc<Listing>)>> {

@@ -62,6 +62,46 @@ pub struct Listing {
     pub messages: Vec<Message>,
     /// The folder's highest MODSEQ, once a [`crate::ModSeqs`] log has seen this listing.
     pub highest_modseq: u64,
+    /// Counts over `messages`, worked out once per scan so that SELECT and STATUS of a large
+    /// folder do not walk it again.
+    pub summary: Summary,
+    /// The folder's `dovecot-keywords` as it was at the scan (index, name).
+    pub keywords: Vec<(u32, String)>,
+}
+
+/// Counts over a folder's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Messages still in `new/`.
+    pub in_new: usize,
+    /// Messages without the `S` (seen) flag.
+    pub unseen: usize,
+    /// The position of the first of them.
+    pub first_unseen: Option<usize>,
+    /// Messages with the `T` (trashed, IMAP `\Deleted`) flag.
+    pub deleted: usize,
+    /// The sum of the messages' virtual (CRLF) sizes.
+    pub vsize: u64,
+}
+
+impl Summary {
+    pub fn of(messages: &[Message]) -> Self {
+        let mut s = Summary::default();
+        for (i, m) in messages.iter().enumerate() {
+            if m.subdir == Subdir::New {
+                s.in_new += 1;
+            }
+            if !m.has_flag('S') {
+                s.unseen += 1;
+                s.first_unseen.get_or_insert(i);
+            }
+            if m.has_flag('T') {
+                s.deleted += 1;
+            }
+            s.vsize += m.vsize;
+        }
+        s
+    }
 }
 
 impl Listing {
@@ -469,8 +509,10 @@ impl Maildir {
         Ok(Listing {
             uid_validity: list.uid_validity,
             next_uid: list.next_uid,
+            summary: Summary::of(&messages),
             messages,
             highest_modseq: 0,
+            keywords: self.keywords()?,
         })
     }
 

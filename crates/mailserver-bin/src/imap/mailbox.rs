@@ -965,19 +965,13 @@ impl User {
             Ok(md) => md,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
-        let stamp = FolderStamp::of(&md);
         let listings = &self.listings;
         let rev2 = session.is_enabled("IMAP4rev2");
         let opened = block(|| -> Result<_, maildir::Error> {
-            let listing = listings.scan(&md)?;
+            let (stamp, listing) = listings.scan_stamped(&md)?;
             let mut views = Views::Listing(listing.messages.len());
             // Messages in new/ are \Recent to the first session that selects them.
-            let fresh = !read_only
-                && listing
-                    .messages
-                    .iter()
-                    .any(|m| m.subdir == maildir::Subdir::New);
-            if fresh {
+            if !read_only && listing.summary.in_new > 0 {
                 let mut each: Vec<View> = (0..listing.messages.len())
                     .map(|k| View::shared(k, false))
                     .collect();
@@ -993,10 +987,10 @@ impl User {
                 }
                 views = Views::Each(each);
             }
-            let keywords = md.keywords()?;
-            Ok((listing, views, keywords))
+            let keywords = listing.keywords.clone();
+            Ok((stamp, listing, views, keywords))
         });
-        let (listing, views, keywords) = match opened {
+        let (stamp, listing, views, keywords) = match opened {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
@@ -1022,7 +1016,7 @@ impl User {
         if !rev2 {
             let _ = session.send(&Response::Recent(recent as u32));
         }
-        if !rev2 && let Some(first) = listing.messages.iter().position(|m| !m.has_flag('S')) {
+        if !rev2 && let Some(first) = listing.summary.first_unseen {
             let _ = session.send(&Response::ok(
                 Some(Code::Unseen(first as u32 + 1)),
                 "First unseen",
@@ -1470,20 +1464,18 @@ impl User {
             .folder(storage)
             .map_err(|e| e.to_string())
             .and_then(|md| self.listings.scan(&md).map_err(|e| e.to_string()))?;
-        let count = |f: &dyn Fn(&maildir::Message) -> bool| {
-            listing.messages.iter().filter(|m| f(m)).count() as u64
-        };
+        let summary = listing.summary;
         Ok(items
             .iter()
             .map(|&item| {
                 let v = match item {
                     StatusItem::Messages => listing.messages.len() as u64,
-                    StatusItem::Recent => count(&|m| m.subdir == maildir::Subdir::New),
+                    StatusItem::Recent => summary.in_new as u64,
                     StatusItem::UidNext => u64::from(listing.next_uid),
                     StatusItem::UidValidity => u64::from(listing.uid_validity),
-                    StatusItem::Unseen => count(&|m| !m.has_flag('S')),
-                    StatusItem::Deleted => count(&|m| m.has_flag('T')),
-                    StatusItem::Size => listing.messages.iter().map(|m| m.vsize).sum(),
+                    StatusItem::Unseen => summary.unseen as u64,
+                    StatusItem::Deleted => summary.deleted as u64,
+                    StatusItem::Size => summary.vsize,
                     StatusItem::HighestModSeq => listing.highest_modseq,
                 };
                 (item, v)
