@@ -118,7 +118,10 @@ impl ListingCache {
                     held -= l.messages.len();
                 }
             }
-            entries.insert(maildir.path().to_owned(), (stamp.clone(), Arc::clone(&listing)));
+            entries.insert(
+                maildir.path().to_owned(),
+                (stamp.clone(), Arc::clone(&listing)),
+            );
         }
         Ok((stamp, listing))
     }

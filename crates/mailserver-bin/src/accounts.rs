@@ -84,6 +84,13 @@ pub enum AccountsError {
     NoSmtpActiveColumn,
 }
 
+/// A mailbox's 0/1 columns the CLI changes.
+#[derive(Debug, Clone, Copy)]
+enum MailboxFlag {
+    Active,
+    SmtpActive,
+}
+
 /// Where mail for a recipient goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -652,14 +659,31 @@ impl Accounts {
         address: &str,
         active: bool,
     ) -> Result<String, AccountsError> {
+        self.set_mailbox_flag(address, MailboxFlag::Active, active)
+            .await
+    }
+
+    /// Sets one of a mailbox's 0/1 columns.
+    async fn set_mailbox_flag(
+        &self,
+        address: &str,
+        flag: MailboxFlag,
+        on: bool,
+    ) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
-        let result = sqlx::query(
-            "UPDATE mailbox SET active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
-        )
-        .bind(i64::from(active))
-        .bind(&address)
-        .execute(&self.pool)
-        .await?;
+        let sql = match flag {
+            MailboxFlag::Active => {
+                "UPDATE mailbox SET active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?"
+            }
+            MailboxFlag::SmtpActive => {
+                "UPDATE mailbox SET smtp_active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?"
+            }
+        };
+        let result = sqlx::query(sql)
+            .bind(i64::from(on))
+            .bind(&address)
+            .execute(&self.pool)
+            .await?;
         if result.rows_affected() == 0 {
             return Err(AccountsError::UnknownUser(address));
         }
@@ -695,18 +719,8 @@ impl Accounts {
         if !self.smtp_active_column {
             return Err(AccountsError::NoSmtpActiveColumn);
         }
-        let address = normalize_address(address)?;
-        let result = sqlx::query(
-            "UPDATE mailbox SET smtp_active = ?, modified = CURRENT_TIMESTAMP WHERE username = ?",
-        )
-        .bind(i64::from(allowed))
-        .bind(&address)
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(AccountsError::UnknownUser(address));
-        }
-        Ok(address)
+        self.set_mailbox_flag(address, MailboxFlag::SmtpActive, allowed)
+            .await
     }
 
     // ---- users ----

@@ -156,24 +156,13 @@ impl Dkim {
         if !rsa_path.exists() {
             return Ok(None);
         }
-        let bad = |path: &Path, reason: String| DkimError::Key {
-            path: path.to_owned(),
-            reason,
-        };
-        let der =
-            PrivateKeyDer::from_pem_file(&rsa_path).map_err(|e| bad(&rsa_path, e.to_string()))?;
-        let rsa = RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&rsa_path, e.to_string()))?;
-        let rsa = DkimSigner::from_key(rsa)
+        let rsa = DkimSigner::from_key(read_rsa(&rsa_path)?)
             .domain(domain)
             .selector(&self.selector)
             .headers(SIGNED_HEADERS);
         let ed25519 = if self.ed25519 && ed_path.exists() {
-            let der =
-                PrivateKeyDer::from_pem_file(&ed_path).map_err(|e| bad(&ed_path, e.to_string()))?;
-            let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_der())
-                .map_err(|e| bad(&ed_path, e.to_string()))?;
             Some(
-                DkimSigner::from_key(key)
+                DkimSigner::from_key(read_ed25519(&ed_path)?)
                     .domain(domain)
                     .selector(self.ed25519_selector())
                     .headers(SIGNED_HEADERS),
@@ -204,18 +193,9 @@ impl Dkim {
                 DkimKeyPair::generate_ed25519().map_err(|e| DkimError::Generate(e.to_string()))?;
             write_pem(&ed_path, "PRIVATE KEY", pair.private_key())?;
         }
-        let bad = |path: &Path, reason: String| DkimError::Key {
-            path: path.to_owned(),
-            reason,
-        };
-        let der =
-            PrivateKeyDer::from_pem_file(&rsa_path).map_err(|e| bad(&rsa_path, e.to_string()))?;
-        let rsa = RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&rsa_path, e.to_string()))?;
+        let rsa = read_rsa(&rsa_path)?;
         let ed25519 = if self.ed25519 {
-            let der =
-                PrivateKeyDer::from_pem_file(&ed_path).map_err(|e| bad(&ed_path, e.to_string()))?;
-            let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_der())
-                .map_err(|e| bad(&ed_path, e.to_string()))?;
+            let key = read_ed25519(&ed_path)?;
             Some((self.ed25519_selector(), BASE64.encode(key.public_key())))
         } else {
             None
@@ -228,6 +208,25 @@ impl Dkim {
             ed25519,
         })
     }
+}
+
+fn unusable(path: &Path) -> impl Fn(String) -> DkimError + '_ {
+    move |reason| DkimError::Key {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+fn read_rsa(path: &Path) -> Result<RsaKey<Sha256>, DkimError> {
+    let bad = unusable(path);
+    let der = PrivateKeyDer::from_pem_file(path).map_err(|e| bad(e.to_string()))?;
+    RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(e.to_string()))
+}
+
+fn read_ed25519(path: &Path) -> Result<Ed25519Key, DkimError> {
+    let bad = unusable(path);
+    let der = PrivateKeyDer::from_pem_file(path).map_err(|e| bad(e.to_string()))?;
+    Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_der()).map_err(|e| bad(e.to_string()))
 }
 
 /// Writes a private key as PEM, readable by the owner only.

@@ -165,11 +165,7 @@ impl Transaction {
     /// The queue entry for this message: local mailboxes by user name, the rest remote.
     fn queue_entry(&self, id: &str) -> QueuedMessage {
         let with_params = |mut r: spool::Recipient, params: &RcptParams| {
-            r.notify = params.notify.map(|n| spool::Notify {
-                success: n.success,
-                failure: n.failure,
-                delay: n.delay,
-            });
+            r.notify = params.notify;
             r.orcpt = params.orcpt.clone();
             r
         };

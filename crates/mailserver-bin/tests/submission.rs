@@ -153,6 +153,22 @@ fn wait_messages(server: &Server, user: &str, count: usize) -> Vec<String> {
     }
 }
 
+/// Waits until the queue has nothing left.
+fn wait_queue_empty(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server
+        .admin_ok(&["queue", "list"])
+        .contains("the queue is empty")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "queue not empty; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn header_section(message: &[u8]) -> String {
     let text = String::from_utf8_lossy(message);
     text.split("\r\n\r\n").next().unwrap_or("").to_owned()
@@ -188,15 +204,7 @@ fn submission_relays_through_postfix_smtp_sink_and_delivers_locally() {
         "local recipients stay here: {dump}"
     );
     // Bob's copy is the one that went out, byte for byte.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.messages("bob@example.com").is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "bob got nothing; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_messages(&server, "bob@example.com", 1);
     let local = server.messages("bob@example.com").remove(0);
     // smtp-sink stores lines with LF endings and a record separator after the message.
     let relayed = String::from_utf8_lossy(relayed_message(&dumps[0])).to_string();
@@ -298,13 +306,7 @@ s.quit()
         !second.contains("Message-ID: <"),
         "no second Message-ID: {second}"
     );
-    assert!(
-        server
-            .admin_ok(&["queue", "list"])
-            .contains("the queue is empty"),
-        "{}",
-        server.log()
-    );
+    wait_queue_empty(&server);
 }
 
 #[test]
@@ -437,11 +439,7 @@ fn relay_down_then_up_kill_9_in_between_delivers_each_message_once() {
         "each message exactly once"
     );
     drop(dumps);
-    assert!(
-        server
-            .admin_ok(&["queue", "list"])
-            .contains("the queue is empty")
-    );
+    wait_queue_empty(&server);
 }
 
 #[test]
@@ -454,15 +452,7 @@ fn a_permanent_refusal_bounces_to_the_sender_mailbox() {
         "nobody@remote.example,bob@example.com",
         "will bounce",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.messages("alice@example.com").is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no bounce; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_messages(&server, "alice@example.com", 1);
     let bounce = String::from_utf8_lossy(&server.messages("alice@example.com")[0]).to_string();
     assert!(
         bounce.contains("Content-Type: multipart/report; report-type=delivery-status"),
@@ -484,18 +474,7 @@ fn a_permanent_refusal_bounces_to_the_sender_mailbox() {
         "bob got his copy: {bounce}"
     );
     assert_eq!(server.messages("bob@example.com").len(), 1);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server
-        .admin_ok(&["queue", "list"])
-        .contains("the queue is empty")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "queue not empty:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_queue_empty(&server);
 }
 
 #[test]
@@ -607,15 +586,7 @@ s.quit()
         srs.ends_with("=outside.example=sender@mx.example.com"),
         "{srs}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.messages("carol@example.com").is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "carol kept no copy:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_messages(&server, "carol@example.com", 1);
     // A bounce to the SRS address goes back to the original sender; a forged one is refused.
     let script = r#"
 import smtplib, sys
@@ -836,15 +807,7 @@ fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
             .any(|t| t.contains("X-Rcpt-Args: <other@implicit.example>")),
         "{texts:?}"
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.messages("alice@example.com").is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no bounce; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_messages(&server, "alice@example.com", 1);
     let bounce = String::from_utf8_lossy(&server.messages("alice@example.com")[0]).to_string();
     assert!(
         bounce.contains("Final-Recipient: rfc822; a@nullmx.example"),
@@ -980,14 +943,7 @@ fn a_bounce_honours_ret_envid_and_notify_never() {
         "{bounce}"
     );
     assert!(!bounce.contains("Hello."), "{bounce}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server
-        .admin_ok(&["queue", "list"])
-        .contains("the queue is empty")
-    {
-        assert!(Instant::now() < deadline, "{}", server.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_queue_empty(&server);
     assert_eq!(
         server.messages("alice@example.com").len(),
         1,

@@ -114,6 +114,45 @@ impl Notify {
     pub fn is_never(&self) -> bool {
         !self.success && !self.failure && !self.delay
     }
+
+    /// The value of `NOTIFY=`: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`
+    /// (any case).
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut n = Notify::default();
+        for item in value.split(',') {
+            match item.to_ascii_uppercase().as_str() {
+                "NEVER" if value.len() == 5 => {}
+                "SUCCESS" => n.success = true,
+                "FAILURE" => n.failure = true,
+                "DELAY" => n.delay = true,
+                _ => return None,
+            }
+        }
+        Some(n)
+    }
+}
+
+impl fmt::Display for Notify {
+    /// The value of `NOTIFY=`, canonical.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_never() {
+            return f.write_str("NEVER");
+        }
+        let parts = [
+            (self.success, "SUCCESS"),
+            (self.failure, "FAILURE"),
+            (self.delay, "DELAY"),
+        ];
+        let mut first = true;
+        for (_, name) in parts.iter().filter(|(on, _)| *on) {
+            if !first {
+                f.write_str(",")?;
+            }
+            f.write_str(name)?;
+            first = false;
+        }
+        Ok(())
+    }
 }
 
 /// Parameters of RCPT TO.
@@ -194,20 +233,7 @@ impl Command {
             Command::Rcpt { to, params } => {
                 write!(s, "RCPT TO:{to}")?;
                 if let Some(n) = params.notify {
-                    if n.is_never() {
-                        s.push_str(" NOTIFY=NEVER");
-                    } else {
-                        let parts: Vec<&str> = [
-                            (n.success, "SUCCESS"),
-                            (n.failure, "FAILURE"),
-                            (n.delay, "DELAY"),
-                        ]
-                        .iter()
-                        .filter(|(on, _)| *on)
-                        .map(|(_, name)| *name)
-                        .collect();
-                        write!(s, " NOTIFY={}", parts.join(","))?;
-                    }
+                    write!(s, " NOTIFY={n}")?;
                 }
                 if let Some((kind, addr)) = &params.orcpt {
                     write!(s, " ORCPT={kind};{addr}")?;

@@ -304,17 +304,7 @@ fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
     for (key, value) in split_params(params)? {
         match (key.as_str(), value) {
             ("NOTIFY", Some(v)) => {
-                let mut n = Notify::default();
-                for item in v.split(',') {
-                    match item.to_ascii_uppercase().as_str() {
-                        "NEVER" if v.len() == 5 => {}
-                        "SUCCESS" => n.success = true,
-                        "FAILURE" => n.failure = true,
-                        "DELAY" => n.delay = true,
-                        _ => return Err(ParseError::Parameter("NOTIFY")),
-                    }
-                }
-                p.notify = Some(n);
+                p.notify = Some(Notify::parse(v).ok_or(ParseError::Parameter("NOTIFY"))?);
             }
             ("ORCPT", Some(v)) => {
                 let (kind, addr) = v.split_once(';').ok_or(ParseError::Parameter("ORCPT"))?;

@@ -675,11 +675,7 @@ fn smtp_envelope(
         let to = smtp_proto::parse_mailbox(&r.address)
             .ok_or_else(|| format!("bad recipient address {}", r.address))?;
         let params = RcptParams {
-            notify: r.notify.map(|n| smtp_proto::Notify {
-                success: n.success,
-                failure: n.failure,
-                delay: n.delay,
-            }),
+            notify: r.notify,
             orcpt: r.orcpt.clone(),
             ..RcptParams::default()
         };

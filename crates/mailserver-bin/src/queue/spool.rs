@@ -56,12 +56,7 @@ pub enum Status {
 
 /// DSN NOTIFY (RFC 3461 §4.1); `None` in [`Recipient::notify`] means the default
 /// (failures and delays).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Notify {
-    pub success: bool,
-    pub failure: bool,
-    pub delay: bool,
-}
+pub use smtp_proto::Notify;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -185,20 +180,7 @@ impl QueuedMessage {
                 Route::Local(user) => format!("local:{user}"),
                 Route::Remote => "remote".into(),
             };
-            let notify = match r.notify {
-                None => "-".to_owned(),
-                Some(n) if !n.success && !n.failure && !n.delay => "NEVER".into(),
-                Some(n) => [
-                    (n.success, "SUCCESS"),
-                    (n.failure, "FAILURE"),
-                    (n.delay, "DELAY"),
-                ]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| *name)
-                .collect::<Vec<_>>()
-                .join(","),
-            };
+            let notify = r.notify.map_or_else(|| "-".to_owned(), |n| n.to_string());
             let orcpt = r
                 .orcpt
                 .as_ref()
@@ -269,19 +251,7 @@ fn decode_recipient(rest: &str) -> Result<Recipient, String> {
     };
     let notify = match notify {
         "-" => None,
-        "NEVER" => Some(Notify::default()),
-        list => {
-            let mut n = Notify::default();
-            for part in list.split(',') {
-                match part {
-                    "SUCCESS" => n.success = true,
-                    "FAILURE" => n.failure = true,
-                    "DELAY" => n.delay = true,
-                    _ => return Err(format!("bad NOTIFY {list:?}")),
-                }
-            }
-            Some(n)
-        }
+        list => Some(Notify::parse(list).ok_or(format!("bad NOTIFY {list:?}"))?),
     };
     let orcpt = match orcpt {
         "-" => None,
