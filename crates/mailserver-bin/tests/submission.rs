@@ -153,6 +153,34 @@ fn wait_messages(server: &Server, user: &str, count: usize) -> Vec<String> {
     }
 }
 
+/// Sends a test message as alice with swaks; `tls` is `--tls` (STARTTLS) or `--tls-on-connect`.
+fn swaks(port: u16, tls: &str, auth: &str, to: &str, extra: &[&str]) {
+    require("swaks");
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            tls,
+            "--auth",
+            auth,
+        ])
+        .args([
+            "--auth-user",
+            "alice@example.com",
+            "--auth-password",
+            "secret",
+        ])
+        .args(["--from", "alice@example.com", "--to", to])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "swaks: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// Waits until the queue has nothing left.
 fn wait_queue_empty(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -225,55 +253,20 @@ fn submission_relays_through_postfix_smtp_sink_and_delivers_locally() {
     assert!(String::from_utf8_lossy(&local).ends_with("Hello.\r\n.leading dot\r\n"));
 
     // swaks over 465 (implicit TLS), AUTH LOGIN; a message that has its own Message-ID keeps it.
-    require("swaks");
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &format!("127.0.0.1:{}", server.submissions_port),
-        ])
-        .args(["--tls-on-connect", "--auth", "LOGIN"])
-        .args([
-            "--auth-user",
-            "alice@example.com",
-            "--auth-password",
-            "secret",
-        ])
-        .args([
-            "--from",
-            "alice@example.com",
-            "--to",
-            "other@remote.example",
-        ])
-        .args(["--header", "Message-Id: <own@alice.example>"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "swaks: {}",
-        String::from_utf8_lossy(&out.stdout)
+    swaks(
+        server.submissions_port,
+        "--tls-on-connect",
+        "LOGIN",
+        "other@remote.example",
+        &["--header", "Message-Id: <own@alice.example>"],
     );
     // And the other way round: swaks on 587 with STARTTLS, smtplib on 465.
-    let out = Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{}", server.submission_port)])
-        .args(["--tls", "--auth", "PLAIN"])
-        .args([
-            "--auth-user",
-            "alice@example.com",
-            "--auth-password",
-            "secret",
-        ])
-        .args([
-            "--from",
-            "alice@example.com",
-            "--to",
-            "third@remote.example",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "swaks: {}",
-        String::from_utf8_lossy(&out.stdout)
+    swaks(
+        server.submission_port,
+        "--tls",
+        "PLAIN",
+        "third@remote.example",
+        &[],
     );
     let smtps = r#"
 import smtplib, ssl, sys

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 
-use super::spool::{QueuedMessage, Route, Spool, SpoolError, Status, now};
+use super::spool::{QueuedMessage, Route, Spool, SpoolError, now};
 
 /// Applies `change` to one message under its lock, then pokes the runner.
 pub fn update(
@@ -112,11 +112,7 @@ pub fn show(spool: &Spool, id: &str) -> Result<String, SpoolError> {
         },
     );
     for r in &m.recipients {
-        let status = match r.status {
-            Status::Pending => "pending",
-            Status::Delivered => "delivered",
-            Status::Failed => "failed",
-        };
+        let status = r.status.name();
         let route = match &r.route {
             Route::Local(user) => format!("mailbox {user}"),
             Route::Remote => "relay".into(),

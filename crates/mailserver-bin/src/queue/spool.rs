@@ -54,6 +54,19 @@ pub enum Status {
     Failed,
 }
 
+impl Status {
+    const ALL: [Status; 3] = [Status::Pending, Status::Delivered, Status::Failed];
+
+    /// As the envelope file and `queue show` write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Delivered => "delivered",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 /// DSN NOTIFY (RFC 3461 §4.1); `None` in [`Recipient::notify`] means the default
 /// (failures and delays).
 pub use smtp_proto::Notify;
@@ -171,11 +184,7 @@ impl QueuedMessage {
             line("hold", "1");
         }
         for r in &self.recipients {
-            let status = match r.status {
-                Status::Pending => "pending",
-                Status::Delivered => "delivered",
-                Status::Failed => "failed",
-            };
+            let status = r.status.name();
             let route = match &r.route {
                 Route::Local(user) => format!("local:{user}"),
                 Route::Remote => "remote".into(),
@@ -238,12 +247,10 @@ fn decode_recipient(rest: &str) -> Result<Recipient, String> {
     let [status, route, address, notify, orcpt, reply] = fields[..] else {
         return Err(format!("bad recipient line {rest:?}"));
     };
-    let status = match status {
-        "pending" => Status::Pending,
-        "delivered" => Status::Delivered,
-        "failed" => Status::Failed,
-        _ => return Err(format!("bad status {status:?}")),
-    };
+    let status = Status::ALL
+        .into_iter()
+        .find(|s| s.name() == status)
+        .ok_or(format!("bad status {status:?}"))?;
     let route = match route.strip_prefix("local:") {
         Some(user) => Route::Local(user.to_owned()),
         None if route == "remote" => Route::Remote,
