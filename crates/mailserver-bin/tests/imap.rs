@@ -1271,3 +1271,38 @@ fn search_body_decodes_text_parts() {
     // The stored octets are searched first, as they always were, so they still match.
     assert_eq!(v["encoded"], "1", "{out}");
 }
+
+#[test]
+fn a_repeated_sort_is_remembered_until_the_folder_changes() {
+    let server = Server::start("imap-sort-memo", "");
+    let script = r#"
+import imaplib, smtplib, sys
+imap, smtp = int(sys.argv[1]), int(sys.argv[2])
+def deliver(subject):
+    s = smtplib.SMTP("127.0.0.1", smtp)
+    s.sendmail("x@example.org", ["alice@example.com"], ("Subject: %s\r\n\r\nbody\r\n" % subject).encode())
+    s.quit()
+for subject in ["beta", "alpha", "gamma"]:
+    deliver(subject)
+def session():
+    M = imaplib.IMAP4("127.0.0.1", imap)
+    M.login("alice@example.com", "secret")
+    M.select("INBOX")
+    return M
+a, b = session(), session()
+print(a.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+print(b.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+deliver("aardvark")
+b.noop()
+print(b.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+print(b.uid("SORT", "(REVERSE SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+a.store("1", "+FLAGS", "\\Seen")
+print(a.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+"#;
+    let out = python(
+        script,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    // a keeps its view (no NOOP) until the STORE's untagged EXISTS brings the new message in.
+    assert_eq!(out, "2 1 3\n2 1 3\n4 2 1 3\n3 1 2 4\n4 2 1 3\n");
+}

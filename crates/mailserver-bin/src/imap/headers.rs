@@ -13,10 +13,11 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
-use maildir::Maildir;
+use imap_proto::SortCriterion;
+use maildir::{Listing, Maildir};
 use tracing::warn;
 
 use super::mime;
@@ -73,6 +74,19 @@ pub struct FolderHeaders {
     pending: Vec<u8>,
     /// The file needs writing from scratch (missing, torn, or mostly expunged records).
     rewrite: bool,
+    /// The last SORT of a whole listing, for the next client asking the same of it (webmail
+    /// sorts again on every page).
+    sorted: Option<SortMemo>,
+}
+
+/// A sort order, by position in the listing it was worked out for.
+#[derive(Debug)]
+struct SortMemo {
+    /// Weak, so that a replaced listing goes away; while the memo holds it, no other listing
+    /// can have its address.
+    listing: Weak<Listing>,
+    criteria: Vec<SortCriterion>,
+    order: Arc<Vec<usize>>,
 }
 
 impl FolderHeaders {
@@ -82,6 +96,33 @@ impl FolderHeaders {
 
     pub fn keys(&self, base: &str) -> Option<Arc<MessageKeys>> {
         self.keys.get(base).cloned()
+    }
+
+    /// The order `criteria` put every message of `listing` in, if this was the last sort.
+    pub fn sorted(
+        &self,
+        listing: &Arc<Listing>,
+        criteria: &[SortCriterion],
+    ) -> Option<Arc<Vec<usize>>> {
+        let memo = self.sorted.as_ref()?;
+        let same = memo
+            .listing
+            .upgrade()
+            .is_some_and(|l| Arc::ptr_eq(&l, listing));
+        (same && memo.criteria == criteria).then(|| Arc::clone(&memo.order))
+    }
+
+    pub fn remember_sort(
+        &mut self,
+        listing: &Arc<Listing>,
+        criteria: &[SortCriterion],
+        order: Arc<Vec<usize>>,
+    ) {
+        self.sorted = Some(SortMemo {
+            listing: Arc::downgrade(listing),
+            criteria: criteria.to_vec(),
+            order,
+        });
     }
 
     pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
@@ -201,6 +242,7 @@ impl HeaderCache {
             bytes,
             pending: Vec::new(),
             rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,
+            sorted: None,
         }));
         let mut folders = self.lock();
         // Make room: other folders are dropped from memory (their files stay).

@@ -107,6 +107,13 @@ pub(super) struct Selected {
 }
 
 impl Selected {
+    /// The listing, when the session shows it as it is (no message of it changed or gone for
+    /// this session).
+    pub fn shared_listing(&self) -> Option<&Arc<maildir::Listing>> {
+        matches!(self.views, Views::Listing(n) if n == self.listing.messages.len())
+            .then_some(&self.listing)
+    }
+
     /// How many messages the session shows.
     pub fn len(&self) -> usize {
         match &self.views {

@@ -541,6 +541,28 @@ pub(super) fn sort(
     criteria: &[SortCriterion],
     header_cache: Option<&Mutex<FolderHeaders>>,
 ) -> Vec<usize> {
+    // A sort of every message of a listing nobody changed can be the last one again.
+    let whole = sel
+        .shared_listing()
+        .filter(|_| indices.len() == sel.len() && indices.iter().enumerate().all(|(k, &i)| k == i));
+    if let (Some(listing), Some(cache)) = (whole, header_cache)
+        && let Some(order) = lock_folder(cache).sorted(listing, criteria)
+    {
+        return order.to_vec();
+    }
+    let order = sort_uncached(sel, indices, criteria, header_cache);
+    if let (Some(listing), Some(cache)) = (whole, header_cache) {
+        lock_folder(cache).remember_sort(listing, criteria, Arc::new(order.clone()));
+    }
+    order
+}
+
+fn sort_uncached(
+    sel: &Selected,
+    indices: Vec<usize>,
+    criteria: &[SortCriterion],
+    header_cache: Option<&Mutex<FolderHeaders>>,
+) -> Vec<usize> {
     let keys = message_keys(sel, &indices, header_cache);
     let mut rows: Vec<(Vec<SortValue>, usize)> = indices
         .into_iter()
