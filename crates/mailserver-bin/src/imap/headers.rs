@@ -74,10 +74,13 @@ pub struct FolderHeaders {
     pending: Vec<u8>,
     /// The file needs writing from scratch (missing, torn, or mostly expunged records).
     rewrite: bool,
-    /// The last SORT of a whole listing, for the next client asking the same of it (webmail
-    /// sorts again on every page).
-    sorted: Option<SortMemo>,
+    /// The last SORTs of a whole listing, newest first, for the next client asking the same
+    /// of it (webmail sorts again on every page).
+    sorted: Vec<SortMemo>,
 }
+
+/// Sort orders remembered per folder: a few users' or views' orders, at 4 octets a message.
+const SORT_MEMOS: usize = 4;
 
 /// A sort order, by position in the listing it was worked out for.
 #[derive(Debug)]
@@ -86,7 +89,7 @@ struct SortMemo {
     /// can have its address.
     listing: Weak<Listing>,
     criteria: Vec<SortCriterion>,
-    order: Arc<Vec<usize>>,
+    order: Arc<Vec<u32>>,
 }
 
 impl FolderHeaders {
@@ -98,31 +101,45 @@ impl FolderHeaders {
         self.keys.get(base).cloned()
     }
 
-    /// The order `criteria` put every message of `listing` in, if this was the last sort.
+    /// The order `criteria` put every message of `listing` in, if that sort is remembered.
     pub fn sorted(
         &self,
         listing: &Arc<Listing>,
         criteria: &[SortCriterion],
-    ) -> Option<Arc<Vec<usize>>> {
-        let memo = self.sorted.as_ref()?;
-        let same = memo
-            .listing
-            .upgrade()
-            .is_some_and(|l| Arc::ptr_eq(&l, listing));
-        (same && memo.criteria == criteria).then(|| Arc::clone(&memo.order))
+    ) -> Option<Arc<Vec<u32>>> {
+        self.sorted
+            .iter()
+            .find(|m| {
+                m.criteria == criteria
+                    && m.listing
+                        .upgrade()
+                        .is_some_and(|l| Arc::ptr_eq(&l, listing))
+            })
+            .map(|m| Arc::clone(&m.order))
     }
 
     pub fn remember_sort(
         &mut self,
         listing: &Arc<Listing>,
         criteria: &[SortCriterion],
-        order: Arc<Vec<usize>>,
+        order: Arc<Vec<u32>>,
     ) {
-        self.sorted = Some(SortMemo {
-            listing: Arc::downgrade(listing),
-            criteria: criteria.to_vec(),
-            order,
+        // Orders of replaced listings are of no use any more.
+        self.sorted.retain(|m| {
+            m.criteria != criteria
+                && m.listing
+                    .upgrade()
+                    .is_some_and(|l| Arc::ptr_eq(&l, listing))
         });
+        self.sorted.insert(
+            0,
+            SortMemo {
+                listing: Arc::downgrade(listing),
+                criteria: criteria.to_vec(),
+                order,
+            },
+        );
+        self.sorted.truncate(SORT_MEMOS);
     }
 
     pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
@@ -242,7 +259,7 @@ impl HeaderCache {
             bytes,
             pending: Vec::new(),
             rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,
-            sorted: None,
+            sorted: Vec::new(),
         }));
         let mut folders = self.lock();
         // Make room: other folders are dropped from memory (their files stay).

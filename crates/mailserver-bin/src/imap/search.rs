@@ -548,11 +548,12 @@ pub(super) fn sort(
     if let (Some(listing), Some(cache)) = (whole, header_cache)
         && let Some(order) = lock_folder(cache).sorted(listing, criteria)
     {
-        return order.to_vec();
+        return order.iter().map(|&i| i as usize).collect();
     }
     let order = sort_uncached(sel, indices, criteria, header_cache);
     if let (Some(listing), Some(cache)) = (whole, header_cache) {
-        lock_folder(cache).remember_sort(listing, criteria, Arc::new(order.clone()));
+        let compact = order.iter().map(|&i| i as u32).collect();
+        lock_folder(cache).remember_sort(listing, criteria, Arc::new(compact));
     }
     order
 }
