@@ -91,6 +91,17 @@ enum MailboxFlag {
     SmtpActive,
 }
 
+/// A domain as `domain list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRow {
+    pub name: String,
+    pub active: bool,
+    /// All its mailboxes together, in octets (0: none).
+    pub quota: u64,
+    /// We only relay its mail to its own MX hosts.
+    pub backup_mx: bool,
+}
+
 /// Where mail for a recipient goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -100,6 +111,9 @@ pub enum Resolution {
     NotOurDomain,
     /// Our domain, but no such mailbox or alias.
     Unknown,
+    /// A domain we are a backup MX for (PostfixAdmin's `backupmx`): accepted, and passed on
+    /// to the domain's own MX hosts.
+    Relay(String),
     /// Aliases lead (also) outside our domains: these mailboxes, and these remote addresses
     /// the outbound queue forwards to.
     Forward {
@@ -478,7 +492,8 @@ impl Accounts {
 
     // ---- domains ----
 
-    pub async fn add_domain(&self, domain: &str) -> Result<String, AccountsError> {
+    /// Adds a domain: ours (mailboxes, aliases), or one we are only a backup MX for.
+    pub async fn add_domain(&self, domain: &str, backup_mx: bool) -> Result<String, AccountsError> {
         let domain = normalize_domain(domain)?;
         if self.require_domain(&domain).await.is_ok() {
             return Err(AccountsError::DuplicateDomain(domain));
@@ -487,29 +502,32 @@ impl Accounts {
         sqlx::query(
             "INSERT INTO domain (domain, description, aliases, mailboxes, maxquota, quota, transport,
                                  backupmx, created, modified, active)
-             VALUES (?, '', 0, 0, 0, 0, 'virtual', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+             VALUES (?, '', 0, 0, 0, 0, 'virtual', ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
         )
         .bind(&domain)
+        .bind(i64::from(backup_mx))
         .execute(&self.pool)
         .await?;
         Ok(domain)
     }
 
-    /// Domains, whether active, and their quota for all mailboxes together (octets, 0: none).
-    pub async fn list_domains(&self) -> Result<Vec<(String, bool, u64)>, AccountsError> {
+    /// Every domain, in name order.
+    pub async fn list_domains(&self) -> Result<Vec<DomainRow>, AccountsError> {
         let rows = sqlx::query(
-            "SELECT domain, CAST(active AS SIGNED) AS active, CAST(quota AS SIGNED) AS quota
+            "SELECT domain, CAST(active AS SIGNED) AS active, CAST(quota AS SIGNED) AS quota,
+                    CAST(backupmx AS SIGNED) AS backupmx
              FROM domain WHERE domain <> 'ALL' ORDER BY domain",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("domain")?,
-                    r.try_get::<i64, _>("active")? != 0,
-                    megabytes(r.try_get("quota")?),
-                ))
+                Ok(DomainRow {
+                    name: r.try_get("domain")?,
+                    active: r.try_get::<i64, _>("active")? != 0,
+                    quota: megabytes(r.try_get("quota")?),
+                    backup_mx: r.try_get::<i64, _>("backupmx")? != 0,
+                })
             })
             .collect()
     }
@@ -560,7 +578,7 @@ impl Accounts {
     /// Whether we accept mail for `domain` (an active row, PostfixAdmin's `ALL` pseudo row excluded).
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, AccountsError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL'
+            "SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND backupmx = 0 AND domain <> 'ALL'
              UNION ALL
              SELECT 1 FROM alias_domain a JOIN domain d ON d.domain = a.target_domain
              WHERE a.alias_domain = ? AND a.active = 1 AND d.active = 1",
@@ -1254,13 +1272,15 @@ impl Accounts {
     async fn lookup(&self, address: &str, domain: &str) -> Result<Lookup, AccountsError> {
         let row = sqlx::query(
             "SELECT
-                (SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND domain <> 'ALL') AS local,
+                (SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND backupmx = 0 AND domain <> 'ALL') AS local,
+                (SELECT 1 FROM domain WHERE domain = ? AND active = 1 AND backupmx <> 0) AS backup,
                 (SELECT goto FROM alias WHERE address = ? AND active = 1) AS goto,
                 (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
                 (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
                 (SELECT CAST(quota AS SIGNED) FROM domain WHERE domain = ?) AS domain_quota,
                 (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
         )
+        .bind(domain)
         .bind(domain)
         .bind(address)
         .bind(address)
@@ -1271,6 +1291,7 @@ impl Accounts {
         .await?;
         let domain_quota: Option<i64> = row.try_get("domain_quota")?;
         let local: Option<i64> = row.try_get("local")?;
+        let backup: Option<i64> = row.try_get("backup")?;
         let goto: Option<String> = row.try_get("goto")?;
         let maildir: Option<String> = row.try_get("maildir")?;
         let target: Option<String> = row.try_get("target")?;
@@ -1278,6 +1299,7 @@ impl Accounts {
         Ok(Lookup {
             alias_domain_target: target,
             local_domain: local.is_some(),
+            backup_mx: backup.is_some(),
             domain_quota: megabytes(domain_quota.unwrap_or(0)),
             alias: goto.map(|g| split_goto(&g)),
             mailbox: maildir.map(|m| LocalMailbox {
@@ -1367,6 +1389,9 @@ impl Accounts {
                 continue;
             }
             if !found_here.local_domain {
+                if addr == address && found_here.backup_mx {
+                    return Ok(Resolution::Relay(address));
+                }
                 if addr == address {
                     return Ok(Resolution::NotOurDomain);
                 }
@@ -1421,6 +1446,8 @@ struct Lookup {
     /// The address's domain is an alias domain of this one (PostfixAdmin `alias_domain`).
     alias_domain_target: Option<String>,
     local_domain: bool,
+    /// A domain we are a backup MX for.
+    backup_mx: bool,
     /// The domain's quota for all its mailboxes (octets; 0: none).
     domain_quota: u64,
     alias: Option<Vec<String>>,
@@ -1496,13 +1523,13 @@ mod tests {
     #[tokio::test]
     async fn domains_users_aliases() {
         let (a, dir) = fresh("basic").await;
-        a.add_domain("Example.COM").await.unwrap();
+        a.add_domain("Example.COM", false).await.unwrap();
         assert!(matches!(
-            a.add_domain("example.com").await,
+            a.add_domain("example.com", false).await,
             Err(AccountsError::DuplicateDomain(_))
         ));
         assert!(matches!(
-            a.add_domain("bad_domain").await,
+            a.add_domain("bad_domain", false).await,
             Err(AccountsError::BadDomain(_))
         ));
         a.add_user("Alice@example.com", "{PLAIN}x").await.unwrap();

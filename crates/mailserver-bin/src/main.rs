@@ -114,7 +114,13 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 enum DomainCommand {
     /// Accept mail for DOMAIN.
-    Add { domain: String },
+    Add {
+        domain: String,
+        /// Only be a backup MX for it: accept its mail and pass it on to its own MX hosts
+        /// (PostfixAdmin's backupmx).
+        #[arg(long)]
+        backup_mx: bool,
+    },
     /// List domains and alias domains.
     List {
         /// Print JSON instead of a table.
@@ -434,120 +440,138 @@ async fn admin_command(
     command: Command,
 ) -> Result<(), AnyError> {
     match command {
-        Command::Domain { command } => {
-            match command {
-                DomainCommand::Add { domain } => {
-                    println!("added domain {}", accounts.add_domain(&domain).await?)
-                }
-                DomainCommand::List { json } => {
-                    let domains = accounts.list_domains().await?;
-                    let aliases = accounts.list_alias_domains().await?;
-                    if json {
-                        let mut out: Vec<serde_json::Value> = domains
+        Command::Domain { command } => match command {
+            DomainCommand::Add { domain, backup_mx } => {
+                let domain = accounts.add_domain(&domain, backup_mx).await?;
+                let what = if backup_mx { " as a backup MX" } else { "" };
+                println!("added domain {domain}{what}")
+            }
+            DomainCommand::List { json } => {
+                let domains = accounts.list_domains().await?;
+                let aliases = accounts.list_alias_domains().await?;
+                if json {
+                    let mut out: Vec<serde_json::Value> = domains
                         .iter()
-                        .map(|(d, a, q)| serde_json::json!({"domain": d, "active": a, "alias_of": null, "quota": q}))
+                        .map(|d| serde_json::json!({"domain": d.name, "active": d.active, "alias_of": null, "quota": d.quota, "backup_mx": d.backup_mx}))
                         .collect();
-                        out.extend(aliases.iter().map(
+                    out.extend(aliases.iter().map(
                         |(d, t, a)| serde_json::json!({"domain": d, "active": a, "alias_of": t}),
                     ));
-                        println!("{}", serde_json::Value::Array(out));
-                    } else {
-                        let quota = |q: u64| {
-                            if q == 0 {
-                                "none".to_owned()
-                            } else {
-                                q.to_string()
-                            }
-                        };
-                        let mut rows: Vec<Vec<String>> = domains
-                            .iter()
-                            .map(|(d, a, q)| vec![d.clone(), yes_no(*a), String::new(), quota(*q)])
-                            .collect();
-                        rows.extend(aliases.iter().map(|(d, t, a)| {
-                            vec![d.clone(), yes_no(*a), t.clone(), String::new()]
-                        }));
-                        print_table(&["DOMAIN", "ACTIVE", "ALIAS OF", "QUOTA"], &rows);
-                    }
-                }
-                DomainCommand::Limits {
-                    domain,
-                    mailboxes,
-                    aliases,
-                    max_quota,
-                    json,
-                } => {
-                    let max_quota_mb = match max_quota {
-                        Some(size) => Some(
-                            parse_size(&size)
-                                .ok_or_else(|| {
-                                    format!("{size:?} is not a size: use e.g. 2G or 0/none")
-                                })?
-                                .div_ceil(1 << 20) as i64,
-                        ),
-                        None => None,
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    let quota = |q: u64| {
+                        if q == 0 {
+                            "none".to_owned()
+                        } else {
+                            q.to_string()
+                        }
                     };
-                    let (domain, limits) = accounts
-                        .set_domain_limits(&domain, mailboxes, aliases, max_quota_mb)
-                        .await?;
-                    if json {
-                        println!(
-                            "{}",
-                            serde_json::json!({"domain": domain, "limits": limits})
-                        );
-                    } else {
-                        let show = |n: i64, unit: &str| match n {
-                            0 => "unlimited".to_owned(),
-                            n if n < 0 => "none".to_owned(),
-                            n => format!("{n}{unit}"),
-                        };
-                        println!(
-                            "{domain}: mailboxes {}, aliases {}, largest mailbox quota {}",
-                            show(limits.mailboxes, ""),
-                            show(limits.aliases, ""),
-                            if limits.max_quota_mb <= 0 {
-                                "unlimited".to_owned()
-                            } else {
-                                format!("{} MB", limits.max_quota_mb)
-                            }
-                        );
-                    }
-                }
-                DomainCommand::Quota { domain, size } => {
-                    let bytes = parse_size(&size).ok_or_else(|| {
-                        format!("{size:?} is not a size: use e.g. 50G, 500M, or 0/none")
-                    })?;
-                    match accounts.set_domain_quota(&domain, bytes).await? {
-                        (domain, 0) => println!("no quota for domain {domain}"),
-                        (domain, b) => println!("quota for domain {domain}: {b} octets"),
-                    }
-                }
-                DomainCommand::Activate { domain } => {
-                    println!(
-                        "activated domain {}",
-                        accounts.set_domain_active(&domain, true).await?
-                    )
-                }
-                DomainCommand::Deactivate { domain } => {
-                    println!(
-                        "deactivated domain {}",
-                        accounts.set_domain_active(&domain, false).await?
-                    )
-                }
-                DomainCommand::AddAlias { alias, target } => {
-                    let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
-                    println!("added alias domain {alias} -> {target}");
-                }
-                DomainCommand::RemoveAlias { alias } => {
-                    println!(
-                        "removed alias domain {}",
-                        accounts.remove_alias_domain(&alias).await?
-                    )
-                }
-                DomainCommand::Remove { domain } => {
-                    println!("removed domain {}", accounts.remove_domain(&domain).await?)
+                    let mut rows: Vec<Vec<String>> = domains
+                        .iter()
+                        .map(|d| {
+                            let (name, active) = (d.name.clone(), yes_no(d.active));
+                            vec![
+                                name,
+                                active,
+                                String::new(),
+                                quota(d.quota),
+                                yes_no(d.backup_mx),
+                            ]
+                        })
+                        .collect();
+                    rows.extend(aliases.iter().map(|(d, t, a)| {
+                        vec![
+                            d.clone(),
+                            yes_no(*a),
+                            t.clone(),
+                            String::new(),
+                            String::new(),
+                        ]
+                    }));
+                    print_table(
+                        &["DOMAIN", "ACTIVE", "ALIAS OF", "QUOTA", "BACKUP MX"],
+                        &rows,
+                    );
                 }
             }
-        }
+            DomainCommand::Limits {
+                domain,
+                mailboxes,
+                aliases,
+                max_quota,
+                json,
+            } => {
+                let max_quota_mb = match max_quota {
+                    Some(size) => Some(
+                        parse_size(&size)
+                            .ok_or_else(|| {
+                                format!("{size:?} is not a size: use e.g. 2G or 0/none")
+                            })?
+                            .div_ceil(1 << 20) as i64,
+                    ),
+                    None => None,
+                };
+                let (domain, limits) = accounts
+                    .set_domain_limits(&domain, mailboxes, aliases, max_quota_mb)
+                    .await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"domain": domain, "limits": limits})
+                    );
+                } else {
+                    let show = |n: i64, unit: &str| match n {
+                        0 => "unlimited".to_owned(),
+                        n if n < 0 => "none".to_owned(),
+                        n => format!("{n}{unit}"),
+                    };
+                    println!(
+                        "{domain}: mailboxes {}, aliases {}, largest mailbox quota {}",
+                        show(limits.mailboxes, ""),
+                        show(limits.aliases, ""),
+                        if limits.max_quota_mb <= 0 {
+                            "unlimited".to_owned()
+                        } else {
+                            format!("{} MB", limits.max_quota_mb)
+                        }
+                    );
+                }
+            }
+            DomainCommand::Quota { domain, size } => {
+                let bytes = parse_size(&size).ok_or_else(|| {
+                    format!("{size:?} is not a size: use e.g. 50G, 500M, or 0/none")
+                })?;
+                match accounts.set_domain_quota(&domain, bytes).await? {
+                    (domain, 0) => println!("no quota for domain {domain}"),
+                    (domain, b) => println!("quota for domain {domain}: {b} octets"),
+                }
+            }
+            DomainCommand::Activate { domain } => {
+                println!(
+                    "activated domain {}",
+                    accounts.set_domain_active(&domain, true).await?
+                )
+            }
+            DomainCommand::Deactivate { domain } => {
+                println!(
+                    "deactivated domain {}",
+                    accounts.set_domain_active(&domain, false).await?
+                )
+            }
+            DomainCommand::AddAlias { alias, target } => {
+                let (alias, target) = accounts.add_alias_domain(&alias, &target).await?;
+                println!("added alias domain {alias} -> {target}");
+            }
+            DomainCommand::RemoveAlias { alias } => {
+                println!(
+                    "removed alias domain {}",
+                    accounts.remove_alias_domain(&alias).await?
+                )
+            }
+            DomainCommand::Remove { domain } => {
+                println!("removed domain {}", accounts.remove_domain(&domain).await?)
+            }
+        },
         Command::User { command } => match command {
             UserCommand::Add {
                 address,
@@ -833,7 +857,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         Some(hop) => queue::NextHop::Relay(hop),
         None => queue::NextHop::Mx {
             resolver: Box::new(
-                queue::mx::MxResolver::new(&config.relay.nameservers)
+                queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
                     .map_err(|e| format!("cannot set up DNS resolution for MX lookups: {e}"))?,
             ),
             port: config.relay.mx_port,

@@ -131,6 +131,16 @@ pub async fn serve(
     .await;
 }
 
+/// Where one recipient's mail goes.
+struct Routed {
+    /// The address as the client gave it (normalised).
+    address: String,
+    mailboxes: Vec<LocalMailbox>,
+    remote: Vec<String>,
+    /// Through an alias to another server, rather than relayed for a user or a backup domain.
+    forwarded: bool,
+}
+
 /// One message's envelope and the writer its body streams into.
 struct Transaction {
     from: Option<ReversePath>,
@@ -141,6 +151,8 @@ struct Transaction {
     remote: Vec<(String, RcptParams)>,
     /// Local mailboxes (user name) whose RCPT asked for DSN: the address used, its parameters.
     local_dsn: Vec<(String, String, RcptParams)>,
+    /// An alias sends some of it on to another server (SRS applies).
+    forwarded: bool,
     body: Option<BodyWriter>,
 }
 
@@ -153,6 +165,7 @@ impl Transaction {
             mailboxes: Vec::new(),
             remote: Vec::new(),
             local_dsn: Vec::new(),
+            forwarded: false,
             body: None,
         }
     }
@@ -345,7 +358,13 @@ impl Connection {
             Event::RcptTo { to, params } => {
                 let answer = self.recipient(&to).await;
                 match answer {
-                    Ok((address, mailboxes, remote)) => {
+                    Ok(Routed {
+                        address,
+                        mailboxes,
+                        remote,
+                        forwarded,
+                    }) => {
+                        self.tx.forwarded |= forwarded;
                         self.tx.recipients.push(address.clone());
                         let dsn = params.notify.is_some() || params.orcpt.is_some();
                         for m in mailboxes {
@@ -400,7 +419,9 @@ impl Connection {
                     }
                 } else {
                     let mut entry = self.tx.queue_entry(&id);
-                    entry.from = self.forward_sender(entry.from).await;
+                    if self.tx.forwarded {
+                        entry.from = self.forward_sender(entry.from).await;
+                    }
                     Destination::Queue {
                         spool: self.service.queue.spool().clone(),
                         entry: Box::new(entry),
@@ -553,10 +574,7 @@ impl Connection {
     }
 
     /// Resolves a recipient to our mailboxes and remote addresses, or the refusal.
-    async fn recipient(
-        &self,
-        to: &ForwardPath,
-    ) -> Result<(String, Vec<LocalMailbox>, Vec<String>), Reply> {
+    async fn recipient(&self, to: &ForwardPath) -> Result<Routed, Reply> {
         let accounts = &self.service.accounts;
         let temp_fail = |e: crate::accounts::AccountsError| {
             warn!(error = %e, "recipient lookup failed");
@@ -574,8 +592,8 @@ impl Connection {
                 let domains = accounts.list_domains().await.map_err(temp_fail)?;
                 let domain = domains
                     .into_iter()
-                    .find(|(_, active, _)| *active)
-                    .map(|(d, _, _)| d);
+                    .find(|d| d.active && !d.backup_mx)
+                    .map(|d| d.name);
                 match domain {
                     Some(d) => format!("postmaster@{d}"),
                     None => {
@@ -596,16 +614,30 @@ impl Connection {
         };
         if let Some(srs) = &self.service.srs {
             match srs.reverse(&address, crate::srs::today()) {
-                Some(Ok(original)) => return Ok((address, Vec::new(), vec![original])),
+                Some(Ok(original)) => {
+                    return Ok(Routed {
+                        address,
+                        mailboxes: Vec::new(),
+                        remote: vec![original],
+                        forwarded: false,
+                    });
+                }
                 Some(Err(reason)) => {
                     return Err(reply(550, 5, 1, 1, format!("<{address}>: {reason}")));
                 }
                 None => {}
             }
         }
+        let mut forwarded = false;
         let (mailboxes, remote) = match accounts.resolve(&address).await.map_err(temp_fail)? {
             Resolution::Local(mailboxes) => (mailboxes, Vec::new()),
-            Resolution::Forward { local, remote } => (local, remote),
+            Resolution::Forward { local, remote } => {
+                forwarded = true;
+                (local, remote)
+            }
+            // A backup MX passes the mail on as it came: no SRS, the sender is not ours to
+            // rewrite.
+            Resolution::Relay(address) => (Vec::new(), vec![address]),
             // Relaying is what an authenticated submission client is for.
             Resolution::NotOurDomain if self.service.submission => {
                 (Vec::new(), vec![address.clone()])
@@ -647,7 +679,12 @@ impl Connection {
                 });
             }
         }
-        Ok((address, mailboxes, remote))
+        Ok(Routed {
+            address,
+            mailboxes,
+            remote,
+            forwarded,
+        })
     }
 
     async fn finish(&mut self, session: &mut ServerSession, size: u64) {

@@ -758,6 +758,8 @@ fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
         "mx2.remote.example": {"A": "127.0.0.1"},
         "implicit.example": {"A": "127.0.0.1"},
         "nullmx.example": {"MX": [[0, "."]]},
+        "backup.example": {"MX": [[10, "primary.backup.example"], [20, "mx.example.com"]]},
+        "primary.backup.example": {"A": "127.0.0.1"},
         "nxdomain": ["gone.example"]
     }"#;
     let mut dns = Command::new("python3")
@@ -815,6 +817,36 @@ fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
     assert!(
         server.log().contains("mx1.remote.example[127.0.0.3]"),
         "the first MX was tried"
+    );
+
+    // A backup MX (PostfixAdmin's backupmx): any address of the domain is taken on port 25
+    // and passed on to the more preferred MX host, never to ourselves, sender unchanged.
+    server.admin_ok(&["domain", "add", "backup.example", "--backup-mx"]);
+    assert!(
+        server
+            .admin_ok(&["domain", "list", "--json"])
+            .contains("\"backup_mx\":true")
+    );
+    let script = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+print(s.sendmail("someone@outside.example", ["anyone@backup.example"], b"Subject: for the primary\r\n\r\nhi\r\n"))
+s.quit()
+"#;
+    assert_eq!(python(script, &[&server.port.to_string()]), "{}\n");
+    let dumps = sink.wait_for(3);
+    let relayed = dumps
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).to_string())
+        .find(|d| d.contains("Subject: for the primary"))
+        .expect("backup MX mail not passed on");
+    assert!(
+        relayed.contains("X-Rcpt-Args: <anyone@backup.example>"),
+        "{relayed}"
+    );
+    assert!(
+        relayed.contains("X-Mail-Args: <someone@outside.example>"),
+        "no SRS: {relayed}"
     );
     let _ = dns.kill();
     let _ = dns.wait();

@@ -573,7 +573,9 @@ impl Queue {
                 r.extend(remote.into_iter().map(|a| (a, Route::Remote)));
                 r
             }
-            Ok(Resolution::NotOurDomain) => vec![(message.from.clone(), Route::Remote)],
+            Ok(Resolution::NotOurDomain | Resolution::Relay(_)) => {
+                vec![(message.from.clone(), Route::Remote)]
+            }
             Ok(Resolution::Unknown) => {
                 warn!(queue_id = %message.id, sender = %message.from, "DSN dropped: the sender does not exist");
                 return;

@@ -23,7 +23,11 @@ pub enum RouteError {
     Temporary(String),
 }
 
-pub struct MxResolver(MessageAuthenticator);
+pub struct MxResolver {
+    resolver: MessageAuthenticator,
+    /// Our own name: an MX list naming us is cut before us (we are its backup).
+    me: String,
+}
 
 impl std::fmt::Debug for MxResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,8 +36,9 @@ impl std::fmt::Debug for MxResolver {
 }
 
 impl MxResolver {
-    /// The system's resolvers (`/etc/resolv.conf`), or these name servers.
-    pub fn new(nameservers: &[SocketAddr]) -> Result<Self, String> {
+    /// The system's resolvers (`/etc/resolv.conf`), or these name servers; `me` is our host
+    /// name.
+    pub fn new(nameservers: &[SocketAddr], me: &str) -> Result<Self, String> {
         let resolver = if nameservers.is_empty() {
             MessageAuthenticator::new_system_conf()
         } else {
@@ -52,26 +57,46 @@ impl MxResolver {
                 ResolverOpts::default(),
             )
         };
-        resolver.map(Self).map_err(|e| e.to_string())
+        let me = me.trim_end_matches('.').to_lowercase();
+        resolver
+            .map(|resolver| Self { resolver, me })
+            .map_err(|e| e.to_string())
     }
 
     /// The hosts to try for `domain`, best first, each with its addresses.
     pub async fn hosts(&self, domain: &str) -> Result<Vec<(String, Vec<IpAddr>)>, RouteError> {
         let no_mx_cache: Option<&NoCache<Box<str>, RecordSet<MX>>> = None;
-        let names: Vec<String> = match self.0.mx_lookup(domain, no_mx_cache).await {
+        let names: Vec<String> = match self.resolver.mx_lookup(domain, no_mx_cache).await {
             Ok(records) => {
-                let names: Vec<String> = records
+                let name = |e: &str| e.trim_end_matches('.').to_lowercase();
+                if records
                     .rrset
                     .iter()
                     .flat_map(|mx| mx.exchanges.iter())
-                    .map(|e| e.trim_end_matches('.').to_owned())
-                    .collect();
-                if names.iter().all(|n| n.is_empty()) {
+                    .all(|e| name(e).is_empty())
+                {
                     return Err(RouteError::Permanent(format!(
                         "556 5.1.10 {domain} does not accept mail (null MX)"
                     )));
                 }
-                names.into_iter().filter(|n| !n.is_empty()).collect()
+                // RFC 5321 §5.1: a host in the list tries only hosts more preferred than
+                // itself (records come sorted by preference).
+                let ours = records
+                    .rrset
+                    .iter()
+                    .position(|mx| mx.exchanges.iter().any(|e| name(e) == self.me));
+                let better = &records.rrset[..ours.unwrap_or(records.rrset.len())];
+                if better.is_empty() {
+                    return Err(RouteError::Permanent(format!(
+                        "554 5.4.6 mail for {domain} loops back to myself"
+                    )));
+                }
+                better
+                    .iter()
+                    .flat_map(|mx| mx.exchanges.iter())
+                    .map(|e| name(e))
+                    .filter(|n| !n.is_empty())
+                    .collect()
             }
             Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(
                 ResponseCode::NXDomain,
@@ -96,7 +121,7 @@ impl MxResolver {
             let no_cache4: Option<&NoCache<Box<str>, RecordSet<std::net::Ipv4Addr>>> = None;
             let no_cache6: Option<&NoCache<Box<str>, RecordSet<std::net::Ipv6Addr>>> = None;
             match self
-                .0
+                .resolver
                 .ip_lookup(
                     &name,
                     IpLookupStrategy::Ipv4thenIpv6,
