@@ -7,7 +7,8 @@
 #    "needle" in the body). Each server gets a copy.
 # 2. For each server: one first pass (Dovecot builds its index, we write dovecot-uidlist),
 #    then RUNS passes; each pass logs in and times SELECT INBOX, UID FETCH 1:* (FLAGS),
-#    FETCH 1:* (ENVELOPE), UID SEARCH SUBJECT "invoice", UID SEARCH BODY "needle", and
+#    FETCH 1:* (ENVELOPE), FETCH 1:5000 (... BODYSTRUCTURE) (a webmail message list with
+#    attachment icons), UID SEARCH SUBJECT "invoice", UID SEARCH BODY "needle", and
 #    UID SORT by date and by subject, and UID THREAD REFERENCES.
 #    The best of the RUNS passes is reported, with the first pass beside it.
 # 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
@@ -180,6 +181,7 @@ OPS = [
     ("SELECT INBOX", "SELECT INBOX"),
     ("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)"),
     ("FETCH 1:* (ENVELOPE)", "FETCH 1:* (ENVELOPE)"),
+    ("FETCH 1:5000 BODYSTRUCTURE", "FETCH 1:5000 (UID RFC822.SIZE FLAGS BODYSTRUCTURE)"),
     ("UID SEARCH SUBJECT invoice", 'UID SEARCH SUBJECT "invoice"'),
     ("UID SEARCH BODY needle", 'UID SEARCH BODY "needle"'),
     ("UID SORT (REVERSE DATE)", "UID SORT (REVERSE DATE) UTF-8 ALL"),

@@ -48,6 +48,8 @@ out["envelope"] = d(M.fetch("2", "(ENVELOPE)")[1])
 out["envelope_cached"] = d(M.fetch("2", "(ENVELOPE)")[1])
 out["fields"] = [d(M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM subject)])")[1]) for _ in range(2)]
 out["bodystructure"] = d(M.fetch("2", "(BODYSTRUCTURE)")[1])
+out["bodystructure_cached"] = d(M.fetch("2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)")[1])
+out["body_cached"] = d(M.fetch("2", "(BODY)")[1])
 out["sections"] = d(M.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[]<0.4>)")[1])
 out["binary"] = d(M.fetch("2", "(BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<4.4>)")[1])
 out["flags_after_peek"] = d(M.fetch("2", "(FLAGS)")[1])
@@ -190,6 +192,18 @@ fn imaplib_over_starttls_and_imaps() {
         );
         assert!(env.contains(r#"(NIL NIL \"Team\" NIL)(NIL NIL \"x\" \"example.net\")(NIL NIL \"y\" \"example.net\")(NIL NIL NIL NIL)"#), "{env}");
         let bs = text(&out["bodystructure"]);
+        // The second answer comes from the cache (and the header fields beside it).
+        let again = text(&out["bodystructure_cached"]);
+        assert!(
+            again.contains(&bs[bs.find("BODYSTRUCTURE").unwrap()..bs.len() - 2]),
+            "{again}"
+        );
+        assert!(again.contains("Subject: "), "{again}");
+        assert!(
+            text(&out["body_cached"]).contains("BODY (("),
+            "{}",
+            text(&out["body_cached"])
+        );
         assert!(bs.contains(r#"(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 13 1 NIL NIL NIL NIL)"#), "{bs}");
         assert!(bs.contains(r#"(\"application\" \"octet-stream\" (\"name\" \"a.bin\") NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL)"#), "{bs}");
         assert!(

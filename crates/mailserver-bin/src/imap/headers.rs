@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
-use imap_proto::SortCriterion;
+use imap_proto::{BodyStructure, SortCriterion};
 use maildir::{Listing, Maildir};
 use tracing::warn;
 
@@ -69,6 +69,9 @@ pub struct FolderHeaders {
     by_base: HashMap<String, Bytes>,
     /// What SORT and THREAD derive from the fields, kept once worked out (memory only).
     keys: HashMap<String, Arc<MessageKeys>>,
+    /// BODYSTRUCTUREs, kept once worked out (memory only): a message list showing attachment
+    /// icons asks for them on every page, and each costs a read and parse of the message.
+    structures: HashMap<String, Arc<BodyStructure>>,
     bytes: usize,
     /// Records not yet appended to the file.
     pending: Vec<u8>,
@@ -78,6 +81,9 @@ pub struct FolderHeaders {
     /// of it (webmail sorts again on every page).
     sorted: Vec<SortMemo>,
 }
+
+/// What a cached BODYSTRUCTURE is counted as against the cache's memory budget.
+const STRUCTURE_SIZE: usize = 512;
 
 /// Sort orders remembered per folder: a few users' or views' orders, at 4 octets a message.
 const SORT_MEMOS: usize = 4;
@@ -140,6 +146,16 @@ impl FolderHeaders {
             },
         );
         self.sorted.truncate(SORT_MEMOS);
+    }
+
+    pub fn structure(&self, base: &str) -> Option<Arc<BodyStructure>> {
+        self.structures.get(base).cloned()
+    }
+
+    pub fn insert_structure(&mut self, base: &str, structure: Arc<BodyStructure>) {
+        // A rough size: the tree's nodes and strings are small next to the fields it came from.
+        self.bytes += base.len() + STRUCTURE_SIZE;
+        self.structures.insert(base.to_owned(), structure);
     }
 
     pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
@@ -256,6 +272,7 @@ impl HeaderCache {
         let folder = Arc::new(Mutex::new(FolderHeaders {
             by_base,
             keys: HashMap::new(),
+            structures: HashMap::new(),
             bytes,
             pending: Vec::new(),
             rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,

@@ -2240,31 +2240,41 @@ impl User {
                 attrs = &with_modseq;
             }
         }
-        let needs_body = attrs.iter().any(|a| {
-            matches!(a, FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Rfc822 | FetchAttr::Rfc822Text | FetchAttr::Binary { .. } | FetchAttr::BinarySize { .. })
-                || matches!(a, FetchAttr::BodySection { section, .. }
+        let is_structure = |a: &FetchAttr| matches!(a, FetchAttr::Body | FetchAttr::BodyStructure);
+        let needs_whole = |a: &FetchAttr| {
+            matches!(
+                a,
+                FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Text
+                    | FetchAttr::Binary { .. }
+                    | FetchAttr::BinarySize { .. }
+            ) || matches!(a, FetchAttr::BodySection { section, .. }
                     if !section.part.is_empty() || !matches!(section.text, Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_))))
+        };
+        let wants_structure = attrs.iter().any(is_structure);
+        // Without a cached BODYSTRUCTURE the whole message is read for it.
+        let needs_body_always = attrs.iter().any(needs_whole);
+        let needs_header_fields = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::Envelope | FetchAttr::Rfc822Header | FetchAttr::BodySection { .. }
+            )
         });
-        let needs_header = needs_body
-            || attrs.iter().any(|a| {
-                matches!(
-                    a,
-                    FetchAttr::Envelope | FetchAttr::Rfc822Header | FetchAttr::BodySection { .. }
-                )
-            });
         // ENVELOPE and the usual HEADER.FIELDS lists come from the header cache.
-        let from_cache = needs_header && !needs_body && attrs.iter().all(|a| match a {
+        let fields_cacheable = !needs_body_always && attrs.iter().all(|a| match a {
             FetchAttr::Rfc822Header => false,
             FetchAttr::BodySection { section, .. } => {
                 matches!(&section.text, Some(SectionText::HeaderFields(n)) if headers::covers(n))
             }
             _ => true,
         });
-        let cache = match (&self.selected, from_cache) {
-            (Some(sel), true) => Some(block(|| {
-                self.headers
-                    .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
-            })),
+        let cache = match &self.selected {
+            Some(sel) if (needs_header_fields && fields_cacheable) || wants_structure => {
+                Some(block(|| {
+                    self.headers
+                        .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
+                }))
+            }
             _ => None,
         };
         let mut expunged = false;
@@ -2278,8 +2288,15 @@ impl User {
                 continue;
             }
             let path = sel.maildir.message_path(sel.msg(i));
+            let structure = cache
+                .as_ref()
+                .filter(|_| wants_structure)
+                .and_then(|c| headers::lock_folder(c).structure(&sel.msg(i).base));
+            let needs_body = needs_body_always || (wants_structure && structure.is_none());
+            let needs_header = needs_body || needs_header_fields;
             let cached = cache
                 .as_ref()
+                .filter(|_| needs_header && !needs_body && fields_cacheable)
                 .and_then(|c| headers::lock_folder(c).get(&sel.msg(i).base));
             let hit = cached.is_some();
             let content = if let Some(fields) = cached {
@@ -2301,13 +2318,27 @@ impl User {
                 None
             };
             if let (Some(c), Some(data), false) = (&cache, &content, hit) {
-                let fields = headers::extract(&data[..header_length(data)]);
-                headers::lock_folder(c).insert(&sel.msg(i).base, fields);
+                let mut folder = headers::lock_folder(c);
+                if folder.get(&sel.msg(i).base).is_none() {
+                    let fields = headers::extract(&data[..header_length(data)]);
+                    folder.insert(&sel.msg(i).base, fields);
+                }
             }
             let parsed = content
                 .as_ref()
                 .filter(|_| needs_body)
                 .map(|c| mime::parse(c));
+            let structure = match (structure, &parsed, &content) {
+                (Some(s), _, _) => Some(s),
+                (None, Some(p), Some(data)) if wants_structure => {
+                    let s = Arc::new(mime::body_structure(data, p));
+                    if let Some(c) = &cache {
+                        headers::lock_folder(c).insert_structure(&sel.msg(i).base, Arc::clone(&s));
+                    }
+                    Some(s)
+                }
+                _ => None,
+            };
             let header_len = content.as_ref().map(|c| header_length(c)).unwrap_or(0);
             let mut items = Vec::with_capacity(attrs.len() + 1);
             if uid && !attrs.contains(&FetchAttr::Uid) {
@@ -2329,8 +2360,10 @@ impl User {
                         FetchValue::Envelope(Box::new(mime::envelope(&data[..header_len])))
                     }
                     FetchAttr::Body | FetchAttr::BodyStructure => {
-                        let Some(p) = parsed.as_ref() else { continue };
-                        let bs = Box::new(mime::body_structure(data, p));
+                        let Some(s) = structure.as_ref() else {
+                            continue;
+                        };
+                        let bs = Box::new(imap_proto::BodyStructure::clone(s));
                         if *attr == FetchAttr::Body {
                             FetchValue::Body(bs)
                         } else {
