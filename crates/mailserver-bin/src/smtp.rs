@@ -700,7 +700,7 @@ impl Connection {
             Ok((stored, path)) => {
                 self.messages += 1;
                 if queued {
-                    self.service.queue.wake();
+                    self.service.queue.enqueued(&queue_id);
                 } else {
                     let service = &self.service;
                     crate::delivery::record(

@@ -14,7 +14,7 @@ pub mod mx;
 pub mod relay;
 pub mod spool;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,7 +40,14 @@ pub struct Queue {
     dkim: Arc<Dkim>,
     wake: Notify,
     in_flight: Mutex<HashSet<String>>,
+    /// When each queued message is due (`None`: on hold), so that a pass reads no envelope
+    /// file that is not due. Rebuilt from the spool at start, when the admin CLI pokes the
+    /// trigger file, and every few minutes.
+    schedule: Mutex<HashMap<String, Option<u64>>>,
 }
+
+/// How often the schedule is rebuilt from the envelope files whatever happened.
+const RESCAN_INTERVAL: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +100,7 @@ impl Queue {
             dkim,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
+            schedule: Mutex::new(HashMap::new()),
         }
     }
 
@@ -105,6 +113,53 @@ impl Queue {
         self.wake.notify_one();
     }
 
+    /// Message `id` was just queued: try it now.
+    pub fn enqueued(&self, id: &str) {
+        self.set_due(id, Some(Some(0)));
+        self.wake();
+    }
+
+    /// Records when `id` is due (`Some(None)`: on hold), or that it left the queue (`None`).
+    fn set_due(&self, id: &str, due: Option<Option<u64>>) {
+        if let Ok(mut schedule) = self.schedule.lock() {
+            match due {
+                Some(d) => schedule.insert(id.to_owned(), d),
+                None => schedule.remove(id),
+            };
+        }
+    }
+
+    /// Rebuilds the schedule from the envelope files.
+    async fn rescan(&self) {
+        let spool = self.spool.clone();
+        let found = tokio::task::spawn_blocking(move || -> Option<HashMap<String, Option<u64>>> {
+            let ids = match spool.list() {
+                Ok(ids) => ids,
+                Err(e) => {
+                    warn!(error = %e, "cannot list the queue");
+                    return None;
+                }
+            };
+            let mut found = HashMap::new();
+            for id in ids {
+                match spool.load(&id) {
+                    Ok(m) => {
+                        found.insert(id, (!m.hold).then_some(m.next_attempt));
+                    }
+                    Err(SpoolError::NotFound(_)) => {}
+                    Err(e) => warn!(queue_id = %id, error = %e, "skipping a damaged queue entry"),
+                }
+            }
+            Some(found)
+        })
+        .await
+        .ok()
+        .flatten();
+        if let (Some(found), Ok(mut schedule)) = (found, self.schedule.lock()) {
+            *schedule = found;
+        }
+    }
+
     /// Deliveries in progress.
     pub fn busy(&self) -> usize {
         self.in_flight.lock().map_or(0, |s| s.len())
@@ -114,11 +169,18 @@ impl Queue {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.config.queue.concurrency));
         let mut triggered = self.spool.triggered();
+        let mut rescan = true;
+        let mut last_rescan = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let next_due = self.clone().start_due(&slots).await;
+            if rescan || last_rescan.elapsed() >= RESCAN_INTERVAL {
+                self.rescan().await;
+                rescan = false;
+                last_rescan = tokio::time::Instant::now();
+            }
+            let next_due = self.clone().start_due(&slots);
             let wait = next_due.map_or(Duration::from_secs(60), |due| {
                 Duration::from_secs(due.saturating_sub(now()).clamp(1, 60))
             });
@@ -133,6 +195,7 @@ impl Queue {
                 let t = self.spool.triggered();
                 if t != triggered {
                     triggered = t;
+                    rescan = true;
                     break;
                 }
                 if tokio::time::Instant::now() >= deadline {
@@ -144,39 +207,24 @@ impl Queue {
 
     /// Starts an attempt for every due message there is a slot for; returns when the next
     /// waiting message is due.
-    async fn start_due(self: Arc<Self>, slots: &Arc<Semaphore>) -> Option<u64> {
-        let spool = self.spool.clone();
-        let messages = tokio::task::spawn_blocking(move || -> Vec<QueuedMessage> {
-            let ids = match spool.list() {
-                Ok(ids) => ids,
-                Err(e) => {
-                    warn!(error = %e, "cannot list the queue");
-                    return Vec::new();
-                }
-            };
-            ids.iter()
-                .filter_map(|id| match spool.load(id) {
-                    Ok(m) => Some(m),
-                    Err(SpoolError::NotFound(_)) => None,
-                    Err(e) => {
-                        warn!(queue_id = %id, error = %e, "skipping a damaged queue entry");
-                        None
-                    }
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default();
+    fn start_due(self: Arc<Self>, slots: &Arc<Semaphore>) -> Option<u64> {
         let now = now();
         let mut next_due: Option<u64> = None;
-        for m in messages {
-            if m.hold {
-                continue;
+        let mut due: Vec<String> = Vec::new();
+        if let Ok(schedule) = self.schedule.lock() {
+            for (id, at) in schedule.iter() {
+                match at {
+                    None => {}
+                    Some(at) if *at > now => {
+                        next_due = Some(next_due.map_or(*at, |d| d.min(*at)));
+                    }
+                    Some(_) => due.push(id.clone()),
+                }
             }
-            if m.next_attempt > now {
-                next_due = Some(next_due.map_or(m.next_attempt, |d| d.min(m.next_attempt)));
-                continue;
-            }
+        }
+        // Oldest first: queue ids begin with their time.
+        due.sort();
+        for id in due {
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 // Every slot is busy: look again soon.
                 return Some(now + 1);
@@ -185,13 +233,12 @@ impl Queue {
                 let Ok(mut busy) = self.in_flight.lock() else {
                     return None;
                 };
-                if !busy.insert(m.id.clone()) {
+                if !busy.insert(id.clone()) {
                     continue;
                 }
             }
             let queue = self.clone();
             tokio::spawn(async move {
-                let id = m.id.clone();
                 queue.attempt(&id).await;
                 if let Ok(mut busy) = queue.in_flight.lock() {
                     busy.remove(&id);
@@ -214,7 +261,8 @@ impl Queue {
         .await;
         let (_lock, mut message) = match locked {
             Ok(Ok(l)) => l,
-            Ok(Err(SpoolError::Busy(_) | SpoolError::NotFound(_))) => return,
+            Ok(Err(SpoolError::Busy(_))) => return,
+            Ok(Err(SpoolError::NotFound(_))) => return self.set_due(id, None),
             Ok(Err(e)) => {
                 warn!(queue_id = %id, error = %e, "cannot open queued message");
                 return;
@@ -222,7 +270,7 @@ impl Queue {
             Err(_) => return,
         };
         if message.hold {
-            return;
+            return self.set_due(id, Some(None));
         }
         let path = self.spool.message_path(id);
         let before: Vec<Status> = message.recipients.iter().map(|r| r.status).collect();
@@ -315,6 +363,7 @@ impl Queue {
                 );
             message.next_attempt = now + wait;
         }
+        let next_attempt = message.next_attempt;
         let owned = id.to_owned();
         let saved = tokio::task::spawn_blocking(move || {
             if done {
@@ -325,9 +374,16 @@ impl Queue {
         })
         .await;
         match saved {
-            Ok(Ok(())) if done => info!(queue_id = %id, "removed from the queue"),
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(queue_id = %id, error = %e, "cannot update the queue entry"),
+            Ok(Ok(())) if done => {
+                info!(queue_id = %id, "removed from the queue");
+                self.set_due(id, None);
+            }
+            Ok(Ok(())) => self.set_due(id, Some(Some(next_attempt))),
+            // The envelope says what it said before; retry on the usual schedule.
+            Ok(Err(e)) => {
+                warn!(queue_id = %id, error = %e, "cannot update the queue entry");
+                self.set_due(id, Some(Some(next_attempt)));
+            }
             Err(_) => {}
         }
     }
@@ -621,7 +677,7 @@ impl Queue {
         match written {
             Ok(Ok(b)) => {
                 info!(queue_id = %message.id, dsn = %b.id, to = %message.from, "DSN queued");
-                self.wake();
+                self.enqueued(&b.id);
             }
             Ok(Err(e)) => warn!(queue_id = %message.id, error = %e, "cannot queue the DSN"),
             Err(_) => {}
