@@ -855,11 +855,15 @@ async fn serve(config: Config) -> Result<(), AnyError> {
             .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
     let next_hop = match queue::relay::Hop::relay(&config) {
         Some(hop) => queue::NextHop::Relay(hop),
+        // A machine without usable resolvers still receives and serves mail; outbound mail
+        // waits in the queue, saying why.
         None => queue::NextHop::Mx {
-            resolver: Box::new(
-                queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
-                    .map_err(|e| format!("cannot set up DNS resolution for MX lookups: {e}"))?,
-            ),
+            resolver: queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
+                .map(Box::new)
+                .map_err(|e| {
+                    warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");
+                    e
+                }),
             port: config.relay.mx_port,
         },
     };

@@ -62,7 +62,8 @@ pub enum NextHop {
     Relay(Hop),
     /// To each domain's MX hosts, on this port (Postfix's smtp_tcp_port).
     Mx {
-        resolver: Box<MxResolver>,
+        /// Or why there is none (no usable /etc/resolv.conf).
+        resolver: Result<Box<MxResolver>, String>,
         port: u16,
     },
 }
@@ -439,7 +440,13 @@ impl Queue {
                     }
                 }
                 for (domain, group) in domains {
-                    let hosts = match resolver.hosts(&domain).await {
+                    let found = match resolver {
+                        Ok(r) => r.hosts(&domain).await,
+                        Err(e) => Err(RouteError::Temporary(format!(
+                            "451 4.4.3 no DNS resolver for MX lookups: {e}"
+                        ))),
+                    };
+                    let hosts = match found {
                         Ok(h) => h,
                         Err(e) => {
                             let (reply, permanent) = match e {
