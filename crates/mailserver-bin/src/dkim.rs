@@ -105,16 +105,18 @@ impl Dkim {
         (dir.join("rsa.pem"), dir.join("ed25519.pem"))
     }
 
+    /// The DKIM-Signature fields for the message at `path`, read whole only when its From:
+    /// domain has keys (most mail leaving through a relay is not ours to sign).
+    pub fn sign_file(&self, path: &Path) -> Option<String> {
+        let header = crate::imap::read_message(path, true).ok()?;
+        self.signers(&from_domain(&header)?)?;
+        self.sign(&std::fs::read(path).ok()?)
+    }
+
     /// The DKIM-Signature fields for `message` (From: domain with keys), to put in front of
     /// it; `None` when the domain has no keys.
     pub fn sign(&self, message: &[u8]) -> Option<String> {
-        let parsed = mail_auth::AuthenticatedMessage::parse(message)?;
-        let from = parsed.from();
-        let domain = from
-            .rsplit_once('@')?
-            .1
-            .trim_end_matches('>')
-            .to_lowercase();
+        let domain = from_domain(message)?;
         let signers = self.signers(&domain)?;
         let mut headers = String::new();
         // Ed25519 first, so the RSA signature is the topmost; verifiers check both.
@@ -210,6 +212,13 @@ impl Dkim {
     }
 }
 
+/// The domain of the From: address, as the signer reads it.
+fn from_domain(message: &[u8]) -> Option<String> {
+    let parsed = mail_auth::AuthenticatedMessage::parse(message)?;
+    let (_, domain) = parsed.from().rsplit_once('@')?;
+    Some(domain.trim_end_matches('>').to_lowercase())
+}
+
 fn unusable(path: &Path) -> impl Fn(String) -> DkimError + '_ {
     move |reason| DkimError::Key {
         path: path.to_owned(),
@@ -231,8 +240,6 @@ fn read_ed25519(path: &Path) -> Result<Ed25519Key, DkimError> {
 
 /// Writes a private key as PEM, readable by the owner only.
 fn write_pem(path: &Path, label: &str, der: &[u8]) -> Result<(), DkimError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let b64 = BASE64.encode(der);
     let mut pem = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
@@ -240,19 +247,11 @@ fn write_pem(path: &Path, label: &str, der: &[u8]) -> Result<(), DkimError> {
         pem.push('\n');
     }
     pem.push_str(&format!("-----END {label}-----\n"));
-    let err = |source| DkimError::Io {
+    crate::tls::write_synced(path, pem.as_bytes(), 0o600).map_err(|source| DkimError::Io {
         action: "writing",
         path: path.to_owned(),
         source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(pem.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)
+    })
 }
 
 #[cfg(test)]
@@ -280,6 +279,15 @@ mod tests {
             dkim.sign(b"From: x@other.example\r\n\r\nbody\r\n")
                 .is_none()
         );
+        // From a file: the header decides whether the rest is read.
+        let file = dir.join("message.eml");
+        let mut big = message.to_vec();
+        big.extend(std::iter::repeat_n(b"0123456789\r\n".as_slice(), 4000).flatten());
+        std::fs::write(&file, &big).unwrap();
+        let from_file = dkim.sign_file(&file).unwrap();
+        assert_eq!(from_file.matches("DKIM-Signature:").count(), 2);
+        std::fs::write(&file, b"From: x@other.example\r\n\r\nbody\r\n").unwrap();
+        assert!(dkim.sign_file(&file).is_none());
 
         // mail-auth's verifier, the DNS answered from the records we would publish.
         let records = TxtRecords(Mutex::new(HashMap::new()));

@@ -333,6 +333,17 @@ async fn connection(
     info!(conn = %state.id, %peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
 }
 
+/// 451 4.3.0: the account store could not answer; the client tries again later.
+fn lookup_failed() -> Reply {
+    reply(
+        451,
+        4,
+        3,
+        0,
+        "Temporary lookup failure, try again later".into(),
+    )
+}
+
 fn reply(code: u16, class: u8, subject: u16, detail: u16, text: String) -> Reply {
     Reply::or_fallback(code, class, subject, detail, &text, "Error")
 }
@@ -468,27 +479,28 @@ impl Connection {
             } => {
                 let default_scheme = self.service.config.accounts.default_password_scheme.clone();
                 let accounts = &self.service.accounts;
-                let result = match accounts
-                    .authenticate(&username, password.into_inner(), default_scheme)
-                    .await
-                {
+                let verdict = async {
+                    let valid = accounts
+                        .authenticate(&username, password.into_inner(), default_scheme)
+                        .await?;
                     // PostfixAdmin's smtp_active: the password is right, sending is off.
-                    Ok(true) if self.service.submission => match accounts.may_submit(&username).await {
-                        Ok(true) => Ok(()),
-                        Ok(false) => Err(reply(
-                            535,
-                            5,
-                            7,
-                            8,
-                            "Authentication credentials invalid: sending is disabled for this account".into(),
-                        )),
-                        Err(e) => {
-                            warn!(conn = %self.id, error = %e, "smtp_active lookup failed");
-                            Err(reply(454, 4, 7, 0, "Temporary authentication failure, try again later".into()))
-                        }
-                    },
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(Reply::auth_failed()),
+                    let may_send = !valid
+                        || !self.service.submission
+                        || accounts.may_submit(&username).await?;
+                    Ok::<_, crate::accounts::AccountsError>((valid, may_send))
+                }
+                .await;
+                let result = match verdict {
+                    Ok((true, true)) => Ok(()),
+                    Ok((true, false)) => Err(reply(
+                        535,
+                        5,
+                        7,
+                        8,
+                        "Authentication credentials invalid: sending is disabled for this account"
+                            .into(),
+                    )),
+                    Ok((false, _)) => Err(Reply::auth_failed()),
                     // RFC 4954 §6: the credentials could not be checked, which is no reason
                     // for the client to ask for the password again.
                     Err(e) => {
@@ -542,13 +554,7 @@ impl Connection {
             )),
             Err(e) => {
                 warn!(error = %e, "sender lookup failed");
-                Err(reply(
-                    451,
-                    4,
-                    3,
-                    0,
-                    "Temporary lookup failure, try again later".into(),
-                ))
+                Err(lookup_failed())
             }
         }
     }
@@ -578,13 +584,7 @@ impl Connection {
         let accounts = &self.service.accounts;
         let temp_fail = |e: crate::accounts::AccountsError| {
             warn!(error = %e, "recipient lookup failed");
-            reply(
-                451,
-                4,
-                3,
-                0,
-                "Temporary lookup failure, try again later".into(),
-            )
+            lookup_failed()
         };
         let address = match to {
             ForwardPath::Postmaster => {
@@ -769,7 +769,6 @@ fn display_from(from: &Option<ReversePath>) -> String {
 }
 
 /// Where a message body goes.
-#[derive(Clone)]
 enum Destination {
     /// Straight into these Maildirs: the first gets the file, the others links to it.
     Maildirs {
@@ -814,7 +813,8 @@ impl StoreError {
 struct BodyWriter {
     queue_id: String,
     header: Option<Bytes>,
-    destination: Destination,
+    /// Shared with each write job, which needs it only to open the file.
+    destination: Arc<Destination>,
     /// Submission: the header scan and the host name for a Message-ID.
     completion: Option<(HeaderScan, String)>,
     open: Option<Open>,
@@ -833,7 +833,7 @@ impl BodyWriter {
         Self {
             queue_id,
             header: Some(Bytes::from(header)),
-            destination,
+            destination: Arc::new(destination),
             completion,
             open: None,
             pending: Vec::new(),
@@ -873,7 +873,7 @@ impl BodyWriter {
             open: self.open.take(),
             header,
             chunks: std::mem::take(&mut self.pending),
-            destination: self.destination.clone(),
+            destination: Arc::clone(&self.destination),
             queue_id: self.queue_id.clone(),
         }
     }
@@ -885,17 +885,18 @@ impl BodyWriter {
         }
         let job = self.job();
         run_blocking(move || {
-            let destination = job.destination.clone();
-            match (job.write()?, destination) {
+            let destination = Arc::clone(&job.destination);
+            match (job.write()?, &*destination) {
                 (Open::Maildir(delivery), Destination::Maildirs { targets, .. }) => {
                     let also: Vec<&maildir::Maildir> = targets.iter().skip(1).collect();
                     let size = delivery.size();
                     let paths = delivery.commit(&also)?;
                     Ok((size, paths.into_iter().next()))
                 }
-                (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
-                    Ok((incoming.commit(&spool, *entry)?.size, None))
-                }
+                (Open::Queue(incoming), Destination::Queue { spool, entry }) => Ok((
+                    incoming.commit(spool, QueuedMessage::clone(entry))?.size,
+                    None,
+                )),
                 _ => Err(StoreError::NoRecipients),
             }
         })
@@ -907,7 +908,7 @@ struct WriteJob {
     open: Option<Open>,
     header: Option<Bytes>,
     chunks: Vec<Bytes>,
-    destination: Destination,
+    destination: Arc<Destination>,
     queue_id: String,
 }
 
@@ -915,7 +916,7 @@ impl WriteJob {
     fn write(self) -> Result<Open, StoreError> {
         let mut open = match self.open {
             Some(o) => o,
-            None => match &self.destination {
+            None => match &*self.destination {
                 Destination::Maildirs { targets, hostname } => {
                     let first = targets.first().ok_or(StoreError::NoRecipients)?;
                     Open::Maildir(maildir::Delivery::begin(first, hostname)?)

@@ -38,21 +38,13 @@ impl Srs {
     /// The secret in `<data_dir>/srs.secret`, made on first use. Keep it across restarts and
     /// servers: addresses rewritten with another secret no longer take bounces.
     pub fn load_or_create(path: &Path, domain: &str) -> std::io::Result<Self> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         if let Ok(text) = std::fs::read_to_string(path) {
             return Ok(Self::new(text.trim().as_bytes().to_vec(), domain));
         }
         let mut raw = [0u8; 24];
-        getrandom(&mut raw)?;
+        crate::password::random_bytes(&mut raw)?;
         let secret = BASE64.encode(raw);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        f.write_all(secret.as_bytes())?;
-        f.sync_all()?;
+        crate::tls::write_synced(path, secret.as_bytes(), 0o600)?;
         Ok(Self::new(secret.into_bytes(), domain))
     }
 
@@ -83,7 +75,8 @@ impl Srs {
             return Some(Err("malformed SRS address"));
         };
         let expected = self.hash(&[tt, orig_domain, orig_local]);
-        if !constant_time_eq_ignore_case(hash.as_bytes(), expected.as_bytes()) {
+        let (hash, expected) = (hash.to_ascii_lowercase(), expected.to_ascii_lowercase());
+        if !crate::password::constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
             return Some(Err("SRS hash does not match"));
         }
         let Some(stamp) = decode_timestamp(tt) else {
@@ -149,18 +142,6 @@ fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
         .chain_update(inner)
         .finalize();
     outer.into()
-}
-
-fn constant_time_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| {
-            acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
-        }) == 0
-}
-
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 #[cfg(test)]

@@ -76,19 +76,22 @@ fn generate(hostname: &str, cert: &Path, key: &Path) -> Result<(), TlsError> {
 }
 
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
-    let err = |source| TlsError::Write {
+    write_synced(path, data, mode).map_err(|source| TlsError::Write {
         path: path.to_owned(),
         source,
-    };
+    })
+}
+
+/// Writes a file we generate (keys, certificates, secrets) with `mode`, and syncs it.
+pub fn write_synced(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(mode)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(data).map_err(err)?;
-    f.sync_all().map_err(err)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
 }
 
 /// Where the system keeps its trusted roots on Debian.

@@ -300,6 +300,21 @@ s.quit()
         "no second Message-ID: {second}"
     );
     wait_queue_empty(&server);
+
+    // Several local recipients of a queued message share one stored copy (hard links).
+    submit(
+        &server,
+        "carol@example.com,dave@example.com,x@remote.example",
+        "shared",
+    );
+    wait_queue_empty(&server);
+    use std::os::unix::fs::MetadataExt;
+    let inode = |user: &str| {
+        let dir = server.maildir(user).join("new");
+        let entry = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap();
+        entry.metadata().unwrap().ino()
+    };
+    assert_eq!(inode("carol@example.com"), inode("dave@example.com"));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};
 use smtp_proto::{
     Body, ClientConfig, Command, EnhancedStatus, Envelope, ForwardPath, Host, MailParams, Mailbox,
-    RcptParams, Reply, ReversePath, parse_command, parse_reply,
+    Notify, RcptParams, Reply, Ret, ReversePath, parse_command, parse_reply,
 };
 use support::{Harness, config, wire};
 
@@ -48,12 +48,16 @@ fn command() -> impl Strategy<Value = Command> {
         ]),
         any::<bool>(),
         proptest::option::of(xtext()),
+        proptest::option::of(prop_oneof![Just(Ret::Full), Just(Ret::Hdrs)]),
+        proptest::option::of(xtext()),
     )
-        .prop_map(|(size, body, smtputf8, auth)| MailParams {
+        .prop_map(|(size, body, smtputf8, auth, ret, envid)| MailParams {
             size,
             body,
             smtputf8,
             auth,
+            ret,
+            envid,
             ..MailParams::default()
         });
     prop_oneof![
@@ -65,12 +69,18 @@ fn command() -> impl Strategy<Value = Command> {
         }),
         (
             proptest::option::of(mailbox()),
-            proptest::option::of(("[a-z0-9-]{1,8}", xtext()))
+            proptest::option::of(("[a-z0-9-]{1,8}", xtext())),
+            proptest::option::of(any::<(bool, bool, bool)>())
         )
-            .prop_map(|(m, orcpt)| Command::Rcpt {
+            .prop_map(|(m, orcpt, notify)| Command::Rcpt {
                 to: m.map_or(ForwardPath::Postmaster, ForwardPath::Mailbox),
                 params: RcptParams {
                     orcpt,
+                    notify: notify.map(|(success, failure, delay)| Notify {
+                        success,
+                        failure,
+                        delay
+                    }),
                     ..RcptParams::default()
                 }
             }),

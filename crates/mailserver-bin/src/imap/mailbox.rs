@@ -2529,7 +2529,7 @@ fn header_length(data: &[u8]) -> usize {
 
 /// The message with CRLF line ends; with `header_only`, only as far as the header needs
 /// (whole messages are read only when the body is asked for).
-pub(super) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
+pub(crate) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut data = Vec::new();

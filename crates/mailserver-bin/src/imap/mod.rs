@@ -23,6 +23,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
+pub(crate) use mailbox::read_message;
+
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::conn::Conn;

@@ -23,7 +23,7 @@ use smtp_proto::{Body, ForwardPath, MailParams, RcptParams, ReversePath};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, Resolution};
+use crate::accounts::{Accounts, LocalMailbox, Resolution};
 use crate::config::Config;
 use crate::dkim::Dkim;
 pub use dsn::Action;
@@ -275,28 +275,7 @@ impl Queue {
         }
         let path = self.spool.message_path(id);
         let before: Vec<Status> = message.recipients.iter().map(|r| r.status).collect();
-        for r in message.recipients.iter_mut() {
-            let Route::Local(user) = &r.route else {
-                continue;
-            };
-            if r.status != Status::Pending {
-                continue;
-            }
-            match self.deliver_local(user, &path, message.size).await {
-                Ok(()) => {
-                    r.status = Status::Delivered;
-                    r.last_reply = "delivered to mailbox".into();
-                    info!(queue_id = %id, to = %r.address, mailbox = %user, result = "delivered", "queue delivery");
-                }
-                Err(f) => {
-                    r.last_reply = f.reason;
-                    if f.permanent {
-                        r.status = Status::Failed;
-                    }
-                    info!(queue_id = %id, to = %r.address, reply = %r.last_reply, permanent = f.permanent, "local delivery failed");
-                }
-            }
-        }
+        self.deliver_local(&mut message, &path).await;
         let passed_on = self.deliver_remote(&mut message, &path).await;
         message.attempts += 1;
         let now = now();
@@ -408,13 +387,11 @@ impl Queue {
         }
         let dkim = self.dkim.clone();
         let source = path.to_owned();
-        let signature = tokio::task::spawn_blocking(move || {
-            std::fs::read(&source).ok().and_then(|m| dkim.sign(&m))
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+        let signature = tokio::task::spawn_blocking(move || dkim.sign_file(&source))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let mut passed_on = Vec::new();
         match &self.next_hop {
             NextHop::Relay(hop) => {
@@ -554,12 +531,91 @@ impl Queue {
         false
     }
 
-    async fn deliver_local(
-        &self,
-        user: &str,
-        path: &std::path::Path,
-        size: u64,
-    ) -> Result<(), LocalFailure> {
+    /// Delivers the pending local recipients: one copy written, the others hard links to it
+    /// (as the SMTP service does), each mailbox checked against its quota first.
+    async fn deliver_local(&self, message: &mut QueuedMessage, path: &std::path::Path) {
+        let id = message.id.clone();
+        let mut targets: Vec<(usize, LocalMailbox)> = Vec::new();
+        for (i, r) in message.recipients.iter_mut().enumerate() {
+            let Route::Local(user) = &r.route else {
+                continue;
+            };
+            if r.status != Status::Pending {
+                continue;
+            }
+            match self.local_target(user, message.size).await {
+                Ok(mailbox) => targets.push((i, mailbox)),
+                Err(f) => {
+                    r.last_reply = f.reason;
+                    if f.permanent {
+                        r.status = Status::Failed;
+                    }
+                    info!(queue_id = %id, to = %r.address, reply = %r.last_reply, permanent = f.permanent, "local delivery failed");
+                }
+            }
+        }
+        let Some(((_, first), rest)) = targets.split_first() else {
+            return;
+        };
+        let first = maildir::Maildir::new(first.maildir.clone());
+        let others: Vec<maildir::Maildir> = rest
+            .iter()
+            .map(|(_, m)| maildir::Maildir::new(m.maildir.clone()))
+            .collect();
+        let hostname = self.config.hostname.clone();
+        let source: PathBuf = path.to_owned();
+        let stored = tokio::task::spawn_blocking(move || -> Result<u64, maildir::Error> {
+            let read_error = |e| maildir::Error::Io {
+                action: "reading",
+                path: source.clone(),
+                source: e,
+            };
+            let mut delivery = maildir::Delivery::begin(&first, &hostname)?;
+            let mut file = std::fs::File::open(&source).map_err(read_error)?;
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = std::io::Read::read(&mut file, &mut chunk).map_err(read_error)?;
+                if n == 0 {
+                    break;
+                }
+                delivery.write(&chunk[..n])?;
+            }
+            let size = delivery.size();
+            let also: Vec<&maildir::Maildir> = others.iter().collect();
+            delivery.commit(&also)?;
+            Ok(size)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(maildir::Error::Io {
+                action: "delivering",
+                path: PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
+        match stored {
+            Ok(stored) => {
+                let mailboxes: Vec<LocalMailbox> = targets.iter().map(|(_, m)| m.clone()).collect();
+                crate::delivery::record(&self.config, &self.accounts, &mailboxes, stored).await;
+                for (i, m) in &targets {
+                    let r = &mut message.recipients[*i];
+                    r.status = Status::Delivered;
+                    r.last_reply = "delivered to mailbox".into();
+                    info!(queue_id = %id, to = %r.address, mailbox = %m.username, result = "delivered", "queue delivery");
+                }
+            }
+            Err(e) => {
+                warn!(queue_id = %id, error = %e, "local delivery failed");
+                for (i, _) in &targets {
+                    message.recipients[*i].last_reply =
+                        format!("451 4.3.0 cannot store the message: {e}");
+                }
+            }
+        }
+    }
+
+    /// The mailbox of local user `user`, if it can take `size` more octets.
+    async fn local_target(&self, user: &str, size: u64) -> Result<LocalMailbox, LocalFailure> {
         let temporary = |reason: String| LocalFailure {
             permanent: false,
             reason,
@@ -577,38 +633,7 @@ impl Queue {
         if crate::delivery::over_quota(&self.config, &self.accounts, &mailbox, Some(size)).await {
             return Err(temporary(format!("452 4.2.2 <{user}>: mailbox full")));
         }
-        let maildir = maildir::Maildir::new(mailbox.maildir.clone());
-        let hostname = self.config.hostname.clone();
-        let source: PathBuf = path.to_owned();
-        let stored = tokio::task::spawn_blocking(move || -> Result<u64, maildir::Error> {
-            let mut delivery = maildir::Delivery::begin(&maildir, &hostname)?;
-            let mut file = std::fs::File::open(&source).map_err(|e| maildir::Error::Io {
-                action: "reading",
-                path: source.clone(),
-                source: e,
-            })?;
-            let mut chunk = vec![0u8; 64 * 1024];
-            loop {
-                let n =
-                    std::io::Read::read(&mut file, &mut chunk).map_err(|e| maildir::Error::Io {
-                        action: "reading",
-                        path: source.clone(),
-                        source: e,
-                    })?;
-                if n == 0 {
-                    break;
-                }
-                delivery.write(&chunk[..n])?;
-            }
-            let size = delivery.size();
-            delivery.commit(&[])?;
-            Ok(size)
-        })
-        .await
-        .map_err(|e| temporary(format!("451 4.3.0 delivery task failed: {e}")))?
-        .map_err(|e| temporary(format!("451 4.3.0 cannot store the message: {e}")))?;
-        crate::delivery::record(&self.config, &self.accounts, &[mailbox], stored).await;
-        Ok(())
+        Ok(mailbox)
     }
 
     /// Queues a DSN to the sender about `report` (never to the null sender): the bounce for
