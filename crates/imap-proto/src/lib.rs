@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 pub mod command;
+pub mod decode;
 pub mod parse;
 pub mod response;
 pub mod session;
@@ -45,6 +46,7 @@ pub use command::{
     Command, FetchAttr, ListReturn, ListSelection, Mailbox, QResync, SearchKey, Section,
     SectionText, SelectParams, SortCriterion, SortKey, StatusItem, StoreMode,
 };
+pub use decode::DecodeError;
 pub use parse::{AppendHead, ParseError, ParseOptions, parse_command, parse_command_with};
 pub use response::{
     Address, BodyExtension, BodyFields, BodyStructure, Code, Disposition, Envelope, FetchValue,

@@ -987,7 +987,7 @@ fn extension(out: &mut BytesMut, ext: &BodyExtension) {
     nstring(out, ext.location.as_deref());
 }
 
-fn body_structure(out: &mut BytesMut, b: &BodyStructure, with_extension: bool) {
+pub(crate) fn body_structure(out: &mut BytesMut, b: &BodyStructure, with_extension: bool) {
     out.put_u8(b'(');
     match b {
         BodyStructure::Single {

@@ -9,6 +9,10 @@
 //! expunged messages are dropped when the file is loaded with too many of them. It is only a
 //! cache: unreadable or torn records are skipped and rebuilt from the messages, and nothing is
 //! fsynced. In memory, folders are kept up to a byte budget shared by all sessions.
+//!
+//! BODYSTRUCTUREs are kept the same way in `mailserver.structures`, each record the structure
+//! as a FETCH response carries it (extension data included), so that a message list showing
+//! attachment icons reads no message again, even after a restart.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -23,8 +27,10 @@ use tracing::warn;
 use super::mime;
 use super::search::MessageKeys;
 
-const FILE: &str = "mailserver.headers";
-const VERSION_LINE: &[u8] = b"mailserver-headers 1\n";
+const HEADERS_FILE: &str = "mailserver.headers";
+const HEADERS_VERSION: &[u8] = b"mailserver-headers 1\n";
+const STRUCTURES_FILE: &str = "mailserver.structures";
+const STRUCTURES_VERSION: &[u8] = b"mailserver-structures 1\n";
 
 /// The fields kept. A request for any other field reads the message.
 pub const CACHED_FIELDS: [&str; 17] = [
@@ -63,27 +69,89 @@ pub fn extract(header: &[u8]) -> Bytes {
     Bytes::from(mime::header_fields(header, &names, false))
 }
 
-/// One folder's cached fields by message base name, and the records not yet in its file.
-#[derive(Debug, Default)]
-pub struct FolderHeaders {
-    by_base: HashMap<String, Bytes>,
-    /// What SORT and THREAD derive from the fields, kept once worked out (memory only).
-    keys: HashMap<String, Arc<MessageKeys>>,
-    /// BODYSTRUCTUREs, kept once worked out (memory only): a message list showing attachment
-    /// icons asks for them on every page, and each costs a read and parse of the message.
-    structures: HashMap<String, Arc<BodyStructure>>,
-    bytes: usize,
+/// A file of records `<base name> TAB <length> LF <octets>` under a version line, and what
+/// has not been written to it yet.
+#[derive(Debug)]
+struct RecordFile {
+    name: &'static str,
+    version: &'static [u8],
     /// Records not yet appended to the file.
     pending: Vec<u8>,
     /// The file needs writing from scratch (missing, torn, or mostly expunged records).
     rewrite: bool,
+}
+
+impl RecordFile {
+    /// Reads the file's records of `live` messages.
+    fn load(
+        maildir: &Maildir,
+        name: &'static str,
+        version: &'static [u8],
+        live: &HashSet<&str>,
+    ) -> (Self, HashMap<String, Bytes>) {
+        let data = std::fs::read(maildir.path().join(name)).unwrap_or_default();
+        let (records, count, torn) = parse(&data, version, live);
+        let stale = count - records.len().min(count);
+        let file = RecordFile {
+            name,
+            version,
+            pending: Vec::new(),
+            rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > count,
+        };
+        (file, records)
+    }
+
+    fn append(&mut self, base: &str, octets: &[u8]) {
+        self.pending
+            .extend_from_slice(format!("{base}\t{}\n", octets.len()).as_bytes());
+        self.pending.extend_from_slice(octets);
+    }
+
+    /// Writes what was appended since the last flush, or all of `records` when the file must
+    /// be written anew.
+    fn flush(&mut self, maildir: &Maildir, records: &HashMap<String, Bytes>) {
+        if self.pending.is_empty() && !self.rewrite {
+            return;
+        }
+        let path = maildir.path().join(self.name);
+        let result = if self.rewrite {
+            let mut all = self.version.to_vec();
+            for (base, octets) in records {
+                all.extend_from_slice(format!("{base}\t{}\n", octets.len()).as_bytes());
+                all.extend_from_slice(octets);
+            }
+            let tmp = maildir.path().join(format!("{}.tmp", self.name));
+            std::fs::write(&tmp, &all).and_then(|()| std::fs::rename(&tmp, &path))
+        } else {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(&self.pending))
+        };
+        if let Err(e) = result {
+            warn!(path = %path.display(), error = %e, "imap: writing a cache file failed");
+        }
+        self.pending.clear();
+        self.rewrite = false;
+    }
+}
+
+/// One folder's cached fields and structures by message base name.
+#[derive(Debug)]
+pub struct FolderHeaders {
+    by_base: HashMap<String, Bytes>,
+    headers_file: RecordFile,
+    /// What SORT and THREAD derive from the fields, kept once worked out (memory only).
+    keys: HashMap<String, Arc<MessageKeys>>,
+    /// BODYSTRUCTUREs in their encoded form: a message list showing attachment icons asks for
+    /// them on every page, and each costs a read and parse of the message.
+    structures: HashMap<String, Bytes>,
+    structures_file: RecordFile,
+    bytes: usize,
     /// The last SORTs of a whole listing, newest first, for the next client asking the same
     /// of it (webmail sorts again on every page).
     sorted: Vec<SortMemo>,
 }
-
-/// What a cached BODYSTRUCTURE is counted as against the cache's memory budget.
-const STRUCTURE_SIZE: usize = 512;
 
 /// Sort orders remembered per folder: a few users' or views' orders, at 4 octets a message.
 const SORT_MEMOS: usize = 4;
@@ -148,14 +216,16 @@ impl FolderHeaders {
         self.sorted.truncate(SORT_MEMOS);
     }
 
-    pub fn structure(&self, base: &str) -> Option<Arc<BodyStructure>> {
-        self.structures.get(base).cloned()
+    /// The message's structure, if kept and readable (a damaged record is worked out again).
+    pub fn structure(&self, base: &str) -> Option<BodyStructure> {
+        BodyStructure::decode(self.structures.get(base)?).ok()
     }
 
-    pub fn insert_structure(&mut self, base: &str, structure: Arc<BodyStructure>) {
-        // A rough size: the tree's nodes and strings are small next to the fields it came from.
-        self.bytes += base.len() + STRUCTURE_SIZE;
-        self.structures.insert(base.to_owned(), structure);
+    pub fn insert_structure(&mut self, base: &str, structure: &BodyStructure) {
+        let encoded = structure.encode();
+        self.structures_file.append(base, &encoded);
+        self.bytes += base.len() + encoded.len();
+        self.structures.insert(base.to_owned(), encoded);
     }
 
     pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
@@ -164,47 +234,28 @@ impl FolderHeaders {
     }
 
     pub fn insert(&mut self, base: &str, fields: Bytes) {
-        self.pending
-            .extend_from_slice(format!("{base}\t{}\n", fields.len()).as_bytes());
-        self.pending.extend_from_slice(&fields);
+        self.headers_file.append(base, &fields);
         self.bytes += base.len() + fields.len();
         self.by_base.insert(base.to_owned(), fields);
     }
 
     /// Writes what was added since the last flush.
     pub fn flush(&mut self, maildir: &Maildir) {
-        if self.pending.is_empty() && !self.rewrite {
-            return;
-        }
-        let path = maildir.path().join(FILE);
-        let result = if self.rewrite {
-            let mut all = VERSION_LINE.to_vec();
-            for (base, fields) in &self.by_base {
-                all.extend_from_slice(format!("{base}\t{}\n", fields.len()).as_bytes());
-                all.extend_from_slice(fields);
-            }
-            let tmp = maildir.path().join(format!("{FILE}.tmp"));
-            std::fs::write(&tmp, &all).and_then(|()| std::fs::rename(&tmp, &path))
-        } else {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .and_then(|mut f| f.write_all(&self.pending))
-        };
-        if let Err(e) = result {
-            warn!(path = %path.display(), error = %e, "imap: writing the header cache failed");
-        }
-        self.pending.clear();
-        self.rewrite = false;
+        self.headers_file.flush(maildir, &self.by_base);
+        self.structures_file.flush(maildir, &self.structures);
     }
 }
 
 /// Parses a cache file: the records of `live` messages, how many records there were, and
 /// whether the file stopped in the middle of one (everything after it is ignored).
-fn parse(data: &[u8], live: &HashSet<&str>) -> (HashMap<String, Bytes>, usize, bool) {
+fn parse(
+    data: &[u8],
+    version: &[u8],
+    live: &HashSet<&str>,
+) -> (HashMap<String, Bytes>, usize, bool) {
     let mut by_base = HashMap::new();
     let mut records = 0;
-    let Some(mut rest) = data.strip_prefix(VERSION_LINE) else {
+    let Some(mut rest) = data.strip_prefix(version) else {
         return (by_base, 0, true);
     };
     let whole = Bytes::copy_from_slice(rest);
@@ -263,19 +314,23 @@ impl HeaderCache {
         if let Some(f) = self.lock().get(maildir.path()) {
             return Arc::clone(f);
         }
-        let path = maildir.path().join(FILE);
-        let data = std::fs::read(&path).unwrap_or_default();
         let live = live();
-        let (by_base, records, torn) = parse(&data, &live);
-        let bytes = by_base.iter().map(|(b, f)| b.len() + f.len()).sum();
-        let stale = records - by_base.len().min(records);
+        let (headers_file, by_base) =
+            RecordFile::load(maildir, HEADERS_FILE, HEADERS_VERSION, &live);
+        let (structures_file, structures) =
+            RecordFile::load(maildir, STRUCTURES_FILE, STRUCTURES_VERSION, &live);
+        let bytes = by_base
+            .iter()
+            .chain(&structures)
+            .map(|(b, f)| b.len() + f.len())
+            .sum();
         let folder = Arc::new(Mutex::new(FolderHeaders {
             by_base,
+            headers_file,
             keys: HashMap::new(),
-            structures: HashMap::new(),
+            structures,
+            structures_file,
             bytes,
-            pending: Vec::new(),
-            rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > records,
             sorted: Vec::new(),
         }));
         let mut folders = self.lock();
@@ -326,16 +381,42 @@ mod tests {
             f.insert("b", extract(b"\r\n"));
             f.flush(&md);
         }
-        let mut data = std::fs::read(dir.join(FILE)).unwrap();
-        let (map, records, torn) = parse(&data, &live);
+        let mut data = std::fs::read(dir.join(HEADERS_FILE)).unwrap();
+        let (map, records, torn) = parse(&data, HEADERS_VERSION, &live);
         assert_eq!((records, torn), (2, false));
         assert_eq!(&map["a"][..], b"Subject: hi\r\nFrom: a@b\r\n\r\n");
         assert_eq!(&map["b"][..], b"\r\n");
         data.extend_from_slice(b"c\t99\nshort");
-        let (map, records, torn) = parse(&data, &live);
+        let (map, records, torn) = parse(&data, HEADERS_VERSION, &live);
         assert_eq!((map.len(), records, torn), (2, 2, true));
         let only_a: HashSet<&str> = ["a"].into_iter().collect();
-        assert_eq!(parse(&data, &only_a).0.len(), 1);
+        assert_eq!(parse(&data, HEADERS_VERSION, &only_a).0.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn structures_survive_a_restart_and_damage_is_worked_out_again() {
+        let dir = std::env::temp_dir().join(format!("imap-structures-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        md.create().unwrap();
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; name=\"r\xc3\xa9.pdf\"\r\n\r\nxx\r\n--b--\r\n";
+        let structure = mime::body_structure(message, &mime::parse(message));
+        let live: HashSet<&str> = ["a", "b"].into_iter().collect();
+        {
+            let f = HeaderCache::new(1 << 20).folder(&md, || live.clone());
+            let mut f = lock_folder(&f);
+            f.insert_structure("a", &structure);
+            f.flush(&md);
+        }
+        let f = HeaderCache::new(1 << 20).folder(&md, || live.clone());
+        assert_eq!(lock_folder(&f).structure("a"), Some(structure.clone()));
+        assert_eq!(lock_folder(&f).structure("b"), None);
+        // A record that no longer reads is not an answer.
+        lock_folder(&f)
+            .structures
+            .insert("b".into(), Bytes::from_static(b"(\"text\""));
+        assert_eq!(lock_folder(&f).structure("b"), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2331,9 +2331,9 @@ impl User {
             let structure = match (structure, &parsed, &content) {
                 (Some(s), _, _) => Some(s),
                 (None, Some(p), Some(data)) if wants_structure => {
-                    let s = Arc::new(mime::body_structure(data, p));
+                    let s = mime::body_structure(data, p);
                     if let Some(c) = &cache {
-                        headers::lock_folder(c).insert_structure(&sel.msg(i).base, Arc::clone(&s));
+                        headers::lock_folder(c).insert_structure(&sel.msg(i).base, &s);
                     }
                     Some(s)
                 }
@@ -2363,7 +2363,7 @@ impl User {
                         let Some(s) = structure.as_ref() else {
                             continue;
                         };
-                        let bs = Box::new(imap_proto::BodyStructure::clone(s));
+                        let bs = Box::new(s.clone());
                         if *attr == FetchAttr::Body {
                             FetchValue::Body(bs)
                         } else {
