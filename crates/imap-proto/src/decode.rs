@@ -422,6 +422,38 @@ mod tests {
     }
 
     #[test]
+    fn enclosed_messages_read_back() {
+        let wire = b"(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 300 (\"Mon, 1 Jan 2024 00:00:00 +0000\" {3}\r\nh\xc3\xa9 ((\"A\" NIL \"a\" \"b.example\")) NIL NIL NIL NIL NIL NIL \"<id@x>\") (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 10 1 NIL (\"inline\" NIL) (\"en\" \"de\") \"loc\") 12 NIL (\"attachment\" (\"filename\" \"m.eml\")) \"en\" NIL)";
+        let b = BodyStructure::decode(wire).unwrap();
+        let BodyStructure::Single {
+            specific:
+                SinglePart::Message {
+                    envelope,
+                    body,
+                    lines,
+                },
+            extension,
+            ..
+        } = &b
+        else {
+            panic!("not a message: {b:?}")
+        };
+        assert_eq!(envelope.subject.as_deref(), Some("h\u{e9}".as_bytes()));
+        assert_eq!(envelope.from[0].host.as_deref(), Some(&b"b.example"[..]));
+        assert_eq!(envelope.message_id.as_deref(), Some(&b"<id@x>"[..]));
+        assert!(matches!(
+            **body,
+            BodyStructure::Single {
+                specific: SinglePart::Text { lines: 1 },
+                ..
+            }
+        ));
+        assert_eq!(*lines, 12);
+        assert_eq!(extension.language, ["en"]);
+        assert_eq!(BodyStructure::decode(&b.encode()).unwrap(), b);
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         for wire in [
             &b""[..],
