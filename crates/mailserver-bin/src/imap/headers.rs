@@ -12,7 +12,9 @@
 //!
 //! BODYSTRUCTUREs are kept the same way in `mailserver.structures`, each record the structure
 //! as a FETCH response carries it (extension data included), so that a message list showing
-//! attachment icons reads no message again, even after a restart.
+//! attachment icons reads no message again, even after a restart. Internal dates (the files'
+//! modification times) are kept in `mailserver.dates` as decimal Unix seconds, so that FETCH
+//! INTERNALDATE, SEARCH SINCE and SORT ARRIVAL need no `stat` per message.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -21,19 +23,23 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
 use imap_proto::{BodyStructure, SortCriterion};
-use maildir::{Listing, Maildir};
+use maildir::{Listing, Maildir, Message};
 use tracing::warn;
 
-use super::mime;
 use super::search::MessageKeys;
+use super::{mime, unix_secs};
 
 const HEADERS_FILE: &str = "mailserver.headers";
-const HEADERS_VERSION: &[u8] = b"mailserver-headers 1\n";
+/// Version 2 keeps more fields than version 1, whose files are therefore written anew.
+const HEADERS_VERSION: &[u8] = b"mailserver-headers 2\n";
 const STRUCTURES_FILE: &str = "mailserver.structures";
 const STRUCTURES_VERSION: &[u8] = b"mailserver-structures 1\n";
+const DATES_FILE: &str = "mailserver.dates";
+const DATES_VERSION: &[u8] = b"mailserver-dates 1\n";
 
-/// The fields kept. A request for any other field reads the message.
-pub const CACHED_FIELDS: [&str; 17] = [
+/// The fields kept: ENVELOPE's, and those the message lists of Thunderbird, Roundcube,
+/// Apple Mail and K-9 ask for. A request for any other field reads the message.
+pub const CACHED_FIELDS: [&str; 27] = [
     "Date",
     "Subject",
     "From",
@@ -51,6 +57,16 @@ pub const CACHED_FIELDS: [&str; 17] = [
     "Importance",
     "Newsgroups",
     "List-Id",
+    "List-Post",
+    "Disposition-Notification-To",
+    "Mail-Reply-To",
+    "Mail-Followup-To",
+    "X-Uniform-Type-Identifier",
+    "X-Universally-Unique-Identifier",
+    "X-Spam-Flag",
+    "X-Spam-Status",
+    "Chat-Version",
+    "X-K9mail-Identity",
 ];
 
 /// Whether the field `name` is cached.
@@ -147,6 +163,9 @@ pub struct FolderHeaders {
     /// them on every page, and each costs a read and parse of the message.
     structures: HashMap<String, Bytes>,
     structures_file: RecordFile,
+    /// Internal dates, decimal Unix seconds.
+    dates: HashMap<String, Bytes>,
+    dates_file: RecordFile,
     bytes: usize,
     /// The last SORTs of a whole listing, newest first, for the next client asking the same
     /// of it (webmail sorts again on every page).
@@ -228,6 +247,20 @@ impl FolderHeaders {
         self.structures.insert(base.to_owned(), encoded);
     }
 
+    fn internal_time(&self, base: &str) -> Option<i64> {
+        std::str::from_utf8(self.dates.get(base)?)
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    fn insert_internal_time(&mut self, base: &str, secs: i64) {
+        let text = Bytes::from(secs.to_string());
+        self.dates_file.append(base, &text);
+        self.bytes += base.len() + text.len();
+        self.dates.insert(base.to_owned(), text);
+    }
+
     pub fn insert_keys(&mut self, base: &str, keys: Arc<MessageKeys>) {
         self.bytes += base.len() + keys.size();
         self.keys.insert(base.to_owned(), keys);
@@ -243,6 +276,29 @@ impl FolderHeaders {
     pub fn flush(&mut self, maildir: &Maildir) {
         self.headers_file.flush(maildir, &self.by_base);
         self.structures_file.flush(maildir, &self.structures);
+        self.dates_file.flush(maildir, &self.dates);
+    }
+}
+
+/// A message's internal date in Unix seconds (its file's modification time; the epoch when the
+/// file is gone), kept in `cache` once read.
+pub fn internal_time(
+    cache: Option<&Mutex<FolderHeaders>>,
+    maildir: &Maildir,
+    msg: &Message,
+) -> i64 {
+    if let Some(t) = cache.and_then(|c| lock_folder(c).internal_time(&msg.base)) {
+        return t;
+    }
+    match maildir.internal_date(msg) {
+        Ok(t) => {
+            let secs = unix_secs(t);
+            if let Some(c) = cache {
+                lock_folder(c).insert_internal_time(&msg.base, secs);
+            }
+            secs
+        }
+        Err(_) => 0,
     }
 }
 
@@ -319,9 +375,11 @@ impl HeaderCache {
             RecordFile::load(maildir, HEADERS_FILE, HEADERS_VERSION, &live);
         let (structures_file, structures) =
             RecordFile::load(maildir, STRUCTURES_FILE, STRUCTURES_VERSION, &live);
+        let (dates_file, dates) = RecordFile::load(maildir, DATES_FILE, DATES_VERSION, &live);
         let bytes = by_base
             .iter()
             .chain(&structures)
+            .chain(&dates)
             .map(|(b, f)| b.len() + f.len())
             .sum();
         let folder = Arc::new(Mutex::new(FolderHeaders {
@@ -330,6 +388,8 @@ impl HeaderCache {
             keys: HashMap::new(),
             structures,
             structures_file,
+            dates,
+            dates_file,
             bytes,
             sorted: Vec::new(),
         }));
@@ -417,6 +477,36 @@ mod tests {
             .structures
             .insert("b".into(), Bytes::from_static(b"(\"text\""));
         assert_eq!(lock_folder(&f).structure("b"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn internal_dates_are_kept_across_restarts() {
+        let dir = std::env::temp_dir().join(format!("imap-dates-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        let mut d = maildir::Delivery::begin(&md, "test").unwrap();
+        d.write(b"Subject: x\r\n\r\nbody\r\n").unwrap();
+        let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        d.commit_to_cur("S", Some(date)).unwrap();
+        let listing = md.scan().unwrap();
+        let msg = &listing.messages[0];
+        let live: HashSet<&str> = [&*msg.base].into_iter().collect();
+        {
+            let f = HeaderCache::new(1 << 20).folder(&md, || live.clone());
+            assert_eq!(internal_time(Some(&f), &md, msg), 1_600_000_000);
+            lock_folder(&f).flush(&md);
+        }
+        let f = HeaderCache::new(1 << 20).folder(&md, || live.clone());
+        // Kept: the file's date no longer matters.
+        std::fs::File::options()
+            .write(true)
+            .open(md.message_path(msg))
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(internal_time(Some(&f), &md, msg), 1_600_000_000);
+        assert_eq!(internal_time(None, &md, msg), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

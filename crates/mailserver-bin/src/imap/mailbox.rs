@@ -17,7 +17,7 @@ use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
 
 use super::headers::{self, HeaderCache};
-use super::{ImapService, WRITE_BATCH, flush, mime, search, unix_secs};
+use super::{ImapService, WRITE_BATCH, flush, mime, search};
 use crate::accounts::Accounts;
 use crate::conn::Conn;
 
@@ -1641,7 +1641,7 @@ impl User {
             self.condstore_enabled(session);
         }
         let Some(sel) = &self.selected else { return };
-        let cache = search::uses_headers(key).then(|| {
+        let cache = search::uses_cache(key).then(|| {
             block(|| {
                 self.headers
                     .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
@@ -1784,13 +1784,8 @@ impl User {
             return;
         }
         let Some(sel) = &self.selected else { return };
-        let by_header = criteria.iter().any(|c| {
-            !matches!(
-                c.key,
-                imap_proto::SortKey::Arrival | imap_proto::SortKey::Size
-            )
-        });
-        let cache = (by_header || search::uses_headers(key)).then(|| {
+        let by_cached = criteria.iter().any(|c| c.key != imap_proto::SortKey::Size);
+        let cache = (by_cached || search::uses_cache(key)).then(|| {
             block(|| {
                 self.headers
                     .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
@@ -2269,7 +2264,11 @@ impl User {
             _ => true,
         });
         let cache = match &self.selected {
-            Some(sel) if (needs_header_fields && fields_cacheable) || wants_structure => {
+            Some(sel)
+                if (needs_header_fields && fields_cacheable)
+                    || wants_structure
+                    || attrs.contains(&FetchAttr::InternalDate) =>
+            {
                 Some(block(|| {
                     self.headers
                         .folder(&sel.maildir, || sel.messages().map(|m| &*m.base).collect())
@@ -2353,8 +2352,9 @@ impl User {
                     FetchAttr::Uid => FetchValue::Uid(v.uid),
                     FetchAttr::Rfc822Size => FetchValue::Rfc822Size(v.vsize),
                     FetchAttr::InternalDate => {
-                        let t = block(|| sel.maildir.internal_date(v)).unwrap_or(UNIX_EPOCH);
-                        FetchValue::InternalDate(DateTime::from_unix(unix_secs(t)))
+                        FetchValue::InternalDate(DateTime::from_unix(block(|| {
+                            headers::internal_time(cache.as_deref(), &sel.maildir, v)
+                        })))
                     }
                     FetchAttr::Envelope => {
                         FetchValue::Envelope(Box::new(mime::envelope(&data[..header_len])))

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::headers::{self, FolderHeaders, lock_folder};
 use super::mailbox::{Selected, read_message};
-use super::{mime, unix_secs};
+use super::mime;
 
 struct Candidate<'a> {
     seq: u32,
@@ -114,12 +114,7 @@ impl<'a> Candidate<'a> {
     }
 
     fn internal_date(&self) -> Date {
-        let t = self
-            .sel
-            .maildir
-            .internal_date(self.msg)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        DateTime::from_unix(unix_secs(t)).date
+        DateTime::from_unix(self.internal_time()).date
     }
 
     fn sent_date(&mut self) -> Option<Date> {
@@ -588,12 +583,7 @@ fn sort_uncached(
 
 impl Candidate<'_> {
     fn internal_time(&self) -> i64 {
-        let t = self
-            .sel
-            .maildir
-            .internal_date(self.msg)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        unix_secs(t)
+        headers::internal_time(self.header_cache, &self.sel.maildir, self.msg)
     }
 
     fn sort_value(&self, key: SortKey, keys: &MessageKeys) -> SortValue {
@@ -999,12 +989,14 @@ pub(super) fn uses_modseq(key: &SearchKey) -> bool {
     }
 }
 
-/// Whether evaluating `key` may read header fields.
-pub(super) fn uses_headers(key: &SearchKey) -> bool {
+/// Whether evaluating `key` may read what the folder cache keeps: header fields and internal
+/// dates.
+pub(super) fn uses_cache(key: &SearchKey) -> bool {
     match key {
-        SearchKey::And(keys) => keys.iter().any(uses_headers),
-        SearchKey::Not(k) => uses_headers(k),
-        SearchKey::Or(a, b) => uses_headers(a) || uses_headers(b),
+        SearchKey::And(keys) => keys.iter().any(uses_cache),
+        SearchKey::Not(k) => uses_cache(k),
+        SearchKey::Or(a, b) => uses_cache(a) || uses_cache(b),
+        SearchKey::Before(_) | SearchKey::On(_) | SearchKey::Since(_) => true,
         SearchKey::From(_)
         | SearchKey::To(_)
         | SearchKey::Cc(_)
