@@ -11,6 +11,8 @@
 #    attachment icons), Roundcube's message list fetch on 1:5000 (INTERNALDATE and the header
 #    fields it asks for), FETCH 1:* (INTERNALDATE), UID SEARCH SUBJECT "invoice",
 #    UID SEARCH BODY "needle", and UID SORT by date and by subject, and UID THREAD REFERENCES.
+#    Then it downloads a 30 MB message in 64 KiB chunks as Thunderbird does, stored with CRLF
+#    and with LF line ends.
 #    The best of the RUNS passes is reported, with the first pass beside it.
 # 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
 #    it and IDLE; the proportional set size (PSS, so shared libraries count once) of the whole
@@ -91,6 +93,22 @@ for i in range(count):
     write(root, i, "S" if i % 3 == 0 else "")
 for i in range(10):
     write(idle, i, "S")
+# Folders with one 30 MB message (a base64 attachment): "Large" with CRLF line ends as SMTP
+# stores it, "LargeLF" with LF as Dovecot's LDA does.
+blob = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * 344
+import base64
+b64 = base64.encodebytes(blob).replace(b"\n", b"\r\n")
+msg = (b"From: a@example.org\r\nTo: big@bench.example\r\nSubject: large\r\nMIME-Version: 1.0\r\n"
+       b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+       b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+       + b64 + b"--b--\r\n")
+for folder, data in ((".Large", msg), (".LargeLF", msg.replace(b"\r\n", b"\n"))):
+    large = os.path.join(root, folder)
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(large, sub), exist_ok=True)
+    open(os.path.join(large, "maildirfolder"), "wb").close()
+    with open(os.path.join(large, "cur", f"1700000000.M0P1.bench,S={len(data)},W={len(msg)}:2,S"), "wb") as f:
+        f.write(data)
 PY
 
 # Dovecot serves a copy of the same Maildirs and checks the same Argon2id password hash.
@@ -194,6 +212,8 @@ OPS = [
     ("UID THREAD REFERENCES", "UID THREAD REFERENCES UTF-8 ALL"),
 ]
 
+LARGE = {"Large": "30 MB in 64 KiB chunks (CRLF)", "LargeLF": "30 MB in 64 KiB chunks (LF)"}
+
 def one_pass(port, user):
     c = Client(port)
     c.command(f"LOGIN {user} secret")
@@ -203,6 +223,19 @@ def one_pass(port, user):
         data = c.command(cmd)
         times[name] = time.perf_counter() - start
         answers[name] = data
+    # Thunderbird's download of a large message: BODY.PEEK[]<offset.65536> until a short one.
+    for folder, name in LARGE.items():
+        c.command(f"SELECT {folder}")
+        start, offset, got = time.perf_counter(), 0, 0
+        while True:
+            data = c.command(f"UID FETCH 1 (UID RFC822.SIZE BODY.PEEK[]<{offset}.65536>)")
+            n = int(re.search(rb"BODY\[\]<\d+> \{(\d+)\}", data).group(1))
+            got += n
+            offset += 65536
+            if n < 65536:
+                break
+        times[name] = time.perf_counter() - start
+        assert got > 30_000_000, (port, got)
     c.s.close()
     exists = int(re.search(rb"\* (\d+) EXISTS", answers["SELECT INBOX"]).group(1))
     assert exists == count, (port, exists)
@@ -232,7 +265,7 @@ assert results["mailserver"][2] == results["dovecot"][2], "the servers found dif
 
 print(f"\nIMAP on a {count}-message INBOX (seconds; best of {runs} runs after a first pass; lower is better)")
 print(f"{'operation':30} {'mailserver':>11} {'dovecot':>11} {'ratio':>7}   {'first: ours':>12} {'dovecot':>9}")
-for name, _ in OPS:
+for name in [n for n, _ in OPS] + list(LARGE.values()):
     o, d = results["mailserver"][1][name], results["dovecot"][1][name]
     fo, fd = results["mailserver"][0][name], results["dovecot"][0][name]
     print(f"{name:30} {o:11.3f} {d:11.3f} {d / o:7.2f}   {fo:12.3f} {fd:9.3f}")

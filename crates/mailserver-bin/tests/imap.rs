@@ -1320,3 +1320,59 @@ print(a.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
     // a keeps its view (no NOOP) until the STORE's untagged EXISTS brings the new message in.
     assert_eq!(out, "2 1 3\n2 1 3\n4 2 1 3\n3 1 2 4\n4 2 1 3\n");
 }
+
+#[test]
+fn a_large_message_downloads_in_chunks_as_thunderbird_does() {
+    let server = Server::start("imap-chunks", "");
+    // One message as SMTP stores it (CRLF, read at the offset), one with bare LF line ends as
+    // Dovecot or procmail leave them (read from a checkpoint of its line ends).
+    let cur = server.maildir("alice@example.com").join("cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    let body: String = (0..6000)
+        .map(|i| format!("line {i} of a long attachment\n"))
+        .collect();
+    std::fs::write(
+        cur.join("1700000000.M1P1.host:2,"),
+        format!("Subject: lf\n\n{body}"),
+    )
+    .unwrap();
+    let script = r#"
+import imaplib, smtplib, sys
+imap, smtp = int(sys.argv[1]), int(sys.argv[2])
+body = "".join("line %d of a long attachment\r\n" % i for i in range(6000))
+s = smtplib.SMTP("127.0.0.1", smtp)
+s.sendmail("x@example.org", ["alice@example.com"], ("Subject: crlf\r\n\r\n" + body).encode())
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap)
+M.login("alice@example.com", "secret")
+M.select("INBOX")
+for seq in ("1", "2"):
+    whole = M.fetch(seq, "(BODY.PEEK[])")[1][0][1]
+    size = int(M.fetch(seq, "(RFC822.SIZE)")[1][0].split()[-1].rstrip(b")"))
+    chunks, offset = [], 0
+    while True:
+        typ, data = M.fetch(seq, "(UID RFC822.SIZE BODY.PEEK[]<%d.16384>)" % offset)
+        assert typ == "OK", data
+        assert (b"BODY[]<%d>" % offset) in data[0][0], data[0][0]
+        chunks.append(data[0][1])
+        offset += 16384
+        if len(data[0][1]) < 16384:
+            break
+    got = b"".join(chunks)
+    print(seq, len(chunks), len(got) == size == len(whole), got == whole)
+print(M.fetch("2", "(FLAGS)")[1][0].decode())
+print(M.fetch("2", "(BODY[]<100.10> BODY[]<0.7>)")[1][0])
+print(M.fetch("2", "(FLAGS)")[1][0].decode())
+"#;
+    let out = python(
+        script,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1 12 True True", "{out}");
+    assert_eq!(lines[1], "2 12 True True", "{out}");
+    // BODY.PEEK leaves \Seen alone; BODY[]<...> sets it.
+    assert!(!lines[2].contains("\\Seen"), "{out}");
+    assert!(lines[3].contains("BODY[]<100> {10}"), "{out}");
+    assert!(lines[4].contains("\\Seen"), "{out}");
+}

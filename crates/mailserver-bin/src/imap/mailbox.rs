@@ -17,7 +17,7 @@ use maildir::{Delivery, FolderError, FolderStamp, ListingCache, Maildir};
 use tracing::warn;
 
 use super::headers::{self, HeaderCache};
-use super::{ImapService, WRITE_BATCH, flush, mime, search};
+use super::{ImapService, WRITE_BATCH, flush, mime, ranges, search};
 use crate::accounts::Accounts;
 use crate::conn::Conn;
 
@@ -340,6 +340,8 @@ pub struct User {
     append: Option<Append>,
     listings: Arc<ListingCache>,
     headers: Arc<HeaderCache>,
+    /// Where the line ends of the last message read in chunks fall.
+    line_ends: Option<ranges::LineEnds>,
 }
 
 /// Checks credentials and opens the user's mail store.
@@ -402,6 +404,7 @@ pub async fn login(
         append: None,
         listings: Arc::clone(&service.listings),
         headers: Arc::clone(&service.headers),
+        line_ends: None,
     })
 }
 
@@ -2263,6 +2266,31 @@ impl User {
             }
             _ => true,
         });
+        // Thunderbird downloads a large message in chunks (`BODY.PEEK[]<0.65536>`, then the
+        // next): such a chunk is read alone, not the whole message each time.
+        let whole_message_chunks = attrs
+            .iter()
+            .filter_map(|a| match a {
+                FetchAttr::BodySection {
+                    section,
+                    partial: Some(range),
+                    ..
+                } if section.part.is_empty() && section.text.is_none() => Some(Some(*range)),
+                FetchAttr::Uid
+                | FetchAttr::Flags
+                | FetchAttr::Rfc822Size
+                | FetchAttr::InternalDate
+                | FetchAttr::ModSeq => None,
+                _ => Some(None),
+            })
+            .try_fold(None, |window: Option<(u64, u64)>, range| {
+                let (offset, len) = range?;
+                let (offset, end) = (u64::from(offset), u64::from(offset) + u64::from(len));
+                Some(Some(window.map_or((offset, end), |(lo, hi)| {
+                    (lo.min(offset), hi.max(end))
+                })))
+            })
+            .flatten();
         let cache = match &self.selected {
             Some(sel)
                 if (needs_header_fields && fields_cacheable)
@@ -2291,8 +2319,10 @@ impl User {
                 .as_ref()
                 .filter(|_| wants_structure)
                 .and_then(|c| headers::lock_folder(c).structure(&sel.msg(i).base));
-            let needs_body = needs_body_always || (wants_structure && structure.is_none());
-            let needs_header = needs_body || needs_header_fields;
+            let window = whole_message_chunks;
+            let needs_body =
+                window.is_none() && (needs_body_always || (wants_structure && structure.is_none()));
+            let needs_header = window.is_none() && (needs_body || needs_header_fields);
             let cached = cache
                 .as_ref()
                 .filter(|_| needs_header && !needs_body && fields_cacheable)
@@ -2300,6 +2330,23 @@ impl User {
             let hit = cached.is_some();
             let content = if let Some(fields) = cached {
                 Some(fields.to_vec())
+            } else if let Some(range) = window {
+                let msg = sel.msg(i);
+                let line_ends = &mut self.line_ends;
+                match block(|| {
+                    ranges::read(&path, &msg.base, (msg.size, msg.vsize), range, line_ends)
+                }) {
+                    Ok(c) => Some(c),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        expunged = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(path = %path.display(), error = %e, "imap fetch: message unreadable");
+                        expunged = true;
+                        continue;
+                    }
+                }
             } else if needs_header {
                 match block(|| read_message(&path, !needs_body)) {
                     Ok(c) => Some(c),
@@ -2316,7 +2363,7 @@ impl User {
             } else {
                 None
             };
-            if let (Some(c), Some(data), false) = (&cache, &content, hit) {
+            if let (Some(c), Some(data), false, None) = (&cache, &content, hit, window) {
                 let mut folder = headers::lock_folder(c);
                 if folder.get(&sel.msg(i).base).is_none() {
                     let fields = headers::extract(&data[..header_length(data)]);
@@ -2376,9 +2423,23 @@ impl User {
                         partial,
                     } => {
                         set_seen |= !peek;
-                        let octets = match parsed.as_ref() {
-                            Some(p) => mime::section(data, p, section),
-                            None => match &section.text {
+                        let octets = match (window, parsed.as_ref()) {
+                            (Some((start, _)), _) => {
+                                // The chunk of the window read; the range below is within it.
+                                let (offset, len) = partial.unwrap_or_default();
+                                let from = (u64::from(offset) - start) as usize;
+                                let to = from.saturating_add(len as usize).min(data.len());
+                                let chunk = data.get(from..to).unwrap_or_default().to_vec();
+                                set_seen |= !peek;
+                                items.push(FetchValue::BodySection {
+                                    section: section.clone(),
+                                    origin: Some(offset),
+                                    data: Some(Bytes::from(chunk)),
+                                });
+                                continue;
+                            }
+                            (None, Some(p)) => mime::section(data, p, section),
+                            (None, None) => match &section.text {
                                 Some(SectionText::Header) => Some(data[..header_len].to_vec()),
                                 Some(SectionText::HeaderFields(n)) => {
                                     Some(mime::header_fields(&data[..header_len], n, false))

@@ -9,6 +9,7 @@ mod headers;
 mod idle_watch;
 mod mailbox;
 mod mime;
+mod ranges;
 mod search;
 
 use std::net::SocketAddr;
