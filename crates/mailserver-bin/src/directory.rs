@@ -2,6 +2,11 @@
 //! userdb find them: a service account searches for the user with a filter, and the user is
 //! authenticated by binding as the entry found. The mail store path and quota come from
 //! attributes when configured. Domains and aliases stay in the accounts database.
+//!
+//! Connections are kept, as Dovecot keeps them: one bound as the service account serves every
+//! search (LDAP multiplexes operations on a connection), and a few more are kept for binding
+//! as users, one login at a time each. A kept connection that has gone stale (the server
+//! restarted or dropped it) is replaced once, within the same lookup.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,13 +42,21 @@ struct Entry {
     quota: Option<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Directory {
     config: LdapConfig,
     mail_root: PathBuf,
     /// TLS settings when `ca_file` names the CAs to trust.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The service account's connection, shared by concurrent searches, and how many had
+    /// been opened before it.
+    searcher: tokio::sync::Mutex<(u64, Option<ldap3::Ldap>)>,
+    /// Idle connections for binding as users.
+    binders: std::sync::Mutex<Vec<ldap3::Ldap>>,
 }
+
+/// Idle user-bind connections kept; more are opened while more logins run at once.
+const IDLE_BINDERS: usize = 4;
 
 /// `invalidCredentials` (RFC 4511 §4.1.9).
 const INVALID_CREDENTIALS: u32 = 49;
@@ -84,7 +97,13 @@ impl Directory {
             config,
             mail_root: mail_root.to_owned(),
             tls,
+            searcher: tokio::sync::Mutex::new((0, None)),
+            binders: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.timeout)
     }
 
     fn error(&self, source: ldap3::LdapError) -> DirectoryError {
@@ -119,13 +138,31 @@ impl Directory {
             .replace("%d", &ldap_escape(domain))
     }
 
-    /// The entry for `address`, searched for as the service account.
-    async fn find(&self, address: &str) -> Result<Option<Entry>, DirectoryError> {
+    /// The service account's connection and its number: the kept one, or a new one (bound)
+    /// when there is none or the kept one is `stale`.
+    async fn searcher(&self, stale: Option<u64>) -> Result<(u64, ldap3::Ldap), DirectoryError> {
+        let mut kept = self.searcher.lock().await;
+        let (number, connection) = &mut *kept;
+        if let Some(ldap) = connection.as_mut()
+            && !ldap.is_closed()
+            && stale != Some(*number)
+        {
+            return Ok((*number, ldap.clone()));
+        }
+        *connection = None;
         let mut ldap = self.connect().await?;
-        ldap.simple_bind(&self.config.bind_dn, &self.config.bind_password)
+        ldap.with_timeout(self.timeout())
+            .simple_bind(&self.config.bind_dn, &self.config.bind_password)
             .await
             .and_then(|r| r.success())
             .map_err(|e| self.error(e))?;
+        *number += 1;
+        *connection = Some(ldap.clone());
+        Ok((*number, ldap))
+    }
+
+    /// The entry for `address`, searched for as the service account.
+    async fn find(&self, address: &str) -> Result<Option<Entry>, DirectoryError> {
         let mut attributes: Vec<&str> = [
             &self.config.address_attribute,
             &self.config.maildir_attribute,
@@ -139,17 +176,21 @@ impl Directory {
             // RFC 4511 §4.5.1.8: no attributes, only the DN.
             attributes.push("1.1");
         }
-        let (entries, _) = ldap
-            .search(
-                &self.config.base,
-                Scope::Subtree,
-                &self.filter(address),
-                attributes,
-            )
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| self.error(e))?;
-        let _ = ldap.unbind().await;
+        let filter = self.filter(address);
+        let mut stale = None;
+        let entries = loop {
+            let (number, mut ldap) = self.searcher(stale).await?;
+            let result = ldap
+                .with_timeout(self.timeout())
+                .search(&self.config.base, Scope::Subtree, &filter, &attributes)
+                .await;
+            match result.and_then(|r| r.success()) {
+                Ok((entries, _)) => break entries,
+                // The server's answer stands; a broken connection is replaced once.
+                Err(e) if stale.is_some() || is_answer(&e) => return Err(self.error(e)),
+                Err(_) => stale = Some(number),
+            }
+        };
         if entries.len() > 1 {
             return Err(DirectoryError::Ambiguous {
                 address: address.to_owned(),
@@ -215,16 +256,48 @@ impl Directory {
         let Some(entry) = self.find(address).await? else {
             return Ok(false);
         };
-        let mut ldap = self.connect().await?;
-        let result = ldap
+        let idle = {
+            let mut binders = self.lock_binders();
+            std::iter::from_fn(|| binders.pop()).find_map(|mut l| (!l.is_closed()).then_some(l))
+        };
+        let reused = idle.is_some();
+        let mut ldap = match idle {
+            Some(ldap) => ldap,
+            None => self.connect().await?,
+        };
+        let mut result = ldap
+            .with_timeout(self.timeout())
             .simple_bind(&entry.dn, password)
-            .await
-            .map_err(|e| self.error(e))?;
-        let _ = ldap.unbind().await;
+            .await;
+        if reused && result.as_ref().is_err_and(|e| !is_answer(e)) {
+            ldap = self.connect().await?;
+            result = ldap
+                .with_timeout(self.timeout())
+                .simple_bind(&entry.dn, password)
+                .await;
+        }
+        let result = result.map_err(|e| self.error(e))?;
+        // Bound as the user (or, after a failed bind, anonymous): the next login binds again.
+        let mut binders = self.lock_binders();
+        if binders.len() < IDLE_BINDERS {
+            binders.push(ldap);
+        }
+        drop(binders);
         match result.rc {
             0 => Ok(true),
             INVALID_CREDENTIALS => Ok(false),
             _ => Err(self.error(ldap3::LdapError::LdapResult { result })),
         }
     }
+
+    fn lock_binders(&self) -> std::sync::MutexGuard<'_, Vec<ldap3::Ldap>> {
+        self.binders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Whether `e` is the server's answer (a result code), not a failed connection.
+fn is_answer(e: &ldap3::LdapError) -> bool {
+    matches!(e, ldap3::LdapError::LdapResult { .. })
 }

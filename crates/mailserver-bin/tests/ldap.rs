@@ -254,6 +254,15 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
     drop(c);
     slapd.run();
     assert!(rcpt("lara@example.com").starts_with("250"));
+    // The kept connections died with the old slapd: logins open new ones.
+    let out = python(
+        LOGINS,
+        &[&server.imap_port.to_string(), &server.pop3_port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["lara@example.com lara-pw"][0], "OK", "{out}");
+    assert_eq!(v["lara@example.com wrong"][0], "NO", "{out}");
+    assert_eq!(v["max@example.com max-pw"][0], "OK", "{out}");
 }
 
 /// LDAP over TLS, as a directory on an internal PKI needs: `ldaps://` and StartTLS checked
