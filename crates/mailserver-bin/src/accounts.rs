@@ -432,6 +432,14 @@ impl Accounts {
             .map(|mb| LocalMailbox { domain_quota, ..mb }))
     }
 
+    /// The directory's alias targets for `address`, if the directory has it as an alias.
+    async fn directory_alias(&self, address: &str) -> Result<Option<Vec<String>>, AccountsError> {
+        match &self.directory {
+            Some(directory) => Ok(directory.alias(address).await?),
+            None => Ok(None),
+        }
+    }
+
     /// Whether `password` is `address`'s: checked against the stored hash (`default_scheme`
     /// for hashes without a `{SCHEME}` prefix), or by the LDAP directory for users only it
     /// has. `Err` means the answer is unknown (a backend is down): a temporary failure.
@@ -1354,7 +1362,13 @@ impl Accounts {
                 }
                 continue;
             }
-            queue.extend(found.alias.into_iter().flatten());
+            match found.alias {
+                Some(targets) => queue.extend(targets),
+                None if found.mailbox.is_none() => {
+                    queue.extend(self.directory_alias(&addr).await?.into_iter().flatten());
+                }
+                None => {}
+            }
         }
         Ok(false)
     }
@@ -1419,6 +1433,10 @@ impl Accounts {
                 continue;
             }
             if mailbox_only {
+                continue;
+            }
+            if let Some(targets) = self.directory_alias(&addr).await? {
+                queue.extend(targets.into_iter().map(|t| (t, false)));
                 continue;
             }
             if let Some(targets) = self.active_alias(&format!("@{d}")).await? {

@@ -238,6 +238,15 @@ pub struct Ldap {
     pub maildir_attribute: String,
     /// The attribute holding the quota in octets; empty: none.
     pub quota_attribute: String,
+    /// Aliases in the directory, as Postfix's `ldap_table` finds them: entries matching this
+    /// filter (`%u`, `%n`, `%d` as in `user_filter`; e.g. `(&(objectClass=group)(mail=%u))`
+    /// for Active Directory distribution groups) take mail for the address. Empty: none.
+    pub alias_filter: String,
+    /// An alias entry's attribute holding target addresses (forwards).
+    pub alias_target_attribute: String,
+    /// An alias entry's attribute holding the DNs of members, whose `address_attribute` is a
+    /// target (a member that is itself a group with an address expands in turn).
+    pub alias_member_attribute: String,
     /// Seconds to wait for the server.
     pub timeout: u64,
     /// Upgrade an `ldap://` connection with StartTLS (RFC 4513 §3).
@@ -258,6 +267,9 @@ impl Default for Ldap {
             address_attribute: "mail".into(),
             maildir_attribute: String::new(),
             quota_attribute: String::new(),
+            alias_filter: String::new(),
+            alias_target_attribute: "mailForwardingAddress".into(),
+            alias_member_attribute: "member".into(),
             timeout: 5,
             starttls: false,
             ca_file: String::new(),

@@ -1,7 +1,9 @@
 //! Users kept in an LDAP directory (OpenLDAP, Active Directory), as Dovecot's LDAP passdb and
 //! userdb find them: a service account searches for the user with a filter, and the user is
 //! authenticated by binding as the entry found. The mail store path and quota come from
-//! attributes when configured. Domains and aliases stay in the accounts database.
+//! attributes when configured. Aliases may also come from the directory (groups with members,
+//! entries with forwarding addresses), as Postfix's LDAP tables find them. Domains stay in the
+//! accounts database.
 //!
 //! Connections are kept, as Dovecot keeps them: one bound as the service account serves every
 //! search (LDAP multiplexes operations on a connection), and a few more are kept for binding
@@ -127,12 +129,11 @@ impl Directory {
         Ok(ldap)
     }
 
-    /// The filter for `address`: `%u` the address, `%n` its local part, `%d` its domain, each
+    /// `template` for `address`: `%u` the address, `%n` its local part, `%d` its domain, each
     /// escaped (RFC 4515) so an address cannot change the filter.
-    fn filter(&self, address: &str) -> String {
+    fn filter(template: &str, address: &str) -> String {
         let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-        self.config
-            .user_filter
+        template
             .replace("%u", &ldap_escape(address))
             .replace("%n", &ldap_escape(local))
             .replace("%d", &ldap_escape(domain))
@@ -161,6 +162,88 @@ impl Directory {
         Ok((*number, ldap))
     }
 
+    /// Searches as the service account, on the kept connection (replaced once if broken).
+    async fn search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attributes: &[&str],
+    ) -> Result<Vec<SearchEntry>, DirectoryError> {
+        let mut stale = None;
+        loop {
+            let (number, mut ldap) = self.searcher(stale).await?;
+            let result = ldap
+                .with_timeout(self.timeout())
+                .search(base, scope, filter, attributes)
+                .await;
+            match result.and_then(|r| r.success()) {
+                Ok((entries, _)) => {
+                    return Ok(entries.into_iter().map(SearchEntry::construct).collect());
+                }
+                // The server's answer stands; a broken connection is replaced once.
+                Err(e) if stale.is_some() || is_answer(&e) => return Err(self.error(e)),
+                Err(_) => stale = Some(number),
+            }
+        }
+    }
+
+    /// Where mail for `address` goes when the directory has it as an alias: the targets of
+    /// the entries `alias_filter` finds (forwarding addresses, and the addresses of members),
+    /// or `None` when it finds none.
+    pub async fn alias(&self, address: &str) -> Result<Option<Vec<String>>, DirectoryError> {
+        if self.config.alias_filter.is_empty() {
+            return Ok(None);
+        }
+        let (targets, members) = (
+            self.config.alias_target_attribute.as_str(),
+            self.config.alias_member_attribute.as_str(),
+        );
+        let attributes: Vec<&str> = [targets, members]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let entries = self
+            .search(
+                &self.config.base,
+                Scope::Subtree,
+                &Self::filter(&self.config.alias_filter, address),
+                &attributes,
+            )
+            .await?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let member_address = match self.config.address_attribute.as_str() {
+            "" => "mail",
+            a => a,
+        };
+        let mut found = Vec::new();
+        for entry in &entries {
+            found.extend(entry.attrs.get(targets).into_iter().flatten().cloned());
+            for dn in entry.attrs.get(members).into_iter().flatten() {
+                // A member outside the directory's view (deleted, no access) is skipped.
+                let member = self
+                    .search(dn, Scope::Base, "(objectClass=*)", &[member_address])
+                    .await;
+                match member {
+                    Ok(m) => found.extend(
+                        m.into_iter()
+                            .filter_map(|m| m.attrs.get(member_address)?.first().cloned()),
+                    ),
+                    Err(DirectoryError::Ldap { source, .. }) if is_answer(&source) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(Some(
+            found
+                .iter()
+                .filter_map(|a| crate::accounts::normalize_address(a).ok())
+                .collect(),
+        ))
+    }
+
     /// The entry for `address`, searched for as the service account.
     async fn find(&self, address: &str) -> Result<Option<Entry>, DirectoryError> {
         let mut attributes: Vec<&str> = [
@@ -176,21 +259,14 @@ impl Directory {
             // RFC 4511 §4.5.1.8: no attributes, only the DN.
             attributes.push("1.1");
         }
-        let filter = self.filter(address);
-        let mut stale = None;
-        let entries = loop {
-            let (number, mut ldap) = self.searcher(stale).await?;
-            let result = ldap
-                .with_timeout(self.timeout())
-                .search(&self.config.base, Scope::Subtree, &filter, &attributes)
-                .await;
-            match result.and_then(|r| r.success()) {
-                Ok((entries, _)) => break entries,
-                // The server's answer stands; a broken connection is replaced once.
-                Err(e) if stale.is_some() || is_answer(&e) => return Err(self.error(e)),
-                Err(_) => stale = Some(number),
-            }
-        };
+        let entries = self
+            .search(
+                &self.config.base,
+                Scope::Subtree,
+                &Self::filter(&self.config.user_filter, address),
+                &attributes,
+            )
+            .await?;
         if entries.len() > 1 {
             return Err(DirectoryError::Ambiguous {
                 address: address.to_owned(),
@@ -198,7 +274,6 @@ impl Directory {
             });
         }
         Ok(entries.into_iter().next().map(|e| {
-            let e = SearchEntry::construct(e);
             let first = |name: &str| {
                 (!name.is_empty())
                     .then(|| e.attrs.get(name).and_then(|v| v.first()).cloned())

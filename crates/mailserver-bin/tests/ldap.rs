@@ -44,6 +44,7 @@ impl Slapd {
         let conf = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+             include /etc/ldap/schema/misc.schema\n\
              modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
              database mdb\nsuffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"\n\
              rootpw admin-pw\ndirectory {d}/db\n\
@@ -84,7 +85,12 @@ impl Slapd {
              homeDirectory: ldap/lara/\nemployeeNumber: 4096\nuserPassword: {lara}\n\n\
              dn: uid=max,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n\
              uid: max\ncn: Max\nsn: Power\nmail: max@example.com\nmail: power@example.com\n\
-             userPassword: {max}\n",
+             userPassword: {max}\n\n\
+             dn: cn=sales,ou=people,dc=example,dc=com\nobjectClass: groupOfNames\nobjectClass: extensibleObject\n\
+             cn: sales\nmail: sales@example.com\nmember: uid=lara,ou=people,dc=example,dc=com\n\
+             member: uid=max,ou=people,dc=example,dc=com\nmember: cn=gone,ou=people,dc=example,dc=com\n\n\
+             dn: cn=info,ou=people,dc=example,dc=com\nobjectClass: organizationalRole\nobjectClass: inetLocalMailRecipient\n\
+             cn: info\nmailLocalAddress: info@example.com\nmailRoutingAddress: max@example.com\n",
             service = hash("service-pw"),
             lara = hash("lara-pw"),
             max = hash("max-pw"),
@@ -175,7 +181,9 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
             "[ldap]\nurl = \"ldap://127.0.0.1:{}\"\nbind_dn = \"cn=mail,dc=example,dc=com\"\n\
              bind_password = \"service-pw\"\nbase = \"ou=people,dc=example,dc=com\"\n\
              user_filter = \"(&(objectClass=inetOrgPerson)(mail=%u))\"\n\
-             maildir_attribute = \"homeDirectory\"\nquota_attribute = \"employeeNumber\"\n",
+             maildir_attribute = \"homeDirectory\"\nquota_attribute = \"employeeNumber\"\n\
+             alias_filter = \"(|(&(objectClass=groupOfNames)(mail=%u))(mailLocalAddress=%u))\"\n\
+             alias_target_attribute = \"mailRoutingAddress\"\n",
             slapd.port
         ),
     );
@@ -243,6 +251,35 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
     assert_eq!(v["nobody@example.com x"][0], "NO", "{out}");
     assert!(v["pop3"].as_str().unwrap().starts_with("+OK"), "{out}");
     assert_eq!(v["pop3_stat"][0], 1, "{out}");
+
+    // Aliases in the directory: a group's members (one of them gone) and a forward.
+    // (The logins above moved what was in new/ to cur/.)
+    let count = |dir: &std::path::Path| std::fs::read_dir(dir).unwrap().count();
+    let max_dir = server.maildir("max@example.com").join("new");
+    let before = (count(&lara_dir), count(&max_dir));
+    assert!(rcpt("sales@example.com").starts_with("250"));
+    assert_eq!(
+        (count(&lara_dir), count(&max_dir)),
+        (before.0 + 1, before.1 + 1)
+    );
+    assert!(rcpt("info@example.com").starts_with("250"));
+    assert_eq!(
+        (count(&lara_dir), count(&max_dir)),
+        (before.0 + 1, before.1 + 2)
+    );
+    assert!(!server.maildir("sales@example.com").exists());
+    // A member may send as the group; not as another's forward.
+    let send_as = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.login("lara@example.com", "lara-pw")
+for sender in ("sales@example.com", "info@example.com"):
+    print(s.mail(sender)[0])
+    s.rset()
+s.quit()
+"#;
+    let out = python(send_as, &[&server.submission_port.to_string()]);
+    assert_eq!(out, "250\n553\n");
 
     // The directory down: temporary failures, never "unknown user".
     slapd.stop();
