@@ -128,6 +128,9 @@ pub struct LocalMailbox {
     pub maildir: PathBuf,
     /// Quota in octets (PostfixAdmin's `mailbox.quota`); 0 means none.
     pub quota: u64,
+    /// Messages the mailbox may hold (our `message_quota` table, or the directory's
+    /// attribute): `None` for the server's `[limits] max_messages_per_mailbox`, 0 for none.
+    pub message_quota: Option<u64>,
     /// The mailbox's domain, and the quota of all its mailboxes together in octets
     /// (PostfixAdmin's `domain.quota`, kept in MB; 0 or less means none).
     pub domain: String,
@@ -240,6 +243,10 @@ const SQLITE_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         delete_policy TEXT NOT NULL)",
+    // Ours too: PostfixAdmin keeps no message limit per mailbox.
+    "CREATE TABLE IF NOT EXISTS message_quota (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        messages INTEGER NOT NULL)",
 ];
 
 /// PostfixAdmin's tables as its setup (schema version 1847, PostfixAdmin 3.3) creates them in
@@ -313,6 +320,12 @@ const MYSQL_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username varchar(255) NOT NULL,
         delete_policy varchar(16) NOT NULL,
+        PRIMARY KEY (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // Ours too: PostfixAdmin keeps no message limit per mailbox.
+    "CREATE TABLE IF NOT EXISTS message_quota (
+        username varchar(255) NOT NULL,
+        messages bigint NOT NULL,
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
 ];
@@ -857,7 +870,30 @@ impl Accounts {
             .bind(&address)
             .execute(&self.pool)
             .await?;
+        // Our own settings go with it, and its usage in quota2 (as PostfixAdmin deletes it).
+        for statement in [
+            "DELETE FROM pop3_policy WHERE username = ?",
+            "DELETE FROM message_quota WHERE username = ?",
+            "DELETE FROM quota2 WHERE username = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&address)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok((address, self.maildir_path(&maildir)))
+    }
+
+    /// Fails with `UnknownUser` unless the database has a mailbox `address`.
+    async fn require_user(&self, address: &str) -> Result<(), AccountsError> {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
+            .bind(address)
+            .fetch_optional(&self.pool)
+            .await?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(AccountsError::UnknownUser(address.to_owned())),
+        }
     }
 
     pub async fn set_password(
@@ -913,7 +949,9 @@ impl Accounts {
     ) -> Result<Option<LocalMailbox>, AccountsError> {
         let row = sqlx::query(
             "SELECT m.maildir, m.domain, CAST(m.quota AS SIGNED) AS quota,
-                    CAST(d.quota AS SIGNED) AS domain_quota
+                    CAST(d.quota AS SIGNED) AS domain_quota,
+                    (SELECT CAST(messages AS SIGNED) FROM message_quota WHERE username = m.username)
+                        AS message_quota
              FROM mailbox m JOIN domain d ON d.domain = m.domain
              WHERE m.username = ? AND m.active = 1 AND d.active = 1",
         )
@@ -933,10 +971,12 @@ impl Accounts {
         let maildir: String = row.try_get("maildir")?;
         let quota: i64 = row.try_get("quota")?;
         let domain_quota: i64 = row.try_get("domain_quota")?;
+        let message_quota: Option<i64> = row.try_get("message_quota")?;
         Ok(Some(LocalMailbox {
             maildir: self.maildir_path(&maildir),
             username: address,
             quota: quota.max(0) as u64,
+            message_quota: message_quota.map(|m| m.max(0) as u64),
             domain: row.try_get("domain")?,
             domain_quota: megabytes(domain_quota),
         }))
@@ -966,6 +1006,48 @@ impl Accounts {
             return Err(AccountsError::UnknownUser(address));
         }
         Ok(address)
+    }
+
+    /// Sets how many messages a mailbox may hold: `Some(0)` none, `None` the server's default.
+    pub async fn set_message_quota(
+        &self,
+        address: &str,
+        messages: Option<u64>,
+    ) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        self.require_user(&address).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM message_quota WHERE username = ?")
+            .bind(&address)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(n) = messages {
+            sqlx::query("INSERT INTO message_quota (username, messages) VALUES (?, ?)")
+                .bind(&address)
+                .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(address)
+    }
+
+    /// Every mailbox's own message limit, where it has one.
+    pub async fn message_quotas(
+        &self,
+    ) -> Result<std::collections::HashMap<String, u64>, AccountsError> {
+        let rows =
+            sqlx::query("SELECT username, CAST(messages AS SIGNED) AS messages FROM message_quota")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("username")?.to_lowercase(),
+                    r.try_get::<i64, _>("messages")?.max(0) as u64,
+                ))
+            })
+            .collect()
     }
 
     /// A domain's PostfixAdmin limits.
@@ -1102,13 +1184,7 @@ impl Accounts {
         policy: Option<&str>,
     ) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
-            .bind(&address)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_none() {
-            return Err(AccountsError::UnknownUser(address));
-        }
+        self.require_user(&address).await?;
         match policy {
             Some(p) => {
                 sqlx::query("DELETE FROM pop3_policy WHERE username = ?")
@@ -1285,11 +1361,13 @@ impl Accounts {
                 (SELECT goto FROM alias WHERE address = ? AND active = 1) AS goto,
                 (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
                 (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
+                (SELECT CAST(messages AS SIGNED) FROM message_quota WHERE username = ?) AS message_quota,
                 (SELECT CAST(quota AS SIGNED) FROM domain WHERE domain = ?) AS domain_quota,
                 (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
         )
         .bind(domain)
         .bind(domain)
+        .bind(address)
         .bind(address)
         .bind(address)
         .bind(address)
@@ -1304,6 +1382,7 @@ impl Accounts {
         let maildir: Option<String> = row.try_get("maildir")?;
         let target: Option<String> = row.try_get("target")?;
         let quota: Option<i64> = row.try_get("quota")?;
+        let message_quota: Option<i64> = row.try_get("message_quota")?;
         Ok(Lookup {
             alias_domain_target: target,
             local_domain: local.is_some(),
@@ -1314,6 +1393,7 @@ impl Accounts {
                 username: address.to_owned(),
                 maildir: self.maildir_path(&m),
                 quota: quota.unwrap_or(0).max(0) as u64,
+                message_quota: message_quota.map(|m| m.max(0) as u64),
                 domain: domain.to_owned(),
                 domain_quota: megabytes(domain_quota.unwrap_or(0)),
             }),
@@ -1567,6 +1647,7 @@ mod tests {
             username: "alice@example.com".into(),
             maildir: dir.join("mail/example.com/alice/"),
             quota: 0,
+            message_quota: None,
             domain: "example.com".into(),
             domain_quota: 0,
         };

@@ -238,6 +238,9 @@ pub struct Ldap {
     pub maildir_attribute: String,
     /// The attribute holding the quota in octets; empty: none.
     pub quota_attribute: String,
+    /// The attribute holding how many messages the mailbox may hold (0: no limit); empty or
+    /// missing: `[limits] max_messages_per_mailbox`.
+    pub message_quota_attribute: String,
     /// Aliases in the directory, as Postfix's `ldap_table` finds them: entries matching this
     /// filter (`%u`, `%n`, `%d` as in `user_filter`; e.g. `(&(objectClass=group)(mail=%u))`
     /// for Active Directory distribution groups) take mail for the address. Empty: none.
@@ -267,6 +270,7 @@ impl Default for Ldap {
             address_attribute: "mail".into(),
             maildir_attribute: String::new(),
             quota_attribute: String::new(),
+            message_quota_attribute: String::new(),
             alias_filter: String::new(),
             alias_target_attribute: "mailForwardingAddress".into(),
             alias_member_attribute: "member".into(),
@@ -403,7 +407,8 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_errors: u32,
     /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
-    /// `quota_rule = *:messages=N`; the octet quota is each mailbox's own.
+    /// `quota_rule = *:messages=N`, unless the mailbox has its own (`user message-quota`); the
+    /// octet quota is each mailbox's own.
     pub max_messages_per_mailbox: u64,
     pub command_timeout: u64,
     pub data_timeout: u64,
@@ -428,11 +433,12 @@ pub struct Smtp {
 }
 
 impl Config {
-    /// The limits of a mailbox whose octet quota is `bytes` (0: none).
-    pub fn quota_limits(&self, bytes: u64) -> maildir::QuotaLimits {
+    /// The limits of a mailbox whose octet quota is `bytes` (0: none) and whose own message
+    /// limit is `messages` (0: none; `None`: `[limits] max_messages_per_mailbox`).
+    pub fn quota_limits(&self, bytes: u64, messages: Option<u64>) -> maildir::QuotaLimits {
         maildir::QuotaLimits {
             bytes,
-            messages: self.limits.max_messages_per_mailbox,
+            messages: messages.unwrap_or(self.limits.max_messages_per_mailbox),
         }
     }
 }

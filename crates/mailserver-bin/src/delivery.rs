@@ -23,7 +23,7 @@ pub async fn over_quota(
             }
         }
     }
-    let limits = config.quota_limits(mailbox.quota);
+    let limits = config.quota_limits(mailbox.quota, mailbox.message_quota);
     if !limits.any() {
         return false;
     }
@@ -53,7 +53,7 @@ pub async fn over_quota(
 pub async fn record(config: &Config, accounts: &Accounts, mailboxes: &[LocalMailbox], stored: u64) {
     for m in mailboxes {
         let maildir = maildir::Maildir::new(m.maildir.clone());
-        let limits = config.quota_limits(m.quota);
+        let limits = config.quota_limits(m.quota, m.message_quota);
         let result =
             tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, limits)).await;
         if let Ok(Err(e)) = result {

@@ -42,6 +42,7 @@ struct Entry {
     address: Option<String>,
     maildir: Option<String>,
     quota: Option<u64>,
+    message_quota: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -250,6 +251,7 @@ impl Directory {
             &self.config.address_attribute,
             &self.config.maildir_attribute,
             &self.config.quota_attribute,
+            &self.config.message_quota_attribute,
         ]
         .into_iter()
         .filter(|a| !a.is_empty())
@@ -284,6 +286,8 @@ impl Directory {
                     .and_then(|a| crate::accounts::normalize_address(&a).ok()),
                 maildir: first(&self.config.maildir_attribute),
                 quota: first(&self.config.quota_attribute).and_then(|q| q.trim().parse().ok()),
+                message_quota: first(&self.config.message_quota_attribute)
+                    .and_then(|q| q.trim().parse().ok()),
                 dn: e.dn,
             }
         }))
@@ -313,6 +317,7 @@ impl Directory {
             username: address.to_owned(),
             maildir,
             quota: entry.quota.unwrap_or(0),
+            message_quota: entry.message_quota,
             domain: domain.to_owned(),
             domain_quota: 0,
         }

@@ -192,6 +192,9 @@ enum UserCommand {
     Smtp { address: String, access: String },
     /// Set a mailbox's quota: a size such as 500M, 2G or 1048576 (octets); 0 or none for no limit.
     Quota { address: String, size: String },
+    /// Set how many messages a mailbox may hold (all folders): a number, none for no limit, or
+    /// default for [limits] max_messages_per_mailbox.
+    MessageQuota { address: String, messages: String },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
     Pop3Policy { address: String, policy: String },
     /// Set a mailbox's password.
@@ -591,48 +594,59 @@ async fn admin_command(
             UserCommand::List { domain, json } => {
                 let users = accounts.list_users(domain.as_deref()).await?;
                 let quotas = accounts.quotas().await?;
-                let with_usage: Vec<(String, String, bool, u64, i64)> = users
+                let message_quotas = accounts.message_quotas().await?;
+                let with_usage: Vec<_> = users
                     .into_iter()
                     .map(|(u, m, a)| {
                         let quota = quotas.get(&u).copied().unwrap_or(0);
+                        let limits = config
+                            .quota_limits(quota, message_quotas.get(&u.to_lowercase()).copied());
                         let md = maildir::Maildir::new(&m);
                         let used = if md.path().join("cur").is_dir() {
-                            md.quota_usage(config.quota_limits(quota))
-                                .map(|u| u.bytes)
-                                .unwrap_or(0)
+                            md.quota_usage(limits)
+                                .map(|u| (u.bytes, u.messages))
+                                .unwrap_or((0, 0))
                         } else {
-                            0
+                            (0, 0)
                         };
-                        (u, m, a, quota, used)
+                        (u, m, a, limits, used)
                     })
                     .collect();
                 if json {
                     let out: Vec<serde_json::Value> = with_usage
                         .iter()
-                        .map(|(u, m, a, q, used)| {
-                            serde_json::json!({"address": u, "maildir": m, "active": a, "quota": q, "used": used})
+                        .map(|(u, m, a, limits, (bytes, messages))| {
+                            serde_json::json!({"address": u, "maildir": m, "active": a,
+                                "quota": limits.bytes, "used": bytes,
+                                "message_quota": limits.messages, "messages": messages})
                         })
                         .collect();
                     println!("{}", serde_json::Value::Array(out));
                 } else {
+                    let limit = |n: u64, show: fn(u64) -> String| match n {
+                        0 => "-".to_owned(),
+                        n => show(n),
+                    };
                     let rows: Vec<Vec<String>> = with_usage
                         .iter()
-                        .map(|(u, m, a, q, used)| {
-                            let quota = if *q == 0 {
-                                "-".to_owned()
-                            } else {
-                                human_size(*q)
-                            };
+                        .map(|(u, m, a, limits, (bytes, messages))| {
                             vec![
                                 u.clone(),
                                 yes_no(*a),
-                                human_size((*used).max(0) as u64),
-                                quota,
+                                human_size((*bytes).max(0) as u64),
+                                limit(limits.bytes, human_size),
+                                (*messages).max(0).to_string(),
+                                limit(limits.messages, |n| n.to_string()),
                                 m.clone(),
                             ]
                         })
                         .collect();
-                    print_table(&["ADDRESS", "ACTIVE", "USED", "QUOTA", "MAILDIR"], &rows);
+                    print_table(
+                        &[
+                            "ADDRESS", "ACTIVE", "USED", "QUOTA", "MESSAGES", "LIMIT", "MAILDIR",
+                        ],
+                        &rows,
+                    );
                 }
             }
             UserCommand::Quota { address, size } => {
@@ -643,6 +657,27 @@ async fn admin_command(
                 match bytes {
                     0 => println!("no quota for {address}"),
                     b => println!("quota for {address}: {b} octets"),
+                }
+            }
+            UserCommand::MessageQuota { address, messages } => {
+                let limit = match messages.as_str() {
+                    "default" => None,
+                    "none" | "0" => Some(0),
+                    n => Some(n.parse::<u64>().map_err(|_| {
+                        format!("{n:?} is not a message count: use e.g. 10000, none or default")
+                    })?),
+                };
+                let address = accounts.set_message_quota(&address, limit).await?;
+                match limit {
+                    None => println!(
+                        "{address} may hold {} messages (the server's default)",
+                        match config.limits.max_messages_per_mailbox {
+                            0 => "any number of".to_owned(),
+                            n => n.to_string(),
+                        }
+                    ),
+                    Some(0) => println!("no message limit for {address}"),
+                    Some(n) => println!("{address} may hold {n} messages"),
                 }
             }
             UserCommand::Activate { address } => {

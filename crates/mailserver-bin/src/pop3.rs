@@ -373,7 +373,9 @@ async fn login(
         policy,
         retrieved: HashSet::new(),
         uid_validity: listing.uid_validity,
-        quota: service.config.quota_limits(mailbox.quota),
+        quota: service
+            .config
+            .quota_limits(mailbox.quota, mailbox.message_quota),
         _lock: lock,
     })
 }

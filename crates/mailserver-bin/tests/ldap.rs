@@ -74,7 +74,8 @@ impl Slapd {
                 .unwrap();
             String::from_utf8(out.stdout).unwrap().trim().to_owned()
         };
-        // homeDirectory holds the mail store path and employeeNumber the quota in octets,
+        // homeDirectory holds the mail store path, employeeNumber the quota in octets and
+        // roomNumber the message limit,
         // standing in for the site-specific attributes real directories use.
         let ldif = format!(
             "dn: dc=example,dc=com\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
@@ -82,7 +83,7 @@ impl Slapd {
              dn: cn=mail,dc=example,dc=com\nobjectClass: person\ncn: mail\nsn: service\nuserPassword: {service}\n\n\
              dn: uid=lara,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n\
              uid: lara\ncn: Lara\nsn: Croft\nmail: lara@example.com\nuidNumber: 1001\ngidNumber: 1001\n\
-             homeDirectory: ldap/lara/\nemployeeNumber: 4096\nuserPassword: {lara}\n\n\
+             homeDirectory: ldap/lara/\nemployeeNumber: 4096\nroomNumber: 5\nuserPassword: {lara}\n\n\
              dn: uid=max,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\n\
              uid: max\ncn: Max\nsn: Power\nmail: max@example.com\nmail: power@example.com\n\
              userPassword: {max}\n\n\
@@ -182,6 +183,7 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
              bind_password = \"service-pw\"\nbase = \"ou=people,dc=example,dc=com\"\n\
              user_filter = \"(&(objectClass=inetOrgPerson)(mail=%u))\"\n\
              maildir_attribute = \"homeDirectory\"\nquota_attribute = \"employeeNumber\"\n\
+             message_quota_attribute = \"roomNumber\"\n\
              alias_filter = \"(|(&(objectClass=groupOfNames)(mail=%u))(mailLocalAddress=%u))\"\n\
              alias_target_attribute = \"mailRoutingAddress\"\n",
             slapd.port
@@ -239,6 +241,14 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
             .as_str()
             .unwrap()
             .contains("STORAGE 1 4"),
+        "{out}"
+    );
+    // roomNumber 5: five messages.
+    assert!(
+        v["lara@example.com lara-pw"][2][0]
+            .as_str()
+            .unwrap()
+            .contains("MESSAGE 1 5"),
         "{out}"
     );
     assert_eq!(v["lara@example.com wrong"][0], "NO", "{out}");

@@ -300,6 +300,26 @@ s.quit()
     let no_column = server.admin(&["user", "smtp", "new@example.com", "off"], "");
     assert!(!no_column.status.success());
     assert!(String::from_utf8_lossy(&no_column.stderr).contains("smtp_active"));
+    // A message limit lives in our own table beside PostfixAdmin's.
+    server.admin_ok(&["user", "message-quota", "new@example.com", "1"]);
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT messages FROM message_quota WHERE username = 'new@example.com'"
+        )
+        .trim(),
+        "1"
+    );
+    let mut c = server.connect();
+    c.command("EHLO raw.example.org");
+    c.command("MAIL FROM:<a@example.org>");
+    assert!(c.command("RCPT TO:<new@example.com>").starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    assert!(c.command("Subject: one\r\n\r\nx\r\n.").starts_with("250"));
+    c.command("MAIL FROM:<a@example.org>");
+    let full = c.command("RCPT TO:<new@example.com>");
+    assert!(full.starts_with("452 4.2.2"), "{full}");
+    drop(c);
     let row = mariadb(
         Some(&db.0),
         "SELECT password, maildir, local_part, domain, active FROM mailbox WHERE username = 'new@example.com'",

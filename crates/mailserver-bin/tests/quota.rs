@@ -200,6 +200,52 @@ print(json.dumps(out))
     assert!(maildirsize.starts_with("0S,3C\n"), "{maildirsize}");
 }
 
+/// A mailbox's own message limit (`user message-quota`) overrides the server's: lower,
+/// none, or back to the default; `user list` shows count and limit.
+#[test]
+fn a_mailbox_may_have_its_own_message_limit() {
+    let server = Server::start(
+        "quota-own-messages",
+        "[limits]\nmax_messages_per_mailbox = 3\n",
+    );
+    let deliver = || deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.org>").0;
+    let out = server.admin_ok(&["user", "message-quota", "alice@example.com", "1"]);
+    assert_eq!(out, "alice@example.com may hold 1 messages\n");
+    assert!(deliver().starts_with("250"));
+    assert!(deliver().starts_with("452 4.2.2"));
+    let list = server.admin_ok(&["user", "list"]);
+    let row = list.lines().find(|l| l.starts_with("alice@")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[4..6], ["1", "1"], "{list}");
+    server.admin_ok(&["user", "message-quota", "alice@example.com", "none"]);
+    for _ in 0..4 {
+        assert!(deliver().starts_with("250"));
+    }
+    let json = server.admin_ok(&["user", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let alice = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["address"] == "alice@example.com")
+        .unwrap();
+    assert_eq!(
+        (alice["messages"].as_i64(), alice["message_quota"].as_u64()),
+        (Some(5), Some(0))
+    );
+    let out = server.admin_ok(&["user", "message-quota", "alice@example.com", "default"]);
+    assert_eq!(
+        out,
+        "alice@example.com may hold 3 messages (the server's default)\n"
+    );
+    assert!(deliver().starts_with("452 4.2.2"));
+    let bad = server.admin(&["user", "message-quota", "alice@example.com", "lots"], "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a message count"));
+    let unknown = server.admin(&["user", "message-quota", "nobody@example.com", "5"], "");
+    assert!(!unknown.status.success());
+}
+
 /// A domain's quota covers all its mailboxes together (PostfixAdmin's `domain.quota`, in
 /// MB): once alice's mail fills it, mail for bob is refused too, over SMTP and IMAP APPEND.
 #[test]

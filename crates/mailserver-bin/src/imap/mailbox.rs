@@ -395,7 +395,9 @@ pub async fn login(
     Ok(User {
         username: mailbox.username,
         root,
-        quota: service.config.quota_limits(mailbox.quota),
+        quota: service
+            .config
+            .quota_limits(mailbox.quota, mailbox.message_quota),
         domain: mailbox.domain,
         domain_quota: mailbox.domain_quota,
         accounts: accounts.clone(),
