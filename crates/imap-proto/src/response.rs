@@ -256,6 +256,18 @@ pub enum FetchValue {
         /// The octets (NIL if the section does not exist).
         data: Option<Bytes>,
     },
+    /// `BODY[section]<origin>` whose `len` octets the embedder hands over piece by piece
+    /// after sending the response ([`crate::ServerSession::stream_literal`]), so a large
+    /// message is never in memory whole. At most one per FETCH response; encoded on its own
+    /// (`Response::encode`), only the literal's header is written.
+    BodySectionStreamed {
+        /// The section as asked.
+        section: Section,
+        /// The partial's offset, when a partial was asked.
+        origin: Option<u32>,
+        /// The literal's length.
+        len: u64,
+    },
     /// `BINARY[part]<origin>` (RFC 3516): sent as a literal8 (`~{n}`) when it holds a NUL.
     Binary {
         /// Part numbers.
@@ -1130,14 +1142,16 @@ fn fetch_value(out: &mut BytesMut, v: &FetchValue) {
             origin,
             data,
         } => {
-            out.put_slice(b"BODY[");
-            section_spec(out, section);
-            out.put_u8(b']');
-            if let Some(o) = origin {
-                out.put_slice(format!("<{o}>").as_bytes());
-            }
-            out.put_u8(b' ');
+            body_section_name(out, section, *origin);
             literal_or_nil(out, data.as_deref());
+        }
+        FetchValue::BodySectionStreamed {
+            section,
+            origin,
+            len,
+        } => {
+            body_section_name(out, section, *origin);
+            out.put_slice(format!("{{{len}}}\r\n").as_bytes());
         }
         FetchValue::Rfc822(d) => {
             out.put_slice(b"RFC822 ");
@@ -1151,6 +1165,46 @@ fn fetch_value(out: &mut BytesMut, v: &FetchValue) {
             out.put_slice(b"RFC822.TEXT ");
             literal_or_nil(out, d.as_deref());
         }
+    }
+}
+
+/// `BODY[section]<origin> `
+fn body_section_name(out: &mut BytesMut, section: &Section, origin: Option<u32>) {
+    out.put_slice(b"BODY[");
+    section_spec(out, section);
+    out.put_u8(b']');
+    if let Some(o) = origin {
+        out.put_slice(format!("<{o}>").as_bytes());
+    }
+    out.put_u8(b' ');
+}
+
+impl Response {
+    /// For a FETCH response with a [`FetchValue::BodySectionStreamed`] item: writes what goes
+    /// before the streamed octets and returns their length and what goes after them. `None`
+    /// (nothing written) for any other response.
+    pub(crate) fn encode_streamed(&self, out: &mut BytesMut) -> Option<(u64, Bytes)> {
+        let Response::Fetch { seq, items } = self else {
+            return None;
+        };
+        let (at, len) = items.iter().enumerate().find_map(|(i, item)| match item {
+            FetchValue::BodySectionStreamed { len, .. } => Some((i, *len)),
+            _ => None,
+        })?;
+        out.put_slice(format!("* {seq} FETCH (").as_bytes());
+        for (i, item) in items[..=at].iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b' ');
+            }
+            fetch_value(out, item);
+        }
+        let mut rest = BytesMut::new();
+        for item in &items[at + 1..] {
+            rest.put_u8(b' ');
+            fetch_value(&mut rest, item);
+        }
+        rest.put_slice(b")\r\n");
+        Some((len, rest.freeze()))
     }
 }
 

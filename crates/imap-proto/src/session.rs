@@ -160,6 +160,21 @@ pub enum AnswerError {
     /// No decision of this kind is pending.
     #[error("no decision of this kind is pending")]
     WrongState,
+    /// A FETCH response may stream one literal.
+    #[error("a FETCH response may stream one literal")]
+    StreamedTwice,
+    /// More octets than the streamed literal's length.
+    #[error("more octets than the streamed literal holds")]
+    LiteralOverrun,
+}
+
+/// The literal a FETCH response is streaming: octets still owed, and the response's rest.
+#[derive(Debug)]
+struct Streaming {
+    owed: u64,
+    rest: Bytes,
+    /// Whatever the session queued meanwhile (it goes out after the response).
+    held: BytesMut,
 }
 
 /// Misuse or a fatal protocol violation.
@@ -249,6 +264,7 @@ pub struct ServerSession {
     pending: Option<Pending>,
     input: BytesMut,
     output: BytesMut,
+    streaming: Option<Streaming>,
     events: std::collections::VecDeque<Event>,
     tls: bool,
     errors: u32,
@@ -274,6 +290,7 @@ impl ServerSession {
             pending: None,
             input: BytesMut::new(),
             output: BytesMut::new(),
+            streaming: None,
             events: Default::default(),
             errors: 0,
             auth_failures: 0,
@@ -341,9 +358,20 @@ impl ServerSession {
         caps
     }
 
+    /// Queues octets for the client, after a literal being streamed if there is one.
+    fn emit(&mut self, octets: &[u8]) {
+        match &mut self.streaming {
+            Some(s) => s.held.extend_from_slice(octets),
+            None => self.output.extend_from_slice(octets),
+        }
+    }
+
     fn push(&mut self, r: &Response) {
         let options = self.encode_options();
-        r.encode_with(&mut self.output, options);
+        match &mut self.streaming {
+            Some(s) => r.encode_with(&mut s.held, options),
+            None => r.encode_with(&mut self.output, options),
+        }
     }
 
     /// UTF-8 mailbox names both ways once the client enabled UTF8=ACCEPT (RFC 6855 §3) or
@@ -490,8 +518,58 @@ impl ServerSession {
         if matches!(response, Response::Tagged { .. } | Response::Continue(_)) {
             return Err(AnswerError::WrongState);
         }
-        self.push(response);
+        if let Response::Fetch { items, .. } = response {
+            let streamed = items
+                .iter()
+                .filter(|i| matches!(i, crate::FetchValue::BodySectionStreamed { .. }))
+                .count();
+            if streamed > 1 || streamed == 1 && self.streaming.is_some() {
+                return Err(AnswerError::StreamedTwice);
+            }
+        }
+        if self.streaming.is_some() {
+            self.push(response);
+            return Ok(());
+        }
+        match response.encode_streamed(&mut self.output) {
+            Some((0, rest)) => self.output.extend_from_slice(&rest),
+            Some((owed, rest)) => {
+                self.streaming = Some(Streaming {
+                    owed,
+                    rest,
+                    held: BytesMut::new(),
+                })
+            }
+            None => self.push(response),
+        }
         Ok(())
+    }
+
+    /// The next octets of the literal a FETCH response streams
+    /// ([`FetchValue::BodySectionStreamed`]); once all of them are given, the response goes on.
+    /// Until then, responses (and the tagged status) wait. An embedder that cannot produce
+    /// the octets it announced must close the connection: a literal cannot be taken back.
+    pub fn stream_literal(&mut self, octets: &[u8]) -> Result<(), AnswerError> {
+        let Some(s) = &mut self.streaming else {
+            return Err(AnswerError::WrongState);
+        };
+        if octets.len() as u64 > s.owed {
+            return Err(AnswerError::LiteralOverrun);
+        }
+        self.output.extend_from_slice(octets);
+        s.owed -= octets.len() as u64;
+        if s.owed == 0
+            && let Some(s) = self.streaming.take()
+        {
+            self.output.extend_from_slice(&s.rest);
+            self.output.extend_from_slice(&s.held);
+        }
+        Ok(())
+    }
+
+    /// Octets still owed for a streamed literal.
+    pub fn literal_owed(&self) -> u64 {
+        self.streaming.as_ref().map_or(0, |s| s.owed)
     }
 
     /// Ends the pending command with its tagged status.
@@ -557,7 +635,7 @@ impl ServerSession {
             return Err(AnswerError::WrongState);
         };
         if head.synchronizing {
-            self.output.extend_from_slice(CONTINUE_LITERAL);
+            self.emit(CONTINUE_LITERAL);
         }
         self.pending = Some(Pending::Append(head.tag));
         self.phase = Phase::AppendData {
@@ -587,7 +665,7 @@ impl ServerSession {
         if !matches!(self.pending, Some(Pending::Idle(_))) || matches!(self.phase, Phase::Idling) {
             return Err(AnswerError::WrongState);
         }
-        self.output.extend_from_slice(b"+ idling\r\n");
+        self.emit(b"+ idling\r\n");
         self.phase = Phase::Idling;
         Ok(())
     }
@@ -856,7 +934,7 @@ impl ServerSession {
                 return true;
             }
             if sync {
-                self.output.extend_from_slice(CONTINUE_LITERAL);
+                self.emit(CONTINUE_LITERAL);
             }
             self.phase = Phase::Command {
                 scan: lf + 1,
@@ -1094,9 +1172,9 @@ impl ServerSession {
     fn sasl_progress(&mut self, tag: Tag, progress: Result<sasl::Progress, sasl::SaslError>) {
         match progress {
             Ok(sasl::Progress::Challenge(exchange, text)) => {
-                self.output.extend_from_slice(b"+ ");
-                self.output.extend_from_slice(text.as_bytes());
-                self.output.extend_from_slice(b"\r\n");
+                self.emit(b"+ ");
+                self.emit(text.as_bytes());
+                self.emit(b"\r\n");
                 self.phase = Phase::Sasl { tag, exchange };
             }
             Ok(sasl::Progress::Done(c)) => {

@@ -32,6 +32,11 @@ pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
 
 const DELIMITER: char = '.';
 
+/// Messages at least this large, asked for whole, are streamed rather than read into memory.
+const STREAM_ABOVE: u64 = 1 << 20;
+/// Octets read per step of a streamed message.
+const STREAM_CHUNK: u64 = 256 << 10;
+
 type Refusal = (Option<Code>, &'static str);
 
 fn block<T>(f: impl FnOnce() -> T) -> T {
@@ -2293,6 +2298,35 @@ impl User {
                 })))
             })
             .flatten();
+        // A large message asked for whole (`BODY.PEEK[]` from mbsync or a client opening it,
+        // `BODY[TEXT]`) is streamed a chunk at a time, when nothing else needs its content.
+        let streamable = {
+            let mut content_items = attrs.iter().filter(|a| {
+                !matches!(
+                    a,
+                    FetchAttr::Uid
+                        | FetchAttr::Flags
+                        | FetchAttr::Rfc822Size
+                        | FetchAttr::InternalDate
+                        | FetchAttr::ModSeq
+                )
+            });
+            match (content_items.next(), content_items.next()) {
+                (
+                    Some(FetchAttr::BodySection {
+                        section,
+                        partial: None,
+                        ..
+                    }),
+                    None,
+                ) if section.part.is_empty()
+                    && matches!(section.text, None | Some(SectionText::Text)) =>
+                {
+                    Some(section)
+                }
+                _ => None,
+            }
+        };
         let cache = match &self.selected {
             Some(sel)
                 if (needs_header_fields && fields_cacheable)
@@ -2322,9 +2356,32 @@ impl User {
                 .filter(|_| wants_structure)
                 .and_then(|c| headers::lock_folder(c).structure(&sel.msg(i).base));
             let window = whole_message_chunks;
+            let msg = sel.msg(i).clone();
+            let crlf = msg.size == msg.vsize;
+            // The streamed range of the CRLF form, its length read from the file.
+            let streamed = match streamable.filter(|_| msg.vsize >= STREAM_ABOVE) {
+                Some(section) => {
+                    let line_ends = &mut self.line_ends;
+                    let bounds = block(|| -> io::Result<(u64, u64)> {
+                        let total = ranges::crlf_len(&path, &msg.base, crlf, line_ends)?;
+                        let start = match section.text {
+                            Some(_) => header_length(&read_message(&path, true)?) as u64,
+                            None => 0,
+                        };
+                        Ok((start.min(total), total))
+                    });
+                    let Some(bounds) = readable(&path, bounds) else {
+                        expunged = true;
+                        continue;
+                    };
+                    Some(bounds)
+                }
+                None => None,
+            };
+            let plain_read = window.is_none() && streamed.is_none();
             let needs_body =
-                window.is_none() && (needs_body_always || (wants_structure && structure.is_none()));
-            let needs_header = window.is_none() && (needs_body || needs_header_fields);
+                plain_read && (needs_body_always || (wants_structure && structure.is_none()));
+            let needs_header = plain_read && (needs_body || needs_header_fields);
             let cached = cache
                 .as_ref()
                 .filter(|_| needs_header && !needs_body && fields_cacheable)
@@ -2333,35 +2390,19 @@ impl User {
             let content = if let Some(fields) = cached {
                 Some(fields.to_vec())
             } else if let Some(range) = window {
-                let msg = sel.msg(i);
                 let line_ends = &mut self.line_ends;
-                match block(|| {
-                    ranges::read(&path, &msg.base, (msg.size, msg.vsize), range, line_ends)
-                }) {
-                    Ok(c) => Some(c),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        expunged = true;
-                        continue;
-                    }
-                    Err(e) => {
-                        warn!(path = %path.display(), error = %e, "imap fetch: message unreadable");
-                        expunged = true;
-                        continue;
-                    }
-                }
+                let chunk = block(|| ranges::read(&path, &msg.base, crlf, range, line_ends));
+                let Some(c) = readable(&path, chunk) else {
+                    expunged = true;
+                    continue;
+                };
+                Some(c)
             } else if needs_header {
-                match block(|| read_message(&path, !needs_body)) {
-                    Ok(c) => Some(c),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        expunged = true;
-                        continue;
-                    }
-                    Err(e) => {
-                        warn!(path = %path.display(), error = %e, "imap fetch: message unreadable");
-                        expunged = true;
-                        continue;
-                    }
-                }
+                let Some(c) = readable(&path, block(|| read_message(&path, !needs_body))) else {
+                    expunged = true;
+                    continue;
+                };
+                Some(c)
             } else {
                 None
             };
@@ -2425,6 +2466,14 @@ impl User {
                         partial,
                     } => {
                         set_seen |= !peek;
+                        if let Some((start, end)) = streamed {
+                            items.push(FetchValue::BodySectionStreamed {
+                                section: section.clone(),
+                                origin: None,
+                                len: end - start,
+                            });
+                            continue;
+                        }
                         let octets = match (window, parsed.as_ref()) {
                             (Some((start, _)), _) => {
                                 // The chunk of the window read; the range below is within it.
@@ -2432,7 +2481,6 @@ impl User {
                                 let from = (u64::from(offset) - start) as usize;
                                 let to = from.saturating_add(len as usize).min(data.len());
                                 let chunk = data.get(from..to).unwrap_or_default().to_vec();
-                                set_seen |= !peek;
                                 items.push(FetchValue::BodySection {
                                     section: section.clone(),
                                     origin: Some(offset),
@@ -2544,6 +2592,26 @@ impl User {
                 seq: i as u32 + 1,
                 items,
             });
+            if let Some((mut at, end)) = streamed {
+                while at < end {
+                    let to = (at + STREAM_CHUNK).min(end);
+                    let line_ends = &mut self.line_ends;
+                    let chunk =
+                        block(|| ranges::read(&path, &msg.base, crlf, (at, to), line_ends))?;
+                    if chunk.len() as u64 != to - at {
+                        // The literal's length is promised: the connection cannot go on.
+                        return Err(io::Error::other(format!(
+                            "{} changed while being sent",
+                            path.display()
+                        )));
+                    }
+                    let _ = session.stream_literal(&chunk);
+                    at = to;
+                    if session.pending_output() >= WRITE_BATCH {
+                        flush(session, conn).await?;
+                    }
+                }
+            }
             if session.pending_output() >= WRITE_BATCH {
                 flush(session, conn).await?;
             }
@@ -2592,6 +2660,19 @@ fn header_length(data: &[u8]) -> usize {
 
 /// The message with CRLF line ends; with `header_only`, only as far as the header needs
 /// (whole messages are read only when the body is asked for).
+/// What was read, or `None` when the message is gone (expunged meanwhile) or unreadable
+/// (logged).
+fn readable<T>(path: &std::path::Path, read: io::Result<T>) -> Option<T> {
+    match read {
+        Ok(v) => Some(v),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "imap fetch: message unreadable");
+            None
+        }
+    }
+}
+
 pub(crate) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;

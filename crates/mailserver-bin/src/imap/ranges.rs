@@ -7,6 +7,9 @@
 //! every [`STEP`] octets of the file, a checkpoint notes the CRLF offset there, and a chunk is
 //! read from the checkpoint before it. The checkpoints of the last such message a session read
 //! are kept by the session.
+//!
+//! A large message asked for whole (`BODY[]`) is streamed the same way, a chunk at a time,
+//! behind a literal whose length comes from the file itself ([`crlf_len`]), not its name.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -30,6 +33,8 @@ struct Checkpoint {
 pub struct LineEnds {
     base: Arc<str>,
     checkpoints: Vec<Checkpoint>,
+    /// The CRLF form's length.
+    total: u64,
 }
 
 impl LineEnds {
@@ -53,8 +58,40 @@ impl LineEnds {
             at += n as u64;
             crlf += n as u64 + bare;
         }
-        Ok(Self { base, checkpoints })
+        Ok(Self {
+            base,
+            checkpoints,
+            total: crlf,
+        })
     }
+
+    /// The checkpoints of the file at `path`, scanned unless `memo` has them.
+    fn of<'m>(
+        path: &Path,
+        base: &Arc<str>,
+        memo: &'m mut Option<LineEnds>,
+    ) -> io::Result<&'m LineEnds> {
+        if memo.as_ref().is_none_or(|m| m.base != *base) {
+            let mut file = File::open(path)?;
+            *memo = Some(LineEnds::scan(Arc::clone(base), &mut file)?);
+        }
+        memo.as_ref()
+            .ok_or_else(|| io::Error::other("line ends not scanned"))
+    }
+}
+
+/// The length of the message's CRLF form: the file's size when it is stored with CRLF line
+/// ends (`crlf`, its name's S= and W= agree), else counted.
+pub fn crlf_len(
+    path: &Path,
+    base: &Arc<str>,
+    crlf: bool,
+    memo: &mut Option<LineEnds>,
+) -> io::Result<u64> {
+    if crlf {
+        return Ok(std::fs::metadata(path)?.len());
+    }
+    Ok(LineEnds::of(path, base, memo)?.total)
 }
 
 /// LFs in `data` without a CR before them; `prev` is the octet before `data`.
@@ -78,32 +115,27 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Octets `start..end` of the message's CRLF form (fewer at its end). `size` is the file's
-/// size and `vsize` the CRLF form's; `memo` keeps the checkpoints of a file with bare LFs.
+/// Octets `start..end` of the message's CRLF form (fewer at its end). `crlf`: the file is
+/// stored with CRLF line ends (read as it is); `memo` keeps the checkpoints of one that is not.
 pub fn read(
     path: &Path,
     base: &Arc<str>,
-    (size, vsize): (u64, u64),
+    crlf: bool,
     (start, end): (u64, u64),
     memo: &mut Option<LineEnds>,
 ) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
-    let end = end.min(vsize);
     if start >= end {
         return Ok(Vec::new());
     }
-    if size == vsize {
+    if crlf {
+        let mut file = File::open(path)?;
         file.seek(SeekFrom::Start(start))?;
         let mut data = Vec::new();
         file.take(end - start).read_to_end(&mut data)?;
         return Ok(data);
     }
-    if memo.as_ref().is_none_or(|m| m.base != *base) {
-        *memo = Some(LineEnds::scan(Arc::clone(base), &mut file)?);
-    }
-    let Some(line_ends) = memo.as_ref() else {
-        return Ok(Vec::new());
-    };
+    let line_ends = LineEnds::of(path, base, memo)?;
+    let mut file = File::open(path)?;
     let at = line_ends
         .checkpoints
         .partition_point(|c| c.crlf <= start)
@@ -173,7 +205,6 @@ mod tests {
         let crlf_path = dir.join("crlf");
         std::fs::write(&lf_path, &lf).unwrap();
         std::fs::write(&crlf_path, &crlf).unwrap();
-        let sizes = |p: &Vec<u8>| (p.len() as u64, crlf.len() as u64);
         let mut memo = None;
         let total = crlf.len() as u64;
         let spread = (1..200u64).map(|k| ((k * 7919 * 13) % total, (k * 104_729) % 150_000));
@@ -191,12 +222,15 @@ mod tests {
         .chain(spread)
         {
             let want = &crlf[(start.min(total) as usize)..((start + len).min(total) as usize)];
-            for (path, data) in [(&lf_path, &lf), (&crlf_path, &crlf)] {
-                let got = read(path, &base, sizes(data), (start, start + len), &mut memo).unwrap();
+            for (path, is_crlf) in [(&lf_path, false), (&crlf_path, true)] {
+                let got = read(path, &base, is_crlf, (start, start + len), &mut memo).unwrap();
                 assert!(got == want, "{start}+{len} of {}", path.display());
             }
         }
         assert!(memo.is_some());
+        for (path, is_crlf) in [(&lf_path, false), (&crlf_path, true)] {
+            assert_eq!(crlf_len(path, &base, is_crlf, &mut memo).unwrap(), total);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
