@@ -780,11 +780,7 @@ impl Accounts {
             .await?;
         check_limit(domain, "mailboxes", limits.mailboxes, count)?;
         let maildir = format!("{domain}/{local}/");
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
-            .bind(&address)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_some() {
+        if self.user_exists(&address).await? {
             return Err(AccountsError::DuplicateUser(address));
         }
         sqlx::query(
@@ -884,15 +880,19 @@ impl Accounts {
         Ok((address, self.maildir_path(&maildir)))
     }
 
-    /// Fails with `UnknownUser` unless the database has a mailbox `address`.
-    async fn require_user(&self, address: &str) -> Result<(), AccountsError> {
+    async fn user_exists(&self, address: &str) -> Result<bool, AccountsError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailbox WHERE username = ?")
             .bind(address)
             .fetch_optional(&self.pool)
             .await?;
-        match exists {
-            Some(_) => Ok(()),
-            None => Err(AccountsError::UnknownUser(address.to_owned())),
+        Ok(exists.is_some())
+    }
+
+    /// Fails with `UnknownUser` unless the database has a mailbox `address`.
+    async fn require_user(&self, address: &str) -> Result<(), AccountsError> {
+        match self.user_exists(address).await? {
+            true => Ok(()),
+            false => Err(AccountsError::UnknownUser(address.to_owned())),
         }
     }
 
