@@ -16,3 +16,42 @@ wait_port() {
     echo "port $1 did not open" >&2
     exit 1
 }
+
+# Installs Postfix when smtp-source is missing ("No configuration": the system instance
+# stays off).
+need_postfix() {
+    command -v smtp-source >/dev/null && return 0
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+}
+
+# Starts a private Postfix under $1 with smtpd on 127.0.0.1:$2; $3 is added to its main.cf.
+# Stop it with `postfix -c $1/etc stop`.
+start_postfix() {
+    local dir=$1 port=$2 extra=$3
+    mkdir -p "$dir/etc" "$dir/spool" "$dir/lib"
+    chown postfix:postfix "$dir/lib"
+    cat > "$dir/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $dir/spool
+data_directory = $dir/lib
+mail_owner = postfix
+myhostname = pf.bench.example
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+message_size_limit = 52428800
+smtpd_client_connection_rate_limit = 0
+maillog_file_prefixes = $dir
+maillog_file = $dir/maillog
+$extra
+CONF
+    sed -e "s/^smtp\s\+inet.*/127.0.0.1:$port inet n - n - - smtpd/" \
+        -e 's/^\([a-z]\+\s\+\(unix\|fifo\|inet\|unix-dgram\)\s\+[-ny]\s\+[-ny]\s\+\)y/\1n/' \
+        /etc/postfix/master.cf > "$dir/etc/master.cf"
+    grep -q '^postlog' "$dir/etc/master.cf" || echo "postlog unix-dgram n - n - 1 postlogd" >> "$dir/etc/master.cf"
+    postfix -c "$dir/etc" check >/dev/null 2>&1 || true
+    script -qc "postfix -c $dir/etc start" /dev/null || { echo "postfix did not start" >&2; exit 1; }
+    wait_port "$port"
+}

@@ -19,10 +19,7 @@ OUR_PORT=${OUR_PORT:-12525}
 PF_PORT=${PF_PORT:-12526}
 
 . "$ROOT/benches/common.sh"
-if ! command -v smtp-source >/dev/null; then
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
+need_postfix
 
 cleanup() {
     [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
@@ -50,38 +47,15 @@ OUR_NEW="$WORK/ours/mail/bench.example/rcpt/new"
 
 # --- Postfix, delivering with virtual(8) into Maildir ---
 PF="$WORK/postfix"
-mkdir -p "$PF/etc" "$PF/spool" "$PF/lib" "$PF/mail/rcpt"
+mkdir -p "$PF/mail/rcpt"
 chown -R nobody:nogroup "$PF/mail"
-chown postfix:postfix "$PF/lib"
-cat > "$PF/etc/main.cf" <<CONF
-compatibility_level = 3.6
-queue_directory = $PF/spool
-data_directory = $PF/lib
-mail_owner = postfix
-myhostname = pf.bench.example
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydestination =
-mynetworks = 127.0.0.0/8
-virtual_mailbox_domains = bench.example
+start_postfix "$PF" "$PF_PORT" "virtual_mailbox_domains = bench.example
 virtual_mailbox_base = $PF/mail
 virtual_mailbox_maps = static:rcpt/
 virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_destination_concurrency_limit = 20
-message_size_limit = 52428800
-virtual_mailbox_limit = 0
-smtpd_client_connection_rate_limit = 0
-maillog_file_prefixes = $PF
-maillog_file = $PF/maillog
-CONF
-sed -e "s/^smtp\s\+inet.*/127.0.0.1:$PF_PORT inet n - n - - smtpd/" \
-    -e 's/^\([a-z]\+\s\+\(unix\|fifo\|inet\|unix-dgram\)\s\+[-ny]\s\+[-ny]\s\+\)y/\1n/' \
-    /etc/postfix/master.cf > "$PF/etc/master.cf"
-grep -q '^postlog' "$PF/etc/master.cf" || echo "postlog unix-dgram n - n - 1 postlogd" >> "$PF/etc/master.cf"
-postfix -c "$PF/etc" check >/dev/null 2>&1 || true
-script -qc "postfix -c $PF/etc start" /dev/null || { echo "postfix did not start" >&2; exit 1; }
-wait_port "$PF_PORT"
+virtual_mailbox_limit = 0"
 PF_NEW="$PF/mail/rcpt/new"
 
 run() { # name port newdir sessions size

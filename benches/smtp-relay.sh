@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Outbound mail through a relay host: our server against Postfix on this same machine in the
+# same run. Each takes messages for a remote domain, queues them durably and passes them to
+# the same relay host, Postfix's smtp-sink (which stores each message it receives as a file).
+#
+# CONNECTIONS clients at once each send PER messages of SIZE octets over one connection: to
+# our submission port after AUTH PLAIN (what a user's mail client does), to Postfix's port 25
+# as a client of mynetworks (Postfix's relay permission without SASL, which needs Dovecot or
+# Cyrus to check passwords). Printed per server: messages per second accepted (the clients'
+# time) and relayed (until the last one is a file at the sink).
+#
+# Needs root (Postfix runs as a private instance under $WORK) and postfix (installed when
+# missing). Usage: benches/smtp-relay.sh
+#   (env: CONNECTIONS=10 PER=100 SIZE=4000 WORK=/tmp/smtp-relay)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-/tmp/smtp-relay}
+CONNECTIONS=${CONNECTIONS:-10}
+PER=${PER:-100}
+SIZE=${SIZE:-4000}
+OUR_PORT=${OUR_PORT:-12587}
+PF_PORT=${PF_PORT:-12527}
+SINK_PORT=${SINK_PORT:-12528}
+
+. "$ROOT/benches/common.sh"
+need_postfix
+
+cleanup() {
+    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
+    [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
+    postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# --- the relay host ---
+mkdir -p "$WORK/sink"
+chown nobody:nogroup "$WORK/sink"
+smtp-sink -u nobody -d "$WORK/sink/%H%M%S." "127.0.0.1:$SINK_PORT" 256 &
+SINK_PID=$!
+wait_port "$SINK_PORT"
+
+# --- our server ---
+cat > "$WORK/ours.toml" <<CONF
+hostname = "bench.example"
+data_dir = "$WORK/ours"
+[listen]
+smtp = []
+submission = ["127.0.0.1:$OUR_PORT"]
+[limits]
+max_connections = 1000
+[relay]
+host = "127.0.0.1:$SINK_PORT"
+tls = "none"
+CONF
+"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
+echo secret | "$BIN" -c "$WORK/ours.toml" user add sender@bench.example --password-stdin >/dev/null
+MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
+OUR_PID=$!
+wait_port "$OUR_PORT"
+
+# --- Postfix, relaying for mynetworks ---
+start_postfix "$WORK/postfix" "$PF_PORT" "relayhost = [127.0.0.1]:$SINK_PORT
+smtp_tls_security_level = none
+default_destination_concurrency_limit = 20"
+
+python3 - "$OUR_PORT" "$PF_PORT" "$WORK/sink" "$CONNECTIONS" "$PER" "$SIZE" <<'PY'
+import os, smtplib, sys, threading, time
+ours, theirs, sink, connections, per, size = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:7])
+line = b"x" * 76 + b"\r\n"
+body = b"Subject: relay bench\r\nFrom: sender@bench.example\r\nTo: rcpt@remote.example\r\n\r\n" + line * (size // len(line))
+
+def send(port, auth):
+    def client(errors):
+        try:
+            s = smtplib.SMTP("127.0.0.1", int(port))
+            if auth:
+                s.login("sender@bench.example", "secret")
+            for _ in range(per):
+                s.sendmail("sender@bench.example", ["rcpt@remote.example"], body)
+            s.quit()
+        except Exception as e:
+            errors.append(e)
+    errors = []
+    before = len(os.listdir(sink))
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(errors,)) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    want, deadline = before + connections * per, time.time() + 300
+    while len(os.listdir(sink)) < want:
+        if time.time() > deadline:
+            raise SystemExit(f"port {port}: only {len(os.listdir(sink)) - before} of {want - before} relayed")
+        time.sleep(0.01)
+    relayed = time.perf_counter() - start
+    n = connections * per
+    return n / accepted, n / relayed
+
+o, p = send(ours, True), send(theirs, False)
+n = connections * per
+print(f"\nRelaying {n} messages of {size} octets ({connections} connections x {per}), messages per second (higher is better)")
+print(f"{'':10} {'mailserver':>11} {'postfix':>9} {'ratio':>7}")
+for i, label in enumerate(("accepted", "relayed")):
+    print(f"{label:10} {o[i]:11.0f} {p[i]:9.0f} {o[i] / p[i]:7.2f}")
+print("ratio = our rate / Postfix's (above 1: we are faster)")
+PY
