@@ -159,6 +159,10 @@ pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::
     conn.flush().await
 }
 
+/// The read buffer of a connection at rest, and of one receiving a stream of data.
+const READ_BUFFER_IDLE: usize = 2 * 1024;
+const READ_BUFFER_BUSY: usize = 64 * 1024;
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -174,14 +178,16 @@ async fn connection(
             .await;
         return;
     };
-    let mut conn = match Conn::open(stream, implicit_tls, &service.tls).await {
+    let mut conn = match Box::pin(Conn::open(stream, implicit_tls, &service.tls)).await {
         Ok(c) => c,
         Err(reason) => return info!(%peer, %reason, "imaps handshake failed"),
     };
     let mut session =
         ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
     let mut user: Option<User> = None;
-    let mut buf = vec![0u8; 16 * 1024];
+    // Most connections sit idle: a small read buffer, grown for a client that sends a lot
+    // (APPEND) and given back when it goes idle.
+    let mut buf = vec![0u8; READ_BUFFER_IDLE];
     let mut start_tls = false;
     let mut idling = false;
     let mut folder_watch: Option<idle_watch::FolderWatch> = None;
@@ -197,12 +203,12 @@ async fn connection(
                     username,
                     password,
                 } => {
-                    let result = mailbox::login(
+                    let result = Box::pin(mailbox::login(
                         &service,
                         &username,
                         authzid.as_deref(),
                         password.into_inner(),
-                    )
+                    ))
                     .await;
                     match result {
                         Ok(u) => {
@@ -220,6 +226,9 @@ async fn connection(
                 Event::Idle { .. } => {
                     let _ = session.idle_accept();
                     idling = true;
+                    if buf.len() > READ_BUFFER_IDLE {
+                        buf = vec![0u8; READ_BUFFER_IDLE];
+                    }
                     last_keepalive = tokio::time::Instant::now();
                     // Watching first, so a change during the first look still wakes us.
                     folder_watch = user
@@ -245,7 +254,10 @@ async fn connection(
                         continue;
                     };
                     let name = command.name();
-                    if let Err(e) = u.command(&mut session, &mut conn, &tag, command).await {
+                    // Boxed: a command's state lives only while it runs, not in every idle
+                    // connection's task.
+                    let run = Box::pin(u.command(&mut session, &mut conn, &tag, command));
+                    if let Err(e) = run.await {
                         break 'session format!("write error during {name} ({tag}): {e}");
                     }
                 }
@@ -261,7 +273,7 @@ async fn connection(
                     }
                 }
                 Event::AppendEnd => match user.as_mut() {
-                    Some(u) => u.append_end(&mut session).await,
+                    Some(u) => Box::pin(u.append_end(&mut session)).await,
                     None => {
                         let _ =
                             session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
@@ -290,7 +302,7 @@ async fn connection(
         }
         if start_tls {
             start_tls = false;
-            if let Err(reason) = conn.start_tls(&service.tls).await {
+            if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
                 break reason;
             }
             let _ = session.tls_established();
@@ -324,6 +336,9 @@ async fn connection(
                 Ok(Ok(n)) => {
                     if let Err(e) = session.receive(&buf[..n]) {
                         break format!("protocol violation: {e}");
+                    }
+                    if n == buf.len() && buf.len() < READ_BUFFER_BUSY {
+                        buf.resize(READ_BUFFER_BUSY, 0);
                     }
                 }
                 Ok(Err(e)) => break format!("read error: {e}"),
