@@ -10,7 +10,7 @@
 #
 # Needs root; installs slapd, ldap-utils, dovecot-imapd and dovecot-ldap when missing.
 # Usage: benches/ldap-auth.sh  (env: LOGINS=2000 CONCURRENCY=8 USERS=50 WORK=/tmp/ldap-bench;
-#        OUR_BIN=path to time another build of ours)
+#        OUR_BIN=another build of ours)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/ldap-bench}
@@ -22,7 +22,6 @@ OUR_IMAP=${OUR_IMAP:-14243}
 DOVECOT_IMAP=${DOVECOT_IMAP:-14244}
 
 . "$ROOT/benches/common.sh"
-BIN=${OUR_BIN:-$BIN}
 missing=""
 for p in slapd:slapd slappasswd:slapd ldapadd:ldap-utils dovecot:dovecot-imapd; do
     command -v "${p%%:*}" >/dev/null || missing="$missing ${p#*:}"

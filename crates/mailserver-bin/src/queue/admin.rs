@@ -19,22 +19,17 @@ pub fn update(
     spool.trigger()
 }
 
-/// Makes every message (not on hold) due now. Returns how many.
+/// Makes every message not on hold due now. Returns how many there are.
 pub fn flush(spool: &Spool) -> Result<usize, SpoolError> {
     let mut count = 0;
     for id in spool.list()? {
-        match update(spool, &id, |m| {
-            if !m.hold {
-                m.next_attempt = 0;
-            }
-        }) {
-            Ok(()) => count += 1,
-            // Being delivered, or gone since the listing: nothing to flush.
-            Err(SpoolError::Busy(_) | SpoolError::NotFound(_)) => {}
+        match spool.load(&id) {
+            Ok(m) if !m.hold => count += 1,
+            Ok(_) | Err(SpoolError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    spool.trigger()?;
+    spool.request_flush()?;
     Ok(count)
 }
 

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod dsn;
 pub mod mx;
 pub mod relay;
+mod schedule;
 pub mod spool;
 
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,7 @@ use crate::dkim::Dkim;
 pub use dsn::Action;
 use mx::{MxResolver, RouteError};
 use relay::{AttemptError, Hop, Transport};
+use schedule::Schedule;
 use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
 
 pub struct Queue {
@@ -43,7 +45,7 @@ pub struct Queue {
     /// When each queued message is due (`None`: on hold), so that a pass reads no envelope
     /// file that is not due. Rebuilt from the spool at start, when the admin CLI pokes the
     /// trigger file, and every few minutes.
-    schedule: Mutex<HashMap<String, Option<u64>>>,
+    schedule: Mutex<Schedule>,
 }
 
 /// How often the schedule is rebuilt from the envelope files whatever happened.
@@ -101,7 +103,7 @@ impl Queue {
             dkim,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
-            schedule: Mutex::new(HashMap::new()),
+            schedule: Mutex::new(Schedule::default()),
         }
     }
 
@@ -124,13 +126,14 @@ impl Queue {
     fn set_due(&self, id: &str, due: Option<Option<u64>>) {
         if let Ok(mut schedule) = self.schedule.lock() {
             match due {
-                Some(d) => schedule.insert(id.to_owned(), d),
+                Some(d) => schedule.set(id, d),
                 None => schedule.remove(id),
-            };
+            }
         }
     }
 
-    /// Rebuilds the schedule from the envelope files.
+    /// Rebuilds the schedule from the envelope files, and carries out a `queue flush` asked
+    /// for since.
     async fn rescan(&self) {
         let spool = self.spool.clone();
         let found = tokio::task::spawn_blocking(move || -> Option<HashMap<String, Option<u64>>> {
@@ -157,7 +160,10 @@ impl Queue {
         .ok()
         .flatten();
         if let (Some(found), Ok(mut schedule)) = (found, self.schedule.lock()) {
-            *schedule = found;
+            schedule.replace(found);
+            if self.spool.take_flush_request() {
+                schedule.flush(now());
+            }
         }
     }
 
@@ -210,21 +216,22 @@ impl Queue {
     /// waiting message is due.
     fn start_due(self: Arc<Self>, slots: &Arc<Semaphore>) -> Option<u64> {
         let now = now();
-        let mut next_due: Option<u64> = None;
-        let mut due: Vec<String> = Vec::new();
-        if let Ok(schedule) = self.schedule.lock() {
-            for (id, at) in schedule.iter() {
-                match at {
-                    None => {}
-                    Some(at) if *at > now => {
-                        next_due = Some(next_due.map_or(*at, |d| d.min(*at)));
-                    }
-                    Some(_) => due.push(id.clone()),
-                }
-            }
-        }
-        // Oldest first: queue ids begin with their time.
-        due.sort();
+        let (due, next_due) = {
+            let Ok(schedule) = self.schedule.lock() else {
+                return None;
+            };
+            let Ok(busy) = self.in_flight.lock() else {
+                return None;
+            };
+            // One more than the free slots, to know whether some must wait.
+            let due: Vec<String> = schedule
+                .due(now)
+                .filter(|id| !busy.contains(*id))
+                .take(slots.available_permits() + 1)
+                .map(str::to_owned)
+                .collect();
+            (due, schedule.next_after(now))
+        };
         for id in due {
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 // Every slot is busy: look again soon.
