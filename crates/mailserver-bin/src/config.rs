@@ -127,6 +127,9 @@ pub struct Queue {
     pub concurrency: usize,
     /// Seconds to wait for a TCP connection to the next hop.
     pub connect_timeout: u64,
+    /// Seconds after which a sender whose message is still queued is told so, once, by a
+    /// "delayed" DSN (Postfix's delay_warning_time); 0: never.
+    pub delay_warning: u64,
 }
 
 impl Default for Queue {
@@ -137,6 +140,7 @@ impl Default for Queue {
             max_lifetime: 5 * 86_400,
             concurrency: 4,
             connect_timeout: 30,
+            delay_warning: 0,
         }
     }
 }

@@ -990,3 +990,51 @@ fn a_bounce_honours_ret_envid_and_notify_never() {
         "NOTIFY=NEVER: no bounce"
     );
 }
+
+#[test]
+fn a_sender_hears_once_that_mail_is_delayed() {
+    // Nothing listens on the relay's port: every attempt is deferred.
+    let relay_port = free_port();
+    let server = Server::start(
+        "delay-warning",
+        &format!("{}delay_warning = 1\n", relay_config(relay_port, "")),
+    );
+    submit(&server, "someone@remote.example", "waits");
+    submit_dsn(
+        &server,
+        "other@remote.example",
+        "quiet",
+        "",
+        "NOTIFY=FAILURE",
+    );
+    let notices = wait_messages(&server, "alice@example.com", 1);
+    let notice = &notices[0];
+    assert!(
+        notice.contains("Subject: Delayed Mail (still being retried)"),
+        "{notice}"
+    );
+    assert!(notice.contains("Action: delayed"), "{notice}");
+    assert!(notice.contains("Status: 4."), "{notice}");
+    assert!(notice.contains("Will-Retry-Until: "), "{notice}");
+    assert!(
+        notice.contains("Final-Recipient: rfc822; someone@remote.example"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Content-Type: text/rfc822-headers"),
+        "{notice}"
+    );
+    assert!(notice.contains("Subject: waits"), "{notice}");
+    assert!(!notice.contains("Hello."), "{notice}");
+    // NOTIFY=FAILURE asked for no delay notice; and each sender hears once.
+    assert!(!notice.contains("Subject: quiet"), "{notice}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        server.messages("alice@example.com").len(),
+        1,
+        "{}",
+        server.log()
+    );
+    let queue = server.admin_ok(&["queue", "list"]);
+    assert_eq!(queue.lines().count(), 3, "both still queued: {queue}");
+}

@@ -9,10 +9,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::spool::{Incoming, QueuedMessage, Recipient, Route, SpoolError};
 use crate::mail::rfc5322_date;
 
+/// Who writes a report, and about what.
+#[derive(Debug)]
+pub struct Reporter {
+    /// Our host name (Reporting-MTA).
+    pub hostname: String,
+    /// The next hop remote recipients went to.
+    pub relay: Option<String>,
+    /// The report's own queue id.
+    pub id: String,
+    /// Until when a delayed message will be tried.
+    pub retry_until: Option<SystemTime>,
+}
+
 /// What happened to one recipient (RFC 3464 §2.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Failed,
+    /// Still queued, still being tried.
+    Delayed,
     /// Into a mailbox here.
     Delivered,
     /// Handed to a server that does not speak DSN, so no further notice will come.
@@ -23,6 +38,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Failed => "failed",
+            Action::Delayed => "delayed",
             Action::Delivered => "delivered",
             Action::Relayed => "relayed",
         }
@@ -30,17 +46,24 @@ impl Action {
 }
 
 /// Writes the report on `recipients` of `original` (whose text is at `message`): a bounce
-/// when one failed, a success notice otherwise.
+/// when one failed, a delay notice when they are still being tried, a success notice
+/// otherwise.
 pub fn write_report(
     incoming: &mut Incoming,
     original: &QueuedMessage,
     recipients: &[(Recipient, Action)],
     message: &Path,
-    hostname: &str,
-    relay: Option<&str>,
-    id: &str,
+    reporter: &Reporter,
 ) -> Result<(), SpoolError> {
+    let Reporter {
+        hostname,
+        relay,
+        id,
+        retry_until,
+    } = reporter;
+    let relay = relay.as_deref();
     let failure = recipients.iter().any(|(_, a)| *a == Action::Failed);
+    let delay = recipients.iter().any(|(_, a)| *a == Action::Delayed);
     let boundary = format!("{id}/{hostname}");
     let now = SystemTime::now();
     let arrival = UNIX_EPOCH + Duration::from_secs(original.created);
@@ -49,6 +72,13 @@ pub fn write_report(
             "Undelivered Mail Returned to Sender",
             "I'm sorry to have to inform you that your message could not\r\n\
              be delivered to one or more recipients. It's attached below.",
+        )
+    } else if delay {
+        (
+            "Delayed Mail (still being retried)",
+            "Your message could not be delivered yet to the recipients\r\n\
+             listed below. It will be tried again until it is delivered or\r\n\
+             the time given below; you need not send it again.",
         )
     } else {
         (
@@ -106,12 +136,16 @@ pub fn write_report(
         }
         let status = match action {
             Action::Failed => status_of(&r.last_reply),
+            Action::Delayed => temporary_status_of(&r.last_reply),
             _ => "2.0.0".to_owned(),
         };
         text.push_str(&format!(
             "Action: {}\r\nStatus: {status}\r\n",
             action.name()
         ));
+        if let (Action::Delayed, Some(until)) = (action, retry_until) {
+            text.push_str(&format!("Will-Retry-Until: {}\r\n", rfc5322_date(*until)));
+        }
         if let (Route::Remote, Some(relay)) = (&r.route, relay) {
             text.push_str(&format!("Remote-MTA: dns; {relay}\r\n"));
         }
@@ -124,7 +158,7 @@ pub fn write_report(
             ));
         }
     }
-    // Success notices carry the header only (RFC 3461 §4.3 leaves it to us).
+    // Success and delay notices carry the header only (RFC 3461 §4.3 leaves it to us).
     let headers_only = original.ret_headers || !failure;
     let part_type = if headers_only {
         "text/rfc822-headers"
@@ -180,6 +214,16 @@ fn xtext(value: &str) -> String {
         || value.to_owned(),
         |d| String::from_utf8_lossy(&d).into_owned(),
     )
+}
+
+/// A still-queued recipient's status: its last reply's, when that was temporary.
+fn temporary_status_of(reply: &str) -> String {
+    let status = status_of(reply);
+    if status.starts_with('4') {
+        status
+    } else {
+        "4.0.0".into()
+    }
 }
 
 /// The enhanced status code in a reply, or a generic one for its class (RFC 3463).

@@ -328,12 +328,28 @@ impl Queue {
                 _ => {}
             }
         }
-        for report in [failed, succeeded] {
+        let done = message.pending().next().is_none();
+        // Still here after `delay_warning`: the sender hears so, once.
+        let warn_after = self.config.queue.delay_warning;
+        let mut delayed = Vec::new();
+        if !done
+            && warn_after > 0
+            && !message.delay_warned
+            && now.saturating_sub(message.created) >= warn_after
+        {
+            message.delay_warned = true;
+            delayed = message
+                .recipients
+                .iter()
+                .filter(|r| r.status == Status::Pending && r.wants_delay_notice())
+                .map(|r| (r.clone(), Action::Delayed))
+                .collect();
+        }
+        for report in [failed, delayed, succeeded] {
             if !report.is_empty() {
                 self.notify_sender(&message, &path, &report).await;
             }
         }
-        let done = message.pending().next().is_none();
         let spool = self.spool.clone();
         if !done {
             let exponent = message.attempts.saturating_sub(1).min(20);
@@ -644,8 +660,8 @@ impl Queue {
     }
 
     /// Queues a DSN to the sender about `report` (never to the null sender): the bounce for
-    /// failed recipients, or the success notice NOTIFY=SUCCESS asked for. `source` is the
-    /// message's text.
+    /// failed recipients, the delay notice, or the success notice NOTIFY=SUCCESS asked for.
+    /// `source` is the message's text.
     pub async fn notify_sender(
         &self,
         message: &QueuedMessage,
@@ -696,20 +712,19 @@ impl Queue {
         let spool = self.spool.clone();
         let original = message.clone();
         let report = report.to_vec();
-        let hostname = self.config.hostname.clone();
-        let relay = Some(self.next_hop.describe());
+        let reporter = dsn::Reporter {
+            hostname: self.config.hostname.clone(),
+            relay: Some(self.next_hop.describe()),
+            id: bounce_id.clone(),
+            retry_until: Some(
+                std::time::UNIX_EPOCH
+                    + Duration::from_secs(message.created + self.config.queue.max_lifetime),
+            ),
+        };
         let path = source.to_owned();
         let written = tokio::task::spawn_blocking(move || {
             let mut incoming = spool.incoming(&bounce_id)?;
-            dsn::write_report(
-                &mut incoming,
-                &original,
-                &report,
-                &path,
-                &hostname,
-                relay.as_deref(),
-                &bounce_id,
-            )?;
+            dsn::write_report(&mut incoming, &original, &report, &path, &reporter)?;
             incoming.commit(&spool, envelope)
         })
         .await;

@@ -100,6 +100,11 @@ impl Recipient {
     pub fn wants_failure_notice(&self) -> bool {
         self.notify.is_none_or(|n| n.failure)
     }
+
+    /// Without NOTIFY the sender gets delay notices too, as from Postfix.
+    pub fn wants_delay_notice(&self) -> bool {
+        self.notify.is_none_or(|n| n.delay)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +125,8 @@ pub struct QueuedMessage {
     /// Seconds since the epoch; 0 means now.
     pub next_attempt: u64,
     pub hold: bool,
+    /// The sender was told the message is delayed (`[queue] delay_warning`): once is enough.
+    pub delay_warned: bool,
     pub recipients: Vec<Recipient>,
 }
 
@@ -137,6 +144,7 @@ impl QueuedMessage {
             attempts: 0,
             next_attempt: 0,
             hold: false,
+            delay_warned: false,
             recipients,
         }
     }
@@ -180,6 +188,9 @@ impl QueuedMessage {
         line("size", &self.size.to_string());
         line("attempts", &self.attempts.to_string());
         line("next", &self.next_attempt.to_string());
+        if self.delay_warned {
+            line("warned", "1");
+        }
         if self.hold {
             line("hold", "1");
         }
@@ -229,6 +240,7 @@ impl QueuedMessage {
                 "attempts" => m.attempts = number(value)? as u32,
                 "next" => m.next_attempt = number(value)?,
                 "hold" => m.hold = value == "1",
+                "warned" => m.delay_warned = value == "1",
                 _ => return Err(format!("unknown line {line:?}")),
             }
         }
@@ -538,6 +550,7 @@ mod tests {
         m.envid = Some("x+2By".into());
         m.ret_headers = true;
         m.body = Some("8BITMIME".into());
+        m.delay_warned = true;
         let mut incoming = spool.incoming("ABC1").unwrap();
         incoming.write(b"Subject: x\r\n\r\nbody\r\n").unwrap();
         let mut saved = incoming.commit(&spool, m.clone()).unwrap();
