@@ -3,6 +3,11 @@
 //! so SPF at the destination checks our servers, not the original sender's; a bounce to that
 //! address is accepted (when the hash is ours and the timestamp recent) and goes back to the
 //! original sender.
+//!
+//! Mail that arrives already forwarded under another server's SRS0 address leaves under an
+//! SRS1 address that names that server (`SRS1=HHHH=first.example==HHHH=TT=domain=local@<our
+//! domain>`): a bounce to it goes to the first forwarder, which checks its own timestamp. An
+//! SRS1 address keeps naming the first forwarder however many follow.
 
 use std::path::Path;
 
@@ -52,31 +57,51 @@ impl Srs {
     /// (seconds since the epoch / 86400).
     pub fn forward(&self, sender: &str, day: u64) -> Option<String> {
         let (local, domain) = sender.rsplit_once('@')?;
+        if let Some(rest) = srs_tag(local, "SRS0") {
+            // `rest` keeps its separator: `=HHHH=TT=domain=local`.
+            let hash = self.hash(&[domain, rest]);
+            return Some(format!("SRS1={hash}={domain}={rest}@{}", self.domain));
+        }
+        if let Some(rest) = srs_tag(local, "SRS1") {
+            // `=oldhash=first.example==...`: the first forwarder stays, our hash replaces its.
+            let (_, after_hash) = rest[1..].split_once('=')?;
+            let (first, srs0_rest) = after_hash.split_once('=')?;
+            let hash = self.hash(&[first, srs0_rest]);
+            return Some(format!("SRS1={hash}={first}={srs0_rest}@{}", self.domain));
+        }
         let tt = timestamp(day);
         let hash = self.hash(&[&tt, domain, local]);
         Some(format!("SRS0={hash}={tt}={domain}={local}@{}", self.domain))
     }
 
-    /// The original sender behind one of our SRS0 addresses; `None` when it is not one, and
-    /// `Err` when it is forged or too old.
+    /// The original sender behind one of our SRS0 addresses (or, for one of our SRS1
+    /// addresses, the first forwarder's SRS0 address); `None` when it is not one, and `Err`
+    /// when it is forged or too old.
     pub fn reverse(&self, address: &str, day: u64) -> Option<Result<String, &'static str>> {
         let (local, domain) = address.rsplit_once('@')?;
         if !domain.eq_ignore_ascii_case(&self.domain) {
             return None;
         }
-        let rest = local
-            .get(..5)
-            .filter(|p| p.eq_ignore_ascii_case("SRS0="))
-            .map(|_| &local[5..])?;
+        if let Some(rest) = srs_tag(local, "SRS1") {
+            let Some((hash, (first, srs0_rest))) = rest[1..]
+                .split_once('=')
+                .and_then(|(h, r)| Some((h, r.split_once('=')?)))
+            else {
+                return Some(Err("malformed SRS address"));
+            };
+            if !self.hash_matches(hash, &[first, srs0_rest]) {
+                return Some(Err("SRS hash does not match"));
+            }
+            return Some(Ok(format!("SRS0{srs0_rest}@{first}")));
+        }
+        let rest = srs_tag(local, "SRS0").map(|r| &r[1..])?;
         let mut parts = rest.splitn(4, '=');
         let (Some(hash), Some(tt), Some(orig_domain), Some(orig_local)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Some(Err("malformed SRS address"));
         };
-        let expected = self.hash(&[tt, orig_domain, orig_local]);
-        let (hash, expected) = (hash.to_ascii_lowercase(), expected.to_ascii_lowercase());
-        if !crate::password::constant_time_eq(hash.as_bytes(), expected.as_bytes()) {
+        if !self.hash_matches(hash, &[tt, orig_domain, orig_local]) {
             return Some(Err("SRS hash does not match"));
         }
         let Some(stamp) = decode_timestamp(tt) else {
@@ -90,6 +115,12 @@ impl Srs {
         Some(Ok(format!("{orig_local}@{orig_domain}")))
     }
 
+    /// Whether `hash` is ours for `fields`, whatever case it came back in.
+    fn hash_matches(&self, hash: &str, fields: &[&str]) -> bool {
+        let expected = self.hash(fields).to_ascii_lowercase();
+        crate::password::constant_time_eq(hash.to_ascii_lowercase().as_bytes(), expected.as_bytes())
+    }
+
     /// libsrs2's hash: HMAC-SHA1 over the lower-cased fields, base64, the first four characters.
     fn hash(&self, fields: &[&str]) -> String {
         let mut data = Vec::new();
@@ -99,6 +130,14 @@ impl Srs {
         let mac = hmac_sha1(&self.secret, &data);
         BASE64.encode(mac)[..HASH_LENGTH].to_owned()
     }
+}
+
+/// What follows `tag` (`SRS0`, `SRS1`, any case) in a local part, from its separator on
+/// (`=`, `+` or `-`, as libsrs2 accepts).
+fn srs_tag<'a>(local: &'a str, tag: &str) -> Option<&'a str> {
+    let head = local.get(..4)?;
+    let rest = &local[4..];
+    (head.eq_ignore_ascii_case(tag) && rest.starts_with(['=', '+', '-'])).then_some(rest)
 }
 
 pub fn today() -> u64 {
@@ -188,6 +227,43 @@ mod tests {
         assert_eq!(
             srs.reverse(&rewritten.replace("mx.example.com", "other.example"), day),
             None
+        );
+        // A forward of mail another server already forwarded: SRS1, naming that server; a
+        // bounce to it goes back there, and a third hop keeps naming the first.
+        let first = Srs::new(b"other".to_vec(), "first.example");
+        let srs0 = first.forward("user@origin.example", day).unwrap();
+        let srs1 = srs.forward(&srs0, day).unwrap();
+        let srs0_rest = srs0
+            .strip_prefix("SRS0")
+            .unwrap()
+            .split('@')
+            .next()
+            .unwrap();
+        assert!(
+            srs1.starts_with("SRS1=")
+                && srs1.ends_with(&format!("=first.example={srs0_rest}@mx.example.com")),
+            "{srs1}"
+        );
+        assert_eq!(srs.reverse(&srs1, day + 100), Some(Ok(srs0.clone())));
+        assert_eq!(
+            first.reverse(&srs0, day + 1),
+            Some(Ok("user@origin.example".to_owned()))
+        );
+        let third = Srs::new(b"third".to_vec(), "third.example");
+        let again = third.forward(&srs1, day).unwrap();
+        assert!(
+            again.contains("=first.example==") && again.ends_with("@third.example"),
+            "{again}"
+        );
+        assert_eq!(third.reverse(&again, day), Some(Ok(srs0.clone())));
+        let forged1 = srs1.replacen("SRS1=", "SRS1=x", 1);
+        assert_eq!(
+            srs.reverse(&forged1, day),
+            Some(Err("SRS hash does not match"))
+        );
+        assert_eq!(
+            srs.reverse("SRS1=abcd@mx.example.com", day),
+            Some(Err("malformed SRS address"))
         );
         // The 10-bit day stamp wraps.
         let at_wrap = srs.forward("a@b.example", 1023).unwrap();
