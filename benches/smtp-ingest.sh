@@ -10,7 +10,8 @@
 #
 # Needs root (Postfix runs as a private instance under $WORK, on its own port) and the Debian
 # package postfix (installed when missing, configured as "No configuration" so the system
-# instance stays off). Usage: benches/smtp-ingest.sh   (env: COUNT=500 WORK=/tmp/smtp-ingest)
+# instance stays off). Also the memory each waiting connection costs (WAITING of them).
+# Usage: benches/smtp-ingest.sh   (env: COUNT=500 WAITING=90 WORK=/tmp/smtp-ingest)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/smtp-ingest}
@@ -84,3 +85,58 @@ for sessions in 1 10; do
         printf '%-10s %-8s %12s %12s %8s\n' "$sessions" "$label" "$ours" "$pf" "$ratio"
     done
 done
+
+# Memory per waiting connection: WAITING clients (fewer than Postfix's default_process_limit
+# of 100, so each gets its smtpd) say EHLO and MAIL FROM and wait; the PSS of each server's
+# whole process tree is read at a tenth of them and at all.
+PF_PID=$(head -1 "$PF/spool/pid/master.pid" | tr -d ' ')
+python3 - "$OUR_PORT" "$OUR_PID" "$PF_PORT" "$PF_PID" "${WAITING:-90}" <<'PY'
+import os, socket, sys, time
+our_port, our_pid, pf_port, pf_pid, n = map(int, sys.argv[1:6])
+def tree(pid):
+    children = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+def pss(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            total += sum(int(l.split()[1]) for l in open(f"/proc/{p}/smaps_rollup") if l.startswith("Pss:"))
+        except OSError:
+            pass
+    return total
+def per_connection(port, pid):
+    conns = []
+    def open_some(k):
+        for _ in range(k):
+            s = socket.create_connection(("127.0.0.1", port))
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n")
+            while not f.readline().startswith(b"250 "):
+                pass
+            while not f.readline().startswith(b"250"):
+                pass
+            conns.append(s)
+        time.sleep(2)
+        return pss(pid)
+    before = open_some(n // 10)
+    after = open_some(n - n // 10)
+    for s in conns:
+        s.close()
+    return (after - before) / (n - n // 10)
+ours, pf = per_connection(our_port, our_pid), per_connection(pf_port, pf_pid)
+print(f"\nMemory per waiting SMTP connection ({n}, after EHLO and MAIL; PSS): "
+      f"mailserver {ours:.1f} KiB, postfix {pf:.1f} KiB, ratio {pf / ours:.1f}")
+PY

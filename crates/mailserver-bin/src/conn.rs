@@ -16,6 +16,53 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+/// A connection's read buffer: small while the peer says little (most connections, most of
+/// the time), grown while it streams data (DATA, APPEND), made small again by `rest`.
+#[derive(Debug)]
+pub struct ReadBuffer {
+    buf: Vec<u8>,
+}
+
+impl ReadBuffer {
+    const SMALL: usize = 2 * 1024;
+    const LARGE: usize = 64 * 1024;
+
+    pub fn new() -> Self {
+        Self {
+            buf: vec![0; Self::SMALL],
+        }
+    }
+
+    /// Room for a read of at most `limit` octets (empty: the session takes no more input).
+    pub fn room(&mut self, limit: usize) -> &mut [u8] {
+        let n = limit.min(self.buf.len());
+        &mut self.buf[..n]
+    }
+
+    /// The `n` octets just read; a read that filled the buffer makes it large for the next.
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        if n == self.buf.len() && n < Self::LARGE {
+            let mut large = vec![0; Self::LARGE];
+            large[..n].copy_from_slice(&self.buf);
+            self.buf = large;
+        }
+        &self.buf[..n]
+    }
+
+    /// Back to small, for a connection that goes quiet (IDLE).
+    pub fn rest(&mut self) {
+        if self.buf.len() > Self::SMALL {
+            self.buf = vec![0; Self::SMALL];
+        }
+    }
+}
+
+impl Default for ReadBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A TCP stream before or after STARTTLS.
 pub enum Conn {
     Plain(TcpStream),

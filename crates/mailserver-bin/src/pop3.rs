@@ -119,14 +119,14 @@ async fn connection(
         warn!(%peer, "too many POP3 connections, refusing");
         return;
     };
-    let mut conn = match Conn::open(stream, implicit_tls, &service.tls).await {
+    let mut conn = match Box::pin(Conn::open(stream, implicit_tls, &service.tls)).await {
         Ok(c) => c,
         Err(reason) => return info!(%peer, %reason, "pop3s handshake failed"),
     };
     let mut session =
         ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
     let mut maildrop: Option<Maildrop> = None;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = crate::conn::ReadBuffer::new();
     let mut start_tls = false;
     let mut shutting_down = *shutdown.borrow();
     info!(%peer, tls = implicit_tls, "pop3 connect");
@@ -137,7 +137,8 @@ async fn connection(
                 Event::Authenticate {
                     username, password, ..
                 } => {
-                    let answer = login(&service, &username, password.into_inner()).await;
+                    // Boxed, as the other long steps: their state lives only while they run.
+                    let answer = Box::pin(login(&service, &username, password.into_inner())).await;
                     match answer {
                         Ok(md) => {
                             let listing: Result<Vec<MessageInfo>, _> = md
@@ -209,7 +210,7 @@ async fn connection(
                 }
                 Event::Commit { deleted } => {
                     let result = match maildrop.take() {
-                        Some(md) => commit(md, deleted, peer, &service.accounts).await,
+                        Some(md) => Box::pin(commit(md, deleted, peer, &service.accounts)).await,
                         None => Ok(()),
                     };
                     let _ =
@@ -229,7 +230,7 @@ async fn connection(
         }
         if start_tls {
             start_tls = false;
-            if let Err(reason) = conn.start_tls(&service.tls).await {
+            if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
                 break reason;
             }
             let _ = session.tls_established();
@@ -239,19 +240,19 @@ async fn connection(
             session.shutdown();
             continue;
         }
-        let capacity = session.input_capacity().min(buf.len());
-        if capacity == 0 {
+        let room = buf.room(session.input_capacity());
+        if room.is_empty() {
             break "session stalled".into();
         }
         tokio::select! {
-            read = tokio::time::timeout(session.timeout(), conn.read(&mut buf[..capacity])) => match read {
+            read = tokio::time::timeout(session.timeout(), conn.read(room)) => match read {
                 Err(_) => session.handle_timeout(),
                 Ok(Ok(0)) => {
                     session.handle_eof();
                     break "client closed".into();
                 }
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(&buf[..n]) {
+                    if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
                     }
                 }

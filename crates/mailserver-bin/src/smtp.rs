@@ -240,7 +240,7 @@ async fn connection(
 ) {
     let permit = service.connections.clone().try_acquire_owned();
     let mut conn = match (&service.tls, implicit_tls) {
-        (Some(acceptor), true) => match Conn::open(stream, true, acceptor).await {
+        (Some(acceptor), true) => match Box::pin(Conn::open(stream, true, acceptor)).await {
             Ok(c) => c,
             Err(reason) => return info!(%peer, %reason, "smtps handshake failed"),
         },
@@ -269,7 +269,7 @@ async fn connection(
         login: None,
     };
     info!(conn = %state.id, %peer, submission = service.submission, tls = implicit_tls, "connect");
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = crate::conn::ReadBuffer::new();
     let mut shutting_down = *shutdown.borrow();
     let mut start_tls = false;
     let outcome = loop {
@@ -278,7 +278,9 @@ async fn connection(
                 start_tls = true;
                 continue;
             }
-            state.handle(&mut session, event).await;
+            // Boxed: an event's handling (delivery, lookups) holds state only while it runs,
+            // not in every waiting connection's task.
+            Box::pin(state.handle(&mut session, event)).await;
         }
         if let Some(out) = session.poll_output() {
             if let Err(e) = conn.send(&out).await {
@@ -294,7 +296,7 @@ async fn connection(
             let Some(acceptor) = service.tls.clone() else {
                 break "STARTTLS without TLS configuration".into();
             };
-            if let Err(reason) = conn.start_tls(&acceptor).await {
+            if let Err(reason) = Box::pin(conn.start_tls(&acceptor)).await {
                 break reason;
             }
             let _ = session.tls_established();
@@ -304,12 +306,12 @@ async fn connection(
             session.shutdown();
             continue;
         }
-        let capacity = session.input_capacity().min(buf.len());
-        if capacity == 0 {
+        let room = buf.room(session.input_capacity());
+        if room.is_empty() {
             break "session stalled".into();
         }
         tokio::select! {
-            read = tokio::time::timeout(session.timeout(), conn.read(&mut buf[..capacity])) => match read {
+            read = tokio::time::timeout(session.timeout(), conn.read(room)) => match read {
                 Err(_) => session.handle_timeout(),
                 Ok(Ok(0)) => {
                     if session.handle_eof() {
@@ -318,7 +320,7 @@ async fn connection(
                     break "client closed".into();
                 }
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(&buf[..n]) {
+                    if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
                     }
                 }

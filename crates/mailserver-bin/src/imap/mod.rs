@@ -28,7 +28,7 @@ pub(crate) use mailbox::read_message;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::conn::Conn;
+use crate::conn::{Conn, ReadBuffer};
 
 pub use mailbox::User;
 
@@ -159,10 +159,6 @@ pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::
     conn.flush().await
 }
 
-/// The read buffer of a connection at rest, and of one receiving a stream of data.
-const READ_BUFFER_IDLE: usize = 2 * 1024;
-const READ_BUFFER_BUSY: usize = 64 * 1024;
-
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -185,9 +181,7 @@ async fn connection(
     let mut session =
         ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
     let mut user: Option<User> = None;
-    // Most connections sit idle: a small read buffer, grown for a client that sends a lot
-    // (APPEND) and given back when it goes idle.
-    let mut buf = vec![0u8; READ_BUFFER_IDLE];
+    let mut buf = ReadBuffer::new();
     let mut start_tls = false;
     let mut idling = false;
     let mut folder_watch: Option<idle_watch::FolderWatch> = None;
@@ -226,9 +220,7 @@ async fn connection(
                 Event::Idle { .. } => {
                     let _ = session.idle_accept();
                     idling = true;
-                    if buf.len() > READ_BUFFER_IDLE {
-                        buf = vec![0u8; READ_BUFFER_IDLE];
-                    }
+                    buf.rest();
                     last_keepalive = tokio::time::Instant::now();
                     // Watching first, so a change during the first look still wakes us.
                     folder_watch = user
@@ -312,8 +304,8 @@ async fn connection(
             session.shutdown();
             continue;
         }
-        let capacity = session.input_capacity().min(buf.len());
-        if capacity == 0 {
+        let room = buf.room(session.input_capacity());
+        if room.is_empty() {
             break "session stalled".into();
         }
         let timeout = session.timeout();
@@ -330,15 +322,12 @@ async fn connection(
             }
         };
         tokio::select! {
-            read = tokio::time::timeout(timeout, conn.read(&mut buf[..capacity])) => match read {
+            read = tokio::time::timeout(timeout, conn.read(room)) => match read {
                 Err(_) => session.handle_timeout(),
                 Ok(Ok(0)) => break "client closed".into(),
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(&buf[..n]) {
+                    if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
-                    }
-                    if n == buf.len() && buf.len() < READ_BUFFER_BUSY {
-                        buf.resize(READ_BUFFER_BUSY, 0);
                     }
                 }
                 Ok(Err(e)) => break format!("read error: {e}"),
