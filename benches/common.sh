@@ -56,3 +56,43 @@ CONF
     script -qc "postfix -c $dir/etc start" /dev/null || { echo "postfix did not start" >&2; exit 1; }
     wait_port "$port"
 }
+
+# Starts ours under $WORK with submission on 127.0.0.1:$1 (user sender@bench.example, password
+# "secret") relaying to 127.0.0.1:$2 without TLS; sets OUR_PID. Then a private Postfix with
+# smtpd on 127.0.0.1:$3 relaying there for mynetworks (under $WORK/postfix).
+start_relaying_servers() {
+    local our_port=$1 sink_port=$2 pf_port=$3
+    cat > "$WORK/ours.toml" <<CONF
+hostname = "bench.example"
+data_dir = "$WORK/ours"
+[listen]
+smtp = []
+submission = ["127.0.0.1:$our_port"]
+[limits]
+max_connections = 1000
+[relay]
+host = "127.0.0.1:$sink_port"
+tls = "none"
+CONF
+    "$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
+    echo secret | "$BIN" -c "$WORK/ours.toml" user add sender@bench.example --password-stdin >/dev/null
+    MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
+    OUR_PID=$!
+    wait_port "$our_port"
+    start_postfix "$WORK/postfix" "$pf_port" "relayhost = [127.0.0.1]:$sink_port
+smtp_tls_security_level = none
+default_destination_concurrency_limit = 20"
+}
+
+# Starts Postfix's smtp-sink on 127.0.0.1:$1 as a relay host that stores each message it
+# takes as a file under $WORK/sink; sets SINK_PID.
+start_sink() {
+    mkdir -p "$WORK/sink"
+    chown nobody:nogroup "$WORK/sink"
+    smtp-sink -u nobody -d "$WORK/sink/%H%M%S." "127.0.0.1:$1" 256 &
+    SINK_PID=$!
+    wait_port "$1"
+}
+
+# Files at the sink so far (smtp-sink -d writes one per message).
+sink_files() { find "$WORK/sink" -maxdepth 1 -type f | wc -l; }

@@ -159,10 +159,12 @@ OUR_PID=$!
 wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
 DOVECOT_PID=$(cat "$WORK/dovecot/run/master.pid")
 
-python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" "$BIN" "$WORK" <<'PY'
+python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" "$BIN" "$WORK" "$ROOT/benches" <<'PY'
 import os, re, signal, socket, subprocess, sys, time
 ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8])
 bin_path, work = sys.argv[8:10]
+sys.path.insert(0, sys.argv[10])
+from benchlib import pss_kib, tree
 
 class Client:
     """Sends a command and reads until its tagged completion; no response parsing beyond
@@ -280,33 +282,6 @@ print(f"search hits (subject, body): {results['mailserver'][2]}")
 same = [a == b for a, b in zip(results["mailserver"][3], results["dovecot"][3])]
 print("SORT, THREAD, webmail list and INTERNALDATE answers identical to Dovecot's "
       f"(by date, by subject, references, list, dates): {same}")
-
-def tree(pid):
-    pids, todo = [], [pid]
-    children = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(p))
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        todo.extend(children.get(p, []))
-    return pids
-
-def pss_kib(pid):
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in open(f"/proc/{p}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
 
 def cpu_seconds(pid):
     total = 0

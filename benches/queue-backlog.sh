@@ -29,56 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$WORK/ours.toml" <<CONF
-hostname = "bench.example"
-data_dir = "$WORK/ours"
-[listen]
-smtp = []
-submission = ["127.0.0.1:$OUR_PORT"]
-[limits]
-max_connections = 1000
-[relay]
-host = "127.0.0.1:$SINK_PORT"
-tls = "none"
-CONF
-"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-echo secret | "$BIN" -c "$WORK/ours.toml" user add sender@bench.example --password-stdin >/dev/null
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
-wait_port "$OUR_PORT"
-start_postfix "$WORK/postfix" "$PF_PORT" "relayhost = [127.0.0.1]:$SINK_PORT
-smtp_tls_security_level = none
-default_destination_concurrency_limit = 20"
+start_relaying_servers "$OUR_PORT" "$SINK_PORT" "$PF_PORT"
 PF_PID=$(head -1 "$WORK/postfix/spool/pid/master.pid" | tr -d ' ')
-mkdir -p "$WORK/sink"
-chown nobody:nogroup "$WORK/sink"
 
-python3 - "$OUR_PORT" "$PF_PORT" "$COUNT" "$CONNECTIONS" "$SIZE" <<'PY'
-import smtplib, sys, threading
-ours, theirs, count, connections, size = map(int, sys.argv[1:6])
-line = b"x" * 76 + b"\r\n"
-body = b"Subject: backlog\r\nFrom: sender@bench.example\r\nTo: rcpt@remote.example\r\n\r\n" + line * (size // len(line))
-def send(port, auth):
-    def client(n, errors):
-        try:
-            s = smtplib.SMTP("127.0.0.1", port)
-            if auth:
-                s.login("sender@bench.example", "secret")
-            for _ in range(n):
-                s.sendmail("sender@bench.example", ["rcpt@remote.example"], body)
-            s.quit()
-        except Exception as e:
-            errors.append(e)
-    errors = []
-    threads = [threading.Thread(target=client, args=(count // connections, errors)) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-send(ours, True)
-send(theirs, False)
+python3 - "$ROOT/benches" "$OUR_PORT" "$PF_PORT" "$COUNT" "$CONNECTIONS" "$SIZE" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from benchlib import send_remote
+ours, theirs, count, connections, size = map(int, sys.argv[2:7])
+send_remote(ours, True, connections, count // connections, size, "backlog")
+send_remote(theirs, False, connections, count // connections, size, "backlog")
 PY
 
 pss() { # pids...
@@ -90,7 +50,6 @@ pss() { # pids...
 }
 tree() { echo "$1"; pgrep -P "$1" || true; }
 seconds() { local start; start=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) $start" | awk '{ printf "%.2f", $1 - $2 }'; }
-files() { find "$WORK/sink" -maxdepth 1 -type f | wc -l; }
 
 # Every message tried once (the relay refused) before the figures are taken.
 sleep 5
@@ -103,18 +62,16 @@ ours_kib=$(pss $(tree "$OUR_PID"))
 # shellcheck disable=SC2046
 pf_kib=$(pss $(tree "$PF_PID"))
 
-smtp-sink -u nobody -d "$WORK/sink/%H%M%S." "127.0.0.1:$SINK_PORT" 256 &
-SINK_PID=$!
-wait_port "$SINK_PORT"
+start_sink "$SINK_PORT"
 drain() { # name flush-command...
     local name=$1 before start deadline
     shift
-    before=$(files)
+    before=$(sink_files)
     start=$(date +%s.%N)
     "$@" >/dev/null
     deadline=$(( $(date +%s) + 900 ))
-    while [ "$(files)" -lt $((before + COUNT)) ]; do
-        [ "$(date +%s)" -lt "$deadline" ] || { echo "$name: only $(( $(files) - before )) of $COUNT relayed" >&2; exit 1; }
+    while [ "$(sink_files)" -lt $((before + COUNT)) ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "$name: only $(( $(sink_files) - before )) of $COUNT relayed" >&2; exit 1; }
         sleep 0.05
     done
     echo "$(date +%s.%N) $start" | awk '{ printf "%.2f", $1 - $2 }'

@@ -32,65 +32,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- the relay host ---
-mkdir -p "$WORK/sink"
-chown nobody:nogroup "$WORK/sink"
-smtp-sink -u nobody -d "$WORK/sink/%H%M%S." "127.0.0.1:$SINK_PORT" 256 &
-SINK_PID=$!
-wait_port "$SINK_PORT"
+start_sink "$SINK_PORT"
 
-# --- our server ---
-cat > "$WORK/ours.toml" <<CONF
-hostname = "bench.example"
-data_dir = "$WORK/ours"
-[listen]
-smtp = []
-submission = ["127.0.0.1:$OUR_PORT"]
-[limits]
-max_connections = 1000
-[relay]
-host = "127.0.0.1:$SINK_PORT"
-tls = "none"
-CONF
-"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-echo secret | "$BIN" -c "$WORK/ours.toml" user add sender@bench.example --password-stdin >/dev/null
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
-wait_port "$OUR_PORT"
+start_relaying_servers "$OUR_PORT" "$SINK_PORT" "$PF_PORT"
 
-# --- Postfix, relaying for mynetworks ---
-start_postfix "$WORK/postfix" "$PF_PORT" "relayhost = [127.0.0.1]:$SINK_PORT
-smtp_tls_security_level = none
-default_destination_concurrency_limit = 20"
-
-python3 - "$OUR_PORT" "$PF_PORT" "$WORK/sink" "$CONNECTIONS" "$PER" "$SIZE" <<'PY'
-import os, smtplib, sys, threading, time
-ours, theirs, sink, connections, per, size = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:7])
-line = b"x" * 76 + b"\r\n"
-body = b"Subject: relay bench\r\nFrom: sender@bench.example\r\nTo: rcpt@remote.example\r\n\r\n" + line * (size // len(line))
+python3 - "$ROOT/benches" "$OUR_PORT" "$PF_PORT" "$WORK/sink" "$CONNECTIONS" "$PER" "$SIZE" <<'PY'
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from benchlib import send_remote
+ours, theirs, sink = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+connections, per, size = map(int, sys.argv[5:8])
 
 def send(port, auth):
-    def client(errors):
-        try:
-            s = smtplib.SMTP("127.0.0.1", int(port))
-            if auth:
-                s.login("sender@bench.example", "secret")
-            for _ in range(per):
-                s.sendmail("sender@bench.example", ["rcpt@remote.example"], body)
-            s.quit()
-        except Exception as e:
-            errors.append(e)
-    errors = []
     before = len(os.listdir(sink))
     start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(errors,)) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    accepted = time.perf_counter() - start
-    if errors:
-        raise errors[0]
+    accepted = send_remote(port, auth, connections, per, size, "relay bench")
     want, deadline = before + connections * per, time.time() + 300
     while len(os.listdir(sink)) < want:
         if time.time() > deadline:

@@ -1,0 +1,67 @@
+"""Shared by the comparison scripts in benches/ (imported, not run): a client that sends mail
+for a remote domain over several connections, and the memory of a server's process tree."""
+import os
+import smtplib
+import threading
+import time
+
+
+def send_remote(port, auth, connections, per, size, subject="bench"):
+    """Sends connections x per messages of about `size` octets to rcpt@remote.example, each
+    connection after AUTH PLAIN as sender@bench.example when `auth`. Returns the seconds taken."""
+    line = b"x" * 76 + b"\r\n"
+    body = (b"Subject: " + subject.encode() + b"\r\nFrom: sender@bench.example\r\n"
+            b"To: rcpt@remote.example\r\n\r\n" + line * (size // len(line)))
+    errors = []
+
+    def client():
+        try:
+            s = smtplib.SMTP("127.0.0.1", port)
+            if auth:
+                s.login("sender@bench.example", "secret")
+            for _ in range(per):
+                s.sendmail("sender@bench.example", ["rcpt@remote.example"], body)
+            s.quit()
+        except Exception as e:  # reported after all threads end
+            errors.append(e)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - start
+
+
+def tree(pid):
+    """`pid` and all its descendants."""
+    children = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def pss_kib(pid):
+    """The proportional set size of `pid`'s whole process tree (shared pages counted once)."""
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
