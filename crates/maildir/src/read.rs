@@ -207,15 +207,17 @@ fn parse_uidlist(text: &str) -> Option<Uidlist> {
     Some(list)
 }
 
-fn encode_uidlist(list: &Uidlist) -> String {
+/// The uidlist's text, with the records `keep` keeps.
+fn encode_uidlist(list: &Uidlist, keep: impl Fn(&Record) -> bool) -> String {
+    use std::fmt::Write as _;
     let mut out = format!("3 V{} N{}", list.uid_validity, list.next_uid);
     for h in &list.extra_header {
         out.push(' ');
         out.push_str(h);
     }
     out.push('\n');
-    for r in &list.records {
-        out.push_str(&r.uid.to_string());
+    for r in list.records.iter().filter(|r| keep(r)) {
+        let _ = write!(out, "{}", r.uid);
         for f in &r.fields {
             out.push(' ');
             out.push_str(f);
@@ -421,8 +423,21 @@ impl Maildir {
         if unknown || list.is_none() {
             // Assign UIDs under the lock, re-reading what another writer may have added.
             let lock = DotLock::acquire(&uidlist_path)?;
-            list = read(&uidlist_path)?;
-            index = known(&list);
+            let reread = read(&uidlist_path)?;
+            // Unchanged meanwhile (a writer that drops records shortens the list, one that
+            // adds raises N): the index of the first read still holds.
+            let unchanged = match (&list, &reread) {
+                (Some(a), Some(b)) => {
+                    (a.uid_validity, a.next_uid, a.records.len())
+                        == (b.uid_validity, b.next_uid, b.records.len())
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            list = reread;
+            if !unchanged {
+                index = known(&list);
+            }
             let mut l = list.unwrap_or_else(|| Uidlist {
                 uid_validity: (SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -447,17 +462,11 @@ impl Maildir {
                 });
                 l.next_uid += 1;
             }
-            // Files that are gone drop out of the list; their UIDs are never reused.
+            // Files that are gone drop out of the file; their UIDs are never reused. (They
+            // stay in `l` for now, so the index's positions hold.)
             let present: std::collections::HashSet<&str> =
                 files.iter().map(|(n, _)| base_name(n)).collect();
-            l.records.retain(|r| present.contains(base_name(&r.name)));
-            lock.commit(encode_uidlist(&l).as_bytes())?;
-            index = l
-                .records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (base_name(&r.name).to_owned(), i))
-                .collect();
+            lock.commit(encode_uidlist(&l, |r| present.contains(base_name(&r.name))).as_bytes())?;
             list = Some(l);
         }
         let list = list.unwrap_or_else(|| Uidlist {
@@ -479,19 +488,24 @@ impl Maildir {
                     .find_map(|f| f.strip_prefix(key).map(str::to_owned))
             };
             let (s, w) = sizes_from_name(&name);
-            let path = self
-                .path()
-                .join(if subdir == Subdir::New { "new" } else { "cur" })
-                .join(&name);
+            // Only a name without its sizes (not Dovecot's, not ours) costs a path and a stat.
+            let path = || {
+                self.path()
+                    .join(if subdir == Subdir::New { "new" } else { "cur" })
+                    .join(&name)
+            };
             let size = match s {
                 Some(s) => s,
-                None => fs::metadata(&path)
-                    .map_err(|e| Error::from_io("reading", &path, e))?
-                    .len(),
+                None => {
+                    let path = path();
+                    fs::metadata(&path)
+                        .map_err(|e| Error::from_io("reading", &path, e))?
+                        .len()
+                }
             };
             let vsize = match w.or_else(|| field('W').and_then(|v| v.parse().ok())) {
                 Some(w) => w,
-                None => compute_vsize(&path)?,
+                None => compute_vsize(&path())?,
             };
             messages.push(Message {
                 uid: record.uid,
@@ -665,6 +679,19 @@ mod tests {
             [1, 3, 4],
             "UIDs are never reused"
         );
+        // The expunged message left the uidlist when the new one was numbered.
+        let uidlist = fs::read_to_string(dir.join("dovecot-uidlist")).unwrap();
+        assert!(
+            uidlist.starts_with(&format!("3 V{} N5", third.uid_validity)),
+            "{uidlist}"
+        );
+        let uids: Vec<&str> = uidlist
+            .lines()
+            .skip(1)
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(uids, ["1", "3", "4"], "{uidlist}");
+        assert_eq!(md.scan().unwrap().messages, third.messages);
         fs::remove_dir_all(dir).unwrap();
     }
 
