@@ -13,7 +13,8 @@
 #    UID SEARCH BODY "needle", and UID SORT by date and by subject, and UID THREAD REFERENCES.
 #    Then it downloads a 30 MB message in 64 KiB chunks as Thunderbird does, stored with CRLF
 #    and with LF line ends; in the fresh process of step 3, ours fetches both whole and its
-#    peak memory (VmHWM) is printed before and after.
+#    peak memory (VmHWM) is printed before and after. Last, new mail: a file appears in the
+#    INBOX's new/ and the next NOOPs are timed.
 #    The best of the RUNS passes is reported, with the first pass beside it.
 # 3. Memory: IDLE_CONNS (1,000) connections log in as a user with a 10-message INBOX, SELECT
 #    it and IDLE; the proportional set size (PSS, so shared libraries count once) of the whole
@@ -159,11 +160,12 @@ OUR_PID=$!
 wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
 DOVECOT_PID=$(cat "$WORK/dovecot/run/master.pid")
 
-python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" "$BIN" "$WORK" "$ROOT/benches" <<'PY'
+python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" "$BIN" "$WORK" "$ROOT/benches" "$MAILROOT/big/new" "$WORK/dovecot/mail/big/new" <<'PY'
 import os, re, signal, socket, subprocess, sys, time
 ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8])
 bin_path, work = sys.argv[8:10]
 sys.path.insert(0, sys.argv[10])
+our_new, dovecot_new = sys.argv[11:13]
 from benchlib import pss_kib, tree
 
 class Client:
@@ -319,6 +321,38 @@ def idle_memory(port, user, pid):
     for c in conns:
         c.s.close()
     return before, after, procs, busy
+
+# New mail in the big INBOX: a message file appears in new/ (as a delivery leaves it) and the
+# client's next NOOP must report it; the time of that NOOP, the next one, and a third.
+def new_mail(port, user, new_dir):
+    c = Client(port)
+    c.command(f"LOGIN {user} secret")
+    c.command("SELECT INBOX")
+    rows = []
+    for k in range(3):
+        name = os.path.join(new_dir, f"{int(time.time())}.M{k}P{port}.newmail")
+        with open(name + ".tmp", "wb") as f:
+            f.write(b"From: a@example.org\r\nSubject: new\r\n\r\nhello\r\n")
+        if new_dir == dovecot_new:
+            os.chown(name + ".tmp", 65534, 65534)
+        os.rename(name + ".tmp", name)
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            data = c.command("NOOP")
+            times.append(time.perf_counter() - start)
+            if not times[1:]:
+                assert b"EXISTS" in data, (port, data)
+            time.sleep(0.02)
+        rows.append(times)
+    c.s.close()
+    return [min(r[i] for r in rows) for i in range(3)]
+print(f"\nNew mail in the {count}-message INBOX: NOOP after a message appears in new/ (seconds, best of 3)")
+print(f"{'':14} {'first NOOP':>11} {'second':>9} {'third':>9}")
+for name, port, user, new_dir in (("mailserver", ours, "big@bench.example", our_new),
+                                  ("dovecot", theirs, "big", dovecot_new)):
+    t = new_mail(port, user, new_dir)
+    print(f"{name:14} {t[0]:11.3f} {t[1]:9.3f} {t[2]:9.3f}")
 
 # A fresh process of ours for the memory figure: what the big mailbox's passes freed would
 # otherwise be handed out again to the new connections and hide their cost.
