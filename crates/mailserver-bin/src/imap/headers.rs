@@ -106,13 +106,14 @@ impl RecordFile {
         live: &HashSet<&str>,
     ) -> (Self, HashMap<String, Bytes>) {
         let data = std::fs::read(maildir.path().join(name)).unwrap_or_default();
-        let (records, count, torn) = parse(&data, version, live);
+        let missing = data.is_empty();
+        let (records, count, torn) = parse(Bytes::from(data), version, live);
         let stale = count - records.len().min(count);
         let file = RecordFile {
             name,
             version,
             pending: Vec::new(),
-            rewrite: data.is_empty() || torn || stale > 1000 && stale * 2 > count,
+            rewrite: missing || torn || stale > 1000 && stale * 2 > count,
         };
         (file, records)
     }
@@ -302,10 +303,11 @@ pub fn internal_time(
     }
 }
 
-/// Parses a cache file: the records of `live` messages, how many records there were, and
-/// whether the file stopped in the middle of one (everything after it is ignored).
+/// Parses a cache file: the records of `live` messages (slices of `data`, not copies), how
+/// many records there were, and whether the file stopped in the middle of one (everything
+/// after it is ignored).
 fn parse(
-    data: &[u8],
+    data: Bytes,
     version: &[u8],
     live: &HashSet<&str>,
 ) -> (HashMap<String, Bytes>, usize, bool) {
@@ -314,8 +316,7 @@ fn parse(
     let Some(mut rest) = data.strip_prefix(version) else {
         return (by_base, 0, true);
     };
-    let whole = Bytes::copy_from_slice(rest);
-    let mut offset = 0;
+    let mut offset = version.len();
     let mut torn = false;
     while !rest.is_empty() {
         let Some(nl) = memchr::memchr(b'\n', rest) else {
@@ -325,7 +326,7 @@ fn parse(
         let parsed = std::str::from_utf8(&rest[..nl])
             .ok()
             .and_then(|l| l.split_once('\t'))
-            .and_then(|(b, n)| Some((b.to_owned(), n.parse::<usize>().ok()?)));
+            .and_then(|(b, n)| Some((b, n.parse::<usize>().ok()?)));
         let Some((base, len)) = parsed else {
             torn = true;
             break;
@@ -336,8 +337,11 @@ fn parse(
             break;
         }
         records += 1;
-        if live.contains(base.as_str()) {
-            by_base.insert(base, whole.slice(offset + start..offset + start + len));
+        if live.contains(base) {
+            by_base.insert(
+                base.to_owned(),
+                data.slice(offset + start..offset + start + len),
+            );
         }
         rest = &rest[start + len..];
         offset += start + len;
@@ -442,15 +446,18 @@ mod tests {
             f.flush(&md);
         }
         let mut data = std::fs::read(dir.join(HEADERS_FILE)).unwrap();
-        let (map, records, torn) = parse(&data, HEADERS_VERSION, &live);
+        let (map, records, torn) = parse(Bytes::from(data.clone()), HEADERS_VERSION, &live);
         assert_eq!((records, torn), (2, false));
         assert_eq!(&map["a"][..], b"Subject: hi\r\nFrom: a@b\r\n\r\n");
         assert_eq!(&map["b"][..], b"\r\n");
         data.extend_from_slice(b"c\t99\nshort");
-        let (map, records, torn) = parse(&data, HEADERS_VERSION, &live);
+        let (map, records, torn) = parse(Bytes::from(data.clone()), HEADERS_VERSION, &live);
         assert_eq!((map.len(), records, torn), (2, 2, true));
         let only_a: HashSet<&str> = ["a"].into_iter().collect();
-        assert_eq!(parse(&data, HEADERS_VERSION, &only_a).0.len(), 1);
+        assert_eq!(
+            parse(Bytes::from(data), HEADERS_VERSION, &only_a).0.len(),
+            1
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
