@@ -2356,14 +2356,14 @@ impl User {
                 .filter(|_| wants_structure)
                 .and_then(|c| headers::lock_folder(c).structure(&sel.msg(i).base));
             let window = whole_message_chunks;
-            let msg = sel.msg(i).clone();
-            let crlf = msg.size == msg.vsize;
+            let (crlf, vsize) = (sel.msg(i).size == sel.msg(i).vsize, sel.msg(i).vsize);
             // The streamed range of the CRLF form, its length read from the file.
-            let streamed = match streamable.filter(|_| msg.vsize >= STREAM_ABOVE) {
+            let streamed = match streamable.filter(|_| vsize >= STREAM_ABOVE) {
                 Some(section) => {
+                    let base = Arc::clone(&sel.msg(i).base);
                     let line_ends = &mut self.line_ends;
                     let bounds = block(|| -> io::Result<(u64, u64)> {
-                        let total = ranges::crlf_len(&path, &msg.base, crlf, line_ends)?;
+                        let total = ranges::crlf_len(&path, &base, crlf, line_ends)?;
                         let start = match section.text {
                             Some(_) => header_length(&read_message(&path, true)?) as u64,
                             None => 0,
@@ -2390,8 +2390,9 @@ impl User {
             let content = if let Some(fields) = cached {
                 Some(fields.to_vec())
             } else if let Some(range) = window {
+                let base = Arc::clone(&sel.msg(i).base);
                 let line_ends = &mut self.line_ends;
-                let chunk = block(|| ranges::read(&path, &msg.base, crlf, range, line_ends));
+                let chunk = block(|| ranges::read(&path, &base, crlf, range, line_ends));
                 let Some(c) = readable(&path, chunk) else {
                     expunged = true;
                     continue;
@@ -2593,11 +2594,11 @@ impl User {
                 items,
             });
             if let Some((mut at, end)) = streamed {
+                let base = Arc::clone(&sel.msg(i).base);
                 while at < end {
                     let to = (at + STREAM_CHUNK).min(end);
                     let line_ends = &mut self.line_ends;
-                    let chunk =
-                        block(|| ranges::read(&path, &msg.base, crlf, (at, to), line_ends))?;
+                    let chunk = block(|| ranges::read(&path, &base, crlf, (at, to), line_ends))?;
                     if chunk.len() as u64 != to - at {
                         // The literal's length is promised: the connection cannot go on.
                         return Err(io::Error::other(format!(
