@@ -331,7 +331,7 @@ const MYSQL_SCHEMA: &[&str] = &[
 ];
 
 /// How deep alias chains may go before we stop following them.
-const MAX_ALIAS_EXPANSIONS: usize = 100;
+pub(crate) const MAX_ALIAS_EXPANSIONS: usize = 100;
 
 fn split_address(address: &str) -> Option<(&str, &str)> {
     address.rsplit_once('@')

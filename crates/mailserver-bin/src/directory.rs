@@ -220,9 +220,17 @@ impl Directory {
             a => a,
         };
         let mut found = Vec::new();
+        let mut lookups = 0;
         for entry in &entries {
             found.extend(entry.attrs.get(targets).into_iter().flatten().cloned());
             for dn in entry.attrs.get(members).into_iter().flatten() {
+                // Resolution follows no more targets than this, so a huge group (or one of
+                // members long gone) costs no more lookups than it could deliver to.
+                lookups += 1;
+                if lookups > crate::accounts::MAX_ALIAS_EXPANSIONS {
+                    warn!(%address, "LDAP alias has more members than are followed");
+                    break;
+                }
                 // A member outside the directory's view (deleted, no access) is skipped.
                 let member = self
                     .search(dn, Scope::Base, "(objectClass=*)", &[member_address])

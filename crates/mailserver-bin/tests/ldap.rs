@@ -91,7 +91,13 @@ impl Slapd {
              cn: sales\nmail: sales@example.com\nmember: uid=lara,ou=people,dc=example,dc=com\n\
              member: uid=max,ou=people,dc=example,dc=com\nmember: cn=gone,ou=people,dc=example,dc=com\n\n\
              dn: cn=info,ou=people,dc=example,dc=com\nobjectClass: organizationalRole\nobjectClass: inetLocalMailRecipient\n\
-             cn: info\nmailLocalAddress: info@example.com\nmailRoutingAddress: max@example.com\n",
+             cn: info\nmailLocalAddress: info@example.com\nmailRoutingAddress: max@example.com\n\n\
+             dn: cn=crowd,ou=people,dc=example,dc=com\nobjectClass: groupOfNames\nobjectClass: extensibleObject\n\
+             cn: crowd\nmail: crowd@example.com\nmember: uid=lara,ou=people,dc=example,dc=com\n{gone}\
+             member: uid=max,ou=people,dc=example,dc=com\n",
+            gone = (0..120)
+                .map(|i| format!("member: cn=gone{i},ou=people,dc=example,dc=com\n"))
+                .collect::<String>(),
             service = hash("service-pw"),
             lara = hash("lara-pw"),
             max = hash("max-pw"),
@@ -278,6 +284,13 @@ fn ldap_users_log_in_by_bind_and_receive_mail() {
         (before.0 + 1, before.1 + 2)
     );
     assert!(!server.maildir("sales@example.com").exists());
+    // A group is followed for at most 100 members: max, the 122nd, is past that.
+    assert!(rcpt("crowd@example.com").starts_with("250"));
+    assert_eq!(
+        (count(&lara_dir), count(&max_dir)),
+        (before.0 + 2, before.1 + 2)
+    );
+    assert!(server.log().contains("more members than are followed"));
     // A member may send as the group; not as another's forward.
     let send_as = r#"
 import smtplib, sys
