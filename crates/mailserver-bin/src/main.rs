@@ -230,6 +230,18 @@ enum AliasCommand {
     },
 }
 
+/// Binds one configured listener, saying which when it cannot.
+async fn listen(
+    addr: &std::net::SocketAddr,
+    name: &str,
+) -> Result<tokio::net::TcpListener, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+    info!(%addr, "listening for {name}");
+    Ok(listener)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -975,10 +987,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         ),
     ] {
         for addr in addrs {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
-            info!(%addr, "listening for {name}");
+            let listener = listen(addr, name).await?;
             listeners.push(tokio::spawn(smtp::serve(
                 listener,
                 smtp_service.clone(),
@@ -993,10 +1002,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         (&config.listen.pop3s, true, "pop3s"),
     ] {
         for addr in addrs {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
-            info!(%addr, "listening for {name}");
+            let listener = listen(addr, name).await?;
             listeners.push(tokio::spawn(pop3::serve(
                 listener,
                 pop3_service.clone(),
@@ -1010,10 +1016,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         (&config.listen.imaps, true, "imaps"),
     ] {
         for addr in addrs {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
-            info!(%addr, "listening for {name}");
+            let listener = listen(addr, name).await?;
             listeners.push(tokio::spawn(imap::serve(
                 listener,
                 imap_service.clone(),
