@@ -8,6 +8,33 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 # OUR_BIN: time another build of ours (e.g. an older one) instead.
 BIN=${OUR_BIN:-$ROOT/target/release/mailserver}
 
+# Stops whatever a script started (ours, smtp-sink, its private Postfix, Dovecot, slapd);
+# run at exit.
+stop_servers() {
+    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
+    [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
+    [ -f "$WORK/postfix/etc/main.cf" ] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
+    [ -f "$WORK/dovecot/dovecot.conf" ] && dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
+    [ -f "$WORK/slapd/slapd.pid" ] && kill "$(cat "$WORK/slapd/slapd.pid")" 2>/dev/null || true
+}
+trap stop_servers EXIT
+
+# Starts ours with $WORK/ours.toml in the background (log: $WORK/ours.log); sets OUR_PID.
+serve_ours() {
+    MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>>"$WORK/ours.log" &
+    OUR_PID=$!
+}
+
+# Adds the domain bench.example to ours, and each of its users named in $@ with the
+# password "secret".
+add_bench_users() {
+    "$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
+    local u
+    for u in "$@"; do
+        echo secret | "$BIN" -c "$WORK/ours.toml" user add "$u@bench.example" --password-stdin >/dev/null
+    done
+}
+
 # Waits up to 20 s for something to listen on 127.0.0.1:$1.
 wait_port() {
     for _ in $(seq 400); do
@@ -74,10 +101,8 @@ max_connections = 1000
 host = "127.0.0.1:$sink_port"
 tls = "none"
 CONF
-    "$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-    echo secret | "$BIN" -c "$WORK/ours.toml" user add sender@bench.example --password-stdin >/dev/null
-    MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-    OUR_PID=$!
+    add_bench_users sender
+    serve_ours
     wait_port "$our_port"
     start_postfix "$WORK/postfix" "$pf_port" "relayhost = [127.0.0.1]:$sink_port
 smtp_tls_security_level = none

@@ -38,11 +38,6 @@ command -v dovecot >/dev/null ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
 ulimit -n "$(ulimit -Hn)"  # each server and the client hold IDLE_CONNS sockets
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
-}
-trap cleanup EXIT
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
@@ -55,10 +50,7 @@ allow_plaintext_auth = true
 smtp = []
 imap = ["127.0.0.1:$OUR_IMAP"]
 CONF
-"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-for u in big idle; do
-    echo secret | "$BIN" -c "$WORK/ours.toml" user add "$u@bench.example" --password-stdin >/dev/null
-done
+add_bench_users big idle
 MAILROOT="$WORK/ours/mail/bench.example"
 
 echo "writing $COUNT messages..."
@@ -155,8 +147,7 @@ service imap-login {
 }
 CONF
 dovecot -c "$WORK/dovecot/dovecot.conf"
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
+serve_ours
 wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
 DOVECOT_PID=$(cat "$WORK/dovecot/run/master.pid")
 

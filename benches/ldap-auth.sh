@@ -30,12 +30,6 @@ done
 [ -z "$missing" ] ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
-    [ -f "$WORK/slapd/slapd.pid" ] && kill "$(cat "$WORK/slapd/slapd.pid")" 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # The directory.
 mkdir -p "$WORK/slapd/db"
@@ -89,8 +83,7 @@ base = "ou=people,dc=example,dc=com"
 user_filter = "(&(objectClass=inetOrgPerson)(mail=%u))"
 CONF
 "$BIN" -c "$WORK/ours.toml" domain add example.com >/dev/null
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
+serve_ours
 
 # Dovecot: the same search and bind.
 mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"

@@ -26,11 +26,6 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    dovecot -c "$WORK/dovecot/dovecot.conf" stop 2>/dev/null || true
-}
-trap cleanup EXIT
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
@@ -39,10 +34,8 @@ data_dir = "$WORK/ours"
 smtp = ["127.0.0.1:$SMTP_PORT"]
 pop3 = ["127.0.0.1:$OUR_POP3"]
 CONF
-"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-echo secret | "$BIN" -c "$WORK/ours.toml" user add rcpt@bench.example --password-stdin >/dev/null
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
+add_bench_users rcpt
+serve_ours
 wait_port "$SMTP_PORT"; wait_port "$OUR_POP3"
 MAILDIR="$WORK/ours/mail/bench.example/rcpt"
 smtp-source -s 10 -m "$COUNT" -l "$SIZE" -f sender@client.example -t rcpt@bench.example "127.0.0.1:$SMTP_PORT"

@@ -22,12 +22,6 @@ SINK_PORT=${SINK_PORT:-12628}
 . "$ROOT/benches/common.sh"
 need_postfix
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
-    postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 start_relaying_servers "$OUR_PORT" "$SINK_PORT" "$PF_PORT"
 PF_PID=$(head -1 "$WORK/postfix/spool/pid/master.pid" | tr -d ' ')

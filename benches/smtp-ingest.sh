@@ -22,11 +22,6 @@ PF_PORT=${PF_PORT:-12526}
 . "$ROOT/benches/common.sh"
 need_postfix
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
@@ -39,10 +34,8 @@ smtp = ["127.0.0.1:$OUR_PORT"]
 [limits]
 max_connections = 1000
 CONF
-"$BIN" -c "$WORK/ours.toml" domain add bench.example >/dev/null
-echo secret | "$BIN" -c "$WORK/ours.toml" user add rcpt@bench.example --password-stdin >/dev/null
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>"$WORK/ours.log" &
-OUR_PID=$!
+add_bench_users rcpt
+serve_ours
 wait_port "$OUR_PORT"
 OUR_NEW="$WORK/ours/mail/bench.example/rcpt/new"
 
@@ -92,8 +85,7 @@ done
 # its deliveries freed does not hide what connections cost.
 PF_PID=$(head -1 "$PF/spool/pid/master.pid" | tr -d ' ')
 kill "$OUR_PID"; wait "$OUR_PID" 2>/dev/null || true
-MAILSERVER_LOG=warn "$BIN" -c "$WORK/ours.toml" serve 2>>"$WORK/ours.log" &
-OUR_PID=$!
+serve_ours
 wait_port "$OUR_PORT"
 python3 - "$ROOT/benches" "$OUR_PORT" "$OUR_PID" "$PF_PORT" "$PF_PID" "${WAITING:-90}" <<'PY'
 import socket, sys, time

@@ -25,12 +25,6 @@ SINK_PORT=${SINK_PORT:-12528}
 . "$ROOT/benches/common.sh"
 need_postfix
 
-cleanup() {
-    [ -n "${OUR_PID:-}" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
-    [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
-    postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 start_sink "$SINK_PORT"
 
