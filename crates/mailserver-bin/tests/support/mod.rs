@@ -387,3 +387,10 @@ pub fn private_ca(dir: &Path) {
         "printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.cnf",
     );
 }
+
+/// Fails, showing `text`, unless it contains every one of `parts`.
+pub fn assert_contains(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
