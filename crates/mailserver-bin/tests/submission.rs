@@ -1024,3 +1024,47 @@ fn a_sender_hears_once_that_mail_is_delayed() {
     let queue = server.admin_ok(&["queue", "list"]);
     assert_eq!(queue.lines().count(), 3, "both still queued: {queue}");
 }
+
+#[test]
+fn queue_flush_tries_deferred_mail_at_once_but_not_held_mail() {
+    // An hour before any retry: only the flush can send these now.
+    let relay_port = free_port();
+    let server = Server::start(
+        "queue-flush",
+        &format!(
+            "[relay]\nhost = \"[127.0.0.1]:{relay_port}\"\ntls = \"none\"\n\
+             [queue]\nmin_backoff = 3600\nmax_backoff = 3600\n"
+        ),
+    );
+    submit(&server, "someone@remote.example", "deferred");
+    submit(&server, "someone@remote.example", "held");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server
+        .admin_ok(&["queue", "list", "--json"])
+        .matches("\"attempts\":\"1\"")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = server.admin_ok(&["queue", "list", "--json"]);
+    let held = list
+        .split("\"id\":\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .find(|id| {
+            server
+                .admin_ok(&["queue", "show", id])
+                .contains("Subject: held")
+        })
+        .unwrap();
+    server.admin_ok(&["queue", "hold", &held]);
+    let sink = Sink::start("flush", relay_port, &[]);
+    let out = server.admin_ok(&["queue", "flush"]);
+    assert!(out.starts_with("1 messages"), "{out}");
+    let dumps = sink.wait_for(1);
+    assert!(String::from_utf8_lossy(&dumps[0]).contains("Subject: deferred"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.messages().len(), 1, "the held message stays");
+}
