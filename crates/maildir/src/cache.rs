@@ -1,14 +1,15 @@
 //! Reusing a folder's listing while nothing in it changed, so opening a large folder again
-//! costs four `stat` calls instead of a directory scan.
+//! costs four `stat` calls instead of a directory scan, and the parts of it that did not
+//! change when something did (after a delivery, only `new/` is read again).
 //!
 //! Every change to a Maildir changes the modification time of `new/`, `cur/`,
 //! `dovecot-uidlist` or `dovecot-keywords` (deliveries, flag renames, expunges and UID
 //! assignments all create, rename or remove entries there). File times are coarse, though: the
 //! kernel stamps them from a clock that ticks every few milliseconds (and some file systems keep
 //! whole seconds), so a change right after a scan can leave every time as it was. A stamp
-//! therefore only vouches for a folder whose times were all older than one tick of that clock
-//! when it was taken ([`SETTLE`], or [`SETTLE_COARSE`] where the times carry no nanoseconds),
-//! as Dovecot does for its own maildir sync.
+//! therefore only vouches for a part whose time was older than one tick of that clock when
+//! it was taken ([`SETTLE`], or [`SETTLE_COARSE`] where the times carry no nanoseconds), as
+//! Dovecot does for its own maildir sync.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Error, Listing, Maildir, ModSeqs};
+use crate::{Error, Listing, Maildir, ModSeqs, Unchanged};
 
 /// How old every time in a folder must be before a stamp of it can be trusted: more than a
 /// kernel clock tick (at most 10 ms).
@@ -30,7 +31,8 @@ const PARTS: [&str; 4] = ["new", "cur", "dovecot-uidlist", "dovecot-keywords"];
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FolderStamp {
     parts: [Option<(i64, i64, u64, u64)>; 4],
-    settled: bool,
+    /// Whether each part's time was older than a clock tick.
+    settled: [bool; 4],
 }
 
 impl FolderStamp {
@@ -45,19 +47,34 @@ impl FolderStamp {
         });
         let fine = parts.iter().flatten().any(|p| p.1 != 0);
         let settle = if fine { SETTLE } else { SETTLE_COARSE };
-        let settled = parts.iter().flatten().all(|&(secs, nanos, _, _)| {
-            let mtime = Duration::new(
-                u64::try_from(secs).unwrap_or(0),
-                u32::try_from(nanos).unwrap_or(0),
-            );
-            mtime + settle <= now
+        let settled = parts.map(|part| {
+            part.is_none_or(|(secs, nanos, _, _)| {
+                let mtime = Duration::new(
+                    u64::try_from(secs).unwrap_or(0),
+                    u32::try_from(nanos).unwrap_or(0),
+                );
+                mtime + settle <= now
+            })
         });
         Self { parts, settled }
     }
 
     /// Whether this stamp (taken now) proves that nothing changed since `earlier` was taken.
     pub fn unchanged_since(&self, earlier: &FolderStamp) -> bool {
-        earlier.settled && self.parts == earlier.parts
+        (0..PARTS.len()).all(|i| self.part_unchanged_since(earlier, i))
+    }
+
+    /// The parts this stamp (taken now) proves unchanged since `earlier` was taken.
+    pub fn unchanged_parts_since(&self, earlier: &FolderStamp) -> Unchanged {
+        Unchanged {
+            new: self.part_unchanged_since(earlier, 0),
+            cur: self.part_unchanged_since(earlier, 1),
+            uidlist: self.part_unchanged_since(earlier, 2),
+        }
+    }
+
+    fn part_unchanged_since(&self, earlier: &FolderStamp, i: usize) -> bool {
+        earlier.settled[i] && self.parts[i] == earlier.parts[i]
     }
 }
 
@@ -86,8 +103,7 @@ impl ListingCache {
     }
 
     /// The listing of `maildir`, with MODSEQs: the cached one when the folder is provably
-    /// unchanged, else a fresh [`Maildir::scan`] (kept for next time when the folder had
-    /// settled).
+    /// unchanged, else a [`Maildir::rescan`] of what changed since it (kept for next time).
     pub fn scan(&self, maildir: &Maildir) -> Result<Arc<Listing>, Error> {
         self.scan_stamped(maildir).map(|(_, listing)| listing)
     }
@@ -96,15 +112,20 @@ impl ListingCache {
     /// proves the listing still current.
     pub fn scan_stamped(&self, maildir: &Maildir) -> Result<(FolderStamp, Arc<Listing>), Error> {
         let stamp = FolderStamp::of(maildir);
-        if let Some((cached, listing)) = self.lock().get(maildir.path())
-            && stamp.unchanged_since(cached)
-        {
-            return Ok((stamp, Arc::clone(listing)));
-        }
-        let mut listing = maildir.scan()?;
+        let cached = self.lock().get(maildir.path()).cloned();
+        let mut listing = match &cached {
+            Some((cached, listing)) if stamp.unchanged_since(cached) => {
+                return Ok((stamp, Arc::clone(listing)));
+            }
+            Some((cached, listing)) => {
+                maildir.rescan(Some((listing, stamp.unchanged_parts_since(cached))))?
+            }
+            None => maildir.scan()?,
+        };
+        drop(cached);
         self.modseqs.reconcile(maildir, &mut listing)?;
         let listing = Arc::new(listing);
-        if stamp.settled && listing.messages.len() <= self.max_messages {
+        if listing.messages.len() <= self.max_messages {
             let mut entries = self.lock();
             entries.remove(maildir.path());
             let mut held: usize = entries.values().map(|(_, l)| l.messages.len()).sum();
@@ -155,14 +176,14 @@ mod tests {
         d.write(b"Subject: one\r\n\r\n").unwrap();
         d.commit(&[]).unwrap();
         let cache = ListingCache::new(1000);
-        // Fresh changes are never trusted: scanned, not kept.
+        // Fresh changes are never trusted: scanned again.
         let future = SystemTime::now() + Duration::from_secs(5);
         std::fs::File::open(md.path().join("new"))
             .unwrap()
             .set_modified(future)
             .unwrap();
         let first = cache.scan(&md).unwrap();
-        assert!(cache.lock().is_empty());
+        assert!(!Arc::ptr_eq(&first, &cache.scan(&md).unwrap()));
         settle(&md);
         let second = cache.scan(&md).unwrap();
         assert_eq!(first.messages, second.messages);
@@ -176,6 +197,83 @@ mod tests {
         d.write(b"Subject: two\r\n\r\n").unwrap();
         d.commit(&[]).unwrap();
         assert_eq!(cache.scan(&md).unwrap().messages.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn set_time(path: &std::path::Path, time: SystemTime) {
+        std::fs::File::open(path)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    }
+
+    #[test]
+    fn rereads_only_what_changed() {
+        let dir = std::env::temp_dir().join(format!("maildir-cache-parts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        let deliver = |subject: &str| {
+            let mut d = crate::Delivery::begin(&md, "host").unwrap();
+            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
+                .unwrap();
+            d.commit(&[]).unwrap();
+        };
+        for s in ["one", "two", "three"] {
+            deliver(s);
+        }
+        let cache = ListingCache::new(1000);
+        for m in &cache.scan(&md).unwrap().messages {
+            md.add_flags(m, "S").unwrap();
+        }
+        settle(&md);
+        let before = cache.scan(&md).unwrap();
+        assert!(
+            before
+                .messages
+                .iter()
+                .all(|m| m.subdir == crate::Subdir::Cur)
+        );
+        let uidlist = md.path().join("dovecot-uidlist");
+        let inode = || std::fs::metadata(&uidlist).unwrap().ino();
+        let first_inode = inode();
+
+        // A delivery: only new/ is read. A rename in cur/ hidden from the stamp (its time put
+        // back) proves that cur/ was taken from the cached listing.
+        let cur = md.path().join("cur");
+        let settled_time = std::fs::metadata(&cur).unwrap().modified().unwrap();
+        let hidden = md.set_flags(&before.messages[0], "FS").unwrap();
+        set_time(&cur, settled_time);
+        deliver("four");
+        let after = cache.scan(&md).unwrap();
+        let uids: Vec<u32> = after.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [1, 2, 3, 4]);
+        assert_eq!(after.next_uid, 5);
+        assert_eq!(
+            after.messages[0].flags, before.messages[0].flags,
+            "cur/ was not read"
+        );
+        assert_eq!(after.messages[3].subdir, crate::Subdir::New);
+        assert_eq!(inode(), first_inode, "the new record was appended");
+        assert!(
+            std::fs::read_to_string(&uidlist)
+                .unwrap()
+                .ends_with(&format!("4 :{}\n", after.messages[3].base))
+        );
+
+        // A change within the clock tick of the stamp that read cur/ is still seen: cur/'s
+        // time is left as fresh as that change.
+        let fresh = SystemTime::now() + Duration::from_secs(5);
+        set_time(&cur, fresh);
+        let seen = cache.scan(&md).unwrap();
+        assert_eq!(seen.messages[0].name, hidden.name);
+        md.set_flags(&hidden, "S").unwrap();
+        set_time(&cur, fresh);
+        let again = cache.scan(&md).unwrap();
+        assert_eq!(&*again.messages[0].flags, "S");
+        // What the incremental scans found is what a full scan finds.
+        let mut full = md.scan().unwrap();
+        cache.modseqs().reconcile(&md, &mut full).unwrap();
+        assert_eq!(full, *again);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

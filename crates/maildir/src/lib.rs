@@ -32,12 +32,13 @@ mod folders;
 mod modseq;
 mod quota;
 mod read;
+mod uidlist;
 
 pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
-pub use read::{Listing, Message, Subdir, pop3_uidl};
+pub use read::{Listing, Message, Subdir, Unchanged, pop3_uidl};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]
@@ -126,12 +127,12 @@ impl Maildir {
         Ok(())
     }
 
-    /// Names of the messages in `new/` (not yet seen by a mail client).
+    /// Names of the messages in `new/` (not yet seen by a mail client), in no particular order.
     pub fn list_new(&self) -> Result<Vec<String>, Error> {
         list(&self.root.join("new"))
     }
 
-    /// Names of the messages in `cur/`.
+    /// Names of the messages in `cur/`, in no particular order.
     pub fn list_cur(&self) -> Result<Vec<String>, Error> {
         list(&self.root.join("cur"))
     }
@@ -152,7 +153,6 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
             names.push(name.to_owned());
         }
     }
-    names.sort();
     Ok(names)
 }
 

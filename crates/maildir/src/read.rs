@@ -2,7 +2,7 @@
 //! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
 //! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
 use crate::{Error, Maildir};
 
 /// Where a message file lives.
@@ -45,9 +46,77 @@ pub struct Message {
 }
 
 impl Message {
+    /// This message as a directory read found it now (the same base name, so the same
+    /// message): under `name` in `subdir`.
+    fn found_as(&self, name: &str, subdir: Subdir) -> Message {
+        if *self.name == *name && self.subdir == subdir {
+            return self.clone();
+        }
+        Message {
+            name: name.into(),
+            subdir,
+            flags: flags_of(name).into(),
+            ..self.clone()
+        }
+    }
+
     /// Whether the flags contain `flag` (a letter).
     pub fn has_flag(&self, flag: char) -> bool {
         self.flags.contains(flag)
+    }
+}
+
+/// Which parts of a folder are known unchanged since an earlier listing of it was made (see
+/// [`crate::FolderStamp`]), so [`Maildir::rescan`] can take them from that listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Unchanged {
+    /// `new/`: no file came, went or was renamed.
+    pub new: bool,
+    /// `cur/`.
+    pub cur: bool,
+    /// `dovecot-uidlist`.
+    pub uidlist: bool,
+}
+
+/// What the uidlist says of one file.
+#[derive(Debug, Clone)]
+struct Numbered {
+    uid: u32,
+    /// A POP3 UIDL kept from an earlier server (`P` field).
+    pop3_uidl: Option<String>,
+    /// The size with CRLF line ends (`W` field).
+    vsize: Option<u64>,
+}
+
+impl From<RecordRef<'_>> for Numbered {
+    fn from(r: RecordRef<'_>) -> Self {
+        Numbered {
+            uid: r.uid,
+            pop3_uidl: r.field('P').map(str::to_owned),
+            vsize: r.field('W').and_then(|w| w.parse().ok()),
+        }
+    }
+}
+
+/// A file's text, `None` when there is no such file.
+fn read_text(path: &Path) -> Result<Option<String>, Error> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::from_io("reading", path, e)),
+    }
+}
+
+/// A uidlist we cannot read is an error, never a reason to start over: a new one would
+/// renumber every message and make every client download the mailbox again.
+fn unreadable(path: &Path) -> Error {
+    Error::Io {
+        action: "parsing",
+        path: path.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a dovecot-uidlist this reader understands",
+        ),
     }
 }
 
@@ -138,95 +207,6 @@ pub fn pop3_uidl(message: &Message, uid_validity: u32) -> String {
         .pop3_uidl
         .clone()
         .unwrap_or_else(|| format!("{:08x}{:08x}", message.uid, uid_validity))
-}
-
-/// A `dovecot-uidlist` record.
-#[derive(Debug, Clone)]
-struct Record {
-    uid: u32,
-    /// Extension fields as written (`P...`, `W...`, `G...`), kept on rewrite.
-    fields: Vec<String>,
-    name: String,
-}
-
-#[derive(Debug, Clone)]
-struct Uidlist {
-    uid_validity: u32,
-    next_uid: u32,
-    /// Header fields other than V and N (e.g. G), kept on rewrite.
-    extra_header: Vec<String>,
-    records: Vec<Record>,
-}
-
-fn base_name(name: &str) -> &str {
-    name.split_once(':').map_or(name, |(b, _)| b)
-}
-
-fn parse_uidlist(text: &str) -> Option<Uidlist> {
-    let mut lines = text.lines();
-    let header = lines.next()?;
-    let mut words = header.split(' ');
-    let version = words.next()?;
-    let mut list = Uidlist {
-        uid_validity: 0,
-        next_uid: 1,
-        extra_header: Vec::new(),
-        records: Vec::new(),
-    };
-    match version {
-        "1" => {
-            list.uid_validity = words.next()?.parse().ok()?;
-            list.next_uid = words.next()?.parse().ok()?;
-        }
-        "3" => {
-            for w in words {
-                match w.split_at_checked(1) {
-                    Some(("V", v)) => list.uid_validity = v.parse().ok()?,
-                    Some(("N", n)) => list.next_uid = n.parse().ok()?,
-                    Some(_) => list.extra_header.push(w.to_owned()),
-                    None => {}
-                }
-            }
-        }
-        _ => return None,
-    }
-    for line in lines {
-        let (head, name) = if version == "1" {
-            line.split_once(' ')?
-        } else {
-            line.split_once(" :").or_else(|| line.split_once(':'))?
-        };
-        let mut parts = head.split(' ');
-        let uid: u32 = parts.next()?.parse().ok()?;
-        list.records.push(Record {
-            uid,
-            fields: parts.filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-            name: name.to_owned(),
-        });
-    }
-    Some(list)
-}
-
-/// The uidlist's text, with the records `keep` keeps.
-fn encode_uidlist(list: &Uidlist, keep: impl Fn(&Record) -> bool) -> String {
-    use std::fmt::Write as _;
-    let mut out = format!("3 V{} N{}", list.uid_validity, list.next_uid);
-    for h in &list.extra_header {
-        out.push(' ');
-        out.push_str(h);
-    }
-    out.push('\n');
-    for r in list.records.iter().filter(|r| keep(r)) {
-        let _ = write!(out, "{}", r.uid);
-        for f in &r.fields {
-            out.push(' ');
-            out.push_str(f);
-        }
-        out.push_str(" :");
-        out.push_str(&r.name);
-        out.push('\n');
-    }
-    out
 }
 
 /// `S=` and `W=` from a Maildir file name.
@@ -327,6 +307,19 @@ impl DotLock {
         }
     }
 
+    /// Appends `content` to the locked file (which must exist) durably, then releases the
+    /// lock: how Dovecot adds records to a uidlist.
+    pub(crate) fn append(self, content: &[u8]) -> Result<(), Error> {
+        OpenOptions::new()
+            .append(true)
+            .open(&self.target)
+            .and_then(|mut f| {
+                f.write_all(content)?;
+                f.sync_data()
+            })
+            .map_err(|e| Error::from_io("appending to", &self.target, e))
+    }
+
     pub(crate) fn commit(mut self, content: &[u8]) -> Result<(), Error> {
         let Some(mut file) = self.file.take() else {
             return Ok(());
@@ -382,151 +375,239 @@ impl Maildir {
     }
 
     /// Lists the folder with UIDs: files known to `dovecot-uidlist` keep theirs; new files get
-    /// the next ones, in file-name (delivery) order, and the uidlist is rewritten under its
+    /// the next ones, in file-name (delivery) order, appended to the uidlist under its
     /// dot-lock. A missing uidlist starts a new UIDVALIDITY.
     pub fn scan(&self) -> Result<Listing, Error> {
-        let uidlist_path = self.path().join("dovecot-uidlist");
-        let mut files: Vec<(String, Subdir)> = Vec::new();
+        self.rescan(None)
+    }
+
+    /// [`Maildir::scan`], taking what `earlier` (a listing of this folder) says for the parts
+    /// that are known unchanged since it was made, and the UIDs of files it had: after a
+    /// delivery to a large folder only `new/` is read, and the uidlist only to number the
+    /// new file.
+    pub fn rescan(&self, earlier: Option<(&Listing, Unchanged)>) -> Result<Listing, Error> {
+        let mut messages: Vec<Message> = Vec::new();
+        // Files read from a directory, not yet matched to a message of `earlier`.
+        let mut found: Vec<(String, Subdir)> = Vec::new();
         for sub in [Subdir::New, Subdir::Cur] {
-            for name in self.list_dir(sub)? {
-                files.push((name, sub));
+            let kept = earlier.filter(|(_, unchanged)| match sub {
+                Subdir::New => unchanged.new,
+                Subdir::Cur => unchanged.cur,
+            });
+            if let Some((earlier, _)) = kept {
+                let same = earlier.messages.iter().filter(|m| m.subdir == sub);
+                messages.extend(same.cloned());
+            } else {
+                found.extend(self.list_dir(sub)?.into_iter().map(|n| (n, sub)));
             }
         }
-        // A uidlist we cannot read is an error, never a reason to start over: a new one would
-        // renumber every message and make every client download the mailbox again.
-        let read = |p: &Path| match fs::read_to_string(p) {
-            Ok(t) => parse_uidlist(&t).map(Some).ok_or_else(|| Error::Io {
-                action: "parsing",
-                path: p.to_owned(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not a dovecot-uidlist this reader understands",
-                ),
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::from_io("reading", p, e)),
-        };
-        let mut list = read(&uidlist_path)?;
-        let known = |list: &Option<Uidlist>| -> HashMap<String, usize> {
-            list.as_ref()
-                .map(|l| {
-                    l.records
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| (base_name(&r.name).to_owned(), i))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut index = known(&list);
-        let unknown = files.iter().any(|(n, _)| !index.contains_key(base_name(n)));
-        if unknown || list.is_none() {
-            // Assign UIDs under the lock, re-reading what another writer may have added.
-            let lock = DotLock::acquire(&uidlist_path)?;
-            let reread = read(&uidlist_path)?;
-            // Unchanged meanwhile (a writer that drops records shortens the list, one that
-            // adds raises N): the index of the first read still holds.
-            let unchanged = match (&list, &reread) {
-                (Some(a), Some(b)) => {
-                    (a.uid_validity, a.next_uid, a.records.len())
-                        == (b.uid_validity, b.next_uid, b.records.len())
-                }
-                (None, None) => true,
-                _ => false,
-            };
-            list = reread;
-            if !unchanged {
-                index = known(&list);
-            }
-            let mut l = list.unwrap_or_else(|| Uidlist {
-                uid_validity: (SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs() as u32)
-                    .max(1),
-                next_uid: 1,
-                extra_header: vec![format!("G{:032x}", random_u128())],
-                records: Vec::new(),
-            });
-            let mut new_files: Vec<&(String, Subdir)> = files
+        if let Some((earlier, _)) = earlier
+            && !found.is_empty()
+        {
+            // Files only ever move from new/ to cur/, so new/ alone is matched against the
+            // messages that were in new/.
+            let all = found.iter().any(|(_, sub)| *sub == Subdir::Cur);
+            let by_base: HashMap<&str, &Message> = earlier
+                .messages
                 .iter()
-                .filter(|(n, _)| !index.contains_key(base_name(n)))
+                .filter(|m| all || m.subdir == Subdir::New)
+                .map(|m| (&*m.base, m))
                 .collect();
-            new_files.sort_by(|a, b| delivery_order(base_name(&a.0), base_name(&b.0)));
-            for (name, _) in new_files {
-                index.insert(base_name(name).to_owned(), l.records.len());
-                l.records.push(Record {
-                    uid: l.next_uid,
-                    fields: Vec::new(),
-                    name: name.clone(),
-                });
-                l.next_uid += 1;
-            }
-            // Files that are gone drop out of the file; their UIDs are never reused. (They
-            // stay in `l` for now, so the index's positions hold.)
-            let present: std::collections::HashSet<&str> =
-                files.iter().map(|(n, _)| base_name(n)).collect();
-            lock.commit(encode_uidlist(&l, |r| present.contains(base_name(&r.name))).as_bytes())?;
-            list = Some(l);
-        }
-        let list = list.unwrap_or_else(|| Uidlist {
-            uid_validity: 1,
-            next_uid: 1,
-            extra_header: Vec::new(),
-            records: Vec::new(),
-        });
-        let mut messages = Vec::with_capacity(files.len());
-        for (name, subdir) in files {
-            let Some(&i) = index.get(base_name(&name)) else {
-                continue;
-            };
-            let record = &list.records[i];
-            let field = |key: char| {
-                record
-                    .fields
-                    .iter()
-                    .find_map(|f| f.strip_prefix(key).map(str::to_owned))
-            };
-            let (s, w) = sizes_from_name(&name);
-            // Only a name without its sizes (not Dovecot's, not ours) costs a path and a stat.
-            let path = || {
-                self.path()
-                    .join(if subdir == Subdir::New { "new" } else { "cur" })
-                    .join(&name)
-            };
-            let size = match s {
-                Some(s) => s,
-                None => {
-                    let path = path();
-                    fs::metadata(&path)
-                        .map_err(|e| Error::from_io("reading", &path, e))?
-                        .len()
+            found.retain(|(name, sub)| match by_base.get(base_name(name)) {
+                Some(m) => {
+                    messages.push(m.found_as(name, *sub));
+                    false
                 }
-            };
-            let vsize = match w.or_else(|| field('W').and_then(|v| v.parse().ok())) {
-                Some(w) => w,
-                None => compute_vsize(&path())?,
-            };
-            messages.push(Message {
-                uid: record.uid,
-                base: base_name(&name).into(),
-                flags: flags_of(&name).into(),
-                name: name.into(),
-                subdir,
-                size,
-                vsize,
-                pop3_uidl: field('P'),
-                modseq: 0,
+                None => true,
             });
         }
+        let unchanged_uidlist = earlier.is_some_and(|(_, u)| u.uidlist);
+        let (uid_validity, next_uid) = match earlier {
+            Some((earlier, _)) if unchanged_uidlist && found.is_empty() => {
+                (earlier.uid_validity, earlier.next_uid)
+            }
+            _ => match self.number(&found, earlier.map(|(l, _)| l), &messages)? {
+                Some((validity, next, numbered)) => {
+                    for ((name, subdir), record) in found.into_iter().zip(numbered) {
+                        messages.push(self.message(name, subdir, record)?);
+                    }
+                    (validity, next)
+                }
+                // The uidlist is gone or of another UIDVALIDITY: what `earlier` says is void.
+                None => return self.rescan(None),
+            },
+        };
         messages.sort_by_key(|m| m.uid);
+        // A file moved from new/ to cur/ between the two directory reads shows up in both:
+        // keep the one in cur/.
+        messages.dedup_by(|later, first| {
+            later.uid == first.uid && {
+                if later.subdir == Subdir::Cur {
+                    std::mem::swap(later, first);
+                }
+                true
+            }
+        });
         Ok(Listing {
-            uid_validity: list.uid_validity,
-            next_uid: list.next_uid,
+            uid_validity,
+            next_uid,
             summary: Summary::of(&messages),
             messages,
             highest_modseq: 0,
             keywords: self.keywords()?,
+        })
+    }
+
+    /// The UIDVALIDITY, the next UID and the record of each of `files` (by base name) from the
+    /// uidlist, numbering those it lacks under its dot-lock. `None` when `earlier` is there
+    /// and the uidlist no longer matches it (gone, or of another UIDVALIDITY).
+    /// `others` are the folder's other messages.
+    fn number(
+        &self,
+        files: &[(String, Subdir)],
+        earlier: Option<&Listing>,
+        others: &[Message],
+    ) -> Result<Option<(u32, u32, Vec<Numbered>)>, Error> {
+        let path = self.path().join("dovecot-uidlist");
+        let wanted: HashMap<&str, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (base_name(name), i))
+            .collect();
+        let mut numbered: Vec<Option<Numbered>> = vec![None; files.len()];
+        // Reads the uidlist, filling in `numbered` (the last record of a name wins, as in
+        // Dovecot).
+        let lookup = |numbered: &mut Vec<Option<Numbered>>| -> Result<_, Error> {
+            let Some(text) = read_text(&path)? else {
+                return Ok(None);
+            };
+            let totals = uidlist::read(
+                &text,
+                |_| {},
+                |r| {
+                    if let Some(&i) = wanted.get(base_name(r.name)) {
+                        numbered[i] = Some(Numbered::from(r));
+                    }
+                },
+            )
+            .ok_or_else(|| unreadable(&path))?;
+            Ok(Some((text, totals)))
+        };
+        let valid = |read: &Option<(String, Totals)>| match (earlier, read) {
+            (Some(e), Some((_, t))) => e.uid_validity == t.uid_validity,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        let read = lookup(&mut numbered)?;
+        if !valid(&read) {
+            return Ok(None);
+        }
+        if let Some((_, totals)) = &read
+            && numbered.iter().all(Option::is_some)
+        {
+            let numbered = numbered.into_iter().flatten().collect();
+            return Ok(Some((totals.uid_validity, totals.next_uid, numbered)));
+        }
+        // Number the rest under the lock, reading again what another writer may have added.
+        let lock = DotLock::acquire(&path)?;
+        let read = lookup(&mut numbered)?;
+        if !valid(&read) {
+            return Ok(None);
+        }
+        let (uid_validity, mut next_uid) = read.as_ref().map_or_else(
+            || {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                ((now.as_secs() as u32).max(1), 1)
+            },
+            |(_, t)| (t.uid_validity, t.next_uid),
+        );
+        let mut fresh: Vec<usize> = (0..files.len())
+            .filter(|&i| numbered[i].is_none())
+            .collect();
+        fresh.sort_by(|&a, &b| delivery_order(base_name(&files[a].0), base_name(&files[b].0)));
+        let mut appended = String::new();
+        for &i in &fresh {
+            uidlist::encode_record(&mut appended, next_uid, &[], &files[i].0);
+            numbered[i] = Some(Numbered {
+                uid: next_uid,
+                pop3_uidl: None,
+                vsize: None,
+            });
+            next_uid += 1;
+        }
+        // Records of files that are gone stay until they are a quarter of the file, as in
+        // Dovecot: appending costs a line, rewriting the whole list.
+        let present = others.len() + files.len();
+        let recorded = read.as_ref().map_or(0, |(_, t)| t.records) + fresh.len();
+        let stale = recorded.saturating_sub(present);
+        match &read {
+            Some((_, t)) if t.version == 3 && t.clean_end && stale * 4 < recorded => {
+                lock.append(appended.as_bytes())?;
+            }
+            _ => {
+                let mut list = match &read {
+                    Some((text, _)) => uidlist::parse(text).ok_or_else(|| unreadable(&path))?,
+                    None => Uidlist {
+                        uid_validity,
+                        next_uid: 1,
+                        extra_header: vec![format!("G{:032x}", random_u128())],
+                        records: Vec::new(),
+                    },
+                };
+                list.next_uid = next_uid;
+                list.records.extend(fresh.iter().map(|&i| Record {
+                    uid: numbered[i].as_ref().map_or(0, |n| n.uid),
+                    fields: Vec::new(),
+                    name: base_name(&files[i].0).to_owned(),
+                }));
+                let bases: HashSet<&str> = others
+                    .iter()
+                    .map(|m| &*m.base)
+                    .chain(wanted.keys().copied())
+                    .collect();
+                lock.commit(
+                    uidlist::encode(&list, |r| bases.contains(base_name(&r.name))).as_bytes(),
+                )?;
+            }
+        }
+        let numbered = numbered.into_iter().flatten().collect();
+        Ok(Some((uid_validity, next_uid, numbered)))
+    }
+
+    /// The message for a file first seen in this scan.
+    fn message(&self, name: String, subdir: Subdir, record: Numbered) -> Result<Message, Error> {
+        let (s, w) = sizes_from_name(&name);
+        // Only a name without its sizes (not Dovecot's, not ours) costs a path and a stat.
+        let path = || {
+            self.path()
+                .join(if subdir == Subdir::New { "new" } else { "cur" })
+                .join(&name)
+        };
+        let size = match s {
+            Some(s) => s,
+            None => {
+                let path = path();
+                fs::metadata(&path)
+                    .map_err(|e| Error::from_io("reading", &path, e))?
+                    .len()
+            }
+        };
+        let vsize = match w.or(record.vsize) {
+            Some(w) => w,
+            None => compute_vsize(&path())?,
+        };
+        Ok(Message {
+            uid: record.uid,
+            base: base_name(&name).into(),
+            flags: flags_of(&name).into(),
+            name: name.into(),
+            subdir,
+            size,
+            vsize,
+            pop3_uidl: record.pop3_uidl,
+            modseq: 0,
         })
     }
 

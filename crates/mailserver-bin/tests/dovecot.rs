@@ -300,3 +300,71 @@ fn thread_references_answers_as_dovecot_does() {
     assert!(ours.contains(r#""REFERENCES": "(11 10)"#), "{ours}");
     assert_eq!(ours, theirs);
 }
+
+/// Selects alice's INBOX, appends argv[3] messages with subjects "argv[2] <i>" to it, and
+/// selects it again.
+const APPEND: &str = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+assert M.select("INBOX")[0] == "OK"
+for i in range(int(sys.argv[3])):
+    m = f"Subject: {sys.argv[2]} {i}\r\n\r\nbody\r\n".encode()
+    assert M.append("INBOX", None, None, m)[0] == "OK"
+assert M.select("INBOX")[0] == "OK"
+M.logout()
+"#;
+
+/// The INBOX's UIDNEXT and each UID's subject.
+const UIDS: &str = r#"
+import imaplib, re, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+M.select("INBOX", readonly=True)
+print(M.status("INBOX", "(UIDNEXT)")[1][0].decode().split("(")[1])
+typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+for item in data:
+    if isinstance(item, tuple):
+        uid = re.search(rb"UID (\d+)", item[0]).group(1).decode()
+        print(uid, item[1].decode().strip())
+M.logout()
+"#;
+
+#[test]
+fn dovecot_and_we_take_turns_numbering_new_mail() {
+    require("dovecot");
+    let server = Server::start("dovecot-turns", "");
+    let ours = server.imap_port.to_string();
+    python(APPEND, &[&ours, "ours", "3"]);
+    let (dovecot, imap, _) = start_dovecot(&server);
+    let theirs = imap.to_string();
+    python(APPEND, &[&theirs, "theirs", "2"]);
+    // Dovecot appends its records and leaves the header's next UID as it was.
+    let md = server.maildir("alice@example.com");
+    let uidlist = std::fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+    let header_next: u32 = uidlist
+        .split([' ', '\n'])
+        .find_map(|w| w.strip_prefix('N')?.parse().ok())
+        .unwrap();
+    assert!(header_next <= 5, "{uidlist}");
+    assert!(uidlist.lines().any(|l| l.starts_with("5 ")), "{uidlist}");
+    python(APPEND, &[&ours, "ours again", "2"]);
+    // Our new files are root's; Dovecot serves mail as an unprivileged user.
+    assert!(
+        Command::new("chown")
+            .args(["-R", "nobody:nogroup", md.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let seen_by_us = python(UIDS, &[&ours]);
+    let seen_by_dovecot = python(UIDS, &[&theirs]);
+    drop(dovecot);
+    assert_eq!(
+        seen_by_us,
+        "UIDNEXT 8)\n1 Subject: ours 0\n2 Subject: ours 1\n3 Subject: ours 2\n\
+         4 Subject: theirs 0\n5 Subject: theirs 1\n\
+         6 Subject: ours again 0\n7 Subject: ours again 1\n"
+    );
+    assert_eq!(seen_by_dovecot, seen_by_us);
+}

@@ -1,0 +1,226 @@
+//! `dovecot-uidlist`, the file that gives each message of a Maildir folder its UID.
+//!
+//! Version 3 (Dovecot 1.1 and later): a header `3 V<uidvalidity> N<next uid> G<guid>`, then a
+//! record per message, `<uid> [<key><value> ...] :<file name>`. Version 1 (older Dovecot,
+//! Courier) is `1 <uidvalidity> <next uid>` and `<uid> <file name>`.
+//!
+//! Dovecot appends records for new files without rewriting the header, so the next UID is the
+//! larger of `N` and one past the highest record. An appended record without its newline is
+//! a write still in progress (or one a crash cut short) and is not read.
+
+/// A record as stored, for rewriting the file.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub uid: u32,
+    /// Extension fields as written (`P...`, `W...`, `G...`), kept on rewrite.
+    pub fields: Vec<String>,
+    pub name: String,
+}
+
+/// A whole uidlist, for rewriting it.
+#[derive(Debug, Clone)]
+pub(crate) struct Uidlist {
+    pub uid_validity: u32,
+    pub next_uid: u32,
+    /// Header fields other than V and N (e.g. G), kept on rewrite.
+    pub extra_header: Vec<String>,
+    pub records: Vec<Record>,
+}
+
+/// A record read in place.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordRef<'t> {
+    pub uid: u32,
+    /// The extension fields, space-separated.
+    pub fields: &'t str,
+    /// The file name as recorded (Dovecot writes the base name; older writers the full name).
+    pub name: &'t str,
+}
+
+impl<'t> RecordRef<'t> {
+    /// The value of the extension field `key`.
+    pub fn field(&self, key: char) -> Option<&'t str> {
+        self.fields.split(' ').find_map(|f| f.strip_prefix(key))
+    }
+}
+
+/// What a reading of the whole file tells besides its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub version: u8,
+    pub uid_validity: u32,
+    /// The larger of the header's `N` and one past the highest record.
+    pub next_uid: u32,
+    /// Records read.
+    pub records: usize,
+    /// Whether the file ends with a complete line.
+    pub clean_end: bool,
+}
+
+/// The part of a file name that never changes: up to the `:` that starts its flags.
+pub(crate) fn base_name(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(b, _)| b)
+}
+
+/// Reads `text`, handing each record to `each` and the header's other fields to `extra`;
+/// `None` when it is not a uidlist this reader understands.
+pub(crate) fn read<'t>(
+    text: &'t str,
+    mut extra: impl FnMut(&'t str),
+    mut each: impl FnMut(RecordRef<'t>),
+) -> Option<Totals> {
+    let mut lines = text.split_inclusive('\n');
+    let header = lines.next()?.trim_end_matches('\n');
+    let mut words = header.split(' ');
+    let mut totals = Totals {
+        version: 0,
+        uid_validity: 0,
+        next_uid: 1,
+        records: 0,
+        clean_end: text.ends_with('\n'),
+    };
+    match words.next()? {
+        "1" => {
+            totals.version = 1;
+            totals.uid_validity = words.next()?.parse().ok()?;
+            totals.next_uid = words.next()?.parse().ok()?;
+        }
+        "3" => {
+            totals.version = 3;
+            for w in words {
+                match w.split_at_checked(1) {
+                    Some(("V", v)) => totals.uid_validity = v.parse().ok()?,
+                    Some(("N", n)) => totals.next_uid = n.parse().ok()?,
+                    Some(_) => extra(w),
+                    None => {}
+                }
+            }
+        }
+        _ => return None,
+    }
+    for line in lines {
+        let Some(line) = line.strip_suffix('\n') else {
+            break;
+        };
+        let (head, name) = if totals.version == 1 {
+            line.split_once(' ')?
+        } else {
+            line.split_once(" :").or_else(|| line.split_once(':'))?
+        };
+        let (uid, fields) = head.split_once(' ').unwrap_or((head, ""));
+        let uid: u32 = uid.parse().ok()?;
+        totals.records += 1;
+        totals.next_uid = totals.next_uid.max(uid.saturating_add(1));
+        each(RecordRef { uid, fields, name });
+    }
+    Some(totals)
+}
+
+/// Parses a whole uidlist.
+pub(crate) fn parse(text: &str) -> Option<Uidlist> {
+    let mut extra_header = Vec::new();
+    let mut records = Vec::new();
+    let totals = read(
+        text,
+        |w| extra_header.push(w.to_owned()),
+        |r| {
+            records.push(Record {
+                uid: r.uid,
+                fields: r
+                    .fields
+                    .split(' ')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                name: r.name.to_owned(),
+            })
+        },
+    )?;
+    Some(Uidlist {
+        uid_validity: totals.uid_validity,
+        next_uid: totals.next_uid,
+        extra_header,
+        records,
+    })
+}
+
+/// The text of one record, as Dovecot writes it (the base name only).
+pub(crate) fn encode_record(out: &mut String, uid: u32, fields: &[String], name: &str) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{uid}");
+    for f in fields {
+        out.push(' ');
+        out.push_str(f);
+    }
+    out.push_str(" :");
+    out.push_str(base_name(name));
+    out.push('\n');
+}
+
+/// The uidlist's text (version 3), with the records `keep` keeps.
+pub(crate) fn encode(list: &Uidlist, keep: impl Fn(&Record) -> bool) -> String {
+    let mut out = format!("3 V{} N{}", list.uid_validity, list.next_uid);
+    for h in &list.extra_header {
+        out.push(' ');
+        out.push_str(h);
+    }
+    out.push('\n');
+    for r in list.records.iter().filter(|r| keep(r)) {
+        encode_record(&mut out, r.uid, &r.fields, &r.name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_appended_after_the_header_raise_the_next_uid() {
+        // Dovecot appends records for new mail and leaves N as it was.
+        let text = "3 V1700000000 N5 G00112233445566778899aabbccddeeff\n\
+                    3 :1700000001.M1P1.h\n\
+                    4 W120 :1700000002.M1P1.h\n\
+                    5 :1700000003.M1P1.h\n\
+                    6 P0badc0de :1700000004.M1P1.h\n";
+        let list = parse(text).unwrap();
+        assert_eq!(list.next_uid, 7);
+        assert_eq!(list.records.len(), 4);
+        assert_eq!(list.records[3].fields, ["P0badc0de"]);
+        assert_eq!(list.extra_header, ["G00112233445566778899aabbccddeeff"]);
+        assert!(encode(&list, |_| true).starts_with("3 V1700000000 N7 G0011"));
+    }
+
+    #[test]
+    fn a_torn_last_record_is_not_read() {
+        let text = "3 V1 N3\n1 :a\n2 :b\n3 :c";
+        let mut seen = Vec::new();
+        let totals = read(text, |_| {}, |r| seen.push((r.uid, r.name))).unwrap();
+        assert_eq!(seen, [(1, "a"), (2, "b")]);
+        assert_eq!(totals.next_uid, 3);
+        assert!(!totals.clean_end);
+        // Even one cut inside its UID.
+        assert_eq!(parse("3 V1 N3\n1 :a\n2").unwrap().records.len(), 1);
+    }
+
+    #[test]
+    fn version_1_and_fields() {
+        let list = parse("1 1491941700 20\n17 1491941793.M41850P8566.mx1:2,S\n").unwrap();
+        assert_eq!((list.uid_validity, list.next_uid), (1491941700, 20));
+        assert_eq!(list.records[0].name, "1491941793.M41850P8566.mx1:2,S");
+        let mut out = String::new();
+        encode_record(&mut out, 17, &["W6".into()], &list.records[0].name);
+        assert_eq!(out, "17 W6 :1491941793.M41850P8566.mx1\n");
+        let r = RecordRef {
+            uid: 1,
+            fields: "P000000a1legacy W6",
+            name: "x",
+        };
+        assert_eq!(
+            (r.field('P'), r.field('W')),
+            (Some("000000a1legacy"), Some("6"))
+        );
+        assert!(parse("7 something from the future\n").is_none());
+        assert!(parse("3 V1 N2\nnot a record\n").is_none());
+    }
+}
