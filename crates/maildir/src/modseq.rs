@@ -121,8 +121,14 @@ impl FolderLog {
         }
         let mut appended = String::new();
         for m in &mut listing.messages {
+            // A message a rescan took unchanged from a listing this log has seen keeps its
+            // MODSEQ: nothing renamed it (its directory did not change), so nothing recorded
+            // new flags for it either.
+            if m.modseq != 0 && !fresh {
+                continue;
+            }
             match self.messages.get_mut(&m.uid) {
-                Some((modseq, flags)) if **flags == *m.flags => m.modseq = *modseq,
+                Some((modseq, flags)) if same(flags, &m.flags) => m.modseq = *modseq,
                 _ => {
                     // Everything a new log starts with shares its first MODSEQ.
                     if !fresh {
@@ -204,6 +210,12 @@ impl FolderLog {
         self.on_disk = true;
         Ok(())
     }
+}
+
+/// Whether two flag strings are equal, cheaply when they are one string (as a listing's
+/// unchanged messages and the log's record of them are).
+fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 /// A MODSEQ above any a log started earlier could have reached: the time in microseconds.

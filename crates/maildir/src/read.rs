@@ -42,20 +42,26 @@ pub struct Message {
     /// A POP3 UIDL kept from an earlier server (uidlist `P` field).
     pub pop3_uidl: Option<String>,
     /// Its MODSEQ (RFC 7162), once a [`crate::ModSeqs`] log has seen this listing; else 0.
+    /// A rescan keeps it for the messages it takes unchanged from the earlier listing.
     pub modseq: u64,
 }
 
 impl Message {
     /// This message as a directory read found it now (the same base name, so the same
     /// message): under `name` in `subdir`.
-    fn found_as(&self, name: &str, subdir: Subdir) -> Message {
+    /// Its MODSEQ is left to a log to tell again (0).
+    fn found_as(&self, name: &str, subdir: Subdir, flags: &mut FlagStrings) -> Message {
         if *self.name == *name && self.subdir == subdir {
-            return self.clone();
+            return Message {
+                modseq: 0,
+                ..self.clone()
+            };
         }
         Message {
             name: name.into(),
             subdir,
-            flags: flags_of(name).into(),
+            flags: flags.of(name),
+            modseq: 0,
             ..self.clone()
         }
     }
@@ -76,6 +82,38 @@ pub struct Unchanged {
     pub cur: bool,
     /// `dovecot-uidlist`.
     pub uidlist: bool,
+}
+
+/// The messages a rescan takes from the earlier listing as they were: those of its
+/// directories that did not change.
+#[derive(Debug, Clone, Copy)]
+struct Kept<'a>(Option<(&'a Listing, Unchanged)>);
+
+impl<'a> Kept<'a> {
+    /// Whether `subdir`'s messages are taken from the earlier listing.
+    fn has(&self, subdir: Subdir) -> bool {
+        self.0.is_some_and(|(_, unchanged)| match subdir {
+            Subdir::New => unchanged.new,
+            Subdir::Cur => unchanged.cur,
+        })
+    }
+
+    fn messages(&self) -> impl Iterator<Item = &'a Message> + use<'a> {
+        let this = *self;
+        self.0
+            .into_iter()
+            .flat_map(|(l, _)| &l.messages)
+            .filter(move |m| this.has(m.subdir))
+    }
+
+    fn len(&self) -> usize {
+        let Some((l, _)) = self.0 else {
+            return 0;
+        };
+        let in_new = l.summary.in_new;
+        usize::from(self.has(Subdir::New)) * in_new
+            + usize::from(self.has(Subdir::Cur)) * (l.messages.len() - in_new)
+    }
 }
 
 /// What the uidlist says of one file.
@@ -121,7 +159,7 @@ fn unreadable(path: &Path) -> Error {
 }
 
 /// A scanned Maildir folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Listing {
     /// UIDVALIDITY.
     pub uid_validity: u32,
@@ -224,9 +262,27 @@ fn sizes_from_name(name: &str) -> (Option<u64>, Option<u64>) {
     (s, w)
 }
 
-fn flags_of(name: &str) -> String {
-    name.split_once(":2,")
-        .map_or(String::new(), |(_, f)| f.to_owned())
+/// The flag strings of a scan, shared: a folder has few distinct ones, so its messages point
+/// at the same few strings (less memory, and comparing them mostly compares pointers).
+#[derive(Debug, Default)]
+struct FlagStrings(Vec<Arc<str>>);
+
+impl FlagStrings {
+    /// At most this many distinct strings are shared (keywords make many combinations).
+    const MAX: usize = 64;
+
+    /// The flags in a file name (after `:2,`).
+    fn of(&mut self, name: &str) -> Arc<str> {
+        let flags = name.split_once(":2,").map_or("", |(_, f)| f);
+        if let Some(known) = self.0.iter().find(|f| ***f == *flags) {
+            return Arc::clone(known);
+        }
+        let new: Arc<str> = flags.into();
+        if self.0.len() < Self::MAX {
+            self.0.push(Arc::clone(&new));
+        }
+        new
+    }
 }
 
 /// The size with CRLF line ends, reading the file (only when the name does not say).
@@ -378,29 +434,27 @@ impl Maildir {
     /// the next ones, in file-name (delivery) order, appended to the uidlist under its
     /// dot-lock. A missing uidlist starts a new UIDVALIDITY.
     pub fn scan(&self) -> Result<Listing, Error> {
-        self.rescan(None)
+        // Without an earlier listing there is always a new one.
+        Ok(self.rescan(None)?.unwrap_or_default())
     }
 
     /// [`Maildir::scan`], taking what `earlier` (a listing of this folder) says for the parts
     /// that are known unchanged since it was made, and the UIDs of files it had: after a
     /// delivery to a large folder only `new/` is read, and the uidlist only to number the
-    /// new file.
-    pub fn rescan(&self, earlier: Option<(&Listing, Unchanged)>) -> Result<Listing, Error> {
-        let mut messages: Vec<Message> = Vec::new();
+    /// new file. `None` when nothing changed since `earlier`.
+    pub fn rescan(&self, earlier: Option<(&Listing, Unchanged)>) -> Result<Option<Listing>, Error> {
+        let mut flags = FlagStrings::default();
+        let kept = Kept(earlier);
         // Files read from a directory, not yet matched to a message of `earlier`.
         let mut found: Vec<(String, Subdir)> = Vec::new();
         for sub in [Subdir::New, Subdir::Cur] {
-            let kept = earlier.filter(|(_, unchanged)| match sub {
-                Subdir::New => unchanged.new,
-                Subdir::Cur => unchanged.cur,
-            });
-            if let Some((earlier, _)) = kept {
-                let same = earlier.messages.iter().filter(|m| m.subdir == sub);
-                messages.extend(same.cloned());
-            } else {
+            if !kept.has(sub) {
                 found.extend(self.list_dir(sub)?.into_iter().map(|n| (n, sub)));
             }
         }
+        // The messages of `earlier` among them.
+        let mut matched: Vec<Message> = Vec::new();
+        let mut same = earlier.is_some();
         if let Some((earlier, _)) = earlier
             && !found.is_empty()
         {
@@ -415,28 +469,46 @@ impl Maildir {
                 .collect();
             found.retain(|(name, sub)| match by_base.get(base_name(name)) {
                 Some(m) => {
-                    messages.push(m.found_as(name, *sub));
+                    same &= *m.name == **name && m.subdir == *sub;
+                    matched.push(m.found_as(name, *sub, &mut flags));
                     false
                 }
                 None => true,
             });
         }
-        let unchanged_uidlist = earlier.is_some_and(|(_, u)| u.uidlist);
+        if let Some((earlier, _)) = earlier {
+            // And none of those that were there is gone.
+            same &= matched.len() == earlier.messages.len() - kept.len();
+        }
+        same &= found.is_empty();
+        let mut numbered = Vec::new();
         let (uid_validity, next_uid) = match earlier {
-            Some((earlier, _)) if unchanged_uidlist && found.is_empty() => {
+            Some((earlier, unchanged)) if unchanged.uidlist && found.is_empty() => {
                 (earlier.uid_validity, earlier.next_uid)
             }
-            _ => match self.number(&found, earlier.map(|(l, _)| l), &messages)? {
-                Some((validity, next, numbered)) => {
-                    for ((name, subdir), record) in found.into_iter().zip(numbered) {
-                        messages.push(self.message(name, subdir, record)?);
-                    }
+            _ => match self.number(&found, &kept, &matched)? {
+                Some((validity, next, records)) => {
+                    numbered = records;
                     (validity, next)
                 }
                 // The uidlist is gone or of another UIDVALIDITY: what `earlier` says is void.
                 None => return self.rescan(None),
             },
         };
+        let keywords = self.keywords()?;
+        if let Some((earlier, _)) = earlier
+            && same
+            && (uid_validity, next_uid) == (earlier.uid_validity, earlier.next_uid)
+            && keywords == earlier.keywords
+        {
+            return Ok(None);
+        }
+        let mut messages: Vec<Message> = Vec::with_capacity(kept.len() + matched.len());
+        messages.extend(kept.messages().cloned());
+        messages.append(&mut matched);
+        for ((name, subdir), record) in found.into_iter().zip(numbered) {
+            messages.push(self.message(name, subdir, record, &mut flags)?);
+        }
         messages.sort_by_key(|m| m.uid);
         // A file moved from new/ to cur/ between the two directory reads shows up in both:
         // keep the one in cur/.
@@ -448,32 +520,42 @@ impl Maildir {
                 true
             }
         });
-        Ok(Listing {
+        Ok(Some(Listing {
             uid_validity,
             next_uid,
             summary: Summary::of(&messages),
             messages,
             highest_modseq: 0,
-            keywords: self.keywords()?,
-        })
+            keywords,
+        }))
     }
 
     /// The UIDVALIDITY, the next UID and the record of each of `files` (by base name) from the
     /// uidlist, numbering those it lacks under its dot-lock. `None` when `earlier` is there
     /// and the uidlist no longer matches it (gone, or of another UIDVALIDITY).
-    /// `others` are the folder's other messages.
+    /// The folder's other messages are those `kept` from the earlier listing and `matched`.
     fn number(
         &self,
         files: &[(String, Subdir)],
-        earlier: Option<&Listing>,
-        others: &[Message],
+        kept: &Kept<'_>,
+        matched: &[Message],
     ) -> Result<Option<(u32, u32, Vec<Numbered>)>, Error> {
+        let earlier = kept.0.map(|(l, _)| l);
         let path = self.path().join("dovecot-uidlist");
-        let wanted: HashMap<&str, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| (base_name(name), i))
-            .collect();
+        let mut wanted: HashMap<&str, usize> = HashMap::with_capacity(files.len());
+        // A file moved from new/ to cur/ between the two directory reads is found twice; both
+        // get its one record (and the listing keeps the one in cur/).
+        let mut twins: Vec<(usize, usize)> = Vec::new();
+        for (i, (name, _)) in files.iter().enumerate() {
+            if let Some(first) = wanted.insert(base_name(name), i) {
+                twins.push((first, i));
+            }
+        }
+        let copy_twins = |numbered: &mut Vec<Option<Numbered>>| {
+            for &(first, last) in twins.iter().rev() {
+                numbered[first] = numbered[last].clone();
+            }
+        };
         let mut numbered: Vec<Option<Numbered>> = vec![None; files.len()];
         // Reads the uidlist, filling in `numbered` (the last record of a name wins, as in
         // Dovecot).
@@ -481,11 +563,26 @@ impl Maildir {
             let Some(text) = read_text(&path)? else {
                 return Ok(None);
             };
+            // A few new files (the usual case) are looked for by length first: hashing every
+            // name of a large list costs more.
+            let few: Vec<(&str, usize)> = if wanted.len() <= 16 {
+                wanted.iter().map(|(&b, &i)| (b, i)).collect()
+            } else {
+                Vec::new()
+            };
             let totals = uidlist::read(
                 &text,
                 |_| {},
                 |r| {
-                    if let Some(&i) = wanted.get(base_name(r.name)) {
+                    let base = base_name(r.name);
+                    let i = if few.is_empty() {
+                        wanted.get(base).copied()
+                    } else {
+                        few.iter()
+                            .find(|(b, _)| b.len() == base.len() && *b == base)
+                            .map(|&(_, i)| i)
+                    };
+                    if let Some(i) = i {
                         numbered[i] = Some(Numbered::from(r));
                     }
                 },
@@ -502,6 +599,7 @@ impl Maildir {
         if !valid(&read) {
             return Ok(None);
         }
+        copy_twins(&mut numbered);
         if let Some((_, totals)) = &read
             && numbered.iter().all(Option::is_some)
         {
@@ -523,7 +621,9 @@ impl Maildir {
             },
             |(_, t)| (t.uid_validity, t.next_uid),
         );
-        let mut fresh: Vec<usize> = (0..files.len())
+        let mut fresh: Vec<usize> = wanted
+            .values()
+            .copied()
             .filter(|&i| numbered[i].is_none())
             .collect();
         fresh.sort_by(|&a, &b| delivery_order(base_name(&files[a].0), base_name(&files[b].0)));
@@ -537,9 +637,10 @@ impl Maildir {
             });
             next_uid += 1;
         }
+        copy_twins(&mut numbered);
         // Records of files that are gone stay until they are a quarter of the file, as in
         // Dovecot: appending costs a line, rewriting the whole list.
-        let present = others.len() + files.len();
+        let present = kept.len() + matched.len() + files.len();
         let recorded = read.as_ref().map_or(0, |(_, t)| t.records) + fresh.len();
         let stale = recorded.saturating_sub(present);
         match &read {
@@ -562,8 +663,9 @@ impl Maildir {
                     fields: Vec::new(),
                     name: base_name(&files[i].0).to_owned(),
                 }));
-                let bases: HashSet<&str> = others
-                    .iter()
+                let bases: HashSet<&str> = kept
+                    .messages()
+                    .chain(matched)
                     .map(|m| &*m.base)
                     .chain(wanted.keys().copied())
                     .collect();
@@ -577,7 +679,13 @@ impl Maildir {
     }
 
     /// The message for a file first seen in this scan.
-    fn message(&self, name: String, subdir: Subdir, record: Numbered) -> Result<Message, Error> {
+    fn message(
+        &self,
+        name: String,
+        subdir: Subdir,
+        record: Numbered,
+        flags: &mut FlagStrings,
+    ) -> Result<Message, Error> {
         let (s, w) = sizes_from_name(&name);
         // Only a name without its sizes (not Dovecot's, not ours) costs a path and a stat.
         let path = || {
@@ -601,7 +709,7 @@ impl Maildir {
         Ok(Message {
             uid: record.uid,
             base: base_name(&name).into(),
-            flags: flags_of(&name).into(),
+            flags: flags.of(&name),
             name: name.into(),
             subdir,
             size,
@@ -836,6 +944,72 @@ mod tests {
                 "1700000001.M5P1.h",
             ]
         );
+    }
+
+    #[test]
+    fn a_file_seen_in_new_and_cur_is_one_message() {
+        // What a scan sees when the file moves from new/ to cur/ between its two reads.
+        let dir = temp("moving");
+        let md = Maildir::new(&dir);
+        deliver(&md, b"a\r\n");
+        let name = md.list_new().unwrap().remove(0);
+        fs::hard_link(
+            dir.join("new").join(&name),
+            dir.join(format!("cur/{name}:2,S")),
+        )
+        .unwrap();
+        let l = md.scan().unwrap();
+        assert_eq!(l.messages.len(), 1);
+        assert_eq!(
+            (l.messages[0].subdir, &*l.messages[0].flags),
+            (Subdir::Cur, "S")
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_rescan_numbers_new_files_after_every_record_and_keeps_known_ones() {
+        let dir = temp("rescan");
+        let md = Maildir::new(&dir);
+        deliver(&md, b"a\r\n");
+        deliver(&md, b"b\r\n");
+        let first = md.scan().unwrap();
+        // Another writer numbered a file we have not seen yet, and appended its record
+        // without raising the header's N (as Dovecot does).
+        deliver(&md, b"c\r\n");
+        let third = md
+            .list_new()
+            .unwrap()
+            .into_iter()
+            .find(|n| first.messages.iter().all(|m| *m.name != **n))
+            .unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join("dovecot-uidlist"))
+            .unwrap();
+        writeln!(f, "7 W3 :{third}").unwrap();
+        deliver(&md, b"d\r\n");
+        let all = Unchanged {
+            new: false,
+            cur: true,
+            uidlist: false,
+        };
+        let l = md.rescan(Some((&first, all))).unwrap().unwrap();
+        let uids: Vec<u32> = l.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [1, 2, 7, 8]);
+        assert_eq!(l.next_uid, 9);
+        assert_eq!(l.messages[..2], first.messages[..]);
+        assert_eq!(md.scan().unwrap(), l);
+        // Nothing changed since: the earlier listing stands.
+        assert_eq!(md.rescan(Some((&l, all))).unwrap(), None);
+        let none = Unchanged::default();
+        assert_eq!(md.rescan(Some((&l, none))).unwrap(), None);
+        // A uidlist started over (another UIDVALIDITY) voids what the earlier listing says.
+        fs::remove_file(dir.join("dovecot-uidlist")).unwrap();
+        let restarted = md.rescan(Some((&l, all))).unwrap().unwrap();
+        assert_eq!(restarted.messages.len(), 4);
+        assert_eq!(restarted.next_uid, 5);
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

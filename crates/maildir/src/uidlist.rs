@@ -69,8 +69,7 @@ pub(crate) fn read<'t>(
     mut extra: impl FnMut(&'t str),
     mut each: impl FnMut(RecordRef<'t>),
 ) -> Option<Totals> {
-    let mut lines = text.split_inclusive('\n');
-    let header = lines.next()?.trim_end_matches('\n');
+    let header = text.split('\n').next()?;
     let mut words = header.split(' ');
     let mut totals = Totals {
         version: 0,
@@ -98,14 +97,16 @@ pub(crate) fn read<'t>(
         }
         _ => return None,
     }
-    for line in lines {
-        let Some(line) = line.strip_suffix('\n') else {
-            break;
-        };
+    let mut rest = &text[header.len() + 1.min(text.len() - header.len())..];
+    // A large folder's list is read on every change to it: lines and names are found with
+    // memchr rather than a searcher per line.
+    while let Some(end) = memchr::memchr(b'\n', rest.as_bytes()) {
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
         let (head, name) = if totals.version == 1 {
             line.split_once(' ')?
         } else {
-            line.split_once(" :").or_else(|| line.split_once(':'))?
+            name_start(line).map(|i| (line[..i].trim_end_matches(' '), &line[i + 1..]))?
         };
         let (uid, fields) = head.split_once(' ').unwrap_or((head, ""));
         let uid: u32 = uid.parse().ok()?;
@@ -114,6 +115,18 @@ pub(crate) fn read<'t>(
         each(RecordRef { uid, fields, name });
     }
     Some(totals)
+}
+
+/// Where the `:` before a version 3 record's file name is: the first one after a space (no
+/// field starts with one), else the first one.
+fn name_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut colons = memchr::memchr_iter(b':', bytes);
+    let first = colons.next()?;
+    if first > 0 && bytes[first - 1] == b' ' {
+        return Some(first);
+    }
+    colons.find(|&i| bytes[i - 1] == b' ').or(Some(first))
 }
 
 /// Parses a whole uidlist.

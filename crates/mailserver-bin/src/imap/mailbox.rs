@@ -658,7 +658,8 @@ impl User {
             }
             let present = j < listing.messages.len() && listing.messages[j].uid == uid;
             if present && !view.gone {
-                let changed = listing.messages[j].flags != old.flags;
+                let now = &listing.messages[j].flags;
+                let changed = !Arc::ptr_eq(now, &old.flags) && *now != old.flags;
                 sel.each().push(View {
                     entry: Entry::Shared(j as u32),
                     ..view
