@@ -8,8 +8,11 @@
 //! kernel stamps them from a clock that ticks every few milliseconds (and some file systems keep
 //! whole seconds), so a change right after a scan can leave every time as it was. A stamp
 //! therefore only vouches for a part whose time was older than one tick of that clock when
-//! it was taken ([`SETTLE`], or [`SETTLE_COARSE`] where the times carry no nanoseconds), as
-//! Dovecot does for its own maildir sync.
+//! it was taken ([`SETTLE`], or [`SETTLE_COARSE`] where the times carry no nanoseconds).
+//! While a part's time is still that fresh, a listing made since is used as it is, and the
+//! part is read again once its time has settled: a change made in the same tick shows up
+//! that much later, never not at all (Dovecot delays its maildir "dirty" rescans the same
+//! way). So a burst of changes costs one more read after it, not one per command in it.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -17,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Error, Listing, Maildir, ModSeqs, Unchanged};
+use crate::{Error, Listing, Maildir, Message, ModSeqs, Unchanged};
 
 /// How old every time in a folder must be before a stamp of it can be trusted: more than a
 /// kernel clock tick (at most 10 ms).
@@ -59,12 +62,13 @@ impl FolderStamp {
         Self { parts, settled }
     }
 
-    /// Whether this stamp (taken now) proves that nothing changed since `earlier` was taken.
+    /// Whether a listing made after `earlier` was taken still stands now: nothing changed
+    /// since, or it is too early to tell (see the module's note).
     pub fn unchanged_since(&self, earlier: &FolderStamp) -> bool {
         (0..PARTS.len()).all(|i| self.part_unchanged_since(earlier, i))
     }
 
-    /// The parts this stamp (taken now) proves unchanged since `earlier` was taken.
+    /// The parts for which a listing made after `earlier` was taken still stands now.
     pub fn unchanged_parts_since(&self, earlier: &FolderStamp) -> Unchanged {
         Unchanged {
             new: self.part_unchanged_since(earlier, 0),
@@ -73,8 +77,20 @@ impl FolderStamp {
         }
     }
 
+    /// This stamp with the directories' parts as they are in `now`, vouching for them only
+    /// once they are checked again.
+    fn with_dirs_of(&self, now: &FolderStamp) -> Self {
+        let mut stamp = self.clone();
+        for i in 0..2 {
+            stamp.parts[i] = now.parts[i];
+            stamp.settled[i] = false;
+        }
+        stamp
+    }
+
     fn part_unchanged_since(&self, earlier: &FolderStamp, i: usize) -> bool {
-        earlier.settled[i] && self.parts[i] == earlier.parts[i]
+        // Unsettled then and settled now: the time to check it again has come.
+        self.parts[i] == earlier.parts[i] && (earlier.settled[i] || !self.settled[i])
     }
 }
 
@@ -136,6 +152,40 @@ impl ListingCache {
         Ok((stamp, listing))
     }
 
+    /// Takes in changes this process made to `maildir` itself (`renamed`: messages as they now
+    /// are, with new flags or moved to `cur/`; `removed`: UIDs of messages it removed), so
+    /// that the next rescan finds `cur/` as the kept listing says and need not match it file
+    /// by file. The folder is still read again before the listing is trusted (another writer
+    /// may have changed it in the same clock tick), but that read only compares a digest.
+    pub fn note_changes(
+        &self,
+        maildir: &Maildir,
+        renamed: &[Message],
+        removed: &[u32],
+    ) -> Result<(), Error> {
+        let Some((stamp, listing)) = self.lock().get(maildir.path()).cloned() else {
+            return Ok(());
+        };
+        // The directories hold these changes now; what else changed in them since the listing
+        // was made shows when they are checked again (the uidlist and keywords keep the
+        // stamp the listing had, so a change to them is read at once).
+        let stamp = stamp.with_dirs_of(&FolderStamp::of(maildir));
+        let Some(mut patched) = listing.patched(renamed, removed) else {
+            // Not what the cached listing knows: the next rescan matches cur/ file by file.
+            return Ok(());
+        };
+        self.modseqs.reconcile(maildir, &mut patched)?;
+        let mut entries = self.lock();
+        // Unless another session put a newer listing there meanwhile.
+        if entries
+            .get(maildir.path())
+            .is_some_and(|(_, current)| Arc::ptr_eq(current, &listing))
+        {
+            entries.insert(maildir.path().to_owned(), (stamp, Arc::new(patched)));
+        }
+        Ok(())
+    }
+
     /// Keeps `listing` as the one `stamp` vouches for, if there is room.
     fn keep(&self, maildir: &Maildir, stamp: &FolderStamp, listing: &Arc<Listing>) {
         if listing.messages.len() <= self.max_messages {
@@ -188,19 +238,17 @@ mod tests {
         d.write(b"Subject: one\r\n\r\n").unwrap();
         d.commit(&[]).unwrap();
         let cache = ListingCache::new(1000);
-        // Fresh changes are never trusted: scanned again.
-        let future = SystemTime::now() + Duration::from_secs(5);
-        std::fs::File::open(md.path().join("new"))
-            .unwrap()
-            .set_modified(future)
-            .unwrap();
+        // A delivery in the same clock tick as a scan (new/ keeps the time that scan saw)
+        // shows once that time has settled.
+        let fresh = SystemTime::now();
+        set_time(&md.path().join("new"), fresh);
         let first = cache.scan(&md).unwrap();
         assert_eq!(first.messages.len(), 1);
-        // A delivery within the same clock tick (new/ keeps its time) still shows.
         let mut d = crate::Delivery::begin(&md, "host").unwrap();
         d.write(b"Subject: two\r\n\r\n").unwrap();
         d.commit(&[]).unwrap();
-        set_time(&md.path().join("new"), future);
+        set_time(&md.path().join("new"), fresh);
+        std::thread::sleep(SETTLE * 2);
         assert_eq!(cache.scan(&md).unwrap().messages.len(), 2);
         settle(&md);
         let second = cache.scan(&md).unwrap();
@@ -277,20 +325,65 @@ mod tests {
                 .ends_with(&format!("4 :{}\n", after.messages[3].base))
         );
 
-        // A change within the clock tick of the stamp that read cur/ is still seen: cur/'s
-        // time is left as fresh as that change.
-        let fresh = SystemTime::now() + Duration::from_secs(5);
+        // A change within the clock tick of the stamp that read cur/ (cur/'s time is left as
+        // that stamp saw it) is seen once that time has settled.
+        let fresh = SystemTime::now();
         set_time(&cur, fresh);
         let seen = cache.scan(&md).unwrap();
         assert_eq!(seen.messages[0].name, hidden.name);
         md.set_flags(&hidden, "S").unwrap();
         set_time(&cur, fresh);
+        std::thread::sleep(SETTLE * 2);
         let again = cache.scan(&md).unwrap();
         assert_eq!(&*again.messages[0].flags, "S");
         // What the incremental scans found is what a full scan finds.
         let mut full = md.scan().unwrap();
         cache.modseqs().reconcile(&md, &mut full).unwrap();
         assert_eq!(full, *again);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn own_changes_are_taken_in_and_others_still_seen() {
+        let dir = std::env::temp_dir().join(format!("maildir-cache-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        for subject in ["one", "two", "three"] {
+            let mut d = crate::Delivery::begin(&md, "host").unwrap();
+            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
+                .unwrap();
+            d.commit(&[]).unwrap();
+        }
+        let cache = ListingCache::new(1000);
+        for m in &cache.scan(&md).unwrap().messages {
+            md.add_flags(m, "S").unwrap();
+        }
+        settle(&md);
+        let before = cache.scan(&md).unwrap();
+        // This process's own flag change, noted: the next scan has it without matching cur/.
+        let flagged = md.set_flags(&before.messages[1], "FS").unwrap();
+        cache.note_changes(&md, &[flagged], &[]).unwrap();
+        let now = cache.scan(&md).unwrap();
+        assert_eq!(&*now.messages[1].flags, "FS");
+        assert!(now.messages[1].modseq > before.messages[1].modseq);
+        // Another writer's rename in the same clock tick shows once cur/'s time has settled.
+        let cur = md.path().join("cur");
+        let time = std::fs::metadata(&cur).unwrap().modified().unwrap();
+        md.set_flags(&now.messages[2], "RS").unwrap();
+        set_time(&cur, time);
+        std::thread::sleep(SETTLE * 2);
+        let later = cache.scan(&md).unwrap();
+        assert_eq!(&*later.messages[2].flags, "RS");
+        // A removal, noted.
+        md.expunge(&later.messages[0]).unwrap();
+        cache
+            .note_changes(&md, &[], &[later.messages[0].uid])
+            .unwrap();
+        let after = cache.scan(&md).unwrap();
+        assert_eq!(after.messages.len(), 2);
+        let mut full = md.scan().unwrap();
+        cache.modseqs().reconcile(&md, &mut full).unwrap();
+        assert_eq!(full, *after);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

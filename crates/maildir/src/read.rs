@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -116,6 +117,51 @@ impl<'a> Kept<'a> {
     }
 }
 
+/// A fast hash for the file names of maps rebuilt on every rescan of a large folder (the
+/// default SipHash costs several times more). The names are the mailbox's own, chosen by the
+/// delivering server, so there is no one to flood the map.
+#[derive(Debug, Default, Clone, Copy)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let w = <[u8; 8]>::try_from(w).map_or(0, u64::from_le_bytes);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in words.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type NameMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+type NameSet<K> = HashSet<K, BuildHasherDefault<NameHasher>>;
+
+/// A digest of a set of file names: the sum of a hash of each (so the order they are listed
+/// in does not matter, and one name can be swapped for another by subtracting and adding).
+fn names_digest<'a>(names: impl Iterator<Item = &'a str>) -> u64 {
+    names.fold(0u64, |sum, name| sum.wrapping_add(name_hash(name)))
+}
+
+/// One name's part of [`names_digest`]: the fast hash, mixed so each bit depends on all.
+fn name_hash(name: &str) -> u64 {
+    let mut h = NameHasher::default();
+    h.write(name.as_bytes());
+    let mut x = h.finish() ^ name.len() as u64;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// What the uidlist says of one file.
 #[derive(Debug, Clone)]
 struct Numbered {
@@ -174,6 +220,9 @@ pub struct Listing {
     pub summary: Summary,
     /// The folder's `dovecot-keywords` as it was at the scan (index, name).
     pub keywords: Vec<(u32, String)>,
+    /// [`names_digest`] of the names in `cur/`: a rescan that reads `cur/` again and finds
+    /// the same digest (and count) takes its messages as they were.
+    cur_digest: u64,
 }
 
 /// Counts over a folder's messages.
@@ -212,6 +261,55 @@ impl Summary {
 }
 
 impl Listing {
+    /// This listing after changes this process made itself: `renamed` are messages as they
+    /// now are (given new flags, or moved to `cur/`), `removed` the UIDs of messages it
+    /// removed. `None` when one of them is not in it as it should be.
+    pub(crate) fn patched(&self, renamed: &[Message], removed: &[u32]) -> Option<Listing> {
+        let mut messages = self.messages.clone();
+        let mut cur_digest = self.cur_digest;
+        let mut digest = |m: &Message, add: bool| {
+            if m.subdir == Subdir::Cur {
+                let h = name_hash(&m.name);
+                cur_digest = if add {
+                    cur_digest.wrapping_add(h)
+                } else {
+                    cur_digest.wrapping_sub(h)
+                };
+            }
+        };
+        for new in renamed {
+            let i = messages.binary_search_by_key(&new.uid, |m| m.uid).ok()?;
+            if messages[i].base != new.base {
+                return None;
+            }
+            digest(&messages[i], false);
+            digest(new, true);
+            // Its MODSEQ is the log's to tell.
+            messages[i] = Message {
+                modseq: 0,
+                ..new.clone()
+            };
+        }
+        let mut removed = removed.to_vec();
+        removed.sort_unstable();
+        for uid in &removed {
+            let i = messages.binary_search_by_key(uid, |m| m.uid).ok()?;
+            digest(&messages[i], false);
+        }
+        if !removed.is_empty() {
+            messages.retain(|m| removed.binary_search(&m.uid).is_err());
+        }
+        Some(Listing {
+            uid_validity: self.uid_validity,
+            next_uid: self.next_uid,
+            summary: Summary::of(&messages),
+            messages,
+            highest_modseq: self.highest_modseq,
+            keywords: self.keywords.clone(),
+            cur_digest,
+        })
+    }
+
     /// The POP3 UIDL of a message: a migrated one if the uidlist has it, else Dovecot 2.3's
     /// default `pop3_uidl_format = %08Xu%08Xv`, so clients moving from Dovecot keep theirs.
     pub fn uidl(&self, message: &Message) -> String {
@@ -444,13 +542,31 @@ impl Maildir {
     /// new file. `None` when nothing changed since `earlier`.
     pub fn rescan(&self, earlier: Option<(&Listing, Unchanged)>) -> Result<Option<Listing>, Error> {
         let mut flags = FlagStrings::default();
-        let kept = Kept(earlier);
+        let mut kept = Kept(earlier);
         // Files read from a directory, not yet matched to a message of `earlier`.
         let mut found: Vec<(String, Subdir)> = Vec::new();
         for sub in [Subdir::New, Subdir::Cur] {
-            if !kept.has(sub) {
-                found.extend(self.list_dir(sub)?.into_iter().map(|n| (n, sub)));
+            if kept.has(sub) {
+                continue;
             }
+            let names = self.list_dir(sub)?;
+            // cur/ read again (its time changed, or was too fresh to trust) usually holds what
+            // it held: the earlier listing already says what its messages are.
+            if sub == Subdir::Cur
+                && let Some((earlier, unchanged)) = earlier
+                && names.len() == earlier.messages.len() - earlier.summary.in_new
+                && names_digest(names.iter().map(String::as_str)) == earlier.cur_digest
+            {
+                kept = Kept(Some((
+                    earlier,
+                    Unchanged {
+                        cur: true,
+                        ..unchanged
+                    },
+                )));
+                continue;
+            }
+            found.extend(names.into_iter().map(|n| (n, sub)));
         }
         // The messages of `earlier` among them.
         let mut matched: Vec<Message> = Vec::new();
@@ -461,7 +577,7 @@ impl Maildir {
             // Files only ever move from new/ to cur/, so new/ alone is matched against the
             // messages that were in new/.
             let all = found.iter().any(|(_, sub)| *sub == Subdir::Cur);
-            let by_base: HashMap<&str, &Message> = earlier
+            let by_base: NameMap<&str, &Message> = earlier
                 .messages
                 .iter()
                 .filter(|m| all || m.subdir == Subdir::New)
@@ -520,6 +636,15 @@ impl Maildir {
                 true
             }
         });
+        let cur_digest = match earlier {
+            Some((earlier, _)) if kept.has(Subdir::Cur) => earlier.cur_digest,
+            _ => names_digest(
+                messages
+                    .iter()
+                    .filter(|m| m.subdir == Subdir::Cur)
+                    .map(|m| &*m.name),
+            ),
+        };
         Ok(Some(Listing {
             uid_validity,
             next_uid,
@@ -527,6 +652,7 @@ impl Maildir {
             messages,
             highest_modseq: 0,
             keywords,
+            cur_digest,
         }))
     }
 
@@ -542,7 +668,8 @@ impl Maildir {
     ) -> Result<Option<(u32, u32, Vec<Numbered>)>, Error> {
         let earlier = kept.0.map(|(l, _)| l);
         let path = self.path().join("dovecot-uidlist");
-        let mut wanted: HashMap<&str, usize> = HashMap::with_capacity(files.len());
+        let mut wanted: NameMap<&str, usize> = NameMap::default();
+        wanted.reserve(files.len());
         // A file moved from new/ to cur/ between the two directory reads is found twice; both
         // get its one record (and the listing keeps the one in cur/).
         let mut twins: Vec<(usize, usize)> = Vec::new();
@@ -663,7 +790,7 @@ impl Maildir {
                     fields: Vec::new(),
                     name: base_name(&files[i].0).to_owned(),
                 }));
-                let bases: HashSet<&str> = kept
+                let bases: NameSet<&str> = kept
                     .messages()
                     .chain(matched)
                     .map(|m| &*m.base)

@@ -43,6 +43,22 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
+/// Tells the shared listings what this session changed in a folder itself, so other sessions
+/// (and this one) need not match `cur/` file by file to see it. Blocks (call it in `block`).
+fn note_changes(
+    listings: &ListingCache,
+    maildir: &Maildir,
+    renamed: &[maildir::Message],
+    removed: &[u32],
+) {
+    if renamed.is_empty() && removed.is_empty() {
+        return;
+    }
+    if let Err(e) = listings.note_changes(maildir, renamed, removed) {
+        warn!(error = %e, "imap: noting changes to the folder listing failed");
+    }
+}
+
 /// A message as this session has shown it.
 #[derive(Debug)]
 pub(super) struct View {
@@ -993,9 +1009,11 @@ impl User {
                 let mut each: Vec<View> = (0..listing.messages.len())
                     .map(|k| View::shared(k, false))
                     .collect();
+                let mut renamed = Vec::new();
                 for (k, m) in listing.messages.iter().enumerate() {
                     if m.subdir == maildir::Subdir::New {
                         let moved = md.set_flags(m, &m.flags.clone())?;
+                        renamed.push(moved.clone());
                         each[k] = View {
                             entry: Entry::Own(Box::new(moved)),
                             recent: !rev2,
@@ -1004,6 +1022,7 @@ impl User {
                     }
                 }
                 views = Views::Each(each);
+                note_changes(listings, &md, &renamed, &[]);
             }
             let keywords = listing.keywords.clone();
             Ok((stamp, listing, views, keywords))
@@ -1522,6 +1541,10 @@ impl User {
             sel.maildir.sync()?;
             Ok(freed)
         });
+        if removed.is_ok() {
+            let uids: Vec<u32> = targets.iter().map(|&i| sel.msg(i).uid).collect();
+            block(|| note_changes(&self.listings, &sel.maildir, &[], &uids));
+        }
         match removed {
             Ok(freed) => {
                 sel.remove(session, &targets, announce);
@@ -1875,6 +1898,7 @@ impl User {
         let mut stored: Vec<usize> = Vec::new();
         // Each message to answer for, and whether its flags changed.
         let mut answer: Vec<(usize, bool)> = Vec::new();
+        let mut renamed = Vec::new();
         for i in indices {
             if sel.is_gone(i) {
                 continue;
@@ -1897,6 +1921,7 @@ impl User {
                         if changed {
                             stored.push(i);
                         }
+                        renamed.push(m.clone());
                         sel.set_msg(i, m);
                     }
                     Err(e) => {
@@ -1909,6 +1934,7 @@ impl User {
             answer.push((i, changed));
         }
         sel.record_modseqs(self.listings.modseqs(), &stored);
+        block(|| note_changes(&self.listings, &sel.maildir, &renamed, &[]));
         for (i, changed) in answer {
             // With CONDSTORE even a silent STORE tells the new MODSEQ of what it changed.
             let mut items = Vec::new();
@@ -1928,8 +1954,8 @@ impl User {
                 });
             }
         }
-        // Our own renames are now known; only others' changes are reported.
-        sel.stamp = FolderStamp::of(&sel.maildir);
+        // The shared listing has our own renames (note_changes), so only others' changes are
+        // reported.
         self.sync(session, uid);
         if !modified.is_empty() && !failed {
             let code = SequenceSet::from_numbers(&modified)
@@ -2063,8 +2089,8 @@ impl User {
                 if let Err(e) = block(|| sel.maildir.sync()) {
                     warn!(user = %self.username, error = %e, "imap move: sync failed");
                 }
+                block(|| note_changes(&self.listings, &sel.maildir, &[], &src_uids));
                 sel.remove(session, &indices, true);
-                sel.stamp = FolderStamp::of(&sel.maildir);
             }
             self.sync(session, true);
             let _ = session.complete(Status::Ok, None, "MOVE completed");
@@ -2576,9 +2602,9 @@ impl User {
                 let m = sel.msg(i).clone();
                 match block(|| sel.maildir.set_flags(&m, &format!("{}S", m.flags))) {
                     Ok(m) => {
-                        sel.set_msg(i, m);
-                        sel.stamp = FolderStamp::of(&sel.maildir);
+                        sel.set_msg(i, m.clone());
                         sel.record_modseqs(self.listings.modseqs(), &[i]);
+                        block(|| note_changes(&self.listings, &sel.maildir, &[m], &[]));
                         if !attrs.contains(&FetchAttr::Flags) {
                             items.push(FetchValue::Flags(sel.flags(i)));
                         }
