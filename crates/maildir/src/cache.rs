@@ -127,15 +127,38 @@ impl ListingCache {
     /// [`ListingCache::scan`], with the stamp taken before it: a later stamp equal to it
     /// proves the listing still current.
     pub fn scan_stamped(&self, maildir: &Maildir) -> Result<(FolderStamp, Arc<Listing>), Error> {
-        let stamp = FolderStamp::of(maildir);
+        self.scan_adding_stamped(maildir, &[])
+    }
+
+    /// [`ListingCache::scan`] right after this process put the files `added` into `cur/`
+    /// (APPEND, COPY): they are numbered without matching the rest of `cur/` file by file
+    /// (see [`Maildir::rescan_adding`]).
+    pub fn scan_adding(&self, maildir: &Maildir, added: &[String]) -> Result<Arc<Listing>, Error> {
+        self.scan_adding_stamped(maildir, added)
+            .map(|(_, listing)| listing)
+    }
+
+    fn scan_adding_stamped(
+        &self,
+        maildir: &Maildir,
+        added: &[String],
+    ) -> Result<(FolderStamp, Arc<Listing>), Error> {
+        let mut stamp = FolderStamp::of(maildir);
         let cached = self.lock().get(maildir.path()).cloned();
         let mut listing = match cached {
-            Some((cached, listing)) if stamp.unchanged_since(&cached) => {
+            Some((cached, listing)) if added.is_empty() && stamp.unchanged_since(&cached) => {
                 return Ok((stamp, listing));
             }
             Some((cached, listing)) => {
-                let unchanged = stamp.unchanged_parts_since(&cached);
-                match maildir.rescan(Some((&listing, unchanged)))? {
+                let mut unchanged = stamp.unchanged_parts_since(&cached);
+                if !added.is_empty() {
+                    // cur/ changed by what this process added: take the rest of it as it was,
+                    // and read it again once its time has settled (another writer may have
+                    // changed it too).
+                    unchanged.cur = true;
+                    stamp = stamp.with_dirs_of(&stamp.clone());
+                }
+                match maildir.rescan_adding(Some((&listing, unchanged)), added)? {
                     Some(new) => new,
                     None => {
                         // The same listing, now vouched for by this stamp.
@@ -340,6 +363,54 @@ mod tests {
         let mut full = md.scan().unwrap();
         cache.modseqs().reconcile(&md, &mut full).unwrap();
         assert_eq!(full, *again);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_this_process_added_are_numbered_with_cur_unread() {
+        let dir = std::env::temp_dir().join(format!("maildir-cache-add-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let md = Maildir::new(&dir);
+        let append = |subject: &str| {
+            let mut d = crate::Delivery::begin(&md, "host").unwrap();
+            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
+                .unwrap();
+            d.commit_to_cur("S", None).unwrap()
+        };
+        for s in ["one", "two", "three"] {
+            append(s);
+        }
+        let cache = ListingCache::new(1000);
+        cache.scan(&md).unwrap();
+        settle(&md);
+        let before = cache.scan(&md).unwrap();
+        let full = |cache: &ListingCache| {
+            let mut full = md.scan().unwrap();
+            cache.modseqs().reconcile(&md, &mut full).unwrap();
+            full
+        };
+        // An APPEND: the new file is numbered, the rest of cur/ taken from the listing (and
+        // checked once its time has settled).
+        let name = append("four");
+        let after = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
+        assert_eq!(after.messages.len(), 4);
+        assert_eq!(after.messages[3].uid, before.next_uid);
+        assert_eq!(*after.messages[3].name, *name);
+        std::thread::sleep(SETTLE * 2);
+        assert!(Arc::ptr_eq(&after, &cache.scan(&md).unwrap()));
+        assert_eq!(*after, full(&cache));
+        // Another writer renamed a file meanwhile: seen once cur/'s time has settled, when cur/
+        // is read again and does not hold what the listing and the added file say.
+        settle(&md);
+        cache.scan(&md).unwrap();
+        md.set_flags(&after.messages[0], "FS").unwrap();
+        let name = append("five");
+        let added = cache.scan_adding(&md, &[name]).unwrap();
+        assert_eq!(added.messages.len(), 5);
+        std::thread::sleep(SETTLE * 2);
+        let both = cache.scan(&md).unwrap();
+        assert_eq!(&*both.messages[0].flags, "FS");
+        assert_eq!(*both, full(&cache));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

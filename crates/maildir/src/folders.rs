@@ -297,8 +297,8 @@ impl Maildir {
     }
 
     /// Copies a message into `dest` (another folder) with `flags`, keeping its internal date:
-    /// a hard link when possible, else a durable copy. Returns the new file's base name; the
-    /// copy gets its UID at `dest`'s next scan. Call [`Maildir::sync_cur`] on `dest` after a
+    /// a hard link when possible, else a durable copy. Returns the new file's name in `dest`'s
+    /// `cur/`; the copy gets its UID at `dest`'s next scan. Call [`Maildir::sync_cur`] on `dest` after a
     /// batch of copies to make them durable.
     pub fn copy_into(
         &self,
@@ -315,9 +315,10 @@ impl Maildir {
             message.size,
             message.vsize
         );
-        let target = dest.path().join("cur").join(format!("{base}:2,{flags}"));
+        let name = format!("{base}:2,{flags}");
+        let target = dest.path().join("cur").join(&name);
         match fs::hard_link(&source, &target) {
-            Ok(()) => Ok(base),
+            Ok(()) => Ok(name),
             Err(e) if e.raw_os_error() == Some(18) => {
                 // EXDEV: through tmp/, with the date kept.
                 let tmp = dest.path().join("tmp").join(&base);
@@ -336,7 +337,7 @@ impl Maildir {
                 if result.is_err() {
                     let _ = fs::remove_file(&tmp);
                 }
-                result.map(|()| base)
+                result.map(|()| name)
             }
             Err(e) => Err(Error::from_io("linking", &target, e)),
         }
@@ -447,11 +448,11 @@ mod tests {
         assert_eq!(listing.messages.len(), 1);
         assert_eq!(md.internal_date(&listing.messages[0]).unwrap(), date);
         let sent = md.create_folder("Sent").unwrap();
-        let base = md
+        let name = md
             .copy_into(&listing.messages[0], &sent, "S", "host")
             .unwrap();
         let copied = sent.scan().unwrap();
-        assert_eq!(*copied.messages[0].base, *base);
+        assert_eq!(*copied.messages[0].name, *name);
         assert_eq!(&*copied.messages[0].flags, "S");
         assert_eq!(sent.internal_date(&copied.messages[0]).unwrap(), date);
         fs::remove_dir_all(dir).unwrap();

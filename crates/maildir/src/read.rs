@@ -191,6 +191,11 @@ fn read_text(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
+/// Whether `base` is the base name of the file name `name` (without searching `name`).
+fn is_base_of(base: &str, name: &str) -> bool {
+    name.starts_with(base) && matches!(name.as_bytes().get(base.len()), None | Some(b':'))
+}
+
 /// A uidlist we cannot read is an error, never a reason to start over: a new one would
 /// renumber every message and make every client download the mailbox again.
 fn unreadable(path: &Path) -> Error {
@@ -541,8 +546,20 @@ impl Maildir {
     /// delivery to a large folder only `new/` is read, and the uidlist only to number the
     /// new file. `None` when nothing changed since `earlier`.
     pub fn rescan(&self, earlier: Option<(&Listing, Unchanged)>) -> Result<Option<Listing>, Error> {
+        self.rescan_adding(earlier, &[])
+    }
+
+    /// [`Maildir::rescan`], knowing that this process put the files `added` into `cur/` since
+    /// `earlier` was made (APPEND, COPY): they are numbered without matching `cur/` to
+    /// `earlier` file by file.
+    pub fn rescan_adding(
+        &self,
+        earlier: Option<(&Listing, Unchanged)>,
+        added: &[String],
+    ) -> Result<Option<Listing>, Error> {
         let mut flags = FlagStrings::default();
         let mut kept = Kept(earlier);
+        let added = if earlier.is_some() { added } else { &[] };
         // Files read from a directory, not yet matched to a message of `earlier`.
         let mut found: Vec<(String, Subdir)> = Vec::new();
         for sub in [Subdir::New, Subdir::Cur] {
@@ -551,11 +568,13 @@ impl Maildir {
             }
             let names = self.list_dir(sub)?;
             // cur/ read again (its time changed, or was too fresh to trust) usually holds what
-            // it held: the earlier listing already says what its messages are.
+            // it held and what was added: the earlier listing already says what the rest are.
+            let added_digest = names_digest(added.iter().map(String::as_str));
             if sub == Subdir::Cur
                 && let Some((earlier, unchanged)) = earlier
-                && names.len() == earlier.messages.len() - earlier.summary.in_new
-                && names_digest(names.iter().map(String::as_str)) == earlier.cur_digest
+                && names.len() == earlier.messages.len() - earlier.summary.in_new + added.len()
+                && names_digest(names.iter().map(String::as_str))
+                    == earlier.cur_digest.wrapping_add(added_digest)
             {
                 kept = Kept(Some((
                     earlier,
@@ -568,7 +587,7 @@ impl Maildir {
             }
             found.extend(names.into_iter().map(|n| (n, sub)));
         }
-        // The messages of `earlier` among them.
+        // The messages of `earlier` among them (files added are new).
         let mut matched: Vec<Message> = Vec::new();
         let mut same = earlier.is_some();
         if let Some((earlier, _)) = earlier
@@ -596,13 +615,16 @@ impl Maildir {
             // And none of those that were there is gone.
             same &= matched.len() == earlier.messages.len() - kept.len();
         }
+        if kept.has(Subdir::Cur) {
+            found.extend(added.iter().map(|name| (name.clone(), Subdir::Cur)));
+        }
         same &= found.is_empty();
         let mut numbered = Vec::new();
         let (uid_validity, next_uid) = match earlier {
             Some((earlier, unchanged)) if unchanged.uidlist && found.is_empty() => {
                 (earlier.uid_validity, earlier.next_uid)
             }
-            _ => match self.number(&found, &kept, &matched)? {
+            _ => match self.number(&found, &kept, &matched, found.len() == added.len())? {
                 Some((validity, next, records)) => {
                     numbered = records;
                     (validity, next)
@@ -637,7 +659,9 @@ impl Maildir {
             }
         });
         let cur_digest = match earlier {
-            Some((earlier, _)) if kept.has(Subdir::Cur) => earlier.cur_digest,
+            Some((earlier, _)) if kept.has(Subdir::Cur) => earlier
+                .cur_digest
+                .wrapping_add(names_digest(added.iter().map(String::as_str))),
             _ => names_digest(
                 messages
                     .iter()
@@ -660,11 +684,14 @@ impl Maildir {
     /// uidlist, numbering those it lacks under its dot-lock. `None` when `earlier` is there
     /// and the uidlist no longer matches it (gone, or of another UIDVALIDITY).
     /// The folder's other messages are those `kept` from the earlier listing and `matched`.
+    /// `all_new`: the files are known to have no record yet (this process just made them),
+    /// so the list is only read under the lock.
     fn number(
         &self,
         files: &[(String, Subdir)],
         kept: &Kept<'_>,
         matched: &[Message],
+        all_new: bool,
     ) -> Result<Option<(u32, u32, Vec<Numbered>)>, Error> {
         let earlier = kept.0.map(|(l, _)| l);
         let path = self.path().join("dovecot-uidlist");
@@ -701,12 +728,11 @@ impl Maildir {
                 &text,
                 |_| {},
                 |r| {
-                    let base = base_name(r.name);
                     let i = if few.is_empty() {
-                        wanted.get(base).copied()
+                        wanted.get(base_name(r.name)).copied()
                     } else {
                         few.iter()
-                            .find(|(b, _)| b.len() == base.len() && *b == base)
+                            .find(|(b, _)| is_base_of(b, r.name))
                             .map(|&(_, i)| i)
                     };
                     if let Some(i) = i {
@@ -722,16 +748,18 @@ impl Maildir {
             (Some(_), None) => false,
             (None, _) => true,
         };
-        let read = lookup(&mut numbered)?;
-        if !valid(&read) {
-            return Ok(None);
-        }
-        copy_twins(&mut numbered);
-        if let Some((_, totals)) = &read
-            && numbered.iter().all(Option::is_some)
-        {
-            let numbered = numbered.into_iter().flatten().collect();
-            return Ok(Some((totals.uid_validity, totals.next_uid, numbered)));
+        if !all_new || files.is_empty() {
+            let read = lookup(&mut numbered)?;
+            if !valid(&read) {
+                return Ok(None);
+            }
+            copy_twins(&mut numbered);
+            if let Some((_, totals)) = &read
+                && numbered.iter().all(Option::is_some)
+            {
+                let numbered = numbered.into_iter().flatten().collect();
+                return Ok(Some((totals.uid_validity, totals.next_uid, numbered)));
+            }
         }
         // Number the rest under the lock, reading again what another writer may have added.
         let lock = DotLock::acquire(&path)?;

@@ -103,13 +103,15 @@ pub(crate) fn read<'t>(
     while let Some(end) = memchr::memchr(b'\n', rest.as_bytes()) {
         let line = &rest[..end];
         rest = &rest[end + 1..];
-        let (head, name) = if totals.version == 1 {
-            line.split_once(' ')?
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        let uid: u32 = line[..digits].parse().ok()?;
+        let after = &line[digits..];
+        let (fields, name) = if totals.version == 1 {
+            ("", after.strip_prefix(' ')?)
         } else {
-            name_start(line).map(|i| (line[..i].trim_end_matches(' '), &line[i + 1..]))?
+            let i = name_start(after)?;
+            (after[..i].trim_matches(' '), &after[i + 1..])
         };
-        let (uid, fields) = head.split_once(' ').unwrap_or((head, ""));
-        let uid: u32 = uid.parse().ok()?;
         totals.records += 1;
         totals.next_uid = totals.next_uid.max(uid.saturating_add(1));
         each(RecordRef { uid, fields, name });

@@ -59,6 +59,30 @@ fn note_changes(
     }
 }
 
+/// Reads `maildir` again through `listings` shortly after this session changed it, once its
+/// times have settled: the shared listing was patched with the change, and this read checks
+/// that nothing else changed the folder in the same clock tick (reading a large `cur/` takes
+/// tens of milliseconds, better spent here than in the client's next command). A change made
+/// before the wait ends restarts it (`slot` holds the pending read).
+fn recheck_later(
+    slot: &mut Option<tokio::task::JoinHandle<()>>,
+    listings: &Arc<ListingCache>,
+    maildir: &Maildir,
+) {
+    if let Some(pending) = slot.take() {
+        pending.abort();
+    }
+    let listings = Arc::clone(listings);
+    let maildir = maildir.clone();
+    *slot = Some(tokio::spawn(async move {
+        tokio::time::sleep(maildir::SETTLE * 3).await;
+        let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
+        if let Ok(Err(e)) = read {
+            warn!(error = %e, "imap: reading a folder again after a change failed");
+        }
+    }));
+}
+
 /// A message as this session has shown it.
 #[derive(Debug)]
 pub(super) struct View {
@@ -363,6 +387,8 @@ pub struct User {
     headers: Arc<HeaderCache>,
     /// Where the line ends of the last message read in chunks fall.
     line_ends: Option<ranges::LineEnds>,
+    /// The pending read of a folder this session changed (see [`recheck_later`]).
+    recheck: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Checks credentials and opens the user's mail store.
@@ -428,6 +454,7 @@ pub async fn login(
         listings: Arc::clone(&service.listings),
         headers: Arc::clone(&service.headers),
         line_ends: None,
+        recheck: None,
     })
 }
 
@@ -1031,6 +1058,9 @@ impl User {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
+        if matches!(views, Views::Each(_)) {
+            recheck_later(&mut self.recheck, &self.listings, &md);
+        }
         let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
         flags.extend(
             keywords
@@ -1544,6 +1574,7 @@ impl User {
         if removed.is_ok() {
             let uids: Vec<u32> = targets.iter().map(|&i| sel.msg(i).uid).collect();
             block(|| note_changes(&self.listings, &sel.maildir, &[], &uids));
+            recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
         }
         match removed {
             Ok(freed) => {
@@ -1935,6 +1966,9 @@ impl User {
         }
         sel.record_modseqs(self.listings.modseqs(), &stored);
         block(|| note_changes(&self.listings, &sel.maildir, &renamed, &[]));
+        if !renamed.is_empty() {
+            recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
+        }
         for (i, changed) in answer {
             // With CONDSTORE even a silent STORE tells the new MODSEQ of what it changed.
             let mut items = Vec::new();
@@ -2021,50 +2055,60 @@ impl User {
             return;
         }
         let host = self.hostname.clone();
-        let copied = block(|| -> Result<(Maildir, Vec<String>, u32), maildir::Error> {
-            let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
-                action: "opening",
-                path: self.root.path().to_owned(),
-                source: io::Error::other(e.to_string()),
-            })?;
-            let mut bases = Vec::new();
-            for &i in &indices {
-                let m = &sel.msg(i);
-                // Keyword letters are per folder: translate them by name.
-                let mut letters = String::new();
-                for c in m.flags.chars() {
-                    if c.is_ascii_lowercase() {
-                        let idx = u32::from(c) - u32::from('a');
-                        if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
-                            letters.push(target.keyword_letter(name)?);
+        let copied = block(
+            || -> Result<(Maildir, Vec<String>, Arc<maildir::Listing>), maildir::Error> {
+                let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
+                    action: "opening",
+                    path: self.root.path().to_owned(),
+                    source: io::Error::other(e.to_string()),
+                })?;
+                let mut names = Vec::new();
+                for &i in &indices {
+                    let m = &sel.msg(i);
+                    // Keyword letters are per folder: translate them by name.
+                    let mut letters = String::new();
+                    for c in m.flags.chars() {
+                        if c.is_ascii_lowercase() {
+                            let idx = u32::from(c) - u32::from('a');
+                            if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
+                                letters.push(target.keyword_letter(name)?);
+                            }
+                        } else {
+                            letters.push(c);
                         }
-                    } else {
-                        letters.push(c);
                     }
+                    names.push(sel.maildir.copy_into(
+                        m,
+                        &target,
+                        &sorted(letters.chars()),
+                        &host,
+                    )?);
                 }
-                bases.push(
-                    sel.maildir
-                        .copy_into(m, &target, &sorted(letters.chars()), &host)?,
-                );
-            }
-            target.sync_cur()?;
-            let validity = target.scan()?.uid_validity;
-            Ok((target, bases, validity))
-        });
-        let (target, bases, validity) = match copied {
+                target.sync_cur()?;
+                let listing = self.listings.scan_adding(&target, &names)?;
+                Ok((target, names, listing))
+            },
+        );
+        let (target, names, listing) = match copied {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, verb, &e),
         };
-        let listing = match block(|| target.scan()) {
-            Ok(l) => l,
-            Err(e) => return self.internal_error(session, verb, &e),
+        recheck_later(&mut self.recheck, &self.listings, &target);
+        let validity = listing.uid_validity;
+        // The copies are among the newest messages, at the end (unless another writer
+        // numbered many files at the same time).
+        let uids_in = |messages: &[maildir::Message]| -> Vec<u32> {
+            let by_name: HashMap<&str, u32> = messages.iter().map(|m| (&*m.name, m.uid)).collect();
+            names
+                .iter()
+                .filter_map(|n| by_name.get(n.as_str()).copied())
+                .collect()
         };
-        let by_base: HashMap<&str, u32> =
-            listing.messages.iter().map(|m| (&*m.base, m.uid)).collect();
-        let dest_uids: Vec<u32> = bases
-            .iter()
-            .filter_map(|b| by_base.get(b.as_str()).copied())
-            .collect();
+        let recent = listing.messages.len().saturating_sub(2 * names.len() + 16);
+        let mut dest_uids = uids_in(&listing.messages[recent..]);
+        if dest_uids.len() < names.len() {
+            dest_uids = uids_in(&listing.messages);
+        }
         let src_uids: Vec<u32> = indices.iter().map(|&i| sel.msg(i).uid).collect();
         let copyuid = match (
             SequenceSet::from_numbers(&src_uids),
@@ -2090,6 +2134,7 @@ impl User {
                     warn!(user = %self.username, error = %e, "imap move: sync failed");
                 }
                 block(|| note_changes(&self.listings, &sel.maildir, &[], &src_uids));
+                recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
                 sel.remove(session, &indices, true);
             }
             self.sync(session, true);
@@ -2194,17 +2239,22 @@ impl User {
             let name = delivery
                 .commit_to_cur(&letters, date)
                 .map_err(|e| e.to_string())?;
-            let base = name.split(':').next().unwrap_or(&name).to_owned();
-            let listing = a.folder.scan().map_err(|e| e.to_string())?;
+            let listing = self
+                .listings
+                .scan_adding(&a.folder, std::slice::from_ref(&name))
+                .map_err(|e| e.to_string())?;
+            // The newest messages are last.
             let uid = listing
                 .messages
                 .iter()
-                .find(|m| *m.base == *base)
+                .rev()
+                .find(|m| *m.name == *name)
                 .map(|m| m.uid);
             Ok((listing.uid_validity, uid))
         });
         match stored {
             Ok((validity, uid)) => {
+                recheck_later(&mut self.recheck, &self.listings, &a.folder);
                 self.account_usage(size as i64, 1);
                 self.sync(session, true);
                 let code = uid.map(|u| Code::AppendUid(validity, u));
@@ -2605,6 +2655,7 @@ impl User {
                         sel.set_msg(i, m.clone());
                         sel.record_modseqs(self.listings.modseqs(), &[i]);
                         block(|| note_changes(&self.listings, &sel.maildir, &[m], &[]));
+                        recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
                         if !attrs.contains(&FetchAttr::Flags) {
                             items.push(FetchValue::Flags(sel.flags(i)));
                         }
