@@ -322,22 +322,24 @@ impl Listing {
     }
 }
 
-/// The order new files get UIDs in: by delivery time, the seconds and then the microseconds
-/// (`M<usec>`) compared as numbers, as Dovecot's `maildir_filename_sort_cmp` does; a plain
-/// string order puts `M99999` after `M123456`.
+#[cfg(test)]
 fn delivery_order(a: &str, b: &str) -> std::cmp::Ordering {
-    fn key(name: &str) -> (u64, u64) {
-        let digits = |s: &str| -> (u64, usize) {
-            let n = s.bytes().take_while(u8::is_ascii_digit).count();
-            (s[..n].parse().unwrap_or(0), n)
-        };
-        let (secs, n) = digits(name);
-        let usec = name[n..]
-            .strip_prefix(".M")
-            .map_or(0, |rest| digits(rest).0);
-        (secs, usec)
-    }
-    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+    delivery_key(a).cmp(&delivery_key(b))
+}
+
+/// What orders new files for their UIDs: by delivery time, the seconds and then the
+/// microseconds (`M<usec>`) compared as numbers, as Dovecot's `maildir_filename_sort_cmp`
+/// does (a plain string order puts `M99999` after `M123456`), then the whole name.
+fn delivery_key(name: &str) -> (u64, u64, &str) {
+    let digits = |s: &str| -> (u64, usize) {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (s[..n].parse().unwrap_or(0), n)
+    };
+    let (secs, n) = digits(name);
+    let usec = name[n..]
+        .strip_prefix(".M")
+        .map_or(0, |rest| digits(rest).0);
+    (secs, usec, name)
 }
 
 /// A message's POP3 UIDL: the one kept in the uidlist (`P` field) if any, else what Dovecot
@@ -781,7 +783,8 @@ impl Maildir {
             .copied()
             .filter(|&i| numbered[i].is_none())
             .collect();
-        fresh.sort_by(|&a, &b| delivery_order(base_name(&files[a].0), base_name(&files[b].0)));
+        // Numbering a large folder for the first time sorts every file: work each key out once.
+        fresh.sort_by_cached_key(|&i| delivery_key(base_name(&files[i].0)));
         let mut appended = String::new();
         for &i in &fresh {
             uidlist::encode_record(&mut appended, next_uid, &[], &files[i].0);
@@ -818,15 +821,19 @@ impl Maildir {
                     fields: Vec::new(),
                     name: base_name(&files[i].0).to_owned(),
                 }));
-                let bases: NameSet<&str> = kept
-                    .messages()
-                    .chain(matched)
-                    .map(|m| &*m.base)
-                    .chain(wanted.keys().copied())
-                    .collect();
-                lock.commit(
-                    uidlist::encode(&list, |r| bases.contains(base_name(&r.name))).as_bytes(),
-                )?;
+                let text = if stale == 0 {
+                    // Every record is of a present file (a new list, or one being upgraded).
+                    uidlist::encode(&list, |_| true)
+                } else {
+                    let bases: NameSet<&str> = kept
+                        .messages()
+                        .chain(matched)
+                        .map(|m| &*m.base)
+                        .chain(wanted.keys().copied())
+                        .collect();
+                    uidlist::encode(&list, |r| bases.contains(base_name(&r.name)))
+                };
+                lock.commit(text.as_bytes())?;
             }
         }
         let numbered = numbered.into_iter().flatten().collect();
