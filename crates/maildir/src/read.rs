@@ -825,19 +825,38 @@ impl Maildir {
                     // Every record is of a present file (a new list, or one being upgraded).
                     uidlist::encode(&list, |_| true)
                 } else {
-                    let bases: NameSet<&str> = kept
-                        .messages()
-                        .chain(matched)
-                        .map(|m| &*m.base)
-                        .chain(wanted.keys().copied())
-                        .collect();
-                    uidlist::encode(&list, |r| bases.contains(base_name(&r.name)))
+                    // Dropping the record of a file that still exists would give it a new UID
+                    // at the next scan, so what is present is read again here, under the
+                    // lock, rather than taken from listings that may be behind.
+                    let present = self.present_bases()?;
+                    let fresh_uids = next_uid - fresh.len() as u32..next_uid;
+                    uidlist::encode(&list, |r| {
+                        fresh_uids.contains(&r.uid) || present.contains(base_name(&r.name))
+                    })
                 };
                 lock.commit(text.as_bytes())?;
             }
         }
         let numbered = numbered.into_iter().flatten().collect();
         Ok(Some((uid_validity, next_uid, numbered)))
+    }
+
+    /// The base names of the files in `new/` and `cur/`, each directory read twice: a file
+    /// renamed while a directory is read may be listed under neither name (POSIX leaves it
+    /// open), but not in two reads.
+    fn present_bases(&self) -> Result<NameSet<String>, Error> {
+        let mut present = NameSet::default();
+        for _ in 0..2 {
+            for sub in [Subdir::New, Subdir::Cur] {
+                for name in self.list_dir(sub)? {
+                    let base_len = base_name(&name).len();
+                    let mut name = name;
+                    name.truncate(base_len);
+                    present.insert(name);
+                }
+            }
+        }
+        Ok(present)
     }
 
     /// The message for a file first seen in this scan.
