@@ -100,7 +100,7 @@ fn run(ops: Vec<Op>) {
                 d.write(format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes())
                     .unwrap();
                 let name = d.commit_to_cur("S", None).unwrap();
-                listing = cache.scan_adding(&md, &[name.clone()]).unwrap();
+                listing = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
                 assert!(
                     listing.messages.iter().any(|m| *m.name == *name),
                     "an APPEND is listed at once"
