@@ -956,17 +956,21 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         srs,
         service.active.clone(),
     ));
+    // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
+    let listings = Arc::new(maildir::ListingCache::new(config.imap.listing_cache));
     let pop3_service = Arc::new(pop3::Pop3Service::new(
         config.clone(),
         accounts.clone(),
         acceptor.clone(),
         service.active.clone(),
+        Arc::clone(&listings),
     ));
     let imap_service = Arc::new(imap::ImapService::new(
         config.clone(),
         accounts.clone(),
         acceptor,
         service.active.clone(),
+        listings,
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -33,6 +33,9 @@ pub struct Pop3Service {
     pub active: Arc<AtomicUsize>,
     /// Maildrops with a session in TRANSACTION (RFC 1939 §8: one at a time).
     locked: Arc<Mutex<HashSet<String>>>,
+    /// Folder listings shared with IMAP: a maildrop opened again is not scanned again, and
+    /// IMAP sessions learn what POP3 changed without reading the folder file by file.
+    listings: Arc<maildir::ListingCache>,
 }
 
 impl Pop3Service {
@@ -41,6 +44,7 @@ impl Pop3Service {
         accounts: Accounts,
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
+        listings: Arc<maildir::ListingCache>,
     ) -> Self {
         Self {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -49,6 +53,7 @@ impl Pop3Service {
             tls,
             active,
             locked: Arc::new(Mutex::new(HashSet::new())),
+            listings,
         }
     }
 
@@ -210,7 +215,7 @@ async fn connection(
                 }
                 Event::Commit { deleted } => {
                     let result = match maildrop.take() {
-                        Some(md) => Box::pin(commit(md, deleted, peer, &service.accounts)).await,
+                        Some(md) => Box::pin(commit(md, deleted, peer, &service)).await,
                         None => Ok(()),
                     };
                     let _ =
@@ -349,10 +354,11 @@ async fn login(
     let maildir = maildir::Maildir::new(mailbox.maildir.clone());
     let scanned = {
         let maildir = maildir.clone();
+        let listings = Arc::clone(&service.listings);
         tokio::task::spawn_blocking(move || {
             maildir.create()?;
             let letter = maildir.keyword_letter(POP3_DELETED)?;
-            Ok::<_, maildir::Error>((maildir.scan()?, letter))
+            Ok::<_, maildir::Error>((listings.scan(&maildir)?, letter))
         })
         .await
     };
@@ -364,8 +370,9 @@ async fn login(
     // Messages a `keep` session deleted stay hidden from POP3 whatever the policy is now.
     let messages = listing
         .messages
-        .into_iter()
+        .iter()
         .filter(|m| !m.has_flag(deleted_letter))
+        .cloned()
         .collect();
     Ok(Maildrop {
         username: mailbox.username,
@@ -387,8 +394,10 @@ async fn commit(
     md: Maildrop,
     deleted: Vec<usize>,
     peer: SocketAddr,
-    accounts: &Accounts,
+    service: &Pop3Service,
 ) -> Result<(), maildir::Error> {
+    let accounts = &service.accounts;
+    let listings = Arc::clone(&service.listings);
     let user = md.username.clone();
     let policy = md.policy;
     let count = deleted.len();
@@ -401,12 +410,14 @@ async fn commit(
             }
         };
         let mut freed = (0i64, 0i64);
+        let (mut renamed, mut removed) = (Vec::new(), Vec::new());
         for (i, message) in md.messages.iter().enumerate() {
             let mut add = String::new();
             if deleted_set.contains(&i) {
                 match hide {
                     None => {
                         md.maildir.expunge(message)?;
+                        removed.push(message.uid);
                         freed = (freed.0 + message.size as i64, freed.1 + 1);
                         continue;
                     }
@@ -420,10 +431,11 @@ async fn commit(
                 add.push('S');
             }
             if !add.is_empty() {
-                md.maildir.add_flags(message, &add)?;
+                renamed.push(md.maildir.add_flags(message, &add)?);
             }
         }
         md.maildir.sync()?;
+        listings.note_changes(&md.maildir, &renamed, &removed)?;
         if freed.1 > 0 {
             md.maildir.quota_add(-freed.0, -freed.1, md.quota)?;
         }

@@ -48,7 +48,8 @@ pub struct ImapService {
     pub tls: TlsAcceptor,
     pub connections: Arc<Semaphore>,
     pub active: Arc<AtomicUsize>,
-    /// Folder listings shared by every session, so opening a large folder again is cheap.
+    /// Folder listings shared by every session (and with POP3), so opening a large folder
+    /// again is cheap.
     pub listings: Arc<maildir::ListingCache>,
     /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
     pub headers: Arc<headers::HeaderCache>,
@@ -62,10 +63,11 @@ impl ImapService {
         accounts: Accounts,
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
+        listings: Arc<maildir::ListingCache>,
     ) -> Self {
         Self {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-            listings: Arc::new(maildir::ListingCache::new(config.imap.listing_cache)),
+            listings,
             headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
             watcher: idle_watch::FolderWatcher::new(),
             config,
