@@ -62,6 +62,12 @@ impl FolderStamp {
         Self { parts, settled }
     }
 
+    /// Whether every part's time was older than a clock tick when this stamp was taken (else a
+    /// listing made after it is to be checked again once they are).
+    pub fn is_settled(&self) -> bool {
+        self.settled.iter().all(|&s| s)
+    }
+
     /// Whether a listing made after `earlier` was taken still stands now: nothing changed
     /// since, or it is too early to tell (see the module's note).
     pub fn unchanged_since(&self, earlier: &FolderStamp) -> bool {

@@ -373,6 +373,53 @@ fn idle_sees_smtp_delivery_within_a_second() {
     );
 }
 
+/// Two messages appear in new/ within one tick of the directory's clock (the second one's
+/// arrival leaves new/'s time as the first left it): an IDLE session woken by the first must
+/// still report the second within a second, not at its next 30-second look.
+const IDLE_SAME_TICK: &str = r#"
+import imaplib, os, sys, time
+imap_port, new_dir = int(sys.argv[1]), sys.argv[2]
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("alice@example.com", "secret")
+M.select("INBOX")
+tag = M._new_tag().decode()
+M.send(f"{tag} IDLE\r\n".encode())
+assert M.readline().startswith(b"+"), "no continuation"
+def drop(k):
+    tmp = os.path.join(new_dir, f"..tmp{k}")
+    with open(tmp, "wb") as f:
+        f.write(b"Subject: same tick %d\r\n\r\nbody\r\n" % k)
+    os.rename(tmp, os.path.join(new_dir, f"{int(time.time())}.M{k}P1.host"))
+drop(1)
+tick = os.stat(new_dir).st_mtime_ns
+M.sock.settimeout(5)
+line = M.readline()
+while not line.startswith(b"* 1 EXISTS"):
+    line = M.readline()
+drop(2)
+os.utime(new_dir, ns=(tick, tick))
+start = time.monotonic()
+while not line.startswith(b"* 2 EXISTS"):
+    line = M.readline()
+print(f"{time.monotonic() - start:.3f}")
+"#;
+
+#[test]
+fn idle_sees_a_second_delivery_in_the_same_clock_tick() {
+    let server = Server::start("imap-idle-tick", "");
+    // The mailbox exists once something was delivered; start it empty.
+    let new = server.maildir("alice@example.com").join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::create_dir_all(new.with_file_name("cur")).unwrap();
+    std::fs::create_dir_all(new.with_file_name("tmp")).unwrap();
+    let out = python(
+        IDLE_SAME_TICK,
+        &[&server.imap_port.to_string(), new.to_str().unwrap()],
+    );
+    let delay: f64 = out.trim().parse().unwrap();
+    assert!(delay < 1.0, "IDLE saw the second message after {delay} s");
+}
+
 fn curl(args: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-s", "--fail", "--max-time", "20"])

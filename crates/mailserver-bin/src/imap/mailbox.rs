@@ -653,6 +653,13 @@ impl User {
         );
     }
 
+    /// Whether what the session last saw of its selected folder was settled (see
+    /// [`FolderStamp::is_settled`]); if not, a session in IDLE looks again soon, since a change
+    /// in the same clock tick would not wake it a second time.
+    pub fn folder_settled(&self) -> bool {
+        self.selected.as_ref().is_none_or(|s| s.stamp.is_settled())
+    }
+
     /// Tells the client what changed in the selected mailbox since it last heard. EXPUNGE is
     /// only sent when `allow_expunge` (not during FETCH, STORE or SEARCH, RFC 9051 §7.5.1).
     pub fn sync(&mut self, session: &mut ServerSession, allow_expunge: bool) {

@@ -311,12 +311,17 @@ async fn connection(
             break "session stalled".into();
         }
         let timeout = session.timeout();
+        let recheck = if user.as_ref().is_none_or(User::folder_settled) {
+            IDLE_RECHECK
+        } else {
+            maildir::SETTLE * 2
+        };
         let idle_tick = async {
             match (&mut folder_watch, idling) {
                 (Some(w), true) => {
                     tokio::select! {
                         () = w.changed() => {}
-                        () = tokio::time::sleep(IDLE_RECHECK) => {}
+                        () = tokio::time::sleep(recheck) => {}
                     }
                 }
                 (None, true) => tokio::time::sleep(IDLE_POLL).await,
