@@ -83,6 +83,18 @@ impl FolderStamp {
         }
     }
 
+    /// This stamp with the uidlist as a scan left it when it wrote it (`written`): the listing
+    /// accounts for that file. Any later change to it changes its size (records are appended)
+    /// or its inode (it is replaced), so this part needs no settling (Dovecot tells uidlist
+    /// changes by the same two).
+    fn with_uidlist_written(mut self, written: Option<crate::read::FileStamp>) -> Self {
+        if let Some(w) = written {
+            self.parts[2] = Some(w);
+            self.settled[2] = true;
+        }
+        self
+    }
+
     /// This stamp with the directories' parts as they are in `now`, vouching for them only
     /// once they are checked again.
     fn with_dirs_of(&self, now: &FolderStamp) -> Self {
@@ -164,7 +176,10 @@ impl ListingCache {
                     unchanged.cur = true;
                     stamp = stamp.with_dirs_of(&stamp.clone());
                 }
-                match maildir.rescan_adding(Some((&listing, unchanged)), added)? {
+                let (rescanned, written) =
+                    maildir.rescan_noting(Some((&listing, unchanged)), added)?;
+                stamp = stamp.with_uidlist_written(written);
+                match rescanned {
                     Some(new) => new,
                     None => {
                         // The same listing, now vouched for by this stamp.
@@ -173,7 +188,11 @@ impl ListingCache {
                     }
                 }
             }
-            None => maildir.scan()?,
+            None => {
+                let (scanned, written) = maildir.rescan_noting(None, &[])?;
+                stamp = stamp.with_uidlist_written(written);
+                scanned.unwrap_or_default()
+            }
         };
         self.modseqs.reconcile(maildir, &mut listing)?;
         let listing = Arc::new(listing);

@@ -270,7 +270,7 @@ impl Maildir {
             }
             text.push('\n');
         }
-        lock.commit(text.as_bytes())
+        lock.commit(text.as_bytes()).map(|_| ())
     }
 
     /// A message's INTERNALDATE: the file's modification time (Dovecot's convention).

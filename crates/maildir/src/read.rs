@@ -162,6 +162,15 @@ fn name_hash(name: &str) -> u64 {
     x ^ (x >> 31)
 }
 
+/// What [`Maildir::number`] found: the folder's UIDVALIDITY and next UID, each file's
+/// record, and the uidlist's stamp if it wrote it.
+struct Numbering {
+    uid_validity: u32,
+    next_uid: u32,
+    records: Vec<Numbered>,
+    written: Option<FileStamp>,
+}
+
 /// What the uidlist says of one file.
 #[derive(Debug, Clone)]
 struct Numbered {
@@ -415,6 +424,15 @@ fn compute_vsize(path: &Path) -> Result<u64, Error> {
     }
 }
 
+/// A file's modification time (seconds, nanoseconds), inode and size: what tells that it
+/// changed.
+pub(crate) type FileStamp = (i64, i64, u64, u64);
+
+pub(crate) fn file_stamp(m: &fs::Metadata) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    (m.mtime(), m.mtime_nsec(), m.ino(), m.size())
+}
+
 /// A dot-lock: `<file>.lock` created exclusively; the new content is written into it and
 /// renamed over the file, which both publishes the content and releases the lock (Dovecot's
 /// way for `dovecot-uidlist` and `dovecot-keywords`).
@@ -470,27 +488,33 @@ impl DotLock {
 
     /// Appends `content` to the locked file (which must exist) durably, then releases the
     /// lock: how Dovecot adds records to a uidlist.
-    pub(crate) fn append(self, content: &[u8]) -> Result<(), Error> {
+    /// Returns the file's stamp as the append left it (taken while still locked).
+    pub(crate) fn append(self, content: &[u8]) -> Result<FileStamp, Error> {
         OpenOptions::new()
             .append(true)
             .open(&self.target)
             .and_then(|mut f| {
                 f.write_all(content)?;
-                f.sync_data()
+                f.sync_data()?;
+                f.metadata()
             })
+            .map(|m| file_stamp(&m))
             .map_err(|e| Error::from_io("appending to", &self.target, e))
     }
 
-    pub(crate) fn commit(mut self, content: &[u8]) -> Result<(), Error> {
+    /// Returns the new file's stamp (a rename keeps its time, inode and size).
+    pub(crate) fn commit(mut self, content: &[u8]) -> Result<Option<FileStamp>, Error> {
         let Some(mut file) = self.file.take() else {
-            return Ok(());
+            return Ok(None);
         };
-        file.write_all(content)
+        let meta = file
+            .write_all(content)
             .and_then(|_| file.sync_all())
+            .and_then(|()| file.metadata())
             .map_err(|e| Error::from_io("writing", &self.path, e))?;
         fs::rename(&self.path, &self.target)
             .map_err(|e| Error::from_io("renaming", &self.target, e))?;
-        Ok(())
+        Ok(Some(file_stamp(&meta)))
     }
 }
 
@@ -559,6 +583,18 @@ impl Maildir {
         earlier: Option<(&Listing, Unchanged)>,
         added: &[String],
     ) -> Result<Option<Listing>, Error> {
+        self.rescan_noting(earlier, added)
+            .map(|(listing, _)| listing)
+    }
+
+    /// [`Maildir::rescan_adding`], also telling the uidlist's stamp as this scan wrote it (if
+    /// it did): the listing accounts for that state of the file.
+    pub(crate) fn rescan_noting(
+        &self,
+        earlier: Option<(&Listing, Unchanged)>,
+        added: &[String],
+    ) -> Result<(Option<Listing>, Option<FileStamp>), Error> {
+        let mut written = None;
         let mut flags = FlagStrings::default();
         let mut kept = Kept(earlier);
         let added = if earlier.is_some() { added } else { &[] };
@@ -627,12 +663,18 @@ impl Maildir {
                 (earlier.uid_validity, earlier.next_uid)
             }
             _ => match self.number(&found, &kept, &matched, found.len() == added.len())? {
-                Some((validity, next, records)) => {
+                Some(Numbering {
+                    uid_validity: validity,
+                    next_uid: next,
+                    records,
+                    written: w,
+                }) => {
+                    written = w;
                     numbered = records;
                     (validity, next)
                 }
                 // The uidlist is gone or of another UIDVALIDITY: what `earlier` says is void.
-                None => return self.rescan(None),
+                None => return self.rescan_noting(None, &[]),
             },
         };
         let keywords = self.keywords()?;
@@ -641,7 +683,7 @@ impl Maildir {
             && (uid_validity, next_uid) == (earlier.uid_validity, earlier.next_uid)
             && keywords == earlier.keywords
         {
-            return Ok(None);
+            return Ok((None, written));
         }
         let mut messages: Vec<Message> = Vec::with_capacity(kept.len() + matched.len());
         messages.extend(kept.messages().cloned());
@@ -671,7 +713,7 @@ impl Maildir {
                     .map(|m| &*m.name),
             ),
         };
-        Ok(Some(Listing {
+        let listing = Listing {
             uid_validity,
             next_uid,
             summary: Summary::of(&messages),
@@ -679,7 +721,8 @@ impl Maildir {
             highest_modseq: 0,
             keywords,
             cur_digest,
-        }))
+        };
+        Ok((Some(listing), written))
     }
 
     /// The UIDVALIDITY, the next UID and the record of each of `files` (by base name) from the
@@ -694,7 +737,7 @@ impl Maildir {
         kept: &Kept<'_>,
         matched: &[Message],
         all_new: bool,
-    ) -> Result<Option<(u32, u32, Vec<Numbered>)>, Error> {
+    ) -> Result<Option<Numbering>, Error> {
         let earlier = kept.0.map(|(l, _)| l);
         let path = self.path().join("dovecot-uidlist");
         let mut wanted: NameMap<&str, usize> = NameMap::default();
@@ -760,7 +803,12 @@ impl Maildir {
                 && numbered.iter().all(Option::is_some)
             {
                 let numbered = numbered.into_iter().flatten().collect();
-                return Ok(Some((totals.uid_validity, totals.next_uid, numbered)));
+                return Ok(Some(Numbering {
+                    uid_validity: totals.uid_validity,
+                    next_uid: totals.next_uid,
+                    records: numbered,
+                    written: None,
+                }));
             }
         }
         // Number the rest under the lock, reading again what another writer may have added.
@@ -801,9 +849,9 @@ impl Maildir {
         let present = kept.len() + matched.len() + files.len();
         let recorded = read.as_ref().map_or(0, |(_, t)| t.records) + fresh.len();
         let stale = recorded.saturating_sub(present);
-        match &read {
+        let written = match &read {
             Some((_, t)) if t.version == 3 && t.clean_end && stale * 4 < recorded => {
-                lock.append(appended.as_bytes())?;
+                Some(lock.append(appended.as_bytes())?)
             }
             _ => {
                 let mut list = match &read {
@@ -834,11 +882,16 @@ impl Maildir {
                         fresh_uids.contains(&r.uid) || present.contains(base_name(&r.name))
                     })
                 };
-                lock.commit(text.as_bytes())?;
+                lock.commit(text.as_bytes())?
             }
-        }
+        };
         let numbered = numbered.into_iter().flatten().collect();
-        Ok(Some((uid_validity, next_uid, numbered)))
+        Ok(Some(Numbering {
+            uid_validity,
+            next_uid,
+            records: numbered,
+            written,
+        }))
     }
 
     /// The base names of the files in `new/` and `cur/`, each directory read twice: a file
