@@ -277,14 +277,33 @@ mod tests {
         }
     }
 
+    /// An empty Maildir of this test's own.
+    fn folder(name: &str) -> Maildir {
+        let dir = std::env::temp_dir().join(format!("maildir-cache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Maildir::new(&dir)
+    }
+
+    /// A message delivered into new/.
+    fn deliver(md: &Maildir, subject: &str) {
+        let mut d = crate::Delivery::begin(md, "host").unwrap();
+        d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
+            .unwrap();
+        d.commit(&[]).unwrap();
+    }
+
+    /// A message stored into cur/ as IMAP APPEND does; its file name.
+    fn append(md: &Maildir, subject: &str) -> String {
+        let mut d = crate::Delivery::begin(md, "host").unwrap();
+        d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
+            .unwrap();
+        d.commit_to_cur("S", None).unwrap()
+    }
+
     #[test]
     fn reuses_a_settled_listing_and_sees_every_change() {
-        let dir = std::env::temp_dir().join(format!("maildir-cache-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let md = Maildir::new(&dir);
-        let mut d = crate::Delivery::begin(&md, "host").unwrap();
-        d.write(b"Subject: one\r\n\r\n").unwrap();
-        d.commit(&[]).unwrap();
+        let md = folder("settled");
+        deliver(&md, "one");
         let cache = ListingCache::new(1000);
         // A delivery in the same clock tick as a scan (new/ keeps the time that scan saw)
         // shows once that time has settled.
@@ -292,9 +311,7 @@ mod tests {
         set_time(&md.path().join("new"), fresh);
         let first = cache.scan(&md).unwrap();
         assert_eq!(first.messages.len(), 1);
-        let mut d = crate::Delivery::begin(&md, "host").unwrap();
-        d.write(b"Subject: two\r\n\r\n").unwrap();
-        d.commit(&[]).unwrap();
+        deliver(&md, "two");
         set_time(&md.path().join("new"), fresh);
         std::thread::sleep(SETTLE * 2);
         assert_eq!(cache.scan(&md).unwrap().messages.len(), 2);
@@ -306,11 +323,9 @@ mod tests {
             Arc::ptr_eq(&second, &third),
             "an unchanged folder is not rescanned"
         );
-        let mut d = crate::Delivery::begin(&md, "host").unwrap();
-        d.write(b"Subject: three\r\n\r\n").unwrap();
-        d.commit(&[]).unwrap();
+        deliver(&md, "three");
         assert_eq!(cache.scan(&md).unwrap().messages.len(), 3);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(md.path());
     }
 
     fn set_time(path: &std::path::Path, time: SystemTime) {
@@ -322,17 +337,9 @@ mod tests {
 
     #[test]
     fn rereads_only_what_changed() {
-        let dir = std::env::temp_dir().join(format!("maildir-cache-parts-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let md = Maildir::new(&dir);
-        let deliver = |subject: &str| {
-            let mut d = crate::Delivery::begin(&md, "host").unwrap();
-            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
-                .unwrap();
-            d.commit(&[]).unwrap();
-        };
+        let md = folder("parts");
         for s in ["one", "two", "three"] {
-            deliver(s);
+            deliver(&md, s);
         }
         let cache = ListingCache::new(1000);
         for m in &cache.scan(&md).unwrap().messages {
@@ -356,7 +363,7 @@ mod tests {
         let settled_time = std::fs::metadata(&cur).unwrap().modified().unwrap();
         let hidden = md.set_flags(&before.messages[0], "FS").unwrap();
         set_time(&cur, settled_time);
-        deliver("four");
+        deliver(&md, "four");
         let after = cache.scan(&md).unwrap();
         let uids: Vec<u32> = after.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [1, 2, 3, 4]);
@@ -388,22 +395,14 @@ mod tests {
         let mut full = md.scan().unwrap();
         cache.modseqs().reconcile(&md, &mut full).unwrap();
         assert_eq!(full, *again);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(md.path());
     }
 
     #[test]
     fn files_this_process_added_are_numbered_with_cur_unread() {
-        let dir = std::env::temp_dir().join(format!("maildir-cache-add-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let md = Maildir::new(&dir);
-        let append = |subject: &str| {
-            let mut d = crate::Delivery::begin(&md, "host").unwrap();
-            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
-                .unwrap();
-            d.commit_to_cur("S", None).unwrap()
-        };
+        let md = folder("add");
         for s in ["one", "two", "three"] {
-            append(s);
+            append(&md, s);
         }
         let cache = ListingCache::new(1000);
         cache.scan(&md).unwrap();
@@ -416,7 +415,7 @@ mod tests {
         };
         // An APPEND: the new file is numbered, the rest of cur/ taken from the listing (and
         // checked once its time has settled).
-        let name = append("four");
+        let name = append(&md, "four");
         let after = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
         assert_eq!(after.messages.len(), 4);
         assert_eq!(after.messages[3].uid, before.next_uid);
@@ -429,26 +428,21 @@ mod tests {
         settle(&md);
         cache.scan(&md).unwrap();
         md.set_flags(&after.messages[0], "FS").unwrap();
-        let name = append("five");
+        let name = append(&md, "five");
         let added = cache.scan_adding(&md, &[name]).unwrap();
         assert_eq!(added.messages.len(), 5);
         std::thread::sleep(SETTLE * 2);
         let both = cache.scan(&md).unwrap();
         assert_eq!(&*both.messages[0].flags, "FS");
         assert_eq!(*both, full(&cache));
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(md.path());
     }
 
     #[test]
     fn own_changes_are_taken_in_and_others_still_seen() {
-        let dir = std::env::temp_dir().join(format!("maildir-cache-own-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let md = Maildir::new(&dir);
+        let md = folder("own");
         for subject in ["one", "two", "three"] {
-            let mut d = crate::Delivery::begin(&md, "host").unwrap();
-            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
-                .unwrap();
-            d.commit(&[]).unwrap();
+            deliver(&md, subject);
         }
         let cache = ListingCache::new(1000);
         for m in &cache.scan(&md).unwrap().messages {
@@ -480,6 +474,6 @@ mod tests {
         let mut full = md.scan().unwrap();
         cache.modseqs().reconcile(&md, &mut full).unwrap();
         assert_eq!(full, *after);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(md.path());
     }
 }
