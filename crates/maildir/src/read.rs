@@ -552,11 +552,16 @@ impl Maildir {
 
     /// The path of a message.
     pub fn message_path(&self, message: &Message) -> PathBuf {
-        let sub = match message.subdir {
+        self.file_path(message.subdir, &message.name)
+    }
+
+    /// The path of the file `name` in `subdir`.
+    pub fn file_path(&self, subdir: Subdir, name: &str) -> PathBuf {
+        let sub = match subdir {
             Subdir::New => "new",
             Subdir::Cur => "cur",
         };
-        self.path().join(sub).join(&*message.name)
+        self.path().join(sub).join(name)
     }
 
     /// Lists the folder with UIDs: files known to `dovecot-uidlist` keep theirs; new files get

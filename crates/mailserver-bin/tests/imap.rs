@@ -1414,6 +1414,10 @@ for seq in ("1", "2"):
 print(M.fetch("2", "(FLAGS)")[1][0].decode())
 print(M.fetch("2", "(BODY[]<100.10> BODY[]<0.7>)")[1][0])
 print(M.fetch("2", "(FLAGS)")[1][0].decode())
+# Not PEEK: streamed, and \Seen set on the way (the file is renamed while it is sent).
+first = M.fetch("1", "(BODY.PEEK[])")[1][0][1]
+again = M.fetch("1", "(BODY[])")
+print(again[0] == "OK" and again[1][0][1] == first, M.fetch("1", "(FLAGS)")[1][0].decode())
 "#;
     let out = python(
         script,
@@ -1427,4 +1431,8 @@ print(M.fetch("2", "(FLAGS)")[1][0].decode())
     assert!(!lines[2].contains("\\Seen"), "{out}");
     assert!(lines[3].contains("BODY[]<100> {10}"), "{out}");
     assert!(lines[4].contains("\\Seen"), "{out}");
+    assert!(
+        lines[5].starts_with("True") && lines[5].contains("\\Seen"),
+        "{out}"
+    );
 }

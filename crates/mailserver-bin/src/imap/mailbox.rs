@@ -2426,15 +2426,31 @@ impl User {
         };
         let mut expunged = false;
         let mut unknown_cte = false;
+        let root = self.selected.as_ref().map(|sel| sel.maildir.clone());
+        let may_read = streamable.is_some()
+            || whole_message_chunks.is_some()
+            || needs_body_always
+            || wants_structure
+            || needs_header_fields;
         for i in indices {
-            let Some(sel) = self.selected.as_mut() else {
+            let (Some(sel), Some(root)) = (self.selected.as_mut(), root.as_ref()) else {
                 break;
             };
             if sel.is_gone(i) {
                 expunged = true;
                 continue;
             }
-            let path = sel.maildir.message_path(sel.msg(i));
+            // Made only when the file is read (looking at each message's name costs a cache
+            // miss, noticeable over 100,000 of them when only FLAGS are asked for).
+            let file = may_read.then(|| (sel.msg(i).subdir, Arc::clone(&sel.msg(i).name)));
+            let path_cell = std::sync::OnceLock::new();
+            let path = || {
+                path_cell.get_or_init(|| {
+                    file.as_ref()
+                        .map(|(subdir, name)| root.file_path(*subdir, name))
+                        .unwrap_or_default()
+                })
+            };
             let structure = cache
                 .as_ref()
                 .filter(|_| wants_structure)
@@ -2447,14 +2463,14 @@ impl User {
                     let base = Arc::clone(&sel.msg(i).base);
                     let line_ends = &mut self.line_ends;
                     let bounds = block(|| -> io::Result<(u64, u64)> {
-                        let total = ranges::crlf_len(&path, &base, crlf, line_ends)?;
+                        let total = ranges::crlf_len(path(), &base, crlf, line_ends)?;
                         let start = match section.text {
-                            Some(_) => header_length(&read_message(&path, true)?) as u64,
+                            Some(_) => header_length(&read_message(path(), true)?) as u64,
                             None => 0,
                         };
                         Ok((start.min(total), total))
                     });
-                    let Some(bounds) = readable(&path, bounds) else {
+                    let Some(bounds) = readable(path(), bounds) else {
                         expunged = true;
                         continue;
                     };
@@ -2476,14 +2492,14 @@ impl User {
             } else if let Some(range) = window {
                 let base = Arc::clone(&sel.msg(i).base);
                 let line_ends = &mut self.line_ends;
-                let chunk = block(|| ranges::read(&path, &base, crlf, range, line_ends));
-                let Some(c) = readable(&path, chunk) else {
+                let chunk = block(|| ranges::read(path(), &base, crlf, range, line_ends));
+                let Some(c) = readable(path(), chunk) else {
                     expunged = true;
                     continue;
                 };
                 Some(c)
             } else if needs_header {
-                let Some(c) = readable(&path, block(|| read_message(&path, !needs_body))) else {
+                let Some(c) = readable(path(), block(|| read_message(path(), !needs_body))) else {
                     expunged = true;
                     continue;
                 };
@@ -2680,6 +2696,8 @@ impl User {
             });
             if let Some((mut at, end)) = streamed {
                 let base = Arc::clone(&sel.msg(i).base);
+                // Where the file is now: setting \Seen above renamed it.
+                let path = root.message_path(sel.msg(i));
                 while at < end {
                     let to = (at + STREAM_CHUNK).min(end);
                     let line_ends = &mut self.line_ends;
