@@ -65,3 +65,30 @@ def pss_kib(pid):
         except OSError:
             pass
     return total
+
+
+def open_idle(port, user, n, held, tls=False):
+    """Opens `n` IMAP connections (over implicit TLS when `tls`) that log in as `user`
+    (password "secret"), SELECT INBOX and IDLE; appends each socket to `held`, which keeps
+    them open."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        if tls:
+            s = ctx.wrap_socket(s)
+        f = s.makefile("rb")
+        f.readline()
+        for tag, cmd in ((b"a", f"a LOGIN {user} secret\r\n".encode()),
+                         (b"b", b"b SELECT INBOX\r\n"), (b"c", b"c IDLE\r\n")):
+            s.sendall(cmd)
+            while True:
+                line = f.readline()
+                if not line:
+                    raise RuntimeError(f"{port}: connection closed")
+                if line.startswith(tag + b" ") or line.startswith(b"+"):
+                    break
+        held.append(s)

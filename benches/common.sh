@@ -121,3 +121,59 @@ start_sink() {
 
 # Files at the sink so far (smtp-sink -d writes one per message).
 sink_files() { find "$WORK/sink" -maxdepth 1 -type f | wc -l; }
+
+# A private Dovecot for the IMAP comparisons, under $WORK/dovecot: the users named in $@ with
+# ours' Argon2id password hash, mail under $WORK/dovecot/mail/<user> (owned by nobody), IMAP
+# on 127.0.0.1:$DOVECOT_IMAP and, when DOVECOT_IMAPS is set, IMAPS there with ours'
+# certificate; room for CLIENTS connections. Writes the configuration; start it with
+# `dovecot -c "$WORK/dovecot/dovecot.conf"`.
+dovecot_imap_conf() {
+    mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"
+    local hash u ssl imaps
+    hash=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select password from mailbox limit 1").fetchone()[0])' "$WORK/ours/accounts.db")
+    : > "$WORK/dovecot/passwd"
+    for u in "$@"; do printf '%s:%s\n' "$u" "$hash" >> "$WORK/dovecot/passwd"; done
+    ssl="ssl = no"
+    imaps="port = 0"
+    if [ -n "${DOVECOT_IMAPS:-}" ]; then
+        ssl="ssl = yes
+ssl_cert = <$WORK/ours/tls/cert.pem
+ssl_key = <$WORK/ours/tls/key.pem"
+        imaps="port = $DOVECOT_IMAPS
+    ssl = yes"
+    fi
+    cat > "$WORK/dovecot/dovecot.conf" <<CONF
+base_dir = $WORK/dovecot/run
+state_dir = $WORK/dovecot/state
+log_path = $WORK/dovecot/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+$ssl
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:$WORK/dovecot/mail/%n
+default_process_limit = $((CLIENTS + 100))
+default_client_limit = $(((CLIENTS + 100) * 3))
+protocol imap {
+  mail_max_userip_connections = $((CLIENTS + 100))
+}
+passdb {
+  driver = passwd-file
+  args = $WORK/dovecot/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$WORK/dovecot/mail/%n
+}
+service imap-login {
+  service_count = 0
+  client_limit = $((CLIENTS + 100))
+  inet_listener imap {
+    port = $DOVECOT_IMAP
+  }
+  inet_listener imaps {
+    $imaps
+  }
+}
+CONF
+}

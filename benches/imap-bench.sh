@@ -108,45 +108,9 @@ for folder, data in ((".Large", msg), (".LargeLF", msg.replace(b"\r\n", b"\n")))
 PY
 
 # Dovecot serves a copy of the same Maildirs and checks the same Argon2id password hash.
-mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"
-HASH=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select password from mailbox limit 1").fetchone()[0])' "$WORK/ours/accounts.db")
-printf 'big:%s\nidle:%s\n' "$HASH" "$HASH" > "$WORK/dovecot/passwd"
+CLIENTS=$IDLE_CONNS dovecot_imap_conf big idle
 cp -a "$MAILROOT/big" "$MAILROOT/idle" "$WORK/dovecot/mail/"
 chown -R nobody:nogroup "$WORK/dovecot/mail"
-cat > "$WORK/dovecot/dovecot.conf" <<CONF
-base_dir = $WORK/dovecot/run
-state_dir = $WORK/dovecot/state
-log_path = $WORK/dovecot/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:$WORK/dovecot/mail/%n
-default_process_limit = $((IDLE_CONNS + 100))
-default_client_limit = $(((IDLE_CONNS + 100) * 3))
-protocol imap {
-  mail_max_userip_connections = $((IDLE_CONNS + 100))
-}
-passdb {
-  driver = passwd-file
-  args = $WORK/dovecot/passwd
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$WORK/dovecot/mail/%n
-}
-service imap-login {
-  service_count = 0
-  client_limit = $((IDLE_CONNS + 100))
-  inet_listener imap {
-    port = $DOVECOT_IMAP
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CONF
 dovecot -c "$WORK/dovecot/dovecot.conf"
 serve_ours
 wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
@@ -158,7 +122,7 @@ ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8
 bin_path, work = sys.argv[8:10]
 sys.path.insert(0, sys.argv[10])
 our_new, dovecot_new = sys.argv[11:13]
-from benchlib import pss_kib, tree
+from benchlib import open_idle, pss_kib, tree
 
 class Client:
     """Sends a command and reads until its tagged completion; no response parsing beyond
@@ -291,27 +255,20 @@ def idle_memory(port, user, pid):
     # Measured between a tenth and all of the connections, so memory the process frees or
     # grows for other reasons at the start (the big mailbox's sessions ending) stays out of it.
     conns = []
-    def open_idle(n):
-        for _ in range(n):
-            c = Client(port)
-            c.command(f"LOGIN {user} secret")
-            c.command("SELECT INBOX")
-            c.n += 1
-            c.s.sendall(b"t%d IDLE\r\n" % c.n)
-            c.read_until(b"\r\n")
-            conns.append(c)
+    def idle(n):
+        open_idle(port, user, n, conns)
         time.sleep(2)
         return pss_kib(pid)
     first = max(1, idle_conns // 10)
-    before = open_idle(first)
-    after = open_idle(idle_conns - first)
+    before = idle(first)
+    after = idle(idle_conns - first)
     procs = len(tree(pid))
     # What the idling costs: CPU time of the whole process tree over 10 seconds.
     busy = cpu_seconds(pid)
     time.sleep(10)
     busy = cpu_seconds(pid) - busy
     for c in conns:
-        c.s.close()
+        c.close()
     return before, after, procs, busy
 
 # New mail in the big INBOX: a message file appears in new/ (as a delivery leaves it) and the

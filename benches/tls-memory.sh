@@ -49,79 +49,22 @@ serve_ours
 wait_port "$OUR_IMAPS"
 kill "$OUR_PID"; wait "$OUR_PID" 2>/dev/null || true; OUR_PID=
 
-mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"
-HASH=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select password from mailbox limit 1").fetchone()[0])' "$WORK/ours/accounts.db")
-printf 'idle:%s\n' "$HASH" > "$WORK/dovecot/passwd"
+CLIENTS=$CONNS dovecot_imap_conf idle
 cp -a "$MAILDIR" "$WORK/dovecot/mail/"
 chown -R nobody:nogroup "$WORK/dovecot/mail"
-cat > "$WORK/dovecot/dovecot.conf" <<CONF
-base_dir = $WORK/dovecot/run
-state_dir = $WORK/dovecot/state
-log_path = $WORK/dovecot/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = yes
-ssl_cert = <$(ls "$WORK"/ours/tls/*cert*.pem)
-ssl_key = <$(ls "$WORK"/ours/tls/*key*.pem)
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:$WORK/dovecot/mail/%n
-default_process_limit = $((CONNS + 100))
-default_client_limit = $(((CONNS + 100) * 3))
-protocol imap {
-  mail_max_userip_connections = $((CONNS + 100))
-}
-passdb {
-  driver = passwd-file
-  args = $WORK/dovecot/passwd
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$WORK/dovecot/mail/%n
-}
-service imap-login {
-  service_count = 0
-  client_limit = $((CONNS + 100))
-  inet_listener imap {
-    port = $DOVECOT_IMAP
-  }
-  inet_listener imaps {
-    port = $DOVECOT_IMAPS
-    ssl = yes
-  }
-}
-CONF
 
 measure() { # name pid port tls user
     python3 - "$ROOT/benches" "$@" "$CONNS" <<'PY'
-import socket, ssl, sys, time
+import sys, time
 sys.path.insert(0, sys.argv[1])
-from benchlib import pss_kib
+from benchlib import open_idle, pss_kib
 name, pid, port, tls, user, conns = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "tls", sys.argv[6], int(sys.argv[7])
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 held = []
-def connect():
-    s = socket.create_connection(("127.0.0.1", port))
-    if tls:
-        s = ctx.wrap_socket(s)
-    f = s.makefile("rb")
-    f.readline()
-    for tag, cmd in ((b"a", f"a LOGIN {user} secret\r\n".encode()), (b"b", b"b SELECT INBOX\r\n"), (b"c", b"c IDLE\r\n")):
-        s.sendall(cmd)
-        while True:
-            line = f.readline()
-            if not line:
-                raise RuntimeError(f"{name}: connection closed")
-            if line.startswith(tag + b" ") or line.startswith(b"+"):
-                break
-    held.append((s, f))
 first = max(1, conns // 10)
-for _ in range(first):
-    connect()
+open_idle(port, user, first, held, tls)
 time.sleep(2)
 before = pss_kib(pid)
-for _ in range(conns - first):
-    connect()
+open_idle(port, user, conns - first, held, tls)
 time.sleep(2)
 after = pss_kib(pid)
 print(f"{name:24} {(after - before) / (conns - first):8.1f} KiB per connection")
