@@ -331,11 +331,6 @@ impl Listing {
     }
 }
 
-#[cfg(test)]
-fn delivery_order(a: &str, b: &str) -> std::cmp::Ordering {
-    delivery_key(a).cmp(&delivery_key(b))
-}
-
 /// What orders new files for their UIDs: by delivery time, the seconds and then the
 /// microseconds (`M<usec>`) compared as numbers, as Dovecot's `maildir_filename_sort_cmp`
 /// does (a plain string order puts `M99999` after `M123456`), then the whole name.
@@ -1172,7 +1167,7 @@ mod tests {
             "1700000000.M123456P1.h",
             "custom-name",
         ];
-        names.sort_by(|a, b| delivery_order(a, b));
+        names.sort_by_key(|n| delivery_key(n));
         assert_eq!(
             names,
             [

@@ -189,6 +189,48 @@ pub(crate) fn encode(list: &Uidlist, keep: impl Fn(&Record) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            1u32..u32::MAX,
+            prop::collection::vec("[PWG][0-9a-z]{1,12}", 0..3),
+            "[0-9]{10}\\.M[0-9]{1,6}P[0-9]{1,5}\\.[a-z.]{1,12}(,S=[0-9]{1,6})?",
+        )
+            .prop_map(|(uid, fields, name)| Record { uid, fields, name })
+    }
+
+    proptest! {
+        /// What is written reads back the same, with the next UID above every record.
+        #[test]
+        fn encode_then_parse(
+            uid_validity in 1u32..,
+            next_uid in 1u32..u32::MAX,
+            records in prop::collection::vec(record(), 0..20),
+        ) {
+            let list = Uidlist {
+                uid_validity,
+                next_uid,
+                extra_header: vec!["G0123456789abcdef0123456789abcdef".into()],
+                records,
+            };
+            let parsed = parse(&encode(&list, |_| true)).unwrap();
+            let highest = list.records.iter().map(|r| r.uid.saturating_add(1)).max();
+            prop_assert_eq!(parsed.next_uid, highest.unwrap_or(1).max(next_uid));
+            prop_assert_eq!(parsed.uid_validity, uid_validity);
+            prop_assert_eq!(&parsed.extra_header, &list.extra_header);
+            prop_assert_eq!(parsed.records.len(), list.records.len());
+            for (a, b) in parsed.records.iter().zip(&list.records) {
+                prop_assert_eq!((a.uid, &a.fields, &a.name), (b.uid, &b.fields, &b.name));
+            }
+        }
+
+        /// Any bytes another program left in the file are read or refused, never a panic.
+        #[test]
+        fn any_text_is_read_or_refused(text in "(3 V1 N2\n|1 5 9\n)?[ -~\n:]{0,200}") {
+            let _ = read(&text, |_| {}, |_| {});
+        }
+    }
 
     #[test]
     fn records_appended_after_the_header_raise_the_next_uid() {

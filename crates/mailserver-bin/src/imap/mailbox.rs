@@ -44,9 +44,11 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Tells the shared listings what this session changed in a folder itself, so other sessions
-/// (and this one) need not match `cur/` file by file to see it. Blocks (call it in `block`).
+/// (and this one) need not match `cur/` file by file to see it, and has the folder checked
+/// again once its times settle (see [`recheck_later`]).
 fn note_changes(
-    listings: &ListingCache,
+    listings: &Arc<ListingCache>,
+    recheck: &mut Option<tokio::task::JoinHandle<()>>,
     maildir: &Maildir,
     renamed: &[maildir::Message],
     removed: &[u32],
@@ -54,9 +56,10 @@ fn note_changes(
     if renamed.is_empty() && removed.is_empty() {
         return;
     }
-    if let Err(e) = listings.note_changes(maildir, renamed, removed) {
+    if let Err(e) = block(|| listings.note_changes(maildir, renamed, removed)) {
         warn!(error = %e, "imap: noting changes to the folder listing failed");
     }
+    recheck_later(recheck, listings, maildir);
 }
 
 /// Reads `maildir` again through `listings` shortly after this session changed it, once its
@@ -1038,12 +1041,12 @@ impl User {
         let opened = block(|| -> Result<_, maildir::Error> {
             let (stamp, listing) = listings.scan_stamped(&md)?;
             let mut views = Views::Listing(listing.messages.len());
+            let mut renamed = Vec::new();
             // Messages in new/ are \Recent to the first session that selects them.
             if !read_only && listing.summary.in_new > 0 {
                 let mut each: Vec<View> = (0..listing.messages.len())
                     .map(|k| View::shared(k, false))
                     .collect();
-                let mut renamed = Vec::new();
                 for (k, m) in listing.messages.iter().enumerate() {
                     if m.subdir == maildir::Subdir::New {
                         let moved = md.set_flags(m, &m.flags.clone())?;
@@ -1056,18 +1059,15 @@ impl User {
                     }
                 }
                 views = Views::Each(each);
-                note_changes(listings, &md, &renamed, &[]);
             }
             let keywords = listing.keywords.clone();
-            Ok((stamp, listing, views, keywords))
+            Ok((stamp, listing, views, keywords, renamed))
         });
-        let (stamp, listing, views, keywords) = match opened {
+        let (stamp, listing, views, keywords, renamed) = match opened {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
-        if matches!(views, Views::Each(_)) {
-            recheck_later(&mut self.recheck, &self.listings, &md);
-        }
+        note_changes(&self.listings, &mut self.recheck, &md, &renamed, &[]);
         let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
         flags.extend(
             keywords
@@ -1580,8 +1580,7 @@ impl User {
         });
         if removed.is_ok() {
             let uids: Vec<u32> = targets.iter().map(|&i| sel.msg(i).uid).collect();
-            block(|| note_changes(&self.listings, &sel.maildir, &[], &uids));
-            recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
+            note_changes(&self.listings, &mut self.recheck, &sel.maildir, &[], &uids);
         }
         match removed {
             Ok(freed) => {
@@ -1972,10 +1971,13 @@ impl User {
             answer.push((i, changed));
         }
         sel.record_modseqs(self.listings.modseqs(), &stored);
-        block(|| note_changes(&self.listings, &sel.maildir, &renamed, &[]));
-        if !renamed.is_empty() {
-            recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
-        }
+        note_changes(
+            &self.listings,
+            &mut self.recheck,
+            &sel.maildir,
+            &renamed,
+            &[],
+        );
         for (i, changed) in answer {
             // With CONDSTORE even a silent STORE tells the new MODSEQ of what it changed.
             let mut items = Vec::new();
@@ -2140,8 +2142,13 @@ impl User {
                 if let Err(e) = block(|| sel.maildir.sync()) {
                     warn!(user = %self.username, error = %e, "imap move: sync failed");
                 }
-                block(|| note_changes(&self.listings, &sel.maildir, &[], &src_uids));
-                recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
+                note_changes(
+                    &self.listings,
+                    &mut self.recheck,
+                    &sel.maildir,
+                    &[],
+                    &src_uids,
+                );
                 sel.remove(session, &indices, true);
             }
             self.sync(session, true);
@@ -2677,8 +2684,7 @@ impl User {
                     Ok(m) => {
                         sel.set_msg(i, m.clone());
                         sel.record_modseqs(self.listings.modseqs(), &[i]);
-                        block(|| note_changes(&self.listings, &sel.maildir, &[m], &[]));
-                        recheck_later(&mut self.recheck, &self.listings, &sel.maildir);
+                        note_changes(&self.listings, &mut self.recheck, &sel.maildir, &[m], &[]);
                         if !attrs.contains(&FetchAttr::Flags) {
                             items.push(FetchValue::Flags(sel.flags(i)));
                         }
