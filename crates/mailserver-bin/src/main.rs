@@ -8,6 +8,7 @@ mod directory;
 mod dkim;
 mod imap;
 mod mail;
+mod owner;
 mod password;
 mod pop3;
 mod queue;
@@ -354,7 +355,8 @@ fn dns_records(config: &Config, domain: &str) -> Result<String, AnyError> {
 }
 
 fn queue_command(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
-    let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
+    // Never recovers or creates anything: the daemon may be writing this queue right now.
+    let spool = queue::spool::Spool::at(&config.data_dir.join("queue"));
     use queue::admin;
     match command {
         QueueCommand::List { json } => {
@@ -882,6 +884,8 @@ fn print_table(headers: &[&str], rows: &[Vec<String>]) {
 
 async fn serve(config: Config) -> Result<(), AnyError> {
     let config = Arc::new(config);
+    // Held until the process ends: only this process recovers and cleans the stores.
+    let owner = owner::Owner::acquire(&config.data_dir)?;
     std::fs::create_dir_all(config.mail_root())
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
     let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
@@ -896,7 +900,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     };
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let spool = queue::spool::Spool::open(&config.data_dir.join("queue"))?;
+    let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), &owner)?;
     let transport =
         queue::relay::Transport::new(&config, tls::client_config(&config.relay.ca_file)?)
             .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;

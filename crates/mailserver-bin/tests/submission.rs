@@ -1068,3 +1068,101 @@ fn queue_flush_tries_deferred_mail_at_once_but_not_held_mail() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(sink.messages().len(), 1, "the held message stays");
 }
+
+/// Eight clients, each submitting its share of `count` messages in one session; prints the
+/// subjects the server acknowledged, one per line.
+const SUBMIT_MANY: &str = r#"
+import smtplib, ssl, sys, threading
+port, count, clients = int(sys.argv[1]), int(sys.argv[2]), 8
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+acked, lock = [], threading.Lock()
+def client(n):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    s.starttls(context=ctx)
+    s.login("alice@example.com", "secret")
+    for i in range(n, count, clients):
+        subject = "many-%d" % i
+        msg = "From: alice@example.com\r\nSubject: %s\r\n\r\nbody %d\r\n" % (subject, i)
+        s.sendmail("alice@example.com", ["r%d@remote.example" % i], msg.encode())
+        with lock:
+            acked.append(subject)
+    s.quit()
+threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("\n".join(acked))
+"#;
+
+#[test]
+fn queue_commands_in_a_loop_while_clients_submit_lose_and_duplicate_nothing() {
+    let sink_port = free_port();
+    let sink = Sink::start("admin-loop", sink_port, &[]);
+    let server = Server::start("admin-loop", &relay_config(sink.port, ""));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let count = 500;
+    let (acked, rounds) = std::thread::scope(|scope| {
+        let admin = scope.spawn(|| {
+            let mut rounds = 0;
+            // Each command may find a message gone (delivered) or busy (being delivered).
+            let run = |args: &[&str]| {
+                let out = server.admin(args, "");
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success()
+                        || err.contains("no queued message")
+                        || err.contains("being delivered"),
+                    "{args:?}: {err}"
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let list = run(&["queue", "list", "--json"]);
+                if let Some(id) = list
+                    .split("\"id\":\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                {
+                    run(&["queue", "show", id]);
+                    run(&["queue", "hold", id]);
+                    run(&["queue", "release", id]);
+                }
+                run(&["queue", "list"]);
+                run(&["queue", "flush"]);
+                rounds += 1;
+            }
+            rounds
+        });
+        let acked = python(
+            SUBMIT_MANY,
+            &[&server.submission_port.to_string(), &count.to_string()],
+        );
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (acked, admin.join().unwrap())
+    });
+    let acked: Vec<&str> = acked.lines().collect();
+    assert_eq!(acked.len(), count);
+    assert!(rounds > 5, "the admin loop ran {rounds} times only");
+    // A message held by the loop is released by it: everything leaves.
+    wait_queue_empty(&server);
+    let dumps = sink.wait_for(count);
+    let mut seen = std::collections::HashMap::new();
+    for dump in &dumps {
+        let text = String::from_utf8_lossy(dump);
+        let subject = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .expect("a relayed message without its subject")
+            .to_owned();
+        *seen.entry(subject).or_insert(0) += 1;
+    }
+    for subject in acked {
+        assert_eq!(
+            seen.get(subject),
+            Some(&1),
+            "{subject} was acknowledged but relayed {:?} times; log:\n{}",
+            seen.get(subject),
+            server.log()
+        );
+    }
+    assert_eq!(dumps.len(), count, "more relayed than acknowledged");
+}

@@ -324,11 +324,22 @@ pub struct MessageLock {
 }
 
 impl Spool {
-    /// Opens (creating if needed) the queue under `root` and removes what a crash left behind.
-    pub fn open(root: &Path) -> Result<Self, SpoolError> {
-        let spool = Self {
+    /// The queue under `root`, as admin commands see it: nothing is created, cleaned or
+    /// recovered (that is the daemon's, at start, in [`Spool::recover`]); a queue never made
+    /// lists as empty.
+    pub fn at(root: &Path) -> Self {
+        Self {
             root: root.to_owned(),
-        };
+        }
+    }
+
+    /// Opens (creating if needed) the queue under `root` and removes what a crash left behind:
+    /// files in `tmp/`, and messages whose envelope was never written (never acknowledged).
+    /// Only the data directory's [`Owner`](crate::owner::Owner) may call this, once, before
+    /// it accepts mail: in any other process it would remove a message the daemon is queueing
+    /// (its file is renamed into `messages/` just before its envelope is saved).
+    pub fn recover(root: &Path, _owner: &crate::owner::Owner) -> Result<Self, SpoolError> {
+        let spool = Self::at(root);
         for dir in ["tmp", "messages", "envelopes"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(io_err("creating", &path))?;
@@ -338,7 +349,9 @@ impl Spool {
             .map_err(io_err("reading", &tmp))?
             .flatten()
         {
-            let _ = fs::remove_file(entry.path());
+            if let Err(e) = fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a partly received message");
+            }
         }
         let messages = root.join("messages");
         for entry in fs::read_dir(&messages)
@@ -349,7 +362,9 @@ impl Spool {
             let id = name.to_string_lossy();
             if !spool.envelope_path(&id).exists() {
                 tracing::info!(queue_id = %id, "removing a message that was never acknowledged");
-                let _ = fs::remove_file(entry.path());
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    tracing::warn!(queue_id = %id, error = %e, "cannot remove it");
+                }
             }
         }
         Ok(spool)
@@ -381,8 +396,11 @@ impl Spool {
     /// The ids of every queued message, oldest first.
     pub fn list(&self) -> Result<Vec<String>, SpoolError> {
         let dir = self.root.join("envelopes");
-        let mut ids: Vec<String> = fs::read_dir(&dir)
-            .map_err(io_err("reading", &dir))?
+        let entries = match fs::read_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r.map_err(io_err("reading", &dir))?,
+        };
+        let mut ids: Vec<String> = entries
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| !n.starts_with('.'))
@@ -534,7 +552,10 @@ mod tests {
     fn envelopes_round_trip_and_messages_commit() {
         let dir = std::env::temp_dir().join(format!("spool-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let spool = Spool::open(&dir).unwrap();
+        assert!(Spool::at(&dir).list().unwrap().is_empty());
+        assert!(!dir.exists(), "an admin's look at the queue creates nothing");
+        let owner = crate::owner::Owner::acquire(&dir.join("owner")).unwrap();
+        let spool = Spool::recover(&dir, &owner).unwrap();
         let mut r1 = Recipient::new("a@example.com".into(), Route::Remote);
         r1.notify = Some(Notify {
             failure: true,
@@ -569,7 +590,11 @@ mod tests {
         orphan.write(b"x").unwrap();
         fs::rename(dir.join("tmp/ORPHAN"), dir.join("messages/ORPHAN")).unwrap();
         std::mem::forget(orphan);
-        let spool = Spool::open(&dir).unwrap();
+        // An admin's view leaves it alone (the daemon may be about to save its envelope);
+        // only the owner's recovery at start removes it.
+        assert_eq!(Spool::at(&dir).list().unwrap(), vec!["ABC1".to_owned()]);
+        assert!(dir.join("messages/ORPHAN").exists());
+        let spool = Spool::recover(&dir, &owner).unwrap();
         assert!(!dir.join("messages/ORPHAN").exists());
         spool.remove("ABC1").unwrap();
         assert!(spool.list().unwrap().is_empty());

@@ -1,0 +1,72 @@
+//! The data directory's owner: the one `mailserver serve` process that may recover and clean
+//! its stores (the queue's `tmp/`, messages never acknowledged). It holds an exclusive `flock`
+//! on `<data_dir>/mailserver.pid` for its whole life; the kernel lets go when the process ends,
+//! however it ends, so the lock never goes stale. A second daemon on the same directory is
+//! refused; admin commands never take it and never recover anything, so they cannot remove a
+//! message the daemon is in the middle of queueing.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+/// Held by the daemon while it runs.
+#[derive(Debug)]
+pub struct Owner {
+    _file: File,
+}
+
+impl Owner {
+    /// Takes ownership of `data_dir` (created if missing), or says who holds it.
+    pub fn acquire(data_dir: &Path) -> Result<Owner, String> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let path = data_dir.join("mailserver.pid");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(format!(
+                    "another mailserver (pid {}) is serving {}",
+                    pid.trim(),
+                    data_dir.display()
+                ));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Owner { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_owner_is_refused_until_the_first_lets_go() {
+        let dir = std::env::temp_dir().join(format!("owner-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = Owner::acquire(&dir).unwrap();
+        let refused = Owner::acquire(&dir).unwrap_err();
+        assert!(
+            refused.contains(&format!("pid {}", std::process::id())),
+            "{refused}"
+        );
+        drop(first);
+        Owner::acquire(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
