@@ -302,6 +302,15 @@ impl ServerSession {
         s
     }
 
+    /// A session whose greeting is a refusal (RFC 9051 §7.1.5: `* BYE <text>` instead of the
+    /// greeting; e.g. too many connections), after which it closes.
+    pub fn refuse(config: Config, text: &str) -> Self {
+        let mut session = Self::new(config);
+        session.output.clear();
+        session.bye(None, text);
+        session
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.state
@@ -424,6 +433,14 @@ impl ServerSession {
         }
     }
 
+    /// A line over `limits.max_line` with no end yet: `* BYE` and close (as Dovecot does), since
+    /// a client that keeps sending one could otherwise hold the connection open forever
+    /// without ever finishing a command. A line that ends over the limit is answered `BAD`.
+    fn line_too_long(&mut self) {
+        self.input.clear();
+        self.bye(None, "Line too long");
+    }
+
     fn bye(&mut self, code: Option<Code>, text: &str) {
         if self.closed {
             return;
@@ -503,6 +520,12 @@ impl ServerSession {
     /// The client stayed silent for [`ServerSession::timeout`]: say goodbye and close.
     pub fn handle_timeout(&mut self) {
         self.bye(None, "Autologout; idle for too long");
+    }
+
+    /// The embedder ends the session for `reason` (a limit of its own, such as the data a
+    /// client may send before it logs in): `* BYE <reason>`, then close.
+    pub fn abort(&mut self, reason: &str) {
+        self.bye(None, reason);
     }
 
     /// The server is shutting down: say goodbye and close.
@@ -833,12 +856,7 @@ impl ServerSession {
                 Some(Err(()))
             }
             None if self.input.len() >= max => {
-                // Keep discarding to the line end on later input.
-                self.input.clear();
-                self.phase = Phase::Discard {
-                    skip: 0,
-                    answer: Some((None, "Line too long")),
-                };
+                self.line_too_long();
                 None
             }
             None => None,
@@ -875,12 +893,7 @@ impl ServerSession {
         let limits = &self.config.limits;
         let Some(lf) = memchr::memchr(b'\n', &self.input[scan..]).map(|i| scan + i) else {
             if self.input.len() - scan >= limits.max_line {
-                let tag = frame_tag(&self.input);
-                self.input.clear();
-                self.phase = Phase::Discard {
-                    skip: 0,
-                    answer: Some((tag, "Line too long")),
-                };
+                self.line_too_long();
                 return true;
             }
             return false;

@@ -122,3 +122,51 @@ fn a_streamed_literal_reads_as_the_same_response_sent_whole() {
     }
     assert_eq!(drain(&mut session).as_bytes(), &whole.to_bytes()[..]);
 }
+
+#[test]
+fn an_endless_line_gets_bye_and_the_connection_closes() {
+    // A client trickling a line that never ends must not hold the connection open.
+    let mut config = Config::new("ready");
+    config.limits.max_line = 1024;
+    let mut session = ServerSession::new(config);
+    drain(&mut session);
+    let mut line = b"a LOGIN ".to_vec();
+    line.extend(std::iter::repeat_n(b'x', 2048));
+    let mut rest = &line[..];
+    while !rest.is_empty() && !session.is_closed() {
+        let n = session.input_capacity().min(rest.len()).min(100);
+        session.receive(&rest[..n]).unwrap();
+        rest = &rest[n..];
+        while session.poll_event().is_some() {}
+    }
+    assert_eq!(drain(&mut session), "* BYE Line too long\r\n");
+    assert!(session.is_closed());
+    // A line that ends over the limit is only refused.
+    let mut session = selected();
+    let mut long = b"c NOOP ".to_vec();
+    long.extend(std::iter::repeat_n(b'x', 70 * 1024));
+    long.extend_from_slice(b"\r\nd NOOP\r\n");
+    session.receive(&long[..]).unwrap();
+    while let Some(event) = session.poll_event() {
+        if let Event::Command { .. } = event {
+            session.complete(Status::Ok, None, "done").unwrap();
+        }
+    }
+    assert_eq!(drain(&mut session), "c BAD Line too long\r\nd OK done\r\n");
+}
+
+#[test]
+fn abort_says_bye_with_the_embedders_reason() {
+    let mut session = ServerSession::new(Config::new("ready"));
+    drain(&mut session);
+    session.abort("Too much data before login");
+    assert_eq!(drain(&mut session), "* BYE Too much data before login\r\n");
+    assert!(session.is_closed());
+}
+
+#[test]
+fn a_refused_session_greets_with_bye_and_closes() {
+    let mut session = ServerSession::refuse(Config::new("ready"), "Too many connections");
+    assert_eq!(drain(&mut session), "* BYE Too many connections\r\n");
+    assert!(session.is_closed());
+}

@@ -489,8 +489,12 @@ impl DotLock {
             .append(true)
             .open(&self.target)
             .and_then(|mut f| {
-                f.write_all(content)?;
-                f.sync_data()?;
+                let before = f.metadata()?.len();
+                if let Err(e) = f.write_all(content).and_then(|()| f.sync_data()) {
+                    // No half record may stay behind (a full disk): cut back what was written.
+                    let _ = f.set_len(before);
+                    return Err(e);
+                }
                 f.metadata()
             })
             .map(|m| file_stamp(&m))
@@ -499,9 +503,11 @@ impl DotLock {
 
     /// Returns the new file's stamp (a rename keeps its time, inode and size).
     pub(crate) fn commit(mut self, content: &[u8]) -> Result<Option<FileStamp>, Error> {
-        let Some(mut file) = self.file.take() else {
+        let Some(file) = self.file.as_mut() else {
             return Ok(None);
         };
+        // On failure (a full disk, say) the lock is still ours and Drop removes it: a lock
+        // left behind would keep every writer out of the folder until it went stale.
         let meta = file
             .write_all(content)
             .and_then(|_| file.sync_all())
@@ -509,6 +515,7 @@ impl DotLock {
             .map_err(|e| Error::from_io("writing", &self.path, e))?;
         fs::rename(&self.path, &self.target)
             .map_err(|e| Error::from_io("renaming", &self.target, e))?;
+        self.file = None;
         Ok(Some(file_stamp(&meta)))
     }
 }

@@ -147,6 +147,10 @@ pub struct Accounts {
     directory: Option<Arc<Directory>>,
     /// The database has PostfixAdmin 4's `mailbox.smtp_active` (a 3.3 database has not).
     smtp_active_column: bool,
+    /// The scheme of the decoy hash an unknown user's password is checked against, so that a
+    /// wrong password costs the same whether the user exists or not (the scheme new passwords
+    /// get, which most stored hashes have).
+    decoy_scheme: crate::password::Scheme,
 }
 
 /// Recent recipient and login lookups, so a busy server does not ask the database for the
@@ -421,6 +425,7 @@ impl Accounts {
             cache: Arc::new(LookupCache::default()),
             directory: None,
             smtp_active_column,
+            decoy_scheme: crate::password::Scheme::Argon2id,
         })
     }
 
@@ -469,16 +474,21 @@ impl Accounts {
             .await
             .unwrap_or(false));
         }
-        let Ok(address) = normalize_address(address) else {
-            return Ok(false);
-        };
-        match &self.directory {
+        if let Ok(address) = normalize_address(address)
+            && let Some(directory) = &self.directory
+            && self.active_domain_quota(&address).await?.is_some()
+        {
             // One directory search and one bind: the domain is checked in the database.
-            Some(directory) if self.active_domain_quota(&address).await?.is_some() => {
-                Ok(directory.authenticate(&address, &password).await?)
-            }
-            _ => Ok(false),
+            return Ok(directory.authenticate(&address, &password).await?);
         }
+        // No such user: the same work as a wrong password of a real one, so the answer's time
+        // does not tell which addresses exist.
+        let scheme = self.decoy_scheme;
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::password::verify_with_default(crate::password::decoy(scheme), &password, "CRYPT")
+        })
+        .await;
+        Ok(false)
     }
 
     /// The quota of the address's domain (octets, 0: none) when the domain is one of ours
@@ -495,6 +505,13 @@ impl Accounts {
         .fetch_optional(&self.pool)
         .await?;
         Ok(quota.map(megabytes))
+    }
+
+    /// Checks unknown users' passwords against a decoy hash of `scheme` (`[accounts]
+    /// password_scheme`).
+    pub fn with_decoy_scheme(mut self, scheme: crate::password::Scheme) -> Self {
+        self.decoy_scheme = scheme;
+        self
     }
 
     /// Keeps recipient and mailbox lookups for `ttl` (`[accounts] cache_ttl`): changes made

@@ -409,6 +409,19 @@ pub struct Limits {
     pub max_command_line: usize,
     pub max_data_line: usize,
     pub max_connections: usize,
+    /// Connections of one protocol from one address (Postfix's
+    /// `smtpd_client_connection_count_limit`).
+    pub max_connections_per_address: usize,
+    /// Connections of every protocol together; lowered at start to fit the open-file limit.
+    pub max_total_connections: usize,
+    /// Seconds in which a command that has begun (or each 4 KiB of a message) must arrive.
+    pub command_deadline: u64,
+    /// Octets a client may send before it logs in (IMAP, POP3, submission).
+    pub max_bytes_before_auth: usize,
+    /// Octets the data directory's file system keeps free: mail that would eat into them is
+    /// refused before it is received (the smaller of this and `min_free_percent` applies).
+    pub min_free_space: u64,
+    pub min_free_percent: f64,
     pub max_errors: u32,
     /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
     /// `quota_rule = *:messages=N`, unless the mailbox has its own (`user message-quota`); the
@@ -492,6 +505,12 @@ impl Default for Limits {
             max_command_line: 512,
             max_data_line: 1000,
             max_connections: 200,
+            max_connections_per_address: 50,
+            max_total_connections: 2000,
+            command_deadline: 120,
+            max_bytes_before_auth: 64 * 1024,
+            min_free_space: 512 * 1024 * 1024,
+            min_free_percent: 1.0,
             max_errors: 20,
             max_messages_per_mailbox: 0,
             command_timeout: 300,
@@ -594,9 +613,28 @@ impl Config {
                 "limits.max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into(),
             ));
         }
-        if self.limits.max_recipients < 1 || self.limits.max_connections < 1 {
+        let l = &self.limits;
+        if [
+            l.max_recipients,
+            l.max_connections,
+            l.max_connections_per_address,
+            l.max_total_connections,
+        ]
+        .contains(&0)
+            || l.command_deadline == 0
+        {
             return Err(ConfigError::Invalid(
-                "limits.max_recipients and limits.max_connections must be at least 1".into(),
+                "limits.max_recipients, max_connections, max_connections_per_address, max_total_connections and command_deadline must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=50.0).contains(&l.min_free_percent) {
+            return Err(ConfigError::Invalid(
+                "limits.min_free_percent must be between 0 and 50".into(),
+            ));
+        }
+        if l.max_bytes_before_auth < 4096 {
+            return Err(ConfigError::Invalid(
+                "limits.max_bytes_before_auth must be at least 4096".into(),
             ));
         }
         let default_scheme = self.accounts.default_password_scheme.to_ascii_uppercase();
@@ -635,6 +673,14 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// What the data directory's file system keeps free.
+    pub fn disk_reserve(&self) -> crate::disk::Reserve {
+        crate::disk::Reserve {
+            bytes: self.limits.min_free_space,
+            percent: self.limits.min_free_percent,
+        }
     }
 
     /// The account database URL, defaulting to an SQLite file in the data directory.

@@ -4,15 +4,17 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -152,6 +154,227 @@ impl Conn {
     }
 }
 
+/// Who may connect: at most `max_connections` clients of one protocol at once, at most
+/// `max_per_address` of them from one address, and all protocols together within the
+/// process's file descriptors (see [`fd_budget`]). A refused client is told so by its
+/// protocol's driver, and the refusal is logged once, with its address.
+#[derive(Debug)]
+pub struct Gate {
+    protocol: &'static str,
+    service: Arc<Semaphore>,
+    process: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    max_per_address: usize,
+}
+
+/// A client let in; dropped when its connection ends.
+#[derive(Debug)]
+pub struct Admission {
+    gate: Arc<Gate>,
+    address: IpAddr,
+    _service: OwnedSemaphorePermit,
+    _process: OwnedSemaphorePermit,
+}
+
+/// Why a client was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The protocol's `[limits] max_connections`, or the process's descriptors.
+    Busy,
+    /// `[limits] max_connections_per_address`.
+    TooManyFromAddress,
+}
+
+impl Refusal {
+    /// The reason, as told to the client.
+    pub fn text(self) -> &'static str {
+        match self {
+            Refusal::Busy => "Too many connections, try again later",
+            Refusal::TooManyFromAddress => {
+                "Too many connections from your address, try again later"
+            }
+        }
+    }
+}
+
+impl Gate {
+    /// A gate for one protocol; `process` is shared by every protocol of the daemon.
+    pub fn new(
+        protocol: &'static str,
+        max_connections: usize,
+        max_per_address: usize,
+        process: Arc<Semaphore>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            protocol,
+            service: Arc::new(Semaphore::new(max_connections)),
+            process,
+            per_address: Mutex::new(HashMap::new()),
+            max_per_address,
+        })
+    }
+
+    /// Lets `peer` in, or says why not (and logs it).
+    pub fn admit(self: &Arc<Self>, peer: SocketAddr) -> Result<Admission, Refusal> {
+        let refuse = |why: Refusal| {
+            tracing::warn!(%peer, protocol = self.protocol, reason = why.text(), "connection refused");
+            why
+        };
+        let address = peer.ip();
+        let (Ok(service), Ok(process)) = (
+            self.service.clone().try_acquire_owned(),
+            self.process.clone().try_acquire_owned(),
+        ) else {
+            return Err(refuse(Refusal::Busy));
+        };
+        let mut counts = self
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(address).or_insert(0);
+        if *count >= self.max_per_address {
+            drop(counts);
+            return Err(refuse(Refusal::TooManyFromAddress));
+        }
+        *count += 1;
+        Ok(Admission {
+            gate: Arc::clone(self),
+            address,
+            _service: service,
+            _process: process,
+        })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut counts = self
+            .gate
+            .per_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// Descriptors kept back from connections: listeners, the account database, message and
+/// index files being read or written, DNS and relay sockets.
+const FD_RESERVE: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, and says how many connections all
+/// protocols together may have open so that the process never runs out of descriptors (which
+/// would leave clients unanswered and accept(2) failing in a loop): the limit less a reserve
+/// of a quarter (at least 64) for everything else, and at most `configured`.
+pub fn fd_budget(configured: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut soft = limit.current.unwrap_or(u64::MAX);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => soft = maximum,
+            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open-file limit"),
+        }
+    }
+    let reserve = (soft / 4).max(FD_RESERVE);
+    let budget = soft.saturating_sub(reserve).max(1);
+    let budget = usize::try_from(budget)
+        .unwrap_or(usize::MAX)
+        .min(configured);
+    tracing::info!(open_files = soft, connections = budget, "connection budget");
+    budget
+}
+
+/// Closes clients that take too long: one waiting longer than its protocol's idle time
+/// (`session.timeout()`) to start a command, and one sending a command (or a message) so
+/// slowly that less than [`Pacer::PROGRESS`] octets arrive in `command_deadline` (a
+/// client trickling a byte every few seconds, which a timeout per read never catches).
+/// Before login, it also counts what the client sent against a budget.
+#[derive(Debug)]
+pub struct Pacer {
+    command_deadline: Duration,
+    /// When the current window started: the last answer, or the last progress.
+    since: Instant,
+    /// Octets received in the current window.
+    received: usize,
+    /// Octets the client may still send before logging in; `None` once it has.
+    budget: Option<usize>,
+}
+
+/// Why a client that sent `[limits] max_bytes_before_auth` without logging in is closed.
+pub const BUDGET_SPENT: &str = "Too much data before authentication";
+
+/// What the driver does after a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    Fine,
+    /// The client sent more before logging in than `[limits] max_bytes_before_auth`.
+    OverBudget,
+}
+
+impl Pacer {
+    /// Octets that count as progress within a command deadline.
+    pub const PROGRESS: usize = 4096;
+
+    pub fn new(command_deadline: Duration, budget_before_auth: Option<usize>) -> Self {
+        Self {
+            command_deadline,
+            since: Instant::now(),
+            received: 0,
+            budget: budget_before_auth,
+        }
+    }
+
+    /// The session answered: the client's next command gets a fresh window.
+    pub fn answered(&mut self) {
+        self.since = Instant::now();
+        self.received = 0;
+    }
+
+    /// The client logged in: no budget any more.
+    pub fn authenticated(&mut self) {
+        self.budget = None;
+    }
+
+    /// `n` octets arrived.
+    pub fn received(&mut self, n: usize) -> Pace {
+        self.received += n;
+        if self.received >= Self::PROGRESS {
+            self.since = Instant::now();
+            self.received = 0;
+        }
+        match &mut self.budget {
+            Some(left) if *left < n => Pace::OverBudget,
+            Some(left) => {
+                *left -= n;
+                Pace::Fine
+            }
+            None => Pace::Fine,
+        }
+    }
+
+    /// How long the next read may wait, given the session's idle timeout: the idle time when
+    /// nothing of a command has arrived, else what is left of the command deadline.
+    pub fn wait(&self, idle: Duration) -> Duration {
+        let window = if self.received == 0 {
+            idle
+        } else {
+            self.command_deadline.min(idle)
+        };
+        window.saturating_sub(self.since.elapsed())
+    }
+}
+
 /// Accepts connections until shutdown is signalled, running `handle` for each on its own task
 /// and counting the live ones in `active` (the shutdown waits for it to reach zero).
 pub async fn accept_loop<F, Fut>(
@@ -163,12 +386,18 @@ pub async fn accept_loop<F, Fut>(
     F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut last_accept_error = None;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors despite the budget (files held by sessions): wait
+                    // for some to close, saying so once per second at most.
+                    if last_accept_error.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::error!(error = %e, "accept failed");
+                        last_accept_error = Some(Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

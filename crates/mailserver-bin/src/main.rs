@@ -5,6 +5,7 @@ mod config;
 mod conn;
 mod delivery;
 mod directory;
+mod disk;
 mod dkim;
 mod imap;
 mod mail;
@@ -890,7 +891,8 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
     let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
         .await?
-        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl));
+        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
+        .with_decoy_scheme(config.accounts.password_scheme);
     let accounts = match &config.ldap {
         Some(ldap) => accounts.with_directory(directory::Directory::new(
             ldap.clone(),
@@ -945,12 +947,18 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     } else {
         None
     };
+    // Every protocol's connections together, within the open-file limit (raised to the hard
+    // limit here), so the process never runs out of descriptors.
+    let process_slots = Arc::new(tokio::sync::Semaphore::new(conn::fd_budget(
+        config.limits.max_total_connections,
+    )));
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
         Some(acceptor.clone()),
         outbound.clone(),
         srs.clone(),
+        process_slots.clone(),
     ));
     let submission_service = Arc::new(smtp::SmtpService::submission(
         config.clone(),
@@ -959,6 +967,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         outbound.clone(),
         srs,
         service.active.clone(),
+        process_slots.clone(),
     ));
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
     let listings = Arc::new(maildir::ListingCache::new(config.imap.listing_cache));
@@ -968,6 +977,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         acceptor.clone(),
         service.active.clone(),
         Arc::clone(&listings),
+        process_slots.clone(),
     ));
     let imap_service = Arc::new(imap::ImapService::new(
         config.clone(),
@@ -975,6 +985,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         acceptor,
         service.active.clone(),
         listings,
+        process_slots,
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -41,6 +41,22 @@ pub fn hash(scheme: Scheme, password: &str) -> Result<String, HashError> {
     }
 }
 
+/// A hash of `scheme` with the default cost, made once per process, that no password matches
+/// in practice: what an unknown user's password is checked against, so that the check costs
+/// what a real user's costs.
+pub fn decoy(scheme: Scheme) -> &'static str {
+    static ARGON2ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static SHA512_CRYPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = match scheme {
+        Scheme::Argon2id => &ARGON2ID,
+        Scheme::Sha512Crypt => &SHA512_CRYPT,
+    };
+    cell.get_or_init(|| {
+        let secret = generate().unwrap_or_else(|_| "decoy password".to_owned());
+        hash(scheme, &secret).unwrap_or_default()
+    })
+}
+
 /// Checks `password` against a stored value with Dovecot's default scheme for values without a
 /// `{SCHEME}` prefix (`CRYPT`: `$1$`, `$2y$`, `$5$`, `$6$`, `$argon2...$` recognised by form).
 #[cfg(test)]

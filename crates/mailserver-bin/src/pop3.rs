@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Config, DeletePolicy};
-use crate::conn::Conn;
+use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer};
 
 /// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
 const POP3_DELETED: &str = "$POP3Deleted";
@@ -29,7 +29,7 @@ pub struct Pop3Service {
     pub config: Arc<Config>,
     pub accounts: Accounts,
     pub tls: TlsAcceptor,
-    pub connections: Arc<Semaphore>,
+    pub gate: Arc<crate::conn::Gate>,
     pub active: Arc<AtomicUsize>,
     /// Maildrops with a session in TRANSACTION (RFC 1939 §8: one at a time).
     locked: Arc<Mutex<HashSet<String>>>,
@@ -45,9 +45,15 @@ impl Pop3Service {
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
         listings: Arc<maildir::ListingCache>,
+        process: Arc<Semaphore>,
     ) -> Self {
         Self {
-            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            gate: crate::conn::Gate::new(
+                "pop3",
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+                process,
+            ),
             config,
             accounts,
             tls,
@@ -120,16 +126,22 @@ async fn connection(
     implicit_tls: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Ok(_permit) = service.connections.clone().try_acquire_owned() else {
-        warn!(%peer, "too many POP3 connections, refusing");
-        return;
-    };
+    let admission = service.gate.admit(peer);
     let mut conn = match Box::pin(Conn::open(stream, implicit_tls, &service.tls)).await {
         Ok(c) => c,
         Err(reason) => return info!(%peer, %reason, "pop3s handshake failed"),
     };
-    let mut session =
-        ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
+    let config = service.session_config(implicit_tls, peer.ip().is_loopback());
+    let mut session = match &admission {
+        Ok(_) => ServerSession::new(config),
+        Err(why) => ServerSession::refuse(config, why.text()),
+    };
+    let _admission = admission;
+    let limits = &service.config.limits;
+    let mut pacer = Pacer::new(
+        Duration::from_secs(limits.command_deadline),
+        Some(limits.max_bytes_before_auth),
+    );
     let mut maildrop: Option<Maildrop> = None;
     let mut buf = crate::conn::ReadBuffer::new();
     let mut start_tls = false;
@@ -228,10 +240,14 @@ async fn connection(
             if let Err(e) = conn.send(&out).await {
                 break format!("write error: {e}");
             }
+            pacer.answered();
             continue;
         }
         if session.is_closed() {
             break "closed".into();
+        }
+        if maildrop.is_some() {
+            pacer.authenticated();
         }
         if start_tls {
             start_tls = false;
@@ -250,14 +266,20 @@ async fn connection(
             break "session stalled".into();
         }
         tokio::select! {
-            read = tokio::time::timeout(session.timeout(), conn.read(room)) => match read {
-                Err(_) => session.handle_timeout(),
+            read = tokio::time::timeout(pacer.wait(session.timeout()), conn.read(room)) => match read {
+                Err(_) => {
+                    warn!(%peer, "pop3 closing: too slow (timeout or command deadline)");
+                    session.handle_timeout();
+                }
                 Ok(Ok(0)) => {
                     session.handle_eof();
                     break "client closed".into();
                 }
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(buf.take(n)) {
+                    if pacer.received(n) == Pace::OverBudget {
+                        warn!(%peer, "pop3 closing: too much data before login");
+                        session.abort(BUDGET_SPENT);
+                    } else if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
                     }
                 }

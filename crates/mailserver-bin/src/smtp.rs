@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LocalMailbox, Resolution};
 use crate::config::{Config, Policy, QuotaExceeded};
-use crate::conn::Conn;
+use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer};
 use crate::mail::{HeaderScan, ReceivedInfo, queue_id, received_header};
 use crate::queue::Queue;
 use crate::queue::spool::{self, QueuedMessage, Route, Spool, SpoolError};
@@ -41,7 +41,7 @@ pub struct SmtpService {
     pub session_config: smtp_proto::Config,
     pub accounts: Accounts,
     pub tls: Option<TlsAcceptor>,
-    pub connections: Arc<Semaphore>,
+    pub gate: Arc<crate::conn::Gate>,
     pub active: Arc<AtomicUsize>,
     pub queue: Arc<Queue>,
     /// Submission: AUTH required, relaying for the authenticated user.
@@ -57,6 +57,19 @@ impl SmtpService {
         tls: Option<TlsAcceptor>,
         queue: Arc<Queue>,
         srs: Option<Srs>,
+        process: Arc<Semaphore>,
+    ) -> Self {
+        Self::with_gate(config, accounts, tls, queue, srs, process, "smtp")
+    }
+
+    fn with_gate(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: Option<TlsAcceptor>,
+        queue: Arc<Queue>,
+        srs: Option<Srs>,
+        process: Arc<Semaphore>,
+        protocol: &'static str,
     ) -> Self {
         let mut s = smtp_proto::Config::new(config.hostname.clone());
         let l = &config.limits;
@@ -79,7 +92,12 @@ impl SmtpService {
         s.starttls = tls.is_some();
         s.dsn = true;
         Self {
-            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            gate: crate::conn::Gate::new(
+                protocol,
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+                process,
+            ),
             config,
             session_config: s,
             accounts,
@@ -99,8 +117,9 @@ impl SmtpService {
         queue: Arc<Queue>,
         srs: Option<Srs>,
         active: Arc<AtomicUsize>,
+        process: Arc<Semaphore>,
     ) -> Self {
-        let mut service = Self::new(config, accounts, tls, queue, srs);
+        let mut service = Self::with_gate(config, accounts, tls, queue, srs, process, "submission");
         service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
         service.session_config.require_auth = true;
         service.submission = true;
@@ -238,7 +257,7 @@ async fn connection(
     implicit_tls: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permit = service.connections.clone().try_acquire_owned();
+    let admission = service.gate.admit(peer);
     let mut conn = match (&service.tls, implicit_tls) {
         (Some(acceptor), true) => match Box::pin(Conn::open(stream, true, acceptor)).await {
             Ok(c) => c,
@@ -247,19 +266,20 @@ async fn connection(
         _ => Conn::Plain(stream),
     };
     let config = service.session_config(implicit_tls, peer.ip().is_loopback());
-    let mut session = match permit {
+    let mut session = match &admission {
         Ok(_) => ServerSession::new(config),
-        Err(_) => {
-            warn!(%peer, "too many connections, refusing");
-            let text = format!(
-                "{} Too many connections, try again later",
-                service.config.hostname
-            );
+        Err(why) => {
+            let text = format!("{} {}", service.config.hostname, why.text());
             let reply = Reply::or_fallback(421, 4, 7, 0, &text, "Too many connections");
             ServerSession::refuse(config, reply)
         }
     };
-    let _permit = permit;
+    let _admission = admission;
+    let limits = &service.config.limits;
+    let mut pacer = Pacer::new(
+        Duration::from_secs(limits.command_deadline),
+        service.submission.then_some(limits.max_bytes_before_auth),
+    );
     let mut state = Connection {
         peer,
         service: service.clone(),
@@ -286,10 +306,14 @@ async fn connection(
             if let Err(e) = conn.send(&out).await {
                 break format!("write error: {e}");
             }
+            pacer.answered();
             continue;
         }
         if session.is_closed() {
             break "closed".into();
+        }
+        if session.is_authenticated() {
+            pacer.authenticated();
         }
         if start_tls {
             start_tls = false;
@@ -311,8 +335,11 @@ async fn connection(
             break "session stalled".into();
         }
         tokio::select! {
-            read = tokio::time::timeout(session.timeout(), conn.read(room)) => match read {
-                Err(_) => session.handle_timeout(),
+            read = tokio::time::timeout(pacer.wait(session.timeout()), conn.read(room)) => match read {
+                Err(_) => {
+                    warn!(conn = %state.id, %peer, "closing: too slow (timeout or command deadline)");
+                    session.handle_timeout();
+                }
                 Ok(Ok(0)) => {
                     if session.handle_eof() {
                         warn!(conn = %state.id, %peer, "connection lost in the middle of a message; nothing was stored");
@@ -320,7 +347,10 @@ async fn connection(
                     break "client closed".into();
                 }
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(buf.take(n)) {
+                    if pacer.received(n) == Pace::OverBudget {
+                        warn!(conn = %state.id, %peer, "closing: too much data before authentication");
+                        session.abort(BUDGET_SPENT);
+                    } else if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
                     }
                 }
@@ -333,6 +363,17 @@ async fn connection(
     state.tx.body = None;
     let _ = conn.shutdown().await;
     info!(conn = %state.id, %peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
+}
+
+/// 452 4.3.1 (RFC 3463: mail system full): the sender retries later.
+fn insufficient_storage() -> Reply {
+    reply(
+        452,
+        4,
+        3,
+        1,
+        "Insufficient system storage, try again later".into(),
+    )
 }
 
 /// 451 4.3.0: the account store could not answer; the client tries again later.
@@ -364,9 +405,16 @@ impl Connection {
                     let _ = session.reject(r);
                     return;
                 }
+                if params.size.is_some_and(|size| !self.room(size)) {
+                    let _ = session.reject(insufficient_storage());
+                    return;
+                }
                 self.tx.from = Some(from);
                 self.tx.params = params;
                 let _ = session.accept();
+            }
+            Event::RcptTo { .. } if !self.room(self.tx.params.size.unwrap_or(0)) => {
+                let _ = session.reject(insufficient_storage());
             }
             Event::RcptTo { to, params } => {
                 let answer = self.recipient(&to).await;
@@ -579,6 +627,15 @@ impl Connection {
                 from
             }
         }
+    }
+
+    /// Whether a message of `size` octets fits on the data directory's file system with its
+    /// reserve left free (mail and the queue live there).
+    fn room(&self, size: u64) -> bool {
+        let config = &self.service.config;
+        let reserve = config.disk_reserve();
+        reserve.room_for(&config.mail_root(), size)
+            && reserve.room_for(&config.data_dir.join("queue"), size)
     }
 
     /// Resolves a recipient to our mailboxes and remote addresses, or the refusal.

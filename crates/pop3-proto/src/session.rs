@@ -221,7 +221,6 @@ pub struct ServerSession {
     tls: bool,
     errors: u32,
     auth_failures: u32,
-    discarding_line: bool,
     closing: bool,
 }
 
@@ -267,7 +266,6 @@ impl ServerSession {
             tls,
             errors: 0,
             auth_failures: 0,
-            discarding_line: false,
             closing: false,
         };
         let greeting = s.config.greeting.clone();
@@ -275,6 +273,15 @@ impl ServerSession {
             Response::ok(greeting).unwrap_or_else(|_| Response::fixed(true, None, "POP3 ready")),
         );
         s
+    }
+
+    /// A session whose greeting is a refusal (`-ERR [SYS/TEMP] <text>`, RFC 2449 §8.1.2; e.g.
+    /// too many connections), after which it closes.
+    pub fn refuse(config: Config, text: &str) -> Self {
+        let mut session = Self::new(config);
+        session.output.clear();
+        session.abort(text);
+        session
     }
 
     /// Whether the connection is TLS.
@@ -342,6 +349,19 @@ impl ServerSession {
     pub fn handle_timeout(&mut self) {
         if !self.closing {
             self.respond(Response::fixed(false, None, "Disconnected for inactivity"));
+            self.close();
+        }
+    }
+
+    /// The embedder ends the session for `reason` (a limit of its own, such as the data a
+    /// client may send before it logs in): `-ERR [SYS/TEMP] <reason>`, then close without
+    /// entering UPDATE.
+    pub fn abort(&mut self, reason: &str) {
+        if !self.closing {
+            let response = Response::err(Some(RespCode::SysTemp), reason).unwrap_or_else(|_| {
+                Response::fixed(false, Some(RespCode::SysTemp), "Closing connection")
+            });
+            self.respond(response);
             self.close();
         }
     }
@@ -527,6 +547,17 @@ impl ServerSession {
         self.input.clear();
     }
 
+    /// A line over its limit: refused and the connection closed, since a client that keeps
+    /// sending one could otherwise hold it open forever without ever finishing a command.
+    fn line_too_long(&mut self) {
+        self.respond(Response::fixed(
+            false,
+            None,
+            "Line too long, closing connection",
+        ));
+        self.close();
+    }
+
     fn error(&mut self, response: Response) {
         self.respond(response);
         self.errors += 1;
@@ -545,24 +576,10 @@ impl ServerSession {
     }
 
     fn step_command(&mut self) -> bool {
-        if self.discarding_line {
-            match memchr::memchr(b'\n', &self.input) {
-                Some(i) => {
-                    let _ = self.input.split_to(i + 1);
-                    self.discarding_line = false;
-                    self.error(Response::fixed(false, None, "Line too long"));
-                    return true;
-                }
-                None => {
-                    self.input.clear();
-                    return false;
-                }
-            }
-        }
         match find_line(&self.input, self.config.limits.max_command_line) {
             LineStatus::Incomplete => false,
             LineStatus::TooLong => {
-                self.discarding_line = true;
+                self.line_too_long();
                 true
             }
             LineStatus::Complete { len, content } => {
@@ -760,7 +777,7 @@ impl ServerSession {
             LineStatus::Incomplete => return false,
             LineStatus::TooLong => {
                 self.phase = Phase::Command;
-                self.discarding_line = true;
+                self.line_too_long();
                 return true;
             }
             LineStatus::Complete { len, content } => (len, content),

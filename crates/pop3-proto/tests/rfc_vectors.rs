@@ -104,10 +104,22 @@ fn limits() {
     h.feed(long.as_bytes(), 0);
     let lines = h.output_lines();
     assert!(lines[1].starts_with("-ERR Line too long"), "{lines:?}");
-    assert!(
-        lines[2].starts_with("-ERR Not logged in"),
-        "the session goes on: {lines:?}"
+    assert_eq!(lines.len(), 2, "nothing after it is read: {lines:?}");
+    assert!(h.session.is_closed());
+    let mut h = Harness::new(plaintext());
+    h.session.abort("Too much data before login");
+    let mut refused = pop3_proto::ServerSession::refuse(plaintext(), "Too many connections");
+    assert_eq!(
+        &refused.poll_output().unwrap()[..],
+        b"-ERR [SYS/TEMP] Too many connections\r\n"
     );
+    assert!(refused.is_closed());
+    h.feed(b"", 0);
+    assert_eq!(
+        h.output_lines().last().unwrap(),
+        "-ERR [SYS/TEMP] Too much data before login"
+    );
+    assert!(h.session.is_closed());
 }
 
 #[test]

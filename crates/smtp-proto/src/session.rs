@@ -295,7 +295,6 @@ pub struct ServerSession {
     tx: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
-    discarding_line: bool,
     closing: bool,
 }
 
@@ -316,7 +315,6 @@ impl ServerSession {
             tx: None,
             errors: 0,
             auth_failures: 0,
-            discarding_line: false,
             closing: false,
         };
         let greeting = format!("{} ESMTP", session.config.hostname);
@@ -411,6 +409,17 @@ impl ServerSession {
         if !self.closing {
             let text = format!("{} Error: timeout exceeded", self.config.hostname);
             self.queue(reply_or(421, 4, 4, 2, &text, "Error: timeout exceeded"));
+            self.close();
+        }
+    }
+
+    /// The embedder ends the session for `reason` (a limit of its own, such as the data a
+    /// client may send before it authenticates): queue `421 4.7.0 <hostname> <reason>` and
+    /// close. A message in progress is abandoned.
+    pub fn abort(&mut self, reason: &str) {
+        if !self.closing {
+            let text = format!("{} {reason}", self.config.hostname);
+            self.queue(reply_or(421, 4, 7, 0, &text, "Closing connection"));
             self.close();
         }
     }
@@ -674,6 +683,20 @@ impl ServerSession {
         reply.encode(&mut self.output);
     }
 
+    /// A line over its limit: refused and the connection closed, since a client that keeps
+    /// sending one could otherwise hold it open forever without ever finishing a command.
+    fn line_too_long(&mut self) {
+        self.queue(Reply::fixed(500, 5, 5, 2, "Error: line too long"));
+        self.queue(Reply::fixed(
+            421,
+            4,
+            7,
+            0,
+            "Line too long, closing connection",
+        ));
+        self.close();
+    }
+
     /// A refused command: reply, count, and close after too many.
     fn error(&mut self, reply: Reply) {
         self.queue(reply);
@@ -732,24 +755,10 @@ impl ServerSession {
     }
 
     fn step_command(&mut self) -> bool {
-        if self.discarding_line {
-            match memchr::memchr(b'\n', &self.input) {
-                Some(i) => {
-                    let _ = self.input.split_to(i + 1);
-                    self.discarding_line = false;
-                    self.error(Reply::fixed(500, 5, 5, 2, "Error: line too long"));
-                    return true;
-                }
-                None => {
-                    self.input.clear();
-                    return false;
-                }
-            }
-        }
         match find_line(&self.input, self.config.limits.max_command_line) {
             LineStatus::Incomplete => false,
             LineStatus::TooLong => {
-                self.discarding_line = true;
+                self.line_too_long();
                 true
             }
             LineStatus::Complete { len, content } => {
@@ -1264,7 +1273,7 @@ impl ServerSession {
             LineStatus::Incomplete => return false,
             LineStatus::TooLong => {
                 self.phase = Phase::Command;
-                self.discarding_line = true;
+                self.line_too_long();
                 return true;
             }
             LineStatus::Complete { len, content } => (len, content),

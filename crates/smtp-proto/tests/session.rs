@@ -19,17 +19,36 @@ const START: &[u8] =
     b"EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\n";
 
 #[test]
-fn overlong_command_line_is_refused_and_session_continues() {
+fn overlong_command_line_is_refused_and_the_connection_closed() {
+    // Without an end: a client trickling one endless line must not hold the connection.
     let mut input = b"NOOP ".to_vec();
     input.extend(std::iter::repeat_n(b'x', 600));
-    input.extend_from_slice(b"\r\nNOOP\r\n");
     let h = run(config(), &input);
     let lines = h.output_lines();
     assert!(
         lines[1].starts_with("500 5.5.2 Error: line too long"),
         "{lines:?}"
     );
-    assert!(lines[2].starts_with("250 2.0.0"));
+    assert!(lines[2].starts_with("421 4.7.0"), "{lines:?}");
+    assert!(h.session.is_closed());
+    // What follows it is not read.
+    input.extend_from_slice(b"\r\nNOOP\r\n");
+    let h = run(config(), &input);
+    assert_eq!(h.output_lines().len(), 3);
+}
+
+#[test]
+fn abort_closes_with_the_embedders_reason() {
+    let mut h = Harness::new(config());
+    h.feed(b"EHLO c.example\r\n", 0);
+    h.session.abort("Too much data before authentication");
+    h.pump();
+    assert!(
+        last_reply(&h).starts_with("421 4.7.0 mx.example.com Too much data before authentication"),
+        "{:?}",
+        h.output_lines()
+    );
+    assert!(h.session.is_closed());
 }
 
 #[test]

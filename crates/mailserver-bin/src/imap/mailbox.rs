@@ -384,6 +384,8 @@ pub struct User {
     domain_quota: u64,
     accounts: Accounts,
     hostname: String,
+    /// Space the file system keeps free (`[limits] min_free_space`).
+    disk_reserve: crate::disk::Reserve,
     pub(super) selected: Option<Selected>,
     append: Option<Append>,
     listings: Arc<ListingCache>,
@@ -452,6 +454,7 @@ pub async fn login(
         domain_quota: mailbox.domain_quota,
         accounts: accounts.clone(),
         hostname: service.config.hostname.clone(),
+        disk_reserve: service.config.disk_reserve(),
         selected: None,
         append: None,
         listings: Arc::clone(&service.listings),
@@ -478,6 +481,17 @@ fn prepare(root: &Maildir) -> Result<(), maildir::Error> {
         }
     }
     Ok(())
+}
+
+/// How a message that could not be stored is refused: a full disk (or file-system quota) as
+/// Dovecot says it (`NO [OVERQUOTA] Not enough disk space`), anything else as our fault. The
+/// partly written file is gone by then (the delivery removes its tmp file).
+fn store_refusal(error: &str) -> (Code, &'static str) {
+    if error.starts_with("no space left on device") {
+        (Code::OverQuota, "Not enough disk space")
+    } else {
+        (Code::ServerBug, "Could not store the message")
+    }
 }
 
 /// The storage name of an IMAP mailbox name (`INBOX`, or modified UTF-7 with `.` levels).
@@ -2176,6 +2190,10 @@ impl User {
             let _ = session.reject_append(Some(Code::OverQuota), "Quota exceeded");
             return;
         }
+        if !self.disk_reserve.room_for(self.root.path(), head.size) {
+            let _ = session.reject_append(Some(Code::OverQuota), "Not enough disk space");
+            return;
+        }
         let begun = block(|| -> Result<(Maildir, Delivery), String> {
             let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
             let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
@@ -2228,11 +2246,8 @@ impl User {
         };
         if let Some(e) = a.failed {
             warn!(user = %self.username, error = %e, "imap append failed");
-            let _ = session.complete(
-                Status::No,
-                Some(Code::ServerBug),
-                "Could not store the message",
-            );
+            let (code, text) = store_refusal(&e);
+            let _ = session.complete(Status::No, Some(code), text);
             return;
         }
         let Some(delivery) = a.delivery.take() else {
@@ -2276,11 +2291,8 @@ impl User {
             }
             Err(e) => {
                 warn!(user = %self.username, error = %e, "imap append failed");
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::ServerBug),
-                    "Could not store the message",
-                );
+                let (code, text) = store_refusal(&e);
+                let _ = session.complete(Status::No, Some(code), text);
             }
         }
     }

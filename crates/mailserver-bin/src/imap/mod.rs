@@ -28,7 +28,7 @@ pub(crate) use mailbox::read_message;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::conn::{Conn, ReadBuffer};
+use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer, ReadBuffer};
 
 pub use mailbox::User;
 
@@ -46,7 +46,7 @@ pub struct ImapService {
     pub config: Arc<Config>,
     pub accounts: Accounts,
     pub tls: TlsAcceptor,
-    pub connections: Arc<Semaphore>,
+    pub gate: Arc<crate::conn::Gate>,
     pub active: Arc<AtomicUsize>,
     /// Folder listings shared by every session (and with POP3), so opening a large folder
     /// again is cheap.
@@ -64,9 +64,15 @@ impl ImapService {
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
         listings: Arc<maildir::ListingCache>,
+        process: Arc<Semaphore>,
     ) -> Self {
         Self {
-            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            gate: crate::conn::Gate::new(
+                "imap",
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+                process,
+            ),
             listings,
             headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
             watcher: idle_watch::FolderWatcher::new(),
@@ -168,20 +174,22 @@ async fn connection(
     implicit_tls: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Ok(_permit) = service.connections.clone().try_acquire_owned() else {
-        warn!(%peer, "too many IMAP connections, refusing");
-        let mut stream = stream;
-        let _ = stream
-            .write_all(b"* BYE [UNAVAILABLE] Too many connections\r\n")
-            .await;
-        return;
-    };
+    let admission = service.gate.admit(peer);
     let mut conn = match Box::pin(Conn::open(stream, implicit_tls, &service.tls)).await {
         Ok(c) => c,
         Err(reason) => return info!(%peer, %reason, "imaps handshake failed"),
     };
-    let mut session =
-        ServerSession::new(service.session_config(implicit_tls, peer.ip().is_loopback()));
+    let config = service.session_config(implicit_tls, peer.ip().is_loopback());
+    let mut session = match &admission {
+        Ok(_) => ServerSession::new(config),
+        Err(why) => ServerSession::refuse(config, why.text()),
+    };
+    let _admission = admission;
+    let limits = &service.config.limits;
+    let mut pacer = Pacer::new(
+        Duration::from_secs(limits.command_deadline),
+        Some(limits.max_bytes_before_auth),
+    );
     let mut user: Option<User> = None;
     let mut buf = ReadBuffer::new();
     let mut start_tls = false;
@@ -289,10 +297,14 @@ async fn connection(
             if let Err(e) = flush(&mut session, &mut conn).await {
                 break format!("write error: {e}");
             }
+            pacer.answered();
             continue;
         }
         if session.is_closed() {
             break "closed".into();
+        }
+        if user.is_some() {
+            pacer.authenticated();
         }
         if start_tls {
             start_tls = false;
@@ -329,11 +341,17 @@ async fn connection(
             }
         };
         tokio::select! {
-            read = tokio::time::timeout(timeout, conn.read(room)) => match read {
-                Err(_) => session.handle_timeout(),
+            read = tokio::time::timeout(pacer.wait(timeout), conn.read(room)) => match read {
+                Err(_) => {
+                    warn!(%peer, "imap closing: too slow (timeout or command deadline)");
+                    session.handle_timeout();
+                }
                 Ok(Ok(0)) => break "client closed".into(),
                 Ok(Ok(n)) => {
-                    if let Err(e) = session.receive(buf.take(n)) {
+                    if pacer.received(n) == Pace::OverBudget {
+                        warn!(%peer, "imap closing: too much data before login");
+                        session.abort(BUDGET_SPENT);
+                    } else if let Err(e) = session.receive(buf.take(n)) {
                         break format!("protocol violation: {e}");
                     }
                 }

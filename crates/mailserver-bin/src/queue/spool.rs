@@ -553,7 +553,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("spool-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         assert!(Spool::at(&dir).list().unwrap().is_empty());
-        assert!(!dir.exists(), "an admin's look at the queue creates nothing");
+        assert!(
+            !dir.exists(),
+            "an admin's look at the queue creates nothing"
+        );
         let owner = crate::owner::Owner::acquire(&dir.join("owner")).unwrap();
         let spool = Spool::recover(&dir, &owner).unwrap();
         let mut r1 = Recipient::new("a@example.com".into(), Route::Remote);

@@ -22,6 +22,8 @@ pub struct Server {
     pub submissions_port: u16,
     pub pop3_host: String,
     pub child: Option<Child>,
+    /// The open-file limit (soft and hard) the server is started with, if not the test's.
+    pub nofile: Option<u32>,
 }
 
 /// A port for a test server. Taken below the kernel's ephemeral range (32768 and up), where
@@ -100,6 +102,7 @@ impl Server {
             submissions_port,
             pop3_host: pop3_host.to_owned(),
             child: None,
+            nofile: None,
         };
         if !provision {
             server.spawn();
@@ -124,7 +127,15 @@ impl Server {
 
     pub fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let child = Command::new(BIN)
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .args(["-c", self.config.to_str().unwrap(), "serve"])
             .stdout(log.try_clone().unwrap())
             .stderr(log)

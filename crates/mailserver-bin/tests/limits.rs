@@ -1,0 +1,339 @@
+//! What one client, or many, may cost the server: a client trickling a byte every three
+//! seconds is closed within the command deadline on every protocol, before and after login;
+//! hundreds of idle connections from one address leave room for everybody else; with few file
+//! descriptors the extra clients are told so and the server stays up.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{Server, python};
+
+const DEADLINE: u64 = 4;
+
+/// Connects, reads the greeting, runs `preamble` (each line sent, then its answer read until
+/// it contains the expected text), then sends `trickle` one byte every three seconds. Returns
+/// how long after the first trickled byte the server closed, and what it said last.
+fn trickle(port: u16, preamble: &[(&str, &str)], trickle: &str) -> (Duration, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut seen = String::new();
+    let mut read_until = |stream: &mut TcpStream, want: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0; 4096];
+        while !seen.contains(want) {
+            assert!(Instant::now() < deadline, "no {want:?} in {seen:?}");
+            if let Ok(n) = stream.read(&mut buf) {
+                assert!(n > 0, "closed early: {seen:?}");
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        seen.clear();
+    };
+    read_until(&mut stream, "\r\n", &mut seen);
+    for (line, want) in preamble {
+        stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read_until(&mut stream, want, &mut seen);
+    }
+    let start = Instant::now();
+    let mut buf = [0; 4096];
+    for byte in trickle.bytes().cycle() {
+        assert!(
+            start.elapsed() < Duration::from_secs(DEADLINE + 20),
+            "still open after {:?}",
+            start.elapsed()
+        );
+        if stream.write_all(&[byte]).is_err() {
+            break;
+        }
+        let until = Instant::now() + Duration::from_secs(3);
+        let mut closed = false;
+        while Instant::now() < until {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        if closed {
+            break;
+        }
+    }
+    (start.elapsed(), seen)
+}
+
+#[test]
+fn a_trickling_client_is_closed_within_the_deadline_on_every_protocol() {
+    let server = Server::start(
+        "trickle",
+        &format!("[limits]\ncommand_deadline = {DEADLINE}\n"),
+    );
+    let plain = base64_plain("alice@example.com", "secret");
+    let auth = format!("AUTH PLAIN {plain}");
+    let cases: Vec<(&str, u16, Vec<(&str, &str)>, &str, &str)> = vec![
+        ("smtp", server.port, vec![], "EHLO slow.example", "421 "),
+        (
+            "submission after AUTH",
+            server.submission_port,
+            vec![("EHLO c.example", "250 "), (&auth, "235 ")],
+            "MAIL FROM:<alice@example.com>",
+            "421 ",
+        ),
+        ("imap", server.imap_port, vec![], "a LOGIN x y", "* BYE"),
+        (
+            "imap after LOGIN",
+            server.imap_port,
+            vec![("a LOGIN alice@example.com secret", "a OK")],
+            "b SELECT INBOX",
+            "* BYE",
+        ),
+        ("pop3", server.pop3_port, vec![], "USER alice", "-ERR"),
+        (
+            "pop3 after PASS",
+            server.pop3_port,
+            vec![("USER alice@example.com", "+OK"), ("PASS secret", "+OK")],
+            "STAT",
+            "-ERR",
+        ),
+    ];
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|(name, port, preamble, line, farewell)| {
+                scope.spawn(move || {
+                    let (took, said) = trickle(*port, preamble, line);
+                    assert!(
+                        took <= Duration::from_secs(DEADLINE + 3),
+                        "{name}: closed after {took:?}"
+                    );
+                    assert!(said.contains(farewell), "{name}: said {said:?}");
+                })
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap();
+        }
+    });
+    assert!(
+        server.log().contains("too slow"),
+        "each closing is logged: {}",
+        server.log()
+    );
+}
+
+fn base64_plain(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let raw = format!("\0{user}\0{password}").into_bytes();
+    let mut out = String::new();
+    for chunk in raw.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Logs in over IMAP from `source` (a loopback address of its own) and says how it went.
+const LOGIN_FROM: &str = r#"
+import socket, sys
+source, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+f = s.makefile("rb")
+greeting = f.readline().decode()
+s.sendall(b"a LOGIN alice@example.com secret\r\n")
+print(greeting.strip(), "|", f.readline().decode().strip())
+"#;
+
+#[test]
+fn idle_clients_from_one_address_leave_room_for_others() {
+    let server = Server::start(
+        "per-address",
+        "[limits]\nmax_connections_per_address = 50\nmax_connections = 600\n",
+    );
+    let mut idle = Vec::new();
+    let mut refused = 0;
+    for _ in 0..500 {
+        let mut s = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0; 512];
+        let n = s.read(&mut buf).unwrap();
+        let greeting = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if greeting.starts_with("* BYE Too many connections from your address") {
+            refused += 1;
+        } else {
+            assert!(greeting.starts_with("* OK"), "{greeting}");
+        }
+        idle.push(s);
+    }
+    assert_eq!(refused, 450, "50 let in from one address");
+    let answer = python(LOGIN_FROM, &["127.0.0.2", &server.imap_port.to_string()]);
+    assert!(answer.contains("| a OK"), "{answer}");
+    // The same holds for POP3 and SMTP, which say so in their own terms.
+    let mut pop3 = Vec::new();
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(("127.0.0.1", server.pop3_port)).unwrap();
+        let mut buf = [0; 512];
+        let n = s.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"+OK"));
+        pop3.push(s);
+    }
+    let mut extra = TcpStream::connect(("127.0.0.1", server.pop3_port)).unwrap();
+    let mut said = String::new();
+    extra.read_to_string(&mut said).unwrap();
+    assert_eq!(
+        said,
+        "-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n"
+    );
+    let log = server.log();
+    assert!(
+        log.matches("connection refused").count() >= 451,
+        "each refusal is logged"
+    );
+    drop(idle);
+}
+
+#[test]
+fn with_256_file_descriptors_extra_clients_are_refused_and_the_server_stays_up() {
+    let mut server = Server::start(
+        "nofile",
+        "[limits]\nmax_connections_per_address = 1000\nmax_connections = 1000\n",
+    );
+    server.child.take().map(|mut c| {
+        c.kill().unwrap();
+        c.wait().unwrap()
+    });
+    server.nofile = Some(256);
+    server.spawn();
+    let mut conns = Vec::new();
+    let (mut welcomed, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let mut s = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0; 512];
+        let n = s.read(&mut buf).unwrap();
+        let greeting = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if greeting.starts_with("* BYE Too many connections, try again later") {
+            refused += 1;
+        } else {
+            assert!(greeting.starts_with("* OK"), "{greeting}");
+            welcomed += 1;
+        }
+        conns.push(s);
+    }
+    assert!(
+        welcomed >= 150 && refused >= 100,
+        "{welcomed} let in, {refused} refused"
+    );
+    drop(conns);
+    std::thread::sleep(Duration::from_millis(500));
+    let answer = python(LOGIN_FROM, &["127.0.0.1", &server.imap_port.to_string()]);
+    assert!(answer.contains("| a OK"), "{answer}");
+    assert!(
+        server.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "the server is up"
+    );
+    assert!(!server.log().contains("accept failed"), "{}", server.log());
+}
+
+/// Unmounts the test's small file system however the test ends.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+const APPEND: &str = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+typ, data = M.append("INBOX", None, None, b"Subject: appended\r\n\r\nhello\r\n")
+print(typ, data[0].decode())
+if typ != "OK":
+    sys.exit(0)
+M.select("INBOX")
+typ, data = M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print(b" ".join(d[1] for d in data if isinstance(d, tuple)).decode().replace("\r\n", " "))
+"#;
+
+#[test]
+fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
+    let mut server = Server::start(
+        "disk-full",
+        "[limits]\nmin_free_space = 4194304\nmin_free_percent = 50\n",
+    );
+    // The mail store on a 16 MiB file system of its own.
+    let mail = server.dir.join("data/mail");
+    let mut child = server.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&mail)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a tmpfs (the tests run as root)");
+    let _mount = Mount(mail.clone());
+    server.spawn();
+    // Fill it to 2 MiB short of full, below the 4 MiB reserve.
+    let filler = mail.join("filler");
+    std::fs::write(&filler, vec![0u8; 14 << 20]).unwrap();
+    let mut c = server.connect();
+    assert!(c.command("EHLO c.example").starts_with("250"));
+    let r = c.command("MAIL FROM:<a@example.org> SIZE=1000");
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    let r = c.command("RCPT TO:<alice@example.com>");
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+    let out = python(APPEND, &[&server.imap_port.to_string()]);
+    assert!(
+        out.starts_with("NO [OVERQUOTA] Not enough disk space"),
+        "{out}"
+    );
+    assert!(
+        server.log().contains("nearly full"),
+        "each refusal is logged"
+    );
+    // Space comes back: delivery and reading work, with nothing to clean by hand.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(c.command("RSET").starts_with("250"));
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    c.send(b"Subject: after\r\n\r\nbody\r\n");
+    assert!(c.command(".").starts_with("250"));
+    let out = python(APPEND, &[&server.imap_port.to_string()]);
+    assert!(out.starts_with("OK [APPENDUID"), "{out}");
+    assert!(
+        out.contains("Subject: after") && out.contains("Subject: appended"),
+        "{out}"
+    );
+    assert!(server.tmp_is_empty("alice@example.com"));
+}
