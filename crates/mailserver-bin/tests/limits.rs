@@ -24,7 +24,7 @@ fn trickle(port: u16, preamble: &[(&str, &str)], trickle: &str) -> (Duration, St
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let mut seen = String::new();
-    let mut read_until = |stream: &mut TcpStream, want: &str, seen: &mut String| {
+    let read_until = |stream: &mut TcpStream, want: &str, seen: &mut String| {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut buf = [0; 4096];
         while !seen.contains(want) {
@@ -75,6 +75,10 @@ fn trickle(port: u16, preamble: &[(&str, &str)], trickle: &str) -> (Duration, St
     (start.elapsed(), seen)
 }
 
+/// A trickle case: its name, the port, what is said first (line, answer expected), the line
+/// trickled, and what the server says on closing.
+type Case<'a> = (&'a str, u16, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 #[test]
 fn a_trickling_client_is_closed_within_the_deadline_on_every_protocol() {
     let server = Server::start(
@@ -83,7 +87,7 @@ fn a_trickling_client_is_closed_within_the_deadline_on_every_protocol() {
     );
     let plain = base64_plain("alice@example.com", "secret");
     let auth = format!("AUTH PLAIN {plain}");
-    let cases: Vec<(&str, u16, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("smtp", server.port, vec![], "EHLO slow.example", "421 "),
         (
             "submission after AUTH",
@@ -336,4 +340,36 @@ fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
         "{out}"
     );
     assert!(server.tmp_is_empty("alice@example.com"));
+}
+
+const LOGIN_TIMES: &str = r#"
+import socket, sys, time
+port = int(sys.argv[1])
+def attempt(user):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    f.readline()
+    start = time.perf_counter()
+    s.sendall(b"a LOGIN " + user.encode() + b" wrong-password\r\n")
+    line = f.readline()
+    took = time.perf_counter() - start
+    assert line.startswith(b"a NO"), line
+    s.close()
+    return took
+known = min(attempt("alice@example.com") for _ in range(5))
+unknown = min(attempt("nobody@example.com") for _ in range(5))
+print(known, unknown)
+"#;
+
+#[test]
+fn a_wrong_password_costs_the_same_for_unknown_users() {
+    let server = Server::start("login-timing", "");
+    let out = python(LOGIN_TIMES, &[&server.imap_port.to_string()]);
+    let times: Vec<f64> = out.split_whitespace().map(|t| t.parse().unwrap()).collect();
+    let (known, unknown) = (times[0], times[1]);
+    eprintln!("wrong password, best of 5: known user {known:.4} s, unknown user {unknown:.4} s");
+    assert!(
+        unknown * 3.0 >= known && known * 3.0 >= unknown,
+        "known {known} s, unknown {unknown} s"
+    );
 }
