@@ -296,6 +296,12 @@ pub struct Imap {
     pub max_literal: usize,
     pub listing_cache: usize,
     pub header_cache_mb: usize,
+    /// MIME parts of a message looked into (the rest is one opaque part).
+    pub max_mime_parts: usize,
+    /// MIME nesting looked into.
+    pub max_mime_depth: usize,
+    /// Header fields read per header.
+    pub max_header_fields: usize,
 }
 
 impl Default for Imap {
@@ -308,6 +314,9 @@ impl Default for Imap {
             max_line: 64 * 1024,
             listing_cache: 500_000,
             header_cache_mb: 128,
+            max_mime_parts: 10_000,
+            max_mime_depth: 24,
+            max_header_fields: 1_000,
             max_literal: 64 * 1024,
         }
     }
@@ -660,6 +669,14 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "imap.timeout must be at least 1800 seconds (RFC 9051 §5.4), imap.timeout_before_auth at least 10 and imap.max_auth_failures at least 1".into(),
+            ));
+        }
+        if self.imap.max_mime_parts < 2
+            || self.imap.max_mime_depth < 2
+            || self.imap.max_header_fields < 50
+        {
+            return Err(ConfigError::Invalid(
+                "imap.max_mime_parts and max_mime_depth must be at least 2, imap.max_header_fields at least 50".into(),
             ));
         }
         if self.imap.max_line < 8192 || self.imap.max_literal < 8192 {

@@ -373,3 +373,85 @@ fn a_wrong_password_costs_the_same_for_unknown_users() {
         "known {known} s, unknown {unknown} s"
     );
 }
+
+/// A message with a million MIME parts (10 MB), part 1.2.3 holding a word to find.
+fn million_part_message() -> Vec<u8> {
+    let mut m = b"From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\
+Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c\r\n\r\ny\r\n--c\r\n\
+Content-Type: text/plain\r\n\r\nthe needle is here\r\n--c--\r\n--b--\r\n"
+        .to_vec();
+    for _ in 0..1_000_000 {
+        m.extend_from_slice(b"--a\r\n\r\nx\r\n");
+    }
+    m.extend_from_slice(b"--a--\r\n");
+    m
+}
+
+const MANY_PARTS: &str = r#"
+import imaplib, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+def kib(field):
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith(field):
+            return int(line.split()[1])
+def session():
+    M = imaplib.IMAP4("127.0.0.1", port)
+    M.login("alice@example.com", "secret")
+    M.select("INBOX")
+    return M
+M = session()
+before = kib("VmRSS:")
+typ, data = M.fetch("1", "(BODYSTRUCTURE)")
+structure = data[0].decode() if isinstance(data[0], bytes) else data[0][0].decode()
+print("structure", typ, len(structure), structure.count("(\"text\""))
+typ, data = M.fetch("1", "(BODY.PEEK[1.2.3])")
+print("section", typ, data[0][1].decode().strip())
+typ, data = M.search(None, "TEXT", "needle")
+print("search", typ, data[0].decode())
+typ, data = M.fetch("1", "(BODYSTRUCTURE)")
+print("again", typ)
+# Another session works meanwhile and after.
+other = session()
+print("other", other.noop()[0])
+print("growth_mib", (kib("VmHWM:") - before) // 1024)
+"#;
+
+#[test]
+fn a_million_part_message_costs_what_ten_thousand_do() {
+    let server = Server::start("mime-parts", "");
+    let message = million_part_message();
+    let new = server.maildir("alice@example.com").join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    for sub in ["cur", "tmp"] {
+        std::fs::create_dir_all(server.maildir("alice@example.com").join(sub)).unwrap();
+    }
+    std::fs::write(new.join("1700000000.M1P1.test"), &message).unwrap();
+    let pid = server.child.as_ref().unwrap().id().to_string();
+    let out = python(MANY_PARTS, &[&server.imap_port.to_string(), &pid]);
+    eprintln!("{out}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .to_owned()
+    };
+    let structure = line("structure");
+    let structure: Vec<&str> = structure.split(' ').collect();
+    assert_eq!(structure[1], "OK");
+    // 10,000 parts looked into, the rest one opaque part: not a million.
+    let leaves: usize = structure[3].parse().unwrap();
+    assert!((9_000..=10_000).contains(&leaves), "{leaves} text parts");
+    assert_eq!(line("section"), "section OK the needle is here");
+    assert_eq!(line("search"), "search OK 1");
+    assert_eq!(line("again"), "again OK");
+    assert_eq!(line("other"), "other OK");
+    let growth: u64 = line("growth_mib")
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(growth < 200, "RSS grew {growth} MiB");
+}

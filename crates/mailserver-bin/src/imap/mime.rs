@@ -12,8 +12,40 @@ use imap_proto::{
     SinglePart,
 };
 
-/// Deepest MIME nesting we descend into; deeper parts are treated as opaque leaves.
-const MAX_DEPTH: usize = 24;
+/// How much of a message's MIME structure is looked at (`[imap] max_mime_parts`,
+/// `max_mime_depth`, `max_header_fields`): a message built to have a million parts or a
+/// million header fields costs no more than one at these caps (Dovecot caps parts and depth
+/// since CVE-2020-12100). Past a cap, the rest is one opaque leaf; the message is still served.
+#[derive(Debug, Clone, Copy)]
+pub struct MimeLimits {
+    /// Parts in all (the message itself counts).
+    pub parts: usize,
+    /// Nesting of multiparts and enclosed messages.
+    pub depth: usize,
+    /// Header fields read per header.
+    pub header_fields: usize,
+}
+
+impl Default for MimeLimits {
+    fn default() -> Self {
+        Self {
+            parts: 10_000,
+            depth: 24,
+            header_fields: 1_000,
+        }
+    }
+}
+
+static LIMITS: std::sync::OnceLock<MimeLimits> = std::sync::OnceLock::new();
+
+/// Sets the caps for this process (once, at start; later calls are ignored).
+pub fn set_limits(limits: MimeLimits) {
+    let _ = LIMITS.set(limits);
+}
+
+fn limits() -> MimeLimits {
+    LIMITS.get().copied().unwrap_or_default()
+}
 
 /// One MIME entity: a header and a body, with what the body contains.
 #[derive(Debug)]
@@ -68,6 +100,7 @@ fn is_continuation(line: &[u8]) -> bool {
 
 /// The header fields of `header` as (name, unfolded value) pairs.
 pub fn fields(header: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
+    let max = limits().header_fields;
     let mut out: Vec<(&[u8], Vec<u8>)> = Vec::new();
     for line in header_lines(header) {
         if is_continuation(line) {
@@ -75,6 +108,9 @@ pub fn fields(header: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
                 value.extend_from_slice(line);
             }
         } else if let Some(colon) = memchr::memchr(b':', line) {
+            if out.len() == max {
+                break;
+            }
             out.push((trim(&line[..colon]), trim(&line[colon + 1..]).to_vec()));
         }
     }
@@ -211,62 +247,121 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
 
 /// Parses the entity in `range` of `data`.
 pub fn parse(data: &[u8]) -> Part {
-    parse_entity(data, 0..data.len(), ("text", "plain"), 0)
+    parse_limited(data, limits())
 }
 
-fn parse_entity(data: &[u8], range: Range<usize>, default: (&str, &str), depth: usize) -> Part {
+/// [`parse`] with caps of its own.
+pub fn parse_limited(data: &[u8], limits: MimeLimits) -> Part {
+    let mut walk = Walk {
+        data,
+        parts_left: limits.parts.saturating_sub(1),
+        max_depth: limits.depth,
+    };
+    walk.entity(0..data.len(), ("text", "plain"), 0)
+}
+
+/// One parse: the message and what is left of the part budget.
+struct Walk<'a> {
+    data: &'a [u8],
+    parts_left: usize,
+    max_depth: usize,
+}
+
+impl Walk<'_> {
+    /// The parts of a multipart, as far as the budget goes; the part in which it runs out
+    /// takes the rest of the body as one opaque leaf.
+    fn children(&mut self, ranges: Vec<Range<usize>>, default: (&str, &str), depth: usize) -> Kind {
+        let end = ranges.last().map(|r| r.end);
+        let mut children = Vec::new();
+        for range in ranges {
+            if self.parts_left == 0 {
+                break;
+            }
+            self.parts_left -= 1;
+            if self.parts_left == 0 {
+                let rest = range.start..end.unwrap_or(range.end);
+                children.push(self.leaf(rest, default));
+                break;
+            }
+            children.push(self.entity(range, default, depth + 1));
+        }
+        Kind::Multi(children)
+    }
+
+    /// A part whose content is not looked into.
+    fn leaf(&self, range: Range<usize>, default: (&str, &str)) -> Part {
+        let mut part = parse_entity_header(self.data, range, default);
+        part.kind = Kind::Leaf;
+        part
+    }
+
+    fn entity(&mut self, range: Range<usize>, default: (&str, &str), depth: usize) -> Part {
+        let mut part = parse_entity_header(self.data, range, default);
+        part.kind = self.kind(&part, depth);
+        part
+    }
+
+    fn kind(&mut self, part: &Part, depth: usize) -> Kind {
+        let (data, media, params, body) = (self.data, &part.media, &part.params, &part.body);
+        if depth >= self.max_depth {
+            return Kind::Leaf;
+        }
+        if media.0 == "multipart" {
+            let boundary = params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("boundary"))
+                .map(|(_, v)| v.clone());
+            return match boundary {
+                Some(b) if !b.is_empty() => {
+                    let child_default = if media.1 == "digest" {
+                        ("message", "rfc822")
+                    } else {
+                        ("text", "plain")
+                    };
+                    let ranges = split_multipart(data, body, b.as_bytes(), self.parts_left.max(1));
+                    self.children(ranges, child_default, depth)
+                }
+                _ => Kind::Leaf,
+            };
+        }
+        let enclosed = media.0 == "message" && (media.1 == "rfc822" || media.1 == "global");
+        if enclosed && self.parts_left > 0 {
+            self.parts_left -= 1;
+            return Kind::Message(Box::new(self.entity(
+                body.clone(),
+                ("text", "plain"),
+                depth + 1,
+            )));
+        }
+        Kind::Leaf
+    }
+}
+
+/// A part's header, media type and parameters; its kind is left a leaf.
+fn parse_entity_header(data: &[u8], range: Range<usize>, default: (&str, &str)) -> Part {
     let hend = header_end(data, &range);
     let header = range.start..hend;
     let body = hend..range.end;
     let f = fields(&data[header.clone()]);
     let (media, params) = content_type(field(&f, "Content-Type"), default);
-    let kind = if depth >= MAX_DEPTH {
-        Kind::Leaf
-    } else if media.0 == "multipart" {
-        let boundary = params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("boundary"))
-            .map(|(_, v)| v.clone());
-        match boundary {
-            Some(b) if !b.is_empty() => {
-                let child_default = if media.1 == "digest" {
-                    ("message", "rfc822")
-                } else {
-                    ("text", "plain")
-                };
-                Kind::Multi(
-                    split_multipart(data, &body, b.as_bytes())
-                        .into_iter()
-                        .map(|r| parse_entity(data, r, child_default, depth + 1))
-                        .collect(),
-                )
-            }
-            _ => Kind::Leaf,
-        }
-    } else if media == ("message".into(), "rfc822".into())
-        || media == ("message".into(), "global".into())
-    {
-        Kind::Message(Box::new(parse_entity(
-            data,
-            body.clone(),
-            ("text", "plain"),
-            depth + 1,
-        )))
-    } else {
-        Kind::Leaf
-    };
     Part {
         header,
         body,
         media,
         params,
-        kind,
+        kind: Kind::Leaf,
     }
 }
 
 /// The ranges of a multipart body's parts (RFC 2046 §5.1.1): the CRLF before a delimiter
 /// belongs to the delimiter.
-fn split_multipart(data: &[u8], body: &Range<usize>, boundary: &[u8]) -> Vec<Range<usize>> {
+/// At most `max` ranges: the last takes the rest of the body.
+fn split_multipart(
+    data: &[u8],
+    body: &Range<usize>,
+    boundary: &[u8],
+    max: usize,
+) -> Vec<Range<usize>> {
     let mut delimiter = b"--".to_vec();
     delimiter.extend_from_slice(boundary);
     let slice = &data[body.clone()];
@@ -289,6 +384,10 @@ fn split_multipart(data: &[u8], body: &Range<usize>, boundary: &[u8]) -> Vec<Ran
             i.saturating_sub(1)
         };
         if let Some(start) = open.take() {
+            if parts.len() + 1 == max {
+                parts.push(body.start + start..body.end);
+                return parts;
+            }
             parts.push(body.start + start..body.start + before.max(start));
         }
         if close {
@@ -864,6 +963,53 @@ pub fn to_crlf(data: Vec<u8>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_past_the_cap_are_one_opaque_part_and_depth_is_bounded() {
+        let mut m = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n".to_vec();
+        for i in 0..10 {
+            m.extend_from_slice(format!("--a\r\n\r\npart {i}\r\n").as_bytes());
+        }
+        m.extend_from_slice(b"--a--\r\n");
+        let limits = MimeLimits {
+            parts: 5,
+            ..MimeLimits::default()
+        };
+        let Kind::Multi(children) = parse_limited(&m, limits).kind else {
+            panic!("not a multipart");
+        };
+        // The message and four parts; the fourth holds parts 3 to 9.
+        assert_eq!(children.len(), 4);
+        let last = &m[children[3].body.clone()];
+        assert!(last.starts_with(b"part 3\r\n--a\r\n"), "{last:?}");
+        assert!(last.ends_with(b"part 9\r\n--a--\r\n"), "{last:?}");
+        let whole = parse_limited(&m, MimeLimits::default());
+        assert!(matches!(whole.kind, Kind::Multi(ref c) if c.len() == 10));
+        // Nesting: each level a multipart holding the next.
+        let mut nested = Vec::new();
+        for level in 0..50 {
+            nested.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{level}x\r\n\r\n--b{level}x\r\n")
+                    .as_bytes(),
+            );
+        }
+        let mut part = &parse_limited(&nested, MimeLimits::default());
+        let mut depth = 0;
+        while let Kind::Multi(children) = &part.kind {
+            part = &children[0];
+            depth += 1;
+        }
+        assert_eq!(depth, MimeLimits::default().depth);
+    }
+
+    #[test]
+    fn header_fields_past_the_cap_are_not_read() {
+        let mut header = Vec::new();
+        for i in 0..5_000 {
+            header.extend_from_slice(format!("X-Field-{i}: value\r\n").as_bytes());
+        }
+        assert_eq!(fields(&header).len(), MimeLimits::default().header_fields);
+    }
 
     #[test]
     fn first_field_unfolds_the_first_match_only() {

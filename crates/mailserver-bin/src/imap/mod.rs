@@ -66,6 +66,11 @@ impl ImapService {
         listings: Arc<maildir::ListingCache>,
         process: Arc<Semaphore>,
     ) -> Self {
+        mime::set_limits(mime::MimeLimits {
+            parts: config.imap.max_mime_parts,
+            depth: config.imap.max_mime_depth,
+            header_fields: config.imap.max_header_fields,
+        });
         Self {
             gate: crate::conn::Gate::new(
                 "imap",
