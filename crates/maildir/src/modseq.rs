@@ -161,13 +161,20 @@ impl FolderLog {
             }
         }
         listing.highest_modseq = self.highest;
-        if fresh || self.records > 2 * (self.messages.len() + self.expunged.len()) + 1024 {
-            self.rewrite(md)
-        } else if !appended.is_empty() {
-            self.records += appended.lines().count();
-            self.append(md, &appended)
-        } else {
-            Ok(())
+        let written =
+            if fresh || self.records > 2 * (self.messages.len() + self.expunged.len()) + 1024 {
+                self.rewrite(md)
+            } else if !appended.is_empty() {
+                self.records += appended.lines().count();
+                self.append(md, &appended)
+            } else {
+                Ok(())
+            };
+        match written {
+            // A full disk: the log in memory is right and the one on disk lags, which it may
+            // (it is not fsynced either): a log read back starts above every MODSEQ handed out.
+            Err(Error::NoSpace { .. }) => Ok(()),
+            other => other,
         }
     }
 
@@ -205,7 +212,11 @@ impl FolderLog {
                 f.sync_data()
             })
             .and_then(|()| fs::rename(&tmp, &path))
-            .map_err(|e| Error::from_io("writing", &path, e))?;
+            .map_err(|e| {
+                // Nothing half-written stays behind (a full disk).
+                let _ = fs::remove_file(&tmp);
+                Error::from_io("writing", &path, e)
+            })?;
         self.records = self.messages.len() + self.expunged.len();
         self.on_disk = true;
         Ok(())

@@ -818,8 +818,27 @@ impl Maildir {
                 }));
             }
         }
+        // An empty folder with no uidlist yet on a full disk is read as empty rather than
+        // refused: nothing is numbered, so nothing can be numbered twice; the list is made
+        // at the next scan that has room.
+        let unwritten = |e: Error| match e {
+            Error::NoSpace { .. } if files.is_empty() => Ok(Some(Numbering {
+                uid_validity: (SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs() as u32)
+                    .max(1),
+                next_uid: 1,
+                records: Vec::new(),
+                written: None,
+            })),
+            e => Err(e),
+        };
         // Number the rest under the lock, reading again what another writer may have added.
-        let lock = DotLock::acquire(&path)?;
+        let lock = match DotLock::acquire(&path) {
+            Ok(lock) => lock,
+            Err(e) => return unwritten(e),
+        };
         let read = lookup(&mut numbered)?;
         if !valid(&read) {
             return Ok(None);
@@ -889,7 +908,10 @@ impl Maildir {
                         fresh_uids.contains(&r.uid) || present.contains(base_name(&r.name))
                     })
                 };
-                lock.commit(text.as_bytes())?
+                match lock.commit(text.as_bytes()) {
+                    Ok(written) => written,
+                    Err(e) => return unwritten(e),
+                }
             }
         };
         let numbered = numbered.into_iter().flatten().collect();
@@ -960,21 +982,35 @@ impl Maildir {
         })
     }
 
+    /// The records of `dovecot-keywords` (none when it does not exist).
+    fn keywords_file(&self) -> Result<Vec<(u32, String)>, Error> {
+        let path = self.path().join("dovecot-keywords");
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .filter_map(|(i, k)| Some((i.parse().ok()?, k.to_owned())))
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::from_io("reading", &path, e)),
+        }
+    }
+
+    /// The letter `keyword` already has in `dovecot-keywords`, without adding it (reading
+    /// only: a message cannot carry a keyword that has no letter).
+    pub fn existing_keyword_letter(&self, keyword: &str) -> Result<Option<char>, Error> {
+        Ok(self
+            .keywords_file()?
+            .into_iter()
+            .find(|(i, k)| k == keyword && *i < 26)
+            .map(|(i, _)| char::from(b'a' + i as u8)))
+    }
+
     /// The letter for `keyword` in file names, adding it to `dovecot-keywords` if needed
     /// (letters `a`-`z` are keywords 0-25).
     pub fn keyword_letter(&self, keyword: &str) -> Result<char, Error> {
         let path = self.path().join("dovecot-keywords");
-        let parse = |text: &str| -> Vec<(u32, String)> {
-            text.lines()
-                .filter_map(|l| l.split_once(' '))
-                .filter_map(|(i, k)| Some((i.parse().ok()?, k.to_owned())))
-                .collect()
-        };
-        let read = || match fs::read_to_string(&path) {
-            Ok(t) => Ok(parse(&t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(Error::from_io("reading", &path, e)),
-        };
+        let read = || self.keywords_file();
         let letter = |i: u32| char::from(b'a' + i as u8);
         if let Some((i, _)) = read()?.iter().find(|(_, k)| k == keyword) {
             return Ok(letter(*i));

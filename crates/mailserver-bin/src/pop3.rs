@@ -378,8 +378,13 @@ async fn login(
         let maildir = maildir.clone();
         let listings = Arc::clone(&service.listings);
         tokio::task::spawn_blocking(move || {
-            maildir.create()?;
-            let letter = maildir.keyword_letter(POP3_DELETED)?;
+            // Reading does not depend on writing: a maildrop that cannot be made now (a full
+            // disk) is read as empty.
+            if let Err(e) = maildir.create() {
+                warn!(path = %maildir.path().display(), error = %e, "cannot create the maildrop; reading it as it is");
+            }
+            // Looked up without adding it: only messages that carry it need hiding.
+            let letter = maildir.existing_keyword_letter(POP3_DELETED)?;
             Ok::<_, maildir::Error>((listings.scan(&maildir)?, letter))
         })
         .await
@@ -393,7 +398,7 @@ async fn login(
     let messages = listing
         .messages
         .iter()
-        .filter(|m| !m.has_flag(deleted_letter))
+        .filter(|m| deleted_letter.is_none_or(|l| !m.has_flag(l)))
         .cloned()
         .collect();
     Ok(Maildrop {

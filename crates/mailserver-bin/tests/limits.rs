@@ -287,6 +287,17 @@ typ, data = M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
 print(b" ".join(d[1] for d in data if isinstance(d, tuple)).decode().replace("\r\n", " "))
 "#;
 
+const READ_EMPTY: &str = r#"
+import imaplib, poplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("bob@example.com", "secret")
+typ, data = M.select("INBOX")
+P = poplib.POP3("127.0.0.1", int(sys.argv[2]))
+P.user("carol@example.com")
+P.pass_("secret")
+print(typ, data[0].decode(), "|", "+OK %d %d" % P.stat())
+"#;
+
 #[test]
 fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
     let mut server = Server::start(
@@ -325,6 +336,15 @@ fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
         server.log().contains("nearly full"),
         "each refusal is logged"
     );
+    // Full to the last block: users whose mail store was never made can still log in and read
+    // (an empty INBOX), over IMAP and POP3.
+    let mut more = std::fs::File::create(mail.join("filler2")).unwrap();
+    while more.write_all(&[0u8; 65536]).is_ok() {}
+    drop(more);
+    let ports = [server.imap_port.to_string(), server.pop3_port.to_string()];
+    let out = python(READ_EMPTY, &[&ports[0], &ports[1]]);
+    assert_eq!(out.trim(), "OK 0 | +OK 0 0", "{}", server.log());
+    std::fs::remove_file(mail.join("filler2")).unwrap();
     // Space comes back: delivery and reading work, with nothing to clean by hand.
     std::fs::remove_file(&filler).unwrap();
     assert!(c.command("RSET").starts_with("250"));

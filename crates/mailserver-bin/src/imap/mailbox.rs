@@ -437,13 +437,11 @@ pub async fn login(
         ));
     }
     let root = Maildir::new(mailbox.maildir.clone());
-    block(|| prepare(&root)).map_err(|e| {
-        warn!(user = %mailbox.username, error = %e, "cannot open the mail store");
-        (
-            Some(Code::Unavailable),
-            "Mail store unavailable, try again later",
-        )
-    })?;
+    // Reading does not depend on writing: a store that cannot be made now (a full disk) is
+    // read as empty, and made at the next login or delivery.
+    if let Err(e) = block(|| prepare(&root)) {
+        warn!(user = %mailbox.username, error = %e, "cannot create the mail store; reading it as it is");
+    }
     Ok(User {
         username: mailbox.username,
         root,
