@@ -298,6 +298,8 @@ pub struct Imap {
     pub header_cache_mb: usize,
     /// MIME parts of a message looked into (the rest is one opaque part).
     pub max_mime_parts: usize,
+    /// Sessions of one user from one address (Dovecot's `mail_max_userip_connections`).
+    pub max_connections_per_user: usize,
     /// MIME nesting looked into.
     pub max_mime_depth: usize,
     /// Header fields read per header.
@@ -315,6 +317,7 @@ impl Default for Imap {
             listing_cache: 500_000,
             header_cache_mb: 128,
             max_mime_parts: 10_000,
+            max_connections_per_user: 10,
             max_mime_depth: 24,
             max_header_fields: 1_000,
             max_literal: 64 * 1024,
@@ -669,6 +672,11 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "imap.timeout must be at least 1800 seconds (RFC 9051 §5.4), imap.timeout_before_auth at least 10 and imap.max_auth_failures at least 1".into(),
+            ));
+        }
+        if self.imap.max_connections_per_user < 1 {
+            return Err(ConfigError::Invalid(
+                "imap.max_connections_per_user must be at least 1".into(),
             ));
         }
         if self.imap.max_mime_parts < 2

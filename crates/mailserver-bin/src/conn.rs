@@ -154,6 +154,63 @@ impl Conn {
     }
 }
 
+/// How many connections each key (a client address, a user at an address) has open, up to a
+/// maximum per key.
+#[derive(Debug)]
+pub struct Tally<K: Eq + std::hash::Hash> {
+    counts: Mutex<HashMap<K, usize>>,
+    max: usize,
+}
+
+/// One connection counted in a [`Tally`]; dropped when it ends.
+#[derive(Debug)]
+pub struct Counted<K: Eq + std::hash::Hash + Clone> {
+    tally: Arc<Tally<K>>,
+    key: K,
+}
+
+impl<K: Eq + std::hash::Hash + Clone> Tally<K> {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            counts: Mutex::new(HashMap::new()),
+            max,
+        })
+    }
+
+    /// Counts one more connection for `key`, unless it has `max` already.
+    pub fn claim(self: &Arc<Self>, key: K) -> Option<Counted<K>> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(key.clone()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Counted {
+            tally: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone> Drop for Counted<K> {
+    fn drop(&mut self) {
+        let mut counts = self
+            .tally
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Who may connect: at most `max_connections` clients of one protocol at once, at most
 /// `max_per_address` of them from one address, and all protocols together within the
 /// process's file descriptors (see [`fd_budget`]). A refused client is told so by its
@@ -163,15 +220,13 @@ pub struct Gate {
     protocol: &'static str,
     service: Arc<Semaphore>,
     process: Arc<Semaphore>,
-    per_address: Mutex<HashMap<IpAddr, usize>>,
-    max_per_address: usize,
+    per_address: Arc<Tally<IpAddr>>,
 }
 
 /// A client let in; dropped when its connection ends.
 #[derive(Debug)]
 pub struct Admission {
-    gate: Arc<Gate>,
-    address: IpAddr,
+    _address: Counted<IpAddr>,
     _service: OwnedSemaphorePermit,
     _process: OwnedSemaphorePermit,
 }
@@ -209,8 +264,7 @@ impl Gate {
             protocol,
             service: Arc::new(Semaphore::new(max_connections)),
             process,
-            per_address: Mutex::new(HashMap::new()),
-            max_per_address,
+            per_address: Tally::new(max_per_address),
         })
     }
 
@@ -220,45 +274,20 @@ impl Gate {
             tracing::warn!(%peer, protocol = self.protocol, reason = why.text(), "connection refused");
             why
         };
-        let address = peer.ip();
         let (Ok(service), Ok(process)) = (
             self.service.clone().try_acquire_owned(),
             self.process.clone().try_acquire_owned(),
         ) else {
             return Err(refuse(Refusal::Busy));
         };
-        let mut counts = self
-            .per_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = counts.entry(address).or_insert(0);
-        if *count >= self.max_per_address {
-            drop(counts);
+        let Some(address) = self.per_address.claim(peer.ip()) else {
             return Err(refuse(Refusal::TooManyFromAddress));
-        }
-        *count += 1;
+        };
         Ok(Admission {
-            gate: Arc::clone(self),
-            address,
+            _address: address,
             _service: service,
             _process: process,
         })
-    }
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        let mut counts = self
-            .gate
-            .per_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.address);
-            }
-        }
     }
 }
 

@@ -475,3 +475,39 @@ fn a_million_part_message_costs_what_ten_thousand_do() {
         .unwrap();
     assert!(growth < 200, "RSS grew {growth} MiB");
 }
+
+const LOGINS: &str = r#"
+import socket, sys
+port, count, source = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+held, answers = [], []
+for i in range(count):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"a LOGIN alice@example.com secret\r\n")
+    line = f.readline()
+    while line.startswith(b"*"):
+        line = f.readline()
+    answers.append(line.decode().strip())
+    held.append((s, f))
+print("\n".join(answers))
+"#;
+
+#[test]
+fn a_user_has_at_most_ten_sessions_from_one_address() {
+    let server = Server::start("per-user", "");
+    let port = server.imap_port.to_string();
+    let out = python(LOGINS, &[&port, "11", "127.0.0.1"]);
+    let answers: Vec<&str> = out.lines().collect();
+    assert!(answers[..10].iter().all(|a| a.starts_with("a OK")), "{out}");
+    assert_eq!(
+        answers[10],
+        "a NO [LIMIT] Too many connections of this user from your address"
+    );
+    // Once those sessions are gone, logins work again; another address has its own ten.
+    std::thread::sleep(Duration::from_millis(300));
+    for source in ["127.0.0.1", "127.0.0.2"] {
+        let out = python(LOGINS, &[&port, "10", source]);
+        assert!(out.lines().all(|a| a.starts_with("a OK")), "{out}");
+    }
+}

@@ -55,6 +55,8 @@ pub struct ImapService {
     pub headers: Arc<headers::HeaderCache>,
     /// Wakes sessions in IDLE when their folder changes.
     pub watcher: idle_watch::FolderWatcher,
+    /// Sessions of each user from each address (`[imap] max_connections_per_user`).
+    pub per_user: Arc<crate::conn::Tally<(String, std::net::IpAddr)>>,
 }
 
 impl ImapService {
@@ -81,6 +83,7 @@ impl ImapService {
             listings,
             headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
             watcher: idle_watch::FolderWatcher::new(),
+            per_user: crate::conn::Tally::new(config.imap.max_connections_per_user),
             config,
             accounts,
             tls,
@@ -196,6 +199,8 @@ async fn connection(
         Some(limits.max_bytes_before_auth),
     );
     let mut user: Option<User> = None;
+    // Counts this session against its user's limit from this address while it lasts.
+    let mut _user_slot = None;
     let mut buf = ReadBuffer::new();
     let mut start_tls = false;
     let mut idling = false;
@@ -219,13 +224,25 @@ async fn connection(
                         password.into_inner(),
                     ))
                     .await;
-                    match result {
-                        Ok(u) => {
+                    let slot = result
+                        .as_ref()
+                        .ok()
+                        .map(|u| service.per_user.claim((u.username.clone(), peer.ip())));
+                    match (result, slot) {
+                        (Ok(u), Some(Some(claimed))) => {
                             info!(%peer, user = %u.username, "imap login");
                             user = Some(u);
+                            _user_slot = Some(claimed);
                             let _ = session.auth_finish(Ok(()));
                         }
-                        Err((code, text)) => {
+                        (Ok(u), _) => {
+                            warn!(%peer, user = %u.username, "imap login refused: too many sessions of this user from this address");
+                            let _ = session.auth_finish(Err((
+                                Some(Code::Limit),
+                                "Too many connections of this user from your address",
+                            )));
+                        }
+                        (Err((code, text)), _) => {
                             info!(%peer, %username, reason = text, "imap login refused");
                             let _ = session.auth_finish(Err((code, text)));
                         }
