@@ -831,6 +831,18 @@ impl Accounts {
         Ok(address)
     }
 
+    /// The oldest active mailbox of `domain` (where its postmaster mail goes when nothing
+    /// else is said: in iRedMail the first account of a domain is its postmaster).
+    pub async fn first_mailbox(&self, domain: &str) -> Result<Option<String>, AccountsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT username FROM mailbox WHERE domain = ? AND active = 1
+             ORDER BY created, username LIMIT 1",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn list_users(
         &self,
         domain: Option<&str>,

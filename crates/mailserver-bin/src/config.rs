@@ -453,6 +453,9 @@ pub enum Policy {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Smtp {
+    /// Where mail for `<postmaster>` and `postmaster@` a domain without that address goes;
+    /// empty: the domain's oldest mailbox.
+    pub postmaster: String,
     pub quota_exceeded: QuotaExceeded,
     pub require_helo: bool,
     pub vrfy: bool,
@@ -544,6 +547,7 @@ pub enum QuotaExceeded {
 impl Default for Smtp {
     fn default() -> Self {
         Self {
+            postmaster: String::new(),
             quota_exceeded: QuotaExceeded::Temporary,
             require_helo: true,
             vrfy: false,

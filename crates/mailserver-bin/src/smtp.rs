@@ -638,6 +638,26 @@ impl Connection {
             && reserve.room_for(&config.data_dir.join("queue"), size)
     }
 
+    /// Where mail for `address` goes when it is `postmaster@` one of our domains that has no
+    /// such mailbox or alias (RFC 5321 §4.5.1: every domain has a postmaster): `[smtp]
+    /// postmaster`, else the domain's oldest mailbox.
+    async fn postmaster(
+        &self,
+        address: &str,
+    ) -> Result<Option<String>, crate::accounts::AccountsError> {
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return Ok(None);
+        };
+        if !local.eq_ignore_ascii_case("postmaster") {
+            return Ok(None);
+        }
+        let configured = &self.service.config.smtp.postmaster;
+        if !configured.is_empty() {
+            return Ok(Some(configured.clone()));
+        }
+        self.service.accounts.first_mailbox(domain).await
+    }
+
     /// Resolves a recipient to our mailboxes and remote addresses, or the refusal.
     async fn recipient(&self, to: &ForwardPath) -> Result<Routed, Reply> {
         let accounts = &self.service.accounts;
@@ -688,7 +708,14 @@ impl Connection {
             }
         }
         let mut forwarded = false;
-        let (mailboxes, remote) = match accounts.resolve(&address).await.map_err(temp_fail)? {
+        let mut resolution = accounts.resolve(&address).await.map_err(temp_fail)?;
+        if matches!(resolution, Resolution::Unknown)
+            && let Some(target) = self.postmaster(&address).await.map_err(temp_fail)?
+        {
+            info!(conn = %self.id, %address, %target, "postmaster mail for a domain without such an address");
+            resolution = accounts.resolve(&target).await.map_err(temp_fail)?;
+        }
+        let (mailboxes, remote) = match resolution {
             Resolution::Local(mailboxes) => (mailboxes, Vec::new()),
             Resolution::Forward { local, remote } => {
                 forwarded = true;

@@ -662,3 +662,33 @@ fn lookups_are_cached_for_their_ttl() {
     assert!(rcpt("alice@example.com").starts_with("550 5.1.1"));
     assert!(rcpt("zoe@example.com").starts_with("250"));
 }
+
+#[test]
+fn postmaster_always_has_a_mailbox() {
+    // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted, and postmaster@ every
+    // domain; without an alias it reaches the domain's oldest mailbox (alice here).
+    let server = Server::start("postmaster", "");
+    let mut c = server.connect();
+    assert!(c.command("EHLO c.example").starts_with("250"));
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    let r = c.command("RCPT TO:<postmaster>");
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.command("RCPT TO:<Postmaster@EXAMPLE.com>");
+    assert!(r.starts_with("250"), "{r}");
+    assert!(c.command("DATA").starts_with("354"));
+    c.send(b"Subject: to the postmaster\r\n\r\nhello\r\n");
+    assert!(c.command(".").starts_with("250"));
+    let got = server.messages("alice@example.com");
+    assert_eq!(got.len(), 1, "one copy for both");
+    // An alias decides where it goes, as does [smtp] postmaster.
+    server.admin_ok(&["alias", "add", "postmaster@example.com", "bob@example.com"]);
+    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(
+        c.command("RCPT TO:<postmaster@example.com>")
+            .starts_with("250")
+    );
+    assert!(c.command("DATA").starts_with("354"));
+    c.send(b"Subject: to the postmaster\r\n\r\nagain\r\n");
+    assert!(c.command(".").starts_with("250"));
+    assert_eq!(server.messages("bob@example.com").len(), 1);
+}
