@@ -745,6 +745,7 @@ mod tests {
         );
         assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
         assert_eq!(format!("{:?}", parsed.pop3), format!("{:?}", default.pop3));
+        assert_eq!(format!("{:?}", parsed.imap), format!("{:?}", default.imap));
         assert_eq!(parsed.data_dir, default.data_dir);
         assert_eq!(
             format!("{:?}", parsed.accounts),
