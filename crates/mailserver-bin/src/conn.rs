@@ -355,6 +355,15 @@ impl Pacer {
     /// Octets that count as progress within a command deadline.
     pub const PROGRESS: usize = 4096;
 
+    /// A pacer with `[limits] command_deadline`, and `max_bytes_before_auth` when the
+    /// protocol has a login.
+    pub fn from_limits(limits: &crate::config::Limits, login: bool) -> Self {
+        Self::new(
+            Duration::from_secs(limits.command_deadline),
+            login.then_some(limits.max_bytes_before_auth),
+        )
+    }
+
     pub fn new(command_deadline: Duration, budget_before_auth: Option<usize>) -> Self {
         Self {
             command_deadline,

@@ -137,11 +137,7 @@ async fn connection(
         Err(why) => ServerSession::refuse(config, why.text()),
     };
     let _admission = admission;
-    let limits = &service.config.limits;
-    let mut pacer = Pacer::new(
-        Duration::from_secs(limits.command_deadline),
-        Some(limits.max_bytes_before_auth),
-    );
+    let mut pacer = Pacer::from_limits(&service.config.limits, true);
     let mut maildrop: Option<Maildrop> = None;
     let mut buf = crate::conn::ReadBuffer::new();
     let mut start_tls = false;

@@ -275,11 +275,8 @@ async fn connection(
         }
     };
     let _admission = admission;
-    let limits = &service.config.limits;
-    let mut pacer = Pacer::new(
-        Duration::from_secs(limits.command_deadline),
-        service.submission.then_some(limits.max_bytes_before_auth),
-    );
+    // Port 25 has no login: its clients have no budget before one.
+    let mut pacer = Pacer::from_limits(&service.config.limits, service.submission);
     let mut state = Connection {
         peer,
         service: service.clone(),

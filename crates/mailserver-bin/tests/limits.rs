@@ -160,6 +160,16 @@ fn base64_plain(user: &str, password: &str) -> String {
     out
 }
 
+/// A connection to `port` and the first thing the server said.
+fn greeted(port: u16) -> (TcpStream, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0; 512];
+    let n = s.read(&mut buf).unwrap();
+    let greeting = String::from_utf8_lossy(&buf[..n]).into_owned();
+    (s, greeting)
+}
+
 /// Logs in over IMAP from `source` (a loopback address of its own) and says how it went.
 const LOGIN_FROM: &str = r#"
 import socket, sys
@@ -180,11 +190,7 @@ fn idle_clients_from_one_address_leave_room_for_others() {
     let mut idle = Vec::new();
     let mut refused = 0;
     for _ in 0..500 {
-        let mut s = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0; 512];
-        let n = s.read(&mut buf).unwrap();
-        let greeting = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let (s, greeting) = greeted(server.imap_port);
         if greeting.starts_with("* BYE Too many connections from your address") {
             refused += 1;
         } else {
@@ -198,10 +204,8 @@ fn idle_clients_from_one_address_leave_room_for_others() {
     // The same holds for POP3 and SMTP, which say so in their own terms.
     let mut pop3 = Vec::new();
     for _ in 0..50 {
-        let mut s = TcpStream::connect(("127.0.0.1", server.pop3_port)).unwrap();
-        let mut buf = [0; 512];
-        let n = s.read(&mut buf).unwrap();
-        assert!(buf[..n].starts_with(b"+OK"));
+        let (s, greeting) = greeted(server.pop3_port);
+        assert!(greeting.starts_with("+OK"), "{greeting}");
         pop3.push(s);
     }
     let mut extra = TcpStream::connect(("127.0.0.1", server.pop3_port)).unwrap();
@@ -234,11 +238,7 @@ fn with_256_file_descriptors_extra_clients_are_refused_and_the_server_stays_up()
     let mut conns = Vec::new();
     let (mut welcomed, mut refused) = (0, 0);
     for _ in 0..400 {
-        let mut s = TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0; 512];
-        let n = s.read(&mut buf).unwrap();
-        let greeting = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let (s, greeting) = greeted(server.imap_port);
         if greeting.starts_with("* BYE Too many connections, try again later") {
             refused += 1;
         } else {

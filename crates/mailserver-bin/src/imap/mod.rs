@@ -193,11 +193,7 @@ async fn connection(
         Err(why) => ServerSession::refuse(config, why.text()),
     };
     let _admission = admission;
-    let limits = &service.config.limits;
-    let mut pacer = Pacer::new(
-        Duration::from_secs(limits.command_deadline),
-        Some(limits.max_bytes_before_auth),
-    );
+    let mut pacer = Pacer::from_limits(&service.config.limits, true);
     let mut user: Option<User> = None;
     // Counts this session against its user's limit from this address while it lasts.
     let mut _user_slot = None;
