@@ -40,6 +40,12 @@ fuzz_target!(|data: &[u8]| {
             let reject = choices.next() % 5 == 0;
             let no = Reply::new(550, None, "no").unwrap();
             match event {
+                // An accepted EHLO ends the transaction, a BDAT body in progress included
+                // (RFC 5321 §4.1.4), with no MessageAborted: its octets no longer count.
+                Event::Helo { .. } if !reject => {
+                    body = 0;
+                    let _ = session.accept();
+                }
                 Event::Helo { .. }
                 | Event::MailFrom { .. }
                 | Event::RcptTo { .. }
@@ -61,6 +67,7 @@ fuzz_target!(|data: &[u8]| {
                     let _ = session.respond(no);
                 }
                 Event::StartTls => {
+                    body = 0;
                     let _ = session.tls_established();
                 }
                 Event::Authenticate { .. } => {

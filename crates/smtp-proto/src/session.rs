@@ -147,8 +147,9 @@ pub enum AbortReason {
 /// What the session needs the embedder to know or decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// EHLO or HELO. Answer: [`ServerSession::accept`] or [`ServerSession::reject`]. Any open
-    /// transaction is gone.
+    /// EHLO or HELO. Answer: [`ServerSession::accept`] or [`ServerSession::reject`]. Once
+    /// accepted, any open transaction is gone (RFC 5321 §4.1.4), a BDAT body in progress
+    /// included: no [`Event::MessageAborted`] follows, so drop what was received of it here.
     Helo {
         /// The client's claimed name.
         host: Host,
