@@ -33,6 +33,7 @@ mod modseq;
 mod quota;
 mod read;
 mod uidlist;
+mod uidvalidity;
 
 pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};

@@ -843,15 +843,15 @@ impl Maildir {
         if !valid(&read) {
             return Ok(None);
         }
-        let (uid_validity, mut next_uid) = read.as_ref().map_or_else(
-            || {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default();
-                ((now.as_secs() as u32).max(1), 1)
+        let (uid_validity, mut next_uid) = match &read {
+            Some((_, t)) => (t.uid_validity, t.next_uid),
+            // A new list: a value this account never gave before (a folder deleted and made
+            // again must not get its old one back).
+            None => match self.next_uid_validity() {
+                Ok(v) => (v, 1),
+                Err(e) => return unwritten(e),
             },
-            |(_, t)| (t.uid_validity, t.next_uid),
-        );
+        };
         let mut fresh: Vec<usize> = wanted
             .values()
             .copied()
