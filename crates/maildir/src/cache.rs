@@ -117,8 +117,16 @@ impl FolderStamp {
 #[derive(Debug)]
 pub struct ListingCache {
     entries: Mutex<HashMap<PathBuf, (FolderStamp, Arc<Listing>)>>,
+    /// How many times a session has noted its own changes (see [`ListingCache::keep`]).
+    notes: std::sync::atomic::AtomicU64,
     max_messages: usize,
     modseqs: ModSeqs,
+}
+
+/// What the cache held when a scan began.
+struct Start {
+    listing: Option<Arc<Listing>>,
+    notes: u64,
 }
 
 impl ListingCache {
@@ -126,6 +134,7 @@ impl ListingCache {
     pub fn new(max_messages: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            notes: std::sync::atomic::AtomicU64::new(0),
             max_messages,
             modseqs: ModSeqs::new(max_messages),
         }
@@ -163,6 +172,10 @@ impl ListingCache {
     ) -> Result<(FolderStamp, Arc<Listing>), Error> {
         let mut stamp = FolderStamp::of(maildir);
         let cached = self.lock().get(maildir.path()).cloned();
+        let start = Start {
+            listing: cached.as_ref().map(|(_, l)| Arc::clone(l)),
+            notes: self.notes.load(std::sync::atomic::Ordering::SeqCst),
+        };
         let mut listing = match cached {
             Some((cached, listing)) if added.is_empty() && stamp.unchanged_since(&cached) => {
                 return Ok((stamp, listing));
@@ -183,7 +196,7 @@ impl ListingCache {
                     Some(new) => new,
                     None => {
                         // The same listing, now vouched for by this stamp.
-                        self.keep(maildir, &stamp, &listing);
+                        self.keep(maildir, &stamp, &listing, &start);
                         return Ok((stamp, listing));
                     }
                 }
@@ -196,7 +209,7 @@ impl ListingCache {
         };
         self.modseqs.reconcile(maildir, &mut listing)?;
         let listing = Arc::new(listing);
-        self.keep(maildir, &stamp, &listing);
+        self.keep(maildir, &stamp, &listing, &start);
         Ok((stamp, listing))
     }
 
@@ -211,6 +224,7 @@ impl ListingCache {
         renamed: &[Message],
         removed: &[u32],
     ) -> Result<(), Error> {
+        self.notes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let Some((stamp, listing)) = self.lock().get(maildir.path()).cloned() else {
             return Ok(());
         };
@@ -224,20 +238,37 @@ impl ListingCache {
         };
         self.modseqs.reconcile(maildir, &mut patched)?;
         let mut entries = self.lock();
-        // Unless another session put a newer listing there meanwhile.
         if entries
             .get(maildir.path())
             .is_some_and(|(_, current)| Arc::ptr_eq(current, &listing))
         {
             entries.insert(maildir.path().to_owned(), (stamp, Arc::new(patched)));
+        } else {
+            // Another session put its own listing there meanwhile, which may vouch for the
+            // directories as they are now without holding this change: nobody may trust it,
+            // the next look reads the folder.
+            entries.remove(maildir.path());
         }
         Ok(())
     }
 
-    /// Keeps `listing` as the one `stamp` vouches for, if there is room.
-    fn keep(&self, maildir: &Maildir, stamp: &FolderStamp, listing: &Arc<Listing>) {
+    /// Keeps `listing` as the one `stamp` vouches for, if there is room. When the cached
+    /// listing is no longer the one there at `start` and a session noted a change of its own
+    /// meanwhile, the scan may have read the directory too early to see that change while
+    /// its stamp vouches for it: neither listing may be trusted, and the next look reads the
+    /// folder.
+    fn keep(&self, maildir: &Maildir, stamp: &FolderStamp, listing: &Arc<Listing>, start: &Start) {
+        let mut entries = self.lock();
+        let replaced = match (entries.get(maildir.path()), &start.listing) {
+            (Some((_, now)), Some(then)) => !Arc::ptr_eq(now, then),
+            (None, None) => false,
+            _ => true,
+        };
+        if replaced && self.notes.load(std::sync::atomic::Ordering::SeqCst) != start.notes {
+            entries.remove(maildir.path());
+            return;
+        }
         if listing.messages.len() <= self.max_messages {
-            let mut entries = self.lock();
             entries.remove(maildir.path());
             let mut held: usize = entries.values().map(|(_, l)| l.messages.len()).sum();
             // Make room by dropping other folders (no order: any cached folder is as likely

@@ -1035,46 +1035,106 @@ impl Maildir {
     }
 
     /// Adds flags (letters) to a message, moving it to `cur/` as `base:2,<sorted flags>`.
-    /// Returns the message as it now is.
+    /// Flags another session gave it meanwhile are kept. Returns the message as it now is;
+    /// an error if it is gone (expunged).
     pub fn add_flags(&self, message: &Message, add: &str) -> Result<Message, Error> {
-        let all: String = message.flags.chars().chain(add.chars()).collect();
-        self.set_flags(message, &all)
+        self.update_flags(message, |current| format!("{current}{add}"))?
+            .ok_or_else(|| self.gone(message))
     }
 
     /// Replaces a message's flags (letters), moving it to `cur/` as `base:2,<sorted flags>`.
-    /// Returns the message as it now is.
+    /// Returns the message as it now is; an error if it is gone (expunged).
     pub fn set_flags(&self, message: &Message, flags: &str) -> Result<Message, Error> {
-        let mut flags: Vec<char> = flags.chars().collect();
-        flags.sort_unstable();
-        flags.dedup();
-        let flags: String = flags.into_iter().collect();
-        if *flags == *message.flags && message.subdir == Subdir::Cur {
-            return Ok(message.clone());
-        }
-        let name = format!("{}:2,{flags}", message.base);
-        let from = self.message_path(message);
-        let to = self.path().join("cur").join(&name);
-        if let Err(e) = fs::rename(&from, &to) {
-            if e.kind() != io::ErrorKind::NotFound {
-                return Err(Error::from_io("renaming", &from, e));
+        self.update_flags(message, |_| flags.to_owned())?
+            .ok_or_else(|| self.gone(message))
+    }
+
+    fn gone(&self, message: &Message) -> Error {
+        Error::from_io(
+            "renaming",
+            &self.message_path(message),
+            io::Error::from(io::ErrorKind::NotFound),
+        )
+    }
+
+    /// Gives a message the flags `change` makes of its current ones, moving it to `cur/` as
+    /// `base:2,<sorted flags>`. The rename from the name that carries the flags `change` saw is
+    /// a compare-and-swap: when another session (or Dovecot) renamed the file meanwhile, its
+    /// current name is looked up and `change` applied again to the flags it carries, so no
+    /// session's change is lost. Returns the message as it now is, `None` if it is gone.
+    pub fn update_flags(
+        &self,
+        message: &Message,
+        change: impl Fn(&str) -> String,
+    ) -> Result<Option<Message>, Error> {
+        let mut current = message.clone();
+        // Each retry follows a rename by someone else; a file renamed this often while we
+        // look is in a fight we report rather than prolong.
+        for _ in 0..16 {
+            let mut flags: Vec<char> = change(&current.flags).chars().collect();
+            flags.sort_unstable();
+            flags.dedup();
+            let flags: String = flags.into_iter().collect();
+            let from = self.message_path(&current);
+            let result = if *flags == *current.flags && current.subdir == Subdir::Cur {
+                // Nothing to change, if the flags we went by are still the file's: a name
+                // that still exists says so.
+                match fs::symlink_metadata(&from) {
+                    Ok(_) => return Ok(Some(current)),
+                    Err(e) => Err(e),
+                }
+            } else {
+                let name = format!("{}:2,{flags}", current.base);
+                let to = self.path().join("cur").join(&name);
+                fs::rename(&from, &to).map(|()| name)
+            };
+            match result {
+                Ok(name) => {
+                    return Ok(Some(Message {
+                        name: name.into(),
+                        subdir: Subdir::Cur,
+                        flags: flags.into(),
+                        ..current
+                    }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    match self.current_name(&current.base)? {
+                        Some((name, subdir)) => {
+                            current = current.found_as(&name, subdir, &mut FlagStrings::default());
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(Error::from_io("renaming", &from, e)),
             }
-            // Another session renamed it (new flags) since we looked: find it under its
-            // current name; if it is gone, it was expunged.
-            let prefix = format!("{}:", message.base);
-            let current = self
-                .list_cur()?
-                .into_iter()
-                .find(|n| n.starts_with(&prefix) || **n == *message.base)
-                .ok_or_else(|| Error::from_io("renaming", &from, e))?;
-            let from = self.path().join("cur").join(current);
-            fs::rename(&from, &to).map_err(|e| Error::from_io("renaming", &from, e))?;
         }
-        Ok(Message {
-            name: name.into(),
-            subdir: Subdir::Cur,
-            flags: flags.into(),
-            ..message.clone()
-        })
+        Err(Error::from_io(
+            "renaming",
+            &self.message_path(&current),
+            io::Error::other("renamed by others on every attempt"),
+        ))
+    }
+
+    /// Where the message with base name `base` is now: its name and directory, `None` when
+    /// it is in neither `cur/` nor `new/`.
+    fn current_name(&self, base: &str) -> Result<Option<(String, Subdir)>, Error> {
+        let prefix = format!("{base}:");
+        if let Some(name) = self
+            .list_cur()?
+            .into_iter()
+            .find(|n| n.starts_with(&prefix) || n == base)
+        {
+            return Ok(Some((name, Subdir::Cur)));
+        }
+        if let Some(name) = self.list_new()?.into_iter().find(|n| n == base) {
+            return Ok(Some((name, Subdir::New)));
+        }
+        // It may have moved from new/ to cur/ between the two reads.
+        Ok(self
+            .list_cur()?
+            .into_iter()
+            .find(|n| n.starts_with(&prefix) || n == base)
+            .map(|name| (name, Subdir::Cur)))
     }
 
     /// Removes a message for good.
@@ -1109,6 +1169,42 @@ mod tests {
         let mut d = Delivery::begin(md, "host").unwrap();
         d.write(body).unwrap();
         d.commit(&[]).unwrap();
+    }
+
+    #[test]
+    fn a_flag_change_is_applied_to_what_another_writer_renamed_meanwhile() {
+        let dir = temp("cas");
+        let md = Maildir::new(&dir);
+        deliver(&md, b"a\r\n");
+        let seen_by_us = md.scan().unwrap().messages[0].clone();
+        // Another session (or Dovecot) flags it \Answered and then \Flagged meanwhile.
+        let other = md.add_flags(&seen_by_us, "R").unwrap();
+        md.add_flags(&other, "F").unwrap();
+        // Our +\Seen, from a view that knows neither, keeps both.
+        let ours = md.add_flags(&seen_by_us, "S").unwrap();
+        assert_eq!(&*ours.flags, "FRS");
+        // Our -\Answered from the same stale view removes only that.
+        let removed = md
+            .update_flags(&seen_by_us, |f| f.replace('R', ""))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&*removed.flags, "FS");
+        // A change that is nothing by a stale view is still applied to the file: the view
+        // lacks S, the file has it, and -S must take it away.
+        let gone = md
+            .update_flags(&seen_by_us, |f| f.replace('S', ""))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&*gone.flags, "F");
+        assert_eq!(md.list_cur().unwrap().len(), 1);
+        // An expunged message is reported gone, not an error.
+        md.expunge(&gone).unwrap();
+        assert!(
+            md.update_flags(&seen_by_us, |f| f.to_owned())
+                .unwrap()
+                .is_none()
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -1957,29 +1957,35 @@ impl User {
                 modified.push(if uid { v.uid } else { i as u32 + 1 });
                 continue;
             }
-            let current = &v.flags;
-            let new = match mode {
+            // The change, applied to the flags the file carries when it is renamed (another
+            // session may have changed them since this one looked): no change is lost.
+            let change = |current: &str| match mode {
                 StoreMode::Replace => sorted(letters.chars()),
                 StoreMode::Add => sorted(current.chars().chain(letters.chars())),
                 StoreMode::Remove => sorted(current.chars().filter(|c| !letters.contains(*c))),
             };
-            let changed = *new != **current;
-            if changed || v.subdir == maildir::Subdir::New {
-                match block(|| sel.maildir.set_flags(v, &new)) {
-                    Ok(m) => {
-                        if changed {
-                            stored.push(i);
-                        }
+            // Even a STORE that changes nothing by this session's view looks at the file: the
+            // view may be behind another session's change.
+            let changed = match block(|| sel.maildir.update_flags(v, change)) {
+                Ok(Some(m)) => {
+                    let changed = m.flags != v.flags;
+                    if changed {
+                        stored.push(i);
+                    }
+                    if changed || m.name != v.name {
                         renamed.push(m.clone());
                         sel.set_msg(i, m);
                     }
-                    Err(e) => {
-                        warn!(user = %self.username, error = %e, "imap store failed");
-                        failed = true;
-                        continue;
-                    }
+                    changed
                 }
-            }
+                // Expunged by another session meanwhile: reported at the next sync.
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(user = %self.username, error = %e, "imap store failed");
+                    failed = true;
+                    continue;
+                }
+            };
             answer.push((i, changed));
         }
         sel.record_modseqs(self.listings.modseqs(), &stored);
@@ -2690,7 +2696,8 @@ impl User {
             }
             if set_seen && !sel.read_only && !sel.msg(i).has_flag('S') {
                 let m = sel.msg(i).clone();
-                match block(|| sel.maildir.set_flags(&m, &format!("{}S", m.flags))) {
+                // Added to whatever flags the file carries now (another session's included).
+                match block(|| sel.maildir.add_flags(&m, "S")) {
                     Ok(m) => {
                         sel.set_msg(i, m.clone());
                         sel.record_modseqs(self.listings.modseqs(), &[i]);
