@@ -157,7 +157,8 @@ fn parse(text: &str) -> Option<Usage> {
         usage.bytes += bytes;
         usage.messages += messages;
     }
-    Some(usage)
+    // A sum below zero is wrong (Maildir++: recount then).
+    (usage.bytes >= 0 && usage.messages >= 0).then_some(usage)
 }
 
 #[cfg(test)]

@@ -1137,14 +1137,28 @@ impl Maildir {
             .map(|name| (name, Subdir::Cur)))
     }
 
-    /// Removes a message for good.
-    pub fn expunge(&self, message: &Message) -> Result<(), Error> {
-        let path = self.message_path(message);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::from_io("removing", &path, e)),
+    /// Removes a message for good, under whatever name it has now (another session may have
+    /// renamed it with new flags). Returns whether this call removed it: `false` when it was
+    /// gone already (another session expunged it), so that its size is taken off a quota
+    /// once, by whoever removed it.
+    pub fn expunge(&self, message: &Message) -> Result<bool, Error> {
+        let mut path = self.message_path(message);
+        for _ in 0..16 {
+            match fs::remove_file(&path) {
+                Ok(()) => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::from_io("removing", &path, e)),
+            }
+            match self.current_name(&message.base)? {
+                Some((name, subdir)) => path = self.file_path(subdir, &name),
+                None => return Ok(false),
+            }
         }
+        Err(Error::from_io(
+            "removing",
+            &path,
+            io::Error::other("renamed by others on every attempt"),
+        ))
     }
 
     /// Makes renames and removals in `new/` and `cur/` durable.
@@ -1197,8 +1211,11 @@ mod tests {
             .unwrap();
         assert_eq!(&*gone.flags, "F");
         assert_eq!(md.list_cur().unwrap().len(), 1);
-        // An expunged message is reported gone, not an error.
-        md.expunge(&gone).unwrap();
+        // An expunge from a stale view removes the file under its current name, and only
+        // the first of two expunges of one message removes it (its size counts once).
+        assert!(md.expunge(&seen_by_us).unwrap());
+        assert!(!md.expunge(&gone).unwrap());
+        assert!(md.list_cur().unwrap().is_empty());
         assert!(
             md.update_flags(&seen_by_us, |f| f.to_owned())
                 .unwrap()

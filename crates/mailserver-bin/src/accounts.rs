@@ -1162,23 +1162,39 @@ impl Accounts {
         bytes: i64,
         messages: i64,
     ) -> Result<(), AccountsError> {
-        let updated = sqlx::query(
-            "UPDATE quota2 SET bytes = bytes + ?, messages = messages + ? WHERE username = ?",
-        )
-        .bind(bytes)
-        .bind(messages)
-        .bind(address)
-        .execute(&self.pool)
-        .await?;
-        if updated.rows_affected() == 0 {
+        // Never below zero, whatever order the changes of several sessions arrive in.
+        let update = || {
+            sqlx::query(
+                "UPDATE quota2 SET
+                   bytes = CASE WHEN bytes + ? < 0 THEN 0 ELSE bytes + ? END,
+                   messages = CASE WHEN messages + ? < 0 THEN 0 ELSE messages + ? END
+                 WHERE username = ?",
+            )
+            .bind(bytes)
+            .bind(bytes)
+            .bind(messages)
+            .bind(messages)
+            .bind(address)
+            .execute(&self.pool)
+        };
+        if update().await?.rows_affected() > 0 {
+            return Ok(());
+        }
+        let inserted =
             sqlx::query("INSERT INTO quota2 (username, bytes, messages) VALUES (?, ?, ?)")
                 .bind(address)
                 .bind(bytes.max(0))
                 .bind(messages.max(0))
                 .execute(&self.pool)
-                .await?;
+                .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            // Another session inserted the row first: add to it.
+            Err(e) => match update().await?.rows_affected() {
+                0 => Err(e.into()),
+                _ => Ok(()),
+            },
         }
-        Ok(())
     }
 
     /// Quotas of users, for `user list`.

@@ -439,9 +439,11 @@ async fn commit(
             if deleted_set.contains(&i) {
                 match hide {
                     None => {
-                        md.maildir.expunge(message)?;
+                        // Counted only by whoever removed it (an IMAP session may have).
+                        if md.maildir.expunge(message)? {
+                            freed = (freed.0 + message.size as i64, freed.1 + 1);
+                        }
                         removed.push(message.uid);
-                        freed = (freed.0 + message.size as i64, freed.1 + 1);
                         continue;
                     }
                     Some(letter) => add.push(letter),

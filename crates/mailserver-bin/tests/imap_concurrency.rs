@@ -99,3 +99,66 @@ fn concurrent_stores_of_different_flags_lose_none() {
     assert!(out.contains("errors 0 "), "{out}\n{}", server.log());
     assert!(out.contains("missing 0"), "{out}");
 }
+
+/// Ten messages to keep and eight to drop; then three sessions at once mark the eight
+/// `\Deleted` and EXPUNGE them, eight rounds over.
+const SAME_EXPUNGE: &str = r#"
+import imaplib, sys, threading
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port)
+M.login("alice@example.com", "secret")
+keep = b"Subject: keep\r\n\r\n" + b"k" * 10000 + b"\r\n"
+for _ in range(10):
+    M.append("INBOX", None, None, keep)
+for rnd in range(8):
+    for _ in range(8):
+        M.append("INBOX", None, None, b"Subject: drop\r\n\r\n" + b"d" * 5000 + b"\r\n")
+    barrier = threading.Barrier(3)
+    def client():
+        C = imaplib.IMAP4("127.0.0.1", port)
+        C.login("alice@example.com", "secret")
+        C.select("INBOX")
+        typ, data = C.search(None, "SUBJECT", "drop")
+        if data[0]:
+            C.store(data[0].decode().replace(" ", ","), "+FLAGS", "(\\Deleted)")
+        # All three have the messages \Deleted in view: now all expunge at once.
+        barrier.wait()
+        C.expunge()
+        C.logout()
+    threads = [threading.Thread(target=client) for _ in range(3)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+typ, data = M.getquotaroot("INBOX")
+print(data[1][0].decode())
+"#;
+
+#[test]
+fn sessions_expunging_the_same_messages_take_them_off_the_quota_once() {
+    let server = Server::start("same-expunge", "");
+    server.admin_ok(&["user", "quota", "alice@example.com", "1G"]);
+    let out = python(SAME_EXPUNGE, &[&server.imap_port.to_string()]);
+    // What is on disk: the ten kept messages.
+    let maildir = server.maildir("alice@example.com");
+    let mut on_disk = (0u64, 0u64);
+    for sub in ["cur", "new"] {
+        for entry in std::fs::read_dir(maildir.join(sub)).unwrap() {
+            on_disk.0 += entry.unwrap().metadata().unwrap().len();
+            on_disk.1 += 1;
+        }
+    }
+    assert_eq!(on_disk.1, 10, "{out}");
+    // maildirsize (Dovecot's count) agrees with the files.
+    let text = std::fs::read_to_string(maildir.join("maildirsize")).unwrap();
+    let counted = text.lines().skip(1).fold((0i64, 0i64), |acc, l| {
+        let mut parts = l.split_whitespace().map(|n| n.parse::<i64>().unwrap());
+        (acc.0 + parts.next().unwrap(), acc.1 + parts.next().unwrap())
+    });
+    assert_eq!(counted, (on_disk.0 as i64, 10), "{text}");
+    // And IMAP says so (RFC 9208: STORAGE in KiB).
+    let kib = on_disk.0.div_ceil(1024);
+    assert!(
+        out.contains(&format!("STORAGE {kib} "))
+            || out.contains(&format!("STORAGE {} ", on_disk.0 / 1024)),
+        "{out}, expected {kib} KiB"
+    );
+}

@@ -1584,8 +1584,11 @@ impl User {
         let removed = block(|| -> Result<(i64, i64), maildir::Error> {
             let mut freed = (0i64, 0i64);
             for &i in &targets {
-                sel.maildir.expunge(sel.msg(i))?;
-                freed = (freed.0 + sel.msg(i).size as i64, freed.1 + 1);
+                // Counted by whoever removed it: sessions expunging the same message at
+                // once take it off the quota once.
+                if sel.maildir.expunge(sel.msg(i))? {
+                    freed = (freed.0 + sel.msg(i).size as i64, freed.1 + 1);
+                }
             }
             sel.maildir.sync()?;
             Ok(freed)
