@@ -28,7 +28,14 @@ pub struct ParseError {
     pub tag: Option<Tag>,
     /// What was wrong, shown to the client.
     pub reason: &'static str,
+    /// The command is well formed but names what cannot exist (a mailbox name that is not
+    /// valid modified UTF-7): answer `NO`, not `BAD` (RFC 3501 §5.1.3 leaves the name to the
+    /// server; clients treat `BAD` as their own bug).
+    pub refusal: bool,
 }
+
+/// Why a mailbox name is refused.
+const INVALID_NAME: &str = "Invalid modified UTF-7 in mailbox name";
 
 #[derive(Debug)]
 struct Fail(&'static str);
@@ -253,7 +260,7 @@ impl<'a> Cursor<'a> {
         if self.utf8_names {
             return Ok(raw);
         }
-        decode_mutf7(&raw).ok_or(Fail("Invalid modified UTF-7 in mailbox name"))
+        decode_mutf7(&raw).ok_or(Fail(INVALID_NAME))
     }
 
     fn flag(&mut self) -> R<Flag> {
@@ -764,7 +771,7 @@ fn valid_date(year: u32, month: u8, day: u32) -> R<Date> {
 }
 
 fn mailbox_name(raw: &str) -> R<Mailbox> {
-    let decoded = decode_mutf7(raw).ok_or(Fail("Invalid modified UTF-7 in mailbox name"))?;
+    let decoded = decode_mutf7(raw).ok_or(Fail(INVALID_NAME))?;
     Ok(Mailbox::new(decoded))
 }
 
@@ -793,6 +800,7 @@ pub fn parse_command_with(
         return Err(ParseError {
             tag: None,
             reason: "Missing or invalid tag",
+            refusal: false,
         });
     };
     match command(&mut c, &tag).and_then(|cmd| c.end().map(|()| cmd)) {
@@ -800,6 +808,7 @@ pub fn parse_command_with(
         Err(Fail(reason)) => Err(ParseError {
             tag: Some(tag),
             reason,
+            refusal: reason == INVALID_NAME,
         }),
     }
 }
@@ -864,6 +873,7 @@ pub fn parse_append_head(
     Some(result.map_err(|Fail(reason)| ParseError {
         tag: Some(tag),
         reason,
+        refusal: reason == INVALID_NAME,
     }))
 }
 

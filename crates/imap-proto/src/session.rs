@@ -966,7 +966,12 @@ impl ServerSession {
         }
         match parse_command_with(&frame, self.parse_options()) {
             Ok((tag, command)) => self.dispatch(tag, command),
-            Err(e) => self.bad(e.tag, e.reason),
+            Err(e) => match e.tag {
+                Some(tag) if e.refusal => {
+                    self.tagged(&tag, Status::No, Some(Code::Cannot), e.reason);
+                }
+                tag => self.bad(tag, e.reason),
+            },
         }
         true
     }
@@ -1004,7 +1009,12 @@ impl ServerSession {
                 self.pending = Some(Pending::AppendDecision(head));
             }
             Err(e) => {
-                if sync {
+                if sync
+                    && e.refusal
+                    && let Some(tag) = &e.tag
+                {
+                    self.tagged(tag, Status::No, Some(Code::Cannot), e.reason);
+                } else if sync {
                     self.bad(e.tag, e.reason);
                 } else {
                     self.phase = Phase::Discard {

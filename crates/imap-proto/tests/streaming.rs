@@ -170,3 +170,20 @@ fn a_refused_session_greets_with_bye_and_closes() {
     assert_eq!(drain(&mut session), "* BYE Too many connections\r\n");
     assert!(session.is_closed());
 }
+
+#[test]
+fn a_mailbox_name_that_is_not_modified_utf7_is_refused_with_no() {
+    // RFC 3501 §5.1.3: the name is well formed as an astring, only not one the server can
+    // have; BAD would tell the client its own syntax is wrong.
+    let mut session = selected();
+    session
+        .receive(b"c SELECT \"&Jjo!\"\r\nd CREATE &Jjo!\r\ne SELECT \"a\" extra\r\n")
+        .unwrap();
+    while session.poll_event().is_some() {}
+    assert_eq!(
+        drain(&mut session),
+        "c NO [CANNOT] Invalid modified UTF-7 in mailbox name\r\n\
+         d NO [CANNOT] Invalid modified UTF-7 in mailbox name\r\n\
+         e BAD Expected (\r\n"
+    );
+}
