@@ -1056,10 +1056,16 @@ fn another_sessions_expunge_waits_for_a_command_that_may_tell_it() {
         &[&server.imap_port.to_string(), &server.port.to_string()],
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    // Message 2 is still numbered: its flags are known, its content is gone.
+    // Message 2 is still numbered: its flags are known, its content is gone. The FETCH
+    // answers OK with the other two (as Dovecot; RFC 2180 §4.1.2), saying what happened.
     assert_eq!(v["flags"][0], "OK", "{out}");
     assert_eq!(v["flags"][2]["FETCH"].as_array().unwrap().len(), 3, "{out}");
-    assert_eq!(v["fetch"][0], "NO", "{out}");
+    assert_eq!(v["fetch"][0], "OK", "{out}");
+    let fetched = v["fetch"][2]["FETCH"].to_string();
+    assert!(
+        fetched.contains("body 0") && fetched.contains("body 2") && !fetched.contains("body 1"),
+        "{out}"
+    );
     assert!(
         v["fetch"][1].as_str().unwrap().contains("EXPUNGEISSUED"),
         "{out}"

@@ -2757,10 +2757,13 @@ impl User {
                 "A part has a transfer encoding this server cannot undo; fetch it with BODY",
             );
         } else if expunged {
+            // RFC 2180 §4.1.2 leaves the choice: OK with what could be fetched, as Dovecot
+            // answers (a NO makes clients retry the whole FETCH), the code telling the
+            // client to look (RFC 5530).
             let _ = session.complete(
-                Status::No,
+                Status::Ok,
                 Some(Code::ExpungeIssued),
-                "Some messages were expunged",
+                "Some messages were expunged meanwhile",
             );
         } else {
             let _ = session.complete(Status::Ok, None, "FETCH completed");
