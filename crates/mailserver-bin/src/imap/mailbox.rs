@@ -335,6 +335,24 @@ fn letters_to_flags(letters: &str, keywords: &[(u32, String)], recent: bool) -> 
     flags
 }
 
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a folder with `keywords`: at SELECT, and again
+/// whenever a keyword is added, before any FETCH shows it (RFC 3501 §7.2.6).
+fn send_flag_list(session: &mut ServerSession, keywords: &[(u32, String)], read_only: bool) {
+    let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
+    flags.extend(
+        keywords
+            .iter()
+            .filter_map(|(_, k)| imap_proto::Atom::new(k.clone()).ok())
+            .map(Flag::Keyword),
+    );
+    let _ = session.send(&Response::Flags(flags.clone()));
+    let permanent = if read_only { Vec::new() } else { flags };
+    let _ = session.send(&Response::ok(
+        Some(Code::PermanentFlags(permanent, !read_only)),
+        "Flags permitted",
+    ));
+}
+
 /// The file-name letters for `flags` in `md` (keywords get letters from `dovecot-keywords`).
 fn flags_to_letters(flags: &[Flag], md: &Maildir) -> Result<String, Refusal> {
     let mut out = String::new();
@@ -699,7 +717,11 @@ impl User {
             }
         };
         sel.stamp = stamp;
-        sel.keywords = keywords;
+        if keywords != sel.keywords {
+            // Another session added a keyword: named before any FETCH carries it.
+            send_flag_list(session, &keywords, sel.read_only);
+            sel.keywords = keywords;
+        }
         sel.next_uid = listing.next_uid;
         let max_known = sel.last_uid();
         let (condstore, qresync) = (
@@ -1080,19 +1102,7 @@ impl User {
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };
         note_changes(&self.listings, &mut self.recheck, &md, &renamed, &[]);
-        let mut flags: Vec<Flag> = Flag::SYSTEM.to_vec();
-        flags.extend(
-            keywords
-                .iter()
-                .filter_map(|(_, k)| imap_proto::Atom::new(k.clone()).ok())
-                .map(Flag::Keyword),
-        );
-        let _ = session.send(&Response::Flags(flags.clone()));
-        let permanent = if read_only { Vec::new() } else { flags };
-        let _ = session.send(&Response::ok(
-            Some(Code::PermanentFlags(permanent, !read_only)),
-            "Flags permitted",
-        ));
+        send_flag_list(session, &keywords, read_only);
         let (exists, recent) = match &views {
             Views::Listing(n) => (*n, 0),
             Views::Each(v) => (v.len(), v.iter().filter(|v| v.recent).count()),
@@ -1929,7 +1939,11 @@ impl User {
                 // New keywords got letters: the client must see them by name.
                 if flags.iter().any(|f| matches!(f, Flag::Keyword(_))) {
                     match block(|| sel.maildir.keywords()) {
-                        Ok(k) => sel.keywords = k,
+                        Ok(k) if k != sel.keywords => {
+                            send_flag_list(session, &k, sel.read_only);
+                            sel.keywords = k;
+                        }
+                        Ok(_) => {}
                         Err(e) => warn!(error = %e, "reading dovecot-keywords"),
                     }
                 }
