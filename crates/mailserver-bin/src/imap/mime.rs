@@ -447,6 +447,8 @@ pub fn envelope(header: &[u8]) -> Envelope {
 enum Token {
     Word(Vec<u8>),
     Quoted(Vec<u8>),
+    /// A comment's text, without its outer parentheses.
+    Comment(Vec<u8>),
     Angle(Vec<u8>),
     Special(u8),
 }
@@ -458,7 +460,9 @@ fn tokenize(v: &[u8]) -> Vec<Token> {
         match v[i] {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b'(' => {
+                let start = i + 1;
                 let mut depth = 0;
+                let mut end = v.len();
                 while i < v.len() {
                     match v[i] {
                         b'\\' => i += 1,
@@ -466,6 +470,7 @@ fn tokenize(v: &[u8]) -> Vec<Token> {
                         b')' => {
                             depth -= 1;
                             if depth == 0 {
+                                end = i;
                                 i += 1;
                                 break;
                             }
@@ -474,6 +479,7 @@ fn tokenize(v: &[u8]) -> Vec<Token> {
                     }
                     i += 1;
                 }
+                out.push(Token::Comment(v[start.min(end)..end].to_vec()));
             }
             b'"' => {
                 i += 1;
@@ -529,7 +535,7 @@ fn mailbox(phrase: &[Token], angle: Option<&[u8]>) -> Address {
                     s.push(*c);
                     continue;
                 }
-                Token::Angle(_) => continue,
+                Token::Angle(_) | Token::Comment(_) => continue,
             };
             if !s.is_empty()
                 && !s.ends_with(b"@")
@@ -549,6 +555,14 @@ fn mailbox(phrase: &[Token], angle: Option<&[u8]>) -> Address {
             (if name.is_empty() { None } else { Some(name) }, a.to_vec())
         }
         None => {
+            // `user@example.com (Real Name)`: the comment names the person, as Dovecot
+            // reads it.
+            let name = phrase.iter().rev().find_map(|t| match t {
+                Token::Comment(c) if !c.iter().all(u8::is_ascii_whitespace) => {
+                    Some(trim(c).to_vec())
+                }
+                _ => None,
+            });
             let mut spec = Vec::new();
             for t in phrase {
                 match t {
@@ -561,7 +575,7 @@ fn mailbox(phrase: &[Token], angle: Option<&[u8]>) -> Address {
                     _ => {}
                 }
             }
-            (None, spec)
+            (name, spec)
         }
     };
     // A source route: <@a,@b:user@host>.
@@ -1000,6 +1014,32 @@ mod tests {
             depth += 1;
         }
         assert_eq!(depth, MimeLimits::default().depth);
+    }
+
+    #[test]
+    fn a_comment_after_a_bare_address_is_its_name_as_dovecot_reads_it() {
+        let name = |v: &[u8]| {
+            addresses(v)
+                .into_iter()
+                .map(|a| a.name.map(|n| String::from_utf8_lossy(&n).into_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            name(b"user@example.com (Real Name)"),
+            [Some("Real Name".to_owned())]
+        );
+        assert_eq!(
+            name(b"a@example.com (x (nested) y), b@example.com"),
+            [Some("x (nested) y".to_owned()), None]
+        );
+        // A phrase wins over a comment; an empty comment is no name.
+        assert_eq!(
+            name(b"\"Quoted\" <q@example.com> (comment), c@example.com ( )"),
+            [Some("Quoted".to_owned()), None]
+        );
+        let a = &addresses(b"user@example.com (Real Name)")[0];
+        assert_eq!(a.mailbox.as_deref(), Some(&b"user"[..]));
+        assert_eq!(a.host.as_deref(), Some(&b"example.com"[..]));
     }
 
     #[test]
