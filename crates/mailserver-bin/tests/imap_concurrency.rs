@@ -208,3 +208,41 @@ fn a_new_keyword_is_announced_with_flags_before_fetch_shows_it() {
         assert!(line[flags..fetch].contains("$Project"), "{out}");
     }
 }
+
+const ESEARCH_MODSEQ: &str = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+for i in range(3):
+    M.append("INBOX", None, None, b"Subject: m%d\r\n\r\nbody\r\n" % i)
+M.select("INBOX")
+M.store("2", "+FLAGS", "(\\Flagged)")
+def esearch(opts):
+    typ, data = M._simple_command("UID", "SEARCH", "RETURN", opts, "MODSEQ", "1")
+    return M.untagged_responses.pop("ESEARCH")[0].decode()
+print(esearch("(MIN MAX)"))
+print(esearch("(MIN MAX COUNT)"))
+typ, data = M.fetch("1:3", "(UID MODSEQ)")
+print(" ".join(d.decode() for d in data))
+"#;
+
+#[test]
+fn esearch_min_max_give_the_modseq_of_the_messages_they_name() {
+    // RFC 4731 §3.2 / RFC 7162 §3.1.5: with only MIN and MAX, MODSEQ is the highest of those
+    // messages; with COUNT (or ALL), of every match.
+    let server = Server::start("esearch-modseq", "");
+    let out = python(ESEARCH_MODSEQ, &[&server.imap_port.to_string()]);
+    let lines: Vec<&str> = out.lines().collect();
+    let modseq = |uid: u32| -> u64 {
+        let pattern = format!("UID {uid} MODSEQ (");
+        let at = lines[2].find(&pattern).unwrap() + pattern.len();
+        lines[2][at..].split(')').next().unwrap().parse().unwrap()
+    };
+    let (first, second, third) = (modseq(1), modseq(2), modseq(3));
+    assert!(second > first.max(third), "{out}");
+    assert!(
+        lines[0].ends_with(&format!("MIN 1 MAX 3 MODSEQ {}", first.max(third))),
+        "{out}"
+    );
+    assert!(lines[1].ends_with(&format!("MODSEQ {second}")), "{out}");
+}

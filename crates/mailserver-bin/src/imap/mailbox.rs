@@ -1750,8 +1750,19 @@ impl User {
             }
             found
         });
+        // RFC 7162 §3.1.5: the highest MODSEQ of the messages returned; with only MIN and/or
+        // MAX, those are the one or two messages named, not every match.
+        let returned: Vec<usize> = match esearch {
+            Some((min, max, false, false)) if min || max => {
+                let mut ends: Vec<usize> = Vec::new();
+                ends.extend(found.first().filter(|_| min));
+                ends.extend(found.last().filter(|_| max));
+                ends
+            }
+            _ => found.clone(),
+        };
         let modseq = search::uses_modseq(key)
-            .then(|| found.iter().map(|&i| sel.msg(i).modseq).max())
+            .then(|| returned.iter().map(|&i| sel.msg(i).modseq).max())
             .flatten();
         let saved: Option<Vec<u32>> = save.then(|| {
             let uids: Vec<u32> = found.iter().map(|&i| sel.msg(i).uid).collect();
