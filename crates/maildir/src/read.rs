@@ -1057,6 +1057,28 @@ impl Maildir {
         )
     }
 
+    /// Moves a message from `new/` to `cur/` (keeping its flags) if it is still there: the
+    /// rename succeeds for exactly one of the sessions that try, which makes the message
+    /// `\Recent` to that session alone (RFC 3501 §2.3.2). `None` when another session (or
+    /// program) moved or removed it first.
+    pub fn claim_new(&self, message: &Message) -> Result<Option<Message>, Error> {
+        if message.subdir != Subdir::New {
+            return Ok(None);
+        }
+        let name = format!("{}:2,{}", message.base, message.flags);
+        let from = self.message_path(message);
+        let to = self.path().join("cur").join(&name);
+        match fs::rename(&from, &to) {
+            Ok(()) => Ok(Some(Message {
+                name: name.into(),
+                subdir: Subdir::Cur,
+                ..message.clone()
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::from_io("renaming", &from, e)),
+        }
+    }
+
     /// Gives a message the flags `change` makes of its current ones, moving it to `cur/` as
     /// `base:2,<sorted flags>`. The rename from the name that carries the flags `change` saw is
     /// a compare-and-swap: when another session (or Dovecot) renamed the file meanwhile, its

@@ -246,3 +246,49 @@ fn esearch_min_max_give_the_modseq_of_the_messages_they_name() {
     );
     assert!(lines[1].ends_with(&format!("MODSEQ {second}")), "{out}");
 }
+
+const RECENT_ONCE: &str = r#"
+import imaplib, smtplib, sys, time
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+sessions = []
+for _ in range(3):
+    M = imaplib.IMAP4("127.0.0.1", imap_port)
+    M.login("alice@example.com", "secret")
+    M.select("INBOX")
+    sessions.append(M)
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(2):
+    s.sendmail("x@example.org", ["alice@example.com"], b"Subject: new\r\n\r\nbody\r\n")
+s.quit()
+time.sleep(0.3)
+recent = []
+for M in sessions:
+    M.untagged_responses.clear()
+    M.noop()
+    recent.append(int(M.untagged_responses.get("RECENT", [b"0"])[-1]))
+    typ, data = M.search(None, "RECENT")
+    recent.append(len(data[0].split()))
+print(recent)
+"#;
+
+#[test]
+fn new_mail_is_recent_to_one_session_only() {
+    // RFC 3501 §2.3.2: \Recent goes to exactly one session (mutt counts new mail with it).
+    let server = Server::start("recent-once", "");
+    let out = python(
+        RECENT_ONCE,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let counts: Vec<u32> = out
+        .trim()
+        .trim_matches(['[', ']'])
+        .split(", ")
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // Each session: its RECENT count, then how many SEARCH RECENT finds.
+    let claimed: Vec<u32> = counts.chunks(2).map(|c| c[1]).collect();
+    assert_eq!(claimed.iter().sum::<u32>(), 2, "{out}");
+    for pair in counts.chunks(2) {
+        assert_eq!(pair[0], pair[1], "RECENT and SEARCH RECENT agree: {out}");
+    }
+}

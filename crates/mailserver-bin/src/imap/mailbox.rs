@@ -791,10 +791,37 @@ impl User {
         if first_new < listing.messages.len() {
             // IMAP4rev2 has no \Recent (RFC 9051 §E).
             let rev2 = session.is_enabled("IMAP4rev2");
+            let mut claimed = Vec::new();
             for (k, m) in listing.messages.iter().enumerate().skip(first_new) {
-                sel.each()
-                    .push(View::shared(k, !rev2 && m.subdir == maildir::Subdir::New));
+                // \Recent to the one session that moves it out of new/ (RFC 3501 §2.3.2),
+                // not to every session that has the folder selected.
+                let moved = match sel.read_only {
+                    false => block(|| sel.maildir.claim_new(m)).unwrap_or_else(|e| {
+                        warn!(error = %e, "imap: moving new mail to cur/ failed");
+                        None
+                    }),
+                    true => None,
+                };
+                let view = match moved {
+                    Some(moved) => {
+                        claimed.push(moved.clone());
+                        View {
+                            entry: Entry::Own(Box::new(moved)),
+                            recent: !rev2,
+                            gone: false,
+                        }
+                    }
+                    None => View::shared(k, false),
+                };
+                sel.each().push(view);
             }
+            note_changes(
+                &self.listings,
+                &mut self.recheck,
+                &sel.maildir,
+                &claimed,
+                &[],
+            );
             let _ = session.send(&Response::Exists(sel.len() as u32));
             if !rev2 {
                 let recent = sel.each().iter().filter(|v| v.recent).count() as u32;
@@ -1082,8 +1109,8 @@ impl User {
                     .map(|k| View::shared(k, false))
                     .collect();
                 for (k, m) in listing.messages.iter().enumerate() {
-                    if m.subdir == maildir::Subdir::New {
-                        let moved = md.set_flags(m, &m.flags.clone())?;
+                    // Only the session whose rename moves it claims it.
+                    if let Some(moved) = md.claim_new(m)? {
                         renamed.push(moved.clone());
                         each[k] = View {
                             entry: Entry::Own(Box::new(moved)),
