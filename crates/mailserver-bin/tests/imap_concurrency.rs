@@ -292,3 +292,32 @@ fn new_mail_is_recent_to_one_session_only() {
         assert_eq!(pair[0], pair[1], "RECENT and SEARCH RECENT agree: {out}");
     }
 }
+
+const LSUB_PARENT: &str = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+M.create("Work.Projects")
+M.unsubscribe("Work")
+M.subscribe("Work.Projects")
+print("%", [l.decode() for l in M.lsub('""', "%")[1] if b"Work" in l])
+print("*", [l.decode() for l in M.lsub('""', "*")[1] if b"Work" in l])
+"#;
+
+#[test]
+fn lsub_with_percent_names_the_unsubscribed_parent_as_noselect() {
+    // RFC 3501 §6.3.9.
+    let server = Server::start("lsub-parent", "");
+    let out = python(LSUB_PARENT, &[&server.imap_port.to_string()]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        r#"% ['(\\Noselect) "." Work']"#,
+        "{out}"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        r#"* ['() "." Work.Projects']"#,
+        "{out}"
+    );
+}

@@ -1449,9 +1449,28 @@ impl User {
             patterns.iter().map(|p| format!("{reference}{p}")).collect();
         let matches = |name: &str| full_patterns.iter().any(|p| matches_pattern(p, name));
         if lsub {
-            for name in tree.subscribed.iter().filter(|n| matches(n)) {
+            // RFC 3501 §6.3.9: a subscribed name the pattern does not reach (`%` stops at a
+            // level) brings its unsubscribed parent that it does reach, as \Noselect.
+            let mut names: Vec<(String, bool)> = Vec::new();
+            for name in &tree.subscribed {
+                if matches(name) {
+                    names.push((name.clone(), false));
+                    continue;
+                }
+                let mut parent = name.as_str();
+                while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
+                    parent = up;
+                    if matches(parent) && !tree.is_subscribed(parent) {
+                        if !names.iter().any(|(n, _)| n == parent) {
+                            names.push((parent.to_owned(), true));
+                        }
+                        break;
+                    }
+                }
+            }
+            for (name, parent_only) in &names {
                 let mut attrs: Vec<&str> = Vec::new();
-                if !tree.exists(name) {
+                if *parent_only || !tree.exists(name) {
                     attrs.push("Noselect");
                 }
                 attrs.extend(tree.special_use(name).iter().map(String::as_str));
