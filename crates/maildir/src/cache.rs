@@ -123,9 +123,8 @@ pub struct ListingCache {
     modseqs: ModSeqs,
 }
 
-/// What the cache held when a scan began.
+/// When a scan began: how many changes sessions had noted by then.
 struct Start {
-    listing: Option<Arc<Listing>>,
     notes: u64,
 }
 
@@ -173,7 +172,6 @@ impl ListingCache {
         let mut stamp = FolderStamp::of(maildir);
         let cached = self.lock().get(maildir.path()).cloned();
         let start = Start {
-            listing: cached.as_ref().map(|(_, l)| Arc::clone(l)),
             notes: self.notes.load(std::sync::atomic::Ordering::SeqCst),
         };
         let mut listing = match cached {
@@ -252,19 +250,13 @@ impl ListingCache {
         Ok(())
     }
 
-    /// Keeps `listing` as the one `stamp` vouches for, if there is room. When the cached
-    /// listing is no longer the one there at `start` and a session noted a change of its own
-    /// meanwhile, the scan may have read the directory too early to see that change while
-    /// its stamp vouches for it: neither listing may be trusted, and the next look reads the
-    /// folder.
+    /// Keeps `listing` as the one `stamp` vouches for, if there is room, unless a session
+    /// noted a change of its own since the scan began (`start`): the scan may have read the
+    /// directory too early to see that change while its stamp vouches for it, so neither it
+    /// nor the listing the note patched may be trusted, and the next look reads the folder.
     fn keep(&self, maildir: &Maildir, stamp: &FolderStamp, listing: &Arc<Listing>, start: &Start) {
         let mut entries = self.lock();
-        let replaced = match (entries.get(maildir.path()), &start.listing) {
-            (Some((_, now)), Some(then)) => !Arc::ptr_eq(now, then),
-            (None, None) => false,
-            _ => true,
-        };
-        if replaced && self.notes.load(std::sync::atomic::Ordering::SeqCst) != start.notes {
+        if self.notes.load(std::sync::atomic::Ordering::SeqCst) != start.notes {
             entries.remove(maildir.path());
             return;
         }

@@ -299,15 +299,45 @@ impl Maildir {
     /// Copies a message into `dest` (another folder) with `flags`, keeping its internal date:
     /// a hard link when possible, else a durable copy. Returns the new file's name in `dest`'s
     /// `cur/`; the copy gets its UID at `dest`'s next scan. Call [`Maildir::sync_cur`] on `dest` after a
-    /// batch of copies to make them durable.
+    /// batch of copies to make them durable. The message is found under its current name when
+    /// another session renamed it (new flags); `None` when it has been expunged.
     pub fn copy_into(
         &self,
         message: &Message,
         dest: &Maildir,
         flags: &str,
         host: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<Option<String>, Error> {
         dest.create()?;
+        let mut current = message.clone();
+        for _ in 0..16 {
+            match self.copy_file(&current, dest, flags, host) {
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    match self.current_name(&current.base)? {
+                        Some((name, subdir)) => {
+                            current.name = name.into();
+                            current.subdir = subdir;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                other => return other.map(Some),
+            }
+        }
+        Err(Error::from_io(
+            "linking",
+            &self.message_path(&current),
+            io::Error::other("renamed by others on every attempt"),
+        ))
+    }
+
+    fn copy_file(
+        &self,
+        message: &Message,
+        dest: &Maildir,
+        flags: &str,
+        host: &str,
+    ) -> Result<String, Error> {
         let source = self.message_path(message);
         let base = format!(
             "{},S={},W={}",
@@ -448,13 +478,17 @@ mod tests {
         assert_eq!(listing.messages.len(), 1);
         assert_eq!(md.internal_date(&listing.messages[0]).unwrap(), date);
         let sent = md.create_folder("Sent").unwrap();
-        let name = md
-            .copy_into(&listing.messages[0], &sent, "S", "host")
-            .unwrap();
+        // Another session flags the original meanwhile: the copy follows it to its new name.
+        let stale = listing.messages[0].clone();
+        md.add_flags(&stale, "R").unwrap();
+        let name = md.copy_into(&stale, &sent, "S", "host").unwrap().unwrap();
         let copied = sent.scan().unwrap();
         assert_eq!(*copied.messages[0].name, *name);
         assert_eq!(&*copied.messages[0].flags, "S");
         assert_eq!(sent.internal_date(&copied.messages[0]).unwrap(), date);
+        // One expunged meanwhile is not copied.
+        md.expunge(&stale).unwrap();
+        assert_eq!(md.copy_into(&stale, &sent, "S", "host").unwrap(), None);
         fs::remove_dir_all(dir).unwrap();
     }
 }

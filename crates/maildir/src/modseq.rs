@@ -121,12 +121,10 @@ impl FolderLog {
         }
         let mut appended = String::new();
         for m in &mut listing.messages {
-            // A message a rescan took unchanged from a listing this log has seen keeps its
-            // MODSEQ: nothing renamed it (its directory did not change), so nothing recorded
-            // new flags for it either.
-            if m.modseq != 0 && !fresh {
-                continue;
-            }
+            // Even a message a rescan took unchanged from an earlier listing is looked up:
+            // its name may have left and come back (flags set, then cleared, by other
+            // sessions), and the log has the MODSEQ of the last of those changes. A lookup
+            // per message is a few milliseconds at 100,000 messages.
             match self.messages.get_mut(&m.uid) {
                 Some((modseq, flags)) if same(flags, &m.flags) => m.modseq = *modseq,
                 _ => {

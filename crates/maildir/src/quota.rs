@@ -1,11 +1,14 @@
 //! Maildir++ quota usage in `maildirsize`, as Dovecot and Courier keep it: line 1 is the
 //! limits (`<bytes>S`, with `,<count>C` when messages are limited too), then `<bytes> <count>`
 //! lines, one per change, appended atomically. The file covers the whole mailbox, every folder
-//! included. It is rebuilt from the message file names when it is missing, unreadable or grows
-//! past 5120 octets (Dovecot's threshold), so a check never walks the mailbox for every
-//! message.
+//! included. It is rebuilt from the message file names when it is missing or unreadable, and
+//! compacted to one line with the same sums when it grows past 5120 octets (Dovecot's
+//! threshold), so a check never walks the mailbox for every message. This crate's writers
+//! (appends, compaction, recount) take turns on an advisory lock (`mailserver.quota.lock`, not
+//! Dovecot's dot-lock name): a recount or compaction racing an append would otherwise lose or
+//! double it, and the quota would drift from the files.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -65,35 +68,84 @@ impl Maildir {
             Err(e) => return Err(Error::from_io("reading", &path, e)),
         };
         if let Some(text) = text
-            && (text.len() as u64) <= REBUILD_ABOVE
             && text.lines().next() == Some(limits.line().as_str())
             && let Some(usage) = parse(&text)
         {
-            return Ok(usage);
+            if (text.len() as u64) <= REBUILD_ABOVE {
+                return Ok(usage);
+            }
+            let _lock = self.quota_lock()?;
+            return self.compact_locked(limits);
         }
         self.rebuild_maildirsize(limits)
+    }
+
+    /// Held while this crate writes `maildirsize`.
+    fn quota_lock(&self) -> Result<File, Error> {
+        let path = self.path().join("mailserver.quota.lock");
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::from_io("opening", &path, e))?;
+        file.lock()
+            .map_err(|e| Error::from_io("locking", &path, e))?;
+        Ok(file)
+    }
+
+    /// Rewrites `maildirsize` as its limits line and one line of its sums (under the lock).
+    fn compact_locked(&self, limits: QuotaLimits) -> Result<Usage, Error> {
+        let path = self.path().join("maildirsize");
+        let text = fs::read_to_string(&path).ok();
+        match text
+            .as_deref()
+            .filter(|t| t.lines().next() == Some(limits.line().as_str()))
+        {
+            Some(text) => match parse(text) {
+                Some(usage) => {
+                    self.write_maildirsize(limits, usage)?;
+                    Ok(usage)
+                }
+                None => self.rebuild_locked(limits),
+            },
+            None => self.rebuild_locked(limits),
+        }
     }
 
     /// Records a change (a delivery: `+size, +1`; an expunge: `-size, -1`).
     pub fn quota_add(&self, bytes: i64, messages: i64, limits: QuotaLimits) -> Result<(), Error> {
         let path = self.path().join("maildirsize");
+        let _lock = self.quota_lock()?;
         if !path.exists() {
             // The rebuild counts the change already, since the files are there.
-            self.rebuild_maildirsize(limits)?;
+            self.rebuild_locked(limits)?;
             return Ok(());
         }
-        // One write with O_APPEND keeps concurrent appends whole (Maildir++ relies on it).
+        // One write with O_APPEND keeps concurrent appends whole (Maildir++ relies on it,
+        // and other programs append without our lock).
         let mut f = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| Error::from_io("opening", &path, e))?;
         f.write_all(format!("{bytes} {messages}\n").as_bytes())
-            .map_err(|e| Error::from_io("writing", &path, e))
+            .map_err(|e| Error::from_io("writing", &path, e))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > REBUILD_ABOVE {
+            self.compact_locked(limits)?;
+        }
+        Ok(())
     }
 
     /// Recounts from `new/` and `cur/` (sizes from `S=` where the name has it) and replaces
     /// `maildirsize` atomically.
     pub fn rebuild_maildirsize(&self, limits: QuotaLimits) -> Result<Usage, Error> {
+        let _lock = self.quota_lock()?;
+        self.rebuild_locked(limits)
+    }
+
+    fn rebuild_locked(&self, limits: QuotaLimits) -> Result<Usage, Error> {
         let mut usage = Usage::default();
         let mut dirs = vec![self.path().join("new"), self.path().join("cur")];
         for folder in self.list_folders()? {
@@ -127,6 +179,13 @@ impl Maildir {
                 usage.messages += 1;
             }
         }
+        self.write_maildirsize(limits, usage)?;
+        Ok(usage)
+    }
+
+    /// Replaces `maildirsize` atomically with `limits` and the one line `usage` (under the
+    /// lock, so the tmp name is ours alone).
+    fn write_maildirsize(&self, limits: QuotaLimits, usage: Usage) -> Result<(), Error> {
         let path = self.path().join("maildirsize");
         let tmp = self
             .path()
@@ -141,8 +200,7 @@ impl Maildir {
             .map_err(|e| Error::from_io("writing", &tmp, e))?;
         f.write_all(content.as_bytes())
             .map_err(|e| Error::from_io("writing", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::from_io("renaming", &path, e))?;
-        Ok(usage)
+        fs::rename(&tmp, &path).map_err(|e| Error::from_io("renaming", &path, e))
     }
 }
 

@@ -1139,7 +1139,7 @@ impl Maildir {
 
     /// Where the message with base name `base` is now: its name and directory, `None` when
     /// it is in neither `cur/` nor `new/`.
-    fn current_name(&self, base: &str) -> Result<Option<(String, Subdir)>, Error> {
+    pub(crate) fn current_name(&self, base: &str) -> Result<Option<(String, Subdir)>, Error> {
         let prefix = format!("{base}:");
         if let Some(name) = self
             .list_cur()?

@@ -2156,44 +2156,54 @@ impl User {
             return;
         }
         let host = self.hostname.clone();
-        let copied = block(
-            || -> Result<(Maildir, Vec<String>, Arc<maildir::Listing>), maildir::Error> {
-                let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
-                    action: "opening",
-                    path: self.root.path().to_owned(),
-                    source: io::Error::other(e.to_string()),
-                })?;
-                let mut names = Vec::new();
-                for &i in &indices {
-                    let m = &sel.msg(i);
-                    // Keyword letters are per folder: translate them by name.
-                    let mut letters = String::new();
-                    for c in m.flags.chars() {
-                        if c.is_ascii_lowercase() {
-                            let idx = u32::from(c) - u32::from('a');
-                            if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
-                                letters.push(target.keyword_letter(name)?);
-                            }
-                        } else {
-                            letters.push(c);
+        type Copied = (Maildir, Vec<String>, Vec<usize>, Arc<maildir::Listing>);
+        let copied = block(|| -> Result<Copied, maildir::Error> {
+            let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
+                action: "opening",
+                path: self.root.path().to_owned(),
+                source: io::Error::other(e.to_string()),
+            })?;
+            let mut names = Vec::new();
+            // The messages copied: one another session expunged meanwhile is not.
+            let mut done = Vec::new();
+            for &i in &indices {
+                let m = &sel.msg(i);
+                // Keyword letters are per folder: translate them by name.
+                let mut letters = String::new();
+                for c in m.flags.chars() {
+                    if c.is_ascii_lowercase() {
+                        let idx = u32::from(c) - u32::from('a');
+                        if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
+                            letters.push(target.keyword_letter(name)?);
                         }
+                    } else {
+                        letters.push(c);
                     }
-                    names.push(sel.maildir.copy_into(
-                        m,
-                        &target,
-                        &sorted(letters.chars()),
-                        &host,
-                    )?);
                 }
-                target.sync_cur()?;
-                let listing = self.listings.scan_adding(&target, &names)?;
-                Ok((target, names, listing))
-            },
-        );
-        let (target, names, listing) = match copied {
+                let flags = sorted(letters.chars());
+                if let Some(name) = sel.maildir.copy_into(m, &target, &flags, &host)? {
+                    names.push(name);
+                    done.push(i);
+                }
+            }
+            target.sync_cur()?;
+            let listing = self.listings.scan_adding(&target, &names)?;
+            Ok((target, names, done, listing))
+        });
+        let (target, names, indices, listing) = match copied {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, verb, &e),
         };
+        if indices.is_empty() {
+            // RFC 5530: all of them were expunged by another session meanwhile.
+            self.sync(session, false);
+            let _ = session.complete(
+                Status::No,
+                Some(Code::ExpungeIssued),
+                "The messages were expunged meanwhile",
+            );
+            return;
+        }
         recheck_later(&mut self.recheck, &self.listings, &target);
         let validity = listing.uid_validity;
         // The copies are among the newest messages, at the end (unless another writer
@@ -2211,6 +2221,7 @@ impl User {
             dest_uids = uids_in(&listing.messages);
         }
         let src_uids: Vec<u32> = indices.iter().map(|&i| sel.msg(i).uid).collect();
+        let copied_bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
         let copyuid = match (
             SequenceSet::from_numbers(&src_uids),
             SequenceSet::from_numbers(&dest_uids),
@@ -2224,11 +2235,18 @@ impl User {
             if let Some(code) = copyuid.clone() {
                 let _ = session.send(&Response::ok(Some(code), "Moved"));
             }
+            // The copies count, and each source this session removed; one another session
+            // expunged meanwhile was taken off the quota by that session.
+            let mut change = (copied_bytes as i64, indices.len() as i64);
             if let Some(sel) = self.selected.as_mut() {
                 for &i in &indices {
                     let m = sel.msg(i).clone();
-                    if let Err(e) = block(|| sel.maildir.expunge(&m)) {
-                        warn!(user = %self.username, error = %e, "imap move: removing the source failed");
+                    match block(|| sel.maildir.expunge(&m)) {
+                        Ok(true) => change = (change.0 - m.size as i64, change.1 - 1),
+                        Ok(false) => {}
+                        Err(e) => {
+                            warn!(user = %self.username, error = %e, "imap move: removing the source failed");
+                        }
                     }
                 }
                 if let Err(e) = block(|| sel.maildir.sync()) {
@@ -2243,10 +2261,13 @@ impl User {
                 );
                 sel.remove(session, &indices, true);
             }
+            if change != (0, 0) {
+                self.account_usage(change.0, change.1);
+            }
             self.sync(session, true);
             let _ = session.complete(Status::Ok, None, "MOVE completed");
         } else {
-            self.account_usage(bytes as i64, indices.len() as i64);
+            self.account_usage(copied_bytes as i64, indices.len() as i64);
             self.sync(session, true);
             let _ = session.complete(Status::Ok, copyuid, "COPY completed");
         }
