@@ -247,6 +247,7 @@ fn with_256_file_descriptors_extra_clients_are_refused_and_the_server_stays_up()
         }
         conns.push(s);
     }
+    eprintln!("open-file limit 256: {welcomed} let in, {refused} refused");
     assert!(
         welcomed >= 150 && refused >= 100,
         "{welcomed} let in, {refused} refused"

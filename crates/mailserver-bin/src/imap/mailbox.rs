@@ -744,7 +744,16 @@ impl User {
                 j += 1;
             }
             let present = j < listing.messages.len() && listing.messages[j].uid == uid;
-            if present && !view.gone {
+            if present && !view.gone && listing.messages[j].modseq < old.modseq {
+                // The shared listing is behind what this session already holds (its own
+                // change, or a newer listing it saw): keep that until the listing catches up,
+                // so a MODSEQ never goes back for the client (RFC 7162 §3.1).
+                let entry = match view.entry {
+                    Entry::Own(m) => Entry::Own(m),
+                    Entry::Shared(_) => Entry::Own(Box::new(old.clone())),
+                };
+                sel.each().push(View { entry, ..view });
+            } else if present && !view.gone {
                 let now = &listing.messages[j].flags;
                 let changed = !Arc::ptr_eq(now, &old.flags) && *now != old.flags;
                 sel.each().push(View {
