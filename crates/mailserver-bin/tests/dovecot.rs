@@ -368,3 +368,50 @@ fn dovecot_and_we_take_turns_numbering_new_mail() {
     );
     assert_eq!(seen_by_dovecot, seen_by_us);
 }
+
+/// Messages whose sort keys are awkward: groups, comments, RFC 2047 words with `_`, subject
+/// blobs and leaders (RFC 5256 §2.1, §3).
+const SORTABLE: &str = r#"
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+messages = [
+    ("Team: zed@example.net, amy@example.net;", "Zoe <zoe@example.org>", "[blob] Re: beta"),
+    ("bob@example.net (Bob B)", "adam@example.org (Adam)", "=?utf-8?q?alpha_one?="),
+    ("undisclosed-recipients:;", "\"Carl\" <carl@example.org>", "Re: [list] Fwd: gamma"),
+    ("", "mike@example.org", "[x][y] delta (fwd)"),
+    ("Ann <ann@example.net>, cid@example.net", "=?utf-8?q?Beth_B?= <beth@example.org>", "Re: alpha one"),
+    ("Crew:;", "ZED@example.org", "[fwd: epsilon]"),
+    ("dave@example.net", "", "  re:   Re:Beta  "),
+]
+for cc, frm, subject in messages:
+    head = f"Subject: {subject}\r\nDate: Wed, 1 Jan 2020 10:00:00 +0000\r\n"
+    if cc:
+        head += f"Cc: {cc}\r\n"
+    if frm:
+        head += f"From: {frm}\r\n"
+    s.sendmail("x@example.org", ["alice@example.com"], (head + "\r\nbody\r\n").encode())
+s.quit()
+"#;
+
+const SORTS: &str = r#"
+import imaplib, json, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+M.select("INBOX", readonly=True)
+out = {}
+for key in ["CC", "FROM", "SUBJECT", "REVERSE CC", "TO"]:
+    typ, data = M.uid("SORT", "(%s)" % key, "UTF-8", "ALL")
+    out[key] = typ + " " + (data[0] or b"").decode()
+print(json.dumps(out, sort_keys=True))
+"#;
+
+#[test]
+fn sort_by_address_and_subject_answers_as_dovecot_does() {
+    require("dovecot");
+    let server = Server::start("dovecot-sort", "");
+    python(SORTABLE, &[&server.port.to_string()]);
+    let ours = python(SORTS, &[&server.imap_port.to_string()]);
+    let (_dovecot, imap, _) = start_dovecot(&server);
+    let theirs = python(SORTS, &[&imap.to_string()]);
+    assert_eq!(ours, theirs);
+}

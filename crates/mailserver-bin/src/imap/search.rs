@@ -442,9 +442,11 @@ impl MessageKeys {
     fn of(c: &mut Candidate<'_>) -> Self {
         let mut first_mailbox = |field: &str| -> Arc<str> {
             let raw = c.raw_header(field).unwrap_or_default();
+            // The first address as parsed, a group's name included (`Team: a@x;` sorts as
+            // "team"), as Dovecot sorts: compared against it in the Dovecot test.
             let mailbox = mime::addresses(&raw)
                 .into_iter()
-                .find(|a| a.host.is_some())
+                .next()
                 .and_then(|a| a.mailbox)
                 .unwrap_or_default();
             String::from_utf8_lossy(&mailbox)
