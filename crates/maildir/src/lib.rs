@@ -157,6 +157,28 @@ fn list(dir: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
+/// Replaces `path` with `content` atomically: written to `tmp` (mode 0600) and synced, then
+/// renamed over it, so a crash leaves the old file or the new one, never a partial one; on
+/// failure (a full disk) `tmp` is removed. The directory is not synced: callers that need
+/// the rename itself durable call [`sync_dir`].
+pub(crate) fn replace_file(path: &Path, tmp: &Path, content: &[u8]) -> Result<(), Error> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(tmp)
+        .and_then(|mut f| {
+            f.write_all(content)?;
+            f.sync_data()
+        })
+        .and_then(|()| fs::rename(tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(tmp);
+            Error::from_io("writing", path, e)
+        })
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())

@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -198,23 +197,9 @@ impl FolderLog {
         for (uid, modseq) in &self.expunged {
             text.push_str(&format!("{uid} {modseq} -\n"));
         }
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(text.as_bytes())?;
-                // So a crash cannot leave an empty file under the real name.
-                f.sync_data()
-            })
-            .and_then(|()| fs::rename(&tmp, &path))
-            .map_err(|e| {
-                // Nothing half-written stays behind (a full disk).
-                let _ = fs::remove_file(&tmp);
-                Error::from_io("writing", &path, e)
-            })?;
+        // A crash cannot leave an empty file under the real name, nor a full disk a
+        // half-written one.
+        crate::replace_file(&path, &tmp, text.as_bytes())?;
         self.records = self.messages.len() + self.expunged.len();
         self.on_disk = true;
         Ok(())

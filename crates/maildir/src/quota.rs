@@ -191,16 +191,7 @@ impl Maildir {
             .path()
             .join(format!("tmp/maildirsize.{}", std::process::id()));
         let content = format!("{}\n{} {}\n", limits.line(), usage.bytes, usage.messages);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::from_io("writing", &tmp, e))?;
-        f.write_all(content.as_bytes())
-            .map_err(|e| Error::from_io("writing", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::from_io("renaming", &path, e))
+        crate::replace_file(&path, &tmp, content.as_bytes())
     }
 }
 

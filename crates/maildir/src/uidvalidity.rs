@@ -5,11 +5,10 @@
 //! §2.3.1.1), and Dovecot and this crate, sharing a store, share the counter.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{Error, Maildir, sync_dir};
+use crate::{Error, Maildir, replace_file, sync_dir};
 
 const FILE: &str = "dovecot-uidvalidity";
 
@@ -44,16 +43,7 @@ impl Maildir {
             .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
         let next = now.max(last.saturating_add(1)).max(1);
         let tmp = root.join(format!("{FILE}.tmp"));
-        File::create(&tmp)
-            .and_then(|mut f| {
-                write!(f, "{next:08x}")?;
-                f.sync_data()
-            })
-            .and_then(|()| fs::rename(&tmp, &path))
-            .map_err(|e| {
-                let _ = fs::remove_file(&tmp);
-                Error::from_io("writing", &path, e)
-            })?;
+        replace_file(&path, &tmp, format!("{next:08x}").as_bytes())?;
         sync_dir(root)?;
         Ok(next)
     }
