@@ -28,6 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 mod cache;
+mod flags;
 mod folders;
 mod modseq;
 mod quota;

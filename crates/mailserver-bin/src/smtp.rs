@@ -59,18 +59,6 @@ impl SmtpService {
         srs: Option<Srs>,
         process: Arc<Semaphore>,
     ) -> Self {
-        Self::with_gate(config, accounts, tls, queue, srs, process, "smtp")
-    }
-
-    fn with_gate(
-        config: Arc<Config>,
-        accounts: Accounts,
-        tls: Option<TlsAcceptor>,
-        queue: Arc<Queue>,
-        srs: Option<Srs>,
-        process: Arc<Semaphore>,
-        protocol: &'static str,
-    ) -> Self {
         let mut s = smtp_proto::Config::new(config.hostname.clone());
         let l = &config.limits;
         s.limits.max_message_size = l.max_message_size;
@@ -93,7 +81,7 @@ impl SmtpService {
         s.dsn = true;
         Self {
             gate: crate::conn::Gate::new(
-                protocol,
+                "smtp",
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
                 process,
@@ -119,7 +107,16 @@ impl SmtpService {
         active: Arc<AtomicUsize>,
         process: Arc<Semaphore>,
     ) -> Self {
-        let mut service = Self::with_gate(config, accounts, tls, queue, srs, process, "submission");
+        let limits = &config.limits;
+        // Its own connection count, apart from port 25's.
+        let gate = crate::conn::Gate::new(
+            "submission",
+            limits.max_connections,
+            limits.max_connections_per_address,
+            Arc::clone(&process),
+        );
+        let mut service = Self::new(config, accounts, tls, queue, srs, process);
+        service.gate = gate;
         service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
         service.session_config.require_auth = true;
         service.submission = true;
