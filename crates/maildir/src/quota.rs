@@ -80,6 +80,12 @@ impl Maildir {
         self.rebuild_maildirsize(limits)
     }
 
+    /// What `maildirsize` says now, without counting anything (`None` when it is missing or
+    /// unreadable).
+    pub fn recorded_usage(&self) -> Option<Usage> {
+        parse(&fs::read_to_string(self.path().join("maildirsize")).ok()?)
+    }
+
     /// Held while this crate writes `maildirsize`.
     fn quota_lock(&self) -> Result<File, Error> {
         let path = self.path().join("mailserver.quota.lock");

@@ -1197,6 +1197,36 @@ impl Accounts {
         }
     }
 
+    /// Sets a user's usage in `quota2` to a recount (`quota recalc`); returns what it said
+    /// before (none when it had no row).
+    pub async fn set_usage(
+        &self,
+        address: &str,
+        bytes: i64,
+        messages: i64,
+    ) -> Result<Option<(i64, i64)>, AccountsError> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(bytes AS SIGNED), CAST(messages AS SIGNED) FROM quota2 WHERE username = ?",
+        )
+        .bind(address)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let sql = if before.is_some() {
+            "UPDATE quota2 SET bytes = ?, messages = ? WHERE username = ?"
+        } else {
+            "INSERT INTO quota2 (bytes, messages, username) VALUES (?, ?, ?)"
+        };
+        sqlx::query(sql)
+            .bind(bytes.max(0))
+            .bind(messages.max(0))
+            .bind(address)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
     /// Quotas of users, for `user list`.
     pub async fn quotas(&self) -> Result<std::collections::HashMap<String, u64>, AccountsError> {
         let rows = sqlx::query("SELECT username, CAST(quota AS SIGNED) AS quota FROM mailbox")

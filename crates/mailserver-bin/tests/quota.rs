@@ -338,3 +338,48 @@ fn domain_limits_bound_mailboxes_aliases_and_quotas() {
         "pw\n",
     );
 }
+
+/// `quota recalc` (Dovecot's `doveadm quota recalc`): usage counted again from the files,
+/// whatever `maildirsize` and `quota2` said, and a clear message for an unknown mailbox.
+#[test]
+fn quota_recalc_counts_the_files_again() {
+    let server = Server::start("quota-recalc", "");
+    for _ in 0..3 {
+        let (_, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.net>");
+        assert!(done.unwrap().starts_with("250"));
+    }
+    let maildir = server.maildir("alice@example.com");
+    let sizes: u64 = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    // A file removed behind the server's back, and usage gone wrong.
+    let gone = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let gone_size = gone.metadata().unwrap().len();
+    std::fs::remove_file(gone.path()).unwrap();
+    std::fs::write(maildir.join("maildirsize"), "0S\n999 7\n").unwrap();
+    let out = server.admin_ok(&["quota", "recalc", "alice@example.com"]);
+    let expected = sizes - gone_size;
+    assert!(
+        out.contains(&format!("alice@example.com: {expected} octets in 2 messages")),
+        "{out}"
+    );
+    assert!(out.contains("maildirsize said 999 octets in 7 messages"), "{out}");
+    assert!(out.contains(&format!("quota2 {sizes} octets in 3 messages")), "{out}");
+    let maildirsize = std::fs::read_to_string(maildir.join("maildirsize")).unwrap();
+    assert_eq!(maildirsize, format!("0S\n{expected} 2\n"));
+    // quota2 holds the recount now: a second recalc finds nothing to change.
+    let again = server.admin_ok(&["quota", "recalc", "--all"]);
+    assert!(
+        again.contains(&format!("quota2 {expected} octets in 2 messages")),
+        "{again}"
+    );
+    let unknown = server.admin(&["quota", "recalc", "nobody@example.com"], "");
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("nobody@example.com has no mailbox here"), "{err}");
+}
