@@ -2,6 +2,7 @@
 for a remote domain over several connections, and the memory of a server's process tree."""
 import os
 import smtplib
+import socket
 import threading
 import time
 
@@ -71,7 +72,6 @@ def open_idle(port, user, n, held, tls=False):
     """Opens `n` IMAP connections (over implicit TLS when `tls`) that log in as `user`
     (password "secret"), SELECT INBOX and IDLE; appends each socket to `held`, which keeps
     them open."""
-    import socket
     import ssl
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -92,3 +92,51 @@ def open_idle(port, user, n, held, tls=False):
                 if line.startswith(tag + b" ") or line.startswith(b"+"):
                     break
         held.append(s)
+
+
+def cpu_seconds(pid):
+    """CPU time (user and system) of `pid`'s whole process tree so far, in seconds."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Client:
+    """Sends a command and reads until its tagged completion; no response parsing beyond
+    that, so the client costs both servers the same and little."""
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+        self.n = 0
+        self.read_until(b"\r\n")
+    def read_until(self, marker):
+        while marker not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+    def command(self, text):
+        self.n += 1
+        tag = b"t%d" % self.n
+        self.s.sendall(tag + b" " + text.encode() + b"\r\n")
+        data = b""
+        while True:
+            # The tagged line starts a line; scan only what is new.
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            data += chunk
+            j = data.rfind(b"\r\n" + tag + b" ", max(0, len(data) - len(chunk) - 64))
+            if (j >= 0 or data.startswith(tag + b" ")) and data.endswith(b"\r\n"):
+                line = data[(j + 2 if j >= 0 else 0):]
+                if not line.split(b" ")[1].startswith(b"OK"):
+                    raise RuntimeError(f"{text}: {line[:200]!r}")
+                return data

@@ -122,42 +122,7 @@ ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8
 bin_path, work = sys.argv[8:10]
 sys.path.insert(0, sys.argv[10])
 our_new, dovecot_new = sys.argv[11:13]
-from benchlib import open_idle, pss_kib, tree
-
-class Client:
-    """Sends a command and reads until its tagged completion; no response parsing beyond
-    that, so the client costs both servers the same and little."""
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-        self.n = 0
-        self.read_until(b"\r\n")
-    def read_until(self, marker):
-        while marker not in self.buf:
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise RuntimeError("connection closed")
-            self.buf += chunk
-        i = self.buf.index(marker) + len(marker)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-    def command(self, text):
-        self.n += 1
-        tag = b"t%d" % self.n
-        self.s.sendall(tag + b" " + text.encode() + b"\r\n")
-        data = b""
-        while True:
-            # The tagged line starts a line; scan only what is new.
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise RuntimeError("connection closed")
-            data += chunk
-            j = data.rfind(b"\r\n" + tag + b" ", max(0, len(data) - len(chunk) - 64))
-            if (j >= 0 or data.startswith(tag + b" ")) and data.endswith(b"\r\n"):
-                line = data[(j + 2 if j >= 0 else 0):]
-                if not line.split(b" ")[1].startswith(b"OK"):
-                    raise RuntimeError(f"{text}: {line[:200]!r}")
-                return data
+from benchlib import Client, cpu_seconds, open_idle, pss_kib, tree
 
 PAGE = min(5000, count)  # the message-list fetches (all of a small COUNT)
 OPS = [
@@ -240,16 +205,6 @@ print(f"search hits (subject, body): {results['mailserver'][2]}")
 same = [a == b for a, b in zip(results["mailserver"][3], results["dovecot"][3])]
 print("SORT, THREAD, webmail list and INTERNALDATE answers identical to Dovecot's "
       f"(by date, by subject, references, list, dates): {same}")
-
-def cpu_seconds(pid):
-    total = 0
-    for p in tree(pid):
-        try:
-            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
 
 def idle_memory(port, user, pid):
     # Measured between a tenth and all of the connections, so memory the process frees or

@@ -30,14 +30,16 @@ use thiserror::Error;
 mod cache;
 mod flags;
 mod folders;
+mod messages;
 mod modseq;
 mod quota;
 mod read;
 mod uidlist;
 mod uidvalidity;
 
-pub use cache::{FolderStamp, ListingCache, SETTLE, SETTLE_COARSE};
+pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
+pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
 pub use read::{Listing, Message, Subdir, Unchanged, pop3_uidl};

@@ -119,7 +119,7 @@ impl FolderLog {
             };
         }
         let mut appended = String::new();
-        for m in &mut listing.messages {
+        for m in listing.messages.iter_mut() {
             // Even a message a rescan took unchanged from an earlier listing is looked up:
             // its name may have left and come back (flags set, then cleared, by other
             // sessions), and the log has the MODSEQ of the last of those changes. A lookup
@@ -158,12 +158,63 @@ impl FolderLog {
             }
         }
         listing.highest_modseq = self.highest;
+        self.write(md, fresh, &appended)
+    }
+
+    /// [`FolderLog::reconcile`] for a listing that differs from one already reconciled only
+    /// in the messages with the UIDs `changed` (flags changed, or added) and those `removed`:
+    /// only those are looked up, so a change costs the same in a folder of any size.
+    fn reconcile_changed(
+        &mut self,
+        md: &Maildir,
+        listing: &mut Listing,
+        changed: &[u32],
+        removed: &[u32],
+    ) -> Result<(), Error> {
+        if !self.on_disk || self.uid_validity != listing.uid_validity {
+            return self.reconcile(md, listing);
+        }
+        let mut appended = String::new();
+        for &uid in changed {
+            let Some(m) = listing
+                .messages
+                .position(uid)
+                .and_then(|i| listing.messages.get_mut(i))
+            else {
+                continue;
+            };
+            match self.messages.get(&uid) {
+                Some((modseq, flags)) if same(flags, &m.flags) => m.modseq = *modseq,
+                _ => {
+                    self.highest += 1;
+                    m.modseq = self.highest;
+                    self.messages
+                        .insert(uid, (self.highest, Arc::clone(&m.flags)));
+                    self.expunged.remove(&uid);
+                    appended.push_str(&format!("{uid} {} +{}\n", self.highest, m.flags));
+                }
+            }
+        }
+        for &uid in removed {
+            if self.messages.remove(&uid).is_some() {
+                self.highest += 1;
+                self.expunged.insert(uid, self.highest);
+                appended.push_str(&format!("{uid} {} -\n", self.highest));
+            }
+        }
+        listing.highest_modseq = self.highest;
+        self.write(md, false, &appended)
+    }
+
+    /// Writes what changed (`appended` records), or the whole log when it is `fresh` or has
+    /// grown to twice what it describes.
+    fn write(&mut self, md: &Maildir, fresh: bool, appended: &str) -> Result<(), Error> {
         let written =
             if fresh || self.records > 2 * (self.messages.len() + self.expunged.len()) + 1024 {
                 self.rewrite(md)
             } else if !appended.is_empty() {
                 self.records += appended.lines().count();
-                self.append(md, &appended)
+                self.append(md, appended)
             } else {
                 Ok(())
             };
@@ -265,6 +316,20 @@ impl ModSeqs {
         let log = self.folder(md)?;
         let mut log = lock_log(&log);
         log.reconcile(md, listing)
+    }
+
+    /// [`ModSeqs::reconcile`] for `listing` made from one already reconciled by changing the
+    /// messages `changed` (by UID) and removing those `removed`: only those are looked up.
+    pub fn reconcile_changed(
+        &self,
+        md: &Maildir,
+        listing: &mut Listing,
+        changed: &[u32],
+        removed: &[u32],
+    ) -> Result<(), Error> {
+        let log = self.folder(md)?;
+        let mut log = lock_log(&log);
+        log.reconcile_changed(md, listing, changed, removed)
     }
 
     /// Records flags just given to messages (by UID), so their MODSEQs are known without a

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
-use crate::{Error, Maildir};
+use crate::{Error, Maildir, Messages};
 
 /// Where a message file lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +169,8 @@ struct Numbering {
     next_uid: u32,
     records: Vec<Numbered>,
     written: Option<FileStamp>,
+    /// How much of the uidlist the numbering read or wrote.
+    read: Option<UidlistRead>,
 }
 
 /// What the uidlist says of one file.
@@ -191,13 +193,19 @@ impl From<RecordRef<'_>> for Numbered {
     }
 }
 
-/// A file's text, `None` when there is no such file.
-fn read_text(path: &Path) -> Result<Option<String>, Error> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::from_io("reading", path, e)),
-    }
+/// A file's text and inode, `None` when there is no such file.
+fn read_text_and_inode(path: &Path) -> Result<Option<(String, u64)>, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::from_io("reading", path, e)),
+    };
+    let mut text = String::new();
+    file.metadata()
+        .and_then(|m| file.read_to_string(&mut text).map(|_| m.ino()))
+        .map(|ino| Some((text, ino)))
+        .map_err(|e| Error::from_io("reading", path, e))
 }
 
 /// Whether `base` is the base name of the file name `name` (without searching `name`).
@@ -219,14 +227,14 @@ fn unreadable(path: &Path) -> Error {
 }
 
 /// A scanned Maildir folder.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Listing {
     /// UIDVALIDITY.
     pub uid_validity: u32,
     /// The UID the next new message will get.
     pub next_uid: u32,
     /// Messages in UID order.
-    pub messages: Vec<Message>,
+    pub messages: Messages,
     /// The folder's highest MODSEQ, once a [`crate::ModSeqs`] log has seen this listing.
     pub highest_modseq: u64,
     /// Counts over `messages`, worked out once per scan so that SELECT and STATUS of a large
@@ -237,6 +245,40 @@ pub struct Listing {
     /// [`names_digest`] of the names in `cur/`: a rescan that reads `cur/` again and finds
     /// the same digest (and count) takes its messages as they were.
     cur_digest: u64,
+    /// How much of `dovecot-uidlist` this listing accounts for: what is appended after that
+    /// is all a writer must read to number a new file.
+    uidlist_read: Option<UidlistRead>,
+}
+
+/// Listings are equal when they list the same: how they were read does not count.
+impl PartialEq for Listing {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.uid_validity,
+            self.next_uid,
+            self.highest_modseq,
+            self.summary,
+            &self.keywords,
+            self.cur_digest,
+        ) == (
+            other.uid_validity,
+            other.next_uid,
+            other.highest_modseq,
+            other.summary,
+            &other.keywords,
+            other.cur_digest,
+        ) && self.messages == other.messages
+    }
+}
+
+impl Eq for Listing {}
+
+/// A `dovecot-uidlist` read up to `len` octets: its inode, and what that part says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UidlistRead {
+    ino: u64,
+    len: u64,
+    totals: Totals,
 }
 
 /// Counts over a folder's messages.
@@ -255,22 +297,37 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(messages: &[Message]) -> Self {
+    /// The counts over `messages` (in UID order).
+    pub fn of<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
         let mut s = Summary::default();
-        for (i, m) in messages.iter().enumerate() {
-            if m.subdir == Subdir::New {
-                s.in_new += 1;
-            }
+        for (i, m) in messages.into_iter().enumerate() {
+            s.count(m, 1);
             if !m.has_flag('S') {
-                s.unseen += 1;
                 s.first_unseen.get_or_insert(i);
             }
-            if m.has_flag('T') {
-                s.deleted += 1;
-            }
-            s.vsize += m.vsize;
         }
         s
+    }
+
+    /// Adds `m` to the counts (`sign` 1), or takes it out (-1); leaves `first_unseen`.
+    fn count(&mut self, m: &Message, sign: i8) {
+        let add = |n: &mut usize, yes: bool| {
+            if yes {
+                *n = if sign > 0 {
+                    *n + 1
+                } else {
+                    n.saturating_sub(1)
+                };
+            }
+        };
+        add(&mut self.in_new, m.subdir == Subdir::New);
+        add(&mut self.unseen, !m.has_flag('S'));
+        add(&mut self.deleted, m.has_flag('T'));
+        self.vsize = if sign > 0 {
+            self.vsize + m.vsize
+        } else {
+            self.vsize.saturating_sub(m.vsize)
+        };
     }
 }
 
@@ -279,49 +336,88 @@ impl Listing {
     /// now are (given new flags, or moved to `cur/`), `removed` the UIDs of messages it
     /// removed. `None` when one of them is not in it as it should be.
     pub(crate) fn patched(&self, renamed: &[Message], removed: &[u32]) -> Option<Listing> {
-        let mut messages = self.messages.clone();
-        let mut cur_digest = self.cur_digest;
-        let mut digest = |m: &Message, add: bool| {
-            if m.subdir == Subdir::Cur {
-                let h = name_hash(&m.name);
-                cur_digest = if add {
-                    cur_digest.wrapping_add(h)
-                } else {
-                    cur_digest.wrapping_sub(h)
-                };
-            }
-        };
+        let mut listing = self.clone();
+        // The first unseen message unless a change below says otherwise (by UID: positions
+        // move with removals).
+        let first_unseen = self.summary.first_unseen.map(|i| self.messages[i].uid);
+        let mut lowest_change = u32::MAX;
         for new in renamed {
-            let i = messages.binary_search_by_key(&new.uid, |m| m.uid).ok()?;
-            if messages[i].base != new.base {
+            let i = listing.messages.position(new.uid)?;
+            let old = listing.messages[i].clone();
+            if old.base != new.base {
                 return None;
             }
-            digest(&messages[i], false);
-            digest(new, true);
+            listing.digest(&old, -1);
+            listing.summary.count(&old, -1);
+            listing.digest(new, 1);
+            listing.summary.count(new, 1);
+            lowest_change = lowest_change.min(new.uid);
             // Its MODSEQ is the log's to tell.
-            messages[i] = Message {
-                modseq: 0,
-                ..new.clone()
-            };
+            if let Some(m) = listing.messages.get_mut(i) {
+                *m = Message {
+                    modseq: 0,
+                    ..new.clone()
+                };
+            }
         }
         let mut removed = removed.to_vec();
         removed.sort_unstable();
-        for uid in &removed {
-            let i = messages.binary_search_by_key(uid, |m| m.uid).ok()?;
-            digest(&messages[i], false);
+        removed.dedup();
+        for &uid in &removed {
+            let i = listing.messages.position(uid)?;
+            let old = listing.messages[i].clone();
+            listing.digest(&old, -1);
+            listing.summary.count(&old, -1);
+            lowest_change = lowest_change.min(uid);
         }
-        if !removed.is_empty() {
-            messages.retain(|m| removed.binary_search(&m.uid).is_err());
+        listing.messages.remove_uids(&removed);
+        listing.find_first_unseen(first_unseen, lowest_change);
+        Some(listing)
+    }
+
+    /// This listing with `added` (new files, above every UID it has) after its messages.
+    pub(crate) fn with_added(&self, added: Vec<Message>) -> Listing {
+        let mut listing = self.clone();
+        let first_unseen = self.summary.first_unseen.map(|i| self.messages[i].uid);
+        let lowest = added.first().map_or(u32::MAX, |m| m.uid);
+        for m in added {
+            listing.digest(&m, 1);
+            listing.summary.count(&m, 1);
+            listing.next_uid = listing.next_uid.max(m.uid + 1);
+            listing.messages.push(m);
         }
-        Some(Listing {
-            uid_validity: self.uid_validity,
-            next_uid: self.next_uid,
-            summary: Summary::of(&messages),
-            messages,
-            highest_modseq: self.highest_modseq,
-            keywords: self.keywords.clone(),
-            cur_digest,
-        })
+        listing.find_first_unseen(first_unseen, lowest);
+        listing
+    }
+
+    /// Adds `m`'s name to the digest of `cur/` (`sign` 1) or takes it out (-1).
+    fn digest(&mut self, m: &Message, sign: i8) {
+        if m.subdir == Subdir::Cur {
+            let h = name_hash(&m.name);
+            self.cur_digest = if sign > 0 {
+                self.cur_digest.wrapping_add(h)
+            } else {
+                self.cur_digest.wrapping_sub(h)
+            };
+        }
+    }
+
+    /// Sets `summary.first_unseen` after changes to messages with UIDs from `lowest_change`
+    /// on, given the UID that was first unseen before them: only the messages from the lower
+    /// of the two are looked at.
+    fn find_first_unseen(&mut self, before: Option<u32>, lowest_change: u32) {
+        let from = before.map_or(lowest_change, |b| b.min(lowest_change));
+        let start = self.messages.partition_point(|m| m.uid < from);
+        let unchanged_before = match before {
+            Some(b) if b < lowest_change => Some(start),
+            _ => None,
+        };
+        self.summary.first_unseen = unchanged_before.or_else(|| {
+            self.messages
+                .iter_from(start)
+                .position(|m| !m.has_flag('S'))
+                .map(|k| start + k)
+        });
     }
 
     /// The POP3 UIDL of a message: a migrated one if the uidlist has it, else Dovecot 2.3's
@@ -665,6 +761,7 @@ impl Maildir {
         }
         same &= found.is_empty();
         let mut numbered = Vec::new();
+        let mut uidlist_read = earlier.and_then(|(e, _)| e.uidlist_read);
         let (uid_validity, next_uid) = match earlier {
             Some((earlier, unchanged)) if unchanged.uidlist && found.is_empty() => {
                 (earlier.uid_validity, earlier.next_uid)
@@ -675,9 +772,11 @@ impl Maildir {
                     next_uid: next,
                     records,
                     written: w,
+                    read,
                 }) => {
                     written = w;
                     numbered = records;
+                    uidlist_read = read.or(uidlist_read);
                     (validity, next)
                 }
                 // The uidlist is gone or of another UIDVALIDITY: what `earlier` says is void.
@@ -724,12 +823,89 @@ impl Maildir {
             uid_validity,
             next_uid,
             summary: Summary::of(&messages),
-            messages,
+            messages: messages.into(),
             highest_modseq: 0,
             keywords,
             cur_digest,
+            uidlist_read,
         };
         Ok((Some(listing), written))
+    }
+
+    /// `listing` with the files `added` to `cur/` by this process since it was made (APPEND,
+    /// COPY), numbered by appending their records to the uidlist under its lock after
+    /// reading only what others appended to it since `listing` was made; with the uidlist's
+    /// stamp as written. `None` when that cannot be done so (the uidlist was replaced or
+    /// needs rewriting, or `listing` does not know how far it read it): then a rescan does it.
+    /// Nothing else of the folder is read, so adding costs the same in a folder of any size.
+    pub(crate) fn add_numbered(
+        &self,
+        listing: &Listing,
+        added: &[String],
+    ) -> Result<Option<(Listing, FileStamp)>, Error> {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::MetadataExt;
+        let Some(known) = listing.uidlist_read else {
+            return Ok(None);
+        };
+        let path = self.path().join("dovecot-uidlist");
+        let lock = DotLock::acquire(&path)?;
+        let mut file = File::open(&path).map_err(|e| Error::from_io("reading", &path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io("reading", &path, e))?;
+        if meta.ino() != known.ino || meta.len() < known.len {
+            return Ok(None);
+        }
+        let mut tail = String::new();
+        let read = file
+            .seek(SeekFrom::Start(known.len))
+            .and_then(|_| file.read_to_string(&mut tail));
+        if read.is_err() || !(tail.is_empty() || tail.ends_with('\n')) {
+            return Ok(None);
+        }
+        let mut totals = known.totals;
+        if uidlist::read_records(&tail, &mut totals, |_| {}).is_none()
+            || totals.version != 3
+            || !totals.clean_end
+        {
+            return Ok(None);
+        }
+        let present = listing.messages.len() + added.len();
+        let recorded = totals.records + added.len();
+        if recorded.saturating_sub(present) * 4 >= recorded {
+            // Records of gone files are a quarter of the list: a rescan rewrites it.
+            return Ok(None);
+        }
+        let mut names: Vec<&String> = added.iter().collect();
+        names.sort_by_cached_key(|n| delivery_key(base_name(n)));
+        let mut appended = String::new();
+        let first_uid = totals.next_uid;
+        for (k, name) in names.iter().enumerate() {
+            uidlist::encode_record(&mut appended, first_uid + k as u32, &[], name);
+        }
+        let written = lock.append(appended.as_bytes())?;
+        totals.records = recorded;
+        totals.next_uid = first_uid + names.len() as u32;
+        let mut flags = FlagStrings::default();
+        let mut messages = Vec::with_capacity(names.len());
+        for (k, name) in names.into_iter().enumerate() {
+            let record = Numbered {
+                uid: first_uid + k as u32,
+                pop3_uidl: None,
+                vsize: None,
+            };
+            messages.push(self.message(name.clone(), Subdir::Cur, record, &mut flags)?);
+        }
+        let mut listing = listing.with_added(messages);
+        listing.next_uid = totals.next_uid;
+        listing.keywords = self.keywords()?;
+        listing.uidlist_read = Some(UidlistRead {
+            ino: written.2,
+            len: written.3,
+            totals,
+        });
+        Ok(Some((listing, written)))
     }
 
     /// The UIDVALIDITY, the next UID and the record of each of `files` (by base name) from the
@@ -766,7 +942,7 @@ impl Maildir {
         // Reads the uidlist, filling in `numbered` (the last record of a name wins, as in
         // Dovecot).
         let lookup = |numbered: &mut Vec<Option<Numbered>>| -> Result<_, Error> {
-            let Some(text) = read_text(&path)? else {
+            let Some((text, ino)) = read_text_and_inode(&path)? else {
                 return Ok(None);
             };
             // A few new files (the usual case) are looked for by length first: hashing every
@@ -793,10 +969,10 @@ impl Maildir {
                 },
             )
             .ok_or_else(|| unreadable(&path))?;
-            Ok(Some((text, totals)))
+            Ok(Some((text, totals, ino)))
         };
-        let valid = |read: &Option<(String, Totals)>| match (earlier, read) {
-            (Some(e), Some((_, t))) => e.uid_validity == t.uid_validity,
+        let valid = |read: &Option<(String, Totals, u64)>| match (earlier, read) {
+            (Some(e), Some((_, t, _))) => e.uid_validity == t.uid_validity,
             (Some(_), None) => false,
             (None, _) => true,
         };
@@ -806,7 +982,7 @@ impl Maildir {
                 return Ok(None);
             }
             copy_twins(&mut numbered);
-            if let Some((_, totals)) = &read
+            if let Some((text, totals, ino)) = &read
                 && numbered.iter().all(Option::is_some)
             {
                 let numbered = numbered.into_iter().flatten().collect();
@@ -815,6 +991,11 @@ impl Maildir {
                     next_uid: totals.next_uid,
                     records: numbered,
                     written: None,
+                    read: Some(UidlistRead {
+                        ino: *ino,
+                        len: text.len() as u64,
+                        totals: *totals,
+                    }),
                 }));
             }
         }
@@ -831,6 +1012,7 @@ impl Maildir {
                 next_uid: 1,
                 records: Vec::new(),
                 written: None,
+                read: None,
             })),
             e => Err(e),
         };
@@ -844,7 +1026,7 @@ impl Maildir {
             return Ok(None);
         }
         let (uid_validity, mut next_uid) = match &read {
-            Some((_, t)) => (t.uid_validity, t.next_uid),
+            Some((_, t, _)) => (t.uid_validity, t.next_uid),
             // A new list: a value this account never gave before (a folder deleted and made
             // again must not get its old one back).
             None => match self.next_uid_validity() {
@@ -873,15 +1055,15 @@ impl Maildir {
         // Records of files that are gone stay until they are a quarter of the file, as in
         // Dovecot: appending costs a line, rewriting the whole list.
         let present = kept.len() + matched.len() + files.len();
-        let recorded = read.as_ref().map_or(0, |(_, t)| t.records) + fresh.len();
+        let recorded = read.as_ref().map_or(0, |(_, t, _)| t.records) + fresh.len();
         let stale = recorded.saturating_sub(present);
-        let written = match &read {
-            Some((_, t)) if t.version == 3 && t.clean_end && stale * 4 < recorded => {
-                Some(lock.append(appended.as_bytes())?)
+        let (written, records) = match &read {
+            Some((_, t, _)) if t.version == 3 && t.clean_end && stale * 4 < recorded => {
+                (Some(lock.append(appended.as_bytes())?), recorded)
             }
             _ => {
                 let mut list = match &read {
-                    Some((text, _)) => uidlist::parse(text).ok_or_else(|| unreadable(&path))?,
+                    Some((text, _, _)) => uidlist::parse(text).ok_or_else(|| unreadable(&path))?,
                     None => Uidlist {
                         uid_validity,
                         next_uid: 1,
@@ -909,7 +1091,7 @@ impl Maildir {
                     })
                 };
                 match lock.commit(text.as_bytes()) {
-                    Ok(written) => written,
+                    Ok(written) => (written, text.matches('\n').count().saturating_sub(1)),
                     Err(e) => return unwritten(e),
                 }
             }
@@ -920,6 +1102,17 @@ impl Maildir {
             next_uid,
             records: numbered,
             written,
+            read: written.map(|(_, _, ino, len)| UidlistRead {
+                ino,
+                len,
+                totals: Totals {
+                    version: 3,
+                    uid_validity,
+                    next_uid,
+                    records,
+                    clean_end: true,
+                },
+            }),
         }))
     }
 
@@ -1261,7 +1454,7 @@ mod tests {
         let uids: Vec<u32> = l.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids, [1, 2, 7, 8]);
         assert_eq!(l.next_uid, 9);
-        assert_eq!(l.messages[..2], first.messages[..]);
+        assert!(l.messages.iter().take(2).eq(first.messages.iter()));
         assert_eq!(md.scan().unwrap(), l);
         // Nothing changed since: the earlier listing stands.
         assert_eq!(md.rescan(Some((&l, all))).unwrap(), None);

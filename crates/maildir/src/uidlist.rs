@@ -67,7 +67,7 @@ pub(crate) fn base_name(name: &str) -> &str {
 pub(crate) fn read<'t>(
     text: &'t str,
     mut extra: impl FnMut(&'t str),
-    mut each: impl FnMut(RecordRef<'t>),
+    each: impl FnMut(RecordRef<'t>),
 ) -> Option<Totals> {
     let header = text.split('\n').next()?;
     let mut words = header.split(' ');
@@ -97,7 +97,20 @@ pub(crate) fn read<'t>(
         }
         _ => return None,
     }
-    let mut rest = &text[header.len() + 1.min(text.len() - header.len())..];
+    let rest = &text[header.len() + 1.min(text.len() - header.len())..];
+    read_records(rest, &mut totals, each)?;
+    Some(totals)
+}
+
+/// Reads the records in `text` (whole lines of a file of `totals.version`, the rest of one
+/// whose start `totals` describes), handing each to `each` and counting it into `totals`;
+/// `None` when one is not a record.
+pub(crate) fn read_records<'t>(
+    text: &'t str,
+    totals: &mut Totals,
+    mut each: impl FnMut(RecordRef<'t>),
+) -> Option<()> {
+    let mut rest = text;
     // A large folder's list is read on every change to it: lines and names are found with
     // memchr rather than a searcher per line.
     while let Some(end) = memchr::memchr(b'\n', rest.as_bytes()) {
@@ -116,7 +129,7 @@ pub(crate) fn read<'t>(
         totals.next_uid = totals.next_uid.max(uid.saturating_add(1));
         each(RecordRef { uid, fields, name });
     }
-    Some(totals)
+    Some(())
 }
 
 /// Where the `:` before a version 3 record's file name is: the first one after a space (no

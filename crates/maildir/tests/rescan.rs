@@ -25,8 +25,9 @@ enum Op {
     Scan,
     /// Every time in the folder made old, then a scan: nothing may be missing now.
     SettleAndCheck,
-    /// A wait until the times the last changes left have settled, then a scan: what was
-    /// changed in the same clock tick as an earlier scan shows now.
+    /// A wait until the times the last changes left have settled and the check of this
+    /// process's own changes is due, then a scan: what another writer changed in the same
+    /// clock tick as an earlier scan, or before this process's own change, shows now.
     WaitAndCheck,
 }
 
@@ -59,13 +60,16 @@ fn settle(md: &Maildir) {
 
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
+/// How long after this process's own change the folder is checked (short, for the test).
+const CHECK: Duration = Duration::from_millis(120);
+
 fn run(ops: Vec<Op>) {
     let case = CASE.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("maildir-rescan-{}-{case}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let md = Maildir::new(&dir);
     md.create().unwrap();
-    let cache = ListingCache::new(100_000);
+    let cache = ListingCache::new(100_000).with_own_change_check(CHECK);
     // Each message's UID, by base name, from the first listing that showed it.
     let mut uids: HashMap<String, u32> = HashMap::new();
     let mut highest = 0u32;
@@ -137,7 +141,7 @@ fn run(ops: Vec<Op>) {
                 if matches!(op, Op::SettleAndCheck) {
                     settle(&md);
                 } else {
-                    std::thread::sleep(maildir::SETTLE * 2);
+                    std::thread::sleep(CHECK.max(maildir::SETTLE * 2));
                 }
                 listing = cache.scan(&md).unwrap();
                 check_uids(&listing);

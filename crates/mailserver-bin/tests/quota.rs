@@ -365,11 +365,19 @@ fn quota_recalc_counts_the_files_again() {
     let out = server.admin_ok(&["quota", "recalc", "alice@example.com"]);
     let expected = sizes - gone_size;
     assert!(
-        out.contains(&format!("alice@example.com: {expected} octets in 2 messages")),
+        out.contains(&format!(
+            "alice@example.com: {expected} octets in 2 messages"
+        )),
         "{out}"
     );
-    assert!(out.contains("maildirsize said 999 octets in 7 messages"), "{out}");
-    assert!(out.contains(&format!("quota2 {sizes} octets in 3 messages")), "{out}");
+    assert!(
+        out.contains("maildirsize said 999 octets in 7 messages"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("quota2 {sizes} octets in 3 messages")),
+        "{out}"
+    );
     let maildirsize = std::fs::read_to_string(maildir.join("maildirsize")).unwrap();
     assert_eq!(maildirsize, format!("0S\n{expected} 2\n"));
     // quota2 holds the recount now: a second recalc finds nothing to change.
@@ -381,5 +389,8 @@ fn quota_recalc_counts_the_files_again() {
     let unknown = server.admin(&["quota", "recalc", "nobody@example.com"], "");
     assert!(!unknown.status.success());
     let err = String::from_utf8_lossy(&unknown.stderr);
-    assert!(err.contains("nobody@example.com has no mailbox here"), "{err}");
+    assert!(
+        err.contains("nobody@example.com has no mailbox here"),
+        "{err}"
+    );
 }

@@ -62,11 +62,11 @@ fn note_changes(
     recheck_later(recheck, listings, maildir);
 }
 
-/// Reads `maildir` again through `listings` shortly after this session changed it, once its
-/// times have settled: the shared listing was patched with the change, and this read checks
-/// that nothing else changed the folder in the same clock tick (reading a large `cur/` takes
-/// tens of milliseconds, better spent here than in the client's next command). A change made
-/// before the wait ends restarts it (`slot` holds the pending read).
+/// Reads `maildir` again through `listings` after this session changed it, once that read is
+/// due ([`ListingCache::own_change_check`]): the shared listing was patched with the change, and
+/// this read checks that nothing else changed the folder in the same clock tick (reading a
+/// large `cur/` takes tens of milliseconds, better spent here than in the client's next
+/// command). A change made before the wait ends restarts it (`slot` holds the pending read).
 fn recheck_later(
     slot: &mut Option<tokio::task::JoinHandle<()>>,
     listings: &Arc<ListingCache>,
@@ -78,7 +78,7 @@ fn recheck_later(
     let listings = Arc::clone(listings);
     let maildir = maildir.clone();
     *slot = Some(tokio::spawn(async move {
-        tokio::time::sleep(maildir::SETTLE * 3).await;
+        tokio::time::sleep(listings.own_change_check() + maildir::SETTLE).await;
         let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
         if let Ok(Err(e)) = read {
             warn!(error = %e, "imap: reading a folder again after a change failed");
@@ -707,16 +707,24 @@ impl User {
         }
         let listings = &self.listings;
         let scanned = block(|| {
-            Ok::<_, maildir::Error>((listings.scan(&sel.maildir)?, sel.maildir.keywords()?))
+            Ok::<_, maildir::Error>((
+                listings.scan_stamped(&sel.maildir)?,
+                sel.maildir.keywords()?,
+            ))
         });
-        let (listing, keywords) = match scanned {
+        let ((stamp, listing), keywords) = match scanned {
             Ok(v) => v,
             Err(e) => {
                 warn!(user = %self.username, error = %e, "imap: rescanning the mailbox failed");
                 return;
             }
         };
+        // The stamp the listing stands for: one that still asks to look again when the
+        // listing holds changes of this process not yet checked against the directories.
         sel.stamp = stamp;
+        if Arc::ptr_eq(&listing, &sel.listing) && keywords == sel.keywords && !pending_gone {
+            return;
+        }
         if keywords != sel.keywords {
             // Another session added a keyword: named before any FETCH carries it.
             send_flag_list(session, &keywords, sel.read_only);
@@ -731,20 +739,37 @@ impl User {
         // Both are in UID order: walk them together, pointing every view still there into the
         // new listing.
         let old_views = std::mem::take(sel.each());
+        *sel.each() = Vec::with_capacity(old_views.len());
         let old_listing = std::mem::replace(&mut sel.listing, Arc::clone(&listing));
         let mut vanished: Vec<u32> = Vec::new();
-        let mut j = 0;
+        // Cursors, not indexing: both listings are read in order.
+        let mut olds = old_listing.messages.iter().enumerate();
+        let mut news = listing.messages.iter().enumerate().peekable();
+        let mut shared_old = None;
         for view in old_views {
             let old = match &view.entry {
-                Entry::Shared(k) => &old_listing.messages[*k as usize],
+                Entry::Shared(k) => {
+                    let k = *k as usize;
+                    if shared_old.is_none_or(|(i, _)| i != k) {
+                        shared_old = olds.find(|(i, _)| *i == k);
+                    }
+                    match shared_old {
+                        Some((_, m)) => m,
+                        None => &old_listing.messages[k],
+                    }
+                }
                 Entry::Own(m) => &**m,
             };
             let uid = old.uid;
-            while j < listing.messages.len() && listing.messages[j].uid < uid {
-                j += 1;
-            }
-            let present = j < listing.messages.len() && listing.messages[j].uid == uid;
-            if present && !view.gone && listing.messages[j].modseq < old.modseq {
+            while news.next_if(|(_, m)| m.uid < uid).is_some() {}
+            let (j, now) = match news.peek() {
+                Some(&(j, m)) if m.uid == uid => (j, Some(m)),
+                _ => (0, None),
+            };
+            if let Some(now) = now
+                && !view.gone
+                && now.modseq < old.modseq
+            {
                 // The shared listing is behind what this session already holds (its own
                 // change, or a newer listing it saw): keep that until the listing catches up,
                 // so a MODSEQ never goes back for the client (RFC 7162 §3.1).
@@ -753,8 +778,10 @@ impl User {
                     Entry::Shared(_) => Entry::Own(Box::new(old.clone())),
                 };
                 sel.each().push(View { entry, ..view });
-            } else if present && !view.gone {
-                let now = &listing.messages[j].flags;
+            } else if let Some(now) = now
+                && !view.gone
+            {
+                let now = &now.flags;
                 let changed = !Arc::ptr_eq(now, &old.flags) && *now != old.flags;
                 sel.each().push(View {
                     entry: Entry::Shared(j as u32),
@@ -801,7 +828,7 @@ impl User {
             // IMAP4rev2 has no \Recent (RFC 9051 §E).
             let rev2 = session.is_enabled("IMAP4rev2");
             let mut claimed = Vec::new();
-            for (k, m) in listing.messages.iter().enumerate().skip(first_new) {
+            for (k, m) in (first_new..).zip(listing.messages.iter_from(first_new)) {
                 // \Recent to the one session that moves it out of new/ (RFC 3501 §2.3.2),
                 // not to every session that has the folder selected.
                 let moved = match sel.read_only {
@@ -2217,17 +2244,17 @@ impl User {
         let validity = listing.uid_validity;
         // The copies are among the newest messages, at the end (unless another writer
         // numbered many files at the same time).
-        let uids_in = |messages: &[maildir::Message]| -> Vec<u32> {
-            let by_name: HashMap<&str, u32> = messages.iter().map(|m| (&*m.name, m.uid)).collect();
+        let uids_in = |messages: maildir::Iter<'_>| -> Vec<u32> {
+            let by_name: HashMap<&str, u32> = messages.map(|m| (&*m.name, m.uid)).collect();
             names
                 .iter()
                 .filter_map(|n| by_name.get(n.as_str()).copied())
                 .collect()
         };
         let recent = listing.messages.len().saturating_sub(2 * names.len() + 16);
-        let mut dest_uids = uids_in(&listing.messages[recent..]);
+        let mut dest_uids = uids_in(listing.messages.iter_from(recent));
         if dest_uids.len() < names.len() {
-            dest_uids = uids_in(&listing.messages);
+            dest_uids = uids_in(listing.messages.iter());
         }
         let src_uids: Vec<u32> = indices.iter().map(|&i| sel.msg(i).uid).collect();
         let copied_bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
@@ -2380,11 +2407,13 @@ impl User {
                 .listings
                 .scan_adding(&a.folder, std::slice::from_ref(&name))
                 .map_err(|e| e.to_string())?;
-            // The newest messages are last.
+            // The newest messages are last (unless another writer numbered many files at
+            // the same time).
+            let recent = listing.messages.len().saturating_sub(64);
             let uid = listing
                 .messages
-                .iter()
-                .rev()
+                .iter_from(recent)
+                .chain(listing.messages.iter().take(recent))
                 .find(|m| *m.name == *name)
                 .map(|m| m.uid);
             Ok((listing.uid_validity, uid))
