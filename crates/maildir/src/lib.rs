@@ -34,6 +34,7 @@ mod messages;
 mod modseq;
 mod quota;
 mod read;
+mod snapshot;
 mod uidlist;
 mod uidvalidity;
 
@@ -42,7 +43,7 @@ pub use folders::{FolderError, validate_folder_name};
 pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
-pub use read::{Listing, Message, Subdir, Unchanged, pop3_uidl};
+pub use read::{Listing, Message, Subdir, Summary, Unchanged, pop3_uidl};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]

@@ -244,10 +244,10 @@ pub struct Listing {
     pub keywords: Vec<(u32, String)>,
     /// [`names_digest`] of the names in `cur/`: a rescan that reads `cur/` again and finds
     /// the same digest (and count) takes its messages as they were.
-    cur_digest: u64,
+    pub(crate) cur_digest: u64,
     /// How much of `dovecot-uidlist` this listing accounts for: what is appended after that
     /// is all a writer must read to number a new file.
-    uidlist_read: Option<UidlistRead>,
+    pub(crate) uidlist_read: Option<UidlistRead>,
 }
 
 /// Listings are equal when they list the same: how they were read does not count.
@@ -276,9 +276,9 @@ impl Eq for Listing {}
 /// A `dovecot-uidlist` read up to `len` octets: its inode, and what that part says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct UidlistRead {
-    ino: u64,
-    len: u64,
-    totals: Totals,
+    pub(crate) ino: u64,
+    pub(crate) len: u64,
+    pub(crate) totals: Totals,
 }
 
 /// Counts over a folder's messages.
@@ -477,8 +477,11 @@ impl FlagStrings {
     const MAX: usize = 64;
 
     /// The flags in a file name (after `:2,`).
-    fn of(&mut self, name: &str) -> Arc<str> {
-        let flags = name.split_once(":2,").map_or("", |(_, f)| f);
+    pub(crate) fn of(&mut self, name: &str) -> Arc<str> {
+        // A base name has no `:`, so the flags follow the first one.
+        let flags = memchr::memchr(b':', name.as_bytes())
+            .and_then(|i| name[i + 1..].strip_prefix("2,"))
+            .unwrap_or("");
         if let Some(known) = self.0.iter().find(|f| ***f == *flags) {
             return Arc::clone(known);
         }

@@ -59,7 +59,7 @@ pub(crate) struct Totals {
 
 /// The part of a file name that never changes: up to the `:` that starts its flags.
 pub(crate) fn base_name(name: &str) -> &str {
-    name.split_once(':').map_or(name, |(b, _)| b)
+    memchr::memchr(b':', name.as_bytes()).map_or(name, |i| &name[..i])
 }
 
 /// Reads `text`, handing each record to `each` and the header's other fields to `extra`;

@@ -1060,7 +1060,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         accounts.clone(),
         acceptor,
         service.active.clone(),
-        listings,
+        Arc::clone(&listings),
         process_slots,
     ));
 
@@ -1146,6 +1146,8 @@ async fn serve(config: Config) -> Result<(), AnyError> {
         );
     }
     accounts.close().await;
+    // The first look at each large folder after a restart then reads one file, not cur/.
+    let _ = tokio::task::spawn_blocking(move || listings.save_all()).await;
     info!("stopped");
     Ok(())
 }
