@@ -175,6 +175,10 @@ pub struct ListingCache {
     max_messages: usize,
     modseqs: ModSeqs,
     own_change_check: Duration,
+    /// Scans take turns per folder (by a hash of its path): sessions that open a folder at
+    /// the same time then read it once and share the listing, instead of each making one
+    /// (ten sessions opening a 100,000-message INBOX held ten copies of it).
+    turns: [Mutex<()>; 16],
 }
 
 /// When a scan began: how many changes sessions had noted by then.
@@ -191,7 +195,18 @@ impl ListingCache {
             max_messages,
             modseqs: ModSeqs::new(max_messages),
             own_change_check: OWN_CHANGE_CHECK,
+            turns: Default::default(),
         }
+    }
+
+    /// The turn of `maildir`'s scans (see `turns`).
+    fn turn(&self, maildir: &Maildir) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        maildir.path().hash(&mut h);
+        self.turns[h.finish() as usize % self.turns.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// This cache, checking this process's own changes against the directories `after` the
@@ -237,6 +252,7 @@ impl ListingCache {
         maildir: &Maildir,
         added: &[String],
     ) -> Result<(FolderStamp, Arc<Listing>), Error> {
+        let _turn = self.turn(maildir);
         let mut stamp = FolderStamp::of(maildir);
         let start = Start {
             notes: self.notes.load(std::sync::atomic::Ordering::SeqCst),
@@ -448,6 +464,21 @@ impl ListingCache {
                 .or_insert_with(|| kept.clone());
         }
         Some(kept)
+    }
+
+    /// Lets go of what is kept in memory for `maildir` (nobody uses it now): its listing, after
+    /// writing its snapshot if that is behind, and its MODSEQ log.
+    pub fn release(&self, maildir: &Maildir) {
+        let kept = self.lock().remove(maildir.path());
+        if let Some(k) = kept
+            && k.unsaved
+            && k.check_at.is_none()
+            && k.stamp.is_settled()
+            && k.listing.messages.len() >= SAVE_FROM
+        {
+            let _ = maildir.save_listing(&k.stamp, &k.listing);
+        }
+        self.modseqs.forget(maildir);
     }
 
     /// Writes the snapshot of every kept listing that changed since its last one (at

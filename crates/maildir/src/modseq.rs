@@ -390,6 +390,11 @@ impl ModSeqs {
         ))
     }
 
+    /// Drops `md`'s log from memory (it is read again when needed).
+    pub fn forget(&self, md: &Maildir) {
+        self.lock().remove(md.path());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Mutex<FolderLog>>>> {
         self.folders.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -22,6 +22,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::io::BufRead;
 use std::sync::Arc;
 
 use crate::read::{FlagStrings, UidlistRead};
@@ -85,19 +86,22 @@ impl Maildir {
 
     /// The folder's snapshot and the stamp that vouched for it, if there is a readable one.
     pub(crate) fn load_listing(&self) -> Option<(FolderStamp, Listing)> {
-        let text = fs::read_to_string(self.path().join(FILE)).ok()?;
-        parse(&text)
+        // Read line by line: the file is as large as the listing it makes, and both at once
+        // would double the memory a large folder's first look takes.
+        let file = fs::File::open(self.path().join(FILE)).ok()?;
+        let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
+        parse(std::iter::from_fn(|| lines.next()?.ok()))
     }
 }
 
-fn parse(text: &str) -> Option<(FolderStamp, Listing)> {
-    let mut lines = text.split_terminator('\n');
+fn parse(mut lines: impl Iterator<Item = String>) -> Option<(FolderStamp, Listing)> {
     (lines.next()? == MAGIC).then_some(())?;
     let mut stamp = FolderStamp {
         parts: [None; 4],
         settled: [true; 4],
     };
-    let mut parts = lines.next()?.strip_prefix("S ")?.split(' ');
+    let line = lines.next()?;
+    let mut parts = line.strip_prefix("S ")?.split(' ');
     for slot in &mut stamp.parts {
         let part = parts.next()?;
         if part != "-" {
@@ -110,7 +114,8 @@ fn parse(text: &str) -> Option<(FolderStamp, Listing)> {
             ));
         }
     }
-    let mut head = lines.next()?.strip_prefix("L ")?.split(' ');
+    let line = lines.next()?;
+    let mut head = line.strip_prefix("L ")?.split(' ');
     let mut listing = Listing {
         uid_validity: head.next()?.parse().ok()?,
         next_uid: head.next()?.parse().ok()?,
@@ -139,6 +144,7 @@ fn parse(text: &str) -> Option<(FolderStamp, Listing)> {
     // 100,000 records are read on the first look at a folder after a restart: fields are
     // found with memchr rather than a searcher per line.
     for line in lines {
+        let line = line.as_str();
         if let Some(record) = line.strip_prefix("M ") {
             if complete {
                 // Nothing may follow the count.

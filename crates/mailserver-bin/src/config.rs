@@ -304,6 +304,9 @@ pub struct Imap {
     pub max_mime_depth: usize,
     /// Header fields read per header.
     pub max_header_fields: usize,
+    /// Seconds what is cached for a folder (its listing, MODSEQ log and header fields) stays
+    /// in memory after the last session leaves it.
+    pub folder_linger: u64,
 }
 
 impl Default for Imap {
@@ -321,6 +324,7 @@ impl Default for Imap {
             max_mime_depth: 24,
             max_header_fields: 1_000,
             max_literal: 64 * 1024,
+            folder_linger: 30,
         }
     }
 }

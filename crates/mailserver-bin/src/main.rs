@@ -32,6 +32,13 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::password::Scheme;
 
+/// jemalloc, with its background thread purging freed pages: with glibc's allocator, ten IMAP
+/// sessions that synced a 100,000-message INBOX left the process at 106 MB after they had all
+/// logged out and their folder's caches were dropped (freed small allocations kept whole
+/// heaps resident); see tests/imap_memory.rs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// How long sessions in the middle of a message get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -960,6 +967,10 @@ fn print_table(headers: &[&str], rows: &[Vec<String>]) {
 }
 
 async fn serve(config: Config) -> Result<(), AnyError> {
+    // Freed memory goes back to the system within seconds, also while the server is idle.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        warn!(error = %e, "could not start the allocator's purging thread");
+    }
     let config = Arc::new(config);
     // Held until the process ends: only this process recovers and cleans the stores.
     let owner = owner::Owner::acquire(&config.data_dir)?;

@@ -152,6 +152,8 @@ pub(super) struct Selected {
     stamp: FolderStamp,
     /// The UIDs `SEARCH RETURN (SAVE)` saved, in order: what `$` stands for (RFC 5182).
     pub saved: Vec<u32>,
+    /// This session's place in the folder: what is cached for it is let go once nobody is.
+    _seat: super::seats::Seat,
 }
 
 impl Selected {
@@ -408,6 +410,7 @@ pub struct User {
     append: Option<Append>,
     listings: Arc<ListingCache>,
     headers: Arc<HeaderCache>,
+    seats: Arc<super::seats::Seats>,
     /// Where the line ends of the last message read in chunks fall.
     line_ends: Option<ranges::LineEnds>,
     /// The pending read of a folder this session changed (see [`recheck_later`]).
@@ -475,6 +478,7 @@ pub async fn login(
         append: None,
         listings: Arc::clone(&service.listings),
         headers: Arc::clone(&service.headers),
+        seats: Arc::clone(&service.seats),
         line_ends: None,
         recheck: None,
     })
@@ -1195,6 +1199,7 @@ impl User {
         ));
         let selected = Selected {
             stamp,
+            _seat: self.seats.take(md.path()),
             maildir: md,
             read_only,
             uid_validity: listing.uid_validity,

@@ -11,6 +11,7 @@ mod mailbox;
 mod mime;
 mod ranges;
 mod search;
+mod seats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct ImapService {
     pub listings: Arc<maildir::ListingCache>,
     /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
     pub headers: Arc<headers::HeaderCache>,
+    /// The sessions in each folder, to let go of what is cached for it when none is left.
+    pub seats: Arc<seats::Seats>,
     /// Wakes sessions in IDLE when their folder changes.
     pub watcher: idle_watch::FolderWatcher,
     /// Sessions of each user from each address (`[imap] max_connections_per_user`).
@@ -73,15 +76,22 @@ impl ImapService {
             depth: config.imap.max_mime_depth,
             header_fields: config.imap.max_header_fields,
         });
+        let gate = crate::conn::Gate::new(
+            "imap",
+            config.limits.max_connections,
+            config.limits.max_connections_per_address,
+            process,
+        );
+        let headers = Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20));
         Self {
-            gate: crate::conn::Gate::new(
-                "imap",
-                config.limits.max_connections,
-                config.limits.max_connections_per_address,
-                process,
-            ),
+            gate,
+            seats: Arc::new(seats::Seats::new(
+                Arc::clone(&listings),
+                Arc::clone(&headers),
+                Duration::from_secs(config.imap.folder_linger),
+            )),
             listings,
-            headers: Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20)),
+            headers,
             watcher: idle_watch::FolderWatcher::new(),
             per_user: crate::conn::Tally::new(config.imap.max_connections_per_user),
             config,

@@ -356,8 +356,13 @@ impl Raw {
 /// kills it after two minutes so that a server that stops answering fails the test instead of
 /// hanging it.
 pub fn python(script: &str, args: &[&str]) -> String {
+    python_within(120, script, args)
+}
+
+/// [`python`], killed after `seconds`.
+pub fn python_within(seconds: u32, script: &str, args: &[&str]) -> String {
     let out = Command::new("timeout")
-        .args(["120", "python3", "-c"])
+        .args([seconds.to_string().as_str(), "python3", "-c"])
         .arg(script)
         .args(args)
         .output()
