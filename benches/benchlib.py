@@ -3,6 +3,7 @@ for a remote domain over several connections, and the memory of a server's proce
 import os
 import smtplib
 import socket
+import subprocess
 import threading
 import time
 
@@ -140,3 +141,40 @@ class Client:
                 if not line.split(b" ")[1].startswith(b"OK"):
                     raise RuntimeError(f"{text}: {line[:200]!r}")
                 return data
+
+
+def wait_port(port, seconds=20):
+    """Waits until something listens on 127.0.0.1:`port`."""
+    for _ in range(int(seconds / 0.05)):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def stop(pid):
+    """Sends SIGTERM to `pid` and waits until it is gone (a child of ours is reaped)."""
+    import signal
+    os.kill(pid, signal.SIGTERM)
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.02)
+
+
+def start_ours(bin_path, config, log, port):
+    """Starts our server with `config` (stderr appended to `log`) and waits for `port`."""
+    proc = subprocess.Popen([bin_path, "-c", config, "serve"],
+                            env={**os.environ, "MAILSERVER_LOG": "warn"},
+                            stderr=open(log, "ab"))
+    wait_port(port)
+    return proc

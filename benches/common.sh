@@ -45,6 +45,12 @@ wait_port() {
     exit 1
 }
 
+# Installs Dovecot's IMAP server when missing.
+need_dovecot() {
+    command -v dovecot >/dev/null ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+}
+
 # Installs Postfix when smtp-source is missing ("No configuration": the system instance
 # stays off).
 need_postfix() {

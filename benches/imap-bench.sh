@@ -35,8 +35,7 @@ OUR_IMAP=${OUR_IMAP:-14143}
 DOVECOT_IMAP=${DOVECOT_IMAP:-14144}
 
 . "$ROOT/benches/common.sh"
-command -v dovecot >/dev/null ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+need_dovecot
 ulimit -n "$(ulimit -Hn)"  # each server and the client hold IDLE_CONNS sockets
 
 
@@ -117,12 +116,12 @@ wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
 DOVECOT_PID=$(cat "$WORK/dovecot/run/master.pid")
 
 python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$RUNS" "$COUNT" "$IDLE_CONNS" "$OUR_PID" "$DOVECOT_PID" "$BIN" "$WORK" "$ROOT/benches" "$MAILROOT/big/new" "$WORK/dovecot/mail/big/new" <<'PY'
-import os, re, signal, socket, subprocess, sys, time
+import os, re, sys, time
 ours, theirs, runs, count, idle_conns, our_pid, dove_pid = map(int, sys.argv[1:8])
 bin_path, work = sys.argv[8:10]
 sys.path.insert(0, sys.argv[10])
 our_new, dovecot_new = sys.argv[11:13]
-from benchlib import Client, cpu_seconds, open_idle, pss_kib, tree
+from benchlib import Client, cpu_seconds, open_idle, pss_kib, start_ours, stop, tree
 
 PAGE = min(5000, count)  # the message-list fetches (all of a small COUNT)
 OPS = [
@@ -292,22 +291,8 @@ for name in mine:
 
 # A fresh process of ours for the memory figure: what the big mailbox's passes freed would
 # otherwise be handed out again to the new connections and hide their cost.
-os.kill(our_pid, signal.SIGTERM)
-while True:
-    try:
-        os.kill(our_pid, 0)
-        time.sleep(0.05)
-    except OSError:
-        break
-fresh = subprocess.Popen([bin_path, "-c", f"{work}/ours.toml", "serve"],
-                         env={**os.environ, "MAILSERVER_LOG": "warn"},
-                         stderr=open(f"{work}/ours-idle.log", "wb"))
-for _ in range(400):
-    try:
-        socket.create_connection(("127.0.0.1", ours)).close()
-        break
-    except OSError:
-        time.sleep(0.05)
+stop(our_pid)
+fresh = start_ours(bin_path, f"{work}/ours.toml", f"{work}/ours-idle.log", ours)
 our_pid = fresh.pid
 
 def peak_kib(pid):

@@ -31,8 +31,7 @@ OUR_IMAP=${OUR_IMAP:-14153}
 DOVECOT_IMAP=${DOVECOT_IMAP:-14154}
 
 . "$ROOT/benches/common.sh"
-command -v dovecot >/dev/null ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+need_dovecot
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
@@ -83,24 +82,15 @@ wait_port "$OUR_IMAP"; wait_port "$DOVECOT_IMAP"
 # shellcheck disable=SC2086
 python3 - "$OUR_IMAP" "$DOVECOT_IMAP" "$OUR_PID" "$BIN" "$WORK" "$ROOT/benches" \
     "$OPS" "$ROUNDS" "$RESTARTS" $SIZES <<'PY'
-import os, random, signal, socket, subprocess, sys, time
+import os, random, socket, subprocess, sys, time
 ours, theirs, our_pid = map(int, sys.argv[1:4])
 bin_path, work = sys.argv[4:6]
 sys.path.insert(0, sys.argv[6])
 ops, rounds, restarts = map(int, sys.argv[7:10])
 sizes = list(map(int, sys.argv[10:]))
-from benchlib import Client, cpu_seconds
+from benchlib import Client, cpu_seconds, start_ours, stop, wait_port
 
 dovecot_conf = f"{work}/dovecot/dovecot.conf"
-
-def wait_port(port):
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} did not open")
 
 def dovecot_pid():
     return int(open(f"{work}/dovecot/run/master.pid").read())
@@ -111,22 +101,11 @@ class Ours:
     proc = None
     def user(self, n): return f"m{n}@bench.example"
     def restart(self):
-        os.kill(self.pid, signal.SIGTERM)
-        while True:
-            try:
-                os.kill(self.pid, 0)
-                if self.proc and self.proc.poll() is not None:
-                    break
-                time.sleep(0.02)
-            except OSError:
-                break
-        self.proc = subprocess.Popen([bin_path, "-c", f"{work}/ours.toml", "serve"],
-                                     env={**os.environ, "MAILSERVER_LOG": "warn"},
-                                     stderr=open(f"{work}/ours.log", "ab"))
+        stop(self.pid)
+        self.proc = start_ours(bin_path, f"{work}/ours.toml", f"{work}/ours.log", self.port)
         self.pid = self.proc.pid
-        wait_port(self.port)
     def stop(self):
-        os.kill(self.pid, signal.SIGTERM)
+        stop(self.pid)
 
 class Dovecot:
     name, port = "dovecot", theirs

@@ -17,8 +17,7 @@ DOVECOT_IMAP=${DOVECOT_IMAP:-15144}
 DOVECOT_IMAPS=${DOVECOT_IMAPS:-15994}
 
 . "$ROOT/benches/common.sh"
-command -v dovecot >/dev/null ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+need_dovecot
 ulimit -n "$(ulimit -Hn)"
 
 cat > "$WORK/ours.toml" <<CONF
