@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Server, python};
+use support::{Server, python, python_within};
 
 /// Creates, fills and deletes the same folder three times within a second.
 const RECREATE: &str = r#"
@@ -432,12 +432,18 @@ for p in problems[:20]:
 print("modseq_backwards", len(backwards), backwards[:3])
 "#;
 
+/// Ten sessions for 60 s (issue 26; `STRESS_SECONDS` for longer or shorter runs).
 #[test]
 fn ten_sessions_at_random_on_one_mailbox_keep_it_whole() {
     let server = Server::start("stress", "");
     server.admin_ok(&["user", "quota", "alice@example.com", "1G"]);
-    let seconds = std::env::var("STRESS_SECONDS").unwrap_or_else(|_| "20".into());
-    let out = python(STRESS, &[&server.imap_port.to_string(), &seconds, "10"]);
+    let seconds = std::env::var("STRESS_SECONDS").unwrap_or_else(|_| "60".into());
+    let limit = seconds.parse::<u32>().unwrap_or(60) + 120;
+    let out = python_within(
+        limit,
+        STRESS,
+        &[&server.imap_port.to_string(), &seconds, "10"],
+    );
     eprintln!("{out}");
     assert!(out.starts_with("problems 0"), "{out}");
     assert!(out.contains("modseq_backwards 0 "), "{out}");
