@@ -469,6 +469,8 @@ impl ListingCache {
     /// Lets go of what is kept in memory for `maildir` (nobody uses it now): its listing, after
     /// writing its snapshot if that is behind, and its MODSEQ log.
     pub fn release(&self, maildir: &Maildir) {
+        // A scan of it may be writing its snapshot: one writer at a time (same tmp name).
+        let _turn = self.turn(maildir);
         let kept = self.lock().remove(maildir.path());
         if let Some(k) = kept
             && k.unsaved
@@ -500,7 +502,9 @@ impl ListingCache {
             })
             .collect();
         for (path, k) in unsaved {
-            let _ = Maildir::new(path).save_listing(&k.stamp, &k.listing);
+            let maildir = Maildir::new(path);
+            let _turn = self.turn(&maildir);
+            let _ = maildir.save_listing(&k.stamp, &k.listing);
         }
     }
 
