@@ -30,6 +30,7 @@ use thiserror::Error;
 mod cache;
 mod flags;
 mod folders;
+mod listing;
 mod messages;
 mod modseq;
 mod quota;
@@ -40,10 +41,11 @@ mod uidvalidity;
 
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
+pub use listing::{Listing, Summary};
 pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
-pub use read::{Listing, Message, Subdir, Summary, Unchanged, pop3_uidl};
+pub use read::{Message, Subdir, Unchanged, pop3_uidl};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]

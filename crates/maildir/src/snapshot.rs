@@ -25,7 +25,8 @@ use std::fs;
 use std::io::BufRead;
 use std::sync::Arc;
 
-use crate::read::{FlagStrings, UidlistRead};
+use crate::listing::UidlistRead;
+use crate::read::FlagStrings;
 use crate::uidlist::{Totals, base_name};
 use crate::{Error, FolderStamp, Listing, Maildir, Message, Messages, Subdir, Summary};
 
