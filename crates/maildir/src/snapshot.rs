@@ -209,6 +209,16 @@ fn message(record: &str, flags: &mut FlagStrings) -> Option<Message> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any file is read or refused, never a panic (it is ours, but disks and people err).
+        #[test]
+        fn any_text_is_read_or_refused(
+            text in "(mailserver-listing 1\nS - - - -\nL 1 2 3 4 -\n)?(M [0-9 ]{0,12}[nc -~]{0,30}\n|K [0-9] [a-z]{0,5}\n|E [0-9]\n){0,8}"
+        ) {
+            let _ = parse(text.lines().map(str::to_owned));
+        }
+    }
+
     #[test]
     fn a_listing_reads_back_as_written_and_a_torn_file_not_at_all() {
         let dir = std::env::temp_dir().join(format!("maildir-snapshot-{}", std::process::id()));
