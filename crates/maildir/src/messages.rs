@@ -205,6 +205,46 @@ impl Messages {
         }
     }
 
+    /// Where `self` differs from `older`, when it was made from `older` by changing messages
+    /// in place and adding messages after the last (no message removed, so every message of
+    /// `older` is still at its index): the index ranges, below `older.len()`, of the chunks
+    /// not shared with `older`. Every message outside them is the same one, unchanged; one
+    /// inside may have changed (but has the same UID). `None` when it was not made that way.
+    ///
+    /// A session telling its client of a change walks these ranges instead of the whole
+    /// folder: at 100,000 messages the whole walk cost about 3 ms of CPU per APPEND
+    /// (benches/imap-scale.sh).
+    pub fn changed_since(&self, older: &Messages) -> Option<Vec<std::ops::Range<usize>>> {
+        if self.len < older.len {
+            return None;
+        }
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        let last = older.chunks.len().saturating_sub(1);
+        for (k, (old, &start)) in older.chunks.iter().zip(&older.starts).enumerate() {
+            let new = self.chunks.get(k)?;
+            if self.starts[k] != start {
+                return None;
+            }
+            if Arc::ptr_eq(old, new) {
+                continue;
+            }
+            // Only the last chunk grows; any other of another length lost a message.
+            let grown = new.len() > old.len();
+            if new.len() < old.len() || (grown && k != last) {
+                return None;
+            }
+            if old.iter().zip(new.iter()).any(|(a, b)| a.uid != b.uid) {
+                return None;
+            }
+            let range = start..start + old.len();
+            match ranges.last_mut() {
+                Some(r) if r.end == range.start => r.end = range.end,
+                _ => ranges.push(range),
+            }
+        }
+        Some(ranges)
+    }
+
     /// The chunk holding index `i` and the index within it.
     fn locate(&self, i: usize) -> (usize, usize) {
         let k = self.starts.partition_point(|&s| s <= i) - 1;
@@ -267,6 +307,21 @@ mod tests {
                 proptest::prop_assert!(chunked.iter_from(i).eq(model[i..].iter()));
             }
             proptest::prop_assert_eq!(chunked.position(0), None);
+            // What changed is inside the ranges, and only a listing without removals has them.
+            match chunked.changed_since(&before) {
+                Some(ranges) => {
+                    proptest::prop_assert!(removed.iter().all(|&u| u as usize > n || u == 0));
+                    for (i, m) in before.iter().enumerate() {
+                        if !ranges.iter().any(|r| r.contains(&i)) {
+                            proptest::prop_assert_eq!(&chunked[i], m);
+                        }
+                        proptest::prop_assert_eq!(chunked[i].uid, m.uid);
+                    }
+                }
+                None => proptest::prop_assert!(
+                    removed.iter().any(|&u| u >= 1 && u as usize <= n)
+                ),
+            }
             // The listing it came from is as it was.
             proptest::prop_assert!(before.iter().map(|m| m.uid).eq(1..=n as u32));
             proptest::prop_assert!(before.iter().all(|m| m.size == 10));

@@ -142,6 +142,13 @@ pub struct LocalMailbox {
 #[derive(Debug, Clone)]
 pub struct Accounts {
     pool: AnyPool,
+    /// Where the usage tally of every delivery and expunge is written (`quota2`): for SQLite
+    /// connections whose commits are not synced one by one (`synchronous = NORMAL`, still
+    /// atomic; made durable by the next synced commit or checkpoint). The tally is derived
+    /// from the store, like `maildirsize` (which Dovecot does not sync either): a power cut
+    /// can lose its last changes, which `quota recalc` counts again, never a message. Its
+    /// own sync was one of four per APPEND (benches/imap-scale.sh). Else the same pool.
+    tally_pool: AnyPool,
     mail_root: PathBuf,
     cache: Arc<LookupCache>,
     /// Users in an LDAP directory, for addresses of our domains the database has no mailbox
@@ -403,6 +410,22 @@ impl Accounts {
             }
             Dialect::MySql => MYSQL_SCHEMA,
         };
+        let tally_pool = match dialect {
+            Dialect::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&connect_url)
+                    .await?
+            }
+            Dialect::MySql => pool.clone(),
+        };
         for statement in schema {
             sqlx::query(*statement).execute(&pool).await?;
         }
@@ -423,6 +446,7 @@ impl Accounts {
         }
         Ok(Self {
             pool,
+            tally_pool,
             mail_root: mail_root.to_owned(),
             cache: Arc::new(LookupCache::default()),
             directory: None,

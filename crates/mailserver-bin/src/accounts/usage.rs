@@ -18,7 +18,8 @@ impl Accounts {
         Ok(used.max(0) as u64)
     }
 
-    /// Adds to a user's usage in PostfixAdmin's `quota2`, which its UI shows.
+    /// Adds to a user's usage in PostfixAdmin's `quota2`, which its UI shows (a tally, not
+    /// synced by itself: see `Accounts::tally_pool`).
     pub async fn record_usage(
         &self,
         address: &str,
@@ -38,7 +39,7 @@ impl Accounts {
             .bind(messages)
             .bind(messages)
             .bind(address)
-            .execute(&self.pool)
+            .execute(&self.tally_pool)
         };
         if update().await?.rows_affected() > 0 {
             return Ok(());
@@ -48,7 +49,7 @@ impl Accounts {
                 .bind(address)
                 .bind(bytes.max(0))
                 .bind(messages.max(0))
-                .execute(&self.pool)
+                .execute(&self.tally_pool)
                 .await;
         match inserted {
             Ok(_) => Ok(()),

@@ -150,6 +150,10 @@ pub(super) struct Selected {
     listing: Arc<maildir::Listing>,
     /// The messages shown, in sequence-number order (which is UID order).
     views: Views,
+    /// Whether message `i` shown is the listing's message `i` for every `i` (none removed
+    /// from the view alone, none kept after the listing lost it): a sync may then look only
+    /// at what changed in the listing.
+    aligned: bool,
     pub keywords: Vec<(u32, String)>,
     stamp: FolderStamp,
     /// The UIDs `SEARCH RETURN (SAVE)` saved, in order: what `$` stands for (RFC 5182).
@@ -281,6 +285,7 @@ impl Selected {
             doomed[i] = true;
         }
         let mut index = 0;
+        self.aligned = false;
         self.each().retain(|_| {
             index += 1;
             !doomed[index - 1]
@@ -1035,6 +1040,7 @@ impl User {
             next_uid: listing.next_uid,
             listing,
             views,
+            aligned: true,
             keywords,
             saved: Vec::new(),
         };
