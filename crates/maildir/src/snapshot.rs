@@ -22,7 +22,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::BufRead;
+use std::io::Read;
 use std::sync::Arc;
 
 use crate::listing::UidlistRead;
@@ -87,21 +87,79 @@ impl Maildir {
 
     /// The folder's snapshot and the stamp that vouched for it, if there is a readable one.
     pub(crate) fn load_listing(&self) -> Option<(FolderStamp, Listing)> {
-        // Read line by line: the file is as large as the listing it makes, and both at once
-        // would double the memory a large folder's first look takes.
         let file = fs::File::open(self.path().join(FILE)).ok()?;
-        let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
-        parse(std::iter::from_fn(|| lines.next()?.ok()))
+        parse(Lines::new(file))
     }
 }
 
-fn parse(mut lines: impl Iterator<Item = String>) -> Option<(FolderStamp, Listing)> {
-    (lines.next()? == MAGIC).then_some(())?;
+/// The lines of a file, read a block at a time: the file is as large as the listing it
+/// makes, so it is not read whole (both at once would double the memory a large folder's
+/// first look takes), and no line is copied out unless it spans two blocks.
+struct Lines<R> {
+    source: R,
+    block: Vec<u8>,
+    /// The unread part of `block`.
+    at: usize,
+    end: usize,
+    /// A line that spans two blocks.
+    spanning: Vec<u8>,
+}
+
+impl<R: Read> Lines<R> {
+    fn new(source: R) -> Self {
+        Lines {
+            source,
+            block: vec![0; 1 << 18],
+            at: 0,
+            end: 0,
+            spanning: Vec::new(),
+        }
+    }
+
+    /// The next line without its newline; `None` at the end, on an error, or for a line
+    /// that is not UTF-8 (the file is ours: such a file is not read).
+    fn next_line(&mut self) -> Option<Option<&str>> {
+        self.spanning.clear();
+        loop {
+            if let Some(n) = memchr::memchr(b'\n', &self.block[self.at..self.end]) {
+                let line = self.at..self.at + n;
+                self.at += n + 1;
+                let bytes = if self.spanning.is_empty() {
+                    &self.block[line]
+                } else {
+                    self.spanning.extend_from_slice(&self.block[line]);
+                    &self.spanning[..]
+                };
+                return Some(std::str::from_utf8(bytes).ok());
+            }
+            self.spanning
+                .extend_from_slice(&self.block[self.at..self.end]);
+            self.at = 0;
+            self.end = loop {
+                match self.source.read(&mut self.block) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return Some(None),
+                }
+            };
+            if self.end == 0 {
+                // A last line without its newline: the file was cut short.
+                return match self.spanning.is_empty() {
+                    true => None,
+                    false => Some(None),
+                };
+            }
+        }
+    }
+}
+
+fn parse(mut lines: Lines<impl Read>) -> Option<(FolderStamp, Listing)> {
+    (lines.next_line()?? == MAGIC).then_some(())?;
     let mut stamp = FolderStamp {
         parts: [None; 4],
         settled: [true; 4],
     };
-    let line = lines.next()?;
+    let line = lines.next_line()??;
     let mut parts = line.strip_prefix("S ")?.split(' ');
     for slot in &mut stamp.parts {
         let part = parts.next()?;
@@ -115,7 +173,7 @@ fn parse(mut lines: impl Iterator<Item = String>) -> Option<(FolderStamp, Listin
             ));
         }
     }
-    let line = lines.next()?;
+    let line = lines.next_line()??;
     let mut head = line.strip_prefix("L ")?.split(' ');
     let mut listing = Listing {
         uid_validity: head.next()?.parse().ok()?,
@@ -144,8 +202,8 @@ fn parse(mut lines: impl Iterator<Item = String>) -> Option<(FolderStamp, Listin
     let mut complete = false;
     // 100,000 records are read on the first look at a folder after a restart: fields are
     // found with memchr rather than a searcher per line.
-    for line in lines {
-        let line = line.as_str();
+    while let Some(line) = lines.next_line() {
+        let line = line?;
         if let Some(record) = line.strip_prefix("M ") {
             if complete {
                 // Nothing may follow the count.
@@ -215,7 +273,13 @@ mod tests {
         fn any_text_is_read_or_refused(
             text in "(mailserver-listing 1\nS - - - -\nL 1 2 3 4 -\n)?(M [0-9 ]{0,12}[nc -~]{0,30}\n|K [0-9] [a-z]{0,5}\n|E [0-9]\n){0,8}"
         ) {
-            let _ = parse(text.lines().map(str::to_owned));
+            let _ = parse(Lines::new(text.as_bytes()));
+            // Read in blocks of any size, a file reads the same.
+            for size in [1, 7, 64] {
+                let mut small = Lines::new(text.as_bytes());
+                small.block.truncate(size);
+                proptest::prop_assert_eq!(parse(small), parse(Lines::new(text.as_bytes())));
+            }
         }
     }
 
