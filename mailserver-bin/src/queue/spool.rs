@@ -67,7 +67,7 @@ impl Status {
     }
 }
 
-/// DSN NOTIFY (RFC 3461 §4.1); `None` in [`Recipient::notify`] means the default
+/// DSN NOTIFY (RFC 3461 §4.1); `None` in `Recipient::notify` means the default
 /// (failures and delays).
 pub use smtp_proto::Notify;
 

@@ -1,12 +1,29 @@
 //! `mailserver quota`: quota administration.
 
-use crate::AnyError;
+use clap::Subcommand;
+
 use crate::accounts::{self, Accounts};
 use crate::config::Config;
 
+use super::AnyError;
+
+#[derive(Subcommand)]
+pub(super) enum QuotaCommand {
+    /// Count again what mailboxes hold (every folder) and set their usage (`maildirsize` and
+    /// PostfixAdmin's `quota2`) to it, as Dovecot's `doveadm quota recalc`.
+    Recalc {
+        /// Mailboxes to count.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        addresses: Vec<String>,
+        /// Count every mailbox.
+        #[arg(long, short = 'A')]
+        all: bool,
+    },
+}
+
 /// `quota recalc`: each mailbox's usage counted again from its files, written to
 /// `maildirsize` and `quota2`, with what they said before.
-pub async fn recalc(
+pub(super) async fn recalc(
     config: &Config,
     accounts: &Accounts,
     addresses: &[String],

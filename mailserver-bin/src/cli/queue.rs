@@ -1,0 +1,95 @@
+//! `mailserver queue`: looking at and steering the outbound queue (never recovering or
+//! creating anything: the daemon may be writing the queue right now).
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::queue;
+
+use super::{AnyError, print_table};
+
+#[derive(Subcommand)]
+pub(super) enum QueueCommand {
+    /// List queued messages.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a message's envelope, each recipient's state, and its header.
+    Show { id: String },
+    /// Try every message now (those on hold stay).
+    Flush,
+    /// Try one message now.
+    Retry { id: String },
+    /// Delete a message from the queue, undelivered and without a bounce.
+    Remove { id: String },
+    /// Keep a message in the queue without trying it until `release`.
+    Hold { id: String },
+    /// Let a held message be tried again, now.
+    Release { id: String },
+}
+
+/// Carries out a `queue` command.
+pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
+    // Never recovers or creates anything: the daemon may be writing this queue right now.
+    let spool = queue::spool::Spool::at(&config.data_dir.join("queue"));
+    use queue::admin;
+    match command {
+        QueueCommand::List { json } => {
+            let rows = admin::rows(&spool)?;
+            let headers = [
+                "id",
+                "size",
+                "age",
+                "attempts",
+                "next",
+                "from",
+                "to",
+                "state",
+                "last reply",
+            ];
+            if json {
+                let list: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::Value::Object(
+                            headers
+                                .iter()
+                                .zip(r)
+                                .map(|(h, v)| (h.replace(' ', "_"), v.clone().into()))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else if rows.is_empty() {
+                println!("the queue is empty");
+            } else {
+                print_table(&headers, &rows);
+            }
+        }
+        QueueCommand::Show { id } => print!("{}", admin::show(&spool, &id)?),
+        QueueCommand::Flush => println!("{} messages to be tried now", admin::flush(&spool)?),
+        QueueCommand::Retry { id } => {
+            admin::update(&spool, &id, |m| m.next_attempt = 0)?;
+            println!("{id} will be tried now");
+        }
+        QueueCommand::Remove { id } => {
+            admin::remove(&spool, &id)?;
+            println!("removed {id}");
+        }
+        QueueCommand::Hold { id } => {
+            admin::update(&spool, &id, |m| m.hold = true)?;
+            println!("{id} is on hold");
+        }
+        QueueCommand::Release { id } => {
+            admin::update(&spool, &id, |m| {
+                m.hold = false;
+                m.next_attempt = 0;
+            })?;
+            println!("{id} released");
+        }
+    }
+    Ok(())
+}

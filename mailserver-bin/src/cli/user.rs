@@ -1,0 +1,252 @@
+//! `mailserver user`: mailboxes, their passwords, quotas and policies.
+
+use clap::Subcommand;
+
+use crate::accounts::{self, Accounts};
+use crate::config::{self, Config};
+use crate::password::{self, Scheme};
+
+use super::{AnyError, human_size, parse_size, print_table, read_password, yes_no};
+
+#[derive(Subcommand)]
+pub(super) enum UserCommand {
+    /// Create a mailbox. Without --password-stdin, a random password is generated and printed.
+    Add {
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Password hash scheme (default: accounts.password_scheme).
+        #[arg(long, value_enum)]
+        scheme: Option<Scheme>,
+    },
+    /// List mailboxes, optionally of one domain.
+    List {
+        domain: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a user receive mail and log in again.
+    Activate { address: String },
+    /// Stop a user receiving mail and logging in, keeping the mailbox.
+    Deactivate { address: String },
+    /// Delete a mailbox account (its mail stays on disk).
+    Remove {
+        address: String,
+        /// Also delete the user's Maildir (all their mail).
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Let a user send mail through submission (on) or not (off), as PostfixAdmin's
+    /// smtp_active; reading mail stays allowed.
+    Smtp { address: String, access: String },
+    /// Set a mailbox's quota: a size such as 500M, 2G or 1048576 (octets); 0 or none for no limit.
+    Quota { address: String, size: String },
+    /// Set how many messages a mailbox may hold (all folders): a number, none for no limit, or
+    /// default for [limits] max_messages_per_mailbox.
+    MessageQuota { address: String, messages: String },
+    /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
+    Pop3Policy { address: String, policy: String },
+    /// Set a mailbox's password.
+    Passwd {
+        address: String,
+        #[arg(long)]
+        password_stdin: bool,
+        /// Password hash scheme (default: accounts.password_scheme).
+        #[arg(long, value_enum)]
+        scheme: Option<Scheme>,
+    },
+}
+
+/// Carries out a `user` command.
+pub(super) async fn run(
+    config: &Config,
+    accounts: &Accounts,
+    command: UserCommand,
+) -> Result<(), AnyError> {
+    match command {
+        UserCommand::Add {
+            address,
+            password_stdin,
+            scheme,
+        } => {
+            accounts::normalize_address(&address)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash =
+                password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
+            let address = accounts.add_user(&address, &hash).await?;
+            println!("added user {address}");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List { domain, json } => {
+            let users = accounts.list_users(domain.as_deref()).await?;
+            let quotas = accounts.quotas().await?;
+            let message_quotas = accounts.message_quotas().await?;
+            let with_usage: Vec<_> = users
+                .into_iter()
+                .map(|(u, m, a)| {
+                    let quota = quotas.get(&u).copied().unwrap_or(0);
+                    let limits =
+                        config.quota_limits(quota, message_quotas.get(&u.to_lowercase()).copied());
+                    let md = maildir::Maildir::new(&m);
+                    let used = if md.path().join("cur").is_dir() {
+                        md.quota_usage(limits)
+                            .map(|u| (u.bytes, u.messages))
+                            .unwrap_or((0, 0))
+                    } else {
+                        (0, 0)
+                    };
+                    (u, m, a, limits, used)
+                })
+                .collect();
+            if json {
+                let out: Vec<serde_json::Value> = with_usage
+                    .iter()
+                    .map(|(u, m, a, limits, (bytes, messages))| {
+                        serde_json::json!({"address": u, "maildir": m, "active": a,
+                            "quota": limits.bytes, "used": bytes,
+                            "message_quota": limits.messages, "messages": messages})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(out));
+            } else {
+                let limit = |n: u64, show: fn(u64) -> String| match n {
+                    0 => "-".to_owned(),
+                    n => show(n),
+                };
+                let rows: Vec<Vec<String>> = with_usage
+                    .iter()
+                    .map(|(u, m, a, limits, (bytes, messages))| {
+                        vec![
+                            u.clone(),
+                            yes_no(*a),
+                            human_size((*bytes).max(0) as u64),
+                            limit(limits.bytes, human_size),
+                            (*messages).max(0).to_string(),
+                            limit(limits.messages, |n| n.to_string()),
+                            m.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "ADDRESS", "ACTIVE", "USED", "QUOTA", "MESSAGES", "LIMIT", "MAILDIR",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        UserCommand::Quota { address, size } => {
+            let bytes = parse_size(&size).ok_or_else(|| {
+                format!("{size:?} is not a size: use e.g. 500M, 2G, 1048576, or 0/none")
+            })?;
+            let address = accounts.set_quota(&address, bytes).await?;
+            match bytes {
+                0 => println!("no quota for {address}"),
+                b => println!("quota for {address}: {b} octets"),
+            }
+        }
+        UserCommand::MessageQuota { address, messages } => {
+            let limit = match messages.as_str() {
+                "default" => None,
+                "none" | "0" => Some(0),
+                n => Some(n.parse::<u64>().map_err(|_| {
+                    format!("{n:?} is not a message count: use e.g. 10000, none or default")
+                })?),
+            };
+            let address = accounts.set_message_quota(&address, limit).await?;
+            match limit {
+                None => println!(
+                    "{address} may hold {} messages (the server's default)",
+                    match config.limits.max_messages_per_mailbox {
+                        0 => "any number of".to_owned(),
+                        n => n.to_string(),
+                    }
+                ),
+                Some(0) => println!("no message limit for {address}"),
+                Some(n) => println!("{address} may hold {n} messages"),
+            }
+        }
+        UserCommand::Activate { address } => {
+            println!(
+                "activated user {}",
+                accounts.set_user_active(&address, true).await?
+            )
+        }
+        UserCommand::Smtp { address, access } => {
+            let allowed = match access.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("{other:?}: say on or off").into()),
+            };
+            let address = accounts.set_smtp_active(&address, allowed).await?;
+            let state = if allowed { "may" } else { "may no longer" };
+            println!("{address} {state} send mail through submission");
+        }
+        UserCommand::Deactivate { address } => {
+            println!(
+                "deactivated user {}",
+                accounts.set_user_active(&address, false).await?
+            )
+        }
+        UserCommand::Remove { address, purge } => {
+            let (address, maildir) = accounts.remove_user(&address).await?;
+            if purge {
+                match std::fs::remove_dir_all(&maildir) {
+                    Ok(()) => {
+                        println!("removed user {address} and deleted {}", maildir.display())
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        println!("removed user {address} (it had no mail on disk)")
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "removed user {address}, but could not delete {}: {e}",
+                            maildir.display()
+                        )
+                        .into());
+                    }
+                }
+            } else {
+                println!(
+                    "removed user {address}; its mail is kept in {}",
+                    maildir.display()
+                );
+            }
+        }
+        UserCommand::Pop3Policy { address, policy } => {
+            let value = match policy.as_str() {
+                "default" => None,
+                p => Some(
+                    config::DeletePolicy::parse(p)
+                        .ok_or_else(|| format!("unknown POP3 delete policy {p:?}: use expunge, keep, seen or default"))?
+                        .as_str(),
+                ),
+            };
+            let address = accounts.set_pop3_policy(&address, value).await?;
+            println!(
+                "POP3 delete policy for {address}: {}",
+                value.unwrap_or("the server's default")
+            );
+        }
+        UserCommand::Passwd {
+            address,
+            password_stdin,
+            scheme,
+        } => {
+            accounts::normalize_address(&address)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash =
+                password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
+            let address = accounts.set_password(&address, &hash).await?;
+            println!("password changed for {address}");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}

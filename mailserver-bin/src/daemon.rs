@@ -1,0 +1,251 @@
+//! The daemon (`mailserver serve`): logging, listeners, the services on them, signals and
+//! an orderly shutdown.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::AnyError;
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::{conn, directory, dkim, imap, owner, pop3, queue, smtp, srs, tls};
+
+/// How long sessions in the middle of a message get to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Binds one configured listener, saying which when it cannot.
+async fn listen(
+    addr: &std::net::SocketAddr,
+    name: &str,
+) -> Result<tokio::net::TcpListener, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+    info!(%addr, "listening for {name}");
+    Ok(listener)
+}
+
+/// Logs to standard error, filtered by `MAILSERVER_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILSERVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down in order.
+pub async fn serve(config: Config) -> Result<(), AnyError> {
+    // Freed memory goes back to the system within seconds, also while the server is idle.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        warn!(error = %e, "could not start the allocator's purging thread");
+    }
+    let config = Arc::new(config);
+    // Held until the process ends: only this process recovers and cleans the stores.
+    let owner = owner::Owner::acquire(&config.data_dir)?;
+    std::fs::create_dir_all(config.mail_root())
+        .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
+    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
+        .await?
+        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
+        .with_decoy_scheme(config.accounts.password_scheme);
+    let accounts = match &config.ldap {
+        Some(ldap) => accounts.with_directory(directory::Directory::new(
+            ldap.clone(),
+            &config.mail_root(),
+        )?),
+        None => accounts,
+    };
+    let tls = tls::server_config(&config)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), &owner)?;
+    let transport =
+        queue::relay::Transport::new(&config, tls::client_config(&config.relay.ca_file)?)
+            .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let next_hop = match queue::relay::Hop::relay(&config) {
+        Some(hop) => queue::NextHop::Relay(hop),
+        // A machine without usable resolvers still receives and serves mail; outbound mail
+        // waits in the queue, saying why.
+        None => queue::NextHop::Mx {
+            resolver: queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
+                .map(Box::new)
+                .map_err(|e| {
+                    warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");
+                    e
+                }),
+            port: config.relay.mx_port,
+        },
+    };
+    let dkim = Arc::new(dkim::Dkim::new(
+        &config.data_dir,
+        &config.dkim.selector,
+        config.dkim.ed25519,
+    ));
+    let outbound = Arc::new(queue::Queue::new(
+        spool,
+        config.clone(),
+        accounts.clone(),
+        transport,
+        next_hop,
+        dkim,
+    ));
+    let srs = if config.srs.enabled {
+        let domain = if config.srs.domain.is_empty() {
+            &config.hostname
+        } else {
+            &config.srs.domain
+        };
+        let path = config.data_dir.join("srs.secret");
+        Some(
+            srs::Srs::load_or_create(&path, domain)
+                .map_err(|e| format!("cannot read or create {}: {e}", path.display()))?,
+        )
+    } else {
+        None
+    };
+    // Every protocol's connections together, within the open-file limit (raised to the hard
+    // limit here), so the process never runs out of descriptors.
+    let process_slots = Arc::new(tokio::sync::Semaphore::new(conn::fd_budget(
+        config.limits.max_total_connections,
+    )));
+    let service = Arc::new(smtp::SmtpService::new(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor.clone()),
+        outbound.clone(),
+        srs.clone(),
+        process_slots.clone(),
+    ));
+    let submission_service = Arc::new(smtp::SmtpService::submission(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor.clone()),
+        outbound.clone(),
+        srs,
+        service.active.clone(),
+        process_slots.clone(),
+    ));
+    // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
+    let listings = Arc::new(maildir::ListingCache::new(config.imap.listing_cache));
+    let pop3_service = Arc::new(pop3::Pop3Service::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor.clone(),
+        service.active.clone(),
+        Arc::clone(&listings),
+        process_slots.clone(),
+    ));
+    let imap_service = Arc::new(imap::ImapService::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor,
+        service.active.clone(),
+        Arc::clone(&listings),
+        process_slots,
+    ));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut listeners = Vec::new();
+    for (addrs, smtp_service, implicit_tls, name) in [
+        (&config.listen.smtp, &service, false, "smtp"),
+        (
+            &config.listen.submission,
+            &submission_service,
+            false,
+            "submission",
+        ),
+        (
+            &config.listen.submissions,
+            &submission_service,
+            true,
+            "submissions",
+        ),
+    ] {
+        for addr in addrs {
+            let listener = listen(addr, name).await?;
+            listeners.push(tokio::spawn(smtp::serve(
+                listener,
+                smtp_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+    let queue_runner = tokio::spawn(outbound.clone().run(shutdown_rx.clone()));
+    for (addrs, implicit_tls, name) in [
+        (&config.listen.pop3, false, "pop3"),
+        (&config.listen.pop3s, true, "pop3s"),
+    ] {
+        for addr in addrs {
+            let listener = listen(addr, name).await?;
+            listeners.push(tokio::spawn(pop3::serve(
+                listener,
+                pop3_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+    for (addrs, implicit_tls, name) in [
+        (&config.listen.imap, false, "imap"),
+        (&config.listen.imaps, true, "imaps"),
+    ] {
+        for addr in addrs {
+            let listener = listen(addr, name).await?;
+            listeners.push(tokio::spawn(imap::serve(
+                listener,
+                imap_service.clone(),
+                implicit_tls,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+    if listeners.is_empty() {
+        warn!("no listeners configured; nothing to do");
+    }
+    info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "mailserver ready");
+
+    wait_for_signal().await?;
+    info!("shutting down: no new connections; open sessions finish their current message");
+    let _ = shutdown_tx.send(true);
+    for l in listeners {
+        let _ = l.await;
+    }
+    let _ = queue_runner.await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while (service.active.load(Ordering::SeqCst) > 0 || outbound.busy() > 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = service.active.load(Ordering::SeqCst);
+    if left > 0 {
+        error!(
+            sessions = left,
+            "grace period over; aborting sessions (unacknowledged messages are discarded)"
+        );
+    }
+    accounts.close().await;
+    // The first look at each large folder after a restart then reads one file, not cur/.
+    let _ = tokio::task::spawn_blocking(move || listings.save_all()).await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<(), AnyError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+    Ok(())
+}
