@@ -7,13 +7,14 @@
 //! does not grow with the folder. Anything else (an expunge) walks the whole folder.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use maildir::{Listing, Subdir};
+use imap_proto::{FetchValue, Response, SequenceSet, ServerSession};
+use maildir::{FolderStamp, Listing, Subdir};
+use tracing::warn;
 
-use super::{
-    Arc, Entry, FetchValue, FolderStamp, Response, Selected, SequenceSet, ServerSession, User,
-    View, Views, block, note_changes, send_flag_list, warn,
-};
+use super::selected::{Entry, Selected, View, Views, send_flag_list};
+use super::session::{User, block, note_changes};
 
 impl User {
     /// Tells the client what changed in the selected mailbox since it last heard. EXPUNGE is

@@ -1,0 +1,147 @@
+//! APPEND, streamed into a delivery as the literal arrives.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use imap_proto::{AppendHead, Code, ServerSession, Status};
+use maildir::{Delivery, Maildir};
+use tracing::warn;
+
+use super::selected::flags_to_letters;
+use super::session::{User, block, recheck_later, store_refusal};
+use super::tree::storage_name;
+
+/// An APPEND in progress.
+pub(super) struct Append {
+    pub(super) delivery: Option<Delivery>,
+    pub(super) folder: Maildir,
+    pub(super) head: AppendHead,
+    pub(super) failed: Option<String>,
+}
+
+impl User {
+    pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {
+        let storage = match storage_name(&head.mailbox) {
+            Ok(s) => s,
+            Err((code, text)) => {
+                let _ = session.reject_append(code, text);
+                return;
+            }
+        };
+        if !self.root.folder_exists(&storage) {
+            let _ = session.reject_append(Some(Code::TryCreate), "Mailbox does not exist");
+            return;
+        }
+        if self.over_quota(head.size, 1) {
+            let _ = session.reject_append(Some(Code::OverQuota), "Quota exceeded");
+            return;
+        }
+        if !self.disk_reserve.room_for(self.root.path(), head.size) {
+            let _ = session.reject_append(Some(Code::OverQuota), "Not enough disk space");
+            return;
+        }
+        let begun = block(|| -> Result<(Maildir, Delivery), String> {
+            let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
+            let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
+            Ok((folder, d))
+        });
+        match begun {
+            Ok((folder, delivery)) => {
+                self.append = Some(Append {
+                    delivery: Some(delivery),
+                    folder,
+                    head,
+                    failed: None,
+                });
+                let _ = session.accept_append();
+            }
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "imap append could not start");
+                let _ = session
+                    .reject_append(Some(Code::ServerBug), "Internal error, see the server log");
+            }
+        }
+    }
+
+    pub fn append_chunk(&mut self, chunk: &Bytes) {
+        let Some(a) = self.append.as_mut() else {
+            return;
+        };
+        if a.failed.is_some() {
+            return;
+        }
+        if let Some(d) = a.delivery.as_mut()
+            && let Err(e) = block(|| d.write(chunk))
+        {
+            a.failed = Some(e.to_string());
+        }
+    }
+
+    pub fn append_abort(&mut self) {
+        if let Some(mut a) = self.append.take()
+            && let Some(d) = a.delivery.take()
+        {
+            d.abort();
+        }
+    }
+
+    pub async fn append_end(&mut self, session: &mut ServerSession) {
+        let Some(mut a) = self.append.take() else {
+            let _ = session.complete(Status::No, Some(Code::ServerBug), "No APPEND in progress");
+            return;
+        };
+        if let Some(e) = a.failed {
+            warn!(user = %self.username, error = %e, "imap append failed");
+            let (code, text) = store_refusal(&e);
+            let _ = session.complete(Status::No, Some(code), text);
+            return;
+        }
+        let Some(delivery) = a.delivery.take() else {
+            return;
+        };
+        let size = delivery.size();
+        let date = a.head.date.map(|d| {
+            let secs = d.to_unix();
+            if secs >= 0 {
+                UNIX_EPOCH + Duration::from_secs(secs as u64)
+            } else {
+                UNIX_EPOCH
+            }
+        });
+        let stored = block(|| -> Result<(u32, Option<u32>), String> {
+            let letters =
+                flags_to_letters(&a.head.flags, &a.folder).map_err(|(_, t)| t.to_owned())?;
+            let name = delivery
+                .commit_to_cur(&letters, date)
+                .map_err(|e| e.to_string())?;
+            let listing = self
+                .listings
+                .scan_adding(&a.folder, std::slice::from_ref(&name))
+                .map_err(|e| e.to_string())?;
+            // The newest messages are last (unless another writer numbered many files at
+            // the same time).
+            let recent = listing.messages.len().saturating_sub(64);
+            let uid = listing
+                .messages
+                .iter_from(recent)
+                .chain(listing.messages.iter().take(recent))
+                .find(|m| *m.name == *name)
+                .map(|m| m.uid);
+            Ok((listing.uid_validity, uid))
+        });
+        match stored {
+            Ok((validity, uid)) => {
+                recheck_later(&mut self.recheck, &self.listings, &a.folder);
+                self.account_usage(size as i64, 1);
+                self.sync(session, true);
+                let code = uid.map(|u| Code::AppendUid(validity, u));
+                let _ = session.complete(Status::Ok, code, "APPEND completed");
+            }
+            Err(e) => {
+                warn!(user = %self.username, error = %e, "imap append failed");
+                let (code, text) = store_refusal(&e);
+                let _ = session.complete(Status::No, Some(code), text);
+            }
+        }
+    }
+}

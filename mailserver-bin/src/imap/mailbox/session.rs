@@ -1,0 +1,341 @@
+//! A logged-in user's session state: the user, their folders' shared caches, the selected
+//! folder, and the helpers every command family uses (blocking file work, telling the shared
+//! listings of this session's changes, resolving sequence sets). Below every command file.
+
+use std::io;
+use std::sync::Arc;
+
+use imap_proto::{Code, Mailbox, SequenceSet, ServerSession, Status};
+use maildir::{FolderError, ListingCache, Maildir};
+use tracing::warn;
+
+use super::append::Append;
+use super::selected::Selected;
+use super::tree::storage_name;
+use crate::accounts::Accounts;
+use crate::imap::headers::HeaderCache;
+use crate::imap::{ImapService, mime, ranges};
+
+/// Folders a new mailbox starts with, and their RFC 6154 special use.
+pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
+    ("Drafts", "Drafts"),
+    ("Sent", "Sent"),
+    ("Junk", "Junk"),
+    ("Trash", "Trash"),
+    ("Archive", "Archive"),
+];
+
+pub(super) const DELIMITER: char = '.';
+
+/// Messages at least this large, asked for whole, are streamed rather than read into memory.
+pub(super) const STREAM_ABOVE: u64 = 1 << 20;
+/// Octets read per step of a streamed message.
+pub(super) const STREAM_CHUNK: u64 = 256 << 10;
+
+pub(super) type Refusal = (Option<Code>, &'static str);
+
+pub(super) fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Tells the shared listings what this session changed in a folder itself, so other sessions
+/// (and this one) need not match `cur/` file by file to see it, and has the folder checked
+/// again once its times settle (see [`recheck_later`]).
+pub(super) fn note_changes(
+    listings: &Arc<ListingCache>,
+    recheck: &mut Option<tokio::task::JoinHandle<()>>,
+    maildir: &Maildir,
+    renamed: &[maildir::Message],
+    removed: &[u32],
+) {
+    if renamed.is_empty() && removed.is_empty() {
+        return;
+    }
+    if let Err(e) = block(|| listings.note_changes(maildir, renamed, removed)) {
+        warn!(error = %e, "imap: noting changes to the folder listing failed");
+    }
+    recheck_later(recheck, listings, maildir);
+}
+
+/// Reads `maildir` again through `listings` after this session changed it, once that read is
+/// due ([`ListingCache::own_change_check`]): the shared listing was patched with the change, and
+/// this read checks that nothing else changed the folder in the same clock tick (reading a
+/// large `cur/` takes tens of milliseconds, better spent here than in the client's next
+/// command). A change made before the wait ends restarts it (`slot` holds the pending read).
+pub(super) fn recheck_later(
+    slot: &mut Option<tokio::task::JoinHandle<()>>,
+    listings: &Arc<ListingCache>,
+    maildir: &Maildir,
+) {
+    if let Some(pending) = slot.take() {
+        pending.abort();
+    }
+    let listings = Arc::clone(listings);
+    let maildir = maildir.clone();
+    *slot = Some(tokio::spawn(async move {
+        tokio::time::sleep(listings.own_change_check() + maildir::SETTLE).await;
+        let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
+        if let Ok(Err(e)) = read {
+            warn!(error = %e, "imap: reading a folder again after a change failed");
+        }
+    }));
+}
+
+/// A logged-in user.
+pub struct User {
+    pub username: String,
+    pub(super) root: Maildir,
+    pub(super) quota: maildir::QuotaLimits,
+    /// The domain, and the quota of all its mailboxes together (octets; 0: none).
+    pub(super) domain: String,
+    pub(super) domain_quota: u64,
+    pub(super) accounts: Accounts,
+    pub(super) hostname: String,
+    /// Space the file system keeps free (`[limits] min_free_space`).
+    pub(super) disk_reserve: crate::disk::Reserve,
+    pub(super) selected: Option<Selected>,
+    pub(super) append: Option<Append>,
+    pub(super) listings: Arc<ListingCache>,
+    pub(super) headers: Arc<HeaderCache>,
+    pub(super) seats: Arc<crate::imap::seats::Seats>,
+    /// Where the line ends of the last message read in chunks fall.
+    pub(super) line_ends: Option<ranges::LineEnds>,
+    /// The pending read of a folder this session changed (see [`recheck_later`]).
+    pub(super) recheck: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Checks credentials and opens the user's mail store.
+pub async fn login(
+    service: &ImapService,
+    username: &str,
+    authzid: Option<&str>,
+    password: String,
+) -> Result<User, Refusal> {
+    let accounts = &service.accounts;
+    const FAILED: Refusal = (Some(Code::AuthenticationFailed), "Authentication failed");
+    const TEMP: Refusal = (
+        Some(Code::Unavailable),
+        "Temporary authentication failure, try again later",
+    );
+    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let ok = accounts
+        .authenticate(username, password, default_scheme)
+        .await
+        .map_err(|e| {
+            warn!(error = %e, "imap login: account lookup failed");
+            TEMP
+        })?;
+    if !ok {
+        return Err(FAILED);
+    }
+    let mailbox = accounts
+        .mailbox(username)
+        .await
+        .map_err(|e| {
+            warn!(error = %e, "imap login: mailbox lookup failed");
+            TEMP
+        })?
+        .ok_or(FAILED)?;
+    if let Some(a) = authzid
+        && !a.eq_ignore_ascii_case(&mailbox.username)
+    {
+        return Err((
+            Some(Code::AuthorizationFailed),
+            "Not authorized to act as that user",
+        ));
+    }
+    let root = Maildir::new(mailbox.maildir.clone());
+    // Reading does not depend on writing: a store that cannot be made now (a full disk) is
+    // read as empty, and made at the next login or delivery.
+    if let Err(e) = block(|| prepare(&root)) {
+        warn!(user = %mailbox.username, error = %e, "cannot create the mail store; reading it as it is");
+    }
+    Ok(User {
+        username: mailbox.username,
+        root,
+        quota: service
+            .config
+            .quota_limits(mailbox.quota, mailbox.message_quota),
+        domain: mailbox.domain,
+        domain_quota: mailbox.domain_quota,
+        accounts: accounts.clone(),
+        hostname: service.config.hostname.clone(),
+        disk_reserve: service.config.disk_reserve(),
+        selected: None,
+        append: None,
+        listings: Arc::clone(&service.listings),
+        headers: Arc::clone(&service.headers),
+        seats: Arc::clone(&service.seats),
+        line_ends: None,
+        recheck: None,
+    })
+}
+
+/// Creates the mail store and, for a mailbox never opened before, the default folders.
+pub(super) fn prepare(root: &Maildir) -> Result<(), maildir::Error> {
+    root.create()?;
+    if root.subscriptions()?.is_none() {
+        for (name, _) in DEFAULT_FOLDERS {
+            match root.create_folder(name) {
+                Ok(_) | Err(FolderError::Exists) => {}
+                Err(FolderError::Storage(e)) => return Err(e),
+                Err(e) => warn!(folder = name, error = %e, "default folder"),
+            }
+        }
+        root.set_subscribed("INBOX", true)?;
+        for (name, _) in DEFAULT_FOLDERS {
+            root.set_subscribed(name, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// How a message that could not be stored is refused: a full disk (or file-system quota) as
+/// Dovecot says it (`NO [OVERQUOTA] Not enough disk space`), anything else as our fault. The
+/// partly written file is gone by then (the delivery removes its tmp file).
+pub(super) fn store_refusal(error: &str) -> (Code, &'static str) {
+    if error.starts_with("no space left on device") {
+        (Code::OverQuota, "Not enough disk space")
+    } else {
+        (Code::ServerBug, "Could not store the message")
+    }
+}
+
+impl User {
+    /// The storage name of `m` when that folder exists; otherwise answers NO and gives `None`.
+    pub(super) fn existing_folder(
+        &self,
+        session: &mut ServerSession,
+        m: &Mailbox,
+    ) -> Option<String> {
+        match storage_name(m) {
+            Ok(s) if self.root.folder_exists(&s) => Some(s),
+            Ok(_) => {
+                let _ = session.complete(
+                    Status::No,
+                    Some(Code::NonExistent),
+                    "Mailbox does not exist",
+                );
+                None
+            }
+            Err((code, text)) => {
+                let _ = session.complete(Status::No, code, text);
+                None
+            }
+        }
+    }
+
+    pub(super) fn internal_error(
+        &self,
+        session: &mut ServerSession,
+        what: &str,
+        e: &dyn std::fmt::Display,
+    ) {
+        warn!(user = %self.username, error = %e, "imap {what} failed");
+        let _ = session.complete(
+            Status::No,
+            Some(Code::ServerBug),
+            "Internal error, see the server log",
+        );
+    }
+
+    /// Whether what the session last saw of its selected folder was settled (see
+    /// [`FolderStamp::is_settled`]); if not, a session in IDLE looks again soon, since a change
+    /// in the same clock tick would not wake it a second time.
+    pub fn folder_settled(&self) -> bool {
+        self.selected.as_ref().is_none_or(|s| s.stamp.is_settled())
+    }
+
+    /// The directory of the selected folder, if any.
+    pub fn selected_folder(&self) -> Option<std::path::PathBuf> {
+        self.selected.as_ref().map(|s| s.maildir.path().to_owned())
+    }
+
+    pub(super) fn writable(&self, session: &mut ServerSession) -> bool {
+        match &self.selected {
+            Some(s) if !s.read_only => true,
+            _ => {
+                let _ = session.complete(Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
+                false
+            }
+        }
+    }
+
+    /// Message indices a set names. Sequence numbers beyond the mailbox are an error; UIDs
+    /// that do not exist are skipped (RFC 9051 §6.4.9).
+    pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, &'static str> {
+        let Some(sel) = &self.selected else {
+            return Err("No mailbox selected");
+        };
+        if set.is_saved() {
+            // `$`: whichever saved messages are still here (RFC 5182 §2.1).
+            return Ok((0..sel.len())
+                .filter(|&i| sel.is_saved(sel.msg(i).uid))
+                .collect());
+        }
+        let len = sel.len();
+        let mut out = Vec::new();
+        for &(a, b) in set.ranges() {
+            if uid {
+                let largest = sel.last_uid();
+                let val = |n: imap_proto::SeqNumber| match n {
+                    imap_proto::SeqNumber::Value(v) => v,
+                    imap_proto::SeqNumber::Largest => largest,
+                };
+                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
+                let start = sel.first_at_or_above(lo);
+                let end = sel.first_at_or_above(hi.saturating_add(1));
+                out.extend(start..end);
+            } else {
+                if len == 0 {
+                    return Err("No messages in the mailbox");
+                }
+                let val = |n: imap_proto::SeqNumber| match n {
+                    imap_proto::SeqNumber::Value(v) => v as usize,
+                    imap_proto::SeqNumber::Largest => len,
+                };
+                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
+                if hi > len {
+                    return Err("Invalid message sequence number");
+                }
+                out.extend(lo - 1..hi);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+pub(super) fn atoms(names: &[&str]) -> Vec<imap_proto::Atom> {
+    names
+        .iter()
+        .filter_map(|n| imap_proto::Atom::new(*n).ok())
+        .collect()
+}
+
+pub(crate) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    if header_only {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if memchr::memmem::find(&data, b"\n\r\n").is_some()
+                || memchr::memmem::find(&data, b"\n\n").is_some()
+                || data.starts_with(b"\r\n")
+                || data.starts_with(b"\n")
+            {
+                break;
+            }
+        }
+    } else {
+        file.read_to_end(&mut data)?;
+    }
+    Ok(mime::to_crlf(data))
+}
