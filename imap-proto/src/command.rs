@@ -657,6 +657,52 @@ impl Command {
                 }
                 put(w, ")");
             }
+            Command::Select { .. }
+            | Command::Examine { .. }
+            | Command::Delete { .. }
+            | Command::Subscribe { .. }
+            | Command::Unsubscribe { .. }
+            | Command::Create { .. }
+            | Command::Rename { .. }
+            | Command::List { .. }
+            | Command::Status { .. }
+            | Command::Append { .. } => self.encode_mailbox_args(w),
+            Command::UidExpunge(set) => put(w, &format!("UID EXPUNGE {set}")),
+            Command::Search { .. }
+            | Command::Fetch { .. }
+            | Command::Store { .. }
+            | Command::Copy { .. }
+            | Command::Move { .. }
+            | Command::Sort { .. }
+            | Command::Thread { .. } => self.encode_message_args(w),
+            Command::GetQuota(root) => {
+                put(w, "GETQUOTA ");
+                astring(w, root.as_bytes());
+            }
+            Command::GetQuotaRoot(m) => {
+                put(w, "GETQUOTAROOT ");
+                mailbox(w, m);
+            }
+            Command::SetQuota { root, limits } => {
+                put(w, "SETQUOTA ");
+                astring(w, root.as_bytes());
+                put(w, " (");
+                for (i, (resource, limit)) in limits.iter().enumerate() {
+                    if i > 0 {
+                        put(w, " ");
+                    }
+                    put(w, &format!("{resource} {limit}"));
+                }
+                put(w, ")");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The arguments of the commands on mailboxes (SELECT to APPEND).
+    fn encode_mailbox_args(&self, w: &mut Vec<u8>) {
+        match self {
             Command::Select(m, params) | Command::Examine(m, params) => {
                 put(w, self.name());
                 put(w, " ");
@@ -780,7 +826,14 @@ impl Command {
                 put(w, " ");
                 literal(w, message);
             }
-            Command::UidExpunge(set) => put(w, &format!("UID EXPUNGE {set}")),
+            // The others are encoded by `encode`.
+            _ => {}
+        }
+    }
+
+    /// The arguments of the commands on messages (SEARCH to THREAD).
+    fn encode_message_args(&self, w: &mut Vec<u8>) {
+        match self {
             Command::Search {
                 uid,
                 charset,
@@ -905,29 +958,9 @@ impl Command {
                 put(w, " ");
                 search_keys(w, search);
             }
-            Command::GetQuota(root) => {
-                put(w, "GETQUOTA ");
-                astring(w, root.as_bytes());
-            }
-            Command::GetQuotaRoot(m) => {
-                put(w, "GETQUOTAROOT ");
-                mailbox(w, m);
-            }
-            Command::SetQuota { root, limits } => {
-                put(w, "SETQUOTA ");
-                astring(w, root.as_bytes());
-                put(w, " (");
-                for (i, (resource, limit)) in limits.iter().enumerate() {
-                    if i > 0 {
-                        put(w, " ");
-                    }
-                    put(w, &format!("{resource} {limit}"));
-                }
-                put(w, ")");
-            }
+            // The others are encoded by `encode`.
+            _ => {}
         }
-        out.extend_from_slice(b"\r\n");
-        out
     }
 }
 

@@ -899,24 +899,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         "CLOSE" => no_args(c, Command::Close),
         "UNSELECT" => no_args(c, Command::Unselect),
         "EXPUNGE" => no_args(c, Command::Expunge),
-        "AUTHENTICATE" => {
-            c.sp()?;
-            let mechanism = c.atom()?.to_ascii_uppercase();
-            let initial_response = if c.eat(b' ') {
-                let ir =
-                    c.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-                if ir.is_empty() {
-                    return Err(Fail("Invalid initial response"));
-                }
-                Some(Secret::new(String::from_utf8_lossy(ir).into_owned()))
-            } else {
-                None
-            };
-            Ok(Command::Authenticate {
-                mechanism,
-                initial_response,
-            })
-        }
+        "AUTHENTICATE" => authenticate(c),
         "LOGIN" => {
             c.sp()?;
             let username = c.astring()?;
@@ -924,47 +907,8 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             let password = Secret::new(c.astring()?);
             Ok(Command::Login { username, password })
         }
-        "ENABLE" => {
-            let mut caps = Vec::new();
-            while c.eat(b' ') {
-                caps.push(
-                    Atom::new(c.atom()?.to_ascii_uppercase())
-                        .map_err(|_| Fail("Invalid capability"))?,
-                );
-            }
-            if caps.is_empty() {
-                return Err(Fail("ENABLE needs at least one capability"));
-            }
-            Ok(Command::Enable(caps))
-        }
-        "ID" => {
-            c.sp()?;
-            if c.keyword("NIL") {
-                return Ok(Command::Id(None));
-            }
-            c.expect(b'(', "Expected ( or NIL")?;
-            let mut fields = Vec::new();
-            if !c.eat(b')') {
-                loop {
-                    let key = c.string()?;
-                    c.sp()?;
-                    let value = if c.keyword("NIL") {
-                        None
-                    } else {
-                        Some(c.string()?)
-                    };
-                    fields.push((key, value));
-                    if fields.len() > 30 {
-                        return Err(Fail("Too many ID fields"));
-                    }
-                    if c.eat(b')') {
-                        break;
-                    }
-                    c.sp()?;
-                }
-            }
-            Ok(Command::Id(Some(fields)))
-        }
+        "ENABLE" => enable(c),
+        "ID" => id(c),
         "SELECT" | "EXAMINE" => {
             c.sp()?;
             let mailbox = c.mailbox()?;
@@ -1059,26 +1003,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
             c.sp()?;
             Ok(Command::GetQuotaRoot(c.mailbox()?))
         }
-        "SETQUOTA" => {
-            c.sp()?;
-            let root = c.astring()?;
-            c.sp()?;
-            c.expect(b'(', "Expected (")?;
-            let mut limits = Vec::new();
-            if !c.eat(b')') {
-                loop {
-                    let resource = Atom::new(c.atom()?.to_ascii_uppercase())
-                        .map_err(|_| Fail("Invalid resource name"))?;
-                    c.sp()?;
-                    limits.push((resource, c.number64()?));
-                    if c.eat(b')') {
-                        break;
-                    }
-                    c.sp()?;
-                }
-            }
-            Ok(Command::SetQuota { root, limits })
-        }
+        "SETQUOTA" => set_quota(c),
         "UID" => {
             c.sp()?;
             let sub = c.atom()?.to_ascii_uppercase();
@@ -1095,6 +1020,91 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         }
         _ => Err(Fail("Unknown command")),
     }
+}
+
+/// `AUTHENTICATE mechanism [initial-response]` (RFC 4959 SASL-IR).
+fn authenticate(c: &mut Cursor<'_>) -> R<Command> {
+    c.sp()?;
+    let mechanism = c.atom()?.to_ascii_uppercase();
+    let initial_response = if c.eat(b' ') {
+        let ir = c.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        if ir.is_empty() {
+            return Err(Fail("Invalid initial response"));
+        }
+        Some(Secret::new(String::from_utf8_lossy(ir).into_owned()))
+    } else {
+        None
+    };
+    Ok(Command::Authenticate {
+        mechanism,
+        initial_response,
+    })
+}
+
+/// `ID ("key" "value" ...)` or `ID NIL` (RFC 2971).
+fn id(c: &mut Cursor<'_>) -> R<Command> {
+    c.sp()?;
+    if c.keyword("NIL") {
+        return Ok(Command::Id(None));
+    }
+    c.expect(b'(', "Expected ( or NIL")?;
+    let mut fields = Vec::new();
+    if !c.eat(b')') {
+        loop {
+            let key = c.string()?;
+            c.sp()?;
+            let value = if c.keyword("NIL") {
+                None
+            } else {
+                Some(c.string()?)
+            };
+            fields.push((key, value));
+            if fields.len() > 30 {
+                return Err(Fail("Too many ID fields"));
+            }
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    }
+    Ok(Command::Id(Some(fields)))
+}
+
+/// `SETQUOTA root (resource limit ...)` (RFC 9208).
+fn set_quota(c: &mut Cursor<'_>) -> R<Command> {
+    c.sp()?;
+    let root = c.astring()?;
+    c.sp()?;
+    c.expect(b'(', "Expected (")?;
+    let mut limits = Vec::new();
+    if !c.eat(b')') {
+        loop {
+            let resource = Atom::new(c.atom()?.to_ascii_uppercase())
+                .map_err(|_| Fail("Invalid resource name"))?;
+            c.sp()?;
+            limits.push((resource, c.number64()?));
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    }
+    Ok(Command::SetQuota { root, limits })
+}
+
+/// `ENABLE capability...` (RFC 5161).
+fn enable(c: &mut Cursor<'_>) -> R<Command> {
+    let mut caps = Vec::new();
+    while c.eat(b' ') {
+        caps.push(
+            Atom::new(c.atom()?.to_ascii_uppercase()).map_err(|_| Fail("Invalid capability"))?,
+        );
+    }
+    if caps.is_empty() {
+        return Err(Fail("ENABLE needs at least one capability"));
+    }
+    Ok(Command::Enable(caps))
 }
 
 fn sort(c: &mut Cursor<'_>, uid: bool) -> R<Command> {

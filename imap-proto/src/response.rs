@@ -527,6 +527,27 @@ impl Response {
             Response::Exists(n) => out.put_slice(format!("* {n} EXISTS").as_bytes()),
             Response::Recent(n) => out.put_slice(format!("* {n} RECENT").as_bytes()),
             Response::Expunge(n) => out.put_slice(format!("* {n} EXPUNGE").as_bytes()),
+            Response::List { .. }
+            | Response::Status { .. }
+            | Response::Search { .. }
+            | Response::Vanished { .. }
+            | Response::Quota { .. }
+            | Response::QuotaRoot { .. } => self.encode_mailbox_data(out, options),
+            Response::Sort { .. }
+            | Response::Thread { .. }
+            | Response::ESearch { .. }
+            | Response::Fetch { .. } => self.encode_message_data(out),
+            Response::Continue(text) => {
+                out.put_slice(b"+ ");
+                out.put_slice(text.as_str().as_bytes());
+            }
+        }
+        out.put_slice(b"\r\n");
+    }
+
+    /// Mailbox data: LIST, STATUS, SEARCH, VANISHED and the quota responses.
+    fn encode_mailbox_data(&self, out: &mut BytesMut, options: EncodeOptions) {
+        match self {
             Response::List {
                 attributes,
                 delimiter,
@@ -623,6 +644,14 @@ impl Response {
                     astring(out, root.as_bytes());
                 }
             }
+            // The others are encoded by the caller.
+            _ => {}
+        }
+    }
+
+    /// Message data: SORT, THREAD, ESEARCH and FETCH.
+    fn encode_message_data(&self, out: &mut BytesMut) {
+        match self {
             Response::Sort(ns) => {
                 out.put_slice(b"* SORT");
                 for n in ns {
@@ -674,12 +703,9 @@ impl Response {
                 }
                 out.put_u8(b')');
             }
-            Response::Continue(text) => {
-                out.put_slice(b"+ ");
-                out.put_slice(text.as_str().as_bytes());
-            }
+            // The others are encoded by the caller.
+            _ => {}
         }
-        out.put_slice(b"\r\n");
     }
 
     /// The encoded response.
@@ -1281,6 +1307,10 @@ mod tests {
             }),
             "* QUOTA \"\" (STORAGE 10 512)\r\n"
         );
+    }
+
+    #[test]
+    fn rfc_examples_of_extensions() {
         // RFC 4731 §3.1.
         assert_eq!(
             enc(&Response::ESearch {

@@ -225,7 +225,6 @@ fn status_items() -> impl Strategy<Value = Vec<StatusItem>> {
 }
 
 fn command() -> impl Strategy<Value = Command> {
-    let uid = any::<bool>();
     prop_oneof![
         Just(Command::Capability),
         Just(Command::Noop),
@@ -312,6 +311,14 @@ fn command() -> impl Strategy<Value = Command> {
                 date,
                 message: Bytes::from(m)
             }),
+        message_command(),
+    ]
+}
+
+/// The commands on messages (UID EXPUNGE to MOVE).
+fn message_command() -> impl Strategy<Value = Command> {
+    let uid = any::<bool>();
+    prop_oneof![
         seq_set().prop_map(Command::UidExpunge),
         (
             uid,

@@ -711,6 +711,44 @@ impl Maildir {
         Ok(Some((listing, written)))
     }
 
+    /// The whole uidlist written again: the records `read` holds (a new list when none),
+    /// with `fresh` added, and those of files gone dropped when there are `stale` ones.
+    fn rewritten_uidlist(
+        &self,
+        path: &Path,
+        read: Option<&str>,
+        uid_validity: u32,
+        next_uid: u32,
+        fresh: impl Iterator<Item = Record>,
+        stale: usize,
+    ) -> Result<String, Error> {
+        let mut list = match read {
+            Some(text) => uidlist::parse(text).ok_or_else(|| unreadable(path))?,
+            None => Uidlist {
+                uid_validity,
+                next_uid: 1,
+                extra_header: vec![format!("G{:032x}", random_u128())],
+                records: Vec::new(),
+            },
+        };
+        list.next_uid = next_uid;
+        let first_fresh = list.records.len();
+        list.records.extend(fresh);
+        let fresh_uids = next_uid - (list.records.len() - first_fresh) as u32..next_uid;
+        Ok(if stale == 0 {
+            // Every record is of a present file (a new list, or one being upgraded).
+            uidlist::encode(&list, |_| true)
+        } else {
+            // Dropping the record of a file that still exists would give it a new UID
+            // at the next scan, so what is present is read again here, under the
+            // lock, rather than taken from listings that may be behind.
+            let present = self.present_bases()?;
+            uidlist::encode(&list, |r| {
+                fresh_uids.contains(&r.uid) || present.contains(base_name(&r.name))
+            })
+        })
+    }
+
     /// The UIDVALIDITY, the next UID and the record of each of `files` (by base name) from the
     /// uidlist, numbering those it lacks under its dot-lock. `None` when `earlier` is there
     /// and the uidlist no longer matches it (gone, or of another UIDVALIDITY).
@@ -742,38 +780,7 @@ impl Maildir {
             }
         };
         let mut numbered: Vec<Option<Numbered>> = vec![None; files.len()];
-        // Reads the uidlist, filling in `numbered` (the last record of a name wins, as in
-        // Dovecot).
-        let lookup = |numbered: &mut Vec<Option<Numbered>>| -> Result<_, Error> {
-            let Some((text, ino)) = read_text_and_inode(&path)? else {
-                return Ok(None);
-            };
-            // A few new files (the usual case) are looked for by length first: hashing every
-            // name of a large list costs more.
-            let few: Vec<(&str, usize)> = if wanted.len() <= 16 {
-                wanted.iter().map(|(&b, &i)| (b, i)).collect()
-            } else {
-                Vec::new()
-            };
-            let totals = uidlist::read(
-                &text,
-                |_| {},
-                |r| {
-                    let i = if few.is_empty() {
-                        wanted.get(base_name(r.name)).copied()
-                    } else {
-                        few.iter()
-                            .find(|(b, _)| is_base_of(b, r.name))
-                            .map(|&(_, i)| i)
-                    };
-                    if let Some(i) = i {
-                        numbered[i] = Some(Numbered::from(r));
-                    }
-                },
-            )
-            .ok_or_else(|| unreadable(&path))?;
-            Ok(Some((text, totals, ino)))
-        };
+        let lookup = |numbered: &mut Vec<Option<Numbered>>| look_up(&path, &wanted, numbered);
         let valid = |read: &Option<(String, Totals, u64)>| match (earlier, read) {
             (Some(e), Some((_, t, _))) => e.uid_validity == t.uid_validity,
             (Some(_), None) => false,
@@ -865,36 +872,22 @@ impl Maildir {
                 (Some(lock.append(appended.as_bytes())?), recorded)
             }
             _ => {
-                let mut list = match &read {
-                    Some((text, _, _)) => uidlist::parse(text).ok_or_else(|| unreadable(&path))?,
-                    None => Uidlist {
-                        uid_validity,
-                        next_uid: 1,
-                        extra_header: vec![format!("G{:032x}", random_u128())],
-                        records: Vec::new(),
-                    },
-                };
-                list.next_uid = next_uid;
-                list.records.extend(fresh.iter().map(|&i| Record {
+                let fresh_records = fresh.iter().map(|&i| Record {
                     uid: numbered[i].as_ref().map_or(0, |n| n.uid),
                     fields: Vec::new(),
                     name: base_name(&files[i].0).to_owned(),
-                }));
-                let text = if stale == 0 {
-                    // Every record is of a present file (a new list, or one being upgraded).
-                    uidlist::encode(&list, |_| true)
-                } else {
-                    // Dropping the record of a file that still exists would give it a new UID
-                    // at the next scan, so what is present is read again here, under the
-                    // lock, rather than taken from listings that may be behind.
-                    let present = self.present_bases()?;
-                    let fresh_uids = next_uid - fresh.len() as u32..next_uid;
-                    uidlist::encode(&list, |r| {
-                        fresh_uids.contains(&r.uid) || present.contains(base_name(&r.name))
-                    })
-                };
-                match lock.commit(text.as_bytes()) {
-                    Ok(written) => (written, text.matches('\n').count().saturating_sub(1)),
+                });
+                let text = read.as_ref().map(|(text, _, _)| text.as_str());
+                let list = self.rewritten_uidlist(
+                    &path,
+                    text,
+                    uid_validity,
+                    next_uid,
+                    fresh_records,
+                    stale,
+                )?;
+                match lock.commit(list.as_bytes()) {
+                    Ok(written) => (written, list.matches('\n').count().saturating_sub(1)),
                     Err(e) => return unwritten(e),
                 }
             }
@@ -1035,6 +1028,44 @@ impl Maildir {
         crate::sync_dir(&self.path().join("new"))?;
         crate::sync_dir(&self.path().join("cur"))
     }
+}
+
+/// Reads the uidlist at `path`, filling in `numbered[i]` for each name `wanted` maps to `i`
+/// (the last record of a name wins, as in Dovecot); the text, its totals and its inode, or
+/// `None` when there is no uidlist.
+fn look_up(
+    path: &Path,
+    wanted: &NameMap<&str, usize>,
+    numbered: &mut [Option<Numbered>],
+) -> Result<Option<(String, Totals, u64)>, Error> {
+    let Some((text, ino)) = read_text_and_inode(path)? else {
+        return Ok(None);
+    };
+    // A few new files (the usual case) are looked for by length first: hashing every
+    // name of a large list costs more.
+    let few: Vec<(&str, usize)> = if wanted.len() <= 16 {
+        wanted.iter().map(|(&b, &i)| (b, i)).collect()
+    } else {
+        Vec::new()
+    };
+    let totals = uidlist::read(
+        &text,
+        |_| {},
+        |r| {
+            let i = if few.is_empty() {
+                wanted.get(base_name(r.name)).copied()
+            } else {
+                few.iter()
+                    .find(|(b, _)| is_base_of(b, r.name))
+                    .map(|&(_, i)| i)
+            };
+            if let Some(i) = i {
+                numbered[i] = Some(Numbered::from(r));
+            }
+        },
+    )
+    .ok_or_else(|| unreadable(path))?;
+    Ok(Some((text, totals, ino)))
 }
 
 #[cfg(test)]

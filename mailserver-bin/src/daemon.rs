@@ -52,64 +52,11 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let owner = owner::Owner::acquire(&config.data_dir)?;
     std::fs::create_dir_all(config.mail_root())
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
-    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
-        .await?
-        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
-        .with_decoy_scheme(config.accounts.password_scheme);
-    let accounts = match &config.ldap {
-        Some(ldap) => accounts.with_directory(directory::Directory::new(
-            ldap.clone(),
-            &config.mail_root(),
-        )?),
-        None => accounts,
-    };
+    let accounts = open_accounts(&config).await?;
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), &owner)?;
-    let transport =
-        queue::relay::Transport::new(&config, tls::client_config(&config.relay.ca_file)?)
-            .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
-    let next_hop = match queue::relay::Hop::relay(&config) {
-        Some(hop) => queue::NextHop::Relay(hop),
-        // A machine without usable resolvers still receives and serves mail; outbound mail
-        // waits in the queue, saying why.
-        None => queue::NextHop::Mx {
-            resolver: queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
-                .map(Box::new)
-                .map_err(|e| {
-                    warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");
-                    e
-                }),
-            port: config.relay.mx_port,
-        },
-    };
-    let dkim = Arc::new(dkim::Dkim::new(
-        &config.data_dir,
-        &config.dkim.selector,
-        config.dkim.ed25519,
-    ));
-    let outbound = Arc::new(queue::Queue::new(
-        spool,
-        config.clone(),
-        accounts.clone(),
-        transport,
-        next_hop,
-        dkim,
-    ));
-    let srs = if config.srs.enabled {
-        let domain = if config.srs.domain.is_empty() {
-            &config.hostname
-        } else {
-            &config.srs.domain
-        };
-        let path = config.data_dir.join("srs.secret");
-        Some(
-            srs::Srs::load_or_create(&path, domain)
-                .map_err(|e| format!("cannot read or create {}: {e}", path.display()))?,
-        )
-    } else {
-        None
-    };
+    let outbound = outbound_queue(&config, &accounts, &owner)?;
+    let srs = srs_rewriter(&config)?;
     // Every protocol's connections together, within the open-file limit (raised to the hard
     // limit here), so the process never runs out of descriptors.
     let process_slots = Arc::new(tokio::sync::Semaphore::new(conn::fd_budget(
@@ -237,6 +184,79 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let _ = tokio::task::spawn_blocking(move || listings.save_all()).await;
     info!("stopped");
     Ok(())
+}
+
+/// The accounts database (and LDAP directory, when configured), with the lookup cache.
+async fn open_accounts(config: &Config) -> Result<Accounts, AnyError> {
+    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
+        .await?
+        .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
+        .with_decoy_scheme(config.accounts.password_scheme);
+    Ok(match &config.ldap {
+        Some(ldap) => accounts.with_directory(directory::Directory::new(
+            ldap.clone(),
+            &config.mail_root(),
+        )?),
+        None => accounts,
+    })
+}
+
+/// The outbound queue: its spool recovered after a crash, the transport to the relay or the
+/// recipients' MX hosts, and DKIM signing.
+fn outbound_queue(
+    config: &Arc<Config>,
+    accounts: &Accounts,
+    owner: &owner::Owner,
+) -> Result<Arc<queue::Queue>, AnyError> {
+    let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), owner)?;
+    let transport =
+        queue::relay::Transport::new(config, tls::client_config(&config.relay.ca_file)?)
+            .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let next_hop = match queue::relay::Hop::relay(config) {
+        Some(hop) => queue::NextHop::Relay(hop),
+        // A machine without usable resolvers still receives and serves mail; outbound mail
+        // waits in the queue, saying why.
+        None => queue::NextHop::Mx {
+            resolver: queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
+                .map(Box::new)
+                .map_err(|e| {
+                    warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");
+                    e
+                }),
+            port: config.relay.mx_port,
+        },
+    };
+    let dkim = Arc::new(dkim::Dkim::new(
+        &config.data_dir,
+        &config.dkim.selector,
+        config.dkim.ed25519,
+    ));
+    Ok(Arc::new(queue::Queue::new(
+        spool,
+        config.clone(),
+        accounts.clone(),
+        transport,
+        next_hop,
+        dkim,
+    )))
+}
+
+/// The SRS rewriter for forwarded mail, when `[srs]` is enabled (its secret made once).
+fn srs_rewriter(config: &Config) -> Result<Option<srs::Srs>, AnyError> {
+    Ok(if config.srs.enabled {
+        let domain = if config.srs.domain.is_empty() {
+            &config.hostname
+        } else {
+            &config.srs.domain
+        };
+        let path = config.data_dir.join("srs.secret");
+        Some(
+            srs::Srs::load_or_create(&path, domain)
+                .map_err(|e| format!("cannot read or create {}: {e}", path.display()))?,
+        )
+    } else {
+        None
+    })
 }
 
 async fn wait_for_signal() -> Result<(), AnyError> {

@@ -119,6 +119,42 @@ struct Maildrop {
     _lock: MaildropLock,
 }
 
+/// USER/PASS or AUTH: the user's maildrop when the password is right and its listing can
+/// be shown; the answer is given either way.
+async fn on_login(
+    service: &Pop3Service,
+    peer: SocketAddr,
+    session: &mut ServerSession,
+    username: &str,
+    password: pop3_proto::Secret<String>,
+) -> Option<Maildrop> {
+    let md = match login(service, username, password.into_inner()).await {
+        Ok(md) => md,
+        Err(response) => {
+            info!(%peer, %username, reason = %response, "pop3 login refused");
+            let _ = session.auth_finish(Err(response));
+            return None;
+        }
+    };
+    let listing: Result<Vec<MessageInfo>, _> = md
+        .messages
+        .iter()
+        .map(|m| MessageInfo::new(m.vsize, md.uidl(m)))
+        .collect();
+    match listing {
+        Ok(listing) => {
+            info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
+            let _ = session.auth_finish(Ok(listing));
+            Some(md)
+        }
+        Err(_) => {
+            warn!(user = %md.username, "a UIDL in the uidlist is not valid for POP3");
+            let _ = session.auth_finish(Err(Response::temporary_failure()));
+            None
+        }
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -151,31 +187,8 @@ async fn connection(
                     username, password, ..
                 } => {
                     // Boxed, as the other long steps: their state lives only while they run.
-                    let answer = Box::pin(login(&service, &username, password.into_inner())).await;
-                    match answer {
-                        Ok(md) => {
-                            let listing: Result<Vec<MessageInfo>, _> = md
-                                .messages
-                                .iter()
-                                .map(|m| MessageInfo::new(m.vsize, md.uidl(m)))
-                                .collect();
-                            match listing {
-                                Ok(listing) => {
-                                    info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
-                                    let _ = session.auth_finish(Ok(listing));
-                                    maildrop = Some(md);
-                                }
-                                Err(_) => {
-                                    warn!(user = %md.username, "a UIDL in the uidlist is not valid for POP3");
-                                    let _ = session.auth_finish(Err(Response::temporary_failure()));
-                                }
-                            }
-                        }
-                        Err(response) => {
-                            info!(%peer, %username, reason = %response, "pop3 login refused");
-                            let _ = session.auth_finish(Err(response));
-                        }
-                    }
+                    let login = on_login(&service, peer, &mut session, &username, password);
+                    maildrop = Box::pin(login).await;
                 }
                 Event::Retrieve { index, top, .. } => {
                     let Some(md) = maildrop.as_mut() else {

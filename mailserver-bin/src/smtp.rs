@@ -410,85 +410,8 @@ impl Connection {
             Event::RcptTo { .. } if !self.room(self.tx.params.size.unwrap_or(0)) => {
                 let _ = session.reject(insufficient_storage());
             }
-            Event::RcptTo { to, params } => {
-                let answer = self.recipient(&to).await;
-                match answer {
-                    Ok(Routed {
-                        address,
-                        mailboxes,
-                        remote,
-                        forwarded,
-                    }) => {
-                        self.tx.forwarded |= forwarded;
-                        self.tx.recipients.push(address.clone());
-                        let dsn = params.notify.is_some() || params.orcpt.is_some();
-                        for m in mailboxes {
-                            if dsn && self.tx.local_dsn(&m.username).is_none() {
-                                let entry = (m.username.clone(), address.clone(), params.clone());
-                                self.tx.local_dsn.push(entry);
-                            }
-                            if !self.tx.mailboxes.contains(&m) {
-                                self.tx.mailboxes.push(m);
-                            }
-                        }
-                        for r in remote {
-                            if !self.tx.remote.iter().any(|(a, _)| *a == r) {
-                                self.tx.remote.push((r, params.clone()));
-                            }
-                        }
-                        let _ = session.accept();
-                    }
-                    Err(r) => {
-                        info!(conn = %self.id, peer = %self.peer, to = %to, reply = %r, "recipient rejected");
-                        let _ = session.reject(r);
-                    }
-                }
-            }
-            Event::MessageStart { .. } => {
-                let id = queue_id();
-                let single =
-                    (self.tx.recipients.len() == 1).then(|| self.tx.recipients[0].as_str());
-                let header = received_header(&ReceivedInfo {
-                    helo: session.helo().map(|h| h.to_string()).as_deref(),
-                    peer: self.peer,
-                    hostname: &self.service.config.hostname,
-                    esmtp: session.is_esmtp(),
-                    tls: session.is_tls(),
-                    authenticated: session.is_authenticated(),
-                    smtputf8: self.tx.params.smtputf8,
-                    queue_id: &id,
-                    single_recipient: single,
-                    time: SystemTime::now(),
-                    hide_client: self.service.submission,
-                });
-                let hostname = self.service.config.hostname.clone();
-                let destination = if self.tx.remote.is_empty() {
-                    Destination::Maildirs {
-                        targets: self
-                            .tx
-                            .mailboxes
-                            .iter()
-                            .map(|m| maildir::Maildir::new(m.maildir.clone()))
-                            .collect(),
-                        hostname: hostname.clone(),
-                    }
-                } else {
-                    let mut entry = self.tx.queue_entry(&id);
-                    if self.tx.forwarded {
-                        entry.from = self.forward_sender(entry.from).await;
-                    }
-                    Destination::Queue {
-                        spool: self.service.queue.spool().clone(),
-                        entry: Box::new(entry),
-                    }
-                };
-                let completion = self
-                    .service
-                    .submission
-                    .then(|| (HeaderScan::default(), hostname));
-                self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
-                let _ = session.accept();
-            }
+            Event::RcptTo { to, params } => self.rcpt_to(session, &to, &params).await,
+            Event::MessageStart { .. } => self.start_message(session).await,
             Event::MessageChunk(chunk) => {
                 if let Some(body) = &mut self.tx.body {
                     body.push(chunk).await;
@@ -520,52 +443,146 @@ impl Connection {
             }
             Event::Authenticate {
                 username, password, ..
-            } => {
-                let default_scheme = self.service.config.accounts.default_password_scheme.clone();
-                let accounts = &self.service.accounts;
-                let verdict = async {
-                    let valid = accounts
-                        .authenticate(&username, password.into_inner(), default_scheme)
-                        .await?;
-                    // PostfixAdmin's smtp_active: the password is right, sending is off.
-                    let may_send = !valid
-                        || !self.service.submission
-                        || accounts.may_submit(&username).await?;
-                    Ok::<_, crate::accounts::AccountsError>((valid, may_send))
-                }
-                .await;
-                let result = match verdict {
-                    Ok((true, true)) => Ok(()),
-                    Ok((true, false)) => Err(reply(
-                        535,
-                        5,
-                        7,
-                        8,
-                        "Authentication credentials invalid: sending is disabled for this account"
-                            .into(),
-                    )),
-                    Ok((false, _)) => Err(Reply::auth_failed()),
-                    // RFC 4954 §6: the credentials could not be checked, which is no reason
-                    // for the client to ask for the password again.
-                    Err(e) => {
-                        warn!(conn = %self.id, error = %e, "authentication lookup failed");
-                        Err(reply(
-                            454,
-                            4,
-                            7,
-                            0,
-                            "Temporary authentication failure, try again later".into(),
-                        ))
-                    }
-                };
-                info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
-                if result.is_ok() {
-                    self.login = Some(username);
-                }
-                let _ = session.auth_finish(result);
-            }
+            } => self.authenticate(session, username, password).await,
             Event::StartTls | Event::Quit => {}
         }
+    }
+
+    /// RCPT TO: routed to mailboxes, forwarded or relayed, or refused.
+    async fn rcpt_to(
+        &mut self,
+        session: &mut ServerSession,
+        to: &ForwardPath,
+        params: &RcptParams,
+    ) {
+        let answer = self.recipient(to).await;
+        match answer {
+            Ok(Routed {
+                address,
+                mailboxes,
+                remote,
+                forwarded,
+            }) => {
+                self.tx.forwarded |= forwarded;
+                self.tx.recipients.push(address.clone());
+                let dsn = params.notify.is_some() || params.orcpt.is_some();
+                for m in mailboxes {
+                    if dsn && self.tx.local_dsn(&m.username).is_none() {
+                        let entry = (m.username.clone(), address.clone(), params.clone());
+                        self.tx.local_dsn.push(entry);
+                    }
+                    if !self.tx.mailboxes.contains(&m) {
+                        self.tx.mailboxes.push(m);
+                    }
+                }
+                for r in remote {
+                    if !self.tx.remote.iter().any(|(a, _)| *a == r) {
+                        self.tx.remote.push((r, params.clone()));
+                    }
+                }
+                let _ = session.accept();
+            }
+            Err(r) => {
+                info!(conn = %self.id, peer = %self.peer, to = %to, reply = %r, "recipient rejected");
+                let _ = session.reject(r);
+            }
+        }
+    }
+
+    /// DATA or the first BDAT: the Received header and where the message goes (the
+    /// recipients' Maildirs, or the queue when any recipient is remote).
+    async fn start_message(&mut self, session: &mut ServerSession) {
+        let id = queue_id();
+        let single = (self.tx.recipients.len() == 1).then(|| self.tx.recipients[0].as_str());
+        let header = received_header(&ReceivedInfo {
+            helo: session.helo().map(|h| h.to_string()).as_deref(),
+            peer: self.peer,
+            hostname: &self.service.config.hostname,
+            esmtp: session.is_esmtp(),
+            tls: session.is_tls(),
+            authenticated: session.is_authenticated(),
+            smtputf8: self.tx.params.smtputf8,
+            queue_id: &id,
+            single_recipient: single,
+            time: SystemTime::now(),
+            hide_client: self.service.submission,
+        });
+        let hostname = self.service.config.hostname.clone();
+        let destination = if self.tx.remote.is_empty() {
+            Destination::Maildirs {
+                targets: self
+                    .tx
+                    .mailboxes
+                    .iter()
+                    .map(|m| maildir::Maildir::new(m.maildir.clone()))
+                    .collect(),
+                hostname: hostname.clone(),
+            }
+        } else {
+            let mut entry = self.tx.queue_entry(&id);
+            if self.tx.forwarded {
+                entry.from = self.forward_sender(entry.from).await;
+            }
+            Destination::Queue {
+                spool: self.service.queue.spool().clone(),
+                entry: Box::new(entry),
+            }
+        };
+        let completion = self
+            .service
+            .submission
+            .then(|| (HeaderScan::default(), hostname));
+        self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
+        let _ = session.accept();
+    }
+
+    /// AUTH: the password checked and, on submission, whether the account may send.
+    async fn authenticate(
+        &mut self,
+        session: &mut ServerSession,
+        username: String,
+        password: smtp_proto::Secret<String>,
+    ) {
+        let default_scheme = self.service.config.accounts.default_password_scheme.clone();
+        let accounts = &self.service.accounts;
+        let verdict = async {
+            let valid = accounts
+                .authenticate(&username, password.into_inner(), default_scheme)
+                .await?;
+            // PostfixAdmin's smtp_active: the password is right, sending is off.
+            let may_send =
+                !valid || !self.service.submission || accounts.may_submit(&username).await?;
+            Ok::<_, crate::accounts::AccountsError>((valid, may_send))
+        }
+        .await;
+        let result = match verdict {
+            Ok((true, true)) => Ok(()),
+            Ok((true, false)) => Err(reply(
+                535,
+                5,
+                7,
+                8,
+                "Authentication credentials invalid: sending is disabled for this account".into(),
+            )),
+            Ok((false, _)) => Err(Reply::auth_failed()),
+            // RFC 4954 §6: the credentials could not be checked, which is no reason
+            // for the client to ask for the password again.
+            Err(e) => {
+                warn!(conn = %self.id, error = %e, "authentication lookup failed");
+                Err(reply(
+                    454,
+                    4,
+                    7,
+                    0,
+                    "Temporary authentication failure, try again later".into(),
+                ))
+            }
+        };
+        info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
+        if result.is_ok() {
+            self.login = Some(username);
+        }
+        let _ = session.auth_finish(result);
     }
 
     /// Submission: only a sender the login may use (553 5.7.1 otherwise, as Postfix's

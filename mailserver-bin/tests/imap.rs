@@ -113,190 +113,8 @@ fn imaplib_over_starttls_and_imaps() {
         let server = Server::start(&format!("imap-{mode}"), "");
         python(DELIVER, &[&server.port.to_string()]);
         let out = session(&server, mode);
-        let caps: Vec<String> = serde_json::from_value(out["caps"].clone()).unwrap();
-        for c in [
-            "IMAP4REV1",
-            "IDLE",
-            "NAMESPACE",
-            "UNSELECT",
-            "CHILDREN",
-            "ID",
-            "ENABLE",
-            "UIDPLUS",
-            "MOVE",
-            "SPECIAL-USE",
-            "STATUS=SIZE",
-            "ESEARCH",
-            "CONDSTORE",
-            "QRESYNC",
-            "UTF8=ACCEPT",
-            "IMAP4REV2",
-            "QUOTA",
-            "QUOTA=RES-STORAGE",
-            "QUOTA=RES-MESSAGE",
-            "SORT",
-            "THREAD=ORDEREDSUBJECT",
-            "THREAD=REFERENCES",
-            "LIST-EXTENDED",
-            "LIST-STATUS",
-            "CREATE-SPECIAL-USE",
-            "LITERAL+",
-            "SASL-IR",
-            "AUTH=PLAIN",
-            "AUTH=LOGIN",
-        ] {
-            assert!(
-                caps.contains(&c.to_owned()),
-                "{mode}: {c} missing from {caps:?}"
-            );
-        }
-        assert!(
-            !caps.contains(&"STARTTLS".to_owned()),
-            "no STARTTLS once in TLS: {caps:?}"
-        );
-        assert_eq!(out["login"], "OK");
-        let list = text(&out["list"]);
-        for f in [
-            "\\\\Sent) \\\".\\\" Sent",
-            "\\\\Drafts) \\\".\\\" Drafts",
-            "\\\\Trash) \\\".\\\" Trash",
-            "\\\\Junk) \\\".\\\" Junk",
-            "\\\\Archive) \\\".\\\" Archive",
-            "INBOX",
-        ] {
-            assert!(list.contains(f), "{mode}: {f} not in {list}");
-        }
-        assert_eq!(out["select"][0], "OK");
-        // RFC 3516: the base64 attachment decoded, sent as a literal8 since it holds a NUL.
-        let binary = text(&out["binary"]);
-        assert!(
-            binary.contains(r#"BINARY[2] ~{4}","\u0000\u0001\u0002\u0003""#),
-            "{binary}"
-        );
-        assert!(binary.contains("BINARY.SIZE[2] 4"), "{binary}");
-        assert!(binary.contains(r#"BINARY[1]<4> {4}","body""#), "{binary}");
-        assert_eq!(out["select"][1][0], "3");
-        // The second answers come from the header cache the first ones filled.
-        assert_eq!(out["envelope"], out["envelope_cached"]);
-        assert_eq!(out["fields"][0], out["fields"][1]);
-        assert!(
-            text(&out["fields"][0]).contains(r#"From: \"Carol, C.\" <carol@example.org>\r\n"#),
-            "{}",
-            out["fields"][0]
-        );
-        let env = text(&out["envelope"]);
-        assert!(env.contains(r#"=?utf-8?q?Gr=C3=BC=C3=9Fe?="#), "{env}");
-        assert!(
-            env.contains(r#"((\"Carol, C.\" NIL \"carol\" \"example.org\"))"#),
-            "{env}"
-        );
-        assert!(env.contains(r#"(NIL NIL \"Team\" NIL)(NIL NIL \"x\" \"example.net\")(NIL NIL \"y\" \"example.net\")(NIL NIL NIL NIL)"#), "{env}");
-        let bs = text(&out["bodystructure"]);
-        // The second answer comes from the cache (and the header fields beside it).
-        let again = text(&out["bodystructure_cached"]);
-        assert!(
-            again.contains(&bs[bs.find("BODYSTRUCTURE").unwrap()..bs.len() - 2]),
-            "{again}"
-        );
-        assert!(again.contains("Subject: "), "{again}");
-        assert!(
-            text(&out["body_cached"]).contains("BODY (("),
-            "{}",
-            text(&out["body_cached"])
-        );
-        assert!(bs.contains(r#"(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 13 1 NIL NIL NIL NIL)"#), "{bs}");
-        assert!(bs.contains(r#"(\"application\" \"octet-stream\" (\"name\" \"a.bin\") NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL)"#), "{bs}");
-        assert!(
-            bs.contains(r#"\"mixed\" (\"boundary\" \"b1\") NIL NIL NIL"#),
-            "{bs}"
-        );
-        let sections = text(&out["sections"]);
-        assert!(sections.contains("the body text"), "{sections}");
-        assert!(
-            sections.contains("Content-Disposition: attachment"),
-            "{sections}"
-        );
-        assert!(
-            sections.contains(r#"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n"#),
-            "{sections}"
-        );
-        assert!(sections.contains(r#"BODY[]<0> {4}"#), "{sections}");
-        assert!(
-            !text(&out["flags_after_peek"]).contains("Seen"),
-            "PEEK must not set \\Seen"
-        );
-        let full = text(&out["full"]);
-        assert!(full.contains("hello world"), "{full}");
-        assert!(
-            text(&out["flags_after_read"]).contains("\\\\Seen"),
-            "BODY[] sets \\Seen"
-        );
-        assert_eq!(out["search_from"][0], "2");
-        assert_eq!(out["search_subject"][0], "1");
-        assert_eq!(out["search_body"][0], "3");
-        assert_eq!(out["search_unseen"][0], "2 3");
-        assert_eq!(out["search_sent"][0], "1");
-        // Subjects first < grüße < third; From: none < bob < carol; only message 1 has a Date.
-        assert_eq!(out["sort_subject"][0], "3 2 1");
-        assert_eq!(out["sort_from"][0], "3 1 2");
-        assert_eq!(out["sort_date"][0], "1 2 3");
-        let esearch = text(&out["esearch"]);
-        assert!(
-            esearch.contains(r#"\") UID MIN 1 MAX 3 COUNT 3 ALL 1:3"#),
-            "{esearch}"
-        );
-        let none = text(&out["esearch_none"]);
-        assert!(none.ends_with(r#"\") COUNT 0"]"#), "{none}");
-        assert!(
-            text(&out["store"]).contains("$Important"),
-            "{}",
-            out["store"]
-        );
-        assert!(text(&out["copy"]).contains("COPYUID"), "{}", out["copy"]);
-        assert_eq!(out["move"][0], "OK");
-        assert_eq!(out["copy_missing"], "NO");
-        assert_eq!(
-            out["expunge"][0], "2",
-            "message 3 became 2 after the MOVE: {}",
-            out["expunge"]
-        );
-        let after = text(&out["after_expunge"]);
-        assert!(
-            after.contains("UID 1 ") && !after.contains("UID 2 ") && !after.contains("UID 3 "),
-            "{after}"
-        );
-        assert!(
-            text(&out["append"]).contains("[APPENDUID "),
-            "{}",
-            out["append"]
-        );
-        assert!(
-            text(&out["status"]).contains("MESSAGES 1 UIDNEXT 2 UNSEEN 0 SIZE 23"),
-            "{}",
-            out["status"]
-        );
-        for k in ["create", "rename", "subscribe", "delete", "logout"] {
-            assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");
-        }
-        assert!(
-            text(&out["lsub"]).contains("Projects.2025"),
-            "{}",
-            out["lsub"]
-        );
-        let after = text(&out["list_after"]);
-        assert_eq!(after, "[null]", "no folder left under Projects");
-        assert_eq!(out["unselect"], "OK");
-        assert_eq!(text(&out["namespace"]), r#"["((\"\" \".\")) NIL NIL"]"#);
-        assert!(text(&out["id"]).contains("name"), "{}", out["id"]);
-        assert_eq!(
-            out["enable"], "OK",
-            "ENABLE of something we lack enables nothing"
-        );
-        let sent = text(&out["sent"]);
-        assert!(
-            sent.contains("01-Jan-2020 09:00:00 +0000") && sent.contains("\\\\Seen"),
-            "{sent}"
-        );
+        check_capabilities_and_fetch(mode, &out);
+        check_search_and_changes(&out);
         // The Maildir is Dovecot's: the copy sits in .Archive, the moved one in .Trash.
         let md = server.maildir("alice@example.com");
         assert_eq!(
@@ -310,6 +128,205 @@ fn imaplib_over_starttls_and_imaps() {
                 .starts_with("3 V")
         );
     }
+}
+
+/// What the imaplib session of `imaplib_over_starttls_and_imaps` saw: capabilities, LIST,
+/// FETCH items (from the file and from the caches).
+fn check_capabilities_and_fetch(mode: &str, out: &serde_json::Value) {
+    let caps: Vec<String> = serde_json::from_value(out["caps"].clone()).unwrap();
+    for c in [
+        "IMAP4REV1",
+        "IDLE",
+        "NAMESPACE",
+        "UNSELECT",
+        "CHILDREN",
+        "ID",
+        "ENABLE",
+        "UIDPLUS",
+        "MOVE",
+        "SPECIAL-USE",
+        "STATUS=SIZE",
+        "ESEARCH",
+        "CONDSTORE",
+        "QRESYNC",
+        "UTF8=ACCEPT",
+        "IMAP4REV2",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
+        "SORT",
+        "THREAD=ORDEREDSUBJECT",
+        "THREAD=REFERENCES",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "CREATE-SPECIAL-USE",
+        "LITERAL+",
+        "SASL-IR",
+        "AUTH=PLAIN",
+        "AUTH=LOGIN",
+    ] {
+        assert!(
+            caps.contains(&c.to_owned()),
+            "{mode}: {c} missing from {caps:?}"
+        );
+    }
+    assert!(
+        !caps.contains(&"STARTTLS".to_owned()),
+        "no STARTTLS once in TLS: {caps:?}"
+    );
+    assert_eq!(out["login"], "OK");
+    let list = text(&out["list"]);
+    for f in [
+        "\\\\Sent) \\\".\\\" Sent",
+        "\\\\Drafts) \\\".\\\" Drafts",
+        "\\\\Trash) \\\".\\\" Trash",
+        "\\\\Junk) \\\".\\\" Junk",
+        "\\\\Archive) \\\".\\\" Archive",
+        "INBOX",
+    ] {
+        assert!(list.contains(f), "{mode}: {f} not in {list}");
+    }
+    assert_eq!(out["select"][0], "OK");
+    // RFC 3516: the base64 attachment decoded, sent as a literal8 since it holds a NUL.
+    let binary = text(&out["binary"]);
+    assert!(
+        binary.contains(r#"BINARY[2] ~{4}","\u0000\u0001\u0002\u0003""#),
+        "{binary}"
+    );
+    assert!(binary.contains("BINARY.SIZE[2] 4"), "{binary}");
+    assert!(binary.contains(r#"BINARY[1]<4> {4}","body""#), "{binary}");
+    assert_eq!(out["select"][1][0], "3");
+    // The second answers come from the header cache the first ones filled.
+    assert_eq!(out["envelope"], out["envelope_cached"]);
+    assert_eq!(out["fields"][0], out["fields"][1]);
+    assert!(
+        text(&out["fields"][0]).contains(r#"From: \"Carol, C.\" <carol@example.org>\r\n"#),
+        "{}",
+        out["fields"][0]
+    );
+    let env = text(&out["envelope"]);
+    assert!(env.contains(r#"=?utf-8?q?Gr=C3=BC=C3=9Fe?="#), "{env}");
+    assert!(
+        env.contains(r#"((\"Carol, C.\" NIL \"carol\" \"example.org\"))"#),
+        "{env}"
+    );
+    assert!(env.contains(r#"(NIL NIL \"Team\" NIL)(NIL NIL \"x\" \"example.net\")(NIL NIL \"y\" \"example.net\")(NIL NIL NIL NIL)"#), "{env}");
+    let bs = text(&out["bodystructure"]);
+    // The second answer comes from the cache (and the header fields beside it).
+    let again = text(&out["bodystructure_cached"]);
+    assert!(
+        again.contains(&bs[bs.find("BODYSTRUCTURE").unwrap()..bs.len() - 2]),
+        "{again}"
+    );
+    assert!(again.contains("Subject: "), "{again}");
+    assert!(
+        text(&out["body_cached"]).contains("BODY (("),
+        "{}",
+        text(&out["body_cached"])
+    );
+    assert!(
+        bs.contains(
+            r#"(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 13 1 NIL NIL NIL NIL)"#
+        ),
+        "{bs}"
+    );
+    assert!(bs.contains(r#"(\"application\" \"octet-stream\" (\"name\" \"a.bin\") NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL)"#), "{bs}");
+    assert!(
+        bs.contains(r#"\"mixed\" (\"boundary\" \"b1\") NIL NIL NIL"#),
+        "{bs}"
+    );
+    let sections = text(&out["sections"]);
+    assert!(sections.contains("the body text"), "{sections}");
+    assert!(
+        sections.contains("Content-Disposition: attachment"),
+        "{sections}"
+    );
+    assert!(
+        sections.contains(r#"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n"#),
+        "{sections}"
+    );
+    assert!(sections.contains(r#"BODY[]<0> {4}"#), "{sections}");
+    assert!(
+        !text(&out["flags_after_peek"]).contains("Seen"),
+        "PEEK must not set \\Seen"
+    );
+    let full = text(&out["full"]);
+    assert!(full.contains("hello world"), "{full}");
+    assert!(
+        text(&out["flags_after_read"]).contains("\\\\Seen"),
+        "BODY[] sets \\Seen"
+    );
+}
+
+/// The rest of that session: SEARCH, SORT, ESEARCH, STORE, COPY/MOVE, EXPUNGE, APPEND and
+/// the folder commands.
+fn check_search_and_changes(out: &serde_json::Value) {
+    assert_eq!(out["search_from"][0], "2");
+    assert_eq!(out["search_subject"][0], "1");
+    assert_eq!(out["search_body"][0], "3");
+    assert_eq!(out["search_unseen"][0], "2 3");
+    assert_eq!(out["search_sent"][0], "1");
+    // Subjects first < grüße < third; From: none < bob < carol; only message 1 has a Date.
+    assert_eq!(out["sort_subject"][0], "3 2 1");
+    assert_eq!(out["sort_from"][0], "3 1 2");
+    assert_eq!(out["sort_date"][0], "1 2 3");
+    let esearch = text(&out["esearch"]);
+    assert!(
+        esearch.contains(r#"\") UID MIN 1 MAX 3 COUNT 3 ALL 1:3"#),
+        "{esearch}"
+    );
+    let none = text(&out["esearch_none"]);
+    assert!(none.ends_with(r#"\") COUNT 0"]"#), "{none}");
+    assert!(
+        text(&out["store"]).contains("$Important"),
+        "{}",
+        out["store"]
+    );
+    assert!(text(&out["copy"]).contains("COPYUID"), "{}", out["copy"]);
+    assert_eq!(out["move"][0], "OK");
+    assert_eq!(out["copy_missing"], "NO");
+    assert_eq!(
+        out["expunge"][0], "2",
+        "message 3 became 2 after the MOVE: {}",
+        out["expunge"]
+    );
+    let after = text(&out["after_expunge"]);
+    assert!(
+        after.contains("UID 1 ") && !after.contains("UID 2 ") && !after.contains("UID 3 "),
+        "{after}"
+    );
+    assert!(
+        text(&out["append"]).contains("[APPENDUID "),
+        "{}",
+        out["append"]
+    );
+    assert!(
+        text(&out["status"]).contains("MESSAGES 1 UIDNEXT 2 UNSEEN 0 SIZE 23"),
+        "{}",
+        out["status"]
+    );
+    for k in ["create", "rename", "subscribe", "delete", "logout"] {
+        assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");
+    }
+    assert!(
+        text(&out["lsub"]).contains("Projects.2025"),
+        "{}",
+        out["lsub"]
+    );
+    let after = text(&out["list_after"]);
+    assert_eq!(after, "[null]", "no folder left under Projects");
+    assert_eq!(out["unselect"], "OK");
+    assert_eq!(text(&out["namespace"]), r#"["((\"\" \".\")) NIL NIL"]"#);
+    assert!(text(&out["id"]).contains("name"), "{}", out["id"]);
+    assert_eq!(
+        out["enable"], "OK",
+        "ENABLE of something we lack enables nothing"
+    );
+    let sent = text(&out["sent"]);
+    assert!(
+        sent.contains("01-Jan-2020 09:00:00 +0000") && sent.contains("\\\\Seen"),
+        "{sent}"
+    );
 }
 
 const IDLE: &str = r#"

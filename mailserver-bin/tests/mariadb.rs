@@ -140,19 +140,46 @@ fn postfixadmin_database_on_mariadb() {
     let url = format!("mysql://{USER}:{PASSWORD}@127.0.0.1:3306/{}", db.0);
     let server = Server::start_bare("mariadb", &format!("[accounts]\nurl = \"{url}\"\n"));
 
+    check_logins(&server, &users);
+
+    check_delivery(&server, &first, &second);
+
+    // Used quota goes into quota2, which PostfixAdmin's UI shows: three messages for `first`.
+    let usage = mariadb(
+        Some(&db.0),
+        &format!("SELECT bytes, messages FROM quota2 WHERE username = '{first}'"),
+    );
+    let mut cols = usage.split_whitespace();
+    let bytes: u64 = cols.next().unwrap().parse().unwrap();
+    assert!(bytes > 0 && cols.next() == Some("3"), "{usage}");
+
+    check_cli(&server, &db, &first);
+
+    // A broken backend gives temporary errors, never "unknown user".
+    mariadb(Some(&db.0), "RENAME TABLE mailbox TO mailbox_away");
+    let rcpt = |to: &str| -> String {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        c.command("MAIL FROM:<a@example.net>");
+        c.command(&format!("RCPT TO:<{to}>"))
+    };
+    let r = rcpt(&first);
+    assert!(r.starts_with("451 4.3.0"), "{r}");
+    let login = python(
+        POP3_LOGINS,
+        &[
+            &server.pop3_port.to_string(),
+            &format!("[[{first:?}, {:?}]]", users[0].1),
+        ],
+    );
+    assert!(login.contains("-ERR [SYS/TEMP]"), "{login}");
+    mariadb(Some(&db.0), "RENAME TABLE mailbox_away TO mailbox");
+    assert!(rcpt(&first).starts_with("250"));
+}
+
+/// Every scheme logs in over POP3 and IMAP (LOGIN and AUTHENTICATE PLAIN); inactive ones do not.
+fn check_logins(server: &Server, users: &[(String, String, String)]) {
     // Every scheme logs in over POP3 with the password it was made from.
-    let script = r#"
-import poplib, sys, json
-port, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
-for user, password in pairs:
-    p = poplib.POP3("127.0.0.1", port, timeout=20)
-    p.user(user)
-    try:
-        print(user, p.pass_(password).decode().split()[0])
-        p.quit()
-    except poplib.error_proto as e:
-        print(user, e.args[0].decode())
-"#;
     let pairs: Vec<String> = users
         .iter()
         .map(|(u, p, _)| format!("[{:?}, {:?}]", u, p))
@@ -162,13 +189,13 @@ for user, password in pairs:
         ])
         .collect();
     let out = python(
-        script,
+        POP3_LOGINS,
         &[
             &server.pop3_port.to_string(),
             &format!("[{}]", pairs.join(",")),
         ],
     );
-    for (user, _, _) in &users {
+    for (user, _, _) in users {
         assert!(
             out.lines().any(|l| l == format!("{user} +OK")),
             "{user} could not log in:\n{out}"
@@ -207,7 +234,7 @@ for user, password in pairs:
             &format!("[{}]", pairs.join(",")),
         ],
     );
-    for (user, _, _) in &users {
+    for (user, _, _) in users {
         for how in ["login", "plain"] {
             assert!(
                 out.lines().any(|l| l == format!("{user} {how} OK")),
@@ -219,7 +246,10 @@ for user, password in pairs:
         out.contains("gone@example.net login NO") && out.contains("ann@inactive.example plain NO"),
         "inactive accounts logged in over IMAP: {out}"
     );
+}
 
+/// Delivery to a mailbox, its alias-domain twin, a multi-target alias and the catch-all.
+fn check_delivery(server: &Server, first: &str, second: &str) {
     // Delivery: a mailbox, its alias-domain twin, a multi-target alias, the catch-all.
     let send = r#"
 import smtplib, sys
@@ -237,7 +267,7 @@ s.quit()
         send,
         &[
             &server.port.to_string(),
-            &first,
+            first,
             &format!("{second_local}@example.org"),
             "sales@example.com",
             "nobody@example.com",
@@ -265,7 +295,7 @@ s.quit()
         v
     };
     assert_eq!(
-        subjects(&first),
+        subjects(first),
         [
             format!("Subject: to {first}"),
             "Subject: to nobody@example.com".into(),
@@ -273,22 +303,16 @@ s.quit()
         ]
     );
     assert_eq!(
-        subjects(&second),
+        subjects(second),
         [
             format!("Subject: to {second_local}@example.org"),
             "Subject: to sales@example.com".into()
         ]
     );
+}
 
-    // Used quota goes into quota2, which PostfixAdmin's UI shows: three messages for `first`.
-    let usage = mariadb(
-        Some(&db.0),
-        &format!("SELECT bytes, messages FROM quota2 WHERE username = '{first}'"),
-    );
-    let mut cols = usage.split_whitespace();
-    let bytes: u64 = cols.next().unwrap().parse().unwrap();
-    assert!(bytes > 0 && cols.next() == Some("3"), "{usage}");
-
+/// Our CLI on the same database writes rows PostfixAdmin can manage.
+fn check_cli(server: &Server, db: &Database, first: &str) {
     // Our CLI on the same database writes rows PostfixAdmin can manage.
     server.admin_with_stdin(
         &["user", "add", "new@example.com", "--password-stdin"],
@@ -378,7 +402,7 @@ s.quit()
         "{full:?}"
     );
     server.admin_ok(&["domain", "limits", "example.com", "--max-quota", "10M"]);
-    let over = server.admin(&["user", "quota", &first, "20M"], "");
+    let over = server.admin(&["user", "quota", first, "20M"], "");
     assert!(!over.status.success(), "{over:?}");
     server.admin_ok(&["domain", "quota", "example.com", "5M"]);
     assert_eq!(
@@ -394,25 +418,19 @@ s.quit()
     server.admin_ok(&["domain", "quota", "example.com", "0"]);
     server.admin_ok(&["domain", "limits", "example.com", "--max-quota", "0"]);
     server.admin_ok(&["domain", "limits", "example.net", "--mailboxes", "0"]);
-
-    // A broken backend gives temporary errors, never "unknown user".
-    mariadb(Some(&db.0), "RENAME TABLE mailbox TO mailbox_away");
-    let rcpt = |to: &str| -> String {
-        let mut c = server.connect();
-        c.command("EHLO raw.example.org");
-        c.command("MAIL FROM:<a@example.net>");
-        c.command(&format!("RCPT TO:<{to}>"))
-    };
-    let r = rcpt(&first);
-    assert!(r.starts_with("451 4.3.0"), "{r}");
-    let login = python(
-        script,
-        &[
-            &server.pop3_port.to_string(),
-            &format!("[[{first:?}, {:?}]]", users[0].1),
-        ],
-    );
-    assert!(login.contains("-ERR [SYS/TEMP]"), "{login}");
-    mariadb(Some(&db.0), "RENAME TABLE mailbox_away TO mailbox");
-    assert!(rcpt(&first).starts_with("250"));
 }
+
+/// Logs each `[user, password]` pair of argv[2] in over POP3, printing the first word of
+/// each answer.
+const POP3_LOGINS: &str = r#"
+import poplib, sys, json
+port, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
+for user, password in pairs:
+    p = poplib.POP3("127.0.0.1", port, timeout=20)
+    p.user(user)
+    try:
+        print(user, p.pass_(password).decode().split()[0])
+        p.quit()
+    except poplib.error_proto as e:
+        print(user, e.args[0].decode())
+"#;

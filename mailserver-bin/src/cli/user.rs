@@ -81,64 +81,7 @@ pub(super) async fn run(
                 println!("password: {password}");
             }
         }
-        UserCommand::List { domain, json } => {
-            let users = accounts.list_users(domain.as_deref()).await?;
-            let quotas = accounts.quotas().await?;
-            let message_quotas = accounts.message_quotas().await?;
-            let with_usage: Vec<_> = users
-                .into_iter()
-                .map(|(u, m, a)| {
-                    let quota = quotas.get(&u).copied().unwrap_or(0);
-                    let limits =
-                        config.quota_limits(quota, message_quotas.get(&u.to_lowercase()).copied());
-                    let md = maildir::Maildir::new(&m);
-                    let used = if md.path().join("cur").is_dir() {
-                        md.quota_usage(limits)
-                            .map(|u| (u.bytes, u.messages))
-                            .unwrap_or((0, 0))
-                    } else {
-                        (0, 0)
-                    };
-                    (u, m, a, limits, used)
-                })
-                .collect();
-            if json {
-                let out: Vec<serde_json::Value> = with_usage
-                    .iter()
-                    .map(|(u, m, a, limits, (bytes, messages))| {
-                        serde_json::json!({"address": u, "maildir": m, "active": a,
-                            "quota": limits.bytes, "used": bytes,
-                            "message_quota": limits.messages, "messages": messages})
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(out));
-            } else {
-                let limit = |n: u64, show: fn(u64) -> String| match n {
-                    0 => "-".to_owned(),
-                    n => show(n),
-                };
-                let rows: Vec<Vec<String>> = with_usage
-                    .iter()
-                    .map(|(u, m, a, limits, (bytes, messages))| {
-                        vec![
-                            u.clone(),
-                            yes_no(*a),
-                            human_size((*bytes).max(0) as u64),
-                            limit(limits.bytes, human_size),
-                            (*messages).max(0).to_string(),
-                            limit(limits.messages, |n| n.to_string()),
-                            m.clone(),
-                        ]
-                    })
-                    .collect();
-                print_table(
-                    &[
-                        "ADDRESS", "ACTIVE", "USED", "QUOTA", "MESSAGES", "LIMIT", "MAILDIR",
-                    ],
-                    &rows,
-                );
-            }
-        }
+        UserCommand::List { domain, json } => list(config, accounts, domain, json).await?,
         UserCommand::Quota { address, size } => {
             let bytes = parse_size(&size).ok_or_else(|| {
                 format!("{size:?} is not a size: use e.g. 500M, 2G, 1048576, or 0/none")
@@ -247,6 +190,71 @@ pub(super) async fn run(
                 println!("password: {password}");
             }
         }
+    }
+    Ok(())
+}
+
+/// `user list`: each mailbox with its usage and limits, as a table or JSON.
+async fn list(
+    config: &Config,
+    accounts: &Accounts,
+    domain: Option<String>,
+    json: bool,
+) -> Result<(), AnyError> {
+    let users = accounts.list_users(domain.as_deref()).await?;
+    let quotas = accounts.quotas().await?;
+    let message_quotas = accounts.message_quotas().await?;
+    let with_usage: Vec<_> = users
+        .into_iter()
+        .map(|(u, m, a)| {
+            let quota = quotas.get(&u).copied().unwrap_or(0);
+            let limits = config.quota_limits(quota, message_quotas.get(&u.to_lowercase()).copied());
+            let md = maildir::Maildir::new(&m);
+            let used = if md.path().join("cur").is_dir() {
+                md.quota_usage(limits)
+                    .map(|u| (u.bytes, u.messages))
+                    .unwrap_or((0, 0))
+            } else {
+                (0, 0)
+            };
+            (u, m, a, limits, used)
+        })
+        .collect();
+    if json {
+        let out: Vec<serde_json::Value> = with_usage
+            .iter()
+            .map(|(u, m, a, limits, (bytes, messages))| {
+                serde_json::json!({"address": u, "maildir": m, "active": a,
+                    "quota": limits.bytes, "used": bytes,
+                    "message_quota": limits.messages, "messages": messages})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(out));
+    } else {
+        let limit = |n: u64, show: fn(u64) -> String| match n {
+            0 => "-".to_owned(),
+            n => show(n),
+        };
+        let rows: Vec<Vec<String>> = with_usage
+            .iter()
+            .map(|(u, m, a, limits, (bytes, messages))| {
+                vec![
+                    u.clone(),
+                    yes_no(*a),
+                    human_size((*bytes).max(0) as u64),
+                    limit(limits.bytes, human_size),
+                    (*messages).max(0).to_string(),
+                    limit(limits.messages, |n| n.to_string()),
+                    m.clone(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "ADDRESS", "ACTIVE", "USED", "QUOTA", "MESSAGES", "LIMIT", "MAILDIR",
+            ],
+            &rows,
+        );
     }
     Ok(())
 }

@@ -185,6 +185,109 @@ pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::
     conn.flush().await
 }
 
+/// LOGIN or AUTHENTICATE: the user and their session slot when the password is right and
+/// they have a slot left from this address; the answer is given either way.
+async fn on_login(
+    service: &ImapService,
+    peer: SocketAddr,
+    session: &mut ServerSession,
+    authzid: Option<String>,
+    username: String,
+    password: imap_proto::types::Secret<String>,
+) -> Option<(User, crate::conn::Counted<(String, std::net::IpAddr)>)> {
+    let result = mailbox::login(
+        service,
+        &username,
+        authzid.as_deref(),
+        password.into_inner(),
+    )
+    .await;
+    let slot = result
+        .as_ref()
+        .ok()
+        .map(|u| service.per_user.claim((u.username.clone(), peer.ip())));
+    match (result, slot) {
+        (Ok(u), Some(Some(claimed))) => {
+            info!(%peer, user = %u.username, "imap login");
+            let _ = session.auth_finish(Ok(()));
+            Some((u, claimed))
+        }
+        (Ok(u), _) => {
+            warn!(%peer, user = %u.username, "imap login refused: too many sessions of this user from this address");
+            let _ = session.auth_finish(Err((
+                Some(Code::Limit),
+                "Too many connections of this user from your address",
+            )));
+            None
+        }
+        (Err((code, text)), _) => {
+            info!(%peer, %username, reason = text, "imap login refused");
+            let _ = session.auth_finish(Err((code, text)));
+            None
+        }
+    }
+}
+
+/// An APPEND's start, literal chunks, end or abort, for the logged-in `user`.
+async fn on_append(user: Option<&mut User>, session: &mut ServerSession, event: Event) {
+    let Some(u) = user else {
+        match event {
+            Event::AppendStart(_) => {
+                let _ = session.reject_append(Some(Code::ServerBug), "Not logged in");
+            }
+            Event::AppendEnd => {
+                let _ = session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
+            }
+            _ => {}
+        }
+        return;
+    };
+    match event {
+        Event::AppendStart(head) => u.append_start(session, head),
+        Event::AppendChunk(chunk) => u.append_chunk(&chunk),
+        Event::AppendEnd => u.append_end(session).await,
+        Event::AppendAborted => u.append_abort(),
+        _ => {}
+    }
+}
+
+/// IDLE accepted: the selected folder watched (first, so a change during the first look
+/// still wakes the session) and looked at.
+fn start_idle(
+    service: &ImapService,
+    user: Option<&mut User>,
+    session: &mut ServerSession,
+) -> Option<idle_watch::FolderWatch> {
+    let _ = session.idle_accept();
+    let user = user?;
+    let watch = user
+        .selected_folder()
+        .and_then(|dir| service.watcher.watch(&dir));
+    user.sync(session, true);
+    watch
+}
+
+/// When an idling session looks at its folder again: when the watch says it changed, or
+/// after a while anyway (sooner while the folder's times have not settled); never when not
+/// idling.
+async fn idle_tick(watch: &mut Option<idle_watch::FolderWatch>, idling: bool, settled: bool) {
+    let recheck = if settled {
+        IDLE_RECHECK
+    } else {
+        maildir::SETTLE * 2
+    };
+    match (watch, idling) {
+        (Some(w), true) => {
+            tokio::select! {
+                () = w.changed() => {}
+                () = tokio::time::sleep(recheck) => {}
+            }
+        }
+        (None, true) => tokio::time::sleep(IDLE_POLL).await,
+        (_, false) => std::future::pending::<()>().await,
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -223,51 +326,18 @@ async fn connection(
                     username,
                     password,
                 } => {
-                    let result = Box::pin(mailbox::login(
-                        &service,
-                        &username,
-                        authzid.as_deref(),
-                        password.into_inner(),
-                    ))
-                    .await;
-                    let slot = result
-                        .as_ref()
-                        .ok()
-                        .map(|u| service.per_user.claim((u.username.clone(), peer.ip())));
-                    match (result, slot) {
-                        (Ok(u), Some(Some(claimed))) => {
-                            info!(%peer, user = %u.username, "imap login");
-                            user = Some(u);
-                            _user_slot = Some(claimed);
-                            let _ = session.auth_finish(Ok(()));
-                        }
-                        (Ok(u), _) => {
-                            warn!(%peer, user = %u.username, "imap login refused: too many sessions of this user from this address");
-                            let _ = session.auth_finish(Err((
-                                Some(Code::Limit),
-                                "Too many connections of this user from your address",
-                            )));
-                        }
-                        (Err((code, text)), _) => {
-                            info!(%peer, %username, reason = text, "imap login refused");
-                            let _ = session.auth_finish(Err((code, text)));
-                        }
+                    let login = on_login(&service, peer, &mut session, authzid, username, password);
+                    if let Some((u, claimed)) = Box::pin(login).await {
+                        user = Some(u);
+                        _user_slot = Some(claimed);
                     }
                 }
                 Event::Logout => {}
                 Event::Idle { .. } => {
-                    let _ = session.idle_accept();
                     idling = true;
                     buf.rest();
                     last_keepalive = tokio::time::Instant::now();
-                    // Watching first, so a change during the first look still wakes us.
-                    folder_watch = user
-                        .as_ref()
-                        .and_then(User::selected_folder)
-                        .and_then(|dir| service.watcher.watch(&dir));
-                    if let Some(u) = user.as_mut() {
-                        u.sync(&mut session, true);
-                    }
+                    folder_watch = start_idle(&service, user.as_mut(), &mut session);
                 }
                 Event::IdleDone => {
                     idling = false;
@@ -291,28 +361,11 @@ async fn connection(
                         break 'session format!("write error during {name} ({tag}): {e}");
                     }
                 }
-                Event::AppendStart(head) => match user.as_mut() {
-                    Some(u) => u.append_start(&mut session, head),
-                    None => {
-                        let _ = session.reject_append(Some(Code::ServerBug), "Not logged in");
-                    }
-                },
-                Event::AppendChunk(chunk) => {
-                    if let Some(u) = user.as_mut() {
-                        u.append_chunk(&chunk);
-                    }
-                }
-                Event::AppendEnd => match user.as_mut() {
-                    Some(u) => Box::pin(u.append_end(&mut session)).await,
-                    None => {
-                        let _ =
-                            session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
-                    }
-                },
-                Event::AppendAborted => {
-                    if let Some(u) = user.as_mut() {
-                        u.append_abort();
-                    }
+                Event::AppendStart(_)
+                | Event::AppendChunk(_)
+                | Event::AppendEnd
+                | Event::AppendAborted => {
+                    Box::pin(on_append(user.as_mut(), &mut session, event)).await
                 }
             }
             if session.pending_output() >= WRITE_BATCH
@@ -351,23 +404,8 @@ async fn connection(
             break "session stalled".into();
         }
         let timeout = session.timeout();
-        let recheck = if user.as_ref().is_none_or(User::folder_settled) {
-            IDLE_RECHECK
-        } else {
-            maildir::SETTLE * 2
-        };
-        let idle_tick = async {
-            match (&mut folder_watch, idling) {
-                (Some(w), true) => {
-                    tokio::select! {
-                        () = w.changed() => {}
-                        () = tokio::time::sleep(recheck) => {}
-                    }
-                }
-                (None, true) => tokio::time::sleep(IDLE_POLL).await,
-                (_, false) => std::future::pending::<()>().await,
-            }
-        };
+        let settled = user.as_ref().is_none_or(User::folder_settled);
+        let idle_tick = idle_tick(&mut folder_watch, idling, settled);
         tokio::select! {
             read = tokio::time::timeout(pacer.wait(timeout), conn.read(room)) => match read {
                 Err(_) => {
