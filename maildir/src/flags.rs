@@ -6,7 +6,7 @@
 use std::fs;
 use std::io;
 
-use crate::read::FlagStrings;
+use crate::message::FlagStrings;
 use crate::{Error, Maildir, Message, Subdir};
 
 impl Maildir {

@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::SystemTime;
 
-use crate::read::{DotLock, Message};
+use crate::Message;
+use crate::read::DotLock;
 use crate::{Error, Maildir, sync_dir, unique_base_name};
 
 /// Why a folder operation was refused.

@@ -31,6 +31,7 @@ mod cache;
 mod flags;
 mod folders;
 mod listing;
+mod message;
 mod messages;
 mod modseq;
 mod quota;
@@ -42,10 +43,11 @@ mod uidvalidity;
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
+pub use message::{Message, Subdir, pop3_uidl};
 pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
-pub use read::{Message, Subdir, Unchanged, pop3_uidl};
+pub use read::Unchanged;
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]

@@ -3,7 +3,7 @@
 //! reading the folder again.
 
 use crate::Messages;
-use crate::read::{Message, Subdir, name_hash, pop3_uidl};
+use crate::message::{Message, Subdir, name_hash, pop3_uidl};
 use crate::uidlist::Totals;
 
 /// A scanned Maildir folder.

@@ -2,77 +2,16 @@
 //! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
 //! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::listing::{Summary, UidlistRead};
+use crate::message::{FlagStrings, NameMap, NameSet, names_digest};
 use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
-use crate::{Error, Listing, Maildir};
-
-/// Where a message file lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subdir {
-    /// `new/`: not yet seen by any client.
-    New,
-    /// `cur/`.
-    Cur,
-}
-
-/// One message of a scanned Maildir.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Its UID (stable across sessions, restarts and moves between `new/` and `cur/`).
-    pub uid: u32,
-    /// The file name up to `:` (the part that never changes).
-    pub base: Arc<str>,
-    /// The current file name.
-    pub name: Arc<str>,
-    /// `new/` or `cur/`.
-    pub subdir: Subdir,
-    /// Flags after `:2,`, ASCII-sorted (`DFRST` then keyword letters).
-    pub flags: Arc<str>,
-    /// Octets on disk.
-    pub size: u64,
-    /// RFC822.SIZE: octets with CRLF line ends, what IMAP and POP3 report.
-    pub vsize: u64,
-    /// A POP3 UIDL kept from an earlier server (uidlist `P` field).
-    pub pop3_uidl: Option<String>,
-    /// Its MODSEQ (RFC 7162), once a [`crate::ModSeqs`] log has seen this listing; else 0.
-    /// A rescan keeps it for the messages it takes unchanged from the earlier listing.
-    pub modseq: u64,
-}
-
-impl Message {
-    /// This message as a directory read found it now (the same base name, so the same
-    /// message): under `name` in `subdir`.
-    /// Its MODSEQ is left to a log to tell again (0).
-    pub(crate) fn found_as(&self, name: &str, subdir: Subdir, flags: &mut FlagStrings) -> Message {
-        if *self.name == *name && self.subdir == subdir {
-            return Message {
-                modseq: 0,
-                ..self.clone()
-            };
-        }
-        Message {
-            name: name.into(),
-            subdir,
-            flags: flags.of(name),
-            modseq: 0,
-            ..self.clone()
-        }
-    }
-
-    /// Whether the flags contain `flag` (a letter).
-    pub fn has_flag(&self, flag: char) -> bool {
-        self.flags.contains(flag)
-    }
-}
+use crate::{Error, Listing, Maildir, Message, Subdir};
 
 /// Which parts of a folder are known unchanged since an earlier listing of it was made (see
 /// [`crate::FolderStamp`]), so [`Maildir::rescan`] can take them from that listing.
@@ -116,51 +55,6 @@ impl<'a> Kept<'a> {
         usize::from(self.has(Subdir::New)) * in_new
             + usize::from(self.has(Subdir::Cur)) * (l.messages.len() - in_new)
     }
-}
-
-/// A fast hash for the file names of maps rebuilt on every rescan of a large folder (the
-/// default SipHash costs several times more). The names are the mailbox's own, chosen by the
-/// delivering server, so there is no one to flood the map.
-#[derive(Debug, Default, Clone, Copy)]
-struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h = self.0;
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let w = <[u8; 8]>::try_from(w).map_or(0, u64::from_le_bytes);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in words.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type NameMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
-type NameSet<K> = HashSet<K, BuildHasherDefault<NameHasher>>;
-
-/// A digest of a set of file names: the sum of a hash of each (so the order they are listed
-/// in does not matter, and one name can be swapped for another by subtracting and adding).
-fn names_digest<'a>(names: impl Iterator<Item = &'a str>) -> u64 {
-    names.fold(0u64, |sum, name| sum.wrapping_add(name_hash(name)))
-}
-
-/// One name's part of [`names_digest`]: the fast hash, mixed so each bit depends on all.
-pub(crate) fn name_hash(name: &str) -> u64 {
-    let mut h = NameHasher::default();
-    h.write(name.as_bytes());
-    let mut x = h.finish() ^ name.len() as u64;
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// What [`Maildir::number`] found: the folder's UIDVALIDITY and next UID, each file's
@@ -242,16 +136,6 @@ fn delivery_key(name: &str) -> (u64, u64, &str) {
     (secs, usec, name)
 }
 
-/// A message's POP3 UIDL: the one kept in the uidlist (`P` field) if any, else what Dovecot
-/// 2.3 sends by default (`pop3_uidl_format = %08Xu%08Xv`, which it renders in lower-case hex:
-/// checked against Dovecot 2.3.19 in the integration tests).
-pub fn pop3_uidl(message: &Message, uid_validity: u32) -> String {
-    message
-        .pop3_uidl
-        .clone()
-        .unwrap_or_else(|| format!("{:08x}{:08x}", message.uid, uid_validity))
-}
-
 /// `S=` and `W=` from a Maildir file name.
 fn sizes_from_name(name: &str) -> (Option<u64>, Option<u64>) {
     let base = base_name(name);
@@ -265,32 +149,6 @@ fn sizes_from_name(name: &str) -> (Option<u64>, Option<u64>) {
         }
     }
     (s, w)
-}
-
-/// The flag strings of a scan, shared: a folder has few distinct ones, so its messages point
-/// at the same few strings (less memory, and comparing them mostly compares pointers).
-#[derive(Debug, Default)]
-pub(crate) struct FlagStrings(Vec<Arc<str>>);
-
-impl FlagStrings {
-    /// At most this many distinct strings are shared (keywords make many combinations).
-    const MAX: usize = 64;
-
-    /// The flags in a file name (after `:2,`).
-    pub(crate) fn of(&mut self, name: &str) -> Arc<str> {
-        // A base name has no `:`, so the flags follow the first one.
-        let flags = memchr::memchr(b':', name.as_bytes())
-            .and_then(|i| name[i + 1..].strip_prefix("2,"))
-            .unwrap_or("");
-        if let Some(known) = self.0.iter().find(|f| ***f == *flags) {
-            return Arc::clone(known);
-        }
-        let new: Arc<str> = flags.into();
-        if self.0.len() < Self::MAX {
-            self.0.push(Arc::clone(&new));
-        }
-        new
-    }
 }
 
 /// The size with CRLF line ends, reading the file (only when the name does not say).

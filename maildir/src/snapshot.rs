@@ -26,7 +26,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::listing::UidlistRead;
-use crate::read::FlagStrings;
+use crate::message::FlagStrings;
 use crate::uidlist::{Totals, base_name};
 use crate::{Error, FolderStamp, Listing, Maildir, Message, Messages, Subdir, Summary};
 

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 use crate::AnyError;
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::{conn, directory, dkim, imap, owner, pop3, queue, smtp, srs, tls};
+use crate::{conn, dkim, imap, owner, pop3, queue, smtp, srs, tls};
 
 /// How long sessions in the middle of a message get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -193,7 +193,7 @@ async fn open_accounts(config: &Config) -> Result<Accounts, AnyError> {
         .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
         .with_decoy_scheme(config.accounts.password_scheme);
     Ok(match &config.ldap {
-        Some(ldap) => accounts.with_directory(directory::Directory::new(
+        Some(ldap) => accounts.with_directory(crate::accounts::ldap::Directory::new(
             ldap.clone(),
             &config.mail_root(),
         )?),

@@ -9,7 +9,7 @@ mod config;
 mod conn;
 mod daemon;
 mod delivery;
-mod directory;
+
 mod disk;
 mod dkim;
 mod dns;

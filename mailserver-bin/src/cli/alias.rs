@@ -4,7 +4,8 @@ use clap::Subcommand;
 
 use crate::accounts::Accounts;
 
-use super::{AnyError, print_table};
+use super::output::print_table;
+use crate::AnyError;
 
 #[derive(Subcommand)]
 pub(super) enum AliasCommand {

@@ -4,7 +4,8 @@ use clap::Subcommand;
 
 use crate::accounts::Accounts;
 
-use super::{AnyError, parse_size, print_table, yes_no};
+use super::output::{parse_size, print_table, yes_no};
+use crate::AnyError;
 
 #[derive(Subcommand)]
 pub(super) enum DomainCommand {

@@ -4,21 +4,20 @@
 
 mod alias;
 mod domain;
+mod output;
 mod queue;
 mod quota;
 mod user;
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing::warn;
 
 use crate::AnyError;
 use crate::accounts::{self, Accounts};
 use crate::config::{self, Config};
-use crate::{daemon, dns, password};
+use crate::{daemon, dns};
 
 #[derive(Parser)]
 #[command(
@@ -124,22 +123,6 @@ fn run(cli: Cli) -> Result<(), AnyError> {
     }
 }
 
-fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
-    if !password_stdin {
-        return Ok((password::generate()?, true));
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if password.is_empty() {
-        return Err("empty password on standard input".into());
-    }
-    if std::io::stdin().is_terminal() {
-        warn!("the password was typed on a terminal and echoed");
-    }
-    Ok((password, false))
-}
-
 async fn admin(config: Config, command: Command) -> Result<(), AnyError> {
     let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
     let result = admin_command(&config, &accounts, command).await;
@@ -172,64 +155,4 @@ async fn admin_command(
         Command::Serve | Command::Config { .. } | Command::Queue { .. } => {}
     }
     Ok(())
-}
-
-/// `500M`, `2G`, `100K`, `1048576` (octets), or `0`/`none`.
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("unlimited") {
-        return Some(0);
-    }
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().ok()?;
-    let factor: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" => 1 << 10,
-        "M" | "MB" => 1 << 20,
-        "G" | "GB" => 1 << 30,
-        "T" | "TB" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(factor)
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
-    }
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_owned()
-}
-
-/// Prints rows under a header, columns padded to their widest cell.
-fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
 }

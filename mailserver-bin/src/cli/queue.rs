@@ -6,7 +6,8 @@ use clap::Subcommand;
 use crate::config::Config;
 use crate::queue;
 
-use super::{AnyError, print_table};
+use super::output::print_table;
+use crate::AnyError;
 
 #[derive(Subcommand)]
 pub(super) enum QueueCommand {

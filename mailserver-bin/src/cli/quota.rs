@@ -5,7 +5,7 @@ use clap::Subcommand;
 use crate::accounts::{self, Accounts};
 use crate::config::Config;
 
-use super::AnyError;
+use crate::AnyError;
 
 #[derive(Subcommand)]
 pub(super) enum QuotaCommand {

@@ -6,7 +6,12 @@ use crate::accounts::{self, Accounts};
 use crate::config::{self, Config};
 use crate::password::{self, Scheme};
 
-use super::{AnyError, human_size, parse_size, print_table, read_password, yes_no};
+use std::io::{BufRead, IsTerminal};
+
+use tracing::warn;
+
+use super::output::{human_size, parse_size, print_table, yes_no};
+use crate::AnyError;
 
 #[derive(Subcommand)]
 pub(super) enum UserCommand {
@@ -257,4 +262,21 @@ async fn list(
         );
     }
     Ok(())
+}
+
+/// The password from the first line of standard input, or a generated one (then `true`).
+fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
+    if !password_stdin {
+        return Ok((password::generate()?, true));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("empty password on standard input".into());
+    }
+    if std::io::stdin().is_terminal() {
+        warn!("the password was typed on a terminal and echoed");
+    }
+    Ok((password, false))
 }

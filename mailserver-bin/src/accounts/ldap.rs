@@ -19,21 +19,9 @@ use rustls_pki_types::pem::PemObject;
 use tracing::warn;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
-use thiserror::Error;
 
-use crate::accounts::LocalMailbox;
+use super::types::{DirectoryError, LocalMailbox, MAX_ALIAS_EXPANSIONS, normalize_address};
 use crate::config::Ldap as LdapConfig;
-
-#[derive(Debug, Error)]
-pub enum DirectoryError {
-    #[error("LDAP server {url}: {source}")]
-    Ldap {
-        url: String,
-        source: Box<ldap3::LdapError>,
-    },
-    #[error("LDAP search for {address} found {count} entries; the filter must match one")]
-    Ambiguous { address: String, count: usize },
-}
 
 /// A user found in the directory.
 #[derive(Debug, Clone)]
@@ -227,7 +215,7 @@ impl Directory {
                 // Resolution follows no more targets than this, so a huge group (or one of
                 // members long gone) costs no more lookups than it could deliver to.
                 lookups += 1;
-                if lookups > crate::accounts::MAX_ALIAS_EXPANSIONS {
+                if lookups > MAX_ALIAS_EXPANSIONS {
                     warn!(%address, "LDAP alias has more members than are followed");
                     break;
                 }
@@ -248,7 +236,7 @@ impl Directory {
         Ok(Some(
             found
                 .iter()
-                .filter_map(|a| crate::accounts::normalize_address(a).ok())
+                .filter_map(|a| normalize_address(a).ok())
                 .collect(),
         ))
     }
@@ -291,7 +279,7 @@ impl Directory {
             };
             Entry {
                 address: first(&self.config.address_attribute)
-                    .and_then(|a| crate::accounts::normalize_address(&a).ok()),
+                    .and_then(|a| normalize_address(&a).ok()),
                 maildir: first(&self.config.maildir_attribute),
                 quota: first(&self.config.quota_attribute).and_then(|q| q.trim().parse().ok()),
                 message_quota: first(&self.config.message_quota_attribute)

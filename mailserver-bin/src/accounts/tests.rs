@@ -1,0 +1,134 @@
+//! The accounts store against SQLite: domains, users, aliases, limits and lookups.
+
+use super::*;
+
+async fn fresh(name: &str) -> (Accounts, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("accounts-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let accounts = Accounts::open(
+        &format!("sqlite:{}", dir.join("a.db").display()),
+        &dir.join("mail"),
+    )
+    .await
+    .unwrap();
+    (accounts, dir)
+}
+
+#[tokio::test]
+async fn domains_users_aliases() {
+    let (a, dir) = fresh("basic").await;
+    a.add_domain("Example.COM", false).await.unwrap();
+    assert!(matches!(
+        a.add_domain("example.com", false).await,
+        Err(AccountsError::DuplicateDomain(_))
+    ));
+    assert!(matches!(
+        a.add_domain("bad_domain", false).await,
+        Err(AccountsError::BadDomain(_))
+    ));
+    a.add_user("Alice@example.com", "{PLAIN}x").await.unwrap();
+    assert!(matches!(
+        a.add_user("alice@example.com", "x").await,
+        Err(AccountsError::DuplicateUser(_))
+    ));
+    assert!(matches!(
+        a.add_user("bob@nowhere.example", "x").await,
+        Err(AccountsError::UnknownDomain(_))
+    ));
+    assert!(matches!(
+        a.add_user("not an address", "x").await,
+        Err(AccountsError::BadAddress(_))
+    ));
+    let alice = LocalMailbox {
+        username: "alice@example.com".into(),
+        maildir: dir.join("mail/example.com/alice/"),
+        quota: 0,
+        message_quota: None,
+        domain: "example.com".into(),
+        domain_quota: 0,
+    };
+    assert_eq!(
+        a.resolve("ALICE@example.com").await.unwrap(),
+        Resolution::Local(vec![alice.clone()])
+    );
+    assert_eq!(
+        a.resolve("bob@example.com").await.unwrap(),
+        Resolution::Unknown
+    );
+    assert_eq!(
+        a.resolve("bob@other.example").await.unwrap(),
+        Resolution::NotOurDomain
+    );
+    a.add_alias("sales@example.com", &["alice@example.com".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        a.resolve("sales@example.com").await.unwrap(),
+        Resolution::Local(vec![alice.clone()])
+    );
+    a.add_alias("@example.com", &["alice@example.com".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        a.resolve("anyone@example.com").await.unwrap(),
+        Resolution::Local(vec![alice.clone()])
+    );
+    let (_, external) = a
+        .add_alias("fwd@example.com", &["x@elsewhere.example".into()])
+        .await
+        .unwrap();
+    assert_eq!(external, vec!["x@elsewhere.example".to_owned()]);
+    assert!(matches!(
+        a.resolve("fwd@example.com").await.unwrap(),
+        Resolution::Forward { local, remote } if local.is_empty() && remote == vec!["x@elsewhere.example".to_owned()]
+    ));
+    // A loop ends.
+    a.add_alias("l1@example.com", &["l2@example.com".into()])
+        .await
+        .unwrap();
+    a.add_alias(
+        "l2@example.com",
+        &["l1@example.com".into(), "alice@example.com".into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        a.resolve("l1@example.com").await.unwrap(),
+        Resolution::Local(vec![alice])
+    );
+    assert!(matches!(
+        a.remove_domain("example.com").await,
+        Err(AccountsError::DomainNotEmpty { .. })
+    ));
+    // Alias domains: user@alias resolves as user@target, catch-all included.
+    a.add_alias_domain("example.org", "example.com")
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.add_alias_domain("example.com", "example.com").await,
+        Err(AccountsError::AliasDomainIsDomain(_))
+    ));
+    assert!(matches!(
+        a.add_alias_domain("example.org", "example.com").await,
+        Err(AccountsError::DuplicateAliasDomain(_))
+    ));
+    assert!(a.is_local_domain("example.org").await.unwrap());
+    assert_eq!(
+        a.resolve("alice@example.org").await.unwrap(),
+        a.resolve("alice@example.com").await.unwrap()
+    );
+    assert_eq!(
+        a.resolve("nobody@example.org").await.unwrap(),
+        a.resolve("nobody@example.com").await.unwrap()
+    );
+    a.remove_alias_domain("example.org").await.unwrap();
+    assert_eq!(
+        a.resolve("alice@example.org").await.unwrap(),
+        Resolution::NotOurDomain
+    );
+    a.remove_alias("l2@example.com", &["l1@example.com".into()])
+        .await
+        .unwrap();
+    assert!(a.remove_alias("nope@example.com", &[]).await.is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}

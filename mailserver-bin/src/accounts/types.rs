@@ -1,0 +1,205 @@
+//! What the accounts store answers and refuses: its errors, mailboxes, domains and
+//! resolutions, and addresses and domains as they are stored (lower-case, validated).
+//! Below everything else in `accounts`.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AccountsError {
+    #[error(
+        "unsupported accounts url {0:?}: use sqlite:PATH or mysql://user:password@host/database"
+    )]
+    UnsupportedUrl(String),
+    #[error("account database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("cannot create directory for the account database {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0:?} is not a valid domain name")]
+    BadDomain(String),
+    #[error("{0:?} is not a valid email address")]
+    BadAddress(String),
+    #[error("domain {0} already exists")]
+    DuplicateDomain(String),
+    #[error("domain {0} does not exist (add it with `mailserver domain add {0}`)")]
+    UnknownDomain(String),
+    #[error(
+        "domain {domain} still has {mailboxes} mailbox(es) and {aliases} alias(es); remove them first"
+    )]
+    DomainNotEmpty {
+        domain: String,
+        mailboxes: i64,
+        aliases: i64,
+    },
+    #[error("user {0} already exists")]
+    DuplicateUser(String),
+    #[error(
+        "domain {domain} may have {} {what}; change it with `mailserver domain limits`",
+        if *limit < 0 { "no".to_owned() } else { format!("at most {limit}") }
+    )]
+    DomainLimit {
+        domain: String,
+        what: &'static str,
+        limit: i64,
+    },
+    #[error(
+        "domain {domain} allows mailboxes of at most {max_mb} MB; a quota of {requested} octets (0 is none) is over it"
+    )]
+    QuotaOverDomainMax {
+        domain: String,
+        max_mb: i64,
+        requested: u64,
+    },
+    #[error("user {0} does not exist")]
+    UnknownUser(String),
+    #[error("alias {0} does not exist")]
+    UnknownAlias(String),
+    #[error("{0} is already a domain of ours; an alias domain must be a different name")]
+    AliasDomainIsDomain(String),
+    #[error("alias domain {0} already exists")]
+    DuplicateAliasDomain(String),
+    #[error("alias domain {0} does not exist")]
+    UnknownAliasDomain(String),
+    #[error("alias {source_address} has no target {target}")]
+    UnknownTarget {
+        source_address: String,
+        target: String,
+    },
+    #[error(
+        "this database's mailbox table has no smtp_active column (PostfixAdmin adds it from version 4.0 on)"
+    )]
+    NoSmtpActiveColumn,
+}
+
+/// A mailbox's 0/1 columns the CLI changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum MailboxFlag {
+    Active,
+    SmtpActive,
+}
+
+/// A domain as `domain list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRow {
+    pub name: String,
+    pub active: bool,
+    /// All its mailboxes together, in octets (0: none).
+    pub quota: u64,
+    /// We only relay its mail to its own MX hosts.
+    pub backup_mx: bool,
+}
+
+/// Where mail for a recipient goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Our mailboxes, deduplicated.
+    Local(Vec<LocalMailbox>),
+    /// The domain is not one of ours.
+    NotOurDomain,
+    /// Our domain, but no such mailbox or alias.
+    Unknown,
+    /// A domain we are a backup MX for (PostfixAdmin's `backupmx`): accepted, and passed on
+    /// to the domain's own MX hosts.
+    Relay(String),
+    /// Aliases lead (also) outside our domains: these mailboxes, and these remote addresses
+    /// the outbound queue forwards to.
+    Forward {
+        local: Vec<LocalMailbox>,
+        remote: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LocalMailbox {
+    pub username: String,
+    pub maildir: PathBuf,
+    /// Quota in octets (PostfixAdmin's `mailbox.quota`); 0 means none.
+    pub quota: u64,
+    /// Messages the mailbox may hold (our `message_quota` table, or the directory's
+    /// attribute): `None` for the server's `[limits] max_messages_per_mailbox`, 0 for none.
+    pub message_quota: Option<u64>,
+    /// The mailbox's domain, and the quota of all its mailboxes together in octets
+    /// (PostfixAdmin's `domain.quota`, kept in MB; 0 or less means none).
+    pub domain: String,
+    pub domain_quota: u64,
+}
+
+/// How deep alias chains may go before we stop following them.
+pub(crate) const MAX_ALIAS_EXPANSIONS: usize = 100;
+
+pub(super) fn split_address(address: &str) -> Option<(&str, &str)> {
+    address.rsplit_once('@')
+}
+
+/// Lower-cases and validates a domain name.
+pub fn normalize_domain(domain: &str) -> Result<String, AccountsError> {
+    let d = domain.trim().trim_end_matches('.').to_lowercase();
+    smtp_proto::types::validate_domain(&d).map_err(|_| AccountsError::BadDomain(domain.into()))?;
+    if !d.contains('.') && d != "localhost" {
+        return Err(AccountsError::BadDomain(domain.into()));
+    }
+    Ok(d)
+}
+
+/// Lower-cases and validates an address (`local@domain`).
+pub fn normalize_address(address: &str) -> Result<String, AccountsError> {
+    let bad = || AccountsError::BadAddress(address.into());
+    let mailbox = smtp_proto::parse_mailbox(address.trim()).ok_or_else(bad)?;
+    let domain = mailbox.domain().ok_or_else(bad)?;
+    let domain = normalize_domain(domain).map_err(|_| bad())?;
+    if mailbox.local_part().contains([',', ' ']) {
+        return Err(bad());
+    }
+    Ok(format!("{}@{domain}", mailbox.local_part().to_lowercase()))
+}
+
+pub(super) fn split_goto(goto: &str) -> Vec<String> {
+    goto.split(',')
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+pub(super) fn normalize_alias_source(source: &str) -> Result<(String, String), AccountsError> {
+    if let Some(domain) = source.trim().strip_prefix('@') {
+        let d = normalize_domain(domain)?;
+        return Ok((format!("@{d}"), d));
+    }
+    let address = normalize_address(source)?;
+    let domain = split_address(&address)
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    Ok((address, domain))
+}
+
+/// A domain's limits as PostfixAdmin keeps them: counts of mailboxes and aliases, and the
+/// largest mailbox quota in MB; 0 means unlimited and -1 none allowed (the quota: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DomainLimits {
+    pub mailboxes: i64,
+    pub aliases: i64,
+    pub max_quota_mb: i64,
+}
+
+/// PostfixAdmin's MB (where 0 and -1 mean no limit) in octets.
+pub(super) fn megabytes(mb: i64) -> u64 {
+    u64::try_from(mb).unwrap_or(0).saturating_mul(1 << 20)
+}
+
+/// Why the LDAP directory could not answer.
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    #[error("LDAP server {url}: {source}")]
+    Ldap {
+        url: String,
+        source: Box<ldap3::LdapError>,
+    },
+    #[error("LDAP search for {address} found {count} entries; the filter must match one")]
+    Ambiguous { address: String, count: usize },
+}
