@@ -43,7 +43,7 @@ mod uidvalidity;
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
-pub use message::{Message, Subdir, pop3_uidl};
+pub use message::{Message, Subdir, pop3_uidl, read_message, to_crlf};
 pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};

@@ -145,3 +145,65 @@ pub fn pop3_uidl(message: &Message, uid_validity: u32) -> String {
         .clone()
         .unwrap_or_else(|| format!("{:08x}{:08x}", message.uid, uid_validity))
 }
+
+/// A message file's content with CRLF line ends (files may hold bare LFs, as Maildir
+/// writers other than us leave them): all of it, or when `header_only` at least its header
+/// (read in 16 KB steps until the blank line).
+pub fn read_message(path: &std::path::Path, header_only: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    if header_only {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if memchr::memmem::find(&data, b"\n\r\n").is_some()
+                || memchr::memmem::find(&data, b"\n\n").is_some()
+                || data.starts_with(b"\r\n")
+                || data.starts_with(b"\n")
+            {
+                break;
+            }
+        }
+    } else {
+        file.read_to_end(&mut data)?;
+    }
+    Ok(to_crlf(data))
+}
+
+/// `data` with CRLF line ends (a bare LF becomes CRLF; a CRLF stays).
+pub fn to_crlf(data: Vec<u8>) -> Vec<u8> {
+    let bare = memchr::memchr_iter(b'\n', &data)
+        .filter(|&i| i == 0 || data[i - 1] != b'\r')
+        .count();
+    if bare == 0 {
+        return data;
+    }
+    let mut out = Vec::with_capacity(data.len() + bare);
+    let mut last = 0;
+    for i in memchr::memchr_iter(b'\n', &data) {
+        if i == 0 || data[i - 1] != b'\r' {
+            out.extend_from_slice(&data[last..i]);
+            out.extend_from_slice(b"\r\n");
+            last = i + 1;
+        }
+    }
+    out.extend_from_slice(&data[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_line_feeds_become_crlf() {
+        assert_eq!(to_crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(to_crlf(b"\n".to_vec()), b"\r\n");
+        assert_eq!(to_crlf(b"x\r\n".to_vec()), b"x\r\n");
+    }
+}

@@ -26,8 +26,7 @@ use imap_proto::{BodyStructure, SortCriterion};
 use maildir::{Listing, Maildir, Message};
 use tracing::warn;
 
-use super::search::MessageKeys;
-use super::{mime, unix_secs};
+use super::mime;
 
 const HEADERS_FILE: &str = "mailserver.headers";
 /// Version 2 keeps more fields than version 1, whose files are therefore written anew.
@@ -527,6 +526,33 @@ impl HeaderCache {
 
 pub fn lock_folder(f: &Mutex<FolderHeaders>) -> MutexGuard<'_, FolderHeaders> {
     f.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Seconds since the epoch of a file time.
+fn unix_secs(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// What SORT and THREAD need of a message's header, worked out once per message and kept in
+/// the folder's header cache.
+#[derive(Debug)]
+pub struct MessageKeys {
+    /// The Date field, in seconds since the epoch.
+    pub(crate) sent: Option<i64>,
+    /// RFC 5256 base subject, in lower case.
+    pub(crate) subject: Arc<str>,
+    /// Whether the subject marked a reply or forward.
+    pub(crate) refwd: bool,
+    /// The first From, To and Cc mailbox (local part), in lower case.
+    pub(crate) from: Arc<str>,
+    pub(crate) to: Arc<str>,
+    pub(crate) cc: Arc<str>,
+    pub(crate) message_id: Option<String>,
+    /// The References IDs, or the first In-Reply-To ID.
+    pub(crate) references: Vec<String>,
 }
 
 #[cfg(test)]

@@ -8,22 +8,21 @@ use imap_proto::{Code, Command, Response, ServerSession, Status, Tag};
 use crate::conn::Conn;
 
 mod append;
+mod common;
 mod copy_move;
 mod fetch;
 mod folders;
 mod quota;
 mod search_sort;
 mod select;
-mod selected;
+pub(super) mod selected;
 mod session;
 mod store;
 mod sync;
 mod tree;
 
-use self::session::DELIMITER;
+use self::common::DELIMITER;
 use fetch::ChangedSince;
-pub(super) use selected::Selected;
-pub(crate) use session::read_message;
 pub use session::{User, login};
 use store::FlagUpdate;
 

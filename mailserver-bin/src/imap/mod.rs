@@ -12,26 +12,23 @@ mod mime;
 mod ranges;
 mod search;
 mod seats;
+mod service;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use imap_proto::{Atom, Code, Event, ServerSession, Status};
+use imap_proto::{Code, Event, ServerSession, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
-pub(crate) use mailbox::read_message;
-
-use crate::accounts::Accounts;
-use crate::config::Config;
 use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer, ReadBuffer};
 
 pub use mailbox::User;
+pub use service::ImapService;
+use service::{WRITE_BATCH, flush};
 
 /// How often a session in IDLE looks for changes when its folder cannot be watched.
 const IDLE_POLL: Duration = Duration::from_millis(400);
@@ -40,128 +37,6 @@ const IDLE_POLL: Duration = Duration::from_millis(400);
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// How often a session in IDLE says it is still there (NAT boxes drop silent connections).
 const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
-/// Output queued before it is written while producing a long response.
-pub(crate) const WRITE_BATCH: usize = 256 * 1024;
-
-pub struct ImapService {
-    pub config: Arc<Config>,
-    pub accounts: Accounts,
-    pub tls: TlsAcceptor,
-    pub gate: Arc<crate::conn::Gate>,
-    pub active: Arc<AtomicUsize>,
-    /// Folder listings shared by every session (and with POP3), so opening a large folder
-    /// again is cheap.
-    pub listings: Arc<maildir::ListingCache>,
-    /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
-    pub headers: Arc<headers::HeaderCache>,
-    /// The sessions in each folder, to let go of what is cached for it when none is left.
-    pub seats: Arc<seats::Seats>,
-    /// Wakes sessions in IDLE when their folder changes.
-    pub watcher: idle_watch::FolderWatcher,
-    /// Sessions of each user from each address (`[imap] max_connections_per_user`).
-    pub per_user: Arc<crate::conn::Tally<(String, std::net::IpAddr)>>,
-}
-
-impl ImapService {
-    pub fn new(
-        config: Arc<Config>,
-        accounts: Accounts,
-        tls: TlsAcceptor,
-        active: Arc<AtomicUsize>,
-        listings: Arc<maildir::ListingCache>,
-        process: Arc<Semaphore>,
-    ) -> Self {
-        mime::set_limits(mime::MimeLimits {
-            parts: config.imap.max_mime_parts,
-            depth: config.imap.max_mime_depth,
-            header_fields: config.imap.max_header_fields,
-        });
-        let gate = crate::conn::Gate::new(
-            "imap",
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-            process,
-        );
-        let headers = Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20));
-        Self {
-            gate,
-            seats: Arc::new(seats::Seats::new(
-                Arc::clone(&listings),
-                Arc::clone(&headers),
-                Duration::from_secs(config.imap.folder_linger),
-            )),
-            listings,
-            headers,
-            watcher: idle_watch::FolderWatcher::new(),
-            per_user: crate::conn::Tally::new(config.imap.max_connections_per_user),
-            config,
-            accounts,
-            tls,
-            active,
-        }
-    }
-
-    /// The capabilities this server implements beyond what the session answers itself.
-    fn capabilities(&self) -> Vec<Atom> {
-        let mut caps: Vec<Atom> = [
-            "IMAP4rev2",
-            "IDLE",
-            "NAMESPACE",
-            "UNSELECT",
-            "UIDPLUS",
-            "MOVE",
-            "CHILDREN",
-            "LIST-EXTENDED",
-            "LIST-STATUS",
-            "SPECIAL-USE",
-            "CREATE-SPECIAL-USE",
-            "STATUS=SIZE",
-            "ESEARCH",
-            "CONDSTORE",
-            "QRESYNC",
-            "UTF8=ACCEPT",
-            "QUOTA",
-            "QUOTA=RES-STORAGE",
-            "QUOTA=RES-MESSAGE",
-            "SORT",
-            "THREAD=ORDEREDSUBJECT",
-            "THREAD=REFERENCES",
-        ]
-        .into_iter()
-        .filter_map(|c| Atom::new(c).ok())
-        .collect();
-        caps.extend(
-            Atom::new(format!(
-                "APPENDLIMIT={}",
-                self.config.limits.max_message_size
-            ))
-            .ok(),
-        );
-        caps
-    }
-
-    fn session_config(&self, implicit_tls: bool, loopback: bool) -> imap_proto::Config {
-        let mut c = imap_proto::Config::new(format!("{} IMAP ready", self.config.hostname));
-        c.starttls = !implicit_tls;
-        c.implicit_tls = implicit_tls;
-        // Cleartext credentials never cross a network unless the admin allows it.
-        c.allow_plaintext_auth = loopback || self.config.imap.allow_plaintext_auth;
-        c.limits.timeout = Duration::from_secs(self.config.imap.timeout);
-        c.limits.timeout_before_auth = Duration::from_secs(self.config.imap.timeout_before_auth);
-        c.limits.max_auth_failures = self.config.imap.max_auth_failures;
-        c.limits.max_errors = self.config.limits.max_errors;
-        c.limits.max_append = self.config.limits.max_message_size;
-        c.limits.max_line = self.config.imap.max_line;
-        c.limits.max_literal = self.config.imap.max_literal;
-        c.capabilities = self.capabilities();
-        c.enable = ["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4rev2"]
-            .into_iter()
-            .filter_map(|c| Atom::new(c).ok())
-            .collect();
-        c.id = vec![("name".into(), "mailserver".into())];
-        c
-    }
-}
 
 /// Accepts IMAP (or, with `implicit_tls`, IMAPS) connections until shutdown is signalled.
 pub async fn serve(
@@ -175,14 +50,6 @@ pub async fn serve(
         connection(stream, peer, service.clone(), implicit_tls, shutdown)
     })
     .await;
-}
-
-/// Writes what the session has queued.
-pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::io::Result<()> {
-    while let Some(out) = session.poll_output() {
-        conn.write_all(&out).await?;
-    }
-    conn.flush().await
 }
 
 /// LOGIN or AUTHENTICATE: the user and their session slot when the password is right and
@@ -440,12 +307,4 @@ async fn connection(
     }
     let _ = conn.shutdown().await;
     info!(%peer, %outcome, "imap disconnect");
-}
-
-/// Seconds since the epoch of a file time.
-pub(crate) fn unix_secs(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    }
 }

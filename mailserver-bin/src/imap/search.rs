@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::headers::{self, FolderHeaders, lock_folder};
-use super::mailbox::{Selected, read_message};
+use super::headers::{self, FolderHeaders, MessageKeys, lock_folder};
+use super::mailbox::selected::Selected;
 use super::mime;
+use maildir::read_message;
 
 struct Candidate<'a> {
     seq: u32,
@@ -417,25 +418,6 @@ pub(super) fn run(
 enum SortValue {
     Number(i64),
     Text(Arc<str>),
-}
-
-/// What SORT and THREAD need of a message's header, worked out once per message and kept in
-/// the folder's header cache.
-#[derive(Debug)]
-pub struct MessageKeys {
-    /// The Date field, in seconds since the epoch.
-    sent: Option<i64>,
-    /// RFC 5256 base subject, in lower case.
-    subject: Arc<str>,
-    /// Whether the subject marked a reply or forward.
-    refwd: bool,
-    /// The first From, To and Cc mailbox (local part), in lower case.
-    from: Arc<str>,
-    to: Arc<str>,
-    cc: Arc<str>,
-    message_id: Option<String>,
-    /// The References IDs, or the first In-Reply-To ID.
-    references: Vec<String>,
 }
 
 impl MessageKeys {

@@ -7,17 +7,10 @@ use imap_proto::{AppendHead, Code, ServerSession, Status};
 use maildir::{Delivery, Maildir};
 use tracing::warn;
 
+use super::common::{block, recheck_later, store_refusal};
 use super::selected::flags_to_letters;
-use super::session::{User, block, recheck_later, store_refusal};
+use super::session::{Append, User};
 use super::tree::storage_name;
-
-/// An APPEND in progress.
-pub(super) struct Append {
-    pub(super) delivery: Option<Delivery>,
-    pub(super) folder: Maildir,
-    pub(super) head: AppendHead,
-    pub(super) failed: Option<String>,
-}
 
 impl User {
     pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {

@@ -8,8 +8,9 @@ use imap_proto::{Code, Mailbox, Response, SequenceSet, ServerSession, Status};
 use maildir::Maildir;
 use tracing::warn;
 
+use super::common::{block, note_changes, recheck_later};
 use super::selected::sorted;
-use super::session::{User, block, note_changes, recheck_later};
+use super::session::User;
 use super::tree::storage_name;
 
 impl User {

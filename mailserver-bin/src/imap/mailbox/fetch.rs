@@ -8,13 +8,16 @@ use imap_proto::{
     BodyStructure, Code, DateTime, FetchAttr, FetchValue, Response, Section, SectionText,
     SequenceSet, ServerSession, Status,
 };
+use maildir::read_message;
 use tracing::warn;
 
+use super::common::{STREAM_ABOVE, STREAM_CHUNK, block, note_changes};
 use super::selected::Selected;
-use super::session::{STREAM_ABOVE, STREAM_CHUNK, User, block, note_changes, read_message};
+use super::session::User;
 use crate::conn::Conn;
 use crate::imap::headers::FolderHeaders;
-use crate::imap::{WRITE_BATCH, flush, headers, mime, ranges};
+use crate::imap::service::{WRITE_BATCH, flush};
+use crate::imap::{headers, mime, ranges};
 
 /// FETCH's CHANGEDSINCE modifier, and VANISHED with it (RFC 7162).
 #[derive(Clone, Copy)]

@@ -6,7 +6,8 @@ use imap_proto::{
 };
 use maildir::FolderError;
 
-use super::session::{DELIMITER, User, atoms, block};
+use super::common::{DELIMITER, atoms, block};
+use super::session::User;
 use super::tree::{FolderTree, display_name, matches_pattern, storage_name};
 
 impl User {

@@ -3,7 +3,8 @@
 use imap_proto::{Code, Mailbox, Response, ServerSession, Status};
 use tracing::warn;
 
-use super::session::{User, block};
+use super::common::block;
+use super::session::User;
 
 impl User {
     /// Records a change of stored octets and messages in `maildirsize` and `quota2`.

@@ -2,7 +2,8 @@
 
 use imap_proto::{Code, Response, SearchKey, SequenceSet, ServerSession, Status, Tag};
 
-use super::session::{User, block};
+use super::common::block;
+use super::session::User;
 use crate::imap::{headers, search};
 
 impl User {

@@ -4,8 +4,9 @@ use imap_proto::{
     Code, FetchValue, Mailbox, Response, SelectParams, SequenceSet, ServerSession, Status,
 };
 
+use super::common::{block, note_changes};
 use super::selected::{Entry, Selected, View, Views, send_flag_list};
-use super::session::{User, block, note_changes};
+use super::session::User;
 
 impl User {
     pub(super) fn select(

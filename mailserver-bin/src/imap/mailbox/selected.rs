@@ -8,7 +8,7 @@ use imap_proto::{Code, Flag, Response, SequenceSet, ServerSession};
 use maildir::{FolderStamp, Maildir};
 use tracing::warn;
 
-use super::session::{Refusal, block};
+use super::common::{Refusal, block};
 
 /// A message as this session has shown it.
 #[derive(Debug)]

@@ -2,84 +2,19 @@
 //! folder, and the helpers every command family uses (blocking file work, telling the shared
 //! listings of this session's changes, resolving sequence sets). Below every command file.
 
-use std::io;
 use std::sync::Arc;
 
-use imap_proto::{Code, Mailbox, SequenceSet, ServerSession, Status};
-use maildir::{FolderError, ListingCache, Maildir};
+use imap_proto::{AppendHead, Code, Mailbox, SequenceSet, ServerSession, Status};
+use maildir::{Delivery, FolderError, ListingCache, Maildir};
 use tracing::warn;
 
-use super::append::Append;
+use super::common::{DEFAULT_FOLDERS, Refusal, block};
 use super::selected::Selected;
 use super::tree::storage_name;
 use crate::accounts::Accounts;
 use crate::imap::headers::HeaderCache;
-use crate::imap::{ImapService, mime, ranges};
-
-/// Folders a new mailbox starts with, and their RFC 6154 special use.
-pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
-    ("Drafts", "Drafts"),
-    ("Sent", "Sent"),
-    ("Junk", "Junk"),
-    ("Trash", "Trash"),
-    ("Archive", "Archive"),
-];
-
-pub(super) const DELIMITER: char = '.';
-
-/// Messages at least this large, asked for whole, are streamed rather than read into memory.
-pub(super) const STREAM_ABOVE: u64 = 1 << 20;
-/// Octets read per step of a streamed message.
-pub(super) const STREAM_CHUNK: u64 = 256 << 10;
-
-pub(super) type Refusal = (Option<Code>, &'static str);
-
-pub(super) fn block<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
-
-/// Tells the shared listings what this session changed in a folder itself, so other sessions
-/// (and this one) need not match `cur/` file by file to see it, and has the folder checked
-/// again once its times settle (see [`recheck_later`]).
-pub(super) fn note_changes(
-    listings: &Arc<ListingCache>,
-    recheck: &mut Option<tokio::task::JoinHandle<()>>,
-    maildir: &Maildir,
-    renamed: &[maildir::Message],
-    removed: &[u32],
-) {
-    if renamed.is_empty() && removed.is_empty() {
-        return;
-    }
-    if let Err(e) = block(|| listings.note_changes(maildir, renamed, removed)) {
-        warn!(error = %e, "imap: noting changes to the folder listing failed");
-    }
-    recheck_later(recheck, listings, maildir);
-}
-
-/// Reads `maildir` again through `listings` after this session changed it, once that read is
-/// due ([`ListingCache::own_change_check`]): the shared listing was patched with the change, and
-/// this read checks that nothing else changed the folder in the same clock tick (reading a
-/// large `cur/` takes tens of milliseconds, better spent here than in the client's next
-/// command). A change made before the wait ends restarts it (`slot` holds the pending read).
-pub(super) fn recheck_later(
-    slot: &mut Option<tokio::task::JoinHandle<()>>,
-    listings: &Arc<ListingCache>,
-    maildir: &Maildir,
-) {
-    if let Some(pending) = slot.take() {
-        pending.abort();
-    }
-    let listings = Arc::clone(listings);
-    let maildir = maildir.clone();
-    *slot = Some(tokio::spawn(async move {
-        tokio::time::sleep(listings.own_change_check() + maildir::SETTLE).await;
-        let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
-        if let Ok(Err(e)) = read {
-            warn!(error = %e, "imap: reading a folder again after a change failed");
-        }
-    }));
-}
+use crate::imap::ranges;
+use crate::imap::service::ImapService;
 
 /// A logged-in user.
 pub struct User {
@@ -190,17 +125,6 @@ pub(super) fn prepare(root: &Maildir) -> Result<(), maildir::Error> {
     Ok(())
 }
 
-/// How a message that could not be stored is refused: a full disk (or file-system quota) as
-/// Dovecot says it (`NO [OVERQUOTA] Not enough disk space`), anything else as our fault. The
-/// partly written file is gone by then (the delivery removes its tmp file).
-pub(super) fn store_refusal(error: &str) -> (Code, &'static str) {
-    if error.starts_with("no space left on device") {
-        (Code::OverQuota, "Not enough disk space")
-    } else {
-        (Code::ServerBug, "Could not store the message")
-    }
-}
-
 impl User {
     /// The storage name of `m` when that folder exists; otherwise answers NO and gives `None`.
     pub(super) fn existing_folder(
@@ -307,35 +231,10 @@ impl User {
     }
 }
 
-pub(super) fn atoms(names: &[&str]) -> Vec<imap_proto::Atom> {
-    names
-        .iter()
-        .filter_map(|n| imap_proto::Atom::new(*n).ok())
-        .collect()
-}
-
-pub(crate) fn read_message(path: &std::path::Path, header_only: bool) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut data = Vec::new();
-    if header_only {
-        let mut chunk = vec![0u8; 16 * 1024];
-        loop {
-            let n = file.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            data.extend_from_slice(&chunk[..n]);
-            if memchr::memmem::find(&data, b"\n\r\n").is_some()
-                || memchr::memmem::find(&data, b"\n\n").is_some()
-                || data.starts_with(b"\r\n")
-                || data.starts_with(b"\n")
-            {
-                break;
-            }
-        }
-    } else {
-        file.read_to_end(&mut data)?;
-    }
-    Ok(mime::to_crlf(data))
+/// An APPEND in progress.
+pub(super) struct Append {
+    pub(super) delivery: Option<Delivery>,
+    pub(super) folder: Maildir,
+    pub(super) head: AppendHead,
+    pub(super) failed: Option<String>,
 }

@@ -3,8 +3,9 @@
 use imap_proto::{Code, FetchValue, Flag, Response, SequenceSet, ServerSession, Status, StoreMode};
 use tracing::warn;
 
+use super::common::{block, note_changes};
 use super::selected::{flags_to_letters, send_flag_list, sorted};
-use super::session::{User, block, note_changes};
+use super::session::User;
 
 /// STORE's change: how, which flags, and whether to answer with them.
 pub(super) struct FlagUpdate<'a> {

@@ -13,8 +13,9 @@ use imap_proto::{FetchValue, Response, SequenceSet, ServerSession};
 use maildir::{FolderStamp, Listing, Subdir};
 use tracing::warn;
 
+use super::common::{block, note_changes};
 use super::selected::{Entry, Selected, View, Views, send_flag_list};
-use super::session::{User, block, note_changes};
+use super::session::User;
 
 impl User {
     /// Tells the client what changed in the selected mailbox since it last heard. EXPUNGE is

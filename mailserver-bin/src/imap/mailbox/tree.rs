@@ -7,7 +7,7 @@ use imap_proto::types::{decode_mutf7, encode_mutf7};
 use imap_proto::{Code, Mailbox};
 use maildir::Maildir;
 
-use super::session::{DEFAULT_FOLDERS, DELIMITER, Refusal};
+use super::common::{DEFAULT_FOLDERS, DELIMITER, Refusal};
 
 /// The storage name of an IMAP mailbox name (`INBOX`, or modified UTF-7 with `.` levels).
 pub(super) fn storage_name(m: &Mailbox) -> Result<String, Refusal> {
