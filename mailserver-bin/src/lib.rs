@@ -15,6 +15,7 @@ mod dkim;
 mod dns;
 mod imap;
 mod mail;
+mod message;
 mod owner;
 mod password;
 mod pop3;

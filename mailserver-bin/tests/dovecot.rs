@@ -415,3 +415,70 @@ fn sort_by_address_and_subject_answers_as_dovecot_does() {
     let theirs = python(SORTS, &[&imap.to_string()]);
     assert_eq!(ours, theirs);
 }
+
+/// Messages in the charsets mail clients still send: a windows-1252, an ISO-8859-15, a
+/// KOI8-R and a Shift_JIS body (8bit, quoted-printable and base64), an RFC 2047 KOI8-R
+/// subject, and a UTF-8 control.
+const CHARSETS: &str = r#"
+import base64, quopri, smtplib, sys
+from email.header import Header
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+def send(subject, charset, cte, text):
+    body = text.encode(charset)
+    if cte == "base64":
+        body = base64.encodebytes(body)
+    elif cte == "quoted-printable":
+        body = quopri.encodestring(body)
+    head = (f"Subject: {subject}\r\nFrom: x@example.org\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n")
+    s.sendmail("x@example.org", ["alice@example.com"], head.encode() + b"\r\n" + body.replace(b"\n", b"\r\n") + b"\r\n")
+send("western", "windows-1252", "8bit", "Viele Grüße aus Köln, 10 € pro Stück\n")
+send("euro", "iso-8859-15", "quoted-printable", "Prix: 20 € la bière\n")
+send("cyrillic", "koi8-r", "8bit", "Привет, как дела?\n")
+send("japanese", "shift_jis", "base64", "日本語のテキストです\n")
+send(Header("Отчёт за май", "koi8-r").encode(), "us-ascii", "7bit", "see subject\n")
+send("control", "utf-8", "8bit", "nothing to find here\n")
+s.quit()
+"#;
+
+/// SEARCH CHARSET UTF-8 for words of each message, in the body, the subject and the text.
+const CHARSET_SEARCHES: &str = r#"
+import imaplib, json, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice@example.com", "secret")
+M.select("INBOX", readonly=True)
+out = {}
+for key, term in [("BODY", "Grüße"), ("BODY", "Köln"), ("BODY", "10 €"), ("BODY", "20 €"),
+                  ("BODY", "bière"), ("BODY", "Привет"), ("TEXT", "как дела"),
+                  ("BODY", "日本語"), ("TEXT", "テキスト"), ("SUBJECT", "Отчёт"),
+                  ("SUBJECT", "за май"), ("TEXT", "Отчёт"), ("BODY", "nothing")]:
+    M.literal = term.encode()
+    typ, data = M.uid("SEARCH", "CHARSET", "UTF-8", key)
+    out[key + " " + term] = typ + " " + (data[0] or b"").decode()
+M.logout()
+print(json.dumps(out, sort_keys=True, ensure_ascii=False))
+"#;
+
+#[test]
+fn search_finds_text_in_other_charsets_as_dovecot_does() {
+    require("dovecot");
+    let server = Server::start("dovecot-charsets", "");
+    python(CHARSETS, &[&server.port.to_string()]);
+    let ours = python(CHARSET_SEARCHES, &[&server.imap_port.to_string()]);
+    for (term, uid) in [
+        ("BODY Grüße", "1"),
+        ("BODY 20 €", "2"),
+        ("BODY Привет", "3"),
+        ("BODY 日本語", "4"),
+        ("SUBJECT Отчёт", "5"),
+        ("BODY nothing", "6"),
+    ] {
+        assert!(
+            ours.contains(&format!("\"{term}\": \"OK {uid}\"")),
+            "{term} should find {uid}: {ours}"
+        );
+    }
+    let (_dovecot, imap, _) = start_dovecot(&server);
+    let theirs = python(CHARSET_SEARCHES, &[&imap.to_string()]);
+    assert_eq!(ours, theirs);
+}

@@ -816,13 +816,10 @@ pub fn text_parts(data: &[u8], top: &Part) -> Vec<Vec<u8>> {
                 .find(|(k, _)| k == "charset")
                 .map(|(_, v)| v.to_ascii_lowercase())
                 .unwrap_or_default();
-            match charset.as_str() {
-                "iso-8859-1" | "iso-8859-15" | "latin1" | "windows-1252" | "cp1252" => decoded
-                    .iter()
-                    .map(|&b| b as char)
-                    .collect::<String>()
-                    .into_bytes(),
-                _ => decoded,
+            // Any charset mail-parser knows, as UTF-8; one it does not, as it is.
+            match crate::message::decode_charset(&charset, &decoded) {
+                Some(text) => text.into_owned().into_bytes(),
+                None => decoded,
             }
         })
         .collect()

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::headers::{self, FolderHeaders, MessageKeys, lock_folder};
 use super::mailbox::selected::Selected;
 use super::mime;
+use crate::message::{decode_header, decode_words, is_foreign_charset};
 use maildir::read_message;
 
 struct Candidate<'a> {
@@ -183,7 +184,7 @@ impl<'a> Candidate<'a> {
             SearchKey::Text(s) => {
                 let end = self.header_end();
                 contains_ci(&self.content()[..end], s)
-                    || contains_ci(decode_words(&self.content()[..end]).as_bytes(), s)
+                    || contains_ci(decode_header(&self.content()[..end]).as_bytes(), s)
                     || self.body_contains(s)
             }
         }
@@ -213,7 +214,7 @@ impl<'a> Candidate<'a> {
 
 /// Case-insensitive substring (ASCII case folding; other text must match exactly).
 /// Whether a message may have text that only decoding shows, judged from its header alone
-/// (a multipart or enclosed message, a transfer encoding, a Latin-1 family charset), so plain
+/// (a multipart or enclosed message, a transfer encoding, a charset other than UTF-8), so plain
 /// messages cost one raw pass.
 fn has_encoded_text(header: &[u8]) -> bool {
     let field = |name: &str| {
@@ -223,11 +224,14 @@ fn has_encoded_text(header: &[u8]) -> bool {
     };
     let content_type = field("Content-Type");
     let encoding = field("Content-Transfer-Encoding");
+    let charset = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("charset="))
+        .next()
+        .unwrap_or_default();
     content_type.starts_with("multipart/")
         || content_type.starts_with("message/")
-        || ["iso-8859", "windows-1252", "latin1"]
-            .iter()
-            .any(|c| content_type.contains(c))
+        || is_foreign_charset(charset)
         || matches!(encoding.trim(), "base64" | "quoted-printable")
 }
 
@@ -258,87 +262,6 @@ fn contains_ci(hay: &[u8], needle: &str) -> bool {
         i = at + 1;
     }
     false
-}
-
-/// Decodes RFC 2047 encoded words in UTF-8, US-ASCII and ISO-8859-1 (others stay encoded).
-pub fn decode_words(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let mut out = String::with_capacity(text.len());
-    let mut rest: &str = &text;
-    let mut last_was_word = false;
-    while let Some(start) = rest.find("=?") {
-        let (before, after) = rest.split_at(start);
-        let decoded = (|| {
-            let inner = &after[2..];
-            let (charset, inner) = inner.split_once('?')?;
-            let (enc, inner) = inner.split_once('?')?;
-            let end = inner.find("?=")?;
-            let payload = &inner[..end];
-            let bytes = match enc {
-                "B" | "b" => base64_decode(payload)?,
-                "Q" | "q" => q_decode(payload),
-                _ => return None,
-            };
-            let charset = charset
-                .split('*')
-                .next()
-                .unwrap_or(charset)
-                .to_ascii_lowercase();
-            let s = match charset.as_str() {
-                "utf-8" | "us-ascii" => String::from_utf8_lossy(&bytes).into_owned(),
-                "iso-8859-1" | "latin1" => bytes.iter().map(|&b| char::from(b)).collect(),
-                _ => return None,
-            };
-            Some((s, 2 + charset.len() + 1 + enc.len() + 1 + end + 2))
-        })();
-        match decoded {
-            Some((s, len)) => {
-                // Whitespace between adjacent encoded words is not part of the text.
-                if !(last_was_word && before.trim().is_empty()) {
-                    out.push_str(before);
-                }
-                out.push_str(&s);
-                rest = &after[len.min(after.len())..];
-                last_was_word = true;
-            }
-            None => {
-                out.push_str(before);
-                out.push_str("=?");
-                rest = &after[2..];
-                last_was_word = false;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn q_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'_' => out.push(b' '),
-            b'=' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'='),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    mime::decode_base64_with(s.as_bytes(), true)
 }
 
 /// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`), and the words
@@ -1024,19 +947,6 @@ mod tests {
             Some(1_057_049_520)
         );
         assert_eq!(parse_header_time("yesterday"), None);
-    }
-
-    #[test]
-    fn encoded_words() {
-        assert_eq!(
-            decode_words(b"=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?B?S8O2bG4=?="),
-            "Grüße aus Köln"
-        );
-        assert_eq!(decode_words(b"=?utf-8?q?a?= =?utf-8?q?b?="), "ab");
-        assert_eq!(
-            decode_words(b"plain =?x-unknown?q?z?="),
-            "plain =?x-unknown?q?z?="
-        );
     }
 
     #[test]
