@@ -13,6 +13,7 @@ mod ranges;
 mod search;
 mod seats;
 mod service;
+mod sort_thread;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use imap_proto::{Code, Response, SearchKey, SequenceSet, ServerSession, Status, 
 
 use super::common::block;
 use super::session::User;
-use crate::imap::{headers, search};
+use crate::imap::{headers, search, sort_thread};
 
 impl User {
     pub(super) fn search(
@@ -161,9 +161,9 @@ impl User {
         let threads = block(|| {
             let found = search::run(sel, key, Some(&cache));
             let threads = if by_references {
-                search::thread_by_references(sel, found, Some(&cache))
+                sort_thread::thread_by_references(sel, found, Some(&cache))
             } else {
-                search::thread_by_subject(sel, found, Some(&cache))
+                sort_thread::thread_by_subject(sel, found, Some(&cache))
             };
             headers::lock_folder(&cache).flush(&sel.maildir);
             threads
@@ -171,7 +171,7 @@ impl User {
         let id = |i: usize| {
             if uid { sel.msg(i).uid } else { i as u32 + 1 }
         };
-        fn node(t: search::Thread, id: &dyn Fn(usize) -> u32) -> imap_proto::ThreadNode {
+        fn node(t: sort_thread::Thread, id: &dyn Fn(usize) -> u32) -> imap_proto::ThreadNode {
             imap_proto::ThreadNode {
                 id: t.message.map(id),
                 children: t.replies.into_iter().map(|r| node(r, id)).collect(),
@@ -222,7 +222,7 @@ impl User {
         });
         let sorted = block(|| {
             let found = search::run(sel, key, cache.as_deref());
-            let sorted = search::sort(sel, found, criteria, cache.as_deref());
+            let sorted = sort_thread::sort(sel, found, criteria, cache.as_deref());
             if let Some(c) = &cache {
                 headers::lock_folder(c).flush(&sel.maildir);
             }

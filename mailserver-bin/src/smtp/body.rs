@@ -1,0 +1,187 @@
+//! A message body on its way to disk: streamed into the recipients' Maildirs or the queue,
+//! committed durably at the end of DATA.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::mail::HeaderScan;
+use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
+use crate::smtp::service::FLUSH_THRESHOLD;
+
+/// Where a message body goes.
+pub(super) enum Destination {
+    /// Straight into these Maildirs: the first gets the file, the others links to it.
+    Maildirs {
+        targets: Vec<maildir::Maildir>,
+        hostname: String,
+    },
+    /// Into the outbound queue, with every recipient of the message.
+    Queue {
+        spool: Spool,
+        entry: Box<QueuedMessage>,
+    },
+}
+
+/// A message file being written.
+pub(super) enum Open {
+    Maildir(maildir::Delivery),
+    Queue(spool::Incoming),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StoreError {
+    #[error(transparent)]
+    Maildir(#[from] maildir::Error),
+    #[error(transparent)]
+    Queue(#[from] SpoolError),
+    #[error("message storage task failed: {0}")]
+    Task(String),
+    #[error("message has no recipients")]
+    NoRecipients,
+}
+
+impl StoreError {
+    pub(super) fn is_no_space(&self) -> bool {
+        let queue_full = matches!(self, StoreError::Queue(SpoolError::Io { source, .. })
+            if source.kind() == io::ErrorKind::StorageFull);
+        queue_full || matches!(self, StoreError::Maildir(maildir::Error::NoSpace { .. }))
+    }
+}
+
+/// Streams a message body to its destination in batches off the async threads, and commits
+/// it at the end.
+pub(super) struct BodyWriter {
+    pub(super) queue_id: String,
+    pub(super) header: Option<Bytes>,
+    /// Shared with each write job, which needs it only to open the file.
+    pub(super) destination: Arc<Destination>,
+    /// Submission: the header scan and the host name for a Message-ID.
+    pub(super) completion: Option<(HeaderScan, String)>,
+    pub(super) open: Option<Open>,
+    pub(super) pending: Vec<Bytes>,
+    pub(super) pending_len: usize,
+    pub(super) error: Option<StoreError>,
+}
+
+impl BodyWriter {
+    pub(super) fn new(
+        queue_id: String,
+        header: String,
+        destination: Destination,
+        completion: Option<(HeaderScan, String)>,
+    ) -> Self {
+        Self {
+            queue_id,
+            header: Some(Bytes::from(header)),
+            destination: Arc::new(destination),
+            completion,
+            open: None,
+            pending: Vec::new(),
+            pending_len: 0,
+            error: None,
+        }
+    }
+
+    pub(super) async fn push(&mut self, chunk: Bytes) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some((scan, _)) = &mut self.completion {
+            scan.feed(&chunk);
+        }
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= FLUSH_THRESHOLD {
+            let job = self.job();
+            match run_blocking(move || job.write()).await {
+                Ok(open) => self.open = Some(open),
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    pub(super) fn job(&mut self) -> WriteJob {
+        self.pending_len = 0;
+        let mut header = self.header.take();
+        // The first write decides the fields added in front; the scan has seen the header
+        // by then, or FLUSH_THRESHOLD octets of it.
+        if let (Some(h), Some((scan, hostname))) = (&header, self.completion.take()) {
+            let added = scan.missing(&self.queue_id, &hostname, SystemTime::now());
+            header = Some(Bytes::from([h.as_ref(), added.as_bytes()].concat()));
+        }
+        WriteJob {
+            open: self.open.take(),
+            header,
+            chunks: std::mem::take(&mut self.pending),
+            destination: Arc::clone(&self.destination),
+            queue_id: self.queue_id.clone(),
+        }
+    }
+
+    /// Returns the stored size (Received: header included) and, for Maildir, one copy's path.
+    pub(super) async fn commit(mut self) -> Result<(u64, Option<PathBuf>), StoreError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let job = self.job();
+        run_blocking(move || {
+            let destination = Arc::clone(&job.destination);
+            match (job.write()?, &*destination) {
+                (Open::Maildir(delivery), Destination::Maildirs { targets, .. }) => {
+                    let also: Vec<&maildir::Maildir> = targets.iter().skip(1).collect();
+                    let size = delivery.size();
+                    let paths = delivery.commit(&also)?;
+                    Ok((size, paths.into_iter().next()))
+                }
+                (Open::Queue(incoming), Destination::Queue { spool, entry }) => Ok((
+                    incoming.commit(spool, QueuedMessage::clone(entry))?.size,
+                    None,
+                )),
+                _ => Err(StoreError::NoRecipients),
+            }
+        })
+        .await
+    }
+}
+
+pub(super) struct WriteJob {
+    pub(super) open: Option<Open>,
+    pub(super) header: Option<Bytes>,
+    pub(super) chunks: Vec<Bytes>,
+    pub(super) destination: Arc<Destination>,
+    pub(super) queue_id: String,
+}
+
+impl WriteJob {
+    pub(super) fn write(self) -> Result<Open, StoreError> {
+        let mut open = match self.open {
+            Some(o) => o,
+            None => match &*self.destination {
+                Destination::Maildirs { targets, hostname } => {
+                    let first = targets.first().ok_or(StoreError::NoRecipients)?;
+                    Open::Maildir(maildir::Delivery::begin(first, hostname)?)
+                }
+                Destination::Queue { spool, .. } => Open::Queue(spool.incoming(&self.queue_id)?),
+            },
+        };
+        for data in self.header.iter().chain(&self.chunks) {
+            match &mut open {
+                Open::Maildir(d) => d.write(data)?,
+                Open::Queue(q) => q.write(data)?,
+            }
+        }
+        Ok(open)
+    }
+}
+
+pub(super) async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+}

@@ -1,0 +1,141 @@
+//! What every SMTP session of a service shares (configuration, accounts, TLS, the queue,
+//! SRS, connection limits), and the replies several parts give.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use smtp_proto::{AuthMechanism, DefectPolicy, Reply};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::accounts::Accounts;
+use crate::config::{Config, Policy};
+use crate::queue::Queue;
+use crate::srs::Srs;
+
+/// Body octets buffered in memory before they are written to the Maildir's tmp file.
+pub(super) const FLUSH_THRESHOLD: usize = 256 * 1024;
+
+pub struct SmtpService {
+    pub config: Arc<Config>,
+    pub session_config: smtp_proto::Config,
+    pub accounts: Accounts,
+    pub tls: Option<TlsAcceptor>,
+    pub gate: Arc<crate::conn::Gate>,
+    pub active: Arc<AtomicUsize>,
+    pub queue: Arc<Queue>,
+    /// Submission: AUTH required, relaying for the authenticated user.
+    pub submission: bool,
+    pub srs: Option<Srs>,
+}
+
+impl SmtpService {
+    /// The inbound MX service (port 25): mail for our domains only, no AUTH.
+    pub fn new(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: Option<TlsAcceptor>,
+        queue: Arc<Queue>,
+        srs: Option<Srs>,
+        process: Arc<Semaphore>,
+    ) -> Self {
+        let mut s = smtp_proto::Config::new(config.hostname.clone());
+        let l = &config.limits;
+        s.limits.max_message_size = l.max_message_size;
+        s.limits.max_recipients = l.max_recipients;
+        s.limits.max_command_line = l.max_command_line;
+        s.limits.max_data_line = l.max_data_line;
+        s.limits.max_errors = l.max_errors;
+        s.limits.command_timeout = Duration::from_secs(l.command_timeout);
+        s.limits.data_timeout = Duration::from_secs(l.data_timeout);
+        let policy = |p: Policy| match p {
+            Policy::Reject => DefectPolicy::Reject,
+            Policy::Allow => DefectPolicy::Allow,
+        };
+        s.bare_line_ending = policy(config.smtp.bare_line_ending);
+        s.nul = policy(config.smtp.nul);
+        s.long_data_line = policy(config.smtp.long_lines);
+        s.require_helo = config.smtp.require_helo;
+        s.vrfy = config.smtp.vrfy;
+        s.starttls = tls.is_some();
+        s.dsn = true;
+        Self {
+            gate: crate::conn::Gate::new(
+                "smtp",
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+                process,
+            ),
+            config,
+            session_config: s,
+            accounts,
+            tls,
+            active: Arc::new(AtomicUsize::new(0)),
+            queue,
+            submission: false,
+            srs,
+        }
+    }
+
+    /// The submission service (587, 465): AUTH PLAIN/LOGIN required before MAIL.
+    pub fn submission(
+        config: Arc<Config>,
+        accounts: Accounts,
+        tls: Option<TlsAcceptor>,
+        queue: Arc<Queue>,
+        srs: Option<Srs>,
+        active: Arc<AtomicUsize>,
+        process: Arc<Semaphore>,
+    ) -> Self {
+        let limits = &config.limits;
+        // Its own connection count, apart from port 25's.
+        let gate = crate::conn::Gate::new(
+            "submission",
+            limits.max_connections,
+            limits.max_connections_per_address,
+            Arc::clone(&process),
+        );
+        let mut service = Self::new(config, accounts, tls, queue, srs, process);
+        service.gate = gate;
+        service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
+        service.session_config.require_auth = true;
+        service.submission = true;
+        service.active = active;
+        service
+    }
+
+    pub(super) fn session_config(&self, implicit_tls: bool, loopback: bool) -> smtp_proto::Config {
+        let mut c = self.session_config.clone();
+        c.implicit_tls = implicit_tls;
+        c.starttls &= !implicit_tls;
+        c.allow_plaintext_auth = self.config.submission.allow_plaintext_auth || loopback;
+        c
+    }
+}
+
+/// 452 4.3.1 (RFC 3463: mail system full): the sender retries later.
+pub(super) fn insufficient_storage() -> Reply {
+    reply(
+        452,
+        4,
+        3,
+        1,
+        "Insufficient system storage, try again later".into(),
+    )
+}
+
+/// 451 4.3.0: the account store could not answer; the client tries again later.
+pub(super) fn lookup_failed() -> Reply {
+    reply(
+        451,
+        4,
+        3,
+        0,
+        "Temporary lookup failure, try again later".into(),
+    )
+}
+
+pub(super) fn reply(code: u16, class: u8, subject: u16, detail: u16, text: String) -> Reply {
+    Reply::or_fallback(code, class, subject, detail, &text, "Error")
+}

@@ -1,0 +1,406 @@
+//! One SMTP connection's transaction: its envelope, the answer to each event the session
+//! hands over (MAIL, RCPT, DATA, AUTH), and the end of a message.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use smtp_proto::{
+    AbortReason, Body, Event, ForwardPath, MailParams, RcptParams, Reply, ReversePath,
+    ServerSession,
+};
+use tracing::{info, warn};
+
+use crate::accounts::LocalMailbox;
+use crate::mail::{HeaderScan, ReceivedInfo, queue_id, received_header};
+use crate::queue::spool::{self, QueuedMessage, Route};
+use crate::smtp::body::{BodyWriter, Destination};
+use crate::smtp::service::{SmtpService, insufficient_storage, reply};
+
+/// Where one recipient's mail goes.
+pub(super) struct Routed {
+    /// The address as the client gave it (normalised).
+    pub(super) address: String,
+    pub(super) mailboxes: Vec<LocalMailbox>,
+    pub(super) remote: Vec<String>,
+    /// Through an alias to another server, rather than relayed for a user or a backup domain.
+    pub(super) forwarded: bool,
+}
+
+/// One message's envelope and the writer its body streams into.
+pub(super) struct Transaction {
+    pub(super) from: Option<ReversePath>,
+    pub(super) params: MailParams,
+    pub(super) recipients: Vec<String>,
+    pub(super) mailboxes: Vec<LocalMailbox>,
+    /// Addresses on other servers, each with the RCPT parameters that led to it.
+    pub(super) remote: Vec<(String, RcptParams)>,
+    /// Local mailboxes (user name) whose RCPT asked for DSN: the address used, its parameters.
+    pub(super) local_dsn: Vec<(String, String, RcptParams)>,
+    /// An alias sends some of it on to another server (SRS applies).
+    pub(super) forwarded: bool,
+    pub(super) body: Option<BodyWriter>,
+}
+
+impl Transaction {
+    pub(super) fn new() -> Self {
+        Self {
+            from: None,
+            params: MailParams::default(),
+            recipients: Vec::new(),
+            mailboxes: Vec::new(),
+            remote: Vec::new(),
+            local_dsn: Vec::new(),
+            forwarded: false,
+            body: None,
+        }
+    }
+
+    /// The DSN parameters of the RCPT that reached `username`, and the address it used.
+    pub(super) fn local_dsn(&self, username: &str) -> Option<&(String, String, RcptParams)> {
+        self.local_dsn.iter().find(|(u, _, _)| u == username)
+    }
+
+    /// The queue entry for this message: local mailboxes by user name, the rest remote.
+    pub(super) fn queue_entry(&self, id: &str) -> QueuedMessage {
+        let with_params = |mut r: spool::Recipient, params: &RcptParams| {
+            r.notify = params.notify;
+            r.orcpt = params.orcpt.clone();
+            r
+        };
+        let mut recipients: Vec<spool::Recipient> = self
+            .mailboxes
+            .iter()
+            .map(|m| {
+                let route = Route::Local(m.username.clone());
+                match self.local_dsn(&m.username) {
+                    Some((_, address, params)) => {
+                        with_params(spool::Recipient::new(address.clone(), route), params)
+                    }
+                    None => spool::Recipient::new(m.username.clone(), route),
+                }
+            })
+            .collect();
+        for (address, params) in &self.remote {
+            recipients.push(with_params(
+                spool::Recipient::new(address.clone(), Route::Remote),
+                params,
+            ));
+        }
+        let from = match &self.from {
+            Some(ReversePath::Mailbox(m)) => m.to_string(),
+            _ => String::new(),
+        };
+        let mut entry = QueuedMessage::new(id.to_owned(), from, recipients);
+        entry.envid = self.params.envid.clone();
+        entry.ret_headers = self.params.ret == Some(smtp_proto::Ret::Hdrs);
+        entry.body = self.params.body.map(|b| {
+            match b {
+                Body::SevenBit => "7BIT",
+                Body::EightBitMime => "8BITMIME",
+                Body::BinaryMime => "BINARYMIME",
+            }
+            .to_owned()
+        });
+        entry.smtputf8 = self.params.smtputf8;
+        entry
+    }
+}
+
+pub(super) struct Connection {
+    pub(super) peer: SocketAddr,
+    pub(super) service: Arc<SmtpService>,
+    pub(super) tx: Transaction,
+    pub(super) messages: u32,
+    pub(super) id: String,
+    /// The authenticated user (submission).
+    pub(super) login: Option<String>,
+}
+
+impl Connection {
+    pub(super) async fn handle(&mut self, session: &mut ServerSession, event: Event) {
+        match event {
+            Event::Helo { .. } => {
+                self.tx = Transaction::new();
+                let _ = session.accept();
+            }
+            Event::MailFrom { from, params } => {
+                self.tx = Transaction::new();
+                if let Err(r) = self.check_sender(&from).await {
+                    info!(conn = %self.id, peer = %self.peer, from = %from, login = ?self.login, reply = %r, "sender rejected");
+                    let _ = session.reject(r);
+                    return;
+                }
+                if params.size.is_some_and(|size| !self.room(size)) {
+                    let _ = session.reject(insufficient_storage());
+                    return;
+                }
+                self.tx.from = Some(from);
+                self.tx.params = params;
+                let _ = session.accept();
+            }
+            Event::RcptTo { .. } if !self.room(self.tx.params.size.unwrap_or(0)) => {
+                let _ = session.reject(insufficient_storage());
+            }
+            Event::RcptTo { to, params } => self.rcpt_to(session, &to, &params).await,
+            Event::MessageStart { .. } => self.start_message(session).await,
+            Event::MessageChunk(chunk) => {
+                if let Some(body) = &mut self.tx.body {
+                    body.push(chunk).await;
+                }
+            }
+            Event::MessageEnd { size } => self.finish(session, size).await,
+            Event::MessageAborted { reason } => {
+                let id = self.tx.body.take().map(|b| b.queue_id).unwrap_or_default();
+                let reason = match reason {
+                    AbortReason::Defect(d) => format!("{d:?}"),
+                    AbortReason::TooLarge => "TooLarge".into(),
+                };
+                info!(conn = %self.id, queue_id = %id, peer = %self.peer, from = %display_from(&self.tx.from),
+                      to = ?self.tx.recipients, %reason, result = "rejected", "message");
+                self.tx = Transaction::new();
+            }
+            Event::Reset => self.tx = Transaction::new(),
+            Event::Verify(_) => {
+                let _ = session.respond(reply(
+                    252,
+                    2,
+                    5,
+                    0,
+                    "Cannot VRFY user, but will accept message and attempt delivery".into(),
+                ));
+            }
+            Event::Expand(_) => {
+                let _ = session.respond(reply(502, 5, 5, 1, "EXPN command is disabled".into()));
+            }
+            Event::Authenticate {
+                username, password, ..
+            } => self.authenticate(session, username, password).await,
+            Event::StartTls | Event::Quit => {}
+        }
+    }
+
+    /// RCPT TO: routed to mailboxes, forwarded or relayed, or refused.
+    pub(super) async fn rcpt_to(
+        &mut self,
+        session: &mut ServerSession,
+        to: &ForwardPath,
+        params: &RcptParams,
+    ) {
+        let answer = self.recipient(to).await;
+        match answer {
+            Ok(Routed {
+                address,
+                mailboxes,
+                remote,
+                forwarded,
+            }) => {
+                self.tx.forwarded |= forwarded;
+                self.tx.recipients.push(address.clone());
+                let dsn = params.notify.is_some() || params.orcpt.is_some();
+                for m in mailboxes {
+                    if dsn && self.tx.local_dsn(&m.username).is_none() {
+                        let entry = (m.username.clone(), address.clone(), params.clone());
+                        self.tx.local_dsn.push(entry);
+                    }
+                    if !self.tx.mailboxes.contains(&m) {
+                        self.tx.mailboxes.push(m);
+                    }
+                }
+                for r in remote {
+                    if !self.tx.remote.iter().any(|(a, _)| *a == r) {
+                        self.tx.remote.push((r, params.clone()));
+                    }
+                }
+                let _ = session.accept();
+            }
+            Err(r) => {
+                info!(conn = %self.id, peer = %self.peer, to = %to, reply = %r, "recipient rejected");
+                let _ = session.reject(r);
+            }
+        }
+    }
+
+    /// DATA or the first BDAT: the Received header and where the message goes (the
+    /// recipients' Maildirs, or the queue when any recipient is remote).
+    pub(super) async fn start_message(&mut self, session: &mut ServerSession) {
+        let id = queue_id();
+        let single = (self.tx.recipients.len() == 1).then(|| self.tx.recipients[0].as_str());
+        let header = received_header(&ReceivedInfo {
+            helo: session.helo().map(|h| h.to_string()).as_deref(),
+            peer: self.peer,
+            hostname: &self.service.config.hostname,
+            esmtp: session.is_esmtp(),
+            tls: session.is_tls(),
+            authenticated: session.is_authenticated(),
+            smtputf8: self.tx.params.smtputf8,
+            queue_id: &id,
+            single_recipient: single,
+            time: SystemTime::now(),
+            hide_client: self.service.submission,
+        });
+        let hostname = self.service.config.hostname.clone();
+        let destination = if self.tx.remote.is_empty() {
+            Destination::Maildirs {
+                targets: self
+                    .tx
+                    .mailboxes
+                    .iter()
+                    .map(|m| maildir::Maildir::new(m.maildir.clone()))
+                    .collect(),
+                hostname: hostname.clone(),
+            }
+        } else {
+            let mut entry = self.tx.queue_entry(&id);
+            if self.tx.forwarded {
+                entry.from = self.forward_sender(entry.from).await;
+            }
+            Destination::Queue {
+                spool: self.service.queue.spool().clone(),
+                entry: Box::new(entry),
+            }
+        };
+        let completion = self
+            .service
+            .submission
+            .then(|| (HeaderScan::default(), hostname));
+        self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
+        let _ = session.accept();
+    }
+
+    /// AUTH: the password checked and, on submission, whether the account may send.
+    pub(super) async fn authenticate(
+        &mut self,
+        session: &mut ServerSession,
+        username: String,
+        password: smtp_proto::Secret<String>,
+    ) {
+        let default_scheme = self.service.config.accounts.default_password_scheme.clone();
+        let accounts = &self.service.accounts;
+        let verdict = async {
+            let valid = accounts
+                .authenticate(&username, password.into_inner(), default_scheme)
+                .await?;
+            // PostfixAdmin's smtp_active: the password is right, sending is off.
+            let may_send =
+                !valid || !self.service.submission || accounts.may_submit(&username).await?;
+            Ok::<_, crate::accounts::AccountsError>((valid, may_send))
+        }
+        .await;
+        let result = match verdict {
+            Ok((true, true)) => Ok(()),
+            Ok((true, false)) => Err(reply(
+                535,
+                5,
+                7,
+                8,
+                "Authentication credentials invalid: sending is disabled for this account".into(),
+            )),
+            Ok((false, _)) => Err(Reply::auth_failed()),
+            // RFC 4954 §6: the credentials could not be checked, which is no reason
+            // for the client to ask for the password again.
+            Err(e) => {
+                warn!(conn = %self.id, error = %e, "authentication lookup failed");
+                Err(reply(
+                    454,
+                    4,
+                    7,
+                    0,
+                    "Temporary authentication failure, try again later".into(),
+                ))
+            }
+        };
+        info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
+        if result.is_ok() {
+            self.login = Some(username);
+        }
+        let _ = session.auth_finish(result);
+    }
+
+    /// Submission: only a sender the login may use (553 5.7.1 otherwise, as Postfix's
+    /// reject_sender_login_mismatch); never the null sender, which is for bounces.
+    pub(super) async fn finish(&mut self, session: &mut ServerSession, size: u64) {
+        let mut tx = std::mem::replace(&mut self.tx, Transaction::new());
+        let Some(body) = tx.body.take() else {
+            let _ = session.finish_message(reply(451, 4, 3, 0, "Local error in processing".into()));
+            return;
+        };
+        let queue_id = body.queue_id.clone();
+        let from = display_from(&tx.from);
+        let queued = !tx.remote.is_empty();
+        match body.commit().await {
+            Ok((stored, path)) => {
+                self.messages += 1;
+                if queued {
+                    self.service.queue.enqueued(&queue_id);
+                } else {
+                    let service = &self.service;
+                    crate::delivery::record(
+                        &service.config,
+                        &service.accounts,
+                        &tx.mailboxes,
+                        stored,
+                    )
+                    .await;
+                    if let Some(path) = path {
+                        self.report_delivered(&tx, &queue_id, &path).await;
+                    }
+                }
+                let result = if queued { "queued" } else { "delivered" };
+                info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
+                      mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = ?self.login, result, "message");
+                let _ = session.finish_message(Reply::queued(&queue_id));
+            }
+            Err(e) => {
+                warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
+                      error = %e, result = "deferred", "message");
+                let r = if e.is_no_space() {
+                    reply(452, 4, 3, 1, "Insufficient system storage".into())
+                } else {
+                    reply(
+                        451,
+                        4,
+                        3,
+                        0,
+                        "Local error in processing, try again later".into(),
+                    )
+                };
+                let _ = session.finish_message(r);
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// The success notices NOTIFY=SUCCESS asked for, after a delivery straight into Maildir
+    /// (`stored` is one copy).
+    pub(super) async fn report_delivered(
+        &self,
+        tx: &Transaction,
+        queue_id: &str,
+        stored: &std::path::Path,
+    ) {
+        let entry = tx.queue_entry(queue_id);
+        let report: Vec<(spool::Recipient, crate::queue::Action)> = entry
+            .recipients
+            .iter()
+            .filter(|r| r.notify.is_some_and(|n| n.success))
+            .map(|r| {
+                let mut r = r.clone();
+                r.status = spool::Status::Delivered;
+                r.last_reply = "delivered to mailbox".into();
+                (r, crate::queue::Action::Delivered)
+            })
+            .collect();
+        if !report.is_empty() {
+            self.service
+                .queue
+                .notify_sender(&entry, stored, &report)
+                .await;
+        }
+    }
+}
+
+pub(super) fn display_from(from: &Option<ReversePath>) -> String {
+    from.as_ref().map_or_else(|| "?".into(), |f| f.to_string())
+}
