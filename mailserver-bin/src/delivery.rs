@@ -1,33 +1,66 @@
-//! Local delivery shared by the SMTP service and the queue: quota checks against
-//! `maildirsize` (no walk of the mailbox per message) and usage bookkeeping afterwards.
+//! The quota accounting every path that stores or removes mail goes through: SMTP and the
+//! queue delivering into Maildir, IMAP APPEND, COPY and EXPUNGE, POP3 deleting. Whether a
+//! mailbox (or its domain) has room is judged from `maildirsize` (no walk of the mailbox per
+//! message) and PostfixAdmin's `quota2`; a change is recorded in both.
+
+use maildir::{Maildir, QuotaLimits};
+use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LocalMailbox};
 use crate::config::Config;
 
-/// Whether the mailbox (or its domain) is full, or would be with `adding` more octets.
+/// One mailbox as the quota accounting sees it.
+#[derive(Debug, Clone)]
+pub struct QuotaAccount {
+    /// Its row in `quota2`.
+    pub username: String,
+    pub maildir: Maildir,
+    pub limits: QuotaLimits,
+    pub domain: String,
+    /// The quota of all the domain's mailboxes together, in octets (0: none).
+    pub domain_quota: u64,
+}
+
+impl QuotaAccount {
+    /// `mailbox`'s account, its message limit defaulting to the server's.
+    pub fn of(config: &Config, mailbox: &LocalMailbox) -> Self {
+        QuotaAccount {
+            username: mailbox.username.clone(),
+            maildir: Maildir::new(mailbox.maildir.clone()),
+            limits: config.quota_limits(mailbox.quota, mailbox.message_quota),
+            domain: mailbox.domain.clone(),
+            domain_quota: mailbox.domain_quota,
+        }
+    }
+}
+
+/// Whether storing `messages` more messages of `bytes` octets in all would pass the
+/// mailbox's or its domain's limit (a mailbox at its limit refuses even a message of unknown
+/// size: ask with 1 octet). Unknown usage must not lose mail: it allows, and says why in the
+/// log.
 pub async fn over_quota(
-    config: &Config,
     accounts: &Accounts,
-    mailbox: &LocalMailbox,
-    adding: Option<u64>,
+    account: &QuotaAccount,
+    bytes: u64,
+    messages: u64,
 ) -> bool {
-    if mailbox.domain_quota > 0 {
-        match accounts.domain_usage(&mailbox.domain).await {
-            Ok(used) if used.saturating_add(adding.unwrap_or(1)) > mailbox.domain_quota => {
-                tracing::info!(domain = %mailbox.domain, used, "domain over quota");
+    if account.domain_quota > 0 {
+        match accounts.domain_usage(&account.domain).await {
+            Ok(used) if used.saturating_add(bytes) > account.domain_quota => {
+                info!(domain = %account.domain, used, "domain over quota");
                 return true;
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(domain = %mailbox.domain, error = %e, "domain usage unreadable; accepting")
+                warn!(domain = %account.domain, error = %e, "domain usage unreadable; allowing")
             }
         }
     }
-    let limits = config.quota_limits(mailbox.quota, mailbox.message_quota);
+    let limits = account.limits;
     if !limits.any() {
         return false;
     }
-    let maildir = maildir::Maildir::new(mailbox.maildir.clone());
+    let maildir = account.maildir.clone();
     let usage = tokio::task::spawn_blocking(move || {
         if maildir.path().join("cur").is_dir() {
             maildir.quota_usage(limits)
@@ -37,30 +70,43 @@ pub async fn over_quota(
     })
     .await;
     match usage {
-        Ok(Ok(u)) => {
-            limits.exceeded(u, (1, 1)) || adding.is_some_and(|s| limits.exceeded(u, (s, 1)))
-        }
+        Ok(Ok(u)) => limits.exceeded(u, (bytes, messages)),
         Ok(Err(e)) => {
-            // Unknown usage must not lose mail: accept, and say why in the log.
-            tracing::warn!(user = %mailbox.username, error = %e, "quota usage unreadable; accepting");
+            warn!(user = %account.username, error = %e, "quota usage unreadable; allowing");
             false
         }
         Err(_) => false,
     }
 }
 
-/// Keeps `maildirsize` and PostfixAdmin's `quota2` current after a delivery of `stored` octets.
-pub async fn record(config: &Config, accounts: &Accounts, mailboxes: &[LocalMailbox], stored: u64) {
+/// Records that `messages` messages of `bytes` octets were stored (or, negative, removed) in
+/// `maildirsize` and in PostfixAdmin's `quota2`, which its UI shows and domain quotas sum.
+pub async fn record_change(accounts: &Accounts, account: &QuotaAccount, bytes: i64, messages: i64) {
+    if bytes == 0 && messages == 0 {
+        return;
+    }
+    let (maildir, limits) = (account.maildir.clone(), account.limits);
+    let result =
+        tokio::task::spawn_blocking(move || maildir.quota_add(bytes, messages, limits)).await;
+    if let Ok(Err(e)) = result {
+        warn!(user = %account.username, error = %e, "could not update maildirsize");
+    }
+    if let Err(e) = accounts
+        .record_usage(&account.username, bytes, messages)
+        .await
+    {
+        warn!(user = %account.username, error = %e, "could not update quota2");
+    }
+}
+
+/// Records one message of `stored` octets delivered into each of `mailboxes`.
+pub async fn record_delivery(
+    config: &Config,
+    accounts: &Accounts,
+    mailboxes: &[LocalMailbox],
+    stored: u64,
+) {
     for m in mailboxes {
-        let maildir = maildir::Maildir::new(m.maildir.clone());
-        let limits = config.quota_limits(m.quota, m.message_quota);
-        let result =
-            tokio::task::spawn_blocking(move || maildir.quota_add(stored as i64, 1, limits)).await;
-        if let Ok(Err(e)) = result {
-            tracing::warn!(user = %m.username, error = %e, "could not update maildirsize");
-        }
-        if let Err(e) = accounts.record_usage(&m.username, stored as i64, 1).await {
-            tracing::warn!(user = %m.username, error = %e, "could not update quota2");
-        }
+        record_change(accounts, &QuotaAccount::of(config, m), stored as i64, 1).await;
     }
 }

@@ -437,6 +437,14 @@ async fn commit(
     let user = md.username.clone();
     let policy = md.policy;
     let count = deleted.len();
+    // Room is never asked for here (only given back), so the domain is not needed.
+    let account = crate::delivery::QuotaAccount {
+        username: md.username.clone(),
+        maildir: md.maildir.clone(),
+        limits: md.quota,
+        domain: String::new(),
+        domain_quota: 0,
+    };
     let result = tokio::task::spawn_blocking(move || {
         let deleted_set: HashSet<usize> = deleted.iter().copied().collect();
         let hide = match policy {
@@ -474,9 +482,6 @@ async fn commit(
         }
         md.maildir.sync()?;
         listings.note_changes(&md.maildir, &renamed, &removed)?;
-        if freed.1 > 0 {
-            md.maildir.quota_add(-freed.0, -freed.1, md.quota)?;
-        }
         Ok(freed)
     })
     .await
@@ -492,10 +497,6 @@ async fn commit(
         Err(e) => warn!(%peer, %user, error = %e, "pop3 update failed"),
     }
     let (bytes, messages) = result?;
-    if messages > 0
-        && let Err(e) = accounts.record_usage(&user, -bytes, -messages).await
-    {
-        warn!(%user, error = %e, "could not update quota2");
-    }
+    crate::delivery::record_change(accounts, &account, -bytes, -messages).await;
     Ok(())
 }

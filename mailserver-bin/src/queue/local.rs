@@ -75,7 +75,8 @@ impl Queue {
         match stored {
             Ok(stored) => {
                 let mailboxes: Vec<LocalMailbox> = targets.iter().map(|(_, m)| m.clone()).collect();
-                crate::delivery::record(&self.config, &self.accounts, &mailboxes, stored).await;
+                crate::delivery::record_delivery(&self.config, &self.accounts, &mailboxes, stored)
+                    .await;
                 for (i, m) in &targets {
                     let r = &mut message.recipients[*i];
                     r.status = Status::Delivered;
@@ -113,7 +114,8 @@ impl Queue {
             }
             Err(e) => return Err(temporary(format!("451 4.3.0 account lookup failed: {e}"))),
         };
-        if crate::delivery::over_quota(&self.config, &self.accounts, &mailbox, Some(size)).await {
+        let account = crate::delivery::QuotaAccount::of(&self.config, &mailbox);
+        if crate::delivery::over_quota(&self.accounts, &account, size.max(1), 1).await {
             return Err(temporary(format!("452 4.2.2 <{user}>: mailbox full")));
         }
         Ok(mailbox)

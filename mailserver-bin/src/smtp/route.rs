@@ -183,7 +183,9 @@ impl Connection {
         };
         for m in &mailboxes {
             let config = &self.service.config;
-            if crate::delivery::over_quota(config, accounts, m, self.tx.params.size).await {
+            let account = crate::delivery::QuotaAccount::of(config, m);
+            let size = self.tx.params.size.unwrap_or(0).max(1);
+            if crate::delivery::over_quota(accounts, &account, size, 1).await {
                 info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
                 return Err(match config.smtp.quota_exceeded {
                     QuotaExceeded::Temporary => reply(

@@ -335,7 +335,7 @@ impl Connection {
                     self.service.queue.enqueued(&queue_id);
                 } else {
                     let service = &self.service;
-                    crate::delivery::record(
+                    crate::delivery::record_delivery(
                         &service.config,
                         &service.accounts,
                         &tx.mailboxes,

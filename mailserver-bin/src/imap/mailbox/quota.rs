@@ -5,20 +5,25 @@ use tracing::warn;
 
 use super::common::block;
 use super::session::User;
+use crate::delivery::{self, QuotaAccount};
 
 impl User {
+    /// This user's mailbox as the quota accounting sees it.
+    fn quota_account(&self) -> QuotaAccount {
+        QuotaAccount {
+            username: self.username.clone(),
+            maildir: self.root.clone(),
+            limits: self.quota,
+            domain: self.domain.clone(),
+            domain_quota: self.domain_quota,
+        }
+    }
+
     /// Records a change of stored octets and messages in `maildirsize` and `quota2`.
     pub(super) fn account_usage(&self, bytes: i64, messages: i64) {
-        if let Err(e) = block(|| self.root.quota_add(bytes, messages, self.quota)) {
-            warn!(user = %self.username, error = %e, "maildirsize update failed");
-        }
-        let accounts = self.accounts.clone();
-        let user = self.username.clone();
-        tokio::spawn(async move {
-            if let Err(e) = accounts.record_usage(&user, bytes, messages).await {
-                warn!(%user, error = %e, "could not update quota2");
-            }
-        });
+        let account = self.quota_account();
+        let record = delivery::record_change(&self.accounts, &account, bytes, messages);
+        block(|| tokio::runtime::Handle::current().block_on(record));
     }
 
     /// `* QUOTA "" (STORAGE used limit MESSAGE used limit)`, each resource that is limited;
@@ -52,28 +57,9 @@ impl User {
 
     /// Whether adding `messages` messages of `bytes` octets in all would pass a limit.
     pub(super) fn over_quota(&self, bytes: u64, messages: u64) -> bool {
-        if self.domain_quota > 0 {
-            let usage = block(|| {
-                tokio::runtime::Handle::current().block_on(self.accounts.domain_usage(&self.domain))
-            });
-            match usage {
-                Ok(used) if used.saturating_add(bytes) > self.domain_quota => return true,
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(domain = %self.domain, error = %e, "domain usage unreadable; allowing")
-                }
-            }
-        }
-        if !self.quota.any() {
-            return false;
-        }
-        match block(|| self.root.quota_usage(self.quota)) {
-            Ok(usage) => self.quota.exceeded(usage, (bytes, messages)),
-            Err(e) => {
-                warn!(user = %self.username, error = %e, "quota check failed; allowing");
-                false
-            }
-        }
+        let account = self.quota_account();
+        let check = delivery::over_quota(&self.accounts, &account, bytes.max(1), messages);
+        block(|| tokio::runtime::Handle::current().block_on(check))
     }
 
     /// GETQUOTAROOT (RFC 9208): one root, "", covers every folder of the mailbox (Maildir++
