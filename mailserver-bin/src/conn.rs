@@ -452,3 +452,22 @@ pub async fn accept_loop<F, Fut>(
         });
     }
 }
+
+/// An answer a sans-I/O session refused (it was not waiting for one of that kind, or was
+/// closed) is a bug of ours, never dropped silently: logged at error level with where it was
+/// given, and a panic in debug builds so the tests find it.
+pub trait Answered {
+    /// Logs a refusal (see the trait).
+    fn answered(self);
+}
+
+impl<T, E: std::fmt::Display> Answered for Result<T, E> {
+    #[track_caller]
+    fn answered(self) {
+        if let Err(e) = self {
+            let at = std::panic::Location::caller();
+            tracing::error!(error = %e, %at, "a session refused an answer");
+            debug_assert!(false, "a session refused an answer at {at}: {e}");
+        }
+    }
+}

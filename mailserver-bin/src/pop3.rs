@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Config, DeletePolicy};
-use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer};
+use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer};
 
 /// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
 const POP3_DELETED: &str = "$POP3Deleted";
@@ -132,7 +132,7 @@ async fn on_login(
         Ok(md) => md,
         Err(response) => {
             info!(%peer, %username, reason = %response, "pop3 login refused");
-            let _ = session.auth_finish(Err(response));
+            session.auth_finish(Err(response)).answered();
             return None;
         }
     };
@@ -144,12 +144,14 @@ async fn on_login(
     match listing {
         Ok(listing) => {
             info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
-            let _ = session.auth_finish(Ok(listing));
+            session.auth_finish(Ok(listing)).answered();
             Some(md)
         }
         Err(_) => {
             warn!(user = %md.username, "a UIDL in the uidlist is not valid for POP3");
-            let _ = session.auth_finish(Err(Response::temporary_failure()));
+            session
+                .auth_finish(Err(Response::temporary_failure()))
+                .answered();
             None
         }
     }
@@ -192,7 +194,9 @@ async fn connection(
                 }
                 Event::Retrieve { index, top, .. } => {
                     let Some(md) = maildrop.as_mut() else {
-                        let _ = session.retrieve_fail(Response::temporary_failure());
+                        session
+                            .retrieve_fail(Response::temporary_failure())
+                            .answered();
                         continue;
                     };
                     let path = md.maildir.message_path(&md.messages[index]);
@@ -202,11 +206,13 @@ async fn connection(
                         Ok(v) => v,
                         Err(e) => {
                             warn!(path = %path.display(), error = %e, "message file unreadable");
-                            let _ = session.retrieve_fail(Response::temporary_failure());
+                            session
+                                .retrieve_fail(Response::temporary_failure())
+                                .answered();
                             continue;
                         }
                     };
-                    let _ = session.retrieve_begin();
+                    session.retrieve_begin().answered();
                     loop {
                         let at_end = data.len() < READ_CHUNK;
                         let more = session.retrieve_chunk(&data).unwrap_or(false);
@@ -228,7 +234,7 @@ async fn connection(
                             }
                         }
                     }
-                    let _ = session.retrieve_end();
+                    session.retrieve_end().answered();
                     // RETR makes a message \Seen; TOP only peeks (as in Dovecot).
                     if top.is_none() {
                         md.retrieved.insert(index);
@@ -263,7 +269,7 @@ async fn connection(
             if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
                 break reason;
             }
-            let _ = session.tls_established();
+            session.tls_established().answered();
             continue;
         }
         if shutting_down {

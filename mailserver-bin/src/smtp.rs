@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer};
+use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer};
 use crate::mail::queue_id;
 use crate::smtp::session::{Connection, Transaction};
 
@@ -111,7 +111,7 @@ async fn connection(
             if let Err(reason) = Box::pin(conn.start_tls(&acceptor)).await {
                 break reason;
             }
-            let _ = session.tls_established();
+            session.tls_established().answered();
             continue;
         }
         if shutting_down && !session.in_message() {

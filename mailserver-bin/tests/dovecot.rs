@@ -172,52 +172,10 @@ fn start_dovecot(server: &Server) -> (Dovecot, u16, u16) {
 
 /// Fills alice's mailbox through an IMAP server: folders (one with a non-ASCII name), messages
 /// with flags and keywords, and expunged UIDs so the UID sequence has gaps.
-const FILL: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-for name in ["Projects", "&AMQ-rger", "Projects.Q1"]:
-    assert M.create(name)[0] == "OK", name
-    M.subscribe(name)
-for i in range(6):
-    M.append("INBOX", None, None, f"Subject: inbox {i}\r\nMessage-ID: <i{i}@x>\r\n\r\nbody {i}\r\n".encode())
-for i in range(3):
-    M.append("&AMQ-rger", "(\\Seen)", None, f"Subject: other {i}\r\n\r\nx\r\n".encode())
-M.select("INBOX")
-M.store("1", "+FLAGS", "(\\Seen \\Flagged $Label1)")
-M.store("3", "+FLAGS", "(\\Answered Work)")
-M.store("2,4", "+FLAGS", "(\\Deleted)")
-M.expunge()
-M.select("&AMQ-rger")
-M.store("2", "+FLAGS", "(\\Deleted)")
-M.expunge()
-M.logout()
-"#;
+const FILL: &str = include_str!("clients/dovecot_fill.py");
 
 /// What a client caches per folder: UIDVALIDITY, UIDNEXT, and each UID's flags.
-const SNAPSHOT: &str = r#"
-import imaplib, json, re, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-out = {"lsub": sorted(l.decode().rsplit(" ", 1)[1] for l in M.lsub('""', "*")[1] if l)}
-for box in ["INBOX", "Projects", "&AMQ-rger", "Projects.Q1"]:
-    typ, _ = M.select(box, readonly=True)
-    assert typ == "OK", box
-    st = M.status(box, "(UIDVALIDITY UIDNEXT MESSAGES)")[1][0].decode()
-    msgs = []
-    typ, data = M.uid("FETCH", "1:*", "(FLAGS)")
-    for item in data:
-        if not item:
-            continue
-        line = item.decode()
-        uid = int(re.search(r"UID (\d+)", line).group(1))
-        flags = sorted(f for f in re.search(r"FLAGS \(([^)]*)\)", line).group(1).split() if f != "\\Recent")
-        msgs.append([uid, flags])
-    pairs = re.search(r"\(([^)]*)\)", st).group(1).split()
-    out[box] = {"status": dict(zip(pairs[::2], pairs[1::2])), "messages": sorted(msgs)}
-M.logout()
-print(json.dumps(out, sort_keys=True))
-"#;
+const SNAPSHOT: &str = include_str!("clients/dovecot_snapshot.py");
 
 #[test]
 fn a_dovecot_maildir_keeps_its_uids_and_flags_when_we_serve_it() {
@@ -246,47 +204,9 @@ fn a_dovecot_maildir_keeps_its_uids_and_flags_when_we_serve_it() {
 /// Messages that exercise RFC 5256 REFERENCES: replies by References and by In-Reply-To, a
 /// parent that is not in the mailbox, a duplicate and a missing Message-ID, a reference loop,
 /// a truncated References field, folded references, and roots that share a base subject.
-const THREADED: &str = r#"
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
-messages = [
-    ("<a@x>", "", "plan", 2020),
-    ("<b@x>", "References: <a@x>", "Re: plan", 2021),
-    ("<c@x>", "In-Reply-To: <a@x> (Alice's message)", "Re: plan", 2022),
-    ("<d@x>", "References: <gone@x>", "Re: lost", 2019),
-    ("<e@x>", "References: <gone@x>", "Re: lost", 2023),
-    ("<f@x>", "", "plan", 2024),
-    ("<g@x>", "", "Re: other", 2018),
-    ("<a@x>", "", "dup", 2017),
-    (None, "", "Fwd: plan", 2025),
-    ("<j@x>", "References: <k@x>", "loop", 2011),
-    ("<k@x>", "References: <j@x>", "loop", 2012),
-    ("<l@x>", "References: <b@x>", "[team] Re: plan", 2026),
-    ("<m@x>", "References: <a@x>\r\n\t<b@x>\r\n <c@x>", "Re: Re: plan", 2027),
-    ("<n@x>", "", "", 2013),
-    ("<o@x>", "References: <n@x>", "", 2014),
-]
-for mid, extra, subject, year in messages:
-    head = f"Subject: {subject}\r\nDate: Wed, 1 Jan {year} 10:00:00 +0000\r\n"
-    if mid:
-        head += f"Message-ID: {mid}\r\n"
-    if extra:
-        head += extra + "\r\n"
-    s.sendmail("x@example.org", ["alice@example.com"], (head + "\r\nbody\r\n").encode())
-s.quit()
-"#;
+const THREADED: &str = include_str!("clients/dovecot_threaded.py");
 
-const THREADS: &str = r#"
-import imaplib, json, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-M.select("INBOX", readonly=True)
-out = {}
-for algorithm in ["REFERENCES", "ORDEREDSUBJECT"]:
-    out[algorithm] = M.uid("THREAD", algorithm, "UTF-8", "ALL")[1][0].decode()
-out["subset"] = M.uid("THREAD", "REFERENCES", "UTF-8", "NOT", "SUBJECT", "lost")[1][0].decode()
-print(json.dumps(out, sort_keys=True))
-"#;
+const THREADS: &str = include_str!("clients/dovecot_threads.py");
 
 #[test]
 fn thread_references_answers_as_dovecot_does() {
@@ -303,32 +223,10 @@ fn thread_references_answers_as_dovecot_does() {
 
 /// Selects alice's INBOX, appends argv[3] messages with subjects "argv[2] <i>" to it, and
 /// selects it again.
-const APPEND: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-assert M.select("INBOX")[0] == "OK"
-for i in range(int(sys.argv[3])):
-    m = f"Subject: {sys.argv[2]} {i}\r\n\r\nbody\r\n".encode()
-    assert M.append("INBOX", None, None, m)[0] == "OK"
-assert M.select("INBOX")[0] == "OK"
-M.logout()
-"#;
+const APPEND: &str = include_str!("clients/dovecot_append.py");
 
 /// The INBOX's UIDNEXT and each UID's subject.
-const UIDS: &str = r#"
-import imaplib, re, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-M.select("INBOX", readonly=True)
-print(M.status("INBOX", "(UIDNEXT)")[1][0].decode().split("(")[1])
-typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-for item in data:
-    if isinstance(item, tuple):
-        uid = re.search(rb"UID (\d+)", item[0]).group(1).decode()
-        print(uid, item[1].decode().strip())
-M.logout()
-"#;
+const UIDS: &str = include_str!("clients/dovecot_uids.py");
 
 #[test]
 fn dovecot_and_we_take_turns_numbering_new_mail() {
@@ -371,39 +269,9 @@ fn dovecot_and_we_take_turns_numbering_new_mail() {
 
 /// Messages whose sort keys are awkward: groups, comments, RFC 2047 words with `_`, subject
 /// blobs and leaders (RFC 5256 §2.1, §3).
-const SORTABLE: &str = r#"
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
-messages = [
-    ("Team: zed@example.net, amy@example.net;", "Zoe <zoe@example.org>", "[blob] Re: beta"),
-    ("bob@example.net (Bob B)", "adam@example.org (Adam)", "=?utf-8?q?alpha_one?="),
-    ("undisclosed-recipients:;", "\"Carl\" <carl@example.org>", "Re: [list] Fwd: gamma"),
-    ("", "mike@example.org", "[x][y] delta (fwd)"),
-    ("Ann <ann@example.net>, cid@example.net", "=?utf-8?q?Beth_B?= <beth@example.org>", "Re: alpha one"),
-    ("Crew:;", "ZED@example.org", "[fwd: epsilon]"),
-    ("dave@example.net", "", "  re:   Re:Beta  "),
-]
-for cc, frm, subject in messages:
-    head = f"Subject: {subject}\r\nDate: Wed, 1 Jan 2020 10:00:00 +0000\r\n"
-    if cc:
-        head += f"Cc: {cc}\r\n"
-    if frm:
-        head += f"From: {frm}\r\n"
-    s.sendmail("x@example.org", ["alice@example.com"], (head + "\r\nbody\r\n").encode())
-s.quit()
-"#;
+const SORTABLE: &str = include_str!("clients/dovecot_sortable.py");
 
-const SORTS: &str = r#"
-import imaplib, json, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-M.select("INBOX", readonly=True)
-out = {}
-for key in ["CC", "FROM", "SUBJECT", "REVERSE CC", "TO"]:
-    typ, data = M.uid("SORT", "(%s)" % key, "UTF-8", "ALL")
-    out[key] = typ + " " + (data[0] or b"").decode()
-print(json.dumps(out, sort_keys=True))
-"#;
+const SORTS: &str = include_str!("clients/dovecot_sorts.py");
 
 #[test]
 fn sort_by_address_and_subject_answers_as_dovecot_does() {
@@ -419,45 +287,10 @@ fn sort_by_address_and_subject_answers_as_dovecot_does() {
 /// Messages in the charsets mail clients still send: a windows-1252, an ISO-8859-15, a
 /// KOI8-R and a Shift_JIS body (8bit, quoted-printable and base64), an RFC 2047 KOI8-R
 /// subject, and a UTF-8 control.
-const CHARSETS: &str = r#"
-import base64, quopri, smtplib, sys
-from email.header import Header
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
-def send(subject, charset, cte, text):
-    body = text.encode(charset)
-    if cte == "base64":
-        body = base64.encodebytes(body)
-    elif cte == "quoted-printable":
-        body = quopri.encodestring(body)
-    head = (f"Subject: {subject}\r\nFrom: x@example.org\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n")
-    s.sendmail("x@example.org", ["alice@example.com"], head.encode() + b"\r\n" + body.replace(b"\n", b"\r\n") + b"\r\n")
-send("western", "windows-1252", "8bit", "Viele Grüße aus Köln, 10 € pro Stück\n")
-send("euro", "iso-8859-15", "quoted-printable", "Prix: 20 € la bière\n")
-send("cyrillic", "koi8-r", "8bit", "Привет, как дела?\n")
-send("japanese", "shift_jis", "base64", "日本語のテキストです\n")
-send(Header("Отчёт за май", "koi8-r").encode(), "us-ascii", "7bit", "see subject\n")
-send("control", "utf-8", "8bit", "nothing to find here\n")
-s.quit()
-"#;
+const CHARSETS: &str = include_str!("clients/dovecot_charsets.py");
 
 /// SEARCH CHARSET UTF-8 for words of each message, in the body, the subject and the text.
-const CHARSET_SEARCHES: &str = r#"
-import imaplib, json, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-M.select("INBOX", readonly=True)
-out = {}
-for key, term in [("BODY", "Grüße"), ("BODY", "Köln"), ("BODY", "10 €"), ("BODY", "20 €"),
-                  ("BODY", "bière"), ("BODY", "Привет"), ("TEXT", "как дела"),
-                  ("BODY", "日本語"), ("TEXT", "テキスト"), ("SUBJECT", "Отчёт"),
-                  ("SUBJECT", "за май"), ("TEXT", "Отчёт"), ("BODY", "nothing")]:
-    M.literal = term.encode()
-    typ, data = M.uid("SEARCH", "CHARSET", "UTF-8", key)
-    out[key + " " + term] = typ + " " + (data[0] or b"").decode()
-M.logout()
-print(json.dumps(out, sort_keys=True, ensure_ascii=False))
-"#;
+const CHARSET_SEARCHES: &str = include_str!("clients/dovecot_charset_searches.py");
 
 #[test]
 fn search_finds_text_in_other_charsets_as_dovecot_does() {

@@ -8,90 +8,9 @@ use std::process::Command;
 
 use support::{Server, python, require};
 
-const DELIVER: &str = r#"
-import smtplib, sys
-port = int(sys.argv[1])
-s = smtplib.SMTP("127.0.0.1", port)
-s.sendmail("bob@example.org", ["alice@example.com"],
-    b"From: Bob Example <bob@example.org>\r\nTo: alice@example.com\r\nSubject: first\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\nMessage-ID: <one@example.org>\r\n\r\nhello world\r\n")
-s.sendmail("carol@example.org", ["alice@example.com"],
-    b"From: \"Carol, C.\" <carol@example.org>\r\nTo: alice@example.com, Team: x@example.net, y@example.net;\r\n"
-    b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-    b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nthe body text\r\n"
-    b"--b1\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n"
-    b"--b1--\r\n")
-s.sendmail("dave@example.org", ["alice@example.com"], b"Subject: third\r\n\r\nneedle in the body\r\n")
-s.quit()
-"#;
+const DELIVER: &str = include_str!("clients/imap_deliver.py");
 
-const SESSION: &str = r#"
-import imaplib, json, ssl, sys
-port, mode = int(sys.argv[1]), sys.argv[2]
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-if mode == "imaps":
-    M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
-else:
-    M = imaplib.IMAP4("127.0.0.1", port)
-    M.starttls(ssl_context=ctx)
-out = {}
-def d(x):
-    return [v.decode() if isinstance(v, bytes) else [p.decode(errors="replace") for p in v] if isinstance(v, tuple) else v for v in x]
-out["caps"] = sorted(M.capabilities)
-out["login"] = M.login("alice@example.com", "secret")[0]
-out["list"] = d(M.list('""', "*")[1])
-typ, data = M.select("INBOX")
-out["select"] = [typ, d(data)]
-out["uidvalidity"] = d(M.response("UIDVALIDITY")[1])
-out["envelope"] = d(M.fetch("2", "(ENVELOPE)")[1])
-out["envelope_cached"] = d(M.fetch("2", "(ENVELOPE)")[1])
-out["fields"] = [d(M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (FROM subject)])")[1]) for _ in range(2)]
-out["bodystructure"] = d(M.fetch("2", "(BODYSTRUCTURE)")[1])
-out["bodystructure_cached"] = d(M.fetch("2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)")[1])
-out["body_cached"] = d(M.fetch("2", "(BODY)")[1])
-out["sections"] = d(M.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[]<0.4>)")[1])
-out["binary"] = d(M.fetch("2", "(BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<4.4>)")[1])
-out["flags_after_peek"] = d(M.fetch("2", "(FLAGS)")[1])
-out["full"] = d(M.fetch("1", "(UID RFC822.SIZE BODY[])")[1])
-out["flags_after_read"] = d(M.fetch("1", "(FLAGS)")[1])
-out["search_from"] = d(M.search(None, "FROM", "carol")[1])
-out["search_subject"] = d(M.search("UTF-8", "SUBJECT", "first")[1])
-out["search_body"] = d(M.uid("SEARCH", "BODY", "needle")[1])
-out["search_unseen"] = d(M.search(None, "UNSEEN")[1])
-out["search_sent"] = d(M.search(None, "SENTBEFORE", "1-Jan-2004")[1])
-out["sort_subject"] = d(M.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1])
-out["sort_from"] = d(M.uid("SORT", "(FROM)", "UTF-8", "ALL")[1])
-out["sort_date"] = d(M.sort("(DATE)", "US-ASCII", "ALL")[1])
-M.uid("SEARCH", "RETURN (MIN MAX COUNT ALL)", "ALL")
-out["esearch"] = d(M.response("ESEARCH")[1])
-M.search(None, "RETURN (COUNT MIN)", "FROM", "nobody")
-out["esearch_none"] = d(M.response("ESEARCH")[1])
-out["store"] = d(M.store("3", "+FLAGS", "(\\Deleted $Important)")[1])
-out["copy"] = d(M.copy("1:2", "Archive")[1])
-out["move"] = [M.uid("MOVE", "2", "Trash")[0], d(M.untagged_responses.get("EXPUNGE", []))]
-out["copy_missing"] = M.copy("1", "Nope")[0]
-out["expunge"] = d(M.expunge()[1])
-out["after_expunge"] = d(M.fetch("1:*", "(UID FLAGS)")[1])
-out["append"] = d(M.append("Sent", "(\\Seen)", '"01-Jan-2020 10:00:00 +0100"', b"Subject: sent\r\n\r\nbody\r\n")[1])
-out["status"] = d(M.status("Sent", "(MESSAGES UIDNEXT UNSEEN SIZE)")[1])
-out["create"] = M.create("Projects.2024")[0]
-out["rename"] = M.rename("Projects.2024", "Projects.2025")[0]
-out["subscribe"] = M.subscribe("Projects.2025")[0]
-out["lsub"] = d(M.lsub('""', "Projects*")[1])
-out["delete"] = M.delete("Projects.2025")[0]
-out["list_after"] = d(M.list('""', "Proj*")[1])
-M.select("Sent", readonly=True)
-out["sent"] = d(M.fetch("1", "(FLAGS INTERNALDATE BODY[TEXT])")[1])
-out["unselect"] = M.unselect()[0]
-out["namespace"] = d(M.namespace()[1])
-imaplib.Commands["ID"] = ("NONAUTH", "AUTH", "SELECTED")
-M._simple_command("ID", '("name" "imaplib")')
-out["id"] = d(M.response("ID")[1])
-out["enable"] = M.enable("CONDSTORE")[0]
-out["logout"] = M.logout()[0]
-print(json.dumps(out))
-"#;
+const SESSION: &str = include_str!("clients/imap_session.py");
 
 fn session(server: &Server, mode: &str) -> serde_json::Value {
     let port = if mode == "imaps" {
@@ -329,41 +248,7 @@ fn check_search_and_changes(out: &serde_json::Value) {
     );
 }
 
-const IDLE: &str = r#"
-import imaplib, smtplib, sys, time, socket
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-tag = M._new_tag().decode()
-M.send(f"{tag} IDLE\r\n".encode())
-assert M.readline().startswith(b"+"), "no continuation"
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-sent = time.monotonic()
-s.sendmail("x@example.org", ["alice@example.com"], b"Subject: push\r\n\r\nnew mail\r\n")
-acked = time.monotonic()
-s.quit()
-M.sock.settimeout(5)
-line = M.readline()
-seen = time.monotonic()
-while not line.startswith(b"* 1 EXISTS"):
-    line = M.readline()
-# Another session flags it: the idling one hears of it too.
-N = imaplib.IMAP4("127.0.0.1", imap_port)
-N.login("alice@example.com", "secret")
-N.select("INBOX")
-stored = time.monotonic()
-N.store("1", "+FLAGS", "(\\Flagged)")
-flag_line = M.readline()
-while b"FETCH" not in flag_line:
-    flag_line = M.readline()
-flagged = time.monotonic()
-M.send(b"DONE\r\n")
-rest = b""
-while not rest.startswith(tag.encode()):
-    rest = M.readline()
-print(line.decode().strip(), "|", rest.decode().strip(), "|", round(seen - acked, 3), "|", flag_line.decode().strip(), "|", round(flagged - stored, 3))
-"#;
+const IDLE: &str = include_str!("clients/imap_idle.py");
 
 #[test]
 fn idle_sees_smtp_delivery_within_a_second() {
@@ -393,33 +278,7 @@ fn idle_sees_smtp_delivery_within_a_second() {
 /// Two messages appear in new/ within one tick of the directory's clock (the second one's
 /// arrival leaves new/'s time as the first left it): an IDLE session woken by the first must
 /// still report the second within a second, not at its next 30-second look.
-const IDLE_SAME_TICK: &str = r#"
-import imaplib, os, sys, time
-imap_port, new_dir = int(sys.argv[1]), sys.argv[2]
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-tag = M._new_tag().decode()
-M.send(f"{tag} IDLE\r\n".encode())
-assert M.readline().startswith(b"+"), "no continuation"
-def drop(k):
-    tmp = os.path.join(new_dir, f"..tmp{k}")
-    with open(tmp, "wb") as f:
-        f.write(b"Subject: same tick %d\r\n\r\nbody\r\n" % k)
-    os.rename(tmp, os.path.join(new_dir, f"{int(time.time())}.M{k}P1.host"))
-drop(1)
-tick = os.stat(new_dir).st_mtime_ns
-M.sock.settimeout(5)
-line = M.readline()
-while not line.startswith(b"* 1 EXISTS"):
-    line = M.readline()
-drop(2)
-os.utime(new_dir, ns=(tick, tick))
-start = time.monotonic()
-while not line.startswith(b"* 2 EXISTS"):
-    line = M.readline()
-print(f"{time.monotonic() - start:.3f}")
-"#;
+const IDLE_SAME_TICK: &str = include_str!("clients/imap_idle_same_tick.py");
 
 #[test]
 fn idle_sees_a_second_delivery_in_the_same_clock_tick() {
@@ -728,26 +587,7 @@ fn mutt_sends_in_batch_mode_and_files_the_copy_over_imap() {
     assert!(copy.contains("Subject: from mutt") && copy.contains("sent by mutt in batch mode"));
 }
 
-const THREAD: &str = r#"
-import imaplib, smtplib, sys, json
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for subject, date in [("plan", "2020"), ("Re: plan", "2021"), ("other", "2019"), ("Fwd: [team] plan (fwd)", "2022")]:
-    s.sendmail("x@example.org", ["alice@example.com"],
-        f"Subject: {subject}\r\nDate: Wed, 1 Jan {date} 10:00:00 +0000\r\n\r\nbody\r\n".encode())
-s.quit()
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-out = {"ordered": M.thread("ORDEREDSUBJECT", "UTF-8", "ALL")[1][0].decode()}
-out["uid"] = M.uid("THREAD", "ORDEREDSUBJECT", "UTF-8", "SUBJECT", "plan")[1][0].decode()
-try:
-    M.thread("X-UNKNOWN", "UTF-8", "ALL")
-    out["unknown"] = "OK"
-except imaplib.IMAP4.error as e:
-    out["unknown"] = str(e)
-print(json.dumps(out))
-"#;
+const THREAD: &str = include_str!("clients/imap_thread.py");
 
 #[test]
 fn thread_orderedsubject_groups_by_base_subject() {
@@ -769,37 +609,7 @@ fn thread_orderedsubject_groups_by_base_subject() {
     );
 }
 
-const LIST_EXTENDED: &str = r#"
-import imaplib, sys, json
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-def raw(command, *args):
-    try:
-        typ, dat = M._simple_command(command, *args)
-    except imaplib.IMAP4.error as e:
-        return ["BAD", str(e)]
-    lists = [x.decode() for x in M.untagged_responses.pop("LIST", []) if x]
-    statuses = [x.decode() for x in M.untagged_responses.pop("STATUS", []) if x]
-    return [typ, dat[-1].decode(), lists, statuses]
-out = {}
-for name in ["Work", "Work.Project", "Work.Old"]:
-    M.create(name)
-M.subscribe("Work.Project")
-M.create("Gone"); M.subscribe("Gone"); M.delete("Gone")
-M.append("Work.Project", None, None, b"Subject: p\r\n\r\nbody\r\n")
-out["recursive"] = raw("LIST", '(SUBSCRIBED RECURSIVEMATCH) "" "%"')
-out["subscribed"] = raw("LIST", '(SUBSCRIBED) "" "*"')
-out["subscribed_return"] = raw("LIST", '"" "Work*" RETURN (SUBSCRIBED CHILDREN)')
-out["status"] = raw("LIST", '"" "Work*" RETURN (STATUS (MESSAGES UIDNEXT))')
-out["patterns"] = raw("LIST", '"" ("INBOX" "Work")')
-out["create_use"] = raw("CREATE", "Outgoing (USE (\\Sent))")
-out["create_all"] = raw("CREATE", "Everything (USE (\\All))")
-out["special"] = raw("LIST", '(SPECIAL-USE) "" "*"')
-out["rename_keeps_use"] = [M.rename("Outgoing", "Outbox")[0], raw("LIST", '"" "Out*"')]
-out["recursive_alone"] = raw("LIST", '(RECURSIVEMATCH) "" "%"')
-out["hostile"] = raw("LIST", '"" "' + "*a" * 40 + '"')
-print(json.dumps(out))
-"#;
+const LIST_EXTENDED: &str = include_str!("clients/imap_list_extended.py");
 
 #[test]
 fn list_extended_list_status_and_create_special_use() {
@@ -886,65 +696,7 @@ fn list_extended_list_status_and_create_special_use() {
 /// RFC 7162 through imaplib: MODSEQs on FETCH and STORE, conditional STORE, CHANGEDSINCE,
 /// SEARCH MODSEQ, VANISHED instead of EXPUNGE, a QRESYNC SELECT from a second client, and a
 /// flag change made on disk by other software.
-const CONDSTORE: &str = r#"
-import imaplib, json, os, re, smtplib, sys, time
-imap_port, smtp_port, maildir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for i in range(3):
-    s.sendmail("x@example.org", ["alice@example.com"], f"Subject: m{i}\r\n\r\nbody\r\n".encode())
-s.quit()
-def client():
-    M = imaplib.IMAP4("127.0.0.1", imap_port)
-    M.login("alice@example.com", "secret")
-    imaplib.Commands["ENABLE"] = ("AUTH", "SELECTED")
-    return M
-def raw(M, command, *args):
-    imaplib.Commands.setdefault(command, ("AUTH", "SELECTED"))
-    M.untagged_responses.clear()
-    try:
-        typ, dat = M._simple_command(command, *args)
-    except imaplib.IMAP4.error as e:
-        return {"status": "BAD", "text": str(e)}
-    if command in ("SELECT", "EXAMINE") and typ == "OK":
-        M.state = "SELECTED"
-    untagged = {k: [x.decode() if isinstance(x, bytes) else str(x) for x in v]
-                for k, v in M.untagged_responses.items()}
-    return {"status": typ, "text": dat[-1].decode() if dat and dat[-1] else "", "untagged": untagged}
-out = {}
-A = client()
-out["enable"] = raw(A, "ENABLE", "QRESYNC")
-out["select"] = raw(A, "SELECT", "INBOX")
-h0 = int(out["select"]["untagged"]["HIGHESTMODSEQ"][0])
-v = int(out["select"]["untagged"]["UIDVALIDITY"][0])
-out["h0"] = h0
-out["fetch_modseq"] = raw(A, "UID FETCH", "1:*", "(MODSEQ)")
-out["store"] = raw(A, "STORE", "1", "+FLAGS", "(\\Flagged)")
-out["store_silent"] = raw(A, "STORE", "3", "+FLAGS.SILENT", "(\\Seen)")
-out["conditional_ok"] = raw(A, "UID STORE", "2", f"(UNCHANGEDSINCE {h0})", "+FLAGS", "(\\Seen)")
-out["conditional_fails"] = raw(A, "UID STORE", "1", f"(UNCHANGEDSINCE {h0})", "+FLAGS", "(\\Answered)")
-out["changedsince"] = raw(A, "UID FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {h0})")
-out["search_modseq"] = raw(A, "SEARCH", "MODSEQ", str(h0 + 1))
-out["status"] = raw(A, "STATUS", "INBOX", "(HIGHESTMODSEQ MESSAGES)")
-out["expunge"] = raw(A, "STORE", "3", "+FLAGS.SILENT", "(\\Deleted)")
-out["expunge"] = raw(A, "EXPUNGE")
-out["vanished_fetch"] = raw(A, "UID FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {h0} VANISHED)")
-# Another program renames a message's file to add \Draft.
-cur = os.path.join(maildir, "cur")
-name = sorted(n for n in os.listdir(cur))[0]
-base, flags = name.split(":2,")
-os.rename(os.path.join(cur, name), os.path.join(cur, base + ":2," + "".join(sorted(flags + "D"))))
-time.sleep(0.1)
-out["noop"] = raw(A, "NOOP")
-B = client()
-out["b_enable"] = raw(B, "ENABLE", "QRESYNC")
-out["b_select"] = raw(B, "SELECT", "INBOX", f"(QRESYNC ({v} {h0}))")
-out["b_reselect"] = raw(B, "EXAMINE", "INBOX")
-out["b_unknown_modseq"] = raw(B, "SELECT", "INBOX", f"(QRESYNC ({v} 1 1:10))")
-C = client()
-out["c_qresync_unenabled"] = raw(C, "SELECT", "INBOX", f"(QRESYNC ({v} {h0}))")
-out["c_condstore_select"] = raw(C, "SELECT", "INBOX", "(CONDSTORE)")
-print(json.dumps(out))
-"#;
+const CONDSTORE: &str = include_str!("clients/imap_condstore.py");
 
 #[test]
 fn condstore_and_qresync_with_imaplib() {
@@ -1042,28 +794,7 @@ fn condstore_and_qresync_with_imaplib() {
 /// Two sessions on one mailbox: an expunge by one reaches the other only when RFC 9051 §7.5.1
 /// allows (not during FETCH by sequence number), and flag changes arrive with new sequence
 /// numbers after it.
-const TWO_SESSIONS: &str = r#"
-import imaplib, json, smtplib, sys, time
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for i in range(3):
-    s.sendmail("x@example.org", ["alice@example.com"], f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
-s.quit()
-A = imaplib.IMAP4("127.0.0.1", imap_port); A.login("alice@example.com", "secret"); A.select("INBOX")
-B = imaplib.IMAP4("127.0.0.1", imap_port); B.login("alice@example.com", "secret"); B.select("INBOX")
-B.store("2", "+FLAGS", "(\\Deleted)"); B.expunge()
-time.sleep(0.1)
-def raw(M, *args):
-    M.untagged_responses.clear()
-    typ, dat = M._simple_command(*args)
-    return [typ, dat[-1].decode(), {k: [x.decode() if isinstance(x, bytes) else str(x) for x in v] for k, v in M.untagged_responses.items()}]
-out = {"flags": raw(A, "FETCH", "1:3", "(FLAGS)"), "fetch": raw(A, "FETCH", "1:3", "(BODY.PEEK[TEXT])")}
-B.store("2", "+FLAGS", "(\\Flagged)")
-time.sleep(0.1)
-out["noop"] = raw(A, "NOOP")
-out["search"] = raw(A, "SEARCH", "ALL")
-print(json.dumps(out))
-"#;
+const TWO_SESSIONS: &str = include_str!("clients/imap_two_sessions.py");
 
 #[test]
 fn another_sessions_expunge_waits_for_a_command_that_may_tell_it() {
@@ -1102,30 +833,7 @@ fn another_sessions_expunge_waits_for_a_command_that_may_tell_it() {
 }
 
 /// RFC 6855 through imaplib, which switches to UTF-8 itself after ENABLE UTF8=ACCEPT.
-const UTF8_ACCEPT: &str = r#"
-import imaplib, json, sys
-port = int(sys.argv[1])
-M = imaplib.IMAP4("127.0.0.1", port)
-M.login("alice@example.com", "secret")
-M.create("Entw&APw-rfe")
-out = {"before": [x.decode() for x in M.list('""', "Entw*")[1]]}
-out["enable"] = M.enable("UTF8=ACCEPT")[0]
-out["after"] = [x.decode() for x in M.list('""', "Entw*")[1]]
-out["create"] = M.create("Привет")[0]
-out["select"] = M.select('"Привет"')[0]
-message = "Subject: Grüße aus Köln\r\nFrom: Jörg <jörg@bücher.example>\r\n\r\nHallo\r\n".encode()
-tag = M._new_tag()
-M.send(tag + (" APPEND \"Привет\" UTF8 (~{%d+}\r\n" % len(message)).encode() + message + b")\r\n")
-out["append"] = M._command_complete("APPEND", tag)[0]
-typ, data = M.fetch("1", "(BODY.PEEK[])")
-out["fetched"] = data[0][1].decode()
-out["status"] = [x.decode() for x in M.status('"Привет"', "(MESSAGES)")[1]]
-M.logout()
-N = imaplib.IMAP4("127.0.0.1", port)
-N.login("alice@example.com", "secret")
-out["other_session"] = [x.decode() for x in N.list('""', "*")[1] if b"&BB" in x or "Привет".encode() in x]
-print(json.dumps(out, ensure_ascii=False))
-"#;
+const UTF8_ACCEPT: &str = include_str!("clients/imap_utf8_accept.py");
 
 #[test]
 fn utf8_accept_with_imaplib() {
@@ -1163,36 +871,7 @@ fn utf8_accept_with_imaplib() {
 }
 
 /// RFC 5182 SEARCHRES (part of IMAP4rev2): `SEARCH RETURN (SAVE)` and `$`.
-const SEARCHRES: &str = r#"
-import imaplib, json, smtplib, sys
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for who in ["ann", "bob", "ann", "cy"]:
-    s.sendmail(f"{who}@example.org", ["alice@example.com"], f"From: {who}@example.org\r\nSubject: hi\r\n\r\nx\r\n".encode())
-s.quit()
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-def raw(*args):
-    imaplib.Commands.setdefault(args[0], ("AUTH", "SELECTED"))
-    M.untagged_responses.clear()
-    try:
-        typ, dat = M._simple_command(*args)
-    except imaplib.IMAP4.error as e:
-        return ["BAD", str(e), {}]
-    return [typ, dat[-1].decode(), {k: [x.decode() for x in v if isinstance(x, bytes)] for k, v in M.untagged_responses.items()}]
-out = {}
-out["save"] = raw("SEARCH", "RETURN", "(SAVE)", "FROM", "ann")
-out["fetch_saved"] = raw("FETCH", "$", "(UID)")
-out["search_in_saved"] = raw("UID SEARCH", "UID", "$", "NOT", "UID", "1")
-out["save_max"] = raw("UID SEARCH", "RETURN", "(SAVE MAX COUNT)", "ALL")
-out["fetch_all_saved"] = raw("UID FETCH", "$", "(FLAGS)")
-out["save_min_only"] = raw("SEARCH", "RETURN", "(MIN SAVE)", "ALL")
-out["fetch_min"] = raw("FETCH", "$", "(UID)")
-out["failed"] = raw("SEARCH", "RETURN", "(SAVE)", "CHARSET", "X-NONE", "ALL")
-out["fetch_empty"] = raw("FETCH", "$", "(UID)")
-print(json.dumps(out))
-"#;
+const SEARCHRES: &str = include_str!("clients/imap_searchres.py");
 
 #[test]
 fn searchres_saves_a_result_for_dollar() {
@@ -1244,32 +923,7 @@ fn searchres_saves_a_result_for_dollar() {
 
 /// RFC 9051: after ENABLE IMAP4rev2, no RECENT or \Recent, SEARCH answers with ESEARCH, and
 /// mailbox names are UTF-8.
-const REV2: &str = r#"
-import imaplib, json, smtplib, sys
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for i in range(2):
-    s.sendmail("x@example.org", ["alice@example.com"], b"Subject: hi\r\n\r\nx\r\n")
-s.quit()
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.create("Entw&APw-rfe")
-out = {"caps": sorted(M.capabilities)}
-def raw(*args):
-    imaplib.Commands.setdefault(args[0], ("AUTH", "SELECTED"))
-    M.untagged_responses.clear()
-    typ, dat = M._simple_command(*args)
-    if args[0] == "SELECT" and typ == "OK":
-        M.state = "SELECTED"
-    return [typ, dat[-1].decode(), {k: [x.decode() for x in v if isinstance(x, bytes)] for k, v in M.untagged_responses.items()}]
-out["enable"] = raw("ENABLE", "IMAP4rev2")
-out["select"] = raw("SELECT", "INBOX")
-out["search"] = raw("SEARCH", "ALL")
-out["uid_search_none"] = raw("UID SEARCH", "SUBJECT", "nothing")
-out["fetch"] = raw("FETCH", "1:*", "(FLAGS)")
-out["list"] = raw("LIST", '""', '"Entw*"')
-print(json.dumps(out, ensure_ascii=False))
-"#;
+const REV2: &str = include_str!("clients/imap_rev2.py");
 
 #[test]
 fn imap4rev2_once_enabled() {
@@ -1318,28 +972,7 @@ fn imap4rev2_once_enabled() {
 
 /// SEARCH BODY and TEXT find words in base64 and quoted-printable text parts, in UTF-8 or
 /// Latin-1.
-const DECODED_SEARCH: &str = r#"
-import imaplib, json, smtplib, sys
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-s.sendmail("x@example.org", ["alice@example.com"],
-    b"Subject: b64\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nR3LDvMOfZSBhdXMgS8O2bG4=\r\n")
-s.sendmail("x@example.org", ["alice@example.com"],
-    b"Subject: qp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nTreffen in K=F6ln am Montag\r\n")
-s.sendmail("x@example.org", ["alice@example.com"],
-    b"Subject: plain\r\n\r\nnothing here\r\n")
-s.quit()
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-out = {}
-M.literal = "Köln".encode()
-out["koeln"] = M.search("UTF-8", "BODY")[1][0].decode()
-out["montag"] = M.search(None, "BODY", "montag")[1][0].decode()
-out["text"] = M.search(None, "TEXT", "treffen")[1][0].decode()
-out["encoded"] = M.search(None, "BODY", "R3LDvMOf")[1][0].decode()
-print(json.dumps(out))
-"#;
+const DECODED_SEARCH: &str = include_str!("clients/imap_decoded_search.py");
 
 #[test]
 fn search_body_decodes_text_parts() {

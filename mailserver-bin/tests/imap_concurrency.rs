@@ -7,18 +7,7 @@ mod support;
 use support::{Server, python, python_within};
 
 /// Creates, fills and deletes the same folder three times within a second.
-const RECREATE: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-for i in range(3):
-    print("create", M.create("Work")[0])
-    typ, data = M.append("Work", None, None, b"Subject: round %d\r\n\r\nbody\r\n" % i)
-    print("append", typ, data[0].decode())
-    typ, data = M.status("Work", "(MESSAGES UIDVALIDITY)")
-    print("status", typ, data[0].decode())
-    print("delete", M.delete("Work")[0])
-"#;
+const RECREATE: &str = include_str!("clients/imap_concurrency_recreate.py");
 
 #[test]
 fn a_folder_deleted_and_made_again_in_one_second_never_reuses_its_uidvalidity() {
@@ -51,37 +40,7 @@ fn a_folder_deleted_and_made_again_in_one_second_never_reuses_its_uidvalidity() 
 
 /// Four sessions on one INBOX, each setting, clearing and setting a flag of its own on the
 /// same messages at once; then every message must have all four, and no STORE may fail.
-const FOUR_FLAGS: &str = r#"
-import imaplib, sys, threading
-port = int(sys.argv[1])
-M = imaplib.IMAP4("127.0.0.1", port)
-M.login("alice@example.com", "secret")
-for i in range(40):
-    M.append("INBOX", None, None, b"Subject: m%d\r\n\r\nbody\r\n" % i)
-flags = ["\\Seen", "\\Flagged", "\\Answered", "$Label1"]
-errors = []
-def client(flag):
-    C = imaplib.IMAP4("127.0.0.1", port)
-    C.login("alice@example.com", "secret")
-    C.select("INBOX")
-    for _ in range(5):
-        for op in ("+FLAGS.SILENT", "-FLAGS.SILENT", "+FLAGS.SILENT"):
-            typ, data = C.store("1:40", op, "(%s)" % flag)
-            if typ != "OK":
-                errors.append((flag, op, data))
-    C.logout()
-threads = [threading.Thread(target=client, args=(f,)) for f in flags]
-for t in threads: t.start()
-for t in threads: t.join()
-M.select("INBOX")
-typ, data = M.fetch("1:40", "(FLAGS)")
-missing = 0
-for line in data:
-    text = line.decode()
-    missing += sum(1 for f in flags if f not in text)
-print("errors", len(errors), errors[:3])
-print("missing", missing)
-"#;
+const FOUR_FLAGS: &str = include_str!("clients/imap_concurrency_four_flags.py");
 
 #[test]
 fn concurrent_stores_of_different_flags_lose_none() {
@@ -102,35 +61,7 @@ fn concurrent_stores_of_different_flags_lose_none() {
 
 /// Ten messages to keep and eight to drop; then three sessions at once mark the eight
 /// `\Deleted` and EXPUNGE them, eight rounds over.
-const SAME_EXPUNGE: &str = r#"
-import imaplib, sys, threading
-port = int(sys.argv[1])
-M = imaplib.IMAP4("127.0.0.1", port)
-M.login("alice@example.com", "secret")
-keep = b"Subject: keep\r\n\r\n" + b"k" * 10000 + b"\r\n"
-for _ in range(10):
-    M.append("INBOX", None, None, keep)
-for rnd in range(8):
-    for _ in range(8):
-        M.append("INBOX", None, None, b"Subject: drop\r\n\r\n" + b"d" * 5000 + b"\r\n")
-    barrier = threading.Barrier(3)
-    def client():
-        C = imaplib.IMAP4("127.0.0.1", port)
-        C.login("alice@example.com", "secret")
-        C.select("INBOX")
-        typ, data = C.search(None, "SUBJECT", "drop")
-        if data[0]:
-            C.store(data[0].decode().replace(" ", ","), "+FLAGS", "(\\Deleted)")
-        # All three have the messages \Deleted in view: now all expunge at once.
-        barrier.wait()
-        C.expunge()
-        C.logout()
-    threads = [threading.Thread(target=client) for _ in range(3)]
-    for t in threads: t.start()
-    for t in threads: t.join()
-typ, data = M.getquotaroot("INBOX")
-print(data[1][0].decode())
-"#;
+const SAME_EXPUNGE: &str = include_str!("clients/imap_concurrency_same_expunge.py");
 
 #[test]
 fn sessions_expunging_the_same_messages_take_them_off_the_quota_once() {
@@ -165,33 +96,7 @@ fn sessions_expunging_the_same_messages_take_them_off_the_quota_once() {
 
 /// Two sessions; A sets a keyword the folder never had; both must hear `* FLAGS` naming it
 /// before any FETCH shows it (RFC 3501 §7.2.6).
-const NEW_KEYWORD: &str = r#"
-import socket, sys, time
-port = int(sys.argv[1])
-def session():
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    f = s.makefile("rb")
-    f.readline()
-    return s, f
-def command(conn, tag, line):
-    s, f = conn
-    s.sendall(("%s %s\r\n" % (tag, line)).encode())
-    out = []
-    while True:
-        l = f.readline().decode()
-        out.append(l.strip())
-        if l.startswith(tag + " "):
-            return out
-A, B = session(), session()
-for c in (A, B):
-    command(c, "a", "LOGIN alice@example.com secret")
-command(A, "b", "APPEND INBOX {18+}\r\nSubject: k\r\n\r\nbody")
-for c in (A, B):
-    command(c, "c", "SELECT INBOX")
-print("A", command(A, "d", "STORE 1 +FLAGS ($Project)"))
-time.sleep(0.2)
-print("B", command(B, "e", "NOOP"))
-"#;
+const NEW_KEYWORD: &str = include_str!("clients/imap_concurrency_new_keyword.py");
 
 #[test]
 fn a_new_keyword_is_announced_with_flags_before_fetch_shows_it() {
@@ -209,22 +114,7 @@ fn a_new_keyword_is_announced_with_flags_before_fetch_shows_it() {
     }
 }
 
-const ESEARCH_MODSEQ: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-for i in range(3):
-    M.append("INBOX", None, None, b"Subject: m%d\r\n\r\nbody\r\n" % i)
-M.select("INBOX")
-M.store("2", "+FLAGS", "(\\Flagged)")
-def esearch(opts):
-    typ, data = M._simple_command("UID", "SEARCH", "RETURN", opts, "MODSEQ", "1")
-    return M.untagged_responses.pop("ESEARCH")[0].decode()
-print(esearch("(MIN MAX)"))
-print(esearch("(MIN MAX COUNT)"))
-typ, data = M.fetch("1:3", "(UID MODSEQ)")
-print(" ".join(d.decode() for d in data))
-"#;
+const ESEARCH_MODSEQ: &str = include_str!("clients/imap_concurrency_esearch_modseq.py");
 
 #[test]
 fn esearch_min_max_give_the_modseq_of_the_messages_they_name() {
@@ -247,29 +137,7 @@ fn esearch_min_max_give_the_modseq_of_the_messages_they_name() {
     assert!(lines[1].ends_with(&format!("MODSEQ {second}")), "{out}");
 }
 
-const RECENT_ONCE: &str = r#"
-import imaplib, smtplib, sys, time
-imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
-sessions = []
-for _ in range(3):
-    M = imaplib.IMAP4("127.0.0.1", imap_port)
-    M.login("alice@example.com", "secret")
-    M.select("INBOX")
-    sessions.append(M)
-s = smtplib.SMTP("127.0.0.1", smtp_port)
-for i in range(2):
-    s.sendmail("x@example.org", ["alice@example.com"], b"Subject: new\r\n\r\nbody\r\n")
-s.quit()
-time.sleep(0.3)
-recent = []
-for M in sessions:
-    M.untagged_responses.clear()
-    M.noop()
-    recent.append(int(M.untagged_responses.get("RECENT", [b"0"])[-1]))
-    typ, data = M.search(None, "RECENT")
-    recent.append(len(data[0].split()))
-print(recent)
-"#;
+const RECENT_ONCE: &str = include_str!("clients/imap_concurrency_recent_once.py");
 
 #[test]
 fn new_mail_is_recent_to_one_session_only() {
@@ -293,16 +161,7 @@ fn new_mail_is_recent_to_one_session_only() {
     }
 }
 
-const LSUB_PARENT: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-M.create("Work.Projects")
-M.unsubscribe("Work")
-M.subscribe("Work.Projects")
-print("%", [l.decode() for l in M.lsub('""', "%")[1] if b"Work" in l])
-print("*", [l.decode() for l in M.lsub('""', "*")[1] if b"Work" in l])
-"#;
+const LSUB_PARENT: &str = include_str!("clients/imap_concurrency_lsub_parent.py");
 
 #[test]
 fn lsub_with_percent_names_the_unsubscribed_parent_as_noselect() {
@@ -328,109 +187,7 @@ fn lsub_with_percent_names_the_unsubscribed_parent_as_noselect() {
 /// situation explains (a message another session expunged), MODSEQs that never go back for a
 /// message in one session (RFC 7162 §3.1), and at the end every session agreeing on the flags
 /// and MODSEQs, and the quota equal to the files.
-const STRESS: &str = r#"
-import imaplib, random, re, sys, threading, time
-port, seconds, clients = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-problems, backwards, lock = [], [], threading.Lock()
-FLAGS = ["\\Seen", "\\Flagged", "\\Answered", "\\Draft", "$Label1", "$Work"]
-def problem(*what):
-    with lock:
-        problems.append(" ".join(str(w) for w in what))
-def login():
-    M = imaplib.IMAP4("127.0.0.1", port)
-    M.login("alice@example.com", "secret")
-    return M
-setup = login()
-setup.create("Archive")
-for i in range(30):
-    setup.append("INBOX", None, None, b"Subject: seed %d\r\n\r\n%s\r\n" % (i, b"x" * random.randint(10, 3000)))
-setup.logout()
-def ok(name, typ, data, allowed=()):
-    if typ != "OK":
-        text = b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")
-        if not any(a in text for a in allowed):
-            problem(name, typ, text)
-    return typ == "OK"
-def client(n):
-    rnd = random.Random(n)
-    M = login()
-    M.enable("CONDSTORE")
-    M.select("INBOX")
-    seen = {}
-    end = time.time() + seconds
-    own = "Mine%d" % n
-    while time.time() < end:
-        op = rnd.random()
-        try:
-            if op < 0.35:
-                flag = rnd.choice(FLAGS)
-                sign = rnd.choice("+-")
-                typ, data = M.uid("STORE", "1:*", sign + "FLAGS.SILENT", "(%s)" % flag)
-                ok("STORE", typ, data)
-            elif op < 0.55:
-                typ, data = M.uid("FETCH", "1:*", "(FLAGS MODSEQ)")
-                if ok("FETCH", typ, data, ("EXPUNGEISSUED",)):
-                    for line in data:
-                        if not isinstance(line, bytes):
-                            continue
-                        m = re.search(rb"UID (\d+).*MODSEQ \((\d+)\)", line) or re.search(rb"MODSEQ \((\d+)\).*UID (\d+)", line)
-                        if not m:
-                            continue
-                        a, b = int(m.group(1)), int(m.group(2))
-                        uid, modseq = (a, b) if line.find(b"UID") < line.find(b"MODSEQ") else (b, a)
-                        if modseq < seen.get(uid, 0):
-                            with lock:
-                                backwards.append((uid, seen[uid], modseq))
-                        seen[uid] = modseq
-            elif op < 0.65:
-                typ, data = M.append("INBOX", None, None, b"Subject: new %d\r\n\r\nbody\r\n" % n)
-                ok("APPEND", typ, data)
-            elif op < 0.72:
-                typ, data = M.uid("SEARCH", "ALL")
-                uids = data[0].split()
-                if uids:
-                    u = rnd.choice(uids).decode()
-                    ok("STORE deleted", *M.uid("STORE", u, "+FLAGS.SILENT", "(\\Deleted)"))
-                    ok("EXPUNGE", *M.expunge())
-            elif op < 0.80:
-                typ, data = M.uid("SEARCH", "ALL")
-                uids = data[0].split()
-                if uids:
-                    u = rnd.choice(uids).decode()
-                    cmd = rnd.choice(["COPY", "MOVE"])
-                    typ, data = M.uid(cmd, u, "Archive")
-                    ok(cmd, typ, data, ("EXPUNGEISSUED",))
-            elif op < 0.88:
-                ok("NOOP", *M.noop())
-            elif op < 0.94:
-                M.close()
-                typ, data = M.select("INBOX")
-                ok("SELECT", typ, data)
-            else:
-                ok("CREATE", *M.create(own))
-                ok("RENAME", *M.rename(own, own + "x"))
-                ok("DELETE", *M.delete(own + "x"))
-        except imaplib.IMAP4.error as e:
-            problem("error", e)
-    M.logout()
-threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-for t in threads: t.start()
-for t in threads: t.join()
-time.sleep(0.3)
-views = []
-for _ in range(2):
-    M = login()
-    M.enable("CONDSTORE")
-    typ, data = M.fetch("1:*", "(UID FLAGS MODSEQ)") if M.select("INBOX")[1][0] != b"0" else ("OK", [])
-    views.append(sorted(d.decode() for d in data if isinstance(d, bytes)))
-    M.logout()
-if views[0] != views[1]:
-    problem("sessions disagree")
-print("problems", len(problems))
-for p in problems[:20]:
-    print(p)
-print("modseq_backwards", len(backwards), backwards[:3])
-"#;
+const STRESS: &str = include_str!("clients/imap_concurrency_stress.py");
 
 /// Ten sessions for 60 s (issue 26; `STRESS_SECONDS` for longer or shorter runs).
 #[test]

@@ -171,15 +171,7 @@ fn greeted(port: u16) -> (TcpStream, String) {
 }
 
 /// Logs in over IMAP from `source` (a loopback address of its own) and says how it went.
-const LOGIN_FROM: &str = r#"
-import socket, sys
-source, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
-f = s.makefile("rb")
-greeting = f.readline().decode()
-s.sendall(b"a LOGIN alice@example.com secret\r\n")
-print(greeting.strip(), "|", f.readline().decode().strip())
-"#;
+const LOGIN_FROM: &str = include_str!("clients/limits_login_from.py");
 
 #[test]
 fn idle_clients_from_one_address_leave_room_for_others() {
@@ -275,29 +267,9 @@ impl Drop for Mount {
     }
 }
 
-const APPEND: &str = r#"
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("alice@example.com", "secret")
-typ, data = M.append("INBOX", None, None, b"Subject: appended\r\n\r\nhello\r\n")
-print(typ, data[0].decode())
-if typ != "OK":
-    sys.exit(0)
-M.select("INBOX")
-typ, data = M.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-print(b" ".join(d[1] for d in data if isinstance(d, tuple)).decode().replace("\r\n", " "))
-"#;
+const APPEND: &str = include_str!("clients/limits_append.py");
 
-const READ_EMPTY: &str = r#"
-import imaplib, poplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login("bob@example.com", "secret")
-typ, data = M.select("INBOX")
-P = poplib.POP3("127.0.0.1", int(sys.argv[2]))
-P.user("carol@example.com")
-P.pass_("secret")
-print(typ, data[0].decode(), "|", "+OK %d %d" % P.stat())
-"#;
+const READ_EMPTY: &str = include_str!("clients/limits_read_empty.py");
 
 #[test]
 fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
@@ -363,24 +335,7 @@ fn a_nearly_full_disk_refuses_mail_before_it_arrives_and_recovers_alone() {
     assert!(server.tmp_is_empty("alice@example.com"));
 }
 
-const LOGIN_TIMES: &str = r#"
-import socket, sys, time
-port = int(sys.argv[1])
-def attempt(user):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    f = s.makefile("rb")
-    f.readline()
-    start = time.perf_counter()
-    s.sendall(b"a LOGIN " + user.encode() + b" wrong-password\r\n")
-    line = f.readline()
-    took = time.perf_counter() - start
-    assert line.startswith(b"a NO"), line
-    s.close()
-    return took
-known = min(attempt("alice@example.com") for _ in range(5))
-unknown = min(attempt("nobody@example.com") for _ in range(5))
-print(known, unknown)
-"#;
+const LOGIN_TIMES: &str = include_str!("clients/limits_login_times.py");
 
 #[test]
 fn a_wrong_password_costs_the_same_for_unknown_users() {
@@ -410,34 +365,7 @@ Content-Type: text/plain\r\n\r\nthe needle is here\r\n--c--\r\n--b--\r\n"
     m
 }
 
-const MANY_PARTS: &str = r#"
-import imaplib, sys, time
-port, pid = int(sys.argv[1]), sys.argv[2]
-def kib(field):
-    for line in open("/proc/%s/status" % pid):
-        if line.startswith(field):
-            return int(line.split()[1])
-def session():
-    M = imaplib.IMAP4("127.0.0.1", port)
-    M.login("alice@example.com", "secret")
-    M.select("INBOX")
-    return M
-M = session()
-before = kib("VmRSS:")
-typ, data = M.fetch("1", "(BODYSTRUCTURE)")
-structure = data[0].decode() if isinstance(data[0], bytes) else data[0][0].decode()
-print("structure", typ, len(structure), structure.count("(\"text\""))
-typ, data = M.fetch("1", "(BODY.PEEK[1.2.3])")
-print("section", typ, data[0][1].decode().strip())
-typ, data = M.search(None, "TEXT", "needle")
-print("search", typ, data[0].decode())
-typ, data = M.fetch("1", "(BODYSTRUCTURE)")
-print("again", typ)
-# Another session works meanwhile and after.
-other = session()
-print("other", other.noop()[0])
-print("growth_mib", (kib("VmHWM:") - before) // 1024)
-"#;
+const MANY_PARTS: &str = include_str!("clients/limits_many_parts.py");
 
 #[test]
 fn a_million_part_message_costs_what_ten_thousand_do() {
@@ -477,22 +405,7 @@ fn a_million_part_message_costs_what_ten_thousand_do() {
     assert!(growth < 200, "RSS grew {growth} MiB");
 }
 
-const LOGINS: &str = r#"
-import socket, sys
-port, count, source = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-held, answers = [], []
-for i in range(count):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
-    f = s.makefile("rb")
-    f.readline()
-    s.sendall(b"a LOGIN alice@example.com secret\r\n")
-    line = f.readline()
-    while line.startswith(b"*"):
-        line = f.readline()
-    answers.append(line.decode().strip())
-    held.append((s, f))
-print("\n".join(answers))
-"#;
+const LOGINS: &str = include_str!("clients/limits_logins.py");
 
 #[test]
 fn a_user_has_at_most_ten_sessions_from_one_address() {

@@ -422,15 +422,4 @@ fn check_cli(server: &Server, db: &Database, first: &str) {
 
 /// Logs each `[user, password]` pair of argv[2] in over POP3, printing the first word of
 /// each answer.
-const POP3_LOGINS: &str = r#"
-import poplib, sys, json
-port, pairs = int(sys.argv[1]), json.loads(sys.argv[2])
-for user, password in pairs:
-    p = poplib.POP3("127.0.0.1", port, timeout=20)
-    p.user(user)
-    try:
-        print(user, p.pass_(password).decode().split()[0])
-        p.quit()
-    except poplib.error_proto as e:
-        print(user, e.args[0].decode())
-"#;
+const POP3_LOGINS: &str = include_str!("clients/mariadb_pop3_logins.py");

@@ -9,15 +9,7 @@ use std::time::Duration;
 
 use support::{Server, python, require};
 
-const DELIVER: &str = r#"
-import smtplib, sys
-port, rcpt, count, tag = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-s = smtplib.SMTP("127.0.0.1", port)
-for i in range(count):
-    body = "Subject: %s %d\r\n\r\n.line with dot\r\nmessage %d of %s\r\n" % (tag, i, i, tag)
-    s.sendmail("sender@example.org", [rcpt], body.encode())
-s.quit()
-"#;
+const DELIVER: &str = include_str!("clients/pop3_deliver.py");
 
 fn deliver(server: &Server, rcpt: &str, count: usize, tag: &str) {
     python(
@@ -27,38 +19,7 @@ fn deliver(server: &Server, rcpt: &str, count: usize, tag: &str) {
 }
 
 /// A poplib session: prints one line per step for the test to check.
-const POPLIB: &str = r#"
-import poplib, ssl, sys
-mode, port, user, actions = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-if mode == "pop3s":
-    p = poplib.POP3_SSL("127.0.0.1", port, context=ctx, timeout=20)
-else:
-    p = poplib.POP3("127.0.0.1", port, timeout=20)
-    caps = p.capa()
-    print("capa", " ".join(sorted(caps)))
-    p.stls(context=ctx)
-p.user(user)
-p.pass_("secret")
-for a in actions:
-    if a == "stat":
-        print("stat", *p.stat())
-    elif a == "uidl":
-        print("uidl", " ".join(x.decode().split()[1] for x in p.uidl()[1]))
-    elif a == "list":
-        print("list", " ".join(x.decode().split()[1] for x in p.list()[1]))
-    elif a.startswith("retr"):
-        n = int(a[4:])
-        lines = p.retr(n)[1]
-        print("retr", (b"\r\n".join(lines) + b"\r\n").hex())
-    elif a.startswith("top"):
-        print("top", len(p.top(int(a[3:]), 0)[1]))
-    elif a.startswith("dele"):
-        print("dele", p.dele(int(a[4:])).decode())
-    elif a == "rset":
-        print("rset", p.rset().decode())
-print("quit", p.quit().decode())
-"#;
+const POPLIB: &str = include_str!("clients/pop3_poplib.py");
 
 fn poplib(server: &Server, mode: &str, user: &str, actions: &[&str]) -> Vec<String> {
     let port = if mode == "pop3s" {
@@ -421,24 +382,7 @@ fn non_loopback_ipv4() -> String {
         .to_owned()
 }
 
-const CLEARTEXT: &str = r#"
-import poplib, ssl, sys
-host, port = sys.argv[1], int(sys.argv[2])
-p = poplib.POP3(host, port, timeout=20)
-caps = p.capa()
-print("capa", " ".join(sorted(caps)))
-try:
-    p.user("alice@example.com")
-    print("user accepted")
-except poplib.error_proto as e:
-    print("user", e.args[0].decode())
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-p.stls(context=ctx)
-print("tls-capa", " ".join(sorted(p.capa())))
-p.user("alice@example.com")
-print("login", p.pass_("secret").decode())
-p.quit()
-"#;
+const CLEARTEXT: &str = include_str!("clients/pop3_cleartext.py");
 
 #[test]
 fn no_cleartext_login_from_the_network() {
@@ -470,24 +414,7 @@ fn no_cleartext_login_from_the_network() {
 
 /// An IMAP session open on the INBOX while a POP3 session retrieves one message and deletes
 /// another: its next NOOP reports both.
-const IMAP_SEES_POP3: &str = r#"
-import imaplib, poplib, sys, time
-imap_port, pop3_port = int(sys.argv[1]), int(sys.argv[2])
-M = imaplib.IMAP4("127.0.0.1", imap_port)
-M.login("alice@example.com", "secret")
-M.select("INBOX")
-M.fetch("1:3", "(FLAGS)")
-p = poplib.POP3("127.0.0.1", pop3_port, timeout=20)
-p.user("alice@example.com"); p.pass_("secret")
-p.retr(1); p.dele(2)
-p.quit()
-time.sleep(0.2)
-M.untagged_responses.clear()
-M.noop()
-for key in ("EXPUNGE", "FETCH"):
-    print(key, *[x.decode() for x in M.untagged_responses.get(key, [])])
-print("SEARCH", M.search(None, "ALL")[1][0].decode())
-"#;
+const IMAP_SEES_POP3: &str = include_str!("clients/pop3_imap_sees_pop3.py");
 
 #[test]
 fn an_imap_session_sees_what_pop3_changed() {

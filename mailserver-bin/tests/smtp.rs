@@ -10,21 +10,7 @@ use std::time::Duration;
 
 use support::{Server, python, require, strip_received, write_file};
 
-const SEND: &str = r#"
-import smtplib, ssl, sys
-port, starttls, sender, rcpts, path = int(sys.argv[1]), sys.argv[2] == "tls", sys.argv[3], sys.argv[4].split(","), sys.argv[5]
-body = open(path, "rb").read()
-s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org", timeout=30)
-s.ehlo()
-if starttls:
-    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-    s.starttls(context=ctx)
-    s.ehlo()
-opts = ["SMTPUTF8"] if any(ord(c) > 127 for c in sender + "".join(rcpts)) else []
-refused = s.sendmail(sender, rcpts, body, mail_options=opts)
-print("refused", refused)
-s.quit()
-"#;
+const SEND: &str = include_str!("clients/smtp_send.py");
 
 fn send(server: &Server, tls: bool, from: &str, to: &[&str], body: &[u8]) -> String {
     let path = server.dir.join(format!("msg-{}.eml", rand_suffix()));
@@ -291,30 +277,7 @@ fn refusals_unknown_user_relay_size_long_line() {
     assert!(server.tmp_is_empty("alice@example.com"));
 }
 
-const CONCURRENT: &str = r#"
-import smtplib, sys, os, threading
-port, outbox, sessions = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-names = sorted(n for n in os.listdir(outbox) if n.endswith(".eml"))
-errors = []
-def worker(k):
-    try:
-        s = smtplib.SMTP("127.0.0.1", port, timeout=60)
-        s.ehlo("load%d.example.org" % k)
-        for n in names[k::sessions]:
-            rcpts = open(os.path.join(outbox, n[:-4] + ".rcpt")).read().split(",")
-            body = open(os.path.join(outbox, n), "rb").read()
-            refused = s.sendmail("load@example.org", rcpts, body)
-            if refused:
-                errors.append((n, refused))
-        s.quit()
-    except Exception as e:
-        errors.append((k, repr(e)))
-threads = [threading.Thread(target=worker, args=(k,)) for k in range(sessions)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("errors", errors)
-sys.exit(1 if errors else 0)
-"#;
+const CONCURRENT: &str = include_str!("clients/smtp_concurrent.py");
 
 #[test]
 fn fifty_sessions_thousand_messages_exactly_once() {

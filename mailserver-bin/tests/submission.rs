@@ -89,21 +89,7 @@ fn relay_config(port: u16, extra: &str) -> String {
 }
 
 /// Sends with smtplib over 587 + STARTTLS as alice; prints the refused recipients.
-const SUBMIT: &str = r#"
-import smtplib, ssl, sys
-port, sender, rcpts, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
-mail_options = sys.argv[5].split() if len(sys.argv) > 5 else []
-rcpt_options = sys.argv[6].split() if len(sys.argv) > 6 else []
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-s.ehlo("laptop.home.example")
-s.starttls(context=ctx)
-s.ehlo("laptop.home.example")
-s.login("alice@example.com", "secret")
-msg = "From: Alice <alice@example.com>\r\nTo: someone\r\nSubject: %s\r\n\r\nHello.\r\n.leading dot\r\n" % subject
-print(s.sendmail(sender, rcpts, msg.encode(), mail_options, rcpt_options))
-s.quit()
-"#;
+const SUBMIT: &str = include_str!("clients/submission_submit.py");
 
 fn submit(server: &Server, to: &str, subject: &str) {
     python(
@@ -621,22 +607,7 @@ s.quit()
 
 /// Checks every DKIM signature of a message (stdin) with dkimpy, the DNS answered from the
 /// records `mailserver dns` printed (argv[1]); prints one result per signature.
-const DKIMPY: &str = r#"
-import re, sys, dkim
-zone = open(sys.argv[1]).read()
-records = {}
-for line in zone.splitlines():
-    m = re.match(r'^(\S+)\s+\d+\s+IN\s+TXT\s+(.*)$', line)
-    if m:
-        records[m.group(1).encode()] = "".join(re.findall(r'"([^"]*)"', m.group(2))).encode()
-def dnsfunc(name, timeout=5):
-    return records.get(name if name.endswith(b".") else name + b".")
-msg = sys.stdin.buffer.read()
-d = dkim.DKIM(msg)
-count = len([l for l in msg.split(b"\r\n") if l.lower().startswith(b"dkim-signature:")])
-for i in range(count):
-    print(i, d.verify(idx=i, dnsfunc=dnsfunc))
-"#;
+const DKIMPY: &str = include_str!("clients/submission_dkimpy.py");
 
 #[test]
 fn outgoing_mail_is_dkim_signed_and_dkimpy_verifies_it() {
@@ -726,41 +697,7 @@ fn outgoing_mail_is_dkim_signed_and_dkimpy_verifies_it() {
 
 /// A small authoritative DNS server on UDP for the MX tests: MX and A records from a JSON
 /// table (argv[2]); names listed under "nxdomain" do not exist; anything else has no records.
-const FAKE_DNS: &str = r#"
-import json, socket, struct, sys
-port, zone = int(sys.argv[1]), json.loads(sys.argv[2])
-def name(n):
-    out = b""
-    for label in n.rstrip(".").split("."):
-        if label:
-            out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", port))
-print("ready", flush=True)
-while True:
-    data, peer = s.recvfrom(4096)
-    qid, flags = struct.unpack(">HH", data[:4])
-    i, labels = 12, []
-    while data[i]:
-        labels.append(data[i + 1:i + 1 + data[i]].decode().lower())
-        i += 1 + data[i]
-    qtype = struct.unpack(">H", data[i + 1:i + 3])[0]
-    question = data[12:i + 5]
-    qname = ".".join(labels)
-    answers = []
-    for rtype, value in zone.get(qname, {}).items():
-        if rtype == "MX" and qtype == 15:
-            for pref, host in value:
-                answers.append((15, struct.pack(">H", pref) + name(host)))
-        if rtype == "A" and qtype == 1:
-            answers.append((1, socket.inet_aton(value)))
-    rcode = 3 if qname in zone.get("nxdomain", []) else 0
-    reply = struct.pack(">HHHHHH", qid, 0x8400 | (flags & 0x0100) | 0x80 | rcode, 1, len(answers), 0, 0) + question
-    for rtype, rdata in answers:
-        reply += struct.pack(">HHHIH", 0xC00C, rtype, 1, 60, len(rdata)) + rdata
-    s.sendto(reply, peer)
-"#;
+const FAKE_DNS: &str = include_str!("clients/submission_fake_dns.py");
 
 #[test]
 fn without_a_relay_mail_goes_to_each_domains_mx_hosts_in_order() {
@@ -1071,27 +1008,7 @@ fn queue_flush_tries_deferred_mail_at_once_but_not_held_mail() {
 
 /// Eight clients, each submitting its share of `count` messages in one session; prints the
 /// subjects the server acknowledged, one per line.
-const SUBMIT_MANY: &str = r#"
-import smtplib, ssl, sys, threading
-port, count, clients = int(sys.argv[1]), int(sys.argv[2]), 8
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-acked, lock = [], threading.Lock()
-def client(n):
-    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
-    s.starttls(context=ctx)
-    s.login("alice@example.com", "secret")
-    for i in range(n, count, clients):
-        subject = "many-%d" % i
-        msg = "From: alice@example.com\r\nSubject: %s\r\n\r\nbody %d\r\n" % (subject, i)
-        s.sendmail("alice@example.com", ["r%d@remote.example" % i], msg.encode())
-        with lock:
-            acked.append(subject)
-    s.quit()
-threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("\n".join(acked))
-"#;
+const SUBMIT_MANY: &str = include_str!("clients/submission_submit_many.py");
 
 #[test]
 fn queue_commands_in_a_loop_while_clients_submit_lose_and_duplicate_nothing() {

@@ -22,6 +22,7 @@ mod sync;
 mod tree;
 
 use self::common::DELIMITER;
+use crate::conn::Answered;
 use fetch::ChangedSince;
 pub use session::{User, login};
 use store::FlagUpdate;
@@ -38,7 +39,9 @@ impl User {
         match command {
             Command::Noop | Command::Check => {
                 self.sync(session, true);
-                let _ = session.complete(Status::Ok, None, "NOOP completed");
+                session
+                    .complete(Status::Ok, None, "NOOP completed")
+                    .answered();
             }
             Command::Select(m, params) => self.select(session, &m, &params, false),
             Command::Examine(m, params) => self.select(session, &m, &params, true),
@@ -58,17 +61,23 @@ impl User {
                 lsub,
             } => self.list(session, &reference, &patterns, selection, &returns, lsub),
             Command::Namespace => {
-                let _ = session.send(&Response::Namespace {
-                    prefix: String::new(),
-                    delimiter: DELIMITER,
-                });
-                let _ = session.complete(Status::Ok, None, "NAMESPACE completed");
+                session
+                    .send(&Response::Namespace {
+                        prefix: String::new(),
+                        delimiter: DELIMITER,
+                    })
+                    .answered();
+                session
+                    .complete(Status::Ok, None, "NAMESPACE completed")
+                    .answered();
             }
             Command::Status { mailbox, items } => self.status(session, &mailbox, &items),
             Command::Close => self.close(session),
             Command::Unselect => {
                 self.selected = None;
-                let _ = session.complete(Status::Ok, None, "UNSELECT completed");
+                session
+                    .complete(Status::Ok, None, "UNSELECT completed")
+                    .answered();
             }
             Command::Expunge => self.expunge_command(session, None),
             Command::UidExpunge(set) => self.expunge_command(session, Some(&set)),
@@ -132,18 +141,22 @@ impl User {
             Command::GetQuotaRoot(m) => self.get_quota_root(session, &m),
             Command::GetQuota(root) => self.get_quota(session, &root),
             Command::SetQuota { .. } => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::NoPerm),
-                    "Quotas are set by the administrator",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::NoPerm),
+                        "Quotas are set by the administrator",
+                    )
+                    .answered();
             }
             other => {
-                let _ = session.complete(
-                    Status::Bad,
-                    None,
-                    &format!("{} is not supported", other.name()),
-                );
+                session
+                    .complete(
+                        Status::Bad,
+                        None,
+                        &format!("{} is not supported", other.name()),
+                    )
+                    .answered();
             }
         }
         Ok(())

@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::conn::{BUDGET_SPENT, Conn, Pace, Pacer, ReadBuffer};
+use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer, ReadBuffer};
 
 pub use mailbox::User;
 pub use service::ImapService;
@@ -77,20 +77,22 @@ async fn on_login(
     match (result, slot) {
         (Ok(u), Some(Some(claimed))) => {
             info!(%peer, user = %u.username, "imap login");
-            let _ = session.auth_finish(Ok(()));
+            session.auth_finish(Ok(())).answered();
             Some((u, claimed))
         }
         (Ok(u), _) => {
             warn!(%peer, user = %u.username, "imap login refused: too many sessions of this user from this address");
-            let _ = session.auth_finish(Err((
-                Some(Code::Limit),
-                "Too many connections of this user from your address",
-            )));
+            session
+                .auth_finish(Err((
+                    Some(Code::Limit),
+                    "Too many connections of this user from your address",
+                )))
+                .answered();
             None
         }
         (Err((code, text)), _) => {
             info!(%peer, %username, reason = text, "imap login refused");
-            let _ = session.auth_finish(Err((code, text)));
+            session.auth_finish(Err((code, text))).answered();
             None
         }
     }
@@ -101,10 +103,14 @@ async fn on_append(user: Option<&mut User>, session: &mut ServerSession, event: 
     let Some(u) = user else {
         match event {
             Event::AppendStart(_) => {
-                let _ = session.reject_append(Some(Code::ServerBug), "Not logged in");
+                session
+                    .reject_append(Some(Code::ServerBug), "Not logged in")
+                    .answered();
             }
             Event::AppendEnd => {
-                let _ = session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
+                session
+                    .complete(Status::No, Some(Code::ServerBug), "Not logged in")
+                    .answered();
             }
             _ => {}
         }
@@ -126,7 +132,7 @@ fn start_idle(
     user: Option<&mut User>,
     session: &mut ServerSession,
 ) -> Option<idle_watch::FolderWatch> {
-    let _ = session.idle_accept();
+    session.idle_accept().answered();
     let user = user?;
     let watch = user
         .selected_folder()
@@ -213,7 +219,9 @@ async fn connection(
                     if let Some(u) = user.as_mut() {
                         u.sync(&mut session, true);
                     }
-                    let _ = session.complete(Status::Ok, None, "IDLE terminated");
+                    session
+                        .complete(Status::Ok, None, "IDLE terminated")
+                        .answered();
                 }
                 Event::Command { tag, command } => {
                     let Some(u) = user.as_mut() else {
@@ -260,7 +268,7 @@ async fn connection(
             if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
                 break reason;
             }
-            let _ = session.tls_established();
+            session.tls_established().answered();
             continue;
         }
         if shutting_down {
@@ -297,7 +305,7 @@ async fn connection(
                 }
                 if last_keepalive.elapsed() >= IDLE_KEEPALIVE {
                     last_keepalive = tokio::time::Instant::now();
-                    let _ = session.send(&imap_proto::Response::ok(None, "Still here"));
+                    session.send(&imap_proto::Response::ok(None, "Still here")).answered();
                 }
             }
             _ = shutdown.changed(), if !shutting_down => shutting_down = true,

@@ -1,17 +1,16 @@
 //! SEARCH: evaluating search keys against the selected mailbox. Flag, size and UID keys use
 //! the view alone; date keys stat the file; text keys read the message once, lazily.
 
-use imap_proto::{Date, DateTime, SearchKey};
-
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use imap_proto::{Date, DateTime, SearchKey};
+use maildir::read_message;
 
 use super::headers::{self, FolderHeaders, lock_folder};
 use super::mailbox::selected::Selected;
 use super::mime;
 use crate::message::{decode_header, decode_words, is_foreign_charset};
-use maildir::read_message;
 
 pub(super) struct Candidate<'a> {
     pub(super) seq: u32,

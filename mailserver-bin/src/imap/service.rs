@@ -2,18 +2,19 @@
 //! limits on connections, the folder listings and header caches, and the IDLE watcher; and
 //! how a session's output is written.
 
-use crate::accounts::Accounts;
-use crate::config::Config;
-use crate::conn::Conn;
-use imap_proto::{Atom, ServerSession};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
+
+use imap_proto::{Atom, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::{headers, idle_watch, mime, seats};
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::conn::Conn;
 
 /// Output queued before it is written while producing a long response.
 pub(crate) const WRITE_BATCH: usize = 256 * 1024;

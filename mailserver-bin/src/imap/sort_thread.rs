@@ -1,14 +1,16 @@
 //! SORT (RFC 5256, with RFC 5957 DISPLAY) and THREAD (ORDEREDSUBJECT and REFERENCES), as
 //! Dovecot answers them: keys worked out once per message and kept in the header cache.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use imap_proto::{SortCriterion, SortKey};
+
 use super::headers::{FolderHeaders, MessageKeys, lock_folder};
 use super::mailbox::selected::Selected;
 use super::mime;
 use super::search::{Candidate, parse_header_time};
 use crate::message::decode_words;
-use imap_proto::{SortCriterion, SortKey};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// One message's value for a sort key.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]

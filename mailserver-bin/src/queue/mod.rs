@@ -27,6 +27,7 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, Resolution};
 use crate::config::Config;
 use crate::dkim::Dkim;
+
 pub use dsn::Action;
 use mx::{MxResolver, RouteError};
 use relay::{AttemptError, Hop, Transport};

@@ -16,6 +16,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::config::{self, RelayTls};
+use crate::conn::Answered;
 use crate::tls::ClientTls;
 
 /// Why an attempt ended before the recipients had answers.
@@ -179,14 +180,14 @@ impl Transport {
                 match event {
                     ClientEvent::StartTls => {
                         stream = self.handshake(hop, stream).await?;
-                        let _ = session.tls_established();
+                        session.tls_established().answered();
                     }
                     ClientEvent::Ready => match envelope.take() {
                         Some(e) => {
-                            let _ = session.send_message(e);
+                            session.send_message(e).answered();
                         }
                         None => {
-                            let _ = session.quit();
+                            session.quit().answered();
                         }
                     },
                     ClientEvent::Recipient { index, reply } => {
@@ -277,14 +278,14 @@ async fn send_body(
     let mut file = tokio::fs::File::open(message)
         .await
         .map_err(AttemptError::Message)?;
-    let _ = session.send_body(prefix);
+    session.send_body(prefix).answered();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut chunk).await.map_err(AttemptError::Message)?;
         if n == 0 {
             break;
         }
-        let _ = session.send_body(&chunk[..n]);
+        session.send_body(&chunk[..n]).answered();
         if let Some(out) = session.poll_output()
             && stream.send(&out).await.is_err()
         {
@@ -292,6 +293,6 @@ async fn send_body(
             break;
         }
     }
-    let _ = session.end_body();
+    session.end_body().answered();
     Ok(())
 }

@@ -12,6 +12,7 @@ use smtp_proto::{
 use tracing::{info, warn};
 
 use crate::accounts::LocalMailbox;
+use crate::conn::Answered;
 use crate::mail::{HeaderScan, ReceivedInfo, queue_id, received_header};
 use crate::queue::spool::{self, QueuedMessage, Route};
 use crate::smtp::body::{BodyWriter, Destination};
@@ -122,25 +123,25 @@ impl Connection {
         match event {
             Event::Helo { .. } => {
                 self.tx = Transaction::new();
-                let _ = session.accept();
+                session.accept().answered();
             }
             Event::MailFrom { from, params } => {
                 self.tx = Transaction::new();
                 if let Err(r) = self.check_sender(&from).await {
                     info!(conn = %self.id, peer = %self.peer, from = %from, login = ?self.login, reply = %r, "sender rejected");
-                    let _ = session.reject(r);
+                    session.reject(r).answered();
                     return;
                 }
                 if params.size.is_some_and(|size| !self.room(size)) {
-                    let _ = session.reject(insufficient_storage());
+                    session.reject(insufficient_storage()).answered();
                     return;
                 }
                 self.tx.from = Some(from);
                 self.tx.params = params;
-                let _ = session.accept();
+                session.accept().answered();
             }
             Event::RcptTo { .. } if !self.room(self.tx.params.size.unwrap_or(0)) => {
-                let _ = session.reject(insufficient_storage());
+                session.reject(insufficient_storage()).answered();
             }
             Event::RcptTo { to, params } => self.rcpt_to(session, &to, &params).await,
             Event::MessageStart { .. } => self.start_message(session).await,
@@ -162,16 +163,20 @@ impl Connection {
             }
             Event::Reset => self.tx = Transaction::new(),
             Event::Verify(_) => {
-                let _ = session.respond(reply(
-                    252,
-                    2,
-                    5,
-                    0,
-                    "Cannot VRFY user, but will accept message and attempt delivery".into(),
-                ));
+                session
+                    .respond(reply(
+                        252,
+                        2,
+                        5,
+                        0,
+                        "Cannot VRFY user, but will accept message and attempt delivery".into(),
+                    ))
+                    .answered();
             }
             Event::Expand(_) => {
-                let _ = session.respond(reply(502, 5, 5, 1, "EXPN command is disabled".into()));
+                session
+                    .respond(reply(502, 5, 5, 1, "EXPN command is disabled".into()))
+                    .answered();
             }
             Event::Authenticate {
                 username, password, ..
@@ -212,11 +217,11 @@ impl Connection {
                         self.tx.remote.push((r, params.clone()));
                     }
                 }
-                let _ = session.accept();
+                session.accept().answered();
             }
             Err(r) => {
                 info!(conn = %self.id, peer = %self.peer, to = %to, reply = %r, "recipient rejected");
-                let _ = session.reject(r);
+                session.reject(r).answered();
             }
         }
     }
@@ -265,7 +270,7 @@ impl Connection {
             .submission
             .then(|| (HeaderScan::default(), hostname));
         self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
-        let _ = session.accept();
+        session.accept().answered();
     }
 
     /// AUTH: the password checked and, on submission, whether the account may send.
@@ -314,7 +319,7 @@ impl Connection {
         if result.is_ok() {
             self.login = Some(username);
         }
-        let _ = session.auth_finish(result);
+        session.auth_finish(result).answered();
     }
 
     /// Submission: only a sender the login may use (553 5.7.1 otherwise, as Postfix's
@@ -322,7 +327,9 @@ impl Connection {
     pub(super) async fn finish(&mut self, session: &mut ServerSession, size: u64) {
         let mut tx = std::mem::replace(&mut self.tx, Transaction::new());
         let Some(body) = tx.body.take() else {
-            let _ = session.finish_message(reply(451, 4, 3, 0, "Local error in processing".into()));
+            session
+                .finish_message(reply(451, 4, 3, 0, "Local error in processing".into()))
+                .answered();
             return;
         };
         let queue_id = body.queue_id.clone();
@@ -349,7 +356,7 @@ impl Connection {
                 let result = if queued { "queued" } else { "delivered" };
                 info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
                       mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = ?self.login, result, "message");
-                let _ = session.finish_message(Reply::queued(&queue_id));
+                session.finish_message(Reply::queued(&queue_id)).answered();
             }
             Err(e) => {
                 warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
@@ -365,7 +372,7 @@ impl Connection {
                         "Local error in processing, try again later".into(),
                     )
                 };
-                let _ = session.finish_message(r);
+                session.finish_message(r).answered();
             }
         }
     }

@@ -11,26 +11,33 @@ use super::common::{block, recheck_later, store_refusal};
 use super::selected::flags_to_letters;
 use super::session::{Append, User};
 use super::tree::storage_name;
+use crate::conn::Answered;
 
 impl User {
     pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {
         let storage = match storage_name(&head.mailbox) {
             Ok(s) => s,
             Err((code, text)) => {
-                let _ = session.reject_append(code, text);
+                session.reject_append(code, text).answered();
                 return;
             }
         };
         if !self.root.folder_exists(&storage) {
-            let _ = session.reject_append(Some(Code::TryCreate), "Mailbox does not exist");
+            session
+                .reject_append(Some(Code::TryCreate), "Mailbox does not exist")
+                .answered();
             return;
         }
         if self.over_quota(head.size, 1) {
-            let _ = session.reject_append(Some(Code::OverQuota), "Quota exceeded");
+            session
+                .reject_append(Some(Code::OverQuota), "Quota exceeded")
+                .answered();
             return;
         }
         if !self.disk_reserve.room_for(self.root.path(), head.size) {
-            let _ = session.reject_append(Some(Code::OverQuota), "Not enough disk space");
+            session
+                .reject_append(Some(Code::OverQuota), "Not enough disk space")
+                .answered();
             return;
         }
         let begun = block(|| -> Result<(Maildir, Delivery), String> {
@@ -46,7 +53,7 @@ impl User {
                     head,
                     failed: None,
                 });
-                let _ = session.accept_append();
+                session.accept_append().answered();
             }
             Err(e) => {
                 warn!(user = %self.username, error = %e, "imap append could not start");
@@ -80,13 +87,15 @@ impl User {
 
     pub async fn append_end(&mut self, session: &mut ServerSession) {
         let Some(mut a) = self.append.take() else {
-            let _ = session.complete(Status::No, Some(Code::ServerBug), "No APPEND in progress");
+            session
+                .complete(Status::No, Some(Code::ServerBug), "No APPEND in progress")
+                .answered();
             return;
         };
         if let Some(e) = a.failed {
             warn!(user = %self.username, error = %e, "imap append failed");
             let (code, text) = store_refusal(&e);
-            let _ = session.complete(Status::No, Some(code), text);
+            session.complete(Status::No, Some(code), text).answered();
             return;
         }
         let Some(delivery) = a.delivery.take() else {
@@ -128,12 +137,14 @@ impl User {
                 self.account_usage(size as i64, 1);
                 self.sync(session, true);
                 let code = uid.map(|u| Code::AppendUid(validity, u));
-                let _ = session.complete(Status::Ok, code, "APPEND completed");
+                session
+                    .complete(Status::Ok, code, "APPEND completed")
+                    .answered();
             }
             Err(e) => {
                 warn!(user = %self.username, error = %e, "imap append failed");
                 let (code, text) = store_refusal(&e);
-                let _ = session.complete(Status::No, Some(code), text);
+                session.complete(Status::No, Some(code), text).answered();
             }
         }
     }

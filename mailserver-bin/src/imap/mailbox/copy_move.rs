@@ -12,6 +12,7 @@ use super::common::{block, note_changes, recheck_later};
 use super::selected::sorted;
 use super::session::User;
 use super::tree::storage_name;
+use crate::conn::Answered;
 
 impl User {
     pub(super) async fn copy(
@@ -29,19 +30,21 @@ impl User {
         let indices = match self.resolve(set, uid) {
             Ok(i) => i,
             Err(e) => {
-                let _ = session.complete(Status::Bad, None, e);
+                session.complete(Status::Bad, None, e).answered();
                 return;
             }
         };
         let storage = match storage_name(dest) {
             Ok(s) => s,
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
         if !self.root.folder_exists(&storage) {
-            let _ = session.complete(Status::No, Some(Code::TryCreate), "Mailbox does not exist");
+            session
+                .complete(Status::No, Some(Code::TryCreate), "Mailbox does not exist")
+                .answered();
             return;
         }
         let Some(sel) = self.selected.as_ref() else {
@@ -49,16 +52,20 @@ impl User {
         };
         let indices: Vec<usize> = indices.into_iter().filter(|&i| !sel.is_gone(i)).collect();
         if indices.is_empty() {
-            let _ = session.complete(
-                Status::Ok,
-                None,
-                &format!("{verb} completed, nothing to do"),
-            );
+            session
+                .complete(
+                    Status::Ok,
+                    None,
+                    &format!("{verb} completed, nothing to do"),
+                )
+                .answered();
             return;
         }
         let bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
         if !is_move && self.over_quota(bytes, indices.len() as u64) {
-            let _ = session.complete(Status::No, Some(Code::OverQuota), "Quota exceeded");
+            session
+                .complete(Status::No, Some(Code::OverQuota), "Quota exceeded")
+                .answered();
             return;
         }
         let host = self.hostname.clone();
@@ -103,11 +110,13 @@ impl User {
         if indices.is_empty() {
             // RFC 5530: all of them were expunged by another session meanwhile.
             self.sync(session, false);
-            let _ = session.complete(
-                Status::No,
-                Some(Code::ExpungeIssued),
-                "The messages were expunged meanwhile",
-            );
+            session
+                .complete(
+                    Status::No,
+                    Some(Code::ExpungeIssued),
+                    "The messages were expunged meanwhile",
+                )
+                .answered();
             return;
         }
         recheck_later(&mut self.recheck, &self.listings, &target);
@@ -139,7 +148,7 @@ impl User {
         };
         if is_move {
             if let Some(code) = copyuid.clone() {
-                let _ = session.send(&Response::ok(Some(code), "Moved"));
+                session.send(&Response::ok(Some(code), "Moved")).answered();
             }
             // The copies count, and each source this session removed; one another session
             // expunged meanwhile was taken off the quota by that session.
@@ -171,11 +180,15 @@ impl User {
                 self.account_usage(change.0, change.1);
             }
             self.sync(session, true);
-            let _ = session.complete(Status::Ok, None, "MOVE completed");
+            session
+                .complete(Status::Ok, None, "MOVE completed")
+                .answered();
         } else {
             self.account_usage(copied_bytes as i64, indices.len() as i64);
             self.sync(session, true);
-            let _ = session.complete(Status::Ok, copyuid, "COPY completed");
+            session
+                .complete(Status::Ok, copyuid, "COPY completed")
+                .answered();
         }
     }
 }

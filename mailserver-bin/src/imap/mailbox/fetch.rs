@@ -14,7 +14,7 @@ use tracing::warn;
 use super::common::{STREAM_ABOVE, STREAM_CHUNK, block, note_changes};
 use super::selected::Selected;
 use super::session::User;
-use crate::conn::Conn;
+use crate::conn::{Answered, Conn};
 use crate::imap::headers::FolderHeaders;
 use crate::imap::service::{WRITE_BATCH, flush};
 use crate::imap::{headers, mime, ranges};
@@ -38,13 +38,15 @@ impl User {
     ) -> io::Result<()> {
         let vanished = since.is_some_and(|c| c.vanished);
         if vanished && !session.is_enabled("QRESYNC") {
-            let _ = session.complete(Status::Bad, None, "ENABLE QRESYNC first");
+            session
+                .complete(Status::Bad, None, "ENABLE QRESYNC first")
+                .answered();
             return Ok(());
         }
         let mut indices = match self.resolve(set, uid) {
             Ok(i) => i,
             Err(e) => {
-                let _ = session.complete(Status::Bad, None, e);
+                session.complete(Status::Bad, None, e).answered();
                 return Ok(());
             }
         };
@@ -65,10 +67,12 @@ impl User {
                         set.contains(u, largest)
                     }
                 }) {
-                    let _ = session.send(&Response::Vanished {
-                        earlier: true,
-                        uids,
-                    });
+                    session
+                        .send(&Response::Vanished {
+                            earlier: true,
+                            uids,
+                        })
+                        .answered();
                 }
             }
             if !attrs.contains(&FetchAttr::ModSeq) {
@@ -164,10 +168,12 @@ impl User {
                 Err(e) => warn!(error = %e, "imap fetch: setting \\Seen failed"),
             }
         }
-        let _ = session.send(&Response::Fetch {
-            seq: i as u32 + 1,
-            items,
-        });
+        session
+            .send(&Response::Fetch {
+                seq: i as u32 + 1,
+                items,
+            })
+            .answered();
         if let Some(range) = loaded.streamed {
             // Where the file is now: setting \Seen above renamed it.
             let m = sel.msg(i);
@@ -199,22 +205,28 @@ struct Outcome {
 impl Outcome {
     fn complete(&self, session: &mut ServerSession) {
         if self.unknown_cte {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::UnknownCte),
-                "A part has a transfer encoding this server cannot undo; fetch it with BODY",
-            );
+            session
+                .complete(
+                    Status::No,
+                    Some(Code::UnknownCte),
+                    "A part has a transfer encoding this server cannot undo; fetch it with BODY",
+                )
+                .answered();
         } else if self.expunged {
             // RFC 2180 §4.1.2 leaves the choice: OK with what could be fetched, as Dovecot
             // answers (a NO makes clients retry the whole FETCH), the code telling the
             // client to look (RFC 5530).
-            let _ = session.complete(
-                Status::Ok,
-                Some(Code::ExpungeIssued),
-                "Some messages were expunged meanwhile",
-            );
+            session
+                .complete(
+                    Status::Ok,
+                    Some(Code::ExpungeIssued),
+                    "Some messages were expunged meanwhile",
+                )
+                .answered();
         } else {
-            let _ = session.complete(Status::Ok, None, "FETCH completed");
+            session
+                .complete(Status::Ok, None, "FETCH completed")
+                .answered();
         }
     }
 }
@@ -582,7 +594,7 @@ async fn stream(
                 path.display()
             )));
         }
-        let _ = session.stream_literal(&chunk);
+        session.stream_literal(&chunk).answered();
         at = to;
         if session.pending_output() >= WRITE_BATCH {
             flush(session, conn).await?;

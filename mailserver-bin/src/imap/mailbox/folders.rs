@@ -9,6 +9,7 @@ use maildir::FolderError;
 use super::common::{DELIMITER, atoms, block};
 use super::session::User;
 use super::tree::{FolderTree, display_name, matches_pattern, storage_name};
+use crate::conn::Answered;
 
 impl User {
     pub(super) fn create(
@@ -32,11 +33,11 @@ impl User {
                 Some(u) if !uses.contains(&u) => uses.push(u),
                 Some(_) => {}
                 None => {
-                    let _ = session.complete(
+                    session.complete(
                         Status::No,
                         Some(Code::UseAttr),
                         "Only \\Archive, \\Drafts, \\Junk, \\Sent and \\Trash can be given here",
-                    );
+                    ).answered();
                     return;
                 }
             }
@@ -44,27 +45,35 @@ impl User {
         let storage = match storage_name(m) {
             Ok(s) => s,
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
         if storage == "INBOX" {
-            let _ = session.complete(Status::No, Some(Code::AlreadyExists), "INBOX always exists");
+            session
+                .complete(Status::No, Some(Code::AlreadyExists), "INBOX always exists")
+                .answered();
             return;
         }
         match block(|| self.root.create_folder_with_use(&storage, &uses)) {
             Ok(_) => {
-                let _ = session.complete(Status::Ok, None, "CREATE completed");
+                session
+                    .complete(Status::Ok, None, "CREATE completed")
+                    .answered();
             }
             Err(FolderError::Exists) => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::AlreadyExists),
-                    "Mailbox already exists",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::AlreadyExists),
+                        "Mailbox already exists",
+                    )
+                    .answered();
             }
             Err(FolderError::InvalidName(why)) => {
-                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+                session
+                    .complete(Status::No, Some(Code::Cannot), why)
+                    .answered();
             }
             Err(e) => self.internal_error(session, "CREATE", &e),
         }
@@ -74,11 +83,13 @@ impl User {
         let storage = match storage_name(m) {
             Ok(s) if s != "INBOX" => s,
             Ok(_) => {
-                let _ = session.complete(Status::No, Some(Code::Cannot), "INBOX cannot be deleted");
+                session
+                    .complete(Status::No, Some(Code::Cannot), "INBOX cannot be deleted")
+                    .answered();
                 return;
             }
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
@@ -91,17 +102,23 @@ impl User {
         }
         match block(|| self.root.delete_folder(&storage)) {
             Ok(()) => {
-                let _ = session.complete(Status::Ok, None, "DELETE completed");
+                session
+                    .complete(Status::Ok, None, "DELETE completed")
+                    .answered();
             }
             Err(FolderError::NotFound) => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::NonExistent),
-                    "Mailbox does not exist",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::NonExistent),
+                        "Mailbox does not exist",
+                    )
+                    .answered();
             }
             Err(FolderError::InvalidName(why)) => {
-                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+                session
+                    .complete(Status::No, Some(Code::Cannot), why)
+                    .answered();
             }
             Err(e) => self.internal_error(session, "DELETE", &e),
         }
@@ -111,39 +128,49 @@ impl User {
         let names = storage_name(from).and_then(|f| Ok((f, storage_name(to)?)));
         let (from, to) = match names {
             Ok((f, _)) if f == "INBOX" => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::Cannot),
-                    "Renaming INBOX is not supported; move its messages instead",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::Cannot),
+                        "Renaming INBOX is not supported; move its messages instead",
+                    )
+                    .answered();
                 return;
             }
             Ok(v) => v,
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
         match block(|| self.root.rename_folder(&from, &to)) {
             Ok(()) => {
-                let _ = session.complete(Status::Ok, None, "RENAME completed");
+                session
+                    .complete(Status::Ok, None, "RENAME completed")
+                    .answered();
             }
             Err(FolderError::NotFound) => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::NonExistent),
-                    "Mailbox does not exist",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::NonExistent),
+                        "Mailbox does not exist",
+                    )
+                    .answered();
             }
             Err(FolderError::Exists) => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::AlreadyExists),
-                    "Target mailbox already exists",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::AlreadyExists),
+                        "Target mailbox already exists",
+                    )
+                    .answered();
             }
             Err(FolderError::InvalidName(why)) => {
-                let _ = session.complete(Status::No, Some(Code::Cannot), why);
+                session
+                    .complete(Status::No, Some(Code::Cannot), why)
+                    .answered();
             }
             Err(e) => self.internal_error(session, "RENAME", &e),
         }
@@ -153,29 +180,33 @@ impl User {
         let storage = match storage_name(m) {
             Ok(s) => s,
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
         if on && !self.root.folder_exists(&storage) {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::NonExistent),
-                "Mailbox does not exist",
-            );
+            session
+                .complete(
+                    Status::No,
+                    Some(Code::NonExistent),
+                    "Mailbox does not exist",
+                )
+                .answered();
             return;
         }
         match block(|| self.root.set_subscribed(&storage, on)) {
             Ok(()) => {
-                let _ = session.complete(
-                    Status::Ok,
-                    None,
-                    if on {
-                        "SUBSCRIBE completed"
-                    } else {
-                        "UNSUBSCRIBE completed"
-                    },
-                );
+                session
+                    .complete(
+                        Status::Ok,
+                        None,
+                        if on {
+                            "SUBSCRIBE completed"
+                        } else {
+                            "UNSUBSCRIBE completed"
+                        },
+                    )
+                    .answered();
             }
             Err(e) => self.internal_error(session, "SUBSCRIBE", &e),
         }
@@ -197,14 +228,16 @@ impl User {
         };
         if patterns.len() == 1 && patterns[0].is_empty() {
             // LIST "" "": the hierarchy delimiter and root.
-            let _ = session.send(&Response::List {
-                attributes: atoms(&["Noselect"]),
-                delimiter: Some(DELIMITER),
-                mailbox: String::new(),
-                lsub,
-                extended: Vec::new(),
-            });
-            let _ = session.complete(Status::Ok, None, done);
+            session
+                .send(&Response::List {
+                    attributes: atoms(&["Noselect"]),
+                    delimiter: Some(DELIMITER),
+                    mailbox: String::new(),
+                    lsub,
+                    extended: Vec::new(),
+                })
+                .answered();
+            session.complete(Status::Ok, None, done).answered();
             return;
         }
         let tree = match block(|| FolderTree::read(&self.root)) {
@@ -240,15 +273,17 @@ impl User {
                     attrs.push("Noselect");
                 }
                 attrs.extend(tree.special_use(name).iter().map(String::as_str));
-                let _ = session.send(&Response::List {
-                    attributes: atoms(&attrs),
-                    delimiter: Some(DELIMITER),
-                    mailbox: name.clone(),
-                    lsub: true,
-                    extended: Vec::new(),
-                });
+                session
+                    .send(&Response::List {
+                        attributes: atoms(&attrs),
+                        delimiter: Some(DELIMITER),
+                        mailbox: name.clone(),
+                        lsub: true,
+                        extended: Vec::new(),
+                    })
+                    .answered();
             }
-            let _ = session.complete(Status::Ok, None, done);
+            session.complete(Status::Ok, None, done).answered();
             return;
         }
         // RFC 5258 §3: the names that meet the selection, and with RECURSIVEMATCH the parents
@@ -315,13 +350,15 @@ impl User {
             } else {
                 Vec::new()
             };
-            let _ = session.send(&Response::List {
-                attributes: atoms(&attrs),
-                delimiter: Some(DELIMITER),
-                mailbox: name.to_owned(),
-                lsub: false,
-                extended,
-            });
+            session
+                .send(&Response::List {
+                    attributes: atoms(&attrs),
+                    delimiter: Some(DELIMITER),
+                    mailbox: name.to_owned(),
+                    lsub: false,
+                    extended,
+                })
+                .answered();
             // RFC 5819: STATUS right after the LIST of each selectable mailbox; one that
             // cannot be read is left out rather than failing the listing.
             if exists
@@ -329,13 +366,15 @@ impl User {
                 && let Some(Some(storage)) = tree.names.get(name)
                 && let Ok(items) = block(|| self.status_values(storage, &returns.status))
             {
-                let _ = session.send(&Response::Status {
-                    mailbox: name.to_owned(),
-                    items,
-                });
+                session
+                    .send(&Response::Status {
+                        mailbox: name.to_owned(),
+                        items,
+                    })
+                    .answered();
             }
         }
-        let _ = session.complete(Status::Ok, None, done);
+        session.complete(Status::Ok, None, done).answered();
     }
 
     pub(super) fn status(
@@ -359,11 +398,15 @@ impl User {
         } else {
             display_name(&storage)
         };
-        let _ = session.send(&Response::Status {
-            mailbox: name,
-            items: values,
-        });
-        let _ = session.complete(Status::Ok, None, "STATUS completed");
+        session
+            .send(&Response::Status {
+                mailbox: name,
+                items: values,
+            })
+            .answered();
+        session
+            .complete(Status::Ok, None, "STATUS completed")
+            .answered();
     }
 
     /// The STATUS values of a folder, by storage name.

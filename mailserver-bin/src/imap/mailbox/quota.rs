@@ -5,6 +5,7 @@ use tracing::warn;
 
 use super::common::block;
 use super::session::User;
+use crate::conn::Answered;
 use crate::delivery::{self, QuotaAccount};
 
 impl User {
@@ -49,10 +50,12 @@ impl User {
             resources
                 .extend(imap_proto::Atom::new("MESSAGE").map(|a| (a, used, self.quota.messages)));
         }
-        let _ = session.send(&Response::Quota {
-            root: String::new(),
-            resources,
-        });
+        session
+            .send(&Response::Quota {
+                root: String::new(),
+                resources,
+            })
+            .answered();
     }
 
     /// Whether adding `messages` messages of `bytes` octets in all would pass a limit.
@@ -73,23 +76,31 @@ impl User {
         } else {
             Vec::new()
         };
-        let _ = session.send(&Response::QuotaRoot {
-            mailbox: m.as_str().to_owned(),
-            roots,
-        });
+        session
+            .send(&Response::QuotaRoot {
+                mailbox: m.as_str().to_owned(),
+                roots,
+            })
+            .answered();
         if self.quota.any() {
             self.send_quota(session);
         }
-        let _ = session.complete(Status::Ok, None, "GETQUOTAROOT completed");
+        session
+            .complete(Status::Ok, None, "GETQUOTAROOT completed")
+            .answered();
     }
 
     /// GETQUOTA of the one root there is.
     pub(super) fn get_quota(&self, session: &mut ServerSession, root: &str) {
         if root.is_empty() && self.quota.any() {
             self.send_quota(session);
-            let _ = session.complete(Status::Ok, None, "GETQUOTA completed");
+            session
+                .complete(Status::Ok, None, "GETQUOTA completed")
+                .answered();
         } else {
-            let _ = session.complete(Status::No, Some(Code::NonExistent), "No such quota root");
+            session
+                .complete(Status::No, Some(Code::NonExistent), "No such quota root")
+                .answered();
         }
     }
 }

@@ -4,6 +4,7 @@ use imap_proto::{Code, Response, SearchKey, SequenceSet, ServerSession, Status, 
 
 use super::common::block;
 use super::session::User;
+use crate::conn::Answered;
 use crate::imap::{headers, search, sort_thread};
 
 impl User {
@@ -43,11 +44,13 @@ impl User {
                 .iter()
                 .find(|a| !matches!(a.as_str(), "MIN" | "MAX" | "COUNT" | "ALL" | "SAVE"))
         {
-            let _ = session.complete(
-                Status::Bad,
-                None,
-                &format!("Unsupported SEARCH return option {bad}"),
-            );
+            session
+                .complete(
+                    Status::Bad,
+                    None,
+                    &format!("Unsupported SEARCH return option {bad}"),
+                )
+                .answered();
             return;
         }
         if let Some(cs) = charset
@@ -106,28 +109,32 @@ impl User {
             .collect();
         match esearch {
             None => {
-                let _ = session.send(&Response::Search(numbers, modseq));
+                session.send(&Response::Search(numbers, modseq)).answered();
             }
             Some((false, false, false, false)) => {}
             Some((min, max, count, all)) => {
-                let _ = session.send(&Response::ESearch {
-                    tag: tag.clone(),
-                    uid,
-                    min: numbers.iter().min().copied().filter(|_| min),
-                    max: numbers.iter().max().copied().filter(|_| max),
-                    count: count.then_some(numbers.len() as u32),
-                    all: (all && !numbers.is_empty())
-                        .then(|| SequenceSet::from_numbers(&numbers).ok())
-                        .flatten(),
-                    modseq,
-                });
+                session
+                    .send(&Response::ESearch {
+                        tag: tag.clone(),
+                        uid,
+                        min: numbers.iter().min().copied().filter(|_| min),
+                        max: numbers.iter().max().copied().filter(|_| max),
+                        count: count.then_some(numbers.len() as u32),
+                        all: (all && !numbers.is_empty())
+                            .then(|| SequenceSet::from_numbers(&numbers).ok())
+                            .flatten(),
+                        modseq,
+                    })
+                    .answered();
             }
         }
         if let (Some(saved), Some(sel)) = (saved, self.selected.as_mut()) {
             sel.saved = saved;
         }
         self.sync(session, uid);
-        let _ = session.complete(Status::Ok, None, "SEARCH completed");
+        session
+            .complete(Status::Ok, None, "SEARCH completed")
+            .answered();
     }
 
     pub(super) fn thread(
@@ -142,11 +149,13 @@ impl User {
             "ORDEREDSUBJECT" => false,
             "REFERENCES" => true,
             _ => {
-                let _ = session.complete(
-                    Status::Bad,
-                    None,
-                    "Unsupported threading algorithm (ORDEREDSUBJECT and REFERENCES are)",
-                );
+                session
+                    .complete(
+                        Status::Bad,
+                        None,
+                        "Unsupported threading algorithm (ORDEREDSUBJECT and REFERENCES are)",
+                    )
+                    .answered();
                 return;
             }
         };
@@ -178,9 +187,11 @@ impl User {
             }
         }
         let threads = threads.into_iter().map(|t| node(t, &id)).collect();
-        let _ = session.send(&Response::Thread(threads));
+        session.send(&Response::Thread(threads)).answered();
         self.sync(session, uid);
-        let _ = session.complete(Status::Ok, None, "THREAD completed");
+        session
+            .complete(Status::Ok, None, "THREAD completed")
+            .answered();
     }
 
     /// Whether SEARCH, SORT or THREAD strings in `charset` can be matched; answers NO
@@ -193,11 +204,13 @@ impl User {
             .iter()
             .filter_map(|c| imap_proto::Atom::new(*c).ok())
             .collect();
-        let _ = session.complete(
-            Status::No,
-            Some(Code::BadCharset(charsets)),
-            "Unsupported charset",
-        );
+        session
+            .complete(
+                Status::No,
+                Some(Code::BadCharset(charsets)),
+                "Unsupported charset",
+            )
+            .answered();
         false
     }
 
@@ -232,8 +245,10 @@ impl User {
             .into_iter()
             .map(|i| if uid { sel.msg(i).uid } else { i as u32 + 1 })
             .collect();
-        let _ = session.send(&Response::Sort(numbers));
+        session.send(&Response::Sort(numbers)).answered();
         self.sync(session, uid);
-        let _ = session.complete(Status::Ok, None, "SORT completed");
+        session
+            .complete(Status::Ok, None, "SORT completed")
+            .answered();
     }
 }

@@ -7,6 +7,7 @@ use imap_proto::{
 use super::common::{block, note_changes};
 use super::selected::{Entry, Selected, View, Views, send_flag_list};
 use super::session::User;
+use crate::conn::Answered;
 
 impl User {
     pub(super) fn select(
@@ -17,7 +18,9 @@ impl User {
         read_only: bool,
     ) {
         if params.qresync.is_some() && !session.is_enabled("QRESYNC") {
-            let _ = session.complete(Status::Bad, None, "ENABLE QRESYNC first");
+            session
+                .complete(Status::Bad, None, "ENABLE QRESYNC first")
+                .answered();
             return;
         }
         if params.condstore {
@@ -25,7 +28,9 @@ impl User {
         }
         // RFC 7162 §3.2.11: the end of the previous mailbox's answers, whatever follows.
         if self.selected.take().is_some() {
-            let _ = session.send(&Response::ok(Some(Code::Closed), "Previous mailbox closed"));
+            session
+                .send(&Response::ok(Some(Code::Closed), "Previous mailbox closed"))
+                .answered();
         }
         let Some(storage) = self.existing_folder(session, m) else {
             return;
@@ -71,29 +76,37 @@ impl User {
             Views::Listing(n) => (*n, 0),
             Views::Each(v) => (v.len(), v.iter().filter(|v| v.recent).count()),
         };
-        let _ = session.send(&Response::Exists(exists as u32));
+        session.send(&Response::Exists(exists as u32)).answered();
         // RFC 9051 dropped RECENT and the UNSEEN code.
         if !rev2 {
-            let _ = session.send(&Response::Recent(recent as u32));
+            session.send(&Response::Recent(recent as u32)).answered();
         }
         if !rev2 && let Some(first) = listing.summary.first_unseen {
-            let _ = session.send(&Response::ok(
-                Some(Code::Unseen(first as u32 + 1)),
-                "First unseen",
-            ));
+            session
+                .send(&Response::ok(
+                    Some(Code::Unseen(first as u32 + 1)),
+                    "First unseen",
+                ))
+                .answered();
         }
-        let _ = session.send(&Response::ok(
-            Some(Code::UidValidity(listing.uid_validity)),
-            "UIDs valid",
-        ));
-        let _ = session.send(&Response::ok(
-            Some(Code::UidNext(listing.next_uid)),
-            "Predicted next UID",
-        ));
-        let _ = session.send(&Response::ok(
-            Some(Code::HighestModSeq(listing.highest_modseq)),
-            "Highest",
-        ));
+        session
+            .send(&Response::ok(
+                Some(Code::UidValidity(listing.uid_validity)),
+                "UIDs valid",
+            ))
+            .answered();
+        session
+            .send(&Response::ok(
+                Some(Code::UidNext(listing.next_uid)),
+                "Predicted next UID",
+            ))
+            .answered();
+        session
+            .send(&Response::ok(
+                Some(Code::HighestModSeq(listing.highest_modseq)),
+                "Highest",
+            ))
+            .answered();
         let selected = Selected {
             stamp,
             _seat: self.seats.take(md.path()),
@@ -118,7 +131,7 @@ impl User {
         } else {
             (Code::ReadWrite, "SELECT completed")
         };
-        let _ = session.complete(Status::Ok, Some(code), text);
+        session.complete(Status::Ok, Some(code), text).answered();
     }
 
     /// Turns CONDSTORE on for a command that uses it (RFC 7162 §3.1); a mailbox selected
@@ -128,7 +141,9 @@ impl User {
             && let Some(sel) = &self.selected
         {
             let highest = sel.messages().map(|m| m.modseq).max().unwrap_or(0);
-            let _ = session.send(&Response::ok(Some(Code::HighestModSeq(highest)), "Highest"));
+            session
+                .send(&Response::ok(Some(Code::HighestModSeq(highest)), "Highest"))
+                .answered();
         }
     }
 
@@ -148,21 +163,25 @@ impl User {
         };
         let vanished = self.vanished(sel, q.modseq, &known);
         if let Some(uids) = vanished {
-            let _ = session.send(&Response::Vanished {
-                earlier: true,
-                uids,
-            });
+            session
+                .send(&Response::Vanished {
+                    earlier: true,
+                    uids,
+                })
+                .answered();
         }
         for (i, m) in sel.messages().enumerate() {
             if m.modseq > q.modseq && known(m.uid) {
-                let _ = session.send(&Response::Fetch {
-                    seq: i as u32 + 1,
-                    items: vec![
-                        FetchValue::Uid(m.uid),
-                        FetchValue::Flags(sel.flags(i)),
-                        FetchValue::ModSeq(m.modseq),
-                    ],
-                });
+                session
+                    .send(&Response::Fetch {
+                        seq: i as u32 + 1,
+                        items: vec![
+                            FetchValue::Uid(m.uid),
+                            FetchValue::Flags(sel.flags(i)),
+                            FetchValue::ModSeq(m.modseq),
+                        ],
+                    })
+                    .answered();
             }
         }
     }

@@ -9,6 +9,7 @@ use maildir::{FolderStamp, Maildir};
 use tracing::warn;
 
 use super::common::{Refusal, block};
+use crate::conn::Answered;
 
 /// A message as this session has shown it.
 #[derive(Debug)]
@@ -181,16 +182,18 @@ impl Selected {
         if qresync {
             let uids: Vec<u32> = indices.iter().map(|&i| self.msg(i).uid).collect();
             if let Ok(uids) = SequenceSet::from_numbers(&uids) {
-                let _ = session.send(&Response::Vanished {
-                    earlier: false,
-                    uids,
-                });
+                session
+                    .send(&Response::Vanished {
+                        earlier: false,
+                        uids,
+                    })
+                    .answered();
             }
         }
         if announce && !qresync {
             // From the end, so each number is still right when the client reads it.
             for &i in indices.iter().rev() {
-                let _ = session.send(&Response::Expunge(i as u32 + 1));
+                session.send(&Response::Expunge(i as u32 + 1)).answered();
             }
         }
         let mut doomed = vec![false; self.len()];
@@ -275,12 +278,14 @@ pub(super) fn send_flag_list(
             .filter_map(|(_, k)| imap_proto::Atom::new(k.clone()).ok())
             .map(Flag::Keyword),
     );
-    let _ = session.send(&Response::Flags(flags.clone()));
+    session.send(&Response::Flags(flags.clone())).answered();
     let permanent = if read_only { Vec::new() } else { flags };
-    let _ = session.send(&Response::ok(
-        Some(Code::PermanentFlags(permanent, !read_only)),
-        "Flags permitted",
-    ));
+    session
+        .send(&Response::ok(
+            Some(Code::PermanentFlags(permanent, !read_only)),
+            "Flags permitted",
+        ))
+        .answered();
 }
 
 /// The file-name letters for `flags` in `md` (keywords get letters from `dovecot-keywords`).

@@ -12,6 +12,7 @@ use super::common::{DEFAULT_FOLDERS, Refusal, block};
 use super::selected::Selected;
 use super::tree::storage_name;
 use crate::accounts::Accounts;
+use crate::conn::Answered;
 use crate::imap::headers::HeaderCache;
 use crate::imap::ranges;
 use crate::imap::service::ImapService;
@@ -135,15 +136,17 @@ impl User {
         match storage_name(m) {
             Ok(s) if self.root.folder_exists(&s) => Some(s),
             Ok(_) => {
-                let _ = session.complete(
-                    Status::No,
-                    Some(Code::NonExistent),
-                    "Mailbox does not exist",
-                );
+                session
+                    .complete(
+                        Status::No,
+                        Some(Code::NonExistent),
+                        "Mailbox does not exist",
+                    )
+                    .answered();
                 None
             }
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 None
             }
         }
@@ -156,11 +159,13 @@ impl User {
         e: &dyn std::fmt::Display,
     ) {
         warn!(user = %self.username, error = %e, "imap {what} failed");
-        let _ = session.complete(
-            Status::No,
-            Some(Code::ServerBug),
-            "Internal error, see the server log",
-        );
+        session
+            .complete(
+                Status::No,
+                Some(Code::ServerBug),
+                "Internal error, see the server log",
+            )
+            .answered();
     }
 
     /// Whether what the session last saw of its selected folder was settled (see
@@ -179,7 +184,9 @@ impl User {
         match &self.selected {
             Some(s) if !s.read_only => true,
             _ => {
-                let _ = session.complete(Status::No, Some(Code::ReadOnly), "Mailbox is read-only");
+                session
+                    .complete(Status::No, Some(Code::ReadOnly), "Mailbox is read-only")
+                    .answered();
                 false
             }
         }

@@ -6,6 +6,7 @@ use tracing::warn;
 use super::common::{block, note_changes};
 use super::selected::{flags_to_letters, send_flag_list, sorted};
 use super::session::User;
+use crate::conn::Answered;
 
 /// STORE's change: how, which flags, and whether to answer with them.
 pub(super) struct FlagUpdate<'a> {
@@ -38,7 +39,7 @@ impl User {
         let indices = match self.resolve(set, uid) {
             Ok(i) => i,
             Err(e) => {
-                let _ = session.complete(Status::Bad, None, e);
+                session.complete(Status::Bad, None, e).answered();
                 return;
             }
         };
@@ -61,11 +62,11 @@ impl User {
                 l
             }
             Err((None, text)) => {
-                let _ = session.complete(Status::Bad, None, text);
+                session.complete(Status::Bad, None, text).answered();
                 return;
             }
             Err((code, text)) => {
-                let _ = session.complete(Status::No, code, text);
+                session.complete(Status::No, code, text).answered();
                 return;
             }
         };
@@ -137,10 +138,12 @@ impl User {
                 items.push(FetchValue::ModSeq(sel.msg(i).modseq));
             }
             if !silent || (condstore && changed) {
-                let _ = session.send(&Response::Fetch {
-                    seq: i as u32 + 1,
-                    items,
-                });
+                session
+                    .send(&Response::Fetch {
+                        seq: i as u32 + 1,
+                        items,
+                    })
+                    .answered();
             }
         }
         // The shared listing has our own renames (note_changes), so only others' changes are
@@ -150,15 +153,21 @@ impl User {
             let code = SequenceSet::from_numbers(&modified)
                 .ok()
                 .map(Code::Modified);
-            let _ = session.complete(Status::Ok, code, "Conditional STORE failed for some");
+            session
+                .complete(Status::Ok, code, "Conditional STORE failed for some")
+                .answered();
         } else if failed {
-            let _ = session.complete(
-                Status::No,
-                Some(Code::ServerBug),
-                "Some flags could not be stored",
-            );
+            session
+                .complete(
+                    Status::No,
+                    Some(Code::ServerBug),
+                    "Some flags could not be stored",
+                )
+                .answered();
         } else {
-            let _ = session.complete(Status::Ok, None, "STORE completed");
+            session
+                .complete(Status::Ok, None, "STORE completed")
+                .answered();
         }
     }
 
@@ -213,7 +222,9 @@ impl User {
             self.expunge(session, all, false);
         }
         self.selected = None;
-        let _ = session.complete(Status::Ok, None, "CLOSE completed");
+        session
+            .complete(Status::Ok, None, "CLOSE completed")
+            .answered();
     }
 
     /// EXPUNGE, or UID EXPUNGE of `set` (RFC 4315).
@@ -234,7 +245,7 @@ impl User {
             Some(set) => match self.resolve(set, true) {
                 Ok(indices) => indices,
                 Err(e) => {
-                    let _ = session.complete(Status::Bad, None, e);
+                    session.complete(Status::Bad, None, e).answered();
                     return;
                 }
             },
@@ -246,6 +257,6 @@ impl User {
         } else {
             "EXPUNGE completed"
         };
-        let _ = session.complete(Status::Ok, None, text);
+        session.complete(Status::Ok, None, text).answered();
     }
 }

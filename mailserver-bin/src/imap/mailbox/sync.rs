@@ -16,6 +16,7 @@ use tracing::warn;
 use super::common::{block, note_changes};
 use super::selected::{Entry, Selected, View, Views, send_flag_list};
 use super::session::User;
+use crate::conn::Answered;
 
 impl User {
     /// Tells the client what changed in the selected mailbox since it last heard. EXPUNGE is
@@ -116,13 +117,13 @@ impl User {
             &claimed,
             &[],
         );
-        let _ = session.send(&Response::Exists(sel.len() as u32));
+        session.send(&Response::Exists(sel.len() as u32)).answered();
         if !rev2 {
             let recent = match &sel.views {
                 Views::Listing(_) => 0,
                 Views::Each(v) => v.iter().filter(|v| v.recent).count(),
             };
-            let _ = session.send(&Response::Recent(recent as u32));
+            session.send(&Response::Recent(recent as u32)).answered();
         }
     }
 }
@@ -231,7 +232,9 @@ fn walk_all(
             if qresync {
                 vanished.push(uid);
             } else {
-                let _ = session.send(&Response::Expunge(sel.len() as u32 + 1));
+                session
+                    .send(&Response::Expunge(sel.len() as u32 + 1))
+                    .answered();
             }
         } else {
             // Shown until the client may be told: keep what it was.
@@ -249,10 +252,12 @@ fn walk_all(
     }
     sel.aligned = aligned;
     if let Ok(uids) = SequenceSet::from_numbers(&vanished) {
-        let _ = session.send(&Response::Vanished {
-            earlier: false,
-            uids,
-        });
+        session
+            .send(&Response::Vanished {
+                earlier: false,
+                uids,
+            })
+            .answered();
     }
 }
 
@@ -265,8 +270,10 @@ fn send_flags(sel: &Selected, session: &mut ServerSession, i: usize, condstore: 
     if condstore {
         items.push(FetchValue::ModSeq(sel.msg(i).modseq));
     }
-    let _ = session.send(&Response::Fetch {
-        seq: i as u32 + 1,
-        items,
-    });
+    session
+        .send(&Response::Fetch {
+            seq: i as u32 + 1,
+            items,
+        })
+        .answered();
 }
