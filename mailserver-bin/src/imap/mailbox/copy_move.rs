@@ -81,19 +81,7 @@ impl User {
             let mut done = Vec::new();
             for &i in &indices {
                 let m = &sel.msg(i);
-                // Keyword letters are per folder: translate them by name.
-                let mut letters = String::new();
-                for c in m.flags.chars() {
-                    if c.is_ascii_lowercase() {
-                        let idx = u32::from(c) - u32::from('a');
-                        if let Some((_, name)) = sel.keywords.iter().find(|(k, _)| *k == idx) {
-                            letters.push(target.keyword_letter(name)?);
-                        }
-                    } else {
-                        letters.push(c);
-                    }
-                }
-                let flags = sorted(letters.chars());
+                let flags = flags_in(m, &sel.keywords, &target)?;
                 if let Some(name) = sel.maildir.copy_into(m, &target, &flags, &host)? {
                     names.push(name);
                     done.push(i);
@@ -121,20 +109,7 @@ impl User {
         }
         recheck_later(&mut self.recheck, &self.listings, &target);
         let validity = listing.uid_validity;
-        // The copies are among the newest messages, at the end (unless another writer
-        // numbered many files at the same time).
-        let uids_in = |messages: maildir::Iter<'_>| -> Vec<u32> {
-            let by_name: HashMap<&str, u32> = messages.map(|m| (&*m.name, m.uid)).collect();
-            names
-                .iter()
-                .filter_map(|n| by_name.get(n.as_str()).copied())
-                .collect()
-        };
-        let recent = listing.messages.len().saturating_sub(2 * names.len() + 16);
-        let mut dest_uids = uids_in(listing.messages.iter_from(recent));
-        if dest_uids.len() < names.len() {
-            dest_uids = uids_in(listing.messages.iter());
-        }
+        let dest_uids = uids_of(&listing, &names);
         let src_uids: Vec<u32> = indices.iter().map(|&i| sel.msg(i).uid).collect();
         let copied_bytes: u64 = indices.iter().map(|&i| sel.msg(i).size).sum();
         let copyuid = match (
@@ -191,6 +166,45 @@ impl User {
                 .answered();
         }
     }
+}
+
+/// `m`'s flag letters for a copy in `target`: keyword letters are per folder, so they are
+/// translated by name.
+fn flags_in(
+    m: &maildir::Message,
+    keywords: &[(u32, String)],
+    target: &Maildir,
+) -> Result<String, maildir::Error> {
+    let mut letters = String::new();
+    for c in m.flags.chars() {
+        if c.is_ascii_lowercase() {
+            let idx = u32::from(c) - u32::from('a');
+            if let Some((_, name)) = keywords.iter().find(|(k, _)| *k == idx) {
+                letters.push(target.keyword_letter(name)?);
+            }
+        } else {
+            letters.push(c);
+        }
+    }
+    Ok(sorted(letters.chars()))
+}
+
+/// The UIDs the files `names` got in `listing`: among the newest messages, at the end
+/// (unless another writer numbered many files at the same time).
+fn uids_of(listing: &maildir::Listing, names: &[String]) -> Vec<u32> {
+    let uids_in = |messages: maildir::Iter<'_>| -> Vec<u32> {
+        let by_name: HashMap<&str, u32> = messages.map(|m| (&*m.name, m.uid)).collect();
+        names
+            .iter()
+            .filter_map(|n| by_name.get(n.as_str()).copied())
+            .collect()
+    };
+    let recent = listing.messages.len().saturating_sub(2 * names.len() + 16);
+    let dest_uids = uids_in(listing.messages.iter_from(recent));
+    if dest_uids.len() < names.len() {
+        return uids_in(listing.messages.iter());
+    }
+    dest_uids
 }
 
 pub(super) fn ordered(v: &[u32]) -> bool {
