@@ -1,5 +1,7 @@
-//! Domains, mailboxes and aliases in an SQLite file, in PostfixAdmin's table shapes (`domain`,
-//! `mailbox`, `alias` with comma-separated `goto`), so the same queries serve its MariaDB later.
+//! The accounts store: domains, mailboxes and aliases in SQLite or PostfixAdmin's MariaDB, in
+//! PostfixAdmin's table shapes (`domain`, `mailbox`, `alias` with comma-separated `goto`),
+//! and users of an LDAP directory. This file opens the store and answers lookups (delivery,
+//! login, policies); `admin` holds the writes the CLI makes, `types` what every part uses.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,25 @@
 //! (`smtp-proto`, `imap-proto`, `pop3-proto`, `sasl`) and the `maildir` store.
 //!
 //! The binary is [`main`]: it parses the arguments and runs a command.
+//!
+//! # Map
+//!
+//! Modules are in layers; each uses only the layers below it (`scripts/module-cycles`
+//! checks that no two import each other, CI runs it):
+//!
+//! 1. **Entry**: `cli` (arguments, one file per command group) and `daemon` (listeners,
+//!    signals, shutdown).
+//! 2. **Services**: `smtp` (inbound and submission), `imap` (sessions, then one file per
+//!    command family under `imap::mailbox`), `pop3`, `queue` (outbound: spool, relay, MX,
+//!    DSN), `dns` (records to publish).
+//! 3. **Shared paths**: `delivery` (quota accounting of every store and removal), `conn`
+//!    (connections, TLS upgrade, pacing, admission), `dkim`, `srs`, `mail` (queue ids,
+//!    Received:), `message` (header and body text over mail-parser), `tls`.
+//! 4. **State**: `accounts` (the store: SQLite, PostfixAdmin's MariaDB, LDAP; lookups apart
+//!    from admin writes), `config`, `password`, `disk`, `owner`.
+//!
+//! Mail on disk is the `maildir` crate's: no module here reads or writes a Maildir file
+//! itself.
 
 mod accounts;
 mod cli;
@@ -9,7 +28,6 @@ mod config;
 mod conn;
 mod daemon;
 mod delivery;
-
 mod disk;
 mod dkim;
 mod dns;
