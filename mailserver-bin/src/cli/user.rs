@@ -76,13 +76,10 @@ pub(super) async fn run(
             password_stdin,
             scheme,
         } => {
-            accounts::normalize_address(&address)?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash =
-                password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
+            let (hash, generated) = new_password(config, &address, password_stdin, scheme)?;
             let address = accounts.add_user(&address, &hash).await?;
             println!("added user {address}");
-            if generated {
+            if let Some(password) = generated {
                 println!("password: {password}");
             }
         }
@@ -185,13 +182,10 @@ pub(super) async fn run(
             password_stdin,
             scheme,
         } => {
-            accounts::normalize_address(&address)?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash =
-                password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
+            let (hash, generated) = new_password(config, &address, password_stdin, scheme)?;
             let address = accounts.set_password(&address, &hash).await?;
             println!("password changed for {address}");
-            if generated {
+            if let Some(password) = generated {
                 println!("password: {password}");
             }
         }
@@ -279,4 +273,18 @@ fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
         warn!("the password was typed on a terminal and echoed");
     }
     Ok((password, false))
+}
+
+/// The hash of `address`'s new password (read from standard input, or generated: then also
+/// the password, to print), in `scheme` or the configured one.
+fn new_password(
+    config: &Config,
+    address: &str,
+    password_stdin: bool,
+    scheme: Option<Scheme>,
+) -> Result<(String, Option<String>), AnyError> {
+    accounts::normalize_address(address)?;
+    let (password, generated) = read_password(password_stdin)?;
+    let hash = password::hash(scheme.unwrap_or(config.accounts.password_scheme), &password)?;
+    Ok((hash, generated.then_some(password)))
 }

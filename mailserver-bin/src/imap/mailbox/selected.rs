@@ -181,14 +181,7 @@ impl Selected {
         let qresync = announce && session.is_enabled("QRESYNC");
         if qresync {
             let uids: Vec<u32> = indices.iter().map(|&i| self.msg(i).uid).collect();
-            if let Ok(uids) = SequenceSet::from_numbers(&uids) {
-                session
-                    .send(&Response::Vanished {
-                        earlier: false,
-                        uids,
-                    })
-                    .answered();
-            }
+            send_vanished(session, &uids);
         }
         if announce && !qresync {
             // From the end, so each number is still right when the client reads it.
@@ -317,4 +310,16 @@ pub(super) fn sorted(letters: impl Iterator<Item = char>) -> String {
     v.sort_unstable();
     v.dedup();
     v.into_iter().collect()
+}
+
+/// `* VANISHED uids` (RFC 7162 §3.2.10), when there are any.
+pub(super) fn send_vanished(session: &mut ServerSession, uids: &[u32]) {
+    if let Ok(uids) = SequenceSet::from_numbers(uids) {
+        session
+            .send(&Response::Vanished {
+                earlier: false,
+                uids,
+            })
+            .answered();
+    }
 }

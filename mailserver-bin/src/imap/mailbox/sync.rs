@@ -9,12 +9,12 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use imap_proto::{FetchValue, Response, SequenceSet, ServerSession};
+use imap_proto::{FetchValue, Response, ServerSession};
 use maildir::{FolderStamp, Listing, Subdir};
 use tracing::warn;
 
 use super::common::{block, note_changes};
-use super::selected::{Entry, Selected, View, Views, send_flag_list};
+use super::selected::{Entry, Selected, View, Views, send_flag_list, send_vanished};
 use super::session::User;
 use crate::conn::Answered;
 
@@ -251,14 +251,7 @@ fn walk_all(
         }
     }
     sel.aligned = aligned;
-    if let Ok(uids) = SequenceSet::from_numbers(&vanished) {
-        session
-            .send(&Response::Vanished {
-                earlier: false,
-                uids,
-            })
-            .answered();
-    }
+    send_vanished(session, &vanished);
 }
 
 /// `* n FETCH (UID FLAGS [MODSEQ])` for the message at `i`.
