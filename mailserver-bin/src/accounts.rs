@@ -435,14 +435,30 @@ impl Accounts {
             .collect()
     }
 
-    /// A user's own POP3 delete policy, if set.
-    pub async fn pop3_policy(&self, address: &str) -> Result<Option<String>, AccountsError> {
-        Ok(
+    /// A user's own POP3 delete policy, if set; a value in the table that is none of them
+    /// is an error naming the row.
+    pub async fn pop3_policy(
+        &self,
+        address: &str,
+    ) -> Result<Option<crate::config::DeletePolicy>, AccountsError> {
+        let stored: Option<String> =
             sqlx::query_scalar("SELECT delete_policy FROM pop3_policy WHERE username = ?")
                 .bind(address)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        stored
+            .map(|value| {
+                crate::config::DeletePolicy::parse(&value).ok_or_else(|| {
+                    AccountsError::BadStoredValue {
+                        table: "pop3_policy",
+                        column: "delete_policy",
+                        row: address.to_owned(),
+                        value,
+                        expected: "expunge, keep, seen",
+                    }
+                })
+            })
+            .transpose()
     }
 
     fn maildir_path(&self, maildir: &str) -> PathBuf {

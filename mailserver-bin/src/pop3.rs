@@ -367,14 +367,11 @@ async fn login(
         .await
         .map_err(|e| temp(&e))?
         .ok_or_else(Response::auth_failed)?;
-    let policy = match accounts
+    let policy = accounts
         .pop3_policy(&mailbox.username)
         .await
         .map_err(|e| temp(&e))?
-    {
-        Some(p) => DeletePolicy::parse(&p).unwrap_or(service.config.pop3.delete_policy),
-        None => service.config.pop3.delete_policy,
-    };
+        .unwrap_or(service.config.pop3.delete_policy);
     let lock = {
         let mut set = service
             .locked

@@ -476,7 +476,7 @@ impl Accounts {
     pub async fn set_pop3_policy(
         &self,
         address: &str,
-        policy: Option<&str>,
+        policy: Option<crate::config::DeletePolicy>,
     ) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
         self.require_user(&address).await?;
@@ -488,7 +488,7 @@ impl Accounts {
                     .await?;
                 sqlx::query("INSERT INTO pop3_policy (username, delete_policy) VALUES (?, ?)")
                     .bind(&address)
-                    .bind(p)
+                    .bind(p.as_str())
                     .execute(&self.pool)
                     .await?;
             }

@@ -132,3 +132,31 @@ async fn domains_users_aliases() {
     assert!(a.remove_alias("nope@example.com", &[]).await.is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_pop3_policy_is_typed_and_a_bad_stored_one_names_its_row() {
+    use crate::config::DeletePolicy;
+    let (a, dir) = fresh("pop3-policy").await;
+    a.add_domain("example.com", false).await.unwrap();
+    a.add_user("bob@example.com", "{PLAIN}x").await.unwrap();
+    assert_eq!(a.pop3_policy("bob@example.com").await.unwrap(), None);
+    a.set_pop3_policy("bob@example.com", Some(DeletePolicy::Keep))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.pop3_policy("bob@example.com").await.unwrap(),
+        Some(DeletePolicy::Keep)
+    );
+    // A value written by hand (or by another tool) that is none of the policies.
+    sqlx::query("UPDATE pop3_policy SET delete_policy = 'purge' WHERE username = ?")
+        .bind("bob@example.com")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let e = a.pop3_policy("bob@example.com").await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "pop3_policy.delete_policy of bob@example.com holds \"purge\", which is not one of expunge, keep, seen"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

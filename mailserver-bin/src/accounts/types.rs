@@ -14,6 +14,14 @@ pub enum AccountsError {
     UnsupportedUrl(String),
     #[error("account database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{table}.{column} of {row} holds {value:?}, which is not one of {expected}")]
+    BadStoredValue {
+        table: &'static str,
+        column: &'static str,
+        row: String,
+        value: String,
+        expected: &'static str,
+    },
     #[error(transparent)]
     Directory(#[from] DirectoryError),
     #[error("cannot create directory for the account database {path}: {source}")]

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::accounts::{self, Accounts};
-use crate::config::{self, Config};
+use crate::config::{Config, DeletePolicy};
 use crate::password::{self, Scheme};
 
 use std::io::{BufRead, IsTerminal};
@@ -52,7 +52,11 @@ pub(super) enum UserCommand {
     /// default for [limits] max_messages_per_mailbox.
     MessageQuota { address: String, messages: String },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
-    Pop3Policy { address: String, policy: String },
+    Pop3Policy {
+        address: String,
+        #[arg(value_enum)]
+        policy: Pop3PolicyArg,
+    },
     /// Set a mailbox's password.
     Passwd {
         address: String,
@@ -62,6 +66,16 @@ pub(super) enum UserCommand {
         #[arg(long, value_enum)]
         scheme: Option<Scheme>,
     },
+}
+
+/// What `user pop3-policy` may set.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(super) enum Pop3PolicyArg {
+    Expunge,
+    Keep,
+    Seen,
+    /// The server's (`[pop3] delete_policy`).
+    Default,
 }
 
 /// Carries out a `user` command.
@@ -163,18 +177,16 @@ pub(super) async fn run(
             }
         }
         UserCommand::Pop3Policy { address, policy } => {
-            let value = match policy.as_str() {
-                "default" => None,
-                p => Some(
-                    config::DeletePolicy::parse(p)
-                        .ok_or_else(|| format!("unknown POP3 delete policy {p:?}: use expunge, keep, seen or default"))?
-                        .as_str(),
-                ),
+            let policy = match policy {
+                Pop3PolicyArg::Expunge => Some(DeletePolicy::Expunge),
+                Pop3PolicyArg::Keep => Some(DeletePolicy::Keep),
+                Pop3PolicyArg::Seen => Some(DeletePolicy::Seen),
+                Pop3PolicyArg::Default => None,
             };
-            let address = accounts.set_pop3_policy(&address, value).await?;
+            let address = accounts.set_pop3_policy(&address, policy).await?;
             println!(
                 "POP3 delete policy for {address}: {}",
-                value.unwrap_or("the server's default")
+                policy.map_or("the server's default", DeletePolicy::as_str)
             );
         }
         UserCommand::Passwd {
