@@ -12,6 +12,8 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Executor, Row};
 
+use crate::config::AccountsUrl;
+
 mod admin;
 pub mod ldap;
 mod schema;
@@ -85,23 +87,24 @@ impl LookupCache {
 }
 
 impl Accounts {
-    pub async fn open(url: &str, mail_root: &Path) -> Result<Self, AccountsError> {
+    pub async fn open(url: &AccountsUrl, mail_root: &Path) -> Result<Self, AccountsError> {
         sqlx::any::install_default_drivers();
-        let (dialect, connect_url) = if let Some(path) = url.strip_prefix("sqlite:") {
-            let path = path.trim_start_matches("//");
-            if let Some(parent) = Path::new(path).parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
-                    path: parent.to_owned(),
-                    source,
-                })?;
+        let (dialect, connect_url) = match url {
+            AccountsUrl::Sqlite(path) => {
+                if let Some(parent) = path.parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
+                        path: parent.to_owned(),
+                        source,
+                    })?;
+                }
+                (
+                    Dialect::Sqlite,
+                    format!("sqlite:{}?mode=rwc", path.display()),
+                )
             }
-            (Dialect::Sqlite, format!("sqlite:{path}?mode=rwc"))
-        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            (Dialect::MySql, url.replacen("mariadb://", "mysql://", 1))
-        } else {
-            return Err(AccountsError::UnsupportedUrl(url.into()));
+            AccountsUrl::MySql(url) => (Dialect::MySql, url.clone()),
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })

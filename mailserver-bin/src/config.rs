@@ -329,6 +329,29 @@ impl Default for Imap {
     }
 }
 
+/// Where the accounts are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountsUrl {
+    /// An SQLite file (ours, in PostfixAdmin's table shapes): `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// PostfixAdmin's MariaDB or MySQL database: `mysql://…` or `mariadb://…`, as sqlx
+    /// takes it (`mysql://`).
+    MySql(String),
+}
+
+impl AccountsUrl {
+    /// `sqlite:PATH` (also `sqlite://PATH`), `mysql://…` or `mariadb://…`.
+    pub fn parse(url: &str) -> Option<Self> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            return Some(Self::Sqlite(PathBuf::from(path.trim_start_matches("//"))));
+        }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            return Some(Self::MySql(url.replacen("mariadb://", "mysql://", 1)));
+        }
+        None
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeletePolicy {
@@ -592,6 +615,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.accounts_url()?;
         smtp_proto::types::validate_domain(&self.hostname).map_err(|_| {
             ConfigError::Invalid(format!(
                 "hostname {:?} is not a valid domain name",
@@ -716,13 +740,17 @@ impl Config {
         }
     }
 
-    /// The account database URL, defaulting to an SQLite file in the data directory.
-    pub fn accounts_url(&self) -> String {
+    /// Where the accounts are: `[accounts] url`, or an SQLite file in the data directory.
+    pub fn accounts_url(&self) -> Result<AccountsUrl, ConfigError> {
         if self.accounts.url.is_empty() {
-            format!("sqlite:{}", self.data_dir.join("accounts.db").display())
-        } else {
-            self.accounts.url.clone()
+            return Ok(AccountsUrl::Sqlite(self.data_dir.join("accounts.db")));
         }
+        AccountsUrl::parse(&self.accounts.url).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "[accounts] url {:?} is not sqlite:PATH or mysql://user:password@host/database",
+                self.accounts.url
+            ))
+        })
     }
 
     /// Where mail for `local@domain` lives unless the account names another path.
@@ -781,6 +809,33 @@ mod tests {
             Some(("relay.example".into(), 25))
         );
         assert_eq!(relay("").host_port(), None);
+    }
+
+    #[test]
+    fn the_accounts_url_is_typed_and_a_bad_one_is_a_config_error() {
+        let c = |url: &str| -> Config {
+            toml::from_str(&format!(
+                "hostname = \"mx.example\"\n[accounts]\nurl = \"{url}\""
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            c("sqlite:///var/lib/mail/a.db").accounts_url().unwrap(),
+            AccountsUrl::Sqlite("/var/lib/mail/a.db".into())
+        );
+        assert_eq!(
+            c("mariadb://u:p@db/postfix").accounts_url().unwrap(),
+            AccountsUrl::MySql("mysql://u:p@db/postfix".into())
+        );
+        let e = c("postgres://u@db/x").validate().unwrap_err().to_string();
+        assert!(
+            e.contains("\"postgres://u@db/x\" is not sqlite:PATH"),
+            "{e}"
+        );
+        assert_eq!(
+            Config::default().accounts_url().unwrap(),
+            AccountsUrl::Sqlite(Config::default().data_dir.join("accounts.db"))
+        );
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
 
 /// The accounts database (and LDAP directory, when configured), with the lookup cache.
 async fn open_accounts(config: &Config) -> Result<Accounts, AnyError> {
-    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root())
+    let accounts = Accounts::open(&config.accounts_url()?, &config.mail_root())
         .await?
         .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
         .with_decoy_scheme(config.accounts.password_scheme);

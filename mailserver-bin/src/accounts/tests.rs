@@ -5,12 +5,9 @@ use super::*;
 async fn fresh(name: &str) -> (Accounts, PathBuf) {
     let dir = std::env::temp_dir().join(format!("accounts-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let accounts = Accounts::open(
-        &format!("sqlite:{}", dir.join("a.db").display()),
-        &dir.join("mail"),
-    )
-    .await
-    .unwrap();
+    let accounts = Accounts::open(&AccountsUrl::Sqlite(dir.join("a.db")), &dir.join("mail"))
+        .await
+        .unwrap();
     (accounts, dir)
 }
 

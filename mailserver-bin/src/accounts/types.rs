@@ -8,10 +8,6 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum AccountsError {
-    #[error(
-        "unsupported accounts url {0:?}: use sqlite:PATH or mysql://user:password@host/database"
-    )]
-    UnsupportedUrl(String),
     #[error("account database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{table}.{column} of {row} holds {value:?}, which is not one of {expected}")]

@@ -124,7 +124,7 @@ fn run(cli: Cli) -> Result<(), AnyError> {
 }
 
 async fn admin(config: Config, command: Command) -> Result<(), AnyError> {
-    let accounts = Accounts::open(&config.accounts_url(), &config.mail_root()).await?;
+    let accounts = Accounts::open(&config.accounts_url()?, &config.mail_root()).await?;
     let result = admin_command(&config, &accounts, command).await;
     accounts.close().await;
     result
