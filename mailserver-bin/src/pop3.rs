@@ -245,8 +245,9 @@ async fn connection(
                         Some(md) => Box::pin(commit(md, deleted, peer, &service)).await,
                         None => Ok(()),
                     };
-                    let _ =
-                        session.commit_finish(result.map_err(|_| Response::temporary_failure()));
+                    session
+                        .commit_finish(result.map_err(|_| Response::temporary_failure()))
+                        .answered();
                 }
                 Event::Quit => {}
             }

@@ -225,8 +225,9 @@ async fn connection(
                 }
                 Event::Command { tag, command } => {
                     let Some(u) = user.as_mut() else {
-                        let _ =
-                            session.complete(Status::No, Some(Code::ServerBug), "Not logged in");
+                        session
+                            .complete(Status::No, Some(Code::ServerBug), "Not logged in")
+                            .answered();
                         continue;
                     };
                     let name = command.name();

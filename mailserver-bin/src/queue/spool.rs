@@ -445,7 +445,14 @@ impl Spool {
             r => r.map_err(io_err("removing", &envelope))?,
         }
         sync_dir(&self.root.join("envelopes"))?;
-        let _ = fs::remove_file(self.message_path(id));
+        // The envelope is gone, so the message is no longer queued; a body left behind only
+        // takes room, and is said so.
+        let body = self.message_path(id);
+        if let Err(e) = fs::remove_file(&body)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %body.display(), error = %e, "could not remove a dequeued message body");
+        }
         Ok(())
     }
 

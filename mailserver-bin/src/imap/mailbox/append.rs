@@ -57,8 +57,9 @@ impl User {
             }
             Err(e) => {
                 warn!(user = %self.username, error = %e, "imap append could not start");
-                let _ = session
-                    .reject_append(Some(Code::ServerBug), "Internal error, see the server log");
+                session
+                    .reject_append(Some(Code::ServerBug), "Internal error, see the server log")
+                    .answered();
             }
         }
     }
