@@ -1,0 +1,90 @@
+//! The configuration: defaults, unknown keys, relay hosts, listeners, the accounts URL.
+
+use super::*;
+
+#[test]
+fn embedded_default_config_matches_defaults() {
+    let parsed: Config = toml::from_str(DEFAULT_CONFIG).unwrap();
+    let default = Config::default();
+    assert_eq!(
+        format!("{:?}", parsed.listen),
+        format!("{:?}", default.listen)
+    );
+    assert_eq!(
+        format!("{:?}", parsed.limits),
+        format!("{:?}", default.limits)
+    );
+    assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
+    assert_eq!(format!("{:?}", parsed.pop3), format!("{:?}", default.pop3));
+    assert_eq!(format!("{:?}", parsed.imap), format!("{:?}", default.imap));
+    assert_eq!(parsed.data_dir, default.data_dir);
+    assert_eq!(
+        format!("{:?}", parsed.accounts),
+        format!("{:?}", default.accounts)
+    );
+    parsed.validate().unwrap();
+}
+
+#[test]
+fn unknown_keys_and_bad_relay_hosts_are_errors() {
+    assert!(toml::from_str::<Config>("hostnme = \"x\"").is_err());
+    let c: Config =
+        toml::from_str("hostname = \"mx.example\"\n[relay]\nhost = \"[a.example\"").unwrap();
+    assert!(c.validate().is_err());
+    let relay = |h: &str| Relay {
+        host: h.into(),
+        ..Relay::default()
+    };
+    assert_eq!(
+        relay("[mail.example.org]:587").host_port(),
+        Some(("mail.example.org".into(), 587))
+    );
+    assert_eq!(
+        relay("[192.0.2.1]").host_port(),
+        Some(("192.0.2.1".into(), 25))
+    );
+    assert_eq!(
+        relay("relay.example").host_port(),
+        Some(("relay.example".into(), 25))
+    );
+    assert_eq!(relay("").host_port(), None);
+}
+
+#[test]
+fn the_accounts_url_is_typed_and_a_bad_one_is_a_config_error() {
+    let c = |url: &str| -> Config {
+        toml::from_str(&format!(
+            "hostname = \"mx.example\"\n[accounts]\nurl = \"{url}\""
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        c("sqlite:///var/lib/mail/a.db").accounts_url().unwrap(),
+        AccountsUrl::Sqlite("/var/lib/mail/a.db".into())
+    );
+    assert_eq!(
+        c("mariadb://u:p@db/postfix").accounts_url().unwrap(),
+        AccountsUrl::MySql("mysql://u:p@db/postfix".into())
+    );
+    let e = c("postgres://u@db/x").validate().unwrap_err().to_string();
+    assert!(
+        e.contains("\"postgres://u@db/x\" is not sqlite:PATH"),
+        "{e}"
+    );
+    assert_eq!(
+        Config::default().accounts_url().unwrap(),
+        AccountsUrl::Sqlite(Config::default().data_dir.join("accounts.db"))
+    );
+}
+
+#[test]
+fn a_missing_listener_key_is_off() {
+    let c: Config =
+        toml::from_str("hostname = \"mx.example\"\n[listen]\nsmtp = [\"127.0.0.1:25\"]").unwrap();
+    assert!(c.listen.pop3.is_empty() && c.listen.pop3s.is_empty());
+    assert_eq!(
+        Config::default().listen.pop3.len(),
+        1,
+        "no config file: loopback defaults"
+    );
+}
