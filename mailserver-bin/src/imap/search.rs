@@ -289,6 +289,10 @@ fn header_date_and_rest(v: &str) -> Option<(Date, std::str::SplitWhitespace<'_>)
 
 /// A Date header as seconds since the epoch (RFC 5322 §3.3, with the obsolete zone names);
 /// `None` when it does not parse.
+///
+/// Ours rather than mail-parser's: mail-parser 0.11.9 reads `1 Jul 2003 08:52 GMT` (no
+/// seconds, a zone name; valid RFC 5322) as no date at all, which would sort such mail as
+/// undated (tried 2026-12-03; `tests::header_times` holds the case).
 pub(super) fn parse_header_time(v: &str) -> Option<i64> {
     let (date, mut words) = header_date_and_rest(v)?;
     let mut hms = words.next()?.split(':').map(|p| p.parse::<u8>().ok());
