@@ -462,6 +462,9 @@ pub struct Limits {
     pub min_free_space: u64,
     pub min_free_percent: f64,
     pub max_errors: u32,
+    /// NOOP, RSET, VRFY, EXPN and HELP an SMTP client may send without storing a message
+    /// before it is disconnected (0: no limit); Postfix's `smtpd_junk_command_limit`.
+    pub max_junk_commands: u32,
     /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
     /// `quota_rule = *:messages=N`, unless the mailbox has its own (`user message-quota`); the
     /// octet quota is each mailbox's own.
@@ -554,6 +557,7 @@ impl Default for Limits {
             min_free_space: 512 * 1024 * 1024,
             min_free_percent: 1.0,
             max_errors: 20,
+            max_junk_commands: 100,
             max_messages_per_mailbox: 0,
             command_timeout: 300,
             data_timeout: 600,

@@ -425,3 +425,23 @@ fn a_user_has_at_most_ten_sessions_from_one_address() {
         assert!(out.lines().all(|a| a.starts_with("a OK")), "{out}");
     }
 }
+
+/// A client on port 25 that sends only NOOP, RSET, VRFY, EXPN or HELP is closed after
+/// `[limits] max_junk_commands` of them (Postfix's smtpd_junk_command_limit): it would
+/// otherwise hold a connection slot forever, each answer resetting its timeout.
+#[test]
+fn junk_commands_without_mail_close_the_connection() {
+    let server = Server::start("junk-commands", "[limits]\nmax_junk_commands = 5\n");
+    let mut c = server.connect();
+    assert!(c.command("EHLO junk.example").starts_with("250"));
+    for command in ["NOOP", "RSET", "NOOP", "HELP", "NOOP"] {
+        let reply = c.command(command);
+        assert!(
+            reply.starts_with("250") || reply.starts_with("214"),
+            "{command}: {reply}"
+        );
+    }
+    let last = c.command("NOOP");
+    assert!(last.starts_with("421 4.7.0"), "{last}");
+    assert_eq!(c.read_to_end(), "", "the server closes after its 421");
+}

@@ -38,6 +38,10 @@ pub struct Limits {
     pub max_errors: u32,
     /// Failed authentications before the session says 421 and closes.
     pub max_auth_failures: u32,
+    /// NOOP, RSET, VRFY, EXPN and HELP commands before the session says 421 and closes; the
+    /// count starts again after each message stored (Postfix's `smtpd_junk_command_limit`).
+    /// A client that sends only these costs a slot and never mail. 0 means no limit.
+    pub max_junk_commands: u32,
     /// Octets of unprocessed input the session buffers.
     pub max_input_buffer: usize,
     /// How long to wait for a command.
@@ -56,6 +60,7 @@ impl Default for Limits {
             max_recipients: 100,
             max_errors: 20,
             max_auth_failures: 3,
+            max_junk_commands: 100,
             max_input_buffer: 64 * 1024,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
@@ -295,6 +300,8 @@ pub struct ServerSession {
     authenticated: bool,
     tx: Option<Transaction>,
     errors: u32,
+    /// Junk commands since the last message stored (see [`Limits::max_junk_commands`]).
+    junk: u32,
     auth_failures: u32,
     closing: bool,
 }
@@ -315,6 +322,7 @@ impl ServerSession {
             authenticated: false,
             tx: None,
             errors: 0,
+            junk: 0,
             auth_failures: 0,
             closing: false,
         };
@@ -587,6 +595,9 @@ impl ServerSession {
             Some(Pending::MessageEnd) => {
                 self.pending = None;
                 self.tx = None;
+                if reply.code().class() == 2 {
+                    self.junk = 0;
+                }
                 self.queue(reply);
                 Ok(())
             }
@@ -698,6 +709,24 @@ impl ServerSession {
         self.close();
     }
 
+    /// Counts a junk command; past the limit, says 421 and closes (true).
+    fn too_much_junk(&mut self) -> bool {
+        self.junk += 1;
+        let limit = self.config.limits.max_junk_commands;
+        if limit == 0 || self.junk <= limit {
+            return false;
+        }
+        self.queue(Reply::fixed(
+            421,
+            4,
+            7,
+            0,
+            "Too many commands without mail, closing connection",
+        ));
+        self.close();
+        true
+    }
+
     /// A refused command: reply, count, and close after too many.
     fn error(&mut self, reply: Reply) {
         self.queue(reply);
@@ -774,6 +803,13 @@ impl ServerSession {
     }
 
     fn dispatch(&mut self, command: Command) {
+        let junk = matches!(
+            command,
+            Command::Noop | Command::Rset | Command::Vrfy(_) | Command::Expn(_) | Command::Help(_)
+        );
+        if junk && self.too_much_junk() {
+            return;
+        }
         match command {
             Command::Ehlo(host) => self.start_helo(host, true),
             Command::Helo(host) => self.start_helo(host, false),

@@ -325,3 +325,26 @@ fn dsn_parameters_only_when_offered() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn junk_commands_close_the_session_until_mail_is_stored() {
+    let mut c = config();
+    c.limits.max_junk_commands = 3;
+    let h = run(
+        c.clone(),
+        b"EHLO c.example\r\nNOOP\r\nRSET\r\nNOOP\r\nNOOP\r\nMAIL FROM:<a@example.org>\r\n",
+    );
+    assert!(
+        last_reply(&h).starts_with("421 4.7.0 Too many commands"),
+        "{:?}",
+        h.output_lines()
+    );
+    assert!(h.session.is_closed());
+    // A message stored starts the count again.
+    let mut input = START.to_vec();
+    input.extend_from_slice(b"NOOP\r\nNOOP\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+    input.extend_from_slice(b"NOOP\r\nRSET\r\nHELP\r\n");
+    let h = run(c, &input);
+    assert!(!h.session.is_closed(), "{:?}", h.output_lines());
+    assert!(last_reply(&h).starts_with("214") || last_reply(&h).starts_with("250"));
+}

@@ -47,6 +47,7 @@ impl SmtpService {
         s.limits.max_command_line = l.max_command_line;
         s.limits.max_data_line = l.max_data_line;
         s.limits.max_errors = l.max_errors;
+        s.limits.max_junk_commands = l.max_junk_commands;
         s.limits.command_timeout = Duration::from_secs(l.command_timeout);
         s.limits.data_timeout = Duration::from_secs(l.data_timeout);
         let policy = |p: Policy| match p {
