@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use smtp_proto::{Event, Reply, ServerSession};
+use smtp_proto::{CloseReason, Event, Reply, ServerSession};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -98,7 +98,20 @@ async fn connection(
             continue;
         }
         if session.is_closed() {
-            break "closed".into();
+            break match session.closed_because() {
+                // A limit reached is a refusal: the admin sees which, from where.
+                Some(
+                    reason @ (CloseReason::AuthFailures
+                    | CloseReason::LineTooLong
+                    | CloseReason::JunkCommands
+                    | CloseReason::Errors
+                    | CloseReason::PipelinedAfterStartTls),
+                ) => {
+                    warn!(%peer, ?reason, "smtp closing: limit reached");
+                    format!("closed ({reason:?})")
+                }
+                _ => "closed".into(),
+            };
         }
         if session.is_authenticated() {
             pacer.authenticated();

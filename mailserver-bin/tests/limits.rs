@@ -444,4 +444,9 @@ fn junk_commands_without_mail_close_the_connection() {
     let last = c.command("NOOP");
     assert!(last.starts_with("421 4.7.0"), "{last}");
     assert_eq!(c.read_to_end(), "", "the server closes after its 421");
+    let log = server.log();
+    assert!(
+        log.contains("smtp closing: limit reached") && log.contains("JunkCommands"),
+        "{log}"
+    );
 }

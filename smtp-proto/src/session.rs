@@ -68,6 +68,31 @@ impl Default for Limits {
     }
 }
 
+/// Why the session closed the connection itself (see [`ServerSession::closed_because`]), so
+/// the server can log it: each limit reached is a refusal an admin may need to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client said QUIT.
+    Quit,
+    /// The client was silent too long ([`ServerSession::handle_timeout`]).
+    Timeout,
+    /// The server aborted the session ([`ServerSession::abort`]).
+    Aborted,
+    /// The server is shutting down ([`ServerSession::shutdown`]).
+    Shutdown,
+    /// [`Limits::max_auth_failures`] failed authentications.
+    AuthFailures,
+    /// A command line longer than [`Limits::max_command_line`] with no end in sight.
+    LineTooLong,
+    /// [`Limits::max_junk_commands`] junk commands without a message stored.
+    JunkCommands,
+    /// [`Limits::max_errors`] refused commands.
+    Errors,
+    /// Input pipelined after STARTTLS (a command injection attempt, CVE-2011-0411).
+    PipelinedAfterStartTls,
+}
+
 /// How the session behaves; see each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -304,6 +329,8 @@ pub struct ServerSession {
     junk: u32,
     auth_failures: u32,
     closing: bool,
+    /// Why it closed, once it did.
+    close_reason: Option<CloseReason>,
 }
 
 impl ServerSession {
@@ -325,6 +352,7 @@ impl ServerSession {
             junk: 0,
             auth_failures: 0,
             closing: false,
+            close_reason: None,
         };
         let greeting = format!("{} ESMTP", session.config.hostname);
         session.queue_raw(Reply::new(220, None, greeting).unwrap_or_else(|_| {
@@ -400,6 +428,12 @@ impl ServerSession {
         (!self.output.is_empty()).then(|| self.output.split().freeze())
     }
 
+    /// Why the session closed the connection itself, once it has (`None` while open, or
+    /// when the client simply went away).
+    pub fn closed_because(&self) -> Option<CloseReason> {
+        self.close_reason
+    }
+
     /// Whether the session has ended and all its output has been taken.
     pub fn is_closed(&self) -> bool {
         self.closing && self.output.is_empty()
@@ -418,7 +452,7 @@ impl ServerSession {
         if !self.closing {
             let text = format!("{} Error: timeout exceeded", self.config.hostname);
             self.queue(reply_or(421, 4, 4, 2, &text, "Error: timeout exceeded"));
-            self.close();
+            self.close_for(CloseReason::Timeout);
         }
     }
 
@@ -429,7 +463,7 @@ impl ServerSession {
         if !self.closing {
             let text = format!("{} {reason}", self.config.hostname);
             self.queue(reply_or(421, 4, 7, 0, &text, "Closing connection"));
-            self.close();
+            self.close_for(CloseReason::Aborted);
         }
     }
 
@@ -439,7 +473,7 @@ impl ServerSession {
         if !self.closing {
             let text = format!("{} Service shutting down", self.config.hostname);
             self.queue(reply_or(421, 4, 3, 2, &text, "Service shutting down"));
-            self.close();
+            self.close_for(CloseReason::Shutdown);
         }
     }
 
@@ -644,7 +678,7 @@ impl ServerSession {
                         0,
                         "Too many failed authentications",
                     ));
-                    self.close();
+                    self.close_for(CloseReason::AuthFailures);
                 }
             }
             Err(reply) => return Err(AnswerError::UnfitReply(reply)),
@@ -670,6 +704,11 @@ impl ServerSession {
     }
 
     // ---- internals ----
+
+    fn close_for(&mut self, reason: CloseReason) {
+        self.close_reason.get_or_insert(reason);
+        self.close();
+    }
 
     fn close(&mut self) {
         self.closing = true;
@@ -706,7 +745,7 @@ impl ServerSession {
             0,
             "Line too long, closing connection",
         ));
-        self.close();
+        self.close_for(CloseReason::LineTooLong);
     }
 
     /// Counts a junk command; past the limit, says 421 and closes (true).
@@ -723,7 +762,7 @@ impl ServerSession {
             0,
             "Too many commands without mail, closing connection",
         ));
-        self.close();
+        self.close_for(CloseReason::JunkCommands);
         true
     }
 
@@ -739,7 +778,7 @@ impl ServerSession {
                 0,
                 "Too many errors, closing connection",
             ));
-            self.close();
+            self.close_for(CloseReason::Errors);
         }
     }
 
@@ -826,7 +865,7 @@ impl ServerSession {
             Command::Quit => {
                 self.queue(Reply::fixed(221, 2, 0, 0, "Bye"));
                 self.events.push_back(Event::Quit);
-                self.close();
+                self.close_for(CloseReason::Quit);
             }
             Command::Vrfy(arg) if self.config.vrfy => {
                 self.pending = Some(Pending::Respond);
@@ -1124,7 +1163,7 @@ impl ServerSession {
                         0,
                         "Too many errors, closing connection",
                     ));
-                    self.close();
+                    self.close_for(CloseReason::Errors);
                 }
             }
             None if last => {
@@ -1216,7 +1255,7 @@ impl ServerSession {
                 1,
                 "Error: input pipelined after STARTTLS",
             ));
-            return self.close();
+            return self.close_for(CloseReason::PipelinedAfterStartTls);
         }
         self.queue(Reply::fixed(220, 2, 0, 0, "Ready to start TLS"));
         self.phase = Phase::AwaitingTls { announced: false };

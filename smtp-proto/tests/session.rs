@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{AnswerError, Config, Event, Reply, ServerSession};
+use smtp_proto::{AnswerError, CloseReason, Config, Event, Reply, ServerSession};
 use support::{Harness, config};
 
 fn run(config: Config, input: &[u8]) -> Harness {
@@ -340,6 +340,7 @@ fn junk_commands_close_the_session_until_mail_is_stored() {
         h.output_lines()
     );
     assert!(h.session.is_closed());
+    assert_eq!(h.session.closed_because(), Some(CloseReason::JunkCommands));
     // A message stored starts the count again.
     let mut input = START.to_vec();
     input.extend_from_slice(b"NOOP\r\nNOOP\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
