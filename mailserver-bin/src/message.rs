@@ -11,7 +11,8 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::parsers::MessageStream;
 
 /// A header field's value (unfolded or not) as text: encoded words decoded (RFC 2047, with
-/// RFC 2231 languages), those of an unknown charset left as they are.
+/// RFC 2231 languages); the bytes of a word in a charset mail-parser does not know are read
+/// as UTF-8, so its ASCII text can still be searched.
 pub fn decode_words(raw: &[u8]) -> String {
     if memchr::memmem::find(raw, b"=?").is_none() {
         return String::from_utf8_lossy(raw).trim().to_owned();
@@ -43,14 +44,10 @@ pub fn decode_header(raw: &[u8]) -> String {
 /// `bytes` in `charset` (a MIME charset name, any case) as UTF-8; `None` for a charset
 /// mail-parser does not know. UTF-8 and US-ASCII (and no charset) are taken as UTF-8.
 pub fn decode_charset<'a>(charset: &str, bytes: &'a [u8]) -> Option<Cow<'a, str>> {
-    let charset = charset.trim().trim_matches('"');
-    if charset.is_empty()
-        || charset.eq_ignore_ascii_case("utf-8")
-        || charset.eq_ignore_ascii_case("utf8")
-        || charset.eq_ignore_ascii_case("us-ascii")
-    {
+    if !is_foreign_charset(charset) {
         return Some(String::from_utf8_lossy(bytes));
     }
+    let charset = charset.trim().trim_matches('"');
     charset_decoder(charset.as_bytes()).map(|decode| Cow::Owned(decode(bytes)))
 }
 
@@ -77,6 +74,8 @@ mod tests {
         // KOI8-R, as Russian mail clients send it: "Отчёт".
         assert_eq!(decode_words(b"=?koi8-r?b?79Teo9Q=?="), "Отчёт");
         assert_eq!(decode_words(b"plain text"), "plain text");
+        // A word of a charset nobody knows: its bytes, read as UTF-8.
+        assert_eq!(decode_words(b"plain =?x-unknown?q?z?="), "plain z");
         let header =
             decode_header(b"From: a@b\r\nSubject: =?koi8-r?b?79Teo9Q=?=\r\nX: =?utf-8?q?b?=\r\n");
         assert!(

@@ -200,7 +200,7 @@ fn strip_comments(s: &str) -> String {
 }
 
 /// `; a=b; c="d e"` parameters (names as written, quoted values unquoted).
-fn parse_params(s: &str) -> Vec<(String, String)> {
+pub(super) fn parse_params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let bytes = s.as_bytes();
     let mut i = 0;

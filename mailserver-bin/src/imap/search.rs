@@ -227,14 +227,17 @@ fn has_encoded_text(header: &[u8]) -> bool {
     };
     let content_type = field("Content-Type");
     let encoding = field("Content-Transfer-Encoding");
-    let charset = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("charset="))
-        .next()
+    let params = content_type
+        .split_once(';')
+        .map(|(_, params)| mime::parse_params(params))
         .unwrap_or_default();
+    let charset = params
+        .iter()
+        .find(|(k, _)| k == "charset")
+        .map(|(_, v)| v.as_str());
     content_type.starts_with("multipart/")
         || content_type.starts_with("message/")
-        || is_foreign_charset(charset)
+        || is_foreign_charset(charset.unwrap_or_default())
         || matches!(encoding.trim(), "base64" | "quoted-printable")
 }
 
@@ -406,6 +409,22 @@ mod tests {
             Some(1_057_049_520)
         );
         assert_eq!(parse_header_time("yesterday"), None);
+    }
+
+    #[test]
+    fn a_foreign_charset_however_written_asks_for_decoding() {
+        for ct in [
+            "text/plain; charset=koi8-r",
+            "text/plain; charset=\"KOI8-R\"",
+            "text/plain;\r\n charset = windows-1252",
+        ] {
+            let header = format!("Content-Type: {ct}\r\n\r\n");
+            assert!(has_encoded_text(header.as_bytes()), "{ct}");
+        }
+        assert!(!has_encoded_text(
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        ));
+        assert!(!has_encoded_text(b"Subject: plain\r\n\r\n"));
     }
 
     #[test]
