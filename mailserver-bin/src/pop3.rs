@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pop3_proto::{Event, MessageInfo, Response, ServerSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
@@ -17,7 +17,8 @@ use tracing::{info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Config, DeletePolicy};
-use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer};
+use crate::conn::drive::{self, Flow};
+use crate::conn::{Answered, Conn, Pacer};
 
 /// The keyword Dovecot's `pop3_deleted_flag` setting conventionally uses.
 const POP3_DELETED: &str = "$POP3Deleted";
@@ -176,73 +177,67 @@ async fn connection(
     };
     let _admission = admission;
     let mut pacer = Pacer::from_limits(&service.config.limits, true);
-    let mut maildrop: Option<Maildrop> = None;
-    let mut buf = crate::conn::ReadBuffer::new();
-    let mut start_tls = false;
-    let mut shutting_down = *shutdown.borrow();
+    let mut handler = Pop3Connection {
+        service,
+        peer,
+        maildrop: None,
+    };
     info!(%peer, tls = implicit_tls, "pop3 connect");
-    let outcome: String = 'session: loop {
+    let run = drive::run(
+        &mut handler,
+        &mut session,
+        &mut conn,
+        &mut pacer,
+        peer,
+        &mut shutdown,
+    );
+    let outcome = run.await;
+    // A session that ends without QUIT never reaches UPDATE: nothing is deleted or flagged.
+    drop(handler);
+    if let Err(e) = conn.shutdown().await {
+        tracing::debug!(%peer, error = %e, "pop3 shutdown");
+    }
+    info!(%peer, %outcome, "pop3 disconnect");
+}
+
+/// One POP3 connection's part: logs in, serves RETR/TOP, carries out UPDATE.
+struct Pop3Connection {
+    service: Arc<Pop3Service>,
+    peer: SocketAddr,
+    maildrop: Option<Maildrop>,
+}
+
+impl drive::Handler for Pop3Connection {
+    type Session = ServerSession;
+    const PROTOCOL: &'static str = "pop3";
+
+    async fn handle_events(
+        &mut self,
+        session: &mut ServerSession,
+        conn: &mut Conn,
+    ) -> Result<Flow, String> {
+        let mut flow = Flow::Continue;
         while let Some(event) = session.poll_event() {
             match event {
-                Event::StartTls => start_tls = true,
+                Event::StartTls => flow = Flow::StartTls,
                 Event::Authenticate {
                     username, password, ..
                 } => {
-                    // Boxed, as the other long steps: their state lives only while they run.
-                    let login = on_login(&service, peer, &mut session, &username, password);
-                    maildrop = Box::pin(login).await;
+                    let login = on_login(&self.service, self.peer, session, &username, password);
+                    self.maildrop = Box::pin(login).await;
                 }
                 Event::Retrieve { index, top, .. } => {
-                    let Some(md) = maildrop.as_mut() else {
+                    let Some(md) = self.maildrop.as_mut() else {
                         session
                             .retrieve_fail(Response::temporary_failure())
                             .answered();
                         continue;
                     };
-                    let path = md.maildir.message_path(&md.messages[index]);
-                    // One trip to the blocking pool opens the file and reads its first chunk,
-                    // which for most mail is all of it.
-                    let (mut file, mut data) = match read_chunk(None, path.clone()).await {
-                        Ok(v) => v,
-                        Err(e) => {
-                            warn!(path = %path.display(), error = %e, "message file unreadable");
-                            session
-                                .retrieve_fail(Response::temporary_failure())
-                                .answered();
-                            continue;
-                        }
-                    };
-                    session.retrieve_begin().answered();
-                    loop {
-                        let at_end = data.len() < READ_CHUNK;
-                        let more = session.retrieve_chunk(&data).unwrap_or(false);
-                        // Large messages go out as they are read; small ones in one write.
-                        if session.pending_output() >= WRITE_BATCH
-                            && let Some(out) = session.poll_output()
-                            && let Err(e) = conn.write_all(&out).await
-                        {
-                            break 'session format!("write error: {e}");
-                        }
-                        if at_end || !more {
-                            break;
-                        }
-                        match read_chunk(Some(file), path.clone()).await {
-                            Ok((f, d)) => (file, data) = (f, d),
-                            // The +OK is out; all we can do is close without a terminator.
-                            Err(e) => {
-                                break 'session format!("read error on {}: {e}", path.display());
-                            }
-                        }
-                    }
-                    session.retrieve_end().answered();
-                    // RETR makes a message \Seen; TOP only peeks (as in Dovecot).
-                    if top.is_none() {
-                        md.retrieved.insert(index);
-                    }
+                    Box::pin(retrieve(md, session, conn, index, top)).await?;
                 }
                 Event::Commit { deleted } => {
-                    let result = match maildrop.take() {
-                        Some(md) => Box::pin(commit(md, deleted, peer, &service)).await,
+                    let result = match self.maildrop.take() {
+                        Some(md) => Box::pin(commit(md, deleted, self.peer, &self.service)).await,
                         None => Ok(()),
                     };
                     session
@@ -252,62 +247,65 @@ async fn connection(
                 Event::Quit => {}
             }
         }
-        if let Some(out) = session.poll_output() {
-            if let Err(e) = conn.send(&out).await {
-                break format!("write error: {e}");
-            }
-            pacer.answered();
-            continue;
-        }
-        if session.is_closed() {
-            break "closed".into();
-        }
-        if maildrop.is_some() {
-            pacer.authenticated();
-        }
-        if start_tls {
-            start_tls = false;
-            if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
-                break reason;
-            }
-            session.tls_established().answered();
-            continue;
-        }
-        if shutting_down {
-            session.shutdown();
-            continue;
-        }
-        let room = buf.room(session.input_capacity());
-        if room.is_empty() {
-            break "session stalled".into();
-        }
-        tokio::select! {
-            read = tokio::time::timeout(pacer.wait(session.timeout()), conn.read(room)) => match read {
-                Err(_) => {
-                    warn!(%peer, "pop3 closing: too slow (timeout or command deadline)");
-                    session.handle_timeout();
-                }
-                Ok(Ok(0)) => {
-                    session.handle_eof();
-                    break "client closed".into();
-                }
-                Ok(Ok(n)) => {
-                    if pacer.received(n) == Pace::OverBudget {
-                        warn!(%peer, "pop3 closing: too much data before login");
-                        session.abort(BUDGET_SPENT);
-                    } else if let Err(e) = session.receive(buf.take(n)) {
-                        break format!("protocol violation: {e}");
-                    }
-                }
-                Ok(Err(e)) => break format!("read error: {e}"),
-            },
-            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
+        Ok(flow)
+    }
+
+    fn logged_in(&self, _session: &ServerSession) -> bool {
+        self.maildrop.is_some()
+    }
+
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        Some(&self.service.tls)
+    }
+}
+
+/// RETR or TOP: streams message `index` through the session, writing to `conn` as it goes.
+/// An error ends the connection (the +OK is out; all we can do is close without a terminator).
+async fn retrieve(
+    md: &mut Maildrop,
+    session: &mut ServerSession,
+    conn: &mut Conn,
+    index: usize,
+    top: Option<u32>,
+) -> Result<(), String> {
+    let path = md.maildir.message_path(&md.messages[index]);
+    // One trip to the blocking pool opens the file and reads its first chunk, which for most
+    // mail is all of it.
+    let (mut file, mut data) = match read_chunk(None, path.clone()).await {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "message file unreadable");
+            session
+                .retrieve_fail(Response::temporary_failure())
+                .answered();
+            return Ok(());
         }
     };
-    // A session that ends without QUIT never reaches UPDATE: nothing is deleted or flagged.
-    drop(maildrop);
-    let _ = conn.shutdown().await;
-    info!(%peer, %outcome, "pop3 disconnect");
+    session.retrieve_begin().answered();
+    loop {
+        let at_end = data.len() < READ_CHUNK;
+        let more = session.retrieve_chunk(&data).unwrap_or(false);
+        // Large messages go out as they are read; small ones in one write.
+        if session.pending_output() >= WRITE_BATCH
+            && let Some(out) = session.poll_output()
+            && let Err(e) = conn.write_all(&out).await
+        {
+            return Err(format!("write error: {e}"));
+        }
+        if at_end || !more {
+            break;
+        }
+        match read_chunk(Some(file), path.clone()).await {
+            Ok((f, d)) => (file, data) = (f, d),
+            Err(e) => return Err(format!("read error on {}: {e}", path.display())),
+        }
+    }
+    session.retrieve_end().answered();
+    // RETR makes a message \Seen; TOP only peeks (as in Dovecot).
+    if top.is_none() {
+        md.retrieved.insert(index);
+    }
+    Ok(())
 }
 
 /// Reads up to `READ_CHUNK` octets (fewer only at the end of the file), opening the file

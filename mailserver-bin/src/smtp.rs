@@ -11,12 +11,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smtp_proto::{CloseReason, Event, Reply, ServerSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tokio_rustls::TlsAcceptor;
+use tracing::{Instrument, info, warn};
 
-use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer};
+use crate::conn::drive::{self, Flow};
+use crate::conn::{Conn, Pacer};
 use crate::mail::queue_id;
 use crate::smtp::session::{Connection, Transaction};
 
@@ -77,91 +79,71 @@ async fn connection(
         login: None,
     };
     info!(conn = %state.id, %peer, submission = service.submission, tls = implicit_tls, "connect");
-    let mut buf = crate::conn::ReadBuffer::new();
-    let mut shutting_down = *shutdown.borrow();
-    let mut start_tls = false;
-    let outcome = loop {
-        while let Some(event) = session.poll_event() {
-            if matches!(event, Event::StartTls) {
-                start_tls = true;
-                continue;
-            }
-            // Boxed: an event's handling (delivery, lookups) holds state only while it runs,
-            // not in every waiting connection's task.
-            Box::pin(state.handle(&mut session, event)).await;
-        }
-        if let Some(out) = session.poll_output() {
-            if let Err(e) = conn.send(&out).await {
-                break format!("write error: {e}");
-            }
-            pacer.answered();
-            continue;
-        }
-        if session.is_closed() {
-            break match session.closed_because() {
-                // A limit reached is a refusal: the admin sees which, from where.
-                Some(
-                    reason @ (CloseReason::AuthFailures
-                    | CloseReason::LineTooLong
-                    | CloseReason::JunkCommands
-                    | CloseReason::Errors
-                    | CloseReason::PipelinedAfterStartTls),
-                ) => {
-                    warn!(%peer, ?reason, "smtp closing: limit reached");
-                    format!("closed ({reason:?})")
-                }
-                _ => "closed".into(),
-            };
-        }
-        if session.is_authenticated() {
-            pacer.authenticated();
-        }
-        if start_tls {
-            start_tls = false;
-            let Some(acceptor) = service.tls.clone() else {
-                break "STARTTLS without TLS configuration".into();
-            };
-            if let Err(reason) = Box::pin(conn.start_tls(&acceptor)).await {
-                break reason;
-            }
-            session.tls_established().answered();
-            continue;
-        }
-        if shutting_down && !session.in_message() {
-            session.shutdown();
-            continue;
-        }
-        let room = buf.room(session.input_capacity());
-        if room.is_empty() {
-            break "session stalled".into();
-        }
-        tokio::select! {
-            read = tokio::time::timeout(pacer.wait(session.timeout()), conn.read(room)) => match read {
-                Err(_) => {
-                    warn!(conn = %state.id, %peer, "closing: too slow (timeout or command deadline)");
-                    session.handle_timeout();
-                }
-                Ok(Ok(0)) => {
-                    if session.handle_eof() {
-                        warn!(conn = %state.id, %peer, "connection lost in the middle of a message; nothing was stored");
-                    }
-                    break "client closed".into();
-                }
-                Ok(Ok(n)) => {
-                    if pacer.received(n) == Pace::OverBudget {
-                        warn!(conn = %state.id, %peer, "closing: too much data before authentication");
-                        session.abort(BUDGET_SPENT);
-                    } else if let Err(e) = session.receive(buf.take(n)) {
-                        break format!("protocol violation: {e}");
-                    }
-                }
-                Ok(Err(e)) => break format!("read error: {e}"),
-            },
-            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
-        }
-    };
+    let span = tracing::info_span!("smtp", conn = %state.id);
+    let run = drive::run(
+        &mut state,
+        &mut session,
+        &mut conn,
+        &mut pacer,
+        peer,
+        &mut shutdown,
+    );
+    let outcome = run.instrument(span).await;
     // Anything not acknowledged is abandoned here; dropping the writer removes its tmp file.
     state.tx.body = None;
-    let _ = conn.shutdown().await;
+    if let Err(e) = conn.shutdown().await {
+        tracing::debug!(%peer, error = %e, "smtp shutdown");
+    }
     info!(conn = %state.id, %peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
+}
+
+impl drive::Handler for Connection {
+    type Session = ServerSession;
+    const PROTOCOL: &'static str = "smtp";
+
+    async fn handle_events(
+        &mut self,
+        session: &mut ServerSession,
+        _conn: &mut Conn,
+    ) -> Result<Flow, String> {
+        let mut flow = Flow::Continue;
+        while let Some(event) = session.poll_event() {
+            if matches!(event, Event::StartTls) {
+                flow = Flow::StartTls;
+                continue;
+            }
+            // Boxed: an event's handling (delivery, lookups) holds state only while it runs.
+            Box::pin(self.handle(session, event)).await;
+        }
+        Ok(flow)
+    }
+
+    fn logged_in(&self, session: &ServerSession) -> bool {
+        session.is_authenticated()
+    }
+
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        self.service.tls.as_ref()
+    }
+
+    fn may_shut_down(&self, session: &ServerSession) -> bool {
+        !session.in_message()
+    }
+
+    fn closed(&self, session: &ServerSession) -> String {
+        match session.closed_because() {
+            // A limit reached is a refusal: the admin sees which, from where.
+            Some(
+                reason @ (CloseReason::AuthFailures
+                | CloseReason::LineTooLong
+                | CloseReason::JunkCommands
+                | CloseReason::Errors
+                | CloseReason::PipelinedAfterStartTls),
+            ) => {
+                warn!(peer = %self.peer, ?reason, "smtp closing: limit reached");
+                format!("closed ({reason:?})")
+            }
+            _ => "closed".into(),
+        }
+    }
 }

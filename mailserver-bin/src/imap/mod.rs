@@ -20,12 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imap_proto::{Code, Event, ServerSession, Status};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
-use crate::conn::{Answered, BUDGET_SPENT, Conn, Pace, Pacer, ReadBuffer};
+use crate::conn::drive::{self, Flow};
+use crate::conn::{Answered, Conn, Pacer};
 
 pub use mailbox::User;
 pub use service::ImapService;
@@ -181,50 +183,96 @@ async fn connection(
     };
     let _admission = admission;
     let mut pacer = Pacer::from_limits(&service.config.limits, true);
-    let mut user: Option<User> = None;
-    // Counts this session against its user's limit from this address while it lasts.
-    let mut _user_slot = None;
-    let mut buf = ReadBuffer::new();
-    let mut start_tls = false;
-    let mut idling = false;
-    let mut folder_watch: Option<idle_watch::FolderWatch> = None;
-    let mut last_keepalive = tokio::time::Instant::now();
-    let mut shutting_down = *shutdown.borrow();
+    let mut handler = ImapConnection {
+        service,
+        peer,
+        user: None,
+        _user_slot: None,
+        idling: false,
+        folder_watch: None,
+        last_keepalive: tokio::time::Instant::now(),
+    };
     info!(%peer, tls = implicit_tls, "imap connect");
-    let outcome: String = 'session: loop {
+    let run = drive::run(
+        &mut handler,
+        &mut session,
+        &mut conn,
+        &mut pacer,
+        peer,
+        &mut shutdown,
+    );
+    let outcome = run.await;
+    if let Some(u) = handler.user.as_mut() {
+        u.append_abort();
+    }
+    if let Err(e) = conn.shutdown().await {
+        tracing::debug!(%peer, error = %e, "imap shutdown");
+    }
+    info!(%peer, %outcome, "imap disconnect");
+}
+
+/// One IMAP connection's part: logs in, runs commands on the user's folders, IDLE.
+struct ImapConnection {
+    service: Arc<ImapService>,
+    peer: SocketAddr,
+    user: Option<User>,
+    /// Counts this session against its user's limit from this address while it lasts.
+    _user_slot: Option<crate::conn::Counted<(String, std::net::IpAddr)>>,
+    idling: bool,
+    folder_watch: Option<idle_watch::FolderWatch>,
+    last_keepalive: tokio::time::Instant,
+}
+
+impl drive::Handler for ImapConnection {
+    type Session = ServerSession;
+    const PROTOCOL: &'static str = "imap";
+
+    async fn handle_events(
+        &mut self,
+        session: &mut ServerSession,
+        conn: &mut Conn,
+    ) -> Result<Flow, String> {
+        let mut flow = Flow::Continue;
         while let Some(event) = session.poll_event() {
             match event {
-                Event::StartTls => start_tls = true,
+                Event::StartTls => flow = Flow::StartTls,
                 Event::Login {
                     authzid,
                     username,
                     password,
                 } => {
-                    let login = on_login(&service, peer, &mut session, authzid, username, password);
+                    let login = on_login(
+                        &self.service,
+                        self.peer,
+                        session,
+                        authzid,
+                        username,
+                        password,
+                    );
                     if let Some((u, claimed)) = Box::pin(login).await {
-                        user = Some(u);
-                        _user_slot = Some(claimed);
+                        self.user = Some(u);
+                        self._user_slot = Some(claimed);
                     }
                 }
                 Event::Logout => {}
                 Event::Idle { .. } => {
-                    idling = true;
-                    buf.rest();
-                    last_keepalive = tokio::time::Instant::now();
-                    folder_watch = start_idle(&service, user.as_mut(), &mut session);
+                    self.idling = true;
+                    flow = Flow::Quiet;
+                    self.last_keepalive = tokio::time::Instant::now();
+                    self.folder_watch = start_idle(&self.service, self.user.as_mut(), session);
                 }
                 Event::IdleDone => {
-                    idling = false;
-                    folder_watch = None;
-                    if let Some(u) = user.as_mut() {
-                        u.sync(&mut session, true);
+                    self.idling = false;
+                    self.folder_watch = None;
+                    if let Some(u) = self.user.as_mut() {
+                        u.sync(session, true);
                     }
                     session
                         .complete(Status::Ok, None, "IDLE terminated")
                         .answered();
                 }
                 Event::Command { tag, command } => {
-                    let Some(u) = user.as_mut() else {
+                    let Some(u) = self.user.as_mut() else {
                         session
                             .complete(Status::No, Some(Code::ServerBug), "Not logged in")
                             .answered();
@@ -233,88 +281,49 @@ async fn connection(
                     let name = command.name();
                     // Boxed: a command's state lives only while it runs, not in every idle
                     // connection's task.
-                    let run = Box::pin(u.command(&mut session, &mut conn, &tag, command));
+                    let run = Box::pin(u.command(session, conn, &tag, command));
                     if let Err(e) = run.await {
-                        break 'session format!("write error during {name} ({tag}): {e}");
+                        return Err(format!("write error during {name} ({tag}): {e}"));
                     }
                 }
                 Event::AppendStart(_)
                 | Event::AppendChunk(_)
                 | Event::AppendEnd
                 | Event::AppendAborted => {
-                    Box::pin(on_append(user.as_mut(), &mut session, event)).await
+                    Box::pin(on_append(self.user.as_mut(), session, event)).await;
                 }
             }
             if session.pending_output() >= WRITE_BATCH
-                && let Err(e) = flush(&mut session, &mut conn).await
+                && let Err(e) = flush(session, conn).await
             {
-                break 'session format!("write error: {e}");
+                return Err(format!("write error: {e}"));
             }
         }
-        if session.pending_output() > 0 {
-            if let Err(e) = flush(&mut session, &mut conn).await {
-                break format!("write error: {e}");
-            }
-            pacer.answered();
-            continue;
-        }
-        if session.is_closed() {
-            break "closed".into();
-        }
-        if user.is_some() {
-            pacer.authenticated();
-        }
-        if start_tls {
-            start_tls = false;
-            if let Err(reason) = Box::pin(conn.start_tls(&service.tls)).await {
-                break reason;
-            }
-            session.tls_established().answered();
-            continue;
-        }
-        if shutting_down {
-            session.shutdown();
-            continue;
-        }
-        let room = buf.room(session.input_capacity());
-        if room.is_empty() {
-            break "session stalled".into();
-        }
-        let timeout = session.timeout();
-        let settled = user.as_ref().is_none_or(User::folder_settled);
-        let idle_tick = idle_tick(&mut folder_watch, idling, settled);
-        tokio::select! {
-            read = tokio::time::timeout(pacer.wait(timeout), conn.read(room)) => match read {
-                Err(_) => {
-                    warn!(%peer, "imap closing: too slow (timeout or command deadline)");
-                    session.handle_timeout();
-                }
-                Ok(Ok(0)) => break "client closed".into(),
-                Ok(Ok(n)) => {
-                    if pacer.received(n) == Pace::OverBudget {
-                        warn!(%peer, "imap closing: too much data before login");
-                        session.abort(BUDGET_SPENT);
-                    } else if let Err(e) = session.receive(buf.take(n)) {
-                        break format!("protocol violation: {e}");
-                    }
-                }
-                Ok(Err(e)) => break format!("read error: {e}"),
-            },
-            () = idle_tick => {
-                if let Some(u) = user.as_mut() {
-                    u.sync(&mut session, true);
-                }
-                if last_keepalive.elapsed() >= IDLE_KEEPALIVE {
-                    last_keepalive = tokio::time::Instant::now();
-                    session.send(&imap_proto::Response::ok(None, "Still here")).answered();
-                }
-            }
-            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
-        }
-    };
-    if let Some(u) = user.as_mut() {
-        u.append_abort();
+        Ok(flow)
     }
-    let _ = conn.shutdown().await;
-    info!(%peer, %outcome, "imap disconnect");
+
+    fn logged_in(&self, _session: &ServerSession) -> bool {
+        self.user.is_some()
+    }
+
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        Some(&self.service.tls)
+    }
+
+    fn wake(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        let settled = self.user.as_ref().is_none_or(User::folder_settled);
+        idle_tick(&mut self.folder_watch, self.idling, settled)
+    }
+
+    fn woken(&mut self, session: &mut ServerSession) {
+        if let Some(u) = self.user.as_mut() {
+            u.sync(session, true);
+        }
+        if self.last_keepalive.elapsed() >= IDLE_KEEPALIVE {
+            self.last_keepalive = tokio::time::Instant::now();
+            session
+                .send(&imap_proto::Response::ok(None, "Still here"))
+                .answered();
+        }
+    }
 }

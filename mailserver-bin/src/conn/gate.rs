@@ -1,0 +1,177 @@
+//! Who may connect: per protocol, per address, per user, and within the process's descriptors.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How many connections each key (a client address, a user at an address) has open, up to a
+/// maximum per key.
+#[derive(Debug)]
+pub struct Tally<K: Eq + std::hash::Hash> {
+    counts: Mutex<HashMap<K, usize>>,
+    max: usize,
+}
+
+/// One connection counted in a [`Tally`]; dropped when it ends.
+#[derive(Debug)]
+pub struct Counted<K: Eq + std::hash::Hash + Clone> {
+    tally: Arc<Tally<K>>,
+    key: K,
+}
+
+impl<K: Eq + std::hash::Hash + Clone> Tally<K> {
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            counts: Mutex::new(HashMap::new()),
+            max,
+        })
+    }
+
+    /// Counts one more connection for `key`, unless it has `max` already.
+    pub fn claim(self: &Arc<Self>, key: K) -> Option<Counted<K>> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(key.clone()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Counted {
+            tally: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone> Drop for Counted<K> {
+    fn drop(&mut self) {
+        let mut counts = self
+            .tally
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Who may connect: at most `max_connections` clients of one protocol at once, at most
+/// `max_per_address` of them from one address, and all protocols together within the
+/// process's file descriptors (see [`fd_budget`]). A refused client is told so by its
+/// protocol's driver, and the refusal is logged once, with its address.
+#[derive(Debug)]
+pub struct Gate {
+    protocol: &'static str,
+    service: Arc<Semaphore>,
+    process: Arc<Semaphore>,
+    per_address: Arc<Tally<IpAddr>>,
+}
+
+/// A client let in; dropped when its connection ends.
+#[derive(Debug)]
+pub struct Admission {
+    _address: Counted<IpAddr>,
+    _service: OwnedSemaphorePermit,
+    _process: OwnedSemaphorePermit,
+}
+
+/// Why a client was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The protocol's `[limits] max_connections`, or the process's descriptors.
+    Busy,
+    /// `[limits] max_connections_per_address`.
+    TooManyFromAddress,
+}
+
+impl Refusal {
+    /// The reason, as told to the client.
+    pub fn text(self) -> &'static str {
+        match self {
+            Refusal::Busy => "Too many connections, try again later",
+            Refusal::TooManyFromAddress => {
+                "Too many connections from your address, try again later"
+            }
+        }
+    }
+}
+
+impl Gate {
+    /// A gate for one protocol; `process` is shared by every protocol of the daemon.
+    pub fn new(
+        protocol: &'static str,
+        max_connections: usize,
+        max_per_address: usize,
+        process: Arc<Semaphore>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            protocol,
+            service: Arc::new(Semaphore::new(max_connections)),
+            process,
+            per_address: Tally::new(max_per_address),
+        })
+    }
+
+    /// Lets `peer` in, or says why not (and logs it).
+    pub fn admit(self: &Arc<Self>, peer: SocketAddr) -> Result<Admission, Refusal> {
+        let refuse = |why: Refusal| {
+            tracing::warn!(%peer, protocol = self.protocol, reason = why.text(), "connection refused");
+            why
+        };
+        let (Ok(service), Ok(process)) = (
+            self.service.clone().try_acquire_owned(),
+            self.process.clone().try_acquire_owned(),
+        ) else {
+            return Err(refuse(Refusal::Busy));
+        };
+        let Some(address) = self.per_address.claim(peer.ip()) else {
+            return Err(refuse(Refusal::TooManyFromAddress));
+        };
+        Ok(Admission {
+            _address: address,
+            _service: service,
+            _process: process,
+        })
+    }
+}
+
+/// Descriptors kept back from connections: listeners, the account database, message and
+/// index files being read or written, DNS and relay sockets.
+const FD_RESERVE: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, and says how many connections all
+/// protocols together may have open so that the process never runs out of descriptors (which
+/// would leave clients unanswered and accept(2) failing in a loop): the limit less a reserve
+/// of a quarter (at least 64) for everything else, and at most `configured`.
+pub fn fd_budget(configured: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut soft = limit.current.unwrap_or(u64::MAX);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => soft = maximum,
+            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open-file limit"),
+        }
+    }
+    let reserve = (soft / 4).max(FD_RESERVE);
+    let budget = soft.saturating_sub(reserve).max(1);
+    let budget = usize::try_from(budget)
+        .unwrap_or(usize::MAX)
+        .min(configured);
+    tracing::info!(open_files = soft, connections = budget, "connection budget");
+    budget
+}
