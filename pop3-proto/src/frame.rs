@@ -3,39 +3,6 @@
 
 use bytes::BytesMut;
 
-/// Where the next command line ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineStatus {
-    /// A line of `len` octets including its line end; `content` octets before CR/LF.
-    Complete {
-        /// Octets to consume, line end included.
-        len: usize,
-        /// Octets of the line without its line end.
-        content: usize,
-    },
-    /// No line end yet, and still within the limit.
-    Incomplete,
-    /// No line end within `max` octets.
-    TooLong,
-}
-
-/// Finds the first line in `buf`; LF ends it, a CR before it is dropped. `max` counts the CRLF.
-pub fn find_line(buf: &[u8], max: usize) -> LineStatus {
-    let window = &buf[..buf.len().min(max)];
-    match memchr::memchr(b'\n', window) {
-        Some(i) => LineStatus::Complete {
-            len: i + 1,
-            content: if i > 0 && window[i - 1] == b'\r' {
-                i - 1
-            } else {
-                i
-            },
-        },
-        None if buf.len() >= max => LineStatus::TooLong,
-        None => LineStatus::Incomplete,
-    }
-}
-
 /// Streams a stored message as a POP3 multi-line response body (RFC 1939 §3): every line ends
 /// in CRLF (Maildir files often use LF), a line starting with `.` gets a second one, and the
 /// response ends with `.` CRLF. For TOP, only the header, the blank line and `n` body lines

@@ -13,9 +13,10 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::Command;
-use crate::frame::{LineStatus, MessageEncoder, find_line};
+use crate::frame::MessageEncoder;
 use crate::parse::parse_command;
 use crate::types::{RespCode, Response, Secret, ValidationError, validate_uid};
+use line_session::{Buffers, Line};
 
 /// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
 pub use sasl::Mechanism as AuthMechanism;
@@ -165,19 +166,9 @@ pub enum AnswerError {
     UnfitResponse(Response),
 }
 
-/// Misuse or a fatal protocol violation.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SessionError {
-    /// The session is closed.
-    #[error("session is closed")]
-    Closed,
-    /// More input than [`ServerSession::input_capacity`] allowed.
-    #[error("input exceeds the session's capacity")]
-    InputOverflow,
-    /// Plaintext arrived between the STLS reply and the handshake (CVE-2011-0411).
-    #[error("plaintext received while waiting for the TLS handshake")]
-    InputDuringTls,
-}
+/// Why the session refused octets the client sent (shared with the other line-based
+/// sessions).
+pub use line_session::SessionError;
 
 #[derive(Debug)]
 enum Pending {
@@ -210,8 +201,7 @@ enum State {
 #[derive(Debug)]
 pub struct ServerSession {
     config: Config,
-    input: BytesMut,
-    output: BytesMut,
+    io: Buffers,
     events: VecDeque<Event>,
     state: State,
     phase: Phase,
@@ -221,7 +211,6 @@ pub struct ServerSession {
     tls: bool,
     errors: u32,
     auth_failures: u32,
-    closing: bool,
 }
 
 impl Response {
@@ -255,8 +244,7 @@ impl ServerSession {
         let tls = config.implicit_tls;
         let mut s = Self {
             config,
-            input: BytesMut::new(),
-            output: BytesMut::new(),
+            io: Buffers::default(),
             events: VecDeque::new(),
             state: State::Authorization { user: None },
             phase: Phase::Command,
@@ -266,7 +254,6 @@ impl ServerSession {
             tls,
             errors: 0,
             auth_failures: 0,
-            closing: false,
         };
         let greeting = s.config.greeting.clone();
         s.respond(
@@ -279,7 +266,7 @@ impl ServerSession {
     /// too many connections), after which it closes.
     pub fn refuse(config: Config, text: &str) -> Self {
         let mut session = Self::new(config);
-        session.output.clear();
+        session.io.output.clear();
         session.abort(text);
         session
     }
@@ -297,7 +284,7 @@ impl ServerSession {
     /// Octets the session can take now; zero while waiting for an answer, a handshake, or
     /// while a message is being streamed out.
     pub fn input_capacity(&self) -> usize {
-        if self.closing
+        if self.io.closing
             || self.pending.is_some()
             || matches!(self.phase, Phase::AwaitingTls { .. } | Phase::Streaming(_))
         {
@@ -306,38 +293,32 @@ impl ServerSession {
         let limit = (self.config.limits.max_sasl_line + 1)
             .max(self.config.limits.max_command_line + 1)
             .max(16 * 1024);
-        limit.saturating_sub(self.input.len())
+        self.io.room(limit)
     }
 
     /// Feeds octets read from the client.
     pub fn receive(&mut self, data: &[u8]) -> Result<(), SessionError> {
-        if self.closing {
-            return Err(SessionError::Closed);
+        let awaiting_tls = matches!(self.phase, Phase::AwaitingTls { .. });
+        let result = self.io.receive(data, self.input_capacity(), awaiting_tls);
+        if result == Err(SessionError::InputDuringTls) {
+            self.pending = None;
         }
-        if matches!(self.phase, Phase::AwaitingTls { .. }) && !data.is_empty() {
-            self.close();
-            return Err(SessionError::InputDuringTls);
-        }
-        if data.len() > self.input_capacity() {
-            return Err(SessionError::InputOverflow);
-        }
-        self.input.extend_from_slice(data);
-        Ok(())
+        result
     }
 
     /// Octets to send, if any.
     pub fn poll_output(&mut self) -> Option<Bytes> {
-        (!self.output.is_empty()).then(|| self.output.split().freeze())
+        self.io.poll_output()
     }
 
     /// Octets queued and not yet taken, for backpressure while streaming a message.
     pub fn pending_output(&self) -> usize {
-        self.output.len()
+        self.io.pending_output()
     }
 
     /// Whether the session has ended and its output has been taken.
     pub fn is_closed(&self) -> bool {
-        self.closing && self.output.is_empty()
+        self.io.is_closed()
     }
 
     /// How long to wait for input before [`Self::handle_timeout`].
@@ -347,7 +328,7 @@ impl ServerSession {
 
     /// The client was silent too long: say so and close, without entering UPDATE.
     pub fn handle_timeout(&mut self) {
-        if !self.closing {
+        if !self.io.closing {
             self.respond(Response::fixed(false, None, "Disconnected for inactivity"));
             self.close();
         }
@@ -357,7 +338,7 @@ impl ServerSession {
     /// client may send before it logs in): `-ERR [SYS/TEMP] <reason>`, then close without
     /// entering UPDATE.
     pub fn abort(&mut self, reason: &str) {
-        if !self.closing {
+        if !self.io.closing {
             let response = Response::err(Some(RespCode::SysTemp), reason).unwrap_or_else(|_| {
                 Response::fixed(false, Some(RespCode::SysTemp), "Closing connection")
             });
@@ -368,7 +349,7 @@ impl ServerSession {
 
     /// The server is shutting down: close without entering UPDATE.
     pub fn shutdown(&mut self) {
-        if !self.closing {
+        if !self.io.closing {
             self.respond(Response::fixed(
                 false,
                 Some(RespCode::SysTemp),
@@ -380,8 +361,7 @@ impl ServerSession {
 
     /// The client went away; nothing is deleted.
     pub fn handle_eof(&mut self) {
-        self.closing = true;
-        self.output.clear();
+        self.io.hang_up();
     }
 
     /// The next event, or `None` when more input (or an answer) is needed.
@@ -390,12 +370,12 @@ impl ServerSession {
             if let Some(e) = self.events.pop_front() {
                 return Some(e);
             }
-            if self.closing || self.pending.is_some() {
+            if self.io.closing || self.pending.is_some() {
                 return None;
             }
             let progressed = match &mut self.phase {
                 Phase::AwaitingTls { announced } => {
-                    if !*announced && self.output.is_empty() {
+                    if !*announced && self.io.output.is_empty() {
                         *announced = true;
                         return Some(Event::StartTls);
                     }
@@ -475,7 +455,7 @@ impl ServerSession {
         let Phase::Streaming(encoder) = &mut self.phase else {
             return Err(AnswerError::WrongState);
         };
-        encoder.encode(chunk, &mut self.output);
+        encoder.encode(chunk, &mut self.io.output);
         Ok(!encoder.is_satisfied())
     }
 
@@ -484,7 +464,7 @@ impl ServerSession {
         let Phase::Streaming(encoder) = &mut self.phase else {
             return Err(AnswerError::WrongState);
         };
-        encoder.finish(&mut self.output);
+        encoder.finish(&mut self.io.output);
         self.phase = Phase::Command;
         Ok(())
     }
@@ -528,7 +508,7 @@ impl ServerSession {
                 self.phase = Phase::Command;
                 self.tls = true;
                 self.state = State::Authorization { user: None };
-                self.input.clear();
+                self.io.input.clear();
                 Ok(())
             }
             _ => Err(AnswerError::WrongState),
@@ -538,13 +518,12 @@ impl ServerSession {
     // ---- internals ----
 
     fn respond(&mut self, response: Response) {
-        response.encode(&mut self.output);
+        response.encode(&mut self.io.output);
     }
 
     fn close(&mut self) {
-        self.closing = true;
+        self.io.close();
         self.pending = None;
-        self.input.clear();
     }
 
     /// A line over its limit: refused and the connection closed, since a client that keeps
@@ -576,15 +555,14 @@ impl ServerSession {
     }
 
     fn step_command(&mut self) -> bool {
-        match find_line(&self.input, self.config.limits.max_command_line) {
-            LineStatus::Incomplete => false,
-            LineStatus::TooLong => {
+        match self.io.take_line(self.config.limits.max_command_line) {
+            Line::Incomplete => false,
+            Line::TooLong => {
                 self.line_too_long();
                 true
             }
-            LineStatus::Complete { len, content } => {
-                let line = self.input.split_to(len);
-                match parse_command(&line[..content]) {
+            Line::Complete(line) => {
+                match parse_command(&line) {
                     Ok(command) => self.dispatch(command),
                     Err(e) => self.error(e.response()),
                 }
@@ -680,10 +658,10 @@ impl ServerSession {
         self.respond(Response::fixed(true, None, "Capability list follows"));
         for l in lines {
             // Capability lines never start with '.', so no stuffing is needed.
-            self.output.extend_from_slice(l.as_bytes());
-            self.output.extend_from_slice(b"\r\n");
+            self.io.output.extend_from_slice(l.as_bytes());
+            self.io.output.extend_from_slice(b"\r\n");
         }
-        self.output.extend_from_slice(b".\r\n");
+        self.io.output.extend_from_slice(b".\r\n");
     }
 
     fn start_tls(&mut self) {
@@ -693,7 +671,7 @@ impl ServerSession {
         if !self.config.stls {
             return self.error(Response::fixed(false, None, "STLS is not available"));
         }
-        if !self.input.is_empty() {
+        if !self.io.input.is_empty() {
             self.respond(Response::fixed(false, None, "Input pipelined after STLS"));
             return self.close();
         }
@@ -713,10 +691,10 @@ impl ServerSession {
             // The pre-RFC 5034 listing form, still used by some clients.
             self.respond(Response::fixed(true, None, "Mechanisms follow"));
             for m in self.config.auth_mechanisms.clone() {
-                self.output.extend_from_slice(m.name().as_bytes());
-                self.output.extend_from_slice(b"\r\n");
+                self.io.output.extend_from_slice(m.name().as_bytes());
+                self.io.output.extend_from_slice(b"\r\n");
             }
-            self.output.extend_from_slice(b".\r\n");
+            self.io.output.extend_from_slice(b".\r\n");
             return;
         };
         let Some(mech) = self
@@ -741,9 +719,9 @@ impl ServerSession {
     fn sasl_progress(&mut self, progress: sasl::Progress) {
         match progress {
             sasl::Progress::Challenge(exchange, text) => {
-                self.output.extend_from_slice(b"+ ");
-                self.output.extend_from_slice(text.as_bytes());
-                self.output.extend_from_slice(b"\r\n");
+                self.io.output.extend_from_slice(b"+ ");
+                self.io.output.extend_from_slice(text.as_bytes());
+                self.io.output.extend_from_slice(b"\r\n");
                 self.phase = Phase::Sasl(exchange);
             }
             sasl::Progress::Done(c) => {
@@ -773,21 +751,19 @@ impl ServerSession {
     }
 
     fn step_sasl(&mut self) -> bool {
-        let (len, content) = match find_line(&self.input, self.config.limits.max_sasl_line) {
-            LineStatus::Incomplete => return false,
-            LineStatus::TooLong => {
+        let line = match self.io.take_line(self.config.limits.max_sasl_line) {
+            Line::Incomplete => return false,
+            Line::TooLong => {
                 self.phase = Phase::Command;
                 self.line_too_long();
                 return true;
             }
-            LineStatus::Complete { len, content } => (len, content),
+            Line::Complete(line) => line,
         };
-        let line = self.input.split_to(len);
-        let line = &line[..content];
         let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return false;
         };
-        match exchange.respond(line) {
+        match exchange.respond(&line) {
             Ok(progress) => self.sasl_progress(progress),
             Err(e) => self.sasl_error(e),
         }
@@ -844,8 +820,8 @@ impl ServerSession {
                         "Scan listing follows"
                     },
                 ));
-                self.output.extend_from_slice(&listing);
-                self.output.extend_from_slice(b".\r\n");
+                self.io.output.extend_from_slice(&listing);
+                self.io.output.extend_from_slice(b".\r\n");
             }
             Command::List(Some(n)) | Command::Uidl(Some(n)) => {
                 let uidl = matches!(command, Command::Uidl(_));

@@ -3,43 +3,6 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Where the next command line ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineStatus {
-    /// A line of `len` octets including its line end; `content` octets before CR/LF.
-    Complete {
-        /// Octets to consume, line end included.
-        len: usize,
-        /// Octets of the line without its line end.
-        content: usize,
-    },
-    /// No line end yet, and the line is still within the limit.
-    Incomplete,
-    /// No line end within `max` octets: the line must be discarded up to its end.
-    TooLong,
-}
-
-/// Finds the first line in `buf`. A line ends with LF (the CR before it is optional in command
-/// mode, as Postfix accepts); `max` counts the line end.
-pub fn find_line(buf: &[u8], max: usize) -> LineStatus {
-    let window = &buf[..buf.len().min(max)];
-    match memchr::memchr(b'\n', window) {
-        Some(i) => {
-            let content = if i > 0 && window[i - 1] == b'\r' {
-                i - 1
-            } else {
-                i
-            };
-            LineStatus::Complete {
-                len: i + 1,
-                content,
-            }
-        }
-        None if buf.len() >= max => LineStatus::TooLong,
-        None => LineStatus::Incomplete,
-    }
-}
-
 /// What to do with a body defect (bare CR or LF, NUL, over-long line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DefectPolicy {
@@ -527,23 +490,5 @@ mod tests {
         let (decoded, end, _, left) = decode_all(&out, &[], BodyRules::default());
         assert!(end && left == 0);
         assert_eq!(decoded, [&body[..], b"\r\n"].concat());
-    }
-
-    #[test]
-    fn line_framing() {
-        assert_eq!(
-            find_line(b"NOOP\r\nX", 512),
-            LineStatus::Complete { len: 6, content: 4 }
-        );
-        assert_eq!(
-            find_line(b"NOOP\n", 512),
-            LineStatus::Complete { len: 5, content: 4 }
-        );
-        assert_eq!(find_line(b"NOOP", 512), LineStatus::Incomplete);
-        assert_eq!(find_line(b"NOOPNOOP", 8), LineStatus::TooLong);
-        assert_eq!(
-            find_line(b"NOOPNO\r\n", 8),
-            LineStatus::Complete { len: 8, content: 6 }
-        );
     }
 }

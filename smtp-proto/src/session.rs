@@ -8,15 +8,14 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use thiserror::Error;
 
 use crate::command::{Body, Command, MailParams, RcptParams};
-use crate::frame::{
-    BodyDefect, BodyRules, DataDecoder, DataItem, DefectPolicy, LineStatus, find_line,
-};
+use crate::frame::{BodyDefect, BodyRules, DataDecoder, DataItem, DefectPolicy};
 use crate::parse::parse_command;
 use crate::types::{ForwardPath, Host, Reply, ReversePath, Secret};
+use line_session::{Buffers, Line};
 
 /// SASL mechanisms the session can run itself (the exchange lives in the `sasl` crate).
 pub use sasl::Mechanism as AuthMechanism;
@@ -251,19 +250,9 @@ pub enum AnswerError {
     UnfitReply(Reply),
 }
 
-/// Misuse or a fatal protocol violation; the session is closed or refuses the input.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SessionError {
-    /// The session is closed.
-    #[error("session is closed")]
-    Closed,
-    /// More input than [`ServerSession::input_capacity`] allowed.
-    #[error("input exceeds the session's capacity")]
-    InputOverflow,
-    /// Plaintext arrived between the STARTTLS reply and the handshake (CVE-2011-0411).
-    #[error("plaintext received while waiting for the TLS handshake")]
-    InputDuringTls,
-}
+/// Why the session refused octets the client sent (shared with the other line-based
+/// sessions).
+pub use line_session::SessionError;
 
 #[derive(Debug)]
 enum Pending {
@@ -315,8 +304,7 @@ struct Transaction {
 #[derive(Debug)]
 pub struct ServerSession {
     config: Config,
-    input: BytesMut,
-    output: BytesMut,
+    io: Buffers,
     events: VecDeque<Event>,
     phase: Phase,
     pending: Option<Pending>,
@@ -328,7 +316,6 @@ pub struct ServerSession {
     /// Junk commands since the last message stored (see [`Limits::max_junk_commands`]).
     junk: u32,
     auth_failures: u32,
-    closing: bool,
     /// Why it closed, once it did.
     close_reason: Option<CloseReason>,
 }
@@ -339,8 +326,7 @@ impl ServerSession {
         let tls = config.implicit_tls;
         let mut session = Self {
             config,
-            input: BytesMut::new(),
-            output: BytesMut::new(),
+            io: Buffers::default(),
             events: VecDeque::new(),
             phase: Phase::Command,
             pending: None,
@@ -351,7 +337,6 @@ impl ServerSession {
             errors: 0,
             junk: 0,
             auth_failures: 0,
-            closing: false,
             close_reason: None,
         };
         let greeting = format!("{} ESMTP", session.config.hostname);
@@ -364,9 +349,9 @@ impl ServerSession {
     /// A session whose greeting is a refusal (e.g. too many connections): 421 or 554, then close.
     pub fn refuse(config: Config, reply: Reply) -> Self {
         let mut session = Self::new(config);
-        session.output.clear();
+        session.io.output.clear();
         session.queue_raw(reply);
-        session.closing = true;
+        session.io.closing = true;
         session
     }
 
@@ -393,7 +378,9 @@ impl ServerSession {
     /// Octets the session can take now. Zero while a decision or the TLS handshake is pending,
     /// which is the embedder's cue to stop reading (TCP backpressure).
     pub fn input_capacity(&self) -> usize {
-        if self.closing || self.pending.is_some() || matches!(self.phase, Phase::AwaitingTls { .. })
+        if self.io.closing
+            || self.pending.is_some()
+            || matches!(self.phase, Phase::AwaitingTls { .. })
         {
             return 0;
         }
@@ -403,29 +390,22 @@ impl ServerSession {
             .max_input_buffer
             .max(self.config.limits.max_command_line + 1)
             .max(self.config.limits.max_sasl_line + 1);
-        limit.saturating_sub(self.input.len())
+        self.io.room(limit)
     }
 
     /// Feeds octets read from the client.
     pub fn receive(&mut self, data: &[u8]) -> Result<(), SessionError> {
-        if self.closing {
-            return Err(SessionError::Closed);
-        }
-        if matches!(self.phase, Phase::AwaitingTls { .. }) && !data.is_empty() {
-            self.closing = true;
+        let awaiting_tls = matches!(self.phase, Phase::AwaitingTls { .. });
+        let result = self.io.receive(data, self.input_capacity(), awaiting_tls);
+        if result == Err(SessionError::InputDuringTls) {
             self.pending = None;
-            return Err(SessionError::InputDuringTls);
         }
-        if data.len() > self.input_capacity() {
-            return Err(SessionError::InputOverflow);
-        }
-        self.input.extend_from_slice(data);
-        Ok(())
+        result
     }
 
     /// Octets to send to the client, if any. Send them before waiting for more input.
     pub fn poll_output(&mut self) -> Option<Bytes> {
-        (!self.output.is_empty()).then(|| self.output.split().freeze())
+        self.io.poll_output()
     }
 
     /// Why the session closed the connection itself, once it has (`None` while open, or
@@ -436,7 +416,7 @@ impl ServerSession {
 
     /// Whether the session has ended and all its output has been taken.
     pub fn is_closed(&self) -> bool {
-        self.closing && self.output.is_empty()
+        self.io.is_closed()
     }
 
     /// How long the embedder should wait for input before calling [`Self::handle_timeout`].
@@ -449,7 +429,7 @@ impl ServerSession {
 
     /// The client was silent too long: queue 421 and close.
     pub fn handle_timeout(&mut self) {
-        if !self.closing {
+        if !self.io.closing {
             let text = format!("{} Error: timeout exceeded", self.config.hostname);
             self.queue(reply_or(421, 4, 4, 2, &text, "Error: timeout exceeded"));
             self.close_for(CloseReason::Timeout);
@@ -460,7 +440,7 @@ impl ServerSession {
     /// client may send before it authenticates): queue `421 4.7.0 <hostname> <reason>` and
     /// close. A message in progress is abandoned.
     pub fn abort(&mut self, reason: &str) {
-        if !self.closing {
+        if !self.io.closing {
             let text = format!("{} {reason}", self.config.hostname);
             self.queue(reply_or(421, 4, 7, 0, &text, "Closing connection"));
             self.close_for(CloseReason::Aborted);
@@ -470,7 +450,7 @@ impl ServerSession {
     /// The server is shutting down: queue 421 and close. Call it between messages; a message
     /// in progress should be finished (or abandoned) first.
     pub fn shutdown(&mut self) {
-        if !self.closing {
+        if !self.io.closing {
             let text = format!("{} Service shutting down", self.config.hostname);
             self.queue(reply_or(421, 4, 3, 2, &text, "Service shutting down"));
             self.close_for(CloseReason::Shutdown);
@@ -486,8 +466,7 @@ impl ServerSession {
     /// The client went away. Returns whether a message was cut off in the middle.
     pub fn handle_eof(&mut self) -> bool {
         let mid_message = self.in_message();
-        self.closing = true;
-        self.output.clear();
+        self.io.hang_up();
         mid_message
     }
 
@@ -497,12 +476,12 @@ impl ServerSession {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
             }
-            if self.closing || self.pending.is_some() {
+            if self.io.closing || self.pending.is_some() {
                 return None;
             }
             let progressed = match &mut self.phase {
                 Phase::AwaitingTls { announced } => {
-                    if !*announced && self.output.is_empty() {
+                    if !*announced && self.io.output.is_empty() {
                         *announced = true;
                         return Some(Event::StartTls);
                     }
@@ -696,7 +675,7 @@ impl ServerSession {
                 self.helo = None;
                 self.tx = None;
                 self.authenticated = false;
-                self.input.clear();
+                self.io.input.clear();
                 Ok(())
             }
             _ => Err(AnswerError::WrongState),
@@ -711,9 +690,8 @@ impl ServerSession {
     }
 
     fn close(&mut self) {
-        self.closing = true;
+        self.io.close();
         self.pending = None;
-        self.input.clear();
     }
 
     /// Whether the client said EHLO (or nothing yet) rather than HELO.
@@ -724,14 +702,14 @@ impl ServerSession {
     /// Queues a reply, dropping the enhanced code for a client that said HELO (RFC 2034).
     fn queue(&mut self, reply: Reply) {
         if self.is_esmtp() {
-            reply.encode(&mut self.output);
+            reply.encode(&mut self.io.output);
         } else {
-            reply.without_enhanced().encode(&mut self.output);
+            reply.without_enhanced().encode(&mut self.io.output);
         }
     }
 
     fn queue_raw(&mut self, reply: Reply) {
-        reply.encode(&mut self.output);
+        reply.encode(&mut self.io.output);
     }
 
     /// A line over its limit: refused and the connection closed, since a client that keeps
@@ -824,15 +802,14 @@ impl ServerSession {
     }
 
     fn step_command(&mut self) -> bool {
-        match find_line(&self.input, self.config.limits.max_command_line) {
-            LineStatus::Incomplete => false,
-            LineStatus::TooLong => {
+        match self.io.take_line(self.config.limits.max_command_line) {
+            Line::Incomplete => false,
+            Line::TooLong => {
                 self.line_too_long();
                 true
             }
-            LineStatus::Complete { len, content } => {
-                let line = self.input.split_to(len);
-                match parse_command(&line[..content]) {
+            Line::Complete(line) => {
+                match parse_command(&line) {
                     Ok(command) => self.dispatch(command),
                     Err(e) => self.error(e.reply()),
                 }
@@ -1136,11 +1113,11 @@ impl ServerSession {
             return false;
         };
         if *remaining > 0 {
-            if self.input.is_empty() {
+            if self.io.input.is_empty() {
                 return false;
             }
-            let take = (*remaining).min(self.input.len() as u64) as usize;
-            let chunk = self.input.split_to(take).freeze();
+            let take = (*remaining).min(self.io.input.len() as u64) as usize;
+            let chunk = self.io.input.split_to(take).freeze();
             *remaining -= take as u64;
             if refuse.is_none() {
                 self.events.push_back(Event::MessageChunk(chunk));
@@ -1184,7 +1161,7 @@ impl ServerSession {
         let Phase::Data(decoder) = &mut self.phase else {
             return false;
         };
-        match decoder.decode(&mut self.input) {
+        match decoder.decode(&mut self.io.input) {
             None => false,
             Some(DataItem::Chunk(chunk)) => {
                 self.events.push_back(Event::MessageChunk(chunk));
@@ -1246,7 +1223,7 @@ impl ServerSession {
         if !self.config.starttls {
             return self.error(Reply::fixed(502, 5, 5, 1, "Error: command not implemented"));
         }
-        if !self.input.is_empty() {
+        if !self.io.input.is_empty() {
             // Anything pipelined after STARTTLS would be taken as if it came over TLS.
             self.queue(Reply::fixed(
                 554,
@@ -1345,21 +1322,19 @@ impl ServerSession {
     }
 
     fn step_sasl(&mut self) -> bool {
-        let (len, content) = match find_line(&self.input, self.config.limits.max_sasl_line) {
-            LineStatus::Incomplete => return false,
-            LineStatus::TooLong => {
+        let line = match self.io.take_line(self.config.limits.max_sasl_line) {
+            Line::Incomplete => return false,
+            Line::TooLong => {
                 self.phase = Phase::Command;
                 self.line_too_long();
                 return true;
             }
-            LineStatus::Complete { len, content } => (len, content),
+            Line::Complete(line) => line,
         };
-        let line = self.input.split_to(len);
-        let line = &line[..content];
         let Phase::Sasl(exchange) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return false;
         };
-        match exchange.respond(line) {
+        match exchange.respond(&line) {
             Ok(progress) => self.sasl_progress(progress),
             Err(e) => self.sasl_error(e),
         }
