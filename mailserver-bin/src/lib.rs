@@ -46,3 +46,28 @@ mod tls;
 pub(crate) type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub use cli::main;
+
+/// Internals that `benches/` measures against other implementations. Not an API: hidden from
+/// the docs, and may change with any release.
+#[doc(hidden)]
+pub mod bench_api {
+    use crate::imap::mime;
+
+    /// What FETCH BODYSTRUCTURE ENVELOPE computes for a message (CRLF line ends): its MIME
+    /// structure, then both answers. Returns the number of parts, so nothing is optimised away.
+    pub fn structure_and_envelope(data: &[u8]) -> usize {
+        let part = mime::parse(data);
+        let structure = mime::body_structure(data, &part);
+        let envelope = mime::envelope(&data[part.header.clone()]);
+        std::hint::black_box((structure, envelope));
+        count_parts(&part)
+    }
+
+    fn count_parts(part: &mime::Part) -> usize {
+        1 + match &part.kind {
+            mime::Kind::Leaf => 0,
+            mime::Kind::Multi(parts) => parts.iter().map(count_parts).sum(),
+            mime::Kind::Message(inner) => count_parts(inner),
+        }
+    }
+}

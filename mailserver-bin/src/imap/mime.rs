@@ -3,6 +3,14 @@
 //! the raw header octets (unfolded), never decoded: IMAP clients decode them themselves.
 //!
 //! Input is the message with CRLF line ends (as IMAP serves it).
+//!
+//! Why our own walker and not mail-parser (which `message` uses for decoding text): IMAP wants
+//! the raw octets and their offsets, not decoded values, and this walker finds part boundaries
+//! without decoding bodies. `cargo bench -p benches --bench mime` (parse + BODYSTRUCTURE +
+//! ENVELOPE against mail-parser 0.11.9's parse alone, two runs on the 2-core dev machine):
+//! 4 KB plain text 3.7–3.9 µs vs 4.5 µs (1.2×), 60 KB multipart 7.5–7.7 µs vs 70–76 µs (9–10×),
+//! 1 MB with attachments 37–40 µs vs 1.08–1.21 ms (29–30×: mail-parser decodes every base64
+//! part).
 
 use std::ops::Range;
 

@@ -8,7 +8,7 @@
 mod headers;
 mod idle_watch;
 mod mailbox;
-mod mime;
+pub(crate) mod mime;
 mod ranges;
 mod search;
 mod seats;
