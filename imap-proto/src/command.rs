@@ -179,11 +179,11 @@ pub enum FetchAttr {
     InternalDate,
     /// RFC822 (same as BODY[])
     Rfc822,
-    /// RFC822.HEADER (same as BODY.PEEK[HEADER])
+    /// RFC822.HEADER (same as `BODY.PEEK[HEADER]`)
     Rfc822Header,
     /// RFC822.SIZE
     Rfc822Size,
-    /// RFC822.TEXT (same as BODY[TEXT])
+    /// RFC822.TEXT (same as `BODY[TEXT]`)
     Rfc822Text,
     /// UID
     Uid,

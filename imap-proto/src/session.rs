@@ -569,7 +569,7 @@ impl ServerSession {
     }
 
     /// The next octets of the literal a FETCH response streams
-    /// ([`FetchValue::BodySectionStreamed`]); once all of them are given, the response goes on.
+    /// ([`FetchValue::BodySectionStreamed`](crate::FetchValue::BodySectionStreamed)); once all of them are given, the response goes on.
     /// Until then, responses (and the tagged status) wait. An embedder that cannot produce
     /// the octets it announced must close the connection: a literal cannot be taken back.
     pub fn stream_literal(&mut self, octets: &[u8]) -> Result<(), AnswerError> {

@@ -22,7 +22,7 @@ pub struct Listing {
     pub summary: Summary,
     /// The folder's `dovecot-keywords` as it was at the scan (index, name).
     pub keywords: Vec<(u32, String)>,
-    /// [`names_digest`] of the names in `cur/`: a rescan that reads `cur/` again and finds
+    /// [`names_digest`](crate::message::names_digest) of the names in `cur/`: a rescan that reads `cur/` again and finds
     /// the same digest (and count) takes its messages as they were.
     pub(crate) cur_digest: u64,
     /// How much of `dovecot-uidlist` this listing accounts for: what is appended after that

@@ -1,7 +1,7 @@
 //! Password hashes in Dovecot's `{SCHEME}value` form, as PostfixAdmin and Dovecot store them.
 //!
-//! Verification accepts every scheme those tools write (see [`verify`]); new passwords are
-//! written as `{ARGON2ID}` or `{SHA512-CRYPT}`.
+//! Verification accepts every scheme those tools write (see [`verify_with_default`]); new
+//! passwords are written as `{ARGON2ID}` or `{SHA512-CRYPT}`.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 

@@ -49,7 +49,7 @@ pub(super) enum UserCommand {
     /// Set a mailbox's quota: a size such as 500M, 2G or 1048576 (octets); 0 or none for no limit.
     Quota { address: String, size: String },
     /// Set how many messages a mailbox may hold (all folders): a number, none for no limit, or
-    /// default for [limits] max_messages_per_mailbox.
+    /// default for `[limits] max_messages_per_mailbox`.
     MessageQuota { address: String, messages: String },
     /// Set a user's own POP3 delete policy: expunge, keep, seen, or default (the server's).
     Pop3Policy {

@@ -195,7 +195,7 @@ impl User {
     }
 
     /// Whether SEARCH, SORT or THREAD strings in `charset` can be matched; answers NO
-    /// [BADCHARSET] if not.
+    /// `[BADCHARSET]` if not.
     pub(super) fn charset_ok(&self, session: &mut ServerSession, charset: &str) -> bool {
         if matches!(charset, "UTF-8" | "US-ASCII") {
             return true;

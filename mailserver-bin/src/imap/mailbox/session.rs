@@ -36,7 +36,7 @@ pub struct User {
     pub(super) seats: Arc<crate::imap::seats::Seats>,
     /// Where the line ends of the last message read in chunks fall.
     pub(super) line_ends: Option<ranges::LineEnds>,
-    /// The pending read of a folder this session changed (see [`recheck_later`]).
+    /// The pending read of a folder this session changed (see [`recheck_later`](super::common::recheck_later)).
     pub(super) recheck: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -169,7 +169,7 @@ impl User {
     }
 
     /// Whether what the session last saw of its selected folder was settled (see
-    /// [`FolderStamp::is_settled`]); if not, a session in IDLE looks again soon, since a change
+    /// [`FolderStamp::is_settled`](maildir::FolderStamp::is_settled)); if not, a session in IDLE looks again soon, since a change
     /// in the same clock tick would not wake it a second time.
     pub fn folder_settled(&self) -> bool {
         self.selected.as_ref().is_none_or(|s| s.stamp.is_settled())
