@@ -206,11 +206,11 @@ impl Accounts {
         &self,
         address: &str,
         password: String,
-        default_scheme: String,
+        default_scheme: crate::password::StoredScheme,
     ) -> Result<bool, AccountsError> {
         if let Some(hash) = self.password_hash(address).await? {
             return Ok(tokio::task::spawn_blocking(move || {
-                crate::password::verify_with_default(&hash, &password, &default_scheme)
+                crate::password::verify_with_default(&hash, &password, default_scheme)
             })
             .await
             .unwrap_or(false));
@@ -226,7 +226,11 @@ impl Accounts {
         // does not tell which addresses exist.
         let scheme = self.decoy_scheme;
         let _ = tokio::task::spawn_blocking(move || {
-            crate::password::verify_with_default(crate::password::decoy(scheme), &password, "CRYPT")
+            crate::password::verify_with_default(
+                crate::password::decoy(scheme),
+                &password,
+                crate::password::StoredScheme::CRYPT,
+            )
         })
         .await;
         Ok(false)

@@ -61,85 +61,155 @@ pub fn decoy(scheme: Scheme) -> &'static str {
 /// `{SCHEME}` prefix (`CRYPT`: `$1$`, `$2y$`, `$5$`, `$6$`, `$argon2...$` recognised by form).
 #[cfg(test)]
 pub fn verify(stored: &str, password: &str) -> bool {
-    verify_with_default(stored, password, "CRYPT")
+    verify_with_default(stored, password, StoredScheme::CRYPT)
 }
 
-/// Checks `password` against a stored value.
+/// How a stored password is written: Dovecot's scheme names, as the `{SCHEME}` prefix of a
+/// stored value or `[accounts] default_password_scheme` for values without one.
 ///
-/// - The `{SCHEME}` prefix is case-insensitive and may carry `.B64` or `.HEX`, which says how
-///   the rest is encoded.
 /// - Crypt strings: `SHA512-CRYPT`, `SHA256-CRYPT`, `BLF-CRYPT`, `MD5-CRYPT` (and Dovecot's
-///   alias `MD5`), `CRYPT`, `ARGON2I`, `ARGON2ID`.
+///   alias `MD5`), `CRYPT`, `DES-CRYPT`, `ARGON2I`, `ARGON2ID`: the value's own form says which.
 /// - Digests, base64 unless `.HEX`: `SHA`/`SHA1`, `SHA256`, `SHA512`, the salted `SSHA`,
 ///   `SSHA256`, `SSHA512`, `SMD5`, and `LDAP-MD5`; `PLAIN-MD5` is hex.
 /// - Cleartext: `PLAIN`, `CLEAR`, `CLEARTEXT`.
-/// - A value without a prefix uses `default_scheme` (e.g. `CRYPT`, `PLAIN-MD5`, `PLAIN`).
-pub fn verify_with_default(stored: &str, password: &str, default_scheme: &str) -> bool {
+///
+/// Names are case-insensitive and may end in `.B64` or `.HEX`, which says how the rest of the
+/// value is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct StoredScheme {
+    kind: StoredKind,
+    encoding: Option<Encoding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredKind {
+    Crypt,
+    Plain,
+    PlainMd5,
+    LdapMd5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Smd5,
+    Ssha,
+    Ssha256,
+    Ssha512,
+}
+
+/// Every scheme name [`StoredScheme`] reads (without `.B64`/`.HEX`), for error messages.
+const SCHEME_NAMES: &[(&str, StoredKind)] = &[
+    ("CRYPT", StoredKind::Crypt),
+    ("SHA512-CRYPT", StoredKind::Crypt),
+    ("SHA256-CRYPT", StoredKind::Crypt),
+    ("BLF-CRYPT", StoredKind::Crypt),
+    ("MD5-CRYPT", StoredKind::Crypt),
+    ("MD5", StoredKind::Crypt),
+    ("DES-CRYPT", StoredKind::Crypt),
+    ("ARGON2I", StoredKind::Crypt),
+    ("ARGON2ID", StoredKind::Crypt),
+    ("PLAIN", StoredKind::Plain),
+    ("CLEAR", StoredKind::Plain),
+    ("CLEARTEXT", StoredKind::Plain),
+    ("PLAIN-MD5", StoredKind::PlainMd5),
+    ("LDAP-MD5", StoredKind::LdapMd5),
+    ("SHA", StoredKind::Sha1),
+    ("SHA1", StoredKind::Sha1),
+    ("SHA256", StoredKind::Sha256),
+    ("SHA512", StoredKind::Sha512),
+    ("SMD5", StoredKind::Smd5),
+    ("SSHA", StoredKind::Ssha),
+    ("SSHA256", StoredKind::Ssha256),
+    ("SSHA512", StoredKind::Ssha512),
+];
+
+/// A scheme name [`StoredScheme`] does not know.
+#[derive(Debug, Error)]
+#[error("unknown password scheme {0:?}; known: {names}", names = SCHEME_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]
+pub struct UnknownScheme(String);
+
+impl StoredScheme {
+    /// `CRYPT`: Dovecot's default for values without a prefix.
+    pub const CRYPT: StoredScheme = StoredScheme {
+        kind: StoredKind::Crypt,
+        encoding: None,
+    };
+}
+
+impl std::str::FromStr for StoredScheme {
+    type Err = UnknownScheme;
+
+    fn from_str(name: &str) -> Result<Self, UnknownScheme> {
+        let upper = name.trim().to_ascii_uppercase();
+        let (base, encoding) = match upper.rsplit_once('.') {
+            Some((s, "B64")) => (s, Some(Encoding::Base64)),
+            Some((s, "HEX")) => (s, Some(Encoding::Hex)),
+            _ => (upper.as_str(), None),
+        };
+        SCHEME_NAMES
+            .iter()
+            .find(|(n, _)| *n == base)
+            .map(|&(_, kind)| StoredScheme { kind, encoding })
+            .ok_or_else(|| UnknownScheme(name.to_owned()))
+    }
+}
+
+impl TryFrom<String> for StoredScheme {
+    type Error = UnknownScheme;
+
+    fn try_from(name: String) -> Result<Self, UnknownScheme> {
+        name.parse()
+    }
+}
+
+impl Default for StoredScheme {
+    fn default() -> Self {
+        Self::CRYPT
+    }
+}
+
+/// Checks `password` against a stored value: its `{SCHEME}` prefix says how it is written
+/// (an unknown scheme matches nothing), and a value without one is read as `default_scheme`.
+pub fn verify_with_default(stored: &str, password: &str, default_scheme: StoredScheme) -> bool {
     let (scheme, value) = match stored.strip_prefix('{').and_then(|s| s.split_once('}')) {
-        Some((scheme, value)) => (scheme.to_ascii_uppercase(), value),
-        None => (default_scheme.to_ascii_uppercase(), stored),
+        Some((name, value)) => match name.parse::<StoredScheme>() {
+            Ok(scheme) => (scheme, value),
+            Err(_) => return false,
+        },
+        None => (default_scheme, stored),
     };
-    let (scheme, encoding) = match scheme.rsplit_once('.') {
-        Some((s, "B64")) => (s.to_owned(), Some(Encoding::Base64)),
-        Some((s, "HEX")) => (s.to_owned(), Some(Encoding::Hex)),
-        _ => (scheme, None),
-    };
+    let encoding = scheme.encoding;
     let pw = password.as_bytes();
-    match scheme.as_str() {
-        "SHA512-CRYPT" | "SHA256-CRYPT" | "BLF-CRYPT" | "MD5-CRYPT" | "MD5" | "CRYPT"
-        | "DES-CRYPT" | "ARGON2I" | "ARGON2ID" => {
+    match scheme.kind {
+        StoredKind::Crypt => {
             let text = match encoding {
                 None => Some(value.to_owned()),
                 Some(e) => e.decode(value).and_then(|b| String::from_utf8(b).ok()),
             };
             text.is_some_and(|t| verify_crypt(&t, password))
         }
-        "PLAIN" | "CLEAR" | "CLEARTEXT" => match encoding {
+        StoredKind::Plain => match encoding {
             None => constant_time_eq(value.as_bytes(), pw),
             Some(e) => e.decode(value).is_some_and(|v| constant_time_eq(&v, pw)),
         },
-        "PLAIN-MD5" => {
+        StoredKind::PlainMd5 => {
             let Some(expected) = encoding.unwrap_or(Encoding::Hex).decode(value) else {
                 return false;
             };
             constant_time_eq(&expected, &Md5::digest(pw))
         }
-        "LDAP-MD5" => digest_matches::<Md5>(value, encoding, pw, false),
-        "SHA" | "SHA1" => digest_matches::<Sha1>(value, encoding, pw, false),
-        "SHA256" => digest_matches::<Sha256>(value, encoding, pw, false),
-        "SHA512" => digest_matches::<Sha512>(value, encoding, pw, false),
-        "SMD5" => digest_matches::<Md5>(value, encoding, pw, true),
-        "SSHA" => digest_matches::<Sha1>(value, encoding, pw, true),
-        "SSHA256" => digest_matches::<Sha256>(value, encoding, pw, true),
-        "SSHA512" => digest_matches::<Sha512>(value, encoding, pw, true),
-        _ => false,
+        StoredKind::LdapMd5 => digest_matches::<Md5>(value, encoding, pw, false),
+        StoredKind::Sha1 => digest_matches::<Sha1>(value, encoding, pw, false),
+        StoredKind::Sha256 => digest_matches::<Sha256>(value, encoding, pw, false),
+        StoredKind::Sha512 => digest_matches::<Sha512>(value, encoding, pw, false),
+        StoredKind::Smd5 => digest_matches::<Md5>(value, encoding, pw, true),
+        StoredKind::Ssha => digest_matches::<Sha1>(value, encoding, pw, true),
+        StoredKind::Ssha256 => digest_matches::<Sha256>(value, encoding, pw, true),
+        StoredKind::Ssha512 => digest_matches::<Sha512>(value, encoding, pw, true),
     }
 }
 
-/// Schemes a stored value without a prefix may be read as (`default_password_scheme`).
-pub const KNOWN_SCHEMES: &[&str] = &[
-    "CRYPT",
-    "SHA512-CRYPT",
-    "SHA256-CRYPT",
-    "BLF-CRYPT",
-    "MD5-CRYPT",
-    "ARGON2I",
-    "ARGON2ID",
-    "PLAIN",
-    "CLEAR",
-    "PLAIN-MD5",
-    "LDAP-MD5",
-    "SHA",
-    "SHA1",
-    "SHA256",
-    "SHA512",
-    "SSHA",
-    "SSHA256",
-    "SSHA512",
-    "SMD5",
-];
-
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
     Base64,
     Hex,
@@ -406,9 +476,9 @@ mod tests {
             );
             // The bare hex MD5 is PostfixAdmin's `md5` setting: Dovecot needs a default scheme.
             let default = if tool == "python-plain-md5-bare" {
-                "PLAIN-MD5"
+                "PLAIN-MD5".parse().unwrap()
             } else {
-                "CRYPT"
+                StoredScheme::CRYPT
             };
             assert!(
                 verify_with_default(stored, password, default),
@@ -436,7 +506,17 @@ mod tests {
             "plaintext-without-scheme",
             "plaintext-without-scheme"
         ));
-        assert!(verify_with_default("plain", "plain", "PLAIN"));
+        assert!(verify_with_default(
+            "plain",
+            "plain",
+            "plain".parse().unwrap()
+        ));
+        assert!("SHA256.HEX".parse::<StoredScheme>().is_ok());
+        let unknown = "NTLM".parse::<StoredScheme>().unwrap_err().to_string();
+        assert!(
+            unknown.contains("\"NTLM\"") && unknown.contains("SSHA512"),
+            "{unknown}"
+        );
     }
 
     #[test]

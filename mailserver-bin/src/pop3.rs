@@ -353,7 +353,7 @@ async fn login(
         warn!(error = %e, "pop3 login failed on the server side");
         Response::temporary_failure()
     };
-    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let default_scheme = service.config.accounts.default_password_scheme;
     let ok = accounts
         .authenticate(username, password, default_scheme)
         .await

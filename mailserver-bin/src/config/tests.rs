@@ -88,3 +88,24 @@ fn a_missing_listener_key_is_off() {
         "no config file: loopback defaults"
     );
 }
+
+#[test]
+fn the_default_password_scheme_is_typed_and_an_unknown_one_is_named() {
+    let ok: Config = toml::from_str(
+        "hostname = \"mx.example\"\n[accounts]\ndefault_password_scheme = \"plain-md5\"",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.accounts.default_password_scheme,
+        "PLAIN-MD5".parse().unwrap()
+    );
+    let err = toml::from_str::<Config>(
+        "hostname = \"mx.example\"\n[accounts]\ndefault_password_scheme = \"NTLM\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("NTLM") && err.contains("SHA512-CRYPT"),
+        "{err}"
+    );
+}

@@ -280,7 +280,7 @@ impl Connection {
         username: String,
         password: smtp_proto::Secret<String>,
     ) {
-        let default_scheme = self.service.config.accounts.default_password_scheme.clone();
+        let default_scheme = self.service.config.accounts.default_password_scheme;
         let accounts = &self.service.accounts;
         let verdict = async {
             let valid = accounts

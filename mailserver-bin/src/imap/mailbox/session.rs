@@ -53,7 +53,7 @@ pub async fn login(
         Some(Code::Unavailable),
         "Temporary authentication failure, try again later",
     );
-    let default_scheme = service.config.accounts.default_password_scheme.clone();
+    let default_scheme = service.config.accounts.default_password_scheme;
     let ok = accounts
         .authenticate(username, password, default_scheme)
         .await
