@@ -1,7 +1,8 @@
 //! The accounts store: domains, mailboxes and aliases in SQLite or PostfixAdmin's MariaDB, in
 //! PostfixAdmin's table shapes (`domain`, `mailbox`, `alias` with comma-separated `goto`),
 //! and users of an LDAP directory. This file opens the store and answers lookups (delivery,
-//! login, policies); `admin` holds the writes the CLI makes, `types` what every part uses.
+//! login, policies); `admin` holds the writes the CLI makes, `types` what every part uses,
+//! and `backend` opens the store (`sqlite`, `mysql`, `ldap`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -9,19 +10,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{Executor, Row};
+use sqlx::Row;
 
 use crate::config::AccountsUrl;
 
 mod admin;
-pub mod ldap;
-mod schema;
+pub mod backend;
 mod types;
 mod usage;
 
-use ldap::Directory;
-use schema::{Dialect, MYSQL_SCHEMA, SQLITE_SCHEMA};
+use backend::ldap::Directory;
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, normalize_address, normalize_domain,
 };
@@ -88,77 +86,11 @@ impl LookupCache {
 
 impl Accounts {
     pub async fn open(url: &AccountsUrl, mail_root: &Path) -> Result<Self, AccountsError> {
-        sqlx::any::install_default_drivers();
-        let (dialect, connect_url) = match url {
-            AccountsUrl::Sqlite(path) => {
-                if let Some(parent) = path.parent()
-                    && !parent.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(parent).map_err(|source| AccountsError::CreateDir {
-                        path: parent.to_owned(),
-                        source,
-                    })?;
-                }
-                (
-                    Dialect::Sqlite,
-                    format!("sqlite:{}?mode=rwc", path.display()),
-                )
-            }
-            AccountsUrl::MySql(url) => (Dialect::MySql, url.clone()),
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&connect_url)
-            .await?;
-        let schema = match dialect {
-            Dialect::Sqlite => {
-                pool.execute("PRAGMA journal_mode = WAL").await?;
-                SQLITE_SCHEMA
-            }
-            Dialect::MySql => MYSQL_SCHEMA,
-        };
-        let tally_pool = match dialect {
-            Dialect::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(2)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&connect_url)
-                    .await?
-            }
-            Dialect::MySql => pool.clone(),
-        };
-        for statement in schema {
-            sqlx::query(*statement).execute(&pool).await?;
-        }
-        let has_smtp_active = |pool: AnyPool| async move {
-            sqlx::query("SELECT smtp_active FROM mailbox LIMIT 0")
-                .execute(&pool)
-                .await
-                .is_ok()
-        };
-        let mut smtp_active_column = has_smtp_active(pool.clone()).await;
-        // Our own SQLite files from before the column get it; a PostfixAdmin database is
-        // PostfixAdmin's to upgrade.
-        if !smtp_active_column && dialect == Dialect::Sqlite {
-            sqlx::query("ALTER TABLE mailbox ADD COLUMN smtp_active INTEGER NOT NULL DEFAULT 1")
-                .execute(&pool)
-                .await?;
-            smtp_active_column = true;
-        }
+        let backend::Pools {
+            main: pool,
+            tally: tally_pool,
+            smtp_active_column,
+        } = backend::open(url).await?;
         Ok(Self {
             pool,
             tally_pool,

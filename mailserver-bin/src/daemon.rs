@@ -193,7 +193,7 @@ async fn open_accounts(config: &Config) -> Result<Accounts, AnyError> {
         .with_cache_ttl(std::time::Duration::from_secs(config.accounts.cache_ttl))
         .with_decoy_scheme(config.accounts.password_scheme);
     Ok(match &config.ldap {
-        Some(ldap) => accounts.with_directory(crate::accounts::ldap::Directory::new(
+        Some(ldap) => accounts.with_directory(crate::accounts::backend::ldap::Directory::new(
             ldap.clone(),
             &config.mail_root(),
         )?),

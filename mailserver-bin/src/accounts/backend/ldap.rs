@@ -20,7 +20,9 @@ use tracing::warn;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 
-use super::types::{DirectoryError, LocalMailbox, MAX_ALIAS_EXPANSIONS, normalize_address};
+use crate::accounts::types::{
+    DirectoryError, LocalMailbox, MAX_ALIAS_EXPANSIONS, normalize_address,
+};
 use crate::config::Ldap as LdapConfig;
 
 /// A user found in the directory.

@@ -1,72 +1,30 @@
-//! The tables, as PostfixAdmin 3.3 makes them in MariaDB and as we make them in SQLite.
+//! PostfixAdmin's own database in MariaDB/MySQL: used as PostfixAdmin made it, tables created
+//! only when missing.
 
-/// The SQL dialect behind the pool: queries are written for both; only the DDL differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
-    Sqlite,
-    MySql,
+use sqlx::any::AnyPoolOptions;
+
+use super::sql::{self, Pools};
+
+/// Connects to the database at `url` and makes PostfixAdmin's tables where they are missing.
+pub(super) async fn open(url: &str) -> Result<Pools, sqlx::Error> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .connect(url)
+        .await?;
+    sql::create_tables(&pool, SCHEMA).await?;
+    // A PostfixAdmin database is PostfixAdmin's to upgrade: without the column, every
+    // mailbox may send.
+    let smtp_active_column = sql::has_smtp_active(&pool).await;
+    Ok(Pools {
+        tally: pool.clone(),
+        main: pool,
+        smtp_active_column,
+    })
 }
-
-pub(super) const SQLITE_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS domain (
-        domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        description TEXT NOT NULL DEFAULT '',
-        aliases INTEGER NOT NULL DEFAULT 0,
-        mailboxes INTEGER NOT NULL DEFAULT 0,
-        maxquota INTEGER NOT NULL DEFAULT 0,
-        quota INTEGER NOT NULL DEFAULT 0,
-        transport TEXT NOT NULL DEFAULT 'virtual',
-        backupmx INTEGER NOT NULL DEFAULT 0,
-        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        active INTEGER NOT NULL DEFAULT 1)",
-    "CREATE TABLE IF NOT EXISTS mailbox (
-        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        password TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        maildir TEXT NOT NULL,
-        quota INTEGER NOT NULL DEFAULT 0,
-        local_part TEXT NOT NULL,
-        domain TEXT NOT NULL COLLATE NOCASE,
-        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        active INTEGER NOT NULL DEFAULT 1,
-        smtp_active INTEGER NOT NULL DEFAULT 1)",
-    "CREATE INDEX IF NOT EXISTS mailbox_by_domain ON mailbox (domain)",
-    "CREATE TABLE IF NOT EXISTS alias (
-        address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        goto TEXT NOT NULL,
-        domain TEXT NOT NULL COLLATE NOCASE,
-        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        active INTEGER NOT NULL DEFAULT 1)",
-    // Tables and indexes share a namespace in SQLite: the index must not be called alias_domain
-    // (early databases had that name).
-    "CREATE TABLE IF NOT EXISTS quota2 (
-        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        bytes INTEGER NOT NULL DEFAULT 0,
-        messages INTEGER NOT NULL DEFAULT 0)",
-    "DROP INDEX IF EXISTS alias_domain",
-    "CREATE INDEX IF NOT EXISTS alias_by_domain ON alias (domain)",
-    "CREATE TABLE IF NOT EXISTS alias_domain (
-        alias_domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        target_domain TEXT NOT NULL COLLATE NOCASE,
-        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        active INTEGER NOT NULL DEFAULT 1)",
-    // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
-    "CREATE TABLE IF NOT EXISTS pop3_policy (
-        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        delete_policy TEXT NOT NULL)",
-    // Ours too: PostfixAdmin keeps no message limit per mailbox.
-    "CREATE TABLE IF NOT EXISTS message_quota (
-        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-        messages INTEGER NOT NULL)",
-];
 
 /// PostfixAdmin's tables as its setup (schema version 1847, PostfixAdmin 3.3) creates them in
 /// MariaDB/MySQL; created only when missing, so a database PostfixAdmin made is used as it is.
-pub(super) const MYSQL_SCHEMA: &[&str] = &[
+const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS config (
         id int NOT NULL AUTO_INCREMENT,
         name varchar(20) NOT NULL DEFAULT '',

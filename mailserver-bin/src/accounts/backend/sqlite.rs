@@ -1,0 +1,108 @@
+//! Our own accounts file: SQLite in PostfixAdmin's table shapes, with WAL, a busy timeout, and
+//! a second pool for the usage tally whose commits are not synced one by one.
+
+use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
+
+use super::sql::{self, Pools};
+
+/// Opens (creating when missing) the SQLite file at `url` (`sqlite:<path>?mode=rwc`) and makes
+/// its tables.
+pub(super) async fn open(url: &str) -> Result<Pools, sqlx::Error> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    pool.execute("PRAGMA journal_mode = WAL").await?;
+    // The tally (`quota2`) is derived from the store, like `maildirsize`, which Dovecot does
+    // not sync either: a power cut can lose its last changes, which `quota recalc` counts
+    // again, never a message. Its own sync was one of four per APPEND
+    // (benches/imap-scale.sh).
+    let tally = AnyPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    sql::create_tables(&pool, SCHEMA).await?;
+    // Our own files from before the column get it.
+    if !sql::has_smtp_active(&pool).await {
+        sqlx::query("ALTER TABLE mailbox ADD COLUMN smtp_active INTEGER NOT NULL DEFAULT 1")
+            .execute(&pool)
+            .await?;
+    }
+    Ok(Pools {
+        main: pool,
+        tally,
+        smtp_active_column: true,
+    })
+}
+
+/// Our tables, PostfixAdmin's shapes with SQLite types.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS domain (
+        domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        description TEXT NOT NULL DEFAULT '',
+        aliases INTEGER NOT NULL DEFAULT 0,
+        mailboxes INTEGER NOT NULL DEFAULT 0,
+        maxquota INTEGER NOT NULL DEFAULT 0,
+        quota INTEGER NOT NULL DEFAULT 0,
+        transport TEXT NOT NULL DEFAULT 'virtual',
+        backupmx INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE TABLE IF NOT EXISTS mailbox (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        password TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        maildir TEXT NOT NULL,
+        quota INTEGER NOT NULL DEFAULT 0,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1,
+        smtp_active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE INDEX IF NOT EXISTS mailbox_by_domain ON mailbox (domain)",
+    "CREATE TABLE IF NOT EXISTS alias (
+        address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        goto TEXT NOT NULL,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    // Tables and indexes share a namespace in SQLite: the index must not be called alias_domain
+    // (early databases had that name).
+    "CREATE TABLE IF NOT EXISTS quota2 (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0)",
+    "DROP INDEX IF EXISTS alias_domain",
+    "CREATE INDEX IF NOT EXISTS alias_by_domain ON alias (domain)",
+    "CREATE TABLE IF NOT EXISTS alias_domain (
+        alias_domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        target_domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
+    "CREATE TABLE IF NOT EXISTS pop3_policy (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        delete_policy TEXT NOT NULL)",
+    // Ours too: PostfixAdmin keeps no message limit per mailbox.
+    "CREATE TABLE IF NOT EXISTS message_quota (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        messages INTEGER NOT NULL)",
+];
