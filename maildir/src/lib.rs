@@ -285,20 +285,7 @@ impl Delivery {
     /// where the file system allows, copies otherwise). Returns the final paths, this Maildir's
     /// first. When it returns `Ok`, every copy is on disk.
     pub fn commit(mut self, also: &[&Maildir]) -> Result<Vec<PathBuf>, Error> {
-        let Some(writer) = self.file.take() else {
-            return Err(Error::Io {
-                action: "committing",
-                path: self.tmp_path.clone(),
-                source: io::Error::other("delivery already finished"),
-            });
-        };
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-        drop(file);
-        let final_name = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
+        let final_name = self.sync()?;
         let mut paths = Vec::with_capacity(1 + also.len());
         let mut linked: Vec<PathBuf> = Vec::new();
         let result = (|| {
@@ -342,6 +329,71 @@ impl Delivery {
                 Err(e)
             }
         }
+    }
+
+    /// Makes several messages durable in their Maildirs' `new/` together: every file synced,
+    /// then every one renamed, then each directory synced once. This is what one message to
+    /// several recipients needs when each copy differs (its own `Delivered-To:`), at the cost
+    /// of one file sync per copy and one directory sync per folder. When it returns `Ok`,
+    /// every copy is on disk; on an error none is left visible. Returns the paths in order.
+    pub fn commit_all(deliveries: Vec<Delivery>) -> Result<Vec<PathBuf>, Error> {
+        let mut pending = Vec::with_capacity(deliveries.len());
+        let mut result = Ok(());
+        for mut d in deliveries {
+            if result.is_ok() {
+                result = d.sync().map(|name| {
+                    pending.push((d.tmp_path.clone(), d.maildir.root.join("new").join(name)))
+                });
+            }
+            // Dropping a Delivery removes its tmp file only while it is unfinished; `sync`
+            // finished it, so the file stays for the rename below.
+            if result.is_err() {
+                let _ = fs::remove_file(&d.tmp_path);
+            }
+        }
+        let mut renamed: Vec<PathBuf> = Vec::with_capacity(pending.len());
+        if result.is_ok() {
+            result = (|| {
+                for (tmp, target) in &pending {
+                    fs::rename(tmp, target).map_err(|e| Error::from_io("renaming", target, e))?;
+                    renamed.push(target.clone());
+                }
+                let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
+                dirs.sort();
+                dirs.dedup();
+                dirs.into_iter().try_for_each(sync_dir)
+            })();
+        }
+        match result {
+            Ok(()) => Ok(renamed),
+            Err(e) => {
+                for (tmp, target) in &pending {
+                    let _ = fs::remove_file(tmp);
+                    let _ = fs::remove_file(target);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Flushes and syncs the file in `tmp/`, finishing the writing; returns its final name.
+    fn sync(&mut self) -> Result<String, Error> {
+        let Some(writer) = self.file.take() else {
+            return Err(Error::Io {
+                action: "committing",
+                path: self.tmp_path.clone(),
+                source: io::Error::other("delivery already finished"),
+            });
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+        Ok(format!(
+            "{},S={},W={}",
+            self.base_name, self.size, self.vsize
+        ))
     }
 
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as

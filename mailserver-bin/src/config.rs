@@ -465,6 +465,8 @@ pub struct Limits {
     /// NOOP, RSET, VRFY, EXPN and HELP an SMTP client may send without storing a message
     /// before it is disconnected (0: no limit); Postfix's `smtpd_junk_command_limit`.
     pub max_junk_commands: u32,
+    /// `Received:` fields a message may carry; more is a loop (Postfix's `hopcount_limit`).
+    pub max_hops: u32,
     /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
     /// `quota_rule = *:messages=N`, unless the mailbox has its own (`user message-quota`); the
     /// octet quota is each mailbox's own.
@@ -558,6 +560,7 @@ impl Default for Limits {
             min_free_percent: 1.0,
             max_errors: 20,
             max_junk_commands: 100,
+            max_hops: 50,
             max_messages_per_mailbox: 0,
             command_timeout: 300,
             data_timeout: 600,

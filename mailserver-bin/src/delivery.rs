@@ -99,14 +99,21 @@ pub async fn record_change(accounts: &Accounts, account: &QuotaAccount, bytes: i
     }
 }
 
-/// Records one message of `stored` octets delivered into each of `mailboxes`.
+/// Records one message delivered into each mailbox, of the octets its copy holds.
 pub async fn record_delivery(
     config: &Config,
     accounts: &Accounts,
-    mailboxes: &[LocalMailbox],
-    stored: u64,
+    stored: &[(&LocalMailbox, u64)],
 ) {
-    for m in mailboxes {
-        record_change(accounts, &QuotaAccount::of(config, m), stored as i64, 1).await;
+    for (m, size) in stored {
+        record_change(accounts, &QuotaAccount::of(config, m), *size as i64, 1).await;
     }
+}
+
+/// The fields a local delivery puts in front of each copy, as Postfix's virtual(8) and
+/// local(8) do: `Return-Path:` with the envelope sender (empty for a bounce: `<>`), and
+/// `Delivered-To:` with the mailbox the copy is for, which a later delivery reads to stop a
+/// forwarding loop. Each copy has its own, so copies are files of their own, not links.
+pub fn delivery_fields(sender: &str, mailbox: &str) -> String {
+    format!("Return-Path: <{sender}>\r\nDelivered-To: {mailbox}\r\n")
 }

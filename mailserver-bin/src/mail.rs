@@ -107,30 +107,28 @@ pub fn received_header(info: &ReceivedInfo<'_>) -> String {
     h
 }
 
-/// Watches the header of a submitted message for the fields a submission server adds when
-/// they are missing (RFC 6409 §8.2, §8.3): Message-ID and Date.
-#[derive(Debug, Clone)]
+/// Watches a message's header as it streams in, for what is decided at the end of DATA: the
+/// fields a submission server adds when they are missing (RFC 6409 §8.2, §8.3: Message-ID
+/// and Date), and the trace fields that reveal a loop (how many `Received:`, and every
+/// `Delivered-To:`, as Postfix's `hopcount_limit` and forwarding-loop check read them).
+#[derive(Debug, Clone, Default)]
 pub struct HeaderScan {
     done: bool,
-    in_name: bool,
+    /// In a field's value (not its name).
+    in_value: bool,
     name: [u8; 12],
     name_len: usize,
     has_message_id: bool,
     has_date: bool,
+    received: u32,
+    /// The value of the `Delivered-To:` field being read.
+    delivered_value: Option<Vec<u8>>,
+    delivered_to: Vec<String>,
 }
 
-impl Default for HeaderScan {
-    fn default() -> Self {
-        Self {
-            done: false,
-            in_name: true,
-            name: [0; 12],
-            name_len: 0,
-            has_message_id: false,
-            has_date: false,
-        }
-    }
-}
+/// `Delivered-To:` values kept, and the octets of each: a header with more is a loop anyway.
+const MAX_DELIVERED_TO: usize = 64;
+const MAX_ADDRESS: usize = 320;
 
 impl HeaderScan {
     /// Reads more of the message; stops looking at the empty line that ends the header.
@@ -139,10 +137,15 @@ impl HeaderScan {
             if self.done {
                 return;
             }
-            if !self.in_name {
+            if self.in_value {
                 if b == b'\n' {
-                    self.in_name = true;
+                    self.end_value();
+                    self.in_value = false;
                     self.name_len = 0;
+                } else if let Some(v) = &mut self.delivered_value
+                    && v.len() < MAX_ADDRESS
+                {
+                    v.push(b);
                 }
                 continue;
             }
@@ -157,11 +160,17 @@ impl HeaderScan {
                     if self.name_len <= self.name.len() {
                         self.has_message_id |= name.eq_ignore_ascii_case(b"message-id");
                         self.has_date |= name.eq_ignore_ascii_case(b"date");
+                        if name.eq_ignore_ascii_case(b"received") {
+                            self.received += 1;
+                        }
+                        if name.eq_ignore_ascii_case(b"delivered-to") {
+                            self.delivered_value = Some(Vec::new());
+                        }
                     }
-                    self.in_name = false;
+                    self.in_value = true;
                 }
                 // A folded line continues the previous field.
-                b' ' | b'\t' if self.name_len == 0 => self.in_name = false,
+                b' ' | b'\t' if self.name_len == 0 => self.in_value = true,
                 _ => {
                     if let Some(slot) = self.name.get_mut(self.name_len) {
                         *slot = b;
@@ -170,6 +179,29 @@ impl HeaderScan {
                 }
             }
         }
+    }
+
+    fn end_value(&mut self) {
+        if let Some(value) = self.delivered_value.take()
+            && self.delivered_to.len() < MAX_DELIVERED_TO
+        {
+            let text = String::from_utf8_lossy(&value);
+            let address = text.trim().trim_start_matches('<').trim_end_matches('>');
+            self.delivered_to.push(address.to_ascii_lowercase());
+        }
+    }
+
+    /// How many `Received:` fields the header has.
+    pub fn received(&self) -> u32 {
+        self.received
+    }
+
+    /// Whether the header already has `Delivered-To: <address>` (case-insensitive): the
+    /// message was delivered to it before and came back.
+    pub fn delivered_to(&self, address: &str) -> bool {
+        self.delivered_to
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(address))
     }
 
     /// The fields to put in front of the message.
@@ -236,5 +268,22 @@ mod tests {
         let mut scan = HeaderScan::default();
         scan.feed(b"message-id: <a@b>\nDate: x\n\n");
         assert_eq!(scan.missing("Q1", "mx.example", UNIX_EPOCH), "");
+    }
+
+    #[test]
+    fn header_scan_counts_hops_and_reads_delivered_to() {
+        let mut scan = HeaderScan::default();
+        let message = b"Received: from a\r\n\tby b; date\r\nDelivered-To: Alice@Example.com\r\nReceived: from c\r\nDelivered-To: <bob@example.com>\r\nSubject: x\r\n\r\nReceived: not a header\r\nDelivered-To: carol@example.com\r\n";
+        // Fed in pieces, as DATA arrives.
+        for piece in message.chunks(7) {
+            scan.feed(piece);
+        }
+        assert_eq!(scan.received(), 2);
+        assert!(scan.delivered_to("alice@example.com"));
+        assert!(scan.delivered_to("BOB@example.com"));
+        assert!(
+            !scan.delivered_to("carol@example.com"),
+            "the body is not the header"
+        );
     }
 }

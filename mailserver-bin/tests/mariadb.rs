@@ -8,7 +8,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, python, require, strip_received};
+use support::{Server, python, require, strip_trace};
 
 const USER: &str = "mailserver_test";
 const PASSWORD: &str = "mailserver-test-pw";
@@ -284,7 +284,7 @@ s.quit()
             .messages(user)
             .iter()
             .map(|m| {
-                String::from_utf8_lossy(strip_received(m))
+                String::from_utf8_lossy(strip_trace(m))
                     .lines()
                     .next()
                     .unwrap()

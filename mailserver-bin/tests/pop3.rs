@@ -1,5 +1,6 @@
 //! POP3 against the real binary, with clients we did not write: Python's poplib (STLS and
-//! POP3S), curl (pop3:// and pop3s://) and fetchmail (with and without --keep).
+//! POP3S), curl (pop3:// and pop3s://), fetchmail (with and without --keep) and getmail6
+//! (which reads the envelope back from Return-Path: and Delivered-To:).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -86,8 +87,8 @@ fn poplib_over_stls_and_pop3s_with_expunge_policy() {
     assert_eq!(retr, hex, "RETR 1 returns the stored message");
     assert_eq!(
         line(&out, "top"),
-        "6",
-        "TOP 2 0: the Received header (4 lines), Subject, blank line"
+        "8",
+        "TOP 2 0: Return-Path, Delivered-To, the Received header (4 lines), Subject, blank line"
     );
     // RETR marked message 1 \Seen (moved to cur/ with S) at QUIT; the others stay in new/.
     let names = files(&server, "alice@example.com");
@@ -367,6 +368,82 @@ fn fetchmail_keep_and_fetch() {
     // Nothing left: fetchmail's "no mail" exit code.
     let (code, _, log) = run(&[], "none.bsmtp");
     assert_eq!(code, Some(1), "{log}");
+}
+
+/// getmail6 fetches over POP3 and reads the envelope from what local delivery put in front of
+/// each copy: the sender from `Return-Path:` (it logged "from <unknown>" without one) and,
+/// as a multidrop retriever, the recipient from `Delivered-To:` (it refuses a message
+/// without one). A message to two mailboxes gives each copy its own `Delivered-To:`.
+#[test]
+fn getmail_reads_the_envelope_from_return_path_and_delivered_to() {
+    require("getmail");
+    let server = Server::start("pop3-getmail", "");
+    // One message to alice and bob at once (two copies), and a bounce (null sender) to alice.
+    python(
+        "import smtplib, sys\n\
+         s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))\n\
+         s.sendmail('sender@example.org', ['alice@example.com', 'bob@example.com'], b'Subject: both\\r\\n\\r\\nhello\\r\\n')\n\
+         s.sendmail('', ['alice@example.com'], b'Subject: bounce\\r\\n\\r\\nreturned\\r\\n')\n\
+         s.quit()\n",
+        &[&server.port.to_string()],
+    );
+    for (user, count) in [("alice", 2), ("bob", 1)] {
+        let copies = server.messages(&format!("{user}@example.com"));
+        assert_eq!(copies.len(), count);
+        for copy in &copies {
+            let text = String::from_utf8_lossy(copy);
+            assert!(
+                text.starts_with("Return-Path: <")
+                    && text.contains(&format!(
+                        "\r\nDelivered-To: {user}@example.com\r\nReceived: "
+                    )),
+                "{text}"
+            );
+        }
+    }
+    let home = server.dir.join("getmail");
+    let run = |user: &str, retriever: &str| {
+        let dir = home.join(user);
+        let maildir = dir.join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        let rc = dir.join("getmailrc");
+        std::fs::write(
+            &rc,
+            format!(
+                "[retriever]\ntype = {retriever}\nserver = 127.0.0.1\nport = {}\nusername = {user}@example.com\npassword = secret\n{}\n[destination]\ntype = Maildir\npath = {}/\nuser = nobody\n\n[options]\nverbose = 2\nread_all = true\ndelete = false\n",
+                server.pop3_port,
+                if retriever.starts_with("Multidrop") { "envelope_recipient = delivered-to:1\n" } else { "" },
+                maildir.display()
+            ),
+        )
+        .unwrap();
+        // getmail refuses to deliver as root: its Maildir is written as nobody.
+        let chown = Command::new("chown").args(["-R", "nobody"]).arg(&maildir).status();
+        assert!(chown.unwrap().success());
+        let out = Command::new("getmail")
+            .args([
+                "--getmaildir",
+                dir.to_str().unwrap(),
+                "--rcfile",
+                rc.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        log
+    };
+    let log = run("alice", "SimplePOP3Retriever");
+    assert!(log.contains("from <sender@example.org>"), "{log}");
+    assert!(log.contains("from <>"), "the bounce's null sender: {log}");
+    assert!(!log.contains("unknown"), "{log}");
+    // Multidrop: the recipient comes from Delivered-To: (getmail fails without it).
+    let log = run("bob", "MultidropPOP3Retriever");
+    assert!(log.contains("from <sender@example.org>"), "{log}");
+    assert!(log.contains("delivered to Maildir"), "{log}");
 }
 
 /// This machine's first non-loopback IPv4 address.

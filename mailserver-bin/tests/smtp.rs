@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Server, python, require, strip_received, write_file};
+use support::{Server, python, require, strip_trace, write_file};
 
 const SEND: &str = include_str!("clients/smtp_send.py");
 
@@ -55,13 +55,10 @@ fn plain_and_starttls_delivery_with_smtplib() {
     );
     let alice = server.messages("alice@example.com");
     assert_eq!(alice.len(), 2);
-    let bodies: Vec<&[u8]> = alice.iter().map(|m| strip_received(m)).collect();
+    let bodies: Vec<&[u8]> = alice.iter().map(|m| strip_trace(m)).collect();
     assert!(bodies.contains(&&body[..]));
     assert!(bodies.contains(&&tls_body[..]));
-    let tls_copy = alice
-        .iter()
-        .find(|m| strip_received(m) == tls_body)
-        .unwrap();
+    let tls_copy = alice.iter().find(|m| strip_trace(m) == tls_body).unwrap();
     let header = String::from_utf8_lossy(&tls_copy[..tls_copy.len() - tls_body.len()]).into_owned();
     assert!(header.contains("with ESMTPS id"), "{header}");
     assert!(
@@ -114,7 +111,7 @@ fn swaks_starttls_and_pipelining() {
     );
     let messages = server.messages("carol@example.com");
     assert_eq!(messages.len(), 1);
-    let text = String::from_utf8_lossy(strip_received(&messages[0])).into_owned();
+    let text = String::from_utf8_lossy(strip_trace(&messages[0])).into_owned();
     assert!(text.contains("Subject: via swaks"));
     // swaks dot-stuffs the body line "..dots" to "...dots"; it must arrive as "..dots".
     assert!(text.contains("\r\n..dots\r\nline two\r\n"), "{text:?}");
@@ -154,10 +151,10 @@ fn pipelined_session_replies_in_order() {
     for user in ["alice@example.com", "dave@example.com"] {
         let m = server.messages(user);
         assert_eq!(m.len(), 1);
-        assert_eq!(strip_received(&m[0]), b"Subject: pipelined\r\n\r\n.one\r\n");
+        assert_eq!(strip_trace(&m[0]), b"Subject: pipelined\r\n\r\n.one\r\n");
     }
     assert_eq!(
-        strip_received(&server.messages("erin@example.com")[0]),
+        strip_trace(&server.messages("erin@example.com")[0]),
         b"second\r\n"
     );
 }
@@ -186,7 +183,7 @@ fn bdat_chunks_are_binary_safe() {
     c.command("QUIT");
     let m = server.messages("bob@example.com");
     assert_eq!(m.len(), 2);
-    let bodies: Vec<&[u8]> = m.iter().map(|m| strip_received(m)).collect();
+    let bodies: Vec<&[u8]> = m.iter().map(|m| strip_trace(m)).collect();
     assert!(bodies.contains(&&[&part1[..], &part2[..]].concat()[..]));
     assert!(bodies.contains(&&b""[..]));
 }
@@ -206,7 +203,7 @@ fn eight_bit_and_utf8_addresses() {
     assert!(out.contains("refused {}"), "{out}");
     let m = server.messages("alice@example.com");
     assert_eq!(m.len(), 1);
-    assert_eq!(strip_received(&m[0]), body.as_bytes());
+    assert_eq!(strip_trace(&m[0]), body.as_bytes());
     let header = String::from_utf8_lossy(&m[0]).into_owned();
     assert!(header.contains("with UTF8SMTP id"), "{header}");
     // Without SMTPUTF8 a UTF-8 address is refused.
@@ -324,7 +321,7 @@ fn fifty_sessions_thousand_messages_exactly_once() {
         let mut got: Vec<Vec<u8>> = server
             .messages(&format!("{user}@example.com"))
             .iter()
-            .map(|m| strip_received(m).to_vec())
+            .map(|m| strip_trace(m).to_vec())
             .collect();
         got.sort();
         let mut want = expected[u].clone();
@@ -365,7 +362,7 @@ fn sigterm_lets_a_message_finish_and_refuses_idle_sessions() {
     let m = server.messages("alice@example.com");
     assert_eq!(m.len(), 1);
     assert_eq!(
-        strip_received(&m[0]),
+        strip_trace(&m[0]),
         b"Subject: in flight\r\n\r\nfirst half\r\nsecond half\r\n"
     );
 }
@@ -495,7 +492,7 @@ fn alias_domains_multi_target_aliases_and_catch_all() {
             .messages(user)
             .iter()
             .map(|m| {
-                String::from_utf8_lossy(strip_received(m))
+                String::from_utf8_lossy(strip_trace(m))
                     .lines()
                     .next()
                     .unwrap()
@@ -654,4 +651,49 @@ fn postmaster_always_has_a_mailbox() {
     c.send(b"Subject: to the postmaster\r\n\r\nagain\r\n");
     assert!(c.command(".").starts_with("250"));
     assert_eq!(server.messages("bob@example.com").len(), 1);
+}
+
+/// A message that has looped is refused at the end of DATA with 554 5.4.6, as Postfix
+/// refuses it: one whose `Delivered-To:` names a mailbox it is for (delivered here, forwarded
+/// out, and back; also through an alias), and one with more `Received:` fields than
+/// `[limits] max_hops`. Each refusal is logged; nothing is stored.
+#[test]
+fn looped_mail_is_refused() {
+    let server = Server::start("loops", "[limits]\nmax_hops = 5\n");
+    server.admin_ok(&["alias", "add", "team@example.com", "alice@example.com"]);
+    let send = |rcpt: &str, header: &str| {
+        let mut c = server.connect();
+        c.command("EHLO raw.example.org");
+        assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(c.command(&format!("RCPT TO:<{rcpt}>")).starts_with("250"));
+        assert!(c.command("DATA").starts_with("354"));
+        c.command(&format!("{header}Subject: loop\r\n\r\nbody\r\n."))
+    };
+    let reply = send("alice@example.com", "Delivered-To: Alice@Example.com\r\n");
+    assert!(
+        reply.starts_with("554 5.4.6") && reply.contains("loop"),
+        "{reply}"
+    );
+    let reply = send("team@example.com", "Delivered-To: alice@example.com\r\n");
+    assert!(reply.starts_with("554 5.4.6"), "through an alias: {reply}");
+    let hops = "Received: from a by b; date\r\n".repeat(6);
+    let reply = send("alice@example.com", &hops);
+    assert!(
+        reply.starts_with("554 5.4.6") && reply.contains("hops"),
+        "{reply}"
+    );
+    assert!(server.messages("alice@example.com").is_empty());
+    assert!(server.tmp_is_empty("alice@example.com"));
+    // Within the limits, and delivered to someone else before: stored.
+    let hops = "Received: from a by b; date\r\n".repeat(5);
+    let reply = send(
+        "alice@example.com",
+        &format!("{hops}Delivered-To: bob@example.com\r\n"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+    assert_eq!(
+        server.log().matches("message refused: mail loop").count(),
+        3
+    );
 }

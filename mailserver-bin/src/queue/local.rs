@@ -10,8 +10,9 @@ use super::{LocalFailure, Queue};
 use crate::accounts::LocalMailbox;
 
 impl Queue {
-    /// Delivers the pending local recipients: one copy written, the others hard links to it
-    /// (as the SMTP service does), each mailbox checked against its quota first.
+    /// Delivers the pending local recipients, each mailbox checked against its quota first:
+    /// a copy for each, with its own `Return-Path:` and `Delivered-To:` in front (as the SMTP
+    /// service does), made durable together.
     pub(super) async fn deliver_local(&self, message: &mut QueuedMessage, path: &std::path::Path) {
         let id = message.id.clone();
         let mut targets: Vec<(usize, LocalMailbox)> = Vec::new();
@@ -33,23 +34,30 @@ impl Queue {
                 }
             }
         }
-        let Some(((_, first), rest)) = targets.split_first() else {
+        if targets.is_empty() {
             return;
-        };
-        let first = maildir::Maildir::new(first.maildir.clone());
-        let others: Vec<maildir::Maildir> = rest
+        }
+        let copies: Vec<(maildir::Maildir, String)> = targets
             .iter()
-            .map(|(_, m)| maildir::Maildir::new(m.maildir.clone()))
+            .map(|(_, m)| {
+                let fields = crate::delivery::delivery_fields(&message.from, &m.username);
+                (maildir::Maildir::new(m.maildir.clone()), fields)
+            })
             .collect();
         let hostname = self.config.hostname.clone();
         let source: PathBuf = path.to_owned();
-        let stored = tokio::task::spawn_blocking(move || -> Result<u64, maildir::Error> {
+        let stored = tokio::task::spawn_blocking(move || -> Result<Vec<u64>, maildir::Error> {
             let read_error = |e| maildir::Error::Io {
                 action: "reading",
                 path: source.clone(),
                 source: e,
             };
-            let mut delivery = maildir::Delivery::begin(&first, &hostname)?;
+            let mut deliveries = Vec::with_capacity(copies.len());
+            for (maildir, fields) in &copies {
+                let mut d = maildir::Delivery::begin(maildir, &hostname)?;
+                d.write(fields.as_bytes())?;
+                deliveries.push(d);
+            }
             let mut file = std::fs::File::open(&source).map_err(read_error)?;
             let mut chunk = vec![0u8; 64 * 1024];
             loop {
@@ -57,12 +65,13 @@ impl Queue {
                 if n == 0 {
                     break;
                 }
-                delivery.write(&chunk[..n])?;
+                for d in &mut deliveries {
+                    d.write(&chunk[..n])?;
+                }
             }
-            let size = delivery.size();
-            let also: Vec<&maildir::Maildir> = others.iter().collect();
-            delivery.commit(&also)?;
-            Ok(size)
+            let sizes = deliveries.iter().map(maildir::Delivery::size).collect();
+            maildir::Delivery::commit_all(deliveries)?;
+            Ok(sizes)
         })
         .await
         .unwrap_or_else(|e| {
@@ -74,9 +83,9 @@ impl Queue {
         });
         match stored {
             Ok(stored) => {
-                let mailboxes: Vec<LocalMailbox> = targets.iter().map(|(_, m)| m.clone()).collect();
-                crate::delivery::record_delivery(&self.config, &self.accounts, &mailboxes, stored)
-                    .await;
+                let copies: Vec<(&LocalMailbox, u64)> =
+                    targets.iter().map(|(_, m)| m).zip(stored).collect();
+                crate::delivery::record_delivery(&self.config, &self.accounts, &copies).await;
                 for (i, m) in &targets {
                     let r = &mut message.recipients[*i];
                     r.status = Status::Delivered;

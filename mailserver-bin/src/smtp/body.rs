@@ -14,9 +14,10 @@ use crate::smtp::service::FLUSH_THRESHOLD;
 
 /// Where a message body goes.
 pub(super) enum Destination {
-    /// Straight into these Maildirs: the first gets the file, the others links to it.
+    /// Straight into these Maildirs, each copy with the fields in front of it that are its
+    /// own (`Return-Path:`, `Delivered-To:`).
     Maildirs {
-        targets: Vec<maildir::Maildir>,
+        targets: Vec<(maildir::Maildir, String)>,
         hostname: String,
     },
     /// Into the outbound queue, with every recipient of the message.
@@ -28,7 +29,7 @@ pub(super) enum Destination {
 
 /// A message file being written.
 pub(super) enum Open {
-    Maildir(maildir::Delivery),
+    Maildirs(Vec<maildir::Delivery>),
     Queue(spool::Incoming),
 }
 
@@ -59,8 +60,10 @@ pub(super) struct BodyWriter {
     pub(super) header: Option<Bytes>,
     /// Shared with each write job, which needs it only to open the file.
     pub(super) destination: Arc<Destination>,
-    /// Submission: the header scan and the host name for a Message-ID.
-    pub(super) completion: Option<(HeaderScan, String)>,
+    /// What the header holds, read as it streams in (trace fields; submission's missing ones).
+    pub(super) scan: HeaderScan,
+    /// Submission: the host name for a Message-ID it adds.
+    pub(super) completion: Option<String>,
     pub(super) open: Option<Open>,
     pub(super) pending: Vec<Bytes>,
     pub(super) pending_len: usize,
@@ -72,12 +75,13 @@ impl BodyWriter {
         queue_id: String,
         header: String,
         destination: Destination,
-        completion: Option<(HeaderScan, String)>,
+        completion: Option<String>,
     ) -> Self {
         Self {
             queue_id,
             header: Some(Bytes::from(header)),
             destination: Arc::new(destination),
+            scan: HeaderScan::default(),
             completion,
             open: None,
             pending: Vec::new(),
@@ -90,9 +94,7 @@ impl BodyWriter {
         if self.error.is_some() {
             return;
         }
-        if let Some((scan, _)) = &mut self.completion {
-            scan.feed(&chunk);
-        }
+        self.scan.feed(&chunk);
         self.pending_len += chunk.len();
         self.pending.push(chunk);
         if self.pending_len >= FLUSH_THRESHOLD {
@@ -109,8 +111,10 @@ impl BodyWriter {
         let mut header = self.header.take();
         // The first write decides the fields added in front; the scan has seen the header
         // by then, or FLUSH_THRESHOLD octets of it.
-        if let (Some(h), Some((scan, hostname))) = (&header, self.completion.take()) {
-            let added = scan.missing(&self.queue_id, &hostname, SystemTime::now());
+        if let (Some(h), Some(hostname)) = (&header, self.completion.take()) {
+            let added = self
+                .scan
+                .missing(&self.queue_id, &hostname, SystemTime::now());
             header = Some(Bytes::from([h.as_ref(), added.as_bytes()].concat()));
         }
         WriteJob {
@@ -122,8 +126,9 @@ impl BodyWriter {
         }
     }
 
-    /// Returns the stored size (Received: header included) and, for Maildir, one copy's path.
-    pub(super) async fn commit(mut self) -> Result<(u64, Option<PathBuf>), StoreError> {
+    /// Returns the stored size of each copy (the fields added in front included), in the
+    /// order of the Maildirs (one size for the queue), and for Maildir the first copy's path.
+    pub(super) async fn commit(mut self) -> Result<(Vec<u64>, Option<PathBuf>), StoreError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -131,14 +136,13 @@ impl BodyWriter {
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
             match (job.write()?, &*destination) {
-                (Open::Maildir(delivery), Destination::Maildirs { targets, .. }) => {
-                    let also: Vec<&maildir::Maildir> = targets.iter().skip(1).collect();
-                    let size = delivery.size();
-                    let paths = delivery.commit(&also)?;
-                    Ok((size, paths.into_iter().next()))
+                (Open::Maildirs(deliveries), Destination::Maildirs { .. }) => {
+                    let sizes = deliveries.iter().map(maildir::Delivery::size).collect();
+                    let paths = maildir::Delivery::commit_all(deliveries)?;
+                    Ok((sizes, paths.into_iter().next()))
                 }
                 (Open::Queue(incoming), Destination::Queue { spool, entry }) => Ok((
-                    incoming.commit(spool, QueuedMessage::clone(entry))?.size,
+                    vec![incoming.commit(spool, QueuedMessage::clone(entry))?.size],
                     None,
                 )),
                 _ => Err(StoreError::NoRecipients),
@@ -162,15 +166,27 @@ impl WriteJob {
             Some(o) => o,
             None => match &*self.destination {
                 Destination::Maildirs { targets, hostname } => {
-                    let first = targets.first().ok_or(StoreError::NoRecipients)?;
-                    Open::Maildir(maildir::Delivery::begin(first, hostname)?)
+                    if targets.is_empty() {
+                        return Err(StoreError::NoRecipients);
+                    }
+                    let mut deliveries = Vec::with_capacity(targets.len());
+                    for (maildir, fields) in targets {
+                        let mut d = maildir::Delivery::begin(maildir, hostname)?;
+                        d.write(fields.as_bytes())?;
+                        deliveries.push(d);
+                    }
+                    Open::Maildirs(deliveries)
                 }
                 Destination::Queue { spool, .. } => Open::Queue(spool.incoming(&self.queue_id)?),
             },
         };
         for data in self.header.iter().chain(&self.chunks) {
             match &mut open {
-                Open::Maildir(d) => d.write(data)?,
+                Open::Maildirs(deliveries) => {
+                    for d in deliveries.iter_mut() {
+                        d.write(data)?;
+                    }
+                }
                 Open::Queue(q) => q.write(data)?,
             }
         }

@@ -44,6 +44,14 @@ pub(super) struct Transaction {
 }
 
 impl Transaction {
+    /// The envelope sender without its angle brackets (empty: the null sender of a bounce).
+    pub(super) fn sender(&self) -> String {
+        match &self.from {
+            Some(ReversePath::Mailbox(m)) => m.to_string(),
+            _ => String::new(),
+        }
+    }
+
     pub(super) fn new() -> Self {
         Self {
             from: None,
@@ -88,11 +96,7 @@ impl Transaction {
                 params,
             ));
         }
-        let from = match &self.from {
-            Some(ReversePath::Mailbox(m)) => m.to_string(),
-            _ => String::new(),
-        };
-        let mut entry = QueuedMessage::new(id.to_owned(), from, recipients);
+        let mut entry = QueuedMessage::new(id.to_owned(), self.sender(), recipients);
         entry.envid = self.params.envid.clone();
         entry.ret_headers = self.params.ret == Some(smtp_proto::Ret::Hdrs);
         entry.body = self.params.body.map(|b| {
@@ -246,12 +250,16 @@ impl Connection {
         });
         let hostname = self.service.config.hostname.clone();
         let destination = if self.tx.remote.is_empty() {
+            let sender = self.tx.sender();
             Destination::Maildirs {
                 targets: self
                     .tx
                     .mailboxes
                     .iter()
-                    .map(|m| maildir::Maildir::new(m.maildir.clone()))
+                    .map(|m| {
+                        let fields = crate::delivery::delivery_fields(&sender, &m.username);
+                        (maildir::Maildir::new(m.maildir.clone()), fields)
+                    })
                     .collect(),
                 hostname: hostname.clone(),
             }
@@ -265,10 +273,7 @@ impl Connection {
                 entry: Box::new(entry),
             }
         };
-        let completion = self
-            .service
-            .submission
-            .then(|| (HeaderScan::default(), hostname));
+        let completion = self.service.submission.then_some(hostname);
         self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
         session.accept().answered();
     }
@@ -322,6 +327,31 @@ impl Connection {
         session.auth_finish(result).answered();
     }
 
+    /// A message that has looped, refused at the end of DATA as Postfix refuses it (it
+    /// bounces instead): more `Received:` fields than `[limits] max_hops` (Postfix's
+    /// `hopcount_limit`), or a `Delivered-To:` naming a mailbox it is for (delivered here
+    /// before, forwarded, and back).
+    fn loop_refusal(&self, tx: &Transaction, scan: &HeaderScan) -> Option<Reply> {
+        let max_hops = self.service.config.limits.max_hops;
+        if scan.received() > max_hops {
+            let text = format!("Too many hops ({} Received: fields)", scan.received());
+            return Some(reply(554, 5, 4, 6, text));
+        }
+        let looped = tx
+            .mailboxes
+            .iter()
+            .map(|m| m.username.as_str())
+            .chain(tx.recipients.iter().map(String::as_str))
+            .find(|address| scan.delivered_to(address))?;
+        Some(reply(
+            554,
+            5,
+            4,
+            6,
+            format!("Mail forwarding loop for <{looped}>"),
+        ))
+    }
+
     /// Submission: only a sender the login may use (553 5.7.1 otherwise, as Postfix's
     /// reject_sender_login_mismatch); never the null sender, which is for bounces.
     pub(super) async fn finish(&mut self, session: &mut ServerSession, size: u64) {
@@ -335,6 +365,13 @@ impl Connection {
         let queue_id = body.queue_id.clone();
         let from = display_from(&tx.from);
         let queued = !tx.remote.is_empty();
+        if let Some(refusal) = self.loop_refusal(&tx, &body.scan) {
+            warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, reply = %refusal, "message refused: mail loop");
+            // Dropping the body removes what was written.
+            drop(body);
+            session.finish_message(refusal).answered();
+            return;
+        }
         match body.commit().await {
             Ok((stored, path)) => {
                 self.messages += 1;
@@ -342,13 +379,9 @@ impl Connection {
                     self.service.queue.enqueued(&queue_id);
                 } else {
                     let service = &self.service;
-                    crate::delivery::record_delivery(
-                        &service.config,
-                        &service.accounts,
-                        &tx.mailboxes,
-                        stored,
-                    )
-                    .await;
+                    let copies: Vec<_> = tx.mailboxes.iter().zip(stored).collect();
+                    crate::delivery::record_delivery(&service.config, &service.accounts, &copies)
+                        .await;
                     if let Some(path) = path {
                         self.report_delivered(&tx, &queue_id, &path).await;
                     }

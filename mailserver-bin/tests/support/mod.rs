@@ -296,8 +296,10 @@ impl Drop for Server {
     }
 }
 
-/// Strips the Received: header (and its folded lines) that the server prepends.
-pub fn strip_received(message: &[u8]) -> &[u8] {
+/// Strips what the server puts in front of a message it stores: `Return-Path:` and
+/// `Delivered-To:` (local delivery), then the `Received:` field (and its folded lines).
+pub fn strip_trace(message: &[u8]) -> &[u8] {
+    let message = strip_delivery_fields(message);
     assert!(
         message.starts_with(b"Received: "),
         "no Received header: {:?}",
@@ -311,6 +313,21 @@ pub fn strip_received(message: &[u8]) -> &[u8] {
             return &message[pos..];
         }
     }
+}
+
+/// Strips the `Return-Path:` and `Delivered-To:` that local delivery puts in front of a copy.
+pub fn strip_delivery_fields(mut message: &[u8]) -> &[u8] {
+    for field in [&b"Return-Path: "[..], b"Delivered-To: "] {
+        assert!(
+            message.starts_with(field),
+            "no {}: {:?}",
+            String::from_utf8_lossy(field),
+            String::from_utf8_lossy(&message[..message.len().min(80)])
+        );
+        let end = message.iter().position(|&b| b == b'\n').unwrap() + 1;
+        message = &message[end..];
+    }
+    message
 }
 
 /// A raw TCP SMTP client, for what no ready-made client does (pipelining by hand, BDAT).
