@@ -1,13 +1,18 @@
-//! The DATA decoder gives the same content, end and defect however the input is split.
+//! The DATA decoder gives the same content, end and defect however the input is split, under
+//! each bare-line-ending policy; normalizing leaves no bare LF in the content.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use smtp_proto::frame::{BodyRules, DataDecoder, DataItem};
+use smtp_proto::DefectPolicy;
 
-fn decode(input: &[u8], step: usize) -> (Vec<u8>, Option<usize>, Option<smtp_proto::BodyDefect>) {
+type Decoded = (Vec<u8>, Option<usize>, Option<smtp_proto::BodyDefect>);
+
+fn decode(input: &[u8], step: usize, bare: DefectPolicy) -> Decoded {
     let mut decoder = DataDecoder::new(BodyRules {
         max_size: 1000,
+        bare_line_ending: bare,
         ..BodyRules::default()
     });
     let mut buf = BytesMut::new();
@@ -34,9 +39,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let step = usize::from(data[0] % 16) + 1;
+    let bare = match data[0] >> 4 {
+        0..=4 => DefectPolicy::Reject,
+        5..=9 => DefectPolicy::Allow,
+        _ => DefectPolicy::Normalize,
+    };
     let input = &data[1..];
-    let whole = decode(input, input.len().max(1));
-    let split = decode(input, step);
+    let whole = decode(input, input.len().max(1), bare);
+    let split = decode(input, step, bare);
+    if bare == DefectPolicy::Normalize && whole.2.is_none() {
+        for (i, &b) in whole.0.iter().enumerate() {
+            assert!(b != b'\n' || (i > 0 && whole.0[i - 1] == b'\r'), "bare LF at {i}");
+        }
+    }
     if whole.2.is_none() {
         assert_eq!(whole.0, split.0);
     }

@@ -480,6 +480,9 @@ pub struct Limits {
 pub enum Policy {
     Reject,
     Allow,
+    /// Bare LF stored as CRLF (Postfix 3.9's `smtpd_forbid_bare_newline = normalize`); for
+    /// the other defects the same as `allow`.
+    Normalize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -585,9 +588,9 @@ impl Default for Smtp {
             quota_exceeded: QuotaExceeded::Temporary,
             require_helo: true,
             vrfy: false,
-            bare_line_ending: Policy::Reject,
+            bare_line_ending: Policy::Normalize,
             nul: Policy::Reject,
-            long_lines: Policy::Reject,
+            long_lines: Policy::Allow,
         }
     }
 }

@@ -420,7 +420,10 @@ fn getmail_reads_the_envelope_from_return_path_and_delivered_to() {
         )
         .unwrap();
         // getmail refuses to deliver as root: its Maildir is written as nobody.
-        let chown = Command::new("chown").args(["-R", "nobody"]).arg(&maildir).status();
+        let chown = Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&maildir)
+            .status();
         assert!(chown.unwrap().success());
         let out = Command::new("getmail")
             .args([

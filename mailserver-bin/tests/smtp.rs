@@ -216,7 +216,7 @@ fn eight_bit_and_utf8_addresses() {
 }
 
 #[test]
-fn refusals_unknown_user_relay_size_long_line() {
+fn refusals_unknown_user_relay_size_long_command() {
     let server = Server::start("refuse", "[limits]\nmax_message_size = 2000\n");
     let mut c = server.connect();
     assert!(c.command("EHLO raw.example.org").contains("SIZE 2000"));
@@ -252,26 +252,59 @@ fn refusals_unknown_user_relay_size_long_line() {
     assert!(c.command(&long).starts_with("500 5.5.2"));
     assert!(c.reply().starts_with("421 4.7.0"));
     assert_eq!(c.read_to_end(), "");
-    let mut c = server.connect();
-    assert!(c.command("EHLO client.example").starts_with("250"));
-    // An over-long body line.
-    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
-    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
-    assert!(c.command("DATA").starts_with("354"));
-    c.send(format!("{}\r\n", "z".repeat(1200)).as_bytes());
-    let r = c.command(".");
-    assert!(r.starts_with("550 5.6.0"), "{r}");
-    // Bare LF (the smuggling shape) is read to the real end, then refused.
-    assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
-    assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
-    assert!(c.command("DATA").starts_with("354"));
-    c.send(b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.org>\r\n");
-    let r = c.command(".");
-    assert!(r.starts_with("550 5.6.0"), "{r}");
-    assert!(c.command("VRFY alice").starts_with("502"));
-    assert!(c.command("QUIT").starts_with("221"));
     assert!(server.messages("alice@example.com").is_empty());
     assert!(server.tmp_is_empty("alice@example.com"));
+}
+
+/// What Postfix accepts is accepted: a 2,500-octet line is stored intact, and a bare LF is
+/// stored as CRLF (Postfix 3.9's `smtpd_forbid_bare_newline = normalize`) while only
+/// CRLF.CRLF ends the message, so the smuggling shape stays inside the message it came in.
+/// The stricter behaviour is an option, and refuses both after reading to the real end.
+#[test]
+fn long_lines_and_bare_lf_are_stored_as_postfix_stores_them() {
+    let send = |server: &Server, body: &[u8]| {
+        let mut c = server.connect();
+        assert!(c.command("EHLO client.example").starts_with("250"));
+        assert!(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(c.command("RCPT TO:<alice@example.com>").starts_with("250"));
+        assert!(c.command("DATA").starts_with("354"));
+        c.send(body);
+        let r = c.command(".");
+        assert!(c.command("QUIT").starts_with("221"));
+        r
+    };
+    let long = format!("Subject: long\r\n\r\n<p>{}</p>\r\n", "z".repeat(2500));
+    let smuggle = b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.org>\r\n";
+
+    let server = Server::start("long-lines", "");
+    let r = send(&server, long.as_bytes());
+    assert!(r.starts_with("250"), "{r}");
+    let r = send(&server, smuggle);
+    assert!(r.starts_with("250"), "{r}");
+    let stored = server.messages("alice@example.com");
+    assert_eq!(stored.len(), 2);
+    let bodies: Vec<&[u8]> = stored.iter().map(|m| strip_trace(m)).collect();
+    assert!(bodies.contains(&long.as_bytes()), "the long line intact");
+    let normalized = &b"Subject: x\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@example.org>\r\n"[..];
+    assert!(
+        bodies.contains(&normalized),
+        "bare LF stored as CRLF, in one message"
+    );
+    assert!(
+        !server.log().contains("evil@example.org"),
+        "never a command"
+    );
+
+    let strict = Server::start(
+        "long-lines-strict",
+        "[smtp]\nlong_lines = \"reject\"\nbare_line_ending = \"reject\"\n",
+    );
+    let r = send(&strict, long.as_bytes());
+    assert!(r.starts_with("550 5.6.0"), "{r}");
+    let r = send(&strict, smuggle);
+    assert!(r.starts_with("550 5.6.0"), "{r}");
+    assert!(strict.messages("alice@example.com").is_empty());
+    assert!(strict.tmp_is_empty("alice@example.com"));
 }
 
 const CONCURRENT: &str = include_str!("clients/smtp_concurrent.py");

@@ -11,6 +11,11 @@ pub enum DefectPolicy {
     Reject,
     /// Pass the bytes through unchanged.
     Allow,
+    /// Repair the defect where a repair is defined, else as [`DefectPolicy::Allow`]: a bare LF
+    /// ends its line as CRLF would and is stored as CRLF (Postfix 3.9's default
+    /// `smtpd_forbid_bare_newline = normalize`). Only CRLF "." CRLF still ends the body, and a
+    /// line after a bare LF is never a terminator nor unstuffed, so nothing can be smuggled.
+    Normalize,
 }
 
 /// A reason a message body was refused while it streamed in.
@@ -80,6 +85,10 @@ pub struct DataDecoder {
     /// Every defect seen, as a bit set, so the verdict does not depend on read boundaries.
     defects: u8,
     done: bool,
+    /// A bare LF comes next (under [`DefectPolicy::Normalize`]): emit the CR it lacks first.
+    insert_cr: bool,
+    /// That CR was emitted: the LF at the start of the input ends its line as CRLF.
+    cr_inserted: bool,
 }
 
 /// Reported in this order when a body has several defects.
@@ -110,6 +119,8 @@ impl DataDecoder {
             size: 0,
             defects: 0,
             done: false,
+            insert_cr: false,
+            cr_inserted: false,
         }
     }
 
@@ -141,6 +152,14 @@ impl DataDecoder {
         loop {
             if buf.is_empty() {
                 return None;
+            }
+            if self.insert_cr {
+                self.insert_cr = false;
+                self.cr_inserted = true;
+                self.size += 1;
+                if self.defects == 0 {
+                    return Some(DataItem::Chunk(Bytes::from_static(b"\r")));
+                }
             }
             if self.line_start && buf[0] == b'.' {
                 match (buf.get(1), buf.get(2)) {
@@ -193,12 +212,23 @@ impl DataDecoder {
             match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     let line = &rest[..i];
+                    // An LF whose CR was inserted (a bare LF normalized) ends the line as CRLF.
+                    let normalized =
+                        i == 0 && !self.after_cr && std::mem::take(&mut self.cr_inserted);
                     let crlf = if i == 0 {
-                        self.after_cr
+                        self.after_cr || normalized
                     } else {
                         line[i - 1] == b'\r'
                     };
                     let body = if crlf && i > 0 { &line[..i - 1] } else { line };
+                    if !crlf && self.rules.bare_line_ending == DefectPolicy::Normalize {
+                        // Content up to the LF now; the CR it lacks next; then the LF, which
+                        // ends the line as CRLF (but never makes the next one a terminator).
+                        self.check_content(body);
+                        self.line_len += i;
+                        self.insert_cr = true;
+                        return pos + i;
+                    }
                     self.check_content(body);
                     if !crlf {
                         self.flag(BodyDefect::BareLineEnding, self.rules.bare_line_ending);
@@ -209,7 +239,7 @@ impl DataDecoder {
                     self.after_cr = false;
                     if crlf {
                         self.line_len = 0;
-                        if buf.get(pos) == Some(&b'.') || pos == buf.len() {
+                        if !normalized && (buf.get(pos) == Some(&b'.') || pos == buf.len()) {
                             // The next line's first octet decides between a stuffed dot and the
                             // terminator, or is not here yet.
                             self.line_start = true;
@@ -343,6 +373,31 @@ mod tests {
         }
         let left = buf.len() + (input.len() - fed);
         (out, ended, dec, left)
+    }
+
+    #[test]
+    fn normalize_stores_a_bare_lf_as_crlf_and_smuggles_nothing() {
+        let rules = BodyRules {
+            bare_line_ending: DefectPolicy::Normalize,
+            ..BodyRules::default()
+        };
+        let input = b"one\ntwo\r\n\n.\r\nthree\n..four\r\n.\r\nAFTER";
+        // After a bare LF, ".\r\n" is content, not the end, and "..four" keeps both dots.
+        let expected = b"one\r\ntwo\r\n\r\n.\r\nthree\r\n..four\r\n";
+        for cut in 0..=input.len() {
+            for second in [cut, cut + 1, cut + 2] {
+                let (out, end, d, left) = decode_all(input, &[cut, second], rules);
+                assert!(end, "split at {cut}/{second}");
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(expected),
+                    "split at {cut}/{second}"
+                );
+                assert_eq!(d.defect(), None);
+                assert_eq!(d.size(), expected.len() as u64);
+                assert_eq!(left, 5);
+            }
+        }
     }
 
     #[test]

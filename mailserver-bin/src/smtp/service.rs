@@ -53,6 +53,7 @@ impl SmtpService {
         let policy = |p: Policy| match p {
             Policy::Reject => DefectPolicy::Reject,
             Policy::Allow => DefectPolicy::Allow,
+            Policy::Normalize => DefectPolicy::Normalize,
         };
         s.bare_line_ending = policy(config.smtp.bare_line_ending);
         s.nul = policy(config.smtp.nul);
