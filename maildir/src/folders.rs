@@ -282,21 +282,6 @@ impl Maildir {
             .map_err(|e| Error::from_io("reading", &path, e))
     }
 
-    /// Keyword names by index, from `dovecot-keywords`.
-    pub fn keywords(&self) -> Result<Vec<(u32, String)>, Error> {
-        let path = self.path().join("dovecot-keywords");
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(|l| l.split_once(' '))
-                .filter_map(|(i, k)| Some((i.parse().ok()?, k.to_owned())))
-                .filter(|(i, _)| *i < 26)
-                .collect()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(Error::from_io("reading", &path, e)),
-        }
-    }
-
     /// Copies a message into `dest` (another folder) with `flags`, keeping its internal date:
     /// a hard link when possible, else a durable copy. Returns the new file's name in `dest`'s
     /// `cur/`; the copy gets its UID at `dest`'s next scan. Call [`Maildir::sync_cur`] on `dest` after a

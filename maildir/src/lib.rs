@@ -30,6 +30,7 @@ use thiserror::Error;
 mod cache;
 mod flags;
 mod folders;
+mod keywords;
 mod listing;
 mod message;
 mod messages;

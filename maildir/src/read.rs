@@ -829,58 +829,6 @@ impl Maildir {
         })
     }
 
-    /// The records of `dovecot-keywords` (none when it does not exist).
-    fn keywords_file(&self) -> Result<Vec<(u32, String)>, Error> {
-        let path = self.path().join("dovecot-keywords");
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(|l| l.split_once(' '))
-                .filter_map(|(i, k)| Some((i.parse().ok()?, k.to_owned())))
-                .collect()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(Error::from_io("reading", &path, e)),
-        }
-    }
-
-    /// The letter `keyword` already has in `dovecot-keywords`, without adding it (reading
-    /// only: a message cannot carry a keyword that has no letter).
-    pub fn existing_keyword_letter(&self, keyword: &str) -> Result<Option<char>, Error> {
-        Ok(self
-            .keywords_file()?
-            .into_iter()
-            .find(|(i, k)| k == keyword && *i < 26)
-            .map(|(i, _)| char::from(b'a' + i as u8)))
-    }
-
-    /// The letter for `keyword` in file names, adding it to `dovecot-keywords` if needed
-    /// (letters `a`-`z` are keywords 0-25).
-    pub fn keyword_letter(&self, keyword: &str) -> Result<char, Error> {
-        let path = self.path().join("dovecot-keywords");
-        let read = || self.keywords_file();
-        let letter = |i: u32| char::from(b'a' + i as u8);
-        if let Some((i, _)) = read()?.iter().find(|(_, k)| k == keyword) {
-            return Ok(letter(*i));
-        }
-        let lock = DotLock::acquire(&path)?;
-        let mut entries = read()?;
-        if let Some((i, _)) = entries.iter().find(|(_, k)| k == keyword) {
-            return Ok(letter(*i));
-        }
-        let free = (0..26)
-            .find(|i| entries.iter().all(|(j, _)| j != i))
-            .ok_or_else(|| Error::Io {
-                action: "adding keyword to",
-                path: path.clone(),
-                source: io::Error::other("all 26 keyword letters are in use"),
-            })?;
-        entries.push((free, keyword.to_owned()));
-        entries.sort();
-        let text: String = entries.iter().map(|(i, k)| format!("{i} {k}\n")).collect();
-        lock.commit(text.as_bytes())?;
-        Ok(letter(free))
-    }
-
     /// Makes renames and removals in `new/` and `cur/` durable.
     pub fn sync(&self) -> Result<(), Error> {
         crate::sync_dir(&self.path().join("new"))?;
@@ -1170,23 +1118,6 @@ mod tests {
         assert_eq!(
             fs::read_to_string(dir.join("dovecot-uidlist")).unwrap(),
             "7 something from the future\n"
-        );
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn keywords() {
-        let dir = temp("keywords");
-        let md = Maildir::new(&dir);
-        md.create().unwrap();
-        fs::write(dir.join("dovecot-keywords"), "0 $Junk\n1 $Forwarded\n").unwrap();
-        assert_eq!(md.keyword_letter("$Junk").unwrap(), 'a');
-        assert_eq!(md.keyword_letter("$POP3Deleted").unwrap(), 'c');
-        assert_eq!(md.keyword_letter("$POP3Deleted").unwrap(), 'c');
-        assert!(
-            fs::read_to_string(dir.join("dovecot-keywords"))
-                .unwrap()
-                .contains("2 $POP3Deleted")
         );
         fs::remove_dir_all(dir).unwrap();
     }

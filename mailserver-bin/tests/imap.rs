@@ -1092,3 +1092,43 @@ print(again[0] == "OK" and again[1][0][1] == first, M.fetch("1", "(FLAGS)")[1][0
         "{out}"
     );
 }
+
+/// Keyword slots (26 letters in Maildir file names): a STORE of 30 new keywords is refused
+/// with `NO [LIMIT]` and writes nothing (before, some were written and `$Junk` was refused
+/// afterwards); custom keywords leave slots for the standard ones; a slot no message uses
+/// any more goes to a new keyword.
+const KEYWORDS: &str = include_str!("clients/imap_keywords.py");
+
+#[test]
+fn keyword_slots_are_all_or_nothing_reserved_and_reclaimed() {
+    let server = Server::start("imap-keywords", "");
+    let out = python(
+        KEYWORDS,
+        &[&server.imap_port.to_string(), &server.port.to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["thirty_at_once"][0], "NO", "{out}");
+    assert!(
+        v["thirty_at_once"][1].to_string().contains("LIMIT"),
+        "{out}"
+    );
+    assert!(
+        !v["after_refusal"].as_str().unwrap().contains("custom"),
+        "{out}"
+    );
+    assert_eq!(v["junk"][0], "OK", "{out}");
+    // 26 slots, $Junk has one, and 6 stay for standard keywords not named yet.
+    assert_eq!(v["custom_given"], 19, "{out}");
+    assert_eq!(v["standard_after_custom"][0], "OK", "{out}");
+    assert_eq!(v["clear"][0], "OK", "{out}");
+    assert_eq!(v["new_after_clear"][0], "OK", "{out}");
+    let last = v["final_3"].as_str().unwrap();
+    assert!(
+        last.contains("fresh1") && last.contains("$Forwarded"),
+        "{out}"
+    );
+    assert!(
+        server.log().contains("keywords refused"),
+        "the refusal is logged"
+    );
+}

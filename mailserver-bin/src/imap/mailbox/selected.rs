@@ -281,9 +281,11 @@ pub(super) fn send_flag_list(
         .answered();
 }
 
-/// The file-name letters for `flags` in `md` (keywords get letters from `dovecot-keywords`).
+/// The file-name letters for `flags` in `md`. Keywords get letters from `dovecot-keywords`,
+/// all of them or none: a STORE that is refused for too many keywords changes nothing.
 pub(super) fn flags_to_letters(flags: &[Flag], md: &Maildir) -> Result<String, Refusal> {
     let mut out = String::new();
+    let mut keywords: Vec<&str> = Vec::new();
     for f in flags {
         match f {
             Flag::Draft => out.push('D'),
@@ -293,13 +295,21 @@ pub(super) fn flags_to_letters(flags: &[Flag], md: &Maildir) -> Result<String, R
             Flag::Deleted => out.push('T'),
             Flag::Recent => {}
             Flag::Extension(_) => return Err((None, "Unknown system flag")),
-            Flag::Keyword(k) => match md.keyword_letter(k.as_str()) {
-                Ok(l) => out.push(l),
-                Err(e) => {
-                    warn!(error = %e, "keyword");
-                    return Err((Some(Code::Limit), "Too many keywords in this mailbox"));
-                }
-            },
+            Flag::Keyword(k) => keywords.push(k.as_str()),
+        }
+    }
+    if keywords.is_empty() {
+        return Ok(out);
+    }
+    match md.keyword_letters(&keywords) {
+        Ok(Some(letters)) => out.extend(letters),
+        Ok(None) => {
+            warn!(folder = %md.path().display(), keywords = keywords.len(), "keywords refused: no free letter");
+            return Err((Some(Code::Limit), "Too many keywords in this mailbox"));
+        }
+        Err(e) => {
+            warn!(error = %e, "keyword");
+            return Err((Some(Code::ServerBug), "Cannot store keywords"));
         }
     }
     Ok(out)
