@@ -1132,3 +1132,42 @@ fn keyword_slots_are_all_or_nothing_reserved_and_reclaimed() {
         "the refusal is logged"
     );
 }
+
+/// A listener on `[::]` sees a local IPv4 client as `::ffff:127.0.0.1`: it is loopback all
+/// the same (login offered before STARTTLS, as to a webmail on the same host), and it is
+/// logged as the IPv4 address it is.
+#[test]
+fn an_ipv4_mapped_loopback_client_is_loopback() {
+    let server = Server::start_on("imap-mapped", "", "::");
+    let mut imap = std::net::TcpStream::connect(("127.0.0.1", server.imap_port)).unwrap();
+    imap.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(imap.try_clone().unwrap());
+    use std::io::{BufRead, Write};
+    // Everything up to and including the line tagged `tag` (or the greeting's first line).
+    let mut until = |tag: &str| {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            text.push_str(&line);
+            if line.is_empty() || line.starts_with(tag) {
+                return text;
+            }
+        }
+    };
+    until("* OK");
+    imap.write_all(b"a CAPABILITY\r\n").unwrap();
+    let capability = until("a ");
+    assert!(
+        capability.contains("AUTH=PLAIN") && !capability.contains("LOGINDISABLED"),
+        "{capability}"
+    );
+    imap.write_all(b"b LOGIN alice@example.com secret\r\n")
+        .unwrap();
+    let login = until("b ");
+    assert!(login.contains("b OK"), "{login}");
+    let log = server.log();
+    assert!(log.contains("peer=127.0.0.1:"), "{log}");
+    assert!(!log.contains("::ffff:"), "{log}");
+}

@@ -186,6 +186,9 @@ pub async fn accept_loop<F, Fut>(
             },
             _ = shutdown.changed() => break,
         };
+        // A `[::]` listener sees IPv4 clients as `::ffff:a.b.c.d`: every check (loopback, the
+        // limit per address) and every log line uses the IPv4 address they are.
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let _ = stream.set_nodelay(true);
         active.fetch_add(1, Ordering::SeqCst);
         let session = handle(stream, peer, shutdown.clone());

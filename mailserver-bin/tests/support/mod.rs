@@ -63,7 +63,8 @@ impl Server {
         Self::start_on(name, extra_config, "127.0.0.1")
     }
 
-    /// Like `start`, with the POP3 listeners on `pop3_host` (e.g. a non-loopback address).
+    /// Like `start`, with the POP3 and IMAP listeners on `pop3_host` (e.g. a non-loopback
+    /// address, or `::`, which also takes IPv4 clients as `::ffff:a.b.c.d`).
     pub fn start_on(name: &str, extra_config: &str, pop3_host: &str) -> Server {
         Self::start_with(name, extra_config, pop3_host, true)
     }
@@ -82,10 +83,16 @@ impl Server {
         let (imap_port, imaps_port) = (free_port(), free_port());
         let (submission_port, submissions_port) = (free_port(), free_port());
         let config = dir.join("mailserver.toml");
+        // An IPv6 address is written in brackets before its port.
+        let listen_host = if pop3_host.contains(':') {
+            format!("[{pop3_host}]")
+        } else {
+            pop3_host.to_owned()
+        };
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{pop3_host}:{pop3_port}\"]\npop3s = [\"{pop3_host}:{pop3s_port}\"]\nimap = [\"{pop3_host}:{imap_port}\"]\nimaps = [\"{pop3_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{listen_host}:{pop3_port}\"]\npop3s = [\"{listen_host}:{pop3s_port}\"]\nimap = [\"{listen_host}:{imap_port}\"]\nimaps = [\"{listen_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\n",
                 dir.join("data").display()
             ),
         )
