@@ -98,7 +98,17 @@ impl<'a> Cursor<'a> {
     }
 
     fn sp(&mut self) -> R<()> {
-        self.expect(b' ', "Missing space")
+        match self.peek() {
+            Some(b' ') => {
+                self.pos += 1;
+                Ok(())
+            }
+            // An atom ends at the first octet it may not hold; an 8-bit one is the common
+            // case (a UTF-8 user name sent bare), so say what to do instead.
+            Some(b) if b >= 0x80 => Err(Fail("8-bit text must be a quoted string or a literal")),
+            Some(b) if b < 0x20 || b == 0x7f => Err(Fail("Control character in command")),
+            _ => Err(Fail("Missing space")),
+        }
     }
 
     /// A case-insensitive keyword followed by a delimiter (not more atom characters).
@@ -1405,6 +1415,23 @@ mod tests {
         parse_command(s.as_bytes())
             .map(|(_, c)| c)
             .unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    #[test]
+    fn an_8bit_atom_is_refused_with_a_plain_reason_and_quoted_utf8_is_taken() {
+        let e = parse_command("a LOGIN jürgen@example.com secret\r\n".as_bytes()).unwrap_err();
+        assert_eq!(e.reason, "8-bit text must be a quoted string or a literal");
+        assert_eq!(e.tag.as_ref().map(|t| t.as_str()), Some("a"));
+        assert!(!e.refusal, "BAD: the client's mistake");
+        assert_eq!(
+            cmd("a LOGIN \"jürgen@example.com\" secret\r\n"),
+            Command::Login {
+                username: "jürgen@example.com".into(),
+                password: Secret::new("secret".into())
+            }
+        );
+        let e = parse_command(b"a LOGIN x\x01 y\r\n").unwrap_err();
+        assert_eq!(e.reason, "Control character in command");
     }
 
     #[test]

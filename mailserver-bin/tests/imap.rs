@@ -1171,3 +1171,29 @@ fn an_ipv4_mapped_loopback_client_is_loopback() {
     assert!(log.contains("peer=127.0.0.1:"), "{log}");
     assert!(!log.contains("::ffff:"), "{log}");
 }
+
+/// LOGIN with a bare 8-bit user name (an atom may not hold one) answers `BAD` with a plain
+/// reason; the same name quoted is read as UTF-8 and checked like any other.
+#[test]
+fn an_8bit_login_atom_gets_a_plain_bad() {
+    let server = Server::start("imap-8bit", "");
+    let out = python(
+        "import socket, sys\n\
+         s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+         f = s.makefile('rb')\n\
+         f.readline()\n\
+         for cmd in [b'a LOGIN j\\xc3\\xbcrgen@example.com secret\\r\\n', b'b LOGIN \"j\\xc3\\xbcrgen@example.com\" secret\\r\\n']:\n\
+         \x20   s.sendall(cmd)\n\
+         \x20   print(f.readline().decode().strip())\n",
+        &[&server.imap_port.to_string()],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "a BAD 8-bit text must be a quoted string or a literal"
+    );
+    assert_eq!(
+        lines[1],
+        "b NO [AUTHENTICATIONFAILED] Authentication failed"
+    );
+}
