@@ -21,7 +21,8 @@ mod usage;
 
 use backend::ldap::Directory;
 pub use types::{
-    AccountsError, DomainLimits, LocalMailbox, Resolution, normalize_address, normalize_domain,
+    AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,
+    normalize_domain,
 };
 use types::{MAX_ALIAS_EXPANSIONS, megabytes, split_address, split_goto};
 

@@ -212,11 +212,12 @@ impl Dkim {
     }
 }
 
-/// The domain of the From: address, as the signer reads it.
+/// The domain of the From: address, as keys are filed: lower-case, an IDN as its A-label
+/// (which is also what `d=` must hold, RFC 6376 §3.5 with RFC 8616).
 fn from_domain(message: &[u8]) -> Option<String> {
     let parsed = mail_auth::AuthenticatedMessage::parse(message)?;
     let (_, domain) = parsed.from().rsplit_once('@')?;
-    Some(domain.trim_end_matches('>').to_lowercase())
+    crate::accounts::normalize_domain(domain.trim_end_matches('>')).ok()
 }
 
 fn unusable(path: &Path) -> impl Fn(String) -> DkimError + '_ {

@@ -25,7 +25,12 @@ pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
             format!("( {} )", parts.join(" "))
         }
     };
-    let mut out = format!("; DNS records for {domain}: publish them in its zone.\n");
+    let shown = crate::accounts::display_domain(domain);
+    let mut out = if shown == domain {
+        format!("; DNS records for {domain}: publish them in its zone.\n")
+    } else {
+        format!("; DNS records for {shown} ({domain}): publish them in its zone.\n")
+    };
     out.push_str(&format!(
         "; {host} also needs A/AAAA records, and its addresses a PTR back to {host}.\n"
     ));

@@ -730,3 +730,44 @@ fn looped_mail_is_refused() {
         3
     );
 }
+
+/// An IDN is one domain whichever form is written: the CLI stores `Bücher.example` as its
+/// A-label and shows the U-label; mail to `bob@bücher.example` (SMTPUTF8) and to
+/// `bob@xn--bcher-kva.example` reaches the same mailbox; IMAP logs in with either form.
+#[test]
+fn an_idn_domain_is_one_domain_in_either_form() {
+    let server = Server::start("idn", "");
+    let added = server.admin_ok(&["domain", "add", "Bücher.example"]);
+    assert!(
+        added.contains("bücher.example (xn--bcher-kva.example)"),
+        "{added}"
+    );
+    server.admin_with_stdin(
+        &["user", "add", "bob@bücher.example", "--password-stdin"],
+        "secret\n",
+    );
+    let list = server.admin_ok(&["domain", "list"]);
+    assert!(list.contains("bücher.example"), "{list}");
+    let out = python(
+        "import imaplib, smtplib, sys\n\
+         s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))\n\
+         s.ehlo()\n\
+         print(s.sendmail('a@example.org', ['bob@bücher.example'], b'Subject: u-label\\r\\n\\r\\nx\\r\\n', mail_options=['SMTPUTF8']))\n\
+         print(s.sendmail('a@example.org', ['bob@xn--bcher-kva.example'], b'Subject: a-label\\r\\n\\r\\nx\\r\\n'))\n\
+         s.quit()\n\
+         for user in ['bob@xn--bcher-kva.example', '\"bob@b\\u00fccher.example\"']:\n\
+         \x20   m = imaplib.IMAP4('127.0.0.1', int(sys.argv[2]))\n\
+         \x20   m._encoding = 'utf-8'\n\
+         \x20   print(m.login(user, 'secret')[0], m.select('INBOX')[1][0].decode())\n\
+         \x20   m.logout()\n",
+        &[&server.port.to_string(), &server.imap_port.to_string()],
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["{}", "{}", "OK 2", "OK 2"],
+        "{out}"
+    );
+    // SELECT moved both from new/ to cur/ of the one Maildir, named by the A-label.
+    let cur = server.maildir("bob@xn--bcher-kva.example").join("cur");
+    assert_eq!(std::fs::read_dir(cur).unwrap().count(), 2);
+}

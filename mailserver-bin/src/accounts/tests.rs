@@ -157,3 +157,25 @@ async fn a_pop3_policy_is_typed_and_a_bad_stored_one_names_its_row() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn an_idn_has_one_stored_form_and_is_shown_as_people_write_it() {
+    for written in ["Bücher.Example", "xn--bcher-kva.example", "BÜCHER.example."] {
+        assert_eq!(normalize_domain(written).unwrap(), "xn--bcher-kva.example");
+    }
+    assert_eq!(
+        normalize_address("Bob@Bücher.example").unwrap(),
+        "bob@xn--bcher-kva.example"
+    );
+    assert_eq!(display_domain("xn--bcher-kva.example"), "bücher.example");
+    assert_eq!(display_domain("example.com"), "example.com");
+    assert_eq!(
+        display_domain("xn--invalid-.example"),
+        "xn--invalid-.example"
+    );
+    assert!(normalize_domain("bad_domain..example").is_err());
+    assert!(
+        normalize_domain("xn--a.example").is_err(),
+        "not a valid A-label"
+    );
+}

@@ -141,14 +141,30 @@ pub(super) fn split_address(address: &str) -> Option<(&str, &str)> {
     address.rsplit_once('@')
 }
 
-/// Lower-cases and validates a domain name.
+/// Validates a domain name and gives its one stored form: lower-case, IDNs as A-labels.
 pub fn normalize_domain(domain: &str) -> Result<String, AccountsError> {
-    let d = domain.trim().trim_end_matches('.').to_lowercase();
-    smtp_proto::types::validate_domain(&d).map_err(|_| AccountsError::BadDomain(domain.into()))?;
-    if !d.contains('.') && d != "localhost" {
-        return Err(AccountsError::BadDomain(domain.into()));
+    let bad = || AccountsError::BadDomain(domain.into());
+    let d = domain.trim().trim_end_matches('.');
+    // UTS 46 (what browsers and mail clients do): `Bücher.example` and
+    // `xn--bcher-kva.example` are one domain, stored and looked up as the A-label.
+    let d = idna::domain_to_ascii(d).map_err(|_| bad())?;
+    smtp_proto::types::validate_domain(&d).map_err(|_| bad())?;
+    if !d.is_ascii() || (!d.contains('.') && d != "localhost") {
+        return Err(bad());
     }
     Ok(d)
+}
+
+/// `domain` (an A-label form, as stored) as people read it: its U-labels, or as it is when
+/// it has none or they are not valid.
+pub fn display_domain(domain: &str) -> String {
+    if !domain.split('.').any(|l| l.starts_with("xn--")) {
+        return domain.to_owned();
+    }
+    match idna::domain_to_unicode(domain) {
+        (unicode, Ok(())) => unicode,
+        _ => domain.to_owned(),
+    }
 }
 
 /// Lower-cases and validates an address (`local@domain`).

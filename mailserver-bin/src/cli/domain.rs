@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, display_domain};
 
 use super::output::{parse_size, print_table, yes_no};
 use crate::AnyError;
@@ -59,7 +59,7 @@ pub(super) async fn run(accounts: &Accounts, command: DomainCommand) -> Result<(
         DomainCommand::Add { domain, backup_mx } => {
             let domain = accounts.add_domain(&domain, backup_mx).await?;
             let what = if backup_mx { " as a backup MX" } else { "" };
-            println!("added domain {domain}{what}")
+            println!("added domain {}{what}", shown(&domain))
         }
         DomainCommand::List { json } => {
             let domains = accounts.list_domains().await?;
@@ -86,7 +86,7 @@ pub(super) async fn run(accounts: &Accounts, command: DomainCommand) -> Result<(
                 let mut rows: Vec<Vec<String>> = domains
                     .iter()
                     .map(|d| {
-                        let (name, active) = (d.name.clone(), yes_no(d.active));
+                        let (name, active) = (display_domain(&d.name), yes_no(d.active));
                         vec![
                             name,
                             active,
@@ -98,9 +98,9 @@ pub(super) async fn run(accounts: &Accounts, command: DomainCommand) -> Result<(
                     .collect();
                 rows.extend(aliases.iter().map(|(d, t, a)| {
                     vec![
-                        d.clone(),
+                        display_domain(d),
                         yes_no(*a),
-                        t.clone(),
+                        display_domain(t),
                         String::new(),
                         String::new(),
                     ]
@@ -187,4 +187,14 @@ pub(super) async fn run(accounts: &Accounts, command: DomainCommand) -> Result<(
         }
     }
     Ok(())
+}
+
+/// A domain as the admin reads it: `bücher.example (xn--bcher-kva.example)` for an IDN.
+fn shown(domain: &str) -> String {
+    let unicode = display_domain(domain);
+    if unicode == domain {
+        domain.to_owned()
+    } else {
+        format!("{unicode} ({domain})")
+    }
 }

@@ -21,7 +21,7 @@ use tracing::warn;
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 
 use crate::accounts::types::{
-    DirectoryError, LocalMailbox, MAX_ALIAS_EXPANSIONS, normalize_address,
+    DirectoryError, LocalMailbox, MAX_ALIAS_EXPANSIONS, display_domain, normalize_address,
 };
 use crate::config::Ldap as LdapConfig;
 
@@ -121,13 +121,28 @@ impl Directory {
     }
 
     /// `template` for `address`: `%u` the address, `%n` its local part, `%d` its domain, each
-    /// escaped (RFC 4515) so an address cannot change the filter.
+    /// escaped (RFC 4515) so an address cannot change the filter. For an IDN (`address` holds
+    /// its A-label, as every lookup does), entries with either form match: a directory may
+    /// hold `bob@bücher.example` or `bob@xn--bcher-kva.example`.
     fn filter(template: &str, address: &str) -> String {
+        let fill = |address: &str| {
+            let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+            template
+                .replace("%u", &ldap_escape(address))
+                .replace("%n", &ldap_escape(local))
+                .replace("%d", &ldap_escape(domain))
+        };
         let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-        template
-            .replace("%u", &ldap_escape(address))
-            .replace("%n", &ldap_escape(local))
-            .replace("%d", &ldap_escape(domain))
+        let unicode = display_domain(domain);
+        if unicode == domain {
+            fill(address)
+        } else {
+            format!(
+                "(|{}{})",
+                fill(address),
+                fill(&format!("{local}@{unicode}"))
+            )
+        }
     }
 
     /// The service account's connection and its number: the kept one, or a new one (bound)
@@ -378,4 +393,23 @@ impl Directory {
 /// Whether `e` is the server's answer (a result code), not a failed connection.
 fn is_answer(e: &ldap3::LdapError) -> bool {
     matches!(e, ldap3::LdapError::LdapResult { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Directory;
+
+    #[test]
+    fn a_filter_is_escaped_and_matches_either_form_of_an_idn() {
+        let template = "(&(objectClass=inetOrgPerson)(mail=%u))";
+        assert_eq!(
+            Directory::filter(template, "bob*)(uid=*@example.com"),
+            "(&(objectClass=inetOrgPerson)(mail=bob\\2a\\29\\28uid=\\2a@example.com))"
+        );
+        assert_eq!(
+            Directory::filter(template, "bob@xn--bcher-kva.example"),
+            "(|(&(objectClass=inetOrgPerson)(mail=bob@xn--bcher-kva.example))\
+             (&(objectClass=inetOrgPerson)(mail=bob@bücher.example)))"
+        );
+    }
 }
