@@ -226,11 +226,7 @@ fn outbound_queue(
             port: config.relay.mx_port,
         },
     };
-    let dkim = Arc::new(dkim::Dkim::new(
-        &config.data_dir,
-        &config.dkim.selector,
-        config.dkim.ed25519,
-    ));
+    let dkim = Arc::new(dkim::Dkim::from_config(config));
     Ok(Arc::new(queue::Queue::new(
         spool,
         config.clone(),

@@ -87,6 +87,11 @@ pub struct PublicKeys {
 }
 
 impl Dkim {
+    /// The keys under the configured data directory, with the configured selector.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::new(&config.data_dir, &config.dkim.selector, config.dkim.ed25519)
+    }
+
     pub fn new(data_dir: &Path, selector: &str, ed25519: bool) -> Self {
         Self {
             dir: data_dir.join("dkim"),
@@ -206,7 +211,10 @@ impl Dkim {
             loaded.remove(domain);
         }
         Ok(PublicKeys {
-            rsa: (self.selector.clone(), BASE64.encode(rsa.public_key())),
+            rsa: (
+                self.selector.clone(),
+                BASE64.encode(spki_from_pkcs1(&rsa.public_key())),
+            ),
             ed25519,
         })
     }
@@ -218,6 +226,36 @@ fn from_domain(message: &[u8]) -> Option<String> {
     let parsed = mail_auth::AuthenticatedMessage::parse(message)?;
     let (_, domain) = parsed.from().rsplit_once('@')?;
     crate::accounts::normalize_domain(domain.trim_end_matches('>')).ok()
+}
+
+/// An RSA public key as RFC 6376 §3.6.1 wants it in `p=`: a SubjectPublicKeyInfo
+/// (`MIIBIjANBgkq...` for 2048 bits), wrapping the PKCS#1 `RSAPublicKey` the signer holds
+/// (`MIIBCgKC...`, which not every verifier accepts).
+fn spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    /// AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }.
+    const RSA_ALGORITHM: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|&b| b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    // BIT STRING: no unused bits, then the key.
+    let bits = der(0x03, &[&[0u8][..], pkcs1].concat());
+    der(0x30, &[RSA_ALGORITHM, &bits].concat())
 }
 
 fn unusable(path: &Path) -> impl Fn(String) -> DkimError + '_ {
@@ -266,7 +304,15 @@ mod tests {
         let dkim = Dkim::new(&dir, "mail", true);
         let public = dkim.ensure_keys("example.com").unwrap();
         assert_eq!(public.rsa.0, "mail");
-        assert!(public.rsa.1.len() > 300, "an RSA-2048 public key");
+        // RFC 6376 §3.6.1: a SubjectPublicKeyInfo of an RSA-2048 key, not a bare PKCS#1 key.
+        assert!(
+            public
+                .rsa
+                .1
+                .starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"),
+            "{}",
+            public.rsa.1
+        );
         assert_eq!(public.ed25519.as_ref().unwrap().0, "mail-ed25519");
         // Asking again keeps the same keys.
         let again = dkim.ensure_keys("example.com").unwrap();

@@ -7,7 +7,7 @@ use crate::dkim;
 
 /// The zone-file lines for `domain`; DKIM keys are made first when missing.
 pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
-    let dkim = dkim::Dkim::new(&config.data_dir, &config.dkim.selector, config.dkim.ed25519);
+    let dkim = dkim::Dkim::from_config(config);
     let keys = dkim.ensure_keys(domain)?;
     let ttl = config.dns.ttl;
     let host = &config.hostname;

@@ -679,7 +679,16 @@ fn outgoing_mail_is_dkim_signed_and_dkimpy_verifies_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Mail from a domain without keys goes out unsigned.
+    // Every domain added has keys from the start (example.net's were made by `domain add`,
+    // and the zone shows them in the form RFC 6376 §3.6.1 wants: SubjectPublicKeyInfo).
+    let net = server.admin_ok(&["dns", "example.net"]);
+    assert!(
+        net.contains("k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"),
+        "{net}"
+    );
+    assert!(net.contains("k=ed25519; p="), "{net}");
+    // Mail from a domain without keys (removed here) goes out unsigned.
+    std::fs::remove_dir_all(server.dir.join("data/dkim/example.net")).unwrap();
     server.admin_ok(&["alias", "add", "alice@example.net", "alice@example.com"]);
     python(
         &SUBMIT.replace(

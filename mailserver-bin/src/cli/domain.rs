@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use crate::accounts::{Accounts, display_domain};
+use crate::config::Config;
 
 use super::output::{parse_size, print_table, yes_no};
 use crate::AnyError;
@@ -54,12 +55,24 @@ pub(super) enum DomainCommand {
 }
 
 /// Carries out a `domain` command.
-pub(super) async fn run(accounts: &Accounts, command: DomainCommand) -> Result<(), AnyError> {
+pub(super) async fn run(
+    config: &Config,
+    accounts: &Accounts,
+    command: DomainCommand,
+) -> Result<(), AnyError> {
     match command {
         DomainCommand::Add { domain, backup_mx } => {
             let domain = accounts.add_domain(&domain, backup_mx).await?;
             let what = if backup_mx { " as a backup MX" } else { "" };
-            println!("added domain {}{what}", shown(&domain))
+            println!("added domain {}{what}", shown(&domain));
+            // Its DKIM keys (RSA-2048, and Ed25519 unless turned off) exist from now on, so
+            // its first message out is signed; `mailserver dns` prints what to publish.
+            if !backup_mx {
+                crate::dkim::Dkim::from_config(config).ensure_keys(&domain)?;
+                println!(
+                    "made its DKIM keys: `mailserver dns {domain}` prints the records to publish"
+                );
+            }
         }
         DomainCommand::List { json } => {
             let domains = accounts.list_domains().await?;

@@ -136,7 +136,7 @@ async fn admin_command(
     command: Command,
 ) -> Result<(), AnyError> {
     match command {
-        Command::Domain { command } => domain::run(accounts, command).await?,
+        Command::Domain { command } => domain::run(config, accounts, command).await?,
         Command::User { command } => user::run(config, accounts, command).await?,
         Command::Alias { command } => alias::run(accounts, command).await?,
         Command::Dns { domain } => {
