@@ -33,9 +33,17 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
         let dir = config.data_dir.join("tls");
         let cert = dir.join("cert.pem");
         let key = dir.join("key.pem");
-        if !cert.exists() || !key.exists() {
+        if !key.exists() || self_signed_is_due(&cert) {
             generate(&config.hostname, &cert, &key)?;
         }
+        tracing::warn!(
+            cert = %cert.display(),
+            "serving a self-signed certificate for {}: mail clients will warn. Set [tls] cert \
+             and key to a certificate from a CA (with certbot: /etc/letsencrypt/live/{}/fullchain.pem \
+             and privkey.pem; restart after renewals)",
+            config.hostname,
+            config.hostname
+        );
         (cert, key)
     } else {
         (config.tls.cert.clone(), config.tls.key.clone())
@@ -60,18 +68,69 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(server))
 }
 
+/// How long the certificate we make is valid: 825 days, the longest Apple's clients accept
+/// for a TLS server certificate.
+const SELF_SIGNED_DAYS: i64 = 825;
+/// It is made again at a start this close to its end.
+const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// Whether the certificate we made must be made (again): missing, made by an older version
+/// (rcgen's default name, valid for decades), or within [`RENEW_BEFORE_DAYS`] of its end,
+/// counted from when it was written (only we write that file).
+fn self_signed_is_due(cert: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(cert) else {
+        return true;
+    };
+    let old_style = std::fs::read(cert).is_ok_and(|pem| {
+        CertificateDer::pem_slice_iter(&pem)
+            .flatten()
+            .any(|der| der.windows(22).any(|w| w == b"rcgen self signed cert"))
+    });
+    let age_days = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .map_or(0, |d| (d.as_secs() / 86_400) as i64);
+    old_style || age_days >= SELF_SIGNED_DAYS - RENEW_BEFORE_DAYS
+}
+
+/// The names the certificate we make covers: the host name, the names clients are often
+/// given for the same host in its domain (`mail.`, `imap.`, `smtp.`), and `localhost`.
+fn self_signed_names(hostname: &str) -> Vec<String> {
+    let mut names = vec![hostname.to_owned()];
+    if let Some((_, domain)) = hostname.split_once('.')
+        && domain.contains('.')
+    {
+        for prefix in ["mail", "imap", "smtp"] {
+            names.push(format!("{prefix}.{domain}"));
+        }
+    }
+    names.push("localhost".to_owned());
+    names.sort();
+    names.dedup();
+    names
+}
+
 fn generate(hostname: &str, cert: &Path, key: &Path) -> Result<(), TlsError> {
-    let names = vec![hostname.to_owned(), "localhost".to_owned()];
-    let generated = rcgen::generate_simple_self_signed(names)?;
+    let mut params = rcgen::CertificateParams::new(self_signed_names(hostname))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(SELF_SIGNED_DAYS);
+    let key_pair = rcgen::KeyPair::generate()?;
+    let generated = params.self_signed(&key_pair)?;
     if let Some(dir) = cert.parent() {
         std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
             path: dir.to_owned(),
             source,
         })?;
     }
-    write_file(key, generated.signing_key.serialize_pem().as_bytes(), 0o600)?;
-    write_file(cert, generated.cert.pem().as_bytes(), 0o644)?;
-    tracing::info!(cert = %cert.display(), "generated a self-signed certificate for {hostname}");
+    write_file(key, key_pair.serialize_pem().as_bytes(), 0o600)?;
+    write_file(cert, generated.pem().as_bytes(), 0o644)?;
+    tracing::info!(cert = %cert.display(), days = SELF_SIGNED_DAYS, "made a self-signed certificate for {hostname}");
     Ok(())
 }
 

@@ -1197,3 +1197,94 @@ fn an_8bit_login_atom_gets_a_plain_bad() {
         "b NO [AUTHENTICATIONFAILED] Authentication failed"
     );
 }
+
+/// The certificate the server makes when none is configured, as openssl sees it: named
+/// after the host (CN and SANs for the `mail.`, `imap.`, `smtp.` names of its domain), valid
+/// for at most 825 days, made again at a start near its end, and the admin told at WARN how
+/// to install a real one.
+#[test]
+fn the_self_signed_certificate_names_the_host_and_is_renewed() {
+    require("openssl");
+    let mut server = Server::start("imap-cert", "");
+    let fetch = |server: &Server| -> String {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{}", server.imaps_port))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(child.stdin.take());
+        let pem = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        let mut x509 = Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-subject",
+                "-enddate",
+                "-startdate",
+                "-ext",
+                "subjectAltName",
+                "-fingerprint",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        x509.stdin
+            .take()
+            .unwrap()
+            .write_all(pem.as_bytes())
+            .unwrap();
+        String::from_utf8(x509.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let first = fetch(&server);
+    assert!(first.contains("subject=CN = mx.example.com"), "{first}");
+    for name in [
+        "DNS:mx.example.com",
+        "DNS:mail.example.com",
+        "DNS:imap.example.com",
+        "DNS:smtp.example.com",
+    ] {
+        assert!(first.contains(name), "{name} in {first}");
+    }
+    let date = |key: &str| -> i64 {
+        let line = first.lines().find_map(|l| l.strip_prefix(key)).unwrap();
+        let out = Command::new("date")
+            .args(["-d", line, "+%s"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let days = (date("notAfter=") - date("notBefore=")) / 86_400;
+    assert!((800..=826).contains(&days), "{days} days: {first}");
+    assert!(
+        server
+            .log()
+            .contains("serving a self-signed certificate for mx.example.com")
+    );
+    // Near its end (written 800 days ago): made again at the next start.
+    server.signal("TERM");
+    server.wait_exit(std::time::Duration::from_secs(10));
+    let cert = server.dir.join("data/tls/cert.pem");
+    let touched = Command::new("touch")
+        .args(["-d", "800 days ago"])
+        .arg(&cert)
+        .status();
+    assert!(touched.unwrap().success());
+    server.spawn();
+    let renewed = fetch(&server);
+    let fingerprint = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("Fingerprint"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(fingerprint(&first), fingerprint(&renewed));
+}
