@@ -29,10 +29,12 @@ async fn listen(
     Ok(listener)
 }
 
-/// Logs to standard error, filtered by `MAILSERVER_LOG` (default `info`).
+/// Logs to standard error, filtered by `MAILSERVER_LOG` (default `info,rustls=error`: what
+/// rustls warns of is a client's misstep, such as an IP address sent as SNI, which every
+/// webmail on the same host does; our own lines say what a failed handshake was).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAILSERVER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rustls=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

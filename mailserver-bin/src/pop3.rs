@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Config, DeletePolicy};
@@ -158,7 +158,23 @@ async fn on_login(
     }
 }
 
+/// One connection, in a span that puts its session id (and the user, once logged in) on
+/// every line it logs.
 async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<Pop3Service>,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let id = crate::mail::queue_id();
+    let span = tracing::info_span!("pop3", session = %id, user = tracing::field::Empty);
+    serve_session(stream, peer, service, implicit_tls, shutdown)
+        .instrument(span)
+        .await;
+}
+
+async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<Pop3Service>,
@@ -225,6 +241,10 @@ impl drive::Handler for Pop3Connection {
                 } => {
                     let login = on_login(&self.service, self.peer, session, &username, password);
                     self.maildrop = Box::pin(login).await;
+                    if let Some(md) = &self.maildrop {
+                        tracing::Span::current()
+                            .record("user", tracing::field::display(&md.username));
+                    }
                 }
                 Event::Retrieve { index, top, .. } => {
                     let Some(md) = self.maildrop.as_mut() else {

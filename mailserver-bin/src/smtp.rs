@@ -43,7 +43,23 @@ pub async fn serve(
     .await;
 }
 
+/// One connection, in a span that puts its session id (and the user, once logged in) on
+/// every line it logs.
 async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<SmtpService>,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let id = queue_id();
+    let span = tracing::info_span!("smtp", session = %id, user = tracing::field::Empty);
+    serve_session(stream, peer, service, implicit_tls, shutdown)
+        .instrument(span)
+        .await;
+}
+
+async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<SmtpService>,
@@ -75,11 +91,9 @@ async fn connection(
         service: service.clone(),
         tx: Transaction::new(),
         messages: 0,
-        id: queue_id(),
         login: None,
     };
-    info!(conn = %state.id, %peer, submission = service.submission, tls = implicit_tls, "connect");
-    let span = tracing::info_span!("smtp", conn = %state.id);
+    info!(%peer, submission = service.submission, tls = implicit_tls, "connect");
     let run = drive::run(
         &mut state,
         &mut session,
@@ -88,13 +102,13 @@ async fn connection(
         peer,
         &mut shutdown,
     );
-    let outcome = run.instrument(span).await;
+    let outcome = run.await;
     // Anything not acknowledged is abandoned here; dropping the writer removes its tmp file.
     state.tx.body = None;
     if let Err(e) = conn.shutdown().await {
         tracing::debug!(%peer, error = %e, "smtp shutdown");
     }
-    info!(conn = %state.id, %peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
+    info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
 }
 
 impl drive::Handler for Connection {

@@ -450,3 +450,73 @@ fn junk_commands_without_mail_close_the_connection() {
         "{log}"
     );
 }
+
+/// The log as an admin reads it: a line per event with the session id (and the user once
+/// known) on each; a TLS client that hangs up without close_notify, or sends an IP address
+/// as SNI (as a webmail on the same host does), is normal and logs no warning; no value
+/// is printed as `Some(..)`.
+#[test]
+fn log_lines_carry_the_session_and_normal_hang_ups_are_quiet() {
+    let server = Server::start("log-lines", "");
+    let out = python(
+        "import imaplib, poplib, smtplib, socket, ssl, sys\n\
+         smtp, imap, imaps = (int(a) for a in sys.argv[1:4])\n\
+         s = smtplib.SMTP('127.0.0.1', smtp)\n\
+         s.sendmail('a@example.org', ['alice@example.com'], b'Subject: x\\r\\n\\r\\nhi\\r\\n')\n\
+         s.quit()\n\
+         m = imaplib.IMAP4('127.0.0.1', imap)\n\
+         m.login('alice@example.com', 'secret')\n\
+         m.select('INBOX')\n\
+         m.logout()\n\
+         ctx = ssl.create_default_context()\n\
+         ctx.check_hostname = False\n\
+         ctx.verify_mode = ssl.CERT_NONE\n\
+         raw = socket.create_connection(('127.0.0.1', imaps))\n\
+         t = ctx.wrap_socket(raw, server_hostname='localhost')\n\
+         t.recv(100)\n\
+         raw.close()\n\
+         print('done')\n",
+        &[
+            &server.port.to_string(),
+            &server.imap_port.to_string(),
+            &server.imaps_port.to_string(),
+        ],
+    );
+    assert_eq!(out.trim(), "done");
+    // An IP address as SNI (Roundcube on the same host connects to ssl://127.0.0.1).
+    let mut sni = std::process::Command::new("openssl")
+        .args(["s_client", "-servername", "127.0.0.1", "-connect"])
+        .arg(format!("127.0.0.1:{}", server.imaps_port))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(sni.stdin.take());
+    sni.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = server.log();
+    let sessions: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("connect") || l.contains("login") || l.contains("message"))
+        .filter(|l| !l.contains("listening") && !l.contains("budget"))
+        .collect();
+    assert!(sessions.len() >= 7, "{log}");
+    for line in &sessions {
+        assert!(line.contains("{session="), "no session id: {line}");
+    }
+    assert!(
+        log.lines()
+            .any(|l| l.contains("imap disconnect") && l.contains("user=alice@example.com")),
+        "{log}"
+    );
+    for noise in ["docs.rs", "Some(", "close_notify"] {
+        assert!(!log.contains(noise), "{noise} in\n{log}");
+    }
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" WARN "))
+        .filter(|l| !l.contains("self-signed"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}

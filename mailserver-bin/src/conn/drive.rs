@@ -190,11 +190,24 @@ pub async fn run<H: Handler>(
                     return format!("protocol violation: {e}");
                 }
             }
+            Woke::Read(Ok(Err(e))) if is_hang_up(&e) => {
+                tracing::debug!(%peer, protocol, error = %e, "client hung up");
+                return "client closed".into();
+            }
             Woke::Read(Ok(Err(e))) => return format!("read error: {e}"),
             Woke::Handler => handler.woken(session),
             Woke::Shutdown => shutting_down = true,
         }
     }
+}
+
+/// Whether a read error is only the client going away: a reset, or TLS ended without
+/// close_notify (most clients just close the socket; rustls's message for it is a URL).
+fn is_hang_up(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Forwards [`Session`] to a protocol crate's server session, whose methods have the same names.

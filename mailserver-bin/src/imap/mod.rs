@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::conn::drive::{self, Flow};
 use crate::conn::{Answered, Conn, Pacer};
@@ -164,7 +164,23 @@ async fn idle_tick(watch: &mut Option<idle_watch::FolderWatch>, idling: bool, se
     }
 }
 
+/// One connection, in a span that puts its session id (and the user, once logged in) on
+/// every line it logs.
 async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<ImapService>,
+    implicit_tls: bool,
+    shutdown: watch::Receiver<bool>,
+) {
+    let id = crate::mail::queue_id();
+    let span = tracing::info_span!("imap", session = %id, user = tracing::field::Empty);
+    serve_session(stream, peer, service, implicit_tls, shutdown)
+        .instrument(span)
+        .await;
+}
+
+async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<ImapService>,
@@ -250,6 +266,8 @@ impl drive::Handler for ImapConnection {
                         password,
                     );
                     if let Some((u, claimed)) = Box::pin(login).await {
+                        tracing::Span::current()
+                            .record("user", tracing::field::display(&u.username));
                         self.user = Some(u);
                         self._user_slot = Some(claimed);
                     }

@@ -146,7 +146,7 @@ impl Connection {
         if matches!(resolution, Resolution::Unknown)
             && let Some(target) = self.postmaster(&address).await.map_err(temp_fail)?
         {
-            info!(conn = %self.id, %address, %target, "postmaster mail for a domain without such an address");
+            info!(%address, %target, "postmaster mail for a domain without such an address");
             resolution = accounts.resolve(&target).await.map_err(temp_fail)?;
         }
         let (mailboxes, remote) = match resolution {
@@ -186,7 +186,7 @@ impl Connection {
             let account = crate::delivery::QuotaAccount::of(config, m);
             let size = self.tx.params.size.unwrap_or(0).max(1);
             if crate::delivery::over_quota(accounts, &account, size, 1).await {
-                info!(conn = %self.id, user = %m.username, quota = m.quota, "mailbox over quota");
+                info!(user = %m.username, quota = m.quota, "mailbox over quota");
                 return Err(match config.smtp.quota_exceeded {
                     QuotaExceeded::Temporary => reply(
                         452,

@@ -117,7 +117,6 @@ pub(super) struct Connection {
     pub(super) service: Arc<SmtpService>,
     pub(super) tx: Transaction,
     pub(super) messages: u32,
-    pub(super) id: String,
     /// The authenticated user (submission).
     pub(super) login: Option<String>,
 }
@@ -132,7 +131,7 @@ impl Connection {
             Event::MailFrom { from, params } => {
                 self.tx = Transaction::new();
                 if let Err(r) = self.check_sender(&from).await {
-                    info!(conn = %self.id, peer = %self.peer, from = %from, login = ?self.login, reply = %r, "sender rejected");
+                    info!(peer = %self.peer, from = %from, login = self.login.as_deref(), reply = %r, "sender rejected");
                     session.reject(r).answered();
                     return;
                 }
@@ -161,7 +160,7 @@ impl Connection {
                     AbortReason::Defect(d) => format!("{d:?}"),
                     AbortReason::TooLarge => "TooLarge".into(),
                 };
-                info!(conn = %self.id, queue_id = %id, peer = %self.peer, from = %display_from(&self.tx.from),
+                info!(queue_id = %id, peer = %self.peer, from = %display_from(&self.tx.from),
                       to = ?self.tx.recipients, %reason, result = "rejected", "message");
                 self.tx = Transaction::new();
             }
@@ -224,7 +223,7 @@ impl Connection {
                 session.accept().answered();
             }
             Err(r) => {
-                info!(conn = %self.id, peer = %self.peer, to = %to, reply = %r, "recipient rejected");
+                info!(peer = %self.peer, to = %to, reply = %r, "recipient rejected");
                 session.reject(r).answered();
             }
         }
@@ -310,7 +309,7 @@ impl Connection {
             // RFC 4954 §6: the credentials could not be checked, which is no reason
             // for the client to ask for the password again.
             Err(e) => {
-                warn!(conn = %self.id, error = %e, "authentication lookup failed");
+                warn!(error = %e, "authentication lookup failed");
                 Err(reply(
                     454,
                     4,
@@ -320,8 +319,9 @@ impl Connection {
                 ))
             }
         };
-        info!(conn = %self.id, peer = %self.peer, %username, success = result.is_ok(), "authentication");
+        info!(peer = %self.peer, %username, success = result.is_ok(), "authentication");
         if result.is_ok() {
+            tracing::Span::current().record("user", tracing::field::display(&username));
             self.login = Some(username);
         }
         session.auth_finish(result).answered();
@@ -366,7 +366,7 @@ impl Connection {
         let from = display_from(&tx.from);
         let queued = !tx.remote.is_empty();
         if let Some(refusal) = self.loop_refusal(&tx, &body.scan) {
-            warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, reply = %refusal, "message refused: mail loop");
+            warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: mail loop");
             // Dropping the body removes what was written.
             drop(body);
             session.finish_message(refusal).answered();
@@ -387,12 +387,12 @@ impl Connection {
                     }
                 }
                 let result = if queued { "queued" } else { "delivered" };
-                info!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
-                      mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = ?self.login, result, "message");
+                info!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), size,
+                      mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = self.login.as_deref(), result, "message");
                 session.finish_message(Reply::queued(&queue_id)).answered();
             }
             Err(e) => {
-                warn!(conn = %self.id, %queue_id, peer = %self.peer, %from, to = ?tx.recipients, size,
+                warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), size,
                       error = %e, result = "deferred", "message");
                 let r = if e.is_no_space() {
                     reply(452, 4, 3, 1, "Insufficient system storage".into())
