@@ -307,6 +307,28 @@ pub struct Imap {
     /// Seconds what is cached for a folder (its listing, MODSEQ log and header fields) stays
     /// in memory after the last session leaves it.
     pub folder_linger: u64,
+    /// The hierarchy separator clients see; folders stay Maildir++ (`.`) on disk.
+    pub separator: Separator,
+}
+
+/// The IMAP hierarchy separator: `.` (Dovecot's default over Maildir++) or `/` (iRedMail's
+/// Dovecot, `separator = /`). Written `"."` or `"/"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Separator {
+    #[default]
+    #[serde(rename = ".")]
+    Dot,
+    #[serde(rename = "/")]
+    Slash,
+}
+
+impl Separator {
+    pub fn as_char(self) -> char {
+        match self {
+            Separator::Dot => '.',
+            Separator::Slash => '/',
+        }
+    }
 }
 
 impl Default for Imap {
@@ -325,6 +347,7 @@ impl Default for Imap {
             max_header_fields: 1_000,
             max_literal: 64 * 1024,
             folder_linger: 30,
+            separator: Separator::Dot,
         }
     }
 }

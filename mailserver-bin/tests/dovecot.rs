@@ -118,6 +118,11 @@ fn running_as_root() -> bool {
 /// serve mail as root, so the tree goes to an unprivileged owner, as an installation's vmail
 /// user would own it.
 fn start_dovecot(server: &Server) -> (Dovecot, u16, u16) {
+    start_dovecot_with(server, "")
+}
+
+/// A private Dovecot on `server`'s mail, with `extra` appended to its configuration.
+fn start_dovecot_with(server: &Server, extra: &str) -> (Dovecot, u16, u16) {
     assert!(
         running_as_root(),
         "this test starts a private Dovecot, which must be started as root; run ./scripts/test as root (CI does)"
@@ -144,7 +149,7 @@ fn start_dovecot(server: &Server) -> (Dovecot, u16, u16) {
              passdb {{\n driver = static\n args = password=secret\n}}\n\
              userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={m}/%d/%n\n}}\n\
              service imap-login {{\n inet_listener imap {{\n port = {imap}\n }}\n inet_listener imaps {{\n port = 0\n }}\n}}\n\
-             service pop3-login {{\n inet_listener pop3 {{\n port = {pop3}\n }}\n inet_listener pop3s {{\n port = 0\n }}\n}}\n",
+             service pop3-login {{\n inet_listener pop3 {{\n port = {pop3}\n }}\n inet_listener pop3s {{\n port = 0\n }}\n}}\n{extra}",
             d = dir.display(),
             m = mail_root.display(),
         ),
@@ -314,4 +319,61 @@ fn search_finds_text_in_other_charsets_as_dovecot_does() {
     let (_dovecot, imap, _) = start_dovecot(&server);
     let theirs = python(CHARSET_SEARCHES, &[&imap.to_string()]);
     assert_eq!(ours, theirs);
+}
+
+/// `[imap] separator = "/"`, as iRedMail's Dovecot has it: folders we create are the ones
+/// Dovecot configured the same way lists (and the reverse), on disk as Maildir++ names, and
+/// a `.` inside a name is refused as Dovecot refuses it.
+const SEPARATOR: &str = include_str!("clients/dovecot_separator.py");
+
+#[test]
+fn with_a_slash_separator_dovecot_and_we_see_the_same_folders() {
+    require("dovecot");
+    let server = Server::start("dovecot-separator", "[imap]\nseparator = \"/\"\n");
+    let ours = server.imap_port.to_string();
+    let created = python(
+        SEPARATOR,
+        &[
+            &ours,
+            "create:Projects/2026",
+            "create:Projects/Archiv &AMQ-rger",
+            "create:bad.name",
+            "subscribe:Projects/2026",
+            "append:Projects/2026",
+        ],
+    );
+    assert!(
+        created.contains(r#"["create", "Projects/2026", "OK"]"#),
+        "{created}"
+    );
+    assert!(
+        created.contains(r#"["create", "bad.name", "NO"]"#),
+        "{created}"
+    );
+    assert!(
+        created.contains(r#"["append", "Projects/2026", "OK"]"#),
+        "{created}"
+    );
+    let md = server.maildir("alice@example.com");
+    assert!(md.join(".Projects.2026/cur").exists() || md.join(".Projects.2026/new").exists());
+    assert!(md.join(".Projects.Archiv &AMQ-rger").exists());
+
+    let (dovecot, imap, _) = start_dovecot_with(
+        &server,
+        "namespace inbox {\n inbox = yes\n separator = /\n}\n",
+    );
+    let theirs = imap.to_string();
+    let made = python(SEPARATOR, &[&theirs, "create:Clients/Acme"]);
+    assert!(made.contains(r#""OK""#), "{made}");
+    let dovecot_view = python(SEPARATOR, &[&theirs, "list"]);
+    drop(dovecot);
+    let our_view = python(SEPARATOR, &[&ours, "list"]);
+    assert_eq!(
+        our_view, dovecot_view,
+        "ours:\n{our_view}\nDovecot's:\n{dovecot_view}"
+    );
+    for name in ["Clients/Acme", "Projects/2026", "Projects/Archiv &AMQ-rger"] {
+        assert!(our_view.contains(name), "{name}: {our_view}");
+    }
+    assert!(our_view.contains(r#"["/"]"#), "{our_view}");
 }

@@ -21,7 +21,8 @@ mod store;
 mod sync;
 mod tree;
 
-use self::common::DELIMITER;
+use self::common::delimiter;
+pub use self::common::set_delimiter;
 use crate::conn::Answered;
 use fetch::ChangedSince;
 pub use session::{User, login};
@@ -64,7 +65,7 @@ impl User {
                 session
                     .send(&Response::Namespace {
                         prefix: String::new(),
-                        delimiter: DELIMITER,
+                        delimiter: delimiter(),
                     })
                     .answered();
                 session

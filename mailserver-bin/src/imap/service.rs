@@ -47,6 +47,7 @@ impl ImapService {
         listings: Arc<maildir::ListingCache>,
         process: Arc<Semaphore>,
     ) -> Self {
+        super::mailbox::set_delimiter(config.imap.separator.as_char());
         mime::set_limits(mime::MimeLimits {
             parts: config.imap.max_mime_parts,
             depth: config.imap.max_mime_depth,

@@ -6,7 +6,7 @@ use imap_proto::{
 };
 use maildir::FolderError;
 
-use super::common::{DELIMITER, atoms, block};
+use super::common::{atoms, block, delimiter};
 use super::session::User;
 use super::tree::{FolderTree, display_name, matches_pattern, storage_name};
 use crate::conn::Answered;
@@ -231,7 +231,7 @@ impl User {
             session
                 .send(&Response::List {
                     attributes: atoms(&["Noselect"]),
-                    delimiter: Some(DELIMITER),
+                    delimiter: Some(delimiter()),
                     mailbox: String::new(),
                     lsub,
                     extended: Vec::new(),
@@ -257,7 +257,7 @@ impl User {
                     continue;
                 }
                 let mut parent = name.as_str();
-                while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
+                while let Some((up, _)) = parent.rsplit_once(delimiter()) {
                     parent = up;
                     if matches(parent) && !tree.is_subscribed(parent) {
                         if !names.iter().any(|(n, _)| n == parent) {
@@ -276,7 +276,7 @@ impl User {
                 session
                     .send(&Response::List {
                         attributes: atoms(&attrs),
-                        delimiter: Some(DELIMITER),
+                        delimiter: Some(delimiter()),
                         mailbox: name.clone(),
                         lsub: true,
                         extended: Vec::new(),
@@ -304,7 +304,7 @@ impl User {
             candidates.dedup();
         }
         let descendants = |name: &str| {
-            let prefix = format!("{name}{DELIMITER}");
+            let prefix = format!("{name}{}", delimiter());
             candidates
                 .iter()
                 .copied()
@@ -353,7 +353,7 @@ impl User {
             session
                 .send(&Response::List {
                     attributes: atoms(&attrs),
-                    delimiter: Some(DELIMITER),
+                    delimiter: Some(delimiter()),
                     mailbox: name.to_owned(),
                     lsub: false,
                     extended,

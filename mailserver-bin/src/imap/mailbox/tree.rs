@@ -7,26 +7,44 @@ use imap_proto::types::{decode_mutf7, encode_mutf7};
 use imap_proto::{Code, Mailbox};
 use maildir::Maildir;
 
-use super::common::{DEFAULT_FOLDERS, DELIMITER, Refusal};
+use super::common::{DEFAULT_FOLDERS, Refusal, delimiter};
 
-/// The storage name of an IMAP mailbox name (`INBOX`, or modified UTF-7 with `.` levels).
+/// The storage name of an IMAP mailbox name (`INBOX`, or modified UTF-7 with Maildir++'s `.`
+/// between levels, whatever separator clients see). With `/` as the separator a `.` in a
+/// name is refused, as Dovecot refuses it: on disk it would be a level.
 pub(super) fn storage_name(m: &Mailbox) -> Result<String, Refusal> {
     if m.is_inbox() {
         return Ok("INBOX".into());
     }
+    let sep = delimiter();
     let name = m.as_str();
-    let name = name.strip_suffix(DELIMITER).unwrap_or(name);
+    let name = name.strip_suffix(sep).unwrap_or(name);
     if name.eq_ignore_ascii_case("INBOX") {
         return Ok("INBOX".into());
     }
-    let storage = encode_mutf7(name);
+    let name = if sep == '.' {
+        name.to_owned()
+    } else if name.contains('.') {
+        return Err((
+            Some(Code::Cannot),
+            "Character not allowed in mailbox name: '.'",
+        ));
+    } else {
+        name.replace(sep, ".")
+    };
+    let storage = encode_mutf7(&name);
     maildir::validate_folder_name(&storage)
         .map_err(|_| (Some(Code::Cannot), "Invalid mailbox name"))?;
     Ok(storage)
 }
 
+/// The IMAP name of a storage name: decoded, with the separator clients see between levels.
 pub(super) fn display_name(storage: &str) -> String {
-    decode_mutf7(storage).unwrap_or_else(|| storage.to_owned())
+    let name = decode_mutf7(storage).unwrap_or_else(|| storage.to_owned());
+    match delimiter() {
+        '.' => name,
+        sep => name.replace('.', &sep.to_string()),
+    }
 }
 
 /// The folder hierarchy as LIST shows it, by display name.
@@ -59,7 +77,7 @@ impl FolderTree {
         }
         let implied: Vec<String> = names
             .keys()
-            .flat_map(|n| n.match_indices(DELIMITER).map(|(i, _)| n[..i].to_owned()))
+            .flat_map(|n| n.match_indices(delimiter()).map(|(i, _)| n[..i].to_owned()))
             .collect();
         for parent in implied {
             names.entry(parent).or_insert(None);
@@ -92,7 +110,7 @@ impl FolderTree {
     }
 
     pub(super) fn has_children(&self, name: &str) -> bool {
-        let prefix = format!("{name}{DELIMITER}");
+        let prefix = format!("{name}{}", delimiter());
         self.names
             .range(prefix.clone()..)
             .next()
@@ -108,13 +126,14 @@ impl FolderTree {
 /// programming over one row, so a hostile pattern costs pattern × name steps, not more.
 pub(super) fn pattern_match(pattern: &[char], name: &[char]) -> bool {
     // row[j]: whether the pattern from the current position on matches name[j..].
+    let sep = delimiter();
     let mut row: Vec<bool> = (0..=name.len()).map(|j| j == name.len()).collect();
     for &p in pattern.iter().rev() {
         let mut next = vec![false; name.len() + 1];
         for j in (0..=name.len()).rev() {
             next[j] = match p {
                 '*' => row[j] || (j < name.len() && next[j + 1]),
-                '%' => row[j] || (j < name.len() && name[j] != DELIMITER && next[j + 1]),
+                '%' => row[j] || (j < name.len() && name[j] != sep && next[j + 1]),
                 c => j < name.len() && name[j] == c && row[j + 1],
             };
         }
