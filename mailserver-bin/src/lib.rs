@@ -13,11 +13,13 @@
 //! 2. **Services**: `smtp` (inbound and submission), `imap` (sessions, then one file per
 //!    command family under `imap::mailbox`), `pop3`, `queue` (outbound: spool, relay, MX,
 //!    DSN), `dns` (records to publish).
-//! 3. **Shared paths**: `delivery` (quota accounting of every store and removal), `conn`
-//!    (connections, TLS upgrade, pacing, admission), `dkim`, `srs`, `mail` (queue ids,
-//!    Received:), `message` (header and body text over mail-parser), `tls`.
-//! 4. **State**: `accounts` (the store: SQLite, PostfixAdmin's MariaDB, LDAP; lookups apart
-//!    from admin writes), `config`, `password`, `disk`, `owner`.
+//! 3. **Shared paths**: `delivery` (quota accounting of every store and removal, the fields
+//!    local delivery adds), `conn` (the one connection driver, TLS upgrade, pacing,
+//!    admission, session spans), `dkim`, `srs`, `message` (header and body text over
+//!    mail-parser), `tls`.
+//! 4. **State and leaves**: `accounts` (the store: lookups, admin writes, and
+//!    `backend/{sqlite, mysql, ldap}`), `config`, `password`, `disk`, `owner`, `mail` (queue
+//!    and session ids, dates, `Received:`, the header scan).
 //!
 //! Mail on disk is the `maildir` crate's: no module here reads or writes a Maildir file
 //! itself.

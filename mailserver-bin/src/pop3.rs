@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
-use tracing::{Instrument, info, warn};
+use tracing::{info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Config, DeletePolicy};
@@ -102,9 +102,15 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
-    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
-        connection(stream, peer, service.clone(), implicit_tls, shutdown)
-    })
+    crate::conn::accept_loop(
+        listener,
+        "pop3",
+        active,
+        shutdown,
+        move |stream, peer, shutdown| {
+            connection(stream, peer, service.clone(), implicit_tls, shutdown)
+        },
+    )
     .await;
 }
 
@@ -158,23 +164,7 @@ async fn on_login(
     }
 }
 
-/// One connection, in a span that puts its session id (and the user, once logged in) on
-/// every line it logs.
 async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    service: Arc<Pop3Service>,
-    implicit_tls: bool,
-    shutdown: watch::Receiver<bool>,
-) {
-    let id = crate::mail::queue_id();
-    let span = tracing::info_span!("pop3", session = %id, user = tracing::field::Empty);
-    serve_session(stream, peer, service, implicit_tls, shutdown)
-        .instrument(span)
-        .await;
-}
-
-async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<Pop3Service>,

@@ -15,11 +15,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tracing::{Instrument, info, warn};
+use tracing::{info, warn};
 
 use crate::conn::drive::{self, Flow};
 use crate::conn::{Conn, Pacer};
-use crate::mail::queue_id;
 use crate::smtp::session::{Connection, Transaction};
 
 mod body;
@@ -37,29 +36,19 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
-    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
-        connection(stream, peer, service.clone(), implicit_tls, shutdown)
-    })
+    crate::conn::accept_loop(
+        listener,
+        "smtp",
+        active,
+        shutdown,
+        move |stream, peer, shutdown| {
+            connection(stream, peer, service.clone(), implicit_tls, shutdown)
+        },
+    )
     .await;
 }
 
-/// One connection, in a span that puts its session id (and the user, once logged in) on
-/// every line it logs.
 async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    service: Arc<SmtpService>,
-    implicit_tls: bool,
-    shutdown: watch::Receiver<bool>,
-) {
-    let id = queue_id();
-    let span = tracing::info_span!("smtp", session = %id, user = tracing::field::Empty);
-    serve_session(stream, peer, service, implicit_tls, shutdown)
-        .instrument(span)
-        .await;
-}
-
-async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<SmtpService>,

@@ -503,7 +503,10 @@ fn log_lines_carry_the_session_and_normal_hang_ups_are_quiet() {
         .collect();
     assert!(sessions.len() >= 7, "{log}");
     for line in &sessions {
-        assert!(line.contains("{session="), "no session id: {line}");
+        assert!(
+            line.contains("session{protocol=") && line.contains(" id="),
+            "no session id: {line}"
+        );
     }
     assert!(
         log.lines()

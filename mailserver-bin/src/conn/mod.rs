@@ -158,9 +158,12 @@ impl Conn {
 }
 
 /// Accepts connections until shutdown is signalled, running `handle` for each on its own task
-/// and counting the live ones in `active` (the shutdown waits for it to reach zero).
+/// and counting the live ones in `active` (the shutdown waits for it to reach zero). Each
+/// runs in a span that puts the protocol and a session id on every line it logs, and the
+/// user once a protocol records one (`Span::current().record("user", ...)`).
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
+    protocol: &'static str,
     active: Arc<AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
     handle: F,
@@ -191,10 +194,16 @@ pub async fn accept_loop<F, Fut>(
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let _ = stream.set_nodelay(true);
         active.fetch_add(1, Ordering::SeqCst);
+        let span = tracing::info_span!(
+            "session",
+            %protocol,
+            id = %crate::mail::queue_id(),
+            user = tracing::field::Empty
+        );
         let session = handle(stream, peer, shutdown.clone());
         let active = active.clone();
         tokio::spawn(async move {
-            session.await;
+            tracing::Instrument::instrument(session, span).await;
             active.fetch_sub(1, Ordering::SeqCst);
         });
     }

@@ -22,7 +22,6 @@ mod sync;
 mod tree;
 
 use self::common::delimiter;
-pub use self::common::set_delimiter;
 use crate::conn::Answered;
 use fetch::ChangedSince;
 pub use session::{User, login};

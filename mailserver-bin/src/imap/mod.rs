@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tracing::{Instrument, info, warn};
+use tracing::{info, warn};
 
 use crate::conn::drive::{self, Flow};
 use crate::conn::{Answered, Conn, Pacer};
@@ -49,9 +49,15 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
-    crate::conn::accept_loop(listener, active, shutdown, move |stream, peer, shutdown| {
-        connection(stream, peer, service.clone(), implicit_tls, shutdown)
-    })
+    crate::conn::accept_loop(
+        listener,
+        "imap",
+        active,
+        shutdown,
+        move |stream, peer, shutdown| {
+            connection(stream, peer, service.clone(), implicit_tls, shutdown)
+        },
+    )
     .await;
 }
 
@@ -164,23 +170,7 @@ async fn idle_tick(watch: &mut Option<idle_watch::FolderWatch>, idling: bool, se
     }
 }
 
-/// One connection, in a span that puts its session id (and the user, once logged in) on
-/// every line it logs.
 async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    service: Arc<ImapService>,
-    implicit_tls: bool,
-    shutdown: watch::Receiver<bool>,
-) {
-    let id = crate::mail::queue_id();
-    let span = tracing::info_span!("imap", session = %id, user = tracing::field::Empty);
-    serve_session(stream, peer, service, implicit_tls, shutdown)
-        .instrument(span)
-        .await;
-}
-
-async fn serve_session(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<ImapService>,

@@ -47,7 +47,7 @@ impl ImapService {
         listings: Arc<maildir::ListingCache>,
         process: Arc<Semaphore>,
     ) -> Self {
-        super::mailbox::set_delimiter(config.imap.separator.as_char());
+        let _ = DELIMITER.set(config.imap.separator.as_char());
         mime::set_limits(mime::MimeLimits {
             parts: config.imap.max_mime_parts,
             depth: config.imap.max_mime_depth,
@@ -146,4 +146,13 @@ pub(crate) async fn flush(session: &mut ServerSession, conn: &mut Conn) -> std::
         conn.write_all(&out).await?;
     }
     conn.flush().await
+}
+
+/// The hierarchy separator clients see (`[imap] separator`), set when the service is made;
+/// storage names always use Maildir++'s `.`.
+static DELIMITER: std::sync::OnceLock<char> = std::sync::OnceLock::new();
+
+/// The separator clients see.
+pub(crate) fn delimiter() -> char {
+    DELIMITER.get().copied().unwrap_or('.')
 }

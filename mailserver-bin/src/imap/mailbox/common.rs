@@ -17,19 +17,7 @@ pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
     ("Archive", "Archive"),
 ];
 
-/// The hierarchy separator clients see (`[imap] separator`), set once at start; storage
-/// names always use Maildir++'s `.`.
-static DELIMITER: std::sync::OnceLock<char> = std::sync::OnceLock::new();
-
-/// Sets the separator (at start; later calls change nothing).
-pub fn set_delimiter(c: char) {
-    let _ = DELIMITER.set(c);
-}
-
-/// The separator clients see.
-pub(super) fn delimiter() -> char {
-    DELIMITER.get().copied().unwrap_or('.')
-}
+pub(super) use crate::imap::service::delimiter;
 
 /// Messages at least this large, asked for whole, are streamed rather than read into memory.
 pub(super) const STREAM_ABOVE: u64 = 1 << 20;
