@@ -3,6 +3,10 @@
 //! any more is given to a new keyword when none is free, a set of new keywords gets letters
 //! all together or not at all, and the last slots are kept for the keywords mail clients set
 //! by convention (`$Junk`, `$Forwarded`, ...), so that custom ones cannot lock those out.
+//!
+//! A slot is reclaimed under the `dovecot-keywords` lock, but a writer that got a letter and
+//! has not yet renamed its message file holds no lock: in that narrow window the letter can
+//! go to another keyword. It needs the folder full and the keyword on no message at all.
 
 use std::fs;
 use std::io;
@@ -79,7 +83,7 @@ impl Maildir {
     /// of them, or none (`Ok(None)`, nothing written) when they do not fit. They fit when
     /// there are slots for all, counting those whose keyword no message in `cur/` carries any
     /// more (given to new keywords, as Dovecot does), and when custom keywords leave
-    /// [`RESERVED`] slots for standard ones not yet named.
+    /// 6 slots for standard ones not yet named.
     pub fn keyword_letters(&self, keywords: &[&str]) -> Result<Option<Vec<char>>, Error> {
         let all_known = |entries: &[(u32, String)]| -> Option<Vec<char>> {
             keywords
