@@ -33,6 +33,8 @@ data_dir = "$WORK/ours"
 smtp = ["127.0.0.1:$OUR_PORT"]
 [limits]
 max_connections = 1000
+# Every client of the bench comes from 127.0.0.1.
+max_connections_per_address = 1000
 CONF
 add_bench_users rcpt
 serve_ours
@@ -100,9 +102,14 @@ def per_connection(port, pid):
             f = s.makefile("rb")
             f.readline()
             s.sendall(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n")
-            while not f.readline().startswith(b"250 "):
+            def reply():
+                line = f.readline()
+                if not line or line[:1] in (b"4", b"5"):
+                    raise SystemExit(f"port {port}: connection {len(conns)} refused: {line!r}")
+                return line
+            while not reply().startswith(b"250 "):
                 pass
-            while not f.readline().startswith(b"250"):
+            while not reply().startswith(b"250"):
                 pass
             conns.append(s)
         time.sleep(2)
