@@ -97,7 +97,9 @@ async fn connection(
     if let Err(e) = conn.shutdown().await {
         tracing::debug!(%peer, error = %e, "smtp shutdown");
     }
-    info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect");
+    // As Postfix: `disconnect ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5`.
+    let commands = session.command_counts();
+    info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect {commands}");
 }
 
 impl drive::Handler for Connection {

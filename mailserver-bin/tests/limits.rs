@@ -513,6 +513,10 @@ fn log_lines_carry_the_session_and_normal_hang_ups_are_quiet() {
             .any(|l| l.contains("imap disconnect") && l.contains("user=alice@example.com")),
         "{log}"
     );
+    assert!(
+        log.contains("disconnect ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"),
+        "a Postfix-like summary: {log}"
+    );
     for noise in ["docs.rs", "Some(", "close_notify"] {
         assert!(!log.contains(noise), "{noise} in\n{log}");
     }

@@ -69,8 +69,8 @@ pub use command::{Body, Command, MailParams, Notify, RcptParams, Ret};
 pub use frame::{BodyDefect, DefectPolicy};
 pub use parse::{ParseError, parse_command, parse_mailbox, parse_reply};
 pub use session::{
-    AbortReason, AnswerError, AuthMechanism, BodyKind, CloseReason, Config, Event, Limits,
-    ServerSession, SessionError,
+    AbortReason, AnswerError, AuthMechanism, BodyKind, CloseReason, CommandCounts, Config, Event,
+    Limits, ServerSession, SessionError,
 };
 pub use types::{
     EnhancedStatus, ForwardPath, Host, Mailbox, Reply, ReplyCode, ReversePath, Secret,

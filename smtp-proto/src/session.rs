@@ -67,6 +67,63 @@ impl Default for Limits {
     }
 }
 
+/// The verbs [`CommandCounts`] counts, in the order its summary lists them (Postfix's).
+const COUNTED_VERBS: [&str; 14] = [
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy",
+    "expn", "help", "quit",
+];
+
+/// How many commands of each kind a client sent, for a summary like the one Postfix logs at
+/// disconnect: its [`Display`](std::fmt::Display) gives `ehlo=1 mail=1 rcpt=2 data=1 quit=1
+/// commands=6` (only the verbs used; lines that were not commands count as `unknown`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandCounts {
+    counts: [u32; COUNTED_VERBS.len()],
+    unknown: u32,
+}
+
+impl CommandCounts {
+    fn count(&mut self, verb: &str) {
+        match COUNTED_VERBS
+            .iter()
+            .position(|v| v.eq_ignore_ascii_case(verb))
+        {
+            Some(i) => self.counts[i] += 1,
+            None => self.unknown += 1,
+        }
+    }
+
+    /// Commands of `verb` (case-insensitive; `"unknown"` for lines that were not commands).
+    pub fn get(&self, verb: &str) -> u32 {
+        if verb.eq_ignore_ascii_case("unknown") {
+            return self.unknown;
+        }
+        COUNTED_VERBS
+            .iter()
+            .position(|v| v.eq_ignore_ascii_case(verb))
+            .map_or(0, |i| self.counts[i])
+    }
+
+    /// All commands, unknown ones included.
+    pub fn total(&self) -> u32 {
+        self.counts.iter().sum::<u32>() + self.unknown
+    }
+}
+
+impl std::fmt::Display for CommandCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (verb, n) in COUNTED_VERBS.iter().zip(self.counts) {
+            if n > 0 {
+                write!(f, "{verb}={n} ")?;
+            }
+        }
+        if self.unknown > 0 {
+            write!(f, "unknown={} ", self.unknown)?;
+        }
+        write!(f, "commands={}", self.total())
+    }
+}
+
 /// Why the session closed the connection itself (see [`ServerSession::closed_because`]), so
 /// the server can log it: each limit reached is a refusal an admin may need to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +375,8 @@ pub struct ServerSession {
     auth_failures: u32,
     /// Why it closed, once it did.
     close_reason: Option<CloseReason>,
+    /// Commands received, by verb.
+    commands: CommandCounts,
 }
 
 impl ServerSession {
@@ -338,6 +397,7 @@ impl ServerSession {
             junk: 0,
             auth_failures: 0,
             close_reason: None,
+            commands: CommandCounts::default(),
         };
         let greeting = format!("{} ESMTP", session.config.hostname);
         session.queue_raw(Reply::new(220, None, greeting).unwrap_or_else(|_| {
@@ -406,6 +466,11 @@ impl ServerSession {
     /// Octets to send to the client, if any. Send them before waiting for more input.
     pub fn poll_output(&mut self) -> Option<Bytes> {
         self.io.poll_output()
+    }
+
+    /// The commands the client has sent so far, by verb.
+    pub fn command_counts(&self) -> &CommandCounts {
+        &self.commands
     }
 
     /// Why the session closed the connection itself, once it has (`None` while open, or
@@ -810,8 +875,14 @@ impl ServerSession {
             }
             Line::Complete(line) => {
                 match parse_command(&line) {
-                    Ok(command) => self.dispatch(command),
-                    Err(e) => self.error(e.reply()),
+                    Ok(command) => {
+                        self.commands.count(command.verb());
+                        self.dispatch(command);
+                    }
+                    Err(e) => {
+                        self.commands.unknown += 1;
+                        self.error(e.reply());
+                    }
                 }
                 true
             }

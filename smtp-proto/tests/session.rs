@@ -349,3 +349,20 @@ fn junk_commands_close_the_session_until_mail_is_stored() {
     assert!(!h.session.is_closed(), "{:?}", h.output_lines());
     assert!(last_reply(&h).starts_with("214") || last_reply(&h).starts_with("250"));
 }
+
+#[test]
+fn commands_are_counted_for_a_postfix_like_summary() {
+    let h = run(
+        config(),
+        b"EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\n\
+          RCPT TO:<carol@example.com>\r\nNOOP\r\nBOGUS\r\nQUIT\r\n",
+    );
+    let counts = h.session.command_counts();
+    assert_eq!(counts.get("rcpt"), 2);
+    assert_eq!(counts.get("unknown"), 1);
+    assert_eq!(counts.total(), 7);
+    assert_eq!(
+        counts.to_string(),
+        "ehlo=1 mail=1 rcpt=2 noop=1 quit=1 unknown=1 commands=7"
+    );
+}
