@@ -203,7 +203,7 @@ async fn connection(
     if let Err(e) = conn.shutdown().await {
         tracing::debug!(%peer, error = %e, "pop3 shutdown");
     }
-    info!(%peer, %outcome, "pop3 disconnect");
+    info!(%peer, %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "pop3 disconnect");
 }
 
 /// One POP3 connection's part: logs in, serves RETR/TOP, carries out UPDATE.

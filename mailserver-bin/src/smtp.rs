@@ -61,7 +61,7 @@ async fn connection(
             Ok(c) => c,
             Err(reason) => return info!(%peer, %reason, "smtps handshake failed"),
         },
-        _ => Conn::Plain(stream),
+        _ => Conn::plain(stream),
     };
     let config = service.session_config(implicit_tls, peer.ip().is_loopback());
     let mut session = match &admission {
@@ -99,7 +99,7 @@ async fn connection(
     }
     // As Postfix: `disconnect ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5`.
     let commands = session.command_counts();
-    info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, "disconnect {commands}");
+    info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "disconnect {commands}");
 }
 
 impl drive::Handler for Connection {

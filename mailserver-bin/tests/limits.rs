@@ -517,6 +517,15 @@ fn log_lines_carry_the_session_and_normal_hang_ups_are_quiet() {
         log.contains("disconnect ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"),
         "a Postfix-like summary: {log}"
     );
+    // As Dovecot's `in=` and `out=`: the octets of the protocol each way.
+    let imap_end = log
+        .lines()
+        .find(|l| l.contains("imap disconnect") && l.contains("user=alice@example.com"))
+        .unwrap();
+    assert!(
+        imap_end.contains("bytes_in=") && !imap_end.contains("bytes_out=0"),
+        "{imap_end}"
+    );
     for noise in ["docs.rs", "Some(", "close_notify"] {
         assert!(!log.contains(noise), "{noise} in\n{log}");
     }

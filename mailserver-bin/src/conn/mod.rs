@@ -74,11 +74,39 @@ impl Default for ReadBuffer {
     }
 }
 
-/// A TCP stream before or after STARTTLS.
-pub enum Conn {
+/// A client connection before or after STARTTLS, counting the octets of the protocol that
+/// cross it (after TLS), for the disconnect line (as Dovecot's `in=` and `out=`).
+pub struct Conn {
+    stream: Stream,
+    received: u64,
+    sent: u64,
+}
+
+enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
     Gone,
+}
+
+impl Conn {
+    /// A connection that has not (yet) started TLS.
+    pub fn plain(stream: TcpStream) -> Self {
+        Self {
+            stream: Stream::Plain(stream),
+            received: 0,
+            sent: 0,
+        }
+    }
+
+    /// Octets read from the client so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Octets written to the client so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
 }
 
 impl AsyncRead for Conn {
@@ -87,11 +115,15 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Conn::Gone => Poll::Ready(Ok(())),
-        }
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Gone => Poll::Ready(Ok(())),
+        };
+        this.received += (buf.filled().len() - before) as u64;
+        poll
     }
 }
 
@@ -101,24 +133,29 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Conn::Gone => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        let this = self.get_mut();
+        let poll = match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Gone => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        };
+        if let Poll::Ready(Ok(n)) = &poll {
+            this.sent += *n as u64;
         }
+        poll
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Conn::Gone => Poll::Ready(Ok(())),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Gone => Poll::Ready(Ok(())),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Conn::Gone => Poll::Ready(Ok(())),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Gone => Poll::Ready(Ok(())),
         }
     }
 }
@@ -133,7 +170,7 @@ impl Conn {
         implicit_tls: bool,
         acceptor: &TlsAcceptor,
     ) -> Result<Self, String> {
-        let mut conn = Conn::Plain(stream);
+        let mut conn = Conn::plain(stream);
         if implicit_tls {
             conn.start_tls(acceptor).await?;
         }
@@ -143,12 +180,12 @@ impl Conn {
     /// Upgrades a plain connection in place (STARTTLS, STLS). On failure the connection is
     /// gone and the reason is returned for the log.
     pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> Result<(), String> {
-        let Conn::Plain(tcp) = std::mem::replace(self, Conn::Gone) else {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return Err("TLS requested on a TLS connection".into());
         };
         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => {
-                *self = Conn::Tls(Box::new(tls));
+                self.stream = Stream::Tls(Box::new(tls));
                 Ok(())
             }
             Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),

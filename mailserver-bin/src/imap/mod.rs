@@ -214,7 +214,7 @@ async fn connection(
     if let Err(e) = conn.shutdown().await {
         tracing::debug!(%peer, error = %e, "imap shutdown");
     }
-    info!(%peer, %outcome, "imap disconnect");
+    info!(%peer, %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "imap disconnect");
 }
 
 /// One IMAP connection's part: logs in, runs commands on the user's folders, IDLE.
