@@ -177,19 +177,9 @@ struct Streaming {
     held: BytesMut,
 }
 
-/// Misuse or a fatal protocol violation.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SessionError {
-    /// The session is closed.
-    #[error("session is closed")]
-    Closed,
-    /// More input than [`ServerSession::input_capacity`] allowed.
-    #[error("input exceeds the session's capacity")]
-    InputOverflow,
-    /// Plaintext arrived between the STARTTLS reply and the handshake (CVE-2011-0411).
-    #[error("plaintext received while waiting for the TLS handshake")]
-    InputDuringTls,
-}
+/// Why the session refused octets the client sent (shared with the line-based sessions of
+/// `smtp-proto` and `pop3-proto`).
+pub use line_session::SessionError;
 
 /// The RFC 9051 §3 connection states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Why a session refused octets the client sent.
+/// Why a session refused octets the client sent (also `imap-proto`'s, whose session frames
+/// literals itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// The session is closed.
