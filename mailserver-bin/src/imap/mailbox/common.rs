@@ -8,6 +8,8 @@ use imap_proto::Code;
 use maildir::{ListingCache, Maildir};
 use tracing::warn;
 
+use crate::conn::Answered;
+
 /// Folders a new mailbox starts with, and their RFC 6154 special use.
 pub const DEFAULT_FOLDERS: [(&str, &str); 5] = [
     ("Drafts", "Drafts"),
@@ -26,6 +28,18 @@ pub(super) const STREAM_ABOVE: u64 = 1 << 20;
 pub(super) const STREAM_CHUNK: u64 = 256 << 10;
 
 pub(super) type Refusal = (Option<Code>, &'static str);
+
+/// `NO [NONEXISTENT] Mailbox does not exist`: the answer to a command on a folder that is
+/// not there (COPY, MOVE and APPEND answer `[TRYCREATE]` instead).
+pub(super) fn no_such_mailbox(session: &mut imap_proto::ServerSession) {
+    session
+        .complete(
+            imap_proto::Status::No,
+            Some(Code::NonExistent),
+            "Mailbox does not exist",
+        )
+        .answered();
+}
 
 pub(super) fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)

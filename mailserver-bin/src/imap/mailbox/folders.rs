@@ -6,7 +6,7 @@ use imap_proto::{
 };
 use maildir::FolderError;
 
-use super::common::{atoms, block, delimiter};
+use super::common::{atoms, block, delimiter, no_such_mailbox};
 use super::session::User;
 use super::tree::{FolderTree, display_name, matches_pattern, storage_name};
 use crate::conn::Answered;
@@ -107,13 +107,7 @@ impl User {
                     .answered();
             }
             Err(FolderError::NotFound) => {
-                session
-                    .complete(
-                        Status::No,
-                        Some(Code::NonExistent),
-                        "Mailbox does not exist",
-                    )
-                    .answered();
+                no_such_mailbox(session);
             }
             Err(FolderError::InvalidName(why)) => {
                 session
@@ -150,13 +144,7 @@ impl User {
                     .answered();
             }
             Err(FolderError::NotFound) => {
-                session
-                    .complete(
-                        Status::No,
-                        Some(Code::NonExistent),
-                        "Mailbox does not exist",
-                    )
-                    .answered();
+                no_such_mailbox(session);
             }
             Err(FolderError::Exists) => {
                 session
@@ -185,13 +173,7 @@ impl User {
             }
         };
         if on && !self.root.folder_exists(&storage) {
-            session
-                .complete(
-                    Status::No,
-                    Some(Code::NonExistent),
-                    "Mailbox does not exist",
-                )
-                .answered();
+            no_such_mailbox(session);
             return;
         }
         match block(|| self.root.set_subscribed(&storage, on)) {

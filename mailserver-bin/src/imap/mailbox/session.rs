@@ -8,7 +8,7 @@ use imap_proto::{AppendHead, Code, Mailbox, SequenceSet, ServerSession, Status};
 use maildir::{Delivery, FolderError, ListingCache, Maildir};
 use tracing::warn;
 
-use super::common::{DEFAULT_FOLDERS, Refusal, block};
+use super::common::{DEFAULT_FOLDERS, Refusal, block, no_such_mailbox};
 use super::selected::Selected;
 use super::tree::storage_name;
 use crate::accounts::Accounts;
@@ -136,13 +136,7 @@ impl User {
         match storage_name(m) {
             Ok(s) if self.root.folder_exists(&s) => Some(s),
             Ok(_) => {
-                session
-                    .complete(
-                        Status::No,
-                        Some(Code::NonExistent),
-                        "Mailbox does not exist",
-                    )
-                    .answered();
+                no_such_mailbox(session);
                 None
             }
             Err((code, text)) => {
