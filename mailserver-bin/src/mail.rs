@@ -286,4 +286,35 @@ mod tests {
             "the body is not the header"
         );
     }
+
+    proptest::proptest! {
+        /// However a message arrives in pieces, the scan sees the same header, and keeps no
+        /// more than its bounds whatever the input.
+        #[test]
+        fn header_scan_ignores_how_input_is_split(
+            fields in proptest::collection::vec(
+                (0..4usize, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)),
+                0..90,
+            ),
+            cut in 0usize..40_000,
+        ) {
+            let names: [&[u8]; 4] = [b"Received: ", b"Delivered-To: ", b"Subject: ", b"\t"];
+            let mut message = Vec::new();
+            for (name, value) in &fields {
+                message.extend_from_slice(names[*name]);
+                message.extend_from_slice(value);
+                message.extend_from_slice(b"\r\n");
+            }
+            let mut whole = HeaderScan::default();
+            whole.feed(&message);
+            let mut split = HeaderScan::default();
+            let cut = cut.min(message.len());
+            split.feed(&message[..cut]);
+            split.feed(&message[cut..]);
+            proptest::prop_assert_eq!(whole.received(), split.received());
+            proptest::prop_assert_eq!(&whole.delivered_to, &split.delivered_to);
+            proptest::prop_assert!(whole.delivered_to.len() <= MAX_DELIVERED_TO);
+            proptest::prop_assert!(whole.delivered_to.iter().all(|a| a.chars().count() <= MAX_ADDRESS));
+        }
+    }
 }
