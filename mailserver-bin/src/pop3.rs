@@ -200,9 +200,6 @@ async fn connection(
     let outcome = run.await;
     // A session that ends without QUIT never reaches UPDATE: nothing is deleted or flagged.
     drop(handler);
-    if let Err(e) = conn.shutdown().await {
-        tracing::debug!(%peer, error = %e, "pop3 shutdown");
-    }
     info!(%peer, %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "pop3 disconnect");
 }
 

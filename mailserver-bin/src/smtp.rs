@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smtp_proto::{CloseReason, Event, Reply, ServerSession};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -94,9 +93,6 @@ async fn connection(
     let outcome = run.await;
     // Anything not acknowledged is abandoned here; dropping the writer removes its tmp file.
     state.tx.body = None;
-    if let Err(e) = conn.shutdown().await {
-        tracing::debug!(%peer, error = %e, "smtp shutdown");
-    }
     // As Postfix: `disconnect ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5`.
     let commands = session.command_counts();
     info!(%peer, messages = state.messages, tls = session.is_tls(), %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "disconnect {commands}");

@@ -104,8 +104,25 @@ enum Woke {
     Shutdown,
 }
 
-/// Runs `session` over `conn` until either side closes; returns why it ended, for the log.
+/// Runs `session` over `conn` until either side closes, then closes the connection; returns
+/// why it ended, for the log.
 pub async fn run<H: Handler>(
+    handler: &mut H,
+    session: &mut H::Session,
+    conn: &mut Conn,
+    pacer: &mut Pacer,
+    peer: SocketAddr,
+    shutdown: &mut watch::Receiver<bool>,
+) -> String {
+    let outcome = Box::pin(exchange(handler, session, conn, pacer, peer, shutdown)).await;
+    if let Err(e) = conn.shutdown().await {
+        tracing::debug!(%peer, protocol = H::PROTOCOL, error = %e, "closing the connection");
+    }
+    outcome
+}
+
+/// The exchange itself: what the session and the client say until either side closes.
+async fn exchange<H: Handler>(
     handler: &mut H,
     session: &mut H::Session,
     conn: &mut Conn,

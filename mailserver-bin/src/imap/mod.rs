@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imap_proto::{Code, Event, ServerSession, Status};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -210,9 +209,6 @@ async fn connection(
     let outcome = run.await;
     if let Some(u) = handler.user.as_mut() {
         u.append_abort();
-    }
-    if let Err(e) = conn.shutdown().await {
-        tracing::debug!(%peer, error = %e, "imap shutdown");
     }
     info!(%peer, %outcome, bytes_in = conn.received(), bytes_out = conn.sent(), "imap disconnect");
 }
