@@ -258,7 +258,10 @@ impl ListingCache {
             notes: self.notes.load(std::sync::atomic::Ordering::SeqCst),
         };
         let kept = self.lock().get(maildir.path()).cloned();
-        let cached = kept.or_else(|| self.load_snapshot(maildir, &start));
+        // A listing whose snapshot could not be read back holds stand-ins: never built on.
+        let cached = kept
+            .or_else(|| self.load_snapshot(maildir, &start))
+            .filter(|k| !k.listing.messages.damaged());
         // What this process added is confirmed by a later read, like a noted change.
         let mut check_at = None;
         let mut listing = match cached {
@@ -281,6 +284,7 @@ impl ListingCache {
                         Some(pending.unwrap_or_else(|| Instant::now() + self.own_change_check));
                     if unchanged.new
                         && let Some((mut with, written)) = maildir.add_numbered(&listing, added)?
+                        && !listing.messages.damaged()
                     {
                         // Only the new files are read: cur/ and new/ as the listing says
                         // (checked at `check_at`).
@@ -304,8 +308,13 @@ impl ListingCache {
                     unchanged.cur = true;
                     stamp = stamp.with_dirs_of(&stamp.clone());
                 }
-                let (rescanned, written) =
+                let (mut rescanned, mut written) =
                     maildir.rescan_noting(Some((&listing, unchanged)), added)?;
+                if listing.messages.damaged() {
+                    // It turned out to hold stand-ins while it was read: read it all.
+                    (rescanned, written) = maildir.rescan_noting(None, &[])?;
+                    rescanned = Some(rescanned.unwrap_or_default());
+                }
                 stamp = stamp.with_uidlist_written(written);
                 match rescanned {
                     Some(new) => new,
@@ -354,7 +363,10 @@ impl ListingCache {
         // was made shows when they are checked again (the uidlist and keywords keep the
         // stamp the listing had, so a change to them is read at once).
         let stamp = stamp.with_dirs_of(&FolderStamp::of(maildir));
-        let Some(mut patched) = listing.patched(renamed, removed) else {
+        let Some(mut patched) = listing
+            .patched(renamed, removed)
+            .filter(|_| !listing.messages.damaged())
+        else {
             // Not what the cached listing knows: the next rescan matches cur/ file by file.
             return Ok(());
         };

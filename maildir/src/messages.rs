@@ -3,10 +3,17 @@
 //! touch and shares the rest. Copying a whole 100,000-message listing for each change cost
 //! about 18 ms (every message holds three reference-counted strings, each a cache miss);
 //! copying one chunk costs a few microseconds.
+//!
+//! A listing read from a folder's snapshot on disk leaves each chunk in the file until a
+//! message of it is first looked at: the first SELECT of a 100,000-message folder after a
+//! restart then reads the snapshot's header, not its 100,000 records (making them took
+//! 23-27 ms, most of it the kernel handing the process fresh pages; benches/imap-scale.sh).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::Message;
+use crate::snapshot::Stored;
 
 /// Messages per chunk: small enough that copying one is cheap, large enough that the chunk
 /// table of a large folder stays short.
@@ -15,10 +22,12 @@ const CHUNK: usize = 512;
 /// Messages in UID order (see the module's note). Indexes like a slice.
 #[derive(Debug, Clone, Default)]
 pub struct Messages {
-    chunks: Vec<Arc<Vec<Message>>>,
+    chunks: Vec<Arc<Chunk>>,
     /// The index of each chunk's first message.
     starts: Vec<usize>,
     len: usize,
+    /// Set when a chunk could not be read back from the snapshot it was left in.
+    damage: Option<Arc<AtomicBool>>,
 }
 
 impl PartialEq for Messages {
@@ -29,6 +38,59 @@ impl PartialEq for Messages {
 
 impl Eq for Messages {}
 
+/// Up to [`CHUNK`] messages: in memory, or still in a snapshot file (read on first use).
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    /// The messages, when in memory (else empty).
+    loaded: Vec<Message>,
+    /// Where they are while not in memory, and once read from there (shared use).
+    stored: Option<Box<(OnceLock<Vec<Message>>, Stored)>>,
+}
+
+impl Chunk {
+    fn of(messages: Vec<Message>) -> Self {
+        Chunk {
+            loaded: messages,
+            stored: None,
+        }
+    }
+
+    fn messages(&self) -> &[Message] {
+        match &self.stored {
+            Some(s) => s.0.get_or_init(|| s.1.read()),
+            None => &self.loaded,
+        }
+    }
+
+    fn messages_mut(&mut self) -> &mut Vec<Message> {
+        if let Some(s) = self.stored.take() {
+            let (read, from) = *s;
+            self.loaded = read.into_inner().unwrap_or_else(|| from.read());
+        }
+        &mut self.loaded
+    }
+
+    /// How many messages, without reading a stored chunk.
+    fn len(&self) -> usize {
+        match &self.stored {
+            Some(s) => s.1.count,
+            None => self.loaded.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first and last UID, without reading a stored chunk.
+    fn uid_range(&self) -> Option<(u32, u32)> {
+        match &self.stored {
+            Some(s) => Some(s.1.uids),
+            None => Some((self.loaded.first()?.uid, self.loaded.last()?.uid)),
+        }
+    }
+}
+
 impl From<Vec<Message>> for Messages {
     fn from(messages: Vec<Message>) -> Self {
         let mut out = Messages::default();
@@ -37,7 +99,7 @@ impl From<Vec<Message>> for Messages {
             let chunk: Vec<Message> = messages.by_ref().take(CHUNK).collect();
             out.starts.push(out.len);
             out.len += chunk.len();
-            out.chunks.push(Arc::new(chunk));
+            out.chunks.push(Arc::new(Chunk::of(chunk)));
         }
         out
     }
@@ -48,7 +110,7 @@ impl std::ops::Index<usize> for Messages {
 
     fn index(&self, i: usize) -> &Message {
         let (k, j) = self.locate(i);
-        &self.chunks[k][j]
+        &self.chunks[k].messages()[j]
     }
 }
 
@@ -64,7 +126,7 @@ impl<'a> IntoIterator for &'a Messages {
 /// The messages of a [`Messages`] in order.
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
-    chunks: std::slice::Iter<'a, Arc<Vec<Message>>>,
+    chunks: std::slice::Iter<'a, Arc<Chunk>>,
     current: std::slice::Iter<'a, Message>,
     left: usize,
 }
@@ -78,7 +140,7 @@ impl<'a> Iterator for Iter<'a> {
                 self.left -= 1;
                 return Some(m);
             }
-            self.current = self.chunks.next()?.iter();
+            self.current = self.chunks.next()?.messages().iter();
         }
     }
 
@@ -107,7 +169,7 @@ impl Messages {
 
     /// The last message (the highest UID).
     pub fn last(&self) -> Option<&Message> {
-        self.chunks.last().and_then(|c| c.last())
+        self.chunks.last().and_then(|c| c.messages().last())
     }
 
     /// The messages in UID order.
@@ -127,7 +189,7 @@ impl Messages {
         let (k, j) = self.locate(i);
         Iter {
             chunks: self.chunks[k + 1..].iter(),
-            current: self.chunks[k][j..].iter(),
+            current: self.chunks[k].messages()[j..].iter(),
             left: self.len - i,
         }
     }
@@ -137,9 +199,9 @@ impl Messages {
     pub fn partition_point(&self, mut pred: impl FnMut(&Message) -> bool) -> usize {
         let k = self
             .chunks
-            .partition_point(|c| c.last().is_some_and(&mut pred));
+            .partition_point(|c| c.messages().last().is_some_and(&mut pred));
         match self.chunks.get(k) {
-            Some(chunk) => self.starts[k] + chunk.partition_point(pred),
+            Some(chunk) => self.starts[k] + chunk.messages().partition_point(pred),
             None => self.len,
         }
     }
@@ -156,46 +218,75 @@ impl Messages {
             return None;
         }
         let (k, j) = self.locate(i);
-        Some(&mut Arc::make_mut(&mut self.chunks[k])[j])
+        Some(&mut Arc::make_mut(&mut self.chunks[k]).messages_mut()[j])
     }
 
     /// Every message, to change (copying every shared chunk).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Message> {
         self.chunks
             .iter_mut()
-            .flat_map(|c| Arc::make_mut(c).iter_mut())
+            .flat_map(|c| Arc::make_mut(c).messages_mut().iter_mut())
     }
 
     /// Adds `message` after the last (its UID must be higher).
     pub fn push(&mut self, message: Message) {
         match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => Arc::make_mut(last).push(message),
+            Some(last) if last.len() < CHUNK => Arc::make_mut(last).messages_mut().push(message),
             _ => {
                 // A folder that fills one chunk will likely fill the next: made at its size
                 // at once, not grown by doubling (a large snapshot loads 10% faster).
                 let mut chunk = Vec::with_capacity(if self.len >= CHUNK { CHUNK } else { 1 });
                 chunk.push(message);
                 self.starts.push(self.len);
-                self.chunks.push(Arc::new(chunk));
+                self.chunks.push(Arc::new(Chunk::of(chunk)));
             }
         }
         self.len += 1;
+    }
+
+    /// Adds a chunk still in a snapshot file after the last (its UIDs must be higher).
+    pub(crate) fn push_stored(&mut self, stored: Stored) {
+        if stored.count == 0 {
+            return;
+        }
+        self.damage = Some(stored.damage());
+        self.starts.push(self.len);
+        self.len += stored.count;
+        self.chunks.push(Arc::new(Chunk {
+            loaded: Vec::new(),
+            stored: Some(Box::new((OnceLock::new(), stored))),
+        }));
+    }
+
+    /// The messages chunk by chunk (to write them out).
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[Message]> {
+        self.chunks.iter().map(|c| c.messages())
+    }
+
+    /// Whether a chunk could not be read back from its snapshot (the file changed under us
+    /// or the disk failed): its messages are then stand-ins that name no file, and the
+    /// folder is to be read again (see the `snapshot` module).
+    pub fn damaged(&self) -> bool {
+        self.damage
+            .as_ref()
+            .is_some_and(|d| d.load(Ordering::SeqCst))
     }
 
     /// Removes the messages with the UIDs `uids` (ascending); those not there are ignored.
     pub fn remove_uids(&mut self, uids: &[u32]) {
         let mut touched = false;
         for chunk in &mut self.chunks {
-            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            let Some((lo, hi)) = chunk.uid_range() else {
                 continue;
             };
-            let (lo, hi) = (first.uid, last.uid);
             let from = uids.partition_point(|&u| u < lo);
             if uids.get(from).is_none_or(|&u| u > hi) {
                 continue;
             }
             let here = &uids[from..uids.partition_point(|&u| u <= hi)];
-            Arc::make_mut(chunk).retain(|m| here.binary_search(&m.uid).is_err());
+            Arc::make_mut(chunk)
+                .messages_mut()
+                .retain(|m| here.binary_search(&m.uid).is_err());
             touched = true;
         }
         if touched {
@@ -237,6 +328,7 @@ impl Messages {
             if new.len() < old.len() || (grown && k != last) {
                 return None;
             }
+            let (old, new) = (old.messages(), new.messages());
             if old.iter().zip(new.iter()).any(|(a, b)| a.uid != b.uid) {
                 return None;
             }
