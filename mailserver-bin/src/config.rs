@@ -130,6 +130,9 @@ pub struct Queue {
     /// Seconds after which a sender whose message is still queued is told so, once, by a
     /// "delayed" DSN (Postfix's delay_warning_time); 0: never.
     pub delay_warning: u64,
+    /// Lines of a relayed message longer than this many octets are broken by an inserted
+    /// CRLF and space (Postfix's smtp_line_length_limit); 0: sent as they are.
+    pub line_length_limit: usize,
 }
 
 impl Default for Queue {
@@ -141,6 +144,7 @@ impl Default for Queue {
             concurrency: 4,
             connect_timeout: 30,
             delay_warning: 0,
+            line_length_limit: 998,
         }
     }
 }

@@ -1099,3 +1099,36 @@ fn queue_commands_in_a_loop_while_clients_submit_lose_and_duplicate_nothing() {
     }
     assert_eq!(dumps.len(), count, "more relayed than acknowledged");
 }
+
+/// A 2,500-octet line (HTML mailers write them) is stored whole, and relayed broken into
+/// lines of at most 998 octets by an inserted CRLF and space, as Postfix's
+/// `smtp_line_length_limit` breaks it: RFC 5321 §4.5.3.1.6 lets the next hop refuse longer.
+#[test]
+fn a_long_line_is_kept_and_broken_only_when_relayed() {
+    let sink_port = free_port();
+    let sink = Sink::start("long-line", sink_port, &[]);
+    let server = Server::start("long-line", &relay_config(sink.port, ""));
+    let long: String = (0..2500)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let body = format!("before\n{long}\nafter\n");
+    swaks(
+        server.submissions_port,
+        "--tls-on-connect",
+        "PLAIN",
+        "someone@remote.example,bob@example.com",
+        &["--body", &body],
+    );
+    wait_messages(&server, "bob@example.com", 1);
+    let local = String::from_utf8_lossy(&server.messages("bob@example.com")[0]).to_string();
+    assert!(local.contains(&format!("\r\n{long}\r\n")), "stored whole");
+    let dumps = sink.wait_for(1);
+    // smtp-sink writes lines with LF endings.
+    let relayed = String::from_utf8_lossy(relayed_message(&dumps[0])).to_string();
+    assert!(relayed.lines().all(|l| l.len() <= 998), "{relayed}");
+    assert!(
+        relayed.contains(&format!("\n{}\n ", &long[..998])),
+        "{relayed}"
+    );
+    assert!(relayed.replace("\n ", "").contains(&format!("\n{long}\n")));
+}

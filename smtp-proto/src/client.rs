@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::{Body, Command, MailParams, RcptParams};
-use crate::frame::DotStuffer;
+use crate::frame::{DotStuffer, LineFolder};
 use crate::parse::parse_reply;
 use crate::types::{ForwardPath, Host, Reply, ReversePath, Secret};
 
@@ -73,6 +73,11 @@ pub struct ClientConfig {
     pub max_reply: usize,
     /// Reply timeouts.
     pub timeouts: ClientTimeouts,
+    /// Body lines longer than this many octets (without their CRLF) are broken by an
+    /// inserted CRLF and space, as Postfix's `smtp_line_length_limit` (998) does, so that a
+    /// receiver holding to RFC 5321's 1,000-octet line limit takes the message; 0 sends
+    /// lines as they are.
+    pub max_line_length: usize,
 }
 
 impl ClientConfig {
@@ -87,6 +92,7 @@ impl ClientConfig {
             chunking: true,
             max_reply: 64 * 1024,
             timeouts: ClientTimeouts::default(),
+            max_line_length: 998,
         }
     }
 }
@@ -293,6 +299,8 @@ struct Transaction {
     /// The first failed BDAT chunk.
     chunk_refused: Option<Reply>,
     chunking: bool,
+    /// Breaks the body's long lines (see [`ClientConfig::max_line_length`]).
+    folder: LineFolder,
     /// DATA is sent right behind the RCPTs.
     data_pipelined: bool,
     stuffer: DotStuffer,
@@ -524,6 +532,7 @@ impl ClientSession {
             chunking,
             data_pipelined: pipelining && !chunking,
             stuffer: DotStuffer::new(),
+            folder: LineFolder::new(self.config.max_line_length),
         });
         self.phase = Phase::Talking;
         self.send(Command::Mail { from, params }, Expect::Mail);
@@ -544,16 +553,17 @@ impl ClientSession {
         if data.is_empty() {
             return Ok(());
         }
+        let data = tx.folder.fold(data);
         if tx.chunking {
             Command::Bdat {
                 size: data.len() as u64,
                 last: false,
             }
             .encode(&mut self.output);
-            self.output.extend_from_slice(data);
+            self.output.extend_from_slice(&data);
             self.expected.push_back(Expect::Bdat { last: false });
         } else {
-            tx.stuffer.stuff(data, &mut self.output);
+            tx.stuffer.stuff(&data, &mut self.output);
         }
         Ok(())
     }

@@ -281,6 +281,66 @@ impl DataDecoder {
     }
 }
 
+/// Breaks lines longer than a limit on the sending side, as Postfix's
+/// `smtp_line_length_limit` does: after `limit` octets a line goes on after an inserted
+/// CRLF and a space (a folded header field stays one field; a body line gets a space,
+/// which is the least damage). RFC 5321 §4.5.3.1.6 lets a receiver refuse lines over
+/// 1,000 octets with their CRLF, and some do.
+#[derive(Debug, Clone)]
+pub(crate) struct LineFolder {
+    limit: usize,
+    /// Octets of the current line given out so far.
+    line: usize,
+}
+
+impl LineFolder {
+    /// A folder for lines over `limit` octets (0: lines are never broken).
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { limit, line: 0 }
+    }
+
+    /// `input` with its long lines broken; borrowed when nothing in it needs breaking.
+    pub(crate) fn fold<'a>(&mut self, input: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.limit == 0 {
+            return input.into();
+        }
+        // Most chunks have no long line: measure first, copy only if one is there.
+        let mut line = self.line;
+        let mut at = 0;
+        let mut long = false;
+        for i in memchr::memchr_iter(b'\n', input) {
+            let seg = &input[at..i];
+            if line + seg.strip_suffix(b"\r").unwrap_or(seg).len() > self.limit {
+                long = true;
+                break;
+            }
+            line = 0;
+            at = i + 1;
+        }
+        let tail = &input[at..];
+        // A CR at the end may begin a CRLF: it is not counted against the limit yet.
+        if !long && line + tail.strip_suffix(b"\r").unwrap_or(tail).len() <= self.limit {
+            self.line = line + tail.len();
+            return input.into();
+        }
+        let mut out = Vec::with_capacity(input.len() + input.len() / self.limit * 3 + 3);
+        for &b in input {
+            match b {
+                b'\n' => self.line = 0,
+                // A CR is never the octet a line is broken before (it may begin a CRLF).
+                b'\r' => self.line += 1,
+                _ if self.line >= self.limit => {
+                    out.extend_from_slice(b"\r\n ");
+                    self.line = 2;
+                }
+                _ => self.line += 1,
+            }
+            out.push(b);
+        }
+        out.into()
+    }
+}
+
 /// Streaming dot-stuffer for the sending side: doubles a line-initial dot and appends the
 /// terminating CRLF.CRLF (adding a CRLF first if the content does not end with one).
 #[derive(Debug, Clone)]
@@ -515,6 +575,67 @@ mod tests {
             assert!(end);
             assert_eq!(d.defect(), Some(BodyDefect::Nul), "split {i}");
         }
+    }
+
+    proptest::proptest! {
+        /// Folded, no line is over the limit, a line that was within it is unchanged, and
+        /// removing every inserted CRLF-space gives the input back, however it is split.
+        #[test]
+        fn folding_bounds_every_line_and_loses_nothing(
+            lines in proptest::collection::vec((0usize..40, proptest::bool::ANY), 0..8),
+            limit in 1usize..12,
+            cut in 0usize..200,
+        ) {
+            let input: Vec<u8> = lines
+                .iter()
+                .enumerate()
+                .flat_map(|(k, &(n, crlf))| {
+                    let mut l = vec![b'a' + (k % 26) as u8; n];
+                    l.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                    l
+                })
+                .collect();
+            let cut = cut.min(input.len());
+            let mut f = LineFolder::new(limit);
+            let out = [f.fold(&input[..cut]).into_owned(), f.fold(&input[cut..]).into_owned()]
+                .concat();
+            for l in out.split(|&b| b == b'\n') {
+                proptest::prop_assert!(l.strip_suffix(b"\r").unwrap_or(l).len() <= limit.max(2));
+            }
+            let mut undone = Vec::new();
+            let mut i = 0;
+            while i < out.len() {
+                if out[i..].starts_with(b"\r\n ") && out.get(i + 3).is_some_and(|&b| b != b'\r' && b != b'\n') {
+                    i += 3;
+                } else {
+                    undone.push(out[i]);
+                    i += 1;
+                }
+            }
+            proptest::prop_assert_eq!(undone, input.clone());
+            if lines.iter().all(|&(n, _)| n <= limit) {
+                proptest::prop_assert_eq!(out, input);
+            }
+        }
+    }
+
+    #[test]
+    fn long_lines_are_broken_as_postfix_breaks_them() {
+        let mut f = LineFolder::new(998);
+        let line = [vec![b'x'; 2500], b"\r\n".to_vec()].concat();
+        let out = f.fold(&line).into_owned();
+        let parts: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+        assert_eq!(parts[0].len(), 999);
+        assert!(parts[1].starts_with(b" x") && parts[1].len() == 999);
+        assert_eq!(parts[2], [&b" "[..], &[b'x'; 505][..], b"\r"].concat());
+        // A line of exactly the limit, its CRLF split across chunks, is left alone.
+        let mut f = LineFolder::new(4);
+        assert_eq!(&*f.fold(b"abcd\r"), b"abcd\r");
+        assert_eq!(&*f.fold(b"\nefgh\r\n"), b"\nefgh\r\n");
+        assert!(matches!(
+            LineFolder::new(0).fold(&line),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

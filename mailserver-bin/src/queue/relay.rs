@@ -112,6 +112,7 @@ pub struct Transport {
     client_tls: ClientTls,
     hello: Host,
     connect_timeout: Duration,
+    line_length_limit: usize,
 }
 
 impl Transport {
@@ -123,6 +124,7 @@ impl Transport {
             client_tls,
             hello: Host::parse(&config.hostname)?,
             connect_timeout: Duration::from_secs(config.queue.connect_timeout),
+            line_length_limit: config.queue.line_length_limit,
         })
     }
 
@@ -159,6 +161,7 @@ impl Transport {
         }
         let mut client = ClientConfig::new(self.hello.clone());
         client.implicit_tls = hop.implicit_tls;
+        client.max_line_length = self.line_length_limit;
         client.credentials = hop.credentials.clone();
         client.tls = match hop.tls {
             RelayTls::None => TlsPolicy::None,
