@@ -55,6 +55,9 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     std::fs::create_dir_all(config.mail_root())
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
     let accounts = open_accounts(&config).await?;
+    if owner.last_run_unclean() {
+        recount_usage(&config, &accounts).await;
+    }
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let outbound = outbound_queue(&config, &accounts, &owner)?;
@@ -181,11 +184,41 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
             "grace period over; aborting sessions (unacknowledged messages are discarded)"
         );
     }
+    let in_order = left == 0 && outbound.busy() == 0;
     accounts.close().await;
     // The first look at each large folder after a restart then reads one file, not cur/.
     let _ = tokio::task::spawn_blocking(move || listings.save_all()).await;
+    if in_order {
+        owner.stopped_in_order();
+    }
     info!("stopped");
     Ok(())
+}
+
+/// After a run that was killed or crashed: every mailbox's usage counted again from its
+/// files before any mail is taken (a delivery cut off between storing a message and counting
+/// it left usage short by that message; counting while mail arrives would miss some).
+async fn recount_usage(config: &Config, accounts: &Accounts) {
+    warn!("the last run did not stop in order; counting every mailbox's usage again");
+    let started = std::time::Instant::now();
+    match crate::delivery::recount(config, accounts, |_| true).await {
+        Ok(counted) => {
+            for r in counted.iter().filter(|r| r.corrected()) {
+                if let Some(u) = r.usage {
+                    warn!(user = %r.user, bytes = u.bytes, messages = u.messages,
+                          maildirsize = ?r.maildirsize, quota2 = ?r.quota2, "usage corrected");
+                }
+            }
+            info!(
+                mailboxes = counted.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "usage counted"
+            );
+        }
+        Err(e) => {
+            error!(error = %e, "could not count usage again; run `mailserver quota recalc --all`")
+        }
+    }
 }
 
 /// The accounts database (and LDAP directory, when configured), with the lookup cache.

@@ -110,6 +110,71 @@ pub async fn record_delivery(
     }
 }
 
+/// One mailbox's usage counted again from its files (Dovecot's `doveadm quota recalc`).
+#[derive(Debug)]
+pub struct Recount {
+    pub user: String,
+    /// What its folders hold; `None` when it has had no mail yet.
+    pub usage: Option<maildir::Usage>,
+    /// What `maildirsize` said before, in octets and messages.
+    pub maildirsize: Option<(i64, i64)>,
+    /// What `quota2` said before.
+    pub quota2: Option<(i64, i64)>,
+}
+
+impl Recount {
+    /// Whether the count differs from what either record said.
+    pub fn corrected(&self) -> bool {
+        let now = self.usage.map(|u| (u.bytes, u.messages));
+        now.is_some() && (now != self.maildirsize || now != self.quota2)
+    }
+}
+
+/// Counts the mailboxes `wanted` picks (by address) again from their files, and sets
+/// `maildirsize` and `quota2` to the count. The CLI's `quota recalc`, and the daemon's first
+/// step after a run that did not stop in order: a delivery cut off between storing a message
+/// and counting it leaves usage short by that message.
+pub async fn recount(
+    config: &Config,
+    accounts: &Accounts,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<Recount>, crate::AnyError> {
+    let users = accounts.list_users(None).await?;
+    let quotas = accounts.quotas().await?;
+    let message_quotas = accounts.message_quotas().await?;
+    let mut counted = Vec::new();
+    for (user, maildir, _) in users {
+        if !wanted(&user) {
+            continue;
+        }
+        let limits = config.quota_limits(
+            quotas.get(&user).copied().unwrap_or(0),
+            message_quotas.get(&user.to_lowercase()).copied(),
+        );
+        let md = Maildir::new(&maildir);
+        let (before, usage) = tokio::task::spawn_blocking(move || {
+            if !md.path().join("cur").is_dir() {
+                return Ok((None, None));
+            }
+            let before = md.recorded_usage().map(|u| (u.bytes, u.messages));
+            md.rebuild_maildirsize(limits).map(|u| (before, Some(u)))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let quota2 = match usage {
+            Some(u) => accounts.set_usage(&user, u.bytes, u.messages).await?,
+            None => None,
+        };
+        counted.push(Recount {
+            user,
+            usage,
+            maildirsize: before,
+            quota2,
+        });
+    }
+    Ok(counted)
+}
+
 /// The fields a local delivery puts in front of each copy, as Postfix's virtual(8) and
 /// local(8) do: `Return-Path:` with the envelope sender (empty for a bounce: `<>`), and
 /// `Delivered-To:` with the mailbox the copy is for, which a later delivery reads to stop a

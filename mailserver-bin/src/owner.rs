@@ -4,15 +4,22 @@
 //! however it ends, so the lock never goes stale. A second daemon on the same directory is
 //! refused; admin commands never take it and never recover anything, so they cannot remove a
 //! message the daemon is in the middle of queueing.
+//!
+//! It also tells whether the last owner stopped in order: `<data_dir>/mailserver.running` is
+//! made when the daemon starts and removed when it has stopped with no session left in the
+//! middle of anything. Found at start, the last run was killed or crashed, and what it was
+//! counting may be short (see `delivery::recount`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Held by the daemon while it runs.
 #[derive(Debug)]
 pub struct Owner {
     _file: File,
+    running: PathBuf,
+    unclean: bool,
 }
 
 impl Owner {
@@ -47,7 +54,26 @@ impl Owner {
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "{}", std::process::id()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(Owner { _file: file })
+        let running = data_dir.join("mailserver.running");
+        let unclean = running.exists();
+        File::create(&running).map_err(|e| format!("cannot write {}: {e}", running.display()))?;
+        Ok(Owner {
+            _file: file,
+            running,
+            unclean,
+        })
+    }
+
+    /// Whether the last daemon on this data directory ended without stopping in order.
+    pub fn last_run_unclean(&self) -> bool {
+        self.unclean
+    }
+
+    /// Records that this run stopped in order (nothing left half done).
+    pub fn stopped_in_order(&self) {
+        if let Err(e) = std::fs::remove_file(&self.running) {
+            tracing::warn!(path = %self.running.display(), error = %e, "cannot remove; the next start will recount usage");
+        }
     }
 }
 
@@ -65,8 +91,14 @@ mod tests {
             refused.contains(&format!("pid {}", std::process::id())),
             "{refused}"
         );
+        // It was not told it stopped in order: the next one knows.
+        assert!(!first.last_run_unclean());
         drop(first);
-        Owner::acquire(&dir).unwrap();
+        let second = Owner::acquire(&dir).unwrap();
+        assert!(second.last_run_unclean());
+        second.stopped_in_order();
+        drop(second);
+        assert!(!Owner::acquire(&dir).unwrap().last_run_unclean());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

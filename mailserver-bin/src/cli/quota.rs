@@ -40,36 +40,23 @@ pub(super) async fn recalc(
     {
         return Err(format!("{unknown} has no mailbox here").into());
     }
-    let quotas = accounts.quotas().await?;
-    let message_quotas = accounts.message_quotas().await?;
-    for (user, maildir, _) in users {
-        if !all && !wanted.iter().any(|a| user.eq_ignore_ascii_case(a)) {
+    let picked = |user: &str| all || wanted.iter().any(|a| user.eq_ignore_ascii_case(a));
+    for r in crate::delivery::recount(config, accounts, picked).await? {
+        let Some(usage) = r.usage else {
+            println!("{}: no mail yet", r.user);
             continue;
-        }
-        let limits = config.quota_limits(
-            quotas.get(&user).copied().unwrap_or(0),
-            message_quotas.get(&user.to_lowercase()).copied(),
-        );
-        let md = maildir::Maildir::new(&maildir);
-        if !md.path().join("cur").is_dir() {
-            println!("{user}: no mail yet");
-            continue;
-        }
-        let was = md.recorded_usage();
-        let usage = md.rebuild_maildirsize(limits)?;
-        let recorded = accounts
-            .set_usage(&user, usage.bytes, usage.messages)
-            .await?;
+        };
         let said = |u: Option<(i64, i64)>| match u {
             Some((bytes, messages)) => format!("{bytes} octets in {messages} messages"),
             None => "nothing".to_owned(),
         };
         println!(
-            "{user}: {} octets in {} messages (maildirsize said {}, quota2 {})",
+            "{}: {} octets in {} messages (maildirsize said {}, quota2 {})",
+            r.user,
             usage.bytes,
             usage.messages,
-            said(was.map(|u| (u.bytes, u.messages))),
-            said(recorded),
+            said(r.maildirsize),
+            said(r.quota2),
         );
     }
     Ok(())
