@@ -36,6 +36,8 @@ pub struct Accounts {
     /// can lose its last changes, which `quota recalc` counts again, never a message. Its
     /// own sync was one of four per APPEND (benches/imap-scale.sh). Else the same pool.
     tally_pool: AnyPool,
+    /// Usage changes not yet written to `quota2` (see the `usage` module).
+    pending: Arc<usage::PendingUsage>,
     mail_root: PathBuf,
     cache: Arc<LookupCache>,
     /// Users in an LDAP directory, for addresses of our domains the database has no mailbox
@@ -95,6 +97,7 @@ impl Accounts {
         Ok(Self {
             pool,
             tally_pool,
+            pending: Arc::default(),
             mail_root: mail_root.to_owned(),
             cache: Arc::new(LookupCache::default()),
             directory: None,

@@ -454,6 +454,9 @@ pub struct Accounts {
     pub default_password_scheme: crate::password::StoredScheme,
     /// Seconds a recipient or mailbox lookup is reused (0: ask the database every time).
     pub cache_ttl: u64,
+    /// Milliseconds between writes of the usage changes of deliveries and expunges to
+    /// `quota2` (one transaction for all of them).
+    pub usage_write_ms: u64,
 }
 
 impl Default for Accounts {
@@ -463,6 +466,7 @@ impl Default for Accounts {
             password_scheme: crate::password::Scheme::Argon2id,
             default_password_scheme: crate::password::StoredScheme::CRYPT,
             cache_ttl: 0,
+            usage_write_ms: 1000,
         }
     }
 }

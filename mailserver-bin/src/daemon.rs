@@ -131,6 +131,11 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         }
     }
     let queue_runner = tokio::spawn(outbound.clone().run(shutdown_rx.clone()));
+    let usage_writer = tokio::spawn(write_usage(
+        accounts.clone(),
+        Duration::from_millis(config.accounts.usage_write_ms.max(1)),
+        shutdown_rx.clone(),
+    ));
     for (addrs, implicit_tls, name) in [
         (&config.listen.pop3, false, "pop3"),
         (&config.listen.pop3s, true, "pop3s"),
@@ -171,20 +176,17 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         let _ = l.await;
     }
     let _ = queue_runner.await;
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while (service.active.load(Ordering::SeqCst) > 0 || outbound.busy() > 0)
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let left = service.active.load(Ordering::SeqCst);
-    if left > 0 {
-        error!(
-            sessions = left,
-            "grace period over; aborting sessions (unacknowledged messages are discarded)"
-        );
-    }
-    let in_order = left == 0 && outbound.busy() == 0;
+    let drained = drain(&service.active, &outbound).await;
+    let _ = usage_writer.await;
+    // The last changes: not written, the next start counts usage again.
+    let written = match accounts.write_usage().await {
+        Ok(_) => true,
+        Err(e) => {
+            error!(error = %e, "could not write the last usage changes to quota2");
+            false
+        }
+    };
+    let in_order = drained && written;
     accounts.close().await;
     // The first look at each large folder after a restart then reads one file, not cur/.
     let _ = tokio::task::spawn_blocking(move || listings.save_all()).await;
@@ -193,6 +195,39 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Waits up to [`SHUTDOWN_GRACE`] for the sessions (`active`) and deliveries to end; whether
+/// they all did.
+async fn drain(active: &std::sync::atomic::AtomicUsize, outbound: &queue::Queue) -> bool {
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while (active.load(Ordering::SeqCst) > 0 || outbound.busy() > 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = active.load(Ordering::SeqCst);
+    if left > 0 {
+        error!(
+            sessions = left,
+            "grace period over; aborting sessions (unacknowledged messages are discarded)"
+        );
+    }
+    left == 0 && outbound.busy() == 0
+}
+
+/// Writes the usage changes of deliveries and expunges to `quota2` every `interval`, until
+/// shutdown (the last ones are written after the sessions end).
+async fn write_usage(accounts: Accounts, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = accounts.write_usage().await {
+            warn!(error = %e, "could not write usage changes to quota2; trying again");
+        }
+    }
 }
 
 /// After a run that was killed or crashed: every mailbox's usage counted again from its

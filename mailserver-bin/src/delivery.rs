@@ -85,17 +85,16 @@ pub async fn record_change(accounts: &Accounts, account: &QuotaAccount, bytes: i
     if bytes == 0 && messages == 0 {
         return;
     }
-    let (maildir, limits) = (account.maildir.clone(), account.limits);
-    let result =
-        tokio::task::spawn_blocking(move || maildir.quota_add(bytes, messages, limits)).await;
-    if let Ok(Err(e)) = result {
+    let copy = account.clone();
+    let _ = tokio::task::spawn_blocking(move || count_in_maildirsize(&copy, bytes, messages)).await;
+    accounts.record_usage(&account.username, bytes, messages);
+}
+
+/// The `maildirsize` half of [`record_change`], for a caller already off the async threads
+/// (SMTP counts a message in the same step that stores it).
+pub fn count_in_maildirsize(account: &QuotaAccount, bytes: i64, messages: i64) {
+    if let Err(e) = account.maildir.quota_add(bytes, messages, account.limits) {
         warn!(user = %account.username, error = %e, "could not update maildirsize");
-    }
-    if let Err(e) = accounts
-        .record_usage(&account.username, bytes, messages)
-        .await
-    {
-        warn!(user = %account.username, error = %e, "could not update quota2");
     }
 }
 

@@ -138,13 +138,18 @@ fn postfixadmin_database_on_mariadb() {
     mariadb(Some(&db.0), &sql);
 
     let url = format!("mysql://{USER}:{PASSWORD}@127.0.0.1:3306/{}", db.0);
-    let server = Server::start_bare("mariadb", &format!("[accounts]\nurl = \"{url}\"\n"));
+    // quota2 is written every 20 ms here (every second by default).
+    let server = Server::start_bare(
+        "mariadb",
+        &format!("[accounts]\nurl = \"{url}\"\nusage_write_ms = 20\n"),
+    );
 
     check_logins(&server, &users);
 
     check_delivery(&server, &first, &second);
 
     // Used quota goes into quota2, which PostfixAdmin's UI shows: three messages for `first`.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let usage = mariadb(
         Some(&db.0),
         &format!("SELECT bytes, messages FROM quota2 WHERE username = '{first}'"),

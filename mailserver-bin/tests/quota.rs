@@ -343,11 +343,13 @@ fn domain_limits_bound_mailboxes_aliases_and_quotas() {
 /// whatever `maildirsize` and `quota2` said, and a clear message for an unknown mailbox.
 #[test]
 fn quota_recalc_counts_the_files_again() {
-    let server = Server::start("quota-recalc", "");
+    // quota2 is written every 20 ms here (every second by default).
+    let server = Server::start("quota-recalc", "[accounts]\nusage_write_ms = 20\n");
     for _ in 0..3 {
         let (_, done) = deliver_one(&server, "alice@example.com", "MAIL FROM:<a@example.net>");
         assert!(done.unwrap().starts_with("250"));
     }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let maildir = server.maildir("alice@example.com");
     let sizes: u64 = std::fs::read_dir(maildir.join("new"))
         .unwrap()

@@ -8,16 +8,18 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use crate::delivery::{QuotaAccount, count_in_maildirsize};
 use crate::mail::HeaderScan;
 use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
 use crate::smtp::service::FLUSH_THRESHOLD;
 
 /// Where a message body goes.
 pub(super) enum Destination {
-    /// Straight into these Maildirs, each copy with the fields in front of it that are its
-    /// own (`Return-Path:`, `Delivered-To:`).
+    /// Straight into these mailboxes, each copy with the fields in front of it that are its
+    /// own (`Return-Path:`, `Delivered-To:`), and counted in its `maildirsize` in the same
+    /// step off the async threads.
     Maildirs {
-        targets: Vec<(maildir::Maildir, String)>,
+        targets: Vec<(QuotaAccount, String)>,
         hostname: String,
     },
     /// Into the outbound queue, with every recipient of the message.
@@ -136,9 +138,12 @@ impl BodyWriter {
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
             match (job.write()?, &*destination) {
-                (Open::Maildirs(deliveries), Destination::Maildirs { .. }) => {
-                    let sizes = deliveries.iter().map(maildir::Delivery::size).collect();
+                (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
+                    let sizes: Vec<u64> = deliveries.iter().map(maildir::Delivery::size).collect();
                     let paths = maildir::Delivery::commit_all(deliveries)?;
+                    for ((account, _), size) in targets.iter().zip(&sizes) {
+                        count_in_maildirsize(account, *size as i64, 1);
+                    }
                     Ok((sizes, paths.into_iter().next()))
                 }
                 (Open::Queue(incoming), Destination::Queue { spool, entry }) => Ok((
@@ -170,8 +175,8 @@ impl WriteJob {
                         return Err(StoreError::NoRecipients);
                     }
                     let mut deliveries = Vec::with_capacity(targets.len());
-                    for (maildir, fields) in targets {
-                        let mut d = maildir::Delivery::begin(maildir, hostname)?;
+                    for (account, fields) in targets {
+                        let mut d = maildir::Delivery::begin(&account.maildir, hostname)?;
                         d.write(fields.as_bytes())?;
                         deliveries.push(d);
                     }

@@ -257,7 +257,8 @@ impl Connection {
                     .iter()
                     .map(|m| {
                         let fields = crate::delivery::delivery_fields(&sender, &m.username);
-                        (maildir::Maildir::new(m.maildir.clone()), fields)
+                        let config = &self.service.config;
+                        (crate::delivery::QuotaAccount::of(config, m), fields)
                     })
                     .collect(),
                 hostname: hostname.clone(),
@@ -378,10 +379,12 @@ impl Connection {
                 if queued {
                     self.service.queue.enqueued(&queue_id);
                 } else {
-                    let service = &self.service;
-                    let copies: Vec<_> = tx.mailboxes.iter().zip(stored).collect();
-                    crate::delivery::record_delivery(&service.config, &service.accounts, &copies)
-                        .await;
+                    // maildirsize counted them as they were stored.
+                    for (m, size) in tx.mailboxes.iter().zip(stored) {
+                        self.service
+                            .accounts
+                            .record_usage(&m.username, size as i64, 1);
+                    }
                     if let Some(path) = path {
                         self.report_delivered(&tx, &queue_id, &path).await;
                     }
