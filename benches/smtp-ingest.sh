@@ -2,20 +2,27 @@
 # SMTP ingest: durable Maildir deliveries per second, our server against Postfix on this same
 # machine in the same run, both driven by Postfix's smtp-source.
 #
-# For each server, sessions (1, 10) and message size (1 KB, 100 KB), smtp-source sends COUNT
-# messages to one local mailbox (one connection per message, as inbound MX traffic arrives), and
-# the clock stops when the last message is a file in the mailbox's Maildir new/. Postfix
+# Cases (the issue's): sessions x message size, and one with 5 recipients per message. In each,
+# smtp-source sends COUNT messages (one connection per message, as inbound MX traffic arrives),
+# and the clock stops when the last copy is a file in the mailboxes' Maildir new/. Postfix
 # acknowledges once its queue file is fsynced and delivers afterwards, so waiting for the files
-# is what makes the two comparable: both numbers are messages on disk in the mailbox per second.
+# is what makes the two comparable: both numbers are copies on disk per second. Ours and
+# Postfix alternate PAIRS times per case (the machine is noisy); the range over the pairs is
+# printed, with the server CPU per message (all CPU time of the machine during the run, less
+# smtp-source's own) and our rate as a fraction of smtp-sink's (which stores nothing).
 #
 # Needs root (Postfix runs as a private instance under $WORK, on its own port) and the Debian
 # package postfix (installed when missing, configured as "No configuration" so the system
 # instance stays off). Also the memory each waiting connection costs (WAITING of them).
-# Usage: benches/smtp-ingest.sh   (env: COUNT=500 WAITING=90 WORK=/tmp/smtp-ingest)
+# Usage: benches/smtp-ingest.sh   (env: COUNT=1000 PAIRS=5 WAITING=90 WORK=/tmp/smtp-ingest
+#        CASES="1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5" as sessions:size:rcpts)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/smtp-ingest}
-COUNT=${COUNT:-500}
+COUNT=${COUNT:-1000}
+PAIRS=${PAIRS:-5}
+CASES=${CASES:-"1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5"}
+SINK_PORT=${SINK_PORT:-12527}
 OUR_PORT=${OUR_PORT:-12525}
 PF_PORT=${PF_PORT:-12526}
 
@@ -36,10 +43,11 @@ max_connections = 1000
 # Every client of the bench comes from 127.0.0.1.
 max_connections_per_address = 1000
 CONF
-add_bench_users rcpt
+# smtp-source -r N sends to 1rcpt@ ... Nrcpt@ (a number prepended).
+add_bench_users rcpt 1rcpt 2rcpt 3rcpt 4rcpt 5rcpt
 serve_ours
 wait_port "$OUR_PORT"
-OUR_NEW="$WORK/ours/mail/bench.example/rcpt/new"
+OUR_MAIL="$WORK/ours/mail/bench.example"
 
 # --- Postfix, delivering with virtual(8) into Maildir ---
 PF="$WORK/postfix"
@@ -52,33 +60,61 @@ virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_destination_concurrency_limit = 20
 virtual_mailbox_limit = 0"
-PF_NEW="$PF/mail/rcpt/new"
+PF_MAIL="$PF/mail"
+smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
+SINK_PID=$!
+wait_port "$SINK_PORT"
 
-run() { # name port newdir sessions size
-    local name=$1 port=$2 dir=$3 sessions=$4 size=$5
-    local before; before=$(count "$dir")
+# Files in every new/ under $1.
+files() { find "$1" -path '*/new/*' -type f 2>/dev/null | wc -l; }
+# CPU time of the whole machine so far, in clock ticks, less idle and I/O wait.
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+run() { # mail-root port sessions size rcpts -> "copies/s cpu-ms-per-message"
+    local root=$1 port=$2 sessions=$3 size=$4 rcpts=$5
+    # What the last run left dirty is written now, not during this one.
+    sync; sleep 0.2
+    local before; before=$(files "$root")
+    local to=rcpt@bench.example
+    local cpu0; cpu0=$(busy)
     local start; start=$(date +%s.%N)
-    smtp-source -s "$sessions" -m "$COUNT" -l "$size" -f sender@client.example -t rcpt@bench.example "127.0.0.1:$port"
-    local want=$((before + COUNT))
-    local deadline=$(( $(date +%s) + 120 ))
-    while [ "$(count "$dir")" -lt "$want" ]; do
-        [ "$(date +%s)" -lt "$deadline" ] || { echo "$name: only $(( $(count "$dir") - before ))/$COUNT delivered" >&2; return 1; }
-        sleep 0.01
-    done
+    local client
+    client=$( { /usr/bin/time -f "%U %S" smtp-source -s "$sessions" -m "$COUNT" -l "$size" -r "$rcpts" \
+        -f sender@client.example -t "$to" "127.0.0.1:$port" >/dev/null; } 2>&1 | tail -1)
+    if [ -n "$root" ]; then
+        local want=$((before + COUNT * rcpts))
+        local deadline=$(( $(date +%s) + 180 ))
+        while [ "$(files "$root")" -lt "$want" ]; do
+            [ "$(date +%s)" -lt "$deadline" ] || { echo "port $port: only $(( $(files "$root") - before ))/$((COUNT * rcpts)) delivered" >&2; return 1; }
+            sleep 0.01
+        done
+    fi
     local end; end=$(date +%s.%N)
-    echo "$end $start" | awk -v n="$COUNT" '{ printf "%.1f", n / ($1 - $2) }'
+    local cpu1; cpu1=$(busy)
+    echo "$end $start $cpu1 $cpu0 $client" | awk -v n="$COUNT" -v r="$rcpts" -v hz="$(getconf CLK_TCK)" \
+        '{ printf "%.1f %.2f", n * r / ($1 - $2), (($3 - $4) / hz - $5 - $6) * 1000 / n }'
 }
 
-printf '\nSMTP ingest, %s messages per run, durable deliveries per second (higher is better)\n' "$COUNT"
-printf '%-10s %-8s %12s %12s %8s\n' sessions size mailserver postfix ratio
-for sessions in 1 10; do
-    for size in 1000 100000; do
-        ours=$(run mailserver "$OUR_PORT" "$OUR_NEW" "$sessions" "$size")
-        pf=$(run postfix "$PF_PORT" "$PF_NEW" "$sessions" "$size")
-        ratio=$(echo "$ours $pf" | awk '{ printf "%.2f", $1 / $2 }')
-        label=$([ "$size" = 1000 ] && echo 1KB || echo 100KB)
-        printf '%-10s %-8s %12s %12s %8s\n' "$sessions" "$label" "$ours" "$pf" "$ratio"
+range() { tr ' ' '\n' | sort -g | sed -n '1p;$p' | paste -sd- ; }
+
+printf '\nSMTP ingest, %s messages per run, %s pairs alternating: copies on disk per second (range),\n' "$COUNT" "$PAIRS"
+printf 'server CPU ms per message (range), ratio ours/postfix per pair, ours/smtp-sink\n'
+printf '%-9s %-7s %-5s %17s %17s %13s %13s %11s %9s\n' sessions size rcpts mailserver postfix "our CPU" "pf CPU" ratio "of sink"
+for case in $CASES; do
+    IFS=: read -r sessions size rcpts <<<"$case"
+    ours_rate=""; pf_rate=""; ours_cpu=""; pf_cpu=""; ratios=""; sink_rate=""
+    for _ in $(seq "$PAIRS"); do
+        read -r o oc <<<"$(run "$OUR_MAIL" "$OUR_PORT" "$sessions" "$size" "$rcpts")"
+        read -r p pc <<<"$(run "$PF_MAIL" "$PF_PORT" "$sessions" "$size" "$rcpts")"
+        ours_rate+="$o "; pf_rate+="$p "; ours_cpu+="$oc "; pf_cpu+="$pc "
+        ratios+="$(echo "$o $p" | awk '{ printf "%.2f", $1 / $2 }') "
     done
+    read -r s _ <<<"$(run "" "$SINK_PORT" "$sessions" "$size" "$rcpts")"
+    best=$(echo $ours_rate | tr ' ' '\n' | sort -g | tail -1)
+    label="$((size / 1000))KB"
+    printf '%-9s %-7s %-5s %17s %17s %13s %13s %11s %9s\n' "$sessions" "$label" "$rcpts" \
+        "$(echo $ours_rate | range)" "$(echo $pf_rate | range)" "$(echo $ours_cpu | range)" \
+        "$(echo $pf_cpu | range)" "$(echo $ratios | range)" "$(echo "$best $s" | awk '{ printf "%.2f", $1 / $2 }')"
 done
 
 # Memory per waiting connection: WAITING clients (fewer than Postfix's default_process_limit

@@ -335,23 +335,34 @@ impl Delivery {
     /// Makes several messages durable in their Maildirs' `new/` together: every file synced,
     /// then every one renamed, then each directory synced once. This is what one message to
     /// several recipients needs when each copy differs (its own `Delivered-To:`), at the cost
-    /// of one file sync per copy and one directory sync per folder. When it returns `Ok`,
-    /// every copy is on disk; on an error none is left visible. Returns the paths in order.
+    /// of one file sync per copy and one directory sync per folder; the syncs of each step
+    /// run at once, so the step takes about as long as one (5 recipients: 10 syncs one after
+    /// another were 10 waits for the disk). When it returns `Ok`, every copy is on disk; on an
+    /// error none is left visible. Returns the paths in order.
     pub fn commit_all(deliveries: Vec<Delivery>) -> Result<Vec<PathBuf>, Error> {
         let mut pending = Vec::with_capacity(deliveries.len());
+        let mut files = Vec::with_capacity(deliveries.len());
         let mut result = Ok(());
         for mut d in deliveries {
             if result.is_ok() {
-                result = d.sync().map(|name| {
-                    pending.push((d.tmp_path.clone(), d.maildir.root.join("new").join(name)))
+                result = d.finish().map(|(file, name)| {
+                    files.push((file, d.tmp_path.clone()));
+                    pending.push((d.tmp_path.clone(), d.maildir.root.join("new").join(name)));
                 });
             }
-            // Dropping a Delivery removes its tmp file only while it is unfinished; `sync`
+            // Dropping a Delivery removes its tmp file only while it is unfinished; `finish`
             // finished it, so the file stays for the rename below.
             if result.is_err() {
                 let _ = fs::remove_file(&d.tmp_path);
             }
         }
+        if result.is_ok() {
+            result = all_at_once(&files, |(file, path)| {
+                file.sync_all()
+                    .map_err(|e| Error::from_io("syncing", path, e))
+            });
+        }
+        drop(files);
         let mut renamed: Vec<PathBuf> = Vec::with_capacity(pending.len());
         if result.is_ok() {
             result = (|| {
@@ -362,7 +373,7 @@ impl Delivery {
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
                 dirs.sort();
                 dirs.dedup();
-                dirs.into_iter().try_for_each(sync_dir)
+                all_at_once(&dirs, |dir| sync_dir(dir))
             })();
         }
         match result {
@@ -377,8 +388,9 @@ impl Delivery {
         }
     }
 
-    /// Flushes and syncs the file in `tmp/`, finishing the writing; returns its final name.
-    fn sync(&mut self) -> Result<String, Error> {
+    /// Flushes the file in `tmp/`, finishing the writing; returns it (to sync) and its final
+    /// name.
+    fn finish(&mut self) -> Result<(File, String), Error> {
         let Some(writer) = self.file.take() else {
             return Err(Error::Io {
                 action: "committing",
@@ -389,12 +401,16 @@ impl Delivery {
         let file = writer
             .into_inner()
             .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+        let name = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
+        Ok((file, name))
+    }
+
+    /// Flushes and syncs the file in `tmp/`, finishing the writing; returns its final name.
+    fn sync(&mut self) -> Result<String, Error> {
+        let (file, name) = self.finish()?;
         file.sync_all()
             .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-        Ok(format!(
-            "{},S={},W={}",
-            self.base_name, self.size, self.vsize
-        ))
+        Ok(name)
     }
 
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
@@ -457,6 +473,42 @@ impl Drop for Delivery {
     fn drop(&mut self) {
         self.discard();
     }
+}
+
+/// Runs `step` on every item, all at once (one on this thread, the others each on a thread of
+/// its own): syncs of different files wait for the disk together instead of in turn. The
+/// first error, if any.
+fn all_at_once<T: Sync>(
+    items: &[T],
+    step: impl Fn(&T) -> Result<(), Error> + Sync,
+) -> Result<(), Error> {
+    let Some((first, rest)) = items.split_first() else {
+        return Ok(());
+    };
+    let step = &step;
+    std::thread::scope(|scope| {
+        let mut result = Ok(());
+        let mut others = Vec::with_capacity(rest.len());
+        for item in rest {
+            // No thread to be had (a process at its limit): this one does it.
+            match std::thread::Builder::new().spawn_scoped(scope, move || step(item)) {
+                Ok(other) => others.push(other),
+                Err(_) => result = result.and(step(item)),
+            }
+        }
+        result = result.and(step(first));
+        for other in others {
+            let done = other.join().unwrap_or_else(|_| {
+                Err(Error::Io {
+                    action: "syncing",
+                    path: PathBuf::new(),
+                    source: io::Error::other("sync thread panicked"),
+                })
+            });
+            result = result.and(done);
+        }
+        result
+    })
 }
 
 fn copy_durably(source: &Path, to: &Maildir, name: &str) -> Result<(), Error> {

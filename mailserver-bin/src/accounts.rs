@@ -576,6 +576,17 @@ impl Accounts {
             if !mailbox_only && let Some(targets) = found_here.alias {
                 for t in targets {
                     let self_reference = t == addr;
+                    // PostfixAdmin gives every mailbox an alias to itself: the mailbox this
+                    // lookup found already is the one it names (one query, not two).
+                    if self_reference
+                        && let Some(mb) = &found_here.mailbox
+                        && seen.insert((t.clone(), true))
+                    {
+                        if !found.contains(mb) {
+                            found.push(mb.clone());
+                        }
+                        continue;
+                    }
                     queue.push((t, self_reference));
                 }
                 continue;
