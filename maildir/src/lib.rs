@@ -28,6 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 mod cache;
+mod dirsync;
 mod flags;
 mod folders;
 mod keywords;
@@ -315,7 +316,7 @@ impl Delivery {
             dirs.sort();
             dirs.dedup();
             for dir in dirs {
-                sync_dir(&dir)?;
+                dirsync::sync_after_change(&dir)?;
             }
             Ok(())
         })();
@@ -373,7 +374,7 @@ impl Delivery {
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
                 dirs.sort();
                 dirs.dedup();
-                all_at_once(&dirs, |dir| sync_dir(dir))
+                all_at_once(&dirs, |dir| dirsync::sync_after_change(dir))
             })();
         }
         match result {
@@ -448,7 +449,7 @@ impl Delivery {
             let target = self.maildir.root.join("cur").join(&name);
             fs::rename(&self.tmp_path, &target)
                 .map_err(|e| Error::from_io("renaming", &target, e))?;
-            sync_dir(&self.maildir.root.join("cur"))?;
+            dirsync::sync_after_change(&self.maildir.root.join("cur"))?;
             Ok(name)
         })();
         if result.is_err() {
