@@ -498,6 +498,9 @@ pub struct Limits {
     pub max_junk_commands: u32,
     /// `Received:` fields a message may carry; more is a loop (Postfix's `hopcount_limit`).
     pub max_hops: u32,
+    /// Seconds after which a file left in a Maildir's `tmp/` (a delivery cut off by a crash)
+    /// is removed, as Dovecot removes them after 36 hours (0: never).
+    pub tmp_max_age: u64,
     /// Messages a mailbox may hold, all folders together (0: no limit), as Dovecot's
     /// `quota_rule = *:messages=N`, unless the mailbox has its own (`user message-quota`); the
     /// octet quota is each mailbox's own.
@@ -595,6 +598,7 @@ impl Default for Limits {
             max_errors: 20,
             max_junk_commands: 100,
             max_hops: 50,
+            tmp_max_age: 36 * 3600,
             max_messages_per_mailbox: 0,
             command_timeout: 300,
             data_timeout: 600,

@@ -131,6 +131,13 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         }
     }
     let queue_runner = tokio::spawn(outbound.clone().run(shutdown_rx.clone()));
+    if config.limits.tmp_max_age > 0 {
+        tokio::spawn(sweep_tmp(
+            config.clone(),
+            accounts.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     let usage_writer = tokio::spawn(write_usage(
         accounts.clone(),
         Duration::from_millis(config.accounts.usage_write_ms.max(1)),
@@ -214,6 +221,43 @@ async fn drain(active: &std::sync::atomic::AtomicUsize, outbound: &queue::Queue)
         );
     }
     left == 0 && outbound.busy() == 0
+}
+
+/// Removes what crashes left in the mailboxes' `tmp/` (files older than `[limits]
+/// tmp_max_age`), at start and then once a day, as Dovecot does when it reads a folder.
+async fn sweep_tmp(config: Arc<Config>, accounts: Accounts, mut shutdown: watch::Receiver<bool>) {
+    let older_than = Duration::from_secs(config.limits.tmp_max_age);
+    loop {
+        match accounts.list_users(None).await {
+            Ok(users) => {
+                let swept = tokio::task::spawn_blocking(move || {
+                    let mut removed = 0;
+                    for (user, maildir, _) in users {
+                        match maildir::Maildir::new(&maildir).clean_tmp(older_than) {
+                            Ok(0) => {}
+                            Ok(n) => {
+                                info!(%user, files = n, "removed files a crash left in tmp/");
+                                removed += n;
+                            }
+                            Err(e) => warn!(%user, error = %e, "cannot clean tmp/"),
+                        }
+                    }
+                    removed
+                })
+                .await;
+                if let Ok(n) = swept
+                    && n > 0
+                {
+                    info!(files = n, "tmp/ swept");
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot list mailboxes to clean their tmp/"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 /// Writes the usage changes of deliveries and expunges to `quota2` every `interval`, until

@@ -107,3 +107,31 @@ fn sigkill_during_ingest_loses_and_duplicates_nothing_and_usage_stays_exact() {
         );
     }
 }
+
+/// What a crash leaves in a Maildir's `tmp/` (a delivery cut off) is removed once it is older
+/// than `[limits] tmp_max_age` (36 hours by default, as Dovecot), at start and daily; a
+/// younger file may be a delivery in progress and stays.
+#[test]
+fn files_a_crash_left_in_tmp_are_removed_once_old() {
+    let mut server = Server::start("crash-tmp", "");
+    let tmp = server.maildir("alice@example.com").join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("1700000000.M1P1.mx.example.com"), b"Subject: half").unwrap();
+    std::fs::write(tmp.join("young"), b"Subject: in progress").unwrap();
+    let touched = Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(tmp.join("1700000000.M1P1.mx.example.com"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(20));
+    server.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tmp.join("1700000000.M1P1.mx.example.com").exists() {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(tmp.join("young").exists());
+    assert!(server.log().contains("removed files a crash left in tmp/"));
+}
