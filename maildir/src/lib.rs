@@ -371,10 +371,12 @@ impl Delivery {
     /// Makes several messages durable in their Maildirs' `new/` together: every file synced,
     /// then every one renamed, then each directory synced once. This is what one message to
     /// several recipients needs when each copy differs (its own `Delivered-To:`), at the cost
-    /// of one file sync per copy and one directory sync per folder; the syncs of each step
-    /// run at once, so the step takes about as long as one (5 recipients: 10 syncs one after
-    /// another were 10 waits for the disk). When it returns `Ok`, every copy is on disk; on an
-    /// error none is left visible. Returns the paths in order.
+    /// of one file sync per copy and one directory sync per folder. The syncs run one after
+    /// another: run at once on threads of their own they took less time per message but cost
+    /// more CPU, and ten sessions of 5-recipient mail then stored 3,426-3,661 copies/s
+    /// against 4,643-5,401 one after another (smtp-source, 3 alternating pairs). When it
+    /// returns `Ok`, every copy is on disk; on an error none is left visible. Returns the
+    /// paths in order.
     pub fn commit_all(deliveries: Vec<Delivery>) -> Result<Vec<PathBuf>, Error> {
         let mut pending = Vec::with_capacity(deliveries.len());
         let mut files = Vec::with_capacity(deliveries.len());
@@ -393,7 +395,7 @@ impl Delivery {
             }
         }
         if result.is_ok() {
-            result = all_at_once(&files, |(file, path)| {
+            result = files.iter().try_for_each(|(file, path)| {
                 file.sync_all()
                     .map_err(|e| Error::from_io("syncing", path, e))
             });
@@ -409,7 +411,7 @@ impl Delivery {
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
                 dirs.sort();
                 dirs.dedup();
-                all_at_once(&dirs, |dir| dirsync::sync_after_change(dir))
+                dirs.into_iter().try_for_each(dirsync::sync_after_change)
             })();
         }
         match result {
@@ -509,42 +511,6 @@ impl Drop for Delivery {
     fn drop(&mut self) {
         self.discard();
     }
-}
-
-/// Runs `step` on every item, all at once (one on this thread, the others each on a thread of
-/// its own): syncs of different files wait for the disk together instead of in turn. The
-/// first error, if any.
-fn all_at_once<T: Sync>(
-    items: &[T],
-    step: impl Fn(&T) -> Result<(), Error> + Sync,
-) -> Result<(), Error> {
-    let Some((first, rest)) = items.split_first() else {
-        return Ok(());
-    };
-    let step = &step;
-    std::thread::scope(|scope| {
-        let mut result = Ok(());
-        let mut others = Vec::with_capacity(rest.len());
-        for item in rest {
-            // No thread to be had (a process at its limit): this one does it.
-            match std::thread::Builder::new().spawn_scoped(scope, move || step(item)) {
-                Ok(other) => others.push(other),
-                Err(_) => result = result.and(step(item)),
-            }
-        }
-        result = result.and(step(first));
-        for other in others {
-            let done = other.join().unwrap_or_else(|_| {
-                Err(Error::Io {
-                    action: "syncing",
-                    path: PathBuf::new(),
-                    source: io::Error::other("sync thread panicked"),
-                })
-            });
-            result = result.and(done);
-        }
-        result
-    })
 }
 
 fn copy_durably(source: &Path, to: &Maildir, name: &str) -> Result<(), Error> {
