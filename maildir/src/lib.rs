@@ -43,6 +43,7 @@ mod uidlist;
 mod uidvalidity;
 
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
+pub(crate) use dirsync::sync_after_change;
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
 pub use message::{Message, Subdir, pop3_uidl, read_message, to_crlf};
@@ -351,7 +352,7 @@ impl Delivery {
             dirs.sort();
             dirs.dedup();
             for dir in dirs {
-                dirsync::sync_after_change(&dir)?;
+                sync_after_change(&dir)?;
             }
             Ok(())
         })();
@@ -411,7 +412,7 @@ impl Delivery {
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
                 dirs.sort();
                 dirs.dedup();
-                dirs.into_iter().try_for_each(dirsync::sync_after_change)
+                dirs.into_iter().try_for_each(sync_after_change)
             })();
         }
         match result {
@@ -486,7 +487,7 @@ impl Delivery {
             let target = self.maildir.root.join("cur").join(&name);
             fs::rename(&self.tmp_path, &target)
                 .map_err(|e| Error::from_io("renaming", &target, e))?;
-            dirsync::sync_after_change(&self.maildir.root.join("cur"))?;
+            sync_after_change(&self.maildir.root.join("cur"))?;
             Ok(name)
         })();
         if result.is_err() {

@@ -37,7 +37,7 @@ pub struct Accounts {
     /// own sync was one of four per APPEND (benches/imap-scale.sh). Else the same pool.
     tally_pool: AnyPool,
     /// Usage changes not yet written to `quota2` (see the `usage` module).
-    pending: Arc<usage::PendingUsage>,
+    pending: Arc<types::PendingUsage>,
     mail_root: PathBuf,
     cache: Arc<LookupCache>,
     /// Users in an LDAP directory, for addresses of our domains the database has no mailbox

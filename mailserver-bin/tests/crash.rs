@@ -14,6 +14,12 @@ use support::Server;
 
 const UNTIL_KILLED: &str = include_str!("clients/smtp_until_killed.py");
 
+/// The client's number of a message: `<round.client.number@crash.example>`.
+fn number(id: &str) -> usize {
+    let local = id.trim_matches(['<', '>']).split('@').next().unwrap();
+    local.rsplit('.').next().unwrap().parse().unwrap()
+}
+
 /// Message-ID -> how many times it is in `user`'s `new/`, after checking every file is whole.
 fn stored(server: &Server, user: &str) -> HashMap<String, usize> {
     let mut ids = HashMap::new();
@@ -25,15 +31,7 @@ fn stored(server: &Server, user: &str) -> HashMap<String, usize> {
             .unwrap_or_else(|| panic!("a message without its Message-ID: {text}"))
             .to_owned();
         // Whole: as many lines as its number says, and the final CRLF.
-        let i: usize = id
-            .split('.')
-            .nth(2)
-            .unwrap()
-            .split('@')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let i = number(&id);
         assert_eq!(text.matches("line of text\r\n").count(), i % 50, "{text}");
         *ids.entry(id).or_insert(0) += 1;
     }
@@ -76,15 +74,7 @@ fn sigkill_during_ingest_loses_and_duplicates_nothing_and_usage_stays_exact() {
     let bob = stored(&server, "bob@example.com");
     for id in &acked {
         assert_eq!(alice.get(*id), Some(&1), "{id} for alice");
-        let i: usize = id
-            .split('.')
-            .nth(2)
-            .unwrap()
-            .split('@')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let i = number(id);
         if i.is_multiple_of(4) {
             assert_eq!(bob.get(*id), Some(&1), "{id} for bob");
         }

@@ -2,7 +2,9 @@
 //! resolutions, and addresses and domains as they are stored (lower-case, validated).
 //! Below everything else in `accounts`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
 use thiserror::Error;
 
@@ -222,4 +224,33 @@ pub enum DirectoryError {
     },
     #[error("LDAP search for {address} found {count} entries; the filter must match one")]
     Ambiguous { address: String, count: usize },
+}
+
+/// Usage changes not yet written to `quota2`: address -> (octets, messages).
+#[derive(Debug, Default)]
+pub(super) struct PendingUsage(Mutex<HashMap<String, (i64, i64)>>);
+
+impl PendingUsage {
+    pub(super) fn add(&self, address: &str, bytes: i64, messages: i64) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = map.entry(address.to_owned()).or_default();
+        entry.0 += bytes;
+        entry.1 += messages;
+    }
+
+    pub(super) fn take(&self) -> HashMap<String, (i64, i64)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The octets pending for the addresses of `domain`.
+    pub(super) fn of_domain(&self, domain: &str) -> i64 {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .filter(|(a, _)| {
+                a.rsplit_once('@')
+                    .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+            })
+            .map(|(_, (bytes, _))| bytes)
+            .sum()
+    }
 }

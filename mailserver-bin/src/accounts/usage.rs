@@ -10,38 +10,8 @@
 //! files (`delivery::recount`).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 
 use super::{Accounts, AccountsError};
-
-/// Usage changes not yet written to `quota2`: address -> (octets, messages).
-#[derive(Debug, Default)]
-pub(super) struct PendingUsage(Mutex<HashMap<String, (i64, i64)>>);
-
-impl PendingUsage {
-    fn add(&self, address: &str, bytes: i64, messages: i64) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(address.to_owned()).or_default();
-        entry.0 += bytes;
-        entry.1 += messages;
-    }
-
-    fn take(&self) -> HashMap<String, (i64, i64)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// The octets pending for the addresses of `domain`.
-    fn of_domain(&self, domain: &str) -> i64 {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        map.iter()
-            .filter(|(a, _)| {
-                a.rsplit_once('@')
-                    .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
-            })
-            .map(|(_, (bytes, _))| bytes)
-            .sum()
-    }
-}
 
 impl Accounts {
     /// Octets used by all of a domain's mailboxes, from `quota2` (kept current by every
