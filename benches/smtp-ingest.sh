@@ -51,11 +51,18 @@ OUR_MAIL="$WORK/ours/mail/bench.example"
 
 # --- Postfix, delivering with virtual(8) into Maildir ---
 PF="$WORK/postfix"
-mkdir -p "$PF/mail/rcpt"
+mkdir -p "$PF/mail"
+# One Maildir per recipient, as ours has (virtual(8) refuses $1 substitution from a regexp
+# map, so the table lists each address).
+: > "$PF/vmailbox"
+for user in rcpt 1rcpt 2rcpt 3rcpt 4rcpt 5rcpt; do
+    mkdir -p "$PF/mail/$user"
+    echo "$user@bench.example $user/" >> "$PF/vmailbox"
+done
 chown -R nobody:nogroup "$PF/mail"
 start_postfix "$PF" "$PF_PORT" "virtual_mailbox_domains = bench.example
 virtual_mailbox_base = $PF/mail
-virtual_mailbox_maps = static:rcpt/
+virtual_mailbox_maps = texthash:$PF/vmailbox
 virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_destination_concurrency_limit = 20
