@@ -7,7 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use imap_proto::{
+use mailwright_imap::{
     Address, BodyExtension, BodyFields, BodyStructure, Command, Config, Envelope, Event,
     FetchValue, Flag, Response, Section, ServerSession, SinglePart, Status, parse_command,
 };

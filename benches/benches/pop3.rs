@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pop3_proto::frame::MessageEncoder;
+use mailwright_pop3::MessageEncoder;
 
 /// A 10 MiB Maildir file with LF line ends, a fifth of its lines starting with a dot.
 fn stored_message(size: usize) -> Vec<u8> {

@@ -8,8 +8,8 @@
 
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};
-use smtp_proto::{
+use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use mailwright_smtp::{
     ClientConfig, ClientEvent, ClientSession, Config, Envelope, Event, ForwardPath, Host,
     MailParams, Mailbox, RcptParams, Reply, ReversePath, ServerSession, TlsPolicy, parse_command,
 };

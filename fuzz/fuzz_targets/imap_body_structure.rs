@@ -2,7 +2,7 @@
 //! no panic, and whatever it reads, the encoder writes in a form that reads back the same.
 #![no_main]
 
-use imap_proto::BodyStructure;
+use mailwright_imap::BodyStructure;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

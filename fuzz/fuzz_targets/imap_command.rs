@@ -3,18 +3,18 @@
 //! default parser reads as the same command.
 #![no_main]
 
-use imap_proto::ParseOptions;
+use mailwright_imap::ParseOptions;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for utf8_names in [false, true] {
         let options = ParseOptions { utf8_names };
-        if let Some(Ok(head)) = imap_proto::parse::parse_append_head(data, options) {
-            assert_eq!(imap_proto::parse::frame_tag(data), Some(head.tag));
+        if let Some(Ok(head)) = mailwright_imap::fuzzing::parse_append_head(data, options) {
+            assert_eq!(mailwright_imap::fuzzing::frame_tag(data), Some(head.tag));
         }
-        if let Ok((tag, command)) = imap_proto::parse_command_with(data, options) {
+        if let Ok((tag, command)) = mailwright_imap::parse_command_with(data, options) {
             let wire = command.encode(&tag);
-            let (again_tag, again) = imap_proto::parse_command(&wire).unwrap_or_else(|e| {
+            let (again_tag, again) = mailwright_imap::parse_command(&wire).unwrap_or_else(|e| {
                 panic!(
                     "{e}: {:?} from {:?}",
                     String::from_utf8_lossy(&wire),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use imap_proto::{
+use mailwright_imap::{
     Code, Command, Config, Event, FetchValue, Response, Section, ServerSession, Status,
 };
 use libfuzzer_sys::fuzz_target;
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     config.limits.max_append = 256;
     config.enable = ["UTF8=ACCEPT", "QRESYNC", "CONDSTORE"]
         .into_iter()
-        .filter_map(|a| imap_proto::Atom::new(a).ok())
+        .filter_map(|a| mailwright_imap::Atom::new(a).ok())
         .collect();
     let cap_limit = config.limits.max_line + config.limits.max_command;
     let mut session = ServerSession::new(config);

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pop3_proto::{Config, Event, MessageInfo, Response, ServerSession, parse_response};
+use mailwright_pop3::{Config, Event, MessageInfo, Response, ServerSession, parse_response};
 
 #[path = "common/choices.rs"]
 mod choices;

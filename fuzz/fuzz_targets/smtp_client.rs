@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtp_proto::{
+use mailwright_smtp::{
     Body, ClientConfig, ClientEvent, ClientSession, Envelope, ForwardPath, Host, MailParams,
     Mailbox, RcptParams, ReversePath, Secret, TlsPolicy,
 };

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use smtp_proto::parse_command;
+use mailwright_smtp::parse_command;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(command) = parse_command(data) {

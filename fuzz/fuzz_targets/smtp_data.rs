@@ -4,10 +4,10 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use smtp_proto::frame::{BodyRules, DataDecoder, DataItem};
-use smtp_proto::DefectPolicy;
+use mailwright_smtp::{BodyRules, DataDecoder, DataItem};
+use mailwright_smtp::DefectPolicy;
 
-type Decoded = (Vec<u8>, Option<usize>, Option<smtp_proto::BodyDefect>);
+type Decoded = (Vec<u8>, Option<usize>, Option<mailwright_smtp::BodyDefect>);
 
 fn decode(input: &[u8], step: usize, bare: DefectPolicy) -> Decoded {
     let mut decoder = DataDecoder::new(BodyRules {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtp_proto::{AuthMechanism, Config, Event, Reply, ServerSession, parse_reply};
+use mailwright_smtp::{AuthMechanism, Config, Event, Reply, ServerSession, parse_reply};
 
 /// A small deterministic generator seeded from the input, for read sizes and answers.
 #[path = "common/choices.rs"]

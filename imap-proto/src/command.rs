@@ -360,8 +360,14 @@ pub enum SearchKey {
     SequenceSet(SequenceSet),
 }
 
-/// A parsed command. Commands the session answers itself (CAPABILITY, LOGOUT, STARTTLS,
-/// AUTHENTICATE, ENABLE, ID, IDLE) never reach the embedder as [`Command`]s.
+/// A parsed command.
+///
+/// The session answers CAPABILITY, LOGOUT, STARTTLS, AUTHENTICATE, ENABLE and ID itself, and
+/// NOOP before login; those never reach the embedder. LOGIN arrives as
+/// [`crate::Event::Login`], IDLE as [`crate::Event::Idle`] and APPEND as
+/// [`crate::Event::AppendStart`] and what follows; every other command arrives as
+/// [`crate::Event::Command`] and must be completed. The variants for the commands the session
+/// keeps are here because the parser (and the client-side encoder) use them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// CAPABILITY
@@ -414,7 +420,7 @@ pub enum Command {
     Subscribe(Mailbox),
     /// UNSUBSCRIBE mailbox
     Unsubscribe(Mailbox),
-    /// LIST reference pattern (LSUB is `subscribed_only`)
+    /// LIST reference pattern (LSUB arrives as LIST with `lsub` set and `SUBSCRIBED` selected)
     List {
         /// Reference name (decoded).
         reference: String,

@@ -22,7 +22,7 @@ use crate::response::{Code, EncodeOptions, Response, Status};
 use crate::types::{Atom, Secret, Tag, Text};
 
 /// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
-pub use sasl::Mechanism as AuthMechanism;
+pub use mailwright_sasl::Mechanism as AuthMechanism;
 
 /// Every limit the session enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ struct Streaming {
 
 /// Why the session refused octets the client sent (shared with the line-based sessions of
 /// `smtp-proto` and `pop3-proto`).
-pub use line_session::SessionError;
+pub use mailwright_line_session::SessionError;
 
 /// The RFC 9051 §3 connection states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +223,7 @@ enum Phase {
     },
     Sasl {
         tag: Tag,
-        exchange: sasl::Exchange,
+        exchange: mailwright_sasl::Exchange,
     },
     AwaitingTls {
         announced: bool,
@@ -245,7 +245,53 @@ enum Phase {
     Idling,
 }
 
-/// An IMAP server session.
+/// An IMAP server session: one connection's protocol state, driven by the embedder.
+///
+/// # The loop
+///
+/// 1. [`receive`](Self::receive) what the connection read, at most
+///    [`input_capacity`](Self::input_capacity) octets (0: read nothing until the output and the
+///    pending answer are taken care of).
+/// 2. Take every [`poll_event`](Self::poll_event) and answer each as its [`Event`] says; the
+///    session parks the input until the answer, so answers go out in command order.
+/// 3. Write out everything [`poll_output`](Self::poll_output) gives.
+/// 4. If [`is_closed`](Self::is_closed), close the connection. Otherwise read again, waiting at
+///    most [`timeout`](Self::timeout); when it passes, call
+///    [`handle_timeout`](Self::handle_timeout) (the session says `* BYE` and closes). At end of
+///    file call [`handle_eof`](Self::handle_eof) and close.
+///
+/// # What the embedder answers
+///
+/// - [`Event::Login`]: [`auth_finish`](Self::auth_finish); `Ok` enters the Authenticated
+///   state.
+/// - [`Event::Command`]: any untagged data with [`send`](Self::send), then one
+///   [`complete`](Self::complete). Every command needs its completion, if only `NO`. `OK` to
+///   SELECT or EXAMINE enters the Selected state ([`State::Selected`], `read_only` for
+///   EXAMINE, whatever code the completion carries); `NO` or `BAD` to them leaves no mailbox
+///   selected; `OK` to CLOSE or UNSELECT returns to Authenticated. The answer to SELECT should
+///   carry what clients expect (RFC 9051 §6.3.2): `FLAGS`, `EXISTS`, `OK [UIDVALIDITY]`,
+///   `OK [UIDNEXT]`, `OK [PERMANENTFLAGS]`, and `[READ-WRITE]` or `[READ-ONLY]` on the `OK`.
+///   FETCH answers are the embedder's: a UID FETCH reply must carry `UID`, and a `BODY[...]`
+///   without `.PEEK` sets `\Seen` (in a read-write mailbox) and then reports `FLAGS`.
+/// - [`Event::AppendStart`]: [`accept_append`](Self::accept_append) or
+///   [`reject_append`](Self::reject_append); after [`Event::AppendEnd`],
+///   [`complete`](Self::complete) once the message is stored.
+/// - [`Event::Idle`]: [`idle_accept`](Self::idle_accept), then [`send`](Self::send) what
+///   changes, and [`complete`](Self::complete) after [`Event::IdleDone`].
+/// - [`Event::StartTls`]: the handshake, then [`tls_established`](Self::tls_established).
+/// - [`Event::AppendChunk`], [`Event::AppendAborted`], [`Event::Logout`]: nothing to answer.
+///
+/// The session itself answers CAPABILITY, LOGOUT, STARTTLS, ENABLE, ID, the AUTHENTICATE
+/// exchange (then [`Event::Login`]), NOOP before login (after login NOOP comes as a command,
+/// so that the embedder can report news), syntax errors (`BAD`) and commands not allowed in
+/// the current state.
+///
+/// # Limits
+///
+/// Every bound is in [`Limits`] (defaults in brackets): line 64 KiB, literal 64 KiB (4 KiB
+/// before login), command 1 MiB, APPEND message 50 MiB, SASL line 12,288 octets, 3 failed
+/// logins and 20 refused commands before `* BYE`, 30 minutes of silence after login and 1
+/// minute before. A line over its limit gets `* BYE` and the session closes.
 #[derive(Debug)]
 pub struct ServerSession {
     config: Config,
@@ -494,9 +540,10 @@ impl ServerSession {
         self.output.len()
     }
 
-    /// Whether the session has ended (drain [`ServerSession::poll_output`] first).
+    /// Whether the session has ended and all its output has been taken (as in the SMTP and
+    /// POP3 sessions): then close the connection.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.closed && self.output.is_empty()
     }
 
     /// How long the client may stay silent in the current state.
@@ -505,6 +552,17 @@ impl ServerSession {
             State::NotAuthenticated => self.config.limits.timeout_before_auth,
             _ => self.config.limits.timeout,
         }
+    }
+
+    /// The client went away (the connection reached end of file): the session closes, with
+    /// nothing more to send. Returns whether an APPEND was cut off in the middle of its
+    /// message: the embedder discards what it received of it (no [`Event::AppendAborted`]
+    /// follows), as SMTP's and POP3's sessions' `handle_eof` do for their own work.
+    pub fn handle_eof(&mut self) -> bool {
+        let mid_append = matches!(self.phase, Phase::AppendData { .. })
+            || matches!(self.pending, Some(Pending::AppendDecision(_)));
+        self.close();
+        mid_append
     }
 
     /// The client stayed silent for [`ServerSession::timeout`]: say goodbye and close.
@@ -1178,19 +1236,24 @@ impl ServerSession {
                 "Unsupported authentication mechanism",
             );
         };
-        let progress = sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str()));
+        let progress =
+            mailwright_sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str()));
         self.sasl_progress(tag, progress);
     }
 
-    fn sasl_progress(&mut self, tag: Tag, progress: Result<sasl::Progress, sasl::SaslError>) {
+    fn sasl_progress(
+        &mut self,
+        tag: Tag,
+        progress: Result<mailwright_sasl::Progress, mailwright_sasl::SaslError>,
+    ) {
         match progress {
-            Ok(sasl::Progress::Challenge(exchange, text)) => {
+            Ok(mailwright_sasl::Progress::Challenge(exchange, text)) => {
                 self.emit(b"+ ");
                 self.emit(text.as_bytes());
                 self.emit(b"\r\n");
                 self.phase = Phase::Sasl { tag, exchange };
             }
-            Ok(sasl::Progress::Done(c)) => {
+            Ok(mailwright_sasl::Progress::Done(c)) => {
                 self.pending = Some(Pending::Login(tag));
                 self.events.push_back(Event::Login {
                     authzid: c.authzid,
@@ -1198,13 +1261,15 @@ impl ServerSession {
                     password: c.password,
                 });
             }
-            Err(sasl::SaslError::Cancelled) => self.bad(Some(tag), "Authentication cancelled"),
+            Err(mailwright_sasl::SaslError::Cancelled) => {
+                self.bad(Some(tag), "Authentication cancelled")
+            }
             Err(e) => self.bad(
                 Some(tag),
                 match e {
-                    sasl::SaslError::Base64 => "Invalid base64 data",
-                    sasl::SaslError::Plain => "Invalid PLAIN response",
-                    sasl::SaslError::Username => "Invalid user name",
+                    mailwright_sasl::SaslError::Base64 => "Invalid base64 data",
+                    mailwright_sasl::SaslError::Plain => "Invalid PLAIN response",
+                    mailwright_sasl::SaslError::Username => "Invalid user name",
                     _ => "Invalid password encoding",
                 },
             ),

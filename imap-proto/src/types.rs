@@ -6,7 +6,7 @@ use std::fmt;
 use thiserror::Error;
 
 /// Redacts credentials in `Debug` output.
-pub use sasl::Secret;
+pub use mailwright_sasl::Secret;
 
 /// A value that cannot appear on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -334,7 +334,7 @@ pub struct DateTime {
 pub(crate) const MONTHS: [&str; 12] = MONTH_NAMES;
 
 /// English month abbreviations, as IMAP dates spell them.
-pub const MONTH_NAMES: [&str; 12] = [
+pub(crate) const MONTH_NAMES: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 

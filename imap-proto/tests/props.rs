@@ -7,7 +7,7 @@
 mod support;
 
 use bytes::Bytes;
-use imap_proto::{
+use mailwright_imap::{
     Address, Atom, BodyExtension, BodyFields, BodyStructure, Command, Date, DateTime, Disposition,
     Envelope, FetchAttr, FetchValue, Flag, ListReturn, ListSelection, Mailbox, QResync, Response,
     SearchKey, Secret, Section, SectionText, SelectParams, SeqNumber, SequenceSet, SinglePart,

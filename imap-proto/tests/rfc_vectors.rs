@@ -5,7 +5,7 @@
 mod support;
 
 use bytes::Bytes;
-use imap_proto::{
+use mailwright_imap::{
     Address, BodyExtension, BodyFields, BodyStructure, Code, Command, Date, DateTime, FetchAttr,
     FetchValue, Flag, Mailbox, Response, SearchKey, SeqNumber, SequenceSet, SinglePart, Status,
     StatusItem,
@@ -85,7 +85,7 @@ fn sample_server(command: &Command, rev2: bool) -> Answer {
                     delimiter: Some('/'),
                     mailbox: "INBOX".into(),
                     lsub: false,
-                    extended: vec![imap_proto::ListExtended::OldName("inbox".into())],
+                    extended: vec![mailwright_imap::ListExtended::OldName("inbox".into())],
                 },
             ],
             Status::Ok,
@@ -106,7 +106,7 @@ fn sample_server(command: &Command, rev2: bool) -> Answer {
                 "FULL expands as RFC 3501 §6.4.5 says"
             );
             let gray = vec![addr(Some("Terry Gray"), "gray", "cac.washington.edu")];
-            let envelope = imap_proto::Envelope {
+            let envelope = mailwright_imap::Envelope {
                 date: b("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)"),
                 subject: b(&subject),
                 from: gray.clone(),
@@ -189,7 +189,7 @@ fn sample_server(command: &Command, rev2: bool) -> Answer {
 #[test]
 fn rfc9051_sample_connection() {
     let mut config = config();
-    config.enable = vec![imap_proto::Atom::new("IMAP4rev2").unwrap()];
+    config.enable = vec![mailwright_imap::Atom::new("IMAP4rev2").unwrap()];
     // STARTTLS comes first, so the whole script cannot be sent at once.
     let h = replay(&transcript("rfc9051_example"), config, rfc9051_server, &[]);
     assert!(h.session.is_closed() && h.session.is_enabled("IMAP4rev2"));
@@ -220,7 +220,7 @@ fn rfc3501_commands(command: &Command) -> Answer {
             ..
         } if reference.is_empty() && patterns == &[String::new()] => {
             let list = Response::List {
-                attributes: vec![imap_proto::Atom::new("Noselect").unwrap()],
+                attributes: vec![mailwright_imap::Atom::new("Noselect").unwrap()],
                 delimiter: Some('.'),
                 mailbox: String::new(),
                 lsub: false,
@@ -357,7 +357,7 @@ fn rfc6855_utf8_accept_and_rfc7162_enable() {
         let mut config = config();
         config.enable = ["UTF8=ACCEPT", "QRESYNC", "CONDSTORE"]
             .iter()
-            .map(|a| imap_proto::Atom::new(*a).unwrap())
+            .map(|a| mailwright_imap::Atom::new(*a).unwrap())
             .collect();
         let mut h = support::Harness::new(config, utf8_server);
         let message = "Subject: Grüße\r\n\r\nHallo\r\n";

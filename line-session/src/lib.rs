@@ -1,21 +1,4 @@
-//! The core that sans-I/O, line-based server sessions share: `smtp-proto` and `pop3-proto`
-//! build their `ServerSession` on it, and a ManageSieve session will too. It owns what is the
-//! same in each protocol: the input the client sent and the output not yet taken, finding a
-//! command line within a length limit, refusing input the session cannot take (too much, or
-//! plaintext between STARTTLS and the handshake), and the closed state. What a line means,
-//! and every answer, stays in the protocol crate.
-//!
-//! ```
-//! use line_session::{Buffers, Line};
-//!
-//! let mut io = Buffers::default();
-//! io.receive(b"NOOP\r\nQU", 64, false)?;
-//! assert_eq!(io.take_line(512), Line::Complete(b"NOOP"[..].into()));
-//! assert_eq!(io.take_line(512), Line::Incomplete);
-//! io.output.extend_from_slice(b"250 OK\r\n");
-//! assert_eq!(io.poll_output().as_deref(), Some(&b"250 OK\r\n"[..]));
-//! # Ok::<(), line_session::SessionError>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 use bytes::{Bytes, BytesMut};
 

@@ -1,20 +1,4 @@
-//! Durable delivery into Maildir++ mailboxes that Dovecot reads as they are.
-//!
-//! A message is streamed into `tmp/`, fsynced, renamed into `new/` under a unique name of the
-//! standard form `<secs>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>`, and then `new/` itself is
-//! fsynced. Only when [`Delivery::commit`] returns is the message on disk; until then nothing is
-//! visible in `new/`, and a dropped or failed delivery removes its temporary file.
-//!
-//! ```
-//! # let dir = std::env::temp_dir().join(format!("maildir-doc-{}", std::process::id()));
-//! let inbox = maildir::Maildir::new(dir.join("alice"));
-//! let mut delivery = maildir::Delivery::begin(&inbox, "mx.example.com")?;
-//! delivery.write(b"Subject: hi\r\n\r\nHello\r\n")?;
-//! let stored = delivery.commit(&[])?;
-//! assert_eq!(std::fs::read(&stored[0])?, b"Subject: hi\r\n\r\nHello\r\n");
-//! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

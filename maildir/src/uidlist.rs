@@ -39,7 +39,7 @@ pub(crate) struct RecordRef<'t> {
 
 impl<'t> RecordRef<'t> {
     /// The value of the extension field `key`.
-    pub fn field(&self, key: char) -> Option<&'t str> {
+    pub(crate) fn field(&self, key: char) -> Option<&'t str> {
         self.fields.split(' ').find_map(|f| f.strip_prefix(key))
     }
 }

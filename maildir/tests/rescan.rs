@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use maildir::{Delivery, ListingCache, Maildir, Subdir};
+use mailwright_maildir::{Delivery, ListingCache, Maildir, Subdir};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ fn run(ops: Vec<Op>) {
     let mut uids: HashMap<String, u32> = HashMap::new();
     let mut highest = 0u32;
     let mut n = 0;
-    let mut check_uids = |listing: &maildir::Listing| {
+    let mut check_uids = |listing: &mailwright_maildir::Listing| {
         let mut seen = std::collections::HashSet::new();
         for m in &listing.messages {
             assert!(seen.insert(m.uid), "UID {} twice", m.uid);
@@ -141,7 +141,7 @@ fn run(ops: Vec<Op>) {
                 if matches!(op, Op::SettleAndCheck) {
                     settle(&md);
                 } else {
-                    std::thread::sleep(CHECK.max(maildir::SETTLE * 2));
+                    std::thread::sleep(CHECK.max(mailwright_maildir::SETTLE * 2));
                 }
                 listing = cache.scan(&md).unwrap();
                 check_uids(&listing);

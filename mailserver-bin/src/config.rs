@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mailwright_maildir::QuotaLimits;
+use mailwright_smtp::Host;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -536,8 +538,8 @@ pub struct Smtp {
 impl Config {
     /// The limits of a mailbox whose octet quota is `bytes` (0: none) and whose own message
     /// limit is `messages` (0: none; `None`: `[limits] max_messages_per_mailbox`).
-    pub fn quota_limits(&self, bytes: u64, messages: Option<u64>) -> maildir::QuotaLimits {
-        maildir::QuotaLimits {
+    pub fn quota_limits(&self, bytes: u64, messages: Option<u64>) -> QuotaLimits {
+        QuotaLimits {
             bytes,
             messages: messages.unwrap_or(self.limits.max_messages_per_mailbox),
         }
@@ -661,12 +663,11 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.accounts_url()?;
-        smtp_proto::types::validate_domain(&self.hostname).map_err(|_| {
-            ConfigError::Invalid(format!(
-                "hostname {:?} is not a valid domain name",
-                self.hostname
-            ))
-        })?;
+        if !is_domain(&self.hostname) {
+            let host = &self.hostname;
+            let message = format!("hostname {host:?} is not a valid domain name");
+            return Err(ConfigError::Invalid(message));
+        }
         if !self.relay.host.is_empty() && self.relay.host_port().is_none() {
             return Err(ConfigError::Invalid(format!(
                 "relay.host {:?} is not host:port or [host]:port",
@@ -683,13 +684,10 @@ impl Config {
                 self.dkim.selector
             )));
         }
-        if !self.srs.domain.is_empty()
-            && smtp_proto::types::validate_domain(&self.srs.domain).is_err()
-        {
-            return Err(ConfigError::Invalid(format!(
-                "srs.domain {:?} is not a domain name",
-                self.srs.domain
-            )));
+        let srs = &self.srs.domain;
+        if !srs.is_empty() && !is_domain(srs) {
+            let message = format!("srs.domain {srs:?} is not a domain name");
+            return Err(ConfigError::Invalid(message));
         }
         if self.queue.concurrency < 1 || self.queue.min_backoff < 1 || self.queue.max_lifetime < 1 {
             return Err(ConfigError::Invalid(
@@ -791,6 +789,11 @@ impl Config {
     pub fn mail_root(&self) -> PathBuf {
         self.data_dir.join("mail")
     }
+}
+
+/// Whether `s` is a domain name (not an address literal).
+fn is_domain(s: &str) -> bool {
+    matches!(Host::parse(s), Ok(Host::Domain(_)))
 }
 
 #[cfg(test)]

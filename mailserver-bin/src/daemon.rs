@@ -1,6 +1,7 @@
 //! The daemon (`mailserver serve`): logging, listeners, the services on them, signals and
 //! an orderly shutdown.
 
+use mailwright_maildir::{ListingCache, Maildir};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -85,7 +86,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         process_slots.clone(),
     ));
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
-    let listings = Arc::new(maildir::ListingCache::new(config.imap.listing_cache));
+    let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
     let pop3_service = Arc::new(pop3::Pop3Service::new(
         config.clone(),
         accounts.clone(),
@@ -233,7 +234,7 @@ async fn sweep_tmp(config: Arc<Config>, accounts: Accounts, mut shutdown: watch:
                 let swept = tokio::task::spawn_blocking(move || {
                     let mut removed = 0;
                     for (user, maildir, _) in users {
-                        match maildir::Maildir::new(&maildir).clean_tmp(older_than) {
+                        match Maildir::new(&maildir).clean_tmp(older_than) {
                             Ok(0) => {}
                             Ok(n) => {
                                 info!(%user, files = n, "removed files a crash left in tmp/");

@@ -3,7 +3,7 @@
 //! mailbox (or its domain) has room is judged from `maildirsize` (no walk of the mailbox per
 //! message) and PostfixAdmin's `quota2`; a change is recorded in both.
 
-use maildir::{Maildir, QuotaLimits};
+use mailwright_maildir::{Maildir, QuotaLimits};
 use tracing::{info, warn};
 
 use crate::accounts::{Accounts, LocalMailbox};
@@ -65,7 +65,7 @@ pub async fn over_quota(
         if maildir.path().join("cur").is_dir() {
             maildir.quota_usage(limits)
         } else {
-            Ok(maildir::Usage::default())
+            Ok(mailwright_maildir::Usage::default())
         }
     })
     .await;
@@ -114,7 +114,7 @@ pub async fn record_delivery(
 pub struct Recount {
     pub user: String,
     /// What its folders hold; `None` when it has had no mail yet.
-    pub usage: Option<maildir::Usage>,
+    pub usage: Option<mailwright_maildir::Usage>,
     /// What `maildirsize` said before, in octets and messages.
     pub maildirsize: Option<(i64, i64)>,
     /// What `quota2` said before.

@@ -113,7 +113,7 @@ impl Dkim {
     /// The DKIM-Signature fields for the message at `path`, read whole only when its From:
     /// domain has keys (most mail leaving through a relay is not ours to sign).
     pub fn sign_file(&self, path: &Path) -> Option<String> {
-        let header = maildir::read_message(path, true).ok()?;
+        let header = mailwright_maildir::read_message(path, true).ok()?;
         self.signers(&from_domain(&header)?)?;
         self.sign(&std::fs::read(path).ok()?)
     }

@@ -1,4 +1,4 @@
-//! The POP3 service (110 with STLS, 995 with implicit TLS): drives `pop3_proto::ServerSession`,
+//! The POP3 service (110 with STLS, 995 with implicit TLS): drives `mailwright_pop3::ServerSession`,
 //! logs users in against the account store, serves their INBOX Maildir, and applies the
 //! delete policy at UPDATE.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pop3_proto::{Event, MessageInfo, Response, ServerSession};
+use mailwright_pop3::{Event, MessageInfo, Response, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -36,7 +36,7 @@ pub struct Pop3Service {
     locked: Arc<Mutex<HashSet<String>>>,
     /// Folder listings shared with IMAP: a maildrop opened again is not scanned again, and
     /// IMAP sessions learn what POP3 changed without reading the folder file by file.
-    listings: Arc<maildir::ListingCache>,
+    listings: Arc<mailwright_maildir::ListingCache>,
 }
 
 impl Pop3Service {
@@ -45,7 +45,7 @@ impl Pop3Service {
         accounts: Accounts,
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
-        listings: Arc<maildir::ListingCache>,
+        listings: Arc<mailwright_maildir::ListingCache>,
         process: Arc<Semaphore>,
     ) -> Self {
         Self {
@@ -64,8 +64,8 @@ impl Pop3Service {
         }
     }
 
-    fn session_config(&self, implicit_tls: bool, loopback: bool) -> pop3_proto::Config {
-        let mut c = pop3_proto::Config::new(format!("{} POP3 ready", self.config.hostname));
+    fn session_config(&self, implicit_tls: bool, loopback: bool) -> mailwright_pop3::Config {
+        let mut c = mailwright_pop3::Config::new(format!("{} POP3 ready", self.config.hostname));
         c.stls = !implicit_tls;
         c.implicit_tls = implicit_tls;
         // Cleartext credentials never cross a network unless the admin allows it.
@@ -117,12 +117,12 @@ pub async fn serve(
 /// What a logged-in session works on.
 struct Maildrop {
     username: String,
-    maildir: maildir::Maildir,
-    messages: Vec<maildir::Message>,
+    maildir: mailwright_maildir::Maildir,
+    messages: Vec<mailwright_maildir::Message>,
     policy: DeletePolicy,
     retrieved: HashSet<usize>,
     uid_validity: u32,
-    quota: maildir::QuotaLimits,
+    quota: mailwright_maildir::QuotaLimits,
     _lock: MaildropLock,
 }
 
@@ -133,7 +133,7 @@ async fn on_login(
     peer: SocketAddr,
     session: &mut ServerSession,
     username: &str,
-    password: pop3_proto::Secret<String>,
+    password: mailwright_pop3::Secret<String>,
 ) -> Option<Maildrop> {
     let md = match login(service, username, password.into_inner()).await {
         Ok(md) => md,
@@ -345,8 +345,8 @@ async fn read_chunk(
 impl Maildrop {
     /// The UIDL: a migrated one from the uidlist, else Dovecot 2.3's default format
     /// (`%08Xu%08Xv`), so clients moving between the two servers see the same ids.
-    fn uidl(&self, message: &maildir::Message) -> String {
-        maildir::pop3_uidl(message, self.uid_validity)
+    fn uidl(&self, message: &mailwright_maildir::Message) -> String {
+        mailwright_maildir::pop3_uidl(message, self.uid_validity)
     }
 }
 
@@ -391,7 +391,7 @@ async fn login(
             username: mailbox.username.clone(),
         }
     };
-    let maildir = maildir::Maildir::new(mailbox.maildir.clone());
+    let maildir = mailwright_maildir::Maildir::new(mailbox.maildir.clone());
     let scanned = {
         let maildir = maildir.clone();
         let listings = Arc::clone(&service.listings);
@@ -403,7 +403,7 @@ async fn login(
             }
             // Looked up without adding it: only messages that carry it need hiding.
             let letter = maildir.existing_keyword_letter(POP3_DELETED)?;
-            Ok::<_, maildir::Error>((listings.scan(&maildir)?, letter))
+            Ok::<_, mailwright_maildir::Error>((listings.scan(&maildir)?, letter))
         })
         .await
     };
@@ -440,7 +440,7 @@ async fn commit(
     deleted: Vec<usize>,
     peer: SocketAddr,
     service: &Pop3Service,
-) -> Result<(), maildir::Error> {
+) -> Result<(), mailwright_maildir::Error> {
     let accounts = &service.accounts;
     let listings = Arc::clone(&service.listings);
     let user = md.username.clone();
@@ -495,7 +495,7 @@ async fn commit(
     })
     .await
     .unwrap_or_else(|e| {
-        Err(maildir::Error::Io {
+        Err(mailwright_maildir::Error::Io {
             action: "committing",
             path: Default::default(),
             source: std::io::Error::other(e.to_string()),

@@ -1,5 +1,5 @@
 //! The SMTP services: inbound mail on port 25 and submission on 587/465. Each accepts
-//! connections, drives `smtp_proto::ServerSession`, answers its decisions from the account
+//! connections, drives `mailwright_smtp::ServerSession`, answers its decisions from the account
 //! store, and stores messages: straight into Maildir when every recipient is local, into the
 //! outbound queue when one is not.
 //!
@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use smtp_proto::{CloseReason, Event, Reply, ServerSession};
+use mailwright_smtp::{CloseReason, Event, Reply, ServerSession};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;

@@ -16,10 +16,10 @@ use crate::command::Command;
 use crate::frame::MessageEncoder;
 use crate::parse::parse_command;
 use crate::types::{RespCode, Response, Secret, ValidationError, validate_uid};
-use line_session::{Buffers, Line};
+use mailwright_line_session::{Buffers, Line};
 
 /// SASL mechanisms the session runs itself (the exchange lives in the `sasl` crate).
-pub use sasl::Mechanism as AuthMechanism;
+pub use mailwright_sasl::Mechanism as AuthMechanism;
 
 /// Every limit the session enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +168,7 @@ pub enum AnswerError {
 
 /// Why the session refused octets the client sent (shared with the other line-based
 /// sessions).
-pub use line_session::SessionError;
+pub use mailwright_line_session::SessionError;
 
 #[derive(Debug)]
 enum Pending {
@@ -180,7 +180,7 @@ enum Pending {
 #[derive(Debug)]
 enum Phase {
     Command,
-    Sasl(sasl::Exchange),
+    Sasl(mailwright_sasl::Exchange),
     AwaitingTls { announced: bool },
     Streaming(Box<MessageEncoder>),
 }
@@ -197,7 +197,35 @@ enum State {
     Update,
 }
 
-/// One POP3 connection's protocol state.
+/// One POP3 connection's protocol state, driven by the embedder.
+///
+/// # The loop
+///
+/// 1. [`receive`](Self::receive) what the connection read, at most
+///    [`input_capacity`](Self::input_capacity) octets.
+/// 2. Take every [`poll_event`](Self::poll_event) and answer each as its [`Event`] says.
+/// 3. Write out everything [`poll_output`](Self::poll_output) gives.
+/// 4. If [`is_closed`](Self::is_closed), close the connection. Otherwise read again, waiting at
+///    most [`timeout`](Self::timeout); when it passes, call
+///    [`handle_timeout`](Self::handle_timeout). At end of file call
+///    [`handle_eof`](Self::handle_eof) and close: nothing marked deleted is removed, since only
+///    QUIT reaches the UPDATE state.
+///
+/// # States and answers
+///
+/// AUTHORIZATION until [`Event::Authenticate`] is answered with the maildrop listing
+/// ([`auth_finish`](Self::auth_finish)); TRANSACTION, where the session answers STAT, LIST,
+/// UIDL, DELE, RSET and NOOP itself from that listing and asks for RETR and TOP
+/// ([`Event::Retrieve`]); UPDATE after QUIT, where [`Event::Commit`] names the messages marked
+/// deleted (by their index in the listing) and [`commit_finish`](Self::commit_finish) answers.
+/// Each message's size in the listing is what RETR sends: CRLF line ends, before
+/// dot-stuffing ([`MessageInfo::new`]).
+///
+/// # Limits
+///
+/// Every bound is in [`Limits`] (defaults in brackets): command line 512 octets, SASL line
+/// 12,288, 3 failed logins and 20 refused commands before the session closes, 10 minutes of
+/// silence (RFC 1939 asks for at least 10).
 #[derive(Debug)]
 pub struct ServerSession {
     config: Config,
@@ -710,33 +738,34 @@ impl ServerSession {
                 "Unsupported authentication mechanism",
             ));
         };
-        match sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str())) {
+        match mailwright_sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str()))
+        {
             Ok(progress) => self.sasl_progress(progress),
             Err(e) => self.sasl_error(e),
         }
     }
 
-    fn sasl_progress(&mut self, progress: sasl::Progress) {
+    fn sasl_progress(&mut self, progress: mailwright_sasl::Progress) {
         match progress {
-            sasl::Progress::Challenge(exchange, text) => {
+            mailwright_sasl::Progress::Challenge(exchange, text) => {
                 self.io.output.extend_from_slice(b"+ ");
                 self.io.output.extend_from_slice(text.as_bytes());
                 self.io.output.extend_from_slice(b"\r\n");
                 self.phase = Phase::Sasl(exchange);
             }
-            sasl::Progress::Done(c) => {
+            mailwright_sasl::Progress::Done(c) => {
                 self.request_auth(c.authzid, c.username, c.password.into_inner())
             }
         }
     }
 
-    fn sasl_error(&mut self, error: sasl::SaslError) {
+    fn sasl_error(&mut self, error: mailwright_sasl::SaslError) {
         let text = match error {
-            sasl::SaslError::Cancelled => "Authentication cancelled",
-            sasl::SaslError::Base64 => "Invalid base64 data",
-            sasl::SaslError::Plain => "Invalid PLAIN response",
-            sasl::SaslError::Username => "Invalid user name",
-            sasl::SaslError::Password => "Invalid password encoding",
+            mailwright_sasl::SaslError::Cancelled => "Authentication cancelled",
+            mailwright_sasl::SaslError::Base64 => "Invalid base64 data",
+            mailwright_sasl::SaslError::Plain => "Invalid PLAIN response",
+            mailwright_sasl::SaslError::Username => "Invalid user name",
+            mailwright_sasl::SaslError::Password => "Invalid password encoding",
         };
         self.error(Response::fixed(false, None, text));
     }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-pub use sasl::Secret;
+pub use mailwright_sasl::Secret;
 
 /// Why a value could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -141,7 +141,7 @@ impl fmt::Display for Response {
 }
 
 /// Checks a unique-id for UIDL: 1 to 70 characters in 0x21-0x7E.
-pub fn validate_uid(uid: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_uid(uid: &str) -> Result<(), ValidationError> {
     if (1..=70).contains(&uid.len()) && uid.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         Ok(())
     } else {

@@ -5,8 +5,8 @@
 mod support;
 
 use bytes::BytesMut;
-use pop3_proto::frame::{MessageEncoder, decode_multiline};
-use pop3_proto::{Command, RespCode, Response, Secret, parse_command, parse_response};
+use mailwright_pop3::{Command, RespCode, Response, Secret, parse_command, parse_response};
+use mailwright_pop3::{MessageEncoder, decode_multiline};
 use proptest::prelude::*;
 use support::{Harness, config};
 

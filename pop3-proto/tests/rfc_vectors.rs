@@ -5,7 +5,7 @@
 
 mod support;
 
-use pop3_proto::{Event, ServerSession, SessionError};
+use mailwright_pop3::{Event, ServerSession, SessionError};
 use support::{Feed, Harness, config, replay};
 
 fn transcript(name: &str) -> String {
@@ -16,7 +16,7 @@ fn transcript(name: &str) -> String {
     .unwrap()
 }
 
-fn plaintext() -> pop3_proto::Config {
+fn plaintext() -> mailwright_pop3::Config {
     let mut c = config();
     c.allow_plaintext_auth = true;
     c
@@ -108,7 +108,7 @@ fn limits() {
     assert!(h.session.is_closed());
     let mut h = Harness::new(plaintext());
     h.session.abort("Too much data before login");
-    let mut refused = pop3_proto::ServerSession::refuse(plaintext(), "Too many connections");
+    let mut refused = mailwright_pop3::ServerSession::refuse(plaintext(), "Too many connections");
     assert_eq!(
         &refused.poll_output().unwrap()[..],
         b"-ERR [SYS/TEMP] Too many connections\r\n"

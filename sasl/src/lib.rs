@@ -1,19 +1,4 @@
-//! Sans-I/O SASL server exchanges for the mail protocols: PLAIN (RFC 4616) and the widely
-//! deployed LOGIN, with initial responses (RFC 4954, RFC 5034, RFC 4959).
-//!
-//! The protocol crate frames the lines (`334 ` for SMTP, `+ ` for POP3 and IMAP) and maps
-//! errors to its own replies; the exchange decodes base64 and produces [`Credentials`].
-//!
-//! ```
-//! use sasl::{Exchange, Mechanism, Progress};
-//!
-//! // AUTH LOGIN without an initial response: two challenges, then credentials.
-//! let Progress::Challenge(ex, prompt) = Exchange::start(Mechanism::Login, None).unwrap() else { panic!() };
-//! assert_eq!(prompt, "VXNlcm5hbWU6"); // "Username:"
-//! let Progress::Challenge(ex, _) = ex.respond(b"YWxpY2U=").unwrap() else { panic!() };
-//! let Progress::Done(c) = ex.respond(b"c2VjcmV0").unwrap() else { panic!() };
-//! assert_eq!((c.username.as_str(), c.password.expose().as_str()), ("alice", "secret"));
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

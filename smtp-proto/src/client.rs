@@ -1,15 +1,4 @@
-//! The sending side: a sans-I/O SMTP client session (RFC 5321 §3 and §4.5.3.2) for handing
-//! messages to a relay host or an MX.
-//!
-//! The embedder connects, feeds what it reads to [`ClientSession::receive`], acts on each
-//! [`ClientEvent`], and writes out [`ClientSession::poll_output`]. The session greets (EHLO,
-//! falling back to HELO), upgrades with STARTTLS as its [`TlsPolicy`] says, authenticates with
-//! PLAIN or LOGIN, and then runs one transaction per [`ClientSession::send_message`]: MAIL and
-//! RCPT (pipelined when offered), the body through DATA with dot-stuffing or through BDAT when
-//! CHUNKING and PIPELINING are offered, and a result for every recipient.
-//!
-//! Each recipient's outcome is its own negative [`ClientEvent::Recipient`] reply if it got one,
-//! and otherwise the [`ClientEvent::MessageDone`] reply of the transaction.
+//! The sending side: the sans-I/O SMTP client session (see [`ClientSession`]).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -306,7 +295,18 @@ struct Transaction {
     stuffer: DotStuffer,
 }
 
-/// A client session; see the [module documentation](self).
+/// The sending side: a sans-I/O SMTP client session (RFC 5321 §3 and §4.5.3.2) for handing
+/// messages to a relay host or an MX.
+///
+/// The embedder connects, feeds what it reads to [`ClientSession::receive`], acts on each
+/// [`ClientEvent`], and writes out [`ClientSession::poll_output`]. The session greets (EHLO,
+/// falling back to HELO), upgrades with STARTTLS as its [`TlsPolicy`] says, authenticates with
+/// PLAIN or LOGIN, and then runs one transaction per [`ClientSession::send_message`]: MAIL and
+/// RCPT (pipelined when offered), the body through DATA with dot-stuffing or through BDAT when
+/// CHUNKING and PIPELINING are offered, and a result for every recipient.
+///
+/// Each recipient's outcome is its own negative [`ClientEvent::Recipient`] reply if it got one,
+/// and otherwise the [`ClientEvent::MessageDone`] reply of the transaction.
 #[derive(Debug)]
 pub struct ClientSession {
     config: ClientConfig,
@@ -771,7 +771,7 @@ impl ClientSession {
         }
         let offered = |m: &str| self.extensions.auth.iter().any(|a| a == m);
         if offered("PLAIN") {
-            let response = sasl::plain_response(None, user, password.expose());
+            let response = mailwright_sasl::plain_response(None, user, password.expose());
             let line = format!("AUTH PLAIN {}", response.expose());
             self.send_line(&line, Expect::AuthPlain);
         } else if offered("LOGIN") {
@@ -788,11 +788,17 @@ impl ClientSession {
         let (text, next) = match step {
             // A server that does not take an initial response asks for it with an empty 334.
             Expect::AuthPlain => (
-                sasl::plain_response(None, user, password.expose()),
+                mailwright_sasl::plain_response(None, user, password.expose()),
                 Expect::AuthResult,
             ),
-            Expect::AuthLoginUser => (sasl::login_response(user), Expect::AuthLoginPassword),
-            _ => (sasl::login_response(password.expose()), Expect::AuthResult),
+            Expect::AuthLoginUser => (
+                mailwright_sasl::login_response(user),
+                Expect::AuthLoginPassword,
+            ),
+            _ => (
+                mailwright_sasl::login_response(password.expose()),
+                Expect::AuthResult,
+            ),
         };
         let line = text.expose().clone();
         self.send_line(&line, next);

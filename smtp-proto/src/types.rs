@@ -4,7 +4,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-pub use sasl::Secret;
+pub use mailwright_sasl::Secret;
 
 /// Why a value could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -275,7 +275,7 @@ impl fmt::Display for Host {
 
 /// Checks a domain name: dot-separated labels of letters, digits and inner hyphens, each at most
 /// 63 octets, 255 in all. Non-ASCII UTF-8 is allowed in labels (RFC 6531 U-labels).
-pub fn validate_domain(s: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
     if s.is_empty() || s.len() > 255 {
         return Err(ValidationError::Domain);
     }
@@ -296,7 +296,7 @@ pub fn validate_domain(s: &str) -> Result<(), ValidationError> {
 }
 
 /// Checks the inside of an address literal (RFC 5321 §4.1.3).
-pub fn validate_address_literal(s: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_address_literal(s: &str) -> Result<(), ValidationError> {
     if let Some(v6) = s.strip_prefix("IPv6:").or_else(|| s.strip_prefix("ipv6:")) {
         return v6
             .parse::<std::net::Ipv6Addr>()

@@ -5,7 +5,7 @@
 
 mod support;
 
-use smtp_proto::{
+use mailwright_smtp::{
     Body, ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, ForwardPath, Host,
     MailParams, Mailbox, Notify, RcptParams, Reply, ReversePath, Secret, TlsPolicy,
 };
@@ -143,7 +143,7 @@ fn without_dsn_the_dsn_parameters_are_left_out() {
     let mut env = envelope("a@example.org", &["b@example.com"]);
     env.params.size = Some(10);
     env.params.body = Some(Body::SevenBit);
-    env.params.ret = Some(smtp_proto::Ret::Hdrs);
+    env.params.ret = Some(mailwright_smtp::Ret::Hdrs);
     env.recipients[0].1.orcpt = Some(("rfc822".into(), "b@example.com".into()));
     c.send_message(env).unwrap();
     assert_eq!(

@@ -5,12 +5,12 @@
 mod support;
 
 use bytes::BytesMut;
-use proptest::prelude::*;
-use smtp_proto::frame::{BodyRules, DataDecoder, DataItem, DotStuffer};
-use smtp_proto::{
+use mailwright_smtp::{
     Body, ClientConfig, Command, EnhancedStatus, Envelope, ForwardPath, Host, MailParams, Mailbox,
     Notify, RcptParams, Reply, Ret, ReversePath, parse_command, parse_reply,
 };
+use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use proptest::prelude::*;
 use support::{Harness, config, wire};
 
 fn domain() -> impl Strategy<Value = String> {
@@ -99,7 +99,7 @@ fn command() -> impl Strategy<Value = Command> {
         )
             .prop_map(|(mechanism, ir)| Command::Auth {
                 mechanism,
-                initial_response: ir.map(smtp_proto::Secret::new)
+                initial_response: ir.map(mailwright_smtp::Secret::new)
             }),
     ]
 }

@@ -95,7 +95,7 @@ fn starttls_injection_is_fatal() {
 
 #[test]
 fn input_before_handshake_is_fatal() {
-    let mut s = smtp_proto::ServerSession::new(config());
+    let mut s = mailwright_smtp::ServerSession::new(config());
     s.receive(b"EHLO a.example\r\n").unwrap();
     while let Some(_e) = s.poll_event() {
         s.accept().unwrap();
@@ -107,11 +107,11 @@ fn input_before_handshake_is_fatal() {
         "StartTls waits until the 220 is taken"
     );
     assert!(s.poll_output().is_some());
-    assert_eq!(s.poll_event(), Some(smtp_proto::Event::StartTls));
+    assert_eq!(s.poll_event(), Some(mailwright_smtp::Event::StartTls));
     assert_eq!(s.input_capacity(), 0);
     assert_eq!(
         s.receive(b"RSET\r\n"),
-        Err(smtp_proto::SessionError::InputDuringTls)
+        Err(mailwright_smtp::SessionError::InputDuringTls)
     );
     assert!(s.is_closed());
 }

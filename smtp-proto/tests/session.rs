@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{AnswerError, CloseReason, Config, Event, Reply, ServerSession};
+use mailwright_smtp::{AnswerError, CloseReason, Config, Event, Reply, ServerSession};
 use support::{Harness, config};
 
 fn run(config: Config, input: &[u8]) -> Harness {
@@ -120,7 +120,7 @@ fn smuggled_commands_stay_in_the_body() {
     let smuggled =
         b"DATA\r\nhello\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<alice@example.com>\r\n.\r\n";
     let mut c = config();
-    c.bare_line_ending = smtp_proto::DefectPolicy::Allow;
+    c.bare_line_ending = mailwright_smtp::DefectPolicy::Allow;
     let h = run(c, &[START, smuggled].concat());
     assert_eq!(h.messages.len(), 1);
     assert!(h.messages[0].ends_with(b"RCPT TO:<alice@example.com>\r\n"));

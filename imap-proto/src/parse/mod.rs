@@ -21,7 +21,7 @@ mod search;
 mod tests;
 
 use cursor::{Cursor, Fail, INVALID_NAME, R};
-pub use search::MAX_NESTING;
+pub use search::MAX_SEARCH_NESTING;
 
 /// Why a command was refused (answered `BAD`).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

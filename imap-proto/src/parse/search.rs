@@ -1,5 +1,5 @@
 //! The SEARCH grammar (RFC 3501 §6.4.4 with RFC 9051's and CONDSTORE's keys), nested at
-//! most [`MAX_NESTING`] deep.
+//! most [`MAX_SEARCH_NESTING`] deep.
 
 use crate::command::SearchKey;
 use crate::types::Atom;
@@ -7,11 +7,11 @@ use crate::types::Atom;
 use super::cursor::{Cursor, Fail, R};
 
 /// Deepest nesting of SEARCH key parentheses and NOT/OR accepted.
-pub const MAX_NESTING: usize = 10;
+pub const MAX_SEARCH_NESTING: usize = 10;
 
 impl Cursor<'_> {
     pub(super) fn search_key(&mut self, depth: usize) -> R<SearchKey> {
-        if depth > MAX_NESTING {
+        if depth > MAX_SEARCH_NESTING {
             return Err(Fail("Search keys nested too deeply"));
         }
         if self.eat(b'(') {

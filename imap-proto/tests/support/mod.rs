@@ -2,7 +2,7 @@
 //! output, so tests can replay RFC transcripts.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use imap_proto::{Atom, Code, Command, Config, Event, Response, ServerSession, Status};
+use mailwright_imap::{Atom, Code, Command, Config, Event, Response, ServerSession, Status};
 
 /// What the embedder answers a command with: untagged responses, then the tagged status.
 pub type Answer = (Vec<Response>, Status, Option<Code>, String);

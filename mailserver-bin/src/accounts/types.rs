@@ -150,7 +150,12 @@ pub fn normalize_domain(domain: &str) -> Result<String, AccountsError> {
     // UTS 46 (what browsers and mail clients do): `Bücher.example` and
     // `xn--bcher-kva.example` are one domain, stored and looked up as the A-label.
     let d = idna::domain_to_ascii(d).map_err(|_| bad())?;
-    smtp_proto::types::validate_domain(&d).map_err(|_| bad())?;
+    if !matches!(
+        mailwright_smtp::Host::parse(&d),
+        Ok(mailwright_smtp::Host::Domain(_))
+    ) {
+        return Err(bad());
+    }
     if !d.is_ascii() || (!d.contains('.') && d != "localhost") {
         return Err(bad());
     }
@@ -172,7 +177,7 @@ pub fn display_domain(domain: &str) -> String {
 /// Lower-cases and validates an address (`local@domain`).
 pub fn normalize_address(address: &str) -> Result<String, AccountsError> {
     let bad = || AccountsError::BadAddress(address.into());
-    let mailbox = smtp_proto::parse_mailbox(address.trim()).ok_or_else(bad)?;
+    let mailbox = mailwright_smtp::parse_mailbox(address.trim()).ok_or_else(bad)?;
     let domain = mailbox.domain().ok_or_else(bad)?;
     let domain = normalize_domain(domain).map_err(|_| bad())?;
     if mailbox.local_part().contains([',', ' ']) {

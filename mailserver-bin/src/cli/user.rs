@@ -220,7 +220,7 @@ async fn list(
         .map(|(u, m, a)| {
             let quota = quotas.get(&u).copied().unwrap_or(0);
             let limits = config.quota_limits(quota, message_quotas.get(&u.to_lowercase()).copied());
-            let md = maildir::Maildir::new(&m);
+            let md = mailwright_maildir::Maildir::new(&m);
             let used = if md.path().join("cur").is_dir() {
                 md.quota_usage(limits)
                     .map(|u| (u.bytes, u.messages))

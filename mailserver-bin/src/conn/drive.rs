@@ -266,10 +266,10 @@ macro_rules! forward_session {
     };
 }
 
-forward_session!(smtp_proto::ServerSession, eof: |s| s.handle_eof());
-forward_session!(pop3_proto::ServerSession, eof: |s| {
+forward_session!(mailwright_smtp::ServerSession, eof: |s| s.handle_eof());
+forward_session!(mailwright_pop3::ServerSession, eof: |s| {
     s.handle_eof();
     false
 });
-// An IMAP session has nothing to do at EOF: an APPEND cut off is abandoned by its handler.
-forward_session!(imap_proto::ServerSession, eof: |_s| false);
+// An APPEND cut off is abandoned by its handler when the session ends.
+forward_session!(mailwright_imap::ServerSession, eof: |s| s.handle_eof());

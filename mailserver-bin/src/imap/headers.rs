@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
-use imap_proto::{BodyStructure, SortCriterion};
-use maildir::{Listing, Maildir, Message};
+use mailwright_imap::{BodyStructure, SortCriterion};
+use mailwright_maildir::{Listing, Maildir, Message};
 use tracing::warn;
 
 use super::mime;
@@ -638,7 +638,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("imap-dates-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let md = Maildir::new(&dir);
-        let mut d = maildir::Delivery::begin(&md, "test").unwrap();
+        let mut d = mailwright_maildir::Delivery::begin(&md, "test").unwrap();
         d.write(b"Subject: x\r\n\r\nbody\r\n").unwrap();
         let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
         d.commit_to_cur("S", Some(date)).unwrap();

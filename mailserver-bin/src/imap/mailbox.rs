@@ -3,7 +3,7 @@
 
 use std::io;
 
-use imap_proto::{Code, Command, Response, ServerSession, Status, Tag};
+use mailwright_imap::{Code, Command, Response, ServerSession, Status, Tag};
 
 use crate::conn::Conn;
 

@@ -427,7 +427,7 @@ pub(super) fn nstring(v: Option<&[u8]>) -> Option<Bytes> {
 
 #[cfg(test)]
 mod tests {
-    use imap_proto::{Address, Section, SectionText};
+    use mailwright_imap::{Address, Section, SectionText};
 
     use super::body::*;
     use super::envelope::*;
@@ -584,9 +584,9 @@ mod tests {
             Some("Subject: =?utf-8?q?hi?=\r\n\r\n")
         );
         let mut out = bytes::BytesMut::new();
-        imap_proto::Response::Fetch {
+        mailwright_imap::Response::Fetch {
             seq: 1,
-            items: vec![imap_proto::FetchValue::BodyStructure(Box::new(
+            items: vec![mailwright_imap::FetchValue::BodyStructure(Box::new(
                 body_structure(MULTI, &top),
             ))],
         }

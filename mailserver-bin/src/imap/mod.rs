@@ -1,5 +1,5 @@
 //! The IMAP service (143 with STARTTLS, 993 with implicit TLS): drives
-//! `imap_proto::ServerSession`, logs users in against the account store, and serves their
+//! `mailwright_imap::ServerSession`, logs users in against the account store, and serves their
 //! Maildir++ folders.
 //!
 //! Storage work runs in `block_in_place`, on this worker thread, as POP3 does: a session is
@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imap_proto::{Code, Event, ServerSession, Status};
+use mailwright_imap::{Code, Event, ServerSession, Status};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -68,7 +68,7 @@ async fn on_login(
     session: &mut ServerSession,
     authzid: Option<String>,
     username: String,
-    password: imap_proto::types::Secret<String>,
+    password: mailwright_imap::Secret<String>,
 ) -> Option<(User, crate::conn::Counted<(String, std::net::IpAddr)>)> {
     let result = mailbox::login(
         service,
@@ -155,7 +155,7 @@ async fn idle_tick(watch: &mut Option<idle_watch::FolderWatch>, idling: bool, se
     let recheck = if settled {
         IDLE_RECHECK
     } else {
-        maildir::SETTLE * 2
+        mailwright_maildir::SETTLE * 2
     };
     match (watch, idling) {
         (Some(w), true) => {
@@ -326,7 +326,7 @@ impl drive::Handler for ImapConnection {
         if self.last_keepalive.elapsed() >= IDLE_KEEPALIVE {
             self.last_keepalive = tokio::time::Instant::now();
             session
-                .send(&imap_proto::Response::ok(None, "Still here"))
+                .send(&mailwright_imap::Response::ok(None, "Still here"))
                 .answered();
         }
     }

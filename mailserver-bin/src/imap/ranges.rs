@@ -199,7 +199,7 @@ mod tests {
         }
         lf[STEP as usize - 1] = b'\r';
         lf[STEP as usize] = b'\n';
-        let crlf = maildir::to_crlf(lf.clone());
+        let crlf = mailwright_maildir::to_crlf(lf.clone());
         let base: Arc<str> = Arc::from("m");
         let lf_path = dir.join("lf");
         let crlf_path = dir.join("crlf");

@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use imap_proto::{Date, DateTime, SearchKey};
-use maildir::read_message;
+use mailwright_imap::{Date, DateTime, SearchKey};
+use mailwright_maildir::read_message;
 
 use super::headers::{self, FolderHeaders, lock_folder};
 use super::mailbox::selected::Selected;
@@ -14,7 +14,7 @@ use crate::message::{decode_header, decode_words, is_foreign_charset};
 
 pub(super) struct Candidate<'a> {
     pub(super) seq: u32,
-    pub(super) msg: &'a maildir::Message,
+    pub(super) msg: &'a mailwright_maildir::Message,
     pub(super) recent: bool,
     pub(super) sel: &'a Selected,
     pub(super) content: Option<Vec<u8>>,
@@ -131,7 +131,7 @@ impl<'a> Candidate<'a> {
     }
 
     pub(super) fn matches(&mut self, key: &SearchKey) -> bool {
-        let flag = |c: char, m: &maildir::Message| m.has_flag(c);
+        let flag = |c: char, m: &mailwright_maildir::Message| m.has_flag(c);
         match key {
             SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
             SearchKey::All => true,
@@ -270,6 +270,11 @@ fn contains_ci(hay: &[u8], needle: &str) -> bool {
     false
 }
 
+/// Month names as RFC 5322 dates write them.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// The date of an RFC 5322 Date: header (`[Day,] d Mon yyyy hh:mm[:ss] zone`), and the words
 /// after it (the time and zone).
 fn header_date_and_rest(v: &str) -> Option<(Date, std::str::SplitWhitespace<'_>)> {
@@ -277,10 +282,7 @@ fn header_date_and_rest(v: &str) -> Option<(Date, std::str::SplitWhitespace<'_>)
     let mut words = v.split_whitespace();
     let day: u8 = words.next()?.parse().ok()?;
     let month = words.next()?.get(..3)?;
-    let month = imap_proto::types::MONTH_NAMES
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month))? as u8
-        + 1;
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u8 + 1;
     let mut year: u16 = words.next()?.parse().ok()?;
     if year < 50 {
         year += 2000;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use maildir::{ListingCache, Maildir};
+use mailwright_maildir::{ListingCache, Maildir};
 
 use super::headers::HeaderCache;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use imap_proto::{Atom, ServerSession};
+use mailwright_imap::{Atom, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -27,7 +27,7 @@ pub struct ImapService {
     pub active: Arc<AtomicUsize>,
     /// Folder listings shared by every session (and with POP3), so opening a large folder
     /// again is cheap.
-    pub listings: Arc<maildir::ListingCache>,
+    pub listings: Arc<mailwright_maildir::ListingCache>,
     /// Cached header fields of the folders in use (ENVELOPE, HEADER.FIELDS, header SEARCH).
     pub headers: Arc<headers::HeaderCache>,
     /// The sessions in each folder, to let go of what is cached for it when none is left.
@@ -44,7 +44,7 @@ impl ImapService {
         accounts: Accounts,
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
-        listings: Arc<maildir::ListingCache>,
+        listings: Arc<mailwright_maildir::ListingCache>,
         process: Arc<Semaphore>,
     ) -> Self {
         let _ = DELIMITER.set(config.imap.separator.as_char());
@@ -117,8 +117,12 @@ impl ImapService {
         caps
     }
 
-    pub(super) fn session_config(&self, implicit_tls: bool, loopback: bool) -> imap_proto::Config {
-        let mut c = imap_proto::Config::new(format!("{} IMAP ready", self.config.hostname));
+    pub(super) fn session_config(
+        &self,
+        implicit_tls: bool,
+        loopback: bool,
+    ) -> mailwright_imap::Config {
+        let mut c = mailwright_imap::Config::new(format!("{} IMAP ready", self.config.hostname));
         c.starttls = !implicit_tls;
         c.implicit_tls = implicit_tls;
         // Cleartext credentials never cross a network unless the admin allows it.

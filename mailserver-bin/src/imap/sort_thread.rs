@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use imap_proto::{SortCriterion, SortKey};
+use mailwright_imap::{SortCriterion, SortKey};
 
 use super::headers::{FolderHeaders, MessageKeys, lock_folder};
 use super::mailbox::selected::Selected;

@@ -210,7 +210,7 @@ pub fn write_report(
 
 /// ENVID and ORCPT arrive as xtext (RFC 3461 §4); a report carries them decoded.
 fn xtext(value: &str) -> String {
-    smtp_proto::command::xtext_decode(value).map_or_else(
+    mailwright_smtp::xtext_decode(value).map_or_else(
         || value.to_owned(),
         |d| String::from_utf8_lossy(&d).into_owned(),
     )

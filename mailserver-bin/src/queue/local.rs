@@ -37,50 +37,54 @@ impl Queue {
         if targets.is_empty() {
             return;
         }
-        let copies: Vec<(maildir::Maildir, String)> = targets
+        let copies: Vec<(mailwright_maildir::Maildir, String)> = targets
             .iter()
             .map(|(_, m)| {
                 let fields = crate::delivery::delivery_fields(&message.from, &m.username);
-                (maildir::Maildir::new(m.maildir.clone()), fields)
+                (mailwright_maildir::Maildir::new(m.maildir.clone()), fields)
             })
             .collect();
         let hostname = self.config.hostname.clone();
         let source: PathBuf = path.to_owned();
-        let stored = tokio::task::spawn_blocking(move || -> Result<Vec<u64>, maildir::Error> {
-            let read_error = |e| maildir::Error::Io {
-                action: "reading",
-                path: source.clone(),
-                source: e,
-            };
-            let mut deliveries = Vec::with_capacity(copies.len());
-            for (maildir, fields) in &copies {
-                let mut d = maildir::Delivery::begin(maildir, &hostname)?;
-                d.write(fields.as_bytes())?;
-                deliveries.push(d);
-            }
-            let mut file = std::fs::File::open(&source).map_err(read_error)?;
-            let mut chunk = vec![0u8; 64 * 1024];
-            loop {
-                let n = std::io::Read::read(&mut file, &mut chunk).map_err(read_error)?;
-                if n == 0 {
-                    break;
+        let stored =
+            tokio::task::spawn_blocking(move || -> Result<Vec<u64>, mailwright_maildir::Error> {
+                let read_error = |e| mailwright_maildir::Error::Io {
+                    action: "reading",
+                    path: source.clone(),
+                    source: e,
+                };
+                let mut deliveries = Vec::with_capacity(copies.len());
+                for (maildir, fields) in &copies {
+                    let mut d = mailwright_maildir::Delivery::begin(maildir, &hostname)?;
+                    d.write(fields.as_bytes())?;
+                    deliveries.push(d);
                 }
-                for d in &mut deliveries {
-                    d.write(&chunk[..n])?;
+                let mut file = std::fs::File::open(&source).map_err(read_error)?;
+                let mut chunk = vec![0u8; 64 * 1024];
+                loop {
+                    let n = std::io::Read::read(&mut file, &mut chunk).map_err(read_error)?;
+                    if n == 0 {
+                        break;
+                    }
+                    for d in &mut deliveries {
+                        d.write(&chunk[..n])?;
+                    }
                 }
-            }
-            let sizes = deliveries.iter().map(maildir::Delivery::size).collect();
-            maildir::Delivery::commit_all(deliveries)?;
-            Ok(sizes)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(maildir::Error::Io {
-                action: "delivering",
-                path: PathBuf::new(),
-                source: std::io::Error::other(e.to_string()),
+                let sizes = deliveries
+                    .iter()
+                    .map(mailwright_maildir::Delivery::size)
+                    .collect();
+                mailwright_maildir::Delivery::commit_all(deliveries)?;
+                Ok(sizes)
             })
-        });
+            .await
+            .unwrap_or_else(|e| {
+                Err(mailwright_maildir::Error::Io {
+                    action: "delivering",
+                    path: PathBuf::new(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
         match stored {
             Ok(stored) => {
                 let copies: Vec<(&LocalMailbox, u64)> =

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smtp_proto::{Body, ForwardPath, MailParams, RcptParams, ReversePath};
+use mailwright_smtp::{Body, ForwardPath, MailParams, RcptParams, ReversePath};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{info, warn};
 
@@ -636,7 +636,7 @@ impl Queue {
 }
 
 /// `250 2.0.0 Ok` as one line of text.
-fn reply_text(reply: &smtp_proto::Reply) -> String {
+fn reply_text(reply: &mailwright_smtp::Reply) -> String {
     let mut s = reply.code().to_string();
     if let Some(e) = reply.enhanced() {
         s.push(' ');
@@ -654,12 +654,12 @@ fn smtp_envelope(
     message: &QueuedMessage,
     indexes: &[usize],
     added: u64,
-) -> Result<smtp_proto::Envelope, String> {
+) -> Result<mailwright_smtp::Envelope, String> {
     let from = if message.from.is_empty() {
         ReversePath::Null
     } else {
         ReversePath::Mailbox(
-            smtp_proto::parse_mailbox(&message.from)
+            mailwright_smtp::parse_mailbox(&message.from)
                 .ok_or_else(|| format!("bad sender address {}", message.from))?,
         )
     };
@@ -673,14 +673,14 @@ fn smtp_envelope(
         size: Some(message.size + added),
         body,
         smtputf8: message.smtputf8,
-        ret: message.ret_headers.then_some(smtp_proto::Ret::Hdrs),
+        ret: message.ret_headers.then_some(mailwright_smtp::Ret::Hdrs),
         envid: message.envid.clone(),
         ..MailParams::default()
     };
     let mut recipients = Vec::with_capacity(indexes.len());
     for &i in indexes {
         let r = &message.recipients[i];
-        let to = smtp_proto::parse_mailbox(&r.address)
+        let to = mailwright_smtp::parse_mailbox(&r.address)
             .ok_or_else(|| format!("bad recipient address {}", r.address))?;
         let params = RcptParams {
             notify: r.notify,
@@ -689,7 +689,7 @@ fn smtp_envelope(
         };
         recipients.push((ForwardPath::Mailbox(to), params));
     }
-    Ok(smtp_proto::Envelope {
+    Ok(mailwright_smtp::Envelope {
         from,
         params,
         recipients,

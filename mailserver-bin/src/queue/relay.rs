@@ -1,5 +1,5 @@
 //! One delivery attempt to a next hop (the relay host, or one address of an MX host): a TCP
-//! (or TLS) connection driven by `smtp_proto::ClientSession`, the body streamed from the queue
+//! (or TLS) connection driven by `mailwright_smtp::ClientSession`, the body streamed from the queue
 //! file.
 
 use std::net::IpAddr;
@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smtp_proto::{
+use mailwright_smtp::{
     ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, Host, Reply, Secret, TlsPolicy,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -119,7 +119,7 @@ impl Transport {
     pub fn new(
         config: &config::Config,
         client_tls: ClientTls,
-    ) -> Result<Self, smtp_proto::ValidationError> {
+    ) -> Result<Self, mailwright_smtp::ValidationError> {
         Ok(Self {
             client_tls,
             hello: Host::parse(&config.hostname)?,

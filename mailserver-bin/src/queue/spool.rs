@@ -69,7 +69,7 @@ impl Status {
 
 /// DSN NOTIFY (RFC 3461 §4.1); `None` in `Recipient::notify` means the default
 /// (failures and delays).
-pub use smtp_proto::Notify;
+pub use mailwright_smtp::Notify;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {

@@ -31,14 +31,14 @@ pub(super) enum Destination {
 
 /// A message file being written.
 pub(super) enum Open {
-    Maildirs(Vec<maildir::Delivery>),
+    Maildirs(Vec<mailwright_maildir::Delivery>),
     Queue(spool::Incoming),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum StoreError {
     #[error(transparent)]
-    Maildir(#[from] maildir::Error),
+    Maildir(#[from] mailwright_maildir::Error),
     #[error(transparent)]
     Queue(#[from] SpoolError),
     #[error("message storage task failed: {0}")]
@@ -51,7 +51,11 @@ impl StoreError {
     pub(super) fn is_no_space(&self) -> bool {
         let queue_full = matches!(self, StoreError::Queue(SpoolError::Io { source, .. })
             if source.kind() == io::ErrorKind::StorageFull);
-        queue_full || matches!(self, StoreError::Maildir(maildir::Error::NoSpace { .. }))
+        queue_full
+            || matches!(
+                self,
+                StoreError::Maildir(mailwright_maildir::Error::NoSpace { .. })
+            )
     }
 }
 
@@ -139,8 +143,11 @@ impl BodyWriter {
             let destination = Arc::clone(&job.destination);
             match (job.write()?, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
-                    let sizes: Vec<u64> = deliveries.iter().map(maildir::Delivery::size).collect();
-                    let paths = maildir::Delivery::commit_all(deliveries)?;
+                    let sizes: Vec<u64> = deliveries
+                        .iter()
+                        .map(mailwright_maildir::Delivery::size)
+                        .collect();
+                    let paths = mailwright_maildir::Delivery::commit_all(deliveries)?;
                     for ((account, _), size) in targets.iter().zip(&sizes) {
                         count_in_maildirsize(account, *size as i64, 1);
                     }
@@ -176,7 +183,8 @@ impl WriteJob {
                     }
                     let mut deliveries = Vec::with_capacity(targets.len());
                     for (account, fields) in targets {
-                        let mut d = maildir::Delivery::begin(&account.maildir, hostname)?;
+                        let mut d =
+                            mailwright_maildir::Delivery::begin(&account.maildir, hostname)?;
                         d.write(fields.as_bytes())?;
                         deliveries.push(d);
                     }

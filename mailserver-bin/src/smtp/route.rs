@@ -1,7 +1,7 @@
 //! Where a recipient's mail goes (local mailboxes, aliases, forwards, relay), which senders a
 //! login may use, and whether the mailboxes have room.
 
-use smtp_proto::{ForwardPath, Reply, ReversePath};
+use mailwright_smtp::{ForwardPath, Reply, ReversePath};
 use tracing::{info, warn};
 
 use crate::accounts::Resolution;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use smtp_proto::{AuthMechanism, DefectPolicy, Reply};
+use mailwright_smtp::{AuthMechanism, DefectPolicy, Reply};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
@@ -19,7 +19,7 @@ pub(super) const FLUSH_THRESHOLD: usize = 256 * 1024;
 
 pub struct SmtpService {
     pub config: Arc<Config>,
-    pub session_config: smtp_proto::Config,
+    pub session_config: mailwright_smtp::Config,
     pub accounts: Accounts,
     pub tls: Option<TlsAcceptor>,
     pub gate: Arc<crate::conn::Gate>,
@@ -40,7 +40,7 @@ impl SmtpService {
         srs: Option<Srs>,
         process: Arc<Semaphore>,
     ) -> Self {
-        let mut s = smtp_proto::Config::new(config.hostname.clone());
+        let mut s = mailwright_smtp::Config::new(config.hostname.clone());
         let l = &config.limits;
         s.limits.max_message_size = l.max_message_size;
         s.limits.max_recipients = l.max_recipients;
@@ -107,7 +107,11 @@ impl SmtpService {
         service
     }
 
-    pub(super) fn session_config(&self, implicit_tls: bool, loopback: bool) -> smtp_proto::Config {
+    pub(super) fn session_config(
+        &self,
+        implicit_tls: bool,
+        loopback: bool,
+    ) -> mailwright_smtp::Config {
         let mut c = self.session_config.clone();
         c.implicit_tls = implicit_tls;
         c.starttls &= !implicit_tls;

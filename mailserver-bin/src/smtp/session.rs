@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use smtp_proto::{
+use mailwright_smtp::{
     AbortReason, Body, Event, ForwardPath, MailParams, RcptParams, Reply, ReversePath,
     ServerSession,
 };
@@ -98,7 +98,7 @@ impl Transaction {
         }
         let mut entry = QueuedMessage::new(id.to_owned(), self.sender(), recipients);
         entry.envid = self.params.envid.clone();
-        entry.ret_headers = self.params.ret == Some(smtp_proto::Ret::Hdrs);
+        entry.ret_headers = self.params.ret == Some(mailwright_smtp::Ret::Hdrs);
         entry.body = self.params.body.map(|b| {
             match b {
                 Body::SevenBit => "7BIT",
@@ -283,7 +283,7 @@ impl Connection {
         &mut self,
         session: &mut ServerSession,
         username: String,
-        password: smtp_proto::Secret<String>,
+        password: mailwright_smtp::Secret<String>,
     ) {
         let default_scheme = self.service.config.accounts.default_password_scheme;
         let accounts = &self.service.accounts;

@@ -2,7 +2,7 @@
 //! what happened, so tests can replay transcripts.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use pop3_proto::{Config, Event, MessageInfo, Response, ServerSession};
+use mailwright_pop3::{Config, Event, MessageInfo, Response, ServerSession};
 
 /// RFC 1939 §10's maildrop: two messages of 120 and 200 octets.
 pub fn rfc_maildrop() -> Vec<Vec<u8>> {

@@ -1,7 +1,7 @@
 //! STARTTLS and AUTH (the SASL exchange runs in the `sasl` crate).
 
 use crate::types::{Reply, Secret};
-use line_session::Line;
+use mailwright_line_session::Line;
 
 use super::*;
 
@@ -77,19 +77,20 @@ impl ServerSession {
                 "Unsupported authentication mechanism",
             ));
         };
-        match sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str())) {
+        match mailwright_sasl::Exchange::start(mech, initial.as_ref().map(|s| s.expose().as_str()))
+        {
             Ok(progress) => self.sasl_progress(progress),
             Err(e) => self.sasl_error(e),
         }
     }
 
-    pub(super) fn sasl_progress(&mut self, progress: sasl::Progress) {
+    pub(super) fn sasl_progress(&mut self, progress: mailwright_sasl::Progress) {
         match progress {
-            sasl::Progress::Challenge(exchange, text) => {
+            mailwright_sasl::Progress::Challenge(exchange, text) => {
                 self.queue_raw(Reply::new(334, None, text).unwrap_or_else(|_| unreachable_reply()));
                 self.phase = Phase::Sasl(exchange);
             }
-            sasl::Progress::Done(c) => {
+            mailwright_sasl::Progress::Done(c) => {
                 self.pending = Some(Pending::Auth);
                 self.events.push_back(Event::Authenticate {
                     authzid: c.authzid,
@@ -100,13 +101,19 @@ impl ServerSession {
         }
     }
 
-    pub(super) fn sasl_error(&mut self, error: sasl::SaslError) {
+    pub(super) fn sasl_error(&mut self, error: mailwright_sasl::SaslError) {
         let reply = match error {
-            sasl::SaslError::Cancelled => Reply::fixed(501, 5, 7, 0, "Authentication aborted"),
-            sasl::SaslError::Base64 => Reply::fixed(501, 5, 5, 2, "Invalid base64 data"),
-            sasl::SaslError::Plain => Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response"),
-            sasl::SaslError::Username => Reply::fixed(501, 5, 5, 2, "Invalid user name"),
-            sasl::SaslError::Password => Reply::fixed(501, 5, 5, 2, "Invalid password encoding"),
+            mailwright_sasl::SaslError::Cancelled => {
+                Reply::fixed(501, 5, 7, 0, "Authentication aborted")
+            }
+            mailwright_sasl::SaslError::Base64 => Reply::fixed(501, 5, 5, 2, "Invalid base64 data"),
+            mailwright_sasl::SaslError::Plain => {
+                Reply::fixed(501, 5, 5, 2, "Invalid PLAIN response")
+            }
+            mailwright_sasl::SaslError::Username => Reply::fixed(501, 5, 5, 2, "Invalid user name"),
+            mailwright_sasl::SaslError::Password => {
+                Reply::fixed(501, 5, 5, 2, "Invalid password encoding")
+            }
         };
         self.error(reply);
     }

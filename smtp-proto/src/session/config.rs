@@ -1,7 +1,7 @@
 //! How a session is set up: its limits and behaviour.
 
 use crate::frame::DefectPolicy;
-use sasl::Mechanism as AuthMechanism;
+use mailwright_sasl::Mechanism as AuthMechanism;
 use std::time::Duration;
 
 /// Every limit the session enforces.

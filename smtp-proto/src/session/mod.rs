@@ -10,7 +10,7 @@ use crate::frame::{BodyDefect, BodyRules, DataDecoder};
 use crate::parse::parse_command;
 use crate::types::{ForwardPath, Host, Reply, ReversePath, Secret};
 use bytes::Bytes;
-use line_session::{Buffers, Line};
+use mailwright_line_session::{Buffers, Line};
 use std::collections::VecDeque;
 use std::time::Duration;
 use thiserror::Error;
@@ -25,7 +25,7 @@ pub use config::{Config, Limits};
 pub use counts::CommandCounts;
 
 /// SASL mechanisms the session can run itself (the exchange lives in the `sasl` crate).
-pub use sasl::Mechanism as AuthMechanism;
+pub use mailwright_sasl::Mechanism as AuthMechanism;
 
 /// Why the session closed the connection itself (see [`ServerSession::closed_because`]), so
 /// the server can log it: each limit reached is a refusal an admin may need to see.
@@ -150,7 +150,7 @@ pub enum AnswerError {
 
 /// Why the session refused octets the client sent (shared with the other line-based
 /// sessions).
-pub use line_session::SessionError;
+pub use mailwright_line_session::SessionError;
 
 #[derive(Debug)]
 enum Pending {
@@ -181,7 +181,7 @@ enum Phase {
         /// Deliver the octets; otherwise discard them and send this reply at the end.
         refuse: Option<Reply>,
     },
-    Sasl(sasl::Exchange),
+    Sasl(mailwright_sasl::Exchange),
     /// The 220 is queued; `announced` once [`Event::StartTls`] went out.
     AwaitingTls {
         announced: bool,
@@ -198,7 +198,31 @@ struct Transaction {
     bdat_failed: bool,
 }
 
-/// One SMTP server connection's protocol state. See the crate docs for the driving loop.
+/// One SMTP server connection's protocol state, driven by the embedder.
+///
+/// # The loop
+///
+/// 1. [`receive`](Self::receive) what the connection read, at most
+///    [`input_capacity`](Self::input_capacity) octets.
+/// 2. Take every [`poll_event`](Self::poll_event) and answer those that ask for it (each
+///    [`Event`] says how); the session parks the input until the answer, so replies leave in
+///    command order however deeply the client pipelines (RFC 2920).
+/// 3. Write out everything [`poll_output`](Self::poll_output) gives.
+/// 4. If [`is_closed`](Self::is_closed), close the connection. Otherwise read again, waiting at
+///    most [`timeout`](Self::timeout) (the command or the DATA timeout); when it passes, call
+///    [`handle_timeout`](Self::handle_timeout) (`421` and close). At end of file call
+///    [`handle_eof`](Self::handle_eof): it tells whether a message was cut off, which must then
+///    be discarded, never stored.
+///
+/// A `250` to the end of a message ([`finish_message`](Self::finish_message)) promises that
+/// the message is stored durably: answer only then.
+///
+/// # Limits
+///
+/// Every bound is in [`Limits`] (defaults in brackets): command line 512 octets, SASL line
+/// 12,288, message 50 MiB (advertised with SIZE), DATA line 1,000, 100 recipients, 20 refused
+/// commands and 3 failed AUTHs before `421`, 100 NOOP/RSET/VRFY/EXPN/HELP between messages,
+/// 64 KiB of unprocessed input, 5 minutes for a command and 10 for more of a message.
 #[derive(Debug)]
 pub struct ServerSession {
     config: Config,

@@ -2,7 +2,7 @@
 //! so tests can compare transcripts and event logs.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use smtp_proto::{
+use mailwright_smtp::{
     AuthMechanism, ClientConfig, ClientEvent, ClientSession, Config, EnhancedStatus, Envelope,
     Event, ForwardPath, Reply, ServerSession,
 };

@@ -3,8 +3,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use imap_proto::{AppendHead, Code, ServerSession, Status};
-use maildir::{Delivery, Maildir};
+use mailwright_imap::{AppendHead, Code, ServerSession, Status};
+use mailwright_maildir::{Delivery, Maildir};
 use tracing::warn;
 
 use super::common::{block, recheck_later, store_refusal};

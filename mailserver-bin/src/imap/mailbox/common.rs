@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use imap_proto::Code;
-use maildir::{ListingCache, Maildir};
+use mailwright_imap::Code;
+use mailwright_maildir::{ListingCache, Maildir};
 use tracing::warn;
 
 use crate::conn::Answered;
@@ -31,10 +31,10 @@ pub(super) type Refusal = (Option<Code>, &'static str);
 
 /// `NO [NONEXISTENT] Mailbox does not exist`: the answer to a command on a folder that is
 /// not there (COPY, MOVE and APPEND answer `[TRYCREATE]` instead).
-pub(super) fn no_such_mailbox(session: &mut imap_proto::ServerSession) {
+pub(super) fn no_such_mailbox(session: &mut mailwright_imap::ServerSession) {
     session
         .complete(
-            imap_proto::Status::No,
+            mailwright_imap::Status::No,
             Some(Code::NonExistent),
             "Mailbox does not exist",
         )
@@ -52,7 +52,7 @@ pub(super) fn note_changes(
     listings: &Arc<ListingCache>,
     recheck: &mut Option<tokio::task::JoinHandle<()>>,
     maildir: &Maildir,
-    renamed: &[maildir::Message],
+    renamed: &[mailwright_maildir::Message],
     removed: &[u32],
 ) {
     if renamed.is_empty() && removed.is_empty() {
@@ -80,7 +80,7 @@ pub(super) fn recheck_later(
     let listings = Arc::clone(listings);
     let maildir = maildir.clone();
     *slot = Some(tokio::spawn(async move {
-        tokio::time::sleep(listings.own_change_check() + maildir::SETTLE).await;
+        tokio::time::sleep(listings.own_change_check() + mailwright_maildir::SETTLE).await;
         let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
         if let Ok(Err(e)) = read {
             warn!(error = %e, "imap: reading a folder again after a change failed");
@@ -99,9 +99,9 @@ pub(super) fn store_refusal(error: &str) -> (Code, &'static str) {
     }
 }
 
-pub(super) fn atoms(names: &[&str]) -> Vec<imap_proto::Atom> {
+pub(super) fn atoms(names: &[&str]) -> Vec<mailwright_imap::Atom> {
     names
         .iter()
-        .filter_map(|n| imap_proto::Atom::new(*n).ok())
+        .filter_map(|n| mailwright_imap::Atom::new(*n).ok())
         .collect()
 }

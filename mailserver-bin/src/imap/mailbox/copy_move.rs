@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
-use imap_proto::{Code, Mailbox, Response, SequenceSet, ServerSession, Status};
-use maildir::Maildir;
+use mailwright_imap::{Code, Mailbox, Response, SequenceSet, ServerSession, Status};
+use mailwright_maildir::Maildir;
 use tracing::warn;
 
 use super::common::{block, note_changes, recheck_later};
@@ -69,13 +69,21 @@ impl User {
             return;
         }
         let host = self.hostname.clone();
-        type Copied = (Maildir, Vec<String>, Vec<usize>, Arc<maildir::Listing>);
-        let copied = block(|| -> Result<Copied, maildir::Error> {
-            let target = self.root.folder(&storage).map_err(|e| maildir::Error::Io {
-                action: "opening",
-                path: self.root.path().to_owned(),
-                source: io::Error::other(e.to_string()),
-            })?;
+        type Copied = (
+            Maildir,
+            Vec<String>,
+            Vec<usize>,
+            Arc<mailwright_maildir::Listing>,
+        );
+        let copied = block(|| -> Result<Copied, mailwright_maildir::Error> {
+            let target = self
+                .root
+                .folder(&storage)
+                .map_err(|e| mailwright_maildir::Error::Io {
+                    action: "opening",
+                    path: self.root.path().to_owned(),
+                    source: io::Error::other(e.to_string()),
+                })?;
             let mut names = Vec::new();
             // The messages copied: one another session expunged meanwhile is not.
             let mut done = Vec::new();
@@ -171,10 +179,10 @@ impl User {
 /// `m`'s flag letters for a copy in `target`: keyword letters are per folder, so they are
 /// translated by name.
 fn flags_in(
-    m: &maildir::Message,
+    m: &mailwright_maildir::Message,
     keywords: &[(u32, String)],
     target: &Maildir,
-) -> Result<String, maildir::Error> {
+) -> Result<String, mailwright_maildir::Error> {
     let mut letters = String::new();
     for c in m.flags.chars() {
         if c.is_ascii_lowercase() {
@@ -191,8 +199,8 @@ fn flags_in(
 
 /// The UIDs the files `names` got in `listing`: among the newest messages, at the end
 /// (unless another writer numbered many files at the same time).
-fn uids_of(listing: &maildir::Listing, names: &[String]) -> Vec<u32> {
-    let uids_in = |messages: maildir::Iter<'_>| -> Vec<u32> {
+fn uids_of(listing: &mailwright_maildir::Listing, names: &[String]) -> Vec<u32> {
+    let uids_in = |messages: mailwright_maildir::Iter<'_>| -> Vec<u32> {
         let by_name: HashMap<&str, u32> = messages.map(|m| (&*m.name, m.uid)).collect();
         names
             .iter()

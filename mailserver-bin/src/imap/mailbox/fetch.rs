@@ -4,11 +4,11 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use imap_proto::{
+use mailwright_imap::{
     BodyStructure, Code, DateTime, FetchAttr, FetchValue, Response, Section, SectionText,
     SequenceSet, ServerSession, Status,
 };
-use maildir::read_message;
+use mailwright_maildir::read_message;
 use tracing::warn;
 
 use super::common::{STREAM_ABOVE, STREAM_CHUNK, block, note_changes};

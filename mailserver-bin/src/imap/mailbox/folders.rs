@@ -1,10 +1,10 @@
 //! The folder commands: CREATE, DELETE, RENAME, SUBSCRIBE, LIST and STATUS.
 
-use imap_proto::{
+use mailwright_imap::{
     Code, ListExtended, ListReturn, ListSelection, Mailbox, Response, ServerSession, Status,
     StatusItem,
 };
-use maildir::FolderError;
+use mailwright_maildir::FolderError;
 
 use super::common::{atoms, block, delimiter, no_such_mailbox};
 use super::session::User;
@@ -16,7 +16,7 @@ impl User {
         &mut self,
         session: &mut ServerSession,
         m: &Mailbox,
-        special: &[imap_proto::Atom],
+        special: &[mailwright_imap::Atom],
     ) {
         // RFC 6154 §3: the uses a plain folder can serve; \All and \Flagged would need
         // virtual mailboxes, which this server does not have.

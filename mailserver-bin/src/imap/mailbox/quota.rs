@@ -1,6 +1,6 @@
 //! The user's quota: usage kept current, GETQUOTA answers and the over-quota check.
 
-use imap_proto::{Code, Mailbox, Response, ServerSession, Status};
+use mailwright_imap::{Code, Mailbox, Response, ServerSession, Status};
 use tracing::warn;
 
 use super::common::block;
@@ -41,14 +41,15 @@ impl User {
         if self.quota.bytes > 0 {
             let used = usage.bytes.max(0) as u64;
             resources.extend(
-                imap_proto::Atom::new("STORAGE")
+                mailwright_imap::Atom::new("STORAGE")
                     .map(|a| (a, used.div_ceil(1024), self.quota.bytes / 1024)),
             );
         }
         if self.quota.messages > 0 {
             let used = usage.messages.max(0) as u64;
-            resources
-                .extend(imap_proto::Atom::new("MESSAGE").map(|a| (a, used, self.quota.messages)));
+            resources.extend(
+                mailwright_imap::Atom::new("MESSAGE").map(|a| (a, used, self.quota.messages)),
+            );
         }
         session
             .send(&Response::Quota {

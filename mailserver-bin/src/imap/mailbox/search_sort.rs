@@ -1,6 +1,6 @@
 //! SEARCH, SORT and THREAD over the selected folder.
 
-use imap_proto::{Code, Response, SearchKey, SequenceSet, ServerSession, Status, Tag};
+use mailwright_imap::{Code, Response, SearchKey, SequenceSet, ServerSession, Status, Tag};
 
 use super::common::block;
 use super::session::User;
@@ -15,7 +15,7 @@ impl User {
         uid: bool,
         charset: Option<&str>,
         key: &SearchKey,
-        return_options: Option<&[imap_proto::Atom]>,
+        return_options: Option<&[mailwright_imap::Atom]>,
     ) {
         // RFC 4731: MIN, MAX, COUNT, ALL; an empty list means ALL. RFC 5182: SAVE keeps the
         // result for `$`, and alone asks for no answer.
@@ -180,8 +180,8 @@ impl User {
         let id = |i: usize| {
             if uid { sel.msg(i).uid } else { i as u32 + 1 }
         };
-        fn node(t: sort_thread::Thread, id: &dyn Fn(usize) -> u32) -> imap_proto::ThreadNode {
-            imap_proto::ThreadNode {
+        fn node(t: sort_thread::Thread, id: &dyn Fn(usize) -> u32) -> mailwright_imap::ThreadNode {
+            mailwright_imap::ThreadNode {
                 id: t.message.map(id),
                 children: t.replies.into_iter().map(|r| node(r, id)).collect(),
             }
@@ -202,7 +202,7 @@ impl User {
         }
         let charsets = ["UTF-8", "US-ASCII"]
             .iter()
-            .filter_map(|c| imap_proto::Atom::new(*c).ok())
+            .filter_map(|c| mailwright_imap::Atom::new(*c).ok())
             .collect();
         session
             .complete(
@@ -218,7 +218,7 @@ impl User {
         &mut self,
         session: &mut ServerSession,
         uid: bool,
-        criteria: &[imap_proto::SortCriterion],
+        criteria: &[mailwright_imap::SortCriterion],
         charset: &str,
         key: &SearchKey,
     ) {
@@ -226,7 +226,9 @@ impl User {
             return;
         }
         let Some(sel) = &self.selected else { return };
-        let by_cached = criteria.iter().any(|c| c.key != imap_proto::SortKey::Size);
+        let by_cached = criteria
+            .iter()
+            .any(|c| c.key != mailwright_imap::SortKey::Size);
         let cache = (by_cached || search::uses_cache(key)).then(|| {
             block(|| {
                 self.headers

@@ -1,6 +1,6 @@
 //! SELECT and EXAMINE, with CONDSTORE and QRESYNC (RFC 7162).
 
-use imap_proto::{
+use mailwright_imap::{
     Code, FetchValue, Mailbox, Response, SelectParams, SequenceSet, ServerSession, Status,
 };
 
@@ -41,7 +41,7 @@ impl User {
         };
         let listings = &self.listings;
         let rev2 = session.is_enabled("IMAP4rev2");
-        let opened = block(|| -> Result<_, maildir::Error> {
+        let opened = block(|| -> Result<_, mailwright_maildir::Error> {
             let (stamp, listing) = listings.scan_stamped(&md)?;
             let mut views = Views::Listing(listing.messages.len());
             let mut renamed = Vec::new();
@@ -153,7 +153,7 @@ impl User {
         &self,
         session: &mut ServerSession,
         sel: &Selected,
-        q: &imap_proto::QResync,
+        q: &mailwright_imap::QResync,
     ) {
         let largest = sel.next_uid.saturating_sub(1);
         let known = |uid: u32| {

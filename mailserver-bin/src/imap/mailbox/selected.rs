@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use imap_proto::{Code, Flag, Response, SequenceSet, ServerSession};
-use maildir::{FolderStamp, Maildir};
+use mailwright_imap::{Code, Flag, Response, SequenceSet, ServerSession};
+use mailwright_maildir::{FolderStamp, Maildir};
 use tracing::warn;
 
 use super::common::{Refusal, block};
@@ -35,7 +35,7 @@ pub(super) enum Views {
 #[derive(Debug)]
 pub(super) enum Entry {
     Shared(u32),
-    Own(Box<maildir::Message>),
+    Own(Box<mailwright_maildir::Message>),
 }
 
 impl View {
@@ -56,7 +56,7 @@ pub(crate) struct Selected {
     pub uid_validity: u32,
     pub next_uid: u32,
     /// The listing the shared views point into.
-    pub(super) listing: Arc<maildir::Listing>,
+    pub(super) listing: Arc<mailwright_maildir::Listing>,
     /// The messages shown, in sequence-number order (which is UID order).
     pub(super) views: Views,
     /// Whether message `i` shown is the listing's message `i` for every `i` (none removed
@@ -74,7 +74,7 @@ pub(crate) struct Selected {
 impl Selected {
     /// The listing, when the session shows it as it is (no message of it changed or gone for
     /// this session).
-    pub fn shared_listing(&self) -> Option<&Arc<maildir::Listing>> {
+    pub fn shared_listing(&self) -> Option<&Arc<mailwright_maildir::Listing>> {
         matches!(self.views, Views::Listing(n) if n == self.listing.messages.len())
             .then_some(&self.listing)
     }
@@ -88,7 +88,7 @@ impl Selected {
     }
 
     /// The message at index `i` (sequence number `i + 1`).
-    pub fn msg(&self, i: usize) -> &maildir::Message {
+    pub fn msg(&self, i: usize) -> &mailwright_maildir::Message {
         match &self.views {
             Views::Listing(_) => &self.listing.messages[i],
             Views::Each(v) => match &v[i].entry {
@@ -121,7 +121,7 @@ impl Selected {
     }
 
     /// The message at `i`, to change: this session's own copy from now on.
-    pub(super) fn msg_mut(&mut self, i: usize) -> &mut maildir::Message {
+    pub(super) fn msg_mut(&mut self, i: usize) -> &mut mailwright_maildir::Message {
         let listing = Arc::clone(&self.listing);
         let view = &mut self.each()[i];
         if let Entry::Shared(k) = view.entry {
@@ -133,12 +133,12 @@ impl Selected {
         }
     }
 
-    pub(super) fn set_msg(&mut self, i: usize, m: maildir::Message) {
+    pub(super) fn set_msg(&mut self, i: usize, m: mailwright_maildir::Message) {
         self.each()[i].entry = Entry::Own(Box::new(m));
     }
 
     /// The messages in sequence-number order.
-    pub fn messages(&self) -> impl Iterator<Item = &maildir::Message> {
+    pub fn messages(&self) -> impl Iterator<Item = &mailwright_maildir::Message> {
         (0..self.len()).map(|i| self.msg(i))
     }
 
@@ -203,7 +203,11 @@ impl Selected {
 
     /// Logs the flags just stored on the messages at `indices` and gives their views the new
     /// MODSEQs (a log of another UIDVALIDITY is left to the next rescan).
-    pub(super) fn record_modseqs(&mut self, modseqs: &maildir::ModSeqs, indices: &[usize]) {
+    pub(super) fn record_modseqs(
+        &mut self,
+        modseqs: &mailwright_maildir::ModSeqs,
+        indices: &[usize],
+    ) {
         if indices.is_empty() {
             return;
         }
@@ -241,7 +245,7 @@ pub(super) fn letters_to_flags(
                 match keywords
                     .iter()
                     .find(|(k, _)| *k == i)
-                    .and_then(|(_, n)| imap_proto::Atom::new(n.clone()).ok())
+                    .and_then(|(_, n)| mailwright_imap::Atom::new(n.clone()).ok())
                 {
                     Some(a) => Flag::Keyword(a),
                     None => continue,
@@ -268,7 +272,7 @@ pub(super) fn send_flag_list(
     flags.extend(
         keywords
             .iter()
-            .filter_map(|(_, k)| imap_proto::Atom::new(k.clone()).ok())
+            .filter_map(|(_, k)| mailwright_imap::Atom::new(k.clone()).ok())
             .map(Flag::Keyword),
     );
     session.send(&Response::Flags(flags.clone())).answered();

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use imap_proto::{AppendHead, Code, Mailbox, SequenceSet, ServerSession, Status};
-use maildir::{Delivery, FolderError, ListingCache, Maildir};
+use mailwright_imap::{AppendHead, Code, Mailbox, SequenceSet, ServerSession, Status};
+use mailwright_maildir::{Delivery, FolderError, ListingCache, Maildir};
 use tracing::warn;
 
 use super::common::{DEFAULT_FOLDERS, Refusal, block, no_such_mailbox};
@@ -21,7 +21,7 @@ use crate::imap::service::ImapService;
 pub struct User {
     pub username: String,
     pub(super) root: Maildir,
-    pub(super) quota: maildir::QuotaLimits,
+    pub(super) quota: mailwright_maildir::QuotaLimits,
     /// The domain, and the quota of all its mailboxes together (octets; 0: none).
     pub(super) domain: String,
     pub(super) domain_quota: u64,
@@ -108,7 +108,7 @@ pub async fn login(
 }
 
 /// Creates the mail store and, for a mailbox never opened before, the default folders.
-pub(super) fn prepare(root: &Maildir) -> Result<(), maildir::Error> {
+pub(super) fn prepare(root: &Maildir) -> Result<(), mailwright_maildir::Error> {
     root.create()?;
     if root.subscriptions()?.is_none() {
         for (name, _) in DEFAULT_FOLDERS {
@@ -163,7 +163,7 @@ impl User {
     }
 
     /// Whether what the session last saw of its selected folder was settled (see
-    /// [`FolderStamp::is_settled`](maildir::FolderStamp::is_settled)); if not, a session in IDLE looks again soon, since a change
+    /// [`FolderStamp::is_settled`](mailwright_maildir::FolderStamp::is_settled)); if not, a session in IDLE looks again soon, since a change
     /// in the same clock tick would not wake it a second time.
     pub fn folder_settled(&self) -> bool {
         self.selected.as_ref().is_none_or(|s| s.stamp.is_settled())
@@ -203,9 +203,9 @@ impl User {
         for &(a, b) in set.ranges() {
             if uid {
                 let largest = sel.last_uid();
-                let val = |n: imap_proto::SeqNumber| match n {
-                    imap_proto::SeqNumber::Value(v) => v,
-                    imap_proto::SeqNumber::Largest => largest,
+                let val = |n: mailwright_imap::SeqNumber| match n {
+                    mailwright_imap::SeqNumber::Value(v) => v,
+                    mailwright_imap::SeqNumber::Largest => largest,
                 };
                 let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
                 let start = sel.first_at_or_above(lo);
@@ -215,9 +215,9 @@ impl User {
                 if len == 0 {
                     return Err("No messages in the mailbox");
                 }
-                let val = |n: imap_proto::SeqNumber| match n {
-                    imap_proto::SeqNumber::Value(v) => v as usize,
-                    imap_proto::SeqNumber::Largest => len,
+                let val = |n: mailwright_imap::SeqNumber| match n {
+                    mailwright_imap::SeqNumber::Value(v) => v as usize,
+                    mailwright_imap::SeqNumber::Largest => len,
                 };
                 let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
                 if hi > len {

@@ -1,6 +1,8 @@
 //! STORE (flags and keywords, with UNCHANGEDSINCE) and EXPUNGE.
 
-use imap_proto::{Code, FetchValue, Flag, Response, SequenceSet, ServerSession, Status, StoreMode};
+use mailwright_imap::{
+    Code, FetchValue, Flag, Response, SequenceSet, ServerSession, Status, StoreMode,
+};
 use tracing::warn;
 
 use super::common::{block, note_changes};
@@ -188,7 +190,7 @@ impl User {
         if targets.is_empty() {
             return;
         }
-        let removed = block(|| -> Result<(i64, i64), maildir::Error> {
+        let removed = block(|| -> Result<(i64, i64), mailwright_maildir::Error> {
             let mut freed = (0i64, 0i64);
             for &i in &targets {
                 // Counted by whoever removed it: sessions expunging the same message at

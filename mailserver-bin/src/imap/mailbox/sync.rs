@@ -3,14 +3,14 @@
 //!
 //! The common change (a flag set, a message appended, by this session or another) leaves
 //! every message where it was in the listing: the session then looks only at the chunks of
-//! the listing that changed ([`maildir::Messages::changed_since`]), so the cost of a change
+//! the listing that changed ([`mailwright_maildir::Messages::changed_since`]), so the cost of a change
 //! does not grow with the folder. Anything else (an expunge) walks the whole folder.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use imap_proto::{FetchValue, Response, ServerSession};
-use maildir::{FolderStamp, Listing, Subdir};
+use mailwright_imap::{FetchValue, Response, ServerSession};
+use mailwright_maildir::{FolderStamp, Listing, Subdir};
 use tracing::warn;
 
 use super::common::{block, note_changes};
@@ -33,7 +33,7 @@ impl User {
         }
         let listings = &self.listings;
         let scanned = block(|| {
-            Ok::<_, maildir::Error>((
+            Ok::<_, mailwright_maildir::Error>((
                 listings.scan_stamped(&sel.maildir)?,
                 sel.maildir.keywords()?,
             ))

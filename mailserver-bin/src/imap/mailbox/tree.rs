@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use imap_proto::types::{decode_mutf7, encode_mutf7};
-use imap_proto::{Code, Mailbox};
-use maildir::Maildir;
+use mailwright_imap::{Code, Mailbox};
+use mailwright_imap::{decode_mutf7, encode_mutf7};
+use mailwright_maildir::Maildir;
 
 use super::common::{DEFAULT_FOLDERS, Refusal, delimiter};
 
@@ -33,7 +33,7 @@ pub(super) fn storage_name(m: &Mailbox) -> Result<String, Refusal> {
         name.replace(sep, ".")
     };
     let storage = encode_mutf7(&name);
-    maildir::validate_folder_name(&storage)
+    mailwright_maildir::validate_folder_name(&storage)
         .map_err(|_| (Some(Code::Cannot), "Invalid mailbox name"))?;
     Ok(storage)
 }
@@ -59,7 +59,7 @@ pub(super) struct FolderTree {
 }
 
 impl FolderTree {
-    pub(super) fn read(root: &Maildir) -> Result<Self, maildir::Error> {
+    pub(super) fn read(root: &Maildir) -> Result<Self, mailwright_maildir::Error> {
         let mut names = BTreeMap::new();
         let mut uses = HashMap::new();
         names.insert("INBOX".to_owned(), Some("INBOX".to_owned()));

@@ -1,7 +1,7 @@
 //! What FETCH takes out of a parsed message: BODYSTRUCTURE, sections, text parts for
 //! SEARCH, BINARY (RFC 3516) with the transfer encodings undone, header field subsets.
 
-use imap_proto::{
+use mailwright_imap::{
     BodyExtension, BodyFields, BodyStructure, Disposition, Section, SectionText, SinglePart,
 };
 

@@ -1,7 +1,7 @@
 //! ENVELOPE (RFC 3501 §7.4.2): the header's addresses, subject and dates as IMAP lists them.
 
 use bytes::Bytes;
-use imap_proto::{Address, Envelope};
+use mailwright_imap::{Address, Envelope};
 
 use crate::imap::mime::{field, fields, nstring, trim};
 
