@@ -9,6 +9,9 @@ mod response;
 mod session;
 mod types;
 
+/// The byte buffers of this crate's API (from the `bytes` crate, re-exported so that an
+/// embedder needs no version of its own to match).
+pub use bytes::{Bytes, BytesMut};
 pub use command::{
     Command, FetchAttr, ListReturn, ListSelection, Mailbox, QResync, SearchKey, Section,
     SectionText, SelectParams, SortCriterion, SortKey, StatusItem, StoreMode,

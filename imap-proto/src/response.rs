@@ -1,5 +1,7 @@
 //! Server responses and their encoder. Every value is typed; the encoder chooses atoms,
-//! quoted strings or literals so that whatever it writes parses back the same.
+//! quoted strings or literals so that the strings it writes parse back the same. Lists the
+//! grammar wants non-empty are the caller's to fill: `ServerSession::send` refuses a FETCH
+//! without items.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -46,8 +48,13 @@ pub enum Code {
     UidValidity(u32),
     /// UNSEEN n
     Unseen(u32),
-    /// PERMANENTFLAGS (flags [\*])
-    PermanentFlags(Vec<Flag>, bool),
+    /// PERMANENTFLAGS (flags [\*]): the flags a STORE keeps for good.
+    PermanentFlags {
+        /// The flags that are kept (those the client may change permanently).
+        flags: Vec<Flag>,
+        /// Whether the client may also create new keywords (`\*`).
+        new_keywords: bool,
+    },
     /// CAPABILITY ...
     Capability(Vec<Atom>),
     /// APPENDUID validity uid
@@ -425,7 +432,8 @@ pub enum Response {
     Fetch {
         /// Sequence number.
         seq: u32,
-        /// Items.
+        /// Items: at least one ([`ServerSession::send`](crate::ServerSession::send) refuses
+        /// an empty list with [`AnswerError::EmptyFetch`](crate::AnswerError::EmptyFetch)).
         items: Vec<FetchValue>,
     },
     /// `+ text`
@@ -786,7 +794,10 @@ fn encode_code(out: &mut BytesMut, code: &Code) {
         Code::UidNext(n) => simple(out, &format!("UIDNEXT {n}")),
         Code::UidValidity(n) => simple(out, &format!("UIDVALIDITY {n}")),
         Code::Unseen(n) => simple(out, &format!("UNSEEN {n}")),
-        Code::PermanentFlags(flags, any) => {
+        Code::PermanentFlags {
+            flags,
+            new_keywords: any,
+        } => {
             simple(out, "PERMANENTFLAGS (");
             for (i, f) in flags.iter().enumerate() {
                 if i > 0 {

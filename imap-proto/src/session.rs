@@ -139,7 +139,8 @@ pub enum Event {
     /// The APPEND was malformed after its message; the session answered `BAD`. Discard what
     /// was received. No answer.
     AppendAborted,
-    /// IDLE. Answer [`ServerSession::idle_accept`] (then push untagged data with
+    /// IDLE (only when [`Config::capabilities`] lists `IDLE`; otherwise the session answers
+    /// BAD itself). Answer [`ServerSession::idle_accept`] (then push untagged data with
     /// [`ServerSession::send`] as things change) or [`ServerSession::complete`] to refuse.
     Idle {
         /// Its tag.
@@ -166,6 +167,9 @@ pub enum AnswerError {
     /// More octets than the streamed literal's length.
     #[error("more octets than the streamed literal holds")]
     LiteralOverrun,
+    /// A FETCH response needs at least one item (`* n FETCH ()` is not IMAP).
+    #[error("a FETCH response needs at least one item")]
+    EmptyFetch,
 }
 
 /// The literal a FETCH response is streaming: octets still owed, and the response's rest.
@@ -403,6 +407,14 @@ impl ServerSession {
         caps
     }
 
+    /// Whether the embedder lists `capability` in [`Config::capabilities`].
+    fn advertises(&self, capability: &str) -> bool {
+        let listed = &self.config.capabilities;
+        listed
+            .iter()
+            .any(|c| c.as_str().eq_ignore_ascii_case(capability))
+    }
+
     /// Queues octets for the client, after a literal being streamed if there is one.
     fn emit(&mut self, octets: &[u8]) {
         match &mut self.streaming {
@@ -590,6 +602,9 @@ impl ServerSession {
             return Err(AnswerError::WrongState);
         }
         if let Response::Fetch { items, .. } = response {
+            if items.is_empty() {
+                return Err(AnswerError::EmptyFetch);
+            }
             let streamed = items
                 .iter()
                 .filter(|i| matches!(i, crate::FetchValue::BodySectionStreamed { .. }))
@@ -1170,6 +1185,9 @@ impl ServerSession {
             command if !authenticated => {
                 let _ = command;
                 self.bad(Some(tag), "Please log in first");
+            }
+            Command::Idle if !self.advertises("IDLE") => {
+                self.bad(Some(tag), "IDLE is not supported here");
             }
             Command::Idle => {
                 self.pending = Some(Pending::Idle(tag.clone()));

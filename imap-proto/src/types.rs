@@ -271,6 +271,43 @@ impl SequenceSet {
         &self.0
     }
 
+    /// The set as ascending, disjoint, non-adjacent ranges, `*` standing for `largest` and
+    /// `a:b` the same as `b:a` (RFC 9051 §9): `5:3,1,2,9:*` with `largest` 7 is `1..=5,7..=9`.
+    /// Numbers above `largest` stay (for sequence numbers they are the client's error; for UIDs
+    /// they name nothing). Empty for `$`, which the caller must resolve.
+    ///
+    /// For UIDs, binary-search each range's ends in the mailbox's ascending UID list rather
+    /// than testing every message with [`SequenceSet::contains`].
+    pub fn to_ranges(&self, largest: u32) -> Vec<std::ops::RangeInclusive<u32>> {
+        let mut ranges: Vec<(u32, u32)> = self
+            .0
+            .iter()
+            .map(|(a, b)| {
+                let (a, b) = (a.resolve(largest), b.resolve(largest));
+                (a.min(b), a.max(b))
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if lo <= end.saturating_add(1) => *end = (*end).max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        merged.into_iter().map(|(lo, hi)| lo..=hi).collect()
+    }
+
+    /// Each number of the set from 1 to `largest`, ascending and once: the sequence numbers a
+    /// set names in a mailbox of `largest` messages (numbers beyond it are left out; check
+    /// [`SequenceSet::to_ranges`] first to refuse them as RFC 9051 §6.4.5 wants).
+    pub fn iter(&self, largest: u32) -> impl Iterator<Item = u32> {
+        self.to_ranges(largest)
+            .into_iter()
+            .filter(move |r| *r.start() >= 1 && *r.start() <= largest)
+            .flat_map(move |r| *r.start()..=(*r.end()).min(largest))
+    }
+
     /// Whether `n` is in the set, `*` standing for `largest`. RFC 9051 §9: `a:b` is the same
     /// as `b:a`. Never for `$`, which the caller must resolve.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
@@ -516,6 +553,27 @@ pub fn decode_mutf7(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_sets_resolve_to_ordered_merged_ranges() {
+        let v = SeqNumber::Value;
+        let set = SequenceSet::new(vec![
+            (v(5), v(3)),
+            (v(1), v(1)),
+            (v(2), v(2)),
+            (v(9), SeqNumber::Largest),
+        ])
+        .unwrap();
+        assert_eq!(set.to_ranges(7), vec![1..=5, 7..=9]);
+        assert_eq!(set.iter(7).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 7]);
+        // `*` in an empty mailbox, and `$`, name nothing.
+        let star = SequenceSet::new(vec![(SeqNumber::Largest, SeqNumber::Largest)]).unwrap();
+        assert_eq!(star.iter(0).count(), 0);
+        assert!(SequenceSet::saved().to_ranges(9).is_empty());
+        // Huge UIDs do not overflow.
+        let top = SequenceSet::new(vec![(v(1), v(u32::MAX)), (v(u32::MAX), v(u32::MAX))]);
+        assert_eq!(top.unwrap().to_ranges(3), vec![1..=u32::MAX]);
+    }
 
     #[test]
     fn mutf7_rfc_examples() {

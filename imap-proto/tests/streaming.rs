@@ -190,3 +190,33 @@ fn a_mailbox_name_that_is_not_modified_utf7_is_refused_with_no() {
          e BAD Expected (\r\n"
     );
 }
+
+#[test]
+fn a_fetch_without_items_is_refused_not_written() {
+    // `* 1 FETCH ()` is not IMAP (RFC 9051 msg-att needs one item at least).
+    let mut session = selected();
+    drain(&mut session);
+    let empty = Response::Fetch {
+        seq: 1,
+        items: vec![],
+    };
+    assert_eq!(session.send(&empty), Err(AnswerError::EmptyFetch));
+    assert_eq!(drain(&mut session), "");
+}
+
+#[test]
+fn idle_is_bad_unless_advertised() {
+    let mut config = Config::new("ready");
+    config.allow_plaintext_auth = true;
+    let mut session = ServerSession::new(config);
+    session.receive(b"a LOGIN u p\r\nb IDLE\r\n").unwrap();
+    let mut events = Vec::new();
+    while let Some(event) = session.poll_event() {
+        if let Event::Login { .. } = event {
+            session.auth_finish(Ok(())).unwrap();
+        }
+        events.push(format!("{event:?}"));
+    }
+    assert!(!events.iter().any(|e| e.starts_with("Idle")), "{events:?}");
+    assert!(drain(&mut session).ends_with("b BAD IDLE is not supported here\r\n"));
+}

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-use bytes::{Bytes, BytesMut};
+/// The byte buffers of this crate's API (from the `bytes` crate, re-exported so that an
+/// embedder needs no version of its own to match).
+pub use bytes::{Bytes, BytesMut};
 
 /// Why a session refused octets the client sent (also `imap-proto`'s, whose session frames
 /// literals itself).

@@ -111,6 +111,57 @@ impl MessageEncoder {
     }
 }
 
+/// Counts the octets of a stored message once every line ends in CRLF, as
+/// [`MessageEncoder`] sends it before dot-stuffing: the size that
+/// [`MessageInfo::new`](crate::MessageInfo::new) wants for LIST, STAT and RETR's `+OK`.
+/// Feed the message in chunks of any size, then read [`CrlfSize::total`].
+///
+/// ```
+/// let mut size = mailwright_pop3::CrlfSize::new();
+/// size.update(b"Subject: hi\n\nbody");
+/// assert_eq!(size.total(), "Subject: hi\r\n\r\nbody\r\n".len() as u64);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CrlfSize {
+    octets: u64,
+    last: Option<u8>,
+}
+
+impl CrlfSize {
+    /// Nothing counted yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts the next chunk of the stored message.
+    pub fn update(&mut self, chunk: &[u8]) {
+        let mut previous = self.last;
+        let mut rest = chunk;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let before = if i > 0 { Some(rest[i - 1]) } else { previous };
+            if before != Some(b'\r') {
+                self.octets += 1;
+            }
+            previous = Some(b'\n');
+            rest = &rest[i + 1..];
+        }
+        self.octets += chunk.len() as u64;
+        if let Some(&last) = chunk.last() {
+            self.last = Some(last);
+        }
+    }
+
+    /// The size so far, counting the line end [`MessageEncoder::finish`] adds to an
+    /// unterminated last line.
+    pub fn total(&self) -> u64 {
+        match self.last {
+            None | Some(b'\n') => self.octets,
+            Some(b'\r') => self.octets + 1,
+            Some(_) => self.octets + 2,
+        }
+    }
+}
+
 /// Decodes a multi-line response body (the client side; used by tests and tools): removes the
 /// stuffed dots and stops at `.` CRLF. Returns the content and whether the end was found.
 pub fn decode_multiline(wire: &[u8]) -> (Vec<u8>, bool) {

@@ -8,8 +8,11 @@ mod parse;
 mod session;
 mod types;
 
+/// The byte buffers of this crate's API (from the `bytes` crate, re-exported so that an
+/// embedder needs no version of its own to match).
+pub use bytes::{Bytes, BytesMut};
 pub use command::Command;
-pub use frame::{MessageEncoder, decode_multiline};
+pub use frame::{CrlfSize, MessageEncoder, decode_multiline};
 pub use parse::{ParseError, ResponseParseError, parse_command, parse_response};
 pub use session::{
     AnswerError, AuthMechanism, Config, Event, Limits, MessageInfo, ServerSession, SessionError,

@@ -97,8 +97,9 @@ pub struct MessageInfo {
 }
 
 impl MessageInfo {
-    /// `size` is the exact size RETR will send, with CRLF line ends and before dot-stuffing;
-    /// `uid` is the UIDL (RFC 1939 §7: 1 to 70 characters 0x21-0x7E, stable forever).
+    /// `size` is the exact size RETR will send, with CRLF line ends and before dot-stuffing
+    /// ([`CrlfSize`](crate::CrlfSize) counts it); `uid` is the UIDL (RFC 1939 §7: 1 to 70
+    /// characters 0x21-0x7E, stable forever).
     pub fn new(size: u64, uid: impl Into<String>) -> Result<Self, ValidationError> {
         let uid = uid.into();
         validate_uid(&uid)?;

@@ -6,7 +6,7 @@ mod support;
 
 use bytes::BytesMut;
 use mailwright_pop3::{Command, RespCode, Response, Secret, parse_command, parse_response};
-use mailwright_pop3::{MessageEncoder, decode_multiline};
+use mailwright_pop3::{CrlfSize, MessageEncoder, decode_multiline};
 use proptest::prelude::*;
 use support::{Harness, config};
 
@@ -114,7 +114,12 @@ proptest! {
         prop_assert_eq!(&encode(&[&message[..at], &message[at..]]), &whole);
         let (decoded, ended) = decode_multiline(&whole);
         prop_assert!(ended);
-        prop_assert_eq!(decoded, crlf(&message));
+        prop_assert_eq!(&decoded, &crlf(&message));
+        // The size LIST announces is what RETR sends, however the file is read.
+        let mut size = CrlfSize::new();
+        size.update(&message[..at]);
+        size.update(&message[at..]);
+        prop_assert_eq!(size.total(), decoded.len() as u64);
     }
 
     #[test]

@@ -23,6 +23,9 @@ mod parse;
 mod session;
 mod types;
 
+/// The byte buffers of this crate's API (from the `bytes` crate, re-exported so that an
+/// embedder needs no version of its own to match).
+pub use bytes::{Bytes, BytesMut};
 pub use client::{
     ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts, ClientUsageError,
     Envelope, Extensions, TlsPolicy,

@@ -1,6 +1,6 @@
 //! The embedder's side of the example IMAP servers (which only move bytes): user `alice`
 //! (password `secret`), one INBOX in memory for every connection; `mailbox.rs` answers commands.
-use mailwright_imap::{Code, Config, Event, Flag, ServerSession, Status};
+use mailwright_imap::{Atom, Code, Config, Event, Flag, ServerSession, Status};
 
 mod fetch;
 mod flags;
@@ -10,10 +10,11 @@ mod store;
 
 pub use store::{Shared, inbox};
 
-/// A session for one connection; no TLS here, so plaintext login is allowed (loopback only).
+/// A session for one connection, with IDLE; no TLS, so plaintext login (loopback only).
 pub fn new_session() -> ServerSession {
     let mut config = Config::new("IMAP example ready");
     config.allow_plaintext_auth = true;
+    config.capabilities = Atom::new("IDLE").into_iter().collect(); // a valid atom: never empty
     ServerSession::new(config)
 }
 

@@ -38,7 +38,10 @@ pub fn select(
     let codes = [
         Code::UidValidity(UIDVALIDITY),
         Code::UidNext(inbox.uid_next),
-        Code::PermanentFlags(FLAGS.to_vec(), false),
+        Code::PermanentFlags {
+            flags: FLAGS.to_vec(),
+            new_keywords: false,
+        },
     ];
     for code in codes {
         s.send(&Response::Untagged {

@@ -13,7 +13,7 @@ impl Cursor<'_> {
         let mailbox = self.mailbox()?;
         self.sp()?;
         let flags = if self.peek() == Some(b'(') {
-            let f = self.flag_list()?;
+            let f = self.settable_flag_list()?;
             self.sp()?;
             f
         } else {

@@ -230,6 +230,29 @@ impl<'a> Cursor<'a> {
         Flag::parse(text).map_err(|_| Fail("Invalid flag"))
     }
 
+    /// A flag a client may set (STORE, APPEND): `\Recent` is the server's alone (RFC 3501
+    /// §6.4.6) and a `\`-flag this crate does not know is refused, as Dovecot does, so neither
+    /// reaches the embedder.
+    pub(super) fn settable_flag(&mut self) -> R<Flag> {
+        match self.flag()? {
+            Flag::Recent => Err(Fail("\\Recent cannot be set by a client")),
+            Flag::Extension(_) => Err(Fail("Unknown system flag")),
+            flag => Ok(flag),
+        }
+    }
+
+    /// A parenthesised list of [`Cursor::settable_flag`]s.
+    pub(super) fn settable_flag_list(&mut self) -> R<Vec<Flag>> {
+        let flags = self.flag_list()?;
+        if flags.contains(&Flag::Recent) {
+            return Err(Fail("\\Recent cannot be set by a client"));
+        }
+        if flags.iter().any(|f| matches!(f, Flag::Extension(_))) {
+            return Err(Fail("Unknown system flag"));
+        }
+        Ok(flags)
+    }
+
     pub(super) fn flag_list(&mut self) -> R<Vec<Flag>> {
         self.expect(b'(', "Expected a flag list")?;
         let mut flags = Vec::new();

@@ -656,11 +656,11 @@ fn sequence_command(c: &mut Cursor<'_>, name: &str, uid: bool) -> R<Command> {
             };
             c.sp()?;
             let flags = if c.peek() == Some(b'(') {
-                c.flag_list()?
+                c.settable_flag_list()?
             } else {
-                let mut flags = vec![c.flag()?];
+                let mut flags = vec![c.settable_flag()?];
                 while c.eat(b' ') {
-                    flags.push(c.flag()?);
+                    flags.push(c.settable_flag()?);
                 }
                 flags
             };

@@ -292,3 +292,29 @@ fn append_head() {
         Command::Select(Mailbox::new("Entwürfe&"), SelectParams::default())
     );
 }
+
+#[test]
+fn a_client_cannot_set_recent_or_unknown_system_flags() {
+    // RFC 3501 §6.4.6 / §2.3.2: \Recent is the server's; an unknown \-flag is refused (BAD,
+    // as Dovecot answers) rather than passed to the embedder.
+    for line in [
+        "a STORE 1 +FLAGS (\\Recent)\r\n",
+        "a STORE 1 FLAGS \\Seen \\Recent\r\n",
+        "a UID STORE 1:* -FLAGS.SILENT (\\Bogus)\r\n",
+    ] {
+        let e = parse_command(line.as_bytes()).unwrap_err();
+        assert!(!e.refusal, "{line:?} is the client's mistake: BAD");
+    }
+    let head = parse_append_head(
+        b"a APPEND INBOX (\\Recent) {3}\r\n",
+        ParseOptions::default(),
+    );
+    assert!(head.unwrap().is_err());
+    let head = parse_append_head(b"a APPEND INBOX (\\Bogus) {3}\r\n", ParseOptions::default());
+    assert!(head.unwrap().is_err());
+    // Keywords and the settable system flags still pass.
+    assert!(matches!(
+        cmd("a STORE 1 +FLAGS ($Junk \\Answered)\r\n"),
+        Command::Store { ref flags, .. } if flags.len() == 2
+    ));
+}

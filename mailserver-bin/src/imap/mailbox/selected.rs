@@ -279,7 +279,10 @@ pub(super) fn send_flag_list(
     let permanent = if read_only { Vec::new() } else { flags };
     session
         .send(&Response::ok(
-            Some(Code::PermanentFlags(permanent, !read_only)),
+            Some(Code::PermanentFlags {
+                flags: permanent,
+                new_keywords: !read_only,
+            }),
             "Flags permitted",
         ))
         .answered();

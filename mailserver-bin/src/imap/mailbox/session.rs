@@ -199,35 +199,22 @@ impl User {
                 .collect());
         }
         let len = sel.len();
+        if !uid && len == 0 {
+            return Err("No messages in the mailbox");
+        }
+        let largest = if uid { sel.last_uid() } else { len as u32 };
+        // Ascending and disjoint, so the indices come out sorted and once each.
         let mut out = Vec::new();
-        for &(a, b) in set.ranges() {
+        for range in set.to_ranges(largest) {
+            let (lo, hi) = range.into_inner();
             if uid {
-                let largest = sel.last_uid();
-                let val = |n: mailwright_imap::SeqNumber| match n {
-                    mailwright_imap::SeqNumber::Value(v) => v,
-                    mailwright_imap::SeqNumber::Largest => largest,
-                };
-                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
-                let start = sel.first_at_or_above(lo);
-                let end = sel.first_at_or_above(hi.saturating_add(1));
-                out.extend(start..end);
+                out.extend(sel.first_at_or_above(lo)..sel.first_at_or_above(hi.saturating_add(1)));
+            } else if hi as usize > len {
+                return Err("Invalid message sequence number");
             } else {
-                if len == 0 {
-                    return Err("No messages in the mailbox");
-                }
-                let val = |n: mailwright_imap::SeqNumber| match n {
-                    mailwright_imap::SeqNumber::Value(v) => v as usize,
-                    mailwright_imap::SeqNumber::Largest => len,
-                };
-                let (lo, hi) = (val(a).min(val(b)), val(a).max(val(b)));
-                if hi > len {
-                    return Err("Invalid message sequence number");
-                }
-                out.extend(lo - 1..hi);
+                out.extend(lo as usize - 1..hi as usize);
             }
         }
-        out.sort_unstable();
-        out.dedup();
         Ok(out)
     }
 }
