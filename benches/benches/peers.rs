@@ -1,0 +1,151 @@
+//! Our parsers against the fastest public peers, in the same run: SMTP command parsing and
+//! DATA dot-unstuffing against Stalwart's `smtp-proto` 0.2, IMAP command parsing against
+//! `imap-codec` 1.0. Each pair is a criterion group, ours first, so `critcmp`-style reading is
+//! one line per command.
+//!
+//! Run: `cargo bench -p benches --bench peers -- --noplot` (or `benches/parsers.sh`, which
+//! alternates ours and the peer's runs and prints the ratios).
+//!
+//! What each side does, so the figures are read fairly:
+//! - SMTP: ours parses a line whose CRLF the session's framing already found (memchr), into
+//!   owned, validated values (domains and address literals checked, ESMTP parameters typed,
+//!   xtext decoded); Stalwart's parses from a byte iterator up to and including the LF, and
+//!   borrows where it can. Both are given the same command text.
+//! - DATA: ours decodes with the default rules (bare CR or LF defects and the SMTP smuggling
+//!   forms are detected, line lengths counted) and hands out chunks without copying; Stalwart's
+//!   `DataReceiver` copies every octet into a `Vec` and does not unstuff a dot at the very
+//!   start of the data (it only looks for CRLF `.`).
+//! - IMAP: both parse one complete command line with its CRLF into typed values.
+
+#![allow(clippy::unwrap_used)]
+
+use bytes::BytesMut;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imap_codec::{CommandCodec, decode::Decoder};
+use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use std::hint::black_box;
+
+/// The SMTP commands of a session, each with its CRLF.
+const SMTP: &[(&str, &[u8])] = &[
+    ("ehlo", b"EHLO mail.client.example.org\r\n"),
+    ("mail_simple", b"MAIL FROM:<alice@example.com>\r\n"),
+    (
+        "mail_params",
+        b"MAIL FROM:<alice@example.com> SIZE=1048576 BODY=8BITMIME SMTPUTF8\r\n",
+    ),
+    ("rcpt_simple", b"RCPT TO:<bob@example.net>\r\n"),
+    (
+        "rcpt_dsn",
+        b"RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net\r\n",
+    ),
+    ("data", b"DATA\r\n"),
+    ("auth_plain", b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
+    ("rset", b"RSET\r\n"),
+    ("quit", b"QUIT\r\n"),
+];
+
+/// IMAP commands a client sends most, each with its CRLF.
+const IMAP: &[(&str, &[u8])] = &[
+    ("select", b"a1 SELECT INBOX\r\n"),
+    (
+        "uid_fetch",
+        b"a2 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Subject Date)])\r\n",
+    ),
+    ("uid_store", b"a3 UID STORE 4827 +FLAGS.SILENT (\\Seen $Junk)\r\n"),
+    (
+        "search",
+        b"a4 UID SEARCH SINCE 1-Jan-2026 NOT DELETED OR FROM alice SUBJECT \"report\"\r\n",
+    ),
+    ("status", b"a5 STATUS \"Sent Items\" (MESSAGES UNSEEN UIDNEXT)\r\n"),
+    ("noop", b"a6 NOOP\r\n"),
+];
+
+fn smtp_commands(c: &mut Criterion) {
+    for (name, wire) in SMTP {
+        let line = &wire[..wire.len() - 2];
+        let mut g = c.benchmark_group(format!("smtp_command/{name}"));
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        g.bench_function("ours", |b| {
+            b.iter(|| mailwright_smtp::parse_command(black_box(line)).unwrap())
+        });
+        g.bench_function("stalwart", |b| {
+            b.iter(|| smtp_proto::Request::parse(&mut black_box(*wire).iter()).unwrap())
+        });
+        g.finish();
+    }
+}
+
+/// A body of mail-like lines, a fifth of them starting with a dot, stuffed as on the wire.
+fn wire_body(size: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size + 100);
+    let mut i = 0;
+    while body.len() < size {
+        if i % 5 == 0 {
+            body.push(b'.');
+        }
+        body.extend_from_slice(
+            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n",
+        );
+        i += 1;
+    }
+    let mut wire = BytesMut::new();
+    let mut stuffer = DotStuffer::new();
+    stuffer.stuff(&body, &mut wire);
+    stuffer.finish(&mut wire);
+    wire.to_vec()
+}
+
+fn unstuffing(c: &mut Criterion) {
+    let wire = wire_body(1 << 20);
+    let read = 16 * 1024;
+    let mut g = c.benchmark_group("data_unstuff/1MiB_16KiB_reads");
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("ours", |b| {
+        b.iter(|| {
+            let mut decoder = DataDecoder::new(BodyRules::default());
+            let mut buf = BytesMut::with_capacity(read * 2);
+            let mut total = 0usize;
+            for piece in wire.chunks(read) {
+                buf.extend_from_slice(piece);
+                while let Some(item) = decoder.decode(&mut buf) {
+                    match item {
+                        DataItem::Chunk(chunk) => total += chunk.len(),
+                        DataItem::End => return total,
+                    }
+                }
+            }
+            total
+        })
+    });
+    g.bench_function("stalwart", |b| {
+        b.iter(|| {
+            let mut receiver = smtp_proto::request::receiver::DataReceiver::new();
+            let mut message = Vec::with_capacity(wire.len());
+            for piece in wire.chunks(read) {
+                if receiver.ingest(&mut piece.iter(), &mut message) {
+                    break;
+                }
+            }
+            message.len()
+        })
+    });
+    g.finish();
+}
+
+fn imap_commands(c: &mut Criterion) {
+    let codec = CommandCodec::default();
+    for (name, wire) in IMAP {
+        let mut g = c.benchmark_group(format!("imap_command/{name}"));
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        g.bench_function("ours", |b| {
+            b.iter(|| mailwright_imap::parse_command(black_box(wire)).unwrap())
+        });
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| codec.decode(black_box(wire)).unwrap())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, smtp_commands, unstuffing, imap_commands);
+criterion_main!(benches);
