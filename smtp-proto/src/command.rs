@@ -120,12 +120,15 @@ impl Notify {
     pub fn parse(value: &str) -> Option<Self> {
         let mut n = Notify::default();
         for item in value.split(',') {
-            match item.to_ascii_uppercase().as_str() {
-                "NEVER" if value.len() == 5 => {}
-                "SUCCESS" => n.success = true,
-                "FAILURE" => n.failure = true,
-                "DELAY" => n.delay = true,
-                _ => return None,
+            let is = |k: &str| item.eq_ignore_ascii_case(k);
+            if is("SUCCESS") {
+                n.success = true;
+            } else if is("FAILURE") {
+                n.failure = true;
+            } else if is("DELAY") {
+                n.delay = true;
+            } else if !(is("NEVER") && value.len() == 5) {
+                return None;
             }
         }
         Some(n)

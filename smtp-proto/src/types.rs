@@ -276,19 +276,23 @@ impl fmt::Display for Host {
 /// Checks a domain name: dot-separated labels of letters, digits and inner hyphens, each at most
 /// 63 octets, 255 in all. Non-ASCII UTF-8 is allowed in labels (RFC 6531 U-labels).
 pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
-    if s.is_empty() || s.len() > 255 {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 255 {
         return Err(ValidationError::Domain);
     }
-    for label in s.split('.') {
-        let b = label.as_bytes();
-        if b.is_empty() || b.len() > 63 {
-            return Err(ValidationError::Domain);
-        }
-        let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
-        if !let_dig(b[0]) || !let_dig(b[b.len() - 1]) {
-            return Err(ValidationError::Domain);
-        }
-        if !b.iter().all(|&c| let_dig(c) || c == b'-') {
+    let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    // One pass: each label starts and ends with a letter or digit, has only those and inner
+    // hyphens, and is 1 to 63 octets.
+    let mut start = 0;
+    for i in 0..=b.len() {
+        let c = b.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            let len = i - start;
+            if len == 0 || len > 63 || !let_dig(b[i - 1]) {
+                return Err(ValidationError::Domain);
+            }
+            start = i + 1;
+        } else if i == start && !let_dig(c) || !let_dig(c) && c != b'-' {
             return Err(ValidationError::Domain);
         }
     }
@@ -324,8 +328,26 @@ pub(crate) fn validate_address_literal(s: &str) -> Result<(), ValidationError> {
 
 /// `atext` of RFC 5322, plus UTF-8 for RFC 6531.
 pub(crate) fn is_atext(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&c) || c >= 0x80
+    ATEXT[usize::from(c)]
 }
+
+/// [`is_atext`] as a table: one load per octet instead of a search of the specials.
+static ATEXT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b >= 0x80;
+        c += 1;
+    }
+    let specials = b"!#$%&'*+-/=?^_`{|}~";
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// A mailbox, `local-part@host`. The local part is stored unquoted (its value), so
 /// `"john.doe"@example.com` and `john.doe@example.com` are the same mailbox.

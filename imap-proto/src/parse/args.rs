@@ -4,7 +4,7 @@
 use crate::command::{Mailbox, QResync, SelectParams, StatusItem};
 use crate::types::{DateTime, Flag};
 
-use super::cursor::{Cursor, Fail, R};
+use super::cursor::{Cursor, Fail, NAME_MAX, R};
 
 impl Cursor<'_> {
     /// APPEND's arguments before its message: ` mailbox [flags] [date-time] `.
@@ -50,7 +50,7 @@ impl Cursor<'_> {
         }
         self.expect(b'(', "Expected (")?;
         loop {
-            match self.atom()?.to_ascii_uppercase().as_str() {
+            match self.upper_atom(&mut [0; NAME_MAX])? {
                 "CONDSTORE" => params.condstore = true,
                 "QRESYNC" if params.qresync.is_none() => {
                     self.sp()?;
@@ -94,7 +94,7 @@ impl Cursor<'_> {
         self.expect(b'(', "Expected status items")?;
         let mut items = Vec::new();
         loop {
-            let item = match self.atom()?.to_ascii_uppercase().as_str() {
+            let item = match self.upper_atom(&mut [0; NAME_MAX])? {
                 "MESSAGES" => StatusItem::Messages,
                 "RECENT" => StatusItem::Recent,
                 "UIDNEXT" => StatusItem::UidNext,

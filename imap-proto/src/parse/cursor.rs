@@ -92,6 +92,13 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(a).map_err(|_| Fail("Invalid characters"))
     }
 
+    /// An atom upper-cased into `buf`, for matching a name without an allocation (the
+    /// `to_ascii_uppercase` it replaces was a third of a NOOP's parse); see [`upper`].
+    pub(super) fn upper_atom<'b>(&mut self, buf: &'b mut [u8; NAME_MAX]) -> R<&'b str> {
+        let atom = upper(self.atom()?.as_bytes(), buf);
+        std::str::from_utf8(atom).map_err(|_| Fail("Invalid characters"))
+    }
+
     pub(super) fn number64(&mut self) -> R<u64> {
         let d = self.take_while(|b| b.is_ascii_digit());
         if d.is_empty() || d.len() > 19 {
@@ -397,4 +404,19 @@ pub(super) fn valid_date(year: u32, month: u8, day: u32) -> R<Date> {
 pub(super) fn mailbox_name(raw: &str) -> R<Mailbox> {
     let decoded = decode_mutf7(raw).ok_or(Fail(INVALID_NAME))?;
     Ok(Mailbox::new(decoded))
+}
+
+/// Room for the longest name the grammar matches (`HEADER.FIELDS.NOT` is 17).
+pub(super) const NAME_MAX: usize = 24;
+
+/// `word` upper-cased into `buf`; empty if it is longer than any name (so it matches none).
+pub(super) fn upper<'b>(word: &[u8], buf: &'b mut [u8; NAME_MAX]) -> &'b [u8] {
+    match buf.get_mut(..word.len()) {
+        Some(name) => {
+            name.copy_from_slice(word);
+            name.make_ascii_uppercase();
+            name
+        }
+        None => &[],
+    }
 }

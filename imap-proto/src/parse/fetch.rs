@@ -2,7 +2,7 @@
 
 use crate::command::{FetchAttr, Section, SectionText};
 
-use super::cursor::{Cursor, Fail, R};
+use super::cursor::{Cursor, Fail, NAME_MAX, R, upper};
 
 impl Cursor<'_> {
     pub(super) fn header_list(&mut self) -> R<Vec<String>> {
@@ -35,10 +35,12 @@ impl Cursor<'_> {
                 }
                 break;
             }
-            let word = self
-                .take_while(|b| b.is_ascii_alphabetic() || b == b'.')
-                .to_ascii_uppercase();
-            section.text = Some(match word.as_slice() {
+            let mut buf = [0; NAME_MAX];
+            let word = upper(
+                self.take_while(|b| b.is_ascii_alphabetic() || b == b'.'),
+                &mut buf,
+            );
+            section.text = Some(match word {
                 b"HEADER" => SectionText::Header,
                 b"TEXT" => SectionText::Text,
                 b"MIME" if !section.part.is_empty() => SectionText::Mime,
@@ -71,10 +73,12 @@ impl Cursor<'_> {
     }
 
     pub(super) fn fetch_attr(&mut self, out: &mut Vec<FetchAttr>) -> R<()> {
-        let word = self
-            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.')
-            .to_ascii_uppercase();
-        let attr = match word.as_slice() {
+        let mut buf = [0; NAME_MAX];
+        let word = upper(
+            self.take_while(|b| b.is_ascii_alphanumeric() || b == b'.'),
+            &mut buf,
+        );
+        let attr = match word {
             b"ALL" | b"FAST" | b"FULL" => {
                 out.extend([
                     FetchAttr::Flags,

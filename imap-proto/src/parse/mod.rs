@@ -20,7 +20,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-use cursor::{Cursor, Fail, INVALID_NAME, R};
+use cursor::{Cursor, Fail, INVALID_NAME, NAME_MAX, R};
 pub use search::MAX_SEARCH_NESTING;
 
 /// Why a command was refused (answered `BAD`).
@@ -176,8 +176,9 @@ fn no_args(c: &mut Cursor<'_>, cmd: Command) -> R<Command> {
 
 fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
     c.sp()?;
-    let name = c.atom()?.to_ascii_uppercase();
-    match name.as_str() {
+    let mut upper = [0; NAME_MAX];
+    let name = c.upper_atom(&mut upper)?;
+    match name {
         "CAPABILITY" => no_args(c, Command::Capability),
         "NOOP" => no_args(c, Command::Noop),
         "LOGOUT" => no_args(c, Command::Logout),
@@ -234,7 +235,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
             c.sp()?;
             let mailbox = c.mailbox()?;
-            Ok(match name.as_str() {
+            Ok(match name {
                 "DELETE" => Command::Delete(mailbox),
                 "SUBSCRIBE" => Command::Subscribe(mailbox),
                 _ => Command::Unsubscribe(mailbox),
@@ -281,7 +282,7 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
                 message,
             })
         }
-        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &name, false),
+        "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, name, false),
         "SORT" => sort(c, false),
         "THREAD" => thread(c, false),
         "GETQUOTA" => {
@@ -295,9 +296,10 @@ fn command(c: &mut Cursor<'_>, _tag: &Tag) -> R<Command> {
         "SETQUOTA" => set_quota(c),
         "UID" => {
             c.sp()?;
-            let sub = c.atom()?.to_ascii_uppercase();
-            match sub.as_str() {
-                "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, &sub, true),
+            let mut upper = [0; NAME_MAX];
+            let sub = c.upper_atom(&mut upper)?;
+            match sub {
+                "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" => sequence_command(c, sub, true),
                 "SORT" => sort(c, true),
                 "THREAD" => thread(c, true),
                 "EXPUNGE" => {
@@ -468,7 +470,7 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
     if c.eat(b'(') {
         if !c.eat(b')') {
             loop {
-                match c.atom()?.to_ascii_uppercase().as_str() {
+                match c.upper_atom(&mut [0; NAME_MAX])? {
                     "SUBSCRIBED" => selection.subscribed = true,
                     "REMOTE" => selection.remote = true,
                     "RECURSIVEMATCH" => selection.recursive_match = true,
@@ -510,7 +512,7 @@ fn list(c: &mut Cursor<'_>) -> R<Command> {
         c.expect(b'(', "Expected (")?;
         if !c.eat(b')') {
             loop {
-                match c.atom()?.to_ascii_uppercase().as_str() {
+                match c.upper_atom(&mut [0; NAME_MAX])? {
                     "SUBSCRIBED" => returns.subscribed = true,
                     "CHILDREN" => returns.children = true,
                     "SPECIAL-USE" => returns.special_use = true,
@@ -602,7 +604,7 @@ fn sequence_command(c: &mut Cursor<'_>, name: &str, uid: bool) -> R<Command> {
             if c.eat(b' ') {
                 c.expect(b'(', "Expected (")?;
                 loop {
-                    match c.atom()?.to_ascii_uppercase().as_str() {
+                    match c.upper_atom(&mut [0; NAME_MAX])? {
                         "CHANGEDSINCE" if changed_since.is_none() => {
                             c.sp()?;
                             changed_since = Some(c.mod_sequence_value(false)?);

@@ -4,7 +4,7 @@
 use crate::command::SearchKey;
 use crate::types::Atom;
 
-use super::cursor::{Cursor, Fail, R};
+use super::cursor::{Cursor, Fail, NAME_MAX, R};
 
 /// Deepest nesting of SEARCH key parentheses and NOT/OR accepted.
 pub const MAX_SEARCH_NESTING: usize = 10;
@@ -25,12 +25,13 @@ impl Cursor<'_> {
         if matches!(self.peek(), Some(b'0'..=b'9' | b'*' | b'$')) {
             return Ok(SearchKey::SequenceSet(self.sequence_set()?));
         }
-        let word = self.atom()?.to_ascii_uppercase();
+        let mut upper = [0; NAME_MAX];
+        let word = self.upper_atom(&mut upper)?;
         let arg_string = |c: &mut Self| -> R<String> {
             c.sp()?;
             c.astring()
         };
-        Ok(match word.as_str() {
+        Ok(match word {
             "ALL" => SearchKey::All,
             "ANSWERED" => SearchKey::Answered,
             "DELETED" => SearchKey::Deleted,
@@ -77,7 +78,7 @@ impl Cursor<'_> {
             "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
                 self.sp()?;
                 let d = self.date()?;
-                match word.as_str() {
+                match word {
                     "BEFORE" => SearchKey::Before(d),
                     "ON" => SearchKey::On(d),
                     "SINCE" => SearchKey::Since(d),
