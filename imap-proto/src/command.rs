@@ -15,12 +15,11 @@ pub struct Mailbox(String);
 impl Mailbox {
     /// A mailbox from its decoded name; `inbox` in any case is INBOX (RFC 9051 §5.1).
     pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
+        let mut name = name.into();
         if name.eq_ignore_ascii_case("INBOX") {
-            Self("INBOX".into())
-        } else {
-            Self(name)
+            name.make_ascii_uppercase();
         }
+        Self(name)
     }
 
     /// The name.

@@ -38,35 +38,89 @@ pub(crate) fn is_tag_char(b: u8) -> bool {
 }
 
 /// A command tag.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Tag(String);
+#[derive(Clone)]
+pub struct Tag(TagText);
+
+/// A tag's text: inline when it fits (nearly every tag does: `a1`, `A0042`), so parsing a
+/// command allocates nothing for its tag. That allocation was a third of a NOOP's parse
+/// (benches/parsers.sh). Tag characters are ASCII, so any prefix is a `str`.
+#[derive(Clone)]
+enum TagText {
+    Inline { len: u8, bytes: [u8; TAG_INLINE] },
+    Heap(Box<str>),
+}
+
+const TAG_INLINE: usize = 22;
 
 impl Tag {
     /// A tag: one or more ASTRING-CHARs other than `+` (RFC 9051 §9).
     pub fn new(tag: impl Into<String>) -> Result<Self, ValidationError> {
         let tag = tag.into();
-        if !tag.is_empty() && tag.bytes().all(is_tag_char) {
-            Ok(Self(tag))
-        } else {
-            Err(ValidationError::Tag)
+        if tag.len() > TAG_INLINE && Self::valid(tag.as_bytes()) {
+            return Ok(Tag(TagText::Heap(tag.into_boxed_str())));
         }
+        Self::parse(tag.as_bytes()).ok_or(ValidationError::Tag)
+    }
+
+    fn valid(text: &[u8]) -> bool {
+        !text.is_empty() && text.iter().all(|&b| is_tag_char(b))
+    }
+
+    /// A tag from its octets, if they are one; copies only a tag too long to keep inline.
+    pub(crate) fn parse(text: &[u8]) -> Option<Self> {
+        if !Self::valid(text) {
+            return None;
+        }
+        let mut bytes = [0; TAG_INLINE];
+        Some(match bytes.get_mut(..text.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(text);
+                Tag(TagText::Inline {
+                    len: text.len() as u8,
+                    bytes,
+                })
+            }
+            None => Tag(TagText::Heap(
+                std::str::from_utf8(text).ok()?.to_owned().into_boxed_str(),
+            )),
+        })
     }
 
     /// The tag text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Tag characters are ASCII: this never fails.
+            TagText::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            TagText::Heap(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Tag {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Tag {}
+
+impl std::hash::Hash for Tag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Debug for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tag({})", self.0)
+        write!(f, "Tag({})", self.as_str())
     }
 }
 
 impl fmt::Display for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

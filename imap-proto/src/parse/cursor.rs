@@ -200,11 +200,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(super) fn mailbox(&mut self) -> R<Mailbox> {
-        let raw = self.astring()?;
-        if self.utf8_names {
-            return Ok(Mailbox::new(raw));
-        }
-        mailbox_name(&raw)
+        mailbox_name(self.astring()?, self.utf8_names)
     }
 
     /// A LIST pattern: list-chars (atom chars, `%`, `*`, `]`) or a string.
@@ -401,8 +397,13 @@ pub(super) fn valid_date(year: u32, month: u8, day: u32) -> R<Date> {
     })
 }
 
-pub(super) fn mailbox_name(raw: &str) -> R<Mailbox> {
-    let decoded = decode_mutf7(raw).ok_or(Fail(INVALID_NAME))?;
+/// A mailbox name as sent: UTF-8 once the client enabled it, else modified UTF-7. A name
+/// without `&` decodes to itself and is used as it came, without a copy.
+pub(super) fn mailbox_name(raw: String, utf8_names: bool) -> R<Mailbox> {
+    if utf8_names || !raw.contains('&') {
+        return Ok(Mailbox::new(raw));
+    }
+    let decoded = decode_mutf7(&raw).ok_or(Fail(INVALID_NAME))?;
     Ok(Mailbox::new(decoded))
 }
 

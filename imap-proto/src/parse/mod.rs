@@ -65,8 +65,7 @@ pub struct ParseOptions {
 }
 
 fn tag<'a>(c: &mut Cursor<'a>) -> Option<Tag> {
-    let t = c.take_while(is_tag_char);
-    std::str::from_utf8(t).ok().and_then(|t| Tag::new(t).ok())
+    Tag::parse(c.take_while(is_tag_char))
 }
 
 /// Parses one complete command, literals included, ending with its CRLF (or bare LF), with
