@@ -26,10 +26,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use bytes::BytesMut;
+use benches::{body, stuffed, unstuff};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imap_codec::{CommandCodec, decode::Decoder};
-use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use mailwright_smtp::BodyRules;
 use std::hint::black_box;
 
 /// The SMTP commands of a session, each with its CRLF.
@@ -82,47 +82,13 @@ fn smtp_commands(c: &mut Criterion) {
     }
 }
 
-/// A body of mail-like lines, a fifth of them starting with a dot, stuffed as on the wire.
-fn wire_body(size: usize) -> Vec<u8> {
-    let mut body = Vec::with_capacity(size + 100);
-    let mut i = 0;
-    while body.len() < size {
-        if i % 5 == 0 {
-            body.push(b'.');
-        }
-        body.extend_from_slice(
-            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n",
-        );
-        i += 1;
-    }
-    let mut wire = BytesMut::new();
-    let mut stuffer = DotStuffer::new();
-    stuffer.stuff(&body, &mut wire);
-    stuffer.finish(&mut wire);
-    wire.to_vec()
-}
-
 fn unstuffing(c: &mut Criterion) {
-    let wire = wire_body(1 << 20);
+    let wire = stuffed(&body(1 << 20));
     let read = 16 * 1024;
     let mut g = c.benchmark_group("data_unstuff/1MiB_16KiB_reads");
     g.throughput(Throughput::Bytes(wire.len() as u64));
     g.bench_function("ours", |b| {
-        b.iter(|| {
-            let mut decoder = DataDecoder::new(BodyRules::default());
-            let mut buf = BytesMut::with_capacity(read * 2);
-            let mut total = 0usize;
-            for piece in wire.chunks(read) {
-                buf.extend_from_slice(piece);
-                while let Some(item) = decoder.decode(&mut buf) {
-                    match item {
-                        DataItem::Chunk(chunk) => total += chunk.len(),
-                        DataItem::End => return total,
-                    }
-                }
-            }
-            total
-        })
+        b.iter(|| unstuff(&wire, read, BodyRules::default()))
     });
     g.bench_function("stalwart", |b| {
         b.iter(|| {

@@ -6,9 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use benches::{body, stuffed, unstuff};
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
+use mailwright_smtp::{BodyRules, DotStuffer};
 use mailwright_smtp::{
     ClientConfig, ClientEvent, ClientSession, Config, Envelope, Event, ForwardPath, Host,
     MailParams, Mailbox, RcptParams, Reply, ReversePath, ServerSession, TlsPolicy, parse_command,
@@ -17,30 +18,6 @@ use std::hint::black_box;
 
 const SIMPLE: &[u8] = b"RCPT TO:<alice@example.com>";
 const COMPLEX: &[u8] = b"MAIL FROM:<\"john q. public\"@[IPv6:2001:db8::1]> SIZE=1048576 BODY=8BITMIME SMTPUTF8 AUTH=<>";
-
-/// A 10 MiB body of mail-like lines, a fifth of them starting with a dot.
-fn body(size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size + 100);
-    let mut i = 0;
-    while out.len() < size {
-        if i % 5 == 0 {
-            out.push(b'.');
-        }
-        out.extend_from_slice(
-            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n",
-        );
-        i += 1;
-    }
-    out
-}
-
-fn stuffed(body: &[u8]) -> Vec<u8> {
-    let mut wire = BytesMut::new();
-    let mut s = DotStuffer::new();
-    s.stuff(body, &mut wire);
-    s.finish(&mut wire);
-    wire.to_vec()
-}
 
 fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse_command");
@@ -59,22 +36,11 @@ fn data(c: &mut Criterion) {
     for read in [1024usize, 16 * 1024, 64 * 1024] {
         g.bench_with_input(BenchmarkId::from_parameter(read), &read, |b, &read| {
             b.iter(|| {
-                let mut decoder = DataDecoder::new(BodyRules {
+                let rules = BodyRules {
                     max_line: 0,
                     ..BodyRules::default()
-                });
-                let mut buf = BytesMut::with_capacity(read * 2);
-                let mut total = 0usize;
-                for piece in wire.chunks(read) {
-                    buf.extend_from_slice(piece);
-                    while let Some(item) = decoder.decode(&mut buf) {
-                        match item {
-                            DataItem::Chunk(chunk) => total += chunk.len(),
-                            DataItem::End => return total,
-                        }
-                    }
-                }
-                total
+                };
+                unstuff(&wire, read, rules)
             })
         });
     }
