@@ -17,11 +17,12 @@
 //!   start of the data (it only looks for CRLF `.`).
 //! - IMAP: both parse one complete command line with its CRLF into typed values.
 //!
-//! Measured 2026-12-04 (`ROUNDS=3 benches/parsers.sh`, this 2-core machine), peer time / our
-//! time, above 1 = ours faster: SMTP commands 0.47-0.73 (MAIL with parameters 0.47-0.48,
-//! EHLO 0.72-0.73; was 0.36-0.61 before the hand-written scanners), DATA unstuffing 0.79-0.80
-//! (was 0.41-0.44); IMAP search 4.08-4.15, uid_fetch 2.79-2.91, uid_store 2.71-2.75, select
-//! 1.37-1.59, status 1.25-1.47, noop 0.95-1.06. What is left for SMTP is mostly allocation: a
+//! Measured 2026-12-04 (`ROUNDS=3 benches/parsers.sh`, this 2-core machine, at 628f79e8),
+//! peer time / our time, above 1 = ours faster: SMTP commands 0.45-0.78 (MAIL with
+//! parameters 0.45-0.46, EHLO 0.73-0.78; was 0.36-0.61 before the hand-written scanners),
+//! DATA unstuffing 0.79-0.80 (was 0.41-0.44); IMAP search 3.61-3.77, uid_fetch 3.01-3.03,
+//! uid_store 2.79-2.84, select 2.24-2.28, status 1.60-1.62, noop 1.19-1.26 (tags inline
+//! since 628f79e8). What is left for SMTP is mostly allocation: a
 //! mailbox is two owned strings (local part, host) where Stalwart's is one.
 
 #![allow(clippy::unwrap_used)]
