@@ -17,12 +17,12 @@
 //!   start of the data (it only looks for CRLF `.`).
 //! - IMAP: both parse one complete command line with its CRLF into typed values.
 //!
-//! Measured 2026-12-04 (`ROUNDS=3 benches/parsers.sh`, this 2-core machine, at 628f79e8),
-//! peer time / our time, above 1 = ours faster: SMTP commands 0.45-0.78 (MAIL with
-//! parameters 0.45-0.46, EHLO 0.73-0.78; was 0.36-0.61 before the hand-written scanners),
-//! DATA unstuffing 0.79-0.80 (was 0.41-0.44); IMAP search 3.61-3.77, uid_fetch 3.01-3.03,
-//! uid_store 2.79-2.84, select 2.24-2.28, status 1.60-1.62, noop 1.19-1.26 (tags inline
-//! since 628f79e8). What is left for SMTP is mostly allocation: a
+//! Measured 2026-12-04 (`ROUNDS=3 benches/parsers.sh`, this 2-core machine), peer time / our
+//! time, above 1 = ours faster: SMTP DATA/RSET/QUIT 0.93-0.98, EHLO 0.75-0.80, AUTH
+//! 0.70-0.72, MAIL and RCPT 0.48-0.62 (all were 0.36-0.61 before the hand-written
+//! scanners); DATA unstuffing 0.81 (was 0.41-0.44); IMAP search 4.38-4.61, uid_fetch
+//! 2.86-2.97, uid_store 2.86-2.91, select 2.21-2.31, status 1.75-1.81, noop 1.47-1.48 (were
+//! 0.95-3.72). What is left for SMTP is mostly allocation: a
 //! mailbox is two owned strings (local part, host) where Stalwart's is one.
 
 #![allow(clippy::unwrap_used)]

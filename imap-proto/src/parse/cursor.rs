@@ -95,8 +95,11 @@ impl<'a> Cursor<'a> {
     /// An atom upper-cased into `buf`, for matching a name without an allocation (the
     /// `to_ascii_uppercase` it replaces was a third of a NOOP's parse); see [`upper`].
     pub(super) fn upper_atom<'b>(&mut self, buf: &'b mut [u8; NAME_MAX]) -> R<&'b str> {
-        let atom = upper(self.atom()?.as_bytes(), buf);
-        std::str::from_utf8(atom).map_err(|_| Fail("Invalid characters"))
+        let atom = self.take_while(is_atom_char);
+        if atom.is_empty() {
+            return Err(Fail("Expected an atom"));
+        }
+        std::str::from_utf8(upper(atom, buf)).map_err(|_| Fail("Invalid characters"))
     }
 
     pub(super) fn number64(&mut self) -> R<u64> {
