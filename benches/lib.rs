@@ -4,17 +4,25 @@
 use bytes::BytesMut;
 use mailwright_smtp::{BodyRules, DataDecoder, DataItem, DotStuffer};
 
-/// `size` octets or a little more of mail-like lines, a fifth of them starting with a dot.
+/// `size` octets or a little more of mail-like lines ending in CRLF, a fifth of them starting
+/// with a dot.
 pub fn body(size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size + 100);
+    lines(Vec::new(), size, b"\r\n")
+}
+
+/// `out` grown to `size` octets or a little more with mail-like lines ending in `eol`, a
+/// fifth of them starting with a dot.
+pub fn lines(mut out: Vec<u8>, size: usize, eol: &[u8]) -> Vec<u8> {
+    out.reserve(size + 100);
     let mut i = 0;
     while out.len() < size {
         if i % 5 == 0 {
             out.push(b'.');
         }
         out.extend_from_slice(
-            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n",
+            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor",
         );
+        out.extend_from_slice(eol);
         i += 1;
     }
     out

@@ -10,18 +10,11 @@ use mailwright_pop3::MessageEncoder;
 
 /// A 10 MiB Maildir file with LF line ends, a fifth of its lines starting with a dot.
 fn stored_message(size: usize) -> Vec<u8> {
-    let mut out = b"From: a@example.org\nSubject: bench\n\n".to_vec();
-    let mut i = 0;
-    while out.len() < size {
-        if i % 5 == 0 {
-            out.push(b'.');
-        }
-        out.extend_from_slice(
-            b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\n",
-        );
-        i += 1;
-    }
-    out
+    benches::lines(
+        b"From: a@example.org\nSubject: bench\n\n".to_vec(),
+        size,
+        b"\n",
+    )
 }
 
 fn retr(c: &mut Criterion) {
