@@ -266,13 +266,21 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
         usage: "MAIL FROM:<address>",
     };
     let rest = strip_keyword(rest, "FROM:").ok_or(USAGE)?;
-    let (path, params) = split_path(rest);
-    let from = match path {
-        "<>" => ReversePath::Null,
-        _ => ReversePath::Mailbox(parse_path(path).ok_or(ParseError::Address { verb: "MAIL" })?),
+    let (from, params) = match plain_path(rest) {
+        Some((mailbox, params)) => (ReversePath::Mailbox(mailbox), params),
+        None => {
+            let (path, params) = split_path(rest);
+            let from = match path {
+                "<>" => ReversePath::Null,
+                _ => ReversePath::Mailbox(
+                    parse_path(path).ok_or(ParseError::Address { verb: "MAIL" })?,
+                ),
+            };
+            (from, params)
+        }
     };
     let mut p = MailParams::default();
-    for (key, value) in split_params(params)? {
+    each_param(params, |key, value| {
         let is = |k: &str| key.eq_ignore_ascii_case(k);
         match value {
             Some(v) if is("SIZE") => {
@@ -302,9 +310,9 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
                     return Err(ParseError::Parameter("RET"));
                 })
             }
-            Some(v) if is("ENVID") && is_xtext(v) && v.len() <= 100 => p.envid = Some(v.to_owned()),
+            Some(v) if is("ENVID") && v.len() <= 100 => p.envid = Some(v.to_owned()),
             _ if is("ENVID") => return Err(ParseError::Parameter("ENVID")),
-            Some(v) if is("AUTH") && is_xtext(v) => p.auth = Some(v.to_owned()),
+            Some(v) if is("AUTH") => p.auth = Some(v.to_owned()),
             _ if is("AUTH") => return Err(ParseError::Parameter("AUTH")),
             _ => match static_keyword(key) {
                 known @ ("SIZE" | "BODY" | "RET" | "SMTPUTF8") => {
@@ -315,7 +323,8 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
                     .push((key.to_ascii_uppercase(), value.map(str::to_owned))),
             },
         }
-    }
+        Ok(())
+    })?;
     Ok(Command::Mail { from, params: p })
 }
 
@@ -333,14 +342,20 @@ fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
         usage: "RCPT TO:<address>",
     };
     let rest = strip_keyword(rest, "TO:").ok_or(USAGE)?;
-    let (path, params) = split_path(rest);
-    let to = if path.eq_ignore_ascii_case("<postmaster>") {
-        ForwardPath::Postmaster
-    } else {
-        ForwardPath::Mailbox(parse_path(path).ok_or(ParseError::Address { verb: "RCPT" })?)
+    let (to, params) = match plain_path(rest) {
+        Some((mailbox, params)) => (ForwardPath::Mailbox(mailbox), params),
+        None => {
+            let (path, params) = split_path(rest);
+            let to = if path.eq_ignore_ascii_case("<postmaster>") {
+                ForwardPath::Postmaster
+            } else {
+                ForwardPath::Mailbox(parse_path(path).ok_or(ParseError::Address { verb: "RCPT" })?)
+            };
+            (to, params)
+        }
     };
     let mut p = RcptParams::default();
-    for (key, value) in split_params(params)? {
+    each_param(params, |key, value| {
         let is = |k: &str| key.eq_ignore_ascii_case(k);
         match value {
             Some(v) if is("NOTIFY") => {
@@ -350,7 +365,7 @@ fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
                 let (kind, addr) = v.split_once(';').ok_or(ParseError::Parameter("ORCPT"))?;
                 let kind_ok = !kind.is_empty()
                     && kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                if !kind_ok || addr.is_empty() || !is_xtext(addr) {
+                if !kind_ok || addr.is_empty() {
                     return Err(ParseError::Parameter("ORCPT"));
                 }
                 p.orcpt = Some((kind.to_owned(), addr.to_owned()));
@@ -362,38 +377,69 @@ fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
                     .push((key.to_ascii_uppercase(), value.map(str::to_owned))),
             },
         }
-    }
+        Ok(())
+    })?;
     Ok(Command::Rcpt { to, params: p })
 }
 
-/// xtext (RFC 3461 §4) and, under SMTPUTF8, UTF-8 (RFC 6533 utf-8-addr-xtext is a superset).
-fn is_xtext(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| (33..=126).contains(&c) && c != b'=' || c >= 0x80)
+/// An octet of xtext (RFC 3461 §4) and, under SMTPUTF8, UTF-8 (RFC 6533's
+/// utf-8-addr-xtext is a superset).
+fn is_xtext_octet(c: u8) -> bool {
+    (33..=126).contains(&c) && c != b'=' || c >= 0x80
 }
 
-/// `esmtp-param *(SP esmtp-param)`: keyword and value as sent, every one checked before any
-/// is used (so a malformed one is reported whatever comes before it).
-fn split_params(s: &str) -> Result<impl Iterator<Item = (&str, Option<&str>)>, ParseError> {
-    let params = s
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(|word| match word.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (word, None),
-        });
-    for (key, value) in params.clone() {
-        let key_ok = key
-            .bytes()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-            && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-        if !key_ok || !value.is_none_or(is_xtext) {
-            return Err(ParseError::Parameter("unknown"));
+/// `esmtp-param *(SP esmtp-param)`, read in one pass: each keyword and value as sent, handed
+/// to `each` in order (a value is already known to be xtext). A malformed
+/// parameter is reported whatever comes before it: `each`'s first refusal is returned only
+/// when every parameter is well formed.
+fn each_param<'a>(
+    s: &'a str,
+    mut each: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    const MALFORMED: ParseError = ParseError::Parameter("unknown");
+    let b = s.as_bytes();
+    let mut refused = None;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+        let start = i;
+        if !b[i].is_ascii_alphanumeric() {
+            return Err(MALFORMED);
+        }
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+            i += 1;
+        }
+        let key = &s[start..i];
+        let value = match b.get(i) {
+            Some(b'=') => {
+                i += 1;
+                let start = i;
+                while i < b.len() && b[i] != b' ' {
+                    if !is_xtext_octet(b[i]) {
+                        return Err(MALFORMED);
+                    }
+                    i += 1;
+                }
+                if i == start {
+                    return Err(MALFORMED);
+                }
+                Some(&s[start..i])
+            }
+            None | Some(b' ') => None,
+            Some(_) => return Err(MALFORMED),
+        };
+        if refused.is_none()
+            && let Err(e) = each(key, value)
+        {
+            refused = Some(e);
         }
     }
-    Ok(params)
+    refused.map_or(Ok(()), Err)
 }
 
 /// Parses an address, `<local@domain>` or bare `local@domain` (as an admin types it).
@@ -430,7 +476,7 @@ fn is_domain_octet(c: u8) -> bool {
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )`, the whole of `s`.
 fn mailbox(s: &str) -> Option<Mailbox> {
-    let (local, host) = if s.starts_with('"') {
+    let (mut text, host) = if s.starts_with('"') {
         quoted_local_part(s)?
     } else {
         let at = s.find('@')?;
@@ -443,26 +489,88 @@ fn mailbox(s: &str) -> Option<Mailbox> {
         if !dot_string {
             return None;
         }
-        (local.to_owned(), &s[at + 1..])
+        let mut text = String::with_capacity(s.len());
+        text.push_str(local);
+        (text, &s[at + 1..])
     };
-    let host = match host.strip_prefix('[') {
+    if text.is_empty() || text.len() > 64 || text.bytes().any(|c| c < 0x20 || c == 0x7f) {
+        return None;
+    }
+    match host.strip_prefix('[') {
         Some(literal) => {
             let inner = literal.strip_suffix(']')?;
             if inner.contains(['[', ']']) {
                 return None;
             }
             validate_address_literal(inner).ok()?;
-            Host::Literal(inner.to_owned())
         }
         None => {
             if !host.bytes().all(is_domain_octet) {
                 return None;
             }
             validate_domain(host).ok()?;
-            Host::Domain(host.to_owned())
         }
-    };
-    Mailbox::new(local, host).ok()
+    }
+    let at = text.len();
+    text.push('@');
+    text.push_str(host);
+    Some(Mailbox::from_checked(text, at))
+}
+
+/// The path nearly every client sends, `<dot-string@domain>`, checked and copied in one pass:
+/// the mailbox, and the text after its `>`. `None` for every other form (quoted local part,
+/// address literal, source route, no `<`) and for anything malformed: the general path
+/// ([`split_path`], [`parse_path`]) then reads or refuses it. What this accepts, that path
+/// accepts the same way (a proptest holds them to it).
+fn plain_path(rest: &str) -> Option<(Mailbox, &str)> {
+    let b = rest.as_bytes();
+    if b.first() != Some(&b'<') {
+        return None;
+    }
+    // Local part: atoms of atext joined by single dots.
+    let mut i = 1;
+    let mut after_dot = true;
+    loop {
+        match *b.get(i)? {
+            b'@' => break,
+            b'.' if !after_dot => after_dot = true,
+            c if is_atext(c) => after_dot = false,
+            _ => return None,
+        }
+        i += 1;
+    }
+    let at = i;
+    if after_dot || at - 1 > 64 {
+        return None;
+    }
+    // Domain: labels of letters, digits (and UTF-8) with inner hyphens, 1 to 63 octets.
+    let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    i += 1;
+    let mut label = i;
+    loop {
+        match *b.get(i)? {
+            c @ (b'.' | b'>') => {
+                if i == label || i - label > 63 || !let_dig(b[i - 1]) {
+                    return None;
+                }
+                if c == b'>' {
+                    break;
+                }
+                label = i + 1;
+            }
+            b'-' if i > label => {}
+            c if let_dig(c) => {}
+            _ => return None,
+        }
+        i += 1;
+    }
+    if i - at - 1 > 255 {
+        return None;
+    }
+    Some((
+        Mailbox::from_checked(rest[1..i].to_owned(), at - 1),
+        &rest[i + 1..],
+    ))
 }
 
 /// `Quoted-string "@"` at the start of `s`: the local part's value (unescaped) and the text
@@ -577,6 +685,77 @@ mod tests {
         parse_path(s).unwrap()
     }
 
+    proptest::proptest! {
+        /// The one-pass reader of `<local@domain>` accepts only what the general path
+        /// accepts, and reads it the same: the same mailbox, the same parameters after it.
+        #[test]
+        fn plain_path_agrees_with_the_general_path(
+            s in "<[a-z.\\-\"@\\[\\]>é:]{0,12}@?[a-z0-9.\\-\\[\\]>é]{0,12}>?( [A-Z=0-9]{0,6})?"
+        ) {
+            if let Some((mailbox, params)) = plain_path(&s) {
+                let (path, rest) = split_path(&s);
+                proptest::prop_assert_eq!(rest, params);
+                proptest::prop_assert_eq!(parse_path(path), Some(mailbox));
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_parameter_is_reported_whatever_comes_before_it() {
+        let unknown = Err(ParseError::Parameter("unknown"));
+        for line in [
+            "MAIL FROM:<a@b.example> SIZE=x B_D",
+            "MAIL FROM:<a@b.example> SIZE=x BODY=",
+            "MAIL FROM:<a@b.example> BODY=x -X",
+            "MAIL FROM:<a@b.example> SIZE=1 X=a=b",
+            "RCPT TO:<a@b.example> NOTIFY=x X=\u{1}",
+        ] {
+            assert_eq!(parse_command(line.as_bytes()), unknown, "{line}");
+        }
+        assert_eq!(
+            parse_command(b"MAIL FROM:<a@b.example>  SIZE=x  BODY=x "),
+            Err(ParseError::Parameter("SIZE"))
+        );
+        let Ok(Command::Mail { params, .. }) =
+            parse_command(b"MAIL FROM:<a@b.example>  size=7  X-Y  Z=1")
+        else {
+            panic!("not read");
+        };
+        assert_eq!(params.size, Some(7));
+        assert_eq!(
+            params.unknown,
+            vec![("X-Y".into(), None), ("Z".into(), Some("1".into()))]
+        );
+    }
+
+    #[test]
+    fn plain_path_limits() {
+        let local = "a".repeat(64);
+        let label = "b".repeat(63);
+        let ok = format!("<{local}@{label}.example>");
+        let (m, rest) = plain_path(&ok).unwrap();
+        assert_eq!((m.local_part(), rest), (&*local, ""));
+        assert_eq!(m.domain(), Some(&*format!("{label}.example")));
+        for bad in [
+            format!("<a{local}@example.com>"),
+            format!("<x@b{label}.example>"),
+            "<.a@example.com>".into(),
+            "<a.@example.com>".into(),
+            "<a..b@example.com>".into(),
+            "<a@-example.com>".into(),
+            "<a@example-.com>".into(),
+            "<a@example..com>".into(),
+            "<a@example.com.>".into(),
+            "<@example.com>".into(),
+            "<a@>".into(),
+            "<a@example.com".into(),
+            "<Postmaster>".into(),
+            "<a@[192.0.2.1]>".into(),
+        ] {
+            assert!(plain_path(&bad).is_none(), "{bad}");
+        }
+    }
+
     #[test]
     fn verbs_case_insensitive() {
         assert_eq!(parse_command(b"noop"), Ok(Command::Noop));
@@ -629,7 +808,8 @@ mod tests {
         assert_eq!(m.local_part(), "john doe");
         let m = mb("<\"a\\\"b\"@[192.0.2.1]>");
         assert_eq!(m.local_part(), "a\"b");
-        assert_eq!(m.host(), &Host::Literal("192.0.2.1".into()));
+        assert_eq!(m.host(), Host::Literal("192.0.2.1".into()));
+        assert_eq!(m.address_literal(), Some("192.0.2.1"));
         let m = mb("<用户@例子.广告>");
         assert!(m.is_utf8());
         assert!(parse_path("<a.@example.com>").is_none());
@@ -664,7 +844,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(m.host(), &Host::Literal("x-tag:b>c".into()));
+        assert_eq!(m.host(), Host::Literal("x-tag:b>c".into()));
         assert!(params.notify.is_some());
     }
 
