@@ -1,5 +1,6 @@
 //! SMTP commands (RFC 5321 §4.1 and the extensions we speak) and their canonical encoding.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use bytes::{BufMut, BytesMut};
@@ -52,8 +53,9 @@ pub enum Command {
     StartTls,
     /// `AUTH mechanism [initial-response]` (RFC 4954).
     Auth {
-        /// The SASL mechanism name, upper case.
-        mechanism: String,
+        /// The SASL mechanism name, upper case (borrowed for the registered names clients
+        /// send, so reading one allocates nothing).
+        mechanism: Cow<'static, str>,
         /// The initial response as sent: base64 text, or `=` for an empty one.
         initial_response: Option<Secret<String>>,
     },
@@ -119,8 +121,8 @@ impl Notify {
     /// (any case).
     pub fn parse(value: &str) -> Option<Self> {
         let mut n = Notify::default();
-        for item in value.split(',') {
-            let is = |k: &str| item.eq_ignore_ascii_case(k);
+        for item in value.as_bytes().split(|&c| c == b',') {
+            let is = |k: &str| item.eq_ignore_ascii_case(k.as_bytes());
             if is("SUCCESS") {
                 n.success = true;
             } else if is("FAILURE") {
@@ -158,13 +160,59 @@ impl fmt::Display for Notify {
     }
 }
 
+/// `ORCPT=addr-type;xtext` (RFC 3461 §4.2): the recipient the message was first sent to, as
+/// the client gave it (one buffer, so reading one costs one allocation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OriginalRecipient {
+    /// `addr-type;xtext` as sent.
+    text: String,
+    /// Where the `;` is.
+    semi: usize,
+}
+
+impl OriginalRecipient {
+    /// Reads the value of `ORCPT=`: an address type (letters, digits, `-`; `rfc822` for an
+    /// email address), `;`, and the address as non-empty xtext. `None` when malformed.
+    pub fn parse(value: &str) -> Option<Self> {
+        let semi = value.find(';')?;
+        let (kind, address) = (&value[..semi], &value[semi + 1..]);
+        let kind_ok =
+            !kind.is_empty() && kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        let address_ok = !address.is_empty()
+            && address
+                .bytes()
+                .all(|c| (33..=126).contains(&c) && c != b'=' || c >= 0x80);
+        (kind_ok && address_ok).then(|| Self {
+            text: value.to_owned(),
+            semi,
+        })
+    }
+
+    /// The address type, as sent (compare case-insensitively: `rfc822`, `utf-8`).
+    pub fn addr_type(&self) -> &str {
+        &self.text[..self.semi]
+    }
+
+    /// The address as sent, still xtext-encoded ([`xtext_decode`] gives its value).
+    pub fn address(&self) -> &str {
+        &self.text[self.semi + 1..]
+    }
+}
+
+impl fmt::Display for OriginalRecipient {
+    /// The value of `ORCPT=`, as sent.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Parameters of RCPT TO.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RcptParams {
     /// `NOTIFY=` (RFC 3461).
     pub notify: Option<Notify>,
-    /// `ORCPT=addr-type;xtext` (RFC 3461), as the address type and the xtext.
-    pub orcpt: Option<(String, String)>,
+    /// `ORCPT=addr-type;xtext` (RFC 3461).
+    pub orcpt: Option<OriginalRecipient>,
     /// Parameters this crate does not know, keyword upper case; the session refuses them.
     pub unknown: Vec<(String, Option<String>)>,
 }
@@ -238,8 +286,8 @@ impl Command {
                 if let Some(n) = params.notify {
                     write!(s, " NOTIFY={n}")?;
                 }
-                if let Some((kind, addr)) = &params.orcpt {
-                    write!(s, " ORCPT={kind};{addr}")?;
+                if let Some(orcpt) = &params.orcpt {
+                    write!(s, " ORCPT={orcpt}")?;
                 }
                 write_unknown(s, &params.unknown)
             }

@@ -30,7 +30,9 @@ pub use client::{
     ClientConfig, ClientError, ClientEvent, ClientSession, ClientTimeouts, ClientUsageError,
     Envelope, Extensions, TlsPolicy,
 };
-pub use command::{Body, Command, MailParams, Notify, RcptParams, Ret, xtext_decode};
+pub use command::{
+    Body, Command, MailParams, Notify, OriginalRecipient, RcptParams, Ret, xtext_decode,
+};
 pub use frame::{BodyDefect, BodyRules, DataDecoder, DataItem, DefectPolicy, DotStuffer};
 pub use parse::{ParseError, ReplyParseError, parse_command, parse_mailbox, parse_reply};
 pub use session::{

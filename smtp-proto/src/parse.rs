@@ -3,9 +3,11 @@
 //! Grammar: RFC 5321 §4.1 (commands, paths, mailboxes), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 3030 (BDAT, BINARYMIME), RFC 3461 (DSN parameters), RFC 4954 (AUTH), RFC 6531 (UTF-8).
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
-use crate::command::{Body, Command, MailParams, Notify, RcptParams, Ret};
+use crate::command::{Body, Command, MailParams, Notify, OriginalRecipient, RcptParams, Ret};
 use crate::types::{
     EnhancedStatus, ForwardPath, Host, Mailbox, Reply, ReversePath, Secret, is_atext,
     validate_address_literal, validate_domain,
@@ -102,7 +104,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
     if line.is_empty() {
         return Err(ParseError::Empty);
     }
-    let (verb, rest) = match memchr::memchr2(b' ', b'\t', line) {
+    // The verb is a few octets: a plain loop finds its end sooner than a vector search.
+    let (verb, rest) = match line.iter().position(blank) {
         Some(i) => {
             let rest = &line[i + 1..];
             (
@@ -194,27 +197,51 @@ fn parse_auth(rest: &str) -> Result<Command, ParseError> {
         verb: "AUTH",
         usage: "AUTH mechanism [initial-response]",
     };
-    let mut words = rest.split_ascii_whitespace();
-    let mechanism = words.next().ok_or(USAGE)?;
-    let mech_ok = mechanism.len() <= 20
+    let rest = rest.trim_ascii_start();
+    let (mechanism, initial) = match rest.find(|c: char| c.is_ascii_whitespace()) {
+        Some(i) => (&rest[..i], rest[i..].trim_ascii()),
+        None => (rest, ""),
+    };
+    let mech_ok = !mechanism.is_empty()
+        && mechanism.len() <= 20
         && mechanism
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
     if !mech_ok {
         return Err(USAGE);
     }
-    let initial_response = match words.next() {
-        None => None,
-        Some(ir) if ir == "=" || is_base64(ir) => Some(Secret::new(ir.to_owned())),
-        Some(_) => return Err(USAGE),
+    // base64 holds no white space: a second word after the response fails this too.
+    let initial_response = match initial {
+        "" => None,
+        ir if ir == "=" || is_base64(ir) => Some(Secret::new(ir.to_owned())),
+        _ => return Err(USAGE),
     };
-    if words.next().is_some() {
-        return Err(USAGE);
-    }
     Ok(Command::Auth {
-        mechanism: mechanism.to_ascii_uppercase(),
+        mechanism: mechanism_name(mechanism),
         initial_response,
     })
+}
+
+/// A SASL mechanism's name in upper case: the registered ones a client is likely to send
+/// without an allocation.
+fn mechanism_name(name: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 11] = [
+        "PLAIN",
+        "LOGIN",
+        "XOAUTH2",
+        "OAUTHBEARER",
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-256-PLUS",
+        "SCRAM-SHA-1",
+        "CRAM-MD5",
+        "EXTERNAL",
+        "ANONYMOUS",
+        "GSSAPI",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .map_or_else(|| Cow::Owned(name.to_ascii_uppercase()), Cow::Borrowed)
 }
 
 fn is_base64(s: &str) -> bool {
@@ -362,13 +389,7 @@ fn parse_rcpt(rest: &str) -> Result<Command, ParseError> {
                 p.notify = Some(Notify::parse(v).ok_or(ParseError::Parameter("NOTIFY"))?);
             }
             Some(v) if is("ORCPT") => {
-                let (kind, addr) = v.split_once(';').ok_or(ParseError::Parameter("ORCPT"))?;
-                let kind_ok = !kind.is_empty()
-                    && kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
-                if !kind_ok || addr.is_empty() {
-                    return Err(ParseError::Parameter("ORCPT"));
-                }
-                p.orcpt = Some((kind.to_owned(), addr.to_owned()));
+                p.orcpt = Some(OriginalRecipient::parse(v).ok_or(ParseError::Parameter("ORCPT"))?);
             }
             _ => match static_keyword(key) {
                 known @ ("NOTIFY" | "ORCPT") => return Err(ParseError::Parameter(known)),
@@ -873,7 +894,7 @@ mod tests {
         );
         assert_eq!(
             params.orcpt,
-            Some(("rfc822".into(), "b@example.com".into()))
+            OriginalRecipient::parse("rfc822;b@example.com")
         );
         assert_eq!(
             parse_command(b"RCPT TO:<b@example.com> NOTIFY=NEVER,DELAY"),

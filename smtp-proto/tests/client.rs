@@ -144,7 +144,7 @@ fn without_dsn_the_dsn_parameters_are_left_out() {
     env.params.size = Some(10);
     env.params.body = Some(Body::SevenBit);
     env.params.ret = Some(mailwright_smtp::Ret::Hdrs);
-    env.recipients[0].1.orcpt = Some(("rfc822".into(), "b@example.com".into()));
+    env.recipients[0].1.orcpt = mailwright_smtp::OriginalRecipient::parse("rfc822;b@example.com");
     c.send_message(env).unwrap();
     assert_eq!(
         c.poll_output().unwrap(),

@@ -75,7 +75,10 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(m, orcpt, notify)| Command::Rcpt {
                 to: m.map_or(ForwardPath::Postmaster, ForwardPath::Mailbox),
                 params: RcptParams {
-                    orcpt,
+                    orcpt: orcpt.map(|(kind, address)| {
+                        mailwright_smtp::OriginalRecipient::parse(&format!("{kind};{address}"))
+                            .unwrap()
+                    }),
                     notify: notify.map(|(success, failure, delay)| Notify {
                         success,
                         failure,
@@ -94,11 +97,15 @@ fn command() -> impl Strategy<Value = Command> {
         "[!-~]([ -~]{0,20}[!-~])?".prop_map(Command::Expn),
         proptest::option::of("[!-~]{1,10}").prop_map(Command::Help),
         (
-            "[A-Z0-9-]{1,20}",
+            prop_oneof![
+                Just("PLAIN".to_owned()),
+                Just("SCRAM-SHA-256".to_owned()),
+                "[A-Z0-9-]{1,20}"
+            ],
             proptest::option::of("[A-Za-z0-9+/]{1,40}={0,2}")
         )
             .prop_map(|(mechanism, ir)| Command::Auth {
-                mechanism,
+                mechanism: mechanism.into(),
                 initial_response: ir.map(mailwright_smtp::Secret::new)
             }),
     ]

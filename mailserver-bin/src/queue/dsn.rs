@@ -131,8 +131,12 @@ pub fn write_report(
     text.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival)));
     for (r, action) in recipients {
         text.push_str(&format!("\r\nFinal-Recipient: rfc822; {}\r\n", r.address));
-        if let Some((kind, addr)) = &r.orcpt {
-            text.push_str(&format!("Original-Recipient: {kind}; {}\r\n", xtext(addr)));
+        if let Some(orcpt) = &r.orcpt {
+            text.push_str(&format!(
+                "Original-Recipient: {}; {}\r\n",
+                orcpt.addr_type(),
+                xtext(orcpt.address())
+            ));
         }
         let status = match action {
             Action::Failed => status_of(&r.last_reply),

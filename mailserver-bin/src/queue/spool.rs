@@ -70,6 +70,7 @@ impl Status {
 /// DSN NOTIFY (RFC 3461 §4.1); `None` in `Recipient::notify` means the default
 /// (failures and delays).
 pub use mailwright_smtp::Notify;
+use mailwright_smtp::OriginalRecipient;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -78,8 +79,8 @@ pub struct Recipient {
     pub route: Route,
     pub status: Status,
     pub notify: Option<Notify>,
-    /// ORCPT (RFC 3461 §4.2) as received: address type and xtext.
-    pub orcpt: Option<(String, String)>,
+    /// ORCPT (RFC 3461 §4.2) as received.
+    pub orcpt: Option<OriginalRecipient>,
     /// The last answer: the remote server's reply, or why the attempt failed.
     pub last_reply: String,
 }
@@ -204,7 +205,7 @@ impl QueuedMessage {
             let orcpt = r
                 .orcpt
                 .as_ref()
-                .map_or_else(|| "-".to_owned(), |(t, a)| format!("{t};{a}"));
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
             let reply = clean(&r.last_reply);
             s.push_str(&format!(
                 "rcpt\t{status}\t{route}\t{}\t{notify}\t{orcpt}\t{reply}\n",
@@ -274,10 +275,7 @@ fn decode_recipient(rest: &str) -> Result<Recipient, String> {
     };
     let orcpt = match orcpt {
         "-" => None,
-        o => {
-            let (t, a) = o.split_once(';').ok_or(format!("bad ORCPT {o:?}"))?;
-            Some((t.to_owned(), a.to_owned()))
-        }
+        o => Some(OriginalRecipient::parse(o).ok_or(format!("bad ORCPT {o:?}"))?),
     };
     Ok(Recipient {
         address: address.to_owned(),
@@ -572,7 +570,7 @@ mod tests {
             delay: true,
             success: false,
         });
-        r1.orcpt = Some(("rfc822".into(), "A+40example.com".into()));
+        r1.orcpt = OriginalRecipient::parse("rfc822;A+40example.com");
         r1.last_reply = "451 4.3.0 try\tlater\r\n".into();
         let mut r2 = Recipient::new("b@example.org".into(), Route::Local("b@example.org".into()));
         r2.status = Status::Delivered;

@@ -126,11 +126,9 @@ impl ServerSession {
             ))
         } else if (params.notify.is_some() || params.orcpt.is_some()) && !self.config.dsn {
             Some(Reply::fixed(555, 5, 5, 4, "Unsupported option: DSN"))
-        } else if params
-            .orcpt
-            .as_ref()
-            .is_some_and(|(_, a)| a.len() > 500 || crate::command::xtext_decode(a).is_none())
-        {
+        } else if params.orcpt.as_ref().is_some_and(|o| {
+            o.address().len() > 500 || crate::command::xtext_decode(o.address()).is_none()
+        }) {
             Some(Reply::fixed(501, 5, 5, 4, "Invalid ORCPT"))
         } else if matches!(&to, ForwardPath::Mailbox(m) if m.is_utf8()) && !smtputf8 {
             Some(Reply::fixed(553, 5, 6, 7, "Address needs SMTPUTF8"))
