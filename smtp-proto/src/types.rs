@@ -280,23 +280,24 @@ pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
     if b.is_empty() || b.len() > 255 {
         return Err(ValidationError::Domain);
     }
-    // One pass with a branch only at dots: every octet is allowed, no label starts with a
-    // hyphen or ends with a hyphen or a dot (so none is empty), none is over 63 octets.
-    // (EHLO with a 23-octet name: 40 % of the parse went to the earlier per-octet branches.)
+    // One pass: a table says whether each octet is allowed, and each label's ends and length
+    // are checked at the dots, which are few. (EHLO with a 23-octet name: checking each
+    // octet's place with branches was 40 % of the parse.)
+    let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    if !(let_dig(b[0]) && let_dig(b[b.len() - 1])) {
+        return Err(ValidationError::Domain);
+    }
     let mut ok = true;
-    let mut prev = DOT;
     let mut label_start = 0;
     for (i, &c) in b.iter().enumerate() {
-        let class = DOMAIN_CLASS[usize::from(c)];
-        ok &= class != BAD;
-        ok &= !(class == DOT && prev != LET_DIG || class == HYPHEN && prev == DOT);
-        if class == DOT {
-            ok &= i - label_start <= 63;
+        ok &= DOMAIN_OCTET[usize::from(c)];
+        if c == b'.' {
+            // Neither the first octet nor the last is a dot: b[i - 1] and b[i + 1] exist.
+            ok &= (i - label_start <= 63) & let_dig(b[i - 1]) & let_dig(b[i + 1]);
             label_start = i + 1;
         }
-        prev = class;
     }
-    ok &= prev == LET_DIG && b.len() - label_start <= 63;
+    ok &= b.len() - label_start <= 63;
     if ok {
         Ok(())
     } else {
@@ -304,24 +305,15 @@ pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
     }
 }
 
-const BAD: u8 = 0;
-const LET_DIG: u8 = 1;
-const HYPHEN: u8 = 2;
-const DOT: u8 = 3;
-
-/// The class of each octet in a domain: letters, digits and UTF-8 (U-labels), `-`, `.`.
-static DOMAIN_CLASS: [u8; 256] = {
-    let mut t = [BAD; 256];
+/// The octets of a domain: letters, digits, UTF-8 (U-labels), `-` and `.`.
+static DOMAIN_OCTET: [bool; 256] = {
+    let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        if b.is_ascii_alphanumeric() || b >= 0x80 {
-            t[c] = LET_DIG;
-        }
+        t[c] = b.is_ascii_alphanumeric() || b >= 0x80 || b == b'-' || b == b'.';
         c += 1;
     }
-    t[b'-' as usize] = HYPHEN;
-    t[b'.' as usize] = DOT;
     t
 };
 
