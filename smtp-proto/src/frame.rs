@@ -89,6 +89,8 @@ pub struct DataDecoder {
     insert_cr: bool,
     /// That CR was emitted: the LF at the start of the input ends its line as CRLF.
     cr_inserted: bool,
+    /// Finds the next line that starts with a dot (`LF "."`).
+    dot_line: memchr::memmem::Finder<'static>,
 }
 
 /// Reported in this order when a body has several defects.
@@ -121,6 +123,7 @@ impl DataDecoder {
             done: false,
             insert_cr: false,
             cr_inserted: false,
+            dot_line: memchr::memmem::Finder::new(b"\n.").into_owned(),
         }
     }
 
@@ -203,33 +206,12 @@ impl DataDecoder {
         }
         let mut pos = 0;
         if !self.after_cr && !self.cr_inserted {
-            // Fast path for what nearly all mail is: lines that end in CRLF with no other CR
-            // inside. One memchr2 per line finds its end, and NUL is looked for once over all
-            // of them. The first octet that is anything else (a bare CR or LF, a CR that ends
-            // the read) leaves the rest to the general loop below. Against three memchr
-            // calls per line this took 1 MiB from 228-236 µs to 122-124 µs (benches/parsers.sh).
-            let mut ended = None;
-            while let Some(i) = memchr::memchr2(b'\r', b'\n', &buf[pos..]) {
-                if buf[pos + i] != b'\r' || buf.get(pos + i + 1) != Some(&b'\n') {
-                    break;
-                }
-                self.line_len += i + 2;
-                self.check_line_len();
-                self.line_len = 0;
-                pos += i + 2;
-                if buf.get(pos) == Some(&b'.') || pos == buf.len() {
-                    ended = Some(pos);
-                    break;
-                }
-            }
-            if memchr::memchr(0, &buf[..pos]).is_some() {
-                self.flag(BodyDefect::Nul, self.rules.nul);
-            }
-            if let Some(end) = ended {
+            pos = self.plain_lines(buf);
+            if pos > 0 && (buf.get(pos) == Some(&b'.') || pos == buf.len()) {
                 // The next line's first octet decides between a stuffed dot and the
                 // terminator, or is not here yet.
                 self.line_start = true;
-                return end;
+                return pos;
             }
         }
         while pos < buf.len() {
@@ -294,6 +276,54 @@ impl DataDecoder {
         pos
     }
 
+    /// The fast path, for what nearly all mail is: the whole lines at the start of `buf`, up
+    /// to the first that starts with a dot, when every one ends in CRLF, has no other CR or
+    /// LF, and is within the length limit; their length (0 when something in them needs the
+    /// general loop, which then reads them again and reports it). Nothing is searched line
+    /// by line: the dot line is found with one search, the line ends (and NULs) in one pass
+    /// over neighbouring octets that the compiler turns into vector code, and the lengths
+    /// with one backward search per `max_line` octets. 1 MiB in 16 KiB reads, a fifth of its lines
+    /// dot-stuffed (benches/parsers.sh): three memchr calls per line took 228-236 µs, one
+    /// memchr2 per line 122-124 µs (208 µs on a slower day, against Stalwart's 180), this
+    /// 157-208 µs against Stalwart's 167-184 in the same runs (the machine is noisy).
+    fn plain_lines(&mut self, buf: &[u8]) -> usize {
+        let end = match self.dot_line.find(buf) {
+            Some(lf) => lf + 1,
+            None => memchr::memrchr(b'\n', buf).map_or(0, |lf| lf + 1),
+        };
+        let run = &buf[..end];
+        if run.is_empty() {
+            return 0;
+        }
+        let (crlf_only, nul) = line_ends_and_nul(run);
+        if !crlf_only {
+            return 0;
+        }
+        let max = self.rules.max_line;
+        if max != 0 && self.line_len + run.len() > max {
+            // The last LF within reach of each line's start: every line up to it is short
+            // enough, and the next starts after it.
+            let mut start = 0;
+            let mut carried = self.line_len;
+            while start < run.len() {
+                if carried >= max {
+                    return 0;
+                }
+                let reach = (start + max - carried).min(run.len());
+                match memchr::memrchr(b'\n', &run[start..reach]) {
+                    Some(lf) => start += lf + 1,
+                    None => return 0,
+                }
+                carried = 0;
+            }
+        }
+        if nul {
+            self.flag(BodyDefect::Nul, self.rules.nul);
+        }
+        self.line_len = 0;
+        end
+    }
+
     /// Checks line content (without its line end) for NUL and bare CR.
     fn check_content(&mut self, body: &[u8]) {
         if memchr::memchr(b'\r', body).is_some() {
@@ -309,6 +339,21 @@ impl DataDecoder {
             self.flag(BodyDefect::LineTooLong, self.rules.long_line);
         }
     }
+}
+
+/// What [`DataDecoder::plain_lines`] needs to know of a run of whole lines (its last octet
+/// an LF), found in one pass that the compiler turns into vector code: whether every CR and
+/// LF in it is part of a CRLF (for each pair of neighbours, a CR first exactly when an LF
+/// follows), and whether it holds a NUL. Over 1 MiB, iterating memchr2 took 145-163 µs and
+/// counting CRs, LFs and CRLFs in lanes of octets 52 µs; this one pass takes less.
+fn line_ends_and_nul(text: &[u8]) -> (bool, bool) {
+    const STRAY: u8 = 1;
+    const NUL: u8 = 2;
+    let seen = text.iter().zip(&text[1..]).fold(0, |seen, (&a, &b)| {
+        seen | (u8::from(a == b'\r') ^ u8::from(b == b'\n')) | (u8::from(a == 0) << 1)
+    });
+    let crlf_only = seen & STRAY == 0 && text.first() != Some(&b'\n');
+    (crlf_only, seen & NUL != 0)
 }
 
 /// Breaks lines longer than a limit on the sending side, as Postfix's
@@ -604,6 +649,56 @@ mod tests {
             let (_, end, d, _) = decode_all(input, &[i], BodyRules::default());
             assert!(end);
             assert_eq!(d.defect(), Some(BodyDefect::Nul), "split {i}");
+        }
+    }
+
+    /// Octets one at a time: every line goes through the general loop, never the fast path.
+    fn decode_by_octets(input: &[u8], rules: BodyRules) -> (Vec<u8>, bool, DataDecoder, usize) {
+        let splits: Vec<usize> = (1..input.len()).collect();
+        decode_all(input, &splits, rules)
+    }
+
+    proptest::proptest! {
+        /// The fast path for plain lines gives what the general loop gives: the same content,
+        /// the same end, the same size and defects, the same octets left, for any mix of
+        /// dots, CRs, LFs and NULs, with short line limits and each policy.
+        #[test]
+        fn plain_lines_agree_with_the_general_loop(
+            input in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'.', b'\r', b'\n', 0u8, b'\r', b'\n']),
+                0..60,
+            ),
+            crlf_lines in proptest::collection::vec(0usize..9, 0..6),
+            max_line in 0usize..12,
+            policy in proptest::sample::select(vec![
+                DefectPolicy::Reject, DefectPolicy::Allow, DefectPolicy::Normalize,
+            ]),
+            cut in 0usize..80,
+        ) {
+            // Mostly well-formed lines, then anything.
+            let mut text = Vec::new();
+            for n in crlf_lines {
+                text.extend(std::iter::repeat_n(b'x', n));
+                text.extend_from_slice(b"\r\n");
+            }
+            text.extend_from_slice(&input);
+            text.extend_from_slice(b"\r\n.\r\n");
+            let rules = BodyRules {
+                max_line,
+                bare_line_ending: policy,
+                long_line: if policy == DefectPolicy::Normalize { DefectPolicy::Reject } else { policy },
+                ..BodyRules::default()
+            };
+            let (a_out, a_end, a_dec, a_left) = decode_all(&text, &[cut], rules);
+            let (b_out, b_end, b_dec, b_left) = decode_by_octets(&text, rules);
+            // (Under Reject, content given out before a defect is known depends on the reads;
+            // the message is refused anyway.)
+            if a_dec.defect().is_none() {
+                proptest::prop_assert_eq!(a_out, b_out);
+            }
+            proptest::prop_assert_eq!((a_end, a_left), (b_end, b_left));
+            proptest::prop_assert_eq!(a_dec.size(), b_dec.size());
+            proptest::prop_assert_eq!(a_dec.defect(), b_dec.defect());
         }
     }
 
