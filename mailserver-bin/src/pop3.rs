@@ -243,6 +243,7 @@ impl drive::Handler for Pop3Connection {
                     Box::pin(retrieve(md, session, conn, index, top)).await?;
                 }
                 Event::Commit { deleted } => {
+                    let deleted = deleted.iter().map(|d| d.index).collect();
                     let result = match self.maildrop.take() {
                         Some(md) => Box::pin(commit(md, deleted, self.peer, &self.service)).await,
                         None => Ok(()),

@@ -15,6 +15,7 @@ pub use command::Command;
 pub use frame::{CrlfSize, MessageEncoder, decode_multiline};
 pub use parse::{ParseError, ResponseParseError, parse_command, parse_response};
 pub use session::{
-    AnswerError, AuthMechanism, Config, Event, Limits, MessageInfo, ServerSession, SessionError,
+    AnswerError, AuthMechanism, Config, Deleted, Event, Limits, MessageInfo, ServerSession,
+    SessionError,
 };
 pub use types::{MAX_RESPONSE_LINE, RespCode, Response, Secret, ValidationError};

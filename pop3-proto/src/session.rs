@@ -146,14 +146,24 @@ pub enum Event {
     /// QUIT in TRANSACTION: the UPDATE state. Remove (or hide, by policy) the messages marked
     /// deleted, then answer [`ServerSession::commit_finish`]. The list may be empty.
     Commit {
-        /// Indices in the listing, ascending.
-        deleted: Vec<usize>,
+        /// The messages marked deleted, in listing order.
+        deleted: Vec<Deleted>,
     },
     /// The `+OK` to STLS has been sent: run the TLS handshake, then call
     /// [`ServerSession::tls_established`].
     StartTls,
     /// QUIT before login: the session closes. No answer.
     Quit,
+}
+
+/// A message marked deleted, as [`Event::Commit`] names it: where it is in the listing given
+/// to [`ServerSession::auth_finish`], and its unique id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// Index in the listing (0-based; the message number DELE took, minus one).
+    pub index: usize,
+    /// Its unique id (UIDL), as the listing gave it.
+    pub uid: String,
 }
 
 /// An answer the session could not take; nothing changed.
@@ -218,7 +228,8 @@ enum State {
 /// ([`auth_finish`](Self::auth_finish)); TRANSACTION, where the session answers STAT, LIST,
 /// UIDL, DELE, RSET and NOOP itself from that listing and asks for RETR and TOP
 /// ([`Event::Retrieve`]); UPDATE after QUIT, where [`Event::Commit`] names the messages marked
-/// deleted (by their index in the listing) and [`commit_finish`](Self::commit_finish) answers.
+/// deleted (by index in the listing and unique id) and [`commit_finish`](Self::commit_finish)
+/// answers.
 /// Each message's size in the listing is what RETR sends: CRLF line ends, before
 /// dot-stuffing ([`MessageInfo::new`]).
 ///
@@ -904,11 +915,15 @@ impl ServerSession {
                 self.respond(Response::fixed(true, None, &format!("{count} messages")));
             }
             Command::Quit => {
-                let marked: Vec<usize> = deleted
+                let marked: Vec<Deleted> = deleted
                     .iter()
+                    .zip(maildrop)
                     .enumerate()
-                    .filter(|(_, d)| **d)
-                    .map(|(i, _)| i)
+                    .filter(|(_, (d, _))| **d)
+                    .map(|(index, (_, m))| Deleted {
+                        index,
+                        uid: m.uid.clone(),
+                    })
                     .collect();
                 self.state = State::Update;
                 self.pending = Some(Pending::Commit);

@@ -62,9 +62,8 @@ impl Connection {
                     session.retrieve_end()
                 })(),
                 Event::Commit { deleted } => {
-                    let gone: Vec<&String> = deleted.iter().map(|&i| &self.listed[i].0).collect();
                     let mut maildrop = self.maildrop.lock().expect("not poisoned");
-                    maildrop.retain(|(uid, _)| !gone.contains(&uid));
+                    maildrop.retain(|(uid, _)| !deleted.iter().any(|d| d.uid == *uid));
                     session.commit_finish(Ok(()))
                 }
                 Event::Quit => Ok(()),

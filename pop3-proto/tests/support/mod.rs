@@ -124,7 +124,11 @@ impl Harness {
                 s.retrieve_end().unwrap();
             }
             Event::Commit { deleted } => {
-                self.committed = Some(deleted);
+                // Each names its message by index and by the unique id the listing gave it.
+                for d in &deleted {
+                    assert_eq!(d.uid, format!("uid-{}", d.index));
+                }
+                self.committed = Some(deleted.iter().map(|d| d.index).collect());
                 s.commit_finish(Ok(())).unwrap();
             }
             Event::StartTls => s.tls_established().unwrap(),
