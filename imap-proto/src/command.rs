@@ -88,8 +88,9 @@ impl ListReturn {
 pub struct SelectParams {
     /// `CONDSTORE`: report MODSEQs from now on.
     pub condstore: bool,
-    /// `QRESYNC (...)`: what the client knows, to be told what changed since.
-    pub qresync: Option<QResync>,
+    /// `QRESYNC (...)`: what the client knows, to be told what changed since (boxed: it is
+    /// rare and large, and every `Command` would otherwise be as large).
+    pub qresync: Option<Box<QResync>>,
 }
 
 /// The `QRESYNC` parameter of SELECT and EXAMINE (RFC 7162 §3.2.5).
@@ -470,8 +471,8 @@ pub enum Command {
         uid: bool,
         /// CHARSET, if given.
         charset: Option<String>,
-        /// The keys, ANDed.
-        criteria: SearchKey,
+        /// The keys, ANDed (boxed, a tree, so that a `Command` moves without a memmove call).
+        criteria: Box<SearchKey>,
         /// `RETURN (...)` options (ESEARCH); `Some(empty)` means `RETURN ()`.
         return_options: Option<Vec<Atom>>,
     },
@@ -531,7 +532,7 @@ pub enum Command {
         /// The charset of the search strings (upper-cased).
         charset: String,
         /// Which messages to sort.
-        search: SearchKey,
+        search: Box<SearchKey>,
     },
     /// `[UID] THREAD algorithm charset search-keys` (RFC 5256).
     Thread {
@@ -542,7 +543,7 @@ pub enum Command {
         /// The charset of the search strings (upper-cased).
         charset: String,
         /// Which messages to thread.
-        search: SearchKey,
+        search: Box<SearchKey>,
     },
     /// `GETQUOTA root` (RFC 9208).
     GetQuota(String),

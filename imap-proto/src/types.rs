@@ -71,6 +71,15 @@ impl Tag {
         if !Self::valid(text) {
             return None;
         }
+        Self::from_tag_chars(text)
+    }
+
+    /// [`Tag::parse`] of octets already known to be tag characters (the parser took them
+    /// with `is_tag_char`): each command's tag is not checked twice.
+    pub(crate) fn from_tag_chars(text: &[u8]) -> Option<Self> {
+        if text.is_empty() {
+            return None;
+        }
         let mut bytes = [0; TAG_INLINE];
         Some(match bytes.get_mut(..text.len()) {
             Some(inline) => {

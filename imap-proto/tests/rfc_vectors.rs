@@ -237,7 +237,7 @@ fn rfc3501_commands(command: &Command) -> Answer {
             (vec![status], Status::Ok, None, "STATUS completed".into())
         }
         Command::Search { criteria, .. } => {
-            let SearchKey::And(keys) = criteria else {
+            let SearchKey::And(keys) = &**criteria else {
                 panic!("{criteria:?}")
             };
             assert_eq!(keys.len(), 3);

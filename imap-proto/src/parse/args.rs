@@ -74,12 +74,12 @@ impl Cursor<'_> {
                         }
                     }
                     self.expect(b')', "Expected )")?;
-                    params.qresync = Some(QResync {
+                    params.qresync = Some(Box::new(QResync {
                         uid_validity,
                         modseq,
                         known_uids,
                         seq_match,
-                    });
+                    }));
                 }
                 _ => return Err(Fail("Unknown SELECT parameter")),
             }

@@ -65,7 +65,7 @@ pub struct ParseOptions {
 }
 
 fn tag<'a>(c: &mut Cursor<'a>) -> Option<Tag> {
-    Tag::parse(c.take_while(is_tag_char))
+    Tag::from_tag_chars(c.take_while(is_tag_char))
 }
 
 /// Parses one complete command, literals included, ending with its CRLF (or bare LF), with
@@ -433,7 +433,7 @@ fn sort(c: &mut Cursor<'_>, uid: bool) -> R<Command> {
         uid,
         criteria,
         charset,
-        search: search_program(c)?,
+        search: Box::new(search_program(c)?),
     })
 }
 
@@ -448,7 +448,7 @@ fn thread(c: &mut Cursor<'_>, uid: bool) -> R<Command> {
         uid,
         algorithm,
         charset,
-        search: search_program(c)?,
+        search: Box::new(search_program(c)?),
     })
 }
 
@@ -580,7 +580,7 @@ fn sequence_command(c: &mut Cursor<'_>, name: &str, uid: bool) -> R<Command> {
         return Ok(Command::Search {
             uid,
             charset,
-            criteria,
+            criteria: Box::new(criteria),
             return_options,
         });
     }

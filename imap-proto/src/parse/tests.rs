@@ -89,7 +89,7 @@ fn rfc_examples() {
     };
     assert_eq!(charset.as_deref(), Some("UTF-8"));
     assert_eq!(
-        criteria,
+        *criteria,
         SearchKey::And(vec![
             SearchKey::Flagged,
             SearchKey::Since(Date {
@@ -205,7 +205,7 @@ fn condstore_and_qresync() {
         panic!()
     };
     assert_eq!(
-        criteria,
+        *criteria,
         SearchKey::ModSeq {
             modseq: 620162338,
             entry: Some(("/flags/\\draft".into(), Atom::new("all").unwrap()))
