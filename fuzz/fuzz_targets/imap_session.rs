@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use mailwright_imap::{
-    Code, Command, Config, Event, FetchValue, Response, Section, ServerSession, Status,
+    Code, Command, Config, Event, FetchValue, Refusal, Response, Section, ServerSession, Status,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
             match event {
                 Event::Login { .. } => {
                     let result = if refuse {
-                        Err((Some(Code::AuthenticationFailed), "no"))
+                        Err(Refusal::new(Some(Code::AuthenticationFailed), "no"))
                     } else {
                         Ok(())
                     };

@@ -25,7 +25,7 @@ pub use response::{
     FetchValue, ListExtended, Response, SinglePart, Status, ThreadNode,
 };
 pub use session::{
-    AnswerError, AuthMechanism, Config, Event, Limits, ServerSession, SessionError, State,
+    AnswerError, AuthMechanism, Config, Event, Limits, Refusal, ServerSession, SessionError, State,
 };
 pub use types::{
     Atom, Date, DateTime, Flag, Secret, SeqNumber, SequenceSet, Tag, Text, ValidationError,

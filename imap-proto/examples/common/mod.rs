@@ -1,6 +1,6 @@
 //! The embedder's side of the example IMAP servers (which only move bytes): user `alice`
 //! (password `secret`), one INBOX in memory for every connection; `mailbox.rs` answers commands.
-use mailwright_imap::{Atom, Code, Config, Event, Flag, ServerSession, Status};
+use mailwright_imap::{Atom, Code, Config, Event, Flag, Refusal, ServerSession, Status};
 
 mod fetch;
 mod flags;
@@ -41,7 +41,7 @@ impl Connection {
                 } => session.auth_finish(if username == "alice" && password.expose() == "secret" {
                     Ok(())
                 } else {
-                    Err((Some(Code::AuthenticationFailed), "Invalid credentials"))
+                    Err(Refusal::auth_failed())
                 }),
                 Event::Command { command, .. } => {
                     mailbox::answer(session, command, &mut inbox, &mut self.known)

@@ -160,6 +160,32 @@ pub enum Event {
     Logout,
 }
 
+/// A refusal of LOGIN or AUTHENTICATE, for [`ServerSession::auth_finish`]: the tagged `NO`'s
+/// response code and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The response code, if any (`AUTHENTICATIONFAILED`, `UNAVAILABLE`, `LIMIT`, ...).
+    pub code: Option<Code>,
+    /// Human-readable text (line breaks are replaced when sent).
+    pub text: String,
+}
+
+impl Refusal {
+    /// `NO [code] text`.
+    pub fn new(code: Option<Code>, text: impl Into<String>) -> Self {
+        Self {
+            code,
+            text: text.into(),
+        }
+    }
+
+    /// `NO [AUTHENTICATIONFAILED] Authentication failed` (RFC 5530 §3), the answer to bad
+    /// credentials, which says nothing of whether the user exists.
+    pub fn auth_failed() -> Self {
+        Self::new(Some(Code::AuthenticationFailed), "Authentication failed")
+    }
+}
+
 /// An answer the session could not take; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AnswerError {
@@ -695,11 +721,10 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Answers [`Event::Login`]: `Ok` logs in, `Err` refuses with the code and text given.
-    pub fn auth_finish(
-        &mut self,
-        result: Result<(), (Option<Code>, &str)>,
-    ) -> Result<(), AnswerError> {
+    /// Answers [`Event::Login`]: `Ok` logs in, `Err` refuses with a tagged `NO` (normally
+    /// [`Refusal::auth_failed`]). The SMTP and POP3 crates' `auth_finish` take their own
+    /// reply types in the same place.
+    pub fn auth_finish(&mut self, result: Result<(), Refusal>) -> Result<(), AnswerError> {
         let Some(Pending::Login(tag)) = self.pending.take() else {
             return Err(AnswerError::WrongState);
         };
@@ -709,9 +734,9 @@ impl ServerSession {
                 let caps = self.capabilities();
                 self.tagged(&tag, Status::Ok, Some(Code::Capability(caps)), "Logged in");
             }
-            Err((code, text)) => {
+            Err(Refusal { code, text }) => {
                 self.auth_failures += 1;
-                self.tagged(&tag, Status::No, code, text);
+                self.tagged(&tag, Status::No, code, &text);
                 if self.auth_failures >= self.config.limits.max_auth_failures {
                     self.bye(None, "Too many failed logins");
                 }

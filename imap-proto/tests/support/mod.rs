@@ -2,7 +2,9 @@
 //! output, so tests can replay RFC transcripts.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use mailwright_imap::{Atom, Code, Command, Config, Event, Response, ServerSession, Status};
+use mailwright_imap::{
+    Atom, Code, Command, Config, Event, Refusal, Response, ServerSession, Status,
+};
 
 /// What the embedder answers a command with: untagged responses, then the tagged status.
 pub type Answer = (Vec<Response>, Status, Option<Code>, String);
@@ -99,7 +101,10 @@ impl Harness {
                 let result = if ok {
                     Ok(())
                 } else {
-                    Err((Some(Code::AuthenticationFailed), "Invalid credentials"))
+                    Err(Refusal::new(
+                        Some(Code::AuthenticationFailed),
+                        "Invalid credentials",
+                    ))
                 };
                 s.auth_finish(result).unwrap();
             }

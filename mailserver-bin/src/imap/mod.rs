@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailwright_imap::{Code, Event, ServerSession, Status};
+use mailwright_imap::{Code, Event, Refusal, ServerSession, Status};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -90,7 +90,7 @@ async fn on_login(
         (Ok(u), _) => {
             warn!(%peer, user = %u.username, "imap login refused: too many sessions of this user from this address");
             session
-                .auth_finish(Err((
+                .auth_finish(Err(Refusal::new(
                     Some(Code::Limit),
                     "Too many connections of this user from your address",
                 )))
@@ -99,7 +99,9 @@ async fn on_login(
         }
         (Err((code, text)), _) => {
             info!(%peer, %username, reason = text, "imap login refused");
-            session.auth_finish(Err((code, text))).answered();
+            session
+                .auth_finish(Err(Refusal::new(code, text)))
+                .answered();
             None
         }
     }
