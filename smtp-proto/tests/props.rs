@@ -55,9 +55,9 @@ fn command() -> impl Strategy<Value = Command> {
             size,
             body,
             smtputf8,
-            auth,
+            auth: auth.map(Box::from),
             ret,
-            envid,
+            envid: envid.map(Box::from),
             ..MailParams::default()
         });
     prop_oneof![

@@ -674,7 +674,7 @@ fn smtp_envelope(
         body,
         smtputf8: message.smtputf8,
         ret: message.ret_headers.then_some(mailwright_smtp::Ret::Hdrs),
-        envid: message.envid.clone(),
+        envid: message.envid.as_deref().map(Box::from),
         ..MailParams::default()
     };
     let mut recipients = Vec::with_capacity(indexes.len());

@@ -97,7 +97,7 @@ impl Transaction {
             ));
         }
         let mut entry = QueuedMessage::new(id.to_owned(), self.sender(), recipients);
-        entry.envid = self.params.envid.clone();
+        entry.envid = self.params.envid.as_deref().map(str::to_owned);
         entry.ret_headers = self.params.ret == Some(mailwright_smtp::Ret::Hdrs);
         entry.body = self.params.body.map(|b| {
             match b {
