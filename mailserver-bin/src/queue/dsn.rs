@@ -132,11 +132,8 @@ pub fn write_report(
     for (r, action) in recipients {
         text.push_str(&format!("\r\nFinal-Recipient: rfc822; {}\r\n", r.address));
         if let Some(orcpt) = &r.orcpt {
-            text.push_str(&format!(
-                "Original-Recipient: {}; {}\r\n",
-                orcpt.addr_type(),
-                xtext(orcpt.address())
-            ));
+            let (kind, address) = (orcpt.addr_type(), xtext(orcpt.address()));
+            text.push_str(&format!("Original-Recipient: {kind}; {address}\r\n"));
         }
         let status = match action {
             Action::Failed => status_of(&r.last_reply),
