@@ -169,16 +169,7 @@ fn params(out: &mut BytesMut, params: &[(String, String)]) {
         out.put_slice(b"NIL");
         return;
     }
-    out.put_u8(b'(');
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.put_u8(b' ');
-        }
-        string(out, k.as_bytes());
-        out.put_u8(b' ');
-        string(out, v.as_bytes());
-    }
-    out.put_u8(b')');
+    string_pairs(out, params);
 }
 
 fn extension(out: &mut BytesMut, ext: &BodyExtension) {

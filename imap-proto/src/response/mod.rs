@@ -388,16 +388,8 @@ impl Response {
             }
             Response::Id(None) => out.put_slice(b"* ID NIL"),
             Response::Id(Some(fields)) => {
-                out.put_slice(b"* ID (");
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.put_u8(b' ');
-                    }
-                    string(out, k.as_bytes());
-                    out.put_u8(b' ');
-                    string(out, v.as_bytes());
-                }
-                out.put_u8(b')');
+                out.put_slice(b"* ID ");
+                string_pairs(out, fields);
             }
             Response::Namespace { prefix, delimiter } => {
                 out.put_slice(b"* NAMESPACE ((");
@@ -800,6 +792,20 @@ fn quotable(s: &[u8]) -> bool {
 }
 
 /// A string: quoted when it is short 7-bit text, a literal otherwise.
+/// `(key value key value ...)`, each a string: ID fields, body parameters.
+fn string_pairs(out: &mut BytesMut, pairs: &[(String, String)]) {
+    out.put_u8(b'(');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b' ');
+        }
+        string(out, k.as_bytes());
+        out.put_u8(b' ');
+        string(out, v.as_bytes());
+    }
+    out.put_u8(b')');
+}
+
 pub(crate) fn string(out: &mut BytesMut, s: &[u8]) {
     if quotable(s) {
         out.put_u8(b'"');
