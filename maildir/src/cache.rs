@@ -367,7 +367,17 @@ impl ListingCache {
             .patched(renamed, removed)
             .filter(|_| !listing.messages.damaged())
         else {
-            // Not what the cached listing knows: the next rescan matches cur/ file by file.
+            // Not what the cached listing knows (older than this session's view): nobody may
+            // be handed it again, as its stamp could vouch for the directories with this
+            // change in them (a rename in the same clock tick); the next look reads cur/ file
+            // by file.
+            let mut entries = self.lock();
+            if entries
+                .get(maildir.path())
+                .is_some_and(|current| Arc::ptr_eq(&current.listing, &listing))
+            {
+                entries.remove(maildir.path());
+            }
             return Ok(());
         };
         let changed: Vec<u32> = renamed.iter().map(|m| m.uid).collect();
@@ -757,6 +767,24 @@ mod tests {
         .unwrap();
         let fourth = ListingCache::new(100_000);
         assert!(*fourth.scan(&md).unwrap() == full(&fourth));
+        let _ = std::fs::remove_dir_all(md.path());
+    }
+
+    #[test]
+    fn a_change_the_kept_listing_cannot_take_has_it_read_again() {
+        let md = folder("untakeable");
+        deliver(&md, "one");
+        let cache = ListingCache::new(1000);
+        cache.scan(&md).unwrap();
+        settle(&md);
+        let kept = cache.scan(&md).unwrap();
+        assert!(Arc::ptr_eq(&kept, &cache.scan(&md).unwrap()));
+        // A change to a message the kept listing does not have (one newer than it): the
+        // listing could not vouch for the folder with that change in it.
+        let mut newer = kept.messages[0].clone();
+        newer.uid += 100;
+        cache.note_changes(&md, &[newer], &[]).unwrap();
+        assert!(!Arc::ptr_eq(&kept, &cache.scan(&md).unwrap()));
         let _ = std::fs::remove_dir_all(md.path());
     }
 

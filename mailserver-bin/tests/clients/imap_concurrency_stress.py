@@ -32,7 +32,8 @@ def client(n):
     M = login()
     M.enable("CONDSTORE")
     M.select("INBOX")
-    seen = {}
+    # Each UID's last MODSEQ, with the response and the count of SELECTs before it.
+    seen, selects = {}, 0
     end = time.time() + seconds
     own = "Mine%d" % n
     while time.time() < end:
@@ -54,10 +55,10 @@ def client(n):
                             continue
                         a, b = int(m.group(1)), int(m.group(2))
                         uid, modseq = (a, b) if line.find(b"UID") < line.find(b"MODSEQ") else (b, a)
-                        if modseq < seen.get(uid, 0):
+                        if modseq < seen.get(uid, (0,))[0]:
                             with lock:
-                                backwards.append((uid, seen[uid], modseq))
-                        seen[uid] = modseq
+                                backwards.append((uid, seen[uid], (modseq, line, selects)))
+                        seen[uid] = (modseq, line, selects)
             elif op < 0.65:
                 typ, data = M.append("INBOX", None, None, b"Subject: new %d\r\n\r\nbody\r\n" % n)
                 ok("APPEND", typ, data)
@@ -80,6 +81,7 @@ def client(n):
                 ok("NOOP", *M.noop())
             elif op < 0.94:
                 M.close()
+                selects += 1
                 typ, data = M.select("INBOX")
                 ok("SELECT", typ, data)
             else:

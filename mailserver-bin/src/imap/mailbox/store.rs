@@ -100,10 +100,12 @@ impl User {
             let changed = match block(|| sel.maildir.update_flags(v, change)) {
                 Ok(Some(m)) => {
                     let changed = m.flags != v.flags;
-                    if changed {
+                    // A file renamed, or found under another name (its MODSEQ then unknown),
+                    // takes its MODSEQ from the log: the flags on disk changed even when they
+                    // are back to what this session showed, and a view without its MODSEQ
+                    // would let an older listing's value reach the client (RFC 7162 §3.1).
+                    if changed || m.name != v.name || m.modseq != v.modseq {
                         stored.push(i);
-                    }
-                    if changed || m.name != v.name {
                         renamed.push(m.clone());
                         sel.set_msg(i, m);
                     }
