@@ -45,8 +45,59 @@ pub struct Config {
     pub dkim: Dkim,
     pub dns: Dns,
     pub srs: Srs,
+    pub guard: Guard,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
+}
+
+/// Defence against password guessing (see the `guard` module).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guard {
+    /// Failed logins from one address within `failure_window` seconds that ban it.
+    pub max_auth_failures: u32,
+    pub failure_window: u64,
+    /// Seconds a ban lasts.
+    pub ban_time: u64,
+    /// The wait before answering a failed login, doubled for each further failure from the
+    /// address, up to `auth_failure_delay_max_ms` (milliseconds).
+    pub auth_failure_delay_ms: u64,
+    pub auth_failure_delay_max_ms: u64,
+    /// The prefix by which IPv6 clients are counted and banned.
+    pub ipv6_prefix: u8,
+    /// Networks never delayed or banned (`address/prefix` or an address).
+    pub trusted_networks: Vec<String>,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            max_auth_failures: 10,
+            failure_window: 3600,
+            ban_time: 3600,
+            auth_failure_delay_ms: 1000,
+            auth_failure_delay_max_ms: 15_000,
+            ipv6_prefix: 64,
+            trusted_networks: vec!["127.0.0.1/32".into(), "::1/128".into()],
+        }
+    }
+}
+
+impl Guard {
+    /// `trusted_networks`, parsed.
+    pub fn trusted(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_networks
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|n| n.trunc())
+                    .map_err(|_| {
+                        format!("guard.trusted_networks: {n:?} is not a network or address")
+                    })
+            })
+            .collect()
+    }
 }
 
 /// The submission listeners (587 with STARTTLS, 465 with implicit TLS).
@@ -564,6 +615,7 @@ impl Default for Config {
             dkim: Dkim::default(),
             dns: Dns::default(),
             srs: Srs::default(),
+            guard: Guard::default(),
             ldap: None,
         }
     }
@@ -754,6 +806,18 @@ impl Config {
         if self.imap.max_line < 8192 || self.imap.max_literal < 8192 {
             return Err(ConfigError::Invalid(
                 "imap.max_line and imap.max_literal must be at least 8192 (RFC 7162 §4)".into(),
+            ));
+        }
+        self.guard.trusted().map_err(ConfigError::Invalid)?;
+        let g = &self.guard;
+        if g.max_auth_failures < 1
+            || g.failure_window < 1
+            || g.ban_time < 1
+            || !(1..=128).contains(&g.ipv6_prefix)
+            || g.auth_failure_delay_max_ms < g.auth_failure_delay_ms
+        {
+            return Err(ConfigError::Invalid(
+                "guard.max_auth_failures, failure_window and ban_time must be at least 1, guard.ipv6_prefix between 1 and 128, and guard.auth_failure_delay_max_ms at least auth_failure_delay_ms".into(),
             ));
         }
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {

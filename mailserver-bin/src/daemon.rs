@@ -18,6 +18,18 @@ use crate::{conn, dkim, imap, owner, pop3, queue, smtp, srs, tls};
 /// How long sessions in the middle of a message get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// What every protocol's gate shares: its connections together, within the open-file limit
+/// (raised to the hard limit here) so the process never runs out of descriptors, and the
+/// guard against password guessing, with the bans of the last run.
+fn shared_by_gates(config: &Config) -> Result<conn::Shared, AnyError> {
+    Ok(conn::Shared {
+        process: Arc::new(tokio::sync::Semaphore::new(conn::fd_budget(
+            config.limits.max_total_connections,
+        ))),
+        guard: Arc::new(crate::guard::Guard::new(config)?),
+    })
+}
+
 /// Binds one configured listener, saying which when it cannot.
 async fn listen(
     addr: &std::net::SocketAddr,
@@ -63,18 +75,14 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let outbound = outbound_queue(&config, &accounts, &owner)?;
     let srs = srs_rewriter(&config)?;
-    // Every protocol's connections together, within the open-file limit (raised to the hard
-    // limit here), so the process never runs out of descriptors.
-    let process_slots = Arc::new(tokio::sync::Semaphore::new(conn::fd_budget(
-        config.limits.max_total_connections,
-    )));
+    let shared = shared_by_gates(&config)?;
     let service = Arc::new(smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
         Some(acceptor.clone()),
         outbound.clone(),
         srs.clone(),
-        process_slots.clone(),
+        &shared,
     ));
     let submission_service = Arc::new(smtp::SmtpService::submission(
         config.clone(),
@@ -83,7 +91,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         outbound.clone(),
         srs,
         service.active.clone(),
-        process_slots.clone(),
+        &shared,
     ));
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
     let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
@@ -93,7 +101,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         acceptor.clone(),
         service.active.clone(),
         Arc::clone(&listings),
-        process_slots.clone(),
+        &shared,
     ));
     let imap_service = Arc::new(imap::ImapService::new(
         config.clone(),
@@ -101,7 +109,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         acceptor,
         service.active.clone(),
         Arc::clone(&listings),
-        process_slots,
+        &shared,
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

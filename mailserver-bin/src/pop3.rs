@@ -11,7 +11,7 @@ use std::time::Duration;
 use mailwright_pop3::{Event, MessageInfo, Response, ServerSession};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
@@ -46,14 +46,14 @@ impl Pop3Service {
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
         listings: Arc<mailwright_maildir::ListingCache>,
-        process: Arc<Semaphore>,
+        shared: &crate::conn::Shared,
     ) -> Self {
         Self {
             gate: crate::conn::Gate::new(
                 "pop3",
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
-                process,
+                shared,
             ),
             config,
             accounts,
@@ -102,9 +102,17 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
+    let door = crate::conn::Door {
+        protocol: "pop3",
+        guard: Arc::clone(&service.gate.guard),
+        banned_reply: (!implicit_tls).then_some(
+            b"-ERR [SYS/TEMP] Your address is banned for failed logins, try again later\r\n"
+                .as_slice(),
+        ),
+    };
     crate::conn::accept_loop(
         listener,
-        "pop3",
+        door,
         active,
         shutdown,
         move |stream, peer, shutdown| {
@@ -139,6 +147,11 @@ async fn on_login(
         Ok(md) => md,
         Err(response) => {
             info!(%peer, %username, reason = %response, "pop3 login refused");
+            if response.code() == Some(mailwright_pop3::RespCode::Auth) {
+                // Answered late, and counted towards a ban (the `guard` module).
+                let delay = service.gate.guard.failed(peer.ip(), "pop3", username);
+                tokio::time::sleep(delay).await;
+            }
             session.auth_finish(Err(response)).answered();
             return None;
         }
@@ -151,6 +164,7 @@ async fn on_login(
     match listing {
         Ok(listing) => {
             info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
+            service.gate.guard.succeeded(peer.ip());
             session.auth_finish(Ok(listing)).answered();
             Some(md)
         }

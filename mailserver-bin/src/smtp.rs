@@ -35,9 +35,16 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
+    let door = crate::conn::Door {
+        protocol: "smtp",
+        guard: Arc::clone(&service.gate.guard),
+        banned_reply: (!implicit_tls).then_some(
+            b"421 4.7.0 Your address is banned for failed logins, try again later\r\n".as_slice(),
+        ),
+    };
     crate::conn::accept_loop(
         listener,
-        "smtp",
+        door,
         active,
         shutdown,
         move |stream, peer, shutdown| {

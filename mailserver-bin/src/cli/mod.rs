@@ -1,8 +1,9 @@
 //! The `mailserver` command line: the argument types, and one file per command group. The
-//! commands call into `accounts` (mailbox, domain and alias writes), `queue::admin`, `dns`
+//! commands call into `accounts` (mailbox, domain and alias writes), `queue::admin`, `guard::bans`, `dns`
 //! and the `daemon`; nothing else uses this module.
 
 mod alias;
+mod ban;
 mod domain;
 mod output;
 mod queue;
@@ -65,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: queue::QueueCommand,
     },
+    /// Addresses banned for password guessing: list, add, lift.
+    Ban {
+        #[command(subcommand)]
+        command: ban::BanCommand,
+    },
     /// Mailbox quota usage.
     Quota {
         #[command(subcommand)]
@@ -114,6 +120,7 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             Ok(())
         }
         Command::Queue { command } => queue::run(&config, command),
+        Command::Ban { command } => ban::run(&config, command),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -152,7 +159,7 @@ async fn admin_command(
         Command::Quota {
             command: quota::QuotaCommand::Recalc { addresses, all },
         } => quota::recalc(config, accounts, &addresses, all).await?,
-        Command::Serve | Command::Config { .. } | Command::Queue { .. } => {}
+        Command::Serve | Command::Config { .. } | Command::Queue { .. } | Command::Ban { .. } => {}
     }
     Ok(())
 }

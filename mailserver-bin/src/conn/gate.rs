@@ -73,6 +73,16 @@ pub struct Gate {
     service: Arc<Semaphore>,
     process: Arc<Semaphore>,
     per_address: Arc<Tally<IpAddr>>,
+    /// Failed logins and bans, of every protocol together.
+    pub guard: Arc<crate::guard::Guard>,
+}
+
+/// What the gates of every protocol share: the process's connection slots (see
+/// [`fd_budget`]) and the guard against password guessing.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub process: Arc<Semaphore>,
+    pub guard: Arc<crate::guard::Guard>,
 }
 
 /// A client let in; dropped when its connection ends.
@@ -105,18 +115,19 @@ impl Refusal {
 }
 
 impl Gate {
-    /// A gate for one protocol; `process` is shared by every protocol of the daemon.
+    /// A gate for one protocol, with what every protocol of the daemon `shared`s.
     pub fn new(
         protocol: &'static str,
         max_connections: usize,
         max_per_address: usize,
-        process: Arc<Semaphore>,
+        shared: &Shared,
     ) -> Arc<Self> {
         Arc::new(Self {
             protocol,
             service: Arc::new(Semaphore::new(max_connections)),
-            process,
+            process: Arc::clone(&shared.process),
             per_address: Tally::new(max_per_address),
+            guard: Arc::clone(&shared.guard),
         })
     }
 

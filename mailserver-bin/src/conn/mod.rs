@@ -24,7 +24,7 @@ pub mod drive;
 mod gate;
 mod pace;
 
-pub use gate::{Counted, Gate, Tally, fd_budget};
+pub use gate::{Counted, Gate, Shared, Tally, fd_budget};
 pub use pace::{BUDGET_SPENT, Pace, Pacer};
 
 /// A connection's read buffer: small while the peer says little (most connections, most of
@@ -200,7 +200,7 @@ impl Conn {
 /// user once a protocol records one (`Span::current().record("user", ...)`).
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
-    protocol: &'static str,
+    door: Door,
     active: Arc<AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
     handle: F,
@@ -229,6 +229,15 @@ pub async fn accept_loop<F, Fut>(
         // A `[::]` listener sees IPv4 clients as `::ffff:a.b.c.d`: every check (loopback, the
         // limit per address) and every log line uses the IPv4 address they are.
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        if let Some(until) = door.guard.banned(peer.ip()) {
+            // Before any TLS or session: one line on a plain-text listener, then closed.
+            tracing::info!(%peer, protocol = %door.protocol, until, "connection refused: address banned");
+            if let Some(line) = door.banned_reply {
+                let _ = stream.try_write(line);
+            }
+            continue;
+        }
+        let protocol = door.protocol;
         let _ = stream.set_nodelay(true);
         active.fetch_add(1, Ordering::SeqCst);
         let span = tracing::info_span!(
@@ -244,6 +253,14 @@ pub async fn accept_loop<F, Fut>(
             active.fetch_sub(1, Ordering::SeqCst);
         });
     }
+}
+
+/// A listener's protocol and what it does with a banned client: `banned_reply` is the line
+/// written to it on a plain-text listener (on an implicit-TLS one it is closed unanswered).
+pub struct Door {
+    pub protocol: &'static str,
+    pub guard: Arc<crate::guard::Guard>,
+    pub banned_reply: Option<&'static [u8]>,
 }
 
 /// An answer a sans-I/O session refused (it was not waiting for one of that kind, or was

@@ -48,9 +48,16 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let active = service.active.clone();
+    let door = crate::conn::Door {
+        protocol: "imap",
+        guard: Arc::clone(&service.gate.guard),
+        banned_reply: (!implicit_tls).then_some(
+            b"* BYE Your address is banned for failed logins, try again later\r\n".as_slice(),
+        ),
+    };
     crate::conn::accept_loop(
         listener,
-        "imap",
+        door,
         active,
         shutdown,
         move |stream, peer, shutdown| {
@@ -84,6 +91,7 @@ async fn on_login(
     match (result, slot) {
         (Ok(u), Some(Some(claimed))) => {
             info!(%peer, user = %u.username, "imap login");
+            service.gate.guard.succeeded(peer.ip());
             session.auth_finish(Ok(())).answered();
             Some((u, claimed))
         }
@@ -99,6 +107,11 @@ async fn on_login(
         }
         (Err((code, text)), _) => {
             info!(%peer, %username, reason = text, "imap login refused");
+            if code == Some(Code::AuthenticationFailed) {
+                // Answered late, and counted towards a ban (the `guard` module).
+                let delay = service.gate.guard.failed(peer.ip(), "imap", &username);
+                tokio::time::sleep(delay).await;
+            }
             session
                 .auth_finish(Err(Refusal::new(code, text)))
                 .answered();

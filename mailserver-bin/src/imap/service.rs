@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use mailwright_imap::{Atom, ServerSession};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::{headers, idle_watch, mime, seats};
@@ -45,7 +44,7 @@ impl ImapService {
         tls: TlsAcceptor,
         active: Arc<AtomicUsize>,
         listings: Arc<mailwright_maildir::ListingCache>,
-        process: Arc<Semaphore>,
+        shared: &crate::conn::Shared,
     ) -> Self {
         let _ = DELIMITER.set(config.imap.separator.as_char());
         mime::set_limits(mime::MimeLimits {
@@ -57,7 +56,7 @@ impl ImapService {
             "imap",
             config.limits.max_connections,
             config.limits.max_connections_per_address,
-            process,
+            shared,
         );
         let headers = Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20));
         Self {

@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use mailwright_smtp::{AuthMechanism, DefectPolicy, Reply};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::accounts::Accounts;
@@ -38,7 +37,7 @@ impl SmtpService {
         tls: Option<TlsAcceptor>,
         queue: Arc<Queue>,
         srs: Option<Srs>,
-        process: Arc<Semaphore>,
+        shared: &crate::conn::Shared,
     ) -> Self {
         let mut s = mailwright_smtp::Config::new(config.hostname.clone());
         let l = &config.limits;
@@ -67,7 +66,7 @@ impl SmtpService {
                 "smtp",
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
-                process,
+                shared,
             ),
             config,
             session_config: s,
@@ -88,7 +87,7 @@ impl SmtpService {
         queue: Arc<Queue>,
         srs: Option<Srs>,
         active: Arc<AtomicUsize>,
-        process: Arc<Semaphore>,
+        shared: &crate::conn::Shared,
     ) -> Self {
         let limits = &config.limits;
         // Its own connection count, apart from port 25's.
@@ -96,9 +95,9 @@ impl SmtpService {
             "submission",
             limits.max_connections,
             limits.max_connections_per_address,
-            Arc::clone(&process),
+            shared,
         );
-        let mut service = Self::new(config, accounts, tls, queue, srs, process);
+        let mut service = Self::new(config, accounts, tls, queue, srs, shared);
         service.gate = gate;
         service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
         service.session_config.require_auth = true;

@@ -297,6 +297,7 @@ impl Connection {
             Ok::<_, crate::accounts::AccountsError>((valid, may_send))
         }
         .await;
+        let wrong_password = matches!(verdict, Ok((false, _)));
         let result = match verdict {
             Ok((true, true)) => Ok(()),
             Ok((true, false)) => Err(reply(
@@ -321,6 +322,13 @@ impl Connection {
             }
         };
         info!(peer = %self.peer, %username, success = result.is_ok(), "authentication");
+        let guard = &self.service.gate.guard;
+        if wrong_password {
+            // Answered late, and counted towards a ban (the `guard` module).
+            tokio::time::sleep(guard.failed(self.peer.ip(), "smtp", &username)).await;
+        } else if result.is_ok() {
+            guard.succeeded(self.peer.ip());
+        }
         if result.is_ok() {
             tracing::Span::current().record("user", tracing::field::display(&username));
             self.login = Some(username);
