@@ -50,56 +50,6 @@ pub struct Config {
     pub ldap: Option<Ldap>,
 }
 
-/// Defence against password guessing (see the `guard` module).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Guard {
-    /// Failed logins from one address within `failure_window` seconds that ban it.
-    pub max_auth_failures: u32,
-    pub failure_window: u64,
-    /// Seconds a ban lasts.
-    pub ban_time: u64,
-    /// The wait before answering a failed login, doubled for each further failure from the
-    /// address, up to `auth_failure_delay_max_ms` (milliseconds).
-    pub auth_failure_delay_ms: u64,
-    pub auth_failure_delay_max_ms: u64,
-    /// The prefix by which IPv6 clients are counted and banned.
-    pub ipv6_prefix: u8,
-    /// Networks never delayed or banned (`address/prefix` or an address).
-    pub trusted_networks: Vec<String>,
-}
-
-impl Default for Guard {
-    fn default() -> Self {
-        Self {
-            max_auth_failures: 10,
-            failure_window: 3600,
-            ban_time: 3600,
-            auth_failure_delay_ms: 1000,
-            auth_failure_delay_max_ms: 15_000,
-            ipv6_prefix: 64,
-            trusted_networks: vec!["127.0.0.1/32".into(), "::1/128".into()],
-        }
-    }
-}
-
-impl Guard {
-    /// `trusted_networks`, parsed.
-    pub fn trusted(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.trusted_networks
-            .iter()
-            .map(|n| {
-                n.parse::<ipnet::IpNet>()
-                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map(|n| n.trunc())
-                    .map_err(|_| {
-                        format!("guard.trusted_networks: {n:?} is not a network or address")
-                    })
-            })
-            .collect()
-    }
-}
-
 /// The submission listeners (587 with STARTTLS, 465 with implicit TLS).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -273,72 +223,6 @@ impl Relay {
             },
         };
         (!name.is_empty()).then_some((name, port))
-    }
-}
-
-/// Where LDAP users are and how to read them (as Dovecot's `dovecot-ldap.conf.ext`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Ldap {
-    /// `ldap://host:389` or `ldaps://host:636`.
-    pub url: String,
-    /// The service account that searches (empty: anonymous).
-    pub bind_dn: String,
-    pub bind_password: String,
-    /// Where users are searched, with the subtree below it.
-    pub base: String,
-    /// `%u` the address, `%n` its local part, `%d` its domain; e.g.
-    /// `(&(objectClass=user)(sAMAccountName=%n))` for Active Directory.
-    pub user_filter: String,
-    /// The attribute holding the user's own address (its first value), so a filter that also
-    /// matches other addresses (`(|(mail=%u)(proxyAddresses=smtp:%u))`) delivers them into the
-    /// user's mailbox; empty: the address looked up.
-    pub address_attribute: String,
-    /// The attribute holding the mail store path (relative paths are under the mail root);
-    /// empty: `<domain>/<local part>/`.
-    pub maildir_attribute: String,
-    /// The attribute holding the quota in octets; empty: none.
-    pub quota_attribute: String,
-    /// The attribute holding how many messages the mailbox may hold (0: no limit); empty or
-    /// missing: `[limits] max_messages_per_mailbox`.
-    pub message_quota_attribute: String,
-    /// Aliases in the directory, as Postfix's `ldap_table` finds them: entries matching this
-    /// filter (`%u`, `%n`, `%d` as in `user_filter`; e.g. `(&(objectClass=group)(mail=%u))`
-    /// for Active Directory distribution groups) take mail for the address. Empty: none.
-    pub alias_filter: String,
-    /// An alias entry's attribute holding target addresses (forwards).
-    pub alias_target_attribute: String,
-    /// An alias entry's attribute holding the DNs of members, whose `address_attribute` is a
-    /// target (a member that is itself a group with an address expands in turn).
-    pub alias_member_attribute: String,
-    /// Seconds to wait for the server.
-    pub timeout: u64,
-    /// Upgrade an `ldap://` connection with StartTLS (RFC 4513 §3).
-    pub starttls: bool,
-    /// PEM file of the CA(s) the server's certificate is checked against, for an internal PKI;
-    /// empty: the system's roots.
-    pub ca_file: String,
-}
-
-impl Default for Ldap {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            bind_dn: String::new(),
-            bind_password: String::new(),
-            base: String::new(),
-            user_filter: "(mail=%u)".into(),
-            address_attribute: "mail".into(),
-            maildir_attribute: String::new(),
-            quota_attribute: String::new(),
-            message_quota_attribute: String::new(),
-            alias_filter: String::new(),
-            alias_target_attribute: "mailForwardingAddress".into(),
-            alias_member_attribute: "member".into(),
-            timeout: 5,
-            starttls: false,
-            ca_file: String::new(),
-        }
     }
 }
 
@@ -808,18 +692,7 @@ impl Config {
                 "imap.max_line and imap.max_literal must be at least 8192 (RFC 7162 §4)".into(),
             ));
         }
-        self.guard.trusted().map_err(ConfigError::Invalid)?;
-        let g = &self.guard;
-        if g.max_auth_failures < 1
-            || g.failure_window < 1
-            || g.ban_time < 1
-            || !(1..=128).contains(&g.ipv6_prefix)
-            || g.auth_failure_delay_max_ms < g.auth_failure_delay_ms
-        {
-            return Err(ConfigError::Invalid(
-                "guard.max_auth_failures, failure_window and ban_time must be at least 1, guard.ipv6_prefix between 1 and 128, and guard.auth_failure_delay_max_ms at least auth_failure_delay_ms".into(),
-            ));
-        }
+        self.guard.validate().map_err(ConfigError::Invalid)?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid(
                 "set both tls.cert and tls.key, or neither".into(),
@@ -860,5 +733,10 @@ fn is_domain(s: &str) -> bool {
     matches!(Host::parse(s), Ok(Host::Domain(_)))
 }
 
+mod guard;
+mod ldap;
 #[cfg(test)]
 mod tests;
+
+pub use guard::Guard;
+pub use ldap::Ldap;

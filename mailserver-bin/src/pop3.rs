@@ -105,10 +105,7 @@ pub async fn serve(
     let door = crate::conn::Door {
         protocol: "pop3",
         guard: Arc::clone(&service.gate.guard),
-        banned_reply: (!implicit_tls).then_some(
-            b"-ERR [SYS/TEMP] Your address is banned for failed logins, try again later\r\n"
-                .as_slice(),
-        ),
+        plain: !implicit_tls,
     };
     crate::conn::accept_loop(
         listener,

@@ -38,9 +38,7 @@ pub async fn serve(
     let door = crate::conn::Door {
         protocol: "smtp",
         guard: Arc::clone(&service.gate.guard),
-        banned_reply: (!implicit_tls).then_some(
-            b"421 4.7.0 Your address is banned for failed logins, try again later\r\n".as_slice(),
-        ),
+        plain: !implicit_tls,
     };
     crate::conn::accept_loop(
         listener,

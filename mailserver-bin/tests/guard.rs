@@ -158,3 +158,48 @@ fn failures_over_every_protocol_count_together() {
     }
     assert!(log.contains("reason=10 failed logins (imap)"), "{log}");
 }
+
+/// The rate limits: connections per address per minute (turned away at connect), unknown
+/// recipients per address (a directory harvest gets 450), messages and recipients per
+/// authenticated user (451); each refusal logged.
+#[test]
+fn rate_limits_answer_4xx_and_are_logged() {
+    let server = Server::start(
+        "guard-rates",
+        "[guard]\nmax_connections_per_minute = 4\nmax_unknown_recipients_per_hour = 3\nmax_messages_per_hour = 2\nmax_recipients_per_hour = 3\n",
+    );
+    let lines = probe(&server, "127.0.0.11");
+    assert!(
+        lines[..4].iter().all(|l| !l.contains("Too many")),
+        "{lines:?}"
+    );
+    let lines = probe(&server, "127.0.0.11");
+    assert!(
+        lines[0].starts_with("421 4.7.0 Too many connections from your address"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("* BYE Too many connections"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[4], "closed");
+    // Not on another address, nor on a trusted one.
+    assert!(probe(&server, "127.0.0.15")[0].starts_with("220 "));
+    let smtp = server.port.to_string();
+    let out = python(CLIENT, &["harvest", &smtp, "127.0.0.12"]);
+    assert_eq!(out.trim(), "550 550 550 450 450", "{}", server.log());
+    let submission = server.submission_port.to_string();
+    let out = python(CLIENT, &["sending", &submission, "127.0.0.13"]);
+    assert_eq!(out.trim(), "250 250 451", "{}", server.log());
+    let out = python(CLIENT, &["recipients", &submission, "127.0.0.14"]);
+    assert_eq!(out.trim(), "250 250 250 451 451", "{}", server.log());
+    let log = server.log();
+    for line in [
+        "connection refused: too many connections per minute from the address peer=127.0.0.11",
+        "recipient rejected: unknown recipients per hour of the address reached",
+        "sender rejected: messages per hour of the user reached",
+        "recipients per hour of the user reached",
+    ] {
+        assert!(log.contains(line), "{line}\n{log}");
+    }
+}

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use ipnet::IpNet;
 
-use super::output::print_table;
+use super::output::print_list;
 use crate::AnyError;
 use crate::config::Config;
 use crate::guard::bans::{self, Ban};
@@ -55,17 +55,7 @@ pub(super) fn run(config: &Config, command: BanCommand) -> Result<(), AnyError> 
                 .map(|b| vec![b.net.to_string(), (b.until - now).to_string(), b.reason])
                 .collect();
             let headers = ["network", "seconds left", "reason"];
-            if json {
-                let list: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|r| serde_json::json!({"network": r[0], "seconds_left": r[1].parse::<u64>().unwrap_or(0), "reason": r[2]}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else if rows.is_empty() {
-                println!("no address is banned");
-            } else {
-                print_table(&headers, &rows);
-            }
+            print_list(&headers, &rows, json, "no address is banned");
         }
         BanCommand::Add {
             network,

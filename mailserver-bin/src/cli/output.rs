@@ -38,6 +38,30 @@ pub(super) fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
 }
 
+/// Prints `rows` as a table under `headers`, as a JSON array of objects (keys: the headers,
+/// spaces as underscores) with `json`, or `empty` when there are none.
+pub(super) fn print_list(headers: &[&str], rows: &[Vec<String>], json: bool, empty: &str) {
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::Value::Object(
+                    headers
+                        .iter()
+                        .zip(r)
+                        .map(|(h, v)| (h.replace(' ', "_"), v.clone().into()))
+                        .collect(),
+                )
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else if rows.is_empty() {
+        println!("{empty}");
+    } else {
+        print_table(headers, rows);
+    }
+}
+
 /// Prints rows under a header, columns padded to their widest cell.
 pub(super) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use crate::config::Config;
 use crate::queue;
 
-use super::output::print_table;
+use super::output::print_list;
 use crate::AnyError;
 
 #[derive(Subcommand)]
@@ -50,25 +50,7 @@ pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError
                 "state",
                 "last reply",
             ];
-            if json {
-                let list: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|r| {
-                        serde_json::Value::Object(
-                            headers
-                                .iter()
-                                .zip(r)
-                                .map(|(h, v)| (h.replace(' ', "_"), v.clone().into()))
-                                .collect(),
-                        )
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else if rows.is_empty() {
-                println!("the queue is empty");
-            } else {
-                print_table(&headers, &rows);
-            }
+            print_list(&headers, &rows, json, "the queue is empty");
         }
         QueueCommand::Show { id } => print!("{}", admin::show(&spool, &id)?),
         QueueCommand::Flush => println!("{} messages to be tried now", admin::flush(&spool)?),

@@ -229,11 +229,18 @@ pub async fn accept_loop<F, Fut>(
         // A `[::]` listener sees IPv4 clients as `::ffff:a.b.c.d`: every check (loopback, the
         // limit per address) and every log line uses the IPv4 address they are.
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        if let Some(until) = door.guard.banned(peer.ip()) {
+        if let Err(turned) = door.guard.admit(peer.ip()) {
             // Before any TLS or session: one line on a plain-text listener, then closed.
-            tracing::info!(%peer, protocol = %door.protocol, until, "connection refused: address banned");
-            if let Some(line) = door.banned_reply {
-                let _ = stream.try_write(line);
+            match turned {
+                crate::guard::Turned::Banned { until } => {
+                    tracing::info!(%peer, protocol = %door.protocol, until, "connection refused: address banned");
+                }
+                crate::guard::Turned::TooFast => {
+                    tracing::warn!(%peer, protocol = %door.protocol, "connection refused: too many connections per minute from the address");
+                }
+            }
+            if door.plain {
+                let _ = stream.try_write(door.refusal(turned.text()).as_bytes());
             }
             continue;
         }
@@ -255,12 +262,24 @@ pub async fn accept_loop<F, Fut>(
     }
 }
 
-/// A listener's protocol and what it does with a banned client: `banned_reply` is the line
-/// written to it on a plain-text listener (on an implicit-TLS one it is closed unanswered).
+/// A listener's protocol, and the guard that turns clients away at it: with one line in the
+/// protocol on a plain-text listener, unanswered on an implicit-TLS one.
 pub struct Door {
+    /// `smtp`, `imap` or `pop3`.
     pub protocol: &'static str,
     pub guard: Arc<crate::guard::Guard>,
-    pub banned_reply: Option<&'static [u8]>,
+    pub plain: bool,
+}
+
+impl Door {
+    /// The line that turns a client away, as its protocol closes a connection.
+    fn refusal(&self, text: &str) -> String {
+        match self.protocol {
+            "imap" => format!("* BYE {text}\r\n"),
+            "pop3" => format!("-ERR [SYS/TEMP] {text}\r\n"),
+            _ => format!("421 4.7.0 {text}\r\n"),
+        }
+    }
 }
 
 /// An answer a sans-I/O session refused (it was not waiting for one of that kind, or was

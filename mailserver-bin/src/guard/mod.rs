@@ -9,10 +9,15 @@
 //!
 //! Every failure is logged as `authentication failed peer=<address> protocol=… user=…` at
 //! WARN, the line `contrib/fail2ban` matches for those who ban with a firewall instead.
+//!
+//! It also holds the rate limits a stranger or a stolen account meets (each refusal a 4xx
+//! and a log line): connections per address per minute, unknown recipients per address per
+//! hour (directory harvesting), and messages and recipients per authenticated user per hour
+//! (a stolen account sending spam is how a host gets on blocklists).
 
 pub mod bans;
+mod counts;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -24,31 +29,60 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use bans::Ban;
+use counts::Counts;
 
-/// Addresses whose failures are remembered at most; past it, those outside the window are
-/// forgotten first, then all (a flood from many addresses must not grow memory).
-const MAX_TRACKED: usize = 65_536;
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// How often at most the ban file's time is looked at for changes made by `mailserver ban`.
 const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
-/// The failures and bans of the process.
+/// Why a client was turned away at connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turned {
+    /// Its address is banned until then (Unix seconds).
+    Banned { until: u64 },
+    /// More connections from its address this minute than `[guard] max_connections_per_minute`.
+    TooFast,
+}
+
+impl Turned {
+    /// What the client is told.
+    pub fn text(self) -> &'static str {
+        match self {
+            Turned::Banned { .. } => "Your address is banned for failed logins, try again later",
+            Turned::TooFast => "Too many connections from your address, try again later",
+        }
+    }
+}
+
+/// The failures, bans and rates of the process.
 #[derive(Debug)]
 pub struct Guard {
     max_failures: u32,
-    window: Duration,
     ban_time: u64,
     delay: Duration,
     delay_max: Duration,
     v6_prefix: u8,
     trusted: Vec<IpNet>,
+    /// The rate limits (0: none).
+    connections_per_minute: u32,
+    unknown_recipients_per_hour: u32,
+    messages_per_hour: u32,
+    recipients_per_hour: u32,
     data_dir: PathBuf,
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    /// Per network: failures in the current window, and when the window began.
-    failures: HashMap<IpNet, (u32, Instant)>,
+    /// Per network: failed logins, connections, unknown recipients.
+    failures: Counts<IpNet>,
+    connections: Counts<IpNet>,
+    unknown: Counts<IpNet>,
+    /// Per authenticated user: messages and recipients sent.
+    messages: Counts<String>,
+    recipients: Counts<String>,
     bans: Vec<Ban>,
     /// The ban file as last read (time, size, inode), and when that was checked.
     file: Option<(i64, i64, u64, u64)>,
@@ -61,14 +95,26 @@ impl Guard {
         let g = &config.guard;
         let guard = Guard {
             max_failures: g.max_auth_failures,
-            window: Duration::from_secs(g.failure_window),
             ban_time: g.ban_time,
             delay: Duration::from_millis(g.auth_failure_delay_ms),
             delay_max: Duration::from_millis(g.auth_failure_delay_max_ms),
             v6_prefix: g.ipv6_prefix,
             trusted: g.trusted()?,
+            connections_per_minute: g.max_connections_per_minute,
+            unknown_recipients_per_hour: g.max_unknown_recipients_per_hour,
+            messages_per_hour: g.max_messages_per_hour,
+            recipients_per_hour: g.max_recipients_per_hour,
             data_dir: config.data_dir.clone(),
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                failures: Counts::new(Duration::from_secs(g.failure_window)),
+                connections: Counts::new(MINUTE),
+                unknown: Counts::new(HOUR),
+                messages: Counts::new(HOUR),
+                recipients: Counts::new(HOUR),
+                bans: Vec::new(),
+                file: None,
+                checked: None,
+            }),
         };
         let mut state = guard.lock();
         guard.reload(&mut state, Instant::now());
@@ -102,19 +148,29 @@ impl Guard {
         }
     }
 
-    /// When the ban on `ip` lifts (Unix seconds), if it is banned.
-    pub fn banned(&self, ip: IpAddr) -> Option<u64> {
+    /// Whether a client connecting from `ip` is let in: not banned, and within the
+    /// connections per minute of its address (a connection turned away counts too).
+    pub fn admit(&self, ip: IpAddr) -> Result<(), Turned> {
         let now = Instant::now();
         let mut state = self.lock();
         if state.checked.is_none_or(|at| now - at >= RELOAD_EVERY) {
             self.reload(&mut state, now);
         }
         let unix = bans::now();
-        state
+        if let Some(b) = state
             .bans
             .iter()
             .find(|b| b.until > unix && b.net.contains(&ip))
-            .map(|b| b.until)
+        {
+            return Err(Turned::Banned { until: b.until });
+        }
+        if self.connections_per_minute > 0 && !self.is_trusted(ip) {
+            let net = bans::network_of(ip, self.v6_prefix);
+            if state.connections.hit(net, now) > self.connections_per_minute {
+                return Err(Turned::TooFast);
+            }
+        }
+        Ok(())
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
@@ -129,24 +185,11 @@ impl Guard {
             return Duration::ZERO;
         }
         let net = bans::network_of(ip, self.v6_prefix);
-        let now = Instant::now();
         let count = {
             let mut state = self.lock();
-            if state.failures.len() >= MAX_TRACKED {
-                let window = self.window;
-                state.failures.retain(|_, (_, since)| now - *since < window);
-                if state.failures.len() >= MAX_TRACKED {
-                    state.failures.clear();
-                }
-            }
-            let entry = state.failures.entry(net).or_insert((0, now));
-            if now - entry.1 >= self.window {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-            let count = entry.0;
+            let count = state.failures.hit(net, Instant::now());
             if count >= self.max_failures {
-                state.failures.remove(&net);
+                state.failures.forget(&net);
             }
             count
         };
@@ -167,7 +210,54 @@ impl Guard {
     /// Forgets `ip`'s failures after a successful login.
     pub fn succeeded(&self, ip: IpAddr) {
         let net = bans::network_of(ip, self.v6_prefix);
-        self.lock().failures.remove(&net);
+        self.lock().failures.forget(&net);
+    }
+
+    /// Whether `ip` has been refused more unknown recipients this hour than it may (a
+    /// directory harvest): its RCPTs are then answered 450 until the hour is over.
+    pub fn harvesting(&self, ip: IpAddr) -> bool {
+        let limit = self.unknown_recipients_per_hour;
+        if limit == 0 || self.is_trusted(ip) {
+            return false;
+        }
+        let net = bans::network_of(ip, self.v6_prefix);
+        self.lock().unknown.get(&net, Instant::now()) >= limit
+    }
+
+    /// Counts an unknown recipient refused to `ip`.
+    pub fn unknown_recipient(&self, ip: IpAddr) {
+        let net = bans::network_of(ip, self.v6_prefix);
+        self.lock().unknown.hit(net, Instant::now());
+    }
+
+    /// Counts a message `user` sends, unless it has sent its hour's worth already.
+    pub fn may_send_message(&self, user: &str) -> bool {
+        self.within(user, self.messages_per_hour, |s| &mut s.messages)
+    }
+
+    /// Counts a recipient `user` sends to, unless it has had its hour's worth already.
+    pub fn may_send_to_recipient(&self, user: &str) -> bool {
+        self.within(user, self.recipients_per_hour, |s| &mut s.recipients)
+    }
+
+    fn within(
+        &self,
+        user: &str,
+        limit: u32,
+        counts: fn(&mut State) -> &mut Counts<String>,
+    ) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        let counts = counts(&mut state);
+        let key = user.to_ascii_lowercase();
+        if counts.get(&key, now) >= limit {
+            return false;
+        }
+        counts.hit(key, now);
+        true
     }
 
     /// Bans `net` for `seconds`, on disk and at once.
@@ -214,6 +304,43 @@ mod tests {
         Guard::new(&config).unwrap()
     }
 
+    fn banned(g: &Guard, ip: IpAddr) -> bool {
+        matches!(g.admit(ip), Err(Turned::Banned { .. }))
+    }
+
+    #[test]
+    fn rates_are_limited_per_address_and_per_user() {
+        let dir = std::env::temp_dir().join(format!("guard-rates-{}", std::process::id()));
+        let mut config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
+        config.guard.max_connections_per_minute = 2;
+        config.guard.max_unknown_recipients_per_hour = 2;
+        config.guard.max_messages_per_hour = 1;
+        config.guard.max_recipients_per_hour = 2;
+        let g = Guard::new(&config).unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(g.admit(ip), Ok(()));
+        assert_eq!(g.admit(ip), Ok(()));
+        assert_eq!(g.admit(ip), Err(Turned::TooFast));
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..5 {
+            assert_eq!(g.admit(local), Ok(()));
+        }
+        assert!(!g.harvesting(ip));
+        g.unknown_recipient(ip);
+        g.unknown_recipient(ip);
+        assert!(g.harvesting(ip));
+        assert!(g.may_send_message("a@example.com"));
+        assert!(!g.may_send_message("A@example.com"));
+        assert!(g.may_send_message("b@example.com"));
+        assert!(g.may_send_to_recipient("a@example.com"));
+        assert!(g.may_send_to_recipient("a@example.com"));
+        assert!(!g.may_send_to_recipient("a@example.com"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn failures_double_the_delay_then_ban_the_network_on_disk() {
         let dir = std::env::temp_dir().join(format!("guard-{}", std::process::id()));
@@ -224,23 +351,23 @@ mod tests {
         let neighbour: IpAddr = "2001:db8::8".parse().unwrap();
         assert_eq!(g.failed(ip, "imap", "a"), Duration::from_millis(100));
         assert_eq!(g.failed(neighbour, "pop3", "a"), Duration::from_millis(200));
-        assert_eq!(g.banned(ip), None);
+        assert!(!banned(&g, ip));
         assert_eq!(g.failed(ip, "smtp", "a"), Duration::from_millis(250));
-        assert!(g.banned(neighbour).is_some(), "banned by its /64");
-        assert_eq!(g.banned("2001:db8:1::7".parse().unwrap()), None);
+        assert!(banned(&g, neighbour), "banned by its /64");
+        assert!(!banned(&g, "2001:db8:1::7".parse().unwrap()));
         // Trusted addresses are never delayed or banned; a success forgets failures.
         let local: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..5 {
             assert_eq!(g.failed(local, "imap", "a"), Duration::ZERO);
         }
-        assert_eq!(g.banned(local), None);
+        assert!(!banned(&g, local));
         let other: IpAddr = "192.0.2.1".parse().unwrap();
         g.failed(other, "imap", "a");
         g.failed(other, "imap", "a");
         g.succeeded(other);
         assert_eq!(g.failed(other, "imap", "a"), Duration::from_millis(100));
         // Another process (a restart) reads the ban back.
-        assert!(guard(&dir).banned(ip).is_some());
+        assert!(banned(&guard(&dir), ip));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -51,9 +51,7 @@ pub async fn serve(
     let door = crate::conn::Door {
         protocol: "imap",
         guard: Arc::clone(&service.gate.guard),
-        banned_reply: (!implicit_tls).then_some(
-            b"* BYE Your address is banned for failed logins, try again later\r\n".as_slice(),
-        ),
+        plain: !implicit_tls,
     };
     crate::conn::accept_loop(
         listener,

@@ -139,6 +139,14 @@ impl Connection {
                     session.reject(insufficient_storage()).answered();
                     return;
                 }
+                if let Some(user) = &self.login
+                    && !self.service.gate.guard.may_send_message(user)
+                {
+                    warn!(peer = %self.peer, %user, "sender rejected: messages per hour of the user reached ([guard] max_messages_per_hour)");
+                    let text = "Sending rate limit reached, try again later".into();
+                    session.reject(reply(451, 4, 7, 1, text)).answered();
+                    return;
+                }
                 self.tx.from = Some(from);
                 self.tx.params = params;
                 session.accept().answered();
@@ -195,7 +203,23 @@ impl Connection {
         to: &ForwardPath,
         params: &RcptParams,
     ) {
-        let answer = self.recipient(to).await;
+        let guard = &self.service.gate.guard;
+        let ip = self.peer.ip();
+        if guard.harvesting(ip) {
+            info!(peer = %self.peer, to = %to, "recipient rejected: unknown recipients per hour of the address reached ([guard] max_unknown_recipients_per_hour)");
+            let text = "Too many unknown recipients from your address, try again later";
+            session.reject(reply(450, 4, 7, 1, text.into())).answered();
+            return;
+        }
+        let mut answer = self.recipient(to).await;
+        if answer.is_ok()
+            && let Some(user) = &self.login
+            && !guard.may_send_to_recipient(user)
+        {
+            warn!(peer = %self.peer, %user, "recipients per hour of the user reached ([guard] max_recipients_per_hour)");
+            let text = "Recipient rate limit reached, try again later".into();
+            answer = Err(reply(451, 4, 7, 1, text));
+        }
         match answer {
             Ok(Routed {
                 address,
@@ -224,6 +248,10 @@ impl Connection {
             }
             Err(r) => {
                 info!(peer = %self.peer, to = %to, reply = %r, "recipient rejected");
+                let unknown = r.enhanced().map(|e| (e.class(), e.subject(), e.detail()));
+                if unknown == Some((5, 1, 1)) {
+                    guard.unknown_recipient(ip);
+                }
                 session.reject(r).answered();
             }
         }

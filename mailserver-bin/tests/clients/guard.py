@@ -8,6 +8,9 @@
 #   mixed SUBMISSION POP3 SOURCE N
 #                              N wrong passwords each over SMTP AUTH and POP3: prints
 #                              "smtp F pop3 F" (F: answered as failed)
+#   harvest SMTP SOURCE        RCPT to 4 unknown then 1 known address: prints each code
+#   sending SUBMISSION SOURCE  as alice: 3 MAIL FROMs: prints each code
+#   recipients SUBMISSION SOURCE  as bob: 5 RCPTs to outside addresses: prints each code
 import imaplib, poplib, smtplib, socket, sys
 
 def connect(source, port, timeout=10):
@@ -80,6 +83,28 @@ elif mode == "mixed":
             pop3_failed += 1
         p.sock.close()
     print("smtp", smtp_failed, "pop3", pop3_failed)
+elif mode == "harvest":
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[2]), source_address=(sys.argv[3], 0)) as s:
+        s.ehlo("harvester.example")
+        s.mail("a@example.org")
+        codes = [s.rcpt("nobody%d@example.com" % i)[0] for i in range(4)]
+        codes.append(s.rcpt("alice@example.com")[0])
+        print(*codes)
+elif mode == "sending":
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[2]), source_address=(sys.argv[3], 0)) as s:
+        s.ehlo()
+        s.login("alice@example.com", "secret")
+        codes = []
+        for i in range(3):
+            codes.append(s.mail("alice@example.com")[0])
+            s.rset()
+        print(*codes)
+elif mode == "recipients":
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[2]), source_address=(sys.argv[3], 0)) as s:
+        s.ehlo()
+        s.login("bob@example.com", "secret")
+        s.mail("bob@example.com")
+        print(*[s.rcpt("friend%d@example.org" % i)[0] for i in range(5)])
 elif mode == "login":
     try:
         M = IMAP(sys.argv[2], sys.argv[3])

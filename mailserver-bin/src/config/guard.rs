@@ -1,0 +1,78 @@
+//! `[guard]`: password guessing and rate limits (see the daemon's `guard` module).
+
+use serde::Deserialize;
+
+/// Defence against password guessing (see the `guard` module).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guard {
+    /// Failed logins from one address within `failure_window` seconds that ban it.
+    pub max_auth_failures: u32,
+    pub failure_window: u64,
+    /// Seconds a ban lasts.
+    pub ban_time: u64,
+    /// The wait before answering a failed login, doubled for each further failure from the
+    /// address, up to `auth_failure_delay_max_ms` (milliseconds).
+    pub auth_failure_delay_ms: u64,
+    pub auth_failure_delay_max_ms: u64,
+    /// The prefix by which IPv6 clients are counted and banned.
+    pub ipv6_prefix: u8,
+    /// Networks never delayed, banned or rate-limited (`address/prefix` or an address).
+    pub trusted_networks: Vec<String>,
+    /// Rate limits (0: none): connections per address (IPv6: its prefix) per minute, unknown
+    /// recipients refused to an address per hour, messages and recipients per authenticated
+    /// user per hour.
+    pub max_connections_per_minute: u32,
+    pub max_unknown_recipients_per_hour: u32,
+    pub max_messages_per_hour: u32,
+    pub max_recipients_per_hour: u32,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            max_auth_failures: 10,
+            failure_window: 3600,
+            ban_time: 3600,
+            auth_failure_delay_ms: 1000,
+            auth_failure_delay_max_ms: 15_000,
+            ipv6_prefix: 64,
+            trusted_networks: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            max_connections_per_minute: 120,
+            max_unknown_recipients_per_hour: 20,
+            max_messages_per_hour: 500,
+            max_recipients_per_hour: 2000,
+        }
+    }
+}
+
+impl Guard {
+    /// `trusted_networks`, parsed.
+    pub fn trusted(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_networks
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|n| n.trunc())
+                    .map_err(|_| {
+                        format!("guard.trusted_networks: {n:?} is not a network or address")
+                    })
+            })
+            .collect()
+    }
+
+    /// What is wrong with these values, if anything.
+    pub fn validate(&self) -> Result<(), String> {
+        self.trusted()?;
+        if self.max_auth_failures < 1
+            || self.failure_window < 1
+            || self.ban_time < 1
+            || !(1..=128).contains(&self.ipv6_prefix)
+            || self.auth_failure_delay_max_ms < self.auth_failure_delay_ms
+        {
+            return Err("guard.max_auth_failures, failure_window and ban_time must be at least 1, guard.ipv6_prefix between 1 and 128, and guard.auth_failure_delay_max_ms at least auth_failure_delay_ms".into());
+        }
+        Ok(())
+    }
+}
