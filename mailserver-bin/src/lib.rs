@@ -41,6 +41,7 @@ mod owner;
 mod password;
 mod pop3;
 mod queue;
+mod resolver;
 mod smtp;
 mod srs;
 mod tls;

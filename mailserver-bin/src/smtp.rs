@@ -68,9 +68,24 @@ async fn connection(
         _ => Conn::plain(stream),
     };
     let config = service.session_config(implicit_tls, peer.ip().is_loopback());
-    let mut session = match &admission {
-        Ok(_) => ServerSession::new(config),
-        Err(why) => {
+    // Port 25 only: a user submitting from a dynamic address listed by a DNSBL logs in.
+    let listed = match (&admission, service.submission) {
+        (Ok(_), false) => service.gate.guard.blocklisted(peer.ip()).await,
+        _ => None,
+    };
+    let mut session = match (&admission, listed) {
+        (Ok(_), Some(listed)) => {
+            info!(%peer, zone = %listed.zone, answer = %listed.answer, "connection refused: address on a DNS blocklist");
+            let text = format!(
+                "Service unavailable; client [{}] blocked using {}",
+                peer.ip(),
+                listed.zone
+            );
+            let reply = Reply::or_fallback(554, 5, 7, 1, &text, "Service unavailable");
+            ServerSession::refuse(config, reply)
+        }
+        (Ok(_), None) => ServerSession::new(config),
+        (Err(why), _) => {
             let text = format!("{} {}", service.config.hostname, why.text());
             let reply = Reply::or_fallback(421, 4, 7, 0, &text, "Too many connections");
             ServerSession::refuse(config, reply)

@@ -26,6 +26,11 @@ pub struct Guard {
     pub max_unknown_recipients_per_hour: u32,
     pub max_messages_per_hour: u32,
     pub max_recipients_per_hour: u32,
+    /// DNS blocklists asked at connect on port 25: `zone` or `zone=127.0.0.2,127.0.0.3`
+    /// (the answers that mean listed; any when none are given), through `[relay] nameservers`.
+    pub dnsbl_zones: Vec<String>,
+    /// How long a blocklist may take to answer before the client is let in (milliseconds).
+    pub dnsbl_timeout_ms: u64,
 }
 
 impl Default for Guard {
@@ -42,6 +47,8 @@ impl Default for Guard {
             max_unknown_recipients_per_hour: 20,
             max_messages_per_hour: 500,
             max_recipients_per_hour: 2000,
+            dnsbl_zones: Vec::new(),
+            dnsbl_timeout_ms: 2000,
         }
     }
 }
@@ -62,9 +69,18 @@ impl Guard {
             .collect()
     }
 
+    /// `dnsbl_zones`, parsed.
+    pub fn zones(&self) -> Result<Vec<crate::guard::dnsbl::Zone>, String> {
+        self.dnsbl_zones
+            .iter()
+            .map(|z| crate::guard::dnsbl::Zone::parse(z))
+            .collect()
+    }
+
     /// What is wrong with these values, if anything.
     pub fn validate(&self) -> Result<(), String> {
         self.trusted()?;
+        self.zones()?;
         if self.max_auth_failures < 1
             || self.failure_window < 1
             || self.ban_time < 1

@@ -17,6 +17,7 @@
 
 pub mod bans;
 mod counts;
+pub mod dnsbl;
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -72,6 +73,7 @@ pub struct Guard {
     recipients_per_hour: u32,
     data_dir: PathBuf,
     state: Mutex<State>,
+    dnsbl: Option<dnsbl::Dnsbl>,
 }
 
 #[derive(Debug)]
@@ -93,7 +95,17 @@ impl Guard {
     /// The guard `[guard]` configures, with the bans on disk.
     pub fn new(config: &Config) -> Result<Self, String> {
         let g = &config.guard;
+        let zones = g.zones()?;
+        let dnsbl = match zones.is_empty() {
+            true => None,
+            false => Some(dnsbl::Dnsbl::new(
+                zones,
+                crate::resolver::resolver(&config.relay.nameservers)?,
+                Duration::from_millis(g.dnsbl_timeout_ms),
+            )),
+        };
         let guard = Guard {
+            dnsbl,
             max_failures: g.max_auth_failures,
             ban_time: g.ban_time,
             delay: Duration::from_millis(g.auth_failure_delay_ms),
@@ -171,6 +183,14 @@ impl Guard {
             }
         }
         Ok(())
+    }
+
+    /// The blocklist that lists `ip`, if any (`[guard] dnsbl_zones`; never a trusted one).
+    pub async fn blocklisted(&self, ip: IpAddr) -> Option<dnsbl::Listed> {
+        match &self.dnsbl {
+            Some(d) if !self.is_trusted(ip) => d.check(ip).await,
+            _ => None,
+        }
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {

@@ -5,9 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use mail_auth::common::cache::NoCache;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
 use mail_auth::{IpLookupStrategy, MX, MessageAuthenticator, RecordSet};
 
@@ -39,28 +36,8 @@ impl MxResolver {
     /// The system's resolvers (`/etc/resolv.conf`), or these name servers; `me` is our host
     /// name.
     pub fn new(nameservers: &[SocketAddr], me: &str) -> Result<Self, String> {
-        let resolver = if nameservers.is_empty() {
-            MessageAuthenticator::new_system_conf()
-        } else {
-            let servers = nameservers
-                .iter()
-                .map(|a| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = a.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = a.port();
-                    NameServerConfig::new(a.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            MessageAuthenticator::new(
-                ResolverConfig::from_parts(None, Vec::new(), servers),
-                ResolverOpts::default(),
-            )
-        };
         let me = me.trim_end_matches('.').to_lowercase();
-        resolver
-            .map(|resolver| Self { resolver, me })
-            .map_err(|e| e.to_string())
+        crate::resolver::resolver(nameservers).map(|resolver| Self { resolver, me })
     }
 
     /// The hosts to try for `domain`, best first, each with its addresses.
