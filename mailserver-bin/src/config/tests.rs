@@ -17,6 +17,10 @@ fn embedded_default_config_matches_defaults() {
     assert_eq!(format!("{:?}", parsed.smtp), format!("{:?}", default.smtp));
     assert_eq!(format!("{:?}", parsed.pop3), format!("{:?}", default.pop3));
     assert_eq!(format!("{:?}", parsed.imap), format!("{:?}", default.imap));
+    assert_eq!(
+        format!("{:?}", parsed.guard),
+        format!("{:?}", default.guard)
+    );
     assert_eq!(parsed.data_dir, default.data_dir);
     assert_eq!(
         format!("{:?}", parsed.accounts),
@@ -108,4 +112,20 @@ fn the_default_password_scheme_is_typed_and_an_unknown_one_is_named() {
         err.contains("NTLM") && err.contains("SHA512-CRYPT"),
         "{err}"
     );
+}
+
+#[test]
+fn guard_values_are_checked() {
+    let check = |text: &str| {
+        toml::from_str::<Config>(&format!("hostname = \"mx.example\"\n[guard]\n{text}"))
+            .unwrap()
+            .validate()
+    };
+    assert!(check("trusted_networks = [\"10.0.0.0/8\", \"192.0.2.1\"]").is_ok());
+    assert!(check("trusted_networks = [\"10.0.0.0/33\"]").is_err());
+    assert!(check("dnsbl_zones = [\"bl.example=127.0.0.2\"]").is_ok());
+    assert!(check("dnsbl_zones = [\"bl example\"]").is_err());
+    assert!(check("max_auth_failures = 0").is_err());
+    assert!(check("ipv6_prefix = 129").is_err());
+    assert!(check("auth_failure_delay_ms = 5000\nauth_failure_delay_max_ms = 100").is_err());
 }
