@@ -113,6 +113,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let guard_saver = tokio::spawn(Arc::clone(&shared.guard).keep_saved(shutdown_rx.clone()));
     let mut listeners = Vec::new();
     for (addrs, smtp_service, implicit_tls, name) in [
         (&config.listen.smtp, &service, false, "smtp"),
@@ -194,6 +195,7 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let _ = queue_runner.await;
     let drained = drain(&service.active, &outbound).await;
     let _ = usage_writer.await;
+    let _ = guard_saver.await;
     // The last changes: not written, the next start counts usage again.
     let written = match accounts.write_usage().await {
         Ok(_) => true,

@@ -300,3 +300,56 @@ fn dnsbl_listed_clients_are_refused_at_connect_on_port_25() {
     assert!(log.contains("DNSBL lookup"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Greylisting on port 25: a new triplet waits, its retry after the delay passes and lets the
+/// client's /24 through (also after a restart); the allow-list's networks and sender domains
+/// never wait.
+#[test]
+fn greylisting_makes_new_senders_retry_once() {
+    let mut server = Server::start(
+        "greylist",
+        "[guard]\ngreylist = true\ngreylist_delay = 2\ngreylist_allow = [\"127.0.2.0/24\", \"partner.example\"]\n",
+    );
+    let smtp = server.port.to_string();
+    let rcpt = |source: &str, sender: &str, port: &str| {
+        python(CLIENT, &["rcpt", port, source, sender])
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(rcpt("127.0.0.30", "a@remote.example", &smtp), "451");
+    assert_eq!(
+        rcpt("127.0.0.30", "a@remote.example", &smtp),
+        "451",
+        "too early"
+    );
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(
+        rcpt("127.0.0.31", "a@remote.example", &smtp),
+        "250",
+        "a neighbour retried"
+    );
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+    assert_eq!(
+        rcpt("127.0.0.32", "b@elsewhere.example", &smtp),
+        "250",
+        "let through"
+    );
+    assert_eq!(
+        rcpt("127.0.1.30", "a@remote.example", &smtp),
+        "451",
+        "another /24"
+    );
+    assert_eq!(rcpt("127.0.2.5", "c@remote.example", &smtp), "250");
+    assert_eq!(rcpt("127.0.3.5", "d@partner.example", &smtp), "250");
+    let log = server.log();
+    assert!(
+        log.contains("recipient greylisted peer=127.0.0.30"),
+        "{log}"
+    );
+    // Kept across a restart.
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(20));
+    server.spawn();
+    assert_eq!(rcpt("127.0.0.33", "e@new.example", &smtp), "250");
+    assert_eq!(rcpt("127.0.1.31", "a@remote.example", &smtp), "451");
+}

@@ -31,6 +31,15 @@ pub struct Guard {
     pub dnsbl_zones: Vec<String>,
     /// How long a blocklist may take to answer before the client is let in (milliseconds).
     pub dnsbl_timeout_ms: u64,
+    /// Greylisting on port 25 (see the daemon's `guard::greylist`): the wait before a retry
+    /// is accepted, the time within which it must come (seconds), how long a client that
+    /// retried is let through (days), and the client networks and sender domains never
+    /// greylisted.
+    pub greylist: bool,
+    pub greylist_delay: u64,
+    pub greylist_retry_window: u64,
+    pub greylist_whitelist_days: u64,
+    pub greylist_allow: Vec<String>,
 }
 
 impl Default for Guard {
@@ -49,6 +58,11 @@ impl Default for Guard {
             max_recipients_per_hour: 2000,
             dnsbl_zones: Vec::new(),
             dnsbl_timeout_ms: 2000,
+            greylist: false,
+            greylist_delay: 300,
+            greylist_retry_window: 2 * 86400,
+            greylist_whitelist_days: 36,
+            greylist_allow: Vec::new(),
         }
     }
 }
@@ -69,6 +83,26 @@ impl Guard {
             .collect()
     }
 
+    /// `greylist_allow`, parsed: client networks (or addresses) and sender domains.
+    pub fn greylist_allow(&self) -> Result<(Vec<ipnet::IpNet>, Vec<String>), String> {
+        let mut networks = Vec::new();
+        let mut domains = Vec::new();
+        for entry in &self.greylist_allow {
+            if let Ok(n) = entry.parse::<ipnet::IpNet>() {
+                networks.push(n.trunc());
+            } else if let Ok(a) = entry.parse::<std::net::IpAddr>() {
+                networks.push(ipnet::IpNet::from(a));
+            } else if !entry.is_empty() && !entry.contains(['@', ' ', '/']) {
+                domains.push(entry.trim_end_matches('.').to_ascii_lowercase());
+            } else {
+                return Err(format!(
+                    "guard.greylist_allow: {entry:?} is not a network, an address or a domain"
+                ));
+            }
+        }
+        Ok((networks, domains))
+    }
+
     /// `dnsbl_zones`, parsed.
     pub fn zones(&self) -> Result<Vec<crate::guard::dnsbl::Zone>, String> {
         self.dnsbl_zones
@@ -81,6 +115,10 @@ impl Guard {
     pub fn validate(&self) -> Result<(), String> {
         self.trusted()?;
         self.zones()?;
+        self.greylist_allow()?;
+        if self.greylist_retry_window <= self.greylist_delay {
+            return Err("guard.greylist_retry_window must be longer than greylist_delay".into());
+        }
         if self.max_auth_failures < 1
             || self.failure_window < 1
             || self.ban_time < 1

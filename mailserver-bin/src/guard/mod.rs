@@ -18,6 +18,7 @@
 pub mod bans;
 mod counts;
 pub mod dnsbl;
+pub mod greylist;
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -74,6 +75,7 @@ pub struct Guard {
     data_dir: PathBuf,
     state: Mutex<State>,
     dnsbl: Option<dnsbl::Dnsbl>,
+    greylist: Option<greylist::Greylist>,
 }
 
 #[derive(Debug)]
@@ -104,8 +106,26 @@ impl Guard {
                 Duration::from_millis(g.dnsbl_timeout_ms),
             )),
         };
+        let greylist = match g.greylist {
+            false => None,
+            true => {
+                let (allow_networks, allow_domains) = g.greylist_allow()?;
+                let settings = greylist::Settings {
+                    delay: g.greylist_delay,
+                    retry_window: g.greylist_retry_window,
+                    whitelist_for: g.greylist_whitelist_days * 86400,
+                    allow_networks,
+                    allow_domains,
+                };
+                Some(greylist::Greylist::new(
+                    settings,
+                    config.data_dir.join("greylist"),
+                ))
+            }
+        };
         let guard = Guard {
             dnsbl,
+            greylist,
             max_failures: g.max_auth_failures,
             ban_time: g.ban_time,
             delay: Duration::from_millis(g.auth_failure_delay_ms),
@@ -190,6 +210,48 @@ impl Guard {
         match &self.dnsbl {
             Some(d) if !self.is_trusted(ip) => d.check(ip).await,
             _ => None,
+        }
+    }
+
+    /// How long mail from `ip`, `sender` to `recipient` must wait before a retry is
+    /// accepted, when it is greylisted (`[guard] greylist`; never from a trusted network).
+    pub fn greylisted(&self, ip: IpAddr, sender: &str, recipient: &str) -> Option<u64> {
+        match &self.greylist {
+            Some(g) if !self.is_trusted(ip) => match g.check(ip, self.v6_prefix, sender, recipient)
+            {
+                greylist::Verdict::Pass => None,
+                greylist::Verdict::Wait(seconds) => Some(seconds),
+            },
+            _ => None,
+        }
+    }
+
+    /// Writes what must outlast a restart and is not written at once (the greylist) every
+    /// minute while it changes, and at shutdown.
+    pub async fn keep_saved(
+        self: std::sync::Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        if self.greylist.is_none() {
+            return;
+        }
+        let mut tick = tokio::time::interval(MINUTE);
+        loop {
+            let last = tokio::select! {
+                _ = tick.tick() => false,
+                _ = shutdown.changed() => true,
+            };
+            let guard = std::sync::Arc::clone(&self);
+            let saved = tokio::task::spawn_blocking(move || match &guard.greylist {
+                Some(g) => g.save(),
+                None => Ok(()),
+            });
+            if let Ok(Err(e)) = saved.await {
+                warn!(error = %e, "cannot write the greylist");
+            }
+            if last {
+                return;
+            }
         }
     }
 

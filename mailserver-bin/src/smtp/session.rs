@@ -220,6 +220,15 @@ impl Connection {
             let text = "Recipient rate limit reached, try again later".into();
             answer = Err(reply(451, 4, 7, 1, text));
         }
+        // Greylisting (port 25): only a recipient that would be taken waits.
+        if let Ok(routed) = &answer
+            && !self.service.submission
+            && let Some(wait) = guard.greylisted(ip, &self.tx.sender(), &routed.address)
+        {
+            info!(peer = %self.peer, from = %display_from(&self.tx.from), to = %to, wait, "recipient greylisted");
+            let text = format!("Greylisted, try again in {wait} seconds");
+            answer = Err(reply(451, 4, 7, 1, text));
+        }
         match answer {
             Ok(Routed {
                 address,

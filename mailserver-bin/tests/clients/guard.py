@@ -11,6 +11,7 @@
 #   harvest SMTP SOURCE        RCPT to 4 unknown then 1 known address: prints each code
 #   sending SUBMISSION SOURCE  as alice: 3 MAIL FROMs: prints each code
 #   recipients SUBMISSION SOURCE  as bob: 5 RCPTs to outside addresses: prints each code
+#   rcpt SMTP SOURCE SENDER    one message to alice: prints the RCPT code (and sends it on 250)
 import imaplib, poplib, smtplib, socket, sys
 
 def connect(source, port, timeout=10):
@@ -105,6 +106,14 @@ elif mode == "recipients":
         s.login("bob@example.com", "secret")
         s.mail("bob@example.com")
         print(*[s.rcpt("friend%d@example.org" % i)[0] for i in range(5)])
+elif mode == "rcpt":
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[2]), source_address=(sys.argv[3], 0)) as s:
+        s.ehlo("mx.remote.example")
+        s.mail(sys.argv[4])
+        code = s.rcpt("alice@example.com")[0]
+        if code == 250:
+            s.data(b"Subject: greylisted once\r\n\r\nhello\r\n")
+        print(code)
 elif mode == "login":
     try:
         M = IMAP(sys.argv[2], sys.argv[3])
