@@ -363,9 +363,15 @@ impl ListingCache {
         // was made shows when they are checked again (the uidlist and keywords keep the
         // stamp the listing had, so a change to them is read at once).
         let stamp = stamp.with_dirs_of(&FolderStamp::of(maildir));
+        // Sessions note their renames in no set order: a message another session renamed
+        // again since (its name is gone) would be patched back to what this one left. Then
+        // nobody's note is trusted for it: the folder is read.
+        let current = renamed
+            .iter()
+            .all(|m| std::fs::symlink_metadata(maildir.message_path(m)).is_ok());
         let Some(mut patched) = listing
             .patched(renamed, removed)
-            .filter(|_| !listing.messages.damaged())
+            .filter(|_| current && !listing.messages.damaged())
         else {
             // Not what the cached listing knows (older than this session's view): nobody may
             // be handed it again, as its stamp could vouch for the directories with this
@@ -785,6 +791,23 @@ mod tests {
         newer.uid += 100;
         cache.note_changes(&md, &[newer], &[]).unwrap();
         assert!(!Arc::ptr_eq(&kept, &cache.scan(&md).unwrap()));
+        let _ = std::fs::remove_dir_all(md.path());
+    }
+
+    #[test]
+    fn a_note_behind_another_rename_has_the_folder_read_again() {
+        let md = folder("behind");
+        deliver(&md, "one");
+        let cache = ListingCache::new(1000);
+        cache.scan(&md).unwrap();
+        settle(&md);
+        let kept = cache.scan(&md).unwrap();
+        // Two sessions rename the message in turn; the second notes its change first.
+        let first = md.set_flags(&kept.messages[0], "S").unwrap();
+        let second = md.set_flags(&first, "FS").unwrap();
+        cache.note_changes(&md, &[second], &[]).unwrap();
+        cache.note_changes(&md, &[first], &[]).unwrap();
+        assert_eq!(&*cache.scan(&md).unwrap().messages[0].flags, "FS");
         let _ = std::fs::remove_dir_all(md.path());
     }
 
