@@ -76,12 +76,18 @@ pub fn update(data_dir: &Path, change: impl FnOnce(&mut Vec<Ban>)) -> io::Result
         let reason = b.reason.replace(['\r', '\n'], " ");
         text.push_str(&format!("{} {} {reason}\n", b.net, b.until));
     }
-    let tmp = data_dir.join("bans.tmp");
+    replace(&file, &text)?;
+    Ok(bans)
+}
+
+/// Replaces `file` with `text` in one rename (written to `<file>.tmp` and synced first), so a
+/// crash leaves the old list or the new one, never part of one.
+pub(super) fn replace(file: &Path, text: &str) -> io::Result<()> {
+    let tmp = file.with_extension("tmp");
     let mut out = File::create(&tmp)?;
     out.write_all(text.as_bytes())?;
     out.sync_all()?;
-    fs::rename(&tmp, &file)?;
-    Ok(bans)
+    fs::rename(&tmp, file)
 }
 
 /// The network an address is counted and banned by: itself for IPv4, its `/v6_prefix` for
