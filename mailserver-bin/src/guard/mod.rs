@@ -168,7 +168,8 @@ impl Guard {
         let stamp = std::fs::metadata(&path)
             .ok()
             .map(|m| (m.mtime(), m.mtime_nsec(), m.ino(), m.size()));
-        if stamp.is_some() && stamp == state.file {
+        // Unchanged (or still missing, which keeps a ban that could not be written).
+        if stamp == state.file {
             return;
         }
         match bans::read(&path) {
