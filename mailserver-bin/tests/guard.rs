@@ -273,7 +273,7 @@ fn dnsbl_listed_clients_are_refused_at_connect_on_port_25() {
     let server = Server::start(
         "dnsbl",
         &format!(
-            "[relay]\nnameservers = [\"127.0.0.1:{}\"]\n[guard]\ndnsbl_zones = [\"bl.test\", \"other.test=127.0.0.5\"]\ndnsbl_timeout_ms = 500\n",
+            "[relay]\nnameservers = [\"127.0.0.1:{}\"]\n[guard]\ndnsbl_zones = [\"bl.test\", \"other.test=127.0.0.5\"]\ndnsbl_timeout_ms = 2000\n",
             dns.port
         ),
     );
@@ -308,7 +308,7 @@ fn dnsbl_listed_clients_are_refused_at_connect_on_port_25() {
 fn greylisting_makes_new_senders_retry_once() {
     let mut server = Server::start(
         "greylist",
-        "[guard]\ngreylist = true\ngreylist_delay = 2\ngreylist_allow = [\"127.0.2.0/24\", \"partner.example\"]\n",
+        "[guard]\ngreylist = true\ngreylist_delay = 3\ngreylist_allow = [\"127.0.2.0/24\", \"partner.example\"]\n",
     );
     let smtp = server.port.to_string();
     let rcpt = |source: &str, sender: &str, port: &str| {
@@ -322,7 +322,7 @@ fn greylisting_makes_new_senders_retry_once() {
         "451",
         "too early"
     );
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(3200));
     assert_eq!(
         rcpt("127.0.0.31", "a@remote.example", &smtp),
         "250",
@@ -353,6 +353,6 @@ fn greylisting_makes_new_senders_retry_once() {
     assert_eq!(rcpt("127.0.0.33", "e@new.example", &smtp), "250");
     assert_eq!(rcpt("127.0.1.31", "z@fresh.example", &smtp), "451");
     // The triplet 127.0.1.30 left before the restart was kept: its retry passes.
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(3200));
     assert_eq!(rcpt("127.0.1.32", "a@remote.example", &smtp), "250");
 }
