@@ -1,6 +1,7 @@
 //! The body structure of a message as FETCH reports it (RFC 9051 §7.5.2: BODY and
 //! BODYSTRUCTURE, ENVELOPE), and how each part is written. [`crate::decode`] reads it back.
 
+use super::strings::{nstring, string, string_pairs};
 use super::*;
 
 /// An address in an envelope. Fields are raw header octets (encoded words left encoded).
