@@ -146,6 +146,21 @@ impl Maildir {
         Ok(folder)
     }
 
+    /// The folder with special use `special_use` (such as `Junk`): the first that has it, else
+    /// the folder called `name`, made (with that use) when there is none.
+    pub fn special_folder(&self, special_use: &str, name: &str) -> Result<Maildir, FolderError> {
+        for folder in self.list_folders()? {
+            if self.special_use(&folder)?.iter().any(|u| u == special_use) {
+                return self.folder(&folder);
+            }
+        }
+        match self.create_folder_with_use(name, &[special_use]) {
+            Ok(folder) => Ok(folder),
+            Err(FolderError::Exists) => self.folder(name),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The special-use attributes a folder was created with; empty when none were given
     /// (INBOX, folders made by other software, plain CREATE).
     pub fn special_use(&self, name: &str) -> Result<Vec<String>, Error> {

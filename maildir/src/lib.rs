@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod amend;
 mod cache;
 mod dirsync;
 mod flags;
@@ -26,6 +27,7 @@ mod snapshot;
 mod uidlist;
 mod uidvalidity;
 
+pub use amend::copy_inserting;
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub(crate) use dirsync::sync_after_change;
 pub use folders::{FolderError, validate_folder_name};

@@ -46,6 +46,7 @@ pub struct Config {
     pub dns: Dns,
     pub srs: Srs,
     pub guard: Guard,
+    pub sender_auth: SenderAuth,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -500,6 +501,7 @@ impl Default for Config {
             dns: Dns::default(),
             srs: Srs::default(),
             guard: Guard::default(),
+            sender_auth: SenderAuth::default(),
             ldap: None,
         }
     }
@@ -693,6 +695,7 @@ impl Config {
             ));
         }
         self.guard.validate().map_err(ConfigError::Invalid)?;
+        self.sender_auth.validate().map_err(ConfigError::Invalid)?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid(
                 "set both tls.cert and tls.key, or neither".into(),
@@ -735,8 +738,10 @@ fn is_domain(s: &str) -> bool {
 
 mod guard;
 mod ldap;
+mod sender_auth;
 #[cfg(test)]
 mod tests;
 
 pub use guard::Guard;
 pub use ldap::Ldap;
+pub use sender_auth::{DmarcAction, SenderAuth};

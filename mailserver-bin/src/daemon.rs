@@ -30,6 +30,38 @@ fn shared_by_gates(config: &Config) -> Result<conn::Shared, AnyError> {
     })
 }
 
+/// The SMTP services: port 25 (with the sender checks of `[sender_auth]`) and submission,
+/// sharing one count of active sessions.
+fn smtp_services(
+    config: &Arc<Config>,
+    accounts: &Accounts,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    outbound: &Arc<queue::Queue>,
+    shared: &conn::Shared,
+) -> Result<(Arc<smtp::SmtpService>, Arc<smtp::SmtpService>), AnyError> {
+    let srs = srs_rewriter(config)?;
+    let mut inbound = smtp::SmtpService::new(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor.clone()),
+        outbound.clone(),
+        srs.clone(),
+        shared,
+    );
+    inbound.sender_auth = crate::filter::SenderAuth::new(config)?;
+    let inbound = Arc::new(inbound);
+    let submission = Arc::new(smtp::SmtpService::submission(
+        config.clone(),
+        accounts.clone(),
+        Some(acceptor.clone()),
+        outbound.clone(),
+        srs,
+        inbound.active.clone(),
+        shared,
+    ));
+    Ok((inbound, submission))
+}
+
 /// Binds one configured listener, saying which when it cannot.
 async fn listen(
     addr: &std::net::SocketAddr,
@@ -74,25 +106,9 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let tls = tls::server_config(&config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let outbound = outbound_queue(&config, &accounts, &owner)?;
-    let srs = srs_rewriter(&config)?;
     let shared = shared_by_gates(&config)?;
-    let service = Arc::new(smtp::SmtpService::new(
-        config.clone(),
-        accounts.clone(),
-        Some(acceptor.clone()),
-        outbound.clone(),
-        srs.clone(),
-        &shared,
-    ));
-    let submission_service = Arc::new(smtp::SmtpService::submission(
-        config.clone(),
-        accounts.clone(),
-        Some(acceptor.clone()),
-        outbound.clone(),
-        srs,
-        service.active.clone(),
-        &shared,
-    ));
+    let (service, submission_service) =
+        smtp_services(&config, &accounts, &acceptor, &outbound, &shared)?;
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
     let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
     let pop3_service = Arc::new(pop3::Pop3Service::new(

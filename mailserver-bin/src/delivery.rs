@@ -181,3 +181,16 @@ pub async fn recount(
 pub fn delivery_fields(sender: &str, mailbox: &str) -> String {
     format!("Return-Path: <{sender}>\r\nDelivered-To: {mailbox}\r\n")
 }
+
+/// The folder of `maildir` that mail judged junk goes to: the one with special use `\Junk`,
+/// else `Junk`, made with that use when missing (as a new mailbox's default folders have it).
+pub fn junk_folder(maildir: &Maildir) -> Result<Maildir, mailwright_maildir::Error> {
+    maildir.special_folder("Junk", "Junk").map_err(|e| match e {
+        mailwright_maildir::FolderError::Storage(e) => e,
+        other => mailwright_maildir::Error::Io {
+            action: "opening the Junk folder of",
+            path: maildir.path().to_owned(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
+}

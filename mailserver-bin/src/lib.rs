@@ -33,6 +33,7 @@ mod delivery;
 mod disk;
 mod dkim;
 mod dns;
+mod filter;
 mod guard;
 mod imap;
 mod mail;

@@ -104,6 +104,10 @@ fn sigkill_during_ingest_loses_and_duplicates_nothing_and_usage_stays_exact() {
 #[test]
 fn files_a_crash_left_in_tmp_are_removed_once_old() {
     let mut server = Server::start("crash-tmp", "");
+    // The files appear while the server is stopped: a running server's own start-up sweep
+    // could otherwise remove the old one and log it before the restart truncates its log.
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(20));
     let tmp = server.maildir("alice@example.com").join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     std::fs::write(tmp.join("1700000000.M1P1.mx.example.com"), b"Subject: half").unwrap();
@@ -114,8 +118,6 @@ fn files_a_crash_left_in_tmp_are_removed_once_old() {
         .status()
         .unwrap();
     assert!(touched.success());
-    server.signal("TERM");
-    server.wait_exit(Duration::from_secs(20));
     server.spawn();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     // The line is logged just after the removal: wait for both.

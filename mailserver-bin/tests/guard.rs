@@ -6,7 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Server, free_port, python, require};
+use support::dns::Dns;
+use support::{Server, python, require};
 
 const CLIENT: &str = include_str!("clients/guard.py");
 
@@ -204,58 +205,6 @@ fn rate_limits_answer_4xx_and_are_logged() {
     }
 }
 
-/// unbound on a private port serving `zones` (zone-file `local-data` lines), nothing else: any
-/// other name is refused, so no test asks the internet. Stopped when dropped.
-struct Dns {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Dns {
-    fn start(dir: &std::path::Path, zones: &[&str], data: &[&str]) -> Dns {
-        require("unbound");
-        let port = free_port();
-        let mut conf = format!(
-            "server:\n interface: 127.0.0.1@{port}\n port: {port}\n do-daemonize: no\n use-syslog: no\n username: \"\"\n chroot: \"\"\n directory: \"{}\"\n pidfile: \"\"\n do-not-query-localhost: yes\n access-control: 127.0.0.0/8 allow\n local-zone: \".\" refuse\n",
-            dir.display()
-        );
-        for z in zones {
-            conf.push_str(&format!(" local-zone: \"{z}.\" static\n"));
-        }
-        for d in data {
-            conf.push_str(&format!(" local-data: \"{d}\"\n"));
-        }
-        conf.push_str("remote-control:\n control-enable: no\n");
-        let path = dir.join("unbound.conf");
-        std::fs::create_dir_all(dir).expect("the DNS directory");
-        std::fs::write(&path, conf).expect("unbound.conf");
-        let child = std::process::Command::new("unbound")
-            .args(["-d", "-c", path.to_str().expect("a UTF-8 path")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("unbound.log")).expect("unbound.log"))
-            .spawn()
-            .expect("start unbound");
-        // Ready when it answers on its port.
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("a read timeout");
-        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04test\x00\x00\x01\x00\x01";
-        let ready = within(10, || {
-            socket.send_to(query, ("127.0.0.1", port)).is_ok() && socket.recv(&mut [0; 512]).is_ok()
-        });
-        assert!(ready, "unbound did not start");
-        Dns { child, port }
-    }
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// DNSBL at connect on port 25, through a local unbound: a listed address gets 554 5.7.1
 /// (Postfix's words), an answer outside a zone's filter and an unlisted address are let in,
 /// submission is not checked, and a blocklist that does not answer lets clients in, logged.
@@ -294,8 +243,7 @@ fn dnsbl_listed_clients_are_refused_at_connect_on_port_25() {
     );
     // The list is down: clients are let in after dnsbl_timeout_ms (less than the probe's
     // 2 s wait for a greeting), and it is logged.
-    let _ = dns.child.kill();
-    let _ = dns.child.wait();
+    dns.stop();
     assert!(first("127.0.0.23").starts_with("220 "));
     let log = server.log();
     assert!(log.contains("DNSBL lookup"), "{log}");

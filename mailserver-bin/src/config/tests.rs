@@ -21,6 +21,10 @@ fn embedded_default_config_matches_defaults() {
         format!("{:?}", parsed.guard),
         format!("{:?}", default.guard)
     );
+    assert_eq!(
+        format!("{:?}", parsed.sender_auth),
+        format!("{:?}", default.sender_auth)
+    );
     assert_eq!(parsed.data_dir, default.data_dir);
     assert_eq!(
         format!("{:?}", parsed.accounts),

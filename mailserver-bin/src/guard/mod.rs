@@ -256,7 +256,9 @@ impl Guard {
         }
     }
 
-    fn is_trusted(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in `[guard] trusted_networks` (never delayed, banned, limited or
+    /// checked as a stranger's mail).
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&ip))
     }
 

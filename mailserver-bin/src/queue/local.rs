@@ -44,6 +44,7 @@ impl Queue {
                 (mailwright_maildir::Maildir::new(m.maildir.clone()), fields)
             })
             .collect();
+        let junk = message.junk;
         let hostname = self.config.hostname.clone();
         let source: PathBuf = path.to_owned();
         let stored =
@@ -57,6 +58,9 @@ impl Queue {
                 for (maildir, fields) in &copies {
                     let mut d = mailwright_maildir::Delivery::begin(maildir, &hostname)?;
                     d.write(fields.as_bytes())?;
+                    if junk {
+                        d.deliver_into(crate::delivery::junk_folder(maildir)?);
+                    }
                     deliveries.push(d);
                 }
                 let mut file = std::fs::File::open(&source).map_err(read_error)?;

@@ -7,7 +7,7 @@
 //! an admin can read it; `mailserver queue show` prints it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -128,6 +128,8 @@ pub struct QueuedMessage {
     pub hold: bool,
     /// The sender was told the message is delayed (`[queue] delay_warning`): once is enough.
     pub delay_warned: bool,
+    /// Its local copies go to the mailboxes' Junk folder (a DMARC quarantine verdict).
+    pub junk: bool,
     pub recipients: Vec<Recipient>,
 }
 
@@ -146,6 +148,7 @@ impl QueuedMessage {
             next_attempt: 0,
             hold: false,
             delay_warned: false,
+            junk: false,
             recipients,
         }
     }
@@ -195,6 +198,9 @@ impl QueuedMessage {
         if self.hold {
             line("hold", "1");
         }
+        if self.junk {
+            line("junk", "1");
+        }
         for r in &self.recipients {
             let status = r.status.name();
             let route = match &r.route {
@@ -242,6 +248,7 @@ impl QueuedMessage {
                 "next" => m.next_attempt = number(value)?,
                 "hold" => m.hold = value == "1",
                 "warned" => m.delay_warned = value == "1",
+                "junk" => m.junk = value == "1",
                 _ => return Err(format!("unknown line {line:?}")),
             }
         }
@@ -505,6 +512,44 @@ impl Incoming {
             self.size += data.len() as u64;
         }
         Ok(())
+    }
+
+    /// Inserts `data` at offset `at` of what was written (a header field added once the
+    /// whole message is known): the file is copied, by the kernel, into a new one.
+    pub fn insert(&mut self, at: u64, data: &[u8]) -> Result<(), SpoolError> {
+        let Some(old) = self.file.take() else {
+            return Ok(());
+        };
+        drop(old);
+        let mut name = self.tmp.as_os_str().to_owned();
+        name.push("+");
+        let tmp = PathBuf::from(name);
+        let copied = mailwright_maildir::copy_inserting(&self.tmp, &tmp, at.min(self.size), data);
+        let _ = fs::remove_file(&self.tmp);
+        match copied {
+            Ok(file) => {
+                self.file = Some(file);
+                self.tmp = tmp;
+                self.size += data.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(io_err("copying", &self.tmp)(e))
+            }
+        }
+    }
+
+    /// What was written from offset `from` on.
+    pub fn read_from(&self, from: u64) -> Result<Vec<u8>, SpoolError> {
+        let mut out = Vec::new();
+        File::open(&self.tmp)
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(from))?;
+                f.read_to_end(&mut out)
+            })
+            .map_err(io_err("reading", &self.tmp))?;
+        Ok(out)
     }
 
     /// Makes the message durable and queues it with `envelope`; only then may it be

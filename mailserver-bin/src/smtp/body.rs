@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::delivery::{QuotaAccount, count_in_maildirsize};
+use crate::delivery::{QuotaAccount, count_in_maildirsize, junk_folder};
+use crate::filter::sender::strip_forged;
 use crate::mail::HeaderScan;
 use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
 use crate::smtp::service::FLUSH_THRESHOLD;
@@ -74,6 +75,15 @@ pub(super) struct BodyWriter {
     pub(super) pending: Vec<Bytes>,
     pub(super) pending_len: usize,
     pub(super) error: Option<StoreError>,
+    /// Port 25: the authserv-id whose `Authentication-Results:` fields a sender may not
+    /// write, removed at the first write.
+    pub(super) strip_results: Option<String>,
+    /// The octets of `header` in front of the message in each file (after its own fields).
+    header_len: u64,
+    /// A field that comes after `header`, known only once the file was begun.
+    late_field: Option<Bytes>,
+    /// The copies (in the order of the Maildirs) that go to Junk; for the queue, any.
+    junk: Vec<bool>,
 }
 
 impl BodyWriter {
@@ -93,7 +103,63 @@ impl BodyWriter {
             pending: Vec::new(),
             pending_len: 0,
             error: None,
+            strip_results: None,
+            header_len: 0,
+            late_field: None,
+            junk: Vec::new(),
         }
+    }
+
+    /// Adds `field` after the `Received:` field (a verdict known at the end of DATA): in
+    /// memory when nothing was written yet, else into each file at commit.
+    pub(super) fn add_field(&mut self, field: &str) {
+        match &self.header {
+            Some(h) => self.header = Some(Bytes::from([h.as_ref(), field.as_bytes()].concat())),
+            None => {
+                let before = self.late_field.take().unwrap_or_default();
+                self.late_field = Some(Bytes::from([before.as_ref(), field.as_bytes()].concat()));
+            }
+        }
+    }
+
+    /// Sends the copies `which` picks (in the order of the Maildirs; any, for the queue) to
+    /// the mailboxes' Junk folders.
+    pub(super) fn send_to_junk(&mut self, which: Vec<bool>) {
+        self.junk = which;
+    }
+
+    /// The message as the client sent it (for a message written to disk already, as it was
+    /// written: a forged `Authentication-Results:` removed).
+    pub(super) async fn message(&mut self) -> Result<Vec<u8>, StoreError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.open.is_none() {
+            return Ok(self.pending.concat());
+        }
+        let job = self.job();
+        let skip = self.header_len;
+        run_blocking(move || {
+            let destination = Arc::clone(&job.destination);
+            let mut open = job.write()?;
+            let message = match (&mut open, &*destination) {
+                (Open::Maildirs(d), Destination::Maildirs { targets, .. }) => {
+                    let fields = targets.first().map_or(0, |(_, f)| f.len() as u64);
+                    d.first_mut()
+                        .map(|d| d.read_from(fields + skip))
+                        .transpose()?
+                        .unwrap_or_default()
+                }
+                (Open::Queue(q), _) => q.read_from(skip)?,
+                _ => return Err(StoreError::NoRecipients),
+            };
+            Ok((open, message))
+        })
+        .await
+        .map(|(open, message)| {
+            self.open = Some(open);
+            message
+        })
     }
 
     pub(super) async fn push(&mut self, chunk: Bytes) {
@@ -123,6 +189,16 @@ impl BodyWriter {
                 .missing(&self.queue_id, &hostname, SystemTime::now());
             header = Some(Bytes::from([h.as_ref(), added.as_bytes()].concat()));
         }
+        if let Some(h) = &header {
+            self.header_len = h.len() as u64;
+            // The first write holds the header, or FLUSH_THRESHOLD octets of it.
+            if let Some(id) = &self.strip_results
+                && self.scan.authentication_results() > 0
+                && let Some(kept) = strip_forged(&self.pending.concat(), id)
+            {
+                self.pending = vec![Bytes::from(kept)];
+            }
+        }
         WriteJob {
             open: self.open.take(),
             header,
@@ -139,9 +215,12 @@ impl BodyWriter {
             return Err(e);
         }
         let job = self.job();
+        let (late, at, junk) = (self.late_field.take(), self.header_len, self.junk);
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
-            match (job.write()?, &*destination) {
+            let mut open = job.write()?;
+            amend(&mut open, &destination, late.as_deref(), at, &junk)?;
+            match (open, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
                     let sizes: Vec<u64> = deliveries
                         .iter()
@@ -153,10 +232,11 @@ impl BodyWriter {
                     }
                     Ok((sizes, paths.into_iter().next()))
                 }
-                (Open::Queue(incoming), Destination::Queue { spool, entry }) => Ok((
-                    vec![incoming.commit(spool, QueuedMessage::clone(entry))?.size],
-                    None,
-                )),
+                (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
+                    let mut entry = QueuedMessage::clone(entry);
+                    entry.junk = junk.iter().any(|&j| j);
+                    Ok((vec![incoming.commit(spool, entry)?.size], None))
+                }
                 _ => Err(StoreError::NoRecipients),
             }
         })
@@ -205,6 +285,36 @@ impl WriteJob {
         }
         Ok(open)
     }
+}
+
+/// Puts `late` after the header of each file (the header is `at` octets, after each copy's
+/// own fields), and sends the copies `junk` picks to their mailbox's Junk folder.
+fn amend(
+    open: &mut Open,
+    destination: &Destination,
+    late: Option<&[u8]>,
+    at: u64,
+    junk: &[bool],
+) -> Result<(), StoreError> {
+    match (open, destination) {
+        (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
+            for (i, (d, (account, fields))) in deliveries.iter_mut().zip(targets).enumerate() {
+                if let Some(late) = late {
+                    d.insert(fields.len() as u64 + at, late)?;
+                }
+                if junk.get(i) == Some(&true) {
+                    d.deliver_into(junk_folder(&account.maildir)?);
+                }
+            }
+        }
+        (Open::Queue(q), _) => {
+            if let Some(late) = late {
+                q.insert(at, late)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 pub(super) async fn run_blocking<T: Send + 'static>(

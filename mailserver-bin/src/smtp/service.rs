@@ -10,6 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::accounts::Accounts;
 use crate::config::{Config, Policy};
+use crate::filter::SenderAuth;
 use crate::queue::Queue;
 use crate::srs::Srs;
 
@@ -27,6 +28,8 @@ pub struct SmtpService {
     /// Submission: AUTH required, relaying for the authenticated user.
     pub submission: bool,
     pub srs: Option<Srs>,
+    /// Port 25: SPF, DKIM, DMARC and ARC checks of strangers' mail (`[sender_auth]`).
+    pub sender_auth: Option<Arc<SenderAuth>>,
 }
 
 impl SmtpService {
@@ -76,6 +79,7 @@ impl SmtpService {
             queue,
             submission: false,
             srs,
+            sender_auth: None,
         }
     }
 

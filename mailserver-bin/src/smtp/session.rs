@@ -40,6 +40,8 @@ pub(super) struct Transaction {
     pub(super) local_dsn: Vec<(String, String, RcptParams)>,
     /// An alias sends some of it on to another server (SRS applies).
     pub(super) forwarded: bool,
+    /// Port 25: the SPF result of MAIL FROM, when the sender's mail is checked.
+    pub(super) spf: Option<crate::filter::SpfCheck>,
     pub(super) body: Option<BodyWriter>,
 }
 
@@ -61,6 +63,7 @@ impl Transaction {
             remote: Vec::new(),
             local_dsn: Vec::new(),
             forwarded: false,
+            spf: None,
             body: None,
         }
     }
@@ -146,6 +149,18 @@ impl Connection {
                     let text = "Sending rate limit reached, try again later".into();
                     session.reject(reply(451, 4, 7, 1, text)).answered();
                     return;
+                }
+                let sender = match &from {
+                    ReversePath::Mailbox(m) => m.to_string(),
+                    _ => String::new(),
+                };
+                match self.check_spf(session, &sender).await {
+                    Ok(spf) => self.tx.spf = spf,
+                    Err(r) => {
+                        info!(peer = %self.peer, from = %from, reply = %r, "sender rejected: SPF fail ([sender_auth] reject_spf_fail)");
+                        session.reject(r).answered();
+                        return;
+                    }
                 }
                 self.tx.from = Some(from);
                 self.tx.params = params;
@@ -311,7 +326,13 @@ impl Connection {
             }
         };
         let completion = self.service.submission.then_some(hostname);
-        self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
+        let mut body = BodyWriter::new(id, header, destination, completion);
+        if self.tx.spf.is_some()
+            && let Some(auth) = self.sender_auth()
+        {
+            body.strip_results = Some(auth.authserv_id().to_owned());
+        }
+        self.tx.body = Some(body);
         session.accept().answered();
     }
 
@@ -402,7 +423,7 @@ impl Connection {
     /// reject_sender_login_mismatch); never the null sender, which is for bounces.
     pub(super) async fn finish(&mut self, session: &mut ServerSession, size: u64) {
         let mut tx = std::mem::replace(&mut self.tx, Transaction::new());
-        let Some(body) = tx.body.take() else {
+        let Some(mut body) = tx.body.take() else {
             session
                 .finish_message(reply(451, 4, 3, 0, "Local error in processing".into()))
                 .answered();
@@ -414,6 +435,12 @@ impl Connection {
         if let Some(refusal) = self.loop_refusal(&tx, &body.scan) {
             warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: mail loop");
             // Dropping the body removes what was written.
+            drop(body);
+            session.finish_message(refusal).answered();
+            return;
+        }
+        if let Err(refusal) = self.judge(&tx, &mut body).await {
+            warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: sender authentication");
             drop(body);
             session.finish_message(refusal).answered();
             return;

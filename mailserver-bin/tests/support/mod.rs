@@ -2,6 +2,8 @@
 //! and offers helpers to inspect what landed in the Maildirs.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod dns;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -385,8 +387,18 @@ pub fn python(script: &str, args: &[&str]) -> String {
 
 /// [`python`], killed after `seconds`.
 pub fn python_within(seconds: u32, script: &str, args: &[&str]) -> String {
+    run_python("python3", seconds, script, args)
+}
+
+/// [`python`] under Debian's own Python (`/usr/bin/python3`), which has the modules the
+/// test script installs from Debian (dkimpy).
+pub fn system_python(script: &str, args: &[&str]) -> String {
+    run_python("/usr/bin/python3", 120, script, args)
+}
+
+fn run_python(interpreter: &str, seconds: u32, script: &str, args: &[&str]) -> String {
     let out = Command::new("timeout")
-        .args([seconds.to_string().as_str(), "python3", "-c"])
+        .args([seconds.to_string().as_str(), interpreter, "-c"])
         .arg(script)
         .args(args)
         .output()

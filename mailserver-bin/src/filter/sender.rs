@@ -1,0 +1,375 @@
+//! Sender authentication of inbound mail, as OpenDKIM, OpenDMARC and policyd-spf give it to
+//! Postfix: SPF at MAIL FROM (the HELO name too), DKIM signatures, DMARC alignment and
+//! policy, and an ARC chain at the end of DATA, with `mail-auth` through the daemon's
+//! resolver. The results make one `Authentication-Results:` field (RFC 8601) named after our
+//! host; a field a sender wrote under that name is removed before the message is stored
+//! ([`strip_forged`]).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_auth::dmarc::Policy;
+use mail_auth::dmarc::verify::DmarcParameters;
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
+    SpfOutput, SpfResult,
+};
+
+use crate::config::{Config, DmarcAction};
+
+/// The checks, with the resolver they ask.
+pub struct SenderAuth {
+    resolver: MessageAuthenticator,
+    hostname: String,
+    config: crate::config::SenderAuth,
+}
+
+/// The SPF result of one transaction, found at MAIL FROM.
+pub struct SpfCheck {
+    output: SpfOutput,
+    ip: IpAddr,
+    helo: String,
+    /// The envelope sender; empty for `<>` (the HELO name is then the identity checked).
+    sender: String,
+}
+
+impl SpfCheck {
+    /// Whether the sender's domain says this client may not send its mail (`-all`).
+    pub fn failed(&self) -> bool {
+        self.output.result() == SpfResult::Fail
+    }
+
+    /// The domain whose record was asked.
+    pub fn domain(&self) -> &str {
+        self.output.domain()
+    }
+}
+
+/// What the checks make of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Deliver,
+    /// The sender's domain asks for quarantine (or for reject where only some recipient
+    /// domains enforce it): the copies for domains that enforce DMARC go to Junk.
+    Quarantine,
+    /// Refused at the end of DATA (550 5.7.1) with this text.
+    Reject(String),
+}
+
+/// The verdict on one message.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// The `Authentication-Results:` field, CRLF included.
+    pub field: String,
+    pub action: Action,
+    /// The results in a word each, for the log: `spf=pass dkim=fail dmarc=fail`.
+    pub summary: String,
+}
+
+impl SenderAuth {
+    /// The checks `[sender_auth]` asks for, or `None` when they are off.
+    pub fn new(config: &Config) -> Result<Option<Arc<Self>>, String> {
+        if !config.sender_auth.enabled {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(SenderAuth {
+            resolver: crate::resolver::resolver(&config.relay.nameservers)?,
+            hostname: config.hostname.clone(),
+            config: config.sender_auth.clone(),
+        })))
+    }
+
+    /// Our authserv-id: the host name.
+    pub fn authserv_id(&self) -> &str {
+        &self.hostname
+    }
+
+    /// What DMARC failures do for mail to `domain`.
+    pub fn dmarc_for(&self, domain: &str) -> DmarcAction {
+        self.config.dmarc_for(domain)
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.config.timeout_ms)
+    }
+
+    /// SPF for a MAIL FROM of `sender` (empty: `<>`) from `ip` that said HELO `helo`: the
+    /// HELO identity first (RFC 7208 §2.3), then the sender's domain unless HELO failed.
+    pub async fn spf(&self, ip: IpAddr, helo: &str, sender: &str) -> SpfCheck {
+        let params = SpfParameters::verify(ip, helo, &self.hostname, sender);
+        let output = tokio::time::timeout(self.timeout(), self.resolver.verify_spf(params))
+            .await
+            .unwrap_or_else(|_| {
+                let domain = sender.rsplit_once('@').map_or(helo, |(_, d)| d);
+                SpfOutput::new(domain.to_owned()).with_result(SpfResult::TempError)
+            });
+        SpfCheck {
+            output,
+            ip,
+            helo: helo.to_owned(),
+            sender: sender.to_owned(),
+        }
+    }
+
+    /// The refusal of a MAIL FROM that SPF fails, when `reject_spf_fail` asks for it.
+    pub fn spf_refusal(&self, check: &SpfCheck) -> Option<String> {
+        (self.config.reject_spf_fail && check.failed()).then(|| {
+            format!(
+                "Message rejected due to: SPF fail - {} is not allowed to send mail for {}",
+                check.ip,
+                check.domain()
+            )
+        })
+    }
+
+    /// Judges `message` (as the client sent it) by its DKIM signatures, its ARC chain and
+    /// the DMARC policy of its From: domain, with the SPF result of its transaction;
+    /// `domains` are the recipients' domains, whose settings decide what a failure does.
+    pub async fn judge(&self, message: &[u8], spf: &SpfCheck, domains: &[String]) -> Judgement {
+        let spf_summary = format!("spf={}", spf_word(spf.output.result()));
+        let Some(parsed) = AuthenticatedMessage::parse(message) else {
+            // Not a message with a header: SPF is all there is to tell.
+            let results = self.with_spf(AuthenticationResults::new(&self.hostname), spf);
+            return Judgement {
+                field: format!("Authentication-Results: {results}\r\n"),
+                action: Action::Deliver,
+                summary: spf_summary,
+            };
+        };
+        let work = async {
+            let dkim = self.resolver.verify_dkim(&parsed).await;
+            let arc = self.resolver.verify_arc(&parsed).await;
+            let mail_from_domain = spf
+                .sender
+                .rsplit_once('@')
+                .map_or(spf.helo.as_str(), |(_, d)| d);
+            let params = DmarcParameters::new(&parsed, &dkim, mail_from_domain, &spf.output);
+            let dmarc = self.resolver.verify_dmarc(params).await;
+            (dkim, arc, dmarc)
+        };
+        let Ok((dkim, arc, dmarc)) = tokio::time::timeout(self.timeout(), work).await else {
+            let results = self.with_spf(AuthenticationResults::new(&self.hostname), spf);
+            return Judgement {
+                field: format!(
+                    "Authentication-Results: {results};\r\n\tdkim=temperror (lookups timed out);\r\n\tdmarc=temperror\r\n"
+                ),
+                action: Action::Deliver,
+                summary: format!("{spf_summary} dkim=temperror dmarc=temperror"),
+            };
+        };
+        let from = parsed.from();
+        let mut results = AuthenticationResults::new(&self.hostname).with_dkim_results(&dkim, from);
+        results = self.with_spf(results, spf);
+        let sealed = arc.result() != &DkimResult::None;
+        if sealed {
+            results = results.with_arc_result(&arc, spf.ip);
+        }
+        results = results.with_dmarc_result(&dmarc);
+        let mut text = results.to_string();
+        if dkim.is_empty() {
+            // No signature: `dkim=none` (RFC 8601 §2.7.1), first as the others list it.
+            text.insert_str(self.hostname.len(), ";\r\n\tdkim=none");
+        }
+        let dkim_summary = dkim
+            .iter()
+            .map(|d| dkim_word(d.result()))
+            .min_by_key(|w| DKIM_RANK.iter().position(|r| r == w))
+            .unwrap_or("none");
+        let failed = matches!(dmarc.result(), DmarcResult::Fail(_));
+        let mut summary = format!("dkim={dkim_summary} {spf_summary}");
+        if sealed {
+            summary.push_str(&format!(" arc={}", dkim_word(arc.result())));
+        }
+        summary.push_str(&format!(" dmarc={}", dmarc_word(&dmarc.result())));
+        let action = match failed {
+            true => self.dmarc_action(dmarc.policy(), dmarc.domain(), domains),
+            false => Action::Deliver,
+        };
+        Judgement {
+            field: format!("Authentication-Results: {text}\r\n"),
+            action,
+            summary,
+        }
+    }
+
+    fn with_spf<'x>(
+        &self,
+        results: AuthenticationResults<'x>,
+        spf: &SpfCheck,
+    ) -> AuthenticationResults<'x> {
+        if spf.sender.is_empty() {
+            results.with_spf_ehlo_result(&spf.output, spf.ip, &spf.helo)
+        } else {
+            results.with_spf_mailfrom_result(&spf.output, spf.ip, &spf.sender, &spf.helo)
+        }
+    }
+
+    /// What a DMARC failure under `policy` of `from_domain` does to mail for `domains`:
+    /// refused when every one enforces DMARC, else quarantined (for those that do).
+    fn dmarc_action(&self, policy: Policy, from_domain: &str, domains: &[String]) -> Action {
+        let enforcing = domains
+            .iter()
+            .filter(|d| self.dmarc_for(d) == DmarcAction::Enforce)
+            .count();
+        match policy {
+            _ if enforcing == 0 => Action::Deliver,
+            Policy::Reject if enforcing == domains.len() => {
+                Action::Reject(format!("Rejected by DMARC policy for {from_domain}"))
+            }
+            Policy::Reject | Policy::Quarantine => Action::Quarantine,
+            Policy::None | Policy::Unspecified => Action::Deliver,
+        }
+    }
+}
+
+/// The order in which one word stands for several signatures: the best result wins.
+const DKIM_RANK: [&str; 6] = ["pass", "fail", "neutral", "temperror", "permerror", "none"];
+
+fn dkim_word(r: &DkimResult) -> &'static str {
+    match r {
+        DkimResult::Pass => "pass",
+        DkimResult::Neutral(_) => "neutral",
+        DkimResult::Fail(_) => "fail",
+        DkimResult::PermError(_) => "permerror",
+        DkimResult::TempError(_) => "temperror",
+        DkimResult::None => "none",
+    }
+}
+
+fn spf_word(r: SpfResult) -> &'static str {
+    match r {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
+    }
+}
+
+fn dmarc_word(r: &DmarcResult) -> &'static str {
+    match r {
+        DmarcResult::Pass => "pass",
+        DmarcResult::Fail(_) => "fail",
+        DmarcResult::TempError(_) => "temperror",
+        DmarcResult::PermError(_) => "permerror",
+        DmarcResult::None => "none",
+    }
+}
+
+/// The header section of `chunk` (the start of a message) without the
+/// `Authentication-Results:` fields that claim to be ours (authserv-id `authserv_id`), which
+/// only we may write (RFC 8601 §5); `None` when it has none. What follows the header is kept
+/// as it is.
+pub fn strip_forged(chunk: &[u8], authserv_id: &str) -> Option<Vec<u8>> {
+    let end = header_end(chunk);
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut removed = false;
+    let mut at = 0;
+    while at < end {
+        let field_end = field_end(chunk, at, end);
+        let field = &chunk[at..field_end];
+        if is_ours(field, authserv_id) {
+            removed = true;
+        } else {
+            out.extend_from_slice(field);
+        }
+        at = field_end;
+    }
+    out.extend_from_slice(&chunk[end..]);
+    removed.then_some(out)
+}
+
+/// Where the header section ends: after the line ending of its last field (the empty line
+/// not included), or the end of `chunk` when it ends within the header.
+fn header_end(chunk: &[u8]) -> usize {
+    let mut at = 0;
+    while at < chunk.len() {
+        if chunk[at] == b'\n' || chunk[at..].starts_with(b"\r\n") {
+            return at;
+        }
+        match memchr::memchr(b'\n', &chunk[at..]) {
+            Some(i) => at += i + 1,
+            None => return chunk.len(),
+        }
+    }
+    at
+}
+
+/// The end of the field starting at `at`: its folded lines included.
+fn field_end(chunk: &[u8], mut at: usize, end: usize) -> usize {
+    loop {
+        match memchr::memchr(b'\n', &chunk[at..end]) {
+            Some(i) => at += i + 1,
+            None => return end,
+        }
+        if at >= end || !matches!(chunk[at], b' ' | b'\t') {
+            return at;
+        }
+    }
+}
+
+/// Whether `field` is an `Authentication-Results:` field whose authserv-id is `id`.
+fn is_ours(field: &[u8], id: &str) -> bool {
+    const NAME: &[u8] = b"authentication-results";
+    let Some(colon) = memchr::memchr(b':', field) else {
+        return false;
+    };
+    if !field[..colon].trim_ascii().eq_ignore_ascii_case(NAME) {
+        return false;
+    }
+    let value = &field[colon + 1..];
+    let value = skip_comments(value);
+    let token_end = value
+        .iter()
+        .position(|&b| matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n' | b'('))
+        .unwrap_or(value.len());
+    value[..token_end].eq_ignore_ascii_case(id.as_bytes())
+}
+
+/// `value` from its first octet that is neither white space nor in a comment.
+fn skip_comments(value: &[u8]) -> &[u8] {
+    let mut depth = 0u32;
+    for (i, &b) in value.iter().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ if depth == 0 => return &value[i..],
+            _ => {}
+        }
+    }
+    &[]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_results_are_stripped_and_only_from_the_header() {
+        let message = b"Received: from x\r\nAuthentication-Results: MX.example.com;\r\n\tspf=pass smtp.mailfrom=a@b\r\nAuthentication-Results: other.example; dkim=pass\r\nauthentication-results: (forged) mx.example.com; dmarc=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; in the body\r\n";
+        let stripped = strip_forged(message, "mx.example.com").unwrap();
+        assert_eq!(
+            String::from_utf8(stripped).unwrap(),
+            "Received: from x\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; in the body\r\n"
+        );
+        assert_eq!(
+            strip_forged(b"Subject: x\r\n\r\nbody", "mx.example.com"),
+            None
+        );
+        // A header cut off within a field, and one that is all header.
+        let cut = b"Authentication-Results: mx.example.com; spf=pa";
+        assert_eq!(strip_forged(cut, "mx.example.com").unwrap(), b"");
+        assert_eq!(
+            strip_forged(
+                b"Authentication-Results: mx.example.comx; a\n",
+                "mx.example.com"
+            ),
+            None
+        );
+    }
+}
