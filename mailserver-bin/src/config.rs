@@ -47,6 +47,7 @@ pub struct Config {
     pub srs: Srs,
     pub guard: Guard,
     pub sender_auth: SenderAuth,
+    pub filters: Filters,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -502,6 +503,7 @@ impl Default for Config {
             srs: Srs::default(),
             guard: Guard::default(),
             sender_auth: SenderAuth::default(),
+            filters: Filters::default(),
             ldap: None,
         }
     }
@@ -696,6 +698,7 @@ impl Config {
         }
         self.guard.validate().map_err(ConfigError::Invalid)?;
         self.sender_auth.validate().map_err(ConfigError::Invalid)?;
+        self.filters.validate().map_err(ConfigError::Invalid)?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid(
                 "set both tls.cert and tls.key, or neither".into(),
@@ -736,12 +739,14 @@ fn is_domain(s: &str) -> bool {
     matches!(Host::parse(s), Ok(Host::Domain(_)))
 }
 
+mod filters;
 mod guard;
 mod ldap;
 mod sender_auth;
 #[cfg(test)]
 mod tests;
 
+pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
 pub use ldap::Ldap;
 pub use sender_auth::{DmarcAction, SenderAuth};

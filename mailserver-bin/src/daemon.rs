@@ -30,8 +30,8 @@ fn shared_by_gates(config: &Config) -> Result<conn::Shared, AnyError> {
     })
 }
 
-/// The SMTP services: port 25 (with the sender checks of `[sender_auth]`) and submission,
-/// sharing one count of active sessions.
+/// The SMTP services: port 25 (with the checks of `[sender_auth]` and `[filters]`) and
+/// submission, sharing one count of active sessions.
 fn smtp_services(
     config: &Arc<Config>,
     accounts: &Accounts,
@@ -49,6 +49,7 @@ fn smtp_services(
         shared,
     );
     inbound.sender_auth = crate::filter::SenderAuth::new(config)?;
+    inbound.filters = crate::filter::ContentFilters::new(config);
     let inbound = Arc::new(inbound);
     let submission = Arc::new(smtp::SmtpService::submission(
         config.clone(),

@@ -62,25 +62,21 @@ fn only_one_of_ours(message: &[u8]) -> String {
     ours[0].clone()
 }
 
-#[test]
-fn spf_dkim_dmarc_and_arc_are_judged_and_recorded() {
+/// The test domains' keys (in `dir`) and records, served by a private unbound.
+fn test_zones(dir: &Path) -> Dns {
     assert!(
         Command::new("/usr/bin/python3")
-            .args(["-c", "import dkim"])
+            .args(["-c", "import dkim, authres"])
             .status()
             .expect("python3")
             .success(),
-        "dkimpy is missing; run ./scripts/test, which installs python3-dkim"
+        "dkimpy or authres is missing; run ./scripts/test, which installs python3-dkim and python3-authres"
     );
-    let dir = std::env::temp_dir().join(format!(
-        "mailserver-it-{}-sender-auth-keys",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the test directory");
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("the test directory");
     let keys: Vec<(&str, String)> = ["sender.test", "arcfrom.test", "forward.test"]
         .into_iter()
-        .map(|d| (d, dkim_key(&dir, d)))
+        .map(|d| (d, dkim_key(dir, d)))
         .collect();
     let mut data = vec![
         "sender.test. 300 IN TXT \"v=spf1 ip4:127.0.0.9 -all\"".to_owned(),
@@ -107,7 +103,18 @@ fn spf_dkim_dmarc_and_arc_are_judged_and_recorded() {
         "forward.test",
         "client.test",
     ];
-    let dns = Dns::start(&dir.join("dns"), &zones, &data);
+    Dns::start(&dir.join("dns"), &zones, &data)
+}
+
+/// The keys' directory of a test.
+fn keys_dir(test: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mailserver-it-{}-{test}-keys", std::process::id()))
+}
+
+#[test]
+fn spf_dkim_dmarc_and_arc_are_judged_and_recorded() {
+    let dir = keys_dir("sender-auth");
+    let dns = test_zones(&dir);
     let server = Server::start(
         "sender-auth",
         &format!("[relay]\nnameservers = [\"127.0.0.1:{}\"]\n", dns.port),
@@ -202,9 +209,52 @@ fn spf_dkim_dmarc_and_arc_are_judged_and_recorded() {
         &[
             "sender authentication",
             "results=dkim=pass spf=pass dmarc=pass",
-            "message refused: sender authentication",
+            "message refused by a check",
             "action=\"junk\"",
         ],
+    );
+    drop(dns);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Per recipient domain, DMARC failures may be only reported; and with `reject_spf_fail`, an
+/// SPF fail is refused at MAIL FROM (550 5.7.23) as policyd-spf refuses it.
+#[test]
+fn dmarc_may_only_report_and_spf_fail_may_be_refused() {
+    let dir = keys_dir("sender-auth-report");
+    let dns = test_zones(&dir);
+    let server = Server::start(
+        "sender-auth-report",
+        &format!(
+            "[relay]\nnameservers = [\"127.0.0.1:{}\"]\n[sender_auth]\nreject_spf_fail = true\n[sender_auth.domains.\"example.com\"]\ndmarc = \"report\"\n",
+            dns.port
+        ),
+    );
+    let send = |case: &str| {
+        let port = server.port.to_string();
+        system_python(CLIENT, &[&port, dir.to_str().expect("a UTF-8 path"), case])
+            .trim()
+            .to_owned()
+    };
+    // SPF fail for sender.test: refused at MAIL FROM now.
+    assert_eq!(
+        send("tampered"),
+        "550 5.7.23 Message rejected due to: SPF fail - 127.0.0.10 is not allowed to send mail for sender.test"
+    );
+    // softfail passes MAIL FROM; no DMARC record: delivered.
+    assert_eq!(send("softfail"), "250");
+    // A DMARC failure under p=reject, for example.com which only reports: delivered, told.
+    assert_eq!(send("reported"), "250");
+    let inbox = server.messages("alice@example.com");
+    assert_eq!(inbox.len(), 2);
+    assert_contains(
+        &only_one_of_ours(&inbox[1]),
+        &["dmarc=fail (policy not aligned) header.from=sender.test policy.dmarc=reject"],
+    );
+    assert!(
+        server
+            .log()
+            .contains("sender rejected: SPF fail ([sender_auth] reject_spf_fail)")
     );
     drop(dns);
     let _ = std::fs::remove_dir_all(&dir);

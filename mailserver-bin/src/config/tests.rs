@@ -25,6 +25,10 @@ fn embedded_default_config_matches_defaults() {
         format!("{:?}", parsed.sender_auth),
         format!("{:?}", default.sender_auth)
     );
+    assert_eq!(
+        format!("{:?}", parsed.filters),
+        format!("{:?}", default.filters)
+    );
     assert_eq!(parsed.data_dir, default.data_dir);
     assert_eq!(
         format!("{:?}", parsed.accounts),

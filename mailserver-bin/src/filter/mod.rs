@@ -1,7 +1,15 @@
 //! What inbound mail is judged by before it is stored: who sent it (SPF, DKIM, DMARC and
-//! ARC, in [`sender`]). The verdicts become header fields and, where the sender's domain or
-//! the configuration asks, a refusal or a delivery to Junk.
+//! ARC, in [`sender`]) and what it holds (ClamAV and SpamAssassin, in [`content`]). The
+//! verdicts become header fields and, where the sender's domain or the configuration asks,
+//! a refusal or a delivery to Junk.
 
+mod clamd;
+pub mod content;
+mod scanner;
 pub mod sender;
+mod spamd;
+mod verdict;
 
-pub use sender::{Action, SenderAuth, SpfCheck};
+pub use content::ContentFilters;
+pub use sender::{SenderAuth, SpfCheck};
+pub use verdict::Action;

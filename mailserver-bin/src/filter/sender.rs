@@ -17,6 +17,7 @@ use mail_auth::{
     SpfOutput, SpfResult,
 };
 
+use super::verdict::Action;
 use crate::config::{Config, DmarcAction};
 
 /// The checks, with the resolver they ask.
@@ -45,17 +46,6 @@ impl SpfCheck {
     pub fn domain(&self) -> &str {
         self.output.domain()
     }
-}
-
-/// What the checks make of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Deliver,
-    /// The sender's domain asks for quarantine (or for reject where only some recipient
-    /// domains enforce it): the copies for domains that enforce DMARC go to Junk.
-    Quarantine,
-    /// Refused at the end of DATA (550 5.7.1) with this text.
-    Reject(String),
 }
 
 /// The verdict on one message.
@@ -218,7 +208,7 @@ impl SenderAuth {
             Policy::Reject if enforcing == domains.len() => {
                 Action::Reject(format!("Rejected by DMARC policy for {from_domain}"))
             }
-            Policy::Reject | Policy::Quarantine => Action::Quarantine,
+            Policy::Reject | Policy::Quarantine => Action::Junk,
             Policy::None | Policy::Unspecified => Action::Deliver,
         }
     }

@@ -1,21 +1,33 @@
-//! Port 25's sender authentication in a transaction: SPF at MAIL FROM, the verdict on the
-//! message at the end of DATA (the `filter::sender` checks), and what it does to the copies.
+//! Port 25's checks of a stranger's mail in a transaction: SPF at MAIL FROM, then at the end
+//! of DATA the sender's authentication and the content scanners (the `filter` module), and
+//! what their verdicts do to the copies.
 
 use mailwright_smtp::{Reply, ServerSession};
-use tracing::info;
+use tracing::{info, warn};
 
-use crate::filter::{Action, SenderAuth, SpfCheck};
+use crate::config::DmarcAction;
+use crate::filter::{Action, ContentFilters, SenderAuth, SpfCheck};
 use crate::smtp::body::BodyWriter;
 use crate::smtp::service::reply;
 use crate::smtp::session::{Connection, Transaction, display_from};
 
 impl Connection {
-    /// The checks, when this client's mail gets them: port 25, not logged in, not from a
-    /// trusted network.
+    /// Whether this client's mail is checked: port 25, not logged in, not from a trusted
+    /// network.
+    fn stranger(&self) -> bool {
+        self.login.is_none() && !self.service.gate.guard.is_trusted(self.peer.ip())
+    }
+
+    /// The sender checks, when this client's mail gets them.
     pub(super) fn sender_auth(&self) -> Option<&SenderAuth> {
-        let service = &self.service;
-        let stranger = self.login.is_none() && !service.gate.guard.is_trusted(self.peer.ip());
-        service.sender_auth.as_deref().filter(|_| stranger)
+        self.service
+            .sender_auth
+            .as_deref()
+            .filter(|_| self.stranger())
+    }
+
+    fn content_filters(&self) -> Option<&ContentFilters> {
+        self.service.filters.as_deref().filter(|_| self.stranger())
     }
 
     /// SPF for this MAIL FROM (`sender` empty for `<>`); the refusal when it fails and
@@ -36,47 +48,65 @@ impl Connection {
         }
     }
 
-    /// The verdict on the message `body` holds: its `Authentication-Results:` field added,
-    /// the copies a DMARC quarantine concerns sent to Junk; the refusal when the sender's
-    /// domain asks for one.
+    /// The verdicts on the message `body` holds: their header fields added after
+    /// `Received:`, the copies they concern sent to Junk; the refusal (or the 451 of a
+    /// scanner that could not answer) when there is one.
     pub(super) async fn judge(&self, tx: &Transaction, body: &mut BodyWriter) -> Result<(), Reply> {
-        let (Some(spf), Some(auth)) = (&tx.spf, self.sender_auth()) else {
+        let auth = tx.spf.as_ref().zip(self.sender_auth());
+        let filters = self.content_filters();
+        if auth.is_none() && filters.is_none() {
             return Ok(());
-        };
+        }
         let message = body.message().await.map_err(|e| {
-            tracing::warn!(queue_id = %body.queue_id, error = %e, "cannot read the message back to check it");
+            warn!(queue_id = %body.queue_id, error = %e, "cannot read the message back to check it");
             reply(451, 4, 3, 0, "Local error in processing, try again later".into())
         })?;
-        let domains: Vec<String> = tx
-            .recipients
-            .iter()
-            .map(|r| {
-                r.rsplit_once('@')
-                    .map_or("", |(_, d)| d)
-                    .to_ascii_lowercase()
-            })
-            .collect();
-        let verdict = auth.judge(&message, spf, &domains).await;
-        let action = match &verdict.action {
-            Action::Deliver => "deliver",
-            Action::Quarantine => "junk",
-            Action::Reject(_) => "reject",
-        };
-        info!(queue_id = %body.queue_id, peer = %self.peer, from = %display_from(&tx.from), results = %verdict.summary, action, "sender authentication");
-        match verdict.action {
-            Action::Reject(text) => return Err(reply(550, 5, 7, 1, text)),
-            Action::Quarantine => {
-                let enforced =
-                    |domain: &str| auth.dmarc_for(domain) == crate::config::DmarcAction::Enforce;
-                let which = match tx.remote.is_empty() {
-                    true => tx.mailboxes.iter().map(|m| enforced(&m.domain)).collect(),
-                    false => vec![domains.iter().any(|d| enforced(d))],
-                };
-                body.send_to_junk(which);
+        let queue_id = body.queue_id.clone();
+        let from = display_from(&tx.from);
+        let mut fields = String::new();
+        let mut junk: Option<Vec<bool>> = None;
+        if let Some((spf, auth)) = auth {
+            let domains: Vec<String> = tx
+                .recipients
+                .iter()
+                .map(|r| {
+                    r.rsplit_once('@')
+                        .map_or("", |(_, d)| d)
+                        .to_ascii_lowercase()
+                })
+                .collect();
+            let verdict = auth.judge(&message, spf, &domains).await;
+            info!(%queue_id, peer = %self.peer, %from, results = %verdict.summary, action = verdict.action.word(), "sender authentication");
+            match verdict.action {
+                Action::Reject(text) => return Err(reply(550, 5, 7, 1, text)),
+                Action::Junk => {
+                    let enforced = |domain: &str| auth.dmarc_for(domain) == DmarcAction::Enforce;
+                    junk = Some(match tx.remote.is_empty() {
+                        true => tx.mailboxes.iter().map(|m| enforced(&m.domain)).collect(),
+                        false => vec![domains.iter().any(|d| enforced(d))],
+                    });
+                }
+                Action::Deliver | Action::Tempfail(_) => {}
             }
-            Action::Deliver => {}
+            fields.push_str(&verdict.field);
         }
-        body.add_field(&verdict.field);
+        if let Some(filters) = filters {
+            let verdict = filters.scan(&message, &queue_id).await;
+            info!(%queue_id, peer = %self.peer, %from, results = %verdict.summary, action = verdict.action.word(), "content scan");
+            match verdict.action {
+                Action::Reject(text) => return Err(reply(554, 5, 7, 1, text)),
+                Action::Tempfail(text) => {
+                    return Err(reply(451, 4, 3, 0, format!("{text}, try again later")));
+                }
+                Action::Junk => junk = Some(vec![true; tx.mailboxes.len().max(1)]),
+                Action::Deliver => {}
+            }
+            fields.push_str(&verdict.fields);
+        }
+        if let Some(which) = junk {
+            body.send_to_junk(which);
+        }
+        body.add_field(&fields);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::accounts::Accounts;
 use crate::config::{Config, Policy};
-use crate::filter::SenderAuth;
+use crate::filter::{ContentFilters, SenderAuth};
 use crate::queue::Queue;
 use crate::srs::Srs;
 
@@ -30,6 +30,8 @@ pub struct SmtpService {
     pub srs: Option<Srs>,
     /// Port 25: SPF, DKIM, DMARC and ARC checks of strangers' mail (`[sender_auth]`).
     pub sender_auth: Option<Arc<SenderAuth>>,
+    /// Port 25: the content scanners of `[filters]` (spamd, clamd).
+    pub filters: Option<Arc<ContentFilters>>,
 }
 
 impl SmtpService {
@@ -80,6 +82,7 @@ impl SmtpService {
             submission: false,
             srs,
             sender_auth: None,
+            filters: None,
         }
     }
 

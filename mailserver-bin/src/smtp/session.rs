@@ -440,7 +440,7 @@ impl Connection {
             return;
         }
         if let Err(refusal) = self.judge(&tx, &mut body).await {
-            warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: sender authentication");
+            warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused by a check");
             drop(body);
             session.finish_message(refusal).answered();
             return;

@@ -4,7 +4,8 @@
 #   sender_auth.py PORT KEYDIR CASE
 # CASE: pass (signed, SPF pass, with a forged Authentication-Results of ours), big (the
 # same, 400 KiB), tampered (signed, then the body changed; SPF fail; p=reject), softfail
-# (unsigned, ~all), quarantine (unsigned, SPF fail; p=quarantine), arc (signed, changed and
+# (unsigned, ~all), reported (From: a p=reject domain, broken signature, SPF softfail for
+# the envelope's domain), quarantine (unsigned, SPF fail; p=quarantine), arc (signed, changed and
 # ARC-sealed by a forwarder; p=none).
 import smtplib, sys
 import dkim
@@ -34,6 +35,11 @@ if case in ("pass", "big"):
 elif case == "tampered":
     sender = "alice@sender.test"
     msg = sign(message(sender, case, "Pay 10 euros.\r\n"), "sender.test")
+    msg = msg.replace(b"Pay 10 euros.", b"Pay 99 euros.")
+elif case == "reported":
+    # SPF softfail for the envelope's domain; From: sender.test (p=reject), signature broken.
+    sender = "bob@soft.test"
+    msg = sign(message("alice@sender.test", case, "Pay 10 euros.\r\n"), "sender.test")
     msg = msg.replace(b"Pay 10 euros.", b"Pay 99 euros.")
 elif case == "softfail":
     sender = "bob@soft.test"

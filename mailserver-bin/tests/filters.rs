@@ -1,0 +1,191 @@
+//! Content scanners on port 25 (issue 21), with Debian's own spamd (SpamAssassin) and clamd
+//! (ClamAV, with a signature database the test writes: nothing is downloaded), as Amavis
+//! uses them: GTUBE filed to Junk with X-Spam fields, the test signature refused at DATA, a
+//! clean message delivered with its fields; a scanner down acts as its failure mode says.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Server, assert_contains, free_port, python, require};
+
+const CLIENT: &str = include_str!("clients/filters.py");
+
+/// A scanner daemon, killed when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_port(port: u16, what: &str, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let exited = child.try_wait().ok().flatten();
+        assert!(
+            Instant::now() < deadline && exited.is_none(),
+            "{what} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// spamd on a private port: local tests only (no network rules), no per-user settings.
+fn spamd(dir: &Path) -> (Daemon, u16) {
+    require("spamd");
+    let port = free_port();
+    let log = dir.join("spamd.log");
+    let mut child = Command::new("spamd")
+        .args([
+            "-L",
+            "-x",
+            "-u",
+            "nobody",
+            "--max-children=2",
+            "-s",
+            "stderr",
+        ])
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--pidfile={}", dir.join("spamd.pid").display()))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("spamd.log"))
+        .spawn()
+        .expect("start spamd");
+    wait_port(port, "spamd", &mut child, &log);
+    (Daemon(child), port)
+}
+
+/// clamd on a private port with one signature of the test's own (an `.ndb` line).
+fn clamd(dir: &Path) -> (Daemon, u16) {
+    require("clamd");
+    let port = free_port();
+    let db = dir.join("clamav-db");
+    std::fs::create_dir_all(&db).expect("the signature directory");
+    let hex: String = b"MAILWRIGHT-TEST-VIRUS-7f3a9c"
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        db.join("test.ndb"),
+        format!("Mailwright.Test.Virus:0:*:{hex}\n"),
+    )
+    .expect("test.ndb");
+    let conf = dir.join("clamd.conf");
+    let log = dir.join("clamd.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "Foreground yes\nLogFile {}\nDatabaseDirectory {}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nPidFile {}\n",
+            log.display(),
+            db.display(),
+            dir.join("clamd.pid").display()
+        ),
+    )
+    .expect("clamd.conf");
+    let mut child = Command::new("clamd")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start clamd");
+    wait_port(port, "clamd", &mut child, &log);
+    (Daemon(child), port)
+}
+
+#[test]
+fn spam_goes_to_junk_viruses_are_refused_and_a_scanner_down_acts_as_configured() {
+    let dir = std::env::temp_dir().join(format!(
+        "mailserver-it-{}-filters-daemons",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the test directory");
+    let (spamd, spamd_port) = spamd(&dir);
+    let (clamd, clamd_port) = clamd(&dir);
+    // GTUBE scores 1000: a reject score above it lets it go to Junk.
+    let server = Server::start(
+        "filters",
+        &format!(
+            "[sender_auth]\nenabled = false\n[filters]\nspamd = \"127.0.0.1:{spamd_port}\"\nspam_reject_score = 2000.0\nclamd = \"127.0.0.1:{clamd_port}\"\nclamd_on_failure = \"tempfail\"\nspamd_on_failure = \"accept\"\n"
+        ),
+    );
+    let send = |case: &str| {
+        python(CLIENT, &[&server.port.to_string(), case])
+            .trim()
+            .to_owned()
+    };
+
+    // Clean: delivered, with the scanners' fields after Received.
+    assert_eq!(send("clean"), "250");
+    let inbox = server.messages("alice@example.com");
+    let clean = String::from_utf8_lossy(&inbox[0]).into_owned();
+    assert_contains(
+        &clean,
+        &[
+            "X-Virus-Scanned: ClamAV at mx.example.com\r\n",
+            "X-Spam-Flag: NO\r\n",
+            "X-Spam-Status: No, score=",
+        ],
+    );
+
+    // GTUBE: to Junk, flagged.
+    assert_eq!(send("gtube"), "250");
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+    let junk_dir = server.maildir("alice@example.com").join(".Junk/new");
+    let junk: Vec<String> = std::fs::read_dir(&junk_dir)
+        .expect("a Junk folder")
+        .map(|e| {
+            String::from_utf8_lossy(&std::fs::read(e.expect("an entry").path()).expect("a file"))
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(junk.len(), 1);
+    assert_contains(
+        &junk[0],
+        &[
+            "X-Spam-Flag: YES\r\n",
+            "X-Spam-Level: **************************************************\r\n",
+            "X-Spam-Status: Yes, score=100",
+            "GTUBE",
+        ],
+    );
+
+    // The test signature: refused at DATA, nothing stored.
+    assert_eq!(
+        send("virus"),
+        "554 5.7.1 Message refused: virus found (Mailwright.Test.Virus.UNOFFICIAL)"
+    );
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+
+    // spamd down: accepted unscanned (its failure mode), logged.
+    drop(spamd);
+    assert_eq!(send("clean"), "250");
+    assert_eq!(server.messages("alice@example.com").len(), 2);
+    // clamd down: 451, the sender tries again later.
+    drop(clamd);
+    assert_eq!(
+        send("clean"),
+        "451 4.3.0 Virus scanner unavailable, try again later"
+    );
+    assert_eq!(server.messages("alice@example.com").len(), 2);
+    let log = server.log();
+    assert_contains(
+        &log,
+        &[
+            "content scan",
+            "results=virus=clean spam=",
+            "action=\"junk\"",
+            "spam scan failed ([filters] spamd)",
+            "virus scan failed ([filters] clamd)",
+            "message refused by a check",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
