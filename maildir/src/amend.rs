@@ -1,5 +1,5 @@
-//! Changes to a message still being delivered: a header field inserted once the whole message
-//! is known (a verdict on it), the message read back, and the folder it goes to.
+//! Changes to a message still being delivered: part of it replaced once the whole message is
+//! known (its header, with a verdict on it), the message read back, and the folder it goes to.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -8,10 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use crate::{Delivery, Error, Maildir, unique_base_name};
 
 impl Delivery {
-    /// Inserts `data` at offset `at` of what was written: the file is copied into a new one in
-    /// `tmp/` (the kernel copies, without reading it through memory) and replaces the old one.
-    /// For a field added in front of a message already partly on disk.
-    pub fn insert(&mut self, at: u64, data: &[u8]) -> Result<(), Error> {
+    /// Replaces the `len` octets at offset `at` of what was written with `data` (`len` 0
+    /// inserts): the file is copied into a new one in `tmp/` (the kernel copies, without
+    /// reading it through memory) that takes its place. For a header changed once the message
+    /// is on disk.
+    pub fn replace(&mut self, at: u64, len: u64, data: &[u8]) -> Result<(), Error> {
         let Some(writer) = self.file.take() else {
             return Err(finished(self));
         };
@@ -22,7 +23,11 @@ impl Delivery {
         let host = self.base_name.splitn(3, '.').nth(2).unwrap_or("localhost");
         let base_name = unique_base_name(host);
         let tmp_path = self.maildir.root.join("tmp").join(&base_name);
-        let copied = copy_inserting(&self.tmp_path, &tmp_path, at.min(self.size), data);
+        let at = at.min(self.size);
+        let len = len.min(self.size - at);
+        // W= counts a CRLF for every line end: the LFs without their CR, removed and added.
+        let removed = bare_lfs(&read_range(&self.tmp_path, at, len).unwrap_or_default()) as u64;
+        let copied = copy_replacing(&self.tmp_path, &tmp_path, at, len, data);
         drop(old);
         let new = match copied {
             Ok(f) => f,
@@ -36,12 +41,8 @@ impl Delivery {
         self.tmp_path = tmp_path;
         self.base_name = base_name;
         self.file = Some(BufWriter::with_capacity(64 * 1024, new));
-        // W= counts a CRLF for every line end: count the LFs `data` has without their CR.
-        let bare = memchr::memchr_iter(b'\n', data)
-            .filter(|&i| i == 0 || data[i - 1] != b'\r')
-            .count() as u64;
-        self.size += data.len() as u64;
-        self.vsize += data.len() as u64 + bare;
+        self.size = self.size - len + data.len() as u64;
+        self.vsize = self.vsize - len - removed + data.len() as u64 + bare_lfs(data) as u64;
         Ok(())
     }
 
@@ -70,13 +71,15 @@ impl Delivery {
     }
 }
 
-/// Copies file `from` into a new file `to` (mode 0600) with `data` inserted at offset `at`;
-/// the kernel copies the rest (`copy_file_range`), without reading it through memory. Returns
-/// the new file, open for writing at its end. For any spool file amended after the fact.
-pub fn copy_inserting(
+/// Copies file `from` into a new file `to` (mode 0600) with its `len` octets at offset `at`
+/// replaced by `data`; the kernel copies the rest (`copy_file_range`), without reading it
+/// through memory. Returns the new file, open for writing at its end. For any spool file
+/// amended after the fact.
+pub fn copy_replacing(
     from: &std::path::Path,
     to: &std::path::Path,
     at: u64,
+    len: u64,
     data: &[u8],
 ) -> io::Result<File> {
     let mut new = OpenOptions::new()
@@ -87,9 +90,25 @@ pub fn copy_inserting(
     let mut source = File::open(from)?;
     io::copy(&mut (&mut source).take(at), &mut new)?;
     new.write_all(data)?;
-    source.seek(SeekFrom::Start(at))?;
+    source.seek(SeekFrom::Start(at + len))?;
     io::copy(&mut source, &mut new)?;
     Ok(new)
+}
+
+/// The `len` octets of `path` at `at`.
+fn read_range(path: &std::path::Path, at: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(at))?;
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The line feeds of `data` without a carriage return before them.
+fn bare_lfs(data: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', data)
+        .filter(|&i| i == 0 || data[i - 1] != b'\r')
+        .count()
 }
 
 fn finished(d: &Delivery) -> Error {
@@ -105,7 +124,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_field_inserted_into_a_written_message_lands_in_its_place() {
+    fn a_header_replaced_in_a_written_message_lands_in_its_place() {
         let dir = std::env::temp_dir().join(format!("maildir-amend-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let md = Maildir::new(&dir);
@@ -114,7 +133,12 @@ mod tests {
             .unwrap();
         let at = b"Return-Path: <a@b>\r\n".len() as u64;
         assert_eq!(d.read_from(at).unwrap(), b"Subject: hi\r\n\r\nbody\r\n");
-        d.insert(at, b"X-Verdict: ok\n").unwrap();
+        d.replace(
+            at,
+            b"Subject: hi\r\n".len() as u64,
+            b"X-Verdict: ok\nSubject: hello\r\n",
+        )
+        .unwrap();
         d.write(b"more\r\n").unwrap();
         let junk = md.special_folder("Junk", "Junk").unwrap();
         assert_eq!(md.special_use("Junk").unwrap(), ["Junk"]);
@@ -124,7 +148,7 @@ mod tests {
         let stored = fs::read(&paths[0]).unwrap();
         assert_eq!(
             stored,
-            b"Return-Path: <a@b>\r\nX-Verdict: ok\nSubject: hi\r\n\r\nbody\r\nmore\r\n"
+            b"Return-Path: <a@b>\r\nX-Verdict: ok\nSubject: hello\r\n\r\nbody\r\nmore\r\n"
         );
         let name = paths[0].file_name().unwrap().to_str().unwrap().to_owned();
         let size = stored.len();

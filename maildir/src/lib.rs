@@ -27,7 +27,7 @@ mod snapshot;
 mod uidlist;
 mod uidvalidity;
 
-pub use amend::copy_inserting;
+pub use amend::copy_replacing;
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub(crate) use dirsync::sync_after_change;
 pub use folders::{FolderError, validate_folder_name};

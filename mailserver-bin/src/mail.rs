@@ -110,19 +110,17 @@ pub fn received_header(info: &ReceivedInfo<'_>) -> String {
 /// Watches a message's header as it streams in, for what is decided at the end of DATA: the
 /// fields a submission server adds when they are missing (RFC 6409 §8.2, §8.3: Message-ID
 /// and Date), and the trace fields that reveal a loop (how many `Received:`, and every
-/// `Delivered-To:`, as Postfix's `hopcount_limit` and forwarding-loop check read them), and
-/// whether it has `Authentication-Results:` fields (a forged one is removed).
+/// `Delivered-To:`, as Postfix's `hopcount_limit` and forwarding-loop check read them).
 #[derive(Debug, Clone, Default)]
 pub struct HeaderScan {
     done: bool,
     /// In a field's value (not its name).
     in_value: bool,
-    name: [u8; 24],
+    name: [u8; 12],
     name_len: usize,
     has_message_id: bool,
     has_date: bool,
     received: u32,
-    authentication_results: u32,
     /// The value of the `Delivered-To:` field being read.
     delivered_value: Option<Vec<u8>>,
     delivered_to: Vec<String>,
@@ -165,9 +163,6 @@ impl HeaderScan {
                         if name.eq_ignore_ascii_case(b"received") {
                             self.received += 1;
                         }
-                        if name.eq_ignore_ascii_case(b"authentication-results") {
-                            self.authentication_results += 1;
-                        }
                         if name.eq_ignore_ascii_case(b"delivered-to") {
                             self.delivered_value = Some(Vec::new());
                         }
@@ -199,11 +194,6 @@ impl HeaderScan {
     /// How many `Received:` fields the header has.
     pub fn received(&self) -> u32 {
         self.received
-    }
-
-    /// How many `Authentication-Results:` fields the header has.
-    pub fn authentication_results(&self) -> u32 {
-        self.authentication_results
     }
 
     /// Whether the header already has `Delivered-To: <address>` (case-insensitive): the

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,12 +14,13 @@ use support::{Server, assert_contains, free_port, python, require};
 
 const CLIENT: &str = include_str!("clients/filters.py");
 
-/// A scanner daemon, killed when dropped.
+/// A scanner daemon in a process group of its own (its workers too), killed when dropped.
 struct Daemon(Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -55,6 +57,7 @@ fn spamd(dir: &Path) -> (Daemon, u16) {
         .arg(format!("--pidfile={}", dir.join("spamd.pid").display()))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("spamd.log"))
+        .process_group(0)
         .spawn()
         .expect("start spamd");
     wait_port(port, "spamd", &mut child, &log);
@@ -93,6 +96,7 @@ fn clamd(dir: &Path) -> (Daemon, u16) {
         .arg(&conf)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("start clamd");
     wait_port(port, "clamd", &mut child, &log);
@@ -185,6 +189,98 @@ fn spam_goes_to_junk_viruses_are_refused_and_a_scanner_down_acts_as_configured()
             "spam scan failed ([filters] spamd)",
             "virus scan failed ([filters] clamd)",
             "message refused by a check",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// rspamd's proxy in milter mode, on a private port with its own logs and data; its DNS
+/// goes to a port where nothing listens, so no rule asks the internet.
+fn rspamd(dir: &Path) -> (Daemon, u16) {
+    require("rspamd");
+    let port = free_port();
+    let log = dir.join("rspamd.log");
+    let conf = dir.join("rspamd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            ".include \"$CONFDIR/common.conf\"\noptions {{\n pidfile = \"{dir}/rspamd.pid\";\n .include \"$CONFDIR/options.inc\"\n dns {{ nameserver = [\"127.0.0.1:1\"]; timeout = 0.2s; retransmits = 1; }}\n}}\nlogging {{ type = \"file\"; filename = \"{log}\"; level = \"info\"; }}\nworker \"rspamd_proxy\" {{\n bind_socket = \"127.0.0.1:{port}\";\n milter = yes;\n timeout = 120s;\n upstream \"local\" {{ default = yes; self_scan = yes; }}\n count = 1;\n}}\n",
+            dir = dir.display(),
+            log = log.display(),
+        ),
+    )
+    .expect("rspamd.conf");
+    // The fields it adds through the milter, in its data directory's dynamic settings.
+    std::fs::create_dir_all(dir.join("dynamic")).expect("dynamic/");
+    std::fs::write(
+        dir.join("dynamic/milter_headers.conf"),
+        // The test client is on loopback, which rspamd counts as local and would skip.
+        "use = [\"x-spamd-result\", \"x-spam-status\"];\nskip_local = false;\n",
+    )
+    .expect("milter_headers.conf");
+    let var = |name: &str, path: &Path| format!("--var={name}={}", path.display());
+    let mut child = Command::new("rspamd")
+        .args(["-f", "-i", "-c"])
+        .arg(&conf)
+        .args([var("DBDIR", dir), var("RUNDIR", dir), var("LOGDIR", dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start rspamd");
+    wait_port(port, "rspamd", &mut child, &log);
+    (Daemon(child), port)
+}
+
+/// rspamd as a milter, as iRedMail-like hosts run it behind Postfix: its fields added, its
+/// refusal passed on, its absence a 451 (Postfix's default `milter_default_action`).
+#[test]
+fn a_milter_judges_as_it_does_behind_postfix() {
+    let dir = std::env::temp_dir().join(format!(
+        "mailserver-it-{}-milter-daemons",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the test directory");
+    let (rspamd, port) = rspamd(&dir);
+    let server = Server::start(
+        "milter",
+        &format!("[sender_auth]\nenabled = false\n[filters]\nmilters = [\"127.0.0.1:{port}\"]\n"),
+    );
+    let send = |case: &str| {
+        python(CLIENT, &[&server.port.to_string(), case])
+            .trim()
+            .to_owned()
+    };
+    // Clean: delivered with the fields rspamd added at the end of the header.
+    assert_eq!(send("clean"), "250");
+    let inbox = server.messages("alice@example.com");
+    let clean = String::from_utf8_lossy(&inbox[0]).into_owned();
+    let (header, body) = clean.split_once("\r\n\r\n").expect("a header");
+    assert_contains(
+        header,
+        &[
+            "Date: Sat, 05 Dec 2026 10:00:00 +0000\r\nX-Spamd-Result: default: False [",
+            "\r\n\tMIME_GOOD(-0.10)[text/plain];\r\n",
+            "X-Spam-Status: No, score=",
+        ],
+    );
+    assert_eq!(body, "Lunch on Friday?\r\n");
+    // GTUBE: rspamd's own refusal, as Postfix would pass it on.
+    assert_eq!(send("gtube"), "554 5.7.1 Gtube pattern");
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+    // rspamd down: milter_on_failure's default, tempfail.
+    drop(rspamd);
+    assert_eq!(
+        send("clean"),
+        "451 4.3.0 Milter unavailable, try again later"
+    );
+    assert_contains(
+        &server.log(),
+        &[
+            "results=milter=accept action=\"deliver\"",
+            "results=milter=reject action=\"reject\"",
+            "milter failed ([filters] milters)",
         ],
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,5 @@
 //! `[filters]`: content scanners asked about inbound mail (see the daemon's `filter` module):
-//! SpamAssassin's spamd and ClamAV's clamd.
+//! SpamAssassin's spamd, ClamAV's clamd, and milters (rspamd, OpenDKIM, clamav-milter, …).
 
 use serde::Deserialize;
 
@@ -33,6 +33,12 @@ pub struct Filters {
     pub clamd_on_failure: OnFailure,
     /// Larger messages are not given to clamd (its StreamMaxLength is 25 MB by default).
     pub virus_max_size: u64,
+    /// Milters asked in turn (Postfix's `smtpd_milters`), each `host:port` or a unix socket
+    /// path; the time one may take for the whole message, and what its failure means
+    /// (Postfix's `milter_default_action`).
+    pub milters: Vec<String>,
+    pub milter_timeout_ms: u64,
+    pub milter_on_failure: OnFailure,
 }
 
 impl Default for Filters {
@@ -48,6 +54,9 @@ impl Default for Filters {
             clamd_timeout_ms: 30_000,
             clamd_on_failure: OnFailure::Tempfail,
             virus_max_size: 25 * 1024 * 1024,
+            milters: Vec::new(),
+            milter_timeout_ms: 60_000,
+            milter_on_failure: OnFailure::Tempfail,
         }
     }
 }
@@ -58,8 +67,11 @@ impl Filters {
         if self.spam_reject_score < self.spam_junk_score {
             return Err("filters.spam_reject_score must be at least spam_junk_score".into());
         }
-        if self.spamd_timeout_ms == 0 || self.clamd_timeout_ms == 0 {
-            return Err("filters.spamd_timeout_ms and clamd_timeout_ms must be at least 1".into());
+        if self.spamd_timeout_ms == 0 || self.clamd_timeout_ms == 0 || self.milter_timeout_ms == 0 {
+            return Err(
+                "filters.spamd_timeout_ms, clamd_timeout_ms and milter_timeout_ms must be at least 1"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The content scanners of `[filters]` in turn, as Amavis runs them for Postfix: ClamAV
 //! (a virus is refused), then SpamAssassin (scored in `X-Spam-*` fields; spam to Junk, the
-//! worst refused). A scanner that cannot answer acts as its failure mode says.
+//! worst refused), then each milter, as Postfix's smtpd asks them. A scanner that cannot
+//! answer acts as its failure mode says.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use super::headers::Edit;
+use super::milter::{self, Decision, Envelope};
 use super::scanner::within;
 use super::verdict::Action;
 use super::{clamd, spamd};
@@ -24,6 +27,8 @@ pub struct ContentFilters {
 pub struct ContentVerdict {
     /// Fields for the header (`X-Virus-Scanned:`, `X-Spam-*:`), CRLF included.
     pub fields: String,
+    /// The milters' changes to the header.
+    pub edits: Vec<Edit>,
     pub action: Action,
     /// The results for the log: `virus=clean spam=1000.0`.
     pub summary: String,
@@ -33,7 +38,7 @@ impl ContentFilters {
     /// The scanners `[filters]` names, or `None` when it names none.
     pub fn new(config: &Config) -> Option<Arc<Self>> {
         let f = &config.filters;
-        (!f.spamd.is_empty() || !f.clamd.is_empty()).then(|| {
+        (!f.spamd.is_empty() || !f.clamd.is_empty() || !f.milters.is_empty()).then(|| {
             Arc::new(ContentFilters {
                 config: f.clone(),
                 hostname: config.hostname.clone(),
@@ -41,11 +46,13 @@ impl ContentFilters {
         })
     }
 
-    /// Scans `message` (`queue_id` names it in the log).
-    pub async fn scan(&self, message: &[u8], queue_id: &str) -> ContentVerdict {
+    /// Scans `message`, which came with `envelope`.
+    pub async fn scan(&self, message: &[u8], envelope: &Envelope<'_>) -> ContentVerdict {
         let c = &self.config;
+        let queue_id = envelope.queue_id;
         let mut verdict = ContentVerdict {
             fields: String::new(),
+            edits: Vec::new(),
             action: Action::Deliver,
             summary: String::new(),
         };
@@ -90,8 +97,52 @@ impl ContentFilters {
                 }
             }
         }
+        if matches!(verdict.action, Action::Deliver | Action::Junk) {
+            self.milters(&mut verdict, message, envelope).await;
+        }
         verdict.summary = verdict.summary.trim().to_owned();
         verdict
+    }
+
+    /// Each milter in turn, until one decides more than to accept.
+    async fn milters(&self, verdict: &mut ContentVerdict, message: &[u8], envelope: &Envelope<'_>) {
+        let c = &self.config;
+        let timeout = Duration::from_millis(c.milter_timeout_ms);
+        for address in &c.milters {
+            let answer = within(address, timeout, milter::check(address, envelope, message)).await;
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(queue_id = %envelope.queue_id, error = %e, on_failure = ?c.milter_on_failure, "milter failed ([filters] milters)");
+                    let _ = write!(verdict.summary, " milter=unavailable");
+                    if c.milter_on_failure == OnFailure::Tempfail {
+                        verdict.action = Action::Tempfail("Milter unavailable".into());
+                        return;
+                    }
+                    continue;
+                }
+            };
+            verdict.edits.extend(answer.edits);
+            let word = match answer.decision {
+                Decision::Accept => "accept",
+                Decision::Quarantine(_) => {
+                    verdict.action = Action::Junk;
+                    "quarantine"
+                }
+                Decision::Discard => {
+                    verdict.action = Action::Discard;
+                    "discard"
+                }
+                Decision::Reject(code, text) | Decision::Tempfail(code, text) => {
+                    verdict.action = Action::Reply(code, text);
+                    if code >= 500 { "reject" } else { "tempfail" }
+                }
+            };
+            let _ = write!(verdict.summary, " milter={word}");
+            if matches!(verdict.action, Action::Discard | Action::Reply(..)) {
+                return;
+            }
+        }
     }
 
     /// The `X-Spam-*` fields for `score`, as Amavis writes them, and what it does.
@@ -137,6 +188,7 @@ mod tests {
         };
         let mut verdict = ContentVerdict {
             fields: String::new(),
+            edits: Vec::new(),
             action: Action::Deliver,
             summary: String::new(),
         };

@@ -1,10 +1,12 @@
 //! What inbound mail is judged by before it is stored: who sent it (SPF, DKIM, DMARC and
-//! ARC, in [`sender`]) and what it holds (ClamAV and SpamAssassin, in [`content`]). The
-//! verdicts become header fields and, where the sender's domain or the configuration asks,
-//! a refusal or a delivery to Junk.
+//! ARC, in [`sender`]) and what it holds (ClamAV, SpamAssassin and milters, in [`content`]).
+//! The verdicts become header fields (`headers`) and, where the sender's domain or the
+//! configuration asks, a refusal or a delivery to Junk.
 
 mod clamd;
 pub mod content;
+pub mod headers;
+pub mod milter;
 mod scanner;
 pub mod sender;
 mod spamd;

@@ -3,7 +3,7 @@
 //! policy, and an ARC chain at the end of DATA, with `mail-auth` through the daemon's
 //! resolver. The results make one `Authentication-Results:` field (RFC 8601) named after our
 //! host; a field a sender wrote under that name is removed before the message is stored
-//! ([`strip_forged`]).
+//! (`headers::rewrite`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -247,119 +247,5 @@ fn dmarc_word(r: &DmarcResult) -> &'static str {
         DmarcResult::TempError(_) => "temperror",
         DmarcResult::PermError(_) => "permerror",
         DmarcResult::None => "none",
-    }
-}
-
-/// The header section of `chunk` (the start of a message) without the
-/// `Authentication-Results:` fields that claim to be ours (authserv-id `authserv_id`), which
-/// only we may write (RFC 8601 §5); `None` when it has none. What follows the header is kept
-/// as it is.
-pub fn strip_forged(chunk: &[u8], authserv_id: &str) -> Option<Vec<u8>> {
-    let end = header_end(chunk);
-    let mut out = Vec::with_capacity(chunk.len());
-    let mut removed = false;
-    let mut at = 0;
-    while at < end {
-        let field_end = field_end(chunk, at, end);
-        let field = &chunk[at..field_end];
-        if is_ours(field, authserv_id) {
-            removed = true;
-        } else {
-            out.extend_from_slice(field);
-        }
-        at = field_end;
-    }
-    out.extend_from_slice(&chunk[end..]);
-    removed.then_some(out)
-}
-
-/// Where the header section ends: after the line ending of its last field (the empty line
-/// not included), or the end of `chunk` when it ends within the header.
-fn header_end(chunk: &[u8]) -> usize {
-    let mut at = 0;
-    while at < chunk.len() {
-        if chunk[at] == b'\n' || chunk[at..].starts_with(b"\r\n") {
-            return at;
-        }
-        match memchr::memchr(b'\n', &chunk[at..]) {
-            Some(i) => at += i + 1,
-            None => return chunk.len(),
-        }
-    }
-    at
-}
-
-/// The end of the field starting at `at`: its folded lines included.
-fn field_end(chunk: &[u8], mut at: usize, end: usize) -> usize {
-    loop {
-        match memchr::memchr(b'\n', &chunk[at..end]) {
-            Some(i) => at += i + 1,
-            None => return end,
-        }
-        if at >= end || !matches!(chunk[at], b' ' | b'\t') {
-            return at;
-        }
-    }
-}
-
-/// Whether `field` is an `Authentication-Results:` field whose authserv-id is `id`.
-fn is_ours(field: &[u8], id: &str) -> bool {
-    const NAME: &[u8] = b"authentication-results";
-    let Some(colon) = memchr::memchr(b':', field) else {
-        return false;
-    };
-    if !field[..colon].trim_ascii().eq_ignore_ascii_case(NAME) {
-        return false;
-    }
-    let value = &field[colon + 1..];
-    let value = skip_comments(value);
-    let token_end = value
-        .iter()
-        .position(|&b| matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n' | b'('))
-        .unwrap_or(value.len());
-    value[..token_end].eq_ignore_ascii_case(id.as_bytes())
-}
-
-/// `value` from its first octet that is neither white space nor in a comment.
-fn skip_comments(value: &[u8]) -> &[u8] {
-    let mut depth = 0u32;
-    for (i, &b) in value.iter().enumerate() {
-        match b {
-            b'(' => depth += 1,
-            b')' if depth > 0 => depth -= 1,
-            b' ' | b'\t' | b'\r' | b'\n' => {}
-            _ if depth == 0 => return &value[i..],
-            _ => {}
-        }
-    }
-    &[]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_our_own_results_are_stripped_and_only_from_the_header() {
-        let message = b"Received: from x\r\nAuthentication-Results: MX.example.com;\r\n\tspf=pass smtp.mailfrom=a@b\r\nAuthentication-Results: other.example; dkim=pass\r\nauthentication-results: (forged) mx.example.com; dmarc=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; in the body\r\n";
-        let stripped = strip_forged(message, "mx.example.com").unwrap();
-        assert_eq!(
-            String::from_utf8(stripped).unwrap(),
-            "Received: from x\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; in the body\r\n"
-        );
-        assert_eq!(
-            strip_forged(b"Subject: x\r\n\r\nbody", "mx.example.com"),
-            None
-        );
-        // A header cut off within a field, and one that is all header.
-        let cut = b"Authentication-Results: mx.example.com; spf=pa";
-        assert_eq!(strip_forged(cut, "mx.example.com").unwrap(), b"");
-        assert_eq!(
-            strip_forged(
-                b"Authentication-Results: mx.example.comx; a\n",
-                "mx.example.com"
-            ),
-            None
-        );
     }
 }

@@ -11,6 +11,10 @@ pub enum Action {
     Reject(String),
     /// A scanner could not answer and its failure mode says so: 451, tried again later.
     Tempfail(String),
+    /// A milter's own answer: its code, then its enhanced status code and text.
+    Reply(u16, String),
+    /// Accepted (250) and thrown away, as a milter may ask.
+    Discard,
 }
 
 impl Action {
@@ -21,6 +25,9 @@ impl Action {
             Action::Junk => "junk",
             Action::Reject(_) => "reject",
             Action::Tempfail(_) => "tempfail",
+            Action::Reply(code, _) if *code >= 500 => "reject",
+            Action::Reply(..) => "tempfail",
+            Action::Discard => "discard",
         }
     }
 }

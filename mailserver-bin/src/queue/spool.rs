@@ -514,9 +514,10 @@ impl Incoming {
         Ok(())
     }
 
-    /// Inserts `data` at offset `at` of what was written (a header field added once the
-    /// whole message is known): the file is copied, by the kernel, into a new one.
-    pub fn insert(&mut self, at: u64, data: &[u8]) -> Result<(), SpoolError> {
+    /// Replaces the `len` octets at offset `at` of what was written with `data` (a header
+    /// changed once the whole message is known): the file is copied, by the kernel, into a
+    /// new one.
+    pub fn replace(&mut self, at: u64, len: u64, data: &[u8]) -> Result<(), SpoolError> {
         let Some(old) = self.file.take() else {
             return Ok(());
         };
@@ -524,13 +525,15 @@ impl Incoming {
         let mut name = self.tmp.as_os_str().to_owned();
         name.push("+");
         let tmp = PathBuf::from(name);
-        let copied = mailwright_maildir::copy_inserting(&self.tmp, &tmp, at.min(self.size), data);
+        let at = at.min(self.size);
+        let len = len.min(self.size - at);
+        let copied = mailwright_maildir::copy_replacing(&self.tmp, &tmp, at, len, data);
         let _ = fs::remove_file(&self.tmp);
         match copied {
             Ok(file) => {
                 self.file = Some(file);
                 self.tmp = tmp;
-                self.size += data.len() as u64;
+                self.size = self.size - len + data.len() as u64;
                 Ok(())
             }
             Err(e) => {

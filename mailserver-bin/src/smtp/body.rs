@@ -9,7 +9,6 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::delivery::{QuotaAccount, count_in_maildirsize, junk_folder};
-use crate::filter::sender::strip_forged;
 use crate::mail::HeaderScan;
 use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
 use crate::smtp::service::FLUSH_THRESHOLD;
@@ -75,13 +74,11 @@ pub(super) struct BodyWriter {
     pub(super) pending: Vec<Bytes>,
     pub(super) pending_len: usize,
     pub(super) error: Option<StoreError>,
-    /// Port 25: the authserv-id whose `Authentication-Results:` fields a sender may not
-    /// write, removed at the first write.
-    pub(super) strip_results: Option<String>,
     /// The octets of `header` in front of the message in each file (after its own fields).
     header_len: u64,
-    /// A field that comes after `header`, known only once the file was begun.
-    late_field: Option<Bytes>,
+    /// The message's header section (its first octets) and what replaces it, known at the
+    /// end of DATA: the checks' fields, a forged one removed, a milter's changes.
+    new_header: Option<(u64, Bytes)>,
     /// The copies (in the order of the Maildirs) that go to Junk; for the queue, any.
     junk: Vec<bool>,
 }
@@ -103,23 +100,17 @@ impl BodyWriter {
             pending: Vec::new(),
             pending_len: 0,
             error: None,
-            strip_results: None,
             header_len: 0,
-            late_field: None,
+            new_header: None,
             junk: Vec::new(),
         }
     }
 
-    /// Adds `field` after the `Received:` field (a verdict known at the end of DATA): in
-    /// memory when nothing was written yet, else into each file at commit.
-    pub(super) fn add_field(&mut self, field: &str) {
-        match &self.header {
-            Some(h) => self.header = Some(Bytes::from([h.as_ref(), field.as_bytes()].concat())),
-            None => {
-                let before = self.late_field.take().unwrap_or_default();
-                self.late_field = Some(Bytes::from([before.as_ref(), field.as_bytes()].concat()));
-            }
-        }
+    /// Replaces the message's header section, its first `old_len` octets, with `new` (which
+    /// follows our `Received:`): in memory when nothing was written yet, else in each file at
+    /// commit.
+    pub(super) fn replace_header(&mut self, old_len: u64, new: Vec<u8>) {
+        self.new_header = Some((old_len, Bytes::from(new)));
     }
 
     /// Sends the copies `which` picks (in the order of the Maildirs; any, for the queue) to
@@ -128,8 +119,7 @@ impl BodyWriter {
         self.junk = which;
     }
 
-    /// The message as the client sent it (for a message written to disk already, as it was
-    /// written: a forged `Authentication-Results:` removed).
+    /// The message as the client sent it.
     pub(super) async fn message(&mut self) -> Result<Vec<u8>, StoreError> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -191,13 +181,6 @@ impl BodyWriter {
         }
         if let Some(h) = &header {
             self.header_len = h.len() as u64;
-            // The first write holds the header, or FLUSH_THRESHOLD octets of it.
-            if let Some(id) = &self.strip_results
-                && self.scan.authentication_results() > 0
-                && let Some(kept) = strip_forged(&self.pending.concat(), id)
-            {
-                self.pending = vec![Bytes::from(kept)];
-            }
         }
         WriteJob {
             open: self.open.take(),
@@ -214,12 +197,21 @@ impl BodyWriter {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        let mut new_header = self.new_header.take();
+        if self.open.is_none()
+            && let Some((old_len, new)) = new_header.take()
+        {
+            // Nothing written yet: the message is all in memory.
+            let all = self.pending.concat();
+            let rest = all.get(old_len as usize..).unwrap_or_default();
+            self.pending = vec![new, Bytes::copy_from_slice(rest)];
+        }
         let job = self.job();
-        let (late, at, junk) = (self.late_field.take(), self.header_len, self.junk);
+        let (at, junk) = (self.header_len, self.junk);
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
             let mut open = job.write()?;
-            amend(&mut open, &destination, late.as_deref(), at, &junk)?;
+            amend(&mut open, &destination, new_header.as_ref(), at, &junk)?;
             match (open, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
                     let sizes: Vec<u64> = deliveries
@@ -287,20 +279,21 @@ impl WriteJob {
     }
 }
 
-/// Puts `late` after the header of each file (the header is `at` octets, after each copy's
-/// own fields), and sends the copies `junk` picks to their mailbox's Junk folder.
+/// Replaces the header section of each file (`new_header`: its old length and the new one;
+/// it follows our fields, `at` octets after each copy's own), and sends the copies `junk`
+/// picks to their mailbox's Junk folder.
 fn amend(
     open: &mut Open,
     destination: &Destination,
-    late: Option<&[u8]>,
+    new_header: Option<&(u64, Bytes)>,
     at: u64,
     junk: &[bool],
 ) -> Result<(), StoreError> {
     match (open, destination) {
         (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
             for (i, (d, (account, fields))) in deliveries.iter_mut().zip(targets).enumerate() {
-                if let Some(late) = late {
-                    d.insert(fields.len() as u64 + at, late)?;
+                if let Some((old_len, new)) = new_header {
+                    d.replace(fields.len() as u64 + at, *old_len, new)?;
                 }
                 if junk.get(i) == Some(&true) {
                     d.deliver_into(junk_folder(&account.maildir)?);
@@ -308,8 +301,8 @@ fn amend(
             }
         }
         (Open::Queue(q), _) => {
-            if let Some(late) = late {
-                q.insert(at, late)?;
+            if let Some((old_len, new)) = new_header {
+                q.replace(at, *old_len, new)?;
             }
         }
         _ => {}

@@ -6,7 +6,8 @@ use mailwright_smtp::{Reply, ServerSession};
 use tracing::{info, warn};
 
 use crate::config::DmarcAction;
-use crate::filter::{Action, ContentFilters, SenderAuth, SpfCheck};
+use crate::filter::milter::Envelope;
+use crate::filter::{Action, ContentFilters, SenderAuth, SpfCheck, headers};
 use crate::smtp::body::BodyWriter;
 use crate::smtp::service::reply;
 use crate::smtp::session::{Connection, Transaction, display_from};
@@ -48,14 +49,20 @@ impl Connection {
         }
     }
 
-    /// The verdicts on the message `body` holds: their header fields added after
-    /// `Received:`, the copies they concern sent to Junk; the refusal (or the 451 of a
-    /// scanner that could not answer) when there is one.
-    pub(super) async fn judge(&self, tx: &Transaction, body: &mut BodyWriter) -> Result<(), Reply> {
+    /// The verdicts on the message `body` holds: their fields put after `Received:` (a
+    /// forged `Authentication-Results:` of ours removed, a milter's changes made), the copies
+    /// they concern sent to Junk. `Ok(false)`: accepted and thrown away (a milter's
+    /// discard); `Err`: the refusal, or the 451 of a scanner that could not answer.
+    pub(super) async fn judge(
+        &self,
+        session: &ServerSession,
+        tx: &Transaction,
+        body: &mut BodyWriter,
+    ) -> Result<bool, Reply> {
         let auth = tx.spf.as_ref().zip(self.sender_auth());
         let filters = self.content_filters();
         if auth.is_none() && filters.is_none() {
-            return Ok(());
+            return Ok(true);
         }
         let message = body.message().await.map_err(|e| {
             warn!(queue_id = %body.queue_id, error = %e, "cannot read the message back to check it");
@@ -64,6 +71,7 @@ impl Connection {
         let queue_id = body.queue_id.clone();
         let from = display_from(&tx.from);
         let mut fields = String::new();
+        let mut edits = Vec::new();
         let mut junk: Option<Vec<bool>> = None;
         if let Some((spf, auth)) = auth {
             let domains: Vec<String> = tx
@@ -77,36 +85,69 @@ impl Connection {
                 .collect();
             let verdict = auth.judge(&message, spf, &domains).await;
             info!(%queue_id, peer = %self.peer, %from, results = %verdict.summary, action = verdict.action.word(), "sender authentication");
-            match verdict.action {
-                Action::Reject(text) => return Err(reply(550, 5, 7, 1, text)),
-                Action::Junk => {
-                    let enforced = |domain: &str| auth.dmarc_for(domain) == DmarcAction::Enforce;
-                    junk = Some(match tx.remote.is_empty() {
-                        true => tx.mailboxes.iter().map(|m| enforced(&m.domain)).collect(),
-                        false => vec![domains.iter().any(|d| enforced(d))],
-                    });
-                }
-                Action::Deliver | Action::Tempfail(_) => {}
+            if let Action::Reject(text) = verdict.action {
+                return Err(reply(550, 5, 7, 1, text));
+            }
+            if verdict.action == Action::Junk {
+                let enforced = |domain: &str| auth.dmarc_for(domain) == DmarcAction::Enforce;
+                junk = Some(match tx.remote.is_empty() {
+                    true => tx.mailboxes.iter().map(|m| enforced(&m.domain)).collect(),
+                    false => vec![domains.iter().any(|d| enforced(d))],
+                });
             }
             fields.push_str(&verdict.field);
         }
         if let Some(filters) = filters {
-            let verdict = filters.scan(&message, &queue_id).await;
+            let helo = session.helo().map(|h| h.to_string()).unwrap_or_default();
+            let client_name = format!("[{}]", self.peer.ip());
+            let envelope = Envelope {
+                client_ip: self.peer.ip(),
+                client_port: self.peer.port(),
+                client_name: &client_name,
+                helo: &helo,
+                sender: &tx.sender(),
+                recipients: &tx.recipients,
+                queue_id: &queue_id,
+                hostname: &self.service.config.hostname,
+            };
+            let verdict = filters.scan(&message, &envelope).await;
             info!(%queue_id, peer = %self.peer, %from, results = %verdict.summary, action = verdict.action.word(), "content scan");
             match verdict.action {
                 Action::Reject(text) => return Err(reply(554, 5, 7, 1, text)),
                 Action::Tempfail(text) => {
                     return Err(reply(451, 4, 3, 0, format!("{text}, try again later")));
                 }
+                Action::Reply(code, text) => return Err(own_reply(code, &text)),
+                Action::Discard => return Ok(false),
                 Action::Junk => junk = Some(vec![true; tx.mailboxes.len().max(1)]),
                 Action::Deliver => {}
             }
             fields.push_str(&verdict.fields);
+            edits = verdict.edits;
         }
         if let Some(which) = junk {
             body.send_to_junk(which);
         }
-        body.add_field(&fields);
-        Ok(())
+        let len = headers::header_len(&message);
+        let mut new = fields.into_bytes();
+        let ours = auth.map(|(_, a)| a.authserv_id());
+        new.extend(headers::rewrite(&message[..len], ours, &edits));
+        body.replace_header(len as u64, new);
+        Ok(true)
+    }
+}
+
+/// A filter's own reply: `code` and the rest of its line (`5.7.1 text`, or text alone).
+fn own_reply(code: u16, rest: &str) -> Reply {
+    let (status, text) = rest.split_once(' ').unwrap_or((rest, ""));
+    let parts: Vec<u16> = status.split('.').filter_map(|p| p.parse().ok()).collect();
+    match parts[..] {
+        [class, subject, detail] if (class == 4 || class == 5) && !text.is_empty() => {
+            reply(code, class as u8, subject, detail, text.to_owned())
+        }
+        _ => {
+            let class = if code >= 500 { 5 } else { 4 };
+            reply(code, class, 7, 1, rest.to_owned())
+        }
     }
 }

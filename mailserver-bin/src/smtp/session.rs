@@ -326,13 +326,7 @@ impl Connection {
             }
         };
         let completion = self.service.submission.then_some(hostname);
-        let mut body = BodyWriter::new(id, header, destination, completion);
-        if self.tx.spf.is_some()
-            && let Some(auth) = self.sender_auth()
-        {
-            body.strip_results = Some(auth.authserv_id().to_owned());
-        }
-        self.tx.body = Some(body);
+        self.tx.body = Some(BodyWriter::new(id, header, destination, completion));
         session.accept().answered();
     }
 
@@ -439,11 +433,20 @@ impl Connection {
             session.finish_message(refusal).answered();
             return;
         }
-        if let Err(refusal) = self.judge(&tx, &mut body).await {
-            warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused by a check");
-            drop(body);
-            session.finish_message(refusal).answered();
-            return;
+        match self.judge(session, &tx, &mut body).await {
+            Ok(true) => {}
+            Ok(false) => {
+                info!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), result = "discarded", "message");
+                drop(body);
+                session.finish_message(Reply::queued(&queue_id)).answered();
+                return;
+            }
+            Err(refusal) => {
+                warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused by a check");
+                drop(body);
+                session.finish_message(refusal).answered();
+                return;
+            }
         }
         match body.commit().await {
             Ok((stored, path)) => {
