@@ -183,3 +183,18 @@ service imap-login {
 }
 CONF
 }
+
+# Files in every new/ under $1.
+files() { find "$1" -path '*/new/*' -type f 2>/dev/null | wc -l; }
+# CPU time of the whole machine so far, in clock ticks, less idle and I/O wait.
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# Waits up to $3 seconds for $2 files in the new/ directories under $1; says how many came
+# (label $4) and fails when they did not.
+wait_files() {
+    local root=$1 want=$2 deadline=$(( $(date +%s) + $3 )) label=$4
+    while [ "$(files "$root")" -lt "$want" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "$label: only $(files "$root") of $want stored" >&2; return 1; }
+        sleep 0.01
+    done
+}

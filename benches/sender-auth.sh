@@ -104,9 +104,6 @@ CONF
 done
 trap 'kill $DNS_PID $ON_PID $OFF_PID 2>/dev/null; wait $ON_PID $OFF_PID 2>/dev/null; stop_servers' EXIT
 
-files() { find "$1" -path '*/new/*' -type f 2>/dev/null | wc -l; }
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-
 run() { # mode -> "messages/s cpu-ms-per-message"
     local mode=$1 port=$ON_PORT root="$WORK/on/mail"
     [ "$mode" = off ] && { port=$OFF_PORT; root="$WORK/off/mail"; }
@@ -117,11 +114,7 @@ run() { # mode -> "messages/s cpu-ms-per-message"
     local client
     client=$( { /usr/bin/time -f "%U %S" smtp-source -s "$SESSIONS" -m "$COUNT" -F "$WORK/message.eml" \
         -f sender@client.example -t rcpt@bench.example "127.0.0.1:$port" >/dev/null; } 2>&1 | tail -1)
-    local want=$((before + COUNT)) deadline=$(( $(date +%s) + 300 ))
-    while [ "$(files "$root")" -lt "$want" ]; do
-        [ "$(date +%s)" -lt "$deadline" ] || { echo "$mode: only $(( $(files "$root") - before ))/$COUNT stored" >&2; return 1; }
-        sleep 0.01
-    done
+    wait_files "$root" $((before + COUNT)) 300 "checks $mode" || return 1
     local end; end=$(date +%s.%N)
     local cpu1; cpu1=$(busy)
     echo "$end $start $cpu1 $cpu0 $client" | awk -v n="$COUNT" -v hz="$(getconf CLK_TCK)" \

@@ -72,10 +72,6 @@ smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
 SINK_PID=$!
 wait_port "$SINK_PORT"
 
-# Files in every new/ under $1.
-files() { find "$1" -path '*/new/*' -type f 2>/dev/null | wc -l; }
-# CPU time of the whole machine so far, in clock ticks, less idle and I/O wait.
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
 run() { # mail-root port sessions size rcpts -> "copies/s cpu-ms-per-message"
     local root=$1 port=$2 sessions=$3 size=$4 rcpts=$5
@@ -89,12 +85,7 @@ run() { # mail-root port sessions size rcpts -> "copies/s cpu-ms-per-message"
     client=$( { /usr/bin/time -f "%U %S" smtp-source -s "$sessions" -m "$COUNT" -l "$size" -r "$rcpts" \
         -f sender@client.example -t "$to" "127.0.0.1:$port" >/dev/null; } 2>&1 | tail -1)
     if [ -n "$root" ]; then
-        local want=$((before + COUNT * rcpts))
-        local deadline=$(( $(date +%s) + 180 ))
-        while [ "$(files "$root")" -lt "$want" ]; do
-            [ "$(date +%s)" -lt "$deadline" ] || { echo "port $port: only $(( $(files "$root") - before ))/$((COUNT * rcpts)) delivered" >&2; return 1; }
-            sleep 0.01
-        done
+        wait_files "$root" $((before + COUNT * rcpts)) 180 "port $port" || return 1
     fi
     local end; end=$(date +%s.%N)
     local cpu1; cpu1=$(busy)

@@ -2,7 +2,7 @@
 # printing the answer to the end of DATA ("250" or the refusal).
 #   filters.py PORT CASE     CASE: clean, gtube (SpamAssassin's test string), virus (the
 #                            test's own ClamAV signature)
-import smtplib, sys
+import email.utils, smtplib, sys
 
 port, case = int(sys.argv[1]), sys.argv[2]
 body = {
@@ -11,7 +11,7 @@ body = {
     "virus": "The attachment: MAILWRIGHT-TEST-VIRUS-7f3a9c\r\n",
 }[case]
 msg = (f"From: bob@outside.test\r\nTo: alice@example.com\r\nSubject: {case}\r\n"
-       f"Message-ID: <{case}@outside.test>\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n\r\n{body}")
+       f"Message-ID: <{case}@outside.test>\r\nDate: {email.utils.formatdate(usegmt=True)}\r\n\r\n{body}")
 smtp = smtplib.SMTP("127.0.0.1", port, source_address=("127.0.0.9", 0), timeout=60)
 smtp.ehlo("outside.test")
 try:
