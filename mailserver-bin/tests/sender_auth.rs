@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use support::dns::Dns;
-use support::{Server, assert_contains, require, system_python};
+use support::sink::Sink;
+use support::{Server, assert_contains, free_port, require, system_python};
 
 const CLIENT: &str = include_str!("clients/sender_auth.py");
 
@@ -64,6 +65,11 @@ fn only_one_of_ours(message: &[u8]) -> String {
 
 /// The test domains' keys (in `dir`) and records, served by a private unbound.
 fn test_zones(dir: &Path) -> Dns {
+    test_zones_on(dir, free_port(), &[], &[])
+}
+
+/// [`test_zones`] on `port`, with `zones` and `extra` records besides.
+fn test_zones_on(dir: &Path, port: u16, zones: &[&str], extra: &[&str]) -> Dns {
     assert!(
         Command::new("/usr/bin/python3")
             .args(["-c", "import dkim, authres"])
@@ -94,8 +100,9 @@ fn test_zones(dir: &Path) -> Dns {
             "sel._domainkey.{domain}. 300 IN TXT \"v=DKIM1; k=rsa; p={a}\" \"{b}\""
         ));
     }
+    data.extend(extra.iter().map(|r| (*r).to_owned()));
     let data: Vec<&str> = data.iter().map(String::as_str).collect();
-    let zones = [
+    let mut all_zones = vec![
         "sender.test",
         "soft.test",
         "quar.test",
@@ -103,7 +110,8 @@ fn test_zones(dir: &Path) -> Dns {
         "forward.test",
         "client.test",
     ];
-    Dns::start(&dir.join("dns"), &zones, &data)
+    all_zones.extend(zones);
+    Dns::start_on(port, &dir.join("dns"), &all_zones, &data)
 }
 
 /// The keys' directory of a test.
@@ -259,3 +267,128 @@ fn dmarc_may_only_report_and_spf_fail_may_be_refused() {
     drop(dns);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `_domainkey` TXT records `mailserver dns` prints for `domain` (making its keys), as
+/// unbound `local-data` lines.
+fn our_dkim_records(server: &Server, domain: &str) -> Vec<String> {
+    server
+        .admin_ok(&["dns", domain])
+        .lines()
+        .filter(|l| l.contains("._domainkey.") && l.contains("TXT"))
+        .map(|l| l.replace('\t', " ").replace("( ", "").replace(" )", ""))
+        .collect()
+}
+
+/// What smtp-sink dumped of the relayed message with `subject` (the `count`-th), from its
+/// first header field on (after the sink's own `X-…` lines), with CRLF line ends, in a file
+/// of `dir`.
+fn relayed(
+    sink: &Sink,
+    count: usize,
+    subject: &str,
+    first_field: &str,
+    dir: &Path,
+) -> std::path::PathBuf {
+    let dump = sink
+        .wait_for(count)
+        .into_iter()
+        .map(|d| String::from_utf8_lossy(&d).into_owned())
+        .find(|d| d.contains(&format!("Subject: {subject}\n")))
+        .expect("the relayed message");
+    let start = dump.find(first_field).expect("the relayed message");
+    let message = dump[start..]
+        .strip_suffix('\n')
+        .unwrap_or(&dump[start..])
+        .replace('\n', "\r\n");
+    let path = dir.join(format!("relayed-{subject}.eml"));
+    std::fs::write(&path, message).expect("the relayed message");
+    path
+}
+
+/// An alias forwarding elsewhere ARC-seals what it forwards with its domain's key (the seal
+/// checked by dkimpy), and what we sign on the way out passes our own verifier when it comes
+/// back in.
+#[test]
+fn forwards_are_arc_sealed_and_our_own_signatures_verify() {
+    let dir = keys_dir("sender-auth-forward");
+    let dns_port = free_port();
+    let sink = Sink::start("sender-auth-forward", free_port(), &[]);
+    let server = Server::start(
+        "sender-auth-forward",
+        &format!(
+            "[relay]\nnameservers = [\"127.0.0.1:{dns_port}\"]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n",
+            sink.port
+        ),
+    );
+    server.admin_ok(&["alias", "add", "fwd@example.com", "friend@remote.test"]);
+    let ours = our_dkim_records(&server, "example.com");
+    assert_eq!(ours.len(), 2, "RSA and Ed25519: {ours:?}");
+    let mut extra = ours;
+    extra.push("example.com. 300 IN TXT \"v=spf1 ip4:127.0.0.12 -all\"".into());
+    extra.push("_dmarc.example.com. 300 IN TXT \"v=DMARC1; p=reject\"".into());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    // DMARC's tree walk asks _dmarc.com too: NXDOMAIN there, as the internet answers.
+    let dns = test_zones_on(&dir, dns_port, &["example.com", "com"], &extra);
+    let client = |args: &[&str]| system_python(RELAYED, args).trim().to_owned();
+
+    // Signed by sender.test, to the alias: judged, sealed by example.com, relayed.
+    let port = server.port.to_string();
+    let keys = dir.to_str().expect("a UTF-8 path");
+    let sent = system_python(CLIENT, &[&port, keys, "pass", "fwd@example.com"]);
+    assert_eq!(sent.trim(), "250");
+    let forwarded = relayed(&sink, 1, "pass", "ARC-Seal:", &dir);
+    let text = std::fs::read_to_string(&forwarded).expect("the relayed message");
+    assert_contains(
+        &text,
+        &[
+            "ARC-Seal: i=1; a=rsa-sha256; s=mail; d=example.com; cv=none;",
+            "ARC-Message-Signature: i=1; a=rsa-sha256; s=mail; d=example.com;",
+            "ARC-Authentication-Results: i=1; mx.example.com;",
+            "Authentication-Results: mx.example.com;",
+        ],
+    );
+    let path = forwarded.to_str().expect("a UTF-8 path");
+    assert_eq!(
+        client(&["arc", path, &dns_port.to_string()]),
+        "pass success"
+    );
+
+    // Alice's mail leaves signed; sent back in from an address SPF allows, our own verifier
+    // passes both signatures and DMARC.
+    let submitted = system_python(
+        SUBMIT,
+        &[&server.submission_port.to_string(), "friend@remote.test"],
+    );
+    assert_eq!(submitted.trim(), "{}");
+    let outbound = relayed(&sink, 2, "out", "DKIM-Signature:", &dir);
+    let path = outbound.to_str().expect("a UTF-8 path");
+    let back = client(&["resend", path, &port, "127.0.0.12", "alice@example.com"]);
+    assert_eq!(back, "250");
+    let inbox = server.messages("alice@example.com");
+    let results = only_one_of_ours(&inbox[0]);
+    assert_contains(
+        &results,
+        &[
+            "dkim=pass header.d=example.com header.s=mail header.b=",
+            "dkim=pass header.d=example.com header.s=mail-ed25519 header.b=",
+            "spf=pass (mx.example.com: domain of alice@example.com designates 127.0.0.12 as permitted sender)",
+            "dmarc=pass header.from=example.com policy.dmarc=reject",
+        ],
+    );
+    drop(dns);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends as alice over submission (587, STARTTLS, AUTH) to the one recipient given.
+const SUBMIT: &str = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.starttls(context=ctx)
+s.login("alice@example.com", "secret")
+msg = b"From: Alice <alice@example.com>\r\nTo: friend@remote.test\r\nSubject: out\r\n\r\nHello.\r\n"
+print(s.sendmail("alice@example.com", [sys.argv[2]], msg))
+s.quit()
+"#;
+
+const RELAYED: &str = include_str!("clients/sender_auth_relayed.py");

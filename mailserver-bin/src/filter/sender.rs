@@ -25,6 +25,8 @@ pub struct SenderAuth {
     resolver: MessageAuthenticator,
     hostname: String,
     config: crate::config::SenderAuth,
+    /// Our domains' keys, which ARC-seal what an alias forwards.
+    keys: crate::dkim::Dkim,
 }
 
 /// The SPF result of one transaction, found at MAIL FROM.
@@ -51,7 +53,8 @@ impl SpfCheck {
 /// The verdict on one message.
 #[derive(Debug, Clone)]
 pub struct Judgement {
-    /// The `Authentication-Results:` field, CRLF included.
+    /// The `Authentication-Results:` field, CRLF included (after the ARC set that seals a
+    /// forwarded message).
     pub field: String,
     pub action: Action,
     /// The results in a word each, for the log: `spf=pass dkim=fail dmarc=fail`.
@@ -68,6 +71,7 @@ impl SenderAuth {
             resolver: crate::resolver::resolver(&config.relay.nameservers)?,
             hostname: config.hostname.clone(),
             config: config.sender_auth.clone(),
+            keys: crate::dkim::Dkim::from_config(config),
         })))
     }
 
@@ -117,7 +121,15 @@ impl SenderAuth {
     /// Judges `message` (as the client sent it) by its DKIM signatures, its ARC chain and
     /// the DMARC policy of its From: domain, with the SPF result of its transaction;
     /// `domains` are the recipients' domains, whose settings decide what a failure does.
-    pub async fn judge(&self, message: &[u8], spf: &SpfCheck, domains: &[String]) -> Judgement {
+    /// When it is forwarded elsewhere (`forwarded`), the first of them with DKIM keys
+    /// ARC-seals it, its verdict in the seal.
+    pub async fn judge(
+        &self,
+        message: &[u8],
+        spf: &SpfCheck,
+        domains: &[String],
+        forwarded: bool,
+    ) -> Judgement {
         let spf_summary = format!("spf={}", spf_word(spf.output.result()));
         let Some(parsed) = AuthenticatedMessage::parse(message) else {
             // Not a message with a header: SPF is all there is to tell.
@@ -162,6 +174,10 @@ impl SenderAuth {
             // No signature: `dkim=none` (RFC 8601 §2.7.1), first as the others list it.
             text.insert_str(self.hostname.len(), ";\r\n\tdkim=none");
         }
+        let seal = match forwarded {
+            true => self.keys.arc_seal(domains, &parsed, &results, &arc),
+            false => None,
+        };
         let dkim_summary = dkim
             .iter()
             .map(|d| dkim_word(d.result()))
@@ -177,8 +193,14 @@ impl SenderAuth {
             true => self.dmarc_action(dmarc.policy(), dmarc.domain(), domains),
             false => Action::Deliver,
         };
+        if seal.is_some() {
+            summary.push_str(" arc-sealed");
+        }
         Judgement {
-            field: format!("Authentication-Results: {text}\r\n"),
+            field: format!(
+                "{}Authentication-Results: {text}\r\n",
+                seal.unwrap_or_default()
+            ),
             action,
             summary,
         }

@@ -83,7 +83,7 @@ impl Connection {
                         .to_ascii_lowercase()
                 })
                 .collect();
-            let verdict = auth.judge(&message, spf, &domains).await;
+            let verdict = auth.judge(&message, spf, &domains, tx.forwarded).await;
             info!(%queue_id, peer = %self.peer, %from, results = %verdict.summary, action = verdict.action.word(), "sender authentication");
             if let Action::Reject(text) = verdict.action {
                 return Err(reply(550, 5, 7, 1, text));

@@ -1,7 +1,7 @@
 # Client of tests/sender_auth.rs: sends one message to port 25 as a stranger would (from a
 # chosen loopback address), signed with dkimpy where the case asks, and prints the server's
 # answer to the end of DATA ("250 ..." or the refusal).
-#   sender_auth.py PORT KEYDIR CASE
+#   sender_auth.py PORT KEYDIR CASE [RCPT]      (RCPT: alice@example.com unless given)
 # CASE: pass (signed, SPF pass, with a forged Authentication-Results of ours), big (the
 # same, 400 KiB), tampered (signed, then the body changed; SPF fail; p=reject), softfail
 # (unsigned, ~all), reported (From: a p=reject domain, broken signature, SPF softfail for
@@ -11,6 +11,7 @@ import smtplib, sys
 import dkim
 
 port, keydir, case = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rcpt = sys.argv[4] if len(sys.argv) > 4 else "alice@example.com"
 
 def key(domain):
     with open(f"{keydir}/{domain}.pem", "rb") as f:
@@ -63,7 +64,7 @@ else:
 smtp = smtplib.SMTP("127.0.0.1", port, source_address=(source, 0), timeout=60)
 smtp.ehlo("client.test")
 try:
-    smtp.sendmail(sender, ["alice@example.com"], msg)
+    smtp.sendmail(sender, [rcpt], msg)
     print("250")
 except smtplib.SMTPDataError as e:
     print(e.smtp_code, e.smtp_error.decode())

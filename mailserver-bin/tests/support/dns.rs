@@ -14,8 +14,12 @@ pub struct Dns {
 
 impl Dns {
     pub fn start(dir: &std::path::Path, zones: &[&str], data: &[&str]) -> Dns {
+        Self::start_on(free_port(), dir, zones, data)
+    }
+
+    /// [`Dns::start`] on `port` (chosen before, for a server that must know it first).
+    pub fn start_on(port: u16, dir: &std::path::Path, zones: &[&str], data: &[&str]) -> Dns {
         require("unbound");
-        let port = free_port();
         let mut conf = format!(
             "server:\n interface: 127.0.0.1@{port}\n port: {port}\n do-daemonize: no\n use-syslog: no\n username: \"\"\n chroot: \"\"\n directory: \"{}\"\n pidfile: \"\"\n do-not-query-localhost: yes\n access-control: 127.0.0.0/8 allow\n local-zone: \".\" refuse\n",
             dir.display()
