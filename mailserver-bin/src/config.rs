@@ -184,8 +184,13 @@ pub struct Relay {
     pub password: String,
     /// Without a host: the port MX hosts are reached on (Postfix's smtp_tcp_port).
     pub mx_port: u16,
-    /// Without a host: the name servers asked for MX records; empty: /etc/resolv.conf's.
+    /// The name servers every lookup asks (MX records, DNSBL, SPF, DKIM, DMARC); empty:
+    /// /etc/resolv.conf's.
     pub nameservers: Vec<SocketAddr>,
+    /// Validate every answer with DNSSEC, from the root's keys or those in the file
+    /// `dnssec_trust_anchor` (DNSKEY records).
+    pub dnssec: bool,
+    pub dnssec_trust_anchor: String,
 }
 
 impl Default for Relay {
@@ -199,6 +204,8 @@ impl Default for Relay {
             password: String::new(),
             mx_port: 25,
             nameservers: Vec::new(),
+            dnssec: false,
+            dnssec_trust_anchor: String::new(),
         }
     }
 }

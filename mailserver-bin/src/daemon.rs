@@ -359,7 +359,7 @@ fn outbound_queue(
         // A machine without usable resolvers still receives and serves mail; outbound mail
         // waits in the queue, saying why.
         None => queue::NextHop::Mx {
-            resolver: queue::mx::MxResolver::new(&config.relay.nameservers, &config.hostname)
+            resolver: queue::mx::MxResolver::new(&config.relay, &config.hostname)
                 .map(Box::new)
                 .map_err(|e| {
                     warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");

@@ -392,3 +392,88 @@ s.quit()
 "#;
 
 const RELAYED: &str = include_str!("clients/sender_auth_relayed.py");
+
+/// `signed.test`, signed with ldns-signzone by keys whose DNSKEYs go into `anchor`; the TXT
+/// record of `bad.signed.test` is changed after signing, so its signature no longer holds.
+/// Returns the signed zone file.
+fn signed_zone(dir: &Path, anchor: &Path) -> std::path::PathBuf {
+    require("ldns-signzone");
+    let zone = dir.join("signed.test.zone");
+    std::fs::write(
+        &zone,
+        "$ORIGIN signed.test.\n$TTL 300\n@ IN SOA ns.signed.test. admin.signed.test. 1 3600 600 86400 300\n@ IN NS ns.signed.test.\nns IN A 127.0.0.1\ngood IN TXT \"v=spf1 ip4:127.0.0.13 -all\"\nbad IN TXT \"v=spf1 ip4:127.0.0.14 -all\"\n",
+    )
+    .expect("the zone");
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "{script}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let ksk = sh("ldns-keygen -a ECDSAP256SHA256 -k signed.test");
+    let zsk = sh("ldns-keygen -a ECDSAP256SHA256 signed.test");
+    sh(&format!("ldns-signzone signed.test.zone {ksk} {zsk}"));
+    // Both keys are anchors: hickory asks the parent for DS records unless every DNSKEY of
+    // the zone is one (the parent, test., is not signed here).
+    let keys =
+        [&ksk, &zsk].map(|k| std::fs::read_to_string(dir.join(format!("{k}.key"))).expect("a key"));
+    std::fs::write(anchor, keys.concat()).expect("the trust anchor");
+    let signed = dir.join("signed.test.zone.signed");
+    let text = std::fs::read_to_string(&signed).expect("the signed zone");
+    let forged = text.replace("ip4:127.0.0.14", "ip4:127.0.0.13");
+    assert_ne!(forged, text);
+    std::fs::write(&signed, forged).expect("the signed zone");
+    signed
+}
+
+/// With `[relay] dnssec`, answers are validated from the configured trust anchor: a signed
+/// SPF record counts, one changed after signing does not (temperror), where a server that
+/// does not validate believes it.
+#[test]
+fn dnssec_validation_keeps_forged_records_out() {
+    let dir = keys_dir("sender-auth-dnssec");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the test directory");
+    let anchor = dir.join("anchor.key");
+    let zone = signed_zone(&dir, &anchor);
+    let port = free_port();
+    let dns = Dns::start_with(
+        port,
+        &dir.join("dns"),
+        &["client.test"],
+        &[],
+        &[("signed.test", &zone)],
+    );
+    let start = |name: &str, dnssec: bool| {
+        Server::start(
+            name,
+            &format!(
+                "[relay]\nnameservers = [\"127.0.0.1:{port}\"]\ndnssec = {dnssec}\ndnssec_trust_anchor = \"{}\"\n",
+                anchor.display()
+            ),
+        )
+    };
+    let validating = start("sender-auth-dnssec", true);
+    let trusting = start("sender-auth-no-dnssec", false);
+    let keys = dir.to_str().expect("a UTF-8 path");
+    let spf = |server: &Server, case: &str, n: usize| {
+        let sent = system_python(CLIENT, &[&server.port.to_string(), keys, case]);
+        assert_eq!(sent.trim(), "250");
+        let result = only_one_of_ours(&server.messages("alice@example.com")[n]);
+        let at = result.find("spf=").expect("an SPF result");
+        result[at..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(spf(&validating, "dnssec-good", 0), "spf=pass");
+    assert_eq!(spf(&validating, "dnssec-bad", 1), "spf=temperror");
+    assert_eq!(spf(&trusting, "dnssec-bad", 0), "spf=pass");
+    drop(dns);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -68,7 +68,7 @@ impl SenderAuth {
             return Ok(None);
         }
         Ok(Some(Arc::new(SenderAuth {
-            resolver: crate::resolver::resolver(&config.relay.nameservers)?,
+            resolver: crate::resolver::resolver(&config.relay)?,
             hostname: config.hostname.clone(),
             config: config.sender_auth.clone(),
             keys: crate::dkim::Dkim::from_config(config),

@@ -102,7 +102,7 @@ impl Guard {
             true => None,
             false => Some(dnsbl::Dnsbl::new(
                 zones,
-                crate::resolver::resolver(&config.relay.nameservers)?,
+                crate::resolver::resolver(&config.relay)?,
                 Duration::from_millis(g.dnsbl_timeout_ms),
             )),
         };

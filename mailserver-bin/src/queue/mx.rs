@@ -2,7 +2,7 @@
 //! preference, the domain itself when it has none, nowhere when it publishes a null MX
 //! (RFC 7505).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use mail_auth::common::cache::NoCache;
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
@@ -35,9 +35,9 @@ impl std::fmt::Debug for MxResolver {
 impl MxResolver {
     /// The system's resolvers (`/etc/resolv.conf`), or these name servers; `me` is our host
     /// name.
-    pub fn new(nameservers: &[SocketAddr], me: &str) -> Result<Self, String> {
+    pub fn new(relay: &crate::config::Relay, me: &str) -> Result<Self, String> {
         let me = me.trim_end_matches('.').to_lowercase();
-        crate::resolver::resolver(nameservers).map(|resolver| Self { resolver, me })
+        crate::resolver::resolver(relay).map(|resolver| Self { resolver, me })
     }
 
     /// The hosts to try for `domain`, best first, each with its addresses.

@@ -6,7 +6,8 @@
 # same, 400 KiB), tampered (signed, then the body changed; SPF fail; p=reject), softfail
 # (unsigned, ~all), reported (From: a p=reject domain, broken signature, SPF softfail for
 # the envelope's domain), quarantine (unsigned, SPF fail; p=quarantine), arc (signed, changed and
-# ARC-sealed by a forwarder; p=none).
+# ARC-sealed by a forwarder; p=none), dnssec-good and dnssec-bad (SPF in a signed zone, the
+# bad record changed after signing).
 import smtplib, sys
 import dkim
 
@@ -42,6 +43,10 @@ elif case == "reported":
     sender = "bob@soft.test"
     msg = sign(message("alice@sender.test", case, "Pay 10 euros.\r\n"), "sender.test")
     msg = msg.replace(b"Pay 10 euros.", b"Pay 99 euros.")
+elif case in ("dnssec-good", "dnssec-bad"):
+    # SPF of a DNSSEC-signed zone; the "bad" record was changed after signing.
+    source, sender = "127.0.0.13", f"dee@{case[7:]}.signed.test"
+    msg = message(sender, case, "Hi.\r\n")
 elif case == "softfail":
     sender = "bob@soft.test"
     msg = message(sender, case, "Hi.\r\n")

@@ -19,9 +19,21 @@ impl Dns {
 
     /// [`Dns::start`] on `port` (chosen before, for a server that must know it first).
     pub fn start_on(port: u16, dir: &std::path::Path, zones: &[&str], data: &[&str]) -> Dns {
+        Self::start_with(port, dir, zones, data, &[])
+    }
+
+    /// [`Dns::start_on`], also serving each of `signed` (a zone's name and its signed zone
+    /// file) as its authority, RRSIGs included, for DNSSEC.
+    pub fn start_with(
+        port: u16,
+        dir: &std::path::Path,
+        zones: &[&str],
+        data: &[&str],
+        signed: &[(&str, &std::path::Path)],
+    ) -> Dns {
         require("unbound");
         let mut conf = format!(
-            "server:\n interface: 127.0.0.1@{port}\n port: {port}\n do-daemonize: no\n use-syslog: no\n username: \"\"\n chroot: \"\"\n directory: \"{}\"\n pidfile: \"\"\n do-not-query-localhost: yes\n access-control: 127.0.0.0/8 allow\n local-zone: \".\" refuse\n",
+            "server:\n interface: 127.0.0.1@{port}\n port: {port}\n do-daemonize: no\n use-syslog: no\n username: \"\"\n chroot: \"\"\n directory: \"{}\"\n pidfile: \"\"\n do-not-query-localhost: yes\n access-control: 127.0.0.0/8 allow\n local-zone: \".\" refuse\n log-queries: yes\n log-replies: yes\n",
             dir.display()
         );
         for z in zones {
@@ -33,6 +45,15 @@ impl Dns {
                 true => conf.push_str(&format!(" local-data: '{d}'\n")),
                 false => conf.push_str(&format!(" local-data: \"{d}\"\n")),
             }
+        }
+        for (name, _) in signed {
+            conf.push_str(&format!(" local-zone: \"{name}.\" transparent\n"));
+        }
+        for (name, file) in signed {
+            conf.push_str(&format!(
+                "auth-zone:\n name: \"{name}.\"\n zonefile: \"{}\"\n for-downstream: yes\n for-upstream: no\n",
+                file.display()
+            ));
         }
         conf.push_str("remote-control:\n control-enable: no\n");
         let path = dir.join("unbound.conf");
