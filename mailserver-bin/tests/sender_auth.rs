@@ -204,8 +204,7 @@ fn spf_dkim_dmarc_and_arc_are_judged_and_recorded() {
     assert_contains(
         &only_one_of_ours(&inbox[3]),
         &[
-            // As Gmail words a signature whose body hash no longer matches.
-            "dkim=neutral (body hash did not verify) header.i=@arcfrom.test header.s=sel",
+            "dkim=fail (body hash did not verify) header.i=@arcfrom.test header.s=sel",
             "spf=pass (mx.example.com: domain of list@forward.test designates 127.0.0.11 as permitted sender) smtp.mailfrom=list@forward.test",
             "arc=pass smtp.remote-ip=127.0.0.11",
             "dmarc=fail (policy not aligned) header.from=arcfrom.test policy.dmarc=none",
@@ -257,7 +256,11 @@ fn dmarc_may_only_report_and_spf_fail_may_be_refused() {
     assert_eq!(inbox.len(), 2);
     assert_contains(
         &only_one_of_ours(&inbox[1]),
-        &["dmarc=fail (policy not aligned) header.from=sender.test policy.dmarc=reject"],
+        &[
+            "dkim=fail (body hash did not verify) header.i=@sender.test header.s=sel header.b=",
+            "spf=softfail",
+            "dmarc=fail (policy not aligned) header.from=sender.test policy.dmarc=reject",
+        ],
     );
     assert!(
         server

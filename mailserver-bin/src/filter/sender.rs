@@ -9,12 +9,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
-    SpfOutput, SpfResult,
+    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult, Error,
+    MessageAuthenticator, SpfOutput, SpfResult,
 };
 
 use super::verdict::Action;
@@ -162,6 +163,7 @@ impl SenderAuth {
             };
         };
         let from = parsed.from();
+        let dkim = reported(&dkim);
         let mut results = AuthenticationResults::new(&self.hostname).with_dkim_results(&dkim, from);
         results = self.with_spf(results, spf);
         let sealed = arc.result() != &DkimResult::None;
@@ -234,6 +236,21 @@ impl SenderAuth {
             Policy::None | Policy::Unspecified => Action::Deliver,
         }
     }
+}
+
+/// The DKIM results as we report them: a signature whose body hash no longer matches (the
+/// body was changed) failed verification, RFC 6376 §6.1.3's PERMFAIL, which RFC 8601 §2.7.1
+/// calls `fail` (mail-auth, as Gmail, says `neutral`).
+fn reported<'x>(dkim: &'x [DkimOutput<'x>]) -> Vec<DkimOutput<'x>> {
+    let body_changed = Error::Dkim(DkimError::FailedBodyHashMatch);
+    dkim.iter()
+        .map(|d| match (d.result(), d.signature()) {
+            (DkimResult::Neutral(e), Some(signature)) if *e == body_changed => {
+                DkimOutput::fail(body_changed.clone()).with_signature(signature)
+            }
+            _ => d.clone(),
+        })
+        .collect()
 }
 
 /// The order in which one word stands for several signatures: the best result wins.
