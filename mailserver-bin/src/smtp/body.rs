@@ -201,10 +201,11 @@ impl BodyWriter {
         if self.open.is_none()
             && let Some((old_len, new)) = new_header.take()
         {
-            // Nothing written yet: the message is all in memory.
-            let all = self.pending.concat();
-            let rest = all.get(old_len as usize..).unwrap_or_default();
-            self.pending = vec![new, Bytes::copy_from_slice(rest)];
+            // Nothing written yet: the message is all in memory; its rest is a view, not a
+            // second copy.
+            let all = Bytes::from(self.pending.concat());
+            let rest = all.slice((old_len as usize).min(all.len())..);
+            self.pending = vec![new, rest];
         }
         let job = self.job();
         let (at, junk) = (self.header_len, self.junk);
