@@ -97,6 +97,7 @@ start_relaying_servers() {
     local our_port=$1 sink_port=$2 pf_port=$3
     cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [listen]
 smtp = []

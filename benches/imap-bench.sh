@@ -41,6 +41,7 @@ ulimit -n "$(ulimit -Hn)"  # each server and the client hold IDLE_CONNS sockets
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [limits]
 max_connections = $((IDLE_CONNS + 100))

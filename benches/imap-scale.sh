@@ -35,6 +35,7 @@ need_dovecot
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [imap]
 allow_plaintext_auth = true

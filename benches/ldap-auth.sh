@@ -67,6 +67,7 @@ wait_port "$LDAP_PORT"
 # Ours.
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [limits]
 max_connections = 1000

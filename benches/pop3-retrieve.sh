@@ -29,6 +29,7 @@ fi
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [listen]
 smtp = ["127.0.0.1:$SMTP_PORT"]

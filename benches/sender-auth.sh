@@ -75,6 +75,7 @@ for mode in on off; do
     [ "$mode" = off ] && { port=$OFF_PORT; enabled=false; }
     cat > "$WORK/$mode.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/$mode"
 [listen]
 smtp = ["127.0.0.1:$port"]

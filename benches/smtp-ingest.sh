@@ -35,6 +35,7 @@ count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 # --- our server ---
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [listen]
 smtp = ["127.0.0.1:$OUR_PORT"]

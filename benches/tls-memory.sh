@@ -22,6 +22,7 @@ ulimit -n "$(ulimit -Hn)"
 
 cat > "$WORK/ours.toml" <<CONF
 hostname = "bench.example"
+run_as_root = true
 data_dir = "$WORK/ours"
 [limits]
 max_connections = $((CONNS + 100))

@@ -144,7 +144,7 @@ impl Accounts {
         password: String,
         default_scheme: crate::password::StoredScheme,
     ) -> Result<bool, AccountsError> {
-        if let Some(hash) = self.password_hash(address).await? {
+        if let Some(hash) = crate::metrics::timed("accounts", self.password_hash(address)).await? {
             return Ok(tokio::task::spawn_blocking(move || {
                 crate::password::verify_with_default(&hash, &password, default_scheme)
             })
@@ -156,7 +156,9 @@ impl Accounts {
             && self.active_domain_quota(&address).await?.is_some()
         {
             // One directory search and one bind: the domain is checked in the database.
-            return Ok(directory.authenticate(&address, &password).await?);
+            return Ok(
+                crate::metrics::timed("ldap", directory.authenticate(&address, &password)).await?,
+            );
         }
         // No such user: the same work as a wrong password of a real one, so the answer's time
         // does not tell which addresses exist.
@@ -490,7 +492,7 @@ impl Accounts {
         if let Some(known) = self.cache.get(&self.cache.resolved, &address) {
             return Ok(known);
         }
-        let resolution = self.resolve_uncached(&address).await?;
+        let resolution = crate::metrics::timed("accounts", self.resolve_uncached(&address)).await?;
         self.cache
             .put(&self.cache.resolved, &address, resolution.clone());
         Ok(resolution)

@@ -32,6 +32,13 @@ pub enum ConfigError {
 pub struct Config {
     pub hostname: String,
     pub data_dir: PathBuf,
+    /// The user (name or number) the server runs as once its ports are bound, when started
+    /// by root; also the user admin commands run by root switch to. Empty: no switch.
+    pub user: String,
+    /// Its group; empty: the user's own.
+    pub group: String,
+    /// Serve as root when `user` is empty (refused otherwise).
+    pub run_as_root: bool,
     pub listen: Listen,
     pub tls: Tls,
     pub accounts: Accounts,
@@ -383,6 +390,9 @@ pub struct Listen {
     pub imaps: Vec<SocketAddr>,
     pub pop3: Vec<SocketAddr>,
     pub pop3s: Vec<SocketAddr>,
+    /// `/metrics`, `/health` and `/ready` over HTTP (keep it on loopback or a private
+    /// network: it answers anyone who can reach it).
+    pub http: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -495,6 +505,9 @@ impl Default for Config {
         Self {
             hostname: system_hostname(),
             data_dir: PathBuf::from("./data"),
+            user: String::new(),
+            group: String::new(),
+            run_as_root: false,
             listen: Listen::loopback_defaults(),
             tls: Tls::default(),
             accounts: Accounts::default(),

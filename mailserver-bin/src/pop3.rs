@@ -161,7 +161,7 @@ async fn on_login(
     match listing {
         Ok(listing) => {
             info!(%peer, user = %md.username, messages = listing.len(), policy = md.policy.as_str(), "pop3 login");
-            service.gate.guard.succeeded(peer.ip());
+            service.gate.guard.succeeded(peer.ip(), "pop3");
             session.auth_finish(Ok(listing)).answered();
             Some(md)
         }

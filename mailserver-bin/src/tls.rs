@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
@@ -28,7 +30,78 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
+/// The server's certificate and key, swapped whole by [`Certificates::reload`] (SIGHUP) while
+/// sessions go on: a handshake takes whichever pair is current when it starts.
+#[derive(Debug)]
+pub struct Certificates {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl Certificates {
+    /// Reads the configured certificate and key (or the self-signed pair, made when due).
+    pub fn load(config: &Config) -> Result<Arc<Self>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let current = read_pair(config, &provider)?;
+        Ok(Arc::new(Self {
+            current: std::sync::RwLock::new(Arc::new(current)),
+            provider,
+        }))
+    }
+
+    /// Reads the pair again from the files `config` names; on error the current pair stays.
+    pub fn reload(&self, config: &Config) -> Result<(), TlsError> {
+        let pair = read_pair(config, &self.provider)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(pair);
+        Ok(())
+    }
+
+    /// The current pair.
+    fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// When the current certificate expires (Unix time), if it can be read.
+    pub fn expires(&self) -> Option<i64> {
+        expiry(self.current().cert.first()?)
+    }
+
+    /// The rustls configuration for our listeners, taking its certificate from `self`.
+    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
+        let server = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(self) as Arc<dyn ResolvesServerCert>);
+        Ok(Arc::new(server))
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// When a DER certificate expires (Unix time).
+fn expiry(der: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+/// Reads the certificate chain and key `config` names (making the self-signed pair when due),
+/// checked to belong together.
+fn read_pair(
+    config: &Config,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let (cert_path, key_path) = if config.tls.cert.as_os_str().is_empty() {
         let dir = config.data_dir.join("tls");
         let cert = dir.join("cert.pem");
@@ -40,7 +113,7 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
             cert = %cert.display(),
             "serving a self-signed certificate for {}: mail clients will warn. Set [tls] cert \
              and key to a certificate from a CA (with certbot: /etc/letsencrypt/live/{}/fullchain.pem \
-             and privkey.pem; restart after renewals)",
+             and privkey.pem; `systemctl reload mailserver` after renewals)",
             config.hostname,
             config.hostname
         );
@@ -60,12 +133,11 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
         return Err(read_err(&cert_path, &"no certificate in file"));
     }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_err(&key_path, &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    Ok(Arc::new(server))
+    let pair = CertifiedKey::from_der(certs, key, provider)?;
+    if let Some(at) = pair.cert.first().and_then(expiry) {
+        crate::metrics::get().certificate_expiry.set(at);
+    }
+    Ok(pair)
 }
 
 /// How long the certificate we make is valid: 825 days, the longest Apple's clients accept

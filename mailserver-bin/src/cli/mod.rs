@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use crate::AnyError;
 use crate::accounts::{self, Accounts};
 use crate::config::{self, Config};
-use crate::{daemon, dns};
+use crate::{daemon, dns, privileges};
 
 #[derive(Parser)]
 #[command(
@@ -110,18 +110,29 @@ fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
         Command::Serve => {
             daemon::init_logging();
+            privileges::private_files();
+            let bound = daemon::bind(&config)?;
+            // Before the runtime's threads exist: see `privileges`.
+            privileges::drop_for_daemon(&config)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(daemon::serve(config))
+            runtime.block_on(daemon::serve(config, cli.config, bound))
         }
         Command::Config { .. } => {
             println!("configuration is valid; hostname {}", config.hostname);
             Ok(())
         }
-        Command::Queue { command } => queue::run(&config, command),
-        Command::Ban { command } => ban::run(&config, command),
+        Command::Queue { command } => {
+            privileges::drop_for_command(&config)?;
+            queue::run(&config, command)
+        }
+        Command::Ban { command } => {
+            privileges::drop_for_command(&config)?;
+            ban::run(&config, command)
+        }
         command => {
+            privileges::drop_for_command(&config)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

@@ -88,9 +88,17 @@ pub struct Shared {
 /// A client let in; dropped when its connection ends.
 #[derive(Debug)]
 pub struct Admission {
+    /// The protocol's count of open sessions, one less when this is dropped.
+    sessions: prometheus_client::metrics::gauge::Gauge,
     _address: Counted<IpAddr>,
     _service: OwnedSemaphorePermit,
     _process: OwnedSemaphorePermit,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.sessions.dec();
+    }
 }
 
 /// Why a client was not let in.
@@ -134,6 +142,7 @@ impl Gate {
     /// Lets `peer` in, or says why not (and logs it).
     pub fn admit(self: &Arc<Self>, peer: SocketAddr) -> Result<Admission, Refusal> {
         let refuse = |why: Refusal| {
+            crate::metrics::get().connection(self.protocol, "refused");
             tracing::warn!(%peer, protocol = self.protocol, reason = why.text(), "connection refused");
             why
         };
@@ -146,7 +155,12 @@ impl Gate {
         let Some(address) = self.per_address.claim(peer.ip()) else {
             return Err(refuse(Refusal::TooManyFromAddress));
         };
+        let metrics = crate::metrics::get();
+        metrics.connection(self.protocol, "accepted");
+        let sessions = metrics.sessions(self.protocol);
+        sessions.inc();
         Ok(Admission {
+            sessions,
             _address: address,
             _service: service,
             _process: process,

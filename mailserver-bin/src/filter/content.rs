@@ -59,7 +59,7 @@ impl ContentFilters {
         let size = message.len() as u64;
         if !c.clamd.is_empty() && size <= c.virus_max_size {
             let timeout = Duration::from_millis(c.clamd_timeout_ms);
-            match within(&c.clamd, timeout, clamd::scan(&c.clamd, message)).await {
+            match within("clamd", &c.clamd, timeout, clamd::scan(&c.clamd, message)).await {
                 Ok(clamd::VirusScan::Clean) => {
                     let _ = write!(
                         verdict.fields,
@@ -86,7 +86,7 @@ impl ContentFilters {
         }
         if !c.spamd.is_empty() && size <= c.spam_max_size {
             let timeout = Duration::from_millis(c.spamd_timeout_ms);
-            match within(&c.spamd, timeout, spamd::scan(&c.spamd, message)).await {
+            match within("spamd", &c.spamd, timeout, spamd::scan(&c.spamd, message)).await {
                 Ok(score) => self.score(&mut verdict, &score),
                 Err(e) => {
                     warn!(%queue_id, error = %e, on_failure = ?c.spamd_on_failure, "spam scan failed ([filters] spamd)");
@@ -109,7 +109,13 @@ impl ContentFilters {
         let c = &self.config;
         let timeout = Duration::from_millis(c.milter_timeout_ms);
         for address in &c.milters {
-            let answer = within(address, timeout, milter::check(address, envelope, message)).await;
+            let answer = within(
+                "milter",
+                address,
+                timeout,
+                milter::check(address, envelope, message),
+            )
+            .await;
             let answer = match answer {
                 Ok(a) => a,
                 Err(e) => {

@@ -45,20 +45,25 @@ pub async fn connect(address: &str) -> Result<Box<dyn Stream>, ScanError> {
     })
 }
 
-/// Runs `exchange` with `address` within `timeout`.
+/// Runs `exchange` with `address` within `timeout`, timed in the metrics as a request to
+/// `backend`.
 pub async fn within<T>(
+    backend: &'static str,
     address: &str,
     timeout: Duration,
     exchange: impl Future<Output = Result<T, ScanError>>,
 ) -> Result<T, ScanError> {
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ScanError::Timeout {
-                address: address.to_owned(),
-                timeout,
+    let bounded = async {
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ScanError::Timeout {
+                    address: address.to_owned(),
+                    timeout,
+                })
             })
-        })
+    };
+    crate::metrics::timed(backend, bounded).await
 }
 
 /// The error-mapping of an I/O step with `address`.

@@ -264,7 +264,8 @@ impl Guard {
 
     /// Counts a failed login from `ip` (logged for Fail2Ban), bans its network when that makes
     /// too many, and says how long to wait before answering.
-    pub fn failed(&self, ip: IpAddr, protocol: &str, user: &str) -> Duration {
+    pub fn failed(&self, ip: IpAddr, protocol: &'static str, user: &str) -> Duration {
+        crate::metrics::get().auth(protocol, false);
         if self.is_trusted(ip) {
             warn!(peer = %ip, protocol = %protocol, user = %user, trusted = true, "authentication failed");
             return Duration::ZERO;
@@ -292,8 +293,9 @@ impl Guard {
             .min(self.delay_max)
     }
 
-    /// Forgets `ip`'s failures after a successful login.
-    pub fn succeeded(&self, ip: IpAddr) {
+    /// Forgets `ip`'s failures after a successful login to `protocol`.
+    pub fn succeeded(&self, ip: IpAddr, protocol: &'static str) {
+        crate::metrics::get().auth(protocol, true);
         let net = bans::network_of(ip, self.v6_prefix);
         self.lock().failures.forget(&net);
     }
@@ -449,7 +451,7 @@ mod tests {
         let other: IpAddr = "192.0.2.1".parse().unwrap();
         g.failed(other, "imap", "a");
         g.failed(other, "imap", "a");
-        g.succeeded(other);
+        g.succeeded(other, "imap");
         assert_eq!(g.failed(other, "imap", "a"), Duration::from_millis(100));
         // Another process (a restart) reads the ban back.
         assert!(banned(&guard(&dir), ip));

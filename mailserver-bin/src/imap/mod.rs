@@ -89,7 +89,7 @@ async fn on_login(
     match (result, slot) {
         (Ok(u), Some(Some(claimed))) => {
             info!(%peer, user = %u.username, "imap login");
-            service.gate.guard.succeeded(peer.ip());
+            service.gate.guard.succeeded(peer.ip(), "imap");
             session.auth_finish(Ok(())).answered();
             Some((u, claimed))
         }

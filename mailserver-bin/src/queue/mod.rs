@@ -120,6 +120,9 @@ impl Queue {
     /// Message `id` was just queued: try it now.
     pub fn enqueued(&self, id: &str) {
         self.set_due(id, Some(Some(0)));
+        if let Ok(mut schedule) = self.schedule.lock() {
+            schedule.received(id, now());
+        }
         self.wake();
     }
 
@@ -137,7 +140,8 @@ impl Queue {
     /// for since.
     async fn rescan(&self) {
         let spool = self.spool.clone();
-        let found = tokio::task::spawn_blocking(move || -> Option<HashMap<String, Option<u64>>> {
+        type Found = (HashMap<String, Option<u64>>, HashMap<String, u64>);
+        let found = tokio::task::spawn_blocking(move || -> Option<Found> {
             let ids = match spool.list() {
                 Ok(ids) => ids,
                 Err(e) => {
@@ -146,22 +150,24 @@ impl Queue {
                 }
             };
             let mut found = HashMap::new();
+            let mut received = HashMap::new();
             for id in ids {
                 match spool.load(&id) {
                     Ok(m) => {
+                        received.insert(id.clone(), m.created);
                         found.insert(id, (!m.hold).then_some(m.next_attempt));
                     }
                     Err(SpoolError::NotFound(_)) => {}
                     Err(e) => warn!(queue_id = %id, error = %e, "skipping a damaged queue entry"),
                 }
             }
-            Some(found)
+            Some((found, received))
         })
         .await
         .ok()
         .flatten();
-        if let (Some(found), Ok(mut schedule)) = (found, self.schedule.lock()) {
-            schedule.replace(found);
+        if let (Some((found, received)), Ok(mut schedule)) = (found, self.schedule.lock()) {
+            schedule.replace(found, received);
             if self.spool.take_flush_request() {
                 schedule.flush(now());
             }
@@ -169,6 +175,12 @@ impl Queue {
     }
 
     /// Deliveries in progress.
+    /// How many messages are queued, and how many seconds the oldest has waited.
+    pub fn summary(&self) -> (usize, u64) {
+        let (count, oldest) = self.schedule.lock().map_or((0, None), |s| s.summary());
+        (count, oldest.map_or(0, |t| now().saturating_sub(t)))
+    }
+
     pub fn busy(&self) -> usize {
         self.in_flight.lock().map_or(0, |s| s.len())
     }
@@ -309,6 +321,7 @@ impl Queue {
         let mut failed = Vec::new();
         let mut succeeded = Vec::new();
         for (i, (r, was)) in message.recipients.iter().zip(&before).enumerate() {
+            count_attempt(r, *was, now.saturating_sub(message.created));
             if r.status == *was {
                 continue;
             }
@@ -694,4 +707,24 @@ fn smtp_envelope(
         params,
         recipients,
     })
+}
+
+/// Counts what an attempt did for recipient `r` (pending before it when `was` is): delivered
+/// (with how long it waited, `waited` seconds), bounced, or deferred.
+fn count_attempt(r: &spool::Recipient, was: Status, waited: u64) {
+    if was != Status::Pending {
+        return;
+    }
+    let route = match r.route {
+        Route::Local(_) => "local",
+        Route::Remote => "remote",
+    };
+    let metrics = crate::metrics::get();
+    match r.status {
+        Status::Delivered => {
+            metrics.recipient(route, "delivered", Some(Duration::from_secs(waited)))
+        }
+        Status::Failed => metrics.recipient(route, "bounced", None),
+        Status::Pending => metrics.recipient(route, "deferred", None),
+    }
 }

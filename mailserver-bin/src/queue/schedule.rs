@@ -11,12 +11,16 @@ pub struct Schedule {
     /// The messages not on hold, by when they are due, then by id (the oldest first: ids begin
     /// with their time).
     by_due: BTreeSet<(u64, String)>,
+    /// When each message was received (Unix seconds), for the age of the oldest.
+    received: HashMap<String, u64>,
 }
 
 impl Schedule {
     /// Records when `id` is due (`None`: on hold).
     pub fn set(&mut self, id: &str, due: Option<u64>) {
-        self.remove(id);
+        if let Some(Some(at)) = self.by_id.remove(id) {
+            self.by_due.remove(&(at, id.to_owned()));
+        }
         if let Some(at) = due {
             self.by_due.insert((at, id.to_owned()));
         }
@@ -25,13 +29,26 @@ impl Schedule {
 
     /// `id` left the queue.
     pub fn remove(&mut self, id: &str) {
+        self.received.remove(id);
         if let Some(Some(at)) = self.by_id.remove(id) {
             self.by_due.remove(&(at, id.to_owned()));
         }
     }
 
-    /// Replaces everything, as read from the envelope files.
-    pub fn replace(&mut self, all: HashMap<String, Option<u64>>) {
+    /// Records when `id` was received (Unix seconds).
+    pub fn received(&mut self, id: &str, at: u64) {
+        self.received.insert(id.to_owned(), at);
+    }
+
+    /// How many messages are queued, and when the oldest was received.
+    pub fn summary(&self) -> (usize, Option<u64>) {
+        (self.by_id.len(), self.received.values().min().copied())
+    }
+
+    /// Replaces everything, as read from the envelope files: when each is due, and when it
+    /// was `received`.
+    pub fn replace(&mut self, all: HashMap<String, Option<u64>>, received: HashMap<String, u64>) {
+        self.received = received;
         self.by_due = all
             .iter()
             .filter_map(|(id, due)| due.map(|at| (at, id.clone())))
@@ -89,11 +106,15 @@ mod tests {
         s.flush(200);
         assert_eq!(s.due(200).collect::<Vec<_>>(), ["b", "c", "later"]);
         assert_eq!(s.next_after(200), None);
-        s.replace(HashMap::from([
-            ("x".to_owned(), Some(1)),
-            ("y".to_owned(), None),
-        ]));
+        s.replace(
+            HashMap::from([("x".to_owned(), Some(1)), ("y".to_owned(), None)]),
+            HashMap::from([("x".to_owned(), 7), ("y".to_owned(), 5)]),
+        );
         assert_eq!(s.due(1).collect::<Vec<_>>(), ["x"]);
         assert_eq!(s.next_after(0), Some(1));
+        assert_eq!(s.summary(), (2, Some(5)));
+        s.remove("y");
+        s.set("x", Some(9));
+        assert_eq!(s.summary(), (1, Some(7)));
     }
 }

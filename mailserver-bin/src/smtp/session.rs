@@ -379,7 +379,7 @@ impl Connection {
             // Answered late, and counted towards a ban (the `guard` module).
             tokio::time::sleep(guard.failed(self.peer.ip(), "smtp", &username)).await;
         } else if result.is_ok() {
-            guard.succeeded(self.peer.ip());
+            guard.succeeded(self.peer.ip(), "smtp");
         }
         if result.is_ok() {
             tracing::Span::current().record("user", tracing::field::display(&username));
@@ -428,6 +428,7 @@ impl Connection {
         let queued = !tx.remote.is_empty();
         if let Some(refusal) = self.loop_refusal(&tx, &body.scan) {
             warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: mail loop");
+            crate::metrics::get().message("refused");
             // Dropping the body removes what was written.
             drop(body);
             session.finish_message(refusal).answered();
@@ -437,12 +438,14 @@ impl Connection {
             Ok(true) => {}
             Ok(false) => {
                 info!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), result = "discarded", "message");
+                crate::metrics::get().message("discarded");
                 drop(body);
                 session.finish_message(Reply::queued(&queue_id)).answered();
                 return;
             }
             Err(refusal) => {
                 warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused by a check");
+                crate::metrics::get().message("refused");
                 drop(body);
                 session.finish_message(refusal).answered();
                 return;
@@ -465,6 +468,7 @@ impl Connection {
                     }
                 }
                 let result = if queued { "queued" } else { "delivered" };
+                crate::metrics::get().message("accepted");
                 info!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), size,
                       mailboxes = tx.mailboxes.len(), remote = tx.remote.len(), login = self.login.as_deref(), result, "message");
                 session.finish_message(Reply::queued(&queue_id)).answered();
@@ -472,6 +476,7 @@ impl Connection {
             Err(e) => {
                 warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), size,
                       error = %e, result = "deferred", "message");
+                crate::metrics::get().message("deferred");
                 let r = if e.is_no_space() {
                     reply(452, 4, 3, 1, "Insufficient system storage".into())
                 } else {

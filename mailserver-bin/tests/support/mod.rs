@@ -23,6 +23,8 @@ pub struct Server {
     pub imaps_port: u16,
     pub submission_port: u16,
     pub submissions_port: u16,
+    /// `/metrics`, `/health`, `/ready`.
+    pub http_port: u16,
     pub pop3_host: String,
     pub child: Option<Child>,
     /// The open-file limit (soft and hard) the server is started with, if not the test's.
@@ -85,6 +87,7 @@ impl Server {
         let (pop3_port, pop3s_port) = (free_port(), free_port());
         let (imap_port, imaps_port) = (free_port(), free_port());
         let (submission_port, submissions_port) = (free_port(), free_port());
+        let http_port = free_port();
         let config = dir.join("mailserver.toml");
         // An IPv6 address is written in brackets before its port.
         let listen_host = if pop3_host.contains(':') {
@@ -95,7 +98,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{listen_host}:{pop3_port}\"]\npop3s = [\"{listen_host}:{pop3s_port}\"]\nimap = [\"{listen_host}:{imap_port}\"]\nimaps = [\"{listen_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\nrun_as_root = true\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{listen_host}:{pop3_port}\"]\npop3s = [\"{listen_host}:{pop3s_port}\"]\nimap = [\"{listen_host}:{imap_port}\"]\nimaps = [\"{listen_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\nhttp = [\"127.0.0.1:{http_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -110,6 +113,7 @@ impl Server {
             imaps_port,
             submission_port,
             submissions_port,
+            http_port,
             pop3_host: pop3_host.to_owned(),
             child: None,
             nofile: None,
@@ -162,6 +166,7 @@ impl Server {
             (pop3_host.as_str(), self.imaps_port),
             ("127.0.0.1", self.submission_port),
             ("127.0.0.1", self.submissions_port),
+            ("127.0.0.1", self.http_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
                 let exited = self
@@ -208,6 +213,24 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `GET path` on the HTTP listener: the status code and the body.
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, body.to_owned())
     }
 
     pub fn log(&self) -> String {

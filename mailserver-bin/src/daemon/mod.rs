@@ -13,7 +13,9 @@ use tracing::{error, info, warn};
 use crate::AnyError;
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::{conn, dkim, imap, owner, pop3, queue, smtp, srs, tls};
+use crate::{conn, dkim, http, imap, owner, pop3, queue, smtp, srs, tls};
+
+mod life;
 
 /// How long sessions in the middle of a message get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -63,16 +65,48 @@ fn smtp_services(
     Ok((inbound, submission))
 }
 
-/// Binds one configured listener, saying which when it cannot.
-async fn listen(
-    addr: &std::net::SocketAddr,
-    name: &str,
-) -> Result<tokio::net::TcpListener, String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
-    info!(%addr, "listening for {name}");
-    Ok(listener)
+/// The listening sockets, bound before the process gives up root (ports below 1024), each
+/// with the name of its service.
+pub struct Bound(Vec<(&'static str, std::net::TcpListener)>);
+
+impl Bound {
+    /// The runtime's listeners for service `name`.
+    fn take(&mut self, name: &str) -> Result<Vec<tokio::net::TcpListener>, AnyError> {
+        let (taken, kept) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(n, _)| *n == name);
+        self.0 = kept;
+        taken
+            .into_iter()
+            .map(|(_, l)| Ok(tokio::net::TcpListener::from_std(l)?))
+            .collect()
+    }
+}
+
+/// Binds every configured listener, saying which when one cannot be. Called before the
+/// runtime starts, so that the process is still one thread when it switches user.
+pub fn bind(config: &Config) -> Result<Bound, AnyError> {
+    let l = &config.listen;
+    let mut bound = Vec::new();
+    for (name, addrs) in [
+        ("smtp", &l.smtp),
+        ("submission", &l.submission),
+        ("submissions", &l.submissions),
+        ("pop3", &l.pop3),
+        ("pop3s", &l.pop3s),
+        ("imap", &l.imap),
+        ("imaps", &l.imaps),
+        ("http", &l.http),
+    ] {
+        for addr in addrs {
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;
+            listener.set_nonblocking(true)?;
+            info!(%addr, "listening for {name}");
+            bound.push((name, listener));
+        }
+    }
+    Ok(Bound(bound))
 }
 
 /// Logs to standard error, filtered by `MAILSERVER_LOG` (default `info,rustls=error`: what
@@ -89,8 +123,13 @@ pub fn init_logging() {
         .init();
 }
 
-/// Runs the server until SIGTERM or SIGINT, then shuts down in order.
-pub async fn serve(config: Config) -> Result<(), AnyError> {
+/// Runs the server on the `bound` listeners until SIGTERM or SIGINT, then shuts down in
+/// order. SIGHUP reads the configuration file (`config_path`) again for new certificates.
+pub async fn serve(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    mut bound: Bound,
+) -> Result<(), AnyError> {
     // Freed memory goes back to the system within seconds, also while the server is idle.
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         warn!(error = %e, "could not start the allocator's purging thread");
@@ -104,8 +143,8 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     if owner.last_run_unclean() {
         recount_usage(&config, &accounts).await;
     }
-    let tls = tls::server_config(&config)?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let certificates = tls::Certificates::load(&config)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(certificates.server_config()?);
     let outbound = outbound_queue(&config, &accounts, &owner)?;
     let shared = shared_by_gates(&config)?;
     let (service, submission_service) =
@@ -132,23 +171,12 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let guard_saver = tokio::spawn(Arc::clone(&shared.guard).keep_saved(shutdown_rx.clone()));
     let mut listeners = Vec::new();
-    for (addrs, smtp_service, implicit_tls, name) in [
-        (&config.listen.smtp, &service, false, "smtp"),
-        (
-            &config.listen.submission,
-            &submission_service,
-            false,
-            "submission",
-        ),
-        (
-            &config.listen.submissions,
-            &submission_service,
-            true,
-            "submissions",
-        ),
+    for (smtp_service, implicit_tls, name) in [
+        (&service, false, "smtp"),
+        (&submission_service, false, "submission"),
+        (&submission_service, true, "submissions"),
     ] {
-        for addr in addrs {
-            let listener = listen(addr, name).await?;
+        for listener in bound.take(name)? {
             listeners.push(tokio::spawn(smtp::serve(
                 listener,
                 smtp_service.clone(),
@@ -170,12 +198,8 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
         Duration::from_millis(config.accounts.usage_write_ms.max(1)),
         shutdown_rx.clone(),
     ));
-    for (addrs, implicit_tls, name) in [
-        (&config.listen.pop3, false, "pop3"),
-        (&config.listen.pop3s, true, "pop3s"),
-    ] {
-        for addr in addrs {
-            let listener = listen(addr, name).await?;
+    for (implicit_tls, name) in [(false, "pop3"), (true, "pop3s")] {
+        for listener in bound.take(name)? {
             listeners.push(tokio::spawn(pop3::serve(
                 listener,
                 pop3_service.clone(),
@@ -184,12 +208,8 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
             )));
         }
     }
-    for (addrs, implicit_tls, name) in [
-        (&config.listen.imap, false, "imap"),
-        (&config.listen.imaps, true, "imaps"),
-    ] {
-        for addr in addrs {
-            let listener = listen(addr, name).await?;
+    for (implicit_tls, name) in [(false, "imap"), (true, "imaps")] {
+        for listener in bound.take(name)? {
             listeners.push(tokio::spawn(imap::serve(
                 listener,
                 imap_service.clone(),
@@ -198,13 +218,31 @@ pub async fn serve(config: Config) -> Result<(), AnyError> {
             )));
         }
     }
+    let status = Arc::new(http::Status {
+        config: config.clone(),
+        accounts: accounts.clone(),
+        queue: outbound.clone(),
+        listening: std::sync::atomic::AtomicBool::new(false),
+    });
+    for listener in bound.take("http")? {
+        listeners.push(tokio::spawn(http::serve(
+            listener,
+            Arc::clone(&status),
+            shutdown_rx.clone(),
+        )));
+    }
     if listeners.is_empty() {
         warn!("no listeners configured; nothing to do");
     }
+    status.listening.store(true, Ordering::SeqCst);
+    tokio::spawn(life::reload_on_hup(config_path, Arc::clone(&certificates)));
+    tokio::spawn(life::watchdog(shutdown_rx.clone()));
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "mailserver ready");
+    life::notify_ready();
 
-    wait_for_signal().await?;
+    life::wait_for_stop().await?;
     info!("shutting down: no new connections; open sessions finish their current message");
+    life::notify_stopping();
     let _ = shutdown_tx.send(true);
     for l in listeners {
         let _ = l.await;
@@ -395,15 +433,4 @@ fn srs_rewriter(config: &Config) -> Result<Option<srs::Srs>, AnyError> {
     } else {
         None
     })
-}
-
-async fn wait_for_signal() -> Result<(), AnyError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
-    }
-    Ok(())
 }

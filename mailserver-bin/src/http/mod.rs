@@ -1,0 +1,131 @@
+//! The HTTP listener (`[listen] http`): `/metrics` in Prometheus's text format, `/health`
+//! (the process answers) and `/ready` (listeners up, the store writable, the accounts
+//! backend answering), for Prometheus, Netdata and load balancers. The web console will be
+//! served here too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::queue::Queue;
+
+/// How long `/ready` waits for the accounts backend.
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the handlers read.
+pub struct Status {
+    pub config: Arc<Config>,
+    pub accounts: Accounts,
+    pub queue: Arc<Queue>,
+    /// Every listener is up (set once they all are).
+    pub listening: AtomicBool,
+}
+
+impl Status {
+    /// Sets the gauges that are states, not events: the queue, free space.
+    pub fn refresh(&self) {
+        let metrics = crate::metrics::get();
+        let (count, oldest) = self.queue.summary();
+        metrics.queue_messages.set(count as i64);
+        metrics.queue_oldest.set(oldest as i64);
+        for (store, path) in [
+            ("data", self.config.data_dir.clone()),
+            ("mail", self.config.mail_root()),
+        ] {
+            if let Ok(fs) = rustix::fs::statvfs(&path) {
+                let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+                metrics
+                    .disk_free
+                    .get_or_create(&[("store", store.to_owned())])
+                    .set(i64::try_from(free).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// What keeps the server from serving, if anything.
+    pub async fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.listening.load(Ordering::SeqCst) {
+            problems.push("listeners not up".to_owned());
+        }
+        let probe = self.config.data_dir.join(".ready-probe");
+        let writable = tokio::task::spawn_blocking(move || {
+            std::fs::write(&probe, b"ready\n").and_then(|()| std::fs::remove_file(&probe))
+        })
+        .await;
+        match writable {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => problems.push(format!("data directory not writable: {e}")),
+            Err(e) => problems.push(format!("data directory check failed: {e}")),
+        }
+        let answer = tokio::time::timeout(
+            BACKEND_TIMEOUT,
+            crate::metrics::timed("accounts", self.accounts.is_local_domain("ready.invalid")),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => problems.push(format!("accounts backend: {e}")),
+            Err(_) => problems.push("accounts backend: no answer within 5 s".to_owned()),
+        }
+        problems
+    }
+}
+
+/// The routes.
+pub fn router(status: Arc<Status>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .with_state(status)
+}
+
+async fn metrics(State(status): State<Arc<Status>>) -> impl IntoResponse {
+    status.refresh();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::get().encode(),
+    )
+}
+
+async fn ready(State(status): State<Arc<Status>>) -> impl IntoResponse {
+    let problems = status.problems().await;
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n".to_owned())
+    } else {
+        tracing::warn!(problems = %problems.join("; "), "not ready");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
+    }
+}
+
+/// Serves `listener` until shutdown.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    status: Arc<Status>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let served = axum::serve(listener, router(status))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "the HTTP listener stopped");
+    }
+}
