@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 mod amend;
+mod backup;
 mod cache;
 mod dirsync;
 mod flags;
@@ -28,6 +29,7 @@ mod uidlist;
 mod uidvalidity;
 
 pub use amend::copy_replacing;
+pub use backup::{SnapshotStats, copy_file, snapshot_tree};
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub(crate) use dirsync::sync_after_change;
 pub use folders::{FolderError, validate_folder_name};

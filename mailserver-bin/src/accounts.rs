@@ -211,6 +211,16 @@ impl Accounts {
         self.pool.close().await;
     }
 
+    /// Writes a consistent copy of the SQLite database to `to` (which must not exist) while
+    /// others go on using it: SQLite's `VACUUM INTO`.
+    pub async fn backup_sqlite(&self, to: &Path) -> Result<(), AccountsError> {
+        sqlx::query("VACUUM INTO ?")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     // ---- domains ----
 
     /// Whether we accept mail for `domain` (an active row, PostfixAdmin's `ALL` pseudo row excluded).

@@ -55,6 +55,7 @@ pub struct Config {
     pub guard: Guard,
     pub sender_auth: SenderAuth,
     pub filters: Filters,
+    pub alerts: Alerts,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -524,6 +525,7 @@ impl Default for Config {
             guard: Guard::default(),
             sender_auth: SenderAuth::default(),
             filters: Filters::default(),
+            alerts: Alerts::default(),
             ldap: None,
         }
     }
@@ -759,6 +761,7 @@ fn is_domain(s: &str) -> bool {
     matches!(Host::parse(s), Ok(Host::Domain(_)))
 }
 
+mod alerts;
 mod filters;
 mod guard;
 mod ldap;
@@ -766,6 +769,7 @@ mod sender_auth;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::Alerts;
 pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
 pub use ldap::Ldap;

@@ -25,6 +25,8 @@
 //! itself.
 
 mod accounts;
+mod alerts;
+mod backup;
 mod cli;
 mod config;
 mod conn;

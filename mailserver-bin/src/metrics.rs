@@ -55,6 +55,8 @@ pub struct Metrics {
     pub disk_free: Family<Named, Gauge>,
     /// Unix time at which the server certificate expires (set at load and reload).
     pub certificate_expiry: Gauge,
+    /// Alert conditions present now, by kind: 1 while the condition lasts.
+    pub alerts: Family<Named, Gauge>,
 }
 
 impl Metrics {
@@ -143,6 +145,12 @@ impl Metrics {
             Unit::Seconds,
             certificate_expiry.clone(),
         );
+        let alerts = Family::<Named, Gauge>::default();
+        registry.register(
+            "alert",
+            "Conditions the postmaster was told of, by kind: 1 while present",
+            alerts.clone(),
+        );
         let start_time: Gauge = Gauge::default();
         registry.register_with_unit(
             "start_time",
@@ -165,6 +173,7 @@ impl Metrics {
             queue_oldest,
             disk_free,
             certificate_expiry,
+            alerts,
         }
     }
 

@@ -376,3 +376,89 @@ fn sighup_swaps_the_certificate_while_an_idle_session_stays() {
         server.log()
     );
 }
+
+/// A tmpfs mounted for a test, unmounted when dropped (after the server using it).
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn an_alert_reaches_the_postmaster_when_the_file_system_fills() {
+    let mut server = Server::prepare(
+        "alert",
+        "[alerts]\ninterval = 1\nmin_free_percent = 30.0\n[limits]\nmin_free_space = 0\n",
+    );
+    let data = server.dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(mounted.status.success(), "mount a tmpfs: {mounted:?}");
+    let _mount = Mounted(data.clone());
+    server.admin_ok(&["domain", "add", "example.com"]);
+    server.admin_with_stdin(
+        &["user", "add", "alice@example.com", "--password-stdin"],
+        "secret\n",
+    );
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "postmaster@example.com",
+        "alice@example.com",
+    ]);
+    server.spawn();
+    let (_, text) = server.http_get("/metrics");
+    assert!(
+        !text.contains("mailserver_alert{kind=\"disk\"} 1"),
+        "{text}"
+    );
+
+    // Filled to 80 %: 20 % free, below the 30 % of the configuration.
+    std::fs::write(data.join("filler"), vec![0u8; 13 * 1024 * 1024]).unwrap();
+    wait_for(20, "the alert in alice's INBOX", || {
+        server
+            .messages("alice@example.com")
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains("disk space low"))
+    });
+    let alert = server
+        .messages("alice@example.com")
+        .into_iter()
+        .map(|m| String::from_utf8_lossy(&m).into_owned())
+        .find(|m| m.contains("disk space low"))
+        .unwrap();
+    assert_contains(
+        &alert,
+        &[
+            "Subject: [mx.example.com] disk space low:",
+            "Auto-Submitted: auto-generated",
+            "below min_free_percent = 30",
+        ],
+    );
+    assert_contains(&server.log(), &["WARN", "alert: disk space low"]);
+    let (_, text) = server.http_get("/metrics");
+    assert_contains(&text, &["mailserver_alert{kind=\"disk\"} 1"]);
+    // Told once, not at every check.
+    std::thread::sleep(Duration::from_secs(3));
+    let told = server
+        .messages("alice@example.com")
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("disk space low"))
+        .count();
+    assert_eq!(told, 1);
+
+    std::fs::remove_file(data.join("filler")).unwrap();
+    wait_for(10, "the alert to clear", || {
+        server.log().contains("alert cleared")
+    });
+    let (_, text) = server.http_get("/metrics");
+    assert_contains(&text, &["mailserver_alert{kind=\"disk\"} 0"]);
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(30));
+}

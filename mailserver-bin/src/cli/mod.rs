@@ -3,6 +3,7 @@
 //! and the `daemon`; nothing else uses this module.
 
 mod alias;
+mod backup;
 mod ban;
 mod domain;
 mod output;
@@ -76,6 +77,18 @@ enum Command {
         #[command(subcommand)]
         command: quota::QuotaCommand,
     },
+    /// Snapshot the data directory, the accounts database and the configuration into
+    /// DEST/<time>/, hard-linking mail unchanged since the previous snapshot there; or, with
+    /// --verify, check the snapshot DEST against its manifest.
+    Backup {
+        dest: PathBuf,
+        /// Check the snapshot DEST instead of making one.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Restore SNAPSHOT into the configured data directory (which must be empty) and SQLite
+    /// accounts database (which must not exist). The server must not be running.
+    Restore { snapshot: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -131,25 +144,38 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             privileges::drop_for_command(&config)?;
             ban::run(&config, command)
         }
+        Command::Backup { dest, verify: true } => {
+            privileges::drop_for_command(&config)?;
+            backup::verify_command(&dest)
+        }
+        Command::Restore { snapshot } => {
+            privileges::drop_for_command(&config)?;
+            backup::restore_command(&config, &snapshot)
+        }
         command => {
             privileges::drop_for_command(&config)?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(admin(config, command))
+            runtime.block_on(admin(config, cli.config, command))
         }
     }
 }
 
-async fn admin(config: Config, command: Command) -> Result<(), AnyError> {
+async fn admin(
+    config: Config,
+    config_path: Option<PathBuf>,
+    command: Command,
+) -> Result<(), AnyError> {
     let accounts = Accounts::open(&config.accounts_url()?, &config.mail_root()).await?;
-    let result = admin_command(&config, &accounts, command).await;
+    let result = admin_command(&config, config_path.as_deref(), &accounts, command).await;
     accounts.close().await;
     result
 }
 
 async fn admin_command(
     config: &Config,
+    config_path: Option<&std::path::Path>,
     accounts: &Accounts,
     command: Command,
 ) -> Result<(), AnyError> {
@@ -170,7 +196,14 @@ async fn admin_command(
         Command::Quota {
             command: quota::QuotaCommand::Recalc { addresses, all },
         } => quota::recalc(config, accounts, &addresses, all).await?,
-        Command::Serve | Command::Config { .. } | Command::Queue { .. } | Command::Ban { .. } => {}
+        Command::Backup { dest, .. } => {
+            backup::make_command(config, config_path, accounts, &dest).await?
+        }
+        Command::Serve
+        | Command::Config { .. }
+        | Command::Queue { .. }
+        | Command::Ban { .. }
+        | Command::Restore { .. } => {}
     }
     Ok(())
 }

@@ -568,6 +568,63 @@ impl Queue {
         false
     }
 
+    /// Where a message we write to `address` goes (a DSN about message `about`, an alert):
+    /// its local mailboxes and remote addresses; `None` (logged) when it cannot be reached.
+    async fn routes_to(&self, address: &str, about: &str) -> Option<Vec<(String, Route)>> {
+        let local =
+            |m: crate::accounts::LocalMailbox| (m.username.clone(), Route::Local(m.username));
+        let routes: Vec<(String, Route)> = match self.accounts.resolve(address).await {
+            Ok(Resolution::Local(mailboxes)) => mailboxes.into_iter().map(local).collect(),
+            Ok(Resolution::Forward {
+                local: mailboxes,
+                remote,
+            }) => {
+                let mut r: Vec<(String, Route)> = mailboxes.into_iter().map(local).collect();
+                r.extend(remote.into_iter().map(|a| (a, Route::Remote)));
+                r
+            }
+            Ok(Resolution::NotOurDomain | Resolution::Relay(_)) => {
+                vec![(address.to_owned(), Route::Remote)]
+            }
+            Ok(Resolution::Unknown) => {
+                warn!(queue_id = %about, to = %address, "not queued: the address does not exist");
+                return None;
+            }
+            Err(e) => {
+                warn!(queue_id = %about, to = %address, error = %e, "not queued: cannot resolve the address");
+                return None;
+            }
+        };
+        Some(routes)
+    }
+
+    /// Queues `text` (a whole message, CRLF line ends) from `from` to `to`, as the server's
+    /// own mail (alerts): delivered by the queue like any other. Its queue id.
+    pub async fn inject(&self, from: &str, to: &str, text: Vec<u8>) -> Result<String, String> {
+        let id = crate::mail::queue_id();
+        let routes = self
+            .routes_to(to, &id)
+            .await
+            .ok_or_else(|| format!("{to} cannot be reached"))?;
+        let recipients: Vec<Recipient> = routes
+            .into_iter()
+            .map(|(address, route)| Recipient::new(address, route))
+            .collect();
+        let envelope = QueuedMessage::new(id.clone(), from.to_owned(), recipients);
+        let spool = self.spool.clone();
+        let queued_id = id.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let mut incoming = spool.incoming(&queued_id)?;
+            incoming.write(&text)?;
+            incoming.commit(&spool, envelope)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        written.map_err(|e| e.to_string())?;
+        self.enqueued(&id);
+        Ok(id)
+    }
+
     /// Queues a DSN to the sender about `report` (never to the null sender): the bounce for
     /// failed recipients, the delay notice, or the success notice NOTIFY=SUCCESS asked for.
     /// `source` is the message's text.
@@ -581,29 +638,8 @@ impl Queue {
             info!(queue_id = %message.id, "no DSN: null sender");
             return;
         }
-        let local =
-            |m: crate::accounts::LocalMailbox| (m.username.clone(), Route::Local(m.username));
-        let routes: Vec<(String, Route)> = match self.accounts.resolve(&message.from).await {
-            Ok(Resolution::Local(mailboxes)) => mailboxes.into_iter().map(local).collect(),
-            Ok(Resolution::Forward {
-                local: mailboxes,
-                remote,
-            }) => {
-                let mut r: Vec<(String, Route)> = mailboxes.into_iter().map(local).collect();
-                r.extend(remote.into_iter().map(|a| (a, Route::Remote)));
-                r
-            }
-            Ok(Resolution::NotOurDomain | Resolution::Relay(_)) => {
-                vec![(message.from.clone(), Route::Remote)]
-            }
-            Ok(Resolution::Unknown) => {
-                warn!(queue_id = %message.id, sender = %message.from, "DSN dropped: the sender does not exist");
-                return;
-            }
-            Err(e) => {
-                warn!(queue_id = %message.id, error = %e, "DSN dropped: cannot resolve the sender");
-                return;
-            }
+        let Some(routes) = self.routes_to(&message.from, &message.id).await else {
+            return;
         };
         let bounce_id = crate::mail::queue_id();
         let recipients: Vec<Recipient> = routes

@@ -80,6 +80,34 @@ impl Server {
     }
 
     fn start_with(name: &str, extra_config: &str, pop3_host: &str, provision: bool) -> Server {
+        let mut server = Self::prepare_on(name, extra_config, pop3_host);
+        if !provision {
+            server.spawn();
+            return server;
+        }
+        server.admin_ok(&["domain", "add", "example.com"]);
+        server.admin_ok(&["domain", "add", "example.net"]);
+        for user in ["alice", "bob", "carol", "dave", "erin"] {
+            server.admin_with_stdin(
+                &[
+                    "user",
+                    "add",
+                    &format!("{user}@example.com"),
+                    "--password-stdin",
+                ],
+                "secret\n",
+            );
+        }
+        server.spawn();
+        server
+    }
+
+    /// A server's directory and configuration, on free ports; nothing started, no accounts.
+    pub fn prepare(name: &str, extra_config: &str) -> Server {
+        Self::prepare_on(name, extra_config, "127.0.0.1")
+    }
+
+    fn prepare_on(name: &str, extra_config: &str, pop3_host: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("mailserver-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -103,7 +131,7 @@ impl Server {
             ),
         )
         .unwrap();
-        let mut server = Server {
+        Server {
             dir,
             config,
             port,
@@ -117,26 +145,7 @@ impl Server {
             pop3_host: pop3_host.to_owned(),
             child: None,
             nofile: None,
-        };
-        if !provision {
-            server.spawn();
-            return server;
         }
-        server.admin_ok(&["domain", "add", "example.com"]);
-        server.admin_ok(&["domain", "add", "example.net"]);
-        for user in ["alice", "bob", "carol", "dave", "erin"] {
-            server.admin_with_stdin(
-                &[
-                    "user",
-                    "add",
-                    &format!("{user}@example.com"),
-                    "--password-stdin",
-                ],
-                "secret\n",
-            );
-        }
-        server.spawn();
-        server
     }
 
     pub fn spawn(&mut self) {
@@ -180,6 +189,19 @@ impl Server {
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
+        }
+        // The ports are bound before the start-up work (recovery, recounts): ready is later.
+        while !self.log().contains("mailserver ready") {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            assert!(
+                Instant::now() < deadline && exited.is_none(),
+                "server did not become ready; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
