@@ -234,6 +234,15 @@ impl Dkim {
                 DkimKeyPair::generate_ed25519().map_err(|e| DkimError::Generate(e.to_string()))?;
             write_pem(&ed_path, "PRIVATE KEY", pair.private_key())?;
         }
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.remove(domain);
+        }
+        self.public_keys(domain)
+    }
+
+    /// The public halves of the domain's keys; an error when they are missing.
+    pub fn public_keys(&self, domain: &str) -> Result<PublicKeys, DkimError> {
+        let (rsa_path, ed_path) = self.key_paths(domain);
         let rsa = read_rsa(&rsa_path)?;
         let ed25519 = if self.ed25519 {
             let key = read_ed25519(&ed_path)?;
@@ -241,9 +250,6 @@ impl Dkim {
         } else {
             None
         };
-        if let Ok(mut loaded) = self.loaded.lock() {
-            loaded.remove(domain);
-        }
         Ok(PublicKeys {
             rsa: (
                 self.selector.clone(),

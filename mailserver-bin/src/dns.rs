@@ -1,17 +1,74 @@
-//! The DNS records a domain of ours should publish (MX, SPF, DKIM, DMARC, client SRV),
-//! in zone-file syntax; its DKIM keys are made first when missing.
+//! The DNS records a domain of ours should publish (MX, SPF, DKIM, DMARC, client SRV): in
+//! zone-file syntax for `mailserver dns` (its DKIM keys made first when missing), and
+//! compared with what the domain publishes for `mailserver status`.
+
+use mail_auth::MessageAuthenticator;
+use mail_auth::hickory_resolver::proto::rr::RData;
 
 use crate::AnyError;
 use crate::config::Config;
 use crate::dkim;
 
-/// The zone-file lines for `domain`; DKIM keys are made first when missing.
-pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
-    let dkim = dkim::Dkim::from_config(config);
-    let keys = dkim.ensure_keys(domain)?;
-    let ttl = config.dns.ttl;
+/// One record to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The owner name, without the final dot.
+    pub name: String,
+    pub kind: &'static str,
+    /// The data: for TXT the whole text (split into strings when written).
+    pub value: String,
+}
+
+/// The records `domain` should publish with `keys` (its DKIM public keys).
+pub fn expected(config: &Config, domain: &str, keys: &dkim::PublicKeys) -> Vec<Record> {
     let host = &config.hostname;
     let fill = |t: &str| t.replace("{domain}", domain).replace("{hostname}", host);
+    let record = |name: String, kind, value: String| Record { name, kind, value };
+    let mut out = vec![
+        record(domain.to_owned(), "MX", format!("10 {host}.")),
+        record(domain.to_owned(), "TXT", fill(&config.dns.spf)),
+    ];
+    let (selector, key) = &keys.rsa;
+    out.push(record(
+        format!("{selector}._domainkey.{domain}"),
+        "TXT",
+        format!("v=DKIM1; k=rsa; p={key}"),
+    ));
+    if let Some((selector, key)) = &keys.ed25519 {
+        out.push(record(
+            format!("{selector}._domainkey.{domain}"),
+            "TXT",
+            format!("v=DKIM1; k=ed25519; p={key}"),
+        ));
+    }
+    out.push(record(
+        format!("_dmarc.{domain}"),
+        "TXT",
+        fill(&config.dns.dmarc),
+    ));
+    let listen = &config.listen;
+    for (service, addrs) in [
+        ("submissions", &listen.submissions),
+        ("submission", &listen.submission),
+        ("imaps", &listen.imaps),
+        ("imap", &listen.imap),
+        ("pop3s", &listen.pop3s),
+        ("pop3", &listen.pop3),
+    ] {
+        let target = match addrs.first() {
+            Some(a) => format!("0 1 {} {host}.", a.port()),
+            None => "0 0 0 .".to_owned(),
+        };
+        out.push(record(format!("_{service}._tcp.{domain}"), "SRV", target));
+    }
+    out
+}
+
+/// The zone-file lines for `domain`; DKIM keys are made first when missing.
+pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
+    let keys = dkim::Dkim::from_config(config).ensure_keys(domain)?;
+    let ttl = config.dns.ttl;
+    let host = &config.hostname;
     // TXT strings hold at most 255 octets each (RFC 1035 §3.3).
     let txt = |value: &str| -> String {
         let parts: Vec<String> = value
@@ -34,45 +91,102 @@ pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
     out.push_str(&format!(
         "; {host} also needs A/AAAA records, and its addresses a PTR back to {host}.\n"
     ));
-    out.push_str(&format!("{domain}.\t{ttl}\tIN\tMX\t10 {host}.\n"));
-    out.push_str(&format!(
-        "{domain}.\t{ttl}\tIN\tTXT\t{}\n",
-        txt(&fill(&config.dns.spf))
-    ));
-    let (selector, key) = &keys.rsa;
-    out.push_str(&format!(
-        "{selector}._domainkey.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
-        txt(&format!("v=DKIM1; k=rsa; p={key}"))
-    ));
-    if let Some((selector, key)) = &keys.ed25519 {
-        out.push_str(&format!(
-            "{selector}._domainkey.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
-            txt(&format!("v=DKIM1; k=ed25519; p={key}"))
-        ));
-    }
-    out.push_str(&format!(
-        "_dmarc.{domain}.\t{ttl}\tIN\tTXT\t{}\n",
-        txt(&fill(&config.dns.dmarc))
-    ));
-    out.push_str(
-        "; Where mail programs find the server (RFC 6186, RFC 8314); \".\" means not offered.\n",
-    );
-    let listen = &config.listen;
-    for (service, addrs) in [
-        ("submissions", &listen.submissions),
-        ("submission", &listen.submission),
-        ("imaps", &listen.imaps),
-        ("imap", &listen.imap),
-        ("pop3s", &listen.pop3s),
-        ("pop3", &listen.pop3),
-    ] {
-        let target = match addrs.first() {
-            Some(a) => format!("0 1 {} {host}.", a.port()),
-            None => "0 0 0 .".to_owned(),
+    for r in expected(config, domain, &keys) {
+        if r.kind == "SRV" && r.name.starts_with("_submissions.") {
+            out.push_str(
+                "; Where mail programs find the server (RFC 6186, RFC 8314); \".\" means not \
+                 offered.\n",
+            );
+        }
+        let value = if r.kind == "TXT" {
+            txt(&r.value)
+        } else {
+            r.value
         };
-        out.push_str(&format!(
-            "_{service}._tcp.{domain}.\t{ttl}\tIN\tSRV\t{target}\n"
-        ));
+        out.push_str(&format!("{}.\t{ttl}\tIN\t{}\t{value}\n", r.name, r.kind));
     }
     Ok(out)
+}
+
+/// What differs between what `domain` publishes and `expected`: `(problem, text)`, where a
+/// problem (a missing or wrong MX or DKIM key, no SPF or DMARC record) needs attention and
+/// the rest (an SPF or DMARC policy of the admin's own) is for information.
+pub async fn check(
+    resolver: &MessageAuthenticator,
+    domain: &str,
+    expected: &[Record],
+) -> Vec<(bool, String)> {
+    let mut found = Vec::new();
+    for r in expected {
+        match r.kind {
+            "MX" => {
+                let host = r.value.split(' ').nth(1).unwrap_or("").to_lowercase();
+                match resolver.0.mx_lookup(format!("{}.", r.name)).await {
+                    Ok(mx) => {
+                        let hosts: Vec<String> = mx
+                            .answers()
+                            .iter()
+                            .filter_map(|rec| match &rec.data {
+                                RData::MX(m) => Some(m.exchange.to_string().to_lowercase()),
+                                _ => None,
+                            })
+                            .collect();
+                        if !hosts.contains(&host) {
+                            found.push((true, format!("{domain}: MX is {hosts:?}, not {host}")));
+                        }
+                    }
+                    Err(e) => found.push((true, format!("{domain}: no MX record ({e})"))),
+                }
+            }
+            "TXT" => {
+                let published = txt_records(resolver, &r.name).await;
+                let what = if r.name.starts_with("_dmarc.") {
+                    "DMARC"
+                } else if r.name.contains("._domainkey.") {
+                    "DKIM"
+                } else {
+                    "SPF"
+                };
+                let prefix = r.value.split(';').next().unwrap_or("").split(' ').next();
+                let same_kind: Vec<&String> = published
+                    .iter()
+                    .filter(|t| prefix.is_some_and(|p| t.starts_with(p)))
+                    .collect();
+                let normal = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+                if same_kind.is_empty() {
+                    found.push((true, format!("{domain}: no {what} record at {}", r.name)));
+                } else if !same_kind.iter().any(|t| normal(t) == normal(&r.value)) {
+                    found.push((
+                        what == "DKIM",
+                        format!(
+                            "{domain}: {what} at {} is {:?}, ours is {:?}",
+                            r.name, same_kind[0], r.value
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The TXT records at `name`, each as one text.
+async fn txt_records(resolver: &MessageAuthenticator, name: &str) -> Vec<String> {
+    let Ok(lookup) = resolver.0.txt_lookup(format!("{name}.")).await else {
+        return Vec::new();
+    };
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|rec| match &rec.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|part| String::from_utf8_lossy(part).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
 }

@@ -37,6 +37,7 @@ mod dkim;
 mod dns;
 mod filter;
 mod guard;
+mod health;
 mod http;
 mod imap;
 mod mail;

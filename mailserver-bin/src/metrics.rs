@@ -57,6 +57,7 @@ pub struct Metrics {
     pub certificate_expiry: Gauge,
     /// Alert conditions present now, by kind: 1 while the condition lasts.
     pub alerts: Family<Named, Gauge>,
+    start_time: Gauge,
 }
 
 impl Metrics {
@@ -174,7 +175,13 @@ impl Metrics {
             disk_free,
             certificate_expiry,
             alerts,
+            start_time,
         }
+    }
+
+    /// When the process started (Unix time).
+    pub fn started(&self) -> i64 {
+        self.start_time.get()
     }
 
     /// A connection to `protocol` and what became of it at the gate.

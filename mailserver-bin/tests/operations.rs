@@ -462,3 +462,91 @@ fn an_alert_reaches_the_postmaster_when_the_file_system_fills() {
     server.signal("TERM");
     server.wait_exit(Duration::from_secs(30));
 }
+
+/// `mailserver dns`'s records of `domains`, as the test DNS server takes them.
+fn published(server: &Server, domains: &[&str]) -> Vec<String> {
+    domains
+        .iter()
+        .flat_map(|d| {
+            server
+                .admin_ok(&["dns", d])
+                .lines()
+                .filter(|l| !l.starts_with(';'))
+                .map(|l| l.replace("( ", "").replace(" )", "").replace('\t', " "))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn status_says_what_needs_attention() {
+    let dns_port = free_port();
+    let mut server = Server::start(
+        "status",
+        &format!("[relay]\nnameservers = [\"127.0.0.1:{dns_port}\"]\n"),
+    );
+    let records = published(&server, &["example.com", "example.net"]);
+    let data: Vec<&str> = records.iter().map(String::as_str).collect();
+    let zones = ["example.com", "example.net"];
+    let dns = support::dns::Dns::start_on(dns_port, &server.dir.join("dns"), &zones, &data);
+
+    let out = server.admin(&["status"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_contains(
+        &text,
+        &[
+            "mailserver 0.1.0 on mx.example.com, up 0d 0h 0m",
+            &format!("smtp 127.0.0.1:{}", server.port),
+            "sessions: ",
+            "queue: 0 messages",
+            "accounts backend: answering",
+            "certificate: expires in 8",
+            "DNS example.com: MX, SPF, DKIM and DMARC as ours",
+            "nothing needs attention",
+        ],
+    );
+    let out = server.admin(&["status", "--json"], "");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["server"]["hostname"], "mx.example.com");
+    assert_eq!(report["attention"], serde_json::json!([]));
+
+    // example.net publishes another DKIM key: the admin is told, and the exit status says so.
+    drop(dns);
+    let changed: Vec<String> = records
+        .iter()
+        .map(|r| {
+            if r.starts_with("mail._domainkey.example.net.") {
+                r.replacen("p=", "p=AAAA", 1)
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    let data: Vec<&str> = changed.iter().map(String::as_str).collect();
+    let _dns = support::dns::Dns::start_on(dns_port, &server.dir.join("dns2"), &zones, &data);
+    let out = server.admin(&["status"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert_contains(
+        &text,
+        &[
+            "needs attention:",
+            "example.net: DKIM at mail._domainkey.example.net is",
+        ],
+    );
+
+    // The server stopped: said so.
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(30));
+    let out = server.admin(&["status"], "");
+    assert!(!out.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&out.stdout),
+        &["the server does not answer on http://127.0.0.1:"],
+    );
+}

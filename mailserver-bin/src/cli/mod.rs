@@ -9,6 +9,7 @@ mod domain;
 mod output;
 mod queue;
 mod quota;
+mod status;
 mod user;
 
 use std::path::PathBuf;
@@ -85,6 +86,15 @@ enum Command {
         /// Check the snapshot DEST instead of making one.
         #[arg(long)]
         verify: bool,
+    },
+    /// What an admin checks first: the running server's version, uptime, listeners,
+    /// sessions, queue, free space, certificate and backend (from its `[listen] http`), and
+    /// each domain's DNS records compared with ours. Exits non-zero when something needs
+    /// attention.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Restore SNAPSHOT into the configured data directory (which must be empty) and SQLite
     /// accounts database (which must not exist). The server must not be running.
@@ -196,6 +206,7 @@ async fn admin_command(
         Command::Quota {
             command: quota::QuotaCommand::Recalc { addresses, all },
         } => quota::recalc(config, accounts, &addresses, all).await?,
+        Command::Status { json } => status::run(config, accounts, json).await?,
         Command::Backup { dest, .. } => {
             backup::make_command(config, config_path, accounts, &dest).await?
         }

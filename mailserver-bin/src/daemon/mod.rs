@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use crate::AnyError;
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::{alerts, conn, dkim, http, imap, owner, pop3, queue, smtp, srs, tls};
+use crate::{alerts, conn, dkim, health, http, imap, owner, pop3, queue, smtp, srs, tls};
 
 mod life;
 
@@ -218,10 +218,14 @@ pub async fn serve(
             )));
         }
     }
-    let status = Arc::new(http::Status {
+    let health = Arc::new(health::Sources {
         config: config.clone(),
         accounts: accounts.clone(),
         queue: outbound.clone(),
+        certificates: Arc::clone(&certificates),
+    });
+    let status = Arc::new(http::Status {
+        health: Arc::clone(&health),
         listening: std::sync::atomic::AtomicBool::new(false),
     });
     for listener in bound.take("http")? {
@@ -237,15 +241,7 @@ pub async fn serve(
     status.listening.store(true, Ordering::SeqCst);
     tokio::spawn(life::reload_on_hup(config_path, Arc::clone(&certificates)));
     tokio::spawn(life::watchdog(shutdown_rx.clone()));
-    tokio::spawn(alerts::watch(
-        alerts::Sources {
-            config: config.clone(),
-            accounts: accounts.clone(),
-            queue: outbound.clone(),
-            certificates: Arc::clone(&certificates),
-        },
-        shutdown_rx.clone(),
-    ));
+    tokio::spawn(alerts::watch(health, shutdown_rx.clone()));
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "mailserver ready");
     life::notify_ready();
 

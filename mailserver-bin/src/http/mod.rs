@@ -14,18 +14,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
-use crate::accounts::Accounts;
-use crate::config::Config;
-use crate::queue::Queue;
-
 /// How long `/ready` waits for the accounts backend.
 const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the handlers read.
 pub struct Status {
-    pub config: Arc<Config>,
-    pub accounts: Accounts,
-    pub queue: Arc<Queue>,
+    pub health: Arc<crate::health::Sources>,
     /// Every listener is up (set once they all are).
     pub listening: AtomicBool,
 }
@@ -34,12 +28,13 @@ impl Status {
     /// Sets the gauges that are states, not events: the queue, free space.
     pub fn refresh(&self) {
         let metrics = crate::metrics::get();
-        let (count, oldest) = self.queue.summary();
+        let config = &self.health.config;
+        let (count, oldest) = self.health.queue.summary();
         metrics.queue_messages.set(count as i64);
         metrics.queue_oldest.set(oldest as i64);
         for (store, path) in [
-            ("data", self.config.data_dir.clone()),
-            ("mail", self.config.mail_root()),
+            ("data", config.data_dir.clone()),
+            ("mail", config.mail_root()),
         ] {
             if let Ok(fs) = rustix::fs::statvfs(&path) {
                 let free = fs.f_bavail.saturating_mul(fs.f_frsize);
@@ -57,7 +52,7 @@ impl Status {
         if !self.listening.load(Ordering::SeqCst) {
             problems.push("listeners not up".to_owned());
         }
-        let probe = self.config.data_dir.join(".ready-probe");
+        let probe = self.health.config.data_dir.join(".ready-probe");
         let writable = tokio::task::spawn_blocking(move || {
             std::fs::write(&probe, b"ready\n").and_then(|()| std::fs::remove_file(&probe))
         })
@@ -69,7 +64,10 @@ impl Status {
         }
         let answer = tokio::time::timeout(
             BACKEND_TIMEOUT,
-            crate::metrics::timed("accounts", self.accounts.is_local_domain("ready.invalid")),
+            crate::metrics::timed(
+                "accounts",
+                self.health.accounts.is_local_domain("ready.invalid"),
+            ),
         )
         .await;
         match answer {
@@ -87,6 +85,7 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
+        .route("/status", get(status_json))
         .with_state(status)
 }
 
@@ -112,6 +111,54 @@ async fn ready(State(status): State<Arc<Status>>) -> impl IntoResponse {
             format!("not ready: {}\n", problems.join("; ")),
         )
     }
+}
+
+/// What `mailserver status` shows: the server's own view, in JSON.
+async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
+    let health = &status.health;
+    let config = &health.config;
+    let readings = health.read().await;
+    let attention = crate::health::conditions(&config.alerts, &readings);
+    let metrics = crate::metrics::get();
+    let l = &config.listen;
+    let listeners: serde_json::Map<String, serde_json::Value> = [
+        ("smtp", &l.smtp),
+        ("submission", &l.submission),
+        ("submissions", &l.submissions),
+        ("imap", &l.imap),
+        ("imaps", &l.imaps),
+        ("pop3", &l.pop3),
+        ("pop3s", &l.pop3s),
+        ("http", &l.http),
+    ]
+    .into_iter()
+    .filter(|(_, a)| !a.is_empty())
+    .map(|(name, addrs)| {
+        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        (name.to_owned(), serde_json::json!(addrs))
+    })
+    .collect();
+    let sessions: serde_json::Map<String, serde_json::Value> =
+        ["smtp", "submission", "imap", "pop3"]
+            .into_iter()
+            .map(|p| (p.to_owned(), serde_json::json!(metrics.sessions(p).get())))
+            .collect();
+    let now = crate::metrics::unix_now();
+    let body = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "hostname": config.hostname,
+        "started": metrics.started(),
+        "uptime_seconds": now - metrics.started(),
+        "listeners": listeners,
+        "sessions": sessions,
+        "readings": readings,
+        "certificate_expires": health.certificates.expires(),
+        "attention": attention,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
 }
 
 /// Serves `listener` until shutdown.
