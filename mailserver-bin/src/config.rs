@@ -532,6 +532,20 @@ impl Default for Config {
 }
 
 impl Listen {
+    /// Every listener list with the name of its service.
+    pub fn named(&self) -> [(&'static str, &Vec<SocketAddr>); 8] {
+        [
+            ("smtp", &self.smtp),
+            ("submission", &self.submission),
+            ("submissions", &self.submissions),
+            ("pop3", &self.pop3),
+            ("pop3s", &self.pop3s),
+            ("imap", &self.imap),
+            ("imaps", &self.imaps),
+            ("http", &self.http),
+        ]
+    }
+
     /// The listeners of a configuration-less start: loopback, unprivileged ports.
     fn loopback_defaults() -> Self {
         Self {

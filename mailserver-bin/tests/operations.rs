@@ -550,3 +550,39 @@ fn status_says_what_needs_attention() {
         &["the server does not answer on http://127.0.0.1:"],
     );
 }
+
+#[test]
+fn systemd_hears_ready_the_watchdog_reloading_and_stopping() {
+    let mut server = Server::prepare("notify", "");
+    server.admin_ok(&["domain", "add", "example.com"]);
+    let path = server.dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    server.env = vec![
+        ("NOTIFY_SOCKET".into(), path.display().to_string()),
+        ("WATCHDOG_USEC".into(), "400000".into()),
+    ];
+    server.spawn();
+    let next = || {
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // Readiness once serving, then the watchdog every 200 ms.
+    assert_eq!(next(), "READY=1\n");
+    assert_eq!(next(), "WATCHDOG=1\n");
+    server.signal("HUP");
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|m: &String| m.starts_with("RELOADING=1\nMONOTONIC_USEC="))
+    {
+        seen.push(next());
+    }
+    while next() != "READY=1\n" {}
+    server.signal("TERM");
+    while next() != "STOPPING=1\n" {}
+    server.wait_exit(Duration::from_secs(30));
+}

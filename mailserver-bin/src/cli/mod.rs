@@ -79,7 +79,7 @@ enum Command {
         command: quota::QuotaCommand,
     },
     /// Snapshot the data directory, the accounts database and the configuration into
-    /// DEST/<time>/, hard-linking mail unchanged since the previous snapshot there; or, with
+    /// `DEST/<time>/`, hard-linking mail unchanged since the previous snapshot there; or, with
     /// --verify, check the snapshot DEST against its manifest.
     Backup {
         dest: PathBuf,

@@ -86,18 +86,8 @@ impl Bound {
 /// Binds every configured listener, saying which when one cannot be. Called before the
 /// runtime starts, so that the process is still one thread when it switches user.
 pub fn bind(config: &Config) -> Result<Bound, AnyError> {
-    let l = &config.listen;
     let mut bound = Vec::new();
-    for (name, addrs) in [
-        ("smtp", &l.smtp),
-        ("submission", &l.submission),
-        ("submissions", &l.submissions),
-        ("pop3", &l.pop3),
-        ("pop3s", &l.pop3s),
-        ("imap", &l.imap),
-        ("imaps", &l.imaps),
-        ("http", &l.http),
-    ] {
+    for (name, addrs) in config.listen.named() {
         for addr in addrs {
             let listener = std::net::TcpListener::bind(addr)
                 .map_err(|e| format!("cannot listen on {addr} ({name}): {e}"))?;

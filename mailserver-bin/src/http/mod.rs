@@ -120,24 +120,16 @@ async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
     let readings = health.read().await;
     let attention = crate::health::conditions(&config.alerts, &readings);
     let metrics = crate::metrics::get();
-    let l = &config.listen;
-    let listeners: serde_json::Map<String, serde_json::Value> = [
-        ("smtp", &l.smtp),
-        ("submission", &l.submission),
-        ("submissions", &l.submissions),
-        ("imap", &l.imap),
-        ("imaps", &l.imaps),
-        ("pop3", &l.pop3),
-        ("pop3s", &l.pop3s),
-        ("http", &l.http),
-    ]
-    .into_iter()
-    .filter(|(_, a)| !a.is_empty())
-    .map(|(name, addrs)| {
-        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-        (name.to_owned(), serde_json::json!(addrs))
-    })
-    .collect();
+    let listeners: serde_json::Map<String, serde_json::Value> = config
+        .listen
+        .named()
+        .into_iter()
+        .filter(|(_, a)| !a.is_empty())
+        .map(|(name, addrs)| {
+            let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            (name.to_owned(), serde_json::json!(addrs))
+        })
+        .collect();
     let sessions: serde_json::Map<String, serde_json::Value> =
         ["smtp", "submission", "imap", "pop3"]
             .into_iter()

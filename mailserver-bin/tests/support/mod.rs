@@ -29,6 +29,8 @@ pub struct Server {
     pub child: Option<Child>,
     /// The open-file limit (soft and hard) the server is started with, if not the test's.
     pub nofile: Option<u32>,
+    /// Environment variables the server is started with, besides the test's.
+    pub env: Vec<(String, String)>,
 }
 
 /// A port for a test server. Taken below the kernel's ephemeral range (32768 and up), where
@@ -145,6 +147,7 @@ impl Server {
             pop3_host: pop3_host.to_owned(),
             child: None,
             nofile: None,
+            env: Vec::new(),
         }
     }
 
@@ -160,6 +163,7 @@ impl Server {
         };
         let child = command
             .args(["-c", self.config.to_str().unwrap(), "serve"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -178,31 +182,28 @@ impl Server {
             ("127.0.0.1", self.http_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
-                let exited = self
-                    .child
-                    .as_mut()
-                    .and_then(|c| c.try_wait().ok().flatten());
-                assert!(
-                    Instant::now() < deadline && exited.is_none(),
-                    "server did not start; log:\n{}",
-                    self.log()
-                );
+                self.assert_starting(deadline, "did not start");
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
         // The ports are bound before the start-up work (recovery, recounts): ready is later.
         while !self.log().contains("mailserver ready") {
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            assert!(
-                Instant::now() < deadline && exited.is_none(),
-                "server did not become ready; log:\n{}",
-                self.log()
-            );
+            self.assert_starting(deadline, "did not become ready");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Fails, with the log, when the server exited or `deadline` passed.
+    fn assert_starting(&mut self, deadline: Instant, what: &str) {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        assert!(
+            Instant::now() < deadline && exited.is_none(),
+            "server {what}; log:\n{}",
+            self.log()
+        );
     }
 
     pub fn admin(&self, args: &[&str], stdin: &str) -> std::process::Output {
