@@ -5,6 +5,15 @@
 
 use std::path::Path;
 
+/// The octets free to unprivileged users and the size of the file system holding `path`.
+pub fn space(path: &Path) -> Option<(u64, u64)> {
+    let fs = rustix::fs::statvfs(path).ok()?;
+    Some((
+        fs.f_bavail.saturating_mul(fs.f_frsize),
+        fs.f_blocks.saturating_mul(fs.f_frsize),
+    ))
+}
+
 /// What must stay free on the file system.
 #[derive(Debug, Clone, Copy)]
 pub struct Reserve {
@@ -19,11 +28,9 @@ impl Reserve {
     /// free: the smaller of `bytes` and `percent` of its size. A file system that cannot be
     /// asked is taken to have room (writing will then tell).
     pub fn room_for(&self, path: &Path, size: u64) -> bool {
-        let Ok(fs) = rustix::fs::statvfs(path) else {
+        let Some((free, total)) = space(path) else {
             return true;
         };
-        let total = fs.f_blocks.saturating_mul(fs.f_frsize);
-        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
         let reserve = self.bytes.min((total as f64 * self.percent / 100.0) as u64);
         let room = free >= reserve.saturating_add(size);
         if !room {

@@ -13,6 +13,9 @@ use crate::config::Config;
 use crate::queue::Queue;
 use crate::tls::Certificates;
 
+/// How long the accounts backend may take to answer a health check.
+pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What is looked at.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Readings {
@@ -116,37 +119,45 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// The stores whose free space is watched: the data directory and the mail.
+    pub fn stores(&self) -> [(&'static str, std::path::PathBuf); 2] {
+        [
+            ("data", self.config.data_dir.clone()),
+            ("mail", self.config.mail_root()),
+        ]
+    }
+
+    /// Why the accounts backend does not answer a lookup within [`BACKEND_TIMEOUT`], if it
+    /// does not (timed in the metrics).
+    pub async fn accounts_error(&self) -> Option<String> {
+        let answer = tokio::time::timeout(
+            BACKEND_TIMEOUT,
+            crate::metrics::timed("accounts", self.accounts.is_local_domain("health.invalid")),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {} s", BACKEND_TIMEOUT.as_secs())),
+        }
+    }
+
     /// Reads everything now.
     pub async fn read(&self) -> Readings {
-        let mut disks = Vec::new();
-        for path in [self.config.data_dir.clone(), self.config.mail_root()] {
-            if let Ok(fs) = rustix::fs::statvfs(&path) {
-                let free = fs.f_bavail.saturating_mul(fs.f_frsize);
-                let size = fs.f_blocks.saturating_mul(fs.f_frsize);
-                let path = path.display().to_string();
-                if !disks
-                    .iter()
-                    .any(|(p, _, _): &(String, u64, u64)| *p == path)
-                {
-                    disks.push((path, free, size));
-                }
-            }
-        }
+        let disks = self
+            .stores()
+            .into_iter()
+            .filter_map(|(_, path)| {
+                let (free, size) = crate::disk::space(&path)?;
+                Some((path.display().to_string(), free, size))
+            })
+            .collect();
         let (queue_messages, queue_oldest) = self.queue.summary();
         let certificate_left = self
             .certificates
             .expires()
             .map(|at| at - crate::metrics::unix_now());
-        let answer = tokio::time::timeout(
-            Duration::from_secs(10),
-            crate::metrics::timed("accounts", self.accounts.is_local_domain("alert.invalid")),
-        )
-        .await;
-        let accounts_error = match answer {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 10 s".to_owned()),
-        };
+        let accounts_error = self.accounts_error().await;
         Readings {
             disks,
             queue_messages,

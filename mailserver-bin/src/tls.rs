@@ -35,6 +35,8 @@ pub enum TlsError {
 #[derive(Debug)]
 pub struct Certificates {
     current: std::sync::RwLock<Arc<CertifiedKey>>,
+    /// When the current certificate expires (Unix time); `i64::MIN`: unknown.
+    expires: std::sync::atomic::AtomicI64,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
@@ -42,20 +44,33 @@ impl Certificates {
     /// Reads the configured certificate and key (or the self-signed pair, made when due).
     pub fn load(config: &Config) -> Result<Arc<Self>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let current = read_pair(config, &provider)?;
-        Ok(Arc::new(Self {
-            current: std::sync::RwLock::new(Arc::new(current)),
+        let pair = Arc::new(read_pair(config, &provider)?);
+        let certificates = Self {
+            current: std::sync::RwLock::new(Arc::clone(&pair)),
+            expires: std::sync::atomic::AtomicI64::new(i64::MIN),
             provider,
-        }))
+        };
+        certificates.install(pair);
+        Ok(Arc::new(certificates))
+    }
+
+    /// Makes `pair` the current one, with its expiry (also in the metrics).
+    fn install(&self, pair: Arc<CertifiedKey>) {
+        let at = pair.cert.first().and_then(expiry);
+        if let Some(at) = at {
+            crate::metrics::get().certificate_expiry.set(at);
+        }
+        self.expires
+            .store(at.unwrap_or(i64::MIN), std::sync::atomic::Ordering::Relaxed);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = pair;
     }
 
     /// Reads the pair again from the files `config` names; on error the current pair stays.
     pub fn reload(&self, config: &Config) -> Result<(), TlsError> {
-        let pair = read_pair(config, &self.provider)?;
-        *self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(pair);
+        self.install(Arc::new(read_pair(config, &self.provider)?));
         Ok(())
     }
 
@@ -71,7 +86,8 @@ impl Certificates {
 
     /// When the current certificate expires (Unix time), if it can be read.
     pub fn expires(&self) -> Option<i64> {
-        expiry(self.current().cert.first()?)
+        let at = self.expires.load(std::sync::atomic::Ordering::Relaxed);
+        (at != i64::MIN).then_some(at)
     }
 
     /// The rustls configuration for our listeners, taking its certificate from `self`.
@@ -133,11 +149,7 @@ fn read_pair(
         return Err(read_err(&cert_path, &"no certificate in file"));
     }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_err(&key_path, &e))?;
-    let pair = CertifiedKey::from_der(certs, key, provider)?;
-    if let Some(at) = pair.cert.first().and_then(expiry) {
-        crate::metrics::get().certificate_expiry.set(at);
-    }
-    Ok(pair)
+    Ok(CertifiedKey::from_der(certs, key, provider)?)
 }
 
 /// How long the certificate we make is valid: 825 days, the longest Apple's clients accept
