@@ -240,6 +240,11 @@ pub fn verify(snapshot: &Path) -> Result<Vec<String>, AnyError> {
     let mut problems = Vec::new();
     let mut listed = std::collections::HashSet::new();
     for (sum, rel) in parse_manifest(&text) {
+        // A manifest names files inside its snapshot only.
+        if rel.starts_with('/') || rel.split('/').any(|part| part == "..") {
+            problems.push(format!("{rel}: not a path inside the snapshot"));
+            continue;
+        }
         listed.insert(rel.to_owned());
         match sha256_file(&snapshot.join(rel)) {
             Ok(actual) if actual == sum => {}
@@ -347,4 +352,32 @@ fn snapshot_name(dest: &Path) -> String {
         name = format!("{base}-{n}");
     }
     name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_naming_files_outside_its_snapshot_is_refused() {
+        let dir = std::env::temp_dir().join(format!("backup-verify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kept"), b"mail\n").unwrap();
+        let sum = sha256_file(&dir.join("kept")).unwrap();
+        std::fs::write(
+            dir.join(MANIFEST),
+            format!("{sum}  kept\n{sum}  ../etc/passwd\n{sum}  /etc/passwd\n"),
+        )
+        .unwrap();
+        let problems = verify(&dir).unwrap();
+        assert_eq!(
+            problems,
+            [
+                "../etc/passwd: not a path inside the snapshot",
+                "/etc/passwd: not a path inside the snapshot"
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -119,8 +119,8 @@ impl Queue {
 
     /// Message `id` was just queued: try it now.
     pub fn enqueued(&self, id: &str) {
-        self.set_due(id, Some(Some(0)));
         if let Ok(mut schedule) = self.schedule.lock() {
+            schedule.set(id, Some(0));
             schedule.received(id, now());
         }
         self.wake();
@@ -174,13 +174,13 @@ impl Queue {
         }
     }
 
-    /// Deliveries in progress.
     /// How many messages are queued, and how many seconds the oldest has waited.
     pub fn summary(&self) -> (usize, u64) {
         let (count, oldest) = self.schedule.lock().map_or((0, None), |s| s.summary());
         (count, oldest.map_or(0, |t| now().saturating_sub(t)))
     }
 
+    /// Deliveries in progress.
     pub fn busy(&self) -> usize {
         self.in_flight.lock().map_or(0, |s| s.len())
     }
