@@ -7,9 +7,32 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use crate::Error;
+
+/// How the directory syncs that make new messages durable were shared among the changes
+/// (renames into `new/` or `cur/`) since the process started: `changes / syncs` is the
+/// batch size the group commit reached (1 when every caller synced alone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirSyncStats {
+    /// Directory syncs run.
+    pub syncs: u64,
+    /// Changes they made durable.
+    pub changes: u64,
+}
+
+static SYNCS: AtomicU64 = AtomicU64::new(0);
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// The directory syncs of this process so far (see [`DirSyncStats`]).
+pub fn dir_sync_stats() -> DirSyncStats {
+    DirSyncStats {
+        syncs: SYNCS.load(Ordering::Relaxed),
+        changes: CHANGES.load(Ordering::Relaxed),
+    }
+}
 
 /// The directories being synced, each with its callers' turns.
 static DIRS: LazyLock<Mutex<HashMap<PathBuf, Arc<Shared>>>> = LazyLock::new(Mutex::default);
@@ -77,7 +100,11 @@ impl Shared {
                 s = lock(&self.state);
                 s.running = false;
                 match &result {
-                    Ok(()) => s.synced = s.synced.max(target),
+                    Ok(()) => {
+                        SYNCS.fetch_add(1, Ordering::Relaxed);
+                        CHANGES.fetch_add(target.saturating_sub(s.synced), Ordering::Relaxed);
+                        s.synced = s.synced.max(target);
+                    }
                     Err(e) => {
                         s.failed = Some((target, e.to_string()));
                         // Those it covered stop waiting and take the error (above); the

@@ -32,6 +32,7 @@ pub use amend::copy_replacing;
 pub use backup::{SnapshotStats, copy_file, snapshot_tree};
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub(crate) use dirsync::sync_after_change;
+pub use dirsync::{DirSyncStats, dir_sync_stats};
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
 pub use message::{Message, Subdir, pop3_uidl, read_message, to_crlf};

@@ -12,18 +12,20 @@ use tracing::{info, warn};
 
 use crate::health::{Condition, Sources, conditions};
 
-/// Checks every `[alerts] interval` until shutdown.
+/// Checks every `[alerts] interval` until shutdown, with the settings in force at each check
+/// (a reload may turn alerts on or off, or change a threshold).
 pub async fn watch(sources: std::sync::Arc<Sources>, mut shutdown: watch::Receiver<bool>) {
-    let settings = sources.config.alerts.clone();
-    if !settings.enabled {
-        return;
-    }
-    let to = settings.recipient(&sources.config.hostname);
-    let repeat = Duration::from_secs(settings.repeat_hours.saturating_mul(3600));
     let mut told: HashMap<&'static str, Instant> = HashMap::new();
     let metrics = crate::metrics::get();
     loop {
-        let now = conditions(&settings, &sources.read().await);
+        let config = sources.config.get();
+        let settings = &config.alerts;
+        let to = settings.recipient(&config.hostname);
+        let repeat = Duration::from_secs(settings.repeat_hours.saturating_mul(3600));
+        let now = match settings.enabled {
+            true => conditions(settings, &sources.read().await),
+            false => Vec::new(),
+        };
         for c in &now {
             metrics
                 .alerts
@@ -34,7 +36,7 @@ pub async fn watch(sources: std::sync::Arc<Sources>, mut shutdown: watch::Receiv
                 continue;
             }
             warn!(kind = c.kind, %to, "alert: {}", c.subject);
-            let text = message(&sources.config.hostname, &to, c);
+            let text = message(&config.hostname, &to, c);
             match sources.queue.inject("", &to, text.into_bytes()).await {
                 Ok(id) => {
                     info!(kind = c.kind, queue_id = %id, %to, "alert queued");

@@ -112,7 +112,8 @@ pub fn conditions(config: &crate::config::Alerts, r: &Readings) -> Vec<Condition
 
 /// What the watcher reads from.
 pub struct Sources {
-    pub config: Arc<Config>,
+    /// The configuration in force (a reload replaces it).
+    pub config: crate::live::Live<Config>,
     pub accounts: Accounts,
     pub queue: Arc<Queue>,
     pub certificates: Arc<Certificates>,
@@ -121,9 +122,10 @@ pub struct Sources {
 impl Sources {
     /// The stores whose free space is watched: the data directory and the mail.
     pub fn stores(&self) -> [(&'static str, std::path::PathBuf); 2] {
+        let config = self.config.get();
         [
-            ("data", self.config.data_dir.clone()),
-            ("mail", self.config.mail_root()),
+            ("data", config.data_dir.clone()),
+            ("mail", config.mail_root()),
         ]
     }
 

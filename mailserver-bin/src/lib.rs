@@ -18,8 +18,8 @@
 //!    admission, session spans), `dkim`, `srs`, `message` (header and body text over
 //!    mail-parser), `tls`.
 //! 4. **State and leaves**: `accounts` (the store: lookups, admin writes, and
-//!    `backend/{sqlite, mysql, ldap}`), `config`, `password`, `disk`, `owner`, `mail` (queue
-//!    and session ids, dates, `Received:`, the header scan).
+//!    `backend/{sqlite, mysql, ldap}`), `config`, `live` (what a reload replaces), `password`,
+//!    `disk`, `owner`, `mail` (queue and session ids, dates, `Received:`, the header scan).
 //!
 //! Mail on disk is the `maildir` crate's: no module here reads or writes a Maildir file
 //! itself.
@@ -40,6 +40,7 @@ mod guard;
 mod health;
 mod http;
 mod imap;
+mod live;
 mod mail;
 mod message;
 mod metrics;

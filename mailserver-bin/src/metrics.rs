@@ -57,6 +57,8 @@ pub struct Metrics {
     pub certificate_expiry: Gauge,
     /// Alert conditions present now, by kind: 1 while the condition lasts.
     pub alerts: Family<Named, Gauge>,
+    fsync_batches: Counter,
+    fsync_batched: Counter,
     start_time: Gauge,
 }
 
@@ -152,6 +154,20 @@ impl Metrics {
             "Conditions the postmaster was told of, by kind: 1 while present",
             alerts.clone(),
         );
+        let fsync_batches = Counter::default();
+        registry.register(
+            "fsync_batches",
+            "Directory syncs run to make new messages durable (renames into new/ and cur/ \
+             made at once by several sessions share one)",
+            fsync_batches.clone(),
+        );
+        let fsync_batched = Counter::default();
+        registry.register(
+            "fsync_batched_changes",
+            "Renames into new/ and cur/ made durable by those syncs (divided by the batches: \
+             the mean batch size)",
+            fsync_batched.clone(),
+        );
         let start_time: Gauge = Gauge::default();
         registry.register_with_unit(
             "start_time",
@@ -175,8 +191,18 @@ impl Metrics {
             disk_free,
             certificate_expiry,
             alerts,
+            fsync_batches,
+            fsync_batched,
             start_time,
         }
+    }
+
+    /// Brings the group-commit counters up to the Maildir store's own counts (at a scrape).
+    pub fn note_dir_syncs(&self) {
+        let stats = mailwright_maildir::dir_sync_stats();
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.fsync_batches.inner().fetch_max(stats.syncs, relaxed);
+        self.fsync_batched.inner().fetch_max(stats.changes, relaxed);
     }
 
     /// When the process started (Unix time).

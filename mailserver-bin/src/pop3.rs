@@ -64,6 +64,24 @@ impl Pop3Service {
         }
     }
 
+    /// This service with the settings of `config` (a reload), for the sessions that start
+    /// from now on: the same gate (given the new limits), session count and maildrop locks.
+    pub fn reconfigured(&self, config: Arc<Config>) -> Self {
+        self.gate.set_limits(
+            config.limits.max_connections,
+            config.limits.max_connections_per_address,
+        );
+        Self {
+            config,
+            accounts: self.accounts.clone(),
+            tls: self.tls.clone(),
+            gate: Arc::clone(&self.gate),
+            active: Arc::clone(&self.active),
+            locked: Arc::clone(&self.locked),
+            listings: Arc::clone(&self.listings),
+        }
+    }
+
     fn session_config(&self, implicit_tls: bool, loopback: bool) -> mailwright_pop3::Config {
         let mut c = mailwright_pop3::Config::new(format!("{} POP3 ready", self.config.hostname));
         c.stls = !implicit_tls;
@@ -97,10 +115,13 @@ impl Drop for MaildropLock {
 /// Accepts POP3 (or, with `implicit_tls`, POP3S) connections until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
-    service: Arc<Pop3Service>,
+    live: Arc<crate::live::Live<Pop3Service>>,
     implicit_tls: bool,
     shutdown: watch::Receiver<bool>,
 ) {
+    // Each connection gets the service in force when it arrives (a reload replaces it);
+    // what every version shares (session count, guard) is taken once.
+    let service = live.get();
     let active = service.active.clone();
     let door = crate::conn::Door {
         protocol: "pop3",
@@ -112,9 +133,7 @@ pub async fn serve(
         door,
         active,
         shutdown,
-        move |stream, peer, shutdown| {
-            connection(stream, peer, service.clone(), implicit_tls, shutdown)
-        },
+        move |stream, peer, shutdown| connection(stream, peer, live.get(), implicit_tls, shutdown),
     )
     .await;
 }

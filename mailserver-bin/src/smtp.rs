@@ -31,10 +31,13 @@ pub use service::SmtpService;
 /// Accepts SMTP connections (with `implicit_tls`, SMTPS on 465) until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
-    service: Arc<SmtpService>,
+    live: Arc<crate::live::Live<SmtpService>>,
     implicit_tls: bool,
     shutdown: watch::Receiver<bool>,
 ) {
+    // Each connection gets the service in force when it arrives (a reload replaces it);
+    // what every version shares (session count, guard) is taken once.
+    let service = live.get();
     let active = service.active.clone();
     let door = crate::conn::Door {
         protocol: "smtp",
@@ -46,9 +49,7 @@ pub async fn serve(
         door,
         active,
         shutdown,
-        move |stream, peer, shutdown| {
-            connection(stream, peer, service.clone(), implicit_tls, shutdown)
-        },
+        move |stream, peer, shutdown| connection(stream, peer, live.get(), implicit_tls, shutdown),
     )
     .await;
 }

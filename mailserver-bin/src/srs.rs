@@ -33,6 +33,22 @@ impl std::fmt::Debug for Srs {
 }
 
 impl Srs {
+    /// The rewriter `[srs]` asks for (its secret made once in the data directory, for the
+    /// `[srs] domain` or else the hostname), or none when SRS is off.
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<Self>, String> {
+        if !config.srs.enabled {
+            return Ok(None);
+        }
+        let domain = match config.srs.domain.is_empty() {
+            true => &config.hostname,
+            false => &config.srs.domain,
+        };
+        let path = config.data_dir.join("srs.secret");
+        Self::load_or_create(&path, domain)
+            .map(Some)
+            .map_err(|e| format!("cannot read or create {}: {e}", path.display()))
+    }
+
     pub fn new(secret: Vec<u8>, domain: &str) -> Self {
         Self {
             secret,

@@ -68,6 +68,9 @@ fn prometheus_scrapes_the_metrics_and_promtool_finds_them_clean() {
             "mailserver_disk_free_bytes{store=\"mail\"}",
             "mailserver_certificate_expiry_timestamp_seconds",
             "mailserver_backend_latency_seconds_count{backend=\"accounts\"}",
+            // The one delivery's rename into new/ was made durable by one sync.
+            "mailserver_fsync_batches_total 1\n",
+            "mailserver_fsync_batched_changes_total 1\n",
         ],
     );
     let mut lint = Command::new("promtool")
@@ -585,4 +588,86 @@ fn systemd_hears_ready_the_watchdog_reloading_and_stopping() {
     server.signal("TERM");
     while next() != "STOPPING=1\n" {}
     server.wait_exit(Duration::from_secs(30));
+}
+
+/// MAIL, RCPT and a message of about `size` octets to alice on an open SMTP session: the
+/// reply to its end.
+fn send_sized(smtp: &mut support::Raw, size: usize) -> String {
+    for (line, code) in [
+        ("MAIL FROM:<sender@example.org>", "250"),
+        ("RCPT TO:<alice@example.com>", "250"),
+        ("DATA", "354"),
+    ] {
+        let reply = smtp.command(line);
+        assert!(reply.starts_with(code), "{line}: {reply}");
+    }
+    let body = "x".repeat(76) + "\r\n";
+    smtp.command(&format!(
+        "Subject: sized\r\n\r\n{}.",
+        body.repeat(size / body.len() + 1)
+    ))
+}
+
+/// The SIZE an EHLO advertises.
+fn advertised_size(smtp: &mut support::Raw) -> String {
+    let ehlo = smtp.command("EHLO client.example");
+    ehlo.lines()
+        .find_map(|l| l.strip_prefix("250-SIZE ").or(l.strip_prefix("250 SIZE ")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn sighup_applies_the_new_configuration_to_new_sessions_only() {
+    let server = Server::start(
+        "reconfigure",
+        "[limits]\nmax_message_size = 100000\nmax_connections_per_address = 10\n\
+         [imap]\nlisting_cache = 500\n",
+    );
+    let mut before = server.connect();
+    assert_eq!(advertised_size(&mut before), "100000");
+    let reloads = |server: &Server| server.log().matches("reloaded;").count();
+    let text = std::fs::read_to_string(&server.config).unwrap();
+    let changed = text
+        .replace("max_message_size = 100000", "max_message_size = 3000")
+        .replace(
+            "max_connections_per_address = 10",
+            "max_connections_per_address = 2",
+        )
+        .replace("listing_cache = 500", "listing_cache = 900");
+    std::fs::write(&server.config, &changed).unwrap();
+    server.signal("HUP");
+    wait_for(10, "the reload", || reloads(&server) == 1);
+    assert_contains(
+        &server.log(),
+        &[
+            "take effect only after a restart",
+            "[imap] separator, listing_cache",
+        ],
+    );
+    // A new session has the new limit; the one already open keeps its own.
+    let mut after = server.connect();
+    assert_eq!(advertised_size(&mut after), "3000");
+    let refused = send_sized(&mut after, 5000);
+    assert!(refused.starts_with("552"), "{refused}");
+    assert_eq!(advertised_size(&mut before), "100000");
+    let accepted = send_sized(&mut before, 5000);
+    assert!(accepted.starts_with("250"), "{accepted}");
+    // The two open sessions were counted before the reload and still are: a third from the
+    // same address is now one too many.
+    let third = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut greeting = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(third), &mut greeting).unwrap();
+    assert!(greeting.starts_with("421"), "{greeting}");
+    // A file that does not load changes nothing.
+    std::fs::write(&server.config, format!("{changed}\n[limits\n")).unwrap();
+    server.signal("HUP");
+    wait_for(10, "the failed reload", || {
+        server.log().contains("reload failed")
+    });
+    after.command("QUIT");
+    let mut later = server.connect();
+    assert_eq!(advertised_size(&mut later), "3000");
+    assert_eq!(reloads(&server), 1);
+    before.command("QUIT");
 }

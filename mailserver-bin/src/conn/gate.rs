@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How many connections each key (a client address, a user at an address) has open, up to a
-/// maximum per key.
+/// maximum per key (changed by a reload: lowered, it only turns away new connections).
 #[derive(Debug)]
 pub struct Tally<K: Eq + std::hash::Hash> {
     counts: Mutex<HashMap<K, usize>>,
-    max: usize,
+    max: AtomicUsize,
 }
 
 /// One connection counted in a [`Tally`]; dropped when it ends.
@@ -25,8 +26,13 @@ impl<K: Eq + std::hash::Hash + Clone> Tally<K> {
     pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Self {
             counts: Mutex::new(HashMap::new()),
-            max,
+            max: AtomicUsize::new(max),
         })
+    }
+
+    /// The maximum per key from now on.
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// Counts one more connection for `key`, unless it has `max` already.
@@ -36,7 +42,7 @@ impl<K: Eq + std::hash::Hash + Clone> Tally<K> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = counts.entry(key.clone()).or_insert(0);
-        if *count >= self.max {
+        if *count >= self.max.load(Ordering::Relaxed) {
             return None;
         }
         *count += 1;
@@ -70,7 +76,8 @@ impl<K: Eq + std::hash::Hash + Clone> Drop for Counted<K> {
 #[derive(Debug)]
 pub struct Gate {
     protocol: &'static str,
-    service: Arc<Semaphore>,
+    /// The protocol's sessions (one key).
+    service: Arc<Tally<()>>,
     process: Arc<Semaphore>,
     per_address: Arc<Tally<IpAddr>>,
     /// Failed logins and bans, of every protocol together.
@@ -91,7 +98,7 @@ pub struct Admission {
     /// The protocol's count of open sessions, one less when this is dropped.
     sessions: prometheus_client::metrics::gauge::Gauge,
     _address: Counted<IpAddr>,
-    _service: OwnedSemaphorePermit,
+    _service: Counted<()>,
     _process: OwnedSemaphorePermit,
 }
 
@@ -132,11 +139,18 @@ impl Gate {
     ) -> Arc<Self> {
         Arc::new(Self {
             protocol,
-            service: Arc::new(Semaphore::new(max_connections)),
+            service: Tally::new(max_connections),
             process: Arc::clone(&shared.process),
             per_address: Tally::new(max_per_address),
             guard: Arc::clone(&shared.guard),
         })
+    }
+
+    /// New limits (a reload): sessions already in stay; lowered, only new clients are
+    /// turned away until enough have left.
+    pub fn set_limits(&self, max_connections: usize, max_per_address: usize) {
+        self.service.set_max(max_connections);
+        self.per_address.set_max(max_per_address);
     }
 
     /// Lets `peer` in, or says why not (and logs it).
@@ -146,8 +160,8 @@ impl Gate {
             tracing::warn!(%peer, protocol = self.protocol, reason = why.text(), "connection refused");
             why
         };
-        let (Ok(service), Ok(process)) = (
-            self.service.clone().try_acquire_owned(),
+        let (Some(service), Ok(process)) = (
+            self.service.claim(()),
             self.process.clone().try_acquire_owned(),
         ) else {
             return Err(refuse(Refusal::Busy));

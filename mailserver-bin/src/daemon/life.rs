@@ -1,18 +1,12 @@
-//! The daemon's life under a service manager: readiness and the watchdog for systemd
-//! (`Type=notify`, `WatchdogSec=`), SIGHUP (`systemctl reload`) for new certificates without
-//! dropping a session, SIGTERM and SIGINT for an orderly stop.
-
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+//! The daemon's life under a service manager: readiness, reloads and the watchdog for systemd
+//! (`Type=notify`, `WatchdogSec=`), SIGTERM and SIGINT for an orderly stop. SIGHUP is
+//! `reload`'s.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::AnyError;
-use crate::config::Config;
-use crate::tls::Certificates;
 
 /// Tells systemd the server is serving (nothing when not started by it).
 pub fn notify_ready() {
@@ -47,35 +41,11 @@ pub async fn watchdog(mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// On each SIGHUP: reads the configuration file again and takes the certificate and key it
-/// names (renewed by certbot, say) for every new TLS handshake; sessions go on as they are.
-/// Other settings take effect at the next restart. A file that does not load changes nothing
-/// and is logged.
-pub async fn reload_on_hup(config_path: Option<PathBuf>, certificates: Arc<Certificates>) {
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        error!("cannot listen for SIGHUP; reloads need a restart");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        info!("SIGHUP received: reloading the configuration and certificates");
-        let mut reloading = vec![sd_notify::NotifyState::Reloading];
-        reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
-        notify(&reloading);
-        let loaded = Config::load(config_path.as_deref())
-            .map_err(|e| e.to_string())
-            .and_then(|config| certificates.reload(&config).map_err(|e| e.to_string()));
-        match loaded {
-            Ok(()) => info!(
-                expires = certificates.expires(),
-                "reloaded; certificates in use for new connections (other settings apply at \
-                 the next restart)"
-            ),
-            Err(e) => error!(error = %e, "reload failed; still serving with what was loaded"),
-        }
-        notify(&[sd_notify::NotifyState::Ready]);
-        // Several signals at once make one reload.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Tells systemd a reload has begun (with the time, as `Type=notify-reload` wants it).
+pub fn notify_reloading() {
+    let mut reloading = vec![sd_notify::NotifyState::Reloading];
+    reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+    notify(&reloading);
 }
 
 /// Waits for SIGTERM or SIGINT.

@@ -13,9 +13,11 @@ use tracing::{error, info, warn};
 use crate::AnyError;
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::live::Live;
 use crate::{alerts, conn, dkim, health, http, imap, owner, pop3, queue, smtp, srs, tls};
 
 mod life;
+mod reload;
 
 /// How long sessions in the middle of a message get to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -41,7 +43,7 @@ fn smtp_services(
     outbound: &Arc<queue::Queue>,
     shared: &conn::Shared,
 ) -> Result<(Arc<smtp::SmtpService>, Arc<smtp::SmtpService>), AnyError> {
-    let srs = srs_rewriter(config)?;
+    let srs = srs::Srs::from_config(config)?;
     let mut inbound = smtp::SmtpService::new(
         config.clone(),
         accounts.clone(),
@@ -63,6 +65,38 @@ fn smtp_services(
         shared,
     ));
     Ok((inbound, submission))
+}
+
+/// The POP3 and IMAP services, sharing the folder `listings` and the count of `active`
+/// sessions with SMTP.
+fn mailbox_services(
+    config: &Arc<Config>,
+    accounts: &Accounts,
+    acceptor: tokio_rustls::TlsAcceptor,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+    listings: Arc<ListingCache>,
+    shared: &conn::Shared,
+) -> (Arc<Live<pop3::Pop3Service>>, Arc<Live<imap::ImapService>>) {
+    let pop3 = pop3::Pop3Service::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor.clone(),
+        Arc::clone(&active),
+        Arc::clone(&listings),
+        shared,
+    );
+    let imap = imap::ImapService::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor,
+        active,
+        listings,
+        shared,
+    );
+    (
+        Arc::new(Live::new(Arc::new(pop3))),
+        Arc::new(Live::new(Arc::new(imap))),
+    )
 }
 
 /// The listening sockets, bound before the process gives up root (ports below 1024), each
@@ -139,24 +173,19 @@ pub async fn serve(
     let shared = shared_by_gates(&config)?;
     let (service, submission_service) =
         smtp_services(&config, &accounts, &acceptor, &outbound, &shared)?;
+    let active = Arc::clone(&service.active);
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
     let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
-    let pop3_service = Arc::new(pop3::Pop3Service::new(
-        config.clone(),
-        accounts.clone(),
-        acceptor.clone(),
-        service.active.clone(),
-        Arc::clone(&listings),
-        &shared,
-    ));
-    let imap_service = Arc::new(imap::ImapService::new(
-        config.clone(),
-        accounts.clone(),
+    let (pop3_service, imap_service) = mailbox_services(
+        &config,
+        &accounts,
         acceptor,
-        service.active.clone(),
+        Arc::clone(&active),
         Arc::clone(&listings),
         &shared,
-    ));
+    );
+    let service = Arc::new(Live::new(service));
+    let submission_service = Arc::new(Live::new(submission_service));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let guard_saver = tokio::spawn(Arc::clone(&shared.guard).keep_saved(shutdown_rx.clone()));
@@ -209,7 +238,7 @@ pub async fn serve(
         }
     }
     let health = Arc::new(health::Sources {
-        config: config.clone(),
+        config: Live::new(config.clone()),
         accounts: accounts.clone(),
         queue: outbound.clone(),
         certificates: Arc::clone(&certificates),
@@ -229,7 +258,17 @@ pub async fn serve(
         warn!("no listeners configured; nothing to do");
     }
     status.listening.store(true, Ordering::SeqCst);
-    tokio::spawn(life::reload_on_hup(config_path, Arc::clone(&certificates)));
+    tokio::spawn(reload::on_hup(reload::Reloader {
+        path: config_path,
+        certificates: Arc::clone(&certificates),
+        smtp: service,
+        submission: submission_service,
+        pop3: pop3_service,
+        imap: imap_service,
+        guard: Arc::clone(&shared.guard),
+        queue: Arc::clone(&outbound),
+        health: Arc::clone(&health),
+    }));
     tokio::spawn(life::watchdog(shutdown_rx.clone()));
     tokio::spawn(alerts::watch(health, shutdown_rx.clone()));
     info!(hostname = %config.hostname, data_dir = %config.data_dir.display(), "mailserver ready");
@@ -243,7 +282,7 @@ pub async fn serve(
         let _ = l.await;
     }
     let _ = queue_runner.await;
-    let drained = drain(&service.active, &outbound).await;
+    let drained = drain(&active, &outbound).await;
     let _ = usage_writer.await;
     let _ = guard_saver.await;
     // The last changes: not written, the next start counts usage again.
@@ -410,22 +449,4 @@ fn outbound_queue(
         next_hop,
         dkim,
     )))
-}
-
-/// The SRS rewriter for forwarded mail, when `[srs]` is enabled (its secret made once).
-fn srs_rewriter(config: &Config) -> Result<Option<srs::Srs>, AnyError> {
-    Ok(if config.srs.enabled {
-        let domain = if config.srs.domain.is_empty() {
-            &config.hostname
-        } else {
-            &config.srs.domain
-        };
-        let path = config.data_dir.join("srs.secret");
-        Some(
-            srs::Srs::load_or_create(&path, domain)
-                .map_err(|e| format!("cannot read or create {}: {e}", path.display()))?,
-        )
-    } else {
-        None
-    })
 }

@@ -24,6 +24,11 @@ impl<K: Hash + Eq> Counts<K> {
         }
     }
 
+    /// Counts in windows of `window` from now on (a reload).
+    pub(super) fn set_window(&mut self, window: Duration) {
+        self.window = window;
+    }
+
     /// Counts one more for `key` (in a new window when its last one has run out); the count
     /// in the window, this one included.
     pub(super) fn hit(&mut self, key: K, now: Instant) -> u32 {

@@ -33,7 +33,7 @@ pub enum Verdict {
 }
 
 /// `[guard] greylist_*`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub delay: u64,
     pub retry_window: u64,
@@ -81,6 +81,11 @@ impl Greylist {
             file,
             state: Mutex::new(state),
         }
+    }
+
+    /// What it was made with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -23,13 +23,14 @@ pub mod greylist;
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::live::Live;
 use bans::Ban;
 use counts::Counts;
 
@@ -61,7 +62,21 @@ impl Turned {
 /// The failures, bans and rates of the process.
 #[derive(Debug)]
 pub struct Guard {
+    /// The settings of `[guard]` in force (a reload replaces them; counts and bans stay).
+    rules: Live<Rules>,
+    data_dir: PathBuf,
+    state: Mutex<State>,
+}
+
+/// Settings of `[guard]` read by a reload, not yet in force.
+#[derive(Debug)]
+pub struct GuardRules(Rules);
+
+/// What `[guard]` sets.
+#[derive(Debug)]
+struct Rules {
     max_failures: u32,
+    failure_window: Duration,
     ban_time: u64,
     delay: Duration,
     delay_max: Duration,
@@ -72,10 +87,8 @@ pub struct Guard {
     unknown_recipients_per_hour: u32,
     messages_per_hour: u32,
     recipients_per_hour: u32,
-    data_dir: PathBuf,
-    state: Mutex<State>,
     dnsbl: Option<dnsbl::Dnsbl>,
-    greylist: Option<greylist::Greylist>,
+    greylist: Option<Arc<greylist::Greylist>>,
 }
 
 #[derive(Debug)]
@@ -96,49 +109,10 @@ struct State {
 impl Guard {
     /// The guard `[guard]` configures, with the bans on disk.
     pub fn new(config: &Config) -> Result<Self, String> {
-        let g = &config.guard;
-        let zones = g.zones()?;
-        let dnsbl = match zones.is_empty() {
-            true => None,
-            false => Some(dnsbl::Dnsbl::new(
-                zones,
-                crate::resolver::resolver(&config.relay)?,
-                Duration::from_millis(g.dnsbl_timeout_ms),
-            )),
-        };
-        let greylist = match g.greylist {
-            false => None,
-            true => {
-                let (allow_networks, allow_domains) = g.greylist_allow()?;
-                let settings = greylist::Settings {
-                    delay: g.greylist_delay,
-                    retry_window: g.greylist_retry_window,
-                    whitelist_for: g.greylist_whitelist_days * 86400,
-                    allow_networks,
-                    allow_domains,
-                };
-                Some(greylist::Greylist::new(
-                    settings,
-                    config.data_dir.join("greylist"),
-                ))
-            }
-        };
+        let rules = Rules::from_config(config, None)?;
         let guard = Guard {
-            dnsbl,
-            greylist,
-            max_failures: g.max_auth_failures,
-            ban_time: g.ban_time,
-            delay: Duration::from_millis(g.auth_failure_delay_ms),
-            delay_max: Duration::from_millis(g.auth_failure_delay_max_ms),
-            v6_prefix: g.ipv6_prefix,
-            trusted: g.trusted()?,
-            connections_per_minute: g.max_connections_per_minute,
-            unknown_recipients_per_hour: g.max_unknown_recipients_per_hour,
-            messages_per_hour: g.max_messages_per_hour,
-            recipients_per_hour: g.max_recipients_per_hour,
-            data_dir: config.data_dir.clone(),
             state: Mutex::new(State {
-                failures: Counts::new(Duration::from_secs(g.failure_window)),
+                failures: Counts::new(rules.failure_window),
                 connections: Counts::new(MINUTE),
                 unknown: Counts::new(HOUR),
                 messages: Counts::new(HOUR),
@@ -147,6 +121,8 @@ impl Guard {
                 file: None,
                 checked: None,
             }),
+            rules: Live::new(Arc::new(rules)),
+            data_dir: config.data_dir.clone(),
         };
         let mut state = guard.lock();
         guard.reload(&mut state, Instant::now());
@@ -155,6 +131,29 @@ impl Guard {
         }
         drop(state);
         Ok(guard)
+    }
+
+    /// The `[guard]` settings of a reloaded `config`, checked, to put in force with
+    /// [`Guard::put`] once everything else of the reload is checked too.
+    pub fn rules_for(&self, config: &Config) -> Result<GuardRules, String> {
+        Rules::from_config(config, self.rules.get().greylist.as_ref()).map(GuardRules)
+    }
+
+    /// Puts reloaded settings in force; what was counted and the bans stay. The greylist is
+    /// kept when its settings did not change, else written and read again with the new ones.
+    pub fn put(&self, GuardRules(rules): GuardRules) {
+        let old = self.rules.get();
+        if let Some(g) = old.greylist.as_ref().filter(|g| {
+            !rules
+                .greylist
+                .as_ref()
+                .is_some_and(|new| Arc::ptr_eq(g, new))
+        }) && let Err(e) = g.save()
+        {
+            warn!(error = %e, "cannot write the greylist");
+        }
+        self.lock().failures.set_window(rules.failure_window);
+        self.rules.set(Arc::new(rules));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -197,9 +196,10 @@ impl Guard {
         {
             return Err(Turned::Banned { until: b.until });
         }
-        if self.connections_per_minute > 0 && !self.is_trusted(ip) {
-            let net = bans::network_of(ip, self.v6_prefix);
-            if state.connections.hit(net, now) > self.connections_per_minute {
+        let rules = self.rules.get();
+        if rules.connections_per_minute > 0 && !rules.trusts(ip) {
+            let net = bans::network_of(ip, rules.v6_prefix);
+            if state.connections.hit(net, now) > rules.connections_per_minute {
                 return Err(Turned::TooFast);
             }
         }
@@ -208,8 +208,9 @@ impl Guard {
 
     /// The blocklist that lists `ip`, if any (`[guard] dnsbl_zones`; never a trusted one).
     pub async fn blocklisted(&self, ip: IpAddr) -> Option<dnsbl::Listed> {
-        match &self.dnsbl {
-            Some(d) if !self.is_trusted(ip) => d.check(ip).await,
+        let rules = self.rules.get();
+        match &rules.dnsbl {
+            Some(d) if !rules.trusts(ip) => d.check(ip).await,
             _ => None,
         }
     }
@@ -217,9 +218,9 @@ impl Guard {
     /// How long mail from `ip`, `sender` to `recipient` must wait before a retry is
     /// accepted, when it is greylisted (`[guard] greylist`; never from a trusted network).
     pub fn greylisted(&self, ip: IpAddr, sender: &str, recipient: &str) -> Option<u64> {
-        match &self.greylist {
-            Some(g) if !self.is_trusted(ip) => match g.check(ip, self.v6_prefix, sender, recipient)
-            {
+        let rules = self.rules.get();
+        match &rules.greylist {
+            Some(g) if !rules.trusts(ip) => match g.check(ip, rules.v6_prefix, sender, recipient) {
                 greylist::Verdict::Pass => None,
                 greylist::Verdict::Wait(seconds) => Some(seconds),
             },
@@ -229,21 +230,15 @@ impl Guard {
 
     /// Writes what must outlast a restart and is not written at once (the greylist) every
     /// minute while it changes, and at shutdown.
-    pub async fn keep_saved(
-        self: std::sync::Arc<Self>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        if self.greylist.is_none() {
-            return;
-        }
+    pub async fn keep_saved(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(MINUTE);
         loop {
             let last = tokio::select! {
                 _ = tick.tick() => false,
                 _ = shutdown.changed() => true,
             };
-            let guard = std::sync::Arc::clone(&self);
-            let saved = tokio::task::spawn_blocking(move || match &guard.greylist {
+            let rules = self.rules.get();
+            let saved = tokio::task::spawn_blocking(move || match &rules.greylist {
                 Some(g) => g.save(),
                 None => Ok(()),
             });
@@ -259,72 +254,79 @@ impl Guard {
     /// Whether `ip` is in `[guard] trusted_networks` (never delayed, banned, limited or
     /// checked as a stranger's mail).
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.trusted.iter().any(|n| n.contains(&ip))
+        self.rules.get().trusts(ip)
     }
 
     /// Counts a failed login from `ip` (logged for Fail2Ban), bans its network when that makes
     /// too many, and says how long to wait before answering.
     pub fn failed(&self, ip: IpAddr, protocol: &'static str, user: &str) -> Duration {
         crate::metrics::get().auth(protocol, false);
-        if self.is_trusted(ip) {
+        let rules = self.rules.get();
+        if rules.trusts(ip) {
             warn!(peer = %ip, protocol = %protocol, user = %user, trusted = true, "authentication failed");
             return Duration::ZERO;
         }
-        let net = bans::network_of(ip, self.v6_prefix);
+        let net = bans::network_of(ip, rules.v6_prefix);
         let count = {
             let mut state = self.lock();
             let count = state.failures.hit(net, Instant::now());
-            if count >= self.max_failures {
+            if count >= rules.max_failures {
                 state.failures.forget(&net);
             }
             count
         };
         warn!(peer = %ip, protocol = %protocol, user = %user, failures = count, "authentication failed");
-        if count >= self.max_failures {
+        if count >= rules.max_failures {
             self.ban(
                 net,
-                self.ban_time,
+                rules.ban_time,
                 &format!("{count} failed logins ({protocol})"),
             );
         }
         let doublings = count.saturating_sub(1).min(20);
-        self.delay
+        rules
+            .delay
             .saturating_mul(1 << doublings)
-            .min(self.delay_max)
+            .min(rules.delay_max)
     }
 
     /// Forgets `ip`'s failures after a successful login to `protocol`.
     pub fn succeeded(&self, ip: IpAddr, protocol: &'static str) {
         crate::metrics::get().auth(protocol, true);
-        let net = bans::network_of(ip, self.v6_prefix);
+        let net = bans::network_of(ip, self.rules.get().v6_prefix);
         self.lock().failures.forget(&net);
     }
 
     /// Whether `ip` has been refused more unknown recipients this hour than it may (a
     /// directory harvest): its RCPTs are then answered 450 until the hour is over.
     pub fn harvesting(&self, ip: IpAddr) -> bool {
-        let limit = self.unknown_recipients_per_hour;
-        if limit == 0 || self.is_trusted(ip) {
+        let rules = self.rules.get();
+        let limit = rules.unknown_recipients_per_hour;
+        if limit == 0 || rules.trusts(ip) {
             return false;
         }
-        let net = bans::network_of(ip, self.v6_prefix);
+        let net = bans::network_of(ip, rules.v6_prefix);
         self.lock().unknown.get(&net, Instant::now()) >= limit
     }
 
     /// Counts an unknown recipient refused to `ip`.
     pub fn unknown_recipient(&self, ip: IpAddr) {
-        let net = bans::network_of(ip, self.v6_prefix);
+        let net = bans::network_of(ip, self.rules.get().v6_prefix);
         self.lock().unknown.hit(net, Instant::now());
     }
 
     /// Counts a message `user` sends, unless it has sent its hour's worth already.
     pub fn may_send_message(&self, user: &str) -> bool {
-        self.within(user, self.messages_per_hour, |s| &mut s.messages)
+        self.within(user, self.rules.get().messages_per_hour, |s| {
+            &mut s.messages
+        })
     }
 
     /// Counts a recipient `user` sends to, unless it has had its hour's worth already.
     pub fn may_send_to_recipient(&self, user: &str) -> bool {
-        self.within(user, self.recipients_per_hour, |s| &mut s.recipients)
+        self.within(user, self.rules.get().recipients_per_hour, |s| {
+            &mut s.recipients
+        })
     }
 
     fn within(
@@ -376,6 +378,66 @@ impl Guard {
     }
 }
 
+impl Rules {
+    /// The rules `config` sets; `greylist` is the one in use, kept when its settings are
+    /// the same.
+    fn from_config(
+        config: &Config,
+        greylist: Option<&Arc<greylist::Greylist>>,
+    ) -> Result<Self, String> {
+        let g = &config.guard;
+        let zones = g.zones()?;
+        let dnsbl = match zones.is_empty() {
+            true => None,
+            false => Some(dnsbl::Dnsbl::new(
+                zones,
+                crate::resolver::resolver(&config.relay)?,
+                Duration::from_millis(g.dnsbl_timeout_ms),
+            )),
+        };
+        let greylist = match g.greylist {
+            false => None,
+            true => {
+                let (allow_networks, allow_domains) = g.greylist_allow()?;
+                let settings = greylist::Settings {
+                    delay: g.greylist_delay,
+                    retry_window: g.greylist_retry_window,
+                    whitelist_for: g.greylist_whitelist_days * 86400,
+                    allow_networks,
+                    allow_domains,
+                };
+                Some(match greylist.filter(|kept| kept.settings() == &settings) {
+                    Some(kept) => Arc::clone(kept),
+                    None => Arc::new(greylist::Greylist::new(
+                        settings,
+                        config.data_dir.join("greylist"),
+                    )),
+                })
+            }
+        };
+        Ok(Rules {
+            dnsbl,
+            greylist,
+            max_failures: g.max_auth_failures,
+            failure_window: Duration::from_secs(g.failure_window),
+            ban_time: g.ban_time,
+            delay: Duration::from_millis(g.auth_failure_delay_ms),
+            delay_max: Duration::from_millis(g.auth_failure_delay_max_ms),
+            v6_prefix: g.ipv6_prefix,
+            trusted: g.trusted()?,
+            connections_per_minute: g.max_connections_per_minute,
+            unknown_recipients_per_hour: g.max_unknown_recipients_per_hour,
+            messages_per_hour: g.max_messages_per_hour,
+            recipients_per_hour: g.max_recipients_per_hour,
+        })
+    }
+
+    /// Whether `ip` is in `[guard] trusted_networks`.
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +451,33 @@ mod tests {
         config.guard.auth_failure_delay_ms = 100;
         config.guard.auth_failure_delay_max_ms = 250;
         Guard::new(&config).unwrap()
+    }
+
+    #[test]
+    fn a_reload_keeps_the_counts_and_takes_the_new_limits() {
+        let dir = std::env::temp_dir().join(format!("guard-reload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let g = guard(&dir);
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        g.failed(ip, "imap", "a");
+        g.failed(ip, "imap", "a");
+        let mut config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
+        config.guard.max_auth_failures = 4;
+        config.guard.auth_failure_delay_ms = 10;
+        config.guard.auth_failure_delay_max_ms = 1000;
+        g.put(g.rules_for(&config).unwrap());
+        // The third failure counts on from two, under the new delay; the fourth bans.
+        assert_eq!(g.failed(ip, "imap", "a"), Duration::from_millis(40));
+        assert!(!banned(&g, ip));
+        g.failed(ip, "imap", "a");
+        assert!(banned(&g, ip));
+        config.guard.trusted_networks = vec!["bad".into()];
+        assert!(g.rules_for(&config).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn banned(g: &Guard, ip: IpAddr) -> bool {

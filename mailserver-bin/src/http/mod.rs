@@ -24,6 +24,7 @@ impl Status {
     /// Sets the gauges that are states, not events: the queue, free space.
     pub fn refresh(&self) {
         let metrics = crate::metrics::get();
+        metrics.note_dir_syncs();
         let (count, oldest) = self.health.queue.summary();
         metrics.queue_messages.set(count as i64);
         metrics.queue_oldest.set(oldest as i64);
@@ -43,7 +44,7 @@ impl Status {
         if !self.listening.load(Ordering::SeqCst) {
             problems.push("listeners not up".to_owned());
         }
-        let probe = self.health.config.data_dir.join(".ready-probe");
+        let probe = self.health.config.get().data_dir.join(".ready-probe");
         let writable = tokio::task::spawn_blocking(move || {
             std::fs::write(&probe, b"ready\n").and_then(|()| std::fs::remove_file(&probe))
         })
@@ -97,7 +98,7 @@ async fn ready(State(status): State<Arc<Status>>) -> impl IntoResponse {
 /// What `mailserver status` shows: the server's own view, in JSON.
 async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
     let health = &status.health;
-    let config = &health.config;
+    let config = health.config.get();
     let readings = health.read().await;
     let attention = crate::health::conditions(&config.alerts, &readings);
     let metrics = crate::metrics::get();

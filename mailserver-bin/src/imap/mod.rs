@@ -43,10 +43,13 @@ const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
 /// Accepts IMAP (or, with `implicit_tls`, IMAPS) connections until shutdown is signalled.
 pub async fn serve(
     listener: TcpListener,
-    service: Arc<ImapService>,
+    live: Arc<crate::live::Live<ImapService>>,
     implicit_tls: bool,
     shutdown: watch::Receiver<bool>,
 ) {
+    // Each connection gets the service in force when it arrives (a reload replaces it);
+    // what every version shares (session count, guard) is taken once.
+    let service = live.get();
     let active = service.active.clone();
     let door = crate::conn::Door {
         protocol: "imap",
@@ -58,9 +61,7 @@ pub async fn serve(
         door,
         active,
         shutdown,
-        move |stream, peer, shutdown| {
-            connection(stream, peer, service.clone(), implicit_tls, shutdown)
-        },
+        move |stream, peer, shutdown| connection(stream, peer, live.get(), implicit_tls, shutdown),
     )
     .await;
 }

@@ -77,6 +77,29 @@ impl ImapService {
         }
     }
 
+    /// This service with the settings of `config` (a reload), for the sessions that start
+    /// from now on: the same gate and per-user count (given the new limits), caches, seats
+    /// and watcher. The separator, the caches' sizes and the MIME caps stay as started.
+    pub fn reconfigured(&self, config: Arc<Config>) -> Self {
+        self.gate.set_limits(
+            config.limits.max_connections,
+            config.limits.max_connections_per_address,
+        );
+        self.per_user.set_max(config.imap.max_connections_per_user);
+        Self {
+            config,
+            accounts: self.accounts.clone(),
+            tls: self.tls.clone(),
+            gate: Arc::clone(&self.gate),
+            active: Arc::clone(&self.active),
+            listings: Arc::clone(&self.listings),
+            headers: Arc::clone(&self.headers),
+            seats: Arc::clone(&self.seats),
+            watcher: self.watcher.clone(),
+            per_user: Arc::clone(&self.per_user),
+        }
+    }
+
     /// The capabilities this server implements beyond what the session answers itself.
     fn capabilities(&self) -> Vec<Atom> {
         let mut caps: Vec<Atom> = [

@@ -45,7 +45,7 @@ impl Queue {
             })
             .collect();
         let junk = message.junk;
-        let hostname = self.config.hostname.clone();
+        let hostname = self.config.get().hostname.clone();
         let source: PathBuf = path.to_owned();
         let stored =
             tokio::task::spawn_blocking(move || -> Result<Vec<u64>, mailwright_maildir::Error> {
@@ -93,7 +93,7 @@ impl Queue {
             Ok(stored) => {
                 let copies: Vec<(&LocalMailbox, u64)> =
                     targets.iter().map(|(_, m)| m).zip(stored).collect();
-                crate::delivery::record_delivery(&self.config, &self.accounts, &copies).await;
+                crate::delivery::record_delivery(&self.config.get(), &self.accounts, &copies).await;
                 for (i, m) in &targets {
                     let r = &mut message.recipients[*i];
                     r.status = Status::Delivered;
@@ -131,7 +131,7 @@ impl Queue {
             }
             Err(e) => return Err(temporary(format!("451 4.3.0 account lookup failed: {e}"))),
         };
-        let account = crate::delivery::QuotaAccount::of(&self.config, &mailbox);
+        let account = crate::delivery::QuotaAccount::of(&self.config.get(), &mailbox);
         if crate::delivery::over_quota(&self.accounts, &account, size.max(1), 1).await {
             return Err(temporary(format!("452 4.2.2 <{user}>: mailbox full")));
         }

@@ -27,6 +27,7 @@ use tracing::{info, warn};
 use crate::accounts::{Accounts, Resolution};
 use crate::config::Config;
 use crate::dkim::Dkim;
+use crate::live::Live;
 
 pub use dsn::Action;
 use mx::{MxResolver, RouteError};
@@ -36,7 +37,9 @@ use spool::{QueuedMessage, Recipient, Route, Spool, SpoolError, Status, now};
 
 pub struct Queue {
     spool: Spool,
-    config: Arc<Config>,
+    /// The settings in force: `[queue]` and the hostname follow a reload; the transport,
+    /// next hop and DKIM are made at start.
+    config: Live<Config>,
     accounts: Accounts,
     transport: Transport,
     next_hop: NextHop,
@@ -97,7 +100,7 @@ impl Queue {
     ) -> Self {
         Self {
             spool,
-            config,
+            config: Live::new(config),
             accounts,
             transport,
             next_hop,
@@ -110,6 +113,11 @@ impl Queue {
 
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// Puts a reloaded configuration in force for the next passes and deliveries.
+    pub fn reconfigure(&self, config: Arc<Config>) {
+        self.config.set(config);
     }
 
     /// A message was queued: look now.
@@ -187,7 +195,7 @@ impl Queue {
 
     /// Delivers until shutdown; attempts under way finish on their own.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let slots = Arc::new(Semaphore::new(self.config.queue.concurrency));
+        let slots = Arc::new(Semaphore::new(self.config.get().queue.concurrency));
         let mut triggered = self.spool.triggered();
         let mut rescan = true;
         let mut last_rescan = tokio::time::Instant::now();
@@ -299,7 +307,7 @@ impl Queue {
         let passed_on = self.deliver_remote(&mut message, &path).await;
         message.attempts += 1;
         let now = now();
-        let lifetime = self.config.queue.max_lifetime;
+        let lifetime = self.config.get().queue.max_lifetime;
         if now.saturating_sub(message.created) >= lifetime {
             for r in message
                 .recipients
@@ -344,7 +352,7 @@ impl Queue {
         }
         let done = message.pending().next().is_none();
         // Still here after `delay_warning`: the sender hears so, once.
-        let warn_after = self.config.queue.delay_warning;
+        let warn_after = self.config.get().queue.delay_warning;
         let mut delayed = Vec::new();
         if !done
             && warn_after > 0
@@ -367,17 +375,11 @@ impl Queue {
         let spool = self.spool.clone();
         if !done {
             let exponent = message.attempts.saturating_sub(1).min(20);
-            let wait = self
-                .config
-                .queue
+            let settings = &self.config.get().queue;
+            let wait = settings
                 .min_backoff
                 .saturating_mul(1 << exponent)
-                .min(
-                    self.config
-                        .queue
-                        .max_backoff
-                        .max(self.config.queue.min_backoff),
-                );
+                .min(settings.max_backoff.max(settings.min_backoff));
             message.next_attempt = now + wait;
         }
         let next_attempt = message.next_attempt;
@@ -477,7 +479,7 @@ impl Queue {
                             continue;
                         }
                     };
-                    let tls = self.config.relay.tls;
+                    let tls = self.config.get().relay.tls;
                     let hops: Vec<Hop> = hosts
                         .into_iter()
                         .flat_map(|(host, addrs)| {
@@ -658,12 +660,12 @@ impl Queue {
         let original = message.clone();
         let report = report.to_vec();
         let reporter = dsn::Reporter {
-            hostname: self.config.hostname.clone(),
+            hostname: self.config.get().hostname.clone(),
             relay: Some(self.next_hop.describe()),
             id: bounce_id.clone(),
             retry_until: Some(
                 std::time::UNIX_EPOCH
-                    + Duration::from_secs(message.created + self.config.queue.max_lifetime),
+                    + Duration::from_secs(message.created + self.config.get().queue.max_lifetime),
             ),
         };
         let path = source.to_owned();

@@ -44,28 +44,6 @@ impl SmtpService {
         srs: Option<Srs>,
         shared: &crate::conn::Shared,
     ) -> Self {
-        let mut s = mailwright_smtp::Config::new(config.hostname.clone());
-        let l = &config.limits;
-        s.limits.max_message_size = l.max_message_size;
-        s.limits.max_recipients = l.max_recipients;
-        s.limits.max_command_line = l.max_command_line;
-        s.limits.max_data_line = l.max_data_line;
-        s.limits.max_errors = l.max_errors;
-        s.limits.max_junk_commands = l.max_junk_commands;
-        s.limits.command_timeout = Duration::from_secs(l.command_timeout);
-        s.limits.data_timeout = Duration::from_secs(l.data_timeout);
-        let policy = |p: Policy| match p {
-            Policy::Reject => DefectPolicy::Reject,
-            Policy::Allow => DefectPolicy::Allow,
-            Policy::Normalize => DefectPolicy::Normalize,
-        };
-        s.bare_line_ending = policy(config.smtp.bare_line_ending);
-        s.nul = policy(config.smtp.nul);
-        s.long_data_line = policy(config.smtp.long_lines);
-        s.require_helo = config.smtp.require_helo;
-        s.vrfy = config.smtp.vrfy;
-        s.starttls = tls.is_some();
-        s.dsn = true;
         Self {
             gate: crate::conn::Gate::new(
                 "smtp",
@@ -73,8 +51,8 @@ impl SmtpService {
                 config.limits.max_connections_per_address,
                 shared,
             ),
+            session_config: session_settings(&config, tls.is_some(), false),
             config,
-            session_config: s,
             accounts,
             tls,
             active: Arc::new(AtomicUsize::new(0)),
@@ -106,11 +84,32 @@ impl SmtpService {
         );
         let mut service = Self::new(config, accounts, tls, queue, srs, shared);
         service.gate = gate;
-        service.session_config.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
-        service.session_config.require_auth = true;
+        service.session_config = session_settings(&service.config, service.tls.is_some(), true);
         service.submission = true;
         service.active = active;
         service
+    }
+
+    /// This service with the settings of `config` (a reload), for the sessions that start
+    /// from now on: the same gate (given the new limits), session count, queue and TLS.
+    pub fn reconfigured(&self, config: Arc<Config>, srs: Option<Srs>) -> Self {
+        self.gate.set_limits(
+            config.limits.max_connections,
+            config.limits.max_connections_per_address,
+        );
+        Self {
+            session_config: session_settings(&config, self.tls.is_some(), self.submission),
+            config,
+            accounts: self.accounts.clone(),
+            tls: self.tls.clone(),
+            gate: Arc::clone(&self.gate),
+            active: Arc::clone(&self.active),
+            queue: Arc::clone(&self.queue),
+            submission: self.submission,
+            srs,
+            sender_auth: None,
+            filters: None,
+        }
     }
 
     pub(super) fn session_config(
@@ -124,6 +123,38 @@ impl SmtpService {
         c.allow_plaintext_auth = self.config.submission.allow_plaintext_auth || loopback;
         c
     }
+}
+
+/// The sessions' settings from `config`: limits, defect policies, STARTTLS when there is a
+/// certificate, and for submission (587, 465) AUTH PLAIN/LOGIN required before MAIL.
+fn session_settings(config: &Config, starttls: bool, submission: bool) -> mailwright_smtp::Config {
+    let mut s = mailwright_smtp::Config::new(config.hostname.clone());
+    let l = &config.limits;
+    s.limits.max_message_size = l.max_message_size;
+    s.limits.max_recipients = l.max_recipients;
+    s.limits.max_command_line = l.max_command_line;
+    s.limits.max_data_line = l.max_data_line;
+    s.limits.max_errors = l.max_errors;
+    s.limits.max_junk_commands = l.max_junk_commands;
+    s.limits.command_timeout = Duration::from_secs(l.command_timeout);
+    s.limits.data_timeout = Duration::from_secs(l.data_timeout);
+    let policy = |p: Policy| match p {
+        Policy::Reject => DefectPolicy::Reject,
+        Policy::Allow => DefectPolicy::Allow,
+        Policy::Normalize => DefectPolicy::Normalize,
+    };
+    s.bare_line_ending = policy(config.smtp.bare_line_ending);
+    s.nul = policy(config.smtp.nul);
+    s.long_data_line = policy(config.smtp.long_lines);
+    s.require_helo = config.smtp.require_helo;
+    s.vrfy = config.smtp.vrfy;
+    s.starttls = starttls;
+    s.dsn = true;
+    if submission {
+        s.auth_mechanisms = vec![AuthMechanism::Plain, AuthMechanism::Login];
+        s.require_auth = true;
+    }
+    s
 }
 
 /// 452 4.3.1 (RFC 3463: mail system full): the sender retries later.
