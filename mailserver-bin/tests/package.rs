@@ -181,18 +181,24 @@ fn purge() {
 /// lintian finds no error in `deb`, and apt installs it: the user, the files and their
 /// modes, a unit systemd accepts.
 fn installs_cleanly(deb: &Path) {
-    // Debian's own checks: no error (warnings left: no manual page, and a first changelog
-    // entry that closes no bug, which only the Debian archive asks for).
+    // Debian's own checks: no error, and no manual page missing (the warning left: a first
+    // changelog entry that closes no bug, which only the Debian archive asks for).
     let lint = Command::new("lintian").arg(deb).output().unwrap();
     let said = String::from_utf8_lossy(&lint.stdout);
     assert!(
-        !said.lines().any(|l| l.starts_with("E:")),
+        !said
+            .lines()
+            .any(|l| l.starts_with("E:") || l.contains("no-manual-page")),
         "lintian: {said}"
     );
 
     // Installed with apt: the user, the files and their modes, the unit.
     run("apt-get", &["install", "-y", "-qq", deb.to_str().unwrap()]);
     run("id", &["vmail"]);
+    assert!(
+        run("dpkg", &["-L", "mailserver"]).contains("/usr/share/man/man8/mailserver.8"),
+        "manual page"
+    );
     let ls = run(
         "stat",
         &[
