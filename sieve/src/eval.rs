@@ -1,0 +1,506 @@
+//! The run of a compiled script over one message: tests evaluated, commands carried out into
+//! a list of [`Action`]s for the caller, with the implicit keep of RFC 5228 §2.10.2 and the
+//! limits of [`Limits`].
+
+use std::collections::HashMap;
+
+use crate::error::RuntimeError;
+use crate::matching::{compare, holds, test};
+use crate::message::{Envelope, Host, Message, address_part, addresses};
+use crate::program::{Cmd, FlagOp, Match, MatchKind, Part, TestNode, Value};
+use crate::{Action, Limits, Outcome, Vacation};
+
+/// The state of one run.
+pub(crate) struct Run<'a> {
+    pub message: &'a dyn Message,
+    pub envelope: &'a Envelope,
+    pub host: &'a dyn Host,
+    pub limits: &'a Limits,
+    /// Whether the script required "variables" (then `:matches` fills `${0}` …).
+    pub variables_on: bool,
+    steps: usize,
+    variables: HashMap<String, String>,
+    captures: Vec<String>,
+    /// imap4flags' internal variable.
+    flags: Vec<String>,
+    actions: Vec<Action>,
+    implicit_keep: bool,
+    redirects: usize,
+}
+
+/// How a block ended.
+enum Flow {
+    Next,
+    Stop,
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(
+        message: &'a dyn Message,
+        envelope: &'a Envelope,
+        host: &'a dyn Host,
+        limits: &'a Limits,
+        variables_on: bool,
+    ) -> Self {
+        Self {
+            message,
+            envelope,
+            host,
+            limits,
+            variables_on,
+            steps: 0,
+            variables: HashMap::new(),
+            captures: Vec::new(),
+            flags: Vec::new(),
+            actions: Vec::new(),
+            implicit_keep: true,
+            redirects: 0,
+        }
+    }
+
+    /// Runs `commands`, then the implicit keep if nothing cancelled it.
+    pub(crate) fn finish(mut self, commands: &[Cmd]) -> Result<Outcome, RuntimeError> {
+        self.block(commands)?;
+        if self.implicit_keep {
+            let flags = self.flags.clone();
+            self.push(Action::Keep { flags })?;
+        }
+        Ok(Outcome {
+            actions: self.actions,
+        })
+    }
+
+    fn step(&mut self) -> Result<(), RuntimeError> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err(RuntimeError::TooManySteps(self.limits.max_steps));
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, commands: &[Cmd]) -> Result<Flow, RuntimeError> {
+        for command in commands {
+            self.step()?;
+            if let Flow::Stop = self.command(command)? {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn command(&mut self, command: &Cmd) -> Result<Flow, RuntimeError> {
+        match command {
+            Cmd::If {
+                branches,
+                otherwise,
+            } => {
+                for (test, block) in branches {
+                    if self.test(test)? {
+                        return self.block(block);
+                    }
+                }
+                if let Some(block) = otherwise {
+                    return self.block(block);
+                }
+            }
+            Cmd::Stop => return Ok(Flow::Stop),
+            Cmd::Keep { flags } => {
+                let flags = self.flag_list(flags.as_deref())?;
+                self.implicit_keep = false;
+                self.push(Action::Keep { flags })?;
+            }
+            Cmd::Discard => {
+                self.implicit_keep = false;
+                self.push(Action::Discard)?;
+            }
+            Cmd::Redirect { address, copy } => {
+                let address = self.expand(address);
+                if !plausible_address(&address) {
+                    return Err(RuntimeError::Invalid(format!(
+                        "redirect: \"{address}\" is not an address"
+                    )));
+                }
+                self.redirects += 1;
+                if self.redirects > self.limits.max_redirects {
+                    return Err(RuntimeError::TooManyRedirects(self.limits.max_redirects));
+                }
+                if !copy {
+                    self.implicit_keep = false;
+                }
+                self.push(Action::Redirect { address })?;
+            }
+            Cmd::FileInto {
+                mailbox,
+                copy,
+                create,
+                flags,
+            } => {
+                let mailbox = self.expand(mailbox);
+                let flags = self.flag_list(flags.as_deref())?;
+                if !copy {
+                    self.implicit_keep = false;
+                }
+                self.push(Action::FileInto {
+                    mailbox,
+                    flags,
+                    create: *create,
+                })?;
+            }
+            Cmd::Reject { reason, extended } => {
+                let reason = self.expand(reason);
+                self.implicit_keep = false;
+                self.push(Action::Reject {
+                    reason,
+                    extended: *extended,
+                })?;
+            }
+            Cmd::Flags {
+                op,
+                variable,
+                flags,
+            } => self.flags_command(*op, variable.as_deref(), flags),
+            Cmd::Set {
+                name,
+                modifiers,
+                value,
+            } => {
+                let value = crate::variables::modify(self.expand(value), modifiers);
+                self.set_variable(name, value);
+            }
+            Cmd::Vacation(spec) => {
+                let period = spec.period;
+                let reason = self.expand(&spec.reason);
+                let subject = spec.subject.as_ref().map(|s| self.expand(s));
+                let from = spec.from.as_ref().map(|s| self.expand(s));
+                let addresses = spec.addresses.iter().map(|a| self.expand(a)).collect();
+                // The default handle changes with what the reply says (RFC 5230 §4.2).
+                let handle = match &spec.handle {
+                    Some(h) => self.expand(h),
+                    None => format!("{}\0{}", subject.as_deref().unwrap_or(""), reason),
+                };
+                self.push(Action::Vacation(Vacation {
+                    reason,
+                    subject,
+                    from,
+                    addresses,
+                    mime: spec.mime,
+                    handle,
+                    period,
+                }))?;
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    /// Adds `action`, checking the limits and the conflicts of RFC 5228 §2.10.1 and RFC 5429
+    /// §2.1; the same keep or fileinto twice is one.
+    fn push(&mut self, action: Action) -> Result<(), RuntimeError> {
+        let rejecting = self
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Reject { .. }));
+        let delivering = |a: &Action| {
+            matches!(
+                a,
+                Action::Keep { .. } | Action::FileInto { .. } | Action::Redirect { .. }
+            )
+        };
+        if (rejecting && delivering(&action))
+            || (matches!(action, Action::Reject { .. })
+                && (rejecting || self.actions.iter().any(delivering)))
+        {
+            return Err(RuntimeError::Conflict(
+                "reject cannot be combined with keep, fileinto, redirect or another reject".into(),
+            ));
+        }
+        if matches!(action, Action::Vacation(_))
+            && self
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Vacation(_)))
+        {
+            return Err(RuntimeError::Conflict("vacation is used twice".into()));
+        }
+        let duplicate = self.actions.iter_mut().find(|a| match (&**a, &action) {
+            (Action::Keep { .. }, Action::Keep { .. }) => true,
+            (Action::FileInto { mailbox: m, .. }, Action::FileInto { mailbox, .. }) => m == mailbox,
+            (Action::Redirect { address: x }, Action::Redirect { address: y }) => {
+                x.eq_ignore_ascii_case(y)
+            }
+            (Action::Discard, Action::Discard) => true,
+            _ => false,
+        });
+        if let Some(existing) = duplicate {
+            // The last flags given win (RFC 5232 §3.1).
+            *existing = action;
+            return Ok(());
+        }
+        if self.actions.len() >= self.limits.max_actions {
+            return Err(RuntimeError::TooManyActions(self.limits.max_actions));
+        }
+        self.actions.push(action);
+        Ok(())
+    }
+
+    fn expand(&self, value: &Value) -> String {
+        match value {
+            Value::Literal(s) => s.clone(),
+            Value::Template(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(t) => out.push_str(t),
+                        Part::Variable(name) => {
+                            out.push_str(self.variables.get(name).map_or("", String::as_str))
+                        }
+                        Part::Match(n) => {
+                            out.push_str(self.captures.get(*n).map_or("", String::as_str))
+                        }
+                    }
+                    if out.len() > self.limits.max_variable_size {
+                        truncate(&mut out, self.limits.max_variable_size);
+                        break;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn set_variable(&mut self, name: &str, mut value: String) {
+        truncate(&mut value, self.limits.max_variable_size);
+        self.variables.insert(name.to_owned(), value);
+    }
+
+    /// The flags of `:flags` (given) or the internal variable, one name each, no repeats.
+    fn flag_list(&self, given: Option<&[Value]>) -> Result<Vec<String>, RuntimeError> {
+        Ok(match given {
+            Some(values) => {
+                let texts: Vec<String> = values.iter().map(|v| self.expand(v)).collect();
+                normalize_flags(texts.iter().map(String::as_str))
+            }
+            None => self.flags.clone(),
+        })
+    }
+
+    fn flags_command(&mut self, op: FlagOp, variable: Option<&str>, flags: &[Value]) {
+        let given: Vec<String> = flags.iter().map(|v| self.expand(v)).collect();
+        let given = normalize_flags(given.iter().map(String::as_str));
+        let current = match variable {
+            Some(name) => normalize_flags(self.variables.get(name).map(String::as_str).into_iter()),
+            None => self.flags.clone(),
+        };
+        let new = match op {
+            FlagOp::Set => given,
+            FlagOp::Add => normalize_flags(current.iter().chain(&given).map(String::as_str)),
+            FlagOp::Remove => current
+                .into_iter()
+                .filter(|f| !given.iter().any(|g| g.eq_ignore_ascii_case(f)))
+                .collect(),
+        };
+        match variable {
+            Some(name) => self.set_variable(name, new.join(" ")),
+            None => self.flags = new,
+        }
+    }
+
+    fn test(&mut self, test: &TestNode) -> Result<bool, RuntimeError> {
+        self.step()?;
+        Ok(match test {
+            TestNode::True => true,
+            TestNode::False => false,
+            TestNode::Not(t) => !self.test(t)?,
+            TestNode::AllOf(tests) => {
+                for t in tests {
+                    if !self.test(t)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            TestNode::AnyOf(tests) => {
+                for t in tests {
+                    if self.test(t)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            TestNode::Exists(names) => names
+                .iter()
+                .all(|n| !self.message.header(&self.expand(n)).is_empty()),
+            TestNode::Size { over, limit } => match over {
+                true => self.message.size() > *limit,
+                false => self.message.size() < *limit,
+            },
+            TestNode::Header { names, keys, how } => {
+                let mut values = Vec::new();
+                for name in names {
+                    values.extend(self.message.header(&self.expand(name)));
+                }
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::Address {
+                part,
+                names,
+                keys,
+                how,
+            } => {
+                let mut values = Vec::new();
+                for name in names {
+                    for field in self.message.header(&self.expand(name)) {
+                        values.extend(
+                            addresses(&field)
+                                .iter()
+                                .filter_map(|a| address_part(a, *part)),
+                        );
+                    }
+                }
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::Envelope {
+                part,
+                names,
+                keys,
+                how,
+            } => {
+                let mut values = Vec::new();
+                for name in names {
+                    let address = match self.expand(name).to_ascii_lowercase().as_str() {
+                        "from" => Some(self.envelope.from.clone()),
+                        "to" => Some(self.envelope.to.clone()),
+                        "auth" => self.envelope.auth.clone(),
+                        _ => None,
+                    };
+                    // The null reverse path is "" whatever the part (RFC 5228 §5.4).
+                    values.extend(address.and_then(|a| match a.is_empty() {
+                        true => Some(String::new()),
+                        false => address_part(&a, *part),
+                    }));
+                }
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::Body {
+                transform,
+                keys,
+                how,
+            } => {
+                let values = self.message.body(transform);
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::String { sources, keys, how } => {
+                let mut values: Vec<String> = sources.iter().map(|s| self.expand(s)).collect();
+                if matches!(how.kind, MatchKind::Count(_)) {
+                    values.retain(|v| !v.is_empty());
+                }
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::HasFlag {
+                variables,
+                keys,
+                how,
+            } => {
+                let values = match variables.is_empty() {
+                    true => self.flags.clone(),
+                    false => {
+                        let lists: Vec<&str> = variables
+                            .iter()
+                            .filter_map(|v| self.variables.get(v).map(String::as_str))
+                            .collect();
+                        normalize_flags(lists.into_iter())
+                    }
+                };
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::MailboxExists(names) => names
+                .iter()
+                .all(|n| self.host.mailbox_exists(&self.expand(n))),
+            TestNode::Environment { name, keys, how } => {
+                match self
+                    .host
+                    .environment(&self.expand(name).to_ascii_lowercase())
+                {
+                    Some(value) => self.matches(*how, &[value], keys)?,
+                    None => false,
+                }
+            }
+        })
+    }
+
+    /// Whether any of `values` matches any of `keys` (or, for `:count`, their number does).
+    fn matches(
+        &mut self,
+        how: Match,
+        values: &[String],
+        keys: &[Value],
+    ) -> Result<bool, RuntimeError> {
+        let keys: Vec<String> = keys.iter().map(|k| self.expand(k)).collect();
+        if let MatchKind::Count(relation) = how.kind {
+            let count = values.len().to_string();
+            for key in &keys {
+                self.step()?;
+                if holds(relation, compare(how.comparator, &count, key)) {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        let capture = self.variables_on && how.kind == MatchKind::Matches;
+        let mut found = Vec::new();
+        for value in values {
+            for key in &keys {
+                self.step()?;
+                let mut budget = self.limits.max_steps.saturating_sub(self.steps);
+                let before = budget;
+                let matched = test(how, value, key, capture.then_some(&mut found), &mut budget);
+                self.steps += before - budget;
+                if budget == 0 {
+                    return Err(RuntimeError::TooManySteps(self.limits.max_steps));
+                }
+                if matched {
+                    if capture {
+                        self.captures = std::mem::take(&mut found);
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Flag names from space-separated lists, each once (compared without case).
+fn normalize_flags<'s>(lists: impl Iterator<Item = &'s str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for flag in lists.flat_map(str::split_whitespace) {
+        if !out.iter().any(|f| f.eq_ignore_ascii_case(flag)) {
+            out.push(flag.to_owned());
+        }
+    }
+    out
+}
+
+/// `local@domain`, with neither part empty and no white space or brackets.
+fn plausible_address(address: &str) -> bool {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !address
+                    .chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+        }
+        None => false,
+    }
+}
+
+/// Cuts `s` to at most `max` octets, on a character boundary.
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
+}

@@ -1,0 +1,203 @@
+//! What a script reads: the message (through [`Message`], which the caller implements over
+//! its own MIME parser, or [`ParsedMessage`]), its envelope, and the few facts only the
+//! caller knows ([`Host`]: which mailboxes exist, the environment).
+
+use crate::program::{AddressPart, BodyTransform};
+
+/// The message a script tests.
+pub trait Message {
+    /// The values of the header fields named `name` (any case), in order, unfolded and with
+    /// RFC 2047 encoded words decoded; empty when there is none.
+    fn header(&self, name: &str) -> Vec<String>;
+    /// The size in octets (RFC 5228 §5.9).
+    fn size(&self) -> u64;
+    /// The texts the `body` test searches (RFC 5173): the raw body, or the decoded text of
+    /// the parts `transform` selects.
+    fn body(&self, transform: &BodyTransform) -> Vec<String>;
+}
+
+/// The SMTP envelope (RFC 5228 §5.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse path, without brackets; empty for `<>`.
+    pub from: String,
+    /// The recipient being delivered to.
+    pub to: String,
+    /// The authenticated sender, if the message was submitted with a login.
+    pub auth: Option<String>,
+}
+
+/// What only the caller can answer during a run.
+pub trait Host {
+    /// Whether the user has the mailbox `name` (`mailboxexists`, RFC 5490).
+    fn mailbox_exists(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
+    /// An item of the `environment` test (RFC 5183): `domain`, `host`, `location`, `name`,
+    /// `phase`, `remote-host`, `remote-ip`, `version`, …
+    fn environment(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+}
+
+/// A [`Host`] that knows nothing: no mailbox exists, no environment item is set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHost;
+
+impl Host for NoHost {}
+
+/// A message read by this crate itself: header fields unfolded but not decoded (RFC 2047
+/// words stay as written), the body as text. Enough for ASCII mail and for tests; a server
+/// implements [`Message`] over its MIME parser instead.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedMessage {
+    fields: Vec<(String, String)>,
+    body: String,
+    size: u64,
+}
+
+impl ParsedMessage {
+    /// Reads `raw` (CRLF or LF line ends).
+    pub fn parse(raw: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(raw);
+        let (header, body) = match (text.find("\r\n\r\n"), text.find("\n\n")) {
+            (Some(a), Some(b)) if b + 1 < a => (&text[..b + 1], &text[b + 2..]),
+            (Some(a), _) => (&text[..a + 2], &text[a + 4..]),
+            (None, Some(b)) => (&text[..b + 1], &text[b + 2..]),
+            (None, None) => (&text[..], ""),
+        };
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in header.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = fields.last_mut() {
+                    value.push_str(line);
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                fields.push((name.trim().to_owned(), value.trim_start().to_owned()));
+            }
+        }
+        for (_, value) in &mut fields {
+            let trimmed = value.trim_end().len();
+            value.truncate(trimmed);
+        }
+        Self {
+            fields,
+            body: body.to_owned(),
+            size: raw.len() as u64,
+        }
+    }
+}
+
+impl Message for ParsedMessage {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn body(&self, _transform: &BodyTransform) -> Vec<String> {
+        vec![self.body.clone()]
+    }
+}
+
+/// The addresses in a header field's value (`"A, B" <a@b>, c@d (C), group: e@f;`), as
+/// `local@domain` strings.
+pub(crate) fn addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut item = String::new();
+    let (mut quoted, mut comment, mut angle) = (false, 0usize, false);
+    let mut chars = value.chars();
+    let push = |item: &mut String, out: &mut Vec<String>| {
+        let mut a = std::mem::take(item);
+        // A group's name ("undisclosed-recipients:") is not an address.
+        if let Some((name, rest)) = a.split_once(':')
+            && !name.contains('@')
+        {
+            a = rest.to_owned();
+        }
+        let a = a.trim().trim_end_matches(';').trim();
+        if !a.is_empty() {
+            out.push(a.to_owned());
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' if comment == 0 => quoted = !quoted,
+            '(' if !quoted => comment += 1,
+            ')' if !quoted && comment > 0 => comment -= 1,
+            _ if quoted || comment > 0 => {}
+            '<' => {
+                angle = true;
+                item.clear();
+            }
+            '>' => angle = false,
+            ',' | ';' if !angle => push(&mut item, &mut out),
+            c if c.is_whitespace() && !angle => {}
+            c => item.push(c),
+        }
+    }
+    push(&mut item, &mut out);
+    out
+}
+
+/// `part` of `address` (`local@domain`); `None` when it has none (`:detail` of an address
+/// without a `+`, RFC 5233 §4).
+pub(crate) fn address_part(address: &str, part: AddressPart) -> Option<String> {
+    let (local, domain) = match address.rsplit_once('@') {
+        Some((l, d)) => (l, d),
+        None => (address, ""),
+    };
+    Some(match part {
+        AddressPart::All => address.to_owned(),
+        AddressPart::LocalPart => local.to_owned(),
+        AddressPart::Domain => domain.to_owned(),
+        AddressPart::User => local.split_once('+').map_or(local, |(u, _)| u).to_owned(),
+        AddressPart::Detail => local.split_once('+')?.1.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_fields() {
+        assert_eq!(
+            addresses(
+                "\"Doe, John\" <john@example.com>, jane@example.org (Jane), undisclosed-recipients:;"
+            ),
+            ["john@example.com", "jane@example.org"]
+        );
+        assert_eq!(addresses("team: a@x, b@y;"), ["a@x", "b@y"]);
+        assert_eq!(
+            address_part("ken+sieve@example.com", AddressPart::Detail).as_deref(),
+            Some("sieve")
+        );
+        assert_eq!(address_part("ken@example.com", AddressPart::Detail), None);
+        assert_eq!(
+            address_part("ken+x@example.com", AddressPart::User).as_deref(),
+            Some("ken")
+        );
+    }
+
+    #[test]
+    fn a_parsed_message_unfolds_its_fields() {
+        let m = ParsedMessage::parse(b"Subject: one\r\n two\r\nX-A: 1\r\nx-a: 2\r\n\r\nbody\r\n");
+        assert_eq!(m.header("subject"), ["one two"]);
+        assert_eq!(m.header("X-A"), ["1", "2"]);
+        assert_eq!(m.body(&BodyTransform::Text), ["body\r\n"]);
+    }
+}

@@ -1,0 +1,201 @@
+//! A compiled script: commands and tests with their arguments checked and typed, strings
+//! split into literal text and variable references once, so a run only evaluates.
+
+/// A string argument: literal, or with `${…}` references when `variables` is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    Literal(String),
+    Template(Vec<Part>),
+}
+
+/// A piece of a string with variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Part {
+    Text(String),
+    /// A variable, by its lowercase name.
+    Variable(String),
+    /// `${0}` … `${9}`: what the last successful `:matches` (or `:regex`) captured.
+    Match(usize),
+}
+
+/// How keys are compared with values (RFC 5228 §2.7.3, RFC 4790).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comparator {
+    Octet,
+    AsciiCasemap,
+    AsciiNumeric,
+}
+
+/// A relation of RFC 5231.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relation {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+/// `:is`, `:contains`, `:matches`, and the relational `:value` and `:count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MatchKind {
+    Is,
+    Contains,
+    Matches,
+    Value(Relation),
+    Count(Relation),
+}
+
+/// The match type with its comparator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Match {
+    pub kind: MatchKind,
+    pub comparator: Comparator,
+}
+
+/// The part of an address a test looks at (RFC 5228 §5.1, RFC 5233).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressPart {
+    All,
+    LocalPart,
+    Domain,
+    User,
+    Detail,
+}
+
+/// What the `body` test reads (RFC 5173).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyTransform {
+    /// The body as it is, undecoded.
+    Raw,
+    /// The decoded text of the parts whose content type matches one of these (`""` for all,
+    /// `"text"` for a type, `"text/html"` for one subtype).
+    Content(Vec<String>),
+    /// The decoded text of the text parts (the default).
+    Text,
+}
+
+/// What `setflag`, `addflag` and `removeflag` do (RFC 5232).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagOp {
+    Set,
+    Add,
+    Remove,
+}
+
+/// A modifier of `set` (RFC 5229 §4), applied in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Modifier {
+    Lower,
+    Upper,
+    LowerFirst,
+    UpperFirst,
+    QuoteWildcard,
+    Length,
+}
+
+/// `vacation`'s arguments (RFC 5230, RFC 6131).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VacationSpec {
+    /// Seconds between two replies to one sender.
+    pub period: Option<u64>,
+    pub subject: Option<Value>,
+    pub from: Option<Value>,
+    pub addresses: Vec<Value>,
+    pub mime: bool,
+    pub handle: Option<Value>,
+    pub reason: Value,
+}
+
+/// A command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cmd {
+    If {
+        branches: Vec<(TestNode, Vec<Cmd>)>,
+        otherwise: Option<Vec<Cmd>>,
+    },
+    Stop,
+    Keep {
+        flags: Option<Vec<Value>>,
+    },
+    Discard,
+    Redirect {
+        address: Value,
+        copy: bool,
+    },
+    FileInto {
+        mailbox: Value,
+        copy: bool,
+        create: bool,
+        flags: Option<Vec<Value>>,
+    },
+    Reject {
+        reason: Value,
+        extended: bool,
+    },
+    Flags {
+        op: FlagOp,
+        variable: Option<String>,
+        flags: Vec<Value>,
+    },
+    Set {
+        name: String,
+        modifiers: Vec<Modifier>,
+        value: Value,
+    },
+    Vacation(Box<VacationSpec>),
+}
+
+/// A test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TestNode {
+    True,
+    False,
+    Not(Box<TestNode>),
+    AllOf(Vec<TestNode>),
+    AnyOf(Vec<TestNode>),
+    Exists(Vec<Value>),
+    Size {
+        over: bool,
+        limit: u64,
+    },
+    Header {
+        names: Vec<Value>,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    Address {
+        part: AddressPart,
+        names: Vec<Value>,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    Envelope {
+        part: AddressPart,
+        names: Vec<Value>,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    Body {
+        transform: BodyTransform,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    String {
+        sources: Vec<Value>,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    HasFlag {
+        variables: Vec<String>,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    MailboxExists(Vec<Value>),
+    Environment {
+        name: Value,
+        keys: Vec<Value>,
+        how: Match,
+    },
+}
