@@ -26,6 +26,9 @@ pub(crate) struct Run<'a> {
     actions: Vec<Action>,
     implicit_keep: bool,
     redirects: usize,
+    /// The test suite's message and envelope, which its scripts change.
+    #[cfg(test)]
+    pub suite: Option<&'a crate::testsuite::State>,
 }
 
 /// How a block ended.
@@ -55,11 +58,46 @@ impl<'a> Run<'a> {
             actions: Vec::new(),
             implicit_keep: true,
             redirects: 0,
+            #[cfg(test)]
+            suite: None,
         }
+    }
+
+    /// Forgets the actions so far (the test suite's `test_result_reset`).
+    #[cfg(test)]
+    pub(crate) fn reset_result(&mut self) {
+        self.actions.clear();
+        self.implicit_keep = true;
+        self.redirects = 0;
+    }
+
+    /// `value` with its variables expanded (for the test suite).
+    #[cfg(test)]
+    pub(crate) fn expand_value(&self, value: &Value) -> String {
+        self.expand(value)
+    }
+
+    /// The envelope in force (the test suite's, when it set one).
+    fn envelope(&self) -> Envelope {
+        #[cfg(test)]
+        if let Some(suite) = self.suite {
+            return suite.envelope.borrow().clone();
+        }
+        self.envelope.clone()
     }
 
     /// Runs `commands`, then the implicit keep if nothing cancelled it.
     pub(crate) fn finish(mut self, commands: &[Cmd]) -> Result<Outcome, RuntimeError> {
+        #[cfg(test)]
+        if let Some(suite) = self.suite {
+            self.variables = suite.variables.take();
+            let ran = self.block(commands);
+            *suite.variables.borrow_mut() = std::mem::take(&mut self.variables);
+            ran?;
+        } else {
+            self.block(commands)?;
+        }
+        #[cfg(not(test))]
         self.block(commands)?;
         if self.implicit_keep {
             let flags = self.flags.clone();
@@ -167,6 +205,8 @@ impl<'a> Run<'a> {
                 let value = crate::variables::modify(self.expand(value), modifiers);
                 self.set_variable(name, value);
             }
+            #[cfg(test)]
+            Cmd::Testsuite(c) => crate::testsuite::execute(self, c)?,
             Cmd::Vacation(spec) => {
                 let period = spec.period;
                 let reason = self.expand(&spec.reason);
@@ -365,11 +405,12 @@ impl<'a> Run<'a> {
                 how,
             } => {
                 let mut values = Vec::new();
+                let envelope = self.envelope();
                 for name in names {
                     let address = match self.expand(name).to_ascii_lowercase().as_str() {
-                        "from" => Some(self.envelope.from.clone()),
-                        "to" => Some(self.envelope.to.clone()),
-                        "auth" => self.envelope.auth.clone(),
+                        "from" => Some(envelope.from.clone()),
+                        "to" => Some(envelope.to.clone()),
+                        "auth" => envelope.auth.clone(),
                         _ => None,
                     };
                     // The null reverse path is "" whatever the part (RFC 5228 §5.4).
@@ -412,6 +453,8 @@ impl<'a> Run<'a> {
                 };
                 self.matches(*how, &values, keys)?
             }
+            #[cfg(test)]
+            TestNode::Testsuite(t) => crate::testsuite::evaluate(self, t)?,
             TestNode::MailboxExists(names) => names
                 .iter()
                 .all(|n| self.host.mailbox_exists(&self.expand(n))),

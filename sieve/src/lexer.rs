@@ -192,7 +192,7 @@ impl Lexer<'_> {
     }
 
     /// `"…"`: `\"` and `\\` stand for themselves, and so does any other escaped character
-    /// (RFC 5228 §2.4.2).
+    /// (RFC 5228 §2.4.2). Line ends become CRLF, as Pigeonhole makes them.
     fn quoted(&mut self, start: Position) -> Result<String, CompileError> {
         self.bump();
         let mut out = Vec::new();
@@ -202,6 +202,11 @@ impl Lexer<'_> {
                 Some(b'"') => {
                     self.bump();
                     break;
+                }
+                Some(b'\r') if self.text.get(self.at + 1) == Some(&b'\n') => self.bump(),
+                Some(b'\n') => {
+                    out.extend_from_slice(b"\r\n");
+                    self.bump();
                 }
                 Some(b'\\') => {
                     self.bump();

@@ -10,6 +10,8 @@ mod matching;
 mod message;
 mod parser;
 mod program;
+#[cfg(test)]
+mod testsuite;
 mod variables;
 
 pub use compile::EXTENSIONS;

@@ -80,8 +80,9 @@ fn same(comparator: Comparator, a: char, b: char) -> bool {
     }
 }
 
-/// `*` and `?` wildcards, `\` quoting the next character; `*` expands greedily (RFC 5229
-/// §3.2). What each wildcard matched is pushed onto `found`, last first.
+/// `*` and `?` wildcards, `\` quoting the next character; each `*` takes as little as it
+/// can, as Pigeonhole's does (`"?*frop*"` against `"frop...frop..."` gives `f`, `rop...`,
+/// the rest). What each wildcard matched is pushed onto `found`, last first.
 fn glob(
     value: &[char],
     key: &[char],
@@ -96,7 +97,7 @@ fn glob(
     match key.first() {
         None => value.is_empty(),
         Some('*') => {
-            for take in (0..=value.len()).rev() {
+            for take in 0..=value.len() {
                 if glob(&value[take..], &key[1..], comparator, found, budget) {
                     found.push(value[..take].iter().collect());
                     return true;
@@ -156,9 +157,9 @@ mod tests {
         assert!(test(how, "a*b", "a\\*?", Some(&mut caps), &mut budget));
         assert_eq!(caps, ["a*b", "b"]);
         assert!(!test(how, "ab", "a?b", None, &mut budget));
-        // Greedy: the first star takes as much as it can.
+        // Not greedy: the first star takes as little as it can.
         assert!(test(how, "a.b.c", "*.*", Some(&mut caps), &mut budget));
-        assert_eq!(caps, ["a.b.c", "a.b", "c"]);
+        assert_eq!(caps, ["a.b.c", "a", "b.c"]);
         let mut none = 5;
         assert!(!test(how, &"a".repeat(50), "*a*a*a*b", None, &mut none));
     }

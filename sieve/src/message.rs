@@ -55,7 +55,8 @@ impl Host for NoHost {}
 #[derive(Debug, Clone, Default)]
 pub struct ParsedMessage {
     fields: Vec<(String, String)>,
-    body: String,
+    /// None when the header is not followed by an empty line.
+    body: Option<String>,
     size: u64,
 }
 
@@ -64,10 +65,10 @@ impl ParsedMessage {
     pub fn parse(raw: &[u8]) -> Self {
         let text = String::from_utf8_lossy(raw);
         let (header, body) = match (text.find("\r\n\r\n"), text.find("\n\n")) {
-            (Some(a), Some(b)) if b + 1 < a => (&text[..b + 1], &text[b + 2..]),
-            (Some(a), _) => (&text[..a + 2], &text[a + 4..]),
-            (None, Some(b)) => (&text[..b + 1], &text[b + 2..]),
-            (None, None) => (&text[..], ""),
+            (Some(a), Some(b)) if b + 1 < a => (&text[..b + 1], Some(&text[b + 2..])),
+            (Some(a), _) => (&text[..a + 2], Some(&text[a + 4..])),
+            (None, Some(b)) => (&text[..b + 1], Some(&text[b + 2..])),
+            (None, None) => (&text[..], None),
         };
         let mut fields: Vec<(String, String)> = Vec::new();
         for line in header.split('\n') {
@@ -86,7 +87,7 @@ impl ParsedMessage {
         }
         Self {
             fields,
-            body: body.to_owned(),
+            body: body.map(str::to_owned),
             size: raw.len() as u64,
         }
     }
@@ -106,7 +107,7 @@ impl Message for ParsedMessage {
     }
 
     fn body(&self, _transform: &BodyTransform) -> Vec<String> {
-        vec![self.body.clone()]
+        self.body.iter().cloned().collect()
     }
 }
 

@@ -145,6 +145,9 @@ pub(crate) enum Cmd {
         value: Value,
     },
     Vacation(Box<VacationSpec>),
+    /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
+    #[cfg(test)]
+    Testsuite(crate::testsuite::Command),
 }
 
 /// A test.
@@ -198,4 +201,7 @@ pub(crate) enum TestNode {
         keys: Vec<Value>,
         how: Match,
     },
+    /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
+    #[cfg(test)]
+    Testsuite(crate::testsuite::Test),
 }

@@ -1,0 +1,374 @@
+//! Pigeonhole's test suite language (`vnd.dovecot.testsuite`), enough of it to run the
+//! `.svtest` files of Dovecot's Pigeonhole against this interpreter: `test "name" { … }`,
+//! `test_set` (the message and envelope), `test_fail`, `test_result_reset`,
+//! `test_result_execute` and `test_mailbox_create`. Compiled only into this crate's tests,
+//! never into the library.
+
+use std::cell::RefCell;
+
+use crate::Limits;
+use crate::compile::{Arguments, Compiler};
+use crate::error::{CompileError, Position, RuntimeError};
+use crate::eval::Run;
+use crate::lexer::tokenize;
+use crate::message::{Envelope, Host, Message, ParsedMessage};
+use crate::parser::{self, Argument};
+use crate::program::{BodyTransform, Value};
+
+/// A test suite command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    Fail(Value),
+    Set(Value, Value),
+    ResultReset,
+    MailboxCreate(Value),
+}
+
+/// A test suite test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Test {
+    /// The result "executes" (this harness carries nothing out).
+    ResultExecute,
+}
+
+pub(crate) fn command(
+    compiler: &Compiler,
+    name: &str,
+    args: Arguments,
+) -> Result<Command, CompileError> {
+    let at = args_position(&args);
+    let mut strings = args
+        .positional
+        .into_iter()
+        .map(|a| compiler.string(a))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
+    let mut next = || {
+        strings
+            .next()
+            .ok_or_else(|| CompileError::new(at, format!("{name}: an argument is missing")))
+    };
+    Ok(match name {
+        "test_fail" => Command::Fail(next()?),
+        "test_set" => Command::Set(next()?, next()?),
+        "test_result_reset" => Command::ResultReset,
+        "test_mailbox_create" => Command::MailboxCreate(next()?),
+        _ => {
+            return Err(CompileError::new(
+                at,
+                format!("{name} is not in this harness"),
+            ));
+        }
+    })
+}
+
+fn args_position(args: &Arguments) -> Position {
+    args.positional
+        .first()
+        .map(Argument::position)
+        .unwrap_or_default()
+}
+
+pub(crate) fn test(name: &str, at: Position) -> Result<Test, CompileError> {
+    match name {
+        "test_result_execute" => Ok(Test::ResultExecute),
+        _ => Err(CompileError::new(
+            at,
+            format!("{name} is not in this harness"),
+        )),
+    }
+}
+
+pub(crate) fn execute(run: &mut Run<'_>, command: &Command) -> Result<(), RuntimeError> {
+    let Some(state) = run.suite else {
+        return Err(RuntimeError::Invalid("not in a test suite".into()));
+    };
+    match command {
+        Command::Fail(reason) => Err(RuntimeError::Invalid(format!(
+            "test_fail: {}",
+            run.expand_value(reason)
+        ))),
+        Command::Set(what, value) => {
+            let value = run.expand_value(value);
+            match run.expand_value(what).as_str() {
+                "message" => *state.message.borrow_mut() = ParsedMessage::parse(value.as_bytes()),
+                // Given as SMTP paths: `<>`, `<user@domain>`.
+                "envelope.from" => state.envelope.borrow_mut().from = path(&value),
+                "envelope.to" => state.envelope.borrow_mut().to = path(&value),
+                "envelope.auth" => state.envelope.borrow_mut().auth = Some(path(&value)),
+                other => {
+                    return Err(RuntimeError::Invalid(format!(
+                        "test_set {other}: not in this harness"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        Command::ResultReset => {
+            run.reset_result();
+            Ok(())
+        }
+        Command::MailboxCreate(name) => {
+            let name = run.expand_value(name);
+            state.mailboxes.borrow_mut().push(name);
+            Ok(())
+        }
+    }
+}
+
+fn path(value: &str) -> String {
+    let v = value.trim();
+    v.strip_prefix('<')
+        .and_then(|v| v.strip_suffix('>'))
+        .unwrap_or(v)
+        .to_owned()
+}
+
+pub(crate) fn evaluate(_run: &mut Run<'_>, test: &Test) -> Result<bool, RuntimeError> {
+    match test {
+        Test::ResultExecute => Ok(true),
+    }
+}
+
+/// The message, envelope and mailboxes the scripts of one file see.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    message: RefCell<ParsedMessage>,
+    pub(crate) envelope: RefCell<Envelope>,
+    mailboxes: RefCell<Vec<String>>,
+    /// The variables, which live from one test of a file to the next (Pigeonhole runs a
+    /// file as one script).
+    pub(crate) variables: RefCell<std::collections::HashMap<String, String>>,
+}
+
+impl Message for State {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.message.borrow().header(name)
+    }
+
+    fn size(&self) -> u64 {
+        self.message.borrow().size()
+    }
+
+    fn body(&self, transform: &BodyTransform) -> Vec<String> {
+        self.message.borrow().body(transform)
+    }
+}
+
+impl Host for State {
+    fn mailbox_exists(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case("INBOX") || self.mailboxes.borrow().iter().any(|m| m == name)
+    }
+}
+
+/// Runs every `test "name" { … }` of an `.svtest` file: the name of each and why it failed,
+/// if it did. Commands between the tests (`test_set`) run in order, as Pigeonhole runs them.
+pub(crate) fn run_file(text: &str) -> Vec<(String, Result<(), String>)> {
+    let commands = match tokenize(text).and_then(|t| parser::parse(t, 64)) {
+        Ok(c) => c,
+        Err(e) => return vec![("(file)".into(), Err(format!("parse: {e}")))],
+    };
+    let state = State::default();
+    let limits = Limits::default();
+    let mut requires: Vec<String> = Vec::new();
+    let mut results = Vec::new();
+    for command in commands {
+        match command.name.as_str() {
+            "require" => {
+                for a in &command.arguments {
+                    if let Argument::Strings { values, .. } = a {
+                        requires.extend(
+                            values
+                                .iter()
+                                .filter(|v| *v != "vnd.dovecot.testsuite")
+                                .cloned(),
+                        );
+                    }
+                }
+            }
+            "test" => {
+                let name = match command.arguments.first() {
+                    Some(Argument::Strings { values, .. }) => values.concat(),
+                    _ => "(unnamed)".into(),
+                };
+                let block = command.block.unwrap_or_default();
+                results.push((name, run_script(&requires, block, &state, &limits)));
+            }
+            _ => {
+                let position = command.position;
+                if let Err(e) = run_script(&requires, vec![command], &state, &limits) {
+                    results.push((format!("(setup at {position})"), Err(e)));
+                }
+            }
+        }
+    }
+    results
+}
+
+fn run_script(
+    requires: &[String],
+    block: Vec<parser::Command>,
+    state: &State,
+    limits: &Limits,
+) -> Result<(), String> {
+    let mut commands = vec![parser::Command {
+        name: "require".into(),
+        arguments: vec![Argument::Strings {
+            values: requires.to_vec(),
+            list: true,
+            position: Position::default(),
+        }],
+        tests: Vec::new(),
+        block: None,
+        position: Position::default(),
+    }];
+    commands.extend(block);
+    let (program, required) =
+        crate::compile::compile(commands).map_err(|e| format!("compile: {e}"))?;
+    let envelope = Envelope::default();
+    let mut run = Run::new(
+        state,
+        &envelope,
+        state,
+        limits,
+        required.iter().any(|r| r == "variables"),
+    );
+    run.suite = Some(state);
+    run.finish(&program).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The suite's files for what this crate implements, by the group their pass count is
+    /// reported under.
+    const FILES: &[(&str, &[&str])] = &[
+        (
+            "core",
+            &[
+                "control-if.svtest",
+                "control-stop.svtest",
+                "lexer.svtest",
+                "test-allof.svtest",
+                "test-anyof.svtest",
+                "test-exists.svtest",
+                "test-header.svtest",
+                "test-size.svtest",
+                "test-address.svtest",
+                "match-types/is.svtest",
+                "match-types/contains.svtest",
+                "match-types/matches.svtest",
+                "comparators/i-octet.svtest",
+                "comparators/i-ascii-casemap.svtest",
+            ],
+        ),
+        (
+            "encoded-character",
+            &["extensions/encoded-character.svtest"],
+        ),
+        ("envelope", &["extensions/envelope.svtest"]),
+        (
+            "body",
+            &[
+                "extensions/body/basic.svtest",
+                "extensions/body/match-values.svtest",
+                "extensions/body/raw.svtest",
+                "extensions/body/text.svtest",
+                "extensions/body/content.svtest",
+            ],
+        ),
+        (
+            "variables",
+            &[
+                "extensions/variables/basic.svtest",
+                "extensions/variables/match.svtest",
+                "extensions/variables/modifiers.svtest",
+                "extensions/variables/quoting.svtest",
+                "extensions/variables/string.svtest",
+                "extensions/variables/limits.svtest",
+            ],
+        ),
+        (
+            "imap4flags",
+            &[
+                "extensions/imap4flags/basic.svtest",
+                "extensions/imap4flags/hasflag.svtest",
+                "extensions/imap4flags/flagstring.svtest",
+                "extensions/imap4flags/flagstore.svtest",
+                "extensions/imap4flags/execute.svtest",
+            ],
+        ),
+        (
+            "relational",
+            &[
+                "extensions/relational/basic.svtest",
+                "extensions/relational/rfc.svtest",
+                "extensions/relational/comparators.svtest",
+            ],
+        ),
+        (
+            "subaddress",
+            &[
+                "extensions/subaddress/basic.svtest",
+                "extensions/subaddress/rfc.svtest",
+            ],
+        ),
+        ("mailbox", &["extensions/mailbox/execute.svtest"]),
+        (
+            "environment",
+            &[
+                "extensions/environment/basic.svtest",
+                "extensions/environment/rfc.svtest",
+            ],
+        ),
+        ("reject", &["extensions/reject/execute.svtest"]),
+        (
+            "vacation",
+            &[
+                "extensions/vacation/execute.svtest",
+                "extensions/vacation/message.svtest",
+            ],
+        ),
+    ];
+
+    fn suite_dir() -> std::path::PathBuf {
+        if let Some(dir) = std::env::var_os("MAILWRIGHT_PIGEONHOLE_TESTS") {
+            return dir.into();
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pigeonhole-tests");
+        let out = std::process::Command::new(script)
+            .output()
+            .unwrap_or_else(|e| panic!("{script} (fetches Pigeonhole's tests): {e}"));
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().into()
+    }
+
+    #[test]
+    fn pigeonhole_test_suite() {
+        let dir = suite_dir();
+        let mut report = String::new();
+        let mut failures = String::new();
+        for (group, files) in FILES {
+            let (mut passed, mut total) = (0, 0);
+            for file in *files {
+                let path = dir.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                for (name, result) in run_file(&text) {
+                    total += 1;
+                    match result {
+                        Ok(()) => passed += 1,
+                        Err(e) => failures.push_str(&format!("  {file}: {name}: {e}\n")),
+                    }
+                }
+            }
+            report.push_str(&format!("{group:20} {passed:3} of {total:3}\n"));
+        }
+        eprintln!("Pigeonhole test suite, tests passed:\n{report}failures:\n{failures}");
+    }
+}
