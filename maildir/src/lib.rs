@@ -24,6 +24,7 @@ mod messages;
 mod modseq;
 mod quota;
 mod read;
+mod scripts;
 mod snapshot;
 mod uidlist;
 mod uidvalidity;
@@ -40,6 +41,7 @@ pub use messages::{Iter, Messages};
 pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
 pub use read::Unchanged;
+pub use scripts::{ScriptError, SieveScripts, validate_script_name};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]
@@ -253,6 +255,16 @@ pub struct Delivery {
     size: u64,
     vsize: u64,
     last_byte: u8,
+    /// Flag letters to store it with (then into `cur/`); `None`: into `new/`.
+    flags: Option<String>,
+}
+
+/// `letters` sorted, each once (a Maildir info part).
+fn info_letters(letters: &str) -> String {
+    let mut letters: Vec<char> = letters.chars().collect();
+    letters.sort_unstable();
+    letters.dedup();
+    letters.into_iter().collect()
 }
 
 impl Delivery {
@@ -275,7 +287,14 @@ impl Delivery {
             size: 0,
             vsize: 0,
             last_byte: b'\n',
+            flags: None,
         })
+    }
+
+    /// Stores it with these flag letters (`S` seen, `F` flagged, …) when committed by
+    /// [`Delivery::commit_all`]: into `cur/`, as a message already looked at would be.
+    pub fn set_flags(&mut self, letters: &str) {
+        self.flags = Some(info_letters(letters));
     }
 
     /// Octets written so far.
@@ -375,7 +394,11 @@ impl Delivery {
             if result.is_ok() {
                 result = d.finish().map(|(file, name)| {
                     files.push((file, d.tmp_path.clone()));
-                    pending.push((d.tmp_path.clone(), d.maildir.root.join("new").join(name)));
+                    let target = match &d.flags {
+                        Some(f) => d.maildir.root.join("cur").join(format!("{name}:2,{f}")),
+                        None => d.maildir.root.join("new").join(name),
+                    };
+                    pending.push((d.tmp_path.clone(), target));
                 });
             }
             // Dropping a Delivery removes its tmp file only while it is unfinished; `finish`
@@ -500,6 +523,53 @@ impl Delivery {
 impl Drop for Delivery {
     fn drop(&mut self) {
         self.discard();
+    }
+}
+
+impl Maildir {
+    /// Stores another copy of the message file `source` (of a Maildir on the same file
+    /// system, just committed) here, durably: a hard link under the same base name, into
+    /// `cur/` with `flags` letters when given, else `new/`. Returns its path.
+    pub fn link_copy(&self, source: &Path, flags: Option<&str>) -> Result<PathBuf, Error> {
+        self.create()?;
+        let file_name = source
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Io {
+                action: "copying",
+                path: source.to_owned(),
+                source: io::Error::other("not a message file name"),
+            })?;
+        let base = file_name.split_once(":2,").map_or(file_name, |(b, _)| b);
+        let target = match flags {
+            Some(f) => self
+                .root
+                .join("cur")
+                .join(format!("{base}:2,{}", info_letters(f))),
+            None => self.root.join("new").join(base),
+        };
+        match fs::hard_link(source, &target) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(18) => {
+                // EXDEV: another file system; copy through tmp/.
+                let tmp = self.root.join("tmp").join(base);
+                fs::copy(source, &tmp)
+                    .and_then(|_| File::open(&tmp)?.sync_all())
+                    .and_then(|()| fs::rename(&tmp, &target))
+                    .map_err(|e| {
+                        let _ = fs::remove_file(&tmp);
+                        Error::from_io("copying", &target, e)
+                    })?;
+            }
+            Err(e) => return Err(Error::from_io("linking", &target, e)),
+        }
+        if let Some(dir) = target.parent()
+            && let Err(e) = sync_after_change(dir)
+        {
+            let _ = fs::remove_file(&target);
+            return Err(e);
+        }
+        Ok(target)
     }
 }
 

@@ -56,6 +56,7 @@ pub struct Config {
     pub sender_auth: SenderAuth,
     pub filters: Filters,
     pub alerts: Alerts,
+    pub sieve: Sieve,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -526,6 +527,7 @@ impl Default for Config {
             sender_auth: SenderAuth::default(),
             filters: Filters::default(),
             alerts: Alerts::default(),
+            sieve: Sieve::default(),
             ldap: None,
         }
     }
@@ -780,6 +782,7 @@ mod filters;
 mod guard;
 mod ldap;
 mod sender_auth;
+mod sieve;
 #[cfg(test)]
 mod tests;
 
@@ -788,3 +791,4 @@ pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
 pub use ldap::Ldap;
 pub use sender_auth::{DmarcAction, SenderAuth};
+pub use sieve::Sieve;

@@ -184,6 +184,27 @@ pub fn delivery_fields(sender: &str, mailbox: &str) -> String {
 
 /// The folder of `maildir` that mail judged junk goes to: the one with special use `\Junk`,
 /// else `Junk`, made with that use when missing (as a new mailbox's default folders have it).
+/// The storage name of a folder named as clients name it (UTF-8, `separator` between
+/// levels, as IMAP shows them and Sieve's `fileinto` gives them): `INBOX`, or modified UTF-7
+/// with Maildir++'s `.` between levels. With `/` as the separator a `.` in a name is refused,
+/// as Dovecot refuses it: on disk it would be a level. The refusal says why.
+pub fn folder_storage_name(name: &str, separator: char) -> Result<String, &'static str> {
+    let name = name.strip_suffix(separator).unwrap_or(name);
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    let name = if separator == '.' {
+        name.to_owned()
+    } else if name.contains('.') {
+        return Err("Character not allowed in mailbox name: '.'");
+    } else {
+        name.replace(separator, ".")
+    };
+    let storage = mailwright_imap::encode_mutf7(&name);
+    mailwright_maildir::validate_folder_name(&storage).map_err(|_| "Invalid mailbox name")?;
+    Ok(storage)
+}
+
 pub fn junk_folder(maildir: &Maildir) -> Result<Maildir, mailwright_maildir::Error> {
     maildir.special_folder("Junk", "Junk").map_err(|e| match e {
         mailwright_maildir::FolderError::Storage(e) => e,

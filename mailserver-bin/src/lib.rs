@@ -50,6 +50,7 @@ mod pop3;
 mod privileges;
 mod queue;
 mod resolver;
+mod sieve;
 mod smtp;
 mod srs;
 mod tls;

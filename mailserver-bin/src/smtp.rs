@@ -21,6 +21,7 @@ use crate::conn::{Conn, Pacer};
 use crate::smtp::session::{Connection, Transaction};
 
 mod body;
+mod filtering;
 mod judge;
 mod route;
 mod service;

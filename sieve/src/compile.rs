@@ -11,6 +11,8 @@ use crate::program::{
     AddressPart, BodyTransform, Cmd, Comparator, FlagOp, Match, MatchKind, Modifier, Part,
     Relation, TestNode, VacationSpec, Value,
 };
+#[cfg(test)]
+use crate::program::{SuiteCommand, SuiteTest};
 
 /// The extensions this crate implements, as `require` names them.
 pub const EXTENSIONS: &[&str] = &[
@@ -34,7 +36,7 @@ pub const EXTENSIONS: &[&str] = &[
 
 /// What a tag takes after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TagKind {
+enum TagKind {
     Alone,
     Number,
     String,
@@ -42,9 +44,9 @@ pub(crate) enum TagKind {
 }
 
 /// The tags of one command or test, and its other arguments in order.
-pub(crate) struct Arguments {
+struct Arguments {
     tags: HashMap<String, (Position, Option<Argument>)>,
-    pub(crate) positional: Vec<Argument>,
+    positional: Vec<Argument>,
     what: String,
     position: Position,
 }
@@ -55,7 +57,7 @@ impl Arguments {
     }
 }
 
-pub(crate) struct Compiler {
+struct Compiler {
     required: HashSet<String>,
 }
 
@@ -227,7 +229,7 @@ impl Compiler {
             "stop" | "keep" | "discard" | "redirect" => None,
             #[cfg(test)]
             _ if name.starts_with("test_") => {
-                return crate::testsuite::command(self, &name, args).map(Cmd::Testsuite);
+                return self.suite_command(&name, args).map(Cmd::Testsuite);
             }
             _ => return err(at, format!("unknown command \"{name}\"")),
         };
@@ -408,7 +410,10 @@ impl Compiler {
             | "not" => None,
             #[cfg(test)]
             _ if name.starts_with("test_") => {
-                return crate::testsuite::test(&name, at).map(TestNode::Testsuite);
+                return match name.as_str() {
+                    "test_result_execute" => Ok(TestNode::Testsuite(SuiteTest::ResultExecute)),
+                    _ => err(at, format!("{name} is not in this harness")),
+                };
             }
             _ => return err(at, format!("unknown test \"{name}\"")),
         };
@@ -705,7 +710,7 @@ impl Compiler {
     }
 
     /// Splits `arguments` into the `allowed` tags (each with what it takes) and the rest.
-    pub(crate) fn arguments(
+    fn arguments(
         &self,
         what: &str,
         position: Position,
@@ -782,7 +787,7 @@ impl Compiler {
     }
 
     /// One string (a list of one is taken too, as Pigeonhole does).
-    pub(crate) fn string(&self, argument: Argument) -> Result<Value, CompileError> {
+    fn string(&self, argument: Argument) -> Result<Value, CompileError> {
         match argument {
             Argument::Strings {
                 mut values,
@@ -831,6 +836,36 @@ impl Compiler {
             [Part::Text(t)] => Value::Literal(t.clone()),
             [] => Value::Literal(String::new()),
             _ => Value::Template(parts),
+        })
+    }
+}
+
+/// Pigeonhole's test suite commands (see `testsuite`), only in this crate's tests.
+#[cfg(test)]
+impl Compiler {
+    fn suite_command(&self, name: &str, args: Arguments) -> Result<SuiteCommand, CompileError> {
+        let at = args
+            .positional
+            .first()
+            .map(Argument::position)
+            .unwrap_or(args.position);
+        let mut strings = args
+            .positional
+            .into_iter()
+            .map(|a| self.string(a))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let mut next = || {
+            strings
+                .next()
+                .ok_or_else(|| CompileError::new(at, format!("{name}: an argument is missing")))
+        };
+        Ok(match name {
+            "test_fail" => SuiteCommand::Fail(next()?),
+            "test_set" => SuiteCommand::Set(next()?, next()?),
+            "test_result_reset" => SuiteCommand::ResultReset,
+            "test_mailbox_create" => SuiteCommand::MailboxCreate(next()?),
+            _ => return err(at, format!("{name} is not in this harness")),
         })
     }
 }

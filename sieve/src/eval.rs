@@ -28,7 +28,7 @@ pub(crate) struct Run<'a> {
     redirects: usize,
     /// The test suite's message and envelope, which its scripts change.
     #[cfg(test)]
-    pub suite: Option<&'a crate::testsuite::State>,
+    pub suite: Option<&'a crate::message::SuiteState>,
 }
 
 /// How a block ended.
@@ -63,18 +63,59 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Forgets the actions so far (the test suite's `test_result_reset`).
+    /// Runs a command of Pigeonhole's test suite (see `testsuite`).
     #[cfg(test)]
-    pub(crate) fn reset_result(&mut self) {
-        self.actions.clear();
-        self.implicit_keep = true;
-        self.redirects = 0;
-    }
-
-    /// `value` with its variables expanded (for the test suite).
-    #[cfg(test)]
-    pub(crate) fn expand_value(&self, value: &Value) -> String {
-        self.expand(value)
+    fn suite_command(
+        &mut self,
+        command: &crate::program::SuiteCommand,
+    ) -> Result<(), RuntimeError> {
+        use crate::program::SuiteCommand;
+        let Some(state) = self.suite else {
+            return Err(RuntimeError::Invalid("not in a test suite".into()));
+        };
+        // Envelope addresses are given as SMTP paths: `<>`, `<user@domain>`.
+        let path = |v: String| {
+            let t = v.trim();
+            t.strip_prefix('<')
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap_or(t)
+                .to_owned()
+        };
+        match command {
+            SuiteCommand::Fail(reason) => {
+                return Err(RuntimeError::Invalid(format!(
+                    "test_fail: {}",
+                    self.expand(reason)
+                )));
+            }
+            SuiteCommand::Set(what, value) => {
+                let value = self.expand(value);
+                match self.expand(what).as_str() {
+                    "message" => {
+                        *state.message.borrow_mut() =
+                            crate::message::ParsedMessage::parse(value.as_bytes())
+                    }
+                    "envelope.from" => state.envelope.borrow_mut().from = path(value),
+                    "envelope.to" => state.envelope.borrow_mut().to = path(value),
+                    "envelope.auth" => state.envelope.borrow_mut().auth = Some(path(value)),
+                    other => {
+                        return Err(RuntimeError::Invalid(format!(
+                            "test_set {other}: not in this harness"
+                        )));
+                    }
+                }
+            }
+            SuiteCommand::ResultReset => {
+                self.actions.clear();
+                self.implicit_keep = true;
+                self.redirects = 0;
+            }
+            SuiteCommand::MailboxCreate(name) => {
+                let name = self.expand(name);
+                state.mailboxes.borrow_mut().push(name);
+            }
+        }
+        Ok(())
     }
 
     /// The envelope in force (the test suite's, when it set one).
@@ -99,12 +140,10 @@ impl<'a> Run<'a> {
         }
         #[cfg(not(test))]
         self.block(commands)?;
-        if self.implicit_keep {
-            let flags = self.flags.clone();
-            self.push(Action::Keep { flags })?;
-        }
         Ok(Outcome {
             actions: self.actions,
+            implicit_keep: self.implicit_keep,
+            keep_flags: self.flags,
         })
     }
 
@@ -206,7 +245,7 @@ impl<'a> Run<'a> {
                 self.set_variable(name, value);
             }
             #[cfg(test)]
-            Cmd::Testsuite(c) => crate::testsuite::execute(self, c)?,
+            Cmd::Testsuite(c) => self.suite_command(c)?,
             Cmd::Vacation(spec) => {
                 let period = spec.period;
                 let reason = self.expand(&spec.reason);
@@ -454,7 +493,7 @@ impl<'a> Run<'a> {
                 self.matches(*how, &values, keys)?
             }
             #[cfg(test)]
-            TestNode::Testsuite(t) => crate::testsuite::evaluate(self, t)?,
+            TestNode::Testsuite(crate::program::SuiteTest::ResultExecute) => true,
             TestNode::MailboxExists(names) => names
                 .iter()
                 .all(|n| self.host.mailbox_exists(&self.expand(n))),

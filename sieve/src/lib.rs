@@ -97,8 +97,15 @@ impl Script {
 /// What a run decided, for the caller to carry out in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The actions; an implicit keep, when nothing cancelled it, is the last.
+    /// The actions the script took, in order.
     pub actions: Vec<Action>,
+    /// Nothing cancelled the implicit keep (RFC 5228 §2.10.2): the message is also to be
+    /// kept in the inbox, with `keep_flags`. A caller running several scripts in a row (as
+    /// Pigeonhole runs its global ones around the user's) goes on to the next script only
+    /// while this is true.
+    pub implicit_keep: bool,
+    /// The flags of the implicit keep (imap4flags' internal variable at the end).
+    pub keep_flags: Vec<String>,
 }
 
 /// One thing to do with the message.

@@ -111,6 +111,41 @@ impl Message for ParsedMessage {
     }
 }
 
+/// The message, envelope, mailboxes and variables the scripts of one `.svtest` file see
+/// (Pigeonhole's test suite, see `testsuite`).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct SuiteState {
+    pub(crate) message: std::cell::RefCell<ParsedMessage>,
+    pub(crate) envelope: std::cell::RefCell<Envelope>,
+    pub(crate) mailboxes: std::cell::RefCell<Vec<String>>,
+    /// The variables, which live from one test of a file to the next (Pigeonhole runs a
+    /// file as one script).
+    pub(crate) variables: std::cell::RefCell<std::collections::HashMap<String, String>>,
+}
+
+#[cfg(test)]
+impl Message for SuiteState {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.message.borrow().header(name)
+    }
+
+    fn size(&self) -> u64 {
+        self.message.borrow().size()
+    }
+
+    fn body(&self, transform: &BodyTransform) -> Vec<String> {
+        self.message.borrow().body(transform)
+    }
+}
+
+#[cfg(test)]
+impl Host for SuiteState {
+    fn mailbox_exists(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case("INBOX") || self.mailboxes.borrow().iter().any(|m| m == name)
+    }
+}
+
 /// The addresses in a header field's value (`"A, B" <a@b>, c@d (C), group: e@f;`), as
 /// `local@domain` strings.
 pub(crate) fn addresses(value: &str) -> Vec<String> {

@@ -147,7 +147,7 @@ pub(crate) enum Cmd {
     Vacation(Box<VacationSpec>),
     /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
     #[cfg(test)]
-    Testsuite(crate::testsuite::Command),
+    Testsuite(SuiteCommand),
 }
 
 /// A test.
@@ -203,5 +203,23 @@ pub(crate) enum TestNode {
     },
     /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
     #[cfg(test)]
-    Testsuite(crate::testsuite::Test),
+    Testsuite(SuiteTest),
+}
+
+/// A command of Pigeonhole's test suite language (see `testsuite`).
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SuiteCommand {
+    Fail(Value),
+    Set(Value, Value),
+    ResultReset,
+    MailboxCreate(Value),
+}
+
+/// A test of Pigeonhole's test suite language.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SuiteTest {
+    /// The result "executes" (the harness carries nothing out).
+    ResultExecute,
 }

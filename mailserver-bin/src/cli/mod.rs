@@ -9,6 +9,7 @@ mod domain;
 mod output;
 mod queue;
 mod quota;
+mod sieve;
 mod status;
 mod user;
 
@@ -77,6 +78,12 @@ enum Command {
     Quota {
         #[command(subcommand)]
         command: quota::QuotaCommand,
+    },
+    /// Users' Sieve scripts (as Dovecot's Pigeonhole keeps them): list, get, put, activate,
+    /// deactivate, delete, check.
+    Sieve {
+        #[command(subcommand)]
+        command: sieve::SieveCommand,
     },
     /// Snapshot the data directory, the accounts database and the configuration into
     /// `DEST/<time>/`, hard-linking mail unchanged since the previous snapshot there; or, with
@@ -207,6 +214,7 @@ async fn admin_command(
             command: quota::QuotaCommand::Recalc { addresses, all },
         } => quota::recalc(config, accounts, &addresses, all).await?,
         Command::Status { json } => status::run(config, accounts, json).await?,
+        Command::Sieve { command } => sieve::run(config, accounts, command).await?,
         Command::Backup { dest, .. } => {
             backup::make_command(config, config_path, accounts, &dest).await?
         }

@@ -29,6 +29,24 @@ pub(super) enum Destination {
     },
 }
 
+/// Where Sieve puts one copy: its first place (`None`: nowhere, the copy is discarded) and
+/// further ones, each a folder with the flag letters to store it with.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Placement {
+    pub(super) first: Option<(mailwright_maildir::Maildir, String)>,
+    pub(super) more: Vec<(mailwright_maildir::Maildir, String)>,
+}
+
+/// What a commit stored, per Maildir target in order.
+pub(super) struct Committed {
+    /// The size of each target's copy (its own fields included), or the queued size.
+    pub(super) sizes: Vec<u64>,
+    /// How many copies each target got (0: Sieve discarded it; more: filed twice).
+    pub(super) copies: Vec<u32>,
+    /// The first copy stored, if any.
+    pub(super) path: Option<PathBuf>,
+}
+
 /// A message file being written.
 pub(super) enum Open {
     Maildirs(Vec<mailwright_maildir::Delivery>),
@@ -81,6 +99,8 @@ pub(super) struct BodyWriter {
     new_header: Option<(u64, Bytes)>,
     /// The copies (in the order of the Maildirs) that go to Junk; for the queue, any.
     junk: Vec<bool>,
+    /// Where Sieve puts each copy (in the order of the Maildirs), for those it decided.
+    placements: Vec<Option<Placement>>,
 }
 
 impl BodyWriter {
@@ -103,7 +123,19 @@ impl BodyWriter {
             header_len: 0,
             new_header: None,
             junk: Vec::new(),
+            placements: Vec::new(),
         }
+    }
+
+    /// Which copies went to Junk (in the order of the Maildirs).
+    pub(super) fn junk(&self) -> &[bool] {
+        &self.junk
+    }
+
+    /// Puts the copies where Sieve decided (in the order of the Maildirs; `None` leaves one
+    /// in its inbox).
+    pub(super) fn place(&mut self, placements: Vec<Option<Placement>>) {
+        self.placements = placements;
     }
 
     /// Replaces the message's header section, its first `old_len` octets, with `new` (which
@@ -191,9 +223,10 @@ impl BodyWriter {
         }
     }
 
-    /// Returns the stored size of each copy (the fields added in front included), in the
-    /// order of the Maildirs (one size for the queue), and for Maildir the first copy's path.
-    pub(super) async fn commit(mut self) -> Result<(Vec<u64>, Option<PathBuf>), StoreError> {
+    /// Returns the stored size of each copy (the fields added in front included) and how
+    /// many copies, in the order of the Maildirs (one size for the queue), and for Maildir
+    /// the first copy's path.
+    pub(super) async fn commit(mut self) -> Result<Committed, StoreError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -208,33 +241,94 @@ impl BodyWriter {
             self.pending = vec![new, rest];
         }
         let job = self.job();
-        let (at, junk) = (self.header_len, self.junk);
+        let (at, junk, placements) = (self.header_len, self.junk, self.placements);
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
             let mut open = job.write()?;
             amend(&mut open, &destination, new_header.as_ref(), at, &junk)?;
             match (open, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
-                    let sizes: Vec<u64> = deliveries
-                        .iter()
-                        .map(mailwright_maildir::Delivery::size)
-                        .collect();
-                    let paths = mailwright_maildir::Delivery::commit_all(deliveries)?;
-                    for ((account, _), size) in targets.iter().zip(&sizes) {
-                        count_in_maildirsize(account, *size as i64, 1);
-                    }
-                    Ok((sizes, paths.into_iter().next()))
+                    commit_placed(deliveries, targets, &placements)
                 }
                 (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
                     let mut entry = QueuedMessage::clone(entry);
                     entry.junk = junk.iter().any(|&j| j);
-                    Ok((vec![incoming.commit(spool, entry)?.size], None))
+                    Ok(Committed {
+                        sizes: vec![incoming.commit(spool, entry)?.size],
+                        copies: vec![1],
+                        path: None,
+                    })
                 }
                 _ => Err(StoreError::NoRecipients),
             }
         })
         .await
     }
+}
+
+/// Commits each Maildir copy where its placement says (its inbox without one): copies
+/// discarded are dropped, the rest stored together, then the further places of each get a
+/// hard-linked copy. Each stored copy is counted in its `maildirsize`.
+fn commit_placed(
+    deliveries: Vec<mailwright_maildir::Delivery>,
+    targets: &[(QuotaAccount, String)],
+    placements: &[Option<Placement>],
+) -> Result<Committed, StoreError> {
+    let sizes: Vec<u64> = deliveries
+        .iter()
+        .map(mailwright_maildir::Delivery::size)
+        .collect();
+    let mut kept = Vec::with_capacity(deliveries.len());
+    let mut kept_index = Vec::with_capacity(deliveries.len());
+    for (i, mut d) in deliveries.into_iter().enumerate() {
+        match placements.get(i).and_then(Option::as_ref) {
+            None => {}
+            // Discarded: dropping the delivery removes its file.
+            Some(Placement { first: None, .. }) => continue,
+            Some(Placement {
+                first: Some((folder, letters)),
+                ..
+            }) => {
+                d.deliver_into(folder.clone());
+                if !letters.is_empty() {
+                    d.set_flags(letters);
+                }
+            }
+        }
+        kept.push(d);
+        kept_index.push(i);
+    }
+    let mut copies = vec![0u32; sizes.len()];
+    let paths = match kept.is_empty() {
+        true => Vec::new(),
+        false => mailwright_maildir::Delivery::commit_all(kept)?,
+    };
+    for (path, &i) in paths.iter().zip(&kept_index) {
+        copies[i] = 1;
+        if let Some(Some(placement)) = placements.get(i) {
+            for (folder, letters) in &placement.more {
+                let flags = (!letters.is_empty()).then_some(letters.as_str());
+                // The message is stored (and about to be acknowledged) already: a further
+                // copy that fails is logged, never a reason to have the client send it again.
+                match folder.link_copy(path, flags) {
+                    Ok(_) => copies[i] += 1,
+                    Err(e) => {
+                        tracing::warn!(folder = %folder.path().display(), error = %e, "sieve: cannot store a further copy")
+                    }
+                }
+            }
+        }
+    }
+    for (((account, _), size), n) in targets.iter().zip(&sizes).zip(&copies) {
+        if *n > 0 {
+            count_in_maildirsize(account, *size as i64 * i64::from(*n), i64::from(*n));
+        }
+    }
+    Ok(Committed {
+        sizes,
+        copies,
+        path: paths.into_iter().next(),
+    })
 }
 
 pub(super) struct WriteJob {

@@ -32,6 +32,8 @@ pub struct SmtpService {
     pub sender_auth: Option<Arc<SenderAuth>>,
     /// Port 25: the content scanners of `[filters]` (spamd, clamd).
     pub filters: Option<Arc<ContentFilters>>,
+    /// Users' and global Sieve scripts, run on each local copy (`[sieve]`).
+    pub sieve: Arc<crate::sieve::Filtering>,
 }
 
 impl SmtpService {
@@ -44,6 +46,7 @@ impl SmtpService {
         srs: Option<Srs>,
         shared: &crate::conn::Shared,
     ) -> Self {
+        let sieve = Arc::new(crate::sieve::Filtering::new(&config));
         Self {
             gate: crate::conn::Gate::new(
                 "smtp",
@@ -61,6 +64,7 @@ impl SmtpService {
             srs,
             sender_auth: None,
             filters: None,
+            sieve,
         }
     }
 
@@ -97,6 +101,7 @@ impl SmtpService {
             config.limits.max_connections,
             config.limits.max_connections_per_address,
         );
+        let sieve = Arc::new(crate::sieve::Filtering::new(&config));
         Self {
             session_config: session_settings(&config, self.tls.is_some(), self.submission),
             config,
@@ -109,6 +114,7 @@ impl SmtpService {
             srs,
             sender_auth: None,
             filters: None,
+            sieve,
         }
     }
 

@@ -451,20 +451,37 @@ impl Connection {
                 return;
             }
         }
+        let after = match self.sieve(&tx, &mut body).await {
+            Ok(after) => after,
+            Err(refusal) => {
+                info!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused by sieve");
+                crate::metrics::get().message("refused");
+                drop(body);
+                session.finish_message(refusal).answered();
+                return;
+            }
+        };
         match body.commit().await {
-            Ok((stored, path)) => {
+            Ok(committed) => {
                 self.messages += 1;
                 if queued {
                     self.service.queue.enqueued(&queue_id);
                 } else {
                     // maildirsize counted them as they were stored.
-                    for (m, size) in tx.mailboxes.iter().zip(stored) {
-                        self.service
-                            .accounts
-                            .record_usage(&m.username, size as i64, 1);
+                    let stored = committed.sizes.iter().zip(&committed.copies);
+                    for (m, (size, copies)) in tx.mailboxes.iter().zip(stored) {
+                        let n = i64::from(*copies);
+                        if n > 0 {
+                            self.service
+                                .accounts
+                                .record_usage(&m.username, *size as i64 * n, n);
+                        }
                     }
-                    if let Some(path) = path {
+                    if let Some(path) = committed.path {
                         self.report_delivered(&tx, &queue_id, &path).await;
+                    }
+                    if let Some(after) = after {
+                        self.after_store(&tx, &queue_id, after).await;
                     }
                 }
                 let result = if queued { "queued" } else { "delivered" };

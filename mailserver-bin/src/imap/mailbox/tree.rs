@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use mailwright_imap::decode_mutf7;
 use mailwright_imap::{Code, Mailbox};
-use mailwright_imap::{decode_mutf7, encode_mutf7};
 use mailwright_maildir::Maildir;
 
 use super::common::{DEFAULT_FOLDERS, Refusal, delimiter};
@@ -16,26 +16,8 @@ pub(super) fn storage_name(m: &Mailbox) -> Result<String, Refusal> {
     if m.is_inbox() {
         return Ok("INBOX".into());
     }
-    let sep = delimiter();
-    let name = m.as_str();
-    let name = name.strip_suffix(sep).unwrap_or(name);
-    if name.eq_ignore_ascii_case("INBOX") {
-        return Ok("INBOX".into());
-    }
-    let name = if sep == '.' {
-        name.to_owned()
-    } else if name.contains('.') {
-        return Err((
-            Some(Code::Cannot),
-            "Character not allowed in mailbox name: '.'",
-        ));
-    } else {
-        name.replace(sep, ".")
-    };
-    let storage = encode_mutf7(&name);
-    mailwright_maildir::validate_folder_name(&storage)
-        .map_err(|_| (Some(Code::Cannot), "Invalid mailbox name"))?;
-    Ok(storage)
+    crate::delivery::folder_storage_name(m.as_str(), delimiter())
+        .map_err(|why| (Some(Code::Cannot), why))
 }
 
 /// The IMAP name of a storage name: decoded, with the separator clients see between levels.

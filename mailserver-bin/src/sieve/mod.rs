@@ -1,0 +1,278 @@
+//! Sieve at delivery, as Dovecot's Pigeonhole runs it: the global `[sieve] before` scripts,
+//! the user's active script (`~/.dovecot.sieve`, see `mailwright_maildir::SieveScripts`),
+//! then the global `after` ones, each while the message is still to be kept (a script that
+//! files or discards it ends the sequence). Scripts are compiled once and kept while their
+//! file is unchanged. What they decide is a [`Plan`] for one copy of the message; a user
+//! script that does not compile or fails keeps the message in the inbox, logs why and writes
+//! it to `~/.dovecot.sieve.log`, where the user (and ManageSieve) can read it.
+
+pub mod vacation;
+pub mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mailwright_maildir::SieveScripts;
+use mailwright_sieve::{Action, Envelope, Host, Limits, Script, Vacation};
+use tracing::{info, warn};
+
+use crate::config::Config;
+
+/// What to do with one copy of a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Keep it in the inbox, with these flags.
+    pub inbox: Option<Vec<String>>,
+    /// File it into these folders (Sieve names), with flags, creating them when asked.
+    pub folders: Vec<(String, Vec<String>, bool)>,
+    /// Forward it to these addresses.
+    pub redirects: Vec<String>,
+    /// Refuse it, with this reason.
+    pub reject: Option<String>,
+    /// Answer the sender.
+    pub vacation: Option<Vacation>,
+}
+
+impl Plan {
+    /// Whether the copy is stored nowhere (discarded, rejected or only forwarded).
+    pub fn stores_nothing(&self) -> bool {
+        self.inbox.is_none() && self.folders.is_empty()
+    }
+}
+
+/// A compiled script and the state of its file when it was read.
+type Cached = ((i64, i64, u64, u64), Result<Arc<Script>, String>);
+
+/// The delivery side of Sieve: settings, limits and compiled scripts.
+pub struct Filtering {
+    settings: crate::config::Sieve,
+    limits: Limits,
+    separator: char,
+    cache: Mutex<HashMap<PathBuf, Cached>>,
+}
+
+/// What a script asks that only the store knows: which folders exist.
+struct Store<'a> {
+    home: &'a Path,
+    separator: char,
+}
+
+impl Host for Store<'_> {
+    fn mailbox_exists(&self, name: &str) -> bool {
+        crate::delivery::folder_storage_name(name, self.separator).is_ok_and(|storage| {
+            mailwright_maildir::Maildir::new(self.home).folder_exists(&storage)
+        })
+    }
+
+    fn environment(&self, name: &str) -> Option<String> {
+        match name {
+            "name" => Some("mailserver".into()),
+            "version" => Some(env!("CARGO_PKG_VERSION").into()),
+            "phase" => Some("during".into()),
+            "location" => Some("MDA".into()),
+            _ => None,
+        }
+    }
+}
+
+impl Filtering {
+    pub fn new(config: &Config) -> Self {
+        let s = &config.sieve;
+        Self {
+            limits: Limits {
+                max_script_size: s.max_script_size,
+                max_actions: s.max_actions,
+                max_redirects: s.max_redirects,
+                ..Limits::default()
+            },
+            settings: s.clone(),
+            separator: config.imap.separator.as_char(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether any script runs for the user whose home is `home` (a quick look, before the
+    /// message is read back).
+    pub fn applies(&self, home: &Path) -> bool {
+        self.settings.enabled
+            && (!self.settings.before.is_empty()
+                || !self.settings.after.is_empty()
+                || SieveScripts::new(home).active_path().is_some())
+    }
+
+    /// The global scripts of `paths`: files, and the `*.sieve` files of directories in name
+    /// order.
+    fn global(paths: &[PathBuf]) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map(|d| {
+                        d.filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.extension().is_some_and(|x| x == "sieve"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                files.sort();
+                out.extend(files);
+            } else {
+                out.push(path.clone());
+            }
+        }
+        out
+    }
+
+    /// The script in `path`, compiled (once while the file is unchanged).
+    fn compiled(&self, path: &Path) -> Result<Arc<Script>, String> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stamp = (meta.mtime(), meta.mtime_nsec(), meta.size(), meta.ino());
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((s, script)) = cache.get(path)
+            && *s == stamp
+        {
+            return script.clone();
+        }
+        let script = std::fs::read(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|bytes| {
+                let text =
+                    String::from_utf8(bytes).map_err(|_| "the script is not UTF-8".to_owned())?;
+                Script::compile(&text, &self.limits)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            });
+        // A server with many users keeps their scripts, not without end.
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(path.to_owned(), (stamp, script.clone()));
+        script
+    }
+
+    /// What the scripts decide for the copy of `raw` delivered to `envelope.to`, whose home
+    /// (Maildir) is `home`; `None` when no script applies (the copy goes to the inbox as
+    /// it is). Blocking: reads the scripts and the store.
+    pub fn plan(&self, home: &Path, raw: &[u8], envelope: &Envelope) -> Option<Plan> {
+        if !self.settings.enabled {
+            return None;
+        }
+        let scripts = SieveScripts::new(home);
+        let mut sequence: Vec<(PathBuf, bool)> = Self::global(&self.settings.before)
+            .into_iter()
+            .map(|p| (p, false))
+            .collect();
+        sequence.extend(scripts.active_path().map(|p| (p, true)));
+        sequence.extend(
+            Self::global(&self.settings.after)
+                .into_iter()
+                .map(|p| (p, false)),
+        );
+        if sequence.is_empty() {
+            return None;
+        }
+        let view = view::View::new(raw);
+        let host = Store {
+            home,
+            separator: self.separator,
+        };
+        let mut plan = Plan::default();
+        let mut keep_flags = Some(Vec::new());
+        for (path, personal) in sequence {
+            let outcome = self.compiled(&path).and_then(|script| {
+                script
+                    .run(&view, envelope, &host, &self.limits)
+                    .map_err(|e| e.to_string())
+            });
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!(user = %envelope.to, script = %path.display(), error = %e, "sieve script failed; keeping the message in the inbox");
+                    if personal {
+                        let log = scripts.error_log();
+                        let line = format!("{}: {e}\n", path.display());
+                        if let Err(e) = std::fs::write(&log, line) {
+                            warn!(file = %log.display(), error = %e, "cannot write the sieve error log");
+                        }
+                    }
+                    plan.inbox.get_or_insert_with(Vec::new);
+                    return Some(plan);
+                }
+            };
+            for action in outcome.actions {
+                self.take(&mut plan, action);
+            }
+            keep_flags = outcome.implicit_keep.then_some(outcome.keep_flags);
+            if keep_flags.is_none() {
+                break;
+            }
+        }
+        if let Some(flags) = keep_flags
+            && plan.inbox.is_none()
+        {
+            plan.inbox = Some(flags);
+        }
+        Some(plan)
+    }
+
+    fn take(&self, plan: &mut Plan, action: Action) {
+        match action {
+            Action::Keep { flags } => plan.inbox = Some(flags),
+            Action::FileInto {
+                mailbox,
+                flags,
+                create,
+            } => {
+                if mailbox.eq_ignore_ascii_case("INBOX") {
+                    plan.inbox = Some(flags);
+                } else if let Some(f) = plan.folders.iter_mut().find(|(m, _, _)| *m == mailbox) {
+                    f.1 = flags;
+                } else {
+                    plan.folders.push((mailbox, flags, create));
+                }
+            }
+            Action::Redirect { address } => plan.redirects.push(address),
+            Action::Reject { reason, .. } => plan.reject = Some(reason),
+            Action::Discard => {}
+            Action::Vacation(mut v) => {
+                let s = &self.settings;
+                let period = v
+                    .period
+                    .unwrap_or(s.vacation_default_period)
+                    .max(s.vacation_min_period);
+                v.period = Some(match s.vacation_max_period {
+                    0 => period,
+                    max => period.min(max),
+                });
+                plan.vacation.get_or_insert(v);
+            }
+        }
+    }
+
+    /// The storage folder a Sieve mailbox name means here.
+    pub fn storage_name(&self, name: &str) -> Result<String, &'static str> {
+        crate::delivery::folder_storage_name(name, self.separator)
+    }
+}
+
+/// IMAP system flags as Maildir letters; keywords are left out (logged), as a delivery has no
+/// keyword file to write them to yet.
+pub fn flag_letters(flags: &[String], user: &str) -> String {
+    let mut letters = String::new();
+    for flag in flags {
+        let letter = match flag.to_ascii_lowercase().as_str() {
+            "\\seen" => 'S',
+            "\\answered" => 'R',
+            "\\flagged" => 'F',
+            "\\deleted" => 'T',
+            "\\draft" => 'D',
+            _ => {
+                info!(%user, %flag, "sieve: keyword flags are not set at delivery");
+                continue;
+            }
+        };
+        letters.push(letter);
+    }
+    letters
+}

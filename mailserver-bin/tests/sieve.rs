@@ -1,0 +1,299 @@
+//! Sieve at delivery: users' scripts stored as Pigeonhole stores them, filing, flags,
+//! vacation replies as RFC 5230/3834 want them, refusals, and what a broken script does.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::Server;
+
+/// Sends `message` from `from` (empty: `<>`) to `to` over SMTP; the reply to its end.
+fn send(server: &Server, from: &str, to: &str, message: &str) -> String {
+    let mut smtp = server.connect();
+    for (line, code) in [
+        ("EHLO client.example".to_owned(), "250"),
+        (format!("MAIL FROM:<{from}>"), "250"),
+        (format!("RCPT TO:<{to}>"), "250"),
+        ("DATA".to_owned(), "354"),
+    ] {
+        let reply = smtp.command(&line);
+        assert!(reply.starts_with(code), "{line}: {reply}");
+    }
+    let reply = smtp.command(&format!("{message}\r\n."));
+    smtp.command("QUIT");
+    reply
+}
+
+/// Stores `script` as the user's active script through the admin command.
+fn put_active(server: &Server, user: &str, name: &str, script: &str) {
+    let out = server.admin(&["sieve", "put", user, name, "-", "--activate"], script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The message files of one folder (`""`: the inbox), in `new/` and `cur/`.
+fn files(server: &Server, user: &str, folder: &str) -> Vec<(String, String)> {
+    let root = match folder {
+        "" => server.maildir(user),
+        f => server.maildir(user).join(format!(".{f}")),
+    };
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(sub)) {
+            for e in entries {
+                let e = e.unwrap();
+                out.push((
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn wait_for(seconds: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_script_files_flags_and_keeps_copies() {
+    let server = Server::start("sieve-file", "");
+    put_active(
+        &server,
+        "alice@example.com",
+        "main",
+        "require [\"fileinto\", \"mailbox\", \"imap4flags\", \"copy\"];\n\
+         if header :contains \"subject\" \"invoice\" {\n  fileinto :create \"Invoices\";\n  stop;\n}\n\
+         if address :is \"from\" \"boss@example.org\" {\n  fileinto :copy :create :flags \"\\\\Flagged\" \"Boss\";\n}\n\
+         if header :contains \"subject\" \"read me\" {\n  addflag \"\\\\Seen\";\n}\n",
+    );
+    let listed = server.admin_ok(&["sieve", "list", "alice@example.com"]);
+    assert_eq!(listed, "main  (active)\n");
+    // As Pigeonhole keeps it: ~/sieve/main.sieve, ~/.dovecot.sieve linking to it.
+    let home = server.maildir("alice@example.com");
+    assert_eq!(
+        std::fs::read_link(home.join(".dovecot.sieve")).unwrap(),
+        Path::new("sieve/main.sieve")
+    );
+    let ok = |r: String| assert!(r.starts_with("250"), "{r}");
+    ok(send(
+        &server,
+        "shop@example.org",
+        "alice@example.com",
+        "Subject: Your invoice 42\r\n\r\nPay.\r\n",
+    ));
+    ok(send(
+        &server,
+        "boss@example.org",
+        "alice@example.com",
+        "From: Boss <boss@example.org>\r\nSubject: plans\r\n\r\nx\r\n",
+    ));
+    ok(send(
+        &server,
+        "friend@example.org",
+        "alice@example.com",
+        "Subject: read me\r\n\r\nx\r\n",
+    ));
+    let invoices = files(&server, "alice@example.com", "Invoices");
+    assert_eq!(invoices.len(), 1);
+    assert!(invoices[0].1.contains("Your invoice 42"));
+    let boss = files(&server, "alice@example.com", "Boss");
+    assert_eq!(boss.len(), 1, "{boss:?}");
+    assert!(boss[0].0.ends_with(":2,F"), "{}", boss[0].0);
+    let inbox = files(&server, "alice@example.com", "");
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    assert!(
+        inbox
+            .iter()
+            .any(|(n, t)| t.contains("read me") && n.ends_with(":2,S")),
+        "{inbox:?}"
+    );
+    assert!(inbox.iter().any(|(_, t)| t.contains("Subject: plans")));
+    // Usage counts every copy: three messages, four files.
+    let usage = std::fs::read_to_string(home.join("maildirsize")).unwrap();
+    let copies: i64 = usage
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .sum();
+    assert_eq!(copies, 4, "{usage}");
+}
+
+#[test]
+fn an_existing_pigeonhole_script_runs_unchanged() {
+    let server = Server::start("sieve-pigeonhole", "");
+    // What Roundcube's managesieve plugin wrote for a user of Dovecot, moved as it is.
+    let home = server.maildir("bob@example.com");
+    std::fs::create_dir_all(home.join("sieve")).unwrap();
+    std::fs::write(
+        home.join("sieve/roundcube.sieve"),
+        "require [\"fileinto\",\"variables\"];\r\n# rule:[lists]\r\n\
+         if header :matches \"list-id\" \"*<*.*>\" {\r\n\tfileinto \"Lists\";\r\n\tstop;\r\n}\r\n\
+         # rule:[spam]\r\nif anyof (header :contains \"x-spam-flag\" \"YES\")\r\n{\r\n\tdiscard;\r\n}\r\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("sieve/roundcube.sieve", home.join(".dovecot.sieve")).unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(home.join(".Lists").join(sub)).unwrap();
+    }
+    for (subject, extra) in [
+        ("list mail", "List-Id: Users <users.example.org>\r\n"),
+        ("spam", "X-Spam-Flag: YES\r\n"),
+        ("plain", ""),
+    ] {
+        let r = send(
+            &server,
+            "x@example.org",
+            "bob@example.com",
+            &format!("{extra}Subject: {subject}\r\n\r\nx\r\n"),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    assert_eq!(files(&server, "bob@example.com", "Lists").len(), 1);
+    let inbox = files(&server, "bob@example.com", "");
+    assert_eq!(inbox.len(), 1, "the spam is discarded: {inbox:?}");
+    assert!(inbox[0].1.contains("Subject: plain"));
+    assert_eq!(
+        server.admin_ok(&["sieve", "list", "bob@example.com"]),
+        "roundcube  (active)\n"
+    );
+}
+
+#[test]
+fn vacation_answers_each_sender_once_and_never_an_automaton() {
+    let server = Server::start("sieve-vacation", "");
+    put_active(
+        &server,
+        "alice@example.com",
+        "away",
+        "require \"vacation\";\nvacation :days 3 :subject \"Out of office\" \"I am away until Monday.\";\n",
+    );
+    let to_alice = "To: Alice <alice@example.com>\r\n";
+    for _ in 0..2 {
+        let r = send(
+            &server,
+            "bob@example.com",
+            "alice@example.com",
+            &format!("{to_alice}Subject: question\r\nMessage-ID: <q@example.com>\r\n\r\nx\r\n"),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    // None to a list, an auto-reply, a bounce, or mail that does not name alice.
+    send(
+        &server,
+        "carol@example.com",
+        "alice@example.com",
+        &format!("{to_alice}List-Id: <l.example.com>\r\nSubject: list\r\n\r\nx\r\n"),
+    );
+    send(
+        &server,
+        "dave@example.com",
+        "alice@example.com",
+        &format!("{to_alice}Auto-Submitted: auto-replied\r\nSubject: auto\r\n\r\nx\r\n"),
+    );
+    send(
+        &server,
+        "",
+        "alice@example.com",
+        &format!("{to_alice}Subject: bounce\r\n\r\nx\r\n"),
+    );
+    send(
+        &server,
+        "erin@example.com",
+        "alice@example.com",
+        "To: someone@example.org\r\nSubject: bcc\r\n\r\nx\r\n",
+    );
+    wait_for(10, "the vacation reply", || {
+        !server.messages("bob@example.com").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let replies = server.messages("bob@example.com");
+    assert_eq!(replies.len(), 1, "one reply to two messages");
+    let reply = String::from_utf8_lossy(&replies[0]);
+    for part in [
+        "Subject: Out of office",
+        "Auto-Submitted: auto-replied",
+        "In-Reply-To: <q@example.com>",
+        "From: <alice@example.com>",
+        "I am away until Monday.",
+    ] {
+        assert!(reply.contains(part), "{part} in {reply}");
+    }
+    assert!(
+        reply.contains("Return-Path: <>"),
+        "sent from the null sender: {reply}"
+    );
+    for other in ["carol@example.com", "dave@example.com", "erin@example.com"] {
+        assert!(server.messages(other).is_empty(), "no reply to {other}");
+    }
+    // Everything was still delivered to alice.
+    assert_eq!(files(&server, "alice@example.com", "").len(), 6);
+    let log = server.log();
+    for reason in [
+        "the message is from a mailing list",
+        "the message is auto-submitted",
+        "the sender is <>",
+        "does not name the user",
+    ] {
+        assert!(log.contains(reason), "{reason}\n{log}");
+    }
+}
+
+#[test]
+fn reject_refuses_and_a_broken_script_keeps_the_mail() {
+    let server = Server::start("sieve-reject", "");
+    put_active(
+        &server,
+        "carol@example.com",
+        "strict",
+        "require \"reject\";\nif header :contains \"subject\" \"lottery\" { reject \"No lotteries, thanks.\"; }\n",
+    );
+    let r = send(
+        &server,
+        "x@example.org",
+        "carol@example.com",
+        "Subject: You won the lottery\r\n\r\nx\r\n",
+    );
+    assert!(
+        r.starts_with("550 5.7.1") && r.contains("No lotteries"),
+        "{r}"
+    );
+    assert!(files(&server, "carol@example.com", "").is_empty());
+    // A script that does not compile is refused by the admin command, with where.
+    let out = server.admin(
+        &["sieve", "put", "dave@example.com", "bad", "-"],
+        "if true { fileinto \"x\"; }\n",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1, column 11") && err.contains("fileinto"),
+        "{err}"
+    );
+    // Written straight into the store (as an old Dovecot left it), it keeps the mail in the
+    // inbox and says why, in the log and in ~/.dovecot.sieve.log.
+    let home = server.maildir("dave@example.com");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".dovecot.sieve"), "if true { fileinto \"x\"; }\n").unwrap();
+    let r = send(
+        &server,
+        "x@example.org",
+        "dave@example.com",
+        "Subject: hello\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(files(&server, "dave@example.com", "").len(), 1);
+    let why = std::fs::read_to_string(home.join(".dovecot.sieve.log")).unwrap();
+    assert!(why.contains("require \"fileinto\""), "{why}");
+    assert!(server.log().contains("sieve script failed"));
+}
