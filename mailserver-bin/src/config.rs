@@ -392,6 +392,8 @@ pub struct Listen {
     pub imaps: Vec<SocketAddr>,
     pub pop3: Vec<SocketAddr>,
     pub pop3s: Vec<SocketAddr>,
+    /// ManageSieve (RFC 5804; port 4190), with STARTTLS.
+    pub managesieve: Vec<SocketAddr>,
     /// `/metrics`, `/health` and `/ready` over HTTP (keep it on loopback or a private
     /// network: it answers anyone who can reach it).
     pub http: Vec<SocketAddr>,
@@ -535,7 +537,7 @@ impl Default for Config {
 
 impl Listen {
     /// Every listener list with the name of its service.
-    pub fn named(&self) -> [(&'static str, &Vec<SocketAddr>); 8] {
+    pub fn named(&self) -> [(&'static str, &Vec<SocketAddr>); 9] {
         [
             ("smtp", &self.smtp),
             ("submission", &self.submission),
@@ -544,6 +546,7 @@ impl Listen {
             ("pop3s", &self.pop3s),
             ("imap", &self.imap),
             ("imaps", &self.imaps),
+            ("managesieve", &self.managesieve),
             ("http", &self.http),
         ]
     }

@@ -42,6 +42,7 @@ mod http;
 mod imap;
 mod live;
 mod mail;
+mod managesieve;
 mod message;
 mod metrics;
 mod owner;

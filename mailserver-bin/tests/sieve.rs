@@ -297,3 +297,122 @@ fn reject_refuses_and_a_broken_script_keeps_the_mail() {
     assert!(why.contains("require \"fileinto\""), "{why}");
     assert!(server.log().contains("sieve script failed"));
 }
+
+/// Runs Debian's sieve-connect against the server's ManageSieve port as `user` (password
+/// `secret` through a descriptor, the certificate not verified: the test's is self-signed).
+fn sieve_connect(server: &Server, user: &str, args: &[&str]) -> (bool, String) {
+    support::require("sieve-connect");
+    let mut command = format!(
+        "exec 3<<<secret; timeout 60 sieve-connect --server 127.0.0.1 --port {} --user {user} \
+         --passwordfd 3 --notlsverify --authmech PLAIN",
+        server.managesieve_port
+    );
+    for a in args {
+        command.push_str(&format!(" '{a}'"));
+    }
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&command)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn sieve_connect_manages_scripts_over_managesieve() {
+    let server = Server::start("sieve-managesieve", "");
+    let dir = server.dir.join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.sieve");
+    std::fs::write(
+        &good,
+        "require [\"fileinto\", \"mailbox\"];\nif header :contains \"subject\" \"report\" {\n  fileinto :create \"Reports\";\n}\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad.sieve");
+    std::fs::write(
+        &bad,
+        "require \"fileinto\";\nif true {\n  filinto \"x\";\n}\n",
+    )
+    .unwrap();
+    let user = "erin@example.com";
+    let good = good.to_str().unwrap();
+    let (ok, out) = sieve_connect(
+        &server,
+        user,
+        &["--localsieve", good, "--remotesieve", "work", "--upload"],
+    );
+    assert!(ok, "{out}\n{}", server.log());
+    let (ok, out) = sieve_connect(&server, user, &["--remotesieve", "work", "--activate"]);
+    assert!(ok, "{out}");
+    let (ok, out) = sieve_connect(&server, user, &["--list"]);
+    assert!(ok && out.contains("\"work\" ACTIVE"), "{out}");
+    // The script is the one delivery runs.
+    let r = send(
+        &server,
+        "x@example.org",
+        user,
+        "Subject: weekly report\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(files(&server, user, "Reports").len(), 1);
+    // A script that does not compile is refused, saying where.
+    let (ok, out) = sieve_connect(
+        &server,
+        user,
+        &["--localsieve", bad.to_str().unwrap(), "--checkscript"],
+    );
+    assert!(
+        !ok && out.contains("line 3, column 3") && out.contains("filinto"),
+        "{out}"
+    );
+    let (ok, out) = sieve_connect(
+        &server,
+        user,
+        &[
+            "--localsieve",
+            bad.to_str().unwrap(),
+            "--remotesieve",
+            "bad",
+            "--upload",
+        ],
+    );
+    assert!(!ok, "{out}");
+    let fetched = dir.join("fetched.sieve");
+    let (ok, out) = sieve_connect(
+        &server,
+        user,
+        &[
+            "--remotesieve",
+            "work",
+            "--localsieve",
+            fetched.to_str().unwrap(),
+            "--download",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&fetched).unwrap(),
+        std::fs::read_to_string(good).unwrap()
+    );
+    let (ok, out) = sieve_connect(&server, user, &["--remotesieve", "work", "--delete"]);
+    assert!(!ok, "the active script is not deleted: {out}");
+    let (ok, out) = sieve_connect(&server, user, &["--deactivate"]);
+    assert!(ok, "{out}");
+    let (ok, out) = sieve_connect(&server, user, &["--remotesieve", "work", "--delete"]);
+    assert!(ok, "{out}");
+    let (_, out) = sieve_connect(&server, user, &["--list"]);
+    assert!(!out.contains("work"), "{out}");
+    // A wrong password is refused.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("exec 3<<<wrong; timeout 60 sieve-connect --server 127.0.0.1 --port {} --user {user} --passwordfd 3 --notlsverify --authmech PLAIN --list", server.managesieve_port))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

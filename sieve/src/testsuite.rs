@@ -93,10 +93,13 @@ mod tests {
     use super::*;
 
     /// The suite's files for what this crate implements, by the group their pass count is
-    /// reported under.
-    const FILES: &[(&str, &[&str])] = &[
+    /// reported under, with the passes this crate has reached (a floor against regressions;
+    /// the rest need MIME bodies in `ParsedMessage`, or test suite commands this harness
+    /// lacks: test_message, test_script_compile, test_config_set).
+    const FILES: &[(&str, usize, &[&str])] = &[
         (
             "core",
+            74,
             &[
                 "control-if.svtest",
                 "control-stop.svtest",
@@ -116,11 +119,13 @@ mod tests {
         ),
         (
             "encoded-character",
+            7,
             &["extensions/encoded-character.svtest"],
         ),
-        ("envelope", &["extensions/envelope.svtest"]),
+        ("envelope", 4, &["extensions/envelope.svtest"]),
         (
             "body",
+            8,
             &[
                 "extensions/body/basic.svtest",
                 "extensions/body/match-values.svtest",
@@ -131,6 +136,7 @@ mod tests {
         ),
         (
             "variables",
+            50,
             &[
                 "extensions/variables/basic.svtest",
                 "extensions/variables/match.svtest",
@@ -142,6 +148,7 @@ mod tests {
         ),
         (
             "imap4flags",
+            17,
             &[
                 "extensions/imap4flags/basic.svtest",
                 "extensions/imap4flags/hasflag.svtest",
@@ -152,6 +159,7 @@ mod tests {
         ),
         (
             "relational",
+            22,
             &[
                 "extensions/relational/basic.svtest",
                 "extensions/relational/rfc.svtest",
@@ -160,22 +168,25 @@ mod tests {
         ),
         (
             "subaddress",
+            10,
             &[
                 "extensions/subaddress/basic.svtest",
                 "extensions/subaddress/rfc.svtest",
             ],
         ),
-        ("mailbox", &["extensions/mailbox/execute.svtest"]),
+        ("mailbox", 4, &["extensions/mailbox/execute.svtest"]),
         (
             "environment",
+            1,
             &[
                 "extensions/environment/basic.svtest",
                 "extensions/environment/rfc.svtest",
             ],
         ),
-        ("reject", &["extensions/reject/execute.svtest"]),
+        ("reject", 0, &["extensions/reject/execute.svtest"]),
         (
             "vacation",
+            0,
             &[
                 "extensions/vacation/execute.svtest",
                 "extensions/vacation/message.svtest",
@@ -204,7 +215,8 @@ mod tests {
         let dir = suite_dir();
         let mut report = String::new();
         let mut failures = String::new();
-        for (group, files) in FILES {
+        let mut short = Vec::new();
+        for (group, floor, files) in FILES {
             let (mut passed, mut total) = (0, 0);
             for file in *files {
                 let path = dir.join(file);
@@ -219,7 +231,11 @@ mod tests {
                 }
             }
             report.push_str(&format!("{group:20} {passed:3} of {total:3}\n"));
+            if passed < *floor {
+                short.push(format!("{group}: {passed} < {floor}"));
+            }
         }
         eprintln!("Pigeonhole test suite, tests passed:\n{report}failures:\n{failures}");
+        assert!(short.is_empty(), "fewer passes than before: {short:?}");
     }
 }

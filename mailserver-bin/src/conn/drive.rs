@@ -271,5 +271,9 @@ forward_session!(mailwright_pop3::ServerSession, eof: |s| {
     s.handle_eof();
     false
 });
+forward_session!(mailwright_managesieve::ServerSession, eof: |s| {
+    s.handle_eof();
+    false
+});
 // An APPEND cut off is abandoned by its handler when the session ends.
 forward_session!(mailwright_imap::ServerSession, eof: |s| s.handle_eof());

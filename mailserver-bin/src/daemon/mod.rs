@@ -14,7 +14,9 @@ use crate::AnyError;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::live::Live;
-use crate::{alerts, conn, dkim, health, http, imap, owner, pop3, queue, smtp, srs, tls};
+use crate::{
+    alerts, conn, dkim, health, http, imap, managesieve, owner, pop3, queue, smtp, srs, tls,
+};
 
 mod life;
 mod reload;
@@ -67,8 +69,14 @@ fn smtp_services(
     Ok((inbound, submission))
 }
 
-/// The POP3 and IMAP services, sharing the folder `listings` and the count of `active`
-/// sessions with SMTP.
+/// The services of users' mailboxes: POP3 and IMAP, sharing the folder `listings` and the
+/// count of `active` sessions with SMTP, and ManageSieve for their filters.
+type MailboxServices = (
+    Arc<Live<pop3::Pop3Service>>,
+    Arc<Live<imap::ImapService>>,
+    Arc<Live<managesieve::ManageSieveService>>,
+);
+
 fn mailbox_services(
     config: &Arc<Config>,
     accounts: &Accounts,
@@ -76,7 +84,14 @@ fn mailbox_services(
     active: Arc<std::sync::atomic::AtomicUsize>,
     listings: Arc<ListingCache>,
     shared: &conn::Shared,
-) -> (Arc<Live<pop3::Pop3Service>>, Arc<Live<imap::ImapService>>) {
+) -> MailboxServices {
+    let managesieve = managesieve::ManageSieveService::new(
+        config.clone(),
+        accounts.clone(),
+        acceptor.clone(),
+        Arc::clone(&active),
+        shared,
+    );
     let pop3 = pop3::Pop3Service::new(
         config.clone(),
         accounts.clone(),
@@ -96,7 +111,46 @@ fn mailbox_services(
     (
         Arc::new(Live::new(Arc::new(pop3))),
         Arc::new(Live::new(Arc::new(imap))),
+        Arc::new(Live::new(Arc::new(managesieve))),
     )
+}
+
+/// Starts the POP3, IMAP and ManageSieve listeners of `bound`.
+fn serve_mailboxes(
+    bound: &mut Bound,
+    services: &MailboxServices,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, AnyError> {
+    let (pop3_service, imap_service, managesieve_service) = services;
+    let mut listeners = Vec::new();
+    for (implicit_tls, name) in [(false, "pop3"), (true, "pop3s")] {
+        for listener in bound.take(name)? {
+            listeners.push(tokio::spawn(pop3::serve(
+                listener,
+                pop3_service.clone(),
+                implicit_tls,
+                shutdown.clone(),
+            )));
+        }
+    }
+    for (implicit_tls, name) in [(false, "imap"), (true, "imaps")] {
+        for listener in bound.take(name)? {
+            listeners.push(tokio::spawn(imap::serve(
+                listener,
+                imap_service.clone(),
+                implicit_tls,
+                shutdown.clone(),
+            )));
+        }
+    }
+    for listener in bound.take("managesieve")? {
+        listeners.push(tokio::spawn(managesieve::serve(
+            listener,
+            managesieve_service.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok(listeners)
 }
 
 /// The listening sockets, bound before the process gives up root (ports below 1024), each
@@ -176,7 +230,7 @@ pub async fn serve(
     let active = Arc::clone(&service.active);
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
     let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
-    let (pop3_service, imap_service) = mailbox_services(
+    let (pop3_service, imap_service, managesieve_service) = mailbox_services(
         &config,
         &accounts,
         acceptor,
@@ -217,26 +271,15 @@ pub async fn serve(
         Duration::from_millis(config.accounts.usage_write_ms.max(1)),
         shutdown_rx.clone(),
     ));
-    for (implicit_tls, name) in [(false, "pop3"), (true, "pop3s")] {
-        for listener in bound.take(name)? {
-            listeners.push(tokio::spawn(pop3::serve(
-                listener,
-                pop3_service.clone(),
-                implicit_tls,
-                shutdown_rx.clone(),
-            )));
-        }
-    }
-    for (implicit_tls, name) in [(false, "imap"), (true, "imaps")] {
-        for listener in bound.take(name)? {
-            listeners.push(tokio::spawn(imap::serve(
-                listener,
-                imap_service.clone(),
-                implicit_tls,
-                shutdown_rx.clone(),
-            )));
-        }
-    }
+    listeners.extend(serve_mailboxes(
+        &mut bound,
+        &(
+            pop3_service.clone(),
+            imap_service.clone(),
+            managesieve_service.clone(),
+        ),
+        &shutdown_rx,
+    )?);
     let health = Arc::new(health::Sources {
         config: Live::new(config.clone()),
         accounts: accounts.clone(),
@@ -265,6 +308,7 @@ pub async fn serve(
         submission: submission_service,
         pop3: pop3_service,
         imap: imap_service,
+        managesieve: managesieve_service,
         guard: Arc::clone(&shared.guard),
         queue: Arc::clone(&outbound),
         health: Arc::clone(&health),

@@ -20,6 +20,7 @@ use crate::guard::Guard;
 use crate::health::Sources;
 use crate::imap::ImapService;
 use crate::live::Live;
+use crate::managesieve::ManageSieveService;
 use crate::pop3::Pop3Service;
 use crate::queue::Queue;
 use crate::smtp::SmtpService;
@@ -35,6 +36,7 @@ pub struct Reloader {
     pub submission: Arc<Live<SmtpService>>,
     pub pop3: Arc<Live<Pop3Service>>,
     pub imap: Arc<Live<ImapService>>,
+    pub managesieve: Arc<Live<ManageSieveService>>,
     pub guard: Arc<Guard>,
     pub queue: Arc<Queue>,
     /// Holds the configuration in force (the alerts and `/status` read it there).
@@ -70,6 +72,8 @@ impl Reloader {
         self.pop3.set(Arc::new(pop3));
         let imap = self.imap.get().reconfigured(Arc::clone(&config));
         self.imap.set(Arc::new(imap));
+        let managesieve = self.managesieve.get().reconfigured(Arc::clone(&config));
+        self.managesieve.set(Arc::new(managesieve));
         self.queue.reconfigure(Arc::clone(&config));
         self.health.config.set(Arc::clone(&config));
         Ok(needing_restart(&old, &config))

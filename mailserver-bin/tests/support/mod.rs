@@ -25,6 +25,7 @@ pub struct Server {
     pub submissions_port: u16,
     /// `/metrics`, `/health`, `/ready`.
     pub http_port: u16,
+    pub managesieve_port: u16,
     pub pop3_host: String,
     pub child: Option<Child>,
     /// The open-file limit (soft and hard) the server is started with, if not the test's.
@@ -118,6 +119,7 @@ impl Server {
         let (imap_port, imaps_port) = (free_port(), free_port());
         let (submission_port, submissions_port) = (free_port(), free_port());
         let http_port = free_port();
+        let managesieve_port = free_port();
         let config = dir.join("mailserver.toml");
         // An IPv6 address is written in brackets before its port.
         let listen_host = if pop3_host.contains(':') {
@@ -128,7 +130,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\nrun_as_root = true\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{listen_host}:{pop3_port}\"]\npop3s = [\"{listen_host}:{pop3s_port}\"]\nimap = [\"{listen_host}:{imap_port}\"]\nimaps = [\"{listen_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\nhttp = [\"127.0.0.1:{http_port}\"]\n",
+                "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\nrun_as_root = true\n{extra_config}\n[listen]\nsmtp = [\"127.0.0.1:{port}\"]\npop3 = [\"{listen_host}:{pop3_port}\"]\npop3s = [\"{listen_host}:{pop3s_port}\"]\nimap = [\"{listen_host}:{imap_port}\"]\nimaps = [\"{listen_host}:{imaps_port}\"]\nsubmission = [\"127.0.0.1:{submission_port}\"]\nsubmissions = [\"127.0.0.1:{submissions_port}\"]\nhttp = [\"127.0.0.1:{http_port}\"]\nmanagesieve = [\"127.0.0.1:{managesieve_port}\"]\n",
                 dir.join("data").display()
             ),
         )
@@ -144,6 +146,7 @@ impl Server {
             submission_port,
             submissions_port,
             http_port,
+            managesieve_port,
             pop3_host: pop3_host.to_owned(),
             child: None,
             nofile: None,
@@ -180,6 +183,7 @@ impl Server {
             ("127.0.0.1", self.submission_port),
             ("127.0.0.1", self.submissions_port),
             ("127.0.0.1", self.http_port),
+            ("127.0.0.1", self.managesieve_port),
         ] {
             while TcpStream::connect((host, port)).is_err() {
                 self.assert_starting(deadline, "did not start");
