@@ -3,6 +3,8 @@
 //! mailbox (or its domain) has room is judged from `maildirsize` (no walk of the mailbox per
 //! message) and PostfixAdmin's `quota2`; a change is recorded in both.
 
+use std::path::PathBuf;
+
 use mailwright_maildir::{Maildir, QuotaLimits};
 use tracing::{info, warn};
 
@@ -98,17 +100,6 @@ pub fn count_in_maildirsize(account: &QuotaAccount, bytes: i64, messages: i64) {
     }
 }
 
-/// Records one message delivered into each mailbox, of the octets its copy holds.
-pub async fn record_delivery(
-    config: &Config,
-    accounts: &Accounts,
-    stored: &[(&LocalMailbox, u64)],
-) {
-    for (m, size) in stored {
-        record_change(accounts, &QuotaAccount::of(config, m), *size as i64, 1).await;
-    }
-}
-
 /// One mailbox's usage counted again from its files (Dovecot's `doveadm quota recalc`).
 #[derive(Debug)]
 pub struct Recount {
@@ -184,6 +175,90 @@ pub fn delivery_fields(sender: &str, mailbox: &str) -> String {
 
 /// The folder of `maildir` that mail judged junk goes to: the one with special use `\Junk`,
 /// else `Junk`, made with that use when missing (as a new mailbox's default folders have it).
+/// Where Sieve puts one copy: its first place (`None`: nowhere, the copy is discarded) and
+/// further ones, each a folder with the flag letters to store it with.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    pub first: Option<(mailwright_maildir::Maildir, String)>,
+    pub more: Vec<(mailwright_maildir::Maildir, String)>,
+}
+
+/// What a commit stored, per Maildir target in order.
+pub struct Committed {
+    /// The size of each target's copy (its own fields included), or the queued size.
+    pub sizes: Vec<u64>,
+    /// How many copies each target got (0: Sieve discarded it; more: filed twice).
+    pub copies: Vec<u32>,
+    /// The first copy stored, if any.
+    pub path: Option<PathBuf>,
+}
+
+/// Commits each Maildir copy (one per account, in order) where its placement says (its
+/// inbox without one): copies
+/// discarded are dropped, the rest stored together, then the further places of each get a
+/// hard-linked copy. Each stored copy is counted in its `maildirsize`.
+pub fn commit_placed(
+    deliveries: Vec<mailwright_maildir::Delivery>,
+    accounts: &[&QuotaAccount],
+    placements: &[Option<Placement>],
+) -> Result<Committed, mailwright_maildir::Error> {
+    let sizes: Vec<u64> = deliveries
+        .iter()
+        .map(mailwright_maildir::Delivery::size)
+        .collect();
+    let mut kept = Vec::with_capacity(deliveries.len());
+    let mut kept_index = Vec::with_capacity(deliveries.len());
+    for (i, mut d) in deliveries.into_iter().enumerate() {
+        match placements.get(i).and_then(Option::as_ref) {
+            None => {}
+            // Discarded: dropping the delivery removes its file.
+            Some(Placement { first: None, .. }) => continue,
+            Some(Placement {
+                first: Some((folder, letters)),
+                ..
+            }) => {
+                d.deliver_into(folder.clone());
+                if !letters.is_empty() {
+                    d.set_flags(letters);
+                }
+            }
+        }
+        kept.push(d);
+        kept_index.push(i);
+    }
+    let mut copies = vec![0u32; sizes.len()];
+    let paths = match kept.is_empty() {
+        true => Vec::new(),
+        false => mailwright_maildir::Delivery::commit_all(kept)?,
+    };
+    for (path, &i) in paths.iter().zip(&kept_index) {
+        copies[i] = 1;
+        if let Some(Some(placement)) = placements.get(i) {
+            for (folder, letters) in &placement.more {
+                let flags = (!letters.is_empty()).then_some(letters.as_str());
+                // The message is stored (and about to be acknowledged) already: a further
+                // copy that fails is logged, never a reason to have the client send it again.
+                match folder.link_copy(path, flags) {
+                    Ok(_) => copies[i] += 1,
+                    Err(e) => {
+                        tracing::warn!(folder = %folder.path().display(), error = %e, "sieve: cannot store a further copy")
+                    }
+                }
+            }
+        }
+    }
+    for ((account, size), n) in accounts.iter().zip(&sizes).zip(&copies) {
+        if *n > 0 {
+            count_in_maildirsize(account, *size as i64 * i64::from(*n), i64::from(*n));
+        }
+    }
+    Ok(Committed {
+        sizes,
+        copies,
+        path: paths.into_iter().next(),
+    })
+}
+
 /// The storage name of a folder named as clients name it (UTF-8, `separator` between
 /// levels, as IMAP shows them and Sieve's `fileinto` gives them): `INBOX`, or modified UTF-7
 /// with Maildir++'s `.` between levels. With `/` as the separator a `.` in a name is refused,

@@ -416,3 +416,48 @@ fn sieve_connect_manages_scripts_over_managesieve() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn mail_delivered_through_the_queue_runs_the_scripts_too() {
+    let server = Server::start("sieve-queue", "");
+    put_active(
+        &server,
+        "alice@example.com",
+        "main",
+        "require [\"fileinto\", \"mailbox\", \"vacation\"];\n\
+         if header :contains \"subject\" \"invoice\" { fileinto :create \"Invoices\"; }\n\
+         vacation :days 1 \"Away.\";\n",
+    );
+    // An alias with a remote target beside her puts the message in the queue, which then
+    // delivers her copy.
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "team@example.com",
+        "alice@example.com",
+        "someone@remote.example",
+    ]);
+    let mut smtp = server.connect();
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<bob@example.com>",
+        "RCPT TO:<team@example.com>",
+        "DATA",
+    ] {
+        let reply = smtp.command(line);
+        assert!(
+            reply.starts_with('2') || reply.starts_with('3'),
+            "{line}: {reply}"
+        );
+    }
+    let reply = smtp.command("To: alice@example.com\r\nSubject: invoice 7\r\n\r\nx\r\n.");
+    assert!(reply.starts_with("250"), "{reply}");
+    smtp.command("QUIT");
+    wait_for(15, "the queued copy filed", || {
+        files(&server, "alice@example.com", "Invoices").len() == 1
+    });
+    assert!(files(&server, "alice@example.com", "").is_empty());
+    wait_for(15, "the vacation reply", || {
+        !server.messages("bob@example.com").is_empty()
+    });
+}

@@ -47,8 +47,23 @@ impl Queue {
         let junk = message.junk;
         let hostname = self.config.get().hostname.clone();
         let source: PathBuf = path.to_owned();
-        let stored =
-            tokio::task::spawn_blocking(move || -> Result<Vec<u64>, mailwright_maildir::Error> {
+        let accounts: Vec<crate::delivery::QuotaAccount> = targets
+            .iter()
+            .map(|(_, m)| crate::delivery::QuotaAccount::of(&self.config.get(), m))
+            .collect();
+        // Sieve, for the copies not sent to Junk: what each recipient's scripts decide.
+        let sieve = self.sieve.get();
+        let scripted: Vec<(String, PathBuf)> = targets
+            .iter()
+            .map(|(i, m)| (message.recipients[*i].address.clone(), m.maildir.clone()))
+            .collect();
+        let sender = message.from.clone();
+        let stored = tokio::task::spawn_blocking(
+            move || -> Result<(crate::delivery::Committed, Vec<Planned>), mailwright_maildir::Error> {
+                let plans = match junk {
+                    true => Vec::new(),
+                    false => plan_copies(&sieve, &scripted, &sender, &source)?,
+                };
                 let read_error = |e| mailwright_maildir::Error::Io {
                     action: "reading",
                     path: source.clone(),
@@ -74,14 +89,14 @@ impl Queue {
                         d.write(&chunk[..n])?;
                     }
                 }
-                let sizes = deliveries
-                    .iter()
-                    .map(mailwright_maildir::Delivery::size)
-                    .collect();
-                mailwright_maildir::Delivery::commit_all(deliveries)?;
-                Ok(sizes)
-            })
-            .await
+                let placements: Vec<Option<crate::delivery::Placement>> =
+                    plans.iter().map(|p| p.placement.clone()).collect();
+                let accounts: Vec<&crate::delivery::QuotaAccount> = accounts.iter().collect();
+                let committed = crate::delivery::commit_placed(deliveries, &accounts, &placements)?;
+                Ok((committed, plans))
+            },
+        )
+        .await
             .unwrap_or_else(|e| {
                 Err(mailwright_maildir::Error::Io {
                     action: "delivering",
@@ -90,10 +105,18 @@ impl Queue {
                 })
             });
         match stored {
-            Ok(stored) => {
-                let copies: Vec<(&LocalMailbox, u64)> =
-                    targets.iter().map(|(_, m)| m).zip(stored).collect();
-                crate::delivery::record_delivery(&self.config.get(), &self.accounts, &copies).await;
+            Ok((committed, plans)) => {
+                // maildirsize counted each copy as it was stored; quota2 here.
+                for ((_, m), (size, n)) in targets
+                    .iter()
+                    .zip(committed.sizes.iter().zip(&committed.copies))
+                {
+                    if *n > 0 {
+                        let n = i64::from(*n);
+                        self.accounts.record_usage(&m.username, *size as i64 * n, n);
+                    }
+                }
+                self.send_planned(&id, &message.from, plans, path).await;
                 for (i, m) in &targets {
                     let r = &mut message.recipients[*i];
                     r.status = Status::Delivered;
@@ -136,5 +159,100 @@ impl Queue {
             return Err(temporary(format!("452 4.2.2 <{user}>: mailbox full")));
         }
         Ok(mailbox)
+    }
+}
+
+/// What Sieve decided for one local copy: where it goes, and what it sends out.
+pub(super) struct Planned {
+    placement: Option<crate::delivery::Placement>,
+    plan: Option<(String, PathBuf, crate::sieve::Plan)>,
+}
+
+/// Runs each copy's scripts over the queued message (read from `source` only when a script
+/// applies). One entry per copy, in order.
+fn plan_copies(
+    sieve: &crate::sieve::Filtering,
+    copies: &[(String, PathBuf)],
+    sender: &str,
+    source: &std::path::Path,
+) -> Result<Vec<Planned>, mailwright_maildir::Error> {
+    if !copies.iter().any(|(_, home)| sieve.applies(home)) {
+        return Ok(copies
+            .iter()
+            .map(|_| Planned {
+                placement: None,
+                plan: None,
+            })
+            .collect());
+    }
+    let raw = std::fs::read(source).map_err(|e| mailwright_maildir::Error::Io {
+        action: "reading",
+        path: source.to_owned(),
+        source: e,
+    })?;
+    Ok(copies
+        .iter()
+        .map(|(address, home)| {
+            let envelope = mailwright_sieve::Envelope {
+                from: sender.to_owned(),
+                to: address.clone(),
+                auth: None,
+            };
+            match sieve.plan(home, &raw, &envelope) {
+                None => Planned {
+                    placement: None,
+                    plan: None,
+                },
+                Some(plan) => Planned {
+                    placement: Some(sieve.placement(home, &plan, address)),
+                    plan: Some((address.clone(), home.clone(), plan)),
+                },
+            }
+        })
+        .collect())
+}
+
+impl Queue {
+    /// Queues what the scripts of the copies just stored send out (redirects, vacation
+    /// replies, refusal notices).
+    async fn send_planned(
+        &self,
+        queue_id: &str,
+        sender: &str,
+        plans: Vec<Planned>,
+        path: &std::path::Path,
+    ) {
+        if !plans.iter().any(|p| p.plan.is_some()) {
+            return;
+        }
+        let hostname = self.config.get().hostname.clone();
+        let Ok(message) = tokio::fs::read(path).await else {
+            warn!(%queue_id, "sieve: cannot read the message back for what its scripts send");
+            return;
+        };
+        let message = std::sync::Arc::new(message);
+        for (address, home, plan) in plans.into_iter().filter_map(|p| p.plan) {
+            let (from, m, h) = (
+                sender.to_owned(),
+                std::sync::Arc::clone(&message),
+                hostname.clone(),
+            );
+            let to = address.clone();
+            let out = tokio::task::spawn_blocking(move || {
+                crate::sieve::outgoing::outgoing(&plan, &from, &to, &home, &m, &h)
+            })
+            .await
+            .unwrap_or_default();
+            for o in out {
+                match self.inject(&o.from, &o.to, o.message).await {
+                    Ok(id) => {
+                        info!(%queue_id, user = %address, to = %o.to, id = %id, what = o.what, "sieve: queued")
+                    }
+                    Err(e) => {
+                        warn!(%queue_id, user = %address, to = %o.to, what = o.what, error = %e, "sieve: cannot queue")
+                    }
+                }
+            }
+        }
     }
 }

@@ -40,6 +40,8 @@ pub struct Queue {
     /// The settings in force: `[queue]` and the hostname follow a reload; the transport,
     /// next hop and DKIM are made at start.
     config: Live<Config>,
+    /// Users' Sieve scripts, run on the local copies the queue delivers.
+    sieve: Live<crate::sieve::Filtering>,
     accounts: Accounts,
     transport: Transport,
     next_hop: NextHop,
@@ -100,6 +102,7 @@ impl Queue {
     ) -> Self {
         Self {
             spool,
+            sieve: Live::new(Arc::new(crate::sieve::Filtering::new(&config))),
             config: Live::new(config),
             accounts,
             transport,
@@ -117,6 +120,8 @@ impl Queue {
 
     /// Puts a reloaded configuration in force for the next passes and deliveries.
     pub fn reconfigure(&self, config: Arc<Config>) {
+        self.sieve
+            .set(Arc::new(crate::sieve::Filtering::new(&config)));
         self.config.set(config);
     }
 

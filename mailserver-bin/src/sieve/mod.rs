@@ -6,6 +6,7 @@
 //! script that does not compile or fails keeps the message in the inbox, logs why and writes
 //! it to `~/.dovecot.sieve.log`, where the user (and ManageSieve) can read it.
 
+pub mod outgoing;
 pub mod vacation;
 pub mod view;
 
@@ -13,11 +14,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mailwright_maildir::SieveScripts;
+use mailwright_maildir::{Maildir, SieveScripts};
 use mailwright_sieve::{Action, Envelope, Host, Limits, Script, Vacation};
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::delivery::Placement;
 
 /// What to do with one copy of a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -247,6 +249,48 @@ impl Filtering {
                 });
                 plan.vacation.get_or_insert(v);
             }
+        }
+    }
+
+    /// Where the copy for `address` (whose Maildir is `home`) goes under `plan`: folders that do
+    /// not exist are made only with `:create`, else the copy stays in the inbox (logged).
+    pub fn placement(&self, home: &Path, plan: &Plan, address: &str) -> Placement {
+        let inbox = Maildir::new(home);
+        let mut places: Vec<(Maildir, String)> = Vec::new();
+        let mut keep_anyway = false;
+        for (name, flags, create) in &plan.folders {
+            let folder = self
+                .storage_name(name)
+                .map_err(str::to_owned)
+                .and_then(|storage| {
+                    if storage == "INBOX" {
+                        return Ok(inbox.clone());
+                    }
+                    match (inbox.folder_exists(&storage), create) {
+                        (true, _) => inbox.folder(&storage).map_err(|e| e.to_string()),
+                        (false, true) => inbox.create_folder(&storage).map_err(|e| e.to_string()),
+                        (false, false) => {
+                            Err("the folder does not exist (and :create was not given)".into())
+                        }
+                    }
+                });
+            match folder {
+                Ok(f) => places.push((f, flag_letters(flags, address))),
+                Err(e) => {
+                    warn!(user = %address, folder = %name, error = %e, "sieve: fileinto failed; keeping the message in the inbox");
+                    keep_anyway = true;
+                }
+            }
+        }
+        if let Some(flags) = &plan.inbox {
+            places.insert(0, (inbox.clone(), flag_letters(flags, address)));
+        } else if keep_anyway && !places.iter().any(|(f, _)| *f == inbox) {
+            places.insert(0, (inbox.clone(), String::new()));
+        }
+        let mut places = places.into_iter();
+        Placement {
+            first: places.next(),
+            more: places.collect(),
         }
     }
 

@@ -2,13 +2,12 @@
 //! committed durably at the end of DATA.
 
 use std::io;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::delivery::{QuotaAccount, count_in_maildirsize, junk_folder};
+use crate::delivery::{Committed, Placement, QuotaAccount, commit_placed, junk_folder};
 use crate::mail::HeaderScan;
 use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
 use crate::smtp::service::FLUSH_THRESHOLD;
@@ -27,24 +26,6 @@ pub(super) enum Destination {
         spool: Spool,
         entry: Box<QueuedMessage>,
     },
-}
-
-/// Where Sieve puts one copy: its first place (`None`: nowhere, the copy is discarded) and
-/// further ones, each a folder with the flag letters to store it with.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Placement {
-    pub(super) first: Option<(mailwright_maildir::Maildir, String)>,
-    pub(super) more: Vec<(mailwright_maildir::Maildir, String)>,
-}
-
-/// What a commit stored, per Maildir target in order.
-pub(super) struct Committed {
-    /// The size of each target's copy (its own fields included), or the queued size.
-    pub(super) sizes: Vec<u64>,
-    /// How many copies each target got (0: Sieve discarded it; more: filed twice).
-    pub(super) copies: Vec<u32>,
-    /// The first copy stored, if any.
-    pub(super) path: Option<PathBuf>,
 }
 
 /// A message file being written.
@@ -248,7 +229,8 @@ impl BodyWriter {
             amend(&mut open, &destination, new_header.as_ref(), at, &junk)?;
             match (open, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
-                    commit_placed(deliveries, targets, &placements)
+                    let accounts: Vec<&QuotaAccount> = targets.iter().map(|(a, _)| a).collect();
+                    Ok(commit_placed(deliveries, &accounts, &placements)?)
                 }
                 (Open::Queue(incoming), Destination::Queue { spool, entry }) => {
                     let mut entry = QueuedMessage::clone(entry);
@@ -264,71 +246,6 @@ impl BodyWriter {
         })
         .await
     }
-}
-
-/// Commits each Maildir copy where its placement says (its inbox without one): copies
-/// discarded are dropped, the rest stored together, then the further places of each get a
-/// hard-linked copy. Each stored copy is counted in its `maildirsize`.
-fn commit_placed(
-    deliveries: Vec<mailwright_maildir::Delivery>,
-    targets: &[(QuotaAccount, String)],
-    placements: &[Option<Placement>],
-) -> Result<Committed, StoreError> {
-    let sizes: Vec<u64> = deliveries
-        .iter()
-        .map(mailwright_maildir::Delivery::size)
-        .collect();
-    let mut kept = Vec::with_capacity(deliveries.len());
-    let mut kept_index = Vec::with_capacity(deliveries.len());
-    for (i, mut d) in deliveries.into_iter().enumerate() {
-        match placements.get(i).and_then(Option::as_ref) {
-            None => {}
-            // Discarded: dropping the delivery removes its file.
-            Some(Placement { first: None, .. }) => continue,
-            Some(Placement {
-                first: Some((folder, letters)),
-                ..
-            }) => {
-                d.deliver_into(folder.clone());
-                if !letters.is_empty() {
-                    d.set_flags(letters);
-                }
-            }
-        }
-        kept.push(d);
-        kept_index.push(i);
-    }
-    let mut copies = vec![0u32; sizes.len()];
-    let paths = match kept.is_empty() {
-        true => Vec::new(),
-        false => mailwright_maildir::Delivery::commit_all(kept)?,
-    };
-    for (path, &i) in paths.iter().zip(&kept_index) {
-        copies[i] = 1;
-        if let Some(Some(placement)) = placements.get(i) {
-            for (folder, letters) in &placement.more {
-                let flags = (!letters.is_empty()).then_some(letters.as_str());
-                // The message is stored (and about to be acknowledged) already: a further
-                // copy that fails is logged, never a reason to have the client send it again.
-                match folder.link_copy(path, flags) {
-                    Ok(_) => copies[i] += 1,
-                    Err(e) => {
-                        tracing::warn!(folder = %folder.path().display(), error = %e, "sieve: cannot store a further copy")
-                    }
-                }
-            }
-        }
-    }
-    for (((account, _), size), n) in targets.iter().zip(&sizes).zip(&copies) {
-        if *n > 0 {
-            count_in_maildirsize(account, *size as i64 * i64::from(*n), i64::from(*n));
-        }
-    }
-    Ok(Committed {
-        sizes,
-        copies,
-        path: paths.into_iter().next(),
-    })
 }
 
 pub(super) struct WriteJob {

@@ -1,0 +1,123 @@
+//! What a plan sends out once the copy is stored: the redirected copies, a vacation reply
+//! (when RFC 5230 and the record of who was answered allow), and the notice to the sender of
+//! a copy a script refused. The callers (SMTP, the queue) put each into the outbound queue.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use mailwright_maildir::SieveScripts;
+use mailwright_sieve::Envelope;
+use tracing::{info, warn};
+
+use super::Plan;
+use super::vacation;
+
+/// One message to queue.
+pub struct Outgoing {
+    /// The envelope sender (empty: `<>`).
+    pub from: String,
+    pub to: String,
+    pub message: Vec<u8>,
+    /// `redirect`, `vacation` or `reject`, for the log.
+    pub what: &'static str,
+}
+
+/// What `plan` sends out for the copy of `message` (from `sender`) that `address` (whose
+/// Maildir is `home`) received. Blocking: the vacation record is read and written.
+pub fn outgoing(
+    plan: &Plan,
+    sender: &str,
+    address: &str,
+    home: &Path,
+    message: &[u8],
+    hostname: &str,
+) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    for to in &plan.redirects {
+        // Delivered-To: of this mailbox, so a redirect that comes back is seen as a loop.
+        let mut copy = format!("Delivered-To: {address}\r\n").into_bytes();
+        copy.extend_from_slice(message);
+        out.push(Outgoing {
+            from: sender.to_owned(),
+            to: to.clone(),
+            message: copy,
+            what: "redirect",
+        });
+    }
+    if let Some(reason) = &plan.reject
+        && !sender.is_empty()
+    {
+        out.push(Outgoing {
+            from: String::new(),
+            to: sender.to_owned(),
+            message: rejection(hostname, sender, address, reason),
+            what: "reject",
+        });
+    }
+    if let Some(v) = &plan.vacation
+        && let Some(reply) = vacation_reply(v, sender, address, home, message, hostname)
+    {
+        out.push(reply);
+    }
+    out
+}
+
+fn vacation_reply(
+    v: &mailwright_sieve::Vacation,
+    sender: &str,
+    address: &str,
+    home: &Path,
+    message: &[u8],
+    hostname: &str,
+) -> Option<Outgoing> {
+    let view = super::view::View::new(message);
+    let envelope = Envelope {
+        from: sender.to_owned(),
+        to: address.to_owned(),
+        auth: None,
+    };
+    let mut mine = vec![address.to_owned()];
+    mine.extend(v.addresses.iter().cloned());
+    if let Some(why) = vacation::refusal(&view, &envelope, &mine) {
+        info!(user = %address, %sender, reason = why, "sieve: no vacation reply");
+        return None;
+    }
+    let key = format!("{}\t{}", sender.to_ascii_lowercase(), v.handle);
+    let now = SystemTime::now();
+    let unix = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match SieveScripts::new(home).answered(&key, unix, v.period.unwrap_or(7 * 86_400)) {
+        Ok(false) => {}
+        Ok(true) => {
+            info!(user = %address, %sender, "sieve: vacation reply sent to this sender already");
+            return None;
+        }
+        Err(e) => {
+            warn!(user = %address, error = %e, "sieve: cannot read the vacation record; no reply");
+            return None;
+        }
+    }
+    Some(Outgoing {
+        from: String::new(),
+        to: sender.to_owned(),
+        message: vacation::compose(&view, &envelope, v, hostname, now),
+        what: "vacation",
+    })
+}
+
+/// The notice to `sender` that `address`'s filter refused their message (RFC 5429 allows a
+/// plain notice where no MDN is sent).
+pub fn rejection(hostname: &str, sender: &str, address: &str, reason: &str) -> Vec<u8> {
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\nTo: <{sender}>\r\n\
+         Subject: Rejected: your message to {address}\r\nDate: {}\r\n\
+         Message-ID: <{}.reject@{hostname}>\r\nAuto-Submitted: auto-replied (rejected)\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Your message to <{address}> was rejected by the recipient's mail filter:\r\n\r\n{}\r\n",
+        crate::mail::rfc5322_date(SystemTime::now()),
+        crate::mail::queue_id(),
+        reason.replace("\r\n", "\n").replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
