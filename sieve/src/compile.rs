@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{CompileError, Position};
 use crate::parser::{Argument, Command, Test};
 use crate::program::{
-    AddressPart, BodyTransform, Cmd, Comparator, FlagOp, Match, MatchKind, Modifier, Part,
-    Relation, TestNode, VacationSpec, Value,
+    AddressPart, BodyTransform, Cmd, Comparator, FlagOp, Index, Match, MatchKind, Modifier, Part,
+    Relation, TestNode, VacationSpec, Value, Zone,
 };
 #[cfg(test)]
 use crate::program::{SuiteCommand, SuiteTest};
@@ -19,13 +19,16 @@ pub const EXTENSIONS: &[&str] = &[
     "body",
     "comparator-i;ascii-numeric",
     "copy",
+    "date",
     "encoded-character",
     "envelope",
     "environment",
     "ereject",
     "fileinto",
     "imap4flags",
+    "index",
     "mailbox",
+    "regex",
     "reject",
     "relational",
     "subaddress",
@@ -406,6 +409,7 @@ impl Compiler {
             "hasflag" => Some("imap4flags"),
             "mailboxexists" => Some("mailbox"),
             "environment" => Some("environment"),
+            "date" | "currentdate" => Some("date"),
             "address" | "header" | "exists" | "size" | "true" | "false" | "allof" | "anyof"
             | "not" => None,
             #[cfg(test)]
@@ -420,35 +424,7 @@ impl Compiler {
         if let Some(extension) = extension {
             self.needs(extension, at, &format!("the test \"{name}\""))?;
         }
-        let mut tags: Vec<(&str, TagKind)> = Vec::new();
-        let matching = matches!(
-            name.as_str(),
-            "address" | "envelope" | "header" | "body" | "string" | "hasflag" | "environment"
-        );
-        if matching {
-            tags.extend([
-                ("is", TagKind::Alone),
-                ("contains", TagKind::Alone),
-                ("matches", TagKind::Alone),
-                ("value", TagKind::String),
-                ("count", TagKind::String),
-                ("comparator", TagKind::String),
-            ]);
-        }
-        if matches!(name.as_str(), "address" | "envelope") {
-            tags.extend(
-                ["all", "localpart", "domain", "user", "detail"].map(|t| (t, TagKind::Alone)),
-            );
-        }
-        match name.as_str() {
-            "size" => tags.extend([("over", TagKind::Number), ("under", TagKind::Number)]),
-            "body" => tags.extend([
-                ("raw", TagKind::Alone),
-                ("content", TagKind::Strings),
-                ("text", TagKind::Alone),
-            ]),
-            _ => {}
-        }
+        let (matching, tags) = test_tags(&name);
         let mut args = self.arguments(&name, at, test.arguments, &tags)?;
         let explicit_comparator = args.has("comparator");
         if logic {
@@ -497,14 +473,16 @@ impl Compiler {
             }
             "address" | "envelope" => {
                 let part = self.address_part(&args)?;
+                let index = self.index(&mut args)?;
                 let [names, keys] = self.positional::<2>(&mut args)?;
-                let (names, keys) = (self.strings(names)?, self.strings(keys)?);
+                let (names, keys) = (self.strings(names)?, self.keys(keys, how)?);
                 match name.as_str() {
                     "address" => TestNode::Address {
                         part,
                         names,
                         keys,
                         how,
+                        index,
                     },
                     _ => TestNode::Envelope {
                         part,
@@ -515,18 +493,20 @@ impl Compiler {
                 }
             }
             "header" => {
+                let index = self.index(&mut args)?;
                 let [names, keys] = self.positional::<2>(&mut args)?;
                 TestNode::Header {
                     names: self.strings(names)?,
-                    keys: self.strings(keys)?,
+                    keys: self.keys(keys, how)?,
                     how,
+                    index,
                 }
             }
             "string" => {
                 let [sources, keys] = self.positional::<2>(&mut args)?;
                 TestNode::String {
                     sources: self.strings(sources)?,
-                    keys: self.strings(keys)?,
+                    keys: self.keys(keys, how)?,
                     how,
                 }
             }
@@ -534,12 +514,100 @@ impl Compiler {
                 let [name, keys] = self.positional::<2>(&mut args)?;
                 TestNode::Environment {
                     name: self.string(name)?,
-                    keys: self.strings(keys)?,
+                    keys: self.keys(keys, how)?,
                     how,
                 }
             }
+            "date" | "currentdate" => self.date(&name, args, how)?,
             "hasflag" => self.hasflag(args, how)?,
             _ => self.body(args, how)?,
+        })
+    }
+
+    /// The keys of a test matching `how`: a `:regex` key written out is compiled now, so a
+    /// bad expression is an error here, with where.
+    fn keys(&self, argument: Argument, how: Match) -> Result<Vec<Value>, CompileError> {
+        let at = argument.position();
+        let keys = self.strings(argument)?;
+        if how.kind == MatchKind::Regex {
+            for key in &keys {
+                if let Value::Literal(pattern) = key {
+                    crate::matching::regex(pattern, how.comparator).map_err(|e| {
+                        CompileError::new(at, format!("invalid regular expression: {e}"))
+                    })?;
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// `:index n [:last]` (RFC 5260 §6).
+    fn index(&self, args: &mut Arguments) -> Result<Option<Index>, CompileError> {
+        let last = args.tags.remove("last");
+        let Some((at, argument)) = args.tags.remove("index") else {
+            return match last {
+                Some((at, _)) => err(at, ":last needs :index"),
+                None => Ok(None),
+            };
+        };
+        self.needs("index", at, ":index")?;
+        match argument {
+            Some(Argument::Number(n, _)) if n > 0 => Ok(Some(Index {
+                n: usize::try_from(n).unwrap_or(usize::MAX),
+                last: last.is_some(),
+            })),
+            _ => err(at, ":index takes a number from 1"),
+        }
+    }
+
+    /// `date [:zone z | :originalzone] … header part keys` and `currentdate [:zone z] … part
+    /// keys` (RFC 5260 §4, §5).
+    fn date(&self, name: &str, mut args: Arguments, how: Match) -> Result<TestNode, CompileError> {
+        let at = args.position;
+        let index = self.index(&mut args)?;
+        let zone = match (args.tags.remove("zone"), args.tags.remove("originalzone")) {
+            (Some(_), Some(_)) => return err(at, ":zone and :originalzone together"),
+            (None, Some(_)) => Zone::Original,
+            (None, None) => Zone::Local,
+            (Some((position, argument)), None) => {
+                let text = match argument {
+                    Some(Argument::Strings { values, .. }) => values.concat(),
+                    _ => String::new(),
+                };
+                Zone::Fixed(crate::date::zone(&text).ok_or_else(|| {
+                    CompileError::new(position, format!("invalid time zone \"{text}\""))
+                })?)
+            }
+        };
+        let check_part = |part: &Value, at: Position| match part {
+            Value::Literal(p) if !crate::date::is_part(p) => {
+                err(at, format!("unknown date part \"{p}\""))
+            }
+            _ => Ok(()),
+        };
+        if name == "date" {
+            let [header, part, keys] = self.positional::<3>(&mut args)?;
+            let part_at = part.position();
+            let part = self.string(part)?;
+            check_part(&part, part_at)?;
+            return Ok(TestNode::Date {
+                header: self.string(header)?,
+                zone,
+                part,
+                keys: self.keys(keys, how)?,
+                how,
+                index,
+            });
+        }
+        let [part, keys] = self.positional::<2>(&mut args)?;
+        let part_at = part.position();
+        let part = self.string(part)?;
+        check_part(&part, part_at)?;
+        Ok(TestNode::CurrentDate {
+            zone,
+            part,
+            keys: self.keys(keys, how)?,
+            how,
         })
     }
 
@@ -652,8 +720,12 @@ impl Compiler {
             ("is", MatchKind::Is),
             ("contains", MatchKind::Contains),
             ("matches", MatchKind::Matches),
+            ("regex", MatchKind::Regex),
         ] {
-            if args.tags.remove(tag).is_some() {
+            if let Some((position, _)) = args.tags.remove(tag) {
+                if tag == "regex" {
+                    self.needs("regex", position, ":regex")?;
+                }
                 set(simple)?;
             }
         }
@@ -699,7 +771,10 @@ impl Compiler {
         };
         let kind = kind.unwrap_or(MatchKind::Is);
         if comparator == Comparator::AsciiNumeric
-            && matches!(kind, MatchKind::Contains | MatchKind::Matches)
+            && matches!(
+                kind,
+                MatchKind::Contains | MatchKind::Matches | MatchKind::Regex
+            )
         {
             return err(
                 at,
@@ -903,4 +978,50 @@ fn checked_name(name: &str, at: Position) -> Result<String, CompileError> {
     } else {
         err(at, format!("\"{name}\" is not a variable name"))
     }
+}
+
+/// Whether the test `name` takes a match type and comparator, and the tags it takes.
+fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
+    let mut tags: Vec<(&str, TagKind)> = Vec::new();
+    let matching = matches!(
+        name,
+        "address"
+            | "envelope"
+            | "header"
+            | "body"
+            | "string"
+            | "hasflag"
+            | "environment"
+            | "date"
+            | "currentdate"
+    );
+    if matching {
+        tags.extend([
+            ("is", TagKind::Alone),
+            ("contains", TagKind::Alone),
+            ("matches", TagKind::Alone),
+            ("regex", TagKind::Alone),
+            ("value", TagKind::String),
+            ("count", TagKind::String),
+            ("comparator", TagKind::String),
+        ]);
+    }
+    if matches!(name, "address" | "envelope") {
+        tags.extend(["all", "localpart", "domain", "user", "detail"].map(|t| (t, TagKind::Alone)));
+    }
+    if matches!(name, "address" | "header" | "date") {
+        tags.extend([("index", TagKind::Number), ("last", TagKind::Alone)]);
+    }
+    match name {
+        "size" => tags.extend([("over", TagKind::Number), ("under", TagKind::Number)]),
+        "body" => tags.extend([
+            ("raw", TagKind::Alone),
+            ("content", TagKind::Strings),
+            ("text", TagKind::Alone),
+        ]),
+        "date" => tags.extend([("zone", TagKind::String), ("originalzone", TagKind::Alone)]),
+        "currentdate" => tags.push(("zone", TagKind::String)),
+        _ => {}
+    }
+    (matching, tags)
 }

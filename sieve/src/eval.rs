@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::error::RuntimeError;
 use crate::matching::{compare, holds, test};
 use crate::message::{Envelope, Host, Message, address_part, addresses};
-use crate::program::{Cmd, FlagOp, Match, MatchKind, Part, TestNode, Value};
+use crate::program::{Cmd, FlagOp, Index, Match, MatchKind, Part, TestNode, Value, Zone};
 use crate::{Action, Limits, Outcome, Vacation};
 
 /// The state of one run.
@@ -60,6 +60,42 @@ impl<'a> Run<'a> {
             redirects: 0,
             #[cfg(test)]
             suite: None,
+        }
+    }
+
+    /// The date part a `date` or `currentdate` test compares (none when the header holds no
+    /// date, or the host has no clock: then only a `:count` can still hold, of 0).
+    fn date_values(&self, test: &TestNode) -> Vec<String> {
+        let value = match test {
+            TestNode::Date {
+                header,
+                zone,
+                part,
+                index,
+                ..
+            } => {
+                let fields = self.message.header(&self.expand(header));
+                // The first occurrence unless :index says which (RFC 5260 §4).
+                let field = indexed(fields, Some(index.unwrap_or(Index { n: 1, last: false })));
+                let date = field.first().and_then(|f| crate::date::parse(f));
+                date.and_then(|d| self.zoned(d, *zone).part(&self.expand(part)))
+            }
+            TestNode::CurrentDate { zone, part, .. } => self
+                .host
+                .now()
+                .and_then(|now| self.zoned(now, *zone).part(&self.expand(part))),
+            _ => None,
+        };
+        value.into_iter().collect()
+    }
+
+    /// `date` shown in `zone`: the server's own (from the host's clock), its own, or a fixed
+    /// one.
+    fn zoned(&self, date: crate::date::DateTime, zone: Zone) -> crate::date::DateTime {
+        match zone {
+            Zone::Original => date,
+            Zone::Fixed(offset) => date.in_zone(offset),
+            Zone::Local => date.in_zone(self.host.now().map_or(0, |n| n.offset_minutes)),
         }
     }
 
@@ -412,11 +448,20 @@ impl<'a> Run<'a> {
                 true => self.message.size() > *limit,
                 false => self.message.size() < *limit,
             },
-            TestNode::Header { names, keys, how } => {
+            TestNode::Header {
+                names,
+                keys,
+                how,
+                index,
+            } => {
                 let mut values = Vec::new();
                 for name in names {
-                    values.extend(self.message.header(&self.expand(name)));
+                    values.extend(indexed(self.message.header(&self.expand(name)), *index));
                 }
+                self.matches(*how, &values, keys)?
+            }
+            TestNode::Date { keys, how, .. } | TestNode::CurrentDate { keys, how, .. } => {
+                let values = self.date_values(test);
                 self.matches(*how, &values, keys)?
             }
             TestNode::Address {
@@ -424,10 +469,11 @@ impl<'a> Run<'a> {
                 names,
                 keys,
                 how,
+                index,
             } => {
                 let mut values = Vec::new();
                 for name in names {
-                    for field in self.message.header(&self.expand(name)) {
+                    for field in indexed(self.message.header(&self.expand(name)), *index) {
                         values.extend(
                             addresses(&field)
                                 .iter()
@@ -527,8 +573,29 @@ impl<'a> Run<'a> {
             }
             return Ok(false);
         }
-        let capture = self.variables_on && how.kind == MatchKind::Matches;
+        let capture =
+            self.variables_on && matches!(how.kind, MatchKind::Matches | MatchKind::Regex);
         let mut found = Vec::new();
+        if how.kind == MatchKind::Regex {
+            // Each expression built once for all the values (a bad one, from a variable,
+            // matches nothing).
+            let compiled: Vec<regex::bytes::Regex> = keys
+                .iter()
+                .filter_map(|k| crate::matching::regex(k, how.comparator).ok())
+                .collect();
+            for value in values {
+                for re in &compiled {
+                    self.step()?;
+                    if crate::matching::regex_test(re, value, capture.then_some(&mut found)) {
+                        if capture {
+                            self.captures = std::mem::take(&mut found);
+                        }
+                        return Ok(true);
+                    }
+                }
+            }
+            return Ok(false);
+        }
         for value in values {
             for key in &keys {
                 self.step()?;
@@ -548,6 +615,21 @@ impl<'a> Run<'a> {
             }
         }
         Ok(false)
+    }
+}
+
+/// The occurrences of a header field `index` picks (all without one).
+fn indexed(mut fields: Vec<String>, index: Option<Index>) -> Vec<String> {
+    let Some(Index { n, last }) = index else {
+        return fields;
+    };
+    let at = match last {
+        false => n.checked_sub(1),
+        true => fields.len().checked_sub(n),
+    };
+    match at.filter(|&i| i < fields.len()) {
+        Some(i) => vec![fields.swap_remove(i)],
+        None => Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod compile;
+mod date;
 mod error;
 mod eval;
 mod lexer;
@@ -15,6 +16,7 @@ mod testsuite;
 mod variables;
 
 pub use compile::EXTENSIONS;
+pub use date::DateTime;
 pub use error::{CompileError, Position, RuntimeError};
 pub use message::{Envelope, Host, Message, NoHost, ParsedMessage};
 pub use program::BodyTransform;
@@ -33,7 +35,8 @@ pub struct Limits {
     pub max_actions: usize,
     /// Redirects one run may make (Pigeonhole's `sieve_max_redirects` is 4).
     pub max_redirects: usize,
-    /// The longest value of a variable, in octets (longer ones are cut, RFC 5229 §6).
+    /// The longest value of a variable, in octets (longer ones are cut at a character, RFC
+    /// 5229 §6; Pigeonhole's `sieve_variables_max_variable_size` is 4000).
     pub max_variable_size: usize,
 }
 
@@ -45,7 +48,7 @@ impl Default for Limits {
             max_steps: 100_000,
             max_actions: 32,
             max_redirects: 4,
-            max_variable_size: 4096,
+            max_variable_size: 4000,
         }
     }
 }

@@ -34,7 +34,50 @@ pub(crate) fn test(
             }
             matched
         }
+        MatchKind::Regex => match regex(key, how.comparator) {
+            Ok(re) => regex_test(&re, value, captures),
+            Err(_) => false,
+        },
         MatchKind::Value(r) | MatchKind::Count(r) => holds(r, compare(how.comparator, value, key)),
+    }
+}
+
+/// The expression `pattern` (POSIX extended, as `:regex` takes it) under `comparator`:
+/// i;ascii-casemap ignores ASCII case, i;octet does not. Matched over octets, without
+/// Unicode classes, and bounded in size (a script must not make the server build a huge
+/// automaton).
+pub(crate) fn regex(
+    pattern: &str,
+    comparator: Comparator,
+) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .case_insensitive(comparator == Comparator::AsciiCasemap)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+}
+
+/// Whether `re` matches somewhere in `value`; the groups go to `captures` when asked.
+pub(crate) fn regex_test(
+    re: &regex::bytes::Regex,
+    value: &str,
+    captures: Option<&mut Vec<String>>,
+) -> bool {
+    match captures {
+        None => re.is_match(value.as_bytes()),
+        Some(out) => match re.captures(value.as_bytes()) {
+            None => false,
+            Some(groups) => {
+                out.clear();
+                out.extend(groups.iter().map(|g| {
+                    g.map_or_else(String::new, |m| {
+                        String::from_utf8_lossy(m.as_bytes()).into_owned()
+                    })
+                }));
+                true
+            }
+        },
     }
 }
 

@@ -41,6 +41,12 @@ pub trait Host {
         let _ = name;
         None
     }
+
+    /// The current time, in the server's zone (the `currentdate` test, RFC 5260 §5, and the
+    /// zone `date` shows dates in); without it `currentdate` is false and `date` uses UTC.
+    fn now(&self) -> Option<crate::date::DateTime> {
+        None
+    }
 }
 
 /// A [`Host`] that knows nothing: no mailbox exists, no environment item is set.
@@ -141,6 +147,17 @@ impl Message for SuiteState {
 
 #[cfg(test)]
 impl Host for SuiteState {
+    fn now(&self) -> Option<crate::date::DateTime> {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        Some(crate::date::DateTime {
+            unix: i64::try_from(unix).ok()?,
+            offset_minutes: 0,
+        })
+    }
+
     fn mailbox_exists(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case("INBOX") || self.mailboxes.borrow().iter().any(|m| m == name)
     }

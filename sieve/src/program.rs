@@ -43,6 +43,8 @@ pub(crate) enum MatchKind {
     Is,
     Contains,
     Matches,
+    /// POSIX extended regular expressions (draft-ietf-sieve-regex), as Pigeonhole has them.
+    Regex,
     Value(Relation),
     Count(Relation),
 }
@@ -52,6 +54,26 @@ pub(crate) enum MatchKind {
 pub(crate) struct Match {
     pub kind: MatchKind,
     pub comparator: Comparator,
+}
+
+/// Which occurrence of a header field a test looks at (RFC 5260 §6: `:index n [:last]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Index {
+    /// From 1.
+    pub n: usize,
+    /// Counted from the last.
+    pub last: bool,
+}
+
+/// The zone a `date` or `currentdate` test shows its date in (RFC 5260 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Zone {
+    /// The server's (from [`crate::Host::now`]), else UTC.
+    Local,
+    /// The header date's own (`:originalzone`).
+    Original,
+    /// `:zone "+hhmm"`.
+    Fixed(i32),
 }
 
 /// The part of an address a test looks at (RFC 5228 §5.1, RFC 5233).
@@ -167,10 +189,26 @@ pub(crate) enum TestNode {
         names: Vec<Value>,
         keys: Vec<Value>,
         how: Match,
+        index: Option<Index>,
     },
     Address {
         part: AddressPart,
         names: Vec<Value>,
+        keys: Vec<Value>,
+        how: Match,
+        index: Option<Index>,
+    },
+    Date {
+        header: Value,
+        zone: Zone,
+        part: Value,
+        keys: Vec<Value>,
+        how: Match,
+        index: Option<Index>,
+    },
+    CurrentDate {
+        zone: Zone,
+        part: Value,
         keys: Vec<Value>,
         how: Match,
     },

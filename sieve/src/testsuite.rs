@@ -23,7 +23,23 @@ pub(crate) fn run_file(text: &str) -> Vec<(String, Result<(), String>)> {
     let limits = Limits::default();
     let mut requires: Vec<String> = Vec::new();
     let mut results = Vec::new();
+    // Commands between the tests run together, so an `if` keeps its `elsif`/`else`.
+    let mut setup: Vec<parser::Command> = Vec::new();
+    let flush = |setup: &mut Vec<parser::Command>, requires: &[String], results: &mut Vec<_>| {
+        if setup.is_empty() {
+            return;
+        }
+        let position = setup[0].position;
+        if let Err(e) = run_script(requires, std::mem::take(setup), &state, &limits) {
+            results.push((format!("(setup at {position})"), Err(e)));
+        }
+    };
     for command in commands {
+        if !matches!(command.name.as_str(), "require" | "test") {
+            setup.push(command);
+            continue;
+        }
+        flush(&mut setup, &requires, &mut results);
         match command.name.as_str() {
             "require" => {
                 for a in &command.arguments {
@@ -45,14 +61,10 @@ pub(crate) fn run_file(text: &str) -> Vec<(String, Result<(), String>)> {
                 let block = command.block.unwrap_or_default();
                 results.push((name, run_script(&requires, block, &state, &limits)));
             }
-            _ => {
-                let position = command.position;
-                if let Err(e) = run_script(&requires, vec![command], &state, &limits) {
-                    results.push((format!("(setup at {position})"), Err(e)));
-                }
-            }
+            _ => {}
         }
     }
+    flush(&mut setup, &requires, &mut results);
     results
 }
 
@@ -184,6 +196,25 @@ mod tests {
             ],
         ),
         ("reject", 0, &["extensions/reject/execute.svtest"]),
+        (
+            "regex",
+            7,
+            &[
+                "extensions/regex/basic.svtest",
+                "extensions/regex/match-values.svtest",
+                "extensions/variables/regex.svtest",
+            ],
+        ),
+        (
+            "date",
+            21,
+            &[
+                "extensions/date/basic.svtest",
+                "extensions/date/date-parts.svtest",
+                "extensions/date/zones.svtest",
+            ],
+        ),
+        ("index", 4, &["extensions/index/basic.svtest"]),
         (
             "vacation",
             0,

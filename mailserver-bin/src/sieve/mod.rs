@@ -67,6 +67,19 @@ impl Host for Store<'_> {
         })
     }
 
+    /// The server's clock, in UTC (`currentdate`; `date` shows header dates in UTC unless a
+    /// script gives `:zone` or `:originalzone`).
+    fn now(&self) -> Option<mailwright_sieve::DateTime> {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        Some(mailwright_sieve::DateTime {
+            unix: i64::try_from(unix).ok()?,
+            offset_minutes: 0,
+        })
+    }
+
     fn environment(&self, name: &str) -> Option<String> {
         match name {
             "name" => Some("mailserver".into()),
