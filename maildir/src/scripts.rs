@@ -270,6 +270,22 @@ impl SieveScripts {
         Ok(seen)
     }
 
+    /// Whether `key` was recorded by [`SieveScripts::answered`] with a period that runs past
+    /// `now` (Unix seconds), without recording anything (Sieve's `duplicate` test).
+    pub fn seen(&self, key: &str, now: u64) -> Result<bool, Error> {
+        let path = self.home.join("mailserver.vacation");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::from_io("reading", &path, e)),
+        };
+        let key = key.replace(['\n', '\t'], " ");
+        Ok(text.lines().any(|line| {
+            line.split_once('\t')
+                .is_some_and(|(until, k)| k == key && until.parse::<u64>().is_ok_and(|u| u > now))
+        }))
+    }
+
     /// Where the errors of the active script's last failed run are written, as Pigeonhole
     /// writes them (users and ManageSieve clients look there).
     pub fn error_log(&self) -> PathBuf {
@@ -326,6 +342,8 @@ mod tests {
         assert!(s.answered("a@x\th", 1050, 100).unwrap());
         assert!(!s.answered("b@x\th", 1050, 100).unwrap());
         assert!(!s.answered("a@x\th", 1101, 100).unwrap());
+        assert!(s.seen("a@x\th", 1150).unwrap());
+        assert!(!s.seen("a@x\th", 1300).unwrap());
         let _ = fs::remove_dir_all(&home);
     }
 }

@@ -461,3 +461,27 @@ fn mail_delivered_through_the_queue_runs_the_scripts_too() {
         !server.messages("bob@example.com").is_empty()
     });
 }
+
+#[test]
+fn duplicate_files_a_message_seen_before() {
+    let server = Server::start("sieve-duplicate", "");
+    put_active(
+        &server,
+        "carol@example.com",
+        "dups",
+        "require [\"duplicate\", \"fileinto\", \"mailbox\", \"date\", \"relational\"];\n\
+         if duplicate { fileinto :create \"Duplicates\"; stop; }\n\
+         if currentdate :value \"lt\" \"year\" \"2000\" { discard; }\n",
+    );
+    for _ in 0..2 {
+        let r = send(
+            &server,
+            "x@example.org",
+            "carol@example.com",
+            "Message-ID: <same@example.org>\r\nSubject: twice\r\n\r\nx\r\n",
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    assert_eq!(files(&server, "carol@example.com", "").len(), 1);
+    assert_eq!(files(&server, "carol@example.com", "Duplicates").len(), 1);
+}

@@ -20,6 +20,7 @@ pub const EXTENSIONS: &[&str] = &[
     "comparator-i;ascii-numeric",
     "copy",
     "date",
+    "duplicate",
     "encoded-character",
     "envelope",
     "environment",
@@ -31,10 +32,13 @@ pub const EXTENSIONS: &[&str] = &[
     "regex",
     "reject",
     "relational",
+    "spamtest",
+    "spamtestplus",
     "subaddress",
     "vacation",
     "vacation-seconds",
     "variables",
+    "virustest",
 ];
 
 /// What a tag takes after it.
@@ -410,6 +414,9 @@ impl Compiler {
             "mailboxexists" => Some("mailbox"),
             "environment" => Some("environment"),
             "date" | "currentdate" => Some("date"),
+            "spamtest" => Some("spamtest"),
+            "virustest" => Some("virustest"),
+            "duplicate" => Some("duplicate"),
             "address" | "header" | "exists" | "size" | "true" | "false" | "allof" | "anyof"
             | "not" => None,
             #[cfg(test)]
@@ -519,6 +526,23 @@ impl Compiler {
                 }
             }
             "date" | "currentdate" => self.date(&name, args, how)?,
+            "spamtest" | "virustest" => {
+                let percent = args.tags.remove("percent");
+                if let Some((at, _)) = percent {
+                    self.needs("spamtestplus", at, ":percent")?;
+                }
+                let [keys] = self.positional::<1>(&mut args)?;
+                let keys = self.keys(keys, how)?;
+                match name.as_str() {
+                    "spamtest" => TestNode::SpamTest {
+                        percent: percent.is_some(),
+                        keys,
+                        how,
+                    },
+                    _ => TestNode::VirusTest { keys, how },
+                }
+            }
+            "duplicate" => self.duplicate(args)?,
             "hasflag" => self.hasflag(args, how)?,
             _ => self.body(args, how)?,
         })
@@ -609,6 +633,37 @@ impl Compiler {
             keys: self.keys(keys, how)?,
             how,
         })
+    }
+
+    /// `duplicate [:handle h] [:header name | :uniqueid id] [:seconds n] [:last]`.
+    fn duplicate(&self, mut args: Arguments) -> Result<TestNode, CompileError> {
+        let at = args.position;
+        let mut string = |tag: &str| -> Result<Option<Value>, CompileError> {
+            args.tags
+                .remove(tag)
+                .and_then(|(_, a)| a)
+                .map(|a| self.string(a))
+                .transpose()
+        };
+        let handle = string("handle")?;
+        let header = string("header")?;
+        let uniqueid = string("uniqueid")?;
+        if header.is_some() && uniqueid.is_some() {
+            return err(at, "duplicate takes :header or :uniqueid, not both");
+        }
+        let seconds = match args.tags.remove("seconds") {
+            Some((_, Some(Argument::Number(n, _)))) => Some(n),
+            _ => None,
+        };
+        let last = args.tags.remove("last").is_some();
+        let test = TestNode::Duplicate {
+            handle,
+            header,
+            uniqueid,
+            seconds,
+            last,
+        };
+        self.no_more_test(args, test)
     }
 
     fn no_more_test(&self, args: Arguments, test: TestNode) -> Result<TestNode, CompileError> {
@@ -994,6 +1049,8 @@ fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
             | "environment"
             | "date"
             | "currentdate"
+            | "spamtest"
+            | "virustest"
     );
     if matching {
         tags.extend([
@@ -1021,6 +1078,14 @@ fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
         ]),
         "date" => tags.extend([("zone", TagKind::String), ("originalzone", TagKind::Alone)]),
         "currentdate" => tags.push(("zone", TagKind::String)),
+        "spamtest" => tags.push(("percent", TagKind::Alone)),
+        "duplicate" => tags.extend([
+            ("handle", TagKind::String),
+            ("header", TagKind::String),
+            ("uniqueid", TagKind::String),
+            ("seconds", TagKind::Number),
+            ("last", TagKind::Alone),
+        ]),
         _ => {}
     }
     (matching, tags)

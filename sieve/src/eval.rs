@@ -26,6 +26,7 @@ pub(crate) struct Run<'a> {
     actions: Vec<Action>,
     implicit_keep: bool,
     redirects: usize,
+    duplicates: Vec<(String, Option<u64>, bool)>,
     /// The test suite's message and envelope, which its scripts change.
     #[cfg(test)]
     pub suite: Option<&'a crate::message::SuiteState>,
@@ -58,9 +59,49 @@ impl<'a> Run<'a> {
             actions: Vec::new(),
             implicit_keep: true,
             redirects: 0,
+            duplicates: Vec::new(),
             #[cfg(test)]
             suite: None,
         }
+    }
+
+    /// `duplicate`: whether the message's id (its Message-ID, another field, or a value) was
+    /// seen within the period, by an earlier delivery; the key is noted for the caller to
+    /// record. A message without the id is no duplicate (RFC 7352 §3).
+    fn duplicate(&mut self, test: &TestNode) -> bool {
+        let TestNode::Duplicate {
+            handle,
+            header,
+            uniqueid,
+            seconds,
+            last,
+        } = test
+        else {
+            return false;
+        };
+        let id = match (uniqueid, header) {
+            (Some(v), _) => Some(self.expand(v)),
+            (None, h) => {
+                let name = h
+                    .as_ref()
+                    .map_or_else(|| "message-id".to_owned(), |h| self.expand(h));
+                self.message
+                    .header(&name)
+                    .into_iter()
+                    .next()
+                    .map(|v| v.trim().to_owned())
+            }
+        };
+        let Some(id) = id.filter(|i| !i.is_empty()) else {
+            return false;
+        };
+        let handle = handle.as_ref().map(|h| self.expand(h)).unwrap_or_default();
+        let key = format!("{handle}\u{0}{id}");
+        let seen = self.host.duplicate_seen(&key);
+        if !self.duplicates.iter().any(|(k, _, _)| *k == key) {
+            self.duplicates.push((key, *seconds, *last));
+        }
+        seen
     }
 
     /// The date part a `date` or `currentdate` test compares (none when the header holds no
@@ -180,6 +221,7 @@ impl<'a> Run<'a> {
             actions: self.actions,
             implicit_keep: self.implicit_keep,
             keep_flags: self.flags,
+            duplicates: self.duplicates,
         })
     }
 
@@ -460,6 +502,15 @@ impl<'a> Run<'a> {
                 }
                 self.matches(*how, &values, keys)?
             }
+            TestNode::SpamTest { percent, keys, how } => {
+                let value = self.host.spamtest(*percent).unwrap_or(0).to_string();
+                self.matches(*how, &[value], keys)?
+            }
+            TestNode::VirusTest { keys, how } => {
+                let value = self.host.virustest().unwrap_or(0).to_string();
+                self.matches(*how, &[value], keys)?
+            }
+            TestNode::Duplicate { .. } => self.duplicate(test),
             TestNode::Date { keys, how, .. } | TestNode::CurrentDate { keys, how, .. } => {
                 let values = self.date_values(test);
                 self.matches(*how, &values, keys)?

@@ -109,6 +109,10 @@ pub struct Outcome {
     pub implicit_keep: bool,
     /// The flags of the implicit keep (imap4flags' internal variable at the end).
     pub keep_flags: Vec<String>,
+    /// What the `duplicate` tests asked to remember, for the caller to record once the
+    /// message is delivered: each key with its period in seconds (`None`: the caller's
+    /// default) and whether `:last` asked to restart the period at each message.
+    pub duplicates: Vec<(String, Option<u64>, bool)>,
 }
 
 /// One thing to do with the message.

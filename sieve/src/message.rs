@@ -42,6 +42,28 @@ pub trait Host {
         None
     }
 
+    /// The spam verdict of the filters for `spamtest` (RFC 5235): 1 (certainly not spam) to
+    /// 10 (certainly spam), or with `percent` 0 to 100; `None` when the message was not
+    /// tested (the test then sees 0).
+    fn spamtest(&self, percent: bool) -> Option<u8> {
+        let _ = percent;
+        None
+    }
+
+    /// The virus verdict for `virustest` (RFC 5235): 1 (clean) to 5 (infected); `None` when
+    /// the message was not scanned.
+    fn virustest(&self) -> Option<u8> {
+        None
+    }
+
+    /// Whether the `duplicate` test's `key` (its handle and the message's unique id) was
+    /// recorded by an earlier delivery still within its period (RFC 7352). Recording is the
+    /// caller's, after a successful delivery ([`crate::Outcome::duplicates`]).
+    fn duplicate_seen(&self, key: &str) -> bool {
+        let _ = key;
+        false
+    }
+
     /// The current time, in the server's zone (the `currentdate` test, RFC 5260 §5, and the
     /// zone `date` shows dates in); without it `currentdate` is false and `date` uses UTC.
     fn now(&self) -> Option<crate::date::DateTime> {

@@ -212,6 +212,24 @@ pub(crate) enum TestNode {
         keys: Vec<Value>,
         how: Match,
     },
+    /// `spamtest [:percent]` and `virustest` (RFC 5235).
+    SpamTest {
+        percent: bool,
+        keys: Vec<Value>,
+        how: Match,
+    },
+    VirusTest {
+        keys: Vec<Value>,
+        how: Match,
+    },
+    /// `duplicate` (RFC 7352).
+    Duplicate {
+        handle: Option<Value>,
+        header: Option<Value>,
+        uniqueid: Option<Value>,
+        seconds: Option<u64>,
+        last: bool,
+    },
     Envelope {
         part: AddressPart,
         names: Vec<Value>,

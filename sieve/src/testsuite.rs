@@ -215,6 +215,7 @@ mod tests {
             ],
         ),
         ("index", 4, &["extensions/index/basic.svtest"]),
+        ("duplicate", 1, &["extensions/duplicate/execute.svtest"]),
         (
             "vacation",
             0,

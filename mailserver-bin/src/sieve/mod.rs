@@ -34,6 +34,8 @@ pub struct Plan {
     pub reject: Option<String>,
     /// Answer the sender.
     pub vacation: Option<Vacation>,
+    /// What `duplicate` tests asked to remember once the copy is stored.
+    pub duplicates: Vec<(String, Option<u64>, bool)>,
 }
 
 impl Plan {
@@ -51,13 +53,21 @@ pub struct Filtering {
     settings: crate::config::Sieve,
     limits: Limits,
     separator: char,
+    /// `[filters]` runs spamd and clamd on port 25: their fields are the verdicts.
+    spam_checked: bool,
+    virus_checked: bool,
     cache: Mutex<HashMap<PathBuf, Cached>>,
 }
 
-/// What a script asks that only the store knows: which folders exist.
+/// What a script asks that only the store and the filters know: which folders exist, the
+/// spam and virus verdicts, which messages were seen.
 struct Store<'a> {
     home: &'a Path,
     separator: char,
+    /// Our spamd's score and threshold, when it checked this message.
+    spam: Option<(f64, f64)>,
+    /// Our clamd scanned it (and let it through: infected mail is refused at DATA).
+    virus_scanned: bool,
 }
 
 impl Host for Store<'_> {
@@ -78,6 +88,31 @@ impl Host for Store<'_> {
             unix: i64::try_from(unix).ok()?,
             offset_minutes: 0,
         })
+    }
+
+    fn spamtest(&self, percent: bool) -> Option<u8> {
+        let (score, required) = self.spam?;
+        let ratio = if required > 0.0 {
+            score / required
+        } else {
+            1.0
+        };
+        Some(match percent {
+            true => (ratio * 100.0).clamp(0.0, 100.0).round() as u8,
+            false if ratio <= 0.0 => 1,
+            false => (1.0 + ratio * 9.0).clamp(1.0, 10.0).round() as u8,
+        })
+    }
+
+    fn virustest(&self) -> Option<u8> {
+        self.virus_scanned.then_some(1)
+    }
+
+    fn duplicate_seen(&self, key: &str) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        SieveScripts::new(self.home).seen(key, now).unwrap_or(false)
     }
 
     fn environment(&self, name: &str) -> Option<String> {
@@ -103,6 +138,8 @@ impl Filtering {
             },
             settings: s.clone(),
             separator: config.imap.separator.as_char(),
+            spam_checked: !config.filters.spamd.is_empty(),
+            virus_checked: !config.filters.clamd.is_empty(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -191,6 +228,11 @@ impl Filtering {
         let host = Store {
             home,
             separator: self.separator,
+            // Ours is the first field (the filters put theirs on top); without our spamd, a
+            // field is the sender's word and is not believed.
+            spam: self.spam_checked.then(|| spam_status(&view)).flatten(),
+            virus_scanned: self.virus_checked
+                && !mailwright_sieve::Message::header(&view, "x-virus-scanned").is_empty(),
         };
         let mut plan = Plan::default();
         let mut keep_flags = Some(Vec::new());
@@ -218,6 +260,7 @@ impl Filtering {
             for action in outcome.actions {
                 self.take(&mut plan, action);
             }
+            plan.duplicates.extend(outcome.duplicates);
             keep_flags = outcome.implicit_keep.then_some(outcome.keep_flags);
             if keep_flags.is_none() {
                 break;
@@ -311,6 +354,22 @@ impl Filtering {
     pub fn storage_name(&self, name: &str) -> Result<String, &'static str> {
         crate::delivery::folder_storage_name(name, self.separator)
     }
+}
+
+/// The score and threshold in the first `X-Spam-Status: Yes, score=7.1 required=5.0`.
+fn spam_status(view: &view::View<'_>) -> Option<(f64, f64)> {
+    let status = mailwright_sieve::Message::header(view, "x-spam-status")
+        .into_iter()
+        .next()?;
+    let number = |key: &str| -> Option<f64> {
+        let at = status.find(key)? + key.len();
+        let rest = &status[at..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .unwrap_or(rest.len());
+        rest[..end].parse().ok()
+    };
+    Some((number("score=")?, number("required=")?))
 }
 
 /// IMAP system flags as Maildir letters; keywords are left out (logged), as a delivery has no

@@ -59,7 +59,22 @@ pub fn outgoing(
     {
         out.push(reply);
     }
+    remember_duplicates(plan, address, home);
     out
+}
+
+/// Records the ids the `duplicate` tests asked to remember, now that the copy is stored
+/// (RFC 7352 §3: 14 days when the script gives no period, as Pigeonhole's default).
+fn remember_duplicates(plan: &Plan, address: &str, home: &Path) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let scripts = SieveScripts::new(home);
+    for (key, seconds, _) in &plan.duplicates {
+        if let Err(e) = scripts.answered(key, now, seconds.unwrap_or(14 * 86_400)) {
+            warn!(user = %address, error = %e, "sieve: cannot record a duplicate id");
+        }
+    }
 }
 
 fn vacation_reply(
