@@ -155,6 +155,7 @@ fn listen_on_free_ports() -> (u16, String) {
             "imaps",
             "pop3",
             "pop3s",
+            "managesieve",
             "http",
         ]
         .iter()

@@ -485,3 +485,44 @@ fn duplicate_files_a_message_seen_before() {
     assert_eq!(files(&server, "carol@example.com", "").len(), 1);
     assert_eq!(files(&server, "carol@example.com", "Duplicates").len(), 1);
 }
+
+#[test]
+fn notify_tells_by_mail_but_never_of_automatic_mail() {
+    let server = Server::start("sieve-notify", "");
+    put_active(
+        &server,
+        "dave@example.com",
+        "tell",
+        "require [\"enotify\", \"variables\"];\n\
+         if header :matches \"subject\" \"*\" { set \"s\" \"${1}\"; }\n\
+         notify :importance \"1\" :message \"Mail for dave: ${s}\" \"mailto:erin@example.com\";\n",
+    );
+    let r = send(
+        &server,
+        "x@example.org",
+        "dave@example.com",
+        "Subject: urgent\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let r = send(
+        &server,
+        "x@example.org",
+        "dave@example.com",
+        "Auto-Submitted: auto-generated\r\nSubject: robot\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    wait_for(10, "the notification", || {
+        !server.messages("erin@example.com").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let told = server.messages("erin@example.com");
+    assert_eq!(told.len(), 1);
+    let text = String::from_utf8_lossy(&told[0]);
+    assert!(
+        text.contains("Subject: Mail for dave: urgent")
+            && text.contains("Auto-Submitted: auto-notified"),
+        "{text}"
+    );
+    // The notifying script keeps the message.
+    assert_eq!(files(&server, "dave@example.com", "").len(), 2);
+}

@@ -22,6 +22,7 @@ pub const EXTENSIONS: &[&str] = &[
     "date",
     "duplicate",
     "encoded-character",
+    "enotify",
     "envelope",
     "environment",
     "ereject",
@@ -213,6 +214,13 @@ impl Compiler {
                 ("upperfirst", TagKind::Alone),
                 ("quotewildcard", TagKind::Alone),
                 ("length", TagKind::Alone),
+                ("encodeurl", TagKind::Alone),
+            ],
+            "notify" => &[
+                ("from", TagKind::String),
+                ("importance", TagKind::String),
+                ("options", TagKind::Strings),
+                ("message", TagKind::String),
             ],
             "vacation" => &[
                 ("days", TagKind::Number),
@@ -233,6 +241,7 @@ impl Compiler {
             "setflag" | "addflag" | "removeflag" => Some("imap4flags"),
             "set" => Some("variables"),
             "vacation" => Some("vacation"),
+            "notify" => Some("enotify"),
             "stop" | "keep" | "discard" | "redirect" => None,
             #[cfg(test)]
             _ if name.starts_with("test_") => {
@@ -249,6 +258,7 @@ impl Compiler {
                 "create" => self.needs("mailbox", *position, ":create")?,
                 "flags" => self.needs("imap4flags", *position, ":flags")?,
                 "seconds" => self.needs("vacation-seconds", *position, ":seconds")?,
+                "encodeurl" => self.needs("enotify", *position, ":encodeurl")?,
                 _ => {}
             }
         }
@@ -292,6 +302,7 @@ impl Compiler {
                 }
             }
             "setflag" | "addflag" | "removeflag" => self.flag_command(&name, args)?,
+            "notify" => self.notify(args)?,
             "set" => self.set(args)?,
             _ => self.vacation(args)?,
         })
@@ -340,6 +351,7 @@ impl Compiler {
                 "lowerfirst" => Modifier::LowerFirst,
                 "upperfirst" => Modifier::UpperFirst,
                 "quotewildcard" => Modifier::QuoteWildcard,
+                "encodeurl" => Modifier::EncodeUrl,
                 _ => Modifier::Length,
             })
             .collect();
@@ -357,6 +369,48 @@ impl Compiler {
             name: self.variable_name(name)?,
             modifiers,
             value: self.string(value)?,
+        })
+    }
+
+    /// `notify [:from f] [:importance 1-3] [:options list] [:message m] method`; a method
+    /// written out must be a mailto URI this server can send to.
+    fn notify(&self, mut args: Arguments) -> Result<Cmd, CompileError> {
+        let mut string = |tag: &str| -> Result<Option<Value>, CompileError> {
+            args.tags
+                .remove(tag)
+                .and_then(|(_, a)| a)
+                .map(|a| self.string(a))
+                .transpose()
+        };
+        let from = string("from")?;
+        let importance = string("importance")?;
+        let message = string("message")?;
+        if let Some(Value::Literal(i)) = &importance
+            && !matches!(i.as_str(), "1" | "2" | "3")
+        {
+            return err(args.position, ":importance is 1, 2 or 3");
+        }
+        let options = match args.tags.remove("options").and_then(|(_, a)| a) {
+            Some(a) => self.strings(a)?,
+            None => Vec::new(),
+        };
+        let [method] = self.positional::<1>(&mut args)?;
+        let at = method.position();
+        let method = self.string(method)?;
+        if let Value::Literal(uri) = &method
+            && crate::notify::mailto(uri).is_none()
+        {
+            return err(
+                at,
+                format!("unsupported or invalid notification method \"{uri}\""),
+            );
+        }
+        Ok(Cmd::Notify {
+            method,
+            from,
+            importance,
+            options,
+            message,
         })
     }
 
@@ -417,6 +471,7 @@ impl Compiler {
             "spamtest" => Some("spamtest"),
             "virustest" => Some("virustest"),
             "duplicate" => Some("duplicate"),
+            "valid_notify_method" | "notify_method_capability" => Some("enotify"),
             "address" | "header" | "exists" | "size" | "true" | "false" | "allof" | "anyof"
             | "not" => None,
             #[cfg(test)]
@@ -525,7 +580,21 @@ impl Compiler {
                     how,
                 }
             }
-            "date" | "currentdate" => self.date(&name, args, how)?,
+            "hasflag" => self.hasflag(args, how)?,
+            "body" => self.body(args, how)?,
+            _ => self.extension_test(&name, args, how)?,
+        })
+    }
+
+    /// The tests of date, spamtest/virustest, duplicate and enotify.
+    fn extension_test(
+        &self,
+        name: &str,
+        mut args: Arguments,
+        how: Match,
+    ) -> Result<TestNode, CompileError> {
+        Ok(match name {
+            "date" | "currentdate" => self.date(name, args, how)?,
             "spamtest" | "virustest" => {
                 let percent = args.tags.remove("percent");
                 if let Some((at, _)) = percent {
@@ -533,7 +602,7 @@ impl Compiler {
                 }
                 let [keys] = self.positional::<1>(&mut args)?;
                 let keys = self.keys(keys, how)?;
-                match name.as_str() {
+                match name {
                     "spamtest" => TestNode::SpamTest {
                         percent: percent.is_some(),
                         keys,
@@ -543,8 +612,20 @@ impl Compiler {
                 }
             }
             "duplicate" => self.duplicate(args)?,
-            "hasflag" => self.hasflag(args, how)?,
-            _ => self.body(args, how)?,
+            "valid_notify_method" => {
+                let [uris] = self.positional::<1>(&mut args)?;
+                TestNode::ValidNotifyMethod(self.strings(uris)?)
+            }
+            "notify_method_capability" => {
+                let [uri, capability, keys] = self.positional::<3>(&mut args)?;
+                TestNode::NotifyMethodCapability {
+                    uri: self.string(uri)?,
+                    capability: self.string(capability)?,
+                    keys: self.keys(keys, how)?,
+                    how,
+                }
+            }
+            _ => return err(args.position, format!("unknown test \"{name}\"")),
         })
     }
 
@@ -1003,6 +1084,7 @@ impl Compiler {
 fn precedence(m: Modifier) -> u8 {
     match m {
         Modifier::Length => 10,
+        Modifier::EncodeUrl => 15,
         Modifier::QuoteWildcard => 20,
         Modifier::LowerFirst | Modifier::UpperFirst => 30,
         Modifier::Lower | Modifier::Upper => 40,
@@ -1051,6 +1133,7 @@ fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
             | "currentdate"
             | "spamtest"
             | "virustest"
+            | "notify_method_capability"
     );
     if matching {
         tags.extend([

@@ -65,6 +65,40 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The tests of spamtest/virustest, duplicate and enotify.
+    fn extension_test(&mut self, test: &TestNode) -> Result<bool, RuntimeError> {
+        Ok(match test {
+            TestNode::SpamTest { percent, keys, how } => {
+                let value = self.host.spamtest(*percent).unwrap_or(0).to_string();
+                self.matches(*how, &[value], keys)?
+            }
+            TestNode::VirusTest { keys, how } => {
+                let value = self.host.virustest().unwrap_or(0).to_string();
+                self.matches(*how, &[value], keys)?
+            }
+            TestNode::Duplicate { .. } => self.duplicate(test),
+            TestNode::ValidNotifyMethod(uris) => uris
+                .iter()
+                .all(|u| crate::notify::mailto(&self.expand(u)).is_some()),
+            TestNode::NotifyMethodCapability {
+                uri,
+                capability,
+                keys,
+                how,
+            } => {
+                // RFC 5436 §2.5: a mailto recipient's "online" state is unknown.
+                let valid = crate::notify::mailto(&self.expand(uri)).is_some();
+                let online = self.expand(capability).eq_ignore_ascii_case("online");
+                let values: Vec<String> = (valid && online)
+                    .then(|| "maybe".to_owned())
+                    .into_iter()
+                    .collect();
+                self.matches(*how, &values, keys)?
+            }
+            _ => false,
+        })
+    }
+
     /// `duplicate`: whether the message's id (its Message-ID, another field, or a value) was
     /// seen within the period, by an earlier delivery; the key is noted for the caller to
     /// record. A message without the id is no duplicate (RFC 7352 §3).
@@ -324,6 +358,28 @@ impl<'a> Run<'a> {
             }
             #[cfg(test)]
             Cmd::Testsuite(c) => self.suite_command(c)?,
+            Cmd::Notify {
+                method,
+                from,
+                importance,
+                options,
+                message,
+            } => {
+                let method = self.expand(method);
+                if crate::notify::mailto(&method).is_none() {
+                    return Err(RuntimeError::Invalid(format!(
+                        "notify: \"{method}\" is not a mailto URI this server can use"
+                    )));
+                }
+                let action = Action::Notify {
+                    method,
+                    from: from.as_ref().map(|v| self.expand(v)),
+                    importance: importance.as_ref().map(|v| self.expand(v)),
+                    options: options.iter().map(|v| self.expand(v)).collect(),
+                    message: message.as_ref().map(|v| self.expand(v)),
+                };
+                self.push(action)?;
+            }
             Cmd::Vacation(spec) => {
                 let period = spec.period;
                 let reason = self.expand(&spec.reason);
@@ -502,15 +558,11 @@ impl<'a> Run<'a> {
                 }
                 self.matches(*how, &values, keys)?
             }
-            TestNode::SpamTest { percent, keys, how } => {
-                let value = self.host.spamtest(*percent).unwrap_or(0).to_string();
-                self.matches(*how, &[value], keys)?
-            }
-            TestNode::VirusTest { keys, how } => {
-                let value = self.host.virustest().unwrap_or(0).to_string();
-                self.matches(*how, &[value], keys)?
-            }
-            TestNode::Duplicate { .. } => self.duplicate(test),
+            TestNode::SpamTest { .. }
+            | TestNode::VirusTest { .. }
+            | TestNode::Duplicate { .. }
+            | TestNode::ValidNotifyMethod(_)
+            | TestNode::NotifyMethodCapability { .. } => self.extension_test(test)?,
             TestNode::Date { keys, how, .. } | TestNode::CurrentDate { keys, how, .. } => {
                 let values = self.date_values(test);
                 self.matches(*how, &values, keys)?

@@ -9,6 +9,7 @@ mod eval;
 mod lexer;
 mod matching;
 mod message;
+mod notify;
 mod parser;
 mod program;
 #[cfg(test)]
@@ -19,6 +20,7 @@ pub use compile::EXTENSIONS;
 pub use date::DateTime;
 pub use error::{CompileError, Position, RuntimeError};
 pub use message::{Envelope, Host, Message, NoHost, ParsedMessage};
+pub use notify::{Mailto, mailto};
 pub use program::BodyTransform;
 
 /// Bounds on what a script may cost: checked when it is compiled and while it runs.
@@ -147,6 +149,20 @@ pub enum Action {
     },
     /// Throw it away (nothing else is done unless another action says so).
     Discard,
+    /// Tell someone of the message (RFC 5435 `notify`; the method is a `mailto:` URI, see
+    /// [`mailto`]). The caller sends it unless the message is itself automatic (RFC 5436 §2.7).
+    Notify {
+        /// The `mailto:` URI.
+        method: String,
+        /// `:from`.
+        from: Option<String>,
+        /// `:importance`: "1" high, "2" normal, "3" low.
+        importance: Option<String>,
+        /// `:options`.
+        options: Vec<String>,
+        /// `:message`: the notification's subject line.
+        message: Option<String>,
+    },
     /// Answer the sender, if RFC 5230's checks allow (the caller's part: the sender is not
     /// `<>`, a list or an automaton, and was not answered within `period`).
     Vacation(Vacation),

@@ -115,6 +115,8 @@ pub(crate) enum Modifier {
     UpperFirst,
     QuoteWildcard,
     Length,
+    /// `:encodeurl` (RFC 5435 §7): percent-encoded for a URI.
+    EncodeUrl,
 }
 
 /// `vacation`'s arguments (RFC 5230, RFC 6131).
@@ -167,6 +169,14 @@ pub(crate) enum Cmd {
         value: Value,
     },
     Vacation(Box<VacationSpec>),
+    /// `notify` (RFC 5435), mailto only (RFC 5436).
+    Notify {
+        method: Value,
+        from: Option<Value>,
+        importance: Option<Value>,
+        options: Vec<Value>,
+        message: Option<Value>,
+    },
     /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
     #[cfg(test)]
     Testsuite(SuiteCommand),
@@ -219,6 +229,14 @@ pub(crate) enum TestNode {
         how: Match,
     },
     VirusTest {
+        keys: Vec<Value>,
+        how: Match,
+    },
+    /// `valid_notify_method` and `notify_method_capability` (RFC 5435 §5).
+    ValidNotifyMethod(Vec<Value>),
+    NotifyMethodCapability {
+        uri: Value,
+        capability: Value,
         keys: Vec<Value>,
         how: Match,
     },

@@ -215,6 +215,16 @@ mod tests {
             ],
         ),
         ("index", 4, &["extensions/index/basic.svtest"]),
+        (
+            "enotify",
+            7,
+            &[
+                "extensions/enotify/basic.svtest",
+                "extensions/enotify/encodeurl.svtest",
+                "extensions/enotify/valid_notify_method.svtest",
+                "extensions/enotify/notify_method_capability.svtest",
+            ],
+        ),
         ("duplicate", 1, &["extensions/duplicate/execute.svtest"]),
         (
             "vacation",

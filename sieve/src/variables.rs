@@ -153,6 +153,18 @@ pub(crate) fn modify(value: String, modifiers: &[Modifier]) -> String {
                 out
             }
             Modifier::Length => value.chars().count().to_string(),
+            Modifier::EncodeUrl => {
+                let mut out = String::with_capacity(value.len());
+                for b in value.bytes() {
+                    match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                            out.push(char::from(b))
+                        }
+                        _ => out.push_str(&format!("%{b:02X}")),
+                    }
+                }
+                out
+            }
         };
     }
     value

@@ -36,6 +36,8 @@ pub struct Plan {
     pub vacation: Option<Vacation>,
     /// What `duplicate` tests asked to remember once the copy is stored.
     pub duplicates: Vec<(String, Option<u64>, bool)>,
+    /// `notify` actions (mailto URI, :from, :message).
+    pub notifications: Vec<(String, Option<String>, Option<String>)>,
 }
 
 impl Plan {
@@ -293,6 +295,12 @@ impl Filtering {
             Action::Redirect { address } => plan.redirects.push(address),
             Action::Reject { reason, .. } => plan.reject = Some(reason),
             Action::Discard => {}
+            Action::Notify {
+                method,
+                from,
+                message,
+                ..
+            } => plan.notifications.push((method, from, message)),
             Action::Vacation(mut v) => {
                 let s = &self.settings;
                 let period = v

@@ -59,8 +59,89 @@ pub fn outgoing(
     {
         out.push(reply);
     }
+    let view = super::view::View::new(message);
+    let automatic = mailwright_sieve::Message::header(&view, "auto-submitted")
+        .iter()
+        .any(|v| !v.trim().eq_ignore_ascii_case("no"));
+    for (uri, from, text) in &plan.notifications {
+        // RFC 5436 §2.7: never a notification of a notification (or any automatic mail).
+        if automatic {
+            info!(user = %address, "sieve: no notification of automatic mail");
+            continue;
+        }
+        let Some(mailto) = mailwright_sieve::mailto(uri) else {
+            continue;
+        };
+        for to in &mailto.to {
+            out.push(Outgoing {
+                from: String::new(),
+                to: to.clone(),
+                message: notification(
+                    &view,
+                    address,
+                    from.as_deref(),
+                    text.as_deref(),
+                    &mailto,
+                    hostname,
+                ),
+                what: "notify",
+            });
+        }
+    }
     remember_duplicates(plan, address, home);
     out
+}
+
+/// The notification of RFC 5436 §2.7: from the user (or `:from`), its subject `:message`
+/// (or the URI's, or one naming the message), `Auto-Submitted: auto-notified`.
+fn notification(
+    view: &super::view::View<'_>,
+    address: &str,
+    from: Option<&str>,
+    text: Option<&str>,
+    mailto: &mailwright_sieve::Mailto,
+    hostname: &str,
+) -> Vec<u8> {
+    let field = |name: &str| {
+        mailto
+            .fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let original = mailwright_sieve::Message::header(view, "subject")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let sender = mailwright_sieve::Message::header(view, "from")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let subject = text
+        .map(str::to_owned)
+        .or_else(|| field("subject"))
+        .unwrap_or_else(|| format!("Notification: {original}"));
+    let body = field("body").unwrap_or_else(|| {
+        format!("A message arrived for {address}.\r\nFrom: {sender}\r\nSubject: {original}\r\n")
+    });
+    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
+    format!(
+        "From: <{}>\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}.notify@{hostname}>\r\n\
+         Auto-Submitted: auto-notified\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        one_line(from.unwrap_or(address)).trim_matches(['<', '>']),
+        mailto
+            .to
+            .iter()
+            .map(|t| format!("<{t}>"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vacation::encode_word(&one_line(&subject)),
+        crate::mail::rfc5322_date(SystemTime::now()),
+        crate::mail::queue_id(),
+        body.replace("\r\n", "\n").replace('\n', "\r\n").trim_end(),
+    )
+    .into_bytes()
 }
 
 /// Records the ids the `duplicate` tests asked to remember, now that the copy is stored

@@ -153,7 +153,7 @@ fn crlf(text: &str) -> String {
 }
 
 /// `text` as an RFC 2047 encoded word when it is not ASCII.
-fn encode_word(text: &str) -> String {
+pub fn encode_word(text: &str) -> String {
     if text.is_ascii() {
         return text.to_owned();
     }
