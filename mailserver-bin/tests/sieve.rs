@@ -526,3 +526,50 @@ fn notify_tells_by_mail_but_never_of_automatic_mail() {
     // The notifying script keeps the message.
     assert_eq!(files(&server, "dave@example.com", "").len(), 2);
 }
+
+#[test]
+fn include_runs_the_users_other_scripts_and_global_ones() {
+    let global = std::env::temp_dir().join(format!("sieve-global-{}", std::process::id()));
+    std::fs::create_dir_all(&global).unwrap();
+    std::fs::write(
+        global.join("spam.sieve"),
+        "require [\"fileinto\", \"mailbox\"];\nif header :contains \"x-spam-flag\" \"YES\" { fileinto :create \"Junk\"; stop; }\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        "sieve-include",
+        &format!("[sieve]\nglobal_dir = \"{}\"\n", global.display()),
+    );
+    let out = server.admin(
+        &["sieve", "put", "bob@example.com", "lists", "-"],
+        "require [\"fileinto\", \"mailbox\"];\nif exists \"list-id\" { fileinto :create \"Lists\"; }\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    put_active(
+        &server,
+        "bob@example.com",
+        "main",
+        "require [\"include\"];\ninclude :global \"spam\";\ninclude :personal \"lists\";\ninclude :optional \"missing\";\n",
+    );
+    for (subject, extra) in [
+        ("spam", "X-Spam-Flag: YES\r\n"),
+        ("list", "List-Id: <l.example.org>\r\n"),
+        ("plain", ""),
+    ] {
+        let r = send(
+            &server,
+            "x@example.org",
+            "bob@example.com",
+            &format!("{extra}Subject: {subject}\r\n\r\nx\r\n"),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    assert_eq!(files(&server, "bob@example.com", "Junk").len(), 1);
+    assert_eq!(files(&server, "bob@example.com", "Lists").len(), 1);
+    assert_eq!(files(&server, "bob@example.com", "").len(), 1);
+    let _ = std::fs::remove_dir_all(&global);
+}

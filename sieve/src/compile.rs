@@ -28,6 +28,7 @@ pub const EXTENSIONS: &[&str] = &[
     "ereject",
     "fileinto",
     "imap4flags",
+    "include",
     "index",
     "mailbox",
     "regex",
@@ -216,6 +217,12 @@ impl Compiler {
                 ("length", TagKind::Alone),
                 ("encodeurl", TagKind::Alone),
             ],
+            "include" => &[
+                ("personal", TagKind::Alone),
+                ("global", TagKind::Alone),
+                ("once", TagKind::Alone),
+                ("optional", TagKind::Alone),
+            ],
             "notify" => &[
                 ("from", TagKind::String),
                 ("importance", TagKind::String),
@@ -242,6 +249,8 @@ impl Compiler {
             "set" => Some("variables"),
             "vacation" => Some("vacation"),
             "notify" => Some("enotify"),
+            "include" | "return" => Some("include"),
+            "global" => Some("variables"),
             "stop" | "keep" | "discard" | "redirect" => None,
             #[cfg(test)]
             _ if name.starts_with("test_") => {
@@ -303,8 +312,58 @@ impl Compiler {
             }
             "setflag" | "addflag" | "removeflag" => self.flag_command(&name, args)?,
             "notify" => self.notify(args)?,
+            "return" => self.no_more(args, Cmd::Return)?,
+            "global" | "include" => self.include_command(&name, at, args)?,
             "set" => self.set(args)?,
             _ => self.vacation(args)?,
+        })
+    }
+
+    /// `global` and `include` (RFC 6609).
+    fn include_command(
+        &self,
+        name: &str,
+        at: Position,
+        mut args: Arguments,
+    ) -> Result<Cmd, CompileError> {
+        Ok(match name {
+            "global" => {
+                self.needs("include", at, "the command \"global\"")?;
+                let [names] = self.positional::<1>(&mut args)?;
+                let Argument::Strings {
+                    values, position, ..
+                } = names
+                else {
+                    return err(at, "global takes a list of variable names");
+                };
+                let names = values
+                    .iter()
+                    .map(|n| checked_name(n, position))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Cmd::Global(names)
+            }
+            "include" => {
+                if args.has("personal") && args.has("global") {
+                    return err(at, "include takes :personal or :global, not both");
+                }
+                let (global, once, optional) =
+                    (args.has("global"), args.has("once"), args.has("optional"));
+                let [name] = self.positional::<1>(&mut args)?;
+                let name_at = name.position();
+                let name = self.string(name)?;
+                if let Value::Literal(n) = &name
+                    && (n.is_empty() || n.contains('/'))
+                {
+                    return err(name_at, format!("invalid script name \"{n}\""));
+                }
+                Cmd::Include {
+                    global,
+                    once,
+                    optional,
+                    name,
+                }
+            }
+            _ => return err(at, format!("unknown command \"{name}\"")),
         })
     }
 
@@ -1103,8 +1162,12 @@ fn relation(name: &str) -> Option<Relation> {
     })
 }
 
-/// A variable name `set` or a flag command may use: an identifier (RFC 5229 §3).
+/// A variable name `set` or a flag command may use: an identifier (RFC 5229 §3), or one in
+/// the `global` namespace (RFC 6609 §3.5).
 fn checked_name(name: &str, at: Position) -> Result<String, CompileError> {
+    if crate::variables::is_global(name) {
+        return Ok(name.to_ascii_lowercase());
+    }
     let mut chars = name.chars();
     let valid = chars
         .next()

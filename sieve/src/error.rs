@@ -53,6 +53,10 @@ pub enum RuntimeError {
     /// `fileinto` or `redirect`).
     #[error("{0}")]
     Conflict(String),
+    /// `include` could not be carried out: a missing script (without `:optional`), one
+    /// that does not compile, or includes nested too deep.
+    #[error("include: {0}")]
+    Include(String),
     /// A value the action cannot use, known only at run time (an expanded address).
     #[error("{0}")]
     Invalid(String),

@@ -19,7 +19,13 @@ pub(crate) struct Run<'a> {
     /// Whether the script required "variables" (then `:matches` fills `${0}` …).
     pub variables_on: bool,
     steps: usize,
+    /// The running script's own variables; those it declared `global` live in `globals`.
     variables: HashMap<String, String>,
+    globals: HashMap<String, String>,
+    global_names: std::collections::HashSet<String>,
+    /// Scripts included so far (for `:once`), and how deep includes are now.
+    included: Vec<(bool, String)>,
+    depth: usize,
     captures: Vec<String>,
     /// imap4flags' internal variable.
     flags: Vec<String>,
@@ -36,7 +42,14 @@ pub(crate) struct Run<'a> {
 enum Flow {
     Next,
     Stop,
+    /// `return`: the end of the running (included) script.
+    Return,
 }
+
+/// Includes nested deeper than this fail (Pigeonhole's `sieve_include_max_nesting_depth`).
+const MAX_INCLUDE_DEPTH: usize = 10;
+/// Scripts one run may include (Pigeonhole's `sieve_include_max_includes`).
+const MAX_INCLUDES: usize = 255;
 
 impl<'a> Run<'a> {
     pub(crate) fn new(
@@ -54,6 +67,10 @@ impl<'a> Run<'a> {
             variables_on,
             steps: 0,
             variables: HashMap::new(),
+            globals: HashMap::new(),
+            global_names: std::collections::HashSet::new(),
+            included: Vec::new(),
+            depth: 0,
             captures: Vec::new(),
             flags: Vec::new(),
             actions: Vec::new(),
@@ -243,8 +260,12 @@ impl<'a> Run<'a> {
         #[cfg(test)]
         if let Some(suite) = self.suite {
             self.variables = suite.variables.take();
+            self.globals = suite.globals.take();
+            self.global_names = suite.global_names.take();
             let ran = self.block(commands);
             *suite.variables.borrow_mut() = std::mem::take(&mut self.variables);
+            *suite.globals.borrow_mut() = std::mem::take(&mut self.globals);
+            *suite.global_names.borrow_mut() = std::mem::take(&mut self.global_names);
             ran?;
         } else {
             self.block(commands)?;
@@ -270,8 +291,9 @@ impl<'a> Run<'a> {
     fn block(&mut self, commands: &[Cmd]) -> Result<Flow, RuntimeError> {
         for command in commands {
             self.step()?;
-            if let Flow::Stop = self.command(command)? {
-                return Ok(Flow::Stop);
+            match self.command(command)? {
+                Flow::Next => {}
+                end => return Ok(end),
             }
         }
         Ok(Flow::Next)
@@ -293,6 +315,14 @@ impl<'a> Run<'a> {
                 }
             }
             Cmd::Stop => return Ok(Flow::Stop),
+            Cmd::Return => return Ok(Flow::Return),
+            Cmd::Global(names) => self.global_names.extend(names.iter().cloned()),
+            Cmd::Include {
+                global,
+                once,
+                optional,
+                name,
+            } => return self.include(*global, *once, *optional, name),
             Cmd::Keep { flags } => {
                 let flags = self.flag_list(flags.as_deref())?;
                 self.implicit_keep = false;
@@ -463,9 +493,7 @@ impl<'a> Run<'a> {
                 for part in parts {
                     match part {
                         Part::Text(t) => out.push_str(t),
-                        Part::Variable(name) => {
-                            out.push_str(self.variables.get(name).map_or("", String::as_str))
-                        }
+                        Part::Variable(name) => out.push_str(self.variable(name)),
                         Part::Match(n) => {
                             out.push_str(self.captures.get(*n).map_or("", String::as_str))
                         }
@@ -482,7 +510,68 @@ impl<'a> Run<'a> {
 
     fn set_variable(&mut self, name: &str, mut value: String) {
         truncate(&mut value, self.limits.max_variable_size);
-        self.variables.insert(name.to_owned(), value);
+        if let Some(global) = name.strip_prefix("global.") {
+            self.globals.insert(global.to_owned(), value);
+            return;
+        }
+        match self.global_names.contains(name) {
+            true => self.globals.insert(name.to_owned(), value),
+            false => self.variables.insert(name.to_owned(), value),
+        };
+    }
+
+    fn variable(&self, name: &str) -> &str {
+        if let Some(global) = name.strip_prefix("global.") {
+            return self.globals.get(global).map_or("", String::as_str);
+        }
+        let map = match self.global_names.contains(name) {
+            true => &self.globals,
+            false => &self.variables,
+        };
+        map.get(name).map_or("", String::as_str)
+    }
+
+    /// `include`: the script runs here, with its own variables (but the global ones) and
+    /// this run's actions; its `return` comes back, its `stop` stops everything.
+    fn include(
+        &mut self,
+        global: bool,
+        once: bool,
+        optional: bool,
+        name: &Value,
+    ) -> Result<Flow, RuntimeError> {
+        let name = self.expand(name);
+        if once
+            && self
+                .included
+                .iter()
+                .any(|(g, n)| *g == global && *n == name)
+        {
+            return Ok(Flow::Next);
+        }
+        if self.depth >= MAX_INCLUDE_DEPTH || self.included.len() >= MAX_INCLUDES {
+            return Err(RuntimeError::Include(format!(
+                "\"{name}\": more than {MAX_INCLUDE_DEPTH} deep or {MAX_INCLUDES} scripts"
+            )));
+        }
+        let script = match self.host.include(global, &name) {
+            Ok(Some(s)) => s,
+            Ok(None) if optional => return Ok(Flow::Next),
+            Ok(None) => return Err(RuntimeError::Include(format!("no script \"{name}\""))),
+            Err(e) => return Err(RuntimeError::Include(format!("\"{name}\": {e}"))),
+        };
+        self.included.push((global, name));
+        let locals = std::mem::take(&mut self.variables);
+        let declared = std::mem::take(&mut self.global_names);
+        self.depth += 1;
+        let ran = self.block(script.commands());
+        self.depth -= 1;
+        self.variables = locals;
+        self.global_names = declared;
+        match ran? {
+            Flow::Stop => Ok(Flow::Stop),
+            Flow::Next | Flow::Return => Ok(Flow::Next),
+        }
     }
 
     /// The flags of `:flags` (given) or the internal variable, one name each, no repeats.

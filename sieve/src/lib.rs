@@ -80,6 +80,10 @@ impl Script {
         Ok(Self { commands, required })
     }
 
+    pub(crate) fn commands(&self) -> &[program::Cmd] {
+        &self.commands
+    }
+
     /// The extensions the script requires, sorted.
     pub fn required(&self) -> &[String] {
         &self.required

@@ -64,6 +64,18 @@ pub trait Host {
         false
     }
 
+    /// The script `include` names (RFC 6609): the user's own (`global` false), or one of
+    /// the server's global scripts. `Ok(None)`: there is none; `Err`: it does not compile
+    /// (the run stops with that error). Compiling and caching are the caller's.
+    fn include(
+        &self,
+        global: bool,
+        name: &str,
+    ) -> Result<Option<std::sync::Arc<crate::Script>>, String> {
+        let _ = (global, name);
+        Ok(None)
+    }
+
     /// The current time, in the server's zone (the `currentdate` test, RFC 5260 §5, and the
     /// zone `date` shows dates in); without it `currentdate` is false and `date` uses UTC.
     fn now(&self) -> Option<crate::date::DateTime> {
@@ -150,6 +162,10 @@ pub(crate) struct SuiteState {
     /// The variables, which live from one test of a file to the next (Pigeonhole runs a
     /// file as one script).
     pub(crate) variables: std::cell::RefCell<std::collections::HashMap<String, String>>,
+    pub(crate) globals: std::cell::RefCell<std::collections::HashMap<String, String>>,
+    pub(crate) global_names: std::cell::RefCell<std::collections::HashSet<String>>,
+    /// Where the file's `included/` and `included-global/` scripts are.
+    pub(crate) dir: std::path::PathBuf,
 }
 
 #[cfg(test)]
@@ -169,6 +185,25 @@ impl Message for SuiteState {
 
 #[cfg(test)]
 impl Host for SuiteState {
+    fn include(
+        &self,
+        global: bool,
+        name: &str,
+    ) -> Result<Option<std::sync::Arc<crate::Script>>, String> {
+        let sub = if global {
+            "included-global"
+        } else {
+            "included"
+        };
+        let path = self.dir.join(sub).join(format!("{name}.sieve"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        crate::Script::compile(&text, &crate::Limits::default())
+            .map(|s| Some(std::sync::Arc::new(s)))
+            .map_err(|e| e.to_string())
+    }
+
     fn now(&self) -> Option<crate::date::DateTime> {
         let unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

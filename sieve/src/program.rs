@@ -169,6 +169,17 @@ pub(crate) enum Cmd {
         value: Value,
     },
     Vacation(Box<VacationSpec>),
+    /// `include [:global] [:once] [:optional] name` (RFC 6609).
+    Include {
+        global: bool,
+        once: bool,
+        optional: bool,
+        name: Value,
+    },
+    /// `return`: the end of the included script (at the top, like `stop`).
+    Return,
+    /// `global names`: variables shared with the including and included scripts.
+    Global(Vec<String>),
     /// `notify` (RFC 5435), mailto only (RFC 5436).
     Notify {
         method: Value,

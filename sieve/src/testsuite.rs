@@ -14,12 +14,15 @@ use crate::parser::{self, Argument};
 
 /// Runs every `test "name" { … }` of an `.svtest` file: the name of each and why it failed,
 /// if it did. Commands between the tests (`test_set`) run in order, as Pigeonhole runs them.
-pub(crate) fn run_file(text: &str) -> Vec<(String, Result<(), String>)> {
+pub(crate) fn run_file(text: &str, dir: &std::path::Path) -> Vec<(String, Result<(), String>)> {
     let commands = match tokenize(text).and_then(|t| parser::parse(t, 64)) {
         Ok(c) => c,
         Err(e) => return vec![("(file)".into(), Err(format!("parse: {e}")))],
     };
-    let state = State::default();
+    let state = State {
+        dir: dir.to_owned(),
+        ..State::default()
+    };
     let limits = Limits::default();
     let mut requires: Vec<String> = Vec::new();
     let mut results = Vec::new();
@@ -225,6 +228,18 @@ mod tests {
                 "extensions/enotify/notify_method_capability.svtest",
             ],
         ),
+        (
+            "include",
+            5,
+            &[
+                "extensions/include/execute.svtest",
+                "extensions/include/once.svtest",
+                "extensions/include/optional.svtest",
+                "extensions/include/rfc.svtest",
+                "extensions/include/twice.svtest",
+                "extensions/include/variables.svtest",
+            ],
+        ),
         ("duplicate", 1, &["extensions/duplicate/execute.svtest"]),
         (
             "vacation",
@@ -264,7 +279,7 @@ mod tests {
                 let path = dir.join(file);
                 let text = std::fs::read_to_string(&path)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                for (name, result) in run_file(&text) {
+                for (name, result) in run_file(&text, path.parent().unwrap_or(&dir)) {
                     total += 1;
                     match result {
                         Ok(()) => passed += 1,

@@ -97,7 +97,7 @@ pub(crate) fn template(text: &str) -> Vec<Part> {
             let name = &after[..end];
             let part = if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
                 Part::Match(name.parse().ok()?)
-            } else if is_identifier(name) {
+            } else if is_identifier(name) || is_global(name) {
                 Part::Variable(name.to_ascii_lowercase())
             } else {
                 return None;
@@ -123,6 +123,13 @@ pub(crate) fn template(text: &str) -> Vec<Part> {
         parts.push(Part::Text(literal));
     }
     parts
+}
+
+/// `global.name`: a variable of the `global` namespace (RFC 6609 §3.5).
+pub(crate) fn is_global(name: &str) -> bool {
+    name.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("global."))
+        && is_identifier(&name[7..])
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -15,6 +15,9 @@ pub struct Sieve {
     pub before: Vec<PathBuf>,
     /// Scripts run after the user's (`sieve_after`), while the message is still to be kept.
     pub after: Vec<PathBuf>,
+    /// Where `include :global "name"` finds `name.sieve` (Pigeonhole's `sieve_global`);
+    /// empty: nowhere.
+    pub global_dir: PathBuf,
     /// The largest script, in octets (`sieve_max_script_size`).
     pub max_script_size: usize,
     /// Actions one run may take (`sieve_max_actions`).
@@ -35,6 +38,7 @@ impl Default for Sieve {
             enabled: true,
             before: Vec::new(),
             after: Vec::new(),
+            global_dir: PathBuf::new(),
             max_script_size: 1 << 20,
             max_actions: 32,
             max_redirects: 4,

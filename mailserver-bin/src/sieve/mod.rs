@@ -64,6 +64,7 @@ pub struct Filtering {
 /// What a script asks that only the store and the filters know: which folders exist, the
 /// spam and virus verdicts, which messages were seen.
 struct Store<'a> {
+    filtering: &'a Filtering,
     home: &'a Path,
     separator: char,
     /// Our spamd's score and threshold, when it checked this message.
@@ -90,6 +91,23 @@ impl Host for Store<'_> {
             unix: i64::try_from(unix).ok()?,
             offset_minutes: 0,
         })
+    }
+
+    /// `include`: the user's own `~/sieve/NAME.sieve`, or `[sieve] global_dir`'s.
+    fn include(&self, global: bool, name: &str) -> Result<Option<Arc<Script>>, String> {
+        if mailwright_maildir::validate_script_name(name).is_err() {
+            return Err(format!("invalid script name \"{name}\""));
+        }
+        let dir = match global {
+            true if self.filtering.settings.global_dir.as_os_str().is_empty() => return Ok(None),
+            true => self.filtering.settings.global_dir.clone(),
+            false => self.home.join("sieve"),
+        };
+        let path = dir.join(format!("{name}.sieve"));
+        if !path.is_file() {
+            return Ok(None);
+        }
+        self.filtering.compiled(&path).map(Some)
     }
 
     fn spamtest(&self, percent: bool) -> Option<u8> {
@@ -228,6 +246,7 @@ impl Filtering {
         }
         let view = view::View::new(raw);
         let host = Store {
+            filtering: self,
             home,
             separator: self.separator,
             // Ours is the first field (the filters put theirs on top); without our spamd, a
