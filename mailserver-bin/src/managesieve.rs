@@ -39,12 +39,7 @@ impl ManageSieveService {
         shared: &crate::conn::Shared,
     ) -> Self {
         Self {
-            gate: crate::conn::Gate::new(
-                "managesieve",
-                config.limits.max_connections,
-                config.limits.max_connections_per_address,
-                shared,
-            ),
+            gate: crate::conn::Gate::for_limits("managesieve", &config.limits, shared),
             config,
             accounts,
             tls,
@@ -54,10 +49,7 @@ impl ManageSieveService {
 
     /// This service with the settings of `config` (a reload), for new sessions.
     pub fn reconfigured(&self, config: Arc<Config>) -> Self {
-        self.gate.set_limits(
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-        );
+        self.gate.follow(&config.limits);
         Self {
             config,
             accounts: self.accounts.clone(),

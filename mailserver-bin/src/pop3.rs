@@ -49,12 +49,7 @@ impl Pop3Service {
         shared: &crate::conn::Shared,
     ) -> Self {
         Self {
-            gate: crate::conn::Gate::new(
-                "pop3",
-                config.limits.max_connections,
-                config.limits.max_connections_per_address,
-                shared,
-            ),
+            gate: crate::conn::Gate::for_limits("pop3", &config.limits, shared),
             config,
             accounts,
             tls,
@@ -67,10 +62,7 @@ impl Pop3Service {
     /// This service with the settings of `config` (a reload), for the sessions that start
     /// from now on: the same gate (given the new limits), session count and maildrop locks.
     pub fn reconfigured(&self, config: Arc<Config>) -> Self {
-        self.gate.set_limits(
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-        );
+        self.gate.follow(&config.limits);
         Self {
             config,
             accounts: self.accounts.clone(),

@@ -242,16 +242,7 @@ pub struct ServerSession {
 impl ServerSession {
     /// A session with its greeting (the capabilities, then OK) queued.
     pub fn new(config: Config) -> Self {
-        let mut session = Self {
-            config,
-            buffers: Buffers::default(),
-            state: State::Ready,
-            events: VecDeque::new(),
-            tls: false,
-            user: None,
-            errors: 0,
-            auth_failures: 0,
-        };
+        let mut session = Self::blank(config);
         session.capabilities();
         session.write(&Response::ok("ManageSieve ready").encode());
         session
@@ -260,7 +251,14 @@ impl ServerSession {
     /// A session that turns the client away at once (too many connections): `BYE` with
     /// `text`, then closed.
     pub fn refuse(config: Config, text: &str) -> Self {
-        let mut session = Self {
+        let mut session = Self::blank(config);
+        session.bye(text);
+        session
+    }
+
+    /// A session that has said nothing yet.
+    fn blank(config: Config) -> Self {
+        Self {
             config,
             buffers: Buffers::default(),
             state: State::Ready,
@@ -269,9 +267,7 @@ impl ServerSession {
             user: None,
             errors: 0,
             auth_failures: 0,
-        };
-        session.bye(text);
-        session
+        }
     }
 
     fn write(&mut self, text: &str) {

@@ -146,11 +146,25 @@ impl Gate {
         })
     }
 
-    /// New limits (a reload): sessions already in stay; lowered, only new clients are
-    /// turned away until enough have left.
-    pub fn set_limits(&self, max_connections: usize, max_per_address: usize) {
-        self.service.set_max(max_connections);
-        self.per_address.set_max(max_per_address);
+    /// A gate for one protocol with the connection limits of `[limits]`.
+    pub fn for_limits(
+        protocol: &'static str,
+        limits: &crate::config::Limits,
+        shared: &Shared,
+    ) -> Arc<Self> {
+        Self::new(
+            protocol,
+            limits.max_connections,
+            limits.max_connections_per_address,
+            shared,
+        )
+    }
+
+    /// The connection limits of a reloaded `[limits]`: sessions already in stay; lowered,
+    /// only new clients are turned away until enough have left.
+    pub fn follow(&self, limits: &crate::config::Limits) {
+        self.service.set_max(limits.max_connections);
+        self.per_address.set_max(limits.max_connections_per_address);
     }
 
     /// Lets `peer` in, or says why not (and logs it).

@@ -52,12 +52,7 @@ impl ImapService {
             depth: config.imap.max_mime_depth,
             header_fields: config.imap.max_header_fields,
         });
-        let gate = crate::conn::Gate::new(
-            "imap",
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-            shared,
-        );
+        let gate = crate::conn::Gate::for_limits("imap", &config.limits, shared);
         let headers = Arc::new(headers::HeaderCache::new(config.imap.header_cache_mb << 20));
         Self {
             gate,
@@ -81,10 +76,7 @@ impl ImapService {
     /// from now on: the same gate and per-user count (given the new limits), caches, seats
     /// and watcher. The separator, the caches' sizes and the MIME caps stay as started.
     pub fn reconfigured(&self, config: Arc<Config>) -> Self {
-        self.gate.set_limits(
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-        );
+        self.gate.follow(&config.limits);
         self.per_user.set_max(config.imap.max_connections_per_user);
         Self {
             config,

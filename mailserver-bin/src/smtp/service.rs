@@ -48,12 +48,7 @@ impl SmtpService {
     ) -> Self {
         let sieve = Arc::new(crate::sieve::Filtering::new(&config));
         Self {
-            gate: crate::conn::Gate::new(
-                "smtp",
-                config.limits.max_connections,
-                config.limits.max_connections_per_address,
-                shared,
-            ),
+            gate: crate::conn::Gate::for_limits("smtp", &config.limits, shared),
             session_config: session_settings(&config, tls.is_some(), false),
             config,
             accounts,
@@ -80,12 +75,7 @@ impl SmtpService {
     ) -> Self {
         let limits = &config.limits;
         // Its own connection count, apart from port 25's.
-        let gate = crate::conn::Gate::new(
-            "submission",
-            limits.max_connections,
-            limits.max_connections_per_address,
-            shared,
-        );
+        let gate = crate::conn::Gate::for_limits("submission", limits, shared);
         let mut service = Self::new(config, accounts, tls, queue, srs, shared);
         service.gate = gate;
         service.session_config = session_settings(&service.config, service.tls.is_some(), true);
@@ -97,10 +87,7 @@ impl SmtpService {
     /// This service with the settings of `config` (a reload), for the sessions that start
     /// from now on: the same gate (given the new limits), session count, queue and TLS.
     pub fn reconfigured(&self, config: Arc<Config>, srs: Option<Srs>) -> Self {
-        self.gate.set_limits(
-            config.limits.max_connections,
-            config.limits.max_connections_per_address,
-        );
+        self.gate.follow(&config.limits);
         let sieve = Arc::new(crate::sieve::Filtering::new(&config));
         Self {
             session_config: session_settings(&config, self.tls.is_some(), self.submission),
