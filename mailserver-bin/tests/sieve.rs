@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::Server;
+use support::{Server, assert_contains};
 
 /// Sends `message` from `from` (empty: `<>`) to `to` over SMTP; the reply to its end.
 fn send(server: &Server, from: &str, to: &str, message: &str) -> String {
@@ -572,4 +572,72 @@ fn include_runs_the_users_other_scripts_and_global_ones() {
     assert_eq!(files(&server, "bob@example.com", "Lists").len(), 1);
     assert_eq!(files(&server, "bob@example.com", "").len(), 1);
     let _ = std::fs::remove_dir_all(&global);
+}
+
+#[test]
+fn roundcube_filters_and_out_of_office_work_over_managesieve() {
+    let server = Server::start("sieve-roundcube", "");
+    let roundcube = support::roundcube::Roundcube::start(
+        &server,
+        &["managesieve"],
+        "$config['managesieve_vacation'] = 1;",
+    );
+    // In Chromium: Settings > Folders > create "Invoices"; Settings > Filters > create
+    // "subject contains invoice -> Invoices"; Settings > Out of Office > on.
+    let out = roundcube.drive("roundcube_sieve.py", &["alice@example.com", "secret"]);
+    for said in [
+        "Folder created successfully",
+        "Filter saved successfully",
+        "Out-of-office data saved successfully",
+    ] {
+        assert!(out.contains(said), "{said}: {out}");
+    }
+    // The one script Roundcube keeps, active, holding both rules.
+    assert_eq!(
+        server.admin_ok(&["sieve", "list", "alice@example.com"]),
+        "roundcube  (active)\n"
+    );
+    let script = server.admin_ok(&["sieve", "get", "alice@example.com", "roundcube"]);
+    assert_contains(
+        &script,
+        &[
+            "header :contains \"subject\" \"invoice\"",
+            "fileinto \"Invoices\"",
+            "vacation",
+        ],
+    );
+    // Mail then files, and one reply goes out for two messages from one sender.
+    for subject in ["Your invoice 2026-118", "lunch?"] {
+        let r = send(
+            &server,
+            "bob@example.com",
+            "alice@example.com",
+            &format!(
+                "From: Bob <bob@example.com>\r\nTo: Alice <alice@example.com>\r\n\
+                 Subject: {subject}\r\nMessage-ID: <{}@example.com>\r\n\r\nx\r\n",
+                subject.len()
+            ),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    let invoices = files(&server, "alice@example.com", "Invoices");
+    assert_eq!(invoices.len(), 1, "{invoices:?}");
+    assert!(invoices[0].1.contains("Subject: Your invoice 2026-118"));
+    let inbox = files(&server, "alice@example.com", "");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(inbox[0].1.contains("Subject: lunch?"));
+    wait_for(10, "the out-of-office reply", || {
+        !server.messages("bob@example.com").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let replies = server.messages("bob@example.com");
+    assert_eq!(replies.len(), 1, "one reply to two messages");
+    assert_contains(
+        &String::from_utf8_lossy(&replies[0]),
+        &[
+            "Subject: Away until Monday",
+            "Auto-Submitted: auto-replied",
+            "I am out of the office and will answer when I am back.",
+        ],
+    );
 }
