@@ -9,6 +9,7 @@ mod eval;
 mod lexer;
 mod matching;
 mod message;
+mod mime;
 mod notify;
 mod parser;
 mod program;

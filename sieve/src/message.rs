@@ -90,8 +90,10 @@ pub struct NoHost;
 impl Host for NoHost {}
 
 /// A message read by this crate itself: header fields unfolded but not decoded (RFC 2047
-/// words stay as written), the body as text. Enough for ASCII mail and for tests; a server
-/// implements [`Message`] over its MIME parser instead.
+/// words stay as written); for the `body` test, multipart bodies are walked to their leaf
+/// parts (enclosed messages included), decoded from base64 or quoted-printable, and read as
+/// UTF-8 or Latin-1. Enough for most mail and for tests; a server with a full MIME parser
+/// implements [`Message`] over it instead.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedMessage {
     fields: Vec<(String, String)>,
@@ -104,27 +106,7 @@ impl ParsedMessage {
     /// Reads `raw` (CRLF or LF line ends).
     pub fn parse(raw: &[u8]) -> Self {
         let text = String::from_utf8_lossy(raw);
-        let (header, body) = match (text.find("\r\n\r\n"), text.find("\n\n")) {
-            (Some(a), Some(b)) if b + 1 < a => (&text[..b + 1], Some(&text[b + 2..])),
-            (Some(a), _) => (&text[..a + 2], Some(&text[a + 4..])),
-            (None, Some(b)) => (&text[..b + 1], Some(&text[b + 2..])),
-            (None, None) => (&text[..], None),
-        };
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for line in header.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.starts_with([' ', '\t']) {
-                if let Some((_, value)) = fields.last_mut() {
-                    value.push_str(line);
-                }
-            } else if let Some((name, value)) = line.split_once(':') {
-                fields.push((name.trim().to_owned(), value.trim_start().to_owned()));
-            }
-        }
-        for (_, value) in &mut fields {
-            let trimmed = value.trim_end().len();
-            value.truncate(trimmed);
-        }
+        let (fields, body) = crate::mime::split(&text);
         Self {
             fields,
             body: body.map(str::to_owned),
@@ -146,8 +128,18 @@ impl Message for ParsedMessage {
         self.size
     }
 
-    fn body(&self, _transform: &BodyTransform) -> Vec<String> {
-        self.body.iter().cloned().collect()
+    fn body(&self, transform: &BodyTransform) -> Vec<String> {
+        let Some(body) = &self.body else {
+            return Vec::new();
+        };
+        if *transform == BodyTransform::Raw {
+            return vec![body.clone()];
+        }
+        crate::mime::leaves(&self.fields, body)
+            .into_iter()
+            .filter(|p| transform.selects(&p.kind, &p.subtype))
+            .map(|p| p.text)
+            .collect()
     }
 }
 

@@ -98,6 +98,25 @@ pub enum BodyTransform {
     Text,
 }
 
+impl BodyTransform {
+    /// Whether a part of content type `kind`/`subtype` (lowercase) is one this transform
+    /// reads: every part for `Raw` (which reads the body whole), text parts for `Text`, and
+    /// for `Content` the parts one of its types names (RFC 5173 §5.2).
+    pub fn selects(&self, kind: &str, subtype: &str) -> bool {
+        match self {
+            Self::Raw => true,
+            Self::Text => kind == "text",
+            Self::Content(types) => types.iter().any(|t| match t.split_once('/') {
+                _ if t.is_empty() => true,
+                // Not a content type: it names nothing.
+                Some((_, s)) if s.contains('/') => false,
+                Some((k, s)) => k.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(subtype),
+                None => t.eq_ignore_ascii_case(kind),
+            }),
+        }
+    }
+}
+
 /// What `setflag`, `addflag` and `removeflag` do (RFC 5232).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FlagOp {

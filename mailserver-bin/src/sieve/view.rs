@@ -83,17 +83,6 @@ impl mailwright_sieve::Message for View<'_> {
         let Some(message) = MessageParser::default().parse(self.raw) else {
             return Vec::new();
         };
-        let wanted = |kind: &str, subtype: &str| match transform {
-            BodyTransform::Content(types) => types.iter().any(|t| {
-                let t = t.to_ascii_lowercase();
-                match t.split_once('/') {
-                    _ if t.is_empty() => true,
-                    Some((k, s)) => k == kind && s == subtype,
-                    None => t == kind,
-                }
-            }),
-            _ => kind == "text",
-        };
         message
             .parts
             .iter()
@@ -106,7 +95,7 @@ impl mailwright_sieve::Message for View<'_> {
                                 c.subtype().unwrap_or("").to_ascii_lowercase(),
                             )
                         });
-                if !wanted(&kind, &subtype) {
+                if !transform.selects(&kind, &subtype) {
                     return None;
                 }
                 match &part.body {

@@ -118,6 +118,13 @@ impl Compiler {
             if !known {
                 return err(at, format!("unsupported extension \"{name}\""));
             }
+            // RFC 6131 §2 and RFC 5235 §3.2: each of these implies the extension it
+            // extends (their RFCs' examples require only the newer name).
+            match name.as_str() {
+                "vacation-seconds" => self.required.insert("vacation".to_owned()),
+                "spamtestplus" => self.required.insert("spamtest".to_owned()),
+                _ => false,
+            };
             self.required.insert(name);
         }
         Ok(())
