@@ -128,9 +128,38 @@ fn spam_goes_to_junk_viruses_are_refused_and_a_scanner_down_acts_as_configured()
             .trim()
             .to_owned()
     };
+    // Sieve's spamtest and virustest see the scanners' verdicts of this delivery.
+    let script = "require [\"spamtest\", \"virustest\", \"relational\", \"fileinto\", \"mailbox\", \
+                  \"copy\", \"comparator-i;ascii-numeric\"];\n\
+                  if allof (spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"1\",\n\
+                  virustest :value \"eq\" :comparator \"i;ascii-numeric\" \"1\") {\n\
+                  fileinto :copy :create \"Scanned\";\n}\n";
+    let out = server.admin(
+        &[
+            "sieve",
+            "put",
+            "alice@example.com",
+            "scanned",
+            "-",
+            "--activate",
+        ],
+        script,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Clean: delivered, with the scanners' fields after Received.
     assert_eq!(send("clean"), "250");
+    let scanned = server.maildir("alice@example.com").join(".Scanned/new");
+    assert_eq!(
+        std::fs::read_dir(&scanned)
+            .map(Iterator::count)
+            .unwrap_or(0),
+        1
+    );
     let inbox = server.messages("alice@example.com");
     let clean = String::from_utf8_lossy(&inbox[0]).into_owned();
     assert_contains(

@@ -641,3 +641,62 @@ fn roundcube_filters_and_out_of_office_work_over_managesieve() {
         ],
     );
 }
+
+#[test]
+fn editheader_changes_the_stored_and_redirected_copies() {
+    let server = Server::start("sieve-editheader", "");
+    let script = "require [\"editheader\", \"fileinto\", \"mailbox\", \"copy\"];\n\
+         deleteheader \"x-unwanted\";\n\
+         deleteheader \"received\";\n\
+         addheader \"X-Filtered\" \"by the user's script\";\n\
+         addheader :last \"X-Note\" \"Grüße\";\n\
+         if header :contains \"x-filtered\" \"script\" { fileinto :create :copy \"Marked\"; }\n\
+         redirect :copy \"bob@example.com\";\n";
+    put_active(&server, "alice@example.com", "edit", script);
+    let message = "X-Unwanted: one\r\nSubject: edited\r\nX-Unwanted: two\r\n\r\nbody\r\n";
+    let r = send(&server, "carol@example.com", "alice@example.com", message);
+    assert!(r.starts_with("250"), "{r}");
+    let inbox = files(&server, "alice@example.com", "");
+    let marked = files(&server, "alice@example.com", "Marked");
+    assert_eq!((inbox.len(), marked.len()), (1, 1), "{inbox:?} {marked:?}");
+    wait_for(10, "the redirected copy", || {
+        !server.messages("bob@example.com").is_empty()
+    });
+    let redirected = String::from_utf8_lossy(&server.messages("bob@example.com")[0]).into_owned();
+    for copy in [&inbox[0].1, &marked[0].1, &redirected] {
+        assert_contains(
+            copy,
+            &[
+                "X-Filtered: by the user's script\r\n",
+                "X-Note: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\nbody",
+                "Subject: edited",
+            ],
+        );
+        assert!(!copy.contains("X-Unwanted"), "{copy}");
+    }
+    // Received is protected (RFC 5293 §6): our own stays.
+    assert!(inbox[0].1.contains("Received: from client.example"));
+    // The fields go where the script put them: first, and last of the header.
+    let at = |f: &str| inbox[0].1.find(f).unwrap();
+    assert!(at("X-Filtered") < at("Subject") && at("Subject") < at("X-Note"));
+
+    // The same through the queue (an alias with a remote member puts the message there).
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "team@example.com",
+        "alice@example.com",
+        "someone@remote.example",
+    ]);
+    let r = send(&server, "carol@example.com", "team@example.com", message);
+    assert!(r.starts_with("250"), "{r}");
+    wait_for(15, "the queued copy", || {
+        files(&server, "alice@example.com", "Marked").len() == 2
+    });
+    for (_, copy) in files(&server, "alice@example.com", "Marked") {
+        assert!(
+            copy.contains("X-Filtered: by the user's script\r\n") && !copy.contains("X-Unwanted"),
+            "{copy}"
+        );
+    }
+}

@@ -33,6 +33,8 @@ pub(crate) struct Run<'a> {
     implicit_keep: bool,
     redirects: usize,
     duplicates: Vec<(String, Option<u64>, bool)>,
+    /// The header as `addheader` and `deleteheader` have left it.
+    edited: crate::editheader::Edited,
     /// The test suite's message and envelope, which its scripts change.
     #[cfg(test)]
     pub suite: Option<&'a crate::message::SuiteState>,
@@ -77,6 +79,7 @@ impl<'a> Run<'a> {
             implicit_keep: true,
             redirects: 0,
             duplicates: Vec::new(),
+            edited: crate::editheader::Edited::default(),
             #[cfg(test)]
             suite: None,
         }
@@ -136,8 +139,7 @@ impl<'a> Run<'a> {
                 let name = h
                     .as_ref()
                     .map_or_else(|| "message-id".to_owned(), |h| self.expand(h));
-                self.message
-                    .header(&name)
+                self.header(&name)
                     .into_iter()
                     .next()
                     .map(|v| v.trim().to_owned())
@@ -166,7 +168,7 @@ impl<'a> Run<'a> {
                 index,
                 ..
             } => {
-                let fields = self.message.header(&self.expand(header));
+                let fields = self.header(&self.expand(header));
                 // The first occurrence unless :index says which (RFC 5260 §4).
                 let field = indexed(fields, Some(index.unwrap_or(Index { n: 1, last: false })));
                 let date = field.first().and_then(|f| crate::date::parse(f));
@@ -221,7 +223,9 @@ impl<'a> Run<'a> {
                 match self.expand(what).as_str() {
                     "message" => {
                         *state.message.borrow_mut() =
-                            crate::message::ParsedMessage::parse(value.as_bytes())
+                            crate::message::ParsedMessage::parse(value.as_bytes());
+                        *state.raw.borrow_mut() = value.into_bytes();
+                        self.edited = crate::editheader::Edited::default();
                     }
                     "envelope.from" => state.envelope.borrow_mut().from = path(value),
                     "envelope.to" => state.envelope.borrow_mut().to = path(value),
@@ -237,6 +241,14 @@ impl<'a> Run<'a> {
                 self.actions.clear();
                 self.implicit_keep = true;
                 self.redirects = 0;
+                state.sent.borrow_mut().clear();
+            }
+            SuiteCommand::Message(test) => {
+                if !self.suite_test(test) {
+                    return Err(RuntimeError::Invalid(
+                        "test_message: no such message".into(),
+                    ));
+                }
             }
             SuiteCommand::MailboxCreate(name) => {
                 let name = self.expand(name);
@@ -244,6 +256,61 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// `test_result_execute` and `test_message` (see `testsuite`).
+    #[cfg(test)]
+    fn suite_test(&mut self, test: &crate::program::SuiteTest) -> bool {
+        use crate::program::SuiteTest;
+        let Some(state) = self.suite else {
+            return false;
+        };
+        match test {
+            SuiteTest::ResultExecute => {
+                let raw = state.raw.borrow().clone();
+                let mut edits = Vec::new();
+                let store = |folder: &str, edits: &[crate::HeaderEdit]| {
+                    let copy = crate::apply_header_edits(&raw, edits);
+                    let mut folders = state.folders.borrow_mut();
+                    folders.entry(folder.to_owned()).or_default().push(copy);
+                };
+                for action in &self.actions {
+                    match action {
+                        Action::EditHeader(e) => edits.push(e.clone()),
+                        Action::Keep { .. } => store("INBOX", &edits),
+                        Action::FileInto { mailbox, .. } => store(mailbox, &edits),
+                        Action::Redirect { .. } => state
+                            .sent
+                            .borrow_mut()
+                            .push(crate::apply_header_edits(&raw, &edits)),
+                        _ => {}
+                    }
+                }
+                if self.implicit_keep {
+                    store("INBOX", &edits);
+                }
+                true
+            }
+            SuiteTest::Message { folder, index } => {
+                let found = match folder {
+                    Some(f) => {
+                        let f = self.expand(f);
+                        let folders = state.folders.borrow();
+                        folders
+                            .get(&f)
+                            .and_then(|m| m.get(*index as usize).cloned())
+                    }
+                    None => state.sent.borrow().get(*index as usize).cloned(),
+                };
+                let Some(raw) = found else {
+                    return false;
+                };
+                *state.message.borrow_mut() = crate::message::ParsedMessage::parse(&raw);
+                *state.raw.borrow_mut() = raw;
+                self.edited = crate::editheader::Edited::default();
+                true
+            }
+        }
     }
 
     /// The envelope in force (the test suite's, when it set one).
@@ -278,6 +345,85 @@ impl<'a> Run<'a> {
             keep_flags: self.flags,
             duplicates: self.duplicates,
         })
+    }
+
+    /// The values of the header fields named `name`, as the script has edited them.
+    fn header(&self, name: &str) -> Vec<String> {
+        self.edited.header(self.message, name)
+    }
+
+    /// `addheader` and `deleteheader` (RFC 5293): the header later tests see changes, and
+    /// the edit goes into the actions for the caller. A name or value from a variable that
+    /// is not valid stops the run, as one written out stops the compile.
+    fn edit_header(&mut self, command: &Cmd) -> Result<(), RuntimeError> {
+        use crate::editheader::{valid_name, valid_value};
+        let invalid = |what: &str, v: &str| {
+            Err(RuntimeError::Invalid(format!(
+                "editheader: invalid {what} \"{v}\""
+            )))
+        };
+        let edits = match command {
+            Cmd::AddHeader { last, name, value } => {
+                let (name, value) = (self.expand(name), self.expand(value));
+                if !valid_name(&name) {
+                    return invalid("field name", &name);
+                }
+                if !valid_value(&value) {
+                    return invalid("field value", &value);
+                }
+                let value = crate::editheader::unfold(&value);
+                if name.len() + value.len() + 2 > self.limits.max_header_size {
+                    return Err(RuntimeError::Invalid(format!(
+                        "addheader: the field is over {} octets",
+                        self.limits.max_header_size
+                    )));
+                }
+                self.edited
+                    .add(self.message, &name, value, *last)
+                    .into_iter()
+                    .collect()
+            }
+            Cmd::DeleteHeader {
+                index,
+                how,
+                name,
+                patterns,
+            } => {
+                let name = self.expand(name);
+                if !valid_name(&name) {
+                    return invalid("field name", &name);
+                }
+                let values = self.header(&name);
+                let chosen: Vec<usize> = match index {
+                    None => (0..values.len()).collect(),
+                    Some(Index { n, last }) => match last {
+                        false => n.checked_sub(1),
+                        true => values.len().checked_sub(*n),
+                    }
+                    .filter(|&i| i < values.len())
+                    .into_iter()
+                    .collect(),
+                };
+                let mut doomed = Vec::new();
+                // deleteheader's matches leave the match variables alone (RFC 5293 §5).
+                let captures = std::mem::take(&mut self.captures);
+                for i in chosen {
+                    let hit = match patterns {
+                        None => true,
+                        Some(keys) => self.matches(*how, std::slice::from_ref(&values[i]), keys)?,
+                    };
+                    if hit {
+                        doomed.push(i);
+                    }
+                }
+                self.captures = captures;
+                self.edited.delete(self.message, &name, &doomed)
+            }
+            _ => Vec::new(),
+        };
+        self.actions
+            .extend(edits.into_iter().map(Action::EditHeader));
+        Ok(())
     }
 
     fn step(&mut self) -> Result<(), RuntimeError> {
@@ -388,6 +534,7 @@ impl<'a> Run<'a> {
             }
             #[cfg(test)]
             Cmd::Testsuite(c) => self.suite_command(c)?,
+            Cmd::AddHeader { .. } | Cmd::DeleteHeader { .. } => self.edit_header(command)?,
             Cmd::Notify {
                 method,
                 from,
@@ -630,10 +777,10 @@ impl<'a> Run<'a> {
             }
             TestNode::Exists(names) => names
                 .iter()
-                .all(|n| !self.message.header(&self.expand(n)).is_empty()),
+                .all(|n| !self.header(&self.expand(n)).is_empty()),
             TestNode::Size { over, limit } => match over {
-                true => self.message.size() > *limit,
-                false => self.message.size() < *limit,
+                true => self.edited.size(self.message) > *limit,
+                false => self.edited.size(self.message) < *limit,
             },
             TestNode::Header {
                 names,
@@ -643,7 +790,7 @@ impl<'a> Run<'a> {
             } => {
                 let mut values = Vec::new();
                 for name in names {
-                    values.extend(indexed(self.message.header(&self.expand(name)), *index));
+                    values.extend(indexed(self.header(&self.expand(name)), *index));
                 }
                 self.matches(*how, &values, keys)?
             }
@@ -665,7 +812,7 @@ impl<'a> Run<'a> {
             } => {
                 let mut values = Vec::new();
                 for name in names {
-                    for field in indexed(self.message.header(&self.expand(name)), *index) {
+                    for field in indexed(self.header(&self.expand(name)), *index) {
                         values.extend(
                             addresses(&field)
                                 .iter()
@@ -731,7 +878,7 @@ impl<'a> Run<'a> {
                 self.matches(*how, &values, keys)?
             }
             #[cfg(test)]
-            TestNode::Testsuite(crate::program::SuiteTest::ResultExecute) => true,
+            TestNode::Testsuite(t) => self.suite_test(t),
             TestNode::MailboxExists(names) => names
                 .iter()
                 .all(|n| self.host.mailbox_exists(&self.expand(n))),

@@ -4,6 +4,7 @@
 
 mod compile;
 mod date;
+mod editheader;
 mod error;
 mod eval;
 mod lexer;
@@ -19,6 +20,7 @@ mod variables;
 
 pub use compile::EXTENSIONS;
 pub use date::DateTime;
+pub use editheader::{HeaderEdit, apply_header_edits};
 pub use error::{CompileError, Position, RuntimeError};
 pub use message::{Envelope, Host, Message, NoHost, ParsedMessage};
 pub use notify::{Mailto, mailto};
@@ -41,6 +43,9 @@ pub struct Limits {
     /// The longest value of a variable, in octets (longer ones are cut at a character, RFC
     /// 5229 §6; Pigeonhole's `sieve_variables_max_variable_size` is 4000).
     pub max_variable_size: usize,
+    /// The longest header field `addheader` may add, name and value, in octets
+    /// (Pigeonhole's `sieve_editheader_max_header_size` is 2048).
+    pub max_header_size: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +57,7 @@ impl Default for Limits {
             max_actions: 32,
             max_redirects: 4,
             max_variable_size: 4000,
+            max_header_size: 2048,
         }
     }
 }
@@ -168,6 +174,10 @@ pub enum Action {
         /// `:message`: the notification's subject line.
         message: Option<String>,
     },
+    /// Change the header (RFC 5293 `addheader`, `deleteheader`). The message every later
+    /// action keeps, files or redirects, and the implicit keep, has this edit and the ones
+    /// before it applied ([`apply_header_edits`]); earlier actions' copies do not.
+    EditHeader(HeaderEdit),
     /// Answer the sender, if RFC 5230's checks allow (the caller's part: the sender is not
     /// `<>`, a list or an automaton, and was not answered within `period`).
     Vacation(Vacation),

@@ -149,6 +149,11 @@ impl Message for ParsedMessage {
 #[derive(Debug, Default)]
 pub(crate) struct SuiteState {
     pub(crate) message: std::cell::RefCell<ParsedMessage>,
+    /// The message as given, for `test_result_execute` to store.
+    pub(crate) raw: std::cell::RefCell<Vec<u8>>,
+    /// What `test_result_execute` stored, by folder, and sent.
+    pub(crate) folders: std::cell::RefCell<std::collections::HashMap<String, Vec<Vec<u8>>>>,
+    pub(crate) sent: std::cell::RefCell<Vec<Vec<u8>>>,
     pub(crate) envelope: std::cell::RefCell<Envelope>,
     pub(crate) mailboxes: std::cell::RefCell<Vec<String>>,
     /// The variables, which live from one test of a file to the next (Pigeonhole runs a

@@ -207,6 +207,19 @@ pub(crate) enum Cmd {
         options: Vec<Value>,
         message: Option<Value>,
     },
+    /// `addheader [:last] name value` (RFC 5293).
+    AddHeader {
+        last: bool,
+        name: Value,
+        value: Value,
+    },
+    /// `deleteheader [:index n [:last]] [comparator] [match type] name [patterns]`.
+    DeleteHeader {
+        index: Option<Index>,
+        how: Match,
+        name: Value,
+        patterns: Option<Vec<Value>>,
+    },
     /// Pigeonhole's test suite (`vnd.dovecot.testsuite`), only in this crate's tests.
     #[cfg(test)]
     Testsuite(SuiteCommand),
@@ -318,12 +331,18 @@ pub(crate) enum SuiteCommand {
     Set(Value, Value),
     ResultReset,
     MailboxCreate(Value),
+    /// `test_message`: see [`SuiteTest::Message`].
+    Message(SuiteTest),
 }
 
 /// A test of Pigeonhole's test suite language.
 #[cfg(test)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SuiteTest {
-    /// The result "executes" (the harness carries nothing out).
+    /// The result "executes": the harness stores each kept, filed or redirected copy, with
+    /// the header edits made before it, where `test_message` finds it.
     ResultExecute,
+    /// `test_message (:folder name | :smtp) n`: the n-th (from 0) message stored in the
+    /// folder or sent becomes the one the script tests; false when there is none.
+    Message { folder: Option<Value>, index: u64 },
 }

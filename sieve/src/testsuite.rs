@@ -1,9 +1,10 @@
 //! Pigeonhole's test suite language (`vnd.dovecot.testsuite`), enough of it to run the
 //! `.svtest` files of Dovecot's Pigeonhole against this interpreter: `test "name" { … }`,
 //! `test_set` (the message and envelope), `test_fail`, `test_result_reset`,
-//! `test_result_execute` and `test_mailbox_create` (their compiling and running live with
-//! the compiler and the interpreter, under `cfg(test)`). Compiled only into this crate's
-//! tests, never into the library.
+//! `test_result_execute` (stores what the result keeps, files and redirects),
+//! `test_message :folder/:smtp` (reads it back) and `test_mailbox_create` (their compiling
+//! and running live with the compiler and the interpreter, under `cfg(test)`). Compiled only
+//! into this crate's tests, never into the library.
 
 use crate::Limits;
 use crate::error::Position;
@@ -241,6 +242,19 @@ mod tests {
             ],
         ),
         ("duplicate", 1, &["extensions/duplicate/execute.svtest"]),
+        (
+            "editheader",
+            26,
+            &[
+                "extensions/editheader/addheader.svtest",
+                "extensions/editheader/alternating.svtest",
+                "extensions/editheader/deleteheader.svtest",
+                "extensions/editheader/errors.svtest",
+                "extensions/editheader/execute.svtest",
+                "extensions/editheader/protected.svtest",
+                "extensions/editheader/utf8.svtest",
+            ],
+        ),
         (
             "vacation",
             0,

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailwright_sieve::{
-    Action, DateTime, Envelope, Host, Limits, Outcome, ParsedMessage, Script, mailto,
+    Action, DateTime, Envelope, HeaderEdit, Host, Limits, Outcome, ParsedMessage, Script,
+    apply_header_edits, mailto,
 };
 
 /// What a test host knows: the mailboxes, the environment, the filters' verdicts, the
@@ -109,6 +110,12 @@ fn summary(outcome: &Outcome) -> Vec<String> {
             Action::Discard => "discard".to_owned(),
             Action::Notify { method, .. } => format!("notify:{method}"),
             Action::Vacation(v) => format!("vacation:{}", v.reason),
+            Action::EditHeader(HeaderEdit::Add { name, value, .. }) => {
+                format!("addheader:{name}: {value}")
+            }
+            Action::EditHeader(HeaderEdit::Delete { name, occurrence }) => {
+                format!("deleteheader:{name}#{occurrence}")
+            }
         })
         .collect();
     if outcome.implicit_keep {
@@ -1184,6 +1191,77 @@ fn draft_regex_examples() {
     )
     .unwrap_err();
     assert_eq!(err.position.line, 2, "{err}");
+}
+
+#[test]
+fn rfc5293_editheader_examples() {
+    // §9, the first example: mark a message as filtered once, and forward it.
+    let script = r#"require ["editheader"];
+        /* Don't redirect if we already have a X-Sieve-Filtered header */
+        if not header :contains "X-Sieve-Filtered"
+                ["<kim@job.example.com>", "<kim@home.example.com>"]
+        {
+                addheader "X-Sieve-Filtered" "<kim@job.example.com>";
+                redirect "kim@home.example.com";
+        }"#;
+    assert_does(
+        script,
+        "Subject: hi\n\nx\n",
+        &[
+            "addheader:X-Sieve-Filtered: <kim@job.example.com>",
+            "redirect:kim@home.example.com",
+        ],
+    );
+    assert_does(
+        script,
+        "X-Sieve-Filtered: <kim@home.example.com>\nSubject: hi\n\nx\n",
+        &["implicit keep"],
+    );
+    // §9, the second: a spam filter's verdict replaced, which later tests see.
+    let raw = "X-Spam-Score: 5.0\nReceived: a\nX-Spam-Score: 9.9\nSubject: hi\n\nx\n";
+    let out = run(
+        r#"require ["editheader", "index", "fileinto", "variables"];
+           deleteheader :index 1 :last "X-Spam-Score";
+           deleteheader :matches "x-spam-score" "5.*";
+           addheader :last "X-Spam-Score" "0.0";
+           deleteheader "received";
+           if header :is "x-spam-score" "0.0" { fileinto "clean"; }
+           if exists "received" { fileinto "traced"; }
+           if size :under 60 { fileinto "smaller"; }"#,
+        raw,
+    );
+    assert_eq!(
+        summary(&out),
+        [
+            "deleteheader:X-Spam-Score#1",
+            "deleteheader:x-spam-score#0",
+            "addheader:X-Spam-Score: 0.0",
+            "fileinto:clean",
+            "fileinto:traced",
+            "fileinto:smaller",
+        ]
+    );
+    // The caller applies the edits to what it stores; Received is protected (§6).
+    let edits: Vec<HeaderEdit> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::EditHeader(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8(apply_header_edits(raw.as_bytes(), &edits)).unwrap(),
+        "Received: a\nSubject: hi\nX-Spam-Score: 0.0\n\nx\n"
+    );
+    // A name written out that is not one is a compile error.
+    assert!(
+        Script::compile(
+            "require \"editheader\"; addheader \"X Bad\" \"v\";",
+            &Limits::default()
+        )
+        .is_err()
+    );
 }
 
 #[test]

@@ -89,6 +89,14 @@ impl Queue {
                         d.write(&chunk[..n])?;
                     }
                 }
+                // The header as each copy's scripts edited it (editheader), after its fields.
+                for ((d, (_, fields)), planned) in deliveries.iter_mut().zip(&copies).zip(&plans) {
+                    if let Some((_, _, plan)) = &planned.plan
+                        && let Some((old, new)) = &plan.header
+                    {
+                        d.replace(fields.len() as u64, *old, new)?;
+                    }
+                }
                 let placements: Vec<Option<crate::delivery::Placement>> =
                     plans.iter().map(|p| p.placement.clone()).collect();
                 let accounts: Vec<&crate::delivery::QuotaAccount> = accounts.iter().collect();

@@ -38,9 +38,25 @@ pub struct Plan {
     pub duplicates: Vec<(String, Option<u64>, bool)>,
     /// `notify` actions (mailto URI, :from, :message).
     pub notifications: Vec<(String, Option<String>, Option<String>)>,
+    /// What `addheader` and `deleteheader` made of the header (RFC 5293): the length of the
+    /// header section of the message the scripts saw, and the section that replaces it in
+    /// every copy stored or forwarded (all of the edits apply to each, whatever the order of
+    /// the script's actions).
+    pub header: Option<(u64, Vec<u8>)>,
 }
 
 impl Plan {
+    /// `message` as the copy is stored and forwarded: its header as the scripts edited it.
+    pub fn message<'m>(&self, message: &'m [u8]) -> std::borrow::Cow<'m, [u8]> {
+        match &self.header {
+            None => std::borrow::Cow::Borrowed(message),
+            Some((old, new)) => {
+                let rest = message.get(*old as usize..).unwrap_or_default();
+                std::borrow::Cow::Owned([new.as_slice(), rest].concat())
+            }
+        }
+    }
+
     /// Whether the copy is stored nowhere (discarded, rejected or only forwarded).
     pub fn stores_nothing(&self) -> bool {
         self.inbox.is_none() && self.folders.is_empty()
@@ -244,20 +260,23 @@ impl Filtering {
         if sequence.is_empty() {
             return None;
         }
-        let view = view::View::new(raw);
+        let first = view::View::new(raw);
         let host = Store {
             filtering: self,
             home,
             separator: self.separator,
             // Ours is the first field (the filters put theirs on top); without our spamd, a
             // field is the sender's word and is not believed.
-            spam: self.spam_checked.then(|| spam_status(&view)).flatten(),
+            spam: self.spam_checked.then(|| spam_status(&first)).flatten(),
             virus_scanned: self.virus_checked
-                && !mailwright_sieve::Message::header(&view, "x-virus-scanned").is_empty(),
+                && !mailwright_sieve::Message::header(&first, "x-virus-scanned").is_empty(),
         };
         let mut plan = Plan::default();
         let mut keep_flags = Some(Vec::new());
+        // The message as the scripts so far have edited its header: the next one sees that.
+        let mut current = std::borrow::Cow::Borrowed(raw);
         for (path, personal) in sequence {
+            let view = view::View::new(&current);
             let outcome = self.compiled(&path).and_then(|script| {
                 script
                     .run(&view, envelope, &host, &self.limits)
@@ -278,8 +297,16 @@ impl Filtering {
                     return Some(plan);
                 }
             };
+            let mut edits = Vec::new();
             for action in outcome.actions {
-                self.take(&mut plan, action);
+                match action {
+                    Action::EditHeader(edit) => edits.push(edit),
+                    action => self.take(&mut plan, action),
+                }
+            }
+            if !edits.is_empty() {
+                current =
+                    std::borrow::Cow::Owned(mailwright_sieve::apply_header_edits(&current, &edits));
             }
             plan.duplicates.extend(outcome.duplicates);
             keep_flags = outcome.implicit_keep.then_some(outcome.keep_flags);
@@ -291,6 +318,11 @@ impl Filtering {
             && plan.inbox.is_none()
         {
             plan.inbox = Some(flags);
+        }
+        if let std::borrow::Cow::Owned(edited) = current {
+            let old = crate::filter::headers::header_len(raw) as u64;
+            let new = edited[..crate::filter::headers::header_len(&edited)].to_vec();
+            plan.header = Some((old, new));
         }
         Some(plan)
     }
@@ -313,7 +345,8 @@ impl Filtering {
             }
             Action::Redirect { address } => plan.redirects.push(address),
             Action::Reject { reason, .. } => plan.reject = Some(reason),
-            Action::Discard => {}
+            // Gathered by `plan`, which applies them.
+            Action::Discard | Action::EditHeader(_) => {}
             Action::Notify {
                 method,
                 from,

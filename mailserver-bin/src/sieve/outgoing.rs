@@ -33,6 +33,9 @@ pub fn outgoing(
     hostname: &str,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
+    // As the scripts edited it (editheader).
+    let message = plan.message(message);
+    let message = &*message;
     for to in &plan.redirects {
         // Delivered-To: of this mailbox, so a redirect that comes back is seen as a loop.
         let mut copy = format!("Delivered-To: {address}\r\n").into_bytes();

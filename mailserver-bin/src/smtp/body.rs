@@ -82,6 +82,9 @@ pub(super) struct BodyWriter {
     junk: Vec<bool>,
     /// Where Sieve puts each copy (in the order of the Maildirs), for those it decided.
     placements: Vec<Option<Placement>>,
+    /// The header section each copy's scripts made (editheader), replacing the first
+    /// octets of the judged message (after `new_header`'s change).
+    edited_headers: Vec<Option<(u64, Vec<u8>)>>,
 }
 
 impl BodyWriter {
@@ -105,6 +108,7 @@ impl BodyWriter {
             new_header: None,
             junk: Vec::new(),
             placements: Vec::new(),
+            edited_headers: Vec::new(),
         }
     }
 
@@ -114,9 +118,14 @@ impl BodyWriter {
     }
 
     /// Puts the copies where Sieve decided (in the order of the Maildirs; `None` leaves one
-    /// in its inbox).
-    pub(super) fn place(&mut self, placements: Vec<Option<Placement>>) {
+    /// in its inbox), each with the header its scripts made, if they edited it.
+    pub(super) fn place(
+        &mut self,
+        placements: Vec<Option<Placement>>,
+        headers: Vec<Option<(u64, Vec<u8>)>>,
+    ) {
         self.placements = placements;
+        self.edited_headers = headers;
     }
 
     /// Replaces the message's header section, its first `old_len` octets, with `new` (which
@@ -130,6 +139,19 @@ impl BodyWriter {
     /// the mailboxes' Junk folders.
     pub(super) fn send_to_junk(&mut self, which: Vec<bool>) {
         self.junk = which;
+    }
+
+    /// The message as it will be stored: the client's, with the header the checks made
+    /// (their fields, a milter's changes).
+    pub(super) async fn judged(&mut self) -> Result<Vec<u8>, StoreError> {
+        let message = self.message().await?;
+        Ok(match &self.new_header {
+            None => message,
+            Some((old, new)) => {
+                let rest = message.get(*old as usize..).unwrap_or_default();
+                [new.as_ref(), rest].concat()
+            }
+        })
     }
 
     /// The message as the client sent it.
@@ -223,10 +245,20 @@ impl BodyWriter {
         }
         let job = self.job();
         let (at, junk, placements) = (self.header_len, self.junk, self.placements);
+        let edited = self.edited_headers;
         run_blocking(move || {
             let destination = Arc::clone(&job.destination);
             let mut open = job.write()?;
             amend(&mut open, &destination, new_header.as_ref(), at, &junk)?;
+            if let Open::Maildirs(deliveries) = &mut open
+                && let Destination::Maildirs { targets, .. } = &*destination
+            {
+                for ((d, (_, fields)), header) in deliveries.iter_mut().zip(targets).zip(&edited) {
+                    if let Some((old, new)) = header {
+                        d.replace(fields.len() as u64 + at, *old, new)?;
+                    }
+                }
+            }
             match (open, &*destination) {
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
                     let accounts: Vec<&QuotaAccount> = targets.iter().map(|(a, _)| a).collect();

@@ -31,7 +31,7 @@ impl Connection {
         if !tx.remote.is_empty() || !tx.mailboxes.iter().any(|m| filtering.applies(&m.maildir)) {
             return Ok(None);
         }
-        let message = body.message().await.map_err(|e| {
+        let message = body.judged().await.map_err(|e| {
             warn!(queue_id = %body.queue_id, error = %e, "cannot read the message back for sieve");
             reply(
                 451,
@@ -105,14 +105,16 @@ impl Connection {
             ));
         }
         let mut placements = Vec::with_capacity(planned.len());
+        let mut headers = Vec::with_capacity(planned.len());
         let mut plans = Vec::new();
         for (address, home, plan, placement) in planned {
             placements.push(placement);
+            headers.push(plan.as_ref().and_then(|p| p.header.clone()));
             if let Some(plan) = plan {
                 plans.push((address, home, plan));
             }
         }
-        body.place(placements);
+        body.place(placements, headers);
         Ok(Some(AfterStore { message, plans }))
     }
 

@@ -18,7 +18,12 @@ impl Compiler {
         if !command.tests.is_empty() {
             return err(at, format!("{name} takes no test"));
         }
+        // deleteheader takes the header test's tags (RFC 5293 §5).
+        let header_tags = super::conditions::test_tags("header").1;
         let tags: &[(&str, TagKind)] = match name.as_str() {
+            "deleteheader" => &header_tags,
+            "addheader" => &[("last", TagKind::Alone)],
+            "test_message" => &[("folder", TagKind::String), ("smtp", TagKind::Alone)],
             "keep" => &[("flags", TagKind::Strings)],
             "fileinto" => &[
                 ("copy", TagKind::Alone),
@@ -69,7 +74,14 @@ impl Compiler {
             "notify" => Some("enotify"),
             "include" | "return" => Some("include"),
             "global" => Some("variables"),
+            "addheader" | "deleteheader" => Some("editheader"),
             "stop" | "keep" | "discard" | "redirect" => None,
+            #[cfg(test)]
+            _ if name == "test_message" => {
+                return self
+                    .suite_message(args)
+                    .map(|t| Cmd::Testsuite(SuiteCommand::Message(t)));
+            }
             #[cfg(test)]
             _ if name.starts_with("test_") => {
                 return self.suite_command(&name, args).map(Cmd::Testsuite);
@@ -133,6 +145,7 @@ impl Compiler {
             "return" => self.no_more(args, Cmd::Return)?,
             "global" | "include" => self.include_command(&name, at, args)?,
             "set" => self.set(args)?,
+            "addheader" | "deleteheader" => self.edit_header(&name, args)?,
             _ => self.vacation(args)?,
         })
     }
@@ -182,6 +195,49 @@ impl Compiler {
                 }
             }
             _ => return err(at, format!("unknown command \"{name}\"")),
+        })
+    }
+
+    /// `addheader [:last] name value` and `deleteheader [:index n [:last]] [comparator]
+    /// [match type] name [value patterns]` (RFC 5293); names and values written out are
+    /// checked here, the others when the script runs.
+    fn edit_header(&self, command: &str, mut args: Arguments) -> Result<Cmd, CompileError> {
+        let checked = |argument: Argument, what: &str, ok: fn(&str) -> bool| {
+            let at = argument.position();
+            let value = self.string(argument)?;
+            match &value {
+                Value::Literal(v) if !ok(v) => {
+                    err(at, format!("{command}: invalid {what} \"{v}\""))
+                }
+                _ => Ok(value),
+            }
+        };
+        if command == "addheader" {
+            let last = args.has("last");
+            let [name, value] = self.positional::<2>(&mut args)?;
+            return Ok(Cmd::AddHeader {
+                last,
+                name: checked(name, "field name", crate::editheader::valid_name)?,
+                value: checked(value, "field value", crate::editheader::valid_value)?,
+            });
+        }
+        let how = self.match_type(&mut args)?;
+        let index = self.index_of(&mut args, "editheader")?;
+        let (name, patterns) = match args.positional.len() {
+            1 => {
+                let [name] = self.positional::<1>(&mut args)?;
+                (name, None)
+            }
+            _ => {
+                let [name, patterns] = self.positional::<2>(&mut args)?;
+                (name, Some(self.keys(patterns, how)?))
+            }
+        };
+        Ok(Cmd::DeleteHeader {
+            index,
+            how,
+            name: checked(name, "field name", crate::editheader::valid_name)?,
+            patterns,
         })
     }
 

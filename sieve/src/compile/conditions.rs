@@ -12,6 +12,22 @@ use crate::program::{
 };
 
 impl Compiler {
+    /// `test_message (:folder name | :smtp) n` of Pigeonhole's test suite.
+    #[cfg(test)]
+    pub(super) fn suite_message(&self, mut args: Arguments) -> Result<SuiteTest, CompileError> {
+        let at = args.position;
+        let folder = args
+            .tags
+            .remove("folder")
+            .and_then(|(_, a)| a)
+            .map(|a| self.string(a))
+            .transpose()?;
+        match self.positional::<1>(&mut args)? {
+            [crate::parser::Argument::Number(index, _)] => Ok(SuiteTest::Message { folder, index }),
+            _ => err(at, "test_message takes a number"),
+        }
+    }
+
     pub(super) fn test(&self, test: Test) -> Result<TestNode, CompileError> {
         let at = test.position;
         let name = test.name.clone();
@@ -37,6 +53,11 @@ impl Compiler {
             _ if name.starts_with("test_") => {
                 return match name.as_str() {
                     "test_result_execute" => Ok(TestNode::Testsuite(SuiteTest::ResultExecute)),
+                    "test_message" => {
+                        let tags = [("folder", TagKind::String), ("smtp", TagKind::Alone)];
+                        let args = self.arguments(&name, at, test.arguments, &tags)?;
+                        self.suite_message(args).map(TestNode::Testsuite)
+                    }
                     _ => err(at, format!("{name} is not in this harness")),
                 };
             }
@@ -190,7 +211,7 @@ impl Compiler {
 
     /// The keys of a test matching `how`: a `:regex` key written out is compiled now, so a
     /// bad expression is an error here, with where.
-    fn keys(&self, argument: Argument, how: Match) -> Result<Vec<Value>, CompileError> {
+    pub(super) fn keys(&self, argument: Argument, how: Match) -> Result<Vec<Value>, CompileError> {
         let at = argument.position();
         let keys = self.strings(argument)?;
         if how.kind == MatchKind::Regex {
@@ -205,8 +226,16 @@ impl Compiler {
         Ok(keys)
     }
 
-    /// `:index n [:last]` (RFC 5260 §6).
-    fn index(&self, args: &mut Arguments) -> Result<Option<Index>, CompileError> {
+    /// `:index n [:last]` (RFC 5260 §6; deleteheader's is part of editheader).
+    pub(super) fn index(&self, args: &mut Arguments) -> Result<Option<Index>, CompileError> {
+        self.index_of(args, "index")
+    }
+
+    pub(super) fn index_of(
+        &self,
+        args: &mut Arguments,
+        extension: &str,
+    ) -> Result<Option<Index>, CompileError> {
         let last = args.tags.remove("last");
         let Some((at, argument)) = args.tags.remove("index") else {
             return match last {
@@ -214,7 +243,7 @@ impl Compiler {
                 None => Ok(None),
             };
         };
-        self.needs("index", at, ":index")?;
+        self.needs(extension, at, ":index")?;
         match argument {
             Some(Argument::Number(n, _)) if n > 0 => Ok(Some(Index {
                 n: usize::try_from(n).unwrap_or(usize::MAX),
@@ -402,7 +431,7 @@ impl Compiler {
     }
 
     /// The match type and comparator tags (taken out of `args`).
-    fn match_type(&self, args: &mut Arguments) -> Result<Match, CompileError> {
+    pub(super) fn match_type(&self, args: &mut Arguments) -> Result<Match, CompileError> {
         let at = args.position;
         let mut kind = None;
         let mut set = |k: MatchKind| {
@@ -493,7 +522,7 @@ fn relation(name: &str) -> Option<Relation> {
 }
 
 /// Whether the test `name` takes a match type and comparator, and the tags it takes.
-fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
+pub(super) fn test_tags(name: &str) -> (bool, Vec<(&'static str, TagKind)>) {
     let mut tags: Vec<(&str, TagKind)> = Vec::new();
     let matching = matches!(
         name,

@@ -19,6 +19,7 @@ pub const EXTENSIONS: &[&str] = &[
     "copy",
     "date",
     "duplicate",
+    "editheader",
     "encoded-character",
     "enotify",
     "envelope",
