@@ -185,7 +185,7 @@ pub fn apply_header_edits(raw: &[u8], edits: &[HeaderEdit]) -> Vec<u8> {
     for edit in edits {
         match edit {
             HeaderEdit::Add { name, value, last } => {
-                let mut line = format!("{name}: {}", encode(value)).into_bytes();
+                let mut line = format!("{name}: {}", crate::mime::encode_word(value)).into_bytes();
                 line.extend_from_slice(newline);
                 match last {
                     true => owned.push(line),
@@ -234,30 +234,6 @@ fn named(field: &[u8], name: &str) -> bool {
             .trim_ascii_end()
             .eq_ignore_ascii_case(name.as_bytes())
     })
-}
-
-/// A value as it can be written: ASCII as it is, anything else as one RFC 2047 `B` word.
-fn encode(value: &str) -> String {
-    if value.is_ascii() {
-        return value.to_owned();
-    }
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::from("=?UTF-8?B?");
-    for chunk in value.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0_u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out.push_str("?=");
-    out
 }
 
 #[cfg(test)]

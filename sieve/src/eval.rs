@@ -226,9 +226,18 @@ impl<'a> Run<'a> {
                             crate::message::ParsedMessage::parse(value.as_bytes());
                         *state.raw.borrow_mut() = value.into_bytes();
                         self.edited = crate::editheader::Edited::default();
+                        // A new message comes with its own envelope (test_set may follow).
+                        *state.envelope.borrow_mut() = Envelope::default();
+                        *state.envelope_set.borrow_mut() = (false, false);
                     }
-                    "envelope.from" => state.envelope.borrow_mut().from = path(value),
-                    "envelope.to" => state.envelope.borrow_mut().to = path(value),
+                    "envelope.from" => {
+                        state.envelope.borrow_mut().from = path(value);
+                        state.envelope_set.borrow_mut().0 = true;
+                    }
+                    "envelope.to" => {
+                        state.envelope.borrow_mut().to = path(value);
+                        state.envelope_set.borrow_mut().1 = true;
+                    }
                     "envelope.auth" => state.envelope.borrow_mut().auth = Some(path(value)),
                     other => {
                         return Err(RuntimeError::Invalid(format!(
@@ -250,6 +259,7 @@ impl<'a> Run<'a> {
                     ));
                 }
             }
+            SuiteCommand::Ignored => {}
             SuiteCommand::MailboxCreate(name) => {
                 let name = self.expand(name);
                 state.mailboxes.borrow_mut().push(name);
@@ -279,10 +289,27 @@ impl<'a> Run<'a> {
                         Action::EditHeader(e) => edits.push(e.clone()),
                         Action::Keep { .. } => store("INBOX", &edits),
                         Action::FileInto { mailbox, .. } => store(mailbox, &edits),
-                        Action::Redirect { .. } => state
-                            .sent
-                            .borrow_mut()
-                            .push(crate::apply_header_edits(&raw, &edits)),
+                        Action::Redirect { address } => {
+                            let envelope = Envelope {
+                                to: address.clone(),
+                                ..state.envelope()
+                            };
+                            let copy = crate::apply_header_edits(&raw, &edits);
+                            state.sent.borrow_mut().push((envelope, copy));
+                        }
+                        Action::Vacation(v) => {
+                            let envelope = state.envelope();
+                            if v.refusal(self.message, &envelope).is_none() {
+                                let date = "Sat, 5 Dec 2026 12:00:00 +0000";
+                                let reply = v.reply(self.message, &envelope, date, "<1@test>");
+                                let to = Envelope {
+                                    from: String::new(),
+                                    to: envelope.from,
+                                    auth: None,
+                                };
+                                state.sent.borrow_mut().push((to, reply));
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -300,7 +327,14 @@ impl<'a> Run<'a> {
                             .get(&f)
                             .and_then(|m| m.get(*index as usize).cloned())
                     }
-                    None => state.sent.borrow().get(*index as usize).cloned(),
+                    None => {
+                        let sent = state.sent.borrow().get(*index as usize).cloned();
+                        sent.map(|(envelope, raw)| {
+                            *state.envelope.borrow_mut() = envelope;
+                            *state.envelope_set.borrow_mut() = (true, true);
+                            raw
+                        })
+                    }
                 };
                 let Some(raw) = found else {
                     return false;
@@ -317,7 +351,7 @@ impl<'a> Run<'a> {
     fn envelope(&self) -> Envelope {
         #[cfg(test)]
         if let Some(suite) = self.suite {
-            return suite.envelope.borrow().clone();
+            return suite.envelope();
         }
         self.envelope.clone()
     }

@@ -16,6 +16,7 @@ mod parser;
 mod program;
 #[cfg(test)]
 mod testsuite;
+mod vacation;
 mod variables;
 
 pub use compile::EXTENSIONS;
@@ -23,6 +24,7 @@ pub use date::DateTime;
 pub use editheader::{HeaderEdit, apply_header_edits};
 pub use error::{CompileError, Position, RuntimeError};
 pub use message::{Envelope, Host, Message, NoHost, ParsedMessage};
+pub use mime::encode_word;
 pub use notify::{Mailto, mailto};
 pub use program::BodyTransform;
 

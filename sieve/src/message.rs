@@ -89,8 +89,8 @@ pub struct NoHost;
 
 impl Host for NoHost {}
 
-/// A message read by this crate itself: header fields unfolded but not decoded (RFC 2047
-/// words stay as written); for the `body` test, multipart bodies are walked to their leaf
+/// A message read by this crate itself: header fields unfolded, their RFC 2047 encoded words
+/// decoded (UTF-8, ASCII and Latin-1); for the `body` test, multipart bodies are walked to their leaf
 /// parts (enclosed messages included), decoded from base64 or quoted-printable, and read as
 /// UTF-8 or Latin-1. Enough for most mail and for tests; a server with a full MIME parser
 /// implements [`Message`] over it instead.
@@ -120,7 +120,7 @@ impl Message for ParsedMessage {
         self.fields
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| crate::mime::decode_words(v))
             .collect()
     }
 
@@ -153,8 +153,10 @@ pub(crate) struct SuiteState {
     pub(crate) raw: std::cell::RefCell<Vec<u8>>,
     /// What `test_result_execute` stored, by folder, and sent.
     pub(crate) folders: std::cell::RefCell<std::collections::HashMap<String, Vec<Vec<u8>>>>,
-    pub(crate) sent: std::cell::RefCell<Vec<Vec<u8>>>,
+    pub(crate) sent: std::cell::RefCell<Vec<(Envelope, Vec<u8>)>>,
     pub(crate) envelope: std::cell::RefCell<Envelope>,
+    /// Whether the suite set the envelope's sender and recipient.
+    pub(crate) envelope_set: std::cell::RefCell<(bool, bool)>,
     pub(crate) mailboxes: std::cell::RefCell<Vec<String>>,
     /// The variables, which live from one test of a file to the next (Pigeonhole runs a
     /// file as one script).
@@ -163,6 +165,31 @@ pub(crate) struct SuiteState {
     pub(crate) global_names: std::cell::RefCell<std::collections::HashSet<String>>,
     /// Where the file's `included/` and `included-global/` scripts are.
     pub(crate) dir: std::path::PathBuf,
+}
+
+#[cfg(test)]
+impl SuiteState {
+    /// The envelope the suite set; what it did not set comes from the message, as
+    /// Pigeonhole's testsuite takes it: the sender from Return-Path, Sender or From, the
+    /// recipient from Envelope-To, Delivered-To or To.
+    pub(crate) fn envelope(&self) -> Envelope {
+        let mut envelope = self.envelope.borrow().clone();
+        let (from_set, to_set) = *self.envelope_set.borrow();
+        let first = |fields: &[&str]| {
+            fields
+                .iter()
+                .flat_map(|f| self.message.borrow().header(f))
+                .find_map(|v| addresses(&v).into_iter().next())
+                .unwrap_or_default()
+        };
+        if !from_set {
+            envelope.from = first(&["return-path", "sender", "from"]);
+        }
+        if !to_set {
+            envelope.to = first(&["envelope-to", "delivered-to", "to"]);
+        }
+        envelope
+    }
 }
 
 #[cfg(test)]

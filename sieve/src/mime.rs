@@ -115,7 +115,7 @@ fn walk(fields: &[(String, String)], body: &str, depth: usize, out: &mut Vec<Par
     }
     let encoding = field(fields, "content-transfer-encoding").unwrap_or("7bit");
     let octets = match encoding.trim().to_ascii_lowercase().as_str() {
-        "base64" => base64(body),
+        "base64" => base64_decode(body),
         "quoted-printable" => quoted_printable(body),
         _ => body.as_bytes().to_vec(),
     };
@@ -170,7 +170,7 @@ fn multipart<'a>(body: &'a str, boundary: &str) -> (Vec<&'a str>, String) {
     (parts, preamble.to_owned())
 }
 
-fn base64(text: &str) -> Vec<u8> {
+fn base64_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let (mut acc, mut bits) = (0_u32, 0);
     for b in text.bytes() {
@@ -230,6 +230,111 @@ fn quoted_printable(text: &str) -> Vec<u8> {
     out
 }
 
+/// `text` as it can be written in a header field: ASCII as it is, anything else as one
+/// RFC 2047 UTF-8 `B` encoded word (what replies and edited headers use).
+pub fn encode_word(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_owned();
+    }
+    // Words of at most 45 octets of text (60 of base64, 72 with the markers: under the 75
+    // of RFC 2047 §2), cut between characters, separated by a space.
+    let mut words = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(45);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (word, tail) = rest.split_at(cut);
+        words.push(format!("=?UTF-8?B?{}?=", base64_encode(word.as_bytes())));
+        rest = tail;
+    }
+    words.join(" ")
+}
+
+/// A header field's value with its RFC 2047 encoded words decoded (`B` and `Q`; UTF-8,
+/// ASCII and Latin-1 charsets, others read as UTF-8), the blanks between two adjacent
+/// words dropped (§6.2). A malformed word stays as written.
+pub(crate) fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut pending_blank = String::new();
+    let mut after_word = false;
+    while !rest.is_empty() {
+        if let Some((text, used)) = rest.strip_prefix("=?").and_then(encoded_word) {
+            if !after_word {
+                out.push_str(&pending_blank);
+            }
+            pending_blank.clear();
+            out.push_str(&text);
+            rest = &rest[2 + used..];
+            after_word = true;
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == ' ' || c == '\t' {
+            pending_blank.push(c);
+        } else {
+            out.push_str(&pending_blank);
+            pending_blank.clear();
+            out.push(c);
+            after_word = false;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.push_str(&pending_blank);
+    out
+}
+
+/// `charset?enc?text?=` (after the `=?`): the decoded text and the octets it took.
+fn encoded_word(word: &str) -> Option<(String, usize)> {
+    let end = word.find("?=")?;
+    let mut parts = word[..end].splitn(3, '?');
+    let (charset, encoding, text) = (parts.next()?, parts.next()?, parts.next()?);
+    if text.contains([' ', '\t']) {
+        return None;
+    }
+    let octets = match encoding {
+        "B" | "b" => base64_decode(text),
+        "Q" | "q" => quoted_printable(&text.replace('_', " ")),
+        _ => return None,
+    };
+    // RFC 2231's language suffix: "utf-8*en".
+    let charset = charset.split('*').next().unwrap_or(charset);
+    let text = if ["iso-8859-1", "latin1", "windows-1252"]
+        .iter()
+        .any(|c| charset.eq_ignore_ascii_case(c))
+    {
+        octets.iter().map(|&b| char::from(b)).collect()
+    } else {
+        String::from_utf8_lossy(&octets).into_owned()
+    };
+    Some((text, end + 2))
+}
+
+/// `octets` in base64 (RFC 4648), padded.
+fn base64_encode(octets: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(octets.len().div_ceil(3) * 4);
+    for chunk in octets.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0_u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +367,33 @@ mod tests {
                 ("application", "octet-stream", "hello"),
             ]
         );
+    }
+
+    #[test]
+    fn words_encoded_within_rfc_2047s_length() {
+        assert_eq!(encode_word("plain"), "plain");
+        assert_eq!(encode_word("café"), "=?UTF-8?B?Y2Fmw6k=?=");
+        let long = "é".repeat(40);
+        let encoded = encode_word(&long);
+        let words: Vec<&str> = encoded.split(' ').collect();
+        assert_eq!(words.len(), 2);
+        assert!(words.iter().all(|w| w.len() <= 75), "{words:?}");
+        let decoded: Vec<u8> = words
+            .iter()
+            .flat_map(|w| base64_decode(&w[10..w.len() - 2]))
+            .collect();
+        assert_eq!(String::from_utf8(decoded).unwrap(), long);
+    }
+
+    #[test]
+    fn encoded_words_decoded() {
+        assert_eq!(decode_words("=?UTF-8?B?Y2Fmw6k=?= au lait"), "café au lait");
+        assert_eq!(
+            decode_words("=?iso-8859-1?q?caf=E9?= =?utf-8?q?_cr=C3=A8me?="),
+            "café crème"
+        );
+        assert_eq!(decode_words("a =?x?z?bad?= b"), "a =?x?z?bad?= b");
+        assert_eq!(decode_words(&encode_word(&"é".repeat(40))), "é".repeat(40));
     }
 
     #[test]

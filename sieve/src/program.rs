@@ -330,6 +330,8 @@ pub(crate) enum SuiteCommand {
     Fail(Value),
     Set(Value, Value),
     ResultReset,
+    /// A command that changes nothing here (`test_config_*`).
+    Ignored,
     MailboxCreate(Value),
     /// `test_message`: see [`SuiteTest::Message`].
     Message(SuiteTest),

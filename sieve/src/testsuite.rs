@@ -152,7 +152,7 @@ mod tests {
         ),
         (
             "variables",
-            50,
+            51,
             &[
                 "extensions/variables/basic.svtest",
                 "extensions/variables/match.svtest",
@@ -244,7 +244,7 @@ mod tests {
         ("duplicate", 1, &["extensions/duplicate/execute.svtest"]),
         (
             "editheader",
-            26,
+            29,
             &[
                 "extensions/editheader/addheader.svtest",
                 "extensions/editheader/alternating.svtest",
@@ -257,10 +257,14 @@ mod tests {
         ),
         (
             "vacation",
-            0,
+            38,
             &[
+                "extensions/vacation/errors.svtest",
                 "extensions/vacation/execute.svtest",
                 "extensions/vacation/message.svtest",
+                "extensions/vacation/reply.svtest",
+                "extensions/vacation/smtp.svtest",
+                "extensions/vacation/utf-8.svtest",
             ],
         ),
     ];

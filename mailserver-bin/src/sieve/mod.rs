@@ -7,7 +7,6 @@
 //! it to `~/.dovecot.sieve.log`, where the user (and ManageSieve) can read it.
 
 pub mod outgoing;
-pub mod vacation;
 pub mod view;
 
 use std::collections::HashMap;

@@ -10,7 +10,6 @@ use mailwright_sieve::Envelope;
 use tracing::{info, warn};
 
 use super::Plan;
-use super::vacation;
 
 /// One message to queue.
 pub struct Outgoing {
@@ -139,7 +138,7 @@ fn notification(
             .map(|t| format!("<{t}>"))
             .collect::<Vec<_>>()
             .join(", "),
-        vacation::encode_word(&one_line(&subject)),
+        mailwright_sieve::encode_word(&one_line(&subject)),
         crate::mail::rfc5322_date(SystemTime::now()),
         crate::mail::queue_id(),
         body.replace("\r\n", "\n").replace('\n', "\r\n").trim_end(),
@@ -175,9 +174,7 @@ fn vacation_reply(
         to: address.to_owned(),
         auth: None,
     };
-    let mut mine = vec![address.to_owned()];
-    mine.extend(v.addresses.iter().cloned());
-    if let Some(why) = vacation::refusal(&view, &envelope, &mine) {
+    if let Some(why) = v.refusal(&view, &envelope) {
         info!(user = %address, %sender, reason = why, "sieve: no vacation reply");
         return None;
     }
@@ -200,7 +197,12 @@ fn vacation_reply(
     Some(Outgoing {
         from: String::new(),
         to: sender.to_owned(),
-        message: vacation::compose(&view, &envelope, v, hostname, now),
+        message: v.reply(
+            &view,
+            &envelope,
+            &crate::mail::rfc5322_date(now),
+            &format!("<{}.vacation@{hostname}>", crate::mail::queue_id()),
+        ),
         what: "vacation",
     })
 }
