@@ -57,6 +57,18 @@ fn files(server: &Server, user: &str, folder: &str) -> Vec<(String, String)> {
     out
 }
 
+/// team@example.com: alice and a remote address, so that mail to it goes through the queue,
+/// which then delivers alice's copy.
+fn team_with_a_remote_member(server: &Server) {
+    server.admin_ok(&[
+        "alias",
+        "add",
+        "team@example.com",
+        "alice@example.com",
+        "someone@remote.example",
+    ]);
+}
+
 fn wait_for(seconds: u64, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !f() {
@@ -430,13 +442,7 @@ fn mail_delivered_through_the_queue_runs_the_scripts_too() {
     );
     // An alias with a remote target beside her puts the message in the queue, which then
     // delivers her copy.
-    server.admin_ok(&[
-        "alias",
-        "add",
-        "team@example.com",
-        "alice@example.com",
-        "someone@remote.example",
-    ]);
+    team_with_a_remote_member(&server);
     let mut smtp = server.connect();
     for line in [
         "EHLO client.example",
@@ -681,13 +687,7 @@ fn editheader_changes_the_stored_and_redirected_copies() {
     assert!(at("X-Filtered") < at("Subject") && at("Subject") < at("X-Note"));
 
     // The same through the queue (an alias with a remote member puts the message there).
-    server.admin_ok(&[
-        "alias",
-        "add",
-        "team@example.com",
-        "alice@example.com",
-        "someone@remote.example",
-    ]);
+    team_with_a_remote_member(&server);
     let r = send(&server, "carol@example.com", "team@example.com", message);
     assert!(r.starts_with("250"), "{r}");
     wait_for(15, "the queued copy", || {
@@ -699,4 +699,46 @@ fn editheader_changes_the_stored_and_redirected_copies() {
             "{copy}"
         );
     }
+}
+
+#[test]
+fn a_vacation_reply_to_a_remote_sender_leaves_dkim_signed_through_the_queue() {
+    let sink = support::sink::Sink::start("sieve-vacation-relay", support::free_port(), &[]);
+    let server = Server::start(
+        "sieve-vacation-relay",
+        &format!(
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n[queue]\nmin_backoff = 1\nmax_backoff = 2\n",
+            sink.port
+        ),
+    );
+    put_active(
+        &server,
+        "alice@example.com",
+        "away",
+        "require \"vacation\";\nvacation :subject \"Away\" \"Back on Monday.\";\n",
+    );
+    let r = send(
+        &server,
+        "friend@remote.example",
+        "alice@example.com",
+        "From: Friend <friend@remote.example>\r\nTo: alice@example.com\r\nSubject: hi\r\n\
+         Message-ID: <f1@remote.example>\r\n\r\nx\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let dumps = sink.wait_for(1);
+    let reply = String::from_utf8_lossy(&dumps[0]).into_owned();
+    assert_contains(
+        &reply,
+        &[
+            // From the null sender, to the sender, signed with the domain's key.
+            "X-Mail-Args: <>",
+            "X-Rcpt-Args: <friend@remote.example>",
+            "DKIM-Signature:",
+            "d=example.com",
+            "To: Friend <friend@remote.example>",
+            "Subject: Away",
+            "Auto-Submitted: auto-replied",
+            "In-Reply-To: <f1@remote.example>",
+        ],
+    );
 }

@@ -80,6 +80,10 @@ pub(crate) struct Edited {
 impl Edited {
     /// The values of the fields named `name`, edits included.
     pub(crate) fn header(&self, message: &dyn Message, name: &str) -> Vec<String> {
+        // Most runs edit nothing: no lowercase copy of the name for them.
+        if self.fields.is_empty() {
+            return message.header(name);
+        }
         match self.fields.get(&name.to_ascii_lowercase()) {
             Some(values) => values.clone(),
             None => message.header(name),

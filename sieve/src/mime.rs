@@ -119,15 +119,10 @@ fn walk(fields: &[(String, String)], body: &str, depth: usize, out: &mut Vec<Par
         "quoted-printable" => quoted_printable(body),
         _ => body.as_bytes().to_vec(),
     };
-    let charset = parameter(content_type, "charset").unwrap_or("us-ascii");
-    let text = if ["iso-8859-1", "latin1", "windows-1252"]
-        .iter()
-        .any(|c| charset.eq_ignore_ascii_case(c))
-    {
-        octets.iter().map(|&b| char::from(b)).collect()
-    } else {
-        String::from_utf8_lossy(&octets).into_owned()
-    };
+    let text = text_in(
+        parameter(content_type, "charset").unwrap_or("us-ascii"),
+        &octets,
+    );
     out.push(Part {
         kind,
         subtype,
@@ -170,27 +165,23 @@ fn multipart<'a>(body: &'a str, boundary: &str) -> (Vec<&'a str>, String) {
     (parts, preamble.to_owned())
 }
 
+/// Base64 as decoders of bodies must read it (RFC 2045 §6.8): line breaks and stray
+/// characters skipped, the end at the padding; what does not decode is empty.
 fn base64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits) = (0_u32, 0);
-    for b in text.bytes() {
-        let value = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let clean: Vec<u8> = text
+        .bytes()
+        .take_while(|&b| b != b'=')
+        .filter(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        .collect();
+    LENIENT.decode(clean).unwrap_or_default()
 }
 
 fn quoted_printable(text: &str) -> Vec<u8> {
@@ -246,7 +237,8 @@ pub fn encode_word(text: &str) -> String {
             cut -= 1;
         }
         let (word, tail) = rest.split_at(cut);
-        words.push(format!("=?UTF-8?B?{}?=", base64_encode(word.as_bytes())));
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, word);
+        words.push(format!("=?UTF-8?B?{encoded}?="));
         rest = tail;
     }
     words.join(" ")
@@ -304,35 +296,20 @@ fn encoded_word(word: &str) -> Option<(String, usize)> {
     };
     // RFC 2231's language suffix: "utf-8*en".
     let charset = charset.split('*').next().unwrap_or(charset);
-    let text = if ["iso-8859-1", "latin1", "windows-1252"]
+    Some((text_in(charset, &octets), end + 2))
+}
+
+/// `octets` in `charset` as text: Latin-1 (and Windows-1252, read as Latin-1) by octet,
+/// anything else as UTF-8 (ASCII included), invalid sequences replaced.
+fn text_in(charset: &str, octets: &[u8]) -> String {
+    if ["iso-8859-1", "latin1", "windows-1252"]
         .iter()
         .any(|c| charset.eq_ignore_ascii_case(c))
     {
         octets.iter().map(|&b| char::from(b)).collect()
     } else {
-        String::from_utf8_lossy(&octets).into_owned()
-    };
-    Some((text, end + 2))
-}
-
-/// `octets` in base64 (RFC 4648), padded.
-fn base64_encode(octets: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(octets.len().div_ceil(3) * 4);
-    for chunk in octets.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0_u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
+        String::from_utf8_lossy(octets).into_owned()
     }
-    out
 }
 
 #[cfg(test)]
