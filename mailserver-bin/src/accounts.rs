@@ -16,10 +16,12 @@ use crate::config::AccountsUrl;
 
 mod admin;
 pub mod backend;
+mod lists;
 mod types;
 mod usage;
 
 use backend::ldap::Directory;
+pub use lists::{ListSetting, MailingList, Posting, ReplyTo, Role};
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,
     normalize_domain,
@@ -456,7 +458,8 @@ impl Accounts {
                 (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
                 (SELECT CAST(messages AS SIGNED) FROM message_quota WHERE username = ?) AS message_quota,
                 (SELECT CAST(quota AS SIGNED) FROM domain WHERE domain = ?) AS domain_quota,
-                (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target",
+                (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target,
+                (SELECT 1 FROM mailing_list WHERE address = ? AND active = 1) AS list",
         )
         .bind(domain)
         .bind(domain)
@@ -466,9 +469,11 @@ impl Accounts {
         .bind(address)
         .bind(domain)
         .bind(domain)
+        .bind(address)
         .fetch_one(&self.pool)
         .await?;
         let domain_quota: Option<i64> = row.try_get("domain_quota")?;
+        let list: Option<i64> = row.try_get("list")?;
         let local: Option<i64> = row.try_get("local")?;
         let backup: Option<i64> = row.try_get("backup")?;
         let goto: Option<String> = row.try_get("goto")?;
@@ -477,6 +482,7 @@ impl Accounts {
         let quota: Option<i64> = row.try_get("quota")?;
         let message_quota: Option<i64> = row.try_get("message_quota")?;
         Ok(Lookup {
+            list: list.is_some(),
             alias_domain_target: target,
             local_domain: local.is_some(),
             backup_mx: backup.is_some(),
@@ -551,7 +557,12 @@ impl Accounts {
         let mut found: Vec<LocalMailbox> = Vec::new();
         let mut forwards = Vec::new();
         let mut seen = HashSet::new();
-        let mut queue = vec![(address.clone(), false)];
+        // A list's owner address (and, until bounces are processed, its bounce address)
+        // reaches its owners, as an alias would.
+        let mut queue = match self.list_owners_of(&address).await? {
+            Some(owners) => owners.into_iter().map(|o| (o, false)).collect(),
+            None => vec![(address.clone(), false)],
+        };
         let mut expansions = 0;
         while let Some((addr, mailbox_only)) = queue.pop() {
             if !seen.insert((addr.clone(), mailbox_only)) {
@@ -584,6 +595,10 @@ impl Accounts {
                 }
                 forwards.push(addr);
                 continue;
+            }
+            // A list is itself: what its members get is the list's to decide (`crate::lists`).
+            if found_here.list && addr == address {
+                return Ok(Resolution::List(address));
             }
             if !mailbox_only && let Some(targets) = found_here.alias {
                 for t in targets {
@@ -645,6 +660,8 @@ impl Accounts {
 }
 
 struct Lookup {
+    /// The address is an active mailing list.
+    list: bool,
     /// The address's domain is an alias domain of this one (PostfixAdmin `alias_domain`).
     alias_domain_target: Option<String>,
     local_domain: bool,

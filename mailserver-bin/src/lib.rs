@@ -40,6 +40,7 @@ mod guard;
 mod health;
 mod http;
 mod imap;
+mod lists;
 mod live;
 mod mail;
 mod managesieve;

@@ -60,6 +60,52 @@ pub fn is_foreign_charset(charset: &str) -> bool {
         || charset.eq_ignore_ascii_case("us-ascii"))
 }
 
+/// The length of the header section at the start of `message`: up to and including the line
+/// ending of its last field (not the empty line); all of `message` when it ends in the header.
+pub fn header_len(message: &[u8]) -> usize {
+    let mut at = 0;
+    while at < message.len() {
+        if message[at] == b'\n' || message[at..].starts_with(b"\r\n") {
+            return at;
+        }
+        match memchr::memchr(b'\n', &message[at..]) {
+            Some(i) => at += i + 1,
+            None => return message.len(),
+        }
+    }
+    at
+}
+
+/// The fields of a header section, each with its folded lines and line ending.
+pub fn fields(section: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < section.len() {
+        let mut end = at;
+        loop {
+            match memchr::memchr(b'\n', &section[end..]) {
+                Some(i) => end += i + 1,
+                None => {
+                    end = section.len();
+                    break;
+                }
+            }
+            if end >= section.len() || !matches!(section[end], b' ' | b'\t') {
+                break;
+            }
+        }
+        out.push(&section[at..end]);
+        at = end;
+    }
+    out
+}
+
+/// A field's name, as written.
+pub fn name(field: &[u8]) -> &[u8] {
+    let colon = memchr::memchr(b':', field).unwrap_or(0);
+    field[..colon].trim_ascii()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

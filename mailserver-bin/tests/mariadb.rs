@@ -339,8 +339,27 @@ fn check_cli(server: &Server, db: &Database, first: &str) {
         .trim(),
         "1"
     );
+    // A mailing list lives in our own tables beside PostfixAdmin's too; its members may
+    // post, others not.
+    server.admin_ok(&["list", "add", "news@example.com"]);
+    server.admin_ok(&["list", "subscribe", "news@example.com", first]);
+    assert_eq!(
+        mariadb(
+            Some(&db.0),
+            "SELECT address, role FROM mailing_list_member WHERE list = 'news@example.com'"
+        )
+        .trim(),
+        format!("{first}\tmember")
+    );
     let mut c = server.connect();
     c.command("EHLO raw.example.org");
+    c.command(&format!("MAIL FROM:<{first}>"));
+    assert!(c.command("RCPT TO:<news@example.com>").starts_with("250"));
+    c.command("RSET");
+    c.command("MAIL FROM:<a@example.org>");
+    let refused = c.command("RCPT TO:<news@example.com>");
+    assert!(refused.starts_with("550 5.7.1"), "{refused}");
+    c.command("RSET");
     c.command("MAIL FROM:<a@example.org>");
     assert!(c.command("RCPT TO:<new@example.com>").starts_with("250"));
     assert!(c.command("DATA").starts_with("354"));

@@ -84,7 +84,7 @@ impl Accounts {
         Ok(domain)
     }
 
-    async fn require_domain(&self, domain: &str) -> Result<(), AccountsError> {
+    pub(super) async fn require_domain(&self, domain: &str) -> Result<(), AccountsError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM domain WHERE domain = ?")
             .bind(domain)
             .fetch_optional(&self.pool)

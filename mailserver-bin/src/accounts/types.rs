@@ -81,6 +81,12 @@ pub enum AccountsError {
         "this database's mailbox table has no smtp_active column (PostfixAdmin adds it from version 4.0 on)"
     )]
     NoSmtpActiveColumn,
+    #[error("mailing list {0} does not exist (add it with `mailserver list add {0}`)")]
+    UnknownList(String),
+    #[error("{0} is already a mailbox, an alias or a mailing list")]
+    AddressTaken(String),
+    #[error("{0}")]
+    BadListSetting(String),
 }
 
 /// A mailbox's 0/1 columns the CLI changes.
@@ -119,6 +125,8 @@ pub enum Resolution {
         local: Vec<LocalMailbox>,
         remote: Vec<String>,
     },
+    /// One of our mailing lists: a post to it (the queue hands it to `crate::lists`).
+    List(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -6,6 +6,7 @@ mod alias;
 mod backup;
 mod ban;
 mod domain;
+mod list;
 mod output;
 mod queue;
 mod quota;
@@ -60,6 +61,11 @@ enum Command {
     Alias {
         #[command(subcommand)]
         command: alias::AliasCommand,
+    },
+    /// Manage mailing lists and their members.
+    List {
+        #[command(subcommand)]
+        command: list::ListCommand,
     },
     /// Make DOMAIN's DKIM keys when missing and print the DNS records to publish for it (MX,
     /// SPF, DKIM, DMARC, client SRV), in zone-file syntax.
@@ -200,6 +206,7 @@ async fn admin_command(
         Command::Domain { command } => domain::run(config, accounts, command).await?,
         Command::User { command } => user::run(config, accounts, command).await?,
         Command::Alias { command } => alias::run(accounts, command).await?,
+        Command::List { command } => list::run(accounts, command).await?,
         Command::Dns { domain } => {
             let domain = accounts::normalize_domain(&domain)?;
             if !accounts.is_local_domain(&domain).await? {

@@ -2,6 +2,8 @@
 //! `Authentication-Results:` fields only we may write removed, and the additions, insertions
 //! and changes a milter asks for.
 
+use crate::message::{fields, name};
+
 /// One change to the header section, as a milter asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
@@ -20,52 +22,6 @@ pub enum Edit {
         occurrence: usize,
         value: String,
     },
-}
-
-/// The length of the header section at the start of `message`: up to and including the line
-/// ending of its last field (not the empty line); all of `message` when it ends in the header.
-pub fn header_len(message: &[u8]) -> usize {
-    let mut at = 0;
-    while at < message.len() {
-        if message[at] == b'\n' || message[at..].starts_with(b"\r\n") {
-            return at;
-        }
-        match memchr::memchr(b'\n', &message[at..]) {
-            Some(i) => at += i + 1,
-            None => return message.len(),
-        }
-    }
-    at
-}
-
-/// The fields of a header section, each with its folded lines and line ending.
-pub fn fields(section: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < section.len() {
-        let mut end = at;
-        loop {
-            match memchr::memchr(b'\n', &section[end..]) {
-                Some(i) => end += i + 1,
-                None => {
-                    end = section.len();
-                    break;
-                }
-            }
-            if end >= section.len() || !matches!(section[end], b' ' | b'\t') {
-                break;
-            }
-        }
-        out.push(&section[at..end]);
-        at = end;
-    }
-    out
-}
-
-/// A field's name, as written.
-pub fn name(field: &[u8]) -> &[u8] {
-    let colon = memchr::memchr(b':', field).unwrap_or(0);
-    field[..colon].trim_ascii()
 }
 
 /// Whether `field` is an `Authentication-Results:` field whose authserv-id is `id`: one only
@@ -145,6 +101,7 @@ pub fn rewrite(section: &[u8], authserv_id: Option<&str>, edits: &[Edit]) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::header_len;
 
     #[test]
     fn only_our_own_results_are_removed_and_only_from_the_header() {

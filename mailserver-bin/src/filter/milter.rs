@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::headers::{self, Edit};
+use super::headers::Edit;
 use super::scanner::{ScanError, Stream, connect, io};
 
 /// The protocol version we speak.
@@ -178,10 +178,10 @@ impl Session {
         if let Some(d) = self.step(b'T', &[], NO_DATA, NR_DATA).await? {
             return accept(d);
         }
-        let len = headers::header_len(message);
-        for field in headers::fields(&message[..len]) {
+        let len = crate::message::header_len(message);
+        for field in crate::message::fields(&message[..len]) {
             let colon = memchr::memchr(b':', field).unwrap_or(0);
-            let name = headers::name(field);
+            let name = crate::message::name(field);
             let value = &field[(colon + 1).min(field.len())..];
             // One leading space is the separator, as Postfix strips it.
             let value = value.strip_prefix(b" ").unwrap_or(value);

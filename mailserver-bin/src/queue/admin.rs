@@ -111,6 +111,7 @@ pub fn show(spool: &Spool, id: &str) -> Result<String, SpoolError> {
         let route = match &r.route {
             Route::Local(user) => format!("mailbox {user}"),
             Route::Remote => "relay".into(),
+            Route::List(list) => format!("list {list}"),
         };
         out.push_str(&format!(
             "recipient: {} ({route}): {status}{}{}\n",

@@ -10,6 +10,8 @@
 
 pub mod admin;
 pub mod dsn;
+mod inject;
+mod list;
 mod local;
 pub mod mx;
 pub mod relay;
@@ -24,7 +26,7 @@ use mailwright_smtp::{Body, ForwardPath, MailParams, RcptParams, ReversePath};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{info, warn};
 
-use crate::accounts::{Accounts, Resolution};
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::dkim::Dkim;
 use crate::live::Live;
@@ -308,6 +310,7 @@ impl Queue {
         }
         let path = self.spool.message_path(id);
         let before: Vec<Status> = message.recipients.iter().map(|r| r.status).collect();
+        self.deliver_lists(&mut message, &path).await;
         self.deliver_local(&mut message, &path).await;
         let passed_on = self.deliver_remote(&mut message, &path).await;
         message.attempts += 1;
@@ -344,7 +347,9 @@ impl Queue {
                 }
                 Status::Delivered if r.notify.is_some_and(|n| n.success) => {
                     match &r.route {
-                        Route::Local(_) => succeeded.push((r.clone(), Action::Delivered)),
+                        Route::Local(_) | Route::List(_) => {
+                            succeeded.push((r.clone(), Action::Delivered))
+                        }
                         // A hop that speaks DSN reports success itself.
                         Route::Remote if !passed_on.contains(&i) => {
                             succeeded.push((r.clone(), Action::Relayed))
@@ -575,63 +580,6 @@ impl Queue {
         false
     }
 
-    /// Where a message we write to `address` goes (a DSN about message `about`, an alert):
-    /// its local mailboxes and remote addresses; `None` (logged) when it cannot be reached.
-    async fn routes_to(&self, address: &str, about: &str) -> Option<Vec<(String, Route)>> {
-        let local =
-            |m: crate::accounts::LocalMailbox| (m.username.clone(), Route::Local(m.username));
-        let routes: Vec<(String, Route)> = match self.accounts.resolve(address).await {
-            Ok(Resolution::Local(mailboxes)) => mailboxes.into_iter().map(local).collect(),
-            Ok(Resolution::Forward {
-                local: mailboxes,
-                remote,
-            }) => {
-                let mut r: Vec<(String, Route)> = mailboxes.into_iter().map(local).collect();
-                r.extend(remote.into_iter().map(|a| (a, Route::Remote)));
-                r
-            }
-            Ok(Resolution::NotOurDomain | Resolution::Relay(_)) => {
-                vec![(address.to_owned(), Route::Remote)]
-            }
-            Ok(Resolution::Unknown) => {
-                warn!(queue_id = %about, to = %address, "not queued: the address does not exist");
-                return None;
-            }
-            Err(e) => {
-                warn!(queue_id = %about, to = %address, error = %e, "not queued: cannot resolve the address");
-                return None;
-            }
-        };
-        Some(routes)
-    }
-
-    /// Queues `text` (a whole message, CRLF line ends) from `from` to `to`, as the server's
-    /// own mail (alerts): delivered by the queue like any other. Its queue id.
-    pub async fn inject(&self, from: &str, to: &str, text: Vec<u8>) -> Result<String, String> {
-        let id = crate::mail::queue_id();
-        let routes = self
-            .routes_to(to, &id)
-            .await
-            .ok_or_else(|| format!("{to} cannot be reached"))?;
-        let recipients: Vec<Recipient> = routes
-            .into_iter()
-            .map(|(address, route)| Recipient::new(address, route))
-            .collect();
-        let envelope = QueuedMessage::new(id.clone(), from.to_owned(), recipients);
-        let spool = self.spool.clone();
-        let queued_id = id.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let mut incoming = spool.incoming(&queued_id)?;
-            incoming.write(&text)?;
-            incoming.commit(&spool, envelope)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        written.map_err(|e| e.to_string())?;
-        self.enqueued(&id);
-        Ok(id)
-    }
-
     /// Queues a DSN to the sender about `report` (never to the null sender): the bounce for
     /// failed recipients, the delay notice, or the success notice NOTIFY=SUCCESS asked for.
     /// `source` is the message's text.
@@ -761,6 +709,7 @@ fn count_attempt(r: &spool::Recipient, was: Status, waited: u64) {
     let route = match r.route {
         Route::Local(_) => "local",
         Route::Remote => "remote",
+        Route::List(_) => "list",
     };
     let metrics = crate::metrics::get();
     match r.status {

@@ -44,6 +44,8 @@ pub enum Route {
     Local(String),
     /// Through the relay host (or the domain's MX).
     Remote,
+    /// To the members of this mailing list of ours (`crate::lists`).
+    List(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +208,7 @@ impl QueuedMessage {
             let route = match &r.route {
                 Route::Local(user) => format!("local:{user}"),
                 Route::Remote => "remote".into(),
+                Route::List(list) => format!("list:{list}"),
             };
             let notify = r.notify.map_or_else(|| "-".to_owned(), |n| n.to_string());
             let orcpt = r
@@ -271,10 +274,11 @@ fn decode_recipient(rest: &str) -> Result<Recipient, String> {
         .into_iter()
         .find(|s| s.name() == status)
         .ok_or(format!("bad status {status:?}"))?;
-    let route = match route.strip_prefix("local:") {
-        Some(user) => Route::Local(user.to_owned()),
-        None if route == "remote" => Route::Remote,
-        None => return Err(format!("bad route {route:?}")),
+    let route = match (route.strip_prefix("local:"), route.strip_prefix("list:")) {
+        (Some(user), _) => Route::Local(user.to_owned()),
+        (_, Some(list)) => Route::List(list.to_owned()),
+        _ if route == "remote" => Route::Remote,
+        _ => return Err(format!("bad route {route:?}")),
     };
     let notify = match notify {
         "-" => None,

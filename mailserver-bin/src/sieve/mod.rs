@@ -319,8 +319,8 @@ impl Filtering {
             plan.inbox = Some(flags);
         }
         if let std::borrow::Cow::Owned(edited) = current {
-            let old = crate::filter::headers::header_len(raw) as u64;
-            let new = edited[..crate::filter::headers::header_len(&edited)].to_vec();
+            let old = crate::message::header_len(raw) as u64;
+            let new = edited[..crate::message::header_len(&edited)].to_vec();
             plan.header = Some((old, new));
         }
         Some(plan)

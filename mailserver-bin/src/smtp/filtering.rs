@@ -28,7 +28,7 @@ impl Connection {
         body: &mut BodyWriter,
     ) -> Result<Option<AfterStore>, Reply> {
         let filtering = &self.service.sieve;
-        if !tx.remote.is_empty() || !tx.mailboxes.iter().any(|m| filtering.applies(&m.maildir)) {
+        if tx.queued() || !tx.mailboxes.iter().any(|m| filtering.applies(&m.maildir)) {
             return Ok(None);
         }
         let message = body.judged().await.map_err(|e| {

@@ -90,7 +90,7 @@ impl Connection {
             }
             if verdict.action == Action::Junk {
                 let enforced = |domain: &str| auth.dmarc_for(domain) == DmarcAction::Enforce;
-                junk = Some(match tx.remote.is_empty() {
+                junk = Some(match !tx.queued() {
                     true => tx.mailboxes.iter().map(|m| enforced(&m.domain)).collect(),
                     false => vec![domains.iter().any(|d| enforced(d))],
                 });
@@ -128,7 +128,7 @@ impl Connection {
         if let Some(which) = junk {
             body.send_to_junk(which);
         }
-        let len = headers::header_len(&message);
+        let len = crate::message::header_len(&message);
         let mut new = fields.into_bytes();
         let ours = auth.map(|(_, a)| a.authserv_id());
         new.extend(headers::rewrite(&message[..len], ours, &edits));

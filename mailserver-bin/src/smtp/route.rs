@@ -132,6 +132,7 @@ impl Connection {
                         address,
                         mailboxes: Vec::new(),
                         remote: vec![original],
+                        list: None,
                         forwarded: false,
                     });
                 }
@@ -150,6 +151,28 @@ impl Connection {
             resolution = accounts.resolve(&target).await.map_err(temp_fail)?;
         }
         let (mailboxes, remote) = match resolution {
+            Resolution::List(list) => {
+                let sender = self.tx.sender();
+                let size = self.tx.params.size.unwrap_or(0);
+                let refusal = crate::lists::refusal(accounts, &list, &sender, size)
+                    .await
+                    .map_err(temp_fail)?;
+                if let Some(why) = refusal {
+                    info!(%list, %sender, reason = %why, "post to a list refused");
+                    let text = format!("<{address}>: {why}");
+                    return Err(match why {
+                        crate::lists::Refusal::TooBig(_) => reply(552, 5, 3, 4, text),
+                        crate::lists::Refusal::Sender(_) => reply(550, 5, 7, 1, text),
+                    });
+                }
+                return Ok(Routed {
+                    address,
+                    mailboxes: Vec::new(),
+                    remote: Vec::new(),
+                    list: Some(list),
+                    forwarded: false,
+                });
+            }
             Resolution::Local(mailboxes) => (mailboxes, Vec::new()),
             Resolution::Forward { local, remote } => {
                 forwarded = true;
@@ -205,6 +228,7 @@ impl Connection {
             address,
             mailboxes,
             remote,
+            list: None,
             forwarded,
         })
     }

@@ -24,6 +24,8 @@ pub(super) struct Routed {
     pub(super) address: String,
     pub(super) mailboxes: Vec<LocalMailbox>,
     pub(super) remote: Vec<String>,
+    /// Our mailing list, when the recipient is one (the queue distributes the post).
+    pub(super) list: Option<String>,
     /// Through an alias to another server, rather than relayed for a user or a backup domain.
     pub(super) forwarded: bool,
 }
@@ -36,6 +38,8 @@ pub(super) struct Transaction {
     pub(super) mailboxes: Vec<LocalMailbox>,
     /// Addresses on other servers, each with the RCPT parameters that led to it.
     pub(super) remote: Vec<(String, RcptParams)>,
+    /// Our mailing lists the message is posted to.
+    pub(super) lists: Vec<String>,
     /// Local mailboxes (user name) whose RCPT asked for DSN: the address used, its parameters.
     pub(super) local_dsn: Vec<(String, String, RcptParams)>,
     /// An alias sends some of it on to another server (SRS applies).
@@ -61,11 +65,18 @@ impl Transaction {
             recipients: Vec::new(),
             mailboxes: Vec::new(),
             remote: Vec::new(),
+            lists: Vec::new(),
             local_dsn: Vec::new(),
             forwarded: false,
             spf: None,
             body: None,
         }
+    }
+
+    /// Whether the message goes through the queue (a remote recipient or a list), not
+    /// straight into the Maildirs.
+    pub(super) fn queued(&self) -> bool {
+        !self.remote.is_empty() || !self.lists.is_empty()
     }
 
     /// The DSN parameters of the RCPT that reached `username`, and the address it used.
@@ -97,6 +108,12 @@ impl Transaction {
             recipients.push(with_params(
                 spool::Recipient::new(address.clone(), Route::Remote),
                 params,
+            ));
+        }
+        for list in &self.lists {
+            recipients.push(spool::Recipient::new(
+                list.clone(),
+                Route::List(list.clone()),
             ));
         }
         let mut entry = QueuedMessage::new(id.to_owned(), self.sender(), recipients);
@@ -249,6 +266,7 @@ impl Connection {
                 address,
                 mailboxes,
                 remote,
+                list,
                 forwarded,
             }) => {
                 self.tx.forwarded |= forwarded;
@@ -267,6 +285,11 @@ impl Connection {
                     if !self.tx.remote.iter().any(|(a, _)| *a == r) {
                         self.tx.remote.push((r, params.clone()));
                     }
+                }
+                if let Some(list) = list
+                    && !self.tx.lists.contains(&list)
+                {
+                    self.tx.lists.push(list);
                 }
                 session.accept().answered();
             }
@@ -300,7 +323,7 @@ impl Connection {
             hide_client: self.service.submission,
         });
         let hostname = self.service.config.hostname.clone();
-        let destination = if self.tx.remote.is_empty() {
+        let destination = if !self.tx.queued() {
             let sender = self.tx.sender();
             Destination::Maildirs {
                 targets: self
@@ -425,7 +448,7 @@ impl Connection {
         };
         let queue_id = body.queue_id.clone();
         let from = display_from(&tx.from);
-        let queued = !tx.remote.is_empty();
+        let queued = tx.queued();
         if let Some(refusal) = self.loop_refusal(&tx, &body.scan) {
             warn!(%queue_id, peer = %self.peer, %from, to = %tx.recipients.join(","), reply = %refusal, "message refused: mail loop");
             crate::metrics::get().message("refused");

@@ -101,4 +101,30 @@ const SCHEMA: &[&str] = &[
         messages bigint NOT NULL,
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // Mailing lists (ours: PostfixAdmin has none): the list's settings, and its members,
+    // owners and moderators, one row per role.
+    "CREATE TABLE IF NOT EXISTS mailing_list (
+        address varchar(255) NOT NULL,
+        domain varchar(255) NOT NULL,
+        name varchar(255) NOT NULL DEFAULT '',
+        description varchar(1024) NOT NULL DEFAULT '',
+        posting varchar(16) NOT NULL DEFAULT 'members',
+        subscription varchar(16) NOT NULL DEFAULT 'confirm',
+        subject_prefix varchar(255) NOT NULL DEFAULT '',
+        reply_to varchar(16) NOT NULL DEFAULT 'list',
+        max_size bigint NOT NULL DEFAULT 0,
+        created datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active tinyint(1) NOT NULL DEFAULT 1,
+        PRIMARY KEY (address)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    "CREATE TABLE IF NOT EXISTS mailing_list_member (
+        list varchar(255) NOT NULL,
+        address varchar(255) NOT NULL,
+        role varchar(16) NOT NULL DEFAULT 'member',
+        digest tinyint(1) NOT NULL DEFAULT 0,
+        nomail tinyint(1) NOT NULL DEFAULT 0,
+        created datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (list, address, role)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
 ];

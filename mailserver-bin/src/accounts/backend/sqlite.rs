@@ -105,4 +105,27 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS message_quota (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         messages INTEGER NOT NULL)",
+    // Mailing lists (ours: PostfixAdmin has none): the list's settings, and its members,
+    // owners and moderators, one row per role.
+    "CREATE TABLE IF NOT EXISTS mailing_list (
+        address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        posting TEXT NOT NULL DEFAULT 'members',
+        subscription TEXT NOT NULL DEFAULT 'confirm',
+        subject_prefix TEXT NOT NULL DEFAULT '',
+        reply_to TEXT NOT NULL DEFAULT 'list',
+        max_size INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE TABLE IF NOT EXISTS mailing_list_member (
+        list TEXT NOT NULL COLLATE NOCASE,
+        address TEXT NOT NULL COLLATE NOCASE,
+        role TEXT NOT NULL DEFAULT 'member',
+        digest INTEGER NOT NULL DEFAULT 0,
+        nomail INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (list, address, role))",
 ];

@@ -1,0 +1,386 @@
+//! Mailing lists in the accounts store (`mailing_list`, `mailing_list_member`, our own tables
+//! beside PostfixAdmin's): a list is an address of one of our domains, with settings, and
+//! members, owners and moderators. What a list does with a post is `crate::lists`'.
+
+use sqlx::Row;
+
+use super::types::{AccountsError, split_address};
+use super::{Accounts, normalize_address};
+
+/// Who may post to a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posting {
+    /// Anyone (an announcement list run by its owners is `Owners`).
+    Anyone,
+    /// Its members, owners and moderators (the default, as mlmmj's `subonlypost`).
+    Members,
+    /// Its owners and moderators only.
+    Owners,
+}
+
+impl Posting {
+    pub const NAMES: &'static str = "anyone, members, owners";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Anyone => "anyone",
+            Self::Members => "members",
+            Self::Owners => "owners",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "anyone" => Self::Anyone,
+            "members" => Self::Members,
+            "owners" => Self::Owners,
+            _ => return None,
+        })
+    }
+}
+
+/// Where replies to a post go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyTo {
+    /// To the list (a `Reply-To:` of the list is added).
+    List,
+    /// To the poster (the post's own fields are left alone).
+    Sender,
+}
+
+impl ReplyTo {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Sender => "sender",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "list" => Some(Self::List),
+            "sender" => Some(Self::Sender),
+            _ => None,
+        }
+    }
+}
+
+/// A member's part in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Moderator => "moderator",
+            Self::Owner => "owner",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "owner" => Self::Owner,
+            "moderator" => Self::Moderator,
+            _ => Self::Member,
+        }
+    }
+}
+
+/// A list's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailingList {
+    pub address: String,
+    pub name: String,
+    pub description: String,
+    pub posting: Posting,
+    /// Put in front of each post's subject (`[team]`), unless it is there already.
+    pub subject_prefix: String,
+    pub reply_to: ReplyTo,
+    /// The largest post, in octets (0: the server's message size limit).
+    pub max_size: u64,
+    pub active: bool,
+}
+
+/// One row of a list's people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub address: String,
+    pub role: Role,
+    /// Subscribed but receives no posts (an owner who only moderates, a member on leave).
+    pub nomail: bool,
+}
+
+/// A change to a list's settings (`mailserver list set`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSetting {
+    Name(String),
+    Description(String),
+    Posting(Posting),
+    SubjectPrefix(String),
+    ReplyTo(ReplyTo),
+    MaxSize(u64),
+    Active(bool),
+}
+
+impl Accounts {
+    /// Makes the list `address` (on one of our domains, not already a mailbox, alias or list).
+    pub async fn add_list(&self, address: &str, name: &str) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let Some((_, domain)) = split_address(&address) else {
+            return Err(AccountsError::BadAddress(address));
+        };
+        let domain = domain.to_owned();
+        self.require_domain(&domain).await?;
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM mailbox WHERE username = ?)
+                + (SELECT COUNT(*) FROM alias WHERE address = ?)
+                + (SELECT COUNT(*) FROM mailing_list WHERE address = ?)",
+        )
+        .bind(&address)
+        .bind(&address)
+        .bind(&address)
+        .fetch_one(&self.pool)
+        .await?;
+        if taken > 0 {
+            return Err(AccountsError::AddressTaken(address));
+        }
+        sqlx::query(
+            "INSERT INTO mailing_list (address, domain, name, created, modified, active)
+             VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+        )
+        .bind(&address)
+        .bind(&domain)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(address)
+    }
+
+    /// Removes a list and its members.
+    pub async fn remove_list(&self, address: &str) -> Result<String, AccountsError> {
+        let list = self.require_list(address).await?;
+        sqlx::query("DELETE FROM mailing_list_member WHERE list = ?")
+            .bind(&list)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM mailing_list WHERE address = ?")
+            .bind(&list)
+            .execute(&self.pool)
+            .await?;
+        Ok(list)
+    }
+
+    /// The lists, optionally of one domain, in address order.
+    pub async fn lists(&self, domain: Option<&str>) -> Result<Vec<MailingList>, AccountsError> {
+        let rows = sqlx::query(
+            "SELECT address, name, description, posting, subject_prefix, reply_to,
+                    CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
+             FROM mailing_list WHERE ? IS NULL OR domain = ? ORDER BY address",
+        )
+        .bind(domain)
+        .bind(domain)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(list_row).collect()
+    }
+
+    /// The list `address`, if there is one (active or not).
+    pub async fn list(&self, address: &str) -> Result<Option<MailingList>, AccountsError> {
+        let Ok(address) = normalize_address(address) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT address, name, description, posting, subject_prefix, reply_to,
+                    CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
+             FROM mailing_list WHERE address = ?",
+        )
+        .bind(&address)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(list_row).transpose()
+    }
+
+    /// Changes one setting of a list.
+    pub async fn set_list(
+        &self,
+        address: &str,
+        setting: ListSetting,
+    ) -> Result<String, AccountsError> {
+        let list = self.require_list(address).await?;
+        let (column, text, number): (&str, Option<String>, Option<i64>) = match setting {
+            ListSetting::Name(v) => ("name", Some(v), None),
+            ListSetting::Description(v) => ("description", Some(v), None),
+            ListSetting::Posting(p) => ("posting", Some(p.name().into()), None),
+            ListSetting::SubjectPrefix(v) => ("subject_prefix", Some(v), None),
+            ListSetting::ReplyTo(r) => ("reply_to", Some(r.name().into()), None),
+            ListSetting::MaxSize(n) => {
+                ("max_size", None, Some(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            ListSetting::Active(a) => ("active", None, Some(i64::from(a))),
+        };
+        if text.as_deref().is_some_and(|t| t.contains(['\r', '\n'])) {
+            return Err(AccountsError::BadListSetting(format!(
+                "the {column} of a list is one line"
+            )));
+        }
+        let sql = format!(
+            "UPDATE mailing_list SET {column} = ?, modified = CURRENT_TIMESTAMP WHERE address = ?"
+        );
+        // The column is one of the names above, never the caller's text.
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = match (text, number) {
+            (Some(t), _) => query.bind(t),
+            (None, n) => query.bind(n.unwrap_or(0)),
+        };
+        query.bind(&list).execute(&self.pool).await?;
+        Ok(list)
+    }
+
+    /// The list's people, owners first, then moderators, then members, each in address
+    /// order.
+    pub async fn list_members(&self, address: &str) -> Result<Vec<Member>, AccountsError> {
+        let list = self.require_list(address).await?;
+        let rows = sqlx::query(
+            "SELECT address, role, CAST(nomail AS SIGNED) AS nomail
+             FROM mailing_list_member WHERE list = ? ORDER BY address",
+        )
+        .bind(&list)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut members = rows
+            .iter()
+            .map(|r| {
+                Ok(Member {
+                    address: r.try_get("address")?,
+                    role: Role::parse(&r.try_get::<String, _>("role")?),
+                    nomail: r.try_get::<i64, _>("nomail")? != 0,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        members.sort_by(|a, b| b.role.cmp(&a.role).then(a.address.cmp(&b.address)));
+        Ok(members)
+    }
+
+    /// Adds `member` to the list in `role` (again: its `nomail` is updated).
+    pub async fn subscribe(
+        &self,
+        list: &str,
+        member: &str,
+        role: Role,
+        nomail: bool,
+    ) -> Result<(String, String), AccountsError> {
+        let list = self.require_list(list).await?;
+        let member = normalize_address(member)?;
+        sqlx::query("DELETE FROM mailing_list_member WHERE list = ? AND address = ? AND role = ?")
+            .bind(&list)
+            .bind(&member)
+            .bind(role.name())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO mailing_list_member (list, address, role, nomail, created)
+             VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+        )
+        .bind(&list)
+        .bind(&member)
+        .bind(role.name())
+        .bind(i64::from(nomail))
+        .execute(&self.pool)
+        .await?;
+        Ok((list, member))
+    }
+
+    /// Removes `member` from the list in `role` (every role: `None`); whether it was there.
+    pub async fn unsubscribe(
+        &self,
+        list: &str,
+        member: &str,
+        role: Option<Role>,
+    ) -> Result<bool, AccountsError> {
+        let list = self.require_list(list).await?;
+        let member = normalize_address(member)?;
+        let done = sqlx::query(
+            "DELETE FROM mailing_list_member WHERE list = ? AND address = ?
+             AND (? IS NULL OR role = ?)",
+        )
+        .bind(&list)
+        .bind(&member)
+        .bind(role.map(Role::name))
+        .bind(role.map(Role::name))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The owners of the list whose `+owner` or `+bounces` address `address` is (RFC 2369's
+    /// List-Owner; bounces go to them until the list processes them itself); `None` for any
+    /// other address.
+    pub(super) async fn list_owners_of(
+        &self,
+        address: &str,
+    ) -> Result<Option<Vec<String>>, AccountsError> {
+        let Some((local, domain)) = split_address(address) else {
+            return Ok(None);
+        };
+        let Some((list, command)) = local.split_once('+') else {
+            return Ok(None);
+        };
+        if !matches!(command, "owner" | "bounces") {
+            return Ok(None);
+        }
+        let list = format!("{list}@{domain}");
+        let owners: Vec<String> = sqlx::query_scalar(
+            "SELECT m.address FROM mailing_list_member m JOIN mailing_list l ON l.address = m.list
+             WHERE m.list = ? AND m.role = 'owner' AND l.active = 1 ORDER BY m.address",
+        )
+        .bind(&list)
+        .fetch_all(&self.pool)
+        .await?;
+        // A list without owners: its address is as unknown as any other.
+        Ok((!owners.is_empty()).then_some(owners))
+    }
+
+    async fn require_list(&self, address: &str) -> Result<String, AccountsError> {
+        let address = normalize_address(address)?;
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailing_list WHERE address = ?")
+            .bind(&address)
+            .fetch_optional(&self.pool)
+            .await?;
+        match found {
+            Some(_) => Ok(address),
+            None => Err(AccountsError::UnknownList(address)),
+        }
+    }
+}
+
+fn list_row(row: &sqlx::any::AnyRow) -> Result<MailingList, AccountsError> {
+    let address: String = row.try_get("address")?;
+    let stored = |column: &'static str, value: String, expected: &'static str| {
+        AccountsError::BadStoredValue {
+            table: "mailing_list",
+            column,
+            row: address.clone(),
+            value,
+            expected,
+        }
+    };
+    let posting: String = row.try_get("posting")?;
+    let reply_to: String = row.try_get("reply_to")?;
+    Ok(MailingList {
+        posting: Posting::parse(&posting)
+            .ok_or_else(|| stored("posting", posting.clone(), Posting::NAMES))?,
+        reply_to: ReplyTo::parse(&reply_to)
+            .ok_or_else(|| stored("reply_to", reply_to.clone(), "list, sender"))?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        subject_prefix: row.try_get("subject_prefix")?,
+        max_size: row.try_get::<i64, _>("max_size")?.max(0) as u64,
+        active: row.try_get::<i64, _>("active")? != 0,
+        address,
+    })
+}

@@ -1,0 +1,243 @@
+//! `mailserver list`: mailing lists and their members, owners and moderators.
+
+use clap::Subcommand;
+
+use super::output::{human_size, parse_size, print_table, yes_no};
+use crate::AnyError;
+use crate::accounts::{Accounts, ListSetting, Posting, ReplyTo, Role};
+
+#[derive(Subcommand)]
+pub(super) enum ListCommand {
+    /// Make the list LIST (an address of one of our domains).
+    Add {
+        list: String,
+        /// Its display name (in `List-Id:`).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Remove a list and its members.
+    Remove { list: String },
+    /// Show the lists (of one domain), or one list's settings and people.
+    Show {
+        /// A list address, or a domain.
+        what: Option<String>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The members, owners and moderators of LIST.
+    Members {
+        list: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add ADDRESSes to LIST (as members unless --owner or --moderator).
+    Subscribe {
+        list: String,
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[arg(long, conflicts_with = "moderator")]
+        owner: bool,
+        #[arg(long)]
+        moderator: bool,
+        /// Subscribed, but sent no posts.
+        #[arg(long)]
+        nomail: bool,
+    },
+    /// Remove ADDRESSes from LIST (from every role unless --owner or --moderator).
+    Unsubscribe {
+        list: String,
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[arg(long, conflicts_with = "moderator")]
+        owner: bool,
+        #[arg(long)]
+        moderator: bool,
+    },
+    /// Change a setting: name, description, posting (anyone, members, owners),
+    /// subject-prefix, reply-to (list, sender), max-size (e.g. 10M; 0: the server's limit),
+    /// active (yes, no).
+    Set {
+        list: String,
+        setting: String,
+        value: String,
+    },
+}
+
+fn role(owner: bool, moderator: bool) -> Option<Role> {
+    match (owner, moderator) {
+        (true, _) => Some(Role::Owner),
+        (_, true) => Some(Role::Moderator),
+        _ => None,
+    }
+}
+
+/// The setting `name` = `value`, or why not.
+fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
+    let bad = |expected: &str| format!("{name} is one of {expected}, not {value:?}");
+    Ok(match name {
+        "name" => ListSetting::Name(value.to_owned()),
+        "description" => ListSetting::Description(value.to_owned()),
+        "posting" => {
+            ListSetting::Posting(Posting::parse(value).ok_or_else(|| bad(Posting::NAMES))?)
+        }
+        "subject-prefix" => ListSetting::SubjectPrefix(value.to_owned()),
+        "reply-to" => {
+            ListSetting::ReplyTo(ReplyTo::parse(value).ok_or_else(|| bad("list, sender"))?)
+        }
+        "max-size" => {
+            ListSetting::MaxSize(parse_size(value).ok_or_else(|| bad("a size such as 10M"))?)
+        }
+        "active" => ListSetting::Active(match value {
+            "yes" | "true" | "1" => true,
+            "no" | "false" | "0" => false,
+            _ => return Err(bad("yes, no")),
+        }),
+        _ => {
+            return Err(format!(
+                "no setting {name:?}: name, description, posting, subject-prefix, reply-to, \
+                 max-size, active"
+            ));
+        }
+    })
+}
+
+/// Carries out a `list` command.
+pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(), AnyError> {
+    match command {
+        ListCommand::Add { list, name } => {
+            let list = accounts.add_list(&list, &name).await?;
+            println!(
+                "added list {list} (posting: members; add them with `mailserver list subscribe {list} ADDRESS`)"
+            );
+        }
+        ListCommand::Remove { list } => {
+            println!("removed list {}", accounts.remove_list(&list).await?)
+        }
+        ListCommand::Show { what, json } => show(accounts, what, json).await?,
+        ListCommand::Members { list, json } => members(accounts, &list, json).await?,
+        ListCommand::Subscribe {
+            list,
+            addresses,
+            owner,
+            moderator,
+            nomail,
+        } => {
+            let role = role(owner, moderator).unwrap_or(Role::Member);
+            for a in addresses {
+                let (list, member) = accounts.subscribe(&list, &a, role, nomail).await?;
+                println!(
+                    "{member} is a{} {} of {list}",
+                    if role == Role::Owner { "n" } else { "" },
+                    role.name()
+                );
+            }
+        }
+        ListCommand::Unsubscribe {
+            list,
+            addresses,
+            owner,
+            moderator,
+        } => {
+            for a in addresses {
+                match accounts
+                    .unsubscribe(&list, &a, role(owner, moderator))
+                    .await?
+                {
+                    true => println!("removed {a} from {list}"),
+                    false => return Err(format!("{a} is not on {list}").into()),
+                }
+            }
+        }
+        ListCommand::Set {
+            list,
+            setting: name,
+            value,
+        } => {
+            let list = accounts.set_list(&list, setting(&name, &value)?).await?;
+            println!("{list}: {name} = {value}");
+        }
+    }
+    Ok(())
+}
+
+async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(), AnyError> {
+    if let Some(address) = what.as_deref().filter(|w| w.contains('@'))
+        && let Some(list) = accounts.list(address).await?
+    {
+        let people = accounts.list_members(address).await?;
+        if json {
+            let out = serde_json::json!({
+                "address": list.address, "name": list.name, "description": list.description,
+                "posting": list.posting.name(), "subject_prefix": list.subject_prefix,
+                "reply_to": list.reply_to.name(), "max_size": list.max_size, "active": list.active,
+                "members": people.iter().map(|m| serde_json::json!({
+                    "address": m.address, "role": m.role.name(), "nomail": m.nomail,
+                })).collect::<Vec<_>>(),
+            });
+            println!("{out}");
+            return Ok(());
+        }
+        let size = match list.max_size {
+            0 => "the server's limit".to_owned(),
+            n => human_size(n),
+        };
+        for (k, v) in [
+            ("list", list.address.clone()),
+            ("name", list.name.clone()),
+            ("description", list.description.clone()),
+            ("posting", list.posting.name().into()),
+            ("subject-prefix", list.subject_prefix.clone()),
+            ("reply-to", list.reply_to.name().into()),
+            ("max-size", size),
+            ("active", yes_no(list.active)),
+            ("people", people.len().to_string()),
+        ] {
+            println!("{k:<15} {v}");
+        }
+        return Ok(());
+    }
+    if let Some(w) = what.as_deref().filter(|w| w.contains('@')) {
+        return Err(format!("mailing list {w} does not exist").into());
+    }
+    let lists = accounts.lists(what.as_deref()).await?;
+    if json {
+        let out: Vec<serde_json::Value> = lists
+            .iter()
+            .map(|l| serde_json::json!({"address": l.address, "name": l.name, "posting": l.posting.name(), "active": l.active}))
+            .collect();
+        println!("{}", serde_json::Value::Array(out));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = lists
+        .iter()
+        .map(|l| {
+            vec![
+                l.address.clone(),
+                l.name.clone(),
+                l.posting.name().into(),
+                yes_no(l.active),
+            ]
+        })
+        .collect();
+    print_table(&["LIST", "NAME", "POSTING", "ACTIVE"], &rows);
+    Ok(())
+}
+
+async fn members(accounts: &Accounts, list: &str, json: bool) -> Result<(), AnyError> {
+    let people = accounts.list_members(list).await?;
+    if json {
+        let out: Vec<serde_json::Value> = people
+            .iter()
+            .map(|m| serde_json::json!({"address": m.address, "role": m.role.name(), "nomail": m.nomail}))
+            .collect();
+        println!("{}", serde_json::Value::Array(out));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = people
+        .iter()
+        .map(|m| vec![m.address.clone(), m.role.name().into(), yes_no(!m.nomail)])
+        .collect();
+    print_table(&["ADDRESS", "ROLE", "GETS POSTS"], &rows);
+    Ok(())
+}

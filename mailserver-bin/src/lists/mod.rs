@@ -1,0 +1,259 @@
+//! Mailing lists, as iRedMail's mlmmj runs them: who may post (checked at RCPT, so a refused
+//! poster hears it from our SMTP reply, not from a bounce), and each accepted post made into
+//! the list's copy (`List-Id` of RFC 2919, `List-Post` and `List-Owner` of RFC 2369,
+//! `Precedence: list`, the subject prefix, `Reply-To`) that the queue sends to every member
+//! from the list's bounce address. The lists and their members live in the accounts store
+//! (`crate::accounts`), which also sends `LIST+owner` and `LIST+bounces` to the owners.
+
+use crate::accounts::{Accounts, AccountsError, MailingList, Posting, ReplyTo, Role};
+
+/// Why a post may not go to a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The sender may not post (the policy says who may).
+    Sender(String),
+    /// The post is larger than the list takes (its `max_size`, in octets).
+    TooBig(u64),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sender(why) => f.write_str(why),
+            Self::TooBig(max) => write!(f, "the list takes posts of at most {max} octets"),
+        }
+    }
+}
+
+/// Why `sender` may not post a message of `size` octets (as declared, 0 when not) to a list,
+/// for the SMTP reply; `None`: it may.
+pub async fn refusal(
+    accounts: &Accounts,
+    list: &str,
+    sender: &str,
+    size: u64,
+) -> Result<Option<Refusal>, AccountsError> {
+    let Some(settings) = accounts.list(list).await? else {
+        return Ok(Some(Refusal::Sender("no such list".into())));
+    };
+    if settings.max_size > 0 && size > settings.max_size {
+        return Ok(Some(Refusal::TooBig(settings.max_size)));
+    }
+    // A bounce or an automatic notice is not a post.
+    if sender.is_empty() {
+        return Ok(Some(Refusal::Sender(
+            "the list takes no mail from <>".into(),
+        )));
+    }
+    let role = accounts
+        .list_members(list)
+        .await?
+        .into_iter()
+        .filter(|m| m.address.eq_ignore_ascii_case(sender))
+        .map(|m| m.role)
+        .max();
+    Ok(match (settings.posting, role) {
+        (Posting::Anyone, _) => None,
+        (Posting::Members, Some(_)) => None,
+        (Posting::Owners, Some(Role::Owner | Role::Moderator)) => None,
+        (Posting::Members, None) => Some(Refusal::Sender(format!(
+            "only members of {list} may post to it"
+        ))),
+        (Posting::Owners, _) => Some(Refusal::Sender(format!(
+            "only the owners of {list} may post to it"
+        ))),
+    })
+}
+
+/// A post as the list sends it on: from `bounces`, to `members`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// The envelope sender: `LIST+bounces@domain`, where bounces from members come back.
+    pub bounces: String,
+    /// Every member, owner and moderator who receives posts.
+    pub members: Vec<String>,
+    /// The message with the list's fields.
+    pub message: Vec<u8>,
+}
+
+/// The list's copy of `original`, posted to `list`, and who gets it; `Ok(Err)`: the list
+/// does not take it (for good: too large for it).
+pub async fn post(
+    accounts: &Accounts,
+    list: &str,
+    original: &[u8],
+) -> Result<Result<Post, Refusal>, AccountsError> {
+    let settings = accounts
+        .list(list)
+        .await?
+        .ok_or_else(|| AccountsError::UnknownList(list.to_owned()))?;
+    if settings.max_size > 0 && original.len() as u64 > settings.max_size {
+        return Ok(Err(Refusal::TooBig(settings.max_size)));
+    }
+    let mut members: Vec<String> = Vec::new();
+    for m in accounts.list_members(list).await? {
+        if !m.nomail && !members.iter().any(|a| a.eq_ignore_ascii_case(&m.address)) {
+            members.push(m.address);
+        }
+    }
+    Ok(Ok(Post {
+        bounces: command_address(&settings.address, "bounces"),
+        members,
+        message: rewrite(&settings, original),
+    }))
+}
+
+/// `local+command@domain` of the list `local@domain`.
+pub fn command_address(list: &str, command: &str) -> String {
+    match list.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}+{command}@{domain}"),
+        None => format!("{list}+{command}"),
+    }
+}
+
+/// The fields a list sets (removed from the post first, so a post from another list does not
+/// keep that list's).
+const LIST_FIELDS: &[&str] = &[
+    "list-id",
+    "list-post",
+    "list-help",
+    "list-subscribe",
+    "list-unsubscribe",
+    "list-owner",
+    "list-archive",
+    "precedence",
+];
+
+/// `original` with the list's fields on top of its header, the subject prefixed (once) and,
+/// for a list that takes the replies, `Reply-To:` the list.
+fn rewrite(list: &MailingList, original: &[u8]) -> Vec<u8> {
+    let len = crate::message::header_len(original);
+    let (header, body) = original.split_at(len);
+    let newline: &str = if header.windows(2).any(|w| w == b"\r\n") || header.is_empty() {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let address = &list.address;
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let name = match list.name.is_empty() {
+        true => String::new(),
+        false => format!("{} ", phrase(&list.name)),
+    };
+    let mut out = String::new();
+    let mut field = |text: String| {
+        out.push_str(&text);
+        out.push_str(newline);
+    };
+    // RFC 2919: the list's identifier is its address with a dot for the at sign.
+    field(format!("List-Id: {name}<{local}.{domain}>"));
+    // Only what works is advertised: List-Help, List-Subscribe and List-Unsubscribe come
+    // with the commands by mail.
+    field(format!("List-Post: <mailto:{address}>"));
+    field(format!(
+        "List-Owner: <mailto:{}>",
+        command_address(address, "owner")
+    ));
+    field("Precedence: list".into());
+    let mut out = out.into_bytes();
+    for f in crate::message::fields(header) {
+        let name = crate::message::name(f);
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if LIST_FIELDS.contains(&lower.as_str()) {
+            continue;
+        }
+        if lower == "reply-to" && list.reply_to == ReplyTo::List {
+            continue;
+        }
+        if lower == "subject" && !list.subject_prefix.is_empty() {
+            out.extend_from_slice(&prefixed(f, &list.subject_prefix));
+            continue;
+        }
+        out.extend_from_slice(f);
+    }
+    if list.reply_to == ReplyTo::List {
+        out.extend_from_slice(format!("Reply-To: <{address}>{newline}").as_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A display name as a header field can hold it: as it is when it is plain words, quoted
+/// when it has specials, an RFC 2047 word when it is not ASCII.
+fn phrase(name: &str) -> String {
+    if !name.is_ascii() {
+        return mailwright_sieve::encode_word(name);
+    }
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c));
+    match plain {
+        true => name.to_owned(),
+        false => format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\"")),
+    }
+}
+
+/// A `Subject:` field with `prefix` in front of its value, unless the value (after any
+/// `Re:`) holds it already.
+fn prefixed(field: &[u8], prefix: &str) -> Vec<u8> {
+    let colon = field.iter().position(|&b| b == b':').unwrap_or(0);
+    let value = &field[colon + 1..];
+    let text = String::from_utf8_lossy(value);
+    if text.contains(prefix) {
+        return field.to_vec();
+    }
+    let mut out = field[..=colon].to_vec();
+    out.push(b' ');
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(reply_to: ReplyTo) -> MailingList {
+        MailingList {
+            address: "team@example.com".into(),
+            name: "Team".into(),
+            description: String::new(),
+            posting: Posting::Members,
+            subject_prefix: "[team]".into(),
+            reply_to,
+            max_size: 0,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn the_lists_fields_go_on_top_and_the_subject_is_prefixed_once() {
+        let post = b"From: a@example.org\r\nSubject: Re: [team] plans\r\nList-Id: <other.example.net>\r\nReply-To: a@example.org\r\n\r\nbody\r\n";
+        let out = String::from_utf8(rewrite(&list(ReplyTo::List), post)).unwrap();
+        assert!(
+            out.starts_with("List-Id: Team <team.example.com>\r\n"),
+            "{out}"
+        );
+        for part in [
+            "List-Post: <mailto:team@example.com>\r\n",
+            "List-Owner: <mailto:team+owner@example.com>\r\n",
+            "Precedence: list\r\n",
+            "Subject: Re: [team] plans\r\n",
+            "Reply-To: <team@example.com>\r\n\r\nbody\r\n",
+        ] {
+            assert!(out.contains(part), "{part} in {out}");
+        }
+        assert!(
+            !out.contains("other.example.net") && !out.contains("Reply-To: a@"),
+            "{out}"
+        );
+        assert_eq!(phrase("Team \"A\""), "\"Team \\\"A\\\"\"");
+        let fresh = b"Subject: plans\n\nbody\n";
+        let out = String::from_utf8(rewrite(&list(ReplyTo::Sender), fresh)).unwrap();
+        assert!(
+            out.contains("Subject: [team] plans\n") && !out.contains("Reply-To"),
+            "{out}"
+        );
+        assert!(!out.contains('\r'), "the post's own line ends: {out}");
+    }
+}

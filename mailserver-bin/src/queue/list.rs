@@ -1,0 +1,65 @@
+//! Posts to our mailing lists: the queue holds a post for the list as one recipient; its
+//! turn makes the list's copy (`crate::lists::post`) and queues it once, from the list's
+//! bounce address, to every member, then marks the list delivered. A member's copy then goes
+//! like any other: into a local Maildir, or through the relay.
+
+use tracing::{info, warn};
+
+use super::Queue;
+use super::spool::{QueuedMessage, Route, Status};
+
+impl Queue {
+    /// Distributes the pending list recipients of `message` (whose text is at `path`).
+    pub(super) async fn deliver_lists(&self, message: &mut QueuedMessage, path: &std::path::Path) {
+        let lists: Vec<(usize, String)> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status == Status::Pending)
+            .filter_map(|(i, r)| match &r.route {
+                Route::List(list) => Some((i, list.clone())),
+                _ => None,
+            })
+            .collect();
+        if lists.is_empty() {
+            return;
+        }
+        let text = match tokio::fs::read(path).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(queue_id = %message.id, error = %e, "cannot read a list post");
+                return;
+            }
+        };
+        for (i, list) in lists {
+            let reply = match crate::lists::post(&self.accounts, &list, &text).await {
+                Err(e) => Err(e.to_string()),
+                Ok(Err(refusal)) => {
+                    // For good: the poster hears of it in a DSN.
+                    info!(queue_id = %message.id, %list, reason = %refusal, "list post refused");
+                    let r = &mut message.recipients[i];
+                    r.status = Status::Failed;
+                    r.last_reply = format!("552 5.3.4 {refusal}");
+                    continue;
+                }
+                Ok(Ok(post)) if post.members.is_empty() => Ok("the list has no members".to_owned()),
+                Ok(Ok(post)) => self
+                    .inject_to(&post.bounces, &post.members, post.message)
+                    .await
+                    .map(|id| format!("sent to {} members as {id}", post.members.len())),
+            };
+            let r = &mut message.recipients[i];
+            match reply {
+                Ok(done) => {
+                    info!(queue_id = %message.id, %list, result = %done, "list post distributed");
+                    r.status = Status::Delivered;
+                    r.last_reply = done;
+                }
+                Err(e) => {
+                    warn!(queue_id = %message.id, %list, error = %e, "list post not distributed yet");
+                    r.last_reply = e;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Mailing lists: made and filled with the CLI, posted to over SMTP by members (the list's
+//! copy reaches local members' Maildirs and a remote member through the relay, with the
+//! `List-*` fields and the list's bounce address as envelope sender), refused to others at
+//! RCPT, and held to the list's size limit.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::sink::Sink;
+use support::{Server, assert_contains, free_port};
+
+/// Sends `message` from `from` to `to` over port 25; each step's reply.
+fn post(server: &Server, from: &str, to: &str, mail_params: &str, message: &str) -> Vec<String> {
+    let mut smtp = server.connect();
+    let mut replies = vec![
+        smtp.command("EHLO client.example"),
+        smtp.command(&format!("MAIL FROM:<{from}>{mail_params}")),
+        smtp.command(&format!("RCPT TO:<{to}>")),
+    ];
+    if replies[2].starts_with("250") {
+        replies.push(smtp.command("DATA"));
+        replies.push(smtp.command(&format!("{message}\r\n.")));
+    }
+    smtp.command("QUIT");
+    replies
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// team@example.com ("Team", prefix "[team]"): alice, bob and friend@remote.example as
+/// members, dave as an owner who takes no posts; the relay is `sink`.
+fn team(name: &str, sink: &Sink) -> Server {
+    let server = Server::start(
+        name,
+        &format!(
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n[queue]\nmin_backoff = 1\nmax_backoff = 2\n",
+            sink.port
+        ),
+    );
+    server.admin_ok(&["list", "add", "team@example.com", "--name", "Team"]);
+    server.admin_ok(&[
+        "list",
+        "subscribe",
+        "team@example.com",
+        "alice@example.com",
+        "bob@example.com",
+        "friend@remote.example",
+    ]);
+    server.admin_ok(&[
+        "list",
+        "subscribe",
+        "team@example.com",
+        "dave@example.com",
+        "--owner",
+        "--nomail",
+    ]);
+    server.admin_ok(&[
+        "list",
+        "set",
+        "team@example.com",
+        "subject-prefix",
+        "[team]",
+    ]);
+    let shown = server.admin_ok(&["list", "show", "team@example.com"]);
+    assert_contains(
+        &shown,
+        &[
+            "posting         members",
+            "subject-prefix  [team]",
+            "people          4",
+        ],
+    );
+    let members = server.admin_ok(&["list", "members", "team@example.com"]);
+    assert!(
+        members.find("dave@example.com").unwrap() < members.find("alice@example.com").unwrap(),
+        "owners first: {members}"
+    );
+
+    server
+}
+
+#[test]
+fn a_members_post_reaches_every_member_with_the_lists_fields() {
+    let sink = Sink::start("lists", free_port(), &[]);
+    let server = team("lists", &sink);
+    // A member posts: alice and bob (local) and friend (remote) get the list's copy; dave,
+    // an owner who takes no posts, does not.
+    let replies = post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        "",
+        "From: Alice <alice@example.com>\r\nTo: team@example.com\r\nSubject: hello\r\n\
+         Message-ID: <p1@example.com>\r\n\r\nHi all.\r\n",
+    );
+    assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
+    for user in ["alice@example.com", "bob@example.com"] {
+        wait_for(user, || server.messages(user).len() == 1);
+        let copy = String::from_utf8_lossy(&server.messages(user)[0]).into_owned();
+        assert_contains(
+            &copy,
+            &[
+                "Return-Path: <team+bounces@example.com>",
+                "List-Id: Team <team.example.com>",
+                "List-Post: <mailto:team@example.com>",
+                "List-Owner: <mailto:team+owner@example.com>",
+                "Precedence: list",
+                "Subject: [team] hello",
+                "Reply-To: <team@example.com>",
+                "From: Alice <alice@example.com>",
+                "Hi all.",
+            ],
+        );
+    }
+    let dumps = sink.wait_for(1);
+    let remote = String::from_utf8_lossy(&dumps[0]).into_owned();
+    assert_contains(
+        &remote,
+        &[
+            "X-Mail-Args: <team+bounces@example.com>",
+            "X-Rcpt-Args: <friend@remote.example>",
+            "List-Id: Team <team.example.com>",
+            "Subject: [team] hello",
+            "DKIM-Signature:",
+        ],
+    );
+    assert!(server.messages("dave@example.com").is_empty());
+
+    // The owner address reaches the owners (dave), as List-Owner says.
+    let replies = post(
+        &server,
+        "carol@example.com",
+        "team+owner@example.com",
+        "",
+        "Subject: q\r\n\r\nx\r\n",
+    );
+    assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
+    assert_eq!(server.messages("dave@example.com").len(), 1);
+}
+
+#[test]
+fn other_senders_large_posts_and_bad_settings_are_refused() {
+    let sink = Sink::start("lists-refused", free_port(), &[]);
+    let server = team("lists-refused", &sink);
+    // Not a member: refused at RCPT, nothing queued.
+    let replies = post(
+        &server,
+        "carol@example.com",
+        "team@example.com",
+        "",
+        "Subject: x\r\n\r\nx\r\n",
+    );
+    assert!(
+        replies[2].starts_with("550 5.7.1")
+            && replies[2].contains("only members of team@example.com"),
+        "{replies:?}"
+    );
+    // Nor is a bounce a post.
+    let replies = post(
+        &server,
+        "",
+        "team@example.com",
+        "",
+        "Subject: x\r\n\r\nx\r\n",
+    );
+    assert!(replies[2].starts_with("550"), "{replies:?}");
+
+    // The list's size limit, declared in SIZE.
+    server.admin_ok(&["list", "set", "team@example.com", "max-size", "2K"]);
+    let replies = post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        " SIZE=5000",
+        "Subject: x\r\n\r\nx\r\n",
+    );
+    assert!(replies[2].starts_with("552 5.3.4"), "{replies:?}");
+
+    // Anyone may post once the policy says so.
+    server.admin_ok(&["list", "set", "team@example.com", "posting", "anyone"]);
+    let replies = post(
+        &server,
+        "carol@example.com",
+        "team@example.com",
+        "",
+        "Subject: from carol\r\n\r\nx\r\n",
+    );
+    assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
+    wait_for("carol's post", || {
+        server.messages("bob@example.com").len() == 1
+    });
+
+    // Bad settings and unknown lists are clear errors.
+    let out = server.admin(
+        &["list", "set", "team@example.com", "posting", "everyone"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&out.stderr),
+        &["posting is one of anyone, members, owners"],
+    );
+    let out = server.admin(&["list", "add", "bob@example.com"], "");
+    assert!(!out.status.success());
+    assert_contains(
+        &String::from_utf8_lossy(&out.stderr),
+        &["already a mailbox, an alias or a mailing list"],
+    );
+    server.admin_ok(&["list", "remove", "team@example.com"]);
+    let out = server.admin(&["list", "members", "team@example.com"], "");
+    assert_contains(
+        &String::from_utf8_lossy(&out.stderr),
+        &["mailing list team@example.com does not exist"],
+    );
+}
