@@ -21,7 +21,7 @@ mod types;
 mod usage;
 
 use backend::ldap::Directory;
-pub use lists::{ListSetting, MailingList, Posting, ReplyTo, Role};
+pub use lists::{ListSetting, MailingList, Pending, Posting, ReplyTo, Role, Subscription};
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,
     normalize_domain,
@@ -556,6 +556,10 @@ impl Accounts {
         let address = address.to_owned();
         let mut found: Vec<LocalMailbox> = Vec::new();
         let mut forwards = Vec::new();
+        // A list's command address is the list's to answer.
+        if self.list_command_of(&address).await?.is_some() {
+            return Ok(Resolution::List(address));
+        }
         let mut seen = HashSet::new();
         // A list's owner address (and, until bounces are processed, its bounce address)
         // reaches its owners, as an alias would.

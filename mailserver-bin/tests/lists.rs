@@ -221,3 +221,155 @@ fn other_senders_large_posts_and_bad_settings_are_refused() {
         &["mailing list team@example.com does not exist"],
     );
 }
+
+/// The `Reply-To:` address of `message`.
+fn reply_to(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Reply-To: "))
+        .unwrap_or_else(|| panic!("no Reply-To in {text}"));
+    line.trim().trim_matches(['<', '>']).to_owned()
+}
+
+#[test]
+fn joining_and_leaving_by_mail_each_take_a_confirming_reply() {
+    let sink = Sink::start("lists-commands", free_port(), &[]);
+    let server = team("lists-commands", &sink);
+    let members = || server.admin_ok(&["list", "members", "team@example.com"]);
+    let erin = "erin@example.com";
+    let count = |n: usize| {
+        wait_for(&format!("erin's message {n}"), || {
+            server.messages(erin).len() == n
+        });
+        String::from_utf8_lossy(&server.messages(erin)[n - 1]).into_owned()
+    };
+
+    // Subscribe: a confirmation comes back; erin is a member only once she replies to it.
+    let r = post(
+        &server,
+        erin,
+        "team+subscribe@example.com",
+        "",
+        "Subject: subscribe\r\n\r\n",
+    );
+    assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+    let confirmation = count(1);
+    assert_contains(
+        &confirmation,
+        &[
+            "Subject: Confirm your subscription to team@example.com",
+            "Auto-Submitted: auto-replied",
+            "Return-Path: <team+bounces@example.com>",
+        ],
+    );
+    let confirm = reply_to(confirmation.as_bytes());
+    assert!(confirm.starts_with("team+confirm-"), "{confirm}");
+    assert!(!members().contains(erin));
+    let r = post(
+        &server,
+        erin,
+        &confirm,
+        "",
+        "Subject: Re: Confirm\r\n\r\nyes\r\n",
+    );
+    assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+    assert_contains(
+        &count(2),
+        &[
+            "Subject: Welcome to team@example.com",
+            "To leave, write to team+unsubscribe@example.com",
+        ],
+    );
+    assert!(members().contains(erin));
+    // The token works once.
+    post(&server, erin, &confirm, "", "Subject: again\r\n\r\n");
+    assert_contains(&count(3), &["Subject: No such request to team@example.com"]);
+
+    // Her copy of a post names the commands.
+    post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        "",
+        "Subject: news\r\n\r\nx\r\n",
+    );
+    assert_contains(
+        &count(4),
+        &[
+            "List-Help: <mailto:team+help@example.com?subject=help>",
+            "List-Subscribe: <mailto:team+subscribe@example.com?subject=subscribe>",
+            "List-Unsubscribe: <mailto:team+unsubscribe@example.com?subject=unsubscribe>",
+        ],
+    );
+
+    // Leaving takes a reply too.
+    post(
+        &server,
+        erin,
+        "team+unsubscribe@example.com",
+        "",
+        "Subject: unsubscribe\r\n\r\n",
+    );
+    let confirmation = count(5);
+    assert_contains(
+        &confirmation,
+        &["Subject: Confirm leaving team@example.com"],
+    );
+    assert!(members().contains(erin));
+    post(
+        &server,
+        erin,
+        &reply_to(confirmation.as_bytes()),
+        "",
+        "Subject: Re\r\n\r\n",
+    );
+    assert_contains(&count(6), &["Subject: You have left team@example.com"]);
+    assert!(!members().contains(erin));
+
+    // Help, and a closed list.
+    post(
+        &server,
+        erin,
+        "team+help@example.com",
+        "",
+        "Subject: help\r\n\r\n",
+    );
+    assert_contains(
+        &count(7),
+        &[
+            "Subject: Help for team@example.com",
+            "To join, write to team+subscribe@example.com",
+        ],
+    );
+    server.admin_ok(&["list", "set", "team@example.com", "subscription", "closed"]);
+    post(
+        &server,
+        erin,
+        "team+subscribe@example.com",
+        "",
+        "Subject: subscribe\r\n\r\n",
+    );
+    assert_contains(
+        &count(8),
+        &["Subject: Subscriptions to team@example.com are closed"],
+    );
+    // Robots get no answer, and <> may not send commands.
+    post(
+        &server,
+        erin,
+        "team+help@example.com",
+        "",
+        "Auto-Submitted: auto-replied\r\nSubject: help\r\n\r\n",
+    );
+    let r = post(
+        &server,
+        "",
+        "team+help@example.com",
+        "",
+        "Subject: help\r\n\r\n",
+    );
+    assert!(r[2].starts_with("550"), "{r:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.messages(erin).len(), 8);
+}

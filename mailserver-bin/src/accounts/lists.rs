@@ -39,6 +39,54 @@ impl Posting {
     }
 }
 
+/// How one joins a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscription {
+    /// By mail to `LIST+subscribe`, confirmed by replying to the confirmation (the default).
+    Confirm,
+    /// Only an admin adds members.
+    Closed,
+}
+
+impl Subscription {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "confirm" => Some(Self::Confirm),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// What a confirmation token stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Pending {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+/// How long a confirmation token is good for (mlmmj's is a week too).
+const PENDING_SECONDS: i64 = 7 * 86_400;
+
+/// The commands a list answers on `LIST+command@domain`, besides `confirm-TOKEN`.
+pub const COMMANDS: &[&str] = &["subscribe", "unsubscribe", "help"];
+
 /// Where replies to a post go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyTo {
@@ -98,6 +146,7 @@ pub struct MailingList {
     pub name: String,
     pub description: String,
     pub posting: Posting,
+    pub subscription: Subscription,
     /// Put in front of each post's subject (`[team]`), unless it is there already.
     pub subject_prefix: String,
     pub reply_to: ReplyTo,
@@ -121,6 +170,7 @@ pub enum ListSetting {
     Name(String),
     Description(String),
     Posting(Posting),
+    Subscription(Subscription),
     SubjectPrefix(String),
     ReplyTo(ReplyTo),
     MaxSize(u64),
@@ -178,7 +228,7 @@ impl Accounts {
     /// The lists, optionally of one domain, in address order.
     pub async fn lists(&self, domain: Option<&str>) -> Result<Vec<MailingList>, AccountsError> {
         let rows = sqlx::query(
-            "SELECT address, name, description, posting, subject_prefix, reply_to,
+            "SELECT address, name, description, posting, subscription, subject_prefix, reply_to,
                     CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
              FROM mailing_list WHERE ? IS NULL OR domain = ? ORDER BY address",
         )
@@ -195,7 +245,7 @@ impl Accounts {
             return Ok(None);
         };
         let row = sqlx::query(
-            "SELECT address, name, description, posting, subject_prefix, reply_to,
+            "SELECT address, name, description, posting, subscription, subject_prefix, reply_to,
                     CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
              FROM mailing_list WHERE address = ?",
         )
@@ -216,6 +266,7 @@ impl Accounts {
             ListSetting::Name(v) => ("name", Some(v), None),
             ListSetting::Description(v) => ("description", Some(v), None),
             ListSetting::Posting(p) => ("posting", Some(p.name().into()), None),
+            ListSetting::Subscription(p) => ("subscription", Some(p.name().into()), None),
             ListSetting::SubjectPrefix(v) => ("subject_prefix", Some(v), None),
             ListSetting::ReplyTo(r) => ("reply_to", Some(r.name().into()), None),
             ListSetting::MaxSize(n) => {
@@ -345,6 +396,91 @@ impl Accounts {
         Ok((!owners.is_empty()).then_some(owners))
     }
 
+    /// The command address `address` is (`LIST+subscribe@domain`, `LIST+confirm-TOKEN@…`) of
+    /// an active list: the list and the command; `None` for any other address.
+    pub async fn list_command_of(
+        &self,
+        address: &str,
+    ) -> Result<Option<(String, String)>, AccountsError> {
+        let Some((local, domain)) = split_address(address) else {
+            return Ok(None);
+        };
+        let Some((list, command)) = local.split_once('+') else {
+            return Ok(None);
+        };
+        if !COMMANDS.contains(&command) && !command.starts_with("confirm-") {
+            return Ok(None);
+        }
+        let list = format!("{list}@{domain}");
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM mailing_list WHERE address = ? AND active = 1")
+                .bind(&list)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.map(|_| (list, command.to_owned())))
+    }
+
+    /// Records that `member` asked to (un)subscribe to `list`; the token its confirmation
+    /// names. Requests older than a week are forgotten here.
+    pub async fn add_pending(
+        &self,
+        list: &str,
+        member: &str,
+        action: Pending,
+        now: i64,
+    ) -> Result<String, AccountsError> {
+        let mut raw = [0u8; 12];
+        crate::password::random_bytes(&mut raw)
+            .map_err(|e| AccountsError::BadListSetting(format!("no random token: {e}")))?;
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query("DELETE FROM mailing_list_pending WHERE created < ?")
+            .bind(now - PENDING_SECONDS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO mailing_list_pending (token, list, address, action, created)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&token)
+        .bind(list)
+        .bind(member)
+        .bind(action.name())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// Takes the request `token` of `list` (once): who and what, if it is still good.
+    pub async fn take_pending(
+        &self,
+        list: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<(String, Pending)>, AccountsError> {
+        let row = sqlx::query(
+            "SELECT address, action FROM mailing_list_pending
+             WHERE token = ? AND list = ? AND created >= ?",
+        )
+        .bind(token)
+        .bind(list)
+        .bind(now - PENDING_SECONDS)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        sqlx::query("DELETE FROM mailing_list_pending WHERE token = ?")
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        let action = match row.try_get::<String, _>("action")?.as_str() {
+            "unsubscribe" => Pending::Unsubscribe,
+            _ => Pending::Subscribe,
+        };
+        Ok(Some((row.try_get("address")?, action)))
+    }
+
     async fn require_list(&self, address: &str) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailing_list WHERE address = ?")
@@ -371,7 +507,10 @@ fn list_row(row: &sqlx::any::AnyRow) -> Result<MailingList, AccountsError> {
     };
     let posting: String = row.try_get("posting")?;
     let reply_to: String = row.try_get("reply_to")?;
+    let subscription: String = row.try_get("subscription")?;
     Ok(MailingList {
+        subscription: Subscription::parse(&subscription)
+            .ok_or_else(|| stored("subscription", subscription.clone(), "confirm, closed"))?,
         posting: Posting::parse(&posting)
             .ok_or_else(|| stored("posting", posting.clone(), Posting::NAMES))?,
         reply_to: ReplyTo::parse(&reply_to)

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::output::{human_size, parse_size, print_table, yes_no};
 use crate::AnyError;
-use crate::accounts::{Accounts, ListSetting, Posting, ReplyTo, Role};
+use crate::accounts::{Accounts, ListSetting, Posting, ReplyTo, Role, Subscription};
 
 #[derive(Subcommand)]
 pub(super) enum ListCommand {
@@ -54,9 +54,9 @@ pub(super) enum ListCommand {
         #[arg(long)]
         moderator: bool,
     },
-    /// Change a setting: name, description, posting (anyone, members, owners),
-    /// subject-prefix, reply-to (list, sender), max-size (e.g. 10M; 0: the server's limit),
-    /// active (yes, no).
+    /// Change a setting: name, description, posting (anyone, members, owners), subscription
+    /// (confirm: by mail, confirmed; closed: by the owners only), subject-prefix, reply-to
+    /// (list, sender), max-size (e.g. 10M; 0: the server's limit), active (yes, no).
     Set {
         list: String,
         setting: String,
@@ -81,6 +81,9 @@ fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
         "posting" => {
             ListSetting::Posting(Posting::parse(value).ok_or_else(|| bad(Posting::NAMES))?)
         }
+        "subscription" => ListSetting::Subscription(
+            Subscription::parse(value).ok_or_else(|| bad("confirm, closed"))?,
+        ),
         "subject-prefix" => ListSetting::SubjectPrefix(value.to_owned()),
         "reply-to" => {
             ListSetting::ReplyTo(ReplyTo::parse(value).ok_or_else(|| bad("list, sender"))?)
@@ -95,8 +98,8 @@ fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
         }),
         _ => {
             return Err(format!(
-                "no setting {name:?}: name, description, posting, subject-prefix, reply-to, \
-                 max-size, active"
+                "no setting {name:?}: name, description, posting, subscription, subject-prefix, \
+                 reply-to, max-size, active"
             ));
         }
     })
@@ -169,7 +172,8 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
         if json {
             let out = serde_json::json!({
                 "address": list.address, "name": list.name, "description": list.description,
-                "posting": list.posting.name(), "subject_prefix": list.subject_prefix,
+                "posting": list.posting.name(), "subscription": list.subscription.name(),
+                "subject_prefix": list.subject_prefix,
                 "reply_to": list.reply_to.name(), "max_size": list.max_size, "active": list.active,
                 "members": people.iter().map(|m| serde_json::json!({
                     "address": m.address, "role": m.role.name(), "nomail": m.nomail,
@@ -187,6 +191,7 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
             ("name", list.name.clone()),
             ("description", list.description.clone()),
             ("posting", list.posting.name().into()),
+            ("subscription", list.subscription.name().into()),
             ("subject-prefix", list.subject_prefix.clone()),
             ("reply-to", list.reply_to.name().into()),
             ("max-size", size),

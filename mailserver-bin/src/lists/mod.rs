@@ -1,11 +1,17 @@
 //! Mailing lists, as iRedMail's mlmmj runs them: who may post (checked at RCPT, so a refused
 //! poster hears it from our SMTP reply, not from a bounce), and each accepted post made into
-//! the list's copy (`List-Id` of RFC 2919, `List-Post` and `List-Owner` of RFC 2369,
+//! the list's copy (`List-Id` of RFC 2919, `List-Post`, `-Help`, `-Subscribe`,
+//! `-Unsubscribe` and `-Owner` of RFC 2369,
 //! `Precedence: list`, the subject prefix, `Reply-To`) that the queue sends to every member
 //! from the list's bounce address. The lists and their members live in the accounts store
-//! (`crate::accounts`), which also sends `LIST+owner` and `LIST+bounces` to the owners.
+//! (`crate::accounts`), which also sends `LIST+owner` and `LIST+bounces` to the owners. The
+//! commands by mail are in `commands`.
 
-use crate::accounts::{Accounts, AccountsError, MailingList, Posting, ReplyTo, Role};
+mod commands;
+
+use crate::accounts::{Accounts, AccountsError, MailingList, Posting, ReplyTo, Role, Subscription};
+
+pub use commands::{Answer, command_address};
 
 /// Why a post may not go to a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,12 @@ pub async fn refusal(
     sender: &str,
     size: u64,
 ) -> Result<Option<Refusal>, AccountsError> {
+    // A command (subscribe, confirm…) may come from anyone but <>.
+    if accounts.list_command_of(list).await?.is_some() {
+        return Ok(sender
+            .is_empty()
+            .then(|| Refusal::Sender("the list takes no commands from <>".into())));
+    }
     let Some(settings) = accounts.list(list).await? else {
         return Ok(Some(Refusal::Sender("no such list".into())));
     };
@@ -65,6 +77,60 @@ pub async fn refusal(
     })
 }
 
+/// What the queue does with a message for one of a list's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// A post: the list's copy, to its members.
+    Post(Post),
+    /// A post the list does not take, for good (the sender gets a DSN).
+    Refused(Refusal),
+    /// A command's answers, each from the list's bounce address (`bounces`).
+    Answers {
+        bounces: String,
+        answers: Vec<Answer>,
+    },
+}
+
+/// What the list at (or whose command address is) `address` does with `message` from
+/// `sender`, at `now` (seconds since the epoch).
+pub async fn handle(
+    accounts: &Accounts,
+    address: &str,
+    sender: &str,
+    message: &[u8],
+    now: i64,
+) -> Result<Handled, AccountsError> {
+    let Some((list, command)) = accounts.list_command_of(address).await? else {
+        return Ok(match post(accounts, address, message).await? {
+            Ok(post) => Handled::Post(post),
+            Err(refusal) => Handled::Refused(refusal),
+        });
+    };
+    let settings = accounts
+        .list(&list)
+        .await?
+        .ok_or_else(|| AccountsError::UnknownList(list.clone()))?;
+    let bounces = command_address(&list, "bounces");
+    // No answer to the null sender or to an automatic message (RFC 3834 §2): that is how
+    // two robots would write to each other for ever.
+    let header = &message[..crate::message::header_len(message)];
+    let automatic = crate::message::fields(header).iter().any(|f| {
+        crate::message::name(f).eq_ignore_ascii_case(b"auto-submitted")
+            && !String::from_utf8_lossy(&f[f.iter().position(|&b| b == b':').unwrap_or(0) + 1..])
+                .trim()
+                .eq_ignore_ascii_case("no")
+    });
+    if sender.is_empty() || automatic {
+        tracing::info!(%list, %sender, "list command from a robot not answered");
+        return Ok(Handled::Answers {
+            bounces,
+            answers: Vec::new(),
+        });
+    }
+    let answers = commands::run(accounts, &settings, &command, sender, now).await?;
+    Ok(Handled::Answers { bounces, answers })
+}
+
 /// A post as the list sends it on: from `bounces`, to `members`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Post {
@@ -78,7 +144,7 @@ pub struct Post {
 
 /// The list's copy of `original`, posted to `list`, and who gets it; `Ok(Err)`: the list
 /// does not take it (for good: too large for it).
-pub async fn post(
+async fn post(
     accounts: &Accounts,
     list: &str,
     original: &[u8],
@@ -101,14 +167,6 @@ pub async fn post(
         members,
         message: rewrite(&settings, original),
     }))
-}
-
-/// `local+command@domain` of the list `local@domain`.
-pub fn command_address(list: &str, command: &str) -> String {
-    match list.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}+{command}@{domain}"),
-        None => format!("{list}+{command}"),
-    }
 }
 
 /// The fields a list sets (removed from the post first, so a post from another list does not
@@ -147,9 +205,21 @@ fn rewrite(list: &MailingList, original: &[u8]) -> Vec<u8> {
     };
     // RFC 2919: the list's identifier is its address with a dot for the at sign.
     field(format!("List-Id: {name}<{local}.{domain}>"));
-    // Only what works is advertised: List-Help, List-Subscribe and List-Unsubscribe come
-    // with the commands by mail.
     field(format!("List-Post: <mailto:{address}>"));
+    field(format!(
+        "List-Help: <mailto:{}?subject=help>",
+        command_address(address, "help")
+    ));
+    if list.subscription == Subscription::Confirm {
+        field(format!(
+            "List-Subscribe: <mailto:{}?subject=subscribe>",
+            command_address(address, "subscribe")
+        ));
+    }
+    field(format!(
+        "List-Unsubscribe: <mailto:{}?subject=unsubscribe>",
+        command_address(address, "unsubscribe")
+    ));
     field(format!(
         "List-Owner: <mailto:{}>",
         command_address(address, "owner")
@@ -219,6 +289,7 @@ mod tests {
             name: "Team".into(),
             description: String::new(),
             posting: Posting::Members,
+            subscription: Subscription::Confirm,
             subject_prefix: "[team]".into(),
             reply_to,
             max_size: 0,
@@ -237,6 +308,7 @@ mod tests {
         for part in [
             "List-Post: <mailto:team@example.com>\r\n",
             "List-Owner: <mailto:team+owner@example.com>\r\n",
+            "List-Unsubscribe: <mailto:team+unsubscribe@example.com?subject=unsubscribe>\r\n",
             "Precedence: list\r\n",
             "Subject: Re: [team] plans\r\n",
             "Reply-To: <team@example.com>\r\n\r\nbody\r\n",

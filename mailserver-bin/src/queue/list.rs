@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use super::Queue;
 use super::spool::{QueuedMessage, Route, Status};
+use crate::lists::Handled;
 
 impl Queue {
     /// Distributes the pending list recipients of `message` (whose text is at `path`).
@@ -31,10 +32,13 @@ impl Queue {
                 return;
             }
         };
+        let now = i64::try_from(super::spool::now()).unwrap_or(i64::MAX);
         for (i, list) in lists {
-            let reply = match crate::lists::post(&self.accounts, &list, &text).await {
+            let handled =
+                crate::lists::handle(&self.accounts, &list, &message.from, &text, now).await;
+            let reply = match handled {
                 Err(e) => Err(e.to_string()),
-                Ok(Err(refusal)) => {
+                Ok(Handled::Refused(refusal)) => {
                     // For good: the poster hears of it in a DSN.
                     info!(queue_id = %message.id, %list, reason = %refusal, "list post refused");
                     let r = &mut message.recipients[i];
@@ -42,11 +46,28 @@ impl Queue {
                     r.last_reply = format!("552 5.3.4 {refusal}");
                     continue;
                 }
-                Ok(Ok(post)) if post.members.is_empty() => Ok("the list has no members".to_owned()),
-                Ok(Ok(post)) => self
+                Ok(Handled::Post(post)) if post.members.is_empty() => {
+                    Ok("the list has no members".to_owned())
+                }
+                Ok(Handled::Post(post)) => self
                     .inject_to(&post.bounces, &post.members, post.message)
                     .await
                     .map(|id| format!("sent to {} members as {id}", post.members.len())),
+                Ok(Handled::Answers { bounces, answers }) => {
+                    let mut sent = Vec::new();
+                    for a in answers {
+                        match self
+                            .inject_to(&bounces, std::slice::from_ref(&a.to), a.message)
+                            .await
+                        {
+                            Ok(id) => sent.push(format!("{} as {id}", a.to)),
+                            Err(e) => {
+                                warn!(queue_id = %message.id, %list, to = %a.to, error = %e, "list answer not queued")
+                            }
+                        }
+                    }
+                    Ok(format!("command answered: {}", sent.join(", ")))
+                }
             };
             let r = &mut message.recipients[i];
             match reply {

@@ -127,4 +127,12 @@ const SCHEMA: &[&str] = &[
         created datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY (list, address, role)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    "CREATE TABLE IF NOT EXISTS mailing_list_pending (
+        token varchar(64) NOT NULL,
+        list varchar(255) NOT NULL,
+        address varchar(255) NOT NULL,
+        action varchar(16) NOT NULL,
+        created bigint NOT NULL,
+        PRIMARY KEY (token)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
 ];

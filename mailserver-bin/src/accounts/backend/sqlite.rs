@@ -128,4 +128,10 @@ const SCHEMA: &[&str] = &[
         nomail INTEGER NOT NULL DEFAULT 0,
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY (list, address, role))",
+    "CREATE TABLE IF NOT EXISTS mailing_list_pending (
+        token TEXT NOT NULL PRIMARY KEY,
+        list TEXT NOT NULL COLLATE NOCASE,
+        address TEXT NOT NULL COLLATE NOCASE,
+        action TEXT NOT NULL,
+        created INTEGER NOT NULL)",
 ];
