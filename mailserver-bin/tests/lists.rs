@@ -373,3 +373,117 @@ fn joining_and_leaving_by_mail_each_take_a_confirming_reply() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(server.messages(erin).len(), 8);
 }
+
+#[test]
+fn a_moderated_post_waits_for_a_moderators_reply() {
+    let sink = Sink::start("lists-moderated", free_port(), &[]);
+    let server = team("lists-moderated", &sink);
+    server.admin_ok(&["list", "set", "team@example.com", "posting", "moderated"]);
+    let dave = "dave@example.com";
+    let nth = |user: &str, n: usize| {
+        wait_for(&format!("{user}'s message {n}"), || {
+            server.messages(user).len() >= n
+        });
+        String::from_utf8_lossy(&server.messages(user)[n - 1]).into_owned()
+    };
+
+    // Carol (not a member) posts: held; dave, the owner, is asked; carol is told.
+    let r = post(
+        &server,
+        "carol@example.com",
+        "team@example.com",
+        "",
+        "Subject: proposal\r\n\r\nLet us meet.\r\n",
+    );
+    assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+    let request = nth(dave, 1);
+    assert_contains(
+        &request,
+        &[
+            "Subject: Moderate: proposal (from carol@example.com)",
+            "Content-Type: message/rfc822",
+            "Let us meet.",
+        ],
+    );
+    assert_contains(&nth("carol@example.com", 1), &["awaits a moderator"]);
+    assert!(
+        server.admin_ok(&["queue", "list"]).contains("hold"),
+        "held in the queue"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        server.messages("bob@example.com").is_empty(),
+        "not sent before approval"
+    );
+
+    // Bob, a member, may not decide; dave's reply approves it, and the members get it.
+    let approve = reply_to(request.as_bytes());
+    post(
+        &server,
+        "bob@example.com",
+        &approve,
+        "",
+        "Subject: Re\r\n\r\n",
+    );
+    assert_contains(
+        &nth("bob@example.com", 1),
+        &["Subject: Not a moderator of team@example.com"],
+    );
+    post(
+        &server,
+        dave,
+        &approve,
+        "",
+        "Subject: Re: Moderate\r\n\r\nok\r\n",
+    );
+    assert_contains(
+        &nth("bob@example.com", 2),
+        &[
+            "Subject: [team] proposal",
+            "List-Id: Team <team.example.com>",
+        ],
+    );
+    assert_contains(&nth("alice@example.com", 1), &["Subject: [team] proposal"]);
+    assert!(String::from_utf8_lossy(&sink.wait_for(1)[0]).contains("Subject: [team] proposal"));
+
+    // A second post is refused by dave: carol is told, nobody else gets it.
+    post(
+        &server,
+        "carol@example.com",
+        "team@example.com",
+        "",
+        "Subject: spam\r\n\r\nBuy.\r\n",
+    );
+    let request = nth(dave, 2);
+    let reject = request
+        .lines()
+        .find_map(|l| l.strip_prefix("To refuse it, write to "))
+        .unwrap()
+        .trim_end_matches('.')
+        .to_owned();
+    post(&server, dave, &reject, "", "Subject: no\r\n\r\n");
+    assert_contains(
+        &nth("carol@example.com", 3),
+        &["Subject: Your post to team@example.com was not accepted"],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.messages("alice@example.com").len(), 1);
+    assert!(
+        !server.admin_ok(&["queue", "list"]).contains("hold"),
+        "the refused post is gone"
+    );
+
+    // The owner's own post is not held.
+    server.admin_ok(&["list", "subscribe", "team@example.com", dave, "--owner"]);
+    post(
+        &server,
+        dave,
+        "team@example.com",
+        "",
+        "Subject: from the owner\r\n\r\nx\r\n",
+    );
+    assert_contains(
+        &nth("alice@example.com", 2),
+        &["Subject: [team] from the owner"],
+    );
+}

@@ -16,16 +16,20 @@ pub enum Posting {
     Members,
     /// Its owners and moderators only.
     Owners,
+    /// Anyone, but a moderator approves each post from someone other than the owners and
+    /// moderators.
+    Moderated,
 }
 
 impl Posting {
-    pub const NAMES: &'static str = "anyone, members, owners";
+    pub const NAMES: &'static str = "anyone, members, owners, moderated";
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Anyone => "anyone",
             Self::Members => "members",
             Self::Owners => "owners",
+            Self::Moderated => "moderated",
         }
     }
 
@@ -34,6 +38,7 @@ impl Posting {
             "anyone" => Self::Anyone,
             "members" => Self::Members,
             "owners" => Self::Owners,
+            "moderated" => Self::Moderated,
             _ => return None,
         })
     }
@@ -70,6 +75,10 @@ impl Subscription {
 pub enum Pending {
     Subscribe,
     Unsubscribe,
+    /// A post held for a moderator (the detail: its queue id).
+    Post,
+    /// A held post a moderator approved (the detail: its queue id).
+    Approved,
 }
 
 impl Pending {
@@ -77,6 +86,17 @@ impl Pending {
         match self {
             Self::Subscribe => "subscribe",
             Self::Unsubscribe => "unsubscribe",
+            Self::Post => "post",
+            Self::Approved => "approved",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "unsubscribe" => Self::Unsubscribe,
+            "post" => Self::Post,
+            "approved" => Self::Approved,
+            _ => Self::Subscribe,
         }
     }
 }
@@ -86,6 +106,10 @@ const PENDING_SECONDS: i64 = 7 * 86_400;
 
 /// The commands a list answers on `LIST+command@domain`, besides `confirm-TOKEN`.
 pub const COMMANDS: &[&str] = &["subscribe", "unsubscribe", "help"];
+
+/// The commands that take a token: `LIST+confirm-TOKEN`, `LIST+approve-TOKEN`,
+/// `LIST+reject-TOKEN`.
+pub const TOKEN_COMMANDS: &[&str] = &["confirm-", "approve-", "reject-"];
 
 /// Where replies to a post go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,7 +432,7 @@ impl Accounts {
         let Some((list, command)) = local.split_once('+') else {
             return Ok(None);
         };
-        if !COMMANDS.contains(&command) && !command.starts_with("confirm-") {
+        if !COMMANDS.contains(&command) && !TOKEN_COMMANDS.iter().any(|c| command.starts_with(c)) {
             return Ok(None);
         }
         let list = format!("{list}@{domain}");
@@ -427,6 +451,7 @@ impl Accounts {
         list: &str,
         member: &str,
         action: Pending,
+        detail: &str,
         now: i64,
     ) -> Result<String, AccountsError> {
         let mut raw = [0u8; 12];
@@ -438,28 +463,30 @@ impl Accounts {
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO mailing_list_pending (token, list, address, action, created)
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO mailing_list_pending (token, list, address, action, detail, created)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&token)
         .bind(list)
         .bind(member)
         .bind(action.name())
+        .bind(detail)
         .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(token)
     }
 
-    /// Takes the request `token` of `list` (once): who and what, if it is still good.
+    /// Takes the request `token` of `list` (once): who, what, and its detail, if it is still
+    /// good.
     pub async fn take_pending(
         &self,
         list: &str,
         token: &str,
         now: i64,
-    ) -> Result<Option<(String, Pending)>, AccountsError> {
+    ) -> Result<Option<(String, Pending, String)>, AccountsError> {
         let row = sqlx::query(
-            "SELECT address, action FROM mailing_list_pending
+            "SELECT address, action, detail FROM mailing_list_pending
              WHERE token = ? AND list = ? AND created >= ?",
         )
         .bind(token)
@@ -474,11 +501,38 @@ impl Accounts {
             .bind(token)
             .execute(&self.pool)
             .await?;
-        let action = match row.try_get::<String, _>("action")?.as_str() {
-            "unsubscribe" => Pending::Unsubscribe,
-            _ => Pending::Subscribe,
-        };
-        Ok(Some((row.try_get("address")?, action)))
+        let action = Pending::parse(&row.try_get::<String, _>("action")?);
+        Ok(Some((
+            row.try_get("address")?,
+            action,
+            row.try_get("detail")?,
+        )))
+    }
+
+    /// What became of the post queued as `queue_id` for `list`: held (for a moderator) or
+    /// approved; `None` when it was never held. An approved post's record is taken.
+    pub async fn moderation(
+        &self,
+        list: &str,
+        queue_id: &str,
+    ) -> Result<Option<Pending>, AccountsError> {
+        let action: Option<String> = sqlx::query_scalar(
+            "SELECT action FROM mailing_list_pending
+             WHERE list = ? AND detail = ? AND action IN ('post', 'approved')",
+        )
+        .bind(list)
+        .bind(queue_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let state = action.map(|a| Pending::parse(&a));
+        if state == Some(Pending::Approved) {
+            sqlx::query("DELETE FROM mailing_list_pending WHERE list = ? AND detail = ?")
+                .bind(list)
+                .bind(queue_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(state)
     }
 
     async fn require_list(&self, address: &str) -> Result<String, AccountsError> {

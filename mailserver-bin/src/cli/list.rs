@@ -54,7 +54,8 @@ pub(super) enum ListCommand {
         #[arg(long)]
         moderator: bool,
     },
-    /// Change a setting: name, description, posting (anyone, members, owners), subscription
+    /// Change a setting: name, description, posting (anyone, members, owners, moderated),
+    /// subscription
     /// (confirm: by mail, confirmed; closed: by the owners only), subject-prefix, reply-to
     /// (list, sender), max-size (e.g. 10M; 0: the server's limit), active (yes, no).
     Set {

@@ -12,14 +12,37 @@ pub struct Answer {
     pub message: Vec<u8>,
 }
 
-/// What the command `command` of `list` (from `sender`) does; the answers to send.
+/// What a command does besides answering: a held post (by queue id) to release, now
+/// approved, or to remove, rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Done {
+    pub answers: Vec<Answer>,
+    pub release: Option<String>,
+    pub remove: Option<String>,
+}
+
+/// What the command `command` of `list` (from `sender`) does.
 pub async fn run(
     accounts: &Accounts,
     list: &MailingList,
     command: &str,
     sender: &str,
     now: i64,
-) -> Result<Vec<Answer>, AccountsError> {
+) -> Result<Done, AccountsError> {
+    if let Some(token) = command
+        .strip_prefix("approve-")
+        .or_else(|| command.strip_prefix("reject-"))
+    {
+        return moderate(
+            accounts,
+            list,
+            token,
+            command.starts_with("approve-"),
+            sender,
+            now,
+        )
+        .await;
+    }
     let address = &list.address;
     let member = accounts
         .list_members(address)
@@ -31,7 +54,7 @@ pub async fn run(
         message: compose(list, sender, subject, reply_to.as_deref(), &body, now),
     };
     let confirm = |token: &str| Some(command_address(address, &format!("confirm-{token}")));
-    Ok(vec![match command {
+    let answer = match command {
         "subscribe" if list.subscription == Subscription::Closed => answer(
             &format!("Subscriptions to {address} are closed"),
             None,
@@ -47,7 +70,7 @@ pub async fn run(
         ),
         "subscribe" => {
             let token = accounts
-                .add_pending(address, sender, Pending::Subscribe, now)
+                .add_pending(address, sender, Pending::Subscribe, "", now)
                 .await?;
             answer(
                 &format!("Confirm your subscription to {address}"),
@@ -66,7 +89,7 @@ pub async fn run(
         ),
         "unsubscribe" => {
             let token = accounts
-                .add_pending(address, sender, Pending::Unsubscribe, now)
+                .add_pending(address, sender, Pending::Unsubscribe, "", now)
                 .await?;
             answer(
                 &format!("Confirm leaving {address}"),
@@ -81,7 +104,7 @@ pub async fn run(
         c if c.starts_with("confirm-") => {
             let token = &c["confirm-".len()..];
             match accounts.take_pending(address, token, now).await? {
-                Some((who, Pending::Subscribe)) => {
+                Some((who, Pending::Subscribe, _)) => {
                     accounts.subscribe(address, &who, Role::Member, false).await?;
                     tracing::info!(list = %address, member = %who, "list subscription confirmed");
                     Answer {
@@ -96,7 +119,7 @@ pub async fn run(
                         ),
                     }
                 }
-                Some((who, Pending::Unsubscribe)) => {
+                Some((who, Pending::Unsubscribe, _)) => {
                     accounts.unsubscribe(address, &who, Some(Role::Member)).await?;
                     tracing::info!(list = %address, member = %who, "list unsubscription confirmed");
                     Answer {
@@ -111,7 +134,7 @@ pub async fn run(
                         ),
                     }
                 }
-                None => answer(
+                _ => answer(
                     &format!("No such request to {address}"),
                     None,
                     "The confirmation you replied to is unknown, used already, or over a week old.\r\n\
@@ -121,7 +144,177 @@ pub async fn run(
             }
         }
         _ => answer(&format!("Help for {address}"), None, help(list)),
-    }])
+    };
+    Ok(Done {
+        answers: vec![answer],
+        ..Done::default()
+    })
+}
+
+/// `approve-TOKEN` and `reject-TOKEN` from `sender`, who must be an owner or a moderator:
+/// the held post is released to the members, or removed and its poster told.
+async fn moderate(
+    accounts: &Accounts,
+    list: &MailingList,
+    token: &str,
+    approve: bool,
+    sender: &str,
+    now: i64,
+) -> Result<Done, AccountsError> {
+    let address = &list.address;
+    let moderator = accounts
+        .list_members(address)
+        .await?
+        .into_iter()
+        .any(|m| m.role != Role::Member && m.address.eq_ignore_ascii_case(sender));
+    let tell = |to: &str, subject: String, body: String| Answer {
+        to: to.to_owned(),
+        message: compose(list, to, &subject, None, &body, now),
+    };
+    if !moderator {
+        let body = format!("Only the owners and moderators of {address} decide on held posts.\r\n");
+        return Ok(Done {
+            answers: vec![tell(sender, format!("Not a moderator of {address}"), body)],
+            ..Done::default()
+        });
+    }
+    let Some((poster, Pending::Post, queue_id)) =
+        accounts.take_pending(address, token, now).await?
+    else {
+        let body = "That post was decided on already, or the request is over a week old.\r\n";
+        return Ok(Done {
+            answers: vec![tell(
+                sender,
+                format!("No such held post on {address}"),
+                body.into(),
+            )],
+            ..Done::default()
+        });
+    };
+    if approve {
+        accounts
+            .add_pending(address, &poster, Pending::Approved, &queue_id, now)
+            .await?;
+        tracing::info!(list = %address, %poster, moderator = %sender, queue_id = %queue_id, "held post approved");
+        return Ok(Done {
+            release: Some(queue_id),
+            ..Done::default()
+        });
+    }
+    tracing::info!(list = %address, %poster, moderator = %sender, queue_id = %queue_id, "held post rejected");
+    let body = format!(
+        "The moderators of {address} did not accept your post; it was not sent to the list.\r\n"
+    );
+    Ok(Done {
+        answers: vec![tell(
+            &poster,
+            format!("Your post to {address} was not accepted"),
+            body,
+        )],
+        remove: Some(queue_id),
+        ..Done::default()
+    })
+}
+
+/// The messages that hold a post from `poster` (queued as `queue_id`) for the moderators:
+/// to each of them, the post attached and the addresses that approve or reject it; to the
+/// poster, a notice.
+pub async fn hold(
+    accounts: &Accounts,
+    list: &MailingList,
+    poster: &str,
+    queue_id: &str,
+    post: &[u8],
+    now: i64,
+) -> Result<Option<Vec<Answer>>, AccountsError> {
+    let address = &list.address;
+    let moderators: Vec<String> = accounts
+        .list_members(address)
+        .await?
+        .into_iter()
+        .filter(|m| m.role != Role::Member)
+        .map(|m| m.address)
+        .collect();
+    if moderators.is_empty() {
+        return Ok(None);
+    }
+    let token = accounts
+        .add_pending(address, poster, Pending::Post, queue_id, now)
+        .await?;
+    let approve = command_address(address, &format!("approve-{token}"));
+    let reject = command_address(address, &format!("reject-{token}"));
+    let subject = header_value(post, "subject");
+    let mut answers: Vec<Answer> = moderators
+        .iter()
+        .map(|m| Answer {
+            to: m.clone(),
+            message: attached(
+                compose(
+                    list,
+                    m,
+                    &format!("Moderate: {subject} (from {poster})"),
+                    Some(&approve),
+                    "",
+                    now,
+                ),
+                &format!(
+                    "{poster} posted to {address}, a moderated list. The post is attached.\r\n\r\n\
+                     To send it to the list, reply to this message (to {approve}).\r\n\
+                     To refuse it, write to {reject}.\r\n"
+                ),
+                post,
+            ),
+        })
+        .collect();
+    answers.push(Answer {
+        to: poster.to_owned(),
+        message: compose(
+            list,
+            poster,
+            &format!("Your post to {address} awaits a moderator"),
+            None,
+            &format!("{address} is moderated: your post goes to the list once a moderator approves it.\r\n"),
+            now,
+        ),
+    });
+    Ok(Some(answers))
+}
+
+/// The first `name` field of `message`, unfolded, for a subject line.
+fn header_value(message: &[u8], name: &str) -> String {
+    let header = &message[..crate::message::header_len(message)];
+    crate::message::fields(header)
+        .into_iter()
+        .find(|f| crate::message::name(f).eq_ignore_ascii_case(name.as_bytes()))
+        .map(|f| {
+            let colon = f.iter().position(|&b| b == b':').unwrap_or(0);
+            String::from_utf8_lossy(&f[colon + 1..])
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// `message` (made by `compose`, with an empty body) as a multipart/mixed: `text`, then
+/// `post` as a message/rfc822 part.
+fn attached(message: Vec<u8>, text: &str, post: &[u8]) -> Vec<u8> {
+    let boundary = format!("=_held_{}", crate::mail::queue_id());
+    let text_header =
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+    let at = memchr::memmem::find(&message, text_header).unwrap_or(message.len());
+    let mut out = message[..at].to_vec();
+    out.extend_from_slice(
+        format!(
+            "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             {text}\r\n--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(post);
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
 }
 
 /// What `LIST+help` answers: the list's commands.

@@ -65,7 +65,7 @@ pub async fn refusal(
         .map(|m| m.role)
         .max();
     Ok(match (settings.posting, role) {
-        (Posting::Anyone, _) => None,
+        (Posting::Anyone | Posting::Moderated, _) => None,
         (Posting::Members, Some(_)) => None,
         (Posting::Owners, Some(Role::Owner | Role::Moderator)) => None,
         (Posting::Members, None) => Some(Refusal::Sender(format!(
@@ -84,23 +84,32 @@ pub enum Handled {
     Post(Post),
     /// A post the list does not take, for good (the sender gets a DSN).
     Refused(Refusal),
-    /// A command's answers, each from the list's bounce address (`bounces`).
+    /// Answers, each from the list's bounce address (`bounces`); `hold`: keep the post in
+    /// the queue for a moderator; `release`/`remove`: what to do with a held post (its queue
+    /// id) a moderator decided on.
     Answers {
         bounces: String,
         answers: Vec<Answer>,
+        hold: bool,
+        release: Option<String>,
+        remove: Option<String>,
     },
 }
 
 /// What the list at (or whose command address is) `address` does with `message` from
-/// `sender`, at `now` (seconds since the epoch).
+/// `sender`, queued as `queue_id`, at `now` (seconds since the epoch).
 pub async fn handle(
     accounts: &Accounts,
     address: &str,
     sender: &str,
     message: &[u8],
+    queue_id: &str,
     now: i64,
 ) -> Result<Handled, AccountsError> {
     let Some((list, command)) = accounts.list_command_of(address).await? else {
+        if let Some(held) = moderation(accounts, address, sender, message, queue_id, now).await? {
+            return Ok(held);
+        }
         return Ok(match post(accounts, address, message).await? {
             Ok(post) => Handled::Post(post),
             Err(refusal) => Handled::Refused(refusal),
@@ -125,10 +134,60 @@ pub async fn handle(
         return Ok(Handled::Answers {
             bounces,
             answers: Vec::new(),
+            hold: false,
+            release: None,
+            remove: None,
         });
     }
-    let answers = commands::run(accounts, &settings, &command, sender, now).await?;
-    Ok(Handled::Answers { bounces, answers })
+    let done = commands::run(accounts, &settings, &command, sender, now).await?;
+    Ok(Handled::Answers {
+        bounces,
+        answers: done.answers,
+        hold: false,
+        release: done.release,
+        remove: done.remove,
+    })
+}
+
+/// A post to a moderated list from someone other than its owners and moderators: held (the
+/// moderators asked) until one approves it; `None` when it goes to the members now.
+async fn moderation(
+    accounts: &Accounts,
+    list: &str,
+    sender: &str,
+    message: &[u8],
+    queue_id: &str,
+    now: i64,
+) -> Result<Option<Handled>, AccountsError> {
+    let Some(settings) = accounts.list(list).await? else {
+        return Ok(None);
+    };
+    if settings.posting != Posting::Moderated {
+        return Ok(None);
+    }
+    let moderator = accounts
+        .list_members(list)
+        .await?
+        .into_iter()
+        .any(|m| m.role != Role::Member && m.address.eq_ignore_ascii_case(sender));
+    let held = |answers| Handled::Answers {
+        bounces: command_address(list, "bounces"),
+        answers,
+        hold: true,
+        release: None,
+        remove: None,
+    };
+    Ok(match accounts.moderation(list, queue_id).await? {
+        _ if moderator => None,
+        Some(crate::accounts::Pending::Approved) => None,
+        Some(_) => Some(held(Vec::new())),
+        None => match commands::hold(accounts, &settings, sender, queue_id, message, now).await? {
+            Some(answers) => Some(held(answers)),
+            None => Some(Handled::Refused(Refusal::Sender(format!(
+                "{list} is moderated but has no moderators"
+            )))),
+        },
+    })
 }
 
 /// A post as the list sends it on: from `bounces`, to `members`.

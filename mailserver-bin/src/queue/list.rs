@@ -10,6 +10,28 @@ use super::spool::{QueuedMessage, Route, Status};
 use crate::lists::Handled;
 
 impl Queue {
+    /// Carries out a moderator's decision on a held post (queue ids): released to go to the
+    /// members, or removed.
+    async fn decided(&self, release: Option<String>, remove: Option<String>) {
+        let spool = self.spool.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if let Some(id) = &release {
+                super::admin::update(&spool, id, |m| m.hold = false)?;
+            }
+            if let Some(id) = &remove {
+                super::admin::remove(&spool, id)?;
+            }
+            Ok::<_, super::spool::SpoolError>(release)
+        })
+        .await;
+        match done {
+            Ok(Ok(Some(id))) => self.enqueued(&id),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot carry out a moderator's decision"),
+            Err(e) => warn!(error = %e, "cannot carry out a moderator's decision"),
+        }
+    }
+
     /// Distributes the pending list recipients of `message` (whose text is at `path`).
     pub(super) async fn deliver_lists(&self, message: &mut QueuedMessage, path: &std::path::Path) {
         let lists: Vec<(usize, String)> = message
@@ -34,8 +56,15 @@ impl Queue {
         };
         let now = i64::try_from(super::spool::now()).unwrap_or(i64::MAX);
         for (i, list) in lists {
-            let handled =
-                crate::lists::handle(&self.accounts, &list, &message.from, &text, now).await;
+            let handled = crate::lists::handle(
+                &self.accounts,
+                &list,
+                &message.from,
+                &text,
+                &message.id,
+                now,
+            )
+            .await;
             let reply = match handled {
                 Err(e) => Err(e.to_string()),
                 Ok(Handled::Refused(refusal)) => {
@@ -53,7 +82,13 @@ impl Queue {
                     .inject_to(&post.bounces, &post.members, post.message)
                     .await
                     .map(|id| format!("sent to {} members as {id}", post.members.len())),
-                Ok(Handled::Answers { bounces, answers }) => {
+                Ok(Handled::Answers {
+                    bounces,
+                    answers,
+                    hold,
+                    release,
+                    remove,
+                }) => {
                     let mut sent = Vec::new();
                     for a in answers {
                         match self
@@ -65,6 +100,15 @@ impl Queue {
                                 warn!(queue_id = %message.id, %list, to = %a.to, error = %e, "list answer not queued")
                             }
                         }
+                    }
+                    self.decided(release, remove).await;
+                    if hold {
+                        // The post waits, held, for a moderator's approval (which releases
+                        // it); an admin sees it in `mailserver queue list`.
+                        info!(queue_id = %message.id, %list, "list post held for a moderator");
+                        message.hold = true;
+                        message.recipients[i].last_reply = "held for a moderator".into();
+                        continue;
                     }
                     Ok(format!("command answered: {}", sent.join(", ")))
                 }

@@ -132,6 +132,7 @@ const SCHEMA: &[&str] = &[
         list varchar(255) NOT NULL,
         address varchar(255) NOT NULL,
         action varchar(16) NOT NULL,
+        detail varchar(255) NOT NULL DEFAULT '',
         created bigint NOT NULL,
         PRIMARY KEY (token)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",

@@ -133,5 +133,6 @@ const SCHEMA: &[&str] = &[
         list TEXT NOT NULL COLLATE NOCASE,
         address TEXT NOT NULL COLLATE NOCASE,
         action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
         created INTEGER NOT NULL)",
 ];
