@@ -108,7 +108,11 @@ fn a_members_post_reaches_every_member_with_the_lists_fields() {
         assert_contains(
             &copy,
             &[
-                "Return-Path: <team+bounces@example.com>",
+                // Each copy's own envelope sender (VERP), where its bounces would go.
+                &format!(
+                    "Return-Path: <team+bounces-{}@example.com>",
+                    user.replace('@', "=")
+                ),
                 "List-Id: Team <team.example.com>",
                 "List-Post: <mailto:team@example.com>",
                 "List-Owner: <mailto:team+owner@example.com>",
@@ -125,7 +129,7 @@ fn a_members_post_reaches_every_member_with_the_lists_fields() {
     assert_contains(
         &remote,
         &[
-            "X-Mail-Args: <team+bounces@example.com>",
+            "X-Mail-Args: <team+bounces-friend=remote.example@example.com>",
             "X-Rcpt-Args: <friend@remote.example>",
             "List-Id: Team <team.example.com>",
             "Subject: [team] hello",
@@ -485,5 +489,66 @@ fn a_moderated_post_waits_for_a_moderators_reply() {
     assert_contains(
         &nth("alice@example.com", 2),
         &["Subject: [team] from the owner"],
+    );
+}
+
+#[test]
+fn a_member_whose_mail_bounces_three_times_is_removed_and_the_owners_told() {
+    // The relay refuses every recipient for good, as a dead mailbox's server would.
+    let sink = Sink::start("lists-bounces", free_port(), &["-f", "RCPT"]);
+    let server = team("lists-bounces", &sink);
+    for n in 1..=3 {
+        let r = post(
+            &server,
+            "alice@example.com",
+            "team@example.com",
+            "",
+            &format!("Subject: post {n}\r\n\r\nx\r\n"),
+        );
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        wait_for(&format!("post {n}"), || {
+            server.messages("bob@example.com").len() == n
+        });
+        if n < 3 {
+            // Let the bounce be counted before the next post.
+            std::thread::sleep(Duration::from_secs(1));
+            assert!(
+                server
+                    .admin_ok(&["list", "members", "team@example.com"])
+                    .contains("friend@remote.example")
+            );
+        }
+    }
+    // Each copy has the envelope sender of its recipient (VERP).
+    let copy = String::from_utf8_lossy(&server.messages("bob@example.com")[0]).into_owned();
+    assert_contains(
+        &copy,
+        &["Return-Path: <team+bounces-bob=example.com@example.com>"],
+    );
+    wait_for("the owner's notice", || {
+        !server.messages("dave@example.com").is_empty()
+    });
+    let notice = String::from_utf8_lossy(&server.messages("dave@example.com")[0]).into_owned();
+    assert_contains(
+        &notice,
+        &[
+            "Subject: friend@remote.example was removed from team@example.com",
+            "bounced 3 times",
+            "Content-Type: message/rfc822",
+        ],
+    );
+    assert!(
+        !server
+            .admin_ok(&["list", "members", "team@example.com"])
+            .contains("friend@remote.example")
+    );
+    // The poster saw none of it: only the list's three copies.
+    std::thread::sleep(Duration::from_secs(1));
+    let alice = server.messages("alice@example.com");
+    assert_eq!(alice.len(), 3);
+    assert!(
+        alice
+            .iter()
+            .all(|m| String::from_utf8_lossy(m).contains("List-Id: Team"))
     );
 }

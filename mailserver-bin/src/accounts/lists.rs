@@ -108,8 +108,8 @@ const PENDING_SECONDS: i64 = 7 * 86_400;
 pub const COMMANDS: &[&str] = &["subscribe", "unsubscribe", "help"];
 
 /// The commands that take a token: `LIST+confirm-TOKEN`, `LIST+approve-TOKEN`,
-/// `LIST+reject-TOKEN`.
-pub const TOKEN_COMMANDS: &[&str] = &["confirm-", "approve-", "reject-"];
+/// `LIST+reject-TOKEN`, and the bounce address of one member, `LIST+bounces-user=host`.
+pub const TOKEN_COMMANDS: &[&str] = &["confirm-", "approve-", "reject-", "bounces-"];
 
 /// Where replies to a post go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,6 +475,35 @@ impl Accounts {
         .execute(&self.pool)
         .await?;
         Ok(token)
+    }
+
+    /// Counts a bounce of `member`'s copy of a post to `list`: the member's bounces so far,
+    /// `None` when it is not a member (any more).
+    pub async fn record_bounce(
+        &self,
+        list: &str,
+        member: &str,
+    ) -> Result<Option<i64>, AccountsError> {
+        let done = sqlx::query(
+            "UPDATE mailing_list_member SET bounces = bounces + 1
+             WHERE list = ? AND address = ? AND role = 'member'",
+        )
+        .bind(list)
+        .bind(member)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT CAST(bounces AS SIGNED) FROM mailing_list_member
+             WHERE list = ? AND address = ? AND role = 'member'",
+        )
+        .bind(list)
+        .bind(member)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(count))
     }
 
     /// Takes the request `token` of `list` (once): who, what, and its detail, if it is still

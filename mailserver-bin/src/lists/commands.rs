@@ -280,6 +280,64 @@ pub async fn hold(
     Ok(Some(answers))
 }
 
+/// Bounces of one member's copies that remove the member (mlmmj probes, then removes; the
+/// count here is of bounces of posts).
+pub const BOUNCES_TO_REMOVE: i64 = 3;
+
+/// A bounce of the copy for `encoded` (`user=host`, from the VERP address): counted, and at
+/// `BOUNCES_TO_REMOVE` the member is removed and the owners told, with the bounce attached.
+pub async fn bounced(
+    accounts: &Accounts,
+    list: &MailingList,
+    encoded: &str,
+    bounce: &[u8],
+    now: i64,
+) -> Result<Vec<Answer>, AccountsError> {
+    let address = &list.address;
+    let Some((user, host)) = encoded.rsplit_once('=') else {
+        return Ok(Vec::new());
+    };
+    let member = format!("{user}@{host}");
+    let Some(count) = accounts.record_bounce(address, &member).await? else {
+        tracing::info!(list = %address, %member, "bounce for someone no longer a member");
+        return Ok(Vec::new());
+    };
+    tracing::info!(list = %address, %member, count, "list member's mail bounced");
+    if count < BOUNCES_TO_REMOVE {
+        return Ok(Vec::new());
+    }
+    accounts
+        .unsubscribe(address, &member, Some(Role::Member))
+        .await?;
+    tracing::warn!(list = %address, %member, count, "list member removed: its mail bounces");
+    let owners = accounts
+        .list_members(address)
+        .await?
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .map(|m| m.address);
+    Ok(owners
+        .map(|owner| Answer {
+            message: attached(
+                compose(
+                    list,
+                    &owner,
+                    &format!("{member} was removed from {address}"),
+                    None,
+                    "",
+                    now,
+                ),
+                &format!(
+                    "Mail to {member} from {address} bounced {count} times, so it is no longer \
+                     a member. The last bounce is attached.\r\n"
+                ),
+                bounce,
+            ),
+            to: owner,
+        })
+        .collect())
+}
+
 /// The first `name` field of `message`, unfolded, for a subject line.
 fn header_value(message: &[u8], name: &str) -> String {
     let header = &message[..crate::message::header_len(message)];

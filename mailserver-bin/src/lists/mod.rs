@@ -39,10 +39,10 @@ pub async fn refusal(
     sender: &str,
     size: u64,
 ) -> Result<Option<Refusal>, AccountsError> {
-    // A command (subscribe, confirm…) may come from anyone but <>.
-    if accounts.list_command_of(list).await?.is_some() {
-        return Ok(sender
-            .is_empty()
+    // A command (subscribe, confirm…) may come from anyone but <>; a member's bounce
+    // address takes bounces, which come from <>.
+    if let Some((_, command)) = accounts.list_command_of(list).await? {
+        return Ok((sender.is_empty() && !command.starts_with("bounces-"))
             .then(|| Refusal::Sender("the list takes no commands from <>".into())));
     }
     let Some(settings) = accounts.list(list).await? else {
@@ -120,6 +120,16 @@ pub async fn handle(
         .await?
         .ok_or_else(|| AccountsError::UnknownList(list.clone()))?;
     let bounces = command_address(&list, "bounces");
+    if let Some(member) = command.strip_prefix("bounces-") {
+        let answers = commands::bounced(accounts, &settings, member, message, now).await?;
+        return Ok(Handled::Answers {
+            bounces,
+            answers,
+            hold: false,
+            release: None,
+            remove: None,
+        });
+    }
     // No answer to the null sender or to an automatic message (RFC 3834 §2): that is how
     // two robots would write to each other for ever.
     let header = &message[..crate::message::header_len(message)];

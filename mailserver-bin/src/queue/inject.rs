@@ -48,16 +48,18 @@ impl Queue {
     /// Queues `text` (a whole message, CRLF line ends) from `from` to `to`, as the server's
     /// own mail (alerts): delivered by the queue like any other. Its queue id.
     pub async fn inject(&self, from: &str, to: &str, text: Vec<u8>) -> Result<String, String> {
-        self.inject_to(from, &[to.to_owned()], text).await
+        self.inject_to(from, &[to.to_owned()], text, false).await
     }
 
     /// [`Queue::inject`] to several recipients: one queued message for all of those that can
-    /// be reached (each resolved, duplicates once); an error when none can.
+    /// be reached (each resolved, duplicates once), each with its own envelope sender with
+    /// `verp`; an error when none can.
     pub async fn inject_to(
         &self,
         from: &str,
         to: &[String],
         text: Vec<u8>,
+        verp: bool,
     ) -> Result<String, String> {
         let id = crate::mail::queue_id();
         let mut recipients: Vec<Recipient> = Vec::new();
@@ -74,7 +76,8 @@ impl Queue {
         if recipients.is_empty() {
             return Err(format!("{} cannot be reached", to.join(", ")));
         }
-        let envelope = QueuedMessage::new(id.clone(), from.to_owned(), recipients);
+        let mut envelope = QueuedMessage::new(id.clone(), from.to_owned(), recipients);
+        envelope.verp = verp;
         let spool = self.spool.clone();
         let queued_id = id.clone();
         let written = tokio::task::spawn_blocking(move || {

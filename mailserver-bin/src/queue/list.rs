@@ -79,7 +79,7 @@ impl Queue {
                     Ok("the list has no members".to_owned())
                 }
                 Ok(Handled::Post(post)) => self
-                    .inject_to(&post.bounces, &post.members, post.message)
+                    .inject_to(&post.bounces, &post.members, post.message, true)
                     .await
                     .map(|id| format!("sent to {} members as {id}", post.members.len())),
                 Ok(Handled::Answers {
@@ -92,7 +92,7 @@ impl Queue {
                     let mut sent = Vec::new();
                     for a in answers {
                         match self
-                            .inject_to(&bounces, std::slice::from_ref(&a.to), a.message)
+                            .inject_to(&bounces, std::slice::from_ref(&a.to), a.message, false)
                             .await
                         {
                             Ok(id) => sent.push(format!("{} as {id}", a.to)),

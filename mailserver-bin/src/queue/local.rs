@@ -39,8 +39,9 @@ impl Queue {
         }
         let copies: Vec<(mailwright_maildir::Maildir, String)> = targets
             .iter()
-            .map(|(_, m)| {
-                let fields = crate::delivery::delivery_fields(&message.from, &m.username);
+            .map(|(i, m)| {
+                let sender = message.sender_for(&message.recipients[*i].address);
+                let fields = crate::delivery::delivery_fields(&sender, &m.username);
                 (mailwright_maildir::Maildir::new(m.maildir.clone()), fields)
             })
             .collect();

@@ -377,9 +377,19 @@ impl Queue {
                 .map(|r| (r.clone(), Action::Delayed))
                 .collect();
         }
-        for report in [failed, delayed, succeeded] {
-            if !report.is_empty() {
-                self.notify_sender(&message, &path, &report).await;
+        if message.verp {
+            // Each failure to its own bounce address, which names the recipient (a list
+            // counts its members' bounces); a list hears of nothing else.
+            for (r, action) in failed {
+                let mut about = message.clone();
+                about.from = message.sender_for(&r.address);
+                self.notify_sender(&about, &path, &[(r, action)]).await;
+            }
+        } else {
+            for report in [failed, delayed, succeeded] {
+                if !report.is_empty() {
+                    self.notify_sender(&message, &path, &report).await;
+                }
             }
         }
         let spool = self.spool.clone();
@@ -445,11 +455,10 @@ impl Queue {
         match &self.next_hop {
             NextHop::Relay(hop) => {
                 let hops = std::slice::from_ref(hop);
-                if self
-                    .send_via(hops, message, &indexes, &signature, path)
-                    .await
-                {
-                    passed_on.extend(&indexes);
+                for group in transactions(message, &indexes) {
+                    if self.send_via(hops, message, &group, &signature, path).await {
+                        passed_on.extend(&group);
+                    }
                 }
             }
             NextHop::Mx { resolver, port } => {
@@ -503,11 +512,13 @@ impl Queue {
                             })
                         })
                         .collect();
-                    if self
-                        .send_via(&hops, message, &group, &signature, path)
-                        .await
-                    {
-                        passed_on.extend(&group);
+                    for group in transactions(message, &group) {
+                        if self
+                            .send_via(&hops, message, &group, &signature, path)
+                            .await
+                        {
+                            passed_on.extend(&group);
+                        }
                     }
                 }
             }
@@ -654,17 +665,30 @@ fn reply_text(reply: &mailwright_smtp::Reply) -> String {
 }
 
 /// The SMTP envelope for the recipients at `indexes`.
+/// The SMTP transactions the recipients at `indexes` take: one for all, or one each when
+/// each has its own envelope sender (VERP).
+fn transactions(message: &QueuedMessage, indexes: &[usize]) -> Vec<Vec<usize>> {
+    match message.verp {
+        true => indexes.iter().map(|&i| vec![i]).collect(),
+        false => vec![indexes.to_vec()],
+    }
+}
+
 fn smtp_envelope(
     message: &QueuedMessage,
     indexes: &[usize],
     added: u64,
 ) -> Result<mailwright_smtp::Envelope, String> {
-    let from = if message.from.is_empty() {
+    let sender = match indexes {
+        [i] => message.sender_for(&message.recipients[*i].address),
+        _ => message.from.clone(),
+    };
+    let from = if sender.is_empty() {
         ReversePath::Null
     } else {
         ReversePath::Mailbox(
-            mailwright_smtp::parse_mailbox(&message.from)
-                .ok_or_else(|| format!("bad sender address {}", message.from))?,
+            mailwright_smtp::parse_mailbox(&sender)
+                .ok_or_else(|| format!("bad sender address {sender}"))?,
         )
     };
     let body = match message.body.as_deref() {

@@ -132,10 +132,24 @@ pub struct QueuedMessage {
     pub delay_warned: bool,
     /// Its local copies go to the mailboxes' Junk folder (a DMARC quarantine verdict).
     pub junk: bool,
+    /// Each recipient gets its own envelope sender (VERP): `LIST+bounces-user=host@domain`
+    /// for a sender `LIST+bounces@domain`, so a bounce names the recipient it is about.
+    pub verp: bool,
     pub recipients: Vec<Recipient>,
 }
 
 impl QueuedMessage {
+    /// The envelope sender of the copy for `recipient`: with VERP, `local+recipient=host`
+    /// in the local part of the sender's (`team+bounces-friend=example.org@example.com`).
+    pub fn sender_for(&self, recipient: &str) -> String {
+        match self.from.rsplit_once('@') {
+            Some((local, domain)) if self.verp => {
+                format!("{local}-{}@{domain}", recipient.replacen('@', "=", 1))
+            }
+            _ => self.from.clone(),
+        }
+    }
+
     pub fn new(id: String, from: String, recipients: Vec<Recipient>) -> Self {
         Self {
             id,
@@ -151,6 +165,7 @@ impl QueuedMessage {
             hold: false,
             delay_warned: false,
             junk: false,
+            verp: false,
             recipients,
         }
     }
@@ -203,6 +218,9 @@ impl QueuedMessage {
         if self.junk {
             line("junk", "1");
         }
+        if self.verp {
+            line("verp", "1");
+        }
         for r in &self.recipients {
             let status = r.status.name();
             let route = match &r.route {
@@ -252,6 +270,7 @@ impl QueuedMessage {
                 "hold" => m.hold = value == "1",
                 "warned" => m.delay_warned = value == "1",
                 "junk" => m.junk = value == "1",
+                "verp" => m.verp = value == "1",
                 _ => return Err(format!("unknown line {line:?}")),
             }
         }
@@ -627,7 +646,12 @@ mod tests {
         let mut r2 = Recipient::new("b@example.org".into(), Route::Local("b@example.org".into()));
         r2.status = Status::Delivered;
         r2.notify = Some(Notify::default());
-        let mut m = QueuedMessage::new("ABC1".into(), String::new(), vec![r1, r2]);
+        let r3 = Recipient::new(
+            "team@example.org".into(),
+            Route::List("team@example.org".into()),
+        );
+        let mut m = QueuedMessage::new("ABC1".into(), String::new(), vec![r1, r2, r3]);
+        m.verp = true;
         m.envid = Some("x+2By".into());
         m.ret_headers = true;
         m.body = Some("8BITMIME".into());
@@ -641,6 +665,14 @@ mod tests {
         saved.recipients[0].last_reply = loaded.recipients[0].last_reply.clone();
         assert_eq!(loaded, saved);
         assert_eq!(loaded.size, 20);
+        // VERP: each recipient's sender names it; without a sender, none.
+        assert_eq!(loaded.sender_for("a@example.com"), "");
+        let mut list = loaded.clone();
+        list.from = "team+bounces@example.org".into();
+        assert_eq!(
+            list.sender_for("a@example.com"),
+            "team+bounces-a=example.com@example.org"
+        );
         assert_eq!(spool.list().unwrap(), vec!["ABC1".to_owned()]);
         let lock = spool.lock("ABC1").unwrap();
         assert!(matches!(spool.lock("ABC1"), Err(SpoolError::Busy(_))));

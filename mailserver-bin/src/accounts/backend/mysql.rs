@@ -124,6 +124,7 @@ const SCHEMA: &[&str] = &[
         role varchar(16) NOT NULL DEFAULT 'member',
         digest tinyint(1) NOT NULL DEFAULT 0,
         nomail tinyint(1) NOT NULL DEFAULT 0,
+        bounces int NOT NULL DEFAULT 0,
         created datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY (list, address, role)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",

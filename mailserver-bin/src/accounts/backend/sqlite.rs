@@ -126,6 +126,7 @@ const SCHEMA: &[&str] = &[
         role TEXT NOT NULL DEFAULT 'member',
         digest INTEGER NOT NULL DEFAULT 0,
         nomail INTEGER NOT NULL DEFAULT 0,
+        bounces INTEGER NOT NULL DEFAULT 0,
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         PRIMARY KEY (list, address, role))",
     "CREATE TABLE IF NOT EXISTS mailing_list_pending (
