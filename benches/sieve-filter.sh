@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our Sieve interpreter against Dovecot Pigeonhole's on the same machine: the 50-rule script
-# of the criterion bench (benches/data/sieve-50-rules.sieve) run over every message of one
+# of the criterion bench (benches/sieve-50-rules.sieve) run over every message of one
 # Maildir, by Pigeonhole's `sieve-filter` (its dry run: each message read through Dovecot's
 # storage, the script run, nothing moved) and by our `filter_maildir` example (each message
 # read, parsed and the script run). ROUNDS rounds alternate ours and Pigeonhole's; prints each
@@ -17,7 +17,7 @@ WORK=${WORK:-/tmp/sieve-filter-bench}
 command -v sieve-filter >/dev/null || { echo "sieve-filter is missing: apt install dovecot-sieve" >&2; exit 1; }
 rm -rf "$WORK"
 mkdir -p "$WORK/Maildir/cur" "$WORK/Maildir/new" "$WORK/Maildir/tmp"
-SCRIPT="$ROOT/benches/data/sieve-50-rules.sieve"
+SCRIPT="$ROOT/benches/sieve-50-rules.sieve"
 cp "$SCRIPT" "$WORK/rules.sieve"
 
 (cd "$ROOT" && cargo build --release --quiet --example filter_maildir -p mailwright-sieve)

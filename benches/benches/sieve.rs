@@ -8,7 +8,7 @@ use std::hint::black_box;
 /// 50 rules of the kinds Roundcube writes: header, address and size tests with :contains,
 /// :is and :matches, filing into folders and flagging; none matches the message but the last.
 /// `benches/sieve-filter.sh` runs the same file under Pigeonhole.
-const SCRIPT: &str = include_str!("../data/sieve-50-rules.sieve");
+const SCRIPT: &str = include_str!("../sieve-50-rules.sieve");
 
 const MESSAGE: &[u8] = b"Return-Path: <billing@shop.example>\r\n\
 Received: from mx.shop.example by mx.example.com; Mon, 1 Dec 2026 10:00:00 +0000\r\n\

@@ -171,6 +171,36 @@ pub async fn check(
     found
 }
 
+/// The DMARC policy (`p=`, lowercase) `domain` publishes, or its organizational domain
+/// (`sp=` when it gives one) when it publishes none itself; `None` without a record. The
+/// organizational domain is taken as the last two labels, which holds for the domains whose
+/// policy matters here (a poster's) but not under public suffixes like `co.uk`.
+pub async fn dmarc_policy(resolver: &MessageAuthenticator, domain: &str) -> Option<String> {
+    let tag = |record: &str, name: &str| {
+        record.split(';').find_map(|t| {
+            let (k, v) = t.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_ascii_lowercase())
+        })
+    };
+    let dmarc = |records: Vec<String>| {
+        records
+            .into_iter()
+            .find(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1"))
+    };
+    if let Some(record) = dmarc(txt_records(resolver, &format!("_dmarc.{domain}")).await) {
+        return tag(&record, "p");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() <= 2 {
+        return None;
+    }
+    let organizational = labels[labels.len() - 2..].join(".");
+    let record = dmarc(txt_records(resolver, &format!("_dmarc.{organizational}")).await)?;
+    tag(&record, "sp").or_else(|| tag(&record, "p"))
+}
+
 /// The TXT records at `name`, each as one text.
 async fn txt_records(resolver: &MessageAuthenticator, name: &str) -> Vec<String> {
     let Ok(lookup) = resolver.0.txt_lookup(format!("{name}.")).await else {

@@ -552,3 +552,90 @@ fn a_member_whose_mail_bounces_three_times_is_removed_and_the_owners_told() {
             .all(|m| String::from_utf8_lossy(m).contains("List-Id: Team"))
     );
 }
+
+#[test]
+fn a_post_from_a_strict_dmarc_domain_goes_out_from_the_list() {
+    let dir = std::env::temp_dir().join(format!("lists-dmarc-{}", std::process::id()));
+    let dns = support::dns::Dns::start(
+        &dir,
+        &["strict.example", "relaxed.example"],
+        &[
+            "_dmarc.strict.example. 300 IN TXT \"v=DMARC1; p=reject\"",
+            "_dmarc.relaxed.example. 300 IN TXT \"v=DMARC1; p=none\"",
+        ],
+    );
+    let sink = Sink::start("lists-dmarc", free_port(), &[]);
+    let server = Server::start(
+        "lists-dmarc",
+        &format!(
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\nnameservers = [\"127.0.0.1:{}\"]\n\
+             [sender_auth]\nenabled = false\n",
+            sink.port, dns.port
+        ),
+    );
+    server.admin_ok(&["list", "add", "team@example.com", "--name", "Team"]);
+    server.admin_ok(&[
+        "list",
+        "subscribe",
+        "team@example.com",
+        "bob@example.com",
+        "friend@remote.example",
+    ]);
+    server.admin_ok(&["list", "set", "team@example.com", "posting", "anyone"]);
+    for (from, subject) in [
+        ("Boss <boss@strict.example>", "strict"),
+        ("Pal <pal@relaxed.example>", "relaxed"),
+    ] {
+        let sender = from.split(['<', '>']).nth(1).unwrap();
+        let r = post(
+            &server,
+            sender,
+            "team@example.com",
+            "",
+            &format!("From: {from}\r\nSubject: {subject}\r\n\r\nx\r\n"),
+        );
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+    }
+    wait_for("both posts", || {
+        server.messages("bob@example.com").len() == 2
+    });
+    let copies: Vec<String> = server
+        .messages("bob@example.com")
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let strict = copies
+        .iter()
+        .find(|c| c.contains("Subject: strict"))
+        .unwrap();
+    assert_contains(
+        strict,
+        &[
+            "From: Boss via Team <team@example.com>",
+            "Reply-To: <team@example.com>, Boss <boss@strict.example>",
+        ],
+    );
+    let relaxed = copies
+        .iter()
+        .find(|c| c.contains("Subject: relaxed"))
+        .unwrap();
+    assert_contains(
+        relaxed,
+        &[
+            "From: Pal <pal@relaxed.example>",
+            "Reply-To: <team@example.com>",
+        ],
+    );
+    // The remote copy goes out From the list too, signed by the list's domain.
+    let dumps = sink.wait_for(2);
+    let remote = dumps
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .find(|d| d.contains("Subject: strict"))
+        .unwrap();
+    assert_contains(
+        &remote,
+        &["From: Boss via Team <team@example.com>", "d=example.com"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

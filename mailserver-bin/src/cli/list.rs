@@ -33,26 +33,16 @@ pub(super) enum ListCommand {
     },
     /// Add ADDRESSes to LIST (as members unless --owner or --moderator).
     Subscribe {
-        list: String,
-        #[arg(required = true)]
-        addresses: Vec<String>,
-        #[arg(long, conflicts_with = "moderator")]
-        owner: bool,
-        #[arg(long)]
-        moderator: bool,
+        #[command(flatten)]
+        who: Who,
         /// Subscribed, but sent no posts.
         #[arg(long)]
         nomail: bool,
     },
     /// Remove ADDRESSes from LIST (from every role unless --owner or --moderator).
     Unsubscribe {
-        list: String,
-        #[arg(required = true)]
-        addresses: Vec<String>,
-        #[arg(long, conflicts_with = "moderator")]
-        owner: bool,
-        #[arg(long)]
-        moderator: bool,
+        #[command(flatten)]
+        who: Who,
     },
     /// Change a setting: name, description, posting (anyone, members, owners, moderated),
     /// subscription
@@ -65,11 +55,25 @@ pub(super) enum ListCommand {
     },
 }
 
-fn role(owner: bool, moderator: bool) -> Option<Role> {
-    match (owner, moderator) {
-        (true, _) => Some(Role::Owner),
-        (_, true) => Some(Role::Moderator),
-        _ => None,
+/// A list, some addresses, and the role they have or get.
+#[derive(clap::Args)]
+pub(super) struct Who {
+    list: String,
+    #[arg(required = true)]
+    addresses: Vec<String>,
+    #[arg(long, conflicts_with = "moderator")]
+    owner: bool,
+    #[arg(long)]
+    moderator: bool,
+}
+
+impl Who {
+    fn role(&self) -> Option<Role> {
+        match (self.owner, self.moderator) {
+            (true, _) => Some(Role::Owner),
+            (_, true) => Some(Role::Moderator),
+            _ => None,
+        }
     }
 }
 
@@ -120,16 +124,10 @@ pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(),
         }
         ListCommand::Show { what, json } => show(accounts, what, json).await?,
         ListCommand::Members { list, json } => members(accounts, &list, json).await?,
-        ListCommand::Subscribe {
-            list,
-            addresses,
-            owner,
-            moderator,
-            nomail,
-        } => {
-            let role = role(owner, moderator).unwrap_or(Role::Member);
-            for a in addresses {
-                let (list, member) = accounts.subscribe(&list, &a, role, nomail).await?;
+        ListCommand::Subscribe { who, nomail } => {
+            let role = who.role().unwrap_or(Role::Member);
+            for a in &who.addresses {
+                let (list, member) = accounts.subscribe(&who.list, a, role, nomail).await?;
                 println!(
                     "{member} is a{} {} of {list}",
                     if role == Role::Owner { "n" } else { "" },
@@ -137,17 +135,10 @@ pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(),
                 );
             }
         }
-        ListCommand::Unsubscribe {
-            list,
-            addresses,
-            owner,
-            moderator,
-        } => {
-            for a in addresses {
-                match accounts
-                    .unsubscribe(&list, &a, role(owner, moderator))
-                    .await?
-                {
+        ListCommand::Unsubscribe { who } => {
+            let list = &who.list;
+            for a in &who.addresses {
+                match accounts.unsubscribe(list, a, who.role()).await? {
                     true => println!("removed {a} from {list}"),
                     false => return Err(format!("{a} is not on {list}").into()),
                 }

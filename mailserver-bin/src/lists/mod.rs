@@ -100,6 +100,7 @@ pub enum Handled {
 /// `sender`, queued as `queue_id`, at `now` (seconds since the epoch).
 pub async fn handle(
     accounts: &Accounts,
+    resolver: Option<&mail_auth::MessageAuthenticator>,
     address: &str,
     sender: &str,
     message: &[u8],
@@ -110,7 +111,7 @@ pub async fn handle(
         if let Some(held) = moderation(accounts, address, sender, message, queue_id, now).await? {
             return Ok(held);
         }
-        return Ok(match post(accounts, address, message).await? {
+        return Ok(match post(accounts, resolver, address, message).await? {
             Ok(post) => Handled::Post(post),
             Err(refusal) => Handled::Refused(refusal),
         });
@@ -215,6 +216,7 @@ pub struct Post {
 /// does not take it (for good: too large for it).
 async fn post(
     accounts: &Accounts,
+    resolver: Option<&mail_auth::MessageAuthenticator>,
     list: &str,
     original: &[u8],
 ) -> Result<Result<Post, Refusal>, AccountsError> {
@@ -231,10 +233,27 @@ async fn post(
             members.push(m.address);
         }
     }
+    // A poster's domain that asks receivers to refuse or quarantine mail failing DMARC
+    // would have the list's copies (changed, and sent from here) refused: the copy comes
+    // From the list then, as Mailman and mlmmj do it.
+    let from_domain = poster(original).and_then(|(_, a)| {
+        a.rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+    });
+    let mut munge = false;
+    if let (Some(domain), Some(resolver)) = (from_domain, resolver)
+        && !accounts.is_local_domain(&domain).await?
+    {
+        let policy = crate::dns::dmarc_policy(resolver, &domain).await;
+        munge = matches!(policy.as_deref(), Some("quarantine" | "reject"));
+        if munge {
+            tracing::info!(list = %settings.address, %domain, "DMARC policy: the copy is From the list");
+        }
+    }
     Ok(Ok(Post {
         bounces: command_address(&settings.address, "bounces"),
         members,
-        message: rewrite(&settings, original),
+        message: rewrite(&settings, original, munge),
     }))
 }
 
@@ -251,9 +270,30 @@ const LIST_FIELDS: &[&str] = &[
     "precedence",
 ];
 
+/// The poster as the post's `From:` names them: the display name (empty when none) and the
+/// address.
+fn poster(message: &[u8]) -> Option<(String, String)> {
+    let header = &message[..crate::message::header_len(message)];
+    let field = crate::message::fields(header)
+        .into_iter()
+        .find(|f| crate::message::name(f).eq_ignore_ascii_case(b"from"))?;
+    let colon = field.iter().position(|&b| b == b':')?;
+    let value = crate::message::decode_words(&field[colon + 1..]);
+    let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    match (value.rfind('<'), value.rfind('>')) {
+        (Some(open), Some(close)) if open < close => {
+            let name = value[..open].trim().trim_matches('"').to_owned();
+            Some((name, value[open + 1..close].trim().to_owned()))
+        }
+        _ => Some((String::new(), value.trim().to_owned())),
+    }
+}
+
 /// `original` with the list's fields on top of its header, the subject prefixed (once) and,
-/// for a list that takes the replies, `Reply-To:` the list.
-fn rewrite(list: &MailingList, original: &[u8]) -> Vec<u8> {
+/// for a list that takes the replies, `Reply-To:` the list. With `munge`, the copy is `From:`
+/// "NAME via LIST" at the list's address, and the poster is in `Reply-To:` (beside the list,
+/// when the list takes the replies).
+fn rewrite(list: &MailingList, original: &[u8], munge: bool) -> Vec<u8> {
     let len = crate::message::header_len(original);
     let (header, body) = original.split_at(len);
     let newline: &str = if header.windows(2).any(|w| w == b"\r\n") || header.is_empty() {
@@ -301,7 +341,10 @@ fn rewrite(list: &MailingList, original: &[u8]) -> Vec<u8> {
         if LIST_FIELDS.contains(&lower.as_str()) {
             continue;
         }
-        if lower == "reply-to" && list.reply_to == ReplyTo::List {
+        if lower == "reply-to" && (list.reply_to == ReplyTo::List || munge) {
+            continue;
+        }
+        if lower == "from" && munge {
             continue;
         }
         if lower == "subject" && !list.subject_prefix.is_empty() {
@@ -310,7 +353,31 @@ fn rewrite(list: &MailingList, original: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(f);
     }
-    if list.reply_to == ReplyTo::List {
+    let original_from = munge.then(|| poster(original)).flatten();
+    if let Some((name, from)) = &original_from {
+        let shown = match name.is_empty() {
+            true => from.replacen('@', " at ", 1),
+            false => name.clone(),
+        };
+        let label = match list.name.is_empty() {
+            true => address.clone(),
+            false => list.name.clone(),
+        };
+        let header_from = format!(
+            "From: {} <{address}>{newline}",
+            phrase(&format!("{shown} via {label}"))
+        );
+        out.extend_from_slice(header_from.as_bytes());
+        let poster = match name.is_empty() {
+            true => format!("<{from}>"),
+            false => format!("{} <{from}>", phrase(name)),
+        };
+        let reply = match list.reply_to {
+            ReplyTo::List => format!("Reply-To: <{address}>, {poster}{newline}"),
+            ReplyTo::Sender => format!("Reply-To: {poster}{newline}"),
+        };
+        out.extend_from_slice(reply.as_bytes());
+    } else if list.reply_to == ReplyTo::List {
         out.extend_from_slice(format!("Reply-To: <{address}>{newline}").as_bytes());
     }
     out.extend_from_slice(body);
@@ -369,7 +436,7 @@ mod tests {
     #[test]
     fn the_lists_fields_go_on_top_and_the_subject_is_prefixed_once() {
         let post = b"From: a@example.org\r\nSubject: Re: [team] plans\r\nList-Id: <other.example.net>\r\nReply-To: a@example.org\r\n\r\nbody\r\n";
-        let out = String::from_utf8(rewrite(&list(ReplyTo::List), post)).unwrap();
+        let out = String::from_utf8(rewrite(&list(ReplyTo::List), post, false)).unwrap();
         assert!(
             out.starts_with("List-Id: Team <team.example.com>\r\n"),
             "{out}"
@@ -390,11 +457,33 @@ mod tests {
         );
         assert_eq!(phrase("Team \"A\""), "\"Team \\\"A\\\"\"");
         let fresh = b"Subject: plans\n\nbody\n";
-        let out = String::from_utf8(rewrite(&list(ReplyTo::Sender), fresh)).unwrap();
+        let out = String::from_utf8(rewrite(&list(ReplyTo::Sender), fresh, false)).unwrap();
         assert!(
             out.contains("Subject: [team] plans\n") && !out.contains("Reply-To"),
             "{out}"
         );
         assert!(!out.contains('\r'), "the post's own line ends: {out}");
+    }
+
+    #[test]
+    fn a_strict_dmarc_posters_copy_comes_from_the_list() {
+        let post = b"From: \"Boss, Big\" <boss@strict.example>\r\nSubject: hi\r\n\r\nx\r\n";
+        let out = String::from_utf8(rewrite(&list(ReplyTo::List), post, true)).unwrap();
+        assert!(
+            out.contains("From: \"Boss, Big via Team\" <team@example.com>\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Reply-To: <team@example.com>, \"Boss, Big\" <boss@strict.example>\r\n"),
+            "{out}"
+        );
+        assert!(!out.contains("From: \"Boss, Big\" <boss"), "{out}");
+        let bare = b"From: boss@strict.example\r\n\r\nx\r\n";
+        let out = String::from_utf8(rewrite(&list(ReplyTo::Sender), bare, true)).unwrap();
+        assert!(
+            out.contains("From: \"boss at strict.example via Team\" <team@example.com>\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("Reply-To: <boss@strict.example>\r\n"), "{out}");
     }
 }

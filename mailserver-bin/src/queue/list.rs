@@ -58,6 +58,7 @@ impl Queue {
         for (i, list) in lists {
             let handled = crate::lists::handle(
                 &self.accounts,
+                self.resolver.as_ref().ok(),
                 &list,
                 &message.from,
                 &text,

@@ -48,6 +48,8 @@ pub struct Queue {
     transport: Transport,
     next_hop: NextHop,
     dkim: Arc<Dkim>,
+    /// For the DMARC policies of lists' posters (or why there is none).
+    resolver: Result<mail_auth::MessageAuthenticator, String>,
     wake: Notify,
     in_flight: Mutex<HashSet<String>>,
     /// When each queued message is due (`None`: on hold), so that a pass reads no envelope
@@ -105,6 +107,7 @@ impl Queue {
         Self {
             spool,
             sieve: Live::new(Arc::new(crate::sieve::Filtering::new(&config))),
+            resolver: crate::resolver::resolver(&config.relay),
             config: Live::new(config),
             accounts,
             transport,
