@@ -9,6 +9,9 @@ use super::spool::{QueuedMessage, Route, Status};
 use super::{LocalFailure, Queue};
 use crate::accounts::LocalMailbox;
 
+/// The most local copies of one message stored (and files held open) together.
+const LOCAL_BATCH: usize = 256;
+
 impl Queue {
     /// Delivers the pending local recipients, each mailbox checked against its quota first:
     /// a copy for each, with its own `Return-Path:` and `Delivered-To:` in front (as the SMTP
@@ -34,9 +37,21 @@ impl Queue {
                 }
             }
         }
-        if targets.is_empty() {
-            return;
+        // A large list's copies go in batches: each copy holds an open file until the batch
+        // is committed, and a list of 10,000 must not take 10,000 descriptors at once.
+        for batch in targets.chunks(LOCAL_BATCH) {
+            self.deliver_batch(message, path, batch.to_vec()).await;
         }
+    }
+
+    /// Stores one batch of `deliver_local`'s copies.
+    async fn deliver_batch(
+        &self,
+        message: &mut QueuedMessage,
+        path: &std::path::Path,
+        targets: Vec<(usize, LocalMailbox)>,
+    ) {
+        let id = message.id.clone();
         let copies: Vec<(mailwright_maildir::Maildir, String)> = targets
             .iter()
             .map(|(i, m)| {
