@@ -52,6 +52,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub dns: Dns,
     pub srs: Srs,
+    pub lists: Lists,
     pub guard: Guard,
     pub sender_auth: SenderAuth,
     pub filters: Filters,
@@ -84,24 +85,6 @@ impl Default for Dkim {
         Self {
             selector: "mail".into(),
             ed25519: true,
-        }
-    }
-}
-
-/// The Sender Rewriting Scheme for mail forwarded to other servers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Srs {
-    pub enabled: bool,
-    /// The domain of rewritten senders; empty: `hostname`. Bounces to it must reach us.
-    pub domain: String,
-}
-
-impl Default for Srs {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            domain: String::new(),
         }
     }
 }
@@ -525,6 +508,7 @@ impl Default for Config {
             dkim: Dkim::default(),
             dns: Dns::default(),
             srs: Srs::default(),
+            lists: Lists::default(),
             guard: Guard::default(),
             sender_auth: SenderAuth::default(),
             filters: Filters::default(),
@@ -784,8 +768,10 @@ mod alerts;
 mod filters;
 mod guard;
 mod ldap;
+mod lists;
 mod sender_auth;
 mod sieve;
+mod srs;
 #[cfg(test)]
 mod tests;
 
@@ -793,5 +779,7 @@ pub use alerts::Alerts;
 pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
 pub use ldap::Ldap;
+pub use lists::Lists;
 pub use sender_auth::{DmarcAction, SenderAuth};
 pub use sieve::Sieve;
+pub use srs::Srs;

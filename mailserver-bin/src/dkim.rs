@@ -19,7 +19,7 @@ use rustls_pki_types::pem::PemObject;
 use thiserror::Error;
 
 /// The fields signed when present: what a reader sees and what makes a reply thread.
-const SIGNED_HEADERS: [&str; 14] = [
+const SIGNED_HEADERS: [&str; 17] = [
     "From",
     "Sender",
     "Reply-To",
@@ -33,7 +33,10 @@ const SIGNED_HEADERS: [&str; 14] = [
     "Content-Transfer-Encoding",
     "In-Reply-To",
     "References",
+    "List-Id",
+    "List-Post",
     "List-Unsubscribe",
+    "List-Unsubscribe-Post",
 ];
 
 /// How long a domain without keys is remembered before its directory is looked at again
@@ -122,8 +125,13 @@ impl Dkim {
     /// The DKIM-Signature fields for `message` (From: domain with keys), to put in front of
     /// it; `None` when the domain has no keys.
     pub fn sign(&self, message: &[u8]) -> Option<String> {
-        let domain = from_domain(message)?;
-        let signers = self.signers(&domain)?;
+        self.sign_as(&from_domain(message)?, message)
+    }
+
+    /// The DKIM-Signature fields with which `domain` (when it has keys) signs `message`,
+    /// whatever its From: (a list signs its posts so).
+    pub fn sign_as(&self, domain: &str, message: &[u8]) -> Option<String> {
+        let signers = self.signers(domain)?;
         let mut headers = String::new();
         // Ed25519 first, so the RSA signature is the topmost; verifiers check both.
         if let Some(ed) = &signers.ed25519 {

@@ -434,6 +434,21 @@ pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
+/// The secret kept in `path` (base64 of 24 random octets, mode 0600), made on first use.
+/// Keep it across restarts and servers: what was signed with another secret no longer
+/// verifies.
+pub fn secret_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use base64::Engine as _;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().as_bytes().to_vec());
+    }
+    let mut raw = [0u8; 24];
+    random_bytes(&mut raw)?;
+    let secret = base64::engine::general_purpose::STANDARD.encode(raw);
+    crate::tls::write_synced(path, secret.as_bytes(), 0o600)?;
+    Ok(secret.into_bytes())
+}
+
 /// A random password of 20 characters from the kernel's CSPRNG.
 pub fn generate() -> std::io::Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use sha1::{Digest, Sha1};
+use sha1::Sha1;
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// Days a rewritten address stays valid, libsrs2's default.
@@ -59,14 +59,7 @@ impl Srs {
     /// The secret in `<data_dir>/srs.secret`, made on first use. Keep it across restarts and
     /// servers: addresses rewritten with another secret no longer take bounces.
     pub fn load_or_create(path: &Path, domain: &str) -> std::io::Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return Ok(Self::new(text.trim().as_bytes().to_vec(), domain));
-        }
-        let mut raw = [0u8; 24];
-        crate::password::random_bytes(&mut raw)?;
-        let secret = BASE64.encode(raw);
-        crate::tls::write_synced(path, secret.as_bytes(), 0o600)?;
-        Ok(Self::new(secret.into_bytes(), domain))
+        Ok(Self::new(crate::password::secret_file(path)?, domain))
     }
 
     /// The rewritten sender for a forward of mail from `sender` (`local@domain`), at day `day`
@@ -179,24 +172,15 @@ fn decode_timestamp(tt: &str) -> Option<u64> {
     }
 }
 
+/// HMAC-SHA1 (RFC 2104), as libsrs2 signs.
 fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..20].copy_from_slice(&Sha1::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| -> [u8; BLOCK] { std::array::from_fn(|i| block[i] ^ byte) };
-    let inner = Sha1::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    let outer = Sha1::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize();
-    outer.into()
+    use hmac::{KeyInit as _, Mac as _};
+    // HMAC takes a key of any length.
+    let Ok(mut mac) = hmac::Hmac::<Sha1>::new_from_slice(key) else {
+        return [0; 20];
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

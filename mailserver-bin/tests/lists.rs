@@ -303,7 +303,7 @@ fn joining_and_leaving_by_mail_each_take_a_confirming_reply() {
         &[
             "List-Help: <mailto:team+help@example.com?subject=help>",
             "List-Subscribe: <mailto:team+subscribe@example.com?subject=subscribe>",
-            "List-Unsubscribe: <mailto:team+unsubscribe@example.com?subject=unsubscribe>",
+            " <mailto:team+unsubscribe@example.com?subject=unsubscribe>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ],
     );
 
@@ -638,4 +638,102 @@ fn a_post_from_a_strict_dmarc_domain_goes_out_from_the_list() {
         &["From: Boss via Team <team@example.com>", "d=example.com"],
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The https link in `copy`'s `List-Unsubscribe` field, as a path on our listener.
+fn unsubscribe_path(copy: &str) -> String {
+    let start = copy
+        .find("List-Unsubscribe: <https://mx.example.com/")
+        .unwrap_or_else(|| panic!("no https link in {copy}"))
+        + "List-Unsubscribe: <https://mx.example.com".len();
+    let end = start + copy[start..].find('>').unwrap();
+    copy[start..end].to_owned()
+}
+
+#[test]
+fn a_one_click_post_to_a_members_link_removes_the_member() {
+    let sink = Sink::start("lists-one-click", free_port(), &[]);
+    let server = team("lists-one-click", &sink);
+    let zone = server.dir.join("zone.txt");
+    std::fs::write(&zone, server.admin_ok(&["dns", "example.com"])).unwrap();
+    let replies = post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        "",
+        "From: Alice <alice@example.com>\r\nTo: team@example.com\r\nSubject: news\r\n\
+         Message-ID: <p2@example.com>\r\n\r\nRead me.\r\n",
+    );
+    assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
+    // Each member's copy has its own link (RFC 8058), beside the mailto: command address.
+    wait_for("bob's copy", || {
+        server.messages("bob@example.com").len() == 1
+    });
+    wait_for("alice's copy", || {
+        server.messages("alice@example.com").len() == 1
+    });
+    let bobs = String::from_utf8_lossy(&server.messages("bob@example.com")[0]).into_owned();
+    let alices = String::from_utf8_lossy(&server.messages("alice@example.com")[0]).into_owned();
+    assert_contains(
+        &bobs,
+        &[
+            "<mailto:team+unsubscribe@example.com?subject=unsubscribe>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ],
+    );
+    assert_eq!(bobs.matches("List-Unsubscribe:").count(), 1, "{bobs}");
+    let bobs_link = unsubscribe_path(&bobs);
+    assert_ne!(bobs_link, unsubscribe_path(&alices));
+
+    // The remote member's copy: the list domain's signature covers both fields.
+    let dumps = sink.wait_for(1);
+    let dump = String::from_utf8_lossy(&dumps[0]).into_owned();
+    let start = dump.find("DKIM-Signature:").expect("no DKIM-Signature");
+    let message = dump[start..]
+        .strip_suffix('\n')
+        .unwrap()
+        .replace('\n', "\r\n");
+    assert_contains(
+        &message,
+        &["List-Unsubscribe-Post: List-Unsubscribe=One-Click"],
+    );
+    let signature = &message[..message.find("\r\nList-Unsubscribe:").unwrap()];
+    assert!(
+        signature.contains("d=example.com")
+            && signature
+                .to_ascii_lowercase()
+                .contains("list-unsubscribe-post"),
+        "{signature}"
+    );
+    let verdicts = support::dkim_verdicts(&zone, &message);
+    assert_eq!(
+        verdicts, "0 True\n1 True\n",
+        "dkimpy: {verdicts}\n{message}"
+    );
+
+    // Following the link shows a button and removes no one (scanners follow links).
+    let (status, page) = server.http_get(&bobs_link);
+    assert_eq!(status, 200, "{page}");
+    assert_contains(&page, &["bob@example.com", "List-Unsubscribe", "One-Click"]);
+    assert_contains(
+        &server.admin_ok(&["list", "members", "team@example.com"]),
+        &["bob@example.com"],
+    );
+    // A forged or damaged token does nothing.
+    let damaged = format!("{}x", &bobs_link[..bobs_link.len() - 2]);
+    let (status, _) = server.http("POST", &damaged, Some("List-Unsubscribe=One-Click"));
+    assert_eq!(status, 404);
+    // The one-click POST a mail client sends: bob is gone, at once and for good.
+    let (status, page) = server.http("POST", &bobs_link, Some("List-Unsubscribe=One-Click"));
+    assert_eq!(status, 200, "{page}");
+    let members = server.admin_ok(&["list", "members", "team@example.com"]);
+    assert!(!members.contains("bob@example.com"), "{members}");
+    assert_contains(&members, &["alice@example.com", "friend@remote.example"]);
+    assert_contains(
+        &server.log(),
+        &["list member unsubscribed by one-click link"],
+    );
+    // Again: nothing more to do, still a success.
+    let (status, _) = server.http("POST", &bobs_link, Some("List-Unsubscribe=One-Click"));
+    assert_eq!(status, 200);
 }

@@ -492,5 +492,6 @@ fn outbound_queue(
         transport,
         next_hop,
         dkim,
+        crate::lists::Links::from_config(config)?,
     )))
 }

@@ -1,7 +1,9 @@
 //! The HTTP listener (`[listen] http`): `/metrics` in Prometheus's text format, `/health`
 //! (the process answers) and `/ready` (listeners up, the store writable, the accounts
-//! backend answering), for Prometheus, Netdata and load balancers. The web console will be
-//! served here too.
+//! backend answering), for Prometheus, Netdata and load balancers; and the lists' one-click
+//! unsubscribe links (`unsubscribe`). The web console will be served here too.
+
+mod unsubscribe;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +70,10 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/status", get(status_json))
+        .route(
+            &format!("{}{{token}}", crate::lists::UNSUBSCRIBE_PATH),
+            get(unsubscribe::page).post(unsubscribe::post),
+        )
         .with_state(status)
 }
 

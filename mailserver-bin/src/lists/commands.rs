@@ -280,18 +280,16 @@ pub async fn hold(
     Ok(Some(answers))
 }
 
-/// Bounces of one member's copies that remove the member (mlmmj probes, then removes; the
-/// count here is of bounces of posts).
-pub const BOUNCES_TO_REMOVE: i64 = 3;
-
 /// A bounce of the copy for `encoded` (`user=host`, from the VERP address): counted, and at
-/// `BOUNCES_TO_REMOVE` the member is removed and the owners told, with the bounce attached.
+/// `limit` (`[lists] bounce_limit`) the member is removed and the owners told, with the
+/// bounce attached.
 pub async fn bounced(
     accounts: &Accounts,
     list: &MailingList,
     encoded: &str,
     bounce: &[u8],
     now: i64,
+    limit: u32,
 ) -> Result<Vec<Answer>, AccountsError> {
     let address = &list.address;
     let Some((user, host)) = encoded.rsplit_once('=') else {
@@ -303,7 +301,7 @@ pub async fn bounced(
         return Ok(Vec::new());
     };
     tracing::info!(list = %address, %member, count, "list member's mail bounced");
-    if count < BOUNCES_TO_REMOVE {
+    if count < i64::from(limit) {
         return Ok(Vec::new());
     }
     accounts

@@ -8,10 +8,22 @@
 //! commands by mail are in `commands`.
 
 mod commands;
+mod links;
 
 use crate::accounts::{Accounts, AccountsError, MailingList, Posting, ReplyTo, Role, Subscription};
 
 pub use commands::{Answer, command_address};
+pub use links::{Links, UNSUBSCRIBE_PATH, base_url, list_of_bounces};
+
+/// What the lists' handling of a message needs besides the message.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub accounts: &'a Accounts,
+    /// For the DMARC policies of posters' domains (none: no From is rewritten).
+    pub resolver: Option<&'a mail_auth::MessageAuthenticator>,
+    /// `[lists] bounce_limit`.
+    pub bounce_limit: u32,
+}
 
 /// Why a post may not go to a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,14 +111,18 @@ pub enum Handled {
 /// What the list at (or whose command address is) `address` does with `message` from
 /// `sender`, queued as `queue_id`, at `now` (seconds since the epoch).
 pub async fn handle(
-    accounts: &Accounts,
-    resolver: Option<&mail_auth::MessageAuthenticator>,
+    context: Context<'_>,
     address: &str,
     sender: &str,
     message: &[u8],
     queue_id: &str,
     now: i64,
 ) -> Result<Handled, AccountsError> {
+    let Context {
+        accounts,
+        resolver,
+        bounce_limit,
+    } = context;
     let Some((list, command)) = accounts.list_command_of(address).await? else {
         if let Some(held) = moderation(accounts, address, sender, message, queue_id, now).await? {
             return Ok(held);
@@ -122,7 +138,8 @@ pub async fn handle(
         .ok_or_else(|| AccountsError::UnknownList(list.clone()))?;
     let bounces = command_address(&list, "bounces");
     if let Some(member) = command.strip_prefix("bounces-") {
-        let answers = commands::bounced(accounts, &settings, member, message, now).await?;
+        let answers =
+            commands::bounced(accounts, &settings, member, message, now, bounce_limit).await?;
         return Ok(Handled::Answers {
             bounces,
             answers,
@@ -265,6 +282,7 @@ const LIST_FIELDS: &[&str] = &[
     "list-help",
     "list-subscribe",
     "list-unsubscribe",
+    "list-unsubscribe-post",
     "list-owner",
     "list-archive",
     "precedence",
@@ -325,10 +343,7 @@ fn rewrite(list: &MailingList, original: &[u8], munge: bool) -> Vec<u8> {
             command_address(address, "subscribe")
         ));
     }
-    field(format!(
-        "List-Unsubscribe: <mailto:{}?subject=unsubscribe>",
-        command_address(address, "unsubscribe")
-    ));
+    // `List-Unsubscribe` is each member's own (`Links::fields`), put on as each copy leaves.
     field(format!(
         "List-Owner: <mailto:{}>",
         command_address(address, "owner")
@@ -444,7 +459,6 @@ mod tests {
         for part in [
             "List-Post: <mailto:team@example.com>\r\n",
             "List-Owner: <mailto:team+owner@example.com>\r\n",
-            "List-Unsubscribe: <mailto:team+unsubscribe@example.com?subject=unsubscribe>\r\n",
             "Precedence: list\r\n",
             "Subject: Re: [team] plans\r\n",
             "Reply-To: <team@example.com>\r\n\r\nbody\r\n",

@@ -56,16 +56,13 @@ impl Queue {
         };
         let now = i64::try_from(super::spool::now()).unwrap_or(i64::MAX);
         for (i, list) in lists {
-            let handled = crate::lists::handle(
-                &self.accounts,
-                self.resolver.as_ref().ok(),
-                &list,
-                &message.from,
-                &text,
-                &message.id,
-                now,
-            )
-            .await;
+            let context = crate::lists::Context {
+                accounts: &self.accounts,
+                resolver: self.resolver.as_ref().ok(),
+                bounce_limit: self.config.get().lists.bounce_limit,
+            };
+            let handled =
+                crate::lists::handle(context, &list, &message.from, &text, &message.id, now).await;
             let reply = match handled {
                 Err(e) => Err(e.to_string()),
                 Ok(Handled::Refused(refusal)) => {

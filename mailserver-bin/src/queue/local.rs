@@ -55,8 +55,10 @@ impl Queue {
         let copies: Vec<(mailwright_maildir::Maildir, String)> = targets
             .iter()
             .map(|(i, m)| {
-                let sender = message.sender_for(&message.recipients[*i].address);
-                let fields = crate::delivery::delivery_fields(&sender, &m.username);
+                let address = &message.recipients[*i].address;
+                let sender = message.sender_for(address);
+                let mut fields = crate::delivery::delivery_fields(&sender, &m.username);
+                fields.push_str(&self.member_fields(message, address));
                 (mailwright_maildir::Maildir::new(m.maildir.clone()), fields)
             })
             .collect();

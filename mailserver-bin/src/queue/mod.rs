@@ -48,6 +48,8 @@ pub struct Queue {
     transport: Transport,
     next_hop: NextHop,
     dkim: Arc<Dkim>,
+    /// The one-click unsubscribe links in list members' copies.
+    links: crate::lists::Links,
     /// For the DMARC policies of lists' posters (or why there is none).
     resolver: Result<mail_auth::MessageAuthenticator, String>,
     wake: Notify,
@@ -103,6 +105,7 @@ impl Queue {
         transport: Transport,
         next_hop: NextHop,
         dkim: Arc<Dkim>,
+        links: crate::lists::Links,
     ) -> Self {
         Self {
             spool,
@@ -113,6 +116,7 @@ impl Queue {
             transport,
             next_hop,
             dkim,
+            links,
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
             schedule: Mutex::new(Schedule::default()),
@@ -121,6 +125,27 @@ impl Queue {
 
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// What signs and checks the lists' one-click unsubscribe links.
+    pub fn list_links(&self) -> &crate::lists::Links {
+        &self.links
+    }
+
+    /// The `List-Unsubscribe` fields of a list post's copy for `member` (`message.from` is
+    /// the list's bounce address); empty for any other message.
+    fn member_fields(&self, message: &QueuedMessage, member: &str) -> String {
+        let list = message
+            .verp
+            .then(|| crate::lists::list_of_bounces(&message.from))
+            .flatten();
+        match list {
+            Some(list) => {
+                let base = crate::lists::base_url(&self.config.get());
+                self.links.fields(base.as_deref(), &list, member)
+            }
+            None => String::new(),
+        }
     }
 
     /// Puts a reloaded configuration in force for the next passes and deliveries.
@@ -449,16 +474,28 @@ impl Queue {
         }
         let dkim = self.dkim.clone();
         let source = path.to_owned();
-        let signature = tokio::task::spawn_blocking(move || dkim.sign_file(&source))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        // A list post's copies are signed one by one, with their own List-Unsubscribe.
+        let list_post = match message.verp {
+            true => tokio::fs::read(path).await.ok(),
+            false => None,
+        };
+        let signature = match list_post {
+            Some(_) => String::new(),
+            None => tokio::task::spawn_blocking(move || dkim.sign_file(&source))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        };
+        let list_post = list_post.map(Arc::new);
         let mut passed_on = Vec::new();
         match &self.next_hop {
             NextHop::Relay(hop) => {
                 let hops = std::slice::from_ref(hop);
                 for group in transactions(message, &indexes) {
+                    let signature = self
+                        .prefix(message, &group, &signature, list_post.as_ref())
+                        .await;
                     if self.send_via(hops, message, &group, &signature, path).await {
                         passed_on.extend(&group);
                     }
@@ -516,6 +553,9 @@ impl Queue {
                         })
                         .collect();
                     for group in transactions(message, &group) {
+                        let signature = self
+                            .prefix(message, &group, &signature, list_post.as_ref())
+                            .await;
                         if self
                             .send_via(&hops, message, &group, &signature, path)
                             .await
@@ -527,6 +567,32 @@ impl Queue {
             }
         }
         passed_on
+    }
+
+    /// What goes in front of the message for the recipients at `group`: `signature`, or for
+    /// a member's copy of a list post (`post`), the member's own `List-Unsubscribe` fields
+    /// and the list domain's signature over them and the post (RFC 8058 §4).
+    async fn prefix(
+        &self,
+        message: &QueuedMessage,
+        group: &[usize],
+        signature: &str,
+        post: Option<&Arc<Vec<u8>>>,
+    ) -> String {
+        let (Some(post), [i]) = (post, group) else {
+            return signature.to_owned();
+        };
+        let fields = self.member_fields(message, &message.recipients[*i].address);
+        let domain = message.from.rsplit_once('@').map(|(_, d)| d.to_owned());
+        let (post, dkim) = (Arc::clone(post), Arc::clone(&self.dkim));
+        let signed = tokio::task::spawn_blocking(move || {
+            let mut copy = fields.clone().into_bytes();
+            copy.extend_from_slice(&post);
+            let signature = domain.and_then(|d| dkim.sign_as(&d, &copy));
+            signature.unwrap_or_default() + &fields
+        })
+        .await;
+        signed.unwrap_or_default()
     }
 
     /// Offers the recipients at `indexes` to each hop in turn until one takes the

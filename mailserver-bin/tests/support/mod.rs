@@ -245,11 +245,26 @@ impl Server {
 
     /// `GET path` on the HTTP listener: the status code and the body.
     pub fn http_get(&self, path: &str) -> (u16, String) {
+        self.http("GET", path, None)
+    }
+
+    /// A request to the HTTP listener, with a form as its body (`application/x-www-form-
+    /// urlencoded`) when one is given; the status and the body of the answer.
+    pub fn http(&self, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        write!(stream, "{method} {path} HTTP/1.0\r\nHost: localhost\r\n").unwrap();
+        match form {
+            Some(form) => write!(
+                stream,
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+                form.len()
+            )
+            .unwrap(),
+            None => write!(stream, "\r\n").unwrap(),
+        }
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
@@ -497,4 +512,29 @@ pub fn assert_contains(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "{part:?} is missing from:\n{text}");
     }
+}
+
+/// What dkimpy says of each DKIM signature of `message` (CRLF line ends), one line
+/// `INDEX True|False` each, with the keys from the zone `mailserver dns` printed into `zone`.
+pub fn dkim_verdicts(zone: &Path, message: &str) -> String {
+    const DKIMPY: &str = include_str!("../clients/submission_dkimpy.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", DKIMPY, zone.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with dkimpy");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
