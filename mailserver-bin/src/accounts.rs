@@ -21,7 +21,9 @@ mod types;
 mod usage;
 
 use backend::ldap::Directory;
-pub use lists::{ListSetting, MailingList, Pending, Posting, ReplyTo, Role, Subscription};
+pub use lists::{
+    ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
+};
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,
     normalize_domain,

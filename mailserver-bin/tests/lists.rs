@@ -38,10 +38,15 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 /// team@example.com ("Team", prefix "[team]"): alice, bob and friend@remote.example as
 /// members, dave as an owner who takes no posts; the relay is `sink`.
 fn team(name: &str, sink: &Sink) -> Server {
+    team_with(name, sink, "")
+}
+
+/// `team`, with more configuration.
+fn team_with(name: &str, sink: &Sink, extra: &str) -> Server {
     let server = Server::start(
         name,
         &format!(
-            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n[queue]\nmin_backoff = 1\nmax_backoff = 2\n",
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n[queue]\nmin_backoff = 1\nmax_backoff = 2\n{extra}",
             sink.port
         ),
     );
@@ -736,4 +741,160 @@ fn a_one_click_post_to_a_members_link_removes_the_member() {
     // Again: nothing more to do, still a success.
     let (status, _) = server.http("POST", &bobs_link, Some("List-Unsubscribe=One-Click"));
     assert_eq!(status, 200);
+}
+
+#[test]
+fn joining_a_list_whose_owners_approve_takes_their_reply_too() {
+    let sink = Sink::start("lists-approve", free_port(), &[]);
+    let server = team("lists-approve", &sink);
+    server.admin_ok(&["list", "set", "team@example.com", "subscription", "approve"]);
+    let erin = "erin@example.com";
+    let nth = |user: &str, n: usize| {
+        wait_for(&format!("{user}'s message {n}"), || {
+            server.messages(user).len() == n
+        });
+        String::from_utf8_lossy(&server.messages(user)[n - 1]).into_owned()
+    };
+    // Erin asks for the digest and confirms; then the owner (dave) is asked.
+    post(
+        &server,
+        erin,
+        "team+subscribe-digest@example.com",
+        "",
+        "Subject: subscribe\r\n\r\n",
+    );
+    let confirmation = nth(erin, 1);
+    post(
+        &server,
+        erin,
+        &reply_to(confirmation.as_bytes()),
+        "",
+        "Subject: Re\r\n\r\n",
+    );
+    assert_contains(
+        &nth(erin, 2),
+        &["Subject: Your request to join team@example.com awaits approval"],
+    );
+    let request = nth("dave@example.com", 1);
+    assert_contains(
+        &request,
+        &["Subject: Approve: erin@example.com asks to join team@example.com"],
+    );
+    let members = || server.admin_ok(&["list", "members", "team@example.com"]);
+    assert!(!members().contains(erin));
+    // Someone who is not an owner cannot approve.
+    let approve = reply_to(request.as_bytes());
+    assert!(approve.starts_with("team+approve-"), "{approve}");
+    post(
+        &server,
+        "alice@example.com",
+        &approve,
+        "",
+        "Subject: Re\r\n\r\n",
+    );
+    assert_contains(
+        &nth("alice@example.com", 1),
+        &["Subject: Not a moderator of team@example.com"],
+    );
+    assert!(!members().contains(erin));
+    // The owner's reply lets her in, for the digest she asked for.
+    post(
+        &server,
+        "dave@example.com",
+        &approve,
+        "",
+        "Subject: Re\r\n\r\nok\r\n",
+    );
+    assert_contains(&nth(erin, 3), &["Subject: Welcome to team@example.com"]);
+    assert_contains(&members(), &["erin@example.com       member  digest"]);
+}
+
+#[test]
+fn digest_readers_get_the_posts_together_and_every_post_is_archived() {
+    let sink = Sink::start("lists-digest", free_port(), &[]);
+    let server = team_with(
+        "lists-digest",
+        &sink,
+        "[lists]\ndigest_interval = 3600\ndigest_max_posts = 2\n",
+    );
+    server.admin_ok(&[
+        "list",
+        "subscribe",
+        "team@example.com",
+        "carol@example.com",
+        "--digest",
+    ]);
+    for (n, subject) in [(1, "first"), (2, "second")] {
+        let r = post(
+            &server,
+            "alice@example.com",
+            "team@example.com",
+            "",
+            &format!(
+                "From: Alice <alice@example.com>\r\nSubject: {subject}\r\n\
+                 Message-ID: <d{n}@example.com>\r\n\r\nPost {subject}.\r\n"
+            ),
+        );
+        assert!(r.last().unwrap().starts_with("250"), "{r:?}");
+        wait_for("bob's copy", || {
+            server.messages("bob@example.com").len() == n
+        });
+    }
+    // The second post fills the digest: carol gets both in one message, and no copy of each.
+    wait_for("carol's digest", || {
+        !server.messages("carol@example.com").is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let got = server.messages("carol@example.com");
+    assert_eq!(got.len(), 1);
+    let digest = String::from_utf8_lossy(&got[0]).into_owned();
+    assert_contains(
+        &digest,
+        &[
+            "Subject: [team] Team digest, 2 posts",
+            "List-Id: Team <team.example.com>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "Content-Type: multipart/digest;",
+            "  1. [team] first (Alice <alice@example.com>)",
+            "  2. [team] second (Alice <alice@example.com>)",
+            "Post first.",
+            "Post second.",
+        ],
+    );
+    // Every post is in the list's archive, a Maildir.
+    let archive = server.dir.join("data/lists/team@example.com/archive/new");
+    assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 2);
+    // A third post waits for the next digest.
+    post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        "",
+        "Subject: third\r\n\r\nPost third.\r\n",
+    );
+    wait_for("bob's third copy", || {
+        server.messages("bob@example.com").len() == 3
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(server.messages("carol@example.com").len(), 1);
+    assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 3);
+    // With the archive off, posts are no longer kept.
+    server.admin_ok(&["list", "set", "team@example.com", "archive", "no"]);
+    server.admin_ok(&[
+        "list",
+        "unsubscribe",
+        "team@example.com",
+        "carol@example.com",
+    ]);
+    post(
+        &server,
+        "alice@example.com",
+        "team@example.com",
+        "",
+        "Subject: fourth\r\n\r\nPost fourth.\r\n",
+    );
+    wait_for("bob's fourth copy", || {
+        server.messages("bob@example.com").len() == 4
+    });
+    assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 3);
 }

@@ -49,14 +49,20 @@ impl Posting {
 pub enum Subscription {
     /// By mail to `LIST+subscribe`, confirmed by replying to the confirmation (the default).
     Confirm,
+    /// As `Confirm`, then approved by an owner or moderator replying to the request sent
+    /// to them (mlmmj's `submod`).
+    Approve,
     /// Only an admin adds members.
     Closed,
 }
 
 impl Subscription {
+    pub const NAMES: &'static str = "confirm, approve, closed";
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Confirm => "confirm",
+            Self::Approve => "approve",
             Self::Closed => "closed",
         }
     }
@@ -64,6 +70,7 @@ impl Subscription {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "confirm" => Some(Self::Confirm),
+            "approve" => Some(Self::Approve),
             "closed" => Some(Self::Closed),
             _ => None,
         }
@@ -73,8 +80,12 @@ impl Subscription {
 /// What a confirmation token stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
+    /// A subscription to confirm (the detail: `digest` for the digest).
     Subscribe,
     Unsubscribe,
+    /// A confirmed subscription an owner or moderator is to approve (the detail as
+    /// `Subscribe`'s).
+    Join,
     /// A post held for a moderator (the detail: its queue id).
     Post,
     /// A held post a moderator approved (the detail: its queue id).
@@ -86,6 +97,7 @@ impl Pending {
         match self {
             Self::Subscribe => "subscribe",
             Self::Unsubscribe => "unsubscribe",
+            Self::Join => "join",
             Self::Post => "post",
             Self::Approved => "approved",
         }
@@ -94,6 +106,7 @@ impl Pending {
     fn parse(text: &str) -> Self {
         match text {
             "unsubscribe" => Self::Unsubscribe,
+            "join" => Self::Join,
             "post" => Self::Post,
             "approved" => Self::Approved,
             _ => Self::Subscribe,
@@ -105,7 +118,7 @@ impl Pending {
 const PENDING_SECONDS: i64 = 7 * 86_400;
 
 /// The commands a list answers on `LIST+command@domain`, besides `confirm-TOKEN`.
-pub const COMMANDS: &[&str] = &["subscribe", "unsubscribe", "help"];
+pub const COMMANDS: &[&str] = &["subscribe", "subscribe-digest", "unsubscribe", "help"];
 
 /// The commands that take a token: `LIST+confirm-TOKEN`, `LIST+approve-TOKEN`,
 /// `LIST+reject-TOKEN`, and the bounce address of one member, `LIST+bounces-user=host`.
@@ -176,7 +189,39 @@ pub struct MailingList {
     pub reply_to: ReplyTo,
     /// The largest post, in octets (0: the server's message size limit).
     pub max_size: u64,
+    /// Keep every post in the list's archive (a Maildir, `crate::lists::archive`).
+    pub archive: bool,
     pub active: bool,
+}
+
+/// What a member receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receives {
+    /// Each post as it comes.
+    Posts,
+    /// The digest of the posts, now and then (`[lists] digest_interval`).
+    Digest,
+    /// Nothing (an owner who only moderates, a member on leave).
+    Nothing,
+}
+
+impl Receives {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Posts => "posts",
+            Self::Digest => "digest",
+            Self::Nothing => "nothing",
+        }
+    }
+
+    /// The `digest` and `nomail` columns.
+    fn columns(self) -> (i64, i64) {
+        match self {
+            Self::Posts => (0, 0),
+            Self::Digest => (1, 0),
+            Self::Nothing => (0, 1),
+        }
+    }
 }
 
 /// One row of a list's people.
@@ -184,8 +229,7 @@ pub struct MailingList {
 pub struct Member {
     pub address: String,
     pub role: Role,
-    /// Subscribed but receives no posts (an owner who only moderates, a member on leave).
-    pub nomail: bool,
+    pub receives: Receives,
 }
 
 /// A change to a list's settings (`mailserver list set`).
@@ -198,6 +242,7 @@ pub enum ListSetting {
     SubjectPrefix(String),
     ReplyTo(ReplyTo),
     MaxSize(u64),
+    Archive(bool),
     Active(bool),
 }
 
@@ -253,7 +298,8 @@ impl Accounts {
     pub async fn lists(&self, domain: Option<&str>) -> Result<Vec<MailingList>, AccountsError> {
         let rows = sqlx::query(
             "SELECT address, name, description, posting, subscription, subject_prefix, reply_to,
-                    CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
+                    CAST(max_size AS SIGNED) AS max_size, CAST(archive AS SIGNED) AS archive,
+                    CAST(active AS SIGNED) AS active
              FROM mailing_list WHERE ? IS NULL OR domain = ? ORDER BY address",
         )
         .bind(domain)
@@ -270,7 +316,8 @@ impl Accounts {
         };
         let row = sqlx::query(
             "SELECT address, name, description, posting, subscription, subject_prefix, reply_to,
-                    CAST(max_size AS SIGNED) AS max_size, CAST(active AS SIGNED) AS active
+                    CAST(max_size AS SIGNED) AS max_size, CAST(archive AS SIGNED) AS archive,
+                    CAST(active AS SIGNED) AS active
              FROM mailing_list WHERE address = ?",
         )
         .bind(&address)
@@ -296,6 +343,7 @@ impl Accounts {
             ListSetting::MaxSize(n) => {
                 ("max_size", None, Some(i64::try_from(n).unwrap_or(i64::MAX)))
             }
+            ListSetting::Archive(a) => ("archive", None, Some(i64::from(a))),
             ListSetting::Active(a) => ("active", None, Some(i64::from(a))),
         };
         if text.as_deref().is_some_and(|t| t.contains(['\r', '\n'])) {
@@ -321,7 +369,8 @@ impl Accounts {
     pub async fn list_members(&self, address: &str) -> Result<Vec<Member>, AccountsError> {
         let list = self.require_list(address).await?;
         let rows = sqlx::query(
-            "SELECT address, role, CAST(nomail AS SIGNED) AS nomail
+            "SELECT address, role, CAST(nomail AS SIGNED) AS nomail,
+                    CAST(digest AS SIGNED) AS digest
              FROM mailing_list_member WHERE list = ? ORDER BY address",
         )
         .bind(&list)
@@ -333,7 +382,14 @@ impl Accounts {
                 Ok(Member {
                     address: r.try_get("address")?,
                     role: Role::parse(&r.try_get::<String, _>("role")?),
-                    nomail: r.try_get::<i64, _>("nomail")? != 0,
+                    receives: match (
+                        r.try_get::<i64, _>("nomail")?,
+                        r.try_get::<i64, _>("digest")?,
+                    ) {
+                        (0, 0) => Receives::Posts,
+                        (0, _) => Receives::Digest,
+                        _ => Receives::Nothing,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -341,14 +397,15 @@ impl Accounts {
         Ok(members)
     }
 
-    /// Adds `member` to the list in `role` (again: its `nomail` is updated).
+    /// Adds `member` to the list in `role` (again: what it receives is updated).
     pub async fn subscribe(
         &self,
         list: &str,
         member: &str,
         role: Role,
-        nomail: bool,
+        receives: Receives,
     ) -> Result<(String, String), AccountsError> {
+        let (digest, nomail) = receives.columns();
         let list = self.require_list(list).await?;
         let member = normalize_address(member)?;
         sqlx::query("DELETE FROM mailing_list_member WHERE list = ? AND address = ? AND role = ?")
@@ -358,13 +415,14 @@ impl Accounts {
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO mailing_list_member (list, address, role, nomail, created)
-             VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+            "INSERT INTO mailing_list_member (list, address, role, digest, nomail, created)
+             VALUES (?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
         )
         .bind(&list)
         .bind(&member)
         .bind(role.name())
-        .bind(i64::from(nomail))
+        .bind(digest)
+        .bind(nomail)
         .execute(&self.pool)
         .await?;
         Ok((list, member))
@@ -593,7 +651,7 @@ fn list_row(row: &sqlx::any::AnyRow) -> Result<MailingList, AccountsError> {
     let subscription: String = row.try_get("subscription")?;
     Ok(MailingList {
         subscription: Subscription::parse(&subscription)
-            .ok_or_else(|| stored("subscription", subscription.clone(), "confirm, closed"))?,
+            .ok_or_else(|| stored("subscription", subscription.clone(), Subscription::NAMES))?,
         posting: Posting::parse(&posting)
             .ok_or_else(|| stored("posting", posting.clone(), Posting::NAMES))?,
         reply_to: ReplyTo::parse(&reply_to)
@@ -602,6 +660,7 @@ fn list_row(row: &sqlx::any::AnyRow) -> Result<MailingList, AccountsError> {
         description: row.try_get("description")?,
         subject_prefix: row.try_get("subject_prefix")?,
         max_size: row.try_get::<i64, _>("max_size")?.max(0) as u64,
+        archive: row.try_get::<i64, _>("archive")? != 0,
         active: row.try_get::<i64, _>("active")? != 0,
         address,
     })

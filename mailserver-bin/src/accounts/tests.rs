@@ -179,3 +179,30 @@ fn an_idn_has_one_stored_form_and_is_shown_as_people_write_it() {
         "not a valid A-label"
     );
 }
+
+#[tokio::test]
+async fn a_database_from_before_the_archive_setting_gets_its_column() {
+    let (a, dir) = fresh("old-lists").await;
+    a.add_domain("example.com", false).await.unwrap();
+    a.add_list("team@example.com", "Team").await.unwrap();
+    drop(a);
+    // The table as an earlier version made it: no `archive`.
+    let url = format!("sqlite://{}", dir.join("a.db").display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("ALTER TABLE mailing_list DROP COLUMN archive")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let a = Accounts::open(&AccountsUrl::Sqlite(dir.join("a.db")), &dir.join("mail"))
+        .await
+        .unwrap();
+    let list = a.list("team@example.com").await.unwrap().unwrap();
+    assert!(list.archive, "archived by default");
+    a.set_list("team@example.com", ListSetting::Archive(false))
+        .await
+        .unwrap();
+    assert!(!a.list("team@example.com").await.unwrap().unwrap().archive);
+    let _ = std::fs::remove_dir_all(&dir);
+}

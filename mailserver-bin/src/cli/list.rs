@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::output::{human_size, parse_size, print_table, yes_no};
 use crate::AnyError;
-use crate::accounts::{Accounts, ListSetting, Posting, ReplyTo, Role, Subscription};
+use crate::accounts::{Accounts, ListSetting, Posting, Receives, ReplyTo, Role, Subscription};
 
 #[derive(Subcommand)]
 pub(super) enum ListCommand {
@@ -36,8 +36,11 @@ pub(super) enum ListCommand {
         #[command(flatten)]
         who: Who,
         /// Subscribed, but sent no posts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "digest")]
         nomail: bool,
+        /// Sent the digest of the posts instead of each post.
+        #[arg(long)]
+        digest: bool,
     },
     /// Remove ADDRESSes from LIST (from every role unless --owner or --moderator).
     Unsubscribe {
@@ -45,9 +48,10 @@ pub(super) enum ListCommand {
         who: Who,
     },
     /// Change a setting: name, description, posting (anyone, members, owners, moderated),
-    /// subscription
-    /// (confirm: by mail, confirmed; closed: by the owners only), subject-prefix, reply-to
-    /// (list, sender), max-size (e.g. 10M; 0: the server's limit), active (yes, no).
+    /// subscription (confirm: by mail, confirmed; approve: confirmed, then approved by an
+    /// owner or moderator; closed: by the admins only), subject-prefix, reply-to (list,
+    /// sender), max-size (e.g. 10M; 0: the server's limit), archive (yes, no), active (yes,
+    /// no).
     Set {
         list: String,
         setting: String,
@@ -87,7 +91,7 @@ fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
             ListSetting::Posting(Posting::parse(value).ok_or_else(|| bad(Posting::NAMES))?)
         }
         "subscription" => ListSetting::Subscription(
-            Subscription::parse(value).ok_or_else(|| bad("confirm, closed"))?,
+            Subscription::parse(value).ok_or_else(|| bad(Subscription::NAMES))?,
         ),
         "subject-prefix" => ListSetting::SubjectPrefix(value.to_owned()),
         "reply-to" => {
@@ -96,15 +100,21 @@ fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
         "max-size" => {
             ListSetting::MaxSize(parse_size(value).ok_or_else(|| bad("a size such as 10M"))?)
         }
-        "active" => ListSetting::Active(match value {
-            "yes" | "true" | "1" => true,
-            "no" | "false" | "0" => false,
-            _ => return Err(bad("yes, no")),
-        }),
+        "archive" | "active" => {
+            let on = match value {
+                "yes" | "true" | "1" => true,
+                "no" | "false" | "0" => false,
+                _ => return Err(bad("yes, no")),
+            };
+            match name {
+                "archive" => ListSetting::Archive(on),
+                _ => ListSetting::Active(on),
+            }
+        }
         _ => {
             return Err(format!(
                 "no setting {name:?}: name, description, posting, subscription, subject-prefix, \
-                 reply-to, max-size, active"
+                 reply-to, max-size, archive, active"
             ));
         }
     })
@@ -124,10 +134,19 @@ pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(),
         }
         ListCommand::Show { what, json } => show(accounts, what, json).await?,
         ListCommand::Members { list, json } => members(accounts, &list, json).await?,
-        ListCommand::Subscribe { who, nomail } => {
+        ListCommand::Subscribe {
+            who,
+            nomail,
+            digest,
+        } => {
             let role = who.role().unwrap_or(Role::Member);
+            let receives = match (nomail, digest) {
+                (true, _) => Receives::Nothing,
+                (_, true) => Receives::Digest,
+                _ => Receives::Posts,
+            };
             for a in &who.addresses {
-                let (list, member) = accounts.subscribe(&who.list, a, role, nomail).await?;
+                let (list, member) = accounts.subscribe(&who.list, a, role, receives).await?;
                 println!(
                     "{member} is a{} {} of {list}",
                     if role == Role::Owner { "n" } else { "" },
@@ -166,9 +185,10 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
                 "address": list.address, "name": list.name, "description": list.description,
                 "posting": list.posting.name(), "subscription": list.subscription.name(),
                 "subject_prefix": list.subject_prefix,
-                "reply_to": list.reply_to.name(), "max_size": list.max_size, "active": list.active,
+                "reply_to": list.reply_to.name(), "max_size": list.max_size,
+                "archive": list.archive, "active": list.active,
                 "members": people.iter().map(|m| serde_json::json!({
-                    "address": m.address, "role": m.role.name(), "nomail": m.nomail,
+                    "address": m.address, "role": m.role.name(), "receives": m.receives.name(),
                 })).collect::<Vec<_>>(),
             });
             println!("{out}");
@@ -187,6 +207,7 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
             ("subject-prefix", list.subject_prefix.clone()),
             ("reply-to", list.reply_to.name().into()),
             ("max-size", size),
+            ("archive", yes_no(list.archive)),
             ("active", yes_no(list.active)),
             ("people", people.len().to_string()),
         ] {
@@ -226,15 +247,21 @@ async fn members(accounts: &Accounts, list: &str, json: bool) -> Result<(), AnyE
     if json {
         let out: Vec<serde_json::Value> = people
             .iter()
-            .map(|m| serde_json::json!({"address": m.address, "role": m.role.name(), "nomail": m.nomail}))
+            .map(|m| serde_json::json!({"address": m.address, "role": m.role.name(), "receives": m.receives.name()}))
             .collect();
         println!("{}", serde_json::Value::Array(out));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = people
         .iter()
-        .map(|m| vec![m.address.clone(), m.role.name().into(), yes_no(!m.nomail)])
+        .map(|m| {
+            vec![
+                m.address.clone(),
+                m.role.name().into(),
+                m.receives.name().into(),
+            ]
+        })
         .collect();
-    print_table(&["ADDRESS", "ROLE", "GETS POSTS"], &rows);
+    print_table(&["ADDRESS", "ROLE", "RECEIVES"], &rows);
     Ok(())
 }

@@ -13,6 +13,10 @@ pub struct Lists {
     /// Bounces from a member's address after which the member is removed and the owners
     /// told (mlmmj's bounce handling).
     pub bounce_limit: u32,
+    /// Seconds between two digests of a list (mlmmj's `digestinterval`; a day here).
+    pub digest_interval: u64,
+    /// A digest goes out sooner once this many posts wait (mlmmj's `digestmaxmails`).
+    pub digest_max_posts: usize,
 }
 
 impl Default for Lists {
@@ -20,6 +24,8 @@ impl Default for Lists {
         Self {
             url: String::new(),
             bounce_limit: 3,
+            digest_interval: 86_400,
+            digest_max_posts: 50,
         }
     }
 }

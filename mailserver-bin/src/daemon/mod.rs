@@ -259,6 +259,7 @@ pub async fn serve(
         }
     }
     let queue_runner = tokio::spawn(outbound.clone().run(shutdown_rx.clone()));
+    tokio::spawn(outbound.clone().run_digests(shutdown_rx.clone()));
     if config.limits.tmp_max_age > 0 {
         tokio::spawn(sweep_tmp(
             config.clone(),

@@ -70,11 +70,11 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/status", get(status_json))
-        .route(
-            &format!("{}{{token}}", crate::lists::UNSUBSCRIBE_PATH),
-            get(unsubscribe::page).post(unsubscribe::post),
-        )
-        .with_state(status)
+        .with_state(Arc::clone(&status))
+        .merge(unsubscribe::router(
+            status.health.accounts.clone(),
+            status.health.queue.list_links().clone(),
+        ))
 }
 
 async fn metrics(State(status): State<Arc<Status>>) -> impl IntoResponse {

@@ -6,19 +6,34 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use axum::routing::get;
 
-use super::Status;
-use crate::accounts::Role;
+use crate::accounts::{Accounts, Role};
+use crate::lists::Links;
+
+/// What the handlers use.
+struct Lists {
+    accounts: Accounts,
+    links: Links,
+}
+
+/// The route of the links.
+pub fn router(accounts: Accounts, links: Links) -> Router {
+    Router::new()
+        .route(
+            &format!("{}{{token}}", crate::lists::UNSUBSCRIBE_PATH),
+            get(page).post(post),
+        )
+        .with_state(Arc::new(Lists { accounts, links }))
+}
 
 /// The page a GET shows: what the button does.
-pub async fn page(
-    State(status): State<Arc<Status>>,
-    Path(token): Path<String>,
-) -> impl IntoResponse {
-    let Some((list, member)) = status.health.queue.list_links().verify(&token) else {
+async fn page(State(lists): State<Arc<Lists>>, Path(token): Path<String>) -> impl IntoResponse {
+    let Some((list, member)) = lists.links.verify(&token) else {
         return html(StatusCode::NOT_FOUND, "This unsubscribe link is not valid.");
     };
     let body = format!(
@@ -32,12 +47,12 @@ pub async fn page(
 }
 
 /// A POST: the member leaves the list.
-pub async fn post(
-    State(status): State<Arc<Status>>,
+async fn post(
+    State(lists): State<Arc<Lists>>,
     Path(token): Path<String>,
     body: String,
 ) -> impl IntoResponse {
-    let Some((list, member)) = status.health.queue.list_links().verify(&token) else {
+    let Some((list, member)) = lists.links.verify(&token) else {
         tracing::info!("one-click unsubscribe refused: bad token");
         return html(StatusCode::NOT_FOUND, "This unsubscribe link is not valid.");
     };
@@ -48,8 +63,7 @@ pub async fn post(
             "The request does not say List-Unsubscribe=One-Click.",
         );
     }
-    match status
-        .health
+    match lists
         .accounts
         .unsubscribe(&list, &member, Some(Role::Member))
         .await

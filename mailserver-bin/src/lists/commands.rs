@@ -3,7 +3,9 @@
 //! A (un)subscription happens only once the address it concerns replies to the confirmation
 //! sent to it, so nobody can subscribe or remove someone else.
 
-use crate::accounts::{Accounts, AccountsError, MailingList, Pending, Role, Subscription};
+use crate::accounts::{
+    Accounts, AccountsError, MailingList, Pending, Receives, Role, Subscription,
+};
 
 /// A message the list sends in answer: to whom, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +57,7 @@ pub async fn run(
     };
     let confirm = |token: &str| Some(command_address(address, &format!("confirm-{token}")));
     let answer = match command {
-        "subscribe" if list.subscription == Subscription::Closed => answer(
+        "subscribe" | "subscribe-digest" if list.subscription == Subscription::Closed => answer(
             &format!("Subscriptions to {address} are closed"),
             None,
             format!(
@@ -63,14 +65,18 @@ pub async fn run(
                 command_address(address, "owner")
             ),
         ),
-        "subscribe" if member => answer(
+        "subscribe" | "subscribe-digest" if member => answer(
             &format!("You are subscribed to {address} already"),
             None,
             format!("{sender} is a member of {address} already.\r\n"),
         ),
-        "subscribe" => {
+        "subscribe" | "subscribe-digest" => {
+            let detail = match command {
+                "subscribe-digest" => "digest",
+                _ => "",
+            };
             let token = accounts
-                .add_pending(address, sender, Pending::Subscribe, "", now)
+                .add_pending(address, sender, Pending::Subscribe, detail, now)
                 .await?;
             answer(
                 &format!("Confirm your subscription to {address}"),
@@ -102,46 +108,7 @@ pub async fn run(
             )
         }
         c if c.starts_with("confirm-") => {
-            let token = &c["confirm-".len()..];
-            match accounts.take_pending(address, token, now).await? {
-                Some((who, Pending::Subscribe, _)) => {
-                    accounts.subscribe(address, &who, Role::Member, false).await?;
-                    tracing::info!(list = %address, member = %who, "list subscription confirmed");
-                    Answer {
-                        to: who.clone(),
-                        message: compose(
-                            list,
-                            &who,
-                            &format!("Welcome to {address}"),
-                            None,
-                            &format!("{who} is now a member of {address}.\r\n\r\n{}", help(list)),
-                            now,
-                        ),
-                    }
-                }
-                Some((who, Pending::Unsubscribe, _)) => {
-                    accounts.unsubscribe(address, &who, Some(Role::Member)).await?;
-                    tracing::info!(list = %address, member = %who, "list unsubscription confirmed");
-                    Answer {
-                        to: who.clone(),
-                        message: compose(
-                            list,
-                            &who,
-                            &format!("You have left {address}"),
-                            None,
-                            &format!("{who} is no longer a member of {address}.\r\n"),
-                            now,
-                        ),
-                    }
-                }
-                _ => answer(
-                    &format!("No such request to {address}"),
-                    None,
-                    "The confirmation you replied to is unknown, used already, or over a week old.\r\n\
-                     Ask again if you still want it.\r\n"
-                        .to_owned(),
-                ),
-            }
+            return confirmed(accounts, list, &c["confirm-".len()..], sender, now).await;
         }
         _ => answer(&format!("Help for {address}"), None, help(list)),
     };
@@ -151,8 +118,162 @@ pub async fn run(
     })
 }
 
+/// A reply to a confirmation (`confirm-TOKEN`): the (un)subscription it asked for is made,
+/// or, on a list whose owners approve new members, asked of them.
+async fn confirmed(
+    accounts: &Accounts,
+    list: &MailingList,
+    token: &str,
+    sender: &str,
+    now: i64,
+) -> Result<Done, AccountsError> {
+    let address = &list.address;
+    let tell = |to: &str, subject: String, body: String| Answer {
+        to: to.to_owned(),
+        message: compose(list, to, &subject, None, &body, now),
+    };
+    let answers = match accounts.take_pending(address, token, now).await? {
+        Some((who, Pending::Subscribe, detail)) if list.subscription == Subscription::Approve => {
+            tracing::info!(list = %address, member = %who, "list subscription confirmed; awaits approval");
+            return ask_approval(accounts, list, &who, &detail, now).await;
+        }
+        Some((who, Pending::Subscribe, detail)) => {
+            vec![join(accounts, list, &who, &detail, now).await?]
+        }
+        Some((who, Pending::Unsubscribe, _)) => {
+            accounts
+                .unsubscribe(address, &who, Some(Role::Member))
+                .await?;
+            tracing::info!(list = %address, member = %who, "list unsubscription confirmed");
+            vec![tell(
+                &who,
+                format!("You have left {address}"),
+                format!("{who} is no longer a member of {address}.\r\n"),
+            )]
+        }
+        _ => vec![tell(
+            sender,
+            format!("No such request to {address}"),
+            "The confirmation you replied to is unknown, used already, or over a week old.\r\n\
+             Ask again if you still want it.\r\n"
+                .to_owned(),
+        )],
+    };
+    Ok(Done {
+        answers,
+        ..Done::default()
+    })
+}
+
+/// Makes `who` a member (of the digest when `detail` says so); the welcome message.
+async fn join(
+    accounts: &Accounts,
+    list: &MailingList,
+    who: &str,
+    detail: &str,
+    now: i64,
+) -> Result<Answer, AccountsError> {
+    let address = &list.address;
+    let receives = match detail {
+        "digest" => Receives::Digest,
+        _ => Receives::Posts,
+    };
+    accounts
+        .subscribe(address, who, Role::Member, receives)
+        .await?;
+    tracing::info!(list = %address, member = %who, receives = receives.name(), "list member joined");
+    Ok(Answer {
+        to: who.to_owned(),
+        message: compose(
+            list,
+            who,
+            &format!("Welcome to {address}"),
+            None,
+            &format!("{who} is now a member of {address}.\r\n\r\n{}", help(list)),
+            now,
+        ),
+    })
+}
+
+/// A confirmed subscription on a list whose owners approve members: each owner and
+/// moderator asked (replying approves it, `LIST+reject-TOKEN` refuses it), `who` told.
+async fn ask_approval(
+    accounts: &Accounts,
+    list: &MailingList,
+    who: &str,
+    detail: &str,
+    now: i64,
+) -> Result<Done, AccountsError> {
+    let address = &list.address;
+    let deciders = deciders(accounts, address).await?;
+    if deciders.is_empty() {
+        tracing::warn!(list = %address, member = %who, "a list that approves members has no owners");
+        let body = format!("{address} has no owners to approve new members at the moment.\r\n");
+        let subject = format!("Your request to join {address} cannot be approved");
+        return Ok(Done {
+            answers: vec![Answer {
+                to: who.to_owned(),
+                message: compose(list, who, &subject, None, &body, now),
+            }],
+            ..Done::default()
+        });
+    }
+    let token = accounts
+        .add_pending(address, who, Pending::Join, detail, now)
+        .await?;
+    let approve = command_address(address, &format!("approve-{token}"));
+    let reject = command_address(address, &format!("reject-{token}"));
+    let mut answers: Vec<Answer> = deciders
+        .iter()
+        .map(|m| Answer {
+            to: m.clone(),
+            message: compose(
+                list,
+                m,
+                &format!("Approve: {who} asks to join {address}"),
+                Some(&approve),
+                &format!(
+                    "{who} asked to join {address} and confirmed the request.\r\n\r\n\
+                     To let them in, reply to this message (to {approve}).\r\n\
+                     To refuse, write to {reject}.\r\n"
+                ),
+                now,
+            ),
+        })
+        .collect();
+    answers.push(Answer {
+        to: who.to_owned(),
+        message: compose(
+            list,
+            who,
+            &format!("Your request to join {address} awaits approval"),
+            None,
+            &format!(
+                "The owners of {address} approve new members; you will hear when they have.\r\n"
+            ),
+            now,
+        ),
+    });
+    Ok(Done {
+        answers,
+        ..Done::default()
+    })
+}
+
+/// The owners and moderators of the list `address`.
+async fn deciders(accounts: &Accounts, address: &str) -> Result<Vec<String>, AccountsError> {
+    Ok(accounts
+        .list_members(address)
+        .await?
+        .into_iter()
+        .filter(|m| m.role != Role::Member)
+        .map(|m| m.address)
+        .collect())
+}
+
 /// `approve-TOKEN` and `reject-TOKEN` from `sender`, who must be an owner or a moderator:
-/// the held post is released to the members, or removed and its poster told.
+/// the held post is released to the members, or removed and its poster told; the
+/// subscription asked for is made, or refused and the asker told.
 async fn moderate(
     accounts: &Accounts,
     list: &MailingList,
@@ -178,10 +299,24 @@ async fn moderate(
             ..Done::default()
         });
     }
-    let Some((poster, Pending::Post, queue_id)) =
-        accounts.take_pending(address, token, now).await?
-    else {
-        let body = "That post was decided on already, or the request is over a week old.\r\n";
+    let taken = accounts.take_pending(address, token, now).await?;
+    if let Some((who, Pending::Join, detail)) = taken {
+        tracing::info!(list = %address, member = %who, moderator = %sender, approve, "list subscription decided");
+        let answer = match approve {
+            true => join(accounts, list, &who, &detail, now).await?,
+            false => tell(
+                &who,
+                format!("Your request to join {address} was not accepted"),
+                format!("The owners of {address} did not accept your request to join it.\r\n"),
+            ),
+        };
+        return Ok(Done {
+            answers: vec![answer],
+            ..Done::default()
+        });
+    }
+    let Some((poster, Pending::Post, queue_id)) = taken else {
+        let body = "That request was decided on already, or it is over a week old.\r\n";
         return Ok(Done {
             answers: vec![tell(
                 sender,
@@ -228,13 +363,7 @@ pub async fn hold(
     now: i64,
 ) -> Result<Option<Vec<Answer>>, AccountsError> {
     let address = &list.address;
-    let moderators: Vec<String> = accounts
-        .list_members(address)
-        .await?
-        .into_iter()
-        .filter(|m| m.role != Role::Member)
-        .map(|m| m.address)
-        .collect();
+    let moderators = deciders(accounts, address).await?;
     if moderators.is_empty() {
         return Ok(None);
     }
@@ -382,10 +511,11 @@ fn help(list: &MailingList) -> String {
         out.push_str("\r\n\r\n");
     }
     out.push_str(&format!("To post, write to {address}.\r\n"));
-    if list.subscription == Subscription::Confirm {
+    if list.subscription != Subscription::Closed {
         out.push_str(&format!(
-            "To join, write to {}.\r\n",
-            command_address(address, "subscribe")
+            "To join, write to {} (or to {} for a daily digest of the posts).\r\n",
+            command_address(address, "subscribe"),
+            command_address(address, "subscribe-digest")
         ));
     }
     out.push_str(&format!(

@@ -7,12 +7,18 @@
 //! (`crate::accounts`), which also sends `LIST+owner` and `LIST+bounces` to the owners. The
 //! commands by mail are in `commands`.
 
+mod archive;
 mod commands;
+mod digest;
 mod links;
 
-use crate::accounts::{Accounts, AccountsError, MailingList, Posting, ReplyTo, Role, Subscription};
+use crate::accounts::{
+    Accounts, AccountsError, MailingList, Posting, Receives, ReplyTo, Role, Subscription,
+};
 
+pub use archive::ListStore;
 pub use commands::{Answer, command_address};
+pub use digest::compose as compose_digest;
 pub use links::{Links, UNSUBSCRIBE_PATH, base_url, list_of_bounces};
 
 /// What the lists' handling of a message needs besides the message.
@@ -225,6 +231,10 @@ pub struct Post {
     pub bounces: String,
     /// Every member, owner and moderator who receives posts.
     pub members: Vec<String>,
+    /// Keep the copy in the list's archive.
+    pub archive: bool,
+    /// Keep the copy for the next digest (some members receive it).
+    pub digest: bool,
     /// The message with the list's fields.
     pub message: Vec<u8>,
 }
@@ -245,8 +255,12 @@ async fn post(
         return Ok(Err(Refusal::TooBig(settings.max_size)));
     }
     let mut members: Vec<String> = Vec::new();
+    let mut digest = false;
     for m in accounts.list_members(list).await? {
-        if !m.nomail && !members.iter().any(|a| a.eq_ignore_ascii_case(&m.address)) {
+        digest |= m.receives == Receives::Digest;
+        if m.receives == Receives::Posts
+            && !members.iter().any(|a| a.eq_ignore_ascii_case(&m.address))
+        {
             members.push(m.address);
         }
     }
@@ -270,6 +284,8 @@ async fn post(
     Ok(Ok(Post {
         bounces: command_address(&settings.address, "bounces"),
         members,
+        archive: settings.archive,
+        digest,
         message: rewrite(&settings, original, munge),
     }))
 }
@@ -337,7 +353,7 @@ fn rewrite(list: &MailingList, original: &[u8], munge: bool) -> Vec<u8> {
         "List-Help: <mailto:{}?subject=help>",
         command_address(address, "help")
     ));
-    if list.subscription == Subscription::Confirm {
+    if list.subscription != Subscription::Closed {
         field(format!(
             "List-Subscribe: <mailto:{}?subject=subscribe>",
             command_address(address, "subscribe")
@@ -444,6 +460,7 @@ mod tests {
             subject_prefix: "[team]".into(),
             reply_to,
             max_size: 0,
+            archive: true,
             active: true,
         }
     }

@@ -50,6 +50,8 @@ pub struct Queue {
     dkim: Arc<Dkim>,
     /// The one-click unsubscribe links in list members' copies.
     links: crate::lists::Links,
+    /// Held while a digest is made, so two posts at once do not both send it.
+    digests: tokio::sync::Mutex<()>,
     /// For the DMARC policies of lists' posters (or why there is none).
     resolver: Result<mail_auth::MessageAuthenticator, String>,
     wake: Notify,
@@ -117,6 +119,7 @@ impl Queue {
             next_hop,
             dkim,
             links,
+            digests: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
             schedule: Mutex::new(Schedule::default()),
@@ -130,22 +133,6 @@ impl Queue {
     /// What signs and checks the lists' one-click unsubscribe links.
     pub fn list_links(&self) -> &crate::lists::Links {
         &self.links
-    }
-
-    /// The `List-Unsubscribe` fields of a list post's copy for `member` (`message.from` is
-    /// the list's bounce address); empty for any other message.
-    fn member_fields(&self, message: &QueuedMessage, member: &str) -> String {
-        let list = message
-            .verp
-            .then(|| crate::lists::list_of_bounces(&message.from))
-            .flatten();
-        match list {
-            Some(list) => {
-                let base = crate::lists::base_url(&self.config.get());
-                self.links.fields(base.as_deref(), &list, member)
-            }
-            None => String::new(),
-        }
     }
 
     /// Puts a reloaded configuration in force for the next passes and deliveries.
@@ -567,32 +554,6 @@ impl Queue {
             }
         }
         passed_on
-    }
-
-    /// What goes in front of the message for the recipients at `group`: `signature`, or for
-    /// a member's copy of a list post (`post`), the member's own `List-Unsubscribe` fields
-    /// and the list domain's signature over them and the post (RFC 8058 §4).
-    async fn prefix(
-        &self,
-        message: &QueuedMessage,
-        group: &[usize],
-        signature: &str,
-        post: Option<&Arc<Vec<u8>>>,
-    ) -> String {
-        let (Some(post), [i]) = (post, group) else {
-            return signature.to_owned();
-        };
-        let fields = self.member_fields(message, &message.recipients[*i].address);
-        let domain = message.from.rsplit_once('@').map(|(_, d)| d.to_owned());
-        let (post, dkim) = (Arc::clone(post), Arc::clone(&self.dkim));
-        let signed = tokio::task::spawn_blocking(move || {
-            let mut copy = fields.clone().into_bytes();
-            copy.extend_from_slice(&post);
-            let signature = domain.and_then(|d| dkim.sign_as(&d, &copy));
-            signature.unwrap_or_default() + &fields
-        })
-        .await;
-        signed.unwrap_or_default()
     }
 
     /// Offers the recipients at `indexes` to each hop in turn until one takes the

@@ -12,6 +12,7 @@ pub(super) async fn open(url: &str) -> Result<Pools, sqlx::Error> {
         .connect(url)
         .await?;
     sql::create_tables(&pool, SCHEMA).await?;
+    sql::add_missing_columns(&pool).await?;
     // A PostfixAdmin database is PostfixAdmin's to upgrade: without the column, every
     // mailbox may send.
     let smtp_active_column = sql::has_smtp_active(&pool).await;
@@ -113,6 +114,7 @@ const SCHEMA: &[&str] = &[
         subject_prefix varchar(255) NOT NULL DEFAULT '',
         reply_to varchar(16) NOT NULL DEFAULT 'list',
         max_size bigint NOT NULL DEFAULT 0,
+        archive tinyint(1) NOT NULL DEFAULT 1,
         created datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active tinyint(1) NOT NULL DEFAULT 1,

@@ -36,6 +36,7 @@ pub(super) async fn open(url: &str) -> Result<Pools, sqlx::Error> {
         .connect(url)
         .await?;
     sql::create_tables(&pool, SCHEMA).await?;
+    sql::add_missing_columns(&pool).await?;
     // Our own files from before the column get it.
     if !sql::has_smtp_active(&pool).await {
         sqlx::query("ALTER TABLE mailbox ADD COLUMN smtp_active INTEGER NOT NULL DEFAULT 1")
@@ -117,6 +118,7 @@ const SCHEMA: &[&str] = &[
         subject_prefix TEXT NOT NULL DEFAULT '',
         reply_to TEXT NOT NULL DEFAULT 'list',
         max_size INTEGER NOT NULL DEFAULT 0,
+        archive INTEGER NOT NULL DEFAULT 1,
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
