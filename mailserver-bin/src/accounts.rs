@@ -26,7 +26,7 @@ pub use lists::{
 };
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,
-    normalize_domain,
+    normalize_domain, parse_size,
 };
 use types::{MAX_ALIAS_EXPANSIONS, megabytes, split_address, split_goto};
 

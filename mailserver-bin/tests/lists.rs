@@ -88,6 +88,11 @@ fn team_with(name: &str, sink: &Sink, extra: &str) -> Server {
         members.find("dave@example.com").unwrap() < members.find("alice@example.com").unwrap(),
         "owners first: {members}"
     );
+    let deciders = server.admin_ok(&["list", "moderators", "team@example.com"]);
+    assert!(
+        deciders.contains("dave@example.com") && !deciders.contains("alice@example.com"),
+        "{deciders}"
+    );
 
     server
 }
@@ -498,7 +503,7 @@ fn a_moderated_post_waits_for_a_moderators_reply() {
 }
 
 #[test]
-fn a_member_whose_mail_bounces_three_times_is_removed_and_the_owners_told() {
+fn a_member_whose_mail_bounces_three_times_and_then_a_probe_is_removed() {
     // The relay refuses every recipient for good, as a dead mailbox's server would.
     let sink = Sink::start("lists-bounces", free_port(), &["-f", "RCPT"]);
     let server = team("lists-bounces", &sink);
@@ -530,16 +535,25 @@ fn a_member_whose_mail_bounces_three_times_is_removed_and_the_owners_told() {
         &copy,
         &["Return-Path: <team+bounces-bob=example.com@example.com>"],
     );
+    // After the third bounce the member is probed; the probe bounces too.
     wait_for("the owner's notice", || {
         !server.messages("dave@example.com").is_empty()
     });
+    assert_contains(
+        &server.log(),
+        &[
+            "list member probed: its mail bounces",
+            "list member removed: its mail and the probe bounce",
+        ],
+    );
     let notice = String::from_utf8_lossy(&server.messages("dave@example.com")[0]).into_owned();
     assert_contains(
         &notice,
         &[
             "Subject: friend@remote.example was removed from team@example.com",
-            "bounced 3 times",
+            "bounced 3 times, and so did a probe",
             "Content-Type: message/rfc822",
+            "Subject: Mail from team@example.com to you bounces",
         ],
     );
     assert!(
@@ -897,4 +911,101 @@ fn digest_readers_get_the_posts_together_and_every_post_is_archived() {
         server.messages("bob@example.com").len() == 4
     });
     assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 3);
+}
+
+#[test]
+fn an_owner_manages_the_list_by_mail_once_they_confirm() {
+    let sink = Sink::start("lists-admin", free_port(), &[]);
+    let server = team("lists-admin", &sink);
+    let nth = |user: &str, n: usize| {
+        wait_for(&format!("{user}'s message {n}"), || {
+            server.messages(user).len() == n
+        });
+        String::from_utf8_lossy(&server.messages(user)[n - 1]).into_owned()
+    };
+    let dave = "dave@example.com";
+    // Someone else cannot.
+    post(
+        &server,
+        "alice@example.com",
+        "team+admin@example.com",
+        "",
+        "Subject: admin\r\n\r\nremove bob@example.com\r\n",
+    );
+    assert_contains(
+        &nth("alice@example.com", 1),
+        &["Subject: Not an owner of team@example.com"],
+    );
+    // The owner's commands wait for the owner's reply.
+    post(
+        &server,
+        dave,
+        "team+admin@example.com",
+        "",
+        "Subject: changes\r\n\r\nsubscribe carol@example.com digest\r\n\
+         unsubscribe bob@example.com\r\nset subject-prefix [T]\r\n\r\n-- \r\nDave\r\n",
+    );
+    let confirmation = nth(dave, 1);
+    assert_contains(
+        &confirmation,
+        &[
+            "Subject: Confirm changes to team@example.com",
+            "  subscribe carol@example.com digest\r\n  unsubscribe bob@example.com\r\n  set subject-prefix [T]\r\n",
+        ],
+    );
+    let members = || server.admin_ok(&["list", "members", "team@example.com"]);
+    assert!(members().contains("bob@example.com"));
+    post(
+        &server,
+        dave,
+        &reply_to(confirmation.as_bytes()),
+        "",
+        "Subject: Re\r\n\r\nyes\r\n",
+    );
+    assert_contains(
+        &nth(dave, 2),
+        &[
+            "Subject: Changes to team@example.com",
+            "subscribe carol@example.com digest: done",
+            "unsubscribe bob@example.com: done",
+            "set subject-prefix [T]: done",
+        ],
+    );
+    let now = members();
+    assert!(!now.contains("bob@example.com"), "{now}");
+    assert_contains(&now, &["carol@example.com      member  digest"]);
+    assert_contains(
+        &server.admin_ok(&["list", "show", "team@example.com"]),
+        &["subject-prefix  [T]"],
+    );
+    // `members` alone is answered at once, to the owner's address; a mistake changes nothing.
+    post(
+        &server,
+        dave,
+        "team+admin@example.com",
+        "",
+        "Subject: who\r\n\r\nmembers\r\n",
+    );
+    assert_contains(
+        &nth(dave, 3),
+        &[
+            "Subject: Members of team@example.com",
+            "carol@example.com  member  digest",
+        ],
+    );
+    post(
+        &server,
+        dave,
+        "team+admin@example.com",
+        "",
+        "Subject: oops\r\n\r\nset posting everyone\r\n",
+    );
+    assert_contains(
+        &nth(dave, 4),
+        &[
+            "Subject: Nothing done on team@example.com",
+            "posting is one of anyone, members, owners, moderated",
+            "subscribe ADDRESS [digest|nomail]",
+        ],
+    );
 }

@@ -86,6 +86,8 @@ pub enum Pending {
     /// A confirmed subscription an owner or moderator is to approve (the detail as
     /// `Subscribe`'s).
     Join,
+    /// An owner's commands by mail (the detail: the commands, one per line).
+    Admin,
     /// A post held for a moderator (the detail: its queue id).
     Post,
     /// A held post a moderator approved (the detail: its queue id).
@@ -98,6 +100,7 @@ impl Pending {
             Self::Subscribe => "subscribe",
             Self::Unsubscribe => "unsubscribe",
             Self::Join => "join",
+            Self::Admin => "admin",
             Self::Post => "post",
             Self::Approved => "approved",
         }
@@ -107,6 +110,7 @@ impl Pending {
         match text {
             "unsubscribe" => Self::Unsubscribe,
             "join" => Self::Join,
+            "admin" => Self::Admin,
             "post" => Self::Post,
             "approved" => Self::Approved,
             _ => Self::Subscribe,
@@ -118,11 +122,18 @@ impl Pending {
 const PENDING_SECONDS: i64 = 7 * 86_400;
 
 /// The commands a list answers on `LIST+command@domain`, besides `confirm-TOKEN`.
-pub const COMMANDS: &[&str] = &["subscribe", "subscribe-digest", "unsubscribe", "help"];
+pub const COMMANDS: &[&str] = &[
+    "subscribe",
+    "subscribe-digest",
+    "unsubscribe",
+    "help",
+    "admin",
+];
 
 /// The commands that take a token: `LIST+confirm-TOKEN`, `LIST+approve-TOKEN`,
-/// `LIST+reject-TOKEN`, and the bounce address of one member, `LIST+bounces-user=host`.
-pub const TOKEN_COMMANDS: &[&str] = &["confirm-", "approve-", "reject-", "bounces-"];
+/// `LIST+reject-TOKEN`, the bounce address of one member, `LIST+bounces-user=host`, and that
+/// of the probe sent to a member whose mail bounces, `LIST+probe-user=host`.
+pub const TOKEN_COMMANDS: &[&str] = &["confirm-", "approve-", "reject-", "bounces-", "probe-"];
 
 /// Where replies to a post go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +255,44 @@ pub enum ListSetting {
     MaxSize(u64),
     Archive(bool),
     Active(bool),
+}
+
+impl ListSetting {
+    /// The setting `name` (as `mailserver list set` and owners' mail name it) = `value`, or
+    /// why not.
+    pub fn parse(name: &str, value: &str) -> Result<Self, String> {
+        let bad = |expected: &str| format!("{name} is one of {expected}, not {value:?}");
+        Ok(match name {
+            "name" => Self::Name(value.to_owned()),
+            "description" => Self::Description(value.to_owned()),
+            "posting" => Self::Posting(Posting::parse(value).ok_or_else(|| bad(Posting::NAMES))?),
+            "subscription" => Self::Subscription(
+                Subscription::parse(value).ok_or_else(|| bad(Subscription::NAMES))?,
+            ),
+            "subject-prefix" => Self::SubjectPrefix(value.to_owned()),
+            "reply-to" => Self::ReplyTo(ReplyTo::parse(value).ok_or_else(|| bad("list, sender"))?),
+            "max-size" => Self::MaxSize(
+                super::types::parse_size(value).ok_or_else(|| bad("a size such as 10M"))?,
+            ),
+            "archive" | "active" => {
+                let on = match value {
+                    "yes" | "true" | "1" => true,
+                    "no" | "false" | "0" => false,
+                    _ => return Err(bad("yes, no")),
+                };
+                match name {
+                    "archive" => Self::Archive(on),
+                    _ => Self::Active(on),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "no setting {name:?}: name, description, posting, subscription, \
+                     subject-prefix, reply-to, max-size, archive, active"
+                ));
+            }
+        })
+    }
 }
 
 impl Accounts {
@@ -562,6 +611,19 @@ impl Accounts {
         .fetch_one(&self.pool)
         .await?;
         Ok(Some(count))
+    }
+
+    /// Starts `member`'s count of bounces again (a probe was sent).
+    pub async fn reset_bounces(&self, list: &str, member: &str) -> Result<(), AccountsError> {
+        sqlx::query(
+            "UPDATE mailing_list_member SET bounces = 0
+             WHERE list = ? AND address = ? AND role = 'member'",
+        )
+        .bind(list)
+        .bind(member)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Takes the request `token` of `list` (once): who, what, and its detail, if it is still

@@ -2,9 +2,9 @@
 
 use clap::Subcommand;
 
-use super::output::{human_size, parse_size, print_table, yes_no};
+use super::output::{human_size, print_table, yes_no};
 use crate::AnyError;
-use crate::accounts::{Accounts, ListSetting, Posting, Receives, ReplyTo, Role, Subscription};
+use crate::accounts::{Accounts, ListSetting, Receives, Role};
 
 #[derive(Subcommand)]
 pub(super) enum ListCommand {
@@ -27,6 +27,13 @@ pub(super) enum ListCommand {
     },
     /// The members, owners and moderators of LIST.
     Members {
+        list: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The owners and moderators of LIST: who decide on held posts and, where the owners
+    /// approve members, on subscriptions (add them with `subscribe --moderator`).
+    Moderators {
         list: String,
         #[arg(long)]
         json: bool,
@@ -81,45 +88,6 @@ impl Who {
     }
 }
 
-/// The setting `name` = `value`, or why not.
-fn setting(name: &str, value: &str) -> Result<ListSetting, String> {
-    let bad = |expected: &str| format!("{name} is one of {expected}, not {value:?}");
-    Ok(match name {
-        "name" => ListSetting::Name(value.to_owned()),
-        "description" => ListSetting::Description(value.to_owned()),
-        "posting" => {
-            ListSetting::Posting(Posting::parse(value).ok_or_else(|| bad(Posting::NAMES))?)
-        }
-        "subscription" => ListSetting::Subscription(
-            Subscription::parse(value).ok_or_else(|| bad(Subscription::NAMES))?,
-        ),
-        "subject-prefix" => ListSetting::SubjectPrefix(value.to_owned()),
-        "reply-to" => {
-            ListSetting::ReplyTo(ReplyTo::parse(value).ok_or_else(|| bad("list, sender"))?)
-        }
-        "max-size" => {
-            ListSetting::MaxSize(parse_size(value).ok_or_else(|| bad("a size such as 10M"))?)
-        }
-        "archive" | "active" => {
-            let on = match value {
-                "yes" | "true" | "1" => true,
-                "no" | "false" | "0" => false,
-                _ => return Err(bad("yes, no")),
-            };
-            match name {
-                "archive" => ListSetting::Archive(on),
-                _ => ListSetting::Active(on),
-            }
-        }
-        _ => {
-            return Err(format!(
-                "no setting {name:?}: name, description, posting, subscription, subject-prefix, \
-                 reply-to, max-size, archive, active"
-            ));
-        }
-    })
-}
-
 /// Carries out a `list` command.
 pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(), AnyError> {
     match command {
@@ -133,7 +101,8 @@ pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(),
             println!("removed list {}", accounts.remove_list(&list).await?)
         }
         ListCommand::Show { what, json } => show(accounts, what, json).await?,
-        ListCommand::Members { list, json } => members(accounts, &list, json).await?,
+        ListCommand::Members { list, json } => members(accounts, &list, json, false).await?,
+        ListCommand::Moderators { list, json } => members(accounts, &list, json, true).await?,
         ListCommand::Subscribe {
             who,
             nomail,
@@ -168,7 +137,9 @@ pub(super) async fn run(accounts: &Accounts, command: ListCommand) -> Result<(),
             setting: name,
             value,
         } => {
-            let list = accounts.set_list(&list, setting(&name, &value)?).await?;
+            let list = accounts
+                .set_list(&list, ListSetting::parse(&name, &value)?)
+                .await?;
             println!("{list}: {name} = {value}");
         }
     }
@@ -242,8 +213,17 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
     Ok(())
 }
 
-async fn members(accounts: &Accounts, list: &str, json: bool) -> Result<(), AnyError> {
-    let people = accounts.list_members(list).await?;
+/// The people of `list`; only its owners and moderators with `deciders`.
+async fn members(
+    accounts: &Accounts,
+    list: &str,
+    json: bool,
+    deciders: bool,
+) -> Result<(), AnyError> {
+    let mut people = accounts.list_members(list).await?;
+    if deciders {
+        people.retain(|m| m.role != Role::Member);
+    }
     if json {
         let out: Vec<serde_json::Value> = people
             .iter()

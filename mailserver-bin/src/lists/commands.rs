@@ -29,8 +29,15 @@ pub async fn run(
     list: &MailingList,
     command: &str,
     sender: &str,
+    message: &[u8],
     now: i64,
 ) -> Result<Done, AccountsError> {
+    if command == "admin" {
+        return Ok(Done {
+            answers: super::admin::request(accounts, list, sender, message, now).await?,
+            ..Done::default()
+        });
+    }
     if let Some(token) = command
         .strip_prefix("approve-")
         .or_else(|| command.strip_prefix("reject-"))
@@ -139,6 +146,9 @@ async fn confirmed(
         }
         Some((who, Pending::Subscribe, detail)) => {
             vec![join(accounts, list, &who, &detail, now).await?]
+        }
+        Some((who, Pending::Admin, detail)) => {
+            vec![super::admin::carry_out(accounts, list, &who, &detail, now).await?]
         }
         Some((who, Pending::Unsubscribe, _)) => {
             accounts
@@ -410,13 +420,14 @@ pub async fn hold(
 }
 
 /// A bounce of the copy for `encoded` (`user=host`, from the VERP address): counted, and at
-/// `limit` (`[lists] bounce_limit`) the member is removed and the owners told, with the
-/// bounce attached.
+/// `limit` (`[lists] bounce_limit`) the count starts again and the member is probed: the
+/// answer is a probe to them, to be sent from their probe address (`LIST+probe-user=host`),
+/// as mlmmj does before it removes anyone (a full mailbox or a server down for a week
+/// passes; a dead address bounces the probe too).
 pub async fn bounced(
     accounts: &Accounts,
     list: &MailingList,
     encoded: &str,
-    bounce: &[u8],
     now: i64,
     limit: u32,
 ) -> Result<Vec<Answer>, AccountsError> {
@@ -433,10 +444,48 @@ pub async fn bounced(
     if count < i64::from(limit) {
         return Ok(Vec::new());
     }
-    accounts
+    accounts.reset_bounces(address, &member).await?;
+    tracing::info!(list = %address, %member, count, "list member probed: its mail bounces");
+    let body = format!(
+        "Mail from {address} to {member} has bounced {count} times lately.\r\n\
+         This message checks whether the address works again; nothing needs doing.\r\n\
+         If it bounces too, {member} is removed from the list.\r\n"
+    );
+    Ok(vec![Answer {
+        to: member.clone(),
+        message: compose(
+            list,
+            &member,
+            &format!("Mail from {address} to you bounces"),
+            None,
+            &body,
+            now,
+        ),
+    }])
+}
+
+/// A bounce of the probe for `encoded` (`user=host`): the member is removed and the owners
+/// told, with the bounce attached.
+pub async fn probe_bounced(
+    accounts: &Accounts,
+    list: &MailingList,
+    encoded: &str,
+    bounce: &[u8],
+    now: i64,
+    limit: u32,
+) -> Result<Vec<Answer>, AccountsError> {
+    let address = &list.address;
+    let Some((user, host)) = encoded.rsplit_once('=') else {
+        return Ok(Vec::new());
+    };
+    let member = format!("{user}@{host}");
+    if !accounts
         .unsubscribe(address, &member, Some(Role::Member))
-        .await?;
-    tracing::warn!(list = %address, %member, count, "list member removed: its mail bounces");
+        .await?
+    {
+        return Ok(Vec::new());
+    }
+    tracing::warn!(list = %address, %member, "list member removed: its mail and the probe bounce");
     let owners = accounts
         .list_members(address)
         .await?
@@ -455,8 +504,9 @@ pub async fn bounced(
                     now,
                 ),
                 &format!(
-                    "Mail to {member} from {address} bounced {count} times, so it is no longer \
-                     a member. The last bounce is attached.\r\n"
+                    "Mail to {member} from {address} bounced {limit} times, and so did a probe \
+                     sent after that, so it is no longer a member. The probe's bounce is \
+                     attached.\r\n"
                 ),
                 bounce,
             ),
@@ -524,6 +574,38 @@ fn help(list: &MailingList) -> String {
         command_address(address, "owner")
     ));
     out
+}
+
+/// `compose`'s message as an answer to `to`.
+pub(super) fn reply(
+    list: &MailingList,
+    to: &str,
+    subject: &str,
+    reply_to: Option<&str>,
+    body: &str,
+    now: i64,
+) -> Answer {
+    Answer {
+        to: to.to_owned(),
+        message: compose(list, to, subject, reply_to, body, now),
+    }
+}
+
+/// What the owners may write to `LIST+admin` (the list `address`).
+pub(super) fn admin_help(address: &str) -> String {
+    format!(
+        "Write to {} one command per line:\r\n\
+         \x20 subscribe ADDRESS [digest|nomail]\r\n\
+         \x20 unsubscribe ADDRESS\r\n\
+         \x20 moderator ADDRESS\r\n\
+         \x20 owner ADDRESS\r\n\
+         \x20 remove ADDRESS (from every role)\r\n\
+         \x20 set SETTING VALUE (name, description, posting, subscription, subject-prefix,\r\n\
+         \x20   reply-to, max-size, archive, active)\r\n\
+         \x20 members\r\n\
+         Each change is made once you reply to the confirmation sent to you.\r\n",
+        command_address(address, "admin")
+    )
 }
 
 /// A message from the list to `to` (automatic: `Auto-Submitted`, so no vacation answers it).

@@ -7,6 +7,7 @@
 //! (`crate::accounts`), which also sends `LIST+owner` and `LIST+bounces` to the owners. The
 //! commands by mail are in `commands`.
 
+mod admin;
 mod archive;
 mod commands;
 mod digest;
@@ -60,7 +61,8 @@ pub async fn refusal(
     // A command (subscribe, confirm…) may come from anyone but <>; a member's bounce
     // address takes bounces, which come from <>.
     if let Some((_, command)) = accounts.list_command_of(list).await? {
-        return Ok((sender.is_empty() && !command.starts_with("bounces-"))
+        let takes_bounces = command.starts_with("bounces-") || command.starts_with("probe-");
+        return Ok((sender.is_empty() && !takes_bounces)
             .then(|| Refusal::Sender("the list takes no commands from <>".into())));
     }
     let Some(settings) = accounts.list(list).await? else {
@@ -144,8 +146,20 @@ pub async fn handle(
         .ok_or_else(|| AccountsError::UnknownList(list.clone()))?;
     let bounces = command_address(&list, "bounces");
     if let Some(member) = command.strip_prefix("bounces-") {
+        let probes = commands::bounced(accounts, &settings, member, now, bounce_limit).await?;
+        return Ok(Handled::Answers {
+            // A probe's own bounce comes back to its own address.
+            bounces: command_address(&list, &format!("probe-{member}")),
+            answers: probes,
+            hold: false,
+            release: None,
+            remove: None,
+        });
+    }
+    if let Some(member) = command.strip_prefix("probe-") {
         let answers =
-            commands::bounced(accounts, &settings, member, message, now, bounce_limit).await?;
+            commands::probe_bounced(accounts, &settings, member, message, now, bounce_limit)
+                .await?;
         return Ok(Handled::Answers {
             bounces,
             answers,
@@ -173,7 +187,7 @@ pub async fn handle(
             remove: None,
         });
     }
-    let done = commands::run(accounts, &settings, &command, sender, now).await?;
+    let done = commands::run(accounts, &settings, &command, sender, message, now).await?;
     Ok(Handled::Answers {
         bounces,
         answers: done.answers,
