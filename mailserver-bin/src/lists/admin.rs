@@ -14,7 +14,7 @@
 
 use crate::accounts::{Accounts, AccountsError, ListSetting, MailingList, Pending, Receives, Role};
 
-use super::commands::{Answer, reply};
+use super::notice::{Answer, command_address, reply};
 
 /// The longest set of commands one confirmation holds (the database keeps them meanwhile).
 const MAX_COMMANDS_LENGTH: usize = 255;
@@ -112,6 +112,23 @@ fn commands(message: &[u8]) -> Result<Vec<Command>, Vec<String>> {
     }
 }
 
+/// What the owners may write to `LIST+admin` (the list `address`).
+fn admin_help(address: &str) -> String {
+    format!(
+        "Write to {} one command per line:\r\n\
+         \x20 subscribe ADDRESS [digest|nomail]\r\n\
+         \x20 unsubscribe ADDRESS\r\n\
+         \x20 moderator ADDRESS\r\n\
+         \x20 owner ADDRESS\r\n\
+         \x20 remove ADDRESS (from every role)\r\n\
+         \x20 set SETTING VALUE (name, description, posting, subscription, subject-prefix,\r\n\
+         \x20   reply-to, max-size, archive, active)\r\n\
+         \x20 members\r\n\
+         Each change is made once you reply to the confirmation sent to you.\r\n",
+        command_address(address, "admin")
+    )
+}
+
 /// Whether `who` owns the list.
 async fn is_owner(accounts: &Accounts, list: &str, who: &str) -> Result<bool, AccountsError> {
     Ok(accounts
@@ -148,11 +165,7 @@ pub async fn request(
         Err(errors) => {
             return Ok(tell(
                 format!("Nothing done on {address}"),
-                format!(
-                    "{}\r\n\r\n{}",
-                    errors.join("\r\n"),
-                    super::commands::admin_help(address)
-                ),
+                format!("{}\r\n\r\n{}", errors.join("\r\n"), admin_help(address)),
             ));
         }
     };
@@ -173,7 +186,7 @@ pub async fn request(
     let token = accounts
         .add_pending(address, sender, Pending::Admin, &detail, now)
         .await?;
-    let confirm = super::command_address(address, &format!("confirm-{token}"));
+    let confirm = command_address(address, &format!("confirm-{token}"));
     Ok(vec![reply(
         list,
         sender,

@@ -3,16 +3,11 @@
 //! A (un)subscription happens only once the address it concerns replies to the confirmation
 //! sent to it, so nobody can subscribe or remove someone else.
 
+use super::admin;
+use super::notice::{Answer, attached, command_address, compose, header_value};
 use crate::accounts::{
     Accounts, AccountsError, MailingList, Pending, Receives, Role, Subscription,
 };
-
-/// A message the list sends in answer: to whom, and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub to: String,
-    pub message: Vec<u8>,
-}
 
 /// What a command does besides answering: a held post (by queue id) to release, now
 /// approved, or to remove, rejected.
@@ -34,7 +29,7 @@ pub async fn run(
 ) -> Result<Done, AccountsError> {
     if command == "admin" {
         return Ok(Done {
-            answers: super::admin::request(accounts, list, sender, message, now).await?,
+            answers: admin::request(accounts, list, sender, message, now).await?,
             ..Done::default()
         });
     }
@@ -148,7 +143,7 @@ async fn confirmed(
             vec![join(accounts, list, &who, &detail, now).await?]
         }
         Some((who, Pending::Admin, detail)) => {
-            vec![super::admin::carry_out(accounts, list, &who, &detail, now).await?]
+            vec![admin::carry_out(accounts, list, &who, &detail, now).await?]
         }
         Some((who, Pending::Unsubscribe, _)) => {
             accounts
@@ -515,43 +510,6 @@ pub async fn probe_bounced(
         .collect())
 }
 
-/// The first `name` field of `message`, unfolded, for a subject line.
-fn header_value(message: &[u8], name: &str) -> String {
-    let header = &message[..crate::message::header_len(message)];
-    crate::message::fields(header)
-        .into_iter()
-        .find(|f| crate::message::name(f).eq_ignore_ascii_case(name.as_bytes()))
-        .map(|f| {
-            let colon = f.iter().position(|&b| b == b':').unwrap_or(0);
-            String::from_utf8_lossy(&f[colon + 1..])
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
-/// `message` (made by `compose`, with an empty body) as a multipart/mixed: `text`, then
-/// `post` as a message/rfc822 part.
-fn attached(message: Vec<u8>, text: &str, post: &[u8]) -> Vec<u8> {
-    let boundary = format!("=_held_{}", crate::mail::queue_id());
-    let text_header =
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
-    let at = memchr::memmem::find(&message, text_header).unwrap_or(message.len());
-    let mut out = message[..at].to_vec();
-    out.extend_from_slice(
-        format!(
-            "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n\
-             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-             {text}\r\n--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(post);
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    out
-}
-
 /// What `LIST+help` answers: the list's commands.
 fn help(list: &MailingList) -> String {
     let address = &list.address;
@@ -574,75 +532,4 @@ fn help(list: &MailingList) -> String {
         command_address(address, "owner")
     ));
     out
-}
-
-/// `compose`'s message as an answer to `to`.
-pub(super) fn reply(
-    list: &MailingList,
-    to: &str,
-    subject: &str,
-    reply_to: Option<&str>,
-    body: &str,
-    now: i64,
-) -> Answer {
-    Answer {
-        to: to.to_owned(),
-        message: compose(list, to, subject, reply_to, body, now),
-    }
-}
-
-/// What the owners may write to `LIST+admin` (the list `address`).
-pub(super) fn admin_help(address: &str) -> String {
-    format!(
-        "Write to {} one command per line:\r\n\
-         \x20 subscribe ADDRESS [digest|nomail]\r\n\
-         \x20 unsubscribe ADDRESS\r\n\
-         \x20 moderator ADDRESS\r\n\
-         \x20 owner ADDRESS\r\n\
-         \x20 remove ADDRESS (from every role)\r\n\
-         \x20 set SETTING VALUE (name, description, posting, subscription, subject-prefix,\r\n\
-         \x20   reply-to, max-size, archive, active)\r\n\
-         \x20 members\r\n\
-         Each change is made once you reply to the confirmation sent to you.\r\n",
-        command_address(address, "admin")
-    )
-}
-
-/// A message from the list to `to` (automatic: `Auto-Submitted`, so no vacation answers it).
-fn compose(
-    list: &MailingList,
-    to: &str,
-    subject: &str,
-    reply_to: Option<&str>,
-    body: &str,
-    now: i64,
-) -> Vec<u8> {
-    let address = &list.address;
-    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64);
-    let mut out = format!(
-        "From: <{}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {}\r\nMessage-ID: <{}.list@{domain}>\r\n\
-         Auto-Submitted: auto-replied\r\nList-Id: <{}>\r\n",
-        command_address(address, "help"),
-        crate::mail::rfc5322_date(time),
-        crate::mail::queue_id(),
-        address.replacen('@', ".", 1),
-    );
-    if let Some(r) = reply_to {
-        out.push_str(&format!("Reply-To: <{r}>\r\n"));
-    }
-    out.push_str(
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n\r\n",
-    );
-    out.push_str(body);
-    out.into_bytes()
-}
-
-/// `local+command@domain` of the list `local@domain`.
-pub fn command_address(list: &str, command: &str) -> String {
-    match list.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}+{command}@{domain}"),
-        None => format!("{list}+{command}"),
-    }
 }

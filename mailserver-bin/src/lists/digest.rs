@@ -3,6 +3,7 @@
 //! `multipart/mixed`: a table of contents in plain text, then a `multipart/digest` whose
 //! parts are the posts as the list sent them.
 
+use super::notice::header_value;
 use crate::accounts::MailingList;
 
 /// The digest of `posts` (the list's copies, oldest first) for `list` at `now` (seconds
@@ -18,11 +19,11 @@ pub fn compose(list: &MailingList, posts: &[&[u8]], now: i64) -> Vec<u8> {
     let boundary = boundary(posts, now);
     let mut contents = format!("{label}: {} posts\r\n\r\n", posts.len());
     for (i, post) in posts.iter().enumerate() {
-        let from = field(post, "from");
+        let from = header_value(post, "from");
         contents.push_str(&format!(
             "{:>3}. {} ({})\r\n",
             i + 1,
-            field(post, "subject"),
+            header_value(post, "subject"),
             from
         ));
     }
@@ -64,20 +65,6 @@ fn boundary(posts: &[&[u8]], now: i64) -> String {
         }
         n += 1;
     }
-}
-
-/// The decoded, one-line value of a post's field `name` (empty when it has none).
-fn field(post: &[u8], name: &str) -> String {
-    let header = &post[..crate::message::header_len(post)];
-    crate::message::fields(header)
-        .into_iter()
-        .find(|f| crate::message::name(f).eq_ignore_ascii_case(name.as_bytes()))
-        .map(|f| {
-            let colon = f.iter().position(|&b| b == b':').unwrap_or(0);
-            let value = crate::message::decode_words(&f[colon + 1..]);
-            value.split_whitespace().collect::<Vec<_>>().join(" ")
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ mod archive;
 mod commands;
 mod digest;
 mod links;
+mod notice;
 
 use crate::accounts::{
     Accounts, AccountsError, MailingList, Posting, Receives, ReplyTo, Role, Subscription,
 };
 
 pub use archive::ListStore;
-pub use commands::{Answer, command_address};
 pub use digest::compose as compose_digest;
 pub use links::{Links, UNSUBSCRIBE_PATH, base_url, list_of_bounces};
+pub use notice::{Answer, command_address};
 
 /// What the lists' handling of a message needs besides the message.
 #[derive(Clone, Copy)]
