@@ -22,7 +22,7 @@ mod usage;
 
 use backend::ldap::Directory;
 pub use lists::{
-    ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
+    Archive, ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
 };
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, normalize_address,

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::sink::Sink;
@@ -876,7 +877,7 @@ fn digest_readers_get_the_posts_together_and_every_post_is_archived() {
         ],
     );
     // Every post is in the list's archive, a Maildir.
-    let archive = server.dir.join("data/lists/team@example.com/archive/new");
+    let archive = server.dir.join("data/mail/example.com/.lists/team/new");
     assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 2);
     // A third post waits for the next digest.
     post(
@@ -1008,4 +1009,68 @@ fn an_owner_manages_the_list_by_mail_once_they_confirm() {
             "subscribe ADDRESS [digest|nomail]",
         ],
     );
+}
+
+/// A member reads the archive over IMAP (see the script's header).
+const ARCHIVE_IMAP: &str = include_str!("clients/lists_archive_imap.py");
+
+#[test]
+fn members_read_the_lists_archive_over_imap_and_change_nothing() {
+    let sink = Sink::start("lists-archive-imap", free_port(), &[]);
+    let server = team("lists-archive-imap", &sink);
+    server.admin_ok(&["list", "set", "team@example.com", "archive", "members"]);
+    for n in 1..=2 {
+        post(
+            &server,
+            "alice@example.com",
+            "team@example.com",
+            "",
+            &format!("Subject: archived {n}\r\n\r\nPost {n}.\r\n"),
+        );
+        wait_for("bob's copy", || {
+            server.messages("bob@example.com").len() == n
+        });
+    }
+    let out = support::python(ARCHIVE_IMAP, &[&server.imap_port.to_string()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let text = |k: &str| v[k].to_string();
+    assert!(text("list").contains("Lists.team"), "{out}");
+    assert!(text("list").contains("Noselect"), "the parent Lists: {out}");
+    assert!(text("status").contains("MESSAGES 2"), "{out}");
+    for k in ["create", "store", "copy_in", "delete"] {
+        assert!(
+            text(k).contains("ERROR") || text(k).contains("NO"),
+            "{k}: {out}"
+        );
+    }
+    assert!(text("create").contains("read-only"), "{out}");
+    assert!(text("append").contains("NOPERM"), "{out}");
+    assert_eq!(v["select"][0], "OK", "{out}");
+    assert_eq!(v["select"][1][0], "2", "{out}");
+    assert_eq!(v["select"][2], true, "READ-ONLY: {out}");
+    assert_contains(
+        &text("subjects"),
+        &["[team] archived 1", "[team] archived 2"],
+    );
+    assert_eq!(
+        v["copy_out"][0], "OK",
+        "a member may copy a post to their own: {out}"
+    );
+    assert_eq!(v["subscribe"][0], "OK", "{out}");
+    assert!(text("lsub").contains("Lists.team"), "{out}");
+    // Carol is not on the list: no archive for her.
+    assert!(!text("other_list").contains("Lists"), "{out}");
+    assert!(!text("other_select").contains("OK"), "{out}");
+    // Nothing was changed in the archive; alice's INBOX got her copy.
+    let files = |dir: PathBuf| std::fs::read_dir(dir).map_or(0, Iterator::count);
+    let archive = server.dir.join("data/mail/example.com/.lists/team");
+    assert_eq!(files(archive.join("new")) + files(archive.join("cur")), 2);
+    // Reading a post (FETCH BODY[], not PEEK) marks nothing in the shared archive.
+    assert_eq!(v["fetch_body"][0], "OK", "{out}");
+    let seen = std::fs::read_dir(archive.join("cur"))
+        .into_iter()
+        .flatten()
+        .any(|e| e.unwrap().file_name().to_string_lossy().contains(":2,S"));
+    assert!(!seen, "a flag was stored in the archive");
+    assert_eq!(files(server.maildir("alice@example.com").join("cur")), 1);
 }

@@ -161,6 +161,55 @@ impl ReplyTo {
     }
 }
 
+/// What becomes of a list's posts once sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archive {
+    /// Not kept.
+    Off,
+    /// Kept in the list's archive, a Maildir the admins read (the default).
+    Kept,
+    /// Kept, and its members (owners and moderators too) read it over IMAP, under `Lists/`.
+    Members,
+}
+
+impl Archive {
+    pub const NAMES: &'static str = "no, yes, members";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "no",
+            Self::Kept => "yes",
+            Self::Members => "members",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "no" | "false" | "0" => Self::Off,
+            "yes" | "true" | "1" => Self::Kept,
+            "members" => Self::Members,
+            _ => return None,
+        })
+    }
+
+    /// The `archive` column: 0, 1, 2.
+    fn column(self) -> i64 {
+        match self {
+            Self::Off => 0,
+            Self::Kept => 1,
+            Self::Members => 2,
+        }
+    }
+
+    fn from_column(value: i64) -> Self {
+        match value {
+            0 => Self::Off,
+            2 => Self::Members,
+            _ => Self::Kept,
+        }
+    }
+}
+
 /// A member's part in a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -200,8 +249,9 @@ pub struct MailingList {
     pub reply_to: ReplyTo,
     /// The largest post, in octets (0: the server's message size limit).
     pub max_size: u64,
-    /// Keep every post in the list's archive (a Maildir, `crate::lists::archive`).
-    pub archive: bool,
+    /// Whether posts are kept in the list's archive ([`Accounts::list_archive`]), and
+    /// who reads it.
+    pub archive: Archive,
     pub active: bool,
 }
 
@@ -253,7 +303,7 @@ pub enum ListSetting {
     SubjectPrefix(String),
     ReplyTo(ReplyTo),
     MaxSize(u64),
-    Archive(bool),
+    Archive(Archive),
     Active(bool),
 }
 
@@ -274,17 +324,12 @@ impl ListSetting {
             "max-size" => Self::MaxSize(
                 super::types::parse_size(value).ok_or_else(|| bad("a size such as 10M"))?,
             ),
-            "archive" | "active" => {
-                let on = match value {
-                    "yes" | "true" | "1" => true,
-                    "no" | "false" | "0" => false,
-                    _ => return Err(bad("yes, no")),
-                };
-                match name {
-                    "archive" => Self::Archive(on),
-                    _ => Self::Active(on),
-                }
-            }
+            "archive" => Self::Archive(Archive::parse(value).ok_or_else(|| bad(Archive::NAMES))?),
+            "active" => Self::Active(match value {
+                "yes" | "true" | "1" => true,
+                "no" | "false" | "0" => false,
+                _ => return Err(bad("yes, no")),
+            }),
             _ => {
                 return Err(format!(
                     "no setting {name:?}: name, description, posting, subscription, \
@@ -392,7 +437,7 @@ impl Accounts {
             ListSetting::MaxSize(n) => {
                 ("max_size", None, Some(i64::try_from(n).unwrap_or(i64::MAX)))
             }
-            ListSetting::Archive(a) => ("archive", None, Some(i64::from(a))),
+            ListSetting::Archive(a) => ("archive", None, Some(a.column())),
             ListSetting::Active(a) => ("active", None, Some(i64::from(a))),
         };
         if text.as_deref().is_some_and(|t| t.contains(['\r', '\n'])) {
@@ -684,6 +729,27 @@ impl Accounts {
         Ok(state)
     }
 
+    /// Where the list `address` keeps its archive, a Maildir: `<mail root>/<domain>/.lists/
+    /// <local part>` (a local part never begins with a dot, so no mailbox is there).
+    pub fn list_archive(&self, address: &str) -> std::path::PathBuf {
+        let address = address.to_ascii_lowercase();
+        let (local, domain) = address.rsplit_once('@').unwrap_or((&address, ""));
+        self.mail_root.join(domain).join(".lists").join(local)
+    }
+
+    /// The lists whose archives `user` reads over IMAP (member, owner or moderator of an
+    /// active list whose archive is open to its members): each one's address.
+    pub async fn readable_archives(&self, user: &str) -> Result<Vec<String>, AccountsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT l.address FROM mailing_list l
+             JOIN mailing_list_member m ON m.list = l.address
+             WHERE m.address = ? AND l.archive = 2 AND l.active = 1 ORDER BY l.address",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn require_list(&self, address: &str) -> Result<String, AccountsError> {
         let address = normalize_address(address)?;
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM mailing_list WHERE address = ?")
@@ -722,7 +788,7 @@ fn list_row(row: &sqlx::any::AnyRow) -> Result<MailingList, AccountsError> {
         description: row.try_get("description")?,
         subject_prefix: row.try_get("subject_prefix")?,
         max_size: row.try_get::<i64, _>("max_size")?.max(0) as u64,
-        archive: row.try_get::<i64, _>("archive")? != 0,
+        archive: Archive::from_column(row.try_get::<i64, _>("archive")?),
         active: row.try_get::<i64, _>("active")? != 0,
         address,
     })

@@ -199,10 +199,11 @@ async fn a_database_from_before_the_archive_setting_gets_its_column() {
         .await
         .unwrap();
     let list = a.list("team@example.com").await.unwrap().unwrap();
-    assert!(list.archive, "archived by default");
-    a.set_list("team@example.com", ListSetting::Archive(false))
+    assert_eq!(list.archive, Archive::Kept, "archived by default");
+    a.set_list("team@example.com", ListSetting::Archive(Archive::Members))
         .await
         .unwrap();
-    assert!(!a.list("team@example.com").await.unwrap().unwrap().archive);
+    let list = a.list("team@example.com").await.unwrap().unwrap();
+    assert_eq!(list.archive, Archive::Members);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -57,8 +57,8 @@ pub(super) enum ListCommand {
     /// Change a setting: name, description, posting (anyone, members, owners, moderated),
     /// subscription (confirm: by mail, confirmed; approve: confirmed, then approved by an
     /// owner or moderator; closed: by the admins only), subject-prefix, reply-to (list,
-    /// sender), max-size (e.g. 10M; 0: the server's limit), archive (yes, no), active (yes,
-    /// no).
+    /// sender), max-size (e.g. 10M; 0: the server's limit), archive (no; yes: kept; members:
+    /// kept and read by the members over IMAP), active (yes, no).
     Set {
         list: String,
         setting: String,
@@ -157,7 +157,7 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
                 "posting": list.posting.name(), "subscription": list.subscription.name(),
                 "subject_prefix": list.subject_prefix,
                 "reply_to": list.reply_to.name(), "max_size": list.max_size,
-                "archive": list.archive, "active": list.active,
+                "archive": list.archive.name(), "active": list.active,
                 "members": people.iter().map(|m| serde_json::json!({
                     "address": m.address, "role": m.role.name(), "receives": m.receives.name(),
                 })).collect::<Vec<_>>(),
@@ -178,7 +178,7 @@ async fn show(accounts: &Accounts, what: Option<String>, json: bool) -> Result<(
             ("subject-prefix", list.subject_prefix.clone()),
             ("reply-to", list.reply_to.name().into()),
             ("max-size", size),
-            ("archive", yes_no(list.archive)),
+            ("archive", list.archive.name().into()),
             ("active", yes_no(list.active)),
             ("people", people.len().to_string()),
         ] {

@@ -17,6 +17,7 @@ mod search_sort;
 mod select;
 pub(super) mod selected;
 mod session;
+mod shared;
 mod store;
 mod sync;
 mod tree;

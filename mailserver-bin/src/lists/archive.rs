@@ -1,7 +1,10 @@
-//! What a list keeps on disk, under `<data_dir>/lists/<address>/`: `archive/`, a Maildir of
-//! every post it sent (when its `archive` setting is on), and `digest/`, a Maildir of the
-//! posts its digest members have not had yet (emptied by each digest), with `digest.last`
-//! holding when the last digest went out. A post is stored once and hard-linked into both.
+//! What a list keeps on disk: its archive, a Maildir of every post it sent (when its
+//! `archive` setting is on) in the mail store where IMAP finds it
+//! ([`Accounts::list_archive`](crate::accounts::Accounts::list_archive)); and under
+//! `<data_dir>/lists/<address>/`, `digest/`, a Maildir of the posts its digest members have
+//! not had yet (emptied by each digest), with `digest.last` holding when the last digest
+//! went out. A post is stored once, and hard-linked into the other where they share a file
+//! system.
 
 use std::path::{Path, PathBuf};
 
@@ -11,19 +14,21 @@ use mailwright_maildir::{Delivery, Error, Maildir};
 #[derive(Debug, Clone)]
 pub struct ListStore {
     dir: PathBuf,
+    archive: PathBuf,
 }
 
 impl ListStore {
-    /// The directory of `list` under the data directory.
-    pub fn of(data_dir: &Path, list: &str) -> Self {
+    /// The directory of `list` under the data directory, and its archive.
+    pub fn of(data_dir: &Path, list: &str, archive: PathBuf) -> Self {
         Self {
             dir: data_dir.join("lists").join(list.to_ascii_lowercase()),
+            archive,
         }
     }
 
     /// Every post the list sent (while its archive was on).
     pub fn archive(&self) -> Maildir {
-        Maildir::new(self.dir.join("archive"))
+        Maildir::new(self.archive.clone())
     }
 
     fn digest(&self) -> Maildir {
@@ -158,7 +163,7 @@ mod tests {
     #[test]
     fn a_post_kept_for_both_leaves_only_the_digest_when_digested() {
         let dir = std::env::temp_dir().join(format!("list-store-{}", std::process::id()));
-        let store = ListStore::of(&dir, "Team@Example.com");
+        let store = ListStore::of(&dir, "Team@Example.com", dir.join("mail/.lists/team"));
         store
             .keep(b"Subject: one\r\n\r\n1\r\n", true, true, "mx")
             .unwrap();
@@ -199,7 +204,8 @@ mod tests {
         assert_eq!(store.due_digest(1_700_003_600, 3600, 50).unwrap().len(), 1);
         assert_eq!(store.archive().list_new().unwrap().len(), 2);
         assert_eq!(store.last_digest(), Some(1_700_000_000));
-        assert!(dir.join("lists/team@example.com/archive/new").is_dir());
+        assert!(dir.join("mail/.lists/team/new").is_dir());
+        assert!(dir.join("lists/team@example.com/digest/new").is_dir());
         assert!(delivery_order("5.M99P1Q1.mx") < delivery_order("5.M100P1Q2.mx"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

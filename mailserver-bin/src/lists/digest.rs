@@ -83,7 +83,7 @@ mod tests {
             subject_prefix: String::new(),
             reply_to: ReplyTo::List,
             max_size: 0,
-            archive: true,
+            archive: crate::accounts::Archive::Kept,
             active: true,
         };
         let one: &[u8] =

@@ -299,7 +299,7 @@ async fn post(
     Ok(Ok(Post {
         bounces: command_address(&settings.address, "bounces"),
         members,
-        archive: settings.archive,
+        archive: settings.archive != crate::accounts::Archive::Off,
         digest,
         message: rewrite(&settings, original, munge),
     }))
@@ -475,7 +475,7 @@ mod tests {
             subject_prefix: "[team]".into(),
             reply_to,
             max_size: 0,
-            archive: true,
+            archive: crate::accounts::Archive::Kept,
             active: true,
         }
     }

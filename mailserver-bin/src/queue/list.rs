@@ -79,7 +79,11 @@ impl Queue {
     /// Keeps `post` in the list's archive and for its digest, then queues it for the
     /// members who take each post; what was done, or why not (it is tried again).
     async fn distribute(&self, list: &str, post: crate::lists::Post) -> Result<String, String> {
-        let store = crate::lists::ListStore::of(&self.config.get().data_dir, list);
+        let store = crate::lists::ListStore::of(
+            &self.config.get().data_dir,
+            list,
+            self.accounts.list_archive(list),
+        );
         let host = self.config.get().hostname.clone();
         let message = Arc::new(post.message);
         if post.archive || post.digest {
@@ -148,7 +152,11 @@ impl Queue {
     ) -> Result<(), String> {
         let _one_at_a_time = self.digests.lock().await;
         let config = self.config.get();
-        let store = crate::lists::ListStore::of(&config.data_dir, &list.address);
+        let store = crate::lists::ListStore::of(
+            &config.data_dir,
+            &list.address,
+            self.accounts.list_archive(&list.address),
+        );
         let (interval, max) = (config.lists.digest_interval, config.lists.digest_max_posts);
         let reader = store.clone();
         let posts = tokio::task::spawn_blocking(move || reader.due_digest(now, interval, max))

@@ -15,6 +15,15 @@ use crate::conn::Answered;
 
 impl User {
     pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {
+        if self.shared_folder(&head.mailbox).is_some() {
+            session
+                .reject_append(
+                    Some(Code::NoPerm),
+                    "APPEND: the list archives are read-only",
+                )
+                .answered();
+            return;
+        }
         let storage = match storage_name(&head.mailbox) {
             Ok(s) => s,
             Err((code, text)) => {

@@ -24,7 +24,7 @@ impl User {
         is_move: bool,
     ) {
         let verb = if is_move { "MOVE" } else { "COPY" };
-        if is_move && !self.writable(session) {
+        if self.refuse_shared(session, dest, verb) || (is_move && !self.writable(session)) {
             return;
         }
         let indices = match self.resolve(set, uid) {

@@ -18,6 +18,9 @@ impl User {
         m: &Mailbox,
         special: &[mailwright_imap::Atom],
     ) {
+        if self.refuse_shared(session, m, "CREATE") {
+            return;
+        }
         // RFC 6154 §3: the uses a plain folder can serve; \All and \Flagged would need
         // virtual mailboxes, which this server does not have.
         let mut uses: Vec<&str> = Vec::new();
@@ -80,6 +83,9 @@ impl User {
     }
 
     pub(super) fn delete(&mut self, session: &mut ServerSession, m: &Mailbox) {
+        if self.refuse_shared(session, m, "DELETE") {
+            return;
+        }
         let storage = match storage_name(m) {
             Ok(s) if s != "INBOX" => s,
             Ok(_) => {
@@ -119,6 +125,10 @@ impl User {
     }
 
     pub(super) fn rename(&mut self, session: &mut ServerSession, from: &Mailbox, to: &Mailbox) {
+        if self.refuse_shared(session, from, "RENAME") || self.refuse_shared(session, to, "RENAME")
+        {
+            return;
+        }
         let names = storage_name(from).and_then(|f| Ok((f, storage_name(to)?)));
         let (from, to) = match names {
             Ok((f, _)) if f == "INBOX" => {
@@ -172,7 +182,8 @@ impl User {
                 return;
             }
         };
-        if on && !self.root.folder_exists(&storage) {
+        // The archives of the user's lists may be subscribed to, as their own folders.
+        if on && !self.root.folder_exists(&storage) && self.shared_folder(m).is_none() {
             no_such_mailbox(session);
             return;
         }
@@ -222,7 +233,7 @@ impl User {
             session.complete(Status::Ok, None, done).answered();
             return;
         }
-        let tree = match block(|| FolderTree::read(&self.root)) {
+        let tree = match block(|| self.folder_tree()) {
             Ok(t) => t,
             Err(e) => return self.internal_error(session, "LIST", &e),
         };
@@ -375,10 +386,10 @@ impl User {
             Ok(v) => v,
             Err(e) => return self.internal_error(session, "STATUS", &e),
         };
-        let name = if storage == "INBOX" {
-            storage
-        } else {
-            display_name(&storage)
+        let name = match self.shared.iter().find(|s| s.storage == storage) {
+            Some(shared) => shared.name.clone(),
+            None if storage == "INBOX" => storage,
+            None => display_name(&storage),
         };
         session
             .send(&Response::Status {
@@ -391,6 +402,19 @@ impl User {
             .answered();
     }
 
+    /// The user's folders and, below `Lists`, the archives they read.
+    fn folder_tree(&self) -> Result<FolderTree, mailwright_maildir::Error> {
+        let mut tree = FolderTree::read(&self.root)?;
+        for shared in &self.shared {
+            tree.names
+                .insert(shared.name.clone(), Some(shared.storage.clone()));
+            tree.names
+                .entry(super::shared::PREFIX.to_owned())
+                .or_insert(None);
+        }
+        Ok(tree)
+    }
+
     /// The STATUS values of a folder, by storage name.
     pub(super) fn status_values(
         &self,
@@ -398,8 +422,7 @@ impl User {
         items: &[StatusItem],
     ) -> Result<Vec<(StatusItem, u64)>, String> {
         let listing = self
-            .root
-            .folder(storage)
+            .folder_maildir(storage)
             .map_err(|e| e.to_string())
             .and_then(|md| self.listings.scan(&md).map_err(|e| e.to_string()))?;
         let summary = listing.summary;

@@ -35,7 +35,9 @@ impl User {
         let Some(storage) = self.existing_folder(session, m) else {
             return;
         };
-        let md = match self.root.folder(&storage) {
+        // A list's archive is read, never changed.
+        let read_only = read_only || super::shared::is_shared(&storage);
+        let md = match self.folder_maildir(&storage) {
             Ok(md) => md,
             Err(e) => return self.internal_error(session, "SELECT", &e),
         };

@@ -36,6 +36,8 @@ pub struct User {
     pub(super) seats: Arc<crate::imap::seats::Seats>,
     /// Where the line ends of the last message read in chunks fall.
     pub(super) line_ends: Option<ranges::LineEnds>,
+    /// The archives of the user's lists, read-only (`shared`).
+    pub(super) shared: Vec<super::shared::SharedFolder>,
     /// The pending read of a folder this session changed (see [`recheck_later`](super::common::recheck_later)).
     pub(super) recheck: Option<tokio::task::JoinHandle<()>>,
 }
@@ -86,6 +88,7 @@ pub async fn login(
     if let Err(e) = block(|| prepare(&root)) {
         warn!(user = %mailbox.username, error = %e, "cannot create the mail store; reading it as it is");
     }
+    let shared = super::shared::load(accounts, &mailbox.username).await;
     Ok(User {
         username: mailbox.username,
         root,
@@ -103,6 +106,7 @@ pub async fn login(
         headers: Arc::clone(&service.headers),
         seats: Arc::clone(&service.seats),
         line_ends: None,
+        shared,
         recheck: None,
     })
 }
@@ -133,6 +137,9 @@ impl User {
         session: &mut ServerSession,
         m: &Mailbox,
     ) -> Option<String> {
+        if let Some(shared) = self.shared_folder(m) {
+            return Some(shared.storage.clone());
+        }
         match storage_name(m) {
             Ok(s) if self.root.folder_exists(&s) => Some(s),
             Ok(_) => {
@@ -225,4 +232,42 @@ pub(super) struct Append {
     pub(super) folder: Maildir,
     pub(super) head: AppendHead,
     pub(super) failed: Option<String>,
+}
+
+/// The list archives (`shared`) as the commands meet them.
+impl User {
+    /// The shared folder named `m`, if it is one.
+    pub(super) fn shared_folder(&self, m: &Mailbox) -> Option<&super::shared::SharedFolder> {
+        self.shared.iter().find(|s| s.name == m.as_str())
+    }
+
+    /// The Maildir of the folder with storage name `storage`, the user's own or shared.
+    pub(super) fn folder_maildir(&self, storage: &str) -> Result<Maildir, FolderError> {
+        match self.shared.iter().find(|s| s.storage == storage) {
+            Some(s) => Ok(s.maildir.clone()),
+            None => self.root.folder(storage),
+        }
+    }
+
+    /// Answers `NO [NOPERM]` when `m` is a shared folder (or the name above them), which
+    /// `what` may not change; whether it did.
+    pub(super) fn refuse_shared(
+        &self,
+        session: &mut ServerSession,
+        m: &Mailbox,
+        what: &str,
+    ) -> bool {
+        let above = !self.shared.is_empty() && m.as_str() == super::shared::PREFIX;
+        if self.shared_folder(m).is_none() && !above {
+            return false;
+        }
+        session
+            .complete(
+                Status::No,
+                Some(Code::NoPerm),
+                &format!("{what}: the list archives are read-only"),
+            )
+            .answered();
+        true
+    }
 }
