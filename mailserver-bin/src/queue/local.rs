@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use futures_util::StreamExt as _;
 use tracing::{info, warn};
 
 use super::spool::{QueuedMessage, Route, Status};
@@ -12,21 +13,38 @@ use crate::accounts::LocalMailbox;
 /// The most local copies of one message stored (and files held open) together.
 const LOCAL_BATCH: usize = 256;
 
+/// The most local recipients looked up at once.
+const LOOKUPS: usize = 16;
+
 impl Queue {
     /// Delivers the pending local recipients, each mailbox checked against its quota first:
     /// a copy for each, with its own `Return-Path:` and `Delivered-To:` in front (as the SMTP
     /// service does), made durable together.
     pub(super) async fn deliver_local(&self, message: &mut QueuedMessage, path: &std::path::Path) {
         let id = message.id.clone();
+        let pending: Vec<(usize, String)> = message
+            .recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status == Status::Pending)
+            .filter_map(|(i, r)| match &r.route {
+                Route::Local(user) => Some((i, user.clone())),
+                _ => None,
+            })
+            .collect();
+        // A list's members are looked up LOOKUPS at a time (the accounts pool serves them
+        // at once), in order.
+        let size = message.size;
+        let looked_up: Vec<(usize, Result<LocalMailbox, LocalFailure>)> =
+            futures_util::stream::iter(pending)
+                .map(|(i, user)| async move { (i, self.local_target(&user, size).await) })
+                .buffered(LOOKUPS)
+                .collect()
+                .await;
         let mut targets: Vec<(usize, LocalMailbox)> = Vec::new();
-        for (i, r) in message.recipients.iter_mut().enumerate() {
-            let Route::Local(user) = &r.route else {
-                continue;
-            };
-            if r.status != Status::Pending {
-                continue;
-            }
-            match self.local_target(user, message.size).await {
+        for (i, found) in looked_up {
+            let r = &mut message.recipients[i];
+            match found {
                 Ok(mailbox) => targets.push((i, mailbox)),
                 Err(f) => {
                     r.last_reply = f.reason;
