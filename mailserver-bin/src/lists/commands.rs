@@ -4,7 +4,7 @@
 //! sent to it, so nobody can subscribe or remove someone else.
 
 use super::admin;
-use super::notice::{Answer, attached, command_address, compose, header_value};
+use super::notice::{Answer, attached, command_address, compose, header_value, reply};
 use crate::accounts::{
     Accounts, AccountsError, MailingList, Pending, Receives, Role, Subscription,
 };
@@ -427,10 +427,9 @@ pub async fn bounced(
     limit: u32,
 ) -> Result<Vec<Answer>, AccountsError> {
     let address = &list.address;
-    let Some((user, host)) = encoded.rsplit_once('=') else {
+    let Some(member) = verp_member(encoded) else {
         return Ok(Vec::new());
     };
-    let member = format!("{user}@{host}");
     let Some(count) = accounts.record_bounce(address, &member).await? else {
         tracing::info!(list = %address, %member, "bounce for someone no longer a member");
         return Ok(Vec::new());
@@ -446,17 +445,14 @@ pub async fn bounced(
          This message checks whether the address works again; nothing needs doing.\r\n\
          If it bounces too, {member} is removed from the list.\r\n"
     );
-    Ok(vec![Answer {
-        to: member.clone(),
-        message: compose(
-            list,
-            &member,
-            &format!("Mail from {address} to you bounces"),
-            None,
-            &body,
-            now,
-        ),
-    }])
+    let subject = format!("Mail from {address} to you bounces");
+    Ok(vec![reply(list, &member, &subject, None, &body, now)])
+}
+
+/// The member a VERP address's `user=host` names.
+fn verp_member(encoded: &str) -> Option<String> {
+    let (user, host) = encoded.rsplit_once('=')?;
+    Some(format!("{user}@{host}"))
 }
 
 /// A bounce of the probe for `encoded` (`user=host`): the member is removed and the owners
@@ -470,10 +466,9 @@ pub async fn probe_bounced(
     limit: u32,
 ) -> Result<Vec<Answer>, AccountsError> {
     let address = &list.address;
-    let Some((user, host)) = encoded.rsplit_once('=') else {
+    let Some(member) = verp_member(encoded) else {
         return Ok(Vec::new());
     };
-    let member = format!("{user}@{host}");
     if !accounts
         .unsubscribe(address, &member, Some(Role::Member))
         .await?
