@@ -15,7 +15,8 @@
 # package postfix (installed when missing, configured as "No configuration" so the system
 # instance stays off). Also the memory each waiting connection costs (WAITING of them).
 # Usage: benches/smtp-ingest.sh   (env: COUNT=1000 PAIRS=5 WAITING=90 WORK=/tmp/smtp-ingest
-#        CASES="1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5" as sessions:size:rcpts)
+#        CASES="1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5" as sessions:size:rcpts,
+#        STORAGE_SYNC=auto|directory)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/smtp-ingest}
@@ -24,6 +25,8 @@ PAIRS=${PAIRS:-5}
 CASES=${CASES:-"1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5"}
 SINK_PORT=${SINK_PORT:-12527}
 OUR_PORT=${OUR_PORT:-12525}
+# [storage] sync of ours: auto (one flush per copy on ext4/XFS/btrfs) or directory (two).
+STORAGE_SYNC=${STORAGE_SYNC:-auto}
 PF_PORT=${PF_PORT:-12526}
 
 . "$ROOT/benches/common.sh"
@@ -43,6 +46,8 @@ smtp = ["127.0.0.1:$OUR_PORT"]
 max_connections = 1000
 # Every client of the bench comes from 127.0.0.1.
 max_connections_per_address = 1000
+[storage]
+sync = "$STORAGE_SYNC"
 CONF
 # smtp-source -r N sends to 1rcpt@ ... Nrcpt@ (a number prepended).
 add_bench_users rcpt 1rcpt 2rcpt 3rcpt 4rcpt 5rcpt

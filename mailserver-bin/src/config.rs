@@ -58,6 +58,7 @@ pub struct Config {
     pub filters: Filters,
     pub alerts: Alerts,
     pub sieve: Sieve,
+    pub storage: Storage,
     /// Users in an LDAP directory, besides those in the accounts database.
     pub ldap: Option<Ldap>,
 }
@@ -514,6 +515,7 @@ impl Default for Config {
             filters: Filters::default(),
             alerts: Alerts::default(),
             sieve: Sieve::default(),
+            storage: Storage::default(),
             ldap: None,
         }
     }
@@ -772,6 +774,7 @@ mod lists;
 mod sender_auth;
 mod sieve;
 mod srs;
+mod storage;
 #[cfg(test)]
 mod tests;
 
@@ -783,3 +786,4 @@ pub use lists::Lists;
 pub use sender_auth::{DmarcAction, SenderAuth};
 pub use sieve::Sieve;
 pub use srs::Srs;
+pub use storage::Storage;

@@ -212,6 +212,7 @@ pub async fn serve(
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         warn!(error = %e, "could not start the allocator's purging thread");
     }
+    config.storage.sync.apply();
     let config = Arc::new(config);
     // Held until the process ends: only this process recovers and cleans the stores.
     let owner = owner::Owner::acquire(&config.data_dir)?;

@@ -58,6 +58,7 @@ impl Reloader {
             .map_err(|e| e.to_string())?;
         let old = self.health.config.get();
         self.guard.put(guard_rules);
+        config.storage.sync.apply();
         let mut inbound = self
             .smtp
             .get()

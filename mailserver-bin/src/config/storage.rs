@@ -1,0 +1,32 @@
+//! `[storage]`: how the mail store is written.
+
+use serde::Deserialize;
+
+/// How the mail store is written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    pub sync: Sync,
+}
+
+/// How a stored message's name is made durable before it is acknowledged (docs/durability.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sync {
+    /// One flush per message on ext4, XFS and btrfs (the file's sync after its rename
+    /// carries the name there); the directory's sync on any other file system.
+    #[default]
+    Auto,
+    /// The directory's sync after every rename, on every file system (POSIX's rule).
+    Directory,
+}
+
+impl Sync {
+    /// Puts it in force for this process's Maildir writes.
+    pub fn apply(self) {
+        mailwright_maildir::set_name_sync(match self {
+            Sync::Auto => mailwright_maildir::NameSync::Auto,
+            Sync::Directory => mailwright_maildir::NameSync::Directory,
+        });
+    }
+}
