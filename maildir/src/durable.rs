@@ -89,20 +89,3 @@ pub(crate) fn write_out(file: &File) -> io::Result<()> {
         _ => Err(io::Error::last_os_error()),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_choice_is_process_wide_and_directory_wins() {
-        let path = std::env::temp_dir().join(format!("durable-test-{}", std::process::id()));
-        let file = File::create(&path).unwrap();
-        write_out(&file).unwrap();
-        assert_eq!(name_sync(), NameSync::Auto);
-        set_name_sync(NameSync::Directory);
-        assert!(!file_sync_names(&file));
-        set_name_sync(NameSync::Auto);
-        let _ = std::fs::remove_file(&path);
-    }
-}

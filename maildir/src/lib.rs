@@ -681,6 +681,49 @@ mod tests {
     }
 
     #[test]
+    fn either_name_sync_stores_every_copy_whole_and_leaves_tmp_empty() {
+        // The default picks the one-flush order on ext4/XFS/btrfs, the strict one elsewhere;
+        // each is run here whatever this file system is (the setting is process-wide, and
+        // other tests running meanwhile are correct under either).
+        for (i, how) in [NameSync::Directory, NameSync::Auto]
+            .into_iter()
+            .enumerate()
+        {
+            set_name_sync(how);
+            assert_eq!(name_sync(), how);
+            let dir = temp(&format!("name-sync-{i}"));
+            let mds: Vec<Maildir> = (0..3)
+                .map(|k| Maildir::new(dir.join(format!("m{k}"))))
+                .collect();
+            let deliveries = mds
+                .iter()
+                .map(|md| {
+                    let mut d = Delivery::begin(md, "host").unwrap();
+                    d.write(b"Subject: s\r\n\r\nbody\r\n").unwrap();
+                    d
+                })
+                .collect();
+            let paths = Delivery::commit_all(deliveries).unwrap();
+            assert_eq!(paths.len(), 3);
+            if how == NameSync::Directory {
+                let file = File::open(&paths[0]).unwrap();
+                assert!(!durable::file_sync_names(&file));
+            }
+            let mut d = Delivery::begin(&mds[0], "host").unwrap();
+            d.write(b"Subject: a\r\n\r\nappended\r\n").unwrap();
+            let name = d.commit_to_cur("S", None).unwrap();
+            assert!(name.ends_with(":2,S"), "{name}");
+            for (md, path) in mds.iter().zip(&paths) {
+                assert_eq!(fs::read(path).unwrap(), b"Subject: s\r\n\r\nbody\r\n");
+                assert_eq!(fs::read_dir(md.path().join("tmp")).unwrap().count(), 0);
+            }
+            let appended = fs::read(mds[0].path().join("cur").join(&name)).unwrap();
+            assert_eq!(appended, b"Subject: a\r\n\r\nappended\r\n");
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
     fn many_deliveries_commit_together_each_whole() {
         // Over the threshold where files and directories are synced by several threads.
         let dir = temp("many");

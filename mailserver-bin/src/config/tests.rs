@@ -29,6 +29,10 @@ fn embedded_default_config_matches_defaults() {
         format!("{:?}", parsed.filters),
         format!("{:?}", default.filters)
     );
+    assert_eq!(
+        format!("{:?}", parsed.storage),
+        format!("{:?}", default.storage)
+    );
     assert_eq!(parsed.data_dir, default.data_dir);
     assert_eq!(
         format!("{:?}", parsed.accounts),
@@ -136,4 +140,16 @@ fn guard_values_are_checked() {
     assert!(check("max_auth_failures = 0").is_err());
     assert!(check("ipv6_prefix = 129").is_err());
     assert!(check("auth_failure_delay_ms = 5000\nauth_failure_delay_max_ms = 100").is_err());
+}
+
+#[test]
+fn storage_sync_is_auto_or_directory() {
+    let parse = |text: &str| toml::from_str::<Config>(&format!("[storage]\n{text}"));
+    assert_eq!(parse("").unwrap().storage.sync, super::storage::Sync::Auto);
+    assert_eq!(
+        parse("sync = \"directory\"").unwrap().storage.sync,
+        super::storage::Sync::Directory
+    );
+    let err = parse("sync = \"never\"").unwrap_err().to_string();
+    assert!(err.contains("auto") && err.contains("directory"), "{err}");
 }
