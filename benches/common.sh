@@ -104,6 +104,11 @@ smtp = []
 submission = ["127.0.0.1:$our_port"]
 [limits]
 max_connections = 1000
+# The bench's one user sends more than a person would: no hourly sending limits.
+[guard]
+max_messages_per_hour = 0
+max_recipients_per_hour = 0
+max_connections_per_minute = 0
 [relay]
 host = "127.0.0.1:$sink_port"
 tls = "none"

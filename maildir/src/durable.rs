@@ -18,9 +18,10 @@
 //!
 //! [`set_name_sync`] chooses, process-wide; other file systems always get the strict order.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How new message names are made durable (see [`set_name_sync`]).
@@ -61,6 +62,26 @@ pub(crate) fn file_sync_names(file: &File) -> bool {
     }
     file_system_magic(file)
         .is_some_and(|m| matches!(m, EXT4_SUPER_MAGIC | XFS_SUPER_MAGIC | BTRFS_SUPER_MAGIC))
+}
+
+/// Gives `file`, written in full at `from`, the new name `to` (where nothing is) durably:
+/// on ext4, XFS and btrfs (unless [`NameSync::Directory`] is set) its data written out,
+/// the rename, and one `fsync` of the file; elsewhere `fsync` of the file, the rename, and
+/// `fsync` of `to`'s directory. When it returns `Ok`, the file is on disk under `to`; on an
+/// error the name may exist but is not durable (the caller removes it).
+///
+/// `to` must not exist: replacing a file changes a directory entry in place, which the
+/// file's sync does not write on ext4 without a journal.
+pub fn rename_durably(file: &File, from: &Path, to: &Path) -> io::Result<()> {
+    if file_sync_names(file) {
+        write_out(file)?;
+        fs::rename(from, to)?;
+        return file.sync_all();
+    }
+    file.sync_all()?;
+    fs::rename(from, to)?;
+    let dir = to.parent().unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
 }
 
 /// The `f_type` of the file system holding `file`.

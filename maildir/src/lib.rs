@@ -36,7 +36,7 @@ pub use backup::{SnapshotStats, copy_file, snapshot_tree};
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub(crate) use dirsync::sync_after_change;
 pub use dirsync::{DirSyncStats, dir_sync_stats};
-pub use durable::{NameSync, name_sync, set_name_sync};
+pub use durable::{NameSync, name_sync, rename_durably, set_name_sync};
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
 pub use message::{Message, Subdir, pop3_uidl, read_message, to_crlf};

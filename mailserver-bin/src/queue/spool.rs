@@ -455,11 +455,21 @@ impl Spool {
         let tmp = dir.join(format!(".{}.tmp", message.id));
         let mut f = File::create(&tmp).map_err(io_err("creating", &tmp))?;
         f.write_all(message.encode().as_bytes())
-            .and_then(|()| f.sync_all())
             .map_err(io_err("writing", &tmp))?;
         let path = self.envelope_path(&message.id);
-        fs::rename(&tmp, &path).map_err(io_err("renaming", &path))?;
-        sync_dir(&dir)
+        if path.exists() {
+            // Replaced: the strict order (a file's sync does not carry a changed entry).
+            f.sync_all().map_err(io_err("writing", &tmp))?;
+            fs::rename(&tmp, &path).map_err(io_err("renaming", &path))?;
+            return sync_dir(&dir);
+        }
+        // A new envelope (the one that queues a message): one flush where the file system
+        // allows.
+        mailwright_maildir::rename_durably(&f, &tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(&tmp);
+            io_err("saving", &path)(e)
+        })
     }
 
     /// Removes a message whose recipients are all done.
@@ -588,11 +598,13 @@ impl Incoming {
         let Some(file) = self.file.take() else {
             return Err(SpoolError::NotFound(envelope.id));
         };
-        file.sync_all().map_err(io_err("syncing", &self.tmp))?;
-        drop(file);
         let path = spool.message_path(&envelope.id);
-        fs::rename(&self.tmp, &path).map_err(io_err("renaming", &path))?;
-        sync_dir(&spool.root.join("messages"))?;
+        mailwright_maildir::rename_durably(&file, &self.tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(&self.tmp);
+            io_err("storing", &path)(e)
+        })?;
+        drop(file);
         envelope.size = self.size;
         spool.save(&envelope)?;
         Ok(envelope)
