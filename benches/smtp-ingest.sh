@@ -16,7 +16,7 @@
 # instance stays off). Also the memory each waiting connection costs (WAITING of them).
 # Usage: benches/smtp-ingest.sh   (env: COUNT=1000 PAIRS=5 WAITING=90 WORK=/tmp/smtp-ingest
 #        CASES="1:1000:1 10:10000:1 50:10000:1 10:100000:1 10:10000:5" as sessions:size:rcpts,
-#        STORAGE_SYNC=auto|directory)
+#        STORAGE_SYNC=auto|directory CACHE_TTL=0)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/smtp-ingest}
@@ -27,6 +27,8 @@ SINK_PORT=${SINK_PORT:-12527}
 OUR_PORT=${OUR_PORT:-12525}
 # [storage] sync of ours: auto (one flush per copy on ext4/XFS/btrfs) or directory (two).
 STORAGE_SYNC=${STORAGE_SYNC:-auto}
+# [accounts] cache_ttl of ours: seconds a recipient lookup is reused (0, the default: none).
+CACHE_TTL=${CACHE_TTL:-0}
 PF_PORT=${PF_PORT:-12526}
 
 . "$ROOT/benches/common.sh"
@@ -48,6 +50,8 @@ max_connections = 1000
 max_connections_per_address = 1000
 [storage]
 sync = "$STORAGE_SYNC"
+[accounts]
+cache_ttl = $CACHE_TTL
 CONF
 # smtp-source -r N sends to 1rcpt@ ... Nrcpt@ (a number prepended).
 add_bench_users rcpt 1rcpt 2rcpt 3rcpt 4rcpt 5rcpt
