@@ -12,12 +12,13 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use crate::Error;
 
-/// How the directory syncs that make new messages durable were shared among the changes
+/// How the syncs that make new messages' names durable were shared among the changes
 /// (renames into `new/` or `cur/`) since the process started: `changes / syncs` is the
-/// batch size the group commit reached (1 when every caller synced alone).
+/// batch size the group commit reached (1 when every caller synced alone, and under
+/// [`NameSync::Auto`](crate::NameSync) on ext4/XFS/btrfs, where each file's own sync carries its name).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirSyncStats {
-    /// Directory syncs run.
+    /// Syncs run: a directory's, or a renamed file's own.
     pub syncs: u64,
     /// Changes they made durable.
     pub changes: u64,
@@ -26,7 +27,13 @@ pub struct DirSyncStats {
 static SYNCS: AtomicU64 = AtomicU64::new(0);
 static CHANGES: AtomicU64 = AtomicU64::new(0);
 
-/// The directory syncs of this process so far (see [`DirSyncStats`]).
+/// Counts `n` renames made durable each by its file's own sync (a batch of one each).
+pub(crate) fn count_file_syncs(n: u64) {
+    SYNCS.fetch_add(n, Ordering::Relaxed);
+    CHANGES.fetch_add(n, Ordering::Relaxed);
+}
+
+/// The name syncs of this process so far (see [`DirSyncStats`]).
 pub fn dir_sync_stats() -> DirSyncStats {
     DirSyncStats {
         syncs: SYNCS.load(Ordering::Relaxed),

@@ -471,7 +471,9 @@ impl Delivery {
                     renamed.push(target.clone());
                 }
                 if by_file {
-                    return in_parallel(&files, sync);
+                    in_parallel(&files, sync)?;
+                    dirsync::count_file_syncs(files.len() as u64);
+                    return Ok(());
                 }
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
                 dirs.sort();
@@ -565,6 +567,9 @@ impl Delivery {
                 // Not durable: not visible either.
                 let _ = fs::remove_file(&target);
                 return Err(e);
+            }
+            if by_file {
+                dirsync::count_file_syncs(1);
             }
             Ok(name)
         })();

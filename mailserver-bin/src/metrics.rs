@@ -157,8 +157,9 @@ impl Metrics {
         let fsync_batches = Counter::default();
         registry.register(
             "fsync_batches",
-            "Directory syncs run to make new messages durable (renames into new/ and cur/ \
-             made at once by several sessions share one)",
+            "Syncs run to make new messages' names durable: a directory's (renames into new/ \
+             and cur/ made at once by several sessions share one), or with [storage] sync = \
+             auto on ext4/XFS/btrfs each renamed file's own",
             fsync_batches.clone(),
         );
         let fsync_batched = Counter::default();
