@@ -15,7 +15,8 @@ pub struct Lists {
     pub bounce_limit: u32,
     /// Seconds between two digests of a list (mlmmj's `digestinterval`; a day here).
     pub digest_interval: u64,
-    /// A digest goes out sooner once this many posts wait (mlmmj's `digestmaxmails`).
+    /// A digest goes out sooner once this many posts wait, and holds at most this many
+    /// (mlmmj's `digestmaxmails`).
     pub digest_max_posts: usize,
 }
 

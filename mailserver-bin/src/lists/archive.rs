@@ -56,32 +56,29 @@ impl ListStore {
 
     /// The posts for a digest at `now`, oldest first (each one's file name and text), when
     /// one is due: `interval` seconds after the last one (or after the oldest post, before
-    /// the first digest), or sooner once `max_posts` wait. Empty when none is due.
+    /// the first digest), or sooner once `max_posts` wait. Empty when none is due. At most
+    /// `max_posts` (at least one) are read, so a digest holds no more than that many posts
+    /// in memory; the rest wait for the next one, which is due at once if enough remain.
     pub fn due_digest(
         &self,
         now: u64,
         interval: u64,
         max_posts: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let posts = self.digest_posts()?;
+        let names = self.digest_names()?;
         let since = self
             .last_digest()
-            .or_else(|| posts.first().map(|(name, _)| delivered_at(name)));
-        Ok(match since {
-            Some(t) if now >= t.saturating_add(interval) || posts.len() >= max_posts => posts,
-            _ => Vec::new(),
-        })
-    }
-
-    /// The posts waiting for the digest, oldest first: each one's file name and text.
-    fn digest_posts(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let digest = self.digest();
-        let mut names = digest.list_new()?;
-        names.sort_by_key(|n| delivery_order(n));
+            .or_else(|| names.first().map(|name| delivered_at(name)));
+        let due = matches!(since, Some(t) if now >= t.saturating_add(interval) || names.len() >= max_posts);
+        if !due {
+            return Ok(Vec::new());
+        }
+        let new = self.digest().path().join("new");
         names
             .into_iter()
+            .take(max_posts.max(1))
             .map(|name| {
-                let path = digest.path().join("new").join(&name);
+                let path = new.join(&name);
                 std::fs::read(&path)
                     .map(|text| (name, text))
                     .map_err(|e| Error::Io {
@@ -91,6 +88,13 @@ impl ListStore {
                     })
             })
             .collect()
+    }
+
+    /// The names of the posts waiting for the digest, oldest first.
+    fn digest_names(&self) -> Result<Vec<String>, Error> {
+        let mut names = self.digest().list_new()?;
+        names.sort_by_key(|n| delivery_order(n));
+        Ok(names)
     }
 
     /// The posts named went out in a digest at `now`: they leave the digest's folder, and
@@ -176,21 +180,25 @@ mod tests {
         store
             .keep(b"Subject: none\r\n\r\n", false, false, "mx")
             .unwrap();
-        let posts = store.digest_posts().unwrap();
+        let posts = store.digest_names().unwrap();
         assert_eq!(posts.len(), 2);
         // Due a day after the first post, or at once with two waiting and a limit of two.
-        let first = delivered_at(&posts[0].0);
+        let first = delivered_at(&posts[0]);
         assert!(store.due_digest(first + 10, 86_400, 50).unwrap().is_empty());
         assert_eq!(
             store.due_digest(first + 86_400, 86_400, 50).unwrap().len(),
             2
         );
         assert_eq!(store.due_digest(first, 86_400, 2).unwrap().len(), 2);
+        // With a limit of one, one post is read; the other waits for the next digest.
+        let capped = store.due_digest(first, 86_400, 1).unwrap();
+        assert_eq!(capped.len(), 1);
+        assert_eq!(capped[0].0, posts[0]);
+        assert_eq!(capped[0].1, b"Subject: one\r\n\r\n1\r\n");
         assert_eq!(store.archive().list_new().unwrap().len(), 2);
         assert_eq!(store.last_digest(), None);
-        let names: Vec<String> = posts.into_iter().map(|(n, _)| n).collect();
-        store.digested(&names, 1_700_000_000).unwrap();
-        assert!(store.digest_posts().unwrap().is_empty());
+        store.digested(&posts, 1_700_000_000).unwrap();
+        assert!(store.digest_names().unwrap().is_empty());
         store
             .keep(b"Subject: four\r\n\r\n4\r\n", false, true, "mx")
             .unwrap();
