@@ -15,7 +15,7 @@ use crate::Error;
 /// How the syncs that make new messages' names durable were shared among the changes
 /// (renames into `new/` or `cur/`) since the process started: `changes / syncs` is the
 /// batch size the group commit reached (1 when every caller synced alone, and under
-/// [`NameSync::Auto`](crate::NameSync) on ext4/XFS/btrfs, where each file's own sync carries its name).
+/// `NameSync::Auto` on ext4/XFS/btrfs, where each file's own sync carries its name).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirSyncStats {
     /// Syncs run: a directory's, or a renamed file's own.

@@ -34,8 +34,8 @@ mod uidvalidity;
 pub use amend::copy_replacing;
 pub use backup::{SnapshotStats, copy_file, snapshot_tree};
 pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
-pub(crate) use dirsync::sync_after_change;
 pub use dirsync::{DirSyncStats, dir_sync_stats};
+pub(crate) use dirsync::{count_file_syncs, sync_after_change};
 pub use durable::{NameSync, name_sync, rename_durably, set_name_sync};
 pub use folders::{FolderError, validate_folder_name};
 pub use listing::{Listing, Summary};
@@ -472,7 +472,7 @@ impl Delivery {
                 }
                 if by_file {
                     in_parallel(&files, sync)?;
-                    dirsync::count_file_syncs(files.len() as u64);
+                    count_file_syncs(files.len() as u64);
                     return Ok(());
                 }
                 let mut dirs: Vec<&Path> = renamed.iter().filter_map(|p| p.parent()).collect();
@@ -569,7 +569,7 @@ impl Delivery {
                 return Err(e);
             }
             if by_file {
-                dirsync::count_file_syncs(1);
+                count_file_syncs(1);
             }
             Ok(name)
         })();
