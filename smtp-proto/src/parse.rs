@@ -804,6 +804,17 @@ mod tests {
         assert_eq!(parse_command(b"noop"), Ok(Command::Noop));
         assert_eq!(parse_command(b"NoOp hello"), Ok(Command::Noop));
         assert_eq!(parse_command(b"QUIT"), Ok(Command::Quit));
+        // Four octets take the one-comparison path; with a blank, the general one: the same.
+        for line in [&b"data"[..], b"DATA ", b"Data\t"] {
+            assert_eq!(parse_command(line), Ok(Command::Data));
+        }
+        for line in [&b"rset"[..], b"RSET  "] {
+            assert_eq!(parse_command(line), Ok(Command::Rset));
+        }
+        // Folding with 0x20 maps only letters onto letters: near misses stay unknown.
+        for line in [&b"RSE{"[..], b"DAT\x01", b"QUI\xd4"] {
+            assert!(parse_command(line).is_err(), "{line:?}");
+        }
         assert_eq!(
             parse_command(b"quit now").unwrap_err().reply().code().get(),
             501
