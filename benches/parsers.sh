@@ -3,17 +3,19 @@
 # ROUNDS runs of the whole criterion bench, each measuring ours then the peer for every
 # command, so the two alternate; prints per command the range of each side's median time over
 # the rounds and the range of the per-round ratio (peer time / our time: above 1 = ours faster).
-# Usage: benches/parsers.sh   (env: ROUNDS=3 MEASURE=2 — seconds of measurement per function)
+# Usage: benches/parsers.sh   (env: ROUNDS=3 MEASURE=2 — seconds of measurement per function;
+#        FILTER=smtp_command — only the benchmarks whose name contains it)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 MEASURE=${MEASURE:-2}
+FILTER=${FILTER:-}
 OUT=$(mktemp -d)
 cd "$ROOT"
 cargo bench -p benches --bench peers --no-run --locked 2>&1 | tail -1
 for round in $(seq "$ROUNDS"); do
     CRITERION_HOME="$OUT/$round" cargo bench -p benches --bench peers --locked -- --noplot \
-        --warm-up-time 1 --measurement-time "$MEASURE" >/dev/null 2>&1
+        --warm-up-time 1 --measurement-time "$MEASURE" ${FILTER:+"$FILTER"} >/dev/null 2>&1
     echo "round $round done" >&2
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'

@@ -275,17 +275,79 @@ impl fmt::Display for Host {
 
 /// Checks a domain name: dot-separated labels of letters, digits and inner hyphens, each at most
 /// 63 octets, 255 in all. Non-ASCII UTF-8 is allowed in labels (RFC 6531 U-labels).
+#[inline]
 pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() > 255 {
-        return Err(ValidationError::Domain);
+    let ok = match b.len() {
+        0 => false,
+        // No label of a name this short can pass 63 octets, so eight octets are checked at
+        // once. (EHLO with a 28-octet name: the octet-by-octet loop was 31 % of the parse in
+        // `perf record` of `cargo bench --bench peers -- smtp_command/ehlo`; the whole parse
+        // went from 47.9-50.5 ns to 45.3-46.7, `FILTER=smtp_command ROUNDS=5 parsers.sh`.)
+        1..=63 => domain_words(b).unwrap_or_else(|| domain_octets(b)),
+        64..=255 => domain_octets(b),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::Domain)
     }
+}
+
+/// [`validate_domain`] for an ASCII name of 1 to 63 octets, eight octets at a time; `None` when
+/// the name is not ASCII.
+#[inline]
+fn domain_words(b: &[u8]) -> Option<bool> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For ASCII octets, `x + (0x80 - lo)` sets an octet's high bit exactly when x >= lo, and
+    // no sum carries into the next octet: ranges are tested on all eight at once.
+    let at_least = |x: u64, lo: u8| x.wrapping_add(ONES * u64::from(0x80 - lo));
+    let within = |x: u64, lo: u8, hi: u8| at_least(x, lo) & !at_least(x, hi + 1) & HIGH;
+    // One bit per octet, from the octets' high bits.
+    let gather = |m: u64| (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let (mut dots, mut hyphens, mut other) = (0u64, 0u64, 0u64);
+    let n = b.len();
+    let word = |at: usize| b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+    for k in 0..n.div_ceil(8) {
+        // The last word is padded with letters, which change no verdict below. It is read
+        // as a whole word (copied octets stall the load that follows: 29 % of the check).
+        let pad = ONES * u64::from(b'a');
+        let x = match word(8 * k) {
+            Some(w) => u64::from_le_bytes(w),
+            None => match n.checked_sub(8).and_then(word) {
+                Some(last) => {
+                    u64::from_le_bytes(last) >> (8 * (8 * k + 8 - n)) | pad << (8 * (n % 8))
+                }
+                None => b.iter().rev().fold(pad, |x, &c| x << 8 | u64::from(c)),
+            },
+        };
+        if x & HIGH != 0 {
+            return None;
+        }
+        let dot = within(x, b'.', b'.');
+        let hyphen = within(x, b'-', b'-');
+        let alnum = within(x, b'0', b'9') | within(x | (ONES * 0x20), b'a', b'z');
+        other |= !(dot | hyphen | alnum) & HIGH;
+        dots |= gather(dot) << (8 * k);
+        hyphens |= gather(hyphen) << (8 * k);
+    }
+    // Labels are not empty and neither begin nor end with a hyphen: the name's ends are
+    // letters or digits, and so are both neighbours of every dot.
+    let not_alnum = dots | hyphens;
+    let ends = 1 | 1 << (b.len() - 1);
+    let misplaced = not_alnum & ends | dots & (not_alnum << 1 | not_alnum >> 1);
+    Some(other == 0 && misplaced == 0)
+}
+
+/// [`validate_domain`] octet by octet, for any name of 1 to 255 octets.
+fn domain_octets(b: &[u8]) -> bool {
     // One pass: a table says whether each octet is allowed, and each label's ends and length
-    // are checked at the dots, which are few. (EHLO with a 23-octet name: checking each
-    // octet's place with branches was 40 % of the parse.)
+    // are checked at the dots, which are few.
     let let_dig = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
     if !(let_dig(b[0]) && let_dig(b[b.len() - 1])) {
-        return Err(ValidationError::Domain);
+        return false;
     }
     let mut ok = true;
     let mut label_start = 0;
@@ -297,12 +359,7 @@ pub(crate) fn validate_domain(s: &str) -> Result<(), ValidationError> {
             label_start = i + 1;
         }
     }
-    ok &= b.len() - label_start <= 63;
-    if ok {
-        Ok(())
-    } else {
-        Err(ValidationError::Domain)
-    }
+    ok & (b.len() - label_start <= 63)
 }
 
 /// The octets of a domain: letters, digits, UTF-8 (U-labels), `-` and `.`.
@@ -575,6 +632,31 @@ mod tests {
         #[test]
         fn validate_domain_agrees_with_labels(s in "[a-c0-9.\\-_é]{0,12}") {
             proptest::prop_assert_eq!(validate_domain(&s).is_ok(), domain_by_labels(&s));
+        }
+
+        // Every ASCII octet, at every place of the eight-octet words, short names and long.
+        #[test]
+        fn validate_domain_words_agree_with_labels(
+            s in "[a-z0-9.\\-]{0,30}[\\x00-\\x7f]?[a-zA-Z0-9.\\-]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(validate_domain(&s).is_ok(), domain_by_labels(&s));
+        }
+    }
+
+    #[test]
+    fn domain_every_ascii_octet_everywhere() {
+        let base = "mail.client-1.example.org";
+        for at in 0..base.len() {
+            for c in 0..0x80u8 {
+                let mut name = base.as_bytes().to_vec();
+                name[at] = c;
+                let name = String::from_utf8(name).unwrap();
+                assert_eq!(
+                    validate_domain(&name).is_ok(),
+                    domain_by_labels(&name),
+                    "{name:?}"
+                );
+            }
         }
     }
 
