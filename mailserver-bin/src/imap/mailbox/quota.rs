@@ -23,8 +23,7 @@ impl User {
     /// Records a change of stored octets and messages in `maildirsize` and `quota2`.
     pub(super) fn account_usage(&self, bytes: i64, messages: i64) {
         let account = self.quota_account();
-        let record = delivery::record_change(&self.accounts, &account, bytes, messages);
-        block(|| tokio::runtime::Handle::current().block_on(record));
+        block(|| delivery::record_change_here(&self.accounts, &account, bytes, messages));
     }
 
     /// `* QUOTA "" (STORAGE used limit MESSAGE used limit)`, each resource that is limited;
