@@ -51,6 +51,7 @@ pub struct Config {
     pub relay: Relay,
     pub dkim: Dkim,
     pub dns: Dns,
+    pub mta_sts: MtaSts,
     pub srs: Srs,
     pub lists: Lists,
     pub guard: Guard,
@@ -508,6 +509,7 @@ impl Default for Config {
             relay: Relay::default(),
             dkim: Dkim::default(),
             dns: Dns::default(),
+            mta_sts: MtaSts::default(),
             srs: Srs::default(),
             lists: Lists::default(),
             guard: Guard::default(),
@@ -771,6 +773,7 @@ mod filters;
 mod guard;
 mod ldap;
 mod lists;
+mod mta_sts;
 mod sender_auth;
 mod sieve;
 mod srs;
@@ -783,6 +786,7 @@ pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
 pub use ldap::Ldap;
 pub use lists::Lists;
+pub use mta_sts::MtaSts;
 pub use sender_auth::{DmarcAction, SenderAuth};
 pub use sieve::Sieve;
 pub use srs::Srs;

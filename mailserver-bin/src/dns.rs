@@ -46,20 +46,58 @@ pub fn expected(config: &Config, domain: &str, keys: &dkim::PublicKeys) -> Vec<R
         "TXT",
         fill(&config.dns.dmarc),
     ));
-    let listen = &config.listen;
-    for (service, addrs) in [
-        ("submissions", &listen.submissions),
-        ("submission", &listen.submission),
-        ("imaps", &listen.imaps),
-        ("imap", &listen.imap),
-        ("pop3s", &listen.pop3s),
-        ("pop3", &listen.pop3),
-    ] {
-        let target = match addrs.first() {
-            Some(a) => format!("0 1 {} {host}.", a.port()),
+    for (service, offered) in crate::clients::all(&config.listen) {
+        let target = match offered {
+            Some(s) => format!("0 1 {} {host}.", s.port),
             None => "0 0 0 .".to_owned(),
         };
         out.push(record(format!("_{service}._tcp.{domain}"), "SRV", target));
+    }
+    out.extend(web_records(config, domain));
+    out
+}
+
+/// The names of what the HTTP listener serves for `domain` (autoconfig, autodiscover, the
+/// MTA-STS policy) and the MTA-STS and TLS reporting records; none without `[listen] http`.
+fn web_records(config: &Config, domain: &str) -> Vec<Record> {
+    if config.listen.http.is_empty() {
+        return Vec::new();
+    }
+    let host = &config.hostname;
+    let record = |name: String, kind, value: String| Record { name, kind, value };
+    let mut out = vec![
+        record(format!("autoconfig.{domain}"), "CNAME", format!("{host}.")),
+        record(
+            format!("autodiscover.{domain}"),
+            "CNAME",
+            format!("{host}."),
+        ),
+        record(
+            format!("_autodiscover._tcp.{domain}"),
+            "SRV",
+            format!("0 1 443 {host}."),
+        ),
+    ];
+    if let Some(policy) = config.mta_sts.policy(host) {
+        out.push(record(
+            format!("mta-sts.{domain}"),
+            "CNAME",
+            format!("{host}."),
+        ));
+        let id = crate::config::MtaSts::policy_id(&policy);
+        out.push(record(
+            format!("_mta-sts.{domain}"),
+            "TXT",
+            format!("v=STSv1; id={id}"),
+        ));
+    }
+    if !config.mta_sts.tls_rpt.is_empty() {
+        let rua = config.mta_sts.tls_rpt.replace("{domain}", domain);
+        out.push(record(
+            format!("_smtp._tls.{domain}"),
+            "TXT",
+            format!("v=TLSRPTv1; rua={rua}"),
+        ));
     }
     out
 }
@@ -97,6 +135,13 @@ pub fn records(config: &Config, domain: &str) -> Result<String, AnyError> {
                 "; Where mail programs find the server (RFC 6186, RFC 8314); \".\" means not \
                  offered.\n",
             );
+        }
+        if r.name.starts_with("autoconfig.") {
+            out.push_str(&format!(
+                "; Where mail programs fetch their settings and senders the MTA-STS policy: \
+                 these names must reach [listen] http through a web server with a certificate \
+                 for each (HTTPS on 443). {host}'s own name needs one too.\n"
+            ));
         }
         let value = if r.kind == "TXT" {
             txt(&r.value)
@@ -144,9 +189,15 @@ pub async fn check(
                     "DMARC"
                 } else if r.name.contains("._domainkey.") {
                     "DKIM"
+                } else if r.name.starts_with("_mta-sts.") {
+                    "MTA-STS"
+                } else if r.name.starts_with("_smtp._tls.") {
+                    "TLS-RPT"
                 } else {
                     "SPF"
                 };
+                // Mail flows without these two: their absence is for information.
+                let needed = !matches!(what, "MTA-STS" | "TLS-RPT");
                 let prefix = r.value.split(';').next().unwrap_or("").split(' ').next();
                 let same_kind: Vec<&String> = published
                     .iter()
@@ -154,7 +205,7 @@ pub async fn check(
                     .collect();
                 let normal = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
                 if same_kind.is_empty() {
-                    found.push((true, format!("{domain}: no {what} record at {}", r.name)));
+                    found.push((needed, format!("{domain}: no {what} record at {}", r.name)));
                 } else if !same_kind.iter().any(|t| normal(t) == normal(&r.value)) {
                     found.push((
                         what == "DKIM",

@@ -28,6 +28,7 @@ mod accounts;
 mod alerts;
 mod backup;
 mod cli;
+mod clients;
 mod config;
 mod conn;
 mod daemon;

@@ -1,8 +1,12 @@
 //! The HTTP listener (`[listen] http`): `/metrics` in Prometheus's text format, `/health`
 //! (the process answers) and `/ready` (listeners up, the store writable, the accounts
-//! backend answering), for Prometheus, Netdata and load balancers; and the lists' one-click
-//! unsubscribe links (`unsubscribe`). The web console will be served here too.
+//! backend answering), for Prometheus, Netdata and load balancers; the lists' one-click
+//! unsubscribe links (`unsubscribe`); and what mail programs and senders fetch from
+//! `autoconfig.`, `autodiscover.` and `mta-sts.<domain>` (`autoconfig`). The web console will
+//! be served here too.
 
+mod autoconfig;
+mod text;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -71,6 +75,7 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/ready", get(ready))
         .route("/status", get(status_json))
         .with_state(Arc::clone(&status))
+        .merge(autoconfig::router(Arc::clone(&status.health)))
         .merge(unsubscribe::router(
             status.health.accounts.clone(),
             status.health.queue.list_links().clone(),

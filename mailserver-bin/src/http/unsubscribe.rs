@@ -15,6 +15,8 @@ use axum::routing::get;
 use crate::accounts::{Accounts, Role};
 use crate::lists::Links;
 
+use super::text::escape;
+
 /// What the handlers use.
 struct Lists {
     accounts: Accounts,
@@ -99,20 +101,4 @@ fn html(
              </head><body>\n{body}\n</body></html>\n"
         ),
     )
-}
-
-/// `text` safe inside HTML.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
