@@ -178,6 +178,9 @@ pub struct Relay {
     pub password: String,
     /// Without a host: the port MX hosts are reached on (Postfix's smtp_tcp_port).
     pub mx_port: u16,
+    /// Honour recipient domains' MTA-STS policies (RFC 8461), fetched over HTTPS on this port.
+    pub mta_sts: bool,
+    pub mta_sts_port: u16,
     /// The name servers every lookup asks (MX records, DNSBL, SPF, DKIM, DMARC); empty:
     /// /etc/resolv.conf's.
     pub nameservers: Vec<SocketAddr>,
@@ -197,6 +200,8 @@ impl Default for Relay {
             username: String::new(),
             password: String::new(),
             mx_port: 25,
+            mta_sts: true,
+            mta_sts_port: 443,
             nameservers: Vec::new(),
             dnssec: false,
             dnssec_trust_anchor: String::new(),

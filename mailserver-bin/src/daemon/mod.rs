@@ -469,15 +469,16 @@ fn outbound_queue(
     owner: &owner::Owner,
 ) -> Result<Arc<queue::Queue>, AnyError> {
     let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), owner)?;
-    let transport =
-        queue::relay::Transport::new(config, tls::client_config(&config.relay.ca_file)?)
-            .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
+    let client_tls = tls::client_config(&config.relay.ca_file)?;
+    let verified = Arc::clone(&client_tls.verified);
+    let transport = queue::relay::Transport::new(config, client_tls)
+        .map_err(|_| format!("hostname {:?} cannot be used in EHLO", config.hostname))?;
     let next_hop = match queue::relay::Hop::relay(config) {
         Some(hop) => queue::NextHop::Relay(hop),
         // A machine without usable resolvers still receives and serves mail; outbound mail
         // waits in the queue, saying why.
         None => queue::NextHop::Mx {
-            resolver: queue::mx::MxResolver::new(&config.relay, &config.hostname)
+            resolver: queue::mx::MxResolver::new(&config.relay, &config.hostname, verified)
                 .map(Box::new)
                 .map_err(|e| {
                     warn!(error = %e, "no DNS resolver for MX lookups; outbound mail will wait");

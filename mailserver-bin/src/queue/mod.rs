@@ -13,6 +13,7 @@ pub mod dsn;
 mod inject;
 mod list;
 mod local;
+mod mta_sts;
 pub mod mx;
 pub mod relay;
 mod schedule;
@@ -501,15 +502,16 @@ impl Queue {
                         None => domains.push((domain, vec![i])),
                     }
                 }
+                let tls = self.config.get().relay.tls;
                 for (domain, group) in domains {
                     let found = match resolver {
-                        Ok(r) => r.hosts(&domain).await,
+                        Ok(r) => r.route(&domain, tls).await,
                         Err(e) => Err(RouteError::Temporary(format!(
                             "451 4.4.3 no DNS resolver for MX lookups: {e}"
                         ))),
                     };
-                    let hosts = match found {
-                        Ok(h) => h,
+                    let (hosts, tls) = match found {
+                        Ok(route) => route,
                         Err(e) => {
                             let (reply, permanent) = match e {
                                 RouteError::Permanent(r) => (r, true),
@@ -525,7 +527,6 @@ impl Queue {
                             continue;
                         }
                     };
-                    let tls = self.config.get().relay.tls;
                     let hops: Vec<Hop> = hosts
                         .into_iter()
                         .flat_map(|(host, addrs)| {
