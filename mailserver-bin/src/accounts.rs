@@ -15,11 +15,13 @@ use sqlx::Row;
 use crate::config::AccountsUrl;
 
 mod admin;
+mod admins;
 pub mod backend;
 mod lists;
 mod types;
 mod usage;
 
+pub use admins::Admin;
 use backend::ldap::Directory;
 pub use lists::{
     Archive, ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,

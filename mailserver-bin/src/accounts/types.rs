@@ -87,6 +87,8 @@ pub enum AccountsError {
     AddressTaken(String),
     #[error("{0}")]
     BadListSetting(String),
+    #[error("{0}")]
+    Admin(String),
 }
 
 /// A mailbox's 0/1 columns the CLI changes.

@@ -2,6 +2,7 @@
 //! commands call into `accounts` (mailbox, domain and alias writes), `queue::admin`, `guard::bans`, `dns`
 //! and the `daemon`; nothing else uses this module.
 
+mod admin;
 mod alias;
 mod backup;
 mod ban;
@@ -46,6 +47,12 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Web console administrators: global, or of some domains (PostfixAdmin's `admin` and
+    /// `domain_admins`).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
     /// Manage the domains we receive mail for.
     Domain {
@@ -203,6 +210,7 @@ async fn admin_command(
     command: Command,
 ) -> Result<(), AnyError> {
     match command {
+        Command::Admin { command } => admin::run(config, accounts, command).await?,
         Command::Domain { command } => domain::run(config, accounts, command).await?,
         Command::User { command } => user::run(config, accounts, command).await?,
         Command::Alias { command } => alias::run(accounts, command).await?,

@@ -289,7 +289,7 @@ fn read_password(password_stdin: bool) -> Result<(String, bool), AnyError> {
 
 /// The hash of `address`'s new password (read from standard input, or generated: then also
 /// the password, to print), in `scheme` or the configured one.
-fn new_password(
+pub(super) fn new_password(
     config: &Config,
     address: &str,
     password_stdin: bool,

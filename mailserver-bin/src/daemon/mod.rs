@@ -291,6 +291,7 @@ pub async fn serve(
     let status = Arc::new(http::Status {
         health: Arc::clone(&health),
         listening: std::sync::atomic::AtomicBool::new(false),
+        guard: Arc::clone(&shared.guard),
     });
     for listener in bound.take("http")? {
         listeners.push(tokio::spawn(http::serve(

@@ -6,6 +6,7 @@
 //! be served here too.
 
 mod autoconfig;
+mod console;
 mod text;
 mod unsubscribe;
 
@@ -24,6 +25,8 @@ pub struct Status {
     pub health: Arc<crate::health::Sources>,
     /// Every listener is up (set once they all are).
     pub listening: AtomicBool,
+    /// Counts the console's failed logins with the mail protocols'.
+    pub guard: Arc<crate::guard::Guard>,
 }
 
 impl Status {
@@ -76,6 +79,10 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/status", get(status_json))
         .with_state(Arc::clone(&status))
         .merge(autoconfig::router(Arc::clone(&status.health)))
+        .merge(console::router(
+            Arc::clone(&status.health),
+            Arc::clone(&status.guard),
+        ))
         .merge(unsubscribe::router(
             status.health.accounts.clone(),
             status.health.queue.list_links().clone(),
@@ -152,7 +159,8 @@ pub async fn serve(
     status: Arc<Status>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let served = axum::serve(listener, router(status))
+    let app = router(status).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })

@@ -33,6 +33,28 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (id), UNIQUE KEY name (name)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='PostfixAdmin settings'",
     "INSERT IGNORE INTO config (name, value) VALUES ('version', '1847')",
+    "CREATE TABLE IF NOT EXISTS admin (
+        username varchar(255) NOT NULL,
+        password varchar(255) NOT NULL,
+        superadmin tinyint(1) NOT NULL DEFAULT 0,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        modified datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        phone varchar(30) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        email_other varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        token varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+        token_validity datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        PRIMARY KEY (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Admins'",
+    "CREATE TABLE IF NOT EXISTS domain_admins (
+        username varchar(255) NOT NULL,
+        domain varchar(255) NOT NULL,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        active tinyint(1) NOT NULL DEFAULT 1,
+        id int NOT NULL AUTO_INCREMENT,
+        PRIMARY KEY (id),
+        KEY username (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Domain Admins'",
     "CREATE TABLE IF NOT EXISTS domain (
         domain varchar(255) NOT NULL,
         description varchar(255) CHARACTER SET utf8mb4 NOT NULL,

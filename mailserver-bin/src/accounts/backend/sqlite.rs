@@ -52,6 +52,21 @@ pub(super) async fn open(url: &str) -> Result<Pools, sqlx::Error> {
 
 /// Our tables, PostfixAdmin's shapes with SQLite types.
 const SCHEMA: &[&str] = &[
+    // The web console's administrators: global (`superadmin`) or of the domains
+    // `domain_admins` gives them, as in PostfixAdmin.
+    "CREATE TABLE IF NOT EXISTS admin (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        password TEXT NOT NULL,
+        superadmin INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1)",
+    "CREATE TABLE IF NOT EXISTS domain_admins (
+        username TEXT NOT NULL COLLATE NOCASE,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        active INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (username, domain))",
     "CREATE TABLE IF NOT EXISTS domain (
         domain TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         description TEXT NOT NULL DEFAULT '',

@@ -1,0 +1,86 @@
+//! `mailserver admin`: who may log in to the web console, and which domains they manage.
+
+use clap::Subcommand;
+
+use crate::AnyError;
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::password::Scheme;
+
+use super::output::print_table;
+use super::user::new_password;
+
+#[derive(Subcommand)]
+pub(super) enum AdminCommand {
+    /// Add a console administrator (a mail address as the login): global with --global, else
+    /// of each --domain. Without --password-stdin, a random password is generated and printed.
+    Add {
+        username: String,
+        /// Manages every domain and the server's settings.
+        #[arg(long)]
+        global: bool,
+        /// A domain this admin manages (repeat for more).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Password hash scheme (default: accounts.password_scheme).
+        #[arg(long, value_enum)]
+        scheme: Option<Scheme>,
+    },
+    /// List the administrators and their domains.
+    List,
+    /// Remove an administrator.
+    Remove { username: String },
+}
+
+/// Carries out an `admin` command.
+pub(super) async fn run(
+    config: &Config,
+    accounts: &Accounts,
+    command: AdminCommand,
+) -> Result<(), AnyError> {
+    match command {
+        AdminCommand::Add {
+            username,
+            global,
+            domains,
+            password_stdin,
+            scheme,
+        } => {
+            if global != domains.is_empty() {
+                return Err("give either --global or at least one --domain".into());
+            }
+            let (hash, generated) = new_password(config, &username, password_stdin, scheme)?;
+            let username = accounts
+                .add_admin(&username, &hash, global, &domains)
+                .await?;
+            println!("added admin {username}");
+            if let Some(password) = generated {
+                println!("password: {password}");
+            }
+        }
+        AdminCommand::List => {
+            let rows: Vec<Vec<String>> = accounts
+                .list_admins()
+                .await?
+                .into_iter()
+                .map(|a| {
+                    let scope = if a.global {
+                        "all domains".to_owned()
+                    } else {
+                        a.domains.join(", ")
+                    };
+                    vec![a.username, scope]
+                })
+                .collect();
+            print_table(&["ADMIN", "MANAGES"], &rows);
+        }
+        AdminCommand::Remove { username } => {
+            let username = accounts.remove_admin(&username).await?;
+            println!("removed admin {username}");
+        }
+    }
+    Ok(())
+}

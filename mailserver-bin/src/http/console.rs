@@ -1,0 +1,534 @@
+//! The web console at `/console/`: administrators (PostfixAdmin's `admin` and `domain_admins`,
+//! see `accounts::Admin`) log in, see the domains they manage, add domains (global admins) and
+//! mailboxes. Server-rendered pages (askama templates in `templates/console/`), forms that work
+//! without JavaScript.
+//!
+//! Security: a session is a random 256-bit token in a `Secure; HttpOnly; SameSite=Strict`
+//! cookie, kept in memory for [`IDLE`] after its last use; every form carries the session's
+//! CSRF token (the login form a token of its own cookie), and a POST without it is refused;
+//! pages forbid framing, inline script and style (`Content-Security-Policy`); failed logins
+//! count toward the same ban as the mail protocols' (`guard`); every change is logged with
+//! who, what and from where (`audit`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tracing::{info, warn};
+
+use super::text::form_value;
+use crate::accounts::Admin;
+use crate::guard::Guard;
+use crate::health::Sources;
+
+/// How long a session lasts without use.
+const IDLE: Duration = Duration::from_secs(2 * 3600);
+const SESSION_COOKIE: &str = "mw_session";
+const LOGIN_COOKIE: &str = "mw_login";
+
+struct Session {
+    admin: Admin,
+    csrf: String,
+    last: Instant,
+}
+
+/// What the handlers share.
+pub struct Console {
+    sources: Arc<Sources>,
+    guard: Arc<Guard>,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// The console's routes.
+pub fn router(sources: Arc<Sources>, guard: Arc<Guard>) -> Router {
+    let console = Arc::new(Console {
+        sources,
+        guard,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/console", get(|| async { redirect("/console/") }))
+        .route("/console/", get(dashboard))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/domains", post(add_domain))
+        .route("/console/domains/{domain}", get(domain_page))
+        .route("/console/domains/{domain}/mailboxes", post(add_mailbox))
+        .route("/console/style.css", get(style))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(console)
+}
+
+/// 32 random octets as hex.
+fn token() -> String {
+    let mut bytes = [0u8; 32];
+    if let Err(e) = crate::password::random_bytes(&mut bytes) {
+        // Without randomness no session may be made: a fixed token would be guessable.
+        warn!(error = %e, "console: no randomness for a session token");
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of cookie `name` in the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_owned())
+        })
+}
+
+fn set_cookie(name: &str, value: &str, max_age: u64) -> String {
+    format!("{name}={value}; Path=/console; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict")
+}
+
+/// The headers every console answer carries.
+fn secured(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn redirect(to: &'static str) -> Response {
+    secured((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
+}
+
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => secured(
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                body,
+            )
+                .into_response(),
+        ),
+        Err(e) => {
+            warn!(error = %e, "console: a page could not be rendered");
+            secured((StatusCode::INTERNAL_SERVER_ERROR, "Internal error\n").into_response())
+        }
+    }
+}
+
+/// What every page shows around its content.
+struct Frame {
+    title: String,
+    hostname: String,
+    user: Option<String>,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    frame: Frame,
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct Dashboard {
+    frame: Frame,
+    domains: Vec<DomainLine>,
+    global: bool,
+}
+
+struct DomainLine {
+    name: String,
+    mailboxes: usize,
+    quota: String,
+    active: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/domain.html")]
+struct DomainPage {
+    frame: Frame,
+    domain: String,
+    mailboxes: Vec<(String, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct Message {
+    frame: Frame,
+}
+
+// The templates reach the frame's fields by these names.
+macro_rules! framed {
+    ($($page:ty),*) => {$(
+        impl std::ops::Deref for $page {
+            type Target = Frame;
+            fn deref(&self) -> &Frame {
+                &self.frame
+            }
+        }
+    )*};
+}
+framed!(LoginPage, Dashboard, DomainPage, Message);
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Who made a request: the peer, and what a proxy in front says.
+fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
+    match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(forwarded) => format!("{} (for {forwarded})", peer.ip()),
+        None => peer.ip().to_string(),
+    }
+}
+
+impl Console {
+    fn frame(&self, title: &str, session: Option<(&Admin, &str)>) -> Frame {
+        Frame {
+            title: title.to_owned(),
+            hostname: self.sources.config.get().hostname.clone(),
+            user: session.map(|(a, _)| a.username.clone()),
+            csrf: session.map(|(_, c)| c.to_owned()).unwrap_or_default(),
+            notice: None,
+            error: None,
+        }
+    }
+
+    /// The session the request's cookie names, renewed; `None` when there is none or it
+    /// lapsed.
+    fn session(&self, headers: &HeaderMap) -> Option<(Admin, String)> {
+        let token = cookie(headers, SESSION_COOKIE)?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        sessions.retain(|_, s| now.duration_since(s.last) < IDLE);
+        let session = sessions.get_mut(&token)?;
+        session.last = now;
+        Some((session.admin.clone(), session.csrf.clone()))
+    }
+
+    /// The session of a POST whose form carries its CSRF token; a refusal page otherwise.
+    fn posted(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        peer: &str,
+    ) -> Result<(Admin, String), Box<Response>> {
+        let Some((admin, csrf)) = self.session(headers) else {
+            info!(peer, "console: POST without a session refused");
+            return Err(Box::new(redirect("/console/login")));
+        };
+        let sent = form_value(form, "csrf").unwrap_or_default();
+        if !crate::password::constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+            warn!(peer, admin = %admin.username, "console: POST without its CSRF token refused");
+            let mut frame = self.frame("Refused", Some((&admin, &csrf)));
+            frame.error = Some("This form has expired: open the page again.".into());
+            return Err(Box::new(html(StatusCode::FORBIDDEN, &Message { frame })));
+        }
+        Ok((admin, csrf))
+    }
+}
+
+async fn style() -> Response {
+    secured(
+        (
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+            include_str!("../../templates/console/style.css"),
+        )
+            .into_response(),
+    )
+}
+
+async fn login_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    if c.session(&headers).is_some() {
+        return redirect("/console/");
+    }
+    let csrf = token();
+    let page = LoginPage {
+        frame: Frame {
+            csrf: csrf.clone(),
+            ..c.frame("Log in", None)
+        },
+    };
+    let mut response = html(StatusCode::OK, &page);
+    if let Ok(value) = header::HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, 3600)) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn login(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = form_value(&form, "csrf").unwrap_or_default();
+    if expected.is_empty()
+        || !crate::password::constant_time_eq(sent.as_bytes(), expected.as_bytes())
+    {
+        warn!(peer = %from, "console: login without its CSRF token refused");
+        let mut frame = c.frame("Log in", None);
+        frame.error = Some("This form has expired: open the page again.".into());
+        return html(StatusCode::FORBIDDEN, &Message { frame });
+    }
+    if c.guard.admit(peer.ip()).is_err() {
+        info!(peer = %from, "console: login from a banned address refused");
+        return secured((StatusCode::FORBIDDEN, "Too many failed logins.\n").into_response());
+    }
+    let username = form_value(&form, "username").unwrap_or_default();
+    let password = form_value(&form, "password").unwrap_or_default();
+    let scheme = c.sources.config.get().accounts.default_password_scheme;
+    let admin = match c
+        .sources
+        .accounts
+        .authenticate_admin(&username, password, scheme)
+        .await
+    {
+        Ok(admin) => admin,
+        Err(e) => {
+            warn!(error = %e, "console: the accounts backend did not answer a login");
+            None
+        }
+    };
+    let Some(admin) = admin else {
+        let wait = c.guard.failed(peer.ip(), "console", &username);
+        tokio::time::sleep(wait).await;
+        let mut frame = c.frame("Log in", None);
+        frame.csrf = expected;
+        frame.error = Some("Wrong administrator or password.".into());
+        return html(StatusCode::UNAUTHORIZED, &LoginPage { frame });
+    };
+    c.guard.succeeded(peer.ip(), "console");
+    let session = token();
+    if session.is_empty() {
+        return secured((StatusCode::INTERNAL_SERVER_ERROR, "Internal error\n").into_response());
+    }
+    info!(target: "audit", admin = %admin.username, from = %from, "console login");
+    c.sessions
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(
+            session.clone(),
+            Session {
+                admin,
+                csrf: token(),
+                last: Instant::now(),
+            },
+        );
+    let mut response = redirect("/console/");
+    for value in [
+        set_cookie(SESSION_COOKIE, &session, IDLE.as_secs()),
+        set_cookie(LOGIN_COOKIE, "", 0),
+    ] {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn logout(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let (admin, _) = match c.posted(&headers, &form, &from) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        c.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&token);
+    }
+    info!(target: "audit", admin = %admin.username, from = %from, "console logout");
+    let mut response = redirect("/console/login");
+    if let Ok(value) = header::HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0)) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let Some((admin, csrf)) = c.session(&headers) else {
+        return redirect("/console/login");
+    };
+    let accounts = &c.sources.accounts;
+    let listed = async {
+        let mut lines = Vec::new();
+        for d in accounts.list_domains().await? {
+            if !admin.manages(&d.name) {
+                continue;
+            }
+            let mailboxes = accounts.list_users(Some(&d.name)).await?.len();
+            lines.push(DomainLine {
+                quota: match d.quota {
+                    0 => "none".to_owned(),
+                    q => format!("{} MB", q / 1_000_000),
+                },
+                active: yes_no(d.active),
+                mailboxes,
+                name: d.name,
+            });
+        }
+        Ok::<_, crate::accounts::AccountsError>(lines)
+    };
+    let mut frame = c.frame("Domains", Some((&admin, &csrf)));
+    let domains = listed.await.unwrap_or_else(|e| {
+        warn!(error = %e, "console: listing domains failed");
+        frame.error = Some("The accounts database did not answer.".into());
+        Vec::new()
+    });
+    let page = Dashboard {
+        frame,
+        domains,
+        global: admin.global,
+    };
+    html(StatusCode::OK, &page)
+}
+
+async fn add_domain(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let (admin, csrf) = match c.posted(&headers, &form, &from) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let mut frame = c.frame("Add a domain", Some((&admin, &csrf)));
+    if !admin.global {
+        warn!(admin = %admin.username, from = %from, "console: domain admin may not add domains");
+        frame.error = Some("Only a global administrator adds domains.".into());
+        return html(StatusCode::FORBIDDEN, &Message { frame });
+    }
+    let wanted = form_value(&form, "domain").unwrap_or_default();
+    match c.sources.accounts.add_domain(&wanted, false).await {
+        Ok(domain) => {
+            info!(target: "audit", admin = %admin.username, from = %from, %domain, "domain added");
+            frame.notice = Some(format!("Domain {domain} added."));
+            html(StatusCode::OK, &Message { frame })
+        }
+        Err(e) => {
+            info!(admin = %admin.username, from = %from, domain = %wanted, error = %e, "console: domain not added");
+            frame.error = Some(e.to_string());
+            html(StatusCode::BAD_REQUEST, &Message { frame })
+        }
+    }
+}
+
+/// The domain page, for an admin of it; others are told it is not theirs (404: whether it
+/// exists is not said).
+async fn domain_page(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    let Some((admin, csrf)) = c.session(&headers) else {
+        return redirect("/console/login");
+    };
+    let mut frame = c.frame(&domain, Some((&admin, &csrf)));
+    if !admin.manages(&domain) {
+        info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
+        frame.error = Some("No such domain among yours.".into());
+        return html(StatusCode::NOT_FOUND, &Message { frame });
+    }
+    match c.sources.accounts.list_users(Some(&domain)).await {
+        Ok(users) => {
+            let mailboxes = users
+                .into_iter()
+                .map(|(address, _, active)| (address, yes_no(active)))
+                .collect();
+            html(
+                StatusCode::OK,
+                &DomainPage {
+                    frame,
+                    domain,
+                    mailboxes,
+                },
+            )
+        }
+        Err(e) => {
+            frame.error = Some(e.to_string());
+            html(StatusCode::NOT_FOUND, &Message { frame })
+        }
+    }
+}
+
+async fn add_mailbox(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let (admin, csrf) = match c.posted(&headers, &form, &from) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let mut frame = c.frame("Add a mailbox", Some((&admin, &csrf)));
+    if !admin.manages(&domain) {
+        warn!(admin = %admin.username, from = %from, %domain, "console: mailbox refused, not an admin of the domain");
+        frame.error = Some("No such domain among yours.".into());
+        return html(StatusCode::NOT_FOUND, &Message { frame });
+    }
+    let local = form_value(&form, "local").unwrap_or_default();
+    let password = form_value(&form, "password").unwrap_or_default();
+    if password.chars().count() < 8 {
+        frame.error = Some("The password needs at least 8 characters.".into());
+        return html(StatusCode::BAD_REQUEST, &Message { frame });
+    }
+    let address = format!("{}@{domain}", local.trim());
+    let scheme = c.sources.config.get().accounts.password_scheme;
+    let hash =
+        match tokio::task::spawn_blocking(move || crate::password::hash(scheme, &password)).await {
+            Ok(Ok(hash)) => hash,
+            _ => {
+                frame.error = Some("The password could not be hashed.".into());
+                return html(StatusCode::INTERNAL_SERVER_ERROR, &Message { frame });
+            }
+        };
+    match c.sources.accounts.add_user(&address, &hash).await {
+        Ok(address) => {
+            info!(target: "audit", admin = %admin.username, from = %from, %address, "mailbox added");
+            frame.notice = Some(format!("Mailbox {address} added."));
+            html(StatusCode::OK, &Message { frame })
+        }
+        Err(e) => {
+            info!(admin = %admin.username, from = %from, %address, error = %e, "console: mailbox not added");
+            frame.error = Some(e.to_string());
+            html(StatusCode::BAD_REQUEST, &Message { frame })
+        }
+    }
+}

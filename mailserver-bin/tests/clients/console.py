@@ -1,0 +1,140 @@
+"""The web console driven in headless Chromium (chromedriver, Selenium) as admins click it:
+a global admin logs in, adds a domain and a mailbox in it; a domain admin sees only their
+domain and is refused another's; a POST without the form's CSRF token is refused. Then
+axe-core (if given) checks each page for accessibility violations.
+
+Usage: console.py BASE_URL SHOTS_DIR [AXE_JS]   (system Python: python3-selenium)
+Prints one line per step; a failure leaves a screenshot and the page source in SHOTS_DIR.
+"""
+import http.cookiejar
+import json
+import sys
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+base, shots = sys.argv[1:3]
+axe = open(sys.argv[3]).read() if len(sys.argv) > 3 else None
+
+options = webdriver.ChromeOptions()
+for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--window-size=1200,900"):
+    options.add_argument(arg)
+options.binary_location = "/usr/bin/chromium"
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 20)
+violations = {}
+
+
+def shot(name):
+    driver.save_screenshot(f"{shots}/{name}.png")
+    with open(f"{shots}/{name}.html", "w") as f:
+        f.write(driver.page_source)
+
+
+def check_accessibility(page):
+    """axe-core's serious and critical violations on the current page."""
+    if axe is None:
+        return
+    driver.execute_script(axe)
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(r => done(JSON.stringify(r.violations)));")
+    bad = [v for v in json.loads(result) if v["impact"] in ("serious", "critical")]
+    violations[page] = [(v["id"], v["help"]) for v in bad]
+
+
+def login(user, password):
+    driver.get(base + "/console/")
+    wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    check_accessibility("login")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "domains-heading")))
+
+
+def logout():
+    driver.find_element(By.CSS_SELECTOR, "nav button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "username")))
+
+
+step = "global admin"
+try:
+    # A wrong password first: refused, said so.
+    driver.get(base + "/console/login")
+    wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys("boss@example.com")
+    driver.find_element(By.ID, "password").send_keys("wrong")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.error")))
+    assert "Wrong administrator" in driver.page_source
+    login("boss@example.com", "Boss-pass-42")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert any(r.startswith("example.com") for r in rows), rows
+    assert any(r.startswith("example.net") for r in rows), rows
+    check_accessibility("dashboard")
+    driver.find_element(By.ID, "domain").send_keys("newco.example")
+    driver.find_element(By.XPATH, "//button[text()='Add domain']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+    assert "newco.example added" in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    wait.until(ec.presence_of_element_located((By.ID, "local"))).send_keys("ceo")
+    driver.find_element(By.ID, "new-password").send_keys("Ceo-pass-123")
+    check_accessibility("domain")
+    driver.find_element(By.XPATH, "//button[text()='Add mailbox']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
+    assert "ceo@newco.example added" in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    assert "ceo@newco.example" in driver.find_element(By.TAG_NAME, "tbody").text
+    logout()
+    print("global admin added newco.example and ceo@newco.example")
+
+    step = "domain admin"
+    login("postmaster@example.net", "Net-pass-42")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert len(rows) == 1 and rows[0].startswith("example.net"), rows
+    assert not driver.find_elements(By.ID, "domain"), "a domain admin has no add-domain form"
+    driver.get(base + "/console/domains/example.com")
+    assert "No such domain among yours" in driver.page_source
+    assert "alice@example.com" not in driver.page_source
+    logout()
+    print("domain admin sees only example.net")
+except Exception:
+    shot(step.replace(" ", "-"))
+    traceback.print_exc()
+    sys.exit(1)
+finally:
+    driver.quit()
+
+# A POST without the form's CSRF token, from a logged-in session: refused, nothing made.
+step = "csrf"
+jar = http.cookiejar.CookieJar()
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+page = opener.open(base + "/console/login").read().decode()
+csrf = page.split('name="csrf" value="')[1].split('"')[0]
+form = urllib.parse.urlencode({"csrf": csrf, "username": "boss@example.com",
+                               "password": "Boss-pass-42"}).encode()
+# The cookies are Secure: urllib sends them over http only to a host it treats as secure.
+for cookie in jar:
+    cookie.secure = False
+opener.open(base + "/console/login", form)
+for cookie in jar:
+    cookie.secure = False
+assert any(c.name == "mw_session" for c in jar), [c.name for c in jar]
+for body in ({"domain": "forged.example"}, {"domain": "forged.example", "csrf": "0" * 64}):
+    try:
+        opener.open(base + "/console/domains", urllib.parse.urlencode(body).encode())
+        raise AssertionError("a POST without its CSRF token was taken")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, e.code
+page = opener.open(base + "/console/").read().decode()
+assert "forged.example" not in page
+print("csrf-less POST refused")
+if axe is not None:
+    print("accessibility:", json.dumps(violations, sort_keys=True))

@@ -1,0 +1,140 @@
+//! The web console in headless Chromium (Selenium, `clients/console.py`): a global admin logs
+//! in, adds a domain and a mailbox that then receives mail; a domain admin sees only their
+//! domain; a POST without its CSRF token is refused; axe-core finds no serious or critical
+//! accessibility violation on the pages. Also `mailserver admin`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::lists::wait_for;
+use support::{Server, require, system_python};
+
+/// axe-core's browser script, fetched from npm once into the target directory.
+fn axe_core() -> PathBuf {
+    require("npm");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("axe-core-4.10.2");
+    let script = dir.join("package/axe.min.js");
+    if !script.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let packed = Command::new("npm")
+            .args(["pack", "--silent", "axe-core@4.10.2"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(packed.status.success(), "npm pack axe-core: {packed:?}");
+        let unpacked = Command::new("tar")
+            .args(["xzf", "axe-core-4.10.2.tgz"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(unpacked.success());
+    }
+    script
+}
+
+#[test]
+fn admins_manage_domains_and_mailboxes_in_a_browser() {
+    for program in ["chromium", "chromedriver"] {
+        require(program);
+    }
+    let server = Server::start("console", "");
+    // Admins, as the CLI makes them.
+    let out = server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "boss@example.com",
+            "--global",
+            "--password-stdin",
+        ],
+        "Boss-pass-42\n",
+    );
+    assert!(out.contains("added admin boss@example.com"), "{out}");
+    server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "postmaster@example.net",
+            "--domain",
+            "example.net",
+            "--password-stdin",
+        ],
+        "Net-pass-42\n",
+    );
+    let listed = server.admin_ok(&["admin", "list"]);
+    assert!(
+        listed.contains("boss@example.com") && listed.contains("all domains"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("postmaster@example.net  example.net"),
+        "{listed}"
+    );
+    let refused = server.admin(&["admin", "add", "x@example.com"], "");
+    assert!(!refused.status.success());
+
+    let shots = server.dir.join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let axe = axe_core();
+    let base = format!("http://127.0.0.1:{}", server.http_port);
+    let out = system_python(
+        include_str!("clients/console.py"),
+        &[&base, shots.to_str().unwrap(), axe.to_str().unwrap()],
+    );
+    for line in [
+        "global admin added newco.example and ceo@newco.example",
+        "domain admin sees only example.net",
+        "csrf-less POST refused",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+    let accessibility = out
+        .lines()
+        .find_map(|l| l.strip_prefix("accessibility: "))
+        .unwrap();
+    let pages: serde_json::Value = serde_json::from_str(accessibility).unwrap();
+    for page in ["login", "dashboard", "domain"] {
+        assert_eq!(
+            pages[page],
+            serde_json::json!([]),
+            "{page}: {accessibility}"
+        );
+    }
+
+    // The mailbox made in the browser receives mail.
+    let mut smtp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut said = String::new();
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<someone@example.org>",
+        "RCPT TO:<ceo@newco.example>",
+        "DATA",
+        "Subject: welcome\r\n\r\nHello.\r\n.",
+        "QUIT",
+    ] {
+        smtp.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    smtp.read_to_string(&mut said).unwrap();
+    assert!(said.contains("250 2.0.0"), "{said}");
+    wait_for("the mail to ceo@newco.example", || {
+        server.messages("ceo@newco.example").len() == 1
+    });
+
+    // Every change is in the audit log: who, what, from where.
+    let log = server.log();
+    for entry in [
+        "domain added admin=boss@example.com from=127.0.0.1 domain=newco.example",
+        "mailbox added admin=boss@example.com from=127.0.0.1 address=ceo@newco.example",
+        "console: POST without its CSRF token refused",
+        "authentication failed peer=127.0.0.1 protocol=console user=boss@example.com",
+    ] {
+        assert!(log.contains(entry), "{entry} in\n{log}");
+    }
+}
