@@ -160,6 +160,8 @@ fn postfixadmin_database_on_mariadb() {
 
     check_cli(&server, &db, &first);
 
+    check_console_admins(&server, &db);
+
     // A broken backend gives temporary errors, never "unknown user".
     mariadb(Some(&db.0), "RENAME TABLE mailbox TO mailbox_away");
     let rcpt = |to: &str| -> String {
@@ -447,3 +449,43 @@ fn check_cli(server: &Server, db: &Database, first: &str) {
 /// Logs each `[user, password]` pair of argv[2] in over POP3, printing the first word of
 /// each answer.
 const POP3_LOGINS: &str = include_str!("clients/mariadb_pop3_logins.py");
+
+/// PostfixAdmin's admins log in to our console with their own passwords: a superadmin as its
+/// setup makes one (md5crypt, its default `encrypt`, and the `ALL` row in `domain_admins`) sees
+/// every domain, a domain admin only theirs.
+fn check_console_admins(server: &Server, db: &Database) {
+    let hashes = include_str!("fixtures/password-hashes.tsv");
+    let row = |tool: &str| -> (String, String) {
+        let line = hashes
+            .lines()
+            .find(|l| l.starts_with(&format!("{tool}\t")))
+            .unwrap();
+        let cols: Vec<&str> = line.split('\t').collect();
+        (cols[1].to_owned(), cols[2].to_owned())
+    };
+    let (super_password, super_hash) = row("openssl-1");
+    let (net_password, net_hash) = row("doveadm-SHA512-CRYPT");
+    mariadb(
+        Some(&db.0),
+        &format!(
+            "INSERT INTO admin (username, password, superadmin, created, modified, active) VALUES \
+             ('admin@example.com', {}, 1, NOW(), NOW(), 1), \
+             ('netadmin@example.net', {}, 0, NOW(), NOW(), 1); \
+             INSERT INTO domain_admins (username, domain, created, active) VALUES \
+             ('admin@example.com', 'ALL', NOW(), 1), ('netadmin@example.net', 'example.net', NOW(), 1);",
+            sql_string(&super_hash),
+            sql_string(&net_hash)
+        ),
+    );
+    let base = format!("http://127.0.0.1:{}", server.http_port);
+    let login = include_str!("clients/console_login.py");
+    let seen = python(login, &[&base, "admin@example.com", &super_password]);
+    assert!(
+        seen.lines().any(|l| l == "example.com") && seen.lines().any(|l| l == "example.net"),
+        "{seen}"
+    );
+    let seen = python(login, &[&base, "netadmin@example.net", &net_password]);
+    assert_eq!(seen.trim(), "example.net");
+    let seen = python(login, &[&base, "admin@example.com", "wrong"]);
+    assert!(seen.starts_with("refused 401"), "{seen}");
+}
