@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use support::lists::wait_for;
-use support::{Server, require, system_python};
+use support::{Server, python, require, system_python};
 
 /// axe-core's browser script, fetched from npm once into the target directory.
 fn axe_core() -> PathBuf {
@@ -91,6 +91,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "global admin added newco.example and ceo@newco.example",
         "domain admin sees only example.net",
         "csrf-less POST refused",
+        "alice changed her password",
     ] {
         assert!(out.contains(line), "{out}");
     }
@@ -99,13 +100,30 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         .find_map(|l| l.strip_prefix("accessibility: "))
         .unwrap();
     let pages: serde_json::Value = serde_json::from_str(accessibility).unwrap();
-    for page in ["login", "dashboard", "domain"] {
+    for page in ["login", "dashboard", "domain", "account"] {
         assert_eq!(
             pages[page],
             serde_json::json!([]),
             "{page}: {accessibility}"
         );
     }
+
+    // Alice logs in to IMAP with the password she chose; the old one no longer works.
+    let imap = python(
+        "import imaplib, ssl, sys\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         for password in ('Alice-new-pass-1', 'secret'):\n\
+         \x20   c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+         \x20   try:\n\
+         \x20       c.login('alice@example.com', password); print(password, 'accepted'); c.logout()\n\
+         \x20   except imaplib.IMAP4.error:\n\
+         \x20       print(password, 'refused')\n",
+        &[&server.imaps_port.to_string()],
+    );
+    assert!(
+        imap.contains("Alice-new-pass-1 accepted") && imap.contains("secret refused"),
+        "{imap}"
+    );
 
     // The mailbox made in the browser receives mail.
     let mut smtp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -134,6 +152,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "mailbox added admin=boss@example.com from=127.0.0.1 address=ceo@newco.example",
         "console: POST without its CSRF token refused",
         "authentication failed peer=127.0.0.1 protocol=console user=boss@example.com",
+        "password changed who=alice@example.com from=127.0.0.1",
     ] {
         assert!(log.contains(entry), "{entry} in\n{log}");
     }

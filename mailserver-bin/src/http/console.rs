@@ -1,6 +1,7 @@
 //! The web console at `/console/`: administrators (PostfixAdmin's `admin` and `domain_admins`,
 //! see `accounts::Admin`) log in, see the domains they manage, add domains (global admins) and
-//! mailboxes. Server-rendered pages (askama templates in `templates/console/`), forms that work
+//! mailboxes; mail users log in with their address to see their usage and change their
+//! password. Server-rendered pages (askama templates in `templates/console/`), forms that work
 //! without JavaScript.
 //!
 //! Security: a session is a random 256-bit token in a `Secure; HttpOnly; SameSite=Strict`
@@ -33,8 +34,24 @@ const IDLE: Duration = Duration::from_secs(2 * 3600);
 const SESSION_COOKIE: &str = "mw_session";
 const LOGIN_COOKIE: &str = "mw_login";
 
+/// Who a session is for: an administrator, or a mail user managing their own mailbox.
+#[derive(Clone)]
+enum Who {
+    Admin(Admin),
+    User(String),
+}
+
+impl Who {
+    fn name(&self) -> &str {
+        match self {
+            Who::Admin(a) => &a.username,
+            Who::User(u) => u,
+        }
+    }
+}
+
 struct Session {
-    admin: Admin,
+    who: Who,
     csrf: String,
     last: Instant,
 }
@@ -61,6 +78,8 @@ pub fn router(sources: Arc<Sources>, guard: Arc<Guard>) -> Router {
         .route("/console/domains", post(add_domain))
         .route("/console/domains/{domain}", get(domain_page))
         .route("/console/domains/{domain}/mailboxes", post(add_mailbox))
+        .route("/console/account/", get(account_page))
+        .route("/console/account/password", post(change_password))
         .route("/console/style.css", get(style))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(console)
@@ -190,7 +209,14 @@ macro_rules! framed {
         }
     )*};
 }
-framed!(LoginPage, Dashboard, DomainPage, Message);
+#[derive(Template)]
+#[template(path = "console/account.html")]
+struct AccountPage {
+    frame: Frame,
+    usage: String,
+}
+
+framed!(LoginPage, Dashboard, DomainPage, Message, AccountPage);
 
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
@@ -205,27 +231,67 @@ fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
 }
 
 impl Console {
-    fn frame(&self, title: &str, session: Option<(&Admin, &str)>) -> Frame {
+    /// A page's frame; `session`: who is logged in and their CSRF token.
+    fn frame(&self, title: &str, session: Option<(&str, &str)>) -> Frame {
         Frame {
             title: title.to_owned(),
             hostname: self.sources.config.get().hostname.clone(),
-            user: session.map(|(a, _)| a.username.clone()),
+            user: session.map(|(who, _)| who.to_owned()),
             csrf: session.map(|(_, c)| c.to_owned()).unwrap_or_default(),
             notice: None,
             error: None,
         }
     }
 
+    /// Who `username` is when `password` is theirs: an administrator first, else a mailbox
+    /// user (an address that is both logs in as its admin).
+    async fn authenticate(&self, username: &str, password: String) -> Option<Who> {
+        let accounts = &self.sources.accounts;
+        let scheme = self.sources.config.get().accounts.default_password_scheme;
+        let answer = async {
+            if let Some(admin) = accounts
+                .authenticate_admin(username, password.clone(), scheme)
+                .await?
+            {
+                return Ok(Some(Who::Admin(admin)));
+            }
+            let user = crate::accounts::normalize_address(username)?;
+            Ok::<_, crate::accounts::AccountsError>(
+                accounts
+                    .authenticate(&user, password, scheme)
+                    .await?
+                    .then_some(Who::User(user)),
+            )
+        };
+        match answer.await {
+            Ok(who) => who,
+            Err(crate::accounts::AccountsError::BadAddress(_)) => None,
+            Err(e) => {
+                warn!(error = %e, "console: the accounts backend did not answer a login");
+                None
+            }
+        }
+    }
+
     /// The session the request's cookie names, renewed; `None` when there is none or it
     /// lapsed.
-    fn session(&self, headers: &HeaderMap) -> Option<(Admin, String)> {
+    fn session(&self, headers: &HeaderMap) -> Option<(Who, String)> {
         let token = cookie(headers, SESSION_COOKIE)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         sessions.retain(|_, s| now.duration_since(s.last) < IDLE);
         let session = sessions.get_mut(&token)?;
         session.last = now;
-        Some((session.admin.clone(), session.csrf.clone()))
+        Some((session.who.clone(), session.csrf.clone()))
+    }
+
+    /// An administrator's session; `Err`: where anyone else is sent (their own page).
+    fn admin_session(&self, headers: &HeaderMap) -> Result<(Admin, String), &'static str> {
+        match self.session(headers) {
+            Some((Who::Admin(admin), csrf)) => Ok((admin, csrf)),
+            Some((Who::User(_), _)) => Err("/console/account/"),
+            None => Err("/console/login"),
+        }
     }
 
     /// The session of a POST whose form carries its CSRF token; a refusal page otherwise.
@@ -234,19 +300,35 @@ impl Console {
         headers: &HeaderMap,
         form: &str,
         peer: &str,
-    ) -> Result<(Admin, String), Box<Response>> {
-        let Some((admin, csrf)) = self.session(headers) else {
+    ) -> Result<(Who, String), Box<Response>> {
+        let Some((who, csrf)) = self.session(headers) else {
             info!(peer, "console: POST without a session refused");
             return Err(Box::new(redirect("/console/login")));
         };
         let sent = form_value(form, "csrf").unwrap_or_default();
         if !crate::password::constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
-            warn!(peer, admin = %admin.username, "console: POST without its CSRF token refused");
-            let mut frame = self.frame("Refused", Some((&admin, &csrf)));
+            warn!(peer, who = %who.name(), "console: POST without its CSRF token refused");
+            let mut frame = self.frame("Refused", Some((who.name(), &csrf)));
             frame.error = Some("This form has expired: open the page again.".into());
             return Err(Box::new(html(StatusCode::FORBIDDEN, &Message { frame })));
         }
-        Ok((admin, csrf))
+        Ok((who, csrf))
+    }
+
+    /// [`Console::posted`] for an administrator.
+    fn admin_posted(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        peer: &str,
+    ) -> Result<(Admin, String), Box<Response>> {
+        match self.posted(headers, form, peer)? {
+            (Who::Admin(admin), csrf) => Ok((admin, csrf)),
+            (Who::User(user), _) => {
+                warn!(peer, %user, "console: a user's POST to an admin page refused");
+                Err(Box::new(redirect("/console/account/")))
+            }
+        }
     }
 }
 
@@ -301,25 +383,12 @@ async fn login(
     }
     let username = form_value(&form, "username").unwrap_or_default();
     let password = form_value(&form, "password").unwrap_or_default();
-    let scheme = c.sources.config.get().accounts.default_password_scheme;
-    let admin = match c
-        .sources
-        .accounts
-        .authenticate_admin(&username, password, scheme)
-        .await
-    {
-        Ok(admin) => admin,
-        Err(e) => {
-            warn!(error = %e, "console: the accounts backend did not answer a login");
-            None
-        }
-    };
-    let Some(admin) = admin else {
+    let Some(who) = c.authenticate(&username, password).await else {
         let wait = c.guard.failed(peer.ip(), "console", &username);
         tokio::time::sleep(wait).await;
         let mut frame = c.frame("Log in", None);
         frame.csrf = expected;
-        frame.error = Some("Wrong administrator or password.".into());
+        frame.error = Some("Wrong address or password.".into());
         return html(StatusCode::UNAUTHORIZED, &LoginPage { frame });
     };
     c.guard.succeeded(peer.ip(), "console");
@@ -327,19 +396,23 @@ async fn login(
     if session.is_empty() {
         return secured((StatusCode::INTERNAL_SERVER_ERROR, "Internal error\n").into_response());
     }
-    info!(target: "audit", admin = %admin.username, from = %from, "console login");
+    info!(target: "audit", who = %who.name(), from = %from, "console login");
+    let home = match who {
+        Who::Admin(_) => "/console/",
+        Who::User(_) => "/console/account/",
+    };
     c.sessions
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(
             session.clone(),
             Session {
-                admin,
+                who,
                 csrf: token(),
                 last: Instant::now(),
             },
         );
-    let mut response = redirect("/console/");
+    let mut response = redirect(home);
     for value in [
         set_cookie(SESSION_COOKIE, &session, IDLE.as_secs()),
         set_cookie(LOGIN_COOKIE, "", 0),
@@ -358,7 +431,7 @@ async fn logout(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, _) = match c.posted(&headers, &form, &from) {
+    let (who, _) = match c.posted(&headers, &form, &from) {
         Ok(s) => s,
         Err(refused) => return *refused,
     };
@@ -368,7 +441,7 @@ async fn logout(
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&token);
     }
-    info!(target: "audit", admin = %admin.username, from = %from, "console logout");
+    info!(target: "audit", who = %who.name(), from = %from, "console logout");
     let mut response = redirect("/console/login");
     if let Ok(value) = header::HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0)) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -377,8 +450,9 @@ async fn logout(
 }
 
 async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let Some((admin, csrf)) = c.session(&headers) else {
-        return redirect("/console/login");
+    let (admin, csrf) = match c.admin_session(&headers) {
+        Ok(s) => s,
+        Err(elsewhere) => return redirect(elsewhere),
     };
     let accounts = &c.sources.accounts;
     let listed = async {
@@ -400,7 +474,7 @@ async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respons
         }
         Ok::<_, crate::accounts::AccountsError>(lines)
     };
-    let mut frame = c.frame("Domains", Some((&admin, &csrf)));
+    let mut frame = c.frame("Domains", Some((&admin.username, &csrf)));
     let domains = listed.await.unwrap_or_else(|e| {
         warn!(error = %e, "console: listing domains failed");
         frame.error = Some("The accounts database did not answer.".into());
@@ -421,11 +495,11 @@ async fn add_domain(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.posted(&headers, &form, &from) {
+    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
         Ok(s) => s,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Add a domain", Some((&admin, &csrf)));
+    let mut frame = c.frame("Add a domain", Some((&admin.username, &csrf)));
     if !admin.global {
         warn!(admin = %admin.username, from = %from, "console: domain admin may not add domains");
         frame.error = Some("Only a global administrator adds domains.".into());
@@ -454,10 +528,11 @@ async fn domain_page(
     headers: HeaderMap,
     Path(domain): Path<String>,
 ) -> Response {
-    let Some((admin, csrf)) = c.session(&headers) else {
-        return redirect("/console/login");
+    let (admin, csrf) = match c.admin_session(&headers) {
+        Ok(s) => s,
+        Err(elsewhere) => return redirect(elsewhere),
     };
-    let mut frame = c.frame(&domain, Some((&admin, &csrf)));
+    let mut frame = c.frame(&domain, Some((&admin.username, &csrf)));
     if !admin.manages(&domain) {
         info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
         frame.error = Some("No such domain among yours.".into());
@@ -493,11 +568,11 @@ async fn add_mailbox(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.posted(&headers, &form, &from) {
+    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
         Ok(s) => s,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Add a mailbox", Some((&admin, &csrf)));
+    let mut frame = c.frame("Add a mailbox", Some((&admin.username, &csrf)));
     if !admin.manages(&domain) {
         warn!(admin = %admin.username, from = %from, %domain, "console: mailbox refused, not an admin of the domain");
         frame.error = Some("No such domain among yours.".into());
@@ -529,6 +604,115 @@ async fn add_mailbox(
             info!(admin = %admin.username, from = %from, %address, error = %e, "console: mailbox not added");
             frame.error = Some(e.to_string());
             html(StatusCode::BAD_REQUEST, &Message { frame })
+        }
+    }
+}
+
+/// A user's own page: their usage and the password form.
+async fn account_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let (user, csrf) = match c.session(&headers) {
+        Some((Who::User(user), csrf)) => (user, csrf),
+        Some((Who::Admin(_), _)) => return redirect("/console/"),
+        None => return redirect("/console/login"),
+    };
+    let frame = c.frame("Your account", Some((&user, &csrf)));
+    let usage = c.usage(&user).await;
+    html(StatusCode::OK, &AccountPage { frame, usage })
+}
+
+impl Console {
+    /// What `user`'s mailbox holds, against its quota, in words.
+    async fn usage(&self, user: &str) -> String {
+        let config = self.sources.config.get();
+        let mailbox = match self.sources.accounts.mailbox(user).await {
+            Ok(Some(m)) => m,
+            _ => return "Usage unknown.".into(),
+        };
+        let account = crate::delivery::QuotaAccount::of(&config, &mailbox);
+        let limits = account.limits;
+        let counted = tokio::task::spawn_blocking(move || account.maildir.quota_usage(limits))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+        let used = u64::try_from(counted.bytes).unwrap_or(0);
+        match limits.bytes {
+            0 => format!("{} messages, {} (no quota).", counted.messages, mb(used)),
+            q => format!(
+                "{} messages, {} of {} ({}%).",
+                counted.messages,
+                mb(used),
+                mb(q),
+                used * 100 / q
+            ),
+        }
+    }
+}
+
+/// A user changes their password: the current one checked, the new one hashed in
+/// `[accounts] password_scheme`; IMAP, POP3 and submission take it at once.
+async fn change_password(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let (user, csrf) = match c.posted(&headers, &form, &from) {
+        Ok((Who::User(user), csrf)) => (user, csrf),
+        Ok((Who::Admin(_), _)) => return redirect("/console/"),
+        Err(refused) => return *refused,
+    };
+    let mut frame = c.frame("Your account", Some((&user, &csrf)));
+    let field = |name| form_value(&form, name).unwrap_or_default();
+    let (current, new) = (field("current"), field("new"));
+    let problem = if new != field("repeat") {
+        Some("The two new passwords differ.")
+    } else if new.chars().count() < 8 {
+        Some("The new password needs at least 8 characters.")
+    } else {
+        None
+    };
+    let usage = c.usage(&user).await;
+    if let Some(problem) = problem {
+        frame.error = Some(problem.into());
+        return html(StatusCode::BAD_REQUEST, &AccountPage { frame, usage });
+    }
+    let config = c.sources.config.get();
+    let accounts = &c.sources.accounts;
+    let scheme = config.accounts.default_password_scheme;
+    if !matches!(
+        accounts.authenticate(&user, current, scheme).await,
+        Ok(true)
+    ) {
+        let wait = c.guard.failed(peer.ip(), "console", &user);
+        tokio::time::sleep(wait).await;
+        frame.error = Some("The current password is wrong.".into());
+        return html(StatusCode::FORBIDDEN, &AccountPage { frame, usage });
+    }
+    let new_scheme = config.accounts.password_scheme;
+    let hash = tokio::task::spawn_blocking(move || crate::password::hash(new_scheme, &new)).await;
+    let saved = match hash {
+        Ok(Ok(hash)) => accounts
+            .set_password(&user, &hash)
+            .await
+            .map_err(|e| e.to_string()),
+        _ => Err("the password could not be hashed".to_owned()),
+    };
+    match saved {
+        Ok(_) => {
+            info!(target: "audit", who = %user, from = %from, "password changed");
+            frame.notice = Some("Your password is changed.".into());
+            html(StatusCode::OK, &AccountPage { frame, usage })
+        }
+        Err(e) => {
+            warn!(%user, error = %e, "console: password not changed");
+            frame.error = Some(format!("The password was not changed: {e}"));
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &AccountPage { frame, usage },
+            )
         }
     }
 }

@@ -51,13 +51,13 @@ def check_accessibility(page):
     violations[page] = [(v["id"], v["help"]) for v in bad]
 
 
-def login(user, password):
+def login(user, password, landing="domains-heading"):
     driver.get(base + "/console/")
     wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
     check_accessibility("login")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(ec.presence_of_element_located((By.ID, "domains-heading")))
+    wait.until(ec.presence_of_element_located((By.ID, landing)))
 
 
 def logout():
@@ -73,7 +73,7 @@ try:
     driver.find_element(By.ID, "password").send_keys("wrong")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.error")))
-    assert "Wrong administrator" in driver.page_source
+    assert "Wrong address or password" in driver.page_source
     login("boss@example.com", "Boss-pass-42")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert any(r.startswith("example.com") for r in rows), rows
@@ -105,6 +105,22 @@ try:
     assert "alice@example.com" not in driver.page_source
     logout()
     print("domain admin sees only example.net")
+
+    step = "user"
+    login("alice@example.com", "secret", landing="password-heading")
+    assert "messages" in driver.find_element(By.ID, "usage-heading").find_element(
+        By.XPATH, "..").text
+    check_accessibility("account")
+    driver.get(base + "/console/")  # an admin page: a user is sent back to their own
+    wait.until(ec.presence_of_element_located((By.ID, "password-heading")))
+    driver.find_element(By.ID, "current").send_keys("secret")
+    driver.find_element(By.ID, "new-password").send_keys("Alice-new-pass-1")
+    driver.find_element(By.ID, "repeat").send_keys("Alice-new-pass-1")
+    driver.find_element(By.XPATH, "//button[text()='Change password']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Your password is changed" in driver.page_source, driver.page_source
+    logout()
+    print("alice changed her password")
 except Exception:
     shot(step.replace(" ", "-"))
     traceback.print_exc()
