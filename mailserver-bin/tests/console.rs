@@ -92,6 +92,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "domain admin sees only example.net",
         "csrf-less POST refused",
         "alice changed her password",
+        "mailbox disabled, enabled, given a password; alias added and removed",
     ] {
         assert!(out.contains(line), "{out}");
     }
@@ -124,6 +125,15 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         imap.contains("Alice-new-pass-1 accepted") && imap.contains("secret refused"),
         "{imap}"
     );
+    // The password the admin set for ceo works too.
+    let ceo = python(
+        "import imaplib, ssl, sys\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+         c.login('ceo@newco.example', 'Ceo-other-456'); print('ceo in'); c.logout()\n",
+        &[&server.imaps_port.to_string()],
+    );
+    assert!(ceo.contains("ceo in"), "{ceo}");
 
     // The mailbox made in the browser receives mail.
     let mut smtp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -132,6 +142,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "EHLO client.example",
         "MAIL FROM:<someone@example.org>",
         "RCPT TO:<ceo@newco.example>",
+        "RCPT TO:<sales@newco.example>",
         "DATA",
         "Subject: welcome\r\n\r\nHello.\r\n.",
         "QUIT",
@@ -149,7 +160,8 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     let log = server.log();
     for entry in [
         "domain added admin=boss@example.com from=127.0.0.1 domain=newco.example",
-        "mailbox added admin=boss@example.com from=127.0.0.1 address=ceo@newco.example",
+        "mailbox added admin=boss@example.com from=127.0.0.1 done=Mailbox ceo@newco.example added.",
+        "alias removed admin=boss@example.com from=127.0.0.1 done=Alias old@newco.example removed.",
         "console: POST without its CSRF token refused",
         "authentication failed peer=127.0.0.1 protocol=console user=boss@example.com",
         "password changed who=alice@example.com from=127.0.0.1",

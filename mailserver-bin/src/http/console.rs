@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,26 +58,29 @@ struct Session {
 
 /// What the handlers share.
 pub struct Console {
-    sources: Arc<Sources>,
+    pub(super) sources: Arc<Sources>,
     guard: Arc<Guard>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
-/// The console's routes.
-pub fn router(sources: Arc<Sources>, guard: Arc<Guard>) -> Router {
-    let console = Arc::new(Console {
-        sources,
-        guard,
-        sessions: Mutex::new(HashMap::new()),
-    });
+impl Console {
+    pub fn new(sources: Arc<Sources>, guard: Arc<Guard>) -> Arc<Self> {
+        Arc::new(Console {
+            sources,
+            guard,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The console's routes but a domain's page (`console_domains`).
+pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/console", get(|| async { redirect("/console/") }))
         .route("/console/", get(dashboard))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
         .route("/console/domains", post(add_domain))
-        .route("/console/domains/{domain}", get(domain_page))
-        .route("/console/domains/{domain}/mailboxes", post(add_mailbox))
         .route("/console/account/", get(account_page))
         .route("/console/account/password", post(change_password))
         .route("/console/style.css", get(style))
@@ -132,11 +135,11 @@ fn secured(mut response: Response) -> Response {
     response
 }
 
-fn redirect(to: &'static str) -> Response {
+pub(super) fn redirect(to: &'static str) -> Response {
     secured((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
 }
 
-fn html(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => secured(
             (
@@ -154,13 +157,13 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
 }
 
 /// What every page shows around its content.
-struct Frame {
-    title: String,
-    hostname: String,
-    user: Option<String>,
-    csrf: String,
-    notice: Option<String>,
-    error: Option<String>,
+pub(super) struct Frame {
+    pub(super) title: String,
+    pub(super) hostname: String,
+    pub(super) user: Option<String>,
+    pub(super) csrf: String,
+    pub(super) notice: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 #[derive(Template)]
@@ -185,17 +188,9 @@ struct DomainLine {
 }
 
 #[derive(Template)]
-#[template(path = "console/domain.html")]
-struct DomainPage {
-    frame: Frame,
-    domain: String,
-    mailboxes: Vec<(String, &'static str)>,
-}
-
-#[derive(Template)]
 #[template(path = "console/message.html")]
-struct Message {
-    frame: Frame,
+pub(super) struct Message {
+    pub(super) frame: Frame,
 }
 
 // The templates reach the frame's fields by these names.
@@ -216,14 +211,14 @@ struct AccountPage {
     usage: String,
 }
 
-framed!(LoginPage, Dashboard, DomainPage, Message, AccountPage);
+framed!(LoginPage, Dashboard, Message, AccountPage);
 
-fn yes_no(b: bool) -> &'static str {
+pub(super) fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
 /// Who made a request: the peer, and what a proxy in front says.
-fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
+pub(super) fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
     match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(forwarded) => format!("{} (for {forwarded})", peer.ip()),
         None => peer.ip().to_string(),
@@ -232,7 +227,7 @@ fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
 
 impl Console {
     /// A page's frame; `session`: who is logged in and their CSRF token.
-    fn frame(&self, title: &str, session: Option<(&str, &str)>) -> Frame {
+    pub(super) fn frame(&self, title: &str, session: Option<(&str, &str)>) -> Frame {
         Frame {
             title: title.to_owned(),
             hostname: self.sources.config.get().hostname.clone(),
@@ -286,7 +281,10 @@ impl Console {
     }
 
     /// An administrator's session; `Err`: where anyone else is sent (their own page).
-    fn admin_session(&self, headers: &HeaderMap) -> Result<(Admin, String), &'static str> {
+    pub(super) fn admin_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Admin, String), &'static str> {
         match self.session(headers) {
             Some((Who::Admin(admin), csrf)) => Ok((admin, csrf)),
             Some((Who::User(_), _)) => Err("/console/account/"),
@@ -316,7 +314,7 @@ impl Console {
     }
 
     /// [`Console::posted`] for an administrator.
-    fn admin_posted(
+    pub(super) fn admin_posted(
         &self,
         headers: &HeaderMap,
         form: &str,
@@ -514,94 +512,6 @@ async fn add_domain(
         }
         Err(e) => {
             info!(admin = %admin.username, from = %from, domain = %wanted, error = %e, "console: domain not added");
-            frame.error = Some(e.to_string());
-            html(StatusCode::BAD_REQUEST, &Message { frame })
-        }
-    }
-}
-
-/// The domain page, for an admin of it; others are told it is not theirs (404: whether it
-/// exists is not said).
-async fn domain_page(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(domain): Path<String>,
-) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
-        Ok(s) => s,
-        Err(elsewhere) => return redirect(elsewhere),
-    };
-    let mut frame = c.frame(&domain, Some((&admin.username, &csrf)));
-    if !admin.manages(&domain) {
-        info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
-        frame.error = Some("No such domain among yours.".into());
-        return html(StatusCode::NOT_FOUND, &Message { frame });
-    }
-    match c.sources.accounts.list_users(Some(&domain)).await {
-        Ok(users) => {
-            let mailboxes = users
-                .into_iter()
-                .map(|(address, _, active)| (address, yes_no(active)))
-                .collect();
-            html(
-                StatusCode::OK,
-                &DomainPage {
-                    frame,
-                    domain,
-                    mailboxes,
-                },
-            )
-        }
-        Err(e) => {
-            frame.error = Some(e.to_string());
-            html(StatusCode::NOT_FOUND, &Message { frame })
-        }
-    }
-}
-
-async fn add_mailbox(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(domain): Path<String>,
-    form: String,
-) -> Response {
-    let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
-        Ok(s) => s,
-        Err(refused) => return *refused,
-    };
-    let mut frame = c.frame("Add a mailbox", Some((&admin.username, &csrf)));
-    if !admin.manages(&domain) {
-        warn!(admin = %admin.username, from = %from, %domain, "console: mailbox refused, not an admin of the domain");
-        frame.error = Some("No such domain among yours.".into());
-        return html(StatusCode::NOT_FOUND, &Message { frame });
-    }
-    let local = form_value(&form, "local").unwrap_or_default();
-    let password = form_value(&form, "password").unwrap_or_default();
-    if password.chars().count() < 8 {
-        frame.error = Some("The password needs at least 8 characters.".into());
-        return html(StatusCode::BAD_REQUEST, &Message { frame });
-    }
-    let address = format!("{}@{domain}", local.trim());
-    let scheme = c.sources.config.get().accounts.password_scheme;
-    let hash =
-        match tokio::task::spawn_blocking(move || crate::password::hash(scheme, &password)).await {
-            Ok(Ok(hash)) => hash,
-            _ => {
-                frame.error = Some("The password could not be hashed.".into());
-                return html(StatusCode::INTERNAL_SERVER_ERROR, &Message { frame });
-            }
-        };
-    match c.sources.accounts.add_user(&address, &hash).await {
-        Ok(address) => {
-            info!(target: "audit", admin = %admin.username, from = %from, %address, "mailbox added");
-            frame.notice = Some(format!("Mailbox {address} added."));
-            html(StatusCode::OK, &Message { frame })
-        }
-        Err(e) => {
-            info!(admin = %admin.username, from = %from, %address, error = %e, "console: mailbox not added");
             frame.error = Some(e.to_string());
             html(StatusCode::BAD_REQUEST, &Message { frame })
         }

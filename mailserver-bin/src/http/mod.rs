@@ -7,6 +7,7 @@
 
 mod autoconfig;
 mod console;
+mod console_domains;
 mod text;
 mod unsubscribe;
 
@@ -79,10 +80,7 @@ pub fn router(status: Arc<Status>) -> Router {
         .route("/status", get(status_json))
         .with_state(Arc::clone(&status))
         .merge(autoconfig::router(Arc::clone(&status.health)))
-        .merge(console::router(
-            Arc::clone(&status.health),
-            Arc::clone(&status.guard),
-        ))
+        .merge(console_routes(&status))
         .merge(unsubscribe::router(
             status.health.accounts.clone(),
             status.health.queue.list_links().clone(),
@@ -151,6 +149,12 @@ async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
+}
+
+/// The web console's routes, sharing one set of sessions.
+fn console_routes(status: &Status) -> Router {
+    let console = console::Console::new(Arc::clone(&status.health), Arc::clone(&status.guard));
+    console::router(Arc::clone(&console)).merge(console_domains::router(console))
 }
 
 /// Serves `listener` until shutdown.

@@ -86,14 +86,45 @@ try:
     driver.get(base + "/console/domains/newco.example")
     wait.until(ec.presence_of_element_located((By.ID, "local"))).send_keys("ceo")
     driver.find_element(By.ID, "new-password").send_keys("Ceo-pass-123")
-    check_accessibility("domain")
     driver.find_element(By.XPATH, "//button[text()='Add mailbox']").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice")))
     assert "ceo@newco.example added" in driver.page_source, driver.page_source
     driver.get(base + "/console/domains/newco.example")
     assert "ceo@newco.example" in driver.find_element(By.TAG_NAME, "tbody").text
-    logout()
     print("global admin added newco.example and ceo@newco.example")
+
+    step = "mailbox actions"
+    def act(xpath, notice):
+        driver.get(base + "/console/domains/newco.example")
+        wait.until(ec.presence_of_element_located((By.XPATH, xpath))).click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+        assert notice in driver.page_source, driver.page_source
+    act("//button[text()='Disable ceo@newco.example']", "ceo@newco.example disabled")
+    act("//button[text()='Enable ceo@newco.example']", "ceo@newco.example enabled")
+    driver.get(base + "/console/domains/newco.example")
+    wait.until(ec.presence_of_element_located((By.ID, "pw-1"))).send_keys("Ceo-other-456")
+    act_button = driver.find_element(By.XPATH, "//input[@id='pw-1']/following-sibling::button")
+    act_button.click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "New password set for ceo@newco.example" in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    driver.find_element(By.ID, "alias-local").send_keys("sales")
+    driver.find_element(By.ID, "targets").send_keys("ceo@newco.example")
+    driver.find_element(By.XPATH, "//button[text()='Add alias']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Alias sales@newco.example" in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    check_accessibility("domain")
+    driver.find_element(By.ID, "alias-local").send_keys("old")
+    driver.find_element(By.ID, "targets").send_keys("ceo@newco.example")
+    driver.find_element(By.XPATH, "//button[text()='Add alias']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    act("//button[text()='Remove old@newco.example']", "old@newco.example removed")
+    driver.get(base + "/console/domains/newco.example")
+    assert "old@newco.example" not in driver.page_source
+    assert "sales@newco.example" in driver.page_source
+    logout()
+    print("mailbox disabled, enabled, given a password; alias added and removed")
 
     step = "domain admin"
     login("postmaster@example.net", "Net-pass-42")

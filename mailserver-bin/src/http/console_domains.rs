@@ -1,0 +1,329 @@
+//! The console's page of one domain, for its administrators: its mailboxes (add, enable or
+//! disable, set a new password) and aliases (add, remove; a catch-all too). Every action
+//! checks that the admin manages the domain and that the address it names is in it, and is
+//! logged under target `audit`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tracing::{info, warn};
+
+use super::console::{Console, Frame, Message, from_where, html, redirect, yes_no};
+use super::text::form_value;
+use crate::accounts::{AccountsError, Admin};
+
+#[derive(Template)]
+#[template(path = "console/domain.html")]
+struct DomainPage {
+    frame: Frame,
+    domain: String,
+    mailboxes: Vec<(String, &'static str, bool)>,
+    aliases: Vec<(String, String)>,
+}
+
+impl std::ops::Deref for DomainPage {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+/// The routes of a domain's page and its forms.
+pub fn router(console: Arc<Console>) -> Router {
+    Router::new()
+        .route("/console/domains/{domain}", get(domain_page))
+        .route("/console/domains/{domain}/mailboxes", post(add_mailbox))
+        .route(
+            "/console/domains/{domain}/mailboxes/active",
+            post(set_active),
+        )
+        .route(
+            "/console/domains/{domain}/mailboxes/password",
+            post(set_password),
+        )
+        .route("/console/domains/{domain}/aliases", post(add_alias))
+        .route(
+            "/console/domains/{domain}/aliases/remove",
+            post(remove_alias),
+        )
+        .with_state(console)
+}
+
+/// The page, for an admin of the domain; others are told it is not theirs (404: whether it
+/// exists is not said).
+async fn domain_page(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    let (admin, csrf) = match c.admin_session(&headers) {
+        Ok(s) => s,
+        Err(elsewhere) => return redirect(elsewhere),
+    };
+    let mut frame = c.frame(&domain, Some((&admin.username, &csrf)));
+    if !admin.manages(&domain) {
+        info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
+        frame.error = Some("No such domain among yours.".into());
+        return html(StatusCode::NOT_FOUND, &Message { frame });
+    }
+    let accounts = &c.sources.accounts;
+    let listed = async {
+        let users = accounts.list_users(Some(&domain)).await?;
+        let aliases = accounts.list_aliases(Some(&domain)).await?;
+        Ok::<_, AccountsError>((users, aliases))
+    };
+    match listed.await {
+        Ok((users, aliases)) => {
+            let mailboxes = users
+                .into_iter()
+                .map(|(address, _, active)| (address, yes_no(active), active))
+                .collect();
+            html(
+                StatusCode::OK,
+                &DomainPage {
+                    frame,
+                    domain,
+                    mailboxes,
+                    aliases,
+                },
+            )
+        }
+        Err(e) => {
+            frame.error = Some(e.to_string());
+            html(StatusCode::NOT_FOUND, &Message { frame })
+        }
+    }
+}
+
+/// A POST about `domain` by one of its admins: the admin, the answer's frame and where the
+/// request came from; `Err`: the refusal to send.
+fn domain_post(
+    c: &Console,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    domain: &str,
+    form: &str,
+    title: &str,
+) -> Result<(Admin, Frame, String), Box<Response>> {
+    let from = from_where(peer, headers);
+    let (admin, csrf) = c.admin_posted(headers, form, &from)?;
+    let mut frame = c.frame(title, Some((&admin.username, &csrf)));
+    if !admin.manages(domain) {
+        warn!(admin = %admin.username, from = %from, %domain, what = title, "console: refused, not an admin of the domain");
+        frame.error = Some("No such domain among yours.".into());
+        return Err(Box::new(html(StatusCode::NOT_FOUND, &Message { frame })));
+    }
+    Ok((admin, frame, from))
+}
+
+/// The answer to an action: `done` says what was done (logged under `audit`), or why not.
+fn answer(
+    mut frame: Frame,
+    admin: &Admin,
+    from: &str,
+    done: Result<String, String>,
+    what: &str,
+) -> Response {
+    match done {
+        Ok(text) => {
+            info!(target: "audit", admin = %admin.username, from = %from, done = %text, "{what}");
+            frame.notice = Some(text);
+            html(StatusCode::OK, &Message { frame })
+        }
+        Err(e) => {
+            info!(admin = %admin.username, from = %from, what, error = %e, "console: refused");
+            frame.error = Some(e);
+            html(StatusCode::BAD_REQUEST, &Message { frame })
+        }
+    }
+}
+
+/// `address` when it is in `domain`.
+fn in_domain(address: &str, domain: &str) -> Result<String, String> {
+    let address = address.trim().to_lowercase();
+    match address.rsplit_once('@') {
+        Some((local, d)) if !local.is_empty() && d.eq_ignore_ascii_case(domain) => Ok(address),
+        _ => Err(format!("{address} is not an address of {domain}.")),
+    }
+}
+
+/// `password` hashed in `[accounts] password_scheme`, if it is long enough.
+async fn hashed(c: &Console, password: String) -> Result<String, String> {
+    if password.chars().count() < 8 {
+        return Err("The password needs at least 8 characters.".into());
+    }
+    let scheme = c.sources.config.get().accounts.password_scheme;
+    match tokio::task::spawn_blocking(move || crate::password::hash(scheme, &password)).await {
+        Ok(Ok(hash)) => Ok(hash),
+        _ => Err("The password could not be hashed.".into()),
+    }
+}
+
+async fn add_mailbox(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Add a mailbox") {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
+    let local = form_value(&form, "local").unwrap_or_default();
+    let address = format!("{}@{domain}", local.trim());
+    let done = match hashed(&c, form_value(&form, "password").unwrap_or_default()).await {
+        Ok(hash) => c
+            .sources
+            .accounts
+            .add_user(&address, &hash)
+            .await
+            .map(|a| format!("Mailbox {a} added."))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    answer(frame, &admin, &from, done, "mailbox added")
+}
+
+async fn set_active(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Mailbox") {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let active = form_value(&form, "active").as_deref() == Some("1");
+    let done = match in_domain(&form_value(&form, "address").unwrap_or_default(), &domain) {
+        Ok(address) => c
+            .sources
+            .accounts
+            .set_user_active(&address, active)
+            .await
+            .map(|a| {
+                let state = if active { "enabled" } else { "disabled" };
+                format!("Mailbox {a} {state}.")
+            })
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    answer(frame, &admin, &from, done, "mailbox active set")
+}
+
+async fn set_password(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Mailbox") {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let address = in_domain(&form_value(&form, "address").unwrap_or_default(), &domain);
+    let hash = hashed(&c, form_value(&form, "password").unwrap_or_default()).await;
+    let done = match (address, hash) {
+        (Ok(address), Ok(hash)) => c
+            .sources
+            .accounts
+            .set_password(&address, &hash)
+            .await
+            .map(|a| format!("New password set for {a}."))
+            .map_err(|e| e.to_string()),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    answer(frame, &admin, &from, done, "mailbox password set")
+}
+
+async fn add_alias(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Add an alias")
+    {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    // An empty local part is the domain's catch-all.
+    let source = format!(
+        "{}@{domain}",
+        form_value(&form, "local").unwrap_or_default().trim()
+    );
+    let targets: Vec<String> = form_value(&form, "targets")
+        .unwrap_or_default()
+        .split([',', ' ', '\n', '\r'])
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let done = if targets.is_empty() {
+        Err("Give at least one address to forward to.".to_owned())
+    } else {
+        c.sources
+            .accounts
+            .add_alias(&source, &targets)
+            .await
+            .map(|(source, _)| format!("Alias {source} → {} added.", targets.join(", ")))
+            .map_err(|e| e.to_string())
+    };
+    answer(frame, &admin, &from, done, "alias added")
+}
+
+async fn remove_alias(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Remove an alias") {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
+    let source = form_value(&form, "source").unwrap_or_default();
+    let in_it = source
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&domain));
+    let done = if in_it {
+        // Only the forwarding goes: a mailbox's own address stays among its targets.
+        let accounts = &c.sources.accounts;
+        let removed = async {
+            let aliases = accounts.list_aliases(Some(&domain)).await?;
+            let Some((_, goto)) = aliases
+                .iter()
+                .find(|(a, _)| a.eq_ignore_ascii_case(&source))
+            else {
+                return Err(AccountsError::UnknownAlias(source.clone()));
+            };
+            let targets: Vec<String> = goto
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(&source))
+                .map(str::to_owned)
+                .collect();
+            accounts.remove_alias(&source, &targets).await
+        };
+        removed
+            .await
+            .map(|s| format!("Alias {s} removed."))
+            .map_err(|e| e.to_string())
+    } else {
+        Err(format!("{source} is not an alias of {domain}."))
+    };
+    answer(frame, &admin, &from, done, "alias removed")
+}
