@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use support::lists::wait_for;
-use support::{Server, python, require, system_python};
+use support::{Server, free_port, python, require, system_python};
 
 /// axe-core's browser script, fetched from npm once into the target directory.
 fn axe_core() -> PathBuf {
@@ -43,7 +43,14 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     for program in ["chromium", "chromedriver"] {
         require(program);
     }
-    let server = Server::start("console", "");
+    // Outbound mail goes to a relay that is down: it waits in the queue.
+    let server = Server::start(
+        "console",
+        &format!(
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n",
+            free_port()
+        ),
+    );
     // Admins, as the CLI makes them.
     let out = server.admin_with_stdin(
         &[
@@ -79,6 +86,22 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     let refused = server.admin(&["admin", "add", "x@example.com"], "");
     assert!(!refused.status.success());
 
+    // A message for a domain that cannot be reached waits in the queue.
+    python(
+        include_str!("clients/submission_submit.py"),
+        &[
+            &server.submission_port.to_string(),
+            "alice@example.com",
+            "far@remote.example",
+            "waiting",
+        ],
+    );
+    wait_for("the message in the queue", || {
+        server
+            .admin_ok(&["queue", "list"])
+            .contains("far@remote.example")
+    });
+
     let shots = server.dir.join("shots");
     std::fs::create_dir_all(&shots).unwrap();
     let axe = axe_core();
@@ -93,6 +116,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "csrf-less POST refused",
         "alice changed her password",
         "mailbox disabled, enabled, given a password; alias added and removed",
+        " held, released and removed",
     ] {
         assert!(out.contains(line), "{out}");
     }
@@ -101,13 +125,20 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         .find_map(|l| l.strip_prefix("accessibility: "))
         .unwrap();
     let pages: serde_json::Value = serde_json::from_str(accessibility).unwrap();
-    for page in ["login", "dashboard", "domain", "account"] {
+    for page in ["login", "dashboard", "domain", "account", "queue"] {
         assert_eq!(
             pages[page],
             serde_json::json!([]),
             "{page}: {accessibility}"
         );
     }
+
+    assert!(
+        server
+            .admin_ok(&["queue", "list"])
+            .contains("the queue is empty"),
+        "removed in the console"
+    );
 
     // Alice logs in to IMAP with the password she chose; the old one no longer works.
     let imap = python(

@@ -39,23 +39,12 @@ pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError
     match command {
         QueueCommand::List { json } => {
             let rows = admin::rows(&spool)?;
-            let headers = [
-                "id",
-                "size",
-                "age",
-                "attempts",
-                "next",
-                "from",
-                "to",
-                "state",
-                "last reply",
-            ];
-            print_list(&headers, &rows, json, "the queue is empty");
+            print_list(&admin::COLUMNS, &rows, json, "the queue is empty");
         }
         QueueCommand::Show { id } => print!("{}", admin::show(&spool, &id)?),
         QueueCommand::Flush => println!("{} messages to be tried now", admin::flush(&spool)?),
         QueueCommand::Retry { id } => {
-            admin::update(&spool, &id, |m| m.next_attempt = 0)?;
+            admin::retry(&spool, &id)?;
             println!("{id} will be tried now");
         }
         QueueCommand::Remove { id } => {
@@ -63,14 +52,11 @@ pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError
             println!("removed {id}");
         }
         QueueCommand::Hold { id } => {
-            admin::update(&spool, &id, |m| m.hold = true)?;
+            admin::hold(&spool, &id)?;
             println!("{id} is on hold");
         }
         QueueCommand::Release { id } => {
-            admin::update(&spool, &id, |m| {
-                m.hold = false;
-                m.next_attempt = 0;
-            })?;
+            admin::release(&spool, &id)?;
             println!("{id} released");
         }
     }

@@ -8,6 +8,7 @@
 mod autoconfig;
 mod console;
 mod console_domains;
+mod console_queue;
 mod text;
 mod unsubscribe;
 
@@ -154,7 +155,9 @@ async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
 /// The web console's routes, sharing one set of sessions.
 fn console_routes(status: &Status) -> Router {
     let console = console::Console::new(Arc::clone(&status.health), Arc::clone(&status.guard));
-    console::router(Arc::clone(&console)).merge(console_domains::router(console))
+    console::router(Arc::clone(&console))
+        .merge(console_domains::router(Arc::clone(&console)))
+        .merge(console_queue::router(console))
 }
 
 /// Serves `listener` until shutdown.

@@ -19,6 +19,24 @@ pub fn update(
     spool.trigger()
 }
 
+/// Makes message `id` due now.
+pub fn retry(spool: &Spool, id: &str) -> Result<(), SpoolError> {
+    update(spool, id, |m| m.next_attempt = 0)
+}
+
+/// Keeps message `id` in the queue untried until [`release`].
+pub fn hold(spool: &Spool, id: &str) -> Result<(), SpoolError> {
+    update(spool, id, |m| m.hold = true)
+}
+
+/// Lets a held message be tried again, now.
+pub fn release(spool: &Spool, id: &str) -> Result<(), SpoolError> {
+    update(spool, id, |m| {
+        m.hold = false;
+        m.next_attempt = 0;
+    })
+}
+
 /// Makes every message not on hold due now. Returns how many there are.
 pub fn flush(spool: &Spool) -> Result<usize, SpoolError> {
     let mut count = 0;
@@ -38,8 +56,21 @@ pub fn remove(spool: &Spool, id: &str) -> Result<(), SpoolError> {
     spool.remove(id)
 }
 
-/// One row per message: id, size, age, attempts, next attempt, sender, recipients left, state,
-/// and the last answer.
+/// The columns of [`rows`].
+pub const COLUMNS: [&str; 9] = [
+    "id",
+    "size",
+    "age",
+    "attempts",
+    "next",
+    "from",
+    "to",
+    "state",
+    "last reply",
+];
+
+/// One row per message ([`COLUMNS`]): id, size, age, attempts, next attempt, sender,
+/// recipients left, state, and the last answer.
 pub fn rows(spool: &Spool) -> Result<Vec<Vec<String>>, SpoolError> {
     let now = now();
     let mut rows = Vec::new();

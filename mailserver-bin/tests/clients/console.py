@@ -123,14 +123,39 @@ try:
     driver.get(base + "/console/domains/newco.example")
     assert "old@newco.example" not in driver.page_source
     assert "sales@newco.example" in driver.page_source
-    logout()
     print("mailbox disabled, enabled, given a password; alias added and removed")
+
+    step = "queue"
+    driver.get(base + "/console/")
+    wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "Outbound queue"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "queue-heading")))
+    check_accessibility("queue")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 1 and "far@remote.example" in rows[0].text, [r.text for r in rows]
+    queued = rows[0].find_element(By.TAG_NAME, "td").text
+    def queue_action(action, notice):
+        driver.get(base + "/console/queue")
+        wait.until(ec.presence_of_element_located(
+            (By.XPATH, f"//button[text()='{action} {queued}']"))).click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+        assert notice in driver.page_source, driver.page_source
+    queue_action("hold", "is on hold")
+    driver.get(base + "/console/queue")
+    assert "hold" in driver.find_element(By.CSS_SELECTOR, "tbody tr").text
+    queue_action("release", "released")
+    queue_action("remove", "removed")
+    driver.get(base + "/console/queue")
+    assert "The queue is empty" in driver.page_source
+    logout()
+    print(f"queued {queued} held, released and removed")
 
     step = "domain admin"
     login("postmaster@example.net", "Net-pass-42")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert len(rows) == 1 and rows[0].startswith("example.net"), rows
     assert not driver.find_elements(By.ID, "domain"), "a domain admin has no add-domain form"
+    driver.get(base + "/console/queue")
+    assert "for global administrators" in driver.page_source
     driver.get(base + "/console/domains/example.com")
     assert "No such domain among yours" in driver.page_source
     assert "alice@example.com" not in driver.page_source
