@@ -222,6 +222,22 @@ pub async fn check(
     found
 }
 
+/// What differs between what `domain` publishes and what it should ([`check`]), its DKIM
+/// keys read (never made: `mailserver dns` makes them).
+pub async fn check_domain(
+    resolver: &MessageAuthenticator,
+    config: &Config,
+    domain: &str,
+) -> Vec<(bool, String)> {
+    match dkim::Dkim::from_config(config).public_keys(domain) {
+        Ok(keys) => check(resolver, domain, &expected(config, domain, &keys)).await,
+        Err(e) => vec![(
+            true,
+            format!("{domain}: no DKIM keys ({e}): run `mailserver dns {domain}`"),
+        )],
+    }
+}
+
 /// The DMARC policy (`p=`, lowercase) `domain` publishes, or its organizational domain
 /// (`sp=` when it gives one) when it publishes none itself; `None` without a record. The
 /// organizational domain is taken as the last two labels, which holds for the domains whose

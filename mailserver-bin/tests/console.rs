@@ -12,6 +12,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 
+use support::dns::Dns;
 use support::lists::wait_for;
 use support::{Server, free_port, python, require, system_python};
 
@@ -43,12 +44,17 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     for program in ["chromium", "chromedriver"] {
         require(program);
     }
-    // Outbound mail goes to a relay that is down: it waits in the queue.
+    // Outbound mail goes to a relay that is down: it waits in the queue. The DNS check asks a
+    // local unbound serving an empty example.com.
+    let dns_dir = std::env::temp_dir().join(format!("console-dns-{}", std::process::id()));
+    std::fs::create_dir_all(&dns_dir).unwrap();
+    let dns = Dns::start(&dns_dir, &["example.com"], &[]);
     let server = Server::start(
         "console",
         &format!(
-            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\n",
-            free_port()
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\nnameservers = [\"127.0.0.1:{}\"]\n",
+            free_port(),
+            dns.port
         ),
     );
     // Admins, as the CLI makes them.
@@ -117,6 +123,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "alice changed her password",
         "mailbox disabled, enabled, given a password; alias added and removed",
         " held, released and removed",
+        "dns records shown and checked",
     ] {
         assert!(out.contains(line), "{out}");
     }
@@ -125,7 +132,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         .find_map(|l| l.strip_prefix("accessibility: "))
         .unwrap();
     let pages: serde_json::Value = serde_json::from_str(accessibility).unwrap();
-    for page in ["login", "dashboard", "domain", "account", "queue"] {
+    for page in ["login", "dashboard", "domain", "account", "queue", "dns"] {
         assert_eq!(
             pages[page],
             serde_json::json!([]),

@@ -30,24 +30,11 @@ pub async fn run(config: &Config, accounts: &Accounts, as_json: bool) -> Result<
     let mut dns = serde_json::Map::new();
     match crate::resolver::resolver(&config.relay) {
         Ok(resolver) => {
-            let dkim = crate::dkim::Dkim::from_config(config);
             for d in accounts.list_domains().await? {
                 if !d.active || d.backup_mx {
                     continue;
                 }
-                let found = match dkim.public_keys(&d.name) {
-                    Ok(keys) => {
-                        let expected = crate::dns::expected(config, &d.name, &keys);
-                        crate::dns::check(&resolver, &d.name, &expected).await
-                    }
-                    Err(e) => vec![(
-                        true,
-                        format!(
-                            "{}: no DKIM keys ({e}): run `mailserver dns {}`",
-                            d.name, d.name
-                        ),
-                    )],
-                };
+                let found = crate::dns::check_domain(&resolver, config, &d.name).await;
                 attention.extend(found.iter().filter(|f| f.0).map(|f| f.1.clone()));
                 let found: Vec<Value> = found
                     .iter()

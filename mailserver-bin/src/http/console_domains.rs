@@ -34,10 +34,27 @@ impl std::ops::Deref for DomainPage {
     }
 }
 
+#[derive(Template)]
+#[template(path = "console/dns.html")]
+struct DnsPage {
+    frame: Frame,
+    domain: String,
+    records: String,
+    findings: Vec<(bool, String)>,
+}
+
+impl std::ops::Deref for DnsPage {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        &self.frame
+    }
+}
+
 /// The routes of a domain's page and its forms.
 pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/console/domains/{domain}", get(domain_page))
+        .route("/console/domains/{domain}/dns", get(dns_page))
         .route("/console/domains/{domain}/mailboxes", post(add_mailbox))
         .route(
             "/console/domains/{domain}/mailboxes/active",
@@ -100,6 +117,51 @@ async fn domain_page(
             html(StatusCode::NOT_FOUND, &Message { frame })
         }
     }
+}
+
+/// The records the domain should publish (`mailserver dns`), and what it publishes now
+/// compared with them (`mailserver status`).
+async fn dns_page(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    let (admin, csrf) = match c.admin_session(&headers) {
+        Ok(s) => s,
+        Err(elsewhere) => return redirect(elsewhere),
+    };
+    let mut frame = c.frame(&format!("DNS of {domain}"), Some((&admin.username, &csrf)));
+    let ours = matches!(c.sources.accounts.is_local_domain(&domain).await, Ok(true));
+    if !admin.manages(&domain) || !ours {
+        info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
+        frame.error = Some("No such domain among yours.".into());
+        return html(StatusCode::NOT_FOUND, &Message { frame });
+    }
+    let config = c.sources.config.get();
+    let (made_for, name) = (Arc::clone(&config), domain.clone());
+    let records = tokio::task::spawn_blocking(move || crate::dns::records(&made_for, &name))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => {
+            frame.error = Some(format!("The records could not be made: {e}"));
+            String::new()
+        }
+    };
+    let findings = match crate::resolver::resolver(&config.relay) {
+        Ok(resolver) => crate::dns::check_domain(&resolver, &config, &domain).await,
+        Err(e) => vec![(true, format!("No DNS resolver to check with: {e}"))],
+    };
+    let page = DnsPage {
+        frame,
+        domain,
+        records,
+        findings,
+    };
+    html(StatusCode::OK, &page)
 }
 
 /// A POST about `domain` by one of its admins: the admin, the answer's frame and where the

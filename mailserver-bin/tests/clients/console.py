@@ -125,6 +125,18 @@ try:
     assert "sales@newco.example" in driver.page_source
     print("mailbox disabled, enabled, given a password; alias added and removed")
 
+    step = "dns"
+    driver.get(base + "/console/domains/example.com")
+    wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "DNS records and their check"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "records-heading")))
+    records = driver.find_element(By.TAG_NAME, "pre").text
+    for name in ("mail._domainkey.example.com.", "_dmarc.example.com.", "_mta-sts.example.com.",
+                 "autoconfig.example.com."):
+        assert name in records, records
+    assert "example.com: no MX record" in driver.page_source, driver.page_source
+    check_accessibility("dns")
+    print("dns records shown and checked")
+
     step = "queue"
     driver.get(base + "/console/")
     wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "Outbound queue"))).click()
