@@ -57,40 +57,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
             dns.port
         ),
     );
-    // Admins, as the CLI makes them.
-    let out = server.admin_with_stdin(
-        &[
-            "admin",
-            "add",
-            "boss@example.com",
-            "--global",
-            "--password-stdin",
-        ],
-        "Boss-pass-42\n",
-    );
-    assert!(out.contains("added admin boss@example.com"), "{out}");
-    server.admin_with_stdin(
-        &[
-            "admin",
-            "add",
-            "postmaster@example.net",
-            "--domain",
-            "example.net",
-            "--password-stdin",
-        ],
-        "Net-pass-42\n",
-    );
-    let listed = server.admin_ok(&["admin", "list"]);
-    assert!(
-        listed.contains("boss@example.com") && listed.contains("all domains"),
-        "{listed}"
-    );
-    assert!(
-        listed.contains("postmaster@example.net  example.net"),
-        "{listed}"
-    );
-    let refused = server.admin(&["admin", "add", "x@example.com"], "");
-    assert!(!refused.status.success());
+    add_admins(&server);
 
     // A message for a domain that cannot be reached waits in the queue.
     python(
@@ -206,4 +173,42 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     ] {
         assert!(log.contains(entry), "{entry} in\n{log}");
     }
+}
+
+/// The console's admins, as `mailserver admin` makes them: a global one and one of
+/// example.net.
+fn add_admins(server: &Server) {
+    let out = server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "boss@example.com",
+            "--global",
+            "--password-stdin",
+        ],
+        "Boss-pass-42\n",
+    );
+    assert!(out.contains("added admin boss@example.com"), "{out}");
+    server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "postmaster@example.net",
+            "--domain",
+            "example.net",
+            "--password-stdin",
+        ],
+        "Net-pass-42\n",
+    );
+    let listed = server.admin_ok(&["admin", "list"]);
+    assert!(
+        listed.contains("boss@example.com") && listed.contains("all domains"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("postmaster@example.net  example.net"),
+        "{listed}"
+    );
+    let refused = server.admin(&["admin", "add", "x@example.com"], "");
+    assert!(!refused.status.success());
 }
