@@ -75,6 +75,8 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
             .contains("far@remote.example")
     });
 
+    server.admin_ok(&["ban", "add", "192.0.2.7", "--reason", "test ban"]);
+
     let shots = server.dir.join("shots");
     std::fs::create_dir_all(&shots).unwrap();
     let axe = axe_core();
@@ -91,6 +93,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "mailbox disabled, enabled, given a password; alias added and removed",
         " held, released and removed",
         "dns records shown and checked",
+        "ban lifted",
     ] {
         assert!(out.contains(line), "{out}");
     }
@@ -99,7 +102,15 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         .find_map(|l| l.strip_prefix("accessibility: "))
         .unwrap();
     let pages: serde_json::Value = serde_json::from_str(accessibility).unwrap();
-    for page in ["login", "dashboard", "domain", "account", "queue", "dns"] {
+    for page in [
+        "login",
+        "dashboard",
+        "domain",
+        "account",
+        "queue",
+        "dns",
+        "bans",
+    ] {
         assert_eq!(
             pages[page],
             serde_json::json!([]),

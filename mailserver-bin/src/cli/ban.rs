@@ -77,18 +77,7 @@ pub(super) fn run(config: &Config, command: BanCommand) -> Result<(), AnyError> 
         }
         BanCommand::Remove { network } => {
             let net = parse_network(&network)?;
-            let mut lifted = Vec::new();
-            bans::update(dir, |list| {
-                list.retain(|b| {
-                    let hit = b.net == net
-                        || b.net.contains(&net.addr()) && net.prefix_len() == net.max_prefix_len();
-                    if hit {
-                        lifted.push(b.net);
-                    }
-                    !hit
-                })
-            })
-            .map_err(cannot)?;
+            let lifted = bans::lift(dir, net).map_err(cannot)?;
             if lifted.is_empty() {
                 return Err(format!("{net} is not banned").into());
             }

@@ -90,6 +90,23 @@ pub(super) fn replace(file: &Path, text: &str) -> io::Result<()> {
     fs::rename(&tmp, file)
 }
 
+/// Lifts the bans on `net`, or (an address) the ban that holds it; returns the networks
+/// whose bans were lifted.
+pub fn lift(data_dir: &Path, net: IpNet) -> io::Result<Vec<IpNet>> {
+    let mut lifted = Vec::new();
+    update(data_dir, |list| {
+        list.retain(|b| {
+            let hit = b.net == net
+                || b.net.contains(&net.addr()) && net.prefix_len() == net.max_prefix_len();
+            if hit {
+                lifted.push(b.net);
+            }
+            !hit
+        })
+    })?;
+    Ok(lifted)
+}
+
 /// The network an address is counted and banned by: itself for IPv4, its `/v6_prefix` for
 /// IPv6 (a host usually has a whole /64 to pick addresses from).
 pub fn network_of(ip: std::net::IpAddr, v6_prefix: u8) -> IpNet {

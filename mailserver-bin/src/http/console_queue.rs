@@ -1,7 +1,8 @@
-//! The console's view of the outbound queue, for global administrators (it holds every
-//! domain's mail): each message with its state and last answer, and the CLI's actions on it
+//! The console's server pages, for global administrators: the outbound queue (it holds every
+//! domain's mail), each message with its state and last answer and the CLI's actions on it
 //! (retry, hold, release, remove, try everything now) through the same `queue::admin` layer,
-//! on the spool directly as `mailserver queue` works.
+//! on the spool directly as `mailserver queue` works; and the bans (`guard::bans`), listed and
+//! lifted in the file the daemon reads again within a second, as `mailserver ban` does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tracing::{info, warn};
 
 use super::console::{Console, Frame, Message, from_where, html, redirect};
 use super::text::form_value;
+use crate::guard::bans;
 use crate::queue::admin;
 use crate::queue::spool::Spool;
 
@@ -34,12 +36,94 @@ impl std::ops::Deref for QueuePage {
     }
 }
 
-/// The queue's routes.
+#[derive(Template)]
+#[template(path = "console/bans.html")]
+struct BansPage {
+    frame: Frame,
+    bans: Vec<(String, u64, String)>,
+}
+
+impl std::ops::Deref for BansPage {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+/// The queue's and the bans' routes.
 pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/console/queue", get(queue_page))
         .route("/console/queue/{action}", post(act))
+        .route("/console/bans", get(bans_page))
+        .route("/console/bans/lift", post(lift))
         .with_state(console)
+}
+
+async fn bans_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let (admin, csrf) = match c.admin_session(&headers) {
+        Ok(s) => s,
+        Err(elsewhere) => return redirect(elsewhere),
+    };
+    let mut frame = c.frame("Bans", Some((&admin.username, &csrf)));
+    if !admin.global {
+        frame.error = Some("The bans are for global administrators.".into());
+        return html(StatusCode::FORBIDDEN, &Message { frame });
+    }
+    let file = bans::path(&c.sources.config.get().data_dir);
+    let now = bans::now();
+    let bans = match tokio::task::spawn_blocking(move || bans::read(&file)).await {
+        Ok(Ok(list)) => list
+            .into_iter()
+            .filter(|b| b.until > now)
+            .map(|b| (b.net.to_string(), (b.until - now).div_ceil(60), b.reason))
+            .collect(),
+        _ => {
+            frame.error = Some("The ban list could not be read.".into());
+            Vec::new()
+        }
+    };
+    html(StatusCode::OK, &BansPage { frame, bans })
+}
+
+async fn lift(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: String,
+) -> Response {
+    let from = from_where(peer, &headers);
+    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    let mut frame = c.frame("Bans", Some((&admin.username, &csrf)));
+    if !admin.global {
+        warn!(admin = %admin.username, from = %from, "console: lifting a ban refused, not a global admin");
+        frame.error = Some("The bans are for global administrators.".into());
+        return html(StatusCode::FORBIDDEN, &Message { frame });
+    }
+    let network = form_value(&form, "network").unwrap_or_default();
+    let Ok(net) = network.parse::<ipnet::IpNet>() else {
+        frame.error = Some(format!("{network:?} is not a network."));
+        return html(StatusCode::BAD_REQUEST, &Message { frame });
+    };
+    let dir = c.sources.config.get().data_dir.clone();
+    match tokio::task::spawn_blocking(move || bans::lift(&dir, net)).await {
+        Ok(Ok(lifted)) if !lifted.is_empty() => {
+            info!(target: "audit", admin = %admin.username, from = %from, %net, "ban lifted");
+            frame.notice = Some(format!("The ban on {net} is lifted."));
+            html(StatusCode::OK, &Message { frame })
+        }
+        Ok(Ok(_)) => {
+            frame.error = Some(format!("{net} is not banned."));
+            html(StatusCode::BAD_REQUEST, &Message { frame })
+        }
+        _ => {
+            frame.error = Some("The ban list could not be changed.".into());
+            html(StatusCode::INTERNAL_SERVER_ERROR, &Message { frame })
+        }
+    }
 }
 
 fn spool(c: &Console) -> Spool {

@@ -158,6 +158,17 @@ try:
     queue_action("remove", "removed")
     driver.get(base + "/console/queue")
     assert "The queue is empty" in driver.page_source
+
+    step = "bans"
+    driver.get(base + "/console/")
+    wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "Banned addresses"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "bans-heading")))
+    assert "192.0.2.7/32" in driver.page_source and "test ban" in driver.page_source
+    check_accessibility("bans")
+    driver.find_element(By.XPATH, "//button[text()='Lift 192.0.2.7/32']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "192.0.2.7/32 is lifted" in driver.page_source, driver.page_source
+    print("ban lifted")
     logout()
     print(f"queued {queued} held, released and removed")
 
