@@ -94,6 +94,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         " held, released and removed",
         "dns records shown and checked",
         "ban lifted",
+        "french pages and messages",
     ] {
         assert!(out.contains(line), "{out}");
     }

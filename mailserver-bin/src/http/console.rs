@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::{info, warn};
 
+use super::console_i18n::{LANG_COOKIE, Lang};
 use super::text::form_value;
 use crate::accounts::Admin;
 use crate::guard::Guard;
@@ -83,6 +84,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/domains", post(add_domain))
         .route("/console/account/", get(account_page))
         .route("/console/account/password", post(change_password))
+        .route("/console/lang/{lang}", get(choose_language))
         .route("/console/style.css", get(style))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(console)
@@ -156,8 +158,16 @@ pub(super) fn html(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+impl Frame {
+    /// `text` in the page's language (for the templates).
+    pub(super) fn t<'a>(&self, text: &'a str) -> &'a str {
+        self.lang.t(text)
+    }
+}
+
 /// What every page shows around its content.
 pub(super) struct Frame {
+    pub(super) lang: Lang,
     pub(super) title: String,
     pub(super) hostname: String,
     pub(super) user: Option<String>,
@@ -226,10 +236,18 @@ pub(super) fn from_where(peer: SocketAddr, headers: &HeaderMap) -> String {
 }
 
 impl Console {
-    /// A page's frame; `session`: who is logged in and their CSRF token.
-    pub(super) fn frame(&self, title: &str, session: Option<(&str, &str)>) -> Frame {
+    /// A page's frame, in the request's language; `session`: who is logged in and their
+    /// CSRF token.
+    pub(super) fn frame(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        session: Option<(&str, &str)>,
+    ) -> Frame {
+        let lang = Lang::of(headers, cookie(headers, LANG_COOKIE).as_deref());
         Frame {
-            title: title.to_owned(),
+            lang,
+            title: lang.t(title).to_owned(),
             hostname: self.sources.config.get().hostname.clone(),
             user: session.map(|(who, _)| who.to_owned()),
             csrf: session.map(|(_, c)| c.to_owned()).unwrap_or_default(),
@@ -306,8 +324,13 @@ impl Console {
         let sent = form_value(form, "csrf").unwrap_or_default();
         if !crate::password::constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
             warn!(peer, who = %who.name(), "console: POST without its CSRF token refused");
-            let mut frame = self.frame("Refused", Some((who.name(), &csrf)));
-            frame.error = Some("This form has expired: open the page again.".into());
+            let mut frame = self.frame(headers, "Refused", Some((who.name(), &csrf)));
+            frame.error = Some(
+                frame
+                    .lang
+                    .t("This form has expired: open the page again.")
+                    .into(),
+            );
             return Err(Box::new(html(StatusCode::FORBIDDEN, &Message { frame })));
         }
         Ok((who, csrf))
@@ -330,6 +353,19 @@ impl Console {
     }
 }
 
+/// The language switch: kept in a cookie for a year.
+async fn choose_language(axum::extract::Path(lang): axum::extract::Path<String>) -> Response {
+    let Some(lang) = Lang::named(&lang) else {
+        return secured((StatusCode::NOT_FOUND, "No such language.\n").into_response());
+    };
+    let mut response = redirect("/console/");
+    let cookie = set_cookie(LANG_COOKIE, lang.tag(), 365 * 86400);
+    if let Ok(value) = header::HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
 async fn style() -> Response {
     secured(
         (
@@ -348,7 +384,7 @@ async fn login_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respon
     let page = LoginPage {
         frame: Frame {
             csrf: csrf.clone(),
-            ..c.frame("Log in", None)
+            ..c.frame(&headers, "Log in", None)
         },
     };
     let mut response = html(StatusCode::OK, &page);
@@ -371,8 +407,13 @@ async fn login(
         || !crate::password::constant_time_eq(sent.as_bytes(), expected.as_bytes())
     {
         warn!(peer = %from, "console: login without its CSRF token refused");
-        let mut frame = c.frame("Log in", None);
-        frame.error = Some("This form has expired: open the page again.".into());
+        let mut frame = c.frame(&headers, "Log in", None);
+        frame.error = Some(
+            frame
+                .lang
+                .t("This form has expired: open the page again.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     if c.guard.admit(peer.ip()).is_err() {
@@ -384,9 +425,9 @@ async fn login(
     let Some(who) = c.authenticate(&username, password).await else {
         let wait = c.guard.failed(peer.ip(), "console", &username);
         tokio::time::sleep(wait).await;
-        let mut frame = c.frame("Log in", None);
+        let mut frame = c.frame(&headers, "Log in", None);
         frame.csrf = expected;
-        frame.error = Some("Wrong address or password.".into());
+        frame.error = Some(frame.lang.t("Wrong address or password.").into());
         return html(StatusCode::UNAUTHORIZED, &LoginPage { frame });
     };
     c.guard.succeeded(peer.ip(), "console");
@@ -472,10 +513,10 @@ async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respons
         }
         Ok::<_, crate::accounts::AccountsError>(lines)
     };
-    let mut frame = c.frame("Domains", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Domains", Some((&admin.username, &csrf)));
     let domains = listed.await.unwrap_or_else(|e| {
         warn!(error = %e, "console: listing domains failed");
-        frame.error = Some("The accounts database did not answer.".into());
+        frame.error = Some(frame.lang.t("The accounts database did not answer.").into());
         Vec::new()
     });
     let page = Dashboard {
@@ -497,17 +538,22 @@ async fn add_domain(
         Ok(s) => s,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Add a domain", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Add a domain", Some((&admin.username, &csrf)));
     if !admin.global {
         warn!(admin = %admin.username, from = %from, "console: domain admin may not add domains");
-        frame.error = Some("Only a global administrator adds domains.".into());
+        frame.error = Some(
+            frame
+                .lang
+                .t("Only a global administrator adds domains.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     let wanted = form_value(&form, "domain").unwrap_or_default();
     match c.sources.accounts.add_domain(&wanted, false).await {
         Ok(domain) => {
             info!(target: "audit", admin = %admin.username, from = %from, %domain, "domain added");
-            frame.notice = Some(format!("Domain {domain} added."));
+            frame.notice = Some(frame.lang.f("Domain {} added.", &[&domain]));
             html(StatusCode::OK, &Message { frame })
         }
         Err(e) => {
@@ -525,18 +571,18 @@ async fn account_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Resp
         Some((Who::Admin(_), _)) => return redirect("/console/"),
         None => return redirect("/console/login"),
     };
-    let frame = c.frame("Your account", Some((&user, &csrf)));
-    let usage = c.usage(&user).await;
+    let frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
+    let usage = c.usage(frame.lang, &user).await;
     html(StatusCode::OK, &AccountPage { frame, usage })
 }
 
 impl Console {
     /// What `user`'s mailbox holds, against its quota, in words.
-    async fn usage(&self, user: &str) -> String {
+    async fn usage(&self, lang: Lang, user: &str) -> String {
         let config = self.sources.config.get();
         let mailbox = match self.sources.accounts.mailbox(user).await {
             Ok(Some(m)) => m,
-            _ => return "Usage unknown.".into(),
+            _ => return lang.t("Usage unknown.").into(),
         };
         let account = crate::delivery::QuotaAccount::of(&config, &mailbox);
         let limits = account.limits;
@@ -547,14 +593,12 @@ impl Console {
             .unwrap_or_default();
         let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
         let used = u64::try_from(counted.bytes).unwrap_or(0);
+        let messages = counted.messages.to_string();
         match limits.bytes {
-            0 => format!("{} messages, {} (no quota).", counted.messages, mb(used)),
-            q => format!(
+            0 => lang.f("{} messages, {} (no quota).", &[&messages, &mb(used)]),
+            q => lang.f(
                 "{} messages, {} of {} ({}%).",
-                counted.messages,
-                mb(used),
-                mb(q),
-                used * 100 / q
+                &[&messages, &mb(used), &mb(q), &(used * 100 / q).to_string()],
             ),
         }
     }
@@ -574,7 +618,7 @@ async fn change_password(
         Ok((Who::Admin(_), _)) => return redirect("/console/"),
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Your account", Some((&user, &csrf)));
+    let mut frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
     let field = |name| form_value(&form, name).unwrap_or_default();
     let (current, new) = (field("current"), field("new"));
     let problem = if new != field("repeat") {
@@ -584,9 +628,9 @@ async fn change_password(
     } else {
         None
     };
-    let usage = c.usage(&user).await;
+    let usage = c.usage(frame.lang, &user).await;
     if let Some(problem) = problem {
-        frame.error = Some(problem.into());
+        frame.error = Some(frame.lang.t(problem).into());
         return html(StatusCode::BAD_REQUEST, &AccountPage { frame, usage });
     }
     let config = c.sources.config.get();
@@ -598,7 +642,7 @@ async fn change_password(
     ) {
         let wait = c.guard.failed(peer.ip(), "console", &user);
         tokio::time::sleep(wait).await;
-        frame.error = Some("The current password is wrong.".into());
+        frame.error = Some(frame.lang.t("The current password is wrong.").into());
         return html(StatusCode::FORBIDDEN, &AccountPage { frame, usage });
     }
     let new_scheme = config.accounts.password_scheme;
@@ -608,17 +652,17 @@ async fn change_password(
             .set_password(&user, &hash)
             .await
             .map_err(|e| e.to_string()),
-        _ => Err("the password could not be hashed".to_owned()),
+        _ => Err(frame.lang.t("The password could not be hashed.").to_owned()),
     };
     match saved {
         Ok(_) => {
             info!(target: "audit", who = %user, from = %from, "password changed");
-            frame.notice = Some("Your password is changed.".into());
+            frame.notice = Some(frame.lang.t("Your password is changed.").into());
             html(StatusCode::OK, &AccountPage { frame, usage })
         }
         Err(e) => {
             warn!(%user, error = %e, "console: password not changed");
-            frame.error = Some(format!("The password was not changed: {e}"));
+            frame.error = Some(frame.lang.f("The password was not changed: {}", &[&e]));
             html(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &AccountPage { frame, usage },

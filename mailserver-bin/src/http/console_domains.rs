@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use tracing::{info, warn};
 
 use super::console::{Console, Frame, Message, from_where, html, redirect, yes_no};
+use super::console_i18n::Lang;
 use super::text::form_value;
 use crate::accounts::{AccountsError, Admin};
 
@@ -84,10 +85,10 @@ async fn domain_page(
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
-    let mut frame = c.frame(&domain, Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, &domain, Some((&admin.username, &csrf)));
     if !admin.manages(&domain) {
         info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
-        frame.error = Some("No such domain among yours.".into());
+        frame.error = Some(frame.lang.t("No such domain among yours.").into());
         return html(StatusCode::NOT_FOUND, &Message { frame });
     }
     let accounts = &c.sources.accounts;
@@ -131,11 +132,12 @@ async fn dns_page(
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
-    let mut frame = c.frame(&format!("DNS of {domain}"), Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "", Some((&admin.username, &csrf)));
+    frame.title = frame.lang.f("DNS of {}", &[&domain]);
     let ours = matches!(c.sources.accounts.is_local_domain(&domain).await, Ok(true));
     if !admin.manages(&domain) || !ours {
         info!(admin = %admin.username, from = %from_where(peer, &headers), %domain, "console: not an admin of this domain");
-        frame.error = Some("No such domain among yours.".into());
+        frame.error = Some(frame.lang.t("No such domain among yours.").into());
         return html(StatusCode::NOT_FOUND, &Message { frame });
     }
     let config = c.sources.config.get();
@@ -147,13 +149,14 @@ async fn dns_page(
     let records = match records {
         Ok(r) => r,
         Err(e) => {
-            frame.error = Some(format!("The records could not be made: {e}"));
+            frame.error = Some(frame.lang.f("The records could not be made: {}", &[&e]));
             String::new()
         }
     };
+    let lang = frame.lang;
     let findings = match crate::resolver::resolver(&config.relay) {
         Ok(resolver) => crate::dns::check_domain(&resolver, &config, &domain).await,
-        Err(e) => vec![(true, format!("No DNS resolver to check with: {e}"))],
+        Err(e) => vec![(true, lang.f("No DNS resolver to check with: {}", &[&e]))],
     };
     let page = DnsPage {
         frame,
@@ -176,10 +179,10 @@ fn domain_post(
 ) -> Result<(Admin, Frame, String), Box<Response>> {
     let from = from_where(peer, headers);
     let (admin, csrf) = c.admin_posted(headers, form, &from)?;
-    let mut frame = c.frame(title, Some((&admin.username, &csrf)));
+    let mut frame = c.frame(headers, title, Some((&admin.username, &csrf)));
     if !admin.manages(domain) {
         warn!(admin = %admin.username, from = %from, %domain, what = title, "console: refused, not an admin of the domain");
-        frame.error = Some("No such domain among yours.".into());
+        frame.error = Some(frame.lang.t("No such domain among yours.").into());
         return Err(Box::new(html(StatusCode::NOT_FOUND, &Message { frame })));
     }
     Ok((admin, frame, from))
@@ -208,23 +211,23 @@ fn answer(
 }
 
 /// `address` when it is in `domain`.
-fn in_domain(address: &str, domain: &str) -> Result<String, String> {
+fn in_domain(lang: Lang, address: &str, domain: &str) -> Result<String, String> {
     let address = address.trim().to_lowercase();
     match address.rsplit_once('@') {
         Some((local, d)) if !local.is_empty() && d.eq_ignore_ascii_case(domain) => Ok(address),
-        _ => Err(format!("{address} is not an address of {domain}.")),
+        _ => Err(lang.f("{} is not an address of {}.", &[&address, domain])),
     }
 }
 
 /// `password` hashed in `[accounts] password_scheme`, if it is long enough.
-async fn hashed(c: &Console, password: String) -> Result<String, String> {
+async fn hashed(c: &Console, lang: Lang, password: String) -> Result<String, String> {
     if password.chars().count() < 8 {
-        return Err("The password needs at least 8 characters.".into());
+        return Err(lang.t("The password needs at least 8 characters.").into());
     }
     let scheme = c.sources.config.get().accounts.password_scheme;
     match tokio::task::spawn_blocking(move || crate::password::hash(scheme, &password)).await {
         Ok(Ok(hash)) => Ok(hash),
-        _ => Err("The password could not be hashed.".into()),
+        _ => Err(lang.t("The password could not be hashed.").into()),
     }
 }
 
@@ -240,15 +243,16 @@ async fn add_mailbox(
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };
+    let lang = frame.lang;
     let local = form_value(&form, "local").unwrap_or_default();
     let address = format!("{}@{domain}", local.trim());
-    let done = match hashed(&c, form_value(&form, "password").unwrap_or_default()).await {
+    let done = match hashed(&c, lang, form_value(&form, "password").unwrap_or_default()).await {
         Ok(hash) => c
             .sources
             .accounts
             .add_user(&address, &hash)
             .await
-            .map(|a| format!("Mailbox {a} added."))
+            .map(|a| lang.f("Mailbox {} added.", &[&a]))
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
@@ -266,16 +270,25 @@ async fn set_active(
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
+    let lang = frame.lang;
     let active = form_value(&form, "active").as_deref() == Some("1");
-    let done = match in_domain(&form_value(&form, "address").unwrap_or_default(), &domain) {
+    let done = match in_domain(
+        lang,
+        &form_value(&form, "address").unwrap_or_default(),
+        &domain,
+    ) {
         Ok(address) => c
             .sources
             .accounts
             .set_user_active(&address, active)
             .await
             .map(|a| {
-                let state = if active { "enabled" } else { "disabled" };
-                format!("Mailbox {a} {state}.")
+                let text = if active {
+                    "Mailbox {} enabled."
+                } else {
+                    "Mailbox {} disabled."
+                };
+                lang.f(text, &[&a])
             })
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
@@ -294,15 +307,20 @@ async fn set_password(
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
-    let address = in_domain(&form_value(&form, "address").unwrap_or_default(), &domain);
-    let hash = hashed(&c, form_value(&form, "password").unwrap_or_default()).await;
+    let lang = frame.lang;
+    let address = in_domain(
+        lang,
+        &form_value(&form, "address").unwrap_or_default(),
+        &domain,
+    );
+    let hash = hashed(&c, lang, form_value(&form, "password").unwrap_or_default()).await;
     let done = match (address, hash) {
         (Ok(address), Ok(hash)) => c
             .sources
             .accounts
             .set_password(&address, &hash)
             .await
-            .map(|a| format!("New password set for {a}."))
+            .map(|a| lang.f("New password set for {}.", &[&a]))
             .map_err(|e| e.to_string()),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
@@ -321,6 +339,7 @@ async fn add_alias(
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
+    let lang = frame.lang;
     // An empty local part is the domain's catch-all.
     let source = format!(
         "{}@{domain}",
@@ -333,13 +352,15 @@ async fn add_alias(
         .map(str::to_owned)
         .collect();
     let done = if targets.is_empty() {
-        Err("Give at least one address to forward to.".to_owned())
+        Err(lang
+            .t("Give at least one address to forward to.")
+            .to_owned())
     } else {
         c.sources
             .accounts
             .add_alias(&source, &targets)
             .await
-            .map(|(source, _)| format!("Alias {source} → {} added.", targets.join(", ")))
+            .map(|(source, _)| lang.f("Alias {} → {} added.", &[&source, &targets.join(", ")]))
             .map_err(|e| e.to_string())
     };
     answer(frame, &admin, &from, done, "alias added")
@@ -357,6 +378,7 @@ async fn remove_alias(
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };
+    let lang = frame.lang;
     let source = form_value(&form, "source").unwrap_or_default();
     let in_it = source
         .rsplit_once('@')
@@ -382,10 +404,10 @@ async fn remove_alias(
         };
         removed
             .await
-            .map(|s| format!("Alias {s} removed."))
+            .map(|s| lang.f("Alias {} removed.", &[&s]))
             .map_err(|e| e.to_string())
     } else {
-        Err(format!("{source} is not an alias of {domain}."))
+        Err(lang.f("{} is not an alias of {}.", &[&source, &domain]))
     };
     answer(frame, &admin, &from, done, "alias removed")
 }

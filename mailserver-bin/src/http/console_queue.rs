@@ -65,9 +65,14 @@ async fn bans_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respons
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
-    let mut frame = c.frame("Bans", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Bans", Some((&admin.username, &csrf)));
     if !admin.global {
-        frame.error = Some("The bans are for global administrators.".into());
+        frame.error = Some(
+            frame
+                .lang
+                .t("The bans are for global administrators.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     let file = bans::path(&c.sources.config.get().data_dir);
@@ -79,7 +84,7 @@ async fn bans_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respons
             .map(|b| (b.net.to_string(), (b.until - now).div_ceil(60), b.reason))
             .collect(),
         _ => {
-            frame.error = Some("The ban list could not be read.".into());
+            frame.error = Some(frame.lang.t("The ban list could not be read.").into());
             Vec::new()
         }
     };
@@ -97,30 +102,39 @@ async fn lift(
         Ok(s) => s,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Bans", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Bans", Some((&admin.username, &csrf)));
     if !admin.global {
         warn!(admin = %admin.username, from = %from, "console: lifting a ban refused, not a global admin");
-        frame.error = Some("The bans are for global administrators.".into());
+        frame.error = Some(
+            frame
+                .lang
+                .t("The bans are for global administrators.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     let network = form_value(&form, "network").unwrap_or_default();
     let Ok(net) = network.parse::<ipnet::IpNet>() else {
-        frame.error = Some(format!("{network:?} is not a network."));
+        frame.error = Some(frame.lang.f("{} is not a network.", &[&network]));
         return html(StatusCode::BAD_REQUEST, &Message { frame });
     };
     let dir = c.sources.config.get().data_dir.clone();
     match tokio::task::spawn_blocking(move || bans::lift(&dir, net)).await {
         Ok(Ok(lifted)) if !lifted.is_empty() => {
             info!(target: "audit", admin = %admin.username, from = %from, %net, "ban lifted");
-            frame.notice = Some(format!("The ban on {net} is lifted."));
+            frame.notice = Some(
+                frame
+                    .lang
+                    .f("The ban on {} is lifted.", &[&net.to_string()]),
+            );
             html(StatusCode::OK, &Message { frame })
         }
         Ok(Ok(_)) => {
-            frame.error = Some(format!("{net} is not banned."));
+            frame.error = Some(frame.lang.f("{} is not banned.", &[&net.to_string()]));
             html(StatusCode::BAD_REQUEST, &Message { frame })
         }
         _ => {
-            frame.error = Some("The ban list could not be changed.".into());
+            frame.error = Some(frame.lang.t("The ban list could not be changed.").into());
             html(StatusCode::INTERNAL_SERVER_ERROR, &Message { frame })
         }
     }
@@ -135,16 +149,25 @@ async fn queue_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respon
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
-    let mut frame = c.frame("Queue", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Queue", Some((&admin.username, &csrf)));
     if !admin.global {
-        frame.error = Some("The queue is for global administrators.".into());
+        frame.error = Some(
+            frame
+                .lang
+                .t("The queue is for global administrators.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     let spool = spool(&c);
     let rows = match tokio::task::spawn_blocking(move || admin::rows(&spool)).await {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {
-            frame.error = Some(format!("The queue could not be read: {e}"));
+            frame.error = Some(
+                frame
+                    .lang
+                    .f("The queue could not be read: {}", &[&e.to_string()]),
+            );
             Vec::new()
         }
         Err(_) => Vec::new(),
@@ -169,28 +192,35 @@ async fn act(
         Ok(s) => s,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame("Queue", Some((&admin.username, &csrf)));
+    let mut frame = c.frame(&headers, "Queue", Some((&admin.username, &csrf)));
     if !admin.global {
         warn!(admin = %admin.username, from = %from, %action, "console: queue action refused, not a global admin");
-        frame.error = Some("The queue is for global administrators.".into());
+        frame.error = Some(
+            frame
+                .lang
+                .t("The queue is for global administrators.")
+                .into(),
+        );
         return html(StatusCode::FORBIDDEN, &Message { frame });
     }
     let id = form_value(&form, "id").unwrap_or_default();
     let spool = spool(&c);
     let which = action.clone();
+    let lang = frame.lang;
     let done = tokio::task::spawn_blocking(move || -> Result<String, String> {
         let result = match which.as_str() {
-            "retry" => admin::retry(&spool, &id).map(|()| format!("{id} will be tried now.")),
-            "hold" => admin::hold(&spool, &id).map(|()| format!("{id} is on hold.")),
-            "release" => admin::release(&spool, &id).map(|()| format!("{id} released.")),
-            "remove" => admin::remove(&spool, &id).map(|()| format!("{id} removed.")),
-            "flush" => admin::flush(&spool).map(|n| format!("{n} messages to be tried now.")),
-            _ => return Err(format!("There is no queue action {which:?}.")),
+            "retry" => admin::retry(&spool, &id).map(|()| lang.f("{} will be tried now.", &[&id])),
+            "hold" => admin::hold(&spool, &id).map(|()| lang.f("{} is on hold.", &[&id])),
+            "release" => admin::release(&spool, &id).map(|()| lang.f("{} released.", &[&id])),
+            "remove" => admin::remove(&spool, &id).map(|()| lang.f("{} removed.", &[&id])),
+            "flush" => admin::flush(&spool)
+                .map(|n| lang.f("{} messages to be tried now.", &[&n.to_string()])),
+            _ => return Err(lang.f("There is no queue action {}.", &[&which])),
         };
         result.map_err(|e| e.to_string())
     })
     .await
-    .unwrap_or_else(|_| Err("The queue action failed.".into()));
+    .unwrap_or_else(|_| Err(lang.t("The queue action failed.").into()));
     match done {
         Ok(text) => {
             info!(target: "audit", admin = %admin.username, from = %from, done = %text, "queue {action}");

@@ -8,6 +8,7 @@
 mod autoconfig;
 mod console;
 mod console_domains;
+mod console_i18n;
 mod console_queue;
 mod text;
 mod unsubscribe;

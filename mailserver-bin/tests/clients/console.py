@@ -182,8 +182,29 @@ try:
     driver.get(base + "/console/domains/example.com")
     assert "No such domain among yours" in driver.page_source
     assert "alice@example.com" not in driver.page_source
-    logout()
     print("domain admin sees only example.net")
+
+    step = "french"
+    driver.get(base + "/console/")
+    driver.find_element(By.LINK_TEXT, "Français").click()
+    wait.until(ec.presence_of_element_located((By.ID, "domains-heading")))
+    assert driver.execute_script("return document.documentElement.lang") == "fr"
+    assert driver.find_element(By.ID, "domains-heading").text == "Domaines"
+    check_accessibility("french")
+    driver.get(base + "/console/domains/example.com")
+    assert "Ce domaine n'est pas parmi les vôtres." in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/example.net")
+    wait.until(ec.presence_of_element_located((By.ID, "local"))).send_keys("bob")
+    driver.find_element(By.ID, "new-password").send_keys("court")
+    driver.execute_script("document.getElementById('new-password').removeAttribute('minlength')")
+    driver.find_element(By.XPATH, "//button[text()='Ajouter la boîte']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Le mot de passe doit avoir 8 caractères au moins." in driver.page_source
+    driver.find_element(By.LINK_TEXT, "English").click()
+    wait.until(ec.presence_of_element_located((By.ID, "domains-heading")))
+    assert driver.find_element(By.ID, "domains-heading").text == "Domains"
+    logout()
+    print("french pages and messages")
 
     step = "user"
     login("alice@example.com", "secret", landing="password-heading")

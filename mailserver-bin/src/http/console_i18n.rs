@@ -1,0 +1,270 @@
+//! The console's languages: English, and French (the language of many of the hosts it
+//! replaces). Texts are written in English in the templates and the code and looked up here;
+//! a text without a translation shows in English (a test checks that every text the templates
+//! use has one). The language is the `mw_lang` cookie's (set by the switch on every page),
+//! else the first of `Accept-Language` we have, else English.
+
+use axum::http::{HeaderMap, header};
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+}
+
+/// The cookie that keeps the language chosen with the switch.
+pub const LANG_COOKIE: &str = "mw_lang";
+
+impl Lang {
+    /// The language a request asks for.
+    pub fn of(headers: &HeaderMap, chosen: Option<&str>) -> Lang {
+        if let Some(lang) = chosen.and_then(Lang::named) {
+            return lang;
+        }
+        let accepted = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut ranked: Vec<(f32, &str)> = accepted
+            .split(',')
+            .filter_map(|part| {
+                let mut fields = part.split(';');
+                let tag = fields.next()?.trim();
+                let q = fields
+                    .find_map(|f| f.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((q, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked
+            .iter()
+            .find_map(|(_, tag)| Lang::named(tag.split('-').next().unwrap_or("")))
+            .unwrap_or(Lang::En)
+    }
+
+    /// The language of a tag (`fr`, `en`).
+    pub fn named(tag: &str) -> Option<Lang> {
+        match tag.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "fr" => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// Its tag, for `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// `text` in this language.
+    pub fn t(self, text: &str) -> &str {
+        match self {
+            Lang::En => text,
+            Lang::Fr => french(text).unwrap_or(text),
+        }
+    }
+
+    /// `text` in this language with each `{}` replaced by the next of `args`.
+    pub fn f(self, text: &str, args: &[&str]) -> String {
+        let mut out = String::new();
+        let mut args = args.iter();
+        let mut parts = self.t(text).split("{}").peekable();
+        while let Some(part) = parts.next() {
+            out.push_str(part);
+            if parts.peek().is_some() {
+                out.push_str(args.next().copied().unwrap_or(""));
+            }
+        }
+        out
+    }
+}
+
+fn french(text: &str) -> Option<&'static str> {
+    Some(match text {
+        "Log out" => "Se déconnecter",
+        "Log in" => "Connexion",
+        "Mail address" => "Adresse électronique",
+        "Password" => "Mot de passe",
+        "Language" => "Langue",
+        "Domains" => "Domaines",
+        "The domains you manage" => "Les domaines que vous gérez",
+        "Domain" => "Domaine",
+        "Mailboxes" => "Boîtes aux lettres",
+        "Quota" => "Quota",
+        "Active" => "Active",
+        "yes" => "oui",
+        "no" => "non",
+        "none" => "aucun",
+        "Outbound queue" => "File d'attente sortante",
+        "Banned addresses" => "Adresses bannies",
+        "Add a domain" => "Ajouter un domaine",
+        "Domain name" => "Nom de domaine",
+        "Add domain" => "Ajouter le domaine",
+        "DNS records and their check" => "Enregistrements DNS et leur vérification",
+        "Mailboxes of" => "Boîtes aux lettres de",
+        "Address" => "Adresse",
+        "Enable or disable" => "Activer ou désactiver",
+        "New password" => "Nouveau mot de passe",
+        "Disable" => "Désactiver",
+        "Enable" => "Activer",
+        "New password for" => "Nouveau mot de passe pour",
+        "Set" => "Définir",
+        "Add a mailbox" => "Ajouter une boîte aux lettres",
+        "Add mailbox" => "Ajouter la boîte",
+        "Aliases and forwardings" => "Alias et redirections",
+        "Aliases of" => "Alias de",
+        "Goes to" => "Redirige vers",
+        "Remove" => "Supprimer",
+        "Address (empty: every address of the domain without a mailbox)" => {
+            "Adresse (vide : toute adresse du domaine sans boîte aux lettres)"
+        }
+        "Forward to (addresses, separated by commas)" => {
+            "Rediriger vers (adresses séparées par des virgules)"
+        }
+        "Add alias" => "Ajouter l'alias",
+        "Back to the domains" => "Retour aux domaines",
+        "Your mailbox" => "Votre boîte aux lettres",
+        "Your account" => "Votre compte",
+        "Change your password" => "Changer de mot de passe",
+        "Current password" => "Mot de passe actuel",
+        "New password (at least 8 characters)" => "Nouveau mot de passe (8 caractères au moins)",
+        "New password again" => "Nouveau mot de passe, à nouveau",
+        "Change password" => "Changer le mot de passe",
+        "Queue" => "File d'attente",
+        "Messages waiting to be delivered" => "Messages en attente de distribution",
+        "The queue is empty." => "La file d'attente est vide.",
+        "Actions" => "Actions",
+        "retry" => "réessayer",
+        "hold" => "retenir",
+        "release" => "libérer",
+        "remove" => "supprimer",
+        "Try every message now" => "Réessayer tous les messages maintenant",
+        "Bans" => "Bannissements",
+        "No address is banned." => "Aucune adresse n'est bannie.",
+        "Addresses refused on every listener, for password guessing or by an admin" => {
+            "Adresses refusées partout, pour essais de mots de passe ou par un administrateur"
+        }
+        "Network" => "Réseau",
+        "Minutes left" => "Minutes restantes",
+        "Reason" => "Raison",
+        "Lift" => "Lever",
+        "DNS of {}" => "DNS de {}",
+        "What the domain publishes now" => "Ce que le domaine publie maintenant",
+        "MX, SPF, DKIM, DMARC and the rest as ours." => {
+            "MX, SPF, DKIM, DMARC et le reste comme les nôtres."
+        }
+        "Records to publish" => "Enregistrements à publier",
+        "In the domain's zone, as a zone file writes them (the DKIM keys were made if missing):" => {
+            "Dans la zone du domaine, au format d'un fichier de zone (les clés DKIM ont été créées si elles manquaient) :"
+        }
+        "Back to" => "Retour à",
+        "This form has expired: open the page again." => {
+            "Ce formulaire a expiré : rouvrez la page."
+        }
+        "Wrong address or password." => "Adresse ou mot de passe incorrect.",
+        "The accounts database did not answer." => "La base des comptes n'a pas répondu.",
+        "Only a global administrator adds domains." => {
+            "Seul un administrateur global ajoute des domaines."
+        }
+        "Domain {} added." => "Domaine {} ajouté.",
+        "The two new passwords differ." => "Les deux nouveaux mots de passe diffèrent.",
+        "The new password needs at least 8 characters." => {
+            "Le nouveau mot de passe doit avoir 8 caractères au moins."
+        }
+        "The password needs at least 8 characters." => {
+            "Le mot de passe doit avoir 8 caractères au moins."
+        }
+        "The current password is wrong." => "Le mot de passe actuel est incorrect.",
+        "Your password is changed." => "Votre mot de passe est changé.",
+        "The password was not changed: {}" => "Le mot de passe n'a pas été changé : {}",
+        "The password could not be hashed." => "Le mot de passe n'a pas pu être chiffré.",
+        "No such domain among yours." => "Ce domaine n'est pas parmi les vôtres.",
+        "The records could not be made: {}" => "Les enregistrements n'ont pas pu être faits : {}",
+        "No DNS resolver to check with: {}" => "Aucun résolveur DNS pour vérifier : {}",
+        "Mailbox {} added." => "Boîte aux lettres {} ajoutée.",
+        "Mailbox {} enabled." => "Boîte aux lettres {} activée.",
+        "Mailbox {} disabled." => "Boîte aux lettres {} désactivée.",
+        "New password set for {}." => "Nouveau mot de passe défini pour {}.",
+        "{} is not an address of {}." => "{} n'est pas une adresse de {}.",
+        "Give at least one address to forward to." => {
+            "Donnez au moins une adresse vers laquelle rediriger."
+        }
+        "Alias {} → {} added." => "Alias {} → {} ajouté.",
+        "Alias {} removed." => "Alias {} supprimé.",
+        "{} is not an alias of {}." => "{} n'est pas un alias de {}.",
+        "The queue is for global administrators." => {
+            "La file d'attente est réservée aux administrateurs globaux."
+        }
+        "The queue could not be read: {}" => "La file d'attente n'a pas pu être lue : {}",
+        "{} will be tried now." => "{} va être réessayé maintenant.",
+        "{} is on hold." => "{} est retenu.",
+        "{} released." => "{} libéré.",
+        "{} removed." => "{} supprimé.",
+        "{} messages to be tried now." => "{} messages à réessayer maintenant.",
+        "There is no queue action {}." => "Il n'y a pas d'action de file {}.",
+        "The queue action failed." => "L'action sur la file a échoué.",
+        "The bans are for global administrators." => {
+            "Les bannissements sont réservés aux administrateurs globaux."
+        }
+        "The ban list could not be read." => "La liste des bannissements n'a pas pu être lue.",
+        "{} is not a network." => "{} n'est pas un réseau.",
+        "The ban on {} is lifted." => "Le bannissement de {} est levé.",
+        "{} is not banned." => "{} n'est pas banni.",
+        "The ban list could not be changed." => {
+            "La liste des bannissements n'a pas pu être changée."
+        }
+        "Usage unknown." => "Usage inconnu.",
+        "{} messages, {} (no quota)." => "{} messages, {} (pas de quota).",
+        "{} messages, {} of {} ({}%)." => "{} messages, {} sur {} ({} %).",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_chosen_and_texts_translated() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Lang::of(&headers, None), Lang::En);
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            "de-DE;q=0.9, fr-CH, en;q=0.8".parse().unwrap(),
+        );
+        assert_eq!(Lang::of(&headers, None), Lang::Fr);
+        assert_eq!(Lang::of(&headers, Some("en")), Lang::En);
+        assert_eq!(
+            Lang::Fr.f("Domain {} added.", &["example.org"]),
+            "Domaine example.org ajouté."
+        );
+        assert_eq!(
+            Lang::En.f("{} is not an alias of {}.", &["a", "b"]),
+            "a is not an alias of b."
+        );
+    }
+
+    /// Every text the templates look up has its French.
+    #[test]
+    fn every_template_text_is_translated() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/console");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("t(\"").skip(1) {
+                let key = part.split("\")").next().unwrap();
+                assert!(
+                    french(key).is_some(),
+                    "{}: {key:?} has no French",
+                    path.display()
+                );
+            }
+        }
+    }
+}
