@@ -1,7 +1,8 @@
 //! The web console's administrators, in PostfixAdmin's `admin` and `domain_admins` tables (so
 //! the admins of a PostfixAdmin database log in to our console with their own passwords): a
 //! global admin (`superadmin`, or PostfixAdmin's older `domain_admins` row for `ALL`) manages
-//! every domain, a domain admin only the domains `domain_admins` gives them.
+//! every domain, a domain admin only the domains `domain_admins` gives them. The JSON API's
+//! bearer tokens (our `api_token` table) each act for one admin, reading only or writing too.
 
 use sqlx::Row;
 
@@ -169,5 +170,113 @@ impl Accounts {
             return Ok(None);
         }
         self.admin(username.trim()).await
+    }
+}
+
+/// A bearer token of the JSON API, as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: String,
+    pub admin: String,
+    pub name: String,
+    pub write: bool,
+}
+
+/// SHA-256 of a token's secret, as hex: what is stored.
+fn token_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Accounts {
+    /// Makes a token acting for admin `admin`; returns the token to give out
+    /// (`mw_<id>_<secret>`), whose secret is stored only as a hash.
+    pub async fn add_token(
+        &self,
+        admin: &str,
+        name: &str,
+        write: bool,
+    ) -> Result<String, AccountsError> {
+        let Some(admin) = self.admin(admin.trim()).await? else {
+            return Err(AccountsError::Admin(format!(
+                "admin {admin} does not exist (add it with `mailserver admin add`)"
+            )));
+        };
+        let mut random = [0u8; 24];
+        crate::password::random_bytes(&mut random)
+            .map_err(|e| AccountsError::Admin(format!("no randomness for a token: {e}")))?;
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let (id, secret) = hex.split_at(12);
+        sqlx::query(
+            "INSERT INTO api_token (id, hash, admin, name, `write`, created)
+             VALUES (?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
+        )
+        .bind(id)
+        .bind(token_hash(secret))
+        .bind(&admin.username)
+        .bind(name)
+        .bind(i64::from(write))
+        .execute(&self.pool)
+        .await?;
+        Ok(format!("mw_{id}_{secret}"))
+    }
+
+    /// Every token, by id.
+    pub async fn list_tokens(&self) -> Result<Vec<ApiToken>, AccountsError> {
+        let rows = sqlx::query(
+            "SELECT id, admin, name, CAST(`write` AS SIGNED) AS w FROM api_token ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get("id")?,
+                    admin: r.try_get("admin")?,
+                    name: r.try_get("name")?,
+                    write: r.try_get::<i64, _>("w")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes token `id`.
+    pub async fn remove_token(&self, id: &str) -> Result<(), AccountsError> {
+        let removed = sqlx::query("DELETE FROM api_token WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Err(AccountsError::Admin(format!("token {id} does not exist")));
+        }
+        Ok(())
+    }
+
+    /// The admin a presented token acts for, and whether it may write; `None` for an unknown
+    /// or revoked token, or one whose admin is gone or inactive.
+    pub async fn token_admin(&self, token: &str) -> Result<Option<(Admin, bool)>, AccountsError> {
+        let Some((id, secret)) = token.strip_prefix("mw_").and_then(|t| t.split_once('_')) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT hash, admin, CAST(`write` AS SIGNED) AS w FROM api_token WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get("hash")?;
+        if !crate::password::constant_time_eq(stored.as_bytes(), token_hash(secret).as_bytes()) {
+            return Ok(None);
+        }
+        let admin: String = row.try_get("admin")?;
+        let write = row.try_get::<i64, _>("w")? != 0;
+        Ok(self.admin(&admin).await?.map(|a| (a, write)))
     }
 }

@@ -84,3 +84,49 @@ pub(super) async fn run(
     }
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub(super) enum TokenCommand {
+    /// Make a bearer token for the JSON API acting for ADMIN (read-only unless --write);
+    /// it is printed once.
+    Add {
+        admin: String,
+        /// What it is for, shown by `list`.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Let it change things too.
+        #[arg(long)]
+        write: bool,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Remove { id: String },
+}
+
+/// Carries out a `token` command.
+pub(super) async fn run_token(accounts: &Accounts, command: TokenCommand) -> Result<(), AnyError> {
+    match command {
+        TokenCommand::Add { admin, name, write } => {
+            let token = accounts.add_token(&admin, &name, write).await?;
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            let rows: Vec<Vec<String>> = accounts
+                .list_tokens()
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let scope = if t.write { "read, write" } else { "read" };
+                    vec![t.id, t.admin, scope.to_owned(), t.name]
+                })
+                .collect();
+            print_table(&["ID", "ADMIN", "SCOPE", "NAME"], &rows);
+        }
+        TokenCommand::Remove { id } => {
+            accounts.remove_token(&id).await?;
+            println!("revoked token {id}");
+        }
+    }
+    Ok(())
+}

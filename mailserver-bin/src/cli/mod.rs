@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Bearer tokens of the JSON API (`/api/`), each acting for an admin.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
     /// Manage the domains we receive mail for.
     Domain {
         #[command(subcommand)]
@@ -211,6 +216,7 @@ async fn admin_command(
 ) -> Result<(), AnyError> {
     match command {
         Command::Admin { command } => admin::run(config, accounts, command).await?,
+        Command::Token { command } => admin::run_token(accounts, command).await?,
         Command::Domain { command } => domain::run(config, accounts, command).await?,
         Command::User { command } => user::run(config, accounts, command).await?,
         Command::Alias { command } => alias::run(accounts, command).await?,

@@ -623,7 +623,7 @@ async fn change_password(
     let (current, new) = (field("current"), field("new"));
     let problem = if new != field("repeat") {
         Some("The two new passwords differ.")
-    } else if new.chars().count() < 8 {
+    } else if new.chars().count() < super::passwords::MIN_LENGTH {
         Some("The new password needs at least 8 characters.")
     } else {
         None
@@ -645,14 +645,13 @@ async fn change_password(
         frame.error = Some(frame.lang.t("The current password is wrong.").into());
         return html(StatusCode::FORBIDDEN, &AccountPage { frame, usage });
     }
-    let new_scheme = config.accounts.password_scheme;
-    let hash = tokio::task::spawn_blocking(move || crate::password::hash(new_scheme, &new)).await;
+    let hash = super::passwords::new_hash(config.accounts.password_scheme, new).await;
     let saved = match hash {
-        Ok(Ok(hash)) => accounts
+        Ok(hash) => accounts
             .set_password(&user, &hash)
             .await
             .map_err(|e| e.to_string()),
-        _ => Err(frame.lang.t("The password could not be hashed.").to_owned()),
+        Err(e) => Err(frame.lang.t(e).to_owned()),
     };
     match saved {
         Ok(_) => {

@@ -219,16 +219,12 @@ fn in_domain(lang: Lang, address: &str, domain: &str) -> Result<String, String> 
     }
 }
 
-/// `password` hashed in `[accounts] password_scheme`, if it is long enough.
+/// `password` hashed ([`super::passwords::new_hash`]), or why not in `lang`.
 async fn hashed(c: &Console, lang: Lang, password: String) -> Result<String, String> {
-    if password.chars().count() < 8 {
-        return Err(lang.t("The password needs at least 8 characters.").into());
-    }
     let scheme = c.sources.config.get().accounts.password_scheme;
-    match tokio::task::spawn_blocking(move || crate::password::hash(scheme, &password)).await {
-        Ok(Ok(hash)) => Ok(hash),
-        _ => Err(lang.t("The password could not be hashed.").into()),
-    }
+    super::passwords::new_hash(scheme, password)
+        .await
+        .map_err(|e| lang.t(e).to_owned())
 }
 
 async fn add_mailbox(

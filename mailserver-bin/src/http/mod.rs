@@ -5,11 +5,13 @@
 //! `autoconfig.`, `autodiscover.` and `mta-sts.<domain>` (`autoconfig`). The web console will
 //! be served here too.
 
+mod api;
 mod autoconfig;
 mod console;
 mod console_domains;
 mod console_i18n;
 mod console_queue;
+mod passwords;
 mod text;
 mod unsubscribe;
 
@@ -83,6 +85,10 @@ pub fn router(status: Arc<Status>) -> Router {
         .with_state(Arc::clone(&status))
         .merge(autoconfig::router(Arc::clone(&status.health)))
         .merge(console_routes(&status))
+        .merge(api::router(
+            Arc::clone(&status.health),
+            Arc::clone(&status.guard),
+        ))
         .merge(unsubscribe::router(
             status.health.accounts.clone(),
             status.health.queue.list_links().clone(),

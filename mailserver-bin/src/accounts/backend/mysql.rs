@@ -46,6 +46,15 @@ const SCHEMA: &[&str] = &[
         token_validity datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Admins'",
+    "CREATE TABLE IF NOT EXISTS api_token (
+        id varchar(32) NOT NULL,
+        hash varchar(64) NOT NULL,
+        admin varchar(255) NOT NULL,
+        name varchar(255) NOT NULL DEFAULT '',
+        `write` tinyint(1) NOT NULL DEFAULT 0,
+        created datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        PRIMARY KEY (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='mailserver - API tokens'",
     "CREATE TABLE IF NOT EXISTS domain_admins (
         username varchar(255) NOT NULL,
         domain varchar(255) NOT NULL,

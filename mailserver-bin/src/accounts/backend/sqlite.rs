@@ -61,6 +61,14 @@ const SCHEMA: &[&str] = &[
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
+    // Bearer tokens of the JSON API, each acting for an admin (ours; PostfixAdmin has none).
+    "CREATE TABLE IF NOT EXISTS api_token (
+        id TEXT NOT NULL PRIMARY KEY,
+        hash TEXT NOT NULL,
+        admin TEXT NOT NULL COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        write INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS domain_admins (
         username TEXT NOT NULL COLLATE NOCASE,
         domain TEXT NOT NULL COLLATE NOCASE,

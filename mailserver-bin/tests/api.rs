@@ -1,0 +1,143 @@
+//! The JSON API with bearer tokens made by `mailserver token`: a write token of a global admin
+//! adds a domain and a mailbox (which then logs in to IMAP), a read-only token of a domain
+//! admin sees only its domain and may not change anything, missing and revoked tokens get 401,
+//! and the OpenAPI document describes the routes.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{Server, python};
+
+const CLIENT: &str = r#"
+import imaplib, json, ssl, sys, urllib.error, urllib.request
+base, writer, reader, imaps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def call(method, path, token=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read()), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), e.headers
+
+status, doc, _ = call("GET", "/api/openapi.json")
+assert status == 200 and doc["openapi"] == "3.0.3", doc
+assert set(doc["paths"]) == {"/api/domains", "/api/domains/{domain}/mailboxes",
+                             "/api/domains/{domain}/aliases", "/api/queue"}, doc["paths"]
+status, body, headers = call("GET", "/api/domains")
+assert status == 401 and headers["WWW-Authenticate"] == "Bearer", (status, body)
+assert call("GET", "/api/domains", writer[:-2] + "00")[0] == 401
+
+status, domains, _ = call("GET", "/api/domains", writer)
+assert status == 200 and {d["domain"] for d in domains} >= {"example.com", "example.net"}
+status, body, _ = call("POST", "/api/domains", writer, {"domain": "apico.example"})
+assert status == 201 and body == {"domain": "apico.example"}, body
+status, body, _ = call("POST", "/api/domains/apico.example/mailboxes", writer,
+                       {"local": "x", "password": "short"})
+assert status == 400 and "8 characters" in body["error"], body
+status, body, _ = call("POST", "/api/domains/apico.example/mailboxes", writer,
+                       {"local": "x", "password": "Api-pass-123"})
+assert status == 201 and body == {"address": "x@apico.example"}, body
+status, boxes, _ = call("GET", "/api/domains/apico.example/mailboxes", writer)
+assert boxes == [{"address": "x@apico.example", "active": True}], boxes
+assert call("GET", "/api/queue", writer)[:2] == (200, [])
+print("writer ok")
+
+status, domains, _ = call("GET", "/api/domains", reader)
+assert [d["domain"] for d in domains] == ["example.net"], domains
+assert call("GET", "/api/domains/example.com/mailboxes", reader)[0] == 404
+assert call("GET", "/api/domains/example.net/aliases", reader)[0] == 200
+status, body, _ = call("POST", "/api/domains/example.net/mailboxes", reader,
+                       {"local": "y", "password": "Api-pass-123"})
+assert status == 403 and "only read" in body["error"], body
+assert call("GET", "/api/queue", reader)[0] == 403
+print("reader ok")
+
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=ctx)
+c.login("x@apico.example", "Api-pass-123"); c.logout()
+print("mailbox logs in")
+"#;
+
+#[test]
+fn tokens_act_for_their_admin() {
+    let server = Server::start("api", "");
+    server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "boss@example.com",
+            "--global",
+            "--password-stdin",
+        ],
+        "Boss-pass-42\n",
+    );
+    server.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "postmaster@example.net",
+            "--domain",
+            "example.net",
+            "--password-stdin",
+        ],
+        "Net-pass-42\n",
+    );
+    let writer = server.admin_ok(&[
+        "token",
+        "add",
+        "boss@example.com",
+        "--name",
+        "provisioning",
+        "--write",
+    ]);
+    let reader = server.admin_ok(&["token", "add", "postmaster@example.net"]);
+    let (writer, reader) = (writer.trim(), reader.trim());
+    assert!(
+        writer.starts_with("mw_") && reader.starts_with("mw_"),
+        "{writer} {reader}"
+    );
+    let refused = server.admin(&["token", "add", "nobody@example.com"], "");
+    assert!(!refused.status.success());
+
+    let base = format!("http://127.0.0.1:{}", server.http_port);
+    let out = python(
+        CLIENT,
+        &[&base, writer, reader, &server.imaps_port.to_string()],
+    );
+    for line in ["writer ok", "reader ok", "mailbox logs in"] {
+        assert!(out.contains(line), "{out}");
+    }
+    let log = server.log();
+    assert!(
+        log.contains(
+            "api: domain added admin=boss@example.com from=127.0.0.1 domain=apico.example"
+        ),
+        "{log}"
+    );
+
+    // Listed without secrets; a revoked token no longer works.
+    let listed = server.admin_ok(&["token", "list"]);
+    let id = writer.split('_').nth(1).unwrap();
+    assert!(
+        listed.contains(id) && listed.contains("read, write") && !listed.contains(writer),
+        "{listed}"
+    );
+    server.admin_ok(&["token", "remove", id]);
+    let (status, _) = {
+        let out = python(
+            "import sys, urllib.request, urllib.error\n\
+             req = urllib.request.Request(sys.argv[1] + '/api/domains', headers={'Authorization': 'Bearer ' + sys.argv[2]})\n\
+             try:\n    urllib.request.urlopen(req); print(200)\n\
+             except urllib.error.HTTPError as e:\n    print(e.code)\n",
+            &[&base, writer],
+        );
+        (out.trim().to_owned(), ())
+    };
+    assert_eq!(status, "401");
+}
