@@ -184,7 +184,7 @@ pub async fn check(
                 }
             }
             "TXT" => {
-                let published = txt_records(resolver, &r.name).await;
+                let published = crate::resolver::txt_records(resolver, &r.name).await;
                 let what = if r.name.starts_with("_dmarc.") {
                     "DMARC"
                 } else if r.name.contains("._domainkey.") {
@@ -256,7 +256,9 @@ pub async fn dmarc_policy(resolver: &MessageAuthenticator, domain: &str) -> Opti
             .into_iter()
             .find(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1"))
     };
-    if let Some(record) = dmarc(txt_records(resolver, &format!("_dmarc.{domain}")).await) {
+    if let Some(record) =
+        dmarc(crate::resolver::txt_records(resolver, &format!("_dmarc.{domain}")).await)
+    {
         return tag(&record, "p");
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -264,26 +266,7 @@ pub async fn dmarc_policy(resolver: &MessageAuthenticator, domain: &str) -> Opti
         return None;
     }
     let organizational = labels[labels.len() - 2..].join(".");
-    let record = dmarc(txt_records(resolver, &format!("_dmarc.{organizational}")).await)?;
+    let record =
+        dmarc(crate::resolver::txt_records(resolver, &format!("_dmarc.{organizational}")).await)?;
     tag(&record, "sp").or_else(|| tag(&record, "p"))
-}
-
-/// The TXT records at `name`, each as one text.
-async fn txt_records(resolver: &MessageAuthenticator, name: &str) -> Vec<String> {
-    let Ok(lookup) = resolver.0.txt_lookup(format!("{name}.")).await else {
-        return Vec::new();
-    };
-    lookup
-        .answers()
-        .iter()
-        .filter_map(|rec| match &rec.data {
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part).into_owned())
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .collect()
 }

@@ -13,6 +13,7 @@ use mail_auth::hickory_resolver::config::{
 };
 use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use mail_auth::hickory_resolver::proto::dnssec::TrustAnchors;
+use mail_auth::hickory_resolver::proto::rr::RData;
 use mail_auth::hickory_resolver::system_conf::read_system_conf;
 
 use crate::config::Relay;
@@ -56,4 +57,24 @@ pub fn resolver(relay: &Relay) -> Result<MessageAuthenticator, String> {
         .build()
         .map_err(|e| e.to_string())?;
     Ok(MessageAuthenticator(resolver))
+}
+
+/// The TXT records at `name`, each as one text.
+pub async fn txt_records(resolver: &MessageAuthenticator, name: &str) -> Vec<String> {
+    let Ok(lookup) = resolver.0.txt_lookup(format!("{name}.")).await else {
+        return Vec::new();
+    };
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|rec| match &rec.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|part| String::from_utf8_lossy(part).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
 }

@@ -336,6 +336,45 @@ impl Console {
         Ok((who, csrf))
     }
 
+    /// A global administrator's page: the admin and its frame; `Err`: where anyone else is
+    /// sent, or the refusal (`refusal`, for domain admins).
+    pub(super) fn global_page(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        refusal: &'static str,
+    ) -> Result<(Admin, Frame), Box<Response>> {
+        let (admin, csrf) = self
+            .admin_session(headers)
+            .map_err(|elsewhere| Box::new(redirect(elsewhere)))?;
+        let mut frame = self.frame(headers, title, Some((&admin.username, &csrf)));
+        if !admin.global {
+            frame.error = Some(frame.lang.t(refusal).into());
+            return Err(Box::new(html(StatusCode::FORBIDDEN, &Message { frame })));
+        }
+        Ok((admin, frame))
+    }
+
+    /// [`Console::admin_posted`] for a global administrator, with the answer's frame; a
+    /// domain admin's POST is refused with `refusal`, and logged.
+    pub(super) fn global_posted(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        from: &str,
+        title: &str,
+        refusal: &'static str,
+    ) -> Result<(Admin, Frame), Box<Response>> {
+        let (admin, csrf) = self.admin_posted(headers, form, from)?;
+        let mut frame = self.frame(headers, title, Some((&admin.username, &csrf)));
+        if !admin.global {
+            warn!(admin = %admin.username, from, what = title, "console: refused, not a global admin");
+            frame.error = Some(frame.lang.t(refusal).into());
+            return Err(Box::new(html(StatusCode::FORBIDDEN, &Message { frame })));
+        }
+        Ok((admin, frame))
+    }
+
     /// [`Console::posted`] for an administrator.
     pub(super) fn admin_posted(
         &self,
@@ -534,21 +573,12 @@ async fn add_domain(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
-        Ok(s) => s,
+    let refusal = "Only a global administrator adds domains.";
+    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Add a domain", refusal)
+    {
+        Ok(ok) => ok,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame(&headers, "Add a domain", Some((&admin.username, &csrf)));
-    if !admin.global {
-        warn!(admin = %admin.username, from = %from, "console: domain admin may not add domains");
-        frame.error = Some(
-            frame
-                .lang
-                .t("Only a global administrator adds domains.")
-                .into(),
-        );
-        return html(StatusCode::FORBIDDEN, &Message { frame });
-    }
     let wanted = form_value(&form, "domain").unwrap_or_default();
     match c.sources.accounts.add_domain(&wanted, false).await {
         Ok(domain) => {

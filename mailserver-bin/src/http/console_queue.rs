@@ -13,9 +13,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use tracing::{info, warn};
+use tracing::info;
 
-use super::console::{Console, Frame, Message, from_where, html, redirect};
+use super::console::{Console, Frame, Message, from_where, html};
 use super::text::form_value;
 use crate::guard::bans;
 use crate::queue::admin;
@@ -61,20 +61,10 @@ pub fn router(console: Arc<Console>) -> Router {
 }
 
 async fn bans_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
-        Ok(s) => s,
-        Err(elsewhere) => return redirect(elsewhere),
+    let (_, mut frame) = match c.global_page(&headers, "Bans", BANS_REFUSAL) {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
     };
-    let mut frame = c.frame(&headers, "Bans", Some((&admin.username, &csrf)));
-    if !admin.global {
-        frame.error = Some(
-            frame
-                .lang
-                .t("The bans are for global administrators.")
-                .into(),
-        );
-        return html(StatusCode::FORBIDDEN, &Message { frame });
-    }
     let file = bans::path(&c.sources.config.get().data_dir);
     let now = bans::now();
     let bans = match tokio::task::spawn_blocking(move || bans::read(&file)).await {
@@ -98,21 +88,10 @@ async fn lift(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
-        Ok(s) => s,
+    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Bans", BANS_REFUSAL) {
+        Ok(ok) => ok,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame(&headers, "Bans", Some((&admin.username, &csrf)));
-    if !admin.global {
-        warn!(admin = %admin.username, from = %from, "console: lifting a ban refused, not a global admin");
-        frame.error = Some(
-            frame
-                .lang
-                .t("The bans are for global administrators.")
-                .into(),
-        );
-        return html(StatusCode::FORBIDDEN, &Message { frame });
-    }
     let network = form_value(&form, "network").unwrap_or_default();
     let Ok(net) = network.parse::<ipnet::IpNet>() else {
         frame.error = Some(frame.lang.f("{} is not a network.", &[&network]));
@@ -140,25 +119,18 @@ async fn lift(
     }
 }
 
+const QUEUE_REFUSAL: &str = "The queue is for global administrators.";
+const BANS_REFUSAL: &str = "The bans are for global administrators.";
+
 fn spool(c: &Console) -> Spool {
     Spool::at(&c.sources.config.get().data_dir.join("queue"))
 }
 
 async fn queue_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
-        Ok(s) => s,
-        Err(elsewhere) => return redirect(elsewhere),
+    let (_, mut frame) = match c.global_page(&headers, "Queue", QUEUE_REFUSAL) {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
     };
-    let mut frame = c.frame(&headers, "Queue", Some((&admin.username, &csrf)));
-    if !admin.global {
-        frame.error = Some(
-            frame
-                .lang
-                .t("The queue is for global administrators.")
-                .into(),
-        );
-        return html(StatusCode::FORBIDDEN, &Message { frame });
-    }
     let spool = spool(&c);
     let rows = match tokio::task::spawn_blocking(move || admin::rows(&spool)).await {
         Ok(Ok(rows)) => rows,
@@ -188,21 +160,10 @@ async fn act(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
-        Ok(s) => s,
+    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Queue", QUEUE_REFUSAL) {
+        Ok(ok) => ok,
         Err(refused) => return *refused,
     };
-    let mut frame = c.frame(&headers, "Queue", Some((&admin.username, &csrf)));
-    if !admin.global {
-        warn!(admin = %admin.username, from = %from, %action, "console: queue action refused, not a global admin");
-        frame.error = Some(
-            frame
-                .lang
-                .t("The queue is for global administrators.")
-                .into(),
-        );
-        return html(StatusCode::FORBIDDEN, &Message { frame });
-    }
     let id = form_value(&form, "id").unwrap_or_default();
     let spool = spool(&c);
     let which = action.clone();

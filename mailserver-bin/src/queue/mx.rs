@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use mail_auth::common::cache::NoCache;
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
-use mail_auth::hickory_resolver::proto::rr::RData;
 use mail_auth::{IpLookupStrategy, MX, MessageAuthenticator, RecordSet};
 use tracing::info;
 
@@ -66,7 +65,8 @@ impl MxResolver {
         let Some(sts) = &self.sts else {
             return Ok((hosts, tls));
         };
-        let records = self.txt(&format!("_mta-sts.{domain}")).await;
+        let records =
+            crate::resolver::txt_records(&self.resolver, &format!("_mta-sts.{domain}")).await;
         let policy_host = format!("mta-sts.{domain}");
         let addresses = async { self.addresses(&policy_host).await.unwrap_or_default() };
         let Some(policy) = sts.policy(domain, records, addresses).await else {
@@ -101,26 +101,6 @@ impl MxResolver {
             }
             Mode::None => Ok((hosts, tls)),
         }
-    }
-
-    /// The texts of the TXT records at `name` (none when the lookup fails).
-    async fn txt(&self, name: &str) -> Vec<String> {
-        let Ok(lookup) = self.resolver.0.txt_lookup(format!("{name}.")).await else {
-            return Vec::new();
-        };
-        lookup
-            .answers()
-            .iter()
-            .filter_map(|rec| match &rec.data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The addresses of `name` (IPv4 first), at most [`MAX_ADDRESSES`].
