@@ -17,6 +17,7 @@ use crate::config::AccountsUrl;
 mod admin;
 mod admins;
 pub mod backend;
+mod forwarding;
 mod lists;
 mod types;
 mod usage;

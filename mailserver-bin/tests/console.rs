@@ -89,7 +89,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "global admin added newco.example and ceo@newco.example",
         "domain admin sees only example.net",
         "csrf-less POST refused",
-        "alice changed her password",
+        "alice changed her password and forwards to bob",
         "mailbox disabled, enabled, given a password; alias added and removed",
         " held, released and removed",
         "dns records shown and checked",
@@ -160,6 +160,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "MAIL FROM:<someone@example.org>",
         "RCPT TO:<ceo@newco.example>",
         "RCPT TO:<sales@newco.example>",
+        "RCPT TO:<alice@example.com>",
         "DATA",
         "Subject: welcome\r\n\r\nHello.\r\n.",
         "QUIT",
@@ -171,6 +172,11 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     assert!(said.contains("250 2.0.0"), "{said}");
     wait_for("the mail to ceo@newco.example", || {
         server.messages("ceo@newco.example").len() == 1
+    });
+    // Alice keeps a copy and forwards to bob.
+    wait_for("alice's copy and bob's", || {
+        server.messages("alice@example.com").len() == 1
+            && server.messages("bob@example.com").len() == 1
     });
 
     // Every change is in the audit log: who, what, from where.

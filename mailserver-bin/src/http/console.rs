@@ -37,7 +37,7 @@ const LOGIN_COOKIE: &str = "mw_login";
 
 /// Who a session is for: an administrator, or a mail user managing their own mailbox.
 #[derive(Clone)]
-enum Who {
+pub(super) enum Who {
     Admin(Admin),
     User(String),
 }
@@ -60,7 +60,7 @@ struct Session {
 /// What the handlers share.
 pub struct Console {
     pub(super) sources: Arc<Sources>,
-    guard: Arc<Guard>,
+    pub(super) guard: Arc<Guard>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -82,8 +82,6 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
         .route("/console/domains", post(add_domain))
-        .route("/console/account/", get(account_page))
-        .route("/console/account/password", post(change_password))
         .route("/console/lang/{lang}", get(choose_language))
         .route("/console/style.css", get(style))
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -214,14 +212,7 @@ macro_rules! framed {
         }
     )*};
 }
-#[derive(Template)]
-#[template(path = "console/account.html")]
-struct AccountPage {
-    frame: Frame,
-    usage: String,
-}
-
-framed!(LoginPage, Dashboard, Message, AccountPage);
+framed!(LoginPage, Dashboard, Message);
 
 pub(super) fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
@@ -288,7 +279,7 @@ impl Console {
 
     /// The session the request's cookie names, renewed; `None` when there is none or it
     /// lapsed.
-    fn session(&self, headers: &HeaderMap) -> Option<(Who, String)> {
+    pub(super) fn session(&self, headers: &HeaderMap) -> Option<(Who, String)> {
         let token = cookie(headers, SESSION_COOKIE)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
@@ -311,7 +302,7 @@ impl Console {
     }
 
     /// The session of a POST whose form carries its CSRF token; a refusal page otherwise.
-    fn posted(
+    pub(super) fn posted(
         &self,
         headers: &HeaderMap,
         form: &str,
@@ -590,112 +581,6 @@ async fn add_domain(
             info!(admin = %admin.username, from = %from, domain = %wanted, error = %e, "console: domain not added");
             frame.error = Some(e.to_string());
             html(StatusCode::BAD_REQUEST, &Message { frame })
-        }
-    }
-}
-
-/// A user's own page: their usage and the password form.
-async fn account_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match c.session(&headers) {
-        Some((Who::User(user), csrf)) => (user, csrf),
-        Some((Who::Admin(_), _)) => return redirect("/console/"),
-        None => return redirect("/console/login"),
-    };
-    let frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
-    let usage = c.usage(frame.lang, &user).await;
-    html(StatusCode::OK, &AccountPage { frame, usage })
-}
-
-impl Console {
-    /// What `user`'s mailbox holds, against its quota, in words.
-    async fn usage(&self, lang: Lang, user: &str) -> String {
-        let config = self.sources.config.get();
-        let mailbox = match self.sources.accounts.mailbox(user).await {
-            Ok(Some(m)) => m,
-            _ => return lang.t("Usage unknown.").into(),
-        };
-        let account = crate::delivery::QuotaAccount::of(&config, &mailbox);
-        let limits = account.limits;
-        let counted = tokio::task::spawn_blocking(move || account.maildir.quota_usage(limits))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
-        let used = u64::try_from(counted.bytes).unwrap_or(0);
-        let messages = counted.messages.to_string();
-        match limits.bytes {
-            0 => lang.f("{} messages, {} (no quota).", &[&messages, &mb(used)]),
-            q => lang.f(
-                "{} messages, {} of {} ({}%).",
-                &[&messages, &mb(used), &mb(q), &(used * 100 / q).to_string()],
-            ),
-        }
-    }
-}
-
-/// A user changes their password: the current one checked, the new one hashed in
-/// `[accounts] password_scheme`; IMAP, POP3 and submission take it at once.
-async fn change_password(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: String,
-) -> Response {
-    let from = from_where(peer, &headers);
-    let (user, csrf) = match c.posted(&headers, &form, &from) {
-        Ok((Who::User(user), csrf)) => (user, csrf),
-        Ok((Who::Admin(_), _)) => return redirect("/console/"),
-        Err(refused) => return *refused,
-    };
-    let mut frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
-    let field = |name| form_value(&form, name).unwrap_or_default();
-    let (current, new) = (field("current"), field("new"));
-    let problem = if new != field("repeat") {
-        Some("The two new passwords differ.")
-    } else if new.chars().count() < super::passwords::MIN_LENGTH {
-        Some("The new password needs at least 8 characters.")
-    } else {
-        None
-    };
-    let usage = c.usage(frame.lang, &user).await;
-    if let Some(problem) = problem {
-        frame.error = Some(frame.lang.t(problem).into());
-        return html(StatusCode::BAD_REQUEST, &AccountPage { frame, usage });
-    }
-    let config = c.sources.config.get();
-    let accounts = &c.sources.accounts;
-    let scheme = config.accounts.default_password_scheme;
-    if !matches!(
-        accounts.authenticate(&user, current, scheme).await,
-        Ok(true)
-    ) {
-        let wait = c.guard.failed(peer.ip(), "console", &user);
-        tokio::time::sleep(wait).await;
-        frame.error = Some(frame.lang.t("The current password is wrong.").into());
-        return html(StatusCode::FORBIDDEN, &AccountPage { frame, usage });
-    }
-    let hash = super::passwords::new_hash(config.accounts.password_scheme, new).await;
-    let saved = match hash {
-        Ok(hash) => accounts
-            .set_password(&user, &hash)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(frame.lang.t(e).to_owned()),
-    };
-    match saved {
-        Ok(_) => {
-            info!(target: "audit", who = %user, from = %from, "password changed");
-            frame.notice = Some(frame.lang.t("Your password is changed.").into());
-            html(StatusCode::OK, &AccountPage { frame, usage })
-        }
-        Err(e) => {
-            warn!(%user, error = %e, "console: password not changed");
-            frame.error = Some(frame.lang.f("The password was not changed: {}", &[&e]));
-            html(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &AccountPage { frame, usage },
-            )
         }
     }
 }

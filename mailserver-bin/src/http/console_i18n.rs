@@ -220,6 +220,15 @@ fn french(text: &str) -> Option<&'static str> {
             "La liste des bannissements n'a pas pu être changée."
         }
         "Usage unknown." => "Usage inconnu.",
+        "Forwarding" => "Redirection",
+        "Forward my mail to (addresses, separated by commas; empty: no forwarding)" => {
+            "Rediriger mon courrier vers (adresses séparées par des virgules ; vide : aucune redirection)"
+        }
+        "Keep a copy in my mailbox" => "Garder une copie dans ma boîte",
+        "Save forwarding" => "Enregistrer la redirection",
+        "Your mail goes to {}." => "Votre courrier va à {}.",
+        "Your mail is not forwarded." => "Votre courrier n'est pas redirigé.",
+        "The forwarding was not changed: {}" => "La redirection n'a pas été changée : {}",
         "{} messages, {} (no quota)." => "{} messages, {} (pas de quota).",
         "{} messages, {} of {} ({}%)." => "{} messages, {} sur {} ({} %).",
         _ => return None,

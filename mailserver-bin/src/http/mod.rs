@@ -8,6 +8,7 @@
 mod api;
 mod autoconfig;
 mod console;
+mod console_account;
 mod console_domains;
 mod console_i18n;
 mod console_queue;
@@ -163,6 +164,7 @@ async fn status_json(State(status): State<Arc<Status>>) -> impl IntoResponse {
 fn console_routes(status: &Status) -> Router {
     let console = console::Console::new(Arc::clone(&status.health), Arc::clone(&status.guard));
     console::router(Arc::clone(&console))
+        .merge(console_account::router(Arc::clone(&console)))
         .merge(console_domains::router(Arc::clone(&console)))
         .merge(console_queue::router(console))
 }

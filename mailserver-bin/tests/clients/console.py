@@ -219,8 +219,14 @@ try:
     driver.find_element(By.XPATH, "//button[text()='Change password']").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
     assert "Your password is changed" in driver.page_source, driver.page_source
+    driver.find_element(By.ID, "forward-to").send_keys("bob@example.com")
+    assert driver.find_element(By.ID, "keep").is_selected()
+    driver.find_element(By.XPATH, "//button[text()='Save forwarding']").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Your mail goes to bob@example.com" in driver.page_source, driver.page_source
+    assert driver.find_element(By.ID, "forward-to").get_attribute("value") == "bob@example.com"
     logout()
-    print("alice changed her password")
+    print("alice changed her password and forwards to bob")
 except Exception:
     shot(step.replace(" ", "-"))
     traceback.print_exc()
