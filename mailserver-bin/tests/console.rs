@@ -90,7 +90,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "domain admin sees only example.net",
         "csrf-less POST refused",
         "alice changed her password and forwards to bob",
-        "mailbox disabled, enabled, given a password; alias added and removed",
+        "mailbox disabled, enabled, given a password and a quota; alias added and removed",
         " held, released and removed",
         "dns records shown and checked",
         "ban lifted",

@@ -270,6 +270,22 @@ impl PendingUsage {
     }
 }
 
+/// `bytes` as an admin reads it: `512B`, `1.5M`, `2.0G` (powers of 1024, as [`parse_size`]).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
 /// `500M`, `2G`, `100K`, `1048576` (octets), or `0`/`none`.
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();

@@ -1,22 +1,7 @@
 //! What the commands print: tables, sizes, yes/no; and sizes as admins type them (parsed
 //! where the accounts store, which takes them too, has it).
 
-pub(super) use crate::accounts::parse_size;
-
-pub(super) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
-    }
-}
+pub(super) use crate::accounts::{human_size, parse_size};
 
 pub(super) fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()

@@ -17,15 +17,18 @@ use tracing::{info, warn};
 use super::console::{Console, Frame, Message, from_where, html, redirect, yes_no};
 use super::console_i18n::Lang;
 use super::text::form_value;
-use crate::accounts::{AccountsError, Admin};
+use crate::accounts::{AccountsError, Admin, human_size, parse_size};
 
 #[derive(Template)]
 #[template(path = "console/domain.html")]
 struct DomainPage {
     frame: Frame,
     domain: String,
-    mailboxes: Vec<(String, &'static str, bool)>,
+    /// Address, active (as words and as a flag), quota.
+    mailboxes: Vec<(String, &'static str, bool, String)>,
     aliases: Vec<(String, String)>,
+    global: bool,
+    domain_quota: String,
 }
 
 impl std::ops::Deref for DomainPage {
@@ -61,6 +64,8 @@ pub fn router(console: Arc<Console>) -> Router {
             "/console/domains/{domain}/mailboxes/active",
             post(set_active),
         )
+        .route("/console/domains/{domain}/mailboxes/quota", post(set_quota))
+        .route("/console/domains/{domain}/quota", post(set_domain_quota))
         .route(
             "/console/domains/{domain}/mailboxes/password",
             post(set_password),
@@ -95,13 +100,30 @@ async fn domain_page(
     let listed = async {
         let users = accounts.list_users(Some(&domain)).await?;
         let aliases = accounts.list_aliases(Some(&domain)).await?;
-        Ok::<_, AccountsError>((users, aliases))
+        let quotas = accounts.quotas().await?;
+        let domain_quota = accounts
+            .list_domains()
+            .await?
+            .into_iter()
+            .find(|d| d.name.eq_ignore_ascii_case(&domain))
+            .map_or(0, |d| d.quota);
+        Ok::<_, AccountsError>((users, aliases, quotas, domain_quota))
+    };
+    let size = |q: u64| {
+        if q == 0 {
+            "none".to_owned()
+        } else {
+            human_size(q)
+        }
     };
     match listed.await {
-        Ok((users, aliases)) => {
+        Ok((users, aliases, quotas, domain_quota)) => {
             let mailboxes = users
                 .into_iter()
-                .map(|(address, _, active)| (address, yes_no(active), active))
+                .map(|(address, _, active)| {
+                    let quota = size(quotas.get(&address).copied().unwrap_or(0));
+                    (address, yes_no(active), active, quota)
+                })
                 .collect();
             html(
                 StatusCode::OK,
@@ -110,6 +132,8 @@ async fn domain_page(
                     domain,
                     mailboxes,
                     aliases,
+                    global: admin.global,
+                    domain_quota: size(domain_quota),
                 },
             )
         }
@@ -406,4 +430,73 @@ async fn remove_alias(
         Err(lang.f("{} is not an alias of {}.", &[&source, &domain]))
     };
     answer(frame, &admin, &from, done, "alias removed")
+}
+
+/// A size as typed, or why not.
+fn size_of(lang: Lang, typed: &str) -> Result<u64, String> {
+    parse_size(typed)
+        .ok_or_else(|| lang.f("{} is not a size: use e.g. 500M, 2G or none.", &[typed]))
+}
+
+async fn set_quota(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota") {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let lang = frame.lang;
+    let typed = form_value(&form, "quota").unwrap_or_default();
+    let address = in_domain(
+        lang,
+        &form_value(&form, "address").unwrap_or_default(),
+        &domain,
+    );
+    let done = match (address, size_of(lang, &typed)) {
+        (Ok(address), Ok(bytes)) => c
+            .sources
+            .accounts
+            .set_quota(&address, bytes)
+            .await
+            .map(|a| lang.f("Quota of {} set to {}.", &[&a, typed.trim()]))
+            .map_err(|e| e.to_string()),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    answer(frame, &admin, &from, done, "mailbox quota set")
+}
+
+async fn set_domain_quota(
+    State(c): State<Arc<Console>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    form: String,
+) -> Response {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota") {
+        Ok(ok) => ok,
+        Err(refused) => return *refused,
+    };
+    let lang = frame.lang;
+    let typed = form_value(&form, "quota").unwrap_or_default();
+    let done = if admin.global {
+        match size_of(lang, &typed) {
+            Ok(bytes) => c
+                .sources
+                .accounts
+                .set_domain_quota(&domain, bytes)
+                .await
+                .map(|_| lang.f("Quota of {} set to {}.", &[&domain, typed.trim()]))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        }
+    } else {
+        Err(lang
+            .t("Only a global administrator sets a domain's quota.")
+            .to_owned())
+    };
+    answer(frame, &admin, &from, done, "domain quota set")
 }

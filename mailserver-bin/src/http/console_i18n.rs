@@ -85,154 +85,265 @@ impl Lang {
     }
 }
 
+/// Every console text and its French.
+const FRENCH: &[(&str, &str)] = &[
+    ("Log out", "Se déconnecter"),
+    ("Log in", "Connexion"),
+    ("Mail address", "Adresse électronique"),
+    ("Password", "Mot de passe"),
+    ("Language", "Langue"),
+    ("Domains", "Domaines"),
+    ("The domains you manage", "Les domaines que vous gérez"),
+    ("Domain", "Domaine"),
+    ("Mailboxes", "Boîtes aux lettres"),
+    ("Quota", "Quota"),
+    ("Active", "Active"),
+    ("yes", "oui"),
+    ("no", "non"),
+    ("none", "aucun"),
+    ("Outbound queue", "File d'attente sortante"),
+    ("Banned addresses", "Adresses bannies"),
+    ("Add a domain", "Ajouter un domaine"),
+    ("Domain name", "Nom de domaine"),
+    ("Add domain", "Ajouter le domaine"),
+    (
+        "DNS records and their check",
+        "Enregistrements DNS et leur vérification",
+    ),
+    ("Mailboxes of", "Boîtes aux lettres de"),
+    ("Address", "Adresse"),
+    ("Enable or disable", "Activer ou désactiver"),
+    ("New password", "Nouveau mot de passe"),
+    ("Disable", "Désactiver"),
+    ("Enable", "Activer"),
+    ("New password for", "Nouveau mot de passe pour"),
+    ("Set", "Définir"),
+    ("Add a mailbox", "Ajouter une boîte aux lettres"),
+    ("Add mailbox", "Ajouter la boîte"),
+    ("Aliases and forwardings", "Alias et redirections"),
+    ("Aliases of", "Alias de"),
+    ("Goes to", "Redirige vers"),
+    ("Remove", "Supprimer"),
+    (
+        "Address (empty: every address of the domain without a mailbox)",
+        "Adresse (vide : toute adresse du domaine sans boîte aux lettres)",
+    ),
+    (
+        "Forward to (addresses, separated by commas)",
+        "Rediriger vers (adresses séparées par des virgules)",
+    ),
+    ("Add alias", "Ajouter l'alias"),
+    ("Back to the domains", "Retour aux domaines"),
+    ("Your mailbox", "Votre boîte aux lettres"),
+    ("Your account", "Votre compte"),
+    ("Change your password", "Changer de mot de passe"),
+    ("Current password", "Mot de passe actuel"),
+    (
+        "New password (at least 8 characters)",
+        "Nouveau mot de passe (8 caractères au moins)",
+    ),
+    ("New password again", "Nouveau mot de passe, à nouveau"),
+    ("Change password", "Changer le mot de passe"),
+    ("Queue", "File d'attente"),
+    (
+        "Messages waiting to be delivered",
+        "Messages en attente de distribution",
+    ),
+    ("The queue is empty.", "La file d'attente est vide."),
+    ("Actions", "Actions"),
+    ("retry", "réessayer"),
+    ("hold", "retenir"),
+    ("release", "libérer"),
+    ("remove", "supprimer"),
+    (
+        "Try every message now",
+        "Réessayer tous les messages maintenant",
+    ),
+    ("Bans", "Bannissements"),
+    ("No address is banned.", "Aucune adresse n'est bannie."),
+    (
+        "Addresses refused on every listener, for password guessing or by an admin",
+        "Adresses refusées partout, pour essais de mots de passe ou par un administrateur",
+    ),
+    ("Network", "Réseau"),
+    ("Minutes left", "Minutes restantes"),
+    ("Reason", "Raison"),
+    ("Lift", "Lever"),
+    ("DNS of {}", "DNS de {}"),
+    (
+        "What the domain publishes now",
+        "Ce que le domaine publie maintenant",
+    ),
+    (
+        "MX, SPF, DKIM, DMARC and the rest as ours.",
+        "MX, SPF, DKIM, DMARC et le reste comme les nôtres.",
+    ),
+    ("Records to publish", "Enregistrements à publier"),
+    (
+        "In the domain's zone, as a zone file writes them (the DKIM keys were made if missing):",
+        "Dans la zone du domaine, au format d'un fichier de zone (les clés DKIM ont été créées si elles manquaient) :",
+    ),
+    ("Back to", "Retour à"),
+    (
+        "This form has expired: open the page again.",
+        "Ce formulaire a expiré : rouvrez la page.",
+    ),
+    (
+        "Wrong address or password.",
+        "Adresse ou mot de passe incorrect.",
+    ),
+    (
+        "The accounts database did not answer.",
+        "La base des comptes n'a pas répondu.",
+    ),
+    (
+        "Only a global administrator adds domains.",
+        "Seul un administrateur global ajoute des domaines.",
+    ),
+    ("Domain {} added.", "Domaine {} ajouté."),
+    (
+        "The two new passwords differ.",
+        "Les deux nouveaux mots de passe diffèrent.",
+    ),
+    (
+        "The new password needs at least 8 characters.",
+        "Le nouveau mot de passe doit avoir 8 caractères au moins.",
+    ),
+    (
+        "The password needs at least 8 characters.",
+        "Le mot de passe doit avoir 8 caractères au moins.",
+    ),
+    (
+        "The current password is wrong.",
+        "Le mot de passe actuel est incorrect.",
+    ),
+    (
+        "Your password is changed.",
+        "Votre mot de passe est changé.",
+    ),
+    (
+        "The password was not changed: {}",
+        "Le mot de passe n'a pas été changé : {}",
+    ),
+    (
+        "The password could not be hashed.",
+        "Le mot de passe n'a pas pu être chiffré.",
+    ),
+    (
+        "No such domain among yours.",
+        "Ce domaine n'est pas parmi les vôtres.",
+    ),
+    (
+        "The records could not be made: {}",
+        "Les enregistrements n'ont pas pu être faits : {}",
+    ),
+    (
+        "No DNS resolver to check with: {}",
+        "Aucun résolveur DNS pour vérifier : {}",
+    ),
+    ("Mailbox {} added.", "Boîte aux lettres {} ajoutée."),
+    ("Mailbox {} enabled.", "Boîte aux lettres {} activée."),
+    ("Mailbox {} disabled.", "Boîte aux lettres {} désactivée."),
+    (
+        "New password set for {}.",
+        "Nouveau mot de passe défini pour {}.",
+    ),
+    (
+        "{} is not an address of {}.",
+        "{} n'est pas une adresse de {}.",
+    ),
+    (
+        "Give at least one address to forward to.",
+        "Donnez au moins une adresse vers laquelle rediriger.",
+    ),
+    ("Alias {} → {} added.", "Alias {} → {} ajouté."),
+    ("Alias {} removed.", "Alias {} supprimé."),
+    ("{} is not an alias of {}.", "{} n'est pas un alias de {}."),
+    (
+        "The queue is for global administrators.",
+        "La file d'attente est réservée aux administrateurs globaux.",
+    ),
+    (
+        "The queue could not be read: {}",
+        "La file d'attente n'a pas pu être lue : {}",
+    ),
+    ("{} will be tried now.", "{} va être réessayé maintenant."),
+    ("{} is on hold.", "{} est retenu."),
+    ("{} released.", "{} libéré."),
+    ("{} removed.", "{} supprimé."),
+    (
+        "{} messages to be tried now.",
+        "{} messages à réessayer maintenant.",
+    ),
+    (
+        "There is no queue action {}.",
+        "Il n'y a pas d'action de file {}.",
+    ),
+    ("The queue action failed.", "L'action sur la file a échoué."),
+    (
+        "The bans are for global administrators.",
+        "Les bannissements sont réservés aux administrateurs globaux.",
+    ),
+    (
+        "The ban list could not be read.",
+        "La liste des bannissements n'a pas pu être lue.",
+    ),
+    ("{} is not a network.", "{} n'est pas un réseau."),
+    (
+        "The ban on {} is lifted.",
+        "Le bannissement de {} est levé.",
+    ),
+    ("{} is not banned.", "{} n'est pas banni."),
+    (
+        "The ban list could not be changed.",
+        "La liste des bannissements n'a pas pu être changée.",
+    ),
+    ("Usage unknown.", "Usage inconnu."),
+    ("Forwarding", "Redirection"),
+    ("Quota for", "Quota de"),
+    (
+        "Quota of all the domain's mailboxes together (500M, 2G; none)",
+        "Quota de toutes les boîtes du domaine ensemble (500M, 2G ; none)",
+    ),
+    (
+        "{} is not a size: use e.g. 500M, 2G or none.",
+        "{} n'est pas une taille : par exemple 500M, 2G ou none.",
+    ),
+    ("Quota of {} set to {}.", "Quota de {} fixé à {}."),
+    (
+        "Only a global administrator sets a domain's quota.",
+        "Seul un administrateur global fixe le quota d'un domaine.",
+    ),
+    (
+        "Forward my mail to (addresses, separated by commas; empty: no forwarding)",
+        "Rediriger mon courrier vers (adresses séparées par des virgules ; vide : aucune redirection)",
+    ),
+    (
+        "Keep a copy in my mailbox",
+        "Garder une copie dans ma boîte",
+    ),
+    ("Save forwarding", "Enregistrer la redirection"),
+    ("Your mail goes to {}.", "Votre courrier va à {}."),
+    (
+        "Your mail is not forwarded.",
+        "Votre courrier n'est pas redirigé.",
+    ),
+    (
+        "The forwarding was not changed: {}",
+        "La redirection n'a pas été changée : {}",
+    ),
+    (
+        "{} messages, {} (no quota).",
+        "{} messages, {} (pas de quota).",
+    ),
+    (
+        "{} messages, {} of {} ({}%).",
+        "{} messages, {} sur {} ({} %).",
+    ),
+];
+
 fn french(text: &str) -> Option<&'static str> {
-    Some(match text {
-        "Log out" => "Se déconnecter",
-        "Log in" => "Connexion",
-        "Mail address" => "Adresse électronique",
-        "Password" => "Mot de passe",
-        "Language" => "Langue",
-        "Domains" => "Domaines",
-        "The domains you manage" => "Les domaines que vous gérez",
-        "Domain" => "Domaine",
-        "Mailboxes" => "Boîtes aux lettres",
-        "Quota" => "Quota",
-        "Active" => "Active",
-        "yes" => "oui",
-        "no" => "non",
-        "none" => "aucun",
-        "Outbound queue" => "File d'attente sortante",
-        "Banned addresses" => "Adresses bannies",
-        "Add a domain" => "Ajouter un domaine",
-        "Domain name" => "Nom de domaine",
-        "Add domain" => "Ajouter le domaine",
-        "DNS records and their check" => "Enregistrements DNS et leur vérification",
-        "Mailboxes of" => "Boîtes aux lettres de",
-        "Address" => "Adresse",
-        "Enable or disable" => "Activer ou désactiver",
-        "New password" => "Nouveau mot de passe",
-        "Disable" => "Désactiver",
-        "Enable" => "Activer",
-        "New password for" => "Nouveau mot de passe pour",
-        "Set" => "Définir",
-        "Add a mailbox" => "Ajouter une boîte aux lettres",
-        "Add mailbox" => "Ajouter la boîte",
-        "Aliases and forwardings" => "Alias et redirections",
-        "Aliases of" => "Alias de",
-        "Goes to" => "Redirige vers",
-        "Remove" => "Supprimer",
-        "Address (empty: every address of the domain without a mailbox)" => {
-            "Adresse (vide : toute adresse du domaine sans boîte aux lettres)"
-        }
-        "Forward to (addresses, separated by commas)" => {
-            "Rediriger vers (adresses séparées par des virgules)"
-        }
-        "Add alias" => "Ajouter l'alias",
-        "Back to the domains" => "Retour aux domaines",
-        "Your mailbox" => "Votre boîte aux lettres",
-        "Your account" => "Votre compte",
-        "Change your password" => "Changer de mot de passe",
-        "Current password" => "Mot de passe actuel",
-        "New password (at least 8 characters)" => "Nouveau mot de passe (8 caractères au moins)",
-        "New password again" => "Nouveau mot de passe, à nouveau",
-        "Change password" => "Changer le mot de passe",
-        "Queue" => "File d'attente",
-        "Messages waiting to be delivered" => "Messages en attente de distribution",
-        "The queue is empty." => "La file d'attente est vide.",
-        "Actions" => "Actions",
-        "retry" => "réessayer",
-        "hold" => "retenir",
-        "release" => "libérer",
-        "remove" => "supprimer",
-        "Try every message now" => "Réessayer tous les messages maintenant",
-        "Bans" => "Bannissements",
-        "No address is banned." => "Aucune adresse n'est bannie.",
-        "Addresses refused on every listener, for password guessing or by an admin" => {
-            "Adresses refusées partout, pour essais de mots de passe ou par un administrateur"
-        }
-        "Network" => "Réseau",
-        "Minutes left" => "Minutes restantes",
-        "Reason" => "Raison",
-        "Lift" => "Lever",
-        "DNS of {}" => "DNS de {}",
-        "What the domain publishes now" => "Ce que le domaine publie maintenant",
-        "MX, SPF, DKIM, DMARC and the rest as ours." => {
-            "MX, SPF, DKIM, DMARC et le reste comme les nôtres."
-        }
-        "Records to publish" => "Enregistrements à publier",
-        "In the domain's zone, as a zone file writes them (the DKIM keys were made if missing):" => {
-            "Dans la zone du domaine, au format d'un fichier de zone (les clés DKIM ont été créées si elles manquaient) :"
-        }
-        "Back to" => "Retour à",
-        "This form has expired: open the page again." => {
-            "Ce formulaire a expiré : rouvrez la page."
-        }
-        "Wrong address or password." => "Adresse ou mot de passe incorrect.",
-        "The accounts database did not answer." => "La base des comptes n'a pas répondu.",
-        "Only a global administrator adds domains." => {
-            "Seul un administrateur global ajoute des domaines."
-        }
-        "Domain {} added." => "Domaine {} ajouté.",
-        "The two new passwords differ." => "Les deux nouveaux mots de passe diffèrent.",
-        "The new password needs at least 8 characters." => {
-            "Le nouveau mot de passe doit avoir 8 caractères au moins."
-        }
-        "The password needs at least 8 characters." => {
-            "Le mot de passe doit avoir 8 caractères au moins."
-        }
-        "The current password is wrong." => "Le mot de passe actuel est incorrect.",
-        "Your password is changed." => "Votre mot de passe est changé.",
-        "The password was not changed: {}" => "Le mot de passe n'a pas été changé : {}",
-        "The password could not be hashed." => "Le mot de passe n'a pas pu être chiffré.",
-        "No such domain among yours." => "Ce domaine n'est pas parmi les vôtres.",
-        "The records could not be made: {}" => "Les enregistrements n'ont pas pu être faits : {}",
-        "No DNS resolver to check with: {}" => "Aucun résolveur DNS pour vérifier : {}",
-        "Mailbox {} added." => "Boîte aux lettres {} ajoutée.",
-        "Mailbox {} enabled." => "Boîte aux lettres {} activée.",
-        "Mailbox {} disabled." => "Boîte aux lettres {} désactivée.",
-        "New password set for {}." => "Nouveau mot de passe défini pour {}.",
-        "{} is not an address of {}." => "{} n'est pas une adresse de {}.",
-        "Give at least one address to forward to." => {
-            "Donnez au moins une adresse vers laquelle rediriger."
-        }
-        "Alias {} → {} added." => "Alias {} → {} ajouté.",
-        "Alias {} removed." => "Alias {} supprimé.",
-        "{} is not an alias of {}." => "{} n'est pas un alias de {}.",
-        "The queue is for global administrators." => {
-            "La file d'attente est réservée aux administrateurs globaux."
-        }
-        "The queue could not be read: {}" => "La file d'attente n'a pas pu être lue : {}",
-        "{} will be tried now." => "{} va être réessayé maintenant.",
-        "{} is on hold." => "{} est retenu.",
-        "{} released." => "{} libéré.",
-        "{} removed." => "{} supprimé.",
-        "{} messages to be tried now." => "{} messages à réessayer maintenant.",
-        "There is no queue action {}." => "Il n'y a pas d'action de file {}.",
-        "The queue action failed." => "L'action sur la file a échoué.",
-        "The bans are for global administrators." => {
-            "Les bannissements sont réservés aux administrateurs globaux."
-        }
-        "The ban list could not be read." => "La liste des bannissements n'a pas pu être lue.",
-        "{} is not a network." => "{} n'est pas un réseau.",
-        "The ban on {} is lifted." => "Le bannissement de {} est levé.",
-        "{} is not banned." => "{} n'est pas banni.",
-        "The ban list could not be changed." => {
-            "La liste des bannissements n'a pas pu être changée."
-        }
-        "Usage unknown." => "Usage inconnu.",
-        "Forwarding" => "Redirection",
-        "Forward my mail to (addresses, separated by commas; empty: no forwarding)" => {
-            "Rediriger mon courrier vers (adresses séparées par des virgules ; vide : aucune redirection)"
-        }
-        "Keep a copy in my mailbox" => "Garder une copie dans ma boîte",
-        "Save forwarding" => "Enregistrer la redirection",
-        "Your mail goes to {}." => "Votre courrier va à {}.",
-        "Your mail is not forwarded." => "Votre courrier n'est pas redirigé.",
-        "The forwarding was not changed: {}" => "La redirection n'a pas été changée : {}",
-        "{} messages, {} (no quota)." => "{} messages, {} (pas de quota).",
-        "{} messages, {} of {} ({}%)." => "{} messages, {} sur {} ({} %).",
-        _ => return None,
-    })
+    FRENCH.iter().find(|(en, _)| *en == text).map(|(_, fr)| *fr)
 }
 
 #[cfg(test)]

@@ -123,7 +123,21 @@ try:
     driver.get(base + "/console/domains/newco.example")
     assert "old@newco.example" not in driver.page_source
     assert "sales@newco.example" in driver.page_source
-    print("mailbox disabled, enabled, given a password; alias added and removed")
+    driver.get(base + "/console/domains/newco.example")
+    field = wait.until(ec.presence_of_element_located((By.ID, "quota-1")))
+    assert field.get_attribute("value") == "none"
+    field.clear(); field.send_keys("500M")
+    driver.find_element(By.XPATH, "//input[@id='quota-1']/following-sibling::button").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Quota of ceo@newco.example set to 500M" in driver.page_source, driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    assert driver.find_element(By.ID, "quota-1").get_attribute("value") == "500.0M"
+    field = driver.find_element(By.ID, "domain-quota")
+    field.clear(); field.send_keys("2G")
+    driver.find_element(By.XPATH, "//input[@id='domain-quota']/following-sibling::button").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    assert "Quota of newco.example set to 2G" in driver.page_source, driver.page_source
+    print("mailbox disabled, enabled, given a password and a quota; alias added and removed")
 
     step = "dns"
     driver.get(base + "/console/domains/example.com")
@@ -177,6 +191,8 @@ try:
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert len(rows) == 1 and rows[0].startswith("example.net"), rows
     assert not driver.find_elements(By.ID, "domain"), "a domain admin has no add-domain form"
+    driver.get(base + "/console/domains/example.net")
+    assert not driver.find_elements(By.ID, "domain-quota"), "nor a domain quota form"
     driver.get(base + "/console/queue")
     assert "for global administrators" in driver.page_source
     driver.get(base + "/console/domains/example.com")
