@@ -205,13 +205,14 @@ pub(super) struct Message {
 macro_rules! framed {
     ($($page:ty),*) => {$(
         impl std::ops::Deref for $page {
-            type Target = Frame;
-            fn deref(&self) -> &Frame {
+            type Target = $crate::http::console::Frame;
+            fn deref(&self) -> &Self::Target {
                 &self.frame
             }
         }
     )*};
 }
+pub(super) use framed;
 framed!(LoginPage, Dashboard, Message);
 
 pub(super) fn yes_no(b: bool) -> &'static str {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tracing::{info, warn};
 
-use super::console::{Console, Frame, Who, from_where, html, redirect};
+use super::console::{Console, Frame, Who, framed, from_where, html, redirect};
 use super::console_i18n::Lang;
 use super::text::form_value;
 
@@ -27,12 +27,7 @@ struct AccountPage {
     keep: bool,
 }
 
-impl std::ops::Deref for AccountPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
+framed!(AccountPage);
 
 /// The user pages' routes.
 pub fn router(console: Arc<Console>) -> Router {
@@ -71,6 +66,23 @@ async fn account_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Resp
     html(StatusCode::OK, &page(&c, frame, &user).await)
 }
 
+/// A mail user's POST with its CSRF token: the user and the answer's frame; `Err`: the
+/// refusal, or an admin sent to their own pages.
+fn user_posted(
+    c: &Console,
+    headers: &HeaderMap,
+    form: &str,
+    from: &str,
+) -> Result<(String, Frame), Box<Response>> {
+    match c.posted(headers, form, from)? {
+        (Who::User(user), csrf) => {
+            let frame = c.frame(headers, "Your account", Some((&user, &csrf)));
+            Ok((user, frame))
+        }
+        (Who::Admin(_), _) => Err(Box::new(redirect("/console/"))),
+    }
+}
+
 /// What `user`'s mailbox holds, against its quota, in words.
 async fn usage(c: &Console, lang: Lang, user: &str) -> String {
     let config = c.sources.config.get();
@@ -106,12 +118,10 @@ async fn change_password(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, csrf) = match c.posted(&headers, &form, &from) {
-        Ok((Who::User(user), csrf)) => (user, csrf),
-        Ok((Who::Admin(_), _)) => return redirect("/console/"),
-        Err(refused) => return *refused,
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+        Ok(ok) => ok,
+        Err(elsewhere) => return *elsewhere,
     };
-    let mut frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
     let field = |name| form_value(&form, name).unwrap_or_default();
     let (current, new) = (field("current"), field("new"));
     let problem = if new != field("repeat") {
@@ -170,12 +180,10 @@ async fn set_forward(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, csrf) = match c.posted(&headers, &form, &from) {
-        Ok((Who::User(user), csrf)) => (user, csrf),
-        Ok((Who::Admin(_), _)) => return redirect("/console/"),
-        Err(refused) => return *refused,
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+        Ok(ok) => ok,
+        Err(elsewhere) => return *elsewhere,
     };
-    let mut frame = c.frame(&headers, "Your account", Some((&user, &csrf)));
     let targets: Vec<String> = form_value(&form, "targets")
         .unwrap_or_default()
         .split([',', ' ', '\n', '\r'])

@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tracing::{info, warn};
 
-use super::console::{Console, Frame, Message, from_where, html, redirect, yes_no};
+use super::console::{Console, Frame, Message, framed, from_where, html, redirect, yes_no};
 use super::console_i18n::Lang;
 use super::text::form_value;
 use crate::accounts::{AccountsError, Admin, human_size, parse_size};
@@ -31,12 +31,7 @@ struct DomainPage {
     domain_quota: String,
 }
 
-impl std::ops::Deref for DomainPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
+framed!(DomainPage);
 
 #[derive(Template)]
 #[template(path = "console/dns.html")]
@@ -47,12 +42,7 @@ struct DnsPage {
     findings: Vec<(bool, String)>,
 }
 
-impl std::ops::Deref for DnsPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
+framed!(DnsPage);
 
 /// The routes of a domain's page and its forms.
 pub fn router(console: Arc<Console>) -> Router {

@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tracing::info;
 
-use super::console::{Console, Frame, Message, from_where, html};
+use super::console::{Console, Frame, Message, framed, from_where, html};
 use super::text::form_value;
 use crate::guard::bans;
 use crate::queue::admin;
@@ -29,12 +29,7 @@ struct QueuePage {
     rows: Vec<Vec<String>>,
 }
 
-impl std::ops::Deref for QueuePage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
+framed!(QueuePage);
 
 #[derive(Template)]
 #[template(path = "console/bans.html")]
@@ -43,12 +38,7 @@ struct BansPage {
     bans: Vec<(String, u64, String)>,
 }
 
-impl std::ops::Deref for BansPage {
-    type Target = Frame;
-    fn deref(&self) -> &Frame {
-        &self.frame
-    }
-}
+framed!(BansPage);
 
 /// The queue's and the bans' routes.
 pub fn router(console: Arc<Console>) -> Router {
