@@ -46,12 +46,21 @@ assert status == 201 and body == {"address": "x@apico.example"}, body
 status, boxes, _ = call("GET", "/api/domains/apico.example/mailboxes", writer)
 assert boxes == [{"address": "x@apico.example", "active": True}], boxes
 assert call("GET", "/api/queue", writer)[:2] == (200, [])
+status, body, _ = call("POST", "/api/domains/apico.example/aliases", writer,
+                       {"local": "info", "goto": ["x@apico.example", "ext@elsewhere.example"]})
+assert status == 201 and body["address"] == "info@apico.example", body
+status, aliases, _ = call("GET", "/api/domains/apico.example/aliases", writer)
+assert {"address": "info@apico.example",
+        "goto": ["x@apico.example", "ext@elsewhere.example"]} in aliases, aliases
+assert call("POST", "/api/domains/apico.example/aliases", writer, {"local": "y"})[0] == 400
 print("writer ok")
 
 status, domains, _ = call("GET", "/api/domains", reader)
 assert [d["domain"] for d in domains] == ["example.net"], domains
 assert call("GET", "/api/domains/example.com/mailboxes", reader)[0] == 404
 assert call("GET", "/api/domains/example.net/aliases", reader)[0] == 200
+assert call("POST", "/api/domains/example.net/aliases", reader,
+            {"local": "z", "goto": ["a@example.net"]})[0] == 403
 status, body, _ = call("POST", "/api/domains/example.net/mailboxes", reader,
                        {"local": "y", "password": "Api-pass-123"})
 assert status == 403 and "only read" in body["error"], body

@@ -34,7 +34,10 @@ pub fn router(sources: Arc<Sources>, guard: Arc<Guard>) -> Router {
             "/api/domains/{domain}/mailboxes",
             get(mailboxes).post(add_mailbox),
         )
-        .route("/api/domains/{domain}/aliases", get(aliases))
+        .route(
+            "/api/domains/{domain}/aliases",
+            get(aliases).post(add_alias),
+        )
         .route("/api/queue", get(queue))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(Arc::new(Api { sources, guard }))
@@ -272,6 +275,49 @@ async fn aliases(
     }
 }
 
+async fn add_alias(
+    State(api): State<Arc<Api>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    body: String,
+) -> Response {
+    let caller = match api.writer(peer, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Some(refused) = not_managed(&caller, &domain) {
+        return refused;
+    }
+    let parsed: Option<(String, Vec<String>)> =
+        serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+            let local = v.get("local")?.as_str()?.to_owned();
+            let targets = v.get("goto")?.as_array()?;
+            let targets: Option<Vec<String>> = targets
+                .iter()
+                .map(|t| t.as_str().map(str::to_owned))
+                .collect();
+            Some((local, targets?))
+        });
+    let Some((local, targets)) = parsed.filter(|(_, t)| !t.is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body needs {\"local\": \"...\", \"goto\": [\"...\"]} (local empty: catch-all)",
+        );
+    };
+    let source = format!("{}@{domain}", local.trim());
+    match api.sources.accounts.add_alias(&source, &targets).await {
+        Ok((source, _)) => {
+            info!(target: "audit", admin = %caller.admin.username, from = %caller.from, %source, "api: alias added");
+            reply(
+                StatusCode::CREATED,
+                &json!({ "address": source, "goto": targets }),
+            )
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
 async fn queue(
     State(api): State<Arc<Api>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -339,7 +385,10 @@ async fn openapi() -> Response {
             },
             "/api/domains/{domain}/aliases": {
                 "parameters": domain_param,
-                "get": {"summary": "A domain's aliases and forwardings", "responses": list("aliases")}
+                "get": {"summary": "A domain's aliases and forwardings", "responses": list("aliases")},
+                "post": {"summary": "Add targets to an alias, making it if needed (write tokens; an empty local part is the catch-all)",
+                         "requestBody": body(json!({"local": {"type": "string"}, "goto": {"type": "array", "items": {"type": "string"}}}), json!(["local", "goto"])),
+                         "responses": created("the alias")}
             },
             "/api/queue": {
                 "get": {"summary": "The outbound queue (global admins)", "responses": list("queued messages")}
