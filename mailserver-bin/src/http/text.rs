@@ -52,4 +52,18 @@ mod tests {
         assert_eq!(form_value(q, "z"), None);
         assert_eq!(form_value("k=%ff", "k"), None);
     }
+
+    proptest::proptest! {
+        // A value percent-encoded as a browser would comes back as it was; any query reads
+        // without a panic.
+        #[test]
+        fn form_values_round_trip(value in "\\PC{0,30}", noise in "[ -$&-~]{0,40}") {
+            let encoded: String =
+                percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            let query = format!("{}&k={encoded}", noise.replace('k', "j"));
+            proptest::prop_assert_eq!(form_value(&query, "k"), Some(value));
+            let _ = form_value(&noise, "k");
+        }
+    }
 }

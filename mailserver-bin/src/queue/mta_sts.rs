@@ -313,4 +313,30 @@ mod tests {
         assert!(policy_from_answer(b"HTTP/1.1 301 Moved\r\nLocation: x\r\n\r\n").is_err());
         assert!(policy_from_answer(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nversion: STSv1\nmode: testing\nmx: a\nmax_age: 1\n").is_err());
     }
+
+    proptest::proptest! {
+        // Whatever a policy host sends: no panic, and a policy read is one RFC 8461 allows.
+        #[test]
+        fn any_answer_reads_safely(answer in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = policy_from_answer(&answer);
+        }
+
+        #[test]
+        fn any_policy_text_reads_safely(
+            text in "(version: STSv[12]|mode: (enforce|testing|none|x)|mx: [a-z*.]{0,12}|max_age: [0-9]{0,10}|[ -~]{0,20})(\r?\n(version: STSv1|mode: (enforce|testing|none)|mx: [a-z*.]{0,12}|max_age: [0-9]{0,10}|[ -~]{0,20})){0,6}"
+        ) {
+            if let Some(p) = Policy::parse(&text) {
+                proptest::prop_assert!(p.mode == Mode::None || !p.mx.is_empty());
+                proptest::prop_assert!(p.max_age <= 31_557_600);
+            }
+        }
+
+        #[test]
+        fn any_record_gives_a_valid_id(records in proptest::collection::vec("(v=STSv1; )?(id=)?[ -~]{0,40}", 0..3)) {
+            if let Some(id) = record_id(&records) {
+                proptest::prop_assert!((1..=32).contains(&id.len()));
+                proptest::prop_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+            }
+        }
+    }
 }
