@@ -522,10 +522,32 @@ impl Delivery {
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
     /// its modification time (IMAP APPEND), durably. Returns the file name.
     pub fn commit_to_cur(
-        mut self,
+        self,
         flags: &str,
         internal_date: Option<SystemTime>,
     ) -> Result<String, Error> {
+        self.store_in_cur(flags, internal_date, None)
+            .map(|(name, _)| name)
+    }
+
+    /// [`Delivery::commit_to_cur`], numbering the message as it is stored where its file's
+    /// sync makes its name durable (see [`Maildir::place_numbered`]); with the UID when so.
+    /// `known`: how far a listing of the folder read its uidlist.
+    pub(crate) fn commit_numbered(
+        self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+        known: Option<listing::UidlistRead>,
+    ) -> Result<(String, Option<u32>), Error> {
+        self.store_in_cur(flags, internal_date, Some(known))
+    }
+
+    fn store_in_cur(
+        mut self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+        numbering: Option<Option<listing::UidlistRead>>,
+    ) -> Result<(String, Option<u32>), Error> {
         let Some(writer) = self.file.take() else {
             return Err(Error::Io {
                 action: "committing",
@@ -533,6 +555,7 @@ impl Delivery {
                 source: io::Error::other("delivery already finished"),
             });
         };
+        let mut placed = None;
         let result = (|| {
             let file = writer
                 .into_inner()
@@ -547,16 +570,24 @@ impl Delivery {
                 false => file.sync_all(),
             }
             .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-            let name = format!(
-                "{},S={},W={}:2,{}",
-                self.base_name,
-                self.size,
-                self.vsize,
-                info_letters(flags)
-            );
+            let base = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
+            let letters = info_letters(flags);
+            if by_file && let Some(known) = numbering {
+                placed = self.maildir.place_numbered(known, &self.tmp_path, |uid| {
+                    format!("{base},U={uid}:2,{letters}")
+                })?;
+            }
+            let (name, uid) = match &placed {
+                Some((uid, name)) => (name.clone(), Some(*uid)),
+                None => {
+                    let name = format!("{base}:2,{letters}");
+                    let target = self.maildir.root.join("cur").join(&name);
+                    fs::rename(&self.tmp_path, &target)
+                        .map_err(|e| Error::from_io("renaming", &target, e))?;
+                    (name, None)
+                }
+            };
             let target = self.maildir.root.join("cur").join(&name);
-            fs::rename(&self.tmp_path, &target)
-                .map_err(|e| Error::from_io("renaming", &target, e))?;
             let synced = match by_file {
                 true => file
                     .sync_all()
@@ -571,7 +602,7 @@ impl Delivery {
             if by_file {
                 count_file_syncs(1);
             }
-            Ok(name)
+            Ok((name, uid))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp_path);

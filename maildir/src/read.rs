@@ -242,12 +242,21 @@ impl DotLock {
     /// lock: how Dovecot adds records to a uidlist.
     /// Returns the file's stamp as the append left it (taken while still locked).
     pub(crate) fn append(self, content: &[u8]) -> Result<FileStamp, Error> {
+        self.add(content, true)
+    }
+
+    /// Appends `content` to the locked file (which must exist), keeping the lock; synced
+    /// when `sync`. Returns the file's stamp as the append left it.
+    fn add(&self, content: &[u8], sync: bool) -> Result<FileStamp, Error> {
         OpenOptions::new()
             .append(true)
             .open(&self.target)
             .and_then(|mut f| {
                 let before = f.metadata()?.len();
-                if let Err(e) = f.write_all(content).and_then(|()| f.sync_data()) {
+                let written = f
+                    .write_all(content)
+                    .and_then(|()| if sync { f.sync_data() } else { Ok(()) });
+                if let Err(e) = written {
                     // No half record may stay behind (a full disk): cut back what was written.
                     let _ = f.set_len(before);
                     return Err(e);
@@ -504,55 +513,63 @@ impl Maildir {
         listing: &Listing,
         added: &[String],
     ) -> Result<Option<(Listing, FileStamp)>, Error> {
-        use std::io::{Seek, SeekFrom};
-        use std::os::unix::fs::MetadataExt;
         let Some(known) = listing.uidlist_read else {
             return Ok(None);
         };
         let path = self.path().join("dovecot-uidlist");
-        let lock = DotLock::acquire(&path)?;
-        let mut file = File::open(&path).map_err(|e| Error::from_io("reading", &path, e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::from_io("reading", &path, e))?;
-        if meta.ino() != known.ino || meta.len() < known.len {
-            return Ok(None);
-        }
-        let mut tail = String::new();
-        let read = file
-            .seek(SeekFrom::Start(known.len))
-            .and_then(|_| file.read_to_string(&mut tail));
-        if read.is_err() || !(tail.is_empty() || tail.ends_with('\n')) {
-            return Ok(None);
-        }
-        let mut totals = known.totals;
-        if uidlist::read_records(&tail, &mut totals, |_| {}).is_none()
-            || totals.version != 3
-            || !totals.clean_end
-        {
-            return Ok(None);
-        }
+        // Files placed by `place_numbered` already have their records in the tail: then it is
+        // read without the lock (records are appended whole, a line per write).
+        let bases: NameMap<&str, usize> = added
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (base_name(n), i))
+            .collect();
+        let mut uids: Vec<Option<u32>> = vec![None; added.len()];
+        let mut lock = None;
+        let (mut totals, meta) = loop {
+            uids.fill(None);
+            let read = read_tail(&path, &known, |r| {
+                if let Some(&i) = bases.get(base_name(r.name)) {
+                    uids[i] = Some(r.uid);
+                }
+            })?;
+            match read {
+                Some(read) if lock.is_some() || uids.iter().all(Option::is_some) => break read,
+                None if lock.is_some() => return Ok(None),
+                _ => lock = Some(DotLock::acquire(&path)?),
+            }
+        };
+        let mut fresh: Vec<usize> = (0..added.len()).filter(|&i| uids[i].is_none()).collect();
         let present = listing.messages.len() + added.len();
-        let recorded = totals.records + added.len();
+        let recorded = totals.records + fresh.len();
         if recorded.saturating_sub(present) * 4 >= recorded {
             // Records of gone files are a quarter of the list: a rescan rewrites it.
             return Ok(None);
         }
-        let mut names: Vec<&String> = added.iter().collect();
-        names.sort_by_cached_key(|n| delivery_key(base_name(n)));
+        fresh.sort_by_cached_key(|&i| delivery_key(base_name(&added[i])));
         let mut appended = String::new();
-        let first_uid = totals.next_uid;
-        for (k, name) in names.iter().enumerate() {
-            uidlist::encode_record(&mut appended, first_uid + k as u32, &[], name);
+        for &i in &fresh {
+            uids[i] = Some(totals.next_uid);
+            uidlist::encode_record(&mut appended, totals.next_uid, &[], &added[i]);
+            totals.next_uid += 1;
         }
-        let written = lock.append(appended.as_bytes())?;
+        let written = match (appended.is_empty(), lock) {
+            (true, _) => file_stamp(&meta),
+            (false, Some(lock)) => lock.append(appended.as_bytes())?,
+            (false, None) => return Ok(None),
+        };
         totals.records = recorded;
-        totals.next_uid = first_uid + names.len() as u32;
+        let mut names: Vec<(u32, &String)> = added
+            .iter()
+            .zip(&uids)
+            .filter_map(|(n, u)| u.map(|u| (u, n)))
+            .collect();
+        names.sort_unstable();
         let mut flags = FlagStrings::default();
         let mut messages = Vec::with_capacity(names.len());
-        for (k, name) in names.into_iter().enumerate() {
+        for (uid, name) in names {
             let record = Numbered {
-                uid: first_uid + k as u32,
+                uid,
                 pop3_uidl: None,
                 vsize: None,
             };
@@ -567,6 +584,50 @@ impl Maildir {
             totals,
         });
         Ok(Some((listing, written)))
+    }
+
+    /// Gives the file `tmp` (in `tmp/`, its data written out) the folder's next UID and moves
+    /// it into `cur/` as `name(uid)`, both under the uidlist's lock, so no scan sees the file
+    /// without its record. The record is appended but not synced: the name carries the UID
+    /// (`,U=`), and the caller's `fsync` of the file makes name and UID durable together (see
+    /// `durable.rs`). `known`: how far a listing read the uidlist, so that only what others
+    /// appended since is read. `None` (nothing done) when there is no uidlist yet or it needs
+    /// rewriting: the caller stores the file the usual way and a scan numbers it.
+    pub(crate) fn place_numbered(
+        &self,
+        known: Option<UidlistRead>,
+        tmp: &Path,
+        name: impl FnOnce(u32) -> String,
+    ) -> Result<Option<(u32, String)>, Error> {
+        let path = self.path().join("dovecot-uidlist");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let lock = DotLock::acquire(&path)?;
+        let mut totals = known.and_then(|k| {
+            read_tail(&path, &k, |_| {})
+                .transpose()
+                .map(|r| r.map(|(t, _)| t))
+        });
+        if totals.is_none() {
+            // No listing read it, or it was replaced since: read it all.
+            totals = read_text_and_inode(&path)?
+                .and_then(|(text, _)| uidlist::read(&text, |_| {}, |_| {}))
+                .filter(|t| t.version == 3 && t.clean_end)
+                .map(Ok);
+        }
+        let Some(totals) = totals.transpose()? else {
+            return Ok(None);
+        };
+        let uid = totals.next_uid;
+        let name = name(uid);
+        let mut record = String::new();
+        uidlist::encode_record(&mut record, uid, &[], &name);
+        lock.add(record.as_bytes(), false)?;
+        crate::durable::note_unsynced_records(&path);
+        let target = self.file_path(Subdir::Cur, &name);
+        fs::rename(tmp, &target).map_err(|e| Error::from_io("renaming", &target, e))?;
+        Ok(Some((uid, name)))
     }
 
     /// The whole uidlist written again: the records `read` holds (a new list when none),
@@ -592,7 +653,7 @@ impl Maildir {
         list.next_uid = next_uid;
         let first_fresh = list.records.len();
         list.records.extend(fresh);
-        let fresh_uids = next_uid - (list.records.len() - first_fresh) as u32..next_uid;
+        let fresh_uids = list.records.get(first_fresh).map_or(next_uid, |r| r.uid)..next_uid;
         Ok(if stale == 0 {
             // Every record is of a present file (a new list, or one being upgraded).
             uidlist::encode(&list, |_| true)
@@ -709,15 +770,10 @@ impl Maildir {
             .collect();
         // Numbering a large folder for the first time sorts every file: work each key out once.
         fresh.sort_by_cached_key(|&i| delivery_key(base_name(&files[i].0)));
+        let order = assign_uids(files, &fresh, &mut next_uid, &mut numbered);
         let mut appended = String::new();
-        for &i in &fresh {
-            uidlist::encode_record(&mut appended, next_uid, &[], &files[i].0);
-            numbered[i] = Some(Numbered {
-                uid: next_uid,
-                pop3_uidl: None,
-                vsize: None,
-            });
-            next_uid += 1;
+        for &(uid, i) in &order {
+            uidlist::encode_record(&mut appended, uid, &[], &files[i].0);
         }
         copy_twins(&mut numbered);
         // Records of files that are gone stay until they are a quarter of the file, as in
@@ -730,8 +786,8 @@ impl Maildir {
                 (Some(lock.append(appended.as_bytes())?), recorded)
             }
             _ => {
-                let fresh_records = fresh.iter().map(|&i| Record {
-                    uid: numbered[i].as_ref().map_or(0, |n| n.uid),
+                let fresh_records = order.iter().map(|&(uid, i)| Record {
+                    uid,
                     fields: Vec::new(),
                     name: base_name(&files[i].0).to_owned(),
                 });
@@ -839,6 +895,84 @@ impl Maildir {
 /// Reads the uidlist at `path`, filling in `numbered[i]` for each name `wanted` maps to `i`
 /// (the last record of a name wins, as in Dovecot); the text, its totals and its inode, or
 /// `None` when there is no uidlist.
+/// Gives each of the `fresh` files (indices into `files`, in delivery order) a UID from
+/// `next_uid` on, recording it in `numbered`; returns (UID, index) in UID order. A file
+/// stored by APPEND names its UID (`,U=`): its record, lost in a power failure, is written
+/// again with that UID, so what a client was told stays true (see `durable.rs`).
+fn assign_uids(
+    files: &[(String, Subdir)],
+    fresh: &[usize],
+    next_uid: &mut u32,
+    numbered: &mut [Option<Numbered>],
+) -> Vec<(u32, usize)> {
+    let mut order: Vec<(u32, usize)> = fresh
+        .iter()
+        .filter_map(|&i| {
+            uidlist::claimed_uid(&files[i].0)
+                .filter(|&u| u >= *next_uid && u < u32::MAX)
+                .map(|u| (u, i))
+        })
+        .collect();
+    order.sort_unstable();
+    order.dedup_by_key(|&mut (uid, _)| uid);
+    if let Some(&(last, _)) = order.last() {
+        *next_uid = last + 1;
+    }
+    let record = |uid| {
+        Some(Numbered {
+            uid,
+            pop3_uidl: None,
+            vsize: None,
+        })
+    };
+    for &(uid, i) in &order {
+        numbered[i] = record(uid);
+    }
+    for &i in fresh {
+        if numbered[i].is_none() {
+            numbered[i] = record(*next_uid);
+            order.push((*next_uid, i));
+            *next_uid += 1;
+        }
+    }
+    order
+}
+
+/// Under the uidlist's lock: the records appended to it past `known` (each handed to
+/// `each`), with the totals of the whole file and its metadata. `None` when `known` no
+/// longer describes the file's start (replaced, or cut short) or when what follows is not
+/// whole version 3 records.
+fn read_tail(
+    path: &Path,
+    known: &UidlistRead,
+    each: impl FnMut(uidlist::RecordRef<'_>),
+) -> Result<Option<(Totals, fs::Metadata)>, Error> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::MetadataExt;
+    let mut file = File::open(path).map_err(|e| Error::from_io("reading", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::from_io("reading", path, e))?;
+    if meta.ino() != known.ino || meta.len() < known.len {
+        return Ok(None);
+    }
+    let mut tail = String::new();
+    let read = file
+        .seek(SeekFrom::Start(known.len))
+        .and_then(|_| file.read_to_string(&mut tail));
+    if read.is_err() || !(tail.is_empty() || tail.ends_with('\n')) {
+        return Ok(None);
+    }
+    let mut totals = known.totals;
+    if uidlist::read_records(&tail, &mut totals, each).is_none()
+        || totals.version != 3
+        || !totals.clean_end
+    {
+        return Ok(None);
+    }
+    Ok(Some((totals, meta)))
+}
+
 fn look_up(
     path: &Path,
     wanted: &NameMap<&str, usize>,

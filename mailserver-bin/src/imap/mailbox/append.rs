@@ -13,6 +13,10 @@ use super::session::{Append, User};
 use super::tree::storage_name;
 use crate::conn::Answered;
 
+/// APPENDs up to this size are held in memory until their end (a session holds one at a
+/// time); larger ones are streamed into their file as they arrive.
+const HELD_APPEND: u64 = 64 * 1024;
+
 impl User {
     pub fn append_start(&mut self, session: &mut ServerSession, head: AppendHead) {
         if self.shared_folder(&head.mailbox).is_some() {
@@ -49,6 +53,28 @@ impl User {
                 .answered();
             return;
         }
+        if head.size <= HELD_APPEND {
+            // One hop to a blocking thread at the end instead of one per step.
+            match self.root.folder(&storage) {
+                Ok(folder) => {
+                    self.append = Some(Append {
+                        delivery: None,
+                        held: Some(Vec::with_capacity(head.size as usize)),
+                        folder,
+                        head,
+                        failed: None,
+                    });
+                    session.accept_append().answered();
+                }
+                Err(e) => {
+                    warn!(user = %self.username, error = %e, "imap append could not start");
+                    session
+                        .reject_append(Some(Code::ServerBug), "Internal error, see the server log")
+                        .answered();
+                }
+            }
+            return;
+        }
         let begun = block(|| -> Result<(Maildir, Delivery), String> {
             let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
             let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
@@ -58,6 +84,7 @@ impl User {
             Ok((folder, delivery)) => {
                 self.append = Some(Append {
                     delivery: Some(delivery),
+                    held: None,
                     folder,
                     head,
                     failed: None,
@@ -78,6 +105,10 @@ impl User {
             return;
         };
         if a.failed.is_some() {
+            return;
+        }
+        if let Some(held) = a.held.as_mut() {
+            held.extend_from_slice(chunk);
             return;
         }
         if let Some(d) = a.delivery.as_mut()
@@ -108,10 +139,13 @@ impl User {
             session.complete(Status::No, Some(code), text).answered();
             return;
         }
-        let Some(delivery) = a.delivery.take() else {
-            return;
+        let delivery = a.delivery.take();
+        let held = a.held.take();
+        let size = match (&delivery, &held) {
+            (Some(d), _) => d.size(),
+            (None, Some(h)) => h.len() as u64,
+            (None, None) => return,
         };
-        let size = delivery.size();
         let date = a.head.date.map(|d| {
             let secs = d.to_unix();
             if secs >= 0 {
@@ -123,12 +157,19 @@ impl User {
         let stored = block(|| -> Result<(u32, Option<u32>), String> {
             let letters =
                 flags_to_letters(&a.head.flags, &a.folder).map_err(|(_, t)| t.to_owned())?;
-            let name = delivery
-                .commit_to_cur(&letters, date)
-                .map_err(|e| e.to_string())?;
-            let listing = self
+            let delivery = match (delivery, held) {
+                (Some(d), _) => d,
+                (None, held) => {
+                    let mut d =
+                        Delivery::begin(&a.folder, &self.hostname).map_err(|e| e.to_string())?;
+                    d.write(held.as_deref().unwrap_or_default())
+                        .map_err(|e| e.to_string())?;
+                    d
+                }
+            };
+            let (name, listing) = self
                 .listings
-                .scan_adding(&a.folder, std::slice::from_ref(&name))
+                .append(&a.folder, delivery, &letters, date)
                 .map_err(|e| e.to_string())?;
             // The newest messages are last (unless another writer numbered many files at
             // the same time).

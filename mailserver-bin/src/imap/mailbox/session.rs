@@ -229,6 +229,8 @@ impl User {
 /// An APPEND in progress.
 pub(super) struct Append {
     pub(super) delivery: Option<Delivery>,
+    /// A small message, held in memory until its end and then stored in one go.
+    pub(super) held: Option<Vec<u8>>,
     pub(super) folder: Maildir,
     pub(super) head: AppendHead,
     pub(super) failed: Option<String>,
