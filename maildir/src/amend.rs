@@ -46,6 +46,35 @@ impl Delivery {
         Ok(())
     }
 
+    /// A delivery of its own into `maildir` of what was written so far (the kernel copies
+    /// the file): for one recipient's copy that is to differ from the others'.
+    pub fn fork(&mut self, maildir: &Maildir) -> Result<Delivery, Error> {
+        let Some(writer) = self.file.as_mut() else {
+            return Err(finished(self));
+        };
+        writer
+            .flush()
+            .map_err(|e| Error::from_io("writing", &self.tmp_path, e))?;
+        maildir.create()?;
+        let host = self.base_name.splitn(3, '.').nth(2).unwrap_or("localhost");
+        let base_name = unique_base_name(host);
+        let tmp_path = maildir.root.join("tmp").join(&base_name);
+        let file = copy_replacing(&self.tmp_path, &tmp_path, self.size, 0, b"").map_err(|e| {
+            let _ = fs::remove_file(&tmp_path);
+            Error::from_io("copying", &self.tmp_path, e)
+        })?;
+        Ok(Delivery {
+            maildir: maildir.clone(),
+            base_name,
+            tmp_path,
+            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            size: self.size,
+            vsize: self.vsize,
+            last_byte: self.last_byte,
+            flags: None,
+        })
+    }
+
     /// What was written from offset `from` on (the writing may go on afterwards).
     pub fn read_from(&mut self, from: u64) -> Result<Vec<u8>, Error> {
         let Some(writer) = self.file.as_mut() else {

@@ -370,51 +370,10 @@ impl Delivery {
     /// Makes the message durable in this Maildir's `new/`, and in each of `also` (hard links
     /// where the file system allows, copies otherwise). Returns the final paths, this Maildir's
     /// first. When it returns `Ok`, every copy is on disk.
-    pub fn commit(mut self, also: &[&Maildir]) -> Result<Vec<PathBuf>, Error> {
-        let final_name = self.sync()?;
-        let mut paths = Vec::with_capacity(1 + also.len());
-        let mut linked: Vec<PathBuf> = Vec::new();
-        let result = (|| {
-            for other in also {
-                other.create()?;
-                let target = other.root.join("new").join(&final_name);
-                match fs::hard_link(&self.tmp_path, &target) {
-                    Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(18) => {
-                        // EXDEV: another file system; copy through its own tmp/.
-                        copy_durably(&self.tmp_path, other, &final_name)?;
-                    }
-                    Err(e) => return Err(Error::from_io("linking", &target, e)),
-                }
-                linked.push(target.clone());
-                paths.push(target);
-            }
-            let target = self.maildir.root.join("new").join(&final_name);
-            fs::rename(&self.tmp_path, &target)
-                .map_err(|e| Error::from_io("renaming", &target, e))?;
-            paths.insert(0, target);
-            let mut dirs: Vec<PathBuf> = paths
-                .iter()
-                .filter_map(|p| p.parent().map(Path::to_path_buf))
-                .collect();
-            dirs.sort();
-            dirs.dedup();
-            for dir in dirs {
-                sync_after_change(&dir)?;
-            }
-            Ok(())
-        })();
-        match result {
-            Ok(()) => Ok(paths),
-            Err(e) => {
-                // Nothing half-delivered stays visible.
-                for p in linked.iter().chain(paths.first()) {
-                    let _ = fs::remove_file(p);
-                }
-                let _ = fs::remove_file(&self.tmp_path);
-                Err(e)
-            }
-        }
+    pub fn commit(self, also: &[&Maildir]) -> Result<Vec<PathBuf>, Error> {
+        let also: Vec<(Maildir, Option<String>)> =
+            also.iter().map(|&md| (md.clone(), None)).collect();
+        self.commit_linked(&also)
     }
 
     /// Makes several messages durable in their Maildirs' `new/` together: every file synced,
@@ -494,6 +453,70 @@ impl Delivery {
         }
     }
 
+    /// Makes the message durable where it goes (its Maildir's `new/`, or the folder and
+    /// flags it was given) and in each of `also` (a Maildir, with flag letters to store it
+    /// into `cur/` with, or `None` for `new/`), as one file hard-linked into each: one copy
+    /// written however many recipients (copied where a link crosses file systems). Dovecot's
+    /// LMTP stores a message to several recipients so. The file is synced once (where its
+    /// sync carries its name, see [`NameSync`]; else its folder too), and each other folder
+    /// once, shared with whoever else made a name there meanwhile (a group commit). When it
+    /// returns `Ok`, every copy is on disk; on an error none is left visible. Returns the
+    /// paths, this delivery's first, then `also`'s in order.
+    pub fn commit_linked(
+        mut self,
+        also: &[(Maildir, Option<String>)],
+    ) -> Result<Vec<PathBuf>, Error> {
+        let (file, name) = self.finish()?;
+        let place = |md: &Maildir, flags: Option<&str>| match flags {
+            Some(f) => md
+                .root
+                .join("cur")
+                .join(format!("{name}:2,{}", info_letters(f))),
+            None => md.root.join("new").join(&name),
+        };
+        let own = place(&self.maildir, self.flags.as_deref());
+        let by_file = durable::file_sync_names(&file);
+        let mut made: Vec<PathBuf> = Vec::with_capacity(1 + also.len());
+        let result = (|| {
+            match by_file {
+                true => durable::write_out(&file),
+                false => file.sync_all(),
+            }
+            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+            for (md, flags) in also {
+                md.create()?;
+                let target = place(md, flags.as_deref());
+                link_or_copy(&self.tmp_path, md, &target)?;
+                made.push(target);
+            }
+            fs::rename(&self.tmp_path, &own).map_err(|e| Error::from_io("renaming", &own, e))?;
+            made.insert(0, own.clone());
+            let mut dirs: Vec<&Path> = made.iter().filter_map(|p| p.parent()).collect();
+            if by_file {
+                file.sync_all()
+                    .map_err(|e| Error::from_io("syncing", &own, e))?;
+                count_file_syncs(1);
+                // The file's sync carried its own name, not the links' (ext4 without a
+                // journal writes one parent only).
+                let own_dir = own.parent();
+                dirs.retain(|d| Some(*d) != own_dir);
+            }
+            dirs.sort();
+            dirs.dedup();
+            dirs.into_iter().try_for_each(sync_after_change)
+        })();
+        match result {
+            Ok(()) => Ok(made),
+            Err(e) => {
+                for p in &made {
+                    let _ = fs::remove_file(p);
+                }
+                let _ = fs::remove_file(&self.tmp_path);
+                Err(e)
+            }
+        }
+    }
+
     /// Flushes the file in `tmp/`, finishing the writing; returns it (to sync) and its final
     /// name.
     fn finish(&mut self) -> Result<(File, String), Error> {
@@ -509,14 +532,6 @@ impl Delivery {
             .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
         let name = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
         Ok((file, name))
-    }
-
-    /// Flushes and syncs the file in `tmp/`, finishing the writing; returns its final name.
-    fn sync(&mut self) -> Result<String, Error> {
-        let (file, name) = self.finish()?;
-        file.sync_all()
-            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-        Ok(name)
     }
 
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
@@ -675,14 +690,24 @@ impl Maildir {
     }
 }
 
-fn copy_durably(source: &Path, to: &Maildir, name: &str) -> Result<(), Error> {
-    let tmp = to.root.join("tmp").join(name);
-    fs::copy(source, &tmp).map_err(|e| Error::from_io("copying", &tmp, e))?;
-    File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::from_io("syncing", &tmp, e))?;
-    let target = to.root.join("new").join(name);
-    fs::rename(&tmp, &target).map_err(|e| Error::from_io("renaming", &target, e))
+/// Gives the file `source` the new name `target` in `md` (which must not exist): a hard
+/// link, or where that crosses file systems a synced copy through `md`'s `tmp/`.
+fn link_or_copy(source: &Path, md: &Maildir, target: &Path) -> Result<(), Error> {
+    match fs::hard_link(source, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(18) => {
+            // EXDEV: another file system.
+            let tmp = md.root.join("tmp").join(unique_base_name("copy"));
+            let copied = fs::copy(source, &tmp)
+                .and_then(|_| File::open(&tmp)?.sync_all())
+                .and_then(|()| fs::rename(&tmp, target));
+            copied.map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                Error::from_io("copying", target, e)
+            })
+        }
+        Err(e) => Err(Error::from_io("linking", target, e)),
+    }
 }
 
 #[cfg(test)]

@@ -180,7 +180,14 @@ pub async fn recount(
 /// `Delivered-To:` with the mailbox the copy is for, which a later delivery reads to stop a
 /// forwarding loop. Each copy has its own, so copies are files of their own, not links.
 pub fn delivery_fields(sender: &str, mailbox: &str) -> String {
-    format!("Return-Path: <{sender}>\r\nDelivered-To: {mailbox}\r\n")
+    format!("{}Delivered-To: {mailbox}\r\n", shared_fields(sender))
+}
+
+/// The fields in front of a message stored once for several mailboxes (one file linked into
+/// each, see [`commit_shared`]): `Return-Path:` only. Dovecot's LMTP writes no
+/// `Delivered-To:` either when a message has several recipients.
+pub fn shared_fields(sender: &str) -> String {
+    format!("Return-Path: <{sender}>\r\n")
 }
 
 /// The folder of `maildir` that mail judged junk goes to: the one with special use `\Junk`,
@@ -204,9 +211,9 @@ pub struct Committed {
 }
 
 /// Commits each Maildir copy (one per account, in order) where its placement says (its
-/// inbox without one): copies
-/// discarded are dropped, the rest stored together, then the further places of each get a
-/// hard-linked copy. Each stored copy is counted in its `maildirsize`.
+/// inbox without one): copies discarded are dropped, the rest stored together, then the
+/// further places of each get a hard-linked copy. Each stored copy is counted in its
+/// `maildirsize`.
 pub fn commit_placed(
     deliveries: Vec<mailwright_maildir::Delivery>,
     accounts: &[&QuotaAccount],
@@ -236,23 +243,118 @@ pub fn commit_placed(
         kept.push(d);
         kept_index.push(i);
     }
-    let mut copies = vec![0u32; sizes.len()];
-    let paths = match kept.is_empty() {
-        true => Vec::new(),
-        false => mailwright_maildir::Delivery::commit_all(kept)?,
-    };
-    for (path, &i) in paths.iter().zip(&kept_index) {
-        copies[i] = 1;
-        if let Some(Some(placement)) = placements.get(i) {
-            for (folder, letters) in &placement.more {
-                let flags = (!letters.is_empty()).then_some(letters.as_str());
-                // The message is stored (and about to be acknowledged) already: a further
-                // copy that fails is logged, never a reason to have the client send it again.
-                match folder.link_copy(path, flags) {
-                    Ok(_) => copies[i] += 1,
-                    Err(e) => {
-                        tracing::warn!(folder = %folder.path().display(), error = %e, "sieve: cannot store a further copy")
+    let mut paths = vec![None; sizes.len()];
+    if !kept.is_empty() {
+        let stored = mailwright_maildir::Delivery::commit_all(kept)?;
+        for (path, i) in stored.into_iter().zip(kept_index) {
+            paths[i] = Some(path);
+        }
+    }
+    Ok(place_further(paths, sizes, accounts, placements))
+}
+
+/// Commits one message file written for several mailboxes (`accounts`, in order, each
+/// with [`shared_fields`] in front): each copy goes where its placement says, else to its
+/// inbox (its Junk folder when `junk` says so). A copy whose scripts edited its header
+/// (`edited`: the octets of the header at `header_at` and what replaces them) gets a file
+/// of its own; the others share one file, hard-linked into each folder, so the message is
+/// written and synced once however many recipients it has. Then as [`commit_placed`].
+pub fn commit_shared(
+    mut shared: mailwright_maildir::Delivery,
+    accounts: &[&QuotaAccount],
+    placements: &[Option<Placement>],
+    junk: &[bool],
+    edited: &[Option<(u64, Vec<u8>)>],
+    header_at: u64,
+) -> Result<Committed, mailwright_maildir::Error> {
+    let mut sizes = vec![shared.size(); accounts.len()];
+    let mut own = Vec::new();
+    let mut own_index = Vec::new();
+    let mut linked: Vec<(Maildir, Option<String>)> = Vec::new();
+    let mut linked_index = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let (folder, letters) = match placements.get(i).and_then(Option::as_ref) {
+            Some(Placement { first: None, .. }) => continue,
+            Some(Placement {
+                first: Some((folder, letters)),
+                ..
+            }) => (folder.clone(), letters.clone()),
+            None if junk.get(i) == Some(&true) => (junk_folder(&account.maildir)?, String::new()),
+            None => (account.maildir.clone(), String::new()),
+        };
+        let flags = (!letters.is_empty()).then_some(letters);
+        match edited.get(i).and_then(Option::as_ref) {
+            Some((old, new)) => {
+                let mut d = shared.fork(&folder)?;
+                d.replace(header_at, *old, new)?;
+                if let Some(f) = &flags {
+                    d.set_flags(f);
+                }
+                sizes[i] = d.size();
+                own.push(d);
+                own_index.push(i);
+            }
+            None => {
+                linked.push((folder, flags));
+                linked_index.push(i);
+            }
+        }
+    }
+    let mut paths = vec![None; accounts.len()];
+    if !own.is_empty() {
+        let stored = mailwright_maildir::Delivery::commit_all(own)?;
+        for (path, &i) in stored.iter().zip(&own_index) {
+            paths[i] = Some(path.clone());
+        }
+    }
+    match linked.split_first() {
+        Some(((first, flags), rest)) => {
+            shared.deliver_into(first.clone());
+            if let Some(f) = flags {
+                shared.set_flags(f);
+            }
+            match shared.commit_linked(rest) {
+                Ok(stored) => {
+                    for (path, i) in stored.into_iter().zip(linked_index) {
+                        paths[i] = Some(path);
                     }
+                }
+                Err(e) => {
+                    // All or nothing: the client is told to send it again.
+                    for path in paths.iter().flatten() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        None => shared.abort(),
+    }
+    Ok(place_further(paths, sizes, accounts, placements))
+}
+
+/// After the copies are stored (`paths`, one per account; `None`: discarded): the further
+/// places Sieve gave each get a hard-linked copy, and every copy is counted in its
+/// `maildirsize`.
+fn place_further(
+    paths: Vec<Option<PathBuf>>,
+    sizes: Vec<u64>,
+    accounts: &[&QuotaAccount],
+    placements: &[Option<Placement>],
+) -> Committed {
+    let mut copies: Vec<u32> = paths.iter().map(|p| u32::from(p.is_some())).collect();
+    for (i, path) in paths.iter().enumerate() {
+        let (Some(path), Some(Some(placement))) = (path, placements.get(i)) else {
+            continue;
+        };
+        for (folder, letters) in &placement.more {
+            let flags = (!letters.is_empty()).then_some(letters.as_str());
+            // The message is stored (and about to be acknowledged) already: a further copy
+            // that fails is logged, never a reason to have the client send it again.
+            match folder.link_copy(path, flags) {
+                Ok(_) => copies[i] += 1,
+                Err(e) => {
+                    tracing::warn!(folder = %folder.path().display(), error = %e, "sieve: cannot store a further copy")
                 }
             }
         }
@@ -262,11 +364,11 @@ pub fn commit_placed(
             count_in_maildirsize(account, *size as i64 * i64::from(*n), i64::from(*n));
         }
     }
-    Ok(Committed {
+    Committed {
         sizes,
         copies,
-        path: paths.into_iter().next(),
-    })
+        path: paths.into_iter().flatten().next(),
+    }
 }
 
 /// The storage name of a folder named as clients name it (UTF-8, `separator` between

@@ -373,11 +373,12 @@ fn fetchmail_keep_and_fetch() {
 /// getmail6 fetches over POP3 and reads the envelope from what local delivery put in front of
 /// each copy: the sender from `Return-Path:` (it logged "from <unknown>" without one) and,
 /// as a multidrop retriever, the recipient from `Delivered-To:` (it refuses a message
-/// without one). A message to two mailboxes gives each copy its own `Delivered-To:`.
+/// without one). With `[storage] link_copies = false` (Postfix's way), a message to two
+/// mailboxes gives each copy its own `Delivered-To:`.
 #[test]
 fn getmail_reads_the_envelope_from_return_path_and_delivered_to() {
     require("getmail");
-    let server = Server::start("pop3-getmail", "");
+    let server = Server::start("pop3-getmail", "[storage]\nlink_copies = false\n");
     // One message to alice and bob at once (two copies), and a bounce (null sender) to alice.
     python(
         "import smtplib, sys\n\

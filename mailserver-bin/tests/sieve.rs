@@ -11,13 +11,21 @@ use support::{Server, assert_contains};
 
 /// Sends `message` from `from` (empty: `<>`) to `to` over SMTP; the reply to its end.
 fn send(server: &Server, from: &str, to: &str, message: &str) -> String {
+    send_to(server, from, &[to], message)
+}
+
+/// [`send`] to several recipients in one transaction.
+fn send_to(server: &Server, from: &str, to: &[&str], message: &str) -> String {
     let mut smtp = server.connect();
-    for (line, code) in [
+    let rcpts = to.iter().map(|t| (format!("RCPT TO:<{t}>"), "250"));
+    let lines = [
         ("EHLO client.example".to_owned(), "250"),
         (format!("MAIL FROM:<{from}>"), "250"),
-        (format!("RCPT TO:<{to}>"), "250"),
-        ("DATA".to_owned(), "354"),
-    ] {
+    ]
+    .into_iter()
+    .chain(rcpts)
+    .chain([("DATA".to_owned(), "354")]);
+    for (line, code) in lines {
         let reply = smtp.command(&line);
         assert!(reply.starts_with(code), "{line}: {reply}");
     }
@@ -741,4 +749,87 @@ fn a_vacation_reply_to_a_remote_sender_leaves_dkim_signed_through_the_queue() {
             "In-Reply-To: <f1@remote.example>",
         ],
     );
+}
+
+/// One message to five mailboxes is one file hard-linked where each recipient's script puts
+/// it (Dovecot's LMTP stores it so), except the copy whose script edited its header, which
+/// is a file of its own, and the one discarded. Each mailbox's usage counts its copy.
+#[test]
+fn one_message_to_several_mailboxes_is_one_file_unless_a_script_changes_a_copy() {
+    use std::os::unix::fs::MetadataExt;
+    let server = Server::start("sieve-shared", "");
+    put_active(
+        &server,
+        "alice@example.com",
+        "lists",
+        "require [\"fileinto\", \"imap4flags\"];\nfileinto :flags \"\\\\Flagged\" \"Lists\";\n",
+    );
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(server.maildir("alice@example.com").join(".Lists").join(sub))
+            .unwrap();
+    }
+    put_active(
+        &server,
+        "bob@example.com",
+        "mark",
+        "require \"editheader\";\naddheader \"X-Bob\" \"seen by bob's script\";\n",
+    );
+    put_active(&server, "carol@example.com", "drop", "discard;\n");
+    let everyone = ["alice", "bob", "carol", "dave", "erin"].map(|u| format!("{u}@example.com"));
+    let to: Vec<&str> = everyone.iter().map(String::as_str).collect();
+    let r = send_to(
+        &server,
+        "x@example.org",
+        &to,
+        "Subject: to all\r\n\r\nhello\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let path = |user: &str, folder: &str| {
+        let root = match folder {
+            "" => server.maildir(user),
+            f => server.maildir(user).join(format!(".{f}")),
+        };
+        let mut found: Vec<std::path::PathBuf> = ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(root.join(sub)).ok())
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(found.len() <= 1, "{found:?}");
+        found.pop()
+    };
+    let inode = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+    let alice = path("alice@example.com", "Lists").expect("filed into Lists");
+    assert!(alice.to_string_lossy().ends_with(":2,F"), "{alice:?}");
+    let dave = path("dave@example.com", "").unwrap();
+    let erin = path("erin@example.com", "").unwrap();
+    assert_eq!(inode(&alice), inode(&dave));
+    assert_eq!(inode(&dave), inode(&erin));
+    assert_eq!(std::fs::metadata(&dave).unwrap().nlink(), 3);
+    let shared = std::fs::read_to_string(&dave).unwrap();
+    assert!(
+        shared.starts_with("Return-Path: <x@example.org>\r\nReceived: "),
+        "{shared}"
+    );
+    assert!(!shared.contains("X-Bob"), "{shared}");
+    let bob = path("bob@example.com", "").unwrap();
+    assert_ne!(inode(&bob), inode(&dave));
+    let bobs = std::fs::read_to_string(&bob).unwrap();
+    assert!(bobs.contains("X-Bob: seen by bob's script"), "{bobs}");
+    assert!(bobs.contains("Subject: to all"), "{bobs}");
+    assert!(path("carol@example.com", "").is_none(), "discarded");
+    for (user, messages) in [("alice", 1), ("bob", 1), ("dave", 1), ("erin", 1)] {
+        let usage = std::fs::read_to_string(
+            server
+                .maildir(&format!("{user}@example.com"))
+                .join("maildirsize"),
+        )
+        .unwrap();
+        let counted: i64 = usage
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok())
+            .sum();
+        assert_eq!(counted, messages, "{user}: {usage}");
+    }
 }

@@ -71,6 +71,23 @@ fn plain_and_starttls_delivery_with_smtplib() {
     );
     assert_eq!(server.messages("bob@example.com").len(), 1);
     assert!(server.tmp_is_empty("alice@example.com"));
+    // Two recipients: one file, hard-linked into both Maildirs (as Dovecot's LMTP stores
+    // it), with Return-Path: and no Delivered-To:, which could name only one of them.
+    assert!(
+        header.starts_with("Return-Path: <a@example.org>\r\nReceived: "),
+        "{header}"
+    );
+    let inode = |user: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::read_dir(server.maildir(user).join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap())
+            .find(|m| m.len() == tls_copy.len() as u64)
+            .map(|m| (m.ino(), m.nlink()))
+            .unwrap()
+    };
+    assert_eq!(inode("alice@example.com"), inode("bob@example.com"));
+    assert_eq!(inode("bob@example.com").1, 2);
     // The file name carries sizes Dovecot reads instead of stat()ing.
     let name = std::fs::read_dir(server.maildir("bob@example.com").join("new"))
         .unwrap()

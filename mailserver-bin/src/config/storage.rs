@@ -3,10 +3,23 @@
 use serde::Deserialize;
 
 /// How the mail store is written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
     pub sync: Sync,
+    /// A message for several local mailboxes is written once and hard-linked into each, with
+    /// no `Delivered-To:` (Dovecot's LMTP does so); `false`: a copy per mailbox, each with
+    /// its own `Delivered-To:` (Postfix's virtual(8)), for multidrop retrievers that read it.
+    pub link_copies: bool,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            sync: Sync::default(),
+            link_copies: true,
+        }
+    }
 }
 
 /// How a stored message's name is made durable before it is acknowledged (docs/durability.md).

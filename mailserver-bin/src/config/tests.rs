@@ -146,6 +146,8 @@ fn guard_values_are_checked() {
 fn storage_sync_is_auto_or_directory() {
     let parse = |text: &str| toml::from_str::<Config>(&format!("[storage]\n{text}"));
     assert_eq!(parse("").unwrap().storage.sync, super::storage::Sync::Auto);
+    assert!(parse("").unwrap().storage.link_copies);
+    assert!(!parse("link_copies = false").unwrap().storage.link_copies);
     assert_eq!(
         parse("sync = \"directory\"").unwrap().storage.sync,
         super::storage::Sync::Directory

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::delivery::{Committed, Placement, QuotaAccount, commit_placed, junk_folder};
+use crate::delivery::{
+    Committed, Placement, QuotaAccount, commit_placed, commit_shared, junk_folder,
+};
 use crate::mail::HeaderScan;
 use crate::queue::spool::{self, QueuedMessage, Spool, SpoolError};
 use crate::smtp::service::FLUSH_THRESHOLD;
@@ -16,10 +18,12 @@ use crate::smtp::service::FLUSH_THRESHOLD;
 pub(super) enum Destination {
     /// Straight into these mailboxes, each copy with the fields in front of it that are its
     /// own (`Return-Path:`, `Delivered-To:`), and counted in its `maildirsize` in the same
-    /// step off the async threads.
+    /// step off the async threads. `shared`: the fields are the same for all (several
+    /// recipients), and one file is written, linked into each at the end.
     Maildirs {
         targets: Vec<(QuotaAccount, String)>,
         hostname: String,
+        shared: bool,
     },
     /// Into the outbound queue, with every recipient of the message.
     Queue {
@@ -251,7 +255,11 @@ impl BodyWriter {
             let mut open = job.write()?;
             amend(&mut open, &destination, new_header.as_ref(), at, &junk)?;
             if let Open::Maildirs(deliveries) = &mut open
-                && let Destination::Maildirs { targets, .. } = &*destination
+                && let Destination::Maildirs {
+                    targets,
+                    shared: false,
+                    ..
+                } = &*destination
             {
                 for ((d, (_, fields)), header) in deliveries.iter_mut().zip(targets).zip(&edited) {
                     if let Some((old, new)) = header {
@@ -260,6 +268,27 @@ impl BodyWriter {
                 }
             }
             match (open, &*destination) {
+                (
+                    Open::Maildirs(mut deliveries),
+                    Destination::Maildirs {
+                        targets,
+                        shared: true,
+                        ..
+                    },
+                ) => {
+                    let accounts: Vec<&QuotaAccount> = targets.iter().map(|(a, _)| a).collect();
+                    let fields = targets.first().map_or(0, |(_, f)| f.len() as u64);
+                    let shared = deliveries.pop().ok_or(StoreError::NoRecipients)?;
+                    let at = fields + at;
+                    Ok(commit_shared(
+                        shared,
+                        &accounts,
+                        &placements,
+                        &junk,
+                        &edited,
+                        at,
+                    )?)
+                }
                 (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
                     let accounts: Vec<&QuotaAccount> = targets.iter().map(|(a, _)| a).collect();
                     Ok(commit_placed(deliveries, &accounts, &placements)?)
@@ -293,12 +322,18 @@ impl WriteJob {
         let mut open = match self.open {
             Some(o) => o,
             None => match &*self.destination {
-                Destination::Maildirs { targets, hostname } => {
+                Destination::Maildirs {
+                    targets,
+                    hostname,
+                    shared,
+                } => {
                     if targets.is_empty() {
                         return Err(StoreError::NoRecipients);
                     }
-                    let mut deliveries = Vec::with_capacity(targets.len());
-                    for (account, fields) in targets {
+                    // One file for all when they share it.
+                    let writing = if *shared { &targets[..1] } else { &targets[..] };
+                    let mut deliveries = Vec::with_capacity(writing.len());
+                    for (account, fields) in writing {
                         let mut d =
                             mailwright_maildir::Delivery::begin(&account.maildir, hostname)?;
                         d.write(fields.as_bytes())?;
@@ -334,12 +369,18 @@ fn amend(
     junk: &[bool],
 ) -> Result<(), StoreError> {
     match (open, destination) {
-        (Open::Maildirs(deliveries), Destination::Maildirs { targets, .. }) => {
+        (
+            Open::Maildirs(deliveries),
+            Destination::Maildirs {
+                targets, shared, ..
+            },
+        ) => {
             for (i, (d, (account, fields))) in deliveries.iter_mut().zip(targets).enumerate() {
                 if let Some((old_len, new)) = new_header {
                     d.replace(fields.len() as u64 + at, *old_len, new)?;
                 }
-                if junk.get(i) == Some(&true) {
+                // A shared file goes to each Junk folder when it is linked.
+                if !shared && junk.get(i) == Some(&true) {
                     d.deliver_into(junk_folder(&account.maildir)?);
                 }
             }

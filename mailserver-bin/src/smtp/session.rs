@@ -325,18 +325,24 @@ impl Connection {
         let hostname = self.service.config.hostname.clone();
         let destination = if !self.tx.queued() {
             let sender = self.tx.sender();
+            // Several mailboxes share one file (no `Delivered-To:`, as Dovecot's LMTP).
+            let shared = self.tx.mailboxes.len() > 1 && self.service.config.storage.link_copies;
             Destination::Maildirs {
                 targets: self
                     .tx
                     .mailboxes
                     .iter()
                     .map(|m| {
-                        let fields = crate::delivery::delivery_fields(&sender, &m.username);
+                        let fields = match shared {
+                            true => crate::delivery::shared_fields(&sender),
+                            false => crate::delivery::delivery_fields(&sender, &m.username),
+                        };
                         let config = &self.service.config;
                         (crate::delivery::QuotaAccount::of(config, m), fields)
                     })
                     .collect(),
                 hostname: hostname.clone(),
+                shared,
             }
         } else {
             let mut entry = self.tx.queue_entry(&id);

@@ -392,9 +392,14 @@ pub fn strip_trace(message: &[u8]) -> &[u8] {
     }
 }
 
-/// Strips the `Return-Path:` and `Delivered-To:` that local delivery puts in front of a copy.
+/// Strips the `Return-Path:` and `Delivered-To:` that local delivery puts in front of a copy
+/// (a message stored once for several recipients has no `Delivered-To:`, as with Dovecot's
+/// LMTP).
 pub fn strip_delivery_fields(mut message: &[u8]) -> &[u8] {
     for field in [&b"Return-Path: "[..], b"Delivered-To: "] {
+        if field.starts_with(b"Delivered-To") && !message.starts_with(field) {
+            break;
+        }
         assert!(
             message.starts_with(field),
             "no {}: {:?}",
