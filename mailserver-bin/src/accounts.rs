@@ -4,10 +4,10 @@
 //! login, policies); `admin` holds the writes the CLI makes, `types` what every part uses,
 //! and `backend` opens the store (`sqlite`, `mysql`, `ldap`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::Row;
@@ -17,6 +17,7 @@ use crate::config::AccountsUrl;
 mod admin;
 mod admins;
 pub mod backend;
+mod cache;
 mod forwarding;
 mod lists;
 mod types;
@@ -24,6 +25,7 @@ mod usage;
 
 pub use admins::Admin;
 use backend::ldap::Directory;
+use cache::LookupCache;
 pub use lists::{
     Archive, ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
 };
@@ -58,39 +60,16 @@ pub struct Accounts {
     decoy_scheme: crate::password::Scheme,
 }
 
-/// Recent recipient and login lookups, so a busy server does not ask the database for the
-/// same address over and over; each answer is kept for `ttl` (off when zero). Errors are never
-/// kept, so a database that is down still gives temporary failures.
-#[derive(Debug, Default)]
-struct LookupCache {
-    ttl: Duration,
-    resolved: Mutex<HashMap<String, (Instant, Resolution)>>,
-    mailboxes: Mutex<HashMap<String, (Instant, Option<LocalMailbox>)>>,
-}
-
-/// Addresses a cache holds before it starts over (a bound, not a tuning knob).
-const CACHE_ENTRIES: usize = 100_000;
-
-impl LookupCache {
-    fn get<T: Clone>(&self, map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
-        if self.ttl.is_zero() {
-            return None;
+/// The files of a SQLite database (the file and its write-ahead log), whose stamp tells the
+/// lookup cache whether anything changed; none for MariaDB.
+fn database_files(url: &AccountsUrl) -> Vec<PathBuf> {
+    match url {
+        AccountsUrl::Sqlite(path) => {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            vec![path.clone(), PathBuf::from(wal)]
         }
-        let map = map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put<T>(&self, map: &Mutex<HashMap<String, (Instant, T)>>, key: &str, value: T) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key.to_owned(), (Instant::now(), value));
+        AccountsUrl::MySql(_) => Vec::new(),
     }
 }
 
@@ -106,7 +85,7 @@ impl Accounts {
             tally_pool,
             pending: Arc::default(),
             mail_root: mail_root.to_owned(),
-            cache: Arc::new(LookupCache::default()),
+            cache: Arc::new(LookupCache::new(Duration::ZERO, database_files(url))),
             directory: None,
             smtp_active_column,
             decoy_scheme: crate::password::Scheme::Argon2id,
@@ -116,6 +95,8 @@ impl Accounts {
     /// Also looks users up in an LDAP directory (`[ldap]`).
     pub fn with_directory(mut self, directory: Directory) -> Self {
         self.directory = Some(Arc::new(directory));
+        // The directory's changes leave no trace in the database's files.
+        self.cache = Arc::new(LookupCache::new(self.cache.ttl(), Vec::new()));
         self
     }
 
@@ -207,10 +188,7 @@ impl Accounts {
     /// Keeps recipient and mailbox lookups for `ttl` (`[accounts] cache_ttl`): changes made
     /// meanwhile, by the admin CLI or PostfixAdmin, show once their entry expires.
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache = Arc::new(LookupCache {
-            ttl,
-            ..LookupCache::default()
-        });
+        self.cache = Arc::new(self.cache.with_ttl(ttl));
         self
     }
 
@@ -302,9 +280,10 @@ impl Accounts {
         if let Some(known) = self.cache.get(&self.cache.mailboxes, &address) {
             return Ok(known);
         }
+        let stamp = self.cache.stamp();
         let mailbox = self.mailbox_uncached(address.clone()).await?;
         self.cache
-            .put(&self.cache.mailboxes, &address, mailbox.clone());
+            .put(&self.cache.mailboxes, &address, stamp, mailbox.clone());
         Ok(mailbox)
     }
 
@@ -513,9 +492,10 @@ impl Accounts {
         if let Some(known) = self.cache.get(&self.cache.resolved, &address) {
             return Ok(known);
         }
+        let stamp = self.cache.stamp();
         let resolution = crate::metrics::timed("accounts", self.resolve_uncached(&address)).await?;
         self.cache
-            .put(&self.cache.resolved, &address, resolution.clone());
+            .put(&self.cache.resolved, &address, stamp, resolution.clone());
         Ok(resolution)
     }
 

@@ -402,7 +402,8 @@ pub struct Accounts {
     pub url: String,
     pub password_scheme: crate::password::Scheme,
     pub default_password_scheme: crate::password::StoredScheme,
-    /// Seconds a recipient or mailbox lookup is reused (0: ask the database every time).
+    /// Seconds a recipient or mailbox lookup is reused, changes or not (0: none). With
+    /// SQLite a lookup is also reused until the database's files change, which needs no TTL.
     pub cache_ttl: u64,
     /// Milliseconds between writes of the usage changes of deliveries and expunges to
     /// `quota2` (one transaction for all of them).
