@@ -171,6 +171,7 @@ impl User {
                 .listings
                 .append(&a.folder, delivery, &letters, date)
                 .map_err(|e| e.to_string())?;
+            self.account_usage_here(size as i64, 1);
             // The newest messages are last (unless another writer numbered many files at
             // the same time).
             let recent = listing.messages.len().saturating_sub(64);
@@ -185,7 +186,6 @@ impl User {
         match stored {
             Ok((validity, uid)) => {
                 recheck_later(&mut self.recheck, &self.listings, &a.folder);
-                self.account_usage(size as i64, 1);
                 self.sync(session, true);
                 let code = uid.map(|u| Code::AppendUid(validity, u));
                 session

@@ -22,8 +22,13 @@ impl User {
 
     /// Records a change of stored octets and messages in `maildirsize` and `quota2`.
     pub(super) fn account_usage(&self, bytes: i64, messages: i64) {
+        block(|| self.account_usage_here(bytes, messages));
+    }
+
+    /// [`User::account_usage`] for a caller already off the async threads.
+    pub(super) fn account_usage_here(&self, bytes: i64, messages: i64) {
         let account = self.quota_account();
-        block(|| delivery::record_change_here(&self.accounts, &account, bytes, messages));
+        delivery::record_change_here(&self.accounts, &account, bytes, messages);
     }
 
     /// `* QUOTA "" (STORAGE used limit MESSAGE used limit)`, each resource that is limited;
@@ -61,6 +66,10 @@ impl User {
     /// Whether adding `messages` messages of `bytes` octets in all would pass a limit.
     pub(super) fn over_quota(&self, bytes: u64, messages: u64) -> bool {
         let account = self.quota_account();
+        if !account.limits.any() && account.domain_quota == 0 {
+            // No limit to read usage against: no hop off the async thread.
+            return false;
+        }
         let check = delivery::over_quota(&self.accounts, &account, bytes.max(1), messages);
         block(|| tokio::runtime::Handle::current().block_on(check))
     }
