@@ -886,28 +886,24 @@ mod tests {
         let first = cache.scan(&md).unwrap();
         let uidlist = md.path().join("dovecot-uidlist");
         let durable_len = std::fs::metadata(&uidlist).unwrap().len();
+        // An APPEND: the file's name, its UID and the listing after it.
         let store = |subject: &str| {
             let mut d = crate::Delivery::begin(&md, "host").unwrap();
             d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
                 .unwrap();
-            cache.append(&md, d, "S", None).unwrap()
+            let (name, listing) = cache.append(&md, d, "S", None).unwrap();
+            let uid = listing
+                .messages
+                .iter()
+                .find(|m| *m.name == *name)
+                .unwrap()
+                .uid;
+            (name, uid, listing)
         };
-        let (name, listing) = store("two");
-        let uid = listing
-            .messages
-            .iter()
-            .find(|m| *m.name == *name)
-            .unwrap()
-            .uid;
+        let (name, uid, _) = store("two");
         assert_eq!(uid, first.next_uid);
         assert!(name.contains(&format!(",U={uid}:2,S")), "{name}");
-        let (second, listing) = store("three");
-        let second_uid = listing
-            .messages
-            .iter()
-            .find(|m| *m.name == *second)
-            .unwrap()
-            .uid;
+        let (second, second_uid, listing) = store("three");
         assert_eq!(second_uid, uid + 1);
         assert_eq!(crate::uidlist::claimed_uid(&second), Some(second_uid));
         // Expunging syncs the records first (then nothing is left to sync).

@@ -51,6 +51,16 @@ def check_accessibility(page):
     violations[page] = [(v["id"], v["help"]) for v in bad]
 
 
+def submit(button):
+    """Clicks a form's button and waits for the answer page's notice (or error): the page
+    before must be gone first, or its own notice would be taken for the answer's."""
+    driver.execute_script("window.beforeSubmit = true")
+    button.click()
+    # A new page has a new window object, without the mark.
+    wait.until(lambda d: d.execute_script("return window.beforeSubmit === undefined"))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+
+
 def login(user, password, landing="domains-heading"):
     driver.get(base + "/console/")
     wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys(user)
@@ -96,29 +106,25 @@ try:
     step = "mailbox actions"
     def act(xpath, notice):
         driver.get(base + "/console/domains/newco.example")
-        wait.until(ec.presence_of_element_located((By.XPATH, xpath))).click()
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+        submit(wait.until(ec.presence_of_element_located((By.XPATH, xpath))))
         assert notice in driver.page_source, driver.page_source
     act("//button[text()='Disable ceo@newco.example']", "ceo@newco.example disabled")
     act("//button[text()='Enable ceo@newco.example']", "ceo@newco.example enabled")
     driver.get(base + "/console/domains/newco.example")
     wait.until(ec.presence_of_element_located((By.ID, "pw-1"))).send_keys("Ceo-other-456")
     act_button = driver.find_element(By.XPATH, "//input[@id='pw-1']/following-sibling::button")
-    act_button.click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(act_button)
     assert "New password set for ceo@newco.example" in driver.page_source, driver.page_source
     driver.get(base + "/console/domains/newco.example")
     driver.find_element(By.ID, "alias-local").send_keys("sales")
     driver.find_element(By.ID, "targets").send_keys("ceo@newco.example")
-    driver.find_element(By.XPATH, "//button[text()='Add alias']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Add alias']"))
     assert "Alias sales@newco.example" in driver.page_source, driver.page_source
     driver.get(base + "/console/domains/newco.example")
     check_accessibility("domain")
     driver.find_element(By.ID, "alias-local").send_keys("old")
     driver.find_element(By.ID, "targets").send_keys("ceo@newco.example")
-    driver.find_element(By.XPATH, "//button[text()='Add alias']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Add alias']"))
     act("//button[text()='Remove old@newco.example']", "old@newco.example removed")
     driver.get(base + "/console/domains/newco.example")
     assert "old@newco.example" not in driver.page_source
@@ -127,15 +133,13 @@ try:
     field = wait.until(ec.presence_of_element_located((By.ID, "quota-1")))
     assert field.get_attribute("value") == "none"
     field.clear(); field.send_keys("500M")
-    driver.find_element(By.XPATH, "//input[@id='quota-1']/following-sibling::button").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//input[@id='quota-1']/following-sibling::button"))
     assert "Quota of ceo@newco.example set to 500M" in driver.page_source, driver.page_source
     driver.get(base + "/console/domains/newco.example")
     assert driver.find_element(By.ID, "quota-1").get_attribute("value") == "500.0M"
     field = driver.find_element(By.ID, "domain-quota")
     field.clear(); field.send_keys("2G")
-    driver.find_element(By.XPATH, "//input[@id='domain-quota']/following-sibling::button").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//input[@id='domain-quota']/following-sibling::button"))
     assert "Quota of newco.example set to 2G" in driver.page_source, driver.page_source
     print("mailbox disabled, enabled, given a password and a quota; alias added and removed")
 
@@ -161,9 +165,8 @@ try:
     queued = rows[0].find_element(By.TAG_NAME, "td").text
     def queue_action(action, notice):
         driver.get(base + "/console/queue")
-        wait.until(ec.presence_of_element_located(
-            (By.XPATH, f"//button[text()='{action} {queued}']"))).click()
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+        submit(wait.until(ec.presence_of_element_located(
+            (By.XPATH, f"//button[text()='{action} {queued}']"))))
         assert notice in driver.page_source, driver.page_source
     queue_action("hold", "is on hold")
     driver.get(base + "/console/queue")
@@ -179,8 +182,7 @@ try:
     wait.until(ec.presence_of_element_located((By.ID, "bans-heading")))
     assert "192.0.2.7/32" in driver.page_source and "test ban" in driver.page_source
     check_accessibility("bans")
-    driver.find_element(By.XPATH, "//button[text()='Lift 192.0.2.7/32']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Lift 192.0.2.7/32']"))
     assert "192.0.2.7/32 is lifted" in driver.page_source, driver.page_source
     print("ban lifted")
     logout()
@@ -213,8 +215,7 @@ try:
     wait.until(ec.presence_of_element_located((By.ID, "local"))).send_keys("bob")
     driver.find_element(By.ID, "new-password").send_keys("court")
     driver.execute_script("document.getElementById('new-password').removeAttribute('minlength')")
-    driver.find_element(By.XPATH, "//button[text()='Ajouter la boîte']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Ajouter la boîte']"))
     assert "Le mot de passe doit avoir 8 caractères au moins." in driver.page_source
     driver.find_element(By.LINK_TEXT, "English").click()
     wait.until(ec.presence_of_element_located((By.ID, "domains-heading")))
@@ -232,13 +233,11 @@ try:
     driver.find_element(By.ID, "current").send_keys("secret")
     driver.find_element(By.ID, "new-password").send_keys("Alice-new-pass-1")
     driver.find_element(By.ID, "repeat").send_keys("Alice-new-pass-1")
-    driver.find_element(By.XPATH, "//button[text()='Change password']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Change password']"))
     assert "Your password is changed" in driver.page_source, driver.page_source
     driver.find_element(By.ID, "forward-to").send_keys("bob@example.com")
     assert driver.find_element(By.ID, "keep").is_selected()
-    driver.find_element(By.XPATH, "//button[text()='Save forwarding']").click()
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.notice, p.error")))
+    submit(driver.find_element(By.XPATH, "//button[text()='Save forwarding']"))
     assert "Your mail goes to bob@example.com" in driver.page_source, driver.page_source
     assert driver.find_element(By.ID, "forward-to").get_attribute("value") == "bob@example.com"
     logout()

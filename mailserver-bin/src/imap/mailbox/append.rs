@@ -53,38 +53,26 @@ impl User {
                 .answered();
             return;
         }
-        if head.size <= HELD_APPEND {
-            // One hop to a blocking thread at the end instead of one per step.
-            match self.root.folder(&storage) {
-                Ok(folder) => {
-                    self.append = Some(Append {
-                        delivery: None,
-                        held: Some(Vec::with_capacity(head.size as usize)),
-                        folder,
-                        head,
-                        failed: None,
-                    });
-                    session.accept_append().answered();
-                }
-                Err(e) => {
-                    warn!(user = %self.username, error = %e, "imap append could not start");
-                    session
-                        .reject_append(Some(Code::ServerBug), "Internal error, see the server log")
-                        .answered();
-                }
-            }
-            return;
-        }
-        let begun = block(|| -> Result<(Maildir, Delivery), String> {
-            let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
-            let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
-            Ok((folder, d))
-        });
+        // A small message is held in memory: one hop to a blocking thread at its end
+        // instead of one per step.
+        let held = head.size <= HELD_APPEND;
+        let begun = match held {
+            true => self
+                .root
+                .folder(&storage)
+                .map(|f| (f, None))
+                .map_err(|e| e.to_string()),
+            false => block(|| -> Result<(Maildir, Option<Delivery>), String> {
+                let folder = self.root.folder(&storage).map_err(|e| e.to_string())?;
+                let d = Delivery::begin(&folder, &self.hostname).map_err(|e| e.to_string())?;
+                Ok((folder, Some(d)))
+            }),
+        };
         match begun {
             Ok((folder, delivery)) => {
                 self.append = Some(Append {
-                    delivery: Some(delivery),
-                    held: None,
+                    delivery,
+                    held: held.then(|| Vec::with_capacity(head.size as usize)),
                     folder,
                     head,
                     failed: None,
