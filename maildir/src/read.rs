@@ -938,6 +938,88 @@ fn assign_uids(
     order
 }
 
+impl crate::Delivery {
+    /// [`Delivery::commit_to_cur`], numbering the message as it is stored where its file's
+    /// sync makes its name durable (see [`Maildir::place_numbered`]); with the UID when so.
+    /// `known`: how far a listing of the folder read its uidlist.
+    pub(crate) fn commit_numbered(
+        self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+        known: Option<UidlistRead>,
+    ) -> Result<(String, Option<u32>), Error> {
+        self.store_in_cur(flags, internal_date, Some(known))
+    }
+
+    pub(crate) fn store_in_cur(
+        mut self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+        numbering: Option<Option<UidlistRead>>,
+    ) -> Result<(String, Option<u32>), Error> {
+        let Some(writer) = self.file.take() else {
+            return Err(Error::Io {
+                action: "committing",
+                path: self.tmp_path.clone(),
+                source: io::Error::other("delivery already finished"),
+            });
+        };
+        let mut placed = None;
+        let result = (|| {
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+            if let Some(t) = internal_date {
+                file.set_modified(t)
+                    .map_err(|e| Error::from_io("setting the date of", &self.tmp_path, e))?;
+            }
+            let by_file = crate::durable::file_sync_names(&file);
+            match by_file {
+                true => crate::durable::write_out(&file),
+                false => file.sync_all(),
+            }
+            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+            let base = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
+            let letters = crate::info_letters(flags);
+            if by_file && let Some(known) = numbering {
+                placed = self.maildir.place_numbered(known, &self.tmp_path, |uid| {
+                    format!("{base},U={uid}:2,{letters}")
+                })?;
+            }
+            let (name, uid) = match &placed {
+                Some((uid, name)) => (name.clone(), Some(*uid)),
+                None => {
+                    let name = format!("{base}:2,{letters}");
+                    let target = self.maildir.root.join("cur").join(&name);
+                    fs::rename(&self.tmp_path, &target)
+                        .map_err(|e| Error::from_io("renaming", &target, e))?;
+                    (name, None)
+                }
+            };
+            let target = self.maildir.root.join("cur").join(&name);
+            let synced = match by_file {
+                true => file
+                    .sync_all()
+                    .map_err(|e| Error::from_io("syncing", &target, e)),
+                false => crate::dirsync::sync_after_change(&self.maildir.root.join("cur")),
+            };
+            if let Err(e) = synced {
+                // Not durable: not visible either.
+                let _ = fs::remove_file(&target);
+                return Err(e);
+            }
+            if by_file {
+                crate::dirsync::count_file_syncs(1);
+            }
+            Ok((name, uid))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+        result
+    }
+}
+
 /// Under the uidlist's lock: the records appended to it past `known` (each handed to
 /// `each`), with the totals of the whole file and its metadata. `None` when `known` no
 /// longer describes the file's start (replaced, or cut short) or when what follows is not

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{LocalMailbox, Resolution};
+use super::types::{LocalMailbox, Resolution};
 
 /// Addresses a cache holds before it starts over (a bound, not a tuning knob).
 const CACHE_ENTRIES: usize = 100_000;
