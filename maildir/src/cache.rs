@@ -251,7 +251,8 @@ impl ListingCache {
     /// `internal_date` as its date (IMAP APPEND), durably and numbered: returns its file name
     /// and the folder's listing holding it. Where the file system lets a file's sync carry its
     /// name, the message costs one flush: its UID is in its name and its uidlist record is not
-    /// synced (see [`crate::durable`]'s notes).
+    /// synced; a scan after a power failure gives the file back the UID its name claims
+    /// (`docs/durability.md`).
     pub fn append(
         &self,
         maildir: &Maildir,
