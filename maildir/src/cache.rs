@@ -936,49 +936,4 @@ mod tests {
         assert_eq!(copy.uid, uid + 1);
         let _ = std::fs::remove_dir_all(md.path());
     }
-
-    /// Another session's scan may number and list a file between the moment this process
-    /// stores it and the moment it adds it to the listing: the file keeps the one record and
-    /// appears once, whether it was stored by APPEND (its UID in its name) or by COPY.
-    #[test]
-    fn a_file_listed_by_another_scan_meanwhile_is_added_once() {
-        let md = folder("raced");
-        deliver(&md, "one");
-        let cache = ListingCache::new(1000);
-        cache.scan(&md).unwrap();
-        let records = |name: &str| {
-            let base = crate::uidlist::base_name(name).to_owned();
-            std::fs::read_to_string(md.path().join("dovecot-uidlist"))
-                .unwrap()
-                .lines()
-                .filter(|l| l.ends_with(&format!(":{base}")))
-                .count()
-        };
-        // APPEND: numbered as it is stored; then a scan of another session lists it.
-        let known = cache
-            .lock()
-            .get(md.path())
-            .and_then(|k| k.listing.uidlist_read);
-        let mut d = crate::Delivery::begin(&md, "host").unwrap();
-        d.write(b"Subject: appended\r\n\r\n").unwrap();
-        let (name, uid) = d.commit_numbered("S", None, known).unwrap();
-        assert!(uid.is_some());
-        settle(&md);
-        assert_eq!(cache.scan(&md).unwrap().messages.len(), 2);
-        let after = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
-        assert_eq!(after.messages.len(), 2, "listed once");
-        assert_eq!(after.messages[1].uid, uid.unwrap());
-        assert_eq!(records(&name), 1);
-        // COPY: the file has no record until a scan (another session's, here) numbers it.
-        let copied = append(&md, "copied");
-        settle(&md);
-        let scanned = cache.scan(&md).unwrap();
-        assert_eq!(scanned.messages.len(), 3);
-        let after = cache
-            .scan_adding(&md, std::slice::from_ref(&copied))
-            .unwrap();
-        assert_eq!(after.messages.len(), 3, "listed once");
-        assert_eq!(records(&copied), 1);
-        let _ = std::fs::remove_dir_all(md.path());
-    }
 }

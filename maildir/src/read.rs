@@ -525,8 +525,6 @@ impl Maildir {
             .map(|(i, n)| (base_name(n), i))
             .collect();
         let mut uids: Vec<Option<u32>> = vec![None; added.len()];
-        // Files another session's scan numbered and listed after this process made them.
-        let mut listed = vec![false; added.len()];
         let mut lock = None;
         let (mut totals, meta) = loop {
             uids.fill(None);
@@ -535,23 +533,14 @@ impl Maildir {
                     uids[i] = Some(r.uid);
                 }
             })?;
-            let Some(read) = read else {
-                if lock.is_some() {
-                    return Ok(None);
-                }
-                lock = Some(DotLock::acquire(&path)?);
-                continue;
-            };
-            already_known(listing, &known, added, &mut uids, &mut listed);
-            if lock.is_some() || (0..added.len()).all(|i| uids[i].is_some() || listed[i]) {
-                break read;
+            match read {
+                Some(read) if lock.is_some() || uids.iter().all(Option::is_some) => break read,
+                None if lock.is_some() => return Ok(None),
+                _ => lock = Some(DotLock::acquire(&path)?),
             }
-            lock = Some(DotLock::acquire(&path)?);
         };
-        let mut fresh: Vec<usize> = (0..added.len())
-            .filter(|&i| uids[i].is_none() && !listed[i])
-            .collect();
-        let present = listing.messages.len() + listed.iter().filter(|l| !**l).count();
+        let mut fresh: Vec<usize> = (0..added.len()).filter(|&i| uids[i].is_none()).collect();
+        let present = listing.messages.len() + added.len();
         let recorded = totals.records + fresh.len();
         if recorded.saturating_sub(present) * 4 >= recorded {
             // Records of gone files are a quarter of the list: a rescan rewrites it.
@@ -573,9 +562,7 @@ impl Maildir {
         let mut names: Vec<(u32, &String)> = added
             .iter()
             .zip(&uids)
-            .zip(&listed)
-            .filter(|(_, listed)| !**listed)
-            .filter_map(|((n, u), _)| u.map(|u| (u, n)))
+            .filter_map(|(n, u)| u.map(|u| (u, n)))
             .collect();
         names.sort_unstable();
         let mut flags = FlagStrings::default();
@@ -1030,51 +1017,6 @@ impl crate::Delivery {
             let _ = fs::remove_file(&self.tmp_path);
         }
         result
-    }
-}
-
-/// For the `added` files whose record is not in the uidlist's tail past `known` (`uids`
-/// `None`): those `listing` already holds (another session's scan numbered them after this
-/// process made them, and the listing was kept) are marked `listed`; a file whose name claims
-/// a UID below `known`'s next one (stored by APPEND, its record read already) gets that UID.
-/// A claimed UID is looked up in the listing directly; a file without one among the listing's
-/// newest messages, where a scan puts what it numbers.
-fn already_known(
-    listing: &Listing,
-    known: &UidlistRead,
-    added: &[String],
-    uids: &mut [Option<u32>],
-    listed: &mut [bool],
-) {
-    let messages = &listing.messages;
-    let recent = messages
-        .len()
-        .saturating_sub(added.len().saturating_mul(2) + 256);
-    // The newest messages' base names, read once if a file without a claim needs them.
-    let mut newest: Option<NameSet<&str>> = None;
-    for (i, name) in added.iter().enumerate() {
-        if uids[i].is_some() {
-            continue;
-        }
-        let base = base_name(name);
-        let claimed = uidlist::claimed_uid(name).filter(|&c| c < known.totals.next_uid);
-        listed[i] = match claimed {
-            Some(c) => messages
-                .position(c)
-                .and_then(|p| messages.get(p))
-                .is_some_and(|m| base_name(&m.name) == base),
-            None => newest
-                .get_or_insert_with(|| {
-                    messages
-                        .iter_from(recent)
-                        .map(|m| base_name(&m.name))
-                        .collect()
-                })
-                .contains(base),
-        };
-        if !listed[i] {
-            uids[i] = claimed;
-        }
     }
 }
 
