@@ -248,11 +248,8 @@ impl ListingCache {
     }
 
     /// Stores `delivery` in `maildir`'s `cur/` with `flags` (letters) and, if given,
-    /// `internal_date` as its date (IMAP APPEND), durably and numbered: returns its file name
-    /// and the folder's listing holding it. Where the file system lets a file's sync carry its
-    /// name, the message costs one flush: its UID is in its name and its uidlist record is not
-    /// synced; a scan after a power failure gives the file back the UID its name claims
-    /// (`docs/durability.md`).
+    /// `internal_date` as its date (IMAP APPEND), durably, and numbers it: returns its file
+    /// name and the folder's listing holding it.
     pub fn append(
         &self,
         maildir: &Maildir,
@@ -260,11 +257,7 @@ impl ListingCache {
         flags: &str,
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<(String, Arc<Listing>), Error> {
-        let known = self
-            .lock()
-            .get(maildir.path())
-            .and_then(|k| k.listing.uidlist_read);
-        let (name, _) = delivery.commit_numbered(flags, internal_date, known)?;
+        let name = delivery.commit_to_cur(flags, internal_date)?;
         let listing = self.scan_adding(maildir, std::slice::from_ref(&name))?;
         Ok((name, listing))
     }
@@ -872,68 +865,6 @@ mod tests {
         let mut full = md.scan().unwrap();
         cache.modseqs().reconcile(&md, &mut full).unwrap();
         assert_eq!(full, *after);
-        let _ = std::fs::remove_dir_all(md.path());
-    }
-
-    /// An APPEND costs one flush: the UID is in the file name and the uidlist record is not
-    /// synced. A power failure that loses the record (the uidlist cut back to before it) gives
-    /// the message the same UID again, and later messages come after it; a name claiming a
-    /// UID the folder already gave (a file copied in by hand) gets a new one.
-    #[test]
-    fn an_appended_uid_survives_the_loss_of_its_record() {
-        let md = folder("numbered");
-        deliver(&md, "one");
-        let cache = ListingCache::new(1000);
-        let first = cache.scan(&md).unwrap();
-        let uidlist = md.path().join("dovecot-uidlist");
-        let durable_len = std::fs::metadata(&uidlist).unwrap().len();
-        // An APPEND: the file's name, its UID and the listing after it.
-        let store = |subject: &str| {
-            let mut d = crate::Delivery::begin(&md, "host").unwrap();
-            d.write(format!("Subject: {subject}\r\n\r\n").as_bytes())
-                .unwrap();
-            let (name, listing) = cache.append(&md, d, "S", None).unwrap();
-            let uid = listing
-                .messages
-                .iter()
-                .find(|m| *m.name == *name)
-                .unwrap()
-                .uid;
-            (name, uid, listing)
-        };
-        let (name, uid, _) = store("two");
-        assert_eq!(uid, first.next_uid);
-        assert!(name.contains(&format!(",U={uid}:2,S")), "{name}");
-        let (second, second_uid, listing) = store("three");
-        assert_eq!(second_uid, uid + 1);
-        assert_eq!(crate::uidlist::claimed_uid(&second), Some(second_uid));
-        // Expunging syncs the records first (then nothing is left to sync).
-        let removed = listing
-            .messages
-            .iter()
-            .find(|m| m.uid == second_uid)
-            .unwrap();
-        assert!(md.expunge(removed).unwrap());
-        assert!(!crate::durable::has_unsynced_records(&uidlist));
-        // The power failure: both records lost.
-        let f = std::fs::File::options().write(true).open(&uidlist).unwrap();
-        f.set_len(durable_len).unwrap();
-        drop(f);
-        let _ = std::fs::remove_file(md.path().join("mailserver.listing"));
-        let after = ListingCache::new(1000).scan(&md).unwrap();
-        assert_eq!(after.messages.len(), 2);
-        assert_eq!(after.messages[1].uid, uid, "the UID the client was told");
-        assert_eq!(after.next_uid, uid + 1);
-        // A copy by hand of a file that claims a UID already given is numbered anew.
-        let copied = name.replace("host,", "copy,");
-        std::fs::copy(
-            md.path().join("cur").join(&name),
-            md.path().join("cur").join(&copied),
-        )
-        .unwrap();
-        let fresh = ListingCache::new(1000).scan(&md).unwrap();
-        let copy = fresh.messages.iter().find(|m| *m.name == *copied).unwrap();
-        assert_eq!(copy.uid, uid + 1);
         let _ = std::fs::remove_dir_all(md.path());
     }
 }

@@ -17,25 +17,11 @@
 //! the strict order 1,570-1,735 files/s, this one 2,466-2,780.
 //!
 //! [`set_name_sync`] chooses, process-wide; other file systems always get the strict order.
-//!
-//! A message stored by IMAP APPEND also needs its UID durable before the `OK [APPENDUID]`:
-//! a UID told to a client must never name another message. Where the file's sync carries its
-//! name, the UID is put in the name (`,U=<uid>`, which Dovecot ignores) and its uidlist record
-//! is appended without a sync, so the file's one flush makes both durable. A power failure
-//! may then lose records from the end of the uidlist (never one in the middle: it is only
-//! appended to); the next scan gives each file it finds without a record the UID its name
-//! claims, when that is not below the list's next UID. One case would still reuse a UID: a
-//! file whose record was lost and that was then removed (EXPUNGE), when no later file keeps
-//! the next UID above it. So before a message file is removed, a uidlist with records this
-//! process appended without a sync is synced ([`settle_records`]).
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How new message names are made durable (see [`set_name_sync`]).
@@ -123,48 +109,4 @@ pub(crate) fn write_out(file: &File) -> io::Result<()> {
         0 => Ok(()),
         _ => Err(io::Error::last_os_error()),
     }
-}
-
-/// Uidlists with records appended by this process and not yet synced, each with a count of
-/// the appends, so that a sync that raced with a later append does not clear it.
-static UNSYNCED: Mutex<Option<HashMap<PathBuf, u64>>> = Mutex::new(None);
-
-fn unsynced() -> std::sync::MutexGuard<'static, Option<HashMap<PathBuf, u64>>> {
-    UNSYNCED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Notes that a record was appended to the uidlist at `path` without a sync.
-pub(crate) fn note_unsynced_records(path: &Path) {
-    *unsynced()
-        .get_or_insert_with(HashMap::new)
-        .entry(path.to_owned())
-        .or_default() += 1;
-}
-
-/// Syncs the uidlist at `path` if this process appended records to it without a sync (see
-/// the module's notes): what makes removing a message file safe for UIDs.
-pub(crate) fn settle_records(path: &Path) -> io::Result<()> {
-    let Some(count) = unsynced().as_ref().and_then(|m| m.get(path).copied()) else {
-        return Ok(());
-    };
-    match File::open(path) {
-        Ok(f) => f.sync_data()?,
-        // Replaced or removed meanwhile: whoever did it wrote the whole list and synced it.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    if let Some(map) = unsynced().as_mut()
-        && map.get(path) == Some(&count)
-    {
-        map.remove(path);
-    }
-    Ok(())
-}
-
-/// Whether this process appended records to the uidlist at `path` that are not synced yet.
-#[cfg(test)]
-pub(crate) fn has_unsynced_records(path: &Path) -> bool {
-    unsynced().as_ref().is_some_and(|m| m.contains_key(path))
 }

@@ -140,10 +140,6 @@ impl Maildir {
     /// gone already (another session expunged it), so that its size is taken off a quota
     /// once, by whoever removed it.
     pub fn expunge(&self, message: &Message) -> Result<bool, Error> {
-        // A UID whose record is not yet durable must not be freed for reuse (see durable.rs).
-        let uidlist = self.path().join("dovecot-uidlist");
-        crate::durable::settle_records(&uidlist)
-            .map_err(|e| Error::from_io("syncing", &uidlist, e))?;
         let mut path = self.message_path(message);
         for _ in 0..16 {
             match fs::remove_file(&path) {

@@ -541,8 +541,7 @@ impl Delivery {
         flags: &str,
         internal_date: Option<SystemTime>,
     ) -> Result<String, Error> {
-        self.store_in_cur(flags, internal_date, None)
-            .map(|(name, _)| name)
+        self.store_in_cur(flags, internal_date)
     }
 
     /// Abandons the message and removes its temporary file.

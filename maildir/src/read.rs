@@ -586,50 +586,6 @@ impl Maildir {
         Ok(Some((listing, written)))
     }
 
-    /// Gives the file `tmp` (in `tmp/`, its data written out) the folder's next UID and moves
-    /// it into `cur/` as `name(uid)`, both under the uidlist's lock, so no scan sees the file
-    /// without its record. The record is appended but not synced: the name carries the UID
-    /// (`,U=`), and the caller's `fsync` of the file makes name and UID durable together (see
-    /// `durable.rs`). `known`: how far a listing read the uidlist, so that only what others
-    /// appended since is read. `None` (nothing done) when there is no uidlist yet or it needs
-    /// rewriting: the caller stores the file the usual way and a scan numbers it.
-    pub(crate) fn place_numbered(
-        &self,
-        known: Option<UidlistRead>,
-        tmp: &Path,
-        name: impl FnOnce(u32) -> String,
-    ) -> Result<Option<(u32, String)>, Error> {
-        let path = self.path().join("dovecot-uidlist");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let lock = DotLock::acquire(&path)?;
-        let mut totals = known.and_then(|k| {
-            read_tail(&path, &k, |_| {})
-                .transpose()
-                .map(|r| r.map(|(t, _)| t))
-        });
-        if totals.is_none() {
-            // No listing read it, or it was replaced since: read it all.
-            totals = read_text_and_inode(&path)?
-                .and_then(|(text, _)| uidlist::read(&text, |_| {}, |_| {}))
-                .filter(|t| t.version == 3 && t.clean_end)
-                .map(Ok);
-        }
-        let Some(totals) = totals.transpose()? else {
-            return Ok(None);
-        };
-        let uid = totals.next_uid;
-        let name = name(uid);
-        let mut record = String::new();
-        uidlist::encode_record(&mut record, uid, &[], &name);
-        lock.add(record.as_bytes(), false)?;
-        crate::durable::note_unsynced_records(&path);
-        let target = self.file_path(Subdir::Cur, &name);
-        fs::rename(tmp, &target).map_err(|e| Error::from_io("renaming", &target, e))?;
-        Ok(Some((uid, name)))
-    }
-
     /// The whole uidlist written again: the records `read` holds (a new list when none),
     /// with `fresh` added, and those of files gone dropped when there are `stale` ones.
     fn rewritten_uidlist(
@@ -770,7 +726,7 @@ impl Maildir {
             .collect();
         // Numbering a large folder for the first time sorts every file: work each key out once.
         fresh.sort_by_cached_key(|&i| delivery_key(base_name(&files[i].0)));
-        let order = assign_uids(files, &fresh, &mut next_uid, &mut numbered);
+        let order = assign_uids(&fresh, &mut next_uid, &mut numbered);
         let mut appended = String::new();
         for &(uid, i) in &order {
             uidlist::encode_record(&mut appended, uid, &[], &files[i].0);
@@ -895,68 +851,33 @@ impl Maildir {
 /// Reads the uidlist at `path`, filling in `numbered[i]` for each name `wanted` maps to `i`
 /// (the last record of a name wins, as in Dovecot); the text, its totals and its inode, or
 /// `None` when there is no uidlist.
-/// Gives each of the `fresh` files (indices into `files`, in delivery order) a UID from
-/// `next_uid` on, recording it in `numbered`; returns (UID, index) in UID order. A file
-/// stored by APPEND names its UID (`,U=`): its record, lost in a power failure, is written
-/// again with that UID, so what a client was told stays true (see `durable.rs`).
+/// Gives each of the `fresh` files (indices, in delivery order) a UID from
+/// `next_uid` on, recording it in `numbered`; returns (UID, index) in UID order.
 fn assign_uids(
-    files: &[(String, Subdir)],
     fresh: &[usize],
     next_uid: &mut u32,
     numbered: &mut [Option<Numbered>],
 ) -> Vec<(u32, usize)> {
-    let mut order: Vec<(u32, usize)> = fresh
-        .iter()
-        .filter_map(|&i| {
-            uidlist::claimed_uid(&files[i].0)
-                .filter(|&u| u >= *next_uid && u < u32::MAX)
-                .map(|u| (u, i))
-        })
-        .collect();
-    order.sort_unstable();
-    order.dedup_by_key(|&mut (uid, _)| uid);
-    if let Some(&(last, _)) = order.last() {
-        *next_uid = last + 1;
-    }
-    let record = |uid| {
-        Some(Numbered {
-            uid,
+    let mut order = Vec::with_capacity(fresh.len());
+    for &i in fresh {
+        numbered[i] = Some(Numbered {
+            uid: *next_uid,
             pop3_uidl: None,
             vsize: None,
-        })
-    };
-    for &(uid, i) in &order {
-        numbered[i] = record(uid);
-    }
-    for &i in fresh {
-        if numbered[i].is_none() {
-            numbered[i] = record(*next_uid);
-            order.push((*next_uid, i));
-            *next_uid += 1;
-        }
+        });
+        order.push((*next_uid, i));
+        *next_uid += 1;
     }
     order
 }
 
 impl crate::Delivery {
-    /// [`crate::Delivery::commit_to_cur`], numbering the message as it is stored where its file's
-    /// sync makes its name durable (see [`Maildir::place_numbered`]); with the UID when so.
-    /// `known`: how far a listing of the folder read its uidlist.
-    pub(crate) fn commit_numbered(
-        self,
-        flags: &str,
-        internal_date: Option<SystemTime>,
-        known: Option<UidlistRead>,
-    ) -> Result<(String, Option<u32>), Error> {
-        self.store_in_cur(flags, internal_date, Some(known))
-    }
-
+    /// Stores the message into `cur/` (see [`crate::Delivery::commit_to_cur`]).
     pub(crate) fn store_in_cur(
         mut self,
         flags: &str,
         internal_date: Option<SystemTime>,
-        numbering: Option<Option<UidlistRead>>,
-    ) -> Result<(String, Option<u32>), Error> {
+    ) -> Result<String, Error> {
         let Some(writer) = self.file.take() else {
             return Err(Error::Io {
                 action: "committing",
@@ -964,7 +885,6 @@ impl crate::Delivery {
                 source: io::Error::other("delivery already finished"),
             });
         };
-        let mut placed = None;
         let result = (|| {
             let file = writer
                 .into_inner()
@@ -979,24 +899,16 @@ impl crate::Delivery {
                 false => file.sync_all(),
             }
             .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-            let base = format!("{},S={},W={}", self.base_name, self.size, self.vsize);
-            let letters = crate::info_letters(flags);
-            if by_file && let Some(known) = numbering {
-                placed = self.maildir.place_numbered(known, &self.tmp_path, |uid| {
-                    format!("{base},U={uid}:2,{letters}")
-                })?;
-            }
-            let (name, uid) = match &placed {
-                Some((uid, name)) => (name.clone(), Some(*uid)),
-                None => {
-                    let name = format!("{base}:2,{letters}");
-                    let target = self.maildir.root.join("cur").join(&name);
-                    fs::rename(&self.tmp_path, &target)
-                        .map_err(|e| Error::from_io("renaming", &target, e))?;
-                    (name, None)
-                }
-            };
+            let name = format!(
+                "{},S={},W={}:2,{}",
+                self.base_name,
+                self.size,
+                self.vsize,
+                crate::info_letters(flags)
+            );
             let target = self.maildir.root.join("cur").join(&name);
+            fs::rename(&self.tmp_path, &target)
+                .map_err(|e| Error::from_io("renaming", &target, e))?;
             let synced = match by_file {
                 true => file
                     .sync_all()
@@ -1011,7 +923,7 @@ impl crate::Delivery {
             if by_file {
                 crate::dirsync::count_file_syncs(1);
             }
-            Ok((name, uid))
+            Ok(name)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp_path);

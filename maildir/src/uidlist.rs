@@ -62,18 +62,6 @@ pub(crate) fn base_name(name: &str) -> &str {
     memchr::memchr(b':', name.as_bytes()).map_or(name, |i| &name[..i])
 }
 
-/// The UID a file name claims with `,U=<uid>` (before its `:2,` flags): what this crate
-/// names a message stored by APPEND, so that its UID survives the loss of its uidlist record
-/// in a power failure (see `durable.rs`).
-pub(crate) fn claimed_uid(name: &str) -> Option<u32> {
-    base_name(name)
-        .split(',')
-        .skip(1)
-        .find_map(|part| part.strip_prefix("U="))
-        .and_then(|v| v.parse().ok())
-        .filter(|&uid| uid > 0)
-}
-
 /// Reads `text`, handing each record to `each` and the header's other fields to `extra`;
 /// `None` when it is not a uidlist this reader understands.
 pub(crate) fn read<'t>(
