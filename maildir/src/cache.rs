@@ -100,7 +100,7 @@ impl FolderStamp {
     /// accounts for that file. Any later change to it changes its size (records are appended)
     /// or its inode (it is replaced), so this part needs no settling (Dovecot tells uidlist
     /// changes by the same two).
-    fn with_uidlist_written(mut self, written: Option<crate::read::FileStamp>) -> Self {
+    fn with_uidlist_written(mut self, written: Option<crate::dotlock::FileStamp>) -> Self {
         if let Some(w) = written {
             self.parts[2] = Some(w);
             self.settled[2] = true;

@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::SystemTime;
 
 use crate::Message;
-use crate::read::DotLock;
+use crate::dotlock::DotLock;
 use crate::{Error, Maildir, sync_dir, unique_base_name};
 
 /// Why a folder operation was refused.

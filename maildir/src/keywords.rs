@@ -11,7 +11,7 @@
 use std::fs;
 use std::io;
 
-use crate::read::DotLock;
+use crate::dotlock::DotLock;
 use crate::{Error, Maildir};
 
 /// Letters `a`..=`z`.

@@ -16,6 +16,7 @@ mod amend;
 mod backup;
 mod cache;
 mod dirsync;
+mod dotlock;
 mod durable;
 mod flags;
 mod folders;
@@ -537,11 +538,61 @@ impl Delivery {
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
     /// its modification time (IMAP APPEND), durably. Returns the file name.
     pub fn commit_to_cur(
-        self,
+        mut self,
         flags: &str,
         internal_date: Option<SystemTime>,
     ) -> Result<String, Error> {
-        self.store_in_cur(flags, internal_date)
+        let Some(writer) = self.file.take() else {
+            return Err(Error::Io {
+                action: "committing",
+                path: self.tmp_path.clone(),
+                source: io::Error::other("delivery already finished"),
+            });
+        };
+        let result = (|| {
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
+            if let Some(t) = internal_date {
+                file.set_modified(t)
+                    .map_err(|e| Error::from_io("setting the date of", &self.tmp_path, e))?;
+            }
+            let by_file = durable::file_sync_names(&file);
+            match by_file {
+                true => durable::write_out(&file),
+                false => file.sync_all(),
+            }
+            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
+            let name = format!(
+                "{},S={},W={}:2,{}",
+                self.base_name,
+                self.size,
+                self.vsize,
+                info_letters(flags)
+            );
+            let target = self.maildir.root.join("cur").join(&name);
+            fs::rename(&self.tmp_path, &target)
+                .map_err(|e| Error::from_io("renaming", &target, e))?;
+            let synced = match by_file {
+                true => file
+                    .sync_all()
+                    .map_err(|e| Error::from_io("syncing", &target, e)),
+                false => sync_after_change(&self.maildir.root.join("cur")),
+            };
+            if let Err(e) = synced {
+                // Not durable: not visible either.
+                let _ = fs::remove_file(&target);
+                return Err(e);
+            }
+            if by_file {
+                count_file_syncs(1);
+            }
+            Ok(name)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+        result
     }
 
     /// Abandons the message and removes its temporary file.

@@ -2,12 +2,12 @@
 //! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
 //! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::dotlock::{DotLock, FileStamp, file_stamp};
 use crate::listing::{Summary, UidlistRead};
 use crate::message::{FlagStrings, NameMap, NameSet, names_digest};
 use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
@@ -173,124 +173,6 @@ fn compute_vsize(path: &Path) -> Result<u64, Error> {
             }
         }
         prev = chunk[n - 1];
-    }
-}
-
-/// A file's modification time (seconds, nanoseconds), inode and size: what tells that it
-/// changed.
-pub(crate) type FileStamp = (i64, i64, u64, u64);
-
-pub(crate) fn file_stamp(m: &fs::Metadata) -> FileStamp {
-    use std::os::unix::fs::MetadataExt;
-    (m.mtime(), m.mtime_nsec(), m.ino(), m.size())
-}
-
-/// A dot-lock: `<file>.lock` created exclusively; the new content is written into it and
-/// renamed over the file, which both publishes the content and releases the lock (Dovecot's
-/// way for `dovecot-uidlist` and `dovecot-keywords`).
-pub(crate) struct DotLock {
-    path: PathBuf,
-    target: PathBuf,
-    file: Option<File>,
-}
-
-impl DotLock {
-    pub(crate) fn acquire(target: &Path) -> Result<Self, Error> {
-        let mut path = target.as_os_str().to_owned();
-        path.push(".lock");
-        let path = PathBuf::from(path);
-        let deadline = SystemTime::now() + Duration::from_secs(10);
-        loop {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok(Self {
-                        path,
-                        target: target.to_owned(),
-                        file: Some(file),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    // A lock older than two minutes belongs to a crashed writer (Dovecot's
-                    // stale timeout is of the same order).
-                    let stale = fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(120))
-                        .unwrap_or(false);
-                    if stale {
-                        let _ = fs::remove_file(&path);
-                    } else if SystemTime::now() > deadline {
-                        return Err(Error::from_io(
-                            "locking",
-                            &path,
-                            io::Error::from(io::ErrorKind::WouldBlock),
-                        ));
-                    } else {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                }
-                Err(e) => return Err(Error::from_io("locking", &path, e)),
-            }
-        }
-    }
-
-    /// Appends `content` to the locked file (which must exist) durably, then releases the
-    /// lock: how Dovecot adds records to a uidlist.
-    /// Returns the file's stamp as the append left it (taken while still locked).
-    pub(crate) fn append(self, content: &[u8]) -> Result<FileStamp, Error> {
-        self.add(content, true)
-    }
-
-    /// Appends `content` to the locked file (which must exist), keeping the lock; synced
-    /// when `sync`. Returns the file's stamp as the append left it.
-    fn add(&self, content: &[u8], sync: bool) -> Result<FileStamp, Error> {
-        OpenOptions::new()
-            .append(true)
-            .open(&self.target)
-            .and_then(|mut f| {
-                let before = f.metadata()?.len();
-                let written = f
-                    .write_all(content)
-                    .and_then(|()| if sync { f.sync_data() } else { Ok(()) });
-                if let Err(e) = written {
-                    // No half record may stay behind (a full disk): cut back what was written.
-                    let _ = f.set_len(before);
-                    return Err(e);
-                }
-                f.metadata()
-            })
-            .map(|m| file_stamp(&m))
-            .map_err(|e| Error::from_io("appending to", &self.target, e))
-    }
-
-    /// Returns the new file's stamp (a rename keeps its time, inode and size).
-    pub(crate) fn commit(mut self, content: &[u8]) -> Result<Option<FileStamp>, Error> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(None);
-        };
-        // On failure (a full disk, say) the lock is still ours and Drop removes it: a lock
-        // left behind would keep every writer out of the folder until it went stale.
-        let meta = file
-            .write_all(content)
-            .and_then(|_| file.sync_all())
-            .and_then(|()| file.metadata())
-            .map_err(|e| Error::from_io("writing", &self.path, e))?;
-        fs::rename(&self.path, &self.target)
-            .map_err(|e| Error::from_io("renaming", &self.target, e))?;
-        self.file = None;
-        Ok(Some(file_stamp(&meta)))
-    }
-}
-
-impl Drop for DotLock {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 }
 
@@ -871,67 +753,6 @@ fn assign_uids(
     order
 }
 
-impl crate::Delivery {
-    /// Stores the message into `cur/` (see [`crate::Delivery::commit_to_cur`]).
-    pub(crate) fn store_in_cur(
-        mut self,
-        flags: &str,
-        internal_date: Option<SystemTime>,
-    ) -> Result<String, Error> {
-        let Some(writer) = self.file.take() else {
-            return Err(Error::Io {
-                action: "committing",
-                path: self.tmp_path.clone(),
-                source: io::Error::other("delivery already finished"),
-            });
-        };
-        let result = (|| {
-            let file = writer
-                .into_inner()
-                .map_err(|e| Error::from_io("writing", &self.tmp_path, e.into_error()))?;
-            if let Some(t) = internal_date {
-                file.set_modified(t)
-                    .map_err(|e| Error::from_io("setting the date of", &self.tmp_path, e))?;
-            }
-            let by_file = crate::durable::file_sync_names(&file);
-            match by_file {
-                true => crate::durable::write_out(&file),
-                false => file.sync_all(),
-            }
-            .map_err(|e| Error::from_io("syncing", &self.tmp_path, e))?;
-            let name = format!(
-                "{},S={},W={}:2,{}",
-                self.base_name,
-                self.size,
-                self.vsize,
-                crate::info_letters(flags)
-            );
-            let target = self.maildir.root.join("cur").join(&name);
-            fs::rename(&self.tmp_path, &target)
-                .map_err(|e| Error::from_io("renaming", &target, e))?;
-            let synced = match by_file {
-                true => file
-                    .sync_all()
-                    .map_err(|e| Error::from_io("syncing", &target, e)),
-                false => crate::dirsync::sync_after_change(&self.maildir.root.join("cur")),
-            };
-            if let Err(e) = synced {
-                // Not durable: not visible either.
-                let _ = fs::remove_file(&target);
-                return Err(e);
-            }
-            if by_file {
-                crate::dirsync::count_file_syncs(1);
-            }
-            Ok(name)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&self.tmp_path);
-        }
-        result
-    }
-}
-
 /// Under the uidlist's lock: the records appended to it past `known` (each handed to
 /// `each`), with the totals of the whole file and its metadata. `None` when `known` no
 /// longer describes the file's start (replaced, or cut short) or when what follows is not
@@ -1005,6 +826,7 @@ fn look_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use crate::Delivery;
 
     fn temp(name: &str) -> PathBuf {
@@ -1207,7 +1029,7 @@ mod tests {
             .into_iter()
             .find(|n| first.messages.iter().all(|m| *m.name != **n))
             .unwrap();
-        let mut f = OpenOptions::new()
+        let mut f = fs::OpenOptions::new()
             .append(true)
             .open(dir.join("dovecot-uidlist"))
             .unwrap();
