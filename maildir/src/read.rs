@@ -826,8 +826,8 @@ fn look_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
     use crate::Delivery;
+    use std::io::Write;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("maildir-read-{}-{name}", std::process::id()));
