@@ -181,6 +181,26 @@ pub struct ListingCache {
     turns: [Mutex<()>; 16],
 }
 
+/// Where a folder's numbering stood, as this process knew it, before it added files to the
+/// folder (see [`ListingCache::mark`]): any UID given to those files is at least this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddMark {
+    uid_validity: u32,
+    next_uid: u32,
+}
+
+impl AddMark {
+    /// The first UID that a file added after this mark can have in `listing`: 1 when the
+    /// listing is of another UIDVALIDITY (the folder was made again meanwhile).
+    fn floor(self, listing: &Listing) -> u32 {
+        if listing.uid_validity == self.uid_validity {
+            self.next_uid
+        } else {
+            1
+        }
+    }
+}
+
 /// When a scan began: how many changes sessions had noted by then.
 struct Start {
     notes: u64,
@@ -236,15 +256,34 @@ impl ListingCache {
     /// [`ListingCache::scan`], with the stamp taken before it: a later stamp equal to it
     /// proves the listing still current.
     pub fn scan_stamped(&self, maildir: &Maildir) -> Result<(FolderStamp, Arc<Listing>), Error> {
-        self.scan_adding_stamped(maildir, &[])
+        self.scan_adding_stamped(maildir, &[], AddMark::default())
     }
 
     /// [`ListingCache::scan`] right after this process put the files `added` into `cur/`
     /// (APPEND, COPY): they are numbered without matching the rest of `cur/` file by file
     /// (see [`Maildir::rescan_adding`]).
-    pub fn scan_adding(&self, maildir: &Maildir, added: &[String]) -> Result<Arc<Listing>, Error> {
-        self.scan_adding_stamped(maildir, added)
+    ///
+    /// `mark` is taken with [`ListingCache::mark`] before the files were put there: another
+    /// session's scan may find and number them first, and then they keep the UIDs it gave.
+    pub fn scan_adding(
+        &self,
+        maildir: &Maildir,
+        added: &[String],
+        mark: AddMark,
+    ) -> Result<Arc<Listing>, Error> {
+        self.scan_adding_stamped(maildir, added, mark)
             .map(|(_, listing)| listing)
+    }
+
+    /// Where `maildir`'s numbering stands as far as this process knows, to be taken before it
+    /// adds files to it and given to [`ListingCache::scan_adding`] after.
+    pub fn mark(&self, maildir: &Maildir) -> AddMark {
+        self.lock()
+            .get(maildir.path())
+            .map_or_else(AddMark::default, |k| AddMark {
+                uid_validity: k.listing.uid_validity,
+                next_uid: k.listing.next_uid,
+            })
     }
 
     /// Stores `delivery` in `maildir`'s `cur/` with `flags` (letters) and, if given,
@@ -257,8 +296,9 @@ impl ListingCache {
         flags: &str,
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<(String, Arc<Listing>), Error> {
+        let mark = self.mark(maildir);
         let name = delivery.commit_to_cur(flags, internal_date)?;
-        let listing = self.scan_adding(maildir, std::slice::from_ref(&name))?;
+        let listing = self.scan_adding(maildir, std::slice::from_ref(&name), mark)?;
         Ok((name, listing))
     }
 
@@ -266,6 +306,7 @@ impl ListingCache {
         &self,
         maildir: &Maildir,
         added: &[String],
+        mark: AddMark,
     ) -> Result<(FolderStamp, Arc<Listing>), Error> {
         let _turn = self.turn(maildir);
         let mut stamp = FolderStamp::of(maildir);
@@ -277,6 +318,16 @@ impl ListingCache {
         let cached = kept
             .or_else(|| self.load_snapshot(maildir, &start))
             .filter(|k| !k.listing.messages.damaged());
+        // Files another session's scan found and numbered since they were added are in the
+        // listing already: numbering them again would give them a second UID.
+        let unknown;
+        let added = match &cached {
+            Some(kept) if !added.is_empty() => {
+                unknown = kept.listing.lacking(added, mark.floor(&kept.listing));
+                &unknown[..]
+            }
+            _ => added,
+        };
         // What this process added is confirmed by a later read, like a noted change.
         let mut check_at = None;
         let mut listing = match cached {
@@ -709,8 +760,11 @@ mod tests {
         };
         // An APPEND: the new file is numbered, the rest of cur/ taken from the listing (and
         // checked once its time has settled).
+        let mark = cache.mark(&md);
         let name = append(&md, "four");
-        let after = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
+        let after = cache
+            .scan_adding(&md, std::slice::from_ref(&name), mark)
+            .unwrap();
         assert_eq!(after.messages.len(), 4);
         assert_eq!(after.messages[3].uid, before.next_uid);
         assert_eq!(*after.messages[3].name, *name);
@@ -723,8 +777,9 @@ mod tests {
         settle(&md);
         cache.scan(&md).unwrap();
         md.set_flags(&after.messages[0], "FS").unwrap();
+        let mark = cache.mark(&md);
         let name = append(&md, "five");
-        let added = cache.scan_adding(&md, &[name]).unwrap();
+        let added = cache.scan_adding(&md, &[name], mark).unwrap();
         assert_eq!(added.messages.len(), 5);
         std::thread::sleep(SETTLE * 2);
         assert_eq!(&*cache.scan(&md).unwrap().messages[0].flags, "S");
@@ -732,6 +787,41 @@ mod tests {
         let both = cache.scan(&md).unwrap();
         assert_eq!(&*both.messages[0].flags, "FS");
         assert_eq!(*both, full(&cache));
+        let _ = std::fs::remove_dir_all(md.path());
+    }
+
+    /// Another session's scan that numbers a file between its store and its owner's
+    /// numbering (the window an APPEND has) leaves it one record and one UID.
+    #[test]
+    fn a_file_another_scan_numbered_first_keeps_its_one_uid() {
+        let md = folder("numbered-first");
+        for s in ["one", "two"] {
+            append(&md, s);
+        }
+        let cache = ListingCache::new(1000);
+        cache.scan(&md).unwrap();
+        settle(&md);
+        cache.scan(&md).unwrap();
+        let mark = cache.mark(&md);
+        let name = append(&md, "three");
+        // The other session: it finds the file in cur/ and numbers it.
+        settle(&md);
+        let theirs = cache.scan(&md).unwrap();
+        assert_eq!(theirs.messages.len(), 3);
+        let uid = theirs.messages[2].uid;
+        // The owner then numbers what it stored.
+        let ours = cache
+            .scan_adding(&md, std::slice::from_ref(&name), mark)
+            .unwrap();
+        let uids: Vec<u32> = ours.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, [1, 2, uid]);
+        assert_eq!(ours.next_uid, uid + 1);
+        let records = std::fs::read_to_string(md.path().join("dovecot-uidlist")).unwrap();
+        let base = crate::uidlist::base_name(&name);
+        assert_eq!(records.matches(base).count(), 1, "{records}");
+        let mut full = md.scan().unwrap();
+        cache.modseqs().reconcile(&md, &mut full).unwrap();
+        assert_eq!(full, *ours);
         let _ = std::fs::remove_dir_all(md.path());
     }
 

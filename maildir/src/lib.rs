@@ -34,7 +34,7 @@ mod uidvalidity;
 
 pub use amend::copy_replacing;
 pub use backup::{SnapshotStats, copy_file, snapshot_tree};
-pub use cache::{FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
+pub use cache::{AddMark, FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
 pub use dirsync::{DirSyncStats, dir_sync_stats};
 pub(crate) use dirsync::{count_file_syncs, sync_after_change};
 pub use durable::{NameSync, name_sync, rename_durably, set_name_sync};

@@ -2,9 +2,11 @@
 //! flag changes, expunges and additions are taken in by patching the listing rather than by
 //! reading the folder again.
 
+use std::borrow::Cow;
+
 use crate::Messages;
-use crate::message::{Message, Subdir, name_hash, pop3_uidl};
-use crate::uidlist::Totals;
+use crate::message::{Message, NameSet, Subdir, name_hash, pop3_uidl};
+use crate::uidlist::{Totals, base_name};
 
 /// A scanned Maildir folder.
 #[derive(Debug, Clone, Default)]
@@ -168,6 +170,26 @@ impl Listing {
         }
         listing.find_first_unseen(first_unseen, lowest);
         listing
+    }
+
+    /// Those of `names` (files just put into the folder) that this listing does not hold
+    /// among its messages numbered `floor` or later: a scan since found and numbered the rest.
+    pub(crate) fn lacking<'a>(&self, names: &'a [String], floor: u32) -> Cow<'a, [String]> {
+        let from = self.messages.partition_point(|m| m.uid < floor);
+        if from == self.messages.len() {
+            return Cow::Borrowed(names);
+        }
+        let held: NameSet<&str> = self.messages.iter_from(from).map(|m| &*m.base).collect();
+        if !names.iter().any(|n| held.contains(base_name(n))) {
+            return Cow::Borrowed(names);
+        }
+        Cow::Owned(
+            names
+                .iter()
+                .filter(|n| !held.contains(base_name(n)))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Adds `m`'s name to the digest of `cur/` (`sign` 1) or takes it out (-1).

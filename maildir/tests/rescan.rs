@@ -15,8 +15,9 @@ use proptest::prelude::*;
 enum Op {
     /// SMTP delivery into new/.
     Deliver,
-    /// IMAP APPEND into cur/, then a scan that knows of it.
-    Append,
+    /// IMAP APPEND into cur/, then a scan that knows of it; with `true`, another session's
+    /// scan (settled first, so that it reads `cur/`) finds and numbers the file in between.
+    Append(bool),
     /// New flags on the message at this position (of those listed), noted or not.
     Flag(usize, &'static str, bool),
     /// The message at this position removed, noted or not.
@@ -34,7 +35,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => Just(Op::Deliver),
-        2 => Just(Op::Append),
+        2 => any::<bool>().prop_map(Op::Append),
         3 => (any::<usize>(), prop::sample::select(vec!["S", "FS", "", "RS", "T"]), any::<bool>())
             .prop_map(|(i, f, own)| Op::Flag(i, f, own)),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(i, own)| Op::Expunge(i, own)),
@@ -98,13 +99,20 @@ fn run(ops: Vec<Op>) {
                     .unwrap();
                 d.commit(&[]).unwrap();
             }
-            Op::Append => {
+            Op::Append(window) => {
                 n += 1;
+                let mark = cache.mark(&md);
                 let mut d = Delivery::begin(&md, "host").unwrap();
                 d.write(format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes())
                     .unwrap();
                 let name = d.commit_to_cur("S", None).unwrap();
-                listing = cache.scan_adding(&md, std::slice::from_ref(&name)).unwrap();
+                if window {
+                    settle(&md);
+                    check_uids(&cache.scan(&md).unwrap());
+                }
+                listing = cache
+                    .scan_adding(&md, std::slice::from_ref(&name), mark)
+                    .unwrap();
                 assert!(
                     listing.messages.iter().any(|m| *m.name == *name),
                     "an APPEND is listed at once"

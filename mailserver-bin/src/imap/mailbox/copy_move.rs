@@ -84,6 +84,7 @@ impl User {
                     path: self.root.path().to_owned(),
                     source: io::Error::other(e.to_string()),
                 })?;
+            let mark = self.listings.mark(&target);
             let mut names = Vec::new();
             // The messages copied: one another session expunged meanwhile is not.
             let mut done = Vec::new();
@@ -96,7 +97,7 @@ impl User {
                 }
             }
             target.sync_cur()?;
-            let listing = self.listings.scan_adding(&target, &names)?;
+            let listing = self.listings.scan_adding(&target, &names, mark)?;
             Ok((target, names, done, listing))
         });
         let (target, names, indices, listing) = match copied {
