@@ -110,6 +110,19 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         }
     }
     let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    // `EHLO name`, as every client writes it (one space, no blank at the end), goes straight
+    // to the name's check, past the general path's three scans for blanks and its verb
+    // dispatch: 43.7-47.8 ns became 39.4-40.9 (Stalwart 42.1-56.9 in the same run;
+    // `FILTER=smtp_command/ehlo ROUNDS=4 benches/parsers.sh`).
+    if let [v0, v1, v2, v3, b' ', first, .., last] = line
+        && !blank(first)
+        && !blank(last)
+    {
+        let v = verb4(&[*v0, *v1, *v2, *v3]);
+        if v == EHLO || v == HELO {
+            return hello(v, &line[5..]);
+        }
+    }
     let end = line.iter().rposition(|c| !blank(c)).map_or(0, |i| i + 1);
     let line = &line[..end];
     if line.is_empty() {
@@ -147,17 +160,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         };
     };
     match verb4(&four) {
-        v @ (EHLO | HELO) => {
-            let host = Host::parse(rest).map_err(|_| ParseError::Syntax {
-                verb: if v == EHLO { "EHLO" } else { "HELO" },
-                usage: "EHLO hostname",
-            })?;
-            Ok(if v == EHLO {
-                Command::Ehlo(host)
-            } else {
-                Command::Helo(host)
-            })
-        }
+        v @ (EHLO | HELO) => hello(v, rest.as_bytes()),
         MAIL => parse_mail(rest),
         RCPT => parse_rcpt(rest),
         DATA if rest.is_empty() => Ok(Command::Data),
@@ -179,6 +182,20 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         AUTH => parse_auth(rest),
         _ => Err(ParseError::UnknownCommand),
     }
+}
+
+/// `EHLO` or `HELO` (`verb`) with its argument, which has no blank at either end.
+fn hello(verb: u32, name: &[u8]) -> Result<Command, ParseError> {
+    let name = std::str::from_utf8(name).map_err(|_| ParseError::InvalidUtf8)?;
+    let host = Host::parse(name).map_err(|_| ParseError::Syntax {
+        verb: if verb == EHLO { "EHLO" } else { "HELO" },
+        usage: "EHLO hostname",
+    })?;
+    Ok(if verb == EHLO {
+        Command::Ehlo(host)
+    } else {
+        Command::Helo(host)
+    })
 }
 
 fn parse_bdat(rest: &str) -> Result<Command, ParseError> {
@@ -740,6 +757,20 @@ mod tests {
                 proptest::prop_assert_eq!(rest, params);
                 proptest::prop_assert_eq!(parse_path(path), Some(mailbox));
             }
+        }
+
+        /// The short cut for `EHLO name` answers as the general path: a blank added at the
+        /// end sends the same line through the general path.
+        #[test]
+        fn hello_short_cut_agrees_with_the_general_path(
+            verb in "(EHLO|ehlo|HeLo|EHLX|EHL)",
+            sep in "[ \t]{0,2}",
+            name in r"[a-z0-9.\-\[\]:é \t\x{80}]{0,12}",
+        ) {
+            let line = format!("{verb}{sep}{name}").into_bytes();
+            let mut general = line.clone();
+            general.push(b'\t');
+            proptest::prop_assert_eq!(parse_command(&line), parse_command(&general));
         }
     }
 
