@@ -102,6 +102,16 @@ pub struct MailParams {
     pub unknown: Vec<(String, Option<String>)>,
 }
 
+/// An octet of xtext (RFC 3461 §4) and, under SMTPUTF8, UTF-8 (RFC 6533's
+/// utf-8-addr-xtext is a superset).
+pub(crate) fn is_xtext_octet(c: u8) -> bool {
+    XTEXT[usize::from(c)]
+}
+
+/// See [`is_xtext_octet`]: a table, as the branches per octet were a third of reading
+/// `NOTIFY=` and `ORCPT=`.
+static XTEXT: [bool; 256] = octet_table!(|b| (33 <= b && b <= 126) && b != b'=' || b >= 0x80);
+
 /// `NOTIFY=` of DSN (RFC 3461).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Notify {
@@ -178,7 +188,7 @@ impl OriginalRecipient {
         // The type's octets and the `;` are xtext too.
         value
             .bytes()
-            .all(crate::parse::is_xtext_octet)
+            .all(is_xtext_octet)
             .then(|| Self::of_xtext(value))?
     }
 

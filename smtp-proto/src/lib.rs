@@ -16,6 +16,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// A table of the 256 octets, true where `$test` (an expression in `$b`) holds: one load per
+/// octet where the test would branch. (For the `static`s the parsers read.)
+macro_rules! octet_table {
+    (|$b:ident| $test:expr) => {{
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let $b = c as u8;
+            t[c] = $test;
+            c += 1;
+        }
+        t
+    }};
+}
+
 mod client;
 mod command;
 mod frame;

@@ -363,16 +363,8 @@ fn domain_octets(b: &[u8]) -> bool {
 }
 
 /// The octets of a domain: letters, digits, UTF-8 (U-labels), `-` and `.`.
-static DOMAIN_OCTET: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || b >= 0x80 || b == b'-' || b == b'.';
-        c += 1;
-    }
-    t
-};
+static DOMAIN_OCTET: [bool; 256] =
+    octet_table!(|b| b.is_ascii_alphanumeric() || b >= 0x80 || b == b'-' || b == b'.');
 
 /// Checks the inside of an address literal (RFC 5321 §4.1.3).
 pub(crate) fn validate_address_literal(s: &str) -> Result<(), ValidationError> {
@@ -408,13 +400,7 @@ pub(crate) fn is_atext(c: u8) -> bool {
 
 /// [`is_atext`] as a table: one load per octet instead of a search of the specials.
 static ATEXT: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || b >= 0x80;
-        c += 1;
-    }
+    let mut t = octet_table!(|b| b.is_ascii_alphanumeric() || b >= 0x80);
     let specials = b"!#$%&'*+-/=?^_`{|}~";
     let mut i = 0;
     while i < specials.len() {
