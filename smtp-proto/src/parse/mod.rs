@@ -245,22 +245,7 @@ fn parse_auth(rest: &str) -> Result<Command, ParseError> {
         Some(i) => (&rest[..i], rest[i..].trim_ascii()),
         None => (rest, ""),
     };
-    let mech_ok = !mechanism.is_empty()
-        && mechanism.len() <= 20
-        && mechanism.bytes().all(|c| SASL_NAME[usize::from(c)]);
-    if !mech_ok {
-        return Err(USAGE);
-    }
-    // base64 holds no white space: a second word after the response fails this too.
-    let initial_response = match initial {
-        "" => None,
-        ir if is_base64(ir.as_bytes()) => Some(Secret::new(ir.to_owned())),
-        _ => return Err(USAGE),
-    };
-    Ok(Command::Auth {
-        mechanism: mechanism_name(mechanism),
-        initial_response,
-    })
+    auth_command(mechanism, (!initial.is_empty()).then_some(initial)).ok_or(USAGE)
 }
 
 /// `mechanism [SP response]` with no other blank, the mechanism a SASL name of 1 to 20
@@ -273,6 +258,13 @@ fn auth_short_cut(tail: &[u8]) -> Option<Command> {
         Some(i) => (&tail[..i], Some(&tail[i + 1..])),
         None => (tail, None),
     };
+    auth_command(mechanism, initial)
+}
+
+/// `AUTH`'s words checked and made into the command: the mechanism a SASL name of 1 to 20
+/// octets, the initial response base64 (or `=`; base64 holds no blank, so a second word
+/// after it fails too). `None` when either is malformed.
+fn auth_command(mechanism: &str, initial: Option<&str>) -> Option<Command> {
     let mech_ok = !mechanism.is_empty()
         && mechanism.len() <= 20
         && mechanism
