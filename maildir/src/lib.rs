@@ -538,10 +538,25 @@ impl Delivery {
     /// Stores the message into `cur/` with `flags` (letters) and, if given, `internal_date` as
     /// its modification time (IMAP APPEND), durably. Returns the file name.
     pub fn commit_to_cur(
-        mut self,
+        self,
         flags: &str,
         internal_date: Option<SystemTime>,
     ) -> Result<String, Error> {
+        let placed = self.place_in_cur(flags, internal_date)?;
+        let name = placed.name.clone();
+        placed.settle()?;
+        Ok(name)
+    }
+
+    /// The first half of [`Delivery::commit_to_cur`]: the data written out and the file
+    /// renamed into `cur/`, visible but not yet durable; [`Placed::settle`] finishes. In
+    /// between, the caller may start other writes that the same wait then covers (the
+    /// uidlist record numbering it).
+    pub(crate) fn place_in_cur(
+        mut self,
+        flags: &str,
+        internal_date: Option<SystemTime>,
+    ) -> Result<Placed, Error> {
         let Some(writer) = self.file.take() else {
             return Err(Error::Io {
                 action: "committing",
@@ -573,21 +588,12 @@ impl Delivery {
             let target = self.maildir.root.join("cur").join(&name);
             fs::rename(&self.tmp_path, &target)
                 .map_err(|e| Error::from_io("renaming", &target, e))?;
-            let synced = match by_file {
-                true => file
-                    .sync_all()
-                    .map_err(|e| Error::from_io("syncing", &target, e)),
-                false => sync_after_change(&self.maildir.root.join("cur")),
-            };
-            if let Err(e) = synced {
-                // Not durable: not visible either.
-                let _ = fs::remove_file(&target);
-                return Err(e);
-            }
-            if by_file {
-                count_file_syncs(1);
-            }
-            Ok(name)
+            Ok(Placed {
+                file: Some(file),
+                target,
+                name,
+                by_file,
+            })
         })();
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp_path);
@@ -610,6 +616,51 @@ impl Delivery {
 impl Drop for Delivery {
     fn drop(&mut self) {
         self.discard();
+    }
+}
+
+/// A message file renamed into `cur/` whose data is written out but whose name and inode
+/// are not yet durable ([`Delivery::place_in_cur`]). Dropped unsettled, it is removed: what
+/// is not durable is not left visible.
+#[derive(Debug)]
+pub(crate) struct Placed {
+    file: Option<File>,
+    target: PathBuf,
+    /// Its file name in `cur/`.
+    pub(crate) name: String,
+    by_file: bool,
+}
+
+impl Placed {
+    /// Makes the file and its name durable (one `fsync` of the file where that carries the
+    /// name, else of `cur/`); on failure the file is removed.
+    pub(crate) fn settle(mut self) -> Result<(), Error> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let synced = match self.by_file {
+            true => file
+                .sync_all()
+                .map_err(|e| Error::from_io("syncing", &self.target, e)),
+            false => self.target.parent().map_or(Ok(()), sync_after_change),
+        };
+        if let Err(e) = synced {
+            // Not durable: not visible either.
+            let _ = fs::remove_file(&self.target);
+            return Err(e);
+        }
+        if self.by_file {
+            count_file_syncs(1);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.target);
+        }
     }
 }
 
@@ -702,6 +753,42 @@ mod tests {
         assert!(name.contains(".mx\\0571\\0722,S=7,W=9"), "{name}");
         assert!(md.path().join("cur").is_dir());
         assert_eq!(md.list_new().unwrap(), vec![name]);
+        assert!(
+            fs::read_dir(md.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_placed_file_is_visible_until_settled_and_gone_if_never_settled() {
+        let dir = temp("placed");
+        let md = Maildir::new(dir.join("a"));
+        let placed = |body: &[u8]| {
+            let mut d = Delivery::begin(&md, "host").unwrap();
+            d.write(body).unwrap();
+            d.place_in_cur("S", None).unwrap()
+        };
+        let kept = placed(b"kept\r\n");
+        let dropped = placed(b"dropped\r\n");
+        let in_cur = || {
+            let mut names: Vec<String> = fs::read_dir(md.path().join("cur"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let mut both = vec![kept.name.clone(), dropped.name.clone()];
+        both.sort();
+        assert_eq!(in_cur(), both, "renamed in before they are durable");
+        let kept_name = kept.name.clone();
+        kept.settle().unwrap();
+        // Not made durable (an error on the way, say): not left visible either.
+        drop(dropped);
+        assert_eq!(in_cur(), vec![kept_name]);
         assert!(
             fs::read_dir(md.path().join("tmp"))
                 .unwrap()

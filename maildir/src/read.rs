@@ -2,7 +2,7 @@
 //! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
 //! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +11,7 @@ use crate::dotlock::{DotLock, FileStamp, file_stamp};
 use crate::listing::{Summary, UidlistRead};
 use crate::message::{FlagStrings, NameMap, NameSet, names_digest};
 use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
-use crate::{Error, Listing, Maildir, Message, Subdir};
+use crate::{Error, Listing, Maildir, Message, Placed, Subdir};
 
 /// Which parts of a folder are known unchanged since an earlier listing of it was made (see
 /// [`crate::FolderStamp`]), so [`Maildir::rescan`] can take them from that listing.
@@ -390,33 +390,47 @@ impl Maildir {
     /// stamp as written. `None` when that cannot be done so (the uidlist was replaced or
     /// needs rewriting, or `listing` does not know how far it read it): then a rescan does it.
     /// Nothing else of the folder is read, so adding costs the same in a folder of any size.
+    /// `pending`: a file of `added` not yet durable, settled while its record is written.
     pub(crate) fn add_numbered(
         &self,
         listing: &Listing,
         added: &[String],
+        pending: &mut Option<Placed>,
     ) -> Result<Option<(Listing, FileStamp)>, Error> {
         let Some(known) = listing.uidlist_read else {
             return Ok(None);
         };
         let path = self.path().join("dovecot-uidlist");
-        // Files placed by `place_numbered` already have their records in the tail: then it is
-        // read without the lock (records are appended whole, a line per write).
         let bases: NameMap<&str, usize> = added
             .iter()
             .enumerate()
             .map(|(i, n)| (base_name(n), i))
             .collect();
         let mut uids: Vec<Option<u32>> = vec![None; added.len()];
-        let mut lock = None;
-        let (mut totals, meta) = loop {
+        // Files placed by `place_numbered` already have their records in the tail: then it is
+        // read without the lock (records are appended whole, a line per write). A file this
+        // process just placed has none: the list is read once, under the lock, through the
+        // descriptor that appends to it.
+        let mut lock = match pending {
+            Some(_) => Some(DotLock::acquire(&path)?),
+            None => None,
+        };
+        let (mut totals, meta, file) = loop {
             uids.fill(None);
-            let read = read_tail(&path, &known, |r| {
+            let file = OpenOptions::new()
+                .read(true)
+                .append(lock.is_some())
+                .open(&path)
+                .map_err(|e| Error::from_io("reading", &path, e))?;
+            let read = read_tail(&file, &path, &known, |r| {
                 if let Some(&i) = bases.get(base_name(r.name)) {
                     uids[i] = Some(r.uid);
                 }
             })?;
             match read {
-                Some(read) if lock.is_some() || uids.iter().all(Option::is_some) => break read,
+                Some((totals, meta)) if lock.is_some() || uids.iter().all(Option::is_some) => {
+                    break (totals, meta, file);
+                }
                 None if lock.is_some() => return Ok(None),
                 _ => lock = Some(DotLock::acquire(&path)?),
             }
@@ -437,7 +451,11 @@ impl Maildir {
         }
         let written = match (appended.is_empty(), lock) {
             (true, _) => file_stamp(&meta),
-            (false, Some(lock)) => lock.append(appended.as_bytes())?,
+            (false, Some(lock)) => {
+                lock.append_while(&file, meta.len(), appended.as_bytes(), || {
+                    pending.take().map_or(Ok(()), Placed::settle)
+                })?
+            }
             (false, None) => return Ok(None),
         };
         totals.records = recorded;
@@ -753,29 +771,36 @@ fn assign_uids(
     order
 }
 
-/// Under the uidlist's lock: the records appended to it past `known` (each handed to
+/// The records appended to the uidlist `file` (at `path`) past `known` (each handed to
 /// `each`), with the totals of the whole file and its metadata. `None` when `known` no
 /// longer describes the file's start (replaced, or cut short) or when what follows is not
 /// whole version 3 records.
 fn read_tail(
+    file: &File,
     path: &Path,
     known: &UidlistRead,
     each: impl FnMut(uidlist::RecordRef<'_>),
 ) -> Result<Option<(Totals, fs::Metadata)>, Error> {
-    use std::io::{Seek, SeekFrom};
-    use std::os::unix::fs::MetadataExt;
-    let mut file = File::open(path).map_err(|e| Error::from_io("reading", path, e))?;
+    use std::os::unix::fs::{FileExt, MetadataExt};
     let meta = file
         .metadata()
         .map_err(|e| Error::from_io("reading", path, e))?;
     if meta.ino() != known.ino || meta.len() < known.len {
         return Ok(None);
     }
-    let mut tail = String::new();
-    let read = file
-        .seek(SeekFrom::Start(known.len))
-        .and_then(|_| file.read_to_string(&mut tail));
-    if read.is_err() || !(tail.is_empty() || tail.ends_with('\n')) {
+    // What the file held when it was stamped, read in one call (nothing when it did not
+    // grow): a record appended since is read next time.
+    let Ok(grown) = usize::try_from(meta.len() - known.len) else {
+        return Ok(None);
+    };
+    let mut tail = vec![0; grown];
+    if grown > 0 && file.read_exact_at(&mut tail, known.len).is_err() {
+        return Ok(None);
+    }
+    let Ok(tail) = String::from_utf8(tail) else {
+        return Ok(None);
+    };
+    if !(tail.is_empty() || tail.ends_with('\n')) {
         return Ok(None);
     }
     let mut totals = known.totals;

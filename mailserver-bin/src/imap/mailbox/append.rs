@@ -142,7 +142,7 @@ impl User {
                 UNIX_EPOCH
             }
         });
-        let stored = block(|| -> Result<(u32, Option<u32>), String> {
+        let stored = block(|| {
             let letters =
                 flags_to_letters(&a.head.flags, &a.folder).map_err(|(_, t)| t.to_owned())?;
             let delivery = match (delivery, held) {
@@ -155,9 +155,9 @@ impl User {
                     d
                 }
             };
-            let (name, listing) = self
+            let (name, stamp, listing) = self
                 .listings
-                .append(&a.folder, delivery, &letters, date)
+                .append_stamped(&a.folder, delivery, &letters, date)
                 .map_err(|e| e.to_string())?;
             self.account_usage_here(size as i64, 1);
             // The newest messages are last (unless another writer numbered many files at
@@ -169,13 +169,27 @@ impl User {
                 .chain(listing.messages.iter().take(recent))
                 .find(|m| *m.name == *name)
                 .map(|m| m.uid);
-            Ok((listing.uid_validity, uid))
+            // Stored: what follows may not turn the answer into a NO (the client would
+            // store it again).
+            let keywords = a
+                .folder
+                .keywords()
+                .unwrap_or_else(|_| listing.keywords.clone());
+            Ok::<_, String>((stamp, listing, keywords, uid))
         });
         match stored {
-            Ok((validity, uid)) => {
+            Ok((stamp, listing, keywords, uid)) => {
                 recheck_later(&mut self.recheck, &self.listings, &a.folder);
-                self.sync(session, true);
-                let code = uid.map(|u| Code::AppendUid(validity, u));
+                let here = self
+                    .selected
+                    .as_ref()
+                    .is_some_and(|sel| sel.maildir.path() == a.folder.path());
+                match here {
+                    // The selected folder as the APPEND left it: not looked at again.
+                    true => self.sync_to(session, true, stamp, &listing, keywords),
+                    false => self.sync(session, true),
+                }
+                let code = uid.map(|u| Code::AppendUid(listing.uid_validity, u));
                 session
                     .complete(Status::Ok, code, "APPEND completed")
                     .answered();

@@ -2,7 +2,8 @@
 //! refusals, blocking file work, and telling the shared listings of this session's changes.
 //! At the bottom of `mailbox`: it imports nothing of it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use mailwright_imap::Code;
 use mailwright_maildir::{ListingCache, Maildir};
@@ -50,7 +51,7 @@ pub(super) fn block<T>(f: impl FnOnce() -> T) -> T {
 /// again once its times settle (see [`recheck_later`]).
 pub(super) fn note_changes(
     listings: &Arc<ListingCache>,
-    recheck: &mut Option<tokio::task::JoinHandle<()>>,
+    recheck: &mut Recheck,
     maildir: &Maildir,
     renamed: &[mailwright_maildir::Message],
     removed: &[u32],
@@ -64,28 +65,65 @@ pub(super) fn note_changes(
     recheck_later(recheck, listings, maildir);
 }
 
+/// The pending read of a folder this session changed (see [`recheck_later`]).
+#[derive(Debug, Default)]
+pub(super) struct Recheck(Option<PendingRead>);
+
+#[derive(Debug)]
+struct PendingRead {
+    folder: std::path::PathBuf,
+    /// When the read is due; `None` once it has begun.
+    due: Arc<Mutex<Option<Instant>>>,
+}
+
 /// Reads `maildir` again through `listings` after this session changed it, once that read is
 /// due ([`ListingCache::own_change_check`]): the shared listing was patched with the change, and
 /// this read checks that nothing else changed the folder in the same clock tick (reading a
 /// large `cur/` takes tens of milliseconds, better spent here than in the client's next
-/// command). A change made before the wait ends restarts it (`slot` holds the pending read).
-pub(super) fn recheck_later(
-    slot: &mut Option<tokio::task::JoinHandle<()>>,
-    listings: &Arc<ListingCache>,
-    maildir: &Maildir,
-) {
-    if let Some(pending) = slot.take() {
-        pending.abort();
+/// command). A change made before the wait ends puts the read off by moving its time, rather
+/// than with a new task and timer per APPEND or STORE (a change to another folder starts
+/// another read).
+pub(super) fn recheck_later(slot: &mut Recheck, listings: &Arc<ListingCache>, maildir: &Maildir) {
+    let due = Instant::now() + listings.own_change_check() + mailwright_maildir::SETTLE;
+    if let Some(pending) = &slot.0
+        && pending.folder == maildir.path()
+    {
+        let mut at = lock(&pending.due);
+        if at.is_some() {
+            *at = Some(due);
+            return;
+        }
     }
+    let shared = Arc::new(Mutex::new(Some(due)));
+    slot.0 = Some(PendingRead {
+        folder: maildir.path().to_owned(),
+        due: Arc::clone(&shared),
+    });
     let listings = Arc::clone(listings);
     let maildir = maildir.clone();
-    *slot = Some(tokio::spawn(async move {
-        tokio::time::sleep(listings.own_change_check() + mailwright_maildir::SETTLE).await;
+    tokio::spawn(async move {
+        loop {
+            let Some(at) = *lock(&shared) else { return };
+            tokio::time::sleep_until(at.into()).await;
+            let mut now_due = lock(&shared);
+            match *now_due {
+                Some(at) if at <= Instant::now() => {
+                    *now_due = None;
+                    break;
+                }
+                Some(_) => {}
+                None => return,
+            }
+        }
         let read = tokio::task::spawn_blocking(move || listings.scan(&maildir)).await;
         if let Ok(Err(e)) = read {
             warn!(error = %e, "imap: reading a folder again after a change failed");
         }
-    }));
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How a message that could not be stored is refused: a full disk (or file-system quota) as

@@ -39,7 +39,7 @@ pub struct User {
     /// The archives of the user's lists, read-only (`shared`).
     pub(super) shared: Vec<super::shared::SharedFolder>,
     /// The pending read of a folder this session changed (see [`recheck_later`](super::common::recheck_later)).
-    pub(super) recheck: Option<tokio::task::JoinHandle<()>>,
+    pub(super) recheck: super::common::Recheck,
 }
 
 /// Checks credentials and opens the user's mail store.
@@ -107,7 +107,7 @@ pub async fn login(
         seats: Arc::clone(&service.seats),
         line_ends: None,
         shared,
-        recheck: None,
+        recheck: super::common::Recheck::default(),
     })
 }
 
