@@ -626,7 +626,35 @@ impl ListingCache {
 
     /// Writes the snapshot of every kept listing that changed since its last one (at
     /// shutdown, so the first look at each folder after a restart reads one file).
+    ///
+    /// A listing holding this process's own changes not yet checked against the folder (an
+    /// APPEND or STORE in the last seconds) is checked first, once its times have settled:
+    /// unchecked, it was not written, and the first SELECT of a 100,000-message INBOX after a
+    /// restart that followed some APPENDs scanned it (194-214 ms instead of 1.6-1.8).
     pub fn save_all(&self) {
+        let unchecked: Vec<PathBuf> = {
+            let now = Instant::now();
+            let mut entries = self.lock();
+            entries
+                .iter_mut()
+                .filter(|(_, k)| {
+                    k.unsaved
+                        && k.listing.messages.len() >= SAVE_FROM
+                        && (k.check_at.is_some() || !k.stamp.is_settled())
+                })
+                .map(|(path, k)| {
+                    // Due now: the scan below reads what it must instead of trusting it.
+                    k.check_at = k.check_at.map(|_| now);
+                    path.clone()
+                })
+                .collect()
+        };
+        if !unchecked.is_empty() {
+            std::thread::sleep(SETTLE);
+            for path in unchecked {
+                let _ = self.scan(&Maildir::new(path));
+            }
+        }
         let unsaved: Vec<(PathBuf, Kept)> = self
             .lock()
             .iter_mut()
@@ -874,6 +902,37 @@ mod tests {
 
     /// A process that starts again reads a large folder's snapshot instead of scanning it,
     /// and what changed while it was down is still seen.
+    #[test]
+    fn the_snapshot_written_at_shutdown_holds_the_last_appends() {
+        let md = folder("snapshot-appends");
+        md.create().unwrap();
+        for i in 0..SAVE_FROM {
+            let body = format!("Subject: {i}\r\n\r\nbody\r\n");
+            let name = format!("{}.M{i}P1.host,S={}:2,S", 1_700_000_000 + i, body.len());
+            std::fs::write(md.path().join("cur").join(name), body).unwrap();
+        }
+        settle(&md);
+        let running = ListingCache::new(100_000);
+        running.scan(&md).unwrap();
+        // APPENDs just before the shutdown: their check is not due yet.
+        for k in 0..3 {
+            let mut d = crate::Delivery::begin(&md, "host").unwrap();
+            d.write(format!("Subject: late {k}\r\n\r\n").as_bytes())
+                .unwrap();
+            running.append(&md, d, "S", None).unwrap();
+        }
+        running.save_all();
+        let (_, saved) = md.load_listing().expect("a snapshot");
+        assert_eq!(saved.messages.len(), SAVE_FROM + 3, "with the appended messages");
+        let restarted = ListingCache::new(100_000);
+        let read = restarted.scan(&md).unwrap();
+        let mut full = md.scan().unwrap();
+        restarted.modseqs().reconcile(&md, &mut full).unwrap();
+        full.highest_modseq = read.highest_modseq;
+        assert!(*read == full, "the snapshot is what a scan finds");
+        let _ = std::fs::remove_dir_all(md.path());
+    }
+
     #[test]
     fn a_restart_reads_the_snapshot_and_sees_what_changed_meanwhile() {
         let md = folder("snapshot");
