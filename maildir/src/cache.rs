@@ -923,7 +923,11 @@ mod tests {
         }
         running.save_all();
         let (_, saved) = md.load_listing().expect("a snapshot");
-        assert_eq!(saved.messages.len(), SAVE_FROM + 3, "with the appended messages");
+        assert_eq!(
+            saved.messages.len(),
+            SAVE_FROM + 3,
+            "with the appended messages"
+        );
         let restarted = ListingCache::new(100_000);
         let read = restarted.scan(&md).unwrap();
         let mut full = md.scan().unwrap();
