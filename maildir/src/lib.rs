@@ -735,6 +735,13 @@ fn link_or_copy(source: &Path, md: &Maildir, target: &Path) -> Result<(), Error>
 mod tests {
     use super::*;
 
+    fn tmp_is_empty(md: &Maildir) -> bool {
+        fs::read_dir(md.path().join("tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    }
+
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("maildir-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -753,12 +760,7 @@ mod tests {
         assert!(name.contains(".mx\\0571\\0722,S=7,W=9"), "{name}");
         assert!(md.path().join("cur").is_dir());
         assert_eq!(md.list_new().unwrap(), vec![name]);
-        assert!(
-            fs::read_dir(md.path().join("tmp"))
-                .unwrap()
-                .next()
-                .is_none()
-        );
+        assert!(tmp_is_empty(&md));
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -789,12 +791,7 @@ mod tests {
         // Not made durable (an error on the way, say): not left visible either.
         drop(dropped);
         assert_eq!(in_cur(), vec![kept_name]);
-        assert!(
-            fs::read_dir(md.path().join("tmp"))
-                .unwrap()
-                .next()
-                .is_none()
-        );
+        assert!(tmp_is_empty(&md));
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -833,7 +830,7 @@ mod tests {
             assert!(name.ends_with(":2,S"), "{name}");
             for (md, path) in mds.iter().zip(&paths) {
                 assert_eq!(fs::read(path).unwrap(), b"Subject: s\r\n\r\nbody\r\n");
-                assert_eq!(fs::read_dir(md.path().join("tmp")).unwrap().count(), 0);
+                assert!(tmp_is_empty(md));
             }
             let appended = fs::read(mds[0].path().join("cur").join(&name)).unwrap();
             assert_eq!(appended, b"Subject: a\r\n\r\nappended\r\n");

@@ -16,6 +16,7 @@ use crate::config::AccountsUrl;
 
 mod admin;
 mod admins;
+mod audit;
 pub mod backend;
 mod cache;
 mod forwarding;
@@ -24,6 +25,7 @@ mod types;
 mod usage;
 
 pub use admins::Admin;
+pub use audit::Change;
 use backend::ldap::Directory;
 use cache::LookupCache;
 pub use lists::{

@@ -94,6 +94,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         " held, released and removed",
         "dns records shown and checked",
         "ban lifted",
+        "log of changes shown",
         "french pages and messages",
     ] {
         assert!(out.contains(line), "{out}");
@@ -111,6 +112,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "queue",
         "dns",
         "bans",
+        "log",
     ] {
         assert_eq!(
             pages[page],
@@ -179,12 +181,12 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
             && server.messages("bob@example.com").len() == 1
     });
 
-    // Every change is in the audit log: who, what, from where.
+    // Every change is in the audit log too: who, what, from where.
     let log = server.log();
     for entry in [
-        "domain added admin=boss@example.com from=127.0.0.1 domain=newco.example",
-        "mailbox added admin=boss@example.com from=127.0.0.1 done=Mailbox ceo@newco.example added.",
-        "alias removed admin=boss@example.com from=127.0.0.1 done=Alias old@newco.example removed.",
+        "domain added who=boss@example.com from=127.0.0.1 domain=newco.example",
+        "mailbox added who=boss@example.com from=127.0.0.1 domain=newco.example data=Mailbox ceo@newco.example added.",
+        "alias removed who=boss@example.com from=127.0.0.1 domain=newco.example data=Alias old@newco.example removed.",
         "console: POST without its CSRF token refused",
         "authentication failed peer=127.0.0.1 protocol=console user=boss@example.com",
         "password changed who=alice@example.com from=127.0.0.1",

@@ -488,4 +488,43 @@ fn check_console_admins(server: &Server, db: &Database) {
     assert_eq!(seen.trim(), "example.net");
     let seen = python(login, &[&base, "admin@example.com", "wrong"]);
     assert!(seen.starts_with("refused 401"), "{seen}");
+
+    // PostfixAdmin's `log` table is the log of changes, as it is: a row PostfixAdmin wrote
+    // and one of ours, read back through the API, the domain admin seeing only theirs.
+    mariadb(
+        Some(&db.0),
+        "INSERT INTO log (timestamp, username, domain, action, data) VALUES \
+         (NOW(), 'admin@example.com (192.0.2.9)', 'example.net', 'create_alias', 'old@example.net')",
+    );
+    let writer = server.admin_ok(&["token", "add", "admin@example.com", "--write"]);
+    let reader = server.admin_ok(&["token", "add", "netadmin@example.net"]);
+    let out = python(
+        "import json, sys, urllib.request\n\
+         base, writer, reader = sys.argv[1:4]\n\
+         def call(token, path, body=None):\n\
+         \x20   data = json.dumps(body).encode() if body is not None else None\n\
+         \x20   req = urllib.request.Request(base + path, data=data, method='POST' if data else 'GET',\n\
+         \x20       headers={'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'})\n\
+         \x20   return json.loads(urllib.request.urlopen(req).read())\n\
+         call(writer, '/api/domains', {'domain': 'logged.example'})\n\
+         print('global', [(c['action'], c['domain']) for c in call(writer, '/api/log')])\n\
+         print('net', [(c['action'], c['domain']) for c in call(reader, '/api/log')])\n",
+        &[&base, writer.trim(), reader.trim()],
+    );
+    assert!(
+        out.contains(
+            "global [('api: domain added', 'logged.example'), ('create_alias', 'example.net')]"
+        ) && out.contains("net [('create_alias', 'example.net')]"),
+        "{out}"
+    );
+    let row = mariadb(
+        Some(&db.0),
+        "SELECT username, action, data FROM log WHERE domain = 'logged.example'",
+    );
+    assert!(
+        row.contains(
+            "admin@example.com (127.0.0.1)\tapi: domain added\tdomain logged.example added"
+        ),
+        "{row}"
+    );
 }

@@ -39,6 +39,7 @@ pub fn router(sources: Arc<Sources>, guard: Arc<Guard>) -> Router {
             get(aliases).post(add_alias),
         )
         .route("/api/queue", get(queue))
+        .route("/api/log", get(log))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(Arc::new(Api { sources, guard }))
 }
@@ -64,6 +65,16 @@ struct Caller {
     admin: Admin,
     write: bool,
     from: String,
+}
+
+impl Caller {
+    /// Records a change this caller made to `domain` in the log of changes.
+    async fn audit(&self, api: &Api, domain: &str, action: &str, done: &str) {
+        let accounts = &api.sources.accounts;
+        accounts
+            .audit(&self.admin.username, &self.from, domain, action, done)
+            .await;
+    }
 }
 
 impl Api {
@@ -180,7 +191,10 @@ async fn add_domain(
     };
     match api.sources.accounts.add_domain(&wanted, false).await {
         Ok(domain) => {
-            info!(target: "audit", admin = %caller.admin.username, from = %caller.from, %domain, "api: domain added");
+            let done = format!("domain {domain} added");
+            caller
+                .audit(&api, &domain, "api: domain added", &done)
+                .await;
             reply(StatusCode::CREATED, &json!({ "domain": domain }))
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -240,7 +254,10 @@ async fn add_mailbox(
     let address = format!("{}@{domain}", local.trim());
     match api.sources.accounts.add_user(&address, &hash).await {
         Ok(address) => {
-            info!(target: "audit", admin = %caller.admin.username, from = %caller.from, %address, "api: mailbox added");
+            let done = format!("mailbox {address} added");
+            caller
+                .audit(&api, &domain, "api: mailbox added", &done)
+                .await;
             reply(StatusCode::CREATED, &json!({ "address": address }))
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -308,7 +325,8 @@ async fn add_alias(
     let source = format!("{}@{domain}", local.trim());
     match api.sources.accounts.add_alias(&source, &targets).await {
         Ok((source, _)) => {
-            info!(target: "audit", admin = %caller.admin.username, from = %caller.from, %source, "api: alias added");
+            let done = format!("alias {source} to {} added", targets.join(", "));
+            caller.audit(&api, &domain, "api: alias added", &done).await;
             reply(
                 StatusCode::CREATED,
                 &json!({ "address": source, "goto": targets }),
@@ -356,6 +374,37 @@ async fn queue(
     }
 }
 
+/// The last changes the caller's admin may see (the console's log of changes).
+async fn log(
+    State(api): State<Arc<Api>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match api.caller(peer, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match api.sources.accounts.recent_changes(&caller.admin).await {
+        Ok(changes) => {
+            let list: Vec<Value> = changes
+                .into_iter()
+                .map(|c| {
+                    json!({"at": c.at, "who": c.who, "domain": c.domain,
+                           "action": c.action, "data": c.data})
+                })
+                .collect();
+            reply(StatusCode::OK, &Value::Array(list))
+        }
+        Err(e) => {
+            warn!(error = %e, "api: the log of changes could not be read");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log of changes could not be read",
+            )
+        }
+    }
+}
+
 /// The OpenAPI 3.0 description of these routes.
 async fn openapi() -> Response {
     let domain_param =
@@ -366,7 +415,7 @@ async fn openapi() -> Response {
     let doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "mailserver API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Domains, mailboxes, aliases and the queue, as the web console manages them. Each token acts for one administrator (`mailserver token add`)."},
+                 "description": "Domains, mailboxes, aliases, the queue and the log of changes, as the web console manages them. Each token acts for one administrator (`mailserver token add`)."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": {
@@ -392,6 +441,9 @@ async fn openapi() -> Response {
             },
             "/api/queue": {
                 "get": {"summary": "The outbound queue (global admins)", "responses": list("queued messages")}
+            },
+            "/api/log": {
+                "get": {"summary": "The last changes made in the console and through the API, newest first (a domain admin's: their domains')", "responses": list("changes")}
             }
         }
     });

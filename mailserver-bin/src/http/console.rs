@@ -574,7 +574,11 @@ async fn add_domain(
     let wanted = form_value(&form, "domain").unwrap_or_default();
     match c.sources.accounts.add_domain(&wanted, false).await {
         Ok(domain) => {
-            info!(target: "audit", admin = %admin.username, from = %from, %domain, "domain added");
+            let done = format!("domain {domain} added");
+            let accounts = &c.sources.accounts;
+            accounts
+                .audit(&admin.username, &from, &domain, "domain added", &done)
+                .await;
             frame.notice = Some(frame.lang.f("Domain {} added.", &[&domain]));
             html(StatusCode::OK, &Message { frame })
         }

@@ -157,7 +157,11 @@ async fn change_password(
     };
     match saved {
         Ok(_) => {
-            info!(target: "audit", who = %user, from = %from, "password changed");
+            let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+            let accounts = &c.sources.accounts;
+            accounts
+                .audit(&user, &from, domain, "password changed", &user)
+                .await;
             frame.notice = Some(frame.lang.t("Your password is changed.").into());
             html(StatusCode::OK, &page(&c, frame, &user).await)
         }
@@ -198,7 +202,12 @@ async fn set_forward(
         .await
     {
         Ok(()) => {
-            info!(target: "audit", who = %user, from = %from, to = %targets.join(","), keep, "forwarding set");
+            let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+            let done = format!("{user} to {} (a copy kept: {keep})", targets.join(", "));
+            let accounts = &c.sources.accounts;
+            accounts
+                .audit(&user, &from, domain, "forwarding set", &done)
+                .await;
             frame.notice = Some(if targets.is_empty() {
                 frame.lang.t("Your mail is not forwarded.").to_owned()
             } else {

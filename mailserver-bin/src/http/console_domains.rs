@@ -202,17 +202,21 @@ fn domain_post(
     Ok((admin, frame, from))
 }
 
-/// The answer to an action: `done` says what was done (logged under `audit`), or why not.
-fn answer(
+/// The answer to an action on `domain`: `done` says what was done (recorded in the log of
+/// changes), or why not.
+async fn answer(
+    c: &Console,
     mut frame: Frame,
-    admin: &Admin,
-    from: &str,
+    (admin, from, domain): (&Admin, &str, &str),
     done: Result<String, String>,
     what: &str,
 ) -> Response {
     match done {
         Ok(text) => {
-            info!(target: "audit", admin = %admin.username, from = %from, done = %text, "{what}");
+            c.sources
+                .accounts
+                .audit(&admin.username, from, domain, what, &text)
+                .await;
             frame.notice = Some(text);
             html(StatusCode::OK, &Message { frame })
         }
@@ -266,7 +270,7 @@ async fn add_mailbox(
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
-    answer(frame, &admin, &from, done, "mailbox added")
+    answer(&c, frame, (&admin, &from, &domain), done, "mailbox added").await
 }
 
 async fn set_active(
@@ -303,7 +307,14 @@ async fn set_active(
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
-    answer(frame, &admin, &from, done, "mailbox active set")
+    answer(
+        &c,
+        frame,
+        (&admin, &from, &domain),
+        done,
+        "mailbox active set",
+    )
+    .await
 }
 
 async fn set_password(
@@ -334,7 +345,14 @@ async fn set_password(
             .map_err(|e| e.to_string()),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    answer(frame, &admin, &from, done, "mailbox password set")
+    answer(
+        &c,
+        frame,
+        (&admin, &from, &domain),
+        done,
+        "mailbox password set",
+    )
+    .await
 }
 
 async fn add_alias(
@@ -373,7 +391,7 @@ async fn add_alias(
             .map(|(source, _)| lang.f("Alias {} → {} added.", &[&source, &targets.join(", ")]))
             .map_err(|e| e.to_string())
     };
-    answer(frame, &admin, &from, done, "alias added")
+    answer(&c, frame, (&admin, &from, &domain), done, "alias added").await
 }
 
 async fn remove_alias(
@@ -419,7 +437,7 @@ async fn remove_alias(
     } else {
         Err(lang.f("{} is not an alias of {}.", &[&source, &domain]))
     };
-    answer(frame, &admin, &from, done, "alias removed")
+    answer(&c, frame, (&admin, &from, &domain), done, "alias removed").await
 }
 
 /// A size as typed, or why not.
@@ -456,7 +474,14 @@ async fn set_quota(
             .map_err(|e| e.to_string()),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    answer(frame, &admin, &from, done, "mailbox quota set")
+    answer(
+        &c,
+        frame,
+        (&admin, &from, &domain),
+        done,
+        "mailbox quota set",
+    )
+    .await
 }
 
 async fn set_domain_quota(
@@ -488,5 +513,12 @@ async fn set_domain_quota(
             .t("Only a global administrator sets a domain's quota.")
             .to_owned())
     };
-    answer(frame, &admin, &from, done, "domain quota set")
+    answer(
+        &c,
+        frame,
+        (&admin, &from, &domain),
+        done,
+        "domain quota set",
+    )
+    .await
 }

@@ -90,7 +90,11 @@ async fn lift(
     let dir = c.sources.config.get().data_dir.clone();
     match tokio::task::spawn_blocking(move || bans::lift(&dir, net)).await {
         Ok(Ok(lifted)) if !lifted.is_empty() => {
-            info!(target: "audit", admin = %admin.username, from = %from, %net, "ban lifted");
+            let done = format!("ban on {net} lifted");
+            let accounts = &c.sources.accounts;
+            accounts
+                .audit(&admin.username, &from, "", "ban lifted", &done)
+                .await;
             frame.notice = Some(
                 frame
                     .lang
@@ -174,7 +178,11 @@ async fn act(
     .unwrap_or_else(|_| Err(lang.t("The queue action failed.").into()));
     match done {
         Ok(text) => {
-            info!(target: "audit", admin = %admin.username, from = %from, done = %text, "queue {action}");
+            let what = format!("queue {action}");
+            let accounts = &c.sources.accounts;
+            accounts
+                .audit(&admin.username, &from, "", &what, &text)
+                .await;
             frame.notice = Some(text);
             html(StatusCode::OK, &Message { frame })
         }

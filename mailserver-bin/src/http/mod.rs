@@ -11,6 +11,7 @@ mod console;
 mod console_account;
 mod console_domains;
 mod console_i18n;
+mod console_log;
 mod console_queue;
 mod passwords;
 mod text;
@@ -166,6 +167,7 @@ fn console_routes(status: &Status) -> Router {
     console::router(Arc::clone(&console))
         .merge(console_account::router(Arc::clone(&console)))
         .merge(console_domains::router(Arc::clone(&console)))
+        .merge(console_log::router(Arc::clone(&console)))
         .merge(console_queue::router(console))
 }
 

@@ -185,6 +185,21 @@ try:
     submit(driver.find_element(By.XPATH, "//button[text()='Lift 192.0.2.7/32']"))
     assert "192.0.2.7/32 is lifted" in driver.page_source, driver.page_source
     print("ban lifted")
+
+    step = "log of changes"
+    driver.get(base + "/console/")
+    wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "Log of changes"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "log-heading")))
+    rows = [[td.text for td in r.find_elements(By.TAG_NAME, "td")]
+            for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    actions = [r[3] for r in rows]
+    # Newest first: the ban lifted last, the domain added first.
+    assert actions[0] == "ban lifted" and actions[-1] == "domain added", rows
+    assert ["boss@example.com (127.0.0.1)", "newco.example", "mailbox added",
+            "Mailbox ceo@newco.example added."] in [r[1:] for r in rows], rows
+    assert any(a.startswith("queue ") for a in actions), rows
+    check_accessibility("log")
+    print("log of changes shown")
     logout()
     print(f"queued {queued} held, released and removed")
 
@@ -200,6 +215,10 @@ try:
     driver.get(base + "/console/domains/example.com")
     assert "No such domain among yours" in driver.page_source
     assert "alice@example.com" not in driver.page_source
+    driver.get(base + "/console/log")
+    wait.until(ec.presence_of_element_located((By.ID, "log-heading")))
+    assert "newco.example" not in driver.page_source and "No change is recorded." in \
+        driver.page_source, driver.page_source
     print("domain admin sees only example.net")
 
     step = "french"

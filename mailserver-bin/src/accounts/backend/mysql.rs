@@ -46,6 +46,18 @@ const SCHEMA: &[&str] = &[
         token_validity datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Virtual Admins'",
+    // PostfixAdmin's own (a PostfixAdmin database has it: left as it is).
+    "CREATE TABLE IF NOT EXISTS log (
+        timestamp datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
+        username varchar(255) NOT NULL,
+        domain varchar(255) NOT NULL,
+        action varchar(255) NOT NULL,
+        data text NOT NULL,
+        id int NOT NULL AUTO_INCREMENT,
+        PRIMARY KEY (id),
+        KEY timestamp (timestamp),
+        KEY domain_timestamp (domain, timestamp)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci COMMENT='Postfix Admin - Log'",
     "CREATE TABLE IF NOT EXISTS api_token (
         id varchar(32) NOT NULL,
         hash varchar(64) NOT NULL,

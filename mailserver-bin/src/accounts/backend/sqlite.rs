@@ -61,6 +61,16 @@ const SCHEMA: &[&str] = &[
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
+    // Every change made through the console or the API: PostfixAdmin's `log`, who (with where
+    // from), the domain, the action and what it did.
+    "CREATE TABLE IF NOT EXISTS log (
+        timestamp TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        username TEXT NOT NULL,
+        domain TEXT NOT NULL COLLATE NOCASE,
+        action TEXT NOT NULL,
+        data TEXT NOT NULL,
+        id INTEGER PRIMARY KEY AUTOINCREMENT)",
+    "CREATE INDEX IF NOT EXISTS log_domain ON log (domain, timestamp)",
     // Bearer tokens of the JSON API, each acting for an admin (ours; PostfixAdmin has none).
     "CREATE TABLE IF NOT EXISTS api_token (
         id TEXT NOT NULL PRIMARY KEY,
