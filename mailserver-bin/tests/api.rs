@@ -55,8 +55,14 @@ assert {"address": "info@apico.example",
         "goto": ["x@apico.example", "ext@elsewhere.example"]} in aliases, aliases
 assert call("POST", "/api/domains/apico.example/aliases", writer, {"local": "y"})[0] == 400
 status, log, _ = call("GET", "/api/log", writer)
-assert status == 200 and [c["action"] for c in log] == [
+assert status == 200 and [c["action"] for c in log][:3] == [
     "api: alias added", "api: mailbox added", "api: domain added"], log
+# The CLI's changes before (newest first): as PostfixAdmin's CLI, who is "CLI (<login>)".
+assert [(c["action"], c["domain"]) for c in log[3:8]] == [
+    ("user add", "example.net"), ("token add", ""), ("token add", ""), ("admin add", ""),
+    ("admin add", "")], log
+assert ("domain add", "example.com") in [(c["action"], c["domain"]) for c in log], log
+assert all(c["who"].startswith("CLI (") for c in log[3:]), log
 assert log[1]["who"] == "boss@example.com (127.0.0.1)" and log[1]["domain"] == "apico.example" \
     and log[1]["data"] == "mailbox x@apico.example added", log
 print("writer ok")
@@ -71,7 +77,10 @@ status, body, _ = call("POST", "/api/domains/example.net/mailboxes", reader,
                        {"local": "y", "password": "Api-pass-123"})
 assert status == 403 and "only read" in body["error"], body
 assert call("GET", "/api/queue", reader)[0] == 403
-assert call("GET", "/api/log", reader)[:2] == (200, []), "none of its domain's"
+status, log, _ = call("GET", "/api/log", reader)
+assert status == 200 and [(c["action"], c["domain"]) for c in log] == [
+    ("user add", "example.net"), ("domain add", "example.net")], "its domain's: " + repr(log)
+assert log[0]["data"].endswith("user add cli@example.net") and "secret" not in log[0]["data"], log
 print("reader ok")
 
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
@@ -114,6 +123,8 @@ fn tokens_act_for_their_admin() {
     ]);
     let reader = server.admin_ok(&["token", "add", "postmaster@example.net"]);
     let (writer, reader) = (writer.trim(), reader.trim());
+    // A change made with the CLI, in the domain admin's domain.
+    server.admin_ok(&["user", "add", "cli@example.net"]);
     assert!(
         writer.starts_with("mw_") && reader.starts_with("mw_"),
         "{writer} {reader}"

@@ -511,10 +511,12 @@ fn check_console_admins(server: &Server, db: &Database) {
          print('net', [(c['action'], c['domain']) for c in call(reader, '/api/log')])\n",
         &[&base, writer.trim(), reader.trim()],
     );
+    // Newest first: ours, the CLI's tokens, PostfixAdmin's, then the CLI's earlier changes.
     assert!(
         out.contains(
-            "global [('api: domain added', 'logged.example'), ('create_alias', 'example.net')]"
-        ) && out.contains("net [('create_alias', 'example.net')]"),
+            "global [('api: domain added', 'logged.example'), ('token add', ''), \
+             ('token add', ''), ('create_alias', 'example.net'), ('domain limits', 'example.net')"
+        ) && out.contains("net [('create_alias', 'example.net'), ('domain limits', 'example.net')"),
         "{out}"
     );
     let row = mariadb(

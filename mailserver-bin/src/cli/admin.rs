@@ -35,6 +35,17 @@ pub(super) enum AdminCommand {
     Remove { username: String },
 }
 
+impl AdminCommand {
+    /// What the command changes, for the log of changes (the server's own, of no domain).
+    pub(super) fn change(&self) -> Option<&'static str> {
+        match self {
+            Self::Add { .. } => Some("admin add"),
+            Self::Remove { .. } => Some("admin remove"),
+            Self::List => None,
+        }
+    }
+}
+
 /// Carries out an `admin` command.
 pub(super) async fn run(
     config: &Config,
@@ -102,6 +113,17 @@ pub(super) enum TokenCommand {
     List,
     /// Revoke a token.
     Remove { id: String },
+}
+
+impl TokenCommand {
+    /// What the command changes, for the log of changes (the server's own, of no domain).
+    pub(super) fn change(&self) -> Option<&'static str> {
+        match self {
+            Self::Add { .. } => Some("token add"),
+            Self::Remove { .. } => Some("token remove"),
+            Self::List => None,
+        }
+    }
 }
 
 /// Carries out a `token` command.

@@ -29,6 +29,18 @@ pub(super) enum AliasCommand {
     },
 }
 
+impl AliasCommand {
+    /// What the command changes, for the log of changes: its action and the alias; `None`
+    /// for one that only reads.
+    pub(super) fn change(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Self::Add { source, .. } => Some(("alias add", source)),
+            Self::Remove { source, .. } => Some(("alias remove", source)),
+            Self::List { .. } => None,
+        }
+    }
+}
+
 /// Carries out an `alias` command.
 pub(super) async fn run(accounts: &Accounts, command: AliasCommand) -> Result<(), AnyError> {
     match command {

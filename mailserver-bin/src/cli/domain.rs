@@ -54,6 +54,32 @@ pub(super) enum DomainCommand {
     RemoveAlias { alias: String },
 }
 
+impl DomainCommand {
+    /// What the command changes, for the log of changes: its action and the domain; `None`
+    /// for one that only reads.
+    pub(super) fn change(&self) -> Option<(&'static str, &str)> {
+        Some(match self {
+            Self::Add { domain, .. } => ("domain add", domain),
+            Self::Activate { domain } => ("domain activate", domain),
+            Self::Deactivate { domain } => ("domain deactivate", domain),
+            Self::Limits {
+                domain,
+                mailboxes,
+                aliases,
+                max_quota,
+                ..
+            } if mailboxes.is_some() || aliases.is_some() || max_quota.is_some() => {
+                ("domain limits", domain)
+            }
+            Self::Quota { domain, .. } => ("domain quota", domain),
+            Self::Remove { domain } => ("domain remove", domain),
+            Self::AddAlias { alias, .. } => ("domain add-alias", alias),
+            Self::RemoveAlias { alias } => ("domain remove-alias", alias),
+            Self::List { .. } | Self::Limits { .. } => return None,
+        })
+    }
+}
+
 /// Carries out a `domain` command.
 pub(super) async fn run(
     config: &Config,

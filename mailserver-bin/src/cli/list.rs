@@ -66,6 +66,21 @@ pub(super) enum ListCommand {
     },
 }
 
+impl ListCommand {
+    /// What the command changes, for the log of changes: its action and the list; `None` for
+    /// one that only reads.
+    pub(super) fn change(&self) -> Option<(&'static str, &str)> {
+        Some(match self {
+            Self::Add { list, .. } => ("list add", list),
+            Self::Remove { list } => ("list remove", list),
+            Self::Subscribe { who, .. } => ("list subscribe", &who.list),
+            Self::Unsubscribe { who } => ("list unsubscribe", &who.list),
+            Self::Set { list, .. } => ("list set", list),
+            Self::Show { .. } | Self::Members { .. } | Self::Moderators { .. } => return None,
+        })
+    }
+}
+
 /// A list, some addresses, and the role they have or get.
 #[derive(clap::Args)]
 pub(super) struct Who {

@@ -208,7 +208,52 @@ async fn admin(
     result
 }
 
+/// What `command` changes, for the log of changes: its action and the domain it concerns
+/// (none for the server's admins and tokens); `None` for a command that only reads.
+fn change_of(command: &Command) -> Option<(&'static str, String)> {
+    let of_target = |(action, target): (&'static str, &str)| {
+        let domain = target.rsplit_once('@').map_or(target, |(_, d)| d);
+        (action, domain.trim().to_lowercase())
+    };
+    match command {
+        Command::Admin { command } => command.change().map(|a| (a, String::new())),
+        Command::Token { command } => command.change().map(|a| (a, String::new())),
+        Command::Domain { command } => command.change().map(of_target),
+        Command::User { command } => command.change().map(of_target),
+        Command::Alias { command } => command.change().map(of_target),
+        Command::List { command } => command.change().map(of_target),
+        _ => None,
+    }
+}
+
+/// Records a change the CLI made in the log of changes, as PostfixAdmin's CLI does (who:
+/// `CLI`, with the login that ran it): the action, and the command line as typed (passwords
+/// never are on it: they come from standard input).
+async fn record_change(accounts: &Accounts, (action, domain): (&str, String)) {
+    let login = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()));
+    let typed: Vec<String> = std::env::args().skip(1).collect();
+    accounts
+        .audit("CLI", &login, &domain, action, &typed.join(" "))
+        .await;
+}
+
 async fn admin_command(
+    config: &Config,
+    config_path: Option<&std::path::Path>,
+    accounts: &Accounts,
+    command: Command,
+) -> Result<(), AnyError> {
+    let change = change_of(&command);
+    admin_command_run(config, config_path, accounts, command).await?;
+    if let Some(change) = change {
+        record_change(accounts, change).await;
+    }
+    Ok(())
+}
+
+async fn admin_command_run(
     config: &Config,
     config_path: Option<&std::path::Path>,
     accounts: &Accounts,

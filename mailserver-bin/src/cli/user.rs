@@ -68,6 +68,25 @@ pub(super) enum UserCommand {
     },
 }
 
+impl UserCommand {
+    /// What the command changes, for the log of changes: its action and the address; `None`
+    /// for one that only reads.
+    pub(super) fn change(&self) -> Option<(&'static str, &str)> {
+        Some(match self {
+            Self::Add { address, .. } => ("user add", address),
+            Self::Activate { address } => ("user activate", address),
+            Self::Deactivate { address } => ("user deactivate", address),
+            Self::Remove { address, .. } => ("user remove", address),
+            Self::Smtp { address, .. } => ("user smtp", address),
+            Self::Quota { address, .. } => ("user quota", address),
+            Self::MessageQuota { address, .. } => ("user message-quota", address),
+            Self::Pop3Policy { address, .. } => ("user pop3-policy", address),
+            Self::Passwd { address, .. } => ("user passwd", address),
+            Self::List { .. } => return None,
+        })
+    }
+}
+
 /// What `user pop3-policy` may set.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(super) enum Pop3PolicyArg {
