@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
+mod add;
 mod amend;
 mod backup;
 mod cache;
@@ -29,12 +30,13 @@ mod quota;
 mod read;
 mod scripts;
 mod snapshot;
+mod stamp;
 mod uidlist;
 mod uidvalidity;
 
 pub use amend::copy_replacing;
 pub use backup::{SnapshotStats, copy_file, snapshot_tree};
-pub use cache::{AddMark, FolderStamp, ListingCache, OWN_CHANGE_CHECK, SETTLE, SETTLE_COARSE};
+pub use cache::{AddMark, ListingCache, OWN_CHANGE_CHECK};
 pub use dirsync::{DirSyncStats, dir_sync_stats};
 pub(crate) use dirsync::{count_file_syncs, sync_after_change};
 pub use durable::{NameSync, name_sync, rename_durably, set_name_sync};
@@ -46,6 +48,7 @@ pub use modseq::ModSeqs;
 pub use quota::{QuotaLimits, Usage};
 pub use read::Unchanged;
 pub use scripts::{ScriptError, SieveScripts, validate_script_name};
+pub use stamp::{FolderStamp, SETTLE, SETTLE_COARSE};
 
 /// What went wrong, and on which path.
 #[derive(Debug, Error)]

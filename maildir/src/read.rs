@@ -2,16 +2,16 @@
 //! `dovecot-uidlist` (kept stable forever, extended for new files), keywords from
 //! `dovecot-keywords`, and flags in file names (`:2,<flags>`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dotlock::{DotLock, FileStamp, file_stamp};
+use crate::dotlock::{DotLock, FileStamp};
 use crate::listing::{Summary, UidlistRead};
 use crate::message::{FlagStrings, NameMap, NameSet, names_digest};
 use crate::uidlist::{self, Record, RecordRef, Totals, Uidlist, base_name};
-use crate::{Error, Listing, Maildir, Message, Placed, Subdir};
+use crate::{Error, Listing, Maildir, Message, Subdir};
 
 /// Which parts of a folder are known unchanged since an earlier listing of it was made (see
 /// [`crate::FolderStamp`]), so [`Maildir::rescan`] can take them from that listing.
@@ -70,12 +70,12 @@ struct Numbering {
 
 /// What the uidlist says of one file.
 #[derive(Debug, Clone)]
-struct Numbered {
-    uid: u32,
+pub(crate) struct Numbered {
+    pub(crate) uid: u32,
     /// A POP3 UIDL kept from an earlier server (`P` field).
-    pop3_uidl: Option<String>,
+    pub(crate) pop3_uidl: Option<String>,
     /// The size with CRLF line ends (`W` field).
-    vsize: Option<u64>,
+    pub(crate) vsize: Option<u64>,
 }
 
 impl From<RecordRef<'_>> for Numbered {
@@ -124,7 +124,7 @@ fn unreadable(path: &Path) -> Error {
 /// What orders new files for their UIDs: by delivery time, the seconds and then the
 /// microseconds (`M<usec>`) compared as numbers, as Dovecot's `maildir_filename_sort_cmp`
 /// does (a plain string order puts `M99999` after `M123456`), then the whole name.
-fn delivery_key(name: &str) -> (u64, u64, &str) {
+pub(crate) fn delivery_key(name: &str) -> (u64, u64, &str) {
     let digits = |s: &str| -> (u64, usize) {
         let n = s.bytes().take_while(u8::is_ascii_digit).count();
         (s[..n].parse().unwrap_or(0), n)
@@ -384,108 +384,6 @@ impl Maildir {
         Ok((Some(listing), written))
     }
 
-    /// `listing` with the files `added` to `cur/` by this process since it was made (APPEND,
-    /// COPY), numbered by appending their records to the uidlist under its lock after
-    /// reading only what others appended to it since `listing` was made; with the uidlist's
-    /// stamp as written. `None` when that cannot be done so (the uidlist was replaced or
-    /// needs rewriting, or `listing` does not know how far it read it): then a rescan does it.
-    /// Nothing else of the folder is read, so adding costs the same in a folder of any size.
-    /// `pending`: a file of `added` not yet durable, settled while its record is written.
-    pub(crate) fn add_numbered(
-        &self,
-        listing: &Listing,
-        added: &[String],
-        pending: &mut Option<Placed>,
-    ) -> Result<Option<(Listing, FileStamp)>, Error> {
-        let Some(known) = listing.uidlist_read else {
-            return Ok(None);
-        };
-        let path = self.path().join("dovecot-uidlist");
-        let bases: NameMap<&str, usize> = added
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (base_name(n), i))
-            .collect();
-        let mut uids: Vec<Option<u32>> = vec![None; added.len()];
-        // Files placed by `place_numbered` already have their records in the tail: then it is
-        // read without the lock (records are appended whole, a line per write). A file this
-        // process just placed has none: the list is read once, under the lock, through the
-        // descriptor that appends to it.
-        let mut lock = match pending {
-            Some(_) => Some(DotLock::acquire(&path)?),
-            None => None,
-        };
-        let (mut totals, meta, file) = loop {
-            uids.fill(None);
-            let file = OpenOptions::new()
-                .read(true)
-                .append(lock.is_some())
-                .open(&path)
-                .map_err(|e| Error::from_io("reading", &path, e))?;
-            let read = read_tail(&file, &path, &known, |r| {
-                if let Some(&i) = bases.get(base_name(r.name)) {
-                    uids[i] = Some(r.uid);
-                }
-            })?;
-            match read {
-                Some((totals, meta)) if lock.is_some() || uids.iter().all(Option::is_some) => {
-                    break (totals, meta, file);
-                }
-                None if lock.is_some() => return Ok(None),
-                _ => lock = Some(DotLock::acquire(&path)?),
-            }
-        };
-        let mut fresh: Vec<usize> = (0..added.len()).filter(|&i| uids[i].is_none()).collect();
-        let present = listing.messages.len() + added.len();
-        let recorded = totals.records + fresh.len();
-        if recorded.saturating_sub(present) * 4 >= recorded {
-            // Records of gone files are a quarter of the list: a rescan rewrites it.
-            return Ok(None);
-        }
-        fresh.sort_by_cached_key(|&i| delivery_key(base_name(&added[i])));
-        let mut appended = String::new();
-        for &i in &fresh {
-            uids[i] = Some(totals.next_uid);
-            uidlist::encode_record(&mut appended, totals.next_uid, &[], &added[i]);
-            totals.next_uid += 1;
-        }
-        let written = match (appended.is_empty(), lock) {
-            (true, _) => file_stamp(&meta),
-            (false, Some(lock)) => {
-                lock.append_while(&file, meta.len(), appended.as_bytes(), || {
-                    pending.take().map_or(Ok(()), Placed::settle)
-                })?
-            }
-            (false, None) => return Ok(None),
-        };
-        totals.records = recorded;
-        let mut names: Vec<(u32, &String)> = added
-            .iter()
-            .zip(&uids)
-            .filter_map(|(n, u)| u.map(|u| (u, n)))
-            .collect();
-        names.sort_unstable();
-        let mut flags = FlagStrings::default();
-        let mut messages = Vec::with_capacity(names.len());
-        for (uid, name) in names {
-            let record = Numbered {
-                uid,
-                pop3_uidl: None,
-                vsize: None,
-            };
-            messages.push(self.message(name.clone(), Subdir::Cur, record, &mut flags)?);
-        }
-        let mut listing = listing.with_added(messages);
-        listing.next_uid = totals.next_uid;
-        listing.keywords = self.keywords()?;
-        listing.uidlist_read = Some(UidlistRead {
-            ino: written.2,
-            len: written.3,
-            totals,
-        });
-        Ok(Some((listing, written)))
-    }
-
     /// The whole uidlist written again: the records `read` holds (a new list when none),
     /// with `fresh` added, and those of files gone dropped when there are `stale` ones.
     fn rewritten_uidlist(
@@ -701,7 +599,7 @@ impl Maildir {
     }
 
     /// The message for a file first seen in this scan.
-    fn message(
+    pub(crate) fn message(
         &self,
         name: String,
         subdir: Subdir,
@@ -769,48 +667,6 @@ fn assign_uids(
         *next_uid += 1;
     }
     order
-}
-
-/// The records appended to the uidlist `file` (at `path`) past `known` (each handed to
-/// `each`), with the totals of the whole file and its metadata. `None` when `known` no
-/// longer describes the file's start (replaced, or cut short) or when what follows is not
-/// whole version 3 records.
-fn read_tail(
-    file: &File,
-    path: &Path,
-    known: &UidlistRead,
-    each: impl FnMut(uidlist::RecordRef<'_>),
-) -> Result<Option<(Totals, fs::Metadata)>, Error> {
-    use std::os::unix::fs::{FileExt, MetadataExt};
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::from_io("reading", path, e))?;
-    if meta.ino() != known.ino || meta.len() < known.len {
-        return Ok(None);
-    }
-    // What the file held when it was stamped, read in one call (nothing when it did not
-    // grow): a record appended since is read next time.
-    let Ok(grown) = usize::try_from(meta.len() - known.len) else {
-        return Ok(None);
-    };
-    let mut tail = vec![0; grown];
-    if grown > 0 && file.read_exact_at(&mut tail, known.len).is_err() {
-        return Ok(None);
-    }
-    let Ok(tail) = String::from_utf8(tail) else {
-        return Ok(None);
-    };
-    if !(tail.is_empty() || tail.ends_with('\n')) {
-        return Ok(None);
-    }
-    let mut totals = known.totals;
-    if uidlist::read_records(&tail, &mut totals, each).is_none()
-        || totals.version != 3
-        || !totals.clean_end
-    {
-        return Ok(None);
-    }
-    Ok(Some((totals, meta)))
 }
 
 fn look_up(

@@ -32,7 +32,7 @@ pub use lists::{
     Archive, ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
 };
 pub use types::{
-    AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, human_size,
+    AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, domain_of, human_size,
     normalize_address, normalize_domain, parse_size,
 };
 use types::{MAX_ALIAS_EXPANSIONS, megabytes, split_address, split_goto};

@@ -153,6 +153,11 @@ pub(super) fn split_address(address: &str) -> Option<(&str, &str)> {
     address.rsplit_once('@')
 }
 
+/// The domain of `address`; `address` itself when it has no `@` (a domain).
+pub fn domain_of(address: &str) -> &str {
+    split_address(address).map_or(address, |(_, domain)| domain)
+}
+
 /// Validates a domain name and gives its one stored form: lower-case, IDNs as A-labels.
 pub fn normalize_domain(domain: &str) -> Result<String, AccountsError> {
     let bad = || AccountsError::BadDomain(domain.into());

@@ -212,8 +212,7 @@ async fn admin(
 /// (none for the server's admins and tokens); `None` for a command that only reads.
 fn change_of(command: &Command) -> Option<(&'static str, String)> {
     let of_target = |(action, target): (&'static str, &str)| {
-        let domain = target.rsplit_once('@').map_or(target, |(_, d)| d);
-        (action, domain.trim().to_lowercase())
+        (action, accounts::domain_of(target).trim().to_lowercase())
     };
     match command {
         Command::Admin { command } => command.change().map(|a| (a, String::new())),

@@ -157,7 +157,7 @@ async fn change_password(
     };
     match saved {
         Ok(_) => {
-            let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+            let domain = crate::accounts::domain_of(&user);
             let accounts = &c.sources.accounts;
             accounts
                 .audit(&user, &from, domain, "password changed", &user)
@@ -202,7 +202,7 @@ async fn set_forward(
         .await
     {
         Ok(()) => {
-            let domain = user.rsplit_once('@').map_or("", |(_, d)| d);
+            let domain = crate::accounts::domain_of(&user);
             let done = format!("{user} to {} (a copy kept: {keep})", targets.join(", "));
             let accounts = &c.sources.accounts;
             accounts
