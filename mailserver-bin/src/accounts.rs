@@ -16,15 +16,18 @@ use crate::config::AccountsUrl;
 
 mod admin;
 mod admins;
+mod app_passwords;
 mod audit;
 pub mod backend;
 mod cache;
 mod forwarding;
 mod lists;
+mod spam_policy;
 mod types;
 mod usage;
 
 pub use admins::Admin;
+pub use app_passwords::AppPassword;
 pub use audit::Change;
 use backend::ldap::Directory;
 use cache::LookupCache;
@@ -33,7 +36,7 @@ pub use lists::{
 };
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, domain_of, human_size,
-    normalize_address, normalize_domain, parse_size,
+    normalize_address, normalize_domain, parse_size, spam_tenths,
 };
 use types::{MAX_ALIAS_EXPANSIONS, megabytes, split_address, split_goto};
 
@@ -125,10 +128,30 @@ impl Accounts {
         }
     }
 
-    /// Whether `password` is `address`'s: checked against the stored hash (`default_scheme`
-    /// for hashes without a `{SCHEME}` prefix), or by the LDAP directory for users only it
-    /// has. `Err` means the answer is unknown (a backend is down): a temporary failure.
+    /// Whether `password` logs `address` in to the mail protocols: their own password (see
+    /// [`Accounts::authenticate_primary`]) or one of their app passwords. `Err` means the
+    /// answer is unknown (a backend is down): a temporary failure.
     pub async fn authenticate(
+        &self,
+        address: &str,
+        password: String,
+        default_scheme: crate::password::StoredScheme,
+    ) -> Result<bool, AccountsError> {
+        if self
+            .authenticate_primary(address, password.clone(), default_scheme)
+            .await?
+        {
+            return Ok(true);
+        }
+        self.is_app_password(address, password, default_scheme)
+            .await
+    }
+
+    /// Whether `password` is `address`'s own (not an app password; what the console takes):
+    /// checked against the stored hash (`default_scheme` for hashes without a `{SCHEME}`
+    /// prefix), or by the LDAP directory for users only it has. `Err` means the answer is
+    /// unknown (a backend is down): a temporary failure.
+    pub async fn authenticate_primary(
         &self,
         address: &str,
         password: String,
@@ -297,7 +320,9 @@ impl Accounts {
             "SELECT m.maildir, m.domain, CAST(m.quota AS SIGNED) AS quota,
                     CAST(d.quota AS SIGNED) AS domain_quota,
                     (SELECT CAST(messages AS SIGNED) FROM message_quota WHERE username = m.username)
-                        AS message_quota
+                        AS message_quota,
+                    (SELECT junk_score FROM spam_policy WHERE username = m.username)
+                        AS junk_score
              FROM mailbox m JOIN domain d ON d.domain = m.domain
              WHERE m.username = ? AND m.active = 1 AND d.active = 1",
         )
@@ -323,6 +348,9 @@ impl Accounts {
             username: address,
             quota: quota.max(0) as u64,
             message_quota: message_quota.map(|m| m.max(0) as u64),
+            spam_junk_tenths: row
+                .try_get::<Option<f64>, _>("junk_score")?
+                .map(spam_tenths),
             domain: row.try_get("domain")?,
             domain_quota: megabytes(domain_quota),
         }))
@@ -443,12 +471,14 @@ impl Accounts {
                 (SELECT maildir FROM mailbox WHERE username = ? AND active = 1) AS maildir,
                 (SELECT quota FROM mailbox WHERE username = ? AND active = 1) AS quota,
                 (SELECT CAST(messages AS SIGNED) FROM message_quota WHERE username = ?) AS message_quota,
+                (SELECT junk_score FROM spam_policy WHERE username = ?) AS junk_score,
                 (SELECT CAST(quota AS SIGNED) FROM domain WHERE domain = ?) AS domain_quota,
                 (SELECT target_domain FROM alias_domain WHERE alias_domain = ? AND active = 1) AS target,
                 (SELECT 1 FROM mailing_list WHERE address = ? AND active = 1) AS list",
         )
         .bind(domain)
         .bind(domain)
+        .bind(address)
         .bind(address)
         .bind(address)
         .bind(address)
@@ -467,6 +497,7 @@ impl Accounts {
         let target: Option<String> = row.try_get("target")?;
         let quota: Option<i64> = row.try_get("quota")?;
         let message_quota: Option<i64> = row.try_get("message_quota")?;
+        let junk_score: Option<f64> = row.try_get("junk_score")?;
         Ok(Lookup {
             list: list.is_some(),
             alias_domain_target: target,
@@ -479,6 +510,7 @@ impl Accounts {
                 maildir: self.maildir_path(&m),
                 quota: quota.unwrap_or(0).max(0) as u64,
                 message_quota: message_quota.map(|m| m.max(0) as u64),
+                spam_junk_tenths: junk_score.map(spam_tenths),
                 domain: domain.to_owned(),
                 domain_quota: megabytes(domain_quota.unwrap_or(0)),
             }),

@@ -408,6 +408,9 @@ pub struct Accounts {
     /// Milliseconds between writes of the usage changes of deliveries and expunges to
     /// `quota2` (one transaction for all of them).
     pub usage_write_ms: u64,
+    /// App passwords a user may have (each is checked on a failed login: their number
+    /// bounds a wrong password's cost).
+    pub max_app_passwords: usize,
 }
 
 impl Default for Accounts {
@@ -418,6 +421,7 @@ impl Default for Accounts {
             default_password_scheme: crate::password::StoredScheme::CRYPT,
             cache_ttl: 0,
             usage_write_ms: 1000,
+            max_app_passwords: 10,
         }
     }
 }

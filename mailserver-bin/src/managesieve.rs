@@ -75,10 +75,7 @@ impl ManageSieveService {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            max_script_size: self.config.sieve.max_script_size,
-            ..Limits::default()
-        }
+        crate::sieve::limits(&self.config.sieve)
     }
 }
 

@@ -52,9 +52,11 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
     let server = Server::start(
         "console",
         &format!(
-            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\nnameservers = [\"127.0.0.1:{}\"]\n",
+            "[relay]\nhost = \"[127.0.0.1]:{}\"\ntls = \"none\"\nnameservers = [\"127.0.0.1:{}\"]\n\
+             [filters]\nspamd = \"127.0.0.1:{}\"\nspamd_on_failure = \"accept\"\n",
             free_port(),
-            dns.port
+            dns.port,
+            free_port()
         ),
     );
     add_admins(&server);
@@ -90,6 +92,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "domain admin sees only example.net",
         "csrf-less POST refused",
         "alice changed her password and forwards to bob",
+        "and set her out-of-office reply and spam threshold",
         "mailbox disabled, enabled, given a password and a quota; alias added and removed",
         " held, released and removed",
         "dns records shown and checked",
@@ -128,31 +131,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "removed in the console"
     );
 
-    // Alice logs in to IMAP with the password she chose; the old one no longer works.
-    let imap = python(
-        "import imaplib, ssl, sys\n\
-         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
-         for password in ('Alice-new-pass-1', 'secret'):\n\
-         \x20   c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
-         \x20   try:\n\
-         \x20       c.login('alice@example.com', password); print(password, 'accepted'); c.logout()\n\
-         \x20   except imaplib.IMAP4.error:\n\
-         \x20       print(password, 'refused')\n",
-        &[&server.imaps_port.to_string()],
-    );
-    assert!(
-        imap.contains("Alice-new-pass-1 accepted") && imap.contains("secret refused"),
-        "{imap}"
-    );
-    // The password the admin set for ceo works too.
-    let ceo = python(
-        "import imaplib, ssl, sys\n\
-         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
-         c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
-         c.login('ceo@newco.example', 'Ceo-other-456'); print('ceo in'); c.logout()\n",
-        &[&server.imaps_port.to_string()],
-    );
-    assert!(ceo.contains("ceo in"), "{ceo}");
+    imap_logins(&server, &out);
 
     // The mailbox made in the browser receives mail.
     let mut smtp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -164,7 +143,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "RCPT TO:<sales@newco.example>",
         "RCPT TO:<alice@example.com>",
         "DATA",
-        "Subject: welcome\r\n\r\nHello.\r\n.",
+        "From: someone@example.org\r\nTo: ceo@newco.example, alice@example.com\r\nSubject: welcome\r\n\r\nHello.\r\n.",
         "QUIT",
     ] {
         smtp.write_all(format!("{line}\r\n").as_bytes()).unwrap();
@@ -181,6 +160,13 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
             && server.messages("bob@example.com").len() == 1
     });
 
+    // Alice is away: her reply to the sender waits in the queue (the relay is down).
+    wait_for("alice's out-of-office reply", || {
+        server
+            .admin_ok(&["queue", "list"])
+            .contains("someone@example.org")
+    });
+
     // Every change is in the audit log too: who, what, from where.
     let log = server.log();
     for entry in [
@@ -190,9 +176,56 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "console: POST without its CSRF token refused",
         "authentication failed peer=127.0.0.1 protocol=console user=boss@example.com",
         "password changed who=alice@example.com from=127.0.0.1",
+        "app password added who=alice@example.com from=127.0.0.1 domain=example.com data=Thunderbird",
+        "out-of-office on who=alice@example.com",
+        "spam threshold set who=alice@example.com from=127.0.0.1 domain=example.com data=3.5",
     ] {
         assert!(log.contains(entry), "{entry} in\n{log}");
     }
+}
+
+/// Alice logs in to IMAP with the password she chose in the console, and with the app password
+/// she made there (`out`: what console.py printed); ceo with the password the admin set.
+fn imap_logins(server: &Server, out: &str) {
+    // Alice logs in to IMAP with the password she chose; the old one no longer works.
+    let imap = python(
+        "import imaplib, ssl, sys\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         for password in ('Alice-new-pass-1', 'secret'):\n\
+         \x20   c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+         \x20   try:\n\
+         \x20       c.login('alice@example.com', password); print(password, 'accepted'); c.logout()\n\
+         \x20   except imaplib.IMAP4.error:\n\
+         \x20       print(password, 'refused')\n",
+        &[&server.imaps_port.to_string()],
+    );
+    assert!(
+        imap.contains("Alice-new-pass-1 accepted") && imap.contains("secret refused"),
+        "{imap}"
+    );
+    // Her app password logs in to IMAP too (not to the console: console.py).
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("alice made an app password "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap();
+    let app = python(
+        "import imaplib, ssl, sys\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+         c.login('alice@example.com', sys.argv[2]); print('app password in'); c.logout()\n",
+        &[&server.imaps_port.to_string(), secret],
+    );
+    assert!(app.contains("app password in"), "{app}");
+    // The password the admin set for ceo works too.
+    let ceo = python(
+        "import imaplib, ssl, sys\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         c = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+         c.login('ceo@newco.example', 'Ceo-other-456'); print('ceo in'); c.logout()\n",
+        &[&server.imaps_port.to_string()],
+    );
+    assert!(ceo.contains("ceo in"), "{ceo}");
 }
 
 /// The console's admins, as `mailserver admin` makes them: a global one and one of

@@ -193,24 +193,40 @@ fn spam_goes_to_junk_viruses_are_refused_and_a_scanner_down_acts_as_configured()
         ],
     );
 
+    // Alice's own threshold, above GTUBE's score: hers stays in the inbox, still flagged.
+    let set = server.admin_ok(&["user", "spam-score", "alice@example.com", "1001"]);
+    assert!(set.contains("from a spam score of 1001.0"), "{set}");
+    assert_eq!(send("gtube"), "250");
+    let inbox = server.messages("alice@example.com");
+    assert_eq!(inbox.len(), 2);
+    assert_eq!(std::fs::read_dir(&junk_dir).unwrap().count(), 1);
+    assert!(
+        inbox
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains("X-Spam-Flag: YES\r\n"))
+    );
+    let refused = server.admin(&["user", "spam-score", "alice@example.com", "NaN"], "");
+    assert!(!refused.status.success());
+    server.admin_ok(&["user", "spam-score", "alice@example.com", "default"]);
+
     // The test signature: refused at DATA, nothing stored.
     assert_eq!(
         send("virus"),
         "554 5.7.1 Message refused: virus found (Mailwright.Test.Virus.UNOFFICIAL)"
     );
-    assert_eq!(server.messages("alice@example.com").len(), 1);
+    assert_eq!(server.messages("alice@example.com").len(), 2);
 
     // spamd down: accepted unscanned (its failure mode), logged.
     drop(spamd);
     assert_eq!(send("clean"), "250");
-    assert_eq!(server.messages("alice@example.com").len(), 2);
+    assert_eq!(server.messages("alice@example.com").len(), 3);
     // clamd down: 451, the sender tries again later.
     drop(clamd);
     assert_eq!(
         send("clean"),
         "451 4.3.0 Virus scanner unavailable, try again later"
     );
-    assert_eq!(server.messages("alice@example.com").len(), 2);
+    assert_eq!(server.messages("alice@example.com").len(), 3);
     let log = server.log();
     assert_contains(
         &log,

@@ -145,6 +145,7 @@ fn postfixadmin_database_on_mariadb() {
     );
 
     check_logins(&server, &users);
+    check_app_password(&server, &db.0, &users);
 
     check_delivery(&server, &first, &second);
 
@@ -185,6 +186,38 @@ fn postfixadmin_database_on_mariadb() {
 }
 
 /// Every scheme logs in over POP3 and IMAP (LOGIN and AUTHENTICATE PLAIN); inactive ones do not.
+/// An app password as PostfixAdmin 4 stores it (a hash of its `encrypt` setting), in the
+/// `mailbox_app_password` table we made beside its 3.3 tables: the first user logs in with it.
+fn check_app_password(server: &Server, db: &str, users: &[(String, String, String)]) {
+    let first = &users[0].0;
+    let (app_password, hash) = include_str!("fixtures/password-hashes.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').nth(1).zip(l.split('\t').nth(2)))
+        .find(|(password, hash)| *password != users[0].1 && hash.starts_with("{SHA512-CRYPT}"))
+        .unwrap();
+    mariadb(
+        Some(db),
+        &format!(
+            "INSERT INTO mailbox_app_password (username, description, password_hash) \
+             VALUES ({}, 'Phone', {})",
+            sql_string(first),
+            sql_string(hash)
+        ),
+    );
+    let out = python(
+        POP3_LOGINS,
+        &[
+            &server.pop3_port.to_string(),
+            &format!("[[{first:?}, {app_password:?}]]"),
+        ],
+    );
+    assert!(
+        out.lines().any(|l| l == format!("{first} +OK")),
+        "app password: {out}"
+    );
+}
+
 fn check_logins(server: &Server, users: &[(String, String, String)]) {
     // Every scheme logs in over POP3 with the password it was made from.
     let pairs: Vec<String> = users

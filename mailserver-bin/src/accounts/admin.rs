@@ -331,6 +331,8 @@ impl Accounts {
         for statement in [
             "DELETE FROM pop3_policy WHERE username = ?",
             "DELETE FROM message_quota WHERE username = ?",
+            "DELETE FROM spam_policy WHERE username = ?",
+            "DELETE FROM mailbox_app_password WHERE username = ?",
             "DELETE FROM quota2 WHERE username = ?",
         ] {
             sqlx::query(statement)
@@ -350,7 +352,7 @@ impl Accounts {
     }
 
     /// Fails with `UnknownUser` unless the database has a mailbox `address`.
-    async fn require_user(&self, address: &str) -> Result<(), AccountsError> {
+    pub(super) async fn require_user(&self, address: &str) -> Result<(), AccountsError> {
         match self.user_exists(address).await? {
             true => Ok(()),
             false => Err(AccountsError::UnknownUser(address.to_owned())),

@@ -41,6 +41,7 @@ async fn domains_users_aliases() {
         maildir: dir.join("mail/example.com/alice/"),
         quota: 0,
         message_quota: None,
+        spam_junk_tenths: None,
         domain: "example.com".into(),
         domain_quota: 0,
     };
@@ -206,4 +207,108 @@ async fn a_database_from_before_the_archive_setting_gets_its_column() {
     let list = a.list("team@example.com").await.unwrap().unwrap();
     assert_eq!(list.archive, Archive::Members);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn app_passwords_log_in_to_mail_only_and_are_revoked_one_by_one() {
+    use crate::password::StoredScheme;
+    let (a, dir) = fresh("app-passwords").await;
+    a.add_domain("example.com", false).await.unwrap();
+    a.add_user("bob@example.com", "{PLAIN}own-password")
+        .await
+        .unwrap();
+    let scheme = StoredScheme::CRYPT;
+    let login = |password: &str| a.authenticate("bob@example.com", password.into(), scheme);
+    assert!(!login("app-secret-1").await.unwrap());
+    a.add_app_password("bob@example.com", "Phone", "{PLAIN}app-secret-1", 2)
+        .await
+        .unwrap();
+    a.add_app_password("bob@example.com", "Laptop", "{PLAIN}app-secret-2", 2)
+        .await
+        .unwrap();
+    // The limit, and a nameless one, refused.
+    assert!(
+        a.add_app_password("bob@example.com", "Third", "{PLAIN}x", 2)
+            .await
+            .is_err()
+    );
+    assert!(
+        a.add_app_password("bob@example.com", " ", "{PLAIN}x", 9)
+            .await
+            .is_err()
+    );
+    assert!(login("own-password").await.unwrap());
+    assert!(login("app-secret-1").await.unwrap());
+    assert!(login("app-secret-2").await.unwrap());
+    assert!(!login("app-secret-3").await.unwrap());
+    // Not the console's password.
+    let primary = a
+        .authenticate_primary("bob@example.com", "app-secret-1".into(), scheme)
+        .await;
+    assert!(!primary.unwrap());
+    let listed = a.app_passwords("bob@example.com").await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| p.description.as_str())
+            .collect::<Vec<_>>(),
+        ["Phone", "Laptop"]
+    );
+    assert_eq!(
+        a.remove_app_password("bob@example.com", listed[0].id)
+            .await
+            .unwrap(),
+        "Phone"
+    );
+    assert!(!login("app-secret-1").await.unwrap());
+    assert!(login("app-secret-2").await.unwrap());
+    // Another user cannot revoke bob's.
+    a.add_user("eve@example.com", "{PLAIN}e").await.unwrap();
+    assert!(
+        a.remove_app_password("eve@example.com", listed[1].id)
+            .await
+            .is_err()
+    );
+    // A disabled mailbox's app passwords no longer log in.
+    a.set_user_active("bob@example.com", false).await.unwrap();
+    assert!(!login("app-secret-2").await.unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_spam_threshold_is_carried_by_lookups() {
+    let (a, dir) = fresh("spam-policy").await;
+    a.add_domain("example.com", false).await.unwrap();
+    a.add_user("bob@example.com", "{PLAIN}x").await.unwrap();
+    assert_eq!(a.spam_junk_score("bob@example.com").await.unwrap(), None);
+    a.set_spam_junk_score("bob@example.com", Some(3.54))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.spam_junk_score("bob@example.com").await.unwrap(),
+        Some(3.5)
+    );
+    let Resolution::Local(found) = a.resolve("bob@example.com").await.unwrap() else {
+        panic!("bob is local");
+    };
+    assert_eq!(found[0].spam_junk_tenths, Some(35));
+    let mailbox = a.mailbox("bob@example.com").await.unwrap().unwrap();
+    assert_eq!(mailbox.spam_junk_tenths, Some(35));
+    for bad in [0.0, f64::NAN, 1e9] {
+        assert!(
+            a.set_spam_junk_score("bob@example.com", Some(bad))
+                .await
+                .is_err()
+        );
+    }
+    assert!(
+        a.set_spam_junk_score("nobody@example.com", Some(3.0))
+            .await
+            .is_err()
+    );
+    a.set_spam_junk_score("bob@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!(a.spam_junk_score("bob@example.com").await.unwrap(), None);
+    let _ = std::fs::remove_dir_all(dir);
 }

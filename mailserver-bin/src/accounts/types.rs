@@ -140,10 +140,19 @@ pub struct LocalMailbox {
     /// Messages the mailbox may hold (our `message_quota` table, or the directory's
     /// attribute): `None` for the server's `[limits] max_messages_per_mailbox`, 0 for none.
     pub message_quota: Option<u64>,
+    /// The user's own spam threshold in tenths of a point (our `spam_policy` table): `None`
+    /// for the server's `[filters] spam_junk_score`.
+    pub spam_junk_tenths: Option<i64>,
     /// The mailbox's domain, and the quota of all its mailboxes together in octets
     /// (PostfixAdmin's `domain.quota`, kept in MB; 0 or less means none).
     pub domain: String,
     pub domain_quota: u64,
+}
+
+/// A spam score in tenths of a point, as lookups carry a user's threshold (a `LocalMailbox`
+/// is hashed and compared).
+pub fn spam_tenths(score: f64) -> i64 {
+    (score * 10.0).round() as i64
 }
 
 /// How deep alias chains may go before we stop following them.

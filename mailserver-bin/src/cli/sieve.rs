@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use mailwright_maildir::SieveScripts;
-use mailwright_sieve::{Limits, Script};
+use mailwright_sieve::Script;
 
 use crate::AnyError;
 use crate::accounts::{self, Accounts};
@@ -50,11 +50,8 @@ fn read_source(file: &std::path::Path) -> Result<String, AnyError> {
 }
 
 fn compile(config: &Config, text: &str) -> Result<Script, AnyError> {
-    let limits = Limits {
-        max_script_size: config.sieve.max_script_size,
-        ..Limits::default()
-    };
-    Script::compile(text, &limits).map_err(|e| format!("the script does not compile: {e}").into())
+    Script::compile(text, &crate::sieve::limits(&config.sieve))
+        .map_err(|e| format!("the script does not compile: {e}").into())
 }
 
 pub(super) async fn run(

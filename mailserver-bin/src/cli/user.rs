@@ -57,6 +57,9 @@ pub(super) enum UserCommand {
         #[arg(value_enum)]
         policy: Pop3PolicyArg,
     },
+    /// Set from which SpamAssassin score a user's mail goes to Junk (e.g. 3.5), or default
+    /// for `[filters] spam_junk_score`.
+    SpamScore { address: String, score: String },
     /// Set a mailbox's password.
     Passwd {
         address: String,
@@ -81,6 +84,7 @@ impl UserCommand {
             Self::Quota { address, .. } => ("user quota", address),
             Self::MessageQuota { address, .. } => ("user message-quota", address),
             Self::Pop3Policy { address, .. } => ("user pop3-policy", address),
+            Self::SpamScore { address, .. } => ("user spam-score", address),
             Self::Passwd { address, .. } => ("user passwd", address),
             Self::List { .. } => return None,
         })
@@ -193,6 +197,23 @@ pub(super) async fn run(
                     "removed user {address}; its mail is kept in {}",
                     maildir.display()
                 );
+            }
+        }
+        UserCommand::SpamScore { address, score } => {
+            let score = match score.as_str() {
+                "default" => None,
+                n => Some(
+                    n.parse::<f64>()
+                        .map_err(|_| format!("{n:?} is not a score: use e.g. 3.5, or default"))?,
+                ),
+            };
+            let address = accounts.set_spam_junk_score(&address, score).await?;
+            match score {
+                Some(s) => println!("{address}'s mail goes to Junk from a spam score of {s:.1}"),
+                None => println!(
+                    "{address}'s mail goes to Junk from a spam score of {:.1} (the server's)",
+                    config.filters.spam_junk_score
+                ),
             }
         }
         UserCommand::Pop3Policy { address, policy } => {

@@ -32,6 +32,11 @@ pub struct ContentVerdict {
     pub action: Action,
     /// The results for the log: `virus=clean spam=1000.0`.
     pub summary: String,
+    /// SpamAssassin's score, when it scored the message (users with a threshold of their
+    /// own have their copy sent to Junk by it).
+    pub spam_score: Option<f64>,
+    /// A milter asked for the message to be quarantined (to Junk, whatever its score).
+    pub quarantined: bool,
 }
 
 impl ContentFilters {
@@ -55,6 +60,8 @@ impl ContentFilters {
             edits: Vec::new(),
             action: Action::Deliver,
             summary: String::new(),
+            spam_score: None,
+            quarantined: false,
         };
         let size = message.len() as u64;
         if !c.clamd.is_empty() && size <= c.virus_max_size {
@@ -133,6 +140,7 @@ impl ContentFilters {
                 Decision::Accept => "accept",
                 Decision::Quarantine(_) => {
                     verdict.action = Action::Junk;
+                    verdict.quarantined = true;
                     "quarantine"
                 }
                 Decision::Discard => {
@@ -172,6 +180,7 @@ impl ContentFilters {
             score.tests.join(", "),
         );
         let _ = write!(verdict.summary, " spam={:.1}", score.score);
+        verdict.spam_score = Some(score.score);
         if score.score >= c.spam_reject_score {
             verdict.action = Action::Reject(format!(
                 "Message refused as spam (score {:.1})",
@@ -197,6 +206,8 @@ mod tests {
             edits: Vec::new(),
             action: Action::Deliver,
             summary: String::new(),
+            spam_score: None,
+            quarantined: false,
         };
         let score = spamd::SpamScore {
             score,

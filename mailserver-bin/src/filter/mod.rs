@@ -12,6 +12,6 @@ pub mod sender;
 mod spamd;
 mod verdict;
 
-pub use content::ContentFilters;
+pub use content::{ContentFilters, ContentVerdict};
 pub use sender::{SenderAuth, SpfCheck};
 pub use verdict::Action;

@@ -263,7 +263,7 @@ impl Console {
             let user = crate::accounts::normalize_address(username)?;
             Ok::<_, crate::accounts::AccountsError>(
                 accounts
-                    .authenticate(&user, password, scheme)
+                    .authenticate_primary(&user, password, scheme)
                     .await?
                     .then_some(Who::User(user)),
             )

@@ -358,6 +358,123 @@ const FRENCH: &[(&str, &str)] = &[
         "{} messages, {} of {} ({}%).",
         "{} messages, {} sur {} ({} %).",
     ),
+    ("Out-of-office reply", "Réponse d'absence"),
+    (
+        "Answer the mail I receive",
+        "Répondre au courrier que je reçois",
+    ),
+    ("Subject of the reply", "Objet de la réponse"),
+    ("Text of the reply", "Texte de la réponse"),
+    ("First day (optional)", "Premier jour (facultatif)"),
+    ("Last day (optional)", "Dernier jour (facultatif)"),
+    (
+        "Days before the same sender is answered again",
+        "Jours avant de répondre de nouveau au même expéditeur",
+    ),
+    ("Save the reply", "Enregistrer la réponse"),
+    ("Spam", "Pourriel"),
+    (
+        "Mail goes to Junk from this spam score on (lower catches more; empty: the server's",
+        "Le courrier va dans Indésirables à partir de ce score de pourriel (plus bas en attrape plus ; vide : celui du serveur,",
+    ),
+    ("Save the threshold", "Enregistrer le seuil"),
+    ("App passwords", "Mots de passe d'application"),
+    (
+        "An app password logs one mail program in (reading, sending, filters) instead of your own password, and can be revoked alone. It does not open this console.",
+        "Un mot de passe d'application connecte un logiciel de messagerie (lecture, envoi, filtres) à la place de votre mot de passe, et se révoque seul. Il n'ouvre pas cette console.",
+    ),
+    (
+        "The new app password:",
+        "Le nouveau mot de passe d'application :",
+    ),
+    (
+        "You have no app passwords.",
+        "Vous n'avez aucun mot de passe d'application.",
+    ),
+    ("Your app passwords", "Vos mots de passe d'application"),
+    ("Name", "Nom"),
+    ("Revoke", "Révoquer"),
+    (
+        "Program or device it is for",
+        "Logiciel ou appareil auquel il est destiné",
+    ),
+    ("Your current password", "Votre mot de passe actuel"),
+    (
+        "Make an app password",
+        "Créer un mot de passe d'application",
+    ),
+    (
+        "App password \"{}\" made: copy it now, it is not shown again.",
+        "Mot de passe d'application « {} » créé : copiez-le maintenant, il ne sera plus affiché.",
+    ),
+    (
+        "No app password was made: {}",
+        "Aucun mot de passe d'application n'a été créé : {}",
+    ),
+    (
+        "App password \"{}\" revoked.",
+        "Mot de passe d'application « {} » révoqué.",
+    ),
+    (
+        "The app password was not revoked: {}",
+        "Le mot de passe d'application n'a pas été révoqué : {}",
+    ),
+    (
+        "Your out-of-office reply is on.",
+        "Votre réponse d'absence est activée.",
+    ),
+    (
+        "Your out-of-office reply is off.",
+        "Votre réponse d'absence est désactivée.",
+    ),
+    (
+        "The reply was not saved: {}",
+        "La réponse n'a pas été enregistrée : {}",
+    ),
+    (
+        "The reply could not be saved.",
+        "La réponse n'a pas pu être enregistrée.",
+    ),
+    (
+        "Your mailbox was not found.",
+        "Votre boîte aux lettres est introuvable.",
+    ),
+    (
+        "The reply needs a subject and a text.",
+        "La réponse a besoin d'un objet et d'un texte.",
+    ),
+    (
+        "The subject may have 200 characters and the text 8000.",
+        "L'objet peut avoir 200 caractères et le texte 8000.",
+    ),
+    (
+        "A sender is answered again after 1 to 30 days.",
+        "Un expéditeur reçoit de nouveau la réponse après 1 à 30 jours.",
+    ),
+    (
+        "Dates are written 2026-12-24.",
+        "Les dates s'écrivent 2026-12-24.",
+    ),
+    (
+        "The last day comes before the first.",
+        "Le dernier jour précède le premier.",
+    ),
+    (
+        "The reply is too long for a Sieve script here.",
+        "La réponse est trop longue pour un script Sieve ici.",
+    ),
+    (
+        "a score is a number, such as 3.5",
+        "un score est un nombre, comme 3.5",
+    ),
+    (
+        "Your spam threshold is saved.",
+        "Votre seuil de pourriel est enregistré.",
+    ),
+    (
+        "The spam threshold was not changed: {}",
+        "Le seuil de pourriel n'a pas été changé : {}",
+    ),
 ];
 
 fn french(text: &str) -> Option<&'static str> {

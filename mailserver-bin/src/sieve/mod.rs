@@ -6,6 +6,7 @@
 //! script that does not compile or fails keeps the message in the inbox, logs why and writes
 //! it to `~/.dovecot.sieve.log`, where the user (and ManageSieve) can read it.
 
+pub mod away;
 pub mod outgoing;
 pub mod view;
 
@@ -161,16 +162,21 @@ impl Host for Store<'_> {
     }
 }
 
+/// The limits of `[sieve]`, for scripts compiled at delivery and when they are stored.
+pub fn limits(s: &crate::config::Sieve) -> Limits {
+    Limits {
+        max_script_size: s.max_script_size,
+        max_actions: s.max_actions,
+        max_redirects: s.max_redirects,
+        ..Limits::default()
+    }
+}
+
 impl Filtering {
     pub fn new(config: &Config) -> Self {
         let s = &config.sieve;
         Self {
-            limits: Limits {
-                max_script_size: s.max_script_size,
-                max_actions: s.max_actions,
-                max_redirects: s.max_redirects,
-                ..Limits::default()
-            },
+            limits: limits(s),
             settings: s.clone(),
             separator: config.imap.separator.as_char(),
             spam_checked: !config.filters.spamd.is_empty(),

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use crate::config::DmarcAction;
 use crate::filter::milter::Envelope;
-use crate::filter::{Action, ContentFilters, SenderAuth, SpfCheck, headers};
+use crate::filter::{Action, ContentFilters, ContentVerdict, SenderAuth, SpfCheck, headers};
 use crate::smtp::body::BodyWriter;
 use crate::smtp::service::reply;
 use crate::smtp::session::{Connection, Transaction, display_from};
@@ -119,8 +119,19 @@ impl Connection {
                 }
                 Action::Reply(code, text) => return Err(own_reply(code, &text)),
                 Action::Discard => return Ok(false),
-                Action::Junk => junk = Some(vec![true; tx.mailboxes.len().max(1)]),
-                Action::Deliver => {}
+                Action::Junk | Action::Deliver => {
+                    let global = self.service.config.filters.spam_junk_score;
+                    if let Some(spam) = spam_per_user(tx, &verdict, global) {
+                        let dmarc = junk.unwrap_or_default();
+                        let both = spam.iter().enumerate();
+                        junk = Some(
+                            both.map(|(i, s)| *s || dmarc.get(i) == Some(&true))
+                                .collect(),
+                        );
+                    } else if verdict.action == Action::Junk {
+                        junk = Some(vec![true; tx.mailboxes.len().max(1)]);
+                    }
+                }
             }
             fields.push_str(&verdict.fields);
             edits = verdict.edits;
@@ -135,6 +146,25 @@ impl Connection {
         body.replace_header(len as u64, new);
         Ok(true)
     }
+}
+
+/// Which copies go to Junk by their users' own spam thresholds, when a recipient has one
+/// and SpamAssassin scored the message; `None`: the server's threshold decides for all.
+/// (Mail that also goes to the queue is one copy for all: the server's threshold.)
+fn spam_per_user(tx: &Transaction, verdict: &ContentVerdict, global: f64) -> Option<Vec<bool>> {
+    let score = verdict.spam_score?;
+    let own = tx.mailboxes.iter().any(|m| m.spam_junk_tenths.is_some());
+    if !own || tx.queued() || verdict.quarantined {
+        return None;
+    }
+    let tenths = crate::accounts::spam_tenths(score);
+    let global = crate::accounts::spam_tenths(global);
+    Some(
+        tx.mailboxes
+            .iter()
+            .map(|m| tenths >= m.spam_junk_tenths.unwrap_or(global))
+            .collect(),
+    )
 }
 
 /// A filter's own reply: `code` and the rest of its line (`5.7.1 text`, or text alone).

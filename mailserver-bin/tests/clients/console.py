@@ -261,8 +261,55 @@ try:
     submit(driver.find_element(By.XPATH, "//button[text()='Save forwarding']"))
     assert "Your mail goes to bob@example.com" in driver.page_source, driver.page_source
     assert driver.find_element(By.ID, "forward-to").get_attribute("value") == "bob@example.com"
-    logout()
     print("alice changed her password and forwards to bob")
+
+    step = "self-service"
+    driver.find_element(By.ID, "app-name").send_keys("Thunderbird")
+    driver.find_element(By.ID, "app-current").send_keys("wrong-password")
+    submit(driver.find_element(By.XPATH, "//button[text()='Make an app password']"))
+    assert "The current password is wrong" in driver.page_source, driver.page_source
+    driver.find_element(By.ID, "app-name").send_keys("Thunderbird")
+    driver.find_element(By.ID, "app-current").send_keys("Alice-new-pass-1")
+    submit(driver.find_element(By.XPATH, "//button[text()='Make an app password']"))
+    assert 'App password "Thunderbird" made' in driver.page_source, driver.page_source
+    secret = driver.find_element(By.ID, "new-app-password").text
+    assert len(secret) == 20, secret
+    check_accessibility("account")
+    # A second one, revoked.
+    driver.find_element(By.ID, "app-name").send_keys("Old phone")
+    driver.find_element(By.ID, "app-current").send_keys("Alice-new-pass-1")
+    submit(driver.find_element(By.XPATH, "//button[text()='Make an app password']"))
+    submit(driver.find_element(By.XPATH, "//button[text()='Revoke Old phone']"))
+    assert 'App password "Old phone" revoked' in driver.page_source, driver.page_source
+    assert "Thunderbird" in driver.find_element(By.TAG_NAME, "tbody").text
+    # The out-of-office reply, then the spam threshold.
+    driver.find_element(By.ID, "away-on").click()
+    driver.find_element(By.ID, "away-subject").send_keys("Away this week")
+    driver.find_element(By.ID, "away-body").send_keys("Back on Monday.")
+    days = driver.find_element(By.ID, "away-days")
+    days.clear()
+    days.send_keys("1")
+    submit(driver.find_element(By.XPATH, "//button[text()='Save the reply']"))
+    assert "Your out-of-office reply is on" in driver.page_source, driver.page_source
+    assert driver.find_element(By.ID, "away-on").is_selected()
+    assert driver.find_element(By.ID, "away-subject").get_attribute("value") == "Away this week"
+    driver.find_element(By.ID, "spam-score").send_keys("abc")
+    submit(driver.find_element(By.XPATH, "//button[text()='Save the threshold']"))
+    assert "a score is a number" in driver.page_source, driver.page_source
+    score = driver.find_element(By.ID, "spam-score")
+    score.clear()
+    score.send_keys("3,5")
+    submit(driver.find_element(By.XPATH, "//button[text()='Save the threshold']"))
+    assert "Your spam threshold is saved" in driver.page_source, driver.page_source
+    assert driver.find_element(By.ID, "spam-score").get_attribute("value") == "3.5"
+    logout()
+    # An app password does not open the console.
+    driver.get(base + "/console/login")
+    wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys("alice@example.com")
+    driver.find_element(By.ID, "password").send_keys(secret)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.error")))
+    print("alice made an app password", secret, "and set her out-of-office reply and spam threshold")
 except Exception:
     shot(step.replace(" ", "-"))
     traceback.print_exc()

@@ -331,6 +331,7 @@ impl Directory {
             maildir,
             quota: entry.quota.unwrap_or(0),
             message_quota: entry.message_quota,
+            spam_junk_tenths: None,
             domain: domain.to_owned(),
             domain_quota: 0,
         }

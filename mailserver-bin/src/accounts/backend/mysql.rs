@@ -133,10 +133,25 @@ const SCHEMA: &[&str] = &[
         messages int NOT NULL DEFAULT 0,
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // PostfixAdmin 4's app passwords (upgrade_1849), made as it makes them when a 3.3
+    // database has none.
+    "CREATE TABLE IF NOT EXISTS mailbox_app_password (
+        id int NOT NULL AUTO_INCREMENT,
+        username varchar(255) DEFAULT NULL,
+        description varchar(255) DEFAULT NULL,
+        password_hash varchar(255) DEFAULT NULL,
+        PRIMARY KEY (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
     // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username varchar(255) NOT NULL,
         delete_policy varchar(16) NOT NULL,
+        PRIMARY KEY (username)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // Ours: a user's own spam threshold (see `accounts::spam_policy`).
+    "CREATE TABLE IF NOT EXISTS spam_policy (
+        username varchar(255) NOT NULL,
+        junk_score double NOT NULL,
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
     // Ours too: PostfixAdmin keeps no message limit per mailbox.

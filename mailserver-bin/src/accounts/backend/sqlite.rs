@@ -131,10 +131,21 @@ const SCHEMA: &[&str] = &[
         created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         modified TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
         active INTEGER NOT NULL DEFAULT 1)",
+    // PostfixAdmin 4's app passwords.
+    "CREATE TABLE IF NOT EXISTS mailbox_app_password (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT COLLATE NOCASE,
+        description TEXT,
+        password_hash TEXT)",
+    "CREATE INDEX IF NOT EXISTS app_password_by_user ON mailbox_app_password (username)",
     // Our own setting, outside PostfixAdmin's tables so its schema stays untouched.
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         delete_policy TEXT NOT NULL)",
+    // Ours: a user's own spam threshold (see `accounts::spam_policy`).
+    "CREATE TABLE IF NOT EXISTS spam_policy (
+        username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        junk_score REAL NOT NULL)",
     // Ours too: PostfixAdmin keeps no message limit per mailbox.
     "CREATE TABLE IF NOT EXISTS message_quota (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
