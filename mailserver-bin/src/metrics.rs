@@ -36,6 +36,15 @@ fn queue_buckets() -> impl Iterator<Item = f64> {
     .into_iter()
 }
 
+/// What was turned away since the start (see [`Metrics::refusals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusals {
+    pub messages: u64,
+    pub connections_refused: u64,
+    pub connections_banned: u64,
+    pub failed_logins: u64,
+}
+
 /// Everything the process counts.
 pub struct Metrics {
     registry: Registry,
@@ -231,6 +240,38 @@ impl Metrics {
         self.auth
             .get_or_create(&[("protocol", protocol), ("result", result)])
             .inc();
+    }
+
+    /// What was turned away since the start, for the console's dashboard: messages refused at
+    /// the end of DATA, connections refused (limits) or banned, failed logins. Summed over
+    /// the protocols with a gate of their own (submission's are SMTP's) and those that log
+    /// in (the console and the API too).
+    pub fn refusals(&self) -> Refusals {
+        let gates = ["smtp", "imap", "pop3", "managesieve"];
+        let logins = ["smtp", "imap", "pop3", "managesieve", "console", "api"];
+        let connections = |result| {
+            gates
+                .iter()
+                .map(|p| {
+                    self.connections
+                        .get_or_create(&[("protocol", p), ("result", result)])
+                        .get()
+                })
+                .sum()
+        };
+        Refusals {
+            messages: self.messages.get_or_create(&[("result", "refused")]).get(),
+            connections_refused: connections("refused"),
+            connections_banned: connections("banned"),
+            failed_logins: logins
+                .iter()
+                .map(|p| {
+                    self.auth
+                        .get_or_create(&[("protocol", p), ("result", "failure")])
+                        .get()
+                })
+                .sum(),
+        }
     }
 
     /// A message at the end of DATA: `accepted`, `refused` or `deferred`.

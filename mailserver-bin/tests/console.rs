@@ -94,6 +94,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "alice changed her password and forwards to bob",
         "and set her out-of-office reply and spam threshold",
         "mailbox disabled, enabled, given a password and a quota; alias added and removed",
+        "domain limits, alias domain and pop3 policy set",
         " held, released and removed",
         "dns records shown and checked",
         "ban lifted",
@@ -129,6 +130,11 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
             .admin_ok(&["queue", "list"])
             .contains("the queue is empty"),
         "removed in the console"
+    );
+    let domains = server.admin_ok(&["domain", "list"]);
+    assert!(
+        domains.contains("newco.test") && !domains.contains("old-newco.test"),
+        "{domains}"
     );
 
     imap_logins(&server, &out);

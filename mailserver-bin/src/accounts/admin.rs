@@ -474,6 +474,23 @@ impl Accounts {
         Ok((domain, mb << 20))
     }
 
+    /// Every mailbox's own POP3 delete policy (as stored), by address.
+    pub async fn pop3_policies(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, AccountsError> {
+        let rows = sqlx::query("SELECT username, delete_policy FROM pop3_policy")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("username")?.to_lowercase(),
+                    r.try_get("delete_policy")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Sets (or with `None`, clears) a user's POP3 delete policy.
     pub async fn set_pop3_policy(
         &self,

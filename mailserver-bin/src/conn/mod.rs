@@ -233,9 +233,11 @@ pub async fn accept_loop<F, Fut>(
             // Before any TLS or session: one line on a plain-text listener, then closed.
             match turned {
                 crate::guard::Turned::Banned { until } => {
+                    crate::metrics::get().connection(door.protocol, "banned");
                     tracing::info!(%peer, protocol = %door.protocol, until, "connection refused: address banned");
                 }
                 crate::guard::Turned::TooFast => {
+                    crate::metrics::get().connection(door.protocol, "refused");
                     tracing::warn!(%peer, protocol = %door.protocol, "connection refused: too many connections per minute from the address");
                 }
             }

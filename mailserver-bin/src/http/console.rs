@@ -78,10 +78,8 @@ impl Console {
 pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/console", get(|| async { redirect("/console/") }))
-        .route("/console/", get(dashboard))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
-        .route("/console/domains", post(add_domain))
         .route("/console/lang/{lang}", get(choose_language))
         .route("/console/style.css", get(style))
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -181,21 +179,6 @@ struct LoginPage {
 }
 
 #[derive(Template)]
-#[template(path = "console/dashboard.html")]
-struct Dashboard {
-    frame: Frame,
-    domains: Vec<DomainLine>,
-    global: bool,
-}
-
-struct DomainLine {
-    name: String,
-    mailboxes: usize,
-    quota: String,
-    active: &'static str,
-}
-
-#[derive(Template)]
 #[template(path = "console/message.html")]
 pub(super) struct Message {
     pub(super) frame: Frame,
@@ -213,7 +196,7 @@ macro_rules! framed {
     )*};
 }
 pub(super) use framed;
-framed!(LoginPage, Dashboard, Message);
+framed!(LoginPage, Message);
 
 pub(super) fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
@@ -517,75 +500,4 @@ async fn logout(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
-}
-
-async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
-        Ok(s) => s,
-        Err(elsewhere) => return redirect(elsewhere),
-    };
-    let accounts = &c.sources.accounts;
-    let listed = async {
-        let mut lines = Vec::new();
-        for d in accounts.list_domains().await? {
-            if !admin.manages(&d.name) {
-                continue;
-            }
-            let mailboxes = accounts.list_users(Some(&d.name)).await?.len();
-            lines.push(DomainLine {
-                quota: match d.quota {
-                    0 => "none".to_owned(),
-                    q => format!("{} MB", q / 1_000_000),
-                },
-                active: yes_no(d.active),
-                mailboxes,
-                name: d.name,
-            });
-        }
-        Ok::<_, crate::accounts::AccountsError>(lines)
-    };
-    let mut frame = c.frame(&headers, "Domains", Some((&admin.username, &csrf)));
-    let domains = listed.await.unwrap_or_else(|e| {
-        warn!(error = %e, "console: listing domains failed");
-        frame.error = Some(frame.lang.t("The accounts database did not answer.").into());
-        Vec::new()
-    });
-    let page = Dashboard {
-        frame,
-        domains,
-        global: admin.global,
-    };
-    html(StatusCode::OK, &page)
-}
-
-async fn add_domain(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: String,
-) -> Response {
-    let from = from_where(peer, &headers);
-    let refusal = "Only a global administrator adds domains.";
-    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Add a domain", refusal)
-    {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
-    let wanted = form_value(&form, "domain").unwrap_or_default();
-    match c.sources.accounts.add_domain(&wanted, false).await {
-        Ok(domain) => {
-            let done = format!("domain {domain} added");
-            let accounts = &c.sources.accounts;
-            accounts
-                .audit(&admin.username, &from, &domain, "domain added", &done)
-                .await;
-            frame.notice = Some(frame.lang.f("Domain {} added.", &[&domain]));
-            html(StatusCode::OK, &Message { frame })
-        }
-        Err(e) => {
-            info!(admin = %admin.username, from = %from, domain = %wanted, error = %e, "console: domain not added");
-            frame.error = Some(e.to_string());
-            html(StatusCode::BAD_REQUEST, &Message { frame })
-        }
-    }
 }

@@ -475,6 +475,88 @@ const FRENCH: &[(&str, &str)] = &[
         "The spam threshold was not changed: {}",
         "Le seuil de pourriel n'a pas été changé : {}",
     ),
+    ("POP3 deletes", "Suppressions POP3"),
+    ("POP3 policy of", "Politique POP3 de"),
+    ("default", "par défaut"),
+    ("expunge", "effacer"),
+    ("keep", "garder"),
+    ("seen", "marquer lu"),
+    ("Limits", "Limites"),
+    (
+        "Mailboxes it may have (0: no limit, -1: none)",
+        "Boîtes aux lettres permises (0 : sans limite, -1 : aucune)",
+    ),
+    (
+        "Aliases it may have (0: no limit, -1: none)",
+        "Alias permis (0 : sans limite, -1 : aucun)",
+    ),
+    (
+        "Largest quota of one mailbox (500M, 2G; none)",
+        "Quota maximal d'une boîte (500M, 2G ; none)",
+    ),
+    ("Set the limits", "Fixer les limites"),
+    ("Alias domains", "Domaines alias"),
+    (
+        "No other domain is an alias of this one.",
+        "Aucun autre domaine n'est un alias de celui-ci.",
+    ),
+    (
+        "Domain whose mail comes here (user@it is user@this domain)",
+        "Domaine dont le courrier vient ici (user@lui est user@ce domaine)",
+    ),
+    ("Add alias domain", "Ajouter le domaine alias"),
+    (
+        "{} is not a count: use e.g. 50, none or -1.",
+        "{} n'est pas un nombre : par exemple 50, none ou -1.",
+    ),
+    (
+        "Only a global administrator sets a domain's limits.",
+        "Seul un administrateur global fixe les limites d'un domaine.",
+    ),
+    (
+        "Limits of {}: {} mailboxes, {} aliases, {} per mailbox.",
+        "Limites de {} : {} boîtes, {} alias, {} par boîte.",
+    ),
+    (
+        "{} is now an alias domain of {}.",
+        "{} est maintenant un domaine alias de {}.",
+    ),
+    (
+        "Only a global administrator adds alias domains.",
+        "Seul un administrateur global ajoute des domaines alias.",
+    ),
+    (
+        "Only a global administrator removes alias domains.",
+        "Seul un administrateur global retire des domaines alias.",
+    ),
+    (
+        "{} is not an alias domain of {}.",
+        "{} n'est pas un domaine alias de {}.",
+    ),
+    ("Alias domain {} removed.", "Domaine alias {} retiré."),
+    (
+        "{} is not a POP3 policy.",
+        "{} n'est pas une politique POP3.",
+    ),
+    ("POP3 policy of {} set to {}.", "Politique POP3 de {} : {}."),
+    ("Used", "Utilisé"),
+    ("The server", "Le serveur"),
+    ("messages", "messages"),
+    ("the oldest waiting for", "le plus ancien attend depuis"),
+    (
+        "Turned away since the start:",
+        "Refusés depuis le démarrage :",
+    ),
+    ("messages refused", "messages refusés"),
+    (
+        "connections from banned addresses",
+        "connexions d'adresses bannies",
+    ),
+    (
+        "connections over the limits",
+        "connexions au-delà des limites",
+    ),
+    ("failed logins", "connexions échouées"),
 ];
 
 fn french(text: &str) -> Option<&'static str> {

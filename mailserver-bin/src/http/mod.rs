@@ -9,6 +9,7 @@ mod api;
 mod autoconfig;
 mod console;
 mod console_account;
+mod console_dashboard;
 mod console_domains;
 mod console_i18n;
 mod console_log;
@@ -166,6 +167,7 @@ fn console_routes(status: &Status) -> Router {
     let console = console::Console::new(Arc::clone(&status.health), Arc::clone(&status.guard));
     console::router(Arc::clone(&console))
         .merge(console_account::router(Arc::clone(&console)))
+        .merge(console_dashboard::router(Arc::clone(&console)))
         .merge(console_domains::router(Arc::clone(&console)))
         .merge(console_log::router(Arc::clone(&console)))
         .merge(console_queue::router(console))

@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 base, shots = sys.argv[1:3]
@@ -143,6 +144,42 @@ try:
     assert "Quota of newco.example set to 2G" in driver.page_source, driver.page_source
     print("mailbox disabled, enabled, given a password and a quota; alias added and removed")
 
+    step = "domain settings"
+    def fill(values):
+        driver.get(base + "/console/domains/newco.example")
+        for id, value in values:
+            field = wait.until(ec.presence_of_element_located((By.ID, id)))
+            field.clear()
+            field.send_keys(value)
+    fill([("limit-mailboxes", "10"), ("limit-aliases", "lots"), ("limit-maxquota", "1G")])
+    submit(driver.find_element(By.XPATH, "//button[text()='Set the limits']"))
+    assert "lots is not a count" in driver.page_source, driver.page_source
+    fill([("limit-mailboxes", "10"), ("limit-aliases", "20"), ("limit-maxquota", "1G")])
+    submit(driver.find_element(By.XPATH, "//button[text()='Set the limits']"))
+    assert "Limits of newco.example: 10 mailboxes, 20 aliases" in driver.page_source, \
+        driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    assert driver.find_element(By.ID, "limit-mailboxes").get_attribute("value") == "10"
+    fill([("alias-domain-name", "newco.test")])
+    submit(driver.find_element(By.XPATH, "//button[text()='Add alias domain']"))
+    assert "newco.test is now an alias domain of newco.example" in driver.page_source, \
+        driver.page_source
+    fill([("alias-domain-name", "old-newco.test")])
+    submit(driver.find_element(By.XPATH, "//button[text()='Add alias domain']"))
+    act("//button[text()='Remove old-newco.test']", "Alias domain old-newco.test removed")
+    driver.get(base + "/console/domains/newco.example")
+    Select(driver.find_element(By.ID, "pop3-1")).select_by_value("keep")
+    submit(driver.find_element(By.XPATH, "//select[@id='pop3-1']/following-sibling::button"))
+    assert "POP3 policy of ceo@newco.example set to keep" in driver.page_source, \
+        driver.page_source
+    driver.get(base + "/console/domains/newco.example")
+    chosen = Select(driver.find_element(By.ID, "pop3-1")).first_selected_option
+    assert chosen.get_attribute("value") == "keep"
+    assert "newco.test" in driver.find_element(By.ID, "alias-domains-heading").find_element(
+        By.XPATH, "..").text
+    check_accessibility("domain")
+    print("domain limits, alias domain and pop3 policy set")
+
     step = "dns"
     driver.get(base + "/console/domains/example.com")
     wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "DNS records and their check"))).click()
@@ -157,6 +194,11 @@ try:
 
     step = "queue"
     driver.get(base + "/console/")
+    # The dashboard's summary: the waiting message, the ban, the failed login of the start.
+    assert driver.find_element(By.ID, "queued").text == "1", driver.page_source
+    assert driver.find_element(By.ID, "bans").text == "1", driver.page_source
+    assert int(driver.find_element(By.ID, "failed-logins").text) >= 1, driver.page_source
+    assert driver.find_elements(By.TAG_NAME, "meter"), driver.page_source
     wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "Outbound queue"))).click()
     wait.until(ec.presence_of_element_located((By.ID, "queue-heading")))
     check_accessibility("queue")
