@@ -1,8 +1,10 @@
 //! The JSON API with bearer tokens made by `mailserver token`: a write token of a global admin
 //! adds a domain and a mailbox (which then logs in to IMAP), a read-only token of a domain
 //! admin sees only its domain and may not change anything, missing and revoked tokens get 401,
-//! and the OpenAPI document describes the routes; the log of changes holds what the writer
-//! did, and shows the domain admin nothing of other domains.
+//! and the OpenAPI document describes the routes; the writer then changes and removes what
+//! it made (a mailbox's state, quota, password and POP3 policy, a domain's quota and limits,
+//! an alias domain, an alias), flushes the queue and bans and lifts a network; the log of
+//! changes holds what the writer did, and shows the domain admin nothing of other domains.
 
 #![allow(clippy::unwrap_used)]
 
@@ -28,8 +30,12 @@ def call(method, path, token=None, body=None):
 
 status, doc, _ = call("GET", "/api/openapi.json")
 assert status == 200 and doc["openapi"] == "3.0.3", doc
-assert set(doc["paths"]) == {"/api/domains", "/api/domains/{domain}/mailboxes",
-                             "/api/domains/{domain}/aliases", "/api/queue", "/api/log"}, doc["paths"]
+assert set(doc["paths"]) == {
+    "/api/domains", "/api/domains/{domain}", "/api/domains/{domain}/mailboxes",
+    "/api/domains/{domain}/mailboxes/{address}", "/api/domains/{domain}/aliases",
+    "/api/domains/{domain}/aliases/{address}", "/api/domains/{domain}/alias-domains",
+    "/api/domains/{domain}/alias-domains/{alias}", "/api/queue", "/api/queue/flush",
+    "/api/queue/{id}/{action}", "/api/bans", "/api/bans/{network}", "/api/log"}, doc["paths"]
 status, body, headers = call("GET", "/api/domains")
 assert status == 401 and headers["WWW-Authenticate"] == "Bearer", (status, body)
 assert call("GET", "/api/domains", writer[:-2] + "00")[0] == 401
@@ -87,6 +93,64 @@ ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode 
 c = imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=ctx)
 c.login("x@apico.example", "Api-pass-123"); c.logout()
 print("mailbox logs in")
+
+# Changes and removals, as the console makes them.
+box = "/api/domains/apico.example/mailboxes/x@apico.example"
+status, body, _ = call("PATCH", box, writer, {"quota": "1G", "pop3_policy": "keep", "active": False})
+assert status == 200 and body["done"] == [
+    "x@apico.example active: false", "x@apico.example quota: 1073741824 octets",
+    "x@apico.example POP3 policy: keep"], body
+assert call("PATCH", box, writer, {"pop3_policy": "purge"})[0] == 400
+assert call("PATCH", box, writer, {})[0] == 400
+assert call("PATCH", box, reader, {"active": True})[0] == 403
+assert call("PATCH", "/api/domains/example.net/mailboxes/cli@example.net", reader,
+            {"active": False})[0] == 403
+assert call("PATCH", "/api/domains/apico.example/mailboxes/x@other.example", writer,
+            {"active": True})[0] == 404
+status, body, _ = call("PATCH", box, writer, {"active": True, "password": "Api-pass-456"})
+assert status == 200, body
+status, body, _ = call("PATCH", "/api/domains/apico.example", writer,
+                       {"quota": "10G", "limits": {"mailboxes": 5, "aliases": -1}})
+assert status == 200 and body["done"][1].startswith("limits: 5 mailboxes, -1 aliases"), body
+assert call("PATCH", "/api/domains/apico.example", writer, {"limits": {"mailboxes": -2}})[0] == 400
+assert call("PATCH", "/api/domains/example.net", reader, {"active": False})[0] == 403
+status, body, _ = call("POST", "/api/domains/apico.example/alias-domains", writer,
+                       {"alias_domain": "apico.test"})
+assert status == 201 and body == {"alias_domain": "apico.test"}, body
+status, listed, _ = call("GET", "/api/domains/apico.example/alias-domains", writer)
+assert listed == [{"alias_domain": "apico.test", "active": True}], listed
+assert call("DELETE", "/api/domains/example.com/alias-domains/apico.test", writer)[0] == 404
+assert call("DELETE", "/api/domains/apico.example/alias-domains/apico.test", writer)[0] == 200
+assert call("DELETE", "/api/domains/apico.example/aliases/info@apico.example", writer)[0] == 200
+assert call("DELETE", "/api/domains/apico.example/aliases/info@apico.example", writer)[0] == 400
+# The queue and the bans.
+assert call("POST", "/api/queue/flush", writer)[:2] == (200, {"due": 0})
+assert call("POST", "/api/queue/nosuchid/retry", writer)[0] == 404
+assert call("POST", "/api/queue/nosuchid/explode", writer)[0] == 404
+assert call("POST", "/api/queue/flush", reader)[0] == 403
+status, body, _ = call("POST", "/api/bans", writer,
+                       {"network": "192.0.2.9/24", "seconds": 600, "reason": "api test"})
+assert status == 201 and body == {"network": "192.0.2.0/24", "seconds": 600}, body
+assert call("POST", "/api/bans", writer, {"network": "nowhere"})[0] == 400
+status, bans, _ = call("GET", "/api/bans", writer)
+assert [(b["network"], b["reason"]) for b in bans] == [("192.0.2.0/24", "api test")], bans
+assert call("GET", "/api/bans", reader)[0] == 403
+assert call("DELETE", "/api/bans/192.0.2.0%2F24", writer)[:2] == (200, {"lifted": ["192.0.2.0/24"]})
+assert call("DELETE", "/api/bans/192.0.2.0%2F24", writer)[0] == 404
+# Removals: the mailbox (its mail stays), then the domain, empty now.
+status, body, _ = call("DELETE", box, writer)
+assert status == 200 and "its mail is kept in" in body["done"][0], body
+assert call("DELETE", box, writer)[0] == 404
+assert call("DELETE", "/api/domains/example.net", reader)[0] == 403
+status, body, _ = call("DELETE", "/api/domains/apico.example", writer)
+assert status == 200 and body["done"] == ["domain apico.example removed"], body
+status, log, _ = call("GET", "/api/log", writer)
+actions = [c["action"] for c in log]
+assert actions[:3] == ["api: domain removed", "api: mailbox removed", "ban lifted"], actions
+for action in ("api: mailbox changed", "api: domain changed", "api: alias domain added",
+               "api: alias removed", "queue flush", "ban added"):
+    assert action in actions, actions
+print("changes ok")
 "#;
 
 #[test]
@@ -137,7 +201,7 @@ fn tokens_act_for_their_admin() {
         CLIENT,
         &[&base, writer, reader, &server.imaps_port.to_string()],
     );
-    for line in ["writer ok", "reader ok", "mailbox logs in"] {
+    for line in ["writer ok", "reader ok", "mailbox logs in", "changes ok"] {
         assert!(out.contains(line), "{out}");
     }
     let log = server.log();

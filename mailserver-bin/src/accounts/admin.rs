@@ -613,6 +613,18 @@ impl Accounts {
         Ok(source)
     }
 
+    /// Removes the alias `source` as the console and the API remove one: where it forwards
+    /// goes, and a mailbox's own address stays among its targets (its mail keeps arriving).
+    pub async fn remove_forwarding(&self, source: &str) -> Result<String, AccountsError> {
+        let (source, _) = normalize_alias_source(source)?;
+        let goto = self.alias_targets(&source).await?.unwrap_or_default();
+        let targets: Vec<String> = goto.into_iter().filter(|t| *t != source).collect();
+        if targets.is_empty() {
+            return Err(AccountsError::UnknownAlias(source));
+        }
+        self.remove_alias(&source, &targets).await
+    }
+
     pub async fn list_aliases(
         &self,
         domain: Option<&str>,

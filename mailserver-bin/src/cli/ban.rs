@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use super::output::print_list;
 use crate::AnyError;
 use crate::config::Config;
-use crate::guard::bans::{self, Ban};
+use crate::guard::bans;
 
 #[derive(Subcommand)]
 pub(super) enum BanCommand {
@@ -33,12 +33,20 @@ pub(super) enum BanCommand {
 
 /// An address or network as typed.
 fn parse_network(text: &str) -> Result<IpNet, AnyError> {
-    text.parse::<IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map(|n| n.trunc())
-        .map_err(|_| {
-            format!("{text:?} is not an address or network (192.0.2.7, 2001:db8::/64)").into()
-        })
+    bans::parse_network(text).ok_or_else(|| {
+        format!("{text:?} is not an address or network (192.0.2.7, 2001:db8::/64)").into()
+    })
+}
+
+impl BanCommand {
+    /// What the command changes, for the log of changes; `None` for one that only reads.
+    pub(super) fn change(&self) -> Option<&'static str> {
+        match self {
+            Self::List { .. } => None,
+            Self::Add { .. } => Some("ban added"),
+            Self::Remove { .. } => Some("ban lifted"),
+        }
+    }
 }
 
 /// Carries out a `ban` command.
@@ -64,15 +72,7 @@ pub(super) fn run(config: &Config, command: BanCommand) -> Result<(), AnyError> 
         } => {
             let net = parse_network(&network)?;
             let seconds = seconds.unwrap_or(config.guard.ban_time).max(1);
-            bans::update(dir, |list| {
-                list.retain(|b| b.net != net);
-                list.push(Ban {
-                    net,
-                    until: bans::now() + seconds,
-                    reason,
-                });
-            })
-            .map_err(cannot)?;
+            bans::add(dir, net, seconds, reason).map_err(cannot)?;
             println!("{net} banned for {seconds} seconds");
         }
         BanCommand::Remove { network } => {

@@ -173,11 +173,15 @@ fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Queue { command } => {
             privileges::drop_for_command(&config)?;
-            queue::run(&config, command)
+            let change = command.change();
+            queue::run(&config, command)?;
+            record_without_accounts(&config, change)
         }
         Command::Ban { command } => {
             privileges::drop_for_command(&config)?;
-            ban::run(&config, command)
+            let change = command.change();
+            ban::run(&config, command)?;
+            record_without_accounts(&config, change)
         }
         Command::Backup { dest, verify: true } => {
             privileges::drop_for_command(&config)?;
@@ -236,6 +240,29 @@ async fn record_change(accounts: &Accounts, (action, domain): (&str, String)) {
     accounts
         .audit("CLI", &login, &domain, action, &typed.join(" "))
         .await;
+}
+
+/// Records `change` in the log of changes for a command that works without the accounts
+/// database (the queue, the bans): what it did is done whether or not the database answers,
+/// and a change it could not record is said on standard error.
+fn record_without_accounts(config: &Config, change: Option<&'static str>) -> Result<(), AnyError> {
+    let Some(action) = change else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let url = config.accounts_url()?;
+        match Accounts::open(&url, &config.mail_root()).await {
+            Ok(accounts) => {
+                record_change(&accounts, (action, String::new())).await;
+                accounts.close().await;
+            }
+            Err(e) => eprintln!("warning: not recorded in the log of changes: {e}"),
+        }
+        Ok(())
+    })
 }
 
 async fn admin_command(

@@ -31,6 +31,21 @@ pub(super) enum QueueCommand {
     Release { id: String },
 }
 
+impl QueueCommand {
+    /// What the command changes, for the log of changes (as the console names it); `None`
+    /// for one that only reads.
+    pub(super) fn change(&self) -> Option<&'static str> {
+        match self {
+            Self::List { .. } | Self::Show { .. } => None,
+            Self::Flush => Some("queue flush"),
+            Self::Retry { .. } => Some("queue retry"),
+            Self::Remove { .. } => Some("queue remove"),
+            Self::Hold { .. } => Some("queue hold"),
+            Self::Release { .. } => Some("queue release"),
+        }
+    }
+}
+
 /// Carries out a `queue` command.
 pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
     // Never recovers or creates anything: the daemon may be writing this queue right now.

@@ -80,6 +80,30 @@ pub fn update(data_dir: &Path, change: impl FnOnce(&mut Vec<Ban>)) -> io::Result
     Ok(bans)
 }
 
+/// An address or network as an admin types it (`192.0.2.7`, `2001:db8::/64`), its host bits
+/// cleared.
+pub fn parse_network(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map(|n| n.trunc())
+        .ok()
+}
+
+/// Bans `net` from every listener of the server whose data is in `data_dir`, for `seconds`
+/// (replacing a ban on the same network).
+pub fn add(data_dir: &Path, net: IpNet, seconds: u64, reason: String) -> io::Result<()> {
+    update(data_dir, |list| {
+        list.retain(|b| b.net != net);
+        list.push(Ban {
+            net,
+            until: now() + seconds.max(1),
+            reason,
+        });
+    })
+    .map(|_| ())
+}
+
 /// Replaces `file` with `text` in one rename (written to `<file>.tmp` and synced first), so a
 /// crash leaves the old list or the new one, never part of one.
 pub(super) fn replace(file: &Path, text: &str) -> io::Result<()> {

@@ -163,15 +163,21 @@ async fn act(
     let which = action.clone();
     let lang = frame.lang;
     let done = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let result = match which.as_str() {
-            "retry" => admin::retry(&spool, &id).map(|()| lang.f("{} will be tried now.", &[&id])),
-            "hold" => admin::hold(&spool, &id).map(|()| lang.f("{} is on hold.", &[&id])),
-            "release" => admin::release(&spool, &id).map(|()| lang.f("{} released.", &[&id])),
-            "remove" => admin::remove(&spool, &id).map(|()| lang.f("{} removed.", &[&id])),
-            "flush" => admin::flush(&spool)
-                .map(|n| lang.f("{} messages to be tried now.", &[&n.to_string()])),
-            _ => return Err(lang.f("There is no queue action {}.", &[&which])),
+        let text = match admin::Action::named(&which) {
+            Some(admin::Action::Retry) => "{} will be tried now.",
+            Some(admin::Action::Hold) => "{} is on hold.",
+            Some(admin::Action::Release) => "{} released.",
+            Some(admin::Action::Remove) => "{} removed.",
+            None if which == "flush" => {
+                return admin::flush(&spool)
+                    .map(|n| lang.f("{} messages to be tried now.", &[&n.to_string()]))
+                    .map_err(|e| e.to_string());
+            }
+            None => return Err(lang.f("There is no queue action {}.", &[&which])),
         };
+        let result = admin::Action::named(&which)
+            .map_or(Ok(()), |action| action.apply(&spool, &id))
+            .map(|()| lang.f(text, &[&id]));
         result.map_err(|e| e.to_string())
     })
     .await

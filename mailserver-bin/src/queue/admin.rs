@@ -56,6 +56,38 @@ pub fn remove(spool: &Spool, id: &str) -> Result<(), SpoolError> {
     spool.remove(id)
 }
 
+/// What an admin does to the queue by name (the console's buttons, the API's paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Retry,
+    Hold,
+    Release,
+    Remove,
+}
+
+impl Action {
+    /// The action named `name` (`retry`, `hold`, `release`, `remove`).
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "retry" => Self::Retry,
+            "hold" => Self::Hold,
+            "release" => Self::Release,
+            "remove" => Self::Remove,
+            _ => return None,
+        })
+    }
+
+    /// Does it to message `id`.
+    pub fn apply(self, spool: &Spool, id: &str) -> Result<(), SpoolError> {
+        match self {
+            Self::Retry => retry(spool, id),
+            Self::Hold => hold(spool, id),
+            Self::Release => release(spool, id),
+            Self::Remove => remove(spool, id),
+        }
+    }
+}
+
 /// The columns of [`rows`].
 pub const COLUMNS: [&str; 9] = [
     "id",

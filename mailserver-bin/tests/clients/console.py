@@ -241,6 +241,8 @@ try:
     assert ["boss@example.com (127.0.0.1)", "newco.example", "mailbox added",
             "Mailbox ceo@newco.example added."] in [r[1:] for r in rows], rows
     assert any(a.startswith("queue ") for a in actions), rows
+    # The CLI's ban of the test's start is there too.
+    assert ["CLI (", "", "ban added"] in [[r[1][:5], r[2], r[3]] for r in rows], rows
     check_accessibility("log")
     print("log of changes shown")
     logout()

@@ -8,7 +8,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::forms::{answer, domain_post};
-use crate::accounts::AccountsError;
 use crate::http::console::Console;
 use crate::http::text::form_value;
 
@@ -69,24 +68,7 @@ pub(super) async fn remove_alias(
         .rsplit_once('@')
         .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&domain));
     let done = if in_it {
-        // Only the forwarding goes: a mailbox's own address stays among its targets.
-        let accounts = &c.sources.accounts;
-        let removed = async {
-            let aliases = accounts.list_aliases(Some(&domain)).await?;
-            let Some((_, goto)) = aliases
-                .iter()
-                .find(|(a, _)| a.eq_ignore_ascii_case(&source))
-            else {
-                return Err(AccountsError::UnknownAlias(source.clone()));
-            };
-            let targets: Vec<String> = goto
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(&source))
-                .map(str::to_owned)
-                .collect();
-            accounts.remove_alias(&source, &targets).await
-        };
+        let removed = c.sources.accounts.remove_forwarding(&source);
         removed
             .await
             .map(|s| lang.f("Alias {} removed.", &[&s]))
