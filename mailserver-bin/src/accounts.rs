@@ -26,7 +26,7 @@ mod spam_policy;
 mod types;
 mod usage;
 
-pub use admins::Admin;
+pub use admins::{Admin, ApiToken};
 pub use app_passwords::AppPassword;
 pub use audit::Change;
 use backend::ldap::Directory;

@@ -99,6 +99,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "dns records shown and checked",
         "ban lifted",
         "log of changes shown",
+        "token made in the console opens the API; a revoked one does not",
         "french pages and messages",
     ] {
         assert!(out.contains(line), "{out}");
@@ -117,6 +118,7 @@ fn admins_manage_domains_and_mailboxes_in_a_browser() {
         "dns",
         "bans",
         "log",
+        "tokens",
     ] {
         assert_eq!(
             pages[page],

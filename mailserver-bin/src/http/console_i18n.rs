@@ -557,6 +557,37 @@ const FRENCH: &[(&str, &str)] = &[
         "connexions au-delà des limites",
     ),
     ("failed logins", "connexions échouées"),
+    ("API tokens", "Jetons d'API"),
+    (
+        "A token lets a script use the JSON API (described at /api/openapi.json) as you, within your domains: send it in the Authorization header as Bearer TOKEN.",
+        "Un jeton permet à un script d'utiliser l'API JSON (décrite à /api/openapi.json) en votre nom, dans vos domaines : envoyez-le dans l'en-tête Authorization sous la forme Bearer JETON.",
+    ),
+    ("The new token:", "Le nouveau jeton :"),
+    ("There are no tokens.", "Il n'y a aucun jeton."),
+    ("Tokens", "Jetons"),
+    ("Id", "Identifiant"),
+    ("Acts for", "Agit pour"),
+    ("May write", "Peut écrire"),
+    ("What it is for", "À quoi il sert"),
+    (
+        "It may change things, not only read",
+        "Il peut modifier, pas seulement lire",
+    ),
+    ("Make a token", "Créer un jeton"),
+    (
+        "A token needs a name of 1 to 100 characters.",
+        "Un jeton a besoin d'un nom de 1 à 100 caractères.",
+    ),
+    (
+        "Token \"{}\" made: copy it now, it is not shown again.",
+        "Jeton « {} » créé : copiez-le maintenant, il ne sera plus affiché.",
+    ),
+    ("No token was made: {}", "Aucun jeton n'a été créé : {}"),
+    (
+        "There is no token {} of yours.",
+        "Vous n'avez pas de jeton {}.",
+    ),
+    ("Token {} revoked.", "Jeton {} révoqué."),
 ];
 
 fn french(text: &str) -> Option<&'static str> {

@@ -14,6 +14,7 @@ mod console_domains;
 mod console_i18n;
 mod console_log;
 mod console_queue;
+mod console_tokens;
 mod passwords;
 mod text;
 mod unsubscribe;
@@ -170,6 +171,7 @@ fn console_routes(status: &Status) -> Router {
         .merge(console_dashboard::router(Arc::clone(&console)))
         .merge(console_domains::router(Arc::clone(&console)))
         .merge(console_log::router(Arc::clone(&console)))
+        .merge(console_tokens::router(Arc::clone(&console)))
         .merge(console_queue::router(console))
 }
 

@@ -245,6 +245,34 @@ try:
     assert ["CLI (", "", "ban added"] in [[r[1][:5], r[2], r[3]] for r in rows], rows
     check_accessibility("log")
     print("log of changes shown")
+
+    step = "tokens"
+    driver.get(base + "/console/")
+    wait.until(ec.element_to_be_clickable((By.LINK_TEXT, "API tokens"))).click()
+    wait.until(ec.presence_of_element_located((By.ID, "token-name"))).send_keys("deploy")
+    driver.find_element(By.ID, "token-write").click()
+    submit(driver.find_element(By.XPATH, "//button[text()='Make a token']"))
+    assert 'Token "deploy" made' in driver.page_source, driver.page_source
+    token = driver.find_element(By.ID, "new-token").text
+    check_accessibility("tokens")
+    request = urllib.request.Request(base + "/api/domains",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request) as r:
+        assert r.status == 200 and "newco.example" in r.read().decode()
+    token_id = token.split("_")[1]
+    # A second one, revoked: it no longer opens the API.
+    driver.find_element(By.ID, "token-name").send_keys("old script")
+    submit(driver.find_element(By.XPATH, "//button[text()='Make a token']"))
+    old = driver.find_element(By.ID, "new-token").text
+    submit(driver.find_element(By.XPATH, f"//button[text()='Revoke {old.split('_')[1]}']"))
+    assert "revoked" in driver.page_source, driver.page_source
+    try:
+        urllib.request.urlopen(urllib.request.Request(
+            base + "/api/domains", headers={"Authorization": f"Bearer {old}"}))
+        raise AssertionError("a revoked token was taken")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401, e.code
+    print("token made in the console opens the API; a revoked one does not")
     logout()
     print(f"queued {queued} held, released and removed")
 
@@ -265,6 +293,10 @@ try:
     # The CLI's changes to example.net, none of example.com's or newco.example's.
     domains = {td.text for td in driver.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(3)")}
     assert domains == {"example.net"}, driver.page_source
+    # Nor the global admin's tokens.
+    driver.get(base + "/console/tokens")
+    wait.until(ec.presence_of_element_located((By.ID, "tokens-heading")))
+    assert token_id not in driver.page_source, driver.page_source
     print("domain admin sees only example.net")
 
     step = "french"
