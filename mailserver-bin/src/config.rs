@@ -389,11 +389,24 @@ pub struct Listen {
     pub http: Vec<SocketAddr>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Sign the Apple configuration profiles (`/apple/mobileconfig`) with this certificate
+    /// and key.
+    pub sign_profiles: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            sign_profiles: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

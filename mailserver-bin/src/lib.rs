@@ -29,6 +29,7 @@ mod alerts;
 mod backup;
 mod cli;
 mod clients;
+mod cms;
 mod config;
 mod conn;
 mod daemon;

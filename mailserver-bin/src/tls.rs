@@ -90,6 +90,13 @@ impl Certificates {
         (at != i64::MIN).then_some(at)
     }
 
+    /// `content` signed with the current certificate and key, as a CMS `SignedData` (a
+    /// signed Apple configuration profile).
+    pub fn sign(&self, content: &[u8]) -> Result<Vec<u8>, crate::cms::CmsError> {
+        let pair = self.current();
+        crate::cms::signed_data(content, &pair.cert, pair.key.as_ref())
+    }
+
     /// The rustls configuration for our listeners, taking its certificate from `self`.
     pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
         let server = ServerConfig::builder_with_provider(Arc::clone(&self.provider))

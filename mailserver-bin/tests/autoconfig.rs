@@ -1,7 +1,8 @@
 //! What mail programs fetch to set themselves up, read as they read it, then used: Thunderbird's
 //! autoconfig checked by the rules of its `readFromXML` (types, ports, socket types,
 //! authentication, at least one incoming and one outgoing server), Outlook's autodiscover
-//! answer and Apple's profile (`plistlib`) parsed; a client logs in to IMAP and submits mail
+//! answer and Apple's profile (its signature checked with `openssl cms -verify` against the
+//! server's certificate, then parsed with `plistlib`); a client logs in to IMAP and submits mail
 //! with the settings each gave. Also the MTA-STS policy and the records `mailserver dns`
 //! lists for them.
 
@@ -13,7 +14,7 @@ use support::{Server, python};
 /// Fetches the documents over HTTP with the Host a client would send, checks them, and uses
 /// them; prints what it checked.
 const CLIENT: &str = r#"
-import imaplib, plistlib, re, smtplib, ssl, sys, urllib.request, urllib.error
+import imaplib, plistlib, re, smtplib, ssl, subprocess, sys, tempfile, urllib.request, urllib.error
 import xml.etree.ElementTree as ET
 http, want = int(sys.argv[1]), dict(a.split("=") for a in sys.argv[2:])
 address = "alice@example.com"
@@ -114,10 +115,21 @@ assert fetch("/autodiscover/autodiscover.xml", "autodiscover.example.com",
 assert fetch("/autodiscover/autodiscover.xml", "autodiscover.example.com", b"<x/>")[0] == 400
 print("outlook ok")
 
-# Apple: a configuration profile.
+# Apple: a configuration profile, signed with the server's certificate (CMS, as
+# `openssl smime -sign -nodetach -outform der` makes it).
+def verified(signed):
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(signed)
+        f.flush()
+        out = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-in", f.name,
+                              "-CAfile", want["cert"], "-purpose", "any"], capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout
+
 status, ctype, body = fetch("/apple/mobileconfig?emailaddress=alice%40example.com", "example.com")
 assert status == 200 and ctype.startswith("application/x-apple-aspen-config"), (status, ctype)
-profile = plistlib.loads(body)
+assert not body.startswith(b"<?xml"), "signed"
+profile = plistlib.loads(verified(body))
 assert profile["PayloadType"] == "Configuration" and profile["PayloadVersion"] == 1
 mail = profile["PayloadContent"][0]
 assert mail["PayloadType"] == "com.apple.mail.managed"
@@ -126,7 +138,7 @@ assert mail["IncomingMailServerUseSSL"] is True and mail["OutgoingMailServerUseS
 assert mail["IncomingMailServerPortNumber"] == int(want["imaps"])
 assert mail["OutgoingMailServerPortNumber"] == int(want["submissions"])
 assert mail["PayloadUUID"] != profile["PayloadUUID"]
-again = plistlib.loads(fetch("/apple/mobileconfig?emailaddress=alice%40example.com", "x")[2])
+again = plistlib.loads(verified(fetch("/apple/mobileconfig?emailaddress=alice%40example.com", "x")[2]))
 assert again["PayloadUUID"] == profile["PayloadUUID"], "the same account, the same profile"
 use("imap", mail["IncomingMailServerPortNumber"], "SSL")
 use("smtp", mail["OutgoingMailServerPortNumber"], "SSL")
@@ -159,6 +171,8 @@ fn clients_set_themselves_up_from_an_address() {
     .map(|(name, port)| format!("{name}={port}"));
     let mut args = vec![server.http_port.to_string()];
     args.extend(ports);
+    let cert = server.dir.join("data/tls/cert.pem");
+    args.push(format!("cert={}", cert.display()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = python(CLIENT, &args);
     for line in ["thunderbird ok", "outlook ok", "apple ok", "mta-sts ok"] {
@@ -189,4 +203,60 @@ fn clients_set_themselves_up_from_an_address() {
     ] {
         assert!(zone.contains(record), "{record} in\n{zone}");
     }
+}
+
+/// A profile signed with an RSA key (as many CA certificates have) checks out too, and
+/// `[tls] sign_profiles = false` sends the plain profile.
+#[test]
+fn profiles_are_signed_with_an_rsa_key_or_not_at_all() {
+    let dir = std::env::temp_dir().join(format!("autoconfig-rsa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=mx.example.com", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let check = r#"
+import plistlib, subprocess, sys, tempfile, urllib.request
+http, cert, signed = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "yes"
+req = urllib.request.Request(f"http://127.0.0.1:{http}/apple/mobileconfig?emailaddress=alice%40example.com")
+body = urllib.request.urlopen(req).read()
+if signed:
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(body)
+        f.flush()
+        out = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-in", f.name,
+                              "-CAfile", cert, "-purpose", "any"], capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    body = out.stdout
+print(plistlib.loads(body)["PayloadType"])
+"#;
+    for sign in [true, false] {
+        let server = Server::start(
+            "autoconfig-rsa",
+            &format!(
+                "[tls]\ncert = \"{}\"\nkey = \"{}\"\nsign_profiles = {sign}\n",
+                cert.display(),
+                key.display()
+            ),
+        );
+        let answer = if sign { "yes" } else { "no" };
+        let out = python(
+            check,
+            &[
+                &server.http_port.to_string(),
+                cert.to_str().unwrap(),
+                answer,
+            ],
+        );
+        assert_eq!(out.trim(), "Configuration", "signed: {sign}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -271,6 +271,17 @@ async fn apple(State(sources): State<Arc<Sources>>, RawQuery(query): RawQuery) -
         return unusable("mobileconfig");
     }
     let disposition = format!("attachment; filename=\"{domain}.mobileconfig\"");
+    let profile = apple_profile(&offer, &domain, &address).into_bytes();
+    let body = match sources.config.get().tls.sign_profiles {
+        true => match sources.certificates.sign(&profile) {
+            Ok(signed) => signed,
+            Err(e) => {
+                warn!(error = %e, "mobileconfig sent unsigned: it could not be signed ([tls] sign_profiles)");
+                profile
+            }
+        },
+        false => profile,
+    };
     (
         [
             (
@@ -279,7 +290,7 @@ async fn apple(State(sources): State<Arc<Sources>>, RawQuery(query): RawQuery) -
             ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        apple_profile(&offer, &domain, &address),
+        body,
     )
         .into_response()
 }
