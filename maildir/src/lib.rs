@@ -123,11 +123,21 @@ impl Maildir {
         }
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true).mode(0o700);
+        // A mailbox (not one of its folders, `.Name`) keeps its usage from the start: its
+        // `maildirsize` is there before `new/` and `cur/`, so no delivery (another process's
+        // too, which finds the directories made) can store a message it does not count.
+        let folder = self
+            .root
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
         for sub in ["tmp", "new", "cur"] {
             let dir = self.root.join(sub);
             builder
                 .create(&dir)
                 .map_err(|e| Error::from_io("creating", &dir, e))?;
+            if sub == "tmp" && !folder {
+                self.start_maildirsize()?;
+            }
         }
         // The new directory entries must survive a crash as much as the message will.
         sync_dir(&self.root)?;

@@ -68,10 +68,10 @@ impl Maildir {
             Err(e) => return Err(Error::from_io("reading", &path, e)),
         };
         if let Some(text) = text
-            && text.lines().next() == Some(limits.line().as_str())
             && let Some(usage) = parse(&text)
         {
-            if (text.len() as u64) <= REBUILD_ABOVE {
+            let same_limits = text.lines().next() == Some(limits.line().as_str());
+            if same_limits && (text.len() as u64) <= REBUILD_ABOVE {
                 return Ok(usage);
             }
             let _lock = self.quota_lock()?;
@@ -101,23 +101,38 @@ impl Maildir {
         Ok(file)
     }
 
-    /// Rewrites `maildirsize` as its limits line and one line of its sums (under the lock).
+    /// Rewrites `maildirsize` as the limits line of `limits` and one line of its sums (under
+    /// the lock). New limits keep the sums: counting the files again instead would count
+    /// twice a message another process (a node sharing the store) has stored but not yet
+    /// recorded.
     fn compact_locked(&self, limits: QuotaLimits) -> Result<Usage, Error> {
         let path = self.path().join("maildirsize");
-        let text = fs::read_to_string(&path).ok();
-        match text
-            .as_deref()
-            .filter(|t| t.lines().next() == Some(limits.line().as_str()))
-        {
-            Some(text) => match parse(text) {
-                Some(usage) => {
-                    self.write_maildirsize(limits, usage)?;
-                    Ok(usage)
-                }
-                None => self.rebuild_locked(limits),
-            },
+        match fs::read_to_string(&path).ok().as_deref().and_then(parse) {
+            Some(usage) => {
+                self.write_maildirsize(limits, usage)?;
+                Ok(usage)
+            }
             None => self.rebuild_locked(limits),
         }
+    }
+
+    /// Starts `maildirsize` at nothing in a mailbox being made, before `new/` and `cur/` are
+    /// (so before any message can be in it): the first deliveries then record themselves one
+    /// by one, instead of one of them counting the files while another's is there but not yet
+    /// recorded.
+    pub(crate) fn start_maildirsize(&self) -> Result<(), Error> {
+        let _lock = self.quota_lock()?;
+        let path = self.path().join("maildirsize");
+        let empty = ["new", "cur"]
+            .iter()
+            .all(|d| match fs::read_dir(self.path().join(d)) {
+                Ok(mut entries) => entries.next().is_none(),
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            });
+        if path.exists() || !empty {
+            return Ok(());
+        }
+        self.write_maildirsize(QuotaLimits::default(), Usage::default())
     }
 
     /// Records a change (a delivery: `+size, +1`; an expunge: `-size, -1`).
@@ -233,6 +248,9 @@ mod tests {
         let mut d = Delivery::begin(&md, "h").unwrap();
         d.write(&[b'x'; 100]).unwrap();
         d.commit(&[]).unwrap();
+        // The mailbox started its maildirsize when it was made; each delivery records itself.
+        assert_eq!(md.recorded_usage(), Some(Usage::default()));
+        md.quota_add(100, 1, limits).unwrap();
         assert_eq!(
             md.quota_usage(limits).unwrap(),
             Usage {
@@ -261,11 +279,12 @@ mod tests {
                 messages: 1
             }
         );
-        // Folders count; new limits are written when they change.
+        // Folders count; new limits are written when they change, with the same sums.
         let sent = md.create_folder("Sent").unwrap();
         let mut d = Delivery::begin(&sent, "h").unwrap();
         d.write(&[b'y'; 10]).unwrap();
         d.commit(&[]).unwrap();
+        md.quota_add(10, 1, limits).unwrap();
         let both = QuotaLimits {
             bytes: 1000,
             messages: 5,

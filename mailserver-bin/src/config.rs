@@ -748,6 +748,18 @@ impl Config {
                 "imap.max_line and imap.max_literal must be at least 8192 (RFC 7162 §4)".into(),
             ));
         }
+        if let Some(node) = self.node() {
+            let safe = !node.starts_with('.')
+                && node
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if !safe || self.storage.poll_ms == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.node {node:?} must be letters, digits, '.', '-' and '_' (not first \
+                     a '.'), and storage.poll_ms more than 0"
+                )));
+            }
+        }
         self.guard.validate().map_err(ConfigError::Invalid)?;
         self.sender_auth.validate().map_err(ConfigError::Invalid)?;
         self.filters.validate().map_err(ConfigError::Invalid)?;
@@ -783,6 +795,35 @@ impl Config {
     /// Where mail for `local@domain` lives unless the account names another path.
     pub fn mail_root(&self) -> PathBuf {
         self.data_dir.join("mail")
+    }
+
+    /// This node's name when the data directory is shared (`[storage] shared`), else `None`.
+    pub fn node(&self) -> Option<&str> {
+        let s = &self.storage;
+        let name = if s.node.is_empty() {
+            &self.hostname
+        } else {
+            &s.node
+        };
+        s.shared.then_some(name.as_str())
+    }
+
+    /// The outbound queue's directory: this node's own when the data directory is shared
+    /// (no node ever recovers or sends another's messages).
+    pub fn queue_dir(&self) -> PathBuf {
+        match self.node() {
+            Some(node) => self.data_dir.join("queue").join(node),
+            None => self.data_dir.join("queue"),
+        }
+    }
+
+    /// A file of `data_dir` that is this node's own: `name`, or `name.<node>` when the data
+    /// directory is shared.
+    pub fn node_file(&self, name: &str) -> PathBuf {
+        match self.node() {
+            Some(node) => self.data_dir.join(format!("{name}.{node}")),
+            None => self.data_dir.join(name),
+        }
     }
 }
 

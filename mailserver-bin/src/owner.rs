@@ -23,11 +23,17 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// Takes ownership of `data_dir` (created if missing), or says who holds it.
-    pub fn acquire(data_dir: &Path) -> Result<Owner, String> {
+    /// Takes ownership of `data_dir` (created if missing), or says who holds it. `node`: the
+    /// directory is shared (`[storage] shared`) and this process owns that node's part of it
+    /// (`mailserver.<node>.pid`, its queue), never the others'.
+    pub fn acquire(data_dir: &Path, node: Option<&str>) -> Result<Owner, String> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-        let path = data_dir.join("mailserver.pid");
+        let named = |file: &str| match node {
+            Some(node) => data_dir.join(format!("{file}.{node}")),
+            None => data_dir.join(file),
+        };
+        let path = named("mailserver.pid");
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -41,9 +47,10 @@ impl Owner {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
                 return Err(format!(
-                    "another mailserver (pid {}) is serving {}",
+                    "another mailserver (pid {}) is serving {}{}",
                     pid.trim(),
-                    data_dir.display()
+                    data_dir.display(),
+                    node.map_or(String::new(), |n| format!(" as node {n}"))
                 ));
             }
             Err(TryLockError::Error(e)) => {
@@ -54,7 +61,7 @@ impl Owner {
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "{}", std::process::id()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let running = data_dir.join("mailserver.running");
+        let running = named("mailserver.running");
         let unclean = running.exists();
         File::create(&running).map_err(|e| format!("cannot write {}: {e}", running.display()))?;
         Ok(Owner {
@@ -85,8 +92,8 @@ mod tests {
     fn a_second_owner_is_refused_until_the_first_lets_go() {
         let dir = std::env::temp_dir().join(format!("owner-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let first = Owner::acquire(&dir).unwrap();
-        let refused = Owner::acquire(&dir).unwrap_err();
+        let first = Owner::acquire(&dir, None).unwrap();
+        let refused = Owner::acquire(&dir, None).unwrap_err();
         assert!(
             refused.contains(&format!("pid {}", std::process::id())),
             "{refused}"
@@ -94,11 +101,11 @@ mod tests {
         // It was not told it stopped in order: the next one knows.
         assert!(!first.last_run_unclean());
         drop(first);
-        let second = Owner::acquire(&dir).unwrap();
+        let second = Owner::acquire(&dir, None).unwrap();
         assert!(second.last_run_unclean());
         second.stopped_in_order();
         drop(second);
-        assert!(!Owner::acquire(&dir).unwrap().last_run_unclean());
+        assert!(!Owner::acquire(&dir, None).unwrap().last_run_unclean());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

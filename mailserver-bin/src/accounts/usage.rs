@@ -60,16 +60,13 @@ impl Accounts {
     ) -> Result<(), AccountsError> {
         let mut tx = self.tally_pool.begin().await?;
         for (address, &(bytes, messages)) in changes {
-            // Never below zero, whatever order changes arrive in.
+            // Added as they come, never clamped: with nodes sharing the store, one may write
+            // the expunge of a message before the other writes its delivery, and the sum is
+            // right once both are in.
             let updated = sqlx::query(
-                "UPDATE quota2 SET
-                   bytes = CASE WHEN bytes + ? < 0 THEN 0 ELSE bytes + ? END,
-                   messages = CASE WHEN messages + ? < 0 THEN 0 ELSE messages + ? END
-                 WHERE username = ?",
+                "UPDATE quota2 SET bytes = bytes + ?, messages = messages + ? WHERE username = ?",
             )
             .bind(bytes)
-            .bind(bytes)
-            .bind(messages)
             .bind(messages)
             .bind(address)
             .execute(&mut *tx)
@@ -77,8 +74,8 @@ impl Accounts {
             if updated.rows_affected() == 0 {
                 sqlx::query("INSERT INTO quota2 (username, bytes, messages) VALUES (?, ?, ?)")
                     .bind(address)
-                    .bind(bytes.max(0))
-                    .bind(messages.max(0))
+                    .bind(bytes)
+                    .bind(messages)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -49,7 +49,7 @@ impl QueueCommand {
 /// Carries out a `queue` command.
 pub(super) fn run(config: &Config, command: QueueCommand) -> Result<(), AnyError> {
     // Never recovers or creates anything: the daemon may be writing this queue right now.
-    let spool = queue::spool::Spool::at(&config.data_dir.join("queue"));
+    let spool = queue::spool::Spool::at(&config.queue_dir());
     use queue::admin;
     match command {
         QueueCommand::List { json } => {

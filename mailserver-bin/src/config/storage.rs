@@ -11,6 +11,16 @@ pub struct Storage {
     /// no `Delivered-To:` (Dovecot's LMTP does so); `false`: a copy per mailbox, each with
     /// its own `Delivered-To:` (Postfix's virtual(8)), for multidrop retrievers that read it.
     pub link_copies: bool,
+    /// Other nodes serve the same data directory (a shared file system): each keeps its own
+    /// queue (`queue/<node>/`), owner lock and greylist, and sessions also look for the
+    /// other nodes' changes every [`Storage::poll_ms`] (a file system shared over the network
+    /// may not report them).
+    pub shared: bool,
+    /// This node's name among those sharing the data directory (default: `hostname`).
+    pub node: String,
+    /// With `shared`: how often an IMAP session in IDLE looks for changes made elsewhere,
+    /// in milliseconds.
+    pub poll_ms: u64,
 }
 
 impl Default for Storage {
@@ -18,6 +28,9 @@ impl Default for Storage {
         Self {
             sync: Sync::default(),
             link_copies: true,
+            shared: false,
+            node: String::new(),
+            poll_ms: 2000,
         }
     }
 }

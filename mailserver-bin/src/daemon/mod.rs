@@ -215,11 +215,17 @@ pub async fn serve(
     config.storage.sync.apply();
     let config = Arc::new(config);
     // Held until the process ends: only this process recovers and cleans the stores.
-    let owner = owner::Owner::acquire(&config.data_dir)?;
+    let owner = owner::Owner::acquire(&config.data_dir, config.node())?;
     std::fs::create_dir_all(config.mail_root())
         .map_err(|e| format!("cannot create {}: {e}", config.mail_root().display()))?;
     let accounts = open_accounts(&config).await?;
-    if owner.last_run_unclean() {
+    if owner.last_run_unclean() && config.node().is_some() {
+        // The other nodes deliver meanwhile, with usage changes not yet written: a count now
+        // would take some twice.
+        warn!(
+            "the last run did not stop in order; other nodes share the store, so usage is not counted again now: run `mailserver quota recalc --all` when mail is quiet"
+        );
+    } else if owner.last_run_unclean() {
         recount_usage(&config, &accounts).await;
     }
     let certificates = tls::Certificates::load(&config)?;
@@ -230,7 +236,15 @@ pub async fn serve(
         smtp_services(&config, &accounts, &acceptor, &outbound, &shared)?;
     let active = Arc::clone(&service.active);
     // One set of folder listings for IMAP and POP3, so each sees the other's changes cheaply.
-    let listings = Arc::new(ListingCache::new(config.imap.listing_cache));
+    let mut listings = ListingCache::new(config.imap.listing_cache);
+    if config.node().is_some() {
+        // Other nodes' changes made while this one changes the same folder show within the
+        // poll interval, not the default two seconds.
+        let poll = std::time::Duration::from_millis(config.storage.poll_ms);
+        let check = poll.min(listings.own_change_check());
+        listings = listings.with_own_change_check(check);
+    }
+    let listings = Arc::new(listings);
     let (pop3_service, imap_service, managesieve_service) = mailbox_services(
         &config,
         &accounts,
@@ -469,7 +483,7 @@ fn outbound_queue(
     accounts: &Accounts,
     owner: &owner::Owner,
 ) -> Result<Arc<queue::Queue>, AnyError> {
-    let spool = queue::spool::Spool::recover(&config.data_dir.join("queue"), owner)?;
+    let spool = queue::spool::Spool::recover(&config.queue_dir(), owner)?;
     let client_tls = tls::client_config(&config.relay.ca_file)?;
     let verified = Arc::clone(&client_tls.verified);
     let transport = queue::relay::Transport::new(config, client_tls)

@@ -410,7 +410,7 @@ impl Rules {
                     Some(kept) => Arc::clone(kept),
                     None => Arc::new(greylist::Greylist::new(
                         settings,
-                        config.data_dir.join("greylist"),
+                        config.node_file("greylist"),
                     )),
                 })
             }

@@ -117,7 +117,7 @@ const QUEUE_REFUSAL: &str = "The queue is for global administrators.";
 const BANS_REFUSAL: &str = "The bans are for global administrators.";
 
 fn spool(c: &Console) -> Spool {
-    Spool::at(&c.sources.config.get().data_dir.join("queue"))
+    Spool::at(&c.sources.config.get().queue_dir())
 }
 
 async fn queue_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {

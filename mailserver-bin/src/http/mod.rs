@@ -62,7 +62,7 @@ impl Status {
         if !self.listening.load(Ordering::SeqCst) {
             problems.push("listeners not up".to_owned());
         }
-        let probe = self.health.config.get().data_dir.join(".ready-probe");
+        let probe = self.health.config.get().node_file(".ready-probe");
         let writable = tokio::task::spawn_blocking(move || {
             std::fs::write(&probe, b"ready\n").and_then(|()| std::fs::remove_file(&probe))
         })

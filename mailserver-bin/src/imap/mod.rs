@@ -163,11 +163,17 @@ fn start_idle(
 }
 
 /// When an idling session looks at its folder again: when the watch says it changed, or
-/// after a while anyway (sooner while the folder's times have not settled); never when not
-/// idling.
-async fn idle_tick(watch: &mut Option<idle_watch::FolderWatch>, idling: bool, settled: bool) {
+/// after a while anyway (sooner while the folder's times have not settled, and every
+/// `[storage] poll_ms` when other nodes share the store: their changes may not be reported);
+/// never when not idling.
+async fn idle_tick(
+    watch: &mut Option<idle_watch::FolderWatch>,
+    idling: bool,
+    settled: bool,
+    shared_poll: Option<Duration>,
+) {
     let recheck = if settled {
-        IDLE_RECHECK
+        shared_poll.map_or(IDLE_RECHECK, |p| p.min(IDLE_RECHECK))
     } else {
         mailwright_maildir::SETTLE * 2
     };
@@ -330,7 +336,11 @@ impl drive::Handler for ImapConnection {
 
     fn wake(&mut self) -> impl std::future::Future<Output = ()> + Send {
         let settled = self.user.as_ref().is_none_or(User::folder_settled);
-        idle_tick(&mut self.folder_watch, self.idling, settled)
+        let storage = &self.service.config.storage;
+        let shared_poll = storage
+            .shared
+            .then(|| Duration::from_millis(storage.poll_ms));
+        idle_tick(&mut self.folder_watch, self.idling, settled, shared_poll)
     }
 
     fn woken(&mut self, session: &mut ServerSession) {

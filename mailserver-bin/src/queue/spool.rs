@@ -645,7 +645,7 @@ mod tests {
             !dir.exists(),
             "an admin's look at the queue creates nothing"
         );
-        let owner = crate::owner::Owner::acquire(&dir.join("owner")).unwrap();
+        let owner = crate::owner::Owner::acquire(&dir.join("owner"), None).unwrap();
         let spool = Spool::recover(&dir, &owner).unwrap();
         let mut r1 = Recipient::new("a@example.com".into(), Route::Remote);
         r1.notify = Some(Notify {

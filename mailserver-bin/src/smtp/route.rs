@@ -68,8 +68,7 @@ impl Connection {
     pub(super) fn room(&self, size: u64) -> bool {
         let config = &self.service.config;
         let reserve = config.disk_reserve();
-        reserve.room_for(&config.mail_root(), size)
-            && reserve.room_for(&config.data_dir.join("queue"), size)
+        reserve.room_for(&config.mail_root(), size) && reserve.room_for(&config.queue_dir(), size)
     }
 
     /// Where mail for `address` goes when it is `postmaster@` one of our domains that has no

@@ -128,7 +128,7 @@ pub(super) async fn queue_flush(State(api): State<Arc<Api>>, Writer(caller): Wri
 }
 
 fn spool(api: &Api) -> Spool {
-    Spool::at(&api.sources.config.get().data_dir.join("queue"))
+    Spool::at(&api.sources.config.get().queue_dir())
 }
 
 /// The bans in force.
