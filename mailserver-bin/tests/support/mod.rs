@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod dns;
+pub mod galera;
 pub mod lists;
 pub mod roundcube;
 pub mod sink;
