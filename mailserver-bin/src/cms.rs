@@ -3,12 +3,14 @@
 //! one signer, named by its certificate's issuer and serial number, signs the content type
 //! and the SHA-256 digest of the content (signed attributes) with its key, through rustls'
 //! signing keys (RSA PKCS #1 v1.5, ECDSA P-256/P-384, Ed25519: whatever key the server's
-//! certificate has). A leaf: only DER writing, no I/O.
+//! certificate has). Only DER writing (`der`), no I/O.
 
 use rustls::SignatureScheme;
 use rustls::sign::SigningKey;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
+
+use crate::der::tlv;
 
 /// Object identifiers, as DER contents.
 mod oid {
@@ -30,25 +32,6 @@ mod oid {
     pub const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
     /// 1.3.101.112
     pub const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-}
-
-/// A DER element: `tag`, its length, `content`.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 fn seq(parts: &[&[u8]]) -> Vec<u8> {
@@ -154,13 +137,6 @@ pub fn signed_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lengths_take_as_many_octets_as_they_need() {
-        assert_eq!(tlv(0x04, &[7; 3])[..2], [0x04, 3]);
-        assert_eq!(tlv(0x04, &[7; 0x80])[..3], [0x04, 0x81, 0x80]);
-        assert_eq!(tlv(0x04, &[7; 0x1234])[..4], [0x04, 0x82, 0x12, 0x34]);
-    }
 
     #[test]
     fn a_profile_is_signed_with_the_key_of_its_certificate() {

@@ -284,26 +284,9 @@ fn spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
     const RSA_ALGORITHM: &[u8] = &[
         0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
     ];
-    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len
-                .to_be_bytes()
-                .into_iter()
-                .skip_while(|&b| b == 0)
-                .collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend(bytes);
-        }
-        out.extend_from_slice(content);
-        out
-    }
     // BIT STRING: no unused bits, then the key.
-    let bits = der(0x03, &[&[0u8][..], pkcs1].concat());
-    der(0x30, &[RSA_ALGORITHM, &bits].concat())
+    let bits = crate::der::tlv(0x03, &[&[0u8][..], pkcs1].concat());
+    crate::der::tlv(0x30, &[RSA_ALGORITHM, &bits].concat())
 }
 
 fn unusable(path: &Path) -> impl Fn(String) -> DkimError + '_ {

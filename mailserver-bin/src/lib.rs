@@ -34,6 +34,7 @@ mod config;
 mod conn;
 mod daemon;
 mod delivery;
+mod der;
 mod disk;
 mod dkim;
 mod dns;

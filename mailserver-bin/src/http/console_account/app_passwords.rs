@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tracing::{info, warn};
 
-use super::page::{page, user_posted};
+use super::page::{current_password, page, user_posted};
 use crate::http::console::{Console, from_where, html};
 use crate::http::text::form_value;
 
@@ -21,24 +21,18 @@ pub(super) async fn add(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, frame) = match user_posted(&c, &headers, &form, &from) {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };
     let description = form_value(&form, "description").unwrap_or_default();
     let current = form_value(&form, "current").unwrap_or_default();
+    let mut frame = match current_password(&c, peer, &user, current, frame).await {
+        Ok(frame) => frame,
+        Err(frame) => return html(StatusCode::FORBIDDEN, &page(&c, *frame, &user).await),
+    };
     let config = c.sources.config.get();
     let accounts = &c.sources.accounts;
-    let scheme = config.accounts.default_password_scheme;
-    if !matches!(
-        accounts.authenticate_primary(&user, current, scheme).await,
-        Ok(true)
-    ) {
-        let wait = c.guard.failed(peer.ip(), "console", &user);
-        tokio::time::sleep(wait).await;
-        frame.error = Some(frame.lang.t("The current password is wrong.").into());
-        return html(StatusCode::FORBIDDEN, &page(&c, frame, &user).await);
-    }
     let made = async {
         let secret = crate::password::generate().map_err(|e| e.to_string())?;
         let hash =

@@ -134,3 +134,27 @@ async fn current_away(c: &Console, user: &str) -> Option<OutOfOffice> {
         .ok()
         .flatten()
 }
+
+/// Whether `current` is `user`'s own password (as the console checks it before a change); a
+/// wrong one counts toward the ban like a failed login, waits, and comes back as `frame` with
+/// the error.
+pub(super) async fn current_password(
+    c: &Console,
+    peer: std::net::SocketAddr,
+    user: &str,
+    current: String,
+    mut frame: Frame,
+) -> Result<Frame, Box<Frame>> {
+    let scheme = c.sources.config.get().accounts.default_password_scheme;
+    let accounts = &c.sources.accounts;
+    if matches!(
+        accounts.authenticate_primary(user, current, scheme).await,
+        Ok(true)
+    ) {
+        return Ok(frame);
+    }
+    let wait = c.guard.failed(peer.ip(), "console", user);
+    tokio::time::sleep(wait).await;
+    frame.error = Some(frame.lang.t("The current password is wrong.").into());
+    Err(Box::new(frame))
+}

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tracing::warn;
 
-use super::page::{page, user_posted};
+use super::page::{current_password, page, user_posted};
 use crate::http::console::{Console, from_where, html};
 use crate::http::text::form_value;
 
@@ -38,18 +38,12 @@ pub(super) async fn change_password(
         frame.error = Some(frame.lang.t(problem).into());
         return html(StatusCode::BAD_REQUEST, &page(&c, frame, &user).await);
     }
+    let mut frame = match current_password(&c, peer, &user, current, frame).await {
+        Ok(frame) => frame,
+        Err(frame) => return html(StatusCode::FORBIDDEN, &page(&c, *frame, &user).await),
+    };
     let config = c.sources.config.get();
     let accounts = &c.sources.accounts;
-    let scheme = config.accounts.default_password_scheme;
-    if !matches!(
-        accounts.authenticate_primary(&user, current, scheme).await,
-        Ok(true)
-    ) {
-        let wait = c.guard.failed(peer.ip(), "console", &user);
-        tokio::time::sleep(wait).await;
-        frame.error = Some(frame.lang.t("The current password is wrong.").into());
-        return html(StatusCode::FORBIDDEN, &page(&c, frame, &user).await);
-    }
     let hash = crate::http::passwords::new_hash(config.accounts.password_scheme, new).await;
     let saved = match hash {
         Ok(hash) => accounts
