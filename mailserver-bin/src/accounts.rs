@@ -22,6 +22,7 @@ pub mod backend;
 mod cache;
 mod forwarding;
 mod lists;
+mod sessions;
 mod spam_policy;
 mod types;
 mod usage;
@@ -34,6 +35,7 @@ use cache::LookupCache;
 pub use lists::{
     Archive, ListSetting, MailingList, Pending, Posting, Receives, ReplyTo, Role, Subscription,
 };
+pub use sessions::StoredSession;
 pub use types::{
     AccountsError, DomainLimits, LocalMailbox, Resolution, display_domain, domain_of, human_size,
     normalize_address, normalize_domain, parse_size, spam_tenths,

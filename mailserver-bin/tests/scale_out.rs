@@ -13,6 +13,36 @@ use support::{Server, python};
 
 const POLL_MS: u64 = 500;
 
+/// Logs in to node A's console, uses the session on node B, logs out on B, and finds it
+/// gone on A.
+const CONSOLE: &str = r#"
+import http.cookiejar, sys, urllib.error, urllib.parse, urllib.request
+a, b = (f"http://127.0.0.1:{p}" for p in sys.argv[1:3])
+jar = http.cookiejar.CookieJar()
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+def insecure():
+    # The cookies are Secure: urllib sends them over http only when told they are not.
+    for cookie in jar:
+        cookie.secure = False
+page = opener.open(a + "/console/login").read().decode()
+csrf = page.split('name="csrf" value="')[1].split('"')[0]
+insecure()
+form = urllib.parse.urlencode({"csrf": csrf, "username": "boss@example.com",
+                               "password": "Boss-pass-42"}).encode()
+opener.open(a + "/console/login", form)
+insecure()
+page = opener.open(b + "/console/").read().decode()
+assert 'id="domains-heading"' in page, page
+csrf = page.split('name="csrf" value="')[1].split('"')[0]
+session = [c.value for c in jar if c.name == "mw_session"][0]
+opener.open(b + "/console/logout", urllib.parse.urlencode({"csrf": csrf}).encode())
+# The old cookie, sent again to node A, names no session any more.
+again = urllib.request.Request(a + "/console/", headers={"Cookie": f"mw_session={session}"})
+page = urllib.request.urlopen(again).read().decode()
+assert 'id="username"' in page, "logged out: " + page
+print("one session, two nodes")
+"#;
+
 /// The node's `[storage]` settings.
 fn shared(node: &str) -> String {
     format!("[storage]\nshared = true\nnode = \"{node}\"\npoll_ms = {POLL_MS}\n")
@@ -53,6 +83,24 @@ fn two_nodes_serve_one_store() {
         "{out}"
     );
     println!("{out}");
+
+    // A console session begun on node A is good on node B, and ends on both at logout.
+    let out = a.admin_with_stdin(
+        &[
+            "admin",
+            "add",
+            "boss@example.com",
+            "--global",
+            "--password-stdin",
+        ],
+        "Boss-pass-42\n",
+    );
+    assert!(out.contains("added admin"), "{out}");
+    let console = python(
+        CONSOLE,
+        &[&a.http_port.to_string(), &b.http_port.to_string()],
+    );
+    assert!(console.contains("one session, two nodes"), "{console}");
 
     // Both stop in order (their usage changes written), then the usage is counted from the
     // files: maildirsize and quota2 say the same.

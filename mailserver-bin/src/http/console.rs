@@ -5,7 +5,8 @@
 //! without JavaScript.
 //!
 //! Security: a session is a random 256-bit token in a `Secure; HttpOnly; SameSite=Strict`
-//! cookie, kept in memory for [`IDLE`] after its last use; every form carries the session's
+//! cookie, kept for [`IDLE`] after its last use (in memory; in the accounts database, as a
+//! hash of the token, when nodes share the store, so that each of them knows it); every form carries the session's
 //! CSRF token (the login form a token of its own cookie), and a POST without it is refused;
 //! pages forbid framing, inline script and style (`Content-Security-Policy`); failed logins
 //! count toward the same ban as the mail protocols' (`guard`); every change is logged with
@@ -57,21 +58,49 @@ struct Session {
     last: Instant,
 }
 
+/// Where the sessions are kept: in this process, or, when nodes share the store
+/// (`[storage] shared`), in the accounts database, so that any node behind the console's
+/// address knows them.
+enum Sessions {
+    Memory(Mutex<HashMap<String, Session>>),
+    Shared,
+}
+
 /// What the handlers share.
 pub struct Console {
     pub(super) sources: Arc<Sources>,
     pub(super) guard: Arc<Guard>,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Sessions,
 }
 
 impl Console {
     pub fn new(sources: Arc<Sources>, guard: Arc<Guard>) -> Arc<Self> {
+        let sessions = match sources.config.get().node() {
+            Some(_) => Sessions::Shared,
+            None => Sessions::Memory(Mutex::new(HashMap::new())),
+        };
         Arc::new(Console {
             sources,
             guard,
-            sessions: Mutex::new(HashMap::new()),
+            sessions,
         })
     }
+}
+
+/// What a shared session is stored under: the SHA-256 of its token, as hex.
+fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Now, in Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The console's routes but a domain's page (`console_domains`).
@@ -263,9 +292,12 @@ impl Console {
 
     /// The session the request's cookie names, renewed; `None` when there is none or it
     /// lapsed.
-    pub(super) fn session(&self, headers: &HeaderMap) -> Option<(Who, String)> {
+    pub(super) async fn session(&self, headers: &HeaderMap) -> Option<(Who, String)> {
         let token = cookie(headers, SESSION_COOKIE)?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let Sessions::Memory(sessions) = &self.sessions else {
+            return self.shared_session(&token).await;
+        };
+        let mut sessions = sessions.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         sessions.retain(|_, s| now.duration_since(s.last) < IDLE);
         let session = sessions.get_mut(&token)?;
@@ -273,12 +305,97 @@ impl Console {
         Some((session.who.clone(), session.csrf.clone()))
     }
 
+    /// [`Console::session`] from the accounts database: an admin's rights read again (an
+    /// admin made inactive or removed meanwhile has no session any more).
+    async fn shared_session(&self, token: &str) -> Option<(Who, String)> {
+        let hash = token_hash(token);
+        let accounts = &self.sources.accounts;
+        let stored = match accounts.console_session(&hash).await {
+            Ok(stored) => stored?,
+            Err(e) => {
+                warn!(error = %e, "console: the sessions could not be read");
+                return None;
+            }
+        };
+        let now = unix_now();
+        if now - stored.last >= IDLE.as_secs() as i64 {
+            return None;
+        }
+        // Written again at most once a minute: the idle time counts in minutes anyway.
+        if now - stored.last >= 60 {
+            let _ = accounts.touch_console_session(&hash, now).await;
+        }
+        let who = match stored.admin {
+            true => Who::Admin(accounts.admin(&stored.who).await.ok()??),
+            false => Who::User(stored.who),
+        };
+        Some((who, stored.csrf))
+    }
+
+    /// Keeps a new session under the token `session`.
+    async fn begin_session(&self, session: &str, who: Who) -> Result<(), String> {
+        let csrf = token();
+        match &self.sessions {
+            Sessions::Memory(sessions) => {
+                let kept = Session {
+                    who,
+                    csrf,
+                    last: Instant::now(),
+                };
+                sessions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(session.to_owned(), kept);
+                Ok(())
+            }
+            Sessions::Shared => {
+                let accounts = &self.sources.accounts;
+                let now = unix_now();
+                let stored = crate::accounts::StoredSession {
+                    admin: matches!(who, Who::Admin(_)),
+                    who: who.name().to_owned(),
+                    csrf,
+                    last: now,
+                };
+                // Lapsed sessions go as new ones come.
+                let lapsed = now - IDLE.as_secs() as i64;
+                let _ = accounts.drop_console_sessions("", lapsed).await;
+                accounts
+                    .put_console_session(&token_hash(session), &stored)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Ends the session under `token`.
+    async fn end_session(&self, token: &str) {
+        match &self.sessions {
+            Sessions::Memory(sessions) => {
+                sessions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(token);
+            }
+            Sessions::Shared => {
+                let lapsed = unix_now() - IDLE.as_secs() as i64;
+                let accounts = &self.sources.accounts;
+                if let Err(e) = accounts
+                    .drop_console_sessions(&token_hash(token), lapsed)
+                    .await
+                {
+                    warn!(error = %e, "console: a session could not be ended");
+                }
+            }
+        }
+    }
+
     /// An administrator's session; `Err`: where anyone else is sent (their own page).
-    pub(super) fn admin_session(
+    pub(super) async fn admin_session(
         &self,
         headers: &HeaderMap,
     ) -> Result<(Admin, String), &'static str> {
-        match self.session(headers) {
+        match self.session(headers).await {
             Some((Who::Admin(admin), csrf)) => Ok((admin, csrf)),
             Some((Who::User(_), _)) => Err("/console/account/"),
             None => Err("/console/login"),
@@ -286,13 +403,13 @@ impl Console {
     }
 
     /// The session of a POST whose form carries its CSRF token; a refusal page otherwise.
-    pub(super) fn posted(
+    pub(super) async fn posted(
         &self,
         headers: &HeaderMap,
         form: &str,
         peer: &str,
     ) -> Result<(Who, String), Box<Response>> {
-        let Some((who, csrf)) = self.session(headers) else {
+        let Some((who, csrf)) = self.session(headers).await else {
             info!(peer, "console: POST without a session refused");
             return Err(Box::new(redirect("/console/login")));
         };
@@ -313,7 +430,7 @@ impl Console {
 
     /// A global administrator's page: the admin and its frame; `Err`: where anyone else is
     /// sent, or the refusal (`refusal`, for domain admins).
-    pub(super) fn global_page(
+    pub(super) async fn global_page(
         &self,
         headers: &HeaderMap,
         title: &str,
@@ -321,6 +438,7 @@ impl Console {
     ) -> Result<(Admin, Frame), Box<Response>> {
         let (admin, csrf) = self
             .admin_session(headers)
+            .await
             .map_err(|elsewhere| Box::new(redirect(elsewhere)))?;
         let mut frame = self.frame(headers, title, Some((&admin.username, &csrf)));
         if !admin.global {
@@ -332,7 +450,7 @@ impl Console {
 
     /// [`Console::admin_posted`] for a global administrator, with the answer's frame; a
     /// domain admin's POST is refused with `refusal`, and logged.
-    pub(super) fn global_posted(
+    pub(super) async fn global_posted(
         &self,
         headers: &HeaderMap,
         form: &str,
@@ -340,7 +458,7 @@ impl Console {
         title: &str,
         refusal: &'static str,
     ) -> Result<(Admin, Frame), Box<Response>> {
-        let (admin, csrf) = self.admin_posted(headers, form, from)?;
+        let (admin, csrf) = self.admin_posted(headers, form, from).await?;
         let mut frame = self.frame(headers, title, Some((&admin.username, &csrf)));
         if !admin.global {
             warn!(admin = %admin.username, from, what = title, "console: refused, not a global admin");
@@ -351,13 +469,13 @@ impl Console {
     }
 
     /// [`Console::posted`] for an administrator.
-    pub(super) fn admin_posted(
+    pub(super) async fn admin_posted(
         &self,
         headers: &HeaderMap,
         form: &str,
         peer: &str,
     ) -> Result<(Admin, String), Box<Response>> {
-        match self.posted(headers, form, peer)? {
+        match self.posted(headers, form, peer).await? {
             (Who::Admin(admin), csrf) => Ok((admin, csrf)),
             (Who::User(user), _) => {
                 warn!(peer, %user, "console: a user's POST to an admin page refused");
@@ -391,7 +509,7 @@ async fn style() -> Response {
 }
 
 async fn login_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    if c.session(&headers).is_some() {
+    if c.session(&headers).await.is_some() {
         return redirect("/console/");
     }
     let csrf = token();
@@ -454,17 +572,10 @@ async fn login(
         Who::Admin(_) => "/console/",
         Who::User(_) => "/console/account/",
     };
-    c.sessions
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(
-            session.clone(),
-            Session {
-                who,
-                csrf: token(),
-                last: Instant::now(),
-            },
-        );
+    if let Err(e) = c.begin_session(&session, who).await {
+        warn!(error = %e, "console: a session could not be kept");
+        return secured((StatusCode::INTERNAL_SERVER_ERROR, "Internal error\n").into_response());
+    }
     let mut response = redirect(home);
     for value in [
         set_cookie(SESSION_COOKIE, &session, IDLE.as_secs()),
@@ -484,15 +595,12 @@ async fn logout(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (who, _) = match c.posted(&headers, &form, &from) {
+    let (who, _) = match c.posted(&headers, &form, &from).await {
         Ok(s) => s,
         Err(refused) => return *refused,
     };
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        c.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&token);
+        c.end_session(&token).await;
     }
     info!(target: "audit", who = %who.name(), from = %from, "console logout");
     let mut response = redirect("/console/login");

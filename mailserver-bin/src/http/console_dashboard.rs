@@ -58,7 +58,7 @@ pub fn router(console: Arc<Console>) -> Router {
 }
 
 async fn dashboard(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
+    let (admin, csrf) = match c.admin_session(&headers).await {
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
@@ -130,7 +130,9 @@ async fn add_domain(
 ) -> Response {
     let from = from_where(peer, &headers);
     let refusal = "Only a global administrator adds domains.";
-    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Add a domain", refusal)
+    let (admin, mut frame) = match c
+        .global_posted(&headers, &form, &from, "Add a domain", refusal)
+        .await
     {
         Ok(ok) => ok,
         Err(refused) => return *refused,

@@ -32,7 +32,7 @@ pub fn router(console: Arc<Console>) -> Router {
 }
 
 async fn log_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
+    let (admin, csrf) = match c.admin_session(&headers).await {
         Ok(ok) => ok,
         Err(elsewhere) => return redirect(elsewhere),
     };

@@ -51,7 +51,7 @@ pub fn router(console: Arc<Console>) -> Router {
 }
 
 async fn bans_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (_, mut frame) = match c.global_page(&headers, "Bans", BANS_REFUSAL) {
+    let (_, mut frame) = match c.global_page(&headers, "Bans", BANS_REFUSAL).await {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -78,7 +78,10 @@ async fn lift(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Bans", BANS_REFUSAL) {
+    let (admin, mut frame) = match c
+        .global_posted(&headers, &form, &from, "Bans", BANS_REFUSAL)
+        .await
+    {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -121,7 +124,7 @@ fn spool(c: &Console) -> Spool {
 }
 
 async fn queue_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (_, mut frame) = match c.global_page(&headers, "Queue", QUEUE_REFUSAL) {
+    let (_, mut frame) = match c.global_page(&headers, "Queue", QUEUE_REFUSAL).await {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -154,7 +157,10 @@ async fn act(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, mut frame) = match c.global_posted(&headers, &form, &from, "Queue", QUEUE_REFUSAL) {
+    let (admin, mut frame) = match c
+        .global_posted(&headers, &form, &from, "Queue", QUEUE_REFUSAL)
+        .await
+    {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };

@@ -57,7 +57,7 @@ async fn page(c: &Console, mut frame: Frame, admin: &Admin) -> TokensPage {
 }
 
 async fn tokens_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
+    let (admin, csrf) = match c.admin_session(&headers).await {
         Ok(ok) => ok,
         Err(elsewhere) => return redirect(elsewhere),
     };
@@ -73,7 +73,7 @@ async fn add_token(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
+    let (admin, csrf) = match c.admin_posted(&headers, &form, &from).await {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -122,7 +122,7 @@ async fn remove_token(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (admin, csrf) = match c.admin_posted(&headers, &form, &from) {
+    let (admin, csrf) = match c.admin_posted(&headers, &form, &from).await {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };

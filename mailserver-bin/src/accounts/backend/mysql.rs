@@ -148,6 +148,15 @@ const SCHEMA: &[&str] = &[
         delete_policy varchar(16) NOT NULL,
         PRIMARY KEY (username)
     ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
+    // Ours: the console's sessions when nodes share the store (see `accounts::sessions`).
+    "CREATE TABLE IF NOT EXISTS console_session (
+        token_hash varchar(64) NOT NULL,
+        who varchar(255) NOT NULL,
+        admin tinyint(1) NOT NULL,
+        csrf varchar(64) NOT NULL,
+        last bigint NOT NULL,
+        PRIMARY KEY (token_hash)
+    ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci",
     // Ours: a user's own spam threshold (see `accounts::spam_policy`).
     "CREATE TABLE IF NOT EXISTS spam_policy (
         username varchar(255) NOT NULL,

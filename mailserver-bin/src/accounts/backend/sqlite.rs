@@ -142,6 +142,13 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pop3_policy (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         delete_policy TEXT NOT NULL)",
+    // Ours: the console's sessions when nodes share the store (see `accounts::sessions`).
+    "CREATE TABLE IF NOT EXISTS console_session (
+        token_hash TEXT NOT NULL PRIMARY KEY,
+        who TEXT NOT NULL,
+        admin INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        last INTEGER NOT NULL)",
     // Ours: a user's own spam threshold (see `accounts::spam_policy`).
     "CREATE TABLE IF NOT EXISTS spam_policy (
         username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,

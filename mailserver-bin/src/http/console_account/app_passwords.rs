@@ -21,7 +21,7 @@ pub(super) async fn add(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, frame) = match user_posted(&c, &headers, &form, &from).await {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };
@@ -81,7 +81,7 @@ pub(super) async fn remove(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from).await {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };

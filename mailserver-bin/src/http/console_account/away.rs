@@ -22,7 +22,7 @@ pub(super) async fn set_away(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from).await {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };
@@ -84,7 +84,7 @@ pub(super) async fn set_spam_score(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from).await {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };

@@ -20,7 +20,7 @@ pub(super) async fn set_forward(
     form: String,
 ) -> Response {
     let from = from_where(peer, &headers);
-    let (user, mut frame) = match user_posted(&c, &headers, &form, &from) {
+    let (user, mut frame) = match user_posted(&c, &headers, &form, &from).await {
         Ok(ok) => ok,
         Err(elsewhere) => return *elsewhere,
     };

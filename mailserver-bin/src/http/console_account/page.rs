@@ -68,7 +68,7 @@ pub(super) async fn page(c: &Console, frame: Frame, user: &str) -> AccountPage {
 
 /// A user's own page: their usage and the password form.
 pub(super) async fn account_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match c.session(&headers) {
+    let (user, csrf) = match c.session(&headers).await {
         Some((Who::User(user), csrf)) => (user, csrf),
         Some((Who::Admin(_), _)) => return redirect("/console/"),
         None => return redirect("/console/login"),
@@ -79,13 +79,13 @@ pub(super) async fn account_page(State(c): State<Arc<Console>>, headers: HeaderM
 
 /// A mail user's POST with its CSRF token: the user and the answer's frame; `Err`: the
 /// refusal, or an admin sent to their own pages.
-pub(super) fn user_posted(
+pub(super) async fn user_posted(
     c: &Console,
     headers: &HeaderMap,
     form: &str,
     from: &str,
 ) -> Result<(String, Frame), Box<Response>> {
-    match c.posted(headers, form, from)? {
+    match c.posted(headers, form, from).await? {
         (Who::User(user), csrf) => {
             let frame = c.frame(headers, "Your account", Some((&user, &csrf)));
             Ok((user, frame))

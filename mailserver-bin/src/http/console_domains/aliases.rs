@@ -18,11 +18,11 @@ pub(super) async fn add_alias(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Add an alias")
-    {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Add an alias").await {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
     let lang = frame.lang;
     // An empty local part is the domain's catch-all.
     let source = format!(
@@ -58,7 +58,7 @@ pub(super) async fn remove_alias(
     form: String,
 ) -> Response {
     let (admin, frame, from) =
-        match domain_post(&c, peer, &headers, &domain, &form, "Remove an alias") {
+        match domain_post(&c, peer, &headers, &domain, &form, "Remove an alias").await {
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };

@@ -13,7 +13,7 @@ use crate::http::console_i18n::Lang;
 
 /// A POST about `domain` by one of its admins: the admin, the answer's frame and where the
 /// request came from; `Err`: the refusal to send.
-pub(super) fn domain_post(
+pub(super) async fn domain_post(
     c: &Console,
     peer: SocketAddr,
     headers: &HeaderMap,
@@ -22,7 +22,7 @@ pub(super) fn domain_post(
     title: &str,
 ) -> Result<(Admin, Frame, String), Box<Response>> {
     let from = from_where(peer, headers);
-    let (admin, csrf) = c.admin_posted(headers, form, &from)?;
+    let (admin, csrf) = c.admin_posted(headers, form, &from).await?;
     let mut frame = c.frame(headers, title, Some((&admin.username, &csrf)));
     if !admin.manages(domain) {
         warn!(admin = %admin.username, from = %from, %domain, what = title, "console: refused, not an admin of the domain");

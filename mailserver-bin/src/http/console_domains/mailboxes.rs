@@ -20,7 +20,7 @@ pub(super) async fn add_mailbox(
     form: String,
 ) -> Response {
     let (admin, frame, from) =
-        match domain_post(&c, peer, &headers, &domain, &form, "Add a mailbox") {
+        match domain_post(&c, peer, &headers, &domain, &form, "Add a mailbox").await {
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };
@@ -47,10 +47,11 @@ pub(super) async fn set_active(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Mailbox") {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Mailbox").await {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
     let lang = frame.lang;
     let active = form_value(&form, "active").as_deref() == Some("1");
     let done = match in_domain(
@@ -91,10 +92,11 @@ pub(super) async fn set_password(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Mailbox") {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Mailbox").await {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
     let lang = frame.lang;
     let address = in_domain(
         lang,
@@ -129,7 +131,8 @@ pub(super) async fn set_quota(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota") {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota").await
+    {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -169,10 +172,11 @@ pub(super) async fn set_pop3_policy(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Mailbox") {
-        Ok(ok) => ok,
-        Err(refused) => return *refused,
-    };
+    let (admin, frame, from) =
+        match domain_post(&c, peer, &headers, &domain, &form, "Mailbox").await {
+            Ok(ok) => ok,
+            Err(refused) => return *refused,
+        };
     let lang = frame.lang;
     let address = in_domain(
         lang,

@@ -59,7 +59,7 @@ pub(super) async fn domain_page(
     headers: HeaderMap,
     Path(domain): Path<String>,
 ) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
+    let (admin, csrf) = match c.admin_session(&headers).await {
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };
@@ -147,7 +147,7 @@ pub(super) async fn dns_page(
     headers: HeaderMap,
     Path(domain): Path<String>,
 ) -> Response {
-    let (admin, csrf) = match c.admin_session(&headers) {
+    let (admin, csrf) = match c.admin_session(&headers).await {
         Ok(s) => s,
         Err(elsewhere) => return redirect(elsewhere),
     };

@@ -19,7 +19,8 @@ pub(super) async fn set_domain_quota(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota") {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Quota").await
+    {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -72,7 +73,8 @@ pub(super) async fn set_limits(
     Path(domain): Path<String>,
     form: String,
 ) -> Response {
-    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Limits") {
+    let (admin, frame, from) = match domain_post(&c, peer, &headers, &domain, &form, "Limits").await
+    {
         Ok(ok) => ok,
         Err(refused) => return *refused,
     };
@@ -127,7 +129,7 @@ pub(super) async fn add_alias_domain(
     form: String,
 ) -> Response {
     let (admin, frame, from) =
-        match domain_post(&c, peer, &headers, &domain, &form, "Alias domains") {
+        match domain_post(&c, peer, &headers, &domain, &form, "Alias domains").await {
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };
@@ -164,7 +166,7 @@ pub(super) async fn remove_alias_domain(
     form: String,
 ) -> Response {
     let (admin, frame, from) =
-        match domain_post(&c, peer, &headers, &domain, &form, "Alias domains") {
+        match domain_post(&c, peer, &headers, &domain, &form, "Alias domains").await {
             Ok(ok) => ok,
             Err(refused) => return *refused,
         };
