@@ -148,159 +148,6 @@ impl Default for Queue {
     }
 }
 
-/// TLS towards the next hop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RelayTls {
-    /// Plain text, credentials included.
-    None,
-    /// STARTTLS when offered, certificate not checked (Postfix's `may`).
-    Opportunistic,
-    /// STARTTLS (or implicit TLS) with a certificate valid for the host name.
-    Required,
-}
-
-/// Where outbound mail goes (Postfix's relayhost).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Relay {
-    /// `[mail.example.org]:25`, `mail.example.org:587` or `[192.0.2.1]:25`; the port
-    /// defaults to 25.
-    pub host: String,
-    pub tls: RelayTls,
-    /// Connect with TLS at once (a relay on port 465).
-    pub implicit_tls: bool,
-    /// PEM file of the CA(s) a `required` relay's certificate is checked against (an
-    /// internal PKI); empty: the system's roots.
-    pub ca_file: String,
-    /// AUTH credentials; empty: no AUTH.
-    pub username: String,
-    pub password: String,
-    /// Without a host: the port MX hosts are reached on (Postfix's smtp_tcp_port).
-    pub mx_port: u16,
-    /// Honour recipient domains' MTA-STS policies (RFC 8461), fetched over HTTPS on this port.
-    pub mta_sts: bool,
-    pub mta_sts_port: u16,
-    /// The name servers every lookup asks (MX records, DNSBL, SPF, DKIM, DMARC); empty:
-    /// /etc/resolv.conf's.
-    pub nameservers: Vec<SocketAddr>,
-    /// Validate every answer with DNSSEC, from the root's keys or those in the file
-    /// `dnssec_trust_anchor` (DNSKEY records).
-    pub dnssec: bool,
-    pub dnssec_trust_anchor: String,
-}
-
-impl Default for Relay {
-    fn default() -> Self {
-        Self {
-            host: String::new(),
-            tls: RelayTls::Opportunistic,
-            implicit_tls: false,
-            ca_file: String::new(),
-            username: String::new(),
-            password: String::new(),
-            mx_port: 25,
-            mta_sts: true,
-            mta_sts_port: 443,
-            nameservers: Vec::new(),
-            dnssec: false,
-            dnssec_trust_anchor: String::new(),
-        }
-    }
-}
-
-impl Relay {
-    /// The host name (brackets and port stripped) and port.
-    pub fn host_port(&self) -> Option<(String, u16)> {
-        let h = self.host.trim();
-        if h.is_empty() {
-            return None;
-        }
-        let (name, port) = match h.strip_prefix('[') {
-            Some(rest) => {
-                let (name, after) = rest.split_once(']')?;
-                let port = match after {
-                    "" => 25,
-                    p => p.strip_prefix(':')?.parse().ok()?,
-                };
-                (name.to_owned(), port)
-            }
-            None => match h.rsplit_once(':') {
-                Some((name, p)) => (name.to_owned(), p.parse().ok()?),
-                None => (h.to_owned(), 25),
-            },
-        };
-        (!name.is_empty()).then_some((name, port))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Imap {
-    pub allow_plaintext_auth: bool,
-    pub timeout: u64,
-    pub timeout_before_auth: u64,
-    pub max_auth_failures: u32,
-    pub max_line: usize,
-    pub max_literal: usize,
-    pub listing_cache: usize,
-    pub header_cache_mb: usize,
-    /// MIME parts of a message looked into (the rest is one opaque part).
-    pub max_mime_parts: usize,
-    /// Sessions of one user from one address (Dovecot's `mail_max_userip_connections`).
-    pub max_connections_per_user: usize,
-    /// MIME nesting looked into.
-    pub max_mime_depth: usize,
-    /// Header fields read per header.
-    pub max_header_fields: usize,
-    /// Seconds what is cached for a folder (its listing, MODSEQ log and header fields) stays
-    /// in memory after the last session leaves it.
-    pub folder_linger: u64,
-    /// The hierarchy separator clients see; folders stay Maildir++ (`.`) on disk.
-    pub separator: Separator,
-}
-
-/// The IMAP hierarchy separator: `.` (Dovecot's default over Maildir++) or `/` (iRedMail's
-/// Dovecot, `separator = /`). Written `"."` or `"/"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum Separator {
-    #[default]
-    #[serde(rename = ".")]
-    Dot,
-    #[serde(rename = "/")]
-    Slash,
-}
-
-impl Separator {
-    pub fn as_char(self) -> char {
-        match self {
-            Separator::Dot => '.',
-            Separator::Slash => '/',
-        }
-    }
-}
-
-impl Default for Imap {
-    fn default() -> Self {
-        Self {
-            allow_plaintext_auth: false,
-            timeout: 30 * 60,
-            timeout_before_auth: 60,
-            max_auth_failures: 3,
-            max_line: 64 * 1024,
-            listing_cache: 500_000,
-            header_cache_mb: 128,
-            max_mime_parts: 10_000,
-            max_connections_per_user: 10,
-            max_mime_depth: 24,
-            max_header_fields: 1_000,
-            max_literal: 64 * 1024,
-            folder_linger: 30,
-            separator: Separator::Dot,
-        }
-    }
-}
-
 /// Where the accounts are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountsUrl {
@@ -835,9 +682,11 @@ fn is_domain(s: &str) -> bool {
 mod alerts;
 mod filters;
 mod guard;
+mod imap;
 mod ldap;
 mod lists;
 mod mta_sts;
+mod relay;
 mod sender_auth;
 mod sieve;
 mod srs;
@@ -848,9 +697,11 @@ mod tests;
 pub use alerts::Alerts;
 pub use filters::{Filters, OnFailure};
 pub use guard::Guard;
+pub use imap::Imap;
 pub use ldap::Ldap;
 pub use lists::Lists;
 pub use mta_sts::MtaSts;
+pub use relay::{Relay, RelayTls};
 pub use sender_auth::{DmarcAction, SenderAuth};
 pub use sieve::Sieve;
 pub use srs::Srs;
