@@ -107,9 +107,10 @@ for line in (b"a LOGIN alice@example.com secret\r\n", b"b SELECT INBOX\r\n"):
 f.write(b"c IDLE\r\n")
 f.flush()
 assert f.readline().startswith(b"+"), "idling"
-started = time.monotonic()
 send(smtp_b, 1000, 1)
 assert not errors, errors
+# From the delivery's acknowledgement: node B has stored it.
+started = time.monotonic()
 while True:
     line = f.readline()
     if line.endswith(b"EXISTS\r\n"):
