@@ -13,15 +13,11 @@ const USER: &str = "mailserver";
 const PASSWORD: &str = "galera-test-pw";
 
 /// Logs `user` in over IMAP, then delivers a message to them through SMTP; says how it went.
+/// A temporary failure is tried again, as clients and senders do: right after a database node
+/// stops, HAProxy may send a connection to it until its next check (300 ms) marks it down.
 fn serve(server: &Server, user: &str) -> String {
     python(
-        "import imaplib, smtplib, sys\n\
-         imap, smtp, user = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]\n\
-         c = imaplib.IMAP4('127.0.0.1', imap, timeout=30)\n\
-         c.login(user, 'secret'); c.logout()\n\
-         s = smtplib.SMTP('127.0.0.1', smtp, timeout=30)\n\
-         s.sendmail('someone@example.org', [user], b'Subject: hi\\r\\n\\r\\nHello.\\r\\n')\n\
-         s.quit(); print(user, 'served')\n",
+        SERVE,
         &[
             &server.imap_port.to_string(),
             &server.port.to_string(),
@@ -29,6 +25,37 @@ fn serve(server: &Server, user: &str) -> String {
         ],
     )
 }
+
+const SERVE: &str = r#"
+import imaplib, smtplib, sys, time
+imap, smtp, user = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+def temporary(e):
+    if isinstance(e, imaplib.IMAP4.error):
+        return "UNAVAILABLE" in str(e)
+    if isinstance(e, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in e.recipients.values())
+    return 400 <= e.smtp_code < 500
+
+for attempt in range(20):
+    try:
+        c = imaplib.IMAP4("127.0.0.1", imap, timeout=30)
+        c.login(user, "secret")
+        c.logout()
+        s = smtplib.SMTP("127.0.0.1", smtp, timeout=30)
+        s.sendmail("someone@example.org", [user], b"Subject: hi\r\n\r\nHello.\r\n")
+        s.quit()
+        break
+    except (imaplib.IMAP4.error, smtplib.SMTPResponseException,
+            smtplib.SMTPRecipientsRefused) as e:
+        if not temporary(e):
+            raise
+        print("temporary failure, again:", e)
+        time.sleep(0.3)
+else:
+    sys.exit("never served")
+print(user, "served")
+"#;
 
 /// Adds `user` with the CLI (written through HAProxy to whichever node is up).
 fn add_user(server: &Server, user: &str) {
