@@ -126,12 +126,23 @@ impl Accounts {
         Ok((alias, target))
     }
 
-    pub async fn remove_alias_domain(&self, alias: &str) -> Result<String, AccountsError> {
+    /// Removes the alias domain `alias`; with `of`, only when it is an alias of that domain
+    /// (an admin acting on that domain's page).
+    pub async fn remove_alias_domain(
+        &self,
+        alias: &str,
+        of: Option<&str>,
+    ) -> Result<String, AccountsError> {
         let alias = normalize_domain(alias)?;
-        let result = sqlx::query("DELETE FROM alias_domain WHERE alias_domain = ?")
-            .bind(&alias)
-            .execute(&self.pool)
-            .await?;
+        let target = of.map(normalize_domain).transpose()?;
+        let result = sqlx::query(
+            "DELETE FROM alias_domain WHERE alias_domain = ? AND (? IS NULL OR target_domain = ?)",
+        )
+        .bind(&alias)
+        .bind(target.as_deref())
+        .bind(target.as_deref())
+        .execute(&self.pool)
+        .await?;
         if result.rows_affected() == 0 {
             return Err(AccountsError::UnknownAliasDomain(alias));
         }

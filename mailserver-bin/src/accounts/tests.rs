@@ -119,7 +119,7 @@ async fn domains_users_aliases() {
         a.resolve("nobody@example.org").await.unwrap(),
         a.resolve("nobody@example.com").await.unwrap()
     );
-    a.remove_alias_domain("example.org").await.unwrap();
+    a.remove_alias_domain("example.org", None).await.unwrap();
     assert_eq!(
         a.resolve("alice@example.org").await.unwrap(),
         Resolution::NotOurDomain

@@ -218,7 +218,7 @@ pub(super) async fn run(
         DomainCommand::RemoveAlias { alias } => {
             println!(
                 "removed alias domain {}",
-                accounts.remove_alias_domain(&alias).await?
+                accounts.remove_alias_domain(&alias, None).await?
             )
         }
         DomainCommand::Remove { domain } => {

@@ -588,6 +588,10 @@ const FRENCH: &[(&str, &str)] = &[
         "Vous n'avez pas de jeton {}.",
     ),
     ("Token {} revoked.", "Jeton {} révoqué."),
+    (
+        "The subject is one line of text.",
+        "L'objet tient sur une ligne.",
+    ),
 ];
 
 fn french(text: &str) -> Option<&'static str> {

@@ -80,6 +80,10 @@ impl OutOfOffice {
         if self.subject.trim().is_empty() || self.body.trim().is_empty() {
             return Err(AwayError::Invalid("The reply needs a subject and a text."));
         }
+        if self.subject.chars().any(char::is_control) {
+            // It becomes the reply's Subject: field; a line break would start another field.
+            return Err(AwayError::Invalid("The subject is one line of text."));
+        }
         if self.subject.chars().count() > 200 || self.body.len() > 8000 {
             return Err(AwayError::Invalid(
                 "The subject may have 200 characters and the text 8000.",
@@ -256,6 +260,32 @@ mod tests {
                 ..away()
             }
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever text a user types (quotes, backslashes, `%`, line breaks in the body),
+        /// the script compiles and gives back the same values.
+        #[test]
+        fn any_reply_compiles_and_reads_back(
+            subject in "[^\\p{C}]{1,60}",
+            body in "(\\PC|\n){1,200}",
+            days in 1u32..=30,
+        ) {
+            let away = OutOfOffice { on: false, subject, body, days, ..away() };
+            proptest::prop_assume!(away.check().is_ok());
+            let script = away.script();
+            proptest::prop_assert!(Script::compile(&script, &Limits::default()).is_ok(), "{}", script);
+            proptest::prop_assert_eq!(OutOfOffice::read(&script), Some(away));
+        }
+    }
+
+    #[test]
+    fn a_subject_with_a_line_break_is_refused() {
+        let injected = OutOfOffice {
+            subject: "Away\r\nBcc: victim@example.org".into(),
+            ..away()
+        };
+        assert!(matches!(injected.check(), Err(AwayError::Invalid(_))));
     }
 
     #[test]

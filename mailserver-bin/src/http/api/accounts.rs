@@ -28,11 +28,8 @@ pub(super) async fn add_domain(
     Writer(caller): Writer,
     body: String,
 ) -> Response {
-    if !caller.admin.global {
-        return error(
-            StatusCode::FORBIDDEN,
-            "only a global administrator adds domains",
-        );
+    if let Some(refused) = caller.global_only("only a global administrator adds domains") {
+        return refused;
     }
     let Some(wanted) = field(&body, "domain") else {
         return error(

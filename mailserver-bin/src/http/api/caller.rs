@@ -131,6 +131,13 @@ impl FromRequestParts<Arc<Api>> for Writer {
     }
 }
 
+impl Caller {
+    /// The 403 `refusal` for what only global admins may do, when the caller is not one.
+    pub(super) fn global_only(&self, refusal: &str) -> Option<Response> {
+        (!self.admin.global).then(|| error(StatusCode::FORBIDDEN, refusal))
+    }
+}
+
 /// The 404 for a domain the caller does not manage (whether it exists is not said).
 pub(super) fn not_managed(caller: &Caller, domain: &str) -> Option<Response> {
     if caller.admin.manages(domain) {

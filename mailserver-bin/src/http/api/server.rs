@@ -15,11 +15,8 @@ use crate::queue::admin;
 use crate::queue::spool::{Spool, SpoolError};
 
 pub(super) async fn queue(State(api): State<Arc<Api>>, caller: Caller) -> Response {
-    if !caller.admin.global {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the queue is for global administrators",
-        );
+    if let Some(refused) = caller.global_only("the queue is for global administrators") {
+        return refused;
     }
     let spool = spool(&api);
     match tokio::task::spawn_blocking(move || admin::rows(&spool)).await {
@@ -67,16 +64,6 @@ pub(super) async fn log(State(api): State<Arc<Api>>, caller: Caller) -> Response
     }
 }
 
-/// The 403 for the server's state, which is for global admins.
-fn global_only(caller: &Caller, what: &str) -> Option<Response> {
-    (!caller.admin.global).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            &format!("{what} are for global administrators"),
-        )
-    })
-}
-
 /// Acts on one queued message: `retry`, `hold`, `release` or `remove` (undelivered and
 /// without a bounce).
 pub(super) async fn queue_action(
@@ -84,7 +71,8 @@ pub(super) async fn queue_action(
     Writer(caller): Writer,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "the queue's messages") {
+    if let Some(refused) = caller.global_only("the queue's messages are for global administrators")
+    {
         return refused;
     }
     let Some(act) = admin::Action::named(&action) else {
@@ -110,7 +98,8 @@ pub(super) async fn queue_action(
 
 /// Makes every message not on hold due now.
 pub(super) async fn queue_flush(State(api): State<Arc<Api>>, Writer(caller): Writer) -> Response {
-    if let Some(refused) = global_only(&caller, "the queue's messages") {
+    if let Some(refused) = caller.global_only("the queue's messages are for global administrators")
+    {
         return refused;
     }
     let spool = spool(&api);
@@ -133,7 +122,7 @@ fn spool(api: &Api) -> Spool {
 
 /// The bans in force.
 pub(super) async fn bans(State(api): State<Arc<Api>>, caller: Caller) -> Response {
-    if let Some(refused) = global_only(&caller, "the bans") {
+    if let Some(refused) = caller.global_only("the bans are for global administrators") {
         return refused;
     }
     let file = bans::path(&api.sources.config.get().data_dir);
@@ -164,7 +153,7 @@ pub(super) async fn add_ban(
     Writer(caller): Writer,
     body: String,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "the bans") {
+    if let Some(refused) = caller.global_only("the bans are for global administrators") {
         return refused;
     }
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -214,7 +203,7 @@ pub(super) async fn lift_ban(
     Writer(caller): Writer,
     Path(network): Path<String>,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "the bans") {
+    if let Some(refused) = caller.global_only("the bans are for global administrators") {
         return refused;
     }
     let Some(net) = bans::parse_network(&network) else {

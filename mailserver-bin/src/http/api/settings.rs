@@ -53,16 +53,6 @@ fn size(v: &Value) -> Option<u64> {
     parse_size(v.as_str()?)
 }
 
-/// The 403 for a change only global admins make.
-fn global_only(caller: &Caller, what: &str) -> Option<Response> {
-    (!caller.admin.global).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            &format!("only a global administrator {what}"),
-        )
-    })
-}
-
 /// What a change answers: 200 with `done`, or the refusal.
 async fn answer(
     api: &Api,
@@ -78,9 +68,11 @@ async fn answer(
             caller.audit(api, domain, action, &text).await;
             reply(StatusCode::OK, &json!({ "done": changes }))
         }
-        Err(e @ (AccountsError::UnknownDomain(_) | AccountsError::UnknownUser(_))) => {
-            error(StatusCode::NOT_FOUND, &e.to_string())
-        }
+        Err(
+            e @ (AccountsError::UnknownDomain(_)
+            | AccountsError::UnknownUser(_)
+            | AccountsError::UnknownAliasDomain(_)),
+        ) => error(StatusCode::NOT_FOUND, &e.to_string()),
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
@@ -93,7 +85,7 @@ pub(super) async fn change_domain(
     Path(domain): Path<String>,
     body: String,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "changes a domain") {
+    if let Some(refused) = caller.global_only("only a global administrator changes a domain") {
         return refused;
     }
     let read = || -> Result<_, Refusal> {
@@ -152,7 +144,7 @@ pub(super) async fn remove_domain(
     Writer(caller): Writer,
     Path(domain): Path<String>,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "removes a domain") {
+    if let Some(refused) = caller.global_only("only a global administrator removes a domain") {
         return refused;
     }
     let done = api.sources.accounts.remove_domain(&domain).await;
@@ -189,7 +181,7 @@ pub(super) async fn add_alias_domain(
     Path(domain): Path<String>,
     body: String,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "adds alias domains") {
+    if let Some(refused) = caller.global_only("only a global administrator adds alias domains") {
         return refused;
     }
     let Some(alias) = super::caller::field(&body, "alias_domain") else {
@@ -217,22 +209,11 @@ pub(super) async fn remove_alias_domain(
     Writer(caller): Writer,
     Path((domain, alias)): Path<(String, String)>,
 ) -> Response {
-    if let Some(refused) = global_only(&caller, "removes alias domains") {
+    if let Some(refused) = caller.global_only("only a global administrator removes alias domains") {
         return refused;
     }
     let accounts = &api.sources.accounts;
-    let ours = accounts.list_alias_domains().await.is_ok_and(|all| {
-        all.iter().any(|(a, t, _)| {
-            a.eq_ignore_ascii_case(alias.trim()) && t.eq_ignore_ascii_case(&domain)
-        })
-    });
-    if !ours {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("{alias} is not an alias domain of {domain}"),
-        );
-    }
-    let done = accounts.remove_alias_domain(&alias).await;
+    let done = accounts.remove_alias_domain(&alias, Some(&domain)).await;
     let done = done.map(|a| vec![format!("alias domain {a} removed")]);
     answer(&api, &caller, &domain, "api: alias domain removed", done).await
 }

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::forms::{answer, domain_post, size_of};
-use crate::accounts::human_size;
+use crate::accounts::{AccountsError, human_size};
 use crate::http::console::Console;
 use crate::http::text::form_value;
 
@@ -173,24 +173,18 @@ pub(super) async fn remove_alias_domain(
     let lang = frame.lang;
     let alias = form_value(&form, "alias").unwrap_or_default();
     let accounts = &c.sources.accounts;
-    let ours = match accounts.list_alias_domains().await {
-        Ok(all) => all.iter().any(|(a, t, _)| {
-            a.eq_ignore_ascii_case(alias.trim()) && t.eq_ignore_ascii_case(&domain)
-        }),
-        Err(_) => false,
-    };
     let done = if !admin.global {
         Err(lang
             .t("Only a global administrator removes alias domains.")
             .to_owned())
-    } else if !ours {
-        Err(lang.f("{} is not an alias domain of {}.", &[&alias, &domain]))
     } else {
-        accounts
-            .remove_alias_domain(&alias)
-            .await
-            .map(|a| lang.f("Alias domain {} removed.", &[&a]))
-            .map_err(|e| e.to_string())
+        match accounts.remove_alias_domain(&alias, Some(&domain)).await {
+            Ok(a) => Ok(lang.f("Alias domain {} removed.", &[&a])),
+            Err(AccountsError::UnknownAliasDomain(_)) => {
+                Err(lang.f("{} is not an alias domain of {}.", &[&alias, &domain]))
+            }
+            Err(e) => Err(e.to_string()),
+        }
     };
     answer(
         &c,
